@@ -1,0 +1,118 @@
+"""Layer 5: the command line. The only layer that reads argv, prints and exits.
+
+Subcommands live in their own modules and are imported lazily (``reconciler --version`` must
+start fast). Every :class:`~reconciler.errors.ReconcilerError` is translated to a message on
+stderr and its exit code in one place, :func:`main`; anything else is a bug and is reported as
+such, without a traceback unless ``RECONCILER_DEBUG`` is set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import EXIT_ERROR, ReconcilerError
+
+# command name -> (module, attribute)
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("reconciler.cli.validate", "validate_cmd"),
+    "schema": ("reconciler.cli.validate", "schema_cmd"),
+    "plan": ("reconciler.cli.plan", "plan_cmd"),
+    "apply": ("reconciler.cli.apply", "apply_cmd"),
+    "destroy": ("reconciler.cli.apply", "destroy_cmd"),
+    "show": ("reconciler.cli.plan", "show_cmd"),
+    "force-unlock": ("reconciler.cli.state", "force_unlock_cmd"),
+    "state": ("reconciler.cli.state", "state_group"),
+    "sandbox": ("reconciler.cli.sandbox", "sandbox_group"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in _COMMANDS if self._available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        command = getattr(module, attr, None)
+        return command if isinstance(command, click.Command) else None
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module_name = _COMMANDS[name][0]
+        return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="reconciler")
+@click.option(
+    "-C",
+    "--directory",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project directory (default: the current directory).",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (default: reconciler.yaml in the project directory).",
+)
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (repeatable).")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path | None, config: Path | None, verbose: int) -> None:
+    """Declarative infrastructure for Agora Conversational AI agents.
+
+    Manifests in agents.d/ declare the agents that should run; `plan` shows what would change on
+    the engine and `apply` makes it so.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["directory"] = directory if directory is not None else Path.cwd()
+    ctx.obj["config"] = config
+    ctx.obj["verbose"] = verbose
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``reconciler`` console script."""
+    try:
+        result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except ReconcilerError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("RECONCILER_DEBUG"):
+            raise
+        click.echo(
+            f"Internal error ({type(exc).__name__}): {exc}\n"
+            "This is a bug in reconciler; rerun with RECONCILER_DEBUG=1 for a traceback.",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,68 @@
+"""The desired agents, as loaded from ``agents.d/`` (after extends, interpolation and validation).
+
+A :class:`DesiredAgent` holds the *real* values (secrets included) because apply must send them
+to the engine. It lives in memory only: nothing writes it out. What is written (state, saved
+plans, output) is always the redacted form built by ``reconciler.diff.redact``, in which every
+path listed in :attr:`DesiredAgent.sensitive` is replaced by a salted digest.
+
+Paths are strings in one canonical form: ``properties.llm.params.model`` for keys and
+``properties.llm.system_messages[0].content`` for list items (see ``reconciler.diff.paths``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TokenMode = Literal["auto", "literal", "none"]
+
+
+class DesiredAgent(BaseModel):
+    """One agent as its manifest declares it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The key of the agent across the project (``[a-z0-9][a-z0-9-]{0,47}``)."""
+    path: str
+    """Manifest file, relative to the project directory."""
+    line: int = 0
+    """1-based line where the agent's document starts."""
+    spec: dict[str, Any]
+    """What is diffed and sent: ``{"properties": {...}, "preset"?: str, "pipeline_id"?: str}``.
+    With ``token: auto`` the token is absent here (it is minted at apply); with a literal token it
+    is ``properties.token`` and sensitive."""
+    token_mode: TokenMode = "none"
+    sensitive: frozenset[str] = Field(default_factory=frozenset)
+    """Paths in ``spec`` whose values (whole subtrees) are secret."""
+    lines: dict[str, int] = Field(default_factory=dict)
+    """Source line of each path in ``spec`` where known (for error messages)."""
+
+    @property
+    def channel(self) -> str:
+        props = self.spec.get("properties", {})
+        value = props.get("channel", "") if isinstance(props, dict) else ""
+        return str(value)
+
+    @property
+    def agent_rtc_uid(self) -> str:
+        props = self.spec.get("properties", {})
+        value = props.get("agent_rtc_uid", "0") if isinstance(props, dict) else "0"
+        return str(value)
+
+    @property
+    def enable_rtm(self) -> bool:
+        props = self.spec.get("properties", {})
+        features = props.get("advanced_features") if isinstance(props, dict) else None
+        return bool(isinstance(features, dict) and features.get("enable_rtm"))
+
+
+class DesiredSet(BaseModel):
+    """Every agent the manifests declare, keyed by name, in name order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agents: dict[str, DesiredAgent] = Field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    """Manifest files read (relative paths, sorted), partials included."""

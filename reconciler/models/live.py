@@ -1,0 +1,52 @@
+"""What the engine reports about agents: the result of a refresh.
+
+``LiveStatus.refreshed`` is False when the plan was made without asking the engine
+(``--no-refresh``); then ``agents`` is empty and means nothing.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ACTIVE_STATUSES = frozenset({"IDLE", "STARTING", "RUNNING", "RECOVERING"})
+"""Statuses of an agent that is (or is about to be) in its channel."""
+ENDED_STATUSES = frozenset({"STOPPED", "FAILED"})
+STATUS_CODES = {
+    "IDLE": 0,
+    "STARTING": 1,
+    "RUNNING": 2,
+    "STOPPING": 3,
+    "STOPPED": 4,
+    "RECOVERING": 5,
+    "FAILED": 6,
+}
+
+
+class LiveAgent(BaseModel):
+    """One agent as the engine reports it (list item or GET)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: str
+    status: str
+    """Status name as the engine sends it (``RUNNING``, ``STOPPED``, ...); ``MISSING`` for a 404."""
+    start_ts: int | None = None
+    stop_ts: int | None = None
+    message: str | None = None
+    """Exit reason from GET, when the agent ended."""
+    channel: str | None = None
+    """Known only when the agent was found by a channel-filtered list."""
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+class LiveStatus(BaseModel):
+    """The engine's view, keyed by agent id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    refreshed: bool = False
+    agents: dict[str, LiveAgent] = Field(default_factory=dict)
+    fetched_at: float = 0.0

@@ -1,0 +1,135 @@
+"""The plan: a pure, frozen value shared by apply and every renderer.
+
+``build_plan`` (``reconciler.plan``) makes it; ``reconciler.render`` shows it; ``reconciler.apply``
+carries it out; ``plan --out`` saves it as JSON and ``apply FILE`` loads it back. It holds no
+secret: sensitive values appear only as ``None`` with ``sensitive=True`` (and the redacted
+digests inside ``desired_digest``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ActionKind = Literal["start", "stop", "update", "restart", "renew-token", "no-op"]
+PLAN_FORMAT_VERSION = 1
+
+TERRAFORM_ACTIONS: dict[str, tuple[str, ...]] = {
+    "start": ("create",),
+    "stop": ("delete",),
+    "update": ("update",),
+    "restart": ("delete", "create"),
+    "renew-token": ("update",),
+    "no-op": ("no-op",),
+}
+
+
+class FieldChange(BaseModel):
+    """One changed field: ``path`` in the spec, its old and new value.
+
+    ``before``/``after`` are ``None`` when the field is absent on that side, and always ``None``
+    when ``sensitive`` (then ``changed`` says whether the secret differs).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    before: Any = None
+    after: Any = None
+    before_present: bool = True
+    after_present: bool = True
+    sensitive: bool = False
+    forces_restart: bool = False
+
+
+class AgentPlan(BaseModel):
+    """What the plan does to one agent, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    action: ActionKind
+    reason: str
+    changes: tuple[FieldChange, ...] = ()
+    agent_id: str | None = None
+    """The agent the engine runs now (for stop, update, restart, renew-token, no-op)."""
+    channel: str | None = None
+    generation: int = 0
+    """Generation after the action: incremented for start and restart."""
+    desired_digest: str | None = None
+    """Digest of the redacted desired spec; apply refuses a saved plan if the manifests moved on."""
+    path: str | None = None
+    """Manifest file of the agent (None for a stop)."""
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return TERRAFORM_ACTIONS[self.action]
+
+    @property
+    def restart_fields(self) -> tuple[str, ...]:
+        return tuple(c.path for c in self.changes if c.forces_restart)
+
+
+class PlanSummary(BaseModel):
+    """Counts per action."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: int = 0
+    update: int = 0
+    restart: int = 0
+    stop: int = 0
+    renew_token: int = 0
+    unchanged: int = 0
+
+    @property
+    def changes(self) -> int:
+        return self.start + self.update + self.restart + self.stop + self.renew_token
+
+
+class Plan(BaseModel):
+    """The whole plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format_version: int = PLAN_FORMAT_VERSION
+    app_id: str = ""
+    lineage: str
+    serial: int
+    manifests_digest: str
+    created_at: float
+    refreshed: bool
+    agents: tuple[AgentPlan, ...] = ()
+    """Sorted by name."""
+    warnings: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    max_concurrent_agents: int = 20
+    running_after: int = 0
+    """Agents that will be running once the plan is applied."""
+    destroy: bool = False
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def summary(self) -> PlanSummary:
+        counts = {"start": 0, "update": 0, "restart": 0, "stop": 0, "renew-token": 0, "no-op": 0}
+        for agent in self.agents:
+            counts[agent.action] += 1
+        return PlanSummary(
+            start=counts["start"],
+            update=counts["update"],
+            restart=counts["restart"],
+            stop=counts["stop"],
+            renew_token=counts["renew-token"],
+            unchanged=counts["no-op"],
+        )
+
+    @property
+    def has_changes(self) -> bool:
+        return self.summary.changes > 0
+
+    def agent(self, name: str) -> AgentPlan | None:
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        return None

@@ -1,0 +1,63 @@
+"""Project settings, from ``reconciler.yaml`` (after interpolation) and the environment.
+
+Credentials are never read from the command line: ``customer_id``/``customer_secret`` come from
+``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET`` and the certificate from ``app_certificate``
+(normally ``${AGORA_APP_CERTIFICATE}``). Secrets are :class:`pydantic.SecretStr`, so ``repr`` and
+``str`` never show them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+SANDBOX_APP_ID = "0123456789abcdef0123456789abcdef"
+"""App id the example project uses against the sandbox."""
+
+
+class Settings(BaseModel):
+    """Everything a command needs to know about the project."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    project_dir: Path
+    config_path: Path | None = None
+    engine: str = "sandbox"
+    """``sandbox`` (in-process), an ``https://`` URL, ``http://`` on loopback, or ``us``/``eu``/``ap``/``cn``."""
+    app_id: str = SANDBOX_APP_ID
+    auth: Literal["basic", "token"] = "basic"
+    app_certificate: SecretStr | None = None
+    customer_id: SecretStr | None = None
+    customer_secret: SecretStr | None = None
+    state: str = "state/agents.json"
+    agents_dir: str = "agents.d"
+    sandbox_db: str = ".sandbox/engine.db"
+    max_concurrent_agents: int = Field(default=20, ge=1)
+    parallelism: int = Field(default=10, ge=1, le=500)
+    token_ttl_s: int = Field(default=86400, ge=60, le=86400)
+    token_renewal_window_s: int = Field(default=7200, ge=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    stop_wait_timeout_s: float = Field(default=120.0, gt=0)
+
+    @property
+    def state_path(self) -> Path:
+        return self.project_dir / self.state
+
+    @property
+    def agents_path(self) -> Path:
+        return self.project_dir / self.agents_dir
+
+    @property
+    def sandbox_db_path(self) -> Path:
+        return self.project_dir / self.sandbox_db
+
+    @property
+    def has_credentials(self) -> bool:
+        if self.engine == "sandbox":
+            return True
+        if self.auth == "token":
+            return self.app_certificate is not None
+        return self.customer_id is not None and self.customer_secret is not None
