@@ -9,6 +9,7 @@ such, without a traceback unless ``RECONCILER_DEBUG`` is set.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path

@@ -1,0 +1,21 @@
+"""Layer 3: carrying out a plan against the engine, recording every step in state.
+
+:func:`apply_plan` runs the phases (stops, wait for stopped, in-place updates, starts) with up
+to ``parallelism`` engine calls in flight, writes state after every completed action, journals
+every join and leave before it is sent, and reports progress through a callback. It never prints.
+"""
+
+from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
+from reconciler.apply.executor import ApplyContext, EngineOps, StateWriter, apply_plan
+from reconciler.apply.pending import resolve_pending
+
+__all__ = [
+    "ActionResult",
+    "ApplyContext",
+    "ApplyEvent",
+    "ApplyResult",
+    "EngineOps",
+    "StateWriter",
+    "apply_plan",
+    "resolve_pending",
+]

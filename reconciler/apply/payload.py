@@ -1,0 +1,35 @@
+"""What apply sends to the engine's ``update``: every in-place field at once, params whole."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from reconciler.diff.rules import in_place_root
+from reconciler.models import AgentPlan, DesiredAgent
+
+
+def update_properties(agent: DesiredAgent, action: AgentPlan, token: str | None) -> dict[str, Any]:
+    """The ``properties`` body of an update call.
+
+    Carries each in-place field that changed, always whole (``llm.params`` replaces the object
+    set at join), plus a fresh token when one was minted.
+    """
+    props: dict[str, Any] = agent.spec.get("properties", {})
+    body: dict[str, Any] = {}
+    roots = {in_place_root(c.path) for c in action.changes}
+    for root in sorted(r for r in roots if r):
+        if root == "properties.token":
+            if "token" in props:
+                body["token"] = props["token"]
+            continue
+        if root == "token":
+            continue
+        _, section, key = root.split(".")
+        value = props.get(section, {}).get(key) if isinstance(props.get(section), dict) else None
+        body.setdefault(section, {})[key] = copy.deepcopy(value) if value is not None else (
+            [] if key == "system_messages" else {}
+        )
+    if token is not None:
+        body["token"] = token
+    return body

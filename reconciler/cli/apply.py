@@ -1,0 +1,161 @@
+"""``reconciler apply`` and ``reconciler destroy``: make the engine match, with consent."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.apply import ApplyResult
+from reconciler.cli.context import project_from_context
+from reconciler.cli.output import ApplyPrinter, failure_lines, note, summary_line, use_color
+from reconciler.cli.plan import plan_options, render
+from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
+from reconciler.models import DesiredSet, Plan, StateDoc
+from reconciler.project import Project, load_plan_file
+from reconciler.project.session import Hooks
+from reconciler.render import render_warnings
+
+EXIT_INTERRUPTED = 130
+
+
+def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise PlanError(
+            f"refusing to {verb} without confirmation: stdin is not a terminal; "
+            "review the plan and pass --auto-approve (or apply a saved plan file)"
+        )
+    answer = click.prompt(
+        f"\nDo you want to {verb} these changes? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+    )
+    if answer.strip() != "yes":
+        raise PlanError(f"{verb} cancelled")
+
+
+def _execute(
+    project: Project,
+    plan: Plan,
+    desired: DesiredSet,
+    state: StateDoc,
+    parallelism: int | None,
+) -> int:
+    total = sum(1 for a in plan.agents if a.action != "no-op")
+    printer = ApplyPrinter(total, color=use_color(sys.stdout), progress=use_color(sys.stderr))
+    stop_requested = False
+
+    def request_stop() -> None:
+        nonlocal stop_requested
+        if not stop_requested:
+            note("\nInterrupt received: finishing the calls in flight and saving state...")
+        stop_requested = True
+
+    def on_retry(event: object) -> None:
+        if project.environ.get("RECONCILER_LOG") or click.get_current_context().find_root().obj.get(
+            "verbose"
+        ):
+            note(f"retry: {event}")
+
+    async def run() -> ApplyResult:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, request_stop)
+        try:
+            hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=lambda: stop_requested)
+            result, _ = await project.apply(
+                plan, desired, state, parallelism=parallelism, hooks=hooks
+            )
+            return result
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    result = asyncio.run(run())
+    printer.finish()
+    click.echo("")
+    click.echo(summary_line(result))
+    if result.failed:
+        raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+@click.command("apply")
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@plan_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 500), default=None,
+              help="Engine calls in flight (default: parallelism in reconciler.yaml).")
+@click.pass_context
+def apply_cmd(
+    ctx: click.Context,
+    planfile: Path | None,
+    refresh: bool | None,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    lock_timeout: float,
+    auto_approve: bool,
+    parallelism: int | None,
+) -> int:
+    """Make the engine match the manifests (or apply exactly a saved PLANFILE)."""
+    project = project_from_context(ctx)
+    with project.lock("apply", lock_timeout):
+        if planfile is not None:
+            if targets or replace:
+                raise PlanError("--target and --replace belong to the plan, not to `apply FILE`")
+            plan = load_plan_file(planfile)
+            desired, state = project.check_saved_plan(plan)
+        else:
+            outcome = asyncio.run(
+                project.plan(refresh=refresh, targets=targets, replace=replace)
+            )
+            for line in outcome.notes:
+                note(line)
+            plan, desired, state = outcome.plan, outcome.desired, outcome.state
+            for warning in render_warnings(plan):
+                note(f"Warning: {warning}")
+            click.echo(render(plan, "text"))
+            if not plan.has_changes:
+                return EXIT_OK
+            _confirm(plan, auto_approve, "apply")
+        if not plan.has_changes:
+            click.echo("No changes. Nothing to apply.")
+            return EXIT_OK
+        return _execute(project, plan, desired, state, parallelism)
+
+
+@click.command("destroy")
+@plan_options
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 500), default=None)
+@click.pass_context
+def destroy_cmd(
+    ctx: click.Context,
+    refresh: bool | None,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    lock_timeout: float,
+    auto_approve: bool,
+    parallelism: int | None,
+) -> int:
+    """Stop every agent recorded in state."""
+    project = project_from_context(ctx)
+    with project.lock("destroy", lock_timeout):
+        outcome = asyncio.run(project.plan(refresh=refresh, targets=targets, destroy=True))
+        for line in outcome.notes:
+            note(line)
+        click.echo(render(outcome.plan, "text"))
+        if not outcome.plan.has_changes:
+            return EXIT_OK
+        _confirm(outcome.plan, auto_approve, "destroy")
+        return _execute(project, outcome.plan, outcome.desired, outcome.state, parallelism)
+
+
+__all__ = ["EXIT_ERROR", "apply_cmd", "destroy_cmd"]

@@ -1,0 +1,114 @@
+"""Terminal output helpers for the CLI: colour decisions, progress, apply lines and summary."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+import click
+
+from reconciler.apply import ApplyEvent, ApplyResult
+
+
+def use_color(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR", "") != "":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def note(message: str) -> None:
+    """A line of progress or warning: always stderr, so stdout stays the plan alone."""
+    click.echo(message, err=True)
+
+
+_VERB = {
+    ("stop", "stop"): "stopped",
+    ("restart", "stop"): "stopped (restart)",
+    ("update", "update"): "updated",
+    ("renew-token", "update"): "token renewed",
+    ("start", "start"): "started",
+    ("restart", "start"): "started (restart)",
+}
+
+
+class ApplyPrinter:
+    """Prints one line per completed step, and a progress counter on a TTY (stderr)."""
+
+    def __init__(self, total: int, *, color: bool, progress: bool) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.color = color
+        self.progress = progress
+
+    def __call__(self, event: ApplyEvent) -> None:
+        if event.status == "begin":
+            return
+        if event.status == "failed":
+            line = f"{event.name}: FAILED: {event.message}"
+            self._clear()
+            click.echo(click.style(line, fg="red") if self.color else line)
+        elif event.status == "done":
+            verb = _VERB.get((event.action, event.phase), event.phase)
+            agent = f" [{event.agent_id}]" if event.agent_id else ""
+            extra = f"; {event.message}" if event.message else ""
+            line = f"{event.name}: {verb}{agent} after {event.duration_s:.1f}s{extra}"
+            self._clear()
+            click.echo(click.style(line, fg="green") if self.color else line)
+        else:
+            self._clear()
+            click.echo(f"{event.name}: {event.message}")
+        if event.status in ("done", "failed") and (
+            event.phase != "stop" or event.action == "stop" or event.status == "failed"
+        ):
+            self.done += 1
+        self._draw()
+
+    def _clear(self) -> None:
+        if self.progress:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def _draw(self) -> None:
+        if not self.progress:
+            return
+        width = 30
+        filled = int(width * min(self.done, self.total) / self.total)
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stderr.write(f"\r[{bar}] {min(self.done, self.total)}/{self.total}")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        self._clear()
+
+
+def summary_line(result: ApplyResult) -> str:
+    """``Apply complete: 3 started, 1 updated, 1 restarted, 2 stopped.`` (and failures)."""
+    parts = []
+    for action, word in (
+        ("start", "started"),
+        ("update", "updated"),
+        ("renew-token", "token(s) renewed"),
+        ("restart", "restarted"),
+        ("stop", "stopped"),
+    ):
+        n = result.count(action)
+        if n:
+            parts.append(f"{n} {word}")
+    body = ", ".join(parts) if parts else "nothing changed"
+    failed = result.failed
+    if result.interrupted:
+        return f"Apply interrupted: {body}; the rest was not attempted. State is saved."
+    if failed:
+        return f"Apply failed: {body}; {len(failed)} failed."
+    return f"Apply complete: {body}."
+
+
+def failure_lines(result: ApplyResult) -> list[str]:
+    lines = []
+    for r in result.failed:
+        reason = f" ({r.reason})" if r.reason else ""
+        lines.append(f"  - {r.name} {r.action}{reason}: {r.detail}")
+    return lines

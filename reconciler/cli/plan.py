@@ -1,0 +1,128 @@
+"""``reconciler plan`` and ``reconciler show``: compute, render and save plans."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.context import project_from_context
+from reconciler.cli.output import note, use_color
+from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from reconciler.models import Plan
+from reconciler.project import load_plan_file, save_plan_file
+from reconciler.render import render_json, render_markdown, render_text, render_warnings
+
+FORMATS = ("text", "markdown", "json")
+
+
+def render(plan: Plan, fmt: str) -> str:
+    """The plan in ``fmt``, ready for stdout."""
+    if fmt == "markdown":
+        return render_markdown(plan)
+    if fmt == "json":
+        return json.dumps(render_json(plan), indent=2, sort_keys=False)
+    return render_text(plan, color=use_color(sys.stdout))
+
+
+def plan_options(func: click.decorators.FC) -> click.decorators.FC:
+    """Options shared by plan, apply and destroy."""
+    for option in reversed(
+        [
+            click.option(
+                "--refresh/--no-refresh",
+                default=None,
+                help="Read the engine's live status first (default: when credentials are set).",
+            ),
+            click.option(
+                "--target",
+                "targets",
+                multiple=True,
+                metavar="NAME",
+                help="Limit the plan to these agents (repeatable).",
+            ),
+            click.option(
+                "--replace",
+                "replace",
+                multiple=True,
+                metavar="NAME",
+                help="Force a restart of these agents (repeatable).",
+            ),
+            click.option(
+                "--lock-timeout",
+                type=float,
+                default=0.0,
+                show_default=True,
+                metavar="SECONDS",
+                help="Wait this long for the state lock instead of failing at once.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+@click.command("plan")
+@plan_options
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the plan for `reconciler apply FILE`.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--destroy", is_flag=True, help="Plan to stop every agent in state.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when there are changes (0: none, 1: error).")
+@click.option("--lock/--no-lock", "use_lock", default=True, show_default=True,
+              help="Hold the state lock while planning.")
+@click.pass_context
+def plan_cmd(
+    ctx: click.Context,
+    refresh: bool | None,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    lock_timeout: float,
+    out: Path | None,
+    fmt: str,
+    destroy: bool,
+    detailed_exitcode: bool,
+    use_lock: bool,
+) -> int:
+    """Show what apply would change on the engine, and why."""
+    project = project_from_context(ctx)
+
+    async def run() -> Plan:
+        outcome = await project.plan(
+            refresh=refresh,
+            targets=targets,
+            replace=replace,
+            destroy=destroy,
+            persist_new_state=out is not None,
+        )
+        for line in outcome.notes:
+            note(line)
+        return outcome.plan
+
+    if use_lock:
+        with project.lock("plan", lock_timeout):
+            plan = asyncio.run(run())
+    else:
+        plan = asyncio.run(run())
+    for warning in render_warnings(plan):
+        note(f"Warning: {warning}")
+    click.echo(render(plan, fmt))
+    if out is not None:
+        save_plan_file(plan, out)
+        note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
+    if detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+@click.command("show")
+@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def show_cmd(planfile: Path, fmt: str) -> int:
+    """Render a saved plan."""
+    click.echo(render(load_plan_file(planfile), fmt))
+    return EXIT_OK

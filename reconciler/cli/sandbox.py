@@ -1,0 +1,105 @@
+"""`reconciler sandbox serve`: run the local sandbox engine as an HTTP server.
+
+Credentials are never command-line values: the customer id and secret come from
+AGORA_CUSTOMER_ID / AGORA_CUSTOMER_SECRET (default "sandbox" / "sandbox") and the App Certificate
+from AGORA_APP_CERTIFICATE, or from the variable named with `--app-certificate-env`. Without a
+certificate, `agora token=` authentication is rejected (401); Basic works.
+"""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.sandbox import serve
+from reconciler.sandbox.config import config_from_env
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """Run the local emulator of Agora's Conversational AI Engine."""
+
+
+@sandbox_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--db",
+    "db_path",
+    default=".sandbox/engine.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help='SQLite file the agents live in ("" keeps them in memory).',
+)
+@click.option("--pcu-limit", default=20, show_default=True, type=click.IntRange(min=0))
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0))
+@click.option(
+    "--error-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of requests answered 503 ServiceUnavailable.",
+)
+@click.option(
+    "--rate-limit",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of requests answered 429 with Retry-After.",
+)
+@click.option(
+    "--stop-delay",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds an agent stays STOPPING before STOPPED.",
+)
+@click.option(
+    "--start-delay",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds an agent stays STARTING (0: RUNNING at once).",
+)
+@click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
+@click.option(
+    "--app-certificate-env",
+    default="AGORA_APP_CERTIFICATE",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the App Certificate.",
+)
+def serve_command(
+    host: str,
+    port: int,
+    db_path: str,
+    pcu_limit: int,
+    latency_ms: float,
+    error_rate: float,
+    rate_limit: float,
+    stop_delay: float,
+    start_delay: float,
+    seed: int | None,
+    app_certificate_env: str,
+) -> None:
+    """Serve the sandbox engine over HTTP until interrupted."""
+    config = config_from_env(
+        certificate_env=app_certificate_env,
+        db_path=db_path or None,
+        pcu_limit=pcu_limit,
+        latency_ms=latency_ms,
+        error_rate=error_rate,
+        rate_limit=rate_limit,
+        stop_delay_s=stop_delay,
+        start_delay_s=start_delay,
+        seed=seed,
+    )
+    if host not in _LOOPBACK:
+        click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
+    where = db_path or "memory"
+    token = "on" if config.app_certificate else f"off (set {app_certificate_env})"
+    click.echo(
+        f"Sandbox engine on http://{host}:{port} (db: {where}, token auth: {token})", err=True
+    )
+    serve(config, host, port)

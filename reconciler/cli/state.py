@@ -1,0 +1,80 @@
+"""``reconciler state show|list`` and ``reconciler force-unlock``: inspect state, clear a lock.
+
+The state document holds no secret by design (sensitive values are salted digests), so ``state
+show`` prints it whole, exactly as stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+
+from reconciler.cli.common import project_settings
+from reconciler.errors import StateError
+from reconciler.models.state import AgentRecord
+from reconciler.state import LocalStateStore, dump_state, force_unlock
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@click.pass_context
+def force_unlock_cmd(ctx: click.Context, lock_id: str) -> None:
+    """Remove the state lock LOCK_ID, left by a process that is gone.
+
+    LOCK_ID is the id printed by the command that found the state locked. The local backend uses
+    an OS lock that the kernel releases when its holder dies, so this is rarely needed: it clears
+    holder info a killed process left behind, and refuses while the holder is still running.
+    """
+    settings = project_settings(ctx)
+    info = force_unlock(settings.state_path, lock_id)
+    click.echo(f"Lock {info.id} removed; it was held by {info.describe()}.")
+
+
+@click.group("state")
+def state_group() -> None:
+    """Inspect the recorded state (what the tool started, and with what)."""
+
+
+@state_group.command("show")
+@click.pass_context
+def show_cmd(ctx: click.Context) -> None:
+    """Print the state document (JSON, exactly as stored)."""
+    store = LocalStateStore(project_settings(ctx).state_path)
+    if not store.exists:
+        raise StateError(f"no state recorded yet: {store.path} does not exist")
+    click.echo(dump_state(store.load()), nl=False)
+
+
+@state_group.command("list")
+@click.pass_context
+def list_cmd(ctx: click.Context) -> None:
+    """Print one line per recorded agent: name, agent id, generation, channel, start time."""
+    store = LocalStateStore(project_settings(ctx).state_path)
+    if not store.exists:
+        click.echo(f"No state recorded yet ({store.path} does not exist).", err=True)
+        return
+    doc = store.load()
+    rows = [_row(record) for _, record in sorted(doc.agents.items())]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        click.echo("  ".join([*cells, row[4]]))
+    if doc.pending:
+        n = len(doc.pending)
+        click.echo(
+            f"{n} engine call{'s' if n != 1 else ''} in flight when a run stopped "
+            "(pending); the next apply resolves them.",
+            err=True,
+        )
+
+
+def _row(record: AgentRecord) -> tuple[str, str, str, str, str]:
+    started = datetime.fromtimestamp(record.started_at, timezone.utc)
+    return (
+        record.name,
+        record.agent_id,
+        str(record.generation),
+        record.channel,
+        started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )

@@ -1,0 +1,28 @@
+"""Layer 1: normalizing, redacting and diffing agent specs.
+
+The plan never compares raw manifests with state: both sides are first normalized
+(:func:`normalize_spec`) and redacted with the state's salt (:func:`redact`), then
+:func:`field_changes` lists what differs and :func:`forces_restart` says which differences the
+engine cannot apply live.
+"""
+
+from reconciler.diff.changes import RawChange, field_changes
+from reconciler.diff.normalize import normalize_spec
+from reconciler.diff.paths import format_path, parse_path
+from reconciler.diff.redact import SENSITIVE_MARKER, digest_value, is_redacted, redact, spec_digest
+from reconciler.diff.rules import IN_PLACE_PATHS, forces_restart
+
+__all__ = [
+    "IN_PLACE_PATHS",
+    "SENSITIVE_MARKER",
+    "RawChange",
+    "digest_value",
+    "field_changes",
+    "forces_restart",
+    "format_path",
+    "is_redacted",
+    "normalize_spec",
+    "parse_path",
+    "redact",
+    "spec_digest",
+]

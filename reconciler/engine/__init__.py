@@ -1,0 +1,46 @@
+"""Layer 1: the engine's async REST client, with retries, fail-over, auth and token minting.
+
+Imports only ``reconciler.errors``, ``reconciler.models``, the standard library, httpx and the
+official SDK's token builders (``agora_agent``).
+"""
+
+from reconciler.engine.adopt import find_conflicting
+from reconciler.engine.auth import AuthProvider, BasicAuth, TokenAuth, auth_from_settings
+from reconciler.engine.client import ALL_STATES, USER_AGENT, EngineClient, JoinResult
+from reconciler.engine.endpoints import (
+    SANDBOX_BASE_URL,
+    is_loopback_host,
+    region_base_urls,
+    resolve_endpoints,
+)
+from reconciler.engine.factory import build_client
+from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, refresh
+from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status, parse_retry_after
+from reconciler.engine.tokens import MAX_TOKEN_TTL_S, mint_agent_token, mint_rest_token
+
+__all__ = [
+    "ACTIVE_STATE_CODES",
+    "ALL_STATES",
+    "MAX_TOKEN_TTL_S",
+    "REFRESH_WINDOW_S",
+    "SANDBOX_BASE_URL",
+    "USER_AGENT",
+    "AuthProvider",
+    "BasicAuth",
+    "EngineClient",
+    "JoinResult",
+    "RetryEvent",
+    "RetryPolicy",
+    "TokenAuth",
+    "auth_from_settings",
+    "build_client",
+    "find_conflicting",
+    "is_loopback_host",
+    "is_retryable_status",
+    "mint_agent_token",
+    "mint_rest_token",
+    "parse_retry_after",
+    "refresh",
+    "region_base_urls",
+    "resolve_endpoints",
+]

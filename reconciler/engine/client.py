@@ -1,0 +1,435 @@
+"""The async REST client of the engine (agora-api.md sections 2 to 4).
+
+:class:`EngineClient` wraps one :class:`httpx.AsyncClient`. Every call goes through
+:meth:`EngineClient._request`, the single place where retries, endpoint fail-over, timeouts
+and the mapping of failures to exceptions happen:
+
+* non-2xx (after retries) -> :class:`~reconciler.errors.EngineError` with ``status``,
+  ``reason`` and ``detail`` from the body (current, legacy or non-JSON);
+* 2xx whose body is not JSON or has the wrong shape -> :class:`EngineProtocolError`;
+* timeouts, connection errors, and 429/5xx that outlast every attempt ->
+  :class:`EngineUnavailableError`.
+
+Request bodies carry secrets (vendor keys, tokens): they never appear in an exception, and
+engine-supplied text is scrubbed of any secret the request carried before it is quoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from reconciler.engine.auth import AuthProvider
+from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status
+from reconciler.engine.wire import (
+    GetBody,
+    ListBody,
+    StatusBody,
+    error_fields,
+    redact,
+    sensitive_strings,
+    shape_problems,
+    status_name,
+    to_ts,
+)
+from reconciler.errors import EngineError, EngineProtocolError, EngineUnavailableError
+from reconciler.models.live import ENDED_STATUSES, STATUS_CODES, LiveAgent
+
+ALL_STATES: tuple[int, ...] = tuple(sorted(STATUS_CODES.values()))
+"""Every status code (0..6), sent explicitly because the engine's default filter is unknown."""
+MAX_LIST_PAGES = 10_000
+"""Guard against an engine whose cursors never end."""
+_M = TypeVar("_M", bound=BaseModel)
+# Failures worth another attempt; others (UnsupportedProtocol, LocalProtocolError) are bugs.
+# A bare ConnectionError is how an in-process (ASGI) server's dropped connection surfaces.
+_RETRYABLE_TRANSPORT = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    ConnectionError,
+)
+_CONNECT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("reconciler")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    return f"reconciler/{version}"
+
+
+USER_AGENT = _user_agent()
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """What the engine answered to a join."""
+
+    agent_id: str
+    create_ts: int | None
+    status: str
+
+
+class EngineClient:
+    """Async client of the engine's v2 REST API for one App ID; use as ``async with``.
+
+    ``base_urls`` are tried in order, moving to the next on a connection failure (and staying
+    there for later calls). ``transport`` replaces the network (the in-process sandbox's ASGI
+    transport, or a mock in tests). ``timeout`` bounds each attempt as a whole. At most
+    ``max_connections`` requests are in flight at once; give at least the apply parallelism.
+    ``sleep`` and ``clock`` (monotonic seconds) drive :meth:`wait_stopped`'s polling.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        base_urls: Sequence[str],
+        auth: AuthProvider,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 10,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not base_urls:
+            raise ValueError("EngineClient needs at least one base URL")
+        if not app_id:
+            raise ValueError("EngineClient needs an app_id")
+        if max_connections < 1 or timeout <= 0:
+            raise ValueError("max_connections must be >= 1 and timeout > 0")
+        self.app_id = app_id
+        self._base_urls = [url.rstrip("/") for url in base_urls]
+        self._endpoint = 0
+        self._auth = auth
+        self._timeout = timeout
+        self._retry = retry if retry is not None else RetryPolicy()
+        self._slots = asyncio.Semaphore(max_connections)
+        self._sleep = sleep
+        self._clock = clock
+        self._credentials: list[str] = []
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            limits=limits,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> EngineClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (and the transport)."""
+        await self._http.aclose()
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL the next request goes to."""
+        return self._base_urls[self._endpoint]
+
+    # ----------------------------------------------------------------------------- operations
+
+    async def join(
+        self,
+        name: str,
+        properties: Mapping[str, Any],
+        preset: str | None = None,
+        pipeline_id: str | None = None,
+    ) -> JoinResult:
+        """Start an agent (``POST /join``); 409 ``TaskConflict``, 422 etc. raise EngineError."""
+        body: dict[str, Any] = {"name": name, "properties": dict(properties)}
+        if preset is not None:
+            body["preset"] = preset
+        if pipeline_id is not None:
+            body["pipeline_id"] = pipeline_id
+        what = f"join of {name!r}"
+        response = await self._request("join", "POST", "join", what=what, body=body)
+        self._raise_for_status(response, what, body)
+        parsed = self._parse(response, StatusBody, "join")
+        return JoinResult(
+            agent_id=parsed.agent_id,
+            create_ts=to_ts(parsed.create_ts),
+            status=status_name(parsed.status, parsed.state) or "STARTING",
+        )
+
+    async def leave(self, agent_id: str) -> bool:
+        """Stop an agent; True if the engine accepted, False if it was already gone (404)."""
+        what = f"leave of agent {agent_id}"
+        response = await self._request("leave", "POST", f"agents/{_seg(agent_id)}/leave", what=what)
+        if response.status_code == 404 and _is_not_found(response):
+            return False
+        self._raise_for_status(response, what, None)
+        return True
+
+    async def update(self, agent_id: str, properties: Mapping[str, Any]) -> None:
+        """Change an agent in place (token, llm.system_messages, llm.params, mllm.params)."""
+        body: dict[str, Any] = {"properties": dict(properties)}
+        what = f"update of agent {agent_id}"
+        path = f"agents/{_seg(agent_id)}/update"
+        response = await self._request("update", "POST", path, what=what, body=body)
+        self._raise_for_status(response, what, body)
+        if response.content.strip():
+            self._parse(response, StatusBody, "update")
+
+    async def get(self, agent_id: str) -> LiveAgent:
+        """One agent's status; ``LiveAgent(status="MISSING")`` when the engine does not know it."""
+        what = f"get of agent {agent_id}"
+        response = await self._request("get", "GET", f"agents/{_seg(agent_id)}", what=what)
+        if response.status_code == 404 and _is_not_found(response):
+            return LiveAgent(agent_id=agent_id, status="MISSING")
+        self._raise_for_status(response, what, None)
+        parsed = self._parse(response, GetBody, "get")
+        status = status_name(parsed.status, parsed.state)
+        if not status:
+            raise EngineProtocolError(
+                f"engine answered {response.status_code} to get with JSON of the wrong shape "
+                "(no status)",
+                status=response.status_code,
+            )
+        return LiveAgent(
+            agent_id=parsed.agent_id or agent_id,
+            status=status,
+            start_ts=to_ts(parsed.start_ts) or None,
+            stop_ts=to_ts(parsed.stop_ts) or None,
+            message=parsed.message or None,
+        )
+
+    async def list_agents(
+        self,
+        *,
+        channel: str | None = None,
+        states: Sequence[int] | None = None,
+        from_time: int | None = None,
+        to_time: int | None = None,
+        limit: int = 100,
+    ) -> list[LiveAgent]:
+        """Every agent matching the filters, following ``meta.cursor`` across pages.
+
+        ``states`` defaults to every state (always sent explicitly, comma-separated). Agents are
+        returned in the engine's order, each once; with ``channel`` they carry that channel.
+        """
+        codes = ALL_STATES if states is None else tuple(states)
+        if not codes or any(code not in ALL_STATES for code in codes):
+            raise ValueError(f"states must be non-empty codes from {ALL_STATES}")
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        params: dict[str, str] = {"state": ",".join(str(code) for code in codes)}
+        if channel is not None:
+            params["channel"] = channel
+        if from_time is not None:
+            params["from_time"] = str(int(from_time))
+        if to_time is not None:
+            params["to_time"] = str(int(to_time))
+        params["limit"] = str(limit)
+        found: dict[str, LiveAgent] = {}
+        seen_cursors: set[str] = set()
+        cursor = ""
+        for _page in range(MAX_LIST_PAGES):
+            query = dict(params, cursor=cursor) if cursor else params
+            what = "list of agents"
+            response = await self._request("list", "GET", "agents", what=what, params=query)
+            self._raise_for_status(response, what, None)
+            page = self._parse(response, ListBody, "list")
+            for item in page.data.items:
+                if item.agent_id not in found:
+                    found[item.agent_id] = LiveAgent(
+                        agent_id=item.agent_id,
+                        status=status_name(item.status, item.state) or "UNKNOWN",
+                        start_ts=to_ts(item.start_ts) or None,
+                        channel=channel,
+                    )
+            cursor = (page.meta.cursor if page.meta is not None else None) or ""
+            if not cursor:
+                return list(found.values())
+            if cursor in seen_cursors:
+                raise EngineProtocolError(
+                    "engine's list paging went in a loop (a cursor came back twice)", status=200
+                )
+            seen_cursors.add(cursor)
+        raise EngineProtocolError(f"engine's list paging did not end after {MAX_LIST_PAGES} pages")
+
+    async def wait_stopped(
+        self, agent_id: str, timeout: float, poll_interval: float = 1.0
+    ) -> LiveAgent:
+        """Poll GET until the agent is STOPPED, FAILED or MISSING; EngineError after ``timeout``."""
+        deadline = self._clock() + timeout
+        while True:
+            agent = await self.get(agent_id)
+            if agent.status in ENDED_STATUSES or agent.status == "MISSING":
+                return agent
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise EngineError(
+                    f"agent {agent_id} did not stop within {timeout:g} s (still {agent.status})",
+                    reason="StopTimeout",
+                )
+            await self._sleep(min(poll_interval, remaining))
+
+    # ------------------------------------------------------------------------------ machinery
+
+    async def _request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send with retries and fail-over; returns the first non-retryable answer."""
+        tried: set[int] = set()
+        attempt = 0
+        while True:
+            attempt += 1
+            index = self._endpoint
+            tried.add(index)
+            base = self._base_urls[index]
+            try:
+                response = await self._send_once(method, base, path, body, params)
+            except (*_RETRYABLE_TRANSPORT, asyncio.TimeoutError) as exc:
+                connect_failed = isinstance(exc, _CONNECT_FAILURES)
+                cause = "connection error" if connect_failed else _describe(exc)
+                if connect_failed and len(self._base_urls) > 1:
+                    self._endpoint = (index + 1) % len(self._base_urls)
+                if not self._retry.should_retry(attempt):
+                    raise EngineUnavailableError(
+                        f"engine unavailable: {what} failed after {attempt} attempt"
+                        f"{'s' if attempt != 1 else ''} ({cause} at {_host(base)})"
+                    ) from exc
+                fresh = connect_failed and self._endpoint not in tried
+                delay = 0.0 if fresh else self._retry.delay(attempt)
+                await self._retry.pause(
+                    RetryEvent(operation, attempt, self._retry.max_attempts, delay, cause, 0, base)
+                )
+                continue
+            except httpx.HTTPError as exc:
+                raise EngineError(
+                    f"engine request failed: {what} ({type(exc).__name__} at {_host(base)})"
+                ) from exc
+            status = response.status_code
+            if not is_retryable_status(status):
+                return response
+            reason, detail = error_fields(response)
+            cause = f"HTTP {status}" + (f" {reason}" if reason else "")
+            if not self._retry.should_retry(attempt):
+                raise EngineUnavailableError(
+                    f"engine unavailable: {what} answered {cause} after {attempt} attempt"
+                    f"{'s' if attempt != 1 else ''}",
+                    status=status,
+                    reason=reason,
+                    detail=self._scrub(detail, body),
+                )
+            delay = self._retry.delay(attempt, response.headers.get("retry-after"))
+            await self._retry.pause(
+                RetryEvent(operation, attempt, self._retry.max_attempts, delay, cause, status, base)
+            )
+
+    async def _send_once(
+        self,
+        method: str,
+        base: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        """One attempt, bounded as a whole by the timeout and by the connection slots."""
+        url = f"{base}/v2/projects/{_seg(self.app_id)}/{path}"
+        header = self._auth.header()
+        self._remember(header)
+        headers = {"Authorization": header}
+        async with self._slots:
+            return await asyncio.wait_for(
+                self._http.request(method, url, json=body, params=params, headers=headers),
+                timeout=self._timeout,
+            )
+
+    def _raise_for_status(
+        self, response: httpx.Response, what: str, body: Mapping[str, Any] | None
+    ) -> None:
+        """Map a non-2xx answer to :class:`EngineError` (the one place that does)."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        reason, detail = error_fields(response)
+        detail = self._scrub(detail, body)
+        text = f"engine refused {what}: HTTP {status}"
+        text += f" {reason}" if reason else ""
+        text += f": {detail}" if detail else ""
+        raise EngineError(text, status=status, reason=reason, detail=detail)
+
+    def _parse(self, response: httpx.Response, model: type[_M], operation: str) -> _M:
+        """Parse a 2xx body into ``model`` or raise :class:`EngineProtocolError`."""
+        status = response.status_code
+        try:
+            data = response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise EngineProtocolError(
+                f"engine answered {status} to {operation} with a body that is not JSON",
+                status=status,
+            ) from None
+        try:
+            return model.model_validate(data)
+        except PydanticValidationError as exc:
+            raise EngineProtocolError(
+                f"engine answered {status} to {operation} with JSON of the wrong shape "
+                f"({shape_problems(exc)})",
+                status=status,
+            ) from None
+
+    def _remember(self, header: str) -> None:
+        """Keep the credential part of recent auth headers, to scrub them from engine text."""
+        credential = header.split("=", 1)[-1] if "token=" in header else header.split(" ", 1)[-1]
+        if credential not in self._credentials:
+            self._credentials = [*self._credentials[-3:], credential]
+
+    def _scrub(self, text: str, body: Mapping[str, Any] | None) -> str:
+        secrets = sensitive_strings(body) if body is not None else set()
+        return redact(text, [*secrets, *self._credentials])
+
+
+def _seg(value: str) -> str:
+    """One URL path segment, percent-encoded."""
+    return quote(value, safe="")
+
+
+def _host(base: str) -> str:
+    return urlsplit(base).netloc or base
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
+        return "timeout"
+    return "connection dropped"
+
+
+def _is_not_found(response: httpx.Response) -> bool:
+    """A 404 that means "no such agent", not "no such route" (a wrong base URL)."""
+    reason, detail = error_fields(response)
+    if reason:
+        return reason == "TaskNotFound"
+    return "no route" not in detail.lower()

@@ -1,0 +1,147 @@
+"""Where the engine lives: turn ``settings.engine`` into an ordered list of base URLs.
+
+Every base URL ends in ``/api/conversational-ai-agent`` (``/cn/api/conversational-ai-agent``
+for the Chinese mainland); the client appends ``v2/projects/{appid}/...`` to it. The order is the
+fail-over order: the client moves to the next URL when it cannot connect to the current one.
+
+* ``https://host[:port][/path]``: used as given (the API path is appended when missing).
+* ``http://...``: only on a loopback host (``127.0.0.0/8``, ``localhost``, ``[::1]``), for a
+  served sandbox or a local stub; anywhere else it would send credentials in clear, so it is a
+  :class:`~reconciler.errors.SettingsError`.
+* ``us``, ``eu``, ``ap``, ``cn``: Agora's regional gateways, as the official SDK's domain pool
+  knows them (``agora_agent/core/domain.py``; agora-api.md section 8): the area's primary region
+  prefix, then its fallback, first under the area's preferred domain suffix (``agora.io`` for the
+  global areas, ``sd-rtn.com`` for CN), then under the other one. The SDK picks the suffix once
+  and rotates region prefixes on failure, so prefixes rotate fastest here too.
+* ``sandbox`` is not resolved here: the in-process sandbox is reached through an ASGI transport
+  the caller builds, at :data:`SANDBOX_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit, urlunsplit
+
+from reconciler.errors import SettingsError
+
+GLOBAL_API_PATH = "/api/conversational-ai-agent"
+"""Path of the engine's REST API under a global gateway host."""
+CN_API_PATH = "/cn/api/conversational-ai-agent"
+"""Path of the engine's REST API for the Chinese mainland deployment."""
+
+SANDBOX_BASE_URL = "http://sandbox" + GLOBAL_API_PATH
+"""Base URL to use with the in-process sandbox's ASGI transport (the host is never resolved)."""
+
+OVERSEA_DOMAIN = "agora.io"
+MAINLAND_DOMAIN = "sd-rtn.com"
+
+REGION_PREFIXES: dict[str, tuple[str, ...]] = {
+    "us": ("api-us-west-1", "api-us-east-1"),
+    "eu": ("api-eu-west-1", "api-eu-central-1"),
+    "ap": ("api-ap-southeast-1", "api-ap-northeast-1"),
+    "cn": ("api-cn-east-1", "api-cn-north-1"),
+}
+"""Region host prefixes of each area: primary first, then fallback."""
+
+REGION_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "us": (OVERSEA_DOMAIN, MAINLAND_DOMAIN),
+    "eu": (OVERSEA_DOMAIN, MAINLAND_DOMAIN),
+    "ap": (OVERSEA_DOMAIN, MAINLAND_DOMAIN),
+    "cn": (MAINLAND_DOMAIN, OVERSEA_DOMAIN),
+}
+"""Domain suffixes of each area, in the order they are tried."""
+
+REGIONS = tuple(REGION_PREFIXES)
+"""The region names ``settings.engine`` accepts."""
+
+
+def region_base_urls(region: str) -> list[str]:
+    """The base URLs of one area, in fail-over order (see the module docstring)."""
+    key = region.strip().lower()
+    if key not in REGION_PREFIXES:
+        raise SettingsError(
+            f"unknown engine region {region!r}: expected one of {', '.join(REGIONS)}"
+        )
+    path = CN_API_PATH if key == "cn" else GLOBAL_API_PATH
+    return [
+        f"https://{prefix}.{suffix}{path}"
+        for suffix in REGION_SUFFIXES[key]
+        for prefix in REGION_PREFIXES[key]
+    ]
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an IP literal, brackets allowed) is this machine."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_base_url(url: str) -> str:
+    """Check an ``https://`` (or loopback ``http://``) engine URL and give its API base URL.
+
+    The API path is appended unless the URL already ends in it; a trailing slash is dropped.
+    Userinfo, query strings and fragments are refused (a password in a URL would leak into
+    logs), and error messages never echo the URL's userinfo.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise SettingsError(f"engine URL is not a valid URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in ("http", "https"):
+        raise SettingsError(
+            "engine must be 'sandbox', a region name (us, eu, ap, cn) or an https:// URL; "
+            f"got a URL with scheme {scheme!r}"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(
+            "engine URL must not contain credentials; use auth: basic with "
+            "AGORA_CUSTOMER_ID / AGORA_CUSTOMER_SECRET"
+        )
+    if not host:
+        raise SettingsError("engine URL has no host")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"engine URL must not have a query or fragment: {host}")
+    if scheme == "http" and not is_loopback_host(host):
+        raise SettingsError(
+            f"engine URL http://{host} is not on this machine: plain http is allowed only on "
+            "loopback (127.0.0.1, localhost, [::1]); use https://"
+        )
+    path = parts.path.rstrip("/")
+    if not (path.endswith(GLOBAL_API_PATH) or path.endswith(CN_API_PATH)):
+        path += GLOBAL_API_PATH
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def resolve_endpoints(engine: str) -> list[str]:
+    """Resolve ``settings.engine`` into base URLs, in fail-over order.
+
+    Raises :class:`SettingsError` for ``sandbox`` (the caller builds its ASGI transport and uses
+    :data:`SANDBOX_BASE_URL`), for plain http off loopback, and for anything unrecognised.
+    """
+    value = engine.strip()
+    if not value:
+        raise SettingsError("engine is empty: expected sandbox, a region name or an https:// URL")
+    if value.lower() == "sandbox":
+        raise SettingsError(
+            "engine 'sandbox' is served in-process: build its ASGI transport and use "
+            "SANDBOX_BASE_URL instead of resolving it"
+        )
+    if value.lower() in REGION_PREFIXES:
+        return region_base_urls(value)
+    if "://" not in value:
+        raise SettingsError(
+            f"engine {value!r} is neither 'sandbox', a region name (us, eu, ap, cn) nor a URL"
+        )
+    return [normalize_base_url(value)]

@@ -1,0 +1,146 @@
+"""AccessToken2 minting with the official SDK's builders (``agora_agent.agentkit.token``).
+
+Two kinds of token are minted here:
+
+* the **agent token** sent as ``properties.token`` at join (and through ``update`` to renew it):
+  ``generate_rtc_token`` for the agent's channel and uid, or ``generate_convo_ai_token`` (RTC +
+  RTM) when the agent has ``advanced_features.enable_rtm``;
+* the **REST token** of ``auth: token`` (``Authorization: agora token=...``):
+  ``generate_convo_ai_token`` for channel ``"stop"`` and uid 0, exactly as the SDK's
+  ``Agora.stop_agent`` builds it (agora-api.md section 6).
+
+The SDK's builders take integer uids only (uid 0 means any uid). String uids
+(``enable_string_uid``) are refused with a :class:`~reconciler.errors.SettingsError` that says
+to give a literal token instead. Error messages name lengths and uids, never a credential.
+
+Importing ``agora_agent`` emits pydantic deprecation warnings from the SDK's own models; the
+import is done lazily with those warnings silenced, so a caller that turns warnings into errors
+(as the test suite does) is not broken by a third-party module.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from types import ModuleType
+
+from reconciler.errors import SettingsError
+
+MAX_TOKEN_TTL_S = 86400
+"""The SDK's (and Agora's) maximum token lifetime: 24 hours."""
+CREDENTIAL_LENGTH = 32
+"""Length Agora requires of both the App ID and the App Certificate."""
+REST_TOKEN_CHANNEL = "stop"
+"""Channel the SDK's ``stop_agent`` mints its REST token for; the gateway checks no channel."""
+MAX_UID = 2**32 - 1
+
+_UID_RE = re.compile(r"[0-9]{1,10}")
+_sdk_module: ModuleType | None = None
+
+
+def _sdk_token() -> ModuleType:
+    """The SDK's token module, imported once with its import-time warnings silenced."""
+    global _sdk_module
+    if _sdk_module is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import agora_agent.agentkit.token as module
+        _sdk_module = module
+    return _sdk_module
+
+
+def parse_uid(uid: str) -> int:
+    """An RTC uid given as a decimal string (``"0"`` = any uid) as the int the SDK wants.
+
+    Raises :class:`SettingsError` for a string uid, which the SDK's builders cannot sign.
+    """
+    text = uid.strip()
+    if not _UID_RE.fullmatch(text) or int(text) > MAX_UID:
+        raise SettingsError(
+            f"cannot mint a token for uid {uid!r}: token: auto supports numeric RTC uids "
+            f"(0 to {MAX_UID}) only, because the official SDK's token builders do not support "
+            "string uids (enable_string_uid); give a literal token instead"
+        )
+    return int(text)
+
+
+def check_credentials(app_id: str, app_certificate: str) -> None:
+    """Refuse an App ID or App Certificate that is not 32 characters (naming lengths only)."""
+    wrong = [
+        f"{name} is {len(value)} characters"
+        for name, value in (("app_id", app_id), ("app_certificate", app_certificate))
+        if len(value) != CREDENTIAL_LENGTH
+    ]
+    if wrong:
+        raise SettingsError(
+            f"cannot mint an Agora token: app_id and app_certificate must each be exactly "
+            f"{CREDENTIAL_LENGTH} characters ({' and '.join(wrong)}); "
+            "check for stray whitespace or a truncated value"
+        )
+
+
+def _check_ttl(ttl_s: float) -> int:
+    if ttl_s <= 0:
+        raise SettingsError(f"token lifetime must be positive, got {ttl_s} s")
+    return min(int(ttl_s), MAX_TOKEN_TTL_S)
+
+
+def mint_agent_token(
+    app_id: str,
+    app_certificate: str,
+    channel: str,
+    uid: str,
+    ttl_s: float,
+    now: float,
+    rtm: bool,
+) -> tuple[str, float]:
+    """Mint the agent's join token; returns ``(token, expires_at)``.
+
+    ``uid`` is the agent's ``agent_rtc_uid`` (``"0"``: any uid). ``rtm`` selects the combined
+    RTC + RTM token (for ``advanced_features.enable_rtm``). ``ttl_s`` is capped at 24 h.
+    ``expires_at`` is ``now + ttl`` on the caller's clock; the SDK stamps the token with the
+    wall clock, so callers should pass ``time.time()`` (or a clock that does not run ahead of it).
+    """
+    check_credentials(app_id, app_certificate)
+    numeric_uid = parse_uid(uid)
+    ttl = _check_ttl(ttl_s)
+    if not channel:
+        raise SettingsError("cannot mint a token for an empty channel name")
+    sdk = _sdk_token()
+    if rtm:
+        token = sdk.generate_convo_ai_token(
+            app_id=app_id,
+            app_certificate=app_certificate,
+            channel_name=channel,
+            uid=numeric_uid,
+            token_expire=ttl,
+        )
+    else:
+        token = sdk.generate_rtc_token(
+            app_id=app_id,
+            app_certificate=app_certificate,
+            channel=channel,
+            uid=numeric_uid,
+            expiry_seconds=ttl,
+        )
+    return str(token), now + ttl
+
+
+def mint_rest_token(
+    app_id: str, app_certificate: str, ttl_s: float, now: float
+) -> tuple[str, float]:
+    """Mint a token for the REST ``Authorization: agora token=`` header; ``(token, expires_at)``.
+
+    Built as the SDK's ``stop_agent`` builds it: ``generate_convo_ai_token`` for channel
+    ``"stop"`` and uid 0.
+    """
+    check_credentials(app_id, app_certificate)
+    ttl = _check_ttl(ttl_s)
+    token = _sdk_token().generate_convo_ai_token(
+        app_id=app_id,
+        app_certificate=app_certificate,
+        channel_name=REST_TOKEN_CHANNEL,
+        uid=0,
+        token_expire=ttl,
+    )
+    return str(token), now + ttl

@@ -1,0 +1,172 @@
+"""The engine's response bodies, parsed leniently, and its error bodies, read defensively.
+
+Response models ignore unknown keys (the engine adds fields over time) and accept the status
+under ``status`` or ``state`` (the CN docs and older clients use ``state``), as a name or a
+numeric code. A body that does not fit is reported with field locations only, never with the
+values it carried.
+
+Error bodies come in the current shape ``{"detail", "reason"}``, the legacy shape
+``{"message", "statusCode", ...}``, or as plain text/HTML from a gateway; :func:`error_fields`
+reads all three. :func:`redact` removes known secrets from any engine-supplied text before it
+goes into an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from reconciler.models.live import STATUS_CODES
+
+STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
+"""Status code -> name (``2`` -> ``RUNNING``)."""
+MAX_DETAIL_CHARS = 300
+"""Engine-supplied text is cut to this length in exception messages."""
+SENSITIVE_KEY = re.compile(r"key|token|secret|password|credential|salt|signature|auth", re.I)
+"""Keys whose values (whole subtrees) are treated as secret in request bodies."""
+_MIN_SECRET_LEN = 4
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class StatusBody(_Lenient):
+    """Body of a 200 answer to join and update: ``{agent_id, create_ts, status}``."""
+
+    agent_id: str = Field(min_length=1)
+    create_ts: float | None = None
+    status: str | int | None = None
+    state: str | int | None = None
+
+
+class GetBody(_Lenient):
+    """Body of a 200 answer to GET agent: ``{message, start_ts, stop_ts, status, agent_id}``."""
+
+    agent_id: str | None = None
+    status: str | int | None = None
+    state: str | int | None = None
+    start_ts: float | None = None
+    stop_ts: float | None = None
+    message: str | None = None
+
+
+class ListItem(_Lenient):
+    """One agent in a list page: ``{start_ts, status, agent_id}``."""
+
+    agent_id: str = Field(min_length=1)
+    status: str | int | None = None
+    state: str | int | None = None
+    start_ts: float | None = None
+
+
+class ListData(_Lenient):
+    """``data`` of a list page."""
+
+    items: list[ListItem] = Field(alias="list")
+    count: int | None = None
+
+
+class ListMeta(_Lenient):
+    """``meta`` of a list page: the cursor of the next page ('' or null on the last page)."""
+
+    cursor: str | None = None
+    total: int | None = None
+
+
+class ListBody(_Lenient):
+    """Body of a 200 answer to list."""
+
+    data: ListData
+    meta: ListMeta | None = None
+
+
+def status_name(status: str | int | None, state: str | int | None = None) -> str:
+    """The status as a name: ``status`` first, then ``state``; numeric codes become names.
+
+    Returns ``""`` when neither is present.
+    """
+    for value in (status, state):
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            return STATUS_NAMES.get(value, str(value))
+        text = value.strip()
+        if text.isdigit():
+            return STATUS_NAMES.get(int(text), text)
+        if text:
+            return text.upper()
+    return ""
+
+
+def to_ts(value: float | None) -> int | None:
+    """A Unix timestamp in whole seconds, or None."""
+    return None if value is None else int(value)
+
+
+def shape_problems(error: PydanticValidationError) -> str:
+    """Where a body did not fit its model: field locations and error kinds, no values."""
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['type']}")
+    return "; ".join(parts)
+
+
+def error_fields(response: httpx.Response) -> tuple[str, str]:
+    """``(reason, detail)`` from an error answer of any shape (empty strings when absent)."""
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        reason = body.get("reason") or body.get("statusCode") or body.get("error_type") or ""
+        detail = body.get("detail") or body.get("message") or body.get("description") or ""
+        return _text(reason), _text(detail)
+    if body is not None:
+        return "", _text(body)
+    try:
+        raw = response.text
+    except (UnicodeDecodeError, LookupError):
+        raw = ""
+    return "", " ".join(raw.split())
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def sensitive_strings(body: Any, *, under_sensitive: bool = False) -> set[str]:
+    """Every string in ``body`` that sits under a key naming a secret (see SENSITIVE_KEY)."""
+    found: set[str] = set()
+    if isinstance(body, dict):
+        for key, value in body.items():
+            hit = under_sensitive or bool(SENSITIVE_KEY.search(str(key)))
+            found |= sensitive_strings(value, under_sensitive=hit)
+    elif isinstance(body, (list, tuple)):
+        for value in body:
+            found |= sensitive_strings(value, under_sensitive=under_sensitive)
+    elif under_sensitive and isinstance(body, str) and len(body) >= _MIN_SECRET_LEN:
+        found.add(body)
+    return found
+
+
+def redact(text: str, secrets: Iterable[str], limit: int = MAX_DETAIL_CHARS) -> str:
+    """``text`` with every secret replaced by ``(sensitive)``, then cut to ``limit`` chars."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _MIN_SECRET_LEN:
+            text = text.replace(secret, "(sensitive)")
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text

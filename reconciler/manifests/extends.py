@@ -1,0 +1,148 @@
+"""``extends:``: deep-merging a manifest onto a partial.
+
+- ``extends`` names a **partial** by its path *relative to the agents directory* (``agents.d``),
+  whichever file it is written in: ``extends: _base/openai.yaml`` means
+  ``agents.d/_base/openai.yaml`` from ``agents.d/support.yaml`` and from
+  ``agents.d/team/_base/x.yaml`` alike. It must stay inside the agents directory.
+- A partial is a ``.yaml``/``.yml`` file whose name starts with ``_``, or that lies in a directory
+  whose name starts with ``_``. It is never an agent itself; it holds exactly one mapping, must not
+  set ``name``, and may itself ``extends`` another partial (chains are allowed, cycles are an
+  error).
+- Merging: mappings merge key by key, recursively; lists and scalars from the extending document
+  replace the partial's (a ``null`` replaces too, which is how a key is removed again).
+- Every merged key keeps the location it was written at, so a problem in a partial's key is
+  reported at the partial's line.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from reconciler.errors import Location, Problem
+from reconciler.manifests.yamlfile import LineDict, ParsedFile
+
+EXTENDS_KEY = "extends"
+
+
+def is_partial(relative: str) -> bool:
+    """Whether a file (path relative to the agents directory) is a partial."""
+    return any(part.startswith("_") for part in PurePosixPath(relative).parts)
+
+
+def check_partial(parsed: ParsedFile) -> tuple[LineDict | None, list[Problem]]:
+    """The one mapping a partial file holds, or the problems that make it unusable."""
+    docs = parsed.documents
+    if len(docs) != 1 or not isinstance(docs[0].value, LineDict):
+        line = docs[1].line if len(docs) > 1 else docs[0].line if docs else 0
+        message = "a partial must hold exactly one YAML document, a mapping"
+        return None, [Problem(Location(parsed.path, line), message)]
+    doc = docs[0].value
+    if "name" in doc:
+        return None, [Problem(doc.key_location("name"), "a partial must not set 'name'")]
+    return doc, []
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """``override`` on top of ``base``: mappings merge, anything else replaces."""
+    if not (isinstance(base, dict) and isinstance(override, dict)):
+        return override
+    merged = LineDict(getattr(override, "path", ""), getattr(override, "line", 0))
+    merged.paths = {}
+    for source in (base, override):
+        for key, value in source.items():
+            if source is override and key in merged:
+                value = deep_merge(merged[key], value)
+            merged[key] = value
+            if isinstance(source, LineDict):
+                where = source.key_location(key)
+                merged.lines[key] = where.line
+                merged.paths[key] = where.path
+    return merged
+
+
+class ExtendsResolver:
+    """Resolves ``extends`` chains against the partials of one agents directory.
+
+    ``partials`` maps each partial's path (relative to the agents directory) to its mapping, or to
+    ``None`` when it is unusable (its problems were reported when it was read). ``others`` holds
+    the relative paths of the non-partial manifest files, to say "not a partial" rather than "not
+    found". Problems of a partial (missing file, cycle) are reported once, however many manifests
+    extend it.
+    """
+
+    def __init__(
+        self, partials: Mapping[str, LineDict | None], others: frozenset[str], agents_dir: str
+    ) -> None:
+        self._partials = partials
+        self._others = others
+        self._agents_dir = agents_dir
+        self._resolved: dict[str, LineDict | None] = {}
+        self._stack: list[str] = []
+        self.problems: list[Problem] = []
+
+    def resolve(self, doc: LineDict) -> LineDict | None:
+        """``doc`` with its ``extends`` chain merged in (``extends`` removed); ``None`` on failure."""
+        if EXTENDS_KEY not in doc:
+            return doc
+        target = self._target(doc)
+        if target is None:
+            return None
+        base = self._partial(target, doc.key_location(EXTENDS_KEY))
+        if base is None:
+            return None
+        own = LineDict(doc.path, doc.line)
+        own.lines = doc.lines
+        own.paths = doc.paths
+        own.update((k, v) for k, v in doc.items() if k != EXTENDS_KEY)
+        merged: LineDict = deep_merge(base, own)
+        return merged
+
+    def _target(self, doc: LineDict) -> str | None:
+        value = doc[EXTENDS_KEY]
+        where = doc.key_location(EXTENDS_KEY)
+        if not isinstance(value, str) or not value.strip():
+            self.problems.append(
+                Problem(where, f"extends must be the path of a partial in {self._agents_dir}")
+            )
+            return None
+        target = posixpath.normpath(value.strip())
+        if target.startswith(("/", "../")) or target in ("..", "."):
+            self.problems.append(
+                Problem(where, f"extends '{value}' must be a path inside {self._agents_dir}")
+            )
+            return None
+        if target not in self._partials:
+            if target in self._others:
+                message = (
+                    f"extends '{value}' is not a partial (a partial's file name, or one of its"
+                    " directories, starts with '_')"
+                )
+            else:
+                message = f"extends '{value}': no such file in {self._agents_dir}"
+            self.problems.append(Problem(where, message))
+            return None
+        return target
+
+    def _partial(self, target: str, where: Location) -> LineDict | None:
+        if target in self._resolved:
+            return self._resolved[target]
+        if target in self._stack:
+            chain = [*self._stack[self._stack.index(target) :], target]
+            self.problems.append(Problem(where, f"extends cycle: {' -> '.join(chain)}"))
+            for member in chain:
+                self._resolved[member] = None
+            return None
+        doc = self._partials[target]
+        if doc is None:
+            self._resolved[target] = None
+            return None
+        self._stack.append(target)
+        try:
+            resolved = self.resolve(doc)
+        finally:
+            self._stack.pop()
+        self._resolved.setdefault(target, resolved)
+        return self._resolved[target]

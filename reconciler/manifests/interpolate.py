@@ -1,0 +1,212 @@
+"""Environment variable interpolation: ``${VAR}``, ``${VAR:-default}`` and the ``$${`` escape.
+
+Only string *values* are interpolated, never keys. The rules, as in a POSIX shell:
+
+- ``${VAR}`` is the value of ``VAR``; an unset variable is a problem naming the variable (a set
+  but empty variable gives the empty string);
+- ``${VAR:-default}`` is the value of ``VAR`` if it is set and not empty, else ``default`` (the
+  default is taken literally, up to the first ``}``);
+- ``$${`` is a literal ``${``; any other ``$`` is literal;
+- a ``${`` without its ``}``, or with something other than a variable name in it, is a problem.
+
+:func:`interpolate_tree` also turns the parsed tree (:class:`LineDict`/:class:`LineList`) into
+plain ``dict``/``list`` values, records the source location of every path, and reports which
+paths were interpolated: every interpolated value is sensitive. Messages name variables and
+paths, never values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import Location, Problem
+from reconciler.manifests.yamlfile import LineDict, LineList
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_NODES = 200_000
+"""A document with more values than this (e.g. an alias bomb) is refused."""
+
+
+class InterpolationError(ValueError):
+    """A reference cannot be resolved; the message names the variable, never a value."""
+
+
+def interpolate_string(text: str, environ: Mapping[str, str]) -> tuple[str, bool]:
+    """Resolve every reference in ``text``; return the result and whether any was resolved.
+
+    Raises :class:`InterpolationError` for an unset variable or a malformed reference.
+    """
+    if "$" not in text:
+        return text, False
+    parts: list[str] = []
+    position = 0
+    changed = False
+    for match in _REFERENCE.finditer(text):
+        parts.append(text[position : match.start()])
+        position = match.end()
+        token = match.group(0)
+        if token == "$${":
+            parts.append("${")
+            continue
+        inner = match.group(1)
+        if inner is None:
+            raise InterpolationError("unterminated '${' (write $${ for a literal ${)")
+        name, sep, default = inner.partition(":-")
+        if not _NAME.fullmatch(name):
+            raise InterpolationError(
+                "invalid variable reference: expected ${NAME} or ${NAME:-default}"
+                " (write $${ for a literal ${)"
+            )
+        value = environ.get(name)
+        if sep:
+            parts.append(value if value else default)
+        elif value is None:
+            raise InterpolationError(f"environment variable '{name}' is not set")
+        else:
+            parts.append(value)
+        changed = True
+    parts.append(text[position:])
+    return "".join(parts), changed
+
+
+@dataclass
+class Interpolated:
+    """A tree after interpolation, with where each path came from."""
+
+    value: Any
+    interpolated: set[str] = field(default_factory=set)
+    """Paths whose string value had at least one reference resolved."""
+    failed: set[str] = field(default_factory=set)
+    """Paths whose interpolation failed (their problems are in :attr:`problems`)."""
+    locations: dict[str, Location] = field(default_factory=dict)
+    """Source location of every path (mappings, sequences and scalars)."""
+    problems: list[Problem] = field(default_factory=list)
+
+
+def child_path(parent: str, key: str) -> str:
+    """The canonical path of ``key`` under ``parent`` (``properties.llm``)."""
+    return f"{parent}.{key}" if parent else key
+
+
+def item_path(parent: str, index: int) -> str:
+    """The canonical path of item ``index`` under ``parent`` (``messages[0]``)."""
+    return f"{parent}[{index}]"
+
+
+class _Walker:
+    def __init__(self, environ: Mapping[str, str], literal: frozenset[str]) -> None:
+        self.environ = environ
+        self.literal = literal
+        self.result = Interpolated(None)
+        self.nodes = 0
+        self.active: set[int] = set()
+
+    def walk(self, value: Any, path: str, where: Location, interpolate: bool) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge
+        if isinstance(value, str):
+            if not interpolate:
+                return value
+            try:
+                text, changed = interpolate_string(value, self.environ)
+            except InterpolationError as exc:
+                self.result.failed.add(path)
+                self.result.problems.append(Problem(where, f"{exc} (in {path or 'document'})"))
+                return value
+            if changed:
+                self.result.interpolated.add(path)
+            return text
+        if isinstance(value, bool) or value is None or isinstance(value, int):
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                self.result.problems.append(Problem(where, f"{path}: not a finite number"))
+            return value
+        if isinstance(value, dict):
+            return self._walk_mapping(value, path, where, interpolate)
+        if isinstance(value, list):
+            return self._walk_sequence(value, path, where, interpolate)
+        self.result.problems.append(
+            Problem(where, f"{path or 'document'}: unsupported YAML value ({type(value).__name__})")
+        )
+        return None
+
+    def _enter(self, value: Any, path: str, where: Location) -> bool:
+        if id(value) in self.active:
+            self.result.problems.append(
+                Problem(where, f"{path or 'document'}: recursive YAML alias")
+            )
+            return False
+        self.active.add(id(value))
+        return True
+
+    def _walk_mapping(
+        self, value: dict[Any, Any], path: str, where: Location, interpolate: bool
+    ) -> dict[str, Any] | None:
+        if not self._enter(value, path, where):
+            return None
+        out: dict[str, Any] = {}
+        locate = value.key_location if isinstance(value, LineDict) else None
+        for key, item in value.items():
+            at = locate(key) if locate is not None else where
+            if not isinstance(key, str):
+                self.result.problems.append(
+                    Problem(at, f"key {key!r} in {path or 'document'} must be a string (quote it)")
+                )
+                continue
+            sub = child_path(path, key)
+            self.result.locations[sub] = at
+            out[key] = self.walk(item, sub, at, interpolate and sub not in self.literal)
+        self.active.discard(id(value))
+        return out
+
+    def _walk_sequence(
+        self, value: list[Any], path: str, where: Location, interpolate: bool
+    ) -> list[Any] | None:
+        if not self._enter(value, path, where):
+            return None
+        out: list[Any] = []
+        locate = value.item_location if isinstance(value, LineList) else None
+        for index, item in enumerate(value):
+            at = locate(index) if locate is not None else where
+            sub = item_path(path, index)
+            self.result.locations[sub] = at
+            out.append(self.walk(item, sub, at, interpolate))
+        self.active.discard(id(value))
+        return out
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def interpolate_tree(
+    value: Any,
+    environ: Mapping[str, str],
+    where: Location,
+    literal: frozenset[str] = frozenset(),
+) -> Interpolated:
+    """Interpolate every string value in ``value`` and convert it to plain dicts and lists.
+
+    ``where`` locates the root; ``literal`` names top-level paths left as written (e.g. ``name``).
+    Non-string keys, non-JSON values (sets, binary), non-finite floats, recursive aliases, and
+    trees of more than :data:`MAX_NODES` values are problems.
+    """
+    walker = _Walker(environ, literal)
+    try:
+        walker.result.value = walker.walk(value, "", where, True)
+    except _TooLarge:
+        walker.result.value = None
+        walker.result.problems.append(
+            Problem(where, f"document too large (more than {MAX_NODES} values)")
+        )
+    except RecursionError:
+        walker.result.value = None
+        walker.result.problems.append(Problem(where, "document nested too deeply"))
+    return walker.result

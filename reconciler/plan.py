@@ -1,0 +1,298 @@
+"""Layer 2: ``build_plan``, the pure heart of the tool.
+
+``build_plan(desired, state, live, now=..., options=...)`` compares what the manifests declare
+with what the state records and what the engine reports, and returns a frozen
+:class:`~reconciler.models.Plan`. No IO, no clock (``now`` is passed in), deterministic order:
+the same inputs always give the same plan. The plan holds no secret: both sides are redacted
+with the state's salt before they are compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.diff import (
+    field_changes,
+    forces_restart,
+    normalize_spec,
+    redact,
+    spec_digest,
+)
+from reconciler.errors import PlanError
+from reconciler.models import (
+    AgentPlan,
+    AgentRecord,
+    DesiredAgent,
+    DesiredSet,
+    FieldChange,
+    LiveStatus,
+    Plan,
+    StateDoc,
+)
+from reconciler.models.live import ACTIVE_STATUSES
+
+MAX_RUNTIME_S = 72 * 3600
+"""The engine stops every agent after 72 hours, whatever ``idle_timeout`` says."""
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """What the plan needs to know besides its three inputs."""
+
+    app_id: str = ""
+    max_concurrent_agents: int = 20
+    token_renewal_window_s: int = 7200
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    destroy: bool = False
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DesiredView:
+    """A desired agent brought to the form it is compared in."""
+
+    agent: DesiredAgent
+    spec: dict[str, Any]
+    digest: str
+
+
+def desired_view(agent: DesiredAgent, salt: str) -> DesiredView:
+    """Normalize and redact a desired agent with the state's salt."""
+    spec = dict(agent.spec)
+    if agent.token_mode == "auto":
+        spec["token"] = "auto"
+    redacted = redact(normalize_spec(spec), agent.sensitive, salt)
+    return DesiredView(agent=agent, spec=redacted, digest=spec_digest(redacted))
+
+
+def manifests_digest(views: Iterable[DesiredView]) -> str:
+    """Digest of the whole desired set (names and redacted specs): moves when any manifest does."""
+    h = hashlib.sha256()
+    for view in sorted(views, key=lambda v: v.agent.name):
+        h.update(f"{view.agent.name}\x00{view.digest}\n".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def build_plan(
+    desired: DesiredSet,
+    state: StateDoc,
+    live: LiveStatus,
+    *,
+    now: float,
+    options: PlanOptions,
+) -> Plan:
+    """Compute the plan. Raises :class:`PlanError` for unknown targets or a capacity overrun."""
+    views = {name: desired_view(agent, state.salt) for name, agent in desired.agents.items()}
+    wanted = {} if options.destroy else views
+    universe = sorted(set(wanted) | set(state.agents))
+    unknown = sorted(set(options.targets) - set(universe))
+    if unknown:
+        raise PlanError(f"--target names no agent in the manifests or state: {', '.join(unknown)}")
+    bad_replace = sorted(set(options.replace) - set(wanted))
+    if bad_replace:
+        raise PlanError(f"--replace names no agent in the manifests: {', '.join(bad_replace)}")
+    selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
+
+    plans: list[AgentPlan] = []
+    for name in universe:
+        if name not in selected:
+            continue
+        plans.append(
+            _plan_agent(
+                name, wanted.get(name), state.agents.get(name), live, now, options
+            )
+        )
+
+    warnings = list(options.warnings)
+    warnings.extend(_unmanaged_warnings(state, live))
+    if not live.refreshed and state.pending:
+        warnings.append(
+            f"{len(state.pending)} interrupted engine call(s) recorded in state are unresolved; "
+            "plan with --refresh to resolve them"
+        )
+    running_after = _running_after(plans, state, live, selected)
+    if running_after > options.max_concurrent_agents and any(
+        p.action in ("start", "restart") for p in plans
+    ):
+        raise PlanError(
+            f"{running_after} agents would run; the cap for app {options.app_id or '(unset)'} "
+            f"is {options.max_concurrent_agents} (max_concurrent_agents in reconciler.yaml)"
+        )
+    return Plan(
+        app_id=options.app_id,
+        lineage=state.lineage,
+        serial=state.serial,
+        manifests_digest=manifests_digest(views.values()),
+        created_at=now,
+        refreshed=live.refreshed,
+        agents=tuple(plans),
+        warnings=tuple(warnings),
+        targets=tuple(sorted(set(options.targets) | set(options.replace)))
+        if options.targets
+        else (),
+        max_concurrent_agents=options.max_concurrent_agents,
+        running_after=running_after,
+        destroy=options.destroy,
+    )
+
+
+def _plan_agent(
+    name: str,
+    view: DesiredView | None,
+    record: AgentRecord | None,
+    live: LiveStatus,
+    now: float,
+    options: PlanOptions,
+) -> AgentPlan:
+    if view is None:
+        assert record is not None
+        reason = "destroy requested" if options.destroy else "removed from the manifests"
+        exited = _exit_reason(record, live)
+        if exited is not None:
+            reason += f" (already {exited})"
+        return AgentPlan(
+            name=name,
+            action="stop",
+            reason=reason,
+            agent_id=record.agent_id,
+            channel=record.channel,
+            generation=record.generation,
+        )
+    common: dict[str, Any] = {
+        "name": name,
+        "channel": view.agent.channel,
+        "desired_digest": view.digest,
+        "path": view.agent.path,
+    }
+    if record is None:
+        return AgentPlan(action="start", reason="new agent", generation=1, **common)
+
+    changes = tuple(
+        FieldChange(
+            path=c.path,
+            before=None if c.sensitive else c.before,
+            after=None if c.sensitive else c.after,
+            before_present=c.before_present,
+            after_present=c.after_present,
+            sensitive=c.sensitive,
+            forces_restart=forces_restart(c.path),
+        )
+        for c in field_changes(record.spec, view.spec)
+    )
+    common.update(agent_id=record.agent_id)
+    exited = _exit_reason(record, live)
+    if exited is not None:
+        return AgentPlan(
+            action="start",
+            reason=exited,
+            changes=changes,
+            generation=record.generation + 1,
+            **common,
+        )
+    if name in options.replace:
+        return AgentPlan(
+            action="restart",
+            reason="replacement requested (--replace)",
+            changes=changes,
+            generation=record.generation + 1,
+            **common,
+        )
+    restart_fields = [c.path for c in changes if c.forces_restart]
+    if restart_fields:
+        return AgentPlan(
+            action="restart",
+            reason="changes force a restart: " + ", ".join(restart_fields),
+            changes=changes,
+            generation=record.generation + 1,
+            **common,
+        )
+    if changes:
+        return AgentPlan(
+            action="update",
+            reason="in-place update of " + ", ".join(c.path for c in changes),
+            changes=changes,
+            generation=record.generation,
+            **common,
+        )
+    runtime_left = record.started_at + MAX_RUNTIME_S - now
+    if live.refreshed and runtime_left < options.token_renewal_window_s:
+        return AgentPlan(
+            action="restart",
+            reason=f"reaches the engine's 72 h runtime cap in {_duration(runtime_left)}",
+            generation=record.generation + 1,
+            **common,
+        )
+    if record.token_mode == "auto" and record.token_expires_at is not None:
+        left = record.token_expires_at - now
+        if left < options.token_renewal_window_s:
+            when = "expired" if left <= 0 else f"expires in {_duration(left)}"
+            return AgentPlan(
+                action="renew-token",
+                reason=f"token {when} (renewal window {_duration(options.token_renewal_window_s)})",
+                generation=record.generation,
+                **common,
+            )
+    reason = "up to date" if live.refreshed else "up to date (engine not refreshed)"
+    return AgentPlan(action="no-op", reason=reason, generation=record.generation, **common)
+
+
+def _exit_reason(record: AgentRecord, live: LiveStatus) -> str | None:
+    """Why a recorded agent is no longer running on the engine, or None if it is (or unknown)."""
+    if not live.refreshed:
+        return None
+    agent = live.agents.get(record.agent_id)
+    if agent is None or agent.status == "MISSING":
+        return "missing: the engine does not know the agent"
+    if agent.status in ACTIVE_STATUSES:
+        return None
+    message = (agent.message or "").strip()
+    if agent.status == "FAILED":
+        return f"failed: {message or 'no message from the engine'}"
+    if agent.status in ("STOPPED", "STOPPING"):
+        return f"exited: {message or agent.status.lower()}"
+    return f"exited: status {agent.status}"
+
+
+def _unmanaged_warnings(state: StateDoc, live: LiveStatus) -> list[str]:
+    if not live.refreshed:
+        return []
+    recorded = {r.agent_id for r in state.agents.values()}
+    recorded |= {p.agent_id for p in state.pending if p.agent_id}
+    out: list[str] = []
+    for agent_id in sorted(live.agents):
+        agent = live.agents[agent_id]
+        if agent.active and agent_id not in recorded:
+            where = f" in channel {agent.channel}" if agent.channel else ""
+            out.append(f"unmanaged agent {agent_id}{where} is {agent.status} (not in state)")
+    return out
+
+
+def _running_after(
+    plans: list[AgentPlan], state: StateDoc, live: LiveStatus, selected: set[str]
+) -> int:
+    count = 0
+    for plan in plans:
+        if plan.action != "stop":
+            count += 1
+    for name, record in state.agents.items():
+        if name in selected:
+            continue
+        agent = live.agents.get(record.agent_id) if live.refreshed else None
+        if not live.refreshed or (agent is not None and agent.active):
+            count += 1
+    recorded = {r.agent_id for r in state.agents.values()}
+    count += sum(1 for a in live.agents.values() if a.active and a.agent_id not in recorded)
+    return count
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes = rest // 60
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m" if minutes else f"{seconds}s"

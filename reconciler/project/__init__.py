@@ -1,0 +1,12 @@
+"""Layer 4: a project's commands as values, wired together (no printing).
+
+:class:`Project` loads the settings and manifests, holds the state store and lock, connects to
+the engine (the in-process sandbox or a remote endpoint), and runs the workflows the CLI
+exposes: plan (with pending resolution and refresh), apply (of a fresh or a saved plan) and
+destroy. The CLI renders what these return.
+"""
+
+from reconciler.project.planfile import load_plan_file, save_plan_file
+from reconciler.project.session import PlanOutcome, Project
+
+__all__ = ["PlanOutcome", "Project", "load_plan_file", "save_plan_file"]

@@ -1,0 +1,52 @@
+"""Connecting to the engine: the in-process sandbox for ``engine: sandbox``, else HTTP.
+
+``engine: sandbox`` builds the sandbox's ASGI app on ``.sandbox/engine.db`` and talks to it
+through ``httpx.ASGITransport``: no port, no credentials, the same wire contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+
+from reconciler.engine import EngineClient, RetryEvent, RetryPolicy, build_client
+from reconciler.models import Settings
+
+def sandbox_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """An in-process transport to the sandbox engine stored in the project's ``.sandbox/``."""
+    from reconciler.sandbox import SandboxConfig, create_app
+
+    db = settings.sandbox_db_path
+    db.parent.mkdir(parents=True, exist_ok=True)
+    ignore = db.parent / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    cert = settings.app_certificate.get_secret_value() if settings.app_certificate else None
+    config = SandboxConfig(
+        customer_id=settings.customer_id.get_secret_value() if settings.customer_id else "sandbox",
+        customer_secret=(
+            settings.customer_secret.get_secret_value() if settings.customer_secret else "sandbox"
+        ),
+        app_certificate=cert,
+        pcu_limit=max(20, settings.max_concurrent_agents),
+        stop_delay_s=0.5,
+        require_token=False,
+        db_path=str(db),
+    )
+    return httpx.ASGITransport(app=create_app(config))
+
+
+@asynccontextmanager
+async def engine_client(
+    settings: Settings,
+    *,
+    on_retry: Callable[[RetryEvent], None] | None = None,
+) -> AsyncIterator[EngineClient]:
+    """An open :class:`EngineClient` for the project's engine."""
+    transport = sandbox_transport(settings) if settings.engine == "sandbox" else None
+    retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
+    client = build_client(settings, transport=transport, retry=retry)
+    async with client:
+        yield client

@@ -1,0 +1,189 @@
+"""The project: settings, manifests, state and engine, and the plan and apply workflows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult, apply_plan, resolve_pending
+from reconciler.engine import RetryEvent, mint_agent_token, refresh
+from reconciler.errors import PlanError, SettingsError
+from reconciler.manifests import load_desired, load_settings
+from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
+from reconciler.plan import PlanOptions, build_plan
+from reconciler.project.connect import engine_client
+from reconciler.project.planfile import check_not_stale
+from reconciler.state import LocalStateStore, StateLock
+
+
+@dataclass
+class PlanOutcome:
+    """A plan and what it was made from."""
+
+    plan: Plan
+    desired: DesiredSet
+    state: StateDoc
+    live: LiveStatus
+    notes: list[str] = field(default_factory=list)
+    """What happened on the way (pending entries resolved, ...)."""
+
+
+@dataclass
+class Hooks:
+    """Callbacks the CLI passes in to report progress (never required)."""
+
+    on_event: Callable[[ApplyEvent], None] | None = None
+    on_retry: Callable[[RetryEvent], None] | None = None
+    on_note: Callable[[str], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+class Project:
+    """One project directory: ``reconciler.yaml``, ``agents.d/``, ``state/``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        environ: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.environ = environ
+        self.clock = clock
+        self.store = LocalStateStore(settings.state_path)
+
+    @classmethod
+    def open(
+        cls, directory: Path, config: Path | None, environ: Mapping[str, str]
+    ) -> Project:
+        return cls(load_settings(directory, config, environ), environ)
+
+    def load_desired(self) -> DesiredSet:
+        return load_desired(self.settings, self.environ)
+
+    def lock(self, command: str, timeout: float) -> StateLock:
+        return StateLock(self.settings.state_path, timeout=timeout, command=command)
+
+    def should_refresh(self, refresh: bool | None) -> bool:
+        if refresh is None:
+            return self.settings.has_credentials
+        if refresh and not self.settings.has_credentials:
+            raise SettingsError(
+                "--refresh needs engine credentials (AGORA_CUSTOMER_ID/AGORA_CUSTOMER_SECRET, "
+                "or app_certificate with auth: token)"
+            )
+        return refresh
+
+    def _options(
+        self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool
+    ) -> PlanOptions:
+        return PlanOptions(
+            app_id=self.settings.app_id,
+            max_concurrent_agents=self.settings.max_concurrent_agents,
+            token_renewal_window_s=self.settings.token_renewal_window_s,
+            targets=targets,
+            replace=replace,
+            destroy=destroy,
+        )
+
+    async def plan(
+        self,
+        *,
+        refresh: bool | None = None,
+        targets: tuple[str, ...] = (),
+        replace: tuple[str, ...] = (),
+        destroy: bool = False,
+        hooks: Hooks | None = None,
+        persist_new_state: bool = False,
+    ) -> PlanOutcome:
+        """Plan (the caller holds the lock). Resolves pending entries first when refreshing.
+
+        ``persist_new_state`` writes a brand-new state document before planning, so that a plan
+        saved with ``--out`` names a lineage and salt that still exist when it is applied.
+        """
+        hooks = hooks or Hooks()
+        desired = self.load_desired()
+        state = self.store.load()
+        if persist_new_state and not self.store.exists:
+            state = self.store.write(state)
+        notes: list[str] = []
+        live = LiveStatus()
+        if self.should_refresh(refresh):
+            async with engine_client(self.settings, on_retry=hooks.on_retry) as client:
+                if state.pending:
+                    state, notes = await resolve_pending(state, client, self.store, self.clock)
+                live = await refresh(client, state.agents, self.clock())
+        plan = build_plan(
+            desired, state, live, now=self.clock(), options=self._options(targets, replace, destroy)
+        )
+        return PlanOutcome(plan=plan, desired=desired, state=state, live=live, notes=notes)
+
+    def check_saved_plan(self, plan: Plan) -> tuple[DesiredSet, StateDoc]:
+        """Load manifests and state and refuse ``plan`` if either moved on since it was made."""
+        if plan.app_id and plan.app_id != self.settings.app_id:
+            raise PlanError(
+                f"the plan was made for app {plan.app_id}, this project uses {self.settings.app_id}"
+            )
+        desired = self.load_desired()
+        state = self.store.load()
+        check_not_stale(plan, state, desired)
+        return desired, state
+
+    async def apply(
+        self,
+        plan: Plan,
+        desired: DesiredSet,
+        state: StateDoc,
+        *,
+        parallelism: int | None = None,
+        hooks: Hooks | None = None,
+    ) -> tuple[ApplyResult, StateDoc]:
+        """Carry out ``plan`` (the caller holds the lock)."""
+        hooks = hooks or Hooks()
+        async with engine_client(self.settings, on_retry=hooks.on_retry) as client:
+            ctx = ApplyContext(
+                client=client,
+                store=self.store,
+                mint_token=self._token_minter() if _needs_tokens(plan, desired) else None,
+                parallelism=parallelism or self.settings.parallelism,
+                max_concurrent_agents=self.settings.max_concurrent_agents,
+                stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
+                poll_interval_s=0.25 if self.settings.engine == "sandbox" else 1.0,
+                clock=self.clock,
+                on_event=hooks.on_event or (lambda _e: None),
+                should_stop=hooks.should_stop or (lambda: False),
+            )
+            return await apply_plan(plan, desired, state, ctx)
+
+    def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
+        settings = self.settings
+        if settings.app_certificate is None:
+            raise SettingsError(
+                "token: auto needs app_certificate in reconciler.yaml "
+                "(usually ${AGORA_APP_CERTIFICATE})"
+            )
+        certificate = settings.app_certificate.get_secret_value()
+
+        def mint(agent: DesiredAgent, now: float) -> tuple[str, float]:
+            return mint_agent_token(
+                settings.app_id,
+                certificate,
+                agent.channel,
+                agent.agent_rtc_uid,
+                settings.token_ttl_s,
+                now,
+                agent.enable_rtm,
+            )
+
+        return mint
+
+
+def _needs_tokens(plan: Plan, desired: DesiredSet) -> bool:
+    for action in plan.agents:
+        agent = desired.agents.get(action.name)
+        if agent is not None and agent.token_mode == "auto" and action.action != "no-op":
+            return True
+    return False

@@ -1,0 +1,193 @@
+"""What the text and markdown renderers share: symbols, wording, the summary line, change views.
+
+A :class:`ChangeView` is one :class:`~reconciler.models.FieldChange` prepared for display
+(sign, marker, clipped values or a line diff); each renderer lays it out its own way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.render.values import clip_pair, compact, has_multiline, line_diff
+
+SYMBOLS: dict[str, str] = {
+    "start": "+",
+    "stop": "-",
+    "update": "~",
+    "restart": "-/+",
+    "renew-token": "~",
+    "no-op": " ",
+}
+"""Terraform-like symbol of each action."""
+
+VERBS: dict[str, str] = {
+    "start": "will be started",
+    "stop": "will be stopped",
+    "update": "will be updated in place",
+    "restart": "will be restarted (stopped, then started again)",
+    "renew-token": "will have its token renewed in place",
+    "no-op": "is unchanged",
+}
+"""How the header of an agent block says what happens to it."""
+
+LEGEND: tuple[tuple[str, str], ...] = (
+    ("start", "start"),
+    ("update", "update in place"),
+    ("renew-token", "renew token in place"),
+    ("restart", "restart (stop, then start again)"),
+    ("stop", "stop"),
+)
+"""Legend entries, in display order."""
+
+SENSITIVE = "(sensitive)"
+SENSITIVE_CHANGED = "(sensitive, changed)"
+IN_PLACE = "(in place)"
+FORCES_RESTART = "# forces restart"
+_MARKER_KEY = "$sensitive"
+
+ChangeKind = Literal["add", "remove", "change"]
+
+
+def plan_summary_line(plan: Plan) -> str:
+    """The one-line summary that opens and closes every rendering.
+
+    ``Plan: 2 to start, 1 to update in place, 1 to restart, 1 to stop, 1 token renewal;
+    4 unchanged.`` (zero counts left out, the unchanged count always there), or
+    ``No changes. 3 agents up to date.`` A restart counts once, not as a stop and a start.
+    """
+    s = plan.summary
+    if s.changes == 0:
+        return f"No changes. {_plural(s.unchanged, 'agent')} up to date."
+    parts = []
+    if s.start:
+        parts.append(f"{s.start} to start")
+    if s.update:
+        parts.append(f"{s.update} to update in place")
+    if s.restart:
+        parts.append(f"{s.restart} to restart")
+    if s.stop:
+        parts.append(f"{s.stop} to stop")
+    if s.renew_token:
+        parts.append(_plural(s.renew_token, "token renewal"))
+    return "Plan: " + ", ".join(parts) + f"; {s.unchanged} unchanged."
+
+
+def refresh_note(plan: Plan) -> str:
+    """One sentence saying whether the plan saw the engine's live status."""
+    if plan.refreshed:
+        return "Engine status refreshed: live agents were read from the engine before planning."
+    return (
+        "Engine status not refreshed: planned against the recorded state only, so agents that "
+        "exited or failed on the engine are not detected."
+    )
+
+
+def scope_notes(plan: Plan) -> list[str]:
+    """Sentences about a targeted or destroy plan (empty for an ordinary plan)."""
+    notes = []
+    if plan.destroy:
+        notes.append("Destroy plan: every recorded agent is stopped.")
+    if plan.targets:
+        notes.append(
+            "Targeted plan: only " + ", ".join(plan.targets) + " considered; "
+            "other agents are left as they are."
+        )
+    return notes
+
+
+def details(agent: AgentPlan) -> str:
+    """``agent_id=… channel=…`` for an agent's header line (empty when neither is known)."""
+    parts = []
+    if agent.agent_id:
+        label = "previous agent_id" if agent.action == "start" else "agent_id"
+        parts.append(f"{label}={agent.agent_id}")
+    if agent.channel:
+        parts.append(f"channel={agent.channel}")
+    return "  ".join(parts)
+
+
+def changed_agents(plan: Plan) -> list[AgentPlan]:
+    """Agents the plan acts on, in plan (name) order."""
+    return [a for a in plan.agents if a.action != "no-op"]
+
+
+def unchanged_agents(plan: Plan) -> list[AgentPlan]:
+    """Agents the plan leaves alone, in plan (name) order."""
+    return [a for a in plan.agents if a.action == "no-op"]
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """One field change ready to lay out.
+
+    Exactly one of three forms: ``note`` (a sensitive value: ``(sensitive)`` or
+    ``(sensitive, changed)``), ``diff`` (unified diff lines for multi-line values), or
+    ``before``/``after`` (clipped compact JSON; ``None`` for an absent side).
+    """
+
+    path: str
+    kind: ChangeKind
+    marker: str
+    note: str | None = None
+    before: str | None = None
+    after: str | None = None
+    diff: tuple[str, ...] = ()
+
+    @property
+    def sign(self) -> str:
+        return {"add": "+", "remove": "-", "change": "~"}[self.kind]
+
+
+def change_kind(change: FieldChange) -> ChangeKind:
+    """``add`` (absent before), ``remove`` (absent after) or ``change``."""
+    if not change.before_present:
+        return "add"
+    if not change.after_present:
+        return "remove"
+    return "change"
+
+
+def contains_secret_marker(value: Any) -> bool:
+    """True when ``value`` holds a redaction marker (``{"$sensitive": ...}``) anywhere."""
+    if isinstance(value, dict):
+        return _MARKER_KEY in value or any(contains_secret_marker(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_secret_marker(v) for v in value)
+    return False
+
+
+def is_sensitive(change: FieldChange) -> bool:
+    """A change is shown as sensitive if flagged so, or (defensively) if it holds a marker."""
+    return (
+        change.sensitive
+        or contains_secret_marker(change.before)
+        or contains_secret_marker(change.after)
+    )
+
+
+def change_view(change: FieldChange, action: str) -> ChangeView:
+    """Prepare ``change`` (of an agent whose action is ``action``) for display."""
+    kind = change_kind(change)
+    # A started agent is started afresh: neither marker applies.
+    marker = "" if action == "start" else FORCES_RESTART if change.forces_restart else IN_PLACE
+    if is_sensitive(change):
+        note = SENSITIVE_CHANGED if kind == "change" else SENSITIVE
+        return ChangeView(path=change.path, kind=kind, marker=marker, note=note)
+    before = change.before if change.before_present else None
+    after = change.after if change.after_present else None
+    if has_multiline(before) or has_multiline(after):
+        diff = line_diff(before, after, change.before_present, change.after_present)
+        return ChangeView(path=change.path, kind=kind, marker=marker, diff=tuple(diff))
+    shown_before, shown_after = clip_pair(
+        compact(before) if change.before_present else None,
+        compact(after) if change.after_present else None,
+    )
+    return ChangeView(
+        path=change.path, kind=kind, marker=marker, before=shown_before, after=shown_after
+    )
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,274 @@
+"""The plan as a pull-request comment (GitHub-flavoured markdown).
+
+Layout, top to bottom:
+
+1. a hidden marker line, ``<!-- reconciler-plan:<key> -->``, so a CI job can find and update its
+   own comment instead of adding a new one (the key is the app id, else the project name given
+   in ``plan.extra["project"]``, else the state lineage);
+2. a title, the summary line, whether the engine was refreshed, and a summary table;
+3. a ⚠️ line naming the agents that stop or restart (their calls are cut), and the plan's warnings;
+4. one collapsed ``<details>`` block per agent the plan acts on, holding a ```` ```diff ```` of its
+   field changes (sensitive values never shown, prompts as line diffs);
+5. the unchanged agents in one line, a footer (lineage, serial, manifests digest, time), and the
+   summary line again.
+
+The comment never exceeds ``max_chars`` (GitHub refuses comments over 65,536 characters): when
+the full rendering is longer, whole agent blocks are dropped from the middle, keeping the top,
+the first and last blocks that fit, and the end, with a line saying how many were left out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from reconciler.models import AgentPlan, Plan
+from reconciler.render.common import (
+    SYMBOLS,
+    ChangeView,
+    change_view,
+    changed_agents,
+    details,
+    plan_summary_line,
+    refresh_note,
+    scope_notes,
+    unchanged_agents,
+)
+from reconciler.render.values import clip
+
+DEFAULT_MAX_CHARS = 60_000
+"""Default size limit: under GitHub's 65,536-character comment limit, with room to spare."""
+MIN_MAX_CHARS = 2_000
+"""Smallest ``max_chars`` accepted: the summary, table and end must fit."""
+MARKER_PREFIX = "<!-- reconciler-plan:"
+
+_ACTION_LABELS: dict[str, str] = {
+    "start": "start",
+    "update": "update in place",
+    "restart": "restart",
+    "stop": "stop",
+    "renew-token": "renew token",
+    "no-op": "unchanged",
+}
+_TABLE_ORDER = ("start", "update", "restart", "stop", "renew-token", "no-op")
+_MAX_WARNINGS = 20
+_BACKTICKS = re.compile(r"`+")
+
+
+def plan_marker(plan: Plan) -> str:
+    """The hidden first line that identifies this project's plan comment."""
+    project = plan.extra.get("project")
+    key = plan.app_id or (project if isinstance(project, str) and project else plan.lineage)
+    return f"{MARKER_PREFIX}{_one_line(key)} -->"
+
+
+def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The plan as a PR comment of at most ``max_chars`` characters, ending with a newline."""
+    if max_chars < MIN_MAX_CHARS:
+        raise ValueError(f"max_chars must be at least {MIN_MAX_CHARS}, not {max_chars}")
+    budget = max_chars // 10  # for each list of names and for the warnings
+    head = _head(plan, budget)
+    tail = _tail(plan, budget)
+    block_cap = max(1_000, max_chars // 4)
+    blocks = [_agent_block(agent, block_cap) for agent in changed_agents(plan)]
+    return _fit(head, blocks, tail, max_chars)
+
+
+def _head(plan: Plan, budget: int) -> list[str]:
+    title = "### Reconciler plan"
+    if plan.app_id:
+        title += f" for app `{_one_line(plan.app_id)}`"
+    parts = [
+        f"{plan_marker(plan)}\n{title}",
+        f"**{plan_summary_line(plan)}**",
+        " ".join([refresh_note(plan), *scope_notes(plan)]),
+        _table(plan),
+    ]
+    interrupted = _interruption_line(plan, budget)
+    if interrupted:
+        parts.append(interrupted)
+    if plan.warnings:
+        parts.append(_warnings(plan.warnings, budget))
+    return parts
+
+
+def _table(plan: Plan) -> str:
+    counts: dict[str, int] = dict.fromkeys(_TABLE_ORDER, 0)
+    for agent in plan.agents:
+        counts[agent.action] += 1
+    rows = ["| action | count |", "| :-- | --: |"]
+    for action in _TABLE_ORDER:
+        symbol = SYMBOLS[action].strip()
+        label = f"`{symbol}` {_ACTION_LABELS[action]}" if symbol else _ACTION_LABELS[action]
+        rows.append(f"| {label} | {counts[action]} |")
+    return "\n".join(rows)
+
+
+def _interruption_line(plan: Plan, budget: int) -> str:
+    """The ⚠️ line naming the agents whose calls are cut (stops and restarts), or ''."""
+    stops = [a.name for a in plan.agents if a.action == "stop"]
+    restarts = [a.name for a in plan.agents if a.action == "restart"]
+    if not stops and not restarts:
+        return ""
+    parts = []
+    if stops:
+        parts.append(f"{_count(len(stops), 'agent')} will stop ({_names(stops, budget // 2)})")
+    if restarts:
+        parts.append(
+            f"{_count(len(restarts), 'agent')} will restart ({_names(restarts, budget // 2)})"
+        )
+    return "⚠️ **Running agents will be interrupted:** " + "; ".join(parts) + "."
+
+
+def _warnings(warnings: Sequence[str], budget: int) -> str:
+    lines = ["**Warnings**", ""]
+    used = 0
+    shown = 0
+    for warning in warnings[:_MAX_WARNINGS]:
+        line = f"- ⚠️ {html.escape(_one_line(warning))}"
+        if used + len(line) > budget and shown:
+            break
+        lines.append(line[: max(budget, 200)])
+        used += len(line)
+        shown += 1
+    if shown < len(warnings):
+        lines.append(f"- … {len(warnings) - shown} more (see the CI log)")
+    return "\n".join(lines)
+
+
+def _agent_block(agent: AgentPlan, cap: int) -> str:
+    symbol = SYMBOLS[agent.action]
+    summary = (
+        f"<code>{symbol} {html.escape(agent.name)}</code> "
+        f"{_ACTION_LABELS[agent.action]}: {html.escape(clip(_one_line(agent.reason), 0, 300))}"
+    )
+    header = f"{symbol} {agent.name}"
+    extra = details(agent)
+    lines = [f"{header}  {extra}" if extra else header]
+    for change in agent.changes:
+        lines.extend(_change_lines(change_view(change, agent.action)))
+    lines = _cap_lines(lines, cap - len(summary) - 60)
+    fence = "`" * max(3, 1 + max((len(m) for m in _BACKTICKS.findall("\n".join(lines))), default=0))
+    body = "\n".join(lines)
+    return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>"
+
+
+def _change_lines(view: ChangeView) -> list[str]:
+    marker = f"  {view.marker}" if view.marker else ""
+    if view.diff:
+        return [f"{view.sign} {view.path}{marker}", *(_hunk_line(line) for line in view.diff)]
+    if view.note is not None:
+        return [f"{view.sign} {view.path} = {view.note}{marker}"]
+    if view.kind == "add":
+        return [f"+ {view.path} = {view.after}{marker}"]
+    if view.kind == "remove":
+        return [f"- {view.path} = {view.before}{marker}"]
+    return [f"- {view.path} = {view.before}", f"+ {view.path} = {view.after}{marker}"]
+
+
+def _hunk_line(line: str) -> str:
+    """A unified-diff line indented under its field, keeping its sign in column 0."""
+    sign, text = line[:1], line[1:]
+    if sign == "@":
+        return line
+    if sign == "\\":
+        return "#    " + text.lstrip()
+    return f"{sign}    {text}"
+
+
+def _cap_lines(lines: list[str], cap: int) -> list[str]:
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        if used + len(line) + 1 > cap and kept:
+            rest = len(lines) - index
+            kept.append(f"# … {rest:,} more line{'s' if rest != 1 else ''}: run `reconciler plan`")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return kept
+
+
+def _tail(plan: Plan, budget: int) -> list[str]:
+    parts = []
+    unchanged = [a.name for a in unchanged_agents(plan)]
+    if unchanged:
+        parts.append(f"**Unchanged ({len(unchanged):,}):** {_names(unchanged, budget)}")
+    created = datetime.fromtimestamp(plan.created_at, tz=timezone.utc)
+    footer = (
+        f"<sub>lineage `{plan.lineage}` · serial {plan.serial} · "
+        f"manifests `{plan.manifests_digest}` · planned {created:%Y-%m-%d %H:%M:%S} UTC</sub>"
+    )
+    parts.append(footer)
+    parts.append(f"**{plan_summary_line(plan)}**")
+    return parts
+
+
+def _fit(head: list[str], blocks: list[str], tail: list[str], max_chars: int) -> str:
+    """Join the parts; if too long, drop whole blocks from the middle and say so."""
+    full = _join([*head, *blocks, *tail])
+    if len(full) <= max_chars:
+        return full
+    note_room = len(_omitted_note(len(blocks)))
+    used = len(_join([*head, *tail])) + note_room + 2
+    front: list[str] = []
+    back: list[str] = []
+    lo, hi = 0, len(blocks) - 1
+    open_sides = {"front", "back"}
+    side = "front"
+    while lo <= hi and open_sides:
+        block = blocks[lo] if side == "front" else blocks[hi]
+        if used + len(block) + 2 <= max_chars:
+            used += len(block) + 2
+            if side == "front":
+                front.append(block)
+                lo += 1
+            else:
+                back.insert(0, block)
+                hi -= 1
+        else:
+            open_sides.discard(side)
+        other = "back" if side == "front" else "front"
+        side = other if other in open_sides else side
+    omitted = len(blocks) - len(front) - len(back)
+    out = _join([*head, *front, _omitted_note(omitted), *back, *tail])
+    if len(out) > max_chars:  # only with absurd inputs: never exceed the limit
+        cut = "\n\n… cut to stay under the comment limit; run `reconciler plan`\n"
+        out = out[: max_chars - len(cut)] + cut
+    return out
+
+
+def _omitted_note(count: int) -> str:
+    return (
+        f"> … {count:,} agent block{'s' if count != 1 else ''} omitted to stay under GitHub's "
+        "comment limit; run `reconciler plan` for the full plan"
+    )
+
+
+def _join(parts: list[str]) -> str:
+    return "\n\n".join(parts) + "\n"
+
+
+def _names(names: list[str], budget: int) -> str:
+    """```a`, `b` and 12 more``, listing as many names as fit in ``budget`` characters."""
+    shown: list[str] = []
+    used = 0
+    for name in names:
+        item = f"`{_one_line(name)}`"
+        if shown and used + len(item) + 2 > budget:
+            break
+        shown.append(item)
+        used += len(item) + 2
+    rest = len(names) - len(shown)
+    text = ", ".join(shown)
+    return f"{text} and {rest:,} more" if rest else text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,143 @@
+"""The terminal rendering of a plan, in the manner of ``terraform plan``.
+
+Layout: the summary line, whether the engine was refreshed, a legend of the symbols used, one
+block per agent the plan acts on (no-ops are counted, not shown), and the summary line again::
+
+    Plan: 1 to start, 1 to restart; 2 unchanged.
+
+    Engine status refreshed: live agents were read from the engine before planning.
+
+    Agents are marked with these symbols:
+        + start
+      -/+ restart (stop, then start again)
+
+      # billing will be restarted (stopped, then started again)
+      #   changes force a restart: properties.asr.language
+    -/+ billing  agent_id=A1  channel=billing
+          ~ properties.asr.language = "en-US" -> "de-DE"  # forces restart
+
+    Plan: 1 to start, 1 to restart; 2 unchanged.
+
+Warnings are not part of it: the CLI prints :func:`render_warnings` to stderr.
+"""
+
+from __future__ import annotations
+
+from reconciler.models import AgentPlan, Plan
+from reconciler.render.common import (
+    FORCES_RESTART,
+    LEGEND,
+    SYMBOLS,
+    VERBS,
+    ChangeView,
+    change_view,
+    changed_agents,
+    details,
+    plan_summary_line,
+    refresh_note,
+    scope_notes,
+)
+
+_RESET = "\x1b[0m"
+_COLORS: dict[str, str] = {
+    "green": "\x1b[32m",
+    "red": "\x1b[31m",
+    "yellow": "\x1b[33m",
+    "magenta": "\x1b[35m",
+    "bold": "\x1b[1m",
+    "dim": "\x1b[2m",
+}
+_SIGN_COLORS: dict[str, str] = {"+": "green", "-": "red", "~": "yellow", "-/+": "magenta"}
+_FIELD_INDENT = " " * 6
+_DIFF_INDENT = " " * 10
+
+
+class _Painter:
+    """Wraps text in ANSI colour codes, or leaves it alone when colour is off."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, text: str, color: str) -> str:
+        if not self.enabled or not text:
+            return text
+        return f"{_COLORS[color]}{text}{_RESET}"
+
+    def sign(self, sign: str) -> str:
+        color = _SIGN_COLORS.get(sign)
+        return self(sign, color) if color else sign
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """The plan as terminal text, ending with a newline. ANSI colour only when ``color``."""
+    paint = _Painter(color)
+    summary = paint(plan_summary_line(plan), "bold")
+    lines = [summary, "", refresh_note(plan)]
+    lines.extend(scope_notes(plan))
+    agents = changed_agents(plan)
+    if agents:
+        lines.extend(["", *_legend(agents, paint)])
+    for agent in agents:
+        lines.append("")
+        lines.extend(_agent_block(agent, paint))
+    lines.extend(["", summary])
+    return "\n".join(lines) + "\n"
+
+
+def render_warnings(plan: Plan) -> list[str]:
+    """The plan's warnings as lines for stderr (``Warning: …``), in plan order."""
+    return [f"Warning: {warning}" for warning in plan.warnings]
+
+
+def _legend(agents: list[AgentPlan], paint: _Painter) -> list[str]:
+    used = {a.action for a in agents}
+    out = ["Agents are marked with these symbols:"]
+    for action, label in LEGEND:
+        if action in used:
+            symbol = SYMBOLS[action]
+            out.append(f"  {' ' * (3 - len(symbol))}{paint.sign(symbol)} {label}")
+    return out
+
+
+def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
+    symbol = SYMBOLS[agent.action]
+    pad = " " * (3 - len(symbol))
+    header = f"{pad}{paint.sign(symbol)} {paint(agent.name, 'bold')}"
+    extra = details(agent)
+    if extra:
+        header += "  " + extra
+    out = [
+        paint(f"  # {agent.name} {VERBS[agent.action]}", "dim"),
+        paint(f"  #   {agent.reason}", "dim"),
+        header,
+    ]
+    for change in agent.changes:
+        out.extend(_change_lines(change_view(change, agent.action), paint))
+    return out
+
+
+def _change_lines(view: ChangeView, paint: _Painter) -> list[str]:
+    marker = view.marker
+    if marker == FORCES_RESTART:
+        marker = paint(marker, "magenta")
+    head = f"{_FIELD_INDENT}{paint.sign(view.sign)} {view.path}"
+    if view.diff:
+        return [_join(head, marker), *(_diff_line(line, paint) for line in view.diff)]
+    if view.note is not None:
+        value = view.note
+    elif view.kind == "add":
+        value = str(view.after)
+    elif view.kind == "remove":
+        value = str(view.before)
+    else:
+        value = f"{view.before} -> {view.after}"
+    return [_join(f"{head} = {value}", marker)]
+
+
+def _diff_line(line: str, paint: _Painter) -> str:
+    color = {"+": "green", "-": "red", "@": "dim", "\\": "dim"}.get(line[:1])
+    return _DIFF_INDENT + (paint(line, color) if color else line)
+
+
+def _join(text: str, marker: str) -> str:
+    return f"{text}  {marker}" if marker else text

@@ -1,0 +1,192 @@
+"""Configuration of the sandbox engine.
+
+`SandboxConfig` is the frozen start-up configuration given to `create_app`. The values that
+tests and demos may want to change while a server runs (PCU limit, delays, ...) are copied into
+a mutable `Settings` object at start-up and can be changed through `/_sandbox/settings`;
+fault-injection values are copied into the fault injector (see `faults.py`).
+
+Credentials are plain fields here; the CLI reads them from environment variables and never from
+command-line values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+#: Default maximum runtime of one agent (the engine's 72 hour cap).
+MAX_RUNTIME_S = 72 * 3600.0
+#: How long the engine keeps an ended agent visible (list and GET cover about 7 days).
+RETENTION_S = 7 * 86400.0
+#: Default idle timeout of an agent whose join body does not set `idle_timeout`.
+DEFAULT_IDLE_TIMEOUT_S = 30
+#: Default `list` window when `from_time` is not given: the last 2 hours.
+LIST_DEFAULT_WINDOW_S = 2 * 3600.0
+#: Default `list` page size.
+LIST_DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Start-up configuration of one sandbox engine.
+
+    Attributes:
+        customer_id / customer_secret: the credentials accepted by `Authorization: Basic`.
+        app_certificate: App Certificate used to verify `agora token=` headers (AccessToken2).
+            None means token auth cannot be verified and is always rejected with 401.
+        pcu_limit: concurrent active agents allowed per App ID (422 above it).
+        concurrency_reason: the `reason` of that 422 (legacy name: `ResourceQuotaLimitExceeded`).
+        start_delay_s: STARTING lasts this long after join; 0 answers RUNNING at once.
+        stop_delay_s: STOPPING lasts this long after leave (or any other exit) before STOPPED.
+        require_token: whether `properties.token` is required at join; None = required exactly
+            when an App Certificate is configured.
+        fail_on_invalid_agent_token: with a certificate, an agent whose `properties.token` does
+            not verify goes FAILED right after join (as a real agent that cannot join its channel).
+        latency_ms / jitter_ms: added latency of every engine request (jitter is seeded).
+        error_rate: probability of an injected `error_status` answer (503 ServiceUnavailable).
+        rate_limit: probability of an injected 429 with `Retry-After: retry_after_s`.
+        drop_rate: probability that the connection is dropped before the request is handled.
+        seed: seeds agent ids and fault draws; None = unseeded (system randomness).
+        db_path: SQLite file; None keeps everything in memory (lost when the app goes away).
+        max_runtime_s: the hard cap on one agent's runtime (72 h).
+        get_retention_s: an ended agent answers GET (and appears in list) for this long after it
+            stopped; afterwards GET answers 404 TaskNotFound.
+    """
+
+    customer_id: str = "sandbox"
+    customer_secret: str = "sandbox"
+    app_certificate: str | None = None
+    pcu_limit: int = 20
+    concurrency_reason: str = "ConcurrencyLimitExceeded"
+    start_delay_s: float = 0.0
+    stop_delay_s: float = 1.0
+    require_token: bool | None = None
+    fail_on_invalid_agent_token: bool = False
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 503
+    rate_limit: float = 0.0
+    retry_after_s: int = 1
+    drop_rate: float = 0.0
+    seed: int | None = None
+    db_path: str | None = None
+    max_runtime_s: float = MAX_RUNTIME_S
+    get_retention_s: float = RETENTION_S
+
+    def __post_init__(self) -> None:
+        if self.pcu_limit < 0:
+            raise ValueError("pcu_limit must be >= 0")
+        for name in ("start_delay_s", "stop_delay_s", "latency_ms", "jitter_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        for name in ("error_rate", "rate_limit", "drop_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.error_status not in ERROR_REASONS:
+            raise ValueError(f"error_status must be one of {sorted(ERROR_REASONS)}")
+        if self.max_runtime_s <= 0:
+            raise ValueError("max_runtime_s must be > 0")
+
+    def replace(self, **changes: Any) -> SandboxConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+#: The `reason` the sandbox answers with for each injectable server-error status.
+ERROR_REASONS: dict[int, str] = {
+    500: "InternalError",
+    502: "InternalError",
+    503: "ServiceUnavailable",
+    504: "TaskOperationTimeout",
+}
+
+
+@dataclass
+class Settings:
+    """Lifecycle settings that can change while the sandbox runs (`/_sandbox/settings`)."""
+
+    pcu_limit: int
+    concurrency_reason: str
+    start_delay_s: float
+    stop_delay_s: float
+    require_token: bool | None
+    fail_on_invalid_agent_token: bool
+    max_runtime_s: float
+    get_retention_s: float
+
+    @classmethod
+    def from_config(cls, config: SandboxConfig) -> Settings:
+        """The runtime settings a fresh sandbox starts with."""
+        return cls(
+            pcu_limit=config.pcu_limit,
+            concurrency_reason=config.concurrency_reason,
+            start_delay_s=config.start_delay_s,
+            stop_delay_s=config.stop_delay_s,
+            require_token=config.require_token,
+            fail_on_invalid_agent_token=config.fail_on_invalid_agent_token,
+            max_runtime_s=config.max_runtime_s,
+            get_retention_s=config.get_retention_s,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON view of the settings."""
+        return dataclasses.asdict(self)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update; raises ValueError on unknown keys or bad values."""
+        known = set(self.as_dict())
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        staged = dataclasses.replace(self)
+        for key, value in changes.items():
+            _check_setting(key, value)
+            setattr(staged, key, value)
+        for key in known:
+            setattr(self, key, getattr(staged, key))
+
+
+def _check_setting(key: str, value: Any) -> None:
+    if key == "concurrency_reason":
+        if not isinstance(value, str) or not value:
+            raise ValueError("concurrency_reason must be a non-empty string")
+        return
+    if key == "require_token":
+        if value is not None and not isinstance(value, bool):
+            raise ValueError("require_token must be true, false or null")
+        return
+    if key == "fail_on_invalid_agent_token":
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} must be a boolean")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{key} must be a number >= 0")
+    if key == "pcu_limit" and not isinstance(value, int):
+        raise ValueError("pcu_limit must be an integer")
+    if key == "max_runtime_s" and value <= 0:
+        raise ValueError("max_runtime_s must be > 0")
+
+
+def config_from_env(
+    environ: dict[str, str] | None = None,
+    *,
+    certificate_env: str = "AGORA_APP_CERTIFICATE",
+    **values: Any,
+) -> SandboxConfig:
+    """A config whose credentials come from the environment, never from arguments.
+
+    `AGORA_CUSTOMER_ID` / `AGORA_CUSTOMER_SECRET` (default "sandbox" / "sandbox") and the App
+    Certificate from `certificate_env` (unset or empty: no certificate, token auth rejected).
+    `values` sets the other fields.
+    """
+    env = dict(os.environ) if environ is None else environ
+    return SandboxConfig(
+        customer_id=env.get("AGORA_CUSTOMER_ID") or "sandbox",
+        customer_secret=env.get("AGORA_CUSTOMER_SECRET") or "sandbox",
+        app_certificate=env.get(certificate_env) or None,
+        **values,
+    )

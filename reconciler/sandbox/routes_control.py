@@ -1,0 +1,265 @@
+"""Test and demo controls, all under `/_sandbox/` (never under the engine's paths). No auth.
+
+| route | body | answer |
+|---|---|---|
+| GET  /_sandbox/health | | `{"ok": true, "now": ts}` |
+| GET  /_sandbox/agents?app_id=&name=&channel=&status= | | `{"now": ts, "agents": [view...]}` |
+| GET  /_sandbox/agents/{agent_id} | | view (404 if unknown) |
+| POST /_sandbox/agents/{agent_id}/crash | `{"message"?: str}` | view, FAILED (409 if not active) |
+| POST /_sandbox/agents/{agent_id}/history | `{"role": "user"/"assistant", "content": str}` | view |
+| POST /_sandbox/channels/{channel}/leave | `{"app_id"?: str}` | `{"agents": [{app_id, agent_id,`
+|   | | idle_deadline}]}`: the users left, idle countdown starts |
+| POST /_sandbox/channels/{channel}/join | `{"app_id"?: str}` | same; idle countdown cancelled |
+| GET  /_sandbox/clock | | `{"now", "offset_s", "real"}` |
+| POST /_sandbox/clock/advance | `{"seconds": N}` | same as GET |
+| GET / POST /_sandbox/faults | partial settings | the fault settings and rules |
+| POST /_sandbox/faults/rules | one rule | the rule with its `id` |
+| DELETE /_sandbox/faults/rules | | the fault settings |
+| GET / POST /_sandbox/settings | partial settings | lifecycle settings (pcu_limit, delays, ...) |
+| GET / DELETE /_sandbox/requests?route=&app_id= | | `{"requests": [...]}` (engine request log) |
+| POST /_sandbox/reset | | `{"ok": true}`: agents, clock, faults, settings, log |
+
+A view is `Sandbox.agent_view`: app_id, agent_id, name (the wire name), channel, mode, status,
+message, create_ts, stop_ts, timestamps, `token` (issued_at, expires_at on the sandbox clock,
+seconds_left, verified), `join_body` (exactly as sent), `properties` (effective), `updates`
+(every update body applied, with its time) and `history`. Control errors are
+`{"error": "..."}` with 400, 404 or 409.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from .core import Sandbox
+from .lifecycle import MSG_CRASH, STATUS_CODES, view
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ControlError(Exception):
+    """A control-route error answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ControlError(400, "body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ControlError(400, "body must be a JSON object")
+    return value
+
+
+def _wrap(func: Callable[[Sandbox, Request], Awaitable[Any]], sb: Sandbox) -> Handler:
+    async def handler(request: Request) -> Response:
+        sb.clock.refresh()
+        try:
+            return JSONResponse(await func(sb, request))
+        except ControlError as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
+    return handler
+
+
+async def health(sb: Sandbox, _: Request) -> Any:
+    return {"ok": True, "now": sb.now()}
+
+
+async def list_agents(sb: Sandbox, request: Request) -> Any:
+    now = sb.now()
+    q = request.query_params
+    status = q.get("status")
+    if status is not None and status not in STATUS_CODES:
+        raise ControlError(400, f"unknown status {status!r}")
+    agents = []
+    for record in sb.store.all(q.get("app_id") or None):
+        if q.get("name") and record.name != q["name"]:
+            continue
+        if q.get("channel") and record.channel != q["channel"]:
+            continue
+        if status is not None and view(record, now).status != status:
+            continue
+        agents.append(sb.agent_view(record, now))
+    return {"now": now, "agents": agents}
+
+
+def _find(sb: Sandbox, request: Request) -> Any:
+    record = sb.store.find(request.path_params["agent_id"])
+    if record is None:
+        raise ControlError(404, "unknown agent")
+    return record
+
+
+async def get_agent(sb: Sandbox, request: Request) -> Any:
+    return sb.agent_view(_find(sb, request), sb.now())
+
+
+async def crash(sb: Sandbox, request: Request) -> Any:
+    body = await _body(request)
+    message = body.get("message") or MSG_CRASH
+    if not isinstance(message, str):
+        raise ControlError(400, "message must be a string")
+    with sb.store.transaction():
+        record = _find(sb, request)
+        now = sb.now()
+        if not view(record, now).active:
+            raise ControlError(409, "agent is not active")
+        record.failed_at = now
+        record.fail_message = message
+        sb.save(record)
+    return sb.agent_view(record, now)
+
+
+async def add_history(sb: Sandbox, request: Request) -> Any:
+    body = await _body(request)
+    role, content = body.get("role"), body.get("content")
+    if role not in ("user", "assistant") or not isinstance(content, str):
+        raise ControlError(400, "expected {'role': 'user'|'assistant', 'content': str}")
+    with sb.store.transaction():
+        record = _find(sb, request)
+        items = record.history_list()
+        items.append({"role": role, "content": content, "at": sb.now()})
+        record.history = json.dumps(items, separators=(",", ":"))
+        sb.save(record)
+    return sb.agent_view(record, sb.now())
+
+
+async def _channel_users(sb: Sandbox, request: Request, leaving: bool) -> Any:
+    body = await _body(request)
+    app_id = body.get("app_id")
+    if app_id is not None and not isinstance(app_id, str):
+        raise ControlError(400, "app_id must be a string")
+    affected = []
+    with sb.store.transaction():
+        now = sb.now()
+        for record in sb.store.active_in_channel(request.path_params["channel"], app_id, now):
+            if leaving and record.users_left_at is None:
+                record.users_left_at = now
+            elif not leaving:
+                record.users_left_at = None
+            sb.save(record)
+            deadline = None
+            if record.users_left_at is not None and record.idle_timeout > 0:
+                deadline = record.users_left_at + record.idle_timeout
+            affected.append(
+                {"app_id": record.app_id, "agent_id": record.agent_id, "idle_deadline": deadline}
+            )
+    return {"agents": affected}
+
+
+async def users_leave(sb: Sandbox, request: Request) -> Any:
+    return await _channel_users(sb, request, leaving=True)
+
+
+async def users_join(sb: Sandbox, request: Request) -> Any:
+    return await _channel_users(sb, request, leaving=False)
+
+
+def _clock(sb: Sandbox) -> dict[str, float]:
+    return {"now": sb.now(), "offset_s": sb.clock.offset, "real": sb.clock.real()}
+
+
+async def get_clock(sb: Sandbox, _: Request) -> Any:
+    return _clock(sb)
+
+
+async def advance_clock(sb: Sandbox, request: Request) -> Any:
+    seconds = (await _body(request)).get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ControlError(400, "seconds must be a number >= 0")
+    sb.clock.advance(float(seconds))
+    return _clock(sb)
+
+
+async def get_faults(sb: Sandbox, _: Request) -> Any:
+    return sb.faults.as_dict()
+
+
+async def set_faults(sb: Sandbox, request: Request) -> Any:
+    sb.faults.update(await _body(request))
+    return sb.faults.as_dict()
+
+
+async def add_rule(sb: Sandbox, request: Request) -> Any:
+    return asdict(sb.faults.add_rule(await _body(request)))
+
+
+async def clear_rules(sb: Sandbox, _: Request) -> Any:
+    sb.faults.clear_rules()
+    return sb.faults.as_dict()
+
+
+async def get_settings(sb: Sandbox, _: Request) -> Any:
+    return sb.settings.as_dict()
+
+
+async def set_settings(sb: Sandbox, request: Request) -> Any:
+    sb.settings.update(await _body(request))
+    return sb.settings.as_dict()
+
+
+async def get_requests(sb: Sandbox, request: Request) -> Any:
+    route, app_id = request.query_params.get("route"), request.query_params.get("app_id")
+    entries = [
+        e
+        for e in sb.requests
+        if (route is None or e["route"] == route) and (app_id is None or e["app_id"] == app_id)
+    ]
+    return {"requests": entries}
+
+
+async def clear_requests(sb: Sandbox, _: Request) -> Any:
+    sb.requests.clear()
+    return {"requests": []}
+
+
+async def reset(sb: Sandbox, _: Request) -> Any:
+    sb.reset()
+    return {"ok": True}
+
+
+_TABLE: tuple[tuple[str, str, Callable[[Sandbox, Request], Awaitable[Any]]], ...] = (
+    ("GET", "/_sandbox/health", health),
+    ("GET", "/_sandbox/agents", list_agents),
+    ("GET", "/_sandbox/agents/{agent_id}", get_agent),
+    ("POST", "/_sandbox/agents/{agent_id}/crash", crash),
+    ("POST", "/_sandbox/agents/{agent_id}/history", add_history),
+    ("POST", "/_sandbox/channels/{channel}/leave", users_leave),
+    ("POST", "/_sandbox/channels/{channel}/join", users_join),
+    ("GET", "/_sandbox/clock", get_clock),
+    ("POST", "/_sandbox/clock/advance", advance_clock),
+    ("GET", "/_sandbox/faults", get_faults),
+    ("POST", "/_sandbox/faults", set_faults),
+    ("POST", "/_sandbox/faults/rules", add_rule),
+    ("DELETE", "/_sandbox/faults/rules", clear_rules),
+    ("GET", "/_sandbox/settings", get_settings),
+    ("POST", "/_sandbox/settings", set_settings),
+    ("GET", "/_sandbox/requests", get_requests),
+    ("DELETE", "/_sandbox/requests", clear_requests),
+    ("POST", "/_sandbox/reset", reset),
+)
+
+
+def control_routes(sb: Sandbox) -> list[BaseRoute]:
+    """The `/_sandbox/` routes. Paths served with several methods get one route per method."""
+    return [
+        Route(path, _wrap(func, sb), methods=[method], name=f"control:{method}:{path}")
+        for method, path, func in _TABLE
+    ]

@@ -1,0 +1,289 @@
+"""SQLite store of the sandbox engine.
+
+One table holds every agent of every App ID, keyed by `(app_id, agent_id)`, with indexes on the
+name, the channel, the creation time and `terminal_at` (the instant the agent stops being
+active, precomputed by `lifecycle.terminal_at` on every write so that "is this name in use" and
+"how many agents are active" are single indexed queries). The exact join body is kept as text,
+next to the effective properties and the list of updates applied.
+
+A second table, `meta`, keeps small values such as the clock offset, so they survive restarts.
+
+One connection is shared by all threads and guarded by a re-entrant lock; `transaction()` wraps
+compound operations in `BEGIN IMMEDIATE` so that they are atomic even when another process uses
+the same file. Files use WAL journaling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    running_at REAL NOT NULL,
+    stop_delay_s REAL NOT NULL,
+    max_runtime_s REAL NOT NULL,
+    idle_timeout INTEGER NOT NULL,
+    stop_requested_at REAL,
+    users_left_at REAL,
+    failed_at REAL,
+    fail_message TEXT,
+    token_issued_at REAL,
+    token_expires_at REAL,
+    token_verified INTEGER,
+    terminal_at REAL NOT NULL,
+    join_body TEXT NOT NULL,
+    properties TEXT NOT NULL,
+    updates TEXT NOT NULL,
+    history TEXT NOT NULL,
+    UNIQUE (app_id, agent_id)
+);
+CREATE INDEX IF NOT EXISTS agents_name ON agents (app_id, name, terminal_at);
+CREATE INDEX IF NOT EXISTS agents_channel ON agents (app_id, channel);
+CREATE INDEX IF NOT EXISTS agents_created ON agents (app_id, created_at);
+CREATE INDEX IF NOT EXISTS agents_terminal ON agents (app_id, terminal_at);
+CREATE INDEX IF NOT EXISTS agents_id ON agents (agent_id);
+"""
+
+
+@dataclass
+class AgentRecord:
+    """One agent as stored. Times are seconds on the sandbox clock (Unix epoch plus offset)."""
+
+    app_id: str
+    agent_id: str
+    name: str
+    channel: str
+    mode: str
+    created_at: float
+    running_at: float
+    stop_delay_s: float
+    max_runtime_s: float
+    idle_timeout: int
+    stop_requested_at: float | None
+    users_left_at: float | None
+    failed_at: float | None
+    fail_message: str | None
+    token_issued_at: float | None
+    token_expires_at: float | None
+    token_verified: bool | None
+    terminal_at: float
+    join_body: str
+    properties: str
+    updates: str
+    history: str
+    seq: int = 0
+
+    def properties_obj(self) -> dict[str, Any]:
+        """The effective properties (join properties with every update applied)."""
+        value: dict[str, Any] = json.loads(self.properties)
+        return value
+
+    def updates_list(self) -> list[dict[str, Any]]:
+        """Every update applied, oldest first: `{"at": ts, "body": {...}}`."""
+        value: list[dict[str, Any]] = json.loads(self.updates)
+        return value
+
+    def history_list(self) -> list[dict[str, Any]]:
+        """The conversation history items (`{"role", "content"}`)."""
+        value: list[dict[str, Any]] = json.loads(self.history)
+        return value
+
+
+_COLUMNS = [f.name for f in fields(AgentRecord)]
+_INSERT_COLUMNS = [c for c in _COLUMNS if c != "seq"]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON encoding used for every JSON column."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class Store:
+    """Thread-safe SQLite store; `path=None` keeps the database in memory."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        if path is not None and os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            path if path is not None else ":memory:",
+            check_same_thread=False,
+            isolation_level=None,
+            timeout=30.0,
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._depth = 0
+        with self._lock:
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (SCHEMA_VERSION,),
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Run the block atomically (`BEGIN IMMEDIATE` ... `COMMIT`, or rollback on error)."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[AgentRecord]:
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        records = [AgentRecord(**{k: row[k] for k in _COLUMNS}) for row in rows]
+        for record in records:
+            if record.token_verified is not None:
+                record.token_verified = bool(record.token_verified)
+        return records
+
+    # -- meta -----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the meta table, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a value of the meta table."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def insert(self, record: AgentRecord) -> int:
+        """Insert a new agent; returns its sequence number (the stable list order)."""
+        placeholders = ", ".join("?" for _ in _INSERT_COLUMNS)
+        values = tuple(getattr(record, c) for c in _INSERT_COLUMNS)
+        with self._lock:
+            cur = self._conn.execute(
+                f"INSERT INTO agents ({', '.join(_INSERT_COLUMNS)}) VALUES ({placeholders})",
+                values,
+            )
+            seq = cur.lastrowid
+        record.seq = int(seq or 0)
+        return record.seq
+
+    def save(self, record: AgentRecord) -> None:
+        """Write back every mutable column of an existing agent."""
+        columns = [c for c in _INSERT_COLUMNS if c not in ("app_id", "agent_id")]
+        assignments = ", ".join(f"{c} = ?" for c in columns)
+        values = (*(getattr(record, c) for c in columns), record.app_id, record.agent_id)
+        with self._lock:
+            self._conn.execute(
+                f"UPDATE agents SET {assignments} WHERE app_id = ? AND agent_id = ?", values
+            )
+
+    def get(self, app_id: str, agent_id: str) -> AgentRecord | None:
+        """The agent `agent_id` of `app_id`, or None."""
+        found = self._query(
+            "SELECT * FROM agents WHERE app_id = ? AND agent_id = ?", (app_id, agent_id)
+        )
+        return found[0] if found else None
+
+    def find(self, agent_id: str) -> AgentRecord | None:
+        """The agent `agent_id` of any App ID, or None."""
+        found = self._query("SELECT * FROM agents WHERE agent_id = ? ORDER BY seq", (agent_id,))
+        return found[0] if found else None
+
+    def agent_id_exists(self, agent_id: str) -> bool:
+        """Whether any App ID has an agent with this id."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM agents WHERE agent_id = ? LIMIT 1", (agent_id,)
+            ).fetchone()
+        return row is not None
+
+    def active_with_name(self, app_id: str, name: str, now: float) -> list[AgentRecord]:
+        """Agents of `app_id` named `name` that are still active at `now`."""
+        return self._query(
+            "SELECT * FROM agents WHERE app_id = ? AND name = ? AND terminal_at > ? ORDER BY seq",
+            (app_id, name, now),
+        )
+
+    def count_active(self, app_id: str, now: float) -> int:
+        """How many agents of `app_id` are active at `now`."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM agents WHERE app_id = ? AND terminal_at > ?", (app_id, now)
+            ).fetchone()
+        return int(row[0])
+
+    def active_in_channel(self, channel: str, app_id: str | None, now: float) -> list[AgentRecord]:
+        """Active agents in `channel` (of one App ID, or of all when `app_id` is None)."""
+        if app_id is None:
+            return self._query(
+                "SELECT * FROM agents WHERE channel = ? AND terminal_at > ? ORDER BY seq",
+                (channel, now),
+            )
+        return self._query(
+            "SELECT * FROM agents WHERE app_id = ? AND channel = ? AND terminal_at > ? "
+            "ORDER BY seq",
+            (app_id, channel, now),
+        )
+
+    def window(
+        self, app_id: str, channel: str | None, from_time: float, to_time: float
+    ) -> list[AgentRecord]:
+        """Agents of `app_id` created within [from_time, to_time], in creation order."""
+        sql = "SELECT * FROM agents WHERE app_id = ? AND created_at >= ? AND created_at <= ?"
+        params: tuple[Any, ...] = (app_id, from_time, to_time)
+        if channel is not None:
+            sql += " AND channel = ?"
+            params += (channel,)
+        return self._query(sql + " ORDER BY seq", params)
+
+    def all(self, app_id: str | None = None) -> list[AgentRecord]:
+        """Every agent (of one App ID, or of all), in creation order."""
+        if app_id is None:
+            return self._query("SELECT * FROM agents ORDER BY seq")
+        return self._query("SELECT * FROM agents WHERE app_id = ? ORDER BY seq", (app_id,))
+
+    def reset(self) -> None:
+        """Delete every agent and every meta value except the schema version."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM agents")
+            self._conn.execute("DELETE FROM meta WHERE key != 'schema_version'")

@@ -1,0 +1,400 @@
+"""The state lock: an OS-level ``flock`` on ``<state file>.lock``, with who holds it in the file.
+
+Every command that may write state holds the lock for its whole run. The kernel releases a
+``flock`` when the holder's last file descriptor closes, including when the process is killed, so
+a killed CI job never leaves a lock behind that blocks the next run. ``flock`` locks belong to an
+open file description, so two :class:`StateLock` objects exclude each other even inside one
+process (each opens the file itself).
+
+After acquiring, the holder writes a JSON :class:`LockInfo` into the lock file (id, user@host,
+pid, command, start time, CI run) so that a refused acquirer can say who holds it. Releasing
+truncates the file and closes it. The lock file itself is never deleted: deleting a lock file
+races with other acquirers, who could end up locking different files. (Should it be deleted or
+replaced anyway, an acquirer notices that the file it locked is no longer the one at the path and
+retries on the new file.)
+
+:func:`force_unlock` exists for backends whose locks can outlive a process. For this local backend
+a held lock always has a live holder, so it only:
+
+* clears holder info left behind by a holder that died without releasing (the lock is then free
+  already; the id must match the recorded one);
+* breaks a lock held by some process other than the recorded holder, when the recorded holder's
+  pid is gone from this host (e.g. a child process inherited the descriptor and outlived it): the
+  lock file is atomically replaced by a fresh one, which new acquirers then lock;
+* and refuses (:class:`~reconciler.errors.LockHeldError`) while the recorded holder is alive, or
+  runs on another host where its pid cannot be checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import getpass
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from uuid import uuid4
+
+from reconciler.errors import LockHeldError, StateError
+
+__all__ = ["LockInfo", "StateLock", "ci_run_from_env", "force_unlock", "lock_path_for"]
+
+_POLL_INTERVAL_S = 0.05
+_O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+
+
+def lock_path_for(state_path: Path) -> Path:
+    """The lock file of a state file: ``state/agents.json`` -> ``state/agents.json.lock``."""
+    return state_path.with_name(state_path.name + ".lock")
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds the state lock, as written in the lock file."""
+
+    id: str
+    who: str
+    """``user@host``."""
+    pid: int
+    command: str
+    started_at: str
+    """ISO 8601, UTC, seconds precision (``2026-11-24T19:00:00Z``)."""
+    ci_run: str | None = None
+    """The CI run holding the lock (a URL where the CI system provides one), else ``None``."""
+
+    @property
+    def host(self) -> str:
+        return self.who.rpartition("@")[2]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> LockInfo | None:
+        """Parse holder info; ``None`` when the text is empty or not holder info."""
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        try:
+            ci_run = data.get("ci_run")
+            info = cls(
+                id=str(data["id"]),
+                who=str(data["who"]),
+                pid=int(data["pid"]),
+                command=str(data.get("command", "")),
+                started_at=str(data.get("started_at", "")),
+                ci_run=None if ci_run is None else str(ci_run),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+        return info
+
+    def describe(self) -> str:
+        """``alice@ci-3 (pid 4242) running 'apply' since 2026-11-24T19:00:00Z``."""
+        text = f"{self.who} (pid {self.pid})"
+        if self.command:
+            text += f" running {self.command!r}"
+        text += f" since {self.started_at}"
+        if self.ci_run:
+            text += f" in CI run {self.ci_run}"
+        return text
+
+
+def ci_run_from_env(env: Mapping[str, str]) -> str | None:
+    """The CI run named by the environment, if any (a URL where the CI system provides one)."""
+    if env.get("GITHUB_RUN_ID"):
+        repo = env.get("GITHUB_REPOSITORY")
+        if repo:
+            server = env.get("GITHUB_SERVER_URL") or "https://github.com"
+            return f"{server.rstrip('/')}/{repo}/actions/runs/{env['GITHUB_RUN_ID']}"
+        return f"GitHub Actions run {env['GITHUB_RUN_ID']}"
+    for key in (
+        "CI_JOB_URL",  # GitLab
+        "BUILDKITE_BUILD_URL",
+        "CIRCLE_BUILD_URL",
+        "TRAVIS_BUILD_WEB_URL",
+        "BUILD_URL",  # Jenkins, TeamCity
+    ):
+        if env.get(key):
+            return env[key]
+    if env.get("BUILD_BUILDID") and env.get("SYSTEM_COLLECTIONURI"):  # Azure Pipelines
+        project = env.get("SYSTEM_TEAMPROJECT", "")
+        base = env["SYSTEM_COLLECTIONURI"].rstrip("/")
+        return f"{base}/{project}/_build/results?buildId={env['BUILD_BUILDID']}"
+    if env.get("BITBUCKET_BUILD_NUMBER") and env.get("BITBUCKET_REPO_FULL_NAME"):
+        return (
+            f"https://bitbucket.org/{env['BITBUCKET_REPO_FULL_NAME']}"
+            f"/pipelines/results/{env['BITBUCKET_BUILD_NUMBER']}"
+        )
+    return None
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _held_message(lock_path: Path, info: LockInfo | None) -> str:
+    if info is None:
+        return (
+            f"state is locked by another process (no holder recorded yet in {lock_path}); "
+            "wait with --lock-timeout"
+        )
+    return (
+        f"state is locked by {info.describe()}, lock id {info.id}; wait with --lock-timeout or, "
+        "if that process is gone on a backend without OS locks, run "
+        f"`reconciler force-unlock {info.id}`"
+    )
+
+
+def _read_info(fd: int) -> LockInfo | None:
+    """Holder info from an open lock file; retried briefly in case the holder is mid-write."""
+    for attempt in range(5):
+        raw = os.pread(fd, 64 * 1024, 0)
+        info = LockInfo.from_json(raw.decode("utf-8", "replace"))
+        if info is not None or not raw:
+            return info
+        if attempt < 4:
+            time.sleep(0.01)
+    return None
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (it was not deleted or replaced)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fst = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+
+
+def _open(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o666)
+    except OSError as exc:
+        raise StateError(f"cannot open lock file {path}: {exc.strerror or exc}") from exc
+
+
+def _write_info(fd: int, info: LockInfo | None) -> None:
+    os.ftruncate(fd, 0)
+    if info is not None:
+        os.pwrite(fd, info.to_json().encode("utf-8"), 0)
+
+
+class StateLock:
+    """An exclusive lock on one state file, held by at most one process (and object) at a time.
+
+    ``timeout`` and ``command`` set the defaults used when the lock is entered as a context
+    manager: ``with StateLock(path, command="apply") as info: ...``.
+    """
+
+    def __init__(self, state_path: Path, *, timeout: float = 0.0, command: str = "") -> None:
+        self.state_path = Path(state_path)
+        self.lock_path = lock_path_for(self.state_path)
+        self.timeout = timeout
+        self.command = command
+        self._fd: int | None = None
+        self._info: LockInfo | None = None
+
+    def __repr__(self) -> str:
+        state = "held" if self.held else "free"
+        return f"StateLock({str(self.lock_path)!r}, {state})"
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    @property
+    def info(self) -> LockInfo | None:
+        """The holder info written by this object while it holds the lock."""
+        return self._info
+
+    def acquire(self, timeout: float = 0.0, command: str = "") -> LockInfo:
+        """Take the lock and record this process as its holder.
+
+        With ``timeout`` 0 a held lock fails at once; otherwise the lock is polled until it is
+        free or ``timeout`` seconds have passed. Raises :class:`LockHeldError` naming the holder.
+        """
+        if self._fd is not None:
+            raise RuntimeError(f"{self!r} is already held by this object")
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            fd = _open(self.lock_path)
+            try:
+                got = _try_flock(fd)
+                if got and _is_current(fd, self.lock_path):
+                    break
+                if not got:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise LockHeldError(self._refusal(fd, timeout))
+                    time.sleep(min(_POLL_INTERVAL_S, remaining))
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # not acquired, or the file was replaced: try again on a new descriptor
+        info = LockInfo(
+            id=str(uuid4()),
+            who=_who(),
+            pid=os.getpid(),
+            command=command,
+            started_at=_now_iso(),
+            ci_run=ci_run_from_env(os.environ),
+        )
+        try:
+            _write_info(fd, info)
+        except OSError as exc:
+            os.close(fd)
+            raise StateError(f"cannot write lock file {self.lock_path}: {exc.strerror}") from exc
+        self._fd, self._info = fd, info
+        return info
+
+    def _refusal(self, fd: int, timeout: float) -> str:
+        message = _held_message(self.lock_path, _read_info(fd))
+        if timeout > 0:
+            message = f"timed out after {timeout:g}s waiting for the state lock: {message}"
+        return message
+
+    def release(self) -> None:
+        """Clear the holder info and release the lock; nothing happens if it is not held."""
+        fd, self._fd, self._info = self._fd, None, None
+        if fd is None:
+            return
+        try:
+            with contextlib.suppress(OSError):
+                _write_info(fd, None)
+        finally:
+            os.close(fd)  # closing the last descriptor releases the flock
+
+    def __del__(self) -> None:
+        # Like a file object: a lock nobody references any more is released, not leaked.
+        if getattr(self, "_fd", None) is not None:
+            with contextlib.suppress(Exception):  # at shutdown, os may be gone already
+                self.release()
+
+    def __enter__(self) -> LockInfo:
+        if self._info is not None:  # acquired explicitly before the with-statement
+            return self._info
+        return self.acquire(self.timeout, self.command)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def force_unlock(state_path: Path, lock_id: str) -> LockInfo:
+    """Remove the lock with id ``lock_id`` from the state at ``state_path``; return its holder.
+
+    * No holder recorded, or another id recorded: :class:`StateError` (nothing is changed).
+    * Lock free, holder info stale (its holder died): the info is cleared.
+    * Lock held and the recorded holder (same id) is alive, or lives on another host:
+      :class:`LockHeldError` (nothing is changed).
+    * Lock held although the recorded holder's pid is gone from this host: the lock file is
+      replaced by a fresh one, so the next acquirer gets the lock; whatever process still holds
+      the old file keeps a lock nobody else looks at.
+    """
+    lock_path = lock_path_for(Path(state_path))
+    try:
+        fd = os.open(lock_path, os.O_RDWR | _O_CLOEXEC)
+    except FileNotFoundError:
+        raise StateError(f"state is not locked ({lock_path} does not exist)") from None
+    except OSError as exc:
+        raise StateError(f"cannot open lock file {lock_path}: {exc.strerror or exc}") from exc
+    try:
+        info = _read_info(fd)
+        _check_id(lock_path, info, lock_id)
+        assert info is not None
+        if _try_flock(fd):
+            _write_info(fd, None)  # stale info of a holder that died; the lock was free
+            return info
+        if info.host != socket.gethostname():
+            raise LockHeldError(
+                f"{_held_message(lock_path, info)}; it runs on another host, so this host "
+                "cannot tell whether it is still alive"
+            )
+        if _pid_alive(info.pid):
+            raise LockHeldError(
+                f"{_held_message(lock_path, info)}; that process is still running, stop it "
+                "instead of forcing the lock"
+            )
+        _break(lock_path, fd, info)
+        return info
+    finally:
+        os.close(fd)
+
+
+def _check_id(lock_path: Path, info: LockInfo | None, lock_id: str) -> None:
+    if info is None:
+        raise StateError(f"state is not locked (no holder recorded in {lock_path})")
+    if info.id != lock_id:
+        raise StateError(
+            f"lock id {lock_id} does not match the current lock ({info.id}, held by "
+            f"{info.describe()}); nothing was unlocked"
+        )
+
+
+def _break(lock_path: Path, fd: int, info: LockInfo) -> None:
+    """Replace a lock file held by an unknown process, after making sure it is still stale."""
+    for _ in range(3):  # a new holder may have just locked the file and not yet written its info
+        time.sleep(_POLL_INTERVAL_S)
+        current = _read_info(fd)
+        if current != info:
+            raise LockHeldError(
+                f"the lock changed hands while forcing it: {_held_message(lock_path, current)}"
+            )
+    tmp = lock_path.with_name(f".{lock_path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666))
+        os.replace(tmp, lock_path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StateError(f"cannot replace lock file {lock_path}: {exc.strerror or exc}") from exc

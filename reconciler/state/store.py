@@ -1,0 +1,287 @@
+"""The local state store: one JSON document on disk, read strictly and written atomically.
+
+Reading never changes the file: a missing file gives a fresh document (written only by the first
+:meth:`LocalStateStore.write`), and a corrupt, truncated, invalid or too-new file is a
+:class:`~reconciler.errors.StateError` that names the file and the problem.
+
+Writing is atomic and crash-safe: the new document goes to a temporary file in the same directory,
+is flushed and fsynced, the previous file is kept as ``<name>.backup`` (by hard link, falling back
+to a copy), the temporary file is renamed over the state file and the directory is fsynced. A crash
+at any point leaves either the old or the new document in place, never a mix.
+
+The format is stable so that git diffs of state stay small: sorted keys, two-space indent, UTF-8,
+trailing newline (see :func:`dump_state`).
+
+A store refuses to overwrite a file that belongs to another project (different ``lineage``) or
+that it cannot read. To keep a write after every action of a large apply cheap, the store
+remembers what it last read or wrote (by inode, size and mtime) and only re-reads the file when
+something else changed it, so each write costs one serialization plus the IO.
+
+A store is not a lock: callers that write hold a :class:`~reconciler.state.lock.StateLock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from pydantic import ValidationError as PydanticValidationError
+
+from reconciler.errors import StateError
+from reconciler.models.state import STATE_VERSION, StateDoc
+
+__all__ = ["LocalStateStore", "dump_state", "new_state"]
+
+_MAX_LISTED_PROBLEMS = 10
+
+
+def new_state() -> StateDoc:
+    """A fresh, empty state document with a new lineage and a new random salt."""
+    return StateDoc(lineage=str(uuid4()), serial=0, salt=secrets.token_hex(16))
+
+
+def dump_state(doc: StateDoc) -> str:
+    """The canonical text of a state document: sorted keys, indent 2, trailing newline."""
+    data = doc.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class _DiskStamp:
+    """What the store knows about the file on disk, valid while its identity is unchanged."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    lineage: str
+    serial: int
+
+    def same_file(self, st: os.stat_result) -> bool:
+        return (self.dev, self.ino, self.size, self.mtime_ns) == (
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+        )
+
+
+def _stamp(st: os.stat_result, lineage: str, serial: int) -> _DiskStamp:
+    return _DiskStamp(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, lineage, serial)
+
+
+class LocalStateStore:
+    """State kept in one JSON file (``state/agents.json`` by default)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self._disk: _DiskStamp | None = None
+        self._write_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LocalStateStore({str(self.path)!r})"
+
+    @property
+    def exists(self) -> bool:
+        """Whether a state file has been written at :attr:`path`."""
+        return self.path.is_file()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def load(self) -> StateDoc:
+        """Read and validate the state; a fresh document (not yet written) if there is none.
+
+        Raises :class:`StateError` for an unreadable, corrupt, truncated or invalid file and for a
+        file written by a newer version of the tool. The file is never modified.
+        """
+        try:
+            with open(self.path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                raw = fh.read()
+        except FileNotFoundError:
+            self._disk = None
+            return new_state()
+        except IsADirectoryError:
+            raise StateError(f"{self.path} is a directory, not a state file") from None
+        except OSError as exc:
+            raise StateError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        doc = self._parse(raw)
+        self._disk = _stamp(st, doc.lineage, doc.serial)
+        return doc
+
+    def _parse(self, raw: bytes) -> StateDoc:
+        data = self._decode(raw)
+        version = data.get("version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
+            raise StateError(
+                f"{self.path} was written by a newer reconciler (version {version}; this one "
+                f"reads up to version {STATE_VERSION}); upgrade reconciler to use it"
+            )
+        try:
+            return StateDoc.model_validate(data)
+        except PydanticValidationError as exc:
+            raise self._corrupt(_describe_validation(exc)) from None
+
+    def _decode(self, raw: bytes) -> dict[str, Any]:
+        if not raw.strip():
+            raise self._corrupt("the file is empty (truncated?)")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._corrupt(f"not UTF-8 text (byte {exc.start})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+            raise self._corrupt(
+                f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+                + (" (truncated?)" if cut else "")
+            ) from None
+        if not isinstance(data, dict):
+            raise self._corrupt(f"expected a JSON object, found {type(data).__name__}")
+        return data
+
+    def _corrupt(self, problem: str) -> StateError:
+        hint = "it was left unchanged"
+        if self.backup_path.is_file():
+            hint += f"; the previous version is in {self.backup_path}"
+        return StateError(f"state file {self.path} is corrupt: {problem}; {hint}")
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, doc: StateDoc) -> StateDoc:
+        """Write ``doc`` atomically and return it with the serial incremented.
+
+        The returned document is a copy of ``doc`` whose ``serial`` is one more than the larger of
+        ``doc.serial`` and the serial on disk, so serials strictly increase with every write even
+        if a caller writes the same document twice. Raises :class:`StateError` if the file on disk
+        belongs to another lineage or cannot be read (it is then left alone), or on an IO failure
+        (the previous file is then intact).
+        """
+        with self._write_lock:
+            disk_serial = self._check_disk(doc)
+            new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
+            data = dump_state(new).encode("utf-8")
+            try:
+                st = self._replace(data)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot write {self.path}: {exc.strerror or exc}; the previous state is intact"
+                ) from exc
+            self._disk = _stamp(st, new.lineage, new.serial)
+            return new
+
+    def _check_disk(self, doc: StateDoc) -> int:
+        """Check the file on disk may be replaced by ``doc``; return its serial (0 if none)."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._disk = None
+            return 0
+        except OSError as exc:
+            raise StateError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+        disk = self._disk
+        if disk is None or not disk.same_file(st):
+            try:
+                on_disk = self.load()
+            except StateError as exc:
+                raise StateError(f"refusing to overwrite: {exc}") from None
+            disk = self._disk
+            assert disk is not None
+            lineage, serial = on_disk.lineage, on_disk.serial
+        else:
+            lineage, serial = disk.lineage, disk.serial
+        if lineage != doc.lineage:
+            raise StateError(
+                f"refusing to overwrite {self.path}: it belongs to another state lineage "
+                f"({lineage}, not {doc.lineage}); is this the right project directory?"
+            )
+        return serial
+
+    def _replace(self, data: bytes) -> os.stat_result:
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{self.path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666)
+            try:
+                _preserve_mode(self.path, fd)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            self._keep_backup()
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(directory)
+        return st
+
+    def _keep_backup(self) -> None:
+        """Make ``<name>.backup`` the current file (before it is replaced), atomically."""
+        if not self.path.exists():
+            return
+        tmp = self.path.with_name(f".{self.backup_path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            try:
+                os.link(self.path, tmp)
+            except OSError:  # no hard links on this filesystem
+                shutil.copy2(self.path, tmp)
+            os.replace(tmp, self.backup_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+_O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+
+
+def _preserve_mode(path: Path, fd: int) -> None:
+    """Give the new file the permissions of the one it replaces (else the umask default)."""
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        return
+    os.fchmod(fd, mode)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist a rename; not every platform can open a directory, which is then skipped."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | _O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _describe_validation(exc: PydanticValidationError) -> str:
+    """A short, value-free account of what does not fit the model."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    parts = []
+    for err in errors[:_MAX_LISTED_PROBLEMS]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(document)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = len(errors) - _MAX_LISTED_PROBLEMS
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "not a valid state document (" + "; ".join(parts) + ")"

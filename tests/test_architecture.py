@@ -1,0 +1,122 @@
+"""The layer rule of DESIGN.md section 9: imports point down only, siblings don't import each
+other, third-party packages stay in the module that owns them, and the sandbox is an island."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
+
+LAYERS: dict[str, int] = {
+    "errors": 0,
+    "models": 0,
+    "manifests": 1,
+    "state": 1,
+    "engine": 1,
+    "diff": 1,
+    "plan": 2,
+    "apply": 3,
+    "render": 4,
+    "project": 4,
+    "cli": 5,
+    "__main__": 6,
+    "__init__": 0,
+}
+ISLAND = "sandbox"
+# Which top-level units may import the island (to run it in-process or serve it).
+ISLAND_USERS = {"project", "cli"}
+# Third-party packages and the units allowed to import them.
+THIRD_PARTY_OWNERS: dict[str, set[str]] = {
+    "pydantic": {"models", "manifests", "state", "engine", "project", "sandbox"},
+    "yaml": {"manifests"},
+    "httpx": {"engine", "project", "sandbox"},
+    "click": {"cli"},
+    "starlette": {"sandbox"},
+    "uvicorn": {"sandbox"},
+    "agora_agent": {"engine"},
+}
+# Layer-0 siblings that are foundations for each other (models use errors' types).
+ALLOWED_SIBLINGS = {("models", "errors")}
+
+
+def _unit(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, node.lineno))
+    return out
+
+
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_top_level_unit_has_a_layer() -> None:
+    units = {_unit(p) for p in SOURCES}
+    unknown = units - set(LAYERS) - {ISLAND}
+    assert not unknown, f"add these to the layer table (DESIGN.md section 9): {unknown}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_follow_the_layer_rule(path: Path) -> None:
+    unit = _unit(path)
+    problems: list[str] = []
+    for module, line in _imports(path):
+        top = module.split(".")[0]
+        where = f"{path.relative_to(PACKAGE.parent)}:{line}"
+        if top == "reconciler":
+            parts = module.split(".")
+            if len(parts) == 1:
+                continue
+            target = parts[1]
+            if unit == ISLAND:
+                if target != ISLAND:
+                    problems.append(f"{where}: the sandbox is an island, imports {module}")
+                continue
+            if target == ISLAND:
+                if unit not in ISLAND_USERS:
+                    problems.append(f"{where}: only {ISLAND_USERS} may use the sandbox")
+                continue
+            if target == unit:
+                continue
+            mine, theirs = LAYERS[unit], LAYERS.get(target, 99)
+            if theirs > mine:
+                problems.append(f"{where}: layer {mine} '{unit}' imports layer {theirs} '{target}'")
+            elif theirs == mine and (unit, target) not in ALLOWED_SIBLINGS:
+                problems.append(f"{where}: siblings '{unit}' and '{target}' (layer {mine})")
+        elif top in THIRD_PARTY_OWNERS and unit not in THIRD_PARTY_OWNERS[top]:
+            problems.append(f"{where}: '{top}' belongs to {sorted(THIRD_PARTY_OWNERS[top])}")
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_below_the_cli_prints() -> None:
+    offenders = []
+    for path in SOURCES:
+        unit = _unit(path)
+        if unit in ("cli", "__main__") or path.name == "__main__.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id in ("print", "input", "exit"):
+                    offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def test_every_module_has_a_docstring() -> None:
+    missing = [
+        str(p.relative_to(PACKAGE.parent))
+        for p in SOURCES
+        if ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) is None
+    ]
+    assert not missing, missing
