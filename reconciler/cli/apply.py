@@ -120,7 +120,7 @@ def apply_cmd(
                 note(line)
             plan, desired, state = outcome.plan, outcome.desired, outcome.state
             for warning in render_warnings(plan):
-                note(f"Warning: {warning}")
+                note(warning)
             click.echo(render(plan, "text"))
             if not plan.has_changes:
                 return EXIT_OK

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from reconciler.cli.output import note, use_color
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
 from reconciler.project import load_plan_file, save_plan_file
-from reconciler.render import render_json, render_markdown, render_text, render_warnings
+from reconciler.render import render_json_text, render_markdown, render_text, render_warnings
 
 FORMATS = ("text", "markdown", "json")
 
@@ -24,7 +23,7 @@ def render(plan: Plan, fmt: str) -> str:
     if fmt == "markdown":
         return render_markdown(plan)
     if fmt == "json":
-        return json.dumps(render_json(plan), indent=2, sort_keys=False)
+        return render_json_text(plan)
     return render_text(plan, color=use_color(sys.stdout))
 
 
@@ -109,7 +108,7 @@ def plan_cmd(
     else:
         plan = asyncio.run(run())
     for warning in render_warnings(plan):
-        note(f"Warning: {warning}")
+        note(warning)
     click.echo(render(plan, fmt))
     if out is not None:
         save_plan_file(plan, out)

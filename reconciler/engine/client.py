@@ -1,8 +1,9 @@
 """The async REST client of the engine (agora-api.md sections 2 to 4).
 
 :class:`EngineClient` wraps one :class:`httpx.AsyncClient`. Every call goes through
-:meth:`EngineClient._request`, the single place where retries, endpoint fail-over, timeouts
-and the mapping of failures to exceptions happen:
+:meth:`EngineClient._request` (retries, endpoint fail-over, timeouts) and then
+:meth:`EngineClient._raise_for_status` / :func:`~reconciler.engine.wire.parse_body`; together
+they are the one place where failures become exceptions:
 
 * non-2xx (after retries) -> :class:`~reconciler.errors.EngineError` with ``status``,
   ``reason`` and ``detail`` from the body (current, legacy or non-JSON);
@@ -22,12 +23,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
-from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.engine.auth import AuthProvider
 from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status
@@ -36,11 +35,14 @@ from reconciler.engine.wire import (
     ListBody,
     StatusBody,
     error_fields,
+    host_of,
+    is_not_found,
+    parse_body,
     redact,
     sensitive_strings,
-    shape_problems,
     status_name,
     to_ts,
+    transport_cause,
 )
 from reconciler.errors import EngineError, EngineProtocolError, EngineUnavailableError
 from reconciler.models.live import ENDED_STATUSES, STATUS_CODES, LiveAgent
@@ -49,7 +51,6 @@ ALL_STATES: tuple[int, ...] = tuple(sorted(STATUS_CODES.values()))
 """Every status code (0..6), sent explicitly because the engine's default filter is unknown."""
 MAX_LIST_PAGES = 10_000
 """Guard against an engine whose cursors never end."""
-_M = TypeVar("_M", bound=BaseModel)
 # Failures worth another attempt; others (UnsupportedProtocol, LocalProtocolError) are bugs.
 # A bare ConnectionError is how an in-process (ASGI) server's dropped connection surfaces.
 _RETRYABLE_TRANSPORT = (
@@ -169,7 +170,7 @@ class EngineClient:
         what = f"join of {name!r}"
         response = await self._request("join", "POST", "join", what=what, body=body)
         self._raise_for_status(response, what, body)
-        parsed = self._parse(response, StatusBody, "join")
+        parsed = parse_body(response, StatusBody, "join")
         return JoinResult(
             agent_id=parsed.agent_id,
             create_ts=to_ts(parsed.create_ts),
@@ -180,7 +181,7 @@ class EngineClient:
         """Stop an agent; True if the engine accepted, False if it was already gone (404)."""
         what = f"leave of agent {agent_id}"
         response = await self._request("leave", "POST", f"agents/{_seg(agent_id)}/leave", what=what)
-        if response.status_code == 404 and _is_not_found(response):
+        if response.status_code == 404 and is_not_found(response):
             return False
         self._raise_for_status(response, what, None)
         return True
@@ -193,16 +194,16 @@ class EngineClient:
         response = await self._request("update", "POST", path, what=what, body=body)
         self._raise_for_status(response, what, body)
         if response.content.strip():
-            self._parse(response, StatusBody, "update")
+            parse_body(response, StatusBody, "update")
 
     async def get(self, agent_id: str) -> LiveAgent:
         """One agent's status; ``LiveAgent(status="MISSING")`` when the engine does not know it."""
         what = f"get of agent {agent_id}"
         response = await self._request("get", "GET", f"agents/{_seg(agent_id)}", what=what)
-        if response.status_code == 404 and _is_not_found(response):
+        if response.status_code == 404 and is_not_found(response):
             return LiveAgent(agent_id=agent_id, status="MISSING")
         self._raise_for_status(response, what, None)
-        parsed = self._parse(response, GetBody, "get")
+        parsed = parse_body(response, GetBody, "get")
         status = status_name(parsed.status, parsed.state)
         if not status:
             raise EngineProtocolError(
@@ -253,7 +254,7 @@ class EngineClient:
             what = "list of agents"
             response = await self._request("list", "GET", "agents", what=what, params=query)
             self._raise_for_status(response, what, None)
-            page = self._parse(response, ListBody, "list")
+            page = parse_body(response, ListBody, "list")
             for item in page.data.items:
                 if item.agent_id not in found:
                     found[item.agent_id] = LiveAgent(
@@ -313,13 +314,13 @@ class EngineClient:
                 response = await self._send_once(method, base, path, body, params)
             except (*_RETRYABLE_TRANSPORT, asyncio.TimeoutError) as exc:
                 connect_failed = isinstance(exc, _CONNECT_FAILURES)
-                cause = "connection error" if connect_failed else _describe(exc)
+                cause = "connection error" if connect_failed else transport_cause(exc)
                 if connect_failed and len(self._base_urls) > 1:
                     self._endpoint = (index + 1) % len(self._base_urls)
                 if not self._retry.should_retry(attempt):
                     raise EngineUnavailableError(
                         f"engine unavailable: {what} failed after {attempt} attempt"
-                        f"{'s' if attempt != 1 else ''} ({cause} at {_host(base)})"
+                        f"{'s' if attempt != 1 else ''} ({cause} at {host_of(base)})"
                     ) from exc
                 fresh = connect_failed and self._endpoint not in tried
                 delay = 0.0 if fresh else self._retry.delay(attempt)
@@ -329,7 +330,7 @@ class EngineClient:
                 continue
             except httpx.HTTPError as exc:
                 raise EngineError(
-                    f"engine request failed: {what} ({type(exc).__name__} at {_host(base)})"
+                    f"engine request failed: {what} ({type(exc).__name__} at {host_of(base)})"
                 ) from exc
             status = response.status_code
             if not is_retryable_status(status):
@@ -382,25 +383,6 @@ class EngineClient:
         text += f": {detail}" if detail else ""
         raise EngineError(text, status=status, reason=reason, detail=detail)
 
-    def _parse(self, response: httpx.Response, model: type[_M], operation: str) -> _M:
-        """Parse a 2xx body into ``model`` or raise :class:`EngineProtocolError`."""
-        status = response.status_code
-        try:
-            data = response.json()
-        except (ValueError, UnicodeDecodeError):
-            raise EngineProtocolError(
-                f"engine answered {status} to {operation} with a body that is not JSON",
-                status=status,
-            ) from None
-        try:
-            return model.model_validate(data)
-        except PydanticValidationError as exc:
-            raise EngineProtocolError(
-                f"engine answered {status} to {operation} with JSON of the wrong shape "
-                f"({shape_problems(exc)})",
-                status=status,
-            ) from None
-
     def _remember(self, header: str) -> None:
         """Keep the credential part of recent auth headers, to scrub them from engine text."""
         credential = header.split("=", 1)[-1] if "token=" in header else header.split(" ", 1)[-1]
@@ -415,21 +397,3 @@ class EngineClient:
 def _seg(value: str) -> str:
     """One URL path segment, percent-encoded."""
     return quote(value, safe="")
-
-
-def _host(base: str) -> str:
-    return urlsplit(base).netloc or base
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
-        return "timeout"
-    return "connection dropped"
-
-
-def _is_not_found(response: httpx.Response) -> bool:
-    """A 404 that means "no such agent", not "no such route" (a wrong base URL)."""
-    reason, detail = error_fields(response)
-    if reason:
-        return reason == "TaskNotFound"
-    return "no route" not in detail.lower()

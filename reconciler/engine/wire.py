@@ -13,15 +13,18 @@ goes into an exception message.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from reconciler.errors import EngineProtocolError
 from reconciler.models.live import STATUS_CODES
 
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
@@ -31,6 +34,7 @@ MAX_DETAIL_CHARS = 300
 SENSITIVE_KEY = re.compile(r"key|token|secret|password|credential|salt|signature|auth", re.I)
 """Keys whose values (whole subtrees) are treated as secret in request bodies."""
 _MIN_SECRET_LEN = 4
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Lenient(BaseModel):
@@ -170,3 +174,43 @@ def redact(text: str, secrets: Iterable[str], limit: int = MAX_DETAIL_CHARS) -> 
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def parse_body(response: httpx.Response, model: type[_M], operation: str) -> _M:
+    """Parse a 2xx body into ``model`` or raise :class:`EngineProtocolError`."""
+    status = response.status_code
+    try:
+        data = response.json()
+    except (ValueError, UnicodeDecodeError):
+        raise EngineProtocolError(
+            f"engine answered {status} to {operation} with a body that is not JSON",
+            status=status,
+        ) from None
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        raise EngineProtocolError(
+            f"engine answered {status} to {operation} with JSON of the wrong shape "
+            f"({shape_problems(exc)})",
+            status=status,
+        ) from None
+
+
+def is_not_found(response: httpx.Response) -> bool:
+    """Whether a 404 means "no such agent" rather than "no such route" (a wrong base URL)."""
+    reason, detail = error_fields(response)
+    if reason:
+        return reason == "TaskNotFound"
+    return "no route" not in detail.lower()
+
+
+def transport_cause(exc: BaseException) -> str:
+    """A short description of a failed attempt that got no answer."""
+    if isinstance(exc, (httpx.TimeoutException, asyncio.TimeoutError)):
+        return "timeout"
+    return "connection dropped"
+
+
+def host_of(base_url: str) -> str:
+    """The ``host[:port]`` of a base URL, for messages."""
+    return urlsplit(base_url).netloc or base_url

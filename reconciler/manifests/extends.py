@@ -84,7 +84,7 @@ class ExtendsResolver:
         self.problems: list[Problem] = []
 
     def resolve(self, doc: LineDict) -> LineDict | None:
-        """``doc`` with its ``extends`` chain merged in (``extends`` removed); ``None`` on failure."""
+        """``doc`` with its ``extends`` chain merged in (and removed); ``None`` on failure."""
         if EXTENDS_KEY not in doc:
             return doc
         target = self._target(doc)

@@ -394,6 +394,13 @@ def _is_uint(value: str) -> bool:
     return value.isascii() and value.isdigit() and int(value) <= MAX_UID
 
 
+def _truthy(value: Any) -> bool:
+    """``True`` as pydantic's lax bool would read it (``true``, ``"yes"``, ``1``, ...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "t", "y")
+    return value is True or (isinstance(value, int) and value == 1)
+
+
 def check_rules(doc: Any) -> list[RuleViolation]:
     """The cross-field rules of a manifest, on its raw (merged, interpolated) data.
 
@@ -405,11 +412,16 @@ def check_rules(doc: Any) -> list[RuleViolation]:
     if not isinstance(props, dict):
         return []
     found: list[RuleViolation] = []
-    if props.get("enable_string_uid") is not True:
-        hint = "must be digits (an integer uid as a string), or set enable_string_uid: true"
+    if not _truthy(props.get("enable_string_uid")):
         uid = props.get("agent_rtc_uid")
         if isinstance(uid, str) and not _is_uint(uid):
-            found.append(RuleViolation("properties.agent_rtc_uid", f"agent_rtc_uid {hint}"))
+            found.append(
+                RuleViolation(
+                    "properties.agent_rtc_uid",
+                    f"agent_rtc_uid must be a numeric uid (digits, at most {MAX_UID})"
+                    " unless enable_string_uid is true",
+                )
+            )
         remotes = props.get("remote_rtc_uids")
         if isinstance(remotes, list):
             for index, remote in enumerate(remotes):
@@ -417,11 +429,12 @@ def check_rules(doc: Any) -> list[RuleViolation]:
                     found.append(
                         RuleViolation(
                             f"properties.remote_rtc_uids[{index}]",
-                            f"remote_rtc_uids[{index}] {hint} (or \"*\" for anyone)",
+                            f'remote_rtc_uids[{index}] must be a numeric uid or "*"'
+                            " unless enable_string_uid is true",
                         )
                     )
     mllm = props.get("mllm")
-    mllm_on = isinstance(mllm, dict) and mllm.get("enable") is True
+    mllm_on = isinstance(mllm, dict) and _truthy(mllm.get("enable"))
     if not mllm_on and not doc.get("preset") and not doc.get("pipeline_id"):
         for block in ("llm", "tts"):
             if props.get(block) is None:

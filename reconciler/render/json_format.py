@@ -60,8 +60,8 @@ def render_json(plan: Plan) -> dict[str, Any]:
 
 
 def render_json_text(plan: Plan) -> str:
-    """:func:`render_json` serialized: indented, UTF-8 kept, ending with a newline."""
-    return json.dumps(render_json(plan), indent=2, ensure_ascii=False) + "\n"
+    """:func:`render_json` serialized: indented, UTF-8 kept, no trailing newline."""
+    return json.dumps(render_json(plan), indent=2, ensure_ascii=False)
 
 
 def iso_utc(timestamp: float) -> str:

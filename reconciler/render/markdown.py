@@ -54,6 +54,10 @@ _ACTION_LABELS: dict[str, str] = {
 }
 _TABLE_ORDER = ("start", "update", "restart", "stop", "renew-token", "no-op")
 _MAX_WARNINGS = 20
+_MAX_LISTED = 200
+"""Most unchanged agents named in the comment."""
+_MAX_INTERRUPTED = 20
+"""Most agents named per kind (stop, restart) in the ⚠️ line."""
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -65,7 +69,7 @@ def plan_marker(plan: Plan) -> str:
 
 
 def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    """The plan as a PR comment of at most ``max_chars`` characters, ending with a newline."""
+    """The plan as a PR comment of at most ``max_chars`` characters (no trailing newline)."""
     if max_chars < MIN_MAX_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_MAX_CHARS}, not {max_chars}")
     budget = max_chars // 10  # for each list of names and for the warnings
@@ -114,10 +118,14 @@ def _interruption_line(plan: Plan, budget: int) -> str:
         return ""
     parts = []
     if stops:
-        parts.append(f"{_count(len(stops), 'agent')} will stop ({_names(stops, budget // 2)})")
+        parts.append(
+            f"{_count(len(stops), 'agent')} will stop "
+            f"({_names(stops, budget // 2, _MAX_INTERRUPTED)})"
+        )
     if restarts:
         parts.append(
-            f"{_count(len(restarts), 'agent')} will restart ({_names(restarts, budget // 2)})"
+            f"{_count(len(restarts), 'agent')} will restart "
+            f"({_names(restarts, budget // 2, _MAX_INTERRUPTED)})"
         )
     return "⚠️ **Running agents will be interrupted:** " + "; ".join(parts) + "."
 
@@ -235,7 +243,7 @@ def _fit(head: list[str], blocks: list[str], tail: list[str], max_chars: int) ->
     omitted = len(blocks) - len(front) - len(back)
     out = _join([*head, *front, _omitted_note(omitted), *back, *tail])
     if len(out) > max_chars:  # only with absurd inputs: never exceed the limit
-        cut = "\n\n… cut to stay under the comment limit; run `reconciler plan`\n"
+        cut = "\n\n… cut to stay under the comment limit; run `reconciler plan`"
         out = out[: max_chars - len(cut)] + cut
     return out
 
@@ -248,16 +256,16 @@ def _omitted_note(count: int) -> str:
 
 
 def _join(parts: list[str]) -> str:
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(parts)
 
 
-def _names(names: list[str], budget: int) -> str:
-    """```a`, `b` and 12 more``, listing as many names as fit in ``budget`` characters."""
+def _names(names: list[str], budget: int, limit: int = _MAX_LISTED) -> str:
+    """```a`, `b` and 12 more``: at most ``limit`` names, as many as fit in ``budget`` chars."""
     shown: list[str] = []
     used = 0
     for name in names:
         item = f"`{_one_line(name)}`"
-        if shown and used + len(item) + 2 > budget:
+        if shown and (used + len(item) + 2 > budget or len(shown) >= limit):
             break
         shown.append(item)
         used += len(item) + 2

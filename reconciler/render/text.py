@@ -69,7 +69,7 @@ class _Painter:
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
-    """The plan as terminal text, ending with a newline. ANSI colour only when ``color``."""
+    """The plan as terminal text, without a trailing newline. ANSI colour only when ``color``."""
     paint = _Painter(color)
     summary = paint(plan_summary_line(plan), "bold")
     lines = [summary, "", refresh_note(plan)]
@@ -81,7 +81,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append("")
         lines.extend(_agent_block(agent, paint))
     lines.extend(["", summary])
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def render_warnings(plan: Plan) -> list[str]:
@@ -108,7 +108,7 @@ def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
         header += "  " + extra
     out = [
         paint(f"  # {agent.name} {VERBS[agent.action]}", "dim"),
-        paint(f"  #   {agent.reason}", "dim"),
+        paint(f"  #   {_printable(agent.reason)}", "dim"),
         header,
     ]
     for change in agent.changes:
@@ -136,7 +136,13 @@ def _change_lines(view: ChangeView, paint: _Painter) -> list[str]:
 
 def _diff_line(line: str, paint: _Painter) -> str:
     color = {"+": "green", "-": "red", "@": "dim", "\\": "dim"}.get(line[:1])
+    line = _printable(line)
     return _DIFF_INDENT + (paint(line, color) if color else line)
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line, without control characters (an engine message could hold some)."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def _join(text: str, marker: str) -> str:

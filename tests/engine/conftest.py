@@ -1,8 +1,8 @@
-"""Shared helpers of the engine tests: a recording sleep, retry policies and mock clients."""
+"""Fixtures of the engine tests: a recording retry policy and clients over mock transports."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -10,27 +10,12 @@ import pytest
 
 from reconciler.engine.auth import BasicAuth
 from reconciler.engine.client import EngineClient
-from reconciler.engine.retry import RetryEvent, RetryPolicy
+from tests.engine.engine_helpers import APP_ID, BASE, Recorder
 
-APP_ID = "0123456789abcdef0123456789abcdef"
-BASE = "https://engine.test/api/conversational-ai-agent"
-
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response] | httpx.Response]
-
-
-class Recorder:
-    """Records the sleeps and retry events a policy asked for (nothing really sleeps)."""
-
-    def __init__(self) -> None:
-        self.sleeps: list[float] = []
-        self.events: list[RetryEvent] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-
-    def policy(self, max_attempts: int = 6, **kwargs: Any) -> RetryPolicy:
-        kwargs.setdefault("random", lambda: 1.0)
-        return RetryPolicy(max_attempts, sleep=self.sleep, on_retry=self.events.append, **kwargs)
+Handler = (
+    Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import APP_ID, BASE, Recorder
 
 from reconciler.engine.client import USER_AGENT, EngineClient
 from reconciler.errors import EngineError, EngineProtocolError, EngineUnavailableError
+from tests.engine.engine_helpers import APP_ID, BASE, Recorder
 
 Build = Callable[..., EngineClient]
 PROPS: dict[str, Any] = {
@@ -188,7 +188,10 @@ def test_a_hang_past_the_timeout_is_unavailable(mock_client: Build, recorder: Re
 def test_dropped_connections_are_retried(
     mock_client: Build, recorder: Recorder, failure: Exception
 ) -> None:
-    answers: list[Any] = [failure, _json(200, {"agent_id": "A1", "status": "RUNNING"})]
+    answers: list[Exception | httpx.Response] = [
+        failure,
+        _json(200, {"agent_id": "A1", "status": "RUNNING"}),
+    ]
 
     def handler(request: httpx.Request) -> httpx.Response:
         answer = answers.pop(0)

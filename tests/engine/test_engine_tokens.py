@@ -12,9 +12,7 @@ from reconciler.engine.tokens import MAX_TOKEN_TTL_S, mint_agent_token, mint_res
 from reconciler.errors import SettingsError
 from reconciler.models.settings import Settings
 from reconciler.sandbox import accesstoken
-
-APP_ID = "0123456789abcdef0123456789abcdef"
-CERT = "fedcba9876543210fedcba9876543210"
+from tests.engine.engine_helpers import APP_ID, CERT
 
 
 def _verify(token: str) -> accesstoken.AccessToken2:

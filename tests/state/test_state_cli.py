@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 import pytest
-from conftest import HolderFactory, make_doc, make_record
+from tests.state.conftest import HolderFactory, make_doc, make_record
 
 from reconciler.cli import main
 from reconciler.errors import EXIT_CONFLICT, EXIT_ERROR

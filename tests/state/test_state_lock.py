@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HolderFactory
+from tests.state.conftest import HolderFactory
 
 from reconciler.errors import EXIT_CONFLICT, LockHeldError, StateError
 from reconciler.state import LockInfo, StateLock, force_unlock, lock_path_for

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import make_doc, make_record
+from tests.state.conftest import make_doc, make_record
 
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, PendingEntry

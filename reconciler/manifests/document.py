@@ -1,0 +1,198 @@
+"""One manifest document → one :class:`~reconciler.models.desired.DesiredAgent`.
+
+The steps, each collecting every problem it finds rather than stopping at the first:
+
+1. ``extends`` is resolved (the partial's keys keep their own locations);
+2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
+3. unknown keys are reported with a suggestion, unless the document says ``strict: false``;
+4. the typed models validate the core fields, then the cross-field rules run;
+5. the token mode is decided: ``token: auto`` (minted at apply, absent from the spec), a literal
+   token (``properties.token``, sensitive) or none.
+
+The spec is the validated model dumped with only the keys that were written, so a value given as
+``"30"`` for ``idle_timeout`` is sent as ``30``; unknown keys kept by ``strict: false`` pass
+through as written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from reconciler.errors import Location, Problem
+from reconciler.manifests.extends import ExtendsResolver
+from reconciler.manifests.interpolate import Interpolated, interpolate_tree
+from reconciler.manifests.sensitive import minimal, secret_key_paths
+from reconciler.manifests.validation import path_of, translate, unknown_key_message
+from reconciler.manifests.yamlfile import Document, LineDict
+from reconciler.models.desired import DesiredAgent, TokenMode
+from reconciler.models.manifest import Manifest, check_rules, unknown_keys
+
+LITERAL_KEYS = frozenset({"name", "extends", "strict"})
+"""Top-level keys that are never interpolated."""
+SPEC_KEYS = ("preset", "pipeline_id")
+"""Top-level keys sent beside ``properties``."""
+AUTO = "auto"
+_WHERE = "the manifest"
+_NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
+
+
+@dataclass
+class Loaded:
+    """What one document gave: an agent (when it has no problem) and its name's location."""
+
+    agent: DesiredAgent | None = None
+    name: str | None = None
+    name_location: Location | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def load_document(
+    document: Document,
+    path: str,
+    resolver: ExtendsResolver,
+    environ: Mapping[str, str],
+    *,
+    has_certificate: bool,
+) -> Loaded:
+    """Validate one document of manifest file ``path`` and build its agent."""
+    root = Location(path, document.line)
+    loaded = Loaded()
+    raw = document.value
+    if not isinstance(raw, LineDict):
+        loaded.problems.append(
+            Problem(root, "a manifest must be a mapping (name, properties, ...)")
+        )
+        return loaded
+    name = raw.get("name")
+    if isinstance(name, str):
+        loaded.name, loaded.name_location = name, raw.key_location("name")
+    merged = resolver.resolve(raw)
+    if merged is None:
+        return loaded  # the resolver reported why
+    values = interpolate_tree(merged, environ, root, LITERAL_KEYS)
+    loaded.problems.extend(values.problems)
+    data = values.value
+    if not isinstance(data, dict):
+        return loaded
+    manifest = _validate(data, values, root, loaded.problems)
+    if manifest is None or loaded.problems:
+        return loaded
+    agent, problems = _agent(manifest, data, values, path, document.line, has_certificate)
+    loaded.problems.extend(problems)
+    loaded.agent = None if problems else agent
+    return loaded
+
+
+def _validate(
+    data: dict[str, Any], values: Interpolated, root: Location, problems: list[Problem]
+) -> Manifest | None:
+    failed = values.failed
+
+    def under_failed(path: str) -> bool:
+        return any(path == f or path.startswith((f + ".", f + "[")) for f in failed)
+
+    if data.get("strict") is not False:
+        for unknown in unknown_keys(data):
+            parent = path_of(unknown.parent)
+            where = values.locations.get(path_of((*unknown.parent, unknown.key)), root)
+            message = unknown_key_message(unknown.key, parent, unknown.known, _WHERE)
+            problems.append(Problem(where, message))
+    try:
+        return Manifest.model_validate(data)
+    except pydantic.ValidationError as exc:
+
+        def skip(path: str, error: dict[str, Any]) -> bool:
+            return error["type"] == "manifest_rule" or under_failed(path)
+
+        def custom(path: str, error: dict[str, Any]) -> str | None:
+            if path == "name" and error["type"] == "string_pattern_mismatch":
+                return f"invalid name {data.get('name')!r}: {_NAME_RULE}"
+            return None
+
+        problems.extend(
+            translate(exc, values.locations, root, where=_WHERE, skip=skip, custom=custom)
+        )
+        for rule in check_rules(data):
+            if not under_failed(rule.path):
+                problems.append(Problem(_locate(rule.path, values, root), rule.message))
+        return None
+
+
+def _locate(path: str, values: Interpolated, root: Location) -> Location:
+    while path:
+        if path in values.locations:
+            return values.locations[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return root
+
+
+def _agent(
+    manifest: Manifest,
+    data: dict[str, Any],
+    values: Interpolated,
+    path: str,
+    line: int,
+    has_certificate: bool,
+) -> tuple[DesiredAgent, list[Problem]]:
+    problems: list[Problem] = []
+    properties = manifest.properties.model_dump(exclude_unset=True)
+    token = manifest.token if manifest.token is not None else manifest.properties.token
+    mode: TokenMode
+    properties.pop("token", None)
+    if token == AUTO:
+        mode = "auto"
+        if not has_certificate:
+            where = values.locations.get("token") or values.locations.get("properties.token")
+            problems.append(
+                Problem(
+                    where or Location(path, line),
+                    "token: auto needs app_certificate in the settings (reconciler.yaml)",
+                )
+            )
+    elif token:
+        mode = "literal"
+        properties["token"] = token
+    else:
+        mode = "none"
+    spec: dict[str, Any] = {"properties": properties}
+    for key in SPEC_KEYS:
+        if data.get(key) is not None:
+            spec[key] = data[key]
+
+    def spec_path(doc_path: str) -> str:
+        return "properties.token" if doc_path == "token" else doc_path
+
+    sensitive = {spec_path(p) for p in values.interpolated if _in_spec(p)}
+    sensitive |= secret_key_paths(spec)
+    if mode != "literal":
+        sensitive.discard("properties.token")
+    lines = {
+        spec_path(p): where.line
+        for p, where in values.locations.items()
+        if where.path == path and _in_spec(p)
+    }
+    if mode != "literal":
+        lines.pop("properties.token", None)
+    agent = DesiredAgent(
+        name=manifest.name,
+        path=path,
+        line=line,
+        spec=spec,
+        token_mode=mode,
+        sensitive=minimal(sensitive),
+        lines=lines,
+    )
+    return agent, problems
+
+
+_SPEC_ROOTS = ("properties", *SPEC_KEYS)
+_SPEC_PREFIXES = tuple(f"{root}{sep}" for root in _SPEC_ROOTS for sep in ".[")
+
+
+def _in_spec(path: str) -> bool:
+    return path == "token" or path in _SPEC_ROOTS or path.startswith(_SPEC_PREFIXES)

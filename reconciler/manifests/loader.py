@@ -1,0 +1,129 @@
+"""Loading the desired agents from the agents directory (``agents.d/``).
+
+:func:`load_desired` reads every ``*.yaml``/``*.yml`` file under the agents directory (recursively;
+hidden files and directories are skipped), in sorted order. Files whose name, or one of whose
+directories, starts with ``_`` are partials (see :mod:`reconciler.manifests.extends`); every
+other file holds one agent per YAML document.
+
+It reports every problem of every file at once: a :class:`~reconciler.errors.ValidationError`
+whose problems are ``path:line: message`` with paths relative to the project directory, sorted by
+file and line, each reported once. Agent names must be unique across all files; a duplicate is
+reported at every place the name is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from reconciler.errors import Location, Problem, ValidationError
+from reconciler.manifests.document import load_document
+from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
+from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
+from reconciler.models.desired import DesiredAgent, DesiredSet
+from reconciler.models.settings import Settings
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+def display_path(path: Path, project_dir: Path) -> str:
+    """``path`` relative to the project directory (POSIX separators) when it lies inside it."""
+    try:
+        return path.relative_to(project_dir).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(path, project_dir)).as_posix()
+
+
+def discover(agents_dir: Path) -> list[str]:
+    """Manifest files under ``agents_dir``, as sorted POSIX paths relative to it."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(agents_dir):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        base = Path(dirpath).relative_to(agents_dir)
+        for filename in filenames:
+            if filename.startswith(".") or not filename.endswith(MANIFEST_SUFFIXES):
+                continue
+            found.append((base / filename).as_posix())
+    return sorted(found)
+
+
+def read_file(path: Path, shown: str) -> ParsedFile:
+    """Read and parse one YAML file; an unreadable file is a problem, not an exception."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return ParsedFile(shown, problems=[Problem(Location(shown), f"cannot read: {reason}")])
+    text, problems = decode(raw, shown)
+    if problems:
+        return ParsedFile(shown, problems=problems)
+    return parse_yaml(text, shown)
+
+
+def finish(problems: list[Problem]) -> list[Problem]:
+    """Problems without repeats, sorted by file and line (stable otherwise)."""
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.location.path, p.location.line))
+
+
+def load_desired(settings: Settings, environ: Mapping[str, str]) -> DesiredSet:
+    """Every agent the manifests declare, or a ValidationError carrying every problem found."""
+    project = settings.project_dir
+    agents_dir = settings.agents_path
+    shown_dir = display_path(agents_dir, project)
+    if not agents_dir.is_dir():
+        problem = Problem(Location(shown_dir), "agents directory not found")
+        raise ValidationError([problem], what=shown_dir)
+
+    relatives = discover(agents_dir)
+    shown = {rel: display_path(agents_dir / rel, project) for rel in relatives}
+    parsed = {rel: read_file(agents_dir / rel, shown[rel]) for rel in relatives}
+    problems: list[Problem] = []
+    partials: dict[str, LineDict | None] = {}
+    agent_files: list[str] = []
+    for rel in relatives:
+        problems.extend(parsed[rel].problems)
+        if is_partial(rel):
+            doc, partial_problems = check_partial(parsed[rel])
+            partials[rel] = doc
+            problems.extend(partial_problems)
+        else:
+            agent_files.append(rel)
+
+    resolver = ExtendsResolver(partials, frozenset(agent_files), shown_dir)
+    agents: list[DesiredAgent] = []
+    names: dict[str, list[Location]] = {}
+    for rel in agent_files:
+        for document in parsed[rel].documents:
+            loaded = load_document(
+                document,
+                shown[rel],
+                resolver,
+                environ,
+                has_certificate=settings.app_certificate is not None,
+            )
+            problems.extend(loaded.problems)
+            if loaded.agent is not None:
+                agents.append(loaded.agent)
+            if loaded.name is not None and loaded.name_location is not None:
+                names.setdefault(loaded.name, []).append(loaded.name_location)
+    problems.extend(resolver.problems)
+    problems.extend(_duplicate_names(names))
+    if problems:
+        raise ValidationError(finish(problems), what=shown_dir)
+    return DesiredSet(
+        agents={agent.name: agent for agent in sorted(agents, key=lambda a: a.name)},
+        files=tuple(sorted(shown.values())),
+    )
+
+
+def _duplicate_names(names: Mapping[str, list[Location]]) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, places in names.items():
+        if len(places) < 2:
+            continue
+        for place in places:
+            others = ", ".join(str(other) for other in places if other is not place)
+            problems.append(Problem(place, f"duplicate agent name '{name}' (also at {others})"))
+    return problems

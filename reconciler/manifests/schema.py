@@ -1,0 +1,43 @@
+"""The JSON Schema of a manifest, generated from :mod:`reconciler.models.manifest`.
+
+Editors that speak yaml-language-server pick it up from a first-line comment::
+
+    # yaml-language-server: $schema=../docs/manifest.schema.json
+
+The schema forbids unknown keys (``additionalProperties: false``) even though ``strict: false``
+allows them at load time: an editor should flag a typo. Partials (``agents.d/_*``) hold only part
+of a manifest, so :func:`manifest_schema` with ``partial=True`` gives the same schema with no
+required keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.models.manifest import Manifest
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def manifest_schema(partial: bool = False) -> dict[str, Any]:
+    """The JSON Schema of one manifest document (of a partial when ``partial`` is true)."""
+    schema = Manifest.model_json_schema()
+    body: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "title": "Agent manifest (partial)" if partial else "Agent manifest",
+        "description": (
+            "A partial deep-merged by manifests that `extends` it (agents.d/_*)."
+            if partial
+            else "One agent of agents.d/: name, token and the engine's join properties."
+        ),
+    }
+    body.update((k, v) for k, v in schema.items() if k not in body)
+    return _without_required(body) if partial else body
+
+
+def _without_required(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_required(v) for k, v in node.items() if k != "required"}
+    if isinstance(node, list):
+        return [_without_required(v) for v in node]
+    return node

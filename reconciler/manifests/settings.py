@@ -1,0 +1,181 @@
+"""Project settings: ``reconciler.yaml`` plus the environment, as a ``Settings``.
+
+- The file is ``reconciler.yaml`` in the project directory, or the path given with ``--config``.
+  A missing default file means "all defaults" (the embedded sandbox); a missing ``--config`` file
+  is an error.
+- String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``).
+- Unknown keys are errors, with a suggestion. ``customer_id``/``customer_secret`` are never read
+  from the file: they come from ``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET``; with
+  ``engine: sandbox`` and those unset, both default to ``sandbox``.
+- ``RECONCILER_ENGINE``, when set and not empty, overrides ``engine``.
+- ``engine`` is ``sandbox``, a region (``us``, ``eu``, ``ap``, ``cn``), an ``https://`` URL, or an
+  ``http://`` URL on the loopback interface.
+- ``app_certificate`` must be 32 characters when given; an empty value means "none" (so
+  ``${AGORA_APP_CERTIFICATE:-}`` makes it optional). ``auth: token`` needs it.
+
+Every problem is reported at once, located in the settings file, as a
+:class:`~reconciler.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pydantic
+
+from reconciler.errors import Location, Problem, ValidationError
+from reconciler.manifests.interpolate import interpolate_tree
+from reconciler.manifests.loader import finish, read_file
+from reconciler.manifests.validation import translate, unknown_key_message
+from reconciler.manifests.yamlfile import LineDict
+from reconciler.models.settings import Settings
+
+SETTINGS_FILE = "reconciler.yaml"
+ENV_ENGINE = "RECONCILER_ENGINE"
+ENV_CUSTOMER_ID = "AGORA_CUSTOMER_ID"
+ENV_CUSTOMER_SECRET = "AGORA_CUSTOMER_SECRET"
+SANDBOX = "sandbox"
+SANDBOX_CREDENTIAL = "sandbox"
+REGIONS = ("us", "eu", "ap", "cn")
+CERTIFICATE_LENGTH = 32
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
+_NOT_KEYS = frozenset({"project_dir", "config_path", *_NOT_IN_FILE})
+FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
+"""Keys ``reconciler.yaml`` may set."""
+_WHERE = "settings"
+
+
+def engine_problem(engine: str) -> str | None:
+    """Why ``engine`` is not a usable engine, or ``None``."""
+    if engine == SANDBOX or engine in REGIONS:
+        return None
+    parts = urlsplit(engine)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+        return None
+    if parts.scheme == "http" and parts.hostname:
+        return "engine: plain http:// is allowed only on the loopback interface; use https://"
+    return "engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
+
+
+def load_settings(
+    project_dir: Path, config_path: Path | None, environ: Mapping[str, str]
+) -> Settings:
+    """The project's settings, or a ValidationError carrying every problem found."""
+    if not project_dir.is_dir():
+        raise ValidationError(
+            [Problem(Location(str(project_dir)), "project directory not found")], what=_WHERE
+        )
+    path = config_path if config_path is not None else project_dir / SETTINGS_FILE
+    shown = _shown(config_path, project_dir)
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    locations: dict[str, Location] = {}
+    root = Location(shown)
+    if path.is_file():
+        values, locations, root = _read(path, shown, environ, problems)
+    elif config_path is not None:
+        problems.append(Problem(root, "settings file not found"))
+    _environment(values, environ, problems)
+    settings: Settings | None = None
+    try:
+        settings = Settings(
+            project_dir=project_dir,
+            config_path=path if path.is_file() else None,
+            **values,
+        )
+    except pydantic.ValidationError as exc:
+        problems.extend(translate(exc, locations, root, where=_WHERE))
+    if settings is not None:
+        problems.extend(_cross_checks(settings, locations, root))
+    if problems or settings is None:
+        raise ValidationError(finish(problems), what=_WHERE)
+    return settings
+
+
+def _shown(config_path: Path | None, project_dir: Path) -> str:
+    if config_path is None:
+        return SETTINGS_FILE
+    if not config_path.is_absolute():
+        return config_path.as_posix()
+    try:
+        return config_path.relative_to(project_dir).as_posix()
+    except ValueError:
+        return config_path.as_posix()
+
+
+def _read(
+    path: Path, shown: str, environ: Mapping[str, str], problems: list[Problem]
+) -> tuple[dict[str, Any], dict[str, Location], Location]:
+    parsed = read_file(path, shown)
+    problems.extend(parsed.problems)
+    root = Location(shown)
+    if not parsed.documents:
+        return {}, {}, root
+    document = parsed.documents[0]
+    root = Location(shown, document.line)
+    if len(parsed.documents) > 1 or not isinstance(document.value, LineDict):
+        problems.append(Problem(root, "the settings file must hold one mapping"))
+        return {}, {}, root
+    interpolated = interpolate_tree(document.value, environ, root)
+    problems.extend(interpolated.problems)
+    data = interpolated.value if isinstance(interpolated.value, dict) else {}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        where = interpolated.locations.get(key, root)
+        if key in _NOT_IN_FILE:
+            message = f"{key} cannot be set in the settings file; set {_NOT_IN_FILE[key]}"
+            problems.append(Problem(where, message))
+        elif key not in FILE_KEYS:
+            problems.append(Problem(where, unknown_key_message(key, "", FILE_KEYS, _WHERE)))
+        elif key in interpolated.failed:
+            continue
+        elif value is not None:
+            values[key] = value
+    if values.get("app_certificate") == "":
+        del values["app_certificate"]
+    return values, interpolated.locations, root
+
+
+def _environment(
+    values: dict[str, Any], environ: Mapping[str, str], problems: list[Problem]
+) -> None:
+    override = environ.get(ENV_ENGINE, "")
+    if override:
+        reason = engine_problem(override)
+        if reason is not None:
+            problems.append(Problem(Location(ENV_ENGINE), reason))
+        else:
+            values["engine"] = override
+    engine = values.get("engine", SANDBOX)
+    for key, variable in _NOT_IN_FILE.items():
+        value = environ.get(variable, "")
+        if value:
+            values[key] = value
+        elif engine == SANDBOX:
+            values[key] = SANDBOX_CREDENTIAL
+
+
+def _cross_checks(
+    settings: Settings, locations: Mapping[str, Location], root: Location
+) -> list[Problem]:
+    problems: list[Problem] = []
+    reason = engine_problem(settings.engine)
+    if reason is not None:
+        problems.append(Problem(locations.get("engine", root), reason))
+    certificate = settings.app_certificate
+    if certificate is not None and len(certificate.get_secret_value()) != CERTIFICATE_LENGTH:
+        problems.append(
+            Problem(
+                locations.get("app_certificate", root),
+                f"app_certificate must be {CERTIFICATE_LENGTH} characters",
+            )
+        )
+    if settings.auth == "token" and certificate is None:
+        problems.append(Problem(locations.get("auth", root), "auth: token needs app_certificate"))
+    return problems

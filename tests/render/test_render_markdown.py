@@ -1,0 +1,242 @@
+"""The pull-request comment: marker, summary table, warning line, details, size limit."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.render import plan_summary_line, render_markdown
+from tests.render.render_plans import (
+    LINEAGE,
+    make_plan,
+    noop,
+    one_of_each,
+    renew,
+    restart,
+    start,
+    stop,
+    update,
+)
+
+SUMMARY = (
+    "Plan: 1 to start, 1 to update in place, 1 to restart, 1 to stop, 1 token renewal; 1 unchanged."
+)
+
+
+def _block(markdown: str, name: str) -> str:
+    """The ``<details>`` block of agent ``name``."""
+    match = re.search(
+        rf"<details><summary><code>[^<]* {re.escape(name)}</code>.*?</details>", markdown, re.S
+    )
+    assert match, f"no block for {name}"
+    return match.group(0)
+
+
+def _big_plan(n: int, *, prompt_lines: int = 3) -> Plan:
+    """``n`` agents cycling through every action, each change carrying a prompt diff."""
+    makers = (start, update, restart, stop, renew, noop)
+    agents = []
+    for i in range(n):
+        agent = makers[i % len(makers)](f"agent-{i:05d}")
+        if agent.action in ("update", "restart"):
+            old = "\n".join(f"rule {j} of agent {i}" for j in range(prompt_lines))
+            agent = agent.model_copy(
+                update={
+                    "changes": (
+                        *agent.changes,
+                        FieldChange(
+                            path="properties.llm.system_messages[1].content",
+                            before=old,
+                            after=old + "\nnew rule",
+                        ),
+                    )
+                }
+            )
+        agents.append(agent)
+    return make_plan(*agents)
+
+
+def test_markdown_starts_with_a_hidden_marker_naming_the_app() -> None:
+    first = render_markdown(one_of_each()).splitlines()[0]
+    assert first == "<!-- reconciler-plan:0123456789abcdef0123456789abcdef -->"
+
+
+def test_markdown_marker_falls_back_to_the_project_then_the_lineage() -> None:
+    plan = make_plan(start(), app_id="")
+    assert render_markdown(plan).startswith(f"<!-- reconciler-plan:{LINEAGE} -->\n")
+    named = plan.model_copy(update={"extra": {"project": "voice-prod"}})
+    assert render_markdown(named).startswith("<!-- reconciler-plan:voice-prod -->\n")
+
+
+def test_markdown_has_a_title_the_summary_and_a_table_of_counts() -> None:
+    markdown = render_markdown(make_plan(start("a"), start("b"), restart("c"), noop("d")))
+    assert "### Reconciler plan for app `0123456789abcdef0123456789abcdef`" in markdown
+    assert "**Plan: 2 to start, 1 to restart; 1 unchanged.**" in markdown
+    assert "| action | count |" in markdown
+    assert "| `+` start | 2 |" in markdown
+    assert "| `~` update in place | 0 |" in markdown
+    assert "| `-/+` restart | 1 |" in markdown
+    assert "| `-` stop | 0 |" in markdown
+    assert "| `~` renew token | 0 |" in markdown
+    assert "| unchanged | 1 |" in markdown
+
+
+def test_markdown_ends_with_the_summary_line() -> None:
+    assert render_markdown(one_of_each()).endswith(f"**{SUMMARY}**")
+
+
+def test_markdown_warns_naming_the_agents_that_stop_or_restart() -> None:
+    markdown = render_markdown(one_of_each())
+    warning = next(line for line in markdown.splitlines() if line.startswith("⚠️"))
+    assert "1 agent will stop (`legacy-fr`)" in warning
+    assert "1 agent will restart (`billing`)" in warning
+
+
+def test_markdown_has_no_warning_line_when_nothing_stops_or_restarts() -> None:
+    markdown = render_markdown(make_plan(start(), update(), renew(), noop()))
+    assert "⚠️" not in markdown
+
+
+def test_markdown_includes_the_plan_warnings_escaped() -> None:
+    plan = make_plan(start(), warnings=("unmanaged agent <Z9> is RUNNING",))
+    markdown = render_markdown(plan)
+    assert "**Warnings**" in markdown
+    assert "- ⚠️ unmanaged agent &lt;Z9&gt; is RUNNING" in markdown
+
+
+def test_markdown_has_a_details_block_with_a_diff_per_changed_agent() -> None:
+    markdown = render_markdown(one_of_each())
+    assert markdown.count("<details>") == 5
+    block = _block(markdown, "billing")
+    assert block.startswith(
+        "<details><summary><code>-/+ billing</code> restart: "
+        "changes force a restart: properties.asr.language</summary>\n\n```diff\n"
+    )
+    assert '- properties.asr.language = "en-US"\n' in block
+    assert '+ properties.asr.language = "de-DE"  # forces restart\n' in block
+    assert block.endswith("```\n\n</details>")
+
+
+def test_markdown_shows_prompt_changes_as_line_diffs() -> None:
+    block = _block(render_markdown(one_of_each()), "sales-de")
+    assert "~ properties.llm.system_messages[0].content  (in place)\n@@ -1,3 +1,3 @@\n" in block
+    assert "\n-    Be terse.\n+    Be warm and helpful.\n" in block
+
+
+def test_markdown_never_shows_a_sensitive_value() -> None:
+    marker = {"$sensitive": "sha256:" + "cd" * 32}
+    agent = AgentPlan(
+        name="a",
+        action="update",
+        reason="in-place update",
+        changes=(
+            FieldChange(path="properties.llm.api_key", sensitive=True),
+            FieldChange(path="properties.tts.params.key", before=marker, after="sk-live-123"),
+        ),
+    )
+    block = _block(render_markdown(make_plan(agent)), "a")
+    assert "~ properties.llm.api_key = (sensitive, changed)  (in place)" in block
+    assert "~ properties.tts.params.key = (sensitive, changed)  (in place)" in block
+    assert "sk-live-123" not in block
+    assert "cdcd" not in block
+
+
+def test_markdown_lists_unchanged_agents_compactly() -> None:
+    markdown = render_markdown(make_plan(start(), noop("kiosk"), noop("lobby")))
+    assert "**Unchanged (2):** `kiosk`, `lobby`" in markdown
+    assert "<code>  kiosk" not in markdown
+
+
+def test_markdown_fence_outgrows_backticks_inside_values() -> None:
+    agent = AgentPlan(
+        name="a",
+        action="update",
+        reason="r",
+        changes=(FieldChange(path="p", before="use ```code```", after="use ````code````"),),
+    )
+    block = _block(render_markdown(make_plan(agent)), "a")
+    assert "\n`````diff\n" in block
+    assert block.endswith("\n`````\n\n</details>")
+
+
+def test_markdown_escapes_html_in_reasons() -> None:
+    agent = AgentPlan(name="a", action="start", reason="failed: <b>boom</b>", agent_id="X")
+    assert "failed: &lt;b&gt;boom&lt;/b&gt;</summary>" in render_markdown(make_plan(agent))
+
+
+def test_markdown_of_a_small_plan_is_not_truncated() -> None:
+    assert "omitted" not in render_markdown(one_of_each())
+
+
+def test_markdown_of_2000_agents_is_cut_in_the_middle_under_the_limit() -> None:
+    plan = _big_plan(2000)
+    markdown = render_markdown(plan)
+    assert len(markdown) <= 60_000
+    lines = markdown.splitlines()
+    assert lines[0].startswith("<!-- reconciler-plan:")
+    assert f"**{plan_summary_line(plan)}**" == lines[-1]
+    assert "| action | count |" in markdown
+    assert "⚠️ **Running agents will be interrupted:**" in markdown
+    changed = [a.name for a in plan.agents if a.action != "no-op"]
+    kept = re.findall(r"<summary><code>\S+ (agent-\d+)</code>", markdown)
+    assert kept[0] == changed[0]
+    assert kept[-1] == changed[-1]
+    assert kept == sorted(kept)
+    omitted = len(changed) - len(kept)
+    assert omitted > 0
+    assert (
+        f"> … {omitted:,} agent blocks omitted to stay under GitHub's comment limit; "
+        "run `reconciler plan` for the full plan"
+    ) in markdown
+    note_at = markdown.index("agent blocks omitted")
+    assert markdown.index(f" {kept[0]}</code>") < note_at < markdown.index(f" {kept[-1]}</code>")
+
+
+def test_markdown_cuts_a_single_huge_block_inside_its_fence() -> None:
+    before = "\n".join(f"old rule {i} " + "x" * 100 for i in range(5000))
+    after = "\n".join(f"new rule {i} " + "x" * 100 for i in range(5000))
+    agent = AgentPlan(
+        name="a",
+        action="update",
+        reason="r",
+        changes=(
+            FieldChange(
+                path="properties.llm.system_messages[0].content", before=before, after=after
+            ),
+        ),
+    )
+    markdown = render_markdown(make_plan(agent), max_chars=20_000)
+    assert len(markdown) <= 20_000
+    block = _block(markdown, "a")
+    assert re.search(r"\n# … [\d,]+ more lines: run `reconciler plan`\n```\n\n</details>$", block)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    n=st.integers(min_value=0, max_value=300),
+    max_chars=st.integers(min_value=2_000, max_value=70_000),
+    prompt_lines=st.integers(min_value=1, max_value=40),
+)
+def test_markdown_never_exceeds_max_chars_and_keeps_both_ends(
+    n: int, max_chars: int, prompt_lines: int
+) -> None:
+    plan = _big_plan(n, prompt_lines=prompt_lines)
+    markdown = render_markdown(plan, max_chars=max_chars)
+    assert len(markdown) <= max_chars
+    assert markdown.startswith("<!-- reconciler-plan:")
+    assert markdown.endswith(f"**{plan_summary_line(plan)}**")
+
+
+def test_markdown_refuses_a_limit_too_small_for_its_summary() -> None:
+    with pytest.raises(ValueError, match="at least"):
+        render_markdown(one_of_each(), max_chars=500)
+
+
+def test_markdown_is_deterministic() -> None:
+    assert render_markdown(one_of_each()).encode() == render_markdown(one_of_each()).encode()
+    big = _big_plan(500)
+    assert render_markdown(big) == render_markdown(big)
