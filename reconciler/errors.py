@@ -46,7 +46,7 @@ class ReconcilerError(Exception):
 
 
 class ValidationError(ReconcilerError):
-    """User input (manifests, settings) is invalid; carries every problem found, not just the first."""
+    """User input (manifests, settings) is invalid; carries every problem found."""
 
     def __init__(self, problems: Sequence[Problem], what: str = "input") -> None:
         self.problems = tuple(problems)

@@ -11,15 +11,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.payload import update_properties
 from reconciler.errors import EngineError
-from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, DesiredSet, PendingEntry, Plan
-from reconciler.models import LiveAgent, StateDoc
+from reconciler.models import (
+    AgentPlan,
+    AgentRecord,
+    DesiredAgent,
+    DesiredSet,
+    LiveAgent,
+    PendingEntry,
+    Plan,
+    StateDoc,
+)
 from reconciler.models.live import ENDED_STATUSES
 from reconciler.plan import desired_view
 
@@ -28,8 +36,8 @@ ACTIVE_STATE_CODES = (1, 2, 5)
 
 
 class JoinAnswer(Protocol):
-    agent_id: str
-    create_ts: int
+    @property
+    def agent_id(self) -> str: ...
 
 
 class EngineOps(Protocol):
@@ -38,14 +46,14 @@ class EngineOps(Protocol):
     async def join(
         self,
         name: str,
-        properties: dict[str, Any],
+        properties: Mapping[str, Any],
         preset: str | None = None,
         pipeline_id: str | None = None,
     ) -> JoinAnswer: ...
 
     async def leave(self, agent_id: str) -> bool: ...
 
-    async def update(self, agent_id: str, properties: dict[str, Any]) -> None: ...
+    async def update(self, agent_id: str, properties: Mapping[str, Any]) -> None: ...
 
     async def list_agents(
         self,

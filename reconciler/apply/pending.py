@@ -34,7 +34,7 @@ async def resolve_pending(
     listed = await asyncio.gather(
         *(client.list_agents(channel=c, states=ACTIVE_STATE_CODES) for c in channels)
     )
-    active_by_channel = dict(zip(channels, listed))
+    active_by_channel = dict(zip(channels, listed, strict=True))
     for entry in doc.pending:
         if entry.op == "leave":
             notes.append(

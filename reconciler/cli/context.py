@@ -1,4 +1,4 @@
-"""The project a command works on, from the global ``-C``/``--config`` options and the environment."""
+"""The project a command works on: the global ``-C``/``--config`` options and the environment."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def _walk(path: tuple[PathPart, ...], a: Any, b: Any, out: list[RawChange]) -> N
             _walk((*path, key), a.get(key, _ABSENT), b.get(key, _ABSENT), out)
         return
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for index, (x, y) in enumerate(zip(a, b)):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
             _walk((*path, index), x, y, out)
         return
     if a != b or type(a) is not type(b):

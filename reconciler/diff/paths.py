@@ -1,4 +1,7 @@
-"""Canonical field paths: ``properties.llm.params.model``, ``properties.llm.system_messages[0].content``.
+"""Canonical field paths.
+
+Keys are joined with dots and list items indexed: ``properties.llm.params.model``,
+``properties.llm.system_messages[0].content``.
 
 Keys that are not plain identifiers (dots, brackets, spaces) are quoted: ``labels["team.name"]``.
 """

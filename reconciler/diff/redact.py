@@ -55,12 +55,16 @@ def _replace(tree: Any, parts: tuple[PathPart, ...], salt: str) -> None:
         if node is None or is_redacted(node):
             return
     last = parts[-1]
-    if isinstance(node, dict) and isinstance(last, str) and last in node:
-        if not is_redacted(node[last]):
+    if isinstance(node, dict) and isinstance(last, str):
+        if last in node and not is_redacted(node[last]):
             node[last] = {SENSITIVE_MARKER: digest_value(node[last], salt)}
-    elif isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
-        if not is_redacted(node[last]):
-            node[last] = {SENSITIVE_MARKER: digest_value(node[last], salt)}
+    elif (
+        isinstance(node, list)
+        and isinstance(last, int)
+        and 0 <= last < len(node)
+        and not is_redacted(node[last])
+    ):
+        node[last] = {SENSITIVE_MARKER: digest_value(node[last], salt)}
 
 
 def _child(node: Any, part: PathPart) -> Any:

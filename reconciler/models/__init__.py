@@ -1,4 +1,7 @@
-"""Layer 0: the pydantic models shared by every layer (desired agents, settings, state, live status, plan)."""
+"""Layer 0: the pydantic models shared by every layer.
+
+Desired agents, settings, state, live status and the plan.
+"""
 
 from reconciler.models.desired import DesiredAgent, DesiredSet, TokenMode
 from reconciler.models.live import LiveAgent, LiveStatus

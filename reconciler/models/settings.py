@@ -25,7 +25,8 @@ class Settings(BaseModel):
     project_dir: Path
     config_path: Path | None = None
     engine: str = "sandbox"
-    """``sandbox`` (in-process), an ``https://`` URL, ``http://`` on loopback, or ``us``/``eu``/``ap``/``cn``."""
+    """``sandbox`` (in-process), an ``https://`` URL, ``http://`` on loopback, or a region
+    (``us``, ``eu``, ``ap``, ``cn``)."""
     app_id: str = SANDBOX_APP_ID
     auth: Literal["basic", "token"] = "basic"
     app_certificate: SecretStr | None = None

@@ -14,6 +14,7 @@ import httpx
 from reconciler.engine import EngineClient, RetryEvent, RetryPolicy, build_client
 from reconciler.models import Settings
 
+
 def sandbox_transport(settings: Settings) -> httpx.AsyncBaseTransport:
     """An in-process transport to the sandbox engine stored in the project's ``.sandbox/``."""
     from reconciler.sandbox import SandboxConfig, create_app

@@ -47,14 +47,18 @@ def load_plan_file(path: Path) -> Plan:
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValidationError([Problem(where, f"cannot read plan file: {exc.strerror}")], "plan")
+        raise ValidationError(
+            [Problem(where, f"cannot read plan file: {exc.strerror}")], "plan"
+        ) from None
     except UnicodeDecodeError:
         raise ValidationError([Problem(where, "plan file is not UTF-8 text")], "plan") from None
     try:
         envelope = json.loads(raw)
     except json.JSONDecodeError as exc:
         loc = Location(str(path), exc.lineno)
-        raise ValidationError([Problem(loc, f"not a saved plan (invalid JSON: {exc.msg})")], "plan")
+        raise ValidationError(
+            [Problem(loc, f"not a saved plan (invalid JSON: {exc.msg})")], "plan"
+        ) from None
     if not isinstance(envelope, dict) or envelope.get("kind") != PLAN_KIND:
         raise ValidationError(
             [Problem(where, "not a saved plan (write one with `reconciler plan --out FILE`)")],

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult, apply_plan, resolve_pending
-from reconciler.engine import RetryEvent, mint_agent_token, refresh
+from reconciler.engine import RetryEvent, mint_agent_token
+from reconciler.engine import refresh as refresh_live
 from reconciler.errors import PlanError, SettingsError
 from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
@@ -115,7 +116,7 @@ class Project:
             async with engine_client(self.settings, on_retry=hooks.on_retry) as client:
                 if state.pending:
                     state, notes = await resolve_pending(state, client, self.store, self.clock)
-                live = await refresh(client, state.agents, self.clock())
+                live = await refresh_live(client, state.agents, self.clock())
         plan = build_plan(
             desired, state, live, now=self.clock(), options=self._options(targets, replace, destroy)
         )

@@ -34,6 +34,8 @@ from .validation import (
 )
 
 DEFAULT_MAX_HISTORY = 32
+#: list only covers agents created within the last 7 days.
+LIST_SCOPE_S = 7 * 86400.0
 TURNS_DEFAULT_PAGE_SIZE = 20
 
 
@@ -164,7 +166,8 @@ def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str
     now = sb.now()
     query = parse_list_query(params, now)
     retention = sb.settings.get_retention_s
-    rows = sb.store.window(app_id, query.channel, query.from_time, query.to_time)
+    from_time = max(query.from_time, now - LIST_SCOPE_S)
+    rows = sb.store.window(app_id, query.channel, from_time, query.to_time)
     matches: list[tuple[AgentRecord, str]] = []
     for record in rows:
         if expired(record, now, retention):

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import click
 import pytest
-from tests.state.conftest import HolderFactory, make_doc, make_record
 
 from reconciler.cli import main
 from reconciler.errors import EXIT_CONFLICT, EXIT_ERROR
 from reconciler.models.settings import Settings
 from reconciler.models.state import PendingEntry
 from reconciler.state import LocalStateStore, StateLock, dump_state
+from tests.state.conftest import HolderFactory, make_doc, make_record
 
 
 def _settings(ctx: click.Context) -> Settings:

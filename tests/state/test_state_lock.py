@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.state.conftest import HolderFactory
 
 from reconciler.errors import EXIT_CONFLICT, LockHeldError, StateError
 from reconciler.state import LockInfo, StateLock, force_unlock, lock_path_for
 from reconciler.state.lock import ci_run_from_env
+from tests.state.conftest import HolderFactory
 
 CI_VARS = (
     "GITHUB_RUN_ID", "GITHUB_REPOSITORY", "GITHUB_SERVER_URL", "CI_JOB_URL",

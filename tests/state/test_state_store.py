@@ -10,12 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.state.conftest import make_doc, make_record
 
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, PendingEntry
 from reconciler.state import LocalStateStore, dump_state
 from reconciler.state import store as store_module
+from tests.state.conftest import make_doc, make_record
 
 
 @pytest.fixture

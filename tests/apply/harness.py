@@ -1,0 +1,161 @@
+"""An in-process sandbox, an engine client and a state store for apply tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult, apply_plan
+from reconciler.engine import BasicAuth, EngineClient, RetryPolicy, mint_agent_token, refresh
+from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, StateDoc
+from reconciler.plan import PlanOptions, build_plan
+from reconciler.sandbox import SandboxConfig, create_app
+from reconciler.state import LocalStateStore
+
+APP_ID = "0123456789abcdef0123456789abcdef"
+CERT = "fedcba9876543210fedcba9876543210"
+BASE = "http://sandbox/api/conversational-ai-agent"
+
+
+def agent(
+    name: str,
+    *,
+    prompt: str = "You are helpful.",
+    tts_vendor: str = "microsoft",
+    api_key: str = "sk-secret-value-123",
+    channel: str | None = None,
+    token_mode: str = "auto",
+) -> DesiredAgent:
+    spec: dict[str, Any] = {
+        "properties": {
+            "channel": channel or name,
+            "agent_rtc_uid": "1001",
+            "remote_rtc_uids": ["*"],
+            "idle_timeout": 0,
+            "llm": {
+                "url": "https://api.openai.com/v1/chat/completions",
+                "api_key": api_key,
+                "system_messages": [{"role": "system", "content": prompt}],
+                "params": {"model": "gpt-4o-mini"},
+            },
+            "tts": {"vendor": tts_vendor, "params": {"key": "tts-secret-key-456"}},
+        }
+    }
+    return DesiredAgent(
+        name=name,
+        path=f"agents.d/{name}.yaml",
+        spec=spec,
+        token_mode=token_mode,  # type: ignore[arg-type]
+        sensitive=frozenset({"properties.llm.api_key", "properties.tts.params.key"}),
+    )
+
+
+def desired(*agents: DesiredAgent) -> DesiredSet:
+    return DesiredSet(agents={a.name: a for a in agents})
+
+
+@dataclass
+class World:
+    tmp: Path
+    app: Any
+    store: LocalStateStore
+    events: list[ApplyEvent] = field(default_factory=list)
+    writes: int = 0
+
+    def client(self, max_attempts: int = 4) -> EngineClient:
+        async def no_sleep(_: float) -> None:
+            return None
+
+        return EngineClient(
+            APP_ID,
+            [BASE],
+            BasicAuth("sandbox", "sandbox"),
+            transport=httpx.ASGITransport(app=self.app),
+            retry=RetryPolicy(max_attempts, sleep=no_sleep),
+        )
+
+    def control(self, method: str, path: str, json: Any = None) -> Any:
+        async def go() -> Any:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=self.app), base_url="http://sandbox"
+            ) as c:
+                r = await c.request(method, path, json=json)
+                r.raise_for_status()
+                return r.json() if r.content else None
+
+        return asyncio.run(go())
+
+    def agents(self, status: str | None = None) -> list[dict[str, Any]]:
+        out = self.control("GET", "/_sandbox/agents")["agents"]
+        return [a for a in out if status is None or a["status"] == status]
+
+    def live(self, state: StateDoc) -> LiveStatus:
+        async def go() -> LiveStatus:
+            async with self.client() as c:
+                return await refresh(c, state.agents, time.time())
+
+        return asyncio.run(go())
+
+    def plan(self, want: DesiredSet, **options: Any) -> tuple[Plan, StateDoc]:
+        state = self.store.load()
+        plan = build_plan(
+            want,
+            state,
+            self.live(state),
+            now=time.time(),
+            options=PlanOptions(app_id=APP_ID, **options),
+        )
+        return plan, state
+
+    def apply(
+        self, want: DesiredSet, *, max_attempts: int = 4, **options: Any
+    ) -> tuple[Plan, ApplyResult, StateDoc]:
+        plan, state = self.plan(want, **options)
+        world = self
+
+        class CountingStore:
+            def write(self, doc: StateDoc) -> StateDoc:
+                world.writes += 1
+                return world.store.write(doc)
+
+        def mint(a: DesiredAgent, now: float) -> tuple[str, float]:
+            return mint_agent_token(APP_ID, CERT, a.channel, a.agent_rtc_uid, 86400, now, False)
+
+        async def go() -> tuple[ApplyResult, StateDoc]:
+            async with self.client(max_attempts) as c:
+                ctx = ApplyContext(
+                    client=c,
+                    store=CountingStore(),
+                    mint_token=mint,
+                    parallelism=4,
+                    poll_interval_s=0.01,
+                    stop_wait_timeout_s=5,
+                    on_event=self.events.append,
+                )
+                return await apply_plan(plan, want, state, ctx)
+
+        result, state = asyncio.run(go())
+        return plan, result, state
+
+
+def make_world(tmp: Path, **config: Any) -> World:
+    values: dict[str, Any] = {
+        "customer_id": "sandbox",
+        "customer_secret": "sandbox",
+        "app_certificate": CERT,
+        "stop_delay_s": 0.0,
+        "require_token": False,
+        "seed": 3,
+    }
+    values.update(config)
+    app = create_app(SandboxConfig(**values))
+    return World(tmp=tmp, app=app, store=LocalStateStore(tmp / "state" / "agents.json"))
+
+
+Factory = Callable[..., World]

@@ -1,0 +1,238 @@
+"""Apply against the in-process sandbox: phases, state after every action, adoption, failures."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from reconciler.apply import resolve_pending
+from reconciler.errors import PlanError
+from reconciler.models import PendingEntry
+from tests.apply.harness import World, agent, desired, make_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return make_world(tmp_path)
+
+
+def test_apply_starts_new_agents_and_records_each_in_state(world: World) -> None:
+    want = desired(agent("alpha"), agent("beta"), agent("gamma"))
+    plan, result, state = world.apply(want)
+    assert [a.action for a in plan.agents] == ["start"] * 3
+    assert result.ok and result.count("start") == 3
+    assert sorted(state.agents) == ["alpha", "beta", "gamma"]
+    running = world.agents("RUNNING")
+    assert sorted(a["name"] for a in running) == ["alpha-1", "beta-1", "gamma-1"]
+    assert {a["agent_id"] for a in running} == {r.agent_id for r in state.agents.values()}
+    assert state.pending == []
+
+
+def test_replanning_after_apply_shows_no_changes(world: World) -> None:
+    want = desired(agent("alpha"), agent("beta"))
+    world.apply(want)
+    plan, _ = world.plan(want)
+    assert not plan.has_changes
+    assert [a.reason for a in plan.agents] == ["up to date", "up to date"]
+
+
+def test_state_is_written_after_every_engine_action(world: World) -> None:
+    world.apply(desired(agent("alpha"), agent("beta"), agent("gamma")))
+    # one write-ahead entry and one result per join
+    assert world.writes == 6
+
+
+def test_prompt_edit_updates_in_place_and_keeps_the_agent_id(world: World) -> None:
+    _, _, before = world.apply(desired(agent("alpha")))
+    plan, result, after = world.apply(desired(agent("alpha", prompt="Be brief.")))
+    assert plan.agents[0].action == "update"
+    assert result.ok and result.count("update") == 1
+    assert after.agents["alpha"].agent_id == before.agents["alpha"].agent_id
+    (view,) = world.agents("RUNNING")
+    (update,) = view["updates"]
+    body = update["body"]["properties"]
+    assert body["llm"]["system_messages"] == [{"role": "system", "content": "Be brief."}]
+    assert not world.plan(desired(agent("alpha", prompt="Be brief.")))[0].has_changes
+
+
+def test_tts_vendor_change_restarts_with_a_new_agent_and_stops_the_old(world: World) -> None:
+    _, _, before = world.apply(desired(agent("alpha")))
+    plan, result, after = world.apply(desired(agent("alpha", tts_vendor="elevenlabs")))
+    (action,) = plan.agents
+    assert action.action == "restart"
+    assert "properties.tts.vendor" in action.restart_fields
+    assert result.ok and result.count("restart") == 1
+    old, new = before.agents["alpha"], after.agents["alpha"]
+    assert new.agent_id != old.agent_id
+    assert new.generation == 2 and new.wire_name == "alpha-2"
+    statuses = {a["agent_id"]: a["status"] for a in world.agents()}
+    assert statuses[old.agent_id] == "STOPPED"
+    assert statuses[new.agent_id] == "RUNNING"
+
+
+def test_agent_removed_from_manifests_is_stopped_and_forgotten(world: World) -> None:
+    world.apply(desired(agent("alpha"), agent("beta")))
+    plan, result, state = world.apply(desired(agent("alpha")))
+    assert [(a.name, a.action) for a in plan.agents] == [("alpha", "no-op"), ("beta", "stop")]
+    assert result.ok and result.count("stop") == 1
+    assert sorted(state.agents) == ["alpha"]
+    assert [a["name"] for a in world.agents("RUNNING")] == ["alpha-1"]
+
+
+def test_agent_that_exited_on_the_engine_is_started_again(world: World) -> None:
+    _, _, state = world.apply(desired(agent("alpha")))
+    world.control(
+        "POST",
+        f"/_sandbox/agents/{state.agents['alpha'].agent_id}/crash",
+        {"message": "LLM unreachable"},
+    )
+    plan, result, after = world.apply(desired(agent("alpha")))
+    (action,) = plan.agents
+    assert action.action == "start"
+    assert action.reason.startswith("failed:") and "LLM unreachable" in action.reason
+    assert result.ok
+    assert after.agents["alpha"].generation == 2
+
+
+def test_join_conflict_adopts_the_agent_already_running(world: World) -> None:
+    # A previous run started alpha-1 and died before recording it.
+    async def start_directly() -> str:
+        async with world.client() as c:
+            answer = await c.join(
+                "alpha-1", {"channel": "alpha", "agent_rtc_uid": "1001", "remote_rtc_uids": ["*"]}
+            )
+            return answer.agent_id
+
+    import asyncio
+
+    stray = asyncio.run(start_directly())
+    _, result, state = world.apply(desired(agent("alpha")))
+    assert result.ok
+    assert state.agents["alpha"].agent_id == stray
+    (entry,) = result.results
+    assert "adopted" in entry.detail
+    assert len(world.agents("RUNNING")) == 1
+
+
+def test_a_failing_agent_does_not_stop_the_others(world: World) -> None:
+    world.control(
+        "POST",
+        "/_sandbox/faults/rules",
+        {"route": "join", "name": "beta-1", "status": 400, "reason": "InvalidFieldValue"},
+    )
+    _, result, state = world.apply(desired(agent("alpha"), agent("beta"), agent("gamma")))
+    assert not result.ok
+    (failure,) = result.failed
+    assert failure.name == "beta" and failure.reason == "InvalidFieldValue"
+    assert sorted(state.agents) == ["alpha", "gamma"]
+    assert state.pending == []
+
+
+def test_retries_through_injected_503s_and_429s(world: World) -> None:
+    world.control(
+        "POST",
+        "/_sandbox/faults/rules",
+        {"route": "join", "name": "alpha-1", "status": 503, "times": 2},
+    )
+    world.control(
+        "POST",
+        "/_sandbox/faults/rules",
+        {"route": "join", "name": "beta-1", "status": 429, "times": 1},
+    )
+    _, result, state = world.apply(desired(agent("alpha"), agent("beta")), max_attempts=4)
+    assert result.ok
+    assert sorted(state.agents) == ["alpha", "beta"]
+    assert len(world.agents("RUNNING")) == 2
+
+
+def test_interrupted_join_is_adopted_when_the_agent_runs(world: World) -> None:
+    import asyncio
+
+    async def start_directly() -> str:
+        async with world.client() as c:
+            answer = await c.join(
+                "alpha-1", {"channel": "alpha", "agent_rtc_uid": "1001", "remote_rtc_uids": ["*"]}
+            )
+            return answer.agent_id
+
+    stray = asyncio.run(start_directly())
+    state = world.store.load()
+    entry = PendingEntry(
+        id=str(uuid.uuid4()),
+        op="join",
+        name="alpha",
+        wire_name="alpha-1",
+        generation=1,
+        channel="alpha",
+        created_at=0.0,
+    )
+    state = world.store.write(state.model_copy(update={"pending": [entry]}))
+
+    async def resolve() -> tuple[object, list[str]]:
+        async with world.client() as c:
+            return await resolve_pending(state, c, world.store)
+
+    doc, notes = asyncio.run(resolve())
+    assert doc.pending == []  # type: ignore[attr-defined]
+    assert doc.agents["alpha"].agent_id == stray  # type: ignore[attr-defined]
+    assert "adopted" in notes[0]
+
+
+def test_interrupted_join_that_never_ran_is_forgotten(world: World) -> None:
+    import asyncio
+
+    state = world.store.load()
+    entry = PendingEntry(
+        id=str(uuid.uuid4()),
+        op="join",
+        name="alpha",
+        wire_name="alpha-1",
+        generation=1,
+        channel="alpha",
+        created_at=0.0,
+    )
+    state = world.store.write(state.model_copy(update={"pending": [entry]}))
+
+    async def resolve() -> tuple[object, list[str]]:
+        async with world.client() as c:
+            return await resolve_pending(state, c, world.store)
+
+    doc, notes = asyncio.run(resolve())
+    assert doc.pending == [] and doc.agents == {}  # type: ignore[attr-defined]
+    assert "never took effect" in notes[0]
+
+
+def test_state_holds_no_secret_value(world: World) -> None:
+    world.apply(desired(agent("alpha"), agent("beta")))
+    text = world.store.path.read_text()
+    assert "sk-secret-value-123" not in text
+    assert "tts-secret-key-456" not in text
+    assert "$sensitive" in text
+
+
+def test_capacity_is_checked_before_starting(tmp_path: Path) -> None:
+    world = make_world(tmp_path, pcu_limit=50)
+    want = desired(*(agent(f"a{i}") for i in range(3)))
+    with pytest.raises(PlanError, match=r"3 agents would run; the cap for app .* is 2"):
+        world.plan(want, max_concurrent_agents=2)
+    assert world.agents() == []
+
+
+def test_apply_refuses_to_start_past_the_engine_cap_counting_unmanaged_agents(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    world = make_world(tmp_path, pcu_limit=50)
+
+    async def start_stray() -> None:
+        async with world.client() as c:
+            await c.join(
+                "stray-1", {"channel": "x", "agent_rtc_uid": "1", "remote_rtc_uids": ["*"]}
+            )
+
+    asyncio.run(start_stray())
+    with pytest.raises(PlanError, match="2 agents would run"):
+        world.plan(desired(agent("a0")), max_concurrent_agents=1)

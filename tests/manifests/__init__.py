@@ -1,0 +1,1 @@
+"""Tests of manifests and settings loading (reconciler.manifests) and `validate`/`schema`."""

@@ -1,0 +1,202 @@
+"""``${VAR}`` interpolation and what is marked sensitive."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.errors import ValidationError
+from reconciler.manifests.interpolate import InterpolationError, interpolate_string
+from reconciler.manifests.sensitive import SECRET_KEYS, is_secret_key
+from tests.manifests.manifest_helpers import Project
+
+ENV = {"HOST": "llm.example", "EMPTY": "", "KEY": "sk-live-123"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", ("plain", False)),
+        ("https://${HOST}/v1", ("https://llm.example/v1", True)),
+        ("${MISSING:-fallback}", ("fallback", True)),
+        ("${EMPTY:-fallback}", ("fallback", True)),
+        ("${EMPTY}", ("", True)),
+        ("${HOST:-x} and ${HOST}", ("llm.example and llm.example", True)),
+        ("$${HOST} stays", ("${HOST} stays", False)),
+        ("$$${HOST}", ("$${HOST}", False)),
+        ("cost: $5, $HOST", ("cost: $5, $HOST", False)),
+        ("${MISSING:-a:-b}", ("a:-b", True)),
+    ],
+)
+def test_interpolation_rules(text: str, expected: tuple[str, bool]) -> None:
+    assert interpolate_string(text, ENV) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("${MISSING}", "environment variable 'MISSING' is not set"),
+        ("${HOST", "unterminated '${' (write $${ for a literal ${)"),
+        (
+            "${not a name}",
+            "invalid variable reference: expected ${NAME} or ${NAME:-default}"
+            " (write $${ for a literal ${)",
+        ),
+    ],
+)
+def test_interpolation_errors(text: str, message: str) -> None:
+    with pytest.raises(InterpolationError, match=None) as caught:
+        interpolate_string(text, ENV)
+    assert str(caught.value) == message
+
+
+def test_a_missing_variable_names_file_line_and_variable(project: Project) -> None:
+    project.agent("x.yaml", "x", props="asr:\n  params:\n    api_key: ${DEEPGRAM_API_KEY}\n")
+    assert project.errors() == [
+        "agents.d/x.yaml:14: environment variable 'DEEPGRAM_API_KEY' is not set"
+        " (in properties.asr.params.api_key)"
+    ]
+
+
+def test_a_failed_interpolation_does_not_cascade(project: Project) -> None:
+    project.write(
+        "agents.d/x.yaml",
+        """\
+        name: x
+        preset: p
+        properties:
+          channel: c
+          agent_rtc_uid: ${AGENT_UID}
+          remote_rtc_uids: ["2"]
+        """,
+    )
+    assert project.errors() == [
+        "agents.d/x.yaml:5: environment variable 'AGENT_UID' is not set"
+        " (in properties.agent_rtc_uid)"
+    ]
+
+
+def test_dollar_dollar_brace_is_a_literal(project: Project) -> None:
+    project.agent("x.yaml", "x", props="labels: {template: 'Hello $${user}'}\n")
+    agent = project.load().agents["x"]
+    assert agent.spec["properties"]["labels"]["template"] == "Hello ${user}"
+    assert "properties.labels.template" not in agent.sensitive
+
+
+def test_name_extends_and_strict_are_taken_literally(project: Project) -> None:
+    project.agent("x.yaml", "x-${REGION}")
+    assert project.errors({"REGION": "eu"}) == [
+        "agents.d/x.yaml:1: invalid name 'x-${REGION}': use 1 to 48 lowercase letters, digits"
+        " and '-', starting with a letter or digit"
+    ]
+
+
+def test_every_interpolated_value_is_sensitive_and_real(project: Project) -> None:
+    project.write(
+        "agents.d/x.yaml",
+        """\
+        name: x
+        properties:
+          channel: ${CHANNEL}
+          agent_rtc_uid: "1"
+          remote_rtc_uids: ["2"]
+          llm:
+            url: https://${HOST}/v1
+            system_messages:
+              - {role: system, content: "You work for ${COMPANY:-Acme}."}
+          tts: {vendor: microsoft, params: {region: eastus}}
+        """,
+    )
+    agent = project.load({"CHANNEL": "room", "HOST": "llm.example"}).agents["x"]
+    assert agent.sensitive == {
+        "properties.channel",
+        "properties.llm.url",
+        "properties.llm.system_messages[0].content",
+    }
+    assert agent.spec["properties"]["llm"]["url"] == "https://llm.example/v1"
+    assert agent.spec["properties"]["llm"]["system_messages"][0]["content"] == (
+        "You work for Acme."
+    )
+
+
+def test_values_under_secret_like_keys_are_sensitive_even_when_literal(project: Project) -> None:
+    project.write(
+        "agents.d/x.yaml",
+        """\
+        name: x
+        properties:
+          channel: c
+          agent_rtc_uid: "1"
+          remote_rtc_uids: ["2"]
+          llm:
+            url: https://llm.example
+            api_key: sk-literal
+            headers: {Authorization: Bearer abc, X-Trace: abc}
+            params: {max_tokens: 10}
+          tts: {vendor: elevenlabs, params: {key: el-literal, voice_id: v}}
+          avatar: {vendor: heygen, params: {agora_token: t, avatar_id: a}}
+          rtc: {encryption_key: k, encryption_salt: s, encryption_mode: 7}
+          filler_words:
+            content:
+              generated_config: {llm_provider: {url: u, api_key: sk-2}}
+        """,
+    )
+    agent = project.load().agents["x"]
+    assert agent.sensitive == {
+        "properties.llm.api_key",
+        "properties.llm.headers.Authorization",
+        "properties.tts.params.key",
+        "properties.avatar.params.agora_token",
+        "properties.rtc.encryption_key",
+        "properties.rtc.encryption_salt",
+        "properties.filler_words.content.generated_config.llm_provider.api_key",
+    }
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["api_key", "apiKey", "X-Api-Key", "client_secret", "access_token", "db_password", "TOKEN"],
+)
+def test_secret_like_keys(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["max_tokens", "keywords", "voice_id", "monkey", "region"])
+def test_keys_that_are_not_secret(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+def test_the_secret_key_list_is_the_documented_one() -> None:
+    documented = {"api_key", "key", "token", "secret", "password", "access_key", "secret_key"}
+    documented |= {"encryption_key", "adc_credentials_string", "agora_token", "app_certificate"}
+    assert documented <= SECRET_KEYS
+
+
+def test_no_secret_value_ever_appears_in_a_message(project: Project) -> None:
+    secret = "sk-VERY-SECRET-VALUE"
+    project.write(
+        "agents.d/x.yaml",
+        f"""\
+        name: x
+        token: {secret}
+        properties:
+          channel: ${{SECRET}}
+          agent_rtc_uid: ${{SECRET}}
+          remote_rtc_uids: ["${{SECRET}}", {secret}]
+          idle_timeout: ${{SECRET}}
+          enable_string_uid: ${{SECRET}}
+          llm:
+            url: ${{SECRET}}
+            api_key: {{nested: {secret}}}
+            max_history: ${{SECRET}}
+          tts: ${{SECRET}}
+          labels: {{a: [{secret}]}}
+          rtc: {{encryption_mode: {secret}}}
+          typo_{secret[:2]}: 1
+        """,
+    )
+    with pytest.raises(ValidationError) as caught:
+        project.load({"SECRET": secret})
+    text = str(caught.value)
+    assert len(caught.value.problems) >= 8
+    assert secret not in text
+    assert "VERY-SECRET" not in text

@@ -1,0 +1,93 @@
+"""YAML reading: located syntax errors, repeated keys, several documents, no surprises."""
+
+from __future__ import annotations
+
+from reconciler.errors import Location, Problem
+from reconciler.manifests.yamlfile import LineDict, LineList, parse_yaml
+from tests.manifests.manifest_helpers import Project
+
+
+def test_a_duplicate_key_is_an_error_at_its_second_line(project: Project) -> None:
+    project.write(
+        "agents.d/x.yaml",
+        """\
+        name: x
+        preset: p
+        properties:
+          channel: c
+          agent_rtc_uid: "1"
+          remote_rtc_uids: ["2"]
+          channel: d
+        """,
+    )
+    assert project.errors() == ["agents.d/x.yaml:7: duplicate key 'channel' (first at line 4)"]
+
+
+def test_a_duplicate_key_in_a_flow_mapping_is_found_too() -> None:
+    parsed = parse_yaml("a: {b: 1, b: 2}\n", "f.yaml")
+    assert parsed.problems == [Problem(Location("f.yaml", 1), "duplicate key 'b' (first at line 1)")]
+
+
+def test_a_merge_key_may_override_without_being_a_duplicate() -> None:
+    parsed = parse_yaml("base: &b {k: 1, j: 2}\nuse:\n  <<: *b\n  k: 3\n", "f.yaml")
+    assert parsed.problems == []
+    assert parsed.documents[0].value["use"] == {"k": 3, "j": 2}
+
+
+def test_a_syntax_error_is_located(project: Project) -> None:
+    project.write("agents.d/x.yaml", "name: x\nproperties:\n  channel: [unclosed\n")
+    assert project.errors() == [
+        "agents.d/x.yaml:4: invalid YAML: did not find expected ',' or ']'"
+        " (while parsing a flow sequence)"
+    ]
+
+
+def test_bad_indentation_is_located(project: Project) -> None:
+    project.write("agents.d/x.yaml", "name: x\nproperties:\n  channel: c\n bad: 1\n")
+    assert project.errors() == [
+        "agents.d/x.yaml:4: invalid YAML: did not find expected key (while parsing a block mapping)"
+    ]
+
+
+def test_documents_before_a_syntax_error_are_kept() -> None:
+    parsed = parse_yaml("a: 1\n---\nb: 2\n---\nc: [\n", "f.yaml")
+    assert [d.value for d in parsed.documents] == [{"a": 1}, {"b": 2}]
+    assert [d.line for d in parsed.documents] == [1, 3]
+    assert [p.location.line for p in parsed.problems] == [6]
+
+
+def test_lines_are_recorded_for_keys_and_items() -> None:
+    parsed = parse_yaml("top:\n  list:\n    - one\n    - two: 2\n", "f.yaml")
+    top = parsed.documents[0].value
+    assert isinstance(top, LineDict) and isinstance(top["top"]["list"], LineList)
+    assert top["top"].lines == {"list": 2}
+    assert top["top"]["list"].lines == [3, 4]
+    assert top["top"]["list"][1].key_location("two") == Location("f.yaml", 4)
+
+
+def test_dates_stay_strings_and_empty_documents_are_skipped() -> None:
+    parsed = parse_yaml("---\n---\nwhen: 2024-01-31\n---\n", "f.yaml")
+    assert [d.value for d in parsed.documents] == [{"when": "2024-01-31"}]
+
+
+def test_unsupported_tags_are_errors_not_exceptions(project: Project) -> None:
+    project.write("agents.d/x.yaml", "name: !!python/object:os.system x\n")
+    (message,) = project.errors()
+    assert message.startswith("agents.d/x.yaml:1: invalid YAML: could not determine a constructor")
+
+
+def test_a_non_string_key_is_an_error(project: Project) -> None:
+    project.agent("x.yaml", "x", props="labels: {1: one}\n")
+    assert project.errors() == [
+        "agents.d/x.yaml:12: key 1 in properties.labels must be a string (quote it)"
+    ]
+
+
+def test_a_file_that_is_not_utf8_is_an_error(project: Project) -> None:
+    (project.root / "agents.d" / "x.yaml").write_bytes(b"name: x\nchannel: \xff\n")
+    assert project.errors() == ["agents.d/x.yaml:2: not valid UTF-8 text"]
+
+
+def test_a_recursive_alias_is_an_error(project: Project) -> None:
+    project.write("agents.d/x.yaml", "name: x\nproperties: &p\n  self: *p\n")
+    assert "agents.d/x.yaml:3: properties.self: recursive YAML alias" in project.errors()
