@@ -5,9 +5,10 @@ Editors that speak yaml-language-server pick it up from a first-line comment::
     # yaml-language-server: $schema=../docs/manifest.schema.json
 
 The schema forbids unknown keys (``additionalProperties: false``) even though ``strict: false``
-allows them at load time: an editor should flag a typo. Partials (``agents.d/_*``) hold only part
-of a manifest, so :func:`manifest_schema` with ``partial=True`` gives the same schema with no
-required keys.
+allows them at load time: an editor should flag a typo. It requires only ``name``: the other
+required keys (``properties``, ``channel``, the uids) may come from a partial through ``extends``,
+so the loader checks them after merging. Partials (``agents.d/_*``) hold only part of a manifest,
+so :func:`manifest_schema` with ``partial=True`` gives the same schema with nothing required.
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ def manifest_schema(partial: bool = False) -> dict[str, Any]:
         ),
     }
     body.update((k, v) for k, v in schema.items() if k not in body)
-    return _without_required(body) if partial else body
+    if partial:
+        return dict(_without_required(body))
+    body["required"] = ["name"]
+    for definition in body.get("$defs", {}).values():
+        if definition.get("title") == "Properties":
+            definition.pop("required", None)
+    return body
 
 
 def _without_required(node: Any) -> Any:

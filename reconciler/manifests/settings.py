@@ -82,6 +82,7 @@ def load_settings(
     elif config_path is not None:
         problems.append(Problem(root, "settings file not found"))
     _environment(values, environ, problems)
+    problems.extend(_cross_checks(values, locations, root))
     settings: Settings | None = None
     try:
         settings = Settings(
@@ -91,8 +92,6 @@ def load_settings(
         )
     except pydantic.ValidationError as exc:
         problems.extend(translate(exc, locations, root, where=_WHERE))
-    if settings is not None:
-        problems.extend(_cross_checks(settings, locations, root))
     if problems or settings is None:
         raise ValidationError(finish(problems), what=_WHERE)
     return settings
@@ -162,20 +161,22 @@ def _environment(
 
 
 def _cross_checks(
-    settings: Settings, locations: Mapping[str, Location], root: Location
+    values: Mapping[str, Any], locations: Mapping[str, Location], root: Location
 ) -> list[Problem]:
+    """Checks pydantic does not make, on the raw values (so they run even if pydantic fails)."""
     problems: list[Problem] = []
-    reason = engine_problem(settings.engine)
+    engine = values.get("engine", SANDBOX)
+    reason = engine_problem(engine) if isinstance(engine, str) else None
     if reason is not None:
         problems.append(Problem(locations.get("engine", root), reason))
-    certificate = settings.app_certificate
-    if certificate is not None and len(certificate.get_secret_value()) != CERTIFICATE_LENGTH:
+    certificate = values.get("app_certificate")
+    if isinstance(certificate, str) and len(certificate) != CERTIFICATE_LENGTH:
         problems.append(
             Problem(
                 locations.get("app_certificate", root),
                 f"app_certificate must be {CERTIFICATE_LENGTH} characters",
             )
         )
-    if settings.auth == "token" and certificate is None:
+    if values.get("auth") == "token" and certificate is None:
         problems.append(Problem(locations.get("auth", root), "auth: token needs app_certificate"))
     return problems

@@ -15,7 +15,7 @@ from reconciler.engine import EngineClient, RetryEvent, RetryPolicy, build_clien
 from reconciler.models import Settings
 
 
-def sandbox_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+def sandbox_transport(settings: Settings) -> tuple[httpx.AsyncBaseTransport, Callable[[], None]]:
     """An in-process transport to the sandbox engine stored in the project's ``.sandbox/``."""
     from reconciler.sandbox import SandboxConfig, create_app
 
@@ -36,7 +36,8 @@ def sandbox_transport(settings: Settings) -> httpx.AsyncBaseTransport:
         require_token=False,
         db_path=str(db),
     )
-    return httpx.ASGITransport(app=create_app(config))
+    app = create_app(config)
+    return httpx.ASGITransport(app=app), app.state.sandbox.close
 
 
 @asynccontextmanager
@@ -46,8 +47,18 @@ async def engine_client(
     on_retry: Callable[[RetryEvent], None] | None = None,
 ) -> AsyncIterator[EngineClient]:
     """An open :class:`EngineClient` for the project's engine."""
-    transport = sandbox_transport(settings) if settings.engine == "sandbox" else None
+    transport: httpx.AsyncBaseTransport | None = None
+    close: Callable[[], None] = _nothing
+    if settings.engine == "sandbox":
+        transport, close = sandbox_transport(settings)
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
-    client = build_client(settings, transport=transport, retry=retry)
-    async with client:
-        yield client
+    try:
+        client = build_client(settings, transport=transport, retry=retry)
+        async with client:
+            yield client
+    finally:
+        close()
+
+
+def _nothing() -> None:
+    return None

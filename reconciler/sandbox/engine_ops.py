@@ -2,7 +2,7 @@
 speak, interrupt, think. Each takes already-authenticated input and returns the JSON answer (or
 None for leave's empty body), raising `ApiFailure` for engine errors.
 
-Decisions where the API is UNCONFIRMED (documented in the sandbox README section of the report):
+Decisions where agora-api.md marks the real behaviour UNCONFIRMED:
 
 * Name uniqueness is per App ID among *active* agents (STARTING, RUNNING, STOPPING): 409
   `TaskConflict`. A name is free again once its agent is STOPPED or FAILED.
@@ -20,6 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .config import DEFAULT_IDLE_TIMEOUT_S
 from .core import Sandbox
 from .errors import ApiFailure, invalid, not_found
 from .lifecycle import expired, refresh, view
@@ -74,7 +75,7 @@ def join(sb: Sandbox, app_id: str, raw: bytes) -> dict[str, Any]:
             running_at=now + settings.start_delay_s,
             stop_delay_s=settings.stop_delay_s,
             max_runtime_s=settings.max_runtime_s,
-            idle_timeout=30 if idle is None else idle,
+            idle_timeout=DEFAULT_IDLE_TIMEOUT_S if idle is None else idle,
             stop_requested_at=None,
             users_left_at=None,
             failed_at=None,
@@ -118,8 +119,11 @@ def leave(sb: Sandbox, app_id: str, agent_id: str) -> None:
 
 
 def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any]:
-    """POST /agents/{id}/update: replaces token, llm.params, llm.system_messages, mllm.params."""
-    body = parse_body(raw)
+    """POST /agents/{id}/update: replaces token, llm.params, llm.system_messages, mllm.params.
+
+    An empty body (what the SDK sends when `properties` is omitted) is a no-op update.
+    """
+    body = parse_body(raw, empty_ok=True)
     request = validate_update(body)
     with sb.store.transaction():
         record = _agent(sb, app_id, agent_id, _STARTING_OR_RUNNING)
@@ -138,7 +142,7 @@ def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any
             props.setdefault("mllm", {})["params"] = request.mllm_params
         record.properties = dumps(props)
         updates = record.updates_list()
-        updates.append({"at": now, "body": json.loads(raw)})
+        updates.append({"at": now, "body": json.loads(raw) if raw.strip() else {}})
         record.updates = dumps(updates)
         sb.save(record)
         status = view(record, now).status

@@ -191,6 +191,9 @@ class FaultInjector:
         for key in _TUNABLES:
             if key in changes:
                 _check_tunable(key, changes[key])
+        seed = changes.get("seed", self.seed)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError("seed must be an integer or null")
         routes = changes.get("routes", self.routes)
         if routes is not None and (
             not isinstance(routes, list) or any(r not in ENGINE_ROUTES for r in routes)
@@ -208,9 +211,6 @@ class FaultInjector:
         if new_rules is not None:
             self.rules = new_rules
         if "seed" in changes:
-            seed = changes["seed"]
-            if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-                raise ValueError("seed must be an integer or null")
             self.reseed(seed)
 
     def _make_rule(self, data: Any) -> Rule:

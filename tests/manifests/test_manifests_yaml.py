@@ -25,7 +25,9 @@ def test_a_duplicate_key_is_an_error_at_its_second_line(project: Project) -> Non
 
 def test_a_duplicate_key_in_a_flow_mapping_is_found_too() -> None:
     parsed = parse_yaml("a: {b: 1, b: 2}\n", "f.yaml")
-    assert parsed.problems == [Problem(Location("f.yaml", 1), "duplicate key 'b' (first at line 1)")]
+    assert parsed.problems == [
+        Problem(Location("f.yaml", 1), "duplicate key 'b' (first at line 1)")
+    ]
 
 
 def test_a_merge_key_may_override_without_being_a_duplicate() -> None:

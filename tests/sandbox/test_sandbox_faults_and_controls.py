@@ -175,6 +175,8 @@ def engine_list_path() -> str:
         {"rules": [{"times": 0}]},
         {"rules": [{"colour": "red"}]},
         {"seed": "x"},
+        {"error_rate": 0.5, "seed": "x"},
+        {"latency_ms": 5, "rules": [{"route": "nope"}]},
     ],
 )
 def test_invalid_fault_settings_are_refused_with_400(engine: Client, body: dict[str, Any]) -> None:

@@ -83,11 +83,19 @@ def test_every_update_is_recorded_exactly_as_sent(engine: Client) -> None:
     assert "unknown" not in engine.agent(agent_id)["properties"]
 
 
-def test_update_without_properties_is_a_no_op(engine: Client) -> None:
+def test_update_without_properties_or_with_an_empty_body_is_a_no_op(engine: Client) -> None:
     agent_id = engine.start()
     before = engine.agent(agent_id)["properties"]
     assert engine.update(agent_id, {}).status_code == 200
+    empty = engine.request(
+        "POST",
+        api(f"/agents/{agent_id}/update"),
+        content=b"",
+        headers={"content-type": "application/json"},
+    )
+    assert empty.status_code == 200
     assert engine.agent(agent_id)["properties"] == before
+    assert [u["body"] for u in engine.agent(agent_id)["updates"]] == [{}, {}]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,116 @@
+"""Join+get throughput of the sandbox engine served by uvicorn on this machine.
+
+Starts `python -m reconciler.sandbox` on a free loopback port with a fresh SQLite file, then
+several concurrent httpx clients each repeat join (a new agent) + get (that agent) for a fixed
+number of requests. Prints the median of a few runs beside the bound, e.g.
+`sandbox join+get: 812 req/s (bound >= 400) OK`.
+
+Usage: python bench/sandbox_throughput.py [--clients 8] [--requests 2000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+BOUND = 400.0
+APP_ID = "0123456789abcdef0123456789abcdef"
+AUTH = "Basic " + base64.b64encode(b"bench:bench").decode()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(db: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {**os.environ, "AGORA_CUSTOMER_ID": "bench", "AGORA_CUSTOMER_SECRET": "bench"}
+    env.pop("AGORA_APP_CERTIFICATE", None)
+    command = [
+        sys.executable, "-m", "reconciler.sandbox", "--port", str(port), "--db", db,
+        "--pcu-limit", "1000000000",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_sandbox/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("sandbox did not start")
+
+
+async def _worker(url: str, worker: int, pairs: int, run: int) -> int:
+    base = f"{url}/api/conversational-ai-agent/v2/projects/{APP_ID}"
+    done = 0
+    async with httpx.AsyncClient(headers={"Authorization": AUTH}, timeout=30) as client:
+        for i in range(pairs):
+            body = {
+                "name": f"bench-{run}-{worker}-{i}",
+                "properties": {
+                    "channel": f"bench-{worker}",
+                    "agent_rtc_uid": "1001",
+                    "remote_rtc_uids": ["2001"],
+                    "llm": {"url": "https://llm.example/v1", "params": {"model": "m"}},
+                    "tts": {"vendor": "microsoft", "params": {"key": "k"}},
+                },
+            }
+            joined = await client.post(f"{base}/join", json=body)
+            joined.raise_for_status()
+            got = await client.get(f"{base}/agents/{joined.json()['agent_id']}")
+            got.raise_for_status()
+            done += 2
+    return done
+
+
+async def _run(url: str, clients: int, requests: int, run: int) -> float:
+    pairs = max(1, requests // (2 * clients))
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(_worker(url, w, pairs, run) for w in range(clients)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        process, url = _start(str(Path(tmp) / "engine.db"))
+        try:
+            asyncio.run(_run(url, args.clients, 100, -1))  # warm-up
+            rates = [
+                asyncio.run(_run(url, args.clients, args.requests, run)) for run in range(args.runs)
+            ]
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    rate = statistics.median(rates)
+    verdict = "OK" if rate >= BOUND else "BELOW BOUND"
+    print(f"sandbox join+get: {rate:.0f} req/s (bound >= {BOUND:.0f}) {verdict}")
+    return 0 if rate >= BOUND else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

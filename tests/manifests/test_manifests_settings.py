@@ -1,0 +1,169 @@
+"""``reconciler.yaml`` and the environment → Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ValidationError
+from reconciler.manifests import load_settings
+
+CERT = "0123456789abcdef0123456789abcdef"
+
+
+def write(tmp_path: Path, text: str, name: str = "reconciler.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors(
+    tmp_path: Path, environ: Mapping[str, str] | None = None, config: Path | None = None
+) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        load_settings(tmp_path, config, environ or {})
+    assert caught.value.what == "settings"
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_no_settings_file_means_the_sandbox_defaults(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, None, {})
+    assert settings.engine == "sandbox"
+    assert settings.config_path is None
+    assert settings.project_dir == tmp_path
+    assert settings.customer_id is not None and settings.customer_secret is not None
+    assert settings.customer_id.get_secret_value() == "sandbox"
+    assert settings.customer_secret.get_secret_value() == "sandbox"
+
+
+def test_a_full_settings_file_with_interpolation(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "engine: us\n"
+        "app_id: ${AGORA_APP_ID}\n"
+        "auth: token\n"
+        "app_certificate: ${AGORA_APP_CERTIFICATE}\n"
+        "state: state/agents.json\n"
+        "max_concurrent_agents: ${MAX_AGENTS:-50}\n"
+        "parallelism: 4\n",
+    )
+    environ = {"AGORA_APP_ID": "a" * 32, "AGORA_APP_CERTIFICATE": CERT}
+    settings = load_settings(tmp_path, None, environ)
+    assert (settings.engine, settings.app_id, settings.auth) == ("us", "a" * 32, "token")
+    assert settings.app_certificate is not None
+    assert settings.app_certificate.get_secret_value() == CERT
+    assert (settings.max_concurrent_agents, settings.parallelism) == (50, 4)
+    assert settings.config_path == path
+    assert settings.customer_id is None  # not the sandbox: no default credentials
+
+
+def test_customer_credentials_come_from_the_environment(tmp_path: Path) -> None:
+    environ = {"AGORA_CUSTOMER_ID": "id", "AGORA_CUSTOMER_SECRET": "s3cr3t-value"}
+    settings = load_settings(tmp_path, None, environ)
+    assert settings.customer_id is not None and settings.customer_secret is not None
+    assert settings.customer_id.get_secret_value() == "id"
+    assert settings.customer_secret.get_secret_value() == "s3cr3t-value"
+    assert "s3cr3t-value" not in repr(settings)
+
+
+def test_reconciler_engine_overrides_the_file(tmp_path: Path) -> None:
+    write(tmp_path, "engine: sandbox\n")
+    assert load_settings(tmp_path, None, {"RECONCILER_ENGINE": "eu"}).engine == "eu"
+    assert load_settings(tmp_path, None, {"RECONCILER_ENGINE": ""}).engine == "sandbox"
+    override = {"RECONCILER_ENGINE": "http://127.0.0.1:8787"}
+    assert load_settings(tmp_path, None, override).engine == "http://127.0.0.1:8787"
+
+
+def test_a_bad_reconciler_engine_is_named(tmp_path: Path) -> None:
+    assert errors(tmp_path, {"RECONCILER_ENGINE": "mars"}) == [
+        "RECONCILER_ENGINE: engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
+    ]
+
+
+def test_an_unknown_key_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    write(tmp_path, "engine: sandbox\nparalelism: 4\n")
+    assert errors(tmp_path) == [
+        "reconciler.yaml:2: unknown key 'paralelism' in settings, did you mean 'parallelism'?"
+    ]
+
+
+def test_every_settings_problem_is_reported_at_once(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "engine: http://engine.example\n"
+        "app_id: ${AGORA_APP_ID}\n"
+        "app_certificate: too-short\n"
+        "parallelism: many\n"
+        "max_concurrent_agents: 0\n"
+        "customer_secret: hunter2\n"
+        "auth: oauth\n",
+    )
+    assert errors(tmp_path) == [
+        "reconciler.yaml:1: engine: plain http:// is allowed only on the loopback interface;"
+        " use https://",
+        "reconciler.yaml:2: environment variable 'AGORA_APP_ID' is not set (in app_id)",
+        "reconciler.yaml:3: app_certificate must be 32 characters",
+        "reconciler.yaml:4: parallelism: expected an integer",
+        "reconciler.yaml:5: max_concurrent_agents: must be >= 1",
+        "reconciler.yaml:6: customer_secret cannot be set in the settings file;"
+        " set AGORA_CUSTOMER_SECRET",
+        "reconciler.yaml:7: auth: input should be 'basic' or 'token'",
+    ]
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["sandbox", "us", "eu", "ap", "cn", "https://engine.example/api", "http://localhost:8787"],
+)
+def test_engines_accepted(tmp_path: Path, engine: str) -> None:
+    write(tmp_path, f"engine: {engine}\n")
+    assert load_settings(tmp_path, None, {}).engine == engine
+
+
+@pytest.mark.parametrize("engine", ["mars", "ftp://x", "https://", "US"])
+def test_engines_refused(tmp_path: Path, engine: str) -> None:
+    write(tmp_path, f"engine: {engine}\n")
+    assert errors(tmp_path) == [
+        "reconciler.yaml:1: engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
+    ]
+
+
+def test_auth_token_needs_a_certificate(tmp_path: Path) -> None:
+    write(tmp_path, "auth: token\napp_certificate: ${AGORA_APP_CERTIFICATE:-}\n")
+    assert errors(tmp_path) == ["reconciler.yaml:1: auth: token needs app_certificate"]
+
+
+def test_an_empty_certificate_means_none(tmp_path: Path) -> None:
+    write(tmp_path, "app_certificate: ${AGORA_APP_CERTIFICATE:-}\n")
+    assert load_settings(tmp_path, None, {}).app_certificate is None
+
+
+def test_an_explicit_config_file_must_exist(tmp_path: Path) -> None:
+    assert errors(tmp_path, config=Path("elsewhere/settings.yaml")) == [
+        "elsewhere/settings.yaml: settings file not found"
+    ]
+
+
+def test_an_explicit_config_file_is_used(tmp_path: Path) -> None:
+    path = write(tmp_path, "parallelism: 3\n", name="ci.yaml")
+    settings = load_settings(tmp_path, path, {})
+    assert (settings.parallelism, settings.config_path) == (3, path)
+
+
+def test_a_settings_file_must_be_one_mapping(tmp_path: Path) -> None:
+    write(tmp_path, "- engine\n")
+    assert errors(tmp_path) == ["reconciler.yaml:1: the settings file must hold one mapping"]
+
+
+def test_a_missing_project_directory_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    assert errors(missing) == [f"{missing}: project directory not found"]
+
+
+def test_settings_messages_never_show_secret_values(tmp_path: Path) -> None:
+    write(tmp_path, "app_certificate: ${CERT}\nengine: ${ENGINE}\nparallelism: ${CERT}\n")
+    text = "\n".join(errors(tmp_path, {"CERT": "SUPERSECRETVALUE", "ENGINE": "ftp://x"}))
+    assert "SUPERSECRETVALUE" not in text
+    assert len(text.splitlines()) == 3

@@ -1,0 +1,122 @@
+"""The served sandbox over real HTTP: dropped connections, and the CLI command and module entry
+points that start it (credentials from the environment only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import sandbox as cli
+from reconciler.sandbox import SandboxConfig
+from tests.sandbox.sandbox_helpers import Client, api, join_body
+
+
+@pytest.mark.slow
+def test_dropped_connection_over_http_is_a_transport_error(served_client: Client) -> None:
+    served_client.control("POST", "/faults/rules", {"route": "list", "action": "drop", "times": 1})
+    with pytest.raises(httpx.TransportError):
+        served_client.list()
+    assert served_client.list().status_code == 200
+
+
+@pytest.mark.slow
+def test_drop_after_over_http_applies_the_join_and_loses_the_answer(
+    served_client: Client,
+) -> None:
+    served_client.control(
+        "POST", "/faults/rules", {"route": "join", "action": "drop_after", "times": 1}
+    )
+    with pytest.raises(httpx.TransportError):
+        served_client.request("POST", api("/join"), json=join_body("lost", token="t"))
+    (view,) = served_client.control("GET", "/agents")["agents"]
+    assert (view["name"], view["status"]) == ("lost", "RUNNING")
+
+
+@pytest.mark.slow
+def test_served_sandbox_rejects_token_auth_without_a_certificate(
+    tmp_path: Any, server_factory: Any
+) -> None:
+    server = server_factory("", certificate=None)
+    with httpx.Client(base_url=server.url) as http:
+        response = http.get(api("/agents"), headers={"Authorization": "agora token=007abc"})
+    assert (response.status_code, response.json()["reason"]) == (401, "InvalidPermission")
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+
+    def fake_serve(config: SandboxConfig, host: str, port: int) -> None:
+        seen.update(config=config, host=host, port=port)
+
+    monkeypatch.setattr(cli, "serve", fake_serve)
+    for name in ("AGORA_CUSTOMER_ID", "AGORA_CUSTOMER_SECRET", "AGORA_APP_CERTIFICATE"):
+        monkeypatch.delenv(name, raising=False)
+    return seen
+
+
+def test_cli_serve_defaults_to_loopback_port_8787_and_sandbox_credentials(
+    captured: dict[str, Any],
+) -> None:
+    result = CliRunner().invoke(cli.sandbox_group, ["serve"])
+    assert result.exit_code == 0, result.output
+    config: SandboxConfig = captured["config"]
+    assert (captured["host"], captured["port"]) == ("127.0.0.1", 8787)
+    assert (config.customer_id, config.customer_secret) == ("sandbox", "sandbox")
+    assert config.app_certificate is None
+    assert config.db_path == ".sandbox/engine.db"
+    assert config.pcu_limit == 20
+    assert "token auth: off" in result.output
+
+
+def test_cli_serve_reads_credentials_from_the_environment(
+    captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGORA_CUSTOMER_ID", "id-from-env")
+    monkeypatch.setenv("AGORA_CUSTOMER_SECRET", "secret-from-env")
+    monkeypatch.setenv("MY_CERT", "c" * 32)
+    args = [
+        "serve", "--port", "9000", "--db", "x.db", "--pcu-limit", "3", "--latency-ms", "5",
+        "--error-rate", "0.1", "--rate-limit", "0.2", "--stop-delay", "0.5", "--seed", "4",
+        "--app-certificate-env", "MY_CERT",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli.sandbox_group, args)
+    assert result.exit_code == 0, result.output
+    config: SandboxConfig = captured["config"]
+    assert (config.customer_id, config.customer_secret) == ("id-from-env", "secret-from-env")
+    assert config.app_certificate == "c" * 32
+    assert (config.pcu_limit, config.latency_ms, config.error_rate, config.rate_limit) == (
+        3,
+        5,
+        0.1,
+        0.2,
+    )
+    assert (config.stop_delay_s, config.seed, config.db_path) == (0.5, 4, "x.db")
+    assert "c" * 32 not in result.output
+    assert "secret-from-env" not in result.output
+
+
+@pytest.mark.parametrize("flag", ["--customer-secret", "--customer-id", "--app-certificate"])
+def test_cli_serve_takes_no_secret_values_as_flags(captured: dict[str, Any], flag: str) -> None:
+    result = CliRunner().invoke(cli.sandbox_group, ["serve", flag, "value"])
+    assert result.exit_code != 0
+    assert "No such option" in result.output
+    assert captured == {}
+
+
+def test_cli_serve_refuses_out_of_range_rates(captured: dict[str, Any]) -> None:
+    result = CliRunner().invoke(cli.sandbox_group, ["serve", "--error-rate", "1.5"])
+    assert result.exit_code == 2
+    assert captured == {}
+
+
+def test_cli_serve_warns_when_binding_beyond_loopback(captured: dict[str, Any]) -> None:
+    result = CliRunner().invoke(cli.sandbox_group, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 0
+    assert "warning" in result.output
