@@ -17,6 +17,7 @@ paths, never values.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from reconciler.manifests.yamlfile import LineDict, LineList
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
 MAX_NODES = 200_000
 """A document with more values than this (e.g. an alias bomb) is refused."""
 
@@ -89,8 +91,14 @@ class Interpolated:
 
 
 def child_path(parent: str, key: str) -> str:
-    """The canonical path of ``key`` under ``parent`` (``properties.llm``)."""
-    return f"{parent}.{key}" if parent else key
+    """The canonical path of ``key`` under ``parent``: ``properties.llm``, ``labels["a.b"]``.
+
+    The canonical form (shared with ``reconciler.diff.paths``): plain keys (letters, digits,
+    ``_``, ``$``, ``-``) are joined with dots; any other key is quoted as JSON in brackets.
+    """
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{parent}.{key}" if parent else key
+    return f"{parent}[{json.dumps(key)}]"
 
 
 def item_path(parent: str, index: int) -> str:

@@ -2,8 +2,8 @@
 
 A value is sensitive when it was interpolated from the environment (see
 :mod:`reconciler.manifests.interpolate`) or when it sits under a key that names a secret. Keys
-are compared after normalisation: camelCase is split (``apiKey`` → ``api_key``), ``-`` becomes
-``_`` (``x-api-key`` → ``x_api_key``) and case is ignored. A key is secret-like when it is one of
+are compared after normalisation: camelCase is split (``apiKey`` → ``api_key``), ``-`` and ``.``
+become ``_`` (``x-api-key`` → ``x_api_key``) and case is ignored. A key is secret-like when it is one of
 :data:`SECRET_KEYS` or ends with one of :data:`SECRET_SUFFIXES`. Everything below a secret-like
 key is sensitive, so the path of the key is enough.
 
@@ -48,7 +48,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 @lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether values under ``key`` are secret (``api_key``, ``apiKey``, ``X-Api-Key``, ...)."""
-    normal = _CAMEL.sub("_", key).lower().replace("-", "_")
+    normal = _CAMEL.sub("_", key).lower().replace("-", "_").replace(".", "_")
     return normal in SECRET_KEYS or normal.endswith(SECRET_SUFFIXES)
 
 

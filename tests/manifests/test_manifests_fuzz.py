@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reconciler.diff.paths import format_path
 from reconciler.errors import ValidationError
 from reconciler.manifests import load_desired
 from reconciler.models import DesiredSet, Settings
@@ -160,12 +161,12 @@ def test_manifest_shaped_data(workdir: Path, documents: list[Any], partial: dict
             assert agent.sensitive <= _paths(agent.spec) | {"properties.token"}
 
 
-def _paths(value: Any, prefix: str = "") -> set[str]:
-    found = {prefix} if prefix else set()
+def _paths(value: Any, prefix: tuple[str | int, ...] = ()) -> set[str]:
+    found = {format_path(prefix)} if prefix else set()
     if isinstance(value, dict):
         for key, item in value.items():
-            found |= _paths(item, f"{prefix}.{key}" if prefix else key)
+            found |= _paths(item, (*prefix, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found |= _paths(item, f"{prefix}[{index}]")
+            found |= _paths(item, (*prefix, index))
     return found

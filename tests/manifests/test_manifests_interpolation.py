@@ -200,3 +200,26 @@ def test_no_secret_value_ever_appears_in_a_message(project: Project) -> None:
     assert len(caught.value.problems) >= 8
     assert secret not in text
     assert "VERY-SECRET" not in text
+
+
+def test_paths_use_the_canonical_form_of_the_diff_layer(project: Project) -> None:
+    from reconciler.diff.paths import format_path
+
+    project.agent(
+        "x.yaml",
+        "x",
+        props="""\
+        labels: {"team.name": a, "with space": b, "ключ": c, plain-key_1: d}
+        asr: {vendor: v, params: {"odd key": [{"api.key": "${SET}"}]}}
+        """,
+    )
+    agent = project.load({"SET": "s"}).agents["x"]
+    for parts in (
+        ("properties", "labels", "team.name"),
+        ("properties", "labels", "with space"),
+        ("properties", "labels", "ключ"),
+        ("properties", "labels", "plain-key_1"),
+    ):
+        assert format_path(parts) in agent.lines
+    secret = format_path(("properties", "asr", "params", "odd key", 0, "api.key"))
+    assert agent.sensitive == {secret}
