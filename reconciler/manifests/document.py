@@ -25,11 +25,12 @@ import pydantic
 from reconciler.errors import Location, Problem
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
+from reconciler.manifests.introspect import unknown_keys
 from reconciler.manifests.sensitive import minimal, secret_key_paths
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
-from reconciler.models.manifest import Manifest, check_rules, unknown_keys
+from reconciler.models.manifest import Manifest, check_rules
 
 LITERAL_KEYS = frozenset({"name", "extends", "strict"})
 """Top-level keys that are never interpolated."""

@@ -3,9 +3,9 @@
 A value is sensitive when it was interpolated from the environment (see
 :mod:`reconciler.manifests.interpolate`) or when it sits under a key that names a secret. Keys
 are compared after normalisation: camelCase is split (``apiKey`` → ``api_key``), ``-`` and ``.``
-become ``_`` (``x-api-key`` → ``x_api_key``) and case is ignored. A key is secret-like when it is one of
-:data:`SECRET_KEYS` or ends with one of :data:`SECRET_SUFFIXES`. Everything below a secret-like
-key is sensitive, so the path of the key is enough.
+become ``_`` (``x-api-key`` → ``x_api_key``) and case is ignored. A key is secret-like when it
+is one of :data:`SECRET_KEYS` or ends with one of :data:`SECRET_SUFFIXES`. Everything below a
+secret-like key is sensitive, so the path of the key is enough.
 
 This marking is what later keeps secrets out of state, plans and output: be generous.
 """

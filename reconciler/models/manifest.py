@@ -5,9 +5,9 @@ keys the engine documents (``agora-api.md`` section 7); vendor ``params`` and a 
 shape is not documented pass through as free-form mappings.
 
 Every model accepts unknown keys at the pydantic level (``extra="allow"``) so that a manifest with
-``strict: false`` keeps them; the loader reports unknown keys itself, with a suggestion, using
-:func:`unknown_keys`. The generated JSON Schema forbids them (``additionalProperties: false``), so
-editors flag a typo as you type.
+``strict: false`` keeps them; the loader reports unknown keys itself, with a suggestion
+(``reconciler.manifests.introspect``). The generated JSON Schema forbids them
+(``additionalProperties: false``), so editors flag a typo as you type.
 
 Rules that tie several fields together are in :func:`check_rules`:
 
@@ -20,11 +20,8 @@ Rules that tie several fields together are in :func:`check_rules`:
 
 from __future__ import annotations
 
-import types
-import typing
 from dataclasses import dataclass
-from functools import cache
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -453,69 +450,3 @@ def check_rules(doc: Any) -> list[RuleViolation]:
             )
         )
     return found
-
-
-# --- introspection for the loader ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UnknownKey:
-    """A key the model does not know, at ``parent`` (a tuple of keys and indexes)."""
-
-    parent: tuple[str | int, ...]
-    key: str
-    known: tuple[str, ...]
-
-
-_Shape = tuple[str, Any]
-"""How to descend: ("model", cls) | ("list", shape) | ("dict", shape) | ("leaf", None)."""
-
-
-def _shape(annotation: Any) -> _Shape:
-    origin = typing.get_origin(annotation)
-    if origin is Union or origin is types.UnionType:
-        shapes = [_shape(a) for a in typing.get_args(annotation) if a is not type(None)]
-        inner = [s for s in shapes if s[0] != "leaf"]
-        return inner[0] if len(inner) == 1 else ("leaf", None)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return ("model", annotation)
-    if origin is list:
-        (item,) = typing.get_args(annotation)
-        return ("list", _shape(item))
-    if origin is dict:
-        _, item = typing.get_args(annotation)
-        return ("dict", _shape(item))
-    return ("leaf", None)
-
-
-@cache
-def _fields(model: type[BaseModel]) -> dict[str, _Shape]:
-    return {name: _shape(info.annotation) for name, info in model.model_fields.items()}
-
-
-def unknown_keys(data: Any, model: type[BaseModel] = Manifest) -> list[UnknownKey]:
-    """Every key in ``data`` (raw, any shape) that ``model`` and its nested models do not know.
-
-    Free-form mappings (vendor ``params``, ``headers``, ...) are not looked into.
-    """
-    found: list[UnknownKey] = []
-    _walk(data, ("model", model), (), found)
-    return found
-
-
-def _walk(data: Any, shape: _Shape, at: tuple[str | int, ...], found: list[UnknownKey]) -> None:
-    kind, inner = shape
-    if kind == "model" and isinstance(data, dict):
-        fields = _fields(inner)
-        for key, value in data.items():
-            sub = fields.get(key)
-            if sub is None:
-                found.append(UnknownKey(at, str(key), tuple(fields)))
-            elif sub[0] != "leaf":
-                _walk(value, sub, (*at, key), found)
-    elif kind == "list" and isinstance(data, list):
-        for index, value in enumerate(data):
-            _walk(value, inner, (*at, index), found)
-    elif kind == "dict" and isinstance(data, dict):
-        for key, value in data.items():
-            _walk(value, inner, (*at, key), found)

@@ -79,7 +79,7 @@ def load_texts(workdir: Path, files: dict[str, str]) -> DesiredSet | ValidationE
     (agents / "_base").mkdir(parents=True)
     for name, text in files.items():
         (agents / name).write_text(text, encoding="utf-8")
-    config = Settings(project_dir=workdir, app_certificate=CERT)  # type: ignore[arg-type]
+    config = Settings.model_validate({"project_dir": workdir, "app_certificate": CERT})
     try:
         return load_desired(config, ENVIRON)
     except ValidationError as exc:
