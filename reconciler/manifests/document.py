@@ -6,8 +6,10 @@ The steps, each collecting every problem it finds rather than stopping at the fi
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
 3. unknown keys are reported with a suggestion, unless the document says ``strict: false``;
 4. the typed models validate the core fields, then the cross-field rules run;
-5. the token mode is decided: ``token: auto`` (minted at apply, absent from the spec), a literal
-   token (``properties.token``, sensitive) or none.
+5. the token mode is decided: ``token: auto`` (minted at apply, absent from the spec; needs an
+   App Certificate in the settings), a literal token (top-level ``token`` or
+   ``properties.token``; sent as ``properties.token``, sensitive), or none (absent, null or
+   empty).
 
 The spec is the validated model dumped with only the keys that were written, so a value given as
 ``"30"`` for ``idle_timeout`` is sent as ``30``; unknown keys kept by ``strict: false`` pass
@@ -30,7 +32,7 @@ from reconciler.manifests.sensitive import minimal, secret_key_paths
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
-from reconciler.models.manifest import Manifest, check_rules
+from reconciler.models.manifest import Manifest, RuleViolation, check_rules
 
 LITERAL_KEYS = frozenset({"name", "extends", "strict"})
 """Top-level keys that are never interpolated."""
@@ -105,6 +107,16 @@ def _validate(
     try:
         return Manifest.model_validate(data)
     except pydantic.ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        rules = [e for e in errors if e["type"] == "manifest_rule"]
+        if rules:  # every field was valid: the model's rule check ran and says what broke
+            violations = [
+                RuleViolation(str(path), str(message))
+                for error in rules
+                for path, message in (error.get("ctx") or {}).get("violations", [])
+            ]
+        else:  # field errors stopped the model before its rule check: run it on the raw data
+            violations = check_rules(data)
 
         def skip(path: str, error: dict[str, Any]) -> bool:
             return error["type"] == "manifest_rule" or under_failed(path)
@@ -114,12 +126,15 @@ def _validate(
                 return f"invalid name {data.get('name')!r}: {_NAME_RULE}"
             return None
 
-        problems.extend(
-            translate(exc, values.locations, root, where=_WHERE, skip=skip, custom=custom)
+        found = translate(exc, values.locations, root, where=_WHERE, skip=skip, custom=custom)
+        found.extend(
+            Problem(_locate(rule.path, values, root), rule.message)
+            for rule in violations
+            if not under_failed(rule.path)
         )
-        for rule in check_rules(data):
-            if not under_failed(rule.path):
-                problems.append(Problem(_locate(rule.path, values, root), rule.message))
+        if not found and not problems:
+            found.append(Problem(root, "invalid manifest"))
+        problems.extend(found)
         return None
 
 
@@ -161,9 +176,10 @@ def _agent(
     else:
         mode = "none"
     spec: dict[str, Any] = {"properties": properties}
-    for key in SPEC_KEYS:
-        if data.get(key) is not None:
-            spec[key] = data[key]
+    if manifest.preset is not None:
+        spec["preset"] = manifest.preset
+    if manifest.pipeline_id is not None:
+        spec["pipeline_id"] = manifest.pipeline_id
 
     def spec_path(doc_path: str) -> str:
         return "properties.token" if doc_path == "token" else doc_path

@@ -369,9 +369,14 @@ class Manifest(_Block):
     def _rules(self) -> Manifest:
         violations = check_rules(self.model_dump(exclude_unset=True))
         if violations:
-            first = violations[0]
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
             raise PydanticCustomError(
-                "manifest_rule", "{message}", {"message": first.message, "path": first.path}
+                "manifest_rule",
+                "{message}",
+                {
+                    "message": violations[0].message + more,
+                    "violations": [(v.path, v.message) for v in violations],
+                },
             )
         return self
 

@@ -78,7 +78,7 @@ def load_texts(workdir: Path, files: dict[str, str]) -> DesiredSet | ValidationE
     shutil.rmtree(agents, ignore_errors=True)
     (agents / "_base").mkdir(parents=True)
     for name, text in files.items():
-        (agents / name).write_text(text, encoding="utf-8")
+        (agents / name).write_bytes(text.encode("utf-8", "surrogatepass"))
     config = Settings.model_validate({"project_dir": workdir, "app_certificate": CERT})
     try:
         return load_desired(config, ENVIRON)
