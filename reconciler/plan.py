@@ -169,20 +169,16 @@ def _plan_agent(
         "path": view.agent.path,
     }
     if record is None:
-        return AgentPlan(action="start", reason="new agent", generation=1, **common)
-
-    changes = tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-            forces_restart=forces_restart(c.path),
+        # Like Terraform's create: every attribute is shown, so a reviewer sees the new agent.
+        return AgentPlan(
+            action="start",
+            reason="new agent",
+            changes=_changes({}, view.spec, restart_rule=False),
+            generation=1,
+            **common,
         )
-        for c in field_changes(record.spec, view.spec)
-    )
+
+    changes = _changes(record.spec, view.spec)
     common.update(agent_id=record.agent_id)
     exited = _exit_reason(record, live)
     if exited is not None:
@@ -238,6 +234,23 @@ def _plan_agent(
             )
     reason = "up to date" if live.refreshed else "up to date (engine not refreshed)"
     return AgentPlan(action="no-op", reason=reason, generation=record.generation, **common)
+
+
+def _changes(
+    before: dict[str, Any], after: dict[str, Any], *, restart_rule: bool = True
+) -> tuple[FieldChange, ...]:
+    return tuple(
+        FieldChange(
+            path=c.path,
+            before=None if c.sensitive else c.before,
+            after=None if c.sensitive else c.after,
+            before_present=c.before_present,
+            after_present=c.after_present,
+            sensitive=c.sensitive,
+            forces_restart=restart_rule and forces_restart(c.path),
+        )
+        for c in field_changes(before, after)
+    )
 
 
 def _exit_reason(record: AgentRecord, live: LiveStatus) -> str | None:

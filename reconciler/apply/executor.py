@@ -154,12 +154,19 @@ async def apply_plan(
 async def _phase(
     run: _Run, actions: list[AgentPlan], worker: Callable[[_Run, AgentPlan], Awaitable[None]]
 ) -> None:
-    async def guarded(action: AgentPlan) -> None:
-        if run.ctx.should_stop():
-            return
-        await worker(run, action)
+    """Run ``worker`` over ``actions`` with at most ``parallelism`` agents in progress.
 
-    await asyncio.gather(*(guarded(a) for a in actions))
+    Each worker takes the next action only while no stop was requested, so after SIGTERM or
+    Ctrl-C the actions in progress finish (and are recorded) and no new one begins.
+    """
+    queue = list(reversed(actions))
+
+    async def drain() -> None:
+        while queue and not run.ctx.should_stop():
+            await worker(run, queue.pop())
+
+    workers = min(len(actions), max(1, run.ctx.parallelism))
+    await asyncio.gather(*(drain() for _ in range(workers)))
 
 
 def _fail(run: _Run, action: AgentPlan, exc: Exception, started: float, phase: str) -> None:

@@ -36,6 +36,13 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[RawChan
 
 def _walk(path: tuple[PathPart, ...], a: Any, b: Any, out: list[RawChange]) -> None:
     if a is _ABSENT or b is _ABSENT:
+        present = b if a is _ABSENT else a
+        if isinstance(present, dict) and present and not is_redacted(present):
+            # An added or removed block is listed leaf by leaf, like any other change.
+            for key in sorted(present):
+                pair = (_ABSENT, present[key]) if a is _ABSENT else (present[key], _ABSENT)
+                _walk((*path, key), *pair, out)
+            return
         _emit(path, a, b, out)
         return
     if isinstance(a, dict) and isinstance(b, dict) and not is_redacted(a) and not is_redacted(b):
