@@ -18,7 +18,7 @@ from reconciler.diff import (
     field_changes,
     forces_restart,
     normalize_spec,
-    redact,
+    redact_in_place,
     spec_digest,
 )
 from reconciler.errors import PlanError
@@ -65,15 +65,21 @@ def desired_view(agent: DesiredAgent, salt: str) -> DesiredView:
     spec = dict(agent.spec)
     if agent.token_mode == "auto":
         spec["token"] = "auto"
-    redacted = redact(normalize_spec(spec), agent.sensitive, salt)
+    # normalize_spec returns a fresh tree (new dicts and lists), so redacting it in place is safe.
+    redacted = redact_in_place(normalize_spec(spec), agent.sensitive, salt)
     return DesiredView(agent=agent, spec=redacted, digest=spec_digest(redacted))
 
 
 def manifests_digest(views: Iterable[DesiredView]) -> str:
     """Digest of the whole desired set (names and redacted specs): moves when any manifest does."""
+    return _digest_of_digests({view.agent.name: view.digest for view in views})
+
+
+def _digest_of_digests(digests: dict[str, str]) -> str:
+    """:func:`manifests_digest` from each agent's name and digest."""
     h = hashlib.sha256()
-    for view in sorted(views, key=lambda v: v.agent.name):
-        h.update(f"{view.agent.name}\x00{view.digest}\n".encode())
+    for name in sorted(digests):
+        h.update(f"{name}\x00{digests[name]}\n".encode())
     return "sha256:" + h.hexdigest()
 
 
@@ -86,9 +92,8 @@ def build_plan(
     options: PlanOptions,
 ) -> Plan:
     """Compute the plan. Raises :class:`PlanError` for unknown targets or a capacity overrun."""
-    views = {name: desired_view(agent, state.salt) for name, agent in desired.agents.items()}
-    wanted = {} if options.destroy else views
-    universe = sorted(set(wanted) | set(state.agents))
+    wanted = set() if options.destroy else set(desired.agents)
+    universe = sorted(wanted | set(state.agents))
     unknown = sorted(set(options.targets) - set(universe))
     if unknown:
         raise PlanError(f"--target names no agent in the manifests or state: {', '.join(unknown)}")
@@ -97,13 +102,26 @@ def build_plan(
         raise PlanError(f"--replace names no agent in the manifests: {', '.join(bad_replace)}")
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
 
+    # One agent at a time: its normalized, redacted view lives only while it is planned, so
+    # memory does not hold a second copy of every spec (only the digests are kept).
+    planned = set(universe) & selected
+    digests: dict[str, str] = {}
     plans: list[AgentPlan] = []
-    for name in universe:
-        if name not in selected:
+    for name in sorted(set(desired.agents) | set(state.agents)):
+        agent = desired.agents.get(name)
+        view = desired_view(agent, state.salt) if agent is not None else None
+        if view is not None:
+            digests[name] = view.digest
+        if name not in planned:
             continue
         plans.append(
             _plan_agent(
-                name, wanted.get(name), state.agents.get(name), live, now, options
+                name,
+                None if options.destroy else view,
+                state.agents.get(name),
+                live,
+                now,
+                options,
             )
         )
 
@@ -126,7 +144,7 @@ def build_plan(
         app_id=options.app_id,
         lineage=state.lineage,
         serial=state.serial,
-        manifests_digest=manifests_digest(views.values()),
+        manifests_digest=_digest_of_digests(digests),
         created_at=now,
         refreshed=live.refreshed,
         agents=tuple(plans),
@@ -178,7 +196,10 @@ def _plan_agent(
             **common,
         )
 
-    changes = _changes(record.spec, view.spec)
+    # Digests first: an unchanged agent (the common case) is not walked field by field. The
+    # equality check keeps a record whose digest does not match its spec from hiding a change.
+    unchanged = record.spec_digest == view.digest and record.spec == view.spec
+    changes = () if unchanged else _changes(record.spec, view.spec)
     common.update(agent_id=record.agent_id)
     exited = _exit_reason(record, live)
     if exited is not None:

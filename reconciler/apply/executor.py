@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
+from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase
 from reconciler.apply.payload import update_properties
 from reconciler.errors import EngineError
 from reconciler.models import (
@@ -184,10 +184,12 @@ def _fail(run: _Run, action: AgentPlan, exc: Exception, started: float, phase: s
             detail=f"{phase}: {detail}",
         )
     )
+    event_phase: Phase = "start" if phase == "join" else "update" if phase == "update" else "stop"
+    why = " ".join(part for part in (reason, detail) if part)
     run.emit(
         ApplyEvent(
-            action.name, action.action, "start" if phase == "join" else "stop", "failed",
-            action.agent_id, duration, f"{phase} failed: {reason} {detail}".strip(),
+            action.name, action.action, event_phase, "failed",
+            action.agent_id, duration, f"{phase} failed: {why}",
         )
     )
 
@@ -324,10 +326,11 @@ async def _start_one(run: _Run, action: AgentPlan) -> None:
             agent_id = await _adopt(run, agent, exc)
             note = "adopted the running agent after 409 TaskConflict"
     except Exception as exc:
-        from reconciler.errors import EngineUnavailableError
+        from reconciler.errors import EngineProtocolError, EngineUnavailableError
 
-        if isinstance(exc, EngineUnavailableError):
-            # Outcome unknown: keep the journal entry so the next run adopts or forgets it.
+        if isinstance(exc, (EngineUnavailableError, EngineProtocolError)):
+            # Outcome unknown (no answer, or a 2xx answer that cannot be read, so the agent
+            # probably started): keep the journal entry so the next run adopts or forgets it.
             pass
         else:
             await run.save(lambda d: _drop_pending(d, entry.id))

@@ -11,8 +11,16 @@ import click
 
 from reconciler.apply import ApplyResult
 from reconciler.cli.context import project_from_context
-from reconciler.cli.output import ApplyPrinter, failure_lines, note, summary_line, use_color
+from reconciler.cli.output import (
+    ApplyPrinter,
+    failure_lines,
+    note,
+    retry_reporter,
+    summary_line,
+    use_color,
+)
 from reconciler.cli.plan import plan_options, render
+from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
 from reconciler.project import Project, load_plan_file
@@ -56,11 +64,7 @@ def _execute(
             note("\nInterrupt received: finishing the calls in flight and saving state...")
         stop_requested = True
 
-    def on_retry(event: object) -> None:
-        if project.environ.get("RECONCILER_LOG") or click.get_current_context().find_root().obj.get(
-            "verbose"
-        ):
-            note(f"retry: {event}")
+    on_retry = retry_reporter(click.get_current_context(), project.environ)
 
     async def run() -> ApplyResult:
         loop = asyncio.get_running_loop()
@@ -76,7 +80,7 @@ def _execute(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    result = asyncio.run(run())
+    result = run_async(run())
     printer.finish()
     click.echo("")
     click.echo(summary_line(result))
@@ -113,8 +117,9 @@ def apply_cmd(
             plan = load_plan_file(planfile)
             desired, state = project.check_saved_plan(plan)
         else:
-            outcome = asyncio.run(
-                project.plan(refresh=refresh, targets=targets, replace=replace)
+            hooks = Hooks(on_retry=retry_reporter(ctx, project.environ))
+            outcome = run_async(
+                project.plan(refresh=refresh, targets=targets, replace=replace, hooks=hooks)
             )
             for line in outcome.notes:
                 note(line)
@@ -148,7 +153,10 @@ def destroy_cmd(
     """Stop every agent recorded in state."""
     project = project_from_context(ctx)
     with project.lock("destroy", lock_timeout):
-        outcome = asyncio.run(project.plan(refresh=refresh, targets=targets, destroy=True))
+        hooks = Hooks(on_retry=retry_reporter(ctx, project.environ))
+        outcome = run_async(
+            project.plan(refresh=refresh, targets=targets, destroy=True, hooks=hooks)
+        )
         for line in outcome.notes:
             note(line)
         click.echo(render(outcome.plan, "text"))

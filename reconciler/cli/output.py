@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from reconciler.apply import ApplyEvent, ApplyResult
+if TYPE_CHECKING:  # annotations only: plan --no-refresh never loads the engine client (httpx)
+    from reconciler.apply import ApplyEvent, ApplyResult
+    from reconciler.engine import RetryEvent
 
 
 def use_color(stream: TextIO) -> bool:
@@ -22,6 +25,28 @@ def use_color(stream: TextIO) -> bool:
 def note(message: str) -> None:
     """A line of progress or warning: always stderr, so stdout stays the plan alone."""
     click.echo(message, err=True)
+
+
+def retry_line(event: RetryEvent) -> str:
+    """``retry: join attempt 1/6 failed (HTTP 503 ServiceUnavailable); next in 0.4s``."""
+    return (
+        f"retry: {event.operation} attempt {event.attempt}/{event.max_attempts} failed "
+        f"({event.cause}); next in {event.delay_s:.1f}s"
+    )
+
+
+def retry_reporter(
+    ctx: click.Context, environ: Mapping[str, str]
+) -> Callable[[RetryEvent], None] | None:
+    """A retry callback printing :func:`retry_line` with ``-v`` or ``RECONCILER_LOG``, else None."""
+    verbose = (ctx.find_root().obj or {}).get("verbose", 0)
+    if not (verbose or environ.get("RECONCILER_LOG")):
+        return None
+
+    def report(event: RetryEvent) -> None:
+        note(retry_line(event))
+
+    return report
 
 
 _VERB = {

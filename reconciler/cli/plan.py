@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
 import click
 
 from reconciler.cli.context import project_from_context
-from reconciler.cli.output import note, use_color
+from reconciler.cli.output import note, retry_reporter, use_color
+from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
 from reconciler.project import load_plan_file, save_plan_file
+from reconciler.project.session import Hooks
 from reconciler.render import render_json_text, render_markdown, render_text, render_warnings
 
 FORMATS = ("text", "markdown", "json")
@@ -97,6 +98,7 @@ def plan_cmd(
             replace=replace,
             destroy=destroy,
             persist_new_state=out is not None,
+            hooks=Hooks(on_retry=retry_reporter(ctx, project.environ)),
         )
         for line in outcome.notes:
             note(line)
@@ -104,9 +106,9 @@ def plan_cmd(
 
     if use_lock:
         with project.lock("plan", lock_timeout):
-            plan = asyncio.run(run())
+            plan = run_async(run())
     else:
-        plan = asyncio.run(run())
+        plan = run_async(run())
     for warning in render_warnings(plan):
         note(warning)
     click.echo(render(plan, fmt))

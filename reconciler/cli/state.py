@@ -70,11 +70,15 @@ def list_cmd(ctx: click.Context) -> None:
 
 
 def _row(record: AgentRecord) -> tuple[str, str, str, str, str]:
-    started = datetime.fromtimestamp(record.started_at, timezone.utc)
+    try:
+        started = datetime.fromtimestamp(record.started_at, timezone.utc)
+        when = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):  # a timestamp no calendar date matches
+        when = f"{record.started_at:g} (not a date)"
     return (
         record.name,
         record.agent_id,
         str(record.generation),
         record.channel,
-        started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        when,
     )

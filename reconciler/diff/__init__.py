@@ -9,7 +9,14 @@ engine cannot apply live.
 from reconciler.diff.changes import RawChange, field_changes
 from reconciler.diff.normalize import normalize_spec
 from reconciler.diff.paths import format_path, parse_path
-from reconciler.diff.redact import SENSITIVE_MARKER, digest_value, is_redacted, redact, spec_digest
+from reconciler.diff.redact import (
+    SENSITIVE_MARKER,
+    digest_value,
+    is_redacted,
+    redact,
+    redact_in_place,
+    spec_digest,
+)
 from reconciler.diff.rules import IN_PLACE_PATHS, forces_restart
 
 __all__ = [
@@ -24,5 +31,6 @@ __all__ = [
     "normalize_spec",
     "parse_path",
     "redact",
+    "redact_in_place",
     "spec_digest",
 ]

@@ -18,10 +18,15 @@ PROPERTY_DEFAULTS: dict[str, Any] = {
 
 def drop_nulls(value: Any) -> Any:
     """Recursively remove ``None`` values from mappings (list positions are kept)."""
+    # Leaves are copied as they are, without a call each (this runs on every spec of a plan).
     if isinstance(value, dict):
-        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+        return {
+            k: drop_nulls(v) if isinstance(v, (dict, list)) else v
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
-        return [drop_nulls(v) for v in value]
+        return [drop_nulls(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from reconciler.diff.paths import PathPart, parse_path
@@ -41,11 +42,23 @@ def redact(spec: dict[str, Any], sensitive: Iterable[str], salt: str) -> dict[st
     Paths that do not exist in ``spec`` are ignored (a sensitive key may have been dropped by
     normalization, e.g. a null value).
     """
-    out = copy.deepcopy(spec)
+    return redact_in_place(copy.deepcopy(spec), sensitive, salt)
+
+
+def redact_in_place(tree: dict[str, Any], sensitive: Iterable[str], salt: str) -> dict[str, Any]:
+    """Like :func:`redact`, but replaces the values in ``tree`` itself (and returns it).
+
+    For a tree the caller owns outright, e.g. the fresh copy :func:`normalize_spec` returns: it
+    saves the deep copy.
+    """
     for path in sorted(sensitive, key=len):
-        parts = parse_path(path)
-        _replace(out, parts, salt)
-    return out
+        _replace(tree, _parse_cached(path), salt)
+    return tree
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(path: str) -> tuple[PathPart, ...]:
+    return parse_path(path)
 
 
 def _replace(tree: Any, parts: tuple[PathPart, ...], salt: str) -> None:

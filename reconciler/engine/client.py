@@ -18,8 +18,9 @@ engine-supplied text is scrubbed of any secret the request carried before it is 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from types import TracebackType
@@ -44,7 +45,12 @@ from reconciler.engine.wire import (
     to_ts,
     transport_cause,
 )
-from reconciler.errors import EngineError, EngineProtocolError, EngineUnavailableError
+from reconciler.errors import (
+    EngineError,
+    EngineProtocolError,
+    EngineUnavailableError,
+    SettingsError,
+)
 from reconciler.models.live import ENDED_STATUSES, STATUS_CODES, LiveAgent
 
 ALL_STATES: tuple[int, ...] = tuple(sorted(STATUS_CODES.values()))
@@ -121,16 +127,23 @@ class EngineClient:
         self._sleep = sleep
         self._clock = clock
         self._credentials: list[str] = []
+        self._known_secrets: set[str] = set()
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            limits=limits,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            follow_redirects=False,
-        )
+        try:  # TLS verification is always on; SSL_CERT_FILE / SSL_CERT_DIR may add CAs
+            self._http = httpx.AsyncClient(
+                transport=transport,
+                timeout=httpx.Timeout(timeout),
+                limits=limits,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                follow_redirects=False,
+            )
+        except (ssl.SSLError, OSError) as exc:
+            raise SettingsError(
+                f"cannot set up TLS certificate verification ({exc}); check SSL_CERT_FILE and "
+                "SSL_CERT_DIR in the environment"
+            ) from None
 
     async def __aenter__(self) -> EngineClient:
         return self
@@ -146,6 +159,11 @@ class EngineClient:
     async def aclose(self) -> None:
         """Close the connection pool (and the transport)."""
         await self._http.aclose()
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Also scrub these values from engine text (secrets the project knows, e.g. vendor keys
+        sent at join that an error about a later call could quote)."""
+        self._known_secrets.update(v for v in values if v)
 
     @property
     def endpoint(self) -> str:
@@ -313,6 +331,13 @@ class EngineClient:
             try:
                 response = await self._send_once(method, base, path, body, params)
             except (*_RETRYABLE_TRANSPORT, asyncio.TimeoutError) as exc:
+                refused = _certificate_failure(exc)
+                if refused is not None:  # never retried, never bypassed
+                    raise EngineError(
+                        f"engine refused: {what}: the TLS certificate of {host_of(base)} could "
+                        f"not be verified ({refused}); verification cannot be turned off: fix "
+                        "the certificate, or trust its CA with SSL_CERT_FILE"
+                    ) from exc
                 connect_failed = isinstance(exc, _CONNECT_FAILURES)
                 cause = "connection error" if connect_failed else transport_cause(exc)
                 if connect_failed and len(self._base_urls) > 1:
@@ -391,7 +416,19 @@ class EngineClient:
 
     def _scrub(self, text: str, body: Mapping[str, Any] | None) -> str:
         secrets = sensitive_strings(body) if body is not None else set()
-        return redact(text, [*secrets, *self._credentials])
+        return redact(text, [*secrets, *self._known_secrets, *self._credentials])
+
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """Why TLS verification failed, when that is what ``exc`` (or its cause) is; else None."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "certificate verify failed")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _seg(value: str) -> str:

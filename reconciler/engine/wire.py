@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import EngineProtocolError
@@ -45,7 +45,7 @@ class StatusBody(_Lenient):
     """Body of a 200 answer to join and update: ``{agent_id, create_ts, status}``."""
 
     agent_id: str = Field(min_length=1)
-    create_ts: float | None = None
+    create_ts: FiniteFloat | None = None
     status: str | int | None = None
     state: str | int | None = None
 
@@ -56,8 +56,8 @@ class GetBody(_Lenient):
     agent_id: str | None = None
     status: str | int | None = None
     state: str | int | None = None
-    start_ts: float | None = None
-    stop_ts: float | None = None
+    start_ts: FiniteFloat | None = None
+    stop_ts: FiniteFloat | None = None
     message: str | None = None
 
 
@@ -67,7 +67,7 @@ class ListItem(_Lenient):
     agent_id: str = Field(min_length=1)
     status: str | int | None = None
     state: str | int | None = None
-    start_ts: float | None = None
+    start_ts: FiniteFloat | None = None
 
 
 class ListData(_Lenient):
@@ -127,7 +127,7 @@ def error_fields(response: httpx.Response) -> tuple[str, str]:
     """``(reason, detail)`` from an error answer of any shape (empty strings when absent)."""
     try:
         body: Any = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     if isinstance(body, dict):
         reason = body.get("reason") or body.get("statusCode") or body.get("error_type") or ""
@@ -181,7 +181,7 @@ def parse_body(response: httpx.Response, model: type[_M], operation: str) -> _M:
     status = response.status_code
     try:
         data = response.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         raise EngineProtocolError(
             f"engine answered {status} to {operation} with a body that is not JSON",
             status=status,

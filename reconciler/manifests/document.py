@@ -189,13 +189,18 @@ def _agent(
     if mode != "literal":
         sensitive.discard("properties.token")
     lines = {
-        spec_path(p): where.line
+        p: where.line
         for p, where in values.locations.items()
-        if where.path == path and _in_spec(p)
+        if where.path == path and (p.startswith(_SPEC_PREFIXES) or p in _SPEC_ROOTS)
     }
+    token_at = values.locations.get("token")
+    if token_at is not None and token_at.path == path:
+        lines["properties.token"] = token_at.line
     if mode != "literal":
         lines.pop("properties.token", None)
-    agent = DesiredAgent(
+    # Every value below is already validated (the manifest model) or built here with the
+    # declared types: construct without validating again.
+    agent = DesiredAgent.model_construct(
         name=manifest.name,
         path=path,
         line=line,

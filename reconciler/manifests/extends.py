@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 from typing import Any
 
 from reconciler.errors import Location, Problem
@@ -29,7 +28,7 @@ EXTENDS_KEY = "extends"
 
 def is_partial(relative: str) -> bool:
     """Whether a file (path relative to the agents directory) is a partial."""
-    return any(part.startswith("_") for part in PurePosixPath(relative).parts)
+    return "_" in relative and any(part.startswith("_") for part in relative.split("/"))
 
 
 def check_partial(parsed: ParsedFile) -> tuple[LineDict | None, list[Problem]]:
@@ -50,16 +49,25 @@ def deep_merge(base: Any, override: Any) -> Any:
     if not (isinstance(base, dict) and isinstance(override, dict)):
         return override
     merged = LineDict(getattr(override, "path", ""), getattr(override, "line", 0))
-    merged.paths = {}
+    lines = merged.lines
+    paths: dict[Any, str] = {}
+    merged.paths = paths
     for source in (base, override):
+        # LineDict.key_location, inlined (this runs for every key of every manifest).
+        located = isinstance(source, LineDict)
+        source_lines = source.lines if isinstance(source, LineDict) else {}
+        source_paths = source.paths if isinstance(source, LineDict) else None
+        source_path = source.path if isinstance(source, LineDict) else ""
+        source_line = source.line if isinstance(source, LineDict) else 0
         for key, value in source.items():
             if source is override and key in merged:
                 value = deep_merge(merged[key], value)
             merged[key] = value
-            if isinstance(source, LineDict):
-                where = source.key_location(key)
-                merged.lines[key] = where.line
-                merged.paths[key] = where.path
+            if located:
+                lines[key] = source_lines.get(key, source_line)
+                paths[key] = (
+                    source_path if source_paths is None else source_paths.get(key, source_path)
+                )
     return merged
 
 

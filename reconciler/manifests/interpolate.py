@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from reconciler.errors import Location, Problem
@@ -90,11 +91,13 @@ class Interpolated:
     problems: list[Problem] = field(default_factory=list)
 
 
+@lru_cache(maxsize=65536)
 def child_path(parent: str, key: str) -> str:
     """The canonical path of ``key`` under ``parent``: ``properties.llm``, ``labels["a.b"]``.
 
     The canonical form (shared with ``reconciler.diff.paths``): plain keys (letters, digits,
     ``_``, ``$``, ``-``) are joined with dots; any other key is quoted as JSON in brackets.
+    Cached: thousands of manifests share their paths, which are then one string each in memory.
     """
     if _PLAIN_KEY.fullmatch(key):
         return f"{parent}.{key}" if parent else key
@@ -160,17 +163,36 @@ class _Walker:
         if not self._enter(value, path, where):
             return None
         out: dict[str, Any] = {}
-        locate = value.key_location if isinstance(value, LineDict) else None
+        locations = self.result.locations
+        # LineDict.key_location, inlined: this loop runs for every key of every manifest.
+        located = isinstance(value, LineDict)
+        lines: dict[Any, int] = value.lines if isinstance(value, LineDict) else {}
+        paths = value.paths if isinstance(value, LineDict) else None
+        source = value.path if isinstance(value, LineDict) else where.path
+        line = value.line if isinstance(value, LineDict) else where.line
         for key, item in value.items():
-            at = locate(key) if locate is not None else where
+            if located:
+                at = Location(
+                    source if paths is None else paths.get(key, source), lines.get(key, line)
+                )
+            else:
+                at = where
             if not isinstance(key, str):
                 self.result.problems.append(
                     Problem(at, f"key {key!r} in {path or 'document'} must be a string (quote it)")
                 )
                 continue
             sub = child_path(path, key)
-            self.result.locations[sub] = at
-            out[key] = self.walk(item, sub, at, interpolate and sub not in self.literal)
+            locations[sub] = at
+            kind = type(item)
+            if (kind is str and "$" not in item) or kind is int or kind is bool or item is None:
+                # walk() inlined for the common leaves (no reference to resolve): same count.
+                self.nodes += 1
+                if self.nodes > MAX_NODES:
+                    raise _TooLarge
+                out[key] = item
+            else:
+                out[key] = self.walk(item, sub, at, interpolate and sub not in self.literal)
         self.active.discard(id(value))
         return out
 

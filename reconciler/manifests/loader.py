@@ -77,25 +77,32 @@ def load_desired(settings: Settings, environ: Mapping[str, str]) -> DesiredSet:
         raise ValidationError([problem], what=shown_dir)
 
     relatives = discover(agents_dir)
-    shown = {rel: display_path(agents_dir / rel, project) for rel in relatives}
-    parsed = {rel: read_file(agents_dir / rel, shown[rel]) for rel in relatives}
+    # Display paths by string: the agents directory's own, then "/" and the POSIX relative path
+    # (pathlib per file cost more than parsing some of them).
+    prefix = "" if shown_dir == "." else shown_dir + "/"
+    shown = {rel: prefix + rel for rel in relatives}
     problems: list[Problem] = []
     partials: dict[str, LineDict | None] = {}
     agent_files: list[str] = []
     for rel in relatives:
-        problems.extend(parsed[rel].problems)
         if is_partial(rel):
-            doc, partial_problems = check_partial(parsed[rel])
+            parsed = read_file(agents_dir / rel, shown[rel])
+            problems.extend(parsed.problems)
+            doc, partial_problems = check_partial(parsed)
             partials[rel] = doc
             problems.extend(partial_problems)
         else:
             agent_files.append(rel)
 
+    # Agent files one at a time: each file's parse tree is dropped once its agents are built,
+    # so memory holds the agents, not every file's tree at once.
     resolver = ExtendsResolver(partials, frozenset(agent_files), shown_dir)
     agents: list[DesiredAgent] = []
     names: dict[str, list[Location]] = {}
     for rel in agent_files:
-        for document in parsed[rel].documents:
+        parsed = read_file(agents_dir / rel, shown[rel])
+        problems.extend(parsed.problems)
+        for document in parsed.documents:
             loaded = load_document(
                 document,
                 shown[rel],

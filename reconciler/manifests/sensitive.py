@@ -62,11 +62,10 @@ def secret_key_paths(value: Any, path: str = "") -> set[str]:
 def _collect(value: Any, path: str, found: set[str]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            sub = child_path(path, key)
             if is_secret_key(key):
-                found.add(sub)
+                found.add(child_path(path, key))
             elif isinstance(item, (dict, list)):
-                _collect(item, sub, found)
+                _collect(item, child_path(path, key), found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if isinstance(item, (dict, list)):

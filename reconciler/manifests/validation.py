@@ -72,8 +72,15 @@ def suggest(key: str, known: Iterable[str]) -> str:
 
 
 def unknown_key_message(key: str, parent: str, known: Iterable[str], where: str) -> str:
-    """``unknown key 'idle_timout' in properties, did you mean 'idle_timeout'?``."""
-    return f"unknown key '{key}' in {parent or where}{suggest(key, known)}"
+    """``unknown key 'idle_timout' in properties, did you mean 'idle_timeout'?``.
+
+    The key is shown on one line (control characters escaped) and cut to 60 characters, so a
+    key can neither forge extra lines of output nor flood it.
+    """
+    shown = key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"unknown key '{shown}' in {parent or where}{suggest(key, known)}"
 
 
 def describe(error: Mapping[str, Any]) -> str:

@@ -20,6 +20,7 @@ the construction of containers runs in Python) and falls back to ``yaml.SafeLoad
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,10 @@ try:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover
     _BaseLoader = yaml.SafeLoader
+
+MAX_NESTING = 500
+"""Deepest nesting of collections accepted. libyaml's composer recurses in C once per level and
+overflows the C stack (a segfault, not an exception) past about 20,000 levels."""
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -104,6 +109,30 @@ class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
         super().__init__(stream)
         self.source = source
         self.problems: list[Problem] = []
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """The tag of a node, as PyYAML resolves it, remembered for short plain scalars.
+
+        libyaml calls this back in Python for every scalar. For a plain scalar the answer
+        depends on its text alone (this loader has no path resolvers), and keys and short values
+        repeat across thousands of manifests, so matching the implicit resolvers' regular
+        expressions once per distinct text is enough.
+        """
+        if kind is yaml.ScalarNode and implicit[0] and len(value) <= _MEMO_MAX_LEN:
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_RESOLVED) < _MEMO_SIZE:
+                    _RESOLVED[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+_MEMO_MAX_LEN = 64
+_MEMO_SIZE = 65536
+_RESOLVED: dict[str, str] = {}
+"""Plain scalar text -> resolved tag, for :meth:`_LineLoader.resolve`."""
+assert not yaml.SafeLoader.yaml_path_resolvers  # resolve() above relies on it
 
 
 # Dates stay strings: drop the implicit timestamp resolver from this loader only.
@@ -196,6 +225,126 @@ def _message_of(exc: yaml.YAMLError) -> str:
     return "invalid YAML"
 
 
+def _too_deep(text: str) -> int | None:
+    """The line where collections nest deeper than :data:`MAX_NESTING`, else None.
+
+    Each level needs an opener (``[``, ``{``, ``-``, ``?``) or one more column of indentation
+    than the last, so most texts are cleared by counting; the others are walked as parser
+    events (the event parser is iterative: no recursion).
+    """
+    openers = text.count("[") + text.count("{") + text.count("-") + text.count("?")
+    if openers + math.isqrt(2 * len(text)) + 1 <= MAX_NESTING:
+        return None
+    loader = _BaseLoader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_NESTING:
+                    mark = event.start_mark
+                    return int(mark.line) + 1 if mark is not None else 0
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # reported by the real parse, which fails at the same event
+    finally:
+        loader.dispose()
+    return None
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+class _Unusual(Exception):
+    """The fast construction met something only the generic constructor handles."""
+
+
+def _construct(loader: _LineLoader, node: yaml.Node) -> Any:
+    """One document's value: the fast path below, else PyYAML's generic construction.
+
+    The fast path builds the same :class:`LineDict`/:class:`LineList` tree straight from the
+    composed nodes, without the generic constructor's per-node bookkeeping (which cost as much as
+    the parsing in C). It handles plain mappings, sequences and the core scalar tags; anything
+    else (anchors and aliases, merge keys, complex keys, other tags, or any error) makes it give up
+    and the document is constructed again by the generic path, so results and errors are the same.
+    """
+    problems: list[Problem] = []
+    try:
+        value = _fast(loader, node, set(), problems)
+    except Exception:  # _Unusual, RecursionError, or an error the generic path reports its way
+        return loader.construct_document(node)
+    loader.problems.extend(problems)
+    return value
+
+
+def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[Problem]) -> Any:
+    tag = node.tag
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        if tag == _STR_TAG:
+            return node.value
+        if tag == _INT_TAG:
+            return loader.construct_yaml_int(node)
+        if tag == _FLOAT_TAG:
+            return loader.construct_yaml_float(node)
+        if tag == _BOOL_TAG:
+            return loader.construct_yaml_bool(node)
+        if tag == _NULL_TAG:
+            return None
+        if tag == _TIMESTAMP_TAG:
+            return str(node.value)
+        raise _Unusual
+    if tag == _MAP_TAG and kind is yaml.MappingNode:
+        if id(node) in seen:
+            raise _Unusual
+        seen.add(id(node))
+        source = loader.source
+        data = LineDict(source, node.start_mark.line + 1)
+        lines = data.lines
+        keys: list[Any] = []
+        first_seen: dict[Any, int] = {}
+        for key_node, _ in node.value:  # keys first, as the generic constructor reports them
+            key_tag = key_node.tag
+            if key_tag == _STR_TAG:
+                key = key_node.value
+            elif key_tag == _MERGE_TAG or type(key_node) is not yaml.ScalarNode:
+                raise _Unusual
+            else:
+                key = _fast(loader, key_node, seen, problems)
+            line = key_node.start_mark.line + 1
+            previous = first_seen.get(key)  # TypeError (unhashable): the generic path says so
+            if previous is None:
+                first_seen[key] = line
+            else:
+                problems.append(
+                    Problem(
+                        Location(source, line),
+                        f"duplicate key {_describe_key(key)} (first at line {previous})",
+                    )
+                )
+            keys.append(key)
+        for key, (key_node, value_node) in zip(keys, node.value, strict=True):
+            data[key] = _fast(loader, value_node, seen, problems)
+            lines[key] = key_node.start_mark.line + 1
+        return data
+    if tag == _SEQ_TAG and kind is yaml.SequenceNode:
+        if id(node) in seen:
+            raise _Unusual
+        seen.add(id(node))
+        items = LineList(loader.source, node.start_mark.line + 1)
+        for child in node.value:
+            items.append(_fast(loader, child, seen, problems))
+        items.lines = [child.start_mark.line + 1 for child in node.value]
+        return items
+    raise _Unusual
+
+
 def parse_yaml(text: str, source: str) -> ParsedFile:
     """Parse every document of ``text``; ``source`` is the path used in locations.
 
@@ -204,11 +353,16 @@ def parse_yaml(text: str, source: str) -> ParsedFile:
     (``---`` with nothing after it, or a file of comments) are skipped.
     """
     parsed = ParsedFile(source)
+    deep = _too_deep(text)
+    if deep is not None:
+        message = f"invalid YAML: nested more than {MAX_NESTING} levels deep"
+        parsed.problems.append(Problem(Location(source, deep), message))
+        return parsed
     loader = _LineLoader(text, source)
     try:
         while loader.check_node():
             node = loader.get_node()
-            value = loader.construct_document(node)
+            value = _construct(loader, node)
             if value is not None:
                 parsed.documents.append(Document(value, node.start_mark.line + 1))
     except yaml.YAMLError as exc:

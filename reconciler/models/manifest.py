@@ -367,7 +367,7 @@ class Manifest(_Block):
 
     @model_validator(mode="after")
     def _rules(self) -> Manifest:
-        violations = check_rules(self.model_dump(exclude_unset=True))
+        violations = check_rules(self._rules_view())
         if violations:
             more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
             raise PydanticCustomError(
@@ -379,6 +379,28 @@ class Manifest(_Block):
                 },
             )
         return self
+
+    def _rules_view(self) -> dict[str, Any]:
+        """The fields :func:`check_rules` reads, as it would find them in ``model_dump()``.
+
+        Built from the validated attributes: dumping the whole manifest just to check these
+        took as long as validating it.
+        """
+        props = self.properties
+        return {
+            "token": self.token,
+            "preset": self.preset,
+            "pipeline_id": self.pipeline_id,
+            "properties": {
+                "token": props.token,
+                "enable_string_uid": props.enable_string_uid,
+                "agent_rtc_uid": props.agent_rtc_uid,
+                "remote_rtc_uids": props.remote_rtc_uids,
+                "llm": props.llm,
+                "tts": props.tts,
+                "mllm": None if props.mllm is None else {"enable": props.mllm.enable},
+            },
+        }
 
 
 # --- rules spanning several fields ---------------------------------------------------------

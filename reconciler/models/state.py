@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from reconciler.models.desired import TokenMode
 
@@ -26,9 +26,9 @@ class AgentRecord(BaseModel):
     """The ``name`` sent to the engine's join: ``<name>-<generation>``."""
     generation: int
     channel: str
-    started_at: float
+    started_at: FiniteFloat
     token_mode: TokenMode = "none"
-    token_expires_at: float | None = None
+    token_expires_at: FiniteFloat | None = None
     spec: dict[str, Any]
     """Redacted spec as applied (after any in-place updates)."""
     spec_digest: str
@@ -48,12 +48,12 @@ class PendingEntry(BaseModel):
     channel: str
     agent_id: str | None = None
     """Known for a leave; for a join, only once the engine answered."""
-    created_at: float
+    created_at: FiniteFloat
     spec: dict[str, Any] = Field(default_factory=dict)
     """For a join: the redacted spec being started (so a later run can adopt it)."""
     spec_digest: str = ""
     token_mode: TokenMode = "none"
-    token_expires_at: float | None = None
+    token_expires_at: FiniteFloat | None = None
 
 
 class StateDoc(BaseModel):

@@ -6,7 +6,7 @@ through ``httpx.ASGITransport``: no port, no credentials, the same wire contract
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -45,8 +45,13 @@ async def engine_client(
     settings: Settings,
     *,
     on_retry: Callable[[RetryEvent], None] | None = None,
+    secrets: Iterable[str] = (),
 ) -> AsyncIterator[EngineClient]:
-    """An open :class:`EngineClient` for the project's engine."""
+    """An open :class:`EngineClient` for the project's engine.
+
+    ``secrets`` (and the settings' own credentials) are scrubbed from any engine text the client
+    quotes in an error, whichever call it answers.
+    """
     transport: httpx.AsyncBaseTransport | None = None
     close: Callable[[], None] = _nothing
     if settings.engine == "sandbox":
@@ -54,6 +59,13 @@ async def engine_client(
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
     try:
         client = build_client(settings, transport=transport, retry=retry)
+        client.add_secrets(secrets)
+        if transport is None:  # the in-process sandbox's default credentials are no secret
+            client.add_secrets(
+                value.get_secret_value()
+                for value in (settings.app_certificate, settings.customer_secret)
+                if value is not None
+            )
         async with client:
             yield client
     finally:

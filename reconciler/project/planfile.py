@@ -59,6 +59,11 @@ def load_plan_file(path: Path) -> Plan:
         raise ValidationError(
             [Problem(loc, f"not a saved plan (invalid JSON: {exc.msg})")], "plan"
         ) from None
+    except (RecursionError, ValueError):  # nested too deeply, or a number too long to read
+        raise ValidationError(
+            [Problem(where, "not a saved plan (invalid JSON: nested too deeply or too large)")],
+            "plan",
+        ) from None
     if not isinstance(envelope, dict) or envelope.get("kind") != PLAN_KIND:
         raise ValidationError(
             [Problem(where, "not a saved plan (write one with `reconciler plan --out FILE`)")],

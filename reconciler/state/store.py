@@ -146,6 +146,10 @@ class LocalStateStore:
                 f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
                 + (" (truncated?)" if cut else "")
             ) from None
+        except RecursionError:
+            raise self._corrupt("invalid JSON: nested too deeply") from None
+        except ValueError:  # an integer longer than Python converts (4300 digits)
+            raise self._corrupt("invalid JSON: a number too long to read") from None
         if not isinstance(data, dict):
             raise self._corrupt(f"expected a JSON object, found {type(data).__name__}")
         return data

@@ -1,0 +1,172 @@
+"""Apply at scale: start N agents on a served sandbox with L ms latency per engine call.
+
+Each run starts a fresh sandbox (``python -m reconciler.sandbox --latency-ms L --pcu-limit ...``,
+its own SQLite file) and a fresh project of N generated agents (``token: auto``, an ``extends``
+partial, interpolated secrets) whose ``reconciler.yaml`` points at it, with ``parallelism: P``
+and ``max_concurrent_agents`` raised; then times ``reconciler apply --auto-approve`` as a
+subprocess (refresh on, as by default with credentials). The run is checked: N agents running on
+the sandbox, N records in state, nothing pending.
+
+- Limit: ceil(N / P) x L x (engine calls per agent); a start is one call (join), so 1.
+- CLI start-up: the median wall of ``reconciler plan --no-refresh`` on the same project (loading
+  settings, manifests and state and planning: everything apply does before its first call).
+- Bound (issue 7): wall <= 1.25 x limit + CLI start-up.
+- Also printed: the engine calls apply made that are not per agent (the refresh ``list`` and the
+  capacity check ``list``), from the sandbox's request log.
+
+Baseline: what a user writes instead, a script that starts the same agents one by one with the
+official SDK's client (``agora_agent.client.Agora(...).agents.start``), bodies prepared before
+the clock starts (the same properties and freshly minted tokens); our speed-up over it.
+
+Usage: python bench/apply_scale.py [--n 500] [--latency-ms 100] [--parallelism 10,50]
+       [--runs 3] [--baseline-runs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import benchlib as b
+
+BOUND = 1.25
+
+BASELINE_SCRIPT = r"""
+import json, sys, time
+from agora_agent.client import Agora
+url, app_id, auth, bodies = sys.argv[1], sys.argv[2], sys.argv[3], json.load(open(sys.argv[4]))
+client = Agora(base_url=url, authorization=auth, username="", password="", timeout=60)
+started = time.perf_counter()
+for body in bodies:
+    client.agents.start(app_id, name=body["name"], properties=body["properties"])
+print(time.perf_counter() - started)
+"""
+
+BODIES_SCRIPT = r"""
+import json, os, sys, time
+from pathlib import Path
+from reconciler.engine import mint_agent_token
+from reconciler.manifests import load_desired, load_settings
+settings = load_settings(Path(sys.argv[1]), None, os.environ)
+desired = load_desired(settings, os.environ)
+cert = settings.app_certificate.get_secret_value()
+bodies = []
+for agent in desired.agents.values():
+    properties = dict(agent.spec["properties"])
+    if agent.token_mode == "auto":
+        properties["token"], _ = mint_agent_token(
+            settings.app_id, cert, agent.channel, agent.agent_rtc_uid, settings.token_ttl_s,
+            time.time(), agent.enable_rtm)
+    bodies.append({"name": agent.name + "-sdk", "properties": properties})
+json.dump(bodies, open(sys.argv[2], "w"))
+"""
+
+
+def project(directory: Path, sandbox: b.ServedSandbox, n: int, parallelism: int) -> None:
+    b.write_project(
+        directory, n, engine=sandbox.engine_url, parallelism=parallelism, cap=max(1000, 4 * n)
+    )
+
+
+def startup(directory: Path, runs: int) -> float:
+    walls = []
+    for _ in range(runs):
+        argv = [*b.RECONCILER, "plan", "--no-refresh"]
+        walls.append(b.run_child(argv, cwd=directory, env=b.bench_env()).wall)
+    return b.median(walls)
+
+
+def check(directory: Path, sandbox: b.ServedSandbox, n: int) -> None:
+    state = json.loads((directory / "state" / "agents.json").read_text(encoding="utf-8"))
+    running = sandbox.control("GET", f"agents?app_id={b.APP_ID}&status=RUNNING")["agents"]
+    starting = sandbox.control("GET", f"agents?app_id={b.APP_ID}&status=STARTING")["agents"]
+    if len(state["agents"]) != n or state["pending"] or len(running) + len(starting) != n:
+        raise SystemExit(
+            f"apply did not converge: {len(state['agents'])} recorded, "
+            f"{len(state['pending'])} pending, {len(running) + len(starting)} running"
+        )
+
+
+def apply_run(tmp: Path, n: int, latency_ms: float, parallelism: int) -> dict[str, Any]:
+    directory = tmp / f"apply-{parallelism}"
+    with b.ServedSandbox(tmp / f"engine-{parallelism}-{time.monotonic_ns()}.db",
+                         latency_ms=latency_ms, pcu_limit=100 * n) as sandbox:  # fmt: skip
+        project(directory, sandbox, n, parallelism)
+        start = startup(directory, 3)
+        sandbox.control("DELETE", "requests")
+        run = b.run_child(
+            [*b.RECONCILER, "apply", "--auto-approve"], cwd=directory, env=b.bench_env()
+        )
+        check(directory, sandbox, n)
+        log = sandbox.requests()
+    routes: dict[str, int] = {}
+    for entry in log:
+        route = str(entry.get("route") or entry.get("operation") or entry.get("path"))
+        routes[route] = routes.get(route, 0) + 1
+    return {"wall": run.wall, "startup": start, "routes": routes, "calls": len(log)}
+
+
+def baseline_run(tmp: Path, n: int, latency_ms: float) -> float:
+    directory = tmp / "baseline"
+    with b.ServedSandbox(tmp / f"engine-sdk-{time.monotonic_ns()}.db",
+                         latency_ms=latency_ms, pcu_limit=100 * n) as sandbox:  # fmt: skip
+        project(directory, sandbox, n, 1)
+        bodies = directory / "bodies.json"
+        b.run_child([sys.executable, "-c", BODIES_SCRIPT, str(directory), str(bodies)],
+                    cwd=directory, env=b.bench_env())  # fmt: skip
+        argv = [sys.executable, "-c", BASELINE_SCRIPT, sandbox.engine_url, b.APP_ID, b.BASIC,
+                str(bodies)]  # fmt: skip
+        run = b.run_child(argv, cwd=directory, env=b.bench_env())
+        return float(run.stdout.split()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--parallelism", default="10,50")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline-runs", type=int, default=1)
+    args = parser.parse_args()
+    n, latency = args.n, args.latency_ms / 1000.0
+    calls_per_agent = 1  # a start is one join; tokens are minted locally
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="apply-scale-") as tmp_name:
+        tmp = Path(tmp_name)
+        baseline = [baseline_run(tmp, n, args.latency_ms) for _ in range(args.baseline_runs)]
+        sdk = b.median(baseline) if baseline else float("nan")
+        if baseline:
+            print(f"baseline, official SDK one by one, {n} starts: {sdk:.2f} s "
+                  f"{b.runs_text(baseline)}", flush=True)  # fmt: skip
+        for parallelism in [int(p) for p in args.parallelism.split(",")]:
+            runs = [apply_run(tmp, n, args.latency_ms, parallelism) for _ in range(args.runs)]
+            walls = [r["wall"] for r in runs]
+            starts = [r["startup"] for r in runs]
+            wall, start = b.median(walls), b.median(starts)
+            limit = b.ceil_div(n, parallelism) * latency * calls_per_agent
+            bound = BOUND * limit + start
+            extra = runs[0]["calls"] - n * calls_per_agent
+            print(f"apply N={n} P={parallelism} L={args.latency_ms:.0f} ms: engine calls "
+                  f"{runs[0]['calls']} ({n * calls_per_agent} per-agent + {extra} fixed: "
+                  f"{runs[0]['routes']})", flush=True)  # fmt: skip
+            ok &= b.verdict(
+                f"apply N={n} P={parallelism} wall",
+                wall,
+                bound,
+                f"{wall:.2f} s {b.runs_text(walls)}; limit {limit:.2f} s, start-up "
+                f"{start:.2f} s {b.runs_text(starts)}; ratio (wall - start-up) / limit "
+                f"{(wall - start) / limit:.2f}",
+            )
+            if baseline:
+                print(f"apply N={n} P={parallelism}: speed-up over the SDK loop "
+                      f"{sdk / wall:.1f}x ({sdk:.2f} s / {wall:.2f} s)", flush=True)  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

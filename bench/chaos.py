@@ -1,0 +1,224 @@
+"""Chaos runner: kill ``reconciler apply`` at random moments, apply again, count what was lost.
+
+Serves the sandbox engine (``python -m reconciler.sandbox``, in-memory, with latency), generates
+a project of N agents pointed at it, and runs:
+
+1. **Fresh starts**: each trial resets the engine and the state, starts ``apply --auto-approve``
+   of N agents, ``kill -9``s it at a seeded random moment, then applies again (no kill).
+2. **Changes between trials** (the harder variant): the project carries on from trial to trial;
+   each trial first makes a random change set (agents removed, added back, prompts edited =
+   in-place updates, TTS vendors switched = restarts) and the interrupting signal is SIGKILL,
+   SIGTERM or SIGINT.
+3. **Faults**: rounds of random changes applied while the engine answers 30% 503s, 20% 429s
+   with Retry-After, drops 5% of connections and adds 10-40 ms of latency.
+
+After every trial: the active agents on the engine equal the manifests exactly (no duplicate,
+no orphan, none missing), the state agrees with the engine, and the pending journal is empty.
+Prints ``kill trials: N, converged: N, orphans: 0, duplicates: 0`` per section, with timings.
+Exit status 1 if any trial did not converge.
+
+Usage: python bench/chaos.py [--trials 200] [--change-trials 100] [--fault-rounds 5]
+                             [--agents 50] [--latency-ms 30] [--parallelism 5] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.reliability.chaos_harness import (  # noqa: E402
+    ChaosProject,
+    Figures,
+    Trial,
+    agent_specs,
+    calibrate,
+    check_converged,
+    mutate,
+    run_kill_trials,
+    start_engine,
+)
+
+FAULTS = {
+    "error_rate": 0.3,
+    "error_status": 503,
+    "rate_limit": 0.2,
+    "retry_after_s": 1,
+    "latency_ms": 10,
+    "jitter_ms": 30,
+    "drop_rate": 0.05,
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def report(title: str, figures: Figures, started: float) -> None:
+    trials = figures.trials
+    recovery = [t.recovery.seconds for t in trials]
+    whole = [t.seconds for t in trials]
+    signals = {s: sum(1 for t in trials if t.signal == s) for s in ("SIGKILL", "SIGTERM", "SIGINT")}
+    exits: dict[str, int] = {}
+    for t in trials:
+        key = "finished before the signal" if t.killed_code is None else f"exit {t.killed_code}"
+        exits[key] = exits.get(key, 0) + 1
+    print(title)
+    print(figures.line())
+    print(
+        f"  missing: {figures.missing}; interrupted mid-run: {figures.interrupted}, "
+        f"finished before the signal: {len(trials) - figures.interrupted}"
+    )
+    print("  signals: " + ", ".join(f"{k} {v}" for k, v in signals.items() if v))
+    print("  interrupted runs: " + ", ".join(f"{k}: {v}" for k, v in sorted(exits.items())))
+    print(
+        f"  recovery apply: p50 {statistics.median(recovery):.2f}s, p95 {pct(recovery, 0.95):.2f}s,"
+        f" max {max(recovery):.2f}s; whole trial p50 {statistics.median(whole):.2f}s; "
+        f"section {time.monotonic() - started:.0f}s"
+    )
+    for trial in trials:
+        if not trial.converged:
+            print("  NOT CONVERGED: " + trial.describe().replace("\n", "\n    "))
+    sys.stdout.flush()
+
+
+def progress(total: int) -> object:
+    def show(trial: Trial) -> None:
+        mark = "." if trial.converged else "X"
+        end = "\n" if (trial.index + 1) % 50 == 0 or trial.index + 1 == total else ""
+        print(mark, end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def fault_rounds(project: ChaosProject, n_agents: int, rounds: int, rng: random.Random) -> bool:
+    engine = project.engine
+    engine.reset()
+    project.forget_state()
+    project.set_agents(agent_specs(n_agents))
+    project.write_settings(max_attempts=12, parallelism=10)
+    pool = [s.name for s in agent_specs(n_agents + 10)]
+    seconds: list[float] = []
+    causes: dict[str, int] = {}
+    converged = 0
+    problems: list[str] = []
+    for index in range(rounds + 1):
+        if index:
+            specs, _ = mutate(project.specs, rng, pool)
+            project.set_agents(specs)
+        engine.faults(**FAULTS, seed=rng.randrange(1 << 30))
+        result = project.run("-v", "apply", "--auto-approve")
+        engine.calm()
+        seconds.append(result.seconds)
+        for match in re.finditer(
+            r"^retry: \w+ attempt \d+/\d+ failed \(([^)]*)\)", result.stderr, re.M
+        ):
+            cause = match.group(1)
+            causes[cause] = causes.get(cause, 0) + 1
+        check = check_converged(project)
+        if result.code == 0 and check.ok:
+            converged += 1
+        else:
+            problems.append(f"round {index}: exit {result.code}; {check.problems}\n{result}")
+    print(
+        f"faults (30% 503, 20% 429 with Retry-After 1 s, 5% dropped connections, 10-40 ms "
+        f"latency; max_attempts 12), {n_agents} agents, first apply + {rounds} change rounds:"
+    )
+    print(f"  applies: {rounds + 1}, converged: {converged}")
+    print("  retries: " + ", ".join(f"{k}: {v}" for k, v in sorted(causes.items())))
+    print(f"  apply under faults: p50 {statistics.median(seconds):.2f}s, max {max(seconds):.2f}s")
+    for problem in problems:
+        print("  NOT CONVERGED: " + problem.replace("\n", "\n    "))
+    project.write_settings(max_attempts=None, parallelism=None)
+    return not problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=200, help="fresh-start kill trials")
+    parser.add_argument(
+        "--change-trials",
+        type=int,
+        default=100,
+        help="kill trials with random changes between them",
+    )
+    parser.add_argument("--fault-rounds", type=int, default=5)
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--parallelism", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    began = time.monotonic()
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="chaos-") as scratch:
+        work = Path(scratch)
+        engine = start_engine(work, stop_delay_s=0.2, seed=args.seed)
+        try:
+            engine.reset(latency_ms=args.latency_ms)
+            project = ChaosProject(work / "project", engine, parallelism=args.parallelism)
+            project.set_agents(agent_specs(args.agents))
+            fastest = calibrate(project, runs=3)
+            window = 0.9 * fastest
+            print(
+                f"chaos: {args.agents} agents, sandbox latency {args.latency_ms:g} ms, "
+                f"parallelism {args.parallelism}, seed {args.seed}"
+            )
+            print(
+                f"kill moment: uniform in 0-{window:.2f}s after launch (0.9 x the fastest full "
+                f"apply of {args.agents} agents, {fastest:.2f}s)"
+            )
+            sys.stdout.flush()
+            if args.trials:
+                started = time.monotonic()
+                figures = run_kill_trials(
+                    project,
+                    args.agents,
+                    args.trials,
+                    rng,
+                    with_changes=False,
+                    window_s=window,
+                    on_trial=progress(args.trials),
+                )
+                report(f"fresh starts of {args.agents} agents, SIGKILL:", figures, started)
+                ok &= figures.converged == len(figures.trials)
+            if args.change_trials:
+                started = time.monotonic()
+                figures = run_kill_trials(
+                    project,
+                    args.agents,
+                    args.change_trials,
+                    rng,
+                    with_changes=True,
+                    window_s=window,
+                    signals=("SIGKILL", "SIGTERM", "SIGINT"),
+                    on_trial=progress(args.change_trials),
+                )
+                report(
+                    "random changes between trials (removals, additions, in-place updates, "
+                    "restarts), SIGKILL/SIGTERM/SIGINT:",
+                    figures,
+                    started,
+                )
+                ok &= figures.converged == len(figures.trials)
+            if args.fault_rounds:
+                ok &= fault_rounds(project, min(args.agents, 20), args.fault_rounds, rng)
+        finally:
+            engine.stop()
+    print(f"total: {time.monotonic() - began:.0f}s; {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""Helpers of the end-to-end tests: a served sandbox (a real process on a real port), a copy of
+the example project pointed at it, and the CLI run as a real subprocess with a controlled
+environment (no TTY: stdin is /dev/null)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_ID = "0123456789abcdef0123456789abcdef"
+
+# Distinctive secret values: none of them (nor their base64) may ever leave the process except
+# towards the engine.
+CUSTOMER_ID = "e2e-customer-id-5d1f"
+CUSTOMER_SECRET = "e2e-CUSTOMER-secret-9a7c3b1e"
+APP_CERTIFICATE = "e2ec3rt1f1cate0000e2ec3rt1f1cat3"  # 32 characters
+SECRETS: dict[str, str] = {
+    "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET,
+    "AGORA_APP_CERTIFICATE": APP_CERTIFICATE,
+    "OPENAI_API_KEY": "sk-e2e-OPENAI-key-4f8e2d6c0a",
+    "DEEPGRAM_API_KEY": "dg-e2e-DEEPGRAM-key-7b3a9e1f",
+    "ELEVENLABS_API_KEY": "el-e2e-ELEVEN-key-2c6d8f0b4a",
+    "AZURE_TTS_KEY": "az-e2e-AZURE-key-1e5f9c3d7b",
+}
+BASIC_CREDENTIAL = base64.b64encode(f"{CUSTOMER_ID}:{CUSTOMER_SECRET}".encode()).decode()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- the served sandbox ---------------------------------------------------------------------
+
+
+@dataclass
+class Sandbox:
+    """A sandbox engine served by uvicorn in a subprocess, and its control routes."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = httpx.Client(base_url=self.url, timeout=10.0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.http.request(method, f"/_sandbox{path}", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def agents(self, **filters: str) -> list[dict[str, Any]]:
+        """Every agent the sandbox knows (views with join body, updates, token), oldest first."""
+        agents: list[dict[str, Any]] = self.control(
+            "GET", "/agents?" + "&".join(f"{k}={v}" for k, v in filters.items())
+        )["agents"]
+        return agents
+
+    def running(self) -> dict[str, dict[str, Any]]:
+        """RUNNING agents by wire name."""
+        return {a["name"]: a for a in self.agents(status="RUNNING")}
+
+    def agent(self, agent_id: str) -> dict[str, Any]:
+        view: dict[str, Any] = self.control("GET", f"/agents/{agent_id}")
+        return view
+
+    def advance(self, seconds: float) -> None:
+        self.control("POST", "/clock/advance", {"seconds": seconds})
+
+    def add_fault(self, **rule: Any) -> dict[str, Any]:
+        created: dict[str, Any] = self.control("POST", "/faults/rules", rule)
+        return created
+
+    def faults(self) -> dict[str, Any]:
+        faults: dict[str, Any] = self.control("GET", "/faults")
+        return faults
+
+    def requests(self, route: str) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.control("GET", f"/requests?route={route}")["requests"]
+        return entries
+
+    def reset(self) -> None:
+        self.control("POST", "/reset")
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def start_sandbox(workdir: Path) -> Sandbox:
+    """``python -m reconciler.sandbox`` on a free loopback port; returns once it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "AGORA_CUSTOMER_ID": CUSTOMER_ID,
+        "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET,
+        "AGORA_APP_CERTIFICATE": APP_CERTIFICATE,
+    }
+    log = workdir / "sandbox.log"
+    command = [
+        sys.executable, "-m", "reconciler.sandbox", "--port", str(port),
+        "--db", str(workdir / "engine.db"), "--stop-delay", "0.2", "--pcu-limit", "50",
+        "--seed", "5",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    sandbox = Sandbox(process, port, log)
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"sandbox exited early:\n{log.read_text()}")
+        try:
+            if sandbox.http.get("/_sandbox/health").status_code == 200:
+                return sandbox
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            sandbox.stop()
+            raise RuntimeError(f"sandbox did not answer:\n{log.read_text()}")
+        time.sleep(0.05)
+
+
+# -- the project and the CLI ------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def __str__(self) -> str:
+        return (
+            f"$ reconciler {' '.join(self.args)}  -> exit {self.code}\n"
+            f"--- stdout ---\n{self.stdout}--- stderr ---\n{self.stderr}"
+        )
+
+
+class Project:
+    """A copy of the example project in a temporary directory, pointed at a served sandbox."""
+
+    def __init__(self, directory: Path, sandbox: Sandbox) -> None:
+        self.dir = directory
+        self.sandbox = sandbox
+        self.env: dict[str, str] = base_env()
+        self.results: list[Result] = []
+        shutil.copytree(ROOT / "agents.d", directory / "agents.d")
+        shutil.copy(ROOT / "reconciler.yaml", directory / "reconciler.yaml")
+        self.set_setting("engine", sandbox.url)
+
+    # files
+
+    @property
+    def settings_file(self) -> Path:
+        return self.dir / "reconciler.yaml"
+
+    @property
+    def state_file(self) -> Path:
+        return self.dir / "state" / "agents.json"
+
+    def manifest(self, name: str) -> Path:
+        return self.dir / "agents.d" / f"{name}.yaml"
+
+    def set_setting(self, key: str, value: object) -> None:
+        """Set a top-level key of reconciler.yaml (replacing its line, or appending one)."""
+        text = self.settings_file.read_text(encoding="utf-8")
+        line = f"{key}: {value}"
+        pattern = re.compile(rf"^{re.escape(key)}:.*$", re.MULTILINE)
+        text = pattern.sub(line, text) if pattern.search(text) else text + line + "\n"
+        self.settings_file.write_text(text, encoding="utf-8")
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.manifest(name)
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {path}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    def state(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.state_file.read_text(encoding="utf-8"))
+        return doc
+
+    # the CLI
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "reconciler", "-C", str(self.dir), *args]
+
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+    ) -> Result:
+        """Run ``reconciler -C <project> ARGS`` as a subprocess, without a TTY."""
+        completed = subprocess.run(
+            self.command(*args),
+            cwd=self.dir,
+            env=dict(env if env is not None else self.env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        result = Result(tuple(args), completed.returncode, completed.stdout, completed.stderr)
+        self.results.append(result)
+        return result
+
+    def ok(self, *args: str, code: int = 0, env: Mapping[str, str] | None = None) -> Result:
+        """Run and check the exit code (the whole output is shown when it differs)."""
+        result = self.run(*args, env=env)
+        assert result.code == code, str(result)
+        assert "Traceback" not in result.stderr, str(result)
+        return result
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=self.dir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def apply(self) -> Result:
+        return self.ok("apply", "--auto-approve")
+
+
+def base_env() -> dict[str, str]:
+    """A controlled environment: what Python needs, the credentials and the manifests' keys."""
+    env = {
+        key: os.environ[key]
+        for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH")
+        if key in os.environ
+    }
+    env["AGORA_CUSTOMER_ID"] = CUSTOMER_ID
+    env.update(SECRETS)
+    return env
+
+
+def b64_forms(secret: str) -> set[str]:
+    """Base64 fragments that appear in any base64 text holding ``secret`` (any alignment)."""
+    raw = secret.encode()
+    forms: set[str] = set()
+    for shift in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * shift + raw).decode().rstrip("=")
+            # Drop the characters that depend on the bytes around the secret.
+            lead = (0, 2, 3)[shift]
+            body = text[lead : len(text) - 2]
+            if len(body) >= 8:
+                forms.add(body)
+    return forms
+
+
+def leaks(texts: Iterable[tuple[str, str]], secrets: Mapping[str, str] = SECRETS) -> list[str]:
+    """Where any secret (plain or base64) appears in ``(where, text)`` pairs."""
+    found = []
+    for where, text in texts:
+        for name, value in secrets.items():
+            if value in text:
+                found.append(f"{name} in {where}")
+            elif any(form in text for form in b64_forms(value)):
+                found.append(f"{name} (base64) in {where}")
+        if BASIC_CREDENTIAL in text:
+            found.append(f"the Basic credential in {where}")
+    return found

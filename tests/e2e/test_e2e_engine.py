@@ -1,0 +1,188 @@
+"""End to end, through the CLI and a served sandbox: how apply copes with the engine.
+
+A 409 conflict adopts the agent already running; the concurrency cap refuses before starting
+anything; injected 503s and 429s are retried until apply converges; a persistent failure fails
+that agent only, and the next apply finishes the job.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import pytest
+
+from reconciler.engine import mint_agent_token
+from tests.e2e.e2e_helpers import (
+    APP_CERTIFICATE,
+    APP_ID,
+    BASIC_CREDENTIAL,
+    SECRETS,
+    Project,
+    Sandbox,
+    free_port,
+)
+
+pytestmark = pytest.mark.slow
+
+ENGINE_PATH = f"/api/conversational-ai-agent/v2/projects/{APP_ID}"
+
+
+def join_directly(sandbox: Sandbox, name: str, channel: str, uid: str) -> str:
+    """Start an agent on the sandbox behind the reconciler's back; return its id."""
+    token, _ = mint_agent_token(APP_ID, APP_CERTIFICATE, channel, uid, 3600, time.time(), False)
+    body: dict[str, Any] = {
+        "name": name,
+        "properties": {
+            "channel": channel,
+            "token": token,
+            "agent_rtc_uid": uid,
+            "remote_rtc_uids": ["*"],
+            "llm": {
+                "url": "https://api.openai.com/v1/chat/completions",
+                "api_key": "sk-stray",
+                "system_messages": [{"role": "system", "content": "stray"}],
+            },
+            "tts": {"vendor": "microsoft", "params": {"key": "k", "region": "eastus"}},
+        },
+    }
+    response = sandbox.http.post(
+        f"{ENGINE_PATH}/join", json=body, headers={"Authorization": f"Basic {BASIC_CREDENTIAL}"}
+    )
+    assert response.status_code == 200, response.text
+    agent_id: str = response.json()["agent_id"]
+    return agent_id
+
+
+def test_a_409_conflict_on_join_adopts_the_agent_already_running(
+    project: Project, sandbox: Sandbox
+) -> None:
+    # A run that died after its join reached the engine, without journal: the agent runs
+    # under the wire name apply is about to use.
+    stray = join_directly(sandbox, "support-en-1", "support-en", "1001")
+
+    applied = project.apply()
+
+    assert "adopted the running agent after 409 TaskConflict" in applied.stdout
+    assert f"support-en: started [{stray}]" in applied.stdout
+    assert "Apply complete: 3 started." in applied.stdout
+    assert project.state()["agents"]["support-en"]["agent_id"] == stray
+    in_channel = sandbox.agents(channel="support-en")
+    assert [(a["agent_id"], a["status"]) for a in in_channel] == [(stray, "RUNNING")]
+    assert len(sandbox.agents()) == 3
+    conflicts = [r for r in sandbox.requests("join") if r.get("status") == 409]
+    assert len(conflicts) == 1
+
+
+def test_exceeding_max_concurrent_agents_is_refused_before_anything_starts(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.set_setting("max_concurrent_agents", 2)
+
+    refused = project.ok("apply", "--auto-approve", code=1)
+
+    assert "3 agents would run; the cap for app" in refused.stderr
+    assert "is 2 (max_concurrent_agents in reconciler.yaml)" in refused.stderr
+    assert sandbox.agents() == []
+    assert sandbox.requests("join") == []
+    assert project.ok("plan", code=1).stderr == refused.stderr
+
+
+def test_agents_running_outside_the_project_count_against_the_cap(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.set_setting("max_concurrent_agents", 3)
+    join_directly(sandbox, "someone-else", "elsewhere", "9001")
+
+    refused = project.ok("apply", "--auto-approve", code=1)
+
+    assert "4 agents would run" in refused.stderr
+    assert "is 3 (max_concurrent_agents in reconciler.yaml)" in refused.stderr
+    assert len(sandbox.agents()) == 1
+
+
+def test_apply_retries_through_injected_503s_and_429s_and_converges(
+    project: Project, sandbox: Sandbox
+) -> None:
+    sandbox.add_fault(route="list", status=503, times=1)
+    sandbox.add_fault(route="join", name="support-en-1", status=503, times=2)
+    sandbox.add_fault(route="join", name="sales-en-1", status=429, times=2, retry_after_s=1)
+
+    applied = project.ok("-v", "apply", "--auto-approve")
+
+    assert "Apply complete: 3 started." in applied.stdout
+    assert [rule["hits"] for rule in sandbox.faults()["rules"]] == [1, 2, 2]
+    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-1", "support-en-1"]
+    assert len(sandbox.agents()) == 3  # retried joins never started a duplicate
+    # -v reports every retry, the refresh's included.
+    assert applied.stderr.count("retry: ") == 5, applied.stderr
+    assert "retry: list attempt 1/6 failed (HTTP 503 ServiceUnavailable)" in applied.stderr
+    assert applied.stderr.count("retry: join attempt 1/6 failed (HTTP 503 ") == 1
+    assert applied.stderr.count("retry: join attempt 2/6 failed (HTTP 503 ") == 1
+    assert "join attempt 1/6 failed (HTTP 429 TooManyRequests); next in 1.0s" in applied.stderr
+    assert "join attempt 2/6 failed (HTTP 429 TooManyRequests); next in 1.0s" in applied.stderr
+    # Retry-After: 1 was honoured between the 429s and the next attempt.
+    sales = [r["at"] for r in sandbox.requests("join") if r.get("name") == "sales-en-1"]
+    assert len(sales) == 3
+    assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(sales))
+    assert project.ok("plan", "--detailed-exitcode", code=0)
+
+
+def test_a_persistent_failure_fails_that_agent_only_and_the_next_apply_finishes(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.set_setting("max_attempts", 2)
+    sandbox.add_fault(
+        route="join", name="sales-en-1", status=400, reason="InvalidRequestBody",
+        detail=f"llm.api_key {SECRETS['OPENAI_API_KEY']} is not accepted",
+    )
+    sandbox.add_fault(route="join", name="support-en-1", status=503)
+
+    failed = project.ok("apply", "--auto-approve", code=1)
+
+    assert "Apply failed: 1 started; 2 failed." in failed.stdout
+    assert (
+        "sales-en: FAILED: join failed: InvalidRequestBody llm.api_key (sensitive) is not accepted"
+        in failed.stdout
+    )
+    assert "sales-en start (InvalidRequestBody)" in failed.stderr
+    assert "support-en start (ServiceUnavailable)" in failed.stderr
+    assert SECRETS["OPENAI_API_KEY"] not in failed.output
+    assert sorted(sandbox.running()) == ["concierge-1"]
+    assert sorted(project.state()["agents"]) == ["concierge"]
+
+    sandbox.control("DELETE", "/faults/rules")
+    finished = project.apply()
+
+    assert "Apply complete: 2 started." in finished.stdout
+    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-1", "support-en-1"]
+    assert project.state()["pending"] == []
+    assert project.ok("plan", "--detailed-exitcode", code=0)
+
+
+def test_an_unreachable_engine_fails_cleanly_and_the_journal_is_resolved_later(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.set_setting("max_attempts", 2)
+    project.set_setting("engine", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+
+    refused = project.ok("apply", "--auto-approve", code=1)
+    assert "engine unavailable: list of agents failed after 2 attempts (connection error" in (
+        refused.stderr
+    )
+    project.ok("plan", "--no-refresh", "--out", "offline.json")
+    failed = project.ok("apply", "offline.json", code=1)
+    assert "Apply failed: nothing changed; 3 failed." in failed.stdout
+    assert "support-en: FAILED: join failed: engine unavailable: join of 'support-en-1'" in (
+        failed.stdout
+    )
+    # The outcome of those joins is unknown: the journal keeps them for the next run.
+    assert len(project.state()["pending"]) == 3
+
+    project.set_setting("engine", sandbox.url)
+    planned = project.ok("plan")
+    assert planned.stderr.count("never took effect; forgotten") == 3, planned.stderr
+    assert project.state()["pending"] == []
+    assert "Apply complete: 3 started." in project.apply().stdout
+    assert len(sandbox.agents()) == 3

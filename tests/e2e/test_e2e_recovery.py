@@ -1,0 +1,80 @@
+"""End to end, through the CLI and a served sandbox: nothing is lost or started twice when a
+join's answer is lost, when apply is killed mid-flight, or when an agent crashes."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.e2e.e2e_helpers import Project, Sandbox
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_join_whose_answer_was_lost_is_retried_and_adopted_not_duplicated(
+    project: Project, sandbox: Sandbox
+) -> None:
+    sandbox.add_fault(route="join", name="support-en-1", action="drop_after", times=1)
+
+    applied = project.apply()
+
+    assert "Apply complete: 3 started." in applied.stdout
+    assert "support-en: started" in applied.stdout
+    assert "adopted the running agent after 409 TaskConflict" in applied.stdout
+    in_channel = sandbox.agents(channel="support-en")
+    assert len(in_channel) == 1
+    assert in_channel[0]["agent_id"] == project.state()["agents"]["support-en"]["agent_id"]
+    project.ok("plan", "--detailed-exitcode", code=0)
+
+
+def test_an_apply_killed_mid_join_is_resolved_by_the_next_run(
+    project: Project, sandbox: Sandbox
+) -> None:
+    sandbox.add_fault(route="join", action="delay", delay_ms=800)
+    running = project.popen("apply", "--auto-approve")
+    # Kill it once the three joins (journaled first) have reached the engine, before answers.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if len(sandbox.requests("join")) == 3:
+            break
+        time.sleep(0.02)
+    running.send_signal(signal.SIGKILL)
+    running.communicate(timeout=10)
+    assert len(project.state()["pending"]) == 3
+    assert project.state()["agents"] == {}
+    # The joins the killed run sent complete on the engine all the same.
+    deadline = time.monotonic() + 10
+    while len(sandbox.running()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sandbox.control("DELETE", "/faults/rules")
+    assert len(sandbox.running()) == 3
+
+    plan = project.ok("plan", "--detailed-exitcode")
+
+    assert plan.stderr.count("started by an interrupted run") == 3, plan.stderr
+    state = project.state()
+    assert state["pending"] == []
+    assert {r["agent_id"] for r in state["agents"].values()} == {
+        a["agent_id"] for a in sandbox.running().values()
+    }
+    assert "No changes" in project.apply().stdout
+    assert len(sandbox.agents()) == 3
+
+
+def test_a_crashed_agent_is_started_again(project: Project, sandbox: Sandbox) -> None:
+    project.apply()
+    crashed = project.state()["agents"]["sales-en"]["agent_id"]
+    sandbox.control("POST", f"/agents/{crashed}/crash", {"message": "vendor outage"})
+
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "vendor outage" in plan.stdout
+    applied = project.apply()
+
+    assert "Apply complete: 1 started." in applied.stdout
+    record = project.state()["agents"]["sales-en"]
+    assert record["agent_id"] != crashed
+    assert record["wire_name"] == "sales-en-2"
+    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-2", "support-en-1"]
+    project.ok("plan", "--detailed-exitcode", code=0)
