@@ -136,9 +136,12 @@ def build_plan(
     if running_after > options.max_concurrent_agents and any(
         p.action in ("start", "restart") for p in plans
     ):
+        unmanaged = _unmanaged_count(state, live)
+        extra = f" (including {unmanaged} not managed by this project)" if unmanaged else ""
         raise PlanError(
-            f"{running_after} agents would run; the cap for app {options.app_id or '(unset)'} "
-            f"is {options.max_concurrent_agents} (max_concurrent_agents in reconciler.yaml)"
+            f"{running_after} agents would run{extra}; the cap for app "
+            f"{options.app_id or '(unset)'} is {options.max_concurrent_agents} "
+            "(max_concurrent_agents in reconciler.yaml)"
         )
     return Plan(
         app_id=options.app_id,
@@ -318,9 +321,12 @@ def _running_after(
         agent = live.agents.get(record.agent_id) if live.refreshed else None
         if not live.refreshed or (agent is not None and agent.active):
             count += 1
+    return count + _unmanaged_count(state, live)
+
+
+def _unmanaged_count(state: StateDoc, live: LiveStatus) -> int:
     recorded = {r.agent_id for r in state.agents.values()}
-    count += sum(1 for a in live.agents.values() if a.active and a.agent_id not in recorded)
-    return count
+    return sum(1 for a in live.agents.values() if a.active and a.agent_id not in recorded)
 
 
 def _duration(seconds: float) -> str:

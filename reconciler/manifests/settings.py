@@ -179,4 +179,14 @@ def _cross_checks(
         )
     if values.get("auth") == "token" and certificate is None:
         problems.append(Problem(locations.get("auth", root), "auth: token needs app_certificate"))
+    ttl = values.get("token_ttl_s", 86400)
+    window = values.get("token_renewal_window_s", 7200)
+    if isinstance(ttl, int) and isinstance(window, int) and window >= ttl:
+        problems.append(
+            Problem(
+                locations.get("token_renewal_window_s", root),
+                f"token_renewal_window_s ({window}) must be shorter than token_ttl_s ({ttl}), "
+                "or every plan would renew every token",
+            )
+        )
     return problems

@@ -177,7 +177,7 @@ class Project:
                 parallelism=parallelism or self.settings.parallelism,
                 max_concurrent_agents=self.settings.max_concurrent_agents,
                 stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
-                poll_interval_s=0.25 if self.settings.engine == "sandbox" else 1.0,
+                poll_interval_s=0.25 if _is_local(self.settings.engine) else 1.0,
                 clock=self.clock,
                 on_event=hooks.on_event or (lambda _e: None),
                 should_stop=hooks.should_stop or (lambda: False),
@@ -262,3 +262,8 @@ def _needs_tokens(plan: Plan, desired: DesiredSet) -> bool:
         if agent is not None and agent.token_mode == "auto" and action.action != "no-op":
             return True
     return False
+
+
+def _is_local(engine: str) -> bool:
+    """The in-process sandbox or an engine on loopback (a served sandbox): poll briskly."""
+    return engine == "sandbox" or engine.startswith(("http://127.", "http://localhost", "http://[::1]"))

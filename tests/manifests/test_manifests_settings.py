@@ -167,3 +167,11 @@ def test_settings_messages_never_show_secret_values(tmp_path: Path) -> None:
     text = "\n".join(errors(tmp_path, {"CERT": "SUPERSECRETVALUE", "ENGINE": "ftp://x"}))
     assert "SUPERSECRETVALUE" not in text
     assert len(text.splitlines()) == 3
+
+
+def test_renewal_window_as_long_as_the_token_lifetime_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "token_ttl_s: 600\ntoken_renewal_window_s: 600\n")
+    assert errors(tmp_path) == [
+        "reconciler.yaml:2: token_renewal_window_s (600) must be shorter than token_ttl_s "
+        "(600), or every plan would renew every token"
+    ]
