@@ -108,6 +108,8 @@ class AgentRecord:
 
 _COLUMNS = [f.name for f in fields(AgentRecord)]
 _INSERT_COLUMNS = [c for c in _COLUMNS if c != "seq"]
+_TEXT_COLUMNS = ("join_body", "properties", "updates", "history")
+_LIST_SELECT = ", ".join(f"'' AS {c}" if c in _TEXT_COLUMNS else c for c in _COLUMNS)
 
 
 def dumps(value: Any) -> str:
@@ -268,8 +270,16 @@ class Store:
     def window(
         self, app_id: str, channel: str | None, from_time: float, to_time: float
     ) -> list[AgentRecord]:
-        """Agents of `app_id` created within [from_time, to_time], in creation order."""
-        sql = "SELECT * FROM agents WHERE app_id = ? AND created_at >= ? AND created_at <= ?"
+        """Agents of `app_id` created within [from_time, to_time], in creation order.
+
+        For listing: the records carry their lifecycle columns only, and their JSON text columns
+        (join body, properties, updates, history) are empty. Loading those for every agent on
+        every page made a list page of 2,000 agents cost half as much as the latency it emulates.
+        """
+        sql = (
+            f"SELECT {_LIST_SELECT} FROM agents"
+            " WHERE app_id = ? AND created_at >= ? AND created_at <= ?"
+        )
         params: tuple[Any, ...] = (app_id, from_time, to_time)
         if channel is not None:
             sql += " AND channel = ?"

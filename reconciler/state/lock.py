@@ -83,7 +83,7 @@ class LockInfo:
         """Parse holder info; ``None`` when the text is empty or not holder info."""
         try:
             data: Any = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply
             return None
         if not isinstance(data, dict):
             return None

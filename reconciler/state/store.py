@@ -36,7 +36,7 @@ from uuid import uuid4
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
-from reconciler.models.state import STATE_VERSION, StateDoc
+from reconciler.models.state import STATE_VERSION, AgentRecord, PendingEntry, StateDoc
 
 __all__ = ["LocalStateStore", "dump_state", "new_state"]
 
@@ -50,8 +50,60 @@ def new_state() -> StateDoc:
 
 def dump_state(doc: StateDoc) -> str:
     """The canonical text of a state document: sorted keys, indent 2, trailing newline."""
-    data = doc.model_dump(mode="json")
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return _StateText().dump(doc)
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+class _StateText:
+    """:func:`dump_state`, remembering the text of every agent record and pending entry.
+
+    ``json.dumps`` with ``indent`` runs in pure Python (the C encoder has no indent), and apply
+    writes the whole state after every action: re-encoding every record each time made a
+    500-agent apply spend minutes in the encoder. Records and entries are immutable models that
+    are replaced, never changed, so the text of each is computed once (kept while the object is
+    in the document, keyed by identity) and the document is assembled from the pieces, byte for
+    byte what ``json.dumps(doc.model_dump(mode="json"), sort_keys=True, indent=2)`` gives: a
+    value nested at depth d is its own indented text with every line break followed by 2 x d
+    more spaces (JSON strings hold no raw line breaks).
+    """
+
+    _Key = tuple[int, str]
+
+    def __init__(self) -> None:
+        self._lines: dict[_StateText._Key, tuple[object, str]] = {}
+
+    def _line(
+        self,
+        item: AgentRecord | PendingEntry,
+        name: str | None,
+        used: dict[_StateText._Key, tuple[object, str]],
+    ) -> str:
+        """One line of the document, four spaces deep: ``"name": {...}`` or an item ``{...}``."""
+        key = (id(item), name or "")
+        known = self._lines.get(key)
+        if known is not None and known[0] is item:
+            line = known[1]
+        else:
+            text = _pretty(item.model_dump(mode="json")).replace("\n", "\n    ")
+            line = f"    {_pretty(name)}: {text}" if name is not None else f"    {text}"
+        used[key] = (item, line)
+        return line
+
+    def dump(self, doc: StateDoc) -> str:
+        used: dict[_StateText._Key, tuple[object, str]] = {}
+        parts: dict[str, str] = {}
+        for key, value in doc.model_dump(mode="json", exclude={"agents", "pending"}).items():
+            parts[key] = _pretty(value).replace("\n", "\n  ")
+        records = [self._line(doc.agents[name], name, used) for name in sorted(doc.agents)]
+        parts["agents"] = "{\n" + ",\n".join(records) + "\n  }" if records else "{}"
+        entries = [self._line(entry, None, used) for entry in doc.pending]
+        parts["pending"] = "[\n" + ",\n".join(entries) + "\n  ]" if entries else "[]"
+        self._lines = used  # forget what the document no longer holds
+        body = ",\n".join(f"  {_pretty(key)}: {parts[key]}" for key in sorted(parts))
+        return "{\n" + body + "\n}\n"
 
 
 @dataclass(frozen=True)
@@ -86,6 +138,7 @@ class LocalStateStore:
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self._disk: _DiskStamp | None = None
         self._write_lock = threading.Lock()
+        self._text = _StateText()
 
     def __repr__(self) -> str:
         return f"LocalStateStore({str(self.path)!r})"
@@ -174,7 +227,7 @@ class LocalStateStore:
         with self._write_lock:
             disk_serial = self._check_disk(doc)
             new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
-            data = dump_state(new).encode("utf-8")
+            data = self._text.dump(new).encode("utf-8")
             try:
                 st = self._replace(data)
             except OSError as exc:

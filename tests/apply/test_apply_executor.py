@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reconciler.apply import resolve_pending
+from reconciler.apply import ApplyEvent, resolve_pending
+from reconciler.engine import EngineClient
 from reconciler.errors import PlanError
 from reconciler.models import PendingEntry
 from tests.apply.harness import World, agent, desired, make_world
@@ -38,10 +40,34 @@ def test_replanning_after_apply_shows_no_changes(world: World) -> None:
     assert [a.reason for a in plan.agents] == ["up to date", "up to date"]
 
 
-def test_state_is_written_after_every_engine_action(world: World) -> None:
+def test_state_is_written_after_every_engine_action(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[tuple[str, list[str]]] = []
+    original_join = EngineClient.join
+
+    async def join(self: EngineClient, name: str, *args: Any, **kwargs: Any) -> Any:
+        on_disk = world.store.load()  # what a crash right now would leave
+        sent.append((name, [p.wire_name for p in on_disk.pending]))
+        return await original_join(self, name, *args, **kwargs)
+
+    class DurableEvents(list[ApplyEvent]):
+        def append(self, event: ApplyEvent) -> None:
+            if event.phase == "start" and event.status == "done":
+                assert event.name in world.store.load().agents  # reported only once recorded
+            super().append(event)
+
+    monkeypatch.setattr(EngineClient, "join", join)
+    world.events = DurableEvents()
     world.apply(desired(agent("alpha"), agent("beta"), agent("gamma")))
-    # one write-ahead entry and one result per join
-    assert world.writes == 6
+    # every join went out only once its write-ahead entry was on disk
+    assert sorted(name for name, _ in sent) == ["alpha-1", "beta-1", "gamma-1"]
+    assert all(name in pending for name, pending in sent)
+    assert len([e for e in world.events if e.status == "done"]) == 3
+    state = world.store.load()
+    assert sorted(state.agents) == ["alpha", "beta", "gamma"] and state.pending == []
+    # changes that complete together share a write (group commit): never more than one each
+    assert 2 <= world.writes <= 6
 
 
 def test_prompt_edit_updates_in_place_and_keeps_the_agent_id(world: World) -> None:
@@ -236,3 +262,48 @@ def test_apply_refuses_to_start_past_the_engine_cap_counting_unmanaged_agents(
     asyncio.run(start_stray())
     with pytest.raises(PlanError, match="2 agents would run"):
         world.plan(desired(agent("a0")), max_concurrent_agents=1)
+
+
+def test_a_stop_request_starts_nothing_new_and_leaves_no_entry_written_ahead(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from reconciler.apply import ApplyContext, apply_plan
+    from reconciler.engine import mint_agent_token
+    from tests.apply.harness import APP_ID, CERT
+
+    want = desired(*(agent(f"a{i}") for i in range(8)))
+    plan, state = world.plan(want)
+    answered: list[str] = []
+    original_join = EngineClient.join
+
+    async def join(self: EngineClient, name: str, *args: Any, **kwargs: Any) -> Any:
+        result = await original_join(self, name, *args, **kwargs)
+        answered.append(name)
+        return result
+
+    monkeypatch.setattr(EngineClient, "join", join)
+
+    async def go() -> Any:
+        async with world.client() as client:
+            ctx = ApplyContext(
+                client=client,
+                store=world.store,
+                mint_token=lambda a, now: mint_agent_token(
+                    APP_ID, CERT, a.channel, a.agent_rtc_uid, 86400, now, False
+                ),
+                parallelism=2,
+                should_stop=lambda: len(answered) >= 2,  # Ctrl-C once two joins are answered
+            )
+            return await apply_plan(plan, want, state, ctx)
+
+    result, final = asyncio.run(go())
+    assert result.interrupted
+    on_disk = world.store.load()
+    assert on_disk.pending == []  # entries written ahead for joins never sent are gone again
+    assert sorted(r.wire_name for r in on_disk.agents.values()) == sorted(answered)
+    assert len(answered) < 8
+    running = sorted(a["name"] for a in world.agents("RUNNING"))
+    assert running == sorted(answered)
+    assert final.pending == [] and sorted(final.agents) == sorted(on_disk.agents)

@@ -109,3 +109,33 @@ def test_auth_from_settings_picks_the_scheme_and_reports_missing_credentials() -
         auth_from_settings(Settings.model_validate(base))
     with pytest.raises(SettingsError, match="app_certificate"):
         auth_from_settings(Settings.model_validate({**base, "auth": "token"}))
+
+
+def test_the_sdk_token_module_is_the_sdks_own_file_loaded_without_the_whole_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+    import sys
+    import warnings
+
+    from reconciler.engine import tokens
+
+    standalone = tokens._load_sdk_file()
+    assert standalone is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import agora_agent.agentkit.token as sdk
+
+    assert standalone.__file__ == sdk.__file__
+    assert standalone.__name__ not in sys.modules  # private: the SDK's own module is untouched
+    # same code, same inputs (salt and clock pinned): the same token
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)
+    minted = []
+    for module in (standalone, sdk):
+        random.seed(7)
+        minted.append(
+            module.generate_convo_ai_token(
+                app_id=APP_ID, app_certificate=CERT, channel_name="c", uid=5, token_expire=600
+            )
+        )
+    assert minted[0] == minted[1]

@@ -130,3 +130,28 @@ def test_after_kill_9_of_the_holder_the_next_apply_proceeds_without_unlocking(
     check = check_converged(project)
     assert check.ok, check.problems
     assert project.lock_file.read_text(encoding="utf-8") == ""
+
+
+def test_regression_garbage_in_a_held_lock_file_still_names_the_lock_as_held(
+    tmp_path: Path,
+) -> None:
+    """Was: holder info nested too deeply made the refusal crash (RecursionError) instead of
+    exiting 3 with "state is locked"."""
+    import os
+
+    from reconciler.state import StateLock
+    from tests.reliability.inproc import run_cli
+
+    (tmp_path / "agents.d").mkdir()
+    (tmp_path / "reconciler.yaml").write_text("engine: sandbox\n", encoding="utf-8")
+    lock = StateLock(tmp_path / "state" / "agents.json")
+    lock.acquire()
+    try:
+        assert lock._fd is not None
+        os.ftruncate(lock._fd, 0)
+        os.pwrite(lock._fd, b"[" * 100_000, 0)
+        refused = run_cli("-C", str(tmp_path), "plan", "--no-refresh")
+    finally:
+        lock.release()
+    assert refused.code == 3, refused
+    assert "state is locked by another process (no holder recorded yet" in refused.stderr

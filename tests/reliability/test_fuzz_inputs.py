@@ -468,6 +468,7 @@ def test_regression_deeply_nested_or_huge_number_saved_plan_is_a_located_error(
     ["engine: " + "[" * 40_000, "- " * 40_000 + "x", "a: " + "{a: " * 40_000 + "x"],
     ids=["flow-sequences", "block-sequences", "flow-mappings"],
 )
+@pytest.mark.slow
 def test_regression_deeply_nested_yaml_is_a_located_error_not_a_segfault(
     tmp_path: Path, text: str
 ) -> None:
@@ -489,3 +490,20 @@ def test_regression_deeply_nested_yaml_is_a_located_error_not_a_segfault(
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done
     assert "agents.d/x.yaml:1: invalid YAML: nested more than 500 levels deep" in done.stderr
+
+
+def test_regression_an_unknown_key_cannot_forge_lines_of_output(fx: Fixture) -> None:
+    """Was: an unknown key was echoed raw, so a key holding a newline (or 70,000 characters)
+    printed extra, fake-looking problem lines (or flooded the output)."""
+    fx.restore()
+    forged = "x\n  reconciler.yaml:9: all good, nothing to see"
+    doc = {forged: 1, "y" * 70_000: 2, "engine": "sandbox"}
+    (fx.dir / "reconciler.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    result = fx.cli("validate")
+    assert result.code == 1, result
+    lines = result.stderr.rstrip("\n").split("\n")
+    assert lines[0] == "Error: 2 problems in settings:"
+    assert len(lines) == 3, lines
+    assert "unknown key 'x\\n  reconciler.yaml:9: all good, nothing to see' in settings" in lines[1]
+    assert max(len(line) for line in lines) < 200
+    fx.restore()

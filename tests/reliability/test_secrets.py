@@ -205,6 +205,8 @@ def test_no_secret_in_any_output_file_or_format_on_success_and_error_paths(
     (project.dir / "agents.d" / "epsilon.yaml").unlink()
     (project.dir / "agents.d" / "zeta.yaml").unlink()
 
+    scan.run("force-unlock", "00000000-0000-4000-8000-000000000000", code=1, env=rotated)
+
     # Tear down, then scan every file left in the project (state, backup, lock, plans).
     scan.run("-v", "destroy", "--auto-approve", env=rotated, process=True)
     scan.files()

@@ -124,6 +124,7 @@ def commands(command: click.Command, ctx: click.Context) -> Iterator[tuple[str, 
             yield from commands(sub, click.Context(sub, info_name=name, parent=ctx))
 
 
+@pytest.mark.slow
 def test_no_command_takes_a_credential_on_the_command_line() -> None:
     ctx = click.Context(root_command, info_name="reconciler")
     seen = dict(commands(root_command, ctx))
@@ -301,6 +302,7 @@ def test_an_unreadable_ca_bundle_is_a_settings_error_not_a_crash(tmp_path: Path)
 # -- the sandbox binds to loopback ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_sandbox_binds_to_loopback_by_default(tmp_path: Path) -> None:
     from reconciler.cli.sandbox import serve_command
     from reconciler.sandbox import serve
