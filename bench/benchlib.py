@@ -80,15 +80,13 @@ class ChildRun:
 def run_child(
     argv: Sequence[str], *, cwd: Path, env: dict[str, str], ok_codes: Sequence[int] = (0,)
 ) -> ChildRun:
-    """Run a child to completion; wall time, and its own peak RSS (``wait4``, Linux: KB)."""
+    """Run a child to completion and time it (``maxrss_kb`` is 0: see :func:`run_child_rss`)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     out, err = proc.communicate()
     wall = time.perf_counter() - started
-    # communicate() already reaped the child; its rusage is in the process' children totals
-    # only in aggregate, so measure RSS with run_child_rss when it matters.
     if proc.returncode not in ok_codes:
         sys.stderr.write(err.decode(errors="replace")[-4000:])
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -159,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallelism", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    # Started in the background (nohup, `&` in a script), this process and so every apply it
+    # starts would ignore SIGINT; restore it so SIGINT trials act like Ctrl-C in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = random.Random(args.seed)
     began = time.monotonic()
     ok = True
