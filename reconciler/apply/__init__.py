@@ -5,8 +5,9 @@ to ``parallelism`` engine calls in flight, writes state after every completed ac
 every join and leave before it is sent, and reports progress through a callback. It never prints.
 """
 
+from reconciler.apply.context import ApplyContext, EngineOps, StateWriter
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
-from reconciler.apply.executor import ApplyContext, EngineOps, StateWriter, apply_plan
+from reconciler.apply.executor import apply_plan
 from reconciler.apply.pending import resolve_pending
 
 __all__ = [

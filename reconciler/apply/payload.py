@@ -27,8 +27,8 @@ def update_properties(agent: DesiredAgent, action: AgentPlan, token: str | None)
             continue
         _, section, key = root.split(".")
         value = props.get(section, {}).get(key) if isinstance(props.get(section), dict) else None
-        body.setdefault(section, {})[key] = copy.deepcopy(value) if value is not None else (
-            [] if key == "system_messages" else {}
+        body.setdefault(section, {})[key] = (
+            copy.deepcopy(value) if value is not None else ([] if key == "system_messages" else {})
         )
     if token is not None:
         body["token"] = token

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from reconciler.apply.executor import ACTIVE_STATE_CODES, EngineOps, StateWriter
+from reconciler.apply.context import ACTIVE_STATE_CODES, EngineOps, StateWriter
 from reconciler.models import AgentRecord, PendingEntry, StateDoc
 
 

@@ -98,7 +98,8 @@ class Plan(BaseModel):
     lineage: str
     serial: int
     manifests_digest: str
-    created_at: float
+    created_at: float = Field(ge=0, lt=253402300800, allow_inf_nan=False)
+    """Unix seconds (before the year 10000, so every renderer can show it as a date)."""
     refreshed: bool
     agents: tuple[AgentPlan, ...] = ()
     """Sorted by name."""

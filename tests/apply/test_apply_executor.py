@@ -307,3 +307,38 @@ def test_a_stop_request_starts_nothing_new_and_leaves_no_entry_written_ahead(
     running = sorted(a["name"] for a in world.agents("RUNNING"))
     assert running == sorted(answered)
     assert final.pending == [] and sorted(final.agents) == sorted(on_disk.agents)
+
+
+def test_starts_into_one_channel_never_leave_two_joins_unresolved(world: World) -> None:
+    """With several agents in one channel, at most one join there is ever unrecorded, so a run
+    killed mid-join leaves an entry the next run can match to exactly one agent."""
+    seen: list[int] = []
+    real_write = world.store.write
+
+    def spying_write(doc):  # type: ignore[no-untyped-def]
+        per_channel: dict[str, int] = {}
+        for entry in doc.pending:
+            per_channel[entry.channel] = per_channel.get(entry.channel, 0) + 1
+        seen.append(max(per_channel.values(), default=0))
+        return real_write(doc)
+
+    world.store.write = spying_write  # type: ignore[method-assign]
+    want = desired(*(agent(f"a{i}", channel="shared") for i in range(6)))
+    _, result, state = world.apply(want)
+    assert result.ok and len(state.agents) == 6
+    assert max(seen) == 1
+
+
+def test_a_join_with_unknown_outcome_stops_further_starts_in_that_channel(world: World) -> None:
+    world.control(
+        "POST", "/_sandbox/faults/rules", {"route": "join", "name": "a0-1", "status": 503}
+    )
+    want = desired(
+        agent("a0", channel="shared"), agent("a1", channel="shared"), agent("b0", channel="b")
+    )
+    _, result, state = world.apply(want, max_attempts=2)
+    reasons = {r.name: r.reason for r in result.failed}
+    assert reasons["a0"] == "ServiceUnavailable"
+    assert reasons["a1"] == "UnresolvedJoin"
+    assert "b0" in state.agents
+    assert [p.name for p in state.pending] == ["a0"]

@@ -244,8 +244,10 @@ def check_state_file(fx: Fixture, raw: bytes) -> bool:
             result = fx.cli(*args)
             clean(result)
             assert result.code == 1, (args, result)
-            assert f"state file {fx.state_file} is corrupt: " in result.stderr, (args, result)
-            assert f"the previous version is in {fx.backup_file}" in result.stderr
+            newer = f"{fx.state_file} was written by a newer reconciler" in result.stderr
+            if not newer:
+                assert f"state file {fx.state_file} is corrupt: " in result.stderr, (args, result)
+                assert f"the previous version is in {fx.backup_file}" in result.stderr
             assert fx.state_file.read_bytes() == raw, args  # never overwritten
             assert fx.backup_file.read_bytes() == fx.backup, args
     else:  # still a valid document (e.g. a changed timestamp or name): nothing may crash
@@ -484,12 +486,16 @@ def test_regression_deeply_nested_yaml_is_a_located_error_not_a_segfault(
     command = [sys.executable, "-m", "reconciler", "-C", str(tmp_path), "validate"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
 
+    # Our own limit, or (for flow collections) libyaml's, which some builds enforce first.
+    too_deep = ("nested more than 500 levels deep", "exceeded maximum nesting depth")
     assert done.returncode == 1, done
-    assert "reconciler.yaml:1: invalid YAML: nested more than 500 levels deep" in done.stderr
+    assert "reconciler.yaml:1: invalid YAML: " in done.stderr
+    assert any(reason in done.stderr for reason in too_deep), done.stderr
     (tmp_path / "reconciler.yaml").write_text("engine: sandbox\n", encoding="utf-8")
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done
-    assert "agents.d/x.yaml:1: invalid YAML: nested more than 500 levels deep" in done.stderr
+    assert "agents.d/x.yaml:1: invalid YAML: " in done.stderr
+    assert any(reason in done.stderr for reason in too_deep), done.stderr
 
 
 def test_regression_an_unknown_key_cannot_forge_lines_of_output(fx: Fixture) -> None:

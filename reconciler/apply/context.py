@@ -1,0 +1,88 @@
+"""What the apply executor needs from outside: the engine, the state writer, a token minter.
+
+The protocols keep ``apply`` testable and independent of the concrete client and store
+(``reconciler.engine.EngineClient`` and ``reconciler.state.LocalStateStore`` satisfy them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from reconciler.apply.events import ApplyEvent
+from reconciler.models import DesiredAgent, LiveAgent, StateDoc
+
+ACTIVE_STATE_CODES = (1, 2, 5)
+"""STARTING, RUNNING, RECOVERING: what a 409 conflict search looks for."""
+
+
+class JoinAnswer(Protocol):
+    @property
+    def agent_id(self) -> str: ...
+
+
+class EngineOps(Protocol):
+    """The engine calls apply needs (``reconciler.engine.EngineClient`` provides them)."""
+
+    async def join(
+        self,
+        name: str,
+        properties: Mapping[str, Any],
+        preset: str | None = None,
+        pipeline_id: str | None = None,
+    ) -> JoinAnswer: ...
+
+    async def leave(self, agent_id: str) -> bool: ...
+
+    async def update(self, agent_id: str, properties: Mapping[str, Any]) -> None: ...
+
+    async def list_agents(
+        self,
+        *,
+        channel: str | None = None,
+        states: Sequence[int] | None = None,
+        from_time: int | None = None,
+        to_time: int | None = None,
+        limit: int = 100,
+    ) -> list[LiveAgent]: ...
+
+    async def wait_stopped(
+        self, agent_id: str, timeout: float, poll_interval: float = 1.0
+    ) -> LiveAgent: ...
+
+
+class StateWriter(Protocol):
+    """Where state goes after every step (``reconciler.state.LocalStateStore``)."""
+
+    def write(self, doc: StateDoc) -> StateDoc: ...
+
+
+TokenMinter = Callable[[DesiredAgent, float], tuple[str, float]]
+"""``(agent, now) -> (token, expires_at)`` for agents with ``token: auto``."""
+
+
+def _ignore(_: ApplyEvent) -> None:
+    return None
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass
+class ApplyContext:
+    """Everything the executor needs besides the plan."""
+
+    client: EngineOps
+    store: StateWriter
+    mint_token: TokenMinter | None = None
+    parallelism: int = 10
+    max_concurrent_agents: int = 20
+    stop_wait_timeout_s: float = 120.0
+    poll_interval_s: float = 1.0
+    clock: Callable[[], float] = time.time
+    on_event: Callable[[ApplyEvent], None] = _ignore
+    should_stop: Callable[[], bool] = _never
+    check_capacity: bool = True
