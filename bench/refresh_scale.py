@@ -68,9 +68,7 @@ def main() -> int:
     print(f"refresh N={n} L={args.latency_ms:.0f} ms: engine calls per refresh {total_calls} "
           f"{calls[0]} for {n} agents; page size {page}, pages needed {pages}",
           flush=True)  # fmt: skip
-    ok = b.verdict(
-        "refresh calls per agent", total_calls / n, 1 / 10, f"{total_calls / n:.3f}"
-    )
+    ok = b.verdict("refresh calls per agent", total_calls / n, 1 / 10, f"{total_calls / n:.3f}")
     ratio = (wall - start) / limit
     ok &= b.verdict(
         f"refresh N={n} L={args.latency_ms:.0f} ms",

@@ -112,7 +112,7 @@ def test_nothing_below_the_cli_prints() -> None:
                 and isinstance(node.func, ast.Name)
                 and node.func.id in ("print", "input", "exit")
             ):
-                    offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+                offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert not offenders, offenders
 
 

@@ -47,9 +47,7 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
                     continue
                 if run.ctx.should_stop():
                     try:
-                        await run.save(
-                            functools.partial(drop_pending, entry_id=prepared.entry.id)
-                        )
+                        await run.save(functools.partial(drop_pending, entry_id=prepared.entry.id))
                     finally:
                         prepared.lock.release()
                     return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,19 @@ def cli(ctx: click.Context, directory: Path | None, config: Path | None, verbose
     ctx.obj["verbose"] = verbose
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived outside apply (apply handles it itself, finishing the calls in flight)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``reconciler`` console script."""
+    # Turn SIGTERM into an exception, so that `with` blocks run: the state lock is released and
+    # nothing is left half-written; apply installs its own graceful handler while it runs.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as exc:
@@ -107,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        sys.exit(143)
     except Exception as exc:
         if os.environ.get("RECONCILER_DEBUG"):
             raise

@@ -95,8 +95,12 @@ def _execute(
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 500), default=None,
-              help="Engine calls in flight (default: parallelism in reconciler.yaml).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 500),
+    default=None,
+    help="Engine calls in flight (default: parallelism in reconciler.yaml).",
+)
 @click.pass_context
 def apply_cmd(
     ctx: click.Context,

@@ -67,14 +67,25 @@ def plan_options(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.command("plan")
 @plan_options
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Save the plan for `reconciler apply FILE`.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the plan for `reconciler apply FILE`.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--destroy", is_flag=True, help="Plan to stop every agent in state.")
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 2 when there are changes (0: none, 1: error).")
-@click.option("--lock/--no-lock", "use_lock", default=True, show_default=True,
-              help="Hold the state lock while planning.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error)."
+)
+@click.option(
+    "--lock/--no-lock",
+    "use_lock",
+    default=True,
+    show_default=True,
+    help="Hold the state lock while planning.",
+)
 @click.pass_context
 def plan_cmd(
     ctx: click.Context,

@@ -64,9 +64,7 @@ class Project:
         self.store = LocalStateStore(settings.state_path)
 
     @classmethod
-    def open(
-        cls, directory: Path, config: Path | None, environ: Mapping[str, str]
-    ) -> Project:
+    def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
         return cls(load_settings(directory, config, environ), environ)
 
     def load_desired(self) -> DesiredSet:
@@ -266,4 +264,6 @@ def _needs_tokens(plan: Plan, desired: DesiredSet) -> bool:
 
 def _is_local(engine: str) -> bool:
     """The in-process sandbox or an engine on loopback (a served sandbox): poll briskly."""
-    return engine == "sandbox" or engine.startswith(("http://127.", "http://localhost", "http://[::1]"))
+    return engine == "sandbox" or engine.startswith(
+        ("http://127.", "http://localhost", "http://[::1]")
+    )

@@ -36,9 +36,7 @@ def test_scenario_converges_after_apply(case: Case, tmp_path: Path) -> None:
         for name, info in records.items():
             wanted = live.get(info.get("agent_id"), {}) or {}
             if wanted.get("status") in ("STOPPED", "FAILED", "GONE") and name in state.agents:
-                world.control(
-                    "POST", f"/_sandbox/agents/{state.agents[name].agent_id}/crash", {}
-                )
+                world.control("POST", f"/_sandbox/agents/{state.agents[name].agent_id}/crash", {})
     after = (
         load_desired(settings_for(case.path), case.env)
         if (case.path / "agents.d").exists()

@@ -125,13 +125,27 @@ def start_sandbox(workdir: Path) -> Sandbox:
     }
     log = workdir / "sandbox.log"
     command = [
-        sys.executable, "-m", "reconciler.sandbox", "--port", str(port),
-        "--db", str(workdir / "engine.db"), "--stop-delay", "0.2", "--pcu-limit", "50",
-        "--seed", "5",
+        sys.executable,
+        "-m",
+        "reconciler.sandbox",
+        "--port",
+        str(port),
+        "--db",
+        str(workdir / "engine.db"),
+        "--stop-delay",
+        "0.2",
+        "--pcu-limit",
+        "50",
+        "--seed",
+        "5",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            command,
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
             stderr=subprocess.STDOUT,
         )
     sandbox = Sandbox(process, port, log)
@@ -219,9 +233,7 @@ class Project:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "reconciler", "-C", str(self.dir), *args]
 
-    def run(
-        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
-    ) -> Result:
+    def run(self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60) -> Result:
         """Run ``reconciler -C <project> ARGS`` as a subprocess, without a TTY."""
         completed = subprocess.run(
             self.command(*args),

@@ -134,7 +134,10 @@ def test_a_persistent_failure_fails_that_agent_only_and_the_next_apply_finishes(
 ) -> None:
     project.set_setting("max_attempts", 2)
     sandbox.add_fault(
-        route="join", name="sales-en-1", status=400, reason="InvalidRequestBody",
+        route="join",
+        name="sales-en-1",
+        status=400,
+        reason="InvalidRequestBody",
         detail=f"llm.api_key {SECRETS['OPENAI_API_KEY']} is not accepted",
     )
     sandbox.add_fault(route="join", name="support-en-1", status=503)

@@ -55,8 +55,12 @@ def test_a_stale_saved_plan_is_refused_and_a_fresh_one_applies_exactly(
     assert "Apply complete: 2 started." in applied.stdout
     assert sorted(sandbox.running()) == ["concierge-1", "sales-en-1", "support-en-1"]
     assert len(sandbox.agents()) == 3
-    assert "very briefly" in sandbox.running()["support-en-1"]["join_body"]["properties"][
-        "llm"]["system_messages"][0]["content"]
+    assert (
+        "very briefly"
+        in sandbox.running()["support-en-1"]["join_body"]["properties"]["llm"]["system_messages"][
+            0
+        ]["content"]
+    )
     # ... once: the state it was made for is gone now.
     assert "stale plan" in project.ok("apply", "fresh.json", code=EXIT_CONFLICT).stderr
     project.ok("plan", "--detailed-exitcode", code=0)
@@ -155,18 +159,25 @@ def test_no_secret_reaches_output_state_lock_or_saved_plans(
     # Hold the lock file open mid-apply (slow join) to read the holder info.
     sandbox.add_fault(route="join", action="delay", delay_ms=800)
     running = p.popen("-v", "apply", "change.json")
-    lock_text = json.dumps(_wait_for_holder(p.state_file.with_name("agents.json.lock"),
-                                            running.pid))
+    lock_text = json.dumps(
+        _wait_for_holder(p.state_file.with_name("agents.json.lock"), running.pid)
+    )
     out, err = running.communicate(timeout=30)
     assert running.returncode == 0, err
     sandbox.control("DELETE", "/faults/rules")
     # A failed update whose engine text quotes secrets sent at join (not in the update body).
     p.edit("support-en", "Answer very briefly", "Answer briefly")
-    sandbox.add_fault(route="update", status=400, reason="InvalidRequestBody",
-                      detail=f"token or key rejected: {rotated} / {SECRETS['AZURE_TTS_KEY']}")
+    sandbox.add_fault(
+        route="update",
+        status=400,
+        reason="InvalidRequestBody",
+        detail=f"token or key rejected: {rotated} / {SECRETS['AZURE_TTS_KEY']}",
+    )
     failed = p.ok("-v", "apply", "--auto-approve", code=1)
-    assert "support-en: FAILED: update failed: InvalidRequestBody token or key rejected: " \
+    assert (
+        "support-en: FAILED: update failed: InvalidRequestBody token or key rejected: "
         "(sensitive) / (sensitive)" in failed.stdout
+    )
     sandbox.control("DELETE", "/faults/rules")
     p.ok("destroy", "--auto-approve")
 
@@ -179,11 +190,39 @@ def test_no_secret_reaches_output_state_lock_or_saved_plans(
     texts += [(f"stderr of {r.args}", r.stderr) for r in p.results]
     texts += [("stdout of the concurrent apply", out), ("stderr of it", err)]
     texts += [("the lock file while held", lock_text)]
-    files = [p.state_file, p.state_file.with_name("agents.json.backup"),
-             p.state_file.with_name("agents.json.lock"), p.dir / "start.json",
-             p.dir / "change.json"]
+    files = [
+        p.state_file,
+        p.state_file.with_name("agents.json.backup"),
+        p.state_file.with_name("agents.json.lock"),
+        p.dir / "start.json",
+        p.dir / "change.json",
+    ]
     for path in files:
         assert path.is_file(), path
         texts.append((str(path.relative_to(p.dir)), path.read_text(encoding="utf-8")))
     found = leaks(texts, secrets)
     assert found == [], "\n".join(found)
+
+
+def test_sigterm_while_planning_exits_143_and_releases_the_lock(
+    project: Project, sandbox: Sandbox
+) -> None:
+    import signal
+
+    sandbox.add_fault(route="list", action="delay", delay_ms=3000)
+    lock_file = project.state_file.with_name("agents.json.lock")
+    planning = project.popen("plan")
+    try:
+        _wait_for_holder(lock_file, planning.pid)
+        planning.send_signal(signal.SIGTERM)
+        _, err = planning.communicate(timeout=30)
+    finally:
+        if planning.poll() is None:
+            planning.kill()
+            planning.communicate()
+    assert planning.returncode == 143, err
+    assert "Terminated." in err
+    assert "Traceback" not in err
+    assert lock_file.read_text() == ""  # released, holder info cleared
+    sandbox.reset()
+    assert "Apply complete: 3 started." in project.apply().stdout
