@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tests.served import ServedSandbox as _ServedSandbox  # noqa: E402
+
 APP_ID = "0123456789abcdef0123456789abcdef"
 CERTIFICATE = "5a4d1c3b2e6f708192a3b4c5d6e7f809"
 CUSTOMER = ("bench", "bench")
@@ -124,39 +127,12 @@ def startup_time(runs: int = 5) -> float:
     return median(walls)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class ServedSandbox:
-    """``python -m reconciler.sandbox`` on a free loopback port with its own SQLite file."""
+class ServedSandbox(_ServedSandbox):
+    """``reconciler sandbox serve`` on a free loopback port with its own SQLite file."""
 
     def __init__(self, db: Path, *, latency_ms: float, pcu_limit: int, stop_delay: float = 0.2):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable, "-m", "reconciler.sandbox", "--port", str(self.port), "--db", str(db),
-            "--pcu-limit", str(pcu_limit), "--latency-ms", str(latency_ms),
-            "--stop-delay", str(stop_delay),
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=bench_env(),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/_sandbox/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        self.close()
-        raise SystemExit("sandbox did not start")
+        args = ["--pcu-limit", str(pcu_limit), "--latency-ms", str(latency_ms)]
+        super().__init__(db=str(db), args=[*args, "--stop-delay", str(stop_delay)], env=bench_env())
 
     @property
     def engine_url(self) -> str:
@@ -174,13 +150,7 @@ class ServedSandbox:
         return found
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.stop()
 
     def __enter__(self) -> ServedSandbox:
         return self

@@ -14,9 +14,7 @@ import argparse
 import asyncio
 import base64
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,36 +26,14 @@ BOUND = 400.0
 APP_ID = "0123456789abcdef0123456789abcdef"
 AUTH = "Basic " + base64.b64encode(b"bench:bench").decode()
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.served import ServedSandbox  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start(db: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+def _start(db: str) -> ServedSandbox:
     env = {**os.environ, "AGORA_CUSTOMER_ID": "bench", "AGORA_CUSTOMER_SECRET": "bench"}
     env.pop("AGORA_APP_CERTIFICATE", None)
-    command = [
-        sys.executable, "-m", "reconciler.sandbox", "--port", str(port), "--db", db,
-        "--pcu-limit", "1000000000",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_sandbox/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("sandbox did not start")
+    return ServedSandbox(db=db, args=["--pcu-limit", "1000000000"], env=env)
 
 
 async def _worker(url: str, worker: int, pairs: int, run: int) -> int:
@@ -97,15 +73,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        process, url = _start(str(Path(tmp) / "engine.db"))
+        server = _start(str(Path(tmp) / "engine.db"))
+        url = server.url
         try:
             asyncio.run(_run(url, args.clients, 100, -1))  # warm-up
             rates = [
                 asyncio.run(_run(url, args.clients, args.requests, run)) for run in range(args.runs)
             ]
         finally:
-            process.terminate()
-            process.wait(timeout=10)
+            server.stop()
     rate = statistics.median(rates)
     verdict = "OK" if rate >= BOUND else "BELOW BOUND"
     print(f"sandbox join+get: {rate:.0f} req/s (bound >= {BOUND:.0f}) {verdict}")

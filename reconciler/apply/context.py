@@ -7,15 +7,13 @@ The protocols keep ``apply`` testable and independent of the concrete client and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reconciler.apply.events import ApplyEvent
+from reconciler.engine.adopt import AgentLister
 from reconciler.models import DesiredAgent, LiveAgent, StateDoc
-
-ACTIVE_STATE_CODES = (1, 2, 5)
-"""STARTING, RUNNING, RECOVERING: what a 409 conflict search looks for."""
 
 
 class JoinAnswer(Protocol):
@@ -23,7 +21,7 @@ class JoinAnswer(Protocol):
     def agent_id(self) -> str: ...
 
 
-class EngineOps(Protocol):
+class EngineOps(AgentLister, Protocol):
     """The engine calls apply needs (``reconciler.engine.EngineClient`` provides them)."""
 
     async def join(
@@ -37,16 +35,6 @@ class EngineOps(Protocol):
     async def leave(self, agent_id: str) -> bool: ...
 
     async def update(self, agent_id: str, properties: Mapping[str, Any]) -> None: ...
-
-    async def list_agents(
-        self,
-        *,
-        channel: str | None = None,
-        states: Sequence[int] | None = None,
-        from_time: int | None = None,
-        to_time: int | None = None,
-        limit: int = 100,
-    ) -> list[LiveAgent]: ...
 
     async def wait_stopped(
         self, agent_id: str, timeout: float, poll_interval: float = 1.0

@@ -13,7 +13,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from reconciler.apply.context import ACTIVE_STATE_CODES, EngineOps, StateWriter
+from reconciler.apply.context import EngineOps, StateWriter
+from reconciler.engine import find_conflicting
 from reconciler.models import AgentRecord, PendingEntry, StateDoc
 
 
@@ -31,9 +32,8 @@ async def resolve_pending(
     keep: list[PendingEntry] = []
     joins = [p for p in doc.pending if p.op == "join"]
     channels = sorted({p.channel for p in joins})
-    listed = await asyncio.gather(
-        *(client.list_agents(channel=c, states=ACTIVE_STATE_CODES) for c in channels)
-    )
+    now = clock()
+    listed = await asyncio.gather(*(find_conflicting(client, c, now=now) for c in channels))
     active_by_channel = dict(zip(channels, listed, strict=True))
     for entry in doc.pending:
         if entry.op == "leave":

@@ -14,9 +14,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.apply.context import ACTIVE_STATE_CODES
 from reconciler.apply.events import ActionResult, ApplyEvent
 from reconciler.apply.run import Run, drop_pending, fail
+from reconciler.engine import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, find_conflicting
 from reconciler.errors import EngineError
 from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, PendingEntry, StateDoc
 from reconciler.plan import desired_view
@@ -229,10 +229,9 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
 
 async def _adopt(run: Run, agent: DesiredAgent, conflict: EngineError) -> str:
     recorded = {r.agent_id for r in run.doc.agents.values()} | run.joined
-    found = await run.call(
-        lambda: run.ctx.client.list_agents(channel=agent.channel, states=ACTIVE_STATE_CODES)
+    candidates = await run.call(
+        lambda: find_conflicting(run.ctx.client, agent.channel, recorded, now=run.ctx.clock())
     )
-    candidates = [a for a in found if a.agent_id not in recorded]
     if len(candidates) == 1:
         return str(candidates[0].agent_id)
     raise EngineError(
@@ -250,7 +249,7 @@ async def check_capacity(run: Run, starting: int) -> None:
         active = await run.call(
             lambda: run.ctx.client.list_agents(
                 states=ACTIVE_STATE_CODES,
-                from_time=int(run.ctx.clock()) - 73 * 3600,
+                from_time=int(run.ctx.clock() - REFRESH_WINDOW_S),
             )
         )
     except Exception:

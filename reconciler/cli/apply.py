@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,13 +20,12 @@ from reconciler.cli.output import (
     summary_line,
     use_color,
 )
-from reconciler.cli.plan import plan_options, render
+from reconciler.cli.plan import make_plan, plan_options, render
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
-from reconciler.project import Project, load_plan_file
+from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.session import Hooks
-from reconciler.render import render_warnings
 
 EXIT_INTERRUPTED = 130
 
@@ -45,6 +45,18 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
     )
     if answer.strip() != "yes":
         raise PlanError(f"{verb} cancelled")
+
+
+def _plan_and_confirm(
+    ctx: click.Context, project: Project, verb: str, auto_approve: bool, **options: Any
+) -> PlanOutcome | None:
+    """Plan, show it, and get consent; None when there is nothing to do."""
+    outcome = make_plan(ctx, project, **options)
+    click.echo(render(outcome.plan, "text"))
+    if not outcome.plan.has_changes:
+        return None
+    _confirm(outcome.plan, auto_approve, verb)
+    return outcome
 
 
 def _execute(
@@ -120,23 +132,17 @@ def apply_cmd(
                 raise PlanError("--target and --replace belong to the plan, not to `apply FILE`")
             plan = load_plan_file(planfile)
             desired, state = project.check_saved_plan(plan)
-        else:
-            hooks = Hooks(on_retry=retry_reporter(ctx, project.environ))
-            outcome = run_async(
-                project.plan(refresh=refresh, targets=targets, replace=replace, hooks=hooks)
-            )
-            for line in outcome.notes:
-                note(line)
-            plan, desired, state = outcome.plan, outcome.desired, outcome.state
-            for warning in render_warnings(plan):
-                note(warning)
-            click.echo(render(plan, "text"))
             if not plan.has_changes:
+                click.echo("No changes. Nothing to apply.")
                 return EXIT_OK
-            _confirm(plan, auto_approve, "apply")
-        if not plan.has_changes:
-            click.echo("No changes. Nothing to apply.")
-            return EXIT_OK
+        else:
+            outcome = _plan_and_confirm(
+                ctx, project, "apply", auto_approve, refresh=refresh, targets=targets,
+                replace=replace,
+            )  # fmt: skip
+            if outcome is None:
+                return EXIT_OK
+            plan, desired, state = outcome.plan, outcome.desired, outcome.state
         return _execute(project, plan, desired, state, parallelism)
 
 
@@ -155,18 +161,15 @@ def destroy_cmd(
     parallelism: int | None,
 ) -> int:
     """Stop every agent recorded in state."""
+    if replace:
+        raise PlanError("--replace restarts agents; it has no meaning for destroy")
     project = project_from_context(ctx)
     with project.lock("destroy", lock_timeout):
-        hooks = Hooks(on_retry=retry_reporter(ctx, project.environ))
-        outcome = run_async(
-            project.plan(refresh=refresh, targets=targets, destroy=True, hooks=hooks)
+        outcome = _plan_and_confirm(
+            ctx, project, "destroy", auto_approve, refresh=refresh, targets=targets, destroy=True
         )
-        for line in outcome.notes:
-            note(line)
-        click.echo(render(outcome.plan, "text"))
-        if not outcome.plan.has_changes:
+        if outcome is None:
             return EXIT_OK
-        _confirm(outcome.plan, auto_approve, "destroy")
         return _execute(project, outcome.plan, outcome.desired, outcome.state, parallelism)
 
 

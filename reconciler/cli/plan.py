@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
-from reconciler.project import load_plan_file, save_plan_file
+from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
 from reconciler.project.session import Hooks
 from reconciler.render import render_json_text, render_markdown, render_text, render_warnings
 
@@ -65,6 +66,17 @@ def plan_options(func: click.decorators.FC) -> click.decorators.FC:
     return func
 
 
+def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutcome:
+    """Plan (the caller holds the lock), with notes and warnings on stderr, never on stdout."""
+    hooks = Hooks(on_retry=retry_reporter(ctx, project.environ))
+    outcome: PlanOutcome = run_async(project.plan(hooks=hooks, **options))
+    for line in outcome.notes:
+        note(line)
+    for warning in render_warnings(outcome.plan):
+        note(warning)
+    return outcome
+
+
 @click.command("plan")
 @plan_options
 @click.option(
@@ -101,27 +113,13 @@ def plan_cmd(
 ) -> int:
     """Show what apply would change on the engine, and why."""
     project = project_from_context(ctx)
-
-    async def run() -> Plan:
-        outcome = await project.plan(
-            refresh=refresh,
-            targets=targets,
-            replace=replace,
-            destroy=destroy,
-            persist_new_state=out is not None,
-            hooks=Hooks(on_retry=retry_reporter(ctx, project.environ)),
-        )
-        for line in outcome.notes:
-            note(line)
-        return outcome.plan
-
+    options = {"refresh": refresh, "targets": targets, "replace": replace, "destroy": destroy}
     if use_lock:
         with project.lock("plan", lock_timeout):
-            plan = run_async(run())
+            outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
     else:
-        plan = run_async(run())
-    for warning in render_warnings(plan):
-        note(warning)
+        outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
+    plan = outcome.plan
     click.echo(render(plan, fmt))
     if out is not None:
         save_plan_file(plan, out)

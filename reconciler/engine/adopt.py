@@ -8,15 +8,29 @@ unrecorded agent is there, and fails the action with a clear message otherwise.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import Protocol
 
-from reconciler.engine.client import EngineClient
 from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S
 from reconciler.models.live import LiveAgent
 
 
+class AgentLister(Protocol):
+    """Anything with the engine client's ``list_agents`` (the client, or apply's view of it)."""
+
+    async def list_agents(
+        self,
+        *,
+        channel: str | None = None,
+        states: Sequence[int] | None = None,
+        from_time: int | None = None,
+        to_time: int | None = None,
+        limit: int = 100,
+    ) -> list[LiveAgent]: ...
+
+
 async def find_conflicting(
-    client: EngineClient,
+    client: AgentLister,
     channel: str,
     exclude_ids: Collection[str] = (),
     *,

@@ -109,7 +109,6 @@ class Plan(BaseModel):
     running_after: int = 0
     """Agents that will be running once the plan is applied."""
     destroy: bool = False
-    extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def summary(self) -> PlanSummary:

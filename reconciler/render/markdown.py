@@ -3,8 +3,7 @@
 Layout, top to bottom:
 
 1. a hidden marker line, ``<!-- reconciler-plan:<key> -->``, so a CI job can find and update its
-   own comment instead of adding a new one (the key is the app id, else the project name given
-   in ``plan.extra["project"]``, else the state lineage);
+   own comment instead of adding a new one (the key is the app id, else the state lineage);
 2. a title, the summary line, whether the engine was refreshed, and a summary table;
 3. a ⚠️ line naming the agents that stop or restart (their calls are cut), and the plan's warnings;
 4. one collapsed ``<details>`` block per agent the plan acts on, holding a ```` ```diff ```` of its
@@ -63,8 +62,7 @@ _BACKTICKS = re.compile(r"`+")
 
 def plan_marker(plan: Plan) -> str:
     """The hidden first line that identifies this project's plan comment."""
-    project = plan.extra.get("project")
-    key = plan.app_id or (project if isinstance(project, str) and project else plan.lineage)
+    key = plan.app_id or plan.lineage
     return f"{MARKER_PREFIX}{_one_line(key)} -->"
 
 

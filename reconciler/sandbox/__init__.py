@@ -2,7 +2,7 @@
 
 An island: it imports nothing from the rest of `reconciler`, so it tests the wire contract
 honestly. `create_app(SandboxConfig(...))` gives an ASGI app; `serve(config, host, port)` runs it
-with uvicorn; `python -m reconciler.sandbox` and `reconciler sandbox serve` start a server.
+with uvicorn; `reconciler sandbox serve` starts a server.
 """
 
 from .app import create_app

@@ -342,3 +342,24 @@ def test_a_join_with_unknown_outcome_stops_further_starts_in_that_channel(world:
     assert reasons["a1"] == "UnresolvedJoin"
     assert "b0" in state.agents
     assert [p.name for p in state.pending] == ["a0"]
+
+
+def test_join_conflict_finds_an_agent_started_longer_ago_than_the_engines_default_window(
+    world: World,
+) -> None:
+    """The engine's list covers the last 2 hours unless told otherwise; adoption must look back
+    over the whole 72 h an agent can run."""
+    import asyncio
+
+    async def start_directly() -> str:
+        async with world.client() as c:
+            answer = await c.join(
+                "alpha-1", {"channel": "alpha", "agent_rtc_uid": "1001", "remote_rtc_uids": ["*"]}
+            )
+            return answer.agent_id
+
+    stray = asyncio.run(start_directly())
+    world.control("POST", "/_sandbox/clock/advance", {"seconds": 3 * 3600})
+    _, result, state = world.apply(desired(agent("alpha")))
+    assert result.ok, result.failed
+    assert state.agents["alpha"].agent_id == stray

@@ -9,16 +9,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.served import ServedSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ID = "0123456789abcdef0123456789abcdef"
@@ -39,31 +39,19 @@ SECRETS: dict[str, str] = {
 BASIC_CREDENTIAL = base64.b64encode(f"{CUSTOMER_ID}:{CUSTOMER_SECRET}".encode()).decode()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # -- the served sandbox ---------------------------------------------------------------------
 
 
-@dataclass
 class Sandbox:
     """A sandbox engine served by uvicorn in a subprocess, and its control routes."""
 
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-    http: httpx.Client = field(init=False)
-
-    def __post_init__(self) -> None:
+    def __init__(self, server: ServedSandbox) -> None:
+        self.server = server
         self.http = httpx.Client(base_url=self.url, timeout=10.0)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.server.url
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
         response = self.http.request(method, f"/_sandbox{path}", json=body)
@@ -105,63 +93,22 @@ class Sandbox:
 
     def stop(self) -> None:
         self.http.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self.server.stop()
 
 
 def start_sandbox(workdir: Path) -> Sandbox:
-    """``python -m reconciler.sandbox`` on a free loopback port; returns once it answers."""
-    port = free_port()
+    """``reconciler sandbox serve`` on a free loopback port; returns once it answers."""
     env = {
         **os.environ,
         "AGORA_CUSTOMER_ID": CUSTOMER_ID,
         "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET,
         "AGORA_APP_CERTIFICATE": APP_CERTIFICATE,
     }
-    log = workdir / "sandbox.log"
-    command = [
-        sys.executable,
-        "-m",
-        "reconciler.sandbox",
-        "--port",
-        str(port),
-        "--db",
-        str(workdir / "engine.db"),
-        "--stop-delay",
-        "0.2",
-        "--pcu-limit",
-        "50",
-        "--seed",
-        "5",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    sandbox = Sandbox(process, port, log)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited early:\n{log.read_text()}")
-        try:
-            if sandbox.http.get("/_sandbox/health").status_code == 200:
-                return sandbox
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            sandbox.stop()
-            raise RuntimeError(f"sandbox did not answer:\n{log.read_text()}")
-        time.sleep(0.05)
+    args = ["--stop-delay", "0.2", "--pcu-limit", "50", "--seed", "5"]
+    server = ServedSandbox(
+        db=str(workdir / "engine.db"), args=args, env=env, log=workdir / "sandbox.log", cwd=workdir
+    )
+    return Sandbox(server)
 
 
 # -- the project and the CLI ------------------------------------------------------------------

@@ -21,8 +21,8 @@ from tests.e2e.e2e_helpers import (
     SECRETS,
     Project,
     Sandbox,
-    free_port,
 )
+from tests.served import free_port
 
 pytestmark = pytest.mark.slow
 

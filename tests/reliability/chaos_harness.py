@@ -13,10 +13,10 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.served import ServedSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ID = "0123456789abcdef0123456789abcdef"
@@ -44,13 +46,6 @@ BASIC_CREDENTIAL = base64.b64encode(f"{CUSTOMER_ID}:{CUSTOMER_SECRET}".encode())
 
 ENGINE_ACTIVE = ("STARTING", "RUNNING", "RECOVERING", "IDLE")
 """Statuses of an agent that is (or will be) in its channel."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # -- the served engine -------------------------------------------------------------------------
@@ -111,21 +106,14 @@ class EngineControls:
 class Engine(EngineControls):
     """A sandbox engine served by uvicorn in a subprocess."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        super().__init__(f"http://127.0.0.1:{port}")
-        self.process = process
-        self.port = port
-        self.log = log
+    def __init__(self, server: ServedSandbox) -> None:
+        super().__init__(server.url)
+        self.server = server
+        self.port = server.port
 
     def stop(self) -> None:
         self.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        self.server.stop()
 
 
 _FAULT_KEYS = {
@@ -149,56 +137,16 @@ def start_engine(
     stop_delay_s: float = 0.2,
     seed: int | None = None,
 ) -> Engine:
-    """``python -m reconciler.sandbox`` on a free loopback port (in-memory db); waits for it."""
+    """``reconciler sandbox serve`` on a free loopback port (in-memory db); waits for it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "AGORA_CUSTOMER_ID": CUSTOMER_ID,
-        "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET,
-    }
+    env = {**os.environ, "AGORA_CUSTOMER_ID": CUSTOMER_ID, "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET}
     env.pop("AGORA_APP_CERTIFICATE", None)
-    log = workdir / f"sandbox-{port}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "reconciler.sandbox",
-        "--port",
-        str(port),
-        "--db",
-        "",
-        "--pcu-limit",
-        str(pcu_limit),
-        "--latency-ms",
-        str(latency_ms),
-        "--stop-delay",
-        str(stop_delay_s),
-    ]
+    args = ["--pcu-limit", str(pcu_limit), "--latency-ms", str(latency_ms)]
+    args += ["--stop-delay", str(stop_delay_s)]
     if seed is not None:
-        command += ["--seed", str(seed)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    engine = Engine(process, port, log)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited early:\n{log.read_text()}")
-        try:
-            if engine.http.get("/_sandbox/health").status_code == 200:
-                return engine
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            engine.stop()
-            raise RuntimeError(f"sandbox did not answer:\n{log.read_text()}")
-        time.sleep(0.05)
+        args += ["--seed", str(seed)]
+    log = workdir / f"sandbox-{uuid.uuid4().hex[:8]}.log"
+    return Engine(ServedSandbox(db="", args=args, env=env, log=log, cwd=workdir))
 
 
 # -- the project -------------------------------------------------------------------------------

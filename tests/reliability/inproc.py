@@ -15,7 +15,7 @@ import uvicorn
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from tests.reliability.chaos_harness import free_port
+from tests.served import free_port
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -65,11 +65,9 @@ def test_markdown_starts_with_a_hidden_marker_naming_the_app() -> None:
     assert first == "<!-- reconciler-plan:0123456789abcdef0123456789abcdef -->"
 
 
-def test_markdown_marker_falls_back_to_the_project_then_the_lineage() -> None:
+def test_markdown_marker_falls_back_to_the_lineage_without_an_app_id() -> None:
     plan = make_plan(start(), app_id="")
     assert render_markdown(plan).startswith(f"<!-- reconciler-plan:{LINEAGE} -->\n")
-    named = plan.model_copy(update={"extra": {"project": "voice-prod"}})
-    assert render_markdown(named).startswith("<!-- reconciler-plan:voice-prod -->\n")
 
 
 def test_markdown_has_a_title_the_summary_and_a_table_of_counts() -> None:

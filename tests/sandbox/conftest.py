@@ -4,17 +4,12 @@ served sandboxes (uvicorn in a subprocess on a free loopback port)."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 with warnings.catch_warnings():
@@ -34,8 +29,7 @@ from tests.sandbox.sandbox_helpers import (
     asgi_client,
     http_client,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.served import ServedSandbox
 
 
 @pytest.fixture
@@ -84,65 +78,20 @@ def cert_engine(make_engine: Callable[..., Client]) -> Client:
 # -- served sandboxes ------------------------------------------------------------------------
 
 
-@dataclass
-class Served:
-    """A sandbox served by uvicorn in a subprocess."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+Served = ServedSandbox
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def start_served(workdir: Path, db: str, *args: str, certificate: str | None = CERT) -> Served:
-    """Start `python -m reconciler.sandbox` and wait until it answers."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "AGORA_CUSTOMER_ID": CUSTOMER_ID,
-        "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET,
-    }
+def start_served(
+    workdir: Path, db: str, *args: str, certificate: str | None = CERT
+) -> ServedSandbox:
+    """Serve a sandbox (Basic credentials, and ``certificate`` if any) until it answers."""
+    env = {**os.environ, "AGORA_CUSTOMER_ID": CUSTOMER_ID, "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET}
     env.pop("AGORA_APP_CERTIFICATE", None)
     if certificate is not None:
         env["AGORA_APP_CERTIFICATE"] = certificate
-    log = workdir / f"sandbox-{port}.log"
-    command = [sys.executable, "-m", "reconciler.sandbox", "--port", str(port), "--db", db, *args]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    served = Served(process, port, log)
-    deadline = time.monotonic() + 30
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"sandbox exited early:\n{log.read_text()}")
-            try:
-                if client.get(f"{served.url}/_sandbox/health").status_code == 200:
-                    return served
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                served.stop()
-                raise RuntimeError(f"sandbox did not answer:\n{log.read_text()}")
-            time.sleep(0.05)
+    return ServedSandbox(
+        db=db, args=args, env=env, log=workdir / f"sandbox-{uuid.uuid4().hex[:8]}.log"
+    )
 
 
 @pytest.fixture
