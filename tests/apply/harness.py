@@ -91,6 +91,16 @@ class World:
 
         return asyncio.run(go())
 
+    def start_directly(self, wire_name: str, *, channel: str, uid: str = "1001") -> str:
+        """Join an agent behind the tool's back (a stray, or one a killed run started)."""
+
+        async def go() -> str:
+            async with self.client() as c:
+                props = {"channel": channel, "agent_rtc_uid": uid, "remote_rtc_uids": ["*"]}
+                return (await c.join(wire_name, props)).agent_id
+
+        return asyncio.run(go())
+
     def agents(self, status: str | None = None) -> list[dict[str, Any]]:
         out = self.control("GET", "/_sandbox/agents")["agents"]
         return [a for a in out if status is None or a["status"] == status]

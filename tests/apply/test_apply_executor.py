@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -124,16 +125,7 @@ def test_agent_that_exited_on_the_engine_is_started_again(world: World) -> None:
 
 def test_join_conflict_adopts_the_agent_already_running(world: World) -> None:
     # A previous run started alpha-1 and died before recording it.
-    async def start_directly() -> str:
-        async with world.client() as c:
-            answer = await c.join(
-                "alpha-1", {"channel": "alpha", "agent_rtc_uid": "1001", "remote_rtc_uids": ["*"]}
-            )
-            return answer.agent_id
-
-    import asyncio
-
-    stray = asyncio.run(start_directly())
+    stray = world.start_directly("alpha-1", channel="alpha")
     _, result, state = world.apply(desired(agent("alpha")))
     assert result.ok
     assert state.agents["alpha"].agent_id == stray
@@ -174,16 +166,7 @@ def test_retries_through_injected_503s_and_429s(world: World) -> None:
 
 
 def test_interrupted_join_is_adopted_when_the_agent_runs(world: World) -> None:
-    import asyncio
-
-    async def start_directly() -> str:
-        async with world.client() as c:
-            answer = await c.join(
-                "alpha-1", {"channel": "alpha", "agent_rtc_uid": "1001", "remote_rtc_uids": ["*"]}
-            )
-            return answer.agent_id
-
-    stray = asyncio.run(start_directly())
+    stray = world.start_directly("alpha-1", channel="alpha", uid="1001")
     state = world.store.load()
     entry = PendingEntry(
         id=str(uuid.uuid4()),
@@ -207,8 +190,6 @@ def test_interrupted_join_is_adopted_when_the_agent_runs(world: World) -> None:
 
 
 def test_interrupted_join_that_never_ran_is_forgotten(world: World) -> None:
-    import asyncio
-
     state = world.store.load()
     entry = PendingEntry(
         id=str(uuid.uuid4()),
@@ -249,17 +230,10 @@ def test_capacity_is_checked_before_starting(tmp_path: Path) -> None:
 def test_apply_refuses_to_start_past_the_engine_cap_counting_unmanaged_agents(
     tmp_path: Path,
 ) -> None:
-    import asyncio
 
     world = make_world(tmp_path, pcu_limit=50)
 
-    async def start_stray() -> None:
-        async with world.client() as c:
-            await c.join(
-                "stray-1", {"channel": "x", "agent_rtc_uid": "1", "remote_rtc_uids": ["*"]}
-            )
-
-    asyncio.run(start_stray())
+    world.start_directly("stray-1", channel="x", uid="1")
     with pytest.raises(PlanError, match="2 agents would run"):
         world.plan(desired(agent("a0")), max_concurrent_agents=1)
 
@@ -267,8 +241,6 @@ def test_apply_refuses_to_start_past_the_engine_cap_counting_unmanaged_agents(
 def test_a_stop_request_starts_nothing_new_and_leaves_no_entry_written_ahead(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import asyncio
-
     from reconciler.apply import ApplyContext, apply_plan
     from reconciler.engine import mint_agent_token
     from tests.apply.harness import APP_ID, CERT
@@ -349,16 +321,7 @@ def test_join_conflict_finds_an_agent_started_longer_ago_than_the_engines_defaul
 ) -> None:
     """The engine's list covers the last 2 hours unless told otherwise; adoption must look back
     over the whole 72 h an agent can run."""
-    import asyncio
-
-    async def start_directly() -> str:
-        async with world.client() as c:
-            answer = await c.join(
-                "alpha-1", {"channel": "alpha", "agent_rtc_uid": "1001", "remote_rtc_uids": ["*"]}
-            )
-            return answer.agent_id
-
-    stray = asyncio.run(start_directly())
+    stray = world.start_directly("alpha-1", channel="alpha", uid="1001")
     world.control("POST", "/_sandbox/clock/advance", {"seconds": 3 * 3600})
     _, result, state = world.apply(desired(agent("alpha")))
     assert result.ok, result.failed
