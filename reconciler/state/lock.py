@@ -49,6 +49,11 @@ from reconciler.errors import LockHeldError, StateError
 __all__ = ["LockInfo", "StateLock", "ci_run_from_env", "force_unlock", "lock_path_for"]
 
 _POLL_INTERVAL_S = 0.05
+HOLDER_WRITE_GRACE_S = 1.0
+"""How long a refused acquirer waits for a holder that has the flock but no info written yet.
+
+The holder writes its info right after taking the flock; on a loaded machine that gap can exceed
+a few milliseconds, and a refusal should still say who holds the lock."""
 _O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -249,7 +254,12 @@ class StateLock:
         """
         if self._fd is not None:
             raise RuntimeError(f"{self!r} is already held by this object")
-        deadline = time.monotonic() + max(timeout, 0.0)
+        # Everything but the start time is computed before locking, so that the holder info
+        # follows the flock as closely as possible.
+        who, ci_run = _who(), ci_run_from_env(os.environ)
+        start = time.monotonic()
+        deadline = start + max(timeout, 0.0)
+        grace_deadline = start + HOLDER_WRITE_GRACE_S
         while True:
             fd = _open(self.lock_path)
             try:
@@ -257,21 +267,26 @@ class StateLock:
                 if got and _is_current(fd, self.lock_path):
                     break
                 if not got:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise LockHeldError(self._refusal(fd, timeout))
-                    time.sleep(min(_POLL_INTERVAL_S, remaining))
+                    now = time.monotonic()
+                    if now >= deadline:
+                        holder = _read_info(fd)
+                        if holder is not None or now >= grace_deadline:
+                            raise LockHeldError(self._refusal(holder, timeout))
+                        # The holder took the flock and has not written its info yet: wait a
+                        # little for it (or for the lock to come free) rather than refuse
+                        # without saying who holds the lock.
+                    time.sleep(max(min(_POLL_INTERVAL_S, deadline - now), 0.01))
             except BaseException:
                 os.close(fd)
                 raise
             os.close(fd)  # not acquired, or the file was replaced: try again on a new descriptor
         info = LockInfo(
             id=str(uuid4()),
-            who=_who(),
+            who=who,
             pid=os.getpid(),
             command=command,
             started_at=_now_iso(),
-            ci_run=ci_run_from_env(os.environ),
+            ci_run=ci_run,
         )
         try:
             _write_info(fd, info)
@@ -281,8 +296,8 @@ class StateLock:
         self._fd, self._info = fd, info
         return info
 
-    def _refusal(self, fd: int, timeout: float) -> str:
-        message = _held_message(self.lock_path, _read_info(fd))
+    def _refusal(self, holder: LockInfo | None, timeout: float) -> str:
+        message = _held_message(self.lock_path, holder)
         if timeout > 0:
             message = f"timed out after {timeout:g}s waiting for the state lock: {message}"
         return message

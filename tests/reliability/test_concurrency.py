@@ -133,7 +133,7 @@ def test_after_kill_9_of_the_holder_the_next_apply_proceeds_without_unlocking(
 
 
 def test_regression_garbage_in_a_held_lock_file_still_names_the_lock_as_held(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Was: holder info nested too deeply made the refusal crash (RecursionError) instead of
     exiting 3 with "state is locked"."""
@@ -142,6 +142,7 @@ def test_regression_garbage_in_a_held_lock_file_still_names_the_lock_as_held(
     from reconciler.state import StateLock
     from tests.reliability.inproc import run_cli
 
+    monkeypatch.setattr("reconciler.state.lock.HOLDER_WRITE_GRACE_S", 0.1)
     (tmp_path / "agents.d").mkdir()
     (tmp_path / "reconciler.yaml").write_text("engine: sandbox\n", encoding="utf-8")
     lock = StateLock(tmp_path / "state" / "agents.json")

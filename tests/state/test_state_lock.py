@@ -247,17 +247,60 @@ def test_lock_file_replaced_while_waiting_is_followed(state_path: Path) -> None:
         os.close(fd)
 
 
-def test_empty_holder_info_still_refuses(state_path: Path) -> None:
+def test_empty_holder_info_still_refuses_after_a_grace_period(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconciler.state.lock.HOLDER_WRITE_GRACE_S", 0.2)
     lock_path = lock_path_for(state_path)
     lock_path.parent.mkdir(parents=True)
     lock_path.touch()
     fd = os.open(lock_path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        started = time.monotonic()
         with pytest.raises(LockHeldError, match="locked by another process"):
             StateLock(state_path).acquire()
+        assert time.monotonic() - started >= 0.2
     finally:
         os.close(fd)
+
+
+def test_refusal_names_a_holder_that_writes_its_info_just_after_locking(
+    state_path: Path,
+) -> None:
+    """Regression (CI): four applies at once; a loser read the lock file in the instant between
+    the winner's flock and its info write, and refused without naming the holder."""
+    lock_path = lock_path_for(state_path)
+    lock_path.parent.mkdir(parents=True)
+    lock_path.touch()
+    fd = os.open(lock_path, os.O_RDWR)
+    holder = LockInfo(
+        id="late-writer", who="ci@runner", pid=os.getpid(), command="apply", started_at="now"
+    )
+    late_write = threading.Timer(0.3, lambda: os.pwrite(fd, holder.to_json().encode(), 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        late_write.start()
+        with pytest.raises(LockHeldError, match="running 'apply' since now, lock id late-writer"):
+            StateLock(state_path).acquire()
+    finally:
+        late_write.join()
+        os.close(fd)
+
+
+def test_a_lock_released_before_its_holder_wrote_info_is_taken(state_path: Path) -> None:
+    lock_path = lock_path_for(state_path)
+    lock_path.parent.mkdir(parents=True)
+    lock_path.touch()
+    fd = os.open(lock_path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    early_release = threading.Timer(0.2, lambda: os.close(fd))
+    early_release.start()
+    try:
+        with StateLock(state_path) as info:
+            assert _recorded(state_path) == info
+    finally:
+        early_release.join()
 
 
 # -- force-unlock --------------------------------------------------------------------------------
