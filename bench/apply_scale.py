@@ -1,6 +1,6 @@
 """Apply at scale: start N agents on a served sandbox with L ms latency per engine call.
 
-Each run starts a fresh sandbox (``python -m reconciler.sandbox --latency-ms L --pcu-limit ...``,
+Each run starts a fresh sandbox (``reconciler sandbox serve --latency-ms L --pcu-limit ...``,
 its own SQLite file) and a fresh project of N generated agents (``token: auto``, an ``extends``
 partial, interpolated secrets) whose ``reconciler.yaml`` points at it, with ``parallelism: P``
 and ``max_concurrent_agents`` raised; then times ``reconciler apply --auto-approve`` as a
@@ -13,6 +13,10 @@ the sandbox, N records in state, nothing pending.
 - Bound (issue 7): wall <= 1.25 x limit + CLI start-up.
 - Also printed: the engine calls apply made that are not per agent (the refresh ``list`` and the
   capacity check ``list``), from the sandbox's request log.
+
+Floor: the same joins (same bodies, P in flight) sent by a bare httpx client in pools of 10
+connections, as ours, with no plan, state or journal: what the sandbox and this machine allow
+at all. The distance between the floor and the limit is not ours to close.
 
 Baseline: what a user writes instead, a script that starts the same agents one by one with the
 official SDK's client (``agora_agent.client.Agora(...).agents.start``), bodies prepared before
@@ -45,6 +49,28 @@ started = time.perf_counter()
 for body in bodies:
     client.agents.start(app_id, name=body["name"], properties=body["properties"])
 print(time.perf_counter() - started)
+"""
+
+FLOOR_SCRIPT = r"""
+import asyncio, json, sys, time
+import httpx
+url, app_id, auth, bodies, parallelism = (
+    sys.argv[1], sys.argv[2], sys.argv[3], json.load(open(sys.argv[4])), int(sys.argv[5]))
+async def main():
+    pools = [httpx.AsyncClient(base_url=url, headers={"Authorization": auth},
+                               limits=httpx.Limits(max_connections=10))
+             for _ in range(-(-parallelism // 10))]
+    slots = asyncio.Semaphore(parallelism)
+    async def start(i, body):
+        async with slots:
+            response = await pools[i % len(pools)].post(f"/v2/projects/{app_id}/join", json=body)
+            response.raise_for_status()
+    started = time.perf_counter()
+    await asyncio.gather(*(start(i, body) for i, body in enumerate(bodies)))
+    print(time.perf_counter() - started)
+    for pool in pools:
+        await pool.aclose()
+asyncio.run(main())
 """
 
 BODIES_SCRIPT = r"""
@@ -111,16 +137,20 @@ def apply_run(tmp: Path, n: int, latency_ms: float, parallelism: int) -> dict[st
     return {"wall": run.wall, "startup": start, "routes": routes, "calls": len(log)}
 
 
-def baseline_run(tmp: Path, n: int, latency_ms: float) -> float:
-    directory = tmp / "baseline"
-    with b.ServedSandbox(tmp / f"engine-sdk-{time.monotonic_ns()}.db",
+def client_run(tmp: Path, n: int, latency_ms: float, parallelism: int | None = None) -> float:
+    """Seconds the SDK loop (``parallelism`` None) or the bare httpx floor takes for the joins."""
+    kind = "sdk" if parallelism is None else f"floor-{parallelism}"
+    directory = tmp / kind
+    with b.ServedSandbox(tmp / f"engine-{kind}-{time.monotonic_ns()}.db",
                          latency_ms=latency_ms, pcu_limit=100 * n) as sandbox:  # fmt: skip
         project(directory, sandbox, n, 1)
         bodies = directory / "bodies.json"
         b.run_child([sys.executable, "-c", BODIES_SCRIPT, str(directory), str(bodies)],
                     cwd=directory, env=b.bench_env())  # fmt: skip
-        argv = [sys.executable, "-c", BASELINE_SCRIPT, sandbox.engine_url, b.APP_ID, b.BASIC,
-                str(bodies)]  # fmt: skip
+        argv = [sys.executable, "-c", BASELINE_SCRIPT if parallelism is None else FLOOR_SCRIPT,
+                sandbox.engine_url, b.APP_ID, b.BASIC, str(bodies)]  # fmt: skip
+        if parallelism is not None:
+            argv.append(str(parallelism))
         run = b.run_child(argv, cwd=directory, env=b.bench_env())
         return float(run.stdout.split()[-1])
 
@@ -138,7 +168,7 @@ def main() -> int:
     ok = True
     with tempfile.TemporaryDirectory(prefix="apply-scale-") as tmp_name:
         tmp = Path(tmp_name)
-        baseline = [baseline_run(tmp, n, args.latency_ms) for _ in range(args.baseline_runs)]
+        baseline = [client_run(tmp, n, args.latency_ms) for _ in range(args.baseline_runs)]
         sdk = b.median(baseline) if baseline else float("nan")
         if baseline:
             print(f"baseline, official SDK one by one, {n} starts: {sdk:.2f} s "
@@ -166,6 +196,12 @@ def main() -> int:
             fixed = (wall - start - extra * latency) / limit
             print(f"  (same run, with its {extra} fixed calls counted as start-up too: "
                   f"ratio {fixed:.2f})", flush=True)  # fmt: skip
+            floors = [client_run(tmp, n, args.latency_ms, parallelism) for _ in range(args.runs)]
+            floor = b.median(floors)
+            print(f"  floor, bare httpx client, the same {n} joins with {parallelism} in flight: "
+                  f"{floor:.2f} s {b.runs_text(floors)}, ratio {floor / limit:.2f}; ours over "
+                  f"the floor: {wall - start - extra * latency - floor:+.2f} s "
+                  f"(plan, journal, state, tokens)", flush=True)  # fmt: skip
             if baseline:
                 print(f"apply N={n} P={parallelism}: speed-up over the SDK loop "
                       f"{sdk / wall:.1f}x ({sdk:.2f} s / {wall:.2f} s)", flush=True)  # fmt: skip

@@ -1,6 +1,6 @@
 """Chaos runner: kill ``reconciler apply`` at random moments, apply again, count what was lost.
 
-Serves the sandbox engine (``python -m reconciler.sandbox``, in-memory, with latency), generates
+Serves the sandbox engine (``reconciler sandbox serve``, in-memory, with latency), generates
 a project of N agents pointed at it, and runs:
 
 1. **Fresh starts**: each trial resets the engine and the state, starts ``apply --auto-approve``

@@ -1,6 +1,6 @@
 """Join+get throughput of the sandbox engine served by uvicorn on this machine.
 
-Starts `python -m reconciler.sandbox` on a free loopback port with a fresh SQLite file, then
+Starts `reconciler sandbox serve` on a free loopback port with a fresh SQLite file, then
 several concurrent httpx clients each repeat join (a new agent) + get (that agent) for a fixed
 number of requests. Prints the median of a few runs beside the bound, e.g.
 `sandbox join+get: 812 req/s (bound >= 400) OK`.

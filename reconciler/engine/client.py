@@ -1,7 +1,7 @@
 """The async REST client of the engine (agora-api.md sections 2 to 4).
 
-:class:`EngineClient` wraps one :class:`httpx.AsyncClient`. Every call goes through
-:meth:`EngineClient._request` (retries, endpoint fail-over, timeouts) and then
+:class:`EngineClient` sends through :class:`~reconciler.engine.pools.ConnectionPools`. Every
+call goes through :meth:`EngineClient._request` (retries, endpoint fail-over, timeouts) and then
 :meth:`EngineClient._raise_for_status` / :func:`~reconciler.engine.wire.parse_body`; together
 they are the one place where failures become exceptions:
 
@@ -30,6 +30,7 @@ from urllib.parse import quote
 import httpx
 
 from reconciler.engine.auth import AuthProvider
+from reconciler.engine.pools import ConnectionPools
 from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status
 from reconciler.engine.wire import (
     GetBody,
@@ -49,14 +50,11 @@ from reconciler.errors import (
     EngineError,
     EngineProtocolError,
     EngineUnavailableError,
-    SettingsError,
 )
 from reconciler.models.live import ENDED_STATUSES, STATUS_CODES, LiveAgent
 
 ALL_STATES: tuple[int, ...] = tuple(sorted(STATUS_CODES.values()))
 """Every status code (0..6), sent explicitly because the engine's default filter is unknown."""
-POOL_SIZE = 10
-"""Connections per HTTP connection pool (see :class:`EngineClient`)."""
 MAX_LIST_PAGES = 10_000
 """Guard against an engine whose cursors never end."""
 # Failures worth another attempt; others (UnsupportedProtocol, LocalProtocolError) are bugs.
@@ -130,47 +128,12 @@ class EngineClient:
         self._clock = clock
         self._credentials: list[str] = []
         self._known_secrets: set[str] = set()
-        # The network goes through several small connection pools rather than one large one:
-        # httpcore's pool does work quadratic in its size on every request (each idle connection
-        # counts all the others), which at 50 connections cost more CPU than the rest of an
-        # apply. A request goes to the first pool with a free connection; the pools hold
-        # max_connections together (the slots above keep requests from queuing in any), and
-        # each is made when first needed (each loads its own TLS trust store).
-        count = 1 if transport is not None else -(-max_connections // POOL_SIZE)
-        self._pool_sizes = [len(range(i, max_connections, count)) for i in range(count)]
-        self._transport = transport
-        self._pools: list[httpx.AsyncClient] = []
-        self._busy: list[int] = []
-        self._http = self._new_pool()
-
-    def _new_pool(self) -> httpx.AsyncClient:
-        size = self._pool_sizes[len(self._pools)]
-        try:  # TLS verification is always on; SSL_CERT_FILE / SSL_CERT_DIR may add CAs
-            pool = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=httpx.Timeout(self._timeout),
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                follow_redirects=False,
-            )
-        except (ssl.SSLError, OSError) as exc:
-            raise SettingsError(
-                f"cannot set up TLS certificate verification ({exc}); check SSL_CERT_FILE and "
-                "SSL_CERT_DIR in the environment"
-            ) from None
-        self._pools.append(pool)
-        self._busy.append(0)
-        return pool
-
-    def _free_pool(self) -> int:
-        """Index of the first pool with a free connection (made if all are busy)."""
-        for index, busy in enumerate(self._busy):
-            if busy < self._pool_sizes[index]:
-                return index
-        if len(self._pools) < len(self._pool_sizes):
-            self._new_pool()
-            return len(self._pools) - 1
-        return min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._pools = ConnectionPools(
+            max_connections=max_connections,
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            transport=transport,
+        )
 
     async def __aenter__(self) -> EngineClient:
         return self
@@ -185,8 +148,7 @@ class EngineClient:
 
     async def aclose(self) -> None:
         """Close the connection pools (and the transport)."""
-        for pool in self._pools:
-            await pool.aclose()
+        await self._pools.aclose()
 
     def add_secrets(self, values: Iterable[str]) -> None:
         """Also scrub these values from engine text (secrets the project knows, e.g. vendor keys
@@ -416,18 +378,11 @@ class EngineClient:
         header = self._auth.header()
         self._remember(header)
         headers = {"Authorization": header}
-        async with self._slots:
-            index = self._free_pool()
-            self._busy[index] += 1
-            try:
-                return await asyncio.wait_for(
-                    self._pools[index].request(
-                        method, url, json=body, params=params, headers=headers
-                    ),
-                    timeout=self._timeout,
-                )
-            finally:
-                self._busy[index] -= 1
+        async with self._slots, self._pools.client() as pool:
+            return await asyncio.wait_for(
+                pool.request(method, url, json=body, params=params, headers=headers),
+                timeout=self._timeout,
+            )
 
     def _raise_for_status(
         self, response: httpx.Response, what: str, body: Mapping[str, Any] | None

@@ -30,6 +30,8 @@ from .store import AgentRecord, Store
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
 ID_LENGTH = 32
+_ID_SPACE = len(ID_ALPHABET) ** ID_LENGTH
+_ID_BITS = _ID_SPACE.bit_length()
 REQUEST_LOG_SIZE = 10_000
 
 
@@ -81,7 +83,17 @@ class Sandbox:
     def new_agent_id(self) -> str:
         """A fresh 32-character upper-case alphanumeric id, unique across App IDs."""
         while True:
-            agent_id = "".join(self._ids.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
+            # One draw of random bits per id (a system-random draw per character made ids a
+            # noticeable part of a join's cost), read as 32 base-36 digits; uniform because
+            # draws at or above 36**32 are rejected.
+            number = self._ids.getrandbits(_ID_BITS)
+            if number >= _ID_SPACE:
+                continue
+            digits = []
+            for _ in range(ID_LENGTH):
+                number, digit = divmod(number, len(ID_ALPHABET))
+                digits.append(ID_ALPHABET[digit])
+            agent_id = "".join(digits)
             if not self.store.agent_id_exists(agent_id):
                 return agent_id
 

@@ -172,13 +172,18 @@ def test_the_engine_client_has_no_switch_to_disable_tls_verification() -> None:
     for function in (EngineClient.__init__, build_client):
         params = set(inspect.signature(function).parameters)
         assert not {p for p in params if re.search(r"verify|ssl|cert|insecure|tls", p, re.I)}
-    source = "\n".join(
-        path.read_text(encoding="utf-8")
+    sources = {
+        path: path.read_text(encoding="utf-8")
         for path in (ROOT / "reconciler").rglob("*.py")
         if "sandbox" not in path.parts
-    )
+    }
+    # One place hands httpx what to verify with: the shared, verifying TLS context.
+    verify_args = [
+        (p.name, m) for p, text in sources.items() for m in re.findall(r"verify\s*=.*", text)
+    ]
+    assert verify_args == [("pools.py", "verify=self._verify(),")], verify_args
+    source = "\n".join(sources.values())
     for pattern in (
-        r"verify\s*=",
         r"CERT_NONE",
         r"check_hostname\s*=",
         r"_create_unverified",
@@ -194,7 +199,7 @@ def test_the_engine_client_has_no_switch_to_disable_tls_verification() -> None:
         customer_secret=SecretStr("s"),
     )
     client = build_client(settings)
-    context = _ssl_context(client._http)
+    context = _ssl_context(client._pools._pools[0])
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
 
