@@ -32,7 +32,8 @@ from reconciler.manifests.sensitive import minimal, secret_key_paths
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
-from reconciler.models.manifest import Manifest, RuleViolation, check_rules
+from reconciler.models.manifest import Manifest
+from reconciler.models.rules import RuleViolation, check_rules
 
 LITERAL_KEYS = frozenset({"name", "extends", "strict"})
 """Top-level keys that are never interpolated."""
