@@ -1,8 +1,10 @@
 """`reconciler sandbox serve`: run the local sandbox engine as an HTTP server.
 
-Credentials are never command-line values: the customer id and secret come from
-AGORA_CUSTOMER_ID / AGORA_CUSTOMER_SECRET (default "sandbox" / "sandbox") and the App Certificate
-from AGORA_APP_CERTIFICATE, or from the variable named with `--app-certificate-env`. Without a
+Secrets are never command-line values (they would show in `ps` and shell history): the
+customer secret comes from AGORA_CUSTOMER_SECRET and the App Certificate from
+AGORA_APP_CERTIFICATE, or from the variables named with `--customer-secret-env` and
+`--app-certificate-env`. The customer id, not a secret, may be given with `--customer-id`
+(default AGORA_CUSTOMER_ID, else "sandbox"; the secret defaults to "sandbox" too). Without a
 certificate, `agora token=` authentication is rejected (401); Basic works.
 """
 
@@ -64,6 +66,19 @@ def sandbox_group() -> None:
 )
 @click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
 @click.option(
+    "--customer-id",
+    default=None,
+    metavar="ID",
+    help="Customer id of Basic auth [default: AGORA_CUSTOMER_ID, else sandbox].",
+)
+@click.option(
+    "--customer-secret-env",
+    default="AGORA_CUSTOMER_SECRET",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the customer secret (unset: sandbox).",
+)
+@click.option(
     "--app-certificate-env",
     default="AGORA_APP_CERTIFICATE",
     show_default=True,
@@ -81,11 +96,15 @@ def serve_command(
     stop_delay: float,
     start_delay: float,
     seed: int | None,
+    customer_id: str | None,
+    customer_secret_env: str,
     app_certificate_env: str,
 ) -> None:
     """Serve the sandbox engine over HTTP until interrupted."""
     config = config_from_env(
         certificate_env=app_certificate_env,
+        secret_env=customer_secret_env,
+        customer_id=customer_id,
         db_path=db_path or None,
         pcu_limit=pcu_limit,
         latency_ms=latency_ms,

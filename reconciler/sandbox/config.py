@@ -175,18 +175,20 @@ def config_from_env(
     environ: dict[str, str] | None = None,
     *,
     certificate_env: str = "AGORA_APP_CERTIFICATE",
+    secret_env: str = "AGORA_CUSTOMER_SECRET",
+    customer_id: str | None = None,
     **values: Any,
 ) -> SandboxConfig:
-    """A config whose credentials come from the environment, never from arguments.
+    """A config whose secrets come from the environment, never from arguments.
 
-    `AGORA_CUSTOMER_ID` / `AGORA_CUSTOMER_SECRET` (default "sandbox" / "sandbox") and the App
-    Certificate from `certificate_env` (unset or empty: no certificate, token auth rejected).
-    `values` sets the other fields.
+    The customer id is `customer_id`, else `AGORA_CUSTOMER_ID`; the customer secret comes from
+    `secret_env` (both default to "sandbox"), the App Certificate from `certificate_env` (unset
+    or empty: no certificate, token auth rejected). `values` sets the other fields.
     """
     env = dict(os.environ) if environ is None else environ
     return SandboxConfig(
-        customer_id=env.get("AGORA_CUSTOMER_ID") or "sandbox",
-        customer_secret=env.get("AGORA_CUSTOMER_SECRET") or "sandbox",
+        customer_id=customer_id or env.get("AGORA_CUSTOMER_ID") or "sandbox",
+        customer_secret=env.get(secret_env) or "sandbox",
         app_certificate=env.get(certificate_env) or None,
         **values,
     )

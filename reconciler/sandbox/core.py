@@ -59,6 +59,8 @@ class Sandbox:
         self.requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self._request_seq = 0
         self._ids = self._id_generator()
+        self.epoch = 0
+        """Incremented by :meth:`reset`; a request that began in an earlier epoch is dropped."""
 
     def _id_generator(self) -> random.Random:
         seed = self.config.seed
@@ -190,7 +192,12 @@ class Sandbox:
         self.store.save(record)
 
     def reset(self) -> None:
-        """Forget every agent, the clock offset, faults, settings and the request log."""
+        """Forget every agent, the clock offset, faults, settings and the request log.
+
+        Engine requests still in progress (e.g. held back by a delay rule) belong to the world
+        before the reset: they are dropped instead of carried out (see :attr:`epoch`).
+        """
+        self.epoch += 1
         self.store.reset()
         self.clock.reset()
         self.settings = Settings.from_config(self.config)

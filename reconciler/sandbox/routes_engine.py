@@ -83,6 +83,7 @@ def _endpoint(sb: Sandbox, route: str, operation: Operation) -> Endpoint:
             status=None,
             fault=None,
         )
+        epoch = sb.epoch
         sb.clock.refresh()
         decision = sb.faults.draw(route)
         if decision.delay_s > 0:
@@ -108,6 +109,9 @@ def _endpoint(sb: Sandbox, route: str, operation: Operation) -> Endpoint:
             early = _act(rule, entry)
             if early is not None:
                 return early
+            if sb.epoch != epoch:  # reset while this request waited: it is not carried out
+                entry["status"] = "dropped"
+                return DroppedResponse()
             call = Call(sb, app_id, agent_id or "", raw, dict(request.query_params))
             result = operation(call)
             if isinstance(result, dict) and route == "join":

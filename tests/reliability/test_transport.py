@@ -111,8 +111,10 @@ def test_plain_http_on_loopback_reaches_a_local_engine(tmp_path: Path) -> None:
 CREDENTIAL_WORDS = re.compile(
     r"secret|password|passwd|token|key|credential|certificate|cert|customer|auth", re.I
 )
-ALLOWED = {"--app-certificate-env"}
-"""Takes the *name* of an environment variable, never a value."""
+ALLOWED = {"--app-certificate-env", "--customer-secret-env", "--customer-id"}
+"""The ``-env`` options take the *name* of an environment variable, never a value. The sandbox's
+``--customer-id`` is the user name of the Basic auth the emulator accepts (issue 3), not a secret;
+the tool itself reads its customer id from the environment like the secret."""
 
 
 def commands(command: click.Command, ctx: click.Context) -> Iterator[tuple[str, click.Command]]:
@@ -149,6 +151,10 @@ def test_no_command_takes_a_credential_on_the_command_line() -> None:
                 offending.append(f"{path}: {names} reads ${param.envvar}")
         assert "auto_envvar_prefix" not in command.context_settings, path
     assert not offending, offending
+    customer_id_options = [
+        p for p, c in seen.items() for o in c.params if "--customer-id" in o.opts
+    ]
+    assert customer_id_options == ["reconciler sandbox serve"]
 
 
 def test_the_settings_file_cannot_hold_the_customer_credentials(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ points that start it (credentials from the environment only)."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -11,7 +13,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import sandbox as cli
 from reconciler.sandbox import SandboxConfig
-from tests.sandbox.sandbox_helpers import Client, api, join_body
+from tests.sandbox.sandbox_helpers import CUSTOMER_ID, CUSTOMER_SECRET, Client, api, join_body
 
 
 @pytest.mark.slow
@@ -33,6 +35,26 @@ def test_drop_after_over_http_applies_the_join_and_loses_the_answer(
         served_client.request("POST", api("/join"), json=join_body("lost", token="t"))
     (view,) = served_client.control("GET", "/agents")["agents"]
     assert (view["name"], view["status"]) == ("lost", "RUNNING")
+
+
+@pytest.mark.slow
+def test_a_request_held_back_across_a_reset_is_dropped_not_carried_out(
+    served: Any, served_client: Client
+) -> None:
+    """Regression: a join held back by a delay rule when a test ended was carried out after the
+    next test's reset, leaving an agent of the old test in the new one (it was adopted there)."""
+    served_client.control(
+        "POST", "/faults/rules", {"route": "join", "action": "delay", "delay_ms": 800, "times": 1}
+    )
+    with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=served.url, timeout=10) as http:
+        held = pool.submit(http.post, api("/join"), json=join_body("stale", token="t"),
+                           auth=(CUSTOMER_ID, CUSTOMER_SECRET))  # fmt: skip
+        time.sleep(0.3)
+        served_client.control("POST", "/reset")
+        with pytest.raises(httpx.TransportError):
+            held.result(timeout=10)
+    assert served_client.control("GET", "/agents")["agents"] == []
+    assert served_client.start("fresh", token="t")  # the reset world works as usual
 
 
 @pytest.mark.slow
@@ -102,7 +124,20 @@ def test_cli_serve_reads_credentials_from_the_environment(
     assert "secret-from-env" not in result.output
 
 
-@pytest.mark.parametrize("flag", ["--customer-secret", "--customer-id", "--app-certificate"])
+def test_cli_serve_takes_the_customer_id_and_names_of_secret_variables_as_flags(
+    captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGORA_CUSTOMER_ID", "id-from-env")
+    monkeypatch.setenv("MY_SECRET", "secret-from-my-var")
+    args = ["serve", "--customer-id", "team-7", "--customer-secret-env", "MY_SECRET"]
+    result = CliRunner().invoke(cli.sandbox_group, args)
+    assert result.exit_code == 0, result.output
+    config: SandboxConfig = captured["config"]
+    assert (config.customer_id, config.customer_secret) == ("team-7", "secret-from-my-var")
+    assert "secret-from-my-var" not in result.output
+
+
+@pytest.mark.parametrize("flag", ["--customer-secret", "--app-certificate", "--secret"])
 def test_cli_serve_takes_no_secret_values_as_flags(captured: dict[str, Any], flag: str) -> None:
     result = CliRunner().invoke(cli.sandbox_group, ["serve", flag, "value"])
     assert result.exit_code != 0
