@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import click
 
 from reconciler import __version__
+from reconciler.cli.runner import Terminated, install_sigterm
 from reconciler.errors import EXIT_ERROR, ReconcilerError
 
 # command name -> (module, attribute)
@@ -92,19 +92,11 @@ def cli(ctx: click.Context, directory: Path | None, config: Path | None, verbose
     ctx.obj["verbose"] = verbose
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived outside apply (apply handles it itself, finishing the calls in flight)."""
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``reconciler`` console script."""
     # Turn SIGTERM into an exception, so that `with` blocks run: the state lock is released and
     # nothing is left half-written; apply installs its own graceful handler while it runs.
-    signal.signal(signal.SIGTERM, _terminate)
+    install_sigterm()
     try:
         result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as exc:
