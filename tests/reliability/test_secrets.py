@@ -50,7 +50,7 @@ def access_tokens(text: str) -> list[str]:
     """The AccessToken2s in ``text``: ``007`` + base64 of a zlib stream that decompresses.
 
     Checking the payload keeps a salted digest that happens to contain ``007`` followed by hex
-    digits (about one state file in fifty) from passing for a token.
+    digits (some digest in a state file, about one run in seven) from passing for a token.
     """
     found = []
     for match in ACCESS_TOKEN.finditer(text):
