@@ -102,8 +102,11 @@ def main(argv: list[str] | None = None) -> None:
     except ReconcilerError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        click.echo("Aborted.", err=True)  # e.g. end of input at a prompt
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:
         exc.show()

@@ -226,3 +226,30 @@ def test_sigterm_while_planning_exits_143_and_releases_the_lock(
     assert lock_file.read_text() == ""  # released, holder info cleared
     sandbox.reset()
     assert "Apply complete: 3 started." in project.apply().stdout
+
+
+def test_ctrl_c_while_planning_exits_130_and_releases_the_lock(
+    project: Project, sandbox: Sandbox
+) -> None:
+    """Regression: click turns Ctrl-C outside apply's own handler into ``Abort``, which printed
+    "Aborted." and exited 1, as if the user had declined the plan."""
+    import signal
+
+    sandbox.add_fault(route="list", action="delay", delay_ms=3000)
+    lock_file = project.state_file.with_name("agents.json.lock")
+    planning = project.popen("apply", "--auto-approve")
+    try:
+        _wait_for_holder(lock_file, planning.pid)
+        planning.send_signal(signal.SIGINT)
+        out, err = planning.communicate(timeout=30)
+    finally:
+        if planning.poll() is None:
+            planning.kill()
+            planning.communicate()
+    assert planning.returncode == 130, err
+    assert "Interrupted." in err and "Aborted." not in err
+    assert "Traceback" not in err
+    assert out == ""  # nothing was planned, nothing started
+    assert lock_file.read_text() == ""
+    sandbox.reset()
+    assert "Apply complete: 3 started." in project.apply().stdout
