@@ -91,6 +91,14 @@ class ExtendsResolver:
         self._stack: list[str] = []
         self.problems: list[Problem] = []
 
+    def prepare(self) -> None:
+        """Resolve every partial now, in sorted order, so that each partial's problems (a cycle,
+        a missing target) are found once and in the same way however the manifests that use
+        it are read afterwards (in order, or split between worker processes), and so that
+        resolving a manifest afterwards only reads the cache."""
+        for target in sorted(self._partials):
+            self._partial(target, Location(self._agents_dir))
+
     def resolve(self, doc: LineDict) -> LineDict | None:
         """``doc`` with its ``extends`` chain merged in (and removed); ``None`` on failure."""
         if EXTENDS_KEY not in doc:

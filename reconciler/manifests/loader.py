@@ -14,14 +14,16 @@ reported at every place the name is used.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from reconciler.errors import Location, Problem, ValidationError
+from reconciler.manifests import parallel
 from reconciler.manifests.document import load_document
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
+from reconciler.manifests.parallel import Loaded
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
-from reconciler.models.desired import DesiredAgent, DesiredSet
+from reconciler.models.desired import DesiredSet
 from reconciler.models.settings import Settings
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
@@ -67,8 +69,14 @@ def finish(problems: list[Problem]) -> list[Problem]:
     return sorted(unique, key=lambda p: (p.location.path, p.location.line))
 
 
-def load_desired(settings: Settings, environ: Mapping[str, str]) -> DesiredSet:
-    """Every agent the manifests declare, or a ValidationError carrying every problem found."""
+def load_desired(
+    settings: Settings, environ: Mapping[str, str], *, workers: int | None = None
+) -> DesiredSet:
+    """Every agent the manifests declare, or a ValidationError carrying every problem found.
+
+    Large agents directories are read by several processes (:mod:`.parallel`); ``workers``
+    overrides how many (1: this process only).
+    """
     project = settings.project_dir
     agents_dir = settings.agents_path
     shown_dir = display_path(agents_dir, project)
@@ -94,28 +102,37 @@ def load_desired(settings: Settings, environ: Mapping[str, str]) -> DesiredSet:
         else:
             agent_files.append(rel)
 
-    # Agent files one at a time: each file's parse tree is dropped once its agents are built,
-    # so memory holds the agents, not every file's tree at once.
     resolver = ExtendsResolver(partials, frozenset(agent_files), shown_dir)
-    agents: list[DesiredAgent] = []
-    names: dict[str, list[Location]] = {}
-    for rel in agent_files:
-        parsed = read_file(agents_dir / rel, shown[rel])
-        problems.extend(parsed.problems)
-        for document in parsed.documents:
-            loaded = load_document(
-                document,
-                shown[rel],
-                resolver,
-                environ,
-                has_certificate=settings.app_certificate is not None,
-            )
-            problems.extend(loaded.problems)
-            if loaded.agent is not None:
-                agents.append(loaded.agent)
-            if loaded.name is not None and loaded.name_location is not None:
-                names.setdefault(loaded.name, []).append(loaded.name_location)
+    resolver.prepare()
     problems.extend(resolver.problems)
+    has_certificate = settings.app_certificate is not None
+
+    def load_files(files: Sequence[str]) -> Loaded:
+        # One file at a time: each file's parse tree is dropped once its agents are built, so
+        # memory holds the agents, not every file's tree at once.
+        loaded = Loaded()
+        known = len(resolver.problems)
+        for rel in files:
+            parsed = read_file(agents_dir / rel, shown[rel])
+            loaded.problems.extend(parsed.problems)
+            for document in parsed.documents:
+                one = load_document(
+                    document, shown[rel], resolver, environ, has_certificate=has_certificate
+                )
+                loaded.problems.extend(one.problems)
+                if one.agent is not None:
+                    loaded.agents.append(one.agent)
+                if one.name is not None and one.name_location is not None:
+                    loaded.names.append((one.name, one.name_location))
+        loaded.problems.extend(resolver.problems[known:])
+        return loaded
+
+    loaded = parallel.load_files(agent_files, load_files, workers)
+    problems.extend(loaded.problems)
+    agents = loaded.agents
+    names: dict[str, list[Location]] = {}
+    for name, where in loaded.names:
+        names.setdefault(name, []).append(where)
     problems.extend(_duplicate_names(names))
     if problems:
         raise ValidationError(finish(problems), what=shown_dir)

@@ -1,0 +1,96 @@
+"""Reading many manifest files on several cores.
+
+Parsing, interpolating and validating manifests is CPU work in Python, one file independent of
+the next once the partials are resolved (:meth:`ExtendsResolver.prepare`). For a large agents
+directory :func:`load_files` splits the files into contiguous chunks and loads them in forked
+worker processes, which inherit everything already loaded (settings, partials, the
+environment); each returns its agents and problems, and the chunks are joined in file order, so
+the result is exactly what loading the files one after another gives.
+
+It stays in one process when that is as fast or safer: fewer than :data:`PARALLEL_MIN_FILES`
+files, one usable CPU, no ``fork`` start method (Windows, macOS defaults aside, it exists on
+POSIX), or other threads running (forking a multi-threaded process can deadlock). If the pool
+cannot be started or breaks, the files are loaded in this process instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from reconciler.errors import Location, Problem
+from reconciler.models.desired import DesiredAgent
+
+__all__ = ["PARALLEL_MIN_FILES", "Loaded", "load_files", "worker_count"]
+
+PARALLEL_MIN_FILES = 400
+"""Below this many agent files, forking workers costs more than it saves."""
+MAX_WORKERS = 4
+CHUNKS_PER_WORKER = 4
+"""More chunks than workers, so that a worker done early takes another (files differ in size)."""
+
+
+@dataclass
+class Loaded:
+    """What loading some agent files gave: their agents, problems and names (in file order)."""
+
+    agents: list[DesiredAgent] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    names: list[tuple[str, Location]] = field(default_factory=list)
+
+
+LoadFiles = Callable[[Sequence[str]], Loaded]
+
+_job: LoadFiles | None = None
+"""The loader the workers run; set just before they are forked, so they inherit it."""
+
+
+def worker_count(files: int) -> int:
+    """How many processes to load ``files`` agent files with (1: this process only)."""
+    if files < PARALLEL_MIN_FILES or threading.active_count() > 1:
+        return 1
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux: the CPUs this process may use
+    cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return max(1, min(cpus, MAX_WORKERS))
+
+
+def _run(chunk: Sequence[str]) -> Loaded:
+    assert _job is not None, "worker started without a job"
+    return _job(chunk)
+
+
+def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None) -> Loaded:
+    """``load(files)``, split over ``workers`` forked processes (default: :func:`worker_count`).
+
+    Even an explicit ``workers`` is not forked while other threads run.
+    """
+    count = worker_count(len(files)) if workers is None else workers
+    if count <= 1 or len(files) < 2 or threading.active_count() > 1:
+        return load(files)
+    global _job
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+    from multiprocessing import get_context
+
+    size = -(-len(files) // (count * CHUNKS_PER_WORKER))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    _job = load
+    try:
+        with ProcessPoolExecutor(count, mp_context=get_context("fork")) as pool:
+            parts = list(pool.map(_run, chunks))
+    except (BrokenProcessPool, OSError):  # no fork possible, or a worker died: do it here
+        return load(files)
+    finally:
+        _job = None
+    joined = Loaded()
+    for part in parts:
+        joined.agents.extend(part.agents)
+        joined.problems.extend(part.problems)
+        joined.names.extend(part.names)
+    return joined

@@ -1,0 +1,126 @@
+"""Loading a large agents directory on several cores gives exactly what loading it in one
+process gives: the same agents, and the same problems in the same order."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from reconciler.errors import Location, ValidationError
+from reconciler.manifests import load_desired
+from reconciler.manifests.parallel import PARALLEL_MIN_FILES, Loaded, load_files, worker_count
+from tests.manifests.manifest_helpers import Project
+
+ENV = {"OPENAI_API_KEY": "sk-parallel-test", "VOICE": "en-US-AndrewNeural"}
+
+
+def fill(project: Project, n: int, *, broken: bool) -> None:
+    project.write(
+        "agents.d/_base/llm.yaml",
+        """\
+        properties:
+          llm:
+            url: https://llm.example/v1/chat/completions
+            api_key: ${OPENAI_API_KEY}
+            params: {model: gpt-4o-mini}
+        """,
+    )
+    for i in range(n):
+        name = f"agent-{i:03d}"
+        extra = "extends: _base/llm.yaml\n" if i % 2 else ""
+        props = (
+            f'idle_timeout: {i}\nasr:\n  vendor: deepgram\n  params: {{language: "${{VOICE}}"}}\n'
+        )
+        project.agent(f"team-{i % 3}/{name}.yaml", name, extra=extra, props=props)
+    if broken:
+        project.agent("team-0/dup.yaml", "agent-007")  # a name used twice, across files
+        project.agent("team-1/typo.yaml", "typo", props="idle_timout: 3\n")
+        project.agent("team-2/bad-env.yaml", "bad-env", props='asr: {vendor: "${MISSING}"}\n')
+        project.agent("team-2/bad-extends.yaml", "bad-extends", extra="extends: _none.yaml\n")
+        project.write("agents.d/team-1/not-yaml.yaml", "name: [unclosed\n")
+
+
+def test_parallel_load_gives_the_same_agents_as_one_process(project: Project) -> None:
+    fill(project, 60, broken=False)
+    serial = load_desired(project.settings(), ENV, workers=1)
+    parallel = load_desired(project.settings(), ENV, workers=3)
+    assert len(serial.agents) == 60
+    assert list(parallel.agents) == list(serial.agents)
+    assert parallel == serial
+
+
+def test_parallel_load_reports_the_same_problems_in_the_same_order(project: Project) -> None:
+    fill(project, 60, broken=True)
+    with pytest.raises(ValidationError) as serial:
+        load_desired(project.settings(), ENV, workers=1)
+    with pytest.raises(ValidationError) as parallel:
+        load_desired(project.settings(), ENV, workers=3)
+    lines = [str(p) for p in serial.value.problems]
+    assert [str(p) for p in parallel.value.problems] == lines
+    assert len(lines) == 6, lines  # the duplicate name is reported at both places
+    assert sum("duplicate agent name 'agent-007'" in line for line in lines) == 2
+
+
+def test_an_extends_cycle_is_reported_once_whichever_manifest_reaches_it_first(
+    project: Project,
+) -> None:
+    project.write("agents.d/_base/a.yaml", "extends: _base/b.yaml\n")
+    project.write("agents.d/_base/b.yaml", "properties: {}\nextends: _base/a.yaml\n")
+    for i in range(12):
+        target = "_base/b.yaml" if i % 2 else "_base/a.yaml"
+        project.agent(f"x{i:02d}.yaml", f"x{i:02d}", extra=f"extends: {target}\n")
+    for workers in (1, 4):
+        with pytest.raises(ValidationError) as caught:
+            load_desired(project.settings(), ENV, workers=workers)
+        assert [str(p) for p in caught.value.problems] == [
+            "agents.d/_base/b.yaml:2: extends cycle: _base/a.yaml -> _base/b.yaml -> _base/a.yaml"
+        ]
+
+
+def test_chunks_run_in_worker_processes_and_come_back_in_file_order() -> None:
+    if threading.active_count() > 1:
+        pytest.skip("another thread runs in this test process: nothing is forked")
+    files = [f"agents.d/f{i:02d}.yaml" for i in range(40)]
+
+    def load(chunk: Sequence[str]) -> Loaded:
+        return Loaded(names=[(f, Location(f, os.getpid())) for f in chunk])
+
+    result = load_files(files, load, workers=3)
+    assert [name for name, _ in result.names] == files
+    pids = {where.line for _, where in result.names}
+    assert os.getpid() not in pids and 1 < len(pids) <= 3
+
+
+def test_a_worker_that_dies_makes_the_files_load_in_this_process() -> None:
+    parent = os.getpid()
+
+    def load(chunk: Sequence[str]) -> Loaded:
+        if os.getpid() != parent:
+            os._exit(7)  # a worker killed mid-way (OOM killer, a bug in a C extension)
+        return Loaded(names=[(f, Location(f)) for f in chunk])
+
+    files = [f"f{i}" for i in range(10)]
+    assert [name for name, _ in load_files(files, load, workers=2).names] == files
+
+
+def test_small_projects_and_threaded_callers_load_in_one_process() -> None:
+    assert worker_count(PARALLEL_MIN_FILES - 1) == 1
+    assert worker_count(PARALLEL_MIN_FILES) >= 1
+    started = threading.Event()
+    stop = threading.Event()
+
+    def busy() -> None:
+        started.set()
+        stop.wait(5)
+
+    other = threading.Thread(target=busy)
+    other.start()
+    try:
+        started.wait(5)
+        assert worker_count(10 * PARALLEL_MIN_FILES) == 1  # forking with threads can deadlock
+    finally:
+        stop.set()
+        other.join()
