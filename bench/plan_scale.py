@@ -11,6 +11,10 @@ stdout to a pipe), start-up included. The floor is the time PyYAML's C loader
 process, timed inside that process (interpreter start-up and ``import yaml`` excluded, which only
 makes the bound stricter). Runs alternate floor and plan; the figures are medians.
 
+The CLI reads an agents directory of 400 files or more with several processes (one per CPU,
+up to 4; 2 on the reference machine); the same plan read by one process
+(``RECONCILER_WORKERS=1``) is printed beside the bound for reference.
+
 Bounds (issue 7): wall(5,000) <= 2.5 x floor(5,000); wall(5,000) / wall(1,000) <= 6; peak RSS of
 the plan process at 10,000 manifests <= 300 MB (``ru_maxrss`` of that child, from ``wait4``).
 
@@ -70,10 +74,11 @@ def floor_once(directory: Path) -> float:
     return float(run.stdout.split()[0])
 
 
-def plan_once(directory: Path, *, rss: bool = False) -> b.ChildRun:
+def plan_once(directory: Path, *, rss: bool = False, workers: int | None = None) -> b.ChildRun:
     argv = [*b.RECONCILER, "plan", "--no-refresh", "--detailed-exitcode"]
     runner = b.run_child_rss if rss else b.run_child
-    run = runner(argv, cwd=directory, env=b.bench_env(), ok_codes=(2,))
+    env = b.bench_env() if workers is None else b.bench_env(RECONCILER_WORKERS=str(workers))
+    run = runner(argv, cwd=directory, env=env, ok_codes=(2,))
     return run
 
 
@@ -131,6 +136,10 @@ def main() -> int:
                 f"ratio {ratio:.2f} ({b.median(walls[5000]):.2f} s / "
                 f"{b.median(floors[5000]):.2f} s)",
             )  # fmt: skip
+            one = [plan_once(Path(tmp) / "p5000", workers=1).wall for _ in range(args.runs)]
+            print(f"  (the same plan read by one process, RECONCILER_WORKERS=1: wall "
+                  f"{b.median(one):.2f} s {b.runs_text(one)}, ratio "
+                  f"{b.median(one) / b.median(floors[5000]):.2f})", flush=True)  # fmt: skip
         if 5000 in walls and 1000 in walls:
             growth = b.median(walls[5000]) / b.median(walls[1000])
             ok &= b.verdict(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
-from reconciler.errors import Location, ValidationError
+from reconciler.errors import Location, SettingsError, ValidationError
 from reconciler.manifests import load_desired
 from reconciler.manifests.parallel import PARALLEL_MIN_FILES, Loaded, load_files, worker_count
 from tests.manifests.manifest_helpers import Project
@@ -124,3 +125,23 @@ def test_small_projects_and_threaded_callers_load_in_one_process() -> None:
     finally:
         stop.set()
         other.join()
+
+
+def test_reconciler_workers_sets_how_many_processes_read_the_manifests(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(project, 6, broken=False)
+    asked: list[int | None] = []
+    real = load_files
+
+    def spy(files: Sequence[str], load: Any, workers: int | None = None) -> Loaded:
+        asked.append(workers)
+        return real(files, load, workers)
+
+    monkeypatch.setattr("reconciler.manifests.parallel.load_files", spy)
+    load_desired(project.settings(), {**ENV, "RECONCILER_WORKERS": "1"})
+    load_desired(project.settings(), ENV)
+    assert asked == [1, None]
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(SettingsError, match="RECONCILER_WORKERS must be a whole number"):
+            load_desired(project.settings(), {**ENV, "RECONCILER_WORKERS": bad})
