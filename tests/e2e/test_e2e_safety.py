@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -204,52 +205,39 @@ def test_no_secret_reaches_output_state_lock_or_saved_plans(
     assert found == [], "\n".join(found)
 
 
-def test_sigterm_while_planning_exits_143_and_releases_the_lock(
-    project: Project, sandbox: Sandbox
+@pytest.mark.parametrize(
+    ("command", "sig", "code", "message"),
+    [
+        (("plan",), signal.SIGTERM, 143, "Terminated."),
+        # Regression: click turns Ctrl-C outside apply's own handler into ``Abort``, which
+        # printed "Aborted." and exited 1, as if the user had declined the plan.
+        (("apply", "--auto-approve"), signal.SIGINT, 130, "Interrupted."),
+    ],
+    ids=["sigterm-plan", "ctrl-c-apply"],
+)
+def test_a_signal_while_planning_exits_at_once_and_releases_the_lock(
+    project: Project,
+    sandbox: Sandbox,
+    command: tuple[str, ...],
+    sig: signal.Signals,
+    code: int,
+    message: str,
 ) -> None:
-    import signal
-
     sandbox.add_fault(route="list", action="delay", delay_ms=3000)
     lock_file = project.state_file.with_name("agents.json.lock")
-    planning = project.popen("plan")
+    planning = project.popen(*command)
     try:
         _wait_for_holder(lock_file, planning.pid)
-        planning.send_signal(signal.SIGTERM)
-        _, err = planning.communicate(timeout=30)
-    finally:
-        if planning.poll() is None:
-            planning.kill()
-            planning.communicate()
-    assert planning.returncode == 143, err
-    assert "Terminated." in err
-    assert "Traceback" not in err
-    assert lock_file.read_text() == ""  # released, holder info cleared
-    sandbox.reset()
-    assert "Apply complete: 3 started." in project.apply().stdout
-
-
-def test_ctrl_c_while_planning_exits_130_and_releases_the_lock(
-    project: Project, sandbox: Sandbox
-) -> None:
-    """Regression: click turns Ctrl-C outside apply's own handler into ``Abort``, which printed
-    "Aborted." and exited 1, as if the user had declined the plan."""
-    import signal
-
-    sandbox.add_fault(route="list", action="delay", delay_ms=3000)
-    lock_file = project.state_file.with_name("agents.json.lock")
-    planning = project.popen("apply", "--auto-approve")
-    try:
-        _wait_for_holder(lock_file, planning.pid)
-        planning.send_signal(signal.SIGINT)
+        planning.send_signal(sig)
         out, err = planning.communicate(timeout=30)
     finally:
         if planning.poll() is None:
             planning.kill()
             planning.communicate()
-    assert planning.returncode == 130, err
-    assert "Interrupted." in err and "Aborted." not in err
+    assert planning.returncode == code, err
+    assert message in err and "Aborted." not in err
     assert "Traceback" not in err
     assert out == ""  # nothing was planned, nothing started
-    assert lock_file.read_text() == ""
+    assert lock_file.read_text() == ""  # released, holder info cleared
     sandbox.reset()
     assert "Apply complete: 3 started." in project.apply().stdout
