@@ -30,21 +30,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import getpass
-import json
 import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 from uuid import uuid4
 
 from reconciler.errors import LockHeldError, StateError
+from reconciler.state.holder import LockInfo, ci_run_from_env, now_iso, who
 
 __all__ = ["LockInfo", "StateLock", "ci_run_from_env", "force_unlock", "lock_path_for"]
 
@@ -60,102 +55,6 @@ _O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
 def lock_path_for(state_path: Path) -> Path:
     """The lock file of a state file: ``state/agents.json`` -> ``state/agents.json.lock``."""
     return state_path.with_name(state_path.name + ".lock")
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    """Who holds the state lock, as written in the lock file."""
-
-    id: str
-    who: str
-    """``user@host``."""
-    pid: int
-    command: str
-    started_at: str
-    """ISO 8601, UTC, seconds precision (``2026-11-24T19:00:00Z``)."""
-    ci_run: str | None = None
-    """The CI run holding the lock (a URL where the CI system provides one), else ``None``."""
-
-    @property
-    def host(self) -> str:
-        return self.who.rpartition("@")[2]
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> LockInfo | None:
-        """Parse holder info; ``None`` when the text is empty or not holder info."""
-        try:
-            data: Any = json.loads(text)
-        except (ValueError, RecursionError):  # not JSON, or nested too deeply
-            return None
-        if not isinstance(data, dict):
-            return None
-        try:
-            ci_run = data.get("ci_run")
-            info = cls(
-                id=str(data["id"]),
-                who=str(data["who"]),
-                pid=int(data["pid"]),
-                command=str(data.get("command", "")),
-                started_at=str(data.get("started_at", "")),
-                ci_run=None if ci_run is None else str(ci_run),
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-        return info
-
-    def describe(self) -> str:
-        """``alice@ci-3 (pid 4242) running 'apply' since 2026-11-24T19:00:00Z``."""
-        text = f"{self.who} (pid {self.pid})"
-        if self.command:
-            text += f" running {self.command!r}"
-        text += f" since {self.started_at}"
-        if self.ci_run:
-            text += f" in CI run {self.ci_run}"
-        return text
-
-
-def ci_run_from_env(env: Mapping[str, str]) -> str | None:
-    """The CI run named by the environment, if any (a URL where the CI system provides one)."""
-    if env.get("GITHUB_RUN_ID"):
-        repo = env.get("GITHUB_REPOSITORY")
-        if repo:
-            server = env.get("GITHUB_SERVER_URL") or "https://github.com"
-            return f"{server.rstrip('/')}/{repo}/actions/runs/{env['GITHUB_RUN_ID']}"
-        return f"GitHub Actions run {env['GITHUB_RUN_ID']}"
-    for key in (
-        "CI_JOB_URL",  # GitLab
-        "BUILDKITE_BUILD_URL",
-        "CIRCLE_BUILD_URL",
-        "TRAVIS_BUILD_WEB_URL",
-        "BUILD_URL",  # Jenkins, TeamCity
-    ):
-        if env.get(key):
-            return env[key]
-    if env.get("BUILD_BUILDID") and env.get("SYSTEM_COLLECTIONURI"):  # Azure Pipelines
-        project = env.get("SYSTEM_TEAMPROJECT", "")
-        base = env["SYSTEM_COLLECTIONURI"].rstrip("/")
-        return f"{base}/{project}/_build/results?buildId={env['BUILD_BUILDID']}"
-    if env.get("BITBUCKET_BUILD_NUMBER") and env.get("BITBUCKET_REPO_FULL_NAME"):
-        return (
-            f"https://bitbucket.org/{env['BITBUCKET_REPO_FULL_NAME']}"
-            f"/pipelines/results/{env['BITBUCKET_BUILD_NUMBER']}"
-        )
-    return None
-
-
-def _who() -> str:
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _held_message(lock_path: Path, info: LockInfo | None) -> str:
@@ -256,7 +155,7 @@ class StateLock:
             raise RuntimeError(f"{self!r} is already held by this object")
         # Everything but the start time is computed before locking, so that the holder info
         # follows the flock as closely as possible.
-        who, ci_run = _who(), ci_run_from_env(os.environ)
+        user_host, ci_run = who(), ci_run_from_env(os.environ)
         start = time.monotonic()
         deadline = start + max(timeout, 0.0)
         grace_deadline = start + HOLDER_WRITE_GRACE_S
@@ -282,10 +181,10 @@ class StateLock:
             os.close(fd)  # not acquired, or the file was replaced: try again on a new descriptor
         info = LockInfo(
             id=str(uuid4()),
-            who=who,
+            who=user_host,
             pid=os.getpid(),
             command=command,
-            started_at=_now_iso(),
+            started_at=now_iso(),
             ci_run=ci_run,
         )
         try:
