@@ -10,13 +10,18 @@ the result is exactly what loading the files one after another gives.
 It stays in one process when that is as fast or safer: fewer than :data:`PARALLEL_MIN_FILES`
 files, one usable CPU, no ``fork`` start method (Windows, macOS defaults aside, it exists on
 POSIX), or other threads running (forking a multi-threaded process can deadlock). If the pool
-cannot be started or breaks, the files are loaded in this process instead.
+cannot be started or breaks, the files are loaded in this process instead. Workers die with
+this process (see :func:`_die_with`), and never keep the state lock's descriptor (the state
+lock drops it in forked children).
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +65,39 @@ def worker_count(files: int) -> int:
     return max(1, min(cpus, MAX_WORKERS))
 
 
+def _die_with(parent: int) -> None:
+    """Worker initializer: never outlive the parent (killed with ``kill -9``, say).
+
+    An orphaned worker would wait for work forever, holding the parent's output pipes open (a
+    CI step waiting for them would hang). On Linux the kernel kills it when the parent dies
+    (``PR_SET_PDEATHSIG``); elsewhere a thread checks for the parent every quarter second.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # no libc to call: fall back to watching
+            _watch(parent)
+    else:  # pragma: no cover - not Linux
+        _watch(parent)
+    if os.getppid() != parent:  # died before the worker was set up
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _watch(parent: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
 def _run(chunk: Sequence[str]) -> Loaded:
     assert _job is not None, "worker started without a job"
     return _job(chunk)
@@ -82,7 +120,9 @@ def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     _job = load
     try:
-        with ProcessPoolExecutor(count, mp_context=get_context("fork")) as pool:
+        with ProcessPoolExecutor(
+            count, mp_context=get_context("fork"), initializer=_die_with, initargs=(os.getpid(),)
+        ) as pool:
             parts = list(pool.map(_run, chunks))
     except (BrokenProcessPool, OSError):  # no fork possible, or a worker died: do it here
         return load(files)

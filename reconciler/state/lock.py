@@ -2,7 +2,8 @@
 
 Every command that may write state holds the lock for its whole run. The kernel releases a
 ``flock`` when the holder's last file descriptor closes, including when the process is killed, so
-a killed CI job never leaves a lock behind that blocks the next run. ``flock`` locks belong to an
+a killed CI job never leaves a lock behind that blocks the next run; a forked child does not
+keep the descriptor (see :func:`_forget_in_child`). ``flock`` locks belong to an
 open file description, so two :class:`StateLock` objects exclude each other even inside one
 process (each opens the file itself).
 
@@ -34,6 +35,7 @@ import os
 import secrets
 import socket
 import time
+import weakref
 from pathlib import Path
 from types import TracebackType
 from uuid import uuid4
@@ -193,6 +195,7 @@ class StateLock:
             os.close(fd)
             raise StateError(f"cannot write lock file {self.lock_path}: {exc.strerror}") from exc
         self._fd, self._info = fd, info
+        _HELD.add(self)
         return info
 
     def _refusal(self, holder: LockInfo | None, timeout: float) -> str:
@@ -204,6 +207,7 @@ class StateLock:
     def release(self) -> None:
         """Clear the holder info and release the lock; nothing happens if it is not held."""
         fd, self._fd, self._info = self._fd, None, None
+        _HELD.discard(self)
         if fd is None:
             return
         try:
@@ -230,6 +234,30 @@ class StateLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+_HELD: weakref.WeakSet[StateLock] = weakref.WeakSet()
+"""The locks this process holds (see :func:`_forget_in_child`)."""
+
+
+def _forget_in_child() -> None:
+    """In a forked child, drop the copies of held lock descriptors.
+
+    A ``flock`` lasts while any descriptor of the open file lives, and a forked child (a worker
+    reading manifests, say) shares the parent's. Were the parent killed, a child still running
+    would keep the state locked. Closing the child's copy leaves the parent's lock as it is; the
+    child's lock objects forget it, so nothing in the child can write the lock file.
+    """
+    for lock in list(_HELD):
+        fd, lock._fd, lock._info = lock._fd, None, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _pid_alive(pid: int) -> bool:

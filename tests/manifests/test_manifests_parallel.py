@@ -4,8 +4,13 @@ process gives: the same agents, and the same problems in the same order."""
 from __future__ import annotations
 
 import os
+import select
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,3 +150,46 @@ def test_reconciler_workers_sets_how_many_processes_read_the_manifests(
     for bad in ("0", "two", "-1"):
         with pytest.raises(SettingsError, match="RECONCILER_WORKERS must be a whole number"):
             load_desired(project.settings(), {**ENV, "RECONCILER_WORKERS": bad})
+
+
+@pytest.mark.slow
+def test_workers_die_with_a_parent_killed_with_kill_9(tmp_path: Path) -> None:
+    """Regression: orphaned workers waited for work forever, holding the killed process's
+    output pipes (and, before the state lock dropped it in children, the lock)."""
+    script = f"""
+import os, sys, time
+from pathlib import Path
+from reconciler.manifests.parallel import Loaded, load_files
+where = Path({str(tmp_path)!r})
+def load(chunk):
+    (where / f"worker-{{os.getpid()}}").touch()
+    time.sleep(30)
+    return Loaded()
+load_files([f"f{{i}}" for i in range(8)], load, workers=2)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while len(list(tmp_path.glob("worker-*"))) < 2:
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.02)
+    workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("worker-*")]
+    parent.kill()
+    assert parent.stdout is not None
+    with parent.stdout:
+        readable, _, _ = select.select([parent.stdout], [], [], 5)
+        assert readable, "the killed process's output stayed open: a worker still holds it"
+        assert parent.stdout.read() == b""  # EOF: no worker holds the pipe any more
+    parent.wait(timeout=5)
+    for pid in workers:
+        assert _gone(pid, 5), f"worker {pid} outlived its parent"
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False

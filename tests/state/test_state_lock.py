@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -412,3 +414,48 @@ def test_lock_info_parsing() -> None:
     assert LockInfo.from_json("[]") is None
     assert LockInfo.from_json('{"id": "x", "who": "a@b", "pid": "nan?"}') is None
     assert info.describe() == "a@b (pid 1) running 'apply' since 2026-11-24T19:00:00Z"
+
+
+def _gone(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_a_forked_child_does_not_keep_the_lock_when_its_parent_is_killed(
+    state_path: Path,
+) -> None:
+    """Regression: manifest-reading workers forked while apply held the lock kept the lock's
+    descriptor, so after a ``kill -9`` of apply the next run found the state locked."""
+    script = f"""
+import os, signal, sys, time
+from pathlib import Path
+from reconciler.state import StateLock
+lock = StateLock(Path({str(state_path)!r}))
+lock.acquire()
+child = os.fork()
+if child == 0:
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    time.sleep(30)
+    os._exit(0)
+print(child, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    child = int(done.stdout.split()[0])
+    try:
+        assert done.returncode == -signal.SIGKILL, done.stderr
+        with StateLock(state_path) as info:  # timeout 0: refused if the child still held it
+            assert info.pid == os.getpid()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
