@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.reliability.chaos_harness import (  # noqa: E402
+    FLAKY_FAULTS,
     ChaosProject,
     Figures,
     Trial,
@@ -47,16 +48,6 @@ from tests.reliability.chaos_harness import (  # noqa: E402
     run_kill_trials,
     start_engine,
 )
-
-FAULTS = {
-    "error_rate": 0.3,
-    "error_status": 503,
-    "rate_limit": 0.2,
-    "retry_after_s": 1,
-    "latency_ms": 10,
-    "jitter_ms": 30,
-    "drop_rate": 0.05,
-}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -118,7 +109,7 @@ def fault_rounds(project: ChaosProject, n_agents: int, rounds: int, rng: random.
         if index:
             specs, _ = mutate(project.specs, rng, pool)
             project.set_agents(specs)
-        engine.faults(**FAULTS, seed=rng.randrange(1 << 30))
+        engine.faults(**FLAKY_FAULTS, seed=rng.randrange(1 << 30))
         result = project.run("-v", "apply", "--auto-approve")
         engine.calm()
         seconds.append(result.seconds)

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,30 +230,6 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def b64_forms(secret: str) -> set[str]:
-    """Base64 fragments that appear in any base64 text holding ``secret`` (any alignment)."""
-    raw = secret.encode()
-    forms: set[str] = set()
-    for shift in range(3):
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            text = encode(b"\0" * shift + raw).decode().rstrip("=")
-            # Drop the characters that depend on the bytes around the secret.
-            lead = (0, 2, 3)[shift]
-            body = text[lead : len(text) - 2]
-            if len(body) >= 8:
-                forms.add(body)
-    return forms
-
-
 def leaks(texts: Iterable[tuple[str, str]], secrets: Mapping[str, str] = SECRETS) -> list[str]:
-    """Where any secret (plain or base64) appears in ``(where, text)`` pairs."""
-    found = []
-    for where, text in texts:
-        for name, value in secrets.items():
-            if value in text:
-                found.append(f"{name} in {where}")
-            elif any(form in text for form in b64_forms(value)):
-                found.append(f"{name} (base64) in {where}")
-        if BASIC_CREDENTIAL in text:
-            found.append(f"the Basic credential in {where}")
-    return found
+    """Where any secret (plain or in base64) or the Basic credential appears in ``texts``."""
+    return find_leaks(texts, secrets, BASIC_CREDENTIAL)

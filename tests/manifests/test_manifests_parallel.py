@@ -19,6 +19,7 @@ from reconciler.errors import Location, SettingsError, ValidationError
 from reconciler.manifests import load_desired
 from reconciler.manifests.parallel import PARALLEL_MIN_FILES, Loaded, load_files, worker_count
 from tests.manifests.manifest_helpers import Project
+from tests.processes import wait_gone
 
 ENV = {"OPENAI_API_KEY": "sk-parallel-test", "VOICE": "en-US-AndrewNeural"}
 
@@ -181,15 +182,4 @@ load_files([f"f{{i}}" for i in range(8)], load, workers=2)
         assert parent.stdout.read() == b""  # EOF: no worker holds the pipe any more
     parent.wait(timeout=5)
     for pid in workers:
-        assert _gone(pid, 5), f"worker {pid} outlived its parent"
-
-
-def _gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
-    return False
+        assert wait_gone(pid, 5), f"worker {pid} outlived its parent"

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -445,6 +446,17 @@ def mutate(
     return sorted(current.values(), key=lambda s: s.name), summary
 
 
+FLAKY_FAULTS: dict[str, Any] = {
+    "error_rate": 0.3,
+    "error_status": 503,
+    "rate_limit": 0.2,
+    "retry_after_s": 1,
+    "latency_ms": 10,
+    "jitter_ms": 30,
+    "drop_rate": 0.05,
+}
+"""Issue 6's flaky engine: 30% 503s, 20% 429s with Retry-After, 10-40 ms, 5% dropped."""
+
 SIGNALS = {"SIGKILL": signal.SIGKILL, "SIGTERM": signal.SIGTERM, "SIGINT": signal.SIGINT}
 
 
@@ -579,30 +591,6 @@ def run_kill_trials(
 # -- secrets -----------------------------------------------------------------------------------
 
 
-def b64_forms(secret: str) -> set[str]:
-    """Base64 fragments present in any base64 text that holds ``secret`` (any alignment)."""
-    raw = secret.encode()
-    forms: set[str] = set()
-    for shift in range(3):
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            text = encode(b"\0" * shift + raw).decode().rstrip("=")
-            lead = (0, 2, 3)[shift]
-            body = text[lead : len(text) - 2]
-            if len(body) >= 8:
-                forms.add(body)
-    return forms
-
-
 def leaks(texts: Iterable[tuple[str, str]], secrets: Mapping[str, str] = SECRETS) -> list[str]:
-    """Where any secret (plain or in base64) appears in ``(where, text)`` pairs."""
-    found = []
-    forms = {name: b64_forms(value) for name, value in secrets.items()}
-    for where, text in texts:
-        for name, value in secrets.items():
-            if value in text:
-                found.append(f"{name} in {where}")
-            elif any(form in text for form in forms[name]):
-                found.append(f"{name} (base64) in {where}")
-        if BASIC_CREDENTIAL in text:
-            found.append(f"the Basic credential in {where}")
-    return found
+    """Where any secret (plain or in base64) or the Basic credential appears in ``texts``."""
+    return find_leaks(texts, secrets, BASIC_CREDENTIAL)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.chaos_harness import (
+    FLAKY_FAULTS,
     ChaosProject,
     Engine,
     agent_specs,
@@ -20,15 +21,6 @@ from tests.reliability.chaos_harness import (
 )
 
 N_AGENTS = 12
-FLAKY = {
-    "error_rate": 0.3,
-    "error_status": 503,
-    "rate_limit": 0.2,
-    "retry_after_s": 1,
-    "latency_ms": 10,
-    "jitter_ms": 30,
-    "drop_rate": 0.05,
-}
 
 
 @pytest.fixture
@@ -52,7 +44,7 @@ def retries(stderr: str) -> dict[str, int]:
 def test_apply_converges_through_503s_429s_latency_and_dropped_connections(
     project: ChaosProject, engine: Engine
 ) -> None:
-    engine.faults(**FLAKY, seed=11)
+    engine.faults(**FLAKY_FAULTS, seed=11)
     # Three joins are carried out by the engine and then their connection drops: the retry gets
     # 409 TaskConflict and adopts the agent instead of starting a second one.
     engine.add_rule(route="join", action="drop_after", times=3)

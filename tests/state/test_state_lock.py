@@ -416,17 +416,6 @@ def test_lock_info_parsing() -> None:
     assert info.describe() == "a@b (pid 1) running 'apply' since 2026-11-24T19:00:00Z"
 
 
-def _gone(pid: int, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_a_forked_child_does_not_keep_the_lock_when_its_parent_is_killed(
     state_path: Path,
 ) -> None:
