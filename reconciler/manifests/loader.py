@@ -21,7 +21,6 @@ from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
 from reconciler.manifests.document import load_document
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
-from reconciler.manifests.parallel import Loaded
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
 from reconciler.models.settings import Settings
@@ -111,10 +110,10 @@ def load_desired(
     problems.extend(resolver.problems)
     has_certificate = settings.app_certificate is not None
 
-    def load_files(files: Sequence[str]) -> Loaded:
+    def load_files(files: Sequence[str]) -> parallel.Loaded:
         # One file at a time: each file's parse tree is dropped once its agents are built, so
         # memory holds the agents, not every file's tree at once.
-        loaded = Loaded()
+        loaded = parallel.Loaded()
         known = len(resolver.problems)
         for rel in files:
             parsed = read_file(agents_dir / rel, shown[rel])

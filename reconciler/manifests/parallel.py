@@ -8,8 +8,8 @@ environment); each returns its agents and problems, and the chunks are joined in
 the result is exactly what loading the files one after another gives.
 
 It stays in one process when that is as fast or safer: fewer than :data:`PARALLEL_MIN_FILES`
-files, one usable CPU, no ``fork`` start method (Windows, macOS defaults aside, it exists on
-POSIX), or other threads running (forking a multi-threaded process can deadlock). If the pool
+files, one usable CPU, no ``fork`` start method (Windows), or other threads running (forking a
+multi-threaded process can deadlock). If the pool
 cannot be started or breaks, the files are loaded in this process instead. Workers die with
 this process (see :func:`_die_with`), and never keep the state lock's descriptor (the state
 lock drops it in forked children).
@@ -54,15 +54,17 @@ _job: LoadFiles | None = None
 
 def worker_count(files: int) -> int:
     """How many processes to load ``files`` agent files with (1: this process only)."""
-    if files < PARALLEL_MIN_FILES or threading.active_count() > 1:
-        return 1
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if files < PARALLEL_MIN_FILES or not _can_fork():
         return 1
     affinity = getattr(os, "sched_getaffinity", None)  # Linux: the CPUs this process may use
     cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
     return max(1, min(cpus, MAX_WORKERS))
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _die_with(parent: int) -> None:
@@ -77,7 +79,8 @@ def _die_with(parent: int) -> None:
             import ctypes
 
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+                _watch(parent)
         except (OSError, AttributeError):  # no libc to call: fall back to watching
             _watch(parent)
     else:  # pragma: no cover - not Linux
@@ -106,10 +109,10 @@ def _run(chunk: Sequence[str]) -> Loaded:
 def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None) -> Loaded:
     """``load(files)``, split over ``workers`` forked processes (default: :func:`worker_count`).
 
-    Even an explicit ``workers`` is not forked while other threads run.
+    Even an explicit ``workers`` stays in this process where forking is not possible or safe.
     """
     count = worker_count(len(files)) if workers is None else workers
-    if count <= 1 or len(files) < 2 or threading.active_count() > 1:
+    if count <= 1 or len(files) < 2 or not _can_fork():
         return load(files)
     global _job
     from concurrent.futures import ProcessPoolExecutor
