@@ -110,3 +110,21 @@ def test_a_sigterm_as_the_coroutine_finishes_still_ends_in_terminated() -> None:
 
     with pytest.raises(Terminated):
         run_async(quick())
+
+
+@pytest.mark.usefixtures("sigterm_handler")
+def test_inside_the_loop_the_sigterm_handler_only_notes_the_signal() -> None:
+    """Regression: the handler raised ``Terminated`` wherever the signal landed, which inside
+    asyncio's own teardown left a loop "running" and printed a traceback when collected."""
+    returned: list[str] = []
+
+    async def planning() -> None:
+        handler = signal.getsignal(signal.SIGTERM)
+        assert callable(handler)
+        handler(signal.SIGTERM, None)  # as if the signal landed here: must not raise
+        returned.append("handler returned")
+        await asyncio.sleep(10)  # cancelled by the loop instead
+
+    with pytest.raises(Terminated):
+        run_async(planning())
+    assert returned == ["handler returned"]
