@@ -52,7 +52,7 @@ DEFAULT_REASONS: dict[int, str] = {
     429: "TooManyRequests",
     **ERROR_REASONS,
 }
-_TUNABLES = (
+TUNABLES = (
     "latency_ms",
     "jitter_ms",
     "error_rate",
@@ -61,6 +61,7 @@ _TUNABLES = (
     "retry_after_s",
     "drop_rate",
 )
+"""The random-fault settings (``POST /_sandbox/faults`` also takes seed, routes and rules)."""
 
 
 class ConnectionDropped(ConnectionResetError):
@@ -167,7 +168,7 @@ class FaultInjector:
     @classmethod
     def from_config(cls, config: SandboxConfig) -> FaultInjector:
         """The injector a fresh sandbox starts with."""
-        injector = cls(**{k: getattr(config, k) for k in _TUNABLES}, seed=config.seed)
+        injector = cls(**{k: getattr(config, k) for k in TUNABLES}, seed=config.seed)
         injector.reseed(config.seed)
         return injector
 
@@ -178,17 +179,17 @@ class FaultInjector:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view (GET /_sandbox/faults)."""
-        data = {k: getattr(self, k) for k in (*_TUNABLES, "seed", "routes")}
+        data = {k: getattr(self, k) for k in (*TUNABLES, "seed", "routes")}
         data["rules"] = [asdict(rule) for rule in self.rules]
         return data
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update of the random-fault settings, `seed`, `routes` or `rules`."""
-        allowed = {*_TUNABLES, "seed", "routes", "rules"}
+        allowed = {*TUNABLES, "seed", "routes", "rules"}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
-        for key in _TUNABLES:
+        for key in TUNABLES:
             if key in changes:
                 _check_tunable(key, changes[key])
         seed = changes.get("seed", self.seed)
@@ -204,7 +205,7 @@ class FaultInjector:
             if not isinstance(changes["rules"], list):
                 raise ValueError("rules must be a list")
             new_rules = [self._make_rule(r) for r in changes["rules"]]
-        for key in _TUNABLES:
+        for key in TUNABLES:
             if key in changes:
                 setattr(self, key, changes[key])
         self.routes = routes

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.sandbox.faults import TUNABLES
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -117,17 +118,7 @@ class Engine(EngineControls):
         self.server.stop()
 
 
-_FAULT_KEYS = {
-    "latency_ms",
-    "jitter_ms",
-    "error_rate",
-    "error_status",
-    "rate_limit",
-    "retry_after_s",
-    "drop_rate",
-    "seed",
-    "routes",
-}
+_FAULT_KEYS = {*TUNABLES, "seed", "routes"}
 
 
 def start_engine(
