@@ -268,10 +268,11 @@ def test_empty_holder_info_still_refuses_after_a_grace_period(
 
 
 def test_refusal_names_a_holder_that_writes_its_info_just_after_locking(
-    state_path: Path,
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Regression (CI): four applies at once; a loser read the lock file in the instant between
     the winner's flock and its info write, and refused without naming the holder."""
+    monkeypatch.setattr("reconciler.state.lock.HOLDER_WRITE_GRACE_S", 10.0)  # a slow machine
     lock_path = lock_path_for(state_path)
     lock_path.parent.mkdir(parents=True)
     lock_path.touch()
@@ -290,7 +291,10 @@ def test_refusal_names_a_holder_that_writes_its_info_just_after_locking(
         os.close(fd)
 
 
-def test_a_lock_released_before_its_holder_wrote_info_is_taken(state_path: Path) -> None:
+def test_a_lock_released_before_its_holder_wrote_info_is_taken(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reconciler.state.lock.HOLDER_WRITE_GRACE_S", 10.0)  # a slow machine
     lock_path = lock_path_for(state_path)
     lock_path.parent.mkdir(parents=True)
     lock_path.touch()
