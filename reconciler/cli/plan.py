@@ -16,14 +16,25 @@ from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
 from reconciler.project.session import Hooks
 from reconciler.render import render_json_text, render_markdown, render_text, render_warnings
+from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
 FORMATS = ("text", "markdown", "json")
 
+max_chars_option = click.option(
+    "--max-chars",
+    type=click.IntRange(min=MIN_MAX_CHARS),
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    metavar="N",
+    help="Size budget of --format markdown (a GitHub comment holds at most 65,536 characters); "
+    "over it, every changed agent is still named and the details that fit follow.",
+)
 
-def render(plan: Plan, fmt: str) -> str:
-    """The plan in ``fmt``, ready for stdout."""
+
+def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The plan in ``fmt``, ready for stdout (markdown within ``max_chars``)."""
     if fmt == "markdown":
-        return render_markdown(plan)
+        return render_markdown(plan, max_chars=max_chars)
     if fmt == "json":
         return render_json_text(plan)
     return render_text(plan, color=use_color(sys.stdout))
@@ -87,6 +98,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     help="Save the plan for `reconciler apply FILE`.",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@max_chars_option
 @click.option("--destroy", is_flag=True, help="Plan to stop every agent in state.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error)."
@@ -107,6 +119,7 @@ def plan_cmd(
     lock_timeout: float,
     out: Path | None,
     fmt: str,
+    max_chars: int,
     destroy: bool,
     detailed_exitcode: bool,
     use_lock: bool,
@@ -120,7 +133,7 @@ def plan_cmd(
     else:
         outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
     plan = outcome.plan
-    click.echo(render(plan, fmt))
+    click.echo(render(plan, fmt, max_chars))
     if out is not None:
         save_plan_file(plan, out)
         note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
@@ -132,7 +145,8 @@ def plan_cmd(
 @click.command("show")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def show_cmd(planfile: Path, fmt: str) -> int:
+@max_chars_option
+def show_cmd(planfile: Path, fmt: str, max_chars: int) -> int:
     """Render a saved plan."""
-    click.echo(render(load_plan_file(planfile), fmt))
+    click.echo(render(load_plan_file(planfile), fmt, max_chars))
     return EXIT_OK

@@ -12,8 +12,9 @@ Layout, top to bottom:
    summary line again.
 
 The comment never exceeds ``max_chars`` (GitHub refuses comments over 65,536 characters): when
-the full rendering is longer, whole agent blocks are dropped from the middle, keeping the top,
-the first and last blocks that fit, and the end, with a line saying how many were left out.
+the full rendering is longer, a compact table names every changed agent (action, name, reason)
+right after the summary, then come as many whole agent blocks as fit, in plan order, and a line
+saying how many were left out and where the full plan is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from reconciler.models import AgentPlan, Plan
@@ -74,8 +76,25 @@ def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     head = _head(plan, budget)
     tail = _tail(plan, budget)
     block_cap = max(1_000, max_chars // 4)
-    blocks = [_agent_block(agent, block_cap) for agent in changed_agents(plan)]
+    blocks = [
+        _Block(_agent_block(agent, block_cap), _index_row(agent)) for agent in changed_agents(plan)
+    ]
     return _fit(head, blocks, tail, max_chars)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One changed agent: its collapsed details block and its row in the index table."""
+
+    text: str
+    row: str
+
+
+def _index_row(agent: AgentPlan) -> str:
+    symbol = SYMBOLS[agent.action].strip()
+    reason = html.escape(clip(_one_line(agent.reason), 0, 120)).replace("|", "\\|")
+    name = _one_line(agent.name).replace("|", "\\|")
+    return f"| `{symbol}` {_ACTION_LABELS[agent.action]} | `{name}` | {reason} |"
 
 
 def _head(plan: Plan, budget: int) -> list[str]:
@@ -212,44 +231,55 @@ def _tail(plan: Plan, budget: int) -> list[str]:
     return parts
 
 
-def _fit(head: list[str], blocks: list[str], tail: list[str], max_chars: int) -> str:
-    """Join the parts; if too long, drop whole blocks from the middle and say so."""
-    full = _join([*head, *blocks, *tail])
+def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int) -> str:
+    """Join the parts; if too long, name every changed agent first, then the blocks that fit.
+
+    The index (one table row per changed agent: action, name, reason) takes at most half of the
+    budget, so a reviewer always sees which agents a plan touches even when their details do
+    not fit; the detail blocks follow in plan order while they fit, then a note says how many
+    were left out and where the full plan is.
+    """
+    full = _join([*head, *(b.text for b in blocks), *tail])
     if len(full) <= max_chars:
         return full
-    note_room = len(_omitted_note(len(blocks)))
-    used = len(_join([*head, *tail])) + note_room + 2
-    front: list[str] = []
-    back: list[str] = []
-    lo, hi = 0, len(blocks) - 1
-    open_sides = {"front", "back"}
-    side = "front"
-    while lo <= hi and open_sides:
-        block = blocks[lo] if side == "front" else blocks[hi]
-        if used + len(block) + 2 <= max_chars:
-            used += len(block) + 2
-            if side == "front":
-                front.append(block)
-                lo += 1
-            else:
-                back.insert(0, block)
-                hi -= 1
-        else:
-            open_sides.discard(side)
-        other = "back" if side == "front" else "front"
-        side = other if other in open_sides else side
-    omitted = len(blocks) - len(front) - len(back)
-    out = _join([*head, *front, _omitted_note(omitted), *back, *tail])
+    fixed = len(_join([*head, *tail])) + len(_omitted_note(len(blocks), len(blocks))) + 8
+    index = _index(blocks, max(0, min(max_chars // 2, max_chars - fixed)))
+    used = fixed + len(index) + 2
+    kept: list[str] = []
+    for block in blocks:
+        if used + len(block.text) + 2 > max_chars:
+            break
+        kept.append(block.text)
+        used += len(block.text) + 2
+    note = _omitted_note(len(blocks) - len(kept), len(blocks))
+    out = _join([*head, index, *kept, note, *tail])
     if len(out) > max_chars:  # only with absurd inputs: never exceed the limit
         cut = "\n\n… cut to stay under the comment limit; run `reconciler plan`"
         out = out[: max_chars - len(cut)] + cut
     return out
 
 
-def _omitted_note(count: int) -> str:
+def _index(blocks: list[_Block], budget: int) -> str:
+    """A table naming every changed agent (as many rows as ``budget`` allows)."""
+    lines = ["**Changed agents**", "", "| action | agent | reason |", "| :-- | :-- | :-- |"]
+    used = sum(len(line) + 1 for line in lines)
+    for shown, block in enumerate(blocks):
+        row = block.row
+        rest = len(blocks) - shown
+        more = f"| … | {rest:,} more | see the full plan |"
+        if used + len(row) + 1 + len(more) + 1 > budget and rest > 1:
+            lines.append(more)
+            break
+        lines.append(row)
+        used += len(row) + 1
+    return "\n".join(lines)
+
+
+def _omitted_note(count: int, total: int) -> str:
     return (
-        f"> … {count:,} agent block{'s' if count != 1 else ''} omitted to stay under GitHub's "
-        "comment limit; run `reconciler plan` for the full plan"
+        f"> … details of {count:,} of {total:,} changed agent{'s' if total != 1 else ''} "
+        "omitted to stay under GitHub's comment limit. The full plan is in the job log "
+        "(`reconciler plan`) and in the saved plan artifact (`reconciler show FILE`)."
     )
 
 

@@ -170,7 +170,7 @@ def test_markdown_of_a_small_plan_is_not_truncated() -> None:
     assert "omitted" not in render_markdown(one_of_each())
 
 
-def test_markdown_of_2000_agents_is_cut_in_the_middle_under_the_limit() -> None:
+def test_markdown_over_the_limit_names_changed_agents_first_then_the_details_that_fit() -> None:
     plan = _big_plan(2000)
     markdown = render_markdown(plan)
     assert len(markdown) <= 60_000
@@ -180,18 +180,30 @@ def test_markdown_of_2000_agents_is_cut_in_the_middle_under_the_limit() -> None:
     assert "| action | count |" in markdown
     assert "⚠️ **Running agents will be interrupted:**" in markdown
     changed = [a.name for a in plan.agents if a.action != "no-op"]
+    indexed = re.findall(r"^\| `[^`]*` [^|]+ \| `(agent-\d+)` \|", markdown, re.M)
+    assert indexed == changed[: len(indexed)]
+    assert f"| … | {len(changed) - len(indexed):,} more | see the full plan |" in markdown
     kept = re.findall(r"<summary><code>\S+ (agent-\d+)</code>", markdown)
-    assert kept[0] == changed[0]
-    assert kept[-1] == changed[-1]
-    assert kept == sorted(kept)
+    assert kept == changed[: len(kept)]
     omitted = len(changed) - len(kept)
     assert omitted > 0
     assert (
-        f"> … {omitted:,} agent blocks omitted to stay under GitHub's comment limit; "
-        "run `reconciler plan` for the full plan"
+        f"> … details of {omitted:,} of {len(changed):,} changed agents omitted to stay under "
+        "GitHub's comment limit. The full plan is in the job log (`reconciler plan`) and in the "
+        "saved plan artifact (`reconciler show FILE`)."
     ) in markdown
-    note_at = markdown.index("agent blocks omitted")
-    assert markdown.index(f" {kept[0]}</code>") < note_at < markdown.index(f" {kept[-1]}</code>")
+    assert markdown.index("**Changed agents**") < markdown.index("<details>")
+
+
+def test_markdown_over_the_limit_still_names_every_agent_of_a_300_agent_plan() -> None:
+    plan = _big_plan(360, prompt_lines=30)
+    markdown = render_markdown(plan)
+    assert len(markdown) <= 60_000
+    assert "omitted" in markdown
+    changed = [a.name for a in plan.agents if a.action != "no-op"]
+    assert len(changed) == 300
+    indexed = re.findall(r"^\| `[^`]*` [^|]+ \| `(agent-\d+)` \|", markdown, re.M)
+    assert indexed == changed
 
 
 def test_markdown_cuts_a_single_huge_block_inside_its_fence() -> None:

@@ -1,0 +1,139 @@
+"""The pull-request comment as GitHub shows it: rendered by cmark-gfm, GitHub's own renderer.
+
+``cmarkgfm`` binds GitHub's fork of cmark with its extensions (tables, tag filter, ...). The
+comment must come out as a real table, one collapsed ``<details>`` per changed agent, every
+code fence closed (an unclosed fence would swallow the rest of the comment into one code
+block), no raw HTML from plan content, and never more than GitHub's 65,536 characters.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.render import render_markdown
+from tests.render.render_plans import make_plan, one_of_each, restart, start, stop, update
+
+cmarkgfm = pytest.importorskip("cmarkgfm", reason="pip install -e '.[test]' installs cmarkgfm")
+from cmarkgfm.cmark import Options  # noqa: E402
+
+GITHUB_COMMENT_LIMIT = 65_536
+ALLOWED_TAGS = {
+    "blockquote", "code", "details", "h3", "li", "p", "pre", "strong", "sub", "summary",
+    "table", "tbody", "td", "th", "thead", "tr", "ul", "em",
+}  # fmt: skip
+
+
+class _Tags(HTMLParser):
+    """Every start tag of a document, in order, and the text of each ``<td>``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.cells: list[str] = []
+        self._in_td = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "td":
+            self._in_td += 1
+            self.cells.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._in_td -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._in_td:
+            self.cells[-1] += data
+
+
+def github_html(markdown: str) -> str:
+    """The HTML GitHub makes of a comment (raw HTML allowed, then tag-filtered, as on GitHub)."""
+    html: str = cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+    return html
+
+
+def tags_of(html: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def _prompt_plan(n: int, *, prompt_lines: int) -> Plan:
+    """``n`` changed agents, each restart and update carrying a long prompt diff."""
+    agents: list[AgentPlan] = []
+    for i in range(n):
+        agent = (start, update, restart, stop)[i % 4](f"agent-{i:04d}")
+        if agent.action in ("update", "restart"):
+            old = "\n".join(f"rule {j}: answer politely" for j in range(prompt_lines))
+            change = FieldChange(
+                path="properties.llm.system_messages[0].content", before=old, after=old + "\nnew"
+            )
+            agent = agent.model_copy(update={"changes": (*agent.changes, change)})
+        agents.append(agent)
+    return make_plan(*agents)
+
+
+def _assert_well_formed(markdown: str, plan: Plan) -> _Tags:
+    assert len(markdown) <= GITHUB_COMMENT_LIMIT
+    html = github_html(markdown)
+    tags = tags_of(html)
+    assert set(tags.tags) <= ALLOWED_TAGS, set(tags.tags) - ALLOWED_TAGS
+    assert "table" in tags.tags
+    assert tags.tags.count("details") == tags.tags.count("summary")
+    # every fence is closed: each block is its own <pre>, and the footer after the last
+    # block is still markdown (a <sub> and a <strong>), not text inside an open code block
+    assert tags.tags.count("pre") == tags.tags.count("details")
+    assert html.rstrip().endswith("</strong></p>")
+    assert "<sub>lineage" in html
+    return tags
+
+
+def test_github_renders_a_small_plan_as_a_table_and_one_collapsed_block_per_change() -> None:
+    plan = one_of_each()
+    tags = _assert_well_formed(render_markdown(plan), plan)
+    changed = [a for a in plan.agents if a.action != "no-op"]
+    assert tags.tags.count("details") == len(changed)
+    html = github_html(render_markdown(plan))
+    assert re.search(r"<th[^>]*>action</th>\s*<th[^>]*>count</th>", html)
+    assert re.search(r"<td[^>]*><code>\+</code> start</td>\s*<td[^>]*>1</td>", html)
+
+
+def test_github_shows_no_raw_html_from_plan_content() -> None:
+    hostile = AgentPlan(
+        name="evil",
+        action="start",
+        reason="new <script>alert(1)</script> <img src=x onerror=alert(1)> </details>",
+        changes=(
+            FieldChange(path="properties.llm.url", after="</details><h1>pwned</h1>```"),
+            FieldChange(path="properties.channel", after="<b>chan</b>"),
+        ),
+    )
+    markdown = render_markdown(make_plan(hostile, start("fine")))
+    html = github_html(markdown)
+    tags = _assert_well_formed(markdown, make_plan(hostile, start("fine")))
+    assert "script" not in tags.tags and "img" not in tags.tags and "h1" not in tags.tags
+    assert tags.tags.count("details") == 2
+
+
+def test_github_renders_a_300_agent_plan_over_the_limit_naming_every_agent() -> None:
+    plan = _prompt_plan(300, prompt_lines=40)
+    markdown = render_markdown(plan)
+    assert "omitted" in markdown  # the details do not all fit
+    tags = _assert_well_formed(markdown, plan)
+    named = {cell.strip() for cell in tags.cells}
+    assert {a.name for a in plan.agents} <= named
+    assert 0 < tags.tags.count("details") < 300
+
+
+@pytest.mark.parametrize("max_chars", [2_000, 10_000, 65_536])
+def test_github_rendering_holds_at_every_budget(max_chars: int) -> None:
+    plan = _prompt_plan(120, prompt_lines=25)
+    markdown = render_markdown(plan, max_chars=max_chars)
+    assert len(markdown) <= max_chars
+    _assert_well_formed(markdown, plan)
