@@ -23,6 +23,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
+GITHUB_BASH = ("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c")
+"""How the GitHub runner runs a ``shell: bash`` step."""
 _EXPR = re.compile(r"\$\{\{\s*(inputs|github)\.([\w-]+)\s*\}\}")
 
 
@@ -106,7 +108,7 @@ class ActionRun:
             for key, raw in step.get("env", {}).items():
                 env[key] = _EXPR.sub(lambda m: values[m.group(2)], str(raw))
             code = subprocess.run(
-                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], env=env, cwd=self.runner, check=False
+                [*GITHUB_BASH, step["run"]], env=env, cwd=self.runner, check=False
             ).returncode
         outputs = dict(
             line.split("=", 1) for line in self.output.read_text().splitlines() if "=" in line
