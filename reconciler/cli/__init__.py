@@ -23,6 +23,7 @@ from reconciler.errors import EXIT_ERROR, ReconcilerError
 
 # command name -> (module, attribute)
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("reconciler.cli.init", "init_cmd"),
     "validate": ("reconciler.cli.validate", "validate_cmd"),
     "schema": ("reconciler.cli.validate", "schema_cmd"),
     "plan": ("reconciler.cli.plan", "plan_cmd"),

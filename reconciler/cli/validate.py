@@ -11,17 +11,70 @@ on stderr (every problem, one ``path:line: message`` a line) before exiting with
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import click
 
 from reconciler.cli.common import desired_agents, project_settings
+from reconciler.errors import EXIT_ERROR, EXIT_OK, ValidationError
 from reconciler.manifests import manifest_schema
+from reconciler.render.problems import github_annotations, validation_json
+
+VALIDATE_FORMATS = ("text", "json", "github")
 
 
 @click.command("validate")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(VALIDATE_FORMATS),
+    default="text",
+    show_default=True,
+    help="text: a line per problem on stderr; json: one document on stdout "
+    "(docs/validate-format.md); github: ::error annotations for GitHub Actions.",
+)
 @click.pass_context
-def validate_cmd(ctx: click.Context) -> None:
+def validate_cmd(ctx: click.Context, fmt: str) -> int:
     """Check reconciler.yaml and every manifest in agents.d/; report every problem at once."""
+    if fmt == "text":
+        _validate_text(ctx)
+        return EXIT_OK
+    try:
+        settings = project_settings(ctx)
+        desired = desired_agents(settings)
+    except ValidationError as exc:
+        if fmt == "json":
+            click.echo(json.dumps(validation_json([], exc.problems), indent=2))
+        else:
+            base = _project_dir(ctx)
+            click.echo(github_annotations(exc.problems, lambda p: _repo_path(base, p)))
+        return EXIT_ERROR
+    if fmt == "json":
+        found = [(a.name, a.path, a.line) for a in desired.agents.values()]
+        click.echo(json.dumps(validation_json(found, ()), indent=2))
+    else:
+        count = len(desired.agents)
+        click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+    return EXIT_OK
+
+
+def _project_dir(ctx: click.Context) -> Path:
+    obj = ctx.find_root().obj
+    directory = obj.get("directory") if isinstance(obj, dict) else None
+    return Path(directory) if directory is not None else Path.cwd()
+
+
+def _repo_path(project_dir: Path, path: str) -> str:
+    """A problem's path as GitHub wants it: relative to the workspace (the current directory)."""
+    full = Path(path) if Path(path).is_absolute() else project_dir / path
+    try:
+        return os.path.relpath(full)
+    except ValueError:  # another drive (Windows)
+        return str(full)
+
+
+def _validate_text(ctx: click.Context) -> None:
     settings = project_settings(ctx)
     desired = desired_agents(settings)
     count = len(desired.agents)

@@ -18,6 +18,8 @@ from typing import Any
 from reconciler.models.manifest import Manifest
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID = "urn:reconciler:schema:manifest:1"
+"""``$id`` of the manifest schema (``...:partial:1`` for partials), stable within a major."""
 
 
 def manifest_schema(partial: bool = False) -> dict[str, Any]:
@@ -25,6 +27,7 @@ def manifest_schema(partial: bool = False) -> dict[str, Any]:
     schema = Manifest.model_json_schema()
     body: dict[str, Any] = {
         "$schema": JSON_SCHEMA_DIALECT,
+        "$id": SCHEMA_ID.replace("manifest", "manifest:partial") if partial else SCHEMA_ID,
         "title": "Agent manifest (partial)" if partial else "Agent manifest",
         "description": (
             "A partial deep-merged by manifests that `extends` it (agents.d/_*)."

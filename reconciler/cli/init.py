@@ -1,0 +1,43 @@
+"""``reconciler init [DIR]``: scaffold a new project that plans and applies as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.errors import EXIT_OK
+from reconciler.project.scaffold import scaffold
+
+
+@click.command("init")
+@click.argument("directory", required=False, type=click.Path(path_type=Path), default=None)
+@click.pass_context
+def init_cmd(ctx: click.Context, directory: Path | None) -> int:
+    """Create reconciler.yaml, agents.d/ with an example agent, .gitignore and CI workflows.
+
+    DIRECTORY defaults to the project directory (-C) or the current one. Existing files are
+    never overwritten: they are kept and listed. The new project works as written against the
+    embedded sandbox.
+
+    \b
+    Examples:
+      reconciler init my-agents && cd my-agents && reconciler plan
+      reconciler init            # in an existing repository: adds what is missing
+
+    Exit codes: 0 done (also when every file existed), 1 error.
+    """
+    obj = ctx.find_root().obj
+    base = obj.get("directory") if isinstance(obj, dict) else None
+    target = directory if directory is not None else Path(base or Path.cwd())
+    results = scaffold(target)
+    for item in results:
+        if item.outcome == "created":
+            click.echo(f"  created  {item.path}")
+        else:
+            click.echo(f"  kept     {item.path} (exists, not changed)")
+    where = "" if target.resolve() == Path.cwd().resolve() else f" -C {target}"
+    click.echo(
+        f"\nNext: reconciler{where} validate && reconciler{where} plan && reconciler{where} apply"
+    )
+    return EXIT_OK
