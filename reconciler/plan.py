@@ -43,6 +43,7 @@ class PlanOptions:
     """What the plan needs to know besides its three inputs."""
 
     app_id: str = ""
+    engine: str = ""
     max_concurrent_agents: int = 20
     token_renewal_window_s: int = 7200
     targets: tuple[str, ...] = ()
@@ -145,6 +146,7 @@ def build_plan(
         )
     return Plan(
         app_id=options.app_id,
+        engine=options.engine,
         lineage=state.lineage,
         serial=state.serial,
         manifests_digest=_digest_of_digests(digests),

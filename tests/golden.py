@@ -54,6 +54,7 @@ class Case:
     def options(self) -> PlanOptions:
         return PlanOptions(
             app_id=APP_ID,
+            engine="sandbox (local emulator)",
             max_concurrent_agents=int(self.meta.get("max_concurrent_agents", 20)),
             token_renewal_window_s=7200,
             targets=tuple(self.meta.get("targets", [])),

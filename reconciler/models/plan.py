@@ -95,6 +95,8 @@ class Plan(BaseModel):
 
     format_version: int = PLAN_FORMAT_VERSION
     app_id: str = ""
+    engine: str = ""
+    """The engine the plan targets, as shown to a reviewer (``sandbox (local emulator)``, ...)."""
     lineage: str
     serial: int
     manifests_digest: str

@@ -56,6 +56,16 @@ class Settings(BaseModel):
         return self.project_dir / self.sandbox_db
 
     @property
+    def engine_label(self) -> str:
+        """The engine as a plan names it: ``sandbox (local emulator)``, ``us``, or its URL."""
+        if self.engine == "sandbox":
+            return "sandbox (local emulator)"
+        if "://" in self.engine:
+            scheme, _, rest = self.engine.partition("://")
+            return f"{scheme}://{rest.rpartition('@')[2]}"  # never any user:password@
+        return self.engine
+
+    @property
     def has_credentials(self) -> bool:
         if self.engine == "sandbox":
             return True

@@ -88,6 +88,7 @@ class Project:
     ) -> PlanOptions:
         return PlanOptions(
             app_id=self.settings.app_id,
+            engine=self.settings.engine_label,
             max_concurrent_agents=self.settings.max_concurrent_agents,
             token_renewal_window_s=self.settings.token_renewal_window_s,
             targets=targets,

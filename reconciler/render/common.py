@@ -74,6 +74,16 @@ def plan_summary_line(plan: Plan) -> str:
     return "Plan: " + ", ".join(parts) + f"; {s.unchanged} unchanged."
 
 
+def target_line(plan: Plan) -> list[str]:
+    """``Engine: sandbox (local emulator), app 0123...`` (no line for a plan made without one)."""
+    if not plan.engine and not plan.app_id:
+        return []
+    parts = [f"Engine: {plan.engine or '(unknown)'}"]
+    if plan.app_id:
+        parts.append(f"app {plan.app_id}")
+    return [", ".join(parts)]
+
+
 def refresh_note(plan: Plan) -> str:
     """One sentence saying whether the plan saw the engine's live status."""
     if plan.refreshed:

@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.models import AgentPlan, FieldChange, Plan
 from reconciler.render.common import change_kind, is_sensitive
 
-JSON_FORMAT_VERSION = "1.0"
+JSON_FORMAT_VERSION = "1.1"
 """``major.minor`` of the JSON plan schema."""
 
 
@@ -34,6 +34,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
     return {
         "format_version": JSON_FORMAT_VERSION,
         "app_id": plan.app_id,
+        "engine": plan.engine,
         "lineage": plan.lineage,
         "serial": plan.serial,
         "manifests_digest": plan.manifests_digest,

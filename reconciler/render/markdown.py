@@ -101,6 +101,8 @@ def _head(plan: Plan, budget: int) -> list[str]:
     title = "### Reconciler plan"
     if plan.app_id:
         title += f" for app `{_one_line(plan.app_id)}`"
+    if plan.engine:
+        title += f" on {html.escape(_one_line(plan.engine))}"
     parts = [
         f"{plan_marker(plan)}\n{title}",
         f"**{plan_summary_line(plan)}**",

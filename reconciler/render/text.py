@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from reconciler.models import AgentPlan, Plan
 from reconciler.render.common import (
+    target_line,
     FORCES_RESTART,
     LEGEND,
     SYMBOLS,
@@ -72,7 +73,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     """The plan as terminal text, without a trailing newline. ANSI colour only when ``color``."""
     paint = _Painter(color)
     summary = paint(plan_summary_line(plan), "bold")
-    lines = [summary, "", refresh_note(plan)]
+    lines = [summary, "", *target_line(plan), refresh_note(plan)]
     lines.extend(scope_notes(plan))
     agents = changed_agents(plan)
     if agents:

@@ -175,3 +175,18 @@ def test_renewal_window_as_long_as_the_token_lifetime_is_an_error(tmp_path: Path
         "reconciler.yaml:2: token_renewal_window_s (600) must be shorter than token_ttl_s "
         "(600), or every plan would renew every token"
     ]
+
+
+@pytest.mark.parametrize(
+    ("engine", "label"),
+    [
+        ("sandbox", "sandbox (local emulator)"),
+        ("eu", "eu"),
+        ("https://api.example.com/api/x", "https://api.example.com/api/x"),
+        ("https://user:pw@api.example.com/x", "https://api.example.com/x"),
+    ],
+)
+def test_the_engine_label_a_plan_shows_never_carries_credentials(engine: str, label: str) -> None:
+    from reconciler.models import Settings
+
+    assert Settings(project_dir=Path("."), engine=engine).engine_label == label

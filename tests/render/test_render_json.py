@@ -34,6 +34,7 @@ def test_json_has_the_documented_top_level_fields_in_order() -> None:
     assert list(doc) == [
         "format_version",
         "app_id",
+        "engine",
         "lineage",
         "serial",
         "manifests_digest",
@@ -47,7 +48,7 @@ def test_json_has_the_documented_top_level_fields_in_order() -> None:
         "warnings",
         "agents",
     ]
-    assert doc["format_version"] == "1.0" == JSON_FORMAT_VERSION
+    assert doc["format_version"] == "1.1" == JSON_FORMAT_VERSION
     assert doc["app_id"] == "0123456789abcdef0123456789abcdef"
     assert doc["lineage"] == LINEAGE
     assert doc["serial"] == 7
@@ -213,4 +214,4 @@ def test_every_json_field_is_documented_in_plan_format_md() -> None:
     fields = set(doc) | set(doc["summary"]) | set(doc["agents"][0])
     fields |= set(doc["agents"][0]["changes"][0])
     assert fields - documented == set()
-    assert '"format_version": "1.0"' in DOC.read_text(encoding="utf-8")
+    assert '"format_version": "1.1"' in DOC.read_text(encoding="utf-8")

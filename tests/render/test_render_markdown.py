@@ -250,3 +250,11 @@ def test_markdown_is_deterministic() -> None:
     assert render_markdown(one_of_each()).encode() == render_markdown(one_of_each()).encode()
     big = _big_plan(500)
     assert render_markdown(big) == render_markdown(big)
+
+
+def test_markdown_title_names_the_engine_the_plan_targets() -> None:
+    plan = one_of_each().model_copy(update={"engine": "sandbox (local emulator)"})
+    title = render_markdown(plan).splitlines()[1]
+    assert title == (
+        "### Reconciler plan for app `0123456789abcdef0123456789abcdef` on sandbox (local emulator)"
+    )

@@ -269,3 +269,10 @@ def test_text_strips_control_characters_from_reasons() -> None:
     text = render_text(make_plan(agent))
     assert "\x1b" not in text
     assert "#   failed:  [2Jboom next" in text
+
+
+def test_text_plan_names_the_engine_and_app_under_its_summary() -> None:
+    from tests.render.render_plans import one_of_each
+
+    plan = one_of_each().model_copy(update={"engine": "us"})
+    assert render_text(plan).splitlines()[2] == ("Engine: us, app 0123456789abcdef0123456789abcdef")
