@@ -92,7 +92,11 @@ def build_plan(
     now: float,
     options: PlanOptions,
 ) -> Plan:
-    """Compute the plan. Raises :class:`PlanError` for unknown targets or a capacity overrun."""
+    """Compute the plan. Raises :class:`PlanError` for unknown targets.
+
+    A plan that would exceed the engine's concurrency cap is still returned, so it can be
+    rendered and reviewed, but with the overrun in :attr:`Plan.errors`: nothing applies it.
+    """
     wanted = set() if options.destroy else set(desired.agents)
     universe = sorted(wanted | set(state.agents))
     unknown = sorted(set(options.targets) - set(universe))
@@ -134,12 +138,13 @@ def build_plan(
             "plan with --refresh to resolve them"
         )
     running_after = _running_after(plans, state, live, selected)
+    errors: list[str] = []
     if running_after > options.max_concurrent_agents and any(
         p.action in ("start", "restart") for p in plans
     ):
         unmanaged = _unmanaged_count(state, live)
         extra = f" (including {unmanaged} not managed by this project)" if unmanaged else ""
-        raise PlanError(
+        errors.append(
             f"{running_after} agents would run{extra}; the cap for app "
             f"{options.app_id or '(unset)'} is {options.max_concurrent_agents} "
             "(max_concurrent_agents in reconciler.yaml)"
@@ -154,6 +159,7 @@ def build_plan(
         refreshed=live.refreshed,
         agents=tuple(plans),
         warnings=tuple(warnings),
+        errors=tuple(errors),
         targets=tuple(sorted(set(options.targets) | set(options.replace)))
         if options.targets
         else (),

@@ -25,7 +25,7 @@ from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
 from reconciler.project import PlanOutcome, Project, load_plan_file
-from reconciler.project.session import Hooks
+from reconciler.project.session import Hooks, ensure_applicable
 
 EXIT_INTERRUPTED = 130
 
@@ -53,6 +53,7 @@ def _plan_and_confirm(
     """Plan, show it, and get consent; None when there is nothing to do."""
     outcome = make_plan(ctx, project, **options)
     click.echo(render(outcome.plan, "text"))
+    ensure_applicable(outcome.plan)
     if not outcome.plan.has_changes:
         return None
     _confirm(outcome.plan, auto_approve, verb)

@@ -14,7 +14,7 @@ from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
-from reconciler.project.session import Hooks
+from reconciler.project.session import Hooks, ensure_applicable
 from reconciler.render import render_json_text, render_markdown, render_text, render_warnings
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
@@ -134,6 +134,7 @@ def plan_cmd(
         outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
     plan = outcome.plan
     click.echo(render(plan, fmt, max_chars))
+    ensure_applicable(plan)
     if out is not None:
         save_plan_file(plan, out)
         note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")

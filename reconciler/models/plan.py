@@ -106,6 +106,8 @@ class Plan(BaseModel):
     agents: tuple[AgentPlan, ...] = ()
     """Sorted by name."""
     warnings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    """Why this plan must not be applied (capacity overrun, ...); rendered, never applied."""
     targets: tuple[str, ...] = ()
     max_concurrent_agents: int = 20
     running_after: int = 0

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 # commands that never talk to the engine (plan --no-refresh, validate, show) start faster.
 
 
+def ensure_applicable(plan: Plan) -> None:
+    """Raise :class:`PlanError` if ``plan`` carries errors (it is shown, never applied)."""
+    if plan.errors:
+        raise PlanError("this plan cannot be applied: " + "; ".join(plan.errors))
+
+
 @dataclass
 class PlanOutcome:
     """A plan and what it was made from."""
@@ -165,6 +171,7 @@ class Project:
         from reconciler.apply import ApplyContext, apply_plan
         from reconciler.project.connect import engine_client
 
+        ensure_applicable(plan)
         hooks = hooks or Hooks()
         async with engine_client(
             self.settings, on_retry=hooks.on_retry, secrets=secret_values(desired)

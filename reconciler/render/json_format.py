@@ -43,6 +43,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
         "destroy": plan.destroy,
         "targets": list(plan.targets),
         "has_changes": plan.has_changes,
+        "errors": list(plan.errors),
         "summary": {
             "start": s.start,
             "update": s.update,

@@ -103,8 +103,13 @@ def _head(plan: Plan, budget: int) -> list[str]:
         title += f" for app `{_one_line(plan.app_id)}`"
     if plan.engine:
         title += f" on {html.escape(_one_line(plan.engine))}"
-    parts = [
-        f"{plan_marker(plan)}\n{title}",
+    parts = [f"{plan_marker(plan)}\n{title}"]
+    if plan.errors:
+        parts.append(
+            "> [!CAUTION]\n> **This plan cannot be applied:**\n"
+            + "\n".join(f"> - {html.escape(_one_line(e))}" for e in plan.errors)
+        )
+    parts += [
         f"**{plan_summary_line(plan)}**",
         " ".join([refresh_note(plan), *scope_notes(plan)]),
         _table(plan),

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from reconciler.models import AgentPlan, Plan
 from reconciler.render.common import (
-    target_line,
     FORCES_RESTART,
     LEGEND,
     SYMBOLS,
@@ -37,6 +36,7 @@ from reconciler.render.common import (
     plan_summary_line,
     refresh_note,
     scope_notes,
+    target_line,
 )
 
 _RESET = "\x1b[0m"
@@ -73,7 +73,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     """The plan as terminal text, without a trailing newline. ANSI colour only when ``color``."""
     paint = _Painter(color)
     summary = paint(plan_summary_line(plan), "bold")
-    lines = [summary, "", *target_line(plan), refresh_note(plan)]
+    lines = [*_error_banner(plan, paint), summary, "", *target_line(plan), refresh_note(plan)]
     lines.extend(scope_notes(plan))
     agents = changed_agents(plan)
     if agents:
@@ -83,6 +83,17 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.extend(_agent_block(agent, paint))
     lines.extend(["", summary])
     return "\n".join(lines)
+
+
+def _error_banner(plan: Plan, paint: _Painter) -> list[str]:
+    """``Error: this plan cannot be applied`` and why, above everything else (or nothing)."""
+    if not plan.errors:
+        return []
+    return [
+        paint("Error: this plan cannot be applied:", "red"),
+        *(f"  - {error}" for error in plan.errors),
+        "",
+    ]
 
 
 def render_warnings(plan: Plan) -> list[str]:

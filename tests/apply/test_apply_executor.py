@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from reconciler.apply import ApplyEvent, resolve_pending
 from reconciler.engine import EngineClient
 from reconciler.errors import PlanError
 from reconciler.models import PendingEntry
+from reconciler.project.session import ensure_applicable
 from tests.apply.harness import World, agent, desired, make_world
 
 
@@ -219,23 +221,27 @@ def test_state_holds_no_secret_value(world: World) -> None:
     assert "$sensitive" in text
 
 
-def test_capacity_is_checked_before_starting(tmp_path: Path) -> None:
+def test_a_plan_over_the_capacity_cap_carries_the_overrun_and_cannot_be_applied(
+    tmp_path: Path,
+) -> None:
     world = make_world(tmp_path, pcu_limit=50)
     want = desired(*(agent(f"a{i}") for i in range(3)))
-    with pytest.raises(PlanError, match=r"3 agents would run; the cap for app .* is 2"):
-        world.plan(want, max_concurrent_agents=2)
+    plan, _ = world.plan(want, max_concurrent_agents=2)
+    assert [a.action for a in plan.agents] == ["start", "start", "start"]
+    assert len(plan.errors) == 1
+    assert re.fullmatch(r"3 agents would run; the cap for app .* is 2 \(.*\)", plan.errors[0])
+    with pytest.raises(PlanError, match="this plan cannot be applied: 3 agents would run"):
+        ensure_applicable(plan)
     assert world.agents() == []
 
 
-def test_apply_refuses_to_start_past_the_engine_cap_counting_unmanaged_agents(
-    tmp_path: Path,
-) -> None:
-
+def test_the_capacity_check_counts_agents_running_outside_the_project(tmp_path: Path) -> None:
     world = make_world(tmp_path, pcu_limit=50)
-
     world.start_directly("stray-1", channel="x", uid="1")
-    with pytest.raises(PlanError, match="2 agents would run"):
-        world.plan(desired(agent("a0")), max_concurrent_agents=1)
+    plan, _ = world.plan(desired(agent("a0")), max_concurrent_agents=1)
+    assert plan.errors and plan.errors[0].startswith(
+        "2 agents would run (including 1 not managed by this project)"
+    )
 
 
 def test_a_stop_request_starts_nothing_new_and_leaves_no_entry_written_ahead(

@@ -43,6 +43,7 @@ def test_json_has_the_documented_top_level_fields_in_order() -> None:
         "destroy",
         "targets",
         "has_changes",
+        "errors",
         "summary",
         "capacity",
         "warnings",
