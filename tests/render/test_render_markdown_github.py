@@ -22,8 +22,8 @@ from cmarkgfm.cmark import Options  # noqa: E402
 
 GITHUB_COMMENT_LIMIT = 65_536
 ALLOWED_TAGS = {
-    "blockquote", "code", "details", "h3", "li", "p", "pre", "strong", "sub", "summary",
-    "table", "tbody", "td", "th", "thead", "tr", "ul", "em",
+    "blockquote", "code", "details", "h3", "li", "p", "pre", "strong", "sub", "summary", "ul",
+    "table", "tbody", "td", "th", "thead", "tr", "em",
 }  # fmt: skip
 
 
@@ -139,3 +139,16 @@ def test_github_rendering_holds_at_every_budget(max_chars: int) -> None:
     markdown = render_markdown(plan, max_chars=max_chars)
     assert len(markdown) <= max_chars
     _assert_well_formed(markdown, plan)
+
+
+def test_github_renders_an_over_cap_plan_with_its_error_above_the_summary() -> None:
+    error = "3 agents would run; the cap for app X is 2 (max_concurrent_agents in reconciler.yaml)"
+    plan = make_plan(start("a"), start("b"), start("c")).model_copy(update={"errors": (error,)})
+    markdown = render_markdown(plan)
+    html = github_html(markdown)
+    _assert_well_formed(markdown, plan)
+    caution = re.search(r"<blockquote>(.*?)</blockquote>", html, re.S)
+    assert caution is not None
+    assert "This plan cannot be applied:" in caution.group(1)
+    assert f"<li>{error}</li>" in caution.group(1)
+    assert html.index("<blockquote>") < html.index("<strong>Plan: 3 to start")
