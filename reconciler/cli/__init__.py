@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from reconciler import __version__
+from reconciler.cli.globals import ENVIRONMENT_HELP, SuggestingGroup, with_globals
 from reconciler.cli.runner import Terminated, install_sigterm
 from reconciler.errors import EXIT_ERROR, ReconcilerError
 
@@ -36,7 +37,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(SuggestingGroup):
     """A click group whose subcommands are imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -54,7 +55,7 @@ class LazyGroup(click.Group):
                 return None
             raise
         command = getattr(module, attr, None)
-        return command if isinstance(command, click.Command) else None
+        return with_globals(command) if isinstance(command, click.Command) else None
 
     @staticmethod
     def _available(name: str) -> bool:
@@ -62,7 +63,11 @@ class LazyGroup(click.Group):
         return importlib.util.find_spec(module_name) is not None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=ENVIRONMENT_HELP,
+)
 @click.version_option(__version__, "--version", prog_name="reconciler")
 @click.option(
     "-C",
@@ -80,8 +85,13 @@ class LazyGroup(click.Group):
     help="Settings file (default: reconciler.yaml in the project directory).",
 )
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (repeatable).")
+@click.option(
+    "--no-color", "no_color", is_flag=True, help="No colour in the output (as NO_COLOR=1)."
+)
 @click.pass_context
-def cli(ctx: click.Context, directory: Path | None, config: Path | None, verbose: int) -> None:
+def cli(
+    ctx: click.Context, directory: Path | None, config: Path | None, verbose: int, no_color: bool
+) -> None:
     """Declarative infrastructure for Agora Conversational AI agents.
 
     Manifests in agents.d/ declare the agents that should run; `plan` shows what would change on
@@ -91,6 +101,7 @@ def cli(ctx: click.Context, directory: Path | None, config: Path | None, verbose
     ctx.obj["directory"] = directory if directory is not None else Path.cwd()
     ctx.obj["config"] = config
     ctx.obj["verbose"] = verbose
+    ctx.obj["no_color"] = no_color
 
 
 def main(argv: list[str] | None = None) -> None:

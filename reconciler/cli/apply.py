@@ -125,7 +125,25 @@ def apply_cmd(
     auto_approve: bool,
     parallelism: int | None,
 ) -> int:
-    """Make the engine match the manifests (or apply exactly a saved PLANFILE)."""
+    """Make the engine match the manifests (or apply exactly a saved PLANFILE).
+
+    Without PLANFILE it plans, shows the plan and asks for confirmation (--auto-approve skips
+    the question); with PLANFILE it applies exactly that plan if state and manifests have not
+    moved on since it was made.
+
+    \b
+    Examples:
+      reconciler apply
+      reconciler apply --auto-approve --parallelism 20
+      reconciler plan --out reviewed.plan && reconciler apply reviewed.plan
+
+    \b
+    Exit codes:
+      0    applied (or nothing to do)
+      1    error, or an action failed (the summary says which and what to run)
+      3    stale plan file, or the state is locked by another run
+      130  interrupted (calls in flight finish and are recorded first)
+    """
     project = project_from_context(ctx)
     with project.lock("apply", lock_timeout):
         if planfile is not None:
@@ -161,7 +179,20 @@ def destroy_cmd(
     auto_approve: bool,
     parallelism: int | None,
 ) -> int:
-    """Stop every agent recorded in state."""
+    """Stop every agent recorded in state.
+
+    \b
+    Examples:
+      reconciler destroy
+      reconciler destroy --auto-approve --target legacy-fr
+
+    \b
+    Exit codes:
+      0    every agent stopped (or nothing recorded)
+      1    error, or a stop failed
+      3    the state is locked by another run
+      130  interrupted
+    """
     if replace:
         raise PlanError("--replace restarts agents; it has no meaning for destroy")
     project = project_from_context(ctx)

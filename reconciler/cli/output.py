@@ -15,9 +15,17 @@ if TYPE_CHECKING:  # annotations only: plan --no-refresh never loads the engine 
 
 
 def use_color(stream: TextIO) -> bool:
-    """Colour only on a terminal, and never when ``NO_COLOR`` is set (https://no-color.org)."""
+    """Whether to paint ``stream``: ``--no-color`` and ``NO_COLOR`` (https://no-color.org) turn
+    colour off; otherwise ``FORCE_COLOR`` (https://force-color.org, e.g. in GitHub Actions logs)
+    turns it on; otherwise colour only on a terminal."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, dict) and obj.get("no_color"):
+        return False
     if os.environ.get("NO_COLOR", "") != "":
         return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+        return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 

@@ -20,6 +20,15 @@ from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
 FORMATS = ("text", "markdown", "json")
 
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text for a terminal, markdown for a pull-request comment, json for machines "
+    "(docs/plan-format.md).",
+)
 max_chars_option = click.option(
     "--max-chars",
     type=click.IntRange(min=MIN_MAX_CHARS),
@@ -97,7 +106,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     default=None,
     help="Save the plan for `reconciler apply FILE`.",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@format_option
 @max_chars_option
 @click.option("--destroy", is_flag=True, help="Plan to stop every agent in state.")
 @click.option(
@@ -124,7 +133,24 @@ def plan_cmd(
     detailed_exitcode: bool,
     use_lock: bool,
 ) -> int:
-    """Show what apply would change on the engine, and why."""
+    """Show what apply would change on the engine, and why.
+
+    Reads the manifests, the recorded state and (with credentials) the engine's live status;
+    writes nothing but the --out file.
+
+    \b
+    Examples:
+      reconciler plan
+      reconciler plan --out reviewed.plan --format markdown > comment.md
+      reconciler plan --no-refresh --target support-en
+
+    \b
+    Exit codes:
+      0  success (no changes, unless --detailed-exitcode)
+      1  error: bad input, engine failure, a plan that cannot be applied
+      2  changes present (only with --detailed-exitcode)
+      3  the state is locked by another run
+    """
     project = project_from_context(ctx)
     options = {"refresh": refresh, "targets": targets, "replace": replace, "destroy": destroy}
     if use_lock:
@@ -145,9 +171,17 @@ def plan_cmd(
 
 @click.command("show")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@format_option
 @max_chars_option
 def show_cmd(planfile: Path, fmt: str, max_chars: int) -> int:
-    """Render a saved plan."""
+    """Render a saved plan.
+
+    \b
+    Examples:
+      reconciler show reviewed.plan
+      reconciler show reviewed.plan --format markdown --max-chars 20000
+
+    Exit codes: 0 shown, 1 not a readable plan file.
+    """
     click.echo(render(load_plan_file(planfile), fmt, max_chars))
     return EXIT_OK

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import click
 
+from reconciler.cli.globals import SuggestingGroup
 from reconciler.sandbox import serve
 from reconciler.sandbox.config import config_from_env
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-@click.group("sandbox")
+@click.group("sandbox", cls=SuggestingGroup)
 def sandbox_group() -> None:
     """Run the local emulator of Agora's Conversational AI Engine."""
 
@@ -100,7 +101,18 @@ def serve_command(
     customer_secret_env: str,
     app_certificate_env: str,
 ) -> None:
-    """Serve the sandbox engine over HTTP until interrupted."""
+    """Serve the sandbox engine over HTTP until interrupted.
+
+    Secrets come from the environment only (AGORA_CUSTOMER_SECRET and AGORA_APP_CERTIFICATE,
+    or the variables named by --customer-secret-env / --app-certificate-env).
+
+    \b
+    Examples:
+      reconciler sandbox serve --port 8787
+      reconciler sandbox serve --latency-ms 100 --error-rate 0.05
+
+    Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 cannot start (port in use, bad option).
+    """
     config = config_from_env(
         certificate_env=app_certificate_env,
         secret_env=customer_secret_env,

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import click
 
 from reconciler.cli.common import project_settings
+from reconciler.cli.globals import SuggestingGroup
 from reconciler.errors import StateError
 from reconciler.models.state import AgentRecord
 from reconciler.state import LocalStateStore, dump_state, force_unlock
@@ -25,13 +26,19 @@ def force_unlock_cmd(ctx: click.Context, lock_id: str) -> None:
     LOCK_ID is the id printed by the command that found the state locked. The local backend uses
     an OS lock that the kernel releases when its holder dies, so this is rarely needed: it clears
     holder info a killed process left behind, and refuses while the holder is still running.
+
+    \b
+    Example:
+      reconciler force-unlock 3f2a9c1e
+
+    Exit codes: 0 removed, 1 wrong id or the holder still runs.
     """
     settings = project_settings(ctx)
     info = force_unlock(settings.state_path, lock_id)
     click.echo(f"Lock {info.id} removed; it was held by {info.describe()}.")
 
 
-@click.group("state")
+@click.group("state", cls=SuggestingGroup)
 def state_group() -> None:
     """Inspect the recorded state (what the tool started, and with what)."""
 
@@ -39,7 +46,14 @@ def state_group() -> None:
 @state_group.command("show")
 @click.pass_context
 def show_cmd(ctx: click.Context) -> None:
-    """Print the state document (JSON, exactly as stored)."""
+    """Print the state document (JSON, exactly as stored).
+
+    \b
+    Example:
+      reconciler state show | jq '.agents | keys'
+
+    Exit codes: 0 printed, 1 no state or unreadable state.
+    """
     store = LocalStateStore(project_settings(ctx).state_path)
     if not store.exists:
         raise StateError(f"no state recorded yet: {store.path} does not exist")
@@ -49,7 +63,14 @@ def show_cmd(ctx: click.Context) -> None:
 @state_group.command("list")
 @click.pass_context
 def list_cmd(ctx: click.Context) -> None:
-    """Print one line per recorded agent: name, agent id, generation, channel, start time."""
+    """Print one line per recorded agent: name, agent id, generation, channel, start time.
+
+    \b
+    Example:
+      reconciler state list
+
+    Exit codes: 0 printed, 1 unreadable state.
+    """
     store = LocalStateStore(project_settings(ctx).state_path)
     if not store.exists:
         click.echo(f"No state recorded yet ({store.path} does not exist).", err=True)

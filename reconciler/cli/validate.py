@@ -36,7 +36,18 @@ VALIDATE_FORMATS = ("text", "json", "github")
 )
 @click.pass_context
 def validate_cmd(ctx: click.Context, fmt: str) -> int:
-    """Check reconciler.yaml and every manifest in agents.d/; report every problem at once."""
+    """Check reconciler.yaml and every manifest in agents.d/; report every problem at once.
+
+    Needs no engine and no credentials; writes nothing.
+
+    \b
+    Examples:
+      reconciler validate
+      reconciler validate --format github     # annotations in a GitHub Actions job
+      reconciler -C infra/agents validate --format json
+
+    Exit codes: 0 valid, 1 any problem.
+    """
     if fmt == "text":
         _validate_text(ctx)
         return EXIT_OK
@@ -89,5 +100,13 @@ def _validate_text(ctx: click.Context) -> None:
     "--partial", is_flag=True, help="Schema of a partial (agents.d/_*): nothing required."
 )
 def schema_cmd(partial: bool) -> None:
-    """Print the JSON Schema of a manifest (for yaml-language-server and other editors)."""
+    """Print the JSON Schema of a manifest (for yaml-language-server and other editors).
+
+    \b
+    Examples:
+      reconciler schema > agents.d/manifest.schema.json
+      reconciler schema --partial > agents.d/_base/partial.schema.json
+
+    Exit codes: 0.
+    """
     click.echo(json.dumps(manifest_schema(partial=partial), indent=2))

@@ -1,0 +1,115 @@
+"""Help that teaches, typos that get a suggestion, global options anywhere, colour conventions."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.cli.output import use_color
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _leaf_commands() -> list[list[str]]:
+    ctx = click.Context(cli)
+    out: list[list[str]] = []
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            sub = click.Context(command, parent=ctx)
+            out.extend([name, s] for s in command.list_commands(sub))
+        else:
+            out.append([name])
+    return out
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=lambda p: " ".join(p))
+def test_every_command_help_has_examples_exit_codes_and_the_environment(path: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output
+    assert "Exit codes:" in result.output
+    for variable in ("RECONCILER_ENGINE", "RECONCILER_LOG", "RECONCILER_DEBUG", "NO_COLOR"):
+        assert variable in result.output
+    for option in ("-C, --directory", "-v, --verbose", "--no-color"):
+        assert option in result.output
+
+
+def test_top_level_help_never_cuts_a_summary_mid_word() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    commands = result.output.split("Commands:")[1].split("Environment:")[0]
+    assert "..." not in commands
+    assert "Make the engine match the manifests (or apply exactly a saved" in commands
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [(["plna"], "plan"), (["aply"], "apply"), (["state", "lst"], "list")]
+)
+def test_a_mistyped_command_suggests_the_nearest(typed: list[str], meant: str) -> None:
+    result = CliRunner().invoke(cli, typed)
+    assert result.exit_code != 0
+    assert f"No such command '{typed[-1]}'. Did you mean '{meant}'?" in result.output
+
+
+def test_global_options_are_accepted_after_the_command(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "RECONCILER_"))}
+    before = subprocess.run(
+        [sys.executable, "-m", "reconciler", "-C", str(REPO), "-v", "validate"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    after = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "-C", str(REPO), "-v"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert before.returncode == after.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
+    assert "support-en  agents.d/support-en.yaml" in after.stdout  # -v lists the agents
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("env", "tty", "expected"),
+    [
+        ({}, True, True),
+        ({}, False, False),
+        ({"NO_COLOR": "1"}, True, False),
+        ({"FORCE_COLOR": "1"}, False, True),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False, False),
+        ({"FORCE_COLOR": "0"}, False, False),
+    ],
+)
+def test_colour_follows_no_color_force_color_and_the_terminal(
+    env: dict[str, str], tty: bool, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    stream = _Tty() if tty else io.StringIO()
+    assert use_color(stream) is expected
+
+
+def test_no_color_flag_wins_over_force_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    seen: list[bool] = []
+
+    @click.command()
+    def probe() -> None:
+        seen.append(use_color(_Tty()))
+
+    root = click.Context(cli, obj={"no_color": True})
+    with root:
+        probe.main([], standalone_mode=False, parent=root)  # type: ignore[call-arg]
+    assert seen == [False]
