@@ -114,8 +114,10 @@ def test_identifiers_and_plain_settings_are_shown_and_secrets_hidden_in_every_ou
     assert "+ properties.tts.params.key = (sensitive)" in text
     assert "+ properties.llm.system_messages = (sensitive)" in text
     cli("plan", "--format", "markdown")
-    cli("plan", "--out", "saved.plan")
-    cli("apply", "--auto-approve", "saved.plan")
+    saved = cli.dir / "saved.plan"
+    cli("plan", "--out", str(saved))
+    assert "room-visible-42" in saved.read_text()
+    cli("apply", "--auto-approve", str(saved))
 
     state = json.loads((cli.dir / "state" / "agents.json").read_text())
     record = state["agents"]["support"]
