@@ -226,7 +226,7 @@ class EngineClient:
             status=status,
             start_ts=to_ts(parsed.start_ts) or None,
             stop_ts=to_ts(parsed.stop_ts) or None,
-            message=parsed.message or None,
+            message=self._scrub(parsed.message) or None,
         )
 
     async def list_agents(
@@ -421,9 +421,10 @@ class EngineClient:
         reason, detail = error_fields(response)
         return self._scrub(reason, body), self._scrub(detail, body)
 
-    def _scrub(self, text: str, body: Mapping[str, Any] | None = None) -> str:
+    def _scrub(self, text: str | None, body: Mapping[str, Any] | None = None) -> str:
+        """Engine-supplied ``text`` without any secret known here (see :func:`scrub`)."""
         if not text:
-            return text
+            return ""
         secrets = secret_strings(body) if body is not None else set()
         return scrub(text, [*secrets, *self._known_secrets, *self._credentials])
 

@@ -124,3 +124,20 @@ def test_a_reason_echoing_a_secret_is_scrubbed_too(recorder: Recorder) -> None:
     )
     assert leaks_in(caught) == []
     assert caught.reason.startswith("Bad-(sensitive)")
+
+
+def test_the_engine_message_of_a_failed_agent_is_scrubbed(recorder: Recorder) -> None:
+    """The message of an ended agent becomes the plan's reason (``failed: <message>``)."""
+
+    async def scenario(env: Env) -> Any:
+        env.client.add_secrets([SECRET])
+        joined = await env.client.join("scrub-3", props())
+        message = f"vendor refused key {b64(SECRET)} ({SECRET})"
+        await env.ctl("POST", f"agents/{joined.agent_id}/crash", {"message": message})
+        return await env.client.get(joined.agent_id)
+
+    agent = run(
+        scenario, recorder, config=sandbox_config(), auth=BasicAuth(CUSTOMER_ID, CUSTOMER_SECRET)
+    )
+    assert agent.status == "FAILED"
+    assert agent.message == "vendor refused key (sensitive) ((sensitive))"
