@@ -13,10 +13,9 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.models.hosts import is_loopback_host
 from reconciler.sandbox import serve
 from reconciler.sandbox.config import config_from_env
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @click.group("sandbox", cls=SuggestingGroup)
@@ -126,7 +125,7 @@ def serve_command(
         start_delay_s=start_delay,
         seed=seed,
     )
-    if host not in _LOOPBACK:
+    if not is_loopback_host(host):
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
     where = db_path or "memory"
     token = "on" if config.app_certificate else f"off (set {app_certificate_env})"

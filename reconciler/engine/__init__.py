@@ -9,7 +9,6 @@ from reconciler.engine.auth import AuthProvider, BasicAuth, TokenAuth, auth_from
 from reconciler.engine.client import ALL_STATES, USER_AGENT, EngineClient, JoinResult
 from reconciler.engine.endpoints import (
     SANDBOX_BASE_URL,
-    is_loopback_host,
     region_base_urls,
     resolve_endpoints,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "auth_from_settings",
     "build_client",
     "find_conflicting",
-    "is_loopback_host",
     "is_retryable_status",
     "mint_agent_token",
     "mint_rest_token",

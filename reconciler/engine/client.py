@@ -18,6 +18,8 @@ engine-supplied text is scrubbed of any secret the request carried before it is 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -40,8 +42,7 @@ from reconciler.engine.wire import (
     host_of,
     is_not_found,
     parse_body,
-    redact,
-    sensitive_strings,
+    scrub,
     status_name,
     to_ts,
     transport_cause,
@@ -52,6 +53,7 @@ from reconciler.errors import (
     EngineUnavailableError,
 )
 from reconciler.models.live import ENDED_STATUSES, STATUS_CODES, LiveAgent
+from reconciler.models.secrets import secret_strings
 
 ALL_STATES: tuple[int, ...] = tuple(sorted(STATUS_CODES.values()))
 """Every status code (0..6), sent explicitly because the engine's default filter is unknown."""
@@ -224,7 +226,7 @@ class EngineClient:
             status=status,
             start_ts=to_ts(parsed.start_ts) or None,
             stop_ts=to_ts(parsed.stop_ts) or None,
-            message=parsed.message or None,
+            message=self._scrub(parsed.message) or None,
         )
 
     async def list_agents(
@@ -350,7 +352,7 @@ class EngineClient:
             status = response.status_code
             if not is_retryable_status(status):
                 return response
-            reason, detail = error_fields(response)
+            reason, detail = self._error_fields(response, body)
             cause = f"HTTP {status}" + (f" {reason}" if reason else "")
             if not self._retry.should_retry(attempt):
                 raise EngineUnavailableError(
@@ -358,7 +360,7 @@ class EngineClient:
                     f"{'s' if attempt != 1 else ''}",
                     status=status,
                     reason=reason,
-                    detail=self._scrub(detail, body),
+                    detail=detail,
                 )
             delay = self._retry.delay(attempt, response.headers.get("retry-after"))
             await self._retry.pause(
@@ -391,22 +393,40 @@ class EngineClient:
         status = response.status_code
         if 200 <= status < 300:
             return
-        reason, detail = error_fields(response)
-        detail = self._scrub(detail, body)
+        reason, detail = self._error_fields(response, body)
         text = f"engine refused {what}: HTTP {status}"
         text += f" {reason}" if reason else ""
         text += f": {detail}" if detail else ""
         raise EngineError(text, status=status, reason=reason, detail=detail)
 
     def _remember(self, header: str) -> None:
-        """Keep the credential part of recent auth headers, to scrub them from engine text."""
+        """Keep the credential parts of recent auth headers, to scrub them from engine text:
+        the header's credential and, for Basic, the ``id:secret`` it encodes and the secret."""
         credential = header.split("=", 1)[-1] if "token=" in header else header.split(" ", 1)[-1]
-        if credential not in self._credentials:
-            self._credentials = [*self._credentials[-3:], credential]
+        if credential in self._credentials:
+            return
+        parts = [credential]
+        if header.startswith("Basic "):
+            try:
+                pair = base64.b64decode(credential, validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                pair = ""
+            parts += [pair, pair.partition(":")[2]] if pair else []
+        self._credentials = [*self._credentials[-9:], *parts]
 
-    def _scrub(self, text: str, body: Mapping[str, Any] | None) -> str:
-        secrets = sensitive_strings(body) if body is not None else set()
-        return redact(text, [*secrets, *self._known_secrets, *self._credentials])
+    def _error_fields(
+        self, response: httpx.Response, body: Mapping[str, Any] | None
+    ) -> tuple[str, str]:
+        """``(reason, detail)`` of an error answer, both scrubbed of every secret known here."""
+        reason, detail = error_fields(response)
+        return self._scrub(reason, body), self._scrub(detail, body)
+
+    def _scrub(self, text: str | None, body: Mapping[str, Any] | None = None) -> str:
+        """Engine-supplied ``text`` without any secret known here (see :func:`scrub`)."""
+        if not text:
+            return ""
+        secrets = secret_strings(body) if body is not None else set()
+        return scrub(text, [*secrets, *self._known_secrets, *self._credentials])
 
 
 def _certificate_failure(exc: BaseException) -> str | None:

@@ -19,10 +19,10 @@ fail-over order: the client moves to the next URL when it cannot connect to the 
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import SettingsError
+from reconciler.models.hosts import LOOPBACK_EXAMPLES, is_loopback_host
 
 GLOBAL_API_PATH = "/api/conversational-ai-agent"
 """Path of the engine's REST API under a global gateway host."""
@@ -70,17 +70,6 @@ def region_base_urls(region: str) -> list[str]:
     ]
 
 
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` (a name or an IP literal, brackets allowed) is this machine."""
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 def normalize_base_url(url: str) -> str:
     """Check an ``https://`` (or loopback ``http://``) engine URL and give its API base URL.
 
@@ -113,7 +102,7 @@ def normalize_base_url(url: str) -> str:
     if scheme == "http" and not is_loopback_host(host):
         raise SettingsError(
             f"engine URL http://{host} is not on this machine: plain http is allowed only on "
-            "loopback (127.0.0.1, localhost, [::1]); use https://"
+            f"loopback ({LOOPBACK_EXAMPLES}); use https://"
         )
     path = parts.path.rstrip("/")
     if not (path.endswith(GLOBAL_API_PATH) or path.endswith(CN_API_PATH)):

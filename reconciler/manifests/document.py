@@ -28,7 +28,7 @@ from reconciler.errors import Location, Problem
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
-from reconciler.manifests.sensitive import minimal, secret_key_paths
+from reconciler.manifests.sensitive import minimal, sensitive_paths
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
@@ -185,8 +185,7 @@ def _agent(
     def spec_path(doc_path: str) -> str:
         return "properties.token" if doc_path == "token" else doc_path
 
-    sensitive = {spec_path(p) for p in values.interpolated if _in_spec(p)}
-    sensitive |= secret_key_paths(spec)
+    sensitive = sensitive_paths(spec, {spec_path(p) for p in values.interpolated if _in_spec(p)})
     if mode != "literal":
         sensitive.discard("properties.token")
     lines = {

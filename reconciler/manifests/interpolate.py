@@ -11,8 +11,8 @@ Only string *values* are interpolated, never keys. The rules, as in a POSIX shel
 
 :func:`interpolate_tree` also turns the parsed tree (:class:`LineDict`/:class:`LineList`) into
 plain ``dict``/``list`` values, records the source location of every path, and reports which
-paths were interpolated: every interpolated value is sensitive. Messages name variables and
-paths, never values.
+paths were interpolated (most interpolated values are sensitive: see
+:mod:`reconciler.models.secrets`). Messages name variables and paths, never values.
 """
 
 from __future__ import annotations

@@ -1,75 +1,50 @@
-"""Which values of a manifest are secret.
+"""Which paths of an agent's spec are sensitive, by the rule of :mod:`reconciler.models.secrets`.
 
-A value is sensitive when it was interpolated from the environment (see
-:mod:`reconciler.manifests.interpolate`) or when it sits under a key that names a secret. Keys
-are compared after normalisation: camelCase is split (``apiKey`` → ``api_key``), ``-`` and ``.``
-become ``_`` (``x-api-key`` → ``x_api_key``) and case is ignored. A key is secret-like when it
-is one of :data:`SECRET_KEYS` or ends with one of :data:`SECRET_SUFFIXES`. Everything below a
-secret-like key is sensitive, so the path of the key is enough.
-
-This marking is what later keeps secrets out of state, plans and output: be generous.
+:func:`sensitive_paths` walks the spec once: the path of every secret-like key (the whole subtree
+below it is then sensitive, so the key's path is enough) and of every interpolated value whose
+nearest key is not plain. :func:`minimal` drops paths that another path of the set covers.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Collection
 from typing import Any
 
 from reconciler.manifests.interpolate import child_path, item_path
-
-SECRET_KEYS: frozenset[str] = frozenset(
-    {
-        "api_key",
-        "key",
-        "token",
-        "secret",
-        "password",
-        "access_key",
-        "secret_key",
-        "encryption_key",
-        "encryption_salt",
-        "adc_credentials_string",
-        "agora_token",
-        "customer_secret",
-        "app_certificate",
-        "authorization",
-        "credentials",
-    }
-)
-"""Keys whose values are secret, after normalisation."""
-
-SECRET_SUFFIXES: tuple[str, ...] = ("_key", "_secret", "_token", "_password")
-"""Key endings that name a secret (``private_key``, ``client_secret``, ``access_token``)."""
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+from reconciler.models.secrets import is_secret_key, is_sensitive
 
 
-@lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    """Whether values under ``key`` are secret (``api_key``, ``apiKey``, ``X-Api-Key``, ...)."""
-    normal = _CAMEL.sub("_", key).lower().replace("-", "_").replace(".", "_")
-    return normal in SECRET_KEYS or normal.endswith(SECRET_SUFFIXES)
+def sensitive_paths(spec: Any, interpolated: Collection[str] = frozenset()) -> set[str]:
+    """Paths (canonical form) of the sensitive values of ``spec``.
 
-
-def secret_key_paths(value: Any, path: str = "") -> set[str]:
-    """Paths (canonical form) of every value under a secret-like key in a plain tree."""
+    ``interpolated`` holds the paths (in ``spec``) whose values were interpolated.
+    """
     found: set[str] = set()
-    _collect(value, path, found)
+    _collect(spec, "", (), interpolated, found)
     return found
 
 
-def _collect(value: Any, path: str, found: set[str]) -> None:
+def _collect(
+    value: Any,
+    path: str,
+    keys: tuple[str, ...],
+    interpolated: Collection[str],
+    found: set[str],
+) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
+            sub = child_path(path, key)
             if is_secret_key(key):
-                found.add(child_path(path, key))
-            elif isinstance(item, (dict, list)):
-                _collect(item, child_path(path, key), found)
+                found.add(sub)
+            elif interpolated or isinstance(item, (dict, list)):
+                _collect(item, sub, (*keys, key), interpolated, found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if isinstance(item, (dict, list)):
-                _collect(item, item_path(path, index), found)
+            if interpolated or isinstance(item, (dict, list)):
+                _collect(item, item_path(path, index), keys, interpolated, found)
+    elif path in interpolated and is_sensitive(keys, interpolated=True):
+        found.add(path)
 
 
 _BOUNDARY = re.compile(r"[.\[]")

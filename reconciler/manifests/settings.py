@@ -31,6 +31,7 @@ from reconciler.manifests.interpolate import interpolate_tree
 from reconciler.manifests.loader import finish, read_file
 from reconciler.manifests.validation import translate, unknown_key_message
 from reconciler.manifests.yamlfile import LineDict
+from reconciler.models.hosts import LOOPBACK_EXAMPLES, is_loopback_host
 from reconciler.models.settings import Settings
 
 SETTINGS_FILE = "reconciler.yaml"
@@ -41,7 +42,6 @@ SANDBOX = "sandbox"
 SANDBOX_CREDENTIAL = "sandbox"
 REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
 _NOT_KEYS = frozenset({"project_dir", "config_path", *_NOT_IN_FILE})
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
@@ -56,10 +56,13 @@ def engine_problem(engine: str) -> str | None:
     parts = urlsplit(engine)
     if parts.scheme == "https" and parts.hostname:
         return None
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
-        return None
     if parts.scheme == "http" and parts.hostname:
-        return "engine: plain http:// is allowed only on the loopback interface; use https://"
+        if is_loopback_host(parts.hostname):
+            return None
+        return (
+            "engine: plain http:// is allowed only on the loopback interface "
+            f"({LOOPBACK_EXAMPLES}); use https://"
+        )
     return "engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
 
 

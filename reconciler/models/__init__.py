@@ -1,6 +1,8 @@
 """Layer 0: the pydantic models shared by every layer.
 
-Desired agents, settings, state, live status and the plan.
+Desired agents, settings, state, live status and the plan; and the rules several layers apply
+alike: which values are secret (:mod:`reconciler.models.secrets`) and which hosts are this
+machine (:mod:`reconciler.models.hosts`).
 """
 
 from reconciler.models.desired import DesiredAgent, DesiredSet, TokenMode

@@ -35,7 +35,8 @@ class DesiredAgent(BaseModel):
     is ``properties.token`` and sensitive."""
     token_mode: TokenMode = "none"
     sensitive: frozenset[str] = Field(default_factory=frozenset)
-    """Paths in ``spec`` whose values (whole subtrees) are secret."""
+    """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
+    :mod:`reconciler.models.secrets`."""
     lines: dict[str, int] = Field(default_factory=dict)
     """Source line of each path in ``spec`` where known (for error messages)."""
 

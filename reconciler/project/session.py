@@ -14,6 +14,7 @@ from reconciler.diff import parse_path
 from reconciler.errors import PlanError, SettingsError
 from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
+from reconciler.models.hosts import is_loopback_url
 from reconciler.plan import PlanOptions, build_plan
 from reconciler.project.planfile import check_not_stale
 from reconciler.state import LocalStateStore, StateLock
@@ -183,7 +184,7 @@ class Project:
                 parallelism=parallelism or self.settings.parallelism,
                 max_concurrent_agents=self.settings.max_concurrent_agents,
                 stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
-                poll_interval_s=0.25 if _is_local(self.settings.engine) else 1.0,
+                poll_interval_s=poll_interval_for(self.settings.engine),
                 clock=self.clock,
                 on_event=hooks.on_event or (lambda _e: None),
                 should_stop=hooks.should_stop or (lambda: False),
@@ -270,8 +271,7 @@ def _needs_tokens(plan: Plan, desired: DesiredSet) -> bool:
     return False
 
 
-def _is_local(engine: str) -> bool:
-    """The in-process sandbox or an engine on loopback (a served sandbox): poll briskly."""
-    return engine == "sandbox" or engine.startswith(
-        ("http://127.", "http://localhost", "http://[::1]")
-    )
+def poll_interval_for(engine: str) -> float:
+    """Seconds between polls while waiting for a stop: 0.25 on the in-process sandbox or an
+    engine on loopback (a served sandbox), 1 elsewhere."""
+    return 0.25 if engine == "sandbox" or is_loopback_url(engine) else 1.0

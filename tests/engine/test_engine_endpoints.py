@@ -6,7 +6,6 @@ import pytest
 
 from reconciler.engine.endpoints import (
     SANDBOX_BASE_URL,
-    is_loopback_host,
     region_base_urls,
     resolve_endpoints,
 )
@@ -107,10 +106,5 @@ def test_cn_region_prefers_the_mainland_domain_and_cn_path() -> None:
     ]
 
 
-def test_loopback_detection() -> None:
-    assert is_loopback_host("localhost")
-    assert is_loopback_host("[::1]")
-    assert is_loopback_host("127.0.0.2")
-    assert not is_loopback_host("128.0.0.1")
-    assert not is_loopback_host("sandbox")
+def test_the_sandbox_base_url_carries_the_api_path() -> None:
     assert SANDBOX_BASE_URL.endswith("/api/conversational-ai-agent")

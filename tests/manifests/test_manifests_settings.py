@@ -101,8 +101,8 @@ def test_every_settings_problem_is_reported_at_once(tmp_path: Path) -> None:
         "auth: oauth\n",
     )
     assert errors(tmp_path) == [
-        "reconciler.yaml:1: engine: plain http:// is allowed only on the loopback interface;"
-        " use https://",
+        "reconciler.yaml:1: engine: plain http:// is allowed only on the loopback interface"
+        " (127.0.0.0/8, localhost, [::1]); use https://",
         "reconciler.yaml:2: environment variable 'AGORA_APP_ID' is not set (in app_id)",
         "reconciler.yaml:3: app_certificate must be 32 characters",
         "reconciler.yaml:4: parallelism: expected an integer",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from reconciler.models import AgentPlan, FieldChange
+from reconciler.diff.rules import forces_restart
+from reconciler.models import AgentPlan, DesiredAgent, FieldChange
 from reconciler.render import JSON_FORMAT_VERSION, render_json, render_json_text
+from tests.apply.harness import desired, make_world
 from tests.render.render_plans import (
     DIGEST,
     LINEAGE,
@@ -216,3 +219,61 @@ def test_every_json_field_is_documented_in_plan_format_md() -> None:
     fields |= set(doc["agents"][0]["changes"][0])
     assert fields - documented == set()
     assert '"format_version": "1.1"' in DOC.read_text(encoding="utf-8")
+
+
+def documented_example() -> dict[str, Any]:
+    text = DOC.read_text(encoding="utf-8")
+    block = text[text.index("## Example") :].split("```json\n", 1)[1].split("\n```", 1)[0]
+    example: dict[str, Any] = json.loads(block)
+    return example
+
+
+def test_the_documented_example_follows_the_restart_rules() -> None:
+    example = documented_example()
+    for agent in example["agents"]:
+        new = agent["action"] == "start" and agent["agent_id"] is None
+        paths = [c["path"] for c in agent["changes"]]
+        for change in agent["changes"]:
+            assert change["forces_restart"] is (not new and forces_restart(change["path"]))
+            if change["sensitive"]:
+                assert (change["before"], change["after"]) == (None, None)
+        restarting = [c["path"] for c in agent["changes"] if c["forces_restart"]]
+        if restarting:
+            assert agent["action"] == "restart"
+            assert agent["reason"] == "changes force a restart: " + ", ".join(restarting)
+        if agent["action"] == "update":
+            assert agent["reason"] == "in-place update of " + ", ".join(paths)
+        if new:
+            assert paths and {c["kind"] for c in agent["changes"]} == {"add"}
+    counted = Counter(a["action"] for a in example["agents"])
+    assert example["summary"] == {
+        "start": counted["start"],
+        "update": counted["update"],
+        "restart": counted["restart"],
+        "stop": counted["stop"],
+        "renew_token": counted["renew-token"],
+        "unchanged": counted["no-op"],
+    }
+
+
+def test_the_documented_new_agent_lists_what_the_tool_lists(tmp_path: Path) -> None:
+    (documented,) = [a for a in documented_example()["agents"] if a["agent_id"] is None]
+    properties: dict[str, Any] = {}
+    sensitive = set()
+    for change in documented["changes"]:
+        *parents, leaf = change["path"].split(".")[1:]
+        node = properties
+        for key in parents:
+            node = node.setdefault(key, {})
+        if change["sensitive"]:
+            sensitive.add(change["path"])
+        if change["path"] != "properties.enable_string_uid":  # a default the tool fills
+            node[leaf] = "secret-value" if change["sensitive"] else change["after"]
+    agent = DesiredAgent(
+        name=documented["name"],
+        path="agents.d/x.yaml",
+        spec={"properties": properties},
+        sensitive=frozenset(sensitive),
+    )
+    plan, _ = make_world(tmp_path).plan(desired(agent))
+    assert _agent(render_json(plan), documented["name"]) == documented

@@ -155,3 +155,11 @@ def test_cli_serve_warns_when_binding_beyond_loopback(captured: dict[str, Any]) 
     result = CliRunner().invoke(cli.sandbox_group, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 0
     assert "warning" in result.output
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "localhost", "::1"])
+def test_cli_serve_does_not_warn_on_any_loopback_host(captured: dict[str, Any], host: str) -> None:
+    result = CliRunner().invoke(cli.sandbox_group, ["serve", "--host", host])
+    assert result.exit_code == 0
+    assert "warning" not in result.output
+    assert captured["host"] == host

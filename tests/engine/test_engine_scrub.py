@@ -1,0 +1,143 @@
+"""Engine text is scrubbed of every known secret in every form before it reaches an exception:
+raw, base64 and base64url (padded or not, at any alignment), and the Basic header's
+``id:secret``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from reconciler.engine import BasicAuth
+from reconciler.engine.wire import scrub
+from reconciler.errors import EngineError, EngineUnavailableError
+from reconciler.sandbox import SandboxConfig
+from tests.engine.engine_helpers import Recorder
+from tests.engine.test_engine_sandbox import Env, props, run
+from tests.secret_scan import find_leaks
+
+SECRET = "sk-sandbox-secret-key"  # props()'s llm.api_key
+CUSTOMER_ID = "scrub-customer"
+CUSTOMER_SECRET = "scrub-CUSTOMER-secret-77"
+BASIC = base64.b64encode(f"{CUSTOMER_ID}:{CUSTOMER_SECRET}".encode()).decode()
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def encodings(secret: str) -> dict[str, str]:
+    """The forms an engine could echo ``secret`` in."""
+    return {
+        "raw": secret,
+        "base64": b64(secret),
+        "base64 unpadded": b64(secret).rstrip("="),
+        "base64url": b64url(secret),
+        "base64url unpadded": b64url(secret).rstrip("="),
+        "base64 after 1 byte": b64("x" + secret),
+        "base64url after 2 bytes": b64url("xy" + secret).rstrip("="),
+        "Basic id:secret": b64(f"{CUSTOMER_ID}:{secret}"),
+    }
+
+
+# A secret whose base64 and base64url differ (bytes that encode to '+' and '/').
+AWKWARD = "k>>>?secret?~~~"
+
+
+ALIGNED = ["raw", "base64", "base64 unpadded", "base64url", "base64url unpadded"]
+CASES = [(secret, form) for secret in (SECRET, AWKWARD) for form in encodings(secret)]
+# A 4-character secret is too short for a fragment at another alignment to be distinctive.
+CASES += [("abcd", form) for form in ALIGNED]
+
+
+@pytest.mark.parametrize(("secret", "form"), CASES)
+def test_scrub_removes_every_encoding_of_a_secret(secret: str, form: str) -> None:
+    text = f"the engine said <{encodings(secret)[form]}> and more"
+    scrubbed = scrub(text, [secret], limit=1000)
+    assert find_leaks([("scrubbed", scrubbed)], {"secret": secret}, "no Basic here") == []
+    assert secret not in scrubbed and encodings(secret)[form] not in scrubbed
+    assert scrubbed.startswith("the engine said <") and "(sensitive)" in scrubbed
+
+
+def test_scrub_leaves_short_values_and_other_text_alone() -> None:
+    assert scrub("abc is fine, so is YWJj", ["abc"]) == "abc is fine, so is YWJj"
+    assert scrub("nothing secret", [SECRET]) == "nothing secret"
+
+
+def test_scrub_cuts_to_the_limit_after_scrubbing() -> None:
+    assert scrub(SECRET + "x" * 50, [SECRET], limit=20) == "(sensitive)xxxxxx..."
+
+
+def echo_of_everything() -> str:
+    """An error detail that echoes the request's secrets and the credentials in every form."""
+    forms = [*encodings(SECRET).values(), *encodings(CUSTOMER_SECRET).values()]
+    return "you sent: " + " ".join(forms) + f" Authorization: Basic {BASIC}"
+
+
+def leaks_in(error: EngineError) -> list[str]:
+    texts = [("message", str(error)), ("detail", error.detail or ""), ("reason", error.reason)]
+    secrets = {"llm.api_key": SECRET, "customer secret": CUSTOMER_SECRET}
+    return find_leaks(texts, secrets, BASIC)
+
+
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig(stop_delay_s=0.0, customer_id=CUSTOMER_ID, customer_secret=CUSTOMER_SECRET)
+
+
+@pytest.mark.parametrize(("status", "error"), [(400, EngineError), (503, EngineUnavailableError)])
+def test_a_sandbox_fault_echoing_secrets_in_any_encoding_is_scrubbed(
+    recorder: Recorder, status: int, error: type[EngineError]
+) -> None:
+    async def scenario(env: Env) -> Any:
+        rule = {"route": "join", "status": status, "detail": echo_of_everything()}
+        await env.ctl("POST", "faults/rules", rule)
+        with pytest.raises(error) as caught:
+            await env.client.join("scrub-1", props())
+        return caught.value
+
+    caught = run(
+        scenario,
+        recorder,
+        config=sandbox_config(),
+        auth=BasicAuth(CUSTOMER_ID, CUSTOMER_SECRET),
+        max_attempts=2,
+    )
+    assert leaks_in(caught) == []
+    assert "you sent: (sensitive)" in (caught.detail or "")
+
+
+def test_a_reason_echoing_a_secret_is_scrubbed_too(recorder: Recorder) -> None:
+    async def scenario(env: Env) -> Any:
+        rule = {"route": "join", "status": 400, "reason": f"Bad-{b64url(SECRET)}"}
+        await env.ctl("POST", "faults/rules", rule)
+        with pytest.raises(EngineError) as caught:
+            await env.client.join("scrub-2", props())
+        return caught.value
+
+    caught = run(
+        scenario, recorder, config=sandbox_config(), auth=BasicAuth(CUSTOMER_ID, CUSTOMER_SECRET)
+    )
+    assert leaks_in(caught) == []
+    assert caught.reason.startswith("Bad-(sensitive)")
+
+
+def test_the_engine_message_of_a_failed_agent_is_scrubbed(recorder: Recorder) -> None:
+    """The message of an ended agent becomes the plan's reason (``failed: <message>``)."""
+
+    async def scenario(env: Env) -> Any:
+        env.client.add_secrets([SECRET])
+        joined = await env.client.join("scrub-3", props())
+        message = f"vendor refused key {b64(SECRET)} ({SECRET})"
+        await env.ctl("POST", f"agents/{joined.agent_id}/crash", {"message": message})
+        return await env.client.get(joined.agent_id)
+
+    agent = run(
+        scenario, recorder, config=sandbox_config(), auth=BasicAuth(CUSTOMER_ID, CUSTOMER_SECRET)
+    )
+    assert agent.status == "FAILED"
+    assert agent.message == "vendor refused key (sensitive) ((sensitive))"

@@ -1,0 +1,1 @@
+"""Tests of the layer-0 rules in ``reconciler.models``."""
