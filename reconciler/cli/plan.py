@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from reconciler.cli.completion import complete_agent_names
 from reconciler.cli.context import project_from_context
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
@@ -63,6 +64,7 @@ def plan_options(func: click.decorators.FC) -> click.decorators.FC:
                 "targets",
                 multiple=True,
                 metavar="NAME",
+                shell_complete=complete_agent_names,
                 help="Limit the plan to these agents (repeatable).",
             ),
             click.option(
@@ -70,6 +72,7 @@ def plan_options(func: click.decorators.FC) -> click.decorators.FC:
                 "replace",
                 multiple=True,
                 metavar="NAME",
+                shell_complete=complete_agent_names,
                 help="Force a restart of these agents (repeatable).",
             ),
             click.option(

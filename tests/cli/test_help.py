@@ -113,3 +113,19 @@ def test_no_color_flag_wins_over_force_color(monkeypatch: pytest.MonkeyPatch) ->
     with root:
         probe.main([], standalone_mode=False, parent=root)  # type: ignore[call-arg]
     assert seen == [False]
+
+
+@pytest.mark.parametrize("option", ["--target", "--replace"])
+def test_target_and_replace_complete_agent_names_from_the_manifests(
+    option: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "COMP_WORDS": f"reconciler -C {REPO} apply {option} s",
+        "COMP_CWORD": "5",
+        "_RECONCILER_COMPLETE": "bash_complete",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["plain,sales-en", "plain,support-en"]
