@@ -145,6 +145,7 @@ def apply_cmd(
       130  interrupted (calls in flight finish and are recorded first)
     """
     project = project_from_context(ctx)
+    project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
         if planfile is not None:
             if targets or replace:
@@ -196,6 +197,7 @@ def destroy_cmd(
     if replace:
         raise PlanError("--replace restarts agents; it has no meaning for destroy")
     project = project_from_context(ctx)
+    project.require_credentials("destroy")
     with project.lock("destroy", lock_timeout):
         outcome = _plan_and_confirm(
             ctx, project, "destroy", auto_approve, refresh=refresh, targets=targets, destroy=True

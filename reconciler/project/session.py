@@ -80,15 +80,32 @@ class Project:
     def lock(self, command: str, timeout: float) -> StateLock:
         return StateLock(self.settings.state_path, timeout=timeout, command=command)
 
-    def should_refresh(self, refresh: bool | None) -> bool:
-        if refresh is None:
-            return self.settings.has_credentials
-        if refresh and not self.settings.has_credentials:
-            raise SettingsError(
-                "--refresh needs engine credentials (AGORA_CUSTOMER_ID/AGORA_CUSTOMER_SECRET, "
-                "or app_certificate with auth: token)"
+    def require_credentials(self, why: str) -> None:
+        """Raise :class:`SettingsError` naming what is missing if the engine cannot be reached."""
+        if not self.settings.has_credentials:
+            needed = (
+                "app_certificate (usually ${AGORA_APP_CERTIFICATE}) for auth: token"
+                if self.settings.auth == "token"
+                else "AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET"
             )
-        return refresh
+            raise SettingsError(
+                f"{why} needs the credentials of the engine {self.settings.engine_label}: "
+                f"{needed} not set"
+            )
+
+    def should_refresh(self, refresh: bool | None) -> bool:
+        """Refresh unless told not to; a refresh without credentials is an error, never skipped."""
+        if refresh is False:
+            return False
+        try:
+            self.require_credentials("reading the engine's live status")
+        except SettingsError as exc:
+            hint = (
+                "; export them, or plan against the recorded state only with --no-refresh "
+                "(as in a fork's pull request, which has no secrets)"
+            )
+            raise SettingsError(f"{exc}{hint}") from None
+        return True
 
     def _options(
         self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool
