@@ -19,7 +19,9 @@ from reconciler.diff import (
     forces_restart,
     normalize_spec,
     redact_in_place,
+    settle_unknown,
     spec_digest,
+    unknown_names,
 )
 from reconciler.errors import PlanError
 from reconciler.models import (
@@ -61,13 +63,21 @@ class DesiredView:
     digest: str
 
 
-def desired_view(agent: DesiredAgent, salt: str) -> DesiredView:
-    """Normalize and redact a desired agent with the state's salt."""
+def desired_view(
+    agent: DesiredAgent, salt: str, recorded: dict[str, Any] | None = None
+) -> DesiredView:
+    """Normalize and redact a desired agent with the state's salt.
+
+    Values the manifests could not give (an unset variable, in a plan made without secrets) take
+    the ``recorded`` spec's value where it has one, else an unknown marker.
+    """
     spec = dict(agent.spec)
     if agent.token_mode == "auto":
         spec["token"] = "auto"
     # normalize_spec returns a fresh tree (new dicts and lists), so redacting it in place is safe.
     redacted = redact_in_place(normalize_spec(spec), agent.sensitive, salt)
+    if agent.unknown:
+        settle_unknown(redacted, agent.unknown, agent.sensitive, recorded)
     return DesiredView(agent=agent, spec=redacted, digest=spec_digest(redacted))
 
 
@@ -114,7 +124,9 @@ def build_plan(
     plans: list[AgentPlan] = []
     for name in sorted(set(desired.agents) | set(state.agents)):
         agent = desired.agents.get(name)
-        view = desired_view(agent, state.salt) if agent is not None else None
+        record = state.agents.get(name)
+        recorded = record.spec if record is not None else None
+        view = desired_view(agent, state.salt, recorded) if agent is not None else None
         if view is not None:
             digests[name] = view.digest
         if name not in planned:
@@ -131,6 +143,13 @@ def build_plan(
         )
 
     warnings = list(options.warnings)
+    unknown = sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
+    if unknown:
+        warnings.append(
+            f"{_count(len(unknown), 'variable')} not set ({', '.join(unknown)}): "
+            "their values are unknown, so a change of them cannot be detected; "
+            "this plan cannot be saved or applied"
+        )
     warnings.extend(_unmanaged_warnings(state, live))
     if not live.refreshed and state.pending:
         warnings.append(
@@ -160,6 +179,7 @@ def build_plan(
         agents=tuple(plans),
         warnings=tuple(warnings),
         errors=tuple(errors),
+        unknown_variables=tuple(unknown),
         targets=tuple(sorted(set(options.targets) | set(options.replace)))
         if options.targets
         else (),
@@ -280,6 +300,7 @@ def _changes(
             after_present=c.after_present,
             sensitive=c.sensitive,
             forces_restart=restart_rule and forces_restart(c.path),
+            unknown=unknown_names(c.after),
         )
         for c in field_changes(before, after)
     )
@@ -344,3 +365,7 @@ def _duration(seconds: float) -> str:
     if hours:
         return f"{hours}h{minutes:02d}m"
     return f"{minutes}m" if minutes else f"{seconds}s"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -28,5 +28,9 @@ def project_settings(ctx: click.Context) -> Settings:
 
 
 def desired_agents(settings: Settings) -> DesiredSet:
-    """Every agent the project's manifests declare (interpolated from the process environment)."""
-    return load_desired(settings, os.environ)
+    """Every agent the project's manifests declare (interpolated from the process environment).
+
+    Unset variables are no problem here (``validate`` runs without secrets, e.g. in a fork's
+    pull request or a pre-commit hook): their values are unknown, not wrong.
+    """
+    return load_desired(settings, os.environ, allow_unset=True)

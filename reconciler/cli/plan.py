@@ -155,7 +155,13 @@ def plan_cmd(
       3  the state is locked by another run
     """
     project = project_from_context(ctx)
-    options = {"refresh": refresh, "targets": targets, "replace": replace, "destroy": destroy}
+    options = {
+        "refresh": refresh,
+        "targets": targets,
+        "replace": replace,
+        "destroy": destroy,
+        "allow_unset": refresh is False,
+    }
     if use_lock:
         with project.lock("plan", lock_timeout):
             outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
@@ -163,7 +169,8 @@ def plan_cmd(
         outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
     plan = outcome.plan
     click.echo(render(plan, fmt, max_chars))
-    ensure_applicable(plan)
+    if plan.errors or (out is not None and plan.unknown_variables):
+        ensure_applicable(plan)
     if out is not None:
         save_plan_file(plan, out)
         note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")

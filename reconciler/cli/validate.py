@@ -17,8 +17,10 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import desired_agents, project_settings
+from reconciler.cli.output import note
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ValidationError
 from reconciler.manifests import manifest_schema
+from reconciler.models import DesiredSet
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -63,11 +65,27 @@ def validate_cmd(ctx: click.Context, fmt: str) -> int:
         return EXIT_ERROR
     if fmt == "json":
         found = [(a.name, a.path, a.line) for a in desired.agents.values()]
-        click.echo(json.dumps(validation_json(found, ()), indent=2))
+        doc = validation_json(found, (), unset_variables(desired))
+        click.echo(json.dumps(doc, indent=2))
     else:
         count = len(desired.agents)
         click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+        _note_unset(desired)
     return EXIT_OK
+
+
+def unset_variables(desired: DesiredSet) -> list[str]:
+    """The variables the manifests use that are not set (fine for validate, not for apply)."""
+    return sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
+
+
+def _note_unset(desired: DesiredSet) -> None:
+    unset = unset_variables(desired)
+    if unset:
+        note(
+            f"Note: {len(unset)} variable{'s' if len(unset) != 1 else ''} not set "
+            f"({', '.join(unset)}): fine for validate; plan and apply need them."
+        )
 
 
 def _project_dir(ctx: click.Context) -> Path:
@@ -90,6 +108,7 @@ def _validate_text(ctx: click.Context) -> None:
     desired = desired_agents(settings)
     count = len(desired.agents)
     click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+    _note_unset(desired)
     if ctx.find_root().obj and ctx.find_root().obj.get("verbose"):
         for name, agent in desired.agents.items():
             click.echo(f"  {name}  {agent.path}:{agent.line}")

@@ -15,7 +15,9 @@ from reconciler.diff.redact import (
     is_redacted,
     redact,
     redact_in_place,
+    settle_unknown,
     spec_digest,
+    unknown_names,
 )
 from reconciler.diff.rules import IN_PLACE_PATHS, forces_restart
 
@@ -32,5 +34,7 @@ __all__ = [
     "parse_path",
     "redact",
     "redact_in_place",
+    "settle_unknown",
     "spec_digest",
+    "unknown_names",
 ]

@@ -11,13 +11,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from reconciler.diff.paths import PathPart, parse_path
+from reconciler.diff.paths import PathPart, is_within, parse_path
 
 SENSITIVE_MARKER = "$sensitive"
+UNKNOWN_PREFIX = "unknown:"
+"""A marker ``{"$sensitive": "unknown:VAR,..."}`` stands for a value not known at plan time."""
 
 
 def canonical_json(value: Any) -> str:
@@ -86,6 +88,69 @@ def _child(node: Any, part: PathPart) -> Any:
     if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
         return node[part]
     return None
+
+
+def unknown_names(value: Any) -> tuple[str, ...]:
+    """The variables named by an unknown-value marker (empty for anything else)."""
+    if is_redacted(value):
+        payload = value[SENSITIVE_MARKER]
+        if isinstance(payload, str) and payload.startswith(UNKNOWN_PREFIX):
+            return tuple(payload[len(UNKNOWN_PREFIX) :].split(","))
+    return ()
+
+
+def settle_unknown(
+    tree: dict[str, Any],
+    unknown: Mapping[str, tuple[str, ...]],
+    sensitive: Iterable[str],
+    recorded: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Give every value that is unknown (an unset variable) its recorded value, else a marker.
+
+    A plan made without secrets cannot tell whether such a value changed: the recorded one is
+    assumed (so it shows no change), and where nothing is recorded the value is marked
+    ``{"$sensitive": "unknown:VAR"}``. A path inside a sensitive subtree settles the subtree.
+    Changes ``tree`` in place and returns it.
+    """
+    secret = sorted(sensitive, key=len)
+    targets: dict[str, list[str]] = {}
+    for path, names in unknown.items():
+        target = next((s for s in secret if is_within(path, s)), path)
+        targets.setdefault(target, []).extend(names)
+    for target, variables in sorted(targets.items(), key=lambda item: len(item[0])):
+        parts = _parse_cached(target)
+        old = _get(recorded, parts) if recorded is not None else _ABSENT
+        marker = {SENSITIVE_MARKER: UNKNOWN_PREFIX + ",".join(dict.fromkeys(variables))}
+        _set(tree, parts, marker if old is _ABSENT else copy.deepcopy(old))
+    return tree
+
+
+_ABSENT: Any = object()
+
+
+def _get(tree: Any, parts: tuple[PathPart, ...]) -> Any:
+    node = tree
+    for part in parts:
+        node = _child(node, part) if _has(node, part) else _ABSENT
+        if node is _ABSENT:
+            return _ABSENT
+    return node
+
+
+def _has(node: Any, part: PathPart) -> bool:
+    if isinstance(node, dict):
+        return isinstance(part, str) and part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+def _set(tree: Any, parts: tuple[PathPart, ...], value: Any) -> None:
+    parent = _get(tree, parts[:-1])
+    last = parts[-1]
+    if isinstance(parent, dict):
+        if isinstance(last, str):
+            parent[last] = value
+    elif isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent):
+        parent[last] = value
 
 
 def spec_digest(redacted_spec: dict[str, Any]) -> str:

@@ -61,6 +61,7 @@ def load_document(
     environ: Mapping[str, str],
     *,
     has_certificate: bool,
+    allow_unset: bool = False,
 ) -> Loaded:
     """Validate one document of manifest file ``path`` and build its agent."""
     root = Location(path, document.line)
@@ -77,7 +78,7 @@ def load_document(
     merged = resolver.resolve(raw)
     if merged is None:
         return loaded  # the resolver reported why
-    values = interpolate_tree(merged, environ, root, LITERAL_KEYS)
+    values = interpolate_tree(merged, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
     loaded.problems.extend(values.problems)
     data = values.value
     if not isinstance(data, dict):
@@ -208,6 +209,7 @@ def _agent(
         token_mode=mode,
         sensitive=minimal(sensitive),
         lines=lines,
+        unknown={spec_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
     )
     return agent, problems
 

@@ -39,10 +39,14 @@ class InterpolationError(ValueError):
     """A reference cannot be resolved; the message names the variable, never a value."""
 
 
-def interpolate_string(text: str, environ: Mapping[str, str]) -> tuple[str, bool]:
+def interpolate_string(
+    text: str, environ: Mapping[str, str], unset: list[str] | None = None
+) -> tuple[str, bool]:
     """Resolve every reference in ``text``; return the result and whether any was resolved.
 
-    Raises :class:`InterpolationError` for an unset variable or a malformed reference.
+    Raises :class:`InterpolationError` for a malformed reference, and for an unset variable
+    unless ``unset`` is given: then its name is appended there and the reference is kept as
+    written (the value is unknown, as in a plan made without secrets).
     """
     if "$" not in text:
         return text, False
@@ -69,7 +73,10 @@ def interpolate_string(text: str, environ: Mapping[str, str]) -> tuple[str, bool
         if sep:
             parts.append(value if value else default)
         elif value is None:
-            raise InterpolationError(f"environment variable '{name}' is not set")
+            if unset is None:
+                raise InterpolationError(f"environment variable '{name}' is not set")
+            unset.append(name)
+            parts.append(token)
         else:
             parts.append(value)
         changed = True
@@ -86,6 +93,8 @@ class Interpolated:
     """Paths whose string value had at least one reference resolved."""
     failed: set[str] = field(default_factory=set)
     """Paths whose interpolation failed (their problems are in :attr:`problems`)."""
+    unknown: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """With unset variables allowed: paths whose value is unknown, and the variables not set."""
     locations: dict[str, Location] = field(default_factory=dict)
     """Source location of every path (mappings, sequences and scalars)."""
     problems: list[Problem] = field(default_factory=list)
@@ -110,9 +119,12 @@ def item_path(parent: str, index: int) -> str:
 
 
 class _Walker:
-    def __init__(self, environ: Mapping[str, str], literal: frozenset[str]) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], literal: frozenset[str], allow_unset: bool
+    ) -> None:
         self.environ = environ
         self.literal = literal
+        self.allow_unset = allow_unset
         self.result = Interpolated(None)
         self.nodes = 0
         self.active: set[int] = set()
@@ -124,14 +136,17 @@ class _Walker:
         if isinstance(value, str):
             if not interpolate:
                 return value
+            unset: list[str] | None = [] if self.allow_unset else None
             try:
-                text, changed = interpolate_string(value, self.environ)
+                text, changed = interpolate_string(value, self.environ, unset)
             except InterpolationError as exc:
                 self.result.failed.add(path)
                 self.result.problems.append(Problem(where, f"{exc} (in {path or 'document'})"))
                 return value
             if changed:
                 self.result.interpolated.add(path)
+            if unset:
+                self.result.unknown[path] = tuple(dict.fromkeys(unset))
             return text
         if isinstance(value, bool) or value is None or isinstance(value, int):
             return value
@@ -221,14 +236,17 @@ def interpolate_tree(
     environ: Mapping[str, str],
     where: Location,
     literal: frozenset[str] = frozenset(),
+    *,
+    allow_unset: bool = False,
 ) -> Interpolated:
     """Interpolate every string value in ``value`` and convert it to plain dicts and lists.
 
     ``where`` locates the root; ``literal`` names top-level paths left as written (e.g. ``name``).
     Non-string keys, non-JSON values (sets, binary), non-finite floats, recursive aliases, and
-    trees of more than :data:`MAX_NODES` values are problems.
+    trees of more than :data:`MAX_NODES` values are problems. With ``allow_unset``, an unset
+    variable is no problem: the path goes to :attr:`Interpolated.unknown` instead.
     """
-    walker = _Walker(environ, literal)
+    walker = _Walker(environ, literal, allow_unset)
     try:
         walker.result.value = walker.walk(value, "", where, True)
     except _TooLarge:

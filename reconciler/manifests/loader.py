@@ -71,9 +71,16 @@ def finish(problems: list[Problem]) -> list[Problem]:
 
 
 def load_desired(
-    settings: Settings, environ: Mapping[str, str], *, workers: int | None = None
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    workers: int | None = None,
+    allow_unset: bool = False,
 ) -> DesiredSet:
     """Every agent the manifests declare, or a ValidationError carrying every problem found.
+
+    ``allow_unset`` (``validate``, ``plan --no-refresh``: commands made to run without secrets)
+    accepts unset ``${VAR}``s: their values are unknown (:attr:`DesiredAgent.unknown`).
 
     Large agents directories are read by several processes (:mod:`.parallel`); ``workers``, or
     else ``RECONCILER_WORKERS`` in ``environ``, sets how many (1: this process only).
@@ -120,7 +127,12 @@ def load_desired(
             loaded.problems.extend(parsed.problems)
             for document in parsed.documents:
                 one = load_document(
-                    document, shown[rel], resolver, environ, has_certificate=has_certificate
+                    document,
+                    shown[rel],
+                    resolver,
+                    environ,
+                    has_certificate=has_certificate,
+                    allow_unset=allow_unset,
                 )
                 loaded.problems.extend(one.problems)
                 if one.agent is not None:

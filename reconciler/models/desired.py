@@ -39,6 +39,10 @@ class DesiredAgent(BaseModel):
     :mod:`reconciler.models.secrets`."""
     lines: dict[str, int] = Field(default_factory=dict)
     """Source line of each path in ``spec`` where known (for error messages)."""
+    unknown: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Paths whose value is unknown because a variable is not set (only when loaded for
+    ``validate`` or ``plan --no-refresh`` without secrets), with the variables' names. Such an
+    agent can be shown, never applied."""
 
     @property
     def channel(self) -> str:

@@ -41,6 +41,9 @@ class FieldChange(BaseModel):
     after_present: bool = True
     sensitive: bool = False
     forces_restart: bool = False
+    unknown: tuple[str, ...] = ()
+    """The variables, not set when planning, that make the new value unknown (a plan made
+    without secrets); such a value is shown as unknown, never compared."""
 
 
 class AgentPlan(BaseModel):
@@ -108,6 +111,9 @@ class Plan(BaseModel):
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     """Why this plan must not be applied (capacity overrun, ...); rendered, never applied."""
+    unknown_variables: tuple[str, ...] = ()
+    """Variables that were not set when planning (``plan --no-refresh`` without secrets): the
+    plan is shown but can be neither saved nor applied."""
     targets: tuple[str, ...] = ()
     max_concurrent_agents: int = 20
     running_after: int = 0

@@ -28,9 +28,15 @@ if TYPE_CHECKING:
 
 
 def ensure_applicable(plan: Plan) -> None:
-    """Raise :class:`PlanError` if ``plan`` carries errors (it is shown, never applied)."""
+    """Raise :class:`PlanError` if ``plan`` has errors or unknown values (shown, not applied)."""
     if plan.errors:
         raise PlanError("this plan cannot be applied: " + "; ".join(plan.errors))
+    if plan.unknown_variables:
+        raise PlanError(
+            "this plan was made without the variables "
+            f"{', '.join(plan.unknown_variables)}; it cannot be saved or applied: set them and "
+            "plan again"
+        )
 
 
 @dataclass
@@ -74,8 +80,8 @@ class Project:
     def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
         return cls(load_settings(directory, config, environ), environ)
 
-    def load_desired(self) -> DesiredSet:
-        return load_desired(self.settings, self.environ)
+    def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
+        return load_desired(self.settings, self.environ, allow_unset=allow_unset)
 
     def lock(self, command: str, timeout: float) -> StateLock:
         return StateLock(self.settings.state_path, timeout=timeout, command=command)
@@ -129,15 +135,19 @@ class Project:
         destroy: bool = False,
         hooks: Hooks | None = None,
         persist_new_state: bool = False,
+        allow_unset: bool = False,
     ) -> PlanOutcome:
         """Plan (the caller holds the lock). Resolves pending entries first when refreshing.
+
+        ``allow_unset`` (``plan --no-refresh``, as in a fork's pull request without secrets)
+        accepts unset variables: the plan shows their values as unknown and cannot be applied.
 
         ``persist_new_state`` writes a brand-new state document before planning, so that a plan
         saved with ``--out`` names a lineage and salt that still exist when it is applied.
         """
         hooks = hooks or Hooks()
         with _gc_paused():
-            desired = self.load_desired()
+            desired = self.load_desired(allow_unset=allow_unset and refresh is False)
             state = self.store.load()
         if persist_new_state and not self.store.exists:
             state = self.store.write(state)

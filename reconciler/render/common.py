@@ -182,6 +182,9 @@ def change_view(change: FieldChange, action: str) -> ChangeView:
     kind = change_kind(change)
     # A started agent is started afresh: neither marker applies.
     marker = "" if action == "start" else FORCES_RESTART if change.forces_restart else IN_PLACE
+    if change.unknown:
+        note = f"(sensitive, unknown: {', '.join(change.unknown)} not set)"
+        return ChangeView(path=change.path, kind=kind, marker=marker, note=note)
     if is_sensitive(change):
         note = SENSITIVE_CHANGED if kind == "change" else SENSITIVE
         return ChangeView(path=change.path, kind=kind, marker=marker, note=note)

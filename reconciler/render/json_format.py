@@ -44,6 +44,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
         "targets": list(plan.targets),
         "has_changes": plan.has_changes,
         "errors": list(plan.errors),
+        "unknown_variables": list(plan.unknown_variables),
         "summary": {
             "start": s.start,
             "update": s.update,
@@ -94,4 +95,5 @@ def _change(change: FieldChange) -> dict[str, Any]:
         "after": None if sensitive else copy.deepcopy(change.after),
         "sensitive": sensitive,
         "forces_restart": change.forces_restart,
+        "unknown": list(change.unknown),
     }

@@ -18,12 +18,15 @@ VALIDATE_FORMAT_VERSION = "1.0"
 
 
 def validation_json(
-    agents: Iterable[tuple[str, str, int]], problems: Sequence[Problem]
+    agents: Iterable[tuple[str, str, int]],
+    problems: Sequence[Problem],
+    unset_variables: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The result of a validation: the agents found (name, path, line) or every problem."""
     return {
         "format_version": VALIDATE_FORMAT_VERSION,
         "valid": not problems,
+        "unset_variables": list(unset_variables),
         "agents": [
             {"name": name, "path": path, "line": line} for name, path, line in sorted(agents)
         ],

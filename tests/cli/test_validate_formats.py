@@ -50,7 +50,7 @@ def test_validate_json_reports_every_problem_with_its_file_and_line_and_exits_1(
     jsonschema.validate(doc, SCHEMA)
     assert code == 1
     assert doc["valid"] is False
-    assert len(doc["problems"]) == 11
+    assert len(doc["problems"]) == 10
     assert all(p["path"].startswith("agents.d/") and p["line"] for p in doc["problems"])
     assert err == ""
 
@@ -64,7 +64,7 @@ def test_validate_github_prints_one_error_annotation_per_problem(
     code, out, _ = _run(["-C", "agents", "validate", "--format", "github"], capsys)
     lines = out.splitlines()
     assert code == 1
-    assert len(lines) == 11
+    assert len(lines) == 10
     assert all(line.startswith("::error file=agents/agents.d/") for line in lines)
     assert all(",line=" in line and "::" in line[8:] for line in lines)
 

@@ -47,6 +47,7 @@ def test_json_has_the_documented_top_level_fields_in_order() -> None:
         "targets",
         "has_changes",
         "errors",
+        "unknown_variables",
         "summary",
         "capacity",
         "warnings",
@@ -134,6 +135,7 @@ def test_json_changes_have_path_kind_before_after_sensitive_and_forces_restart()
             "after": "de-DE",
             "sensitive": False,
             "forces_restart": True,
+            "unknown": [],
         },
         {
             "path": "properties.llm.params.temperature",
@@ -142,6 +144,7 @@ def test_json_changes_have_path_kind_before_after_sensitive_and_forces_restart()
             "after": 0.2,
             "sensitive": False,
             "forces_restart": False,
+            "unknown": [],
         },
     ]
 
@@ -156,6 +159,7 @@ def test_json_sensitive_changes_have_null_before_and_after() -> None:
         "after": None,
         "sensitive": True,
         "forces_restart": False,
+        "unknown": [],
     }
 
 
