@@ -19,13 +19,17 @@ from pathlib import Path
 
 from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
+from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import load_document
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
 from reconciler.models.settings import Settings
+from reconciler.safefile import read_regular
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 16 << 20
+"""Largest manifest or settings file read (16 MiB); a larger one is refused."""
 ENV_WORKERS = "RECONCILER_WORKERS"
 """How many processes read the manifests (default: one per CPU, up to 4, for 400+ files)."""
 
@@ -52,9 +56,13 @@ def discover(agents_dir: Path) -> list[str]:
 
 
 def read_file(path: Path, shown: str) -> ParsedFile:
-    """Read and parse one YAML file; an unreadable file is a problem, not an exception."""
+    """Read and parse one YAML file; an unreadable file is a problem, not an exception.
+
+    Only a regular file of at most :data:`MAX_FILE_BYTES` is read (see
+    :func:`reconciler.safefile.read_regular`): a FIFO, device or socket is refused unopened.
+    """
     try:
-        raw = path.read_bytes()
+        raw, _ = read_regular(path, MAX_FILE_BYTES)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return ParsedFile(shown, problems=[Problem(Location(shown), f"cannot read: {reason}")])
@@ -87,12 +95,11 @@ def load_desired(
         problem = Problem(Location(shown_dir), "agents directory not found")
         raise ValidationError([problem], what=shown_dir)
 
-    relatives = discover(agents_dir)
+    relatives, problems = _inside(agents_dir, discover(agents_dir), shown_dir)
     # Display paths by string: the agents directory's own, then "/" and the POSIX relative path
     # (pathlib per file cost more than parsing some of them).
     prefix = "" if shown_dir == "." else shown_dir + "/"
     shown = {rel: prefix + rel for rel in relatives}
-    problems: list[Problem] = []
     partials: dict[str, LineDict | None] = {}
     agent_files: list[str] = []
     for rel in relatives:
@@ -136,7 +143,8 @@ def load_desired(
     names: dict[str, list[Location]] = {}
     for name, where in loaded.names:
         names.setdefault(name, []).append(where)
-    problems.extend(_duplicate_names(names))
+    problems.extend(duplicate_names(names))
+    problems.extend(duplicate_uids(agents))
     if problems:
         raise ValidationError(finish(problems), what=shown_dir)
     return DesiredSet(
@@ -154,12 +162,29 @@ def _workers_from(environ: Mapping[str, str]) -> int | None:
     return int(raw)
 
 
-def _duplicate_names(names: Mapping[str, list[Location]]) -> list[Problem]:
+def _inside(
+    agents_dir: Path, relatives: list[str], shown_dir: str
+) -> tuple[list[str], list[Problem]]:
+    """The files whose real path lies inside the agents directory, and a problem for each other.
+
+    A symbolic link under ``agents.d/`` to a file elsewhere would make that file an agent (or a
+    partial) without it being in the directory a reviewer reads; such links are refused. Links
+    between files of the agents directory are fine.
+    """
+    root = os.path.realpath(agents_dir)
+    inside: list[str] = []
     problems: list[Problem] = []
-    for name, places in names.items():
-        if len(places) < 2:
-            continue
-        for place in places:
-            others = ", ".join(str(other) for other in places if other is not place)
-            problems.append(Problem(place, f"duplicate agent name '{name}' (also at {others})"))
-    return problems
+    prefix = "" if shown_dir == "." else shown_dir + "/"
+    for rel in relatives:
+        real = os.path.realpath(agents_dir / rel)
+        if os.path.commonpath([root, real]) == root:
+            inside.append(rel)
+        else:
+            problems.append(
+                Problem(
+                    Location(prefix + rel),
+                    f"refused: a link to a file outside {shown_dir}/ (move or copy the file "
+                    f"into {shown_dir}/)",
+                )
+            )
+    return inside, problems
