@@ -57,13 +57,13 @@ def duplicate_uids(agents: Iterable[DesiredAgent]) -> list[Problem]:
         if len({a.name for a in group}) < 2:  # one name twice: reported as a duplicate name
             continue
         places = [Location(a.path, a.lines.get("properties.agent_rtc_uid", a.line)) for a in group]
-        first = group[0]
-        message = (
-            f"agent_rtc_uid {first.agent_rtc_uid!r} is used by another agent in channel "
-            f"{first.channel!r}; two clients with one uid clash in a channel (use another uid, "
+        messages = [
+            f"agent_rtc_uid {a.agent_rtc_uid!r} is used by another agent in channel "
+            f"{a.channel!r}; two clients with one uid clash in a channel (use another uid, "
             'or "0" for a random one)'
-        )
-        problems.extend(_everywhere(places, message))
+            for a in group
+        ]
+        problems.extend(_everywhere(places, messages))
     return problems
 
 
@@ -71,16 +71,18 @@ MAX_OTHERS_SHOWN = 3
 """Other places named in one message; the rest are counted (keeps the output linear)."""
 
 
-def _everywhere(places: list[Location], message: str) -> list[Problem]:
+def _everywhere(places: list[Location], message: str | list[str]) -> list[Problem]:
+    """``message`` (or ``message[i]`` at ``places[i]``) at every place, naming the others."""
     if len(places) < 2:
         return []
     out: list[Problem] = []
     for index, place in enumerate(places):
+        text = message if isinstance(message, str) else message[index]
         others = [
             str(other) for i, other in enumerate(places[: MAX_OTHERS_SHOWN + 1]) if i != index
         ]
         others = others[:MAX_OTHERS_SHOWN]
         more = len(places) - 1 - len(others)
         shown = ", ".join(others) + (f" and {more} more" if more else "")
-        out.append(Problem(place, f"{message} (also at {shown})"))
+        out.append(Problem(place, f"{text} (also at {shown})"))
     return out

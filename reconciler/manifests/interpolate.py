@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from reconciler.errors import Location, Problem
-from reconciler.manifests.yamlfile import LineDict, LineList
+from reconciler.manifests.yamlfile import LineDict, LineList, UnreadableNumber
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -135,6 +135,10 @@ class _Walker:
             return text
         if isinstance(value, bool) or value is None or isinstance(value, int):
             return value
+        if isinstance(value, UnreadableNumber):
+            self.result.failed.add(path)
+            self.result.problems.append(Problem(where, f"{path or 'document'}: {value.problem()}"))
+            return None
         if isinstance(value, float):
             if not math.isfinite(value):
                 self.result.problems.append(Problem(where, f"{path}: not a finite number"))
