@@ -34,6 +34,8 @@ def is_partial(relative: str) -> bool:
 def check_partial(parsed: ParsedFile) -> tuple[LineDict | None, list[Problem]]:
     """The one mapping a partial file holds, or the problems that make it unusable."""
     docs = parsed.documents
+    if not docs and parsed.problems:  # unreadable: its problems say why
+        return None, []
     if len(docs) != 1 or not isinstance(docs[0].value, LineDict):
         line = docs[1].line if len(docs) > 1 else docs[0].line if docs else 0
         message = "a partial must hold exactly one YAML document, a mapping"

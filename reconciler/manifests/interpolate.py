@@ -85,7 +85,8 @@ class Interpolated:
     interpolated: set[str] = field(default_factory=set)
     """Paths whose string value had at least one reference resolved."""
     failed: set[str] = field(default_factory=set)
-    """Paths whose interpolation failed (their problems are in :attr:`problems`)."""
+    """Paths whose value is unusable: its interpolation failed, or it is a number that cannot be
+    used (too large, not finite). Their problems are in :attr:`problems`; validation skips them."""
     locations: dict[str, Location] = field(default_factory=dict)
     """Source location of every path (mappings, sequences and scalars)."""
     problems: list[Problem] = field(default_factory=list)
@@ -141,6 +142,7 @@ class _Walker:
             return None
         if isinstance(value, float):
             if not math.isfinite(value):
+                self.result.failed.add(path)
                 self.result.problems.append(Problem(where, f"{path}: not a finite number"))
             return value
         if isinstance(value, dict):
