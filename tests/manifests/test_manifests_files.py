@@ -8,41 +8,17 @@ instead of hanging the suite.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from reconciler.errors import ValidationError
 from reconciler.manifests import load_settings, loader
 from reconciler.safefile import FileTooLarge, NotRegularFile, read_regular
+from tests.blocking import unblock_fifos, within_deadline
 from tests.manifests.manifest_helpers import Project
-
-DEADLINE_S = 5.0
-
-
-def within_deadline(call: Callable[[], Any]) -> Any:
-    """``call()``, failing the test (not hanging it) if it does not return in time."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the test below
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(DEADLINE_S)
-    if worker.is_alive():
-        pytest.fail(f"still reading after {DEADLINE_S} s (blocked?)")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
 
 
 def errors_of(project: Project) -> list[str]:
@@ -51,23 +27,17 @@ def errors_of(project: Project) -> list[str]:
             project.load()
         return [str(p) for p in caught.value.problems]
 
-    result: list[str] = within_deadline(load)
-    return result
+    return within_deadline(load)
 
 
 @pytest.fixture
-def unblock_fifos(tmp_path: Path) -> Any:
-    """Open every FIFO under tmp_path for writing at teardown, so a blocked reader returns."""
+def unblock(tmp_path: Path) -> Iterator[None]:
+    """At teardown, unblock any reader a regression left waiting on a FIFO under tmp_path."""
     yield
-    for fifo in tmp_path.rglob("*"):
-        if fifo.is_fifo():
-            with contextlib.suppress(OSError):
-                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    unblock_fifos(tmp_path)
 
 
-def test_a_fifo_in_agents_d_is_refused_without_blocking(
-    project: Project, unblock_fifos: None
-) -> None:
+def test_a_fifo_in_agents_d_is_refused_without_blocking(project: Project, unblock: None) -> None:
     project.agent("good.yaml", "good", props="idle_timout: 1\n")
     os.mkfifo(project.root / "agents.d" / "f.yaml")
     assert errors_of(project) == [
@@ -77,7 +47,7 @@ def test_a_fifo_in_agents_d_is_refused_without_blocking(
     ]
 
 
-def test_a_fifo_partial_is_refused_without_blocking(project: Project, unblock_fifos: None) -> None:
+def test_a_fifo_partial_is_refused_without_blocking(project: Project, unblock: None) -> None:
     os.mkfifo(project.root / "agents.d" / "_base.yaml")
     assert errors_of(project) == [
         "agents.d/_base.yaml: cannot read: is a FIFO (named pipe), not a regular file"
@@ -140,7 +110,7 @@ def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path: Path) 
 
 
 def test_a_fifo_as_reconciler_yaml_is_refused_without_blocking(
-    tmp_path: Path, unblock_fifos: None
+    tmp_path: Path, unblock: None
 ) -> None:
     os.mkfifo(tmp_path / "reconciler.yaml")
 
