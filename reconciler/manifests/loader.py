@@ -5,10 +5,15 @@ hidden files and directories are skipped), in sorted order. Files whose name, or
 directories, starts with ``_`` are partials (see :mod:`reconciler.manifests.extends`); every
 other file holds one agent per YAML document.
 
+Only regular files of at most :data:`MAX_FILE_BYTES` are read; a FIFO, socket or device is
+refused without being opened, and so is a file whose real path (after symbolic links) is outside
+the agents directory.
+
 It reports every problem of every file at once: a :class:`~reconciler.errors.ValidationError`
 whose problems are ``path:line: message`` with paths relative to the project directory, sorted by
-file and line, each reported once. Agent names must be unique across all files; a duplicate is
-reported at every place the name is used.
+file and line, each reported once. Agent names must be unique across all files, and so must each
+channel and uid pair (:mod:`reconciler.manifests.conflicts`); a duplicate is reported at every
+place it is used.
 """
 
 from __future__ import annotations

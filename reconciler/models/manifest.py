@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from reconciler.models.block import Block, Params
 from reconciler.models.conversation import FillerWords, Interruption, TurnDetection
-from reconciler.models.rules import check_rules
+from reconciler.models.rules import CHANNEL_CHARACTERS, CHANNEL_PATTERN, check_rules
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 """An agent's name: its key across the project."""
@@ -177,7 +177,11 @@ class Sal(Block):
 class Properties(Block):
     """The engine's join ``properties``, sent as written after interpolation."""
 
-    channel: str = Field(description="RTC channel the agent joins.")
+    channel: str = Field(
+        description="RTC channel the agent joins: 1 to 64 letters, digits, spaces or "
+        + CHANNEL_CHARACTERS.strip(),
+        json_schema_extra={"pattern": CHANNEL_PATTERN},
+    )
     token: str | None = Field(
         default=None, description="Literal RTC token; prefer the top-level `token: auto`."
     )

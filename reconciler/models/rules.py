@@ -29,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "CHANNEL_CHARACTERS",
+    "CHANNEL_PATTERN",
     "MAX_ACCOUNT_BYTES",
     "MAX_CHANNEL_BYTES",
     "MAX_UID",
@@ -51,6 +52,12 @@ MAX_CHANNEL_BYTES = 64
 """Longest channel name; its characters are all ASCII, so bytes and characters agree."""
 CHANNEL_CHARACTERS = " !#$%&()+-:;<=.>?@[]^_{}|~,"
 """The characters a channel name may use besides ASCII letters and digits."""
+CHANNEL_PATTERN = (
+    "^[A-Za-z0-9"
+    + "".join("\\" + c if c in "\\]^-[" else c for c in CHANNEL_CHARACTERS)
+    + f"]{{1,{MAX_CHANNEL_BYTES}}}$"
+)
+"""A channel name as a regular expression (for the JSON Schema; both Python and ECMAScript)."""
 _CHANNEL_RE = re.compile("[A-Za-z0-9" + re.escape(CHANNEL_CHARACTERS) + "]+")
 _MAX_UID_DIGITS = len(str(MAX_UID))
 _AUTO = "auto"

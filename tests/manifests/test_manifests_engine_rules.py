@@ -4,11 +4,13 @@ sandbox's join validation, so the two cannot drift apart."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pydantic
 import pytest
 
+from reconciler.manifests import manifest_schema
 from reconciler.models.manifest import Manifest
 from reconciler.sandbox.errors import ApiFailure
 from reconciler.sandbox.validation import validate_join
@@ -204,3 +206,16 @@ def test_a_uid_of_5000_digits_is_refused_not_a_crash(project: Project) -> None:
         'agents.d/a.yaml:5: remote_rtc_uids[0] must be a numeric uid or "*" unless'
         " enable_string_uid is true",
     ]
+
+
+@pytest.mark.parametrize(
+    ("channel", "accepted"),
+    [(r[1]["channel"], r[2]) for r in TABLE if "channel" in r[1]],
+    ids=[r[0] for r in TABLE if "channel" in r[1]],
+)
+def test_the_schema_tells_editors_the_same_channel_rule(channel: str, accepted: bool) -> None:
+    pattern = manifest_schema()["$defs"]["Properties"]["properties"]["channel"]["pattern"]
+    # JSON Schema patterns are ECMAScript: "$" is the end of the text (Python's \Z).
+    assert (re.fullmatch(pattern.removeprefix("^").removesuffix("$"), channel) is not None) is (
+        accepted
+    )
