@@ -4,6 +4,7 @@ sandbox's join validation, so the two cannot drift apart."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -219,3 +220,21 @@ def test_the_schema_tells_editors_the_same_channel_rule(channel: str, accepted: 
     assert (re.fullmatch(pattern.removeprefix("^").removesuffix("$"), channel) is not None) is (
         accepted
     )
+
+
+COERCED: list[tuple[str, dict[str, Any]]] = [
+    ("idle-timeout-as-text", {"idle_timeout": "30"}),
+    ("idle-timeout-as-whole-float", {"idle_timeout": 30.0}),
+    ("string-uid-flag-as-yes", {"enable_string_uid": "yes", "agent_rtc_uid": "bob"}),
+]
+ACCEPTED = [(r[0], r[1]) for r in TABLE if r[2]] + COERCED
+
+
+@pytest.mark.parametrize("changes", [r[1] for r in ACCEPTED], ids=[r[0] for r in ACCEPTED])
+def test_the_spec_of_every_valid_manifest_is_a_join_body_the_engine_accepts(
+    project: Project, changes: dict[str, Any]
+) -> None:
+    manifest = {"name": "a", "properties": _properties(changes)}
+    project.write("agents.d/a.yaml", json.dumps(manifest))  # JSON is YAML
+    spec = project.load().agents["a"].spec
+    assert _engine_accepts(spec["properties"])
