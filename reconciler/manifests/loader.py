@@ -100,14 +100,19 @@ def load_desired(
         problem = Problem(Location(shown_dir), "agents directory not found")
         raise ValidationError([problem], what=shown_dir)
 
-    relatives, problems = _inside(agents_dir, discover(agents_dir), shown_dir)
+    relatives = discover(agents_dir)
     # Display paths by string: the agents directory's own, then "/" and the POSIX relative path
     # (pathlib per file cost more than parsing some of them).
     prefix = "" if shown_dir == "." else shown_dir + "/"
     shown = {rel: prefix + rel for rel in relatives}
+    refused, problems = _outside(agents_dir, relatives, shown, shown_dir)
     partials: dict[str, LineDict | None] = {}
     agent_files: list[str] = []
     for rel in relatives:
+        if rel in refused:
+            if is_partial(rel):
+                partials[rel] = None  # unusable: manifests that extend it fail quietly
+            continue
         if is_partial(rel):
             parsed = read_file(agents_dir / rel, shown[rel])
             problems.extend(parsed.problems)
@@ -167,29 +172,24 @@ def _workers_from(environ: Mapping[str, str]) -> int | None:
     return int(raw)
 
 
-def _inside(
-    agents_dir: Path, relatives: list[str], shown_dir: str
-) -> tuple[list[str], list[Problem]]:
-    """The files whose real path lies inside the agents directory, and a problem for each other.
+def _outside(
+    agents_dir: Path, relatives: list[str], shown: Mapping[str, str], shown_dir: str
+) -> tuple[set[str], list[Problem]]:
+    """The files whose real path lies outside the agents directory, each with a problem.
 
     A symbolic link under ``agents.d/`` to a file elsewhere would make that file an agent (or a
     partial) without it being in the directory a reviewer reads; such links are refused. Links
     between files of the agents directory are fine.
     """
     root = os.path.realpath(agents_dir)
-    inside: list[str] = []
+    refused: set[str] = set()
     problems: list[Problem] = []
-    prefix = "" if shown_dir == "." else shown_dir + "/"
+    message = (
+        f"refused: a link to a file outside {shown_dir}/ (move or copy the file into {shown_dir}/)"
+    )
     for rel in relatives:
         real = os.path.realpath(agents_dir / rel)
-        if os.path.commonpath([root, real]) == root:
-            inside.append(rel)
-        else:
-            problems.append(
-                Problem(
-                    Location(prefix + rel),
-                    f"refused: a link to a file outside {shown_dir}/ (move or copy the file "
-                    f"into {shown_dir}/)",
-                )
-            )
-    return inside, problems
+        if os.path.commonpath([root, real]) != root:
+            refused.add(rel)
+            problems.append(Problem(Location(shown[rel]), message))
+    return refused, problems

@@ -78,7 +78,8 @@ def test_a_link_to_a_file_outside_agents_d_is_refused(project: Project, tmp_path
 def test_a_partial_linked_from_outside_agents_d_is_refused(project: Project) -> None:
     outside = project.write("shared/base.yaml", "properties: {idle_timeout: 5}\n")
     os.symlink(outside, project.root / "agents.d" / "_base.yaml")
-    (error,) = errors_of(project)
+    project.agent("a.yaml", "a", extra="extends: _base.yaml\n")
+    (error,) = errors_of(project)  # said once: not also "no such file" for the extends
     assert error.startswith("agents.d/_base.yaml: refused: a link to a file outside agents.d/")
 
 
