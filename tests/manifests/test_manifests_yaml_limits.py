@@ -136,3 +136,25 @@ def test_alias_bombs_merged_through_extends_are_refused_quickly(project: Project
     (error,) = project.errors()
     assert time.monotonic() - started < 5.0
     assert error == "agents.d/a.yaml:1: document too large with its extends (more than 200000 keys)"
+
+
+def test_5000_digits_from_the_environment_are_located_problems(project: Project) -> None:
+    project.write(
+        "agents.d/a.yaml",
+        """\
+        name: a
+        properties:
+          channel: room
+          agent_rtc_uid: ${BIG}
+          remote_rtc_uids: ["2"]
+          idle_timeout: ${BIG}
+          llm: {url: https://llm.example}
+          tts: {vendor: microsoft}
+        """,
+    )
+    assert project.errors({"BIG": BIG}) == [
+        "agents.d/a.yaml:4: agent_rtc_uid must be a numeric uid (digits, at most 4294967295)"
+        " unless enable_string_uid is true",
+        "agents.d/a.yaml:6: properties.idle_timeout: unable to parse input string as an integer,"
+        " exceeded maximum size",
+    ]
