@@ -11,6 +11,9 @@ is checked here first, with the engine's own limits:
   account of 1 to :data:`MAX_ACCOUNT_BYTES` bytes (UTF-8);
 - ``remote_rtc_uids`` has at least one item.
 
+The sandbox, which stands in for the engine, checks the same rules with its own code (it imports
+nothing of this package); a test runs one table of values through both, so change them together.
+
 And the rules that tie several fields together:
 
 - ``llm`` and ``tts`` are required unless ``mllm.enable`` is true or ``preset`` or
