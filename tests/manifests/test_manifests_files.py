@@ -132,3 +132,15 @@ def test_a_directory_named_reconciler_yaml_is_an_error_not_the_defaults(tmp_path
     assert [str(p) for p in caught.value.problems] == [
         "reconciler.yaml: cannot read: is a directory, not a file"
     ]
+
+
+def test_a_link_loop_and_a_dangling_link_are_located_problems(project: Project) -> None:
+    agents = project.root / "agents.d"
+    os.symlink("b.yaml", agents / "a.yaml")
+    os.symlink("a.yaml", agents / "b.yaml")
+    os.symlink("missing.yaml", agents / "c.yaml")
+    assert errors_of(project) == [
+        "agents.d/a.yaml: cannot read: Too many levels of symbolic links",
+        "agents.d/b.yaml: cannot read: Too many levels of symbolic links",
+        "agents.d/c.yaml: cannot read: No such file or directory",
+    ]
