@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
 LAYERS: dict[str, int] = {
     "errors": 0,
     "models": 0,
+    "safefile": 0,
     "manifests": 1,
     "state": 1,
     "engine": 1,

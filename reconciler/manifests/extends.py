@@ -34,6 +34,8 @@ def is_partial(relative: str) -> bool:
 def check_partial(parsed: ParsedFile) -> tuple[LineDict | None, list[Problem]]:
     """The one mapping a partial file holds, or the problems that make it unusable."""
     docs = parsed.documents
+    if not docs and parsed.problems:  # unreadable: its problems say why
+        return None, []
     if len(docs) != 1 or not isinstance(docs[0].value, LineDict):
         line = docs[1].line if len(docs) > 1 else docs[0].line if docs else 0
         message = "a partial must hold exactly one YAML document, a mapping"
@@ -44,10 +46,28 @@ def check_partial(parsed: ParsedFile) -> tuple[LineDict | None, list[Problem]]:
     return doc, []
 
 
-def deep_merge(base: Any, override: Any) -> Any:
-    """``override`` on top of ``base``: mappings merge, anything else replaces."""
+MAX_MERGED_KEYS = 200_000
+"""Most keys one merge may visit. YAML aliases let a short file name the same mapping many
+times over; merging two such files visits every path, exponentially many."""
+
+
+class MergeTooLarge(Exception):
+    """A merge visited more than :data:`MAX_MERGED_KEYS` keys."""
+
+
+def deep_merge(base: Any, override: Any, budget: list[int] | None = None) -> Any:
+    """``override`` on top of ``base``: mappings merge, anything else replaces.
+
+    ``budget`` (one count, shared by the recursion) defaults to :data:`MAX_MERGED_KEYS`; it runs
+    out with :class:`MergeTooLarge`.
+    """
     if not (isinstance(base, dict) and isinstance(override, dict)):
         return override
+    if budget is None:
+        budget = [MAX_MERGED_KEYS]
+    budget[0] -= len(base) + len(override)
+    if budget[0] < 0:
+        raise MergeTooLarge
     merged = LineDict(getattr(override, "path", ""), getattr(override, "line", 0))
     lines = merged.lines
     paths: dict[Any, str] = {}
@@ -61,7 +81,7 @@ def deep_merge(base: Any, override: Any) -> Any:
         source_line = source.line if isinstance(source, LineDict) else 0
         for key, value in source.items():
             if source is override and key in merged:
-                value = deep_merge(merged[key], value)
+                value = deep_merge(merged[key], value, budget)
             merged[key] = value
             if located:
                 lines[key] = source_lines.get(key, source_line)
@@ -113,7 +133,12 @@ class ExtendsResolver:
         own.lines = doc.lines
         own.paths = doc.paths
         own.update((k, v) for k, v in doc.items() if k != EXTENDS_KEY)
-        merged: LineDict = deep_merge(base, own)
+        try:
+            merged: LineDict = deep_merge(base, own)
+        except MergeTooLarge:
+            message = f"document too large with its extends (more than {MAX_MERGED_KEYS} keys)"
+            self.problems.append(Problem(Location(doc.path, doc.line), message))
+            return None
         return merged
 
     def _target(self, doc: LineDict) -> str | None:

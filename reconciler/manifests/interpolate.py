@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from reconciler.errors import Location, Problem
-from reconciler.manifests.yamlfile import LineDict, LineList
+from reconciler.manifests.yamlfile import LineDict, LineList, UnreadableNumber
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -92,7 +92,8 @@ class Interpolated:
     interpolated: set[str] = field(default_factory=set)
     """Paths whose string value had at least one reference resolved."""
     failed: set[str] = field(default_factory=set)
-    """Paths whose interpolation failed (their problems are in :attr:`problems`)."""
+    """Paths whose value is unusable: its interpolation failed, or it is a number that cannot be
+    used (too large, not finite). Their problems are in :attr:`problems`; validation skips them."""
     unknown: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """With unset variables allowed: paths whose value is unknown, and the variables not set."""
     locations: dict[str, Location] = field(default_factory=dict)
@@ -150,8 +151,13 @@ class _Walker:
             return text
         if isinstance(value, bool) or value is None or isinstance(value, int):
             return value
+        if isinstance(value, UnreadableNumber):
+            self.result.failed.add(path)
+            self.result.problems.append(Problem(where, f"{path or 'document'}: {value.problem()}"))
+            return None
         if isinstance(value, float):
             if not math.isfinite(value):
+                self.result.failed.add(path)
                 self.result.problems.append(Problem(where, f"{path}: not a finite number"))
             return value
         if isinstance(value, dict):

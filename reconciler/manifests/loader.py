@@ -5,10 +5,15 @@ hidden files and directories are skipped), in sorted order. Files whose name, or
 directories, starts with ``_`` are partials (see :mod:`reconciler.manifests.extends`); every
 other file holds one agent per YAML document.
 
+Only regular files of at most :data:`MAX_FILE_BYTES` are read; a FIFO, socket or device is
+refused without being opened, and so is a file whose real path (after symbolic links) is outside
+the agents directory.
+
 It reports every problem of every file at once: a :class:`~reconciler.errors.ValidationError`
 whose problems are ``path:line: message`` with paths relative to the project directory, sorted by
-file and line, each reported once. Agent names must be unique across all files; a duplicate is
-reported at every place the name is used.
+file and line, each reported once. Agent names must be unique across all files, and so must each
+channel and uid pair (:mod:`reconciler.manifests.conflicts`); a duplicate is reported at every
+place it is used.
 """
 
 from __future__ import annotations
@@ -19,13 +24,17 @@ from pathlib import Path
 
 from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
+from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import load_document
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
 from reconciler.models.settings import Settings
+from reconciler.safefile import read_regular
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 16 << 20
+"""Largest manifest or settings file read (16 MiB); a larger one is refused."""
 ENV_WORKERS = "RECONCILER_WORKERS"
 """How many processes read the manifests (default: one per CPU, up to 4, for 400+ files)."""
 
@@ -52,9 +61,13 @@ def discover(agents_dir: Path) -> list[str]:
 
 
 def read_file(path: Path, shown: str) -> ParsedFile:
-    """Read and parse one YAML file; an unreadable file is a problem, not an exception."""
+    """Read and parse one YAML file; an unreadable file is a problem, not an exception.
+
+    Only a regular file of at most :data:`MAX_FILE_BYTES` is read (see
+    :func:`reconciler.safefile.read_regular`): a FIFO, device or socket is refused unopened.
+    """
     try:
-        raw = path.read_bytes()
+        raw, _ = read_regular(path, MAX_FILE_BYTES)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return ParsedFile(shown, problems=[Problem(Location(shown), f"cannot read: {reason}")])
@@ -99,10 +112,14 @@ def load_desired(
     # (pathlib per file cost more than parsing some of them).
     prefix = "" if shown_dir == "." else shown_dir + "/"
     shown = {rel: prefix + rel for rel in relatives}
-    problems: list[Problem] = []
+    refused, problems = _outside(agents_dir, relatives, shown, shown_dir)
     partials: dict[str, LineDict | None] = {}
     agent_files: list[str] = []
     for rel in relatives:
+        if rel in refused:
+            if is_partial(rel):
+                partials[rel] = None  # unusable: manifests that extend it fail quietly
+            continue
         if is_partial(rel):
             parsed = read_file(agents_dir / rel, shown[rel])
             problems.extend(parsed.problems)
@@ -148,7 +165,8 @@ def load_desired(
     names: dict[str, list[Location]] = {}
     for name, where in loaded.names:
         names.setdefault(name, []).append(where)
-    problems.extend(_duplicate_names(names))
+    problems.extend(duplicate_names(names))
+    problems.extend(duplicate_uids(agents))
     if problems:
         raise ValidationError(finish(problems), what=shown_dir)
     return DesiredSet(
@@ -166,12 +184,24 @@ def _workers_from(environ: Mapping[str, str]) -> int | None:
     return int(raw)
 
 
-def _duplicate_names(names: Mapping[str, list[Location]]) -> list[Problem]:
+def _outside(
+    agents_dir: Path, relatives: list[str], shown: Mapping[str, str], shown_dir: str
+) -> tuple[set[str], list[Problem]]:
+    """The files whose real path lies outside the agents directory, each with a problem.
+
+    A symbolic link under ``agents.d/`` to a file elsewhere would make that file an agent (or a
+    partial) without it being in the directory a reviewer reads; such links are refused. Links
+    between files of the agents directory are fine.
+    """
+    root = os.path.realpath(agents_dir)
+    refused: set[str] = set()
     problems: list[Problem] = []
-    for name, places in names.items():
-        if len(places) < 2:
-            continue
-        for place in places:
-            others = ", ".join(str(other) for other in places if other is not place)
-            problems.append(Problem(place, f"duplicate agent name '{name}' (also at {others})"))
-    return problems
+    message = (
+        f"refused: a link to a file outside {shown_dir}/ (move or copy the file into {shown_dir}/)"
+    )
+    for rel in relatives:
+        real = os.path.realpath(agents_dir / rel)
+        if os.path.commonpath([root, real]) != root:
+            refused.add(rel)
+            problems.append(Problem(Location(shown[rel]), message))
+    return refused, problems

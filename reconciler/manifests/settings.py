@@ -2,7 +2,8 @@
 
 - The file is ``reconciler.yaml`` in the project directory, or the path given with ``--config``.
   A missing default file means "all defaults" (the embedded sandbox); a missing ``--config`` file
-  is an error.
+  is an error. Only a regular file is read (a FIFO, device or directory there is an error), of
+  at most 16 MiB.
 - String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``).
 - Unknown keys are errors, with a suggestion. ``customer_id``/``customer_secret`` are never read
   from the file: they come from ``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET``; with
@@ -19,6 +20,7 @@ Every problem is reported at once, located in the settings file, as a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,7 +82,7 @@ def load_settings(
     values: dict[str, Any] = {}
     locations: dict[str, Location] = {}
     root = Location(shown)
-    if path.is_file():
+    if os.path.lexists(path):  # anything there is read: a FIFO or a device is refused
         values, locations, root = _read(path, shown, environ, problems)
     elif config_path is not None:
         problems.append(Problem(root, "settings file not found"))

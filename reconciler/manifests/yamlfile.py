@@ -254,6 +254,82 @@ def _too_deep(text: str) -> int | None:
     return None
 
 
+MAX_NUMBER_CHARS = 1000
+"""Longest integer accepted, in characters; also the most decimal digits of its value. Python
+refuses to convert integers of more than 4300 digits to or from text, and the conversion of
+longer ones (or of ``1:0:0:...`` in base 60) takes time quadratic in their length."""
+_INT_LIMIT = 10**MAX_NUMBER_CHARS
+
+
+class UnreadableNumber:
+    """Stands for an integer too long to read, written where a value or key was.
+
+    Parsing goes on, so that the file's other problems are found too; interpolation reports it,
+    located, with its path (:func:`reconciler.manifests.interpolate.interpolate_tree`).
+    """
+
+    __slots__ = ("length",)
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __repr__(self) -> str:
+        return f"<an integer of {self.length} characters>"
+
+    def problem(self) -> str:
+        """What is wrong, for a message that names the place."""
+        return f"integer too large (more than {MAX_NUMBER_CHARS} digits); quote it if it is text"
+
+
+def _unreadable(node: yaml.Node, what: str) -> ConstructorError:
+    return ConstructorError(None, None, f"cannot read the value as {what}", node.start_mark)
+
+
+def _scalar(node: yaml.Node, what: str) -> yaml.ScalarNode:
+    if not isinstance(node, yaml.ScalarNode):  # e.g. "!!int [1]"
+        raise _unreadable(node, what)
+    return node
+
+
+def _construct_int(loader: _LineLoader, node: yaml.Node) -> int | UnreadableNumber:
+    scalar = _scalar(node, "an integer (!!int)")
+    text = str(scalar.value)
+    if len(text) > MAX_NUMBER_CHARS:
+        return UnreadableNumber(len(text))
+    try:
+        value: int = yaml.constructor.SafeConstructor.construct_yaml_int(loader, scalar)
+    except (ValueError, IndexError):  # only with an explicit !!int tag on something else
+        raise _unreadable(node, "an integer (!!int)") from None
+    if abs(value) >= _INT_LIMIT:  # 0x... or base 60: few characters, a huge value
+        return UnreadableNumber(len(text))
+    return value
+
+
+def _construct_float(loader: _LineLoader, node: yaml.Node) -> float:
+    try:
+        value: float = yaml.constructor.SafeConstructor.construct_yaml_float(
+            loader, _scalar(node, "a number (!!float)")
+        )
+    except (ValueError, IndexError):
+        raise _unreadable(node, "a number (!!float)") from None
+    return value
+
+
+def _construct_bool(loader: _LineLoader, node: yaml.Node) -> bool:
+    try:
+        value: bool = yaml.constructor.SafeConstructor.construct_yaml_bool(
+            loader, _scalar(node, "true or false (!!bool)")
+        )
+    except KeyError:
+        raise _unreadable(node, "true or false (!!bool)") from None
+    return value
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_LineLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+
+
 _STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
@@ -290,11 +366,11 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
         if tag == _STR_TAG:
             return node.value
         if tag == _INT_TAG:
-            return loader.construct_yaml_int(node)
+            return _construct_int(loader, node)
         if tag == _FLOAT_TAG:
-            return loader.construct_yaml_float(node)
+            return _construct_float(loader, node)
         if tag == _BOOL_TAG:
-            return loader.construct_yaml_bool(node)
+            return _construct_bool(loader, node)
         if tag == _NULL_TAG:
             return None
         if tag == _TIMESTAMP_TAG:
@@ -359,9 +435,11 @@ def parse_yaml(text: str, source: str) -> ParsedFile:
         parsed.problems.append(Problem(Location(source, deep), message))
         return parsed
     loader = _LineLoader(text, source)
+    line = 0
     try:
         while loader.check_node():
             node = loader.get_node()
+            line = node.start_mark.line + 1
             value = _construct(loader, node)
             if value is not None:
                 parsed.documents.append(Document(value, node.start_mark.line + 1))
@@ -369,6 +447,11 @@ def parse_yaml(text: str, source: str) -> ParsedFile:
         parsed.problems.append(Problem(Location(source, _line_of(exc, text)), _message_of(exc)))
     except RecursionError:
         parsed.problems.append(Problem(Location(source), "invalid YAML: nested too deeply"))
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError):
+        # A value PyYAML's constructors cannot build and do not report as YAML errors (the
+        # scalar constructors above report theirs): located at the document, never a crash.
+        message = "invalid YAML: a value cannot be read"
+        parsed.problems.append(Problem(Location(source, line), message))
     finally:
         loader.dispose()
     parsed.problems[:0] = loader.problems

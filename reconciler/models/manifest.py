@@ -1,13 +1,13 @@
 """Typed models of a manifest document (one agent in ``agents.d/``) and its core properties.
 
 These models are used to validate manifests and to generate their JSON Schema. They describe the
-keys the engine documents (``agora-api.md`` section 7); vendor ``params`` and a few blocks whose
+keys the engine documents for a join; vendor ``params`` and a few blocks whose
 shape is not documented pass through as free-form mappings.
 
 The base class is in :mod:`reconciler.models.block` (unknown keys kept for ``strict: false``,
 forbidden in the JSON Schema); turn taking and filler words in
-:mod:`reconciler.models.conversation`; the rules that tie several fields together in
-:mod:`reconciler.models.rules`.
+:mod:`reconciler.models.conversation`; the engine's rules for the channel and the uids, and
+the rules that tie several fields together, in :mod:`reconciler.models.rules`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from reconciler.models.block import Block, Params
 from reconciler.models.conversation import FillerWords, Interruption, TurnDetection
-from reconciler.models.rules import check_rules
+from reconciler.models.rules import CHANNEL_CHARACTERS, CHANNEL_PATTERN, check_rules
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 """An agent's name: its key across the project."""
@@ -177,7 +177,11 @@ class Sal(Block):
 class Properties(Block):
     """The engine's join ``properties``, sent as written after interpolation."""
 
-    channel: str = Field(description="RTC channel the agent joins.")
+    channel: str = Field(
+        description="RTC channel the agent joins: 1 to 64 letters, digits, spaces or "
+        + CHANNEL_CHARACTERS.strip(),
+        json_schema_extra={"pattern": CHANNEL_PATTERN},
+    )
     token: str | None = Field(
         default=None, description="Literal RTC token; prefer the top-level `token: auto`."
     )
@@ -260,6 +264,7 @@ class Manifest(Block):
             "preset": self.preset,
             "pipeline_id": self.pipeline_id,
             "properties": {
+                "channel": props.channel,
                 "token": props.token,
                 "enable_string_uid": props.enable_string_uid,
                 "agent_rtc_uid": props.agent_rtc_uid,

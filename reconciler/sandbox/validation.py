@@ -79,7 +79,8 @@ def _uid(value: str, path: str, string_uid: bool, wildcard: bool) -> None:
         if not value or len(value.encode()) > 255:
             raise invalid(path, "string uid must be 1 to 255 bytes")
         return
-    if not value.isascii() or not value.isdigit() or int(value) > _MAX_UID:
+    digits = value.lstrip("0")  # int() of thousands of digits raises; no uid has 11
+    if not value.isascii() or not value.isdigit() or len(digits) > 10 or int(value) > _MAX_UID:
         raise invalid(path, "must be a numeric uid (0 to 4294967295) unless enable_string_uid")
 
 
@@ -108,7 +109,7 @@ def validate_join(body: dict[str, Any], *, require_token: bool) -> JoinRequest:
     channel = _typed(props, "channel", "properties.channel", str)
     if not channel:
         raise missing("properties.channel")
-    if not _CHANNEL_RE.match(channel) or len(channel.encode()) > 64:
+    if not _CHANNEL_RE.fullmatch(channel) or len(channel.encode()) > 64:  # "$" allows "\n"
         raise invalid("properties.channel", "must be 1 to 64 characters of the allowed set")
     string_uid = _typed(props, "enable_string_uid", "properties.enable_string_uid", bool) is True
     agent_uid = _typed(props, "agent_rtc_uid", "properties.agent_rtc_uid", str)

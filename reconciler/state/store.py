@@ -37,10 +37,13 @@ from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, AgentRecord, PendingEntry, StateDoc
+from reconciler.safefile import read_regular
 
 __all__ = ["LocalStateStore", "dump_state", "new_state"]
 
 _MAX_LISTED_PROBLEMS = 10
+MAX_STATE_BYTES = 256 << 20
+"""Largest state file read (256 MiB: about 100,000 agents); a larger one is refused."""
 
 
 def new_state() -> StateDoc:
@@ -145,8 +148,8 @@ class LocalStateStore:
 
     @property
     def exists(self) -> bool:
-        """Whether a state file has been written at :attr:`path`."""
-        return self.path.is_file()
+        """Whether something is at :attr:`path` (anything but a regular file fails to load)."""
+        return self.path.exists()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -157,9 +160,7 @@ class LocalStateStore:
         file written by a newer version of the tool. The file is never modified.
         """
         try:
-            with open(self.path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                raw = fh.read()
+            raw, st = read_regular(self.path, MAX_STATE_BYTES)  # never a FIFO or a device
         except FileNotFoundError:
             self._disk = None
             return new_state()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -44,8 +45,14 @@ class Project:
         return path
 
     def agent(self, relative: str, name: str, extra: str = "", props: str = "") -> Path:
-        """Write a valid agent, with ``extra`` top-level lines and ``props`` more properties."""
-        body = f"name: {name}\n{textwrap.dedent(extra)}properties:\n{VALID_PROPERTIES}"
+        """Write a valid agent, with ``extra`` top-level lines and ``props`` more properties.
+
+        Each name gets a channel of its own, so that agents of different names never share a
+        channel and uid (a validation error).
+        """
+        channel = f"room-{zlib.crc32(name.encode()):08x}"
+        valid = VALID_PROPERTIES.replace("channel: room-1", f"channel: {channel}")
+        body = f"name: {name}\n{textwrap.dedent(extra)}properties:\n{valid}"
         more = textwrap.indent(textwrap.dedent(props), "  ")
         return self.write(f"agents.d/{relative}", body + more)
 

@@ -254,8 +254,8 @@ def test_a_duplicate_name_across_files_is_reported_at_both_places(project: Proje
 
 
 def test_several_documents_per_file_are_several_agents(project: Project) -> None:
-    body = "properties: {channel: c, agent_rtc_uid: '1', remote_rtc_uids: ['2']}\npreset: p\n"
-    project.write("agents.d/many.yaml", f"name: one\n{body}---\nname: two\n{body}---\n")
+    body = "properties: {channel: c, agent_rtc_uid: '%s', remote_rtc_uids: ['9']}\npreset: p\n"
+    project.write("agents.d/many.yaml", f"name: one\n{body % 1}---\nname: two\n{body % 2}---\n")
     desired = project.load()
     assert list(desired.agents) == ["one", "two"]
     assert desired.agents["two"].line == 5
