@@ -99,6 +99,8 @@ def _execute(
     click.echo(summary_line(result))
     if result.failed:
         raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
+    if result.aborted:
+        raise ApplyError(result.aborted)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK
