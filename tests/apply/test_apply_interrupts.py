@@ -46,7 +46,7 @@ def test_an_interrupt_during_restart_stops_still_starts_every_agent_it_stopped(
 ) -> None:
     changed = _restart_all(world)
     answered = _leaves_counted(monkeypatch)
-    plan, result, state = world.apply(changed, should_stop=lambda: len(answered) >= 3)
+    plan, result, _ = world.apply(changed, should_stop=lambda: len(answered) >= 3)
     assert [a.action for a in plan.agents] == ["restart"] * N
     assert result.interrupted
     stopped = len(answered)
