@@ -74,7 +74,10 @@ def _execute(
     def request_stop() -> None:
         nonlocal stop_requested
         if not stop_requested:
-            note("\nInterrupt received: finishing the calls in flight and saving state...")
+            note(
+                "\nInterrupt received: finishing the calls in flight and the restarts already "
+                "begun, then saving state..."
+            )
         stop_requested = True
 
     on_retry = retry_reporter(click.get_current_context(), project.environ)
