@@ -144,13 +144,16 @@ class Run:
                 try:
                     self.doc = await asyncio.to_thread(self.ctx.store.write, mutate(self.doc))
                 except Exception as exc:
-                    waiting.set_exception(exc)
+                    if not waiting.done():  # its waiter may have been cancelled meanwhile
+                        waiting.set_exception(exc)
                 else:
-                    waiting.set_result(None)
+                    if not waiting.done():
+                        waiting.set_result(None)
             return
         self.doc = written
         for _, waiting in batch:
-            waiting.set_result(None)
+            if not waiting.done():
+                waiting.set_result(None)
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         async with self.sem:

@@ -4,15 +4,20 @@ on disk still covers every agent the engine runs."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import gc
 import logging
 import os
+import time
 from typing import Any
 
 import pytest
 
+from reconciler.apply import ApplyContext
+from reconciler.apply.run import Run
 from reconciler.cli.output import summary_line
+from reconciler.errors import StateError
 from reconciler.models import StateDoc
 from reconciler.state import LocalStateStore
 from tests.apply.harness import World, agent, desired, make_world
@@ -120,3 +125,35 @@ def test_a_defect_inside_an_action_becomes_a_typed_failure_and_halts_the_run(
     assert result.aborted == "internal error (ZeroDivisionError); please report it"
     assert {r.reason for r in result.failed} == {"ApplyError"}
     assert world.agents() == []
+
+
+def test_a_change_cancelled_during_a_failing_write_leaves_the_others_their_own_error(
+    world: World,
+) -> None:
+    """The group commit hands each waiter its own outcome; one whose waiter was cancelled while
+    the write failed must not turn the others' error into an ``InvalidStateError``."""
+
+    class SlowFullDisk:
+        def write(self, doc: StateDoc) -> StateDoc:
+            time.sleep(0.05)
+            raise StateError("cannot write state: No space left on device")
+
+    plan, state = world.plan(desired())
+    run = Run(
+        plan=plan,
+        desired=desired(),
+        ctx=ApplyContext(client=world.client(), store=SlowFullDisk()),
+        doc=state,
+    )
+
+    async def go() -> list[BaseException | None]:
+        first = asyncio.ensure_future(run.save(lambda d: d))
+        second = asyncio.ensure_future(run.save(lambda d: d))
+        await asyncio.sleep(0.02)  # both are in the batch being written
+        second.cancel()
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        return [o if isinstance(o, BaseException) else None for o in outcomes]
+
+    first, second = asyncio.run(go())
+    assert isinstance(first, StateError), first
+    assert isinstance(second, asyncio.CancelledError)
