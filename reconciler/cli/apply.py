@@ -75,8 +75,8 @@ def _execute(
         nonlocal stop_requested
         if not stop_requested:
             note(
-                "\nInterrupt received: finishing the calls in flight and the restarts already "
-                "begun, then saving state..."
+                "\nInterrupt received: finishing the calls in flight and saving state "
+                "(restarts whose old agent is stopped get their new one first)..."
             )
         stop_requested = True
 
