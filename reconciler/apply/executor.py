@@ -68,6 +68,7 @@ def _account(run: Run) -> None:
         if a.action == "restart" and a.name in run.stopped_ok and a.name not in running
     ]
     reported = {r.name for r in result.results} | set(result.left_stopped)
+    reported |= {a.name for a in run.plan.agents if a.action == "stop" and a.name in run.stopped_ok}
     result.not_attempted = [
         a.name for a in run.plan.agents if a.action != "no-op" and a.name not in reported
     ]
