@@ -97,13 +97,13 @@ def _read_info(fd: int) -> LockInfo | None:
     return None
 
 
-def _try_flock(fd: int) -> bool:
+def _try_flock(fd: int, path: Path) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
-        raise
+        raise StateError(f"cannot lock {path}: {exc.strerror or exc}") from exc
     return True
 
 
@@ -205,12 +205,12 @@ class StateLock:
             dir_fd = _open_dir(directory)
             fd: int | None = None
             try:
-                if _try_flock(dir_fd):
+                if _try_flock(dir_fd, directory):
                     if not _is_current(dir_fd, directory):
                         _close(dir_fd)
                         continue  # the directory was replaced: lock the new one
                     fd = _open(self.lock_path)
-                    if _try_flock(fd):
+                    if _try_flock(fd, self.lock_path):
                         if _is_current(fd, self.lock_path):
                             break
                         _close(fd, dir_fd)
@@ -348,7 +348,7 @@ def force_unlock(state_path: Path, lock_id: str) -> LockInfo:
         info = _read_info(fd)
         _check_id(lock_path, info, lock_id)
         assert info is not None
-        if _try_flock(fd):
+        if _try_flock(fd, lock_path):
             _write_info(fd, None)  # stale info of a holder that died; the lock was free
             return info
         if info.host != socket.gethostname():
@@ -382,7 +382,7 @@ def _check_directory_free(directory: Path, info: LockInfo) -> None:
     """Refuse to break a lock while some process holds the state directory's lock."""
     dir_fd = _open_dir(directory)
     try:
-        if not _try_flock(dir_fd):
+        if not _try_flock(dir_fd, directory):
             raise LockHeldError(
                 f"the recorded holder (pid {info.pid}) is gone, but another process still holds "
                 f"the lock on {directory} (one that inherited the holder's descriptors?); stop "

@@ -3,6 +3,7 @@ run beside the first), and force-unlock never frees a lock some live process sti
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import LockHeldError
+from reconciler.errors import LockHeldError, StateError
 from reconciler.state import LockInfo, StateLock, force_unlock, lock_path_for
 from tests.state.conftest import HolderFactory
 
@@ -111,3 +112,14 @@ def test_force_unlock_refuses_while_a_process_still_holds_the_directory(
     finally:
         os.close(fd)
         os.close(dir_fd)
+
+
+def test_a_filesystem_that_cannot_lock_is_a_state_error_naming_the_path(
+    state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with pytest.raises(StateError, match=rf"cannot lock {state_path.parent}: No locks available"):
+        StateLock(state_path).acquire()
