@@ -73,4 +73,9 @@ class ApplyContext:
     clock: Callable[[], float] = time.time
     on_event: Callable[[ApplyEvent], None] = _ignore
     should_stop: Callable[[], bool] = _never
+    """Polled before each action begins: once true, no new action begins (see below)."""
+    interrupt_grace_s: float = 60.0
+    """After a stop request, restarts whose old agent was already stopped are still started
+    (their new agent) for up to this many seconds, so an interrupt leaves nothing down that it
+    could bring back; anything else not begun yet is left for the next run."""
     check_capacity: bool = True

@@ -35,14 +35,24 @@ class ActionResult:
     """The engine's ``reason`` code on failure (``TaskConflict``, ...)."""
     detail: str = ""
     """Human explanation on failure, or a note on success (e.g. "adopted after 409")."""
+    reached_engine: bool = False
+    """On failure: the engine carried the action out, but the state could not record it (the
+    write-ahead journal on disk still covers it, so the next run settles it)."""
 
 
 @dataclass
 class ApplyResult:
-    """Every action's outcome, in completion order."""
+    """Every action's outcome, in completion order, and what was left undone."""
 
     results: list[ActionResult] = field(default_factory=list)
     interrupted: bool = False
+    """A stop was requested (SIGTERM, Ctrl-C); what was in progress was finished."""
+    aborted: str = ""
+    """Why the run stopped beginning actions on its own (the state could not be written)."""
+    left_stopped: list[str] = field(default_factory=list)
+    """Restarts whose old agent was stopped and whose new one is not running."""
+    not_attempted: list[str] = field(default_factory=list)
+    """Planned actions never begun (after an interrupt, an abort, or a capacity refusal)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -50,8 +60,13 @@ class ApplyResult:
         return [r for r in self.results if not r.ok]
 
     @property
+    def unrecorded(self) -> list[ActionResult]:
+        """Failures that reached the engine: done there, missing from the state."""
+        return [r for r in self.results if not r.ok and r.reached_engine]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+        return not self.failed and not self.interrupted and not self.aborted
 
     def count(self, action: str) -> int:
         return sum(1 for r in self.results if r.ok and r.action == action)

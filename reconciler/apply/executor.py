@@ -1,9 +1,15 @@
 """The apply executor: phases, parallelism, write-ahead journal and state after every action.
 
-Order (DESIGN section 7): stops (removals and the stop half of restarts), wait until those
+Order: stops (removals and the stop half of restarts), wait until those
 agents are STOPPED or gone, in-place updates (one ``update`` per agent carrying every in-place
 field), starts (new agents, drift and the start half of restarts). A failure of one agent never
 stops the others; a restart whose stop failed does not start a second copy.
+
+A stop request (SIGTERM, Ctrl-C) lets the actions in progress finish and begins no new one,
+except the start half of every restart whose stop went through (for a bounded time), so that an
+interrupt does not leave agents down. A state write failure halts the run the same way, minus
+those starts (a start needs a write-ahead entry first). The result then lists the restarts left
+stopped and the actions not attempted.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.payload import update_properties
-from reconciler.apply.run import Run, drop_pending, fail
+from reconciler.apply.run import Run, drop_pending, fail, guarded, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import EngineError
 from reconciler.models import AgentPlan, DesiredSet, PendingEntry, Plan, StateDoc
@@ -33,32 +39,59 @@ async def apply_plan(
     updates = [a for a in plan.agents if a.action in ("update", "renew-token")]
     starts = [a for a in plan.agents if a.action in ("start", "restart")]
 
-    await _phase(run, stops, _stop_one)
-    if updates and not ctx.should_stop():
-        await _phase(run, updates, _update_one)
-    if starts and not ctx.should_stop():
-        ready = [a for a in starts if a.action == "start" or a.name in run.stopped_ok]
-        if ready and ctx.check_capacity:
+    await _phase(run, stops, _stop_one, "leave")
+    if updates and not run.stopping():
+        await _phase(run, updates, _update_one, "update")
+    ready = [a for a in starts if a.action == "start" or a.name in run.stopped_ok]
+    ready = [a for a in ready if run.may_start(a)]
+    if ready:
+        if ctx.check_capacity:
             await check_capacity(run, len(ready))
         if not any(r.action == "capacity" for r in run.result.results):
             await start_phase(run, ready)
-    run.result.interrupted = ctx.should_stop()
+    _account(run)
     return run.result, run.doc
 
 
+def _account(run: Run) -> None:
+    """Fill in what the result says beyond its action outcomes: interruption, what was left."""
+    result = run.result
+    result.interrupted = run.ctx.should_stop()
+    if run.halted is not None:
+        result.aborted = str(run.halted)
+    running = {
+        r.name for r in result.results if r.action == "restart" and (r.ok or r.reached_engine)
+    }
+    result.left_stopped = [
+        a.name
+        for a in run.plan.agents
+        if a.action == "restart" and a.name in run.stopped_ok and a.name not in running
+    ]
+    reported = {r.name for r in result.results} | set(result.left_stopped)
+    reported |= {a.name for a in run.plan.agents if a.action == "stop" and a.name in run.stopped_ok}
+    result.not_attempted = [
+        a.name for a in run.plan.agents if a.action != "no-op" and a.name not in reported
+    ]
+
+
 async def _phase(
-    run: Run, actions: list[AgentPlan], worker: Callable[[Run, AgentPlan], Awaitable[None]]
+    run: Run,
+    actions: list[AgentPlan],
+    worker: Callable[[Run, AgentPlan], Awaitable[None]],
+    call: str,
 ) -> None:
     """Run ``worker`` over ``actions`` with at most ``parallelism`` agents in progress.
 
-    Each worker takes the next action only while no stop was requested, so after SIGTERM or
-    Ctrl-C the actions in progress finish (and are recorded) and no new one begins.
+    Each worker takes the next action only while the run is not stopping, so after SIGTERM or
+    Ctrl-C (or a failed state write) the actions in progress finish (and are recorded) and no
+    new one begins. Each action runs :func:`guarded`: its failure is its result.
     """
     queue = list(reversed(actions))
 
     async def drain() -> None:
-        while queue and not run.ctx.should_stop():
-            await worker(run, queue.pop())
+        while queue and not run.stopping():
+            action = queue.pop()
+            await guarded(run, action, call, worker(run, action))
 
     workers = min(len(actions), max(1, run.ctx.parallelism))
     await asyncio.gather(*(drain() for _ in range(workers)))
@@ -99,8 +132,8 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
                 detail=f"still {final.status} after {ctx.stop_wait_timeout_s:.0f}s",
             )
     except Exception as exc:
-        await run.save(lambda d: drop_pending(d, entry.id))
         fail(run, action, exc, started, "leave")
+        await run.save_or_halt(lambda d: drop_pending(d, entry.id))
         return
 
     def done(d: StateDoc) -> StateDoc:
@@ -110,8 +143,12 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
             d = d.model_copy(update={"agents": agents})
         return d
 
-    await run.save(done)
+    recorded = await run.save_or_halt(done)
     run.stopped_ok.add(action.name)
+    if not recorded:
+        if action.action == "stop":
+            unrecorded(run, action, agent_id, started, "stopped")
+        return  # a restart's old agent is down: the result lists it as left stopped
     duration = ctx.clock() - started
     run.emit(ApplyEvent(action.name, action.action, "stop", "done", agent_id, duration))
     if action.action == "stop":
@@ -151,7 +188,11 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
             "token_expires_at": expires if agent.token_mode == "auto" else None,
         }
     )
-    await run.save(lambda d: d.model_copy(update={"agents": {**d.agents, action.name: new_record}}))
+    if not await run.save_or_halt(
+        lambda d: d.model_copy(update={"agents": {**d.agents, action.name: new_record}})
+    ):
+        unrecorded(run, action, record.agent_id, started, "updated")
+        return
     duration = ctx.clock() - started
     run.emit(ApplyEvent(action.name, action.action, "update", "done", record.agent_id, duration))
     run.result.results.append(

@@ -1,16 +1,26 @@
-"""One apply in progress: the state it writes (group commit), its results and its limits."""
+"""One apply in progress: the state it writes (group commit), its results and its limits.
+
+It is also the one boundary where failures become results. An action's work runs under
+:func:`guarded`: an error the tool raises on purpose (:class:`ReconcilerError`) fails that
+action; any other exception is a defect, typed as :class:`ApplyError` and failing that action.
+A state write that fails, or a defect, also *halts* the run: no further action begins (each
+would need a write-ahead entry the state cannot take), the actions in progress finish, and the
+result says what reached the engine. Nothing escapes as an exception except cancellation.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase
-from reconciler.errors import EngineError
+from reconciler.errors import ApplyError, EngineError, ReconcilerError, StateError
 from reconciler.models import AgentPlan, DesiredSet, Plan, StateDoc
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -34,6 +44,41 @@ class Run:
     """Channels with a join whose outcome is unknown: nothing more is started there."""
     channel_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     """Held from a join's write-ahead entry until its outcome is recorded (see ``starts``)."""
+    halted: ReconcilerError | None = None
+    """The failure that stopped this run from beginning more actions (see :meth:`halt`)."""
+    stop_seen_at: float | None = None
+    """When a stop request was first seen (the interrupt grace for restarts counts from it)."""
+
+    def halt(self, error: ReconcilerError) -> None:
+        """Begin no further action (the first cause is kept)."""
+        if self.halted is None:
+            self.halted = error
+
+    def stopping(self) -> bool:
+        """Whether new actions must not begin: a stop was requested or the run is halted."""
+        if self.halted is not None:
+            return True
+        if self.ctx.should_stop():
+            if self.stop_seen_at is None:
+                self.stop_seen_at = self.ctx.clock()
+            return True
+        return False
+
+    def may_start(self, action: AgentPlan) -> bool:
+        """Whether the start of ``action`` may begin now.
+
+        After a stop request, the start half of a restart whose stop went through still may, for
+        ``interrupt_grace_s``: leaving it for the next run would leave that agent down meanwhile.
+        """
+        if not self.stopping():
+            return True
+        if self.halted is not None or self.stop_seen_at is None:
+            return False
+        return (
+            action.action == "restart"
+            and action.name in self.stopped_ok
+            and self.ctx.clock() - self.stop_seen_at < self.ctx.interrupt_grace_s
+        )
 
     def channel_lock(self, channel: str) -> asyncio.Lock:
         lock = self.channel_locks.get(channel)
@@ -72,6 +117,19 @@ class Run:
                 self.flushing = False
         await done
 
+    async def save_or_halt(self, mutate: Callable[[StateDoc], StateDoc]) -> bool:
+        """:meth:`save`, turning a failure into a halt of the run; whether the change is durable.
+
+        For writes that follow an engine call: the call is done either way, and the caller
+        reports it as not recorded (its write-ahead entry on disk still covers it).
+        """
+        try:
+            await self.save(mutate)
+        except Exception as exc:
+            self.halt(as_reconciler_error(exc))
+            return False
+        return True
+
     async def _write(
         self, batch: list[tuple[Callable[[StateDoc], StateDoc], asyncio.Future[None]]]
     ) -> None:
@@ -86,21 +144,77 @@ class Run:
                 try:
                     self.doc = await asyncio.to_thread(self.ctx.store.write, mutate(self.doc))
                 except Exception as exc:
-                    waiting.set_exception(exc)
+                    if not waiting.done():  # its waiter may have been cancelled meanwhile
+                        waiting.set_exception(exc)
                 else:
-                    waiting.set_result(None)
+                    if not waiting.done():
+                        waiting.set_result(None)
             return
         self.doc = written
         for _, waiting in batch:
-            waiting.set_result(None)
+            if not waiting.done():
+                waiting.set_result(None)
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         async with self.sem:
             return await fn()
 
 
+def as_reconciler_error(exc: Exception) -> ReconcilerError:
+    """``exc`` itself when the tool raised it on purpose, else an :class:`ApplyError` naming it."""
+    if isinstance(exc, ReconcilerError):
+        return exc
+    return ApplyError(f"internal error ({type(exc).__name__}); please report it")
+
+
+async def guarded(run: Run, action: AgentPlan, phase: str, work: Awaitable[T]) -> T | None:
+    """Await ``work`` for ``action``; a failure fails the action (None), never escapes.
+
+    A state write failure or a defect also halts the run (see the module docstring).
+    """
+    started = run.ctx.clock()
+    try:
+        return await work
+    except Exception as exc:
+        error = as_reconciler_error(exc)
+        if error is not exc or isinstance(exc, StateError):
+            run.halt(error)
+        fail(run, action, error, started, phase)
+        return None
+
+
+def unrecorded(run: Run, action: AgentPlan, agent_id: str, started: float, what: str) -> None:
+    """Report an action the engine carried out but the state could not record."""
+    why = str(run.halted) if run.halted is not None else "the state could not be written"
+    detail = (
+        f"{what} agent {agent_id} on the engine, but the state could not record it ({why}); "
+        "the journal in state covers it: run reconciler apply again once state can be written"
+    )
+    duration = run.ctx.clock() - started
+    run.result.results.append(
+        ActionResult(
+            name=action.name,
+            action=action.action,
+            ok=False,
+            agent_id=agent_id,
+            duration_s=duration,
+            reason="StateWriteFailed",
+            detail=detail,
+            reached_engine=True,
+        )
+    )
+    phase: Phase = "start" if what == "started" else "update" if what == "updated" else "stop"
+    run.emit(ApplyEvent(action.name, action.action, phase, "failed", agent_id, duration, detail))
+
+
 def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str) -> None:
-    reason = exc.reason if isinstance(exc, EngineError) else type(exc).__name__
+    reason = (
+        exc.reason
+        if isinstance(exc, EngineError)
+        else "StateWriteFailed"
+        if isinstance(exc, StateError)
+        else type(exc).__name__
+    )
     detail = exc.detail if isinstance(exc, EngineError) and exc.detail else str(exc)
     duration = run.ctx.clock() - started
     run.result.results.append(

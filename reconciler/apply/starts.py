@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.apply.events import ActionResult, ApplyEvent
-from reconciler.apply.run import Run, drop_pending, fail
+from reconciler.apply.run import Run, drop_pending, fail, guarded, unrecorded
 from reconciler.engine import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, find_conflicting
 from reconciler.errors import EngineError
 from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, PendingEntry, StateDoc
@@ -33,27 +33,38 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
     """
     queue = list(reversed(actions))
 
+    def prepare_next() -> asyncio.Future[_Prepared | None] | None:
+        """Prepare the next start that may begin (see ``Run.may_start``); None if none may."""
+        while queue:
+            action = queue.pop()
+            if run.may_start(action):
+                return asyncio.ensure_future(
+                    guarded(run, action, "join", _prepare_start(run, action))
+                )
+        return None
+
     async def drain() -> None:
         ahead: asyncio.Future[_Prepared | None] | None = None
         try:
             while True:
                 if ahead is None:
-                    if not queue or run.ctx.should_stop():
+                    ahead = prepare_next()
+                    if ahead is None:
                         return
-                    ahead = asyncio.ensure_future(_prepare_start(run, queue.pop()))
                 prepared = await ahead
                 ahead = None
                 if prepared is None:
                     continue
-                if run.ctx.should_stop():
+                if not run.may_start(prepared.action):
                     try:
-                        await run.save(functools.partial(drop_pending, entry_id=prepared.entry.id))
+                        await run.save_or_halt(
+                            functools.partial(drop_pending, entry_id=prepared.entry.id)
+                        )
                     finally:
                         prepared.lock.release()
-                    return
-                if queue:
-                    ahead = asyncio.ensure_future(_prepare_start(run, queue.pop()))
-                await _send_start(run, prepared)
+                    continue
+                ahead = prepare_next()
+                await guarded(run, prepared.action, "join", _send_start(run, prepared))
         finally:
             if ahead is not None:
                 if ahead.done() and not ahead.cancelled() and ahead.exception() is None:
@@ -179,7 +190,7 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
             prepared.lock.release()
         else:
             try:
-                await run.save(lambda d: drop_pending(d, entry.id))
+                await run.save_or_halt(lambda d: drop_pending(d, entry.id))
             finally:
                 prepared.lock.release()
         fail(run, action, exc, started, "join")
@@ -203,9 +214,12 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
 
     async def finish() -> None:
         try:
-            await run.save(done)
+            recorded = await run.save_or_halt(done)
         finally:
             prepared.lock.release()
+        if not recorded:
+            unrecorded(run, action, agent_id, started, "started")
+            return
         duration = ctx.clock() - started
         run.emit(ApplyEvent(action.name, action.action, "start", "done", agent_id, duration, note))
         run.result.results.append(

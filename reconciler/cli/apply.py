@@ -74,7 +74,10 @@ def _execute(
     def request_stop() -> None:
         nonlocal stop_requested
         if not stop_requested:
-            note("\nInterrupt received: finishing the calls in flight and saving state...")
+            note(
+                "\nInterrupt received: finishing the calls in flight and saving state "
+                "(restarts whose old agent is stopped get their new one first)..."
+            )
         stop_requested = True
 
     on_retry = retry_reporter(click.get_current_context(), project.environ)
@@ -99,6 +102,8 @@ def _execute(
     click.echo(summary_line(result))
     if result.failed:
         raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
+    if result.aborted:
+        raise ApplyError(result.aborted)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK

@@ -118,7 +118,11 @@ class ApplyPrinter:
 
 
 def summary_line(result: ApplyResult) -> str:
-    """``Apply complete: 3 started, 1 updated, 1 restarted, 2 stopped.`` (and failures)."""
+    """``Apply complete: 3 started, 1 updated, 1 restarted, 2 stopped.`` (and what was left).
+
+    Says exactly what was done and what was not: restarts left stopped, actions the engine
+    carried out that the state could not record, failures, actions never begun.
+    """
     parts = []
     for action, word in (
         ("start", "started"),
@@ -131,11 +135,34 @@ def summary_line(result: ApplyResult) -> str:
         if n:
             parts.append(f"{n} {word}")
     body = ", ".join(parts) if parts else "nothing changed"
-    failed = result.failed
-    if result.interrupted:
-        return f"Apply interrupted: {body}; the rest was not attempted. State is saved."
+    left: list[str] = []
+    if result.left_stopped:
+        left.append(
+            f"{len(result.left_stopped)} stopped for restart, not started: "
+            + ", ".join(result.left_stopped)
+        )
+    unrecorded = result.unrecorded
+    if unrecorded:
+        left.append(
+            f"{len(unrecorded)} done on the engine but not recorded in state: "
+            + ", ".join(r.name for r in unrecorded)
+        )
+    failed = len(result.failed) - len(unrecorded)
     if failed:
-        return f"Apply failed: {body}; {len(failed)} failed."
+        left.append(f"{failed} failed")
+    if result.not_attempted:
+        left.append(f"{len(result.not_attempted)} not attempted")
+    tail = "".join(f"; {part}" for part in left)
+    if result.aborted:
+        return (
+            f"Apply stopped early: {body}{tail}. {result.aborted}. "
+            "Run reconciler apply again once that is fixed."
+        )
+    if result.interrupted:
+        again = "; run reconciler apply" if left else ""
+        return f"Apply interrupted: {body}{tail}{again}. State is saved."
+    if left:
+        return f"Apply failed: {body}{tail}."
     return f"Apply complete: {body}."
 
 

@@ -4,7 +4,9 @@
 does not import the sandbox); the client then talks to :data:`SANDBOX_BASE_URL` through it, with
 Basic auth from the settings or, when none are set, the sandbox's default ``sandbox:sandbox``.
 Any other engine is resolved with :func:`resolve_endpoints` and authenticated as
-``settings.auth`` says.
+``settings.auth`` says. The client's in-flight limit is ``settings.parallelism`` unless the
+caller passes its own (``apply --parallelism N``): a limit below the caller's own concurrency
+would silently cap it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def build_client(
     transport: httpx.AsyncBaseTransport | None = None,
     auth: AuthProvider | None = None,
     retry: RetryPolicy | None = None,
+    max_connections: int | None = None,
 ) -> EngineClient:
     """An engine client for ``settings`` (see the module docstring); close it after use."""
     if settings.engine.strip().lower() == "sandbox":
@@ -53,5 +56,5 @@ def build_client(
         transport=transport,
         timeout=settings.request_timeout_s,
         retry=retry if retry is not None else RetryPolicy(settings.max_attempts),
-        max_connections=max(settings.parallelism, 1),
+        max_connections=max(max_connections or settings.parallelism, 1),
     )

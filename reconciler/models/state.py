@@ -2,29 +2,37 @@
 
 One JSON document per project. Specs here are *redacted*: every sensitive value is a salted
 digest ``{"$sensitive": "sha256:<hex>"}``, so a changed secret is detected but never stored.
+
+Validation is strict: a value of the wrong JSON type is an error, never converted (a
+``"version": "2"`` read as the number 2 would be written back as a version this tool refuses),
+the lineage is a UUID, serial and generations are non-negative integers, and every agent record
+carries the name it is filed under.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from reconciler.models.desired import TokenMode
 
 STATE_VERSION = 1
 
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
 
 class AgentRecord(BaseModel):
     """One agent the tool started and believes is running."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     name: str
     agent_id: str
     wire_name: str
     """The ``name`` sent to the engine's join: ``<name>-<generation>``."""
-    generation: int
+    generation: int = Field(ge=0)
     channel: str
     started_at: FiniteFloat
     token_mode: TokenMode = "none"
@@ -38,13 +46,13 @@ class AgentRecord(BaseModel):
 class PendingEntry(BaseModel):
     """A write-ahead journal entry: an engine call that creates or destroys an agent, in flight."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
     id: str
     op: Literal["join", "leave"]
     name: str
     wire_name: str
-    generation: int
+    generation: int = Field(ge=0)
     channel: str
     agent_id: str | None = None
     """Known for a leave; for a join, only once the engine answered."""
@@ -59,11 +67,31 @@ class PendingEntry(BaseModel):
 class StateDoc(BaseModel):
     """The whole state document."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = _STRICT
 
-    version: int = STATE_VERSION
+    version: int = Field(default=STATE_VERSION, ge=1)
     lineage: str
-    serial: int = 0
-    salt: str
+    """A UUID, fixed when the document is created."""
+    serial: int = Field(default=0, ge=0)
+    salt: str = Field(min_length=1)
     agents: dict[str, AgentRecord] = Field(default_factory=dict)
     pending: list[PendingEntry] = Field(default_factory=list)
+
+    @field_validator("lineage")
+    @classmethod
+    def _lineage_is_a_uuid(cls, value: str) -> str:
+        try:
+            canonical = str(uuid.UUID(value))
+        except ValueError:
+            canonical = ""
+        if canonical != value.lower():
+            raise ValueError("must be a UUID (8-4-4-4-12 hexadecimal digits)")
+        return value
+
+    @field_validator("agents")
+    @classmethod
+    def _records_carry_their_key(cls, agents: dict[str, AgentRecord]) -> dict[str, AgentRecord]:
+        for key, record in agents.items():
+            if record.name != key:
+                raise ValueError(f"the record under {key!r} is named {record.name!r}")
+        return agents

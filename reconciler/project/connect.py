@@ -46,8 +46,11 @@ async def engine_client(
     *,
     on_retry: Callable[[RetryEvent], None] | None = None,
     secrets: Iterable[str] = (),
+    parallelism: int | None = None,
 ) -> AsyncIterator[EngineClient]:
     """An open :class:`EngineClient` for the project's engine.
+
+    ``parallelism`` (default: the settings') is how many requests the client has in flight.
 
     ``secrets`` (and the settings' own credentials) are scrubbed from any engine text the client
     quotes in an error, whichever call it answers.
@@ -58,7 +61,9 @@ async def engine_client(
         transport, close = sandbox_transport(settings)
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
     try:
-        client = build_client(settings, transport=transport, retry=retry)
+        client = build_client(
+            settings, transport=transport, retry=retry, max_connections=parallelism
+        )
         client.add_secrets(secrets)
         if transport is None:  # the in-process sandbox's default credentials are no secret
             client.add_secrets(

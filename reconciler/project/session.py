@@ -201,14 +201,18 @@ class Project:
 
         ensure_applicable(plan)
         hooks = hooks or Hooks()
+        parallelism = parallelism or self.settings.parallelism
         async with engine_client(
-            self.settings, on_retry=hooks.on_retry, secrets=secret_values(desired)
+            self.settings,
+            on_retry=hooks.on_retry,
+            secrets=secret_values(desired),
+            parallelism=parallelism,
         ) as client:
             ctx = ApplyContext(
                 client=client,
                 store=self.store,
                 mint_token=self._token_minter() if _needs_tokens(plan, desired) else None,
-                parallelism=parallelism or self.settings.parallelism,
+                parallelism=parallelism,
                 max_concurrent_agents=self.settings.max_concurrent_agents,
                 stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
                 poll_interval_s=poll_interval_for(self.settings.engine),

@@ -7,21 +7,28 @@ keep the descriptor (see :func:`_forget_in_child`). ``flock`` locks belong to an
 open file description, so two :class:`StateLock` objects exclude each other even inside one
 process (each opens the file itself).
 
-After acquiring, the holder writes a JSON :class:`LockInfo` into the lock file (id, user@host,
-pid, command, start time, CI run) so that a refused acquirer can say who holds it. Releasing
-truncates the file and closes it. The lock file itself is never deleted: deleting a lock file
-races with other acquirers, who could end up locking different files. (Should it be deleted or
-replaced anyway, an acquirer notices that the file it locked is no longer the one at the path and
-retries on the new file.)
+The lock is two ``flock`` locks taken in order: first on the directory that holds the state
+file, then on the lock file. The directory lock is what excludes: a lock file can be deleted or
+replaced while it is held (a user cleaning up, a script), and a second acquirer would then create
+and lock a fresh file at the same path and run beside the first; a directory cannot be removed
+while it holds the state. The lock file carries the holder info: after acquiring, the holder writes
+a JSON :class:`LockInfo` into it (id, user@host, pid, command, start time, CI run) so that a
+refused acquirer can say who holds it. Releasing truncates the file and closes both descriptors.
+The tool never deletes the lock file itself. After each ``flock`` the acquirer checks that the
+descriptor it locked is still the one at its path (``fstat`` against ``stat``) and starts again
+if not, so a directory or file replaced meanwhile is followed, never locked stale. State files
+that share a directory share its lock.
 
 :func:`force_unlock` exists for backends whose locks can outlive a process. For this local backend
 a held lock always has a live holder, so it only:
 
 * clears holder info left behind by a holder that died without releasing (the lock is then free
   already; the id must match the recorded one);
-* breaks a lock held by some process other than the recorded holder, when the recorded holder's
-  pid is gone from this host (e.g. a child process inherited the descriptor and outlived it): the
-  lock file is atomically replaced by a fresh one, which new acquirers then lock;
+* breaks a lock file held by some process other than the recorded holder, when the recorded
+  holder's pid is gone from this host and nothing holds the directory lock (a process that locked
+  only the file): the lock file is atomically replaced by a fresh one, which new acquirers then
+  lock; a process that still holds the directory lock is refused, since only stopping it frees the
+  lock;
 * and refuses (:class:`~reconciler.errors.LockHeldError`) while the recorded holder is alive, or
   runs on another host where its pid cannot be checked.
 """
@@ -52,6 +59,7 @@ HOLDER_WRITE_GRACE_S = 1.0
 The holder writes its info right after taking the flock; on a loaded machine that gap can exceed
 a few milliseconds, and a refusal should still say who holds the lock."""
 _O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+_O_DIRECTORY: int = getattr(os, "O_DIRECTORY", 0)
 
 
 def lock_path_for(state_path: Path) -> Path:
@@ -59,7 +67,12 @@ def lock_path_for(state_path: Path) -> Path:
     return state_path.with_name(state_path.name + ".lock")
 
 
-def _held_message(lock_path: Path, info: LockInfo | None) -> str:
+def _held_message(lock_path: Path, info: LockInfo | None, *, file_missing: bool = False) -> str:
+    if info is None and file_missing:
+        return (
+            f"state is locked by another process (its lock file {lock_path} was removed while "
+            "held, so the holder is unknown); wait with --lock-timeout"
+        )
     if info is None:
         return (
             f"state is locked by another process (no holder recorded yet in {lock_path}); "
@@ -84,13 +97,13 @@ def _read_info(fd: int) -> LockInfo | None:
     return None
 
 
-def _try_flock(fd: int) -> bool:
+def _try_flock(fd: int, path: Path) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
-        raise
+        raise StateError(f"cannot lock {path}: {exc.strerror or exc}") from exc
     return True
 
 
@@ -112,6 +125,31 @@ def _open(path: Path) -> int:
         raise StateError(f"cannot open lock file {path}: {exc.strerror or exc}") from exc
 
 
+def _open_existing(path: Path) -> int | None:
+    """The lock file for reading who holds it, without creating it; None if it is missing."""
+    try:
+        return os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot open lock file {path}: {exc.strerror or exc}") from exc
+
+
+def _open_dir(directory: Path) -> int:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    except OSError as exc:
+        raise StateError(f"cannot open state directory {directory}: {exc.strerror or exc}") from exc
+
+
+def _close(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 def _write_info(fd: int, info: LockInfo | None) -> None:
     os.ftruncate(fd, 0)
     if info is not None:
@@ -131,6 +169,7 @@ class StateLock:
         self.timeout = timeout
         self.command = command
         self._fd: int | None = None
+        self._dir_fd: int | None = None
         self._info: LockInfo | None = None
 
     def __repr__(self) -> str:
@@ -161,26 +200,41 @@ class StateLock:
         start = time.monotonic()
         deadline = start + max(timeout, 0.0)
         grace_deadline = start + HOLDER_WRITE_GRACE_S
+        directory = self.lock_path.parent
         while True:
-            fd = _open(self.lock_path)
+            dir_fd = _open_dir(directory)
+            fd: int | None = None
             try:
-                got = _try_flock(fd)
-                if got and _is_current(fd, self.lock_path):
-                    break
-                if not got:
-                    now = time.monotonic()
-                    if now >= deadline:
-                        holder = _read_info(fd)
-                        if holder is not None or now >= grace_deadline:
-                            raise LockHeldError(self._refusal(holder, timeout))
-                        # The holder took the flock and has not written its info yet: wait a
-                        # little for it (or for the lock to come free) rather than refuse
-                        # without saying who holds the lock.
-                    time.sleep(max(min(_POLL_INTERVAL_S, deadline - now), 0.01))
+                if _try_flock(dir_fd, directory):
+                    if not _is_current(dir_fd, directory):
+                        _close(dir_fd)
+                        continue  # the directory was replaced: lock the new one
+                    fd = _open(self.lock_path)
+                    if _try_flock(fd, self.lock_path):
+                        if _is_current(fd, self.lock_path):
+                            break
+                        _close(fd, dir_fd)
+                        continue  # the file was replaced: lock the new one
+                    # The file is locked by a process outside this protocol (it did not take the
+                    # directory): held all the same.
+                    file_missing = False
+                else:
+                    fd = _open_existing(self.lock_path)
+                    file_missing = fd is None
+                now = time.monotonic()
+                if now >= deadline:
+                    holder = _read_info(fd) if fd is not None else None
+                    if holder is not None or now >= grace_deadline:
+                        raise LockHeldError(self._refusal(holder, timeout, file_missing))
+                    # The holder took the lock and has not written its info yet: wait a little
+                    # for it (or for the lock to come free) rather than refuse without saying
+                    # who holds the lock.
+                _close(fd, dir_fd)
+                time.sleep(max(min(_POLL_INTERVAL_S, deadline - now), 0.01))
             except BaseException:
-                os.close(fd)
+                _close(fd, dir_fd)
                 raise
-            os.close(fd)  # not acquired, or the file was replaced: try again on a new descriptor
+        assert fd is not None  # the loop ends only with both locks taken
         info = LockInfo(
             id=str(uuid4()),
             who=user_host,
@@ -192,21 +246,22 @@ class StateLock:
         try:
             _write_info(fd, info)
         except OSError as exc:
-            os.close(fd)
+            _close(fd, dir_fd)
             raise StateError(f"cannot write lock file {self.lock_path}: {exc.strerror}") from exc
-        self._fd, self._info = fd, info
+        self._fd, self._dir_fd, self._info = fd, dir_fd, info
         _HELD.add(self)
         return info
 
-    def _refusal(self, holder: LockInfo | None, timeout: float) -> str:
-        message = _held_message(self.lock_path, holder)
+    def _refusal(self, holder: LockInfo | None, timeout: float, file_missing: bool) -> str:
+        message = _held_message(self.lock_path, holder, file_missing=file_missing)
         if timeout > 0:
             message = f"timed out after {timeout:g}s waiting for the state lock: {message}"
         return message
 
     def release(self) -> None:
         """Clear the holder info and release the lock; nothing happens if it is not held."""
-        fd, self._fd, self._info = self._fd, None, None
+        fd, dir_fd = self._fd, self._dir_fd
+        self._fd, self._dir_fd, self._info = None, None, None
         _HELD.discard(self)
         if fd is None:
             return
@@ -214,7 +269,7 @@ class StateLock:
             with contextlib.suppress(OSError):
                 _write_info(fd, None)
         finally:
-            os.close(fd)  # closing the last descriptor releases the flock
+            _close(fd, dir_fd)  # closing the last descriptor releases the flock
 
     def __del__(self) -> None:
         # Like a file object: a lock nobody references any more is released, not leaked.
@@ -249,10 +304,9 @@ def _forget_in_child() -> None:
     child's lock objects forget it, so nothing in the child can write the lock file.
     """
     for lock in list(_HELD):
-        fd, lock._fd, lock._info = lock._fd, None, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        fds = (lock._fd, lock._dir_fd)
+        lock._fd, lock._dir_fd, lock._info = None, None, None
+        _close(*fds)
     _HELD.clear()
 
 
@@ -294,7 +348,7 @@ def force_unlock(state_path: Path, lock_id: str) -> LockInfo:
         info = _read_info(fd)
         _check_id(lock_path, info, lock_id)
         assert info is not None
-        if _try_flock(fd):
+        if _try_flock(fd, lock_path):
             _write_info(fd, None)  # stale info of a holder that died; the lock was free
             return info
         if info.host != socket.gethostname():
@@ -307,6 +361,7 @@ def force_unlock(state_path: Path, lock_id: str) -> LockInfo:
                 f"{_held_message(lock_path, info)}; that process is still running, stop it "
                 "instead of forcing the lock"
             )
+        _check_directory_free(lock_path.parent, info)
         _break(lock_path, fd, info)
         return info
     finally:
@@ -321,6 +376,20 @@ def _check_id(lock_path: Path, info: LockInfo | None, lock_id: str) -> None:
             f"lock id {lock_id} does not match the current lock ({info.id}, held by "
             f"{info.describe()}); nothing was unlocked"
         )
+
+
+def _check_directory_free(directory: Path, info: LockInfo) -> None:
+    """Refuse to break a lock while some process holds the state directory's lock."""
+    dir_fd = _open_dir(directory)
+    try:
+        if not _try_flock(dir_fd, directory):
+            raise LockHeldError(
+                f"the recorded holder (pid {info.pid}) is gone, but another process still holds "
+                f"the lock on {directory} (one that inherited the holder's descriptors?); stop "
+                "that process to free the lock"
+            )
+    finally:
+        _close(dir_fd)
 
 
 def _break(lock_path: Path, fd: int, info: LockInfo) -> None:

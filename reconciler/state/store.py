@@ -193,7 +193,9 @@ class LocalStateStore:
         except UnicodeDecodeError as exc:
             raise self._corrupt(f"not UTF-8 text (byte {exc.start})") from None
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        except _DuplicateKey as exc:
+            raise self._corrupt(f"the key {exc.key!r} appears twice in one object") from None
         except json.JSONDecodeError as exc:
             cut = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
             raise self._corrupt(
@@ -330,6 +332,24 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` object hook: an object naming a key twice is refused, not last-one-wins."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
 
 
 def _describe_validation(exc: PydanticValidationError) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult, apply_plan
+from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult, StateWriter, apply_plan
 from reconciler.engine import BasicAuth, EngineClient, RetryPolicy, mint_agent_token, refresh
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, StateDoc
 from reconciler.plan import PlanOptions, build_plan
@@ -124,15 +124,25 @@ class World:
         return plan, state
 
     def apply(
-        self, want: DesiredSet, *, max_attempts: int = 4, **options: Any
+        self,
+        want: DesiredSet,
+        *,
+        max_attempts: int = 4,
+        store: StateWriter | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        parallelism: int = 4,
+        interrupt_grace_s: float = 60.0,
+        **options: Any,
     ) -> tuple[Plan, ApplyResult, StateDoc]:
+        """Plan and apply ``want``; ``store`` replaces the world's store as the state writer."""
         plan, state = self.plan(want, **options)
         world = self
+        writer: StateWriter = store if store is not None else world.store
 
         class CountingStore:
             def write(self, doc: StateDoc) -> StateDoc:
                 world.writes += 1
-                return world.store.write(doc)
+                return writer.write(doc)
 
         def mint(a: DesiredAgent, now: float) -> tuple[str, float]:
             return mint_agent_token(APP_ID, CERT, a.channel, a.agent_rtc_uid, 86400, now, False)
@@ -143,10 +153,12 @@ class World:
                     client=c,
                     store=CountingStore(),
                     mint_token=mint,
-                    parallelism=4,
+                    parallelism=parallelism,
                     poll_interval_s=0.01,
                     stop_wait_timeout_s=5,
                     on_event=self.events.append,
+                    should_stop=should_stop or (lambda: False),
+                    interrupt_grace_s=interrupt_grace_s,
                 )
                 return await apply_plan(plan, want, state, ctx)
 

@@ -54,7 +54,7 @@ def test_dump_state_is_json_dumps_indent_2(
     agents: dict[str, Any], pending: dict[str, Any], serial: int
 ) -> None:
     doc = StateDoc(
-        lineage="l", serial=serial, salt="s",
+        lineage="00000000-0000-4000-8000-00000000000a", serial=serial, salt="s",
         agents={name: _record(name, spec, 1) for name, spec in agents.items()},
         pending=[_entry(name, spec) for name, spec in pending.items()],
     )  # fmt: skip

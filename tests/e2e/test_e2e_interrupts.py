@@ -1,0 +1,79 @@
+"""End to end: SIGTERM during the stop phase of 40 restarts (served sandbox, 200 ms latency)
+leaves no agent down, and the summary says what was done and what was left."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import time
+
+import pytest
+
+from tests.e2e.e2e_helpers import Project, Sandbox
+
+N = 40
+
+MANIFEST = """\
+name: {name}
+token: auto
+properties:
+  channel: {name}
+  agent_rtc_uid: "1001"
+  remote_rtc_uids: ["*"]
+  idle_timeout: 0
+  llm:
+    url: https://api.openai.com/v1/chat/completions
+    api_key: ${{OPENAI_API_KEY}}
+    system_messages: [{{role: system, content: You are helpful.}}]
+    params: {{model: gpt-4o-mini}}
+  tts:
+    vendor: {vendor}
+    params:
+      key: ${{AZURE_TTS_KEY}}
+      voice_name: en-US-AndrewMultilingualNeural
+"""
+
+
+def _write_agents(project: Project, vendor: str) -> None:
+    for i in range(N):
+        name = f"agent-{i:02}"
+        project.manifest(name).write_text(
+            MANIFEST.format(name=name, vendor=vendor), encoding="utf-8"
+        )
+
+
+@pytest.mark.slow
+def test_sigterm_during_restart_stops_leaves_every_agent_running(
+    project: Project, sandbox: Sandbox
+) -> None:
+    shutil.rmtree(project.dir / "agents.d")
+    (project.dir / "agents.d").mkdir()
+    project.set_setting("max_concurrent_agents", 50)
+    _write_agents(project, "microsoft")
+    project.apply()
+    _write_agents(project, "elevenlabs")  # every agent restarts
+    sandbox.http.delete("/_sandbox/requests")
+    sandbox.control("POST", "/faults", {"latency_ms": 200})
+    proc = project.popen("apply", "--auto-approve")
+    deadline = time.monotonic() + 60
+    while len(sandbox.requests("leave")) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    sandbox.control("POST", "/faults", {"latency_ms": 0})
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    assert "stopped for restart, not started" not in out, out
+    summary = next(line for line in out.splitlines() if line.startswith("Apply interrupted: "))
+    restarted = int(summary.split(": ", 1)[1].split(" restarted")[0])
+    assert 3 <= restarted < N, summary
+    assert summary == (
+        f"Apply interrupted: {restarted} restarted; {N - restarted} not attempted; "
+        "run reconciler apply. State is saved."
+    )
+    running = sandbox.running()
+    assert len(running) == N  # nothing left down
+    assert sum(name.endswith("-2") for name in running) == restarted
+    finished = project.apply()  # the rest is done by the next run
+    assert f"Apply complete: {N - restarted} restarted." in finished.stdout
