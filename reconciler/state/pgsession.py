@@ -68,6 +68,9 @@ class PgSession:
     def failure(self, doing: str, exc: BaseException) -> StateError:
         """A clean, password-free error for a database failure while ``doing`` something."""
         detail = " ".join(str(exc).split()) or type(exc).__name__
+        conn = self._conn
+        if self.lock_held and (conn is None or conn.broken or conn.closed):
+            return self._lost_lock(f" ({self.scrub(detail)})")
         return StateError(
             f"state database {self.shown} (state key {self.state_key}): cannot {doing}: "
             f"{self.scrub(detail)}"
@@ -80,13 +83,16 @@ class PgSession:
             if conn is not None and not conn.closed and not conn.broken:
                 return conn
             if self.lock_held:
-                raise StateError(
-                    f"lost the connection to the state database {self.shown} that held the "
-                    "state lock; stopped so as not to write without the lock (the state holds "
-                    "every step recorded so far; run the command again)"
-                )
+                raise self._lost_lock("")
             self._conn = self._open()
             return self._conn
+
+    def _lost_lock(self, detail: str) -> StateError:
+        return StateError(
+            f"lost the connection to the state database {self.shown} that held the state "
+            f"lock{detail}; stopped so as not to write without the lock (the state holds every "
+            "step recorded so far; run the command again)"
+        )
 
     def _open(self) -> psycopg.Connection[Any]:
         try:

@@ -68,7 +68,9 @@ def test_the_serial_increases_on_every_write(settings: Settings) -> None:
     doc = store.load()
     serials = []
     for name in ("a", "b", "c"):
-        doc = store.write(doc.model_copy(update={"agents": {**doc.agents, name: make_record(name)}}))
+        doc = store.write(
+            doc.model_copy(update={"agents": {**doc.agents, name: make_record(name)}})
+        )
         serials.append(doc.serial)
     assert serials == [1, 2, 3]
     assert backend(settings).store.load().serial == 3
@@ -79,7 +81,9 @@ def test_removed_records_and_finished_journal_entries_are_gone_after_a_write(
 ) -> None:
     store = backend(settings).store
     doc = store.write(
-        make_doc("a", "b", "c").model_copy(update={"pending": [_entry("e1", "a"), _entry("e2", "b")]})
+        make_doc("a", "b", "c").model_copy(
+            update={"pending": [_entry("e1", "a"), _entry("e2", "b")]}
+        )
     )
     agents = {k: v for k, v in doc.agents.items() if k != "b"}
     doc = store.write(doc.model_copy(update={"agents": agents, "pending": [doc.pending[1]]}))
@@ -112,9 +116,8 @@ def test_replace_takes_another_lineage_and_moves_the_serial_forward(settings: Se
 
 
 def test_a_second_lock_holder_is_refused_with_exit_3_naming_the_first(settings: Settings) -> None:
-    with backend(settings).lock("apply", 0.0) as info:
-        with pytest.raises(LockHeldError) as refused:
-            backend(settings).lock("plan", 0.0).acquire()
+    with backend(settings).lock("apply", 0.0) as info, pytest.raises(LockHeldError) as refused:
+        backend(settings).lock("plan", 0.0).acquire()
     assert refused.value.exit_code == EXIT_CONFLICT
     message = str(refused.value)
     assert info.id in message and info.who in message and "'apply'" in message
