@@ -60,8 +60,11 @@ def split_postgres_url(value: str) -> PostgresUrl:
         raise ValueError("not a valid URL (unbalanced brackets in the host)") from None
     if parts.scheme.lower() not in POSTGRES_SCHEMES:
         raise ValueError("a database URL must start with postgresql:// or postgres://")
-    if parts.fragment:
-        raise ValueError("a database URL cannot have a #fragment")
+    if parts.fragment or "@" in parts.path:
+        raise ValueError(
+            "not a valid URL (a #, / or @ in the user name or password must be "
+            "percent-encoded: %23, %2F, %40)"
+        )
     userinfo, at, hostinfo = parts.netloc.rpartition("@")
     if not at:
         userinfo, hostinfo = "", parts.netloc
