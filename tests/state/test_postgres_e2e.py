@@ -137,3 +137,27 @@ def test_kill_9_of_an_apply_at_random_moments_then_reapply_converges(
         assert recorded["agent_ids"] == sorted(a["agent_id"] for a in running.values())
         names = [a["name"].rpartition("-")[0] for a in running.values()]
         assert len(names) == len(set(names)), f"duplicates in trial {trial}: {sorted(names)}"
+
+
+@pytest.mark.slow
+def test_a_database_connection_killed_mid_apply_stops_the_run_cleanly_and_loses_nothing(
+    runners: tuple[Project, Project], sandbox: Sandbox, pg_url: str
+) -> None:
+    first, second = runners
+    sandbox.add_fault(route="join", action="delay", delay_ms=2000)
+    proc = first.popen("apply", "--auto-approve")
+    try:
+        wait_for_lock_row(pg_url)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(backend_pid) FROM reconciler_locks")
+    finally:
+        out, err = proc.communicate(timeout=120)
+    first.results.append(Result(("apply (connection killed)",), proc.returncode, out, err))
+    assert proc.returncode == 1, err
+    assert "lost the connection to the state database" in err
+    assert "Traceback" not in err
+    second.apply()
+    second.ok("plan", "--detailed-exitcode")
+    recorded = state(pg_url)
+    assert recorded["pending"] == 0
+    assert recorded["agent_ids"] == sorted(a["agent_id"] for a in sandbox.running().values())
