@@ -31,22 +31,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import random
 import re
-import secrets
 import signal
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import PG_SERVER_URL, throwaway_database  # noqa: E402
 
 from tests.reliability.chaos_harness import (  # noqa: E402
     APP_ID,
@@ -87,22 +85,6 @@ class PgChaosProject(ChaosProject):
         with psycopg.connect(self._settings.state, autocommit=True) as conn:
             if conn.execute("SELECT to_regclass('reconciler_states')").fetchone() != (None,):
                 conn.execute("DELETE FROM reconciler_states")
-
-
-@contextlib.contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    """A fresh database on the server of ``server_url``, dropped on exit."""
-    import psycopg
-
-    name = f"reconciler_chaos_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(server_url)
-    try:
-        yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pct(values: list[float], q: float) -> float:
@@ -208,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", choices=("local", "postgres"), default="local")
     parser.add_argument(
         "--pg-url",
-        default=os.environ.get("RECONCILER_TEST_PG_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres",
+        default=PG_SERVER_URL,
         help="server for --state postgres (a database to connect to for administration)",
     )
     args = parser.parse_args(argv)

@@ -42,13 +42,15 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             updated_at timestamptz NOT NULL DEFAULT now()
         )""",
         """CREATE TABLE reconciler_records (
-            state_key text NOT NULL REFERENCES reconciler_states ON DELETE CASCADE,
+            state_key text NOT NULL REFERENCES reconciler_states ON DELETE CASCADE
+                DEFERRABLE INITIALLY DEFERRED,
             name text NOT NULL,
             record json NOT NULL,
             PRIMARY KEY (state_key, name)
         )""",
         """CREATE TABLE reconciler_pending (
-            state_key text NOT NULL REFERENCES reconciler_states ON DELETE CASCADE,
+            state_key text NOT NULL REFERENCES reconciler_states ON DELETE CASCADE
+                DEFERRABLE INITIALLY DEFERRED,
             id text NOT NULL,
             position bigint NOT NULL,
             entry json NOT NULL,

@@ -169,14 +169,17 @@ class PostgresStateStore:
             new = doc.model_copy(update={"serial": serial})
             conn = self.session.connection()
             try:
-                with conn.transaction():
+                # One round trip: the header compare-and-set and the rows are pipelined, and the
+                # header's row count is checked before the transaction commits.
+                with conn.pipeline() as pipeline, conn.transaction():
                     if base is None:
-                        self._insert_header(conn, new)
-                        base_for_rows = None
+                        header = self._insert_header(conn, new)
                     else:
-                        self._update_header(conn, new, base)
-                        base_for_rows = None if replace else base
-                    positions = self._write_rows(conn, new, base_for_rows)
+                        header = self._update_header(conn, new, base)
+                    positions = self._write_rows(conn, new, None if replace else base)
+                    pipeline.sync()
+                    if header.rowcount != 1:
+                        raise self._refusal(conn, base)
             except StateError:
                 raise
             except _psycopg_error() as exc:
@@ -186,31 +189,34 @@ class PostgresStateStore:
             self._base, self._positions = new, positions
             return new
 
-    def _insert_header(self, conn: psycopg.Connection[Any], new: StateDoc) -> None:
-        cur = conn.execute(
+    def _insert_header(self, conn: psycopg.Connection[Any], new: StateDoc) -> psycopg.Cursor[Any]:
+        return conn.execute(
             "INSERT INTO reconciler_states (state_key, version, lineage, serial, salt) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
             (self.key, new.version, new.lineage, new.serial, new.salt),
         )
-        if cur.rowcount != 1:
-            raise StateError(
-                f"refusing to write the state ({self.where}): another run created it meanwhile; "
-                "run the command again"
-            )
 
-    def _update_header(self, conn: psycopg.Connection[Any], new: StateDoc, base: StateDoc) -> None:
-        cur = conn.execute(
+    def _update_header(
+        self, conn: psycopg.Connection[Any], new: StateDoc, base: StateDoc
+    ) -> psycopg.Cursor[Any]:
+        return conn.execute(
             "UPDATE reconciler_states SET version = %s, lineage = %s, serial = %s, salt = %s, "
             "updated_at = now() WHERE state_key = %s AND serial = %s AND lineage = %s",
             (new.version, new.lineage, new.serial, new.salt, self.key, base.serial, base.lineage),
         )
-        if cur.rowcount == 1:
-            return
+
+    def _refusal(self, conn: psycopg.Connection[Any], base: StateDoc | None) -> StateError:
+        """Why the header compare-and-set matched no row: another run wrote (or created) it."""
+        if base is None:
+            return StateError(
+                f"refusing to write the state ({self.where}): another run created it meanwhile; "
+                "run the command again"
+            )
         row = conn.execute(
             "SELECT serial FROM reconciler_states WHERE state_key = %s", (self.key,)
         ).fetchone()
         now = "it was deleted" if row is None else f"its serial is now {row[0]}"
-        raise StateError(
+        return StateError(
             f"refusing to write the state ({self.where}): another run changed it since this one "
             f"read it at serial {base.serial} ({now}); nothing was overwritten - run the command "
             "again"

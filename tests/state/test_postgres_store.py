@@ -160,3 +160,15 @@ def test_pgpassword_and_password_parameters_are_scrubbed_from_messages(tmp_path:
         f"password={PASSWORD} env-{PASSWORD} postgresql://u:{PASSWORD}@h/db password='a b'"
     )
     assert PASSWORD not in scrubbed and "a b" not in scrubbed
+
+
+def test_a_write_to_a_state_deleted_behind_the_store_is_refused(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = pg_backend(pg_url, tmp_path).store
+    doc = store.write(make_doc("a"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM reconciler_states")
+    with pytest.raises(StateError, match=r"another run changed it .*\(it was deleted\)"):
+        store.write(doc.model_copy(update={"agents": {"b": make_record("b")}}))
+    assert not pg_backend(pg_url, tmp_path).store.exists
