@@ -182,6 +182,9 @@ def _cross_checks(
             split_postgres_url(state)
         except ValueError as exc:
             problems.append(Problem(locations.get("state", root), f"state: {exc}"))
+    elif values.get("state_key") is not None:
+        message = "state_key names a state inside a database; it needs state: postgresql://..."
+        problems.append(Problem(locations.get("state_key", root), message))
     certificate = values.get("app_certificate")
     if isinstance(certificate, str) and len(certificate) != CERTIFICATE_LENGTH:
         problems.append(

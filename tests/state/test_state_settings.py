@@ -50,6 +50,11 @@ def test_state_key_defaults_to_the_app_id(tmp_path: Path) -> None:
     assert keyed.effective_state_key == "team-a"
 
 
+def test_state_key_without_a_database_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"reconciler.yaml:2: state_key names a state"):
+        settings_from(tmp_path, "app_id: x\nstate_key: team-a\n")
+
+
 def test_a_local_state_path_is_unchanged(tmp_path: Path) -> None:
     settings = settings_from(tmp_path, "state: elsewhere/state.json\n")
     assert not settings.state_is_database
