@@ -7,7 +7,7 @@ the text kept in the settings, shown in messages and written anywhere can never 
 :func:`shown_url` renders the URL for people, with ``***`` where a password was given.
 
 TLS: :func:`tls_defaults` gives the connection parameters that make a connection to a host that is
-not on this machine (loopback or a Unix socket) require a verified TLS certificate
+not on this machine (loopback by :mod:`reconciler.models.hosts`, or a Unix socket) require a verified TLS certificate
 (``sslmode=verify-full`` with the system's CA store) unless the URL names an ``sslmode`` itself.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from reconciler.models.hosts import is_loopback_host
 
 __all__ = [
     "POSTGRES_SCHEMES",
@@ -27,7 +29,6 @@ __all__ = [
 ]
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 MASK = "***"
 
 
@@ -108,7 +109,8 @@ def shown_url(url: str, has_password: bool) -> str:
 
 
 def _is_local(host: str) -> bool:
-    return host in _LOOPBACK_HOSTS or host.startswith("/") or host.startswith("%2f")
+    """A loopback host, or a Unix socket directory (``/run/postgresql``)."""
+    return is_loopback_host(host) or host.startswith("/")
 
 
 def tls_defaults(url: PostgresUrl, environ: Mapping[str, str]) -> dict[str, str]:

@@ -98,6 +98,8 @@ def test_a_password_that_should_have_been_percent_encoded_is_refused_not_leaked(
         ("postgresql://db.example.com/x?sslmode=disable", {}),
         ("postgresql://localhost:5433/x", {}),
         ("postgresql://[::1]/x", {}),
+        ("postgresql://127.0.0.2/x", {}),
+        ("postgresql://127.example.com/x", {"sslmode": "verify-full", "sslrootcert": "system"}),
         ("postgresql:///x", {}),
         ("postgresql:///x?host=/var/run/postgresql", {}),
     ],
