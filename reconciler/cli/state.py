@@ -109,7 +109,15 @@ def list_cmd(ctx: click.Context) -> None:
 )
 @click.pass_context
 def pull_cmd(ctx: click.Context, out: Path | None) -> None:
-    """Print the project's state (from a database, say) in the local file format."""
+    """Print the project's state (from a database, say) in the local file format.
+
+    \b
+    Examples:
+      reconciler state pull > agents.json
+      reconciler state pull --out state/agents.json
+
+    Exit codes: 0 written, 1 no state, unreadable state or --out exists.
+    """
     store = _backend(ctx).store
     if not store.exists:
         raise StateError(f"no state recorded yet: {store.where} does not exist")
@@ -145,7 +153,13 @@ def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -
 
     Like ``terraform state push``: refused when the state already recorded belongs to another
     lineage (another project) or has a higher serial (it moved on since FILE was pulled),
-    unless --force.
+    unless --force. Holds the state lock while it writes.
+
+    \b
+    Example (move a local state into the database named by state:):
+      reconciler state push state/agents.json
+
+    Exit codes: 0 pushed, 1 refused or unreadable FILE, 3 state lock held.
     """
     source = LocalStateStore(file)
     if not source.exists:

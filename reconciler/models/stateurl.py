@@ -6,9 +6,10 @@ password and the password itself (from the userinfo or a ``password=`` query par
 the text kept in the settings, shown in messages and written anywhere can never hold it.
 :func:`shown_url` renders the URL for people, with ``***`` where a password was given.
 
-TLS: :func:`tls_defaults` gives the connection parameters that make a connection to a host that is
-not on this machine (loopback by :mod:`reconciler.models.hosts`, or a Unix socket) require a verified TLS certificate
-(``sslmode=verify-full`` with the system's CA store) unless the URL names an ``sslmode`` itself.
+TLS: :func:`tls_defaults` gives the connection parameters that make a connection to a host that
+is not on this machine (loopback by :mod:`reconciler.models.hosts`, or a Unix socket) require a
+verified TLS certificate (``sslmode=verify-full`` with the system's CA store) unless the URL
+names an ``sslmode`` itself.
 """
 
 from __future__ import annotations
