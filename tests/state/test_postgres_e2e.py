@@ -161,3 +161,16 @@ def test_a_database_connection_killed_mid_apply_stops_the_run_cleanly_and_loses_
     recorded = state(pg_url)
     assert recorded["pending"] == 0
     assert recorded["agent_ids"] == sorted(a["agent_id"] for a in sandbox.running().values())
+
+
+@pytest.mark.slow
+def test_a_plan_saved_in_one_checkout_is_stale_once_the_other_applied(
+    runners: tuple[Project, Project], pg_url: str
+) -> None:
+    first, second = runners
+    first.ok("plan", "--out", "plan.json")
+    second.apply()
+    stale = first.run("apply", "plan.json")
+    assert stale.code == 3, str(stale)
+    assert "Traceback" not in stale.stderr
+    first.ok("plan", "--detailed-exitcode")
