@@ -59,7 +59,8 @@ class PostgresStateStore:
         self._looked = False
         """Whether :attr:`_base` is known (``None`` then means: no state in the database)."""
         self._positions: dict[str, int] = {}
-        self._write_lock = threading.Lock()
+        self._lock = threading.RLock()
+        """One statement sequence at a time on the shared connection (apply writes from threads)."""
 
     def __repr__(self) -> str:
         return f"PostgresStateStore({self.session.shown!r}, state_key={self.key!r})"
@@ -72,6 +73,10 @@ class PostgresStateStore:
     @property
     def exists(self) -> bool:
         """Whether a state has been written under this key."""
+        with self._lock:
+            return self._exists()
+
+    def _exists(self) -> bool:
         try:
             row = (
                 self.session.connection()
@@ -86,6 +91,10 @@ class PostgresStateStore:
 
     def load(self) -> StateDoc:
         """Read and validate the state; a fresh document (not yet written) if there is none."""
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> StateDoc:
         conn = self.session.connection()
         try:
             with conn.transaction():
@@ -155,7 +164,7 @@ class PostgresStateStore:
         return self._write(doc, replace=True)
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
-        with self._write_lock:
+        with self._lock:
             if not self._looked:
                 self.load()
             base = self._base
