@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -11,7 +12,7 @@ from reconciler.errors import EXIT_ERROR, StateError
 from reconciler.models.settings import Settings
 from reconciler.state import open_backend
 from reconciler.state.pgbackend import PostgresBackend
-from reconciler.state.pgschema import SCHEMA_VERSION
+from reconciler.state.pgschema import MIGRATIONS, SCHEMA_VERSION
 from tests.served import free_port
 from tests.state.conftest import make_doc, make_record
 
@@ -172,3 +173,19 @@ def test_a_write_to_a_state_deleted_behind_the_store_is_refused(
     with pytest.raises(StateError, match=r"another run changed it .*\(it was deleted\)"):
         store.write(doc.model_copy(update={"agents": {"b": make_record("b")}}))
     assert not pg_backend(pg_url, tmp_path).store.exists
+
+
+def test_sessions_opening_a_fresh_database_at_once_create_the_schema_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    stores = [pg_backend(pg_url, tmp_path).store for _ in range(4)]
+    with ThreadPoolExecutor(len(stores)) as pool:
+        found = list(pool.map(lambda store: store.exists, stores))
+    assert found == [False] * len(stores)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT version FROM reconciler_schema").fetchall()
+    assert rows == [(SCHEMA_VERSION,)]
+
+
+def test_every_schema_version_has_its_migration() -> None:
+    assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
