@@ -22,13 +22,17 @@ Baseline: what a user writes instead, a script that starts the same agents one b
 official SDK's client (``agora_agent.client.Agora(...).agents.start``), bodies prepared before
 the clock starts (the same properties and freshly minted tokens); our speed-up over it.
 
+State: ``--state local,postgres`` runs every apply once per backend (each PostgreSQL run in a
+throwaway database on ``--pg-url``) and prints the figures side by side, against the same bound.
+
 Usage: python bench/apply_scale.py [--n 500] [--latency-ms 100] [--parallelism 10,50]
-       [--runs 3] [--baseline-runs 1]
+       [--runs 3] [--baseline-runs 1] [--state local|postgres|local,postgres] [--pg-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -107,8 +111,22 @@ def startup(directory: Path, runs: int) -> float:
     return b.median(walls)
 
 
-def check(directory: Path, sandbox: b.ServedSandbox, n: int) -> None:
-    state = json.loads((directory / "state" / "agents.json").read_text(encoding="utf-8"))
+def recorded(directory: Path, state_url: str | None) -> dict[str, Any]:
+    """The state the apply left, from the file or from the database."""
+    if state_url is None:
+        doc: dict[str, Any] = json.loads(
+            (directory / "state" / "agents.json").read_text(encoding="utf-8")
+        )
+        return doc
+    from reconciler.models.settings import Settings
+    from reconciler.state import open_backend
+
+    settings = Settings(project_dir=directory, state=state_url, app_id=b.APP_ID)
+    return open_backend(settings, {}).store.load().model_dump(mode="json")
+
+
+def check(directory: Path, sandbox: b.ServedSandbox, n: int, state_url: str | None) -> None:
+    state = recorded(directory, state_url)
     running = sandbox.control("GET", f"agents?app_id={b.APP_ID}&status=RUNNING")["agents"]
     starting = sandbox.control("GET", f"agents?app_id={b.APP_ID}&status=STARTING")["agents"]
     if len(state["agents"]) != n or state["pending"] or len(running) + len(starting) != n:
@@ -118,17 +136,33 @@ def check(directory: Path, sandbox: b.ServedSandbox, n: int) -> None:
         )
 
 
-def apply_run(tmp: Path, n: int, latency_ms: float, parallelism: int) -> dict[str, Any]:
-    directory = tmp / f"apply-{parallelism}"
+def apply_run(
+    tmp: Path, n: int, latency_ms: float, parallelism: int, state: str, pg_url: str
+) -> dict[str, Any]:
+    directory = tmp / f"apply-{parallelism}-{state}"
+    with contextlib.ExitStack() as stack:
+        state_url = None if state == "local" else stack.enter_context(b.throwaway_database(pg_url))
+        return _apply_run(directory, tmp, n, latency_ms, parallelism, state_url)
+
+
+def _apply_run(
+    directory: Path, tmp: Path, n: int, latency_ms: float, parallelism: int, state_url: str | None
+) -> dict[str, Any]:
     with b.ServedSandbox(tmp / f"engine-{parallelism}-{time.monotonic_ns()}.db",
                          latency_ms=latency_ms, pcu_limit=100 * n) as sandbox:  # fmt: skip
         project(directory, sandbox, n, parallelism)
+        if state_url is not None:
+            settings = directory / "reconciler.yaml"
+            text = settings.read_text(encoding="utf-8")
+            settings.write_text(
+                text.replace("state: state/agents.json", f"state: {state_url}"), encoding="utf-8"
+            )
         start = startup(directory, 3)
         sandbox.control("DELETE", "requests")
         run = b.run_child(
             [*b.RECONCILER, "apply", "--auto-approve"], cwd=directory, env=b.bench_env()
         )
-        check(directory, sandbox, n)
+        check(directory, sandbox, n, state_url)
         log = sandbox.requests()
     routes: dict[str, int] = {}
     for entry in log:
@@ -155,6 +189,43 @@ def client_run(tmp: Path, n: int, latency_ms: float, parallelism: int | None = N
         return float(run.stdout.split()[-1])
 
 
+def report_apply(
+    tmp: Path, args: argparse.Namespace, n: int, parallelism: int, state: str
+) -> tuple[bool, float, float, int]:
+    """Time the applies of one backend and print their figures.
+
+    Returns ``(within the bound, median wall, median start-up, fixed engine calls)``.
+    """
+    latency = args.latency_ms / 1000.0
+    calls_per_agent = 1
+    runs = [
+        apply_run(tmp, n, args.latency_ms, parallelism, state, args.pg_url)
+        for _ in range(args.runs)
+    ]
+    walls = [r["wall"] for r in runs]
+    starts = [r["startup"] for r in runs]
+    wall, start = b.median(walls), b.median(starts)
+    limit = b.ceil_div(n, parallelism) * latency * calls_per_agent
+    bound = BOUND * limit + start
+    extra = runs[0]["calls"] - n * calls_per_agent
+    print(f"apply N={n} P={parallelism} L={args.latency_ms:.0f} ms state={state}: engine calls "
+          f"{runs[0]['calls']} ({n * calls_per_agent} per-agent + {extra} fixed: "
+          f"{runs[0]['routes']})", flush=True)  # fmt: skip
+    ratio = (wall - start) / limit
+    ok = b.verdict(
+        f"apply N={n} P={parallelism} L={args.latency_ms:.0f} ms state={state}",
+        ratio,
+        BOUND,
+        f"wall {wall:.2f} s {b.runs_text(walls)} <= {BOUND} x limit {limit:.2f} s + "
+        f"start-up {start:.2f} s {b.runs_text(starts)} = {bound:.2f} s; "
+        f"ratio (wall - start-up) / limit {ratio:.2f}",
+    )
+    fixed = (wall - start - extra * latency) / limit
+    print(f"  (same run, with its {extra} fixed calls counted as start-up too: "
+          f"ratio {fixed:.2f})", flush=True)  # fmt: skip
+    return ok, wall, start, extra
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=500)
@@ -162,7 +233,12 @@ def main() -> int:
     parser.add_argument("--parallelism", default="10,50")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline-runs", type=int, default=1)
+    parser.add_argument("--state", default="local", help="local, postgres or local,postgres")
+    parser.add_argument("--pg-url", default=b.PG_SERVER_URL, help="server for --state postgres")
     args = parser.parse_args()
+    states = [s.strip() for s in args.state.split(",")]
+    if not states or any(s not in ("local", "postgres") for s in states):
+        parser.error("--state takes local, postgres or local,postgres")
     n, latency = args.n, args.latency_ms / 1000.0
     calls_per_agent = 1  # a start is one join; tokens are minted locally
     ok = True
@@ -174,28 +250,10 @@ def main() -> int:
             print(f"baseline, official SDK one by one, {n} starts: {sdk:.2f} s "
                   f"{b.runs_text(baseline)}", flush=True)  # fmt: skip
         for parallelism in [int(p) for p in args.parallelism.split(",")]:
-            runs = [apply_run(tmp, n, args.latency_ms, parallelism) for _ in range(args.runs)]
-            walls = [r["wall"] for r in runs]
-            starts = [r["startup"] for r in runs]
-            wall, start = b.median(walls), b.median(starts)
+            for state in states:
+                within, wall, start, extra = report_apply(tmp, args, n, parallelism, state)
+                ok &= within
             limit = b.ceil_div(n, parallelism) * latency * calls_per_agent
-            bound = BOUND * limit + start
-            extra = runs[0]["calls"] - n * calls_per_agent
-            print(f"apply N={n} P={parallelism} L={args.latency_ms:.0f} ms: engine calls "
-                  f"{runs[0]['calls']} ({n * calls_per_agent} per-agent + {extra} fixed: "
-                  f"{runs[0]['routes']})", flush=True)  # fmt: skip
-            ratio = (wall - start) / limit
-            ok &= b.verdict(
-                f"apply N={n} P={parallelism} L={args.latency_ms:.0f} ms",
-                ratio,
-                BOUND,
-                f"wall {wall:.2f} s {b.runs_text(walls)} <= {BOUND} x limit {limit:.2f} s + "
-                f"start-up {start:.2f} s {b.runs_text(starts)} = {bound:.2f} s; "
-                f"ratio (wall - start-up) / limit {ratio:.2f}",
-            )
-            fixed = (wall - start - extra * latency) / limit
-            print(f"  (same run, with its {extra} fixed calls counted as start-up too: "
-                  f"ratio {fixed:.2f})", flush=True)  # fmt: skip
             floors = [client_run(tmp, n, args.latency_ms, parallelism) for _ in range(args.runs)]
             floor = b.median(floors)
             print(f"  floor, bare httpx client, the same {n} joins with {parallelism} in flight: "

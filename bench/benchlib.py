@@ -7,18 +7,21 @@ directory (``python bench/plan_scale.py`` puts ``bench/`` first on ``sys.path``)
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -29,6 +32,10 @@ APP_ID = "0123456789abcdef0123456789abcdef"
 CERTIFICATE = "5a4d1c3b2e6f708192a3b4c5d6e7f809"
 CUSTOMER = ("bench", "bench")
 BASIC = "Basic " + base64.b64encode(f"{CUSTOMER[0]}:{CUSTOMER[1]}".encode()).decode()
+PG_SERVER_URL = (
+    os.environ.get("RECONCILER_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+"""The PostgreSQL server of ``--state postgres`` runs (a database to connect to for admin)."""
 RECONCILER = [sys.executable, "-m", "reconciler"]
 """How the CLI is run: the same interpreter, the same entry point as the console script."""
 
@@ -319,3 +326,19 @@ def ceil_div(a: int, b: int) -> int:
 
 def dump_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)
+
+
+@contextlib.contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the server of ``server_url``, dropped on exit."""
+    import psycopg
+
+    name = f"reconciler_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(server_url)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

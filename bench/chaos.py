@@ -17,13 +17,20 @@ no orphan, none missing), the state agrees with the engine, and the pending jour
 Prints ``kill trials: N, converged: N, orphans: 0, duplicates: 0`` per section, with timings.
 Exit status 1 if any trial did not converge.
 
+With ``--state postgres`` the project keeps its state in a throwaway PostgreSQL database
+(``reconciler_chaos_<random>`` on the server of ``--pg-url``, default ``RECONCILER_TEST_PG_URL``
+or ``postgresql://postgres@127.0.0.1:5432/postgres``; dropped at the end): every kill then also
+tests that the advisory lock dies with the killed run's session (no trial unlocks anything).
+
 Usage: python bench/chaos.py [--trials 200] [--change-trials 100] [--fault-rounds 5]
                              [--agents 50] [--latency-ms 30] [--parallelism 5] [--seed 1]
+                             [--state local|postgres] [--pg-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import re
 import signal
@@ -32,11 +39,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchlib import PG_SERVER_URL, throwaway_database  # noqa: E402
+
 from tests.reliability.chaos_harness import (  # noqa: E402
+    APP_ID,
     FLAKY_FAULTS,
     ChaosProject,
     Figures,
@@ -48,6 +59,32 @@ from tests.reliability.chaos_harness import (  # noqa: E402
     run_kill_trials,
     start_engine,
 )
+
+
+class PgChaosProject(ChaosProject):
+    """A chaos project whose state lives in PostgreSQL (read and forgotten through the database)."""
+
+    def __init__(self, directory: Path, engine: Any, state_url: str, **settings: Any) -> None:
+        super().__init__(directory, engine, state=state_url, **settings)
+        from reconciler.models.settings import Settings
+        from reconciler.state import open_backend
+
+        self._settings = Settings(project_dir=directory, state=state_url, app_id=APP_ID)
+        self._open = open_backend
+
+    def state(self) -> dict[str, Any] | None:
+        backend = self._open(self._settings, {})
+        if not backend.store.exists:
+            return None
+        doc: dict[str, Any] = backend.store.load().model_dump(mode="json")
+        return doc
+
+    def forget_state(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self._settings.state, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('reconciler_states')").fetchone() != (None,):
+                conn.execute("DELETE FROM reconciler_states")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -150,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--parallelism", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--state", choices=("local", "postgres"), default="local")
+    parser.add_argument(
+        "--pg-url",
+        default=PG_SERVER_URL,
+        help="server for --state postgres (a database to connect to for administration)",
+    )
     args = parser.parse_args(argv)
     # Started in the background (nohup, `&` in a script), this process and so every apply it
     # starts would ignore SIGINT; restore it so SIGINT trials act like Ctrl-C in a terminal.
@@ -157,18 +200,27 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     began = time.monotonic()
     ok = True
-    with tempfile.TemporaryDirectory(prefix="chaos-") as scratch:
-        work = Path(scratch)
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chaos-")))
+        state_url = None
+        if args.state == "postgres":
+            state_url = stack.enter_context(throwaway_database(args.pg_url))
         engine = start_engine(work, stop_delay_s=0.2, seed=args.seed)
         try:
             engine.reset(latency_ms=args.latency_ms)
-            project = ChaosProject(work / "project", engine, parallelism=args.parallelism)
+            project = (
+                ChaosProject(work / "project", engine, parallelism=args.parallelism)
+                if state_url is None
+                else PgChaosProject(
+                    work / "project", engine, state_url, parallelism=args.parallelism
+                )
+            )
             project.set_agents(agent_specs(args.agents))
             fastest = calibrate(project, runs=3)
             window = 0.9 * fastest
             print(
                 f"chaos: {args.agents} agents, sandbox latency {args.latency_ms:g} ms, "
-                f"parallelism {args.parallelism}, seed {args.seed}"
+                f"parallelism {args.parallelism}, seed {args.seed}, state {args.state}"
             )
             print(
                 f"kill moment: uniform in 0-{window:.2f}s after launch (0.9 x the fastest full "

@@ -38,6 +38,7 @@ THIRD_PARTY_OWNERS: dict[str, set[str]] = {
     "starlette": {"sandbox"},
     "uvicorn": {"sandbox"},
     "agora_agent": {"engine"},
+    "psycopg": {"state"},
 }
 # Layer-0 siblings that are foundations for each other (models use errors' types).
 ALLOWED_SIBLINGS = {("models", "errors")}

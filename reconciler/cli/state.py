@@ -1,40 +1,50 @@
-"""``reconciler state show|list`` and ``reconciler force-unlock``: inspect state, clear a lock.
+"""``reconciler state show|list|push|pull`` and ``reconciler force-unlock``.
 
 The state document holds no secret by design (sensitive values are salted digests), so ``state
-show`` prints it whole, exactly as stored.
+show`` prints it whole, exactly as stored (for a database, in the local file's format).
+``state pull`` and ``state push FILE`` move a state between the project's backend and a local
+file (into a PostgreSQL database and back); push refuses another lineage or a lower serial
+unless ``--force``, and holds the lock while it writes.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.errors import StateError
-from reconciler.models.state import AgentRecord
-from reconciler.state import LocalStateStore, dump_state, force_unlock
+from reconciler.models.state import AgentRecord, StateDoc
+from reconciler.state import LocalStateStore, StateBackend, dump_state, open_backend
+
+
+def _backend(ctx: click.Context) -> StateBackend:
+    return open_backend(project_settings(ctx), os.environ)
 
 
 @click.command("force-unlock")
 @click.argument("lock_id")
 @click.pass_context
 def force_unlock_cmd(ctx: click.Context, lock_id: str) -> None:
-    """Remove the state lock LOCK_ID, left by a process that is gone.
+    """Remove the state lock LOCK_ID, left by a process that is gone or stuck.
 
     LOCK_ID is the id printed by the command that found the state locked. The local backend uses
     an OS lock that the kernel releases when its holder dies, so this is rarely needed: it clears
     holder info a killed process left behind, and refuses while the holder is still running.
+    With a PostgreSQL state the lock dies with its holder's database session; when that session
+    hangs on (a stuck runner), this ends it, which releases the lock.
 
     \b
     Example:
       reconciler force-unlock 3f2a9c1e
 
-    Exit codes: 0 removed, 1 wrong id or the holder still runs.
+    Exit codes: 0 removed, 1 wrong id or the holder still runs (local state).
     """
-    settings = project_settings(ctx)
-    info = force_unlock(settings.state_path, lock_id)
+    info = _backend(ctx).force_unlock(lock_id)
     click.echo(f"Lock {info.id} removed; it was held by {info.describe()}.")
 
 
@@ -54,9 +64,9 @@ def show_cmd(ctx: click.Context) -> None:
 
     Exit codes: 0 printed, 1 no state or unreadable state.
     """
-    store = LocalStateStore(project_settings(ctx).state_path)
+    store = _backend(ctx).store
     if not store.exists:
-        raise StateError(f"no state recorded yet: {store.path} does not exist")
+        raise StateError(f"no state recorded yet: {store.where} does not exist")
     click.echo(dump_state(store.load()), nl=False)
 
 
@@ -71,9 +81,9 @@ def list_cmd(ctx: click.Context) -> None:
 
     Exit codes: 0 printed, 1 unreadable state.
     """
-    store = LocalStateStore(project_settings(ctx).state_path)
+    store = _backend(ctx).store
     if not store.exists:
-        click.echo(f"No state recorded yet ({store.path} does not exist).", err=True)
+        click.echo(f"No state recorded yet ({store.where} does not exist).", err=True)
         return
     doc = store.load()
     rows = [_row(record) for _, record in sorted(doc.agents.items())]
@@ -87,6 +97,96 @@ def list_cmd(ctx: click.Context) -> None:
             f"{n} engine call{'s' if n != 1 else ''} in flight when a run stopped "
             "(pending); the next apply resolves them.",
             err=True,
+        )
+
+
+@state_group.command("pull")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the state to this file (a local state file) instead of stdout.",
+)
+@click.pass_context
+def pull_cmd(ctx: click.Context, out: Path | None) -> None:
+    """Print the project's state (from a database, say) in the local file format.
+
+    \b
+    Examples:
+      reconciler state pull > agents.json
+      reconciler state pull --out state/agents.json
+
+    Exit codes: 0 written, 1 no state, unreadable state or --out exists.
+    """
+    store = _backend(ctx).store
+    if not store.exists:
+        raise StateError(f"no state recorded yet: {store.where} does not exist")
+    doc = store.load()
+    if out is None:
+        click.echo(dump_state(doc), nl=False)
+        return
+    local = LocalStateStore(out)
+    if local.exists:
+        raise StateError(f"{out} exists already; pull into a new file")
+    written = local.replace(doc.model_copy(update={"serial": doc.serial - 1}))
+    click.echo(f"Wrote the state (serial {written.serial}) to {out}.", err=True)
+
+
+@state_group.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the state even if it has another lineage or a higher serial.",
+)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for the state lock instead of failing at once.",
+)
+@click.pass_context
+def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -> None:
+    """Replace the project's state with the state file FILE (into a database, say).
+
+    Like ``terraform state push``: refused when the state already recorded belongs to another
+    lineage (another project) or has a higher serial (it moved on since FILE was pulled),
+    unless --force. Holds the state lock while it writes.
+
+    \b
+    Example (move a local state into the database named by state:):
+      reconciler state push state/agents.json
+
+    Exit codes: 0 pushed, 1 refused or unreadable FILE, 3 state lock held.
+    """
+    source = LocalStateStore(file)
+    if not source.exists:
+        raise StateError(f"{file} is not a state file (it does not exist)")
+    doc = source.load()
+    backend = _backend(ctx)
+    with backend.lock("state push", lock_timeout):
+        store = backend.store
+        current = store.load() if store.exists else None
+        if current is not None and not force:
+            _check_push(doc, current, store.where)
+        written = store.replace(doc)
+    click.echo(f"Pushed {file} to {store.where} (serial {written.serial}).", err=True)
+
+
+def _check_push(doc: StateDoc, current: StateDoc, where: str) -> None:
+    if current.lineage != doc.lineage:
+        raise StateError(
+            f"refusing to push: the state in {where} has another lineage ({current.lineage}, "
+            f"the file has {doc.lineage}); it belongs to another project - use --force to "
+            "replace it anyway"
+        )
+    if current.serial > doc.serial:
+        raise StateError(
+            f"refusing to push: the state in {where} has a higher serial ({current.serial}) than "
+            f"the file ({doc.serial}); it changed since the file was made - pull it again, or "
+            "use --force to replace it anyway"
         )
 
 

@@ -13,6 +13,9 @@
   ``http://`` URL on the loopback interface.
 - ``app_certificate`` must be 32 characters when given; an empty value means "none" (so
   ``${AGORA_APP_CERTIFICATE:-}`` makes it optional). ``auth: token`` needs it.
+- ``state`` is a path or a ``postgresql://`` URL (``state: ${RECONCILER_STATE_URL}``); the URL's
+  password is split off into ``state_password`` at once, so no message can show it.
+  ``state_key`` names the project's state in the database (default: the App ID).
 
 Every problem is reported at once, located in the settings file, as a
 :class:`~reconciler.errors.ValidationError`.
@@ -35,6 +38,7 @@ from reconciler.manifests.validation import translate, unknown_key_message
 from reconciler.manifests.yamlfile import LineDict
 from reconciler.models.hosts import LOOPBACK_EXAMPLES, is_loopback_host
 from reconciler.models.settings import Settings
+from reconciler.models.stateurl import is_postgres_url, split_postgres_url
 
 SETTINGS_FILE = "reconciler.yaml"
 ENV_ENGINE = "RECONCILER_ENGINE"
@@ -45,7 +49,7 @@ SANDBOX_CREDENTIAL = "sandbox"
 REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
-_NOT_KEYS = frozenset({"project_dir", "config_path", *_NOT_IN_FILE})
+_NOT_KEYS = frozenset({"project_dir", "config_path", "state_password", *_NOT_IN_FILE})
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
 """Keys ``reconciler.yaml`` may set."""
 _WHERE = "settings"
@@ -174,6 +178,15 @@ def _cross_checks(
     reason = engine_problem(engine) if isinstance(engine, str) else None
     if reason is not None:
         problems.append(Problem(locations.get("engine", root), reason))
+    state = values.get("state")
+    if isinstance(state, str) and is_postgres_url(state):
+        try:
+            split_postgres_url(state)
+        except ValueError as exc:
+            problems.append(Problem(locations.get("state", root), f"state: {exc}"))
+    elif values.get("state_key") is not None:
+        message = "state_key names a state inside a database; it needs state: postgresql://..."
+        problems.append(Problem(locations.get("state_key", root), message))
     certificate = values.get("app_certificate")
     if isinstance(certificate, str) and len(certificate) != CERTIFICATE_LENGTH:
         problems.append(

@@ -9,9 +9,11 @@ Credentials are never read from the command line: ``customer_id``/``customer_sec
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from reconciler.models.stateurl import INVALID_URL, is_postgres_url, shown_url, split_postgres_url
 
 SANDBOX_APP_ID = "0123456789abcdef0123456789abcdef"
 """App id the example project uses against the sandbox."""
@@ -33,6 +35,12 @@ class Settings(BaseModel):
     customer_id: SecretStr | None = None
     customer_secret: SecretStr | None = None
     state: str = "state/agents.json"
+    """A path (local state file), or a ``postgresql://`` URL, kept *without* its password."""
+    state_password: SecretStr | None = None
+    """The password of a ``postgresql://`` state URL, split off by validation (never in a file
+    key of its own)."""
+    state_key: str | None = Field(default=None, min_length=1)
+    """Which state inside the database is this project's (default: the App ID)."""
     agents_dir: str = "agents.d"
     sandbox_db: str = ".sandbox/engine.db"
     max_concurrent_agents: int = Field(default=20, ge=1)
@@ -42,6 +50,38 @@ class Settings(BaseModel):
     request_timeout_s: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=20)
     stop_wait_timeout_s: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_state_password(cls, data: Any) -> Any:
+        """Keep a database password out of ``state`` (and so out of every message and repr)."""
+        state = data.get("state") if isinstance(data, dict) else None
+        if not isinstance(state, str) or not is_postgres_url(state):
+            return data
+        try:
+            url = split_postgres_url(state)
+        except ValueError:  # reported, located, by the settings loader
+            return {**data, "state": INVALID_URL}
+        data = {**data, "state": url.url}
+        if url.password is not None:
+            data["state_password"] = url.password
+        return data
+
+    @property
+    def state_is_database(self) -> bool:
+        """Whether state lives in PostgreSQL (``state:`` is a ``postgresql://`` URL)."""
+        return is_postgres_url(self.state)
+
+    @property
+    def state_shown(self) -> str:
+        """Where state lives, as shown to people: the file, or the URL with ``***`` as password."""
+        if self.state_is_database:
+            return shown_url(self.state, self.state_password is not None)
+        return str(self.state_path)
+
+    @property
+    def effective_state_key(self) -> str:
+        return self.state_key or self.app_id
 
     @property
     def state_path(self) -> Path:

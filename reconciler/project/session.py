@@ -17,7 +17,7 @@ from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settin
 from reconciler.models.hosts import is_loopback_url
 from reconciler.plan import PlanOptions, build_plan
 from reconciler.project.planfile import check_not_stale
-from reconciler.state import LocalStateStore, StateLock
+from reconciler.state import StateLocker, open_backend
 
 if TYPE_CHECKING:
     from reconciler.apply import ApplyEvent, ApplyResult
@@ -74,7 +74,8 @@ class Project:
         self.settings = settings
         self.environ = environ
         self.clock = clock
-        self.store = LocalStateStore(settings.state_path)
+        self.backend = open_backend(settings, environ)
+        self.store = self.backend.store
 
     @classmethod
     def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
@@ -83,8 +84,8 @@ class Project:
     def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
         return load_desired(self.settings, self.environ, allow_unset=allow_unset)
 
-    def lock(self, command: str, timeout: float) -> StateLock:
-        return StateLock(self.settings.state_path, timeout=timeout, command=command)
+    def lock(self, command: str, timeout: float) -> StateLocker:
+        return self.backend.lock(command, timeout)
 
     def require_credentials(self, why: str) -> None:
         """Raise :class:`SettingsError` naming what is missing if the engine cannot be reached."""

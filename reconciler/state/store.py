@@ -151,6 +151,11 @@ class LocalStateStore:
         """Whether something is at :attr:`path` (anything but a regular file fails to load)."""
         return self.path.exists()
 
+    @property
+    def where(self) -> str:
+        """Where the state lives, for messages."""
+        return str(self.path)
+
     # -- reading -------------------------------------------------------------------------------
 
     def load(self) -> StateDoc:
@@ -233,6 +238,27 @@ class LocalStateStore:
             data = self._text.dump(new).encode("utf-8")
             try:
                 st = self._replace(data)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot write {self.path}: {exc.strerror or exc}; the previous state is intact"
+                ) from exc
+            self._disk = _stamp(st, new.lineage, new.serial)
+            return new
+
+    def replace(self, doc: StateDoc) -> StateDoc:
+        """Write ``doc`` whatever lineage the file on disk has (``state push --force``).
+
+        The serial still increases past the one on disk (when that file can be read).
+        """
+        with self._write_lock:
+            try:
+                disk_serial = self.load().serial if self.exists else 0
+            except StateError:
+                disk_serial = 0
+            self._disk = None
+            new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
+            try:
+                st = self._replace(self._text.dump(new).encode("utf-8"))
             except OSError as exc:
                 raise StateError(
                     f"cannot write {self.path}: {exc.strerror or exc}; the previous state is intact"

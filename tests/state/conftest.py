@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.models.state import AgentRecord, StateDoc
+from tests.state.pg import pg_url as pg_url
 
 HOLDER = """
 import sys, time

@@ -1,0 +1,45 @@
+"""The PostgreSQL state backend: one session shared by the store and the lock of a project.
+
+Imported only when ``state:`` is a ``postgresql://`` URL (see
+:func:`reconciler.state.backend.open_backend`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reconciler.models.settings import Settings
+from reconciler.state.holder import LockInfo
+from reconciler.state.pglock import PostgresStateLock, force_unlock_postgres
+from reconciler.state.pgsession import PgSession
+from reconciler.state.postgres import PostgresStateStore
+
+__all__ = ["PostgresBackend"]
+
+
+class PostgresBackend:
+    """The store, lock and ``force-unlock`` of one state key in one database."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
+        password = settings.state_password
+        self.session = PgSession(
+            settings.state,
+            None if password is None else password.get_secret_value(),
+            settings.effective_state_key,
+            settings.state_shown,
+            environ,
+        )
+        self._store = PostgresStateStore(self.session)
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend({self.session!r})"
+
+    @property
+    def store(self) -> PostgresStateStore:
+        return self._store
+
+    def lock(self, command: str, timeout: float) -> PostgresStateLock:
+        return PostgresStateLock(self.session, timeout=timeout, command=command)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        return force_unlock_postgres(self.session, lock_id)

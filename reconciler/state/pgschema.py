@@ -1,0 +1,108 @@
+"""The tables of the PostgreSQL state backend, created on first use and migrated by version.
+
+``reconciler_schema`` holds one row: the schema version. Opening a session reads it; when it is
+older than :data:`SCHEMA_VERSION` the missing migrations of :data:`MIGRATIONS` run in order, in
+one transaction under a transaction-scoped advisory lock (so two first runs cannot both create the
+tables); a version newer than this tool knows is a :class:`~reconciler.errors.StateError`.
+
+Version 1:
+
+* ``reconciler_states``: one header row per state key (lineage, serial, salt, document version);
+* ``reconciler_records``: one row per agent record, keyed by ``(state_key, name)``;
+* ``reconciler_pending``: one row per journal entry, keyed by ``(state_key, id)``, ordered by
+  ``position``;
+* ``reconciler_locks``: who holds the lock of a state key (the lock itself is an advisory lock).
+
+Records and entries are ``json`` (not ``jsonb``): the text is kept exactly as written, and every
+string the models allow, ``\\u0000`` included, is accepted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from reconciler.errors import StateError
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ensure_schema"]
+
+SCHEMA_VERSION = 1
+_MIGRATION_LOCK = 0x5245434F4E43  # "RECONC": serialises schema creation across processes
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE reconciler_states (
+            state_key text PRIMARY KEY,
+            version integer NOT NULL,
+            lineage text NOT NULL,
+            serial bigint NOT NULL,
+            salt text NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        )""",
+        """CREATE TABLE reconciler_records (
+            state_key text NOT NULL REFERENCES reconciler_states ON DELETE CASCADE
+                DEFERRABLE INITIALLY DEFERRED,
+            name text NOT NULL,
+            record json NOT NULL,
+            PRIMARY KEY (state_key, name)
+        )""",
+        """CREATE TABLE reconciler_pending (
+            state_key text NOT NULL REFERENCES reconciler_states ON DELETE CASCADE
+                DEFERRABLE INITIALLY DEFERRED,
+            id text NOT NULL,
+            position bigint NOT NULL,
+            entry json NOT NULL,
+            PRIMARY KEY (state_key, id)
+        )""",
+        """CREATE TABLE reconciler_locks (
+            state_key text PRIMARY KEY,
+            lock_id text NOT NULL,
+            who text NOT NULL,
+            pid integer NOT NULL,
+            command text NOT NULL,
+            started_at text NOT NULL,
+            ci_run text,
+            backend_pid integer NOT NULL
+        )""",
+    ),
+}
+"""The statements that bring the schema from version ``n - 1`` to ``n``."""
+
+
+def _current(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT to_regclass('reconciler_schema') IS NOT NULL").fetchone()
+    if row is None or not row[0]:
+        return 0
+    version = conn.execute("SELECT max(version) FROM reconciler_schema").fetchone()
+    return int(version[0]) if version is not None and version[0] is not None else 0
+
+
+def _check_not_newer(version: int, shown: str) -> None:
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"the state database {shown} has schema version {version}, made by a newer "
+            f"reconciler (this one knows up to version {SCHEMA_VERSION}); upgrade reconciler"
+        )
+
+
+def ensure_schema(conn: psycopg.Connection[Any], shown: str) -> None:
+    """Create or migrate the tables to :data:`SCHEMA_VERSION`; refuse a newer schema."""
+    version = _current(conn)
+    _check_not_newer(version, shown)
+    if version == SCHEMA_VERSION:
+        return
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS reconciler_schema (version integer NOT NULL)",
+        )
+        version = _current(conn)  # another process may have migrated meanwhile
+        _check_not_newer(version, shown)
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+        if version < SCHEMA_VERSION:
+            conn.execute("DELETE FROM reconciler_schema")
+            conn.execute("INSERT INTO reconciler_schema (version) VALUES (%s)", (SCHEMA_VERSION,))

@@ -1,0 +1,139 @@
+"""One database session of the PostgreSQL state backend: connecting, the schema, clean errors.
+
+A :class:`PgSession` opens its connection on first use (``psycopg`` is imported only then, so
+commands on the local backend never load it), creates or migrates the schema (see
+:mod:`reconciler.state.pgschema`) and turns every database failure into a
+:class:`~reconciler.errors.StateError` whose message holds no password: libpq messages may echo
+connection parameters, so the URL's password, ``PGPASSWORD`` and any ``password=`` are scrubbed.
+
+The store and the lock of a project share the session: the advisory lock belongs to the
+connection, so when that connection is lost while the lock is held, the session refuses to open a
+new one (which would write without the lock) and every later write fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from reconciler.errors import StateError
+from reconciler.models.stateurl import MASK, quote_password, split_postgres_url, tls_defaults
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PgSession"]
+
+CONNECT_TIMEOUT_S = 10
+_PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+class PgSession:
+    """A lazily opened connection to the state database, shared by the store and the lock."""
+
+    def __init__(
+        self,
+        url: str,
+        password: str | None,
+        state_key: str,
+        shown: str,
+        environ: Mapping[str, str],
+    ) -> None:
+        self.url = url
+        self.state_key = state_key
+        self.shown = shown
+        """The URL as shown to people (password masked)."""
+        self._password = password
+        self._params = tls_defaults(split_postgres_url(url), environ)
+        self._secrets = [s for s in (password, environ.get("PGPASSWORD")) if s]
+        self._conn: psycopg.Connection[Any] | None = None
+        self._guard = threading.RLock()
+        self.lock_held = False
+        """Set by the lock while it holds the advisory lock on this session's connection."""
+
+    def __repr__(self) -> str:
+        return f"PgSession({self.shown!r}, state_key={self.state_key!r})"
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any password (the URL's, ``PGPASSWORD``, ``password=...``)."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK).replace(quote_password(secret), MASK)
+        text = _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, text)
+        return _USERINFO.sub(lambda m: m.group(1) + ":" + MASK + "@", text)
+
+    def failure(self, doing: str, exc: BaseException) -> StateError:
+        """A clean, password-free error for a database failure while ``doing`` something."""
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        conn = self._conn
+        if self.lock_held and (conn is None or conn.broken or conn.closed):
+            return self._lost_lock(f" ({self.scrub(detail)})")
+        return StateError(
+            f"state database {self.shown} (state key {self.state_key}): cannot {doing}: "
+            f"{self.scrub(detail)}"
+        )
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The open connection (opened, and the schema checked, on first use)."""
+        with self._guard:
+            conn = self._conn
+            if conn is not None and not conn.closed and not conn.broken:
+                return conn
+            if self.lock_held:
+                raise self._lost_lock("")
+            self._conn = self._open()
+            return self._conn
+
+    def _lost_lock(self, detail: str) -> StateError:
+        return StateError(
+            f"lost the connection to the state database {self.shown} that held the state "
+            f"lock{detail}; stopped so as not to write without the lock (the state holds every "
+            "step recorded so far; run the command again)"
+        )
+
+    def _open(self) -> psycopg.Connection[Any]:
+        try:
+            import psycopg
+        except ImportError:  # pragma: no cover - a declared dependency
+            raise StateError(
+                "a postgresql:// state needs the psycopg package: pip install 'psycopg[binary]'"
+            ) from None
+        from reconciler.state.pgschema import ensure_schema
+
+        params: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "application_name": "reconciler",
+            **self._params,
+        }
+        if self._password is not None:
+            params["password"] = self._password
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, **params)
+        except psycopg.Error as exc:
+            raise self.failure("connect", exc) from None
+        try:
+            ensure_schema(conn, self.shown)
+        except psycopg.Error as exc:
+            conn.close()
+            raise self.failure("set up its tables", exc) from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        """Close the connection (a later use opens a new one unless the lock was lost)."""
+        with self._guard:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close
+                conn.close()
+
+    def __del__(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            with contextlib.suppress(Exception):  # at shutdown anything may be gone
+                conn.close()

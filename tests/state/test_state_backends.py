@@ -1,0 +1,148 @@
+"""The contract every state backend keeps, run against the local file and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import EXIT_CONFLICT, LockHeldError, StateError
+from reconciler.models.settings import Settings
+from reconciler.models.state import PendingEntry
+from reconciler.state import StateBackend, open_backend
+from tests.state.conftest import make_doc, make_record
+
+OTHER_LINEAGE = "99999999-2222-3333-4444-555555555555"
+
+
+@pytest.fixture(params=["local", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "local":
+        return Settings(project_dir=tmp_path)
+    url: str = request.getfixturevalue("pg_url")
+    return Settings(project_dir=tmp_path, state=url)
+
+
+def backend(settings: Settings) -> StateBackend:
+    """A new backend object, as a new process would open it."""
+    return open_backend(settings, {})
+
+
+def _entry(entry_id: str, name: str) -> PendingEntry:
+    return PendingEntry(
+        id=entry_id,
+        op="join",
+        name=name,
+        wire_name=f"{name}-2",
+        generation=2,
+        channel=name,
+        created_at=1_790_000_100.0,
+        spec={"channel": name},
+        spec_digest="sha256:9",
+    )
+
+
+def test_a_fresh_backend_has_no_state_and_offers_a_new_document(settings: Settings) -> None:
+    store = backend(settings).store
+    assert not store.exists
+    doc = store.load()
+    assert doc.serial == 0 and doc.agents == {} and doc.pending == []
+    assert not store.exists  # loading writes nothing
+
+
+def test_records_journal_and_salt_round_trip_through_a_new_store(settings: Settings) -> None:
+    doc = make_doc("b", "a").model_copy(
+        update={"pending": [_entry("e2", "z"), _entry("e1", "y")], "salt": "ab" * 16}
+    )
+    written = backend(settings).store.write(doc)
+    assert written.serial == 1
+    loaded = backend(settings).store.load()
+    assert loaded == written
+    assert [entry.id for entry in loaded.pending] == ["e2", "e1"]  # journal order is kept
+
+
+def test_the_serial_increases_on_every_write(settings: Settings) -> None:
+    store = backend(settings).store
+    doc = store.load()
+    serials = []
+    for name in ("a", "b", "c"):
+        doc = store.write(
+            doc.model_copy(update={"agents": {**doc.agents, name: make_record(name)}})
+        )
+        serials.append(doc.serial)
+    assert serials == [1, 2, 3]
+    assert backend(settings).store.load().serial == 3
+
+
+def test_removed_records_and_finished_journal_entries_are_gone_after_a_write(
+    settings: Settings,
+) -> None:
+    store = backend(settings).store
+    doc = store.write(
+        make_doc("a", "b", "c").model_copy(
+            update={"pending": [_entry("e1", "a"), _entry("e2", "b")]}
+        )
+    )
+    agents = {k: v for k, v in doc.agents.items() if k != "b"}
+    doc = store.write(doc.model_copy(update={"agents": agents, "pending": [doc.pending[1]]}))
+    doc = store.write(doc.model_copy(update={"pending": [*doc.pending, _entry("e3", "c")]}))
+    loaded = backend(settings).store.load()
+    assert sorted(loaded.agents) == ["a", "c"]
+    assert [entry.id for entry in loaded.pending] == ["e2", "e3"]
+    assert loaded == doc
+
+
+def test_a_document_of_another_lineage_is_never_written(settings: Settings) -> None:
+    store = backend(settings).store
+    store.write(make_doc("a"))
+    other = backend(settings).store
+    other.load()
+    with pytest.raises(StateError, match="another state lineage"):
+        other.write(make_doc("x", lineage=OTHER_LINEAGE))
+    assert sorted(backend(settings).store.load().agents) == ["a"]
+
+
+def test_replace_takes_another_lineage_and_moves_the_serial_forward(settings: Settings) -> None:
+    store = backend(settings).store
+    first = store.write(store.write(make_doc("a")))
+    other = backend(settings).store
+    other.load()
+    replaced = other.replace(make_doc("x", lineage=OTHER_LINEAGE))
+    assert replaced.serial == first.serial + 1
+    loaded = backend(settings).store.load()
+    assert loaded.lineage == OTHER_LINEAGE and sorted(loaded.agents) == ["x"]
+
+
+def test_a_second_lock_holder_is_refused_with_exit_3_naming_the_first(settings: Settings) -> None:
+    with backend(settings).lock("apply", 0.0) as info, pytest.raises(LockHeldError) as refused:
+        backend(settings).lock("plan", 0.0).acquire()
+    assert refused.value.exit_code == EXIT_CONFLICT
+    message = str(refused.value)
+    assert info.id in message and info.who in message and "'apply'" in message
+    with backend(settings).lock("plan", 0.0):  # free again once released
+        pass
+
+
+def test_lock_timeout_waits_for_the_holder_to_release(settings: Settings) -> None:
+    first = backend(settings).lock("apply", 0.0)
+    first.acquire(command="apply")
+    timer = threading.Timer(0.4, first.release)
+    timer.start()
+    try:
+        started = time.monotonic()
+        with backend(settings).lock("plan", 10.0):
+            waited = time.monotonic() - started
+    finally:
+        timer.join()
+    assert 0.2 < waited < 8
+
+
+def test_force_unlock_with_another_id_changes_nothing(settings: Settings) -> None:
+    with backend(settings).lock("apply", 0.0) as info:
+        with pytest.raises(StateError, match="does not match"):
+            backend(settings).force_unlock("not-the-id")
+        with pytest.raises(LockHeldError):
+            backend(settings).lock("plan", 0.0).acquire()
+    assert info.id

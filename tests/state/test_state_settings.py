@@ -1,0 +1,130 @@
+"""``state:`` as a PostgreSQL URL in reconciler.yaml: interpolation, state_key, password, TLS."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ValidationError
+from reconciler.manifests import load_settings
+from reconciler.models.settings import Settings
+from reconciler.models.stateurl import split_postgres_url, tls_defaults
+
+PASSWORD = "s3cret-P@ss:word/x"
+QUOTED = "s3cret-P%40ss%3Aword%2Fx"
+
+
+def settings_from(tmp_path: Path, text: str, **environ: str) -> Settings:
+    (tmp_path / "reconciler.yaml").write_text(text, encoding="utf-8")
+    return load_settings(tmp_path, None, environ)
+
+
+def test_state_url_is_interpolated_and_its_password_kept_apart(tmp_path: Path) -> None:
+    url = f"postgresql://ci:{QUOTED}@db.internal:6432/infra?sslmode=require"
+    settings = settings_from(tmp_path, "state: ${RECONCILER_STATE_URL}\n", RECONCILER_STATE_URL=url)
+    assert settings.state_is_database
+    assert settings.state == "postgresql://ci@db.internal:6432/infra?sslmode=require"
+    assert settings.state_password is not None
+    assert settings.state_password.get_secret_value() == PASSWORD
+    assert settings.state_shown == "postgresql://ci:***@db.internal:6432/infra?sslmode=require"
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert PASSWORD not in text and QUOTED not in text
+
+
+def test_a_password_query_parameter_is_kept_apart_too(tmp_path: Path) -> None:
+    settings = Settings(
+        project_dir=tmp_path, state=f"postgres://ci@127.0.0.1/db?password={QUOTED}&sslmode=disable"
+    )
+    assert settings.state == "postgres://ci@127.0.0.1/db?sslmode=disable"
+    assert settings.state_password is not None
+    assert settings.state_password.get_secret_value() == PASSWORD
+
+
+def test_state_key_defaults_to_the_app_id(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path, "state: postgresql://127.0.0.1/db\napp_id: abc\n")
+    assert settings.effective_state_key == "abc"
+    keyed = settings_from(tmp_path, "state: postgresql://127.0.0.1/db\nstate_key: team-a\n")
+    assert keyed.effective_state_key == "team-a"
+
+
+def test_state_key_without_a_database_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"reconciler.yaml:2: state_key names a state"):
+        settings_from(tmp_path, "app_id: x\nstate_key: team-a\n")
+
+
+def test_a_local_state_path_is_unchanged(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path, "state: elsewhere/state.json\n")
+    assert not settings.state_is_database
+    assert settings.state_path == tmp_path / "elsewhere/state.json"
+    assert settings.state_shown == str(tmp_path / "elsewhere/state.json")
+
+
+def test_state_password_cannot_be_set_as_a_key(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match=r"reconciler.yaml:1: .*state_password"):
+        settings_from(tmp_path, "state_password: x\n")
+
+
+def test_an_unparsable_url_is_located_and_shows_no_password(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError) as failed:
+        settings_from(tmp_path, f"app_id: x\nstate: postgresql://u:{QUOTED}@[::1/db\n")
+    message = str(failed.value)
+    assert "reconciler.yaml:2: state: not a valid URL" in message
+    assert QUOTED not in message
+
+
+def test_a_password_that_should_have_been_percent_encoded_is_refused_not_leaked(
+    tmp_path: Path,
+) -> None:
+    raw = f"postgresql://u:{PASSWORD}@db.example.com/db"
+    with pytest.raises(ValidationError, match="must be percent-encoded") as failed:
+        settings_from(tmp_path, "state: ${URL}\n", URL=raw)
+    assert "ss:word" not in str(failed.value)
+    direct = Settings(project_dir=tmp_path, state=raw)
+    assert "ss:word" not in repr(direct) and "ss:word" not in direct.state_shown
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://db.example.com/x", {"sslmode": "verify-full", "sslrootcert": "system"}),
+        (
+            "postgresql://127.0.0.1,db.example.com/x",
+            {"sslmode": "verify-full", "sslrootcert": "system"},
+        ),
+        ("postgresql://db.example.com/x?sslrootcert=/ca.pem", {"sslmode": "verify-full"}),
+        ("postgresql://db.example.com/x?sslmode=disable", {}),
+        ("postgresql://localhost:5433/x", {}),
+        ("postgresql://[::1]/x", {}),
+        ("postgresql://127.0.0.2/x", {}),
+        ("postgresql://127.example.com/x", {"sslmode": "verify-full", "sslrootcert": "system"}),
+        ("postgresql:///x", {}),
+        ("postgresql:///x?host=/var/run/postgresql", {}),
+    ],
+)
+def test_a_remote_database_is_reached_over_verified_tls_unless_sslmode_says(
+    url: str, expected: dict[str, str]
+) -> None:
+    assert tls_defaults(split_postgres_url(url), {}) == expected
+
+
+def test_pghost_counts_when_the_url_names_no_host() -> None:
+    assert tls_defaults(split_postgres_url("postgresql:///x"), {"PGHOST": "db.example.com"}) == {
+        "sslmode": "verify-full",
+        "sslrootcert": "system",
+    }
+
+
+def test_the_local_backend_never_imports_psycopg(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from reconciler.cli import main\n"
+        "from reconciler.project import Project\n"
+        f"Project.open(Path({str(tmp_path)!r}), None, {{}}).store.load()\n"
+        "assert 'psycopg' not in sys.modules, 'psycopg imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
