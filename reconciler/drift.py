@@ -45,7 +45,11 @@ def expectation(kind: DriftKind, cause: ExitCause | None, wanted: bool) -> Expec
     if not wanted:
         return Expectation(True, "its manifest is gone; the next apply stops it anyway")
     if kind == "changed":
-        return Expectation(False, "the engine runs it differently from its record")
+        return Expectation(
+            False,
+            "the engine lists it in another channel than its record; the plan does not correct "
+            "this",
+        )
     del cause  # today every cause of exit counts the same for a wanted agent
     return Expectation(False, "the manifests want it running; the next apply starts it again")
 

@@ -41,7 +41,8 @@ def render_drift_text(report: DriftReport) -> str:
             continue
         lines += ["", f"{title} ({len(items)}):"]
         for item in items:
-            lines.append(f"  {'!' if not item.expected else '~'} {_subject(item)}: {item.reason}")
+            sign = "!" if not item.expected else "~"
+            lines.append(f"  {sign} {_subject(item)} [{drift_label(item)}]: {item.reason}")
             lines.append(f"      {item.why}")
     lines += ["", drift_summary_line(report)]
     if report.pending:
@@ -68,8 +69,8 @@ def render_drift_markdown(report: DriftReport) -> str:
             "",
             f"### {heading} ({len(items)})",
             "",
-            "| agent | agent id | channel | drift | next apply |",
-            "|---|---|---|---|---|",
+            "| agent | agent id | channel | drift | details | next apply |",
+            "|---|---|---|---|---|---|",
         ]
         out += [
             "| "
@@ -79,6 +80,7 @@ def render_drift_markdown(report: DriftReport) -> str:
                     item.name or "(unmanaged)",
                     item.agent_id,
                     item.channel or "",
+                    drift_label(item),
                     item.reason,
                     item.why,
                 )
@@ -115,6 +117,22 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
 def render_drift_json_text(report: DriftReport) -> str:
     """:func:`render_drift_json` serialized: indented, UTF-8 kept, no trailing newline."""
     return json.dumps(render_drift_json(report), indent=2, ensure_ascii=False)
+
+
+def drift_label(item: DriftItem) -> str:
+    """A short name for what drifted: ``idle timeout``, ``failed``, ``unmanaged``, ..."""
+    if item.kind == "changed":
+        return f"changed {item.field}"
+    if item.kind in ("unmanaged", "missing") or item.cause is None:
+        return item.kind
+    return _CAUSE_LABELS.get(item.cause, item.cause)
+
+
+_CAUSE_LABELS = {
+    "idle-timeout": "idle timeout",
+    "runtime-cap": "runtime cap",
+    "token-expired": "token expired",
+}
 
 
 def _item(item: DriftItem) -> dict[str, Any]:
