@@ -223,9 +223,13 @@ def test_state_rm_refuses_an_agent_with_an_unresolved_journal_entry(applied: Ops
 
 @pytest.mark.parametrize(
     "args",
-    [("state", "rm", "--force", "concierge"), ("state", "mv", "--force", "concierge", "c2")],
+    [
+        ("state", "rm", "--force", "concierge"),
+        ("state", "mv", "--force", "concierge", "c2"),
+        ("import", "concierge", "SOMEAGENT"),
+    ],
 )
-def test_state_edits_fail_fast_while_another_process_holds_the_lock(
+def test_state_edits_and_import_fail_fast_while_another_process_holds_the_lock(
     applied: OpsProject,
     holder: HolderFactory,  # noqa: F811  (the fixture imported above)
     args: tuple[str, ...],
