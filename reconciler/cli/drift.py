@@ -39,11 +39,18 @@ def drift_cmd(ctx: click.Context, fmt: str) -> int:
 
     Reports, per agent: exited (idle timeout, runtime cap, token expired, failed with the
     engine's message), missing (recorded, unknown to the engine), running unrecorded in a managed
-    channel, and running in another channel than recorded. Drift is expected when the next apply
-    would do the same anyway (the agent's manifest is gone), unexpected otherwise.
+    channel, and running in another channel than recorded. Drift is expected when it needs no
+    repair (the agent's manifest is gone, so apply stops it anyway); all other drift is
+    unexpected. Needs engine credentials; never writes anything.
 
-    Exit codes: 0 no unexpected drift, 2 unexpected drift, 1 error. Needs engine credentials;
-    never writes anything.
+    \b
+    Examples:
+      reconciler drift
+      reconciler drift --format markdown >> "$GITHUB_STEP_SUMMARY"
+      reconciler drift --format json | jq '.items[] | select(.expected | not)'
+
+    Exit codes: 0 no unexpected drift, 2 unexpected drift, 1 error (engine unreachable,
+    no credentials, bad settings, manifests or state).
     """
     project = project_from_context(ctx)
     report = run_async(check_drift(project, on_retry=retry_reporter(ctx, project.environ)))

@@ -41,6 +41,13 @@ def import_cmd(
     restarts the agent onto its manifest (shown for review before anything happens). With
     --assume-matches the manifest is recorded as what it runs and the next plan shows no change:
     use it only when you know the agent was started from this manifest.
+
+    \b
+    Examples:
+      reconciler import support-en 1NT29X11GQSxxxxxNU80BEIN56XF
+      reconciler import --assume-matches support-en 1NT29X11GQSxxxxxNU80BEIN56XF
+
+    Exit codes: 0 imported, 1 refused (nothing changed) or engine error, 3 state lock held.
     """
     project = project_from_context(ctx)
     outcome = run_async(

@@ -130,6 +130,13 @@ def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: fl
     For a rename without a restart: rename the manifest to NEW, then run this. Refused when the
     next plan would stop the agent (no manifest declares NEW) or start a second one (a manifest
     still declares OLD), unless --force.
+
+    \b
+    Example:
+      git mv agents.d/support.yaml agents.d/support-en.yaml  # and set name: support-en
+      reconciler state mv support support-en
+
+    Exit codes: 0 moved, 1 refused (nothing changed), 3 state lock held.
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
@@ -156,6 +163,13 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
 
     Refused while a manifest still declares NAME (the next plan would start a second agent
     beside the one left running), unless --force. Delete the manifest first.
+
+    \b
+    Example:
+      git rm agents.d/legacy-bot.yaml
+      reconciler state rm legacy-bot
+
+    Exit codes: 0 removed, 1 refused (nothing changed), 3 state lock held.
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
