@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler.drift import build_drift, managed_channels
-from reconciler.errors import OperationError, SettingsError
+from reconciler.errors import OperationError
 from reconciler.models import AgentRecord, DesiredSet
 from reconciler.models.drift import DriftReport
 from reconciler.project.session import Project, secret_values
@@ -41,11 +41,7 @@ async def check_drift(
     from reconciler.project.connect import engine_client
 
     settings = project.settings
-    if not settings.has_credentials:
-        raise SettingsError(
-            "drift compares the state with the engine and needs engine credentials "
-            "(AGORA_CUSTOMER_ID/AGORA_CUSTOMER_SECRET, or app_certificate with auth: token)"
-        )
+    project.require_credentials("drift (comparing the state with the engine)")
     desired = project.load_desired()
     state = project.store.load()
     async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
@@ -75,6 +71,7 @@ async def import_agent(
     from reconciler.apply.imports import check_importable, import_record
     from reconciler.project.connect import engine_client
 
+    project.require_credentials("import (checking the agent on the engine)")
     desired = project.load_desired()
     with project.lock("import", lock_timeout):
         state = project.store.load()

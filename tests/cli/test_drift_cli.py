@@ -105,9 +105,10 @@ def test_drift_without_engine_credentials_is_an_error(project: OpsProject) -> No
     settings.write_text(text, encoding="utf-8")
     result = project.run("drift")
     assert result.code == 1, str(result)
-    assert "drift compares the state with the engine and needs engine credentials" in (
+    assert "drift (comparing the state with the engine) needs the credentials of the engine" in (
         result.stderr
     )
+    assert "AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET not set" in result.stderr
 
 
 def test_drift_writes_no_file_takes_no_lock_and_resolves_no_journal(applied: OpsProject) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.errors import EXIT_CONFLICT
 from tests.cli.ops_project import OpsProject
+from tests.served import free_port
 from tests.state.conftest import HolderFactory, holder  # noqa: F401  (a fixture)
 
 
@@ -110,6 +111,19 @@ def test_import_refuses_an_agent_in_another_channel_than_the_manifests(
     result = project.ok("import", "support-en", agent_id, code=1)
     assert "does not list it among the active agents of channel 'support-en'" in result.stderr
     assert not project.state_file.exists()
+
+
+def test_import_without_engine_credentials_is_an_error_before_anything_is_read(
+    project: OpsProject,
+) -> None:
+    settings = project.dir / "reconciler.yaml"
+    text = settings.read_text(encoding="utf-8").replace(
+        "engine: sandbox", f"engine: http://127.0.0.1:{free_port()}"
+    )
+    settings.write_text(text, encoding="utf-8")
+    result = project.ok("import", "support-en", "SOMEAGENT", code=1)
+    assert "import (checking the agent on the engine) needs the credentials" in result.stderr
+    assert not (project.dir / "state").exists()
 
 
 def test_import_refuses_an_agent_recorded_under_another_name(applied: OpsProject) -> None:
