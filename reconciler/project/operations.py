@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 from reconciler.drift import build_drift, managed_channels
 from reconciler.errors import OperationError
-from reconciler.models import AgentRecord, DesiredSet
+from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
+from reconciler.models.liveness import unmanaged_agents
 from reconciler.project.session import Project, secret_values
 from reconciler.state.edits import drop_record, move_record
 
 if TYPE_CHECKING:
-    from reconciler.engine import RetryEvent
+    from reconciler.engine import EngineClient, RetryEvent
 
 
 @dataclass
@@ -37,7 +38,6 @@ async def check_drift(
     project: Project, *, on_retry: Callable[[RetryEvent], None] | None = None
 ) -> DriftReport:
     """Compare the recorded state with the engine's live status (read-only)."""
-    from reconciler.engine import refresh
     from reconciler.project.connect import engine_client
 
     settings = project.settings
@@ -45,9 +45,7 @@ async def check_drift(
     desired = project.load_desired()
     state = project.store.load()
     async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
-        live = await refresh(
-            c, state.agents, project.clock(), channels=managed_channels(desired, state)
-        )
+        live = await drift_live(c, desired, state, project.clock())
     return build_drift(
         desired,
         state,
@@ -56,6 +54,24 @@ async def check_drift(
         app_id=settings.app_id,
         engine=settings.engine_label,
     )
+
+
+async def drift_live(
+    client: EngineClient, desired: DesiredSet, state: StateDoc, now: float
+) -> LiveStatus:
+    """The live status drift compares with: the refresh plan makes, plus channels when needed.
+
+    The engine shows an agent's channel only in a channel-filtered list, one list per channel.
+    Those lists are made only when the app-wide list shows an active agent that nothing records
+    (then they tell whether it sits in one of this project's channels, and whether a recorded
+    agent is listed in another channel than its record); a clean engine costs what a plan costs.
+    """
+    from reconciler.engine import refresh
+
+    live = await refresh(client, state.agents, now)
+    if unmanaged_agents(state, live):
+        live = await refresh(client, state.agents, now, channels=managed_channels(desired, state))
+    return live
 
 
 async def import_agent(
