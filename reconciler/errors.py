@@ -107,3 +107,10 @@ class EngineProtocolError(EngineError):
 
 class ApplyError(ReconcilerError):
     """One or more actions of an apply failed; the others were carried out and recorded."""
+
+
+class OperationError(ReconcilerError):
+    """A state operation (``import``, ``state mv``, ``state rm``) was refused; nothing changed.
+
+    The message names the agent, why it was refused and what to do instead.
+    """

@@ -34,7 +34,7 @@ from reconciler.models import (
     Plan,
     StateDoc,
 )
-from reconciler.models.live import ACTIVE_STATUSES
+from reconciler.models.liveness import agent_exit, unmanaged_agents
 
 MAX_RUNTIME_S = 72 * 3600
 """The engine stops every agent after 72 hours, whatever ``idle_timeout`` says."""
@@ -308,32 +308,15 @@ def _changes(
 
 def _exit_reason(record: AgentRecord, live: LiveStatus) -> str | None:
     """Why a recorded agent is no longer running on the engine, or None if it is (or unknown)."""
-    if not live.refreshed:
-        return None
-    agent = live.agents.get(record.agent_id)
-    if agent is None or agent.status == "MISSING":
-        return "missing: the engine does not know the agent"
-    if agent.status in ACTIVE_STATUSES:
-        return None
-    message = (agent.message or "").strip()
-    if agent.status == "FAILED":
-        return f"failed: {message or 'no message from the engine'}"
-    if agent.status in ("STOPPED", "STOPPING"):
-        return f"exited: {message or agent.status.lower()}"
-    return f"exited: status {agent.status}"
+    exited = agent_exit(record.agent_id, live)
+    return exited.reason if exited is not None else None
 
 
 def _unmanaged_warnings(state: StateDoc, live: LiveStatus) -> list[str]:
-    if not live.refreshed:
-        return []
-    recorded = {r.agent_id for r in state.agents.values()}
-    recorded |= {p.agent_id for p in state.pending if p.agent_id}
     out: list[str] = []
-    for agent_id in sorted(live.agents):
-        agent = live.agents[agent_id]
-        if agent.active and agent_id not in recorded:
-            where = f" in channel {agent.channel}" if agent.channel else ""
-            out.append(f"unmanaged agent {agent_id}{where} is {agent.status} (not in state)")
+    for agent in unmanaged_agents(state, live):
+        where = f" in channel {agent.channel}" if agent.channel else ""
+        out.append(f"unmanaged agent {agent.agent_id}{where} is {agent.status} (not in state)")
     return out
 
 

@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "engine": 1,
     "diff": 1,
     "plan": 2,
+    "drift": 2,
     "apply": 3,
     "render": 4,
     "project": 4,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.apply.events import ActionResult, ApplyEvent
+from reconciler.apply.records import agent_record
+from reconciler.apply.records import wire_name as record_wire_name
 from reconciler.apply.run import Run, drop_pending, fail, guarded, unrecorded
 from reconciler.engine import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, find_conflicting
 from reconciler.errors import EngineError
@@ -105,7 +107,7 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
     agent = run.desired.agents[action.name]
     previous = run.doc.agents.get(action.name)
     generation = max(action.generation, (previous.generation + 1) if previous else 1)
-    wire_name = f"{agent.name}-{generation}"
+    wire_name = record_wire_name(agent.name, generation)
     properties = dict(agent.spec.get("properties", {}))
     expires: float | None = None
     if agent.token_mode == "auto":
@@ -195,14 +197,11 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
                 prepared.lock.release()
         fail(run, action, exc, started, "join")
         return
-    record = AgentRecord(
-        name=agent.name,
+    record = agent_record(
+        agent,
         agent_id=agent_id,
-        wire_name=wire_name,
         generation=generation,
-        channel=agent.channel,
         started_at=started,
-        token_mode=agent.token_mode,
         token_expires_at=expires,
         spec=prepared.spec,
         spec_digest=prepared.digest,

@@ -31,6 +31,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("reconciler.cli.apply", "apply_cmd"),
     "destroy": ("reconciler.cli.apply", "destroy_cmd"),
     "show": ("reconciler.cli.plan", "show_cmd"),
+    "drift": ("reconciler.cli.drift", "drift_cmd"),
+    "import": ("reconciler.cli.imports", "import_cmd"),
     "force-unlock": ("reconciler.cli.state", "force_unlock_cmd"),
     "state": ("reconciler.cli.state", "state_group"),
     "sandbox": ("reconciler.cli.sandbox", "sandbox_group"),

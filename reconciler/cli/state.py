@@ -1,10 +1,11 @@
-"""``reconciler state show|list|push|pull`` and ``reconciler force-unlock``.
+"""``reconciler state show|list|push|pull|mv|rm`` and ``reconciler force-unlock``.
 
 The state document holds no secret by design (sensitive values are salted digests), so ``state
 show`` prints it whole, exactly as stored (for a database, in the local file's format).
 ``state pull`` and ``state push FILE`` move a state between the project's backend and a local
 file (into a PostgreSQL database and back); push refuses another lineage or a lower serial
-unless ``--force``, and holds the lock while it writes.
+unless ``--force``, and holds the lock while it writes. ``state mv`` and ``state rm`` edit
+records by hand and leave the agents running.
 """
 
 from __future__ import annotations
@@ -203,3 +204,81 @@ def _row(record: AgentRecord) -> tuple[str, str, str, str, str]:
         record.channel,
         when,
     )
+
+
+# -- state mv / state rm: edit records by hand (the agents keep running) ---------------------
+
+_lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for the state lock instead of failing at once.",
+)
+
+
+@state_group.command("mv")
+@click.argument("old")
+@click.argument("new")
+@click.option("--force", is_flag=True, help="Move even when the next plan would act on it.")
+@_lock_timeout_option
+@click.pass_context
+def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: float) -> None:
+    """Move the record of agent OLD to the name NEW; the agent keeps running and its id.
+
+    For a rename without a restart: rename the manifest to NEW, then run this. Refused when the
+    next plan would stop the agent (no manifest declares NEW) or start a second one (a manifest
+    still declares OLD), unless --force.
+
+    \b
+    Example:
+      git mv agents.d/support.yaml agents.d/support-en.yaml  # and set name: support-en
+      reconciler state mv support support-en
+
+    Exit codes: 0 moved, 1 refused (nothing changed), 3 state lock held.
+    """
+    from reconciler.cli.context import project_from_context
+    from reconciler.cli.output import note
+    from reconciler.project.operations import move_agent
+
+    outcome = move_agent(
+        project_from_context(ctx), old, new, force=force, lock_timeout=lock_timeout
+    )
+    click.echo(
+        f"Moved {old} to {new} (agent {outcome.record.agent_id} keeps running); "
+        f"state serial {outcome.serial}."
+    )
+    for warning in outcome.warnings:
+        note(f"Warning: {warning}")
+
+
+@state_group.command("rm")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Remove even though a manifest still declares NAME.")
+@_lock_timeout_option
+@click.pass_context
+def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> None:
+    """Stop managing agent NAME: drop its record; the agent keeps running on the engine.
+
+    Refused while a manifest still declares NAME (the next plan would start a second agent
+    beside the one left running), unless --force. Delete the manifest first.
+
+    \b
+    Example:
+      git rm agents.d/legacy-bot.yaml
+      reconciler state rm legacy-bot
+
+    Exit codes: 0 removed, 1 refused (nothing changed), 3 state lock held.
+    """
+    from reconciler.cli.context import project_from_context
+    from reconciler.cli.output import note
+    from reconciler.project.operations import forget_agent
+
+    outcome = forget_agent(project_from_context(ctx), name, force=force, lock_timeout=lock_timeout)
+    click.echo(
+        f"Removed {name} from state; agent {outcome.record.agent_id} keeps running in channel "
+        f"{outcome.record.channel}, no longer managed; state serial {outcome.serial}."
+    )
+    for warning in outcome.warnings:
+        note(f"Warning: {warning}")

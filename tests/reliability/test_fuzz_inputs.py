@@ -217,6 +217,9 @@ CORRUPT_STATE_COMMANDS = [
     ("destroy", "--auto-approve"),
     ("state", "list"),
     ("state", "show"),
+    ("drift",),
+    ("state", "rm", "--force", "support-en"),
+    ("state", "mv", "--force", "support-en", "support-main"),
 ]
 
 

@@ -1,0 +1,107 @@
+"""``import``: take an agent that already runs on the engine into state under a manifest's name.
+
+Nothing is started or stopped. The agent is taken only after every check passes: the manifests
+declare the name, the state records neither the name nor the agent, no interrupted call of a
+previous run concerns the name, the engine knows the agent and it is active, and the engine lists
+it in the manifest's channel (an agent's channel is learned only from a channel-filtered list).
+
+The engine does not say what an agent was started with, so by default the record gets an
+*unknown* (empty) spec: the next plan then shows a restart onto the manifest, for review, rather
+than assuming the agent runs what the manifest says. ``assume_matches`` records the manifest's
+(redacted) spec instead, so the next plan shows no change; with ``token: auto`` the token the
+agent holds is unknown too, so its expiry is recorded as the import time and the next plan
+renews it in place. The record's generation is 0 (no start of ours yet): the next start of the
+agent is generation 1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.apply.records import agent_record
+from reconciler.diff import spec_digest
+from reconciler.engine import find_conflicting
+from reconciler.errors import OperationError
+from reconciler.models import AgentRecord, DesiredSet, StateDoc
+from reconciler.plan import desired_view
+
+if TYPE_CHECKING:
+    from reconciler.engine import EngineClient
+
+IMPORTED_GENERATION = 0
+
+
+def check_importable(desired: DesiredSet, state: StateDoc, name: str, agent_id: str) -> None:
+    """Refuse, before asking the engine, an import that state or manifests rule out."""
+    if name not in desired.agents:
+        raise OperationError(
+            f"cannot import {agent_id} as {name}: no manifest in agents.d declares {name!r}; "
+            "write its manifest first, so the plan can diff the agent against it"
+        )
+    recorded = state.agents.get(name)
+    if recorded is not None:
+        raise OperationError(
+            f"cannot import {agent_id} as {name}: state already records {name} as agent "
+            f"{recorded.agent_id}; run `reconciler state rm {name}` first if that is stale"
+        )
+    for other in state.agents.values():
+        if other.agent_id == agent_id:
+            raise OperationError(
+                f"cannot import {agent_id} as {name}: state already records it as "
+                f"{other.name}; use `reconciler state mv {other.name} {name}` to rename it"
+            )
+    if any(entry.name == name or entry.agent_id == agent_id for entry in state.pending):
+        raise OperationError(
+            f"cannot import {agent_id} as {name}: an interrupted engine call of a previous run "
+            f"concerns {name} or {agent_id}; run `reconciler plan` or `reconciler apply` to "
+            "resolve it first"
+        )
+
+
+async def import_record(
+    client: EngineClient,
+    desired: DesiredSet,
+    state: StateDoc,
+    name: str,
+    agent_id: str,
+    *,
+    now: float,
+    assume_matches: bool = False,
+) -> AgentRecord:
+    """The record that takes ``agent_id`` into state as ``name``, after every check passes.
+
+    Raises :class:`OperationError` when a check fails (nothing is changed), and the client's
+    :class:`~reconciler.errors.EngineError` when the engine cannot answer.
+    """
+    check_importable(desired, state, name, agent_id)
+    agent = desired.agents[name]
+    live = await client.get(agent_id)
+    if live.status == "MISSING":
+        raise OperationError(f"cannot import {agent_id} as {name}: the engine does not know it")
+    if not live.active:
+        why = f" ({live.message})" if live.message else ""
+        raise OperationError(
+            f"cannot import {agent_id} as {name}: it is {live.status}{why}, not running; "
+            "`reconciler apply` starts a new agent for the manifest"
+        )
+    in_channel = await find_conflicting(client, agent.channel, now=now)
+    if agent_id not in {a.agent_id for a in in_channel}:
+        raise OperationError(
+            f"cannot import {agent_id} as {name}: the engine does not list it among the active "
+            f"agents of channel {agent.channel!r}, the channel of {agent.path}"
+        )
+    if assume_matches:
+        view = desired_view(agent, state.salt)
+        spec, digest = view.spec, view.digest
+        expires = now if agent.token_mode == "auto" else None
+    else:
+        spec, digest, expires = {}, spec_digest({}), None
+    return agent_record(
+        agent,
+        agent_id=agent_id,
+        generation=IMPORTED_GENERATION,
+        started_at=float(live.start_ts) if live.start_ts else now,
+        token_expires_at=expires,
+        spec=spec,
+        spec_digest=digest,
+    )

@@ -1,0 +1,70 @@
+"""``reconciler import NAME AGENT_ID``: take a running engine agent into state, on purpose."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.cli.context import project_from_context
+from reconciler.cli.output import note, retry_reporter
+from reconciler.cli.runner import run_async
+from reconciler.errors import EXIT_OK
+from reconciler.project.operations import import_agent
+
+
+@click.command("import")
+@click.argument("name")
+@click.argument("agent_id")
+@click.option(
+    "--assume-matches",
+    is_flag=True,
+    help="Record the agent as running its manifest already, so the next plan shows no change "
+    "(and, with token: auto, renews its token in place).",
+)
+@click.option(
+    "--lock-timeout",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for the state lock instead of failing at once.",
+)
+@click.pass_context
+def import_cmd(
+    ctx: click.Context, name: str, agent_id: str, assume_matches: bool, lock_timeout: float
+) -> int:
+    """Record the running agent AGENT_ID in state under manifest NAME.
+
+    Nothing is started or stopped. Refused unless agents.d declares NAME, the state records
+    neither NAME nor AGENT_ID, and the engine reports AGENT_ID active in NAME's channel.
+
+    The engine does not say what an agent was started with, so by default the next plan
+    restarts the agent onto its manifest (shown for review before anything happens). With
+    --assume-matches the manifest is recorded as what it runs and the next plan shows no change:
+    use it only when you know the agent was started from this manifest.
+
+    \b
+    Examples:
+      reconciler import support-en 1NT29X11GQSxxxxxNU80BEIN56XF
+      reconciler import --assume-matches support-en 1NT29X11GQSxxxxxNU80BEIN56XF
+
+    Exit codes: 0 imported, 1 refused (nothing changed) or engine error, 3 state lock held.
+    """
+    project = project_from_context(ctx)
+    outcome = run_async(
+        import_agent(
+            project,
+            name,
+            agent_id,
+            assume_matches=assume_matches,
+            lock_timeout=lock_timeout,
+            on_retry=retry_reporter(ctx, project.environ),
+        )
+    )
+    record = outcome.record
+    click.echo(
+        f"Imported {record.agent_id} as {record.name} (channel {record.channel}); "
+        f"state serial {outcome.serial}."
+    )
+    for warning in outcome.warnings:
+        note(f"Note: {warning}")
+    return EXIT_OK

@@ -1,0 +1,180 @@
+"""Renderers of a :class:`~reconciler.models.drift.DriftReport`: text, markdown and JSON.
+
+- :func:`render_drift_text`: the terminal report, unexpected drift first;
+- :func:`render_drift_markdown`: a GitHub issue body or step summary (a table per kind of drift);
+- :func:`render_drift_json`: the versioned document described in ``docs/drift-format.md``
+  (:data:`DRIFT_FORMAT_VERSION`; additive changes keep the major version).
+
+Pure functions returning strings or dicts; nothing prints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.models.drift import DriftItem, DriftReport
+from reconciler.render.json_format import iso_utc
+
+DRIFT_FORMAT_VERSION = "1.0"
+"""``major.minor`` of the JSON drift schema."""
+
+
+def drift_summary_line(report: DriftReport) -> str:
+    """One line: ``Drift: 2 unexpected, 1 expected; 3 of 6 recorded agents in sync.``"""
+    if not report.items:
+        return f"No drift: {_count(report.in_sync, 'recorded agent')} in sync with the engine."
+    return (
+        f"Drift: {len(report.unexpected)} unexpected, {len(report.expected)} expected; "
+        f"{report.in_sync} of {_count(report.recorded, 'recorded agent')} in sync."
+    )
+
+
+def render_drift_text(report: DriftReport) -> str:
+    """The report for a terminal: a header, unexpected then expected items, the summary."""
+    lines = [f"Drift of app {report.app_id or '(unset)'} on {report.engine or '(unset)'}"]
+    for title, items in (
+        ("Unexpected drift", report.unexpected),
+        ("Expected drift", report.expected),
+    ):
+        if not items:
+            continue
+        lines += ["", f"{title} ({len(items)}):"]
+        for item in items:
+            sign = "!" if not item.expected else "~"
+            lines.append(f"  {sign} {_subject(item)} [{drift_label(item)}]: {item.reason}")
+            lines.append(f"      {item.why}")
+    lines += ["", drift_summary_line(report)]
+    if report.pending:
+        lines.append(_pending_note(report.pending))
+    return "\n".join(lines)
+
+
+def render_drift_markdown(report: DriftReport) -> str:
+    """The report as GitHub-flavoured markdown (an issue body or a job's step summary)."""
+    title = "Unexpected drift" if report.has_unexpected else "No unexpected drift"
+    out = [
+        f"## {title} in app `{report.app_id or '(unset)'}`",
+        "",
+        f"{drift_summary_line(report)} Engine: `{report.engine or '(unset)'}`, checked "
+        f"{iso_utc(report.checked_at)}.",
+    ]
+    for heading, items in (
+        ("Unexpected", report.unexpected),
+        ("Expected", report.expected),
+    ):
+        if not items:
+            continue
+        out += [
+            "",
+            f"### {heading} ({len(items)})",
+            "",
+            "| agent | agent id | channel | drift | details | next apply |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            "| "
+            + " | ".join(
+                _cell(value)
+                for value in (
+                    item.name or "(unmanaged)",
+                    item.agent_id,
+                    item.channel or "",
+                    drift_label(item),
+                    item.reason,
+                    item.why,
+                )
+            )
+            + " |"
+            for item in items
+        ]
+    if report.pending:
+        out += ["", _pending_note(report.pending)]
+    return "\n".join(out) + "\n"
+
+
+def render_drift_json(report: DriftReport) -> dict[str, Any]:
+    """The report as a JSON-ready dict, keys in a fixed order, items in report order."""
+    return {
+        "format_version": DRIFT_FORMAT_VERSION,
+        "app_id": report.app_id,
+        "engine": report.engine,
+        "lineage": report.lineage,
+        "serial": report.serial,
+        "checked_at": iso_utc(report.checked_at),
+        "has_unexpected": report.has_unexpected,
+        "summary": {
+            "recorded": report.recorded,
+            "in_sync": report.in_sync,
+            "expected": len(report.expected),
+            "unexpected": len(report.unexpected),
+            "pending": report.pending,
+        },
+        "items": [_item(item) for item in report.items],
+    }
+
+
+def render_drift_json_text(report: DriftReport) -> str:
+    """:func:`render_drift_json` serialized: indented, UTF-8 kept, no trailing newline."""
+    return json.dumps(render_drift_json(report), indent=2, ensure_ascii=False)
+
+
+def drift_label(item: DriftItem) -> str:
+    """A short name for what drifted: ``idle timeout``, ``failed``, ``unmanaged``, ..."""
+    if item.kind == "changed":
+        return f"changed {item.field}"
+    if item.kind in ("unmanaged", "missing") or item.cause is None:
+        return item.kind
+    return _CAUSE_LABELS.get(item.cause, item.cause)
+
+
+_CAUSE_LABELS = {
+    "idle-timeout": "idle timeout",
+    "runtime-cap": "runtime cap",
+    "token-expired": "token expired",
+}
+
+
+def _item(item: DriftItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind,
+        "name": item.name,
+        "agent_id": item.agent_id,
+        "channel": item.channel,
+        "status": item.status,
+        "cause": item.cause,
+        "message": item.message or None,
+        "reason": item.reason,
+        "expected": item.expected,
+        "why": item.why,
+        "change": (
+            {"field": item.field, "recorded": item.recorded, "live": item.live}
+            if item.field is not None
+            else None
+        ),
+    }
+
+
+def _subject(item: DriftItem) -> str:
+    if item.name is None:
+        return f"unmanaged agent {item.agent_id}"
+    return f"{item.name} ({item.agent_id})"
+
+
+def _pending_note(count: int) -> str:
+    return (
+        f"{_count(count, 'interrupted engine call')} recorded in state "
+        "(the next plan or apply with --refresh resolves them)."
+    )
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a GitHub table cell: one line, pipes and HTML escaped."""
+    one_line = " ".join(text.split())
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        one_line = one_line.replace(raw, escaped)
+    return one_line
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -1,0 +1,66 @@
+"""Edits of the state document by hand: move a record to a new name, or drop it.
+
+Both leave the engine alone: the agent keeps running and keeps its id (and the wire name it was
+started with). Both are pure (a new document is returned; the caller writes it under the lock)
+and refuse, with :class:`~reconciler.errors.OperationError`, a name the state does not record
+and a name an interrupted engine call of a previous run still concerns (that call must be
+resolved first, or the journal would name a record that is gone).
+"""
+
+from __future__ import annotations
+
+import re
+
+from reconciler.errors import OperationError
+from reconciler.models.manifest import NAME_PATTERN
+from reconciler.models.state import AgentRecord, StateDoc
+
+_NAME = re.compile(NAME_PATTERN)
+
+
+def move_record(doc: StateDoc, old: str, new: str) -> tuple[StateDoc, AgentRecord]:
+    """``doc`` with the record of ``old`` now under ``new``; also the moved record."""
+    record = _recorded(doc, old, "move")
+    if not _NAME.match(new):
+        raise OperationError(
+            f"cannot move {old} to {new!r}: not an agent name (lower-case letters, digits and "
+            "'-', starting with a letter or digit, at most 48 characters)"
+        )
+    if new == old:
+        raise OperationError(f"cannot move {old} to itself")
+    if new in doc.agents:
+        raise OperationError(
+            f"cannot move {old} to {new}: state already records {new} as agent "
+            f"{doc.agents[new].agent_id}"
+        )
+    _no_pending(doc, new, "move")
+    moved = record.model_copy(update={"name": new})
+    agents = {name: r for name, r in doc.agents.items() if name != old}
+    agents[new] = moved
+    return doc.model_copy(update={"agents": dict(sorted(agents.items()))}), moved
+
+
+def drop_record(doc: StateDoc, name: str) -> tuple[StateDoc, AgentRecord]:
+    """``doc`` without the record of ``name``; also the dropped record."""
+    record = _recorded(doc, name, "remove")
+    agents = {n: r for n, r in doc.agents.items() if n != name}
+    return doc.model_copy(update={"agents": agents}), record
+
+
+def _recorded(doc: StateDoc, name: str, verb: str) -> AgentRecord:
+    record = doc.agents.get(name)
+    if record is None:
+        raise OperationError(
+            f"cannot {verb} {name}: state records no agent {name!r} "
+            "(`reconciler state list` shows the recorded ones)"
+        )
+    _no_pending(doc, name, verb)
+    return record
+
+
+def _no_pending(doc: StateDoc, name: str, verb: str) -> None:
+    if any(entry.name == name for entry in doc.pending):
+        raise OperationError(
+            f"cannot {verb} {name}: an interrupted engine call of a previous run concerns {name}; "
+            "run `reconciler plan` or `reconciler apply` to resolve it first"
+        )
