@@ -121,8 +121,8 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
                 "not started",
                 reason="UnresolvedJoin",
                 detail=f"an earlier join in channel {agent.channel}"
-                f"{_wire_names(run.doc, agent.channel)} has an unknown outcome; "
-                "apply again to resolve it first",
+                f"{_wire_names(run.doc, agent.channel)} has an unknown outcome; nothing more is "
+                "started in that channel until a later apply settles it (see its notes)",
             ),
             started,
             "join",
