@@ -42,6 +42,10 @@ def test_an_interrupted_start_is_not_adopted_from_a_stranger_in_its_channel(
     )
     assert "1 agent there carries other names" in planned.stderr
     assert project.state_file.read_bytes() == before  # plan writes nothing
+    project.ok("plan", "--out", "saved.json")
+    refused = project.ok("apply", "saved.json", code=3)
+    assert "a saved plan cannot settle" in refused.stderr
+    assert project.state_file.read_bytes() == before
 
     applied = project.apply()
     assert "sales-en: an interrupted start of sales-en-2 never took effect; forgotten" in (

@@ -23,6 +23,7 @@ from reconciler.engine import (
     refresh,
 )
 from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
+from reconciler.models.live import LiveAgent
 from reconciler.models.settings import Settings
 from reconciler.models.state import AgentRecord
 from reconciler.sandbox import SandboxConfig, create_app
@@ -222,6 +223,19 @@ def test_find_by_name_ignores_a_stranger_in_the_channel(recorder: Recorder) -> N
         assert search.others == (stranger.agent_id,)
         excluded = await find_by_name(env.client, "sales-en", "sales-en-2", {ours.agent_id})
         assert excluded.match is None
+
+    run(scenario, recorder)
+
+
+def test_find_by_name_needs_the_channel_to_match_as_well_as_the_name(recorder: Recorder) -> None:
+    """A candidate that the engine places in another channel is not ours, whatever a list
+    claimed about it."""
+
+    async def scenario(env: Env) -> None:
+        elsewhere = await env.client.join("sales-en-2", props("elsewhere"))
+        listed = [LiveAgent(agent_id=elsewhere.agent_id, status="RUNNING", channel="sales-en")]
+        search = await find_by_name(env.client, "sales-en", "sales-en-2", candidates=listed)
+        assert search.match is None and search.others == (elsewhere.agent_id,)
 
     run(scenario, recorder)
 
