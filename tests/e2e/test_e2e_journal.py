@@ -78,6 +78,9 @@ def test_an_interrupted_start_without_evidence_is_kept_and_apply_exits_1(
     assert [p["wire_name"] for p in project.state()["pending"]] == ["sales-en-2"]
     assert project.state()["agents"]["sales-en"]["wire_name"] == "sales-en-1"  # the crashed one
     assert sorted(sandbox.running()) == ["concierge-1", "intruder", "support-en-1"]
+    # Even with nothing to do, apply exits 1 while the journal holds an unsettled start.
+    untouched = project.ok("apply", "--auto-approve", "--target", "concierge", code=1)
+    assert "interrupted start(s) of sales-en could not be settled" in untouched.stderr
 
     sandbox.control("DELETE", "/faults/rules")  # the engine can tell again: settled
     applied = project.apply()
