@@ -97,6 +97,28 @@ class EngineError(ReconcilerError):
         super().__init__(message)
 
 
+class NameConflictError(EngineError):
+    """A join answered 409 ``TaskConflict``: an active agent already holds the name.
+
+    ``resent`` is True when an earlier attempt of the same join may have reached the engine
+    (it timed out, lost its connection after sending, or got a 5xx), so the holder may be the
+    agent that attempt started; False when the first attempt already met the conflict, so the
+    name was held by someone else before this join was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 409,
+        reason: str = "TaskConflict",
+        detail: str = "",
+        resent: bool = False,
+    ) -> None:
+        self.resent = resent
+        super().__init__(message, status=status, reason=reason, detail=detail)
+
+
 class EngineUnavailableError(EngineError):
     """The engine could not be reached, timed out, or kept failing after every retry."""
 

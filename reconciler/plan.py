@@ -154,7 +154,7 @@ def build_plan(
     if not live.refreshed and state.pending:
         warnings.append(
             f"{len(state.pending)} interrupted engine call(s) recorded in state are unresolved; "
-            "plan with --refresh to resolve them"
+            "plan with --refresh to see what apply will do about them"
         )
     running_after = _running_after(plans, state, live, selected)
     errors: list[str] = []

@@ -8,7 +8,7 @@ every join and leave before it is sent, and reports progress through a callback.
 from reconciler.apply.context import ApplyContext, EngineOps, StateWriter
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.executor import apply_plan
-from reconciler.apply.pending import resolve_pending
+from reconciler.apply.pending import Settlement, preview_pending, resolve_pending, settle
 
 __all__ = [
     "ActionResult",
@@ -16,7 +16,10 @@ __all__ = [
     "ApplyEvent",
     "ApplyResult",
     "EngineOps",
+    "Settlement",
     "StateWriter",
     "apply_plan",
+    "preview_pending",
     "resolve_pending",
+    "settle",
 ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reconciler.apply.events import ApplyEvent
-from reconciler.engine.adopt import AgentLister
+from reconciler.engine.adopt import AgentFinder
 from reconciler.models import DesiredAgent, LiveAgent, StateDoc
 
 
@@ -21,7 +21,7 @@ class JoinAnswer(Protocol):
     def agent_id(self) -> str: ...
 
 
-class EngineOps(AgentLister, Protocol):
+class EngineOps(AgentFinder, Protocol):
     """The engine calls apply needs (``reconciler.engine.EngineClient`` provides them)."""
 
     async def join(

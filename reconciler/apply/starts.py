@@ -1,9 +1,14 @@
-"""The start phase: write-ahead entry, join, record; 409 adoption; the capacity check.
+"""The start phase: write-ahead entry, join, record; 409 handling; the capacity check.
 
 Starts into one channel are serialized (a per-channel lock held from the write-ahead entry
-until the result is recorded), so at most one join per channel is ever unresolved: a run killed
-mid-join leaves an entry that the next run can match to the one unrecorded agent in that
-channel, even when several managed agents share the channel.
+until the result is recorded), so at most one join per channel is ever unresolved; a channel
+with an unsettled entry left by an earlier run gets no start at all until it is settled.
+
+A 409 ``TaskConflict`` means an active agent already holds the wire name. It is adopted only
+when this very join was sent before (an earlier attempt may have reached the engine) and the
+engine names that agent with the wire name in the channel asked for. A 409 on the first
+attempt means the name was held before this run sent anything (another project, or a copy of
+this one's state, manages that agent): the start fails and nothing is adopted.
 """
 
 from __future__ import annotations
@@ -18,8 +23,13 @@ from reconciler.apply.events import ActionResult, ApplyEvent
 from reconciler.apply.records import agent_record
 from reconciler.apply.records import wire_name as record_wire_name
 from reconciler.apply.run import Run, drop_pending, fail, guarded, unrecorded
-from reconciler.engine import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, find_conflicting
-from reconciler.errors import EngineError
+from reconciler.engine import (
+    ACTIVE_STATE_CODES,
+    REFRESH_WINDOW_S,
+    NameSearch,
+    find_by_name,
+)
+from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
 from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, PendingEntry, StateDoc
 from reconciler.plan import desired_view
 
@@ -34,6 +44,9 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
     other (nothing in the channel: forgotten).
     """
     queue = list(reversed(actions))
+    # Entries an earlier run left and the resolution could not settle: their join may still
+    # have started an agent, so nothing more is started in their channels.
+    run.unresolved_channels.update(p.channel for p in run.doc.pending if p.op == "join")
 
     def prepare_next() -> asyncio.Future[_Prepared | None] | None:
         """Prepare the next start that may begin (see ``Run.may_start``); None if none may."""
@@ -125,8 +138,9 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
             EngineError(
                 "not started",
                 reason="UnresolvedJoin",
-                detail=f"an earlier join in channel {agent.channel} has an unknown outcome; "
-                "apply again to resolve it first",
+                detail=f"an earlier join in channel {agent.channel}"
+                f"{_wire_names(run.doc, agent.channel)} has an unknown outcome; nothing more is "
+                "started in that channel until a later apply settles it (see its notes)",
             ),
             started,
             "join",
@@ -175,14 +189,15 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
             )
             agent_id = answer.agent_id
             run.joined.add(agent_id)
-        except EngineError as exc:
-            if exc.reason != "TaskConflict":
-                raise
-            agent_id = await _adopt(run, agent, exc)
+        except NameConflictError as exc:
+            agent_id = await _adopt(run, agent, wire_name, exc)
             run.joined.add(agent_id)
-            note = "adopted the running agent after 409 TaskConflict"
+            note = (
+                f"adopted the running agent after 409 TaskConflict (a retried join; the "
+                f"engine names it {wire_name})"
+            )
     except Exception as exc:
-        from reconciler.errors import EngineProtocolError, EngineUnavailableError
+        from reconciler.errors import EngineProtocolError
 
         if isinstance(exc, (EngineUnavailableError, EngineProtocolError)):
             # Outcome unknown (no answer, or a 2xx answer that cannot be read, so the agent
@@ -240,21 +255,58 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
     run.finishing.append(asyncio.ensure_future(finish()))
 
 
-async def _adopt(run: Run, agent: DesiredAgent, conflict: EngineError) -> str:
+async def _adopt(run: Run, agent: DesiredAgent, wire_name: str, conflict: NameConflictError) -> str:
+    """The agent to record after a 409, or an EngineError saying why none is adopted."""
     recorded = {r.agent_id for r in run.doc.agents.values()} | run.joined
-    candidates = await run.call(
-        lambda: find_conflicting(run.ctx.client, agent.channel, recorded, now=run.ctx.clock())
-    )
-    if len(candidates) == 1:
-        return str(candidates[0].agent_id)
+    try:
+        search: NameSearch | None = await run.call(
+            lambda: find_by_name(
+                run.ctx.client, agent.channel, wire_name, recorded, now=run.ctx.clock()
+            )
+        )
+    except EngineError:
+        search = None  # not listed or not identified: no evidence either way
+    holder = search.match.agent_id if search is not None and search.match else None
+    if not conflict.resent:
+        held_by = f"agent {holder}" if holder else "an agent"
+        raise EngineError(
+            f"join of {agent.name} conflicted: the name {wire_name} is held by {held_by} "
+            "that this state does not record",
+            status=conflict.status,
+            reason="TaskConflict",
+            detail=f"the name {wire_name} is already held by {held_by} that this state does not "
+            "record (another project, or a copy of this project's state, manages it); nothing "
+            "was adopted. Manage it from the project that started it, or stop it there (or on "
+            "the engine) and apply again to start it from here",
+        )
+    if holder is not None:
+        return holder
+    why = search.why_unknown() if search is not None else ""
+    # Inconclusive: the lost attempt may have started the holder, so the outcome is unknown and
+    # the journal entry stays for the next run (an unavailable-engine error keeps it).
+    if search is None or search.unknown:
+        raise EngineUnavailableError(
+            f"join of {agent.name} conflicted after a retry and the engine cannot say which "
+            f"agent carries the name {wire_name}",
+            status=conflict.status,
+            reason="TaskConflict",
+            detail=f"a retried join of {wire_name} conflicted and "
+            + (why or "the agents of the channel could not be listed")
+            + "; nothing was adopted: the journal keeps the join and the next apply settles it",
+        )
     raise EngineError(
-        f"join of {agent.name} conflicted and {len(candidates)} unrecorded agents run in "
-        f"channel {agent.channel}; cannot tell which to adopt",
+        f"join of {agent.name} conflicted after a retry and no agent in channel "
+        f"{agent.channel} carries the name {wire_name}",
         status=conflict.status,
         reason="TaskConflict",
-        detail=f"{len(candidates)} unrecorded active agents in channel {agent.channel}; "
-        "stop the stray ones or record them, then apply again",
+        detail=f"a retried join of {wire_name} conflicted, yet no active agent in channel "
+        f"{agent.channel} carries that name; nothing was adopted: apply again",
     )
+
+
+def _wire_names(doc: StateDoc, channel: str) -> str:
+    names = sorted({p.wire_name for p in doc.pending if p.op == "join" and p.channel == channel})
+    return f" ({', '.join(names)})" if names else ""
 
 
 async def check_capacity(run: Run, starting: int) -> None:

@@ -50,11 +50,12 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
 def _plan_and_confirm(
     ctx: click.Context, project: Project, verb: str, auto_approve: bool, **options: Any
 ) -> PlanOutcome | None:
-    """Plan, show it, and get consent; None when there is nothing to do."""
-    outcome = make_plan(ctx, project, **options)
+    """Plan (settling the journal), show it, and get consent; None when there is nothing to do."""
+    outcome = make_plan(ctx, project, resolve=True, **options)
     click.echo(render(outcome.plan, "text"))
     ensure_applicable(outcome.plan)
     if not outcome.plan.has_changes:
+        _refuse_unsettled(outcome.state)
         return None
     _confirm(outcome.plan, auto_approve, verb)
     return outcome
@@ -106,7 +107,18 @@ def _execute(
         raise ApplyError(result.aborted)
     if result.interrupted:
         return EXIT_INTERRUPTED
+    _refuse_unsettled(state)
     return EXIT_OK
+
+
+def _refuse_unsettled(state: StateDoc) -> None:
+    """Fail when the journal holds starts that could not be settled (the notes say why)."""
+    names = sorted({p.name for p in state.pending if p.op == "join"})
+    if names:
+        raise ApplyError(
+            f"interrupted start(s) of {', '.join(names)} could not be settled (see the notes "
+            "above); nothing more is started in their channels until they are"
+        )
 
 
 @click.command("apply")

@@ -4,9 +4,15 @@ Imports only ``reconciler.errors``, ``reconciler.models``, the standard library,
 official SDK's token builders (``agora_agent``).
 """
 
-from reconciler.engine.adopt import find_conflicting
+from reconciler.engine.adopt import NameSearch, find_by_name, find_conflicting
 from reconciler.engine.auth import AuthProvider, BasicAuth, TokenAuth, auth_from_settings
-from reconciler.engine.client import ALL_STATES, USER_AGENT, EngineClient, JoinResult
+from reconciler.engine.client import (
+    ALL_STATES,
+    USER_AGENT,
+    AgentIdentity,
+    EngineClient,
+    JoinResult,
+)
 from reconciler.engine.endpoints import (
     SANDBOX_BASE_URL,
     region_base_urls,
@@ -24,15 +30,18 @@ __all__ = [
     "REFRESH_WINDOW_S",
     "SANDBOX_BASE_URL",
     "USER_AGENT",
+    "AgentIdentity",
     "AuthProvider",
     "BasicAuth",
     "EngineClient",
     "JoinResult",
+    "NameSearch",
     "RetryEvent",
     "RetryPolicy",
     "TokenAuth",
     "auth_from_settings",
     "build_client",
+    "find_by_name",
     "find_conflicting",
     "is_retryable_status",
     "mint_agent_token",

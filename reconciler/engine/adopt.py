@@ -1,17 +1,22 @@
-"""The 409 ``TaskConflict`` path of join: find the agent that already holds the name.
+"""Finding the agent that carries a given wire name, for adoption after an interrupted join.
 
-The engine's list items carry no ``name``, so the agent that caused the conflict is looked for
-among the active agents of the channel the join asked for. The caller adopts it when exactly one
-unrecorded agent is there, and fails the action with a clear message otherwise.
+The engine's list items carry no ``name``, so the agents of a channel are listed first and each
+unrecorded one is then asked who it is: the ``turns`` answer names the agent's join name and
+channel. Being in the same channel is no evidence at all (anyone can start an agent there);
+only an agent whose join name is the wire name we sent is ours.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from reconciler.engine.client import AgentIdentity
 from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S
+from reconciler.errors import EngineError
 from reconciler.models.live import LiveAgent
 
 
@@ -27,6 +32,12 @@ class AgentLister(Protocol):
         to_time: int | None = None,
         limit: int = 100,
     ) -> list[LiveAgent]: ...
+
+
+class AgentFinder(AgentLister, Protocol):
+    """A lister that can also tell who an agent is (the client's ``identify``)."""
+
+    async def identify(self, agent_id: str) -> AgentIdentity: ...
 
 
 async def find_conflicting(
@@ -49,3 +60,77 @@ async def find_conflicting(
     )
     excluded = set(exclude_ids)
     return [agent for agent in agents if agent.agent_id not in excluded]
+
+
+@dataclass(frozen=True)
+class NameSearch:
+    """What the engine says about the unrecorded active agents of one channel.
+
+    ``match`` is the one carrying the wire name (an active name is unique, so there is at most
+    one); ``others`` are those known to carry another name; ``unknown`` maps the agents that
+    could not be identified to why. The search is conclusive when it found the match, or when
+    every candidate was identified and none carries the name.
+    """
+
+    wire_name: str
+    channel: str
+    match: LiveAgent | None = None
+    others: tuple[str, ...] = ()
+    unknown: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.match is not None
+
+    @property
+    def absent(self) -> bool:
+        """No active unrecorded agent in the channel carries the name, for certain."""
+        return self.match is None and not self.unknown
+
+    def why_unknown(self) -> str:
+        """One line on the agents that could not be identified (empty when there are none)."""
+        if not self.unknown:
+            return ""
+        ids = ", ".join(agent_id for agent_id, _ in self.unknown)
+        verb = "is" if len(self.unknown) == 1 else "are"
+        return f"the engine did not say who {ids} {verb} ({self.unknown[0][1]})"
+
+
+async def find_by_name(
+    client: AgentFinder,
+    channel: str,
+    wire_name: str,
+    exclude_ids: Collection[str] = (),
+    *,
+    now: float | None = None,
+    candidates: Sequence[LiveAgent] | None = None,
+) -> NameSearch:
+    """Look for the active agent of ``channel`` that was joined as ``wire_name``.
+
+    ``candidates`` (the channel's active agents, already listed) saves the list call; agents in
+    ``exclude_ids`` (recorded ones) are never considered. Failing to list raises; failing to
+    identify one agent only makes the search inconclusive for it.
+    """
+    if candidates is None:
+        candidates = await find_conflicting(client, channel, exclude_ids, now=now)
+    excluded = set(exclude_ids)
+    pool = [agent for agent in candidates if agent.agent_id not in excluded]
+
+    async def who(agent: LiveAgent) -> AgentIdentity | str:
+        try:
+            return await client.identify(agent.agent_id)
+        except EngineError as exc:
+            return str(exc)
+
+    answers = await asyncio.gather(*(who(agent) for agent in pool))
+    match: LiveAgent | None = None
+    others: list[str] = []
+    unknown: list[tuple[str, str]] = []
+    for agent, answer in zip(pool, answers, strict=True):
+        if isinstance(answer, str):
+            unknown.append((agent.agent_id, answer))
+        elif answer.name == wire_name and answer.channel == channel:
+            match = agent
+        else:
+            others.append(agent.agent_id)
+    return NameSearch(wire_name, channel, match, tuple(others), tuple(unknown))

@@ -38,6 +38,7 @@ from reconciler.engine.wire import (
     GetBody,
     ListBody,
     StatusBody,
+    TurnsBody,
     error_fields,
     host_of,
     is_not_found,
@@ -51,6 +52,7 @@ from reconciler.errors import (
     EngineError,
     EngineProtocolError,
     EngineUnavailableError,
+    NameConflictError,
 )
 from reconciler.models.live import ENDED_STATUSES, STATUS_CODES, LiveAgent
 from reconciler.models.secrets import secret_strings
@@ -88,6 +90,22 @@ class JoinResult:
     agent_id: str
     create_ts: int | None
     status: str
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    """Who an agent is, from the engine's ``turns`` answer: the name it was joined with."""
+
+    agent_id: str
+    name: str
+    channel: str
+
+
+@dataclass
+class _Delivery:
+    """Whether a failed attempt of one request may still have reached the engine."""
+
+    maybe_delivered: bool = False
 
 
 class EngineClient:
@@ -178,8 +196,18 @@ class EngineClient:
         if pipeline_id is not None:
             body["pipeline_id"] = pipeline_id
         what = f"join of {name!r}"
-        response = await self._request("join", "POST", "join", what=what, body=body)
-        self._raise_for_status(response, what, body)
+        delivery = _Delivery()
+        response = await self._request(
+            "join", "POST", "join", what=what, body=body, delivery=delivery
+        )
+        try:
+            self._raise_for_status(response, what, body)
+        except EngineError as exc:
+            if exc.status == 409 and exc.reason == "TaskConflict":
+                raise NameConflictError(
+                    str(exc), detail=exc.detail, resent=delivery.maybe_delivered
+                ) from None
+            raise
         parsed = parse_body(response, StatusBody, "join")
         return JoinResult(
             agent_id=parsed.agent_id,
@@ -227,6 +255,28 @@ class EngineClient:
             start_ts=to_ts(parsed.start_ts) or None,
             stop_ts=to_ts(parsed.stop_ts) or None,
             message=self._scrub(parsed.message) or None,
+        )
+
+    async def identify(self, agent_id: str) -> AgentIdentity:
+        """The name and channel the agent was joined with, from ``GET .../turns``.
+
+        Only the first page of one turn is asked for; the turns themselves are not read. An
+        unknown agent (404) or any other failure raises like every call of this client.
+        """
+        what = f"turns of agent {agent_id}"
+        path = f"agents/{_seg(agent_id)}/turns"
+        params = {"page_index": "1", "page_size": "1"}
+        response = await self._request("turns", "GET", path, what=what, params=params)
+        self._raise_for_status(response, what, None)
+        parsed = parse_body(response, TurnsBody, "turns")
+        if not parsed.name or not parsed.channel:
+            raise EngineProtocolError(
+                f"engine answered {response.status_code} to turns without the agent's name "
+                "and channel",
+                status=response.status_code,
+            )
+        return AgentIdentity(
+            agent_id=parsed.agent_id or agent_id, name=parsed.name, channel=parsed.channel
         )
 
     async def list_agents(
@@ -311,8 +361,15 @@ class EngineClient:
         what: str,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
+        delivery: _Delivery | None = None,
     ) -> httpx.Response:
-        """Send with retries and fail-over; returns the first non-retryable answer."""
+        """Send with retries and fail-over; returns the first non-retryable answer.
+
+        ``delivery`` learns whether an attempt that failed may have reached the engine anyway
+        (anything but a refused connection), which tells a join's 409 apart from a conflict
+        with a name that was already held.
+        """
+        delivery = delivery if delivery is not None else _Delivery()
         tried: set[int] = set()
         attempt = 0
         while True:
@@ -331,6 +388,7 @@ class EngineClient:
                         "the certificate, or trust its CA with SSL_CERT_FILE"
                     ) from exc
                 connect_failed = isinstance(exc, _CONNECT_FAILURES)
+                delivery.maybe_delivered |= not connect_failed
                 cause = "connection error" if connect_failed else transport_cause(exc)
                 if connect_failed and len(self._base_urls) > 1:
                     self._endpoint = (index + 1) % len(self._base_urls)
@@ -352,6 +410,7 @@ class EngineClient:
             status = response.status_code
             if not is_retryable_status(status):
                 return response
+            delivery.maybe_delivered |= status != 429
             reason, detail = self._error_fields(response, body)
             cause = f"HTTP {status}" + (f" {reason}" if reason else "")
             if not self._retry.should_retry(attempt):

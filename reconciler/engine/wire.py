@@ -93,6 +93,18 @@ class ListBody(_Lenient):
     meta: ListMeta | None = None
 
 
+class TurnsBody(_Lenient):
+    """Body of a 200 answer to turns; only the agent's identity is read from it.
+
+    ``{agent_id, name, channel, total_turn_count, pagination, turns}``: ``name`` is the name
+    the agent was joined with, which no other answer (list, get) reports.
+    """
+
+    agent_id: str | None = None
+    name: str | None = None
+    channel: str | None = None
+
+
 def status_name(status: str | int | None, state: str | int | None = None) -> str:
     """The status as a name: ``status`` first, then ``state``; numeric codes become names.
 

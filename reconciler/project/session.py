@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_options
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.diff import parse_path
-from reconciler.errors import PlanError, SettingsError
+from reconciler.errors import PlanError, SettingsError, StalePlanError
 from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
@@ -137,12 +138,15 @@ class Project:
         hooks: Hooks | None = None,
         persist_new_state: bool = False,
         allow_unset: bool = False,
+        resolve: bool = False,
     ) -> PlanOutcome:
-        """Plan (the caller holds the lock). Resolves pending entries first when refreshing.
+        """Plan (the caller holds the lock), settling pending entries first when refreshing.
 
         ``allow_unset`` (``plan --no-refresh``, as in a fork's pull request without secrets)
         accepts unset variables: the plan shows their values as unknown and cannot be applied.
-
+        With ``resolve`` (apply and destroy) the settled journal is written to state; without
+        it (plan) nothing is written: the plan is made as if settled, and each entry's fate
+        (what apply will do about it) is among the plan's warnings.
         ``persist_new_state`` writes a brand-new state document before planning, so that a plan
         saved with ``--out`` names a lineage and salt that still exist when it is applied.
         """
@@ -153,26 +157,28 @@ class Project:
         if persist_new_state and not self.store.exists:
             state = self.store.write(state)
         notes: list[str] = []
+        journal: list[str] = []
         live = LiveStatus()
         if self.should_refresh(refresh):
-            from reconciler.apply import resolve_pending
+            from reconciler.apply import preview_pending, resolve_pending, settle
             from reconciler.engine import refresh as refresh_live
             from reconciler.project.connect import engine_client
 
             async with engine_client(
                 self.settings, on_retry=hooks.on_retry, secrets=secret_values(desired)
             ) as client:
-                if state.pending:
+                if state.pending and resolve:
                     state, notes = await resolve_pending(state, client, self.store, self.clock)
+                elif state.pending:
+                    settlements = await preview_pending(state, client, self.clock)
+                    journal = [s.preview() for s in settlements]
+                    state = settle(state, settlements)
                 live = await refresh_live(client, state.agents, self.clock())
+        options = self._options(targets, replace, destroy)
+        if journal:
+            options = replace_options(options, warnings=(*options.warnings, *journal))
         with _gc_paused():
-            plan = build_plan(
-                desired,
-                state,
-                live,
-                now=self.clock(),
-                options=self._options(targets, replace, destroy),
-            )
+            plan = build_plan(desired, state, live, now=self.clock(), options=options)
         return PlanOutcome(plan=plan, desired=desired, state=state, live=live, notes=notes)
 
     def check_saved_plan(self, plan: Plan) -> tuple[DesiredSet, StateDoc]:
@@ -185,6 +191,13 @@ class Project:
             desired = self.load_desired()
             state = self.store.load()
         check_not_stale(plan, state, desired)
+        unsettled = sorted({p.wire_name for p in state.pending if p.op == "join"})
+        if unsettled:
+            raise StalePlanError(
+                f"state holds {len(unsettled)} interrupted start(s) ({', '.join(unsettled)}) "
+                "that a saved plan cannot settle; run `reconciler apply` without a plan file "
+                "to settle them, then plan again"
+            )
         return desired, state
 
     async def apply(

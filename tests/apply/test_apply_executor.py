@@ -125,17 +125,6 @@ def test_agent_that_exited_on_the_engine_is_started_again(world: World) -> None:
     assert after.agents["alpha"].generation == 2
 
 
-def test_join_conflict_adopts_the_agent_already_running(world: World) -> None:
-    # A previous run started alpha-1 and died before recording it.
-    stray = world.start_directly("alpha-1", channel="alpha")
-    _, result, state = world.apply(desired(agent("alpha")))
-    assert result.ok
-    assert state.agents["alpha"].agent_id == stray
-    (entry,) = result.results
-    assert "adopted" in entry.detail
-    assert len(world.agents("RUNNING")) == 1
-
-
 def test_a_failing_agent_does_not_stop_the_others(world: World) -> None:
     world.control(
         "POST",
@@ -320,15 +309,3 @@ def test_a_join_with_unknown_outcome_stops_further_starts_in_that_channel(world:
     assert reasons["a1"] == "UnresolvedJoin"
     assert "b0" in state.agents
     assert [p.name for p in state.pending] == ["a0"]
-
-
-def test_join_conflict_finds_an_agent_started_longer_ago_than_the_engines_default_window(
-    world: World,
-) -> None:
-    """The engine's list covers the last 2 hours unless told otherwise; adoption must look back
-    over the whole 72 h an agent can run."""
-    stray = world.start_directly("alpha-1", channel="alpha", uid="1001")
-    world.control("POST", "/_sandbox/clock/advance", {"seconds": 3 * 3600})
-    _, result, state = world.apply(desired(agent("alpha")))
-    assert result.ok, result.failed
-    assert state.agents["alpha"].agent_id == stray

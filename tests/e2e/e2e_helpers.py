@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.engine import mint_agent_token
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -37,6 +39,7 @@ SECRETS: dict[str, str] = {
     "ELEVENLABS_API_KEY": "el-e2e-ELEVEN-key-2c6d8f0b4a",
     "AZURE_TTS_KEY": "az-e2e-AZURE-key-1e5f9c3d7b",
 }
+ENGINE_PATH = f"/api/conversational-ai-agent/v2/projects/{APP_ID}"
 BASIC_CREDENTIAL = base64.b64encode(f"{CUSTOMER_ID}:{CUSTOMER_SECRET}".encode()).decode()
 
 
@@ -95,6 +98,32 @@ class Sandbox:
     def stop(self) -> None:
         self.http.close()
         self.server.stop()
+
+
+def join_directly(sandbox: Sandbox, name: str, channel: str, uid: str) -> str:
+    """Start an agent on the sandbox behind the reconciler's back; return its id."""
+    token, _ = mint_agent_token(APP_ID, APP_CERTIFICATE, channel, uid, 3600, time.time(), False)
+    body: dict[str, Any] = {
+        "name": name,
+        "properties": {
+            "channel": channel,
+            "token": token,
+            "agent_rtc_uid": uid,
+            "remote_rtc_uids": ["*"],
+            "llm": {
+                "url": "https://api.openai.com/v1/chat/completions",
+                "api_key": "sk-stray",
+                "system_messages": [{"role": "system", "content": "stray"}],
+            },
+            "tts": {"vendor": "microsoft", "params": {"key": "k", "region": "eastus"}},
+        },
+    }
+    response = sandbox.http.post(
+        f"{ENGINE_PATH}/join", json=body, headers={"Authorization": f"Basic {BASIC_CREDENTIAL}"}
+    )
+    assert response.status_code == 200, response.text
+    agent_id: str = response.json()["agent_id"]
+    return agent_id
 
 
 def start_sandbox(workdir: Path) -> Sandbox:

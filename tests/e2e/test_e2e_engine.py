@@ -1,76 +1,38 @@
 """End to end, through the CLI and a served sandbox: how apply copes with the engine.
 
-A 409 conflict adopts the agent already running; the concurrency cap refuses before starting
-anything; injected 503s and 429s are retried until apply converges; a persistent failure fails
-that agent only, and the next apply finishes the job.
+A 409 conflict on a name held outside state fails and adopts nothing; the concurrency cap
+refuses before starting anything; injected 503s and 429s are retried until apply converges; a
+persistent failure fails that agent only, and the next apply finishes the job.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
-from typing import Any
 
 import pytest
 
-from reconciler.engine import mint_agent_token
-from tests.e2e.e2e_helpers import (
-    APP_CERTIFICATE,
-    APP_ID,
-    BASIC_CREDENTIAL,
-    SECRETS,
-    Project,
-    Sandbox,
-)
+from tests.e2e.e2e_helpers import SECRETS, Project, Sandbox, join_directly
 from tests.served import free_port
 
 pytestmark = pytest.mark.slow
 
-ENGINE_PATH = f"/api/conversational-ai-agent/v2/projects/{APP_ID}"
 
-
-def join_directly(sandbox: Sandbox, name: str, channel: str, uid: str) -> str:
-    """Start an agent on the sandbox behind the reconciler's back; return its id."""
-    token, _ = mint_agent_token(APP_ID, APP_CERTIFICATE, channel, uid, 3600, time.time(), False)
-    body: dict[str, Any] = {
-        "name": name,
-        "properties": {
-            "channel": channel,
-            "token": token,
-            "agent_rtc_uid": uid,
-            "remote_rtc_uids": ["*"],
-            "llm": {
-                "url": "https://api.openai.com/v1/chat/completions",
-                "api_key": "sk-stray",
-                "system_messages": [{"role": "system", "content": "stray"}],
-            },
-            "tts": {"vendor": "microsoft", "params": {"key": "k", "region": "eastus"}},
-        },
-    }
-    response = sandbox.http.post(
-        f"{ENGINE_PATH}/join", json=body, headers={"Authorization": f"Basic {BASIC_CREDENTIAL}"}
-    )
-    assert response.status_code == 200, response.text
-    agent_id: str = response.json()["agent_id"]
-    return agent_id
-
-
-def test_a_409_conflict_on_join_adopts_the_agent_already_running(
+def test_a_409_conflict_on_a_name_held_outside_state_fails_and_adopts_nothing(
     project: Project, sandbox: Sandbox
 ) -> None:
-    # A run that died after its join reached the engine, without journal: the agent runs
-    # under the wire name apply is about to use.
-    stray = join_directly(sandbox, "support-en-1", "support-en", "1001")
+    # An agent that this state does not record already runs under the wire name apply is about
+    # to use (another project, or a copy of this one, started it): it is not ours to take.
+    holder = join_directly(sandbox, "support-en-1", "support-en", "1001")
 
-    applied = project.apply()
+    applied = project.ok("apply", "--auto-approve", code=1)
 
-    assert "adopted the running agent after 409 TaskConflict" in applied.stdout
-    assert f"support-en: started [{stray}]" in applied.stdout
-    assert "Apply complete: 3 started." in applied.stdout
-    assert project.state()["agents"]["support-en"]["agent_id"] == stray
+    assert "Apply failed: 2 started; 1 failed." in applied.stdout
+    assert f"the name support-en-1 is already held by agent {holder}" in applied.stdout
+    assert "nothing was adopted" in applied.stdout
+    assert "support-en" not in project.state()["agents"]
+    assert project.state()["pending"] == []
     in_channel = sandbox.agents(channel="support-en")
-    assert [(a["agent_id"], a["status"]) for a in in_channel] == [(stray, "RUNNING")]
-    assert len(sandbox.agents()) == 3
+    assert [(a["agent_id"], a["status"]) for a in in_channel] == [(holder, "RUNNING")]
     conflicts = [r for r in sandbox.requests("join") if r.get("status") == 409]
     assert len(conflicts) == 1
 
@@ -185,7 +147,10 @@ def test_an_unreachable_engine_fails_cleanly_and_the_journal_is_resolved_later(
 
     project.set_setting("engine", sandbox.url)
     planned = project.ok("plan")
-    assert planned.stderr.count("never took effect; forgotten") == 3, planned.stderr
+    assert planned.stderr.count("is unresolved; apply will forget it") == 3, planned.stderr
+    assert len(project.state()["pending"]) == 3  # plan only shows what apply will do
+    applied = project.apply()
+    assert applied.stderr.count("never took effect; forgotten") == 3, applied.stderr
+    assert "Apply complete: 3 started." in applied.stdout
     assert project.state()["pending"] == []
-    assert "Apply complete: 3 started." in project.apply().stdout
     assert len(sandbox.agents()) == 3

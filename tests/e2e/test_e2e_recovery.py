@@ -51,9 +51,16 @@ def test_an_apply_killed_mid_join_is_resolved_by_the_next_run(
     sandbox.control("DELETE", "/faults/rules")
     assert len(sandbox.running()) == 3
 
+    before = project.state_file.read_bytes()
     plan = project.ok("plan", "--detailed-exitcode")
 
-    assert plan.stderr.count("started by an interrupted run") == 3, plan.stderr
+    # plan only shows what apply will do about the journal; it writes nothing.
+    assert plan.stderr.count("is unresolved; apply will adopt agent") == 3, plan.stderr
+    assert "No changes" in plan.stdout
+    assert project.state_file.read_bytes() == before
+    applied = project.apply()
+    assert applied.stderr.count("started by an interrupted run") == 3, applied.stderr
+    assert "No changes" in applied.stdout
     state = project.state()
     assert state["pending"] == []
     assert {r["agent_id"] for r in state["agents"].values()} == {

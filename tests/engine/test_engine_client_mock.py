@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from reconciler.engine.client import USER_AGENT, EngineClient
-from reconciler.errors import EngineError, EngineProtocolError, EngineUnavailableError
+from reconciler.errors import (
+    EngineError,
+    EngineProtocolError,
+    EngineUnavailableError,
+    NameConflictError,
+)
 from tests.engine.engine_helpers import APP_ID, BASE, Recorder
 
 Build = Callable[..., EngineClient]
@@ -115,7 +120,7 @@ def test_error_bodies_of_every_shape_map_to_engine_error(
     with pytest.raises(EngineError) as info:
         _run(mock_client, lambda r: response, lambda c: c.join("n", PROPS))
     error = info.value
-    assert type(error) is EngineError
+    assert type(error) is (NameConflictError if reason == "TaskConflict" else EngineError)
     assert (error.status, error.reason, error.detail) == (response.status_code, reason, detail)
     assert f"HTTP {response.status_code}" in str(error)
     assert recorder.sleeps == []  # 4xx is never retried

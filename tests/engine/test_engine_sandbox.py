@@ -17,11 +17,13 @@ from reconciler.engine import (
     EngineClient,
     TokenAuth,
     build_client,
+    find_by_name,
     find_conflicting,
     mint_agent_token,
     refresh,
 )
-from reconciler.errors import EngineError, EngineUnavailableError
+from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
+from reconciler.models.live import LiveAgent
 from reconciler.models.settings import Settings
 from reconciler.models.state import AgentRecord
 from reconciler.sandbox import SandboxConfig, create_app
@@ -146,9 +148,10 @@ def test_409_conflict_is_found_for_adoption(recorder: Recorder) -> None:
     async def scenario(env: Env) -> None:
         first = await env.client.join("support-en-1", props("support"))
         await env.client.join("other-1", props("elsewhere"))
-        with pytest.raises(EngineError) as info:
+        with pytest.raises(NameConflictError) as info:
             await env.client.join("support-en-1", props("support"))
         assert (info.value.status, info.value.reason) == (409, "TaskConflict")
+        assert not info.value.resent  # the first attempt met the conflict: held by someone else
         found = await find_conflicting(env.client, "support", ())
         assert [(a.agent_id, a.channel) for a in found] == [(first.agent_id, "support")]
         assert await find_conflicting(env.client, "support", {first.agent_id}) == []
@@ -162,13 +165,91 @@ def test_409_conflict_is_found_for_adoption(recorder: Recorder) -> None:
 def test_lost_join_answer_then_retry_gives_409_and_adoption_finds_it(recorder: Recorder) -> None:
     async def scenario(env: Env) -> None:
         await env.ctl("POST", "faults/rules", {"route": "join", "action": "drop_after", "times": 1})
-        with pytest.raises(EngineError) as info:
+        with pytest.raises(NameConflictError) as info:
             await env.client.join("support-en-1", props("support"))
         assert info.value.reason == "TaskConflict"
-        assert len(await find_conflicting(env.client, "support")) == 1
+        assert info.value.resent  # the dropped attempt may have started the holder
+        (holder,) = await find_conflicting(env.client, "support")
+        search = await find_by_name(env.client, "support", "support-en-1")
+        assert search.match is not None and search.match.agent_id == holder.agent_id
 
     run(scenario, recorder)
     assert [e.cause for e in recorder.events] == ["connection dropped"]
+
+
+def test_a_conflict_after_a_refused_connection_is_not_marked_resent(recorder: Recorder) -> None:
+    """A refused connection never reached the engine, so it cannot have started the holder."""
+
+    async def scenario(env: Env) -> None:
+        await env.client.join("support-en-1", props("support"))
+        await env.ctl("POST", "faults/rules", {"route": "join", "status": 503, "times": 1})
+        with pytest.raises(NameConflictError) as after_503:
+            await env.client.join("support-en-1", props("support"))
+        assert after_503.value.resent  # a 5xx may have been answered after the work was done
+        await env.ctl("POST", "faults/rules", {"route": "join", "status": 429, "times": 1})
+        with pytest.raises(NameConflictError) as after_429:
+            await env.client.join("support-en-1", props("support"))
+        assert not after_429.value.resent  # rate limited: refused before any work
+
+    run(scenario, recorder)
+
+
+def test_identify_reads_the_join_name_and_channel_from_turns(recorder: Recorder) -> None:
+    async def scenario(env: Env) -> None:
+        joined = await env.client.join("sales-en-3", props("sales-en"))
+        who = await env.client.identify(joined.agent_id)
+        assert (who.agent_id, who.name, who.channel) == (joined.agent_id, "sales-en-3", "sales-en")
+        method, path, query = env.wire.requests[-1]
+        assert (method, path.rsplit("/", 1)[-1]) == ("GET", "turns")
+        assert query == {"page_index": "1", "page_size": "1"}
+        with pytest.raises(EngineError) as info:
+            await env.client.identify("NOSUCHAGENT")
+        assert (info.value.status, info.value.reason) == (404, "TaskNotFound")
+
+    run(scenario, recorder)
+
+
+def test_find_by_name_ignores_a_stranger_in_the_channel(recorder: Recorder) -> None:
+    """Sharing the channel is no evidence: only the join name counts."""
+
+    async def scenario(env: Env) -> None:
+        stranger = await env.client.join("someone-else", props("sales-en", agent_rtc_uid="7777"))
+        search = await find_by_name(env.client, "sales-en", "sales-en-2")
+        assert search.match is None and search.absent
+        assert search.others == (stranger.agent_id,)
+        ours = await env.client.join("sales-en-2", props("sales-en"))
+        search = await find_by_name(env.client, "sales-en", "sales-en-2")
+        assert search.match is not None and search.match.agent_id == ours.agent_id
+        assert search.others == (stranger.agent_id,)
+        excluded = await find_by_name(env.client, "sales-en", "sales-en-2", {ours.agent_id})
+        assert excluded.match is None
+
+    run(scenario, recorder)
+
+
+def test_find_by_name_needs_the_channel_to_match_as_well_as_the_name(recorder: Recorder) -> None:
+    """A candidate that the engine places in another channel is not ours, whatever a list
+    claimed about it."""
+
+    async def scenario(env: Env) -> None:
+        elsewhere = await env.client.join("sales-en-2", props("elsewhere"))
+        listed = [LiveAgent(agent_id=elsewhere.agent_id, status="RUNNING", channel="sales-en")]
+        search = await find_by_name(env.client, "sales-en", "sales-en-2", candidates=listed)
+        assert search.match is None and search.others == (elsewhere.agent_id,)
+
+    run(scenario, recorder)
+
+
+def test_find_by_name_is_inconclusive_when_turns_fails(recorder: Recorder) -> None:
+    async def scenario(env: Env) -> None:
+        stranger = await env.client.join("someone-else", props("sales-en", agent_rtc_uid="7777"))
+        await env.ctl("POST", "faults/rules", {"route": "turns", "status": 400, "reason": "Nope"})
+        search = await find_by_name(env.client, "sales-en", "sales-en-2")
+        assert search.match is None and not search.absent
+        assert [agent_id for agent_id, _ in search.unknown] == [stranger.agent_id]
+        assert stranger.agent_id in search.why_unknown()
+
+    run(scenario, recorder)
 
 
 def test_422_when_the_concurrency_cap_is_reached(recorder: Recorder) -> None:

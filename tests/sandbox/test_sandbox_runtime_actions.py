@@ -137,6 +137,27 @@ def test_turns_lists_greeting_and_speak_turns_even_after_the_agent_stopped(
     assert (body["name"], body["channel"]) == ("agent-1", "room-1")
 
 
+@pytest.mark.parametrize("start_delay_s", [0, 5], ids=["running", "starting"])
+def test_turns_names_the_agent_and_its_channel_while_it_is_active(
+    make_engine: Any, start_delay_s: float
+) -> None:
+    """Journal resolution adopts an agent only when turns names it with the wire name sent."""
+    engine = make_engine(start_delay_s=start_delay_s)
+    agent_id = engine.start("sales-en-2", channel="sales-en")
+    status = engine.get(agent_id).json()["status"]
+    assert status == ("STARTING" if start_delay_s else "RUNNING")
+    response = engine.request("GET", api(f"/agents/{agent_id}/turns"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["agent_id"], body["name"], body["channel"]) == (agent_id, "sales-en-2", "sales-en")
+    assert body["total_turn_count"] == 0 and body["turns"] == []
+
+
+def test_turns_of_an_unknown_agent_returns_404(engine: Client) -> None:
+    response = engine.request("GET", api("/agents/NOSUCHAGENT/turns"))
+    assert (response.status_code, response.json()["reason"]) == (404, "TaskNotFound")
+
+
 # -- routes ------------------------------------------------------------------------------------
 
 
