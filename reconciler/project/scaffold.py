@@ -27,6 +27,7 @@ _TEMPLATES: tuple[tuple[str, str], ...] = (
     ("gitignore", ".gitignore"),
     ("github/reconciler-plan.yml", ".github/workflows/reconciler-plan.yml"),
     ("github/reconciler-apply.yml", ".github/workflows/reconciler-apply.yml"),
+    ("github/reconciler-drift.yml", ".github/workflows/reconciler-drift.yml"),
 )
 """(template, destination relative to the project directory)."""
 

@@ -172,3 +172,16 @@ def test_action_refuses_an_unknown_command(project: Path, tmp_path: Path) -> Non
     code, out = ActionRun(tmp_path / "runner")(command="destroy", directory=str(project))
     assert code == 1
     assert out["exit_code"] == "1"
+
+
+@pytest.mark.slow
+def test_action_drift_passes_on_a_project_that_runs_as_recorded(
+    project: Path, tmp_path: Path
+) -> None:
+    run = ActionRun(tmp_path / "runner")
+    code, out = run(command="plan", directory=str(project))
+    code, out = run(command="apply", directory=str(project), plan_file=out["plan_path"])
+    assert code == 0
+    code, out = run(command="drift", directory=str(project))
+    assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "false")
+    assert Path(out["markdown_path"]).read_text().strip()

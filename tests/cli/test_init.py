@@ -42,6 +42,7 @@ def test_init_in_an_empty_directory_gives_a_project_that_plans_and_applies_unedi
         ".gitignore",
         ".github/workflows/reconciler-plan.yml",
         ".github/workflows/reconciler-apply.yml",
+        ".github/workflows/reconciler-drift.yml",
     ):
         assert (project / path).is_file(), path
         assert f"created  {path}" in created.stdout
