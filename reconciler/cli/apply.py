@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +13,9 @@ import click
 
 from reconciler.apply import ApplyResult
 from reconciler.cli.context import project_from_context
-from reconciler.cli.output import (
-    ApplyPrinter,
-    failure_lines,
-    note,
-    retry_reporter,
-    summary_line,
-    use_color,
-)
+from reconciler.cli.output import failure_lines, note, retry_reporter, summary_line, use_color
 from reconciler.cli.plan import make_plan, plan_options, render
+from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
@@ -47,15 +42,37 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
         raise PlanError(f"{verb} cancelled")
 
 
+EVENT_FORMATS = ("text", "json")
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EVENT_FORMATS),
+    default="text",
+    show_default=True,
+    help="text for people; json: one event per line for machines (docs/apply-events.md; "
+    "needs --auto-approve or a plan file).",
+)
+
+
 def _plan_and_confirm(
-    ctx: click.Context, project: Project, verb: str, auto_approve: bool, **options: Any
+    ctx: click.Context,
+    project: Project,
+    verb: str,
+    auto_approve: bool,
+    fmt: str = "text",
+    **options: Any,
 ) -> PlanOutcome | None:
     """Plan (settling the journal), show it, and get consent; None when there is nothing to do."""
+    if fmt == "json" and not auto_approve:
+        raise PlanError(f"--format json needs --auto-approve (there is no one to ask to {verb})")
     outcome = make_plan(ctx, project, resolve=True, **options)
-    click.echo(render(outcome.plan, "text"))
+    if fmt == "text":
+        click.echo(render(outcome.plan, "text"))
     ensure_applicable(outcome.plan)
     if not outcome.plan.has_changes:
         _refuse_unsettled(outcome.state)
+        _nothing_to_do(outcome.plan, fmt, verb)
         return None
     _confirm(outcome.plan, auto_approve, verb)
     return outcome
@@ -67,9 +84,17 @@ def _execute(
     desired: DesiredSet,
     state: StateDoc,
     parallelism: int | None,
+    fmt: str = "text",
+    command: str = "apply",
 ) -> int:
-    total = sum(1 for a in plan.agents if a.action != "no-op")
-    printer = ApplyPrinter(total, color=use_color(sys.stdout), progress=use_color(sys.stderr))
+    began = time.monotonic()
+    printer: TextProgress | JsonEvents
+    if fmt == "json":
+        printer = JsonEvents(plan, command)
+    else:
+        printer = TextProgress(
+            engine_steps(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
+        )
     stop_requested = False
 
     def request_stop() -> None:
@@ -83,10 +108,16 @@ def _execute(
 
     on_retry = retry_reporter(click.get_current_context(), project.environ)
 
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            printer.tick()
+
     async def run() -> ApplyResult:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_stop)
+        ticker = asyncio.create_task(tick())
         try:
             hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=lambda: stop_requested)
             result, _ = await project.apply(
@@ -94,13 +125,12 @@ def _execute(
             )
             return result
         finally:
+            ticker.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
     result = run_async(run())
-    printer.finish()
-    click.echo("")
-    click.echo(summary_line(result))
+    printer.finish(result, summary_line(result), time.monotonic() - began)
     if result.failed:
         raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
     if result.aborted:
@@ -109,6 +139,18 @@ def _execute(
         return EXIT_INTERRUPTED
     _refuse_unsettled(state)
     return EXIT_OK
+
+
+def _nothing_to_do(plan: Plan, fmt: str, command: str) -> None:
+    """A plan without changes: a line for people, a start and a summary event for machines."""
+    if fmt == "json":
+        JsonEvents(plan, command).finish(ApplyResult(), "No changes. Nothing to apply.", 0.0)
+
+
+def _is_tty(stream: Any) -> bool:
+    """A live progress bar only on a terminal (``NO_COLOR`` removes colour, not progress)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _refuse_unsettled(state: StateDoc) -> None:
@@ -125,6 +167,7 @@ def _refuse_unsettled(state: StateDoc) -> None:
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@format_option
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 500),
@@ -140,6 +183,7 @@ def apply_cmd(
     replace: tuple[str, ...],
     lock_timeout: float,
     auto_approve: bool,
+    fmt: str,
     parallelism: int | None,
 ) -> int:
     """Make the engine match the manifests (or apply exactly a saved PLANFILE).
@@ -153,6 +197,7 @@ def apply_cmd(
       reconciler apply
       reconciler apply --auto-approve --parallelism 20
       reconciler plan --out reviewed.plan && reconciler apply reviewed.plan
+      reconciler apply --auto-approve --format json | jq -c 'select(.type=="summary")'
 
     \b
     Exit codes:
@@ -170,23 +215,31 @@ def apply_cmd(
             plan = load_plan_file(planfile)
             desired, state = project.check_saved_plan(plan)
             if not plan.has_changes:
-                click.echo("No changes. Nothing to apply.")
+                if fmt == "text":
+                    click.echo("No changes. Nothing to apply.")
+                _nothing_to_do(plan, fmt, "apply")
                 return EXIT_OK
         else:
             outcome = _plan_and_confirm(
-                ctx, project, "apply", auto_approve, refresh=refresh, targets=targets,
+                ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
                 replace=replace,
             )  # fmt: skip
             if outcome is None:
                 return EXIT_OK
             plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism)
+        return _execute(project, plan, desired, state, parallelism, fmt, "apply")
 
 
 @click.command("destroy")
 @plan_options
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 500), default=None)
+@format_option
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 500),
+    default=None,
+    help="Engine calls in flight (default: parallelism in reconciler.yaml).",
+)
 @click.pass_context
 def destroy_cmd(
     ctx: click.Context,
@@ -195,6 +248,7 @@ def destroy_cmd(
     replace: tuple[str, ...],
     lock_timeout: float,
     auto_approve: bool,
+    fmt: str,
     parallelism: int | None,
 ) -> int:
     """Stop every agent recorded in state.
@@ -217,11 +271,13 @@ def destroy_cmd(
     project.require_credentials("destroy")
     with project.lock("destroy", lock_timeout):
         outcome = _plan_and_confirm(
-            ctx, project, "destroy", auto_approve, refresh=refresh, targets=targets, destroy=True
-        )
+            ctx, project, "destroy", auto_approve, fmt, refresh=refresh, targets=targets,
+            destroy=True,
+        )  # fmt: skip
         if outcome is None:
             return EXIT_OK
-        return _execute(project, outcome.plan, outcome.desired, outcome.state, parallelism)
+        plan, desired, state = outcome.plan, outcome.desired, outcome.state
+        return _execute(project, plan, desired, state, parallelism, fmt, "destroy")
 
 
 __all__ = ["EXIT_ERROR", "apply_cmd", "destroy_cmd"]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TextIO
 
 import click
 
 if TYPE_CHECKING:  # annotations only: plan --no-refresh never loads the engine client (httpx)
-    from reconciler.apply import ApplyEvent, ApplyResult
+    from reconciler.apply import ApplyResult
     from reconciler.engine import RetryEvent
 
 
@@ -55,66 +54,6 @@ def retry_reporter(
         note(retry_line(event))
 
     return report
-
-
-_VERB = {
-    ("stop", "stop"): "stopped",
-    ("restart", "stop"): "stopped (restart)",
-    ("update", "update"): "updated",
-    ("renew-token", "update"): "token renewed",
-    ("start", "start"): "started",
-    ("restart", "start"): "started (restart)",
-}
-
-
-class ApplyPrinter:
-    """Prints one line per completed step, and a progress counter on a TTY (stderr)."""
-
-    def __init__(self, total: int, *, color: bool, progress: bool) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.color = color
-        self.progress = progress
-
-    def __call__(self, event: ApplyEvent) -> None:
-        if event.status == "begin":
-            return
-        if event.status == "failed":
-            line = f"{event.name}: FAILED: {event.message}"
-            self._clear()
-            click.echo(click.style(line, fg="red") if self.color else line)
-        elif event.status == "done":
-            verb = _VERB.get((event.action, event.phase), event.phase)
-            agent = f" [{event.agent_id}]" if event.agent_id else ""
-            extra = f"; {event.message}" if event.message else ""
-            line = f"{event.name}: {verb}{agent} after {event.duration_s:.1f}s{extra}"
-            self._clear()
-            click.echo(click.style(line, fg="green") if self.color else line)
-        else:
-            self._clear()
-            click.echo(f"{event.name}: {event.message}")
-        if event.status in ("done", "failed") and (
-            event.phase != "stop" or event.action == "stop" or event.status == "failed"
-        ):
-            self.done += 1
-        self._draw()
-
-    def _clear(self) -> None:
-        if self.progress:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-    def _draw(self) -> None:
-        if not self.progress:
-            return
-        width = 30
-        filled = int(width * min(self.done, self.total) / self.total)
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r[{bar}] {min(self.done, self.total)}/{self.total}")
-        sys.stderr.flush()
-
-    def finish(self) -> None:
-        self._clear()
 
 
 def summary_line(result: ApplyResult) -> str:

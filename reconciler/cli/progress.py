@@ -1,0 +1,240 @@
+"""What apply and destroy print while they run: text for people, JSON lines for machines.
+
+Both reporters take the executor's :class:`~reconciler.apply.ApplyEvent` stream and a
+:meth:`tick` once a second from the CLI's event loop:
+
+- :class:`TextProgress` prints a line when an action begins (``sales-en: stopping...``), a
+  ``still stopping... [10s elapsed]`` line every 10 s while it runs (a CI log shows that the run
+  is alive), and the completion line with its duration. On a terminal, a progress bar on stderr
+  moves with every finished engine call (a restart is two: its stop and its start).
+- :class:`JsonEvents` prints one JSON object per line (``docs/apply-events.md``): ``apply_start``,
+  ``action_begin``, ``action_progress``, ``action_complete``, ``action_failed``, ``note`` and
+  ``summary``, each with a UTC timestamp, like Terraform's ``-json`` output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from reconciler.apply import ApplyEvent, ApplyResult
+    from reconciler.models import Plan
+
+EVENTS_FORMAT_VERSION = "1.0"
+"""Version of the ``--format json`` event stream; the major part changes on a break."""
+PROGRESS_EVERY_S = 10.0
+"""How often a still-running action is reported."""
+
+_DONE_VERB = {
+    ("stop", "stop"): "stopped",
+    ("restart", "stop"): "stopped (restart)",
+    ("update", "update"): "updated",
+    ("renew-token", "update"): "token renewed",
+    ("start", "start"): "started",
+    ("restart", "start"): "started (restart)",
+}
+_BEGIN_VERB = {
+    ("stop", "stop"): "stopping",
+    ("restart", "stop"): "stopping for restart",
+    ("update", "update"): "updating",
+    ("renew-token", "update"): "renewing token",
+    ("start", "start"): "starting",
+    ("restart", "start"): "starting (restart)",
+}
+
+
+def engine_steps(plan: Plan) -> int:
+    """Engine calls the plan makes: one per action, two for a restart (its stop and start)."""
+    return sum(2 if a.action == "restart" else 1 for a in plan.agents if a.action != "no-op")
+
+
+class _Running:
+    """The actions in progress and when each began, for the still-running lines."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.since: dict[tuple[str, str], tuple[float, str, int]] = {}
+
+    def begin(self, event: ApplyEvent) -> None:
+        self.since[(event.name, event.phase)] = (self.clock(), event.action, 0)
+
+    def end(self, event: ApplyEvent) -> None:
+        self.since.pop((event.name, event.phase), None)
+
+    def due(self) -> list[tuple[str, str, str, float]]:
+        """(name, action, phase, elapsed) of each action due for a still-running report."""
+        now = self.clock()
+        out = []
+        for (name, phase), (began, action, reported) in sorted(self.since.items()):
+            elapsed = now - began
+            if elapsed >= (reported + 1) * PROGRESS_EVERY_S:
+                self.since[(name, phase)] = (began, action, int(elapsed // PROGRESS_EVERY_S))
+                out.append((name, action, phase, elapsed))
+        return out
+
+
+class TextProgress:
+    """Lines on stdout per action; a progress bar on stderr when ``bar`` (a terminal)."""
+
+    def __init__(
+        self,
+        total_steps: int,
+        *,
+        color: bool,
+        bar: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.total = max(total_steps, 1)
+        self.done = 0
+        self.color = color
+        self.bar = bar
+        self.running = _Running(clock)
+
+    def __call__(self, event: ApplyEvent) -> None:
+        if event.status == "begin":
+            self.running.begin(event)
+            verb = _BEGIN_VERB.get((event.action, event.phase), event.phase)
+            self._line(f"{event.name}: {verb}...")
+            return
+        if event.status == "failed":
+            self.running.end(event)
+            self.done += 1
+            self._line(f"{event.name}: FAILED: {event.message}", "red")
+        elif event.status == "done":
+            self.running.end(event)
+            verb = _DONE_VERB.get((event.action, event.phase), event.phase)
+            agent = f" [{event.agent_id}]" if event.agent_id else ""
+            extra = f"; {event.message}" if event.message else ""
+            self.done += 1
+            self._line(f"{event.name}: {verb}{agent} after {event.duration_s:.1f}s{extra}", "green")
+        else:
+            self._line(f"{event.name}: {event.message}")
+
+    def tick(self) -> None:
+        """Report actions that have been running for another ``PROGRESS_EVERY_S``."""
+        for name, action, phase, elapsed in self.running.due():
+            verb = _BEGIN_VERB.get((action, phase), phase)
+            self._line(f"{name}: still {verb}... [{int(elapsed)}s elapsed]")
+
+    def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
+        self._clear()
+        click.echo("")
+        click.echo(f"{summary} ({elapsed_s:.1f}s)")
+
+    def _line(self, text: str, fg: str | None = None) -> None:
+        self._clear()
+        click.echo(click.style(text, fg=fg) if self.color and fg else text)
+        self._draw()
+
+    def _clear(self) -> None:
+        if self.bar:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def _draw(self) -> None:
+        if not self.bar:
+            return
+        width = 30
+        done = min(self.done, self.total)
+        filled = int(width * done / self.total)
+        sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{self.total} calls")
+        sys.stderr.flush()
+
+
+class JsonEvents:
+    """One JSON object per line on stdout: the machine-readable apply (and destroy) stream."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        command: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.wall = wall
+        self.running = _Running(clock)
+        self.reasons = {a.name: a.reason for a in plan.agents}
+        self._emit(
+            "apply_start",
+            format_version=EVENTS_FORMAT_VERSION,
+            command=command,
+            engine=plan.engine,
+            app_id=plan.app_id,
+            lineage=plan.lineage,
+            serial=plan.serial,
+            steps=engine_steps(plan),
+            actions=[
+                {"name": a.name, "action": a.action, "reason": a.reason}
+                for a in plan.agents
+                if a.action != "no-op"
+            ],
+        )
+
+    def __call__(self, event: ApplyEvent) -> None:
+        base = {
+            "name": event.name,
+            "action": event.action,
+            "phase": event.phase,
+            "reason": self.reasons.get(event.name, ""),
+            "agent_id": event.agent_id,
+        }
+        if event.status == "begin":
+            self.running.begin(event)
+            self._emit("action_begin", **base)
+        elif event.status in ("done", "failed"):
+            self.running.end(event)
+            kind = "action_complete" if event.status == "done" else "action_failed"
+            self._emit(kind, **base, duration_s=round(event.duration_s, 3), message=event.message)
+        else:
+            self._emit("note", **base, message=event.message)
+
+    def tick(self) -> None:
+        for name, action, phase, elapsed in self.running.due():
+            self._emit(
+                "action_progress",
+                name=name,
+                action=action,
+                phase=phase,
+                reason=self.reasons.get(name, ""),
+                elapsed_s=round(elapsed, 1),
+            )
+
+    def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
+        counts = {
+            action: result.count(action)
+            for action in ("start", "update", "renew-token", "restart", "stop")
+        }
+        self._emit(
+            "summary",
+            ok=result.ok,
+            counts=counts,
+            failed=[
+                {
+                    "name": r.name,
+                    "action": r.action,
+                    "reason": r.reason,
+                    "detail": r.detail,
+                    "reached_engine": r.reached_engine,
+                }
+                for r in result.failed
+            ],
+            left_stopped=list(result.left_stopped),
+            not_attempted=list(result.not_attempted),
+            interrupted=result.interrupted,
+            duration_s=round(elapsed_s, 3),
+            message=summary,
+        )
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        stamp = datetime.fromtimestamp(self.wall(), tz=timezone.utc)
+        record = {"type": kind, "timestamp": stamp.isoformat(timespec="milliseconds"), **fields}
+        record["timestamp"] = record["timestamp"].replace("+00:00", "Z")
+        click.echo(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
