@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from tests.cli.cli_helpers import copy_example, run_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,24 +15,16 @@ REPO = Path(__file__).resolve().parents[2]
 def us_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("AGORA_CUSTOMER_ID", "AGORA_CUSTOMER_SECRET", "RECONCILER_ENGINE"):
         monkeypatch.delenv(name, raising=False)
-    shutil.copy(REPO / "reconciler.yaml", tmp_path)
-    shutil.copytree(REPO / "agents.d", tmp_path / "agents.d")
+    copy_example(tmp_path)
     settings = tmp_path / "reconciler.yaml"
     settings.write_text(settings.read_text().replace("engine: sandbox", "engine: us"))
     return tmp_path
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
-
-
 def test_a_refreshing_plan_without_credentials_fails_and_says_how_to_plan_without(
     us_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(["-C", str(us_project), "plan"], capsys)
+    code, out, err = run_main(["-C", str(us_project), "plan"], capsys)
     assert code == 1
     assert out == ""
     assert "needs the credentials of the engine us" in err
@@ -44,7 +35,7 @@ def test_a_refreshing_plan_without_credentials_fails_and_says_how_to_plan_withou
 def test_plan_no_refresh_works_without_credentials(
     us_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run(["-C", str(us_project), "plan", "--no-refresh"], capsys)
+    code, out, _ = run_main(["-C", str(us_project), "plan", "--no-refresh"], capsys)
     assert code == 0
     assert out.startswith("Plan: 3 to start; 0 unchanged.")
     assert "Engine: us, app " in out
@@ -54,7 +45,7 @@ def test_plan_no_refresh_works_without_credentials(
 def test_apply_and_destroy_without_credentials_fail_before_planning(
     command: list[str], us_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(["-C", str(us_project), *command, "--no-refresh"], capsys)
+    code, out, err = run_main(["-C", str(us_project), *command, "--no-refresh"], capsys)
     assert code == 1
     assert out == ""  # no plan was made or shown
     assert f"{command[0]} needs the credentials of the engine us" in err

@@ -8,12 +8,11 @@ saved or applied, and ``apply`` still needs every variable.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from tests.cli.cli_helpers import copy_example, run_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,8 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("RECONCILER_ENGINE", "MY_OPENAI_KEY", "AGORA_APP_ID", "AGORA_APP_CERTIFICATE"):
         monkeypatch.delenv(name, raising=False)
-    shutil.copy(REPO / "reconciler.yaml", tmp_path)
-    shutil.copytree(REPO / "agents.d", tmp_path / "agents.d")
+    copy_example(tmp_path)
     base = tmp_path / "agents.d" / "_base" / "openai.yaml"
     text = base.read_text()
     assert "${OPENAI_API_KEY:-sk-sandbox-placeholder}" in text
@@ -31,32 +29,27 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
-
-
 def test_validate_accepts_an_unset_variable_and_notes_it(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(["-C", str(project), "validate"], capsys)
+    code, out, err = run_main(["-C", str(project), "validate"], capsys)
     assert (code, out) == (0, "3 agents valid\n")
     assert "1 variable not set (MY_OPENAI_KEY)" in err
-    code, out, _ = _run(["-C", str(project), "validate", "--format", "json"], capsys)
+    code, out, _ = run_main(["-C", str(project), "validate", "--format", "json"], capsys)
     assert json.loads(out)["unset_variables"] == ["MY_OPENAI_KEY"]
 
 
 def test_plan_no_refresh_shows_an_unset_secret_as_unknown_and_warns(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(["-C", str(project), "plan", "--no-refresh"], capsys)
+    code, out, err = run_main(["-C", str(project), "plan", "--no-refresh"], capsys)
     assert code == 0
     assert "+ properties.llm.api_key = (sensitive, unknown: MY_OPENAI_KEY not set)" in out
     assert "1 variable not set (MY_OPENAI_KEY)" in err
     assert "a change of them cannot be detected" in err
-    code, out, _ = _run(["-C", str(project), "plan", "--no-refresh", "--format", "json"], capsys)
+    code, out, _ = run_main(
+        ["-C", str(project), "plan", "--no-refresh", "--format", "json"], capsys
+    )
     doc = json.loads(out)
     assert doc["unknown_variables"] == ["MY_OPENAI_KEY"]
     key = next(
@@ -80,7 +73,9 @@ def test_a_plan_with_unknown_values_cannot_be_saved(
     project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     saved = tmp_path / "fork.plan"
-    code, _, err = _run(["-C", str(project), "plan", "--no-refresh", "--out", str(saved)], capsys)
+    code, _, err = run_main(
+        ["-C", str(project), "plan", "--no-refresh", "--out", str(saved)], capsys
+    )
     assert code == 1
     assert "without the variables MY_OPENAI_KEY; it cannot be saved or applied" in err
     assert not saved.exists()
@@ -89,10 +84,10 @@ def test_a_plan_with_unknown_values_cannot_be_saved(
 def test_apply_still_needs_every_variable(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _, err = _run(["-C", str(project), "apply", "--auto-approve"], capsys)
+    code, _, err = run_main(["-C", str(project), "apply", "--auto-approve"], capsys)
     assert code == 1
     assert "environment variable 'MY_OPENAI_KEY' is not set" in err
-    code, _, err = _run(["-C", str(project), "apply", "--auto-approve", "--no-refresh"], capsys)
+    code, _, err = run_main(["-C", str(project), "apply", "--auto-approve", "--no-refresh"], capsys)
     assert code == 1
     assert "environment variable 'MY_OPENAI_KEY' is not set" in err
 
@@ -101,10 +96,10 @@ def test_an_unknown_secret_of_a_recorded_agent_is_assumed_unchanged(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MY_OPENAI_KEY", "sk-real-secret-value-0001")
-    code, _, err = _run(["-C", str(project), "apply", "--auto-approve"], capsys)
+    code, _, err = run_main(["-C", str(project), "apply", "--auto-approve"], capsys)
     assert code == 0, err
     monkeypatch.delenv("MY_OPENAI_KEY")
-    code, out, err = _run(
+    code, out, err = run_main(
         ["-C", str(project), "plan", "--no-refresh", "--detailed-exitcode"], capsys
     )
     assert code == 0, out + err

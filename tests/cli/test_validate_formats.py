@@ -9,18 +9,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reconciler.cli import main
+from tests.cli.cli_helpers import run_main
 
 REPO = Path(__file__).resolve().parents[2]
 TEN_BAD = REPO / "tests" / "manifests" / "fixtures" / "ten-bad"
 SCHEMA = json.loads((REPO / "docs" / "validate-format.schema.json").read_text())
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +25,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_validate_json_lists_the_agents_of_a_valid_project(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = _run(["-C", str(REPO), "validate", "--format", "json"], capsys)
+    code, out, _ = run_main(["-C", str(REPO), "validate", "--format", "json"], capsys)
     doc = json.loads(out)
     jsonschema.validate(doc, SCHEMA)
     assert code == 0
@@ -45,7 +38,7 @@ def test_validate_json_lists_the_agents_of_a_valid_project(
 def test_validate_json_reports_every_problem_with_its_file_and_line_and_exits_1(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, err = _run(["-C", str(TEN_BAD), "validate", "--format", "json"], capsys)
+    code, out, err = run_main(["-C", str(TEN_BAD), "validate", "--format", "json"], capsys)
     doc = json.loads(out)
     jsonschema.validate(doc, SCHEMA)
     assert code == 1
@@ -61,7 +54,7 @@ def test_validate_github_prints_one_error_annotation_per_problem(
     project = tmp_path / "repo" / "agents"
     shutil.copytree(TEN_BAD, project)
     monkeypatch.chdir(tmp_path / "repo")
-    code, out, _ = _run(["-C", "agents", "validate", "--format", "github"], capsys)
+    code, out, _ = run_main(["-C", "agents", "validate", "--format", "github"], capsys)
     lines = out.splitlines()
     assert code == 1
     assert len(lines) == 10
