@@ -6,6 +6,11 @@ AGORA_APP_CERTIFICATE, or from the variables named with `--customer-secret-env` 
 `--app-certificate-env`. The customer id, not a secret, may be given with `--customer-id`
 (default AGORA_CUSTOMER_ID, else "sandbox"; the secret defaults to "sandbox" too). Without a
 certificate, `agora token=` authentication is rejected (401); Basic works.
+
+Fidelity options: `--presence` (who is in a channel agents first join: nobody by default, so an
+agent's idle timeout runs out unless a user joins through `/_sandbox/channels/...`),
+`--idle-before-join/--no-idle-before-join`, `--token-check strict|lenient` (strict by default:
+with a certificate, agents with a bad token fail) and `--name-scope app|channel`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import click
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.models.hosts import is_loopback_host
 from reconciler.sandbox import serve
-from reconciler.sandbox.config import config_from_env
+from reconciler.sandbox.config import NAME_SCOPES, PRESENCE_MODES, TOKEN_CHECKS, config_from_env
 
 
 @click.group("sandbox", cls=SuggestingGroup)
@@ -64,6 +69,33 @@ def sandbox_group() -> None:
     type=click.FloatRange(min=0),
     help="Seconds an agent stays STARTING (0: RUNNING at once).",
 )
+@click.option(
+    "--presence",
+    default="empty",
+    show_default=True,
+    type=click.Choice(PRESENCE_MODES),
+    help="Who is in a channel when the first agent joins it: nobody, or its remote users.",
+)
+@click.option(
+    "--idle-before-join/--no-idle-before-join",
+    default=True,
+    show_default=True,
+    help="Whether the idle timeout counts down before any remote user has joined.",
+)
+@click.option(
+    "--token-check",
+    default="strict",
+    show_default=True,
+    type=click.Choice(TOKEN_CHECKS),
+    help="strict: agents whose token is bad (signature, app id, channel, uid, expiry) fail.",
+)
+@click.option(
+    "--name-scope",
+    default="app",
+    show_default=True,
+    type=click.Choice(NAME_SCOPES),
+    help="Where a join name must be unique among active agents: the App ID or the channel.",
+)
 @click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
 @click.option(
     "--customer-id",
@@ -95,6 +127,10 @@ def serve_command(
     rate_limit: float,
     stop_delay: float,
     start_delay: float,
+    presence: str,
+    idle_before_join: bool,
+    token_check: str,
+    name_scope: str,
     seed: int | None,
     customer_id: str | None,
     customer_secret_env: str,
@@ -123,6 +159,10 @@ def serve_command(
         rate_limit=rate_limit,
         stop_delay_s=stop_delay,
         start_delay_s=start_delay,
+        presence=presence,
+        idle_before_join=idle_before_join,
+        token_check=token_check,
+        name_scope=name_scope,
         seed=seed,
     )
     if not is_loopback_host(host):

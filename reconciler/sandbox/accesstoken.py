@@ -1,4 +1,4 @@
-"""Agora AccessToken2 ("007...") parsing, verification and building (agora-api.md §6).
+"""Agora AccessToken2 ("007...") parsing, verification and building (docs/engine-api.md).
 
 Layout: `"007" + base64(zlib(pack_str(signature) + signing_info))` with
 `signing_info = pack_str(app_id) + u32 issue_ts + u32 expire + u32 salt + u16 n + services`,
@@ -162,6 +162,30 @@ def verify(token: str, *, app_certificate: str, app_id: str, now: float) -> Acce
     if parsed.expires_at <= now:
         raise TokenError("token has expired")
     return parsed
+
+
+def join_problem(
+    parsed: AccessToken2, *, app_certificate: str, app_id: str, channel: str, uid: str
+) -> str | None:
+    """Why an agent holding this token cannot join `channel` as `uid` (None: it can).
+
+    Checks the App ID, the signature, an RTC service with the join privilege, its channel and
+    its account (empty, i.e. uid 0, allows any uid). The expiry is the caller's (it is read
+    against the clock the token was minted with).
+    """
+    if parsed.app_id != app_id:
+        return "token was issued for another app id"
+    if not parsed.signature_matches(app_certificate):
+        return "token signature does not match the app certificate"
+    rtc = [s for s in parsed.services if s.type == SERVICE_RTC and len(s.strings) == 2]
+    if not rtc or all(PRIVILEGE_JOIN_CHANNEL not in s.privileges for s in rtc):
+        return "token grants no RTC join-channel privilege"
+    token_channel, account = rtc[0].strings
+    if token_channel != channel:
+        return f"token was issued for channel {token_channel!r}, not {channel!r}"
+    if account not in ("", "0") and account != uid:
+        return f"token was issued for uid {account!r}, not {uid!r}"
+    return None
 
 
 def _sign(app_certificate: str, issue_ts: int, salt: int, signing_info: bytes) -> bytes:

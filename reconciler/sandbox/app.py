@@ -33,5 +33,8 @@ def create_app(
         routes=[*engine_routes(sandbox), *control_routes(sandbox)],
         exception_handlers={404: _no_route, 405: _no_route},
     )
+    # Starlette would answer a path with a stray trailing slash with a 307 redirect to the
+    # route without it; the engine's gateway has no such route, so it is the no-route 404.
+    app.router.redirect_slashes = False
     app.state.sandbox = sandbox
     return app

@@ -1,4 +1,4 @@
-"""Authentication of engine requests (agora-api.md §6).
+"""Authentication of engine requests (docs/engine-api.md).
 
 Two schemes: `Basic base64(customer_id:customer_secret)` compared with the configured
 credentials, and `agora token=<AccessToken2>` (quoted or not) verified against the configured

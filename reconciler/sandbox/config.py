@@ -26,6 +26,13 @@ DEFAULT_IDLE_TIMEOUT_S = 30
 LIST_DEFAULT_WINDOW_S = 2 * 3600.0
 #: Default `list` page size.
 LIST_DEFAULT_LIMIT = 20
+#: Who is in a channel the sandbox has never seen before an agent joins it.
+PRESENCE_MODES = ("empty", "occupied")
+#: How agent tokens are checked: `strict` (signature, App ID, channel, uid, expiry) or `lenient`
+#: (only the expiry is read; a bad token does not stop the agent).
+TOKEN_CHECKS = ("strict", "lenient")
+#: Whether a join name must be unique among the App ID's active agents or within a channel only.
+NAME_SCOPES = ("app", "channel")
 
 
 @dataclass(frozen=True)
@@ -41,9 +48,19 @@ class SandboxConfig:
         start_delay_s: STARTING lasts this long after join; 0 answers RUNNING at once.
         stop_delay_s: STOPPING lasts this long after leave (or any other exit) before STOPPED.
         require_token: whether `properties.token` is required at join; None = required exactly
-            when an App Certificate is configured.
-        fail_on_invalid_agent_token: with a certificate, an agent whose `properties.token` does
-            not verify goes FAILED right after join (as a real agent that cannot join its channel).
+            when an App Certificate is configured (400 MissingRequiredField without one).
+        token_check: `strict` (default): with a certificate, the agent token must be signed
+            with it for the App ID, the agent's channel and uid, and not be expired; join still
+            answers 200 and the agent goes FAILED `token_failure_delay_s` later, naming the
+            cause; `update` with such a token is refused (400). `lenient`: the token is only
+            read for its expiry.
+        token_failure_delay_s: how long after join an agent with a bad token fails.
+        presence: who is in a channel first used by a join: `empty` (nobody) or `occupied`
+            (the joining agent's remote users).
+        idle_before_join: whether the idle countdown runs from the join when none of the
+            agent's remote users has been present yet (the real engine's behaviour is unknown).
+        name_scope: `app` (default): a name is unique among the App ID's active agents;
+            `channel`: only among the active agents of the same channel.
         latency_ms / jitter_ms: added latency of every engine request (jitter is seeded).
         error_rate: probability of an injected `error_status` answer (503 ServiceUnavailable).
         rate_limit: probability of an injected 429 with `Retry-After: retry_after_s`.
@@ -63,7 +80,11 @@ class SandboxConfig:
     start_delay_s: float = 0.0
     stop_delay_s: float = 1.0
     require_token: bool | None = None
-    fail_on_invalid_agent_token: bool = False
+    token_check: str = "strict"
+    token_failure_delay_s: float = 1.0
+    presence: str = "empty"
+    idle_before_join: bool = True
+    name_scope: str = "app"
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     error_rate: float = 0.0
@@ -79,7 +100,13 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.pcu_limit < 0:
             raise ValueError("pcu_limit must be >= 0")
-        for name in ("start_delay_s", "stop_delay_s", "latency_ms", "jitter_ms"):
+        for name in (
+            "start_delay_s",
+            "stop_delay_s",
+            "latency_ms",
+            "jitter_ms",
+            "token_failure_delay_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         for name in ("error_rate", "rate_limit", "drop_rate"):
@@ -90,6 +117,9 @@ class SandboxConfig:
             raise ValueError(f"error_status must be one of {sorted(ERROR_REASONS)}")
         if self.max_runtime_s <= 0:
             raise ValueError("max_runtime_s must be > 0")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
 
     def replace(self, **changes: Any) -> SandboxConfig:
         """A copy with some fields changed."""
@@ -105,6 +135,13 @@ ERROR_REASONS: dict[int, str] = {
 }
 
 
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "token_check": TOKEN_CHECKS,
+    "presence": PRESENCE_MODES,
+    "name_scope": NAME_SCOPES,
+}
+
+
 @dataclass
 class Settings:
     """Lifecycle settings that can change while the sandbox runs (`/_sandbox/settings`)."""
@@ -114,7 +151,11 @@ class Settings:
     start_delay_s: float
     stop_delay_s: float
     require_token: bool | None
-    fail_on_invalid_agent_token: bool
+    token_check: str
+    token_failure_delay_s: float
+    presence: str
+    idle_before_join: bool
+    name_scope: str
     max_runtime_s: float
     get_retention_s: float
 
@@ -127,7 +168,11 @@ class Settings:
             start_delay_s=config.start_delay_s,
             stop_delay_s=config.stop_delay_s,
             require_token=config.require_token,
-            fail_on_invalid_agent_token=config.fail_on_invalid_agent_token,
+            token_check=config.token_check,
+            token_failure_delay_s=config.token_failure_delay_s,
+            presence=config.presence,
+            idle_before_join=config.idle_before_join,
+            name_scope=config.name_scope,
             max_runtime_s=config.max_runtime_s,
             get_retention_s=config.get_retention_s,
         )
@@ -159,7 +204,11 @@ def _check_setting(key: str, value: Any) -> None:
         if value is not None and not isinstance(value, bool):
             raise ValueError("require_token must be true, false or null")
         return
-    if key == "fail_on_invalid_agent_token":
+    if key in _CHOICES:
+        if value not in _CHOICES[key]:
+            raise ValueError(f"{key} must be one of {', '.join(_CHOICES[key])}")
+        return
+    if key == "idle_before_join":
         if not isinstance(value, bool):
             raise ValueError(f"{key} must be a boolean")
         return

@@ -26,6 +26,7 @@ from .clock import Clock
 from .config import SandboxConfig, Settings
 from .faults import FaultInjector
 from .lifecycle import MSG_TOKEN_INVALID, exit_event, refresh, view
+from .presence import settle
 from .store import AgentRecord, Store
 
 ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -99,40 +100,65 @@ class Sandbox:
             if not self.store.agent_id_exists(agent_id):
                 return agent_id
 
-    def token_info(self, app_id: str, token: str | None, now: float) -> TokenInfo:
-        """Issue time, expiry (on the sandbox clock) and verification of an agent token."""
-        if not token:
-            return TokenInfo(None, None, None, None)
+    def token_info(
+        self, app_id: str, token: str | None, now: float, *, channel: str, uid: str
+    ) -> TokenInfo:
+        """Issue time, expiry (on the sandbox clock) and check of an agent token.
+
+        `problem` names why an agent with this token cannot join its channel; it is only set
+        under the strict check with a certificate (without one, the engine checks no token).
+        """
         cert = self.config.app_certificate
+        strict = self.settings.token_check == "strict" and cert is not None
+        if not token:
+            problem = "no token was given, but the App Certificate is enabled" if strict else None
+            return TokenInfo(None, None, False if strict else None, problem)
         try:
             parsed = accesstoken.parse(token)
         except accesstoken.TokenError as exc:
-            return TokenInfo(None, None, False if cert else None, str(exc))
-        remaining = parsed.rtc_expires_at - self.clock.real()
-        expires_at = now + remaining
-        problem = None
-        verified: bool | None = None
-        if cert is not None:
-            verified = parsed.app_id == app_id and parsed.signature_matches(cert)
-            if not verified:
-                problem = "token does not verify against the app id and certificate"
-        return TokenInfo(float(parsed.issue_ts), expires_at, verified, problem)
+            return TokenInfo(None, None, False if cert else None, str(exc) if strict else None)
+        expires_at = now + (parsed.rtc_expires_at - self.clock.real())
+        if cert is None:
+            return TokenInfo(float(parsed.issue_ts), expires_at, None, None)
+        why = accesstoken.join_problem(
+            parsed, app_certificate=cert, app_id=app_id, channel=channel, uid=uid
+        )
+        if why is None and expires_at <= now:
+            why = "token has expired"
+        return TokenInfo(float(parsed.issue_ts), expires_at, why is None, why if strict else None)
 
     def apply_token(self, record: AgentRecord, info: TokenInfo, now: float) -> None:
-        """Record a token's derived expiry; an already expired or (optionally) bad one fails."""
+        """Record a join token's derived expiry; a bad one makes the agent fail shortly after.
+
+        The join itself is accepted (200), as the real engine does: the agent fails when it
+        tries to join its RTC channel, `token_failure_delay_s` later, naming the cause.
+        """
         record.token_issued_at = info.issued_at
         record.token_expires_at = info.expires_at
         record.token_verified = info.verified
-        if record.failed_at is not None:
+        if record.failed_at is not None or record.created_at != now:
             return
-        why = None
-        if info.expires_at is not None and info.expires_at <= now:
+        why = info.problem
+        if why is None and info.expires_at is not None and info.expires_at <= now:
             why = "token has expired"
-        elif info.problem is not None and self.settings.fail_on_invalid_agent_token:
-            why = info.problem
-        if why is not None and record.created_at == now:
-            record.failed_at = now
+        if why is not None:
+            # The agent never gets into its channel, so the token has no expiry to run out.
+            record.token_expires_at = None
+            record.failed_at = now + self.settings.token_failure_delay_s
             record.fail_message = MSG_TOKEN_INVALID.format(why=why)
+
+    def settle_channel(
+        self, app_id: str, channel: str, now: float, extra: tuple[AgentRecord, ...] = ()
+    ) -> None:
+        """Recompute the idle countdowns of a channel after a change of who is in it."""
+        settle(
+            self.store,
+            app_id,
+            channel,
+            now,
+            idle_before_join=self.settings.idle_before_join,
+            extra=extra,
+        )
 
     # -- request log ------------------------------------------------------------------------
 
@@ -152,6 +178,7 @@ class Sandbox:
         idle_deadline = None
         if record.users_left_at is not None and record.idle_timeout > 0:
             idle_deadline = record.users_left_at + record.idle_timeout
+        present = self.store.present_uids(record.app_id, record.channel)
         token_left = None
         if record.token_expires_at is not None:
             token_left = record.token_expires_at - now
@@ -172,8 +199,14 @@ class Sandbox:
             "terminal_at": record.terminal_at,
             "failed_at": record.failed_at,
             "idle_timeout": record.idle_timeout,
+            "agent_rtc_uid": record.agent_uid,
+            "remote_rtc_uids": record.remote_list(),
+            "users_present": present,
+            "remote_seen": record.remote_seen,
             "users_left_at": record.users_left_at,
             "idle_deadline": idle_deadline,
+            "status_override": record.status_override,
+            "override_until": record.override_until,
             "token": {
                 "issued_at": record.token_issued_at,
                 "expires_at": record.token_expires_at,

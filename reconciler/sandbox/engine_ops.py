@@ -1,14 +1,18 @@
-"""The engine operations (agora-api.md §2): join, leave, update, get, list, history, turns,
+"""The engine operations (docs/engine-api.md): join, leave, update, get, list, history, turns,
 speak, interrupt, think. Each takes already-authenticated input and returns the JSON answer (or
 None for leave's empty body), raising `ApiFailure` for engine errors.
 
-Decisions where agora-api.md marks the real behaviour UNCONFIRMED:
+Decisions where the real behaviour is unconfirmed (docs/engine-api.md lists them):
 
-* Name uniqueness is per App ID among *active* agents (STARTING, RUNNING, STOPPING): 409
-  `TaskConflict`. A name is free again once its agent is STOPPED or FAILED.
+* Name uniqueness is among *active* agents, per App ID (`name_scope: app`, the default) or per
+  channel (`name_scope: channel`): 409 `TaskConflict`. A name is free again once its agent is
+  STOPPED or FAILED.
+* update changes only what the engine changes live (token, llm.system_messages, llm.params,
+  mllm.params); any other key under `properties` is refused with 400 `InvalidRequestBody`, and
+  a token that the strict check refuses with 400 `InvalidFieldValue`.
 * PCU: join answers 422 (`concurrency_reason`) when the App ID's active agents reach the limit.
-* leave, update: 404 unless STARTING or RUNNING; speak, interrupt, think, history: 404 unless
-  RUNNING; speak on an MLLM agent: 400 `InvalidRequestBody`.
+* leave, update: 404 unless STARTING, RUNNING, RECOVERING or IDLE; speak, interrupt, think,
+  history: 404 unless RUNNING; speak on an MLLM agent: 400 `InvalidRequestBody`.
 * GET and list keep an ended agent for `get_retention_s` (7 days) after it stopped, then 404.
 * list: default window the last 2 hours, all states, order of creation, `limit` 20; the cursor
   is the agent id the next page starts at, "" on the last page; an unknown cursor is 400.
@@ -24,6 +28,7 @@ from .config import DEFAULT_IDLE_TIMEOUT_S
 from .core import Sandbox
 from .errors import ApiFailure, invalid, not_found
 from .lifecycle import expired, refresh, view
+from .presence import occupied_uids
 from .store import AgentRecord, dumps
 from .validation import (
     parse_body,
@@ -47,7 +52,8 @@ def join(sb: Sandbox, app_id: str, raw: bytes) -> dict[str, Any]:
     settings = sb.settings
     with sb.store.transaction():
         now = sb.now()
-        if sb.store.active_with_name(app_id, request.name, now):
+        scope = request.channel if settings.name_scope == "channel" else None
+        if sb.store.active_with_name(app_id, request.name, now, scope):
             raise ApiFailure(
                 409, "TaskConflict", "create agent failed: agent with same name exists"
             )
@@ -88,9 +94,17 @@ def join(sb: Sandbox, app_id: str, raw: bytes) -> dict[str, Any]:
             properties=dumps(props),
             updates="[]",
             history=dumps(history),
+            agent_uid=request.agent_uid,
+            remote_uids=dumps(request.remote_uids),
         )
-        sb.apply_token(record, sb.token_info(app_id, request.token, now), now)
+        info = sb.token_info(
+            app_id, request.token, now, channel=request.channel, uid=request.agent_uid
+        )
+        sb.apply_token(record, info, now)
         refresh(record)
+        if sb.store.mark_channel(app_id, request.channel, now) and settings.presence == "occupied":
+            sb.store.add_present(app_id, request.channel, occupied_uids(record), now)
+        sb.settle_channel(app_id, request.channel, now, (record,))
         sb.store.insert(record)
     return {
         "agent_id": record.agent_id,
@@ -106,7 +120,7 @@ def _agent(sb: Sandbox, app_id: str, agent_id: str, allowed: frozenset[str]) -> 
     return record
 
 
-_STARTING_OR_RUNNING = frozenset({"STARTING", "RUNNING"})
+_STARTING_OR_RUNNING = frozenset({"STARTING", "RUNNING", "RECOVERING", "IDLE"})
 _RUNNING = frozenset({"RUNNING"})
 
 
@@ -114,14 +128,18 @@ def leave(sb: Sandbox, app_id: str, agent_id: str) -> None:
     """POST /agents/{id}/leave: 200 with an empty body; STOPPING, then STOPPED."""
     with sb.store.transaction():
         record = _agent(sb, app_id, agent_id, _STARTING_OR_RUNNING)
-        record.stop_requested_at = sb.now()
+        now = sb.now()
+        record.stop_requested_at = now
         sb.save(record)
+        sb.settle_channel(app_id, record.channel, now)
 
 
 def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any]:
     """POST /agents/{id}/update: replaces token, llm.params, llm.system_messages, mllm.params.
 
-    An empty body (what the SDK sends when `properties` is omitted) is a no-op update.
+    An empty body (what the SDK sends when `properties` is omitted) is a no-op update. A token
+    the strict check refuses (another channel or uid, expired, forged) answers 400
+    `InvalidFieldValue` and changes nothing.
     """
     body = parse_body(raw, empty_ok=True)
     request = validate_update(body)
@@ -130,8 +148,12 @@ def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any
         now = sb.now()
         props = record.properties_obj()
         if request.token is not None:
+            uid = record.agent_uid or str(props.get("agent_rtc_uid", ""))
+            info = sb.token_info(app_id, request.token, now, channel=record.channel, uid=uid)
+            if info.problem is not None:
+                raise invalid("properties.token", info.problem)
             props["token"] = request.token
-            sb.apply_token(record, sb.token_info(app_id, request.token, now), now)
+            sb.apply_token(record, info, now)
         if request.llm_params is not None or request.system_messages is not None:
             llm = props.setdefault("llm", {})
             if request.llm_params is not None:
@@ -145,6 +167,8 @@ def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any
         updates.append({"at": now, "body": json.loads(raw) if raw.strip() else {}})
         record.updates = dumps(updates)
         sb.save(record)
+        if request.token is not None:
+            sb.settle_channel(app_id, record.channel, now)
         status = view(record, now).status
     return {"agent_id": record.agent_id, "create_ts": int(record.created_at), "status": status}
 

@@ -1,4 +1,6 @@
-"""Engine error answers: `{"detail": "...", "reason": "..."}` with an HTTP status (agora-api.md §4).
+"""Engine error answers: `{"detail": "...", "reason": "..."}` with an HTTP status.
+
+The statuses and reasons are listed in docs/engine-api.md.
 
 Handlers raise `ApiFailure`; the route wrapper turns it into the JSON answer. Unknown routes get
 the API gateway's own shape, `{"message": "no Route matched with those values"}`.

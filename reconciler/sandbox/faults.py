@@ -49,7 +49,9 @@ DEFAULT_REASONS: dict[int, str] = {
     404: "TaskNotFound",
     409: "TaskConflict",
     422: "ConcurrencyLimitExceeded",
-    429: "TooManyRequests",
+    # The SDK's list of reasons has none for rate limiting; this is the one it describes as
+    # "too many requests, over quota".
+    429: "ResourceQuotaLimitExceeded",
     **ERROR_REASONS,
 }
 TUNABLES = (

@@ -3,16 +3,21 @@
 Nothing here runs in the background: an agent's status at any instant is a pure function of its
 record and `now`, so advancing the clock (or restarting the server) is enough to move agents on.
 
-Rules (agora-api.md §3, §8):
+Rules (docs/engine-api.md, "Agent status"):
 
 * join → STARTING until `running_at` (= created_at + start delay, often equal) → RUNNING.
 * The agent *exits* at the earliest of: a leave request; created_at + max runtime (72 h);
-  the remote users' departure + `idle_timeout` (when > 0; 0 disables only the idle exit);
+  the start of the idle countdown (`users_left_at`, see `presence.py`) + `idle_timeout` (when
+  > 0; 0 disables only the idle exit);
   the expiry of the token it was given (`properties.token`, renewed by `update`).
   From the exit it is STOPPING for its stop delay, then STOPPED; GET shows why in `message`.
-* A crash (control route) makes it FAILED from that instant, with a message.
-* "Active" = STARTING, RUNNING or STOPPING: such an agent holds its name (409 TaskConflict)
-  and counts against the PCU limit. A name is free again once its agent is STOPPED or FAILED.
+* A crash (control route) makes it FAILED from that instant, with a message; so does a bad
+  token, shortly after the join (`failed_at` is then in the future).
+* A RUNNING agent shows RECOVERING or IDLE while a control route holds it there
+  (`status_override`, until `override_until` or until cleared).
+* "Active" = STARTING, RUNNING, RECOVERING, IDLE or STOPPING: such an agent holds its name
+  (409 TaskConflict) and counts against the PCU limit. A name is free again once its agent is
+  STOPPED or FAILED.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ STATUS_CODES: dict[str, int] = {
     "FAILED": 6,
 }
 CODE_STATUSES: dict[int, str] = {code: name for name, code in STATUS_CODES.items()}
-ACTIVE = frozenset({"STARTING", "RUNNING", "STOPPING"})
+ACTIVE = frozenset({"STARTING", "RUNNING", "RECOVERING", "IDLE", "STOPPING"})
+#: The statuses a control route can hold a RUNNING agent in.
+OVERRIDES = frozenset({"RECOVERING", "IDLE"})
 TERMINAL = frozenset({"STOPPED", "FAILED"})
 
 MSG_LEAVE = "agent exits with reason: leave requested"
@@ -65,7 +72,7 @@ class View:
 
     @property
     def active(self) -> bool:
-        """STARTING, RUNNING or STOPPING."""
+        """STARTING, RUNNING, RECOVERING, IDLE or STOPPING."""
         return self.status in ACTIVE
 
 
@@ -112,6 +119,10 @@ def view(record: AgentRecord, now: float) -> View:
         return View("STOPPING", end.message, None)
     if now < record.running_at:
         return View("STARTING", "", None)
+    if record.status_override in OVERRIDES and (
+        record.override_until is None or now < record.override_until
+    ):
+        return View(record.status_override, "", None)
     return View("RUNNING", "", None)
 
 

@@ -7,9 +7,11 @@
 | GET  /_sandbox/agents/{agent_id} | | view (404 if unknown) |
 | POST /_sandbox/agents/{agent_id}/crash | `{"message"?: str}` | view, FAILED (409 if not active) |
 | POST /_sandbox/agents/{agent_id}/history | `{"role": "user"/"assistant", "content": str}` | view |
-| POST /_sandbox/channels/{channel}/leave | `{"app_id"?: str}` | `{"agents": [{app_id, agent_id,`
-|   | | idle_deadline}]}`: the users left, idle countdown starts |
-| POST /_sandbox/channels/{channel}/join | `{"app_id"?: str}` | same; idle countdown cancelled |
+| POST /_sandbox/agents/{agent_id}/status | `{"status": "RECOVERING"/"IDLE"/"RUNNING",` | view |
+|   | `"seconds"?: N}` | (409 unless RUNNING or held) |
+| GET  /_sandbox/channels/{channel}?app_id= | | `{"users": [uid...], "agents": [...]}` |
+| POST /_sandbox/channels/{channel}/join | `{"uids"?: [str], "app_id"?: str}` | same as GET |
+| POST /_sandbox/channels/{channel}/leave | `{"uids"?: [str], "app_id"?: str}` | same as GET |
 | GET  /_sandbox/clock | | `{"now", "offset_s", "real"}` |
 | POST /_sandbox/clock/advance | `{"seconds": N}` | same as GET |
 | GET / POST /_sandbox/faults | partial settings | the fault settings and rules |
@@ -18,6 +20,13 @@
 | GET / POST /_sandbox/settings | partial settings | lifecycle settings (pcu_limit, delays, ...) |
 | GET / DELETE /_sandbox/requests?route=&app_id= | | `{"requests": [...]}` (engine request log) |
 | POST /_sandbox/reset | | `{"ok": true}`: agents, clock, faults, settings, log |
+
+Channel presence (see `presence.py`): `join` marks remote users present (default `uids`: the
+remote uids of every active agent in the channel, `*` standing for "some user"), `leave` removes
+them (default: everyone). Without `app_id` they apply to the channel of every App ID. The
+answer lists the users present and, per active agent, `idle_deadline` (null: not counting down).
+`status` holds a RUNNING agent in RECOVERING or IDLE (for `seconds`, or until set back to
+RUNNING); it stays active meanwhile.
 
 A view is `Sandbox.agent_view`: app_id, agent_id, name (the wire name), channel, mode, status,
 message, create_ts, stop_ts, timestamps, `token` (issued_at, expires_at on the sandbox clock,
@@ -38,7 +47,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .core import Sandbox
-from .lifecycle import MSG_CRASH, STATUS_CODES, view
+from .lifecycle import MSG_CRASH, OVERRIDES, STATUS_CODES, view
+from .presence import WILDCARD
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -124,6 +134,27 @@ async def crash(sb: Sandbox, request: Request) -> Any:
         record.failed_at = now
         record.fail_message = message
         sb.save(record)
+        sb.settle_channel(record.app_id, record.channel, now)
+    return sb.agent_view(record, now)
+
+
+async def hold_status(sb: Sandbox, request: Request) -> Any:
+    body = await _body(request)
+    status, seconds = body.get("status"), body.get("seconds")
+    if status not in (*sorted(OVERRIDES), "RUNNING"):
+        raise ControlError(400, "status must be RECOVERING, IDLE or RUNNING")
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0
+    ):
+        raise ControlError(400, "seconds must be a number > 0")
+    with sb.store.transaction():
+        record = _find(sb, request)
+        now = sb.now()
+        if view(record, now).status not in ("RUNNING", *OVERRIDES):
+            raise ControlError(409, "agent is not running")
+        record.status_override = None if status == "RUNNING" else status
+        record.override_until = None if seconds is None else now + float(seconds)
+        sb.save(record)
     return sb.agent_view(record, now)
 
 
@@ -141,35 +172,81 @@ async def add_history(sb: Sandbox, request: Request) -> Any:
     return sb.agent_view(record, sb.now())
 
 
-async def _channel_users(sb: Sandbox, request: Request, leaving: bool) -> Any:
-    body = await _body(request)
-    app_id = body.get("app_id")
+def _uids(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(u, str) and u for u in value):
+        raise ControlError(400, "uids must be a list of non-empty strings")
+    return list(value)
+
+
+def _app_id(body: dict[str, Any], request: Request) -> str | None:
+    app_id = body.get("app_id", request.query_params.get("app_id"))
     if app_id is not None and not isinstance(app_id, str):
         raise ControlError(400, "app_id must be a string")
-    affected = []
-    with sb.store.transaction():
-        now = sb.now()
-        for record in sb.store.active_in_channel(request.path_params["channel"], app_id, now):
-            if leaving and record.users_left_at is None:
-                record.users_left_at = now
-            elif not leaving:
-                record.users_left_at = None
-            sb.save(record)
+    return app_id or None
+
+
+def _channel_view(sb: Sandbox, channel: str, app_id: str | None, now: float) -> dict[str, Any]:
+    apps = [app_id] if app_id is not None else sb.store.channel_apps(channel)
+    users = sorted({u for app in apps for u in sb.store.present_uids(app, channel)})
+    agents = []
+    for app in apps:
+        for record in sb.store.active_in_channel(channel, app, now):
             deadline = None
             if record.users_left_at is not None and record.idle_timeout > 0:
                 deadline = record.users_left_at + record.idle_timeout
-            affected.append(
+            agents.append(
                 {"app_id": record.app_id, "agent_id": record.agent_id, "idle_deadline": deadline}
             )
-    return {"agents": affected}
+    return {"channel": channel, "users": users, "agents": agents}
 
 
-async def users_leave(sb: Sandbox, request: Request) -> Any:
-    return await _channel_users(sb, request, leaving=True)
+def _settle(sb: Sandbox, channel: str, app_id: str | None, now: float) -> None:
+    for app in [app_id] if app_id is not None else sb.store.channel_apps(channel):
+        sb.settle_channel(app, channel, now)
+
+
+async def get_channel(sb: Sandbox, request: Request) -> Any:
+    return _channel_view(sb, request.path_params["channel"], _app_id({}, request), sb.now())
 
 
 async def users_join(sb: Sandbox, request: Request) -> Any:
-    return await _channel_users(sb, request, leaving=False)
+    body = await _body(request)
+    channel, app_id, uids = (
+        request.path_params["channel"],
+        _app_id(body, request),
+        _uids(body.get("uids")),
+    )
+    with sb.store.transaction():
+        now = sb.now()
+        if uids is None:
+            apps = [app_id] if app_id is not None else sb.store.channel_apps(channel)
+            for app in apps:
+                wanted = {
+                    uid
+                    for record in sb.store.active_in_channel(channel, app, now)
+                    for uid in record.remote_list()
+                }
+                sb.store.add_present(app, channel, sorted(wanted), now)
+        else:
+            sb.store.add_present(app_id or WILDCARD, channel, uids, now)
+        _settle(sb, channel, app_id, now)
+        return _channel_view(sb, channel, app_id, now)
+
+
+async def users_leave(sb: Sandbox, request: Request) -> Any:
+    body = await _body(request)
+    channel, app_id, uids = (
+        request.path_params["channel"],
+        _app_id(body, request),
+        _uids(body.get("uids")),
+    )
+    with sb.store.transaction():
+        now = sb.now()
+        sb.store.remove_present(app_id, channel, uids)
+        _settle(sb, channel, app_id, now)
+        return _channel_view(sb, channel, app_id, now)
 
 
 def _clock(sb: Sandbox) -> dict[str, float]:
@@ -241,6 +318,8 @@ _TABLE: tuple[tuple[str, str, Callable[[Sandbox, Request], Awaitable[Any]]], ...
     ("GET", "/_sandbox/agents/{agent_id}", get_agent),
     ("POST", "/_sandbox/agents/{agent_id}/crash", crash),
     ("POST", "/_sandbox/agents/{agent_id}/history", add_history),
+    ("POST", "/_sandbox/agents/{agent_id}/status", hold_status),
+    ("GET", "/_sandbox/channels/{channel}", get_channel),
     ("POST", "/_sandbox/channels/{channel}/leave", users_leave),
     ("POST", "/_sandbox/channels/{channel}/join", users_join),
     ("GET", "/_sandbox/clock", get_clock),

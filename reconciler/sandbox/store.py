@@ -7,6 +7,10 @@ active, precomputed by `lifecycle.terminal_at` on every write so that "is this n
 next to the effective properties and the list of updates applied.
 
 A second table, `meta`, keeps small values such as the clock offset, so they survive restarts.
+`presence` lists the remote users present in each channel (per App ID; the App ID `*` stands for
+every App ID) and `channels` remembers the channels agents have joined (a channel not in it is
+new, and gets the default presence). Databases written by an older sandbox gain the newer
+columns on open.
 
 One connection is shared by all threads and guarded by a re-entrant lock; `transaction()` wraps
 compound operations in `BEGIN IMMEDIATE` so that they are atomic even when another process uses
@@ -24,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +56,25 @@ CREATE TABLE IF NOT EXISTS agents (
     properties TEXT NOT NULL,
     updates TEXT NOT NULL,
     history TEXT NOT NULL,
+    agent_uid TEXT NOT NULL DEFAULT '',
+    remote_uids TEXT NOT NULL DEFAULT '[]',
+    remote_seen INTEGER NOT NULL DEFAULT 0,
+    status_override TEXT,
+    override_until REAL,
     UNIQUE (app_id, agent_id)
+);
+CREATE TABLE IF NOT EXISTS presence (
+    app_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    joined_at REAL NOT NULL,
+    PRIMARY KEY (app_id, channel, uid)
+);
+CREATE TABLE IF NOT EXISTS channels (
+    app_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    PRIMARY KEY (app_id, channel)
 );
 CREATE INDEX IF NOT EXISTS agents_name ON agents (app_id, name, terminal_at);
 CREATE INDEX IF NOT EXISTS agents_channel ON agents (app_id, channel);
@@ -88,6 +110,13 @@ class AgentRecord:
     properties: str
     updates: str
     history: str
+    agent_uid: str = ""
+    remote_uids: str = "[]"
+    remote_seen: bool = False
+    """Whether one of the agent's remote users has been present since it joined."""
+    status_override: str | None = None
+    """RECOVERING or IDLE while a control route holds the agent there (until `override_until`)."""
+    override_until: float | None = None
     seq: int = 0
 
     def properties_obj(self) -> dict[str, Any]:
@@ -100,6 +129,11 @@ class AgentRecord:
         value: list[dict[str, Any]] = json.loads(self.updates)
         return value
 
+    def remote_list(self) -> list[str]:
+        """The `remote_rtc_uids` the agent joined with."""
+        value: list[str] = json.loads(self.remote_uids)
+        return value
+
     def history_list(self) -> list[dict[str, Any]]:
         """The conversation history items (`{"role", "content"}`)."""
         value: list[dict[str, Any]] = json.loads(self.history)
@@ -109,6 +143,14 @@ class AgentRecord:
 _COLUMNS = [f.name for f in fields(AgentRecord)]
 _INSERT_COLUMNS = [c for c in _COLUMNS if c != "seq"]
 _TEXT_COLUMNS = ("join_body", "properties", "updates", "history")
+#: Columns added after schema version 1, with their SQL definitions (added on open if missing).
+_ADDED_COLUMNS = {
+    "agent_uid": "TEXT NOT NULL DEFAULT ''",
+    "remote_uids": "TEXT NOT NULL DEFAULT '[]'",
+    "remote_seen": "INTEGER NOT NULL DEFAULT 0",
+    "status_override": "TEXT",
+    "override_until": "REAL",
+}
 _LIST_SELECT = ", ".join(f"'' AS {c}" if c in _TEXT_COLUMNS else c for c in _COLUMNS)
 
 
@@ -138,11 +180,25 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
             self._conn.executescript(_SCHEMA)
             self._conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
             )
+
+    def _migrate(self) -> None:
+        """Add the columns a database of an older schema lacks."""
+        rows = self._conn.execute("PRAGMA table_info(agents)").fetchall()
+        have = {row[1] for row in rows}
+        if not have:
+            return
+        for column, definition in _ADDED_COLUMNS.items():
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE agents ADD COLUMN {column} {definition}")
+        self._conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,)
+        )
 
     def close(self) -> None:
         """Close the connection."""
@@ -175,6 +231,7 @@ class Store:
         for record in records:
             if record.token_verified is not None:
                 record.token_verified = bool(record.token_verified)
+            record.remote_seen = bool(record.remote_seen)
         return records
 
     # -- meta -----------------------------------------------------------------------------
@@ -239,12 +296,16 @@ class Store:
             ).fetchone()
         return row is not None
 
-    def active_with_name(self, app_id: str, name: str, now: float) -> list[AgentRecord]:
-        """Agents of `app_id` named `name` that are still active at `now`."""
-        return self._query(
-            "SELECT * FROM agents WHERE app_id = ? AND name = ? AND terminal_at > ? ORDER BY seq",
-            (app_id, name, now),
-        )
+    def active_with_name(
+        self, app_id: str, name: str, now: float, channel: str | None = None
+    ) -> list[AgentRecord]:
+        """Agents of `app_id` named `name` (in `channel`, if given) still active at `now`."""
+        sql = "SELECT * FROM agents WHERE app_id = ? AND name = ? AND terminal_at > ?"
+        params: tuple[Any, ...] = (app_id, name, now)
+        if channel is not None:
+            sql += " AND channel = ?"
+            params += (channel,)
+        return self._query(sql + " ORDER BY seq", params)
 
     def count_active(self, app_id: str, now: float) -> int:
         """How many agents of `app_id` are active at `now`."""
@@ -292,8 +353,62 @@ class Store:
             return self._query("SELECT * FROM agents ORDER BY seq")
         return self._query("SELECT * FROM agents WHERE app_id = ? ORDER BY seq", (app_id,))
 
+    # -- channels and presence -------------------------------------------------------------
+
+    def present_uids(self, app_id: str, channel: str) -> list[str]:
+        """The remote users present in `channel` of `app_id` (including those of App ID `*`)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT uid FROM presence WHERE channel = ? AND app_id IN (?, '*')"
+                " ORDER BY uid",
+                (channel, app_id),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def add_present(self, app_id: str, channel: str, uids: list[str], now: float) -> None:
+        """Mark users present in a channel (`app_id` `*`: in that channel of every App ID)."""
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO presence (app_id, channel, uid, joined_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(app_id, channel, uid, now) for uid in uids],
+            )
+
+    def remove_present(self, app_id: str | None, channel: str, uids: list[str] | None) -> None:
+        """Users leave a channel (of one App ID, or of all when None; every user when None)."""
+        sql = "DELETE FROM presence WHERE channel = ?"
+        params: tuple[Any, ...] = (channel,)
+        if app_id is not None:
+            sql += " AND app_id IN (?, '*')"
+            params += (app_id,)
+        with self._lock:
+            if uids is None:
+                self._conn.execute(sql, params)
+            else:
+                self._conn.executemany(sql + " AND uid = ?", [(*params, uid) for uid in uids])
+
+    def channel_apps(self, channel: str) -> list[str]:
+        """The App IDs that have agents (of any status) in `channel`."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT app_id FROM channels WHERE channel = ? ORDER BY app_id",
+                (channel,),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def mark_channel(self, app_id: str, channel: str, now: float) -> bool:
+        """Remember that an agent joined `channel`; True when the channel was new."""
+        with self._lock:
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO channels (app_id, channel, first_seen) VALUES (?, ?, ?)",
+                (app_id, channel, now),
+            )
+        return cur.rowcount > 0
+
     def reset(self) -> None:
-        """Delete every agent and every meta value except the schema version."""
+        """Delete every agent, channel, presence and meta value except the schema version."""
         with self.transaction():
             self._conn.execute("DELETE FROM agents")
+            self._conn.execute("DELETE FROM presence")
+            self._conn.execute("DELETE FROM channels")
             self._conn.execute("DELETE FROM meta WHERE key != 'schema_version'")

@@ -1,6 +1,7 @@
-"""Request validation with the engine's 400 reasons (agora-api.md §2, §4, §7).
+"""Request validation with the engine's 400 reasons (docs/engine-api.md).
 
-* `InvalidRequestBody`: the body is not JSON / not an object, or a field has the wrong type.
+* `InvalidRequestBody`: the body is not JSON / not an object, a field has the wrong type, or an
+  update names a property the engine cannot change live.
 * `MissingRequiredField`: `name`, `properties`, `properties.channel`, `agent_rtc_uid`,
   `remote_rtc_uids` (and `token` when required) are absent or empty.
 * `InvalidFieldValue`: a value out of range (negative `idle_timeout`, non-numeric uid without
@@ -94,6 +95,8 @@ class JoinRequest:
     idle_timeout: int | None
     token: str | None
     mode: str
+    agent_uid: str
+    remote_uids: list[str]
 
 
 def validate_join(body: dict[str, Any], *, require_token: bool) -> JoinRequest:
@@ -142,6 +145,8 @@ def validate_join(body: dict[str, Any], *, require_token: bool) -> JoinRequest:
         idle_timeout=idle,
         token=token or None,
         mode=_mode(props),
+        agent_uid=agent_uid,
+        remote_uids=list(remote),
     )
 
 
@@ -163,12 +168,43 @@ class UpdateRequest:
     mllm_params: dict[str, Any] | None
 
 
+#: What `update` can change, per block of `properties` (None: the key itself).
+LIVE_UPDATE_KEYS: dict[str, frozenset[str] | None] = {
+    "token": None,
+    "llm": frozenset({"system_messages", "params"}),
+    "mllm": frozenset({"params"}),
+}
+
+
+def _fixed_keys(props: Mapping[str, Any]) -> list[str]:
+    """The paths under `properties` that update names but cannot change live."""
+    fixed: list[str] = []
+    for key, value in props.items():
+        if key not in LIVE_UPDATE_KEYS:
+            fixed.append(f"properties.{key}")
+            continue
+        allowed = LIVE_UPDATE_KEYS[key]
+        if allowed is not None and isinstance(value, dict):
+            fixed.extend(f"properties.{key}.{sub}" for sub in value if sub not in allowed)
+    return sorted(fixed)
+
+
 def validate_update(body: dict[str, Any]) -> UpdateRequest:
-    """Validate an update body (nulls stripped). An empty token means no change."""
+    """Validate an update body (nulls stripped). An empty token means no change.
+
+    Keys the engine cannot change live are refused rather than silently ignored, so a client
+    that believes it changed them learns otherwise.
+    """
     props = _typed(body, "properties", "properties", dict) or {}
     token = _typed(props, "token", "properties.token", str)
     llm = _typed(props, "llm", "properties.llm", dict) or {}
     mllm = _typed(props, "mllm", "properties.mllm", dict) or {}
+    fixed = _fixed_keys(props)
+    if fixed:
+        raise bad_body(
+            f"{', '.join(fixed)}: cannot be changed by update (only properties.token,"
+            " llm.system_messages, llm.params and mllm.params change live)"
+        )
     messages = _typed(llm, "system_messages", "properties.llm.system_messages", list)
     if messages is not None and not all(isinstance(m, dict) for m in messages):
         raise bad_body("properties.llm.system_messages: items must be objects")

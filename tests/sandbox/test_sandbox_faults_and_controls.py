@@ -5,12 +5,14 @@ log, reset)."""
 from __future__ import annotations
 
 import time
+import typing
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from agora_agent.types.agent_error_response_reason import AgentErrorResponseReason
 
-from reconciler.sandbox.faults import ConnectionDropped
+from reconciler.sandbox.faults import DEFAULT_REASONS, ConnectionDropped
 from tests.sandbox.sandbox_helpers import APP_ID, Client
 
 MakeEngine = Callable[..., Client]
@@ -50,6 +52,12 @@ def test_rate_limited_requests_get_429_with_retry_after(make_engine: MakeEngine)
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     assert set(response.json()) == {"detail", "reason"}
+
+
+def test_every_reason_the_sandbox_injects_is_one_the_sdk_lists(make_engine: MakeEngine) -> None:
+    listed = set(typing.get_args(typing.get_args(AgentErrorResponseReason)[0]))
+    assert set(DEFAULT_REASONS.values()) <= listed
+    assert make_engine(rate_limit=1.0).list().json()["reason"] in listed
 
 
 def test_error_rate_answers_503_service_unavailable(make_engine: MakeEngine) -> None:

@@ -185,6 +185,28 @@ def test_names_are_per_app_id(engine: Client) -> None:
     assert engine.join("same", APP_ID_2).status_code == 200
 
 
+def test_by_default_a_name_is_unique_across_the_channels_of_an_app_id(engine: Client) -> None:
+    engine.start("same", channel="room-1")
+    response = engine.join("same", channel="room-2")
+    assert (response.status_code, response.json()["reason"]) == (409, "TaskConflict")
+
+
+def test_with_channel_name_scope_a_name_is_unique_only_within_its_channel(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine(name_scope="channel")
+    engine.start("same", channel="room-1")
+    assert engine.join("same", channel="room-2").status_code == 200
+    response = engine.join("same", channel="room-1")
+    assert (response.status_code, response.json()["reason"]) == (409, "TaskConflict")
+
+
+def test_the_name_scope_can_change_while_the_sandbox_runs(engine: Client) -> None:
+    engine.start("same", channel="room-1")
+    engine.control("POST", "/settings", {"name_scope": "channel"})
+    assert engine.join("same", channel="room-2").status_code == 200
+
+
 def test_join_beyond_the_pcu_limit_returns_422_concurrency_limit_exceeded(
     make_engine: MakeEngine,
 ) -> None:
@@ -229,58 +251,6 @@ def test_agent_stops_after_72_hours_whatever_idle_timeout_says(engine: Client) -
     assert "72h" in body["message"]
     engine.advance(1)
     assert engine.status(agent_id) == "STOPPED"
-
-
-def test_idle_timeout_counts_from_when_the_channel_users_leave(engine: Client) -> None:
-    agent_id = engine.start(idle_timeout=10)
-    other = engine.start("elsewhere", channel="room-2", idle_timeout=10)
-    engine.advance(100)
-    assert engine.status(agent_id) == "RUNNING"
-    left = engine.control("POST", "/channels/room-1/leave", {})
-    assert [a["agent_id"] for a in left["agents"]] == [agent_id]
-    engine.advance(9.5)
-    assert engine.status(agent_id) == "RUNNING"
-    engine.advance(1)
-    body = engine.get(agent_id).json()
-    assert body["status"] == "STOPPING"
-    assert "idle timeout" in body["message"]
-    engine.advance(1)
-    assert engine.status(agent_id) == "STOPPED"
-    assert engine.status(other) == "RUNNING"
-
-
-def test_default_idle_timeout_is_30_seconds(engine: Client) -> None:
-    agent_id = engine.start()
-    engine.control("POST", "/channels/room-1/leave", {})
-    engine.advance(29.5)
-    assert engine.status(agent_id) == "RUNNING"
-    engine.advance(1)
-    assert engine.status(agent_id) == "STOPPING"
-
-
-def test_idle_timeout_zero_disables_the_idle_exit(engine: Client) -> None:
-    agent_id = engine.start(idle_timeout=0)
-    engine.control("POST", "/channels/room-1/leave", {})
-    engine.advance(3600)
-    assert engine.status(agent_id) == "RUNNING"
-
-
-def test_users_returning_cancel_the_idle_countdown(engine: Client) -> None:
-    agent_id = engine.start(idle_timeout=10)
-    engine.control("POST", "/channels/room-1/leave", {})
-    engine.advance(5)
-    engine.control("POST", "/channels/room-1/join", {})
-    engine.advance(60)
-    assert engine.status(agent_id) == "RUNNING"
-
-
-def test_users_leaving_a_channel_of_one_app_id_only(engine: Client) -> None:
-    mine = engine.start(idle_timeout=5)
-    theirs = engine.start(app_id=APP_ID_2, idle_timeout=5)
-    engine.control("POST", "/channels/room-1/leave", {"app_id": APP_ID_2})
-    engine.advance(10)
-    assert engine.status(mine) == "RUNNING"
-    assert engine.status(theirs, APP_ID_2) == "STOPPED"
 
 
 def test_crash_makes_the_agent_failed_with_its_message(engine: Client) -> None:

@@ -11,12 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from agora_agent.agentkit.token import generate_convo_ai_token
 
 from reconciler.sandbox import SandboxConfig, create_app
 from tests.sandbox.conftest import Served
 from tests.sandbox.sandbox_helpers import (
+    APP_ID,
     APP_ID_2,
     BASIC,
+    CERT,
     CUSTOMER_ID,
     CUSTOMER_SECRET,
     Client,
@@ -104,8 +107,10 @@ def test_agents_survive_a_restart_of_the_served_sandbox(
     server = server_factory(db, "--seed", "3")
     client = http_client(server.url)
     try:
-        agent_id = client.start("persistent", token="opaque")
-        client.update(agent_id, {"properties": {"token": "renewed"}})
+        first = generate_convo_ai_token(APP_ID, CERT, "room-1", 1001, token_expire=7200)
+        renewed = generate_convo_ai_token(APP_ID, CERT, "room-1", 1001)
+        agent_id = client.start("persistent", token=first, idle_timeout=0)
+        assert client.update(agent_id, {"properties": {"token": renewed}}).status_code == 200
         client.advance(3600)
         view = client.agent(agent_id)
     finally:
@@ -119,9 +124,9 @@ def test_agents_survive_a_restart_of_the_served_sandbox(
         after = client.agent(agent_id)
         assert after["join_body"] == view["join_body"]
         assert after["updates"] == view["updates"]
-        assert after["properties"]["token"] == "renewed"
+        assert after["properties"]["token"] == renewed
         assert client.control("GET", "/clock")["offset_s"] == pytest.approx(3600)
-        second = client.start("another", token="opaque")
+        second = client.start("another", token=renewed)
         assert second != agent_id
     finally:
         client.close()
