@@ -1,7 +1,9 @@
 """Connecting to the engine: the in-process sandbox for ``engine: sandbox``, else HTTP.
 
 ``engine: sandbox`` builds the sandbox's ASGI app on ``.sandbox/engine.db`` and talks to it
-through ``httpx.ASGITransport``: no port, no credentials, the same wire contract.
+through ``httpx.ASGITransport``: no port, no credentials, the same wire contract. The sandbox
+keeps its faithful defaults: empty channels (an agent's idle timeout runs out unless it is 0),
+strict token checks, and a token required at join when the project has an App Certificate.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ def sandbox_transport(settings: Settings) -> tuple[httpx.AsyncBaseTransport, Cal
         app_certificate=cert,
         pcu_limit=max(20, settings.max_concurrent_agents),
         stop_delay_s=0.5,
-        require_token=False,
         db_path=str(db),
     )
     app = create_app(config)

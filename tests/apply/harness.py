@@ -94,9 +94,17 @@ class World:
     def start_directly(self, wire_name: str, *, channel: str, uid: str = "1001") -> str:
         """Join an agent behind the tool's back (a stray, or one a killed run started)."""
 
+        token, _ = mint_agent_token(APP_ID, CERT, channel, uid, 86400, time.time(), False)
+
         async def go() -> str:
             async with self.client() as c:
-                props = {"channel": channel, "agent_rtc_uid": uid, "remote_rtc_uids": ["*"]}
+                props = {
+                    "channel": channel,
+                    "token": token,
+                    "agent_rtc_uid": uid,
+                    "remote_rtc_uids": ["*"],
+                    "idle_timeout": 0,
+                }
                 return (await c.join(wire_name, props)).agent_id
 
         return asyncio.run(go())
@@ -172,7 +180,6 @@ def make_world(tmp: Path, **config: Any) -> World:
         "customer_secret": "sandbox",
         "app_certificate": CERT,
         "stop_delay_s": 0.0,
-        "require_token": False,
         "seed": 3,
     }
     values.update(config)

@@ -20,7 +20,10 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_scenario_converges_after_apply(case: Case, tmp_path: Path) -> None:
-    world = make_world(tmp_path, pcu_limit=100)
+    # Lenient tokens: scenarios with literal tokens use placeholders, not AccessTokens valid for
+    # their channel (convergence is about the plan, not the token); `token: auto` ones are
+    # minted correctly either way.
+    world = make_world(tmp_path, pcu_limit=100, token_check="lenient")
     options = {
         "targets": tuple(case.meta.get("targets", [])),
         "replace": tuple(case.meta.get("replace", [])),

@@ -307,7 +307,7 @@ def test_dropped_connections_are_retried(recorder: Recorder) -> None:
 
 
 def test_token_auth_is_accepted_and_a_bad_one_refused(recorder: Recorder) -> None:
-    config = SandboxConfig(stop_delay_s=0.0, app_certificate=CERT, fail_on_invalid_agent_token=True)
+    config = SandboxConfig(stop_delay_s=0.0, app_certificate=CERT)
     auth = TokenAuth(APP_ID, CERT)
 
     async def scenario(env: Env) -> None:
