@@ -148,9 +148,17 @@ class Sandbox:
             record.fail_message = MSG_TOKEN_INVALID.format(why=why)
 
     def settle_channel(
-        self, app_id: str, channel: str, now: float, extra: tuple[AgentRecord, ...] = ()
+        self,
+        app_id: str,
+        channel: str,
+        now: float,
+        extra: tuple[AgentRecord, ...] = (),
+        seeds: tuple[AgentRecord, ...] | None = None,
     ) -> None:
-        """Recompute the idle countdowns of a channel after a change of who is in it."""
+        """Recompute the idle countdowns of a channel after a change of who is in it.
+
+        `seeds`: the agents that arrived or whose end moved (None: the users changed).
+        """
         settle(
             self.store,
             app_id,
@@ -158,6 +166,7 @@ class Sandbox:
             now,
             idle_before_join=self.settings.idle_before_join,
             extra=extra,
+            seeds=seeds,
         )
 
     # -- request log ------------------------------------------------------------------------

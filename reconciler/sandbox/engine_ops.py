@@ -104,7 +104,7 @@ def join(sb: Sandbox, app_id: str, raw: bytes) -> dict[str, Any]:
         refresh(record)
         if sb.store.mark_channel(app_id, request.channel, now) and settings.presence == "occupied":
             sb.store.add_present(app_id, request.channel, occupied_uids(record), now)
-        sb.settle_channel(app_id, request.channel, now, (record,))
+        sb.settle_channel(app_id, request.channel, now, (record,), (record,))
         sb.store.insert(record)
     return {
         "agent_id": record.agent_id,
@@ -131,7 +131,7 @@ def leave(sb: Sandbox, app_id: str, agent_id: str) -> None:
         now = sb.now()
         record.stop_requested_at = now
         sb.save(record)
-        sb.settle_channel(app_id, record.channel, now)
+        sb.settle_channel(app_id, record.channel, now, seeds=(record,))
 
 
 def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any
         record.updates = dumps(updates)
         sb.save(record)
         if request.token is not None:
-            sb.settle_channel(app_id, record.channel, now)
+            sb.settle_channel(app_id, record.channel, now, seeds=(record,))
         status = view(record, now).status
     return {"agent_id": record.agent_id, "create_ts": int(record.created_at), "status": status}
 

@@ -134,7 +134,7 @@ async def crash(sb: Sandbox, request: Request) -> Any:
         record.failed_at = now
         record.fail_message = message
         sb.save(record)
-        sb.settle_channel(record.app_id, record.channel, now)
+        sb.settle_channel(record.app_id, record.channel, now, seeds=(record,))
     return sb.agent_view(record, now)
 
 

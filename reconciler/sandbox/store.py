@@ -23,7 +23,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
@@ -152,6 +152,16 @@ _ADDED_COLUMNS = {
     "override_until": "REAL",
 }
 _LIST_SELECT = ", ".join(f"'' AS {c}" if c in _TEXT_COLUMNS else c for c in _COLUMNS)
+
+
+def _plain(uid: str) -> bool:
+    """Whether `uid` appears verbatim between quotes in the stored JSON (no escapes needed)."""
+    return json.dumps(uid, ensure_ascii=False) == f'"{uid}"'
+
+
+def _like_literal(text: str) -> str:
+    """`text` as a LIKE pattern that matches only itself (escape character `!`)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 def dumps(value: Any) -> str:
@@ -306,6 +316,67 @@ class Store:
             sql += " AND channel = ?"
             params += (channel,)
         return self._query(sql + " ORDER BY seq", params)
+
+    def active_in_channel_light(self, channel: str, app_id: str, now: float) -> list[AgentRecord]:
+        """Like `active_in_channel`, without the JSON text columns (for `save_countdown`)."""
+        return self._query(
+            f"SELECT {_LIST_SELECT} FROM agents"
+            " WHERE app_id = ? AND channel = ? AND terminal_at > ? ORDER BY seq",
+            (app_id, channel, now),
+        )
+
+    def active_in_channel_matching(
+        self,
+        channel: str,
+        app_id: str,
+        now: float,
+        *,
+        agent_ids: Collection[str] = (),
+        listening_to: Collection[str] = (),
+        agent_uids: Collection[str] = (),
+    ) -> list[AgentRecord] | None:
+        """Active agents of the channel (light rows) that have one of `agent_ids`, list one of
+        `listening_to` (or `*`) in `remote_rtc_uids`, or use one of `agent_uids`.
+
+        None when a uid cannot be matched in the stored JSON text (the caller loads all).
+        """
+        if not all(_plain(uid) for uid in listening_to):
+            return None
+        clauses: list[str] = []
+        params: list[Any] = []
+        if agent_ids:
+            clauses.append(f"agent_id IN ({', '.join('?' for _ in agent_ids)})")
+            params.extend(agent_ids)
+        if listening_to:
+            for uid in (*listening_to, "*"):
+                clauses.append("remote_uids LIKE ? ESCAPE '!'")
+                params.append("%" + _like_literal(f'"{uid}"') + "%")
+        if agent_uids:
+            clauses.append(f"agent_uid IN ({', '.join('?' for _ in agent_uids)})")
+            params.extend(agent_uids)
+        if not clauses:
+            return []
+        return self._query(
+            f"SELECT {_LIST_SELECT} FROM agents"
+            " WHERE app_id = ? AND channel = ? AND terminal_at > ?"
+            f" AND ({' OR '.join(clauses)}) ORDER BY seq",
+            (app_id, channel, now, *params),
+        )
+
+    def save_countdown(self, record: AgentRecord) -> None:
+        """Write back only the idle countdown columns (and the `terminal_at` they move)."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE agents SET users_left_at = ?, remote_seen = ?, terminal_at = ?"
+                " WHERE app_id = ? AND agent_id = ?",
+                (
+                    record.users_left_at,
+                    record.remote_seen,
+                    record.terminal_at,
+                    record.app_id,
+                    record.agent_id,
+                ),
+            )
 
     def count_active(self, app_id: str, now: float) -> int:
         """How many agents of `app_id` are active at `now`."""

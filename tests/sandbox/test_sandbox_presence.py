@@ -301,3 +301,14 @@ def test_a_database_of_the_first_schema_gains_the_presence_columns(tmp_path: Pat
     finally:
         client.close()
         app.state.sandbox.close()
+
+
+def test_a_peer_that_crashes_leaves_the_channel_at_once(engine: Client) -> None:
+    listener = engine.start("listener", idle_timeout=5, remote_rtc_uids=["1002"])
+    talker = engine.start("talker", idle_timeout=0, agent_rtc_uid="1002", remote_rtc_uids=["7"])
+    engine.advance(60)
+    engine.control("POST", f"/agents/{talker}/crash", {})
+    engine.advance(4.5)
+    assert engine.status(listener) == "RUNNING"
+    engine.advance(1)
+    assert engine.status(listener) == "STOPPING"

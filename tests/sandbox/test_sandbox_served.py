@@ -94,7 +94,32 @@ def test_cli_serve_defaults_to_loopback_port_8787_and_sandbox_credentials(
     assert config.app_certificate is None
     assert config.db_path == ".sandbox/engine.db"
     assert config.pcu_limit == 20
+    assert (config.presence, config.idle_before_join) == ("empty", True)
+    assert (config.token_check, config.name_scope) == ("strict", "app")
     assert "token auth: off" in result.output
+
+
+def test_cli_serve_takes_the_fidelity_choices(captured: dict[str, Any]) -> None:
+    args = [
+        "serve", "--presence", "occupied", "--no-idle-before-join", "--token-check", "lenient",
+        "--name-scope", "channel",
+    ]  # fmt: skip
+    result = CliRunner().invoke(cli.sandbox_group, args)
+    assert result.exit_code == 0, result.output
+    config: SandboxConfig = captured["config"]
+    assert (config.presence, config.idle_before_join) == ("occupied", False)
+    assert (config.token_check, config.name_scope) == ("lenient", "channel")
+
+
+@pytest.mark.parametrize(
+    "args", [["--presence", "full"], ["--token-check", "off"], ["--name-scope", "world"]]
+)
+def test_cli_serve_refuses_unknown_fidelity_choices(
+    captured: dict[str, Any], args: list[str]
+) -> None:
+    result = CliRunner().invoke(cli.sandbox_group, ["serve", *args])
+    assert result.exit_code == 2
+    assert captured == {}
 
 
 def test_cli_serve_reads_credentials_from_the_environment(
