@@ -82,8 +82,14 @@ def test_apply_retries_through_injected_503s_and_429s_and_converges(
     assert "retry: list attempt 1/6 failed (HTTP 503 ServiceUnavailable)" in applied.stderr
     assert applied.stderr.count("retry: join attempt 1/6 failed (HTTP 503 ") == 1
     assert applied.stderr.count("retry: join attempt 2/6 failed (HTTP 503 ") == 1
-    assert "join attempt 1/6 failed (HTTP 429 TooManyRequests); next in 1.0s" in applied.stderr
-    assert "join attempt 2/6 failed (HTTP 429 TooManyRequests); next in 1.0s" in applied.stderr
+    assert (
+        "join attempt 1/6 failed (HTTP 429 ResourceQuotaLimitExceeded); next in 1.0s"
+        in applied.stderr
+    )
+    assert (
+        "join attempt 2/6 failed (HTTP 429 ResourceQuotaLimitExceeded); next in 1.0s"
+        in applied.stderr
+    )
     # Retry-After: 1 was honoured between the 429s and the next attempt.
     sales = [r["at"] for r in sandbox.requests("join") if r.get("name") == "sales-en-1"]
     assert len(sales) == 3

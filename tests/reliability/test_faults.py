@@ -55,9 +55,11 @@ def test_apply_converges_through_503s_429s_latency_and_dropped_connections(
     assert f"Apply complete: {N_AGENTS} started." in first.stdout
     causes = retries(first.stderr)
     assert causes.get("HTTP 503 ServiceUnavailable", 0) > 0, first.stderr
-    assert causes.get("HTTP 429 TooManyRequests", 0) > 0, first.stderr
+    assert causes.get("HTTP 429 ResourceQuotaLimitExceeded", 0) > 0, first.stderr
     assert causes.get("connection dropped", 0) >= 3, first.stderr
-    assert "(HTTP 429 TooManyRequests); next in 1.0s" in first.stderr  # Retry-After honoured
+    assert (
+        "(HTTP 429 ResourceQuotaLimitExceeded); next in 1.0s" in first.stderr
+    )  # Retry-After honoured
     assert first.stdout.count("adopted the running agent after 409 TaskConflict") == 3
     check = check_converged(project)
     assert check.ok, check.problems

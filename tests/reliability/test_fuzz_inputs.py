@@ -72,12 +72,15 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     directory = tmp_path_factory.mktemp("fuzz") / "project"
     (directory / "agents.d").mkdir(parents=True)
     (directory / "reconciler.yaml").write_text(SETTINGS, encoding="utf-8")
-    for spec in (AgentSpec("a"), AgentSpec("b")):
+    # token: auto, as the project has an App Certificate (the sandbox then requires a token).
+    for spec in (AgentSpec("a", token="auto"), AgentSpec("b", token="auto")):
         (directory / "agents.d" / f"{spec.name}.yaml").write_text(spec.yaml(), encoding="utf-8")
     fixture = Fixture(directory)
     applied = fixture.cli("apply", "--auto-approve")
     assert applied.code == 0, applied
-    (directory / "agents.d" / "b.yaml").write_text(AgentSpec("b", "Edited.").yaml(), "utf-8")
+    (directory / "agents.d" / "b.yaml").write_text(
+        AgentSpec("b", "Edited.", token="auto").yaml(), "utf-8"
+    )
     saved = fixture.cli("plan", "--out", str(fixture.plan_file))
     assert saved.code == 0, saved
     fixture.state = fixture.state_file.read_bytes()

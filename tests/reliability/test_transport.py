@@ -111,7 +111,12 @@ def test_plain_http_on_loopback_reaches_a_local_engine(tmp_path: Path) -> None:
 CREDENTIAL_WORDS = re.compile(
     r"secret|password|passwd|token|key|credential|certificate|cert|customer|auth", re.I
 )
-ALLOWED = {"--app-certificate-env", "--customer-secret-env", "--customer-id"}
+ALLOWED = {
+    "--app-certificate-env",
+    "--customer-secret-env",
+    "--customer-id",
+    "--token-check",  # strict | lenient: how the sandbox checks agent tokens, not a credential
+}
 """The ``-env`` options take the *name* of an environment variable, never a value. The sandbox's
 ``--customer-id`` is the user name of the Basic auth the emulator accepts (issue 3), not a secret;
 the tool itself reads its customer id from the environment like the secret."""
