@@ -189,7 +189,8 @@ def _app_id(body: dict[str, Any], request: Request) -> str | None:
 
 def _channel_view(sb: Sandbox, channel: str, app_id: str | None, now: float) -> dict[str, Any]:
     apps = [app_id] if app_id is not None else sb.store.channel_apps(channel)
-    users = sorted({u for app in apps for u in sb.store.present_uids(app, channel)})
+    # Users joined for every App ID (`*`) show even before any agent used the channel.
+    users = sorted({u for app in apps or [WILDCARD] for u in sb.store.present_uids(app, channel)})
     agents = []
     for app in apps:
         for record in sb.store.active_in_channel(channel, app, now):

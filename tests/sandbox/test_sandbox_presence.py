@@ -312,3 +312,10 @@ def test_a_peer_that_crashes_leaves_the_channel_at_once(engine: Client) -> None:
     assert engine.status(listener) == "RUNNING"
     engine.advance(1)
     assert engine.status(listener) == "STOPPING"
+
+
+def test_users_can_be_in_a_channel_before_any_agent_joins_it(engine: Client) -> None:
+    assert engine.control("POST", "/channels/room-1/join", {"uids": ["2001"]})["users"] == ["2001"]
+    agent_id = engine.start(idle_timeout=5)
+    engine.advance(60)
+    assert engine.status(agent_id) == "RUNNING"
