@@ -55,8 +55,17 @@ def test_drift_exits_2_and_names_a_crashed_agent_with_the_engines_message(
     assert "Drift: 1 unexpected, 0 expected; 2 of 3 recorded agents in sync." in result.stdout
 
 
-def test_drift_reports_an_idle_timeout_exit_as_unexpected(applied: OpsProject) -> None:
-    applied.engine.control("POST", "/_sandbox/channels/support-en/leave", {})
+def test_drift_reports_an_idle_timeout_exit_as_unexpected(project: OpsProject) -> None:
+    # The example's agents are always-on (idle_timeout: 0); give this one a timeout. Its
+    # channel is empty (the sandbox's default), so the countdown runs from the join.
+    manifest = project.dir / "agents.d" / "support-en.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(
+        text.replace("  channel: support-en\n", "  channel: support-en\n  idle_timeout: 120\n"),
+        encoding="utf-8",
+    )
+    applied = project
+    applied.ok("apply", "--auto-approve")
     applied.engine.control("POST", "/_sandbox/clock/advance", {"seconds": 125})
     report = json.loads(applied.ok("drift", "--format", "json", code=2).stdout)
     support = [i for i in report["items"] if i["name"] == "support-en"]
