@@ -115,3 +115,16 @@ def test_with_channel_name_scope_a_name_held_in_another_channel_does_not_conflic
     assert state.agents["alpha"].agent_id != foreign
     running = {a["agent_id"]: a["channel"] for a in world.agents("RUNNING")}
     assert running == {foreign: "elsewhere", state.agents["alpha"].agent_id: "alpha"}
+
+
+@pytest.mark.parametrize("scope", ["app", "channel"])
+def test_a_name_held_by_someone_else_in_the_same_channel_fails_the_agent_under_either_scope(
+    tmp_path: Path, scope: str
+) -> None:
+    world = make_world(tmp_path, name_scope=scope)
+    foreign = world.start_directly("alpha-1", channel="alpha", uid="4242")
+    _, result, state = world.apply(desired(agent("alpha")))
+    (failed,) = result.failed
+    assert (failed.name, failed.reason) == ("alpha", "TaskConflict")
+    assert "alpha" not in state.agents  # never adopted: sharing a channel is no evidence
+    assert [(a["agent_id"], a["status"]) for a in world.agents()] == [(foreign, "RUNNING")]
