@@ -3,6 +3,7 @@ leaves no agent down, and the summary says what was done and what was left."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import time
@@ -65,7 +66,9 @@ def test_sigterm_during_restart_stops_leaves_every_agent_running(
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err
     assert "stopped for restart, not started" not in out, out
-    summary = next(line for line in out.splitlines() if line.startswith("Apply interrupted: "))
+    line = next(line for line in out.splitlines() if line.startswith("Apply interrupted: "))
+    summary, took = line.rsplit(" (", 1)
+    assert re.fullmatch(r"\d+\.\ds\)", took), line  # the time the run took
     restarted = int(summary.split(": ", 1)[1].split(" restarted")[0])
     assert 3 <= restarted < N, summary
     assert summary == (
