@@ -3,7 +3,8 @@
 Subcommands live in their own modules and are imported lazily (``reconciler --version`` must
 start fast). Every :class:`~reconciler.errors.ReconcilerError` is translated to a message on
 stderr and its exit code in one place, :func:`main`; anything else is a bug and is reported as
-such, without a traceback unless ``RECONCILER_DEBUG`` is set.
+such, without a traceback unless ``RECONCILER_DEBUG`` is set. Usage errors exit 1, not click's 2
+(which would read as "changes present").
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ def main(argv: list[str] | None = None) -> None:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
         click.echo("Aborted.", err=True)  # e.g. end of input at a prompt
+        sys.exit(EXIT_ERROR)
+    except click.UsageError as exc:
+        # click exits 2 for a usage error (an unknown option, a bad --format, a missing
+        # argument); here 2 means "changes present" (plan --detailed-exitcode), so CI would
+        # read a typo as a plan with changes. A usage error is an error like any other.
+        exc.show()
         sys.exit(EXIT_ERROR)
     except click.ClickException as exc:
         exc.show()

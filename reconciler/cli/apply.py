@@ -13,8 +13,15 @@ import click
 
 from reconciler.apply import ApplyResult
 from reconciler.cli.context import project_from_context
+from reconciler.cli.options import (
+    lock_timeout_option,
+    parallelism_option,
+    refresh_option,
+    replace_option,
+    target_option,
+)
 from reconciler.cli.output import failure_lines, note, retry_reporter, summary_line, use_color
-from reconciler.cli.plan import make_plan, plan_options, render
+from reconciler.cli.plan import make_plan, render
 from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
@@ -86,6 +93,8 @@ def _execute(
     parallelism: int | None,
     fmt: str = "text",
     command: str = "apply",
+    *,
+    saved: bool = False,
 ) -> int:
     began = time.monotonic()
     printer: TextProgress | JsonEvents
@@ -121,7 +130,7 @@ def _execute(
         try:
             hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=lambda: stop_requested)
             result, _ = await project.apply(
-                plan, desired, state, parallelism=parallelism, hooks=hooks
+                plan, desired, state, parallelism=parallelism, hooks=hooks, saved=saved
             )
             return result
         finally:
@@ -165,15 +174,13 @@ def _refuse_unsettled(state: StateDoc) -> None:
 
 @click.command("apply")
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@plan_options
+@refresh_option
+@target_option
+@replace_option
+@lock_timeout_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @format_option
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 500),
-    default=None,
-    help="Engine calls in flight (default: parallelism in reconciler.yaml).",
-)
+@parallelism_option
 @click.pass_context
 def apply_cmd(
     ctx: click.Context,
@@ -192,6 +199,12 @@ def apply_cmd(
     the question); with PLANFILE it applies exactly that plan if state and manifests have not
     moved on since it was made.
 
+    A saved plan is checked before anything is done: it must be unaltered (its digest), of a
+    format this version reads, made for the current state and manifests, and every action in
+    it must fit the state (only recorded agents are stopped; no recorded agent that still runs
+    is started again). With PLANFILE, --target, --replace and --refresh/--no-refresh are
+    refused: they belong to `reconciler plan`.
+
     \b
     Examples:
       reconciler apply
@@ -207,45 +220,44 @@ def apply_cmd(
       130  interrupted (calls in flight finish and are recorded first)
     """
     project = project_from_context(ctx)
+    if planfile is not None and (targets or replace or refresh is not None):
+        raise PlanError(
+            "--target, --replace and --refresh/--no-refresh belong to the plan, not to `apply FILE`"
+        )
     project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
         if planfile is not None:
-            if targets or replace:
-                raise PlanError("--target and --replace belong to the plan, not to `apply FILE`")
-            plan = load_plan_file(planfile)
-            desired, state = project.check_saved_plan(plan)
+            saved = load_plan_file(planfile)
+            desired, state = project.check_saved_plan(saved)
+            plan = saved.plan
             if not plan.has_changes:
                 if fmt == "text":
                     click.echo("No changes. Nothing to apply.")
                 _nothing_to_do(plan, fmt, "apply")
                 return EXIT_OK
-        else:
-            outcome = _plan_and_confirm(
-                ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
-                replace=replace,
-            )  # fmt: skip
-            if outcome is None:
-                return EXIT_OK
-            plan, desired, state = outcome.plan, outcome.desired, outcome.state
+            return _execute(project, plan, desired, state, parallelism, fmt, "apply", saved=True)
+        outcome = _plan_and_confirm(
+            ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
+            replace=replace,
+        )  # fmt: skip
+        if outcome is None:
+            return EXIT_OK
+        plan, desired, state = outcome.plan, outcome.desired, outcome.state
         return _execute(project, plan, desired, state, parallelism, fmt, "apply")
 
 
 @click.command("destroy")
-@plan_options
+@refresh_option
+@target_option
+@lock_timeout_option
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
 @format_option
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 500),
-    default=None,
-    help="Engine calls in flight (default: parallelism in reconciler.yaml).",
-)
+@parallelism_option
 @click.pass_context
 def destroy_cmd(
     ctx: click.Context,
     refresh: bool | None,
     targets: tuple[str, ...],
-    replace: tuple[str, ...],
     lock_timeout: float,
     auto_approve: bool,
     fmt: str,
@@ -265,8 +277,6 @@ def destroy_cmd(
       3    the state is locked by another run
       130  interrupted
     """
-    if replace:
-        raise PlanError("--replace restarts agents; it has no meaning for destroy")
     project = project_from_context(ctx)
     project.require_credentials("destroy")
     with project.lock("destroy", lock_timeout):

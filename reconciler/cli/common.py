@@ -14,6 +14,7 @@ import click
 
 from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredSet, Settings
+from reconciler.project import require_project
 
 
 def project_settings(ctx: click.Context) -> Settings:
@@ -24,6 +25,7 @@ def project_settings(ctx: click.Context) -> Settings:
     config = options.get("config")
     project_dir = Path(directory) if directory is not None else Path.cwd()
     config_path = Path(config) if config is not None else None
+    require_project(project_dir, config_path)
     return load_settings(project_dir, config_path, os.environ)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from reconciler.cli.completion import complete_agent_names
 from reconciler.cli.context import project_from_context
+from reconciler.cli.options import refresh_option, replace_option, target_option
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
@@ -50,47 +50,8 @@ def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     return render_text(plan, color=use_color(sys.stdout))
 
 
-def plan_options(func: click.decorators.FC) -> click.decorators.FC:
-    """Options shared by plan, apply and destroy."""
-    for option in reversed(
-        [
-            click.option(
-                "--refresh/--no-refresh",
-                default=None,
-                help="Read the engine's live status first (default: when credentials are set).",
-            ),
-            click.option(
-                "--target",
-                "targets",
-                multiple=True,
-                metavar="NAME",
-                shell_complete=complete_agent_names,
-                help="Limit the plan to these agents (repeatable).",
-            ),
-            click.option(
-                "--replace",
-                "replace",
-                multiple=True,
-                metavar="NAME",
-                shell_complete=complete_agent_names,
-                help="Force a restart of these agents (repeatable).",
-            ),
-            click.option(
-                "--lock-timeout",
-                type=float,
-                default=0.0,
-                show_default=True,
-                metavar="SECONDS",
-                help="Wait this long for the state lock instead of failing at once.",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
 def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutcome:
-    """Plan (the caller holds the lock), with notes and warnings on stderr, never on stdout."""
+    """Plan, with notes and warnings on stderr, never on stdout."""
     hooks = Hooks(on_retry=retry_reporter(ctx, project.environ))
     outcome: PlanOutcome = run_async(project.plan(hooks=hooks, **options))
     for line in outcome.notes:
@@ -101,7 +62,9 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 
 
 @click.command("plan")
-@plan_options
+@refresh_option
+@target_option
+@replace_option
 @click.option(
     "--out",
     "out",
@@ -115,31 +78,23 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error)."
 )
-@click.option(
-    "--lock/--no-lock",
-    "use_lock",
-    default=True,
-    show_default=True,
-    help="Hold the state lock while planning.",
-)
 @click.pass_context
 def plan_cmd(
     ctx: click.Context,
     refresh: bool | None,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
-    lock_timeout: float,
     out: Path | None,
     fmt: str,
     max_chars: int,
     destroy: bool,
     detailed_exitcode: bool,
-    use_lock: bool,
 ) -> int:
     """Show what apply would change on the engine, and why.
 
     Reads the manifests, the recorded state and (with credentials) the engine's live status;
-    writes nothing but the --out file.
+    writes nothing but the --out file. It takes no lock: state is written atomically, so the
+    plan reads a consistent snapshot even while an apply runs.
 
     \b
     Examples:
@@ -152,27 +107,25 @@ def plan_cmd(
       0  success (no changes, unless --detailed-exitcode)
       1  error: bad input, engine failure, a plan that cannot be applied
       2  changes present (only with --detailed-exitcode)
-      3  the state is locked by another run
+      3  the state is locked by another run (only when interrupted engine calls must be
+         resolved first)
     """
     project = project_from_context(ctx)
-    options = {
-        "refresh": refresh,
-        "targets": targets,
-        "replace": replace,
-        "destroy": destroy,
-        "allow_unset": refresh is False,
-    }
-    if use_lock:
-        with project.lock("plan", lock_timeout):
-            outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
-    else:
-        outcome = make_plan(ctx, project, persist_new_state=out is not None, **options)
+    outcome = make_plan(
+        ctx,
+        project,
+        refresh=refresh,
+        targets=targets,
+        replace=replace,
+        destroy=destroy,
+        allow_unset=refresh is False,
+    )
     plan = outcome.plan
     click.echo(render(plan, fmt, max_chars))
     if plan.errors or (out is not None and plan.unknown_variables):
         ensure_applicable(plan)
     if out is not None:
-        save_plan_file(plan, out)
+        save_plan_file(plan, out, fresh_state=None if outcome.state_recorded else outcome.state)
         note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
@@ -193,5 +146,5 @@ def show_cmd(planfile: Path, fmt: str, max_chars: int) -> int:
 
     Exit codes: 0 shown, 1 not a readable plan file.
     """
-    click.echo(render(load_plan_file(planfile), fmt, max_chars))
+    click.echo(render(load_plan_file(planfile).plan, fmt, max_chars))
     return EXIT_OK

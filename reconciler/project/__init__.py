@@ -6,7 +6,15 @@ exposes: plan (with pending resolution and refresh), apply (of a fresh or a save
 destroy. The CLI renders what these return.
 """
 
-from reconciler.project.planfile import load_plan_file, save_plan_file
+from reconciler.project.locate import require_project
+from reconciler.project.planfile import SavedPlan, load_plan_file, save_plan_file
 from reconciler.project.session import PlanOutcome, Project
 
-__all__ = ["PlanOutcome", "Project", "load_plan_file", "save_plan_file"]
+__all__ = [
+    "PlanOutcome",
+    "Project",
+    "SavedPlan",
+    "load_plan_file",
+    "require_project",
+    "save_plan_file",
+]

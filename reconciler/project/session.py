@@ -17,7 +17,15 @@ from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
 from reconciler.plan import PlanOptions, build_plan
-from reconciler.project.planfile import check_not_stale
+from reconciler.project.locate import require_project
+from reconciler.project.planchecks import (
+    check_actions,
+    check_same_manifests,
+    check_same_state,
+    check_starts_not_running,
+    recorded_starts,
+)
+from reconciler.project.planfile import SavedPlan
 from reconciler.state import StateLocker, open_backend
 
 if TYPE_CHECKING:
@@ -50,6 +58,8 @@ class PlanOutcome:
     live: LiveStatus
     notes: list[str] = field(default_factory=list)
     """What happened on the way (pending entries resolved, ...)."""
+    state_recorded: bool = True
+    """Whether the state was read from its file (False: none yet, ``state`` is a fresh one)."""
 
 
 @dataclass
@@ -80,6 +90,8 @@ class Project:
 
     @classmethod
     def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
+        """The project in ``directory``; refuses (writing nothing) a directory that is not one."""
+        require_project(directory, config)
         return cls(load_settings(directory, config, environ), environ)
 
     def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
@@ -136,26 +148,27 @@ class Project:
         replace: tuple[str, ...] = (),
         destroy: bool = False,
         hooks: Hooks | None = None,
-        persist_new_state: bool = False,
         allow_unset: bool = False,
         resolve: bool = False,
     ) -> PlanOutcome:
-        """Plan (the caller holds the lock), settling pending entries first when refreshing.
+        """Plan, settling pending entries first when refreshing.
 
         ``allow_unset`` (``plan --no-refresh``, as in a fork's pull request without secrets)
         accepts unset variables: the plan shows their values as unknown and cannot be applied.
-        With ``resolve`` (apply and destroy) the settled journal is written to state; without
-        it (plan) nothing is written: the plan is made as if settled, and each entry's fate
-        (what apply will do about it) is among the plan's warnings.
-        ``persist_new_state`` writes a brand-new state document before planning, so that a plan
-        saved with ``--out`` names a lineage and salt that still exist when it is applied.
+        With ``resolve`` (apply and destroy, which hold the lock) the settled journal is written
+        to state; without it (plan) nothing is written: the plan is made as if settled, and
+        each entry's fate (what apply will do about it) is among the plan's warnings.
+
+        Without ``resolve`` no lock is needed and no file is written: state is replaced by
+        atomic renames, so the snapshot read is consistent, and with no state recorded yet the
+        plan is made against a fresh document that exists only in memory
+        (``PlanOutcome.state_recorded`` is then False).
         """
         hooks = hooks or Hooks()
         with _gc_paused():
             desired = self.load_desired(allow_unset=allow_unset and refresh is False)
+            recorded = self.store.exists
             state = self.store.load()
-        if persist_new_state and not self.store.exists:
-            state = self.store.write(state)
         notes: list[str] = []
         journal: list[str] = []
         live = LiveStatus()
@@ -179,18 +192,45 @@ class Project:
             options = replace_options(options, warnings=(*options.warnings, *journal))
         with _gc_paused():
             plan = build_plan(desired, state, live, now=self.clock(), options=options)
-        return PlanOutcome(plan=plan, desired=desired, state=state, live=live, notes=notes)
+        return PlanOutcome(
+            plan=plan,
+            desired=desired,
+            state=state,
+            live=live,
+            notes=notes,
+            state_recorded=recorded,
+        )
 
-    def check_saved_plan(self, plan: Plan) -> tuple[DesiredSet, StateDoc]:
-        """Load manifests and state and refuse ``plan`` if either moved on since it was made."""
+    def check_saved_plan(self, saved: SavedPlan) -> tuple[DesiredSet, StateDoc]:
+        """Load manifests and state; refuse ``saved`` if either moved on or an action is unfit.
+
+        Returns the manifests and the state to apply it to: the recorded state, or the fresh
+        (empty) state the plan was made for when none was recorded then.
+        """
+        plan = saved.plan
         if plan.app_id and plan.app_id != self.settings.app_id:
             raise PlanError(
                 f"the plan was made for app {plan.app_id}, this project uses {self.settings.app_id}"
             )
         with _gc_paused():
             desired = self.load_desired()
+            recorded = self.store.exists
             state = self.store.load()
-        check_not_stale(plan, state, desired)
+        if saved.fresh_state is not None:
+            if recorded:
+                raise StalePlanError(
+                    "stale plan: it was made before any state was recorded, and "
+                    f"{self.store.where} exists now (serial {state.serial}); plan again"
+                )
+            state = saved.fresh_state
+        elif not recorded:
+            raise StalePlanError(
+                f"stale plan: it was made for state lineage {plan.lineage} (serial "
+                f"{plan.serial}), and {self.store.where} does not exist now; plan again"
+            )
+        check_same_state(plan, state)
+        # Before the actions are checked: a plan made while starts were unsettled assumed their
+        # outcome (an adopted record the state does not hold yet), which is not an edit.
         unsettled = sorted({p.wire_name for p in state.pending if p.op == "join"})
         if unsettled:
             raise StalePlanError(
@@ -198,6 +238,8 @@ class Project:
                 "that a saved plan cannot settle; run `reconciler apply` without a plan file "
                 "to settle them, then plan again"
             )
+        check_actions(plan, state, saved.path)
+        check_same_manifests(plan, state, desired)
         return desired, state
 
     async def apply(
@@ -208,9 +250,16 @@ class Project:
         *,
         parallelism: int | None = None,
         hooks: Hooks | None = None,
+        saved: bool = False,
     ) -> tuple[ApplyResult, StateDoc]:
-        """Carry out ``plan`` (the caller holds the lock)."""
+        """Carry out ``plan`` (the caller holds the lock).
+
+        ``saved``: the plan comes from a file (checked with :meth:`check_saved_plan`); before
+        anything is done, the engine is asked whether the recorded agent of every name it
+        starts is still active, and the plan is refused (stale) if one is.
+        """
         from reconciler.apply import ApplyContext, apply_plan
+        from reconciler.engine import refresh as refresh_live
         from reconciler.project.connect import engine_client
 
         ensure_applicable(plan)
@@ -222,6 +271,10 @@ class Project:
             secrets=secret_values(desired),
             parallelism=parallelism,
         ) as client:
+            restarted = recorded_starts(plan, state) if saved else {}
+            if restarted:
+                live = await refresh_live(client, restarted, self.clock())
+                check_starts_not_running(plan, state, live)
             ctx = ApplyContext(
                 client=client,
                 store=self.store,

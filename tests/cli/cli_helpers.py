@@ -1,15 +1,24 @@
-"""Running the real entry point (``reconciler.cli.main``) in-process, as the console script does."""
+"""Helpers of the CLI tests: the real entry point (``reconciler.cli.main``) run in-process as the
+console script does, a copy of the example project, every command of the tree, and a snapshot of
+a directory tree to prove a command wrote nothing."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli import cli, main
 
 REPO = Path(__file__).resolve().parents[2]
+IGNORED = ".sandbox"
+"""The embedded sandbox engine's own database: the engine's files, not the project's."""
+
+Snapshot = dict[str, tuple[int, int]]
 
 
 def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -25,3 +34,42 @@ def copy_example(directory: Path) -> Path:
     shutil.copy(REPO / "reconciler.yaml", directory)
     shutil.copytree(REPO / "agents.d", directory / "agents.d")
     return directory
+
+
+def example_project(directory: Path) -> Path:
+    """:func:`copy_example` into a new ``directory``, with the example's ``state/README.md``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    copy_example(directory)
+    (directory / "state").mkdir()
+    shutil.copy(REPO / "state" / "README.md", directory / "state" / "README.md")
+    return directory
+
+
+def snapshot(root: Path) -> Snapshot:
+    """Every path under ``root`` (directories too) with its size and mtime, ``.sandbox`` aside."""
+    found: Snapshot = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != IGNORED]
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            found[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def commands() -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Every leaf command of the CLI with its path (``("state", "list")``, ...)."""
+
+    def walk(
+        group: click.Group, path: tuple[str, ...], ctx: click.Context
+    ) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None, name
+            if isinstance(command, click.Group):
+                yield from walk(command, (*path, name), click.Context(command, parent=ctx))
+            else:
+                yield (*path, name), command
+
+    root = click.Context(cli, info_name="reconciler")
+    yield from walk(cli, (), root)

@@ -90,16 +90,13 @@ def test_lock_timeout_waits_for_the_holder_then_plans_against_the_new_state(
     info = wait_for_holder(project)
     assert info["command"] == "apply"
     waiter = project.popen("apply", "--auto-approve", "--lock-timeout", "60")
-    refused = project.run("plan")
-    unlocked = project.run("plan", "--no-lock", "--no-refresh")
+    planned = project.run("plan", "--no-refresh")  # read-only: takes no lock
 
     held_code, held_out, _ = finish(holder)
     wait_code, wait_out, wait_err = finish(waiter)
 
     assert held_code == 0 and f"Apply complete: {N_AGENTS} started." in held_out
-    assert refused.code == 3, refused
-    assert f"(pid {info['pid']}) running 'apply'" in refused.stderr
-    assert unlocked.code == 0, unlocked  # reading without the lock is allowed
+    assert planned.code == 0, planned  # a consistent snapshot of state, while apply runs
     assert wait_code == 0, wait_err
     assert "No changes." in wait_out  # planned after the holder finished: nothing left to do
     state_is_sound(project)
@@ -151,7 +148,7 @@ def test_regression_garbage_in_a_held_lock_file_still_names_the_lock_as_held(
         assert lock._fd is not None
         os.ftruncate(lock._fd, 0)
         os.pwrite(lock._fd, b"[" * 100_000, 0)
-        refused = run_cli("-C", str(tmp_path), "plan", "--no-refresh")
+        refused = run_cli("-C", str(tmp_path), "apply", "--auto-approve", "--no-refresh")
     finally:
         lock.release()
     assert refused.code == 3, refused

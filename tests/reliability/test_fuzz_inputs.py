@@ -374,7 +374,7 @@ def located(result: CliResult) -> bool:
 def test_any_settings_file_gives_a_result_or_located_errors(fx: Fixture, text: str) -> None:
     fx.restore()
     (fx.dir / "reconciler.yaml").write_bytes(text.encode("utf-8", "surrogatepass"))
-    for args in (("validate",), ("plan", "--no-refresh", "--no-lock")):
+    for args in (("validate",), ("plan", "--no-refresh")):
         result = fx.cli(*args)
         clean(result)
         assert result.code in (0, 1), (args, result)

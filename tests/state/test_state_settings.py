@@ -118,6 +118,7 @@ def test_pghost_counts_when_the_url_names_no_host() -> None:
 
 
 def test_the_local_backend_never_imports_psycopg(tmp_path: Path) -> None:
+    (tmp_path / "agents.d").mkdir()  # a project (an empty directory is refused)
     code = (
         "import sys\n"
         "from pathlib import Path\n"

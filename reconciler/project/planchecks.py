@@ -1,0 +1,149 @@
+"""The checks that stand between a saved plan and the engine.
+
+A saved plan is applied only if it still describes the world and asks for nothing the state
+does not support:
+
+- :func:`check_same_state` and :func:`check_same_manifests`: the state is the one the plan was
+  made for (lineage and serial) and the manifests (and the secrets they reference) are
+  unchanged. Failing either is a *stale plan* (:class:`~reconciler.errors.StalePlanError`,
+  exit 3): plan again.
+- :func:`check_actions` (only once the state is known to be the one the plan was made for, or a
+  plan that is merely stale would look edited; before the manifests, so that an edited action is
+  reported as such): every action fits that state. A stop, update, restart or token renewal
+  names exactly the agent id the state records for that name; a start of a recorded name comes
+  only from a refreshed plan that saw the recorded agent gone; generations follow the record;
+  a name appears once; a destroy plan only stops. Failing it means the file asks for something
+  no plan of this state can contain (it was edited, and its digest recomputed):
+  :class:`~reconciler.errors.PlanError`, exit 1.
+- :func:`check_starts_not_running`: at apply time, with the engine's live status, a start of a
+  recorded name is refused while the recorded agent is still active, so no second copy is
+  started (stale, exit 3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.errors import PlanError, StalePlanError
+from reconciler.models import AgentPlan, DesiredSet, LiveStatus, Plan, StateDoc
+from reconciler.models.state import AgentRecord
+from reconciler.plan import desired_view, manifests_digest
+
+_ALLOWED_IN_DESTROY = frozenset({"stop", "no-op"})
+
+
+def check_same_state(plan: Plan, state: StateDoc) -> None:
+    """Raise :class:`StalePlanError` unless ``state`` is the one ``plan`` was made for."""
+    if plan.lineage != state.lineage:
+        raise StalePlanError(
+            f"stale plan: it was made for state lineage {plan.lineage}, "
+            f"but the state is lineage {state.lineage}"
+        )
+    if plan.serial != state.serial:
+        raise StalePlanError(
+            f"stale plan: state has moved on since the plan was made "
+            f"(serial {plan.serial} -> {state.serial}); plan again"
+        )
+
+
+def check_same_manifests(plan: Plan, state: StateDoc, desired: DesiredSet) -> None:
+    """Raise :class:`StalePlanError` saying which manifests moved on since ``plan`` was made."""
+    views = {name: desired_view(agent, state.salt) for name, agent in desired.agents.items()}
+    changed: list[str] = []
+    for agent in plan.agents:
+        view = views.get(agent.name)
+        if agent.action == "stop" and not plan.destroy:
+            if view is not None:
+                changed.append(f"{agent.name} (added back to the manifests)")
+            continue
+        if plan.destroy:
+            continue
+        if view is None:
+            changed.append(f"{agent.name} (removed from the manifests)")
+        elif view.digest != agent.desired_digest:
+            changed.append(f"{agent.name} (manifest or a secret it references changed)")
+    if changed:
+        raise StalePlanError("stale plan: since it was made, " + "; ".join(changed))
+    if not plan.destroy and manifests_digest(views.values()) != plan.manifests_digest:
+        raise StalePlanError(
+            "stale plan: the manifests changed since it was made (agents added or edited); "
+            "plan again"
+        )
+
+
+def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:
+    """Raise :class:`PlanError` for the first action of ``plan`` that ``state`` does not support.
+
+    ``state`` is the state the plan was made for (:func:`check_same_state` passed).
+    """
+    seen: set[str] = set()
+    for action in plan.agents:
+        if action.name in seen:
+            raise _unfit(path, f"it lists {action.name} twice")
+        seen.add(action.name)
+        if plan.destroy and action.action not in _ALLOWED_IN_DESTROY:
+            raise _unfit(path, f"a destroy plan cannot {action.action} {action.name}")
+        problem = _action_problem(plan, action, state.agents.get(action.name))
+        if problem is not None:
+            raise _unfit(path, problem)
+
+
+def _action_problem(plan: Plan, action: AgentPlan, record: AgentRecord | None) -> str | None:
+    what = f"{action.action} of {action.name}"
+    if record is None:
+        if action.action != "start":
+            return f"{what}: the state records no agent {action.name}"
+        if action.agent_id is not None:
+            return f"{what} names agent {action.agent_id}, which the state does not record"
+        if action.generation != 1:
+            return f"{what} is at generation {action.generation}; a new agent starts at 1"
+        return None
+    if action.agent_id != record.agent_id:
+        return (
+            f"{what} names agent {action.agent_id or '(none)'}, but the state records "
+            f"{record.agent_id} for {action.name}"
+        )
+    if action.action == "start" and not plan.refreshed:
+        return (
+            f"{what}: the state records agent {record.agent_id} for it, and a plan made without "
+            "refreshing cannot have seen that agent gone"
+        )
+    bumps = action.action in ("start", "restart")
+    expected = record.generation + 1 if bumps else record.generation
+    if action.generation != expected:
+        return f"{what} is at generation {action.generation}; the state implies {expected}"
+    return None
+
+
+def check_starts_not_running(plan: Plan, state: StateDoc, live: LiveStatus) -> None:
+    """Refuse (stale) to start a recorded name whose recorded agent the engine shows active."""
+    running = []
+    for action in plan.agents:
+        record = state.agents.get(action.name)
+        if action.action != "start" or record is None:
+            continue
+        agent = live.agents.get(record.agent_id)
+        if agent is not None and agent.active:
+            running.append(f"{action.name} (agent {record.agent_id} is {agent.status})")
+    if running:
+        raise StalePlanError(
+            "stale plan: it starts agents whose recorded agent is still active on the engine: "
+            + "; ".join(running)
+            + "; plan again"
+        )
+
+
+def recorded_starts(plan: Plan, state: StateDoc) -> dict[str, AgentRecord]:
+    """The records of the names ``plan`` starts although the state records an agent for them."""
+    return {
+        a.name: state.agents[a.name]
+        for a in plan.agents
+        if a.action == "start" and a.name in state.agents
+    }
+
+
+def _unfit(path: Path, problem: str) -> PlanError:
+    return PlanError(
+        f"{path}: the saved plan does not fit the state it was made for: {problem}; "
+        "refusing to apply it (was the file edited?)"
+    )
