@@ -104,7 +104,9 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
     ctx = run.ctx
     started = ctx.clock()
     record = run.doc.agents.get(action.name)
-    agent_id = record.agent_id if record else action.agent_id
+    # Only what the state records is ever stopped: a plan's agent id is not evidence (a saved
+    # plan can be edited), so an action without a record has nothing of ours to stop.
+    agent_id = record.agent_id if record else None
     if agent_id is None:
         run.stopped_ok.add(action.name)
         return

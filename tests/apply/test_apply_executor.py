@@ -309,3 +309,27 @@ def test_a_join_with_unknown_outcome_stops_further_starts_in_that_channel(world:
     assert reasons["a1"] == "UnresolvedJoin"
     assert "b0" in state.agents
     assert [p.name for p in state.pending] == ["a0"]
+
+
+def test_apply_never_stops_an_agent_id_its_state_does_not_record(world: World) -> None:
+    from reconciler.apply import ApplyContext, apply_plan
+    from reconciler.models import AgentPlan
+
+    foreign = world.start_directly("someone-else", channel="theirs", uid="4242")
+    plan, state = world.plan(desired())
+    forged = plan.model_copy(
+        update={
+            "agents": (
+                *plan.agents,
+                AgentPlan(name="theirs", action="stop", reason="forged", agent_id=foreign),
+            )
+        }
+    )
+
+    async def go() -> Any:
+        async with world.client() as client:
+            ctx = ApplyContext(client=client, store=world.store, parallelism=2)
+            return await apply_plan(forged, desired(), state, ctx)
+
+    asyncio.run(go())
+    assert [a["agent_id"] for a in world.agents("RUNNING")] == [foreign]
