@@ -10,7 +10,7 @@ the sandbox, N records in state, nothing pending.
 - Limit: ceil(N / P) x L x (engine calls per agent); a start is one call (join), so 1.
 - CLI start-up: the median wall of ``reconciler plan --no-refresh`` on the same project (loading
   settings, manifests and state and planning: everything apply does before its first call).
-- Bound (issue 7): wall <= 1.25 x limit + CLI start-up.
+- Bound: wall <= 1.25 x limit + CLI start-up.
 - Also printed: the engine calls apply made that are not per agent (the refresh ``list`` and the
   capacity check ``list``), from the sandbox's request log.
 

@@ -15,7 +15,7 @@ The CLI reads an agents directory of 400 files or more with several processes (o
 up to 4; 2 on the reference machine); the same plan read by one process
 (``RECONCILER_WORKERS=1``) is printed beside the bound for reference.
 
-Bounds (issue 7): wall(5,000) <= 2.5 x floor(5,000); wall(5,000) / wall(1,000) <= 6; peak RSS of
+Bounds: wall(5,000) <= 2.5 x floor(5,000); wall(5,000) / wall(1,000) <= 6; peak RSS of
 the plan process at 10,000 manifests <= 300 MB (``ru_maxrss`` of that child, from ``wait4``).
 
 Usage: python bench/plan_scale.py [--runs 5] [--sizes 100,1000,5000] [--rss-size 10000]

@@ -8,7 +8,7 @@ request log (``/_sandbox/requests``) counts the engine calls one refresh makes: 
 
 - Pages needed: ceil(N / page size), the page size being the ``limit`` the client asks for.
 - CLI start-up: the median wall of ``reconciler plan --no-refresh`` on the same project.
-- Bound (issue 7): wall <= 1.5 x (pages needed x L) + start-up.
+- Bound: wall <= 1.5 x (pages needed x L) + start-up.
 
 Usage: python bench/refresh_scale.py [--n 2000] [--latency-ms 100] [--runs 5]
 """

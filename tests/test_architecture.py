@@ -1,4 +1,4 @@
-"""The layer rule of DESIGN.md section 9: imports point down only, siblings don't import each
+"""The layer rule of docs/architecture.md: imports point down only, siblings don't import each
 other, third-party packages stay in the module that owns them, and the sandbox is an island."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 def test_every_top_level_unit_has_a_layer() -> None:
     units = {_unit(p) for p in SOURCES}
     unknown = units - set(LAYERS) - {ISLAND}
-    assert not unknown, f"add these to the layer table (DESIGN.md section 9): {unknown}"
+    assert not unknown, f"add these to the layer table (docs/architecture.md, "Layers"): {unknown}"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -13,7 +13,7 @@ PROPERTY_DEFAULTS: dict[str, Any] = {
     "enable_string_uid": False,
     "idle_timeout": 30,
 }
-"""Defaults the engine applies when a key is absent (agora-api.md section 7)."""
+"""Defaults the engine applies when a key is absent (the engine's documented defaults)."""
 
 
 def drop_nulls(value: Any) -> Any:

@@ -1,6 +1,6 @@
 """Which fields the engine changes live (``update``) and which force a restart.
 
-Per agora-api.md section 5: ``token``, ``llm.system_messages``, ``llm.params`` (sent whole) and
+Per docs/engine-api.md ("What update changes live"): ``token``, ``llm.system_messages``, ``llm.params`` (sent whole) and
 ``mllm.params`` are updatable in place; everything else is fixed at join.
 """
 

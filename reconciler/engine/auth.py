@@ -1,4 +1,4 @@
-"""The engine's ``Authorization`` header: HTTP Basic or an AccessToken2 (agora-api.md section 6).
+"""The engine's ``Authorization`` header: HTTP Basic or an AccessToken2 (docs/engine-api.md).
 
 * ``auth: basic``: ``Basic base64(customer_id:customer_secret)``; the RESTful credentials from
   ``AGORA_CUSTOMER_ID`` / ``AGORA_CUSTOMER_SECRET``.

@@ -1,4 +1,4 @@
-"""The async REST client of the engine (agora-api.md sections 2 to 4).
+"""The async REST client of the engine (docs/engine-api.md).
 
 :class:`EngineClient` sends through :class:`~reconciler.engine.pools.ConnectionPools`. Every
 call goes through :meth:`EngineClient._request` (retries, endpoint fail-over, timeouts) and then

@@ -9,7 +9,7 @@ fail-over order: the client moves to the next URL when it cannot connect to the 
   served sandbox or a local stub; anywhere else it would send credentials in clear, so it is a
   :class:`~reconciler.errors.SettingsError`.
 * ``us``, ``eu``, ``ap``, ``cn``: Agora's regional gateways, as the official SDK's domain pool
-  knows them (``agora_agent/core/domain.py``; agora-api.md section 8): the area's primary region
+  knows them (``agora_agent/core/domain.py``): the area's primary region
   prefix, then its fallback, first under the area's preferred domain suffix (``agora.io`` for the
   global areas, ``sd-rtn.com`` for CN), then under the other one. The SDK picks the suffix once
   and rotates region prefixes on failure, so prefixes rotate fastest here too.

@@ -7,7 +7,7 @@ Two kinds of token are minted here:
   RTM) when the agent has ``advanced_features.enable_rtm``;
 * the **REST token** of ``auth: token`` (``Authorization: agora token=...``):
   ``generate_convo_ai_token`` for channel ``"stop"`` and uid 0, exactly as the SDK's
-  ``Agora.stop_agent`` builds it (agora-api.md section 6).
+  ``Agora.stop_agent`` builds it (docs/engine-api.md, "Tokens").
 
 The SDK's builders take integer uids only (uid 0 means any uid). String uids
 (``enable_string_uid``) are refused with a :class:`~reconciler.errors.SettingsError` that says

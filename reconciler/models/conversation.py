@@ -1,7 +1,7 @@
 """Manifest models of how the agent converses: turn detection, interruption and filler words.
 
 Part of :class:`~reconciler.models.manifest.Properties` (``turn_detection``, ``interruption``,
-``filler_words``), as ``agora-api.md`` section 7 documents them.
+``filler_words``), as the engine's join body defines them.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ ALLOWED = {
     "--token-check",  # strict | lenient: how the sandbox checks agent tokens, not a credential
 }
 """The ``-env`` options take the *name* of an environment variable, never a value. The sandbox's
-``--customer-id`` is the user name of the Basic auth the emulator accepts (issue 3), not a secret;
+``--customer-id`` is the user name of the Basic auth the emulator accepts, not a secret;
 the tool itself reads its customer id from the environment like the secret."""
 
 

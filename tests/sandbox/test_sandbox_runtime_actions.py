@@ -1,4 +1,4 @@
-"""history, speak, interrupt, think (agora-api.md §2.6-2.10) and turns; unknown routes; the CN
+"""history, speak, interrupt, think (docs/engine-api.md) and turns; unknown routes; the CN
 prefix; agent ids."""
 
 from __future__ import annotations
