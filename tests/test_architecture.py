@@ -67,7 +67,7 @@ SOURCES = sorted(PACKAGE.rglob("*.py"))
 def test_every_top_level_unit_has_a_layer() -> None:
     units = {_unit(p) for p in SOURCES}
     unknown = units - set(LAYERS) - {ISLAND}
-    assert not unknown, f"add these to the layer table (docs/architecture.md, "Layers"): {unknown}"
+    assert not unknown, f"add these to the layer table (docs/architecture.md, Layers): {unknown}"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))

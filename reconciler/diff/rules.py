@@ -1,7 +1,8 @@
 """Which fields the engine changes live (``update``) and which force a restart.
 
-Per docs/engine-api.md ("What update changes live"): ``token``, ``llm.system_messages``, ``llm.params`` (sent whole) and
-``mllm.params`` are updatable in place; everything else is fixed at join.
+Per docs/engine-api.md ("What update changes live"): ``token``, ``llm.system_messages``,
+``llm.params`` (sent whole) and ``mllm.params`` are updatable in place; everything else is fixed
+at join.
 """
 
 from __future__ import annotations
