@@ -44,28 +44,41 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
     With the CLI's SIGTERM handler installed (:func:`install_sigterm`), SIGTERM while the
     coroutine runs cancels it, and SIGTERM while asyncio starts or shuts down is only noted;
-    either way :class:`Terminated` is raised once the loop is closed.
+    either way :class:`Terminated` is raised once the loop is closed. Ctrl-C (SIGINT) is handled
+    the same way and raises :class:`KeyboardInterrupt` once the loop is closed: raised at an
+    arbitrary bytecode, it could land inside asyncio while it builds or closes its loop, and a
+    half-built loop printed a traceback when it was collected.
     """
     import asyncio
 
     box: list[T] = []
-    terminated = False
+    noted: set[int] = set()
     loop: asyncio.AbstractEventLoop | None = None
     task: asyncio.Task[Any] | None = None
-    previous = (
-        signal.getsignal(signal.SIGTERM)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
-    managed = previous is _terminate
+    main_thread = threading.current_thread() is threading.main_thread()
+    managed = {
+        sig: handler
+        for sig, handler, ours in (
+            (signal.SIGTERM, _terminate, main_thread and signal.getsignal(signal.SIGTERM)),
+            (
+                signal.SIGINT,
+                signal.default_int_handler,
+                main_thread and signal.getsignal(signal.SIGINT),
+            ),
+        )
+        if ours is handler
+    }
 
-    def on_sigterm(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         # Runs between two bytecodes of the main thread, possibly inside asyncio: it only notes
         # the signal and asks the loop (thread-safely) to cancel the main task.
-        nonlocal terminated
-        terminated = True
+        noted.add(signum)
         if loop is not None and task is not None and not task.done():
             loop.call_soon_threadsafe(task.cancel)
+
+    def install() -> None:
+        for sig in managed:
+            signal.signal(sig, on_signal)
 
     async def main() -> None:
         nonlocal loop, task
@@ -74,20 +87,27 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
             box.append(await coro)
         finally:
             task = None
-            if managed:  # a coroutine with a handler of its own (apply) has removed it
-                signal.signal(signal.SIGTERM, on_sigterm)
+            install()  # a coroutine with handlers of its own (apply) has removed them
 
-    if managed:
-        signal.signal(signal.SIGTERM, on_sigterm)
+    def interruption() -> BaseException | None:
+        if signal.SIGTERM in noted:
+            return Terminated()
+        if signal.SIGINT in noted:
+            return KeyboardInterrupt()
+        return None
+
+    install()
     try:
         asyncio.run(main())
     except asyncio.CancelledError:
-        if terminated:
-            raise Terminated() from None
+        raised = interruption()
+        if raised is not None:
+            raise raised from None
         raise
     finally:
-        if managed:
-            signal.signal(signal.SIGTERM, _terminate)
-    if terminated:  # the coroutine finished (or swallowed the cancellation) as SIGTERM came
-        raise Terminated()
+        for sig, handler in managed.items():
+            signal.signal(sig, handler)
+    raised = interruption()
+    if raised is not None:  # the coroutine finished (or swallowed the cancellation) meanwhile
+        raise raised
     return box[0]

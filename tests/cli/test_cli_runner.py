@@ -128,3 +128,47 @@ def test_inside_the_loop_the_sigterm_handler_only_notes_the_signal() -> None:
     with pytest.raises(Terminated):
         run_async(planning())
     assert returned == ["handler returned"]
+
+
+def test_ctrl_c_while_asyncio_builds_its_loop_is_noted_and_raised_after_a_clean_shutdown(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a SIGINT landing inside the loop's constructor left a half-built loop whose
+    collection printed a traceback (seen as a flaky e2e failure of Ctrl-C during apply)."""
+    real = asyncio.new_event_loop
+
+    def new_event_loop() -> asyncio.AbstractEventLoop:
+        os.kill(os.getpid(), signal.SIGINT)  # delivered here, before the loop exists
+        return real()
+
+    monkeypatch.setattr(asyncio.events, "new_event_loop", new_event_loop)
+    finished: list[str] = []
+
+    async def planning() -> str:
+        finished.append("ran")
+        return "plan"
+
+    with pytest.raises(KeyboardInterrupt):
+        run_async(planning())
+    gc.collect()
+    assert "Traceback" not in capfd.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_while_the_coroutine_runs_cancels_it_at_an_await() -> None:
+    raised: list[type[BaseException]] = []
+
+    async def planning() -> str:
+        try:
+            await asyncio.sleep(10)
+            return "plan"
+        except BaseException as exc:
+            raised.append(type(exc))
+            raise
+
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_async(planning())
+    timer.join()
+    assert raised == [asyncio.CancelledError]
