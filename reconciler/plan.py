@@ -35,6 +35,7 @@ from reconciler.models import (
     StateDoc,
 )
 from reconciler.models.liveness import agent_exit, unmanaged_agents
+from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
 MAX_RUNTIME_S = 72 * 3600
 """The engine stops every agent after 72 hours, whatever ``idle_timeout`` says."""
@@ -52,6 +53,8 @@ class PlanOptions:
     replace: tuple[str, ...] = ()
     destroy: bool = False
     warnings: tuple[str, ...] = field(default=())
+    max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
+    """``max_unavailable`` from the settings; the plan carries it resolved to a count."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ def build_plan(
         max_concurrent_agents=options.max_concurrent_agents,
         running_after=running_after,
         destroy=options.destroy,
+        max_unavailable=resolve_max_unavailable(options.max_unavailable, len(desired.agents)),
     )
 
 

@@ -4,9 +4,10 @@ A case directory holds:
 
 - ``case.yaml``: ``description``; ``env`` (environment for the desired manifests) and
   ``env_before`` (for the recorded ones, default ``env``); ``refresh`` (default true);
-  ``targets``, ``replace``, ``destroy``; ``records`` (per recorded agent: ``agent_id``,
-  ``generation``, ``started_ago_s``, ``token_expires_in_s``); ``live`` (agent_id -> ``{status,
-  message}``; recorded agents not named are RUNNING; unknown ids are unmanaged agents);
+  ``targets``, ``replace``, ``destroy``, ``max_unavailable``; ``records`` (per recorded agent:
+  ``agent_id``, ``generation``, ``started_ago_s``, ``token_expires_in_s``); ``live``
+  (agent_id -> ``{status, message}``; recorded agents not named are RUNNING; unknown ids are
+  unmanaged agents);
   ``secrets`` (values that must appear in no output).
 - ``before/``: the manifests as they were last applied (becomes the recorded state).
 - ``agents.d/``: the manifests now.
@@ -25,6 +26,7 @@ import yaml
 
 from reconciler.manifests import load_desired
 from reconciler.models import AgentRecord, DesiredSet, LiveAgent, LiveStatus, Settings, StateDoc
+from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE
 from reconciler.plan import PlanOptions, desired_view
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -60,6 +62,7 @@ class Case:
             targets=tuple(self.meta.get("targets", [])),
             replace=tuple(self.meta.get("replace", [])),
             destroy=bool(self.meta.get("destroy", False)),
+            max_unavailable=self.meta.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE),
         )
 
 

@@ -1,15 +1,20 @@
 """The apply executor: phases, parallelism, write-ahead journal and state after every action.
 
-Order: stops (removals and the stop half of restarts), wait until those
-agents are STOPPED or gone, in-place updates (one ``update`` per agent carrying every in-place
-field), starts (new agents, drift and the start half of restarts). A failure of one agent never
-stops the others; a restart whose stop failed does not start a second copy.
+Order: stops of removed agents, in-place updates (one ``update`` per agent carrying every
+in-place field), restarts, then starts of new agents (and of exited ones). Restarts roll: in
+waves of at most the plan's ``max_unavailable`` agents, each wave stopped, waited for until
+STOPPED or gone, then started again before the next wave begins, so no more than that many
+managed agents are ever down because of this apply. The capacity cap is checked before every
+batch of starts (each wave, then the new agents), after the agents it replaces are stopped. A
+failure of one agent never stops the others; a restart whose stop failed does not start a
+second copy; a wave whose starts are refused for capacity ends the rollout (no further agent
+is taken down).
 
 A stop request (SIGTERM, Ctrl-C) lets the actions in progress finish and begins no new one,
 except the start half of every restart whose stop went through (for a bounded time), so that an
-interrupt does not leave agents down. A state write failure halts the run the same way, minus
-those starts (a start needs a write-ahead entry first). The result then lists the restarts left
-stopped and the actions not attempted.
+interrupt does not leave agents down; no further wave begins. A state write failure halts the
+run the same way, minus those starts (a start needs a write-ahead entry first). The result then
+lists the restarts left stopped and the actions not attempted.
 """
 
 from __future__ import annotations
@@ -35,22 +40,48 @@ async def apply_plan(
     """Carry out ``plan``; return what happened and the final state (already written)."""
     run = Run(plan=plan, desired=desired, ctx=ctx, doc=state)
     run.sem = asyncio.Semaphore(max(1, ctx.parallelism))
-    stops = [a for a in plan.agents if a.action in ("stop", "restart")]
+    stops = [a for a in plan.agents if a.action == "stop"]
     updates = [a for a in plan.agents if a.action in ("update", "renew-token")]
-    starts = [a for a in plan.agents if a.action in ("start", "restart")]
+    restarts = [a for a in plan.agents if a.action == "restart"]
+    starts = [a for a in plan.agents if a.action == "start"]
 
     await _phase(run, stops, _stop_one, "leave")
     if updates and not run.stopping():
         await _phase(run, updates, _update_one, "update")
-    ready = [a for a in starts if a.action == "start" or a.name in run.stopped_ok]
-    ready = [a for a in ready if run.may_start(a)]
+    await _roll(run, restarts)
+    ready = [a for a in starts if run.may_start(a)]
     if ready:
-        if ctx.check_capacity:
-            await check_capacity(run, len(ready))
-        if not any(r.action == "capacity" for r in run.result.results):
-            await start_phase(run, ready)
+        await _start_batch(run, ready)
     _account(run)
     return run.result, run.doc
+
+
+async def _roll(run: Run, restarts: list[AgentPlan]) -> None:
+    """Restart ``restarts`` in waves of at most ``max_unavailable`` (stop, wait, start)."""
+    width = max(1, run.plan.max_unavailable)
+    for first in range(0, len(restarts), width):
+        if run.stopping():
+            return
+        wave = restarts[first : first + width]
+        await _phase(run, wave, _stop_one, "leave")
+        ready = [a for a in wave if a.name in run.stopped_ok and run.may_start(a)]
+        if ready and not await _start_batch(run, ready):
+            return
+
+
+async def _start_batch(run: Run, ready: list[AgentPlan]) -> bool:
+    """Start ``ready`` unless the capacity cap refuses them; whether they were attempted."""
+    if run.ctx.check_capacity:
+        refused = _capacity_refusals(run)
+        await check_capacity(run, len(ready))
+        if _capacity_refusals(run) > refused:
+            return False
+    await start_phase(run, ready)
+    return True
+
+
+def _capacity_refusals(run: Run) -> int:
+    return sum(1 for r in run.result.results if r.action == "capacity")
 
 
 def _account(run: Run) -> None:

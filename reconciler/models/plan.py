@@ -119,6 +119,9 @@ class Plan(BaseModel):
     running_after: int = 0
     """Agents that will be running once the plan is applied."""
     destroy: bool = False
+    max_unavailable: int = Field(default=1, ge=1)
+    """At most this many restarts are in progress at once (``max_unavailable`` in the settings,
+    resolved to a count): a restart's agent is down from its stop until its new agent starts."""
 
     @property
     def summary(self) -> PlanSummary:

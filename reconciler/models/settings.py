@@ -11,8 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from reconciler.models.rollout import (
+    DEFAULT_MAX_UNAVAILABLE,
+    as_max_unavailable,
+    max_unavailable_problem,
+)
 from reconciler.models.stateurl import INVALID_URL, is_postgres_url, shown_url, split_postgres_url
 
 SANDBOX_APP_ID = "0123456789abcdef0123456789abcdef"
@@ -50,6 +56,17 @@ class Settings(BaseModel):
     request_timeout_s: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=20)
     stop_wait_timeout_s: float = Field(default=120.0, gt=0)
+    max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
+    """How many managed agents an apply may have down at once for restarts: a count, or a
+    percentage of the agents in the manifests (``"25%"``, rounded down, at least 1)."""
+
+    @field_validator("max_unavailable", mode="before")
+    @classmethod
+    def _check_max_unavailable(cls, value: Any) -> Any:
+        problem = max_unavailable_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("max_unavailable", problem)
+        return as_max_unavailable(value)
 
     @model_validator(mode="before")
     @classmethod

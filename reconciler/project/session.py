@@ -138,6 +138,7 @@ class Project:
             targets=targets,
             replace=replace,
             destroy=destroy,
+            max_unavailable=self.settings.max_unavailable,
         )
 
     async def plan(

@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.models import AgentPlan, FieldChange, Plan
 from reconciler.render.common import change_kind, is_sensitive
 
-JSON_FORMAT_VERSION = "1.1"
+JSON_FORMAT_VERSION = "1.2"
 """``major.minor`` of the JSON plan schema."""
 
 
@@ -56,6 +56,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
         "capacity": {
             "running_after": plan.running_after,
             "max_concurrent_agents": plan.max_concurrent_agents,
+            "max_unavailable": plan.max_unavailable,
         },
         "warnings": list(plan.warnings),
         "agents": [_agent(agent) for agent in plan.agents],

@@ -29,6 +29,8 @@ def test_scenario_converges_after_apply(case: Case, tmp_path: Path) -> None:
         "replace": tuple(case.meta.get("replace", [])),
         "destroy": bool(case.meta.get("destroy", False)),
     }
+    if "max_unavailable" in case.meta:
+        options["max_unavailable"] = case.meta["max_unavailable"]
     if (case.path / "before").exists():
         before = load_desired(settings_for(case.path, "before"), case.env_before)
         _, result, state = world.apply(before)

@@ -190,3 +190,30 @@ def test_the_engine_label_a_plan_shows_never_carries_credentials(engine: str, la
     from reconciler.models import Settings
 
     assert Settings(project_dir=Path("."), engine=engine).engine_label == label
+
+
+def test_max_unavailable_defaults_to_a_quarter_and_takes_a_count_or_percentage(
+    tmp_path: Path,
+) -> None:
+    assert load_settings(tmp_path, None, {}).max_unavailable == "25%"
+    write(tmp_path, "max_unavailable: 3\n")
+    assert load_settings(tmp_path, None, {}).max_unavailable == 3
+    write(tmp_path, "max_unavailable: ${ROLL}\n")
+    assert load_settings(tmp_path, None, {"ROLL": "2"}).max_unavailable == 2
+    assert load_settings(tmp_path, None, {"ROLL": "40%"}).max_unavailable == "40%"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "must be at least 1"),
+        ('"0%"', "must be a percentage between 1% and 100%"),
+        ("half", 'must be a count (3) or a percentage of the managed agents ("25%")'),
+        ("true", 'must be a count (3) or a percentage of the managed agents ("25%")'),
+    ],
+)
+def test_a_bad_max_unavailable_is_located_and_explained(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    write(tmp_path, f"engine: sandbox\nmax_unavailable: {value}\n")
+    assert errors(tmp_path) == [f"reconciler.yaml:2: max_unavailable: {message}"]

@@ -53,14 +53,18 @@ def test_json_has_the_documented_top_level_fields_in_order() -> None:
         "warnings",
         "agents",
     ]
-    assert doc["format_version"] == "1.1" == JSON_FORMAT_VERSION
+    assert doc["format_version"] == "1.2" == JSON_FORMAT_VERSION
     assert doc["app_id"] == "0123456789abcdef0123456789abcdef"
     assert doc["lineage"] == LINEAGE
     assert doc["serial"] == 7
     assert doc["manifests_digest"] == DIGEST
     assert doc["refreshed"] is True
     assert doc["has_changes"] is True
-    assert doc["capacity"] == {"running_after": 5, "max_concurrent_agents": 20}
+    assert doc["capacity"] == {
+        "running_after": 5,
+        "max_concurrent_agents": 20,
+        "max_unavailable": 1,
+    }
 
 
 def test_json_created_at_is_iso_8601_utc() -> None:
@@ -222,7 +226,7 @@ def test_every_json_field_is_documented_in_plan_format_md() -> None:
     fields = set(doc) | set(doc["summary"]) | set(doc["agents"][0])
     fields |= set(doc["agents"][0]["changes"][0])
     assert fields - documented == set()
-    assert '"format_version": "1.1"' in DOC.read_text(encoding="utf-8")
+    assert '"format_version": "1.2"' in DOC.read_text(encoding="utf-8")
 
 
 def documented_example() -> dict[str, Any]:

@@ -1,0 +1,129 @@
+"""Rolling restarts: ``max_unavailable`` bounds how many managed agents one apply has down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.apply import ApplyEvent
+from reconciler.models.rollout import max_unavailable_problem, resolve_max_unavailable
+from tests.apply.harness import World, agent, desired, make_world
+
+NAMES = [f"agent-{i:02d}" for i in range(8)]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return make_world(tmp_path, stop_delay_s=0.02)
+
+
+def most_restarts_down(events: list[ApplyEvent]) -> int:
+    """The most restarts between their stop's begin and their start's end at any moment."""
+    down = most = 0
+    for event in events:
+        if event.action != "restart":
+            continue
+        if event.phase == "stop" and event.status == "begin":
+            down += 1
+            most = max(most, down)
+        elif event.phase == "start" and event.status in ("done", "failed"):
+            down -= 1
+    return most
+
+
+def most_in_phase(events: list[ApplyEvent], action: str, phase: str) -> int:
+    busy = most = 0
+    for event in events:
+        if event.action == action and event.phase == phase:
+            if event.status == "begin":
+                busy += 1
+                most = max(most, busy)
+            elif event.status in ("done", "failed"):
+                busy -= 1
+    return most
+
+
+def test_restarts_roll_no_more_than_max_unavailable_down_at_once(world: World) -> None:
+    world.apply(desired(*(agent(n) for n in NAMES)), parallelism=8)
+    before = {a["agent_id"] for a in world.agents("RUNNING")}
+    world.events.clear()
+
+    plan, result, state = world.apply(
+        desired(*(agent(n, tts_vendor="cartesia") for n in NAMES)),
+        parallelism=8,
+        max_unavailable=3,
+    )
+
+    assert plan.max_unavailable == 3
+    assert [a.action for a in plan.agents] == ["restart"] * 8
+    assert result.ok and result.count("restart") == 8
+    assert most_restarts_down(world.events) == 3  # waves of 3, 3 and 2
+    running = world.agents("RUNNING")
+    assert len(running) == 8 and not {a["agent_id"] for a in running} & before
+    assert {r.agent_id for r in state.agents.values()} == {a["agent_id"] for a in running}
+
+
+def test_each_restart_is_started_before_the_next_wave_is_stopped(world: World) -> None:
+    world.apply(desired(*(agent(n) for n in NAMES[:3])))
+    world.events.clear()
+
+    world.apply(desired(*(agent(n, tts_vendor="cartesia") for n in NAMES[:3])), max_unavailable=1)
+
+    steps = [(e.name, e.phase) for e in world.events if e.status == "done"]
+    assert steps == [(n, p) for n in NAMES[:3] for p in ("stop", "start")]
+
+
+def test_stops_of_removed_agents_and_starts_of_new_ones_are_not_rolled(world: World) -> None:
+    world.apply(desired(*(agent(n) for n in NAMES[:4])), parallelism=4)
+    world.events.clear()
+
+    _, result, _ = world.apply(
+        desired(*(agent(n) for n in NAMES[4:])), parallelism=4, max_unavailable=1
+    )
+
+    assert result.ok and result.count("stop") == 4 and result.count("start") == 4
+    assert most_in_phase(world.events, "stop", "stop") == 4
+    assert most_in_phase(world.events, "start", "start") > 1
+
+
+def test_a_stop_request_begins_no_further_wave_and_finishes_the_current_one(
+    world: World,
+) -> None:
+    world.apply(desired(*(agent(n) for n in NAMES[:4])))
+    old = {r.name: r.agent_id for r in world.store.load().agents.values()}
+    world.events.clear()
+
+    def stop_after_first_stop() -> bool:
+        return any(e.phase == "stop" and e.status == "done" for e in world.events)
+
+    _, result, state = world.apply(
+        desired(*(agent(n, tts_vendor="cartesia") for n in NAMES[:4])),
+        max_unavailable=2,
+        should_stop=stop_after_first_stop,
+    )
+
+    assert result.interrupted
+    restarted = sorted(r.name for r in result.results if r.action == "restart" and r.ok)
+    assert restarted == NAMES[:2]
+    assert result.not_attempted == NAMES[2:4]
+    assert result.left_stopped == []
+    for name in NAMES[2:4]:
+        assert state.agents[name].agent_id == old[name]
+    assert len(world.agents("RUNNING")) == 4
+
+
+@pytest.mark.parametrize(
+    ("setting", "managed", "count"),
+    [(3, 12, 3), ("25%", 12, 3), ("25%", 3, 1), ("50%", 5, 2), ("100%", 7, 7), ("4", 2, 4),
+     ("10%", 0, 1)],
+)  # fmt: skip
+def test_max_unavailable_resolves_to_a_count_of_at_least_one(
+    setting: int | str, managed: int, count: int
+) -> None:
+    assert resolve_max_unavailable(setting, managed) == count
+
+
+@pytest.mark.parametrize("bad", [0, -1, "0", "0%", "101%", "abc", "2.5", True, 1.5, None])
+def test_max_unavailable_rejects_what_is_neither_a_count_nor_a_percentage(bad: object) -> None:
+    assert max_unavailable_problem(bad) is not None
