@@ -247,6 +247,38 @@ class Project:
         return self.ok("apply", "--auto-approve")
 
 
+NUMBERED_MANIFEST = """\
+name: {name}
+token: auto
+properties:
+  channel: {name}
+  agent_rtc_uid: "1001"
+  remote_rtc_uids: ["*"]
+  idle_timeout: 0
+  llm:
+    url: https://api.openai.com/v1/chat/completions
+    api_key: ${{OPENAI_API_KEY}}
+    system_messages: [{{role: system, content: You are helpful.}}]
+    params: {{model: gpt-4o-mini}}
+  tts:
+    vendor: {vendor}
+    params:
+      key: ${{AZURE_TTS_KEY}}
+      voice_name: en-US-AndrewMultilingualNeural
+"""
+
+
+def write_numbered_agents(project: Project, count: int, vendor: str) -> list[str]:
+    """Manifests ``agent-00`` .. for ``count`` agents, each in its own channel, with TTS
+    ``vendor`` (changing it restarts every agent); returns their names."""
+    names = [f"agent-{i:02}" for i in range(count)]
+    for name in names:
+        project.manifest(name).write_text(
+            NUMBERED_MANIFEST.format(name=name, vendor=vendor), encoding="utf-8"
+        )
+    return names
+
+
 def base_env() -> dict[str, str]:
     """A controlled environment: what Python needs, the credentials and the manifests' keys."""
     env = {

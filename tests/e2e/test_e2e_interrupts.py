@@ -10,37 +10,13 @@ import time
 
 import pytest
 
-from tests.e2e.e2e_helpers import Project, Sandbox
+from tests.e2e.e2e_helpers import Project, Sandbox, write_numbered_agents
 
 N = 40
 
-MANIFEST = """\
-name: {name}
-token: auto
-properties:
-  channel: {name}
-  agent_rtc_uid: "1001"
-  remote_rtc_uids: ["*"]
-  idle_timeout: 0
-  llm:
-    url: https://api.openai.com/v1/chat/completions
-    api_key: ${{OPENAI_API_KEY}}
-    system_messages: [{{role: system, content: You are helpful.}}]
-    params: {{model: gpt-4o-mini}}
-  tts:
-    vendor: {vendor}
-    params:
-      key: ${{AZURE_TTS_KEY}}
-      voice_name: en-US-AndrewMultilingualNeural
-"""
-
 
 def _write_agents(project: Project, vendor: str) -> None:
-    for i in range(N):
-        name = f"agent-{i:02}"
-        project.manifest(name).write_text(
-            MANIFEST.format(name=name, vendor=vendor), encoding="utf-8"
-        )
+    write_numbered_agents(project, N, vendor)
 
 
 @pytest.mark.slow
