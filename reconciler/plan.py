@@ -37,6 +37,9 @@ from reconciler.models import (
 from reconciler.models.liveness import agent_exit, unmanaged_agents
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
+PROTECT_PATH = "protect"
+"""The path of the ``protect`` change in a plan (a state-only field, not in the spec)."""
+
 MAX_RUNTIME_S = 72 * 3600
 """The engine stops every agent after 72 hours, whatever ``idle_timeout`` says."""
 
@@ -52,6 +55,8 @@ class PlanOptions:
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     destroy: bool = False
+    force: bool = False
+    """``destroy --force``: protected agents are destroyed too."""
     warnings: tuple[str, ...] = field(default=())
     max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
     """``max_unavailable`` from the settings; the plan carries it resolved to a count."""
@@ -86,7 +91,12 @@ def desired_view(
 
 def manifests_digest(views: Iterable[DesiredView]) -> str:
     """Digest of the whole desired set (names and redacted specs): moves when any manifest does."""
-    return _digest_of_digests({view.agent.name: view.digest for view in views})
+    return _digest_of_digests({view.agent.name: _reviewed_digest(view) for view in views})
+
+
+def _reviewed_digest(view: DesiredView) -> str:
+    """The spec digest, marked when the agent is protected (a saved plan goes stale with it)."""
+    return f"{view.digest}+protect" if view.agent.protect else view.digest
 
 
 def _digest_of_digests(digests: dict[str, str]) -> str:
@@ -131,7 +141,7 @@ def build_plan(
         recorded = record.spec if record is not None else None
         view = desired_view(agent, state.salt, recorded) if agent is not None else None
         if view is not None:
-            digests[name] = view.digest
+            digests[name] = _reviewed_digest(view)
         if name not in planned:
             continue
         plans.append(
@@ -160,7 +170,7 @@ def build_plan(
             "plan with --refresh to see what apply will do about them"
         )
     running_after = _running_after(plans, state, live, selected)
-    errors: list[str] = []
+    errors = _protection_errors(plans, state, options)
     if running_after > options.max_concurrent_agents and any(
         p.action in ("start", "restart") for p in plans
     ):
@@ -191,6 +201,27 @@ def build_plan(
         destroy=options.destroy,
         max_unavailable=resolve_max_unavailable(options.max_unavailable, len(desired.agents)),
     )
+
+
+def _protection_errors(plans: list[AgentPlan], state: StateDoc, options: PlanOptions) -> list[str]:
+    """Why the plan must not stop protected agents (one sentence per agent)."""
+    errors: list[str] = []
+    for plan in plans:
+        record = state.agents.get(plan.name)
+        if plan.action != "stop" or record is None or not record.protect:
+            continue
+        if options.destroy and options.force:
+            continue
+        how = (
+            "pass --force to destroy it anyway, or run `reconciler state unprotect "
+            f"{plan.name}` first"
+            if options.destroy
+            else f"to remove it, first apply its manifest with protect: false, or run "
+            f"`reconciler state unprotect {plan.name}`"
+        )
+        why = "destroy would stop it" if options.destroy else "its manifest was removed"
+        errors.append(f"{plan.name} is protected (protect: true in state) and {why}; {how}")
+    return errors
 
 
 def _plan_agent(
@@ -235,6 +266,8 @@ def _plan_agent(
     # equality check keeps a record whose digest does not match its spec from hiding a change.
     unchanged = record.spec_digest == view.digest and record.spec == view.spec
     changes = () if unchanged else _changes(record.spec, view.spec)
+    if record.protect != view.agent.protect:
+        changes = (*changes, _protect_change(record.protect, view.agent.protect))
     common.update(agent_id=record.agent_id)
     exited = _exit_reason(record, live)
     if exited is not None:
@@ -260,6 +293,14 @@ def _plan_agent(
             reason="changes force a restart: " + ", ".join(restart_fields),
             changes=changes,
             generation=record.generation + 1,
+            **common,
+        )
+    if changes and all(c.path == PROTECT_PATH for c in changes):
+        return AgentPlan(
+            action="update",
+            reason=f"protect: {str(view.agent.protect).lower()} recorded in state (no engine call)",
+            changes=changes,
+            generation=record.generation,
             **common,
         )
     if changes:
@@ -290,6 +331,11 @@ def _plan_agent(
             )
     reason = "up to date" if live.refreshed else "up to date (engine not refreshed)"
     return AgentPlan(action="no-op", reason=reason, generation=record.generation, **common)
+
+
+def _protect_change(before: bool, after: bool) -> FieldChange:
+    """The change of ``protect``: state only, the engine never sees it."""
+    return FieldChange(path=PROTECT_PATH, before=before, after=after)
 
 
 def _changes(

@@ -4,11 +4,11 @@ A case directory holds:
 
 - ``case.yaml``: ``description``; ``env`` (environment for the desired manifests) and
   ``env_before`` (for the recorded ones, default ``env``); ``refresh`` (default true);
-  ``targets``, ``replace``, ``destroy``, ``max_unavailable``; ``records`` (per recorded agent:
-  ``agent_id``, ``generation``, ``started_ago_s``, ``token_expires_in_s``); ``live``
-  (agent_id -> ``{status, message}``; recorded agents not named are RUNNING; unknown ids are
-  unmanaged agents);
-  ``secrets`` (values that must appear in no output).
+  ``targets``, ``replace``, ``destroy``, ``force``, ``max_unavailable``; ``records`` (per
+  recorded agent: ``agent_id``, ``generation``, ``started_ago_s``, ``token_expires_in_s``);
+  ``live`` (agent_id -> ``{status, message}``; recorded agents not named are RUNNING; unknown
+  ids are unmanaged agents); ``secrets`` (values that must appear in no output);
+  ``unapplicable`` (the plan has errors, so convergence does not apply it).
 - ``before/``: the manifests as they were last applied (becomes the recorded state).
 - ``agents.d/``: the manifests now.
 - ``expected.txt`` / ``expected.json`` (or ``expected_error.txt``).
@@ -62,6 +62,7 @@ class Case:
             targets=tuple(self.meta.get("targets", [])),
             replace=tuple(self.meta.get("replace", [])),
             destroy=bool(self.meta.get("destroy", False)),
+            force=bool(self.meta.get("force", False)),
             max_unavailable=self.meta.get("max_unavailable", DEFAULT_MAX_UNAVAILABLE),
         )
 
@@ -119,6 +120,7 @@ def recorded_for(case: Case) -> StateDoc:
                 ),
                 spec=view.spec,
                 spec_digest=view.digest,
+                protect=agent.protect,
             )
     return StateDoc(lineage=LINEAGE, serial=7, salt=SALT, agents=agents)
 

@@ -207,11 +207,12 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
         token, expires = ctx.mint_token(agent, started)
     props = update_properties(agent, action, token)
     run.emit(ApplyEvent(action.name, action.action, "update", "begin", record.agent_id))
-    try:
-        await run.call(lambda: ctx.client.update(record.agent_id, props))
-    except Exception as exc:
-        fail(run, action, exc, started, "update")
-        return
+    if props:  # a change of state-only fields (protect) alone needs no engine call
+        try:
+            await run.call(lambda: ctx.client.update(record.agent_id, props))
+        except Exception as exc:
+            fail(run, action, exc, started, "update")
+            return
     view = desired_view(agent, run.doc.salt)
     new_record = record.model_copy(
         update={
@@ -219,6 +220,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
             "spec_digest": view.digest,
             "token_mode": agent.token_mode,
             "token_expires_at": expires if agent.token_mode == "auto" else None,
+            "protect": agent.protect,
         }
     )
     if not await run.save_or_halt(

@@ -38,4 +38,5 @@ def agent_record(
         token_expires_at=token_expires_at,
         spec=spec,
         spec_digest=spec_digest,
+        protect=agent.protect,
     )

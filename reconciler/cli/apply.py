@@ -253,6 +253,7 @@ def apply_cmd(
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
 @format_option
 @parallelism_option
+@click.option("--force", is_flag=True, help="Destroy protected agents (protect: true) too.")
 @click.pass_context
 def destroy_cmd(
     ctx: click.Context,
@@ -262,13 +263,18 @@ def destroy_cmd(
     auto_approve: bool,
     fmt: str,
     parallelism: int | None,
+    force: bool,
 ) -> int:
     """Stop every agent recorded in state.
+
+    Refuses (exit 1, nothing stopped) while any agent to stop is protected (protect: true in
+    its manifest when last applied), unless --force.
 
     \b
     Examples:
       reconciler destroy
       reconciler destroy --auto-approve --target legacy-fr
+      reconciler destroy --force
 
     \b
     Exit codes:
@@ -282,7 +288,7 @@ def destroy_cmd(
     with project.lock("destroy", lock_timeout):
         outcome = _plan_and_confirm(
             ctx, project, "destroy", auto_approve, fmt, refresh=refresh, targets=targets,
-            destroy=True,
+            destroy=True, force=force,
         )  # fmt: skip
         if outcome is None:
             return EXIT_OK

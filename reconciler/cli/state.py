@@ -1,11 +1,11 @@
-"""``reconciler state show|list|push|pull|mv|rm`` and ``reconciler force-unlock``.
+"""``reconciler state show|list|push|pull|mv|rm|unprotect`` and ``reconciler force-unlock``.
 
 The state document holds no secret by design (sensitive values are salted digests), so ``state
 show`` prints it whole, exactly as stored (for a database, in the local file's format).
 ``state pull`` and ``state push FILE`` move a state between the project's backend and a local
 file (into a PostgreSQL database and back); push refuses another lineage or a lower serial
-unless ``--force``, and holds the lock while it writes. ``state mv`` and ``state rm`` edit
-records by hand and leave the agents running.
+unless ``--force``, and holds the lock while it writes. ``state mv``, ``state rm`` and
+``state unprotect`` edit records by hand and leave the agents running.
 """
 
 from __future__ import annotations
@@ -279,6 +279,38 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
     click.echo(
         f"Removed {name} from state; agent {outcome.record.agent_id} keeps running in channel "
         f"{outcome.record.channel}, no longer managed; state serial {outcome.serial}."
+    )
+    for warning in outcome.warnings:
+        note(f"Warning: {warning}")
+
+
+@state_group.command("unprotect")
+@click.argument("name")
+@_lock_timeout_option
+@click.pass_context
+def unprotect_cmd(ctx: click.Context, name: str, lock_timeout: float) -> None:
+    """Clear the protection recorded for agent NAME, so a plan may stop it.
+
+    An agent whose manifest says protect: true is recorded as protected: a plan that would stop
+    it because its manifest was removed fails, and destroy refuses it without --force. This
+    clears that record (the agent keeps running); the next plan may then stop it.
+
+    \b
+    Example:
+      git rm agents.d/legacy-bot.yaml
+      reconciler state unprotect legacy-bot
+      reconciler apply
+
+    Exit codes: 0 unprotected, 1 refused (not recorded, or not protected), 3 state lock held.
+    """
+    from reconciler.cli.context import project_from_context
+    from reconciler.cli.output import note
+    from reconciler.project.operations import unprotect_agent
+
+    outcome = unprotect_agent(project_from_context(ctx), name, lock_timeout=lock_timeout)
+    click.echo(
+        f"Unprotected {name} (agent {outcome.record.agent_id}); a plan may now stop it; "
+        f"state serial {outcome.serial}."
     )
     for warning in outcome.warnings:
         note(f"Warning: {warning}")

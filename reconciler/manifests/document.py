@@ -207,6 +207,7 @@ def _agent(
         line=line,
         spec=spec,
         token_mode=mode,
+        protect=manifest.protect,
         sensitive=minimal(sensitive),
         lines=lines,
         unknown={spec_path(p): names for p, names in values.unknown.items() if _in_spec(p)},

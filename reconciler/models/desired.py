@@ -34,6 +34,8 @@ class DesiredAgent(BaseModel):
     With ``token: auto`` the token is absent here (it is minted at apply); with a literal token it
     is ``properties.token`` and sensitive."""
     token_mode: TokenMode = "none"
+    protect: bool = False
+    """``protect: true``: removing the manifest (or destroy without ``--force``) fails the plan."""
     sensitive: frozenset[str] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
     :mod:`reconciler.models.secrets`."""

@@ -233,6 +233,11 @@ class Manifest(Block):
         default=None,
         description="auto: minted from the App Certificate at apply; or a literal token.",
     )
+    protect: bool = Field(
+        default=False,
+        description="true: a plan that would stop this agent because its manifest was removed "
+        "(or destroy, without --force) fails; recorded in state.",
+    )
     preset: str | None = Field(default=None, description="Comma-separated engine preset ids.")
     pipeline_id: str | None = Field(default=None, description="An AI Studio pipeline id.")
     properties: Properties

@@ -41,6 +41,8 @@ class AgentRecord(BaseModel):
     """Redacted spec as applied (after any in-place updates)."""
     spec_digest: str
     """Digest of the redacted spec (canonical JSON)."""
+    protect: bool = False
+    """The manifest's ``protect`` as last applied (absent in older state files: False)."""
 
 
 class PendingEntry(BaseModel):

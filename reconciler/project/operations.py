@@ -1,8 +1,9 @@
-"""Operations beside plan and apply: ``drift``, ``import``, ``state mv`` and ``state rm``.
+"""Operations beside plan and apply: ``drift``, ``import``, ``state mv|rm|unprotect``.
 
 * :func:`check_drift` is read-only: it reads manifests and state, asks the engine, and writes
   nothing (no state, no lock file, no journal resolution).
-* :func:`import_agent`, :func:`move_agent` and :func:`forget_agent` hold the state lock, check
+* :func:`import_agent`, :func:`move_agent`, :func:`forget_agent` and
+  :func:`unprotect_agent` hold the state lock, check
   everything first and then write the state exactly once. None of them starts or stops an agent.
 """
 
@@ -18,7 +19,7 @@ from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
 from reconciler.models.liveness import unmanaged_agents
 from reconciler.project.session import Project, secret_values
-from reconciler.state.edits import drop_record, move_record
+from reconciler.state.edits import drop_record, move_record, unprotect_record
 
 if TYPE_CHECKING:
     from reconciler.engine import EngineClient, RetryEvent
@@ -155,6 +156,24 @@ def forget_agent(
             )
         written = project.store.write(doc)
     return EditOutcome(record=record, serial=written.serial, warnings=risks)
+
+
+def unprotect_agent(project: Project, name: str, *, lock_timeout: float = 0.0) -> EditOutcome:
+    """Clear the protection recorded for ``name``, so a plan may stop it; the engine is untouched.
+
+    A manifest that still says ``protect: true`` records it again at the next apply.
+    """
+    desired = project.load_desired()
+    with project.lock("state unprotect", lock_timeout):
+        doc, record = unprotect_record(project.store.load(), name)
+        written = project.store.write(doc)
+    warnings: list[str] = []
+    agent = desired.agents.get(name)
+    if agent is not None and agent.protect:
+        warnings.append(
+            f"{agent.path} still says protect: true, so the next apply protects {name} again"
+        )
+    return EditOutcome(record=record, serial=written.serial, warnings=warnings)
 
 
 def _move_risks(desired: DesiredSet, old: str, new: str) -> list[str]:

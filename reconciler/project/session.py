@@ -128,7 +128,7 @@ class Project:
         return True
 
     def _options(
-        self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool
+        self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool, force: bool
     ) -> PlanOptions:
         return PlanOptions(
             app_id=self.settings.app_id,
@@ -138,6 +138,7 @@ class Project:
             targets=targets,
             replace=replace,
             destroy=destroy,
+            force=force,
             max_unavailable=self.settings.max_unavailable,
         )
 
@@ -148,6 +149,7 @@ class Project:
         targets: tuple[str, ...] = (),
         replace: tuple[str, ...] = (),
         destroy: bool = False,
+        force: bool = False,
         hooks: Hooks | None = None,
         allow_unset: bool = False,
         resolve: bool = False,
@@ -188,7 +190,7 @@ class Project:
                     journal = [s.preview() for s in settlements]
                     state = settle(state, settlements)
                 live = await refresh_live(client, state.agents, self.clock())
-        options = self._options(targets, replace, destroy)
+        options = self._options(targets, replace, destroy, force)
         if journal:
             options = replace_options(options, warnings=(*options.warnings, *journal))
         with _gc_paused():

@@ -1,7 +1,7 @@
-"""Edits of the state document by hand: move a record to a new name, or drop it.
+"""Edits of the state document by hand: move a record to a new name, drop it, unprotect it.
 
-Both leave the engine alone: the agent keeps running and keeps its id (and the wire name it was
-started with). Both are pure (a new document is returned; the caller writes it under the lock)
+All leave the engine alone: the agent keeps running and keeps its id (and the wire name it was
+started with). All are pure (a new document is returned; the caller writes it under the lock)
 and refuse, with :class:`~reconciler.errors.OperationError`, a name the state does not record
 and a name an interrupted engine call of a previous run still concerns (that call must be
 resolved first, or the journal would name a record that is gone).
@@ -45,6 +45,15 @@ def drop_record(doc: StateDoc, name: str) -> tuple[StateDoc, AgentRecord]:
     record = _recorded(doc, name, "remove")
     agents = {n: r for n, r in doc.agents.items() if n != name}
     return doc.model_copy(update={"agents": agents}), record
+
+
+def unprotect_record(doc: StateDoc, name: str) -> tuple[StateDoc, AgentRecord]:
+    """``doc`` with the record of ``name`` no longer protected; also the updated record."""
+    record = _recorded(doc, name, "unprotect")
+    if not record.protect:
+        raise OperationError(f"cannot unprotect {name}: its record is not protected")
+    updated = record.model_copy(update={"protect": False})
+    return doc.model_copy(update={"agents": {**doc.agents, name: updated}}), updated
 
 
 def _recorded(doc: StateDoc, name: str, verb: str) -> AgentRecord:

@@ -14,7 +14,9 @@ from tests.golden import Case, all_cases, settings_for
 CASES = [
     c
     for c in all_cases()
-    if not c.meta.get("expect_error") and not (c.path / "expected_error.txt").exists()
+    if not c.meta.get("expect_error")
+    and not c.meta.get("unapplicable")
+    and not (c.path / "expected_error.txt").exists()
 ]
 
 
