@@ -5,10 +5,11 @@
 runs unrecorded in a managed channel, or runs differently from its record where the engine shows
 it (its channel). No IO and no clock; the same inputs always give the same report.
 
-Whether a drift is *expected* is decided in one place, :func:`expectation`. Today every exit of
-an agent the manifests still want is unexpected (the next apply starts it again), and the drift
-of an agent whose manifest is gone is expected (the next apply stops or forgets it anyway). A
-per-agent lifecycle policy will plug in there.
+Whether a drift is *expected* is decided in one place, :func:`expectation`: an exit of an agent
+the manifests still want running is unexpected (the next apply starts it again) unless its
+``restart_policy`` expects that exit (:func:`~reconciler.models.liveness.exit_expected`); an
+exit of an agent whose manifest says ``desired: stopped``, and the drift of an agent whose
+manifest is gone, are expected (the next apply stops or forgets it anyway).
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.errors import PlanError
-from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
+from reconciler.models import AgentRecord, DesiredAgent, DesiredSet, LiveStatus, StateDoc
+from reconciler.models.desired import RestartPolicy
 from reconciler.models.drift import DriftItem, DriftKind, DriftReport
-from reconciler.models.liveness import ExitCause, agent_exit, unmanaged_agents
+from reconciler.models.liveness import (
+    ExitCause,
+    agent_exit,
+    exit_expected,
+    unmanaged_agents,
+)
 
 
 @dataclass(frozen=True)
@@ -29,12 +36,19 @@ class Expectation:
     why: str
 
 
-def expectation(kind: DriftKind, cause: ExitCause | None, wanted: bool) -> Expectation:
+def expectation(
+    kind: DriftKind,
+    cause: ExitCause | None,
+    wanted: bool,
+    policy: RestartPolicy = "always",
+    stopped: bool = False,
+) -> Expectation:
     """The one rule deciding whether a drift is expected.
 
     ``wanted``: the manifests still declare the agent (unmanaged agents are never wanted).
-    ``cause`` is set for exited and missing agents; a future ``restart_policy`` decides here
-    which causes are expected for the agent (e.g. ``on-failure``: idle timeout and runtime cap).
+    ``cause`` is set for exited and missing agents; the agent's ``policy`` (its manifest's
+    ``restart_policy``) decides which causes are expected; ``stopped``: its manifest says
+    ``desired: stopped``.
     """
     if kind == "unmanaged":
         return Expectation(
@@ -50,7 +64,12 @@ def expectation(kind: DriftKind, cause: ExitCause | None, wanted: bool) -> Expec
             "the engine lists it in another channel than its record; the plan does not correct "
             "this",
         )
-    del cause  # today every cause of exit counts the same for a wanted agent
+    if stopped:
+        return Expectation(True, "its manifest says desired: stopped; the next apply stops it")
+    if cause is not None and exit_expected(policy, cause):
+        return Expectation(
+            True, f"restart_policy {policy} expects this exit; the next apply leaves it stopped"
+        )
     return Expectation(False, "the manifests want it running; the next apply starts it again")
 
 
@@ -70,7 +89,7 @@ def build_drift(
     in_sync = 0
     for name in sorted(state.agents):
         record = state.agents[name]
-        item = _recorded_drift(record, live, wanted=name in desired.agents)
+        item = _recorded_drift(record, live, desired.agents.get(name))
         if item is None:
             in_sync += 1
         else:
@@ -110,11 +129,20 @@ def managed_channels(desired: DesiredSet, state: StateDoc) -> set[str]:
     return {a.channel for a in desired.agents.values()} | {r.channel for r in state.agents.values()}
 
 
-def _recorded_drift(record: AgentRecord, live: LiveStatus, *, wanted: bool) -> DriftItem | None:
+def _recorded_drift(
+    record: AgentRecord, live: LiveStatus, agent: DesiredAgent | None
+) -> DriftItem | None:
+    wanted = agent is not None
     exited = agent_exit(record.agent_id, live)
     if exited is not None:
         kind: DriftKind = "missing" if exited.cause == "missing" else "exited"
-        verdict = expectation(kind, exited.cause, wanted)
+        verdict = expectation(
+            kind,
+            exited.cause,
+            wanted,
+            policy=agent.restart_policy if agent is not None else "always",
+            stopped=agent is not None and agent.desired == "stopped",
+        )
         return DriftItem(
             kind=kind,
             name=record.name,
@@ -127,20 +155,20 @@ def _recorded_drift(record: AgentRecord, live: LiveStatus, *, wanted: bool) -> D
             expected=verdict.expected,
             why=verdict.why,
         )
-    agent = live.agents[record.agent_id]
-    if agent.channel is not None and agent.channel != record.channel:
+    running = live.agents[record.agent_id]
+    if running.channel is not None and running.channel != record.channel:
         verdict = expectation("changed", None, wanted)
         return DriftItem(
             kind="changed",
             name=record.name,
             agent_id=record.agent_id,
-            channel=agent.channel,
-            status=agent.status,
-            reason=f"runs in channel {agent.channel}, recorded in {record.channel}",
+            channel=running.channel,
+            status=running.status,
+            reason=f"runs in channel {running.channel}, recorded in {record.channel}",
             expected=verdict.expected,
             why=verdict.why,
             field="channel",
             recorded=record.channel,
-            live=agent.channel,
+            live=running.channel,
         )
     return None

@@ -34,7 +34,7 @@ from reconciler.models import (
     Plan,
     StateDoc,
 )
-from reconciler.models.liveness import agent_exit, unmanaged_agents
+from reconciler.models.liveness import agent_exit, exit_expected, unmanaged_agents
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
 PROTECT_PATH = "protect"
@@ -164,13 +164,14 @@ def build_plan(
             "this plan cannot be saved or applied"
         )
     warnings.extend(_unmanaged_warnings(state, live))
+    warnings.extend(_left_stopped_warnings(plans, desired, state, live))
     if not live.refreshed and state.pending:
         warnings.append(
             f"{len(state.pending)} interrupted engine call(s) recorded in state are unresolved; "
             "plan with --refresh to see what apply will do about them"
         )
     running_after = _running_after(plans, state, live, selected)
-    errors = _protection_errors(plans, state, options)
+    errors = _protection_errors(plans, state, set(desired.agents), options)
     if running_after > options.max_concurrent_agents and any(
         p.action in ("start", "restart") for p in plans
     ):
@@ -203,12 +204,19 @@ def build_plan(
     )
 
 
-def _protection_errors(plans: list[AgentPlan], state: StateDoc, options: PlanOptions) -> list[str]:
-    """Why the plan must not stop protected agents (one sentence per agent)."""
+def _protection_errors(
+    plans: list[AgentPlan], state: StateDoc, declared: set[str], options: PlanOptions
+) -> list[str]:
+    """Why the plan must not stop protected agents (one sentence per agent).
+
+    A manifest that says ``desired: stopped`` stops its agent on purpose: not an error.
+    """
     errors: list[str] = []
     for plan in plans:
         record = state.agents.get(plan.name)
         if plan.action != "stop" or record is None or not record.protect:
+            continue
+        if plan.name in declared and not options.destroy:
             continue
         if options.destroy and options.force:
             continue
@@ -252,6 +260,8 @@ def _plan_agent(
         "desired_digest": view.digest,
         "path": view.agent.path,
     }
+    if view.agent.desired == "stopped":
+        return _planned_stopped(view, record, live, common)
     if record is None:
         # Like Terraform's create: every attribute is shown, so a reviewer sees the new agent.
         return AgentPlan(
@@ -269,7 +279,16 @@ def _plan_agent(
     if record.protect != view.agent.protect:
         changes = (*changes, _protect_change(record.protect, view.agent.protect))
     common.update(agent_id=record.agent_id)
-    exited = _exit_reason(record, live)
+    exit = agent_exit(record.agent_id, live)
+    policy = view.agent.restart_policy
+    if exit is not None and exit_expected(policy, exit.cause):
+        return AgentPlan(
+            action="no-op",
+            reason=f"{exit.reason} (expected by restart_policy {policy}: left stopped)",
+            generation=record.generation,
+            **common,
+        )
+    exited = exit.reason if exit is not None else None
     if exited is not None:
         return AgentPlan(
             action="start",
@@ -333,6 +352,20 @@ def _plan_agent(
     return AgentPlan(action="no-op", reason=reason, generation=record.generation, **common)
 
 
+def _planned_stopped(
+    view: DesiredView, record: AgentRecord | None, live: LiveStatus, common: dict[str, Any]
+) -> AgentPlan:
+    """An agent whose manifest says ``desired: stopped``: stopped if recorded, else left alone."""
+    if record is None:
+        return AgentPlan(action="no-op", reason="desired: stopped (not started)", **common)
+    reason = "desired: stopped"
+    exited = _exit_reason(record, live)
+    if exited is not None:
+        reason += f" (already {exited})"
+    common = {**common, "agent_id": record.agent_id}
+    return AgentPlan(action="stop", reason=reason, generation=record.generation, **common)
+
+
 def _protect_change(before: bool, after: bool) -> FieldChange:
     """The change of ``protect``: state only, the engine never sees it."""
     return FieldChange(path=PROTECT_PATH, before=before, after=after)
@@ -362,6 +395,23 @@ def _exit_reason(record: AgentRecord, live: LiveStatus) -> str | None:
     return exited.reason if exited is not None else None
 
 
+def _left_stopped_warnings(
+    plans: list[AgentPlan], desired: DesiredSet, state: StateDoc, live: LiveStatus
+) -> list[str]:
+    """One warning per agent that exited and that its restart policy leaves stopped."""
+    out: list[str] = []
+    for plan in plans:
+        agent, record = desired.agents.get(plan.name), state.agents.get(plan.name)
+        if plan.action != "no-op" or agent is None or record is None:
+            continue
+        exit = agent_exit(record.agent_id, live)
+        if exit is not None and exit_expected(agent.restart_policy, exit.cause):
+            out.append(
+                f"{plan.name} {exit.reason}; left stopped (restart_policy {agent.restart_policy})"
+            )
+    return out
+
+
 def _unmanaged_warnings(state: StateDoc, live: LiveStatus) -> list[str]:
     out: list[str] = []
     for agent in unmanaged_agents(state, live):
@@ -375,8 +425,13 @@ def _running_after(
 ) -> int:
     count = 0
     for plan in plans:
-        if plan.action != "stop":
-            count += 1
+        if plan.action == "stop":
+            continue
+        if plan.action == "no-op":  # left as it is: counts only if it runs now
+            record = state.agents.get(plan.name)
+            if record is None or agent_exit(record.agent_id, live) is not None:
+                continue
+        count += 1
     for name, record in state.agents.items():
         if name in selected:
             continue

@@ -8,7 +8,8 @@ A case directory holds:
   recorded agent: ``agent_id``, ``generation``, ``started_ago_s``, ``token_expires_in_s``);
   ``live`` (agent_id -> ``{status, message}``; recorded agents not named are RUNNING; unknown
   ids are unmanaged agents); ``secrets`` (values that must appear in no output);
-  ``unapplicable`` (the plan has errors, so convergence does not apply it).
+  ``unapplicable`` (the plan has errors, so convergence does not apply it); ``left_down``
+  (agents the restart policy leaves stopped after convergence).
 - ``before/``: the manifests as they were last applied (becomes the recorded state).
 - ``agents.d/``: the manifests now.
 - ``expected.txt`` / ``expected.json`` (or ``expected_error.txt``).

@@ -208,6 +208,8 @@ def _agent(
         spec=spec,
         token_mode=mode,
         protect=manifest.protect,
+        restart_policy=manifest.restart_policy,
+        desired=manifest.desired,
         sensitive=minimal(sensitive),
         lines=lines,
         unknown={spec_path(p): names for p, names in values.unknown.items() if _in_spec(p)},

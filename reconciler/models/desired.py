@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 TokenMode = Literal["auto", "literal", "none"]
+RestartPolicy = Literal["always", "on-failure", "never"]
+"""A manifest's ``restart_policy``: which exits the next apply heals by starting the agent."""
 
 
 class DesiredAgent(BaseModel):
@@ -36,6 +38,10 @@ class DesiredAgent(BaseModel):
     token_mode: TokenMode = "none"
     protect: bool = False
     """``protect: true``: removing the manifest (or destroy without ``--force``) fails the plan."""
+    restart_policy: RestartPolicy = "always"
+    """Which exits the next apply heals (see :func:`reconciler.models.liveness.exit_expected`)."""
+    desired: Literal["running", "stopped"] = "running"
+    """``stopped``: the manifest is kept, the agent is stopped (or not started)."""
     sensitive: frozenset[str] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
     :mod:`reconciler.models.secrets`."""

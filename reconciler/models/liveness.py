@@ -6,7 +6,9 @@ ended only in free text (GET's ``message``, such as ``agent exits with reason: i
 so the cause is read from that text by keyword; an unrecognised message keeps the cause
 ``exited`` and the message itself.
 
-Also here: which live agents are *unmanaged* (active, yet recorded neither in state nor in a
+Also here: which exits an agent's ``restart_policy`` expects (:func:`exit_expected`, used by
+the plan, which then does not start it again, and by drift, which then reports it expected), and
+which live agents are *unmanaged* (active, yet recorded neither in state nor in a
 journal entry), used by the plan's warnings and capacity count and by drift.
 """
 
@@ -15,8 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from reconciler.models.desired import RestartPolicy
 from reconciler.models.live import ACTIVE_STATUSES, LiveAgent, LiveStatus
 from reconciler.models.state import StateDoc
+
+ROUTINE_EXITS: frozenset[str] = frozenset({"idle-timeout", "runtime-cap"})
+"""Exits that are the engine working as designed (``on-failure`` leaves them alone)."""
 
 ExitCause = Literal["missing", "failed", "idle-timeout", "runtime-cap", "token-expired", "exited"]
 """Why an agent is no longer running: unknown to the engine, failed, or one of the known exits."""
@@ -75,6 +81,19 @@ def _cause(status: str, message: str) -> ExitCause:
         if any(word in lowered for word in words):
             return cause
     return "exited"
+
+
+def exit_expected(policy: RestartPolicy, cause: ExitCause) -> bool:
+    """Whether an agent with ``policy`` that exited with ``cause`` is meant to stay down.
+
+    ``always`` heals every exit; ``on-failure`` heals all but the routine ones (idle timeout,
+    the runtime cap); ``never`` heals none (drift only reports it).
+    """
+    if policy == "never":
+        return True
+    if policy == "on-failure":
+        return cause in ROUTINE_EXITS
+    return False
 
 
 def unmanaged_agents(state: StateDoc, live: LiveStatus) -> list[LiveAgent]:

@@ -12,7 +12,7 @@ the rules that tie several fields together, in :mod:`reconciler.models.rules`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -237,6 +237,15 @@ class Manifest(Block):
         default=False,
         description="true: a plan that would stop this agent because its manifest was removed "
         "(or destroy, without --force) fails; recorded in state.",
+    )
+    restart_policy: Literal["always", "on-failure", "never"] = Field(
+        default="always",
+        description="Which exits the next apply heals by starting the agent again: always; "
+        "on-failure (not idle-timeout or runtime-cap exits); never (drift reports only).",
+    )
+    desired: Literal["running", "stopped"] = Field(
+        default="running",
+        description="stopped: keep the manifest, but stop the agent (or do not start it).",
     )
     preset: str | None = Field(default=None, description="Comma-separated engine preset ids.")
     pipeline_id: str | None = Field(default=None, description="An AI Studio pipeline id.")
