@@ -37,8 +37,9 @@ from reconciler.models import (
 from reconciler.models.liveness import agent_exit, exit_expected, unmanaged_agents
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
-PROTECT_PATH = "protect"
-"""The path of the ``protect`` change in a plan (a state-only field, not in the spec)."""
+STATE_FIELDS = ("protect", "lifecycle.on_delete")
+"""Manifest fields recorded in state only (not in the spec, never sent to the engine): their
+change alone is an ``update`` without an engine call."""
 
 MAX_RUNTIME_S = 72 * 3600
 """The engine stops every agent after 72 hours, whatever ``idle_timeout`` says."""
@@ -95,8 +96,17 @@ def manifests_digest(views: Iterable[DesiredView]) -> str:
 
 
 def _reviewed_digest(view: DesiredView) -> str:
-    """The spec digest, marked when the agent is protected (a saved plan goes stale with it)."""
-    return f"{view.digest}+protect" if view.agent.protect else view.digest
+    """The spec digest, plus the lifecycle fields that differ from their defaults (so a saved
+    plan goes stale when one of them changes)."""
+    agent = view.agent
+    marks = [
+        "protect" if agent.protect else "",
+        f"restart_policy={agent.restart_policy}" if agent.restart_policy != "always" else "",
+        f"desired={agent.desired}" if agent.desired != "running" else "",
+        f"renamed_from={agent.renamed_from}" if agent.renamed_from else "",
+        f"on_delete={agent.on_delete}" if agent.on_delete != "stop" else "",
+    ]
+    return "+".join([view.digest, *(m for m in marks if m)])
 
 
 def _digest_of_digests(digests: dict[str, str]) -> str:
@@ -133,27 +143,27 @@ def build_plan(
     # One agent at a time: its normalized, redacted view lives only while it is planned, so
     # memory does not hold a second copy of every spec (only the digests are kept).
     planned = set(universe) & selected
+    renames = {} if options.destroy else _renames(desired, state)
+    moved = {old: new for new, old in renames.items()}
     digests: dict[str, str] = {}
     plans: list[AgentPlan] = []
     for name in sorted(set(desired.agents) | set(state.agents)):
         agent = desired.agents.get(name)
         record = state.agents.get(name)
+        if name in renames:
+            record = state.agents[renames[name]]
         recorded = record.spec if record is not None else None
         view = desired_view(agent, state.salt, recorded) if agent is not None else None
         if view is not None:
             digests[name] = _reviewed_digest(view)
-        if name not in planned:
-            continue
-        plans.append(
-            _plan_agent(
-                name,
-                None if options.destroy else view,
-                state.agents.get(name),
-                live,
-                now,
-                options,
-            )
+        if name not in planned or (name in moved and moved[name] in planned):
+            continue  # a renamed agent is planned under its new name only
+        planned_agent = _plan_agent(
+            name, None if options.destroy else view, record, live, now, options
         )
+        if name in renames and record is not None:
+            planned_agent = _as_rename(planned_agent, renames[name], record.generation)
+        plans.append(planned_agent)
 
     warnings = list(options.warnings)
     unknown = sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
@@ -204,6 +214,47 @@ def build_plan(
     )
 
 
+def _renames(desired: DesiredSet, state: StateDoc) -> dict[str, str]:
+    """``new -> old`` for each manifest whose ``renamed_from`` names a record to move.
+
+    Only while state records the old name, not the new one, and no manifest still declares the
+    old name (then the old record is that manifest's, and the new agent is a new one).
+    """
+    out: dict[str, str] = {}
+    for name, agent in desired.agents.items():
+        old = agent.renamed_from
+        if (
+            old
+            and old != name
+            and old in state.agents
+            and name not in state.agents
+            and old not in desired.agents
+            and old not in out.values()
+        ):
+            out[name] = old
+    return out
+
+
+def _as_rename(planned: AgentPlan, old: str, generation: int) -> AgentPlan:
+    """The plan of an agent moved from ``old``: the rename, and what follows it if anything.
+
+    A rename is a state edit only. When the moved agent also differs from its manifest, the
+    plan says so: the next plan (after this one is applied) carries that action.
+    """
+    reason = f"{old} -> {planned.name} (renamed, no restart)"
+    if planned.action != "no-op":
+        reason += f"; then {planned.action} on the next plan: {planned.reason}"
+    return planned.model_copy(
+        update={
+            "action": "rename",
+            "reason": reason,
+            "renamed_from": old,
+            "changes": (),
+            "generation": generation,
+        }
+    )
+
+
 def _protection_errors(
     plans: list[AgentPlan], state: StateDoc, declared: set[str], options: PlanOptions
 ) -> list[str]:
@@ -242,6 +293,16 @@ def _plan_agent(
 ) -> AgentPlan:
     if view is None:
         assert record is not None
+        if not options.destroy and record.on_delete == "forget":
+            return AgentPlan(
+                name=name,
+                action="forget",
+                reason="removed from the manifests; lifecycle.on_delete: forget leaves it "
+                "running, no longer managed",
+                agent_id=record.agent_id,
+                channel=record.channel,
+                generation=record.generation,
+            )
         reason = "destroy requested" if options.destroy else "removed from the manifests"
         exited = _exit_reason(record, live)
         if exited is not None:
@@ -277,7 +338,12 @@ def _plan_agent(
     unchanged = record.spec_digest == view.digest and record.spec == view.spec
     changes = () if unchanged else _changes(record.spec, view.spec)
     if record.protect != view.agent.protect:
-        changes = (*changes, _protect_change(record.protect, view.agent.protect))
+        changes = (*changes, _state_change("protect", record.protect, view.agent.protect))
+    if record.on_delete != view.agent.on_delete:
+        changes = (
+            *changes,
+            _state_change("lifecycle.on_delete", record.on_delete, view.agent.on_delete),
+        )
     common.update(agent_id=record.agent_id)
     exit = agent_exit(record.agent_id, live)
     policy = view.agent.restart_policy
@@ -314,10 +380,11 @@ def _plan_agent(
             generation=record.generation + 1,
             **common,
         )
-    if changes and all(c.path == PROTECT_PATH for c in changes):
+    if changes and all(c.path in STATE_FIELDS for c in changes):
+        shown = ", ".join(f"{c.path}: {_shown(c.after)}" for c in changes)
         return AgentPlan(
             action="update",
-            reason=f"protect: {str(view.agent.protect).lower()} recorded in state (no engine call)",
+            reason=f"{shown} recorded in state (no engine call)",
             changes=changes,
             generation=record.generation,
             **common,
@@ -366,9 +433,13 @@ def _planned_stopped(
     return AgentPlan(action="stop", reason=reason, generation=record.generation, **common)
 
 
-def _protect_change(before: bool, after: bool) -> FieldChange:
-    """The change of ``protect``: state only, the engine never sees it."""
-    return FieldChange(path=PROTECT_PATH, before=before, after=after)
+def _state_change(path: str, before: Any, after: Any) -> FieldChange:
+    """The change of a state-only field (see :data:`STATE_FIELDS`): the engine never sees it."""
+    return FieldChange(path=path, before=before, after=after)
+
+
+def _shown(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _changes(

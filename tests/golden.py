@@ -9,7 +9,9 @@ A case directory holds:
   ``live`` (agent_id -> ``{status, message}``; recorded agents not named are RUNNING; unknown
   ids are unmanaged agents); ``secrets`` (values that must appear in no output);
   ``unapplicable`` (the plan has errors, so convergence does not apply it); ``left_down``
-  (agents the restart policy leaves stopped after convergence).
+  (agents the restart policy leaves stopped after convergence); ``left_running`` (forgotten
+  agents still running after it); ``running_as`` (new name -> the wire name's base, for
+  renames).
 - ``before/``: the manifests as they were last applied (becomes the recorded state).
 - ``agents.d/``: the manifests now.
 - ``expected.txt`` / ``expected.json`` (or ``expected_error.txt``).
@@ -122,6 +124,7 @@ def recorded_for(case: Case) -> StateDoc:
                 spec=view.spec,
                 spec_digest=view.digest,
                 protect=agent.protect,
+                on_delete=agent.on_delete,
             )
     return StateDoc(lineage=LINEAGE, serial=7, salt=SALT, agents=agents)
 

@@ -1,12 +1,13 @@
 """The apply executor: phases, parallelism, write-ahead journal and state after every action.
 
-Order: stops of removed agents, in-place updates (one ``update`` per agent carrying every
-in-place field), restarts, then starts of new agents (and of exited ones). Restarts roll: in
-waves of at most the plan's ``max_unavailable`` agents, each wave stopped, waited for until
-STOPPED or gone, then started again before the next wave begins, so no more than that many
-managed agents are ever down because of this apply. The capacity cap is checked before every
-batch of starts (each wave, then the new agents), after the agents it replaces are stopped. A
-failure of one agent never stops the others; a restart whose stop failed does not start a
+Order: state edits (renames and forgets: no engine call), stops of removed agents, in-place
+updates (one ``update`` per agent carrying every in-place field), restarts, then starts of new
+agents (and of exited ones). Restarts roll: in waves of at most the plan's ``max_unavailable``
+agents, each wave stopped, waited for until STOPPED or gone, then started again before the next
+wave begins, so no more than that many managed agents are ever down because of this apply. The
+capacity cap is checked before every batch of starts (each wave, then the new agents), after
+the agents it replaces are stopped. A failure
+of one agent never stops the others; a restart whose stop failed does not start a
 second copy; a wave whose starts are refused for capacity ends the rollout (no further agent
 is taken down).
 
@@ -31,7 +32,9 @@ from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import EngineError
 from reconciler.models import AgentPlan, DesiredSet, PendingEntry, Plan, StateDoc
 from reconciler.models.live import ENDED_STATUSES
+from reconciler.models.plan import STATE_ONLY_ACTIONS
 from reconciler.plan import desired_view
+from reconciler.state.edits import drop_record, move_record
 
 
 async def apply_plan(
@@ -40,11 +43,13 @@ async def apply_plan(
     """Carry out ``plan``; return what happened and the final state (already written)."""
     run = Run(plan=plan, desired=desired, ctx=ctx, doc=state)
     run.sem = asyncio.Semaphore(max(1, ctx.parallelism))
+    edits = [a for a in plan.agents if a.action in STATE_ONLY_ACTIONS]
     stops = [a for a in plan.agents if a.action == "stop"]
     updates = [a for a in plan.agents if a.action in ("update", "renew-token")]
     restarts = [a for a in plan.agents if a.action == "restart"]
     starts = [a for a in plan.agents if a.action == "start"]
 
+    await _phase(run, edits, _edit_one, "state")
     await _phase(run, stops, _stop_one, "leave")
     if updates and not run.stopping():
         await _phase(run, updates, _update_one, "update")
@@ -129,6 +134,31 @@ async def _phase(
     while run.finishing:
         finishing, run.finishing = run.finishing, []
         await asyncio.gather(*finishing)
+
+
+async def _edit_one(run: Run, action: AgentPlan) -> None:
+    """A rename (the record moves to the new name) or a forget (the record is dropped).
+
+    A pure state edit: no engine call, so no journal entry; the agent keeps running, with its id.
+    """
+    started = run.ctx.clock()
+    old = action.renamed_from
+
+    def edit(doc: StateDoc) -> StateDoc:
+        if action.action == "rename" and old is not None:
+            return move_record(doc, old, action.name)[0]
+        return drop_record(doc, action.name)[0]
+
+    await run.save(edit)
+    run.result.results.append(
+        ActionResult(
+            action.name,
+            action.action,
+            True,
+            agent_id=action.agent_id,
+            duration_s=run.ctx.clock() - started,
+        )
+    )
 
 
 async def _stop_one(run: Run, action: AgentPlan) -> None:
@@ -221,6 +251,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
             "token_mode": agent.token_mode,
             "token_expires_at": expires if agent.token_mode == "auto" else None,
             "protect": agent.protect,
+            "on_delete": agent.on_delete,
         }
     )
     if not await run.save_or_halt(

@@ -69,6 +69,8 @@ def summary_line(result: ApplyResult) -> str:
         ("renew-token", "token(s) renewed"),
         ("restart", "restarted"),
         ("stop", "stopped"),
+        ("rename", "renamed"),
+        ("forget", "forgotten"),
     ):
         n = result.count(action)
         if n:

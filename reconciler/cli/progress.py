@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.models.plan import STATE_ONLY_ACTIONS
+
 if TYPE_CHECKING:
     from reconciler.apply import ApplyEvent, ApplyResult
     from reconciler.models import Plan
@@ -52,7 +54,11 @@ _BEGIN_VERB = {
 
 def engine_steps(plan: Plan) -> int:
     """Engine calls the plan makes: one per action, two for a restart (its stop and start)."""
-    return sum(2 if a.action == "restart" else 1 for a in plan.agents if a.action != "no-op")
+    return sum(
+        2 if a.action == "restart" else 1
+        for a in plan.agents
+        if a.action != "no-op" and a.action not in STATE_ONLY_ACTIONS
+    )
 
 
 class _Running:

@@ -210,6 +210,8 @@ def _agent(
         protect=manifest.protect,
         restart_policy=manifest.restart_policy,
         desired=manifest.desired,
+        renamed_from=manifest.renamed_from,
+        on_delete=manifest.lifecycle.on_delete if manifest.lifecycle is not None else "stop",
         sensitive=minimal(sensitive),
         lines=lines,
         unknown={spec_path(p): names for p, names in values.unknown.items() if _in_spec(p)},

@@ -210,6 +210,16 @@ class Properties(Block):
     silence_timeout: int | None = Field(default=None, ge=0)
 
 
+class Lifecycle(Block):
+    """What happens to the agent when its manifest is removed."""
+
+    on_delete: Literal["stop", "forget"] = Field(
+        default="stop",
+        description="stop (default); forget: drop its record and leave the agent running "
+        "(recorded in state when applied).",
+    )
+
+
 class Manifest(Block):
     """One agent: a YAML document in ``agents.d/``."""
 
@@ -238,6 +248,12 @@ class Manifest(Block):
         description="true: a plan that would stop this agent because its manifest was removed "
         "(or destroy, without --force) fails; recorded in state.",
     )
+    renamed_from: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="The agent's previous name: state's record moves here, no restart.",
+    )
+    lifecycle: Lifecycle | None = None
     restart_policy: Literal["always", "on-failure", "never"] = Field(
         default="always",
         description="Which exits the next apply heals by starting the agent again: always; "

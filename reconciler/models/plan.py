@@ -12,7 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ActionKind = Literal["start", "stop", "update", "restart", "renew-token", "no-op"]
+ActionKind = Literal[
+    "start", "stop", "update", "restart", "renew-token", "rename", "forget", "no-op"
+]
+STATE_ONLY_ACTIONS = frozenset({"rename", "forget"})
+"""Actions that edit the state only: no engine call (the agent keeps running, with its id)."""
 PLAN_FORMAT_VERSION = 1
 
 TERRAFORM_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -21,6 +25,8 @@ TERRAFORM_ACTIONS: dict[str, tuple[str, ...]] = {
     "update": ("update",),
     "restart": ("delete", "create"),
     "renew-token": ("update",),
+    "rename": ("move",),
+    "forget": ("forget",),
     "no-op": ("no-op",),
 }
 
@@ -64,6 +70,8 @@ class AgentPlan(BaseModel):
     """Digest of the redacted desired spec; apply refuses a saved plan if the manifests moved on."""
     path: str | None = None
     """Manifest file of the agent (None for a stop)."""
+    renamed_from: str | None = None
+    """For a rename: the name state records the agent under now."""
 
     @property
     def actions(self) -> tuple[str, ...]:
@@ -84,11 +92,16 @@ class PlanSummary(BaseModel):
     restart: int = 0
     stop: int = 0
     renew_token: int = 0
+    rename: int = 0
+    forget: int = 0
     unchanged: int = 0
 
     @property
     def changes(self) -> int:
-        return self.start + self.update + self.restart + self.stop + self.renew_token
+        return (
+            self.start + self.update + self.restart + self.stop + self.renew_token + self.rename
+            + self.forget
+        )  # fmt: skip
 
 
 class Plan(BaseModel):
@@ -125,7 +138,7 @@ class Plan(BaseModel):
 
     @property
     def summary(self) -> PlanSummary:
-        counts = {"start": 0, "update": 0, "restart": 0, "stop": 0, "renew-token": 0, "no-op": 0}
+        counts = dict.fromkeys(TERRAFORM_ACTIONS, 0)
         for agent in self.agents:
             counts[agent.action] += 1
         return PlanSummary(
@@ -134,6 +147,8 @@ class Plan(BaseModel):
             restart=counts["restart"],
             stop=counts["stop"],
             renew_token=counts["renew-token"],
+            rename=counts["rename"],
+            forget=counts["forget"],
             unchanged=counts["no-op"],
         )
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
-from reconciler.models.desired import TokenMode
+from reconciler.models.desired import OnDelete, TokenMode
 
 STATE_VERSION = 1
 
@@ -43,6 +43,9 @@ class AgentRecord(BaseModel):
     """Digest of the redacted spec (canonical JSON)."""
     protect: bool = False
     """The manifest's ``protect`` as last applied (absent in older state files: False)."""
+    on_delete: OnDelete = "stop"
+    """The manifest's ``lifecycle.on_delete`` as last applied: ``forget`` drops the record and
+    leaves the agent running when the manifest is removed."""
 
 
 class PendingEntry(BaseModel):

@@ -18,6 +18,8 @@ SYMBOLS: dict[str, str] = {
     "update": "~",
     "restart": "-/+",
     "renew-token": "~",
+    "rename": "->",
+    "forget": ".",
     "no-op": " ",
 }
 """Terraform-like symbol of each action."""
@@ -28,6 +30,8 @@ VERBS: dict[str, str] = {
     "update": "will be updated in place",
     "restart": "will be restarted (stopped, then started again)",
     "renew-token": "will have its token renewed in place",
+    "rename": "will be renamed in state (keeps running, no restart)",
+    "forget": "will be forgotten (keeps running, no longer managed)",
     "no-op": "is unchanged",
 }
 """How the header of an agent block says what happens to it."""
@@ -38,6 +42,8 @@ LEGEND: tuple[tuple[str, str], ...] = (
     ("renew-token", "renew token in place"),
     ("restart", "restart (stop, then start again)"),
     ("stop", "stop"),
+    ("rename", "rename (state only, keeps running)"),
+    ("forget", "forget (state only, keeps running)"),
 )
 """Legend entries, in display order."""
 
@@ -71,6 +77,10 @@ def plan_summary_line(plan: Plan) -> str:
         parts.append(f"{s.stop} to stop")
     if s.renew_token:
         parts.append(_plural(s.renew_token, "token renewal"))
+    if s.rename:
+        parts.append(f"{s.rename} to rename")
+    if s.forget:
+        parts.append(f"{s.forget} to forget")
     return "Plan: " + ", ".join(parts) + f"; {s.unchanged} unchanged."
 
 

@@ -51,6 +51,8 @@ def render_json(plan: Plan) -> dict[str, Any]:
             "restart": s.restart,
             "stop": s.stop,
             "renew_token": s.renew_token,
+            "rename": s.rename,
+            "forget": s.forget,
             "unchanged": s.unchanged,
         },
         "capacity": {
@@ -81,6 +83,7 @@ def _agent(agent: AgentPlan) -> dict[str, Any]:
         "action": agent.action,
         "actions": list(agent.actions),
         "reason": agent.reason,
+        "renamed_from": agent.renamed_from,
         "agent_id": agent.agent_id,
         "channel": agent.channel,
         "changes": [_change(change) for change in agent.changes],

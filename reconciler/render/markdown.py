@@ -51,9 +51,11 @@ _ACTION_LABELS: dict[str, str] = {
     "restart": "restart",
     "stop": "stop",
     "renew-token": "renew token",
+    "rename": "rename",
+    "forget": "forget",
     "no-op": "unchanged",
 }
-_TABLE_ORDER = ("start", "update", "restart", "stop", "renew-token", "no-op")
+_TABLE_ORDER = ("start", "update", "restart", "stop", "renew-token", "rename", "forget", "no-op")
 _MAX_WARNINGS = 20
 _MAX_LISTED = 200
 """Most unchanged agents named in the comment."""

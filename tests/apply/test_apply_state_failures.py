@@ -97,7 +97,8 @@ def test_a_disk_that_fills_up_during_restarts_names_the_agents_left_stopped(
 ) -> None:
     world.apply(desired(*(agent(f"a{i}") for i in range(6))))
     changed = desired(*(agent(f"a{i}", tts_vendor="elevenlabs") for i in range(6)))
-    _, result, _ = world.apply(changed, store=FillingDisk(world.store, 4))
+    # one wave of six (max_unavailable), so that several old agents are down when it fills up
+    _, result, _ = world.apply(changed, store=FillingDisk(world.store, 4), max_unavailable=6)
     gc.collect()
     assert [r.getMessage() for r in asyncio_errors] == []
     assert result.aborted

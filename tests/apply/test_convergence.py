@@ -57,12 +57,16 @@ def test_scenario_converges_after_apply(case: Case, tmp_path: Path) -> None:
     if not options["destroy"]:
         running = sorted(a["name"].rsplit("-", 1)[0] for a in world.agents("RUNNING"))
         left_down = set(case.meta.get("left_down", []))  # by its restart_policy
+        running_as = case.meta.get("running_as") or {}  # renamed: the wire name keeps the old
         expected = sorted(
-            n
-            for n, a in after.agents.items()
-            if (not options["targets"] or n in options["targets"])
-            and a.desired == "running"
-            and n not in left_down
+            [
+                running_as.get(n, n)
+                for n, a in after.agents.items()
+                if (not options["targets"] or n in options["targets"])
+                and a.desired == "running"
+                and n not in left_down
+            ]
+            + list(case.meta.get("left_running", []))  # forgotten, still running
         )
         if not options["targets"]:
             assert running == expected

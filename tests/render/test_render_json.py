@@ -81,6 +81,8 @@ def test_json_summary_counts_each_action_and_a_restart_once() -> None:
         "restart": 2,
         "stop": 0,
         "renew_token": 0,
+        "rename": 0,
+        "forget": 0,
         "unchanged": 1,
     }
 
@@ -100,6 +102,7 @@ def test_json_lists_every_agent_including_no_ops_in_name_order() -> None:
         "action",
         "actions",
         "reason",
+        "renamed_from",
         "agent_id",
         "channel",
         "changes",
@@ -260,6 +263,8 @@ def test_the_documented_example_follows_the_restart_rules() -> None:
         "restart": counted["restart"],
         "stop": counted["stop"],
         "renew_token": counted["renew-token"],
+        "rename": counted["rename"],
+        "forget": counted["forget"],
         "unchanged": counted["no-op"],
     }
 
