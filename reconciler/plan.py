@@ -35,6 +35,7 @@ from reconciler.models import (
     StateDoc,
 )
 from reconciler.models.liveness import agent_exit, exit_expected, unmanaged_agents
+from reconciler.models.plan import ROTATION_REASON
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
 STATE_FIELDS = ("protect", "lifecycle.on_delete")
@@ -53,6 +54,8 @@ class PlanOptions:
     engine: str = ""
     max_concurrent_agents: int = 20
     token_renewal_window_s: int = 7200
+    rotate_before_cap_s: int = 7200
+    """Restart agents that reach the 72 h runtime cap within this window (its own setting)."""
     targets: tuple[str, ...] = ()
     replace: tuple[str, ...] = ()
     destroy: bool = False
@@ -398,10 +401,10 @@ def _plan_agent(
             **common,
         )
     runtime_left = record.started_at + MAX_RUNTIME_S - now
-    if live.refreshed and runtime_left < options.token_renewal_window_s:
+    if live.refreshed and runtime_left < options.rotate_before_cap_s:
         return AgentPlan(
             action="restart",
-            reason=f"reaches the engine's 72 h runtime cap in {_duration(runtime_left)}",
+            reason=f"{ROTATION_REASON} (reaches the 72 h cap in {_duration(runtime_left)})",
             generation=record.generation + 1,
             **common,
         )

@@ -46,7 +46,7 @@ async def apply_plan(
     edits = [a for a in plan.agents if a.action in STATE_ONLY_ACTIONS]
     stops = [a for a in plan.agents if a.action == "stop"]
     updates = [a for a in plan.agents if a.action in ("update", "renew-token")]
-    restarts = [a for a in plan.agents if a.action == "restart"]
+    restarts = _rollout_order(run, [a for a in plan.agents if a.action == "restart"])
     starts = [a for a in plan.agents if a.action == "start"]
 
     await _phase(run, edits, _edit_one, "state")
@@ -59,6 +59,18 @@ async def apply_plan(
         await _start_batch(run, ready)
     _account(run)
     return run.result, run.doc
+
+
+def _rollout_order(run: Run, restarts: list[AgentPlan]) -> list[AgentPlan]:
+    """Restarts in plan order, then rotations (ahead of the runtime cap), oldest agent first."""
+    changed = [a for a in restarts if not a.is_rotation]
+    rotations = [a for a in restarts if a.is_rotation]
+
+    def started(action: AgentPlan) -> float:
+        record = run.doc.agents.get(action.name)
+        return record.started_at if record is not None else 0.0
+
+    return changed + sorted(rotations, key=lambda a: (started(a), a.name))
 
 
 async def _roll(run: Run, restarts: list[AgentPlan]) -> None:

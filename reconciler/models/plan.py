@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 ActionKind = Literal[
     "start", "stop", "update", "restart", "renew-token", "rename", "forget", "no-op"
 ]
+ROTATION_REASON = "rotate"
+"""How a restart ahead of the engine's 72 h runtime cap begins its reason."""
 STATE_ONLY_ACTIONS = frozenset({"rename", "forget"})
 """Actions that edit the state only: no engine call (the agent keeps running, with its id)."""
 PLAN_FORMAT_VERSION = 1
@@ -76,6 +78,11 @@ class AgentPlan(BaseModel):
     @property
     def actions(self) -> tuple[str, ...]:
         return TERRAFORM_ACTIONS[self.action]
+
+    @property
+    def is_rotation(self) -> bool:
+        """A restart ahead of the engine's 72 h runtime cap (nothing else changed)."""
+        return self.action == "restart" and self.reason.startswith(f"{ROTATION_REASON} (")
 
     @property
     def restart_fields(self) -> tuple[str, ...]:

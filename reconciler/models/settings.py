@@ -56,6 +56,9 @@ class Settings(BaseModel):
     request_timeout_s: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=6, ge=1, le=20)
     stop_wait_timeout_s: float = Field(default=120.0, gt=0)
+    rotate_before_cap_s: int = Field(default=7200, ge=0, lt=72 * 3600)
+    """Agents that reach the engine's 72 h runtime cap within this many seconds are restarted
+    ahead of it (rotated, oldest first, ``max_unavailable`` at a time)."""
     max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
     """How many managed agents an apply may have down at once for restarts: a count, or a
     percentage of the agents in the manifests (``"25%"``, rounded down, at least 1)."""

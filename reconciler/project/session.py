@@ -135,6 +135,7 @@ class Project:
             engine=self.settings.engine_label,
             max_concurrent_agents=self.settings.max_concurrent_agents,
             token_renewal_window_s=self.settings.token_renewal_window_s,
+            rotate_before_cap_s=self.settings.rotate_before_cap_s,
             targets=targets,
             replace=replace,
             destroy=destroy,

@@ -127,3 +127,25 @@ def test_max_unavailable_resolves_to_a_count_of_at_least_one(
 @pytest.mark.parametrize("bad", [0, -1, "0", "0%", "101%", "abc", "2.5", True, 1.5, None])
 def test_max_unavailable_rejects_what_is_neither_a_count_nor_a_percentage(bad: object) -> None:
     assert max_unavailable_problem(bad) is not None
+
+
+def test_rotations_ahead_of_the_runtime_cap_roll_oldest_agent_first(world: World) -> None:
+    want = desired(*(agent(n) for n in NAMES[:3]))
+    world.apply(want)
+    doc = world.store.load()
+    ages = {NAMES[0]: 300.0, NAMES[1]: 100.0, NAMES[2]: 900.0}  # seconds since started
+    agents = {
+        name: record.model_copy(update={"started_at": record.started_at - ages[name]})
+        for name, record in doc.agents.items()
+    }
+    world.store.write(doc.model_copy(update={"agents": agents}))
+    world.events.clear()
+
+    plan, result, _ = world.apply(want, max_unavailable=1, rotate_before_cap_s=72 * 3600 - 1)
+
+    assert all(a.is_rotation for a in plan.agents), [a.reason for a in plan.agents]
+    assert plan.agents[0].reason.startswith("rotate (reaches the 72 h cap in ")
+    assert result.ok and result.count("restart") == 3
+    stopped = [e.name for e in world.events if e.phase == "stop" and e.status == "begin"]
+    assert stopped == [NAMES[2], NAMES[0], NAMES[1]]  # oldest first
+    assert most_restarts_down(world.events) == 1

@@ -217,3 +217,12 @@ def test_a_bad_max_unavailable_is_located_and_explained(
 ) -> None:
     write(tmp_path, f"engine: sandbox\nmax_unavailable: {value}\n")
     assert errors(tmp_path) == [f"reconciler.yaml:2: max_unavailable: {message}"]
+
+
+def test_rotate_before_cap_is_its_own_window_shorter_than_the_runtime_cap(tmp_path: Path) -> None:
+    assert load_settings(tmp_path, None, {}).rotate_before_cap_s == 7200
+    write(tmp_path, "rotate_before_cap_s: 3600\ntoken_renewal_window_s: 600\n")
+    settings = load_settings(tmp_path, None, {})
+    assert (settings.rotate_before_cap_s, settings.token_renewal_window_s) == (3600, 600)
+    write(tmp_path, "rotate_before_cap_s: 259200\n")
+    assert errors(tmp_path) == ["reconciler.yaml:1: rotate_before_cap_s: must be < 259200"]
