@@ -52,7 +52,7 @@ def check_same_manifests(plan: Plan, state: StateDoc, desired: DesiredSet) -> No
     changed: list[str] = []
     for agent in plan.agents:
         view = views.get(agent.name)
-        if agent.action == "stop" and not plan.destroy:
+        if agent.action in ("stop", "forget") and not plan.destroy:
             if view is not None:
                 changed.append(f"{agent.name} (added back to the manifests)")
             continue
@@ -83,7 +83,8 @@ def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:
         seen.add(action.name)
         if plan.destroy and action.action not in _ALLOWED_IN_DESTROY:
             raise _unfit(path, f"a destroy plan cannot {action.action} {action.name}")
-        problem = _action_problem(plan, action, state.agents.get(action.name))
+        recorded_as = action.renamed_from if action.action == "rename" else action.name
+        problem = _action_problem(plan, action, state.agents.get(recorded_as or action.name))
         if problem is not None:
             raise _unfit(path, problem)
 
@@ -91,6 +92,8 @@ def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:
 def _action_problem(plan: Plan, action: AgentPlan, record: AgentRecord | None) -> str | None:
     what = f"{action.action} of {action.name}"
     if record is None:
+        if action.action == "no-op" and action.agent_id is None:
+            return None  # declared but meant to be stopped (desired: stopped), never started
         if action.action != "start":
             return f"{what}: the state records no agent {action.name}"
         if action.agent_id is not None:
