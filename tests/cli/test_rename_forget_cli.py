@@ -54,3 +54,12 @@ def test_a_saved_plan_forgets_a_removed_agent_and_leaves_it_running(
     assert "1 forgotten" in applied.stdout
     assert "sales-en" not in project.state()["agents"]
     assert project.status(agent_id) == "RUNNING"
+
+
+def test_a_saved_plan_keeps_a_new_agent_meant_to_be_stopped_unstarted(
+    project: OpsProject,
+) -> None:
+    _insert_after_name(project, "sales-en", "desired: stopped")
+    project.ok("plan", "--out", "first.plan")
+    project.ok("apply", "first.plan")
+    assert sorted(project.state()["agents"]) == ["concierge", "support-en"]
