@@ -64,6 +64,9 @@ class PlanOptions:
     warnings: tuple[str, ...] = field(default=())
     max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
     """``max_unavailable`` from the settings; the plan carries it resolved to a count."""
+    adopted: tuple[tuple[str, str], ...] = ()
+    """``(name, agent_id)`` of agents the journal's evidence takes into state (an interrupted
+    run started them): the state given is as if settled, and the plan shows each as ``adopt``."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ def build_plan(
         )
         if name in renames and record is not None:
             planned_agent = _as_rename(planned_agent, renames[name], record.generation)
-        plans.append(planned_agent)
+        plans.append(_as_adoption(planned_agent, dict(options.adopted)))
 
     warnings = list(options.warnings)
     unknown = sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
@@ -531,3 +534,15 @@ def _duration(seconds: float) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _as_adoption(planned: AgentPlan, adopted: dict[str, str]) -> AgentPlan:
+    """Show an adoption: as the action when nothing else happens, else in the reason."""
+    agent_id = adopted.get(planned.name)
+    if agent_id is None or planned.agent_id != agent_id:
+        return planned
+    why = f"adopt agent {agent_id}: an interrupted run started it (the engine names it with this"
+    why += " project's wire name)"
+    if planned.action == "no-op":
+        return planned.model_copy(update={"action": "adopt", "reason": why})
+    return planned.model_copy(update={"reason": f"{why}; then {planned.reason}"})

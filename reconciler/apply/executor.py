@@ -29,7 +29,7 @@ from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.payload import update_properties
 from reconciler.apply.run import Run, drop_pending, fail, guarded, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
-from reconciler.errors import EngineError
+from reconciler.errors import ApplyError, EngineError
 from reconciler.models import AgentPlan, DesiredSet, PendingEntry, Plan, StateDoc
 from reconciler.models.live import ENDED_STATUSES
 from reconciler.models.plan import STATE_ONLY_ACTIONS
@@ -149,12 +149,26 @@ async def _phase(
 
 
 async def _edit_one(run: Run, action: AgentPlan) -> None:
-    """A rename (the record moves to the new name) or a forget (the record is dropped).
+    """A rename (the record moves to the new name), a forget (the record is dropped) or an
+    adopt (the journal's evidence made an interrupted run's agent a record).
 
     A pure state edit: no engine call, so no journal entry; the agent keeps running, with its id.
+    An adoption is written when apply settles the journal, under the lock and before it plans;
+    here it is only confirmed, never made from what a plan says.
     """
     started = run.ctx.clock()
     old = action.renamed_from
+    if action.action == "adopt":
+        record = run.doc.agents.get(action.name)
+        if record is None or record.agent_id != action.agent_id:
+            raise ApplyError(
+                f"{action.name}: the adoption of {action.agent_id} was not settled from the "
+                "journal (plan and apply again)"
+            )
+        run.result.results.append(
+            ActionResult(action.name, "adopt", True, agent_id=action.agent_id)
+        )
+        return
 
     def edit(doc: StateDoc) -> StateDoc:
         if action.action == "rename" and old is not None:

@@ -71,6 +71,7 @@ def summary_line(result: ApplyResult) -> str:
         ("stop", "stopped"),
         ("rename", "renamed"),
         ("forget", "forgotten"),
+        ("adopt", "adopted"),
     ):
         n = result.count(action)
         if n:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 EVENTS_FORMAT_VERSION = "1.0"
 """Version of the ``--format json`` event stream; the major part changes on a break."""
+_COUNTED = ("start", "update", "renew-token", "restart", "stop", "rename", "forget", "adopt")
+"""The actions the summary event counts."""
 PROGRESS_EVERY_S = 10.0
 """How often a still-running action is reported."""
 
@@ -214,10 +216,7 @@ class JsonEvents:
             )
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
-        counts = {
-            action: result.count(action)
-            for action in ("start", "update", "renew-token", "restart", "stop")
-        }
+        counts = {action: result.count(action) for action in _COUNTED}
         self._emit(
             "summary",
             ok=result.ok,

@@ -13,11 +13,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ActionKind = Literal[
-    "start", "stop", "update", "restart", "renew-token", "rename", "forget", "no-op"
+    "start", "stop", "update", "restart", "renew-token", "rename", "forget", "adopt", "no-op"
 ]
 ROTATION_REASON = "rotate"
 """How a restart ahead of the engine's 72 h runtime cap begins its reason."""
-STATE_ONLY_ACTIONS = frozenset({"rename", "forget"})
+STATE_ONLY_ACTIONS = frozenset({"rename", "forget", "adopt"})
 """Actions that edit the state only: no engine call (the agent keeps running, with its id)."""
 PLAN_FORMAT_VERSION = 1
 
@@ -29,6 +29,7 @@ TERRAFORM_ACTIONS: dict[str, tuple[str, ...]] = {
     "renew-token": ("update",),
     "rename": ("move",),
     "forget": ("forget",),
+    "adopt": ("import",),
     "no-op": ("no-op",),
 }
 
@@ -101,13 +102,14 @@ class PlanSummary(BaseModel):
     renew_token: int = 0
     rename: int = 0
     forget: int = 0
+    adopt: int = 0
     unchanged: int = 0
 
     @property
     def changes(self) -> int:
         return (
             self.start + self.update + self.restart + self.stop + self.renew_token + self.rename
-            + self.forget
+            + self.forget + self.adopt
         )  # fmt: skip
 
 
@@ -156,6 +158,7 @@ class Plan(BaseModel):
             renew_token=counts["renew-token"],
             rename=counts["rename"],
             forget=counts["forget"],
+            adopt=counts["adopt"],
             unchanged=counts["no-op"],
         )
 

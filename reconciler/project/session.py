@@ -36,6 +36,23 @@ if TYPE_CHECKING:
 # commands that never talk to the engine (plan --no-refresh, validate, show) start faster.
 
 
+def adoptions(before: StateDoc, after: StateDoc) -> tuple[tuple[str, str], ...]:
+    """``(name, agent_id)`` of each agent that settling the journal took into state: a recorded
+    start whose record now carries the entry's wire name (the engine's evidence)."""
+    found = []
+    for entry in before.pending:
+        record = after.agents.get(entry.name)
+        old = before.agents.get(entry.name)
+        if (
+            entry.op == "join"
+            and record is not None
+            and record.wire_name == entry.wire_name
+            and (old is None or old.agent_id != record.agent_id)
+        ):
+            found.append((entry.name, record.agent_id))
+    return tuple(found)
+
+
 def ensure_applicable(plan: Plan) -> None:
     """Raise :class:`PlanError` if ``plan`` has errors or unknown values (shown, not applied)."""
     if plan.errors:
@@ -175,6 +192,7 @@ class Project:
             state = self.store.load()
         notes: list[str] = []
         journal: list[str] = []
+        adopted: tuple[tuple[str, str], ...] = ()
         live = LiveStatus()
         if self.should_refresh(refresh):
             from reconciler.apply import preview_pending, resolve_pending, settle
@@ -184,16 +202,20 @@ class Project:
             async with engine_client(
                 self.settings, on_retry=hooks.on_retry, secrets=secret_values(desired)
             ) as client:
+                before = state
                 if state.pending and resolve:
                     state, notes = await resolve_pending(state, client, self.store, self.clock)
                 elif state.pending:
                     settlements = await preview_pending(state, client, self.clock)
                     journal = [s.preview() for s in settlements]
                     state = settle(state, settlements)
+                adopted = adoptions(before, state)
                 live = await refresh_live(client, state.agents, self.clock())
         options = self._options(targets, replace, destroy, force)
-        if journal:
-            options = replace_options(options, warnings=(*options.warnings, *journal))
+        if journal or adopted:
+            options = replace_options(
+                options, warnings=(*options.warnings, *journal), adopted=adopted
+            )
         with _gc_paused():
             plan = build_plan(desired, state, live, now=self.clock(), options=options)
         return PlanOutcome(

@@ -20,6 +20,7 @@ SYMBOLS: dict[str, str] = {
     "renew-token": "~",
     "rename": "->",
     "forget": ".",
+    "adopt": "<=",
     "no-op": " ",
 }
 """Terraform-like symbol of each action."""
@@ -32,6 +33,7 @@ VERBS: dict[str, str] = {
     "renew-token": "will have its token renewed in place",
     "rename": "will be renamed in state (keeps running, no restart)",
     "forget": "will be forgotten (keeps running, no longer managed)",
+    "adopt": "will be adopted into state (an agent an interrupted run started; no engine call)",
     "no-op": "is unchanged",
 }
 """How the header of an agent block says what happens to it."""
@@ -44,6 +46,7 @@ LEGEND: tuple[tuple[str, str], ...] = (
     ("stop", "stop"),
     ("rename", "rename (state only, keeps running)"),
     ("forget", "forget (state only, keeps running)"),
+    ("adopt", "adopt (state only: an agent an interrupted run started)"),
 )
 """Legend entries, in display order."""
 
@@ -81,6 +84,8 @@ def plan_summary_line(plan: Plan) -> str:
         parts.append(f"{s.rename} to rename")
     if s.forget:
         parts.append(f"{s.forget} to forget")
+    if s.adopt:
+        parts.append(f"{s.adopt} to adopt")
     return "Plan: " + ", ".join(parts) + f"; {s.unchanged} unchanged."
 
 

@@ -53,6 +53,7 @@ def render_json(plan: Plan) -> dict[str, Any]:
             "renew_token": s.renew_token,
             "rename": s.rename,
             "forget": s.forget,
+            "adopt": s.adopt,
             "unchanged": s.unchanged,
         },
         "capacity": {

@@ -53,9 +53,12 @@ _ACTION_LABELS: dict[str, str] = {
     "renew-token": "renew token",
     "rename": "rename",
     "forget": "forget",
+    "adopt": "adopt",
     "no-op": "unchanged",
 }
-_TABLE_ORDER = ("start", "update", "restart", "stop", "renew-token", "rename", "forget", "no-op")
+_TABLE_ORDER = (
+    "start", "update", "restart", "stop", "renew-token", "rename", "forget", "adopt", "no-op"
+)  # fmt: skip
 _MAX_WARNINGS = 20
 _MAX_LISTED = 200
 """Most unchanged agents named in the comment."""
@@ -261,7 +264,7 @@ def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int)
         kept.append(block.text)
         used += len(block.text) + 2
     note = _omitted_note(len(blocks) - len(kept), len(blocks))
-    out = _join([*head, index, *kept, note, *tail])
+    out = _join([*head, *([index] if index else []), *kept, note, *tail])
     if len(out) > max_chars:  # only with absurd inputs: never exceed the limit
         cut = "\n\n… cut to stay under the comment limit; run `reconciler plan`"
         out = out[: max_chars - len(cut)] + cut
@@ -269,18 +272,20 @@ def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int)
 
 
 def _index(blocks: list[_Block], budget: int) -> str:
-    """A table naming every changed agent (as many rows as ``budget`` allows)."""
+    """A table naming every changed agent, in at most ``budget`` characters ('' if none fit)."""
     lines = ["**Changed agents**", "", "| action | agent | reason |", "| :-- | :-- | :-- |"]
     used = sum(len(line) + 1 for line in lines)
     for shown, block in enumerate(blocks):
-        row = block.row
         rest = len(blocks) - shown
         more = f"| … | {rest:,} more | see the full plan |"
-        if used + len(row) + 1 + len(more) + 1 > budget and rest > 1:
+        last = rest == 1
+        if used + len(block.row) + 1 + (0 if last else len(more) + 1) > budget:
+            if used + len(more) + 1 > budget:
+                return "" if shown == 0 else "\n".join(lines)
             lines.append(more)
             break
-        lines.append(row)
-        used += len(row) + 1
+        lines.append(block.row)
+        used += len(block.row) + 1
     return "\n".join(lines)
 
 

@@ -52,15 +52,19 @@ def test_an_apply_killed_mid_join_is_resolved_by_the_next_run(
     assert len(sandbox.running()) == 3
 
     before = project.state_file.read_bytes()
-    plan = project.ok("plan", "--detailed-exitcode")
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
 
-    # plan only shows what apply will do about the journal; it writes nothing.
+    # plan only shows what apply will do about the journal (each adoption as its own action,
+    # never silently); it writes nothing.
     assert plan.stderr.count("is unresolved; apply will adopt agent") == 3, plan.stderr
-    assert "No changes" in plan.stdout
+    assert plan.stdout.startswith("Plan: 3 to adopt; 0 unchanged."), plan.stdout
+    assert "\n <= sales-en  agent_id=" in plan.stdout
+    assert "will be adopted into state" in plan.stdout
     assert project.state_file.read_bytes() == before
     applied = project.apply()
     assert applied.stderr.count("started by an interrupted run") == 3, applied.stderr
-    assert "No changes" in applied.stdout
+    assert "Plan: 3 to adopt; 0 unchanged." in applied.stdout
+    assert "Apply complete: 3 adopted." in applied.stdout
     state = project.state()
     assert state["pending"] == []
     assert {r["agent_id"] for r in state["agents"].values()} == {

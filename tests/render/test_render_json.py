@@ -83,6 +83,7 @@ def test_json_summary_counts_each_action_and_a_restart_once() -> None:
         "renew_token": 0,
         "rename": 0,
         "forget": 0,
+        "adopt": 0,
         "unchanged": 1,
     }
 
@@ -265,6 +266,7 @@ def test_the_documented_example_follows_the_restart_rules() -> None:
         "renew_token": counted["renew-token"],
         "rename": counted["rename"],
         "forget": counted["forget"],
+        "adopt": counted["adopt"],
         "unchanged": counted["no-op"],
     }
 
