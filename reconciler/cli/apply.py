@@ -238,7 +238,7 @@ def apply_cmd(
             return _execute(project, plan, desired, state, parallelism, fmt, "apply", saved=True)
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
-            replace=replace,
+            replace=replace, parallelism=parallelism,
         )  # fmt: skip
         if outcome is None:
             return EXIT_OK
@@ -288,7 +288,7 @@ def destroy_cmd(
     with project.lock("destroy", lock_timeout):
         outcome = _plan_and_confirm(
             ctx, project, "destroy", auto_approve, fmt, refresh=refresh, targets=targets,
-            destroy=True, force=force,
+            destroy=True, force=force, parallelism=parallelism,
         )  # fmt: skip
         if outcome is None:
             return EXIT_OK

@@ -171,6 +171,7 @@ class Project:
         hooks: Hooks | None = None,
         allow_unset: bool = False,
         resolve: bool = False,
+        parallelism: int | None = None,
     ) -> PlanOutcome:
         """Plan, settling pending entries first when refreshing.
 
@@ -179,6 +180,8 @@ class Project:
         With ``resolve`` (apply and destroy, which hold the lock) the settled journal is written
         to state; without it (plan) nothing is written: the plan is made as if settled, and
         each entry's fate (what apply will do about it) is among the plan's warnings.
+        ``parallelism`` (apply's flag) bounds the refresh's calls in flight as it bounds
+        apply's (default: the settings').
 
         Without ``resolve`` no lock is needed and no file is written: state is replaced by
         atomic renames, so the snapshot read is consistent, and with no state recorded yet the
@@ -200,7 +203,10 @@ class Project:
             from reconciler.project.connect import engine_client
 
             async with engine_client(
-                self.settings, on_retry=hooks.on_retry, secrets=secret_values(desired)
+                self.settings,
+                on_retry=hooks.on_retry,
+                secrets=secret_values(desired),
+                parallelism=parallelism,
             ) as client:
                 before = state
                 if state.pending and resolve:
