@@ -31,7 +31,7 @@ def _plan_outputs(case: Case) -> tuple[str, str, str, str]:
         desired_for(case), state, live_for(case, state), now=NOW, options=case.options()
     )
     text = render_text(plan) + "\n"
-    as_json = render_json_text(plan) + "\n"
+    as_json = render_json_text(plan, indent=2) + "\n"
     return text, as_json, render_markdown(plan), dump_state(state)
 
 

@@ -292,3 +292,11 @@ def test_the_documented_new_agent_lists_what_the_tool_lists(tmp_path: Path) -> N
     )
     plan, _ = make_world(tmp_path).plan(desired(agent))
     assert _agent(render_json(plan), documented["name"]) == documented
+
+
+def test_json_text_is_one_line_by_default_and_indented_on_request() -> None:
+    plan = one_of_each()
+    compact = render_json_text(plan)
+    assert "\n" not in compact
+    assert json.loads(compact) == render_json(plan) == json.loads(render_json_text(plan, indent=2))
+    assert render_json_text(plan, indent=2).startswith('{\n  "format_version"')
