@@ -32,9 +32,9 @@ def test_a_saved_plan_renames_the_agent_and_keeps_it_running(project: OpsProject
         text.replace("name: sales\n", "name: sales\nrenamed_from: sales-en\n", 1), "utf-8"
     )
     old.unlink()
-    shown = project.ok("plan", "--out", "rename.plan")
+    shown = project.ok("plan", "--out", str(project.dir / "rename.plan"))
     assert "sales-en -> sales (renamed, no restart)" in shown.stdout
-    applied = project.ok("apply", "rename.plan")
+    applied = project.ok("apply", str(project.dir / "rename.plan"))
     assert "1 renamed" in applied.stdout
     assert "sales-en" not in project.state()["agents"]
     assert project.agent_id("sales") == agent_id
@@ -48,9 +48,9 @@ def test_a_saved_plan_forgets_a_removed_agent_and_leaves_it_running(
     project.ok("apply", "--auto-approve")
     agent_id = project.agent_id("sales-en")
     (project.dir / "agents.d" / "sales-en.yaml").unlink()
-    shown = project.ok("plan", "--out", "forget.plan")
+    shown = project.ok("plan", "--out", str(project.dir / "forget.plan"))
     assert "sales-en will be forgotten (keeps running, no longer managed)" in shown.stdout
-    applied = project.ok("apply", "forget.plan")
+    applied = project.ok("apply", str(project.dir / "forget.plan"))
     assert "1 forgotten" in applied.stdout
     assert "sales-en" not in project.state()["agents"]
     assert project.status(agent_id) == "RUNNING"
@@ -60,6 +60,6 @@ def test_a_saved_plan_keeps_a_new_agent_meant_to_be_stopped_unstarted(
     project: OpsProject,
 ) -> None:
     _insert_after_name(project, "sales-en", "desired: stopped")
-    project.ok("plan", "--out", "first.plan")
-    project.ok("apply", "first.plan")
+    project.ok("plan", "--out", str(project.dir / "first.plan"))
+    project.ok("apply", str(project.dir / "first.plan"))
     assert sorted(project.state()["agents"]) == ["concierge", "support-en"]
