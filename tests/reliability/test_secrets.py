@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import threading
 import time
@@ -169,7 +170,8 @@ def test_no_secret_in_any_output_file_or_format_on_success_and_error_paths(
     # A rotated secret: planned as "(sensitive, changed)", applied as an update.
     rotated = {**project.env, **ROTATED}
     changed = scan.run("-v", "plan", "--format", "json", code=0, env=rotated)
-    assert '"sensitive": true' in changed.stdout
+    doc = json.loads(changed.stdout)
+    assert any(c["sensitive"] for a in doc["agents"] for c in a["changes"])
     for fmt in ("text", "markdown"):
         scan.run("plan", "--format", fmt, env=rotated)
     scan.run("-v", "apply", "--auto-approve", env={**rotated, "RECONCILER_LOG": "1"}, process=True)
