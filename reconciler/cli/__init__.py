@@ -37,6 +37,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "force-unlock": ("reconciler.cli.state", "force_unlock_cmd"),
     "state": ("reconciler.cli.state", "state_group"),
     "sandbox": ("reconciler.cli.sandbox", "sandbox_group"),
+    "watch": ("reconciler.cli.watch", "watch_cmd"),
 }
 
 

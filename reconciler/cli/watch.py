@@ -1,0 +1,114 @@
+"""``reconciler watch``: reconcile on an interval, self-heal, stand by behind a leader."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from reconciler.cli.context import project_from_context
+from reconciler.cli.runner import run_async
+from reconciler.errors import EXIT_OK
+
+LOG_FORMATS = ("text", "json")
+
+
+@click.command("watch")
+@click.option(
+    "--interval",
+    default="30s",
+    show_default=True,
+    help="Time between reconcile runs: 30s, 2m, 1h, 500ms (SIGHUP runs one at once).",
+)
+@click.option(
+    "--heal-only",
+    is_flag=True,
+    help="Only heal drift (start exited recorded agents, restart before the runtime cap, renew "
+    "tokens); never apply manifest changes (new, changed or removed agents).",
+)
+@click.option(
+    "--listen",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve /healthz, /readyz and /metrics there (e.g. 127.0.0.1:9108).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="Log lines on stderr: text for people, json (one object per line) for collectors.",
+)
+@click.pass_context
+def watch_cmd(
+    ctx: click.Context, interval: str, heal_only: bool, listen: str | None, log_format: str
+) -> int:
+    """Keep the engine matching the manifests: plan and apply on every interval.
+
+    Every interval (and on SIGHUP) it re-reads reconciler.yaml and agents.d/, refreshes, plans
+    and applies under the same rules as `apply --auto-approve`. Errors (engine or database down,
+    invalid manifests) are logged and retried with back-off; they never stop it.
+
+    With local state it holds the state lock for its lifetime (one replica; a second one exits
+    3). With PostgreSQL state several replicas may run: the one holding the state key's lock
+    leads, the others stand by and take over when it goes away.
+
+    SIGTERM: the calls in flight finish and are recorded, the lock is released, exit 0.
+
+    \b
+    Examples:
+      reconciler watch
+      reconciler watch --interval 1m --listen 127.0.0.1:9108 --log-format json
+      reconciler watch --heal-only
+
+    \b
+    Exit codes:
+      0    stopped by SIGTERM or Ctrl-C
+      1    bad option or settings at start
+      3    local state locked by another run
+    """
+    from reconciler.watch import parse_duration, parse_listen
+    from reconciler.watch.controller import Watcher, WatchOptions
+    from reconciler.watch.endpoint import Endpoint
+    from reconciler.watch.logs import LOGGER, make_formatter
+    from reconciler.watch.metrics import WatchMetrics
+    from reconciler.watch.status import WatchStatus
+
+    seconds = parse_duration(interval)
+    address = parse_listen(listen) if listen is not None else None
+    _configure_logging(LOGGER, make_formatter(log_format), ctx)
+    project = project_from_context(ctx)
+    project.require_credentials("watch")
+    obj = ctx.find_root().obj or {}
+    options = WatchOptions(
+        directory=obj["directory"], config=obj.get("config"), interval=seconds, heal_only=heal_only
+    )
+    metrics = WatchMetrics()
+    status = WatchStatus()
+    watcher = Watcher(project, options, metrics=metrics, status=status)
+    # Local state: refused at once (exit 3) if another run holds the lock; PostgreSQL: a
+    # refusal only means standing by, and the loop keeps trying.
+    if not watcher.lease.shared:
+        watcher.lease.try_acquire()
+    endpoint = Endpoint(*address, status, metrics) if address is not None else None
+    try:
+        if endpoint is not None:
+            endpoint.start()
+        run_async(watcher.run_with_signals())
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
+        watcher.lease.release()
+    return EXIT_OK
+
+
+def _configure_logging(
+    logger: logging.Logger, formatter: logging.Formatter, ctx: click.Context
+) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    verbose = (ctx.find_root().obj or {}).get("verbose", 0)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -1,0 +1,316 @@
+"""The controller loop of ``reconciler watch``.
+
+Every interval, and at once on SIGHUP, the leader re-reads the settings and the manifests
+(a git-sync sidecar or a ``git pull`` changes what it applies), refreshes, plans with the
+journal settled (``Project.plan(resolve=True)``), and applies under the same rules as
+``apply`` (``ensure_applicable``: errors such as a capacity overrun refuse the whole plan;
+the journal, the channel locks and the capacity check of the executor). A standby polls the
+lease instead. No error ends the loop: it is logged, the replica reports not ready, and the
+next run comes after a back-off with jitter (doubling up to ten intervals, at most five
+minutes unless the interval is longer).
+
+SIGTERM or SIGINT stops the loop: while planning, the run is cancelled (nothing is written by a
+plan except the settled journal, one whole write at a time); while applying, the apply is told
+to stop (the calls in flight finish and are recorded, a restart whose old agent is already
+stopped gets its new one), then the lease is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import (
+    ApplyError,
+    EngineError,
+    PlanError,
+    ReconcilerError,
+    SettingsError,
+    StateError,
+    ValidationError,
+)
+from reconciler.manifests import load_settings
+from reconciler.project import Project
+from reconciler.project.session import Hooks, ensure_applicable
+from reconciler.watch.heal import heal_only
+from reconciler.watch.lease import Lease
+from reconciler.watch.logs import log
+from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.status import WatchStatus
+
+__all__ = ["WatchOptions", "Watcher", "failure_reason"]
+
+STANDBY_POLL_S = 2.0
+"""The longest a standby waits between two tries of the lease."""
+MAX_BACKOFF_S = 300.0
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    directory: Path
+    config: Path | None
+    interval: float = 30.0
+    heal_only: bool = False
+    standby_poll_s: float = STANDBY_POLL_S
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short category for ``/readyz`` (the message itself goes to the log only)."""
+    if isinstance(exc, StateError):
+        return "state unreachable or refused"
+    if isinstance(exc, EngineError):
+        return "engine unreachable or failing"
+    if isinstance(exc, ValidationError | SettingsError):
+        return "manifests or settings invalid"
+    if isinstance(exc, PlanError):
+        return "plan cannot be applied"
+    if isinstance(exc, ApplyError):
+        return "actions failed"
+    return "unexpected error"
+
+
+def backoff_delay(interval: float, failures: int, jitter: float) -> float:
+    """Seconds before the next try after ``failures`` failures in a row (``jitter`` in [0, 1))."""
+    cap = max(interval, min(MAX_BACKOFF_S, interval * 10))
+    base: float = min(cap, interval * 2.0 ** min(failures - 1, 20))
+    return base * (0.5 + jitter / 2)
+
+
+class Watcher:
+    """One replica: competes for the lease and, while it leads, reconciles."""
+
+    def __init__(
+        self,
+        project: Project,
+        options: WatchOptions,
+        *,
+        metrics: WatchMetrics,
+        status: WatchStatus | None = None,
+        lease: Lease | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.project = project
+        self.options = options
+        self.metrics = metrics
+        self.status = status or WatchStatus()
+        self.lease = lease or Lease(project)
+        self._jitter = jitter
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.phase = "idle"
+        self.runs = 0
+        """Reconcile runs finished (successfully or not) while leading."""
+
+    # -- control -------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log(logging.INFO, "watch.stopping", "stop requested: finishing the calls in flight")
+        self._stop.set()
+
+    def wake(self) -> None:
+        """Reconcile now (SIGHUP) instead of at the end of the interval."""
+        log(logging.INFO, "watch.wake", "reconciling now (SIGHUP)")
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def run_with_signals(self) -> None:
+        """:meth:`run`, with SIGTERM/SIGINT stopping it and SIGHUP waking it."""
+        loop = asyncio.get_running_loop()
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        for sig in handled[:2]:
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.wake)
+        try:
+            await self.run()
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Lead or stand by until :meth:`request_stop`; never returns on an error."""
+        failures = 0
+        leading = False
+        try:
+            while not self._stop.is_set():
+                delay = self.options.interval
+                try:
+                    if self.lease.try_acquire():
+                        if not leading:
+                            log(logging.INFO, "lease.acquired", "leading: this replica reconciles")
+                        leading = True
+                        self.metrics.leader.set(1)
+                        await self._reconcile_until_stopped()
+                        self.status.leading(True)
+                    else:
+                        if leading:
+                            log(logging.WARNING, "lease.lost", "standing by: another replica leads")
+                        leading = False
+                        self.metrics.leader.set(0)
+                        self.status.standing_by(True, "another replica leads")
+                        delay = min(self.options.interval, self.options.standby_poll_s)
+                    failures = 0
+                except Exception as exc:  # the loop must survive anything
+                    failures += 1
+                    leading = self._failed(exc, failures)
+                    delay = backoff_delay(self.options.interval, failures, self._jitter())
+                await self._sleep(delay)
+        finally:
+            self.status.stopping()
+            self.lease.release()
+            self.metrics.leader.set(0)
+            log(logging.INFO, "watch.stopped", "stopped; lease released")
+
+    def _failed(self, exc: Exception, failures: int) -> bool:
+        """Log a failed run or lease try, update readiness; return whether still leading."""
+        if isinstance(exc, StateError):
+            self.lease.lost()
+        reason = failure_reason(exc)
+        if isinstance(exc, ReconcilerError):
+            message = str(exc)
+        else:
+            message = f"internal error ({type(exc).__name__}); set RECONCILER_DEBUG=1 for details"
+        log(logging.ERROR, "reconcile.failed", message, reason=reason, failures=failures)
+        if not isinstance(exc, ReconcilerError) and os.environ.get("RECONCILER_DEBUG"):
+            logging.getLogger("reconciler.watch").exception("internal error")
+        leading = self.lease.held
+        if leading:
+            self.status.leading(False, reason)
+        else:
+            self.metrics.leader.set(0)
+            self.status.standing_by(False, reason)
+        return leading
+
+    async def _sleep(self, seconds: float) -> None:
+        if self._stop.is_set():
+            return
+        stop = asyncio.create_task(self._stop.wait())
+        wake = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
+            self._wake.clear()
+
+    async def _reconcile_until_stopped(self) -> None:
+        """One reconcile run; a stop request cancels it while it plans (see module docstring)."""
+        run = asyncio.create_task(self.reconcile())
+        stop = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait({run, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not run.done() and self.phase != "apply":
+                run.cancel()
+            try:
+                await run
+            except asyncio.CancelledError:
+                if not self._stop.is_set():
+                    raise
+                log(logging.INFO, "reconcile.cancelled", "stopped while planning")
+        finally:
+            stop.cancel()
+
+    # -- one run -------------------------------------------------------------------------------
+
+    def _reload_settings(self) -> None:
+        project = self.project
+        fresh = load_settings(self.options.directory, self.options.config, project.environ)
+        old = project.settings
+        if (fresh.state, fresh.effective_state_key) != (old.state, old.effective_state_key):
+            raise SettingsError(
+                f"the state location changed in the settings (now {fresh.state_shown}, key "
+                f"{fresh.effective_state_key}); this watch keeps {old.state_shown} (key "
+                f"{old.effective_state_key}): restart it to use the new one"
+            )
+        project.settings = fresh
+
+    async def reconcile(self) -> None:
+        """Re-read, refresh, plan and apply once; raise on failure (the loop logs it)."""
+        began = time.monotonic()
+        ok = False
+        try:
+            await self._reconcile()
+            ok = True
+        finally:
+            self.phase = "idle"
+            self.runs += 1
+            seconds = time.monotonic() - began
+            self.metrics.run_finished(ok, seconds, time.time())
+
+    async def _reconcile(self) -> None:
+        self.phase = "plan"
+        self._reload_settings()
+        project = self.project
+        outcome = await project.plan(refresh=True, resolve=True)
+        for note in outcome.notes:
+            log(logging.INFO, "journal.settled", note)
+        ensure_applicable(outcome.plan)
+        self.metrics.observed(outcome.state, outcome.live)
+        plan = outcome.plan
+        if self.options.heal_only:
+            split = heal_only(plan)
+            plan = split.plan
+            if split.held:
+                self.metrics.held([a.action for a in split.held])
+                log(
+                    logging.WARNING,
+                    "heal_only.held",
+                    f"{len(split.held)} manifest change(s) held for review (--heal-only): "
+                    + ", ".join(f"{a.action} {a.name}" for a in split.held),
+                    held=len(split.held),
+                )
+        state = outcome.state
+        if plan.has_changes:
+            if self._stop.is_set():
+                return
+            self.phase = "apply"
+            summary = plan.summary
+            log(
+                logging.INFO,
+                "apply.begin",
+                f"applying {summary.changes} action(s)",
+                start=summary.start,
+                restart=summary.restart,
+                update=summary.update,
+                stop=summary.stop,
+                renew_token=summary.renew_token,
+            )
+            hooks = Hooks(should_stop=self._stop.is_set)
+            result, state = await project.apply(plan, outcome.desired, state, hooks=hooks)
+            self.metrics.applied(result)
+            done = sum(1 for r in result.results if r.ok)
+            failed = [r for r in result.results if not r.ok]
+            log(
+                logging.INFO if not failed else logging.WARNING,
+                "apply.done",
+                f"{done} action(s) done, {len(failed)} failed",
+                done=done,
+                failed=len(failed),
+                interrupted=result.interrupted,
+            )
+            if failed:
+                raise ApplyError(
+                    "these actions failed: "
+                    + "; ".join(f"{r.action} {r.name}: {r.detail or r.reason}" for r in failed)
+                )
+            if result.aborted:
+                raise ApplyError(result.aborted)
+        unsettled = sorted({p.name for p in state.pending if p.op == "join"})
+        if unsettled:
+            raise ApplyError(
+                f"interrupted start(s) of {', '.join(unsettled)} could not be settled; nothing "
+                "more is started in their channels until they are"
+            )
+        log(logging.INFO, "reconcile.done", "reconciled", changes=plan.summary.changes)

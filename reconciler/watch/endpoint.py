@@ -1,0 +1,98 @@
+"""The HTTP endpoint of a watch process: ``/healthz``, ``/readyz`` and ``/metrics``.
+
+A standard-library ``ThreadingHTTPServer`` on a daemon thread: it answers while the controller's
+event loop is busy (a plan of thousands of agents), and needs no second web framework.
+
+* ``/healthz``: 200 while the process runs.
+* ``/readyz``: 200 for a leader whose last reconcile succeeded (so the database and the engine
+  answered) or a standby that reaches the database; 503 otherwise, with the role and a short
+  reason (never an error message).
+* ``/metrics``: the Prometheus text format (:class:`~reconciler.watch.metrics.WatchMetrics`).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from reconciler.errors import ReconcilerError
+from reconciler.watch.metrics import CONTENT_TYPE, WatchMetrics
+from reconciler.watch.status import WatchStatus
+
+__all__ = ["PATHS", "Endpoint"]
+
+PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], status: WatchStatus, metrics: WatchMetrics
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+        self.status = status
+        self.metrics = metrics
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:  # the name http.server calls
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            self._send(200, b"ok\n")
+        elif path == "/readyz":
+            readiness = self.server.status.readiness()
+            self.server.metrics.ready.set(1 if readiness.ready else 0)
+            text = f"{'ready' if readiness.ready else 'not ready'}: {readiness.role}"
+            if readiness.reason:
+                text += f" ({readiness.reason})"
+            self._send(200 if readiness.ready else 503, (text + "\n").encode())
+        elif path == "/metrics":
+            self._send(200, self.server.metrics.exposition(), CONTENT_TYPE)
+        else:
+            self._send(404, b"not found; try /healthz, /readyz or /metrics\n")
+
+    def _send(
+        self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
+    ) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Probes every few seconds are not worth a log line."""
+
+
+class Endpoint:
+    """The server, started on :meth:`start` and stopped on :meth:`stop`."""
+
+    def __init__(self, host: str, port: int, status: WatchStatus, metrics: WatchMetrics) -> None:
+        try:
+            self._server = _Server((host, port), status, metrics)
+        except OSError as exc:
+            raise ReconcilerError(
+                f"--listen {host}:{port}: cannot listen there ({exc.strerror or exc})"
+            ) from None
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="watch-endpoint", daemon=True
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

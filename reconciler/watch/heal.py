@@ -1,0 +1,54 @@
+"""``--heal-only``: keep the actions of a plan that heal drift, hold back the reviewed kind.
+
+Healing puts back what the manifests and the state already agree on: the start of a recorded
+agent that exited or is missing (its spec unchanged), a restart forced by the engine's runtime
+cap (no field changed), and a token renewal. Everything else is a manifest change somebody has
+to review first (a new agent, a changed spec, a removal, a replacement) and is held back.
+The decision is structural (the action, whether the agent is recorded, whether fields changed),
+so it does not depend on how a reason is worded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.models import AgentPlan, Plan
+
+__all__ = ["HealSplit", "heal_only", "heals_drift"]
+
+
+def heals_drift(action: AgentPlan) -> bool:
+    """Whether ``action`` only puts back what the state records (see the module docstring)."""
+    recorded = action.agent_id is not None
+    if action.action == "renew-token":
+        return True
+    if action.action == "start":
+        return recorded and not action.changes
+    if action.action == "restart":
+        return recorded and not action.changes
+    return False
+
+
+@dataclass(frozen=True)
+class HealSplit:
+    """A plan cut down to its healing actions, and the actions held back for review."""
+
+    plan: Plan
+    held: tuple[AgentPlan, ...]
+
+
+def heal_only(plan: Plan) -> HealSplit:
+    """``plan`` with only the healing actions (and the no-ops); the rest are ``held``.
+
+    A held action is left out of the plan entirely (not turned into a no-op), so apply does
+    nothing for that agent: a new agent is not started, a removed one keeps running, a changed
+    one keeps its recorded spec until someone applies the change.
+    """
+    kept: list[AgentPlan] = []
+    held: list[AgentPlan] = []
+    for action in plan.agents:
+        if action.action == "no-op" or heals_drift(action):
+            kept.append(action)
+        else:
+            held.append(action)
+    return HealSplit(plan=plan.model_copy(update={"agents": tuple(kept)}), held=tuple(held))

@@ -1,0 +1,103 @@
+"""The Prometheus metrics of a watch process, in a registry of its own.
+
+Every name starts with ``reconciler_watch_``; labels carry only action kinds, outcomes and
+engine statuses, never an agent's spec or any value from the manifests, so nothing secret can
+reach them. ``prometheus-client`` is imported here only (the ``watch`` command is the only one
+that loads this module).
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from reconciler.apply import ApplyResult
+from reconciler.models import LiveStatus, StateDoc
+
+__all__ = ["WatchMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MISSING = "MISSING"
+"""The status of a recorded agent the engine does not know (any more)."""
+
+
+class WatchMetrics:
+    """Reconcile runs and durations, actions, agents by status, leadership, last success."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.runs = Counter(
+            "reconciler_watch_reconcile_runs",
+            "Reconcile runs by outcome (ok, error).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "reconciler_watch_reconcile_duration_seconds",
+            "Duration of a reconcile run (plan and apply).",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "reconciler_watch_actions",
+            "Actions applied, by kind (start, restart, ...) and outcome (ok, failed, "
+            "not_attempted, held).",
+            ["action", "outcome"],
+            registry=self.registry,
+        )
+        self.agents = Gauge(
+            "reconciler_watch_agents",
+            "Recorded agents by the engine's status at the last refresh (MISSING: unknown to "
+            "the engine).",
+            ["status"],
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "reconciler_watch_leader",
+            "1 while this replica holds the lease and reconciles, 0 on standby.",
+            registry=self.registry,
+        )
+        self.ready = Gauge(
+            "reconciler_watch_ready", "1 when /readyz answers 200.", registry=self.registry
+        )
+        self.last_success = Gauge(
+            "reconciler_watch_last_success_timestamp_seconds",
+            "Unix time of the end of the last successful reconcile run.",
+            registry=self.registry,
+        )
+        for outcome in ("ok", "error"):
+            self.runs.labels(outcome=outcome)
+
+    def run_finished(self, ok: bool, seconds: float, now: float) -> None:
+        self.runs.labels(outcome="ok" if ok else "error").inc()
+        self.duration.observe(seconds)
+        if ok:
+            self.last_success.set(now)
+
+    def applied(self, result: ApplyResult) -> None:
+        for action in result.results:
+            self.actions.labels(action=action.action, outcome="ok" if action.ok else "failed").inc()
+        for _name in result.not_attempted:
+            self.actions.labels(action="any", outcome="not_attempted").inc()
+
+    def held(self, kinds: list[str]) -> None:
+        for kind in kinds:
+            self.actions.labels(action=kind, outcome="held").inc()
+
+    def observed(self, state: StateDoc, live: LiveStatus) -> None:
+        """Set the agents gauge from the recorded agents and what the engine said of them."""
+        if not live.refreshed:
+            return
+        tally: Tally[str] = Tally()
+        for record in state.agents.values():
+            seen = live.agents.get(record.agent_id)
+            tally[seen.status if seen is not None else MISSING] += 1
+        self.agents.clear()
+        for status, count in tally.items():
+            self.agents.labels(status=status).set(count)
+
+    def exposition(self) -> bytes:
+        """The text format of every metric (what ``/metrics`` answers)."""
+        data: bytes = generate_latest(self.registry)
+        return data
