@@ -313,4 +313,10 @@ class Watcher:
                 f"interrupted start(s) of {', '.join(unsettled)} could not be settled; nothing "
                 "more is started in their channels until they are"
             )
-        log(logging.INFO, "reconcile.done", "reconciled", changes=plan.summary.changes)
+        changes = plan.summary.changes
+        log(
+            logging.INFO if changes else logging.DEBUG,
+            "reconcile.done",
+            "reconciled",
+            changes=changes,
+        )

@@ -1,0 +1,135 @@
+"""The controller against the in-process sandbox: one run, heal-only, errors that never stop
+the loop, and the local lease."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import LockHeldError, SettingsError
+from reconciler.project import Project
+from reconciler.watch.controller import Watcher, WatchOptions
+from reconciler.watch.lease import Lease
+from reconciler.watch.metrics import WatchMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {"OPENAI_API_KEY": "sk-watch-test"}
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "agents.d", tmp_path / "agents.d")
+    shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
+    return tmp_path
+
+
+def _watcher(directory: Path, *, heal_only: bool = False, interval: float = 30.0) -> Watcher:
+    project = Project.open(directory, None, ENV)
+    options = WatchOptions(directory=directory, config=None, interval=interval, heal_only=heal_only)
+    return Watcher(project, options, metrics=WatchMetrics(), jitter=lambda: 0.0)
+
+
+def _add_manifest(directory: Path, name: str) -> None:
+    text = (directory / "agents.d" / "support-en.yaml").read_text(encoding="utf-8")
+    text = text.replace("support-en", name).replace('"1001"', '"1777"')
+    (directory / "agents.d" / f"{name}.yaml").write_text(text, encoding="utf-8")
+
+
+def _sample(watcher: Watcher, name: str, **labels: str) -> float:
+    value = watcher.metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+def test_one_run_starts_every_manifest_and_counts_the_actions(directory: Path) -> None:
+    watcher = _watcher(directory)
+    asyncio.run(watcher.reconcile())
+    state = watcher.project.store.load()
+    assert sorted(state.agents) == ["concierge", "sales-en", "support-en"]
+    assert _sample(watcher, "reconciler_watch_actions_total", action="start", outcome="ok") == 3
+    assert _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="ok") == 1
+
+
+def test_a_run_rereads_the_manifests(directory: Path) -> None:
+    watcher = _watcher(directory)
+    asyncio.run(watcher.reconcile())
+    _add_manifest(directory, "support-de")
+    asyncio.run(watcher.reconcile())
+    assert "support-de" in watcher.project.store.load().agents
+
+
+def test_heal_only_does_not_start_a_new_manifest(directory: Path) -> None:
+    asyncio.run(_watcher(directory).reconcile())
+    _add_manifest(directory, "support-de")
+    watcher = _watcher(directory, heal_only=True)
+    asyncio.run(watcher.reconcile())
+    assert "support-de" not in watcher.project.store.load().agents
+    assert _sample(watcher, "reconciler_watch_actions_total", action="start", outcome="held") == 1
+
+
+def test_heal_only_keeps_a_removed_manifest_running(directory: Path) -> None:
+    asyncio.run(_watcher(directory).reconcile())
+    (directory / "agents.d" / "sales-en.yaml").unlink()
+    watcher = _watcher(directory, heal_only=True)
+    asyncio.run(watcher.reconcile())
+    assert "sales-en" in watcher.project.store.load().agents
+
+
+def test_an_invalid_manifest_never_stops_the_loop_and_it_recovers_when_fixed(
+    directory: Path,
+) -> None:
+    manifest = directory / "agents.d" / "support-en.yaml"
+    good = manifest.read_text(encoding="utf-8")
+    manifest.write_text(good.replace("channel: support-en", "channel: [not, a, channel]"))
+    watcher = _watcher(directory, interval=0.05)
+
+    async def scenario() -> None:
+        loop = asyncio.create_task(watcher.run())
+        for _ in range(200):
+            if _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") >= 2:
+                break
+            await asyncio.sleep(0.02)
+        readiness = watcher.status.readiness()
+        assert not readiness.ready and readiness.reason == "manifests or settings invalid"
+        assert not loop.done()
+        manifest.write_text(good, encoding="utf-8")
+        for _ in range(200):
+            if watcher.status.readiness().ready:
+                break
+            await asyncio.sleep(0.02)
+        assert watcher.status.readiness().ready
+        watcher.request_stop()
+        await asyncio.wait_for(loop, 5)
+
+    asyncio.run(scenario())
+    assert sorted(watcher.project.store.load().agents) == ["concierge", "sales-en", "support-en"]
+    assert not watcher.lease.held
+
+
+def test_a_second_watch_on_local_state_is_refused(directory: Path) -> None:
+    first = Lease(Project.open(directory, None, ENV))
+    assert first.try_acquire()
+    try:
+        with pytest.raises(LockHeldError):
+            Lease(Project.open(directory, None, ENV)).try_acquire()
+    finally:
+        first.release()
+    second = Lease(Project.open(directory, None, ENV))
+    assert second.try_acquire()
+    second.release()
+
+
+def test_a_changed_state_location_is_refused_until_restart(directory: Path) -> None:
+    watcher = _watcher(directory)
+    settings = directory / "reconciler.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace(
+            "state: state/agents.json", "state: elsewhere/agents.json"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(SettingsError, match="restart it"):
+        asyncio.run(watcher.reconcile())
+    assert _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") == 1

@@ -1,0 +1,78 @@
+"""--heal-only keeps the actions that put back what the state records, and holds the rest."""
+
+from __future__ import annotations
+
+from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.watch import heal_only
+from reconciler.watch.heal import heals_drift
+
+CHANGE = FieldChange(path="properties.llm.greeting_message", before="hi", after="hello")
+
+
+def _plan(*agents: AgentPlan) -> Plan:
+    return Plan(
+        lineage="00000000-0000-4000-8000-000000000000",
+        serial=3,
+        manifests_digest="d",
+        created_at=0,
+        refreshed=True,
+        agents=agents,
+    )
+
+
+def _action(
+    action: str, *, recorded: bool = True, changes: bool = False, reason: str = "x"
+) -> AgentPlan:
+    return AgentPlan(
+        name=f"{action}-{'rec' if recorded else 'new'}-{'chg' if changes else 'same'}",
+        action=action,  # type: ignore[arg-type]
+        reason=reason,
+        agent_id="A1" if recorded else None,
+        changes=(CHANGE,) if changes else (),
+    )
+
+
+def test_start_of_a_recorded_agent_that_exited_heals() -> None:
+    assert heals_drift(_action("start", reason="exited (FAILED: crashed)"))
+
+
+def test_start_of_a_new_agent_is_held() -> None:
+    assert not heals_drift(_action("start", recorded=False, reason="new agent"))
+
+
+def test_start_of_an_exited_agent_whose_manifest_changed_is_held() -> None:
+    assert not heals_drift(_action("start", changes=True))
+
+
+def test_restart_for_the_runtime_cap_heals() -> None:
+    assert heals_drift(_action("restart", reason="reaches the engine's 72 h runtime cap in 2h"))
+
+
+def test_restart_forced_by_a_spec_change_is_held() -> None:
+    assert not heals_drift(_action("restart", changes=True))
+
+
+def test_token_renewal_heals() -> None:
+    assert heals_drift(_action("renew-token"))
+
+
+def test_in_place_update_and_removal_are_held() -> None:
+    assert not heals_drift(_action("update", changes=True))
+    assert not heals_drift(_action("stop"))
+
+
+def test_heal_only_keeps_healing_actions_and_no_ops_in_order_and_lists_the_held() -> None:
+    healing = _action("start")
+    noop = _action("no-op")
+    new = _action("start", recorded=False)
+    removal = _action("stop")
+    renewal = _action("renew-token")
+    split = heal_only(_plan(healing, new, noop, removal, renewal))
+    assert split.plan.agents == (healing, noop, renewal)
+    assert split.held == (new, removal)
+    assert split.plan.summary.start == 1 and split.plan.summary.stop == 0
+
+
+def test_heal_only_of_a_plan_without_changes_holds_nothing() -> None:
+    split = heal_only(_plan(_action("no-op")))
+    assert split.held == () and not split.plan.has_changes
