@@ -1,0 +1,167 @@
+"""`reconciler watch` as real processes against a served sandbox: self-healing, the local lock,
+leadership on PostgreSQL (kill -9 and SIGTERM hand-overs), and no secret in what it shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.e2e_helpers import Project, Sandbox, leaks
+from tests.watch.conftest import make_project
+from tests.watch.watch_process import (
+    SIGKILL,
+    SIGTERM,
+    WatchProcess,
+    crash,
+    join_names,
+    running_names,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+NAMES = ["concierge", "sales-en", "support-en"]
+
+
+def _all_running(sandbox: Sandbox) -> bool:
+    return sorted(running_names(sandbox)) == NAMES
+
+
+def _healed(sandbox: Sandbox, name: str, crashed_id: str) -> bool:
+    now = running_names(sandbox).get(name)
+    return now is not None and now != crashed_id
+
+
+def _no_duplicate_joins(sandbox: Sandbox) -> None:
+    names = join_names(sandbox)
+    assert len(names) == len(set(names)), f"a join was sent twice: {sorted(names)}"
+
+
+def _no_leaks(*watches: WatchProcess) -> None:
+    texts = [(str(w.log), w.log_text()) for w in watches]
+    for w in watches:
+        for path in ("/metrics", "/readyz", "/healthz"):
+            response = w.get(path)
+            if response is not None:
+                texts.append((f"{w.url}{path}", response.text))
+    assert leaks(texts) == []
+
+
+def test_watch_restarts_a_crashed_agent_within_two_intervals(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    watch = WatchProcess(project, log=tmp_path / "watch.log")
+    try:
+        wait_for("the first run to start every agent", lambda: _all_running(sandbox), 20, watch)
+        wait_for("readiness", watch.is_ready, 10, watch)
+        crashed = running_names(sandbox)["support-en"]
+        crash(sandbox, crashed)
+        took = wait_for(
+            "the crashed agent to be restarted",
+            lambda: _healed(sandbox, "support-en", crashed),
+            2.5,
+            watch,
+        )
+        assert took <= 2.5
+        _no_duplicate_joins(sandbox)
+        assert watch.metric('reconciler_watch_agents{status="RUNNING"}') is not None
+        _no_leaks(watch)
+        watch.signal(SIGTERM)
+        assert watch.wait_exit(15) == 0, watch.log_text()
+    finally:
+        watch.stop()
+    assert "Traceback" not in watch.log_text()
+
+
+def test_a_second_watch_on_local_state_exits_3_at_once(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    first = WatchProcess(project, log=tmp_path / "first.log")
+    try:
+        wait_for("the first watch to lead", first.is_leader, 20, first)
+        second = WatchProcess(project, log=tmp_path / "second.log")
+        try:
+            assert second.wait_exit(15) == 3, second.log_text()
+            assert "locked" in second.log_text()
+        finally:
+            second.stop()
+        assert first.process.poll() is None
+    finally:
+        first.stop()
+
+
+def test_heal_only_watch_does_not_start_a_new_manifest(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    project.apply()
+    text = project.manifest("support-en").read_text(encoding="utf-8")
+    project.manifest("support-de").write_text(
+        text.replace("support-en", "support-de").replace('"1001"', '"1777"'), encoding="utf-8"
+    )
+    watch = WatchProcess(project, "--heal-only", log=tmp_path / "watch.log")
+    try:
+        wait_for(
+            "a heal-only run",
+            lambda: (
+                (watch.metric('reconciler_watch_actions_total{action="start",outcome="held"}') or 0)
+                >= 1
+            ),
+            20,
+            watch,
+        )
+        crashed = running_names(sandbox)["sales-en"]
+        crash(sandbox, crashed)
+        wait_for(
+            "the crashed agent to be restarted",
+            lambda: _healed(sandbox, "sales-en", crashed),
+            5,
+            watch,
+        )
+        assert "support-de" not in running_names(sandbox)
+        watch.signal(SIGTERM)
+        assert watch.wait_exit(15) == 0, watch.log_text()
+    finally:
+        watch.stop()
+
+
+def test_replicas_on_postgresql_have_one_leader_and_hand_over_on_kill_and_sigterm(
+    tmp_path: Path, sandbox: Sandbox, pg_url: str
+) -> None:
+    project = make_project(tmp_path, sandbox)
+    project.set_setting("state", pg_url)
+    a = WatchProcess(project, log=tmp_path / "a.log")
+    b = WatchProcess(project, log=tmp_path / "b.log")
+    c: WatchProcess | None = None
+    try:
+        wait_for("every agent started", lambda: _all_running(sandbox), 25, a, b)
+        wait_for("both replicas ready", lambda: a.is_ready() and b.is_ready(), 15, a, b)
+        leaders = [w for w in (a, b) if w.is_leader()]
+        assert len(leaders) == 1, "exactly one replica leads"
+        leader = leaders[0]
+        standby = b if leader is a else a
+
+        # kill -9: the server drops the leader's session and with it the advisory lock
+        leader.signal(SIGKILL)
+        leader.wait_exit(10)
+        wait_for("the standby to lead", standby.is_leader, 8, standby)
+        crashed = running_names(sandbox)["concierge"]
+        crash(sandbox, crashed)
+        wait_for(
+            "the new leader to heal", lambda: _healed(sandbox, "concierge", crashed), 6, standby
+        )
+
+        # SIGTERM: exit 0 and the lease is released at once
+        c = WatchProcess(project, log=tmp_path / "c.log")
+        wait_for("the third replica on standby", c.is_ready, 15, c)
+        assert not c.is_leader()
+        standby.signal(SIGTERM)
+        assert standby.wait_exit(15) == 0, standby.log_text()
+        wait_for("the third replica to lead", c.is_leader, 4, c)
+        _no_duplicate_joins(sandbox)
+        assert _all_running(sandbox)
+        _no_leaks(a, b, c)
+    finally:
+        for w in (a, b, c):
+            if w is not None:
+                w.stop()
