@@ -4,10 +4,12 @@ leadership on PostgreSQL (kill -9 and SIGTERM hand-overs), and no secret in what
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.e2e.e2e_helpers import Project, Sandbox, leaks
+from tests.state.pg import admin
 from tests.watch.conftest import make_project
 from tests.watch.watch_process import (
     SIGKILL,
@@ -165,3 +167,61 @@ def test_replicas_on_postgresql_have_one_leader_and_hand_over_on_kill_and_sigter
         for w in (a, b, c):
             if w is not None:
                 w.stop()
+
+
+def test_replicas_survive_a_database_outage_and_recover_without_duplicates(
+    tmp_path: Path, sandbox: Sandbox, pg_url: str
+) -> None:
+    database = urlsplit(pg_url).path.lstrip("/")
+    project = make_project(tmp_path, sandbox)
+    project.set_setting("state", pg_url)
+    a = WatchProcess(project, log=tmp_path / "a.log")
+    b = WatchProcess(project, log=tmp_path / "b.log")
+    try:
+        wait_for("both replicas ready", lambda: a.is_ready() and b.is_ready(), 25, a, b)
+        wait_for("every agent started", lambda: _all_running(sandbox), 15, a, b)
+        with admin() as conn:  # the database refuses connections and drops the open ones
+            conn.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+        crashed = running_names(sandbox)["sales-en"]
+        crash(sandbox, crashed)
+        wait_for("both replicas not ready", lambda: not a.is_ready() and not b.is_ready(), 10, a, b)
+        assert a.process.poll() is None and b.process.poll() is None
+        assert not a.is_leader() and not b.is_leader()
+        assert "sales-en" not in running_names(sandbox), "nothing is done without the state"
+        with admin() as conn:
+            conn.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        wait_for("a leader again", lambda: a.is_leader() or b.is_leader(), 20, a, b)
+        wait_for("the crash healed", lambda: _healed(sandbox, "sales-en", crashed), 10, a, b)
+        wait_for("both ready", lambda: a.is_ready() and b.is_ready(), 10, a, b)
+        assert [a.is_leader(), b.is_leader()].count(True) == 1
+        _no_duplicate_joins(sandbox)
+        assert _all_running(sandbox)
+        for w in (a, b):
+            w.signal(SIGTERM)
+            assert w.wait_exit(15) == 0, w.log_text()
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_watch_renews_a_token_near_expiry_in_place(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    project.set_setting("token_ttl_s", 60)
+    project.set_setting("token_renewal_window_s", 57)
+    watch = WatchProcess(project, log=tmp_path / "watch.log")
+    try:
+        wait_for("every agent started", lambda: _all_running(sandbox), 20, watch)
+        before = running_names(sandbox)
+        renewals = 'reconciler_watch_actions_total{action="renew-token",outcome="ok"}'
+        wait_for("a token renewal", lambda: (watch.metric(renewals) or 0) >= 1, 10, watch)
+        assert running_names(sandbox)["concierge"] == before["concierge"], "renewed in place"
+        watch.signal(SIGTERM)
+        assert watch.wait_exit(15) == 0, watch.log_text()
+    finally:
+        watch.stop()
