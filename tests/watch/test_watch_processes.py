@@ -3,6 +3,7 @@ leadership on PostgreSQL (kill -9 and SIGTERM hand-overs), and no secret in what
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -225,3 +226,25 @@ def test_watch_renews_a_token_near_expiry_in_place(
         assert watch.wait_exit(15) == 0, watch.log_text()
     finally:
         watch.stop()
+
+
+def test_sigterm_mid_apply_finishes_the_calls_in_flight_records_them_and_exits_0(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.add_fault(route="join", action="delay", delay_ms=1500, times=3)
+    watch = WatchProcess(project, log=tmp_path / "watch.log")
+    try:
+        wait_for("the apply to begin", lambda: "apply.begin" in watch.log_text(), 20, watch)
+        time.sleep(0.3)  # the joins are on their way, held back by the engine
+        began = time.monotonic()
+        watch.signal(SIGTERM)
+        assert watch.wait_exit(15) == 0, watch.log_text()
+        assert time.monotonic() - began < 10
+    finally:
+        watch.stop()
+    state = project.state()
+    assert state["pending"] == []
+    recorded = {name: record["agent_id"] for name, record in state["agents"].items()}
+    assert sorted(recorded) == NAMES, "the joins in flight finished"
+    assert recorded == running_names(sandbox), "every agent the engine started is recorded"
+    assert "Traceback" not in watch.log_text()
