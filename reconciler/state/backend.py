@@ -46,6 +46,10 @@ class StateLocker(AbstractContextManager[LockInfo], Protocol):
 
     def acquire(self, timeout: float = 0.0, command: str = "") -> LockInfo: ...
 
+    def check(self) -> None:
+        """Raise ``StateError`` unless the lock is still held (a lost database session)."""
+        ...
+
     def release(self) -> None: ...
 
 

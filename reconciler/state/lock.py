@@ -258,6 +258,12 @@ class StateLock:
             message = f"timed out after {timeout:g}s waiting for the state lock: {message}"
         return message
 
+    def check(self) -> None:
+        """Raise :class:`StateError` unless this object holds the lock (an OS lock held through
+        an open descriptor cannot be lost while the process runs)."""
+        if self._fd is None:
+            raise StateError(f"the state lock {self.lock_path} is not held")
+
     def release(self) -> None:
         """Clear the holder info and release the lock; nothing happens if it is not held."""
         fd, dir_fd = self._fd, self._dir_fd

@@ -175,6 +175,26 @@ class PostgresStateLock:
             return found[0], backend_pid
         return None, backend_pid
 
+    def check(self) -> None:
+        """Make sure the lock is still held: a round trip on its session, asking the server
+        which session holds the advisory lock. Raises :class:`StateError` when the connection
+        is lost or the lock is no longer this session's (the lock is then gone)."""
+        if self._info is None:
+            raise StateError(f"the state lock of state key {self.session.state_key!r} is not held")
+        import psycopg
+
+        try:
+            conn = self.session.connection()
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+            holder = _holder_pid(conn, self.key)
+        except psycopg.Error as exc:
+            raise self.session.failure("check the state lock", exc) from None
+        if row is None or holder != int(row[0]):
+            raise StateError(
+                f"the state lock of state key {self.session.state_key!r} in "
+                f"{self.session.shown} is no longer held by this session"
+            )
+
     def release(self) -> None:
         """Delete the holder row, release the lock and close the session's connection."""
         info, self._info = self._info, None

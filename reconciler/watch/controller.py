@@ -166,7 +166,11 @@ class Watcher:
                     failures += 1
                     leading = self._failed(exc, failures)
                     delay = backoff_delay(self.options.interval, failures, self._jitter())
-                await self._sleep(delay)
+                if leading and failures == 0:
+                    await self._sleep_leading(delay)
+                    leading = self.lease.held
+                else:
+                    await self._sleep(delay)
         finally:
             self.status.stopping()
             self.lease.release()
@@ -193,17 +197,39 @@ class Watcher:
             self.status.standing_by(False, reason)
         return leading
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait ``seconds``; True when cut short by a stop request or SIGHUP."""
         if self._stop.is_set():
-            return
+            return True
         stop = asyncio.create_task(self._stop.wait())
         wake = asyncio.create_task(self._wake.wait())
         try:
-            await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             stop.cancel()
             wake.cancel()
             self._wake.clear()
+        return bool(done)
+
+    async def _sleep_leading(self, seconds: float) -> None:
+        """Wait ``seconds`` as leader, making sure every few seconds that the lease is held.
+
+        A leader whose database session died (the server then gives the lock to a standby)
+        steps down here rather than at its next run, so two replicas never both report
+        leading for longer than one check.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or await self._sleep(min(left, self.options.standby_poll_s)):
+                return
+            try:
+                self.lease.check()
+            except StateError as exc:
+                self._failed(exc, 1)
+                return
 
     async def _reconcile_until_stopped(self) -> None:
         """One reconcile run; a stop request cancels it while it plans (see module docstring)."""

@@ -57,6 +57,11 @@ class Lease:
         self._lock = lock
         return True
 
+    def check(self) -> None:
+        """Raise ``StateError`` if the lease was held and is gone (its database session died)."""
+        if self._lock is not None:
+            self._lock.check()
+
     def lost(self) -> None:
         """The lease may be gone (the database connection failed): let go of it."""
         if self.shared:
