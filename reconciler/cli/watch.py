@@ -87,12 +87,12 @@ def watch_cmd(
     metrics = WatchMetrics()
     status = WatchStatus()
     watcher = Watcher(project, options, metrics=metrics, status=status)
-    # Local state: refused at once (exit 3) if another run holds the lock; PostgreSQL: a
-    # refusal only means standing by, and the loop keeps trying.
-    if not watcher.lease.shared:
-        watcher.lease.try_acquire()
     endpoint = Endpoint(*address, status, metrics) if address is not None else None
     try:
+        # Local state: refused at once (exit 3) if another run holds the lock; PostgreSQL: a
+        # refusal only means standing by, and the loop keeps trying.
+        if not watcher.lease.shared:
+            watcher.lease.try_acquire()
         if endpoint is not None:
             endpoint.start()
         run_async(watcher.run_with_signals())

@@ -3,13 +3,14 @@ leadership on PostgreSQL (kill -9 and SIGTERM hand-overs), and no secret in what
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.e2e_helpers import Project, Sandbox, leaks
+from tests.e2e.e2e_helpers import SECRETS, Project, Sandbox, leaks
 from tests.state.pg import admin
 from tests.watch.conftest import make_project
 from tests.watch.watch_process import (
@@ -248,3 +249,32 @@ def test_sigterm_mid_apply_finishes_the_calls_in_flight_records_them_and_exits_0
     assert sorted(recorded) == NAMES, "the joins in flight finished"
     assert recorded == running_names(sandbox), "every agent the engine started is recorded"
     assert "Traceback" not in watch.log_text()
+
+
+def test_a_failed_action_is_logged_as_json_without_secrets_and_the_next_run_heals(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    project.set_setting("max_attempts", 1)
+    sandbox.add_fault(
+        route="join",
+        name="sales-en-1",
+        status=400,
+        reason="InvalidRequestBody",
+        detail=f"llm.api_key {SECRETS['OPENAI_API_KEY']} is not accepted",
+        times=1,
+    )
+    watch = WatchProcess(project, "--log-format", "json", log=tmp_path / "watch.log")
+    try:
+        wait_for("every agent running after a retry", lambda: _all_running(sandbox), 20, watch)
+        wait_for("readiness", watch.is_ready, 10, watch)
+        lines = [json.loads(line) for line in watch.log_text().splitlines() if line.strip()]
+        assert all({"ts", "level", "event", "msg"} <= set(line) for line in lines)
+        failed = [line for line in lines if line["event"] == "reconcile.failed"]
+        assert failed and failed[0]["reason"] == "actions failed"
+        assert "sales-en" in failed[0]["msg"]
+        assert watch.metric('reconciler_watch_reconcile_runs_total{outcome="error"}') == 1.0
+        _no_leaks(watch)
+        watch.signal(SIGTERM)
+        assert watch.wait_exit(15) == 0, watch.log_text()
+    finally:
+        watch.stop()
