@@ -312,6 +312,8 @@ class Watcher:
                 update=summary.update,
                 stop=summary.stop,
                 renew_token=summary.renew_token,
+                rename=summary.rename,
+                forget=summary.forget,
             )
             hooks = Hooks(should_stop=self._stop.is_set)
             result, state = await project.apply(plan, outcome.desired, state, hooks=hooks)

@@ -94,5 +94,7 @@ class Endpoint:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving (``shutdown`` waits for ``serve_forever``, so only if it was started)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()

@@ -61,6 +61,16 @@ def test_in_place_update_and_removal_are_held() -> None:
     assert not heals_drift(_action("stop"))
 
 
+def test_rename_forget_and_desired_stopped_are_manifest_changes_and_held() -> None:
+    assert not heals_drift(_action("rename"))
+    assert not heals_drift(_action("forget"))
+    assert not heals_drift(_action("stop", reason="desired: stopped"))
+
+
+def test_rotation_before_the_runtime_cap_heals() -> None:
+    assert heals_drift(_action("restart", reason="rotate (reaches the 72 h cap in 1h)"))
+
+
 def test_heal_only_keeps_healing_actions_and_no_ops_in_order_and_lists_the_held() -> None:
     healing = _action("start")
     noop = _action("no-op")
