@@ -317,7 +317,7 @@ class Watcher:
             )
             hooks = Hooks(should_stop=self._stop.is_set)
             result, state = await project.apply(plan, outcome.desired, state, hooks=hooks)
-            self.metrics.applied(result)
+            self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)
             failed = [r for r in result.results if not r.ok]
             log(

@@ -13,7 +13,7 @@ from collections import Counter as Tally
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from reconciler.apply import ApplyResult
-from reconciler.models import LiveStatus, StateDoc
+from reconciler.models import LiveStatus, Plan, StateDoc
 
 __all__ = ["WatchMetrics"]
 
@@ -75,11 +75,13 @@ class WatchMetrics:
         if ok:
             self.last_success.set(now)
 
-    def applied(self, result: ApplyResult) -> None:
+    def applied(self, plan: Plan, result: ApplyResult) -> None:
         for action in result.results:
             self.actions.labels(action=action.action, outcome="ok" if action.ok else "failed").inc()
-        for _name in result.not_attempted:
-            self.actions.labels(action="any", outcome="not_attempted").inc()
+        for name in result.not_attempted:
+            planned = plan.agent(name)
+            kind = planned.action if planned is not None else "unknown"
+            self.actions.labels(action=kind, outcome="not_attempted").inc()
 
     def held(self, kinds: list[str]) -> None:
         for kind in kinds:

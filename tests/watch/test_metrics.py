@@ -1,0 +1,87 @@
+"""The watch metrics: actions by kind and outcome, agents by the engine's status."""
+
+from __future__ import annotations
+
+from reconciler.apply import ActionResult, ApplyResult
+from reconciler.models import AgentPlan, AgentRecord, LiveAgent, LiveStatus, Plan, StateDoc
+from reconciler.watch.metrics import WatchMetrics
+
+LINEAGE = "00000000-0000-4000-8000-000000000000"
+
+
+def _record(name: str, agent_id: str) -> AgentRecord:
+    return AgentRecord(
+        name=name,
+        agent_id=agent_id,
+        wire_name=f"{name}-1",
+        generation=1,
+        channel=name,
+        started_at=0.0,
+        spec={},
+        spec_digest="d",
+    )
+
+
+def _sample(metrics: WatchMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def test_actions_are_counted_by_kind_and_outcome_and_not_attempted_by_planned_kind() -> None:
+    metrics = WatchMetrics()
+    plan = Plan(
+        lineage=LINEAGE,
+        serial=1,
+        manifests_digest="m",
+        created_at=0,
+        refreshed=True,
+        agents=(
+            AgentPlan(name="a", action="start", reason="new agent"),
+            AgentPlan(name="b", action="restart", reason="rotate", agent_id="B"),
+            AgentPlan(name="c", action="renew-token", reason="token", agent_id="C"),
+        ),
+    )
+    result = ApplyResult(
+        results=[
+            ActionResult(name="a", action="start", ok=True),
+            ActionResult(name="b", action="restart", ok=False),
+        ],
+        not_attempted=["c"],
+    )
+    metrics.applied(plan, result)
+    total = "reconciler_watch_actions_total"
+    assert _sample(metrics, total, action="start", outcome="ok") == 1
+    assert _sample(metrics, total, action="restart", outcome="failed") == 1
+    assert _sample(metrics, total, action="renew-token", outcome="not_attempted") == 1
+
+
+def test_agents_gauge_counts_recorded_agents_by_live_status_and_missing() -> None:
+    metrics = WatchMetrics()
+    state = StateDoc(
+        lineage=LINEAGE,
+        salt="s",
+        agents={n: _record(n, n.upper()) for n in ("a", "b", "c")},
+    )
+    live = LiveStatus(
+        refreshed=True,
+        agents={
+            "A": LiveAgent(agent_id="A", status="RUNNING"),
+            "B": LiveAgent(agent_id="B", status="FAILED"),
+        },
+    )
+    metrics.observed(state, live)
+    gauge = "reconciler_watch_agents"
+    assert _sample(metrics, gauge, status="RUNNING") == 1
+    assert _sample(metrics, gauge, status="FAILED") == 1
+    assert _sample(metrics, gauge, status="MISSING") == 1
+    metrics.observed(state, LiveStatus(refreshed=True, agents={}))
+    assert _sample(metrics, gauge, status="RUNNING") is None, "a status no agent has is dropped"
+    assert _sample(metrics, gauge, status="MISSING") == 3
+
+
+def test_a_run_sets_the_last_success_time_only_when_it_succeeds() -> None:
+    metrics = WatchMetrics()
+    metrics.run_finished(True, 0.5, 1000.0)
+    metrics.run_finished(False, 0.5, 2000.0)
+    assert _sample(metrics, "reconciler_watch_last_success_timestamp_seconds") == 1000.0
+    assert _sample(metrics, "reconciler_watch_reconcile_runs_total", outcome="error") == 1
+    assert _sample(metrics, "reconciler_watch_reconcile_duration_seconds_count") == 2
