@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import click
@@ -75,6 +76,9 @@ def watch_cmd(
     from reconciler.watch.metrics import WatchMetrics
     from reconciler.watch.status import WatchStatus
 
+    # SIGHUP means "reconcile now"; until the loop handles it (the first run comes at once
+    # anyway) it must not end the process, as its default action would.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     seconds = parse_duration(interval)
     address = parse_listen(listen) if listen is not None else None
     _configure_logging(LOGGER, make_formatter(log_format), ctx)

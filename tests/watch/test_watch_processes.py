@@ -4,6 +4,7 @@ leadership on PostgreSQL (kill -9 and SIGTERM hand-overs), and no secret in what
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -274,6 +275,25 @@ def test_a_failed_action_is_logged_as_json_without_secrets_and_the_next_run_heal
         assert "sales-en" in failed[0]["msg"]
         assert watch.metric('reconciler_watch_reconcile_runs_total{outcome="error"}') == 1.0
         _no_leaks(watch)
+        watch.signal(SIGTERM)
+        assert watch.wait_exit(15) == 0, watch.log_text()
+    finally:
+        watch.stop()
+
+
+def test_sighup_rereads_the_manifests_and_reconciles_at_once(
+    project: Project, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    watch = WatchProcess(project, interval="10m", log=tmp_path / "watch.log")
+    try:
+        wait_for("every agent started", lambda: _all_running(sandbox), 20, watch)
+        wait_for("readiness", watch.is_ready, 10, watch)
+        text = project.manifest("support-en").read_text(encoding="utf-8")
+        project.manifest("support-de").write_text(
+            text.replace("support-en", "support-de").replace('"1001"', '"1777"'), encoding="utf-8"
+        )
+        watch.signal(signal.SIGHUP)
+        wait_for("the new manifest", lambda: "support-de" in running_names(sandbox), 8, watch)
         watch.signal(SIGTERM)
         assert watch.wait_exit(15) == 0, watch.log_text()
     finally:
