@@ -76,9 +76,6 @@ def watch_cmd(
     from reconciler.watch.metrics import WatchMetrics
     from reconciler.watch.status import WatchStatus
 
-    # SIGHUP means "reconcile now"; until the loop handles it (the first run comes at once
-    # anyway) it must not end the process, as its default action would.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     seconds = parse_duration(interval)
     address = parse_listen(listen) if listen is not None else None
     _configure_logging(LOGGER, make_formatter(log_format), ctx)
@@ -92,6 +89,9 @@ def watch_cmd(
     status = WatchStatus()
     watcher = Watcher(project, options, metrics=metrics, status=status)
     endpoint = Endpoint(*address, status, metrics) if address is not None else None
+    # SIGHUP means "reconcile now"; until the loop handles it (the first run comes at once
+    # anyway) it must not end the process, as its default action would.
+    previous_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         # Local state: refused at once (exit 3) if another run holds the lock; PostgreSQL: a
         # refusal only means standing by, and the loop keeps trying.
@@ -104,6 +104,7 @@ def watch_cmd(
         if endpoint is not None:
             endpoint.stop()
         watcher.lease.release()
+        signal.signal(signal.SIGHUP, previous_hup)
     return EXIT_OK
 
 
