@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import LockHeldError, SettingsError
+from reconciler.errors import LockHeldError, SettingsError, StateError
 from reconciler.project import Project
 from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
@@ -111,6 +111,7 @@ def test_an_invalid_manifest_never_stops_the_loop_and_it_recovers_when_fixed(
 def test_a_second_watch_on_local_state_is_refused(directory: Path) -> None:
     first = Lease(Project.open(directory, None, ENV))
     assert first.try_acquire()
+    first.check()  # an OS lock held through an open descriptor stays held
     try:
         with pytest.raises(LockHeldError):
             Lease(Project.open(directory, None, ENV)).try_acquire()
@@ -119,6 +120,12 @@ def test_a_second_watch_on_local_state_is_refused(directory: Path) -> None:
     second = Lease(Project.open(directory, None, ENV))
     assert second.try_acquire()
     second.release()
+
+
+def test_checking_a_state_lock_that_is_not_held_is_an_error(directory: Path) -> None:
+    lock = Project.open(directory, None, ENV).lock("watch", 0.0)
+    with pytest.raises(StateError, match="not held"):
+        lock.check()
 
 
 def test_a_changed_state_location_is_refused_until_restart(directory: Path) -> None:
