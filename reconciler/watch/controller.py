@@ -159,6 +159,7 @@ class Watcher:
                             log(logging.WARNING, "lease.lost", "standing by: another replica leads")
                         leading = False
                         self.metrics.leader.set(0)
+                        self.metrics.agents.clear()  # the leader reports them
                         self.status.standing_by(True, "another replica leads")
                         delay = min(self.options.interval, self.options.standby_poll_s)
                     failures = 0
