@@ -2,7 +2,8 @@
 
 Healing puts back what the manifests and the state already agree on: the start of a recorded
 agent that exited or is missing (its spec unchanged), a restart forced by the engine's runtime
-cap (no field changed), and a token renewal. Everything else is a manifest change somebody has
+cap (no field changed), a token renewal, and the adoption of an agent an interrupted run
+started (recording what already runs). Everything else is a manifest change somebody has
 to review first (a new agent, a changed spec, a removal, a replacement) and is held back.
 The decision is structural (the action, whether the agent is recorded, whether fields changed),
 so it does not depend on how a reason is worded.
@@ -20,7 +21,7 @@ __all__ = ["HealSplit", "heal_only", "heals_drift"]
 def heals_drift(action: AgentPlan) -> bool:
     """Whether ``action`` only puts back what the state records (see the module docstring)."""
     recorded = action.agent_id is not None
-    if action.action == "renew-token":
+    if action.action in ("renew-token", "adopt"):
         return True
     if action.action == "start":
         return recorded and not action.changes

@@ -56,6 +56,10 @@ def test_token_renewal_heals() -> None:
     assert heals_drift(_action("renew-token"))
 
 
+def test_adopting_an_agent_an_interrupted_run_started_heals() -> None:
+    assert heals_drift(_action("adopt"))
+
+
 def test_in_place_update_and_removal_are_held() -> None:
     assert not heals_drift(_action("update", changes=True))
     assert not heals_drift(_action("stop"))
