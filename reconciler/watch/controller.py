@@ -280,7 +280,8 @@ class Watcher:
         self.phase = "plan"
         self._reload_settings()
         project = self.project
-        outcome = await project.plan(refresh=True, resolve=True)
+        hooks = Hooks(on_retry=self.metrics.retried, should_stop=self._stop.is_set)
+        outcome = await project.plan(refresh=True, resolve=True, hooks=hooks)
         for note in outcome.notes:
             log(logging.INFO, "journal.settled", note)
         ensure_applicable(outcome.plan)
@@ -316,7 +317,6 @@ class Watcher:
                 rename=summary.rename,
                 forget=summary.forget,
             )
-            hooks = Hooks(should_stop=self._stop.is_set)
             result, state = await project.apply(plan, outcome.desired, state, hooks=hooks)
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)

@@ -13,6 +13,7 @@ from collections import Counter as Tally
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from reconciler.apply import ApplyResult
+from reconciler.engine import RetryEvent
 from reconciler.models import LiveStatus, Plan, StateDoc
 
 __all__ = ["WatchMetrics"]
@@ -53,6 +54,13 @@ class WatchMetrics:
             ["status"],
             registry=self.registry,
         )
+        self.engine_retries = Counter(
+            "reconciler_watch_engine_retries",
+            "Engine calls that failed and were tried again, by route (join, leave, update, get, "
+            "list) and HTTP status (0: no answer).",
+            ["route", "status"],
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "reconciler_watch_leader",
             "1 while this replica holds the lease and reconciles, 0 on standby.",
@@ -82,6 +90,10 @@ class WatchMetrics:
             planned = plan.agent(name)
             kind = planned.action if planned is not None else "unknown"
             self.actions.labels(action=kind, outcome="not_attempted").inc()
+
+    def retried(self, event: RetryEvent) -> None:
+        """The engine client's retry hook."""
+        self.engine_retries.labels(route=event.operation, status=str(event.status)).inc()
 
     def held(self, kinds: list[str]) -> None:
         for kind in kinds:

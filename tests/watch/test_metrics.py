@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.apply import ActionResult, ApplyResult
+from reconciler.engine import RetryEvent
 from reconciler.models import AgentPlan, AgentRecord, LiveAgent, LiveStatus, Plan, StateDoc
 from reconciler.watch.metrics import WatchMetrics
 
@@ -85,3 +86,12 @@ def test_a_run_sets_the_last_success_time_only_when_it_succeeds() -> None:
     assert _sample(metrics, "reconciler_watch_last_success_timestamp_seconds") == 1000.0
     assert _sample(metrics, "reconciler_watch_reconcile_runs_total", outcome="error") == 1
     assert _sample(metrics, "reconciler_watch_reconcile_duration_seconds_count") == 2
+
+
+def test_engine_retries_are_counted_by_route_and_status() -> None:
+    metrics = WatchMetrics()
+    metrics.retried(RetryEvent("join", 1, 6, 0.5, "HTTP 503 ServiceUnavailable", 503))
+    metrics.retried(RetryEvent("list", 1, 6, 0.5, "timeout"))
+    total = "reconciler_watch_engine_retries_total"
+    assert _sample(metrics, total, route="join", status="503") == 1
+    assert _sample(metrics, total, route="list", status="0") == 1

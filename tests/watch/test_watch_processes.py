@@ -255,7 +255,7 @@ def test_sigterm_mid_apply_finishes_the_calls_in_flight_records_them_and_exits_0
 def test_a_failed_action_is_logged_as_json_without_secrets_and_the_next_run_heals(
     project: Project, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    project.set_setting("max_attempts", 1)
+    project.set_setting("max_attempts", 2)
     sandbox.add_fault(
         route="join",
         name="sales-en-1",
@@ -264,6 +264,7 @@ def test_a_failed_action_is_logged_as_json_without_secrets_and_the_next_run_heal
         detail=f"llm.api_key {SECRETS['OPENAI_API_KEY']} is not accepted",
         times=1,
     )
+    sandbox.add_fault(route="list", status=503, times=1)
     watch = WatchProcess(project, "--log-format", "json", log=tmp_path / "watch.log")
     try:
         wait_for("every agent running after a retry", lambda: _all_running(sandbox), 20, watch)
@@ -274,6 +275,8 @@ def test_a_failed_action_is_logged_as_json_without_secrets_and_the_next_run_heal
         assert failed and failed[0]["reason"] == "actions failed"
         assert "sales-en" in failed[0]["msg"]
         assert watch.metric('reconciler_watch_reconcile_runs_total{outcome="error"}') == 1.0
+        retries = 'reconciler_watch_engine_retries_total{route="list",status="503"}'
+        assert watch.metric(retries) == 1.0
         _no_leaks(watch)
         watch.signal(SIGTERM)
         assert watch.wait_exit(15) == 0, watch.log_text()
