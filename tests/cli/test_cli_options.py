@@ -26,7 +26,7 @@ BASE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
 """Arguments a command needs to run unattended at all."""
 APPLIED_FIRST = {("destroy",), ("state", "show")}
 """Commands that need agents in state to have anything to act on."""
-NAME_VALUES = {"--target": AGENT, "--replace": AGENT}
+NAME_VALUES = {"--target": AGENT, "--replace": AGENT, "--listen": "127.0.0.1:0"}
 
 
 def _cases() -> list[Any]:
@@ -96,6 +96,12 @@ def test_every_option_shown_in_help_is_accepted(
     served: list[object] = []
     # `sandbox serve` serves until interrupted: record what it would serve instead.
     monkeypatch.setattr("reconciler.cli.sandbox.serve", lambda *a, **k: served.append(a))
+    # `watch` runs until stopped: its loop only records that it was reached.
+
+    async def one_watch(watcher: object) -> None:
+        served.append(watcher)
+
+    monkeypatch.setattr("reconciler.watch.controller.Watcher.run_with_signals", one_watch)
     project = example_project(tmp_path / "project")
     monkeypatch.chdir(project)
     command = dict(commands())[path]
@@ -117,7 +123,7 @@ def test_every_option_shown_in_help_is_accepted(
         assert (result.code, result.stderr) == (without.code, without.stderr), result
     else:
         assert "Error" not in result.stderr, result
-    assert path != ("sandbox", "serve") or served
+    assert path not in (("sandbox", "serve"), ("watch",)) or served
 
 
 def test_destroy_shows_no_replace_option() -> None:
