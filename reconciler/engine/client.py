@@ -116,6 +116,8 @@ class EngineClient:
     transport, or a mock in tests). ``timeout`` bounds each attempt as a whole. At most
     ``max_connections`` requests are in flight at once; give at least the apply parallelism.
     ``sleep`` and ``clock`` (monotonic seconds) drive :meth:`wait_stopped`'s polling.
+    ``on_response`` hears of every attempt: the operation (``join``, ``list``, ...) and the HTTP
+    status, 0 when no answer came (for metrics; it must not raise).
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class EngineClient:
         max_connections: int = 10,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_response: Callable[[str, int], None] | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("EngineClient needs at least one base URL")
@@ -146,6 +149,7 @@ class EngineClient:
         self._slots = asyncio.Semaphore(max_connections)
         self._sleep = sleep
         self._clock = clock
+        self._on_response = on_response
         self._credentials: list[str] = []
         self._known_secrets: set[str] = set()
         self._pools = ConnectionPools(
@@ -379,7 +383,11 @@ class EngineClient:
             base = self._base_urls[index]
             try:
                 response = await self._send_once(method, base, path, body, params)
+                if self._on_response is not None:
+                    self._on_response(operation, response.status_code)
             except (*_RETRYABLE_TRANSPORT, asyncio.TimeoutError) as exc:
+                if self._on_response is not None:
+                    self._on_response(operation, 0)
                 refused = _certificate_failure(exc)
                 if refused is not None:  # never retried, never bypassed
                     raise EngineError(

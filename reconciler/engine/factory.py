@@ -11,6 +11,8 @@ would silently cap it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 
 from reconciler.engine.auth import AuthProvider, BasicAuth, auth_from_settings
@@ -31,6 +33,7 @@ def build_client(
     auth: AuthProvider | None = None,
     retry: RetryPolicy | None = None,
     max_connections: int | None = None,
+    on_response: Callable[[str, int], None] | None = None,
 ) -> EngineClient:
     """An engine client for ``settings`` (see the module docstring); close it after use."""
     if settings.engine.strip().lower() == "sandbox":
@@ -57,4 +60,5 @@ def build_client(
         timeout=settings.request_timeout_s,
         retry=retry if retry is not None else RetryPolicy(settings.max_attempts),
         max_connections=max(max_connections or settings.parallelism, 1),
+        on_response=on_response,
     )

@@ -48,6 +48,7 @@ async def engine_client(
     on_retry: Callable[[RetryEvent], None] | None = None,
     secrets: Iterable[str] = (),
     parallelism: int | None = None,
+    on_response: Callable[[str, int], None] | None = None,
 ) -> AsyncIterator[EngineClient]:
     """An open :class:`EngineClient` for the project's engine.
 
@@ -63,7 +64,11 @@ async def engine_client(
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
     try:
         client = build_client(
-            settings, transport=transport, retry=retry, max_connections=parallelism
+            settings,
+            transport=transport,
+            retry=retry,
+            max_connections=parallelism,
+            on_response=on_response,
         )
         client.add_secrets(secrets)
         if transport is None:  # the in-process sandbox's default credentials are no secret

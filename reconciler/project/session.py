@@ -85,6 +85,8 @@ class Hooks:
 
     on_event: Callable[[ApplyEvent], None] | None = None
     on_retry: Callable[[RetryEvent], None] | None = None
+    on_engine_call: Callable[[str, int], None] | None = None
+    """Every engine call: its operation and HTTP status (0: no answer), e.g. for metrics."""
     on_note: Callable[[str], None] | None = None
     should_stop: Callable[[], bool] | None = None
 
@@ -207,6 +209,7 @@ class Project:
                 on_retry=hooks.on_retry,
                 secrets=secret_values(desired),
                 parallelism=parallelism,
+                on_response=hooks.on_engine_call,
             ) as client:
                 before = state
                 if state.pending and resolve:
@@ -302,6 +305,7 @@ class Project:
             on_retry=hooks.on_retry,
             secrets=secret_values(desired),
             parallelism=parallelism,
+            on_response=hooks.on_engine_call,
         ) as client:
             restarted = recorded_starts(plan, state) if saved else {}
             if restarted:

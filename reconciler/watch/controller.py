@@ -280,7 +280,11 @@ class Watcher:
         self.phase = "plan"
         self._reload_settings()
         project = self.project
-        hooks = Hooks(on_retry=self.metrics.retried, should_stop=self._stop.is_set)
+        hooks = Hooks(
+            on_retry=self.metrics.retried,
+            on_engine_call=self.metrics.called,
+            should_stop=self._stop.is_set,
+        )
         outcome = await project.plan(refresh=True, resolve=True, hooks=hooks)
         for note in outcome.notes:
             log(logging.INFO, "journal.settled", note)

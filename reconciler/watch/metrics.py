@@ -54,6 +54,13 @@ class WatchMetrics:
             ["status"],
             registry=self.registry,
         )
+        self.engine_calls = Counter(
+            "reconciler_watch_engine_calls",
+            "Engine calls (every attempt), by route (join, leave, update, get, list, turns) and "
+            "HTTP status (0: no answer).",
+            ["route", "status"],
+            registry=self.registry,
+        )
         self.engine_retries = Counter(
             "reconciler_watch_engine_retries",
             "Engine calls that failed and were tried again, by route (join, leave, update, get, "
@@ -90,6 +97,10 @@ class WatchMetrics:
             planned = plan.agent(name)
             kind = planned.action if planned is not None else "unknown"
             self.actions.labels(action=kind, outcome="not_attempted").inc()
+
+    def called(self, route: str, status: int) -> None:
+        """The engine client's response hook: one attempt of ``route`` answered ``status``."""
+        self.engine_calls.labels(route=route, status=str(status)).inc()
 
     def retried(self, event: RetryEvent) -> None:
         """The engine client's retry hook."""

@@ -50,6 +50,9 @@ def test_one_run_starts_every_manifest_and_counts_the_actions(directory: Path) -
     assert sorted(state.agents) == ["concierge", "sales-en", "support-en"]
     assert _sample(watcher, "reconciler_watch_actions_total", action="start", outcome="ok") == 3
     assert _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="ok") == 1
+    calls = "reconciler_watch_engine_calls_total"
+    assert _sample(watcher, calls, route="join", status="200") == 3
+    assert _sample(watcher, calls, route="list", status="200") >= 1
 
 
 def test_a_run_rereads_the_manifests(directory: Path) -> None:

@@ -95,3 +95,15 @@ def test_engine_retries_are_counted_by_route_and_status() -> None:
     total = "reconciler_watch_engine_retries_total"
     assert _sample(metrics, total, route="join", status="503") == 1
     assert _sample(metrics, total, route="list", status="0") == 1
+
+
+def test_engine_calls_are_counted_by_route_and_status() -> None:
+    metrics = WatchMetrics()
+    metrics.called("join", 200)
+    metrics.called("join", 200)
+    metrics.called("leave", 404)
+    metrics.called("list", 0)
+    total = "reconciler_watch_engine_calls_total"
+    assert _sample(metrics, total, route="join", status="200") == 2
+    assert _sample(metrics, total, route="leave", status="404") == 1
+    assert _sample(metrics, total, route="list", status="0") == 1
