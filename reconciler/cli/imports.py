@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.context import project_from_context
+from reconciler.cli.options import lock_timeout_option
 from reconciler.cli.output import note, retry_reporter
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_OK
@@ -20,14 +21,7 @@ from reconciler.project.operations import import_agent
     help="Record the agent as running its manifest already, so the next plan shows no change "
     "(and, with token: auto, renews its token in place).",
 )
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait this long for the state lock instead of failing at once.",
-)
+@lock_timeout_option
 @click.pass_context
 def import_cmd(
     ctx: click.Context, name: str, agent_id: str, assume_matches: bool, lock_timeout: float

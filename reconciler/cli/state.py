@@ -18,6 +18,7 @@ import click
 
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.cli.options import lock_timeout_option
 from reconciler.errors import StateError
 from reconciler.models.state import AgentRecord, StateDoc
 from reconciler.state import LocalStateStore, StateBackend, dump_state, open_backend
@@ -140,14 +141,7 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
     is_flag=True,
     help="Replace the state even if it has another lineage or a higher serial.",
 )
-@click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait this long for the state lock instead of failing at once.",
-)
+@lock_timeout_option
 @click.pass_context
 def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -> None:
     """Replace the project's state with the state file FILE (into a database, say).
@@ -208,21 +202,12 @@ def _row(record: AgentRecord) -> tuple[str, str, str, str, str]:
 
 # -- state mv / state rm: edit records by hand (the agents keep running) ---------------------
 
-_lock_timeout_option = click.option(
-    "--lock-timeout",
-    type=float,
-    default=0.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait this long for the state lock instead of failing at once.",
-)
-
 
 @state_group.command("mv")
 @click.argument("old")
 @click.argument("new")
 @click.option("--force", is_flag=True, help="Move even when the next plan would act on it.")
-@_lock_timeout_option
+@lock_timeout_option
 @click.pass_context
 def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: float) -> None:
     """Move the record of agent OLD to the name NEW; the agent keeps running and its id.
@@ -256,7 +241,7 @@ def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: fl
 @state_group.command("rm")
 @click.argument("name")
 @click.option("--force", is_flag=True, help="Remove even though a manifest still declares NAME.")
-@_lock_timeout_option
+@lock_timeout_option
 @click.pass_context
 def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> None:
     """Stop managing agent NAME: drop its record; the agent keeps running on the engine.
@@ -286,7 +271,7 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
 
 @state_group.command("unprotect")
 @click.argument("name")
-@_lock_timeout_option
+@lock_timeout_option
 @click.pass_context
 def unprotect_cmd(ctx: click.Context, name: str, lock_timeout: float) -> None:
     """Clear the protection recorded for agent NAME, so a plan may stop it.
