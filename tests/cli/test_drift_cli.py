@@ -4,28 +4,12 @@ the promise that it reads only."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.cli.ops_project import OpsProject
 from tests.reliability.inproc import CliResult, run_cli
 from tests.served import free_port
 from tests.state.conftest import HolderFactory, holder  # noqa: F401  (a fixture)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[OpsProject]:
-    p = OpsProject(tmp_path / "project")
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def applied(project: OpsProject) -> OpsProject:
-    project.ok("apply", "--auto-approve")
-    return project
 
 
 def _files(directory: Path) -> dict[str, tuple[int, int]]:

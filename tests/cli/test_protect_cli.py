@@ -5,20 +5,11 @@ until it is unprotected (``protect: false`` applied, or ``reconciler state unpro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from reconciler.state import LocalStateStore
 from tests.cli.ops_project import OpsProject
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[OpsProject]:
-    p = OpsProject(tmp_path / "project")
-    yield p
-    p.close()
 
 
 def _protect(project: OpsProject, name: str, value: bool) -> None:

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from tests.cli.ops_project import OpsProject
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[OpsProject]:
-    p = OpsProject(tmp_path / "project")
-    yield p
-    p.close()
 
 
 def _insert_after_name(project: OpsProject, name: str, line: str) -> None:

@@ -5,8 +5,6 @@ refusal (which changes nothing)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,19 +12,6 @@ from reconciler.errors import EXIT_CONFLICT
 from tests.cli.ops_project import OpsProject
 from tests.served import free_port
 from tests.state.conftest import HolderFactory, holder  # noqa: F401  (a fixture)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[OpsProject]:
-    p = OpsProject(tmp_path / "project")
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def applied(project: OpsProject) -> OpsProject:
-    project.ok("apply", "--auto-approve")
-    return project
 
 
 def _plan(project: OpsProject) -> dict[str, dict[str, object]]:

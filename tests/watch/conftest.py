@@ -3,28 +3,15 @@ test), a copy of the example project pointed at it, and a fresh PostgreSQL datab
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.e2e_helpers import Project, Sandbox, start_sandbox
+from tests.e2e.conftest import sandbox, served_sandbox
+from tests.e2e.e2e_helpers import Project, Sandbox
 from tests.state.pg import pg_url
 
-__all__ = ["pg_url"]
-
-
-@pytest.fixture(scope="session")
-def served_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sandbox = start_sandbox(tmp_path_factory.mktemp("watch-sandbox"))
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def sandbox(served_sandbox: Sandbox) -> Sandbox:
-    served_sandbox.reset()
-    return served_sandbox
+__all__ = ["pg_url", "sandbox", "served_sandbox"]
 
 
 def make_project(tmp_path: Path, sandbox: Sandbox, name: str = "project") -> Project:
