@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reconciler.diff.rules import in_place_root
+from reconciler.diff.restart import in_place_root
 from reconciler.models import AgentPlan, DesiredAgent
 
 

@@ -19,7 +19,7 @@ from reconciler.diff.redact import (
     spec_digest,
     unknown_names,
 )
-from reconciler.diff.rules import IN_PLACE_PATHS, forces_restart
+from reconciler.diff.restart import IN_PLACE_PATHS, forces_restart
 
 __all__ = [
     "IN_PLACE_PATHS",
