@@ -27,7 +27,8 @@ from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
 from reconciler.project import PlanOutcome, Project, load_plan_file
-from reconciler.project.session import Hooks, ensure_applicable
+from reconciler.project.planchecks import ensure_applicable
+from reconciler.project.project import Hooks
 
 EXIT_INTERRUPTED = 130
 

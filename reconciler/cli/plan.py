@@ -15,7 +15,8 @@ from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
-from reconciler.project.session import Hooks, ensure_applicable
+from reconciler.project.planchecks import ensure_applicable
+from reconciler.project.project import Hooks
 from reconciler.render import render_json_text, render_markdown, render_text, render_warnings
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 

@@ -8,7 +8,7 @@ destroy. The CLI renders what these return.
 
 from reconciler.project.locate import require_project
 from reconciler.project.planfile import SavedPlan, load_plan_file, save_plan_file
-from reconciler.project.session import PlanOutcome, Project
+from reconciler.project.project import PlanOutcome, Project
 
 __all__ = [
     "PlanOutcome",

@@ -18,6 +18,9 @@ does not support:
 - :func:`check_starts_not_running`: at apply time, with the engine's live status, a start of a
   recorded name is refused while the recorded agent is still active, so no second copy is
   started (stale, exit 3).
+
+And before any plan, fresh or saved, is applied, :func:`ensure_applicable` refuses one that has
+errors or unknown values (such a plan is shown, never applied).
 """
 
 from __future__ import annotations
@@ -150,3 +153,15 @@ def _unfit(path: Path, problem: str) -> PlanError:
         f"{path}: the saved plan does not fit the state it was made for: {problem}; "
         "refusing to apply it (was the file edited?)"
     )
+
+
+def ensure_applicable(plan: Plan) -> None:
+    """Raise :class:`PlanError` if ``plan`` has errors or unknown values (shown, not applied)."""
+    if plan.errors:
+        raise PlanError("this plan cannot be applied: " + "; ".join(plan.errors))
+    if plan.unknown_variables:
+        raise PlanError(
+            "this plan was made without the variables "
+            f"{', '.join(plan.unknown_variables)}; it cannot be saved or applied: set them and "
+            "plan again"
+        )

@@ -38,7 +38,8 @@ from reconciler.errors import (
 )
 from reconciler.manifests import load_settings
 from reconciler.project import Project
-from reconciler.project.session import Hooks, ensure_applicable
+from reconciler.project.planchecks import ensure_applicable
+from reconciler.project.project import Hooks
 from reconciler.watch.heal import heal_only
 from reconciler.watch.lease import Lease
 from reconciler.watch.logs import log

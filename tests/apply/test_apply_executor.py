@@ -14,7 +14,7 @@ from reconciler.apply import ApplyEvent, resolve_pending
 from reconciler.engine import EngineClient
 from reconciler.errors import PlanError
 from reconciler.models import PendingEntry
-from reconciler.project.session import ensure_applicable
+from reconciler.project.planchecks import ensure_applicable
 from tests.apply.harness import World, agent, desired, make_world
 
 

@@ -11,7 +11,7 @@ from reconciler.engine.endpoints import resolve_endpoints
 from reconciler.errors import SettingsError
 from reconciler.manifests.settings import engine_problem, load_settings
 from reconciler.models.hosts import is_loopback_host, is_loopback_url
-from reconciler.project.session import poll_interval_for
+from reconciler.project.project import poll_interval_for
 
 LOOPBACK_URLS = [
     "http://127.0.0.1:8787",

@@ -23,6 +23,7 @@ from reconciler.project.planchecks import (
     check_same_manifests,
     check_same_state,
     check_starts_not_running,
+    ensure_applicable,
     recorded_starts,
 )
 from reconciler.project.planfile import SavedPlan
@@ -51,18 +52,6 @@ def adoptions(before: StateDoc, after: StateDoc) -> tuple[tuple[str, str], ...]:
         ):
             found.append((entry.name, record.agent_id))
     return tuple(found)
-
-
-def ensure_applicable(plan: Plan) -> None:
-    """Raise :class:`PlanError` if ``plan`` has errors or unknown values (shown, not applied)."""
-    if plan.errors:
-        raise PlanError("this plan cannot be applied: " + "; ".join(plan.errors))
-    if plan.unknown_variables:
-        raise PlanError(
-            "this plan was made without the variables "
-            f"{', '.join(plan.unknown_variables)}; it cannot be saved or applied: set them and "
-            "plan again"
-        )
 
 
 @dataclass
