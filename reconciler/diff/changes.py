@@ -1,11 +1,13 @@
-"""Field-level differences between two normalized, redacted specs, found by DeepDiff.
+"""Field-level differences between two normalized, redacted specs.
 
-DeepDiff compares the trees in order (``ignore_order=False``: the order of messages matters) and
-always goes deeper instead of reporting a whole mapping or list as replaced
-(``threshold_to_diff_deeper=0``), so a list item added, removed or changed is one change at that
-item's path (``properties.remote_rtc_uids[2]``, ``properties.llm.system_messages[1].content``).
-A secret marker (``{"$sensitive": "sha256:..."}``) is an atom: it is compared whole, by digest,
-and never entered. A mapping added or removed is listed leaf by leaf, like any other change.
+Mappings are compared key by key here, and every list whose items differ is handed to DeepDiff,
+which aligns the items in order (``ignore_order=False``: the order of messages matters) and
+always goes deeper instead of reporting a whole item or list as replaced
+(``threshold_to_diff_deeper=0``). So a list item added, removed or changed is one change at that
+item's path (``properties.remote_rtc_uids[2]``, ``properties.llm.system_messages[1].content``),
+and a value whose type changed is one change. A secret marker (``{"$sensitive": "sha256:..."}``)
+is an atom: compared whole, by digest, never entered. A mapping added or removed is listed leaf
+by leaf. Why mappings are not DeepDiff's too: docs/architecture.md, "Field diff".
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from deepdiff.helper import notpresent
 from deepdiff.model import DiffLevel
 from deepdiff.operator import BaseOperatorPlus
 
-from reconciler.diff.redact import is_redacted
+from reconciler.diff.redact import canonical_json, is_redacted
 from reconciler.models.fieldpath import ABSENT, FieldPath
 
 
@@ -34,11 +36,16 @@ class RawChange:
     sensitive: bool
 
 
-class _SecretAtoms(BaseOperatorPlus):
-    """Compares a secret marker whole: one change at the marker's path when the digests differ."""
+class _Atoms(BaseOperatorPlus):
+    """Values DeepDiff compares whole: secret markers (by digest) and strings.
+
+    A string is not entered because DeepDiff would build a line diff of every changed multi-line
+    string (a prompt), which the plan does not use: the renderers diff the lines themselves.
+    """
 
     def match(self, level: DiffLevel) -> bool:
-        return is_redacted(level.t1) or is_redacted(level.t2)
+        t1, t2 = level.t1, level.t2
+        return is_redacted(t1) or is_redacted(t2) or (type(t1) is str and type(t2) is str)
 
     def give_up_diffing(self, level: DiffLevel, diff_instance: DeepDiff) -> bool:
         if level.t1 != level.t2:
@@ -49,7 +56,7 @@ class _SecretAtoms(BaseOperatorPlus):
         return obj
 
 
-_OPERATORS = [_SecretAtoms()]
+_OPERATORS = [_Atoms()]
 
 
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[RawChange]:
@@ -58,23 +65,56 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[RawChan
     List items are compared item by item (added, removed, changed), a value whose type changed
     is one change, and an added or removed mapping gives one change per leaf.
     """
+    out: list[RawChange] = []
+    _compare(FieldPath(), before, after, out)
+    out.sort(key=_order)
+    return out
+
+
+def _compare(path: FieldPath, old: Any, new: Any, out: list[RawChange]) -> None:
+    """The changes between two values present at ``path``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        if is_redacted(old) or is_redacted(new):
+            if old != new:
+                _collect(path, old, new, out)
+            return
+        for key in old.keys() | new.keys():
+            _compare_entry(path.child(key), old.get(key, ABSENT), new.get(key, ABSENT), out)
+    elif isinstance(old, list) and isinstance(new, list):
+        if not _identical(old, new):
+            _compare_lists(path, old, new, out)
+    elif old != new or type(old) is not type(new):
+        _collect(path, old, new, out)
+
+
+def _compare_entry(path: FieldPath, old: Any, new: Any, out: list[RawChange]) -> None:
+    if old is ABSENT or new is ABSENT:
+        _collect(path, old, new, out)
+    else:
+        _compare(path, old, new, out)
+
+
+def _compare_lists(path: FieldPath, old: list[Any], new: list[Any], out: list[RawChange]) -> None:
+    """DeepDiff's changes between two lists, item by item, at paths under ``path``."""
     diff = DeepDiff(
-        before,
-        after,
+        old,
+        new,
         view="tree",
         ignore_order=False,
         threshold_to_diff_deeper=0,
         custom_operators=_OPERATORS,
     )
-    out: list[RawChange] = []
     for levels in diff.values():
         for level in levels:
-            path = FieldPath(level.path(output_format="list"))
-            old = ABSENT if level.t1 is notpresent else level.t1
-            new = ABSENT if level.t2 is notpresent else level.t2
-            _collect(path, old, new, out)
-    out.sort(key=_order)
-    return out
+            at = FieldPath((*path, *level.path(output_format="list")))
+            before = ABSENT if level.t1 is notpresent else level.t1
+            after = ABSENT if level.t2 is notpresent else level.t2
+            _collect(at, before, after, out)
+
+
+def _identical(old: Any, new: Any) -> bool:
+    """Equal values of equal types throughout (``1``, ``1.0`` and ``true`` are all different)."""
+    return bool(old == new) and canonical_json(old) == canonical_json(new)
 
 
 def _collect(path: FieldPath, old: Any, new: Any, out: list[RawChange]) -> None:
