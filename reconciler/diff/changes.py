@@ -44,15 +44,18 @@ class _Atoms(BaseOperatorPlus):
     """
 
     def match(self, level: DiffLevel) -> bool:
+        """True for a pair this operator compares: a marker on either side, or two strings."""
         t1, t2 = level.t1, level.t2
         return is_redacted(t1) or is_redacted(t2) or (type(t1) is str and type(t2) is str)
 
     def give_up_diffing(self, level: DiffLevel, diff_instance: DeepDiff) -> bool:
+        """Report the pair as one changed value if it differs; DeepDiff goes no deeper."""
         if level.t1 != level.t2:
             diff_instance.custom_report_result("values_changed", level)  # type: ignore[no-untyped-call]
         return True
 
     def normalize_value_for_hashing(self, parent: Any, obj: Any) -> Any:
+        """Values are hashed as they are (only used with ``ignore_order``)."""
         return obj
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from reconciler.diff import RawChange, field_changes, redact
+from reconciler.diff.redact import canonical_json
 from reconciler.models import FieldPath
 
 
@@ -128,3 +132,43 @@ def test_keys_that_are_not_plain_keep_their_quoted_path() -> None:
 def test_equal_specs_have_no_changes() -> None:
     spec = _spec(llm=_messages("a", "b"), remote_rtc_uids=["1"])
     assert field_changes(spec, _spec(llm=_messages("a", "b"), remote_rtc_uids=["1"])) == []
+
+
+def test_a_secret_changed_inside_a_list_item_is_one_sensitive_change() -> None:
+    paths = [FieldPath.parse("properties.llm.system_messages[0].content")]
+    before = redact(_spec(llm=_messages("secret one", "b")), paths, "salt")
+    after = redact(_spec(llm=_messages("secret two", "b")), paths, "salt")
+    (change,) = field_changes(before, after)
+    assert str(change.path) == "properties.llm.system_messages[0].content"
+    assert change.sensitive
+    assert "secret" not in repr(change)
+
+
+def test_a_changed_multi_line_string_in_a_list_is_one_change_of_the_whole_string() -> None:
+    before = _spec(llm=_messages("line one\nline two\n"))
+    after = _spec(llm=_messages("line one\nline 2\n"))
+    assert _shown(field_changes(before, after)) == [
+        ("properties.llm.system_messages[0].content", "line one\nline two\n", "line one\nline 2\n")
+    ]
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["a", "b", ""]))
+trees = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from("xyz"), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from("abc"), trees), st.dictionaries(st.sampled_from("abc"), trees)
+)
+def test_specs_have_changes_exactly_when_they_differ(
+    before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    changes = field_changes(before, after)
+    assert (changes == []) == (canonical_json(before) == canonical_json(after))
+    assert changes == sorted(changes, key=lambda c: [(isinstance(p, int), p) for p in c.path])
+    assert len({(c.path, c.before_present, c.after_present) for c in changes}) == len(changes)
