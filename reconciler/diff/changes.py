@@ -13,15 +13,14 @@ by leaf. Why mappings are not DeepDiff's too: docs/architecture.md, "Field diff"
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
-from deepdiff.model import DiffLevel
-from deepdiff.operator import BaseOperatorPlus
+from typing import TYPE_CHECKING, Any
 
 from reconciler.diff.redact import canonical_json, is_redacted
 from reconciler.models.fieldpath import ABSENT, FieldPath
+
+if TYPE_CHECKING:
+    from deepdiff import DeepDiff
+    from deepdiff.model import DiffLevel
 
 
 @dataclass(frozen=True)
@@ -36,11 +35,13 @@ class RawChange:
     sensitive: bool
 
 
-class _Atoms(BaseOperatorPlus):
+class _Atoms:
     """Values DeepDiff compares whole: secret markers (by digest) and strings.
 
     A string is not entered because DeepDiff would build a line diff of every changed multi-line
     string (a prompt), which the plan does not use: the renderers diff the lines themselves.
+    A DeepDiff custom operator (the protocol of ``deepdiff.operator.BaseOperatorPlus``, not
+    subclassed so that deepdiff is imported only when a list differs).
     """
 
     def match(self, level: DiffLevel) -> bool:
@@ -99,6 +100,10 @@ def _compare_entry(path: FieldPath, old: Any, new: Any, out: list[RawChange]) ->
 
 def _compare_lists(path: FieldPath, old: list[Any], new: list[Any], out: list[RawChange]) -> None:
     """DeepDiff's changes between two lists, item by item, at paths under ``path``."""
+    # Imported on first use: about 0.1 s of start-up that a plan without list changes never needs.
+    from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
+
     diff = DeepDiff(
         old,
         new,
