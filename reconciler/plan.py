@@ -30,6 +30,7 @@ from reconciler.models import (
     DesiredAgent,
     DesiredSet,
     FieldChange,
+    FieldPath,
     LiveStatus,
     Plan,
     StateDoc,
@@ -377,7 +378,7 @@ def _plan_agent(
             generation=record.generation + 1,
             **common,
         )
-    restart_fields = [c.path for c in changes if c.forces_restart]
+    restart_fields = [str(c.path) for c in changes if c.forces_restart]
     if restart_fields:
         return AgentPlan(
             action="restart",
@@ -386,7 +387,7 @@ def _plan_agent(
             generation=record.generation + 1,
             **common,
         )
-    if changes and all(c.path in STATE_FIELDS for c in changes):
+    if changes and all(str(c.path) in STATE_FIELDS for c in changes):
         shown = ", ".join(f"{c.path}: {_shown(c.after)}" for c in changes)
         return AgentPlan(
             action="update",
@@ -398,7 +399,7 @@ def _plan_agent(
     if changes:
         return AgentPlan(
             action="update",
-            reason="in-place update of " + ", ".join(c.path for c in changes),
+            reason="in-place update of " + ", ".join(str(c.path) for c in changes),
             changes=changes,
             generation=record.generation,
             **common,
@@ -441,7 +442,7 @@ def _planned_stopped(
 
 def _state_change(path: str, before: Any, after: Any) -> FieldChange:
     """The change of a state-only field (see :data:`STATE_FIELDS`): the engine never sees it."""
-    return FieldChange(path=path, before=before, after=after)
+    return FieldChange(path=FieldPath.parse(path), before=before, after=after)
 
 
 def _shown(value: Any) -> str:

@@ -256,7 +256,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
     if agent.token_mode == "auto" and (
         action.action == "renew-token"
         or record.token_mode != "auto"
-        or any(c.path == "token" for c in action.changes)
+        or any(c.path == ("token",) for c in action.changes)
     ):
         if ctx.mint_token is None:
             raise RuntimeError("token: auto needs a token minter")

@@ -6,7 +6,10 @@ import copy
 from typing import Any
 
 from reconciler.diff.restart import in_place_root
-from reconciler.models import AgentPlan, DesiredAgent
+from reconciler.models import ABSENT, AgentPlan, DesiredAgent, FieldPath
+
+_TOKEN_MODE = FieldPath(("token",))
+_LITERAL_TOKEN = FieldPath(("properties", "token"))
 
 
 def update_properties(agent: DesiredAgent, action: AgentPlan, token: str | None) -> dict[str, Any]:
@@ -18,17 +21,20 @@ def update_properties(agent: DesiredAgent, action: AgentPlan, token: str | None)
     props: dict[str, Any] = agent.spec.get("properties", {})
     body: dict[str, Any] = {}
     roots = {in_place_root(c.path) for c in action.changes}
-    for root in sorted(r for r in roots if r):
-        if root == "properties.token":
+    for root in sorted(r for r in roots if r is not None):
+        if root == _LITERAL_TOKEN:
             if "token" in props:
                 body["token"] = props["token"]
             continue
-        if root == "token":
+        if root == _TOKEN_MODE:
             continue
-        _, section, key = root.split(".")
-        value = props.get(section, {}).get(key) if isinstance(props.get(section), dict) else None
+        # properties.<section>.<key>, e.g. properties.llm.params
+        section, key = str(root[1]), str(root[2])
+        value = root.get_in(agent.spec)
         body.setdefault(section, {})[key] = (
-            copy.deepcopy(value) if value is not None else ([] if key == "system_messages" else {})
+            copy.deepcopy(value)
+            if value is not None and value is not ABSENT
+            else ([] if key == "system_messages" else {})
         )
     if token is not None:
         body["token"] = token

@@ -8,7 +8,6 @@ engine cannot apply live.
 
 from reconciler.diff.changes import RawChange, field_changes
 from reconciler.diff.normalize import normalize_spec
-from reconciler.diff.paths import format_path, parse_path
 from reconciler.diff.redact import (
     SENSITIVE_MARKER,
     digest_value,
@@ -28,10 +27,8 @@ __all__ = [
     "digest_value",
     "field_changes",
     "forces_restart",
-    "format_path",
     "is_redacted",
     "normalize_spec",
-    "parse_path",
     "redact",
     "redact_in_place",
     "settle_unknown",

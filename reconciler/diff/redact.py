@@ -12,10 +12,9 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
-from reconciler.diff.paths import PathPart, is_within, parse_path
+from reconciler.models.fieldpath import ABSENT, FieldPath
 
 SENSITIVE_MARKER = "$sensitive"
 UNKNOWN_PREFIX = "unknown:"
@@ -38,7 +37,7 @@ def is_redacted(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and SENSITIVE_MARKER in value
 
 
-def redact(spec: dict[str, Any], sensitive: Iterable[str], salt: str) -> dict[str, Any]:
+def redact(spec: dict[str, Any], sensitive: Iterable[FieldPath], salt: str) -> dict[str, Any]:
     """Copy of ``spec`` with the value at every sensitive path replaced by its digest marker.
 
     Paths that do not exist in ``spec`` are ignored (a sensitive key may have been dropped by
@@ -47,47 +46,27 @@ def redact(spec: dict[str, Any], sensitive: Iterable[str], salt: str) -> dict[st
     return redact_in_place(copy.deepcopy(spec), sensitive, salt)
 
 
-def redact_in_place(tree: dict[str, Any], sensitive: Iterable[str], salt: str) -> dict[str, Any]:
+def redact_in_place(
+    tree: dict[str, Any], sensitive: Iterable[FieldPath], salt: str
+) -> dict[str, Any]:
     """Like :func:`redact`, but replaces the values in ``tree`` itself (and returns it).
 
     For a tree the caller owns outright, e.g. the fresh copy :func:`normalize_spec` returns: it
     saves the deep copy.
     """
     for path in sorted(sensitive, key=len):
-        _replace(tree, _parse_cached(path), salt)
+        _replace(tree, path, salt)
     return tree
 
 
-@lru_cache(maxsize=4096)
-def _parse_cached(path: str) -> tuple[PathPart, ...]:
-    return parse_path(path)
-
-
-def _replace(tree: Any, parts: tuple[PathPart, ...], salt: str) -> None:
-    node = tree
-    for part in parts[:-1]:
-        node = _child(node, part)
-        if node is None or is_redacted(node):
-            return
-    last = parts[-1]
-    if isinstance(node, dict) and isinstance(last, str):
-        if last in node and not is_redacted(node[last]):
-            node[last] = {SENSITIVE_MARKER: digest_value(node[last], salt)}
-    elif (
-        isinstance(node, list)
-        and isinstance(last, int)
-        and 0 <= last < len(node)
-        and not is_redacted(node[last])
-    ):
-        node[last] = {SENSITIVE_MARKER: digest_value(node[last], salt)}
-
-
-def _child(node: Any, part: PathPart) -> Any:
-    if isinstance(node, dict) and isinstance(part, str):
-        return node.get(part)
-    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-        return node[part]
-    return None
+def _replace(tree: dict[str, Any], path: FieldPath, salt: str) -> None:
+    """Replace the value at ``path`` by its marker, unless it (or a parent) is one already."""
+    value = path.get_in(tree)
+    if not path or value is ABSENT or is_redacted(value):
+        return
+    if any(is_redacted(FieldPath(path[:depth]).get_in(tree)) for depth in range(1, len(path))):
+        return
+    path.set_in(tree, {SENSITIVE_MARKER: digest_value(value, salt)})
 
 
 def unknown_names(value: Any) -> tuple[str, ...]:
@@ -101,8 +80,8 @@ def unknown_names(value: Any) -> tuple[str, ...]:
 
 def settle_unknown(
     tree: dict[str, Any],
-    unknown: Mapping[str, tuple[str, ...]],
-    sensitive: Iterable[str],
+    unknown: Mapping[FieldPath, tuple[str, ...]],
+    sensitive: Iterable[FieldPath],
     recorded: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """Give every value that is unknown (an unset variable) its recorded value, else a marker.
@@ -113,44 +92,15 @@ def settle_unknown(
     Changes ``tree`` in place and returns it.
     """
     secret = sorted(sensitive, key=len)
-    targets: dict[str, list[str]] = {}
+    targets: dict[FieldPath, list[str]] = {}
     for path, names in unknown.items():
-        target = next((s for s in secret if is_within(path, s)), path)
+        target = next((s for s in secret if path.is_within(s)), path)
         targets.setdefault(target, []).extend(names)
     for target, variables in sorted(targets.items(), key=lambda item: len(item[0])):
-        parts = _parse_cached(target)
-        old = _get(recorded, parts) if recorded is not None else _ABSENT
+        old = target.get_in(recorded) if recorded is not None else ABSENT
         marker = {SENSITIVE_MARKER: UNKNOWN_PREFIX + ",".join(dict.fromkeys(variables))}
-        _set(tree, parts, marker if old is _ABSENT else copy.deepcopy(old))
+        target.set_in(tree, marker if old is ABSENT else copy.deepcopy(old))
     return tree
-
-
-_ABSENT: Any = object()
-
-
-def _get(tree: Any, parts: tuple[PathPart, ...]) -> Any:
-    node = tree
-    for part in parts:
-        node = _child(node, part) if _has(node, part) else _ABSENT
-        if node is _ABSENT:
-            return _ABSENT
-    return node
-
-
-def _has(node: Any, part: PathPart) -> bool:
-    if isinstance(node, dict):
-        return isinstance(part, str) and part in node
-    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-
-
-def _set(tree: Any, parts: tuple[PathPart, ...], value: Any) -> None:
-    parent = _get(tree, parts[:-1])
-    last = parts[-1]
-    if isinstance(parent, dict):
-        if isinstance(last, str):
-            parent[last] = value
-    elif isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent):
-        parent[last] = value
 
 
 def spec_digest(redacted_spec: dict[str, Any]) -> str:

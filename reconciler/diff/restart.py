@@ -7,27 +7,27 @@ at join.
 
 from __future__ import annotations
 
-from reconciler.diff.paths import is_within
+from reconciler.models.fieldpath import FieldPath
 
-IN_PLACE_PATHS: tuple[str, ...] = (
-    "token",
-    "properties.token",
-    "properties.llm.system_messages",
-    "properties.llm.params",
-    "properties.mllm.params",
+IN_PLACE_PATHS: tuple[FieldPath, ...] = (
+    FieldPath(("token",)),
+    FieldPath(("properties", "token")),
+    FieldPath(("properties", "llm", "system_messages")),
+    FieldPath(("properties", "llm", "params")),
+    FieldPath(("properties", "mllm", "params")),
 )
 """Spec paths (and everything under them) that ``update`` changes on a running agent.
 ``token`` is the token *mode* (``auto``); ``properties.token`` a literal token."""
 
 
-def forces_restart(path: str) -> bool:
+def forces_restart(path: FieldPath) -> bool:
     """True when a change at ``path`` can only be applied by stopping and starting the agent."""
-    return not any(is_within(path, prefix) for prefix in IN_PLACE_PATHS)
+    return in_place_root(path) is None
 
 
-def in_place_root(path: str) -> str | None:
+def in_place_root(path: FieldPath) -> FieldPath | None:
     """The update field a path belongs to (``properties.llm.params`` for ``...params.model``)."""
     for prefix in IN_PLACE_PATHS:
-        if is_within(path, prefix):
+        if path.is_within(prefix):
             return prefix
     return None

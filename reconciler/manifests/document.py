@@ -32,6 +32,7 @@ from reconciler.manifests.sensitive import minimal, sensitive_paths
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
+from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
 from reconciler.models.rules import RuleViolation, check_rules
 
@@ -186,9 +187,10 @@ def _agent(
     def spec_path(doc_path: str) -> str:
         return "properties.token" if doc_path == "token" else doc_path
 
-    sensitive = sensitive_paths(spec, {spec_path(p) for p in values.interpolated if _in_spec(p)})
+    interpolated = {FieldPath.parse(spec_path(p)) for p in values.interpolated if _in_spec(p)}
+    sensitive = sensitive_paths(spec, interpolated)
     if mode != "literal":
-        sensitive.discard("properties.token")
+        sensitive.discard(FieldPath(("properties", "token")))
     lines = {
         p: where.line
         for p, where in values.locations.items()
@@ -214,7 +216,11 @@ def _agent(
         on_delete=manifest.lifecycle.on_delete if manifest.lifecycle is not None else "stop",
         sensitive=minimal(sensitive),
         lines=lines,
-        unknown={spec_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
+        unknown={
+            FieldPath.parse(spec_path(p)): names
+            for p, names in values.unknown.items()
+            if _in_spec(p)
+        },
     )
     return agent, problems
 

@@ -17,7 +17,6 @@ paths were interpolated (most interpolated values are sensitive: see
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -27,10 +26,10 @@ from typing import Any
 
 from reconciler.errors import Location, Problem
 from reconciler.manifests.yamlfile import LineDict, LineList, UnreadableNumber
+from reconciler.models.fieldpath import child_text
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_$-]+")
 MAX_NODES = 200_000
 """A document with more values than this (e.g. an alias bomb) is refused."""
 
@@ -103,20 +102,18 @@ class Interpolated:
 
 @lru_cache(maxsize=65536)
 def child_path(parent: str, key: str) -> str:
-    """The canonical path of ``key`` under ``parent``: ``properties.llm``, ``labels["a.b"]``.
+    """The text of the path of ``key`` under ``parent``: ``properties.llm``, ``labels["a.b"]``.
 
-    The canonical form (shared with ``reconciler.diff.paths``): plain keys (letters, digits,
-    ``_``, ``$``, ``-``) are joined with dots; any other key is quoted as JSON in brackets.
-    Cached: thousands of manifests share their paths, which are then one string each in memory.
+    In the grammar of :class:`~reconciler.models.fieldpath.FieldPath`. Locations are kept by
+    path text (they are looked up when a message names a path); cached: thousands of manifests
+    share their paths, which are then one string each in memory.
     """
-    if _PLAIN_KEY.fullmatch(key):
-        return f"{parent}.{key}" if parent else key
-    return f"{parent}[{json.dumps(key)}]"
+    return child_text(parent, key)
 
 
 def item_path(parent: str, index: int) -> str:
-    """The canonical path of item ``index`` under ``parent`` (``messages[0]``)."""
-    return f"{parent}[{index}]"
+    """The text of the path of item ``index`` under ``parent`` (``messages[0]``)."""
+    return child_text(parent, index)
 
 
 class _Walker:

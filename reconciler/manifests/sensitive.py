@@ -7,34 +7,33 @@ nearest key is not plain. :func:`minimal` drops paths that another path of the s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from typing import Any
 
-from reconciler.manifests.interpolate import child_path, item_path
+from reconciler.models.fieldpath import FieldPath
 from reconciler.models.secrets import is_secret_key, is_sensitive
 
 
-def sensitive_paths(spec: Any, interpolated: Collection[str] = frozenset()) -> set[str]:
-    """Paths (canonical form) of the sensitive values of ``spec``.
+def sensitive_paths(spec: Any, interpolated: Collection[FieldPath] = frozenset()) -> set[FieldPath]:
+    """Paths of the sensitive values of ``spec``.
 
     ``interpolated`` holds the paths (in ``spec``) whose values were interpolated.
     """
-    found: set[str] = set()
-    _collect(spec, "", (), interpolated, found)
+    found: set[FieldPath] = set()
+    _collect(spec, FieldPath(), (), interpolated, found)
     return found
 
 
 def _collect(
     value: Any,
-    path: str,
+    path: FieldPath,
     keys: tuple[str, ...],
-    interpolated: Collection[str],
-    found: set[str],
+    interpolated: Collection[FieldPath],
+    found: set[FieldPath],
 ) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
-            sub = child_path(path, key)
+            sub = path.child(key)
             if is_secret_key(key):
                 found.add(sub)
             elif interpolated or isinstance(item, (dict, list)):
@@ -42,18 +41,13 @@ def _collect(
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if interpolated or isinstance(item, (dict, list)):
-                _collect(item, item_path(path, index), keys, interpolated, found)
+                _collect(item, path.child(index), keys, interpolated, found)
     elif path in interpolated and is_sensitive(keys, interpolated=True):
         found.add(path)
 
 
-_BOUNDARY = re.compile(r"[.\[]")
-
-
-def minimal(paths: set[str]) -> frozenset[str]:
+def minimal(paths: set[FieldPath]) -> frozenset[FieldPath]:
     """Drop paths that lie under another path of the set (the parent already covers them)."""
     return frozenset(
-        path
-        for path in paths
-        if not any(path[: m.start()] in paths for m in _BOUNDARY.finditer(path) if m.start())
+        path for path in paths if not any(path[:depth] in paths for depth in range(1, len(path)))
     )

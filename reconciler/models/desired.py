@@ -5,8 +5,9 @@ to the engine. It lives in memory only: nothing writes it out. What is written (
 plans, output) is always the redacted form built by ``reconciler.diff.redact``, in which every
 path listed in :attr:`DesiredAgent.sensitive` is replaced by a salted digest.
 
-Paths are strings in one canonical form: ``properties.llm.params.model`` for keys and
-``properties.llm.system_messages[0].content`` for list items (see ``reconciler.diff.paths``).
+Paths into ``spec`` are :class:`~reconciler.models.fieldpath.FieldPath` values, written
+``properties.llm.params.model`` for keys and ``properties.llm.system_messages[0].content`` for
+list items; :attr:`DesiredAgent.lines` keys them by that text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.models.fieldpath import FieldPath
 
 TokenMode = Literal["auto", "literal", "none"]
 RestartPolicy = Literal["always", "on-failure", "never"]
@@ -48,12 +51,12 @@ class DesiredAgent(BaseModel):
     on_delete: OnDelete = "stop"
     """``lifecycle.on_delete``: what removing the manifest does (recorded in state)."""
     """``stopped``: the manifest is kept, the agent is stopped (or not started)."""
-    sensitive: frozenset[str] = Field(default_factory=frozenset)
+    sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
     :mod:`reconciler.models.secrets`."""
     lines: dict[str, int] = Field(default_factory=dict)
     """Source line of each path in ``spec`` where known (for error messages)."""
-    unknown: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    unknown: dict[FieldPath, tuple[str, ...]] = Field(default_factory=dict)
     """Paths whose value is unknown because a variable is not set (only when loaded for
     ``validate`` or ``plan --no-refresh`` without secrets), with the variables' names. Such an
     agent can be shown, never applied."""

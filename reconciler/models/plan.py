@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.models.fieldpath import FieldPath
+
 ActionKind = Literal[
     "start", "stop", "update", "restart", "renew-token", "rename", "forget", "adopt", "no-op"
 ]
@@ -43,7 +45,8 @@ class FieldChange(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    path: str
+    path: FieldPath
+    """Where the field is in the spec; written as its text (``properties.llm.params.model``)."""
     before: Any = None
     after: Any = None
     before_present: bool = True
@@ -87,7 +90,7 @@ class AgentPlan(BaseModel):
 
     @property
     def restart_fields(self) -> tuple[str, ...]:
-        return tuple(c.path for c in self.changes if c.forces_restart)
+        return tuple(str(c.path) for c in self.changes if c.forces_restart)
 
 
 class PlanSummary(BaseModel):

@@ -11,7 +11,6 @@ from dataclasses import replace as replace_options
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.diff import parse_path
 from reconciler.errors import PlanError, SettingsError, StalePlanError
 from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
@@ -344,16 +343,7 @@ def secret_values(desired: DesiredSet) -> set[str]:
     found: set[str] = set()
     for agent in desired.agents.values():
         for path in agent.sensitive:
-            node: Any = agent.spec
-            for part in parse_path(path):
-                if isinstance(node, dict) and isinstance(part, str):
-                    node = node.get(part)
-                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                    node = node[part]
-                else:
-                    node = None
-                    break
-            found |= _strings(node)
+            found |= _strings(path.get_in(agent.spec))
     return found
 
 

@@ -202,21 +202,21 @@ def change_view(change: FieldChange, action: str) -> ChangeView:
     marker = "" if action == "start" else FORCES_RESTART if change.forces_restart else IN_PLACE
     if change.unknown:
         note = f"(sensitive, unknown: {', '.join(change.unknown)} not set)"
-        return ChangeView(path=change.path, kind=kind, marker=marker, note=note)
+        return ChangeView(path=str(change.path), kind=kind, marker=marker, note=note)
     if is_sensitive(change):
         note = SENSITIVE_CHANGED if kind == "change" else SENSITIVE
-        return ChangeView(path=change.path, kind=kind, marker=marker, note=note)
+        return ChangeView(path=str(change.path), kind=kind, marker=marker, note=note)
     before = change.before if change.before_present else None
     after = change.after if change.after_present else None
     if has_multiline(before) or has_multiline(after):
         diff = line_diff(before, after, change.before_present, change.after_present)
-        return ChangeView(path=change.path, kind=kind, marker=marker, diff=tuple(diff))
+        return ChangeView(path=str(change.path), kind=kind, marker=marker, diff=tuple(diff))
     shown_before, shown_after = clip_pair(
         compact(before) if change.before_present else None,
         compact(after) if change.after_present else None,
     )
     return ChangeView(
-        path=change.path, kind=kind, marker=marker, before=shown_before, after=shown_after
+        path=str(change.path), kind=kind, marker=marker, before=shown_before, after=shown_after
     )
 
 

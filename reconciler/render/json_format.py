@@ -101,7 +101,7 @@ def _agent(agent: AgentPlan) -> dict[str, Any]:
 def _change(change: FieldChange) -> dict[str, Any]:
     sensitive = is_sensitive(change)
     return {
-        "path": change.path,
+        "path": str(change.path),
         "kind": change_kind(change),
         "before": None if sensitive else copy.deepcopy(change.before),
         "after": None if sensitive else copy.deepcopy(change.after),

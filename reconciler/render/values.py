@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from typing import Any
+
+from reconciler.models.fieldpath import is_plain_key
 
 MAX_VALUE_CHARS = 120
 """Longest one-line value shown whole; longer ones are clipped around their first difference."""
@@ -24,8 +25,6 @@ MAX_DIFF_LINES = 200
 """Most lines of one field's unified diff; the rest are counted, not shown."""
 DIFF_CONTEXT = 3
 """Unchanged lines shown around each changed line of a unified diff."""
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_$-]+$")
 
 
 def compact(value: Any) -> str:
@@ -77,8 +76,10 @@ def has_multiline(value: Any) -> bool:
 
 
 def _key(key: Any) -> str:
+    """A mapping key as shown in :func:`block_lines`: bare when it is plain in a path, else
+    quoted (non-ASCII kept readable)."""
     text = str(key)
-    return text if _PLAIN_KEY.match(text) else json.dumps(text, ensure_ascii=False)
+    return text if is_plain_key(text) else json.dumps(text, ensure_ascii=False)
 
 
 def block_lines(value: Any, indent: int = 0) -> list[str]:

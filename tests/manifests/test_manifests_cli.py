@@ -122,9 +122,13 @@ def test_the_example_project_needs_no_credentials(monkeypatch: pytest.MonkeyPatc
     assert concierge["mllm"]["enable"] is True and "llm" not in concierge
     support = desired.agents["support-en"]
     assert support.spec["properties"]["llm"]["api_key"] == "sk-sandbox-placeholder"
-    assert {"properties.llm.api_key", "properties.tts.params.key"} <= support.sensitive
+    assert {"properties.llm.api_key", "properties.tts.params.key"} <= {
+        str(p) for p in support.sensitive
+    }
     sales = desired.agents["sales-en"]
-    assert {"properties.asr.params.api_key", "properties.tts.params.key"} <= sales.sensitive
+    assert {"properties.asr.params.api_key", "properties.tts.params.key"} <= {
+        str(p) for p in sales.sensitive
+    }
 
 
 def test_the_example_manifests_match_the_schema() -> None:

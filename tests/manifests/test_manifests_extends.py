@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.models import FieldPath
 from tests.manifests.manifest_helpers import Project
 
 BASE = """\
@@ -42,7 +43,7 @@ def test_extends_deep_merges_maps_and_replaces_lists_and_scalars(project: Projec
     assert props["llm"]["url"] == "https://api.openai.com/v1/chat/completions"
     assert props["llm"]["system_messages"] == [{"role": "system", "content": "own prompt"}]
     assert props["llm"]["params"] == {"model": "gpt-4o-mini", "max_tokens": 256}
-    assert "properties.llm.api_key" in agent.sensitive
+    assert FieldPath.parse("properties.llm.api_key") in agent.sensitive
     # lines are the agent file's own; keys that came from the partial have none
     assert agent.lines["properties.llm.params.max_tokens"] == 9
     assert "properties.idle_timeout" not in agent.lines

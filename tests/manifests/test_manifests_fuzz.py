@@ -13,10 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.diff.paths import format_path
 from reconciler.errors import ValidationError
 from reconciler.manifests import load_desired
-from reconciler.models import DesiredSet, Settings
+from reconciler.models import DesiredSet, FieldPath, Settings
 
 CERT = "0123456789abcdef0123456789abcdef"
 ENVIRON = {"SET": "value", "EMPTY": ""}
@@ -158,11 +157,11 @@ def test_manifest_shaped_data(workdir: Path, documents: list[Any], partial: dict
     check(outcome)
     if isinstance(outcome, DesiredSet):
         for agent in outcome.agents.values():
-            assert agent.sensitive <= _paths(agent.spec) | {"properties.token"}
+            assert agent.sensitive <= _paths(agent.spec) | {FieldPath(("properties", "token"))}
 
 
-def _paths(value: Any, prefix: tuple[str | int, ...] = ()) -> set[str]:
-    found = {format_path(prefix)} if prefix else set()
+def _paths(value: Any, prefix: tuple[str | int, ...] = ()) -> set[FieldPath]:
+    found = {FieldPath(prefix)} if prefix else set()
     if isinstance(value, dict):
         for key, item in value.items():
             found |= _paths(item, (*prefix, key))

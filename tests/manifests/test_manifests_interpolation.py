@@ -6,6 +6,7 @@ import pytest
 
 from reconciler.errors import ValidationError
 from reconciler.manifests.interpolate import InterpolationError, interpolate_string
+from reconciler.models import FieldPath
 from tests.manifests.manifest_helpers import Project
 
 ENV = {"HOST": "llm.example", "EMPTY": "", "KEY": "sk-live-123"}
@@ -78,7 +79,7 @@ def test_dollar_dollar_brace_is_a_literal(project: Project) -> None:
     project.agent("x.yaml", "x", props="labels: {template: 'Hello $${user}'}\n")
     agent = project.load().agents["x"]
     assert agent.spec["properties"]["labels"]["template"] == "Hello ${user}"
-    assert "properties.labels.template" not in agent.sensitive
+    assert FieldPath.parse("properties.labels.template") not in agent.sensitive
 
 
 def test_name_extends_and_strict_are_taken_literally(project: Project) -> None:
@@ -106,7 +107,7 @@ def test_interpolated_values_are_sensitive_unless_plain_and_real(project: Projec
         """,
     )
     agent = project.load({"CHANNEL": "room", "HOST": "llm.example"}).agents["x"]
-    assert agent.sensitive == {
+    assert {str(p) for p in agent.sensitive} == {
         "properties.llm.url",
         "properties.llm.system_messages[0].content",
     }
@@ -139,7 +140,7 @@ def test_values_under_secret_like_keys_are_sensitive_even_when_literal(project: 
         """,
     )
     agent = project.load().agents["x"]
-    assert agent.sensitive == {
+    assert {str(p) for p in agent.sensitive} == {
         "properties.llm.api_key",
         "properties.llm.headers.Authorization",
         "properties.tts.params.key",
@@ -181,9 +182,7 @@ def test_no_secret_value_ever_appears_in_a_message(project: Project) -> None:
     assert "VERY-SECRET" not in text
 
 
-def test_paths_use_the_canonical_form_of_the_diff_layer(project: Project) -> None:
-    from reconciler.diff.paths import format_path
-
+def test_paths_use_the_one_field_path_grammar(project: Project) -> None:
     project.agent(
         "x.yaml",
         "x",
@@ -199,6 +198,6 @@ def test_paths_use_the_canonical_form_of_the_diff_layer(project: Project) -> Non
         ("properties", "labels", "ключ"),
         ("properties", "labels", "plain-key_1"),
     ):
-        assert format_path(parts) in agent.lines
-    secret = format_path(("properties", "asr", "params", "odd key", 0, "api.key"))
+        assert FieldPath(parts).format() in agent.lines
+    secret = FieldPath(("properties", "asr", "params", "odd key", 0, "api.key"))
     assert agent.sensitive == {secret}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from reconciler.models import FieldPath
 from tests.manifests.manifest_helpers import Project
 
 
@@ -280,7 +281,7 @@ def test_a_literal_token_goes_to_properties_and_is_sensitive(project: Project) -
     agent = project.load().agents["x"]
     assert agent.token_mode == "literal"
     assert agent.spec["properties"]["token"] == "007eJxLiteral"
-    assert "properties.token" in agent.sensitive
+    assert FieldPath.parse("properties.token") in agent.sensitive
     assert agent.lines["properties.token"] == 2
 
 

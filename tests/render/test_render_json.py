@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.diff.restart import forces_restart
-from reconciler.models import AgentPlan, DesiredAgent, FieldChange
+from reconciler.models import AgentPlan, DesiredAgent, FieldChange, FieldPath
 from reconciler.render import JSON_FORMAT_VERSION, render_json, render_json_text
 from tests.apply.harness import desired, make_world
 from tests.render.render_plans import (
@@ -246,7 +246,9 @@ def test_the_documented_example_follows_the_restart_rules() -> None:
         new = agent["action"] == "start" and agent["agent_id"] is None
         paths = [c["path"] for c in agent["changes"]]
         for change in agent["changes"]:
-            assert change["forces_restart"] is (not new and forces_restart(change["path"]))
+            assert change["forces_restart"] is (
+                not new and forces_restart(FieldPath.parse(change["path"]))
+            )
             if change["sensitive"]:
                 assert (change["before"], change["after"]) == (None, None)
         restarting = [c["path"] for c in agent["changes"] if c["forces_restart"]]
