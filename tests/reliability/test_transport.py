@@ -192,7 +192,7 @@ def test_the_engine_client_has_no_switch_to_disable_tls_verification() -> None:
     verify_args = [
         (p.name, m) for p, text in sources.items() for m in re.findall(r"verify\s*=.*", text)
     ]
-    assert verify_args == [("pools.py", "verify=self._verify(),")], verify_args
+    assert verify_args == [("pools.py", "verify=context,")], verify_args
     source = "\n".join(sources.values())
     for pattern in (
         r"CERT_NONE",
@@ -210,13 +210,13 @@ def test_the_engine_client_has_no_switch_to_disable_tls_verification() -> None:
         customer_secret=SecretStr("s"),
     )
     client = build_client(settings)
-    context = _ssl_context(client._pools._pools[0])
+    context = _ssl_context(client._http._transport._inner._pools[0])  # type: ignore[attr-defined]
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
 
 
-def _ssl_context(http: httpx.AsyncClient) -> ssl.SSLContext:
-    pool = http._transport._pool  # type: ignore[attr-defined]
+def _ssl_context(pool_transport: httpx.AsyncHTTPTransport) -> ssl.SSLContext:
+    pool = pool_transport._pool
     context = pool._ssl_context
     assert isinstance(context, ssl.SSLContext)
     return context
