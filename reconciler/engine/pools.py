@@ -3,7 +3,7 @@
 httpcore's connection pool does work quadratic in its size on every request (each assignment
 pass checks every connection against every queued request; encode/httpcore#1035), which at 50
 connections cost more CPU than the rest of an apply. :class:`PooledTransport` therefore spreads
-requests over several :class:`httpx.AsyncHTTPTransport` pools of at most :data:`POOL_SIZE`
+requests over several httpx connection pools of at most :data:`POOL_SIZE`
 connections: a request goes to the first pool with a free connection, and the pools hold
 ``max_connections`` together (the retry transport's in-flight limit keeps requests from queuing
 in any of them). A pool counts as busy until the answer's body has been read, which this
@@ -55,8 +55,8 @@ def verifying_context() -> ssl.SSLContext:
 class PooledTransport(httpx.AsyncBaseTransport):
     """``max_connections`` connections over pools of at most :data:`POOL_SIZE`, made lazily.
 
-    ``make_pool`` replaces the network pools (tests); by default each pool is an
-    :class:`httpx.AsyncHTTPTransport` over the shared verifying TLS context, which is built
+    ``make_pool`` replaces the network pools (tests); by default each pool is an httpx
+    client over the shared verifying TLS context, which is built
     at once so that a broken trust store fails before any request.
     """
 
@@ -113,11 +113,28 @@ class PooledTransport(httpx.AsyncBaseTransport):
         return min(range(len(self._busy)), key=self._busy.__getitem__)
 
 
-def _network_pools(context: ssl.SSLContext) -> PoolFactory:
-    def make(size: int) -> httpx.AsyncBaseTransport:
-        return httpx.AsyncHTTPTransport(
+class _NetworkPool(httpx.AsyncBaseTransport):
+    """One pool of ``size`` connections: an httpx client without auth or redirects, so that the
+    environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``) apply as to any httpx client."""
+
+    def __init__(self, size: int, context: ssl.SSLContext) -> None:
+        self._client = httpx.AsyncClient(
             verify=context,
             limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            follow_redirects=False,
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` as it is (headers, timeouts and all), answer unread."""
+        return await self._client.send(request, stream=True)
+
+    async def aclose(self) -> None:
+        """Close the pool's connections."""
+        await self._client.aclose()
+
+
+def _network_pools(context: ssl.SSLContext) -> PoolFactory:
+    def make(size: int) -> httpx.AsyncBaseTransport:
+        return _NetworkPool(size, context)
 
     return make

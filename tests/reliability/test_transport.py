@@ -210,13 +210,14 @@ def test_the_engine_client_has_no_switch_to_disable_tls_verification() -> None:
         customer_secret=SecretStr("s"),
     )
     client = build_client(settings)
-    context = _ssl_context(client._http._transport._inner._pools[0])  # type: ignore[attr-defined]
+    pool = client._http._transport._inner._pools[0]._client  # type: ignore[attr-defined]
+    context = _ssl_context(pool)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
 
 
-def _ssl_context(pool_transport: httpx.AsyncHTTPTransport) -> ssl.SSLContext:
-    pool = pool_transport._pool
+def _ssl_context(http: httpx.AsyncClient) -> ssl.SSLContext:
+    pool = http._transport._pool  # type: ignore[attr-defined]
     context = pool._ssl_context
     assert isinstance(context, ssl.SSLContext)
     return context
