@@ -189,7 +189,7 @@ class EngineClient:
             body["preset"] = preset
         if pipeline_id is not None:
             body["pipeline_id"] = pipeline_id
-        response = await self._ok("join", "POST", "join", what=f"join of {name!r}", body=body)
+        response = await self._send("join", "POST", "join", what=f"join of {name!r}", body=body)
         parsed = parse_body(response, StatusBody, "join")
         return JoinResult(
             agent_id=parsed.agent_id,
@@ -201,28 +201,25 @@ class EngineClient:
         """Stop an agent; True if the engine accepted, False if it was already gone (404)."""
         what = f"leave of agent {agent_id}"
         path = f"agents/{_seg(agent_id)}/leave"
-        response, call = await self._send("leave", "POST", path, what=what)
-        if response.status_code == 404 and is_not_found(response):
-            return False
-        _raise_unless_ok(response, call)
-        return True
+        response = await self._send("leave", "POST", path, what=what, not_found_ok=True)
+        return response.status_code != 404
 
     async def update(self, agent_id: str, properties: Mapping[str, Any]) -> None:
         """Change an agent in place (token, llm.system_messages, llm.params, mllm.params)."""
         body: dict[str, Any] = {"properties": dict(properties)}
         what = f"update of agent {agent_id}"
         path = f"agents/{_seg(agent_id)}/update"
-        response = await self._ok("update", "POST", path, what=what, body=body)
+        response = await self._send("update", "POST", path, what=what, body=body)
         if response.content.strip():
             parse_body(response, StatusBody, "update")
 
     async def get(self, agent_id: str) -> LiveAgent:
         """One agent's status; ``LiveAgent(status="MISSING")`` when the engine does not know it."""
         what = f"get of agent {agent_id}"
-        response, call = await self._send("get", "GET", f"agents/{_seg(agent_id)}", what=what)
-        if response.status_code == 404 and is_not_found(response):
+        path = f"agents/{_seg(agent_id)}"
+        response = await self._send("get", "GET", path, what=what, not_found_ok=True)
+        if response.status_code == 404:
             return LiveAgent(agent_id=agent_id, status="MISSING")
-        _raise_unless_ok(response, call)
         parsed = parse_body(response, GetBody, "get")
         status = status_name(parsed.status, parsed.state)
         if not status:
@@ -248,7 +245,7 @@ class EngineClient:
         what = f"turns of agent {agent_id}"
         path = f"agents/{_seg(agent_id)}/turns"
         params = {"page_index": "1", "page_size": "1"}
-        response = await self._ok("turns", "GET", path, what=what, params=params)
+        response = await self._send("turns", "GET", path, what=what, params=params)
         parsed = parse_body(response, TurnsBody, "turns")
         if not parsed.name or not parsed.channel:
             raise EngineProtocolError(
@@ -293,7 +290,7 @@ class EngineClient:
         for _page in range(MAX_LIST_PAGES):
             query = dict(params, cursor=cursor) if cursor else params
             what = "list of agents"
-            response = await self._ok("list", "GET", "agents", what=what, params=query)
+            response = await self._send("list", "GET", "agents", what=what, params=query)
             page = parse_body(response, ListBody, "list")
             for item in page.data.items:
                 if item.agent_id not in found:
@@ -341,40 +338,26 @@ class EngineClient:
         what: str,
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
-    ) -> tuple[httpx.Response, Call]:
-        """Send one operation (the transport retries it); its final answer and its record."""
+        not_found_ok: bool = False,
+    ) -> httpx.Response:
+        """Send one operation (the transport retries it) and give its 2xx answer.
+
+        Any other answer raises the exception :mod:`~reconciler.engine.errors_map` gives it,
+        except, with ``not_found_ok``, a 404 that means "no such agent", which is returned.
+        """
         call = Call(
             operation,
             what,
             f"v2/projects/{_seg(self.app_id)}/{path}",
             scrub=partial(self._secrets.scrub, body=body),
         )
-        request = self._http.build_request(
-            method, self._endpoints.url(self._endpoints.index, call.path), json=body, params=params
-        )
-        return await self._http.send(call.attach(request)), call
-
-    async def _ok(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Like :meth:`_send`, raising the error table's exception for a non-2xx answer."""
-        response, call = await self._send(
-            operation, method, path, what=what, body=body, params=params
-        )
-        _raise_unless_ok(response, call)
-        return response
-
-
-def _raise_unless_ok(response: httpx.Response, call: Call) -> None:
-    """Raise the exception :mod:`~reconciler.engine.errors_map` gives a non-2xx answer."""
-    if not 200 <= response.status_code < 300:
+        url = f"{self._endpoints.current}/{call.path}"
+        request = self._http.build_request(method, url, json=body, params=params)
+        response = await self._http.send(call.attach(request))
+        if 200 <= response.status_code < 300:
+            return response
+        if not_found_ok and response.status_code == 404 and is_not_found(response):
+            return response
         raise error_for_status(response, call)
 
 
