@@ -12,9 +12,10 @@ reason up in :data:`ERROR_TABLE`:
   ``engine refused {what}: HTTP {status} {reason}: {detail}``.
 
 429 and 5xx reach the table only once every attempt has failed (the transport retries them).
-A 404 ``TaskNotFound`` to get or leave is an answer, not an error: those operations read it
-before asking the table. Attempts that got no answer are worded by :func:`certificate_refused`,
-:func:`unreachable` and :func:`request_failed`. Engine-supplied text is always scrubbed first.
+A 404 that means "no such agent" is an answer to get and leave, not an error: the client
+returns it to those operations instead of asking the table. Attempts that got no answer are
+worded by :func:`certificate_refused`, :func:`unreachable` and :func:`request_failed`.
+Engine-supplied text is always scrubbed first.
 """
 
 from __future__ import annotations
