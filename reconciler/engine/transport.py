@@ -85,48 +85,61 @@ class RetryTransport(httpx.AsyncBaseTransport):
             call.attempts += 1
             index = self._endpoints.index
             tried.add(index)
-            base = self._endpoints.base(index)
             try:
-                aimed = _aimed(request, self._endpoints.url(index, call.path))
-                response = await self._attempt(aimed)
+                response = await self._attempt(request, self._endpoints.url(index, call.path))
             except RETRYABLE_FAILURES as exc:
                 self._heard(call, 0)
-                why = certificate_failure(exc)
-                if why is not None:
-                    raise certificate_refused(call, base, why) from exc
-                connect_failed = isinstance(exc, CONNECT_FAILURES)
-                call.maybe_delivered |= not connect_failed
-                cause = "connection error" if connect_failed else transport_cause(exc)
-                if connect_failed:
-                    self._endpoints.fail_over(index)
-                if not self._policy.should_retry(call.attempts):
-                    raise unreachable(call, base, cause) from exc
-                fresh = connect_failed and self._endpoints.index not in tried
-                delay = 0.0 if fresh else self._policy.delay(call.attempts)
-                await self._pause(call, delay, cause, 0, base)
+                await self._after_failure(call, exc, index, tried)
                 continue
             except httpx.HTTPError as exc:
-                raise request_failed(call, base, exc) from exc
-            status = response.status_code
-            self._heard(call, status)
-            if not is_retryable_status(status):
+                raise request_failed(call, self._endpoints.base(index), exc) from exc
+            self._heard(call, response.status_code)
+            if not await self._after_answer(call, response, index):
                 return response
-            call.maybe_delivered |= status != 429
-            if not self._policy.should_retry(call.attempts):
-                return response
-            reason = call.scrub(error_fields(response)[0])
-            cause = f"HTTP {status}" + (f" {reason}" if reason else "")
-            delay = self._policy.delay(call.attempts, response.headers.get("retry-after"))
-            await self._pause(call, delay, cause, status, base)
+
+    async def _after_failure(
+        self, call: Call, exc: BaseException, index: int, tried: set[int]
+    ) -> None:
+        """Wait before the next attempt after one that got no answer, or raise when it is the
+        last one (or a certificate failure, which every attempt would meet again)."""
+        base = self._endpoints.base(index)
+        why = certificate_failure(exc)
+        if why is not None:
+            raise certificate_refused(call, base, why) from exc
+        connect_failed = isinstance(exc, CONNECT_FAILURES)
+        call.maybe_delivered |= not connect_failed
+        cause = "connection error" if connect_failed else transport_cause(exc)
+        if connect_failed:
+            self._endpoints.fail_over(index)
+        if not self._policy.should_retry(call.attempts):
+            raise unreachable(call, base, cause) from exc
+        fresh = connect_failed and self._endpoints.index not in tried
+        delay = 0.0 if fresh else self._policy.delay(call.attempts)
+        await self._pause(call, delay, cause, 0, base)
+
+    async def _after_answer(self, call: Call, response: httpx.Response, index: int) -> bool:
+        """Whether to try again after ``response`` (having waited), False to return it."""
+        status = response.status_code
+        if not is_retryable_status(status):
+            return False
+        call.maybe_delivered |= status != 429
+        if not self._policy.should_retry(call.attempts):
+            return False
+        reason = call.scrub(error_fields(response)[0])
+        cause = f"HTTP {status}" + (f" {reason}" if reason else "")
+        delay = self._policy.delay(call.attempts, response.headers.get("retry-after"))
+        await self._pause(call, delay, cause, status, self._endpoints.base(index))
+        return True
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""
         await self._inner.aclose()
 
-    async def _attempt(self, request: httpx.Request) -> httpx.Response:
-        """One attempt, bounded as a whole by the timeout and by the in-flight slots."""
+    async def _attempt(self, request: httpx.Request, url: str) -> httpx.Response:
+        """One attempt at ``url``, bounded as a whole by the timeout and the in-flight slots."""
+        aimed = _aimed(request, url)
         async with self._slots:
-            return await asyncio.wait_for(self._exchange(request), timeout=self._timeout)
+            return await asyncio.wait_for(self._exchange(aimed), timeout=self._timeout)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
