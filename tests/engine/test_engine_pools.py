@@ -1,5 +1,5 @@
 """The engine client's pooled transport: small pools that together hold ``max_connections``,
-made when first needed, every one verifying certificates."""
+made when first needed, every one verifying certificates and using the environment's proxy."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.engine.auth import BasicAuth
+from reconciler.engine.client import EngineClient
 from reconciler.engine.pools import POOL_SIZE, PooledTransport, pool_sizes, verifying_context
 from reconciler.errors import SettingsError
+from tests.engine.engine_helpers import APP_ID
 
 
 class HeldPools:
@@ -116,3 +119,34 @@ def test_an_unreadable_ca_bundle_is_a_settings_error(
     monkeypatch.setenv("SSL_CERT_FILE", str(empty))
     with pytest.raises(SettingsError, match="check SSL_CERT_FILE and SSL_CERT_DIR"):
         PooledTransport(5)
+
+
+def test_the_network_pools_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def main() -> list[bytes]:
+        request_lines: list[bytes] = []
+        body = b'{"agent_id": "A1", "status": "RUNNING"}'
+
+        async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            request_lines.append(await reader.readline())
+            while (await reader.readline()).strip():
+                pass
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n"
+            writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n" + body)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        base = "http://engine.test/api/conversational-ai-agent"
+        async with server, EngineClient(APP_ID, [base], BasicAuth("a", "secret-value")) as client:
+            agent = await client.get("A1")
+        assert agent.status == "RUNNING"
+        return request_lines
+
+    path = f"/api/conversational-ai-agent/v2/projects/{APP_ID}/agents/A1"
+    assert asyncio.run(main()) == [f"GET http://engine.test{path} HTTP/1.1\r\n".encode()]
