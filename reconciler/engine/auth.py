@@ -7,7 +7,8 @@
   before it expires.
 
 A provider is anything with a ``header() -> str`` method, so tests and callers can supply
-their own. The providers here never show a secret: their ``repr`` names the scheme only, and
+their own; :class:`EngineAuth` is the httpx auth flow that puts its header on the client's
+requests. The providers here never show a secret: their ``repr`` names the scheme only, and
 error messages name the missing setting, not a value.
 """
 
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Protocol
+
+import httpx
 
 from reconciler.engine.tokens import mint_rest_token
 from reconciler.errors import SettingsError
@@ -116,3 +119,26 @@ def auth_from_settings(
     return BasicAuth(
         settings.customer_id.get_secret_value(), settings.customer_secret.get_secret_value()
     )
+
+
+class EngineAuth(httpx.Auth):
+    """The client's httpx auth flow: sets the provider's header on each operation's request.
+
+    The header is taken once per operation (its retries reuse it; a cached REST token is
+    minted again well before it expires), and its credential parts are handed to ``remember``
+    so that engine text quoting them can be scrubbed.
+    """
+
+    def __init__(self, provider: AuthProvider, remember: Callable[[str], None]) -> None:
+        self._provider = provider
+        self._remember = remember
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Add the ``Authorization`` header and send the request once."""
+        header = self._provider.header()
+        self._remember(header)
+        request.headers["Authorization"] = header
+        yield request
+
+    def __repr__(self) -> str:
+        return f"EngineAuth({self._provider!r})"

@@ -15,10 +15,13 @@ fail-over order: the client moves to the next URL when it cannot connect to the 
   and rotates region prefixes on failure, so prefixes rotate fastest here too.
 * ``sandbox`` is not resolved here: the in-process sandbox is reached through an ASGI transport
   the caller builds, at :data:`SANDBOX_BASE_URL`.
+
+:class:`Endpoints` holds the resolved list and which of them requests go to now.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import SettingsError
@@ -134,3 +137,41 @@ def resolve_endpoints(engine: str) -> list[str]:
             f"engine {value!r} is neither 'sandbox', a region name (us, eu, ap, cn) nor a URL"
         )
     return [normalize_base_url(value)]
+
+
+class Endpoints:
+    """The base URLs of one engine in fail-over order, and the one requests go to now.
+
+    The retry transport asks for :attr:`index` before each attempt and calls
+    :meth:`fail_over` when it could not connect; the choice is shared by every request of the
+    client, so later calls stay on the endpoint that worked.
+    """
+
+    def __init__(self, base_urls: Sequence[str]) -> None:
+        if not base_urls:
+            raise ValueError("an engine needs at least one base URL")
+        self._base_urls = [url.rstrip("/") for url in base_urls]
+        self._index = 0
+
+    @property
+    def index(self) -> int:
+        """Position of the endpoint the next attempt goes to."""
+        return self._index
+
+    @property
+    def current(self) -> str:
+        """The base URL the next attempt goes to."""
+        return self._base_urls[self._index]
+
+    def base(self, index: int) -> str:
+        """The base URL at ``index``."""
+        return self._base_urls[index]
+
+    def url(self, index: int, path: str) -> str:
+        """The URL of ``path`` (relative, no leading slash) under the endpoint at ``index``."""
+        return f"{self._base_urls[index]}/{path}"
+
+    def fail_over(self, failed: int) -> None:
+        """Move to the endpoint after ``failed``, which could not be connected to."""
+        if len(self._base_urls) > 1:
+            self._index = (failed + 1) % len(self._base_urls)

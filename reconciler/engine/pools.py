@@ -1,58 +1,73 @@
-"""The engine client's HTTP connection pools: several small ones sharing one TLS context.
+"""The engine client's network transport: several small connection pools sharing one TLS context.
 
 httpcore's connection pool does work quadratic in its size on every request (each assignment
 pass checks every connection against every queued request; encode/httpcore#1035), which at 50
-connections cost more CPU than the rest of an apply. :class:`ConnectionPools` therefore spreads
-requests over several :class:`httpx.AsyncClient` pools of at most :data:`POOL_SIZE`
+connections cost more CPU than the rest of an apply. :class:`PooledTransport` therefore spreads
+requests over several httpx connection pools of at most :data:`POOL_SIZE`
 connections: a request goes to the first pool with a free connection, and the pools hold
-``max_connections`` together (the caller's slots keep requests from queuing in any of them).
+``max_connections`` together (the retry transport's in-flight limit keeps requests from queuing
+in any of them). A pool counts as busy until the answer's body has been read, which this
+transport does before returning it (engine answers are small JSON documents).
 
 The TLS context is built once and shared: building one loads the trust store, which took
 longer than the rest of a plan's set-up when every pool built its own. Verification is always
-on; ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` may add CAs (httpx's ``trust_env`` behaviour).
+on; ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` may add CAs.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 import httpx
 
 from reconciler.errors import SettingsError
 
-__all__ = ["POOL_SIZE", "ConnectionPools"]
+__all__ = ["POOL_SIZE", "PooledTransport", "pool_sizes"]
 
 POOL_SIZE = 10
 """Connections per HTTP connection pool."""
 
+PoolFactory = Callable[[int], httpx.AsyncBaseTransport]
+"""Makes one pool of the given number of connections."""
 
-class ConnectionPools:
+
+def pool_sizes(max_connections: int) -> list[int]:
+    """The sizes of the pools that hold ``max_connections`` (each at most :data:`POOL_SIZE`)."""
+    if max_connections < 1:
+        raise ValueError("max_connections must be >= 1")
+    count = -(-max_connections // POOL_SIZE)
+    return [len(range(i, max_connections, count)) for i in range(count)]
+
+
+def verifying_context() -> ssl.SSLContext:
+    """A TLS context that verifies certificates, or :class:`SettingsError` when it cannot be
+    built (an unreadable ``SSL_CERT_FILE``, for instance)."""
+    try:
+        return httpx.create_ssl_context()
+    except (ssl.SSLError, OSError) as exc:
+        raise SettingsError(
+            f"cannot set up TLS certificate verification ({exc}); check SSL_CERT_FILE "
+            "and SSL_CERT_DIR in the environment"
+        ) from None
+
+
+class PooledTransport(httpx.AsyncBaseTransport):
     """``max_connections`` connections over pools of at most :data:`POOL_SIZE`, made lazily.
 
-    With a ``transport`` (the in-process sandbox, a mock) there is one pool and no TLS.
+    ``make_pool`` replaces the network pools (tests); by default each pool is an httpx
+    client over the shared verifying TLS context, which is built
+    at once so that a broken trust store fails before any request.
     """
 
-    def __init__(
-        self,
-        *,
-        max_connections: int,
-        timeout: float,
-        headers: dict[str, str],
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        if max_connections < 1:
-            raise ValueError("max_connections must be >= 1")
-        count = 1 if transport is not None else -(-max_connections // POOL_SIZE)
-        self._sizes = [len(range(i, max_connections, count)) for i in range(count)]
-        self._timeout = timeout
-        self._headers = headers
-        self._transport = transport
-        self._tls: ssl.SSLContext | None = None
-        self._pools: list[httpx.AsyncClient] = []
+    def __init__(self, max_connections: int, *, make_pool: PoolFactory | None = None) -> None:
+        self._sizes = pool_sizes(max_connections)
+        if make_pool is None:
+            make_pool = _network_pools(verifying_context())
+        self._make_pool = make_pool
+        self._pools: list[httpx.AsyncBaseTransport] = []
         self._busy: list[int] = []
-        self._new_pool()  # fail early (e.g. an unreadable CA bundle), before any request
+        self._new_pool()
 
     @property
     def sizes(self) -> list[int]:
@@ -64,33 +79,27 @@ class ConnectionPools:
         """How many pools have been made so far."""
         return len(self._pools)
 
-    def _verify(self) -> ssl.SSLContext | bool:
-        """What each pool verifies with: the shared context (``True`` with a transport)."""
-        return True if self._transport is not None else self._tls_context()
-
-    def _tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through a pool with a free connection and read the answer in full."""
+        index = self._free_pool()
+        self._busy[index] += 1
+        try:
+            response = await self._pools[index].handle_async_request(request)
             try:
-                self._tls = httpx.create_ssl_context()
-            except (ssl.SSLError, OSError) as exc:
-                raise SettingsError(
-                    f"cannot set up TLS certificate verification ({exc}); check SSL_CERT_FILE "
-                    "and SSL_CERT_DIR in the environment"
-                ) from None
-        return self._tls
+                await response.aread()
+            finally:
+                await response.aclose()
+            return response
+        finally:
+            self._busy[index] -= 1
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        for pool in self._pools:
+            await pool.aclose()
 
     def _new_pool(self) -> int:
-        size = self._sizes[len(self._pools)]
-        self._pools.append(
-            httpx.AsyncClient(
-                transport=self._transport,
-                verify=self._verify(),
-                timeout=httpx.Timeout(self._timeout),
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                headers=self._headers,
-                follow_redirects=False,
-            )
-        )
+        self._pools.append(self._make_pool(self._sizes[len(self._pools)]))
         self._busy.append(0)
         return len(self._pools) - 1
 
@@ -103,17 +112,29 @@ class ConnectionPools:
             return self._new_pool()
         return min(range(len(self._busy)), key=self._busy.__getitem__)
 
-    @asynccontextmanager
-    async def client(self) -> AsyncIterator[httpx.AsyncClient]:
-        """A pool with a free connection, counted busy while the block runs."""
-        index = self._free_pool()
-        self._busy[index] += 1
-        try:
-            yield self._pools[index]
-        finally:
-            self._busy[index] -= 1
+
+class _NetworkPool(httpx.AsyncBaseTransport):
+    """One pool of ``size`` connections: an httpx client without auth or redirects, so that the
+    environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``) apply as to any httpx client."""
+
+    def __init__(self, size: int, context: ssl.SSLContext) -> None:
+        self._client = httpx.AsyncClient(
+            verify=context,
+            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            follow_redirects=False,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` as it is (headers, timeouts and all), answer unread."""
+        return await self._client.send(request, stream=True)
 
     async def aclose(self) -> None:
-        """Close every pool (and the transport)."""
-        for pool in self._pools:
-            await pool.aclose()
+        """Close the pool's connections."""
+        await self._client.aclose()
+
+
+def _network_pools(context: ssl.SSLContext) -> PoolFactory:
+    def make(size: int) -> httpx.AsyncBaseTransport:
+        return _NetworkPool(size, context)
+
+    return make

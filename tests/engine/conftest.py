@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -34,6 +35,8 @@ def mock_client(recorder: Recorder) -> Callable[..., EngineClient]:
         max_attempts: int = 6,
         timeout: float = 5.0,
         auth: Any = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Coroutine[None, None, None]] | None = None,
     ) -> EngineClient:
         return EngineClient(
             APP_ID,
@@ -42,7 +45,8 @@ def mock_client(recorder: Recorder) -> Callable[..., EngineClient]:
             transport=httpx.MockTransport(handler),
             timeout=timeout,
             retry=recorder.policy(max_attempts),
-            sleep=recorder.sleep,
+            sleep=sleep or recorder.sleep,
+            clock=clock or time.monotonic,
         )
 
     return build

@@ -358,9 +358,7 @@ def test_wait_stopped_times_out(mock_client: Build) -> None:
         async def tick(seconds: float) -> None:
             now[0] += seconds
 
-        client = mock_client(handler)
-        client._sleep, client._clock = tick, lambda: now[0]
-        async with client:
+        async with mock_client(handler, sleep=tick, clock=lambda: now[0]) as client:
             await client.wait_stopped("A1", timeout=3, poll_interval=1)
 
     with pytest.raises(EngineError, match="did not stop within 3 s"):

@@ -1,24 +1,56 @@
-"""The engine client's connection pools: small pools that together hold ``max_connections``,
-made when first needed, sharing one verifying TLS context."""
+"""The engine client's pooled transport: small pools that together hold ``max_connections``,
+made when first needed, every one verifying certificates and using the environment's proxy."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from reconciler.engine.pools import POOL_SIZE, ConnectionPools
+from reconciler.engine.auth import BasicAuth
+from reconciler.engine.client import EngineClient
+from reconciler.engine.pools import POOL_SIZE, PooledTransport, pool_sizes, verifying_context
 from reconciler.errors import SettingsError
+from tests.engine.engine_helpers import APP_ID
 
 
-def _context(pool: httpx.AsyncClient) -> ssl.SSLContext:
-    context = pool._transport._pool._ssl_context  # type: ignore[attr-defined]
-    assert isinstance(context, ssl.SSLContext)
-    return context
+class HeldPools:
+    """A pool factory whose pools answer only once released, recording who served what."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.served: list[int] = []
+        self.release = asyncio.Event()
+
+    def __call__(self, size: int) -> httpx.AsyncBaseTransport:
+        number = len(self.sizes)
+        self.sizes.append(size)
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            self.served.append(number)
+            if request.url.path != "/quick":
+                await self.release.wait()
+            return httpx.Response(200, text=f"pool {number}")
+
+        return httpx.MockTransport(handler)
+
+
+async def _send(transport: PooledTransport, path: str = "/held") -> httpx.Response:
+    return await transport.handle_async_request(httpx.Request("GET", f"https://engine.test{path}"))
+
+
+async def _hold(
+    transport: PooledTransport, pools: HeldPools, count: int
+) -> list[asyncio.Task[httpx.Response]]:
+    """Start ``count`` more held requests and wait until each has reached a pool."""
+    expected = len(pools.served) + count
+    tasks = [asyncio.create_task(_send(transport)) for _ in range(count)]
+    while len(pools.served) < expected:
+        await asyncio.sleep(0)
+    return tasks
 
 
 @pytest.mark.parametrize(
@@ -28,51 +60,55 @@ def _context(pool: httpx.AsyncClient) -> ssl.SSLContext:
 def test_pools_hold_max_connections_together_in_pools_of_at_most_pool_size(
     connections: int, sizes: list[int]
 ) -> None:
-    pools = ConnectionPools(max_connections=connections, timeout=5, headers={})
-    assert pools.sizes == sizes
-    assert sum(pools.sizes) == connections
-    assert max(pools.sizes) <= POOL_SIZE
-
-
-def test_with_a_transport_there_is_one_pool_of_every_connection() -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(200))
-    pools = ConnectionPools(max_connections=50, timeout=5, headers={}, transport=transport)
-    assert pools.sizes == [50]
+    assert pool_sizes(connections) == sizes
+    assert PooledTransport(connections, make_pool=HeldPools()).sizes == sizes
+    assert sum(sizes) == connections and max(sizes) <= POOL_SIZE
 
 
 def test_pools_are_made_only_when_the_ones_made_are_busy() -> None:
-    asyncio.run(_made_when_busy())
+    async def main() -> None:
+        pools = HeldPools()
+        transport = PooledTransport(25, make_pool=pools)
+        assert transport.sizes == [9, 8, 8] and transport.opened == 1
+        tasks = await _hold(transport, pools, 9)
+        assert transport.opened == 1 and set(pools.served) == {0}
+        tasks += await _hold(transport, pools, 1)
+        assert transport.opened == 2 and pools.served[-1] == 1
+        pools.release.set()
+        answers = await asyncio.gather(*tasks)
+        assert all(answer.is_success for answer in answers)
+        again = await _send(transport, "/quick")  # everything is free: the first pool serves
+        assert again.text == "pool 0"
+        await transport.aclose()
+
+    asyncio.run(main())
 
 
-async def _made_when_busy() -> None:
-    pools = ConnectionPools(max_connections=25, timeout=5, headers={})
-    assert pools.opened == 1
-    async with AsyncExitStack() as stack:
-        first = [await stack.enter_async_context(pools.client()) for _ in range(9)]
-        assert pools.opened == 1 and len(set(map(id, first))) == 1
-        second = await stack.enter_async_context(pools.client())
-        assert pools.opened == 2 and second is not first[0]
-    # Everything is free again: the first pool serves the next request.
-    async with pools.client() as again:
-        assert again is first[0]
-    await pools.aclose()
+def test_busy_pools_take_requests_beyond_their_size_on_the_least_busy() -> None:
+    async def main() -> list[int]:
+        pools = HeldPools()
+        transport = PooledTransport(20, make_pool=pools)
+        tasks = await _hold(transport, pools, 21)
+        pools.release.set()
+        await asyncio.gather(*tasks)
+        return sorted(pools.served.count(number) for number in set(pools.served))
+
+    assert asyncio.run(main()) == [10, 11]
 
 
-def test_every_pool_shares_one_verifying_tls_context() -> None:
-    asyncio.run(_one_context())
+def test_answers_are_read_in_full_before_the_pool_is_free() -> None:
+    async def main() -> bytes:
+        transport = PooledTransport(1, make_pool=HeldPools())
+        response = await _send(transport, "/quick")
+        assert response.is_closed
+        return response.content
+
+    assert asyncio.run(main()) == b"pool 0"
 
 
-async def _one_context() -> None:
-    pools = ConnectionPools(max_connections=30, timeout=5, headers={})
-    async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(pools.client()) for _ in range(30)]
-    made = {id(c): c for c in clients}
-    assert len(made) == 3
-    contexts = {id(_context(c)) for c in made.values()}
-    assert len(contexts) == 1
-    context = _context(clients[0])
+def test_network_pools_verify_certificates_and_host_names() -> None:
+    context = verifying_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-    await pools.aclose()
 
 
 def test_an_unreadable_ca_bundle_is_a_settings_error(
@@ -82,16 +118,35 @@ def test_an_unreadable_ca_bundle_is_a_settings_error(
     empty.write_text("", encoding="utf-8")
     monkeypatch.setenv("SSL_CERT_FILE", str(empty))
     with pytest.raises(SettingsError, match="check SSL_CERT_FILE and SSL_CERT_DIR"):
-        ConnectionPools(max_connections=5, timeout=5, headers={})
+        PooledTransport(5)
 
 
-def test_busy_pools_take_requests_beyond_their_size_on_the_least_busy() -> None:
-    pools = ConnectionPools(max_connections=20, timeout=5, headers={})
+def test_the_network_pools_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def main() -> list[bytes]:
+        request_lines: list[bytes] = []
+        body = b'{"agent_id": "A1", "status": "RUNNING"}'
 
-    async def hold(n: int) -> list[httpx.AsyncClient]:
-        async with AsyncExitStack() as stack:
-            return [await stack.enter_async_context(pools.client()) for _ in range(n)]
+        async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            request_lines.append(await reader.readline())
+            while (await reader.readline()).strip():
+                pass
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n"
+            writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n" + body)
+            await writer.drain()
+            writer.close()
 
-    clients = asyncio.run(hold(21))
-    counts = sorted(sum(1 for c in clients if c is p) for p in {id(c): c for c in clients}.values())
-    assert counts == [10, 11]
+        server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        base = "http://engine.test/api/conversational-ai-agent"
+        async with server, EngineClient(APP_ID, [base], BasicAuth("a", "secret-value")) as client:
+            agent = await client.get("A1")
+        assert agent.status == "RUNNING"
+        return request_lines
+
+    path = f"/api/conversational-ai-agent/v2/projects/{APP_ID}/agents/A1"
+    assert asyncio.run(main()) == [f"GET http://engine.test{path} HTTP/1.1\r\n".encode()]

@@ -192,7 +192,7 @@ def test_the_engine_client_has_no_switch_to_disable_tls_verification() -> None:
     verify_args = [
         (p.name, m) for p, text in sources.items() for m in re.findall(r"verify\s*=.*", text)
     ]
-    assert verify_args == [("pools.py", "verify=self._verify(),")], verify_args
+    assert verify_args == [("pools.py", "verify=context,")], verify_args
     source = "\n".join(sources.values())
     for pattern in (
         r"CERT_NONE",
@@ -210,7 +210,8 @@ def test_the_engine_client_has_no_switch_to_disable_tls_verification() -> None:
         customer_secret=SecretStr("s"),
     )
     client = build_client(settings)
-    context = _ssl_context(client._pools._pools[0])
+    pool = client._http._transport._inner._pools[0]._client  # type: ignore[attr-defined]
+    context = _ssl_context(pool)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert context.check_hostname is True
 
