@@ -243,5 +243,5 @@ def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str
     )
 
 
-def drop_pending(doc: StateDoc, entry_id: str) -> StateDoc:
-    return doc.model_copy(update={"pending": [p for p in doc.pending if p.id != entry_id]})
+def drop_journal_entry(doc: StateDoc, entry_id: str) -> StateDoc:
+    return doc.model_copy(update={"journal": [p for p in doc.journal if p.id != entry_id]})

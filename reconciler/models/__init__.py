@@ -9,7 +9,7 @@ from reconciler.models.desired import DesiredAgent, DesiredSet, TokenMode
 from reconciler.models.live import LiveAgent, LiveStatus
 from reconciler.models.plan import ActionKind, AgentPlan, FieldChange, Plan
 from reconciler.models.settings import Settings
-from reconciler.models.state import AgentRecord, PendingEntry, StateDoc
+from reconciler.models.state import AgentRecord, JournalEntry, StateDoc
 
 __all__ = [
     "ActionKind",
@@ -18,9 +18,9 @@ __all__ = [
     "DesiredAgent",
     "DesiredSet",
     "FieldChange",
+    "JournalEntry",
     "LiveAgent",
     "LiveStatus",
-    "PendingEntry",
     "Plan",
     "Settings",
     "StateDoc",
