@@ -42,7 +42,6 @@ async def apply_plan(
 ) -> tuple[ApplyResult, StateDoc]:
     """Carry out ``plan``; return what happened and the final state (already written)."""
     run = Run(plan=plan, desired=desired, ctx=ctx, doc=state)
-    run.sem = asyncio.Semaphore(max(1, ctx.parallelism))
     edits = [a for a in plan.agents if a.action in STATE_ONLY_ACTIONS]
     stops = [a for a in plan.agents if a.action == "stop"]
     updates = [a for a in plan.agents if a.action in ("update", "renew-token")]
