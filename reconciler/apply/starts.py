@@ -98,17 +98,16 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
 
 @dataclass
 class _Prepared:
-    """A start whose write-ahead entry is on disk and whose join is still to be sent."""
+    """A start whose write-ahead entry is on disk and whose join is still to be sent.
+
+    The entry carries what the record will hold (wire name, generation, redacted spec and its
+    digest, token expiry); ``properties`` is what the join sends (a minted token included).
+    """
 
     action: AgentPlan
     agent: DesiredAgent
     previous: AgentRecord | None
-    generation: int
-    wire_name: str
     properties: dict[str, Any]
-    expires: float | None
-    spec: dict[str, Any]
-    digest: str
     entry: JournalEntry
     lock: asyncio.Lock
     """The channel's lock, held until the join's outcome is recorded."""
@@ -165,19 +164,21 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
         lock.release()
         raise
     return _Prepared(
-        action, agent, previous, generation, wire_name, properties, expires, view.spec,
-        view.digest, entry, lock,
-    )  # fmt: skip
+        action=action,
+        agent=agent,
+        previous=previous,
+        properties=properties,
+        entry=entry,
+        lock=lock,
+    )
 
 
 async def _send_start(run: Run, prepared: _Prepared) -> None:
     ctx = run.ctx
     action, agent, previous = prepared.action, prepared.agent, prepared.previous
     started = ctx.clock()  # the join goes out now (its entry may have been written a while ago)
-    wire_name, generation, properties = (
-        prepared.wire_name, prepared.generation, prepared.properties,
-    )  # fmt: skip
-    expires, entry = prepared.expires, prepared.entry
+    entry, properties = prepared.entry, prepared.properties
+    wire_name = entry.wire_name
     run.emit(ApplyEvent(action.name, action.action, "start", "begin"))
     note = ""
     try:
@@ -215,11 +216,11 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
     record = agent_record(
         agent,
         agent_id=agent_id,
-        generation=generation,
+        generation=entry.generation,
         started_at=started,
-        token_expires_at=expires,
-        spec=prepared.spec,
-        spec_digest=prepared.digest,
+        token_expires_at=entry.token_expires_at,
+        spec=entry.spec,
+        spec_digest=entry.spec_digest,
     )
 
     def done(d: StateDoc) -> StateDoc:
