@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.apply import ApplyEvent, resolve_journal
+from reconciler.apply import ApplyEvent
 from reconciler.engine import EngineClient
 from reconciler.errors import PlanError
-from reconciler.models import JournalEntry
 from reconciler.project.planchecks import ensure_applicable
 from tests.apply.harness import World, agent, desired, make_world
 
@@ -154,52 +152,6 @@ def test_retries_through_injected_503s_and_429s(world: World) -> None:
     assert result.ok
     assert sorted(state.agents) == ["alpha", "beta"]
     assert len(world.agents("RUNNING")) == 2
-
-
-def test_interrupted_join_is_adopted_when_the_agent_runs(world: World) -> None:
-    stray = world.start_directly("alpha-1", channel="alpha", uid="1001")
-    state = world.store.load()
-    entry = JournalEntry(
-        id=str(uuid.uuid4()),
-        op="join",
-        name="alpha",
-        wire_name="alpha-1",
-        generation=1,
-        channel="alpha",
-        created_at=0.0,
-    )
-    state = world.store.write(state.model_copy(update={"journal": [entry]}))
-
-    async def resolve() -> tuple[object, list[str]]:
-        async with world.client() as c:
-            return await resolve_journal(state, c, world.store)
-
-    doc, notes = asyncio.run(resolve())
-    assert doc.journal == []  # type: ignore[attr-defined]
-    assert doc.agents["alpha"].agent_id == stray  # type: ignore[attr-defined]
-    assert "adopted" in notes[0]
-
-
-def test_interrupted_join_that_never_ran_is_forgotten(world: World) -> None:
-    state = world.store.load()
-    entry = JournalEntry(
-        id=str(uuid.uuid4()),
-        op="join",
-        name="alpha",
-        wire_name="alpha-1",
-        generation=1,
-        channel="alpha",
-        created_at=0.0,
-    )
-    state = world.store.write(state.model_copy(update={"journal": [entry]}))
-
-    async def resolve() -> tuple[object, list[str]]:
-        async with world.client() as c:
-            return await resolve_journal(state, c, world.store)
-
-    doc, notes = asyncio.run(resolve())
-    assert doc.journal == [] and doc.agents == {}  # type: ignore[attr-defined]
-    assert "never took effect" in notes[0]
 
 
 def test_state_holds_no_secret_value(world: World) -> None:

@@ -62,6 +62,13 @@ def block_turns(world: World) -> None:
 # -- journal resolution ------------------------------------------------------------------------
 
 
+def test_interrupted_start_with_no_agent_in_its_channel_is_forgotten(world: World) -> None:
+    doc, notes = resolve(world, interrupted_start(world))
+    assert doc.agents == {} and doc.journal == []
+    assert world.store.load().journal == []  # written
+    assert notes == ["alpha: an interrupted start of alpha-1 never took effect; forgotten"]
+
+
 def test_interrupted_start_is_not_adopted_from_the_one_foreign_agent_in_its_channel(
     world: World,
 ) -> None:

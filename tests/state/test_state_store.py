@@ -14,7 +14,6 @@ import pytest
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, JournalEntry
 from reconciler.state import LocalStateStore, dump_state
-from reconciler.state import store as store_module
 from tests.state.conftest import make_doc, make_record
 
 
@@ -325,8 +324,3 @@ def test_unreadable_path_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "agents.json").mkdir()
     with pytest.raises(StateError, match="is a directory"):
         LocalStateStore(tmp_path / "agents.json").load()
-
-
-def test_repr_and_module_exports() -> None:
-    assert "agents.json" in repr(LocalStateStore(Path("state/agents.json")))
-    assert store_module.__all__ == ["LocalStateStore", "dump_state", "new_state"]
