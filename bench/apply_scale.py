@@ -5,7 +5,7 @@ its own SQLite file) and a fresh project of N generated agents (``token: auto``,
 partial, interpolated secrets) whose ``reconciler.yaml`` points at it, with ``parallelism: P``
 and ``max_concurrent_agents`` raised; then times ``reconciler apply --auto-approve`` as a
 subprocess (refresh on, as by default with credentials). The run is checked: N agents running on
-the sandbox, N records in state, nothing pending.
+the sandbox, N records in state, an empty journal.
 
 - Limit: ceil(N / P) x L x (engine calls per agent); a start is one call (join), so 1.
 - CLI start-up: the median wall of ``reconciler plan --no-refresh`` on the same project (loading

@@ -13,7 +13,7 @@ a project of N agents pointed at it, and runs:
    with Retry-After, drops 5% of connections and adds 10-40 ms of latency.
 
 After every trial: the active agents on the engine equal the manifests exactly (no duplicate,
-no orphan, none missing), the state agrees with the engine, and the pending journal is empty.
+no orphan, none missing), the state agrees with the engine, and the journal is empty.
 Prints ``kill trials: N, converged: N, orphans: 0, duplicates: 0`` per section, with timings.
 Exit status 1 if any trial did not converge.
 

@@ -119,7 +119,7 @@ def build_drift(
         checked_at=now,
         recorded=len(state.agents),
         in_sync=in_sync,
-        pending=len(state.pending),
+        journal_entries=len(state.journal),
         items=tuple(items),
     )
 

@@ -182,9 +182,9 @@ def build_plan(
         )
     warnings.extend(_unmanaged_warnings(state, live))
     warnings.extend(_left_stopped_warnings(plans, desired, state, live))
-    if not live.refreshed and state.pending:
+    if not live.refreshed and state.journal:
         warnings.append(
-            f"{len(state.pending)} interrupted engine call(s) recorded in state are unresolved; "
+            f"{len(state.journal)} interrupted engine call(s) recorded in state are unresolved; "
             "plan with --refresh to see what apply will do about them"
         )
     running_after = _running_after(plans, state, live, selected)

@@ -52,15 +52,40 @@ def _unit(path: Path) -> str:
     return rel.parts[0].removesuffix(".py")
 
 
+def _package(path: Path) -> list[str]:
+    """The dotted package ``path`` belongs to (for ``__init__.py``, the package itself)."""
+    return list(path.relative_to(PACKAGE.parent).parts[:-1])
+
+
+def _absolute(path: Path, node: ast.ImportFrom) -> list[str]:
+    """The modules an import names, relative ones (``from . import x``) resolved."""
+    if node.level == 0:
+        return [node.module] if node.module else []
+    package = _package(path)
+    base = package[: len(package) - (node.level - 1)]
+    if node.module:
+        return [".".join([*base, node.module])]
+    return [".".join([*base, alias.name]) for alias in node.names]
+
+
 def _imports(path: Path) -> list[tuple[str, int]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out: list[tuple[str, int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out.extend((alias.name, node.lineno) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.append((node.module, node.lineno))
+        elif isinstance(node, ast.ImportFrom):
+            out.extend((module, node.lineno) for module in _absolute(path, node))
     return out
+
+
+def test_relative_imports_are_resolved_to_their_unit() -> None:
+    sandbox = PACKAGE / "sandbox" / "core.py"
+    relative = ast.parse("from . import accesstoken\nfrom ..models import Plan\n").body
+    assert [_absolute(sandbox, n) for n in relative if isinstance(n, ast.ImportFrom)] == [
+        ["reconciler.sandbox.accesstoken"],
+        ["reconciler.models"],
+    ]
 
 
 SOURCES = sorted(PACKAGE.rglob("*.py"))

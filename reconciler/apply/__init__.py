@@ -8,7 +8,7 @@ every join and leave before it is sent, and reports progress through a callback.
 from reconciler.apply.context import ApplyContext, EngineOps, StateWriter
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.executor import apply_plan
-from reconciler.apply.pending import Settlement, preview_pending, resolve_pending, settle
+from reconciler.apply.journal import Settlement, preview_journal, resolve_journal, settle
 
 __all__ = [
     "ActionResult",
@@ -19,7 +19,7 @@ __all__ = [
     "Settlement",
     "StateWriter",
     "apply_plan",
-    "preview_pending",
-    "resolve_pending",
+    "preview_journal",
+    "resolve_journal",
     "settle",
 ]

@@ -27,10 +27,10 @@ from collections.abc import Awaitable, Callable
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.payload import update_properties
-from reconciler.apply.run import Run, drop_pending, fail, guarded, unrecorded
+from reconciler.apply.run import Run, drop_journal_entry, fail, guarded, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import ApplyError, EngineError
-from reconciler.models import AgentPlan, DesiredSet, PendingEntry, Plan, StateDoc
+from reconciler.models import AgentPlan, DesiredSet, JournalEntry, Plan, StateDoc
 from reconciler.models.live import ENDED_STATUSES
 from reconciler.models.plan import STATE_ONLY_ACTIONS
 from reconciler.plan import desired_view
@@ -42,7 +42,6 @@ async def apply_plan(
 ) -> tuple[ApplyResult, StateDoc]:
     """Carry out ``plan``; return what happened and the final state (already written)."""
     run = Run(plan=plan, desired=desired, ctx=ctx, doc=state)
-    run.sem = asyncio.Semaphore(max(1, ctx.parallelism))
     edits = [a for a in plan.agents if a.action in STATE_ONLY_ACTIONS]
     stops = [a for a in plan.agents if a.action == "stop"]
     updates = [a for a in plan.agents if a.action in ("update", "renew-token")]
@@ -197,7 +196,7 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
     if agent_id is None:
         run.stopped_ok.add(action.name)
         return
-    entry = PendingEntry(
+    entry = JournalEntry(
         id=str(uuid.uuid4()),
         op="leave",
         name=action.name,
@@ -208,7 +207,7 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
         created_at=started,
     )
     run.emit(ApplyEvent(action.name, action.action, "stop", "begin", agent_id))
-    await run.save(lambda d: d.model_copy(update={"pending": [*d.pending, entry]}))
+    await run.save(lambda d: d.model_copy(update={"journal": [*d.journal, entry]}))
     try:
         await run.call(lambda: ctx.client.leave(agent_id))
         final = await run.call(
@@ -222,11 +221,11 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
             )
     except Exception as exc:
         fail(run, action, exc, started, "leave")
-        await run.save_or_halt(lambda d: drop_pending(d, entry.id))
+        await run.save_or_halt(lambda d: drop_journal_entry(d, entry.id))
         return
 
     def done(d: StateDoc) -> StateDoc:
-        d = drop_pending(d, entry.id)
+        d = drop_journal_entry(d, entry.id)
         if action.action == "stop":
             agents = {k: v for k, v in d.agents.items() if k != action.name}
             d = d.model_copy(update={"agents": agents})

@@ -50,7 +50,7 @@ def check_importable(desired: DesiredSet, state: StateDoc, name: str, agent_id: 
                 f"cannot import {agent_id} as {name}: state already records it as "
                 f"{other.name}; use `reconciler state mv {other.name} {name}` to rename it"
             )
-    if any(entry.name == name or entry.agent_id == agent_id for entry in state.pending):
+    if any(entry.name == name or entry.agent_id == agent_id for entry in state.journal):
         raise OperationError(
             f"cannot import {agent_id} as {name}: an interrupted engine call of a previous run "
             f"concerns {name} or {agent_id}; run `reconciler plan` or `reconciler apply` to "

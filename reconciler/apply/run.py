@@ -25,17 +25,31 @@ T = TypeVar("T")
 
 @dataclass
 class Run:
+    """The shared, mutable side of one :func:`~reconciler.apply.executor.apply_plan` call.
+
+    It holds the state document as last written (``doc``; every change goes through
+    :meth:`save`), the results so far, the bound on engine calls in flight (``ctx.parallelism``,
+    through :meth:`call`), the per-channel locks and unresolved channels that keep at most one
+    join per channel unsettled, and whether the run is stopping (a stop request) or halted (a
+    failed state write or a defect).
+    """
+
     plan: Plan
     desired: DesiredSet
     ctx: ApplyContext
     doc: StateDoc
+    """The state as last written."""
     result: ApplyResult = field(default_factory=ApplyResult)
-    sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(10))
+    in_flight: asyncio.Semaphore = field(init=False)
+    """Bounds the engine calls in flight to ``ctx.parallelism`` (at least 1)."""
     stopped_ok: set[str] = field(default_factory=set)
+    """Names whose stop (of a stop, or the first half of a restart) went through."""
     queued: list[tuple[Callable[[StateDoc], StateDoc], asyncio.Future[None]]] = field(
         default_factory=list
     )
+    """State changes waiting for the next group write, each with its caller's future."""
     flushing: bool = False
+    """Whether a group write is under way (see :meth:`save`)."""
     finishing: list[asyncio.Future[None]] = field(default_factory=list)
     """Starts whose engine call is done and whose record is being written (see ``starts``)."""
     joined: set[str] = field(default_factory=set)
@@ -48,6 +62,9 @@ class Run:
     """The failure that stopped this run from beginning more actions (see :meth:`halt`)."""
     stop_seen_at: float | None = None
     """When a stop request was first seen (the interrupt grace for restarts counts from it)."""
+
+    def __post_init__(self) -> None:
+        self.in_flight = asyncio.Semaphore(max(1, self.ctx.parallelism))
 
     def halt(self, error: ReconcilerError) -> None:
         """Begin no further action (the first cause is kept)."""
@@ -156,7 +173,8 @@ class Run:
                 waiting.set_result(None)
 
     async def call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        async with self.sem:
+        """``await fn()`` once fewer than ``ctx.parallelism`` engine calls are in flight."""
+        async with self.in_flight:
             return await fn()
 
 
@@ -243,5 +261,5 @@ def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str
     )
 
 
-def drop_pending(doc: StateDoc, entry_id: str) -> StateDoc:
-    return doc.model_copy(update={"pending": [p for p in doc.pending if p.id != entry_id]})
+def drop_journal_entry(doc: StateDoc, entry_id: str) -> StateDoc:
+    return doc.model_copy(update={"journal": [p for p in doc.journal if p.id != entry_id]})

@@ -22,7 +22,7 @@ from typing import Any
 from reconciler.apply.events import ActionResult, ApplyEvent
 from reconciler.apply.records import agent_record
 from reconciler.apply.records import wire_name as record_wire_name
-from reconciler.apply.run import Run, drop_pending, fail, guarded, unrecorded
+from reconciler.apply.run import Run, drop_journal_entry, fail, guarded, unrecorded
 from reconciler.engine import (
     ACTIVE_STATE_CODES,
     REFRESH_WINDOW_S,
@@ -30,7 +30,7 @@ from reconciler.engine import (
     find_by_name,
 )
 from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
-from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, PendingEntry, StateDoc
+from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, JournalEntry, StateDoc
 from reconciler.plan import desired_view
 
 
@@ -46,7 +46,7 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
     queue = list(reversed(actions))
     # Entries an earlier run left and the resolution could not settle: their join may still
     # have started an agent, so nothing more is started in their channels.
-    run.unresolved_channels.update(p.channel for p in run.doc.pending if p.op == "join")
+    run.unresolved_channels.update(p.channel for p in run.doc.journal if p.op == "join")
 
     def prepare_next() -> asyncio.Future[_Prepared | None] | None:
         """Prepare the next start that may begin (see ``Run.may_start``); None if none may."""
@@ -73,7 +73,7 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
                 if not run.may_start(prepared.action):
                     try:
                         await run.save_or_halt(
-                            functools.partial(drop_pending, entry_id=prepared.entry.id)
+                            functools.partial(drop_journal_entry, entry_id=prepared.entry.id)
                         )
                     finally:
                         prepared.lock.release()
@@ -98,18 +98,17 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
 
 @dataclass
 class _Prepared:
-    """A start whose write-ahead entry is on disk and whose join is still to be sent."""
+    """A start whose write-ahead entry is on disk and whose join is still to be sent.
+
+    The entry carries what the record will hold (wire name, generation, redacted spec and its
+    digest, token expiry); ``properties`` is what the join sends (a minted token included).
+    """
 
     action: AgentPlan
     agent: DesiredAgent
     previous: AgentRecord | None
-    generation: int
-    wire_name: str
     properties: dict[str, Any]
-    expires: float | None
-    spec: dict[str, Any]
-    digest: str
-    entry: PendingEntry
+    entry: JournalEntry
     lock: asyncio.Lock
     """The channel's lock, held until the join's outcome is recorded."""
 
@@ -146,7 +145,7 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
             "join",
         )
         return None
-    entry = PendingEntry(
+    entry = JournalEntry(
         id=str(uuid.uuid4()),
         op="join",
         name=agent.name,
@@ -160,24 +159,26 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
         token_expires_at=expires,
     )
     try:
-        await run.save(lambda d: d.model_copy(update={"pending": [*d.pending, entry]}))
+        await run.save(lambda d: d.model_copy(update={"journal": [*d.journal, entry]}))
     except BaseException:
         lock.release()
         raise
     return _Prepared(
-        action, agent, previous, generation, wire_name, properties, expires, view.spec,
-        view.digest, entry, lock,
-    )  # fmt: skip
+        action=action,
+        agent=agent,
+        previous=previous,
+        properties=properties,
+        entry=entry,
+        lock=lock,
+    )
 
 
 async def _send_start(run: Run, prepared: _Prepared) -> None:
     ctx = run.ctx
     action, agent, previous = prepared.action, prepared.agent, prepared.previous
     started = ctx.clock()  # the join goes out now (its entry may have been written a while ago)
-    wire_name, generation, properties = (
-        prepared.wire_name, prepared.generation, prepared.properties,
-    )  # fmt: skip
-    expires, entry = prepared.expires, prepared.entry
+    entry, properties = prepared.entry, prepared.properties
+    wire_name = entry.wire_name
     run.emit(ApplyEvent(action.name, action.action, "start", "begin"))
     note = ""
     try:
@@ -207,7 +208,7 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
             prepared.lock.release()
         else:
             try:
-                await run.save_or_halt(lambda d: drop_pending(d, entry.id))
+                await run.save_or_halt(lambda d: drop_journal_entry(d, entry.id))
             finally:
                 prepared.lock.release()
         fail(run, action, exc, started, "join")
@@ -215,15 +216,15 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
     record = agent_record(
         agent,
         agent_id=agent_id,
-        generation=generation,
+        generation=entry.generation,
         started_at=started,
-        token_expires_at=expires,
-        spec=prepared.spec,
-        spec_digest=prepared.digest,
+        token_expires_at=entry.token_expires_at,
+        spec=entry.spec,
+        spec_digest=entry.spec_digest,
     )
 
     def done(d: StateDoc) -> StateDoc:
-        d = drop_pending(d, entry.id)
+        d = drop_journal_entry(d, entry.id)
         return d.model_copy(update={"agents": {**d.agents, agent.name: record}})
 
     async def finish() -> None:
@@ -305,7 +306,7 @@ async def _adopt(run: Run, agent: DesiredAgent, wire_name: str, conflict: NameCo
 
 
 def _wire_names(doc: StateDoc, channel: str) -> str:
-    names = sorted({p.wire_name for p in doc.pending if p.op == "join" and p.channel == channel})
+    names = sorted({p.wire_name for p in doc.journal if p.op == "join" and p.channel == channel})
     return f" ({', '.join(names)})" if names else ""
 
 

@@ -165,7 +165,7 @@ def _is_tty(stream: Any) -> bool:
 
 def _refuse_unsettled(state: StateDoc) -> None:
     """Fail when the journal holds starts that could not be settled (the notes say why)."""
-    names = sorted({p.name for p in state.pending if p.op == "join"})
+    names = sorted({p.name for p in state.journal if p.op == "join"})
     if names:
         raise ApplyError(
             f"interrupted start(s) of {', '.join(names)} could not be settled (see the notes "

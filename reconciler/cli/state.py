@@ -93,11 +93,12 @@ def list_cmd(ctx: click.Context) -> None:
     for row in rows:
         cells = [row[i].ljust(widths[i]) for i in range(4)]
         click.echo("  ".join([*cells, row[4]]))
-    if doc.pending:
-        n = len(doc.pending)
+    if doc.journal:
+        n = len(doc.journal)
         click.echo(
             f"{n} engine call{'s' if n != 1 else ''} in flight when a run stopped "
-            "(pending); the next apply resolves them.",
+            '(journal entries, under "pending" in `reconciler state show`); the next apply '
+            "resolves them.",
             err=True,
         )
 

@@ -46,7 +46,7 @@ _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a let
 
 
 @dataclass
-class Loaded:
+class LoadedDocument:
     """What one document gave: an agent (when it has no problem) and its name's location."""
 
     agent: DesiredAgent | None = None
@@ -63,10 +63,10 @@ def load_document(
     *,
     has_certificate: bool,
     allow_unset: bool = False,
-) -> Loaded:
+) -> LoadedDocument:
     """Validate one document of manifest file ``path`` and build its agent."""
     root = Location(path, document.line)
-    loaded = Loaded()
+    loaded = LoadedDocument()
     raw = document.value
     if not isinstance(raw, LineDict):
         loaded.problems.append(

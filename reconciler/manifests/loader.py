@@ -134,10 +134,10 @@ def load_desired(
     problems.extend(resolver.problems)
     has_certificate = settings.app_certificate is not None
 
-    def load_files(files: Sequence[str]) -> parallel.Loaded:
+    def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
         # One file at a time: each file's parse tree is dropped once its agents are built, so
         # memory holds the agents, not every file's tree at once.
-        loaded = parallel.Loaded()
+        loaded = parallel.LoadedBatch()
         known = len(resolver.problems)
         for rel in files:
             parsed = read_file(agents_dir / rel, shown[rel])

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from reconciler.errors import Location, Problem
 from reconciler.models.desired import DesiredAgent
 
-__all__ = ["PARALLEL_MIN_FILES", "Loaded", "load_files", "worker_count"]
+__all__ = ["PARALLEL_MIN_FILES", "LoadedBatch", "load_files", "worker_count"]
 
 PARALLEL_MIN_FILES = 400
 """Below this many agent files, forking workers costs more than it saves."""
@@ -38,15 +38,15 @@ CHUNKS_PER_WORKER = 4
 
 
 @dataclass
-class Loaded:
-    """What loading some agent files gave: their agents, problems and names (in file order)."""
+class LoadedBatch:
+    """What loading a batch of agent files gave: agents, problems and names (in file order)."""
 
     agents: list[DesiredAgent] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     names: list[tuple[str, Location]] = field(default_factory=list)
 
 
-LoadFiles = Callable[[Sequence[str]], Loaded]
+LoadFiles = Callable[[Sequence[str]], LoadedBatch]
 
 _job: LoadFiles | None = None
 """The loader the workers run; set just before they are forked, so they inherit it."""
@@ -101,12 +101,12 @@ def _watch(parent: int) -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def _run(chunk: Sequence[str]) -> Loaded:
+def _run(chunk: Sequence[str]) -> LoadedBatch:
     assert _job is not None, "worker started without a job"
     return _job(chunk)
 
 
-def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None) -> Loaded:
+def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None) -> LoadedBatch:
     """``load(files)``, split over ``workers`` forked processes (default: :func:`worker_count`).
 
     Even an explicit ``workers`` stays in this process where forking is not possible or safe.
@@ -131,7 +131,7 @@ def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None
         return load(files)
     finally:
         _job = None
-    joined = Loaded()
+    joined = LoadedBatch()
     for part in parts:
         joined.agents.extend(part.agents)
         joined.problems.extend(part.problems)

@@ -20,7 +20,7 @@ from reconciler.manifests.interpolate import child_path, item_path
 Describe = Callable[[str, dict[str, Any]], str | None]
 """A hook ``(path, error) -> message`` for errors a caller words itself (``None``: default)."""
 
-_PLAIN: dict[str, str] = {
+_MESSAGE_BY_ERROR_TYPE: dict[str, str] = {
     "string_type": "expected a string (quote the value)",
     "int_type": "expected an integer",
     "int_parsing": "expected an integer",
@@ -36,6 +36,7 @@ _PLAIN: dict[str, str] = {
     "list_type": "expected a list",
     "string_too_short": "must not be empty",
 }
+"""Pydantic error types and the plain words a problem line gives for them."""
 _BOUNDS: dict[str, str] = {
     "greater_than_equal": ">= {ge}",
     "greater_than": "> {gt}",
@@ -86,8 +87,8 @@ def unknown_key_message(key: str, parent: str, known: Iterable[str], where: str)
 def describe(error: Mapping[str, Any]) -> str:
     """A short, value-free description of one pydantic error."""
     kind = str(error.get("type", ""))
-    if kind in _PLAIN:
-        return _PLAIN[kind]
+    if kind in _MESSAGE_BY_ERROR_TYPE:
+        return _MESSAGE_BY_ERROR_TYPE[kind]
     ctx = error.get("ctx") or {}
     if kind in _BOUNDS:
         try:

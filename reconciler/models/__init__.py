@@ -11,7 +11,7 @@ from reconciler.models.fieldpath import ABSENT, FieldPath, PathPart
 from reconciler.models.live import LiveAgent, LiveStatus
 from reconciler.models.plan import ActionKind, AgentPlan, FieldChange, Plan
 from reconciler.models.settings import Settings
-from reconciler.models.state import AgentRecord, PendingEntry, StateDoc
+from reconciler.models.state import AgentRecord, JournalEntry, StateDoc
 
 __all__ = [
     "ABSENT",
@@ -22,10 +22,10 @@ __all__ = [
     "DesiredSet",
     "FieldChange",
     "FieldPath",
+    "JournalEntry",
     "LiveAgent",
     "LiveStatus",
     "PathPart",
-    "PendingEntry",
     "Plan",
     "Settings",
     "StateDoc",

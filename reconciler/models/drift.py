@@ -60,7 +60,7 @@ class DriftReport(BaseModel):
     """How many agents the state records."""
     in_sync: int
     """Recorded agents running on the engine as recorded."""
-    pending: int = 0
+    journal_entries: int = 0
     """Journal entries of an interrupted run (the next plan or apply resolves them)."""
     items: tuple[DriftItem, ...] = ()
 

@@ -101,7 +101,7 @@ def unmanaged_agents(state: StateDoc, live: LiveStatus) -> list[LiveAgent]:
     if not live.refreshed:
         return []
     recorded = {r.agent_id for r in state.agents.values()}
-    recorded |= {p.agent_id for p in state.pending if p.agent_id}
+    recorded |= {p.agent_id for p in state.journal if p.agent_id}
     return [
         live.agents[agent_id]
         for agent_id in sorted(live.agents)

@@ -48,7 +48,7 @@ class AgentRecord(BaseModel):
     leaves the agent running when the manifest is removed."""
 
 
-class PendingEntry(BaseModel):
+class JournalEntry(BaseModel):
     """A write-ahead journal entry: an engine call that creates or destroys an agent, in flight."""
 
     model_config = _STRICT
@@ -72,7 +72,13 @@ class PendingEntry(BaseModel):
 class StateDoc(BaseModel):
     """The whole state document."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
 
     version: int = Field(default=STATE_VERSION, ge=1)
     lineage: str
@@ -80,7 +86,9 @@ class StateDoc(BaseModel):
     serial: int = Field(default=0, ge=0)
     salt: str = Field(min_length=1)
     agents: dict[str, AgentRecord] = Field(default_factory=dict)
-    pending: list[PendingEntry] = Field(default_factory=list)
+    journal: list[JournalEntry] = Field(default_factory=list, alias="pending")
+    """The write-ahead journal, in the order its entries were written; stored under
+    ``pending`` (the key of the document's format)."""
 
     @field_validator("lineage")
     @classmethod

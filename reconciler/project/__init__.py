@@ -2,7 +2,7 @@
 
 :class:`Project` loads the settings and manifests, holds the state store and lock, connects to
 the engine (the in-process sandbox or a remote endpoint), and runs the workflows the CLI
-exposes: plan (with pending resolution and refresh), apply (of a fresh or a saved plan) and
+exposes: plan (with journal resolution and refresh), apply (of a fresh or a saved plan) and
 destroy. The CLI renders what these return.
 """
 

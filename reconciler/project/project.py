@@ -40,7 +40,7 @@ def adoptions(before: StateDoc, after: StateDoc) -> tuple[tuple[str, str], ...]:
     """``(name, agent_id)`` of each agent that settling the journal took into state: a recorded
     start whose record now carries the entry's wire name (the engine's evidence)."""
     found = []
-    for entry in before.pending:
+    for entry in before.journal:
         record = after.agents.get(entry.name)
         old = before.agents.get(entry.name)
         if (
@@ -62,7 +62,7 @@ class PlanOutcome:
     state: StateDoc
     live: LiveStatus
     notes: list[str] = field(default_factory=list)
-    """What happened on the way (pending entries resolved, ...)."""
+    """What happened on the way (journal entries resolved, ...)."""
     state_recorded: bool = True
     """Whether the state was read from its file (False: none yet, ``state`` is a fresh one)."""
 
@@ -163,7 +163,7 @@ class Project:
         resolve: bool = False,
         parallelism: int | None = None,
     ) -> PlanOutcome:
-        """Plan, settling pending entries first when refreshing.
+        """Plan, settling journal entries first when refreshing.
 
         ``allow_unset`` (``plan --no-refresh``, as in a fork's pull request without secrets)
         accepts unset variables: the plan shows their values as unknown and cannot be applied.
@@ -188,7 +188,7 @@ class Project:
         adopted: tuple[tuple[str, str], ...] = ()
         live = LiveStatus()
         if self.should_refresh(refresh):
-            from reconciler.apply import preview_pending, resolve_pending, settle
+            from reconciler.apply import preview_journal, resolve_journal, settle
             from reconciler.engine import refresh as refresh_live
             from reconciler.project.connect import engine_client
 
@@ -200,10 +200,10 @@ class Project:
                 on_response=hooks.on_engine_call,
             ) as client:
                 before = state
-                if state.pending and resolve:
-                    state, notes = await resolve_pending(state, client, self.store, self.clock)
-                elif state.pending:
-                    settlements = await preview_pending(state, client, self.clock)
+                if state.journal and resolve:
+                    state, notes = await resolve_journal(state, client, self.store, self.clock)
+                elif state.journal:
+                    settlements = await preview_journal(state, client, self.clock)
                     journal = [s.preview() for s in settlements]
                     state = settle(state, settlements)
                 adopted = adoptions(before, state)
@@ -254,7 +254,7 @@ class Project:
         check_same_state(plan, state)
         # Before the actions are checked: a plan made while starts were unsettled assumed their
         # outcome (an adopted record the state does not hold yet), which is not an edit.
-        unsettled = sorted({p.wire_name for p in state.pending if p.op == "join"})
+        unsettled = sorted({p.wire_name for p in state.journal if p.op == "join"})
         if unsettled:
             raise StalePlanError(
                 f"state holds {len(unsettled)} interrupted start(s) ({', '.join(unsettled)}) "

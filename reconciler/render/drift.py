@@ -45,8 +45,8 @@ def render_drift_text(report: DriftReport) -> str:
             lines.append(f"  {sign} {_subject(item)} [{drift_label(item)}]: {item.reason}")
             lines.append(f"      {item.why}")
     lines += ["", drift_summary_line(report)]
-    if report.pending:
-        lines.append(_pending_note(report.pending))
+    if report.journal_entries:
+        lines.append(_journal_note(report.journal_entries))
     return "\n".join(lines)
 
 
@@ -88,8 +88,8 @@ def render_drift_markdown(report: DriftReport) -> str:
             + " |"
             for item in items
         ]
-    if report.pending:
-        out += ["", _pending_note(report.pending)]
+    if report.journal_entries:
+        out += ["", _journal_note(report.journal_entries)]
     return "\n".join(out) + "\n"
 
 
@@ -108,7 +108,7 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
             "in_sync": report.in_sync,
             "expected": len(report.expected),
             "unexpected": len(report.unexpected),
-            "pending": report.pending,
+            "pending": report.journal_entries,
         },
         "items": [_item(item) for item in report.items],
     }
@@ -161,7 +161,7 @@ def _subject(item: DriftItem) -> str:
     return f"{item.name} ({item.agent_id})"
 
 
-def _pending_note(count: int) -> str:
+def _journal_note(count: int) -> str:
     return (
         f"{_count(count, 'interrupted engine call')} recorded in state "
         "(the next plan or apply with --refresh resolves them)."

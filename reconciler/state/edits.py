@@ -33,7 +33,7 @@ def move_record(doc: StateDoc, old: str, new: str) -> tuple[StateDoc, AgentRecor
             f"cannot move {old} to {new}: state already records {new} as agent "
             f"{doc.agents[new].agent_id}"
         )
-    _no_pending(doc, new, "move")
+    _no_journal_entry(doc, new, "move")
     moved = record.model_copy(update={"name": new})
     agents = {name: r for name, r in doc.agents.items() if name != old}
     agents[new] = moved
@@ -63,12 +63,12 @@ def _recorded(doc: StateDoc, name: str, verb: str) -> AgentRecord:
             f"cannot {verb} {name}: state records no agent {name!r} "
             "(`reconciler state list` shows the recorded ones)"
         )
-    _no_pending(doc, name, verb)
+    _no_journal_entry(doc, name, verb)
     return record
 
 
-def _no_pending(doc: StateDoc, name: str, verb: str) -> None:
-    if any(entry.name == name for entry in doc.pending):
+def _no_journal_entry(doc: StateDoc, name: str, verb: str) -> None:
+    if any(entry.name == name for entry in doc.journal):
         raise OperationError(
             f"cannot {verb} {name}: an interrupted engine call of a previous run concerns {name}; "
             "run `reconciler plan` or `reconciler apply` to resolve it first"

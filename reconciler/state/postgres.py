@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
-from reconciler.models.state import STATE_VERSION, AgentRecord, PendingEntry, StateDoc
+from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.state.pgsession import PgSession
 from reconciler.state.store import _describe_validation as describe_validation
 from reconciler.state.store import new_state
@@ -44,7 +44,7 @@ _UPSERT_ENTRY = (
 )
 
 
-def _json(model: AgentRecord | PendingEntry) -> str:
+def _json(model: AgentRecord | JournalEntry) -> str:
     return json.dumps(model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
 
 
@@ -240,11 +240,11 @@ class PostgresStateStore:
             conn.execute("DELETE FROM reconciler_records WHERE state_key = %s", (key,))
             conn.execute("DELETE FROM reconciler_pending WHERE state_key = %s", (key,))
             old_agents: dict[str, AgentRecord] = {}
-            old_pending: dict[str, PendingEntry] = {}
+            old_entries: dict[str, JournalEntry] = {}
             old_positions: dict[str, int] = {}
         else:
             old_agents = base.agents
-            old_pending = {entry.id: entry for entry in base.pending}
+            old_entries = {entry.id: entry for entry in base.journal}
             old_positions = self._positions
         upserts = [
             (key, name, _json(record))
@@ -252,16 +252,16 @@ class PostgresStateStore:
             if (old := old_agents.get(name)) is not record and old != record
         ]
         gone = [name for name in old_agents if name not in new.agents]
-        positions = _positions(new.pending, old_positions)
+        positions = _positions(new.journal, old_positions)
         entry_rows = [
             (key, entry.id, positions[entry.id], _json(entry))
-            for entry in new.pending
-            if (old_entry := old_pending.get(entry.id)) is None
+            for entry in new.journal
+            if (old_entry := old_entries.get(entry.id)) is None
             or old_entry != entry
             or old_positions.get(entry.id) != positions[entry.id]
         ]
         new_ids = set(positions)
-        finished = [entry_id for entry_id in old_pending if entry_id not in new_ids]
+        finished = [entry_id for entry_id in old_entries if entry_id not in new_ids]
         with conn.cursor() as cur:
             if gone:
                 cur.execute(
@@ -280,7 +280,7 @@ class PostgresStateStore:
         return positions
 
 
-def _positions(pending: list[PendingEntry], old: dict[str, int]) -> dict[str, int]:
+def _positions(journal: list[JournalEntry], old: dict[str, int]) -> dict[str, int]:
     """Positions that keep the journal's order: kept entries keep theirs, new ones go after.
 
     Apply only appends entries and removes finished ones, so usually no kept row changes; should
@@ -289,7 +289,7 @@ def _positions(pending: list[PendingEntry], old: dict[str, int]) -> dict[str, in
     positions: dict[str, int] = {}
     last = -1
     first_new = following = max(old.values(), default=-1) + 1
-    for entry in pending:
+    for entry in journal:
         known = old.get(entry.id)
         if known is not None and known > last and following == first_new:
             positions[entry.id] = last = known
@@ -297,7 +297,7 @@ def _positions(pending: list[PendingEntry], old: dict[str, int]) -> dict[str, in
             positions[entry.id] = last = following
             following += 1
         else:
-            return {item.id: index for index, item in enumerate(pending)}
+            return {item.id: index for index, item in enumerate(journal)}
     return positions
 
 

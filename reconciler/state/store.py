@@ -36,7 +36,7 @@ from uuid import uuid4
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
-from reconciler.models.state import STATE_VERSION, AgentRecord, PendingEntry, StateDoc
+from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.safefile import read_regular
 
 __all__ = ["LocalStateStore", "dump_state", "new_state"]
@@ -61,7 +61,7 @@ def _pretty(value: Any) -> str:
 
 
 class _StateText:
-    """:func:`dump_state`, remembering the text of every agent record and pending entry.
+    """:func:`dump_state`, remembering the text of every agent record and journal entry.
 
     ``json.dumps`` with ``indent`` runs in pure Python (the C encoder has no indent), and apply
     writes the whole state after every action: re-encoding every record each time made a
@@ -80,7 +80,7 @@ class _StateText:
 
     def _line(
         self,
-        item: AgentRecord | PendingEntry,
+        item: AgentRecord | JournalEntry,
         name: str | None,
         used: dict[_StateText._Key, tuple[object, str]],
     ) -> str:
@@ -98,11 +98,11 @@ class _StateText:
     def dump(self, doc: StateDoc) -> str:
         used: dict[_StateText._Key, tuple[object, str]] = {}
         parts: dict[str, str] = {}
-        for key, value in doc.model_dump(mode="json", exclude={"agents", "pending"}).items():
+        for key, value in doc.model_dump(mode="json", exclude={"agents", "journal"}).items():
             parts[key] = _pretty(value).replace("\n", "\n  ")
         records = [self._line(doc.agents[name], name, used) for name in sorted(doc.agents)]
         parts["agents"] = "{\n" + ",\n".join(records) + "\n  }" if records else "{}"
-        entries = [self._line(entry, None, used) for entry in doc.pending]
+        entries = [self._line(entry, None, used) for entry in doc.journal]
         parts["pending"] = "[\n" + ",\n".join(entries) + "\n  ]" if entries else "[]"
         self._lines = used  # forget what the document no longer holds
         body = ",\n".join(f"  {_pretty(key)}: {parts[key]}" for key in sorted(parts))

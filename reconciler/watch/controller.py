@@ -341,7 +341,7 @@ class Watcher:
                 )
             if result.aborted:
                 raise ApplyError(result.aborted)
-        unsettled = sorted({p.name for p in state.pending if p.op == "join"})
+        unsettled = sorted({p.name for p in state.journal if p.op == "join"})
         if unsettled:
             raise ApplyError(
                 f"interrupted start(s) of {', '.join(unsettled)} could not be settled; nothing "

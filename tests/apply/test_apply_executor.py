@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.apply import ApplyEvent, resolve_pending
+from reconciler.apply import ApplyEvent
 from reconciler.engine import EngineClient
 from reconciler.errors import PlanError
-from reconciler.models import PendingEntry
 from reconciler.project.planchecks import ensure_applicable
 from tests.apply.harness import World, agent, desired, make_world
 
@@ -32,7 +30,7 @@ def test_apply_starts_new_agents_and_records_each_in_state(world: World) -> None
     running = world.agents("RUNNING")
     assert sorted(a["name"] for a in running) == ["alpha-1", "beta-1", "gamma-1"]
     assert {a["agent_id"] for a in running} == {r.agent_id for r in state.agents.values()}
-    assert state.pending == []
+    assert state.journal == []
 
 
 def test_replanning_after_apply_shows_no_changes(world: World) -> None:
@@ -51,7 +49,7 @@ def test_state_is_written_after_every_engine_action(
 
     async def join(self: EngineClient, name: str, *args: Any, **kwargs: Any) -> Any:
         on_disk = world.store.load()  # what a crash right now would leave
-        sent.append((name, [p.wire_name for p in on_disk.pending]))
+        sent.append((name, [p.wire_name for p in on_disk.journal]))
         return await original_join(self, name, *args, **kwargs)
 
     class DurableEvents(list[ApplyEvent]):
@@ -68,7 +66,7 @@ def test_state_is_written_after_every_engine_action(
     assert all(name in pending for name, pending in sent)
     assert len([e for e in world.events if e.status == "done"]) == 3
     state = world.store.load()
-    assert sorted(state.agents) == ["alpha", "beta", "gamma"] and state.pending == []
+    assert sorted(state.agents) == ["alpha", "beta", "gamma"] and state.journal == []
     # changes that complete together share a write (group commit): never more than one each
     assert 2 <= world.writes <= 6
 
@@ -136,7 +134,7 @@ def test_a_failing_agent_does_not_stop_the_others(world: World) -> None:
     (failure,) = result.failed
     assert failure.name == "beta" and failure.reason == "InvalidFieldValue"
     assert sorted(state.agents) == ["alpha", "gamma"]
-    assert state.pending == []
+    assert state.journal == []
 
 
 def test_retries_through_injected_503s_and_429s(world: World) -> None:
@@ -154,52 +152,6 @@ def test_retries_through_injected_503s_and_429s(world: World) -> None:
     assert result.ok
     assert sorted(state.agents) == ["alpha", "beta"]
     assert len(world.agents("RUNNING")) == 2
-
-
-def test_interrupted_join_is_adopted_when_the_agent_runs(world: World) -> None:
-    stray = world.start_directly("alpha-1", channel="alpha", uid="1001")
-    state = world.store.load()
-    entry = PendingEntry(
-        id=str(uuid.uuid4()),
-        op="join",
-        name="alpha",
-        wire_name="alpha-1",
-        generation=1,
-        channel="alpha",
-        created_at=0.0,
-    )
-    state = world.store.write(state.model_copy(update={"pending": [entry]}))
-
-    async def resolve() -> tuple[object, list[str]]:
-        async with world.client() as c:
-            return await resolve_pending(state, c, world.store)
-
-    doc, notes = asyncio.run(resolve())
-    assert doc.pending == []  # type: ignore[attr-defined]
-    assert doc.agents["alpha"].agent_id == stray  # type: ignore[attr-defined]
-    assert "adopted" in notes[0]
-
-
-def test_interrupted_join_that_never_ran_is_forgotten(world: World) -> None:
-    state = world.store.load()
-    entry = PendingEntry(
-        id=str(uuid.uuid4()),
-        op="join",
-        name="alpha",
-        wire_name="alpha-1",
-        generation=1,
-        channel="alpha",
-        created_at=0.0,
-    )
-    state = world.store.write(state.model_copy(update={"pending": [entry]}))
-
-    async def resolve() -> tuple[object, list[str]]:
-        async with world.client() as c:
-            return await resolve_pending(state, c, world.store)
-
-    doc, notes = asyncio.run(resolve())
-    assert doc.pending == [] and doc.agents == {}  # type: ignore[attr-defined]
-    assert "never took effect" in notes[0]
 
 
 def test_state_holds_no_secret_value(world: World) -> None:
@@ -268,12 +220,12 @@ def test_a_stop_request_starts_nothing_new_and_leaves_no_entry_written_ahead(
     result, final = asyncio.run(go())
     assert result.interrupted
     on_disk = world.store.load()
-    assert on_disk.pending == []  # entries written ahead for joins never sent are gone again
+    assert on_disk.journal == []  # entries written ahead for joins never sent are gone again
     assert sorted(r.wire_name for r in on_disk.agents.values()) == sorted(answered)
     assert len(answered) < 8
     running = sorted(a["name"] for a in world.agents("RUNNING"))
     assert running == sorted(answered)
-    assert final.pending == [] and sorted(final.agents) == sorted(on_disk.agents)
+    assert final.journal == [] and sorted(final.agents) == sorted(on_disk.agents)
 
 
 def test_starts_into_one_channel_never_leave_two_joins_unresolved(world: World) -> None:
@@ -284,7 +236,7 @@ def test_starts_into_one_channel_never_leave_two_joins_unresolved(world: World) 
 
     def spying_write(doc):  # type: ignore[no-untyped-def]
         per_channel: dict[str, int] = {}
-        for entry in doc.pending:
+        for entry in doc.journal:
             per_channel[entry.channel] = per_channel.get(entry.channel, 0) + 1
         seen.append(max(per_channel.values(), default=0))
         return real_write(doc)
@@ -308,7 +260,7 @@ def test_a_join_with_unknown_outcome_stops_further_starts_in_that_channel(world:
     assert reasons["a0"] == "ServiceUnavailable"
     assert reasons["a1"] == "UnresolvedJoin"
     assert "b0" in state.agents
-    assert [p.name for p in state.pending] == ["a0"]
+    assert [p.name for p in state.journal] == ["a0"]
 
 
 def test_apply_never_stops_an_agent_id_its_state_does_not_record(world: World) -> None:

@@ -59,7 +59,7 @@ def test_an_interrupt_during_restart_stops_still_starts_every_agent_it_stopped(
     assert len(running) == N
     assert sum(a["name"].endswith("-2") for a in running) == stopped
     on_disk = world.store.load()
-    assert on_disk.pending == []
+    assert on_disk.journal == []
     assert {r.agent_id for r in on_disk.agents.values()} == {a["agent_id"] for a in running}
     assert summary_line(result) == (
         f"Apply interrupted: {stopped} restarted; {N - stopped} not attempted; "

@@ -56,7 +56,7 @@ def asyncio_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def _journal_covers_every_running_agent(world: World) -> None:
     on_disk = world.store.load()
     recorded = {r.agent_id for r in on_disk.agents.values()}
-    journaled = {p.wire_name for p in on_disk.pending if p.op == "join"}
+    journaled = {p.wire_name for p in on_disk.journal if p.op == "join"}
     for running in world.agents("RUNNING"):
         assert running["agent_id"] in recorded or running["name"] in journaled, running
 

@@ -78,4 +78,4 @@ def test_a_disk_that_fills_up_mid_apply_gives_an_account_not_a_traceback(
     code, out, err = _run(capsys, project)
     assert code == 0, out + err
     state = LocalStateStore(project / "state" / "agents.json").load()
-    assert sorted(state.agents) == [f"agent-{i}" for i in range(N)] and state.pending == []
+    assert sorted(state.agents) == [f"agent-{i}" for i in range(N)] and state.journal == []

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.apply.imports import check_importable, import_record
 from reconciler.errors import OperationError
-from reconciler.models import AgentRecord, DesiredSet, PendingEntry
+from reconciler.models import AgentRecord, DesiredSet, JournalEntry
 from reconciler.state import new_state
 from tests.apply.harness import World, agent, desired, make_world
 
@@ -49,10 +49,10 @@ def test_a_default_import_records_an_unknown_spec(tmp_path: Path) -> None:
 
 
 def test_an_import_is_refused_while_a_journal_entry_names_the_agent() -> None:
-    entry = PendingEntry(
+    entry = JournalEntry(
         id="e", op="join", name="other", wire_name="other-1", generation=1, channel="support",
         agent_id="A1", created_at=1.0,
     )  # fmt: skip
-    state = new_state().model_copy(update={"pending": [entry]})
+    state = new_state().model_copy(update={"journal": [entry]})
     with pytest.raises(OperationError, match="interrupted engine call"):
         check_importable(desired(agent("support")), state, "support", "A1")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply import Settlement, preview_pending, resolve_pending
-from reconciler.models import PendingEntry, StateDoc
+from reconciler.apply import Settlement, preview_journal, resolve_journal
+from reconciler.models import JournalEntry, StateDoc
 from tests.apply.harness import World, agent, desired, make_world
 
 
@@ -24,7 +24,7 @@ def world(tmp_path: Path) -> World:
 
 def interrupted_start(world: World, name: str = "alpha", generation: int = 1) -> StateDoc:
     """State as a run leaves it when it dies after journaling the join of ``name``."""
-    entry = PendingEntry(
+    entry = JournalEntry(
         id=str(uuid.uuid4()),
         op="join",
         name=name,
@@ -34,13 +34,13 @@ def interrupted_start(world: World, name: str = "alpha", generation: int = 1) ->
         created_at=0.0,
     )
     state = world.store.load()
-    return world.store.write(state.model_copy(update={"pending": [*state.pending, entry]}))
+    return world.store.write(state.model_copy(update={"journal": [*state.journal, entry]}))
 
 
 def resolve(world: World, state: StateDoc) -> tuple[StateDoc, list[str]]:
     async def go() -> tuple[StateDoc, list[str]]:
         async with world.client() as c:
-            return await resolve_pending(state, c, world.store)
+            return await resolve_journal(state, c, world.store)
 
     return asyncio.run(go())
 
@@ -48,7 +48,7 @@ def resolve(world: World, state: StateDoc) -> tuple[StateDoc, list[str]]:
 def preview(world: World, state: StateDoc) -> list[Settlement]:
     async def go() -> list[Settlement]:
         async with world.client() as c:
-            return await preview_pending(state, c)
+            return await preview_journal(state, c)
 
     return asyncio.run(go())
 
@@ -62,13 +62,20 @@ def block_turns(world: World) -> None:
 # -- journal resolution ------------------------------------------------------------------------
 
 
+def test_interrupted_start_with_no_agent_in_its_channel_is_forgotten(world: World) -> None:
+    doc, notes = resolve(world, interrupted_start(world))
+    assert doc.agents == {} and doc.journal == []
+    assert world.store.load().journal == []  # written
+    assert notes == ["alpha: an interrupted start of alpha-1 never took effect; forgotten"]
+
+
 def test_interrupted_start_is_not_adopted_from_the_one_foreign_agent_in_its_channel(
     world: World,
 ) -> None:
     state = interrupted_start(world)
     stranger = world.start_directly("someone-else", channel="alpha", uid="7777")
     doc, notes = resolve(world, state)
-    assert doc.agents == {} and doc.pending == []
+    assert doc.agents == {} and doc.journal == []
     assert "never took effect" in notes[0] and "1 agent there carries other names" in notes[0]
     assert [a["agent_id"] for a in world.agents("RUNNING")] == [stranger]
 
@@ -80,7 +87,7 @@ def test_interrupted_start_is_not_adopted_when_several_foreign_agents_share_its_
     for i in range(3):
         world.start_directly(f"someone-{i}", channel="alpha", uid=f"777{i}")
     doc, notes = resolve(world, state)
-    assert doc.agents == {} and doc.pending == []
+    assert doc.agents == {} and doc.journal == []
     assert "3 agents there carry other names" in notes[0]
 
 
@@ -91,7 +98,7 @@ def test_interrupted_start_adopts_the_agent_with_its_wire_name_among_strangers(
     ours = world.start_directly("alpha-1", channel="alpha")
     world.start_directly("someone-1", channel="alpha", uid="7771")
     doc, notes = resolve(world, interrupted_start(world))
-    assert doc.pending == []
+    assert doc.journal == []
     assert doc.agents["alpha"].agent_id == ours
     assert doc.agents["alpha"].wire_name == "alpha-1"
     assert f"adopted agent {ours}" in notes[0] and "names it alpha-1" in notes[0]
@@ -102,7 +109,7 @@ def test_interrupted_start_ignores_an_agent_with_its_name_in_another_channel(
 ) -> None:
     world.start_directly("alpha-1", channel="elsewhere")
     doc, notes = resolve(world, interrupted_start(world))
-    assert doc.agents == {} and doc.pending == []
+    assert doc.agents == {} and doc.journal == []
     assert "never took effect" in notes[0]
 
 
@@ -133,7 +140,7 @@ def test_interrupted_start_is_kept_when_the_engine_cannot_say_who_shares_its_cha
     state = interrupted_start(world)
     doc, notes = resolve(world, state)
     assert doc.agents == {}
-    assert [p.wire_name for p in doc.pending] == ["alpha-1"]
+    assert [p.wire_name for p in doc.journal] == ["alpha-1"]
     assert "cannot be settled" in notes[0] and stranger in notes[0]
     assert "reconciler state show" in notes[0]
 
@@ -147,7 +154,7 @@ def test_a_kept_entry_blocks_starts_in_its_channel_and_fails_them(world: World) 
     assert reasons == {"alpha": "UnresolvedJoin"}
     assert "alpha-1" in result.failed[0].detail
     assert sorted(state.agents) == ["beta"]
-    assert [p.wire_name for p in state.pending] == ["alpha-1"]
+    assert [p.wire_name for p in state.journal] == ["alpha-1"]
     assert len(world.agents("RUNNING")) == 2  # the stranger and beta; no second alpha
 
 
@@ -177,7 +184,7 @@ def test_join_conflict_on_the_first_attempt_fails_and_adopts_nothing(world: Worl
     (failure,) = result.failed
     assert failure.reason == "TaskConflict"
     assert f"held by agent {holder}" in failure.detail and "nothing was adopted" in failure.detail
-    assert state.agents == {} and state.pending == []
+    assert state.agents == {} and state.journal == []
     assert [a["agent_id"] for a in world.agents("RUNNING")] == [holder]
 
 
@@ -209,7 +216,7 @@ def test_retried_join_conflict_without_evidence_adopts_nothing(world: World) -> 
     assert failure.reason == "TaskConflict" and "nothing was adopted" in failure.detail
     assert state.agents == {}
     # The lost attempt may have started alpha-1: the journal keeps it for the next run.
-    assert [p.wire_name for p in state.pending] == ["alpha-1"]
+    assert [p.wire_name for p in state.journal] == ["alpha-1"]
     world.control("DELETE", "/_sandbox/faults/rules")
     doc, _ = resolve(world, state)
     ours = [a for a in world.agents("RUNNING") if a["name"] == "alpha-1"]

@@ -6,7 +6,7 @@ import pytest
 
 from reconciler.drift import build_drift, expectation
 from reconciler.errors import PlanError
-from reconciler.models import DesiredSet, LiveAgent, LiveStatus, PendingEntry, StateDoc
+from reconciler.models import DesiredSet, JournalEntry, LiveAgent, LiveStatus, StateDoc
 from reconciler.models.liveness import agent_exit
 from reconciler.plan import PlanOptions, build_plan
 from tests.apply.harness import agent, desired
@@ -100,7 +100,7 @@ def test_an_unrecorded_agent_counts_only_in_a_managed_channel() -> None:
 
 def test_an_agent_a_journal_entry_names_is_not_unmanaged_and_entries_are_counted() -> None:
     doc = make_doc("support")
-    entry = PendingEntry(
+    entry = JournalEntry(
         id="e1",
         op="join",
         name="new",
@@ -110,13 +110,13 @@ def test_an_agent_a_journal_entry_names_is_not_unmanaged_and_entries_are_counted
         agent_id="JOINED",
         created_at=NOW,
     )
-    doc = doc.model_copy(update={"pending": [entry]})
+    doc = doc.model_copy(update={"journal": [entry]})
     live = _live(
         *_running(doc, "support"), LiveAgent(agent_id="JOINED", status="RUNNING", channel="support")
     )
     report = build_drift(desired(agent("support")), doc, live, now=NOW)
     assert report.items == ()
-    assert report.pending == 1
+    assert report.journal_entries == 1
 
 
 def test_a_clean_engine_gives_an_empty_report() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.errors import Location, SettingsError, ValidationError
 from reconciler.manifests import load_desired
-from reconciler.manifests.parallel import PARALLEL_MIN_FILES, Loaded, load_files, worker_count
+from reconciler.manifests.parallel import PARALLEL_MIN_FILES, LoadedBatch, load_files, worker_count
 from tests.manifests.manifest_helpers import Project
 from tests.processes import wait_gone
 
@@ -92,8 +92,8 @@ def test_chunks_run_in_worker_processes_and_come_back_in_file_order() -> None:
         pytest.skip("another thread runs in this test process: nothing is forked")
     files = [f"agents.d/f{i:02d}.yaml" for i in range(40)]
 
-    def load(chunk: Sequence[str]) -> Loaded:
-        return Loaded(names=[(f, Location(f, os.getpid())) for f in chunk])
+    def load(chunk: Sequence[str]) -> LoadedBatch:
+        return LoadedBatch(names=[(f, Location(f, os.getpid())) for f in chunk])
 
     result = load_files(files, load, workers=3)
     assert [name for name, _ in result.names] == files
@@ -104,10 +104,10 @@ def test_chunks_run_in_worker_processes_and_come_back_in_file_order() -> None:
 def test_a_worker_that_dies_makes_the_files_load_in_this_process() -> None:
     parent = os.getpid()
 
-    def load(chunk: Sequence[str]) -> Loaded:
+    def load(chunk: Sequence[str]) -> LoadedBatch:
         if os.getpid() != parent:
             os._exit(7)  # a worker killed mid-way (OOM killer, a bug in a C extension)
-        return Loaded(names=[(f, Location(f)) for f in chunk])
+        return LoadedBatch(names=[(f, Location(f)) for f in chunk])
 
     files = [f"f{i}" for i in range(10)]
     assert [name for name, _ in load_files(files, load, workers=2).names] == files
@@ -140,7 +140,7 @@ def test_reconciler_workers_sets_how_many_processes_read_the_manifests(
     asked: list[int | None] = []
     real = load_files
 
-    def spy(files: Sequence[str], load: Any, workers: int | None = None) -> Loaded:
+    def spy(files: Sequence[str], load: Any, workers: int | None = None) -> LoadedBatch:
         asked.append(workers)
         return real(files, load, workers)
 
@@ -160,12 +160,12 @@ def test_workers_die_with_a_parent_killed_with_kill_9(tmp_path: Path) -> None:
     script = f"""
 import os, sys, time
 from pathlib import Path
-from reconciler.manifests.parallel import Loaded, load_files
+from reconciler.manifests.parallel import LoadedBatch, load_files
 where = Path({str(tmp_path)!r})
 def load(chunk):
     (where / f"worker-{{os.getpid()}}").touch()
     time.sleep(30)
-    return Loaded()
+    return LoadedBatch()
 load_files([f"f{{i}}" for i in range(8)], load, workers=2)
 """
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)

@@ -348,7 +348,7 @@ def check_converged(project: ChaosProject) -> Check:
         state = {"agents": {}, "pending": []}
     records: dict[str, Any] = state.get("agents", {})
     if state.get("pending"):
-        check.problems.append(f"pending journal not empty: {state['pending']}")
+        check.problems.append(f"journal not empty: {state['pending']}")
     active = [a for a in project.engine.agents() if a["status"] in ENGINE_ACTIVE]
     by_channel = Counter(a["channel"] for a in active)
     by_name = Counter(a["name"].rpartition("-")[0] for a in active)

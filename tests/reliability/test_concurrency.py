@@ -56,7 +56,7 @@ def state_is_sound(project: ChaosProject) -> None:
     doc = store.load()  # raises on a corrupt file
     backup = LocalStateStore(project.backup_file).load()
     assert backup.lineage == doc.lineage and backup.serial < doc.serial
-    assert doc.pending == []
+    assert doc.journal == []
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Issue 6, item 7: an engine that answers 200 with a body that is not JSON, or JSON of the wrong
 shape, or hangs past the timeout. Every such answer is a clear error, and nothing is recorded as
-done that was not done: the state keeps the agent as it was (or a pending entry that the next
+done that was not done: the state keeps the agent as it was (or a journal entry that the next
 run resolves), and once the engine behaves again the next apply converges with no duplicate.
 
 The engine is the sandbox app wrapped in a misbehaving ASGI layer, served by uvicorn on a

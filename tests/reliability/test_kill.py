@@ -3,7 +3,7 @@
 A served sandbox with latency, a project of 50 agents, ``reconciler apply --auto-approve`` as a
 real process killed at a seeded random moment, then ``apply`` again without a kill. After every
 trial the active agents equal the manifests exactly (no duplicate, no orphan, none missing), the
-state agrees with the engine and the pending journal is empty. ``bench/chaos.py`` runs the same
+state agrees with the engine and the journal is empty. ``bench/chaos.py`` runs the same
 trials by the hundred and prints the figures.
 """
 

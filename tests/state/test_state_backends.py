@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.errors import EXIT_CONFLICT, LockHeldError, StateError
 from reconciler.models.settings import Settings
-from reconciler.models.state import PendingEntry
+from reconciler.models.state import JournalEntry
 from reconciler.state import StateBackend, open_backend
 from tests.state.conftest import make_doc, make_record
 
@@ -30,8 +30,8 @@ def backend(settings: Settings) -> StateBackend:
     return open_backend(settings, {})
 
 
-def _entry(entry_id: str, name: str) -> PendingEntry:
-    return PendingEntry(
+def _entry(entry_id: str, name: str) -> JournalEntry:
+    return JournalEntry(
         id=entry_id,
         op="join",
         name=name,
@@ -48,19 +48,19 @@ def test_a_fresh_backend_has_no_state_and_offers_a_new_document(settings: Settin
     store = backend(settings).store
     assert not store.exists
     doc = store.load()
-    assert doc.serial == 0 and doc.agents == {} and doc.pending == []
+    assert doc.serial == 0 and doc.agents == {} and doc.journal == []
     assert not store.exists  # loading writes nothing
 
 
 def test_records_journal_and_salt_round_trip_through_a_new_store(settings: Settings) -> None:
     doc = make_doc("b", "a").model_copy(
-        update={"pending": [_entry("e2", "z"), _entry("e1", "y")], "salt": "ab" * 16}
+        update={"journal": [_entry("e2", "z"), _entry("e1", "y")], "salt": "ab" * 16}
     )
     written = backend(settings).store.write(doc)
     assert written.serial == 1
     loaded = backend(settings).store.load()
     assert loaded == written
-    assert [entry.id for entry in loaded.pending] == ["e2", "e1"]  # journal order is kept
+    assert [entry.id for entry in loaded.journal] == ["e2", "e1"]  # journal order is kept
 
 
 def test_the_serial_increases_on_every_write(settings: Settings) -> None:
@@ -82,15 +82,15 @@ def test_removed_records_and_finished_journal_entries_are_gone_after_a_write(
     store = backend(settings).store
     doc = store.write(
         make_doc("a", "b", "c").model_copy(
-            update={"pending": [_entry("e1", "a"), _entry("e2", "b")]}
+            update={"journal": [_entry("e1", "a"), _entry("e2", "b")]}
         )
     )
     agents = {k: v for k, v in doc.agents.items() if k != "b"}
-    doc = store.write(doc.model_copy(update={"agents": agents, "pending": [doc.pending[1]]}))
-    doc = store.write(doc.model_copy(update={"pending": [*doc.pending, _entry("e3", "c")]}))
+    doc = store.write(doc.model_copy(update={"agents": agents, "journal": [doc.journal[1]]}))
+    doc = store.write(doc.model_copy(update={"journal": [*doc.journal, _entry("e3", "c")]}))
     loaded = backend(settings).store.load()
     assert sorted(loaded.agents) == ["a", "c"]
-    assert [entry.id for entry in loaded.pending] == ["e2", "e3"]
+    assert [entry.id for entry in loaded.journal] == ["e2", "e3"]
     assert loaded == doc
 
 

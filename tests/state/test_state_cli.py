@@ -19,7 +19,7 @@ import pytest
 from reconciler.cli import main
 from reconciler.errors import EXIT_CONFLICT, EXIT_ERROR
 from reconciler.models.settings import Settings
-from reconciler.models.state import PendingEntry
+from reconciler.models.state import JournalEntry
 from reconciler.state import LocalStateStore, StateLock, dump_state
 from tests.state.conftest import HolderFactory, make_doc, make_record
 
@@ -90,8 +90,8 @@ def test_state_show_of_a_corrupt_file(project: Path, capsys: pytest.CaptureFixtu
 def test_state_list(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = make_doc("support-en", "a")
     doc.agents["support-en"] = make_record("support-en", generation=12, started_at=1_795_000_000)
-    doc.pending.append(
-        PendingEntry(
+    doc.journal.append(
+        JournalEntry(
             id="p", op="leave", name="a", wire_name="a-1", generation=1, channel="a", created_at=1
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import os
 import re
@@ -133,10 +134,15 @@ def test_context_manager(state_path: Path) -> None:
     assert not explicit.held
 
 
-def test_an_abandoned_lock_is_released_when_collected(state_path: Path) -> None:
-    StateLock(state_path).acquire()  # no reference kept: released like an unreferenced file
-    with StateLock(state_path):
-        pass
+def test_a_lock_nobody_references_any_more_is_released_like_a_file(state_path: Path) -> None:
+    abandoned = StateLock(state_path)
+    abandoned.acquire(command="apply")
+    del abandoned
+    gc.collect()
+    again = StateLock(state_path)
+    assert again.acquire(command="plan").command == "plan"  # at once: timeout 0
+    assert again.held
+    again.release()
 
 
 def test_acquiring_twice_with_one_object_is_a_bug(lock: StateLock) -> None:

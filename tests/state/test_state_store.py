@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError
-from reconciler.models.state import STATE_VERSION, PendingEntry
+from reconciler.models.state import STATE_VERSION, JournalEntry
 from reconciler.state import LocalStateStore, dump_state
-from reconciler.state import store as store_module
 from tests.state.conftest import make_doc, make_record
 
 
@@ -31,7 +30,7 @@ def test_missing_file_gives_a_fresh_unwritten_doc(path: Path) -> None:
     assert doc.serial == 0
     assert str(uuid.UUID(doc.lineage)) == doc.lineage
     assert re.fullmatch(r"[0-9a-f]{32}", doc.salt)
-    assert doc.agents == {} and doc.pending == []
+    assert doc.agents == {} and doc.journal == []
     assert not path.exists() and not path.parent.exists()
     assert store.load().salt != doc.salt  # random each time until written
 
@@ -273,10 +272,10 @@ def test_state_file_deleted_between_writes_is_recreated(path: Path) -> None:
     assert LocalStateStore(path).load().agents.keys() == {"a"}
 
 
-def test_pending_entries_round_trip(path: Path) -> None:
+def test_journal_entries_round_trip(path: Path) -> None:
     doc = make_doc("a")
-    doc.pending.append(
-        PendingEntry(
+    doc.journal.append(
+        JournalEntry(
             id="p1",
             op="join",
             name="b",
@@ -325,8 +324,3 @@ def test_unreadable_path_is_a_state_error(tmp_path: Path) -> None:
     (tmp_path / "agents.json").mkdir()
     with pytest.raises(StateError, match="is a directory"):
         LocalStateStore(tmp_path / "agents.json").load()
-
-
-def test_repr_and_module_exports() -> None:
-    assert "agents.json" in repr(LocalStateStore(Path("state/agents.json")))
-    assert store_module.__all__ == ["LocalStateStore", "dump_state", "new_state"]

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.models.state import AgentRecord, PendingEntry, StateDoc
+from reconciler.models.state import AgentRecord, JournalEntry, StateDoc
 from reconciler.state import LocalStateStore, dump_state
 
 
@@ -37,8 +37,8 @@ def _record(name: str, spec: Any, generation: int) -> AgentRecord:
     )  # fmt: skip
 
 
-def _entry(name: str, spec: Any) -> PendingEntry:
-    return PendingEntry(
+def _entry(name: str, spec: Any) -> JournalEntry:
+    return JournalEntry(
         id=f"e-{name}", op="join", name=name, wire_name=f"{name}-1", generation=1, channel="c",
         created_at=3.0, spec={"properties": spec},
     )  # fmt: skip
@@ -47,16 +47,16 @@ def _entry(name: str, spec: Any) -> PendingEntry:
 @settings(max_examples=150, deadline=None)
 @given(
     agents=st.dictionaries(_names, _json, max_size=4),
-    pending=st.dictionaries(_names, _json, max_size=3),
+    journal=st.dictionaries(_names, _json, max_size=3),
     serial=st.integers(0, 10**6),
 )
 def test_dump_state_is_json_dumps_indent_2(
-    agents: dict[str, Any], pending: dict[str, Any], serial: int
+    agents: dict[str, Any], journal: dict[str, Any], serial: int
 ) -> None:
     doc = StateDoc(
         lineage="00000000-0000-4000-8000-00000000000a", serial=serial, salt="s",
         agents={name: _record(name, spec, 1) for name, spec in agents.items()},
-        pending=[_entry(name, spec) for name, spec in pending.items()],
+        journal=[_entry(name, spec) for name, spec in journal.items()],
     )  # fmt: skip
     assert dump_state(doc) == _reference(doc)
 
@@ -67,6 +67,6 @@ def test_successive_writes_reuse_unchanged_pieces_and_stay_exact(tmp_path: Path)
     for step in range(6):
         agents = dict(doc.agents)
         agents[f"a{step % 3}"] = _record(f"a{step % 3}", {"step": step, "x": [1, "é"]}, step)
-        pending = [_entry("p", {"k": step})] if step % 2 else []
-        doc = store.write(doc.model_copy(update={"agents": agents, "pending": pending}))
+        journal = [_entry("p", {"k": step})] if step % 2 else []
+        doc = store.write(doc.model_copy(update={"agents": agents, "journal": journal}))
         assert (tmp_path / "agents.json").read_text(encoding="utf-8") == _reference(doc)

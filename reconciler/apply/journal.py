@@ -14,8 +14,8 @@ and keeps the entry if the engine cannot say who it is.
 A ``leave`` entry is simply dropped: the refresh that follows shows whether the agent stopped,
 and the plan acts on that.
 
-:func:`preview_pending` decides without writing anything (``plan`` shows the decisions);
-:func:`resolve_pending` decides and writes the result (``apply``, under the state lock).
+:func:`preview_journal` decides without writing anything (``plan`` shows the decisions);
+:func:`resolve_journal` decides and writes the result (``apply``, under the state lock).
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from typing import Literal
 
 from reconciler.apply.context import EngineOps, StateWriter
 from reconciler.engine import NameSearch, find_by_name, find_conflicting
-from reconciler.models import AgentRecord, LiveAgent, PendingEntry, StateDoc
+from reconciler.models import AgentRecord, JournalEntry, LiveAgent, StateDoc
 
 Outcome = Literal["adopt", "forget", "keep", "drop"]
 
 
 @dataclass(frozen=True)
 class Settlement:
-    """What becomes of one pending entry, and the evidence for it."""
+    """What becomes of one journal entry, and the evidence for it."""
 
-    entry: PendingEntry
+    entry: JournalEntry
     outcome: Outcome
     agent: LiveAgent | None = None
     """For ``adopt``: the agent that carries the entry's wire name."""
@@ -114,18 +114,18 @@ class Settlement:
         return f"; {n} agent{'s' if n != 1 else ''} there {verb} other names"
 
 
-async def preview_pending(
+async def preview_journal(
     doc: StateDoc, client: EngineOps, clock: Callable[[], float] = time.time
 ) -> list[Settlement]:
-    """Decide what becomes of every pending entry, asking the engine; writes nothing."""
-    joins = [p for p in doc.pending if p.op == "join"]
+    """Decide what becomes of every journal entry, asking the engine; writes nothing."""
+    joins = [p for p in doc.journal if p.op == "join"]
     channels = sorted({p.channel for p in joins})
     now = clock()
     listed = await asyncio.gather(*(find_conflicting(client, c, now=now) for c in channels))
     active_by_channel: dict[str, Sequence[LiveAgent]] = dict(zip(channels, listed, strict=True))
     recorded = {r.agent_id for r in doc.agents.values()}
     out: list[Settlement] = []
-    for entry in doc.pending:
+    for entry in doc.journal:
         if entry.op == "leave":
             out.append(Settlement(entry, "drop"))
             continue
@@ -149,7 +149,7 @@ async def preview_pending(
 def settle(doc: StateDoc, settlements: Sequence[Settlement]) -> StateDoc:
     """``doc`` with the settlements carried out (in memory)."""
     agents = dict(doc.agents)
-    keep: list[PendingEntry] = []
+    keep: list[JournalEntry] = []
     for item in settlements:
         entry, found = item.entry, item.agent
         if item.outcome == "keep":
@@ -167,20 +167,20 @@ def settle(doc: StateDoc, settlements: Sequence[Settlement]) -> StateDoc:
                 spec=entry.spec,
                 spec_digest=entry.spec_digest,
             )
-    return doc.model_copy(update={"agents": agents, "pending": keep})
+    return doc.model_copy(update={"agents": agents, "journal": keep})
 
 
-async def resolve_pending(
+async def resolve_journal(
     doc: StateDoc,
     client: EngineOps,
     store: StateWriter,
     clock: Callable[[], float] = time.time,
 ) -> tuple[StateDoc, list[str]]:
-    """Settle every pending entry; write state once if anything changed. Returns notes.
+    """Settle every journal entry; write state once if anything changed. Returns notes.
 
-    Entries that cannot be settled stay in ``pending`` of the returned document.
+    Entries that cannot be settled stay in the journal of the returned document.
     """
-    if not doc.pending:
+    if not doc.journal:
         return doc, []
-    settlements = await preview_pending(doc, client, clock)
+    settlements = await preview_journal(doc, client, clock)
     return store.write(settle(doc, settlements)), [s.done() for s in settlements]
