@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.errors import PlanError, StalePlanError, ValidationError
 from reconciler.models import AgentPlan, Plan, StateDoc
+from reconciler.models.plan import ReasonCode
 from reconciler.project.planchecks import check_actions, check_same_state
 from reconciler.project.planfile import load_plan_file, plan_digest, save_plan_file
 from tests.state.conftest import make_doc
@@ -38,6 +39,7 @@ def no_op(name: str = "sales-en", **fields: Any) -> AgentPlan:
         "name": name,
         "action": "no-op",
         "reason": "up to date",
+        "reason_code": ReasonCode.UP_TO_DATE,
         "agent_id": record.agent_id,
         "generation": record.generation,
         "desired_digest": "sha256:11",
@@ -141,17 +143,41 @@ def test_a_plan_made_for_this_state_fits_it() -> None:
             "stop of sales-en names agent FOREIGN, but the state records ASALESEN",
         ),
         (
-            (AgentPlan(name="intruder", action="stop", reason="x", agent_id="FOREIGN"),),
+            (
+                AgentPlan(
+                    name="intruder",
+                    action="stop",
+                    reason="x",
+                    reason_code=ReasonCode.REMOVED,
+                    agent_id="FOREIGN",
+                ),
+            ),
             {},
             "stop of intruder: the state records no agent intruder",
         ),
         (
-            (AgentPlan(name="intruder", action="update", reason="x"),),
+            (
+                AgentPlan(
+                    name="intruder",
+                    action="update",
+                    reason="x",
+                    reason_code=ReasonCode.UPDATED_IN_PLACE,
+                ),
+            ),
             {},
             "update of intruder: the state records no agent intruder",
         ),
         (
-            (AgentPlan(name="new", action="start", reason="x", agent_id="FOREIGN", generation=1),),
+            (
+                AgentPlan(
+                    name="new",
+                    action="start",
+                    reason="x",
+                    reason_code=ReasonCode.NEW,
+                    agent_id="FOREIGN",
+                    generation=1,
+                ),
+            ),
             {},
             "start of new names agent FOREIGN, which the state does not record",
         ),
