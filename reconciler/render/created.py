@@ -14,7 +14,6 @@ which the JSON renderer reads directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,9 +33,11 @@ class CreatedField:
     """The unset variables that make the value unknown (a plan made without secrets)."""
 
 
-def created_fields(spec: dict[str, Any]) -> Iterator[CreatedField]:
+def created_fields(spec: dict[str, Any]) -> list[CreatedField]:
     """Every attribute of the redacted ``spec`` of a new agent, in path order."""
-    yield from _walk((), spec)
+    out: list[CreatedField] = []
+    _walk((), spec, out)
+    return out
 
 
 def shown_changes(agent: AgentPlan) -> tuple[FieldChange, ...]:
@@ -55,20 +56,16 @@ def shown_changes(agent: AgentPlan) -> tuple[FieldChange, ...]:
     )
 
 
-def _walk(parts: tuple[str, ...], node: dict[str, Any]) -> Iterator[CreatedField]:
+def _walk(parts: tuple[str, ...], node: dict[str, Any], out: list[CreatedField]) -> None:
     for key in sorted(node):
         value = node[key]
         here = (*parts, key)
         if isinstance(value, dict) and value and not is_redacted(value):
-            yield from _walk(here, value)
-            continue
-        sensitive = _holds_marker(value)
-        yield CreatedField(
-            path=_path(here),
-            value=None if sensitive else value,
-            sensitive=sensitive,
-            unknown=unknown_names(value),
-        )
+            _walk(here, value, out)
+        elif isinstance(value, (dict, list)) and _holds_marker(value):
+            out.append(CreatedField(_path(here), None, True, unknown_names(value)))
+        else:
+            out.append(CreatedField(_path(here), value, False, ()))
 
 
 @lru_cache(maxsize=4096)
