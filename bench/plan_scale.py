@@ -85,10 +85,10 @@ def floor_once(directory: Path) -> float:
 
 
 def plan_once(
-    directory: Path, *, rss: bool = False, workers: int | None = None, json: bool = False
+    directory: Path, *, rss: bool = False, workers: int | None = None, as_json: bool = False
 ) -> b.ChildRun:
     argv = [*b.RECONCILER, "plan", "--no-refresh", "--detailed-exitcode"]
-    if json:
+    if as_json:
         argv += ["--format", "json"]
     runner = b.run_child_rss if rss else b.run_child
     env = b.bench_env() if workers is None else b.bench_env(RECONCILER_WORKERS=str(workers))
@@ -108,7 +108,7 @@ def check_plan(directory: Path, n: int) -> None:
 def check_new_plan(directory: Path, n: int) -> None:
     """Every agent is a start. Only the summary is decoded: decoding the whole document here
     would grow this process, and a child forked from it would inherit that peak RSS."""
-    text = plan_once(directory, json=True).stdout.decode()
+    text = plan_once(directory, as_json=True).stdout.decode()
     summary, _ = json.JSONDecoder().raw_decode(text, text.index('"summary":') + len('"summary":'))
     if summary["start"] != n:
         raise SystemExit(f"unexpected plan of {n} new agents: {summary}")
@@ -125,7 +125,7 @@ def bench_new(sizes: list[int], runs: int, rss_runs: int) -> bool:
             walls, floors = [], []
             for _ in range(runs):
                 floors.append(floor_once(directory))
-                walls.append(plan_once(directory, json=True).wall)
+                walls.append(plan_once(directory, as_json=True).wall)
             wall, floor = b.median(walls), b.median(floors)
             print(
                 f"plan --no-refresh --format json, {n} new agents: wall {wall:.2f} s "
@@ -136,9 +136,8 @@ def bench_new(sizes: list[int], runs: int, rss_runs: int) -> bool:
                 f"plan of {n:,} new agents (JSON) / C-loader floor", wall / floor,
                 NEW_FLOOR_RATIO_BOUND, f"ratio {wall / floor:.2f} ({wall:.2f} s / {floor:.2f} s)",
             )  # fmt: skip
-            peaks = [
-                plan_once(directory, rss=True, json=True).maxrss_kb / 1024 for _ in range(rss_runs)
-            ]
+            runs_rss = [plan_once(directory, rss=True, as_json=True) for _ in range(rss_runs)]
+            peaks = [run.maxrss_kb / 1024 for run in runs_rss]
             ok &= b.verdict(
                 f"plan of {n:,} new agents (JSON) peak RSS", b.median(peaks), RSS_BOUND_MB,
                 f"{b.median(peaks):.0f} MB {b.runs_text(peaks, 'MB', 0)}",
