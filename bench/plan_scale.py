@@ -15,22 +15,29 @@ The CLI reads an agents directory of 400 files or more with several processes (o
 up to 4; 2 on the reference machine); the same plan read by one process
 (``RECONCILER_WORKERS=1``) is printed beside the bound for reference.
 
-Bounds: wall(5,000) <= 2.5 x floor(5,000); wall(5,000) / wall(1,000) <= 6; peak RSS of
+Bounds: wall(5,000) <= 1.5 x floor(5,000); wall(5,000) / wall(1,000) <= 6; peak RSS of
 the plan process at 10,000 manifests <= 300 MB (``ru_maxrss`` of that child, from ``wait4``).
 
+``--new N[,N...]`` measures plans of new agents instead: a project of N manifests and no
+recorded state (every agent is a ``start``), planned with ``plan --no-refresh --format json``.
+Bounds: wall(2,000) <= 2.0 x floor(2,000); peak RSS at 10,000 new agents <= 300 MB.
+
 Usage: python bench/plan_scale.py [--runs 5] [--sizes 100,1000,5000] [--rss-size 10000]
+       python bench/plan_scale.py --new 2000,10000 [--runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
 
 import benchlib as b
 
-FLOOR_RATIO_BOUND = 2.5
+FLOOR_RATIO_BOUND = 1.5
+NEW_FLOOR_RATIO_BOUND = 2.0
 LINEAR_BOUND = 6.0
 RSS_BOUND_MB = 300.0
 
@@ -44,13 +51,16 @@ print(time.perf_counter() - started, len(docs))
 """
 
 
-def make(directory: Path, n: int) -> None:
+def make(directory: Path, n: int, *, new: bool = False) -> None:
     """Generate the project in a child process (see :func:`make_here`).
 
     Recording the state loads every manifest; done in this process, it would grow it by hundreds
     of MB, and a child forked from it would start with that resident size (``ru_maxrss`` counts
     it across ``exec``), spoiling the RSS figure.
     """
+    if new:  # nothing recorded: the manifests alone, written from this process
+        b.write_project(directory, n)
+        return
     command = [sys.executable, __file__, "--make", str(directory), str(n)]
     b.run_child(command, cwd=b.ROOT, env=b.bench_env())
 
@@ -74,8 +84,12 @@ def floor_once(directory: Path) -> float:
     return float(run.stdout.split()[0])
 
 
-def plan_once(directory: Path, *, rss: bool = False, workers: int | None = None) -> b.ChildRun:
+def plan_once(
+    directory: Path, *, rss: bool = False, workers: int | None = None, as_json: bool = False
+) -> b.ChildRun:
     argv = [*b.RECONCILER, "plan", "--no-refresh", "--detailed-exitcode"]
+    if as_json:
+        argv += ["--format", "json"]
     runner = b.run_child_rss if rss else b.run_child
     env = b.bench_env() if workers is None else b.bench_env(RECONCILER_WORKERS=str(workers))
     run = runner(argv, cwd=directory, env=env, ok_codes=(2,))
@@ -91,17 +105,61 @@ def check_plan(directory: Path, n: int) -> None:
         raise SystemExit(f"unexpected plan at {n}: {summary!r} (wanted {expected!r})")
 
 
+def check_new_plan(directory: Path, n: int) -> None:
+    """Every agent is a start. Only the summary is decoded: decoding the whole document here
+    would grow this process, and a child forked from it would inherit that peak RSS."""
+    text = plan_once(directory, as_json=True).stdout.decode()
+    summary, _ = json.JSONDecoder().raw_decode(text, text.index('"summary":') + len('"summary":'))
+    if summary["start"] != n:
+        raise SystemExit(f"unexpected plan of {n} new agents: {summary}")
+
+
+def bench_new(sizes: list[int], runs: int, rss_runs: int) -> bool:
+    """Plans of new agents, JSON output: wall against the floor, and peak RSS."""
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="plan-new-") as tmp:
+        for n in sizes:
+            directory = Path(tmp) / f"new{n}"
+            make(directory, n, new=True)
+            check_new_plan(directory, n)  # also warms the page cache and the .pyc files
+            walls, floors = [], []
+            for _ in range(runs):
+                floors.append(floor_once(directory))
+                walls.append(plan_once(directory, as_json=True).wall)
+            wall, floor = b.median(walls), b.median(floors)
+            print(
+                f"plan --no-refresh --format json, {n} new agents: wall {wall:.2f} s "
+                f"{b.runs_text(walls)}; C-loader floor {floor:.2f} s {b.runs_text(floors)}",
+                flush=True,
+            )
+            ok &= b.verdict(
+                f"plan of {n:,} new agents (JSON) / C-loader floor", wall / floor,
+                NEW_FLOOR_RATIO_BOUND, f"ratio {wall / floor:.2f} ({wall:.2f} s / {floor:.2f} s)",
+            )  # fmt: skip
+            runs_rss = [plan_once(directory, rss=True, as_json=True) for _ in range(rss_runs)]
+            peaks = [run.maxrss_kb / 1024 for run in runs_rss]
+            ok &= b.verdict(
+                f"plan of {n:,} new agents (JSON) peak RSS", b.median(peaks), RSS_BOUND_MB,
+                f"{b.median(peaks):.0f} MB {b.runs_text(peaks, 'MB', 0)}",
+            )  # fmt: skip
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--rss-size", type=int, default=10_000)
     parser.add_argument("--rss-runs", type=int, default=3)
+    parser.add_argument("--new", help="sizes of a plan of new agents, JSON output (2000,10000)")
     parser.add_argument("--make", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.make:
         make_here(Path(args.make[0]), int(args.make[1]))
         return 0
+    if args.new:
+        sizes = [int(s) for s in args.new.split(",")]
+        return 0 if bench_new(sizes, args.runs, args.rss_runs) else 1
     sizes = [int(s) for s in args.sizes.split(",")]
     walls: dict[int, list[float]] = {}
     floors: dict[int, list[float]] = {}

@@ -36,7 +36,7 @@ from reconciler.models import (
     StateDoc,
 )
 from reconciler.models.liveness import agent_exit, exit_expected, unmanaged_agents
-from reconciler.models.plan import ROTATION_REASON
+from reconciler.models.plan import EXIT_REASON_CODES, ReasonCode
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
 STATE_FIELDS = ("protect", "lifecycle.on_delete")
@@ -255,6 +255,7 @@ def _as_rename(planned: AgentPlan, old: str, generation: int) -> AgentPlan:
         update={
             "action": "rename",
             "reason": reason,
+            "reason_code": ReasonCode.RENAMED,
             "renamed_from": old,
             "changes": (),
             "generation": generation,
@@ -306,6 +307,7 @@ def _plan_agent(
                 action="forget",
                 reason="removed from the manifests; lifecycle.on_delete: forget leaves it "
                 "running, no longer managed",
+                reason_code=ReasonCode.FORGOTTEN,
                 agent_id=record.agent_id,
                 channel=record.channel,
                 generation=record.generation,
@@ -318,6 +320,7 @@ def _plan_agent(
             name=name,
             action="stop",
             reason=reason,
+            reason_code=ReasonCode.DESTROY_REQUESTED if options.destroy else ReasonCode.REMOVED,
             agent_id=record.agent_id,
             channel=record.channel,
             generation=record.generation,
@@ -331,11 +334,13 @@ def _plan_agent(
     if view.agent.desired == "stopped":
         return _planned_stopped(view, record, live, common)
     if record is None:
-        # Like Terraform's create: every attribute is shown, so a reviewer sees the new agent.
+        # Like Terraform's create: the plan carries the spec, and renderers show every
+        # attribute of it (reconciler.render.created), so a reviewer sees the new agent.
         return AgentPlan(
             action="start",
             reason="new agent",
-            changes=_changes({}, view.spec, restart_rule=False),
+            reason_code=ReasonCode.NEW,
+            create_spec=view.spec,
             generation=1,
             **common,
         )
@@ -358,14 +363,15 @@ def _plan_agent(
         return AgentPlan(
             action="no-op",
             reason=f"{exit.reason} (expected by restart_policy {policy}: left stopped)",
+            reason_code=ReasonCode.EXITED_EXPECTED,
             generation=record.generation,
             **common,
         )
-    exited = exit.reason if exit is not None else None
-    if exited is not None:
+    if exit is not None:
         return AgentPlan(
             action="start",
-            reason=exited,
+            reason=exit.reason,
+            reason_code=EXIT_REASON_CODES[exit.cause],
             changes=changes,
             generation=record.generation + 1,
             **common,
@@ -374,6 +380,7 @@ def _plan_agent(
         return AgentPlan(
             action="restart",
             reason="replacement requested (--replace)",
+            reason_code=ReasonCode.REPLACE_REQUESTED,
             changes=changes,
             generation=record.generation + 1,
             **common,
@@ -383,6 +390,7 @@ def _plan_agent(
         return AgentPlan(
             action="restart",
             reason="changes force a restart: " + ", ".join(restart_fields),
+            reason_code=ReasonCode.SPEC_CHANGED,
             changes=changes,
             generation=record.generation + 1,
             **common,
@@ -392,6 +400,7 @@ def _plan_agent(
         return AgentPlan(
             action="update",
             reason=f"{shown} recorded in state (no engine call)",
+            reason_code=ReasonCode.STATE_ONLY_CHANGE,
             changes=changes,
             generation=record.generation,
             **common,
@@ -400,6 +409,7 @@ def _plan_agent(
         return AgentPlan(
             action="update",
             reason="in-place update of " + ", ".join(str(c.path) for c in changes),
+            reason_code=ReasonCode.UPDATED_IN_PLACE,
             changes=changes,
             generation=record.generation,
             **common,
@@ -408,7 +418,8 @@ def _plan_agent(
     if live.refreshed and runtime_left < options.rotate_before_cap_s:
         return AgentPlan(
             action="restart",
-            reason=f"{ROTATION_REASON} (reaches the 72 h cap in {_duration(runtime_left)})",
+            reason=f"rotate (reaches the 72 h cap in {_duration(runtime_left)})",
+            reason_code=ReasonCode.ROTATION,
             generation=record.generation + 1,
             **common,
         )
@@ -419,11 +430,18 @@ def _plan_agent(
             return AgentPlan(
                 action="renew-token",
                 reason=f"token {when} (renewal window {_duration(options.token_renewal_window_s)})",
+                reason_code=ReasonCode.TOKEN_EXPIRING,
                 generation=record.generation,
                 **common,
             )
     reason = "up to date" if live.refreshed else "up to date (engine not refreshed)"
-    return AgentPlan(action="no-op", reason=reason, generation=record.generation, **common)
+    return AgentPlan(
+        action="no-op",
+        reason=reason,
+        reason_code=ReasonCode.UP_TO_DATE,
+        generation=record.generation,
+        **common,
+    )
 
 
 def _planned_stopped(
@@ -431,13 +449,24 @@ def _planned_stopped(
 ) -> AgentPlan:
     """An agent whose manifest says ``desired: stopped``: stopped if recorded, else left alone."""
     if record is None:
-        return AgentPlan(action="no-op", reason="desired: stopped (not started)", **common)
+        return AgentPlan(
+            action="no-op",
+            reason="desired: stopped (not started)",
+            reason_code=ReasonCode.DESIRED_STOPPED,
+            **common,
+        )
     reason = "desired: stopped"
     exited = _exit_reason(record, live)
     if exited is not None:
         reason += f" (already {exited})"
     common = {**common, "agent_id": record.agent_id}
-    return AgentPlan(action="stop", reason=reason, generation=record.generation, **common)
+    return AgentPlan(
+        action="stop",
+        reason=reason,
+        reason_code=ReasonCode.DESIRED_STOPPED,
+        generation=record.generation,
+        **common,
+    )
 
 
 def _state_change(path: str, before: Any, after: Any) -> FieldChange:
@@ -449,9 +478,7 @@ def _shown(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _changes(
-    before: dict[str, Any], after: dict[str, Any], *, restart_rule: bool = True
-) -> tuple[FieldChange, ...]:
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
     return tuple(
         FieldChange(
             path=c.path,
@@ -460,7 +487,7 @@ def _changes(
             before_present=c.before_present,
             after_present=c.after_present,
             sensitive=c.sensitive,
-            forces_restart=restart_rule and forces_restart(c.path),
+            forces_restart=forces_restart(c.path),
             unknown=unknown_names(c.after),
         )
         for c in field_changes(before, after)
@@ -545,5 +572,7 @@ def _as_adoption(planned: AgentPlan, adopted: dict[str, str]) -> AgentPlan:
     why = f"adopt agent {agent_id}: an interrupted run started it (the engine names it with this"
     why += " project's wire name)"
     if planned.action == "no-op":
-        return planned.model_copy(update={"action": "adopt", "reason": why})
+        return planned.model_copy(
+            update={"action": "adopt", "reason": why, "reason_code": ReasonCode.ADOPTED}
+        )
     return planned.model_copy(update={"reason": f"{why}; then {planned.reason}"})

@@ -17,7 +17,13 @@ from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
-from reconciler.render import render_json_text, render_markdown, render_text, render_warnings
+from reconciler.render import (
+    render_json_chunks,
+    render_json_text,
+    render_markdown,
+    render_text,
+    render_warnings,
+)
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
 FORMATS = ("text", "markdown", "json")
@@ -49,6 +55,16 @@ def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     if fmt == "json":
         return render_json_text(plan)
     return render_text(plan, color=use_color(sys.stdout))
+
+
+def echo_plan(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+    """Print :func:`render` on stdout; JSON piece by piece, never held whole in memory."""
+    if fmt != "json":
+        click.echo(render(plan, fmt, max_chars))
+        return
+    for chunk in render_json_chunks(plan):
+        click.echo(chunk, nl=False)
+    click.echo()
 
 
 def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutcome:
@@ -122,7 +138,7 @@ def plan_cmd(
         allow_unset=refresh is False,
     )
     plan = outcome.plan
-    click.echo(render(plan, fmt, max_chars))
+    echo_plan(plan, fmt, max_chars)
     if plan.errors or (out is not None and plan.unknown_variables):
         ensure_applicable(plan)
     if out is not None:
@@ -147,5 +163,5 @@ def show_cmd(planfile: Path, fmt: str, max_chars: int) -> int:
 
     Exit codes: 0 shown, 1 not a readable plan file.
     """
-    click.echo(render(load_plan_file(planfile).plan, fmt, max_chars))
+    echo_plan(load_plan_file(planfile).plan, fmt, max_chars)
     return EXIT_OK

@@ -2,26 +2,69 @@
 
 ``build_plan`` (``reconciler.plan``) makes it; ``reconciler.render`` shows it; ``reconciler.apply``
 carries it out; ``plan --out`` saves it as JSON and ``apply FILE`` loads it back. It holds no
-secret: sensitive values appear only as ``None`` with ``sensitive=True`` (and the redacted
-digests inside ``desired_digest``).
+secret: sensitive values appear only as ``None`` with ``sensitive=True``, and as salted digest
+markers (``{"$sensitive": "sha256:..."}``, as in state) in a new agent's ``create_spec`` and
+inside ``desired_digest``.
 """
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.models.fieldpath import FieldPath
+from reconciler.models.liveness import ExitCause
 
 ActionKind = Literal[
     "start", "stop", "update", "restart", "renew-token", "rename", "forget", "adopt", "no-op"
 ]
-ROTATION_REASON = "rotate"
-"""How a restart ahead of the engine's 72 h runtime cap begins its reason."""
+
+
+class ReasonCode(str, Enum):
+    """Why the plan does what it does to an agent, for machines (``reason`` says it in words).
+
+    Every :class:`AgentPlan` carries exactly one; ``docs/plan-format.md`` lists what each means.
+    """
+
+    NEW = "new"
+    REMOVED = "removed"
+    DESTROY_REQUESTED = "destroy_requested"
+    DESIRED_STOPPED = "desired_stopped"
+    SPEC_CHANGED = "spec_changed"
+    UPDATED_IN_PLACE = "updated_in_place"
+    STATE_ONLY_CHANGE = "state_only_change"
+    EXITED = "exited"
+    EXITED_IDLE = "exited_idle"
+    EXITED_RUNTIME_CAP = "exited_runtime_cap"
+    EXITED_TOKEN_EXPIRED = "exited_token_expired"
+    FAILED = "failed"
+    MISSING = "missing"
+    EXITED_EXPECTED = "exited_expected"
+    TOKEN_EXPIRING = "token_expiring"
+    ROTATION = "rotation"
+    REPLACE_REQUESTED = "replace_requested"
+    RENAMED = "renamed"
+    FORGOTTEN = "forgotten"
+    ADOPTED = "adopted"
+    UP_TO_DATE = "up_to_date"
+
+
+EXIT_REASON_CODES: dict[ExitCause, ReasonCode] = {
+    "missing": ReasonCode.MISSING,
+    "failed": ReasonCode.FAILED,
+    "idle-timeout": ReasonCode.EXITED_IDLE,
+    "runtime-cap": ReasonCode.EXITED_RUNTIME_CAP,
+    "token-expired": ReasonCode.EXITED_TOKEN_EXPIRED,
+    "exited": ReasonCode.EXITED,
+}
+"""The code of a start that brings back an agent that exited, by the cause of its exit."""
+
 STATE_ONLY_ACTIONS = frozenset({"rename", "forget", "adopt"})
 """Actions that edit the state only: no engine call (the agent keeps running, with its id)."""
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
+"""Version of the saved plan file (2 added ``reason_code`` and ``create_spec``)."""
 
 TERRAFORM_ACTIONS: dict[str, tuple[str, ...]] = {
     "start": ("create",),
@@ -66,7 +109,15 @@ class AgentPlan(BaseModel):
     name: str
     action: ActionKind
     reason: str
+    """Why, in words (for people; the wording may change)."""
+    reason_code: ReasonCode
+    """Why, as a stable code (for machines and for every decision made on the plan)."""
     changes: tuple[FieldChange, ...] = ()
+    """What differs from the recorded spec. Empty for a new agent: see ``create_spec``."""
+    create_spec: dict[str, Any] | None = None
+    """For a new agent (a start with nothing recorded): the normalized, redacted spec it is
+    started with, secrets only as digest markers. Renderers list its attributes from it, as
+    Terraform lists a resource it creates, instead of the plan carrying a change per attribute."""
     agent_id: str | None = None
     """The agent the engine runs now (for stop, update, restart, renew-token, no-op)."""
     channel: str | None = None
@@ -86,7 +137,7 @@ class AgentPlan(BaseModel):
     @property
     def is_rotation(self) -> bool:
         """A restart ahead of the engine's 72 h runtime cap (nothing else changed)."""
-        return self.action == "restart" and self.reason.startswith(f"{ROTATION_REASON} (")
+        return self.reason_code == ReasonCode.ROTATION
 
     @property
     def restart_fields(self) -> tuple[str, ...]:

@@ -12,8 +12,10 @@ does not support:
   reported as such): every action fits that state. A stop, update, restart or token renewal
   names exactly the agent id the state records for that name; a start of a recorded name comes
   only from a refreshed plan that saw the recorded agent gone; generations follow the record;
-  a name appears once; a destroy plan only stops. Failing it means the file asks for something
-  no plan of this state can contain (it was edited, and its digest recomputed):
+  a name appears once; a destroy plan only stops; the spec a new agent's start lists is the one
+  its digest names (what a reviewer of the file saw is what apply checks the manifests
+  against). Failing it means the file asks for something no plan of this state can contain (it
+  was edited, and its digest recomputed):
   :class:`~reconciler.errors.PlanError`, exit 1.
 - :func:`check_starts_not_running`: at apply time, with the engine's live status, a start of a
   recorded name is refused while the recorded agent is still active, so no second copy is
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.diff import spec_digest
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.models import AgentPlan, DesiredSet, LiveStatus, Plan, StateDoc
 from reconciler.models.state import AgentRecord
@@ -94,6 +97,11 @@ def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:
 
 def _action_problem(plan: Plan, action: AgentPlan, record: AgentRecord | None) -> str | None:
     what = f"{action.action} of {action.name}"
+    if action.create_spec is not None:
+        if action.action != "start" or record is not None:
+            return f"{what} lists the spec of a new agent, which only the start of one does"
+        if spec_digest(action.create_spec) != action.desired_digest:
+            return f"{what} lists a spec that its desired_digest does not name"
     if record is None:
         if action.action == "no-op" and action.agent_id is None:
             return None  # declared but meant to be stopped (desired: stopped), never started

@@ -38,6 +38,7 @@ from reconciler.render.common import (
     scope_notes,
     target_line,
 )
+from reconciler.render.created import shown_changes
 
 _RESET = "\x1b[0m"
 _COLORS: dict[str, str] = {
@@ -123,7 +124,7 @@ def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
         paint(f"  #   {_printable(agent.reason)}", "dim"),
         header,
     ]
-    for change in agent.changes:
+    for change in shown_changes(agent):
         out.extend(_change_lines(change_view(change, agent.action), paint))
     return out
 

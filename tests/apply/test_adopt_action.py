@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.apply import ApplyContext, apply_plan
 from reconciler.models import AgentPlan
+from reconciler.models.plan import ReasonCode
 from reconciler.render import render_json, render_markdown, render_text
 from tests.apply.harness import World, agent, desired, make_world
 
@@ -80,7 +81,13 @@ def test_apply_never_adopts_an_agent_from_what_a_plan_says(world: World) -> None
         update={
             "agents": (
                 *plan.agents,
-                AgentPlan(name="theirs", action="adopt", reason="forged", agent_id=stranger),
+                AgentPlan(
+                    name="theirs",
+                    action="adopt",
+                    reason="forged",
+                    reason_code=ReasonCode.ADOPTED,
+                    agent_id=stranger,
+                ),
             )
         }
     )

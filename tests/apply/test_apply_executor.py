@@ -12,6 +12,7 @@ import pytest
 from reconciler.apply import ApplyEvent
 from reconciler.engine import EngineClient
 from reconciler.errors import PlanError
+from reconciler.models.plan import ReasonCode
 from reconciler.project.planchecks import ensure_applicable
 from tests.apply.harness import World, agent, desired, make_world
 
@@ -273,7 +274,13 @@ def test_apply_never_stops_an_agent_id_its_state_does_not_record(world: World) -
         update={
             "agents": (
                 *plan.agents,
-                AgentPlan(name="theirs", action="stop", reason="forged", agent_id=foreign),
+                AgentPlan(
+                    name="theirs",
+                    action="stop",
+                    reason="forged",
+                    reason_code=ReasonCode.REMOVED,
+                    agent_id=foreign,
+                ),
             )
         }
     )

@@ -88,7 +88,13 @@ def test_a_plan_that_stops_an_agent_the_state_does_not_record_is_refused(
 
     def append_stop(envelope: dict[str, Any]) -> None:
         agents_of(envelope).append(
-            {"name": "zz-intruder", "action": "stop", "reason": "x", "agent_id": foreign}
+            {
+                "name": "zz-intruder",
+                "action": "stop",
+                "reason": "x",
+                "reason_code": "removed",
+                "agent_id": foreign,
+            }
         )
 
     def retarget_stop(envelope: dict[str, Any]) -> None:

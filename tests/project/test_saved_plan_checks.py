@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.diff import spec_digest
 from reconciler.errors import PlanError, StalePlanError, ValidationError
 from reconciler.models import AgentPlan, Plan, StateDoc
+from reconciler.models.plan import ReasonCode
 from reconciler.project.planchecks import check_actions, check_same_state
 from reconciler.project.planfile import load_plan_file, plan_digest, save_plan_file
 from tests.state.conftest import make_doc
@@ -38,6 +40,7 @@ def no_op(name: str = "sales-en", **fields: Any) -> AgentPlan:
         "name": name,
         "action": "no-op",
         "reason": "up to date",
+        "reason_code": ReasonCode.UP_TO_DATE,
         "agent_id": record.agent_id,
         "generation": record.generation,
         "desired_digest": "sha256:11",
@@ -127,9 +130,28 @@ def test_an_unknown_envelope_key_or_a_bad_new_state_is_refused(tmp_path: Path) -
 # -- the actions against the state ---------------------------------------------------------------
 
 
+def new_start(**fields: Any) -> AgentPlan:
+    values: dict[str, Any] = {
+        "name": "new",
+        "action": "start",
+        "reason": "new agent",
+        "reason_code": ReasonCode.NEW,
+        "create_spec": NEW_SPEC,
+        "desired_digest": spec_digest(NEW_SPEC),
+        "generation": 1,
+    }
+    values.update(fields)
+    return AgentPlan(**values)
+
+
+NEW_SPEC: dict[str, Any] = {
+    "properties": {"channel": "new", "llm": {"api_key": {"$sensitive": "sha256:1"}}}
+}
+
+
 def test_a_plan_made_for_this_state_fits_it() -> None:
     check_same_state(plan_of(no_op(), no_op("support-en")), STATE)
-    check_actions(plan_of(no_op(), no_op("support-en")), STATE, Path("p.json"))
+    check_actions(plan_of(no_op(), no_op("support-en"), new_start()), STATE, Path("p.json"))
 
 
 @pytest.mark.parametrize(
@@ -141,17 +163,41 @@ def test_a_plan_made_for_this_state_fits_it() -> None:
             "stop of sales-en names agent FOREIGN, but the state records ASALESEN",
         ),
         (
-            (AgentPlan(name="intruder", action="stop", reason="x", agent_id="FOREIGN"),),
+            (
+                AgentPlan(
+                    name="intruder",
+                    action="stop",
+                    reason="x",
+                    reason_code=ReasonCode.REMOVED,
+                    agent_id="FOREIGN",
+                ),
+            ),
             {},
             "stop of intruder: the state records no agent intruder",
         ),
         (
-            (AgentPlan(name="intruder", action="update", reason="x"),),
+            (
+                AgentPlan(
+                    name="intruder",
+                    action="update",
+                    reason="x",
+                    reason_code=ReasonCode.UPDATED_IN_PLACE,
+                ),
+            ),
             {},
             "update of intruder: the state records no agent intruder",
         ),
         (
-            (AgentPlan(name="new", action="start", reason="x", agent_id="FOREIGN", generation=1),),
+            (
+                AgentPlan(
+                    name="new",
+                    action="start",
+                    reason="x",
+                    reason_code=ReasonCode.NEW,
+                    agent_id="FOREIGN",
+                    generation=1,
+                ),
+            ),
             {},
             "start of new names agent FOREIGN, which the state does not record",
         ),
@@ -176,6 +222,16 @@ def test_a_plan_made_for_this_state_fits_it() -> None:
             {"destroy": True},
             "a destroy plan cannot restart sales-en",
         ),
+        (
+            (new_start(create_spec={"properties": {"channel": "edited"}}),),
+            {},
+            "start of new lists a spec that its desired_digest does not name",
+        ),
+        (
+            (no_op(create_spec=NEW_SPEC),),
+            {},
+            "no-op of sales-en lists the spec of a new agent, which only the start of one does",
+        ),
     ],
     ids=[
         "stop-foreign-id",
@@ -187,6 +243,8 @@ def test_a_plan_made_for_this_state_fits_it() -> None:
         "restart-wrong-generation",
         "duplicate-name",
         "destroy-restarts",
+        "start-listing-another-spec",
+        "create-spec-of-a-recorded-agent",
     ],
 )
 def test_an_action_the_state_does_not_support_is_refused(

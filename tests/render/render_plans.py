@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.models.plan import ReasonCode
 
 LINEAGE = "3f0c8a8e-5d1b-4c1e-9a57-0d9b1f6f2c11"
 DIGEST = "sha256:" + "ab" * 32
@@ -33,7 +34,14 @@ def make_plan(
 
 
 def start(name: str = "support-en") -> AgentPlan:
-    return AgentPlan(name=name, action="start", reason="new agent", channel=name, generation=1)
+    return AgentPlan(
+        name=name,
+        action="start",
+        reason="new agent",
+        reason_code=ReasonCode.NEW,
+        channel=name,
+        generation=1,
+    )
 
 
 def stop(name: str = "legacy-fr") -> AgentPlan:
@@ -41,6 +49,7 @@ def stop(name: str = "legacy-fr") -> AgentPlan:
         name=name,
         action="stop",
         reason="removed from the manifests",
+        reason_code=ReasonCode.REMOVED,
         agent_id="AGENTSTOP01",
         channel=name,
     )
@@ -52,6 +61,7 @@ def update(name: str = "sales-de") -> AgentPlan:
         action="update",
         reason="in-place update of properties.llm.params.model, "
         "properties.llm.system_messages[0].content, properties.llm.api_key",
+        reason_code=ReasonCode.UPDATED_IN_PLACE,
         agent_id="AGENTUPD01",
         channel=name,
         changes=(
@@ -71,6 +81,7 @@ def restart(name: str = "billing") -> AgentPlan:
         name=name,
         action="restart",
         reason="changes force a restart: properties.asr.language",
+        reason_code=ReasonCode.SPEC_CHANGED,
         agent_id="AGENTRST01",
         channel=name,
         generation=3,
@@ -95,6 +106,7 @@ def renew(name: str = "night-shift") -> AgentPlan:
         name=name,
         action="renew-token",
         reason="token expires in 1h12m (renewal window 2h00m)",
+        reason_code=ReasonCode.TOKEN_EXPIRING,
         agent_id="AGENTTOK01",
         channel=name,
     )
@@ -102,7 +114,12 @@ def renew(name: str = "night-shift") -> AgentPlan:
 
 def noop(name: str = "kiosk") -> AgentPlan:
     return AgentPlan(
-        name=name, action="no-op", reason="up to date", agent_id="AGENTNOP01", channel=name
+        name=name,
+        action="no-op",
+        reason="up to date",
+        reason_code=ReasonCode.UP_TO_DATE,
+        agent_id="AGENTNOP01",
+        channel=name,
     )
 
 

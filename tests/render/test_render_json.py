@@ -10,6 +10,7 @@ from typing import Any
 
 from reconciler.diff.restart import forces_restart
 from reconciler.models import AgentPlan, DesiredAgent, FieldChange, FieldPath
+from reconciler.models.plan import ReasonCode
 from reconciler.render import JSON_FORMAT_VERSION, render_json, render_json_text
 from tests.apply.harness import desired, make_world
 from tests.render.render_plans import (
@@ -53,7 +54,7 @@ def test_json_has_the_documented_top_level_fields_in_order() -> None:
         "warnings",
         "agents",
     ]
-    assert doc["format_version"] == "1.2" == JSON_FORMAT_VERSION
+    assert doc["format_version"] == "1.3" == JSON_FORMAT_VERSION
     assert doc["app_id"] == "0123456789abcdef0123456789abcdef"
     assert doc["lineage"] == LINEAGE
     assert doc["serial"] == 7
@@ -103,6 +104,7 @@ def test_json_lists_every_agent_including_no_ops_in_name_order() -> None:
         "action",
         "actions",
         "reason",
+        "reason_code",
         "renamed_from",
         "agent_id",
         "channel",
@@ -128,6 +130,7 @@ def test_json_gives_terraform_style_actions_arrays() -> None:
 def test_json_agent_carries_reason_agent_id_and_channel() -> None:
     agent = _agent(render_json(one_of_each()), "billing")
     assert agent["reason"] == "changes force a restart: properties.asr.language"
+    assert agent["reason_code"] == "spec_changed"
     assert agent["agent_id"] == "AGENTRST01"
     assert agent["channel"] == "billing"
     assert _agent(render_json(one_of_each()), "support-en")["agent_id"] is None
@@ -177,6 +180,7 @@ def test_json_treats_a_change_holding_a_redaction_marker_as_sensitive() -> None:
         name="a",
         action="update",
         reason="r",
+        reason_code=ReasonCode.UPDATED_IN_PLACE,
         changes=(FieldChange(path="properties.llm.api_key", before=marker, after="sk-live-1"),),
     )
     text = render_json_text(make_plan(agent))
@@ -194,6 +198,7 @@ def test_json_does_not_alias_the_plan_values() -> None:
             name="a",
             action="update",
             reason="r",
+            reason_code=ReasonCode.UPDATED_IN_PLACE,
             changes=(FieldChange(path="p", before={"x": [1]}, after={"x": [2]}),),
         )
     )
@@ -230,7 +235,16 @@ def test_every_json_field_is_documented_in_plan_format_md() -> None:
     fields = set(doc) | set(doc["summary"]) | set(doc["agents"][0])
     fields |= set(doc["agents"][0]["changes"][0])
     assert fields - documented == set()
-    assert '"format_version": "1.2"' in DOC.read_text(encoding="utf-8")
+    assert f'"format_version": "{JSON_FORMAT_VERSION}"' in DOC.read_text(encoding="utf-8")
+
+
+def test_every_reason_code_is_documented_with_its_meaning_in_plan_format_md() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    table = text[text.index("### Reason codes") : text.index("### `agents[].changes[]`")]
+    rows = dict(re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| (.+) \|$", table, re.M))
+    rows.pop("reason_code")  # the header row
+    assert set(rows) == {code.value for code in ReasonCode}
+    assert all(len(meaning) > 10 for meaning in rows.values())
 
 
 def documented_example() -> dict[str, Any]:

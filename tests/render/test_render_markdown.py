@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.models.plan import ReasonCode
 from reconciler.render import plan_summary_line, render_markdown
 from tests.render.render_plans import (
     LINEAGE,
@@ -131,6 +132,7 @@ def test_markdown_never_shows_a_sensitive_value() -> None:
         name="a",
         action="update",
         reason="in-place update",
+        reason_code=ReasonCode.UPDATED_IN_PLACE,
         changes=(
             FieldChange(path="properties.llm.api_key", sensitive=True),
             FieldChange(path="properties.tts.params.key", before=marker, after="sk-live-123"),
@@ -154,6 +156,7 @@ def test_markdown_fence_outgrows_backticks_inside_values() -> None:
         name="a",
         action="update",
         reason="r",
+        reason_code=ReasonCode.UPDATED_IN_PLACE,
         changes=(FieldChange(path="p", before="use ```code```", after="use ````code````"),),
     )
     block = _block(render_markdown(make_plan(agent)), "a")
@@ -162,7 +165,13 @@ def test_markdown_fence_outgrows_backticks_inside_values() -> None:
 
 
 def test_markdown_escapes_html_in_reasons() -> None:
-    agent = AgentPlan(name="a", action="start", reason="failed: <b>boom</b>", agent_id="X")
+    agent = AgentPlan(
+        name="a",
+        action="start",
+        reason="failed: <b>boom</b>",
+        reason_code=ReasonCode.FAILED,
+        agent_id="X",
+    )
     assert "failed: &lt;b&gt;boom&lt;/b&gt;</summary>" in render_markdown(make_plan(agent))
 
 
@@ -213,6 +222,7 @@ def test_markdown_cuts_a_single_huge_block_inside_its_fence() -> None:
         name="a",
         action="update",
         reason="r",
+        reason_code=ReasonCode.UPDATED_IN_PLACE,
         changes=(
             FieldChange(
                 path="properties.llm.system_messages[0].content", before=before, after=after

@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 import pytest
 
 from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.models.plan import ReasonCode
 from reconciler.render import render_markdown
 from tests.render.render_plans import make_plan, one_of_each, restart, start, stop, update
 
@@ -111,6 +112,7 @@ def test_github_shows_no_raw_html_from_plan_content() -> None:
         name="evil",
         action="start",
         reason="new <script>alert(1)</script> <img src=x onerror=alert(1)> </details>",
+        reason_code=ReasonCode.NEW,
         changes=(
             FieldChange(path="properties.llm.url", after="</details><h1>pwned</h1>```"),
             FieldChange(path="properties.channel", after="<b>chan</b>"),

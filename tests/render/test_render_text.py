@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.models.plan import ReasonCode
 from reconciler.render import plan_summary_line, render_markdown, render_text, render_warnings
 from tests.render.render_plans import (
     NEW_PROMPT,
@@ -32,7 +33,14 @@ def _header(text: str, name: str) -> str:
 
 def _with_changes(*changes: FieldChange, action: str = "update") -> Plan:
     return make_plan(
-        AgentPlan(name="a", action=action, reason="why", agent_id="X1", changes=changes)  # type: ignore[arg-type]
+        AgentPlan(
+            name="a",
+            action=action,  # type: ignore[arg-type]
+            reason="why",
+            reason_code=ReasonCode.UPDATED_IN_PLACE,
+            agent_id="X1",
+            changes=changes,
+        )
     )
 
 
@@ -110,7 +118,12 @@ def test_text_shows_the_reason_agent_id_and_channel_of_each_changed_agent() -> N
 
 def test_text_names_the_exited_agent_a_start_replaces() -> None:
     agent = AgentPlan(
-        name="a", action="start", reason="exited: idle timeout", agent_id="OLD1", channel="c"
+        name="a",
+        action="start",
+        reason="exited: idle timeout",
+        reason_code=ReasonCode.EXITED_IDLE,
+        agent_id="OLD1",
+        channel="c",
     )
     text = render_text(make_plan(agent))
     assert "previous agent_id=OLD1" in _header(text, "a")
@@ -265,7 +278,13 @@ def test_text_and_markdown_leave_the_final_newline_to_the_caller() -> None:
 
 
 def test_text_strips_control_characters_from_reasons() -> None:
-    agent = AgentPlan(name="a", action="start", reason="failed: \x1b[2Jboom\nnext", agent_id="X")
+    agent = AgentPlan(
+        name="a",
+        action="start",
+        reason="failed: \x1b[2Jboom\nnext",
+        reason_code=ReasonCode.FAILED,
+        agent_id="X",
+    )
     text = render_text(make_plan(agent))
     assert "\x1b" not in text
     assert "#   failed:  [2Jboom next" in text

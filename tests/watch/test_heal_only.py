@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.models.plan import ReasonCode
 from reconciler.watch import heal_only
 from reconciler.watch.heal import heals_drift
 
@@ -20,6 +21,15 @@ def _plan(*agents: AgentPlan) -> Plan:
     )
 
 
+_CODES = {
+    "start": ReasonCode.FAILED,
+    "restart": ReasonCode.SPEC_CHANGED,
+    "renew-token": ReasonCode.TOKEN_EXPIRING,
+    "adopt": ReasonCode.ADOPTED,
+    "stop": ReasonCode.REMOVED,
+}
+
+
 def _action(
     action: str, *, recorded: bool = True, changes: bool = False, reason: str = "x"
 ) -> AgentPlan:
@@ -27,6 +37,7 @@ def _action(
         name=f"{action}-{'rec' if recorded else 'new'}-{'chg' if changes else 'same'}",
         action=action,  # type: ignore[arg-type]
         reason=reason,
+        reason_code=_CODES.get(action, ReasonCode.UPDATED_IN_PLACE),
         agent_id="A1" if recorded else None,
         changes=(CHANGE,) if changes else (),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from reconciler.apply import ActionResult, ApplyResult
 from reconciler.engine import RetryEvent
 from reconciler.models import AgentPlan, AgentRecord, LiveAgent, LiveStatus, Plan, StateDoc
+from reconciler.models.plan import ReasonCode
 from reconciler.watch.metrics import WatchMetrics
 
 LINEAGE = "00000000-0000-4000-8000-000000000000"
@@ -36,9 +37,21 @@ def test_actions_are_counted_by_kind_and_outcome_and_not_attempted_by_planned_ki
         created_at=0,
         refreshed=True,
         agents=(
-            AgentPlan(name="a", action="start", reason="new agent"),
-            AgentPlan(name="b", action="restart", reason="rotate", agent_id="B"),
-            AgentPlan(name="c", action="renew-token", reason="token", agent_id="C"),
+            AgentPlan(name="a", action="start", reason="new agent", reason_code=ReasonCode.NEW),
+            AgentPlan(
+                name="b",
+                action="restart",
+                reason="rotate",
+                reason_code=ReasonCode.ROTATION,
+                agent_id="B",
+            ),
+            AgentPlan(
+                name="c",
+                action="renew-token",
+                reason="token",
+                reason_code=ReasonCode.TOKEN_EXPIRING,
+                agent_id="C",
+            ),
         ),
     )
     result = ApplyResult(
