@@ -69,7 +69,60 @@ def dump_state(doc: StateDoc) -> str:
 
 
 def _pretty(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+    """``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)``, several times faster.
+
+    With ``indent`` the standard library encodes in pure Python, generator by generator; this
+    builds the same text directly for the JSON types a state holds (strings through the C
+    string encoder), and leaves anything else to ``json.dumps``.
+    """
+    try:
+        return _indented(value, "\n")
+    except _Unusual:
+        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+class _Unusual(Exception):
+    """A value :func:`_indented` leaves to ``json.dumps`` (a non-string key, another type)."""
+
+
+_encode_str = json.encoder.encode_basestring  # C when available; as with ensure_ascii=False
+
+
+def _indented(value: Any, newline: str) -> str:
+    """The indented JSON of ``value`` whose lines start with ``newline`` (a line break, spaces)."""
+    if isinstance(value, str):
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        if value != value:
+            return "NaN"
+        if value in (_INFINITY, -_INFINITY):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    inner = newline + "  "
+    if kind is dict:
+        if not value:
+            return "{}"
+        if any(type(key) is not str for key in value):
+            raise _Unusual
+        parts = [_encode_str(key) + ": " + _indented(value[key], inner) for key in sorted(value)]
+        return "{" + inner + ("," + inner).join(parts) + newline + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_indented(v, inner) for v in value) + newline + "]"
+    raise _Unusual
+
+
+_INFINITY = float("inf")
 
 
 class _StateText:
