@@ -13,10 +13,11 @@ in flight, then settles the journal and finishes the refresh. In order:
    manifests then load in a thread when they load in this process; when they load in forked
    worker processes they load in this thread (a process that forks must have no other
    thread), and the refresh waits for them.
-3. A manifest error cancels the refresh task and is raised as before. The engine client scrubs
-   the manifests' secrets from error texts once they are known; the early refresh, started
-   before, is used only if it succeeded: if it failed, the refresh runs again, so its error
-   is the one it always was, scrubbed of every secret.
+3. A manifest error cancels the refresh task and is raised as before (also when the engine
+   client cannot even be opened: the manifests then load first and the client's error follows).
+   The engine client scrubs the manifests' secrets from error texts once they are known; the
+   early refresh is used only if it succeeded: if it failed, the refresh runs again, so its
+   error is the one it always was, scrubbed of every secret.
 4. Pending entries are settled (written with ``resolve``, previewed without), then refreshed.
 
 Under the state lock (``resolve``), the agents the refresh saw active are kept as an
@@ -30,11 +31,11 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reconciler.errors import StateError
+from reconciler.errors import ReconcilerError, StateError
 from reconciler.manifests import parallel
 from reconciler.manifests.loader import ENV_WORKERS, discover
 from reconciler.models import DesiredSet, LiveStatus, StateDoc
@@ -92,40 +93,54 @@ async def read_inputs(
         and settings.has_credentials
         and settings.engine != "sandbox"
     )
-    if not early:
-        desired = load()
-        if held is not None:
-            raise held
-        assert state is not None
-        inputs = Inputs(desired, state, recorded)
-        if project.should_refresh(refresh):
-            async with _client(project, hooks, parallelism) as client:
-                client.add_secrets(_secrets(desired))
-                await _settle_and_refresh(project, client, inputs, resolve, None)
-        return inputs
+    if early and state is not None:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                client = await stack.enter_async_context(_client(project, hooks, parallelism))
+            except Exception:  # raised again below, after the manifests (as it always was)
+                client = None
+            if client is not None:
+                return await _beside(project, client, state, recorded, load, refresh, resolve)
+    desired = load()
+    if held is not None:
+        raise held
     assert state is not None
+    inputs = Inputs(desired, state, recorded)
+    if project.should_refresh(refresh):
+        async with _client(project, hooks, parallelism) as client:
+            client.add_secrets(_secrets(desired))
+            await _settle_and_refresh(project, client, inputs, resolve, None)
+    return inputs
+
+
+async def _beside(
+    project: Project,
+    client: EngineClient,
+    state: StateDoc,
+    recorded: bool,
+    load: Callable[[], DesiredSet],
+    refresh: bool | None,
+    resolve: bool,
+) -> Inputs:
+    """Load the manifests while the refresh is in flight (steps 2 and 3 of the docstring)."""
     from reconciler.engine import refresh as refresh_live
 
-    async with _client(project, hooks, parallelism) as client:
-        listed_at = time.monotonic()
-        task = asyncio.ensure_future(refresh_live(client, state.agents, project.clock()))
-        try:
-            if _loads_in_process(project):
-                desired = await asyncio.to_thread(load)
-            else:
-                desired = load()
-        except BaseException:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            raise
-        client.add_secrets(_secrets(desired))
-        project.should_refresh(refresh)  # the credentials are set: this cannot refuse
-        inputs = Inputs(desired, state, recorded)
-        early_live = (await asyncio.gather(task, return_exceptions=True))[0]
-        live = early_live if isinstance(early_live, LiveStatus) else None
-        if isinstance(early_live, BaseException) and not isinstance(early_live, Exception):
-            raise early_live  # cancelled or interrupted, not a failed call
-        await _settle_and_refresh(project, client, inputs, resolve, live, listed_at)
+    listed_at = time.monotonic()
+    task = asyncio.ensure_future(refresh_live(client, state.agents, project.clock()))
+    try:
+        desired = await asyncio.to_thread(load) if _loads_in_process(project) else load()
+    except BaseException:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
+    client.add_secrets(_secrets(desired))
+    project.should_refresh(refresh)  # the credentials are set: this cannot refuse
+    inputs = Inputs(desired, state, recorded)
+    early = (await asyncio.gather(task, return_exceptions=True))[0]
+    if isinstance(early, BaseException) and not isinstance(early, Exception):
+        raise early  # cancelled or interrupted, not a failed call
+    live = early if isinstance(early, LiveStatus) else None  # failed: refreshed again, scrubbed
+    await _settle_and_refresh(project, client, inputs, resolve, live, listed_at)
     return inputs
 
 
@@ -177,9 +192,10 @@ def _loads_in_process(project: Project) -> bool:
     agents_dir = project.settings.agents_path
     if not agents_dir.is_dir():
         return True  # the load reports it at once
-    with contextlib.suppress(OSError):
+    try:
         return parallel.worker_count(len(discover(agents_dir))) <= 1
-    return True
+    except (OSError, ReconcilerError):  # the load reports it
+        return True
 
 
 def _client(
