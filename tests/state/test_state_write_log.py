@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli import main
 from reconciler.errors import StateError
 from reconciler.models.state import PendingEntry, StateDoc
 from reconciler.state import LocalStateStore, dump_state
@@ -233,3 +234,21 @@ def test_outside_a_write_log_every_write_rewrites_the_document(path: Path) -> No
     doc = store.write(renamed(doc, "a", 2))
     assert not wal_of(path).exists()
     assert path.read_text(encoding="utf-8") == dump_state(doc)
+
+
+def test_read_only_commands_replay_a_killed_runs_log_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "reconciler.yaml").write_bytes((root / "reconciler.yaml").read_bytes())
+    (tmp_path / "agents.d").mkdir()
+    store = LocalStateStore(tmp_path / "state" / "agents.json")
+    doc = store.write(make_doc("a"))
+    store.write_log().__enter__()  # killed before the log is compacted
+    store.write(renamed(doc, "logged-only", 1))
+    before = snapshot(tmp_path / "state")
+    for args in (["state", "list"], ["plan", "--no-refresh"], ["state", "show"]):
+        with pytest.raises(SystemExit):
+            main(["-C", str(tmp_path), *args])
+        assert "logged-only" in capsys.readouterr().out
+    assert snapshot(tmp_path / "state") == before
