@@ -204,7 +204,8 @@ class LocalStateStore:
         """The state on disk (write log replayed), as last read or written."""
         self._log_size = 0
         self._logging = 0
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        """Held by every read and write: what the store remembers changes with each."""
         self._text = _StateText()
 
     def __repr__(self) -> str:
@@ -231,7 +232,8 @@ class LocalStateStore:
         """
         for attempt in range(_READ_ATTEMPTS):
             try:
-                return self._read()
+                with self._write_lock:
+                    return self._read()
             except LogGap:
                 # A reader without the lock can see the state file of one moment and the log of
                 # a later one (a compaction in between): read both again.
