@@ -1,8 +1,8 @@
 """State writes of an apply: the whole document per write against the write log.
 
-An apply of N new agents at parallelism P writes state about 2 x N / (P / 7) times (each group
-commit records the finished starts and journals the next ones). This replays that sequence of
-writes in process, with the product's own store, on the records of N generated agents: once
+An apply writes state after every group commit (N = 1,000 at P = 50: about 150 writes, each
+recording the starts just answered and journaling the next ones). This replays such a sequence
+in process, 2 x N / B writes of B agents each (``--batch``, default 7), with the product's own store, on the records of N generated agents: once
 rewriting the whole document per write (a store outside ``write_log()``), once through the
 write log (as apply writes), whose compaction at the end is timed apart. No engine involved.
 
