@@ -2,9 +2,10 @@
 
 An apply writes state after every group commit (N = 1,000 at P = 50: about 150 writes, each
 recording the starts just answered and journaling the next ones). This replays such a sequence
-in process, 2 x N / B writes of B agents each (``--batch``, default 7), with the product's own store, on the records of N generated agents: once
-rewriting the whole document per write (a store outside ``write_log()``), once through the
-write log (as apply writes), whose compaction at the end is timed apart. No engine involved.
+in process with the product's own store, on the records of N generated agents: 2 x N / B
+writes of B agents each (``--batch``, default 7), once rewriting the whole document per write
+(a store outside ``write_log()``), once through the write log (as apply writes), whose
+compaction at the end is timed apart. No engine involved.
 
 - Figures: CPU seconds of the writes (and wall, which adds the fsyncs), per variant, and the
   share of the whole document's CPU the write log takes (writes plus compaction).
