@@ -26,7 +26,7 @@ from pathlib import Path
 
 import benchlib as b
 
-from reconciler.models.state import AgentRecord, PendingEntry, StateDoc
+from reconciler.models.state import AgentRecord, JournalEntry, StateDoc
 from reconciler.state import LocalStateStore
 
 BOUND = 1.5
@@ -37,11 +37,11 @@ def records(tmp: Path, n: int) -> tuple[StateDoc, list[AgentRecord]]:
     b.write_project(directory, n)
     b.record_state(directory)
     doc = LocalStateStore(directory / "state" / "agents.json").load()
-    return doc.model_copy(update={"agents": {}, "pending": []}), list(doc.agents.values())
+    return doc.model_copy(update={"agents": {}, "journal": []}), list(doc.agents.values())
 
 
-def entry(record: AgentRecord) -> PendingEntry:
-    return PendingEntry(
+def entry(record: AgentRecord) -> JournalEntry:
+    return JournalEntry(
         id=f"e-{record.name}", op="join", name=record.name, wire_name=record.wire_name,
         generation=record.generation, channel=record.channel, created_at=1.0,
         spec=record.spec, spec_digest=record.spec_digest,
@@ -60,13 +60,13 @@ def writes(
     for first in range(0, len(made), batch):
         group = made[first : first + batch]
         entries = [entry(r) for r in group]
-        doc = store.write(doc.model_copy(update={"pending": [*doc.pending, *entries]}))
+        doc = store.write(doc.model_copy(update={"journal": [*doc.journal, *entries]}))
         done = {e.id for e in entries}
         doc = store.write(
             doc.model_copy(
                 update={
                     "agents": {**doc.agents, **{r.name: r for r in group}},
-                    "pending": [p for p in doc.pending if p.id not in done],
+                    "journal": [p for p in doc.journal if p.id not in done],
                 }
             )
         )

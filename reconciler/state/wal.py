@@ -12,8 +12,9 @@ A line is a compact JSON object::
      "agents": {"sales-en": {...record...}, "gone": null},
      "pending": ["<id of an entry kept as it was>", {...new or changed entry...}]}
 
-``agents`` holds every record that is new or replaced (``null``: removed); ``pending`` is the
-whole journal in order, an entry unchanged since the previous line given by its id only.
+``agents`` holds every record that is new or replaced (``null``: removed); ``pending`` (the
+journal's key in the state document) is the whole journal in order, an entry unchanged since
+the previous line given by its id only.
 
 Reading applies the lines in order onto the document in the state file (:func:`replay`):
 
@@ -37,7 +38,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
-from reconciler.models.state import STATE_VERSION, AgentRecord, PendingEntry, StateDoc
+from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.safefile import read_regular
 
 __all__ = ["LogContents", "LogGap", "WriteLog", "change_line", "file_stamp", "fsync_dir", "replay"]
@@ -168,24 +169,24 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
                 changed.append(f"{json.dumps(name)}:{record.model_dump_json()}")
         changed.extend(f"{json.dumps(name)}:null" for name in old_agents if name not in new.agents)
     parts.append('"agents":{' + ",".join(changed) + "}")
-    known = _by_id(base.pending)
+    known = _by_id(base.journal)
     items = [
         json.dumps(entry.id) if _same(known.get(entry.id), entry) else entry.model_dump_json()
-        for entry in new.pending
+        for entry in new.journal
     ]
     parts.append('"pending":[' + ",".join(items) + "]")
     return "{" + ",".join(parts) + "}"
 
 
-def _same(old: PendingEntry | None, new: PendingEntry) -> bool:
+def _same(old: JournalEntry | None, new: JournalEntry) -> bool:
     return old is new or (old is not None and old == new)
 
 
-def _by_id(pending: list[PendingEntry]) -> dict[str, PendingEntry]:
+def _by_id(journal: list[JournalEntry]) -> dict[str, JournalEntry]:
     """Entries by id; an id that appears twice is left out (it is then written out in full)."""
-    found: dict[str, PendingEntry] = {}
+    found: dict[str, JournalEntry] = {}
     twice: set[str] = set()
-    for entry in pending:
+    for entry in journal:
         if entry.id in found:
             twice.add(entry.id)
         found[entry.id] = entry
@@ -201,7 +202,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
     :class:`StateError` for a line that is not a valid change.
     """
     agents = dict(doc.agents)
-    pending = list(doc.pending)
+    journal = list(doc.journal)
     header: dict[str, Any] = {}
     serial = doc.serial
     for number, raw in enumerate(lines, start=1):
@@ -219,7 +220,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
                 f"{doc.lineage}"
             )
         try:
-            _apply(line, agents, pending)
+            _apply(line, agents, journal)
         except (PydanticValidationError, TypeError, KeyError, ValueError) as exc:
             raise _corrupt(where, number, _why(exc)) from None
         header = {key: line.get(key) for key in ("version", "salt")}
@@ -234,7 +235,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
     try:
         return StateDoc.model_validate(
             {**header, "lineage": doc.lineage, "serial": serial}
-            | {"agents": agents, "pending": pending}
+            | {"agents": agents, "pending": journal}
         )
     except PydanticValidationError as exc:
         raise _corrupt(where, len(lines), _why(exc)) from None
@@ -251,9 +252,9 @@ def _decode(raw: bytes, where: Path, number: int) -> dict[str, Any]:
 
 
 def _apply(
-    line: dict[str, Any], agents: dict[str, AgentRecord], pending: list[PendingEntry]
+    line: dict[str, Any], agents: dict[str, AgentRecord], journal: list[JournalEntry]
 ) -> None:
-    """Apply one line's changes to ``agents`` and ``pending`` (in place)."""
+    """Apply one line's changes to ``agents`` and ``journal`` (in place)."""
     changes = line.get("agents")
     if not isinstance(changes, dict):
         raise TypeError("agents is not an object")
@@ -268,14 +269,14 @@ def _apply(
     items = line.get("pending")
     if not isinstance(items, list):
         raise TypeError("pending is not a list")
-    known = _by_id(pending)
+    known = _by_id(journal)
     entries = []
     for item in items:
         if isinstance(item, str):
             entries.append(known[item])
         else:
-            entries.append(PendingEntry.model_validate(item))
-    pending[:] = entries
+            entries.append(JournalEntry.model_validate(item))
+    journal[:] = entries
 
 
 def _why(exc: Exception) -> str:

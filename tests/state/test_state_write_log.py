@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.errors import StateError
-from reconciler.models.state import PendingEntry, StateDoc
+from reconciler.models.state import JournalEntry, StateDoc
 from reconciler.state import LocalStateStore, dump_state
 from reconciler.state import store as store_module
 from reconciler.state import wal as wal_module
@@ -37,8 +37,8 @@ def renamed(doc: StateDoc, name: str, generation: int) -> StateDoc:
     )
 
 
-def entry(name: str, n: int) -> PendingEntry:
-    return PendingEntry(
+def entry(name: str, n: int) -> JournalEntry:
+    return JournalEntry(
         id=f"{name}-{n}",
         op="join",
         name=name,
@@ -76,7 +76,7 @@ def test_the_state_file_is_rewritten_once_when_the_write_log_ends(path: Path) ->
     with store.write_log():
         doc = store.write(renamed(first, "a", 2))
         doc = store.write(doc.model_copy(update={"agents": {"a": doc.agents["a"]}}))
-        doc = store.write(doc.model_copy(update={"pending": [entry("c", 1)]}))
+        doc = store.write(doc.model_copy(update={"journal": [entry("c", 1)]}))
     assert not wal_of(path).exists()
     assert path.read_text(encoding="utf-8") == dump_state(doc)
     assert path.with_name("agents.json.backup").read_text(encoding="utf-8") == dump_state(first)
@@ -86,9 +86,9 @@ def test_the_state_file_is_rewritten_once_when_the_write_log_ends(path: Path) ->
 
 def test_unchanged_journal_entries_are_logged_by_their_id_only(path: Path) -> None:
     store = LocalStateStore(path)
-    doc = store.write(make_doc("a").model_copy(update={"pending": [entry("a", 2)]}))
+    doc = store.write(make_doc("a").model_copy(update={"journal": [entry("a", 2)]}))
     with store.write_log():
-        doc = store.write(doc.model_copy(update={"pending": [*doc.pending, entry("b", 1)]}))
+        doc = store.write(doc.model_copy(update={"journal": [*doc.journal, entry("b", 1)]}))
         doc = store.write(renamed(doc, "a", 2))
         lines = wal_of(path).read_text(encoding="utf-8").splitlines()
         assert json.loads(lines[0])["pending"][0] == "a-2"
