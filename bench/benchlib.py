@@ -254,20 +254,23 @@ properties:
 """
 
 
-def settings_text(engine: str = "sandbox", *, parallelism: int = 10, cap: int = 1_000_000) -> str:
-    return f"""\
+def settings_text(
+    engine: str = "sandbox", *, parallelism: int | None = 10, cap: int = 1_000_000
+) -> str:
+    """``reconciler.yaml``; ``parallelism`` None leaves the setting at its default."""
+    text = f"""\
 engine: {engine}
 app_id: ${{AGORA_APP_ID}}
 auth: basic
 app_certificate: ${{AGORA_APP_CERTIFICATE}}
 state: state/agents.json
 max_concurrent_agents: {cap}
-parallelism: {parallelism}
 """
+    return text if parallelism is None else text + f"parallelism: {parallelism}\n"
 
 
 def write_project(
-    directory: Path, n: int, *, engine: str = "sandbox", parallelism: int = 10,
+    directory: Path, n: int, *, engine: str = "sandbox", parallelism: int | None = 10,
     cap: int = 1_000_000, variants: Callable[[int], int] = lambda _i: 0,
 ) -> None:  # fmt: skip
     """A project of ``n`` agents, one manifest file each (``variants(i)`` picks the text)."""

@@ -2,9 +2,9 @@
 
 - plan: ``reconciler plan --no-refresh`` on generated projects with 10% of agents changed
   (as ``bench/plan_scale.py``), median of a few runs;
-- apply: ``reconciler apply --auto-approve`` starting N agents on a served sandbox with
-  L ms per engine call at parallelism P (as ``bench/apply_scale.py``), beside its limit
-  ceil(N / P) x L.
+- apply: ``reconciler apply --auto-approve --parallelism P`` starting N agents on a served
+  sandbox with L ms per engine call (as ``bench/apply_scale.py``), beside its limit
+  ceil(N / P) x L; start-up is ``reconciler --version``.
 
 Usage: python bench/growth.py [--plan-sizes 100,500,1000,2000,5000] [--apply-sizes 100,250,500]
        [--parallelism 10,50] [--latency-ms 100] [--runs 3]
@@ -43,13 +43,14 @@ def main() -> int:
             print(f"  {n:>5}   {wall:>8.2f}   {1000 * wall / n:>12.2f}   {b.runs_text(walls)}",
                   flush=True)  # fmt: skip
         latency = args.latency_ms / 1000.0
+        start = b.startup_time(5)
         for p in [int(s) for s in args.parallelism.split(",")]:
             print(f"\napply, start N agents, P={p}, L={args.latency_ms:.0f} ms")
             print("      N   wall (s)   limit (s)   wall - start-up (s)   runs")
             for n in [int(s) for s in args.apply_sizes.split(",")]:
                 runs = [apply_scale.apply_run(tmp, n, args.latency_ms, p) for _ in range(args.runs)]
                 walls = [r["wall"] for r in runs]
-                wall, start = b.median(walls), b.median([r["startup"] for r in runs])
+                wall = b.median(walls)
                 limit = b.ceil_div(n, p) * latency
                 print(f"  {n:>5}   {wall:>8.2f}   {limit:>9.2f}   {wall - start:>19.2f}   "
                       f"{b.runs_text(walls)}", flush=True)  # fmt: skip

@@ -47,6 +47,16 @@ class StateWriter(Protocol):
     def write(self, doc: StateDoc) -> StateDoc: ...
 
 
+@dataclass(frozen=True)
+class ActiveListing:
+    """The agents the engine listed as active (STARTING, RUNNING, RECOVERING) in this run's
+    refresh, and when (``time.monotonic()``): the capacity check may count them instead of
+    listing again (see ``reconciler.apply.starts.check_capacity``)."""
+
+    agent_ids: frozenset[str]
+    listed_at: float
+
+
 TokenMinter = Callable[[DesiredAgent, float], tuple[str, float]]
 """``(agent, now) -> (token, expires_at)`` for agents with ``token: auto``."""
 
@@ -79,3 +89,5 @@ class ApplyContext:
     (their new agent) for up to this many seconds, so an interrupt leaves nothing down that it
     could bring back; anything else not begun yet is left for the next run."""
     check_capacity: bool = True
+    active_listing: ActiveListing | None = None
+    """The refresh's listing of active agents, when it was made under this run's state lock."""

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -310,16 +312,43 @@ def _wire_names(doc: StateDoc, channel: str) -> str:
     return f" ({', '.join(names)})" if names else ""
 
 
+LISTING_REUSE_S = 10.0
+"""How old the refresh's listing of active agents may be for the capacity check to count it."""
+_STOPPING = frozenset({"stop", "restart"})
+
+
+def _reusable(run: Run) -> frozenset[str] | None:
+    """The refresh's active agents, if they are still what the engine holds as far as we know.
+
+    Fresh enough means: listed by this run's own refresh under the state lock (no other
+    writer of this state ran since), at most :data:`LISTING_REUSE_S` seconds ago, by a run that
+    stops no agent and has started none yet (the first check of a run whose only earlier
+    engine calls are in-place updates). Otherwise the engine is asked again.
+    Either way the engine's own refusal of a join over the cap stays the last word.
+    """
+    listing = run.ctx.active_listing
+    if listing is None or run.joined or any(a.action in _STOPPING for a in run.plan.agents):
+        return None
+    if time.monotonic() - listing.listed_at > LISTING_REUSE_S:
+        return None
+    return listing.agent_ids
+
+
 async def check_capacity(run: Run, starting: int) -> None:
-    try:
-        active = await run.call(
-            lambda: run.ctx.client.list_agents(
-                states=ACTIVE_STATE_CODES,
-                from_time=int(run.ctx.clock() - REFRESH_WINDOW_S),
+    """Refuse the next ``starting`` starts (a ``capacity`` result) if they would exceed the cap."""
+    listed = _reusable(run)
+    if listed is not None:
+        active: Collection[object] = listed
+    else:
+        try:
+            active = await run.call(
+                lambda: run.ctx.client.list_agents(
+                    states=ACTIVE_STATE_CODES,
+                    from_time=int(run.ctx.clock() - REFRESH_WINDOW_S),
+                )
             )
-        )
-    except Exception:
-        return  # the plan already checked; the engine's 422 is the last word
+        except Exception:
+            return  # the plan already checked; the engine's 422 is the last word
     if len(active) + starting > run.ctx.max_concurrent_agents:
         message = (
             f"{len(active) + starting} agents would run ({len(active)} running, {starting} "

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_options
 from pathlib import Path
@@ -16,6 +14,7 @@ from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
 from reconciler.plan import PlanOptions, build_plan
+from reconciler.project.inputs import gc_paused, read_inputs
 from reconciler.project.locate import require_project
 from reconciler.project.planchecks import (
     check_actions,
@@ -30,27 +29,11 @@ from reconciler.state import StateLocker, open_backend
 
 if TYPE_CHECKING:
     from reconciler.apply import ApplyEvent, ApplyResult
+    from reconciler.apply.context import ActiveListing
     from reconciler.engine import RetryEvent
 
 # The engine client (httpx) and the apply executor are imported where they are used, so that
 # commands that never talk to the engine (plan --no-refresh, validate, show) start faster.
-
-
-def adoptions(before: StateDoc, after: StateDoc) -> tuple[tuple[str, str], ...]:
-    """``(name, agent_id)`` of each agent that settling the journal took into state: a recorded
-    start whose record now carries the entry's wire name (the engine's evidence)."""
-    found = []
-    for entry in before.journal:
-        record = after.agents.get(entry.name)
-        old = before.agents.get(entry.name)
-        if (
-            entry.op == "join"
-            and record is not None
-            and record.wire_name == entry.wire_name
-            and (old is None or old.agent_id != record.agent_id)
-        ):
-            found.append((entry.name, record.agent_id))
-    return tuple(found)
 
 
 @dataclass
@@ -94,6 +77,8 @@ class Project:
         self.clock = clock
         self.backend = open_backend(settings, environ)
         self.store = self.backend.store
+        self._listing: ActiveListing | None = None
+        """The active agents the last plan's refresh saw under the lock, for the next apply."""
 
     @classmethod
     def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
@@ -178,50 +163,31 @@ class Project:
         plan is made against a fresh document that exists only in memory
         (``PlanOutcome.state_recorded`` is then False).
         """
-        hooks = hooks or Hooks()
-        with _gc_paused():
-            desired = self.load_desired(allow_unset=allow_unset and refresh is False)
-            recorded = self.store.exists
-            state = self.store.load()
-        notes: list[str] = []
-        journal: list[str] = []
-        adopted: tuple[tuple[str, str], ...] = ()
-        live = LiveStatus()
-        if self.should_refresh(refresh):
-            from reconciler.apply import preview_journal, resolve_journal, settle
-            from reconciler.engine import refresh as refresh_live
-            from reconciler.project.connect import engine_client
-
-            async with engine_client(
-                self.settings,
-                on_retry=hooks.on_retry,
-                secrets=secret_values(desired),
-                parallelism=parallelism,
-                on_response=hooks.on_engine_call,
-            ) as client:
-                before = state
-                if state.journal and resolve:
-                    state, notes = await resolve_journal(state, client, self.store, self.clock)
-                elif state.journal:
-                    settlements = await preview_journal(state, client, self.clock)
-                    journal = [s.preview() for s in settlements]
-                    state = settle(state, settlements)
-                adopted = adoptions(before, state)
-                live = await refresh_live(client, state.agents, self.clock())
+        inputs = await read_inputs(
+            self,
+            refresh=refresh,
+            allow_unset=allow_unset,
+            resolve=resolve,
+            parallelism=parallelism,
+            hooks=hooks or Hooks(),
+        )
+        self._listing = inputs.listing
+        desired, state, live = inputs.desired, inputs.state, inputs.live
+        journal, adopted = inputs.journal, inputs.adopted
         options = self._options(targets, replace, destroy, force)
         if journal or adopted:
             options = replace_options(
                 options, warnings=(*options.warnings, *journal), adopted=adopted
             )
-        with _gc_paused():
+        with gc_paused():
             plan = build_plan(desired, state, live, now=self.clock(), options=options)
         return PlanOutcome(
             plan=plan,
             desired=desired,
             state=state,
             live=live,
-            notes=notes,
-            state_recorded=recorded,
+            notes=inputs.notes,
+            state_recorded=inputs.recorded,
         )
 
     def check_saved_plan(self, saved: SavedPlan) -> tuple[DesiredSet, StateDoc]:
@@ -235,7 +201,7 @@ class Project:
             raise PlanError(
                 f"the plan was made for app {plan.app_id}, this project uses {self.settings.app_id}"
             )
-        with _gc_paused():
+        with gc_paused():
             desired = self.load_desired()
             recorded = self.store.exists
             state = self.store.load()
@@ -280,6 +246,10 @@ class Project:
         ``saved``: the plan comes from a file (checked with :meth:`check_saved_plan`); before
         anything is done, the engine is asked whether the recorded agent of every name it
         starts is still active, and the plan is refused (stale) if one is.
+
+        State is written through the store's write log (O(changed records) per write),
+        folded into the state when the apply ends. The capacity check may count the agents
+        the preceding :meth:`plan` (with ``resolve``) saw active instead of listing again.
         """
         from reconciler.apply import ApplyContext, apply_plan
         from reconciler.engine import refresh as refresh_live
@@ -288,6 +258,7 @@ class Project:
         ensure_applicable(plan)
         hooks = hooks or Hooks()
         parallelism = parallelism or self.settings.parallelism
+        listing, self._listing = (None if saved else self._listing), None
         async with engine_client(
             self.settings,
             on_retry=hooks.on_retry,
@@ -310,8 +281,10 @@ class Project:
                 clock=self.clock,
                 on_event=hooks.on_event or (lambda _e: None),
                 should_stop=hooks.should_stop or (lambda: False),
+                active_listing=listing,
             )
-            return await apply_plan(plan, desired, state, ctx)
+            with self.store.write_log():
+                return await apply_plan(plan, desired, state, ctx)
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token
@@ -355,25 +328,6 @@ def _strings(node: Any) -> set[str]:
     if isinstance(node, list):
         return set().union(*(_strings(v) for v in node)) if node else set()
     return set()
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while manifests, state or a plan are built.
-
-    Those steps allocate millions of small dicts and lists that all stay alive; the collector
-    would scan the growing heap again and again for cycles there are none of (about 10% of a
-    5,000-agent plan). Reference counting still frees everything as usual; the collector is
-    back on as soon as the step ends, and the next collection finds any cycle made meanwhile.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _needs_tokens(plan: Plan, desired: DesiredSet) -> bool:

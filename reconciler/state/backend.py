@@ -35,6 +35,10 @@ class StateStore(Protocol):
 
     def write(self, doc: StateDoc) -> StateDoc: ...
 
+    def write_log(self) -> AbstractContextManager[None]:
+        """Within: writes may go to a log folded into the state when it ends (apply)."""
+        ...
+
     def replace(self, doc: StateDoc) -> StateDoc: ...
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -147,6 +148,10 @@ class PostgresStateStore:
         return doc
 
     # -- writing -------------------------------------------------------------------------------
+
+    def write_log(self) -> AbstractContextManager[None]:
+        """Nothing to do: every write already costs O(changed rows)."""
+        return nullcontext()
 
     def write(self, doc: StateDoc) -> StateDoc:
         """Write ``doc`` and return it with the serial incremented (compare-and-set).

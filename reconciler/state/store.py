@@ -12,10 +12,16 @@ at any point leaves either the old or the new document in place, never a mix.
 The format is stable so that git diffs of state stay small: sorted keys, two-space indent, UTF-8,
 trailing newline (see :func:`dump_state`).
 
+Within :meth:`LocalStateStore.write_log` (an apply), a write costs O(changed records) instead:
+it appends what changed to the write log ``<name>.wal`` and fsyncs it (see
+:mod:`reconciler.state.wal`); the document is rewritten once, when the run ends (or the log has
+grown past a bound). Every read replays the log in memory and never writes, so a crash at any
+point loses no write that returned, and a read-only command of a crashed run's state writes
+nothing.
+
 A store refuses to overwrite a file that belongs to another project (different ``lineage``) or
-that it cannot read. To keep a write after every action of a large apply cheap, the store
-remembers what it last read or wrote (by inode, size and mtime) and only re-reads the file when
-something else changed it, so each write costs one serialization plus the IO.
+that it cannot read. It remembers what it last read or wrote (by inode, size and mtime of both
+files) and only re-reads the state when something else changed it.
 
 A store is not a lock: callers that write hold a :class:`~reconciler.state.lock.StateLock`.
 """
@@ -28,7 +34,9 @@ import os
 import secrets
 import shutil
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -38,12 +46,16 @@ from pydantic import ValidationError as PydanticValidationError
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.safefile import read_regular
+from reconciler.state.wal import LogGap, WriteLog, change_line, file_stamp, fsync_dir, replay
 
 __all__ = ["LocalStateStore", "dump_state", "new_state"]
 
 _MAX_LISTED_PROBLEMS = 10
 MAX_STATE_BYTES = 256 << 20
 """Largest state file read (256 MiB: about 100,000 agents); a larger one is refused."""
+LOG_BOUND = 8 << 20
+"""A write log longer than this and than the state file is compacted at the next write."""
+_READ_ATTEMPTS = 3
 
 
 def new_state() -> StateDoc:
@@ -57,7 +69,60 @@ def dump_state(doc: StateDoc) -> str:
 
 
 def _pretty(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+    """``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)``, several times faster.
+
+    With ``indent`` the standard library encodes in pure Python, generator by generator; this
+    builds the same text directly for the JSON types a state holds (strings through the C
+    string encoder), and leaves anything else to ``json.dumps``.
+    """
+    try:
+        return _indented(value, "\n")
+    except _Unusual:
+        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
+
+
+class _Unusual(Exception):
+    """A value :func:`_indented` leaves to ``json.dumps`` (a non-string key, another type)."""
+
+
+_encode_str = json.encoder.encode_basestring  # C when available; as with ensure_ascii=False
+
+
+def _indented(value: Any, newline: str) -> str:
+    """The indented JSON of ``value`` whose lines start with ``newline`` (a line break, spaces)."""
+    if isinstance(value, str):
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    kind = type(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        if value != value:
+            return "NaN"
+        if value in (_INFINITY, -_INFINITY):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    inner = newline + "  "
+    if kind is dict:
+        if not value:
+            return "{}"
+        if any(type(key) is not str for key in value):
+            raise _Unusual
+        parts = [_encode_str(key) + ": " + _indented(value[key], inner) for key in sorted(value)]
+        return "{" + inner + ("," + inner).join(parts) + newline + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        return "[" + inner + ("," + inner).join(_indented(v, inner) for v in value) + newline + "]"
+    raise _Unusual
+
+
+_INFINITY = float("inf")
 
 
 class _StateText:
@@ -111,36 +176,36 @@ class _StateText:
 
 @dataclass(frozen=True)
 class _DiskStamp:
-    """What the store knows about the file on disk, valid while its identity is unchanged."""
+    """What the store knows about the state on disk, valid while both files are unchanged."""
 
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
+    file: tuple[int, int, int, int]
+    """:func:`~reconciler.state.wal.file_stamp` of the state file."""
+    log: tuple[int, int, int, int] | None
+    """The same of its write log (None: there is none)."""
     lineage: str
     serial: int
+    """The serial of the state, write log replayed."""
+    file_serial: int
+    """The serial of the document in the state file itself."""
 
-    def same_file(self, st: os.stat_result) -> bool:
-        return (self.dev, self.ino, self.size, self.mtime_ns) == (
-            st.st_dev,
-            st.st_ino,
-            st.st_size,
-            st.st_mtime_ns,
-        )
-
-
-def _stamp(st: os.stat_result, lineage: str, serial: int) -> _DiskStamp:
-    return _DiskStamp(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, lineage, serial)
+    def same(self, st: os.stat_result, log: tuple[int, int, int, int] | None) -> bool:
+        return self.file == file_stamp(st) and self.log == log
 
 
 class LocalStateStore:
-    """State kept in one JSON file (``state/agents.json`` by default)."""
+    """State kept in one JSON file (``state/agents.json`` by default) and its write log."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.log = WriteLog(self.path.with_name(self.path.name + ".wal"), MAX_STATE_BYTES)
         self._disk: _DiskStamp | None = None
-        self._write_lock = threading.Lock()
+        self._base: StateDoc | None = None
+        """The state on disk (write log replayed), as last read or written."""
+        self._log_size = 0
+        self._logging = 0
+        self._write_lock = threading.RLock()
+        """Held by every read and write: what the store remembers changes with each."""
         self._text = _StateText()
 
     def __repr__(self) -> str:
@@ -161,20 +226,44 @@ class LocalStateStore:
     def load(self) -> StateDoc:
         """Read and validate the state; a fresh document (not yet written) if there is none.
 
-        Raises :class:`StateError` for an unreadable, corrupt, truncated or invalid file and for a
-        file written by a newer version of the tool. The file is never modified.
+        The write log, if any, is replayed onto the document in memory. Raises
+        :class:`StateError` for an unreadable, corrupt, truncated or invalid file or log and for
+        a file written by a newer version of the tool. Neither file is ever modified.
         """
+        for attempt in range(_READ_ATTEMPTS):
+            try:
+                with self._write_lock:
+                    return self._read()
+            except LogGap:
+                # A reader without the lock can see the state file of one moment and the log of
+                # a later one (a compaction in between): read both again.
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _read(self) -> StateDoc:
         try:
             raw, st = read_regular(self.path, MAX_STATE_BYTES)  # never a FIFO or a device
         except FileNotFoundError:
-            self._disk = None
+            if self.log.stamp() is not None:
+                raise StateError(
+                    f"{self.path} is missing but its write log {self.log.path} is there: restore "
+                    f"{self.path} (from {self.backup_path}?), or delete the log to start again "
+                    "from no state"
+                ) from None
+            self._disk, self._base, self._log_size = None, None, 0
             return new_state()
         except IsADirectoryError:
             raise StateError(f"{self.path} is a directory, not a state file") from None
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
-        doc = self._parse(raw)
-        self._disk = _stamp(st, doc.lineage, doc.serial)
+        recorded = self._parse(raw)
+        contents = self.log.read()
+        doc = replay(recorded, contents.lines, self.log.path)
+        self._disk = _DiskStamp(
+            file_stamp(st), contents.stamp, doc.lineage, doc.serial, recorded.serial
+        )
+        self._base, self._log_size = doc, contents.size
         return doc
 
     def _parse(self, raw: bytes) -> StateDoc:
@@ -223,27 +312,70 @@ class LocalStateStore:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def write(self, doc: StateDoc) -> StateDoc:
-        """Write ``doc`` atomically and return it with the serial incremented.
+    @contextmanager
+    def write_log(self) -> Iterator[None]:
+        """Within: each :meth:`write` appends the records it changes to the write log.
 
-        The returned document is a copy of ``doc`` whose ``serial`` is one more than the larger of
-        ``doc.serial`` and the serial on disk, so serials strictly increase with every write even
-        if a caller writes the same document twice. Raises :class:`StateError` if the file on disk
-        belongs to another lineage or cannot be read (it is then left alone), or on an IO failure
-        (the previous file is then intact).
+        The state file is rewritten (compacted, the log removed) when the log grows past
+        :data:`LOG_BOUND` or the state file's size, and when the outermost ``write_log`` ends;
+        a compaction that fails then leaves the log, which every read replays and the next
+        write compacts. For a long run of writes by one holder of the state lock (apply).
+        """
+        self._logging += 1
+        try:
+            yield
+        finally:
+            self._logging -= 1
+            if not self._logging:
+                with contextlib.suppress(StateError):
+                    self.compact()
+
+    def write(self, doc: StateDoc) -> StateDoc:
+        """Write ``doc`` durably and return it with the serial incremented.
+
+        Outside :meth:`write_log` the whole document is written atomically (and any write log
+        folded in); within, only what changed since the last write is appended to the log.
+        The returned document is a copy of ``doc`` whose ``serial`` is one more than the larger
+        of ``doc.serial`` and the serial on disk, so serials strictly increase with every write
+        even if a caller writes the same document twice. Raises :class:`StateError` if the
+        state on disk belongs to another lineage or cannot be read (it is then left alone), or
+        on an IO failure (the previous state is then intact).
         """
         with self._write_lock:
             disk_serial = self._check_disk(doc)
             new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
-            data = self._text.dump(new).encode("utf-8")
-            try:
-                st = self._replace(data)
-            except OSError as exc:
-                raise StateError(
-                    f"cannot write {self.path}: {exc.strerror or exc}; the previous state is intact"
-                ) from exc
-            self._disk = _stamp(st, new.lineage, new.serial)
+            disk, base = self._disk, self._base
+            if self._logging and disk is not None and base is not None and not self._log_full():
+                try:
+                    log = self.log.append(change_line(base, new), self._log_size)
+                except OSError as exc:
+                    raise StateError(
+                        f"cannot write {self.log.path}: {exc.strerror or exc}; the previous "
+                        "state is intact"
+                    ) from exc
+                self._disk = replace(disk, log=log, serial=new.serial)
+                self._log_size = log[2]
+                self._base = new
+            else:
+                self._write_document(new)
             return new
+
+    def compact(self) -> None:
+        """Fold the write log into the state file (rewritten atomically) and remove the log.
+
+        Nothing happens without a log. Raises :class:`StateError` as :meth:`write` does.
+        """
+        with self._write_lock:
+            if self._log_size == 0 and self.log.stamp() is None:
+                return
+            self._check_disk(self._base if self._base is not None else self.load())
+            base, disk = self._base, self._disk
+            if base is None or disk is None:
+                return
+            if disk.file_serial == disk.serial:  # the log holds nothing the file does not
+                self._remove_log()
+                return
+            self._write_document(base)
 
     def replace(self, doc: StateDoc) -> StateDoc:
         """Write ``doc`` whatever lineage the file on disk has (``state push --force``).
@@ -255,43 +387,64 @@ class LocalStateStore:
                 disk_serial = self.load().serial if self.exists else 0
             except StateError:
                 disk_serial = 0
-            self._disk = None
             new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
-            try:
-                st = self._replace(self._text.dump(new).encode("utf-8"))
-            except OSError as exc:
-                raise StateError(
-                    f"cannot write {self.path}: {exc.strerror or exc}; the previous state is intact"
-                ) from exc
-            self._disk = _stamp(st, new.lineage, new.serial)
+            self._write_document(new)
             return new
 
+    def _log_full(self) -> bool:
+        disk = self._disk
+        return disk is not None and self._log_size > max(LOG_BOUND, disk.file[2])
+
+    def _write_document(self, doc: StateDoc) -> None:
+        """Write ``doc`` whole (atomic rename, backup kept), then remove the write log."""
+        try:
+            st = self._replace(self._text.dump(doc).encode("utf-8"))
+        except OSError as exc:
+            raise StateError(
+                f"cannot write {self.path}: {exc.strerror or exc}; the previous state is intact"
+            ) from exc
+        self._disk = _DiskStamp(file_stamp(st), None, doc.lineage, doc.serial, doc.serial)
+        self._base, self._log_size = doc, 0
+        self._remove_log()
+
+    def _remove_log(self) -> None:
+        """Delete the log; if that fails, its lines are older than the file and skipped."""
+        try:
+            self.log.remove()
+        except OSError:
+            log = self.log.stamp()
+            self._log_size = log[2] if log is not None else 0
+        else:
+            log, self._log_size = None, 0
+        if self._disk is not None:
+            self._disk = replace(self._disk, log=log, file_serial=self._disk.serial)
+
     def _check_disk(self, doc: StateDoc) -> int:
-        """Check the file on disk may be replaced by ``doc``; return its serial (0 if none)."""
+        """Check the state on disk may be replaced by ``doc``; return its serial (0 if none).
+
+        Afterwards :attr:`_base` is the state on disk (read again if another process wrote).
+        """
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            self._disk = None
+            self.load()  # refuses a write log without its state file
             return 0
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         disk = self._disk
-        if disk is None or not disk.same_file(st):
+        if disk is None or not disk.same(st, self.log.stamp()):
             try:
-                on_disk = self.load()
+                self.load()
             except StateError as exc:
                 raise StateError(f"refusing to overwrite: {exc}") from None
             disk = self._disk
             assert disk is not None
-            lineage, serial = on_disk.lineage, on_disk.serial
-        else:
-            lineage, serial = disk.lineage, disk.serial
-        if lineage != doc.lineage:
+        if disk.lineage != doc.lineage:
             raise StateError(
                 f"refusing to overwrite {self.path}: it belongs to another state lineage "
-                f"({lineage}, not {doc.lineage}); is this the right project directory?"
+                f"({disk.lineage}, not {doc.lineage}); is this the right project directory?"
             )
-        return serial
+        return disk.serial
 
     def _replace(self, data: bytes) -> os.stat_result:
         directory = self.path.parent
@@ -314,7 +467,7 @@ class LocalStateStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(directory)
+        fsync_dir(directory)
         return st
 
     def _keep_backup(self) -> None:
@@ -344,20 +497,6 @@ def _preserve_mode(path: Path, fd: int) -> None:
     except OSError:
         return
     os.fchmod(fd, mode)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename; not every platform can open a directory, which is then skipped."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | _O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class _DuplicateKey(ValueError):

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult, StateWriter, apply_plan
+from reconciler.apply.context import ActiveListing
 from reconciler.engine import BasicAuth, EngineClient, RetryPolicy, mint_agent_token, refresh
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, StateDoc
 from reconciler.plan import PlanOptions, build_plan
@@ -140,6 +141,7 @@ class World:
         should_stop: Callable[[], bool] | None = None,
         parallelism: int = 4,
         interrupt_grace_s: float = 60.0,
+        active_listing: ActiveListing | None = None,
         **options: Any,
     ) -> tuple[Plan, ApplyResult, StateDoc]:
         """Plan and apply ``want``; ``store`` replaces the world's store as the state writer."""
@@ -167,6 +169,7 @@ class World:
                     on_event=self.events.append,
                     should_stop=should_stop or (lambda: False),
                     interrupt_grace_s=interrupt_grace_s,
+                    active_listing=active_listing,
                 )
                 return await apply_plan(plan, want, state, ctx)
 

@@ -13,6 +13,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.state import LocalStateStore
+from reconciler.state.wal import WriteLog
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 6
@@ -52,16 +53,24 @@ def _run(capsys: pytest.CaptureFixture[str], project: Path) -> tuple[int, str, s
 def test_a_disk_that_fills_up_mid_apply_gives_an_account_not_a_traceback(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = LocalStateStore._replace
+    real, real_append = LocalStateStore._replace, WriteLog.append
     writes = {"left": 3}
 
-    def filling(self: LocalStateStore, data: bytes) -> os.stat_result:
+    def count() -> None:
         if writes["left"] <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         writes["left"] -= 1
+
+    def filling(self: LocalStateStore, data: bytes) -> os.stat_result:
+        count()
         return real(self, data)
 
+    def filling_log(self: WriteLog, line: str, size: int) -> tuple[int, int, int, int]:
+        count()
+        return real_append(self, line, size)
+
     monkeypatch.setattr(LocalStateStore, "_replace", filling)
+    monkeypatch.setattr(WriteLog, "append", filling_log)
     code, out, err = _run(capsys, project)
     assert code == 1
     assert "Traceback" not in out + err and "never retrieved" not in out + err
@@ -75,6 +84,7 @@ def test_a_disk_that_fills_up_mid_apply_gives_an_account_not_a_traceback(
     assert "Error: these actions failed:" in err
 
     monkeypatch.setattr(LocalStateStore, "_replace", real)  # space again
+    monkeypatch.setattr(WriteLog, "append", real_append)
     code, out, err = _run(capsys, project)
     assert code == 0, out + err
     state = LocalStateStore(project / "state" / "agents.json").load()

@@ -5,7 +5,6 @@ environment (no TTY: stdin is /dev/null)."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 
 from reconciler.engine import mint_agent_token
+from reconciler.state import LocalStateStore
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -202,8 +202,8 @@ class Project:
         path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
     def state(self) -> dict[str, Any]:
-        doc: dict[str, Any] = json.loads(self.state_file.read_text(encoding="utf-8"))
-        return doc
+        """The recorded state as another process reads it (write log replayed)."""
+        return LocalStateStore(self.state_file).load().model_dump(mode="json")
 
     # the CLI
 

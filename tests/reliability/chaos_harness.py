@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from reconciler.sandbox.faults import TUNABLES
+from reconciler.state import LocalStateStore
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -269,15 +270,16 @@ class ChaosProject:
                 path.write_text(text, encoding="utf-8")
 
     def forget_state(self) -> None:
-        for path in (self.state_file, self.backup_file):
+        wal = self.state_file.with_name(self.state_file.name + ".wal")
+        for path in (self.state_file, self.backup_file, wal):
             path.unlink(missing_ok=True)
 
     def state(self) -> dict[str, Any] | None:
-        try:
-            doc: dict[str, Any] = json.loads(self.state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        """The recorded state as another process reads it (write log replayed); None if none."""
+        store = LocalStateStore(self.state_file)
+        if not store.exists:
             return None
-        return doc
+        return store.load().model_dump(mode="json")
 
     # the CLI
 

@@ -1,0 +1,254 @@
+"""The local store's write log: within ``write_log()`` a write appends only what changed, every
+read replays the log (writing nothing), a torn last line is ignored, and the state file is
+rewritten once, at the end."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.errors import StateError
+from reconciler.models.state import JournalEntry, StateDoc
+from reconciler.state import LocalStateStore, dump_state
+from reconciler.state import store as store_module
+from reconciler.state import wal as wal_module
+from tests.state.conftest import make_doc, make_record
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "agents.json"
+
+
+def wal_of(path: Path) -> Path:
+    return path.with_name("agents.json.wal")
+
+
+def renamed(doc: StateDoc, name: str, generation: int) -> StateDoc:
+    return doc.model_copy(
+        update={"agents": {**doc.agents, name: make_record(name, generation=generation)}}
+    )
+
+
+def entry(name: str, n: int) -> JournalEntry:
+    return JournalEntry(
+        id=f"{name}-{n}",
+        op="join",
+        name=name,
+        wire_name=f"{name}-{n}",
+        generation=n,
+        channel=name,
+        created_at=1.0,
+        spec={"channel": name, "prompt": "x" * 200},
+    )
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.iterdir())}
+
+
+def test_a_write_in_a_write_log_appends_only_the_records_it_changed(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc(*(f"agent-{i:03d}" for i in range(200))))
+    document = path.read_bytes()
+    one_record = len(make_record("agent-007").model_dump_json())
+    with store.write_log():
+        sizes = []
+        for generation in (2, 3, 4):
+            doc = store.write(renamed(doc, "agent-007", generation))
+            sizes.append(wal_of(path).stat().st_size)
+            assert path.read_bytes() == document  # the state file is not rewritten
+        growth = [b - a for a, b in zip([0, *sizes], sizes, strict=False)]
+        assert all(one_record < step < one_record + 300 for step in growth)
+        assert LocalStateStore(path).load() == doc  # what a reader sees meanwhile
+
+
+def test_the_state_file_is_rewritten_once_when_the_write_log_ends(path: Path) -> None:
+    store = LocalStateStore(path)
+    first = store.write(make_doc("a", "b"))
+    with store.write_log():
+        doc = store.write(renamed(first, "a", 2))
+        doc = store.write(doc.model_copy(update={"agents": {"a": doc.agents["a"]}}))
+        doc = store.write(doc.model_copy(update={"journal": [entry("c", 1)]}))
+    assert not wal_of(path).exists()
+    assert path.read_text(encoding="utf-8") == dump_state(doc)
+    assert path.with_name("agents.json.backup").read_text(encoding="utf-8") == dump_state(first)
+    assert LocalStateStore(path).load() == doc
+    assert doc.serial == first.serial + 3
+
+
+def test_unchanged_journal_entries_are_logged_by_their_id_only(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a").model_copy(update={"journal": [entry("a", 2)]}))
+    with store.write_log():
+        doc = store.write(doc.model_copy(update={"journal": [*doc.journal, entry("b", 1)]}))
+        doc = store.write(renamed(doc, "a", 2))
+        lines = wal_of(path).read_text(encoding="utf-8").splitlines()
+        assert json.loads(lines[0])["pending"][0] == "a-2"
+        assert json.loads(lines[1])["pending"] == ["a-2", "b-1"]
+        assert LocalStateStore(path).load() == doc
+
+
+def test_a_torn_last_line_is_ignored_and_cut_by_the_next_write(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    with store.write_log():
+        doc = store.write(renamed(doc, "a", 2))
+        durable = doc
+        line = wal_of(path).read_bytes()
+        with wal_of(path).open("ab") as log:  # a crash in the middle of the next append
+            log.write(line[: len(line) // 2])
+        assert LocalStateStore(path).load() == durable
+        reader = LocalStateStore(path)
+        reader.load()
+        with reader.write_log():
+            doc = reader.write(renamed(durable, "a", 3))
+            assert LocalStateStore(path).load() == doc
+    assert LocalStateStore(path).load() == doc
+
+
+def test_a_log_left_by_a_compaction_that_stopped_halfway_is_skipped(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    with store.write_log():
+        doc = store.write(renamed(doc, "a", 2))
+        doc = store.write(renamed(doc, "a", 3))
+        left = wal_of(path).read_bytes()
+    wal_of(path).write_bytes(left)  # the state file was rewritten, the log not yet removed
+    again = LocalStateStore(path)
+    assert again.load() == doc
+    with again.write_log():
+        final = again.write(renamed(doc, "a", 4))
+    assert LocalStateStore(path).load() == final
+    assert final.serial == doc.serial + 1
+
+
+def test_a_second_process_sees_the_logged_state(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    with store.write_log():
+        doc = store.write(renamed(doc, "b", 1))
+        shown = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from reconciler.state import LocalStateStore; "
+                "d = LocalStateStore(sys.argv[1]).load(); print(d.serial, sorted(d.agents))",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert shown.stdout.strip() == f"{doc.serial} ['a', 'b']"
+
+
+def test_reading_a_state_with_a_log_writes_nothing(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    log = store.write_log()
+    log.__enter__()  # the run is killed before the log ends: nothing compacts it
+    doc = store.write(renamed(doc, "a", 2))
+    before = snapshot(path.parent)
+    for _ in range(2):
+        assert LocalStateStore(path).load() == doc
+    assert snapshot(path.parent) == before
+
+
+def test_a_log_past_its_bound_is_compacted_during_the_run(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "LOG_BOUND", 0)
+    store = LocalStateStore(path)
+    doc = store.write(make_doc(*(f"agent-{i}" for i in range(5))))
+    seen = []
+    with store.write_log():
+        for generation in range(2, 40):
+            doc = store.write(renamed(doc, "agent-1", generation))
+            seen.append(wal_of(path).exists())
+            assert wal_of(path).stat().st_size <= 2 * path.stat().st_size if seen[-1] else True
+        assert not all(seen) and any(seen)
+    assert LocalStateStore(path).load() == doc
+
+
+def test_a_failed_append_leaves_the_log_as_it_was(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    with store.write_log():
+        doc = store.write(renamed(doc, "a", 2))
+        size = wal_of(path).stat().st_size
+        real_fsync = os.fsync
+
+        def full(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(wal_module.os, "fsync", full)
+        with pytest.raises(StateError, match="No space left on device; the previous state"):
+            store.write(renamed(doc, "a", 3))
+        assert wal_of(path).stat().st_size == size
+        assert LocalStateStore(path).load() == doc
+        monkeypatch.setattr(wal_module.os, "fsync", real_fsync)
+        doc = store.write(renamed(doc, "a", 4))
+    assert LocalStateStore(path).load() == doc
+
+
+def test_a_log_line_out_of_sequence_is_refused_as_corrupt(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    with store.write_log():
+        store.write(renamed(doc, "a", 2))
+        line = json.loads(wal_of(path).read_text(encoding="utf-8"))
+    line["serial"] += 5
+    wal_of(path).write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(StateError, match="does not follow the state file"):
+        LocalStateStore(path).load()
+    line.update(serial=doc.serial + 2, agents=[1])
+    wal_of(path).write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(StateError, match=r"corrupt: line 1"):
+        LocalStateStore(path).load()
+
+
+def test_a_log_without_its_state_file_is_refused(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    log = store.write_log()
+    log.__enter__()
+    store.write(renamed(doc, "a", 2))
+    path.unlink()
+    with pytest.raises(StateError, match="is missing but its write log"):
+        LocalStateStore(path).load()
+
+
+def test_outside_a_write_log_every_write_rewrites_the_document(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a"))
+    doc = store.write(renamed(doc, "a", 2))
+    assert not wal_of(path).exists()
+    assert path.read_text(encoding="utf-8") == dump_state(doc)
+
+
+def test_read_only_commands_replay_a_killed_runs_log_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "reconciler.yaml").write_bytes((root / "reconciler.yaml").read_bytes())
+    (tmp_path / "agents.d").mkdir()
+    store = LocalStateStore(tmp_path / "state" / "agents.json")
+    doc = store.write(make_doc("a"))
+    store.write_log().__enter__()  # killed before the log is compacted
+    store.write(renamed(doc, "logged-only", 1))
+    before = snapshot(tmp_path / "state")
+    for args in (["state", "list"], ["plan", "--no-refresh"], ["state", "show"]):
+        with pytest.raises(SystemExit):
+            main(["-C", str(tmp_path), *args])
+        assert "logged-only" in capsys.readouterr().out
+    assert snapshot(tmp_path / "state") == before
