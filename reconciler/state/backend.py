@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from reconciler.errors import SettingsError
 from reconciler.models.settings import Settings
 from reconciler.models.state import StateDoc
 from reconciler.state.holder import LockInfo
 from reconciler.state.lock import StateLock, force_unlock
-from reconciler.state.store import LocalStateStore
+from reconciler.state.store import LOG_FROM_BYTES, LocalStateStore
+
+LOG_FROM_ENV = "RECONCILER_STATE_LOG_FROM_BYTES"
 
 __all__ = ["LocalBackend", "StateBackend", "StateLocker", "StateStore", "open_backend"]
 
@@ -71,9 +74,9 @@ class StateBackend(Protocol):
 class LocalBackend:
     """``state/agents.json`` and its OS lock."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
         self.path = settings.state_path
-        self._store = LocalStateStore(self.path)
+        self._store = LocalStateStore(self.path, log_from_bytes=log_threshold(environ))
 
     @property
     def store(self) -> LocalStateStore:
@@ -92,4 +95,19 @@ def open_backend(settings: Settings, environ: Mapping[str, str]) -> StateBackend
         from reconciler.state.pgbackend import PostgresBackend
 
         return PostgresBackend(settings, environ)
-    return LocalBackend(settings)
+    return LocalBackend(settings, environ)
+
+
+def log_threshold(environ: Mapping[str, str]) -> int:
+    """The state file size from which an apply writes through the write log: the environment's
+    ``RECONCILER_STATE_LOG_FROM_BYTES`` (a tuning knob), else :data:`LOG_FROM_BYTES`."""
+    text = environ.get(LOG_FROM_ENV, "").strip()
+    if not text:
+        return LOG_FROM_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SettingsError(f"{LOG_FROM_ENV}={text!r}: expected a number of bytes (0 or more)")
+    return value

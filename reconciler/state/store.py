@@ -12,12 +12,14 @@ at any point leaves either the old or the new document in place, never a mix.
 The format is stable so that git diffs of state stay small: sorted keys, two-space indent, UTF-8,
 trailing newline (see :func:`dump_state`).
 
-Within :meth:`LocalStateStore.write_log` (an apply), a write costs O(changed records) instead:
-it appends what changed to the write log ``<name>.wal`` and fsyncs it (see
-:mod:`reconciler.state.wal`); the document is rewritten once, when the run ends (or the log has
-grown past a bound). Every read replays the log in memory and never writes, so a crash at any
-point loses no write that returned, and a read-only command of a crashed run's state writes
-nothing.
+Within :meth:`LocalStateStore.write_log` (an apply), once the state file is large enough that
+rewriting it costs more than a few milliseconds (:data:`LOG_FROM_BYTES`, about 150 agents), a
+write costs O(changed records) instead: it appends what changed to the write log ``<name>.wal``
+and fsyncs it (see :mod:`reconciler.state.wal`); the document is rewritten once, when the run
+ends (or the log has grown past a bound). A smaller state file is rewritten whole on every
+write, so it alone says what every action did. Every read replays the log in memory and never
+writes, so a crash at any point loses no write that returned, and a read-only command of a
+crashed run's state writes nothing.
 
 A store refuses to overwrite a file that belongs to another project (different ``lineage``) or
 that it cannot read. It remembers what it last read or wrote (by inode, size and mtime of both
@@ -54,6 +56,10 @@ _MAX_LISTED_PROBLEMS = 10
 MAX_STATE_BYTES = 256 << 20
 """Largest state file read (256 MiB: about 100,000 agents); a larger one is refused."""
 LOG_BOUND = 8 << 20
+LOG_FROM_BYTES = 256 << 10
+"""Within :meth:`LocalStateStore.write_log`, a state file at least this large is written through
+the write log; a smaller one is rewritten whole (a few milliseconds), so the file itself stays
+current after every action. ``RECONCILER_STATE_LOG_FROM_BYTES`` overrides it (0: always log)."""
 """A write log longer than this and than the state file is compacted at the next write."""
 _READ_ATTEMPTS = 3
 
@@ -195,8 +201,10 @@ class _DiskStamp:
 class LocalStateStore:
     """State kept in one JSON file (``state/agents.json`` by default) and its write log."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, log_from_bytes: int = LOG_FROM_BYTES) -> None:
         self.path = Path(path)
+        self.log_from_bytes = log_from_bytes
+        """Write through the log (within :meth:`write_log`) once the state file is this large."""
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.log = WriteLog(self.path.with_name(self.path.name + ".wal"), MAX_STATE_BYTES)
         self._disk: _DiskStamp | None = None
@@ -345,7 +353,7 @@ class LocalStateStore:
             disk_serial = self._check_disk(doc)
             new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
             disk, base = self._disk, self._base
-            if self._logging and disk is not None and base is not None and not self._log_full():
+            if self._logging and disk is not None and base is not None and self._log_pays():
                 try:
                     log = self.log.append(change_line(base, new), self._log_size)
                 except OSError as exc:
@@ -391,9 +399,16 @@ class LocalStateStore:
             self._write_document(new)
             return new
 
-    def _log_full(self) -> bool:
+    def _log_pays(self) -> bool:
+        """Whether the next write goes to the log: the state file is large (or a log is
+        already open), and the log has not outgrown its bound."""
         disk = self._disk
-        return disk is not None and self._log_size > max(LOG_BOUND, disk.file[2])
+        if disk is None:
+            return False
+        size = disk.file[2]
+        if self._log_size == 0 and size < self.log_from_bytes:
+            return False
+        return self._log_size <= max(LOG_BOUND, size)
 
     def _write_document(self, doc: StateDoc) -> None:
         """Write ``doc`` whole (atomic rename, backup kept), then remove the write log."""

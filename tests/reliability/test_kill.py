@@ -57,6 +57,23 @@ def test_kill_9_at_random_moments_of_a_50_agent_apply_then_apply_converges(
 
 
 @pytest.mark.slow
+def test_kill_9_while_apply_writes_through_the_state_write_log_then_apply_converges(
+    project: ChaosProject,
+) -> None:
+    """The same trials with every write of the apply going to the write log (a large state's
+    path, forced here for 50 agents): a killed run's log is replayed, never lost."""
+    project.env["RECONCILER_STATE_LOG_FROM_BYTES"] = "0"
+    window = 0.9 * calibrate(project)
+    figures = run_kill_trials(
+        project, N_AGENTS, 5, random.Random(20261202), with_changes=False, window_s=window
+    )
+
+    failures = [t.describe() for t in figures.trials if not t.converged]
+    assert not failures, "\n\n".join(failures)
+    assert figures.orphans == figures.duplicates == figures.missing == 0
+
+
+@pytest.mark.slow
 def test_kills_between_random_changes_restarts_updates_and_removals_converge(
     project: ChaosProject,
 ) -> None:

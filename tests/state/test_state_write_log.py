@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.errors import StateError
+from reconciler.errors import SettingsError, StateError
 from reconciler.models.state import JournalEntry, StateDoc
 from reconciler.state import LocalStateStore, dump_state
 from reconciler.state import store as store_module
@@ -55,7 +55,7 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_a_write_in_a_write_log_appends_only_the_records_it_changed(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc(*(f"agent-{i:03d}" for i in range(200))))
     document = path.read_bytes()
     one_record = len(make_record("agent-007").model_dump_json())
@@ -71,7 +71,7 @@ def test_a_write_in_a_write_log_appends_only_the_records_it_changed(path: Path) 
 
 
 def test_the_state_file_is_rewritten_once_when_the_write_log_ends(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     first = store.write(make_doc("a", "b"))
     with store.write_log():
         doc = store.write(renamed(first, "a", 2))
@@ -85,7 +85,7 @@ def test_the_state_file_is_rewritten_once_when_the_write_log_ends(path: Path) ->
 
 
 def test_unchanged_journal_entries_are_logged_by_their_id_only(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a").model_copy(update={"journal": [entry("a", 2)]}))
     with store.write_log():
         doc = store.write(doc.model_copy(update={"journal": [*doc.journal, entry("b", 1)]}))
@@ -97,7 +97,7 @@ def test_unchanged_journal_entries_are_logged_by_their_id_only(path: Path) -> No
 
 
 def test_a_torn_last_line_is_ignored_and_cut_by_the_next_write(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     with store.write_log():
         doc = store.write(renamed(doc, "a", 2))
@@ -115,7 +115,7 @@ def test_a_torn_last_line_is_ignored_and_cut_by_the_next_write(path: Path) -> No
 
 
 def test_a_log_left_by_a_compaction_that_stopped_halfway_is_skipped(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     with store.write_log():
         doc = store.write(renamed(doc, "a", 2))
@@ -131,7 +131,7 @@ def test_a_log_left_by_a_compaction_that_stopped_halfway_is_skipped(path: Path) 
 
 
 def test_a_second_process_sees_the_logged_state(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     with store.write_log():
         doc = store.write(renamed(doc, "b", 1))
@@ -151,7 +151,7 @@ def test_a_second_process_sees_the_logged_state(path: Path) -> None:
 
 
 def test_reading_a_state_with_a_log_writes_nothing(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     log = store.write_log()
     log.__enter__()  # the run is killed before the log ends: nothing compacts it
@@ -166,7 +166,7 @@ def test_a_log_past_its_bound_is_compacted_during_the_run(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(store_module, "LOG_BOUND", 0)
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc(*(f"agent-{i}" for i in range(5))))
     seen = []
     with store.write_log():
@@ -181,7 +181,7 @@ def test_a_log_past_its_bound_is_compacted_during_the_run(
 def test_a_failed_append_leaves_the_log_as_it_was(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     with store.write_log():
         doc = store.write(renamed(doc, "a", 2))
@@ -202,7 +202,7 @@ def test_a_failed_append_leaves_the_log_as_it_was(
 
 
 def test_a_log_line_out_of_sequence_is_refused_as_corrupt(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     with store.write_log():
         store.write(renamed(doc, "a", 2))
@@ -218,7 +218,7 @@ def test_a_log_line_out_of_sequence_is_refused_as_corrupt(path: Path) -> None:
 
 
 def test_a_log_without_its_state_file_is_refused(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     log = store.write_log()
     log.__enter__()
@@ -229,7 +229,7 @@ def test_a_log_without_its_state_file_is_refused(path: Path) -> None:
 
 
 def test_outside_a_write_log_every_write_rewrites_the_document(path: Path) -> None:
-    store = LocalStateStore(path)
+    store = LocalStateStore(path, log_from_bytes=0)
     doc = store.write(make_doc("a"))
     doc = store.write(renamed(doc, "a", 2))
     assert not wal_of(path).exists()
@@ -242,7 +242,7 @@ def test_read_only_commands_replay_a_killed_runs_log_and_write_nothing(
     root = Path(__file__).resolve().parents[2]
     (tmp_path / "reconciler.yaml").write_bytes((root / "reconciler.yaml").read_bytes())
     (tmp_path / "agents.d").mkdir()
-    store = LocalStateStore(tmp_path / "state" / "agents.json")
+    store = LocalStateStore(tmp_path / "state" / "agents.json", log_from_bytes=0)
     doc = store.write(make_doc("a"))
     store.write_log().__enter__()  # killed before the log is compacted
     store.write(renamed(doc, "logged-only", 1))
@@ -252,3 +252,35 @@ def test_read_only_commands_replay_a_killed_runs_log_and_write_nothing(
             main(["-C", str(tmp_path), *args])
         assert "logged-only" in capsys.readouterr().out
     assert snapshot(tmp_path / "state") == before
+
+
+def test_a_small_state_file_is_rewritten_whole_even_within_a_write_log(path: Path) -> None:
+    store = LocalStateStore(path)
+    doc = store.write(make_doc("a", "b"))
+    with store.write_log():
+        doc = store.write(renamed(doc, "a", 2))
+        assert not wal_of(path).exists()
+        assert json.loads(path.read_text())["serial"] == doc.serial  # the file alone is current
+
+
+def test_a_state_file_past_the_threshold_is_written_through_the_log(path: Path) -> None:
+    LocalStateStore(path).write(make_doc("a", "b"))
+    store = LocalStateStore(path, log_from_bytes=path.stat().st_size)
+    with store.write_log():
+        before = path.read_bytes()
+        doc = store.write(renamed(store.load(), "a", 2))
+        assert wal_of(path).exists()
+        assert path.read_bytes() == before
+        assert LocalStateStore(path).load() == doc
+    assert not wal_of(path).exists()
+    assert LocalStateStore(path).load() == doc
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "1.5"])
+def test_a_bad_log_threshold_in_the_environment_is_a_settings_error(value: str) -> None:
+    from reconciler.state.backend import LOG_FROM_ENV, log_threshold
+
+    with pytest.raises(SettingsError, match=LOG_FROM_ENV):
+        log_threshold({LOG_FROM_ENV: value})
+    assert log_threshold({LOG_FROM_ENV: "0"}) == 0
+    assert log_threshold({}) > 0
