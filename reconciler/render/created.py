@@ -45,8 +45,9 @@ def shown_changes(agent: AgentPlan) -> tuple[FieldChange, ...]:
     """What a reviewer sees of ``agent``: its changes, or every attribute of a new agent."""
     if agent.create_spec is None:
         return agent.changes
+    # Built from a spec the plan already validated: construct, do not validate again.
     return tuple(
-        FieldChange(
+        FieldChange.model_construct(
             path=field.path,
             after=field.value,
             before_present=False,
