@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from reconciler.models.fieldpath import FieldPath
+from reconciler.models.fieldpath import FieldPath, PathPart
 from reconciler.models.secrets import is_secret_key, is_sensitive
 
 
@@ -20,30 +20,38 @@ def sensitive_paths(spec: Any, interpolated: Collection[FieldPath] = frozenset()
     ``interpolated`` holds the paths (in ``spec``) whose values were interpolated.
     """
     found: set[FieldPath] = set()
-    _collect(spec, FieldPath(), (), interpolated, found)
+    if isinstance(spec, (dict, list)):
+        _collect(spec, (), (), interpolated, found)
+    elif () in interpolated and is_sensitive((), interpolated=True):
+        found.add(FieldPath())
     return found
 
 
 def _collect(
-    value: Any,
-    path: FieldPath,
+    value: dict[Any, Any] | list[Any],
+    path: tuple[PathPart, ...],
     keys: tuple[str, ...],
     interpolated: Collection[FieldPath],
     found: set[FieldPath],
 ) -> None:
+    # Paths are plain tuples here (a FieldPath compares and hashes as its tuple of parts): one
+    # FieldPath is built per path found, not per value walked (this runs for every agent).
     if isinstance(value, dict):
         for key, item in value.items():
-            sub = path.child(key)
+            sub = (*path, key)
             if is_secret_key(key):
-                found.add(sub)
-            elif interpolated or isinstance(item, (dict, list)):
+                found.add(FieldPath(sub))
+            elif isinstance(item, (dict, list)):
                 _collect(item, sub, (*keys, key), interpolated, found)
-    elif isinstance(value, list):
+            elif sub in interpolated and is_sensitive((*keys, key), interpolated=True):
+                found.add(FieldPath(sub))
+    else:
         for index, item in enumerate(value):
-            if interpolated or isinstance(item, (dict, list)):
-                _collect(item, path.child(index), keys, interpolated, found)
-    elif path in interpolated and is_sensitive(keys, interpolated=True):
-        found.add(path)
+            sub = (*path, index)
+            if isinstance(item, (dict, list)):
+                _collect(item, sub, keys, interpolated, found)
+            elif sub in interpolated and is_sensitive(keys, interpolated=True):
+                found.add(FieldPath(sub))
 
 
 def minimal(paths: set[FieldPath]) -> frozenset[FieldPath]:
