@@ -8,6 +8,7 @@ nearest key is not plain. :func:`minimal` drops paths that another path of the s
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from reconciler.models.fieldpath import FieldPath, PathPart
@@ -35,23 +36,29 @@ def _collect(
     found: set[FieldPath],
 ) -> None:
     # Paths are plain tuples here (a FieldPath compares and hashes as its tuple of parts): one
-    # FieldPath is built per path found, not per value walked (this runs for every agent).
+    # FieldPath is made per distinct path found, not per value walked (this runs for every agent).
     if isinstance(value, dict):
         for key, item in value.items():
             sub = (*path, key)
             if is_secret_key(key):
-                found.add(FieldPath(sub))
+                found.add(_field_path(sub))
             elif isinstance(item, (dict, list)):
                 _collect(item, sub, (*keys, key), interpolated, found)
             elif sub in interpolated and is_sensitive((*keys, key), interpolated=True):
-                found.add(FieldPath(sub))
+                found.add(_field_path(sub))
     else:
         for index, item in enumerate(value):
             sub = (*path, index)
             if isinstance(item, (dict, list)):
                 _collect(item, sub, keys, interpolated, found)
             elif sub in interpolated and is_sensitive(keys, interpolated=True):
-                found.add(FieldPath(sub))
+                found.add(_field_path(sub))
+
+
+@lru_cache(maxsize=4096)
+def _field_path(parts: tuple[PathPart, ...]) -> FieldPath:
+    """One shared (immutable) path object per path: agents share their sensitive paths."""
+    return FieldPath(parts)
 
 
 def minimal(paths: set[FieldPath]) -> frozenset[FieldPath]:
