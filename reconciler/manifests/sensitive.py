@@ -22,7 +22,9 @@ def sensitive_paths(spec: Any, interpolated: Collection[FieldPath] = frozenset()
     """
     found: set[FieldPath] = set()
     if isinstance(spec, (dict, list)):
-        _collect(spec, (), (), interpolated, found)
+        # A leaf is looked up in ``interpolated`` only when its key or index ends one of them.
+        ends = frozenset(path[-1] for path in interpolated if path)
+        _collect(spec, (), (), interpolated, ends, found)
     elif () in interpolated and is_sensitive((), interpolated=True):
         found.add(FieldPath())
     return found
@@ -33,26 +35,33 @@ def _collect(
     path: tuple[PathPart, ...],
     keys: tuple[str, ...],
     interpolated: Collection[FieldPath],
+    ends: frozenset[PathPart],
     found: set[FieldPath],
 ) -> None:
-    # Paths are plain tuples here (a FieldPath compares and hashes as its tuple of parts): one
-    # FieldPath is made per distinct path found, not per value walked (this runs for every agent).
+    # Paths are plain tuples here (a FieldPath compares and hashes as its tuple of parts), built
+    # only where needed: one FieldPath per distinct path found (this runs for every agent).
     if isinstance(value, dict):
         for key, item in value.items():
-            sub = (*path, key)
             if is_secret_key(key):
-                found.add(_field_path(sub))
+                found.add(_field_path((*path, key)))
             elif isinstance(item, (dict, list)):
-                _collect(item, sub, (*keys, key), interpolated, found)
-            elif sub in interpolated and is_sensitive((*keys, key), interpolated=True):
-                found.add(_field_path(sub))
+                _collect(item, (*path, key), (*keys, key), interpolated, ends, found)
+            elif (
+                key in ends
+                and (*path, key) in interpolated
+                and is_sensitive((*keys, key), interpolated=True)
+            ):
+                found.add(_field_path((*path, key)))
     else:
         for index, item in enumerate(value):
-            sub = (*path, index)
             if isinstance(item, (dict, list)):
-                _collect(item, sub, keys, interpolated, found)
-            elif sub in interpolated and is_sensitive(keys, interpolated=True):
-                found.add(_field_path(sub))
+                _collect(item, (*path, index), keys, interpolated, ends, found)
+            elif (
+                index in ends
+                and (*path, index) in interpolated
+                and is_sensitive(keys, interpolated=True)
+            ):
+                found.add(_field_path((*path, index)))
 
 
 @lru_cache(maxsize=4096)
