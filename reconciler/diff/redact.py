@@ -21,9 +21,13 @@ UNKNOWN_PREFIX = "unknown:"
 """A marker ``{"$sensitive": "unknown:VAR,..."}`` stands for a value not known at plan time."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every call (``json.dumps`` with options builds a new one each time)."""
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def digest_value(value: Any, salt: str) -> str:
