@@ -116,15 +116,23 @@ class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
         libyaml calls this back in Python for every scalar. For a plain scalar the answer
         depends on its text alone (this loader has no path resolvers), and keys and short values
         repeat across thousands of manifests, so matching the implicit resolvers' regular
-        expressions once per distinct text is enough.
+        expressions once per distinct text is enough. Without path resolvers, every other node
+        gets its kind's default tag, answered here without PyYAML's generic method.
         """
-        if kind is yaml.ScalarNode and implicit[0] and len(value) <= _MEMO_MAX_LEN:
-            tag = _RESOLVED.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(_RESOLVED) < _MEMO_SIZE:
-                    _RESOLVED[value] = tag
-            return tag
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:  # quoted or block scalar: no implicit resolver applies
+                return _STR_TAG
+            if len(value) <= _MEMO_MAX_LEN:
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = super().resolve(kind, value, implicit)
+                    if len(_RESOLVED) < _MEMO_SIZE:
+                        _RESOLVED[value] = tag
+                return tag
+        elif kind is yaml.MappingNode:
+            return _MAP_TAG
+        elif kind is yaml.SequenceNode:
+            return _SEQ_TAG
         return super().resolve(kind, value, implicit)
 
 
