@@ -413,8 +413,12 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
                     )
                 )
             keys.append(key)
+        scalar = yaml.ScalarNode
         for key, (key_node, value_node) in zip(keys, node.value, strict=True):
-            data[key] = _fast(loader, value_node, seen, problems)
+            if type(value_node) is scalar and value_node.tag == _STR_TAG:  # the common leaf
+                data[key] = value_node.value
+            else:
+                data[key] = _fast(loader, value_node, seen, problems)
             lines[key] = key_node.start_mark.line + 1
         return data
     if tag == _SEQ_TAG and kind is yaml.SequenceNode:
@@ -422,8 +426,12 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
             raise _Unusual
         seen.add(id(node))
         items = LineList(loader.source, node.start_mark.line + 1)
+        scalar = yaml.ScalarNode
         for child in node.value:
-            items.append(_fast(loader, child, seen, problems))
+            if type(child) is scalar and child.tag == _STR_TAG:  # the common leaf
+                items.append(child.value)
+            else:
+                items.append(_fast(loader, child, seen, problems))
         items.lines = [child.start_mark.line + 1 for child in node.value]
         return items
     raise _Unusual
