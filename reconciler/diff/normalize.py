@@ -16,18 +16,36 @@ PROPERTY_DEFAULTS: dict[str, Any] = {
 """Defaults the engine applies when a key is absent (the engine's documented defaults)."""
 
 
+_LEAVES = frozenset({str, int, float, bool})
+"""Types copied as they are, recognised by one set lookup (the common case by far)."""
+
+
 def drop_nulls(value: Any) -> Any:
     """Recursively remove ``None`` values from mappings (list positions are kept)."""
-    # Leaves are copied as they are, without a call each (this runs on every spec of a plan).
     if isinstance(value, dict):
-        return {
-            k: drop_nulls(v) if isinstance(v, (dict, list)) else v
-            for k, v in value.items()
-            if v is not None
-        }
+        return _drop_in_mapping(value)
     if isinstance(value, list):
-        return [drop_nulls(v) if isinstance(v, (dict, list)) else v for v in value]
+        return _drop_in_list(value)
     return value
+
+
+# This runs on every spec of a plan: leaves are copied without a call or an isinstance each.
+def _drop_in_mapping(value: dict[Any, Any]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if item is None:
+            continue
+        if type(item) not in _LEAVES:
+            if isinstance(item, dict):
+                item = _drop_in_mapping(item)
+            elif isinstance(item, list):
+                item = _drop_in_list(item)
+        out[key] = item
+    return out
+
+
+def _drop_in_list(value: list[Any]) -> list[Any]:
+    return [item if type(item) in _LEAVES else drop_nulls(item) for item in value]
 
 
 def normalize_spec(spec: dict[str, Any]) -> dict[str, Any]:

@@ -21,9 +21,13 @@ UNKNOWN_PREFIX = "unknown:"
 """A marker ``{"$sensitive": "unknown:VAR,..."}`` stands for a value not known at plan time."""
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every call (``json.dumps`` with options builds a new one each time)."""
+
+
 def canonical_json(value: Any) -> str:
     """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def digest_value(value: Any, salt: str) -> str:
@@ -61,12 +65,27 @@ def redact_in_place(
 
 def _replace(tree: dict[str, Any], path: FieldPath, salt: str) -> None:
     """Replace the value at ``path`` by its marker, unless it (or a parent) is one already."""
-    value = path.get_in(tree)
-    if not path or value is ABSENT or is_redacted(value):
+    if not path:
         return
-    if any(is_redacted(FieldPath(path[:depth]).get_in(tree)) for depth in range(1, len(path))):
+    parent: Any = tree
+    for part in path[:-1]:  # one walk down, checking each parent on the way
+        parent = _child(parent, part)
+        if parent is ABSENT or is_redacted(parent):
+            return
+    last = path[-1]
+    value = _child(parent, last)
+    if value is ABSENT or is_redacted(value):
         return
-    path.set_in(tree, {SENSITIVE_MARKER: digest_value(value, salt)})
+    parent[last] = {SENSITIVE_MARKER: digest_value(value, salt)}
+
+
+def _child(node: Any, part: str | int) -> Any:
+    """``node[part]`` as :meth:`FieldPath.get_in` reads it: :data:`ABSENT` where there is none."""
+    if isinstance(node, dict):
+        return node.get(part, ABSENT) if isinstance(part, str) else ABSENT
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return ABSENT
 
 
 def unknown_names(value: Any) -> tuple[str, ...]:

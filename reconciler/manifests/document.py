@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import pydantic
@@ -184,10 +185,7 @@ def _agent(
     if manifest.pipeline_id is not None:
         spec["pipeline_id"] = manifest.pipeline_id
 
-    def spec_path(doc_path: str) -> str:
-        return "properties.token" if doc_path == "token" else doc_path
-
-    interpolated = {FieldPath.parse(spec_path(p)) for p in values.interpolated if _in_spec(p)}
+    interpolated = {_spec_field_path(p) for p in values.interpolated if _in_spec(p)}
     sensitive = sensitive_paths(spec, interpolated)
     if mode != "literal":
         sensitive.discard(FieldPath(("properties", "token")))
@@ -216,17 +214,23 @@ def _agent(
         on_delete=manifest.lifecycle.on_delete if manifest.lifecycle is not None else "stop",
         sensitive=minimal(sensitive),
         lines=lines,
-        unknown={
-            FieldPath.parse(spec_path(p)): names
-            for p, names in values.unknown.items()
-            if _in_spec(p)
-        },
+        unknown={_spec_field_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
     )
     return agent, problems
 
 
 _SPEC_ROOTS = ("properties", *SPEC_KEYS)
 _SPEC_PREFIXES = tuple(f"{root}{sep}" for root in _SPEC_ROOTS for sep in ".[")
+
+
+@lru_cache(maxsize=4096)
+def _spec_field_path(doc_path: str) -> FieldPath:
+    """The spec's path of a document path (the top-level ``token`` is ``properties.token``).
+
+    Cached: manifests share their paths, which are then one (immutable) object each, parsed
+    once and pickled once per batch of a worker process.
+    """
+    return FieldPath.parse("properties.token" if doc_path == "token" else doc_path)
 
 
 def _in_spec(path: str) -> bool:

@@ -203,12 +203,25 @@ class _Walker:
             sub = child_path(path, key)
             locations[sub] = at
             kind = type(item)
-            if (kind is str and "$" not in item) or kind is int or kind is bool or item is None:
+            if (
+                (kind is str and "$" not in item)
+                or kind is int
+                or kind is bool
+                or item is None
+                or (kind is float and math.isfinite(item))
+            ):
                 # walk() inlined for the common leaves (no reference to resolve): same count.
                 self.nodes += 1
                 if self.nodes > MAX_NODES:
                     raise _TooLarge
                 out[key] = item
+            elif kind is LineDict:  # walk()'s dispatch skipped for the common nested mapping
+                self.nodes += 1
+                if self.nodes > MAX_NODES:
+                    raise _TooLarge
+                out[key] = self._walk_mapping(
+                    item, sub, at, interpolate and sub not in self.literal
+                )
             else:
                 out[key] = self.walk(item, sub, at, interpolate and sub not in self.literal)
         self.active.discard(id(value))

@@ -52,11 +52,13 @@ def discover(agents_dir: Path) -> list[str]:
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(agents_dir):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        base = Path(dirpath).relative_to(agents_dir)
-        for filename in filenames:
-            if filename.startswith(".") or not filename.endswith(MANIFEST_SUFFIXES):
-                continue
-            found.append((base / filename).as_posix())
+        base = Path(dirpath).relative_to(agents_dir).as_posix()
+        prefix = "" if base == "." else base + "/"  # by string: pathlib per file costs more
+        found.extend(
+            prefix + filename
+            for filename in filenames
+            if not filename.startswith(".") and filename.endswith(MANIFEST_SUFFIXES)
+        )
     return sorted(found)
 
 
@@ -200,6 +202,10 @@ def _outside(
         f"refused: a link to a file outside {shown_dir}/ (move or copy the file into {shown_dir}/)"
     )
     for rel in relatives:
+        # discover() does not walk into linked directories, so a file that is not itself a
+        # link lies where it was found: only links need resolving (one lstat per file).
+        if not os.path.islink(agents_dir / rel):
+            continue
         real = os.path.realpath(agents_dir / rel)
         if os.path.commonpath([root, real]) != root:
             refused.add(rel)

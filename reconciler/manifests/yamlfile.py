@@ -116,15 +116,23 @@ class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
         libyaml calls this back in Python for every scalar. For a plain scalar the answer
         depends on its text alone (this loader has no path resolvers), and keys and short values
         repeat across thousands of manifests, so matching the implicit resolvers' regular
-        expressions once per distinct text is enough.
+        expressions once per distinct text is enough. Without path resolvers, every other node
+        gets its kind's default tag, answered here without PyYAML's generic method.
         """
-        if kind is yaml.ScalarNode and implicit[0] and len(value) <= _MEMO_MAX_LEN:
-            tag = _RESOLVED.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(_RESOLVED) < _MEMO_SIZE:
-                    _RESOLVED[value] = tag
-            return tag
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:  # quoted or block scalar: no implicit resolver applies
+                return _STR_TAG
+            if len(value) <= _MEMO_MAX_LEN:
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = super().resolve(kind, value, implicit)
+                    if len(_RESOLVED) < _MEMO_SIZE:
+                        _RESOLVED[value] = tag
+                return tag
+        elif kind is yaml.MappingNode:
+            return _MAP_TAG
+        elif kind is yaml.SequenceNode:
+            return _SEQ_TAG
         return super().resolve(kind, value, implicit)
 
 
@@ -405,8 +413,12 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
                     )
                 )
             keys.append(key)
+        scalar = yaml.ScalarNode
         for key, (key_node, value_node) in zip(keys, node.value, strict=True):
-            data[key] = _fast(loader, value_node, seen, problems)
+            if type(value_node) is scalar and value_node.tag == _STR_TAG:  # the common leaf
+                data[key] = value_node.value
+            else:
+                data[key] = _fast(loader, value_node, seen, problems)
             lines[key] = key_node.start_mark.line + 1
         return data
     if tag == _SEQ_TAG and kind is yaml.SequenceNode:
@@ -414,8 +426,12 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
             raise _Unusual
         seen.add(id(node))
         items = LineList(loader.source, node.start_mark.line + 1)
+        scalar = yaml.ScalarNode
         for child in node.value:
-            items.append(_fast(loader, child, seen, problems))
+            if type(child) is scalar and child.tag == _STR_TAG:  # the common leaf
+                items.append(child.value)
+            else:
+                items.append(_fast(loader, child, seen, problems))
         items.lines = [child.start_mark.line + 1 for child in node.value]
         return items
     raise _Unusual

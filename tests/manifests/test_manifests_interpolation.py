@@ -117,6 +117,28 @@ def test_interpolated_values_are_sensitive_unless_plain_and_real(project: Projec
     )
 
 
+def test_an_interpolated_list_item_is_sensitive_at_its_index_alone(project: Project) -> None:
+    project.write(
+        "agents.d/x.yaml",
+        """\
+        name: x
+        properties:
+          channel: c
+          agent_rtc_uid: "1"
+          remote_rtc_uids: ["2"]
+          llm:
+            url: https://llm.example
+            params: {stop: ["literal", "${HOST}", [0, "${HOST}"]], model: "${HOST}"}
+          tts: {vendor: microsoft, params: {region: eastus}}
+        """,
+    )
+    agent = project.load({"HOST": "llm.example"}).agents["x"]
+    assert {str(p) for p in agent.sensitive} == {
+        "properties.llm.params.stop[1]",
+        "properties.llm.params.stop[2][1]",
+    }
+
+
 def test_values_under_secret_like_keys_are_sensitive_even_when_literal(project: Project) -> None:
     project.write(
         "agents.d/x.yaml",
