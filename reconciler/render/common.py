@@ -6,10 +6,12 @@ A :class:`ChangeView` is one :class:`~reconciler.models.FieldChange` prepared fo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.render.created import CreatedField, created_fields
 from reconciler.render.values import clip_pair, compact, has_multiline, line_diff
 
 SYMBOLS: dict[str, str] = {
@@ -218,6 +220,31 @@ def change_view(change: FieldChange, action: str) -> ChangeView:
     return ChangeView(
         path=str(change.path), kind=kind, marker=marker, before=shown_before, after=shown_after
     )
+
+
+def agent_change_views(agent: AgentPlan) -> Iterator[ChangeView]:
+    """What a reviewer sees of ``agent``, ready to lay out: its changes, or every attribute of a
+    new agent (listed from its spec, with no :class:`FieldChange` per attribute)."""
+    if agent.create_spec is None:
+        for change in agent.changes:
+            yield change_view(change, agent.action)
+        return
+    for field in created_fields(agent.create_spec):
+        yield created_view(field)
+
+
+def created_view(field: CreatedField) -> ChangeView:
+    """One attribute of a new agent as :func:`change_view` shows an added field of a start."""
+    if field.unknown:
+        note = f"(sensitive, unknown: {', '.join(field.unknown)} not set)"
+        return ChangeView(path=field.text, kind="add", marker="", note=note)
+    if field.sensitive:
+        return ChangeView(path=field.text, kind="add", marker="", note=SENSITIVE)
+    if has_multiline(field.value):
+        diff = line_diff(None, field.value, False, True)
+        return ChangeView(path=field.text, kind="add", marker="", diff=tuple(diff))
+    _, after = clip_pair(None, compact(field.value))
+    return ChangeView(path=field.text, kind="add", marker="", after=after)
 
 
 def _plural(n: int, noun: str) -> str:

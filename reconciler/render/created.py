@@ -7,9 +7,9 @@ mappings key by key down to their leaves, in key order; a list, an empty mapping
 marker whole, at their own path. A value holding a secret marker is sensitive: it is listed
 without its value, and with the unset variables that make it unknown, if any.
 
-:func:`shown_changes` gives any agent's changes as :class:`~reconciler.models.FieldChange`
-(for the text and markdown renderers); :func:`created_fields` is the cheaper walk under it,
-which the JSON renderer reads directly.
+:func:`created_fields` is that walk; the JSON renderer turns its fields into change entries, the
+text and markdown renderers into change views (``render.common.agent_change_views``), without a
+:class:`~reconciler.models.FieldChange` per attribute.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from reconciler.diff import is_redacted, unknown_names
-from reconciler.models import AgentPlan, FieldChange, FieldPath
+from reconciler.models import FieldPath
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +39,6 @@ def created_fields(spec: dict[str, Any]) -> list[CreatedField]:
     out: list[CreatedField] = []
     _walk((), spec, out)
     return out
-
-
-def shown_changes(agent: AgentPlan) -> tuple[FieldChange, ...]:
-    """What a reviewer sees of ``agent``: its changes, or every attribute of a new agent."""
-    if agent.create_spec is None:
-        return agent.changes
-    # Built from a spec the plan already validated: construct, do not validate again.
-    return tuple(
-        FieldChange.model_construct(
-            path=field.path,
-            after=field.value,
-            before_present=False,
-            sensitive=field.sensitive,
-            unknown=field.unknown,
-        )
-        for field in created_fields(agent.create_spec)
-    )
 
 
 def _walk(parts: tuple[str, ...], node: dict[str, Any], out: list[CreatedField]) -> None:

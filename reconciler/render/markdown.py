@@ -29,7 +29,7 @@ from reconciler.models import AgentPlan, Plan
 from reconciler.render.common import (
     SYMBOLS,
     ChangeView,
-    change_view,
+    agent_change_views,
     changed_agents,
     details,
     plan_summary_line,
@@ -37,7 +37,6 @@ from reconciler.render.common import (
     scope_notes,
     unchanged_agents,
 )
-from reconciler.render.created import shown_changes
 from reconciler.render.values import clip
 
 DEFAULT_MAX_CHARS = 60_000
@@ -185,8 +184,8 @@ def _agent_block(agent: AgentPlan, cap: int) -> str:
     header = f"{symbol} {agent.name}"
     extra = details(agent)
     lines = [f"{header}  {extra}" if extra else header]
-    for change in shown_changes(agent):
-        lines.extend(_change_lines(change_view(change, agent.action)))
+    for view in agent_change_views(agent):
+        lines.extend(_change_lines(view))
     lines = _cap_lines(lines, cap - len(summary) - 60)
     fence = "`" * max(3, 1 + max((len(m) for m in _BACKTICKS.findall("\n".join(lines))), default=0))
     body = "\n".join(lines)

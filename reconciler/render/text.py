@@ -30,7 +30,7 @@ from reconciler.render.common import (
     SYMBOLS,
     VERBS,
     ChangeView,
-    change_view,
+    agent_change_views,
     changed_agents,
     details,
     plan_summary_line,
@@ -38,7 +38,6 @@ from reconciler.render.common import (
     scope_notes,
     target_line,
 )
-from reconciler.render.created import shown_changes
 
 _RESET = "\x1b[0m"
 _COLORS: dict[str, str] = {
@@ -124,8 +123,8 @@ def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
         paint(f"  #   {_printable(agent.reason)}", "dim"),
         header,
     ]
-    for change in shown_changes(agent):
-        out.extend(_change_lines(change_view(change, agent.action), paint))
+    for view in agent_change_views(agent):
+        out.extend(_change_lines(view, paint))
     return out
 
 

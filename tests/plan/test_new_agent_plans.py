@@ -11,7 +11,6 @@ from reconciler.models.plan import ReasonCode
 from reconciler.plan import PlanOptions, build_plan
 from reconciler.project.planfile import load_plan_file, save_plan_file
 from reconciler.render import render_json, render_json_chunks, render_json_text, render_text
-from reconciler.render.created import shown_changes
 
 LINEAGE = "3f0c8a8e-5d1b-4c1e-9a57-0d9b1f6f2c11"
 SECRET = "sk-live-very-secret-key"
@@ -101,8 +100,12 @@ def test_a_new_agent_lists_the_same_attributes_in_text_and_json() -> None:
 
 def test_a_value_of_a_variable_not_set_is_listed_as_unknown() -> None:
     agent = new_agent(unknown={"properties.llm.api_key": ("OPENAI_API_KEY",)})
-    (change,) = [c for c in shown_changes(plan_of(agent).agents[0]) if "api_key" in c.path]
-    assert change.unknown == ("OPENAI_API_KEY",) and change.sensitive and change.after is None
+    plan = plan_of(agent)
+    (change,) = [c for c in render_json(plan)["agents"][0]["changes"] if "api_key" in c["path"]]
+    assert change["unknown"] == ["OPENAI_API_KEY"] and change["sensitive"]
+    assert change["after"] is None
+    text = render_text(plan)
+    assert "+ properties.llm.api_key = (sensitive, unknown: OPENAI_API_KEY not set)" in text
 
 
 def test_the_json_document_in_pieces_is_the_document_whole() -> None:
