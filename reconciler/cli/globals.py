@@ -23,6 +23,8 @@ Environment:
   RECONCILER_LOG=1       print retries on stderr (like -v)
   RECONCILER_DEBUG=1     show a traceback for an internal error
   RECONCILER_WORKERS=N   processes that read a large agents.d/ (1: a single one)
+  RECONCILER_STATE_LOG_FROM_BYTES=N
+                         local state size from which apply writes a log (0: always)
   NO_COLOR, FORCE_COLOR  turn colour off, or on without a terminal (also --no-color)"""
 
 _MARK = "_reconciler_globals"
