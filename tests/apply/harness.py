@@ -61,6 +61,21 @@ def desired(*agents: DesiredAgent) -> DesiredSet:
     return DesiredSet(agents={a.name: a for a in agents})
 
 
+MANIFEST_TEMPLATE = """\
+name: {name}
+properties:
+  channel: {name}
+  agent_rtc_uid: "1001"
+  remote_rtc_uids: ["*"]
+  llm:
+    url: https://api.openai.com/v1/chat/completions
+    system_messages: [{{role: system, content: You are helpful.}}]
+  tts:
+    vendor: microsoft
+"""
+"""The smallest manifest file of an agent (``.format(name=...)``): one channel, one LLM, TTS."""
+
+
 @dataclass
 class World:
     tmp: Path

@@ -15,20 +15,9 @@ from reconciler.apply.starts import LISTING_REUSE_S
 from reconciler.models import Settings
 from reconciler.project import Project
 from reconciler.project.project import Hooks
-from tests.apply.harness import agent, desired, make_world
+from tests.apply.harness import MANIFEST_TEMPLATE, agent, desired, make_world
 
-MANIFEST = """\
-name: {name}
-properties:
-  channel: {name}
-  agent_rtc_uid: "1001"
-  remote_rtc_uids: ["*"]
-  llm:
-    url: https://api.openai.com/v1/chat/completions
-    system_messages: [{{role: system, content: You are helpful.}}]
-  tts:
-    vendor: microsoft
-"""
+MANIFEST = MANIFEST_TEMPLATE
 
 
 def write_manifests(directory: Path, names: list[str]) -> None:

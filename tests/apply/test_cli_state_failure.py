@@ -14,22 +14,11 @@ import pytest
 from reconciler.cli import main
 from reconciler.state import LocalStateStore
 from reconciler.state.wal import WriteLog
+from tests.apply.harness import MANIFEST_TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 6
-MANIFEST = """\
-name: {name}
-token: auto
-properties:
-  channel: {name}
-  agent_rtc_uid: "1001"
-  remote_rtc_uids: ["*"]
-  llm:
-    url: https://api.openai.com/v1/chat/completions
-    system_messages: [{{role: system, content: You are helpful.}}]
-  tts:
-    vendor: microsoft
-"""
+MANIFEST = MANIFEST_TEMPLATE.replace("properties:", "token: auto\nproperties:", 1)
 
 
 @pytest.fixture

@@ -18,20 +18,10 @@ import reconciler.engine as engine_module
 from reconciler.errors import EngineError, ValidationError
 from reconciler.models import DesiredSet, LiveStatus, Settings
 from reconciler.project import Project
+from tests.apply.harness import MANIFEST_TEMPLATE
 from tests.served import free_port
 
-MANIFEST = """\
-name: {name}
-properties:
-  channel: {name}
-  agent_rtc_uid: "1001"
-  remote_rtc_uids: ["*"]
-  llm:
-    url: https://api.openai.com/v1/chat/completions
-    system_messages: [{{role: system, content: You are helpful.}}]
-  tts:
-    vendor: microsoft
-"""
+MANIFEST = MANIFEST_TEMPLATE
 
 
 def remote_project(directory: Path, manifest: str = MANIFEST) -> Project:
