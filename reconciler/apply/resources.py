@@ -1,14 +1,20 @@
 """Apply the resources of kinds other than ``Agent``: by their kind's engine calls, in the
 order of the reference graph.
 
-Deletes run first, in the plan's order reversed (a resource is deleted before what it
-references); a replace is a delete here and a create below. Then creates and updates run in the
-plan's order (a resource after what it references), one at a time, each with the ids of what it
-references as the state records them at that moment: a reference to a resource created earlier
-in this run is sent as that new id. A resource whose reference failed (or was never created) is
-not attempted, nor is the delete of a resource still referenced by one whose delete failed, nor
-the create half of a replace whose delete failed. Each outcome is written to state before the
-next call begins, as the agents' are.
+Three passes, one call at a time, each outcome written to state before the next call begins:
+
+1. the resources the plan *replaces* are deleted (a replace deletes, then creates), in the
+   plan's order reversed (a resource before what it references);
+2. creates, updates and the create half of each replace run in the plan's order (a resource
+   after what it references), each with the ids of what it references as state records them at
+   that moment: a reference to a resource created earlier in this run is sent as its new id;
+3. the resources the plan *deletes* are deleted, in the plan's order reversed: after the
+   updates, since an update may drop the last reference to one of them.
+
+A resource whose reference failed is not attempted, nor is the create half of a replace whose
+delete failed, nor the delete of a resource still referenced by one whose action failed. A
+replace of a resource that another one keeps referencing deletes it while it is referenced: an
+engine that refuses that (in use) fails the replace, cleanly; nothing else is attempted for it.
 """
 
 from __future__ import annotations
@@ -28,21 +34,35 @@ from reconciler.models.resources import ResourceRecord
 from reconciler.plan import resource_view
 
 
-async def delete_resources(run: Run, failed: set[str]) -> None:
-    """Delete every resource the plan deletes or replaces, referencing ones first."""
-    blocked: set[str] = set()
+async def delete_replaced(run: Run, failed: set[str]) -> None:
+    """Delete the resources the plan replaces (their create follows), referencing ones first."""
+    await _deletes(run, failed, "replace")
+
+
+async def delete_removed(run: Run, failed: set[str]) -> None:
+    """Delete the resources the plan deletes, referencing ones first, once every create and
+    update ran (an update may drop the last reference to one of them)."""
+    await _deletes(run, failed, "delete")
+
+
+async def _deletes(run: Run, failed: set[str], which: str) -> None:
     for action in reversed(run.plan.resources):
-        if action.action not in ("delete", "replace"):
+        if action.action != which:
             continue
         if run.stopping():
             return
-        if action.address in blocked:
-            _skip(run, action, "a resource that references it could not be deleted")
+        holders = sorted(a for a in failed if action.address in _recorded_references(run, a))
+        if holders:
+            _skip(run, action, f"{', '.join(holders)} still references it")
             failed.add(action.address)
             continue
         if not await _attempt(run, action, _delete_one(run, action), "delete"):
             failed.add(action.address)
-            blocked.update(action.depends_on)
+
+
+def _recorded_references(run: Run, address: str) -> list[str]:
+    record = run.doc.resources.get(address)
+    return record.references if record is not None else []
 
 
 async def create_resources(run: Run, failed: set[str]) -> None:
