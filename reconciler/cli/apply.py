@@ -37,9 +37,10 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
+        saved = " (or apply a saved plan file)" if verb == "apply" else ""
         raise PlanError(
             f"refusing to {verb} without confirmation: stdin is not a terminal; "
-            "review the plan and pass --auto-approve (or apply a saved plan file)"
+            f"review the plan and pass --auto-approve{saved}"
         )
     answer = click.prompt(
         f"\nDo you want to {verb} these changes? Only 'yes' will be accepted",
@@ -80,7 +81,7 @@ def _plan_and_confirm(
     ensure_applicable(outcome.plan)
     if not outcome.plan.has_changes:
         _refuse_unsettled(outcome.state)
-        _nothing_to_do(outcome.plan, fmt, verb)
+        _nothing_to_do(outcome.plan, fmt)
         return None
     _confirm(outcome.plan, auto_approve, verb)
     return outcome
@@ -93,14 +94,15 @@ def _execute(
     state: StateDoc,
     parallelism: int | None,
     fmt: str = "text",
-    command: str = "apply",
     *,
     saved: bool = False,
 ) -> int:
+    """Carry out ``plan`` and report it; every message names ``plan.operation``."""
     began = time.monotonic()
+    operation = plan.operation
     printer: TextProgress | JsonEvents
     if fmt == "json":
-        printer = JsonEvents(plan, command)
+        printer = JsonEvents(plan, operation)
     else:
         printer = TextProgress(
             engine_steps(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
@@ -110,9 +112,14 @@ def _execute(
     def request_stop() -> None:
         nonlocal stop_requested
         if not stop_requested:
+            restarts = (
+                " (restarts whose old agent is stopped get their new one first)"
+                if plan.summary.restart
+                else ""
+            )
             note(
-                "\nInterrupt received: finishing the calls in flight and saving state "
-                "(restarts whose old agent is stopped get their new one first)..."
+                f"\nInterrupt received: {operation} finishes the calls in flight and saves "
+                f"state{restarts}..."
             )
         stop_requested = True
 
@@ -140,7 +147,7 @@ def _execute(
                 loop.remove_signal_handler(sig)
 
     result = run_async(run())
-    printer.finish(result, summary_line(result), time.monotonic() - began)
+    printer.finish(result, summary_line(result, operation), time.monotonic() - began)
     if result.failed:
         raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
     if result.aborted:
@@ -151,10 +158,14 @@ def _execute(
     return EXIT_OK
 
 
-def _nothing_to_do(plan: Plan, fmt: str, command: str) -> None:
-    """A plan without changes: a line for people, a start and a summary event for machines."""
+def _nothing_to_do(plan: Plan, fmt: str, *, said: bool = True) -> None:
+    """A plan without changes: a line for people (unless the rendered plan ``said`` so
+    already), a start and a summary event for machines."""
+    message = f"No changes. Nothing to {plan.operation}."
     if fmt == "json":
-        JsonEvents(plan, command).finish(ApplyResult(), "No changes. Nothing to apply.", 0.0)
+        JsonEvents(plan, plan.operation).finish(ApplyResult(), message, 0.0)
+    elif not said:
+        click.echo(message)
 
 
 def _is_tty(stream: Any) -> bool:
@@ -232,11 +243,9 @@ def apply_cmd(
             desired, state = project.check_saved_plan(saved)
             plan = saved.plan
             if not plan.has_changes:
-                if fmt == "text":
-                    click.echo("No changes. Nothing to apply.")
-                _nothing_to_do(plan, fmt, "apply")
+                _nothing_to_do(plan, fmt, said=False)
                 return EXIT_OK
-            return _execute(project, plan, desired, state, parallelism, fmt, "apply", saved=True)
+            return _execute(project, plan, desired, state, parallelism, fmt, saved=True)
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
             replace=replace, parallelism=parallelism,
@@ -244,7 +253,7 @@ def apply_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt, "apply")
+        return _execute(project, plan, desired, state, parallelism, fmt)
 
 
 @click.command("destroy")
@@ -294,7 +303,7 @@ def destroy_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt, "destroy")
+        return _execute(project, plan, desired, state, parallelism, fmt)
 
 
 __all__ = ["EXIT_ERROR", "apply_cmd", "destroy_cmd"]

@@ -11,6 +11,7 @@ import click
 if TYPE_CHECKING:  # annotations only: plan --no-refresh never loads the engine client (httpx)
     from reconciler.apply import ApplyResult
     from reconciler.engine import RetryEvent
+    from reconciler.models.plan import Operation
 
 
 def use_color(stream: TextIO) -> bool:
@@ -56,12 +57,15 @@ def retry_reporter(
     return report
 
 
-def summary_line(result: ApplyResult) -> str:
+def summary_line(result: ApplyResult, operation: Operation) -> str:
     """``Apply complete: 3 started, 1 updated, 1 restarted, 2 stopped.`` (and what was left).
 
     Says exactly what was done and what was not: restarts left stopped, actions the engine
-    carried out that the state could not record, failures, actions never begun.
+    carried out that the state could not record, failures, actions never begun. ``operation``
+    (:attr:`Plan.operation <reconciler.models.Plan.operation>`) names the run and the command
+    it advises: ``Destroy interrupted: 2 stopped; 1 not attempted; run reconciler destroy``.
     """
+    run = operation.capitalize()
     parts = []
     for action, word in (
         ("start", "started"),
@@ -97,15 +101,15 @@ def summary_line(result: ApplyResult) -> str:
     tail = "".join(f"; {part}" for part in left)
     if result.aborted:
         return (
-            f"Apply stopped early: {body}{tail}. {result.aborted}. "
-            "Run reconciler apply again once that is fixed."
+            f"{run} stopped early: {body}{tail}. {result.aborted}. "
+            f"Run reconciler {operation} again once that is fixed."
         )
     if result.interrupted:
-        again = "; run reconciler apply" if left else ""
-        return f"Apply interrupted: {body}{tail}{again}. State is saved."
+        again = f"; run reconciler {operation}" if left else ""
+        return f"{run} interrupted: {body}{tail}{again}. State is saved."
     if left:
-        return f"Apply failed: {body}{tail}."
-    return f"Apply complete: {body}."
+        return f"{run} failed: {body}{tail}."
+    return f"{run} complete: {body}."
 
 
 def failure_lines(result: ApplyResult) -> list[str]:
