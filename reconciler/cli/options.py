@@ -7,10 +7,15 @@ then refuse: ``plan`` and ``apply`` take ``--replace``, ``destroy`` does not; ``
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import click
+from click.core import ParameterSource
 from click.decorators import FC
 
 from reconciler.cli.completion import complete_agent_names
+from reconciler.models.deadline import DEFAULT_TIMEOUT_S, Deadline, deadline_scope
 
 
 def refresh_option(func: FC) -> FC:
@@ -61,3 +66,46 @@ def parallelism_option(func: FC) -> FC:
         default=None,
         help="Engine calls in flight (default: parallelism in reconciler.yaml).",
     )(func)
+
+
+TIMEOUT_ENV = "RECONCILER_TIMEOUT"
+DEFAULT_TIMEOUT = f"{DEFAULT_TIMEOUT_S / 60:.0f}m"
+
+
+def command_deadline(text: str, source: ParameterSource | None) -> Deadline:
+    """The deadline ``text`` (a duration) from now, worded by where it came from: ``--timeout
+    10m``, ``RECONCILER_TIMEOUT=10m`` or ``the default --timeout 30m``."""
+    from reconciler.watch.interval import parse_duration
+
+    if source is ParameterSource.ENVIRONMENT:
+        return Deadline.after(parse_duration(text, what=TIMEOUT_ENV), f"{TIMEOUT_ENV}={text}")
+    seconds = parse_duration(text, what="--timeout")
+    if source is ParameterSource.DEFAULT or source is ParameterSource.DEFAULT_MAP:
+        return Deadline.after(seconds, f"the default --timeout {text}")
+    return Deadline.after(seconds, f"--timeout {text}")
+
+
+def timeout_option(func: FC) -> FC:
+    """``--timeout DURATION``: the command's deadline for waiting on the engine, in all.
+
+    The command runs inside :func:`~reconciler.models.deadline.deadline_scope`, so every engine
+    client it opens obeys the deadline (docs/operations.md, "Deadlines and waits").
+    """
+
+    @functools.wraps(func)
+    def with_deadline(*args: Any, timeout: str, **kwargs: Any) -> Any:
+        source = click.get_current_context().get_parameter_source("timeout")
+        with deadline_scope(command_deadline(timeout, source)):
+            return func(*args, **kwargs)
+
+    return click.option(
+        "--timeout",
+        "timeout",
+        default=DEFAULT_TIMEOUT,
+        envvar=TIMEOUT_ENV,
+        show_default=True,
+        show_envvar=True,
+        metavar="DURATION",
+        help="Give up waiting on the engine after this long in all (e.g. 30s, 10m, 1h); "
+        "exit 124 when it runs out.",
+    )(with_deadline)  # type: ignore[return-value]

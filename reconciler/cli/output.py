@@ -43,18 +43,41 @@ def retry_line(event: RetryEvent) -> str:
     )
 
 
-def retry_reporter(
-    ctx: click.Context, environ: Mapping[str, str]
-) -> Callable[[RetryEvent], None] | None:
-    """A retry callback printing :func:`retry_line` with ``-v`` or ``RECONCILER_LOG``, else None."""
+NOTICE_WAIT_S = 5.0
+"""A wait before another attempt this long or longer is announced on stderr even without -v."""
+
+
+def waiting_line(event: RetryEvent) -> str:
+    """``waiting: the engine answered HTTP 503 ServiceUnavailable to list; retrying in 30s
+    (attempt 2 of 6)``: why the command is silent, and for how long."""
+    why = (
+        f"the engine answered {event.cause} to {event.operation}"
+        if event.status
+        else f"{event.operation} got no answer from the engine ({event.cause})"
+    )
+    return (
+        f"waiting: {why}; retrying in {event.delay_s:.0f}s "
+        f"(attempt {event.attempt + 1} of {event.max_attempts})"
+    )
+
+
+def retry_reporter(ctx: click.Context, environ: Mapping[str, str]) -> Callable[[RetryEvent], None]:
+    """A retry callback for stderr: every retry (:func:`retry_line`) with ``-v`` or
+    ``RECONCILER_LOG``; otherwise only the waits of :data:`NOTICE_WAIT_S` or more
+    (:func:`waiting_line`), so a command never waits long in silence."""
     verbose = (ctx.find_root().obj or {}).get("verbose", 0)
-    if not (verbose or environ.get("RECONCILER_LOG")):
-        return None
+    if verbose or environ.get("RECONCILER_LOG"):
 
-    def report(event: RetryEvent) -> None:
-        note(retry_line(event))
+        def report(event: RetryEvent) -> None:
+            note(retry_line(event))
 
-    return report
+        return report
+
+    def notice(event: RetryEvent) -> None:
+        if event.delay_s >= NOTICE_WAIT_S:
+            note(waiting_line(event))
+
+    return notice
 
 
 def summary_line(result: ApplyResult, operation: Operation) -> str:
