@@ -8,6 +8,8 @@ then refuse: ``plan`` and ``apply`` take ``--replace``, ``destroy`` does not; ``
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -72,17 +74,21 @@ TIMEOUT_ENV = "RECONCILER_TIMEOUT"
 DEFAULT_TIMEOUT = f"{DEFAULT_TIMEOUT_S / 60:.0f}m"
 
 
-def command_deadline(text: str, source: ParameterSource | None) -> Deadline:
-    """The deadline ``text`` (a duration) from now, worded by where it came from: ``--timeout
-    10m``, ``RECONCILER_TIMEOUT=10m`` or ``the default --timeout 30m``."""
+def command_deadline(
+    text: str, source: ParameterSource | None, environ: Mapping[str, str]
+) -> Deadline:
+    """The deadline from now: ``--timeout`` when given, else ``RECONCILER_TIMEOUT`` when set,
+    else the option's default, worded by where it came from (``--timeout 10m``,
+    ``RECONCILER_TIMEOUT=10m``, ``the default --timeout 30m``)."""
     from reconciler.watch.interval import parse_duration
 
-    if source is ParameterSource.ENVIRONMENT:
-        return Deadline.after(parse_duration(text, what=TIMEOUT_ENV), f"{TIMEOUT_ENV}={text}")
+    given = source not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+    value = environ.get(TIMEOUT_ENV, "").strip()
+    if not given and value:
+        return Deadline.after(parse_duration(value, what=TIMEOUT_ENV), f"{TIMEOUT_ENV}={value}")
     seconds = parse_duration(text, what="--timeout")
-    if source is ParameterSource.DEFAULT or source is ParameterSource.DEFAULT_MAP:
-        return Deadline.after(seconds, f"the default --timeout {text}")
-    return Deadline.after(seconds, f"--timeout {text}")
+    wording = f"--timeout {text}" if given else f"the default --timeout {text}"
+    return Deadline.after(seconds, wording)
 
 
 def timeout_option(func: FC) -> FC:
@@ -95,17 +101,15 @@ def timeout_option(func: FC) -> FC:
     @functools.wraps(func)
     def with_deadline(*args: Any, timeout: str, **kwargs: Any) -> Any:
         source = click.get_current_context().get_parameter_source("timeout")
-        with deadline_scope(command_deadline(timeout, source)):
+        with deadline_scope(command_deadline(timeout, source, os.environ)):
             return func(*args, **kwargs)
 
     return click.option(
         "--timeout",
         "timeout",
         default=DEFAULT_TIMEOUT,
-        envvar=TIMEOUT_ENV,
         show_default=True,
-        show_envvar=True,
         metavar="DURATION",
-        help="Give up waiting on the engine after this long in all (e.g. 30s, 10m, 1h); "
-        "exit 124 when it runs out.",
+        help="Give up waiting on the engine after this long in all (e.g. 30s, 10m, 1h; "
+        f"{TIMEOUT_ENV} when not given); exit 124 when it runs out.",
     )(with_deadline)  # type: ignore[return-value]

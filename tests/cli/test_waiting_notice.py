@@ -1,12 +1,14 @@
 """A command never waits on the engine in silence: without -v, a wait of 5 s or more before
 another attempt is announced on stderr with its cause, its length and the attempt to come;
-with -v (or RECONCILER_LOG) every retry is printed as before."""
+with -v (or RECONCILER_LOG) every retry is printed as before. The deadline names its source."""
 
 from __future__ import annotations
 
 import click
 import pytest
+from click.core import ParameterSource
 
+from reconciler.cli.options import command_deadline
 from reconciler.cli.output import NOTICE_WAIT_S, retry_reporter
 from reconciler.engine import RetryEvent
 
@@ -47,3 +49,14 @@ def test_verbose_prints_every_retry(
     assert capsys.readouterr().err == (
         "retry: list attempt 1/6 failed (HTTP 503 ServiceUnavailable); next in 0.4s\n"
     )
+
+
+def test_the_deadline_says_where_it_came_from() -> None:
+    given = command_deadline("10m", ParameterSource.COMMANDLINE, {"RECONCILER_TIMEOUT": "1h"})
+    assert str(given) == "the command's deadline (--timeout 10m)"
+    assert 599 < given.remaining() <= 600
+    from_env = command_deadline("30m", ParameterSource.DEFAULT, {"RECONCILER_TIMEOUT": "1h"})
+    assert str(from_env) == "the command's deadline (RECONCILER_TIMEOUT=1h)"
+    default = command_deadline("30m", ParameterSource.DEFAULT, {})
+    assert str(default) == "the command's deadline (the default --timeout 30m)"
+    assert 1799 < default.remaining() <= 1800
