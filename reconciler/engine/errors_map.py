@@ -15,7 +15,8 @@ reason up in :data:`ERROR_TABLE`:
 A 404 that means "no such agent" is an answer to get and leave, not an error: the client
 returns it to those operations instead of asking the table. Attempts that got no answer are
 worded by :func:`certificate_refused`, :func:`unreachable` and :func:`request_failed`.
-Engine-supplied text is always scrubbed first.
+The command's deadline (``--timeout``) running out while an operation waits is worded by
+:func:`deadline_exceeded`. Engine-supplied text is always scrubbed first.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ import httpx
 
 from reconciler.engine.call import Call
 from reconciler.engine.wire import error_fields, host_of
-from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
+from reconciler.errors import (
+    DeadlineExceededError,
+    EngineError,
+    EngineUnavailableError,
+    NameConflictError,
+)
+from reconciler.models.deadline import Deadline
 
 REFUSED = "refused"
 """Message form ``engine refused {what}: HTTP {status} {reason}: {detail}``."""
@@ -113,6 +120,27 @@ def unreachable(call: Call, base_url: str, cause: str) -> EngineUnavailableError
     return EngineUnavailableError(
         f"engine unavailable: {call.what} failed after {_attempts(call)} "
         f"({cause} at {host_of(base_url)})"
+    )
+
+
+def deadline_exceeded(
+    call: Call, base_url: str, cause: str, deadline: Deadline, wait_s: float | None
+) -> DeadlineExceededError:
+    """``deadline`` ran out (or would, during the ``wait_s`` before the next attempt) while
+    ``call`` was retried after ``cause``."""
+    when = (
+        f"runs out before the next attempt (due in {wait_s:.0f}s)"
+        if wait_s is not None and not deadline.expired()
+        else "ran out"
+    )
+    failed = (
+        f"{call.what} failed after {_attempts(call)} ({cause} at {host_of(base_url)})"
+        if call.attempts
+        else f"{call.what} was not sent"
+    )
+    return DeadlineExceededError(
+        f"gave up waiting for the engine: {deadline} {when}; {failed}. Pass a longer "
+        "--timeout (or set RECONCILER_TIMEOUT) to wait longer"
     )
 
 
