@@ -25,6 +25,7 @@ from typing import Any
 from reconciler.apply.events import ActionResult, ApplyEvent, Phase
 from reconciler.apply.run import Run, as_reconciler_error
 from reconciler.diff import spec_digest
+from reconciler.engine.wire import scrub
 from reconciler.errors import ApplyError, EngineError, StateError
 from reconciler.kinds import resolve_references
 from reconciler.kinds.references import is_known_after_apply
@@ -181,6 +182,25 @@ def _has_unknown(value: Any) -> bool:
     return False
 
 
+def _secrets(run: Run, address: str) -> set[str]:
+    """Every string under a sensitive path of the desired resource at ``address``."""
+    resource = run.desired.resources.get(address)
+    if resource is None:
+        return set()
+    found: set[str] = set()
+    for path in resource.sensitive:
+        stack = [path.get_in(resource.spec)]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                found.add(node)
+            elif isinstance(node, dict):
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return found
+
+
 def _with(doc: StateDoc, record: ResourceRecord) -> StateDoc:
     return doc.model_copy(update={"resources": {**doc.resources, record.address: record}})
 
@@ -219,6 +239,9 @@ def _failed(
     if reached_engine:
         reason = "StateWriteFailed"
     detail = error.detail if isinstance(error, EngineError) and error.detail else str(error)
+    detail = scrub(detail, _secrets(run, action.address))  # an engine may echo what it was sent
+    if isinstance(error, EngineError):
+        reason = scrub(reason, _secrets(run, action.address))
     duration = run.ctx.clock() - started
     run.result.results.append(
         ActionResult(

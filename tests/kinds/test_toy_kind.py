@@ -268,6 +268,29 @@ def test_a_write_only_value_of_another_kind_is_sent_but_never_recorded_or_shown(
     assert "password = (sensitive, changed)" in render_text(changed)
 
 
+def test_an_engine_error_that_echoes_a_write_only_value_is_scrubbed(toy: Toy) -> None:
+    secret = "hunter2-widget-secret"
+    events: list[Any] = []
+    desired = want(widget("vault", password=secret, color="invalid"))
+    plan, state = toy.world.plan(desired, kinds=toy.kinds)
+
+    async def go() -> ApplyResult:
+        async with toy.world.client() as client:
+            ctx = ApplyContext(
+                client=client, store=toy.world.store, kinds=toy.kinds, on_event=events.append
+            )
+            result, _ = await apply_plan(plan, desired, state, ctx)
+            return result
+
+    result = asyncio.run(go())
+
+    (failure,) = result.failed
+    assert failure.reason == "BadRequest"
+    assert "'password': '(sensitive)'" in failure.detail
+    assert secret not in failure.detail
+    assert not any(secret in e.message for e in events)
+
+
 def test_resources_survive_the_write_log_of_a_large_state(tmp_path: Path) -> None:
     store = LocalStateStore(tmp_path / "agents.json", log_from_bytes=0)
     toy = Toy(tmp_path / "project")

@@ -51,6 +51,8 @@ class WidgetEngine:
 
     async def create(self, name: str, spec: dict[str, Any]) -> str:
         self._check_parent(spec)
+        if spec.get("color") == "invalid":  # a careless API that echoes what it was sent
+            raise EngineError(f"invalid widget {spec}", reason="BadRequest", detail=f"{spec}")
         self._next += 1
         widget_id = f"w-{self._next}"
         self.widgets[widget_id] = copy.deepcopy(spec)
