@@ -186,7 +186,7 @@ def build_plan(
             planned_agent = _as_rename(planned_agent, renames[name], record.generation)
         plans.append(_as_adoption(planned_agent, dict(options.adopted)))
 
-    resources = _plan_resources(desired, state, options, digests)
+    resources = _plan_resources(desired, state, live, options, digests)
 
     warnings = list(options.warnings)
     unknown = sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
@@ -596,7 +596,11 @@ def _as_adoption(planned: AgentPlan, adopted: dict[str, str]) -> AgentPlan:
 
 
 def _plan_resources(
-    desired: DesiredSet, state: StateDoc, options: PlanOptions, digests: dict[str, str]
+    desired: DesiredSet,
+    state: StateDoc,
+    live: LiveStatus,
+    options: PlanOptions,
+    digests: dict[str, str],
 ) -> tuple[ResourcePlan, ...]:
     """The plan of every resource of a kind other than ``Agent``, in creation order.
 
@@ -618,6 +622,7 @@ def _plan_resources(
     plans: list[ResourcePlan] = []
     for address in order:
         resource, record = wanted.get(address), state.resources.get(address)
+        gone = live.refreshed and address in live.resources and live.resources[address] is None
         if resource is None:
             assert record is not None
             ids[address] = None
@@ -627,6 +632,22 @@ def _plan_resources(
         spec = resource_view(resource, state.salt, ids)
         digest = spec_digest(spec)
         digests[address] = digest
+        if gone and record is not None:  # deleted outside: created again, with a new id
+            ids[address] = None
+            spec = resource_view(resource, state.salt, ids)
+            planned = ResourcePlan(
+                kind=resource.kind,
+                name=resource.name,
+                action="create",
+                reason=f"missing: the engine no longer holds {record.id}",
+                create_spec=spec,
+                depends_on=edges[address],
+                desired_digest=spec_digest(spec),
+                path=resource.path,
+            )
+            if address in selected:
+                plans.append(planned)
+            continue
         planned = _plan_resource(resource, record, spec, digest, edges[address], options)
         stays = planned.action in ("update", "no-op") or address not in selected
         ids[address] = record.id if record is not None and stays else None

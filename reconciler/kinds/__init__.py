@@ -12,6 +12,7 @@ References between resources (``{ref: KIND/NAME}``, ``$secrets.<set>.<key>``) ar
 from reconciler.kinds.agent import AGENT
 from reconciler.kinds.base import Kind, KindRules
 from reconciler.kinds.graph import closure, creation_order, deletion_order
+from reconciler.kinds.live import read_resources
 from reconciler.kinds.references import (
     KNOWN_AFTER_APPLY,
     find_references,
@@ -33,5 +34,6 @@ __all__ = [
     "deletion_order",
     "find_references",
     "is_known_after_apply",
+    "read_resources",
     "resolve_references",
 ]

@@ -13,9 +13,10 @@ import pytest
 from reconciler.apply import ApplyContext, ApplyResult, apply_plan
 from reconciler.engine import mint_agent_token
 from reconciler.errors import PlanError, ValidationError
-from reconciler.kinds import KNOWN_AFTER_APPLY, KindRegistry, default_registry
-from reconciler.models import DesiredAgent, DesiredSet, Plan, StateDoc
+from reconciler.kinds import KNOWN_AFTER_APPLY, KindRegistry, default_registry, read_resources
+from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, StateDoc
 from reconciler.models.resources import DesiredResource
+from reconciler.plan import PlanOptions, build_plan
 from reconciler.render.json_format import render_json, render_json_text
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
@@ -190,6 +191,31 @@ def test_a_replace_the_engine_refuses_as_in_use_fails_cleanly_and_skips_what_dep
     }
     assert toy.engine.calls == []
     assert toy.reloaded().resources == before
+
+
+def test_a_resource_deleted_outside_is_created_again_and_what_references_it_follows(
+    toy: Toy,
+) -> None:
+    desired = want(widget("child", parent="base"), widget("base"), widget("other"))
+    toy.apply(desired)
+    toy.engine.widgets.pop(toy.engine.id_of("other"))  # deleted behind the tool's back
+    state = toy.reloaded()
+
+    live = LiveStatus(
+        refreshed=True, resources=asyncio.run(read_resources(toy.kinds, state.resources))
+    )
+    plan = build_plan(desired, state, live, now=0.0, options=PlanOptions(kinds=toy.kinds))
+    stale = build_plan(desired, state, LiveStatus(), now=0.0, options=PlanOptions(kinds=toy.kinds))
+
+    assert live.resources["Widget/other"] is None
+    assert live.resources["Widget/base"] == {"color": "red", "size": 1}
+    assert {r.address: r.action for r in plan.resources} == {
+        "Widget/base": "no-op",
+        "Widget/child": "no-op",
+        "Widget/other": "create",
+    }
+    assert plan.resources[-1].reason.startswith("missing: the engine no longer holds w-")
+    assert all(r.action == "no-op" for r in stale.resources)  # not refreshed: not noticed
 
 
 def test_a_reference_cycle_is_a_validation_error_naming_the_resources(toy: Toy) -> None:
