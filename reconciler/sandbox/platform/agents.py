@@ -24,6 +24,8 @@ from .rules import (
     REFS_ONLY_IN_CREDENTIAL_FIELDS,
     SAVED_AGENTS_REFS_ONLY,
     SECRET_REF_RE,
+    UNCHANGED_WRITE_KEEPS_ETAG,
+    UNKNOWN_AGENT_FIELDS_KEPT,
     VARIABLE_RE,
 )
 from .store import Resource, new_etag
@@ -82,6 +84,9 @@ def check_config(req: Req, config: dict[str, Any], *, saved: bool) -> list[str]:
         greeting = checks.obj(config["greeting"], f"{prefix}greeting")
         if "text" in greeting:
             checks.string(greeting["text"], f"{prefix}greeting.text")
+    if not UNKNOWN_AGENT_FIELDS_KEPT:
+        known = ("agent_name", "instructions", "messages", "variables", "greeting")
+        checks.no_unknown(config, (*known, *PIPELINE_STAGES), prefix)
     links: list[str] = []
     for stage in PIPELINE_STAGES:
         if stage in config:
@@ -197,7 +202,7 @@ def update(req: Req) -> Answer:
         check_if_match(req, resource.etag, f"Agent {resource.id}")
         config = mergepatch.apply(resource.body, patch)
         links = check_config(req, config, saved=True)
-        if config != resource.body:
+        if config != resource.body or not UNCHANGED_WRITE_KEEPS_ETAG:
             resource.body = config
             resource.etag = new_etag()
             resource.update_ts = req.platform.now()

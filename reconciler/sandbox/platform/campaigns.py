@@ -20,6 +20,7 @@ from .rules import (
     CAMPAIGN_FINISHED,
     CAMPAIGN_NAME_MAX,
     CAMPAIGN_SCHEDULE_MODES,
+    CAMPAIGN_START_IN_FUTURE,
     CAMPAIGN_STATUSES,
     CREATED,
     MAX_CAMPAIGN_FROM,
@@ -90,7 +91,7 @@ def _start_at(schedule: dict[str, Any], now: float) -> float:
     if local.tzinfo is not None:
         raise invalid("schedule.start_time", "a local time, without an offset")
     start = local.replace(tzinfo=zone).timestamp()
-    if start <= now:
+    if CAMPAIGN_START_IN_FUTURE and start <= now:
         raise invalid("schedule.start_time", "must be in the future")
     return start
 

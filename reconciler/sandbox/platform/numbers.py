@@ -16,7 +16,15 @@ from .context import Answer, Req
 from .errors import bad_reference, failure, invalid, not_found
 from .listing import page, page_request
 from .preconditions import check_if_match
-from .rules import CREATED, SIP_DEFAULT_PORTS, SIP_DEFAULT_TRANSPORT, SIP_TRANSPORTS
+from .rules import (
+    CREATED,
+    NUMBERS_UNIQUE,
+    SIP_DEFAULT_PORTS,
+    SIP_DEFAULT_TRANSPORT,
+    SIP_TRANSPORTS,
+    TRUNK_NAME_MAX,
+    UNCHANGED_WRITE_KEEPS_ETAG,
+)
 from .store import Resource, new_etag
 
 KIND = "number"
@@ -46,7 +54,7 @@ def _trunk(value: Any) -> dict[str, Any]:
     trunk = checks.obj(value, "sip_trunk")
     checks.no_unknown(trunk, TRUNK_FIELDS, "sip_trunk.")
     if "name" in trunk:
-        checks.string(trunk["name"], "sip_trunk.name", low=1, high=255)
+        checks.string(trunk["name"], "sip_trunk.name", low=1, high=TRUNK_NAME_MAX)
     if "hostname" not in trunk:
         raise invalid("sip_trunk.hostname", "field required")
     host = checks.string(trunk["hostname"], "sip_trunk.hostname", low=1, high=253)
@@ -107,6 +115,8 @@ def _answer(resource: Resource, status: int = 200) -> Answer:
 
 
 def _refuse_duplicate(req: Req, digits: str, own: str | None) -> None:
+    if not NUMBERS_UNIQUE:
+        return
     for other in req.platform.store.scan(req.app_id, KIND):
         if other.id != own and other.body.get("digits") == digits:
             raise failure("NumberAlreadyExists", f"The number {digits} exists as {other.id}.")
@@ -177,7 +187,7 @@ def update(req: Req) -> Answer:
             body["sip_trunk"] = _trunk(patch["sip_trunk"])
         if "inbound" in patch:
             body["inbound"], links = _inbound(req, patch["inbound"])
-        if body != resource.body:
+        if body != resource.body or not UNCHANGED_WRITE_KEEPS_ETAG:
             resource.body = body
             resource.etag = new_etag()
             resource.update_ts = req.platform.now()

@@ -143,6 +143,21 @@ IF_MATCH_OPTIONAL = frozenset(
 """Operations that check ``If-Match`` when it is sent."""
 WILDCARD_IF_MATCH = True
 """UNCONFIRMED: ``If-Match: *`` matches any current version (RFC 9110)."""
+UNCHANGED_WRITE_KEEPS_ETAG = True
+"""UNCONFIRMED: a write that changes nothing keeps the ETag and ``update_ts`` (a key written
+with the value it has keeps its ETag: "repeating the request is safe")."""
+
+# -- bodies ---------------------------------------------------------------------------------------
+UNKNOWN_FIELDS_REFUSED = True
+"""UNCONFIRMED: a field the sandbox does not know is a 400 (secret sets, numbers and their
+trunks, sessions, campaigns); agent configurations keep them (``UNKNOWN_AGENT_FIELDS_KEPT``)."""
+SECRET_VALUE_MIN_CHARS = 1
+"""UNCONFIRMED: a secret value is a string of at least this many characters."""
+TRUNK_NAME_MAX = 255
+"""UNCONFIRMED: the longest ``sip_trunk.name``."""
+NUMBERS_UNIQUE = True
+"""UNCONFIRMED: a phone number (its E.164 digits) exists once in a project
+(``NumberAlreadyExists``)."""
 
 # -- references and write-only values -----------------------------------------------------------
 PIPELINE_STAGES = ("asr", "llm", "tts")
@@ -161,6 +176,15 @@ given (the documented field list was cut off), not refused."""
 # -- sessions and campaigns ---------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL_S = 24 * 3600
 """UNCONFIRMED: how long an ``Idempotency-Key`` is remembered."""
+IDEMPOTENCY_KEY_MAX = 255
+"""UNCONFIRMED: the longest ``Idempotency-Key``."""
+VALUES_ONLY_DECLARED = True
+"""UNCONFIRMED: a session's ``values`` may name only variables its agent declares."""
+STOP_OF_STOPPED_IS_NOOP = True
+"""UNCONFIRMED: stopping a session that is not running answers ``{}`` (else 409
+``SessionNotActive``)."""
+CAMPAIGN_START_IN_FUTURE = True
+"""UNCONFIRMED: a scheduled campaign's start time must be in the future."""
 TELEPHONY_FIELDS = ("from", "to")
 """UNCONFIRMED: a telephony transport names the number to call from (``from``: a number_id)
 and the number to call (``to``: E.164)."""

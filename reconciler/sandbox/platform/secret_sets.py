@@ -9,11 +9,20 @@ import hmac
 import json
 from typing import Any
 
+from . import checks
 from .context import Answer, Req
 from .errors import failure, invalid, not_found
 from .listing import page, page_request
 from .preconditions import check_if_match, check_if_none_match
-from .rules import CREATED, KEY_IN_USE_REASON, LAST_KEY_REASON, MAX_SECRET_SET_BYTES, NAME_RE
+from .rules import (
+    CREATED,
+    KEY_IN_USE_REASON,
+    LAST_KEY_REASON,
+    MAX_SECRET_SET_BYTES,
+    NAME_RE,
+    SECRET_VALUE_MIN_CHARS,
+    UNCHANGED_WRITE_KEEPS_ETAG,
+)
 from .store import PlatformStore, Resource, new_etag
 
 KIND = "secret_set"
@@ -47,11 +56,13 @@ def _key_entry(
     ``fields`` names the key and the value in error details."""
     if not NAME_RE.fullmatch(key):
         raise invalid(fields[0], "a key is 1 to 64 characters from A-Z, a-z, 0-9 and _")
-    if not isinstance(value, str) or not value:
-        raise invalid(fields[1], "must be a non-empty string")
+    if not isinstance(value, str) or len(value) < SECRET_VALUE_MIN_CHARS:
+        raise invalid(
+            fields[1], f"must be a string of at least {SECRET_VALUE_MIN_CHARS} characters"
+        )
     now = req.platform.now()
     value_digest = digest_of(req.platform.store, value)
-    if old is not None and old["digest"] == value_digest:
+    if UNCHANGED_WRITE_KEEPS_ETAG and old is not None and old["digest"] == value_digest:
         return old
     size = len(json.dumps(key).encode()) + 1 + len(json.dumps(value, ensure_ascii=False).encode())
     return {
@@ -75,9 +86,7 @@ def _secrets(body: dict[str, Any], *, nulls: bool) -> dict[str, Any]:
         raise invalid("secrets", "field required")
     if not isinstance(secrets, dict):
         raise invalid("secrets", "must be an object of key names to values")
-    unknown = sorted(set(body) - {"secrets", "name"})
-    if unknown:
-        raise invalid(unknown[0], "unknown field")
+    checks.no_unknown(body, ("name", "secrets"), "")
     if not nulls and not secrets:
         raise invalid("secrets", "a secret set needs at least one key")
     return secrets
@@ -112,7 +121,7 @@ def _save(req: Req, resource: Resource, keys: dict[str, Any], changed: bool) -> 
             "instead.",
         )
     _check_size(keys)
-    if changed:
+    if changed or not UNCHANGED_WRITE_KEEPS_ETAG:
         resource.body = {"keys": keys}
         resource.etag = new_etag()
         resource.update_ts = req.platform.now()
@@ -215,9 +224,7 @@ def set_key(req: Req) -> Answer:
     """
     name, key = req.params["name"], req.params["key"]
     body = req.json_object()
-    unknown = sorted(set(body) - {"value"})
-    if unknown:
-        raise invalid(unknown[0], "unknown field")
+    checks.no_unknown(body, ("value",), "")
     if "value" not in body:
         raise invalid("value", "field required")
     with req.platform.store.store.transaction():

@@ -17,12 +17,15 @@ from .errors import bad_reference, failure, invalid, not_found
 from .listing import page, page_request
 from .rules import (
     CHANNEL_MAX,
+    IDEMPOTENCY_KEY_MAX,
     IDEMPOTENCY_KEY_TTL_S,
     PIPELINE_STAGES,
     SECRET_REF_RE,
     SESSION_DEFAULT_STATUS_FILTER,
     SESSION_LIST_WINDOW_S,
     SESSION_STATUSES,
+    STOP_OF_STOPPED_IS_NOOP,
+    VALUES_ONLY_DECLARED,
 )
 from .store import Resource, new_etag
 
@@ -103,7 +106,7 @@ def _values(value: Any, config: dict[str, Any]) -> dict[str, Any]:
     values = checks.obj(value, "values")
     declared = config.get("variables") or {}
     for name, item in values.items():
-        if name not in declared:
+        if VALUES_ONLY_DECLARED and name not in declared:
             raise invalid(f"values.{name}", "the agent declares no such variable")
         if not isinstance(item, (str, int, float)) or isinstance(item, bool):
             raise invalid(f"values.{name}", "must be a string or a number")
@@ -143,7 +146,7 @@ def _start(req: Req, body: dict[str, Any], config: dict[str, Any], agent_id: str
     with store.store.transaction():
         now = req.platform.now()
         if key is not None:
-            checks.string(key, "Idempotency-Key", low=1, high=255)
+            checks.string(key, "Idempotency-Key", low=1, high=IDEMPOTENCY_KEY_MAX)
             seen = store.get(req.app_id, IDEMPOTENCY, key)
             if seen is not None and now - seen.create_ts < IDEMPOTENCY_KEY_TTL_S:
                 raise failure(
@@ -302,7 +305,10 @@ def stop(req: Req) -> Answer:
     store = req.platform.store
     with store.store.transaction():
         resource = _load(req)
-        if _status(req, resource)[0] in ACTIVE:
+        if _status(req, resource)[0] not in ACTIVE:
+            if not STOP_OF_STOPPED_IS_NOOP:
+                raise failure("SessionNotActive", f"Session {resource.id} is not running.")
+        else:
             resource.body["stop_requested_at"] = req.platform.now()
             resource.update_ts = req.platform.now()
             store.put(resource)
