@@ -93,8 +93,12 @@ class PlatformStore:
         """The database's salt for secret digests (made on first use, kept across restarts)."""
         value = self.store.get_meta(SALT_KEY)
         if value is None:
-            value = secrets.token_hex(16)
-            self.store.set_meta(SALT_KEY, value)
+            # INSERT OR IGNORE: two processes sharing the file agree on the first salt written.
+            self.store.rows(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                (SALT_KEY, secrets.token_hex(16)),
+            )
+            value = self.store.get_meta(SALT_KEY) or ""
         return value
 
     def get(self, app_id: str, kind: str, ident: str) -> Resource | None:
