@@ -194,3 +194,16 @@ def test_a_served_sandbox_answers_the_platform_beside_the_engine(
         )
     finally:
         client.close()
+
+
+def test_every_reason_and_status_the_sandbox_answers_is_in_the_docs() -> None:
+    from reconciler.sandbox.platform.rules import REASON_STATUS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "platform-api.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+        for line in text.splitlines()
+        if line.startswith("| `") and line.count("|") >= 5
+    }
+    for reason, status in REASON_STATUS.items():
+        assert rows.get(reason) == str(status), reason
