@@ -7,7 +7,7 @@
 - String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``).
 - Unknown keys are errors, with a suggestion. ``customer_id``/``customer_secret`` are never read
   from the file: they come from ``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET``; with
-  ``engine: sandbox`` and those unset, both default to ``sandbox``.
+  ``engine: sandbox``, ``platform: sandbox`` and those unset, both default to ``sandbox``.
 - ``RECONCILER_ENGINE``, when set and not empty, overrides ``engine``.
 - ``platform`` (the Conversational AI Platform) is ``sandbox`` (the default), ``preview``, an
   ``https://`` URL, or an ``http://`` URL on the loopback interface (a served sandbox);
@@ -190,11 +190,14 @@ def _environment(
         else:
             values["platform"] = platform
     engine = values.get("engine", SANDBOX)
+    # The sandbox's own credentials stand in only when nothing else is called: a real Platform
+    # (or engine) must get the credentials from the environment, never ``sandbox``.
+    only_sandboxes = engine == SANDBOX and values.get("platform", SANDBOX) == SANDBOX
     for key, variable in _NOT_IN_FILE.items():
         value = environ.get(variable, "")
         if value:
             values[key] = value
-        elif engine == SANDBOX:
+        elif only_sandboxes:
             values[key] = SANDBOX_CREDENTIAL
 
 

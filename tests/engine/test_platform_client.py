@@ -290,7 +290,12 @@ def test_build_from_settings_for_the_sandbox_preview_and_a_served_sandbox(tmp_pa
         asyncio.run(client.aclose())
     finally:
         app.state.sandbox.close()
-    served = load_settings(tmp_path, None, {"RECONCILER_PLATFORM": "http://127.0.0.1:8787"})
+    environ = {
+        "RECONCILER_PLATFORM": "http://127.0.0.1:8787",
+        "AGORA_CUSTOMER_ID": "sandbox",
+        "AGORA_CUSTOMER_SECRET": "sandbox",
+    }
+    served = load_settings(tmp_path, None, environ)
     client = build_platform_client(served)
     assert client.endpoint == "http://127.0.0.1:8787/conversational-ai"
     asyncio.run(client.aclose())
@@ -302,3 +307,11 @@ def test_build_from_settings_for_the_sandbox_preview_and_a_served_sandbox(tmp_pa
     for bad in ("http://p.example.com", "https://u:p@p.example.com", "ftp://x", "sandbox"):
         with pytest.raises(SettingsError):
             resolve_platform(bad)
+
+
+def test_a_real_platform_without_credentials_is_a_settings_error(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text("platform: preview\n", encoding="utf-8")
+    settings = load_settings(tmp_path, None, {})
+    with pytest.raises(SettingsError) as info:
+        build_platform_client(settings)
+    assert "AGORA_CUSTOMER_ID" in str(info.value)

@@ -250,3 +250,12 @@ def test_a_bad_platform_is_named_where_it_was_set(tmp_path: Path) -> None:
     assert errors(tmp_path) == [
         "reconciler.yaml:1: platform must be sandbox, preview or an https:// URL"
     ]
+
+
+def test_a_real_platform_never_gets_the_sandbox_credentials(tmp_path: Path) -> None:
+    write(tmp_path, "platform: preview\n")
+    settings = load_settings(tmp_path, None, {})
+    assert settings.customer_id is None and settings.customer_secret is None
+    given = {"AGORA_CUSTOMER_ID": "cid", "AGORA_CUSTOMER_SECRET": "secret"}
+    settings = load_settings(tmp_path, None, given)
+    assert settings.customer_id is not None and settings.customer_id.get_secret_value() == "cid"
