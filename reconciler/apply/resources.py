@@ -28,6 +28,7 @@ from reconciler.diff import spec_digest
 from reconciler.engine.wire import scrub
 from reconciler.errors import ApplyError, EngineError, StateError
 from reconciler.kinds import resolve_references
+from reconciler.kinds.base import Created, Held
 from reconciler.kinds.references import is_known_after_apply
 from reconciler.models import StateDoc
 from reconciler.models.plan import ResourcePlan
@@ -109,7 +110,7 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     run.emit(ApplyEvent(address, action.action, "stop", "begin", record.id))
     kind = ctx.kinds.kind(record.kind)
     try:
-        await run.call(lambda: kind.delete(record.id))
+        await run.call(lambda: kind.delete(Held(record.id, record.version)))
     except Exception as exc:
         _failed(run, action, exc, started, "delete", record.id)
         return False
@@ -144,10 +145,12 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
     try:
         if phase == "update" and record is not None:
             changed = tuple(str(c.path) for c in action.changes)
-            await run.call(lambda: kind.update(record.id, body, changed))
+            held = Held(record.id, record.version)
+            version = await run.call(lambda: kind.update(held, body, changed))
             resource_id = record.id
         else:
-            resource_id = await run.call(lambda: kind.create(resource.name, body))
+            created: Created = await run.call(lambda: kind.create(resource.name, body))
+            resource_id, version = created
     except Exception as exc:
         _failed(run, action, exc, started, phase, record.id if record else None)
         return False
@@ -156,6 +159,7 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
         kind=resource.kind,
         name=resource.name,
         id=resource_id,
+        version=version,
         spec=spec,
         spec_digest=spec_digest(spec),
         created_at=record.created_at if record is not None and phase == "update" else started,

@@ -10,7 +10,7 @@ References between resources (``{ref: KIND/NAME}``, ``$secrets.<set>.<key>``) ar
 """
 
 from reconciler.kinds.agent import AGENT
-from reconciler.kinds.base import Kind, KindRules
+from reconciler.kinds.base import Created, Held, Kind, KindRules
 from reconciler.kinds.graph import closure, creation_order, deletion_order
 from reconciler.kinds.live import read_resources
 from reconciler.kinds.references import (
@@ -25,6 +25,8 @@ __all__ = [
     "AGENT",
     "DEFAULT_KIND",
     "KNOWN_AFTER_APPLY",
+    "Created",
+    "Held",
     "Kind",
     "KindRegistry",
     "KindRules",

@@ -9,11 +9,27 @@ the executor only says *what* to do: create this spec, update that id, delete it
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
 from reconciler.models.fieldpath import FieldPath
+
+
+class Created(NamedTuple):
+    """What a create answered: the engine's id of the new resource and its version."""
+
+    id: str
+    version: str | None = None
+    """The engine's version of it (an ``ETag``), when the engine versions resources; state
+    records it, and updates and deletes send it back (``If-Match``)."""
+
+
+class Held(NamedTuple):
+    """A resource the state records, as a kind's engine calls see it."""
+
+    id: str
+    version: str | None = None
 
 
 class KindRules(Protocol):
@@ -41,16 +57,18 @@ class Kind(KindRules, Protocol):
     def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
         """Paths of ``spec`` that are secret or write-only: recorded and shown as digests only."""
 
-    async def create(self, name: str, spec: dict[str, Any]) -> str:
-        """Create the resource (references already resolved to ids); the id the engine gave."""
+    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+        """Create the resource (references already resolved to ids): the id the engine gave it
+        and its version."""
 
     async def update(
-        self, resource_id: str, spec: dict[str, Any], changed: tuple[str, ...]
-    ) -> None:
-        """Bring resource ``resource_id`` to ``spec`` in place; ``changed`` lists the paths that
-        differ (written as text), so a kind can send only those."""
+        self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
+    ) -> str | None:
+        """Bring ``resource`` to ``spec`` in place; ``changed`` lists the paths that differ
+        (written as text), so a kind can send only those. Returns the new version. A kind whose
+        engine versions its resources sends ``resource.version`` as its precondition."""
 
-    async def delete(self, resource_id: str) -> None:
+    async def delete(self, resource: Held) -> None:
         """Delete the resource; one that is already gone is not an error."""
 
     async def read(self, resource_id: str) -> dict[str, Any] | None:

@@ -55,6 +55,8 @@ class ResourceRecord(BaseModel):
     name: str
     id: str
     """What the engine calls it (the id its create answered with)."""
+    version: str | None = None
+    """The engine's version of it (an ``ETag``) as last answered, when the engine has them."""
     spec: dict[str, Any]
     """Redacted spec as applied, references resolved to the ids they named."""
     spec_digest: str

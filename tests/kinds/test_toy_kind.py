@@ -145,6 +145,31 @@ def test_an_update_that_drops_a_reference_runs_before_the_delete_of_what_it_refe
     assert toy.engine.calls == [("update", "child"), ("delete", "base")]
 
 
+def test_an_update_sends_the_recorded_version_and_records_the_new_one(toy: Toy) -> None:
+    toy.apply(want(widget("base")))
+    created = toy.reloaded().resources["Widget/base"]
+    assert created.version == toy.engine.version(created.id)
+
+    _, result, _ = toy.apply(want(widget("base", color="blue")))
+
+    assert result.ok, result.failed
+    updated = toy.reloaded().resources["Widget/base"]
+    assert updated.version == toy.engine.version(updated.id) != created.version
+
+
+def test_an_update_of_a_resource_changed_outside_fails_and_records_nothing(toy: Toy) -> None:
+    toy.apply(want(widget("base")))
+    base_id = toy.engine.id_of("base")
+    toy.engine.widgets[base_id] = {"color": "green", "size": 1}  # edited in a console
+    before = toy.reloaded().resources
+
+    _, result, _ = toy.apply(want(widget("base", color="blue")))
+
+    assert [(r.name, r.reason) for r in result.failed] == [("Widget/base", "PreconditionFailed")]
+    assert toy.engine.widgets[base_id]["color"] == "green"  # never overwritten blindly
+    assert toy.reloaded().resources == before
+
+
 def test_a_change_that_cannot_be_made_in_place_replaces_the_resource(toy: Toy) -> None:
     toy.apply(want(widget("child", parent="base"), widget("base")))
     toy.engine.calls.clear()

@@ -8,18 +8,20 @@ module is: plan.py, the executor and the renderers know nothing of it. A widget 
 
 :class:`WidgetEngine` behaves like a careful API: a create or update naming a parent it does not
 hold is refused (404), and a widget that another one names as its parent cannot be deleted
-(409 ``InUse``), so a plan that runs in the wrong order fails loudly.
+(409 ``InUse``), so a plan that runs in the wrong order fails loudly; an update must name the
+version it changes (``If-Match``: 412 ``PreconditionFailed`` otherwise).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Any
 
 from pydantic import BaseModel
 
 from reconciler.errors import EngineError
-from reconciler.kinds import find_references
+from reconciler.kinds import Created, Held, find_references
 from reconciler.models import FieldPath
 from reconciler.models.resources import DesiredResource
 
@@ -60,9 +62,15 @@ class WidgetEngine:
         self.calls.append(("create", name))
         return widget_id
 
-    async def update(self, widget_id: str, spec: dict[str, Any]) -> None:
+    def version(self, widget_id: str) -> str:
+        """The widget's version (an ETag): a digest of what the engine holds."""
+        return '"' + hashlib.sha256(repr(self.widgets[widget_id]).encode()).hexdigest()[:12] + '"'
+
+    async def update(self, widget_id: str, spec: dict[str, Any], *, if_match: str | None) -> None:
         if widget_id not in self.widgets:
             raise EngineError(f"widget {widget_id} not found", reason="NotFound")
+        if if_match != self.version(widget_id):
+            raise EngineError(f"widget {widget_id} changed meanwhile", reason="PreconditionFailed")
         self._check_parent(spec)
         self.widgets[widget_id] = copy.deepcopy(spec)
         self.calls.append(("update", self.names[widget_id]))
@@ -103,16 +111,18 @@ class WidgetKind:
     def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
         return frozenset({PASSWORD}) if "password" in spec else frozenset()
 
-    async def create(self, name: str, spec: dict[str, Any]) -> str:
-        return await self.engine.create(name, spec)
+    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+        widget_id = await self.engine.create(name, spec)
+        return Created(widget_id, self.engine.version(widget_id))
 
     async def update(
-        self, resource_id: str, spec: dict[str, Any], changed: tuple[str, ...]
-    ) -> None:
-        await self.engine.update(resource_id, spec)
+        self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
+    ) -> str | None:
+        await self.engine.update(resource.id, spec, if_match=resource.version)
+        return self.engine.version(resource.id)
 
-    async def delete(self, resource_id: str) -> None:
-        await self.engine.delete(resource_id)
+    async def delete(self, resource: Held) -> None:
+        await self.engine.delete(resource.id)
 
     async def read(self, resource_id: str) -> dict[str, Any] | None:
         return self.engine.widgets.get(resource_id)
