@@ -613,11 +613,7 @@ def _plan_resources(
     wanted = {} if options.destroy else desired.resources
     edges, where = _resource_edges(wanted, state.resources, options.kinds)
     order = creation_order(edges, where)
-    if options.targets:
-        targets = set(options.targets) | set(options.replace)
-        selected = closure((t for t in targets if t in edges), edges)
-    else:
-        selected = set(edges)
+    selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
     ids: dict[str, str | None] = {}
     plans: list[ResourcePlan] = []
     for address in order:
@@ -654,6 +650,22 @@ def _plan_resources(
         if address in selected:
             plans.append(planned)
     return tuple(plans)
+
+
+def _selected_resources(
+    options: PlanOptions, edges: dict[str, tuple[str, ...]], wanted: set[str]
+) -> set[str]:
+    """What ``--target`` plans: a kept target and what it references (created or updated
+    first), and a target to delete and whatever references it (deleted first)."""
+    targets = (set(options.targets) | set(options.replace)) & set(edges)
+    referrers: dict[str, list[str]] = {address: [] for address in edges}
+    for address, references in edges.items():
+        for reference in references:
+            if reference in referrers:
+                referrers[reference].append(address)
+    kept = closure((t for t in targets if t in wanted), edges)
+    gone = closure((t for t in targets if t not in wanted), referrers)
+    return (kept & wanted) | gone
 
 
 def resource_view(

@@ -5,7 +5,8 @@ so :func:`creation_order` lists what is referenced first and :func:`deletion_ord
 Among resources that do not depend on each other the order is by address, so the same
 manifests always give the same plan. A cycle cannot be ordered: it is a validation error that
 names every resource on it. :func:`closure` is what ``--target`` plans: the targets and
-everything they reference, directly or not.
+everything they reference, directly or not (over the reversed edges, for a target to delete:
+everything that references it).
 
 Edges to addresses that are not nodes (a resource not in this plan) do not order anything.
 """

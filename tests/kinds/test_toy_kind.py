@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.apply import ApplyContext, ApplyResult, apply_plan
+from reconciler.cli.output import summary_line
 from reconciler.engine import mint_agent_token
 from reconciler.errors import PlanError, ValidationError
 from reconciler.kinds import KNOWN_AFTER_APPLY, KindRegistry, default_registry, read_resources
@@ -277,6 +278,31 @@ def test_target_pulls_in_what_the_target_references(toy: Toy) -> None:
 
     assert [r.address for r in child.resources] == ["Widget/root", "Widget/parent", "Widget/child"]
     assert [r.address for r in parent.resources] == ["Widget/root", "Widget/parent"]
+
+
+def test_target_of_a_delete_pulls_in_what_references_it_not_what_it_references(
+    toy: Toy,
+) -> None:
+    toy.apply(want(widget("child", parent="base"), widget("base"), widget("other")))
+
+    base = toy.plan(want(widget("other")), targets=("Widget/base",))
+    child = toy.plan(want(widget("other")), targets=("Widget/child",))
+
+    assert [(r.address, r.action) for r in base.resources] == [
+        ("Widget/base", "delete"),
+        ("Widget/child", "delete"),
+    ]
+    assert [(r.address, r.action) for r in child.resources] == [("Widget/child", "delete")]
+
+
+def test_the_apply_summary_counts_resources_by_what_was_done(toy: Toy) -> None:
+    toy.apply(want(widget("child", parent="base"), widget("base"), widget("gone")))
+
+    _, result, _ = toy.apply(
+        want(widget("child", parent="base", size=2), widget("base", color="blue"))
+    )
+
+    assert summary_line(result, "apply") == "Apply complete: 1 updated, 1 replaced, 1 deleted."
 
 
 def test_agents_are_planned_as_before_beside_resources_of_another_kind(toy: Toy) -> None:
