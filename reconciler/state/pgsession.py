@@ -3,8 +3,10 @@
 A :class:`PgSession` opens its connection on first use (``psycopg`` is imported only then, so
 commands on the local backend never load it), creates or migrates the schema (see
 :mod:`reconciler.state.pgschema`) and turns every database failure into a
-:class:`~reconciler.errors.StateError` whose message holds no password: libpq messages may echo
-connection parameters, so the URL's password, ``PGPASSWORD`` and any ``password=`` are scrubbed.
+:class:`~reconciler.errors.StateError` whose message holds no secret: libpq messages may echo
+connection parameters, so every secret of the connection (the password, ``PGPASSWORD``, the
+secret parameters such as ``sslpassword``, in any encoding and any ``name=value`` form) is masked
+by :func:`reconciler.models.stateurl.mask_connection_text`.
 
 The store and the lock of a project share the session: the advisory lock belongs to the
 connection, so when that connection is lost while the lock is held, the session refuses to open a
@@ -14,13 +16,12 @@ new one (which would write without the lock) and every later write fails.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import StateError
-from reconciler.models.stateurl import MASK, quote_password, split_postgres_url, tls_defaults
+from reconciler.models.stateurl import mask_connection_text, split_postgres_url, tls_defaults
 
 if TYPE_CHECKING:
     import psycopg
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["PgSession"]
 
 CONNECT_TIMEOUT_S = 10
-_PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
 
 
 class PgSession:
@@ -42,14 +41,18 @@ class PgSession:
         state_key: str,
         shown: str,
         environ: Mapping[str, str],
+        secret_params: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
         self.state_key = state_key
         self.shown = shown
-        """The URL as shown to people (password masked)."""
+        """The URL as shown to people (secrets masked)."""
         self._password = password
+        self._secret_params = dict(secret_params or {})
         self._params = tls_defaults(split_postgres_url(url), environ)
-        self._secrets = [s for s in (password, environ.get("PGPASSWORD")) if s]
+        self._secrets = [
+            s for s in (password, environ.get("PGPASSWORD"), *self._secret_params.values()) if s
+        ]
         self._conn: psycopg.Connection[Any] | None = None
         self._guard = threading.RLock()
         self.lock_held = False
@@ -59,11 +62,8 @@ class PgSession:
         return f"PgSession({self.shown!r}, state_key={self.state_key!r})"
 
     def scrub(self, text: str) -> str:
-        """``text`` without any password (the URL's, ``PGPASSWORD``, ``password=...``)."""
-        for secret in self._secrets:
-            text = text.replace(secret, MASK).replace(quote_password(secret), MASK)
-        text = _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, text)
-        return _USERINFO.sub(lambda m: m.group(1) + ":" + MASK + "@", text)
+        """``text`` without any secret of the connection (see the module docstring)."""
+        return mask_connection_text(text, self._secrets)
 
     def failure(self, doing: str, exc: BaseException) -> StateError:
         """A clean, password-free error for a database failure while ``doing`` something."""
@@ -108,6 +108,7 @@ class PgSession:
             "application_name": "reconciler",
             **self._params,
         }
+        params.update(self._secret_params)
         if self._password is not None:
             params["password"] = self._password
         try:
