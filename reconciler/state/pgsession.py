@@ -1,8 +1,10 @@
 """One database session of the PostgreSQL state backend: connecting, the schema, clean errors.
 
 A :class:`PgSession` opens its connection on first use (``psycopg`` is imported only then, so
-commands on the local backend never load it), creates or migrates the schema (see
-:mod:`reconciler.state.pgschema`) and turns every database failure into a
+commands on the local backend never load it), reads the schema version without writing anything
+(:meth:`PgSession.has_tables`: a database without the tables holds no state yet), creates or
+migrates the tables only for a writer (:meth:`PgSession.ensure_tables`; see
+:mod:`reconciler.state.pgschema`), and turns every database failure into a
 :class:`~reconciler.errors.StateError` whose message holds no secret: libpq messages may echo
 connection parameters, so every secret of the connection (the password, ``PGPASSWORD``, the
 secret parameters such as ``sslpassword``, in any encoding and any ``name=value`` form) is masked
@@ -54,6 +56,8 @@ class PgSession:
             s for s in (password, environ.get("PGPASSWORD"), *self._secret_params.values()) if s
         ]
         self._conn: psycopg.Connection[Any] | None = None
+        self._version = 0
+        """The schema version last read or made (0: no tables when last looked)."""
         self._guard = threading.RLock()
         self.lock_held = False
         """Set by the lock while it holds the advisory lock on this session's connection."""
@@ -87,6 +91,44 @@ class PgSession:
             self._conn = self._open()
             return self._conn
 
+    def has_tables(self) -> bool:
+        """Whether the state tables exist, read without writing (no tables: no state yet).
+
+        A schema older than this reconciler's is refused here: only a writing command may
+        migrate it.
+        """
+        from reconciler.state.pgschema import SCHEMA_VERSION, check_not_newer, schema_version
+
+        with self._guard:
+            conn = self.connection()
+            if self._version == 0:  # looked again: another run may have made them meanwhile
+                try:
+                    self._version = schema_version(conn)
+                except _psycopg_error() as exc:
+                    raise self.failure("read the state", exc) from None
+                check_not_newer(self._version, self.shown)
+            if 0 < self._version < SCHEMA_VERSION:
+                raise StateError(
+                    f"the state database {self.shown} has schema version {self._version}, older "
+                    f"than this reconciler's ({SCHEMA_VERSION}); a command that writes the state "
+                    "(apply) upgrades it"
+                )
+            return self._version > 0
+
+    def ensure_tables(self) -> None:
+        """Create or migrate the state tables (DDL): for commands that write the state."""
+        from reconciler.state.pgschema import SCHEMA_VERSION, ensure_schema
+
+        with self._guard:
+            conn = self.connection()
+            if self._version == SCHEMA_VERSION:
+                return
+            try:
+                ensure_schema(conn, self.shown)
+            except _psycopg_error() as exc:
+                raise self.failure("set up its tables", exc) from None
+            self._version = SCHEMA_VERSION
+
     def _lost_lock(self, detail: str) -> StateError:
         return StateError(
             f"lost the connection to the state database {self.shown} that held the state "
@@ -101,7 +143,7 @@ class PgSession:
             raise StateError(
                 "a postgresql:// state needs the psycopg package: pip install 'psycopg[binary]'"
             ) from None
-        from reconciler.state.pgschema import ensure_schema
+        from reconciler.state.pgschema import check_not_newer, schema_version
 
         params: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT_S,
@@ -116,10 +158,11 @@ class PgSession:
         except psycopg.Error as exc:
             raise self.failure("connect", exc) from None
         try:
-            ensure_schema(conn, self.shown)
+            self._version = schema_version(conn)
+            check_not_newer(self._version, self.shown)
         except psycopg.Error as exc:
             conn.close()
-            raise self.failure("set up its tables", exc) from None
+            raise self.failure("read the state", exc) from None
         except BaseException:
             conn.close()
             raise
@@ -138,3 +181,9 @@ class PgSession:
         if conn is not None:
             with contextlib.suppress(Exception):  # at shutdown anything may be gone
                 conn.close()
+
+
+def _psycopg_error() -> type[Exception]:
+    import psycopg
+
+    return psycopg.Error

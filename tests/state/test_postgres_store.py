@@ -79,8 +79,17 @@ def test_each_state_key_is_its_own_state(pg_url: str, tmp_path: Path) -> None:
     assert sorted(pg_backend(pg_url, tmp_path, state_key="team-a").store.load().agents) == ["a"]
 
 
-def test_the_schema_is_created_on_first_use_and_versioned(pg_url: str, tmp_path: Path) -> None:
-    pg_backend(pg_url, tmp_path).store.load()
+def table_names(url: str) -> set[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'reconciler_%'")
+        return {row[0] for row in rows}
+
+
+def test_the_schema_is_created_on_first_write_and_versioned(pg_url: str, tmp_path: Path) -> None:
+    store = pg_backend(pg_url, tmp_path).store
+    assert (store.exists, store.load().agents) == (False, {})
+    assert table_names(pg_url) == set()  # a read runs no DDL
+    store.write(make_doc("a"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         (version,) = conn.execute("SELECT version FROM reconciler_schema").fetchone() or (0,)
         tables = {
@@ -101,7 +110,7 @@ def test_the_schema_is_created_on_first_use_and_versioned(pg_url: str, tmp_path:
 
 
 def test_a_schema_from_a_newer_version_is_refused(pg_url: str, tmp_path: Path) -> None:
-    pg_backend(pg_url, tmp_path).store.load()
+    pg_backend(pg_url, tmp_path).store.write(make_doc("a"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE reconciler_schema SET version = %s", (SCHEMA_VERSION + 1,))
     with pytest.raises(StateError, match="newer reconciler") as refused:
@@ -218,13 +227,14 @@ def test_a_write_to_a_state_deleted_behind_the_store_is_refused(
     assert not pg_backend(pg_url, tmp_path).store.exists
 
 
-def test_sessions_opening_a_fresh_database_at_once_create_the_schema_once(
+def test_sessions_writing_to_a_fresh_database_at_once_create_the_schema_once(
     pg_url: str, tmp_path: Path
 ) -> None:
     stores = [pg_backend(pg_url, tmp_path).store for _ in range(4)]
     with ThreadPoolExecutor(len(stores)) as pool:
         found = list(pool.map(lambda store: store.exists, stores))
-    assert found == [False] * len(stores)
+        assert found == [False] * len(stores)
+        list(pool.map(lambda store: store.session.ensure_tables(), stores))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         rows = conn.execute("SELECT version FROM reconciler_schema").fetchall()
     assert rows == [(SCHEMA_VERSION,)]
