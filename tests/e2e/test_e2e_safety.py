@@ -306,14 +306,34 @@ def test_a_secret_inside_a_larger_value_is_scrubbed_from_engine_errors_in_any_en
     assert "InvalidRequestBody" in failed.stdout
     p.ok("-v", "apply", "--auto-approve", code=1)
     p.ok("plan", "--format", "json", code=0)
+    logs = watch_until(p, "reconcile.failed")  # the watch loop's JSON logs
     sandbox.control("DELETE", "/faults/rules")
     p.ok("apply", "--auto-approve")
     (keyed,) = [a for a in sandbox.agents(status="RUNNING") if a["name"].startswith("keyed")]
     assert keyed["join_body"]["properties"]["llm"]["url"] == url  # the key reached the engine
 
     texts = [(f"output of {r.args}", r.output) for r in p.results]
+    texts += [("watch --log-format json", logs)]
     state_files = sorted(p.state_file.parent.iterdir())
     texts += [(path.name, path.read_text(encoding="utf-8")) for path in state_files]
     secrets = {**SECRETS, "URL_KEY": url_key, "BEARER_TOKEN": bearer}
     found = leaks(texts, secrets)
     assert found == [], "\n".join(found)
+
+
+def watch_until(project: Project, needle: str, timeout: float = 60.0) -> str:
+    """Run ``watch --log-format json`` until a log line holds ``needle``; its whole output."""
+    proc = project.popen("watch", "--interval", "1s", "--log-format", "json")
+    assert proc.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if needle in line or time.monotonic() > deadline:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert any(needle in line for line in lines), "".join(lines)
+    return "".join(lines) + err + out
