@@ -25,7 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import EngineProtocolError
 from reconciler.models.live import STATUS_CODES
-from reconciler.models.masking import mask_secrets
+from reconciler.models.masking import Forms, forms_of, mask_forms
 
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 """Status code -> name (``2`` -> ``RUNNING``)."""
@@ -162,16 +162,22 @@ def _text(value: Any) -> str:
         return str(value)
 
 
-def scrub(text: str, secrets: Iterable[str], limit: int = MAX_DETAIL_CHARS) -> str:
+def scrub(
+    text: str,
+    secrets: Iterable[str],
+    limit: int = MAX_DETAIL_CHARS,
+    forms: Forms | None = None,
+) -> str:
     """``text`` with every form of every secret replaced by ``(sensitive)``, then cut to
     ``limit`` characters.
 
     The forms are those of :func:`reconciler.models.masking.mask_secrets`: raw, JSON-escaped,
     base64 and base64url (padded or not, at any alignment inside a longer encoded text), hex,
     and each of them percent-encoded wholly or in part. Secrets shorter than
-    :data:`~reconciler.models.secrets.MIN_SECRET_CHARS` are left alone.
+    :data:`~reconciler.models.secrets.MIN_SECRET_CHARS` are left alone. ``forms`` are the
+    forms of more secrets, computed beforehand (:func:`reconciler.models.masking.forms_of`).
     """
-    text = mask_secrets(text, secrets, SCRUBBED)
+    text = mask_forms(text, [forms_of(secrets), forms or Forms()], SCRUBBED)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from reconciler.models.secrets import MIN_SECRET_CHARS
 
-__all__ = ["mask_secrets", "secret_forms"]
+__all__ = ["Forms", "forms_of", "mask_forms", "mask_secrets", "secret_forms"]
 
 _MIN_FRAGMENT_CHARS = 8
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -61,6 +61,50 @@ def secret_forms(secret: str) -> frozenset[bytes]:
             if len(core) >= _MIN_FRAGMENT_CHARS:
                 forms.add(core)
     return frozenset(forms)
+
+
+def _views(text: str) -> list[_View]:
+    view = _View.of(text)
+    views = [view]
+    if "%" in text:
+        once = view.percent_decoded(plus_is_space=False)
+        views.append(once)
+        if b"%" in once.data:
+            views.append(once.percent_decoded(plus_is_space=False))
+    if "+" in text:
+        views.append(view.percent_decoded(plus_is_space=True))
+    return views
+
+
+_KEY_BYTES = 4
+"""Forms are indexed by their first bytes: every form is at least this long (a secret has at
+least :data:`~reconciler.models.secrets.MIN_SECRET_CHARS` characters)."""
+
+
+class Forms:
+    """The forms of many secrets, indexed by their first bytes, so that a text is scanned once
+    whatever their number (thousands of agents each with their own keys)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, forms: Iterable[bytes] = ()) -> None:
+        index: dict[bytes, set[bytes]] = {}
+        for form in forms:
+            if len(form) >= _KEY_BYTES:
+                index.setdefault(form[:_KEY_BYTES], set()).add(form)
+        self.index = {key: tuple(bucket) for key, bucket in index.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self.index)
+
+
+def forms_of(secrets: Iterable[str]) -> Forms:
+    """The forms of every secret (:func:`secret_forms`), to mask many texts with
+    (:func:`mask_forms`) without computing them again."""
+    forms: set[bytes] = set()
+    for secret in secrets:
+        forms |= secret_forms(secret)
+    return Forms(forms)
 
 
 class _View:
@@ -113,29 +157,19 @@ class _View:
             index += 1
         return _View(bytes(out), out_starts, out_ends)
 
-    def spans(self, forms: Iterable[bytes]) -> list[tuple[int, int]]:
-        """The original character spans of every occurrence of every form."""
+    def spans(self, forms: Forms) -> list[tuple[int, int]]:
+        """The original character spans of every occurrence of every form: one pass over the
+        bytes, looking each position's first bytes up in the forms' index."""
         found = []
-        data = self.data
-        for form in forms:
-            at = data.find(form)
-            while at >= 0:
-                found.append((self.starts[at], self.ends[at + len(form) - 1]))
-                at = data.find(form, at + 1)
+        data, index, width = self.data, forms.index, _KEY_BYTES
+        for at in range(len(data) - width + 1):
+            bucket = index.get(data[at : at + width])
+            if bucket is None:
+                continue
+            for form in bucket:
+                if data.startswith(form, at):
+                    found.append((self.starts[at], self.ends[at + len(form) - 1]))
         return found
-
-
-def _views(text: str) -> list[_View]:
-    view = _View.of(text)
-    views = [view]
-    if "%" in text:
-        once = view.percent_decoded(plus_is_space=False)
-        views.append(once)
-        if b"%" in once.data:
-            views.append(once.percent_decoded(plus_is_space=False))
-    if "+" in text:
-        views.append(view.percent_decoded(plus_is_space=True))
-    return views
 
 
 def mask_secrets(text: str, secrets: Iterable[str], mask: str) -> str:
@@ -143,14 +177,20 @@ def mask_secrets(text: str, secrets: Iterable[str], mask: str) -> str:
 
     Overlapping or adjacent matches are masked as one.
     """
-    forms: set[bytes] = set()
-    for secret in secrets:
-        forms |= secret_forms(secret)
-    if not forms or not text:
+    return mask_forms(text, [forms_of(secrets)], mask)
+
+
+def mask_forms(text: str, form_sets: Iterable[Forms], mask: str) -> str:
+    """``text`` with every occurrence of the forms of ``form_sets`` (from :func:`forms_of`)
+    replaced by ``mask``, found in the text as written and percent-decoded (see the module
+    docstring)."""
+    sets = [forms for forms in form_sets if forms]
+    if not sets or not text:
         return text
     spans: list[tuple[int, int]] = []
     for view in _views(text):
-        spans += view.spans(forms)
+        for forms in sets:
+            spans += view.spans(forms)
     if not spans:
         return text
     spans.sort()
