@@ -84,6 +84,8 @@ _MAX_LISTED = 200
 _MAX_INTERRUPTED = 20
 """Most agents named per kind (stop, restart) in the ⚠️ line."""
 _BACKTICKS = re.compile(r"`+")
+_RESOURCE = "resource:"
+"""Prefix of a resource's action in :class:`_Block` (its actions are not the agents')."""
 
 
 def plan_marker(plan: Plan) -> str:
@@ -107,7 +109,8 @@ def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     if plan.resources:
         head.append(f"**{resources_summary_line(plan)}**")
         blocks.extend(
-            _Block(_resource_block(r, block_cap), _resource_row(r)) for r in changed_resources(plan)
+            _Block(_resource_block(r, block_cap), _resource_row(r), _RESOURCE + r.action, r.address)
+            for r in changed_resources(plan)
         )
     return _fit(head, blocks, tail, max_chars)
 
@@ -341,6 +344,7 @@ def _index(blocks: list[_Block], room: int) -> str:
     for block in blocks:
         groups.setdefault(block.action, []).append(_plain(block.name))
     actions = [action for action in _TABLE_ORDER if action in groups]
+    actions += [action for action in groups if action.startswith(_RESOURCE)]
     labels = {action: _group_label(action, len(groups[action])) for action in actions}
     grouped = "\n".join(
         [_INDEX_TITLE, ""] + [f"- {labels[a]} {', '.join(groups[a])}" for a in actions]
@@ -375,6 +379,10 @@ def _index(blocks: list[_Block], room: int) -> str:
 
 
 def _group_label(action: str, count: int) -> str:
+    if action.startswith(_RESOURCE):
+        resource_action = action.removeprefix(_RESOURCE)
+        symbol = RESOURCE_SYMBOLS[resource_action].strip()
+        return f"**`{symbol}` {RESOURCE_LABELS[resource_action]} ({count:,}):**"
     symbol = SYMBOLS[action].strip()
     return f"**`{symbol}` {_ACTION_LABELS[action]} ({count:,}):**"
 

@@ -305,6 +305,18 @@ def test_the_apply_summary_counts_resources_by_what_was_done(toy: Toy) -> None:
     assert summary_line(result, "apply") == "Apply complete: 1 updated, 1 replaced, 1 deleted."
 
 
+def test_a_pull_request_comment_too_long_for_its_limit_still_names_every_resource(
+    toy: Toy,
+) -> None:
+    many = want(*(widget(f"w{i:03d}", note="x" * 200) for i in range(300)))
+
+    comment = render_markdown(toy.plan(many), max_chars=20_000)
+
+    assert len(comment) <= 20_000
+    assert "**`+` create (300):**" in comment
+    assert "w000" in comment
+
+
 def test_agents_are_planned_as_before_beside_resources_of_another_kind(toy: Toy) -> None:
     _, first, _ = toy.apply(want(agents=(agent("support"), agent("sales"))))
     assert first.ok, first.failed
