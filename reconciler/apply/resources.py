@@ -110,7 +110,7 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     run.emit(ApplyEvent(address, action.action, "stop", "begin", record.id))
     kind = ctx.kinds.kind(record.kind)
     try:
-        await run.call(lambda: kind.delete(Held(record.id, record.version)))
+        await run.call(lambda: kind.delete(Held(record.id, action.live_version or record.version)))
     except Exception as exc:
         _failed(run, action, exc, started, "delete", record.id)
         return False
@@ -145,7 +145,7 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
     try:
         if phase == "update" and record is not None:
             changed = tuple(str(c.path) for c in action.changes)
-            held = Held(record.id, record.version)
+            held = Held(record.id, action.live_version or record.version)
             version = await run.call(lambda: kind.update(held, body, changed))
             resource_id = record.id
         else:
@@ -164,6 +164,7 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
         spec_digest=spec_digest(spec),
         created_at=record.created_at if record is not None and phase == "update" else started,
         references=list(kind.references(resource.spec)),
+        protect=resource.protect,
     )
     if not await run.save_or_halt(lambda d: _with(d, new)):
         _failed(run, action, StateError(str(run.halted)), started, phase, resource_id, True)
@@ -191,7 +192,7 @@ def _secrets(run: Run, address: str) -> set[str]:
     resource = run.desired.resources.get(address)
     if resource is None:
         return set()
-    found: set[str] = set()
+    found: set[str] = set(resource.secrets)
     for path in resource.sensitive:
         stack = [path.get_in(resource.spec)]
         while stack:

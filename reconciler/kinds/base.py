@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Protocol
 from pydantic import BaseModel
 
 from reconciler.models.fieldpath import FieldPath
+from reconciler.models.live import LiveResource
 
 
 class Created(NamedTuple):
@@ -71,5 +72,12 @@ class Kind(KindRules, Protocol):
     async def delete(self, resource: Held) -> None:
         """Delete the resource; one that is already gone is not an error."""
 
-    async def read(self, resource_id: str) -> dict[str, Any] | None:
-        """The resource as the engine holds it now (its live status), or None when it is gone."""
+    def observe(self, live: LiveResource, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The live resource in the terms of the ``recorded`` spec: what the engine takes but
+        never shows (credentials, secret values) taken from the record, defaults the engine
+        fills in that the record did not set left out. Where it differs from the record, the
+        resource was changed outside (drift)."""
+
+    async def read(self, resource_id: str) -> LiveResource | None:
+        """The resource as the engine holds it now (its live status, in the recorded spec's
+        form, write-only fields absent), or None when it is gone."""

@@ -40,6 +40,13 @@ class DesiredResource(BaseModel):
     """What is diffed and sent, references (``{ref: KIND/NAME}``) still unresolved."""
     sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values are secret (recorded and shown only as digests)."""
+    secrets: frozenset[str] = Field(default_factory=frozenset)
+    """Each value interpolated into a sensitive path (scrubbed from every text)."""
+    protect: bool = False
+    """Never deleted (nor replaced) unless ``destroy --force``."""
+    unknown: dict[FieldPath, tuple[str, ...]] = Field(default_factory=dict)
+    """With unset variables allowed (``plan --no-refresh``): paths whose value is unknown and
+    the variables not set."""
 
     @property
     def address(self) -> str:
@@ -63,6 +70,9 @@ class ResourceRecord(BaseModel):
     created_at: FiniteFloat
     references: list[str] = Field(default_factory=list)
     """The addresses its spec referenced when applied: it is deleted before them."""
+    protect: bool = False
+    """Its manifest said ``protect: true`` when it was applied (kept after the manifest is
+    removed, so a removed protected resource is not deleted either)."""
 
     @property
     def address(self) -> str:

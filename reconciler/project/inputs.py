@@ -75,7 +75,47 @@ async def read_inputs(
     parallelism: int | None,
     hooks: Hooks,
 ) -> Inputs:
-    """Read what a plan is made from (see the module docstring)."""
+    """Read what a plan is made from (see the module docstring); with a refresh, the
+    recorded resources of the Platform's kinds are read too (:func:`_read_resources`)."""
+    inputs = await _read_inputs(
+        project,
+        refresh=refresh,
+        allow_unset=allow_unset,
+        resolve=resolve,
+        parallelism=parallelism,
+        hooks=hooks,
+    )
+    if inputs.live.refreshed and inputs.state.resources:
+        await _read_resources(project, inputs, hooks, parallelism)
+    return inputs
+
+
+async def _read_resources(
+    project: Project, inputs: Inputs, hooks: Hooks, parallelism: int | None
+) -> None:
+    """Read every recorded resource through its kind into ``inputs.live.resources``."""
+    from reconciler.kinds import read_resources
+    from reconciler.project.project import secret_values
+
+    async with project.platform.connect(
+        secrets=secret_values(inputs.desired),
+        on_retry=hooks.on_retry,
+        on_response=hooks.on_engine_call,
+        parallelism=parallelism,
+    ):
+        found = await read_resources(project.kinds, inputs.state.resources)
+    inputs.live = inputs.live.model_copy(update={"resources": found})
+
+
+async def _read_inputs(
+    project: Project,
+    *,
+    refresh: bool | None,
+    allow_unset: bool,
+    resolve: bool,
+    parallelism: int | None,
+    hooks: Hooks,
+) -> Inputs:
     with gc_paused():
         try:
             recorded, state, held = project.store.exists, project.store.load(), None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from reconciler.project.planchecks import (
     recorded_starts,
 )
 from reconciler.project.planfile import SavedPlan
+from reconciler.project.platform import PlatformSession, project_kinds
 from reconciler.state import StateLocker, open_backend
 
 if TYPE_CHECKING:
@@ -77,6 +79,10 @@ class Project:
         self.clock = clock
         self.backend = open_backend(settings, environ)
         self.store = self.backend.store
+        self.platform = PlatformSession(settings)
+        """The Conversational AI Platform, for the resources of its kinds."""
+        self.kinds = project_kinds(self.platform)
+        """Every kind the manifests may declare, bound to :attr:`platform`."""
         self._listing: ActiveListing | None = None
         """The active agents the last plan's refresh saw under the lock, for the next apply."""
 
@@ -133,6 +139,7 @@ class Project:
             destroy=destroy,
             force=force,
             max_unavailable=self.settings.max_unavailable,
+            kinds=self.kinds,
         )
 
     async def plan(
@@ -282,9 +289,20 @@ class Project:
                 on_event=hooks.on_event or (lambda _e: None),
                 should_stop=hooks.should_stop or (lambda: False),
                 active_listing=listing,
+                kinds=self.kinds,
             )
-            with self.store.write_log():
-                return await apply_plan(plan, desired, state, ctx)
+            async with contextlib.AsyncExitStack() as stack:
+                if any(r.action != "no-op" for r in plan.resources):
+                    await stack.enter_async_context(
+                        self.platform.connect(
+                            secrets=secret_values(desired),
+                            on_retry=hooks.on_retry,
+                            on_response=hooks.on_engine_call,
+                            parallelism=parallelism,
+                        )
+                    )
+                with self.store.write_log():
+                    return await apply_plan(plan, desired, state, ctx)
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token
@@ -319,6 +337,10 @@ def secret_values(desired: DesiredSet) -> set[str]:
         for path in agent.sensitive:
             found |= _strings(path.get_in(agent.spec))
         found |= agent.secrets
+    for resource in desired.resources.values():
+        for path in resource.sensitive:
+            found |= _strings(path.get_in(resource.spec))
+        found |= resource.secrets
     return found
 
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from reconciler.errors import EngineError
 from reconciler.kinds import Created, Held, find_references
 from reconciler.models import FieldPath
+from reconciler.models.live import LiveResource
 from reconciler.models.resources import DesiredResource
 
 KIND = "Widget"
@@ -124,8 +125,17 @@ class WidgetKind:
     async def delete(self, resource: Held) -> None:
         await self.engine.delete(resource.id)
 
-    async def read(self, resource_id: str) -> dict[str, Any] | None:
-        return self.engine.widgets.get(resource_id)
+    def observe(self, live: LiveResource, recorded: dict[str, Any]) -> dict[str, Any]:
+        observed = copy.deepcopy(live.spec)
+        if "password" in recorded:  # write-only: never shown (the toy engine keeps it)
+            observed["password"] = recorded["password"]
+        return observed
+
+    async def read(self, resource_id: str) -> LiveResource | None:
+        held = self.engine.widgets.get(resource_id)
+        if held is None:
+            return None
+        return LiveResource(version=self.engine.version(resource_id), spec=copy.deepcopy(held))
 
 
 def widget(name: str, *, parent: str | None = None, **spec: Any) -> DesiredResource:

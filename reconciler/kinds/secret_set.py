@@ -1,0 +1,102 @@
+"""The ``SecretSet`` kind: a Platform secret set, named by its manifest's ``name``.
+
+* **Spec**: ``{"keys": {key: value}}``. Every value is write-only on the Platform and sensitive
+  here: state and plans hold a salted digest per key, so a plan says which keys change and
+  never a value.
+* **Identity**: the set's name is its id on the Platform (unique in a project), recorded with
+  the set's ``ETag``.
+* **Update**: one ``PATCH`` of the keys that changed (a string sets a key, null removes it),
+  with ``If-Match`` from the recorded ``ETag``: a one-key rotation is one call that sends only
+  that key. A 412 (someone changed the set outside) fails the update; nothing is overwritten.
+* **Live status and drift**: the Platform shows key names only, so drift is a key added or
+  removed outside; a value changed outside cannot be seen.
+* **Delete**: with ``If-Match`` (required); the Platform refuses while an agent references
+  the set (``SecretSetInUse``): the plan deletes referencing agents first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from reconciler.errors import EngineError
+from reconciler.kinds.base import Created, Held
+from reconciler.kinds.platform_api import (
+    OUTSIDE_MARKER,
+    PRECONDITION_FAILED,
+    PlatformApi,
+    changed_paths,
+    stale,
+    with_recorded,
+)
+from reconciler.models.fieldpath import ABSENT, FieldPath
+from reconciler.models.live import LiveResource
+from reconciler.models.platform import SECRET_SET, SecretSetManifest
+
+KEYS = "keys"
+
+
+class SecretSetKind:
+    """The ``SecretSet`` kind, bound to a Platform client."""
+
+    name = SECRET_SET
+    manifest_model: type[BaseModel] = SecretSetManifest
+
+    def __init__(self, api: PlatformApi) -> None:
+        self.api = api
+
+    def forces_replacement(self, path: FieldPath) -> bool:
+        return False  # every key can be set or removed in place
+
+    def references(self, spec: dict[str, Any]) -> tuple[str, ...]:
+        return ()
+
+    def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
+        return frozenset(FieldPath((KEYS, key)) for key in spec.get(KEYS, {}))
+
+    def observe(self, live: LiveResource, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The live set with each value the state records (the Platform shows none): a key
+        added outside shows as set outside."""
+        keys = {key: OUTSIDE_MARKER for key in live.spec.get(KEYS, {})}
+        return with_recorded({KEYS: keys}, recorded, self.sensitive_paths(recorded))
+
+    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+        answer = await self.api.create_secret_set(name, spec[KEYS])
+        return Created(name, answer.etag)
+
+    async def update(
+        self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
+    ) -> str | None:
+        changes: dict[str, str | None] = {}
+        for path in changed_paths(changed):
+            if len(path) < 2 or path[0] != KEYS:
+                continue
+            key = str(path[1])
+            value = FieldPath((KEYS, key)).get_in(spec)
+            changes[key] = None if value is ABSENT else value
+        if not changes:
+            return resource.version
+        try:
+            answer = await self.api.update_secret_set(resource.id, changes, resource.version)
+        except EngineError as exc:
+            if exc.reason == PRECONDITION_FAILED:
+                stale(f"secret set {resource.id!r}", exc)
+            raise
+        return answer.etag
+
+    async def delete(self, resource: Held) -> None:
+        try:
+            await self.api.delete_secret_set(resource.id, resource.version or "*")
+        except EngineError as exc:
+            if exc.reason == PRECONDITION_FAILED:
+                stale(f"secret set {resource.id!r}", exc)
+            raise
+
+    async def read(self, resource_id: str) -> LiveResource | None:
+        answer = await self.api.get_secret_set(resource_id)
+        if answer is None:
+            return None
+        keys = answer.body.get(KEYS)
+        names = [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
+        return LiveResource(version=answer.etag, spec={KEYS: dict.fromkeys(sorted(names), "")})
