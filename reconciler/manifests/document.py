@@ -20,6 +20,7 @@ through as written.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -95,6 +96,9 @@ def load_document(
         if isinstance(kind, str):
             shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
             message = f"unknown kind '{shown[:60]}': agents.d declares kinds {_KINDS}"
+            close = difflib.get_close_matches(kind, (MANIFEST_KIND, *PLATFORM_KINDS), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
         else:
             message = f"kind: must be the name of a kind ({_KINDS}), not a {_type(kind)}"
         loaded.problems.append(Problem(where, message))

@@ -58,7 +58,7 @@ class SecretSetManifest(_Strict):
     protect: bool = False
 
 
-class Message(_Strict):
+class SavedAgentMessage(_Strict):
     role: Literal["system", "user", "assistant"]
     content: str
 
@@ -88,7 +88,7 @@ class SavedAgentSpec(_Open):
 
     agent_name: str | None = Field(default=None, min_length=1, max_length=255)
     instructions: str | None = None
-    messages: list[Message] | None = None
+    messages: list[SavedAgentMessage] | None = None
     variables: dict[str, dict[str, Any]] | None = None
     greeting: Greeting | None = None
     asr: Stage | None = None

@@ -81,9 +81,41 @@ def test_schema_prints_the_json_schema() -> None:
     assert result.exit_code == 0
     schema = json.loads(result.output)
     assert schema == manifest_schema()
-    assert schema["required"] == ["name"]  # the rest may come from a partial
-    assert schema["additionalProperties"] is False
+    agent = schema["$defs"]["AgentManifest"]  # a document without a Platform kind
+    assert schema["else"] == {"$ref": "#/$defs/AgentManifest"}
+    assert agent["required"] == ["name"]  # the rest may come from a partial
+    assert agent["additionalProperties"] is False
     assert "idle_timeout" in schema["$defs"]["Properties"]["properties"]
+
+
+def test_schema_covers_every_kind() -> None:
+    import jsonschema
+
+    schema = json.loads(CliRunner().invoke(cli, ["schema"]).output)
+    check = jsonschema.Draft202012Validator(schema)
+    good = [
+        {"kind": "SecretSet", "name": "llm_keys", "keys": {"openai": "${OPENAI_API_KEY}"}},
+        {"kind": "SavedAgent", "name": "support", "spec": {"instructions": "Be brief."}},
+        {
+            "kind": "PhoneNumber",
+            "name": "line",
+            "spec": {
+                "number": "+14155550100",
+                "sip_trunk": {"hostname": "pstn.example.com"},
+                "inbound": {"agent": {"ref": "SavedAgent/support"}},
+            },
+        },
+        {"name": "plain-agent", "properties": {"channel": "c"}},
+    ]
+    for document in good:
+        assert list(check.iter_errors(document)) == [], document
+    bad = [
+        {"kind": "SecretSet", "name": "llm-keys", "keys": {"k": "v"}},  # hyphen: refused
+        {"kind": "SavedAgent", "name": "support", "spec": {}, "typo": 1},
+        {"kind": "PhoneNumber", "name": "line", "spec": {"number": "+1415", "sip_trunk": {}}},
+    ]
+    for document in bad:
+        assert list(check.iter_errors(document)) != [], document
 
 
 def test_schema_of_a_partial_requires_nothing() -> None:
