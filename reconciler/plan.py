@@ -114,10 +114,10 @@ def desired_view(
 
 def manifests_digest(views: Iterable[DesiredView]) -> str:
     """Digest of the whole desired set (names and redacted specs): moves when any manifest does."""
-    return _digest_of_digests({view.agent.name: _reviewed_digest(view) for view in views})
+    return digest_of_digests({view.agent.name: reviewed_digest(view) for view in views})
 
 
-def _reviewed_digest(view: DesiredView) -> str:
+def reviewed_digest(view: DesiredView) -> str:
     """The spec digest, plus the lifecycle fields that differ from their defaults (so a saved
     plan goes stale when one of them changes)."""
     agent = view.agent
@@ -131,7 +131,7 @@ def _reviewed_digest(view: DesiredView) -> str:
     return "+".join([view.digest, *(m for m in marks if m)])
 
 
-def _digest_of_digests(digests: dict[str, str]) -> str:
+def digest_of_digests(digests: dict[str, str]) -> str:
     """:func:`manifests_digest` from each agent's name and digest."""
     h = hashlib.sha256()
     for name in sorted(digests):
@@ -179,7 +179,7 @@ def build_plan(
         recorded = record.spec if record is not None else None
         view = desired_view(agent, state.salt, recorded) if agent is not None else None
         if view is not None:
-            digests[name] = _reviewed_digest(view)
+            digests[name] = reviewed_digest(view)
         if name not in planned or (name in moved and moved[name] in planned):
             continue  # a renamed agent is planned under its new name only
         planned_agent = _plan_agent(
@@ -227,7 +227,7 @@ def build_plan(
         engine=options.engine,
         lineage=state.lineage,
         serial=state.serial,
-        manifests_digest=_digest_of_digests(digests),
+        manifests_digest=digest_of_digests(digests),
         created_at=now,
         refreshed=live.refreshed,
         agents=tuple(plans),
@@ -638,7 +638,7 @@ def _plan_resources(
             recorded = record.spec if record is not None else None
             settle_unknown(spec, resource.unknown, resource.sensitive, recorded)
         digest = spec_digest(spec)
-        digests[address] = digest
+        digests[address] = reviewed_resource_digest(resource, state.salt)
         if gone and record is not None:  # deleted outside: created again, with a new id
             ids[address] = None
             spec = resource_view(resource, state.salt, ids)
@@ -682,6 +682,13 @@ def _selected_resources(
     kept = closure((t for t in targets if t in wanted), edges)
     gone = closure((t for t in targets if t not in wanted), referrers)
     return (kept & wanted) | gone
+
+
+def reviewed_resource_digest(resource: DesiredResource, salt: str) -> str:
+    """What a saved plan's manifests digest covers of a resource: its manifest's spec as
+    written (references unresolved), redacted, and ``protect``."""
+    spec = redact_in_place(drop_nulls(resource.spec), resource.sensitive, salt)
+    return spec_digest(spec) + ("+protect" if resource.protect else "")
 
 
 def resource_view(

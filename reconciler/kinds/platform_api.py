@@ -119,14 +119,12 @@ def _covered(patch: dict[str, Any], path: FieldPath) -> bool:
 def stale(what: str, error: EngineError) -> NoReturn:
     """Raise a 412 again in words that say what to do: someone changed the resource outside
     since the version state records; nothing was overwritten."""
-    raise EngineError(
+    message = (
         f"{what} was changed outside this project since it was last applied (its version is "
         "not the one state records); nothing was overwritten: run `reconciler plan` to see the "
-        "drift, then apply again",
-        status=error.status,
-        reason=error.reason,
-        detail=error.detail,
-    ) from error
+        "drift, then apply again"
+    )
+    raise EngineError(message, status=error.status, reason=error.reason, detail=message) from error
 
 
 def with_recorded(

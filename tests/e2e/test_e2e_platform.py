@@ -1,0 +1,212 @@
+"""End to end through the CLI against a served sandbox: the Platform's kinds (a secret set, a
+saved agent that references it, a phone number routed to that agent) in the example project.
+
+Each test runs ``reconciler`` as a subprocess; the served sandbox (one process, engine and
+Platform) is checked from outside through its control routes and request log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.e2e.e2e_helpers import SECRETS, Project, Sandbox, leaks
+
+WRITES = (
+    "create-secret-set",
+    "update-secret-set",
+    "replace-secret-set",
+    "set-secret-key",
+    "delete-secret-key",
+    "delete-secret-set",
+    "create-agent",
+    "update-agent",
+    "delete-agent",
+    "create-number",
+    "update-number",
+    "delete-number",
+)
+
+
+def platform_writes(sandbox: Sandbox) -> list[tuple[str, Any]]:
+    """Every write request to the Platform, in order: ``(operation, id or name)``."""
+    found = []
+    for route in WRITES:
+        for entry in sandbox.requests(route):
+            found.append((entry["seq"], route, entry.get("agent_id") or entry.get("name")))
+    return [(route, ident) for _, route, ident in sorted(found)]
+
+
+def clear_log(sandbox: Sandbox) -> None:
+    sandbox.control("DELETE", "/requests")
+
+
+def no_leaks(project: Project) -> None:
+    texts = [(f"output of {' '.join(r.args)}", r.output) for r in project.results]
+    texts.append(("state", project.state_file.read_text(encoding="utf-8")))
+    assert leaks(texts) == []
+
+
+def the_agent(sandbox: Sandbox) -> dict[str, Any]:
+    (agent,) = sandbox.platform("agents")
+    return agent
+
+
+def test_apply_creates_the_three_kinds_in_reference_order_and_plans_clean_after(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.apply()
+    assert [w[0] for w in platform_writes(sandbox)] == [
+        "create-secret-set",
+        "create-agent",
+        "create-number",
+    ]
+    (secret_set,) = sandbox.platform("secret_sets")
+    agent = the_agent(sandbox)
+    (number,) = sandbox.platform("numbers")
+    assert secret_set["id"] == "llm_keys" and list(secret_set["keys"]) == ["openai"]
+    assert agent["config"]["agent_name"] == "support"
+    assert agent["config"]["llm"]["credential"]["fields"] == {"api_key": "$secrets.llm_keys.openai"}
+    assert number["view"]["inbound"]["agent"] == agent["id"]
+    assert number["sip_auth"] == {"username": "acme"}
+    check = {"app_id": agent["app_id"], "set": "llm_keys", "key": "openai"}
+    matches = sandbox.control(
+        "POST", "/platform/secrets/check", {**check, "value": SECRETS["OPENAI_API_KEY"]}
+    )
+    assert matches == {"matches": True}
+    state = project.state()["resources"]
+    assert state["PhoneNumber/support-line"]["spec"]["inbound"]["agent"] == agent["id"]
+    assert state["SavedAgent/support"]["version"] == agent["etag"]
+    project.ok("plan", "--detailed-exitcode")
+    no_leaks(project)
+
+
+def test_a_new_secret_value_is_one_key_update_and_never_shown(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.apply()
+    clear_log(sandbox)
+    new_value = "sk-e2e-ROTATED-key-0c4e8a2f6b"
+    project.env["OPENAI_API_KEY"] = new_value
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "SecretSet/llm_keys" in plan.stdout and "keys.openai" in plan.stdout
+    assert "~ SavedAgent" not in plan.stdout and "~ PhoneNumber" not in plan.stdout
+    applied = project.apply()
+    assert platform_writes(sandbox) == [("update-secret-set", "llm_keys")]
+    agent = the_agent(sandbox)
+    check = {"app_id": agent["app_id"], "set": "llm_keys", "key": "openai", "value": new_value}
+    assert sandbox.control("POST", "/platform/secrets/check", check) == {"matches": True}
+    secrets = {**SECRETS, "OPENAI_API_KEY_NEW": new_value}
+    texts = [("plan", plan.output), ("apply", applied.output)]
+    texts.append(("state", project.state_file.read_text(encoding="utf-8")))
+    assert leaks(texts, secrets) == []
+    project.ok("plan", "--detailed-exitcode")
+
+
+def test_new_instructions_are_one_merge_patch_and_nothing_else(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.apply()
+    clear_log(sandbox)
+    project.edit("platform", "Answer briefly and in plain words.", "Answer in one sentence.")
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "instructions" in plan.stdout
+    project.apply()
+    agent = the_agent(sandbox)
+    assert platform_writes(sandbox) == [("update-agent", agent["id"])]
+    assert "one sentence" in agent["config"]["instructions"]
+    assert agent["config"]["llm"]["credential"]["fields"]["api_key"] == (
+        "$secrets.llm_keys.openai"
+    )  # credentials, never read back, are kept by the merge patch
+    project.ok("plan", "--detailed-exitcode")
+
+
+def test_a_console_edit_fails_a_saved_plan_with_412_then_plan_shows_the_drift(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.apply()
+    project.edit("platform", "Answer briefly and in plain words.", "Answer in one sentence.")
+    project.ok("plan", "--out", "tfplan")
+    agent = the_agent(sandbox)
+    console = sandbox.platform_call(
+        "PATCH",
+        f"agents/{agent['id']}",
+        {"greeting": {"text": "Edited in the console"}},
+        {"If-Match": agent["etag"]},
+    )
+    assert console.status_code == 200, console.text
+    clear_log(sandbox)
+    refused = project.ok("apply", "tfplan", "--auto-approve", code=1)
+    assert "changed outside" in refused.output and "Traceback" not in refused.output
+    assert [entry["status"] for entry in sandbox.requests("update-agent")] == [412]
+    assert the_agent(sandbox)["config"]["greeting"]["text"] == "Edited in the console"
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "changed outside: greeting.text" in plan.stdout
+    assert "Edited in the console" in plan.stdout
+    project.apply()
+    held = the_agent(sandbox)["config"]
+    assert held["greeting"]["text"] == "Hi, this is Acme support. How can I help?"
+    assert "one sentence" in held["instructions"]
+    project.ok("plan", "--detailed-exitcode")
+
+
+def test_removing_the_agent_and_its_route_changes_the_number_first(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.apply()
+    agent_id = the_agent(sandbox)["id"]
+    number_id = sandbox.platform("numbers")[0]["id"]
+    text = project.manifest("platform").read_text(encoding="utf-8")
+    head, agent_doc, number_doc = text.split("---\n")[0], None, text.split("---\n")[2]
+    del agent_doc
+    number_doc = number_doc.replace(
+        "  inbound:\n    agent: {ref: SavedAgent/support}\n"
+        "    call_policy: {max_call_duration_seconds: 1800}\n",
+        "",
+    )
+    project.manifest("platform").write_text(head + "---\n" + number_doc, encoding="utf-8")
+    clear_log(sandbox)
+    project.apply()
+    assert platform_writes(sandbox) == [("update-number", number_id), ("delete-agent", agent_id)]
+    assert sandbox.platform("agents") == []
+    project.ok("plan", "--detailed-exitcode")
+
+
+def test_an_in_use_refusal_fails_the_delete_cleanly(project: Project, sandbox: Sandbox) -> None:
+    project.apply()
+    agent_id = the_agent(sandbox)["id"]
+    outside = sandbox.platform_call(
+        "POST",
+        "numbers",
+        {
+            "number": "+14155550199",
+            "sip_trunk": {"hostname": "other.example.com"},
+            "inbound": {"agent": agent_id, "call_policy": {}},
+        },
+    )
+    assert outside.status_code == 201, outside.text
+    text = project.manifest("platform").read_text(encoding="utf-8")
+    secret_doc = text.split("---\n")[0]
+    project.manifest("platform").write_text(secret_doc, encoding="utf-8")
+    result = project.ok("apply", "--auto-approve", code=1)
+    assert "AgentInUse" in result.output and "Traceback" not in result.output
+    state = project.state()["resources"]
+    assert "PhoneNumber/support-line" not in state  # deleted before the agent was tried
+    assert "SavedAgent/support" in state  # the refused delete left it recorded
+    assert [a["id"] for a in sandbox.platform("agents")] == [agent_id]
+
+
+def test_destroy_deletes_in_reverse_reference_order(project: Project, sandbox: Sandbox) -> None:
+    project.apply()
+    agent_id = the_agent(sandbox)["id"]
+    number_id = sandbox.platform("numbers")[0]["id"]
+    clear_log(sandbox)
+    project.ok("destroy", "--auto-approve")
+    assert platform_writes(sandbox) == [
+        ("delete-number", number_id),
+        ("delete-agent", agent_id),
+        ("delete-secret-set", "llm_keys"),
+    ]
+    assert sandbox.platform("secret_sets") == sandbox.platform("agents") == []
+    assert json.loads(project.state_file.read_text(encoding="utf-8")).get("resources") is None
+    no_leaks(project)
