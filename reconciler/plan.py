@@ -204,6 +204,11 @@ def build_plan(
         )
     warnings.extend(_unmanaged_warnings(state, live))
     warnings.extend(_left_stopped_warnings(plans, desired, state, live))
+    if not live.refreshed and state.creating:
+        warnings.append(
+            f"{len(state.creating)} interrupted create(s) recorded in state are unresolved; "
+            "plan with --refresh to see what apply will do about them"
+        )
     if not live.refreshed and state.journal:
         warnings.append(
             f"{len(state.journal)} interrupted engine call(s) recorded in state are unresolved; "
@@ -212,6 +217,12 @@ def build_plan(
     running_after = _running_after(plans, state, live, selected)
     errors = _protection_errors(plans, state, set(desired.agents), options)
     errors.extend(_resource_protection_errors(resources, options))
+    errors.extend(
+        f"the interrupted create of {address} is unresolved: {address} is not created again "
+        "until it is (see the warnings)"
+        for address in sorted(state.creating)
+        if any(r.address == address and r.action in ("create", "replace") for r in resources)
+    )
     if running_after > options.max_concurrent_agents and any(
         p.action in ("start", "restart") for p in plans
     ):

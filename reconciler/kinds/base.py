@@ -58,9 +58,18 @@ class Kind(KindRules, Protocol):
     def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
         """Paths of ``spec`` that are secret or write-only: recorded and shown as digests only."""
 
-    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+    async def create(self, name: str, spec: dict[str, Any], marker: str) -> Created:
         """Create the resource (references already resolved to ids): the id the engine gave it
-        and its version."""
+        and its version. ``marker`` is unique to this create (its write-ahead entry's): a kind
+        whose engine keeps some field of the body sends it there, as evidence."""
+
+    async def find(
+        self, name: str, recorded: dict[str, Any], marker: str, since: float
+    ) -> list[Created]:
+        """What the engine holds that *this* create made, if it took effect: the resources
+        whose evidence matches (``marker``, or for a kind whose body cannot carry it, an
+        identity the engine keeps unique, the recorded spec's visible fields and a creation
+        time not before ``since``). A name alone is never evidence. Empty: it did not."""
 
     async def update(
         self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]

@@ -23,6 +23,7 @@ from reconciler.kinds.base import Created, Held
 from reconciler.kinds.platform_api import (
     PRECONDITION_FAILED,
     PlatformApi,
+    created_since,
     drop_nulls,
     merge_patch,
     stale,
@@ -71,9 +72,30 @@ class PhoneNumberKind:
                 trunk.pop("port")
         return observed
 
-    async def create(self, name: str, spec: dict[str, Any]) -> Created:
-        answer = await self.api.create_number(spec)
+    async def create(self, name: str, spec: dict[str, Any], marker: str) -> Created:
+        answer = await self.api.create_number(spec)  # no field for a marker (unknown: refused)
         return Created(str(answer.body["number_id"]), answer.etag)
+
+    async def find(
+        self, name: str, recorded: dict[str, Any], marker: str, since: float
+    ) -> list[Created]:
+        """The number with the recorded E.164 digits (a number exists once in a project,
+        UNCONFIRMED), created after the entry, with the recorded trunk host and inbound agent."""
+        wanted = _digits(recorded.get("number"))
+        trunk, inbound = _object(recorded.get("sip_trunk")), _object(recorded.get("inbound"))
+        found = []
+        for item in await self.api.list_numbers():
+            if _digits(item.get("number")) != wanted or not created_since(item, since):
+                continue
+            held_trunk, held_inbound = _object(item.get("sip_trunk")), _object(item.get("inbound"))
+            if held_trunk.get("hostname") != trunk.get("hostname"):
+                continue
+            if held_inbound.get("agent") != inbound.get("agent"):
+                continue
+            held = await self.api.get_number(str(item.get("number_id")))
+            if held is not None:
+                found.append(Created(str(held.body["number_id"]), held.etag))
+        return found
 
     async def update(
         self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
@@ -104,3 +126,12 @@ class PhoneNumberKind:
             return None
         body = drop_nulls({k: v for k, v in answer.body.items() if k not in READ_ONLY})
         return LiveResource(version=answer.etag, spec=body)
+
+
+def _digits(number: Any) -> str:
+    """A number's digits (``+1 (415) 555-0100`` and ``+14155550100`` are one number)."""
+    return "".join(ch for ch in number if ch.isdigit()) if isinstance(number, str) else ""
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

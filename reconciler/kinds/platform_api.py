@@ -19,6 +19,12 @@ from reconciler.models.fieldpath import ABSENT, FieldPath
 PRECONDITION_FAILED = "PreconditionFailed"
 """The reason of a 412: the version sent in ``If-Match`` is not the current one."""
 OUTSIDE_MARKER = {"$sensitive": "set outside"}
+CLOCK_SKEW_S = 60.0
+"""How far the Platform's clock may be behind ours: a resource created by an interrupted
+create has a ``create_ts`` no earlier than its write-ahead entry's time minus this."""
+UNVERIFIED = {"$sensitive": "adopted: value not verified"}
+"""A write-only value of an adopted resource that the Platform cannot show: the next apply
+writes it again."""
 """How a write-only value the state did not record (a key added outside) is shown."""
 
 
@@ -151,3 +157,10 @@ def drop_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [drop_nulls(v) for v in value]
     return value
+
+
+def created_since(item: Mapping[str, Any], since: float) -> bool:
+    """Whether a listed resource was created at ``since`` or later (``create_ts``, seconds),
+    allowing :data:`CLOCK_SKEW_S` of clock difference."""
+    created = item.get("create_ts")
+    return isinstance(created, (int, float)) and created >= since - CLOCK_SKEW_S

@@ -27,6 +27,7 @@ from reconciler.kinds.platform_api import (
     PRECONDITION_FAILED,
     PlatformApi,
     changed_paths,
+    created_since,
     stale,
     with_recorded,
 )
@@ -61,9 +62,26 @@ class SecretSetKind:
         keys = {key: OUTSIDE_MARKER for key in live.spec.get(KEYS, {})}
         return with_recorded({KEYS: keys}, recorded, self.sensitive_paths(recorded))
 
-    async def create(self, name: str, spec: dict[str, Any]) -> Created:
-        answer = await self.api.create_secret_set(name, spec[KEYS])
+    async def create(self, name: str, spec: dict[str, Any], marker: str) -> Created:
+        answer = await self.api.create_secret_set(name, spec[KEYS])  # no field for a marker
         return Created(name, answer.etag)
+
+    async def find(
+        self, name: str, recorded: dict[str, Any], marker: str, since: float
+    ) -> list[Created]:
+        """The set of this name (unique in a project: if it was made after the entry, either
+        this create made it or another one that then made this one fail) with exactly the
+        recorded keys, created after the entry. Its values cannot be read: an adopted set's
+        are written again by the next apply."""
+        wanted = sorted(recorded.get(KEYS, {}))
+        for item in await self.api.list_secret_sets():
+            if item.get("name") != name or not created_since(item, since):
+                continue
+            if sorted(item.get(KEYS) or []) != wanted:
+                continue
+            held = await self.api.get_secret_set(name)
+            return [Created(name, held.etag)] if held is not None else []
+        return []
 
     async def update(
         self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]

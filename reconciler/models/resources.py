@@ -77,3 +77,29 @@ class ResourceRecord(BaseModel):
     @property
     def address(self) -> str:
         return address(self.kind, self.name)
+
+
+class PendingCreate(BaseModel):
+    """A create sent (or about to be) whose outcome state does not know yet: the write-ahead
+    entry of a resource. The Platform has no idempotency key for creates, so an entry left by a
+    run that died (or lost the answer) is settled by looking for the resource with evidence
+    (see docs/architecture.md, "Evidence"): adopted, forgotten, or kept when unclear."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: str
+    name: str
+    marker: str
+    """Unique to this create (the state's lineage, the address and a nonce): the kinds whose
+    body can carry it send it, and look for it."""
+    started_at: FiniteFloat
+    """Written before the call: the resource, if created, was created after it."""
+    spec: dict[str, Any]
+    """The redacted spec sent (references resolved): what the record will hold."""
+    spec_digest: str
+    references: list[str] = Field(default_factory=list)
+    protect: bool = False
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.name)

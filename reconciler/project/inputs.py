@@ -85,15 +85,18 @@ async def read_inputs(
         parallelism=parallelism,
         hooks=hooks,
     )
-    if inputs.live.refreshed and inputs.state.resources:
-        await _read_resources(project, inputs, hooks, parallelism)
+    if inputs.live.refreshed and (inputs.state.resources or inputs.state.creating):
+        await _read_resources(project, inputs, hooks, parallelism, resolve)
     return inputs
 
 
 async def _read_resources(
-    project: Project, inputs: Inputs, hooks: Hooks, parallelism: int | None
+    project: Project, inputs: Inputs, hooks: Hooks, parallelism: int | None, resolve: bool
 ) -> None:
-    """Read every recorded resource through its kind into ``inputs.live.resources``."""
+    """Settle the write-ahead entries of resources' creates (written with ``resolve``,
+    previewed without: :mod:`reconciler.apply.creates`), then read every recorded resource
+    through its kind into ``inputs.live.resources``."""
+    from reconciler.apply.creates import look_for_creates, settle_creates
     from reconciler.kinds import read_resources
     from reconciler.project.project import secret_values
 
@@ -103,6 +106,15 @@ async def _read_resources(
         on_response=hooks.on_engine_call,
         parallelism=parallelism,
     ):
+        if inputs.state.creating:
+            settlements = await look_for_creates(inputs.state, project.kinds)
+            settled = settle_creates(inputs.state, settlements)
+            if resolve:
+                inputs.state = project.store.write(settled)
+                inputs.notes.extend(s.done() for s in settlements)
+            else:
+                inputs.state = settled
+                inputs.journal.extend(s.preview() for s in settlements)
         found = await read_resources(project.kinds, inputs.state.resources)
     inputs.live = inputs.live.model_copy(update={"resources": found})
 

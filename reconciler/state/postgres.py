@@ -174,7 +174,7 @@ class PostgresStateStore:
         return self._write(doc, replace=True)
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
-        if doc.resources:
+        if doc.resources or doc.creating:
             # The tables hold agent records only (schema version 1); refusing is better than
             # a write that silently drops the other kinds' records.
             raise StateError(

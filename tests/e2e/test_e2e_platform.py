@@ -210,3 +210,36 @@ def test_destroy_deletes_in_reverse_reference_order(project: Project, sandbox: S
     assert sandbox.platform("secret_sets") == sandbox.platform("agents") == []
     assert json.loads(project.state_file.read_text(encoding="utf-8")).get("resources") is None
     no_leaks(project)
+
+
+def test_a_create_whose_answer_was_lost_is_adopted_by_its_evidence_never_duplicated(
+    project: Project, sandbox: Sandbox
+) -> None:
+    sandbox.add_fault(route="create-agent", action="drop_after", times=1)
+    lost = project.ok("apply", "--auto-approve", code=1)
+    assert "unknown" in lost.output and "Traceback" not in lost.output
+    (agent,) = sandbox.platform("agents")  # it was created; the answer was lost
+    pending = project.state()["creating"]
+    assert list(pending) == ["SavedAgent/support"]
+    assert agent["config"]["metadata"]["reconciler"] == pending["SavedAgent/support"]["marker"]
+    preview = project.ok("plan")
+    assert "took effect" in preview.output and agent["id"] in preview.output
+    assert "creating" in project.state()  # plan wrote nothing
+    project.apply()
+    assert [a["id"] for a in sandbox.platform("agents")] == [agent["id"]]
+    state = project.state()
+    assert state.get("creating") in (None, {})
+    assert state["resources"]["SavedAgent/support"]["id"] == agent["id"]
+    assert sandbox.platform("numbers")[0]["view"]["inbound"]["agent"] == agent["id"]
+    project.ok("plan", "--detailed-exitcode")
+
+
+def test_a_create_that_never_landed_is_forgotten_and_made_once(
+    project: Project, sandbox: Sandbox
+) -> None:
+    sandbox.add_fault(route="create-number", action="drop", times=1)
+    project.ok("apply", "--auto-approve", code=1)
+    assert sandbox.platform("numbers") == []
+    project.apply()
+    assert len(sandbox.platform("numbers")) == 1
+    project.ok("plan", "--detailed-exitcode")

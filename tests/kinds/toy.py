@@ -45,6 +45,7 @@ class WidgetEngine:
         self.widgets: dict[str, dict[str, Any]] = {}
         self.names: dict[str, str] = {}
         self.calls: list[tuple[str, str]] = []
+        self.markers: dict[str, str] = {}
         self._next = 0
 
     def _check_parent(self, spec: dict[str, Any]) -> None:
@@ -112,9 +113,19 @@ class WidgetKind:
     def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
         return frozenset({PASSWORD}) if "password" in spec else frozenset()
 
-    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+    async def create(self, name: str, spec: dict[str, Any], marker: str) -> Created:
         widget_id = await self.engine.create(name, spec)
+        self.engine.markers[widget_id] = marker
         return Created(widget_id, self.engine.version(widget_id))
+
+    async def find(
+        self, name: str, recorded: dict[str, Any], marker: str, since: float
+    ) -> list[Created]:
+        return [
+            Created(i, self.engine.version(i))
+            for i, m in self.engine.markers.items()
+            if m == marker and i in self.engine.widgets
+        ]
 
     async def update(
         self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
