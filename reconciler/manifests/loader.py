@@ -207,6 +207,7 @@ def load_desired(
     resolver.prepare()
     problems.extend(resolver.problems)
     has_certificate = settings.app_certificate is not None
+    sandbox = settings.engine == "sandbox"
 
     def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
         # One file at a time: each file's parse tree is dropped once its agents are built, so
@@ -224,6 +225,7 @@ def load_desired(
                     environ,
                     has_certificate=has_certificate,
                     allow_unset=allow_unset,
+                    sandbox=sandbox,
                 )
                 loaded.problems.extend(one.problems)
                 if one.agent is not None:
