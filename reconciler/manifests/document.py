@@ -38,7 +38,7 @@ from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
 from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
-from reconciler.models.rules import RuleViolation, check_rules
+from reconciler.models.rules import RuleViolation, check_rules, token_required
 
 LITERAL_KEYS = frozenset({"name", "extends", "strict"})
 """Top-level keys that are never interpolated."""
@@ -197,6 +197,10 @@ def _agent(
         properties["token"] = token
     else:
         mode = "none"
+        missing = token_required(has_token=False, has_certificate=has_certificate)
+        if missing is not None:
+            where = values.locations.get("token") or values.locations.get("properties.token")
+            problems.append(Problem(where or Location(path, line), missing.message))
     spec: dict[str, Any] = {"properties": properties}
     if manifest.preset is not None:
         spec["preset"] = manifest.preset

@@ -5,8 +5,9 @@
   is an error. Only a regular file is read (a FIFO, device or directory there is an error), of
   at most 16 MiB.
 - String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``). With
-  any engine but ``sandbox``, the default of a secret-like key (``app_certificate``) is refused:
-  it is a placeholder for the sandbox (:mod:`reconciler.manifests.defaults`).
+  any engine but ``sandbox``, the default of a secret-like key (``app_certificate``) is a
+  placeholder for the sandbox (:mod:`reconciler.manifests.defaults`): it is kept in
+  :attr:`Settings.placeholders`, and every command that reaches the engine refuses it.
 - Unknown keys are errors, with a suggestion. ``customer_id``/``customer_secret`` are never read
   from the file: they come from ``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET``; with
   ``engine: sandbox`` and those unset, both default to ``sandbox``.
@@ -52,7 +53,9 @@ SANDBOX_CREDENTIAL = "sandbox"
 REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
-_NOT_KEYS = frozenset({"project_dir", "config_path", "state_password", *_NOT_IN_FILE})
+_NOT_KEYS = frozenset(
+    {"project_dir", "config_path", "state_password", "placeholders", *_NOT_IN_FILE}
+)
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
 """Keys ``reconciler.yaml`` may set."""
 _WHERE = "settings"
@@ -98,9 +101,9 @@ def load_settings(
     _environment(values, environ, problems)
     if interpolated is not None and interpolated.defaulted:
         sandbox = values.get("engine", SANDBOX) == SANDBOX
-        problems.extend(
-            refused_defaults(interpolated, root, sandbox=sandbox, sensitive=secret_setting)
-        )
+        refused = refused_defaults(interpolated, root, sandbox=sandbox, sensitive=secret_setting)
+        if refused:  # refused where the engine is reached: Settings.refuse_placeholders
+            values["placeholders"] = tuple(finish(refused))
     problems.extend(_cross_checks(values, locations, root))
     settings: Settings | None = None
     try:

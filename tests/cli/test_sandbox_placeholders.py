@@ -3,8 +3,9 @@
 Against the embedded sandbox they run unedited (``test_init_in_an_empty_directory_gives_a_
 project_that_plans_and_applies_unedited`` and the example's own tests). Against any other
 engine (here: a sandbox served over HTTP, which the tool treats as a real engine) a secret left
-unset is refused before a single call, naming the variable at its line, where apply once
-restarted the running agents with ``sk-sandbox-placeholder`` as their key.
+unset is refused before any call that could change the engine (or carry a manifest value),
+naming the variable at its line, where apply once restarted the running agents with
+``sk-sandbox-placeholder`` as their key.
 """
 
 from __future__ import annotations
@@ -30,14 +31,22 @@ SECRETS = {
 
 
 class Counting:
-    """An ASGI app that counts the HTTP requests it passes on."""
+    """An ASGI app that counts the engine requests it passes on that could change anything.
+
+    A read-only refresh (``GET``) may run beside the manifest load, before its problems are
+    known; it sends no manifest value. Every other call (join, leave, update) is counted.
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.requests = 0
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/_sandbox"):
+        if (
+            scope["type"] == "http"
+            and scope["method"] != "GET"
+            and not scope["path"].startswith("/_sandbox")
+        ):
             self.requests += 1
         await self.app(scope, receive, send)
 

@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.errors import ValidationError
 from reconciler.manifests import load_settings
-from tests.manifests.manifest_helpers import Project
+from tests.manifests.manifest_helpers import CERTIFICATE, Project
 
 REAL_ENGINES = ["us", "https://engine.example", "http://127.0.0.1:8080"]
 KEY = "OPENAI_API_KEY"
@@ -67,13 +67,13 @@ def test_an_empty_variable_takes_no_placeholder_either(project: Project) -> None
 
 def test_the_sandbox_takes_the_default(project: Project) -> None:
     _agent_with_default(project)
-    agent = project.load(engine="sandbox").agents["a"]
+    agent = project.load(engine="sandbox", app_certificate=CERTIFICATE).agents["a"]
     assert agent.spec["properties"]["llm"]["api_key"] == "sk-placeholder"
 
 
 def test_a_set_variable_is_used_with_a_real_engine(project: Project) -> None:
     _agent_with_default(project)
-    agent = project.load({KEY: "sk-real"}, engine="us").agents["a"]
+    agent = project.load({KEY: "sk-real"}, engine="us", app_certificate=CERTIFICATE).agents["a"]
     assert agent.spec["properties"]["llm"]["api_key"] == "sk-real"
 
 
@@ -105,7 +105,7 @@ def test_a_default_of_a_plain_setting_is_kept_with_a_real_engine(project: Projec
     path = project.root / "agents.d" / "a.yaml"
     text = path.read_text(encoding="utf-8").replace("channel: room-1", "channel: ${CH:-room-9}")
     path.write_text(text, encoding="utf-8")
-    agent = project.load(engine="us").agents["a"]
+    agent = project.load(engine="us", app_certificate=CERTIFICATE).agents["a"]
     assert agent.channel == "room-9"
 
 
@@ -131,7 +131,9 @@ def test_without_secrets_on_purpose_the_value_is_unknown_not_the_placeholder(
     _agent_with_default(project)
     from reconciler.manifests import load_desired
 
-    desired = load_desired(project.settings(engine="us"), {}, allow_unset=True)
+    desired = load_desired(
+        project.settings(engine="us", app_certificate=CERTIFICATE), {}, allow_unset=True
+    )
     agent = desired.agents["a"]
     unknown = {str(path): names for path, names in agent.unknown.items()}
     assert unknown == {"properties.llm.api_key": (KEY,)}
@@ -142,8 +144,9 @@ def test_an_app_certificate_default_is_refused_with_a_real_engine(tmp_path: Path
         "engine: us\napp_certificate: ${AGORA_APP_CERTIFICATE:-5a4d1c3b2e6f708192a3b4c5d6e7f809}\n",
         encoding="utf-8",
     )
+    settings = load_settings(tmp_path, None, {})  # validate and plan --no-refresh work
     with pytest.raises(ValidationError) as caught:
-        load_settings(tmp_path, None, {})
+        settings.refuse_placeholders()  # what every command that reaches the engine does
     assert [str(p) for p in caught.value.problems] == [
         "reconciler.yaml:2: " + _message("AGORA_APP_CERTIFICATE", "app_certificate")
     ]
@@ -157,14 +160,15 @@ def test_an_app_certificate_default_is_refused_when_the_environment_picks_the_en
         "app_certificate: ${AGORA_APP_CERTIFICATE:-5a4d1c3b2e6f708192a3b4c5d6e7f809}\n",
         encoding="utf-8",
     )
-    assert load_settings(tmp_path, None, {}).app_certificate is not None
+    load_settings(tmp_path, None, {}).refuse_placeholders()
     with pytest.raises(ValidationError):
-        load_settings(tmp_path, None, {"RECONCILER_ENGINE": "eu"})
+        load_settings(tmp_path, None, {"RECONCILER_ENGINE": "eu"}).refuse_placeholders()
     settings = load_settings(
         tmp_path,
         None,
         {"RECONCILER_ENGINE": "eu", "AGORA_APP_CERTIFICATE": "0123456789abcdef0123456789abcdef"},
     )
+    settings.refuse_placeholders()
     assert settings.app_certificate is not None
     assert settings.app_certificate.get_secret_value() == "0123456789abcdef0123456789abcdef"
 
