@@ -23,7 +23,7 @@ from reconciler.diff import (
     spec_digest,
     unknown_names,
 )
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, printable
 from reconciler.models import (
     AgentPlan,
     AgentRecord,
@@ -141,10 +141,12 @@ def build_plan(
     universe = sorted(wanted | set(state.agents))
     unknown = sorted(set(options.targets) - set(universe))
     if unknown:
-        raise PlanError(f"--target names no agent in the manifests or state: {', '.join(unknown)}")
+        shown = ", ".join(printable(name) for name in unknown)
+        raise PlanError(f"--target names no agent in the manifests or state: {shown}")
     bad_replace = sorted(set(options.replace) - set(wanted))
     if bad_replace:
-        raise PlanError(f"--replace names no agent in the manifests: {', '.join(bad_replace)}")
+        shown = ", ".join(printable(name) for name in bad_replace)
+        raise PlanError(f"--replace names no agent in the manifests: {shown}")
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
 
     # One agent at a time: its normalized, redacted view lives only while it is planned, so

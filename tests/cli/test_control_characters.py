@@ -131,3 +131,20 @@ def test_apply_progress_lines_escape_a_recorded_name(evil_record: OpsProject) ->
     result = evil_record.run("apply", "--auto-approve")
     assert result.code == 0, str(result)
     assert_clean(result.output)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("plan", "--no-refresh", "--target", EVIL),
+        ("state", "rm", EVIL),
+        ("state", "unprotect", EVIL),
+    ],
+)
+def test_an_agent_name_given_on_the_command_line_is_escaped_in_its_error(
+    project: OpsProject, command: tuple[str, ...]
+) -> None:
+    project.ok("apply", "--auto-approve")
+    result = project.run(*command)
+    assert result.code == 1, str(result)
+    assert_clean(result.output)
