@@ -122,7 +122,8 @@ def load_settings(
         problems.append(Problem(root, "settings file not found"))
     _environment(values, environ, problems)
     if interpolated is not None and interpolated.defaulted:
-        sandbox = values.get("engine", SANDBOX) == SANDBOX
+        # Settings' secrets may serve the Platform too: a placeholder only where both are sandboxes.
+        sandbox = values.get("engine", SANDBOX) == values.get("platform", SANDBOX) == SANDBOX
         refused = refused_defaults(interpolated, root, sandbox=sandbox, sensitive=secret_setting)
         if refused:  # refused where the engine is reached: Settings.refuse_placeholders
             values["placeholders"] = tuple(finish(refused))

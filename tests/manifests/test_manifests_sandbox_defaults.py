@@ -178,3 +178,13 @@ def test_a_default_of_a_setting_that_is_not_secret_is_kept(tmp_path: Path) -> No
         "engine: us\nstate: ${STATE_FILE:-state/agents.json}\n", encoding="utf-8"
     )
     assert load_settings(tmp_path, None, {}).state == "state/agents.json"
+
+
+def test_an_app_certificate_default_is_refused_with_a_real_platform(tmp_path: Path) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        "engine: sandbox\nplatform: preview\n"
+        "app_certificate: ${AGORA_APP_CERTIFICATE:-5a4d1c3b2e6f708192a3b4c5d6e7f809}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError):
+        load_settings(tmp_path, None, {}).refuse_placeholders()
