@@ -59,7 +59,14 @@ REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
 _NOT_KEYS = frozenset(
-    {"project_dir", "config_path", "state_password", "placeholders", *_NOT_IN_FILE}
+    {
+        "project_dir",
+        "config_path",
+        "state_password",
+        "state_secret_params",
+        "placeholders",
+        *_NOT_IN_FILE,
+    }
 )
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
 """Keys ``reconciler.yaml`` may set."""
