@@ -91,7 +91,7 @@ def sandbox_group() -> None:
 )
 @click.option(
     "--name-scope",
-    default="app",
+    default="channel",
     show_default=True,
     type=click.Choice(NAME_SCOPES),
     help="Where a join name must be unique among active agents: the App ID or the channel.",

@@ -95,20 +95,20 @@ def test_cli_serve_defaults_to_loopback_port_8787_and_sandbox_credentials(
     assert config.db_path == ".sandbox/engine.db"
     assert config.pcu_limit == 20
     assert (config.presence, config.idle_before_join) == ("empty", True)
-    assert (config.token_check, config.name_scope) == ("strict", "app")
+    assert (config.token_check, config.name_scope) == ("strict", "channel")
     assert "token auth: off" in result.output
 
 
 def test_cli_serve_takes_the_fidelity_choices(captured: dict[str, Any]) -> None:
     args = [
         "serve", "--presence", "occupied", "--no-idle-before-join", "--token-check", "lenient",
-        "--name-scope", "channel",
+        "--name-scope", "app",
     ]  # fmt: skip
     result = CliRunner().invoke(cli.sandbox_group, args)
     assert result.exit_code == 0, result.output
     config: SandboxConfig = captured["config"]
     assert (config.presence, config.idle_before_join) == ("occupied", False)
-    assert (config.token_check, config.name_scope) == ("lenient", "channel")
+    assert (config.token_check, config.name_scope) == ("lenient", "app")
 
 
 @pytest.mark.parametrize(
