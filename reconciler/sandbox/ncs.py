@@ -173,6 +173,8 @@ class Notifier:
             self.add(url, secret, fixed=True)
         self._epoch = sb.epoch
         self._watermark = sb.now()
+        self._floor = self._watermark
+        """Instants at or before this are never sent (before the first webhook, or a reset)."""
         self._emitted: dict[tuple[str, int, float], float] = {}
         self._queue: deque[Delivery] = deque()
         self.log: deque[Delivery] = deque(maxlen=DELIVERY_LOG_SIZE)
@@ -182,14 +184,15 @@ class Notifier:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._closing = False
 
     # -- configuration -------------------------------------------------------------------------
 
     def add(self, url: str, secret: str, *, fixed: bool = False) -> Webhook:
         """Deliver every later event to `url` too, signed with `secret`."""
         url, secret = check_webhook(url, secret)
-        if not self.webhooks:
-            self._watermark = self.sb.now()  # nothing from before the first webhook is sent
+        if not self.webhooks:  # nothing from before the first webhook is sent
+            self._watermark = self._floor = self.sb.now()
         self._next_id += 1
         hook = Webhook(self._next_id, url, secret, fixed)
         self.webhooks.append(hook)
@@ -241,26 +244,30 @@ class Notifier:
             self._emitted.clear()
             self.remove_added()
             self._queue.clear()
-            self._watermark = now
+            self._watermark = self._floor = now
             return
         if not self.webhooks:
-            self._watermark = now
+            self._watermark = self._floor = now
             return
-        low = min(self._watermark, now) - SWEEP_SLACK_S
+        low = max(min(self._watermark, now) - SWEEP_SLACK_S, self._floor - 1.0)
+
+        def due(instant: float) -> bool:
+            return low < instant <= now and instant >= self._floor
+
         found: list[tuple[float, int, AgentRecord]] = []
         for light in sb.store.lifecycle_between(low, now, TOKEN_WARNING_S):
             record = sb.store.get(light.app_id, light.agent_id)
             if record is None:
                 continue
-            if low < record.running_at <= now and view(record, record.running_at).active:
+            if due(record.running_at) and view(record, record.running_at).active:
                 found.append((record.running_at, EVENT_JOINED, record))
-            if low < record.terminal_at <= now:
+            if due(record.terminal_at):
                 if view(record, record.terminal_at).status == "FAILED":
                     found.append((record.terminal_at, EVENT_ERROR, record))
                 found.append((record.terminal_at, EVENT_LEFT, record))
             if record.token_expires_at is not None:
                 warn_at = record.token_expires_at - TOKEN_WARNING_S
-                if low < warn_at <= now and view(record, warn_at).status not in (
+                if due(warn_at) and view(record, warn_at).status not in (
                     *TERMINAL,
                     "STOPPING",
                 ):
@@ -313,9 +320,11 @@ class Notifier:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
+        if self._closing:
+            return
         if self._task is None or self._task.done() or self._loop is not loop:
             if not self.webhooks and not self._queue:
-                self._watermark = self.sb.now()
+                self._watermark = self._floor = self.sb.now()
                 return
             self._loop = loop
             self._wake = asyncio.Event()
@@ -329,7 +338,7 @@ class Notifier:
         assert wake is not None
         self._client = httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT_S)
         try:
-            while True:
+            while not self._closing:
                 wake.clear()
                 # a failed sweep (e.g. a store locked by another process) must not end delivery
                 with contextlib.suppress(Exception):
@@ -350,8 +359,11 @@ class Notifier:
                 if wait is None and not self._in_flight:
                     await wake.wait()
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=wait)
+                waiter = asyncio.ensure_future(wake.wait())
+                try:
+                    await asyncio.wait({waiter}, timeout=wait)
+                finally:
+                    waiter.cancel()
         finally:
             client, self._client = self._client, None
             if client is not None:
@@ -391,6 +403,9 @@ class Notifier:
 
     async def aclose(self) -> None:
         """Stop the background task (deliveries in flight are abandoned)."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
         task, self._task = self._task, None
         for pending in [task, *self._in_flight]:
             if pending is not None and not pending.done():
