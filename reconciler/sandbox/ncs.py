@@ -169,8 +169,6 @@ class Notifier:
         self.sb = sb
         self._next_id = 0
         self.webhooks: list[Webhook] = []
-        for url, secret in webhooks:
-            self.add(url, secret, fixed=True)
         self._epoch = sb.epoch
         self._watermark = sb.now()
         self._floor = self._watermark
@@ -185,12 +183,26 @@ class Notifier:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._closing = False
+        for url, secret in webhooks:
+            self.add(url, secret, fixed=True)
 
     # -- configuration -------------------------------------------------------------------------
+
+    def _sync_epoch(self) -> bool:
+        """After `/_sandbox/reset`: a new world, nothing of the old one is sent (True then)."""
+        if self.sb.epoch == self._epoch:
+            return False
+        self._epoch = self.sb.epoch
+        self._emitted.clear()
+        self.remove_added()
+        self._queue.clear()
+        self._watermark = self._floor = self.sb.now()
+        return True
 
     def add(self, url: str, secret: str, *, fixed: bool = False) -> Webhook:
         """Deliver every later event to `url` too, signed with `secret`."""
         url, secret = check_webhook(url, secret)
+        self._sync_epoch()
         if not self.webhooks:  # nothing from before the first webhook is sent
             self._watermark = self._floor = self.sb.now()
         self._next_id += 1
@@ -239,12 +251,7 @@ class Notifier:
         sb = self.sb
         sb.clock.refresh()
         now = sb.now()
-        if sb.epoch != self._epoch:  # reset: a new world, nothing of the old one is sent
-            self._epoch = sb.epoch
-            self._emitted.clear()
-            self.remove_added()
-            self._queue.clear()
-            self._watermark = self._floor = now
+        if self._sync_epoch():
             return
         if not self.webhooks:
             self._watermark = self._floor = now

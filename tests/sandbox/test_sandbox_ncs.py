@@ -295,3 +295,13 @@ def test_without_a_webhook_nothing_is_sent_and_a_new_webhook_gets_no_past_events
     after = harness.start("after", channel="room-2")
     harness.wait("the new agent's event", lambda: _types(sink, after) == [101])
     assert _types(sink, before) == []
+
+
+def test_a_webhook_added_right_after_a_reset_is_kept(
+    make: Callable[..., Harness], sink: WebhookSink
+) -> None:
+    harness = make(sink)
+    harness.control("POST", "/reset")
+    harness.control("POST", "/webhooks", {"url": sink.url, "secret": SECRET})
+    agent_id = harness.start("after-reset")
+    harness.wait("its event", lambda: _types(sink, agent_id) == [101])
