@@ -31,9 +31,9 @@ SIGNATURE_V2 = "agora-signature-v2"
 ACTIONABLE: dict[int, str] = {
     102: "agent left",
     104: "agent token expiring",
-    110: "agent error",
 }
-"""Engine events after which an agent may need healing: a reconcile runs at once."""
+"""Engine events after which an agent needs healing: a reconcile runs at once. 110 (agent
+error) is not one: a module error does not end the agent, and when it does, 102 follows."""
 
 
 class NoticeError(ValueError):

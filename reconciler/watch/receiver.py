@@ -9,7 +9,7 @@ In order, for every request (the HTTP endpoint's threads call :meth:`EventReceiv
 3. Every verified notice is counted as received and answered 200 (NCS then stops resending).
    It is acted on only when it is the first delivery of its ``noticeId`` (a bounded memory), this
    replica leads, the event may need healing (:data:`~reconciler.watch.ncs.ACTIONABLE`: agent
-   left, error, token expiring) and its agent is one the state records (an agent id of ours):
+   left, token expiring) and its agent is one the state records (an agent id of ours):
    then the controller is told (``on_notice``), which reconciles at once. Otherwise it is
    counted as ignored with the reason (``duplicate``, ``standby``, ``not_actionable``,
    ``foreign``).

@@ -93,10 +93,11 @@ def test_a_signature_over_other_bytes_or_with_another_secret_is_bad() -> None:
 
 
 def test_parse_notice_reads_the_envelope_and_the_agent() -> None:
-    notice = parse_notice(event("n-9", 110))
-    assert (notice.notice_id, notice.event_type, notice.agent_id) == ("n-9", 110, OURS)
-    assert notice.actionable
+    notice = parse_notice(event("n-9", 102))
+    assert (notice.notice_id, notice.event_type, notice.agent_id) == ("n-9", 102, OURS)
+    assert notice.actionable and parse_notice(event(event_type=104)).actionable
     assert not parse_notice(event(event_type=101)).actionable
+    assert not parse_notice(event(event_type=110)).actionable, "an error alone ends no agent"
     for bad in (b"[]", b"not json", b'{"eventType": 102}', b'{"noticeId": "x"}'):
         with pytest.raises(ValueError):
             parse_notice(bad)
