@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import httpx
 
 from reconciler.engine.call import Call
-from reconciler.engine.wire import error_fields, host_of
+from reconciler.engine.wire import conflict_holder, error_fields, host_of
 from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
 
 REFUSED = "refused"
@@ -82,7 +82,12 @@ def error_for_status(response: httpx.Response, call: Call) -> EngineError:
         text = f"engine refused {call.what}: {answered}" + (f": {detail}" if detail else "")
     if rule.error is NameConflictError:
         return NameConflictError(
-            text, status=status, reason=reason, detail=detail, resent=call.maybe_delivered
+            text,
+            status=status,
+            reason=reason,
+            detail=detail,
+            resent=call.maybe_delivered,
+            holder=conflict_holder(response),
         )
     return rule.error(text, status=status, reason=reason, detail=detail)
 

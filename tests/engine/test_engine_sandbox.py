@@ -152,6 +152,7 @@ def test_409_conflict_is_found_for_adoption(recorder: Recorder) -> None:
             await env.client.join("support-en-1", props("support"))
         assert (info.value.status, info.value.reason) == (409, "TaskConflict")
         assert not info.value.resent  # the first attempt met the conflict: held by someone else
+        assert info.value.holder == first.agent_id  # the 409 names the holder (a report only)
         found = await find_conflicting(env.client, "support", ())
         assert [(a.agent_id, a.channel) for a in found] == [(first.agent_id, "support")]
         assert await find_conflicting(env.client, "support", {first.agent_id}) == []
