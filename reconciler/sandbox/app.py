@@ -2,8 +2,9 @@
 
 Usable in-process (`httpx.AsyncClient(transport=httpx.ASGITransport(app=app))`, which is what
 `engine: sandbox` does) or served by uvicorn (`server.serve`). The `Sandbox` behind the app is
-`app.state.sandbox`; call its `close()` when done with an in-process app. `app.state.notifier`
-delivers the notification events (`ncs.py`); every request nudges it.
+`app.state.sandbox`; call its `close()` when done with an in-process app. The app also serves
+the Conversational AI Platform API (`platform/`) on the same store, clock and faults.
+`app.state.notifier` delivers the notification events (`ncs.py`); every request nudges it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from .config import SandboxConfig
 from .core import Sandbox
 from .errors import no_route_response
 from .ncs import Notifier
+from .platform.context import Platform
+from .platform.control import platform_control_routes
+from .platform.routes import platform_routes
 from .routes_control import control_routes
 from .routes_engine import engine_routes
 from .routes_events import event_routes
@@ -51,6 +55,8 @@ def create_app(
     """Build a sandbox engine app; `time_source` replaces `time.time` (for tests)."""
     sandbox = Sandbox(config, time_source)
     notifier = Notifier(sandbox, config.webhooks)
+    platform = Platform(sandbox)
+    sandbox.on_reset.append(platform.reset)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -59,7 +65,13 @@ def create_app(
         await notifier.aclose()
 
     app = Starlette(
-        routes=[*engine_routes(sandbox), *control_routes(sandbox), *event_routes(notifier)],
+        routes=[
+            *engine_routes(sandbox),
+            *control_routes(sandbox),
+            *event_routes(notifier),
+            *platform_control_routes(platform),
+            *platform_routes(platform),
+        ],
         exception_handlers={404: _no_route, 405: _no_route},
         middleware=[Middleware(_Nudge, notifier=notifier)],
         lifespan=lifespan,
