@@ -28,9 +28,10 @@ deduplicates on it) and a fresh `notifyMs`, hence a fresh signature, as the real
 After the last attempt the delivery is dropped and counted. Webhooks given at start-up
 (`SandboxConfig.webhooks`) survive `/_sandbox/reset`; those added by the control route do not.
 
-The Platform's session events (1001 session state changed, 1003 session errors, 1101 RTC token
-expiring) belong to the Platform sandbox's sessions: its lifecycle code calls
-:meth:`Notifier.emit` with the event type and payload, and they are delivered the same way.
+The Platform sandbox's sessions (`platform/sessions.py`) are swept the same way: 1001 session
+state changed (RUNNING, STOPPED, FAILED, with `status`) and 1003 session error (with a FAILED
+1001). 1101 (RTC token expiring) is not sent: the Platform sandbox does not model a session
+token's expiry. Other code may call :meth:`Notifier.emit` with any event type and payload.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import json
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,6 +61,7 @@ from .lifecycle import (
     exit_event,
     view,
 )
+from .platform.store import PlatformStore
 from .store import AgentRecord
 
 #: `productId` of the Conversational AI Engine's notifications.
@@ -67,6 +70,8 @@ EVENT_JOINED = 101
 EVENT_LEFT = 102
 EVENT_EXPIRE = 104
 EVENT_ERROR = 110
+EVENT_SESSION_STATE = 1001
+EVENT_SESSION_ERROR = 1003
 #: How long before a token expires the agent raises 104.
 TOKEN_WARNING_S = 30.0
 #: Retries after the first attempt: at once, then after these many seconds (4 attempts in all).
@@ -280,16 +285,58 @@ class Notifier:
                 ):
                     found.append((warn_at, EVENT_EXPIRE, record))
         found.sort(key=lambda item: (item[0], item[1]))
-        for at, kind, record in found:
-            key = (f"{record.app_id}/{record.agent_id}", kind, at)
-            if key in self._emitted:
+        events = [
+            (at, kind, f"{r.app_id}/{r.agent_id}", r.agent_id, self._payload(kind, r, at))
+            for at, kind, r in found
+            if (f"{r.app_id}/{r.agent_id}", kind, at) not in self._emitted
+        ]
+        events += self._session_events(due)
+        for at, kind, ident, sid, payload in sorted(events, key=lambda e: (e[0], e[1])):
+            if (ident, kind, at) in self._emitted:
                 continue
-            self._emitted[key] = at
-            self.emit(kind, self._payload(kind, record, at), sid=record.agent_id)
+            self._emitted[(ident, kind, at)] = at
+            self.emit(kind, payload, sid=sid)
         self._watermark = max(self._watermark, now)
         horizon = self._watermark - 2 * SWEEP_SLACK_S
         for key in [k for k, at in self._emitted.items() if at < horizon]:
             del self._emitted[key]
+
+    def _session_events(
+        self, due: Callable[[float], bool]
+    ) -> list[tuple[float, int, str, str, dict[str, Any]]]:
+        """The Platform sessions' 1001 (state changed: RUNNING, STOPPED, FAILED) and 1003
+        (session error, with 1001 FAILED) due now."""
+        settings = self.sb.settings
+        events: list[tuple[float, int, str, str, dict[str, Any]]] = []
+        for resource in PlatformStore(self.sb.store).scan(None, "session"):
+            body = resource.body
+            failed_at, stop = body.get("failed_at"), body.get("stop_requested_at")
+            running_at = resource.create_ts + settings.start_delay_s
+            ended: list[tuple[float, str]] = []
+            if failed_at is not None:
+                ended.append((float(failed_at), "FAILED"))
+            if stop is not None:
+                ended.append((float(stop) + settings.stop_delay_s, "STOPPED"))
+            end = min(ended) if ended else None
+            base = {
+                "agent_session_id": resource.id,
+                "agent_id": body.get("agent_id"),
+                "agent_name": body.get("agent_name"),
+                "start_ts": int(resource.create_ts),
+            }
+            ident = f"{resource.app_id}/session/{resource.id}"
+            if due(running_at) and (end is None or end[0] >= running_at):
+                payload = dict(base, status="RUNNING")
+                key = f"{ident}/RUNNING"  # a state per key: a start and a failure may coincide
+                events.append((running_at, EVENT_SESSION_STATE, key, resource.id, payload))
+            if end is not None and due(end[0]):
+                at, status = end
+                payload = dict(base, status=status, stop_ts=int(at), message=body.get("message"))
+                events.append((at, EVENT_SESSION_STATE, f"{ident}/{status}", resource.id, payload))
+                if status == "FAILED":
+                    error = dict(base, message=body.get("message"))
+                    events.append((at, EVENT_SESSION_ERROR, ident, resource.id, error))
+        return events
 
     def _payload(self, kind: int, record: AgentRecord, at: float) -> dict[str, Any]:
         props = record.properties_obj()

@@ -16,6 +16,7 @@ from agora_agent.agentkit.token import generate_rtc_token
 
 from reconciler.sandbox import SandboxConfig, create_app
 from reconciler.sandbox.ncs import PRODUCT_ID, signature_headers
+from tests.sandbox.platform_helpers import papi
 from tests.sandbox.sandbox_helpers import (
     APP_ID,
     BASIC,
@@ -210,7 +211,8 @@ def test_a_failed_delivery_is_retried_with_the_same_notice_id_and_a_fresh_signat
         harness = make(sink)
         harness.control("POST", "/webhooks", {"url": sink.url, "secret": SECRET})
         agent_id = harness.start("retried")
-        harness.wait("a delivery after two failures", lambda: len(sink.events()) == 1, 15)
+        stats = harness.app.state.notifier.stats
+        harness.wait("a delivery after two failures", lambda: stats["delivered"] == 1, 15)
         attempts = sink.received
         assert [r.status for r in attempts] == [500, 500, 200]
         assert {r.event["noticeId"] for r in attempts} == {attempts[0].event["noticeId"]}
@@ -305,3 +307,36 @@ def test_a_webhook_added_right_after_a_reset_is_kept(
     harness.control("POST", "/webhooks", {"url": sink.url, "secret": SECRET})
     agent_id = harness.start("after-reset")
     harness.wait("its event", lambda: _types(sink, agent_id) == [101])
+
+
+def test_platform_sessions_send_1001_on_each_state_and_1003_when_they_fail(
+    sb: Harness, sink: WebhookSink
+) -> None:
+    agent = {
+        "instructions": "Test",
+        "llm": {"credential": {"mode": "byok", "fields": {"api_key": "sk-inline"}}},
+    }
+    body = {"agent": agent, "transport": {"type": "rtc", "channel": "room-9", "uid": 1001}}
+    started = sb.request("POST", papi("/sessions/ephemeral"), json=body)
+    assert started.status_code == 200, started.text
+    failing = sb.request("POST", papi("/sessions/ephemeral"), json=body).json()["agent_session_id"]
+    stopped = started.json()["agent_session_id"]
+
+    def of(session_id: str) -> list[tuple[int, str | None]]:
+        return sorted(
+            (e["eventType"], e["payload"].get("status"))
+            for e in sink.events()
+            if e["payload"].get("agent_session_id") == session_id
+        )
+
+    sb.wait("both running", lambda: of(stopped) == of(failing) == [(1001, "RUNNING")])
+    sb.control("POST", f"/platform/sessions/{failing}/fail", {"message": "boom"})
+    assert sb.request("POST", papi(f"/sessions/{stopped}/stop")).status_code == 200
+    sb.tick(1.5)
+    sb.wait(
+        "the end of both",
+        lambda: (
+            of(failing) == [(1001, "FAILED"), (1001, "RUNNING"), (1003, None)]
+            and of(stopped) == [(1001, "RUNNING"), (1001, "STOPPED")]
+        ),
+    )
