@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -417,3 +418,25 @@ def test_build_client_for_the_sandbox(recorder: Recorder) -> None:
         assert asyncio.run(main()) == "RUNNING"
     finally:
         app.state.sandbox.close()
+
+
+def test_refresh_asks_for_every_state_so_the_engine_default_of_running_only_hides_nothing(
+    recorder: Recorder,
+) -> None:
+    async def scenario(env: Env) -> None:
+        running = (await env.client.join("r-1", props("r"))).agent_id
+        stopped = (await env.client.join("s-1", props("s"))).agent_id
+        await env.client.leave(stopped)
+        await env.client.wait_stopped(stopped, timeout=5, poll_interval=0.01)
+        plain = await env.control.get(  # no state, no limit: the engine's defaults
+            f"/api/conversational-ai-agent/v2/projects/{APP_ID}/agents",
+            headers={"Authorization": "Basic " + base64.b64encode(b"sandbox:sandbox").decode()},
+        )
+        assert [a["agent_id"] for a in plain.json()["data"]["list"]] == [running]
+        env.wire.requests.clear()
+        live = await refresh(env.client, {}, time.time(), exit_details=False)
+        assert live.agents[stopped].status == "STOPPED" and live.agents[running].status == "RUNNING"
+        (query,) = [q for _, _, q in env.wire.requests]
+        assert query["state"] == "0,1,2,3,4,5,6" and query["limit"] == "100"
+
+    run(scenario, recorder)
