@@ -24,6 +24,7 @@ from typing import Any
 import pydantic
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.defaults import mapping_keys, refused_defaults
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.sensitive import minimal, sensitive_paths
 from reconciler.manifests.validation import translate
@@ -36,6 +37,7 @@ from reconciler.models.platform import (
     SECRET_SET,
 )
 from reconciler.models.resources import DesiredResource
+from reconciler.models.secrets import is_sensitive
 
 LITERAL_KEYS = frozenset({"kind", "name", "protect"})
 SIP_AUTH = FieldPath(("sip_trunk", "auth"))
@@ -63,12 +65,23 @@ def load_resource(
     environ: Mapping[str, str],
     *,
     allow_unset: bool = False,
+    sandbox: bool = False,
 ) -> LoadedResource:
-    """Validate one document of kind ``kind`` of manifest file ``path`` and build its resource."""
+    """Validate one document of kind ``kind`` of manifest file ``path`` and build its resource.
+
+    ``sandbox``: the Platform is the embedded sandbox, the only one a ``${VAR:-default}``
+    default of a sensitive value may reach (:mod:`reconciler.manifests.defaults`).
+    """
     root = Location(path, line)
     loaded = LoadedResource()
     values = interpolate_tree(raw, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
     loaded.problems.extend(values.problems)
+    if values.defaulted:
+        loaded.problems.extend(
+            refused_defaults(
+                values, root, sandbox=sandbox, sensitive=_sensitive, allow_unset=allow_unset
+            )
+        )
     data = values.value
     if not isinstance(data, dict) or values.problems:
         return loaded
@@ -130,6 +143,15 @@ def load_resource(
         },
     )
     return loaded
+
+
+def _sensitive(path: str) -> bool:
+    """Whether an interpolated value at document ``path`` is sensitive: a secret set's value,
+    or a value of a ``spec`` under a key that is not plain."""
+    keys = mapping_keys(path)
+    if len(keys) >= 2 and keys[0] == "keys":
+        return True
+    return len(keys) >= 2 and keys[0] == "spec" and is_sensitive(keys[1:], interpolated=True)
 
 
 def _only_references(value: Any, key: str = "") -> bool:
