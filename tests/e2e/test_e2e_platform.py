@@ -243,3 +243,40 @@ def test_a_create_that_never_landed_is_forgotten_and_made_once(
     project.apply()
     assert len(sandbox.platform("numbers")) == 1
     project.ok("plan", "--detailed-exitcode")
+
+
+def test_no_platform_secret_reaches_plans_saved_plans_events_state_or_errors(
+    project: Project, sandbox: Sandbox
+) -> None:
+    p = project
+    p.ok("plan", "--format", "json")
+    p.ok("plan", "--format", "markdown")
+    p.ok("plan", "--out", "create.json")
+    p.ok("-v", "apply", "create.json", "--format", "json")
+    rotated = "sk-e2e-ROTATED-platform-7d3c9b1e"
+    p.env["OPENAI_API_KEY"] = rotated
+    p.env["SIP_PASSWORD"] = "sip-e2e-ROTATED-4a8e2c6f"
+    secrets = {**SECRETS, "rotated key": rotated, "rotated SIP": p.env["SIP_PASSWORD"]}
+    p.ok("plan", "--out", "rotate.json", "--detailed-exitcode", code=2)
+    p.ok("show", "rotate.json", "--format", "json")
+    # The Platform echoes the values it was sent in its refusal: they are scrubbed.
+    sandbox.add_fault(
+        route="update-secret-set",
+        status=400,
+        reason="InvalidRequest",
+        detail=f"value rejected: {rotated}",
+    )
+    failed = p.ok("-v", "apply", "--auto-approve", code=1)
+    assert "value rejected: (sensitive)" in failed.output
+    sandbox.control("DELETE", "/faults/rules")
+    p.ok("apply", "--auto-approve", "--format", "json")
+    texts = [(f"output of {' '.join(r.args)}", r.output) for r in p.results]
+    for name in ("create.json", "rotate.json"):
+        texts.append((name, (p.dir / name).read_text(encoding="utf-8")))
+    texts.append(("state", p.state_file.read_text(encoding="utf-8")))
+    backup = p.state_file.with_name("agents.json.backup")
+    if backup.exists():
+        texts.append(("backup", backup.read_text(encoding="utf-8")))
+    assert leaks(texts, secrets) == []
+    (number,) = sandbox.platform("numbers")
+    assert number["sip_auth"] == {"username": "acme"}  # the password is sent, never shown
