@@ -87,6 +87,10 @@ class Kind(KindRules, Protocol):
         fills in that the record did not set left out. Where it differs from the record, the
         resource was changed outside (drift)."""
 
+    async def read_many(self, resource_ids: list[str]) -> dict[str, LiveResource | None]:
+        """Several resources at once (a list of the kind, page by page, where the engine has
+        one); the versions may be unknown (None: a list carries no ``ETag``)."""
+
     async def read(self, resource_id: str) -> LiveResource | None:
         """The resource as the engine holds it now (its live status, in the recorded spec's
         form, write-only fields absent), or None when it is gone."""

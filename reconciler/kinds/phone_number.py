@@ -120,12 +120,20 @@ class PhoneNumberKind:
                 stale(f"phone number {resource.id}", exc)
             raise
 
+    async def read_many(self, resource_ids: list[str]) -> dict[str, LiveResource | None]:
+        wanted = set(resource_ids)
+        found: dict[str, LiveResource | None] = dict.fromkeys(resource_ids)
+        for item in await self.api.list_numbers():
+            number_id = item.get("number_id")
+            if isinstance(number_id, str) and number_id in wanted:
+                found[number_id] = LiveResource(spec=_live_spec(item))
+        return found
+
     async def read(self, resource_id: str) -> LiveResource | None:
         answer = await self.api.get_number(resource_id)
         if answer is None:
             return None
-        body = drop_nulls({k: v for k, v in answer.body.items() if k not in READ_ONLY})
-        return LiveResource(version=answer.etag, spec=body)
+        return LiveResource(version=answer.etag, spec=_live_spec(answer.body))
 
 
 def _digits(number: Any) -> str:
@@ -135,3 +143,9 @@ def _digits(number: Any) -> str:
 
 def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _live_spec(body: dict[str, Any]) -> dict[str, Any]:
+    """A number's answer in the form of its spec: no ids or timestamps, no nulls."""
+    spec: dict[str, Any] = drop_nulls({k: v for k, v in body.items() if k not in READ_ONLY})
+    return spec

@@ -115,6 +115,15 @@ class SavedAgentKind:
                 stale(f"saved agent {resource.id}", exc)
             raise
 
+    async def read_many(self, resource_ids: list[str]) -> dict[str, LiveResource | None]:
+        wanted = set(resource_ids)
+        found: dict[str, LiveResource | None] = dict.fromkeys(resource_ids)
+        for item in await self.api.list_agents():
+            agent_id = item.get("agent_id")
+            if isinstance(agent_id, str) and agent_id in wanted:
+                found[agent_id] = LiveResource(spec=live_spec(item))
+        return found
+
     async def read(self, resource_id: str) -> LiveResource | None:
         answer = await self.api.get_agent(resource_id)
         if answer is None:

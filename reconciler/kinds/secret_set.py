@@ -111,10 +111,25 @@ class SecretSetKind:
                 stale(f"secret set {resource.id!r}", exc)
             raise
 
+    async def read_many(self, resource_ids: list[str]) -> dict[str, LiveResource | None]:
+        wanted = set(resource_ids)
+        found: dict[str, LiveResource | None] = dict.fromkeys(resource_ids)
+        for item in await self.api.list_secret_sets():
+            name = item.get("name")
+            if isinstance(name, str) and name in wanted:
+                found[name] = LiveResource(spec={KEYS: dict.fromkeys(_names(item), "")})
+        return found
+
     async def read(self, resource_id: str) -> LiveResource | None:
         answer = await self.api.get_secret_set(resource_id)
         if answer is None:
             return None
-        keys = answer.body.get(KEYS)
-        names = [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else []
-        return LiveResource(version=answer.etag, spec={KEYS: dict.fromkeys(sorted(names), "")})
+        return LiveResource(
+            version=answer.etag, spec={KEYS: dict.fromkeys(_names(answer.body), "")}
+        )
+
+
+def _names(body: dict[str, Any]) -> list[str]:
+    """The key names a set's answer lists."""
+    keys = body.get(KEYS)
+    return sorted(k for k in keys if isinstance(k, str)) if isinstance(keys, list) else []

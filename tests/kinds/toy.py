@@ -142,6 +142,9 @@ class WidgetKind:
             observed["password"] = recorded["password"]
         return observed
 
+    async def read_many(self, resource_ids: list[str]) -> dict[str, LiveResource | None]:
+        return {i: await self.read(i) for i in resource_ids}
+
     async def read(self, resource_id: str) -> LiveResource | None:
         held = self.engine.widgets.get(resource_id)
         if held is None:
