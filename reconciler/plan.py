@@ -674,6 +674,8 @@ def _plan_resources(
             planned = planned.model_copy(update={"protect": resource.protect})
         elif resource.protect:
             planned = planned.model_copy(update={"protect": True})
+        if record is not None and record.version is None and live_version is not None:
+            planned = planned.model_copy(update={"live_version": live_version})  # imported
         stays = planned.action in ("update", "no-op") or address not in selected
         ids[address] = record.id if record is not None and stays else None
         if address in selected:

@@ -30,7 +30,8 @@ async def read_resources(
         for record in recorded:
             live = held.get(record.id)
             drifted = live is not None and kind.observe(live, record.spec) != record.spec
-            if live is not None and live.version is None and drifted:  # read for its version
+            unversioned = record.version is None  # recorded by pull or import: read it
+            if live is not None and live.version is None and (drifted or unversioned):
                 live = await kind.read(record.id)
             found[record.address] = live
     return found

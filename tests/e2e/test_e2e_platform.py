@@ -280,3 +280,58 @@ def test_no_platform_secret_reaches_plans_saved_plans_events_state_or_errors(
     assert leaks(texts, secrets) == []
     (number,) = sandbox.platform("numbers")
     assert number["sip_auth"] == {"username": "acme"}  # the password is sent, never shown
+
+
+def test_pull_writes_manifests_for_console_resources_and_records_them(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.manifest("platform").unlink()
+    made = sandbox.platform_call(
+        "POST", "secrets", {"name": "console_keys", "secrets": {"openai": "sk-console-9f1e"}}
+    )
+    assert made.status_code == 201, made.text
+    agent = sandbox.platform_call(
+        "POST",
+        "agents",
+        {
+            "agent_name": "Console Support",
+            "instructions": "Made in the console.",
+            "llm": {
+                "vendor": "openai",
+                "credential": {
+                    "mode": "byok",
+                    "fields": {"api_key": "$secrets.console_keys.openai"},
+                },
+            },
+        },
+    ).json()
+    number = sandbox.platform_call(
+        "POST",
+        "numbers",
+        {
+            "number": "+14155550111",
+            "description": "Console line",
+            "sip_trunk": {"hostname": "console.example.com", "transport": "tls"},
+            "inbound": {
+                "agent": agent["agent_id"],
+                "call_policy": {"max_call_duration_seconds": 60},
+            },
+        },
+    )
+    assert number.status_code == 201, number.text
+    pulled = project.ok("pull", "--out", "agents.d/pulled.yaml", "--record", "--auto-approve")
+    assert "Pulled 3 resource(s); recorded in state." in pulled.stderr
+    text = (project.dir / "agents.d" / "pulled.yaml").read_text(encoding="utf-8")
+    assert "openai: ${CONSOLE_KEYS_OPENAI}" in text
+    assert "name: console-support" in text and "ref: SavedAgent/console-support" in text
+    assert "sk-console" not in text
+    project.env["CONSOLE_KEYS_OPENAI"] = "sk-console-9f1e"
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "SecretSet/console_keys" in plan.stdout  # values not verified: written once
+    assert "+ SavedAgent" not in plan.stdout and "+ PhoneNumber" not in plan.stdout
+    project.apply()
+    assert len(sandbox.platform("agents")) == 1 and len(sandbox.platform("numbers")) == 1
+    project.ok("plan", "--detailed-exitcode")
+    assert sandbox.platform("agents")[0]["config"]["llm"]["credential"]["fields"] == {
+        "api_key": "$secrets.console_keys.openai"
+    }
