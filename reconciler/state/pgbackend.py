@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.models.settings import Settings
+from reconciler.state.binding import StateBinding
 from reconciler.state.holder import LockInfo
 from reconciler.state.pglock import PostgresStateLock, force_unlock_postgres
 from reconciler.state.pgsession import PgSession
@@ -29,7 +30,7 @@ class PostgresBackend:
             settings.state_shown,
             environ,
         )
-        self._store = PostgresStateStore(self.session)
+        self._store = PostgresStateStore(self.session, StateBinding.of(settings))
 
     def __repr__(self) -> str:
         return f"PostgresBackend({self.session!r})"

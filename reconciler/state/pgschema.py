@@ -13,6 +13,9 @@ Version 1:
   ``position``;
 * ``reconciler_locks``: who holds the lock of a state key (the lock itself is an advisory lock).
 
+Version 2 adds ``app_id`` and ``engine`` to ``reconciler_states`` (null in a state written
+before: it takes the project's at its next write; see :mod:`reconciler.state.binding`).
+
 Records and entries are ``json`` (not ``jsonb``): the text is kept exactly as written, and every
 string the models allow, ``\\u0000`` included, is accepted.
 """
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ensure_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _MIGRATION_LOCK = 0x5245434F4E43  # "RECONC": serialises schema creation across processes
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -67,6 +70,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             backend_pid integer NOT NULL
         )""",
     ),
+    2: ("ALTER TABLE reconciler_states ADD COLUMN app_id text, ADD COLUMN engine text",),
 }
 """The statements that bring the schema from version ``n - 1`` to ``n``."""
 

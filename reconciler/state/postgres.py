@@ -26,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
+from reconciler.state.binding import StateBinding
 from reconciler.state.pgsession import PgSession
 from reconciler.state.store import _describe_validation as describe_validation
 from reconciler.state.store import new_state
@@ -52,8 +53,10 @@ def _json(model: AgentRecord | JournalEntry) -> str:
 class PostgresStateStore:
     """State kept in PostgreSQL under one state key."""
 
-    def __init__(self, session: PgSession) -> None:
+    def __init__(self, session: PgSession, binding: StateBinding | None = None) -> None:
         self.session = session
+        self.binding = binding
+        """The App ID and engine this store's state must belong to (None: any)."""
         self.key = session.state_key
         self._base: StateDoc | None = None
         """The document as in the database when this store last loaded or wrote it."""
@@ -91,9 +94,16 @@ class PostgresStateStore:
     # -- reading -------------------------------------------------------------------------------
 
     def load(self) -> StateDoc:
-        """Read and validate the state; a fresh document (not yet written) if there is none."""
+        """Read and validate the state; a fresh document (not yet written) if there is none.
+
+        A state of another App ID or engine than :attr:`binding` is refused
+        (:class:`~reconciler.errors.StateBindingError`).
+        """
         with self._lock:
-            return self._load()
+            doc = self._load()
+        if self.binding is not None:
+            self.binding.check(doc, self.where)
+        return doc
 
     def _load(self) -> StateDoc:
         conn = self.session.connection()
@@ -101,7 +111,7 @@ class PostgresStateStore:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 header = conn.execute(
-                    "SELECT version, lineage, serial, salt FROM reconciler_states "
+                    "SELECT version, lineage, serial, salt, app_id, engine FROM reconciler_states "
                     "WHERE state_key = %s",
                     (self.key,),
                 ).fetchone()
@@ -122,7 +132,7 @@ class PostgresStateStore:
         if header is None:
             self._base, self._looked, self._positions = None, True, {}
             return new_state()
-        version, lineage, serial, salt = header
+        version, lineage, serial, salt, app_id, engine = header
         if version > STATE_VERSION:
             raise StateError(
                 f"the state ({self.where}) was written by a newer reconciler (version {version}; "
@@ -133,6 +143,8 @@ class PostgresStateStore:
             "lineage": lineage,
             "serial": serial,
             "salt": salt,
+            "app_id": app_id,
+            "engine": engine,
             "agents": {name: record for name, record in records},
             "pending": [entry for _, _, entry in entries],
         }
@@ -140,8 +152,9 @@ class PostgresStateStore:
             doc = StateDoc.model_validate(data)
         except PydanticValidationError as exc:
             raise StateError(
-                f"the state ({self.where}) is corrupt: {describe_validation(exc)}; it was left "
-                "unchanged"
+                f"the state ({self.where}) is corrupt: {describe_validation(exc)} (the rows of "
+                "reconciler_records and reconciler_pending are keyed by agent name and entry "
+                "id); it was left unchanged"
             ) from None
         self._base, self._looked = doc, True
         self._positions = {entry_id: position for entry_id, position, _ in entries}
@@ -169,9 +182,11 @@ class PostgresStateStore:
         return self._write(doc, replace=True)
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
+        if self.binding is not None:
+            doc = self.binding.stamp(doc, self.where)
         with self._lock:
             if not self._looked:
-                self.load()
+                self._load()
             base = self._base
             if base is not None and base.lineage != doc.lineage and not replace:
                 raise StateError(
@@ -205,9 +220,10 @@ class PostgresStateStore:
 
     def _insert_header(self, conn: psycopg.Connection[Any], new: StateDoc) -> psycopg.Cursor[Any]:
         return conn.execute(
-            "INSERT INTO reconciler_states (state_key, version, lineage, serial, salt) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
-            (self.key, new.version, new.lineage, new.serial, new.salt),
+            "INSERT INTO reconciler_states "
+            "(state_key, version, lineage, serial, salt, app_id, engine) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
+            (self.key, new.version, new.lineage, new.serial, new.salt, new.app_id, new.engine),
         )
 
     def _update_header(
@@ -215,8 +231,19 @@ class PostgresStateStore:
     ) -> psycopg.Cursor[Any]:
         return conn.execute(
             "UPDATE reconciler_states SET version = %s, lineage = %s, serial = %s, salt = %s, "
-            "updated_at = now() WHERE state_key = %s AND serial = %s AND lineage = %s",
-            (new.version, new.lineage, new.serial, new.salt, self.key, base.serial, base.lineage),
+            "app_id = %s, engine = %s, updated_at = now() "
+            "WHERE state_key = %s AND serial = %s AND lineage = %s",
+            (
+                new.version,
+                new.lineage,
+                new.serial,
+                new.salt,
+                new.app_id,
+                new.engine,
+                self.key,
+                base.serial,
+                base.lineage,
+            ),
         )
 
     def _refusal(self, conn: psycopg.Connection[Any], base: StateDoc | None) -> StateError:
