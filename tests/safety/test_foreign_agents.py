@@ -65,6 +65,7 @@ def test_a_dropped_join_of_a_second_state_never_adopts_the_first_states_agent(
     assert b.agents.get("alpha") is None or b.agents["alpha"].agent_id != theirs
     team_b.control("DELETE", "/_sandbox/faults/rules")
     _, destroyed, b = team_b.apply(desired(), destroy=True)
+    assert destroyed.ok, destroyed.failed
     assert b.agents == {}
     assert running(team_a).get(theirs) == a.agents["alpha"].wire_name  # A's agent still runs
 
