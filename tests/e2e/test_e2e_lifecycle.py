@@ -86,11 +86,11 @@ def test_changing_the_tts_vendor_restarts_the_agent_under_a_new_id(
     assert "Apply complete: 1 restarted." in applied.stdout
     record = project.state()["agents"]["support-en"]
     assert record["agent_id"] != ids["support-en"]
-    assert record["wire_name"] == "support-en-2"
+    assert record["wire_name"] == project.wire("support-en", 2)
     assert sandbox.agent(ids["support-en"])["status"] == "STOPPED"
     new = sandbox.agent(record["agent_id"])
     assert new["status"] == "RUNNING"
-    assert new["name"] == "support-en-2"
+    assert new["name"] == project.wire("support-en", 2)
     assert new["join_body"]["properties"]["tts"]["vendor"] == "elevenlabs"
     assert len(sandbox.agents(channel="support-en", status="RUNNING")) == 1
     assert project.ok("plan", "--detailed-exitcode", code=0)
@@ -110,7 +110,7 @@ def test_deleting_a_manifest_stops_its_agent_and_destroy_stops_everything(
     assert "Apply complete: 1 stopped." in applied.stdout
     assert sandbox.agent(ids["sales-en"])["status"] == "STOPPED"
     assert sorted(project.state()["agents"]) == ["concierge", "support-en"]
-    assert sorted(sandbox.running()) == ["concierge-1", "support-en-1"]
+    assert sorted(sandbox.running()) == [project.wire("concierge"), project.wire("support-en")]
 
     destroyed = project.ok("destroy", "--auto-approve")
 
