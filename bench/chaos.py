@@ -79,7 +79,9 @@ class PgChaosProject(ChaosProject):
         from reconciler.models.settings import Settings
         from reconciler.state import open_backend
 
-        self._settings = Settings(project_dir=directory, state=state_url, app_id=APP_ID)
+        self._settings = Settings(
+            project_dir=directory, state=state_url, app_id=APP_ID, engine=engine.url
+        )
         self._open = open_backend
 
     def state(self) -> dict[str, Any] | None:

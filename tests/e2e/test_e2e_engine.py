@@ -164,7 +164,11 @@ def test_an_unreachable_engine_fails_cleanly_and_the_journal_is_resolved_later(
     # The outcome of those joins is unknown: the journal keeps them for the next run.
     assert len(project.state()["pending"]) == 3
 
+    # The state now belongs to the unreachable engine: used with another, it is refused until
+    # it is moved on purpose (here: the same agents' engine, back on another port).
     project.set_setting("engine", sandbox.url)
+    assert "reconciler state rebind" in project.ok("plan", code=1).stderr
+    project.ok("state", "rebind")
     planned = project.ok("plan")
     assert planned.stderr.count("is unresolved; apply will forget it") == 3, planned.stderr
     assert len(project.state()["pending"]) == 3  # plan only shows what apply will do

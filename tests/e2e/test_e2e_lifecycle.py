@@ -32,7 +32,7 @@ def test_example_project_apply_starts_three_agents_then_nothing_is_left_to_do(
 
     assert "Apply complete: 3 started." in first.stdout
     running = sandbox.running()
-    assert sorted(running) == [f"{name}-1" for name in EXAMPLE]
+    assert sorted(running) == [project.wire(name) for name in EXAMPLE]
     recorded = project.state()["agents"]
     assert {r["agent_id"] for r in recorded.values()} == {a["agent_id"] for a in running.values()}
     for name in EXAMPLE:
@@ -67,7 +67,7 @@ def test_editing_a_prompt_updates_the_agent_in_place_with_the_same_agent_id(
     sent = view["updates"][0]["body"]["properties"]
     assert NEW_PROMPT in sent["llm"]["system_messages"][0]["content"]
     assert NEW_PROMPT in view["properties"]["llm"]["system_messages"][0]["content"]
-    assert sorted(sandbox.running()) == [f"{name}-1" for name in EXAMPLE]
+    assert sorted(sandbox.running()) == [project.wire(name) for name in EXAMPLE]
     assert project.ok("plan", "--detailed-exitcode", code=0)
 
 
@@ -131,5 +131,5 @@ def test_reconciler_engine_in_the_environment_overrides_the_settings_file(
     applied = project.ok("apply", "--auto-approve", env=env)
 
     assert "Apply complete: 3 started." in applied.stdout
-    assert sorted(sandbox.running()) == [f"{name}-1" for name in EXAMPLE]
+    assert sorted(sandbox.running()) == [project.wire(name) for name in EXAMPLE]
     assert not (project.dir / ".sandbox").exists()  # the embedded sandbox was not used

@@ -49,4 +49,4 @@ def test_twelve_restarts_roll_three_at_a_time_and_all_are_restarted(
     assert len(samples) > 20  # the engine was sampled all along the rollout
     assert f"Apply complete: {N} restarted." in out
     running = sandbox.running()
-    assert sorted(running) == [f"{name}-2" for name in names]
+    assert sorted(running) == sorted(project.wire(name, 2) for name in names)
