@@ -15,6 +15,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_CONFLICT = 3
+EXIT_DEADLINE = 124
+"""The command's deadline (``--timeout``) ran out: the code GNU ``timeout`` uses."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,18 @@ class NameConflictError(EngineError):
 
 class EngineUnavailableError(EngineError):
     """The engine could not be reached, timed out, or kept failing after every retry."""
+
+
+class DeadlineExceededError(EngineUnavailableError):
+    """The command's deadline (``--timeout``) ran out while it waited on the engine.
+
+    The message names the deadline and what was being waited for. Raised by the engine's retry
+    transport (an engine call the deadline cut short is as unavailable as one that failed every
+    attempt: a join it cut short may have reached the engine) and by apply once it has finished
+    the calls in flight.
+    """
+
+    exit_code = EXIT_DEADLINE
 
 
 class EngineProtocolError(EngineError):

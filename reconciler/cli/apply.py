@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from reconciler.apply import ApplyResult
+from reconciler.apply.context import INTERRUPT_GRACE_S
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
     lock_timeout_option,
@@ -19,13 +20,15 @@ from reconciler.cli.options import (
     refresh_option,
     replace_option,
     target_option,
+    timeout_option,
 )
 from reconciler.cli.output import failure_lines, note, retry_reporter, summary_line, use_color
 from reconciler.cli.plan import make_plan, render
 from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
 from reconciler.cli.runner import run_async
-from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
+from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, DeadlineExceededError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
+from reconciler.models.deadline import current_deadline, deadline_scope, extend_current
 from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
@@ -37,15 +40,18 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
+        saved = " (or apply a saved plan file)" if verb == "apply" else ""
         raise PlanError(
             f"refusing to {verb} without confirmation: stdin is not a terminal; "
-            "review the plan and pass --auto-approve (or apply a saved plan file)"
+            f"review the plan and pass --auto-approve{saved}"
         )
+    asked = time.monotonic()
     answer = click.prompt(
         f"\nDo you want to {verb} these changes? Only 'yes' will be accepted",
         default="",
         show_default=False,
     )
+    extend_current(time.monotonic() - asked)  # the deadline counts no time spent answering
     if answer.strip() != "yes":
         raise PlanError(f"{verb} cancelled")
 
@@ -80,7 +86,7 @@ def _plan_and_confirm(
     ensure_applicable(outcome.plan)
     if not outcome.plan.has_changes:
         _refuse_unsettled(outcome.state)
-        _nothing_to_do(outcome.plan, fmt, verb)
+        _nothing_to_do(outcome.plan, fmt)
         return None
     _confirm(outcome.plan, auto_approve, verb)
     return outcome
@@ -93,26 +99,39 @@ def _execute(
     state: StateDoc,
     parallelism: int | None,
     fmt: str = "text",
-    command: str = "apply",
     *,
     saved: bool = False,
 ) -> int:
+    """Carry out ``plan`` and report it; every message names ``plan.operation``."""
     began = time.monotonic()
+    operation = plan.operation
     printer: TextProgress | JsonEvents
     if fmt == "json":
-        printer = JsonEvents(plan, command)
+        printer = JsonEvents(plan, operation)
     else:
         printer = TextProgress(
             engine_steps(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
         )
     stop_requested = False
+    # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start
+    # of a restart whose old agent is stopped) may take interrupt_grace_s more, no longer.
+    deadline = current_deadline()
+    finishing = deadline.later(INTERRUPT_GRACE_S) if deadline else None
+
+    def should_stop() -> bool:
+        return stop_requested or (deadline is not None and deadline.expired())
 
     def request_stop() -> None:
         nonlocal stop_requested
         if not stop_requested:
+            restarts = (
+                " (restarts whose old agent is stopped get their new one first)"
+                if plan.summary.restart
+                else ""
+            )
             note(
-                "\nInterrupt received: finishing the calls in flight and saving state "
-                "(restarts whose old agent is stopped get their new one first)..."
+                f"\nInterrupt received: {operation} finishes the calls in flight and saves "
+                f"state{restarts}..."
             )
         stop_requested = True
 
@@ -129,10 +148,11 @@ def _execute(
             loop.add_signal_handler(sig, request_stop)
         ticker = asyncio.create_task(tick())
         try:
-            hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=lambda: stop_requested)
-            result, _ = await project.apply(
-                plan, desired, state, parallelism=parallelism, hooks=hooks, saved=saved
-            )
+            hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=should_stop)
+            with deadline_scope(finishing):
+                result, _ = await project.apply(
+                    plan, desired, state, parallelism=parallelism, hooks=hooks, saved=saved
+                )
             return result
         finally:
             ticker.cancel()
@@ -140,7 +160,13 @@ def _execute(
                 loop.remove_signal_handler(sig)
 
     result = run_async(run())
-    printer.finish(result, summary_line(result), time.monotonic() - began)
+    printer.finish(result, summary_line(result, operation), time.monotonic() - began)
+    if deadline is not None and deadline.expired() and not stop_requested and not result.ok:
+        raise DeadlineExceededError(
+            f"{operation} stopped at {deadline}: no action began after it, and the calls in "
+            f"flight were finished and recorded (see the summary above); run reconciler "
+            f"{operation} again to carry out the rest, with a longer --timeout if needed"
+        )
     if result.failed:
         raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
     if result.aborted:
@@ -151,10 +177,14 @@ def _execute(
     return EXIT_OK
 
 
-def _nothing_to_do(plan: Plan, fmt: str, command: str) -> None:
-    """A plan without changes: a line for people, a start and a summary event for machines."""
+def _nothing_to_do(plan: Plan, fmt: str, *, said: bool = True) -> None:
+    """A plan without changes: a line for people (unless the rendered plan ``said`` so
+    already), a start and a summary event for machines."""
+    message = f"No changes. Nothing to {plan.operation}."
     if fmt == "json":
-        JsonEvents(plan, command).finish(ApplyResult(), "No changes. Nothing to apply.", 0.0)
+        JsonEvents(plan, plan.operation).finish(ApplyResult(), message, 0.0)
+    elif not said:
+        click.echo(message)
 
 
 def _is_tty(stream: Any) -> bool:
@@ -179,6 +209,7 @@ def _refuse_unsettled(state: StateDoc) -> None:
 @target_option
 @replace_option
 @lock_timeout_option
+@timeout_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @format_option
 @parallelism_option
@@ -218,6 +249,7 @@ def apply_cmd(
       0    applied (or nothing to do)
       1    error, or an action failed (the summary says which and what to run)
       3    stale plan file, or the state is locked by another run
+      124  the deadline (--timeout) ran out (calls in flight finish and are recorded first)
       130  interrupted (calls in flight finish and are recorded first)
     """
     project = project_from_context(ctx)
@@ -232,11 +264,9 @@ def apply_cmd(
             desired, state = project.check_saved_plan(saved)
             plan = saved.plan
             if not plan.has_changes:
-                if fmt == "text":
-                    click.echo("No changes. Nothing to apply.")
-                _nothing_to_do(plan, fmt, "apply")
+                _nothing_to_do(plan, fmt, said=False)
                 return EXIT_OK
-            return _execute(project, plan, desired, state, parallelism, fmt, "apply", saved=True)
+            return _execute(project, plan, desired, state, parallelism, fmt, saved=True)
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
             replace=replace, parallelism=parallelism,
@@ -244,13 +274,14 @@ def apply_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt, "apply")
+        return _execute(project, plan, desired, state, parallelism, fmt)
 
 
 @click.command("destroy")
 @refresh_option
 @target_option
 @lock_timeout_option
+@timeout_option
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
 @format_option
 @parallelism_option
@@ -282,6 +313,7 @@ def destroy_cmd(
       0    every agent stopped (or nothing recorded)
       1    error, or a stop failed
       3    the state is locked by another run
+      124  the deadline (--timeout) ran out
       130  interrupted
     """
     project = project_from_context(ctx)
@@ -294,7 +326,7 @@ def destroy_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt, "destroy")
+        return _execute(project, plan, desired, state, parallelism, fmt)
 
 
 __all__ = ["EXIT_ERROR", "apply_cmd", "destroy_cmd"]

@@ -189,6 +189,13 @@ def _agent(
     sensitive = sensitive_paths(spec, interpolated)
     if mode != "literal":
         sensitive.discard(FieldPath(("properties", "token")))
+    covered = minimal(sensitive)
+    secrets = frozenset(
+        piece
+        for doc_path, pieces in values.pieces.items()
+        if _in_spec(doc_path) and _is_under(_spec_field_path(doc_path), covered)
+        for piece in pieces
+    )
     lines = {
         p: where.line
         for p, where in values.locations.items()
@@ -212,7 +219,8 @@ def _agent(
         desired=manifest.desired,
         renamed_from=manifest.renamed_from,
         on_delete=manifest.lifecycle.on_delete if manifest.lifecycle is not None else "stop",
-        sensitive=minimal(sensitive),
+        sensitive=covered,
+        secrets=secrets,
         lines=lines,
         unknown={_spec_field_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
     )
@@ -231,6 +239,11 @@ def _spec_field_path(doc_path: str) -> FieldPath:
     once and pickled once per batch of a worker process.
     """
     return FieldPath.parse("properties.token" if doc_path == "token" else doc_path)
+
+
+def _is_under(path: FieldPath, prefixes: frozenset[FieldPath]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or lies below one of them."""
+    return any(path[:depth] in prefixes for depth in range(1, len(path) + 1))
 
 
 def _in_spec(path: str) -> bool:

@@ -54,6 +54,10 @@ class DesiredAgent(BaseModel):
     sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
     :mod:`reconciler.models.secrets`."""
+    secrets: frozenset[str] = Field(default_factory=frozenset)
+    """Each value interpolated from the environment into a sensitive path: a secret of its own,
+    also when it is only part of the value (``https://x.example/v1?key=${KEY}``,
+    ``Bearer ${TOKEN}``), to be scrubbed from any text that could quote it."""
     lines: dict[str, int] = Field(default_factory=dict)
     """Source line of each path in ``spec`` where known (for error messages)."""
     unknown: dict[FieldPath, tuple[str, ...]] = Field(default_factory=dict)

@@ -81,6 +81,8 @@ class PostgresStateStore:
             return self._exists()
 
     def _exists(self) -> bool:
+        if not self.session.has_tables():  # read-only: no tables is no state yet
+            return False
         try:
             row = (
                 self.session.connection()
@@ -106,12 +108,17 @@ class PostgresStateStore:
         return doc
 
     def _load(self) -> StateDoc:
+        if not self.session.has_tables():  # read-only: no tables is no state yet, no DDL
+            self._base, self._looked, self._positions = None, True, {}
+            return new_state()
         conn = self.session.connection()
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                # Schema 1 (before the App ID and engine were recorded) is read as it is.
+                bound = "app_id, engine" if self.session.schema >= 2 else "NULL, NULL"
                 header = conn.execute(
-                    "SELECT version, lineage, serial, salt, app_id, engine FROM reconciler_states "
+                    f"SELECT version, lineage, serial, salt, {bound} FROM reconciler_states "
                     "WHERE state_key = %s",
                     (self.key,),
                 ).fetchone()
@@ -185,6 +192,7 @@ class PostgresStateStore:
         if self.binding is not None:
             doc = self.binding.stamp(doc, self.where)
         with self._lock:
+            self.session.ensure_tables()  # only writers create the tables
             if not self._looked:
                 self._load()
             base = self._base

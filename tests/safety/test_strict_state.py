@@ -149,3 +149,21 @@ def test_a_database_state_with_a_huge_generation_is_refused(tmp_path: Path, pg_u
     edit_row(pg_url, "a", lambda r: r.update(generation=10**400))
     with pytest.raises(StateError, match=r"agents\.a\.generation"):
         open_backend(settings, {}).store.load()
+
+
+def test_a_schema_1_database_is_read_as_it_is_and_bound_at_the_next_write(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """A database written before the App ID and engine were recorded: read-only commands read
+    it without DDL; the next write migrates the schema and records the project's identity."""
+    settings = pg_state(tmp_path, pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE reconciler_states DROP COLUMN app_id, DROP COLUMN engine")
+        conn.execute("UPDATE reconciler_schema SET version = 1")
+        conn.execute("UPDATE reconciler_states SET version = 1")
+    doc = open_backend(settings, {}).store.load()
+    assert (doc.version, doc.app_id, doc.engine) == (1, None, None)
+    written = open_backend(settings, {}).store.write(doc)
+    again = open_backend(settings, {}).store.load()
+    assert (again.version, again.app_id, again.engine) == (2, settings.app_id, "sandbox")
+    assert again.serial == written.serial and sorted(again.agents) == ["a", "b"]
