@@ -304,7 +304,7 @@ def test_a_secret_inside_a_larger_value_is_scrubbed_from_engine_errors_in_any_en
         ]
     )
     sandbox.add_fault(
-        route="join", name="keyed-1", status=400, reason="InvalidRequestBody", detail=echo
+        route="join", name=p.wire("keyed"), status=400, reason="InvalidRequestBody", detail=echo
     )
     failed = p.ok("apply", "--auto-approve", "--format", "json", code=1)
     assert "InvalidRequestBody" in failed.stdout
