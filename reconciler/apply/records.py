@@ -8,19 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.kinds.agent import wire_name
 from reconciler.models import AgentRecord, DesiredAgent
-from reconciler.models.state import lineage_tag
 
-
-def wire_name(name: str, generation: int, lineage: str) -> str:
-    """The ``name`` sent to the engine's join: ``<name>-<generation>-<lineage tag>``.
-
-    The tag (the first 8 hexadecimal digits of the state's lineage) makes the name unique to
-    the state: two states that manage an agent of the same name on one App ID (a second team,
-    a staging copy with its own state key) never send the same name, so neither mistakes the
-    other's agent for its own. At most 48 + 1 + 6 + 1 + 8 = 64 characters of ``[a-z0-9-]``.
-    """
-    return f"{name}-{generation}-{lineage_tag(lineage)}"
+__all__ = ["agent_record", "wire_name"]
 
 
 def agent_record(

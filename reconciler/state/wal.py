@@ -177,6 +177,9 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
         for entry in new.journal
     ]
     parts.append('"pending":[' + ",".join(items) + "]")
+    if new.resources or base.resources:  # resources of other kinds: few, written whole
+        whole = ",".join(f"{json.dumps(k)}:{r.model_dump_json()}" for k, r in new.resources.items())
+        parts.append('"resources":{' + whole + "}")
     return "{" + ",".join(parts) + "}"
 
 
@@ -205,6 +208,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
     """
     agents = dict(doc.agents)
     journal = list(doc.journal)
+    resources: dict[str, Any] = dict(doc.resources)
     header: dict[str, Any] = {}
     serial = doc.serial
     for number, raw in enumerate(lines, start=1):
@@ -223,6 +227,10 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
             )
         try:
             _apply(line, agents, journal)
+            if "resources" in line:
+                if not isinstance(line["resources"], dict):
+                    raise TypeError("resources is not an object")
+                resources = dict(line["resources"])
         except (PydanticValidationError, TypeError, KeyError, ValueError) as exc:
             raise _corrupt(where, number, _why(exc)) from None
         header = {key: line.get(key) for key in ("version", "salt")}
@@ -242,6 +250,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
             | header
             | {"lineage": doc.lineage, "serial": serial}
             | {"agents": agents, "pending": journal}
+            | ({"resources": resources} if resources else {})
         )
     except PydanticValidationError as exc:
         raise _corrupt(where, len(lines), _why(exc)) from None
