@@ -98,6 +98,10 @@ class StateError(ReconcilerError):
     """The recorded state cannot be read or written (corrupt, newer version, IO failure)."""
 
 
+class StateBindingError(StateError):
+    """The state belongs to another App ID or engine than the project's settings name."""
+
+
 class LockHeldError(ReconcilerError):
     """Another process holds the state lock."""
 

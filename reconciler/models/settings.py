@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -160,9 +161,44 @@ class Settings(BaseModel):
         return self.engine
 
     @property
+    def engine_identity(self) -> str:
+        """Which engine this is, as a state records it (see :func:`engine_identity`)."""
+        return engine_identity(self.engine)
+
+    @property
     def has_credentials(self) -> bool:
         if self.engine == "sandbox":
             return True
         if self.auth == "token":
             return self.app_certificate is not None
         return self.customer_id is not None and self.customer_secret is not None
+
+
+_API_PATHS = ("/api/conversational-ai-agent", "/cn/api/conversational-ai-agent")
+
+
+def engine_identity(engine: str) -> str:
+    """The identity of ``settings.engine``: which engine's agents a state describes.
+
+    ``sandbox`` for the in-process sandbox; a region name (``us``, ``eu``, ``ap``, ``cn``) as
+    itself, lower case (a region is a set of gateways the client fails over between); a URL as
+    ``scheme://host[:port][/path]``, lower case, without a trailing slash or the global API
+    path (so ``https://h`` and ``https://h/api/conversational-ai-agent`` are one engine; the
+    mainland path ``/cn/...`` stays, it is another deployment). Never any user-info.
+    """
+    text = engine.strip()
+    if "://" not in text:
+        return text.lower()
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return text.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    path = parts.path.rstrip("/")
+    if path.endswith(_API_PATHS[0]) and not path.endswith(_API_PATHS[1]):
+        path = path[: -len(_API_PATHS[0])]
+    return f"{parts.scheme.lower()}://{netloc}{path}"

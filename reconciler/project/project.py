@@ -202,6 +202,11 @@ class Project:
             raise PlanError(
                 f"the plan was made for app {plan.app_id}, this project uses {self.settings.app_id}"
             )
+        if plan.engine and plan.engine != self.settings.engine_label:
+            raise PlanError(
+                f"the plan was made for engine {plan.engine}, this project uses engine "
+                f"{self.settings.engine_label}"
+            )
         with gc_paused():
             desired = self.load_desired()
             recorded = self.store.exists

@@ -43,6 +43,7 @@ from reconciler.manifests import load_settings
 from reconciler.project import Project
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
+from reconciler.state.binding import StateBinding
 from reconciler.watch.heal import HealSplit, heal_only
 from reconciler.watch.lease import Lease
 from reconciler.watch.logs import log
@@ -286,13 +287,19 @@ class Watcher:
         project = self.project
         fresh = load_settings(self.options.directory, self.options.config, project.environ)
         old = project.settings
-        if (fresh.state, fresh.effective_state_key) != (old.state, old.effective_state_key):
+        moved = fresh.state != old.state or (
+            old.state_is_database and fresh.effective_state_key != old.effective_state_key
+        )  # a local state has no key: only a database state moves with it
+        if moved:
             raise SettingsError(
                 f"the state location changed in the settings (now {fresh.state_shown}, key "
                 f"{fresh.effective_state_key}); this watch keeps {old.state_shown} (key "
                 f"{old.effective_state_key}): restart it to use the new one"
             )
         project.settings = fresh
+        # The App ID or the engine may have changed: the state is checked against the new ones
+        # (a state of another App ID or engine is refused, as by every command).
+        project.store.binding = StateBinding.of(fresh)
 
     def _log_heal_only(self, split: HealSplit) -> None:
         """Log and count what --heal-only held back; log what it healed with a recorded spec."""

@@ -258,7 +258,7 @@ def test_a_failed_action_is_logged_as_json_without_secrets_and_the_next_run_heal
     project.set_setting("max_attempts", 2)
     sandbox.add_fault(
         route="join",
-        name="sales-en-1",
+        name=project.wire("sales-en"),
         status=400,
         reason="InvalidRequestBody",
         detail=f"llm.api_key {SECRETS['OPENAI_API_KEY']} is not accepted",

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.e2e_helpers import Project, Sandbox
+from tests.e2e.e2e_helpers import Project, Sandbox, agent_name
 from tests.served import free_port
 
 
@@ -86,7 +86,7 @@ def wait_for(what: str, check: Any, timeout: float, *logs: WatchProcess) -> floa
 
 def running_names(sandbox: Sandbox) -> dict[str, str]:
     """Agent id by reconciler name (the wire name without its generation) of RUNNING agents."""
-    return {wire.rsplit("-", 1)[0]: view["agent_id"] for wire, view in sandbox.running().items()}
+    return {agent_name(wire): view["agent_id"] for wire, view in sandbox.running().items()}
 
 
 def crash(sandbox: Sandbox, agent_id: str) -> None:
