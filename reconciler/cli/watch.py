@@ -72,7 +72,7 @@ def watch_cmd(
     from reconciler.watch import parse_duration, parse_listen
     from reconciler.watch.controller import Watcher, WatchOptions
     from reconciler.watch.endpoint import Endpoint
-    from reconciler.watch.logs import LOGGER, make_formatter
+    from reconciler.watch.logs import LOGGER, log, make_formatter
     from reconciler.watch.metrics import WatchMetrics
     from reconciler.watch.status import WatchStatus
 
@@ -99,6 +99,14 @@ def watch_cmd(
             watcher.lease.try_acquire()
         if endpoint is not None:
             endpoint.start()
+            host, port = endpoint.address
+            log(
+                logging.INFO,
+                "endpoint.listening",
+                f"serving /healthz, /readyz and /metrics on {host}:{port}",
+                host=host,
+                port=port,
+            )
         run_async(watcher.run_with_signals())
     finally:
         if endpoint is not None:

@@ -25,6 +25,7 @@ from uuid import uuid4
 
 from reconciler.errors import LockHeldError, StateError
 from reconciler.state.holder import LockInfo, ci_run_from_env, now_iso, who
+from reconciler.state.lockwait import Busy, wait_for_lock
 from reconciler.state.pgsession import PgSession
 
 if TYPE_CHECKING:
@@ -116,25 +117,21 @@ class PostgresStateLock:
         import psycopg
 
         conn = self.session.connection()
-        start = time.monotonic()
-        deadline = start + max(timeout, 0.0)
+
+        def attempt() -> bool | Busy:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+            if row is not None and row[0]:
+                return True
+            return Busy(describe=lambda: self._describe(conn))
+
         try:
-            while True:
-                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-                if row is not None and row[0]:
-                    break
-                now = time.monotonic()
-                if now >= deadline:
-                    holder = self._current_holder(conn)
-                    if holder[0] is not None or now >= start + HOLDER_WRITE_GRACE_S:
-                        message = _held_message(self.session, *holder)
-                        if timeout > 0:
-                            message = (
-                                f"timed out after {timeout:g}s waiting for the state lock: "
-                                + message
-                            )
-                        raise LockHeldError(message)
-                time.sleep(max(min(POLL_INTERVAL_S, deadline - now), 0.05))
+            wait_for_lock(
+                attempt,
+                timeout=timeout,
+                interval=POLL_INTERVAL_S,
+                min_sleep=0.05,
+                grace=HOLDER_WRITE_GRACE_S,
+            )
             self.session.lock_held = True
             info = LockInfo(
                 id=str(uuid4()),
@@ -167,6 +164,10 @@ class PostgresStateLock:
             raise self.session.failure("take the state lock", exc) from None
         self._info = info
         return info
+
+    def _describe(self, conn: psycopg.Connection[Any]) -> tuple[bool, str]:
+        info, backend_pid = self._current_holder(conn)
+        return info is not None, _held_message(self.session, info, backend_pid)
 
     def _current_holder(self, conn: psycopg.Connection[Any]) -> tuple[LockInfo | None, int | None]:
         backend_pid = _holder_pid(conn, self.key)
