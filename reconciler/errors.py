@@ -15,6 +15,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_CONFLICT = 3
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)

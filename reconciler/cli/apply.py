@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from reconciler.apply import ApplyResult
+from reconciler.apply import ApplyResult, apply_verdict
+from reconciler.apply.context import ActiveListing
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
     lock_timeout_option,
@@ -20,17 +21,15 @@ from reconciler.cli.options import (
     replace_option,
     target_option,
 )
-from reconciler.cli.output import failure_lines, note, retry_reporter, summary_line, use_color
+from reconciler.cli.output import note, retry_reporter, summary_line, use_color
 from reconciler.cli.plan import make_plan, render
 from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
 from reconciler.cli.runner import run_async
-from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, PlanError
+from reconciler.errors import EXIT_ERROR, EXIT_OK, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
 from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
-
-EXIT_INTERRUPTED = 130
 
 
 def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
@@ -79,7 +78,9 @@ def _plan_and_confirm(
         click.echo(render(outcome.plan, "text"))
     ensure_applicable(outcome.plan)
     if not outcome.plan.has_changes:
-        _refuse_unsettled(outcome.state)
+        verdict = apply_verdict(ApplyResult(), outcome.state)
+        if verdict.error is not None:
+            raise verdict.error
         _nothing_to_do(outcome.plan, fmt, verb)
         return None
     _confirm(outcome.plan, auto_approve, verb)
@@ -96,6 +97,7 @@ def _execute(
     command: str = "apply",
     *,
     saved: bool = False,
+    listing: ActiveListing | None = None,
 ) -> int:
     began = time.monotonic()
     printer: TextProgress | JsonEvents
@@ -123,32 +125,33 @@ def _execute(
             await asyncio.sleep(1.0)
             printer.tick()
 
-    async def run() -> ApplyResult:
+    async def run() -> tuple[ApplyResult, StateDoc]:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_stop)
         ticker = asyncio.create_task(tick())
         try:
             hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=lambda: stop_requested)
-            result, _ = await project.apply(
-                plan, desired, state, parallelism=parallelism, hooks=hooks, saved=saved
+            return await project.apply(
+                plan,
+                desired,
+                state,
+                parallelism=parallelism,
+                hooks=hooks,
+                saved=saved,
+                listing=listing,
             )
-            return result
         finally:
             ticker.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    result = run_async(run())
+    result, applied = run_async(run())
     printer.finish(result, summary_line(result), time.monotonic() - began)
-    if result.failed:
-        raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
-    if result.aborted:
-        raise ApplyError(result.aborted)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    _refuse_unsettled(state)
-    return EXIT_OK
+    verdict = apply_verdict(result, applied)
+    if verdict.error is not None:
+        raise verdict.error
+    return verdict.exit_code
 
 
 def _nothing_to_do(plan: Plan, fmt: str, command: str) -> None:
@@ -161,16 +164,6 @@ def _is_tty(stream: Any) -> bool:
     """A live progress bar only on a terminal (``NO_COLOR`` removes colour, not progress)."""
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
-
-
-def _refuse_unsettled(state: StateDoc) -> None:
-    """Fail when the journal holds starts that could not be settled (the notes say why)."""
-    names = sorted({p.name for p in state.journal if p.op == "join"})
-    if names:
-        raise ApplyError(
-            f"interrupted start(s) of {', '.join(names)} could not be settled (see the notes "
-            "above); nothing more is started in their channels until they are"
-        )
 
 
 @click.command("apply")
@@ -244,7 +237,9 @@ def apply_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt, "apply")
+        return _execute(
+            project, plan, desired, state, parallelism, fmt, "apply", listing=outcome.listing
+        )
 
 
 @click.command("destroy")
@@ -294,7 +289,9 @@ def destroy_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt, "destroy")
+        return _execute(
+            project, plan, desired, state, parallelism, fmt, "destroy", listing=outcome.listing
+        )
 
 
 __all__ = ["EXIT_ERROR", "apply_cmd", "destroy_cmd"]

@@ -106,11 +106,3 @@ def summary_line(result: ApplyResult) -> str:
     if left:
         return f"Apply failed: {body}{tail}."
     return f"Apply complete: {body}."
-
-
-def failure_lines(result: ApplyResult) -> list[str]:
-    lines = []
-    for r in result.failed:
-        reason = f" ({r.reason})" if r.reason else ""
-        lines.append(f"  - {r.name} {r.action}{reason}: {r.detail}")
-    return lines

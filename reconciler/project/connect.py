@@ -59,7 +59,7 @@ async def engine_client(
     """
     transport: httpx.AsyncBaseTransport | None = None
     close: Callable[[], None] = _nothing
-    if settings.engine == "sandbox":
+    if settings.uses_sandbox:
         transport, close = sandbox_transport(settings)
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
     try:

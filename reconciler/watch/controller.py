@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.errors import (
     ApplyError,
     EngineError,
@@ -322,7 +323,9 @@ class Watcher:
                 rename=summary.rename,
                 forget=summary.forget,
             )
-            result, state = await project.apply(plan, outcome.desired, state, hooks=hooks)
+            result, state = await project.apply(
+                plan, outcome.desired, state, hooks=hooks, listing=outcome.listing
+            )
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)
             failed = [r for r in result.results if not r.ok]
@@ -334,19 +337,11 @@ class Watcher:
                 failed=len(failed),
                 interrupted=result.interrupted,
             )
-            if failed:
-                raise ApplyError(
-                    "these actions failed: "
-                    + "; ".join(f"{r.action} {r.name}: {r.detail or r.reason}" for r in failed)
-                )
-            if result.aborted:
-                raise ApplyError(result.aborted)
-        unsettled = sorted({p.name for p in state.journal if p.op == "join"})
-        if unsettled:
-            raise ApplyError(
-                f"interrupted start(s) of {', '.join(unsettled)} could not be settled; nothing "
-                "more is started in their channels until they are"
-            )
+        else:
+            result = ApplyResult()
+        verdict = apply_verdict(result, state)
+        if verdict.error is not None:
+            raise ApplyError(verdict.one_line)
         changes = plan.summary.changes
         log(
             logging.INFO if changes else logging.DEBUG,
