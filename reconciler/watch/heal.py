@@ -5,8 +5,9 @@ agent that exited or is missing (its spec unchanged), a restart forced by the en
 cap (no field changed), a token renewal, and the adoption of an agent an interrupted run
 started (recording what already runs). Everything else is a manifest change somebody has
 to review first (a new agent, a changed spec, a removal, a replacement) and is held back.
-The decision is structural (the action, whether the agent is recorded, whether fields changed),
-so it does not depend on how a reason is worded.
+The decision is the plan's own: the action's ``reason_code`` (one of
+:data:`~reconciler.models.plan.HEALING_CODES`) and whether a field changed, never how a reason
+is worded nor a second reading of what the plan already decided.
 """
 
 from __future__ import annotations
@@ -14,20 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.models import AgentPlan, Plan
+from reconciler.models.plan import HEALING_CODES
 
 __all__ = ["HealSplit", "heal_only", "heals_drift"]
 
 
 def heals_drift(action: AgentPlan) -> bool:
     """Whether ``action`` only puts back what the state records (see the module docstring)."""
-    recorded = action.agent_id is not None
-    if action.action in ("renew-token", "adopt"):
-        return True
-    if action.action == "start":
-        return recorded and not action.changes
-    if action.action == "restart":
-        return recorded and not action.changes
-    return False
+    return action.reason_code in HEALING_CODES and not action.changes
 
 
 @dataclass(frozen=True)
