@@ -1,9 +1,22 @@
-"""The exception hierarchy: one root, typed subclasses, each with a distinct exit code.
+"""The exception hierarchy: one root, typed subclasses, each with its exit code.
 
 Every error the tool raises on purpose derives from :class:`ReconcilerError`. The CLI is the only
 place that catches them, prints ``str(error)`` and exits with ``error.exit_code``. Messages must
 never contain a secret value: code that builds a message from user data passes only names, paths
 and locations, never values that may be sensitive.
+
+The class says what failed (and its message names where); the exit code says what a script or
+a CI job should do about it, so classes that call for the same response share it:
+
+| exit | constant | meaning | classes |
+|---|---|---|---|
+| 0 | ``EXIT_OK`` | success | |
+| 1 | ``EXIT_ERROR`` | fix something: bad input, settings, state, the engine, a failed action | every class not listed below |
+| 2 | ``EXIT_CHANGES`` | no error: ``plan --detailed-exitcode`` found changes | |
+| 3 | ``EXIT_CONFLICT`` | another run is in the way: wait, or plan again | ``LockHeldError``, ``StalePlanError`` |
+| 130 | ``EXIT_INTERRUPTED`` | interrupted (SIGINT, SIGTERM) after finishing the calls in flight | |
+
+``tests/test_errors.py`` holds every class of the package to this table.
 """
 
 from __future__ import annotations
