@@ -11,11 +11,12 @@ a CI job should do about it, so classes that call for the same response share it
 | exit | constant | meaning | classes |
 |---|---|---|---|
 | 0 | ``EXIT_OK`` | success | |
-| 1 | ``EXIT_ERROR`` | fix something: bad input, settings, state, the engine, a failed action | every class not listed below |
-| 2 | ``EXIT_CHANGES`` | no error: ``plan --detailed-exitcode`` found changes | |
-| 3 | ``EXIT_CONFLICT`` | another run is in the way: wait, or plan again | ``LockHeldError``, ``StalePlanError`` |
-| 130 | ``EXIT_INTERRUPTED`` | interrupted (SIGINT, SIGTERM) after finishing the calls in flight | |
+| 1 | ``EXIT_ERROR`` | fix something (input, settings, state, engine, an action) | all others |
+| 2 | ``EXIT_CHANGES`` | no error: ``--detailed-exitcode`` found changes | |
+| 3 | ``EXIT_CONFLICT`` | another run is in the way | ``LockHeldError``, ``StalePlanError`` |
+| 130 | ``EXIT_INTERRUPTED`` | interrupted; the calls in flight finished first | |
 
+A held lock calls for waiting (``--lock-timeout``), a stale saved plan for planning again.
 ``tests/test_errors.py`` holds every class of the package to this table.
 """
 

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
+from reconciler.plan import DesiredView
 from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
@@ -98,6 +100,7 @@ def _execute(
     *,
     saved: bool = False,
     listing: ActiveListing | None = None,
+    views: Mapping[str, DesiredView] | None = None,
 ) -> int:
     began = time.monotonic()
     printer: TextProgress | JsonEvents
@@ -140,6 +143,7 @@ def _execute(
                 hooks=hooks,
                 saved=saved,
                 listing=listing,
+                views=views,
             )
         finally:
             ticker.cancel()
@@ -222,14 +226,16 @@ def apply_cmd(
     with project.lock("apply", lock_timeout):
         if planfile is not None:
             saved = load_plan_file(planfile)
-            desired, state = project.check_saved_plan(saved)
+            desired, state, views = project.check_saved_plan(saved)
             plan = saved.plan
             if not plan.has_changes:
                 if fmt == "text":
                     click.echo("No changes. Nothing to apply.")
                 _nothing_to_do(plan, fmt, "apply")
                 return EXIT_OK
-            return _execute(project, plan, desired, state, parallelism, fmt, "apply", saved=True)
+            return _execute(
+                project, plan, desired, state, parallelism, fmt, "apply", saved=True, views=views
+            )
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
             replace=replace, parallelism=parallelism,
@@ -238,7 +244,15 @@ def apply_cmd(
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
         return _execute(
-            project, plan, desired, state, parallelism, fmt, "apply", listing=outcome.listing
+            project,
+            plan,
+            desired,
+            state,
+            parallelism,
+            fmt,
+            "apply",
+            listing=outcome.listing,
+            views=outcome.views,
         )
 
 
@@ -290,7 +304,15 @@ def destroy_cmd(
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
         return _execute(
-            project, plan, desired, state, parallelism, fmt, "destroy", listing=outcome.listing
+            project,
+            plan,
+            desired,
+            state,
+            parallelism,
+            fmt,
+            "destroy",
+            listing=outcome.listing,
+            views=outcome.views,
         )
 
 

@@ -15,7 +15,7 @@ from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
 from reconciler.models.settings import is_sandbox
-from reconciler.plan import PlanOptions, build_plan
+from reconciler.plan import DesiredView, PlanOptions, build_plan_with_views
 from reconciler.project.credentials import credentials_error, secret_values
 from reconciler.project.inputs import Sources, gc_paused, read_inputs
 from reconciler.project.locate import require_project
@@ -54,6 +54,8 @@ class PlanOutcome:
     listing: ActiveListing | None = None
     """The agents the refresh saw active under the state lock (a plan with ``resolve``): the
     apply of this plan may count them for its capacity check instead of listing again."""
+    views: Mapping[str, DesiredView] = field(default_factory=dict)
+    """The plan's view of each agent it starts, restarts or updates: what the apply records."""
 
 
 @dataclass
@@ -178,7 +180,9 @@ class Project:
                 options, warnings=(*options.warnings, *journal), adopted=adopted
             )
         with gc_paused():
-            plan = build_plan(desired, state, live, now=self.clock(), options=options)
+            plan, views = build_plan_with_views(
+                desired, state, live, now=self.clock(), options=options
+            )
         return PlanOutcome(
             plan=plan,
             desired=desired,
@@ -187,13 +191,17 @@ class Project:
             notes=inputs.notes,
             state_recorded=inputs.recorded,
             listing=inputs.listing,
+            views=views,
         )
 
-    def check_saved_plan(self, saved: SavedPlan) -> tuple[DesiredSet, StateDoc]:
+    def check_saved_plan(
+        self, saved: SavedPlan
+    ) -> tuple[DesiredSet, StateDoc, Mapping[str, DesiredView]]:
         """Load manifests and state; refuse ``saved`` if either moved on or an action is unfit.
 
-        Returns the manifests and the state to apply it to: the recorded state, or the fresh
-        (empty) state the plan was made for when none was recorded then.
+        Returns the manifests and the state to apply it to (the recorded state, or the fresh
+        (empty) state the plan was made for when none was recorded then), and the view of each
+        desired agent the check computed (for :meth:`apply`).
         """
         plan = saved.plan
         if plan.app_id and plan.app_id != self.settings.app_id:
@@ -227,8 +235,8 @@ class Project:
                 "to settle them, then plan again"
             )
         check_actions(plan, state, saved.path)
-        check_same_manifests(plan, state, desired)
-        return desired, state
+        views = check_same_manifests(plan, state, desired)
+        return desired, state, views
 
     async def apply(
         self,
@@ -240,6 +248,7 @@ class Project:
         hooks: Hooks | None = None,
         saved: bool = False,
         listing: ActiveListing | None = None,
+        views: Mapping[str, DesiredView] | None = None,
     ) -> tuple[ApplyResult, StateDoc]:
         """Carry out ``plan`` (the caller holds the lock).
 
@@ -250,7 +259,9 @@ class Project:
         State is written through the store's write log (O(changed records) per write),
         folded into the state when the apply ends. ``listing`` (the plan's
         :attr:`PlanOutcome.listing`, made under the same lock) lets the capacity check count
-        the agents the plan's refresh saw active instead of listing again.
+        the agents the plan's refresh saw active instead of listing again; ``views`` (the
+        plan's :attr:`PlanOutcome.views`, or those of :meth:`check_saved_plan`) are recorded as
+        they are, not computed again.
         """
         from reconciler.apply import ApplyContext, apply_plan
         from reconciler.engine import refresh as refresh_live
@@ -284,7 +295,7 @@ class Project:
                 active_listing=listing,
             )
             with self.store.write_log():
-                return await apply_plan(plan, desired, state, ctx)
+                return await apply_plan(plan, desired, state, ctx, views)
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token

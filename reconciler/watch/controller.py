@@ -324,7 +324,12 @@ class Watcher:
                 forget=summary.forget,
             )
             result, state = await project.apply(
-                plan, outcome.desired, state, hooks=hooks, listing=outcome.listing
+                plan,
+                outcome.desired,
+                state,
+                hooks=hooks,
+                listing=outcome.listing,
+                views=outcome.views,
             )
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)
