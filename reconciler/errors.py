@@ -14,6 +14,7 @@ a CI job should do about it, so classes that call for the same response share it
 | 1 | ``EXIT_ERROR`` | fix something (input, settings, state, engine, an action) | all others |
 | 2 | ``EXIT_CHANGES`` | no error: ``--detailed-exitcode`` found changes | |
 | 3 | ``EXIT_CONFLICT`` | another run is in the way | ``LockHeldError``, ``StalePlanError`` |
+| 124 | ``EXIT_DEADLINE`` | the deadline (``--timeout``) ran out | ``DeadlineExceededError`` |
 | 130 | ``EXIT_INTERRUPTED`` | interrupted; the calls in flight finished first | |
 
 A held lock calls for waiting (``--lock-timeout``), a stale saved plan for planning again.
@@ -29,6 +30,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_CONFLICT = 3
+EXIT_DEADLINE = 124
+"""The command's deadline (``--timeout``) ran out: the code GNU ``timeout`` uses."""
 EXIT_INTERRUPTED = 130
 
 
@@ -136,6 +139,18 @@ class NameConflictError(EngineError):
 
 class EngineUnavailableError(EngineError):
     """The engine could not be reached, timed out, or kept failing after every retry."""
+
+
+class DeadlineExceededError(EngineUnavailableError):
+    """The command's deadline (``--timeout``) ran out while it waited on the engine.
+
+    The message names the deadline and what was being waited for. Raised by the engine's retry
+    transport (an engine call the deadline cut short is as unavailable as one that failed every
+    attempt: a join it cut short may have reached the engine) and by apply once it has finished
+    the calls in flight.
+    """
+
+    exit_code = EXIT_DEADLINE
 
 
 class EngineProtocolError(EngineError):

@@ -15,6 +15,9 @@ from reconciler.apply.events import ApplyEvent
 from reconciler.engine.adopt import AgentFinder
 from reconciler.models import DesiredAgent, LiveAgent, StateDoc
 
+INTERRUPT_GRACE_S = 60.0
+"""The default of :attr:`ApplyContext.interrupt_grace_s`."""
+
 
 class JoinAnswer(Protocol):
     @property
@@ -84,7 +87,7 @@ class ApplyContext:
     on_event: Callable[[ApplyEvent], None] = _ignore
     should_stop: Callable[[], bool] = _never
     """Polled before each action begins: once true, no new action begins (see below)."""
-    interrupt_grace_s: float = 60.0
+    interrupt_grace_s: float = INTERRUPT_GRACE_S
     """After a stop request, restarts whose old agent was already stopped are still started
     (their new agent) for up to this many seconds, so an interrupt leaves nothing down that it
     could bring back; anything else not begun yet is left for the next run."""

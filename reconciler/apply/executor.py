@@ -170,7 +170,7 @@ async def _edit_one(run: Run, action: AgentPlan) -> None:
         if record is None or record.agent_id != action.agent_id:
             raise ApplyError(
                 f"{action.name}: the adoption of {action.agent_id} was not settled from the "
-                "journal (plan and apply again)"
+                f"journal (plan and {run.plan.operation} again)"
             )
         run.result.results.append(
             ActionResult(action.name, "adopt", True, agent_id=action.agent_id)

@@ -217,7 +217,8 @@ def unrecorded(run: Run, action: AgentPlan, agent_id: str, started: float, what:
     why = str(run.halted) if run.halted is not None else "the state could not be written"
     detail = (
         f"{what} agent {agent_id} on the engine, but the state could not record it ({why}); "
-        "the journal in state covers it: run reconciler apply again once state can be written"
+        f"the journal in state covers it: run reconciler {run.plan.operation} again once state "
+        "can be written"
     )
     duration = run.ctx.clock() - started
     run.result.results.append(

@@ -20,7 +20,7 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.globals import ENVIRONMENT_HELP, SuggestingGroup, with_globals
-from reconciler.cli.runner import Terminated, install_sigterm
+from reconciler.cli.runner import Terminated, install_sigterm, restore_sigint
 from reconciler.errors import EXIT_ERROR, ReconcilerError
 
 # command name -> (module, attribute)
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     # nothing is left half-written; apply installs its own graceful handler while it runs.
     install_sigterm()
     try:
+        # From here on Ctrl-C is a KeyboardInterrupt caught below (exit 130); until here the
+        # entry point's start-up handler exits 130 itself (see reconciler/__main__.py).
+        restore_sigint()
         result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
     except ReconcilerError as exc:
         click.echo(f"Error: {exc}", err=True)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from reconciler.apply import ApplyResult, apply_verdict
-from reconciler.apply.context import ActiveListing
+from reconciler.apply.context import INTERRUPT_GRACE_S, ActiveListing
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
     lock_timeout_option,
@@ -21,13 +21,15 @@ from reconciler.cli.options import (
     refresh_option,
     replace_option,
     target_option,
+    timeout_option,
 )
 from reconciler.cli.output import note, retry_reporter, summary_line, use_color
 from reconciler.cli.plan import make_plan, render
 from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
 from reconciler.cli.runner import run_async
-from reconciler.errors import EXIT_ERROR, EXIT_OK, PlanError
+from reconciler.errors import EXIT_ERROR, EXIT_OK, DeadlineExceededError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
+from reconciler.models.deadline import current_deadline, deadline_scope, extend_current
 from reconciler.plan import DesiredView
 from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.planchecks import ensure_applicable
@@ -38,15 +40,18 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
+        saved = " (or apply a saved plan file)" if verb == "apply" else ""
         raise PlanError(
             f"refusing to {verb} without confirmation: stdin is not a terminal; "
-            "review the plan and pass --auto-approve (or apply a saved plan file)"
+            f"review the plan and pass --auto-approve{saved}"
         )
+    asked = time.monotonic()
     answer = click.prompt(
         f"\nDo you want to {verb} these changes? Only 'yes' will be accepted",
         default="",
         show_default=False,
     )
+    extend_current(time.monotonic() - asked)  # the deadline counts no time spent answering
     if answer.strip() != "yes":
         raise PlanError(f"{verb} cancelled")
 
@@ -83,7 +88,7 @@ def _plan_and_confirm(
         verdict = apply_verdict(ApplyResult(), outcome.state)
         if verdict.error is not None:
             raise verdict.error
-        _nothing_to_do(outcome.plan, fmt, verb)
+        _nothing_to_do(outcome.plan, fmt)
         return None
     _confirm(outcome.plan, auto_approve, verb)
     return outcome
@@ -96,28 +101,41 @@ def _execute(
     state: StateDoc,
     parallelism: int | None,
     fmt: str = "text",
-    command: str = "apply",
     *,
     saved: bool = False,
     listing: ActiveListing | None = None,
     views: Mapping[str, DesiredView] | None = None,
 ) -> int:
+    """Carry out ``plan`` and report it; every message names ``plan.operation``."""
     began = time.monotonic()
+    operation = plan.operation
     printer: TextProgress | JsonEvents
     if fmt == "json":
-        printer = JsonEvents(plan, command)
+        printer = JsonEvents(plan, operation)
     else:
         printer = TextProgress(
             engine_steps(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
         )
     stop_requested = False
+    # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start
+    # of a restart whose old agent is stopped) may take interrupt_grace_s more, no longer.
+    deadline = current_deadline()
+    finishing = deadline.later(INTERRUPT_GRACE_S) if deadline else None
+
+    def should_stop() -> bool:
+        return stop_requested or (deadline is not None and deadline.expired())
 
     def request_stop() -> None:
         nonlocal stop_requested
         if not stop_requested:
+            restarts = (
+                " (restarts whose old agent is stopped get their new one first)"
+                if plan.summary.restart
+                else ""
+            )
             note(
-                "\nInterrupt received: finishing the calls in flight and saving state "
-                "(restarts whose old agent is stopped get their new one first)..."
+                f"\nInterrupt received: {operation} finishes the calls in flight and saves "
+                f"state{restarts}..."
             )
         stop_requested = True
 
@@ -134,34 +152,45 @@ def _execute(
             loop.add_signal_handler(sig, request_stop)
         ticker = asyncio.create_task(tick())
         try:
-            hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=lambda: stop_requested)
-            return await project.apply(
-                plan,
-                desired,
-                state,
-                parallelism=parallelism,
-                hooks=hooks,
-                saved=saved,
-                listing=listing,
-                views=views,
-            )
+            hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=should_stop)
+            with deadline_scope(finishing):
+                return await project.apply(
+                    plan,
+                    desired,
+                    state,
+                    parallelism=parallelism,
+                    hooks=hooks,
+                    saved=saved,
+                    listing=listing,
+                    views=views,
+                )
         finally:
             ticker.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
     result, applied = run_async(run())
-    printer.finish(result, summary_line(result), time.monotonic() - began)
+    printer.finish(result, summary_line(result, operation), time.monotonic() - began)
+    if deadline is not None and deadline.expired() and not stop_requested and not result.ok:
+        raise DeadlineExceededError(
+            f"{operation} stopped at {deadline}: no action began after it, and the calls in "
+            f"flight were finished and recorded (see the summary above); run reconciler "
+            f"{operation} again to carry out the rest, with a longer --timeout if needed"
+        )
     verdict = apply_verdict(result, applied)
     if verdict.error is not None:
         raise verdict.error
     return verdict.exit_code
 
 
-def _nothing_to_do(plan: Plan, fmt: str, command: str) -> None:
-    """A plan without changes: a line for people, a start and a summary event for machines."""
+def _nothing_to_do(plan: Plan, fmt: str, *, said: bool = True) -> None:
+    """A plan without changes: a line for people (unless the rendered plan ``said`` so
+    already), a start and a summary event for machines."""
+    message = f"No changes. Nothing to {plan.operation}."
     if fmt == "json":
-        JsonEvents(plan, command).finish(ApplyResult(), "No changes. Nothing to apply.", 0.0)
+        JsonEvents(plan, plan.operation).finish(ApplyResult(), message, 0.0)
+    elif not said:
+        click.echo(message)
 
 
 def _is_tty(stream: Any) -> bool:
@@ -176,6 +205,7 @@ def _is_tty(stream: Any) -> bool:
 @target_option
 @replace_option
 @lock_timeout_option
+@timeout_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @format_option
 @parallelism_option
@@ -215,6 +245,7 @@ def apply_cmd(
       0    applied (or nothing to do)
       1    error, or an action failed (the summary says which and what to run)
       3    stale plan file, or the state is locked by another run
+      124  the deadline (--timeout) ran out (calls in flight finish and are recorded first)
       130  interrupted (calls in flight finish and are recorded first)
     """
     project = project_from_context(ctx)
@@ -229,12 +260,10 @@ def apply_cmd(
             desired, state, views = project.check_saved_plan(saved)
             plan = saved.plan
             if not plan.has_changes:
-                if fmt == "text":
-                    click.echo("No changes. Nothing to apply.")
-                _nothing_to_do(plan, fmt, "apply")
+                _nothing_to_do(plan, fmt, said=False)
                 return EXIT_OK
             return _execute(
-                project, plan, desired, state, parallelism, fmt, "apply", saved=True, views=views
+                project, plan, desired, state, parallelism, fmt, saved=True, views=views
             )
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
@@ -250,7 +279,6 @@ def apply_cmd(
             state,
             parallelism,
             fmt,
-            "apply",
             listing=outcome.listing,
             views=outcome.views,
         )
@@ -260,6 +288,7 @@ def apply_cmd(
 @refresh_option
 @target_option
 @lock_timeout_option
+@timeout_option
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
 @format_option
 @parallelism_option
@@ -291,6 +320,7 @@ def destroy_cmd(
       0    every agent stopped (or nothing recorded)
       1    error, or a stop failed
       3    the state is locked by another run
+      124  the deadline (--timeout) ran out
       130  interrupted
     """
     project = project_from_context(ctx)
@@ -310,7 +340,6 @@ def destroy_cmd(
             state,
             parallelism,
             fmt,
-            "destroy",
             listing=outcome.listing,
             views=outcome.views,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.context import project_from_context
+from reconciler.cli.options import timeout_option
 from reconciler.cli.output import retry_reporter
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
@@ -33,6 +34,7 @@ FORMATS = ("text", "markdown", "json")
     help="text for a terminal, markdown for a GitHub issue or step summary, json for machines "
     "(docs/drift-format.md).",
 )
+@timeout_option
 @click.pass_context
 def drift_cmd(ctx: click.Context, fmt: str) -> int:
     """Compare the recorded state with the engine's live status.
@@ -50,7 +52,7 @@ def drift_cmd(ctx: click.Context, fmt: str) -> int:
       reconciler drift --format json | jq '.items[] | select(.expected | not)'
 
     Exit codes: 0 no unexpected drift, 2 unexpected drift, 1 error (engine unreachable,
-    no credentials, bad settings, manifests or state).
+    no credentials, bad settings, manifests or state), 124 the deadline (--timeout) ran out.
     """
     project = project_from_context(ctx)
     report = run_async(check_drift(project, on_retry=retry_reporter(ctx, project.environ)))

@@ -21,6 +21,7 @@ Environment:
                          REST credentials of the engine (never on the command line)
   RECONCILER_ENGINE      engine to use instead of `engine:` in reconciler.yaml
   RECONCILER_LOG=1       print retries on stderr (like -v)
+  RECONCILER_TIMEOUT=D   deadline of a command's waits on the engine (--timeout)
   RECONCILER_DEBUG=1     show a traceback for an internal error
   RECONCILER_WORKERS=N   processes that read a large agents.d/ (1: a single one)
   RECONCILER_STATE_LOG_FROM_BYTES=N

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.context import project_from_context
-from reconciler.cli.options import lock_timeout_option
+from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note, retry_reporter
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_OK
@@ -22,6 +22,7 @@ from reconciler.project.operations import import_agent
     "(and, with token: auto, renews its token in place).",
 )
 @lock_timeout_option
+@timeout_option
 @click.pass_context
 def import_cmd(
     ctx: click.Context, name: str, agent_id: str, assume_matches: bool, lock_timeout: float

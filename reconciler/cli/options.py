@@ -7,10 +7,17 @@ then refuse: ``plan`` and ``apply`` take ``--replace``, ``destroy`` does not; ``
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Mapping
+from typing import Any
+
 import click
+from click.core import ParameterSource
 from click.decorators import FC
 
 from reconciler.cli.completion import complete_agent_names
+from reconciler.models.deadline import DEFAULT_TIMEOUT_S, Deadline, deadline_scope
 
 
 def refresh_option(func: FC) -> FC:
@@ -61,3 +68,48 @@ def parallelism_option(func: FC) -> FC:
         default=None,
         help="Engine calls in flight (default: parallelism in reconciler.yaml).",
     )(func)
+
+
+TIMEOUT_ENV = "RECONCILER_TIMEOUT"
+DEFAULT_TIMEOUT = f"{DEFAULT_TIMEOUT_S / 60:.0f}m"
+
+
+def command_deadline(
+    text: str, source: ParameterSource | None, environ: Mapping[str, str]
+) -> Deadline:
+    """The deadline from now: ``--timeout`` when given, else ``RECONCILER_TIMEOUT`` when set,
+    else the option's default, worded by where it came from (``--timeout 10m``,
+    ``RECONCILER_TIMEOUT=10m``, ``the default --timeout 30m``)."""
+    from reconciler.watch.interval import parse_duration
+
+    given = source not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP, None)
+    value = environ.get(TIMEOUT_ENV, "").strip()
+    if not given and value:
+        return Deadline.after(parse_duration(value, what=TIMEOUT_ENV), f"{TIMEOUT_ENV}={value}")
+    seconds = parse_duration(text, what="--timeout")
+    wording = f"--timeout {text}" if given else f"the default --timeout {text}"
+    return Deadline.after(seconds, wording)
+
+
+def timeout_option(func: FC) -> FC:
+    """``--timeout DURATION``: the command's deadline for waiting on the engine, in all.
+
+    The command runs inside :func:`~reconciler.models.deadline.deadline_scope`, so every engine
+    client it opens obeys the deadline (docs/operations.md, "Deadlines and waits").
+    """
+
+    @functools.wraps(func)
+    def with_deadline(*args: Any, timeout: str, **kwargs: Any) -> Any:
+        source = click.get_current_context().get_parameter_source("timeout")
+        with deadline_scope(command_deadline(timeout, source, os.environ)):
+            return func(*args, **kwargs)
+
+    return click.option(
+        "--timeout",
+        "timeout",
+        default=DEFAULT_TIMEOUT,
+        show_default=True,
+        metavar="DURATION",
+        help="Give up waiting on the engine after this long in all (e.g. 30s, 10m, 1h; "
+        f"{TIMEOUT_ENV} when not given); exit 124 when it runs out.",
+    )(with_deadline)  # type: ignore[return-value]

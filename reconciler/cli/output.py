@@ -11,6 +11,7 @@ import click
 if TYPE_CHECKING:  # annotations only: plan --no-refresh never loads the engine client (httpx)
     from reconciler.apply import ApplyResult
     from reconciler.engine import RetryEvent
+    from reconciler.models.plan import Operation
 
 
 def use_color(stream: TextIO) -> bool:
@@ -42,26 +43,52 @@ def retry_line(event: RetryEvent) -> str:
     )
 
 
-def retry_reporter(
-    ctx: click.Context, environ: Mapping[str, str]
-) -> Callable[[RetryEvent], None] | None:
-    """A retry callback printing :func:`retry_line` with ``-v`` or ``RECONCILER_LOG``, else None."""
+NOTICE_WAIT_S = 5.0
+"""A wait before another attempt this long or longer is announced on stderr even without -v."""
+
+
+def waiting_line(event: RetryEvent) -> str:
+    """``waiting: the engine answered HTTP 503 ServiceUnavailable to list; retrying in 30s
+    (attempt 2 of 6)``: why the command is silent, and for how long."""
+    why = (
+        f"the engine answered {event.cause} to {event.operation}"
+        if event.status
+        else f"{event.operation} got no answer from the engine ({event.cause})"
+    )
+    return (
+        f"waiting: {why}; retrying in {event.delay_s:.0f}s "
+        f"(attempt {event.attempt + 1} of {event.max_attempts})"
+    )
+
+
+def retry_reporter(ctx: click.Context, environ: Mapping[str, str]) -> Callable[[RetryEvent], None]:
+    """A retry callback for stderr: every retry (:func:`retry_line`) with ``-v`` or
+    ``RECONCILER_LOG``; otherwise only the waits of :data:`NOTICE_WAIT_S` or more
+    (:func:`waiting_line`), so a command never waits long in silence."""
     verbose = (ctx.find_root().obj or {}).get("verbose", 0)
-    if not (verbose or environ.get("RECONCILER_LOG")):
-        return None
+    if verbose or environ.get("RECONCILER_LOG"):
 
-    def report(event: RetryEvent) -> None:
-        note(retry_line(event))
+        def report(event: RetryEvent) -> None:
+            note(retry_line(event))
 
-    return report
+        return report
+
+    def notice(event: RetryEvent) -> None:
+        if event.delay_s >= NOTICE_WAIT_S:
+            note(waiting_line(event))
+
+    return notice
 
 
-def summary_line(result: ApplyResult) -> str:
+def summary_line(result: ApplyResult, operation: Operation) -> str:
     """``Apply complete: 3 started, 1 updated, 1 restarted, 2 stopped.`` (and what was left).
 
     Says exactly what was done and what was not: restarts left stopped, actions the engine
-    carried out that the state could not record, failures, actions never begun.
+    carried out that the state could not record, failures, actions never begun. ``operation``
+    (:attr:`Plan.operation <reconciler.models.Plan.operation>`) names the run and the command
+    it advises: ``Destroy interrupted: 2 stopped; 1 not attempted; run reconciler destroy``.
     """
+    run = operation.capitalize()
     parts = []
     for action, word in (
         ("start", "started"),
@@ -97,12 +124,12 @@ def summary_line(result: ApplyResult) -> str:
     tail = "".join(f"; {part}" for part in left)
     if result.aborted:
         return (
-            f"Apply stopped early: {body}{tail}. {result.aborted}. "
-            "Run reconciler apply again once that is fixed."
+            f"{run} stopped early: {body}{tail}. {result.aborted}. "
+            f"Run reconciler {operation} again once that is fixed."
         )
     if result.interrupted:
-        again = "; run reconciler apply" if left else ""
-        return f"Apply interrupted: {body}{tail}{again}. State is saved."
+        again = f"; run reconciler {operation}" if left else ""
+        return f"{run} interrupted: {body}{tail}{again}. State is saved."
     if left:
-        return f"Apply failed: {body}{tail}."
-    return f"Apply complete: {body}."
+        return f"{run} failed: {body}{tail}."
+    return f"{run} complete: {body}."

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from reconciler.cli.context import project_from_context
-from reconciler.cli.options import refresh_option, replace_option, target_option
+from reconciler.cli.options import refresh_option, replace_option, target_option, timeout_option
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
@@ -95,6 +95,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error)."
 )
+@timeout_option
 @click.pass_context
 def plan_cmd(
     ctx: click.Context,
@@ -126,6 +127,7 @@ def plan_cmd(
       2  changes present (only with --detailed-exitcode)
       3  the state is locked by another run (only when interrupted engine calls must be
          resolved first)
+      124  the deadline (--timeout) ran out while waiting on the engine
     """
     project = project_from_context(ctx)
     outcome = make_plan(

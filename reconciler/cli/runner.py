@@ -39,6 +39,15 @@ def install_sigterm() -> None:
     signal.signal(signal.SIGTERM, _terminate)
 
 
+def restore_sigint() -> None:
+    """Give Ctrl-C back to Python's handler (:class:`KeyboardInterrupt`), if the entry point
+    (:mod:`reconciler.__main__`) installed its start-up handler, which exits 130 at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if getattr(signal.getsignal(signal.SIGINT), "reconciler_startup", False):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(coro)``, returning its result (or raising its exception).
 

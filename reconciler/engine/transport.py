@@ -15,10 +15,17 @@ attempts. Each attempt
 Retried: 429 and 5xx answers (honouring ``Retry-After``), timeouts and dropped or refused
 connections, for every operation. A join retried after an attempt that may have reached the
 engine is marked in its :class:`~reconciler.engine.call.Call` (``maybe_delivered``), so that
-a 409 it then meets is reported as possibly its own agent. Never retried: other answers, TLS
-certificate failures and malformed requests. When attempts run out on a failure without an
+a 409 it then meets is reported as possibly its own agent. A call that is not ``resend_safe``
+(a Platform create) is retried only while no attempt can have reached the service (refused
+connections, 429). Never retried: other answers, TLS certificate failures and malformed
+requests. When attempts run out on a failure without an
 answer this transport raises (see :mod:`reconciler.engine.errors_map`); on a retryable answer it
 returns the last one for the client's error table.
+
+The command's deadline (:func:`~reconciler.models.deadline.current_deadline`, ``--timeout``)
+bounds it all: no attempt runs past it, and a pause before another attempt that would end after
+it is not taken: the call fails at once with
+:class:`~reconciler.errors.DeadlineExceededError`, which names the deadline.
 """
 
 from __future__ import annotations
@@ -33,11 +40,13 @@ from reconciler.engine.endpoints import Endpoints
 from reconciler.engine.errors_map import (
     certificate_failure,
     certificate_refused,
+    deadline_exceeded,
     request_failed,
     unreachable,
 )
 from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status
 from reconciler.engine.wire import error_fields, transport_cause
+from reconciler.models.deadline import current_deadline
 
 # Failures worth another attempt; others (UnsupportedProtocol, LocalProtocolError) are bugs.
 # A bare ConnectionError is how an in-process (ASGI) server's dropped connection surfaces.
@@ -81,9 +90,13 @@ class RetryTransport(httpx.AsyncBaseTransport):
         """The first answer not worth retrying, or the last one when attempts ran out."""
         call = call_of(request)
         tried: set[int] = set()
+        deadline = current_deadline()
         while True:
-            call.attempts += 1
             index = self._endpoints.index
+            if deadline is not None and deadline.expired():  # nothing left for an attempt
+                base = self._endpoints.base(index)
+                raise deadline_exceeded(call, base, "not sent", deadline, None)
+            call.attempts += 1
             tried.add(index)
             try:
                 response = await self._attempt(request, self._endpoints.url(index, call.path))
@@ -111,10 +124,14 @@ class RetryTransport(httpx.AsyncBaseTransport):
         cause = "connection error" if connect_failed else transport_cause(exc)
         if connect_failed:
             self._endpoints.fail_over(index)
-        if not self._policy.should_retry(call.attempts):
+        deadline = current_deadline()
+        if deadline is not None and deadline.expired():  # it cut this attempt short
+            raise deadline_exceeded(call, base, cause, deadline, None) from exc
+        if not self._policy.should_retry(call.attempts) or call.outcome_unknown:
             raise unreachable(call, base, cause) from exc
         fresh = connect_failed and self._endpoints.index not in tried
         delay = 0.0 if fresh else self._policy.delay(call.attempts)
+        self._within_deadline(call, base, cause, delay)
         await self._pause(call, delay, cause, 0, base)
 
     async def _after_answer(self, call: Call, response: httpx.Response, index: int) -> bool:
@@ -123,13 +140,22 @@ class RetryTransport(httpx.AsyncBaseTransport):
         if not is_retryable_status(status):
             return False
         call.maybe_delivered |= status != 429
-        if not self._policy.should_retry(call.attempts):
+        if not self._policy.should_retry(call.attempts) or call.outcome_unknown:
             return False
         reason = call.scrub(error_fields(response)[0])
         cause = f"HTTP {status}" + (f" {reason}" if reason else "")
         delay = self._policy.delay(call.attempts, response.headers.get("retry-after"))
-        await self._pause(call, delay, cause, status, self._endpoints.base(index))
+        base = self._endpoints.base(index)
+        self._within_deadline(call, base, cause, delay)
+        await self._pause(call, delay, cause, status, base)
         return True
+
+    @staticmethod
+    def _within_deadline(call: Call, base: str, cause: str, delay: float) -> None:
+        """Raise when the command's deadline ends before the next attempt would begin."""
+        deadline = current_deadline()
+        if deadline is not None and deadline.remaining() <= delay:
+            raise deadline_exceeded(call, base, cause, deadline, delay)
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""
@@ -138,8 +164,12 @@ class RetryTransport(httpx.AsyncBaseTransport):
     async def _attempt(self, request: httpx.Request, url: str) -> httpx.Response:
         """One attempt at ``url``, bounded as a whole by the timeout and the in-flight slots."""
         aimed = _aimed(request, url)
+        timeout = self._timeout
+        deadline = current_deadline()
         async with self._slots:
-            return await asyncio.wait_for(self._exchange(aimed), timeout=self._timeout)
+            if deadline is not None:  # the time left, once a slot is free
+                timeout = max(0.0, min(timeout, deadline.remaining()))
+            return await asyncio.wait_for(self._exchange(aimed), timeout=timeout)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)

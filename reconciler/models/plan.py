@@ -20,6 +20,8 @@ from reconciler.models.liveness import ExitCause
 ActionKind = Literal[
     "start", "stop", "update", "restart", "renew-token", "rename", "forget", "adopt", "no-op"
 ]
+Operation = Literal["apply", "destroy"]
+"""The command that carries a plan out (:attr:`Plan.operation`)."""
 
 
 class ReasonCode(str, Enum):
@@ -232,6 +234,14 @@ class Plan(BaseModel):
     @property
     def has_changes(self) -> bool:
         return self.summary.changes > 0
+
+    @property
+    def operation(self) -> Operation:
+        """The command that carries this plan out: ``destroy`` for a destroy plan, else
+        ``apply``. Every message about the run (its summary, advice, errors) names it, so that
+        an interrupted destroy never advises ``reconciler apply`` (which would start again the
+        agents it just stopped)."""
+        return "destroy" if self.destroy else "apply"
 
     def agent(self, name: str) -> AgentPlan | None:
         for agent in self.agents:

@@ -43,6 +43,9 @@ class Settings(BaseModel):
     engine: str = "sandbox"
     """``sandbox`` (in-process), an ``https://`` URL, ``http://`` on loopback, or a region
     (``us``, ``eu``, ``ap``, ``cn``)."""
+    platform: str = "sandbox"
+    """Where the Conversational AI Platform is: ``sandbox`` (in-process), ``preview``, an
+    ``https://`` URL, or ``http://`` on loopback (a served sandbox's ``http://HOST:PORT``)."""
     app_id: str = SANDBOX_APP_ID
     auth: Literal["basic", "token"] = "basic"
     app_certificate: SecretStr | None = None

@@ -41,7 +41,7 @@ from reconciler.manifests import load_settings
 from reconciler.project import Project
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
-from reconciler.watch.heal import heal_only
+from reconciler.watch.heal import HealSplit, heal_only
 from reconciler.watch.lease import Lease
 from reconciler.watch.logs import log
 from reconciler.watch.metrics import WatchMetrics
@@ -265,6 +265,37 @@ class Watcher:
             )
         project.settings = fresh
 
+    def _log_heal_only(self, split: HealSplit) -> None:
+        """Log and count what --heal-only held back; log what it healed with a recorded spec."""
+        for healed in split.recorded:
+            rotated = (
+                f"; {', '.join(healed.rotated)} take their current value (changed in the "
+                "environment since; the state keeps no copy of the old one)"
+                if healed.rotated
+                else ""
+            )
+            log(
+                logging.WARNING,
+                "heal_only.recorded_spec",
+                f"{healed.name} is down and its manifest changed: starting it with the spec it "
+                f"was last applied with; the change waits for review (--heal-only){rotated}",
+                agent=healed.name,
+            )
+        if split.held:
+            why = dict(split.unhealed)
+            self.metrics.held([a.action for a in split.held])
+            log(
+                logging.WARNING,
+                "heal_only.held",
+                f"{len(split.held)} manifest change(s) held for review (--heal-only): "
+                + ", ".join(
+                    f"{a.action} {a.name}"
+                    + (f" (down; not healed: {why[a.name]})" if a.name in why else "")
+                    for a in split.held
+                ),
+                held=len(split.held),
+            )
+
     async def reconcile(self) -> None:
         """Re-read, refresh, plan and apply once; raise on failure (the loop logs it)."""
         began = time.monotonic()
@@ -292,19 +323,13 @@ class Watcher:
             log(logging.INFO, "journal.settled", note)
         ensure_applicable(outcome.plan)
         self.metrics.observed(outcome.state, outcome.live)
-        plan = outcome.plan
+        plan, desired, views = outcome.plan, outcome.desired, outcome.views
         if self.options.heal_only:
-            split = heal_only(plan)
+            split = heal_only(plan, desired, outcome.state)
             plan = split.plan
-            if split.held:
-                self.metrics.held([a.action for a in split.held])
-                log(
-                    logging.WARNING,
-                    "heal_only.held",
-                    f"{len(split.held)} manifest change(s) held for review (--heal-only): "
-                    + ", ".join(f"{a.action} {a.name}" for a in split.held),
-                    held=len(split.held),
-                )
+            desired = split.desired or desired
+            views = {**views, **split.views}  # agents started with their recorded spec
+            self._log_heal_only(split)
         state = outcome.state
         if plan.has_changes:
             if self._stop.is_set():
@@ -324,12 +349,7 @@ class Watcher:
                 forget=summary.forget,
             )
             result, state = await project.apply(
-                plan,
-                outcome.desired,
-                state,
-                hooks=hooks,
-                listing=outcome.listing,
-                views=outcome.views,
+                plan, desired, state, hooks=hooks, listing=outcome.listing, views=views
             )
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)

@@ -8,16 +8,23 @@ to review first (a new agent, a changed spec, a removal, a replacement) and is h
 The decision is the plan's own: the action's ``reason_code`` (one of
 :data:`~reconciler.models.plan.HEALING_CODES`) and whether a field changed, never how a reason
 is worded nor a second reading of what the plan already decided.
+
+A recorded agent that exited while its manifest holds such a change is healed all the same, with
+the spec it was last applied with (:mod:`reconciler.watch.recorded`): an always-on agent does
+not stay down until someone merges, and the unreviewed change is still not applied (the next
+plan shows it, held, as a restart).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from reconciler.models import AgentPlan, Plan
-from reconciler.models.plan import HEALING_CODES
+from reconciler.models import AgentPlan, DesiredSet, Plan, StateDoc
+from reconciler.models.plan import EXIT_REASON_CODES, HEALING_CODES
+from reconciler.plan import DesiredView, desired_view
+from reconciler.watch.recorded import NotRebuildable, recorded_agent
 
-__all__ = ["HealSplit", "heal_only", "heals_drift"]
+__all__ = ["HealSplit", "Healed", "heal_only", "heals_drift"]
 
 
 def heals_drift(action: AgentPlan) -> bool:
@@ -25,26 +32,92 @@ def heals_drift(action: AgentPlan) -> bool:
     return action.reason_code in HEALING_CODES and not action.changes
 
 
+def _down_with_a_pending_change(action: AgentPlan) -> bool:
+    """A recorded agent that is not running, whose manifest changed since it was applied."""
+    return action.reason_code in EXIT_REASON_CODES.values() and bool(action.changes)
+
+
+@dataclass(frozen=True)
+class Healed:
+    """An agent started with its recorded spec while its manifest change is held."""
+
+    name: str
+    rotated: tuple[str, ...] = ()
+    """Sensitive paths whose value changed in the environment since (the current one is used)."""
+
+
 @dataclass(frozen=True)
 class HealSplit:
-    """A plan cut down to its healing actions, and the actions held back for review."""
+    """A plan cut down to its healing actions, and the actions held back for review.
+
+    ``desired`` is the desired set to apply ``plan`` with: the manifests' agents, except that
+    each agent in ``recorded`` has its last-applied spec, whose view is in ``views`` (the apply
+    records it instead of the plan's view of the manifest). ``unhealed`` says, per held agent
+    that is down, why its recorded spec could not be rebuilt.
+    """
 
     plan: Plan
     held: tuple[AgentPlan, ...]
+    desired: DesiredSet | None = None
+    recorded: tuple[Healed, ...] = ()
+    unhealed: tuple[tuple[str, str], ...] = ()
+    views: dict[str, DesiredView] = field(default_factory=dict)
 
 
-def heal_only(plan: Plan) -> HealSplit:
+def heal_only(
+    plan: Plan, desired: DesiredSet | None = None, state: StateDoc | None = None
+) -> HealSplit:
     """``plan`` with only the healing actions (and the no-ops); the rest are ``held``.
 
     A held action is left out of the plan entirely (not turned into a no-op), so apply does
     nothing for that agent: a new agent is not started, a removed one keeps running, a changed
-    one keeps its recorded spec until someone applies the change.
+    one keeps its recorded spec until someone applies the change. With ``desired`` and
+    ``state``, a recorded agent that is down while its manifest changed is started with its
+    recorded spec (see the module docstring); its change stays held.
     """
     kept: list[AgentPlan] = []
     held: list[AgentPlan] = []
+    agents = dict(desired.agents) if desired is not None else {}
+    recorded: list[Healed] = []
+    unhealed: list[tuple[str, str]] = []
+    views: dict[str, DesiredView] = {}
     for action in plan.agents:
         if action.action == "no-op" or heals_drift(action):
             kept.append(action)
-        else:
-            held.append(action)
-    return HealSplit(plan=plan.model_copy(update={"agents": tuple(kept)}), held=tuple(held))
+            continue
+        record = state.agents.get(action.name) if state is not None else None
+        current = agents.get(action.name)
+        if (
+            state is not None
+            and record is not None
+            and current is not None
+            and _down_with_a_pending_change(action)
+        ):
+            try:
+                rebuilt = recorded_agent(current, record, state.salt)
+            except NotRebuildable as exc:
+                unhealed.append((action.name, str(exc)))
+            else:
+                agents[action.name] = rebuilt.agent
+                view = views[action.name] = desired_view(rebuilt.agent, state.salt)
+                kept.append(
+                    action.model_copy(
+                        update={
+                            "reason": f"{action.reason}; started with its recorded spec "
+                            "(--heal-only: the manifest change waits for review)",
+                            "changes": (),
+                            "desired_digest": view.digest,
+                        }
+                    )
+                )
+                recorded.append(Healed(action.name, tuple(str(p) for p in rebuilt.rotated)))
+                continue
+        held.append(action)
+    return HealSplit(
+        plan=plan.model_copy(update={"agents": tuple(kept)}),
+        held=tuple(held),
+        desired=desired.model_copy(update={"agents": agents}) if desired is not None else None,
+        recorded=tuple(recorded),
+        unhealed=tuple(unhealed),
+        views=views,
+    )

@@ -61,7 +61,7 @@ def test_an_interrupt_during_restart_stops_still_starts_every_agent_it_stopped(
     on_disk = world.store.load()
     assert on_disk.journal == []
     assert {r.agent_id for r in on_disk.agents.values()} == {a["agent_id"] for a in running}
-    assert summary_line(result) == (
+    assert summary_line(result, "apply") == (
         f"Apply interrupted: {stopped} restarted; {N - stopped} not attempted; "
         "run reconciler apply. State is saved."
     )
@@ -79,7 +79,7 @@ def test_restarts_left_stopped_after_the_grace_period_are_named_in_the_summary(
     assert result.interrupted and result.count("restart") == 0
     assert len(result.left_stopped) == stopped
     names = ", ".join(result.left_stopped)
-    assert summary_line(result) == (
+    assert summary_line(result, "apply") == (
         f"Apply interrupted: nothing changed; {stopped} stopped for restart, not started: "
         f"{names}; {N - stopped} not attempted; run reconciler apply. State is saved."
     )

@@ -78,14 +78,14 @@ def test_a_disk_that_fills_up_during_starts_ends_the_apply_with_an_account(
     reported = {r.agent_id for r in result.results if r.ok or r.reached_engine}
     assert engine_ids == reported  # every agent that reached the engine is accounted for
     _journal_covers_every_running_agent(world)
-    assert summary_line(result).startswith("Apply stopped early: ")
+    assert summary_line(result, "apply").startswith("Apply stopped early: ")
 
 
 def test_a_disk_full_before_any_write_sends_nothing_to_the_engine(world: World) -> None:
     _, result, _ = world.apply(desired(agent("a"), agent("b")), store=FillingDisk(world.store, 0))
     assert world.agents() == []
     assert result.unrecorded == [] and result.count("start") == 0
-    assert summary_line(result) == (
+    assert summary_line(result, "apply") == (
         "Apply stopped early: nothing changed; 2 failed. cannot write "
         f"{world.store.path}: No space left on device; the previous state is intact. "
         "Run reconciler apply again once that is fixed."
@@ -109,7 +109,7 @@ def test_a_disk_that_fills_up_during_restarts_names_the_agents_left_stopped(
     assert running | down | set(result.not_attempted) == {f"a{i}" for i in range(6)}
     _journal_covers_every_running_agent(world)
     assert "stopped for restart, not started: " + ", ".join(result.left_stopped) in (
-        summary_line(result)
+        summary_line(result, "apply")
     )
 
 

@@ -114,12 +114,15 @@ def test_deleting_a_manifest_stops_its_agent_and_destroy_stops_everything(
 
     destroyed = project.ok("destroy", "--auto-approve")
 
-    assert "Apply complete: 2 stopped." in destroyed.stdout
+    assert "Destroy complete: 2 stopped." in destroyed.stdout
+    assert "apply" not in (destroyed.stdout + destroyed.stderr).lower()
     assert {a["status"] for a in sandbox.agents()} == {"STOPPED"}
     state = project.state()
     assert state["agents"] == {}
     assert state["pending"] == []
     assert "No changes" in project.ok("destroy", "--auto-approve").stdout
+    events = project.ok("destroy", "--auto-approve", "--format", "json").stdout.splitlines()
+    assert '"message":"No changes. Nothing to destroy."' in events[-1]
 
 
 def test_reconciler_engine_in_the_environment_overrides_the_settings_file(
