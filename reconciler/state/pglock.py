@@ -219,7 +219,11 @@ class PostgresStateLock:
     def __enter__(self) -> LockInfo:
         if self._info is not None:
             return self._info
-        return self.acquire(self.timeout, self.command)
+        try:
+            return self.acquire(self.timeout, self.command)
+        except BaseException:
+            self.session.close()  # no __exit__ follows a refused __enter__ to close it
+            raise
 
     def __exit__(
         self,

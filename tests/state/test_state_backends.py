@@ -115,13 +115,25 @@ def test_replace_takes_another_lineage_and_moves_the_serial_forward(settings: Se
 
 
 def test_a_second_lock_holder_is_refused_with_exit_3_naming_the_first(settings: Settings) -> None:
-    with backend(settings).lock("apply", 0.0) as info, pytest.raises(LockHeldError) as refused:
-        backend(settings).lock("plan", 0.0).acquire()
+    first, second = backend(settings).lock("apply", 0.0), backend(settings).lock("plan", 0.0)
+    with first as info, pytest.raises(LockHeldError) as refused, second:
+        pass
     assert refused.value.exit_code == EXIT_CONFLICT
     message = str(refused.value)
     assert info.id in message and info.who in message and "'apply'" in message
     with backend(settings).lock("plan", 0.0):  # free again once released
         pass
+
+
+def test_a_refused_lock_leaves_no_database_connection_open(pg_url: str, tmp_path: Path) -> None:
+    """A with-statement whose lock is refused runs no __exit__: the lock closes its session
+    itself (regression: the connection stayed open until garbage collection)."""
+    settings = Settings(project_dir=tmp_path, state=pg_url)
+    with backend(settings).lock("apply", 0.0):
+        refused = backend(settings)
+        with pytest.raises(LockHeldError), refused.lock("plan", 0.0):
+            pass
+        assert refused.session._conn is None  # type: ignore[attr-defined]
 
 
 def test_lock_timeout_waits_for_the_holder_to_release(settings: Settings) -> None:
@@ -146,6 +158,6 @@ def test_force_unlock_with_another_id_changes_nothing(settings: Settings) -> Non
     with backend(settings).lock("apply", 0.0) as info:
         with pytest.raises(StateError, match="does not match"):
             backend(settings).force_unlock("not-the-id")
-        with pytest.raises(LockHeldError):
-            backend(settings).lock("plan", 0.0).acquire()
+        with pytest.raises(LockHeldError), backend(settings).lock("plan", 0.0):
+            pass
     assert info.id
