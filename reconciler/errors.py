@@ -5,6 +5,12 @@ place that catches them, prints ``str(error)`` and exits with ``error.exit_code`
 never contain a secret value: code that builds a message from user data passes only names, paths
 and locations, never values that may be sensitive.
 
+Text from the user (a file name, an agent name, a key) is shown through :func:`printable`, the
+one place where control characters are escaped, so a file named ``"a\\nb.yaml"`` or one holding
+an ANSI escape cannot forge a line or colour of any text output. :class:`Location` and
+:class:`Problem` apply it when written as text; renderers and the CLI apply it to the names and
+paths they print. Machine formats (JSON) carry the raw text, escaped by their own encoding.
+
 The class says what failed (and its message names where); the exit code says what a script or
 a CI job should do about it, so classes that call for the same response share it:
 
@@ -34,6 +40,30 @@ EXIT_DEADLINE = 124
 """The command's deadline (``--timeout``) ran out: the code GNU ``timeout`` uses."""
 EXIT_INTERRUPTED = 130
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line a terminal shows as written: non-printable characters escaped.
+
+    Line breaks, carriage returns, tabs, ANSI escapes and every other character that is not
+    printable (C0 and C1 controls, Unicode line separators, bidirectional overrides, ...) become
+    ``\\n``, ``\\r``, ``\\t``, ``\\x1b``, ``\\u2028`` and the like; all else is kept.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    known = _ESCAPES.get(ch)
+    if known is not None:
+        return known
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
 
 @dataclass(frozen=True)
 class Location:
@@ -43,7 +73,8 @@ class Location:
     line: int = 0
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}" if self.line else self.path
+        path = printable(self.path)
+        return f"{path}:{self.line}" if self.line else path
 
 
 @dataclass(frozen=True)
@@ -54,7 +85,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
+        return f"{self.location}: {printable(self.message)}"
 
 
 class ReconcilerError(Exception):
@@ -70,7 +101,7 @@ class ValidationError(ReconcilerError):
         self.problems = tuple(problems)
         self.what = what
         n = len(self.problems)
-        lines = [f"{n} problem{'s' if n != 1 else ''} in {what}:"]
+        lines = [f"{n} problem{'s' if n != 1 else ''} in {printable(what)}:"]
         lines.extend(f"  {p}" for p in self.problems)
         super().__init__("\n".join(lines))
 

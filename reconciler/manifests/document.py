@@ -2,8 +2,11 @@
 
 The steps, each collecting every problem it finds rather than stopping at the first:
 
+0. ``kind:`` is ``Agent`` or absent (the default);
 1. ``extends`` is resolved (the partial's keys keep their own locations);
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
+   with any engine but the sandbox, a ``${VAR:-default}`` default taken for a sensitive value
+   is refused (:mod:`reconciler.manifests.defaults`);
 3. unknown keys are reported with a suggestion, unless the document says ``strict: false``;
 4. the typed models validate the core fields, then the cross-field rules run;
 5. the token mode is decided: ``token: auto`` (minted at apply, absent from the spec; needs an
@@ -26,6 +29,7 @@ from typing import Any
 import pydantic
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.defaults import refused_defaults, sensitive_spec_value
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
@@ -35,13 +39,15 @@ from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
 from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
-from reconciler.models.rules import RuleViolation, check_rules
+from reconciler.models.rules import RuleViolation, check_rules, token_required
 
-LITERAL_KEYS = frozenset({"name", "extends", "strict"})
+LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
 """Top-level keys that are never interpolated."""
 SPEC_KEYS = ("preset", "pipeline_id")
 """Top-level keys sent beside ``properties``."""
 AUTO = "auto"
+MANIFEST_KIND = "Agent"
+"""The kind this loader builds (``kind: Agent``, or no ``kind:`` line)."""
 _WHERE = "the manifest"
 _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
 
@@ -64,8 +70,13 @@ def load_document(
     *,
     has_certificate: bool,
     allow_unset: bool = False,
+    sandbox: bool = False,
 ) -> LoadedDocument:
-    """Validate one document of manifest file ``path`` and build its agent."""
+    """Validate one document of manifest file ``path`` and build its agent.
+
+    ``sandbox``: the engine is the embedded sandbox, the only one a ``${VAR:-default}`` default
+    of a sensitive value may reach (:mod:`reconciler.manifests.defaults`).
+    """
     root = Location(path, document.line)
     loaded = LoadedDocument()
     raw = document.value
@@ -73,6 +84,16 @@ def load_document(
         loaded.problems.append(
             Problem(root, "a manifest must be a mapping (name, properties, ...)")
         )
+        return loaded
+    kind = raw.get("kind", MANIFEST_KIND)
+    if kind != MANIFEST_KIND:
+        where = raw.key_location("kind")
+        if isinstance(kind, str):
+            shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
+            message = f"unknown kind '{shown[:60]}': agents.d declares kind {MANIFEST_KIND}"
+        else:
+            message = f"kind: must be the name of a kind ({MANIFEST_KIND}), not a {_type(kind)}"
+        loaded.problems.append(Problem(where, message))
         return loaded
     name = raw.get("name")
     if isinstance(name, str):
@@ -82,6 +103,16 @@ def load_document(
         return loaded  # the resolver reported why
     values = interpolate_tree(merged, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
     loaded.problems.extend(values.problems)
+    if values.defaulted:
+        loaded.problems.extend(
+            refused_defaults(
+                values,
+                root,
+                sandbox=sandbox,
+                sensitive=sensitive_spec_value,
+                allow_unset=allow_unset,
+            )
+        )
     data = values.value
     if not isinstance(data, dict):
         return loaded
@@ -92,6 +123,15 @@ def load_document(
     loaded.problems.extend(problems)
     loaded.agent = None if problems else agent
     return loaded
+
+
+def _type(value: Any) -> str:
+    """What a YAML value is, in the words of a manifest's author."""
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 def _validate(
@@ -179,6 +219,10 @@ def _agent(
         properties["token"] = token
     else:
         mode = "none"
+        missing = token_required(has_token=False, has_certificate=has_certificate)
+        if missing is not None:
+            where = values.locations.get("token") or values.locations.get("properties.token")
+            problems.append(Problem(where or Location(path, line), missing.message))
     spec: dict[str, Any] = {"properties": properties}
     if manifest.preset is not None:
         spec["preset"] = manifest.preset
@@ -189,6 +233,13 @@ def _agent(
     sensitive = sensitive_paths(spec, interpolated)
     if mode != "literal":
         sensitive.discard(FieldPath(("properties", "token")))
+    covered = minimal(sensitive)
+    secrets = frozenset(
+        piece
+        for doc_path, pieces in values.pieces.items()
+        if _in_spec(doc_path) and _is_under(_spec_field_path(doc_path), covered)
+        for piece in pieces
+    )
     lines = {
         p: where.line
         for p, where in values.locations.items()
@@ -212,7 +263,8 @@ def _agent(
         desired=manifest.desired,
         renamed_from=manifest.renamed_from,
         on_delete=manifest.lifecycle.on_delete if manifest.lifecycle is not None else "stop",
-        sensitive=minimal(sensitive),
+        sensitive=covered,
+        secrets=secrets,
         lines=lines,
         unknown={_spec_field_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
     )
@@ -231,6 +283,11 @@ def _spec_field_path(doc_path: str) -> FieldPath:
     once and pickled once per batch of a worker process.
     """
     return FieldPath.parse("properties.token" if doc_path == "token" else doc_path)
+
+
+def _is_under(path: FieldPath, prefixes: frozenset[FieldPath]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or lies below one of them."""
+    return any(path[:depth] in prefixes for depth in range(1, len(path) + 1))
 
 
 def _in_spec(path: str) -> bool:

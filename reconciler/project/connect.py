@@ -57,6 +57,7 @@ async def engine_client(
     ``secrets`` (and the settings' own credentials) are scrubbed from any engine text the client
     quotes in an error, whichever call it answers.
     """
+    settings.refuse_placeholders()  # a sandbox placeholder never reaches another engine
     transport: httpx.AsyncBaseTransport | None = None
     close: Callable[[], None] = _nothing
     if settings.uses_sandbox:
@@ -72,11 +73,7 @@ async def engine_client(
         )
         client.add_secrets(secrets)
         if transport is None:  # the in-process sandbox's default credentials are no secret
-            client.add_secrets(
-                value.get_secret_value()
-                for value in (settings.app_certificate, settings.customer_secret)
-                if value is not None
-            )
+            client.add_secrets(settings.credentials())
         async with client:
             yield client
     finally:

@@ -29,12 +29,14 @@ def credentials_error(settings: Settings, why: str) -> SettingsError | None:
 
 
 def secret_values(desired: DesiredSet) -> set[str]:
-    """Every string under a sensitive path of any desired agent (interpolated values, keys):
-    what the engine client scrubs from the engine's texts."""
+    """Every string under a sensitive path of any desired agent (interpolated values, keys),
+    and each value interpolated into one (:attr:`DesiredAgent.secrets`): what the engine
+    client scrubs from the engine's texts."""
     found: set[str] = set()
     for agent in desired.agents.values():
         for path in agent.sensitive:
             found |= _strings(path.get_in(agent.spec))
+        found |= agent.secrets
     return found
 
 

@@ -82,7 +82,7 @@ class RefreshDecision:
     """Whether a plan asks the engine, decided once (see :func:`refresh_decision`)."""
 
     refresh: bool
-    refusal: SettingsError | None = None
+    refusal: ReconcilerError | None = None
     """Why a refresh that was asked for cannot be made (no credentials): raised once the
     manifests are loaded, so that a manifest error still wins."""
 
@@ -93,6 +93,10 @@ def refresh_decision(settings: Settings, refresh: bool | None) -> RefreshDecisio
         return RefreshDecision(refresh=False)
     missing = credentials_error(settings, "reading the engine's live status")
     if missing is None:
+        try:
+            settings.refuse_placeholders()
+        except ReconcilerError as exc:  # a placeholder secret: refused as it is
+            return RefreshDecision(refresh=True, refusal=exc)
         return RefreshDecision(refresh=True)
     hint = (
         "; export them, or plan against the recorded state only with --no-refresh "
@@ -251,7 +255,7 @@ def _load_beside(sources: Sources, recorded: int) -> bool:
     if not agents_dir.is_dir():
         return True  # the load reports it at once
     try:
-        files = len(discover(agents_dir))
+        files = len(discover(agents_dir).files)
     except (OSError, ReconcilerError):  # the load reports it
         return True
     return parallel.worker_count(files) <= 1 or 2 * recorded >= files

@@ -103,6 +103,7 @@ class Project:
         missing = credentials_error(self.settings, why)
         if missing is not None:
             raise missing
+        self.settings.refuse_placeholders()
 
     def _options(
         self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool, force: bool

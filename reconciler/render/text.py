@@ -23,7 +23,9 @@ Warnings are not part of it: the CLI prints :func:`render_warnings` to stderr.
 
 from __future__ import annotations
 
+from reconciler.errors import printable
 from reconciler.models import AgentPlan, Plan
+from reconciler.models.plan import ResourcePlan
 from reconciler.render.common import (
     FORCES_RESTART,
     LEGEND,
@@ -38,6 +40,14 @@ from reconciler.render.common import (
     scope_notes,
     target_line,
 )
+from reconciler.render.resources import (
+    FORCES_REPLACEMENT,
+    changed_resources,
+    resource_change_views,
+    resources_summary_line,
+)
+from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
+from reconciler.render.resources import VERBS as RESOURCE_VERBS
 
 _RESET = "\x1b[0m"
 _COLORS: dict[str, str] = {
@@ -81,6 +91,11 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     for agent in agents:
         lines.append("")
         lines.extend(_agent_block(agent, paint))
+    if plan.resources:
+        lines.extend(["", paint(resources_summary_line(plan), "bold")])
+    for resource in changed_resources(plan):
+        lines.append("")
+        lines.extend(_resource_block(resource, paint))
     lines.extend(["", summary])
     return "\n".join(lines)
 
@@ -91,14 +106,14 @@ def _error_banner(plan: Plan, paint: _Painter) -> list[str]:
         return []
     return [
         paint("Error: this plan cannot be applied:", "red"),
-        *(f"  - {error}" for error in plan.errors),
+        *(f"  - {printable(error)}" for error in plan.errors),
         "",
     ]
 
 
 def render_warnings(plan: Plan) -> list[str]:
     """The plan's warnings as lines for stderr (``Warning: …``), in plan order."""
-    return [f"Warning: {warning}" for warning in plan.warnings]
+    return [f"Warning: {printable(warning)}" for warning in plan.warnings]
 
 
 def _legend(agents: list[AgentPlan], paint: _Painter) -> list[str]:
@@ -114,13 +129,14 @@ def _legend(agents: list[AgentPlan], paint: _Painter) -> list[str]:
 def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
     symbol = SYMBOLS[agent.action]
     pad = " " * (3 - len(symbol))
-    header = f"{pad}{paint.sign(symbol)} {paint(agent.name, 'bold')}"
+    name = printable(agent.name)
+    header = f"{pad}{paint.sign(symbol)} {paint(name, 'bold')}"
     extra = details(agent)
     if extra:
-        header += "  " + extra
+        header += "  " + printable(extra)
     out = [
-        paint(f"  # {agent.name} {VERBS[agent.action]}", "dim"),
-        paint(f"  #   {_printable(agent.reason)}", "dim"),
+        paint(f"  # {name} {VERBS[agent.action]}", "dim"),
+        paint(f"  #   {printable(agent.reason)}", "dim"),
         header,
     ]
     for view in agent_change_views(agent):
@@ -128,11 +144,28 @@ def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
     return out
 
 
+def _resource_block(resource: ResourcePlan, paint: _Painter) -> list[str]:
+    symbol = RESOURCE_SYMBOLS[resource.action]
+    pad = " " * (3 - len(symbol))
+    address = printable(resource.address)
+    header = f"{pad}{paint.sign(symbol)} {paint(address, 'bold')}"
+    if resource.id:
+        header += f"  (id {printable(resource.id)})"
+    out = [
+        paint(f"  # {address} {RESOURCE_VERBS[resource.action]}", "dim"),
+        paint(f"  #   {printable(resource.reason)}", "dim"),
+        header,
+    ]
+    for view in resource_change_views(resource):
+        out.extend(_change_lines(view, paint))
+    return out
+
+
 def _change_lines(view: ChangeView, paint: _Painter) -> list[str]:
     marker = view.marker
-    if marker == FORCES_RESTART:
+    if marker in (FORCES_RESTART, FORCES_REPLACEMENT):
         marker = paint(marker, "magenta")
-    head = f"{_FIELD_INDENT}{paint.sign(view.sign)} {view.path}"
+    head = f"{_FIELD_INDENT}{paint.sign(view.sign)} {printable(view.path)}"
     if view.diff:
         return [_join(head, marker), *(_diff_line(line, paint) for line in view.diff)]
     if view.note is not None:
@@ -143,18 +176,13 @@ def _change_lines(view: ChangeView, paint: _Painter) -> list[str]:
         value = str(view.before)
     else:
         value = f"{view.before} -> {view.after}"
-    return [_join(f"{head} = {value}", marker)]
+    return [_join(f"{head} = {printable(value)}", marker)]
 
 
 def _diff_line(line: str, paint: _Painter) -> str:
     color = {"+": "green", "-": "red", "@": "dim", "\\": "dim"}.get(line[:1])
-    line = _printable(line)
+    line = printable(line)
     return _DIFF_INDENT + (paint(line, color) if color else line)
-
-
-def _printable(text: str) -> str:
-    """``text`` on one line, without control characters (an engine message could hold some)."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def _join(text: str, marker: str) -> str:

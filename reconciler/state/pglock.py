@@ -116,6 +116,7 @@ class PostgresStateLock:
             raise RuntimeError(f"{self!r} is already held by this object")
         import psycopg
 
+        self.session.ensure_tables()  # the lock is taken to write: a writer creates the tables
         conn = self.session.connection()
 
         def attempt() -> bool | Busy:
@@ -248,7 +249,7 @@ def force_unlock_postgres(session: PgSession, lock_id: str, wait_s: float = 10.0
     where = f"state key {session.state_key!r} in {session.shown}"
     try:
         conn = session.connection()
-        found = _holder_row(conn, session.state_key)
+        found = _holder_row(conn, session.state_key) if session.has_tables() else None
         if found is None:
             raise StateError(f"{where} is not locked (no holder recorded)")
         info, backend_pid = found
