@@ -152,7 +152,9 @@ class NameConflictError(EngineError):
     ``resent`` is True when an earlier attempt of the same join may have reached the engine
     (it timed out, lost its connection after sending, or got a 5xx), so the holder may be the
     agent that attempt started; False when the first attempt already met the conflict, so the
-    name was held by someone else before this join was sent.
+    name was held by someone else before this join was sent. ``holder`` is the agent id the
+    answer names as holding the name, if it names one: fit to report, never evidence by itself
+    that the holder is ours.
     """
 
     def __init__(
@@ -163,8 +165,10 @@ class NameConflictError(EngineError):
         reason: str = "TaskConflict",
         detail: str = "",
         resent: bool = False,
+        holder: str | None = None,
     ) -> None:
         self.resent = resent
+        self.holder = holder
         super().__init__(message, status=status, reason=reason, detail=detail)
 
 

@@ -109,6 +109,7 @@ CREDENTIAL_WORDS = re.compile(
 ALLOWED = {
     "--app-certificate-env",
     "--customer-secret-env",
+    "--webhook-secret-env",
     "--customer-id",
     "--token-check",  # strict | lenient: how the sandbox checks agent tokens, not a credential
 }
