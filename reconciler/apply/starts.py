@@ -34,7 +34,6 @@ from reconciler.engine import (
 )
 from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
 from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, JournalEntry, StateDoc
-from reconciler.plan import desired_view
 
 
 async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
@@ -129,7 +128,7 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
         if ctx.mint_token is None:
             raise RuntimeError("token: auto needs a token minter")
         properties["token"], expires = ctx.mint_token(agent, started)
-    view = desired_view(agent, run.doc.salt)
+    view = run.view(action.name)
     lock = run.channel_lock(agent.channel)
     await lock.acquire()
     if agent.channel in run.unresolved_channels:

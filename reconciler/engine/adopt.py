@@ -59,7 +59,7 @@ async def find_conflicting(
     *,
     now: float | None = None,
 ) -> list[LiveAgent]:
-    """Active agents (STARTING, RUNNING, RECOVERING) in ``channel``, minus ``exclude_ids``.
+    """Active agents (``models.live.ACTIVE_STATUSES``) in ``channel``, minus ``exclude_ids``.
 
     The list window reaches back 73 hours from ``now`` (default: the wall clock), because the
     engine's default window (2 hours) would miss a long-running agent.

@@ -25,6 +25,14 @@ from reconciler.models.stateurl import INVALID_URL, is_postgres_url, shown_url, 
 
 SANDBOX_APP_ID = "0123456789abcdef0123456789abcdef"
 """App id the example project uses against the sandbox."""
+SANDBOX_ENGINE = "sandbox"
+"""The ``engine:`` value that names the in-process sandbox."""
+
+
+def is_sandbox(engine: str) -> bool:
+    """Whether ``engine`` (an ``engine:`` value) names the in-process sandbox: the one test of
+    it (case and surrounding spaces do not matter)."""
+    return engine.strip().lower() == SANDBOX_ENGINE
 
 
 class Settings(BaseModel):
@@ -151,9 +159,14 @@ class Settings(BaseModel):
         return self.project_dir / self.sandbox_db
 
     @property
+    def uses_sandbox(self) -> bool:
+        """Whether the engine is the in-process sandbox (``engine: sandbox``)."""
+        return is_sandbox(self.engine)
+
+    @property
     def engine_label(self) -> str:
         """The engine as a plan names it: ``sandbox (local emulator)``, ``us``, or its URL."""
-        if self.engine == "sandbox":
+        if self.uses_sandbox:
             return "sandbox (local emulator)"
         if "://" in self.engine:
             scheme, _, rest = self.engine.partition("://")
@@ -167,7 +180,7 @@ class Settings(BaseModel):
 
     @property
     def has_credentials(self) -> bool:
-        if self.engine == "sandbox":
+        if self.uses_sandbox:
             return True
         if self.auth == "token":
             return self.app_certificate is not None

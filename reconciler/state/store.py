@@ -61,11 +61,11 @@ _MAX_LISTED_PROBLEMS = 10
 MAX_STATE_BYTES = 256 << 20
 """Largest state file read (256 MiB: about 100,000 agents); a larger one is refused."""
 LOG_BOUND = 8 << 20
+"""A write log longer than this and than the state file is compacted at the next write."""
 LOG_FROM_BYTES = 256 << 10
 """Within :meth:`LocalStateStore.write_log`, a state file at least this large is written through
 the write log; a smaller one is rewritten whole (a few milliseconds), so the file itself stays
 current after every action. ``RECONCILER_STATE_LOG_FROM_BYTES`` overrides it (0: always log)."""
-"""A write log longer than this and than the state file is compacted at the next write."""
 _READ_ATTEMPTS = 3
 
 

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.errors import (
     ApplyError,
     EngineError,
@@ -361,11 +362,12 @@ class Watcher:
         self.owned = frozenset(record.agent_id for record in outcome.state.agents.values())
         ensure_applicable(outcome.plan)
         self.metrics.observed(outcome.state, outcome.live)
-        plan, desired = outcome.plan, outcome.desired
+        plan, desired, views = outcome.plan, outcome.desired, outcome.views
         if self.options.heal_only:
             split = heal_only(plan, desired, outcome.state)
             plan = split.plan
             desired = split.desired or desired
+            views = {**views, **split.views}  # agents started with their recorded spec
             self._log_heal_only(split)
         state = outcome.state
         if plan.has_changes:
@@ -385,7 +387,9 @@ class Watcher:
                 rename=summary.rename,
                 forget=summary.forget,
             )
-            result, state = await project.apply(plan, desired, state, hooks=hooks)
+            result, state = await project.apply(
+                plan, desired, state, hooks=hooks, listing=outcome.listing, views=views
+            )
             self.owned = frozenset(record.agent_id for record in state.agents.values())
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)
@@ -398,19 +402,11 @@ class Watcher:
                 failed=len(failed),
                 interrupted=result.interrupted,
             )
-            if failed:
-                raise ApplyError(
-                    "these actions failed: "
-                    + "; ".join(f"{r.action} {r.name}: {r.detail or r.reason}" for r in failed)
-                )
-            if result.aborted:
-                raise ApplyError(result.aborted)
-        unsettled = sorted({p.name for p in state.journal if p.op == "join"})
-        if unsettled:
-            raise ApplyError(
-                f"interrupted start(s) of {', '.join(unsettled)} could not be settled; nothing "
-                "more is started in their channels until they are"
-            )
+        else:
+            result = ApplyResult()
+        verdict = apply_verdict(result, state)
+        if verdict.error is not None:
+            raise ApplyError(verdict.one_line)
         changes = plan.summary.changes
         log(
             logging.INFO if changes else logging.DEBUG,

@@ -89,6 +89,10 @@ class Sandbox:
         faults: dict[str, Any] = self.control("GET", "/faults")
         return faults
 
+    def fault_hits(self) -> int:
+        """How many requests the fault rules have matched so far (a delayed one counts at once)."""
+        return sum(int(rule["hits"]) for rule in self.faults()["rules"])
+
     def requests(self, route: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.control("GET", f"/requests?route={route}")["requests"]
         return entries

@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from tests.e2e.e2e_helpers import SECRETS, Project, Sandbox, join_directly
-from tests.served import free_port
+from tests.served import refused_port
 
 pytestmark = pytest.mark.slow
 
@@ -148,7 +148,7 @@ def test_an_unreachable_engine_fails_cleanly_and_the_journal_is_resolved_later(
     project: Project, sandbox: Sandbox
 ) -> None:
     project.set_setting("max_attempts", 2)
-    project.set_setting("engine", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    project.set_setting("engine", f"http://127.0.0.1:{refused_port()}")  # nothing listens there
 
     refused = project.ok("apply", "--auto-approve", code=1)
     assert "engine unavailable: list of agents failed after 2 attempts (connection error" in (

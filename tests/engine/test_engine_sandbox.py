@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from reconciler.engine import (
+    ACTIVE_STATE_CODES,
     SANDBOX_BASE_URL,
     AuthProvider,
     BasicAuth,
@@ -159,10 +160,29 @@ def test_409_conflict_is_found_for_adoption(recorder: Recorder) -> None:
         assert [(a.agent_id, a.channel) for a in found] == [(first.agent_id, "support")]
         assert await find_conflicting(env.client, "support", {first.agent_id}) == []
         query = env.wire.requests[-1][2]
-        assert query["state"] == "1,2,5" and int(query["from_time"]) < time.time() - 72 * 3600
+        assert query["state"] == "0,1,2,5" and int(query["from_time"]) < time.time() - 72 * 3600
 
     run(scenario, recorder)
     assert recorder.sleeps == []  # 409 is never retried
+
+
+@pytest.mark.parametrize("status", ["IDLE", "RECOVERING"])
+def test_an_idle_or_recovering_agent_is_active_wherever_the_reconciler_asks(
+    recorder: Recorder, status: str
+) -> None:
+    """One definition of "active" (models.live.ACTIVE_STATUSES): an agent the engine shows
+    IDLE holds its name and channel, so adoption's list of a channel finds it, and a refresh
+    shows it running (regression: the list filter left IDLE out while the refresh counted it)."""
+
+    async def scenario(env: Env) -> None:
+        held = await env.client.join("support-en-1", props("support"))
+        await env.ctl("POST", f"agents/{held.agent_id}/status", {"status": status})
+        found = await find_conflicting(env.client, "support", ())
+        assert [a.agent_id for a in found] == [held.agent_id]
+        (live,) = await env.client.list_agents(channel="support", states=ACTIVE_STATE_CODES)
+        assert live.status == status and live.active
+
+    run(scenario, recorder)
 
 
 def test_lost_join_answer_then_retry_gives_409_and_adoption_finds_it(recorder: Recorder) -> None:
