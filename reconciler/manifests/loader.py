@@ -209,7 +209,7 @@ def load_desired(
     resolver.prepare()
     problems.extend(resolver.problems)
     has_certificate = settings.app_certificate is not None
-    sandbox = settings.engine == "sandbox"
+    sandbox = settings.uses_sandbox
     platform_sandbox = settings.platform.strip().lower() == "sandbox"
 
     def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
