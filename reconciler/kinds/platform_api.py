@@ -19,13 +19,13 @@ from reconciler.models.fieldpath import ABSENT, FieldPath
 PRECONDITION_FAILED = "PreconditionFailed"
 """The reason of a 412: the version sent in ``If-Match`` is not the current one."""
 OUTSIDE_MARKER = {"$sensitive": "set outside"}
+"""How a write-only value the state did not record (a key added outside) is shown."""
 CLOCK_SKEW_S = 60.0
 """How far the Platform's clock may be behind ours: a resource created by an interrupted
 create has a ``create_ts`` no earlier than its write-ahead entry's time minus this."""
 UNVERIFIED = {"$sensitive": "adopted: value not verified"}
 """A write-only value of an adopted resource that the Platform cannot show: the next apply
 writes it again."""
-"""How a write-only value the state did not record (a key added outside) is shown."""
 
 
 class VersionedBody(Protocol):

@@ -36,12 +36,12 @@ from reconciler.models.live import LiveResource
 from reconciler.models.platform import SAVED_AGENT, SavedAgentManifest
 
 READ_ONLY = ("agent_id", "create_ts", "update_ts")
+"""Fields the Platform adds to an agent's answer; not part of its configuration."""
 EVIDENCE_FIELD = ("metadata", "reconciler")
 """UNCONFIRMED: where a create's marker goes in an agent's body (``metadata.reconciler``).
 The Platform's documented agent fields have no label or metadata; the sandbox keeps fields it
 does not know (``UNKNOWN_AGENT_FIELDS_KEPT``) and so keeps this one. If the real Platform
 refuses or drops it, only this constant and :func:`with_marker` change."""
-"""Fields the Platform adds to an agent's answer; not part of its configuration."""
 
 
 class SavedAgentKind:
