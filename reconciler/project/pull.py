@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import spec_digest
+from reconciler.errors import PlanError
 from reconciler.kinds.phone_number import READ_ONLY as NUMBER_READ_ONLY
 from reconciler.kinds.platform_api import UNVERIFIED, drop_nulls
 from reconciler.kinds.saved_agent import live_spec
 from reconciler.manifests.dump import dump_documents
 from reconciler.models.platform import PHONE_NUMBER, SAVED_AGENT, SECRET_SET
 from reconciler.models.resources import ResourceRecord
+from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -148,3 +150,48 @@ def _unique(name: str, kind: str, taken: set[str]) -> str:
         candidate, n = f"{name}-{n}", n + 1
     taken.add(f"{kind}/{candidate}")
     return candidate
+
+
+@dataclass
+class ImportedResource:
+    """What ``reconciler import KIND/NAME ID`` recorded."""
+
+    record: ResourceRecord
+    serial: int
+
+
+async def import_resource(
+    project: Project, address: str, ident: str, *, lock_timeout: float = 0.0
+) -> ImportedResource:
+    """Record the Platform resource ``ident`` in state under ``address`` (``KIND/NAME``), which
+    a manifest must declare. Nothing on the Platform changes. Refused when state records the
+    address or the id already, or the Platform does not hold ``ident``. What the Platform does
+    not show (secret values, credentials, SIP passwords) is recorded as unknown, so the next
+    plan sends it."""
+    desired = project.load_desired()
+    resource = desired.resources.get(address)
+    if resource is None:
+        raise PlanError(f"import: no manifest in agents.d declares {address}")
+    kind = project.kinds.kind(resource.kind)
+    async with project.platform.connect(secrets=secret_values(desired)):
+        live = await kind.read(ident)
+    if live is None:
+        raise PlanError(f"import: the Platform holds no {resource.kind} {ident!r}")
+    spec = dict(live.spec)
+    if resource.kind == SECRET_SET:
+        spec = {"keys": dict.fromkeys(spec.get("keys", {}), UNVERIFIED)}
+    with project.lock("import", lock_timeout):
+        doc = project.store.load()
+        if address in doc.resources:
+            raise PlanError(f"import: state already records {address}")
+        if any(r.kind == resource.kind and r.id == ident for r in doc.resources.values()):
+            raise PlanError(f"import: state already records {resource.kind} {ident!r}")
+        record = _record(
+            resource.kind, resource.name, ident, spec, project.clock(),
+            list(kind.references(resource.spec)),
+        )  # fmt: skip
+        record = record.model_copy(update={"version": live.version})
+        written = project.store.write(
+            doc.model_copy(update={"resources": {**doc.resources, address: record}})
+        )
+    return ImportedResource(record, written.serial)

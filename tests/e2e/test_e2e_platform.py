@@ -335,3 +335,46 @@ def test_pull_writes_manifests_for_console_resources_and_records_them(
     assert sandbox.platform("agents")[0]["config"]["llm"]["credential"]["fields"] == {
         "api_key": "$secrets.console_keys.openai"
     }
+
+
+def test_import_records_each_kind_so_the_plan_updates_instead_of_creating(
+    project: Project, sandbox: Sandbox
+) -> None:
+    made = sandbox.platform_call(
+        "POST", "secrets", {"name": "llm_keys", "secrets": {"openai": "sk-console-1a2b"}}
+    )
+    assert made.status_code == 201, made.text
+    agent = sandbox.platform_call(
+        "POST",
+        "agents",
+        {
+            "agent_name": "support",
+            "instructions": "Made in the console.",
+            "llm": {
+                "vendor": "openai",
+                "credential": {"mode": "byok", "fields": {"api_key": "$secrets.llm_keys.openai"}},
+            },
+        },
+    ).json()
+    number = sandbox.platform_call(
+        "POST",
+        "numbers",
+        {
+            "number": "+14155550100",
+            "sip_trunk": {"hostname": "acme.pstn.example.com", "transport": "tls"},
+            "inbound": {"agent": agent["agent_id"], "call_policy": {}},
+        },
+    ).json()
+    project.ok("import", "SecretSet/llm_keys", "llm_keys")
+    project.ok("import", "SavedAgent/support", agent["agent_id"])
+    project.ok("import", "PhoneNumber/support-line", number["number_id"])
+    refused = project.ok("import", "SavedAgent/support", agent["agent_id"], code=1)
+    assert "already records" in refused.output
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "+ SecretSet" not in plan.stdout and "+ SavedAgent" not in plan.stdout
+    assert "+ PhoneNumber" not in plan.stdout
+    project.apply()
+    assert [a["id"] for a in sandbox.platform("agents")] == [agent["agent_id"]]
+    assert [n["id"] for n in sandbox.platform("numbers")] == [number["number_id"]]
+    assert "Answer briefly" in sandbox.platform("agents")[0]["config"]["instructions"]
+    project.ok("plan", "--detailed-exitcode")
