@@ -33,7 +33,10 @@ NAME_VALUES = {
     "--webhook": "http://127.0.0.1:9108/ncs",
     "--action": "example-org/reconciler@v0.1.0",
 }
-REFUSES_HERE = {("state", "where", "--require-database"): "the state is a local file"}
+REFUSES_HERE = {
+    ("state", "where", "--require-database"): "the state is a local file",
+    ("pull", "--record"): "--record without a terminal needs --auto-approve",
+}
 """Options that make a command refuse, by design, on the example project (local state): the
 option is accepted, and the refusal is the one it exists for."""
 
