@@ -378,3 +378,32 @@ def test_import_records_each_kind_so_the_plan_updates_instead_of_creating(
     assert [n["id"] for n in sandbox.platform("numbers")] == [number["number_id"]]
     assert "Answer briefly" in sandbox.platform("agents")[0]["config"]["instructions"]
     project.ok("plan", "--detailed-exitcode")
+
+
+def test_the_json_plan_marks_drift_made_outside_field_by_field(
+    project: Project, sandbox: Sandbox
+) -> None:
+    project.apply()
+    number = sandbox.platform("numbers")[0]
+    console = sandbox.platform_call(
+        "PATCH",
+        f"numbers/{number['id']}",
+        {"description": "Renamed in the console"},
+        {"If-Match": number["etag"]},
+    )
+    assert console.status_code == 200, console.text
+    plan = json.loads(project.ok("plan", "--format", "json").stdout)
+    (entry,) = [r for r in plan["resources"] if r["address"] == "PhoneNumber/support-line"]
+    assert entry["action"] == "update"
+    assert entry["drift"] == [
+        {
+            "path": "description",
+            "kind": "change",
+            "recorded": "Customer support line",
+            "outside": "Renamed in the console",
+            "sensitive": False,
+        }
+    ]
+    project.apply()
+    assert sandbox.platform("numbers")[0]["view"]["description"] == "Customer support line"
+    assert sandbox.platform("numbers")[0]["sip_auth"] == {"username": "acme"}  # auth resent
