@@ -68,15 +68,26 @@ def validate_cmd(ctx: click.Context, fmt: str) -> int:
         doc = validation_json(found, (), unset_variables(desired))
         click.echo(json.dumps(doc, indent=2))
     else:
-        count = len(desired.agents)
-        click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+        click.echo(valid_line(desired))
         _note_unset(desired)
     return EXIT_OK
 
 
+def valid_line(desired: DesiredSet) -> str:
+    """``3 agents valid``, or with Platform resources ``3 agents and 3 resources valid``."""
+    count, resources = len(desired.agents), len(desired.resources)
+    agents = f"{count} agent{'s' if count != 1 else ''}"
+    if not resources:
+        return f"{agents} valid"
+    return f"{agents} and {resources} resource{'s' if resources != 1 else ''} valid"
+
+
 def unset_variables(desired: DesiredSet) -> list[str]:
     """The variables the manifests use that are not set (fine for validate, not for apply)."""
-    return sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
+    return sorted(
+        {n for a in desired.agents.values() for ns in a.unknown.values() for n in ns}
+        | {n for r in desired.resources.values() for ns in r.unknown.values() for n in ns}
+    )
 
 
 def _note_unset(desired: DesiredSet) -> None:
@@ -106,8 +117,7 @@ def _repo_path(project_dir: Path, path: str) -> str:
 def _validate_text(ctx: click.Context) -> None:
     settings = project_settings(ctx)
     desired = desired_agents(settings)
-    count = len(desired.agents)
-    click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+    click.echo(valid_line(desired))
     _note_unset(desired)
     if ctx.find_root().obj and ctx.find_root().obj.get("verbose"):
         for name, agent in desired.agents.items():
