@@ -38,6 +38,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "state": ("reconciler.cli.state", "state_group"),
     "sandbox": ("reconciler.cli.sandbox", "sandbox_group"),
     "watch": ("reconciler.cli.watch", "watch_cmd"),
+    "status": ("reconciler.cli.status", "status_cmd"),
+    "help": ("reconciler.cli.helptopics", "help_cmd"),
 }
 
 
@@ -59,7 +61,7 @@ class LazyGroup(SuggestingGroup):
                 return None
             raise
         command = getattr(module, attr, None)
-        return with_globals(command) if isinstance(command, click.Command) else None
+        return with_globals(command, cmd_name) if isinstance(command, click.Command) else None
 
     @staticmethod
     def _available(name: str) -> bool:
