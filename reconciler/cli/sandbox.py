@@ -15,12 +15,25 @@ with a certificate, agents with a bad token fail) and `--name-scope app|channel`
 
 from __future__ import annotations
 
+import os
+import shlex
+from dataclasses import replace
+from pathlib import Path
+
 import click
 
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.manifests import load_settings
+from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
 from reconciler.sandbox import serve
-from reconciler.sandbox.config import NAME_SCOPES, PRESENCE_MODES, TOKEN_CHECKS, config_from_env
+from reconciler.sandbox.config import (
+    NAME_SCOPES,
+    PRESENCE_MODES,
+    TOKEN_CHECKS,
+    SandboxConfig,
+    config_from_env,
+)
 
 
 @click.group("sandbox", cls=SuggestingGroup)
@@ -115,9 +128,11 @@ def sandbox_group() -> None:
     default="AGORA_APP_CERTIFICATE",
     show_default=True,
     metavar="VAR",
-    help="Environment variable holding the App Certificate.",
+    help="Environment variable holding the App Certificate [default: else the project's].",
 )
+@click.pass_context
 def serve_command(
+    ctx: click.Context,
     host: str,
     port: int,
     db_path: str,
@@ -139,7 +154,10 @@ def serve_command(
     """Serve the sandbox engine over HTTP until interrupted.
 
     Secrets come from the environment only (AGORA_CUSTOMER_SECRET and AGORA_APP_CERTIFICATE,
-    or the variables named by --customer-secret-env / --app-certificate-env).
+    or the variables named by --customer-secret-env / --app-certificate-env). Run inside a
+    project (or with -C DIR / --config), it reads reconciler.yaml: without the certificate
+    variable set, the project's app_certificate (its default included) checks tokens, as the
+    embedded sandbox does. It prints the lines that point a project at it.
 
     \b
     Examples:
@@ -148,6 +166,8 @@ def serve_command(
 
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 cannot start (port in use, bad option).
     """
+    project = _project_settings(ctx)
+    certificate_from = app_certificate_env if os.environ.get(app_certificate_env) else ""
     config = config_from_env(
         certificate_env=app_certificate_env,
         secret_env=customer_secret_env,
@@ -165,11 +185,68 @@ def serve_command(
         name_scope=name_scope,
         seed=seed,
     )
+    if not certificate_from and project is not None and project.app_certificate is not None:
+        certificate_from = _shown_config(project)
+        config = replace(config, app_certificate=project.app_certificate.get_secret_value())
     if not is_loopback_host(host):
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
     where = db_path or "memory"
-    token = "on" if config.app_certificate else f"off (set {app_certificate_env})"
-    click.echo(
-        f"Sandbox engine on http://{host}:{port} (db: {where}, token auth: {token})", err=True
+    token = (
+        f"on, certificate from {certificate_from}"
+        if config.app_certificate
+        else f"off (set {app_certificate_env})"
     )
+    url = f"http://{_reachable(host)}:{port}"
+    click.echo(f"Sandbox engine on {url} (db: {where}, token auth: {token})", err=True)
+    if project is not None:
+        click.echo(f"Read {_shown_config(project)} (project {project.project_dir}).", err=True)
+    click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
     serve(config, host, port)
+
+
+def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:
+    """The shell lines that point a project at the served sandbox (no secret is printed: a
+    secret from the environment is named, not shown)."""
+    secret = (
+        f'export AGORA_CUSTOMER_SECRET="${secret_env}"  # the value this sandbox was given'
+        if os.environ.get(secret_env)
+        else "export AGORA_CUSTOMER_SECRET=sandbox"
+    )
+    return [
+        "To point a project at it (then reconciler plan / apply as usual):",
+        f"  export RECONCILER_ENGINE={url}",
+        f"  export RECONCILER_PLATFORM={url}",
+        f"  export AGORA_CUSTOMER_ID={shlex.quote(config.customer_id)}",
+        f"  {secret}",
+    ]
+
+
+def _project_settings(ctx: click.Context) -> Settings | None:
+    """The settings of the project serve runs in (-C DIR / --config), None outside a project."""
+    obj = ctx.find_root().obj
+    options = obj if isinstance(obj, dict) else {}
+    directory = Path(options.get("directory") or Path.cwd())
+    config = options.get("config")
+    config_path = Path(config) if config is not None else None
+    if config_path is None and not (directory / "reconciler.yaml").is_file():
+        return None
+    return load_settings(directory, config_path, os.environ)
+
+
+def _shown_config(settings: Settings) -> str:
+    path = settings.config_path
+    if path is None:
+        return "reconciler.yaml"
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def _reachable(host: str) -> str:
+    """The address a client on this machine uses for ``host`` (a wildcard: loopback)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
