@@ -9,7 +9,7 @@ and locations, never values that may be sensitive.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -21,10 +21,15 @@ EXIT_DEADLINE = 124
 
 @dataclass(frozen=True)
 class Location:
-    """A place in a user's file: ``path:line`` (line is 1-based; 0 when unknown)."""
+    """A place in a user's file: ``path:line`` (line and column are 1-based; 0 when unknown).
+
+    The column is not part of the text form (messages name files and lines); excerpts and the
+    machine formats of ``validate`` show it.
+    """
 
     path: str
     line: int = 0
+    column: int = 0
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
@@ -36,6 +41,9 @@ class Problem:
 
     location: Location
     message: str
+    source: str = field(default="", compare=False)
+    """The line of the file the problem is on, as written (a secret-like value hidden); empty
+    when unknown. Text output shows it with a caret under the column."""
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}"

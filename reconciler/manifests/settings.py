@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import pydantic
 
 from reconciler.errors import Location, Problem, ValidationError
+from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.interpolate import interpolate_tree
 from reconciler.manifests.loader import finish, read_file
 from reconciler.manifests.validation import translate, unknown_key_message
@@ -124,7 +125,7 @@ def load_settings(
     except pydantic.ValidationError as exc:
         problems.extend(translate(exc, locations, root, where=_WHERE))
     if problems or settings is None:
-        raise ValidationError(finish(problems), what=_WHERE)
+        raise ValidationError(with_excerpts(finish(problems), project_dir), what=_WHERE)
     return settings
 
 
