@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "diff": 1,
     "plan": 2,
     "drift": 2,
+    "status": 2,
     "apply": 3,
     "render": 4,
     "project": 4,
