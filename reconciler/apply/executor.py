@@ -223,6 +223,7 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
         fail(run, action, exc, started, "leave")
         await run.save_or_halt(lambda d: drop_journal_entry(d, entry.id))
         return
+    run.emit(ApplyEvent(action.name, action.action, "stop", "answered", agent_id))
 
     def done(d: StateDoc) -> StateDoc:
         d = drop_journal_entry(d, entry.id)
@@ -268,6 +269,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
         except Exception as exc:
             fail(run, action, exc, started, "update")
             return
+        run.emit(ApplyEvent(action.name, action.action, "update", "answered", record.agent_id))
     view = desired_view(agent, run.doc.salt)
     new_record = record.model_copy(
         update={

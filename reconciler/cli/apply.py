@@ -24,8 +24,9 @@ from reconciler.cli.options import (
 )
 from reconciler.cli.output import failure_lines, note, retry_reporter, summary_line, use_color
 from reconciler.cli.plan import make_plan, render
-from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
+from reconciler.cli.progress import JsonEvents, TextProgress, engine_actions
 from reconciler.cli.runner import run_async
+from reconciler.engine import RetryEvent
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, DeadlineExceededError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
 from reconciler.models.deadline import current_deadline, deadline_scope, extend_current
@@ -110,7 +111,7 @@ def _execute(
         printer = JsonEvents(plan, operation)
     else:
         printer = TextProgress(
-            engine_steps(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
+            engine_actions(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
         )
     stop_requested = False
     # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start
@@ -135,7 +136,10 @@ def _execute(
             )
         stop_requested = True
 
-    on_retry = retry_reporter(click.get_current_context(), project.environ)
+    report_retry = retry_reporter(click.get_current_context(), project.environ)
+
+    def on_retry(event: RetryEvent) -> None:
+        printer.retry(event, report_retry)
 
     async def tick() -> None:
         while True:

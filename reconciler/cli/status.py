@@ -77,9 +77,14 @@ def status_cmd(ctx: click.Context, fmt: str, watch: bool, interval: str) -> int:
     try:
         while True:
             _show(project, fmt, on_retry, redraw=redraw, every=interval)
-            time.sleep(period)
+            pause(period)
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def pause(seconds: float) -> None:
+    """Wait between two refreshes of ``--watch`` (Ctrl-C ends the wait, and the command)."""
+    time.sleep(seconds)
 
 
 def _show(

@@ -102,6 +102,13 @@ def test_every_option_shown_in_help_is_accepted(
         served.append(watcher)
 
     monkeypatch.setattr("reconciler.watch.controller.Watcher.run_with_signals", one_watch)
+
+    # `status --watch` refreshes until Ctrl-C: the first pause is interrupted.
+    def interrupted(_seconds: float) -> None:
+        served.append("status")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reconciler.cli.status.pause", interrupted)
     project = example_project(tmp_path / "project")
     monkeypatch.chdir(project)
     command = dict(commands())[path]
@@ -124,6 +131,7 @@ def test_every_option_shown_in_help_is_accepted(
     else:
         assert "Error" not in result.stderr, result
     assert path not in (("sandbox", "serve"), ("watch",)) or served
+    assert (path, opt) != (("status",), "--watch") or served
 
 
 def test_destroy_shows_no_replace_option() -> None:
