@@ -15,6 +15,7 @@ from reconciler.apply import ApplyResult
 from reconciler.apply.context import INTERRUPT_GRACE_S
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
+    compact_option,
     lock_timeout_option,
     parallelism_option,
     refresh_option,
@@ -102,6 +103,7 @@ def _execute(
     fmt: str = "text",
     *,
     saved: bool = False,
+    wait_s: float | None = None,
 ) -> int:
     """Carry out ``plan`` and report it; every message names ``plan.operation``."""
     began = time.monotonic()
@@ -111,7 +113,10 @@ def _execute(
         printer = JsonEvents(plan, operation)
     else:
         printer = TextProgress(
-            engine_actions(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
+            engine_actions(plan),
+            color=use_color(sys.stdout),
+            bar=_is_tty(sys.stderr),
+            wait=wait_s is not None,
         )
     stop_requested = False
     # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start
@@ -155,8 +160,9 @@ def _execute(
             hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=should_stop)
             with deadline_scope(finishing):
                 result, _ = await project.apply(
-                    plan, desired, state, parallelism=parallelism, hooks=hooks, saved=saved
-                )
+                    plan, desired, state, parallelism=parallelism, hooks=hooks, saved=saved,
+                    wait_s=wait_s,
+                )  # fmt: skip
             return result
         finally:
             ticker.cancel()
@@ -217,6 +223,21 @@ def _refuse_unsettled(state: StateDoc) -> None:
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @format_option
 @parallelism_option
+@compact_option
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until every agent started is RUNNING (read from the engine's list); "
+    "--no-wait: done when the engine answers the start.",
+)
+@click.option(
+    "--wait-timeout",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long to wait for the agents started to be RUNNING; past it, their action fails.",
+)
 @click.pass_context
 def apply_cmd(
     ctx: click.Context,
@@ -228,12 +249,19 @@ def apply_cmd(
     auto_approve: bool,
     fmt: str,
     parallelism: int | None,
+    compact: bool | None,
+    wait: bool,
+    wait_timeout: str,
 ) -> int:
     """Make the engine match the manifests (or apply exactly a saved PLANFILE).
 
     Without PLANFILE it plans, shows the plan and asks for confirmation (--auto-approve skips
     the question); with PLANFILE it applies exactly that plan if state and manifests have not
     moved on since it was made.
+
+    An agent is up when the engine reports it RUNNING, not when it answers the start: apply
+    waits for that (--wait-timeout), and fails the action of an agent that fails to start or
+    is still STARTING at the timeout, with the engine's reason; --no-wait does not wait.
 
     A saved plan is checked before anything is done: it must be unaltered (its digest), of a
     format this version reads, made for the current state and manifests, and every action in
@@ -256,6 +284,9 @@ def apply_cmd(
       124  the deadline (--timeout) ran out (calls in flight finish and are recorded first)
       130  interrupted (calls in flight finish and are recorded first)
     """
+    from reconciler.watch.interval import parse_duration
+
+    wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
     project = project_from_context(ctx)
     if planfile is not None and (targets or replace or refresh is not None):
         raise PlanError(
@@ -270,7 +301,9 @@ def apply_cmd(
             if not plan.has_changes:
                 _nothing_to_do(plan, fmt, said=False)
                 return EXIT_OK
-            return _execute(project, plan, desired, state, parallelism, fmt, saved=True)
+            return _execute(
+                project, plan, desired, state, parallelism, fmt, saved=True, wait_s=wait_s
+            )
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
             replace=replace, parallelism=parallelism,
@@ -278,7 +311,7 @@ def apply_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt)
+        return _execute(project, plan, desired, state, parallelism, fmt, wait_s=wait_s)
 
 
 @click.command("destroy")
@@ -290,6 +323,7 @@ def apply_cmd(
 @format_option
 @parallelism_option
 @click.option("--force", is_flag=True, help="Destroy protected agents (protect: true) too.")
+@compact_option
 @click.pass_context
 def destroy_cmd(
     ctx: click.Context,
@@ -300,6 +334,7 @@ def destroy_cmd(
     fmt: str,
     parallelism: int | None,
     force: bool,
+    compact: bool | None,
 ) -> int:
     """Stop every agent recorded in state.
 

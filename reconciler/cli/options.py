@@ -50,6 +50,18 @@ def replace_option(func: FC) -> FC:
     )(func)
 
 
+def compact_option(func: FC) -> FC:
+    """``--compact/--full``: one line an agent, or every change in full (default: compact only
+    past a threshold of agents; ``-v`` shows everything)."""
+    return click.option(
+        "--compact/--full",
+        "compact",
+        default=None,
+        help="Text plan: one line an agent (action, name, channel, reason), or every change "
+        "in full [default: one line an agent past 20 agents; -v: in full, with defaults].",
+    )(func)
+
+
 def lock_timeout_option(func: FC) -> FC:
     return click.option(
         "--lock-timeout",

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from reconciler.cli.context import project_from_context
-from reconciler.cli.options import refresh_option, replace_option, target_option, timeout_option
+from reconciler.cli.options import (
+    compact_option,
+    refresh_option,
+    replace_option,
+    target_option,
+    timeout_option,
+)
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
@@ -54,7 +60,13 @@ def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         return render_markdown(plan, max_chars=max_chars)
     if fmt == "json":
         return render_json_text(plan)
-    return render_text(plan, color=use_color(sys.stdout))
+    ctx = click.get_current_context(silent=True)
+    verbose, compact = False, None
+    if ctx is not None:
+        obj = ctx.find_root().obj
+        verbose = bool(isinstance(obj, dict) and obj.get("verbose"))
+        compact = ctx.params.get("compact")
+    return render_text(plan, color=use_color(sys.stdout), verbose=verbose, compact=compact)
 
 
 def echo_plan(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> None:
@@ -96,6 +108,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error)."
 )
 @timeout_option
+@compact_option
 @click.pass_context
 def plan_cmd(
     ctx: click.Context,
@@ -107,6 +120,7 @@ def plan_cmd(
     max_chars: int,
     destroy: bool,
     detailed_exitcode: bool,
+    compact: bool | None,
 ) -> int:
     """Show what apply would change on the engine, and why.
 
@@ -155,7 +169,8 @@ def plan_cmd(
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
 @format_option
 @max_chars_option
-def show_cmd(planfile: Path, fmt: str, max_chars: int) -> int:
+@compact_option
+def show_cmd(planfile: Path, fmt: str, max_chars: int, compact: bool | None) -> int:
     """Render a saved plan.
 
     \b

@@ -100,12 +100,15 @@ class _Running:
         return out
 
 
-def finishes_action(event: ApplyEvent) -> bool:
+def finishes_action(event: ApplyEvent, *, wait: bool = False) -> bool:
     """Whether ``event`` ends its action: a failure, or the success of its last phase (a
-    restart's start; the stop of a restart is half of it)."""
+    restart's start; the stop of a restart is half of it; with ``wait``, a start ends when its
+    agent is up)."""
     if event.status == "failed":
         return True
-    return event.status == "done" and not (event.action == "restart" and event.phase == "stop")
+    if event.status != "done" or (event.action == "restart" and event.phase == "stop"):
+        return False
+    return not (wait and event.phase == "start" and event.action in ("start", "restart"))
 
 
 def clock_text(seconds: float) -> str:
@@ -150,9 +153,12 @@ class TextProgress:
         *,
         color: bool,
         bar: bool,
+        wait: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = max(total_actions, 1)
+        self.wait = wait
+        self.waiting = 0
         self.done = 0
         self.failed = 0
         self.color = color
@@ -167,17 +173,24 @@ class TextProgress:
             self.running.end(event)
             self._draw()
             return
+        if event.phase == "wait":
+            self.waiting += {"begin": 1, "done": -1, "failed": -1}.get(event.status, 0)
+        if event.status == "begin" and event.phase == "wait":
+            self._draw()  # the bar says that the run waits; no line per agent
+            return
         if event.status == "begin":
             self.running.begin(event)
             verb = _BEGIN_VERB.get((event.action, event.phase), event.phase)
             self._line(f"{event.name}: {verb}...")
             return
-        if finishes_action(event):
+        if finishes_action(event, wait=self.wait):
             self.done += 1
         if event.status == "failed":
             self.running.end(event)
             self.failed += 1
             self._line(f"{event.name}: FAILED: {event.message}", "red")
+        elif event.status == "done" and event.phase == "wait":
+            self._line(f"{event.name}: {event.message} (waited {event.duration_s:.1f}s)", "green")
         elif event.status == "done":
             self.running.end(event)
             verb = _DONE_VERB.get((event.action, event.phase), event.phase)
@@ -227,6 +240,8 @@ class TextProgress:
             parts.append(f"{self.failed} failed")
         if len(self.running):
             parts.append(f"{len(self.running)} in flight")
+        if self.waiting:
+            parts.append(f"{self.waiting} starting (not yet RUNNING)")
         waiting, cause = self.retries.now()
         if waiting:
             parts.append(f"{waiting} retrying: {cause}")

@@ -240,8 +240,13 @@ class Project:
         parallelism: int | None = None,
         hooks: Hooks | None = None,
         saved: bool = False,
+        wait_s: float | None = None,
     ) -> tuple[ApplyResult, StateDoc]:
         """Carry out ``plan`` (the caller holds the lock).
+
+        ``wait_s``: then wait up to that long until every agent started is up, read from the
+        engine's list (:func:`reconciler.apply.readiness.wait_until_up`); None: the join's
+        answer is enough.
 
         ``saved``: the plan comes from a file (checked with :meth:`check_saved_plan`); before
         anything is done, the engine is asked whether the recorded agent of every name it
@@ -284,7 +289,12 @@ class Project:
                 active_listing=listing,
             )
             with self.store.write_log():
-                return await apply_plan(plan, desired, state, ctx)
+                result, doc = await apply_plan(plan, desired, state, ctx)
+            if wait_s is not None and not result.interrupted:
+                from reconciler.apply.readiness import wait_until_up
+
+                await wait_until_up(ctx, result, wait_s)
+            return result, doc
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token
