@@ -58,6 +58,8 @@ class PlanOptions:
     rotate_before_cap_s: int = 7200
     """Restart agents that reach the 72 h runtime cap within this window (its own setting)."""
     targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    """``--exclude``: agents left out of the plan (the negation of ``targets``)."""
     replace: tuple[str, ...] = ()
     destroy: bool = False
     force: bool = False
@@ -146,6 +148,7 @@ def build_plan(
     if bad_replace:
         raise PlanError(f"--replace names no agent in the manifests: {', '.join(bad_replace)}")
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
+    selected -= _checked_excludes(options, universe)
 
     # One agent at a time: its normalized, redacted view lives only while it is planned, so
     # memory does not hold a second copy of every spec (only the digests are kept).
@@ -214,11 +217,27 @@ def build_plan(
         targets=tuple(sorted(set(options.targets) | set(options.replace)))
         if options.targets
         else (),
+        excluded=tuple(sorted(set(options.excludes))),
         max_concurrent_agents=options.max_concurrent_agents,
         running_after=running_after,
         destroy=options.destroy,
         max_unavailable=resolve_max_unavailable(options.max_unavailable, len(desired.agents)),
     )
+
+
+def _checked_excludes(options: PlanOptions, universe: list[str]) -> set[str]:
+    """The names ``--exclude`` leaves out; a name no agent has, or one also asked for by
+    ``--target`` or ``--replace``, is a :class:`PlanError` (a typo must not go unnoticed)."""
+    excludes = set(options.excludes)
+    unknown = sorted(excludes - set(universe))
+    if unknown:
+        raise PlanError(f"--exclude names no agent in the manifests or state: {', '.join(unknown)}")
+    both = sorted(excludes & (set(options.targets) | set(options.replace)))
+    if both:
+        raise PlanError(
+            f"{', '.join(both)}: both excluded (--exclude) and asked for (--target/--replace)"
+        )
+    return excludes
 
 
 def _renames(desired: DesiredSet, state: StateDoc) -> dict[str, str]:

@@ -16,6 +16,7 @@ from reconciler.apply.context import INTERRUPT_GRACE_S
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
     compact_option,
+    exclude_option,
     lock_timeout_option,
     parallelism_option,
     refresh_option,
@@ -217,6 +218,7 @@ def _refuse_unsettled(state: StateDoc) -> None:
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @refresh_option
 @target_option
+@exclude_option
 @replace_option
 @lock_timeout_option
 @timeout_option
@@ -244,6 +246,7 @@ def apply_cmd(
     planfile: Path | None,
     refresh: bool | None,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     replace: tuple[str, ...],
     lock_timeout: float,
     auto_approve: bool,
@@ -288,9 +291,10 @@ def apply_cmd(
 
     wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
     project = project_from_context(ctx)
-    if planfile is not None and (targets or replace or refresh is not None):
+    if planfile is not None and (targets or excludes or replace or refresh is not None):
         raise PlanError(
-            "--target, --replace and --refresh/--no-refresh belong to the plan, not to `apply FILE`"
+            "--target, --exclude, --replace and --refresh/--no-refresh belong to the plan, "
+            "not to `apply FILE`"
         )
     project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
@@ -306,7 +310,7 @@ def apply_cmd(
             )
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
-            replace=replace, parallelism=parallelism,
+            excludes=excludes, replace=replace, parallelism=parallelism,
         )  # fmt: skip
         if outcome is None:
             return EXIT_OK
@@ -317,6 +321,7 @@ def apply_cmd(
 @click.command("destroy")
 @refresh_option
 @target_option
+@exclude_option
 @lock_timeout_option
 @timeout_option
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
@@ -329,6 +334,7 @@ def destroy_cmd(
     ctx: click.Context,
     refresh: bool | None,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     lock_timeout: float,
     auto_approve: bool,
     fmt: str,
@@ -360,7 +366,7 @@ def destroy_cmd(
     with project.lock("destroy", lock_timeout):
         outcome = _plan_and_confirm(
             ctx, project, "destroy", auto_approve, fmt, refresh=refresh, targets=targets,
-            destroy=True, force=force, parallelism=parallelism,
+            excludes=excludes, destroy=True, force=force, parallelism=parallelism,
         )  # fmt: skip
         if outcome is None:
             return EXIT_OK

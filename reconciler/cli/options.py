@@ -39,6 +39,18 @@ def target_option(func: FC) -> FC:
     )(func)
 
 
+def exclude_option(func: FC) -> FC:
+    return click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="NAME",
+        shell_complete=complete_agent_names,
+        help="Leave these agents out of the plan, untouched (repeatable; the negation of "
+        "--target).",
+    )(func)
+
+
 def replace_option(func: FC) -> FC:
     return click.option(
         "--replace",

@@ -11,6 +11,7 @@ import click
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
     compact_option,
+    exclude_option,
     refresh_option,
     replace_option,
     target_option,
@@ -93,6 +94,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 @click.command("plan")
 @refresh_option
 @target_option
+@exclude_option
 @replace_option
 @click.option(
     "--out",
@@ -114,6 +116,7 @@ def plan_cmd(
     ctx: click.Context,
     refresh: bool | None,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     replace: tuple[str, ...],
     out: Path | None,
     fmt: str,
@@ -149,6 +152,7 @@ def plan_cmd(
         project,
         refresh=refresh,
         targets=targets,
+        excludes=excludes,
         replace=replace,
         destroy=destroy,
         allow_unset=refresh is False,

@@ -120,7 +120,12 @@ class Project:
         return True
 
     def _options(
-        self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool, force: bool
+        self,
+        targets: tuple[str, ...],
+        replace: tuple[str, ...],
+        destroy: bool,
+        force: bool,
+        excludes: tuple[str, ...] = (),
     ) -> PlanOptions:
         return PlanOptions(
             app_id=self.settings.app_id,
@@ -129,6 +134,7 @@ class Project:
             token_renewal_window_s=self.settings.token_renewal_window_s,
             rotate_before_cap_s=self.settings.rotate_before_cap_s,
             targets=targets,
+            excludes=excludes,
             replace=replace,
             destroy=destroy,
             force=force,
@@ -140,6 +146,7 @@ class Project:
         *,
         refresh: bool | None = None,
         targets: tuple[str, ...] = (),
+        excludes: tuple[str, ...] = (),
         replace: tuple[str, ...] = (),
         destroy: bool = False,
         force: bool = False,
@@ -174,7 +181,7 @@ class Project:
         self._listing = inputs.listing
         desired, state, live = inputs.desired, inputs.state, inputs.live
         journal, adopted = inputs.journal, inputs.adopted
-        options = self._options(targets, replace, destroy, force)
+        options = self._options(targets, replace, destroy, force, excludes)
         if journal or adopted:
             options = replace_options(
                 options, warnings=(*options.warnings, *journal), adopted=adopted

@@ -122,6 +122,8 @@ def scope_notes(plan: Plan) -> list[str]:
             "Targeted plan: only " + ", ".join(plan.targets) + " considered; "
             "other agents are left as they are."
         )
+    if plan.excluded:
+        notes.append("Excluded: " + ", ".join(plan.excluded) + " (--exclude); left as they are.")
     if plan.summary.restart > 1:
         width = min(plan.max_unavailable, plan.summary.restart)
         notes.append(f"Restarts roll {width} at a time (max_unavailable in reconciler.yaml).")

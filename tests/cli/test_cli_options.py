@@ -26,7 +26,7 @@ BASE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
 """Arguments a command needs to run unattended at all."""
 APPLIED_FIRST = {("destroy",), ("state", "show")}
 """Commands that need agents in state to have anything to act on."""
-NAME_VALUES = {"--target": AGENT, "--replace": AGENT, "--listen": "127.0.0.1:0"}
+NAME_VALUES = {"--target": AGENT, "--exclude": AGENT, "--replace": AGENT, "--listen": "127.0.0.1:0"}
 
 
 def _cases() -> list[Any]:
