@@ -55,7 +55,9 @@ SANDBOX_CREDENTIAL = "sandbox"
 REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
-_NOT_KEYS = frozenset({"project_dir", "config_path", "state_password", *_NOT_IN_FILE})
+_NOT_KEYS = frozenset(
+    {"project_dir", "config_path", "state_password", "state_secret_params", *_NOT_IN_FILE}
+)
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
 """Keys ``reconciler.yaml`` may set."""
 _WHERE = "settings"

@@ -70,6 +70,8 @@ def plan_summary_line(plan: Plan) -> str:
     ``No changes. 3 agents up to date.`` A restart counts once, not as a stop and a start.
     """
     s = plan.summary
+    if s.changes == 0 and plan.has_changes:  # only resources of other kinds change
+        return f"Plan: no agent changes; {_plural(s.unchanged, 'agent')} up to date."
     if s.changes == 0:
         return f"No changes. {_plural(s.unchanged, 'agent')} up to date."
     parts = []
@@ -123,7 +125,10 @@ def scope_notes(plan: Plan) -> list[str]:
             "other agents are left as they are."
         )
     if plan.excluded:
-        notes.append("Excluded: " + ", ".join(plan.excluded) + " (--exclude); left as they are.")
+        notes.append(
+            "Excluded: " + ", ".join(plan.excluded) + " (--exclude), with the resources that "
+            "depend on them; left as they are."
+        )
     if plan.summary.restart > 1:
         width = min(plan.max_unavailable, plan.summary.restart)
         notes.append(f"Restarts roll {width} at a time (max_unavailable in reconciler.yaml).")

@@ -12,7 +12,10 @@ def test_plan_exclude_leaves_the_named_agents_out(project: OpsProject) -> None:
     assert "Plan: 1 to start; 0 unchanged." in result.stdout
     assert "+ support-en" in result.stdout
     assert "sales-en" not in result.stdout.replace("Excluded: concierge, sales-en", "")
-    assert "Excluded: concierge, sales-en (--exclude); left as they are." in result.stdout
+    assert (
+        "Excluded: concierge, sales-en (--exclude), with the resources that depend on them; "
+        "left as they are." in result.stdout
+    )
 
 
 def test_apply_exclude_starts_the_others_and_records_only_them(project: OpsProject) -> None:
