@@ -26,8 +26,12 @@ def test_json_events_let_a_reader_count_the_calls_in_flight(
     assert code == 0, err
     events = [json.loads(line) for line in out.splitlines()]
     in_flight, most, answered = set(), 0, set()
+    waited = set()
     for event in events:
         key = (event.get("name"), event.get("phase"))
+        if event.get("phase") == "wait":  # the wait until RUNNING: not a call (list pages)
+            waited.add((key, event["type"]))
+            continue
         if event["type"] == "action_begin":
             in_flight.add(key)
         elif event["type"] in ("action_answered", "action_failed"):
@@ -38,6 +42,7 @@ def test_json_events_let_a_reader_count_the_calls_in_flight(
         most = max(most, len(in_flight))
     assert most == 3  # --parallelism 3, counted from the events alone
     assert len(answered) == 12
+    assert {kind for _, kind in waited} == {"action_begin", "action_complete"}
 
 
 class _Clock:
