@@ -135,7 +135,9 @@ def test_the_bar_shows_retries_as_they_happen_elapsed_time_and_an_eta(
     # sales-en's first three joins are answered 503 with Retry-After: 2 (three waits of 2 s).
     sandbox.add_fault(route="join", name="sales-en-1", status=503, retry_after_s=2, times=3)
     terminal = Terminal(
-        project.command("apply", "--auto-approve"),
+        # --no-wait: an action is done when its start is recorded (with the wait, it is done
+        # once RUNNING, after every join, so none would be done while sales-en retries)
+        project.command("apply", "--auto-approve", "--no-wait"),
         cwd=project.dir,
         env={**project.env, "NO_COLOR": "1"},
     )
