@@ -83,6 +83,11 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "libpq's defaults for a PostgreSQL state (state: postgresql://...)",
         _SETTINGS - {"validate", "sandbox serve"},
     ),
+    Variable(
+        "RECONCILER_NCS_SECRET",
+        "secret of Agora's notification events (watch --listen, sandbox serve --webhook)",
+        frozenset({"watch", "sandbox serve"}),
+    ),
     Variable("RECONCILER_DEBUG=1", "show a traceback for an internal error", _EVERY),
     Variable("NO_COLOR, FORCE_COLOR", "turn colour off, or on without a terminal (also --no-color)",
              _EVERY),

@@ -1,7 +1,8 @@
 """Renderers of ``reconciler status`` and ``state list``: a table with a header, and JSON.
 
-Pure: text and dicts from a :class:`~reconciler.status.StatusReport` (or the state's records)
-and ``now``. Times in the table are relative (``uptime 2h03m``, ``token in 21h``); JSON gives
+Names, ids, channels and the engine's words go through :func:`reconciler.errors.printable` (a
+control character in a name never reaches the terminal). Pure: text and dicts from a
+:class:`~reconciler.status.StatusReport` (or the state's records) and ``now``. Times in the table are relative (``uptime 2h03m``, ``token in 21h``); JSON gives
 them as UTC timestamps (``docs/status-format.md``).
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from reconciler.errors import printable
 from reconciler.models import AgentRecord
 from reconciler.status import StatusReport, StatusRow
 
@@ -61,14 +63,14 @@ def status_text(report: StatusReport) -> str:
 def _cells(row: StatusRow, now: float) -> tuple[str, ...]:
     uptime = row.uptime_s(now)
     return (
-        row.name or "-",
+        printable(row.name) if row.name else "-",
         row.kind,
-        row.id,
-        row.channel,
-        row.status,
+        printable(row.id),
+        printable(row.channel),
+        printable(row.status),
         duration(uptime) if uptime is not None else "-",
         _token(row.token_expires_at, now),
-        row.reason,
+        printable(row.reason),
     )
 
 
@@ -107,7 +109,13 @@ def status_json(report: StatusReport) -> dict[str, Any]:
 def state_list_rows(records: Sequence[AgentRecord]) -> list[tuple[str, ...]]:
     """The cells of ``state list``, one row a record."""
     return [
-        (r.name, r.agent_id, str(r.generation), r.channel, stamp(r.started_at) or "-")
+        (
+            printable(r.name),
+            printable(r.agent_id),
+            str(r.generation),
+            printable(r.channel),
+            stamp(r.started_at) or "-",
+        )
         for r in records
     ]
 
