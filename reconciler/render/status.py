@@ -2,8 +2,9 @@
 
 Names, ids, channels and the engine's words go through :func:`reconciler.errors.printable` (a
 control character in a name never reaches the terminal). Pure: text and dicts from a
-:class:`~reconciler.status.StatusReport` (or the state's records) and ``now``. Times in the table are relative (``uptime 2h03m``, ``token in 21h``); JSON gives
-them as UTC timestamps (``docs/status-format.md``).
+:class:`~reconciler.status.StatusReport` (or the state's records) and ``now``. Times in the
+table are relative (``2h03m`` up, token ``in 21h``); JSON gives them as UTC timestamps
+(``docs/status-format.md``).
 """
 
 from __future__ import annotations
