@@ -252,6 +252,9 @@ def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str
         f"  export RECONCILER_PLATFORM={url}",
         f"  export AGORA_CUSTOMER_ID={shlex.quote(config.customer_id)}",
         f"  {secret}",
+        "  # and export the variables your manifests read for secrets (AGORA_APP_CERTIFICATE",
+        "  # too): a sensitive ${VAR:-default} is a placeholder for engine: sandbox only;",
+        "  # `reconciler validate` lists the ones not set",
     ]
 
 

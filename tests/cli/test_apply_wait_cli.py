@@ -17,14 +17,24 @@ from tests.served import ServedSandbox
 
 pytestmark = pytest.mark.slow
 
+CERTIFICATE = "5a4d1c3b2e6f708192a3b4c5d6e7f809"
 OTHER_CERTIFICATE = "0" * 32
 """Not the project's certificate: every token the project mints fails the sandbox's check."""
+KEYS = {
+    "OPENAI_API_KEY": "sk-test-openai",
+    "DEEPGRAM_API_KEY": "dg-test-deepgram",
+    "ELEVENLABS_API_KEY": "el-test-eleven",
+    "AZURE_TTS_KEY": "az-test-azure",
+}
+"""The manifests' keys: a sensitive ${VAR:-default} is a placeholder for engine: sandbox only."""
 
 
 def _env(served: ServedSandbox) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "RECONCILER_"))}
     return {
         **env,
+        **KEYS,
+        "AGORA_APP_CERTIFICATE": CERTIFICATE,
         "RECONCILER_ENGINE": served.url,
         "RECONCILER_PLATFORM": served.url,
         "AGORA_CUSTOMER_ID": "sandbox",
@@ -103,4 +113,6 @@ def test_a_start_still_starting_at_the_wait_timeout_fails_and_says_so(tmp_path: 
 
 
 def _env_clean() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "RECONCILER_"))}
+    """The environment of the served sandbox: the project's certificate, no other credential."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "RECONCILER_"))}
+    return {**env, "AGORA_APP_CERTIFICATE": CERTIFICATE}
