@@ -48,7 +48,13 @@ def sandbox_group() -> None:
 
 @sandbox_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8787,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to bind; 0 lets the system choose one (the line on stderr names it).",
+)
 @click.option(
     "--db",
     "db_path",
@@ -228,14 +234,18 @@ def serve_command(
         if config.app_certificate
         else f"off (set {app_certificate_env})"
     )
-    url = f"http://{_reachable(host)}:{port}"
-    click.echo(f"Sandbox engine on {url} (db: {where}, token auth: {token})", err=True)
-    if project is not None:
-        click.echo(f"Read {_shown_config(project)} (project {project.project_dir}).", err=True)
-    click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
-    for hook in webhooks:
-        click.echo(f"Notification events to {hook}", err=True)
-    serve(config, host, port)
+
+    def listening(bound: int) -> None:
+        url = f"http://{_reachable(host)}:{bound}"
+        click.echo(f"Sandbox engine on {url} (db: {where}, token auth: {token})", err=True)
+        if project is not None:
+            shown = _shown_config(project)
+            click.echo(f"Read {shown} (project {project.project_dir}).", err=True)
+        click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
+        for hook in webhooks:
+            click.echo(f"Notification events to {hook}", err=True)
+
+    serve(config, host, port, on_listening=listening)
 
 
 def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:
