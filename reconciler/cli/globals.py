@@ -20,6 +20,7 @@ Environment:
   AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET
                          REST credentials of the engine (never on the command line)
   RECONCILER_ENGINE      engine to use instead of `engine:` in reconciler.yaml
+  RECONCILER_ENV=NAME    the environment to work on (--env)
   RECONCILER_LOG=1       print retries on stderr (like -v)
   RECONCILER_TIMEOUT=D   deadline of a command's waits on the engine (--timeout)
   RECONCILER_DEBUG=1     show a traceback for an internal error
@@ -61,6 +62,14 @@ def global_options() -> list[click.Option]:
             expose_value=False,
             callback=_store("config"),
             help="Settings file (default: reconciler.yaml in the project directory).",
+        ),
+        click.Option(
+            ["--env", "_global_env"],
+            metavar="NAME",
+            expose_value=False,
+            callback=_store("env"),
+            help="Environment of reconciler.yaml to work on (plan and validate: `all` for every "
+            "one; default: RECONCILER_ENV).",
         ),
         click.Option(
             ["-v", "--verbose", "_global_verbose"],

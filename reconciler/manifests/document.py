@@ -2,7 +2,8 @@
 
 The steps, each collecting every problem it finds rather than stopping at the first:
 
-1. ``extends`` is resolved (the partial's keys keep their own locations);
+1. ``extends`` is resolved (the partial's keys keep their own locations), then the document is
+   taken as the selected environment sees it (:mod:`reconciler.manifests.environments`);
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
 3. unknown keys are reported with a suggestion, unless the document says ``strict: false``;
 4. the typed models validate the core fields, then the cross-field rules run;
@@ -26,6 +27,7 @@ from typing import Any
 import pydantic
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.environments import select_environment
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
@@ -64,8 +66,11 @@ def load_document(
     *,
     has_certificate: bool,
     allow_unset: bool = False,
+    environment: str | None = None,
+    declared: tuple[str, ...] = (),
 ) -> LoadedDocument:
-    """Validate one document of manifest file ``path`` and build its agent."""
+    """Validate one document of manifest file ``path`` and build its agent, as ``environment``
+    (one of ``declared``; ``None``: a project without environments) sees it."""
     root = Location(path, document.line)
     loaded = LoadedDocument()
     raw = document.value
@@ -74,12 +79,17 @@ def load_document(
             Problem(root, "a manifest must be a mapping (name, properties, ...)")
         )
         return loaded
-    name = raw.get("name")
-    if isinstance(name, str):
-        loaded.name, loaded.name_location = name, raw.key_location("name")
-    merged = resolver.resolve(raw)
-    if merged is None:
+    resolved = resolver.resolve(raw)
+    if resolved is None:
         return loaded  # the resolver reported why
+    selected = select_environment(resolved, environment, declared)
+    loaded.problems.extend(selected.problems)
+    name = raw.get("name")
+    if isinstance(name, str) and selected.present:
+        loaded.name, loaded.name_location = name, raw.key_location("name")
+    merged = selected.document
+    if merged is None:
+        return loaded  # absent in this environment, or its selection failed (reported)
     values = interpolate_tree(merged, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
     loaded.problems.extend(values.problems)
     data = values.value

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import PlanError, SettingsError, StalePlanError
 from reconciler.manifests import load_desired, load_settings
+from reconciler.manifests.settings import environ_for
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
 from reconciler.plan import PlanOptions, build_plan
@@ -73,7 +74,8 @@ class Project:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.environ = environ
+        self.environ = environ_for(settings.variables, environ)
+        """The process environment as the project's environment sees it (its variables)."""
         self.clock = clock
         self.backend = open_backend(settings, environ)
         self.store = self.backend.store
@@ -81,10 +83,17 @@ class Project:
         """The active agents the last plan's refresh saw under the lock, for the next apply."""
 
     @classmethod
-    def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
-        """The project in ``directory``; refuses (writing nothing) a directory that is not one."""
+    def open(
+        cls,
+        directory: Path,
+        config: Path | None,
+        environ: Mapping[str, str],
+        environment: str | None = None,
+    ) -> Project:
+        """The project in ``directory`` as ``environment`` sees it; refuses (writing nothing) a
+        directory that is not one."""
         require_project(directory, config)
-        return cls(load_settings(directory, config, environ), environ)
+        return cls(load_settings(directory, config, environ, environment), environ)
 
     def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
         return load_desired(self.settings, self.environ, allow_unset=allow_unset)

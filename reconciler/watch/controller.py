@@ -254,7 +254,12 @@ class Watcher:
 
     def _reload_settings(self) -> None:
         project = self.project
-        fresh = load_settings(self.options.directory, self.options.config, project.environ)
+        fresh = load_settings(
+            self.options.directory,
+            self.options.config,
+            project.environ,
+            project.settings.environment,
+        )
         old = project.settings
         if (fresh.state, fresh.effective_state_key) != (old.state, old.effective_state_key):
             raise SettingsError(
