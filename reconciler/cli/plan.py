@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import environments_to_plan, project_dir, project_from_context
 from reconciler.cli.options import refresh_option, replace_option, target_option, timeout_option
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
+from reconciler.project.environments import open_environments, plan_environments
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
 from reconciler.render import (
@@ -23,6 +25,11 @@ from reconciler.render import (
     render_markdown,
     render_text,
     render_warnings,
+)
+from reconciler.render.environments import (
+    render_json_environments_chunks,
+    render_markdown_environments,
+    render_text_environments,
 )
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
@@ -119,6 +126,7 @@ def plan_cmd(
       reconciler plan
       reconciler plan --out reviewed.plan --format markdown > comment.md
       reconciler plan --no-refresh --target support-en
+      reconciler plan --env all --format markdown > comment.md   # every environment
 
     \b
     Exit codes:
@@ -129,6 +137,14 @@ def plan_cmd(
          resolved first)
       124  the deadline (--timeout) ran out while waiting on the engine
     """
+    environments = environments_to_plan(ctx)
+    if environments is not None:
+        if out is not None:
+            raise click.UsageError("a saved plan covers one environment: use --out with --env NAME")
+        return _plan_environments(
+            ctx, environments, fmt, max_chars, detailed_exitcode,
+            refresh=refresh, targets=targets, replace=replace, destroy=destroy,
+        )  # fmt: skip
     project = project_from_context(ctx)
     outcome = make_plan(
         ctx,
@@ -147,6 +163,44 @@ def plan_cmd(
         save_plan_file(plan, out, fresh_state=None if outcome.state_recorded else outcome.state)
         note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
     if detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _plan_environments(
+    ctx: click.Context,
+    environments: tuple[str, ...],
+    fmt: str,
+    max_chars: int,
+    detailed_exitcode: bool,
+    **options: Any,
+) -> int:
+    """``plan --env all``: every environment planned concurrently, rendered together."""
+    directory, config = project_dir(ctx)
+    projects = open_environments(directory, config, os.environ, environments)
+
+    def hooks_for(project: Project) -> Hooks:
+        return Hooks(on_retry=retry_reporter(ctx, project.environ))
+
+    planned = run_async(
+        plan_environments(projects, hooks_for, allow_unset=options["refresh"] is False, **options)
+    )
+    for name, outcome in planned:
+        for line in [*outcome.notes, *render_warnings(outcome.plan)]:
+            note(f"[{name}] {line}")
+    plans = [(name, outcome.plan) for name, outcome in planned]
+    if fmt == "markdown":
+        click.echo(render_markdown_environments(plans, max_chars=max_chars))
+    elif fmt == "json":
+        for chunk in render_json_environments_chunks(plans):
+            click.echo(chunk, nl=False)
+        click.echo()
+    else:
+        click.echo(render_text_environments(plans, color=use_color(sys.stdout)))
+    for _name, plan in plans:
+        if plan.errors:
+            ensure_applicable(plan)
+    if detailed_exitcode and any(plan.has_changes for _name, plan in plans):
         return EXIT_CHANGES
     return EXIT_OK
 

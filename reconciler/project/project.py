@@ -134,6 +134,7 @@ class Project:
         return PlanOptions(
             app_id=self.settings.app_id,
             engine=self.settings.engine_label,
+            environment=self.settings.environment or "",
             max_concurrent_agents=self.settings.max_concurrent_agents,
             token_renewal_window_s=self.settings.token_renewal_window_s,
             rotate_before_cap_s=self.settings.rotate_before_cap_s,
@@ -206,6 +207,14 @@ class Project:
         (empty) state the plan was made for when none was recorded then.
         """
         plan = saved.plan
+        environment = self.settings.environment or ""
+        if plan.environment != environment:
+            made = f"environment {plan.environment}" if plan.environment else "no environment"
+            used = f"--env {environment}" if environment else "no environment"
+            raise PlanError(
+                f"the plan was made for {made} (app {plan.app_id}), this run uses {used} "
+                f"(app {self.settings.app_id}); plan again with the environment to apply"
+            )
         if plan.app_id and plan.app_id != self.settings.app_id:
             raise PlanError(
                 f"the plan was made for app {plan.app_id}, this project uses {self.settings.app_id}"
