@@ -140,7 +140,7 @@ class ActionRun:
 def project(tmp_path: Path) -> Path:
     directory = tmp_path / "project"
     directory.mkdir()
-    shutil.copy(ROOT / "reconciler.yaml", directory)
+    shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
     shutil.copytree(ROOT / "agents.d", directory / "agents.d")
     return directory
 

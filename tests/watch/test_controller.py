@@ -22,7 +22,7 @@ ENV = {"OPENAI_API_KEY": "sk-watch-test"}
 @pytest.fixture
 def directory(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "agents.d", tmp_path / "agents.d")
-    shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
+    shutil.copy(ROOT / "tests" / "single_environment.yaml", tmp_path / "reconciler.yaml")
     return tmp_path
 
 
