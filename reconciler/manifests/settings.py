@@ -276,7 +276,9 @@ def _environment_block(document: LineDict, chosen: _Chosen, problems: list[Probl
         return base
     own = LineDict(selected.path, selected.line)
     own.lines, own.paths = selected.lines, selected.paths
-    own.update((k, v) for k, v in selected.items() if k != VARIABLES_KEY)
+    own.update(  # keys it may not set were reported above
+        (k, v) for k, v in selected.items() if k in ENVIRONMENT_KEYS and k != VARIABLES_KEY
+    )
     chosen.variables = _variables(selected, chosen.environment or "", problems)
     merged: LineDict = overlay(base, own)
     return merged

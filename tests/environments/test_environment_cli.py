@@ -1,0 +1,65 @@
+"""The CLI's choice of environment, and ``validate`` across every environment at once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.inproc import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The example project as committed: staging and prod on the embedded sandbox."""
+    shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
+    shutil.copytree(ROOT / "agents.d", tmp_path / "agents.d")
+    return tmp_path
+
+
+def test_validate_checks_every_environment(example: Path) -> None:
+    result = run_cli("-C", str(example), "validate")
+    assert result.code == 0, result
+    assert result.stdout.splitlines() == ["3 agents valid in staging", "3 agents valid in prod"]
+
+
+def test_validate_reports_a_problem_of_every_environment_once_and_one_of_some_tagged(
+    example: Path,
+) -> None:
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    support = example / "agents.d" / "concierge.yaml"
+    support.write_text(
+        support.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
+        encoding="utf-8",
+    )
+    result = run_cli("-C", str(example), "validate")
+    assert result.code == 1
+    lines = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert any(line.startswith("agents.d/sales-en.yaml:") and "[prod] " in line for line in lines)
+    support_lines = [line for line in lines if line.startswith("agents.d/concierge.yaml")]
+    assert len(support_lines) == 1 and "[" not in support_lines[0]
+    only_prod = run_cli("-C", str(example), "--env", "staging", "validate")
+    assert only_prod.code == 1 and "sales-en" not in only_prod.stderr
+
+
+def test_env_all_is_refused_by_a_command_that_works_on_one_environment(example: Path) -> None:
+    result = run_cli("-C", str(example), "--env", "all", "apply", "--auto-approve")
+    assert result.code == 1
+    assert "--env all is for plan and validate" in result.stderr
+    assert not (example / "state").exists()
+
+
+def test_a_saved_plan_covers_one_environment(example: Path, tmp_path: Path) -> None:
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--out", str(tmp_path / "p"))
+    assert result.code == 1 and "a saved plan covers one environment" in result.stderr
+
+
+def test_reconciler_env_chooses_the_environment(example: Path) -> None:
+    result = run_cli("-C", str(example), "plan", "--no-refresh", env={"RECONCILER_ENV": "prod"})
+    assert result.code == 0, result
+    assert "Environment: prod; engine: sandbox (local emulator), app fedcba98" in result.stdout
