@@ -34,6 +34,8 @@ from reconciler.render.environments import (
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
 FORMATS = ("text", "markdown", "json")
+ENV_FIELD = "{env}"
+"""In ``plan --env all --out``: replaced by each environment's name (one saved plan each)."""
 
 format_option = click.option(
     "--format",
@@ -94,7 +96,8 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Save the plan for `reconciler apply FILE`.",
+    help="Save the plan for `reconciler apply FILE` (--env all: a path holding {env}, one "
+    "plan per environment).",
 )
 @format_option
 @max_chars_option
@@ -139,10 +142,13 @@ def plan_cmd(
     """
     environments = environments_to_plan(ctx)
     if environments is not None:
-        if out is not None:
-            raise click.UsageError("a saved plan covers one environment: use --out with --env NAME")
+        if out is not None and ENV_FIELD not in str(out):
+            raise click.UsageError(
+                f"a saved plan covers one environment: with --env all, --out names one file per "
+                f"environment with {ENV_FIELD} (e.g. --out 'plans/{ENV_FIELD}.plan')"
+            )
         return _plan_environments(
-            ctx, environments, fmt, max_chars, detailed_exitcode,
+            ctx, environments, fmt, max_chars, detailed_exitcode, out,
             refresh=refresh, targets=targets, replace=replace, destroy=destroy,
         )  # fmt: skip
     project = project_from_context(ctx)
@@ -173,6 +179,7 @@ def _plan_environments(
     fmt: str,
     max_chars: int,
     detailed_exitcode: bool,
+    out: Path | None,
     **options: Any,
 ) -> int:
     """``plan --env all``: every environment planned concurrently, rendered together."""
@@ -198,8 +205,18 @@ def _plan_environments(
     else:
         click.echo(render_text_environments(plans, color=use_color(sys.stdout)))
     for _name, plan in plans:
-        if plan.errors:
+        if plan.errors or (out is not None and plan.unknown_variables):
             ensure_applicable(plan)
+    if out is not None:
+        for name, outcome in planned:
+            path = Path(str(out).replace(ENV_FIELD, name))
+            fresh = None if outcome.state_recorded else outcome.state
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_plan_file(outcome.plan, path, fresh_state=fresh)
+            note(
+                f"Saved the plan of {name} to {path}; apply it with: "
+                f"reconciler --env {name} apply {path}"
+            )
     if detailed_exitcode and any(plan.has_changes for _name, plan in plans):
         return EXIT_CHANGES
     return EXIT_OK

@@ -57,6 +57,7 @@ def test_env_all_is_refused_by_a_command_that_works_on_one_environment(example: 
 def test_a_saved_plan_covers_one_environment(example: Path, tmp_path: Path) -> None:
     result = run_cli("-C", str(example), "plan", "--env", "all", "--out", str(tmp_path / "p"))
     assert result.code == 1 and "a saved plan covers one environment" in result.stderr
+    assert not (tmp_path / "p").exists()
 
 
 def test_reconciler_env_chooses_the_environment(example: Path) -> None:
