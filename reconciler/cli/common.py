@@ -20,11 +20,11 @@ from reconciler.project import require_project
 def project_settings(ctx: click.Context, environment: str | None = None) -> Settings:
     """The settings of the project named by the global options (default: the current
     directory), as ``environment`` (default: the chosen one) sees them."""
-    from reconciler.cli.context import chosen_environment, project_dir
+    from reconciler.cli.context import one_environment, project_dir
 
     directory, config_path = project_dir(ctx)
     require_project(directory, config_path)
-    return load_settings(directory, config_path, os.environ, environment or chosen_environment(ctx))
+    return load_settings(directory, config_path, os.environ, environment or one_environment(ctx))
 
 
 def desired_agents(settings: Settings) -> DesiredSet:

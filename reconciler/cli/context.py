@@ -45,10 +45,10 @@ def environments_to_plan(ctx: click.Context) -> tuple[str, ...] | None:
     return declared
 
 
-def project_from_context(ctx: click.Context, environment: str | None = None) -> Project:
-    """Open the project named by the global options, as ``environment`` (default: the chosen
-    one) sees it. ``--env all`` is refused here: only plan and validate take it."""
-    chosen = environment or chosen_environment(ctx)
+def one_environment(ctx: click.Context) -> str | None:
+    """The chosen environment of a command that works on one: ``--env all`` is refused (only
+    plan and validate take it)."""
+    chosen = chosen_environment(ctx)
     if chosen == ALL:
         directory, config = project_dir(ctx)
         declared = declared_environments(directory, config)
@@ -57,5 +57,12 @@ def project_from_context(ctx: click.Context, environment: str | None = None) -> 
             f"({', '.join(declared) or 'none declared'})",
             declared,
         )
+    return chosen
+
+
+def project_from_context(ctx: click.Context, environment: str | None = None) -> Project:
+    """Open the project named by the global options, as ``environment`` (default: the chosen
+    one) sees it."""
+    chosen = environment or one_environment(ctx)
     directory, config = project_dir(ctx)
     return Project.open(directory, config, os.environ, chosen)
