@@ -74,6 +74,8 @@ class Project:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.process_environ = environ
+        """The process environment as given."""
         self.environ = environ_for(settings.variables, environ)
         """The process environment as the project's environment sees it (its variables)."""
         self.clock = clock
@@ -94,6 +96,11 @@ class Project:
         directory that is not one."""
         require_project(directory, config)
         return cls(load_settings(directory, config, environ, environment), environ)
+
+    def use_settings(self, settings: Settings) -> None:
+        """Work with ``settings`` from now on (re-read ones: a watch's next run)."""
+        self.settings = settings
+        self.environ = environ_for(settings.variables, self.process_environ)
 
     def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
         return load_desired(self.settings, self.environ, allow_unset=allow_unset)
