@@ -2,6 +2,7 @@
 
 The steps, each collecting every problem it finds rather than stopping at the first:
 
+0. ``kind:`` is ``Agent`` or absent (the default);
 1. ``extends`` is resolved (the partial's keys keep their own locations), then the document is
    taken as the selected environment sees it (:mod:`reconciler.manifests.environments`);
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
@@ -39,11 +40,13 @@ from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
 from reconciler.models.rules import RuleViolation, check_rules
 
-LITERAL_KEYS = frozenset({"name", "extends", "strict"})
+LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
 """Top-level keys that are never interpolated."""
 SPEC_KEYS = ("preset", "pipeline_id")
 """Top-level keys sent beside ``properties``."""
 AUTO = "auto"
+MANIFEST_KIND = "Agent"
+"""The kind this loader builds (``kind: Agent``, or no ``kind:`` line)."""
 _WHERE = "the manifest"
 _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
 
@@ -79,6 +82,16 @@ def load_document(
             Problem(root, "a manifest must be a mapping (name, properties, ...)")
         )
         return loaded
+    kind = raw.get("kind", MANIFEST_KIND)
+    if kind != MANIFEST_KIND:
+        where = raw.key_location("kind")
+        if isinstance(kind, str):
+            shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
+            message = f"unknown kind '{shown[:60]}': agents.d declares kind {MANIFEST_KIND}"
+        else:
+            message = f"kind: must be the name of a kind ({MANIFEST_KIND}), not a {_type(kind)}"
+        loaded.problems.append(Problem(where, message))
+        return loaded
     resolved = resolver.resolve(raw)
     if resolved is None:
         return loaded  # the resolver reported why
@@ -102,6 +115,15 @@ def load_document(
     loaded.problems.extend(problems)
     loaded.agent = None if problems else agent
     return loaded
+
+
+def _type(value: Any) -> str:
+    """What a YAML value is, in the words of a manifest's author."""
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 def _validate(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.models.fieldpath import FieldPath
+from reconciler.models.resources import DesiredResource
 
 TokenMode = Literal["auto", "literal", "none"]
 RestartPolicy = Literal["always", "on-failure", "never"]
@@ -92,3 +93,5 @@ class DesiredSet(BaseModel):
     agents: dict[str, DesiredAgent] = Field(default_factory=dict)
     files: tuple[str, ...] = ()
     """Manifest files read (relative paths, sorted), partials included."""
+    resources: dict[str, DesiredResource] = Field(default_factory=dict)
+    """Resources of the kinds other than ``Agent``, by address (``KIND/NAME``)."""

@@ -104,13 +104,17 @@ def _body(plan: Plan, max_chars: int) -> str:
 def _summary_table(plans: EnvironmentPlans) -> str:
     """Environments x actions: how many agents each environment's plan acts on, per action."""
     labels = [f"`{SYMBOLS[action].strip()}` {action}" for action in _COLUMNS]
-    header = "| environment | app | " + " | ".join([*labels, "unchanged"]) + " |"
-    rows = [header, "| :-- | :-- |" + " --: |" * (len(_COLUMNS) + 1)]
+    others = any(plan.resources for _name, plan in plans)
+    extra = ["other resources changed"] if others else []
+    header = "| environment | app | " + " | ".join([*labels, "unchanged", *extra]) + " |"
+    rows = [header, "| :-- | :-- |" + " --: |" * (len(_COLUMNS) + 1 + len(extra))]
     for name, plan in plans:
         counts = dict.fromkeys([*_COLUMNS, "no-op"], 0)
         for agent in plan.agents:
             counts[agent.action] += 1
         cells = " | ".join(str(counts[action]) for action in [*_COLUMNS, "no-op"])
+        if others:
+            cells += f" | {sum(1 for r in plan.resources if r.action != 'no-op')}"
         app = html.escape(plan.app_id.replace("|", "")) or "-"
         rows.append(f"| **{html.escape(name)}** | `{app}` | {cells} |")
     return "\n".join(rows)

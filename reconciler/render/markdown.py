@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from reconciler.models import AgentPlan, Plan
+from reconciler.models.plan import ResourcePlan
 from reconciler.render.common import (
     SYMBOLS,
     ChangeView,
@@ -47,6 +48,13 @@ from reconciler.render.common import (
     refresh_note,
     scope_notes,
     unchanged_agents,
+)
+from reconciler.render.resources import LABELS as RESOURCE_LABELS
+from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
+from reconciler.render.resources import (
+    changed_resources,
+    resource_change_views,
+    resources_summary_line,
 )
 from reconciler.render.values import clip
 
@@ -76,6 +84,8 @@ _MAX_LISTED = 200
 _MAX_INTERRUPTED = 20
 """Most agents named per kind (stop, restart) in the ⚠️ line."""
 _BACKTICKS = re.compile(r"`+")
+_RESOURCE = "resource:"
+"""Prefix of a resource's action in :class:`_Block` (its actions are not the agents')."""
 
 
 def plan_marker(plan: Plan) -> str:
@@ -98,6 +108,12 @@ def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         _Block(_agent_block(agent, block_cap), _index_row(agent), agent.action, agent.name)
         for agent in changed_agents(plan)
     ]
+    if plan.resources:
+        head.append(f"**{resources_summary_line(plan)}**")
+        blocks.extend(
+            _Block(_resource_block(r, block_cap), _resource_row(r), _RESOURCE + r.action, r.address)
+            for r in changed_resources(plan)
+        )
     return _fit(head, blocks, tail, max_chars)
 
 
@@ -205,10 +221,35 @@ def _agent_block(agent: AgentPlan, cap: int) -> str:
     lines = [f"{header}  {extra}" if extra else header]
     for view in agent_change_views(agent):
         lines.extend(_change_lines(view))
-    lines = _cap_lines(lines, cap - len(summary) - 60)
+    return _fenced(summary, _cap_lines(lines, cap - len(summary) - 60))
+
+
+def _fenced(summary: str, lines: list[str]) -> str:
+    """A collapsed details block: ``summary``, then ``lines`` as a diff code block."""
     fence = "`" * max(3, 1 + max((len(m) for m in _BACKTICKS.findall("\n".join(lines))), default=0))
     body = "\n".join(lines)
     return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>"
+
+
+def _resource_row(resource: ResourcePlan) -> str:
+    symbol = RESOURCE_SYMBOLS[resource.action].strip()
+    reason = html.escape(clip(_one_line(resource.reason), 0, 120)).replace("|", "\\|")
+    address = _one_line(resource.address).replace("|", "\\|")
+    return f"| `{symbol}` {RESOURCE_LABELS[resource.action]} | `{address}` | {reason} |"
+
+
+def _resource_block(resource: ResourcePlan, cap: int) -> str:
+    symbol = RESOURCE_SYMBOLS[resource.action]
+    summary = (
+        f"<code>{symbol} {html.escape(resource.address)}</code> "
+        f"{RESOURCE_LABELS[resource.action]}: "
+        f"{html.escape(clip(_one_line(resource.reason), 0, 300))}"
+    )
+    header = f"{symbol} {resource.address}"
+    lines = [f"{header}  (id {resource.id})" if resource.id else header]
+    for view in resource_change_views(resource):
+        lines.extend(_change_lines(view))
+    return _fenced(summary, _cap_lines(lines, cap - len(summary) - 60))
 
 
 def _change_lines(view: ChangeView) -> list[str]:
@@ -307,6 +348,7 @@ def _index(blocks: list[_Block], room: int) -> str:
     for block in blocks:
         groups.setdefault(block.action, []).append(_plain(block.name))
     actions = [action for action in _TABLE_ORDER if action in groups]
+    actions += [action for action in groups if action.startswith(_RESOURCE)]
     labels = {action: _group_label(action, len(groups[action])) for action in actions}
     grouped = "\n".join(
         [_INDEX_TITLE, ""] + [f"- {labels[a]} {', '.join(groups[a])}" for a in actions]
@@ -341,6 +383,10 @@ def _index(blocks: list[_Block], room: int) -> str:
 
 
 def _group_label(action: str, count: int) -> str:
+    if action.startswith(_RESOURCE):
+        resource_action = action.removeprefix(_RESOURCE)
+        symbol = RESOURCE_SYMBOLS[resource_action].strip()
+        return f"**`{symbol}` {RESOURCE_LABELS[resource_action]} ({count:,}):**"
     symbol = SYMBOLS[action].strip()
     return f"**`{symbol}` {_ACTION_LABELS[action]} ({count:,}):**"
 

@@ -174,6 +174,13 @@ class PostgresStateStore:
         return self._write(doc, replace=True)
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
+        if doc.resources:
+            # The tables hold agent records only (schema version 1); refusing is better than
+            # a write that silently drops the other kinds' records.
+            raise StateError(
+                f"refusing to write the state ({self.where}): resources of kinds other than "
+                "Agent are not stored in a PostgreSQL state yet; use a local state"
+            )
         with self._lock:
             self.session.ensure_tables()  # only writers create the tables
             if not self._looked:

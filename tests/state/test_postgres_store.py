@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from reconciler.errors import EXIT_ERROR, StateError
+from reconciler.models.resources import ResourceRecord
 from reconciler.models.settings import Settings
 from reconciler.state import open_backend
 from reconciler.state.pgbackend import PostgresBackend
@@ -242,3 +243,18 @@ def test_sessions_writing_to_a_fresh_database_at_once_create_the_schema_once(
 
 def test_every_schema_version_has_its_migration() -> None:
     assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_state_with_resources_of_other_kinds_is_refused_rather_than_partly_written(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = pg_backend(pg_url, tmp_path).store
+    doc = store.write(make_doc("agent-1"))
+    record = ResourceRecord(
+        kind="Widget", name="base", id="w-1", spec={}, spec_digest="sha256:0", created_at=1.0
+    )
+
+    with pytest.raises(StateError, match="resources of kinds other than Agent are not stored"):
+        store.write(doc.model_copy(update={"resources": {record.address: record}}))
+
+    assert pg_backend(pg_url, tmp_path).store.load() == doc
