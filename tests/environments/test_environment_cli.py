@@ -64,3 +64,26 @@ def test_reconciler_env_chooses_the_environment(example: Path) -> None:
     result = run_cli("-C", str(example), "plan", "--no-refresh", env={"RECONCILER_ENV": "prod"})
     assert result.code == 0, result
     assert "Environment: prod; engine: sandbox (local emulator), app fedcba98" in result.stdout
+
+
+def test_state_drift_and_destroy_work_on_the_chosen_environment_only(example: Path) -> None:
+    def cli(*args: str) -> str:
+        result = run_cli("-C", str(example), *args)
+        assert result.code == 0, result
+        return result.stdout
+
+    def names(*args: str) -> list[str]:
+        return sorted(line.split()[0] for line in cli(*args).splitlines() if line.strip())
+
+    cli("--env", "staging", "apply", "--auto-approve")
+    cli("--env", "prod", "apply", "--auto-approve")
+    staging = names("--env", "staging", "state", "list")
+    assert staging == ["concierge", "sales-en", "support-en"]
+    assert names("state", "list", "--env", "prod") == staging
+    drift = cli("--env", "prod", "drift")
+    assert "app fedcba9876543210fedcba9876543210" in drift and "No drift" in drift
+    cli("--env", "staging", "destroy", "--auto-approve")
+    assert names("--env", "staging", "state", "list") == []
+    assert names("--env", "prod", "state", "list") == staging
+    assert run_cli("-C", str(example), "plan", "--env", "all", "--detailed-exitcode").code == 2
+    assert run_cli("-C", str(example), "--env", "prod", "plan", "--detailed-exitcode").code == 0
