@@ -33,6 +33,8 @@ def drift_summary_line(report: DriftReport) -> str:
 def render_drift_text(report: DriftReport) -> str:
     """The report for a terminal: a header, unexpected then expected items, the summary."""
     lines = [f"Drift of app {report.app_id or '(unset)'} on {report.engine or '(unset)'}"]
+    if report.environment:
+        lines[0] = f"Drift of environment {report.environment}: {lines[0][len('Drift of ') :]}"
     for title, items in (
         ("Unexpected drift", report.unexpected),
         ("Expected drift", report.expected),
@@ -54,7 +56,9 @@ def render_drift_markdown(report: DriftReport) -> str:
     """The report as GitHub-flavoured markdown (an issue body or a job's step summary)."""
     title = "Unexpected drift" if report.has_unexpected else "No unexpected drift"
     out = [
-        f"## {title} in app `{report.app_id or '(unset)'}`",
+        f"## {title} in "
+        + (f"environment `{report.environment}`, " if report.environment else "")
+        + f"app `{report.app_id or '(unset)'}`",
         "",
         f"{drift_summary_line(report)} Engine: `{report.engine or '(unset)'}`, checked "
         f"{iso_utc(report.checked_at)}.",
@@ -99,6 +103,7 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
         "format_version": DRIFT_FORMAT_VERSION,
         "app_id": report.app_id,
         "engine": report.engine,
+        **({"environment": report.environment} if report.environment else {}),
         "lineage": report.lineage,
         "serial": report.serial,
         "checked_at": iso_utc(report.checked_at),
