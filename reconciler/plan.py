@@ -23,7 +23,7 @@ from reconciler.diff import (
     unknown_names,
 )
 from reconciler.diff.normalize import drop_nulls
-from reconciler.errors import Location, PlanError, Problem, ValidationError
+from reconciler.errors import Location, PlanError, Problem, ValidationError, printable
 from reconciler.kinds import (
     AGENT,
     KindRegistry,
@@ -137,6 +137,10 @@ def _digest_of_digests(digests: dict[str, str]) -> str:
     return "sha256:" + h.hexdigest()
 
 
+RECORDING_ACTIONS = frozenset({"start", "restart", "update", "renew-token"})
+"""Actions whose apply records the agent's view (its redacted spec and digest) in state."""
+
+
 def build_plan(
     desired: DesiredSet,
     state: StateDoc,
@@ -150,16 +154,33 @@ def build_plan(
     A plan that would exceed the engine's concurrency cap is still returned, so it can be
     rendered and reviewed, but with the overrun in :attr:`Plan.errors`: nothing applies it.
     """
+    return build_plan_with_views(desired, state, live, now=now, options=options)[0]
+
+
+def build_plan_with_views(
+    desired: DesiredSet,
+    state: StateDoc,
+    live: LiveStatus,
+    *,
+    now: float,
+    options: PlanOptions,
+) -> tuple[Plan, dict[str, DesiredView]]:
+    """:func:`build_plan`, and the view of each agent the plan starts, restarts or updates
+    (:data:`RECORDING_ACTIONS`): what the apply records for it, handed over so that the apply
+    never computes it again. The views of the other agents are dropped once each is planned.
+    """
     wanted = set() if options.destroy else set(desired.agents)
     universe = sorted(wanted | set(state.agents))
     resource_universe = set(desired.resources) | set(state.resources)
     unknown = sorted(set(options.targets) - set(universe) - resource_universe)
     if unknown:
-        raise PlanError(f"--target names no agent in the manifests or state: {', '.join(unknown)}")
+        shown = ", ".join(printable(name) for name in unknown)
+        raise PlanError(f"--target names no agent in the manifests or state: {shown}")
     resource_wanted = set() if options.destroy else set(desired.resources)
     bad_replace = sorted(set(options.replace) - set(wanted) - resource_wanted)
     if bad_replace:
-        raise PlanError(f"--replace names no agent in the manifests: {', '.join(bad_replace)}")
+        shown = ", ".join(printable(name) for name in bad_replace)
+        raise PlanError(f"--replace names no agent in the manifests: {shown}")
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
 
     # One agent at a time: its normalized, redacted view lives only while it is planned, so
@@ -169,6 +190,7 @@ def build_plan(
     moved = {old: new for new, old in renames.items()}
     digests: dict[str, str] = {}
     plans: list[AgentPlan] = []
+    kept: dict[str, DesiredView] = {}
     for name in sorted(set(desired.agents) | set(state.agents)):
         agent = desired.agents.get(name)
         record = state.agents.get(name)
@@ -185,7 +207,10 @@ def build_plan(
         )
         if name in renames and record is not None:
             planned_agent = _as_rename(planned_agent, renames[name], record.generation)
-        plans.append(_as_adoption(planned_agent, dict(options.adopted)))
+        planned_agent = _as_adoption(planned_agent, dict(options.adopted))
+        if view is not None and planned_agent.action in RECORDING_ACTIONS:
+            kept[name] = view
+        plans.append(planned_agent)
 
     resources = _plan_resources(desired, state, live, options, digests)
 
@@ -216,7 +241,7 @@ def build_plan(
             f"{options.app_id or '(unset)'} is {options.max_concurrent_agents} "
             "(max_concurrent_agents in reconciler.yaml)"
         )
-    return Plan(
+    plan = Plan(
         app_id=options.app_id,
         engine=options.engine,
         environment=options.environment,
@@ -238,6 +263,7 @@ def build_plan(
         max_unavailable=resolve_max_unavailable(options.max_unavailable, len(desired.agents)),
         resources=resources,
     )
+    return plan, kept
 
 
 def _renames(desired: DesiredSet, state: StateDoc) -> dict[str, str]:

@@ -19,7 +19,7 @@ import click
 from reconciler.cli.common import desired_agents, project_settings
 from reconciler.cli.context import chosen_environment, project_dir
 from reconciler.cli.output import note
-from reconciler.errors import EXIT_ERROR, EXIT_OK, Problem, ValidationError
+from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, Problem, ValidationError, printable
 from reconciler.manifests import manifest_schema
 from reconciler.manifests.environments import ALL
 from reconciler.manifests.loader import finish, tagged
@@ -168,7 +168,7 @@ def _validate_text(ctx: click.Context) -> None:
     _note_unset(desired)
     if ctx.find_root().obj and ctx.find_root().obj.get("verbose"):
         for name, agent in desired.agents.items():
-            click.echo(f"  {name}  {agent.path}:{agent.line}")
+            click.echo(f"  {printable(name)}  {Location(agent.path, agent.line)}")
 
 
 @click.command("schema")

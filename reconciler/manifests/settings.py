@@ -4,7 +4,10 @@
   A missing default file means "all defaults" (the embedded sandbox); a missing ``--config`` file
   is an error. Only a regular file is read (a FIFO, device or directory there is an error), of
   at most 16 MiB.
-- String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``).
+- String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``). With
+  any engine but ``sandbox``, the default of a secret-like key (``app_certificate``) is a
+  placeholder for the sandbox (:mod:`reconciler.manifests.defaults`): it is kept in
+  :attr:`Settings.placeholders`, and every command that reaches the engine refuses it.
 - Unknown keys are errors, with a suggestion. ``customer_id``/``customer_secret`` are never read
   from the file: they come from ``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET``; with
   ``engine: sandbox``, ``platform: sandbox`` and those unset, both default to ``sandbox``.
@@ -42,8 +45,9 @@ from urllib.parse import urlsplit
 import pydantic
 
 from reconciler.errors import EnvironmentChoiceError, Location, Problem, ValidationError
+from reconciler.manifests.defaults import refused_defaults, secret_setting
 from reconciler.manifests.environments import name_problem, overlay
-from reconciler.manifests.interpolate import interpolate_tree
+from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.loader import finish, read_file
 from reconciler.manifests.validation import translate, unknown_key_message
 from reconciler.manifests.yamlfile import LineDict
@@ -71,6 +75,7 @@ _NOT_KEYS = frozenset(
         "environment",
         "environments",
         "variables",
+        "placeholders",
         *_NOT_IN_FILE,
     }
 )
@@ -168,14 +173,22 @@ def load_settings(
     locations: dict[str, Location] = {}
     root = Location(shown)
     chosen = _Chosen(environment)
+    interpolated: Interpolated | None = None
     if os.path.lexists(path):  # anything there is read: a FIFO or a device is refused
-        values, locations, root = _read(path, shown, environ, problems, chosen)
+        values, interpolated, root = _read(path, shown, environ, problems, chosen)
+        locations = interpolated.locations if interpolated is not None else {}
     elif config_path is not None:
         problems.append(Problem(root, "settings file not found"))
     if not problems:
         chosen.check(shown)
     environ = environ_for(chosen.variables, environ)
     _environment(values, environ, problems)
+    if interpolated is not None and interpolated.defaulted:
+        # Settings' secrets may serve the Platform too: a placeholder only where both are sandboxes.
+        sandbox = values.get("engine", SANDBOX) == values.get("platform", SANDBOX) == SANDBOX
+        refused = refused_defaults(interpolated, root, sandbox=sandbox, sensitive=secret_setting)
+        if refused:  # refused where the engine is reached: Settings.refuse_placeholders
+            values["placeholders"] = tuple(finish(refused))
     problems.extend(_cross_checks(values, locations, root))
     settings: Settings | None = None
     try:
@@ -315,17 +328,17 @@ def _read(
     environ: Mapping[str, str],
     problems: list[Problem],
     chosen: _Chosen,
-) -> tuple[dict[str, Any], dict[str, Location], Location]:
+) -> tuple[dict[str, Any], Interpolated | None, Location]:
     parsed = read_file(path, shown)
     problems.extend(parsed.problems)
     root = Location(shown)
     if not parsed.documents:
-        return {}, {}, root
+        return {}, None, root
     document = parsed.documents[0]
     root = Location(shown, document.line)
     if len(parsed.documents) > 1 or not isinstance(document.value, LineDict):
         problems.append(Problem(root, "the settings file must hold one mapping"))
-        return {}, {}, root
+        return {}, None, root
     source = document.value
     if ENVIRONMENTS_KEY in source:
         source = _environment_block(source, chosen, problems)
@@ -349,7 +362,7 @@ def _read(
             values[key] = value
     if values.get("app_certificate") == "":
         del values["app_certificate"]
-    return values, interpolated.locations, root
+    return values, interpolated, root
 
 
 def _environment(

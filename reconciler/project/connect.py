@@ -57,9 +57,10 @@ async def engine_client(
     ``secrets`` (and the settings' own credentials) are scrubbed from any engine text the client
     quotes in an error, whichever call it answers.
     """
+    settings.refuse_placeholders()  # a sandbox placeholder never reaches another engine
     transport: httpx.AsyncBaseTransport | None = None
     close: Callable[[], None] = _nothing
-    if settings.engine == "sandbox":
+    if settings.uses_sandbox:
         transport, close = sandbox_transport(settings)
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
     try:

@@ -1,7 +1,10 @@
 """The controller loop of ``reconciler watch``.
 
-Every interval, and at once on SIGHUP, the leader re-reads the settings and the manifests
-(a git-sync sidecar or a ``git pull`` changes what it applies), refreshes, plans with the
+Every interval, at once on SIGHUP, and at once when a notification event says that one of its
+agents left or failed (:meth:`Watcher.notice`, called by the listener of
+:mod:`reconciler.watch.receiver`; polling stays the safety net), the leader re-reads the
+settings and the manifests (a git-sync sidecar or a ``git pull`` changes what it applies),
+refreshes, plans with the
 journal settled (``Project.plan(resolve=True)``), and applies under the same rules as
 ``apply`` (``ensure_applicable``: errors such as a capacity overrun refuse the whole plan;
 the journal, the channel locks and the capacity check of the executor). A standby polls the
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.errors import (
     ApplyError,
     EngineError,
@@ -42,10 +46,13 @@ from reconciler.models import Settings
 from reconciler.project import Project
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
+from reconciler.state.binding import StateBinding
 from reconciler.watch.heal import HealSplit, heal_only
 from reconciler.watch.lease import Lease
 from reconciler.watch.logs import log
 from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.ncs import ACTIONABLE, Notice
+from reconciler.watch.receiver import HealTimer
 from reconciler.watch.status import WatchStatus
 
 __all__ = ["WatchOptions", "Watcher", "failure_reason"]
@@ -110,6 +117,11 @@ class Watcher:
         self.phase = "idle"
         self.runs = 0
         """Reconcile runs finished (successfully or not) while leading."""
+        self.owned: frozenset[str] = frozenset()
+        """The agent ids the state recorded at the end of the last run (events about others
+        are not ours)."""
+        self.heal_timer = HealTimer(metrics)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- control -------------------------------------------------------------------------------
 
@@ -121,6 +133,25 @@ class Watcher:
     def wake(self) -> None:
         """Reconcile now (SIGHUP) instead of at the end of the interval."""
         log(logging.INFO, "watch.wake", "reconciling now (SIGHUP)")
+        self._wake.set()
+
+    def notice(self, notice: Notice) -> None:
+        """An event that may need healing arrived (any thread): reconcile now."""
+        loop, at = self._loop, time.monotonic()
+        if loop is not None:
+            loop.call_soon_threadsafe(self._on_notice, notice, at)
+
+    def _on_notice(self, notice: Notice, at: float) -> None:
+        if notice.agent_id is not None:
+            self.heal_timer.event(notice.agent_id, at)
+        what = ACTIONABLE.get(notice.event_type, str(notice.event_type))
+        log(
+            logging.INFO,
+            "event.received",
+            f"reconciling now ({what}: event {notice.event_type})",
+            agent_id=notice.agent_id,
+            notice_id=notice.notice_id,
+        )
         self._wake.set()
 
     @property
@@ -146,6 +177,7 @@ class Watcher:
         """Lead or stand by until :meth:`request_stop`; never returns on an error."""
         failures = 0
         leading = False
+        self._loop = asyncio.get_running_loop()
         try:
             while not self._stop.is_set():
                 delay = self.options.interval
@@ -268,13 +300,19 @@ class Watcher:
             if old.environment is not None or not exc.declared:
                 raise
             fresh = self._same_environment(exc.declared)
-        if (fresh.state, fresh.effective_state_key) != (old.state, old.effective_state_key):
+        moved = fresh.state != old.state or (
+            old.state_is_database and fresh.effective_state_key != old.effective_state_key
+        )  # a local state has no key: only a database state moves with it
+        if moved:
             raise SettingsError(
                 f"the state location changed in the settings (now {fresh.state_shown}, key "
                 f"{fresh.effective_state_key}); this watch keeps {old.state_shown} (key "
                 f"{old.effective_state_key}): restart it to use the new one"
             )
         project.use_settings(fresh)
+        # The App ID or the engine may have changed: the state is checked against the new ones
+        # (a state of another App ID or engine is refused, as by every command).
+        project.store.binding = StateBinding.of(fresh)
 
     def _same_environment(self, declared: tuple[str, ...]) -> Settings:
         """The declared environment that is what this watch works on (same engine, App ID and
@@ -345,6 +383,7 @@ class Watcher:
         try:
             await self._reconcile()
             ok = True
+            self.heal_timer.run_succeeded(began, time.monotonic())
         finally:
             self.phase = "idle"
             self.runs += 1
@@ -363,13 +402,15 @@ class Watcher:
         outcome = await project.plan(refresh=True, resolve=True, hooks=hooks)
         for note in outcome.notes:
             log(logging.INFO, "journal.settled", note)
+        self.owned = frozenset(record.agent_id for record in outcome.state.agents.values())
         ensure_applicable(outcome.plan)
         self.metrics.observed(outcome.state, outcome.live)
-        plan, desired = outcome.plan, outcome.desired
+        plan, desired, views = outcome.plan, outcome.desired, outcome.views
         if self.options.heal_only:
             split = heal_only(plan, desired, outcome.state)
             plan = split.plan
             desired = split.desired or desired
+            views = {**views, **split.views}  # agents started with their recorded spec
             self._log_heal_only(split)
         state = outcome.state
         if plan.has_changes:
@@ -389,7 +430,10 @@ class Watcher:
                 rename=summary.rename,
                 forget=summary.forget,
             )
-            result, state = await project.apply(plan, desired, state, hooks=hooks)
+            result, state = await project.apply(
+                plan, desired, state, hooks=hooks, listing=outcome.listing, views=views
+            )
+            self.owned = frozenset(record.agent_id for record in state.agents.values())
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)
             failed = [r for r in result.results if not r.ok]
@@ -401,19 +445,11 @@ class Watcher:
                 failed=len(failed),
                 interrupted=result.interrupted,
             )
-            if failed:
-                raise ApplyError(
-                    "these actions failed: "
-                    + "; ".join(f"{r.action} {r.name}: {r.detail or r.reason}" for r in failed)
-                )
-            if result.aborted:
-                raise ApplyError(result.aborted)
-        unsettled = sorted({p.name for p in state.journal if p.op == "join"})
-        if unsettled:
-            raise ApplyError(
-                f"interrupted start(s) of {', '.join(unsettled)} could not be settled; nothing "
-                "more is started in their channels until they are"
-            )
+        else:
+            result = ApplyResult()
+        verdict = apply_verdict(result, state)
+        if verdict.error is not None:
+            raise ApplyError(verdict.one_line)
         changes = plan.summary.changes
         log(
             logging.INFO if changes else logging.DEBUG,
