@@ -88,3 +88,20 @@ def test_state_drift_and_destroy_work_on_the_chosen_environment_only(example: Pa
     assert names("--env", "prod", "state", "list") == staging
     assert run_cli("-C", str(example), "plan", "--env", "all", "--detailed-exitcode").code == 2
     assert run_cli("-C", str(example), "--env", "prod", "plan", "--detailed-exitcode").code == 0
+
+
+def test_a_state_of_staging_used_by_prod_is_refused(example: Path) -> None:
+    """prod's settings pointed at staging's state by mistake: the state records staging's App
+    ID, so every command of prod refuses it and writes nothing."""
+    assert run_cli("-C", str(example), "--env", "staging", "apply", "--auto-approve").code == 0
+    settings = example / "reconciler.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(
+        text.replace("state: state/prod.json", "state: state/staging.json"), encoding="utf-8"
+    )
+    recorded = (example / "state" / "staging.json").read_bytes()
+    for command in (("plan",), ("apply", "--auto-approve"), ("drift",), ("state", "list")):
+        result = run_cli("-C", str(example), "--env", "prod", *command)
+        assert result.code != 0, result
+        assert "belongs to App ID 0123456789abcdef0123456789abcdef" in result.stderr, result
+    assert (example / "state" / "staging.json").read_bytes() == recorded
