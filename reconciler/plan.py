@@ -16,14 +16,22 @@ from typing import Any
 
 from reconciler.diff import (
     field_changes,
-    forces_restart,
     normalize_spec,
     redact_in_place,
     settle_unknown,
     spec_digest,
     unknown_names,
 )
-from reconciler.errors import PlanError
+from reconciler.diff.normalize import drop_nulls
+from reconciler.errors import Location, PlanError, Problem, ValidationError
+from reconciler.kinds import (
+    AGENT,
+    KindRegistry,
+    closure,
+    creation_order,
+    default_registry,
+    resolve_references,
+)
 from reconciler.models import (
     AgentPlan,
     AgentRecord,
@@ -36,7 +44,8 @@ from reconciler.models import (
     StateDoc,
 )
 from reconciler.models.liveness import agent_exit, exit_expected, unmanaged_agents
-from reconciler.models.plan import EXIT_REASON_CODES, ReasonCode
+from reconciler.models.plan import EXIT_REASON_CODES, ReasonCode, ResourcePlan
+from reconciler.models.resources import DesiredResource, ResourceRecord
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
 STATE_FIELDS = ("protect", "lifecycle.on_delete")
@@ -68,6 +77,9 @@ class PlanOptions:
     adopted: tuple[tuple[str, str], ...] = ()
     """``(name, agent_id)`` of agents the journal's evidence takes into state (an interrupted
     run started them): the state given is as if settled, and the plan shows each as ``adopt``."""
+    kinds: KindRegistry = field(default_factory=default_registry)
+    """The kinds the manifests may declare; resources of kinds other than ``Agent`` are planned
+    by their kind's rules (:mod:`reconciler.kinds`)."""
 
 
 @dataclass(frozen=True)
@@ -139,10 +151,12 @@ def build_plan(
     """
     wanted = set() if options.destroy else set(desired.agents)
     universe = sorted(wanted | set(state.agents))
-    unknown = sorted(set(options.targets) - set(universe))
+    resource_universe = set(desired.resources) | set(state.resources)
+    unknown = sorted(set(options.targets) - set(universe) - resource_universe)
     if unknown:
         raise PlanError(f"--target names no agent in the manifests or state: {', '.join(unknown)}")
-    bad_replace = sorted(set(options.replace) - set(wanted))
+    resource_wanted = set() if options.destroy else set(desired.resources)
+    bad_replace = sorted(set(options.replace) - set(wanted) - resource_wanted)
     if bad_replace:
         raise PlanError(f"--replace names no agent in the manifests: {', '.join(bad_replace)}")
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
@@ -171,6 +185,8 @@ def build_plan(
         if name in renames and record is not None:
             planned_agent = _as_rename(planned_agent, renames[name], record.generation)
         plans.append(_as_adoption(planned_agent, dict(options.adopted)))
+
+    resources = _plan_resources(desired, state, live, options, digests)
 
     warnings = list(options.warnings)
     unknown = sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
@@ -218,6 +234,7 @@ def build_plan(
         running_after=running_after,
         destroy=options.destroy,
         max_unavailable=resolve_max_unavailable(options.max_unavailable, len(desired.agents)),
+        resources=resources,
     )
 
 
@@ -487,7 +504,7 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange
             before_present=c.before_present,
             after_present=c.after_present,
             sensitive=c.sensitive,
-            forces_restart=forces_restart(c.path),
+            forces_restart=AGENT.forces_replacement(c.path),
             unknown=unknown_names(c.after),
         )
         for c in field_changes(before, after)
@@ -576,3 +593,173 @@ def _as_adoption(planned: AgentPlan, adopted: dict[str, str]) -> AgentPlan:
             update={"action": "adopt", "reason": why, "reason_code": ReasonCode.ADOPTED}
         )
     return planned.model_copy(update={"reason": f"{why}; then {planned.reason}"})
+
+
+def _plan_resources(
+    desired: DesiredSet,
+    state: StateDoc,
+    live: LiveStatus,
+    options: PlanOptions,
+    digests: dict[str, str],
+) -> tuple[ResourcePlan, ...]:
+    """The plan of every resource of a kind other than ``Agent``, in creation order.
+
+    Resources are planned in the order of the reference graph, so that each one knows whether
+    the ids it references stay (recorded, not replaced) or will be known only after apply.
+    Adds each desired resource's digest to ``digests`` (the manifests' digest covers them).
+    """
+    if not desired.resources and not state.resources:
+        return ()
+    wanted = {} if options.destroy else desired.resources
+    edges, where = _resource_edges(wanted, state.resources, options.kinds)
+    order = creation_order(edges, where)
+    selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
+    ids: dict[str, str | None] = {}
+    plans: list[ResourcePlan] = []
+    for address in order:
+        resource, record = wanted.get(address), state.resources.get(address)
+        gone = live.refreshed and address in live.resources and live.resources[address] is None
+        if resource is None:
+            assert record is not None
+            ids[address] = None
+            if address in selected:
+                plans.append(_resource_delete(record, options))
+            continue
+        spec = resource_view(resource, state.salt, ids)
+        digest = spec_digest(spec)
+        digests[address] = digest
+        if gone and record is not None:  # deleted outside: created again, with a new id
+            ids[address] = None
+            spec = resource_view(resource, state.salt, ids)
+            planned = ResourcePlan(
+                kind=resource.kind,
+                name=resource.name,
+                action="create",
+                reason=f"missing: the engine no longer holds {record.id}",
+                create_spec=spec,
+                depends_on=edges[address],
+                desired_digest=spec_digest(spec),
+                path=resource.path,
+            )
+            if address in selected:
+                plans.append(planned)
+            continue
+        planned = _plan_resource(resource, record, spec, digest, edges[address], options)
+        stays = planned.action in ("update", "no-op") or address not in selected
+        ids[address] = record.id if record is not None and stays else None
+        if address in selected:
+            plans.append(planned)
+    return tuple(plans)
+
+
+def _selected_resources(
+    options: PlanOptions, edges: dict[str, tuple[str, ...]], wanted: set[str]
+) -> set[str]:
+    """What ``--target`` plans: a kept target and what it references (created or updated
+    first), and a target to delete and whatever references it (deleted first)."""
+    targets = (set(options.targets) | set(options.replace)) & set(edges)
+    referrers: dict[str, list[str]] = {address: [] for address in edges}
+    for address, references in edges.items():
+        for reference in references:
+            if reference in referrers:
+                referrers[reference].append(address)
+    kept = closure((t for t in targets if t in wanted), edges)
+    gone = closure((t for t in targets if t not in wanted), referrers)
+    return (kept & wanted) | gone
+
+
+def resource_view(
+    resource: DesiredResource, salt: str, ids: dict[str, str | None]
+) -> dict[str, Any]:
+    """A desired resource's spec as it is compared and recorded: nulls dropped, references
+    resolved to ``ids`` (a marker where an id is known only after apply), secrets redacted."""
+    spec = resolve_references(drop_nulls(resource.spec), ids)
+    return redact_in_place(spec, resource.sensitive, salt)
+
+
+def _resource_edges(
+    wanted: dict[str, DesiredResource],
+    recorded: dict[str, ResourceRecord],
+    kinds: KindRegistry,
+) -> tuple[dict[str, tuple[str, ...]], dict[str, Location]]:
+    """The reference graph (what each resource references) and where each is declared.
+
+    A desired resource's references come from its manifest and must name declared resources;
+    a recorded one that is to be deleted keeps the references it was created with.
+    """
+    edges: dict[str, tuple[str, ...]] = {}
+    where: dict[str, Location] = {}
+    problems: list[Problem] = []
+    for address, resource in wanted.items():
+        edges[address] = kinds.kind(resource.kind).references(resource.spec)
+        where[address] = Location(resource.path or "agents.d", resource.line)
+        for target in edges[address]:
+            if target not in wanted:
+                problems.append(
+                    Problem(
+                        where[address], f"{address} references {target}, which no manifest declares"
+                    )
+                )
+    for address, record in recorded.items():
+        if address not in edges:
+            edges[address] = tuple(record.references)
+    if problems:
+        raise ValidationError(problems, "the references")
+    return edges, where
+
+
+def _plan_resource(
+    resource: DesiredResource,
+    record: ResourceRecord | None,
+    spec: dict[str, Any],
+    digest: str,
+    references: tuple[str, ...],
+    options: PlanOptions,
+) -> ResourcePlan:
+    """Create, update, replace or leave one desired resource."""
+    common: dict[str, Any] = {
+        "kind": resource.kind,
+        "name": resource.name,
+        "depends_on": references,
+        "desired_digest": digest,
+        "path": resource.path,
+    }
+    if record is None:
+        return ResourcePlan(action="create", reason="new resource", create_spec=spec, **common)
+    common["id"] = record.id
+    if record.spec_digest == digest and record.spec == spec:
+        if resource.address in options.replace:
+            return ResourcePlan(action="replace", reason="replacement requested", **common)
+        return ResourcePlan(action="no-op", reason="up to date", **common)
+    rules = options.kinds.rules(resource.kind)
+    changes = tuple(
+        FieldChange(
+            path=c.path,
+            before=None if c.sensitive else c.before,
+            after=None if c.sensitive else c.after,
+            before_present=c.before_present,
+            after_present=c.after_present,
+            sensitive=c.sensitive,
+            forces_restart=rules.forces_replacement(c.path),
+        )
+        for c in field_changes(record.spec, spec)
+    )
+    fixed = [str(c.path) for c in changes if c.forces_restart]
+    if fixed or resource.address in options.replace:
+        why = "replacement requested"
+        if fixed:
+            why = "changes force a replacement: " + ", ".join(fixed)
+        return ResourcePlan(action="replace", reason=why, changes=changes, **common)
+    reason = "in-place update of " + ", ".join(str(c.path) for c in changes)
+    return ResourcePlan(action="update", reason=reason, changes=changes, **common)
+
+
+def _resource_delete(record: ResourceRecord, options: PlanOptions) -> ResourcePlan:
+    return ResourcePlan(
+        kind=record.kind,
+        name=record.name,
+        action="delete",
+        reason="destroy requested" if options.destroy else "removed from the manifests",
+        id=record.id,
+        depends_on=tuple(record.references),
+    )

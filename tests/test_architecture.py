@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "state": 1,
     "engine": 1,
     "diff": 1,
+    "kinds": 1,
     "plan": 2,
     "drift": 2,
     "apply": 3,
@@ -33,7 +34,7 @@ ISLAND = "sandbox"
 ISLAND_USERS = {"project", "cli"}
 # Third-party packages and the units allowed to import them.
 THIRD_PARTY_OWNERS: dict[str, set[str]] = {
-    "pydantic": {"models", "manifests", "state", "engine", "project", "sandbox"},
+    "pydantic": {"models", "manifests", "state", "engine", "kinds", "project", "sandbox"},
     "yaml": {"manifests"},
     "httpx": {"engine", "project", "sandbox"},
     "click": {"cli"},

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reconciler.apply.events import ApplyEvent
 from reconciler.engine.adopt import AgentFinder
+from reconciler.kinds import KindRegistry, default_registry
 from reconciler.models import DesiredAgent, LiveAgent, StateDoc
 
 INTERRUPT_GRACE_S = 60.0
@@ -94,3 +95,6 @@ class ApplyContext:
     check_capacity: bool = True
     active_listing: ActiveListing | None = None
     """The refresh's listing of active agents, when it was made under this run's state lock."""
+    kinds: KindRegistry = field(default_factory=default_registry)
+    """The kinds of the plan's resources, each bound to its engine (their create, update and
+    delete calls)."""

@@ -1,6 +1,8 @@
 """The apply executor: phases, parallelism, write-ahead journal and state after every action.
 
-Order: state edits (renames and forgets: no engine call), stops of removed agents, in-place
+Order: state edits (renames and forgets: no engine call), the resources of other kinds
+(:mod:`reconciler.apply.resources`: creates and updates after what they reference, deletes
+before it), stops of removed agents, in-place
 updates (one ``update`` per agent carrying every in-place field), restarts, then starts of new
 agents (and of exited ones). Restarts roll: in waves of at most the plan's ``max_unavailable``
 agents, each wave stopped, waited for until STOPPED or gone, then started again before the next
@@ -27,6 +29,8 @@ from collections.abc import Awaitable, Callable
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.payload import update_properties
+from reconciler.apply.resources import create_resources, delete_removed, delete_replaced
+from reconciler.apply.resources import not_attempted as resources_not_attempted
 from reconciler.apply.run import Run, drop_journal_entry, fail, guarded, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import ApplyError, EngineError
@@ -49,6 +53,10 @@ async def apply_plan(
     starts = [a for a in plan.agents if a.action == "start"]
 
     await _phase(run, edits, _edit_one, "state")
+    failed: set[str] = set()  # resources of other kinds whose action failed
+    await delete_replaced(run, failed)
+    await create_resources(run, failed)
+    await delete_removed(run, failed)
     await _phase(run, stops, _stop_one, "leave")
     if updates and not run.stopping():
         await _phase(run, updates, _update_one, "update")
@@ -118,7 +126,7 @@ def _account(run: Run) -> None:
     reported |= {a.name for a in run.plan.agents if a.action == "stop" and a.name in run.stopped_ok}
     result.not_attempted = [
         a.name for a in run.plan.agents if a.action != "no-op" and a.name not in reported
-    ]
+    ] + resources_not_attempted(run)
 
 
 async def _phase(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from reconciler.diff.restart import in_place_root
+from reconciler.kinds.agent import in_place_root
 from reconciler.models import ABSENT, AgentPlan, DesiredAgent, FieldPath
 
 _TOKEN_MODE = FieldPath(("token",))

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.kinds.agent import wire_name
 from reconciler.models import AgentRecord, DesiredAgent
 
-
-def wire_name(name: str, generation: int) -> str:
-    """The ``name`` sent to the engine's join: ``<name>-<generation>``."""
-    return f"{name}-{generation}"
+__all__ = ["agent_record", "wire_name"]
 
 
 def agent_record(

@@ -12,17 +12,29 @@ from reconciler.project.scaffold import scaffold
 
 @click.command("init")
 @click.argument("directory", required=False, type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--action",
+    metavar="OWNER/REPO@REF",
+    default=None,
+    help="Where the CI workflows get reconciler from: its repository and a release tag or "
+    "commit (default: the GitHub repository and commit this reconciler was installed from, "
+    "when known; else the workflows are not written).",
+)
 @click.pass_context
-def init_cmd(ctx: click.Context, directory: Path | None) -> int:
+def init_cmd(ctx: click.Context, directory: Path | None, action: str | None) -> int:
     """Create reconciler.yaml, agents.d/ with an example agent, .gitignore and CI workflows.
 
     DIRECTORY defaults to the project directory (-C) or the current one. Existing files are
     never overwritten: they are kept and listed. The new project works as written against the
-    embedded sandbox.
+    embedded sandbox. The workflows (plan, apply, drift) work as written once reconciler.yaml
+    names the real engine and a PostgreSQL state (their comments say what to change for a
+    local state file); they run reconciler's GitHub Action from --action, which installs the
+    tool from that repository at that ref, never by name from a package index.
 
     \b
     Examples:
       reconciler init my-agents && cd my-agents && reconciler plan
+      reconciler init --action example-org/reconciler@v0.1.0
       reconciler init            # in an existing repository: adds what is missing
 
     Exit codes: 0 done (also when every file existed), 1 error.
@@ -30,10 +42,12 @@ def init_cmd(ctx: click.Context, directory: Path | None) -> int:
     obj = ctx.find_root().obj
     base = obj.get("directory") if isinstance(obj, dict) else None
     target = directory if directory is not None else Path(base or Path.cwd())
-    results = scaffold(target)
+    results = scaffold(target, action)
     for item in results:
         if item.outcome == "created":
             click.echo(f"  created  {item.path}")
+        elif item.outcome == "skipped":
+            click.echo(f"  skipped  {item.path} ({item.note})")
         else:
             click.echo(f"  kept     {item.path} (exists, not changed)")
     where = "" if target.resolve() == Path.cwd().resolve() else f" -C {target}"

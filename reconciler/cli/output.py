@@ -99,6 +99,9 @@ def summary_line(result: ApplyResult, operation: Operation) -> str:
         ("rename", "renamed"),
         ("forget", "forgotten"),
         ("adopt", "adopted"),
+        ("create", "created"),  # the actions of resources of kinds other than Agent
+        ("replace", "replaced"),
+        ("delete", "deleted"),
     ):
         n = result.count(action)
         if n:

@@ -1,11 +1,13 @@
-"""``reconciler state show|list|push|pull|mv|rm|unprotect`` and ``reconciler force-unlock``.
+"""``reconciler state show|list|where|push|pull|mv|rm|unprotect`` and ``reconciler force-unlock``.
 
 The state document holds no secret by design (sensitive values are salted digests), so ``state
 show`` prints it whole, exactly as stored (for a database, in the local file's format).
 ``state pull`` and ``state push FILE`` move a state between the project's backend and a local
 file (into a PostgreSQL database and back); push refuses another lineage or a lower serial
 unless ``--force``, and holds the lock while it writes. ``state mv``, ``state rm`` and
-``state unprotect`` edit records by hand and leave the agents running.
+``state unprotect`` edit records by hand and leave the agents running. ``state where`` says where
+the state lives; with ``--require-database`` it fails on a local file (a CI job's files are lost
+when it ends, so an apply there must write to a database).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import click
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option
-from reconciler.errors import StateError
+from reconciler.errors import SettingsError, StateError
 from reconciler.models.state import AgentRecord, StateDoc
 from reconciler.state import LocalStateStore, StateBackend, dump_state, open_backend
 
@@ -70,6 +72,39 @@ def show_cmd(ctx: click.Context) -> None:
     if not store.exists:
         raise StateError(f"no state recorded yet: {store.where} does not exist")
     click.echo(dump_state(store.load()), nl=False)
+
+
+@state_group.command("where")
+@click.option(
+    "--require-database",
+    is_flag=True,
+    help="Exit 1 unless the state is in a database (PostgreSQL) that every run shares.",
+)
+@click.pass_context
+def where_cmd(ctx: click.Context, require_database: bool) -> None:
+    """Print where the state lives: its file, or its database (password masked) and state key.
+
+    A CI job's files are lost when it ends: a workflow that applies checks first that the state
+    is in a database every run shares (the action does, for apply).
+
+    \b
+    Example:
+      reconciler state where --require-database
+
+    Exit codes: 0 printed, 1 a local state file with --require-database, or bad settings.
+    """
+    settings = project_settings(ctx)
+    if settings.state_is_database:
+        click.echo(f"{settings.state_shown} (state key {settings.effective_state_key})")
+        return
+    click.echo(str(settings.state_path))
+    if require_database:
+        raise SettingsError(
+            f"the state is a local file ({settings.state_path}), lost when this job ends; "
+            "use a database every run shares: state: ${RECONCILER_STATE_URL} in "
+            "reconciler.yaml, with the secret RECONCILER_STATE_URL=postgresql://... (or commit "
+            "state/ back after every apply and set the action's require-database-state: false)"
+        )
 
 
 @state_group.command("list")

@@ -2,8 +2,8 @@
 
 The plan never compares raw manifests with state: both sides are first normalized
 (:func:`normalize_spec`) and redacted with the state's salt (:func:`redact`), then
-:func:`field_changes` lists what differs and :func:`forces_restart` says which differences the
-engine cannot apply live.
+:func:`field_changes` lists what differs; which differences a kind cannot apply in place is its
+kind's rule (:mod:`reconciler.kinds`).
 """
 
 from reconciler.diff.changes import RawChange, field_changes
@@ -18,15 +18,12 @@ from reconciler.diff.redact import (
     spec_digest,
     unknown_names,
 )
-from reconciler.diff.restart import IN_PLACE_PATHS, forces_restart
 
 __all__ = [
-    "IN_PLACE_PATHS",
     "SENSITIVE_MARKER",
     "RawChange",
     "digest_value",
     "field_changes",
-    "forces_restart",
     "is_redacted",
     "normalize_spec",
     "redact",

@@ -19,6 +19,12 @@ from reconciler.engine.endpoints import (
     resolve_endpoints,
 )
 from reconciler.engine.factory import build_client
+from reconciler.engine.platform.client import (
+    KeyWrite,
+    PlatformClient,
+    Versioned,
+    build_platform_client,
+)
 from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, refresh
 from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status, parse_retry_after
 from reconciler.engine.tokens import MAX_TOKEN_TTL_S, mint_agent_token, mint_rest_token
@@ -35,12 +41,16 @@ __all__ = [
     "BasicAuth",
     "EngineClient",
     "JoinResult",
+    "KeyWrite",
     "NameSearch",
+    "PlatformClient",
     "RetryEvent",
     "RetryPolicy",
     "TokenAuth",
+    "Versioned",
     "auth_from_settings",
     "build_client",
+    "build_platform_client",
     "find_by_name",
     "find_conflicting",
     "is_retryable_status",

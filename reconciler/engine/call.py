@@ -30,6 +30,12 @@ class Call:
     The transport updates ``attempts`` and ``maybe_delivered``: the latter becomes True once an
     attempt failed in a way that may still have reached the engine (a timeout or a dropped
     connection after sending, a 5xx), but not for a refused connection or a 429.
+
+    ``service`` names who is called in messages (``engine``, or ``platform`` for the
+    Conversational AI Platform). ``resend_safe`` is False for a call that must not be sent
+    again once an attempt may have been delivered (a Platform create, which has no idempotency
+    key: a second attempt could make a second resource); the transport then stops there, and
+    the error says the outcome is unknown.
     """
 
     operation: str
@@ -38,6 +44,14 @@ class Call:
     scrub: Callable[[str], str]
     attempts: int = 0
     maybe_delivered: bool = False
+    service: str = "engine"
+    resend_safe: bool = True
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether a failure of this call may hide a carried-out request that must not be
+        repeated (look for its effect before trying again)."""
+        return self.maybe_delivered and not self.resend_safe
 
     def attach(self, request: httpx.Request) -> httpx.Request:
         """``request`` carrying this call (returned for chaining)."""

@@ -8,8 +8,16 @@ reason up in :data:`ERROR_TABLE`:
   (``resent`` when an earlier attempt may have reached the engine);
 * 429 and 5xx -> :class:`~reconciler.errors.EngineUnavailableError`, ``engine unavailable:
   {what} answered HTTP {status} {reason} after N attempts``;
+* the Platform's reasons (:mod:`reconciler.engine.platform.rules`): 412
+  ``PreconditionFailed`` -> ``PreconditionFailedError``, 409 in-use reasons ->
+  ``ResourceInUseError``, 409 already-exists reasons -> ``AlreadyExistsError``, 409
+  ``IdempotencyKeyConflict`` -> ``IdempotencyConflictError``;
 * any other status (401, 403, 404, 422, ...) -> :class:`~reconciler.errors.EngineError`,
   ``engine refused {what}: HTTP {status} {reason}: {detail}``.
+
+Messages name the service the call went to (``engine`` or ``platform``, from the call). A call
+that must not be sent twice (``Call.resend_safe`` False) and may have been delivered fails with
+``OutcomeUnknownError`` instead of the table's unavailable error.
 
 429 and 5xx reach the table only once every attempt has failed (the transport retries them).
 A 404 that means "no such agent" is an answer to get and leave, not an error: the client
@@ -27,6 +35,19 @@ from dataclasses import dataclass
 import httpx
 
 from reconciler.engine.call import Call
+from reconciler.engine.platform.errors import (
+    AlreadyExistsError,
+    IdempotencyConflictError,
+    OutcomeUnknownError,
+    PreconditionFailedError,
+    ResourceInUseError,
+)
+from reconciler.engine.platform.rules import (
+    EXISTS_REASONS,
+    IDEMPOTENCY_CONFLICT,
+    IN_USE_REASONS,
+    PRECONDITION_FAILED,
+)
 from reconciler.engine.wire import error_fields, host_of
 from reconciler.errors import (
     DeadlineExceededError,
@@ -65,6 +86,10 @@ class ErrorRule:
 
 ERROR_TABLE: tuple[ErrorRule, ...] = (
     ErrorRule(409, 409, NameConflictError, REFUSED, "TaskConflict", frozenset({"join"})),
+    ErrorRule(412, 412, PreconditionFailedError, REFUSED, PRECONDITION_FAILED),
+    *(ErrorRule(409, 409, ResourceInUseError, REFUSED, r) for r in sorted(IN_USE_REASONS)),
+    *(ErrorRule(409, 409, AlreadyExistsError, REFUSED, r) for r in sorted(EXISTS_REASONS)),
+    ErrorRule(409, 409, IdempotencyConflictError, REFUSED, IDEMPOTENCY_CONFLICT),
     ErrorRule(429, 429, EngineUnavailableError, UNAVAILABLE),
     ErrorRule(500, 599, EngineUnavailableError, UNAVAILABLE),
     ErrorRule(0, 999, EngineError, REFUSED),
@@ -83,12 +108,20 @@ def error_for_status(response: httpx.Response, call: Call) -> EngineError:
     reason, detail = (call.scrub(text) for text in error_fields(response))
     rule = rule_for(status, reason, call.operation)
     answered = f"HTTP {status}" + (f" {reason}" if reason else "")
+    service = call.service
     if rule.message == UNAVAILABLE:
-        text = f"engine unavailable: {call.what} answered {answered} after {_attempts(call)}"
+        text = f"{service} unavailable: {call.what} answered {answered} after {_attempts(call)}"
+        if call.outcome_unknown:
+            return OutcomeUnknownError(
+                f"{text}; it may have been carried out: look for its effect before retrying",
+                status=status,
+                reason=reason,
+                detail=detail,
+            )
     else:
-        text = f"engine refused {call.what}: {answered}" + (f": {detail}" if detail else "")
-    if rule.error is NameConflictError:
-        return NameConflictError(
+        text = f"{service} refused {call.what}: {answered}" + (f": {detail}" if detail else "")
+    if rule.error is NameConflictError or rule.error is PreconditionFailedError:
+        return rule.error(
             text, status=status, reason=reason, detail=detail, resent=call.maybe_delivered
         )
     return rule.error(text, status=status, reason=reason, detail=detail)
@@ -109,7 +142,7 @@ def certificate_failure(exc: BaseException) -> str | None:
 def certificate_refused(call: Call, base_url: str, why: str) -> EngineError:
     """The engine's TLS certificate could not be verified (never retried, never bypassed)."""
     return EngineError(
-        f"engine refused: {call.what}: the TLS certificate of {host_of(base_url)} could "
+        f"{call.service} refused: {call.what}: the TLS certificate of {host_of(base_url)} could "
         f"not be verified ({why}); verification cannot be turned off: fix "
         "the certificate, or trust its CA with SSL_CERT_FILE"
     )
@@ -117,10 +150,15 @@ def certificate_refused(call: Call, base_url: str, why: str) -> EngineError:
 
 def unreachable(call: Call, base_url: str, cause: str) -> EngineUnavailableError:
     """Every attempt of ``call`` failed without an answer; ``cause`` describes the last one."""
-    return EngineUnavailableError(
-        f"engine unavailable: {call.what} failed after {_attempts(call)} "
+    text = (
+        f"{call.service} unavailable: {call.what} failed after {_attempts(call)} "
         f"({cause} at {host_of(base_url)})"
     )
+    if call.outcome_unknown:
+        return OutcomeUnknownError(
+            f"{text}; it may have been carried out: look for its effect before retrying"
+        )
+    return EngineUnavailableError(text)
 
 
 def deadline_exceeded(
@@ -147,7 +185,7 @@ def deadline_exceeded(
 def request_failed(call: Call, base_url: str, exc: httpx.HTTPError) -> EngineError:
     """An HTTP failure that is not worth retrying (a malformed request, an unsupported URL)."""
     return EngineError(
-        f"engine request failed: {call.what} ({type(exc).__name__} at {host_of(base_url)})"
+        f"{call.service} request failed: {call.what} ({type(exc).__name__} at {host_of(base_url)})"
     )
 
 

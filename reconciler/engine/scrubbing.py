@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.engine.wire import scrub
+from reconciler.models.masking import Forms, forms_of
 from reconciler.models.secrets import secret_strings
 
 KEPT_CREDENTIAL_PARTS = 9
@@ -27,10 +28,13 @@ class Scrubber:
     def __init__(self) -> None:
         self._credentials: list[str] = []
         self._known: set[str] = set()
+        self._forms: Forms | None = None
+        """The forms of every secret known here, computed once per change of the secrets."""
 
     def add(self, values: Iterable[str]) -> None:
         """Also scrub these values (empty ones are ignored)."""
         self._known.update(v for v in values if v)
+        self._forms = None
 
     def remember(self, header: str) -> None:
         """Keep the credential parts of an ``Authorization`` header value: the credential and,
@@ -46,10 +50,13 @@ class Scrubber:
                 pair = ""
             parts += [pair, pair.partition(":")[2]] if pair else []
         self._credentials = [*self._credentials[-KEPT_CREDENTIAL_PARTS:], *parts]
+        self._forms = None
 
     def scrub(self, text: str | None, body: Mapping[str, Any] | None = None) -> str:
         """``text`` without any secret known here or carried by ``body``; '' for no text."""
         if not text:
             return ""
         secrets = secret_strings(body) if body is not None else set()
-        return scrub(text, [*secrets, *self._known, *self._credentials])
+        if self._forms is None:
+            self._forms = forms_of([*self._known, *self._credentials])
+        return scrub(text, secrets, forms=self._forms)

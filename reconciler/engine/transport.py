@@ -15,8 +15,10 @@ attempts. Each attempt
 Retried: 429 and 5xx answers (honouring ``Retry-After``), timeouts and dropped or refused
 connections, for every operation. A join retried after an attempt that may have reached the
 engine is marked in its :class:`~reconciler.engine.call.Call` (``maybe_delivered``), so that
-a 409 it then meets is reported as possibly its own agent. Never retried: other answers, TLS
-certificate failures and malformed requests. When attempts run out on a failure without an
+a 409 it then meets is reported as possibly its own agent. A call that is not ``resend_safe``
+(a Platform create) is retried only while no attempt can have reached the service (refused
+connections, 429). Never retried: other answers, TLS certificate failures and malformed
+requests. When attempts run out on a failure without an
 answer this transport raises (see :mod:`reconciler.engine.errors_map`); on a retryable answer it
 returns the last one for the client's error table.
 
@@ -125,7 +127,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
         deadline = current_deadline()
         if deadline is not None and deadline.expired():  # it cut this attempt short
             raise deadline_exceeded(call, base, cause, deadline, None) from exc
-        if not self._policy.should_retry(call.attempts):
+        if not self._policy.should_retry(call.attempts) or call.outcome_unknown:
             raise unreachable(call, base, cause) from exc
         fresh = connect_failed and self._endpoints.index not in tried
         delay = 0.0 if fresh else self._policy.delay(call.attempts)
@@ -138,7 +140,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
         if not is_retryable_status(status):
             return False
         call.maybe_delivered |= status != 429
-        if not self._policy.should_retry(call.attempts):
+        if not self._policy.should_retry(call.attempts) or call.outcome_unknown:
             return False
         reason = call.scrub(error_fields(response)[0])
         cause = f"HTTP {status}" + (f" {reason}" if reason else "")

@@ -7,17 +7,15 @@ values it carried.
 
 Error bodies come in the current shape ``{"detail", "reason"}``, the legacy shape
 ``{"message", "statusCode", ...}``, or as plain text/HTML from a gateway; :func:`error_fields`
-reads all three. :func:`scrub` removes known secrets (raw, base64 or base64url) from any
-engine-supplied text before it goes into an exception message.
+reads all three. :func:`scrub` removes known secrets (in any encoding: raw, base64, hex,
+percent-encoded) from any engine-supplied text before it goes into an exception message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -27,7 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import EngineProtocolError
 from reconciler.models.live import STATUS_CODES
-from reconciler.models.secrets import MIN_SECRET_CHARS
+from reconciler.models.masking import Forms, forms_of, mask_forms
 
 STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 """Status code -> name (``2`` -> ``RUNNING``)."""
@@ -35,7 +33,6 @@ MAX_DETAIL_CHARS = 300
 """Engine-supplied text is cut to this length in exception messages."""
 SCRUBBED = "(sensitive)"
 """What a secret in engine text is replaced with."""
-_MIN_FRAGMENT_CHARS = 8
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -165,47 +162,25 @@ def _text(value: Any) -> str:
         return str(value)
 
 
-def scrub(text: str, secrets: Iterable[str], limit: int = MAX_DETAIL_CHARS) -> str:
+def scrub(
+    text: str,
+    secrets: Iterable[str],
+    limit: int = MAX_DETAIL_CHARS,
+    forms: Forms | None = None,
+) -> str:
     """``text`` with every form of every secret replaced by ``(sensitive)``, then cut to
     ``limit`` characters.
 
-    The forms (:func:`secret_forms`) are the raw value and its base64 and base64url encodings,
-    with and without padding, at any alignment inside a longer encoded text. Secrets shorter
-    than :data:`~reconciler.models.secrets.MIN_SECRET_CHARS` are left alone.
+    The forms are those of :func:`reconciler.models.masking.mask_secrets`: raw, JSON-escaped,
+    base64 and base64url (padded or not, at any alignment inside a longer encoded text), hex,
+    and each of them percent-encoded wholly or in part. Secrets shorter than
+    :data:`~reconciler.models.secrets.MIN_SECRET_CHARS` are left alone. ``forms`` are the
+    forms of more secrets, computed beforehand (:func:`reconciler.models.masking.forms_of`).
     """
-    forms: set[str] = set()
-    for secret in secrets:
-        forms |= secret_forms(secret)
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, SCRUBBED)
+    text = mask_forms(text, [forms_of(secrets), forms or Forms()], SCRUBBED)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
-
-
-@lru_cache(maxsize=4096)
-def secret_forms(secret: str) -> frozenset[str]:
-    """The texts that give ``secret`` away: raw, and base64 / base64url with or without padding.
-
-    Besides the whole encodings, the characters that depend only on ``secret`` when it sits at
-    byte offset 1 or 2 of a longer encoded value (``id:secret`` in a Basic header) are included
-    when they are long enough to be distinctive.
-    """
-    if len(secret) < MIN_SECRET_CHARS:
-        return frozenset()
-    raw = secret.encode()
-    forms = {secret}
-    for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        whole = encode(raw).decode()
-        forms |= {whole, whole.rstrip("=")}
-        if len(whole.rstrip("=")) >= _MIN_FRAGMENT_CHARS:
-            forms.add(whole.rstrip("=")[:-2])
-        for shift in (1, 2):
-            text = encode(b"\0" * shift + raw).decode().rstrip("=")
-            core = text[shift + 1 : len(text) - 2]
-            if len(core) >= _MIN_FRAGMENT_CHARS:
-                forms.add(core)
-    return frozenset(forms)
 
 
 def parse_body(response: httpx.Response, model: type[_M], operation: str) -> _M:

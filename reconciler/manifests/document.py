@@ -2,6 +2,7 @@
 
 The steps, each collecting every problem it finds rather than stopping at the first:
 
+0. ``kind:`` is ``Agent`` or absent (the default);
 1. ``extends`` is resolved (the partial's keys keep their own locations);
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
 3. unknown keys are reported with a suggestion, unless the document says ``strict: false``;
@@ -37,11 +38,13 @@ from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
 from reconciler.models.rules import RuleViolation, check_rules
 
-LITERAL_KEYS = frozenset({"name", "extends", "strict"})
+LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
 """Top-level keys that are never interpolated."""
 SPEC_KEYS = ("preset", "pipeline_id")
 """Top-level keys sent beside ``properties``."""
 AUTO = "auto"
+MANIFEST_KIND = "Agent"
+"""The kind this loader builds (``kind: Agent``, or no ``kind:`` line)."""
 _WHERE = "the manifest"
 _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
 
@@ -74,6 +77,16 @@ def load_document(
             Problem(root, "a manifest must be a mapping (name, properties, ...)")
         )
         return loaded
+    kind = raw.get("kind", MANIFEST_KIND)
+    if kind != MANIFEST_KIND:
+        where = raw.key_location("kind")
+        if isinstance(kind, str):
+            shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
+            message = f"unknown kind '{shown[:60]}': agents.d declares kind {MANIFEST_KIND}"
+        else:
+            message = f"kind: must be the name of a kind ({MANIFEST_KIND}), not a {_type(kind)}"
+        loaded.problems.append(Problem(where, message))
+        return loaded
     name = raw.get("name")
     if isinstance(name, str):
         loaded.name, loaded.name_location = name, raw.key_location("name")
@@ -92,6 +105,15 @@ def load_document(
     loaded.problems.extend(problems)
     loaded.agent = None if problems else agent
     return loaded
+
+
+def _type(value: Any) -> str:
+    """What a YAML value is, in the words of a manifest's author."""
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
 def _validate(
@@ -189,6 +211,13 @@ def _agent(
     sensitive = sensitive_paths(spec, interpolated)
     if mode != "literal":
         sensitive.discard(FieldPath(("properties", "token")))
+    covered = minimal(sensitive)
+    secrets = frozenset(
+        piece
+        for doc_path, pieces in values.pieces.items()
+        if _in_spec(doc_path) and _is_under(_spec_field_path(doc_path), covered)
+        for piece in pieces
+    )
     lines = {
         p: where.line
         for p, where in values.locations.items()
@@ -212,7 +241,8 @@ def _agent(
         desired=manifest.desired,
         renamed_from=manifest.renamed_from,
         on_delete=manifest.lifecycle.on_delete if manifest.lifecycle is not None else "stop",
-        sensitive=minimal(sensitive),
+        sensitive=covered,
+        secrets=secrets,
         lines=lines,
         unknown={_spec_field_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
     )
@@ -231,6 +261,11 @@ def _spec_field_path(doc_path: str) -> FieldPath:
     once and pickled once per batch of a worker process.
     """
     return FieldPath.parse("properties.token" if doc_path == "token" else doc_path)
+
+
+def _is_under(path: FieldPath, prefixes: frozenset[FieldPath]) -> bool:
+    """Whether ``path`` is one of ``prefixes`` or lies below one of them."""
+    return any(path[:depth] in prefixes for depth in range(1, len(path) + 1))
 
 
 def _in_spec(path: str) -> bool:

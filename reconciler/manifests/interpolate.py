@@ -39,13 +39,18 @@ class InterpolationError(ValueError):
 
 
 def interpolate_string(
-    text: str, environ: Mapping[str, str], unset: list[str] | None = None
+    text: str,
+    environ: Mapping[str, str],
+    unset: list[str] | None = None,
+    pieces: list[str] | None = None,
 ) -> tuple[str, bool]:
     """Resolve every reference in ``text``; return the result and whether any was resolved.
 
     Raises :class:`InterpolationError` for a malformed reference, and for an unset variable
     unless ``unset`` is given: then its name is appended there and the reference is kept as
-    written (the value is unknown, as in a plan made without secrets).
+    written (the value is unknown, as in a plan made without secrets). ``pieces``, if given,
+    receives each value a reference was replaced with (a variable's value or a default): inside
+    a sensitive value these are secrets of their own (``https://x.example/v1?key=${KEY}``).
     """
     if "$" not in text:
         return text, False
@@ -70,14 +75,17 @@ def interpolate_string(
             )
         value = environ.get(name)
         if sep:
-            parts.append(value if value else default)
+            value = value if value else default
         elif value is None:
             if unset is None:
                 raise InterpolationError(f"environment variable '{name}' is not set")
             unset.append(name)
             parts.append(token)
-        else:
-            parts.append(value)
+            changed = True
+            continue
+        parts.append(value)
+        if pieces is not None:
+            pieces.append(value)
         changed = True
     parts.append(text[position:])
     return "".join(parts), changed
@@ -93,6 +101,8 @@ class Interpolated:
     failed: set[str] = field(default_factory=set)
     """Paths whose value is unusable: its interpolation failed, or it is a number that cannot be
     used (too large, not finite). Their problems are in :attr:`problems`; validation skips them."""
+    pieces: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For each path in :attr:`interpolated`: the values its references were replaced with."""
     unknown: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """With unset variables allowed: paths whose value is unknown, and the variables not set."""
     locations: dict[str, Location] = field(default_factory=dict)
@@ -135,14 +145,17 @@ class _Walker:
             if not interpolate:
                 return value
             unset: list[str] | None = [] if self.allow_unset else None
+            pieces: list[str] = []
             try:
-                text, changed = interpolate_string(value, self.environ, unset)
+                text, changed = interpolate_string(value, self.environ, unset, pieces)
             except InterpolationError as exc:
                 self.result.failed.add(path)
                 self.result.problems.append(Problem(where, f"{exc} (in {path or 'document'})"))
                 return value
             if changed:
                 self.result.interpolated.add(path)
+                if pieces:
+                    self.result.pieces[path] = tuple(pieces)
             if unset:
                 self.result.unknown[path] = tuple(dict.fromkeys(unset))
             return text

@@ -7,8 +7,11 @@
 - String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``).
 - Unknown keys are errors, with a suggestion. ``customer_id``/``customer_secret`` are never read
   from the file: they come from ``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET``; with
-  ``engine: sandbox`` and those unset, both default to ``sandbox``.
+  ``engine: sandbox``, ``platform: sandbox`` and those unset, both default to ``sandbox``.
 - ``RECONCILER_ENGINE``, when set and not empty, overrides ``engine``.
+- ``platform`` (the Conversational AI Platform) is ``sandbox`` (the default), ``preview``, an
+  ``https://`` URL, or an ``http://`` URL on the loopback interface (a served sandbox);
+  ``RECONCILER_PLATFORM``, when set and not empty, overrides it.
 - ``engine`` is ``sandbox``, a region (``us``, ``eu``, ``ap``, ``cn``), an ``https://`` URL, or an
   ``http://`` URL on the loopback interface.
 - ``app_certificate`` must be 32 characters when given; an empty value means "none" (so
@@ -42,6 +45,8 @@ from reconciler.models.stateurl import is_postgres_url, split_postgres_url
 
 SETTINGS_FILE = "reconciler.yaml"
 ENV_ENGINE = "RECONCILER_ENGINE"
+ENV_PLATFORM = "RECONCILER_PLATFORM"
+PREVIEW = "preview"
 ENV_CUSTOMER_ID = "AGORA_CUSTOMER_ID"
 ENV_CUSTOMER_SECRET = "AGORA_CUSTOMER_SECRET"
 SANDBOX = "sandbox"
@@ -49,7 +54,9 @@ SANDBOX_CREDENTIAL = "sandbox"
 REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
-_NOT_KEYS = frozenset({"project_dir", "config_path", "state_password", *_NOT_IN_FILE})
+_NOT_KEYS = frozenset(
+    {"project_dir", "config_path", "state_password", "state_secret_params", *_NOT_IN_FILE}
+)
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
 """Keys ``reconciler.yaml`` may set."""
 _WHERE = "settings"
@@ -70,6 +77,23 @@ def engine_problem(engine: str) -> str | None:
             f"({LOOPBACK_EXAMPLES}); use https://"
         )
     return "engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
+
+
+def platform_problem(platform: str) -> str | None:
+    """Why ``platform`` is not a usable Platform location, or ``None``."""
+    if platform in (SANDBOX, PREVIEW):
+        return None
+    parts = urlsplit(platform)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname:
+        if is_loopback_host(parts.hostname):
+            return None
+        return (
+            "platform: plain http:// is allowed only on the loopback interface "
+            f"({LOOPBACK_EXAMPLES}); use https://"
+        )
+    return "platform must be sandbox, preview or an https:// URL"
 
 
 def load_settings(
@@ -160,12 +184,22 @@ def _environment(
             problems.append(Problem(Location(ENV_ENGINE), reason))
         else:
             values["engine"] = override
+    platform = environ.get(ENV_PLATFORM, "")
+    if platform:
+        reason = platform_problem(platform)
+        if reason is not None:
+            problems.append(Problem(Location(ENV_PLATFORM), reason))
+        else:
+            values["platform"] = platform
     engine = values.get("engine", SANDBOX)
+    # The sandbox's own credentials stand in only when nothing else is called: a real Platform
+    # (or engine) must get the credentials from the environment, never ``sandbox``.
+    only_sandboxes = engine == SANDBOX and values.get("platform", SANDBOX) == SANDBOX
     for key, variable in _NOT_IN_FILE.items():
         value = environ.get(variable, "")
         if value:
             values[key] = value
-        elif engine == SANDBOX:
+        elif only_sandboxes:
             values[key] = SANDBOX_CREDENTIAL
 
 
@@ -178,6 +212,10 @@ def _cross_checks(
     reason = engine_problem(engine) if isinstance(engine, str) else None
     if reason is not None:
         problems.append(Problem(locations.get("engine", root), reason))
+    platform = values.get("platform", SANDBOX)
+    reason = platform_problem(platform) if isinstance(platform, str) else None
+    if reason is not None:
+        problems.append(Problem(locations.get("platform", root), reason))
     state = values.get("state")
     if isinstance(state, str) and is_postgres_url(state):
         try:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.models.fieldpath import FieldPath
+from reconciler.models.resources import DesiredResource
 
 TokenMode = Literal["auto", "literal", "none"]
 RestartPolicy = Literal["always", "on-failure", "never"]
@@ -54,6 +55,10 @@ class DesiredAgent(BaseModel):
     sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
     :mod:`reconciler.models.secrets`."""
+    secrets: frozenset[str] = Field(default_factory=frozenset)
+    """Each value interpolated from the environment into a sensitive path: a secret of its own,
+    also when it is only part of the value (``https://x.example/v1?key=${KEY}``,
+    ``Bearer ${TOKEN}``), to be scrubbed from any text that could quote it."""
     lines: dict[str, int] = Field(default_factory=dict)
     """Source line of each path in ``spec`` where known (for error messages)."""
     unknown: dict[FieldPath, tuple[str, ...]] = Field(default_factory=dict)
@@ -88,3 +93,5 @@ class DesiredSet(BaseModel):
     agents: dict[str, DesiredAgent] = Field(default_factory=dict)
     files: tuple[str, ...] = ()
     """Manifest files read (relative paths, sorted), partials included."""
+    resources: dict[str, DesiredResource] = Field(default_factory=dict)
+    """Resources of the kinds other than ``Agent``, by address (``KIND/NAME``)."""

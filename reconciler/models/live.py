@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 ACTIVE_STATUSES = frozenset({"IDLE", "STARTING", "RUNNING", "RECOVERING"})
@@ -50,3 +52,6 @@ class LiveStatus(BaseModel):
     refreshed: bool = False
     agents: dict[str, LiveAgent] = Field(default_factory=dict)
     fetched_at: float = 0.0
+    resources: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    """Recorded resources of other kinds as their kind read them, by address (``None``: the
+    engine no longer holds it; an address left out was not read)."""

@@ -228,6 +228,10 @@ class Manifest(Block):
         json_schema_extra={"additionalProperties": False},
     )
 
+    kind: Literal["Agent"] = Field(
+        default="Agent",
+        description="Agent (the default): a running agent of the v2 engine. May be left out.",
+    )
     name: str = Field(
         pattern=NAME_PATTERN, description="Key of the agent across agents.d (unique)."
     )

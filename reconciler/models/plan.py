@@ -12,10 +12,11 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from reconciler.models.fieldpath import FieldPath
 from reconciler.models.liveness import ExitCause
+from reconciler.models.resources import ResourceAction, address
 
 ActionKind = Literal[
     "start", "stop", "update", "restart", "renew-token", "rename", "forget", "adopt", "no-op"
@@ -146,6 +147,32 @@ class AgentPlan(BaseModel):
         return tuple(str(c.path) for c in self.changes if c.forces_restart)
 
 
+class ResourcePlan(BaseModel):
+    """What the plan does to one resource of a kind other than ``Agent``, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    name: str
+    action: ResourceAction
+    reason: str
+    changes: tuple[FieldChange, ...] = ()
+    """What differs from the recorded spec (an update or a replace)."""
+    create_spec: dict[str, Any] | None = None
+    """For a create: the redacted spec, references not yet known shown as known after apply."""
+    id: str | None = None
+    """The engine's id of the resource (None until it is created)."""
+    depends_on: tuple[str, ...] = ()
+    """Addresses this resource references: it is created and updated after them, deleted
+    before them."""
+    desired_digest: str | None = None
+    path: str | None = None
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.name)
+
+
 class PlanSummary(BaseModel):
     """Counts per action."""
 
@@ -200,6 +227,17 @@ class Plan(BaseModel):
     max_unavailable: int = Field(default=1, ge=1)
     """At most this many restarts are in progress at once (``max_unavailable`` in the settings,
     resolved to a count): a restart's agent is down from its stop until its new agent starts."""
+    resources: tuple[ResourcePlan, ...] = ()
+    """Resources of the kinds other than ``Agent``, in the order apply creates and updates them
+    (what they reference first); deletes run in the reverse order. Left out of the saved plan
+    when empty, so a plan of agents only is written as before."""
+
+    @model_serializer(mode="wrap")
+    def _omit_no_resources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.resources:
+            data.pop("resources", None)
+        return data
 
     @property
     def summary(self) -> PlanSummary:
@@ -220,7 +258,7 @@ class Plan(BaseModel):
 
     @property
     def has_changes(self) -> bool:
-        return self.summary.changes > 0
+        return self.summary.changes > 0 or any(r.action != "no-op" for r in self.resources)
 
     @property
     def operation(self) -> Operation:

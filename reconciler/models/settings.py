@@ -35,6 +35,9 @@ class Settings(BaseModel):
     engine: str = "sandbox"
     """``sandbox`` (in-process), an ``https://`` URL, ``http://`` on loopback, or a region
     (``us``, ``eu``, ``ap``, ``cn``)."""
+    platform: str = "sandbox"
+    """Where the Conversational AI Platform is: ``sandbox`` (in-process), ``preview``, an
+    ``https://`` URL, or ``http://`` on loopback (a served sandbox's ``http://HOST:PORT``)."""
     app_id: str = SANDBOX_APP_ID
     auth: Literal["basic", "token"] = "basic"
     app_certificate: SecretStr | None = None
@@ -45,6 +48,9 @@ class Settings(BaseModel):
     state_password: SecretStr | None = None
     """The password of a ``postgresql://`` state URL, split off by validation (never in a file
     key of its own)."""
+    state_secret_params: dict[str, SecretStr] = Field(default_factory=dict)
+    """The other secret connection parameters of a ``postgresql://`` state URL (``sslpassword``,
+    ...), split off by validation like the password."""
     state_key: str | None = Field(default=None, min_length=1)
     """Which state inside the database is this project's (default: the App ID)."""
     agents_dir: str = "agents.d"
@@ -85,7 +91,22 @@ class Settings(BaseModel):
         data = {**data, "state": url.url}
         if url.password is not None:
             data["state_password"] = url.password
+        if url.secret_params:
+            data["state_secret_params"] = dict(url.secret_params)
         return data
+
+    def credentials(self) -> list[str]:
+        """Every credential the settings hold, to scrub from any text that could quote one: the
+        customer key and secret, the app certificate, and the state database's password and
+        other secret connection parameters."""
+        values = [
+            self.customer_id,
+            self.customer_secret,
+            self.app_certificate,
+            self.state_password,
+            *self.state_secret_params.values(),
+        ]
+        return [value.get_secret_value() for value in values if value is not None]
 
     @property
     def state_is_database(self) -> bool:
@@ -96,7 +117,9 @@ class Settings(BaseModel):
     def state_shown(self) -> str:
         """Where state lives, as shown to people: the file, or the URL with ``***`` as password."""
         if self.state_is_database:
-            return shown_url(self.state, self.state_password is not None)
+            return shown_url(
+                self.state, self.state_password is not None, tuple(self.state_secret_params)
+            )
         return str(self.state_path)
 
     @property

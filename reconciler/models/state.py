@@ -14,9 +14,18 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from reconciler.models.desired import OnDelete, TokenMode
+from reconciler.models.resources import ResourceRecord
 
 STATE_VERSION = 1
 
@@ -89,6 +98,17 @@ class StateDoc(BaseModel):
     journal: list[JournalEntry] = Field(default_factory=list, alias="pending")
     """The write-ahead journal, in the order its entries were written; stored under
     ``pending`` (the key of the document's format)."""
+    resources: dict[str, ResourceRecord] = Field(default_factory=dict)
+    """Resources of the kinds other than ``Agent``, by address (``KIND/NAME``). Left out of the
+    document when empty, so a state of agents only is written byte for byte as before (and an
+    older reconciler, which does not know the key, refuses a state that has some)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_no_resources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.resources:
+            data.pop("resources", None)
+        return data
 
     @field_validator("lineage")
     @classmethod
@@ -108,3 +128,13 @@ class StateDoc(BaseModel):
             if record.name != key:
                 raise ValueError(f"the record under {key!r} is named {record.name!r}")
         return agents
+
+    @field_validator("resources")
+    @classmethod
+    def _resources_carry_their_address(
+        cls, resources: dict[str, ResourceRecord]
+    ) -> dict[str, ResourceRecord]:
+        for key, record in resources.items():
+            if record.address != key:
+                raise ValueError(f"the resource under {key!r} is {record.address!r}")
+        return resources

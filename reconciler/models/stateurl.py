@@ -2,9 +2,15 @@
 
 ``state:`` in ``reconciler.yaml`` is either a path (the local backend) or a PostgreSQL URL
 (``postgresql://`` or ``postgres://``). A URL is split at load time into the URL *without* its
-password and the password itself (from the userinfo or a ``password=`` query parameter), so that
-the text kept in the settings, shown in messages and written anywhere can never hold it.
-:func:`shown_url` renders the URL for people, with ``***`` where a password was given.
+secrets, the password (from the userinfo or a ``password=`` query parameter) and the other secret
+connection parameters (:func:`is_secret_param`: ``sslpassword``, ``oauth_client_secret``, ...), so
+that the text kept in the settings, shown in messages and written anywhere can never hold them.
+:func:`shown_url` renders the URL for people, with ``***`` where a secret was given.
+
+:func:`mask_connection_text` is the one place that masks a connection's secrets in a text (a
+database error may echo connection parameters): the known secrets in every encoding, any secret
+parameter in URL (``?sslpassword=...``) or key=value form (``sslpassword='...'``), and the
+password of a URL's userinfo.
 
 TLS: :func:`tls_defaults` gives the connection parameters that make a connection to a host that
 is not on this machine (loopback by :mod:`reconciler.models.hosts`, or a Unix socket) require a
@@ -14,16 +20,21 @@ names an ``sslmode`` itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from reconciler.models.hosts import is_loopback_host
+from reconciler.models.masking import mask_secrets
+from reconciler.models.secrets import is_secret_key
 
 __all__ = [
     "POSTGRES_SCHEMES",
     "PostgresUrl",
     "is_postgres_url",
+    "is_secret_param",
+    "mask_connection_text",
     "shown_url",
     "split_postgres_url",
     "tls_defaults",
@@ -31,6 +42,16 @@ __all__ = [
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 MASK = "***"
+SECRET_PARAMS: frozenset[str] = frozenset({"password", "sslpassword", "oauth_client_secret"})
+"""libpq connection parameters that hold a secret (``sslpassword`` is the passphrase of the
+client key ``sslkey``); any parameter whose name is secret-like by the rule of
+:mod:`reconciler.models.secrets` is treated as one too."""
+
+
+def is_secret_param(name: str) -> bool:
+    """Whether the connection parameter ``name`` holds a secret (``password``,
+    ``sslpassword``, ``oauth_client_secret``, ...)."""
+    return name.lower() in SECRET_PARAMS or is_secret_key(name)
 
 
 def is_postgres_url(value: str) -> bool:
@@ -44,11 +65,14 @@ class PostgresUrl:
     """A PostgreSQL URL without its password, and whether it had one."""
 
     url: str
-    """The URL with the password removed (from the userinfo and from the query)."""
+    """The URL with its secrets removed (the userinfo's password, secret query parameters)."""
     password: str | None
     hosts: tuple[str, ...]
     """Every host named (``host1,host2``), lower case, brackets kept for IPv6; may be empty."""
     query: Mapping[str, str]
+    """The query parameters kept in :attr:`url`."""
+    secret_params: Mapping[str, str] = field(default_factory=dict)
+    """The secret query parameters other than ``password`` (``sslpassword``, ...)."""
 
 
 def split_postgres_url(value: str) -> PostgresUrl:
@@ -73,17 +97,22 @@ def split_postgres_url(value: str) -> PostgresUrl:
     user, colon, raw_password = userinfo.partition(":")
     password: str | None = unquote(raw_password) if colon else None
     query: dict[str, str] = {}
+    secrets: dict[str, str] = {}
     kept: list[tuple[str, str]] = []
     for key, item in parse_qsl(parts.query, keep_blank_values=True):
         if key == "password":
             password = item
-            continue
-        query[key] = item
-        kept.append((key, item))
+        elif is_secret_param(key):
+            secrets[key] = item
+        else:
+            query[key] = item
+            kept.append((key, item))
     hosts = tuple(_host(part) for part in hostinfo.split(",") if _host(part))
     netloc = (f"{user}@" if user else "") + hostinfo
     url = urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept, quote_via=quote), ""))
-    return PostgresUrl(url=url, password=password or None, hosts=hosts, query=query)
+    return PostgresUrl(
+        url=url, password=password or None, hosts=hosts, query=query, secret_params=secrets
+    )
 
 
 INVALID_URL = "postgresql://invalid-url"
@@ -97,16 +126,43 @@ def _host(part: str) -> str:
     return part.rpartition(":")[0] if part.count(":") == 1 else part
 
 
-def shown_url(url: str, has_password: bool) -> str:
-    """``url`` (already without password) as shown to people: ``***`` marks a password."""
-    if not has_password:
+def shown_url(url: str, has_password: bool, secret_params: Iterable[str] = ()) -> str:
+    """``url`` (already without its secrets) as shown to people: ``***`` marks a password and
+    each secret parameter (``?sslpassword=***``)."""
+    names = list(secret_params)
+    if not has_password and not names:
         return url
     parts = urlsplit(url)
-    userinfo, at, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo if at else ""
-    hostinfo = hostinfo if at else parts.netloc
-    netloc = f"{user}:{MASK}@{hostinfo}" if user else f":{MASK}@{hostinfo}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    netloc, query = parts.netloc, parts.query
+    if has_password:
+        userinfo, at, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo if at else ""
+        hostinfo = hostinfo if at else parts.netloc
+        netloc = f"{user}:{MASK}@{hostinfo}" if user else f":{MASK}@{hostinfo}"
+    if names:
+        query = "&".join([*([query] if query else []), *(f"{quote(n)}={MASK}" for n in names)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+_NAMES = "|".join(sorted(SECRET_PARAMS))
+_SECRET_WORD = r"[a-z0-9_]*(?:password|passwd|passphrase|secret)"
+_QUERY_PARAM = re.compile(rf"([?&](?:{_NAMES}|{_SECRET_WORD})=)[^&#\s]*", re.IGNORECASE)
+_KEYWORD_PARAM = re.compile(
+    rf"(?<![\w?&%])((?:{_NAMES}|{_SECRET_WORD})\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'&]\S*)",
+    re.IGNORECASE,
+)
+_USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def mask_connection_text(text: str, secrets: Iterable[str]) -> str:
+    """``text`` (a database error, a connection string) with every secret of a connection
+    masked as ``***``: each of ``secrets`` in any encoding, the value of any secret parameter
+    in URL form (``?sslpassword=...&``) or key=value form (``password='it''s' sslpassword=x``),
+    and the password of a URL's userinfo (``postgresql://user:...@host``)."""
+    text = mask_secrets(text, secrets, MASK)
+    text = _QUERY_PARAM.sub(lambda m: m.group(1) + MASK, text)
+    text = _KEYWORD_PARAM.sub(lambda m: m.group(1) + MASK, text)
+    return _USERINFO.sub(lambda m: m.group(1) + ":" + MASK + "@", text)
 
 
 def _is_local(host: str) -> bool:
@@ -131,8 +187,3 @@ def tls_defaults(url: PostgresUrl, environ: Mapping[str, str]) -> dict[str, str]
     if "sslrootcert" not in url.query and not environ.get("PGSSLROOTCERT"):
         params["sslrootcert"] = "system"
     return params
-
-
-def quote_password(password: str) -> str:
-    """``password`` as it would appear in a URL's userinfo (for scrubbing messages)."""
-    return quote(password, safe="")

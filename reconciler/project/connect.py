@@ -72,11 +72,7 @@ async def engine_client(
         )
         client.add_secrets(secrets)
         if transport is None:  # the in-process sandbox's default credentials are no secret
-            client.add_secrets(
-                value.get_secret_value()
-                for value in (settings.app_certificate, settings.customer_secret)
-                if value is not None
-            )
+            client.add_secrets(settings.credentials())
         async with client:
             yield client
     finally:

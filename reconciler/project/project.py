@@ -312,11 +312,13 @@ class Project:
 
 
 def secret_values(desired: DesiredSet) -> set[str]:
-    """Every string under a sensitive path of any desired agent (interpolated values, keys)."""
+    """Every string under a sensitive path of any desired agent (interpolated values, keys),
+    and each value interpolated into one (:attr:`DesiredAgent.secrets`), to scrub from text."""
     found: set[str] = set()
     for agent in desired.agents.values():
         for path in agent.sensitive:
             found |= _strings(path.get_in(agent.spec))
+        found |= agent.secrets
     return found
 
 

@@ -69,6 +69,8 @@ def plan_summary_line(plan: Plan) -> str:
     ``No changes. 3 agents up to date.`` A restart counts once, not as a stop and a start.
     """
     s = plan.summary
+    if s.changes == 0 and plan.has_changes:  # only resources of other kinds change
+        return f"Plan: no agent changes; {_plural(s.unchanged, 'agent')} up to date."
     if s.changes == 0:
         return f"No changes. {_plural(s.unchanged, 'agent')} up to date."
     parts = []

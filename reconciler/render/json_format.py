@@ -21,6 +21,7 @@ from typing import Any
 from reconciler.models import AgentPlan, FieldChange, Plan
 from reconciler.render.common import change_kind, is_sensitive
 from reconciler.render.created import created_fields
+from reconciler.render.resources import resource_json
 
 JSON_FORMAT_VERSION = "1.3"
 """``major.minor`` of the JSON plan schema."""
@@ -64,7 +65,8 @@ def render_json_chunks(plan: Plan) -> Iterator[str]:
 
 
 def _head(plan: Plan) -> dict[str, Any]:
-    """Every top-level field but ``agents``, in document order."""
+    """Every top-level field but ``agents``, in document order (``agents`` comes last, so
+    :func:`render_json_chunks` can stream it)."""
     s = plan.summary
     return {
         "format_version": JSON_FORMAT_VERSION,
@@ -97,6 +99,8 @@ def _head(plan: Plan) -> dict[str, Any]:
             "max_unavailable": plan.max_unavailable,
         },
         "warnings": list(plan.warnings),
+        # Only when there are resources of other kinds: a plan of agents only is as before.
+        **({"resources": [resource_json(r) for r in plan.resources]} if plan.resources else {}),
     }
 
 

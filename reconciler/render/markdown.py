@@ -11,10 +11,21 @@ Layout, top to bottom:
 5. the unchanged agents in one line, a footer (lineage, serial, manifests digest, time), and the
    summary line again.
 
-The comment never exceeds ``max_chars`` (GitHub refuses comments over 65,536 characters): when
-the full rendering is longer, a compact table names every changed agent (action, name, reason)
-right after the summary, then come as many whole agent blocks as fit, in plan order, and a line
-saying how many were left out and where the full plan is.
+The comment never exceeds ``max_chars`` (GitHub refuses comments over 65,536 characters). When
+the full rendering is longer, an index names every changed agent right after the summary, then
+come as many whole agent blocks as fit, in plan order, and a line saying how many were left out
+and where the full plan is. The index is the most informative of these that fits:
+
+- a table, one row per changed agent (action, name, reason), if it takes at most half the room;
+- else the names grouped per action, one list item per action (``start (503): a, b, ...``): a
+  name is at most 48 characters, so a few thousand agents fit;
+- else the same with each run of three or more names that differ only by consecutive numbers
+  of one width in the same place written as a range, ``tenant-{0001..2999}-eu`` (as a shell
+  expands it);
+- else (names too many or too long even for that) as many names per action as fit, and a
+  warning saying plainly that the comment cannot name them all and where the full list is.
+
+Detail blocks take the room the index leaves.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from reconciler.models import AgentPlan, Plan
+from reconciler.models.plan import ResourcePlan
 from reconciler.render.common import (
     SYMBOLS,
     ChangeView,
@@ -36,6 +48,13 @@ from reconciler.render.common import (
     refresh_note,
     scope_notes,
     unchanged_agents,
+)
+from reconciler.render.resources import LABELS as RESOURCE_LABELS
+from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
+from reconciler.render.resources import (
+    changed_resources,
+    resource_change_views,
+    resources_summary_line,
 )
 from reconciler.render.values import clip
 
@@ -65,6 +84,8 @@ _MAX_LISTED = 200
 _MAX_INTERRUPTED = 20
 """Most agents named per kind (stop, restart) in the ⚠️ line."""
 _BACKTICKS = re.compile(r"`+")
+_RESOURCE = "resource:"
+"""Prefix of a resource's action in :class:`_Block` (its actions are not the agents')."""
 
 
 def plan_marker(plan: Plan) -> str:
@@ -82,17 +103,27 @@ def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     tail = _tail(plan, budget)
     block_cap = max(1_000, max_chars // 4)
     blocks = [
-        _Block(_agent_block(agent, block_cap), _index_row(agent)) for agent in changed_agents(plan)
+        _Block(_agent_block(agent, block_cap), _index_row(agent), agent.action, agent.name)
+        for agent in changed_agents(plan)
     ]
+    if plan.resources:
+        head.append(f"**{resources_summary_line(plan)}**")
+        blocks.extend(
+            _Block(_resource_block(r, block_cap), _resource_row(r), _RESOURCE + r.action, r.address)
+            for r in changed_resources(plan)
+        )
     return _fit(head, blocks, tail, max_chars)
 
 
 @dataclass(frozen=True)
 class _Block:
-    """One changed agent: its collapsed details block and its row in the index table."""
+    """One changed agent: its collapsed details block, its row in the index table, and its
+    action and name (for the index of names grouped per action)."""
 
     text: str
     row: str
+    action: str
+    name: str
 
 
 def _index_row(agent: AgentPlan) -> str:
@@ -186,10 +217,35 @@ def _agent_block(agent: AgentPlan, cap: int) -> str:
     lines = [f"{header}  {extra}" if extra else header]
     for view in agent_change_views(agent):
         lines.extend(_change_lines(view))
-    lines = _cap_lines(lines, cap - len(summary) - 60)
+    return _fenced(summary, _cap_lines(lines, cap - len(summary) - 60))
+
+
+def _fenced(summary: str, lines: list[str]) -> str:
+    """A collapsed details block: ``summary``, then ``lines`` as a diff code block."""
     fence = "`" * max(3, 1 + max((len(m) for m in _BACKTICKS.findall("\n".join(lines))), default=0))
     body = "\n".join(lines)
     return f"<details><summary>{summary}</summary>\n\n{fence}diff\n{body}\n{fence}\n\n</details>"
+
+
+def _resource_row(resource: ResourcePlan) -> str:
+    symbol = RESOURCE_SYMBOLS[resource.action].strip()
+    reason = html.escape(clip(_one_line(resource.reason), 0, 120)).replace("|", "\\|")
+    address = _one_line(resource.address).replace("|", "\\|")
+    return f"| `{symbol}` {RESOURCE_LABELS[resource.action]} | `{address}` | {reason} |"
+
+
+def _resource_block(resource: ResourcePlan, cap: int) -> str:
+    symbol = RESOURCE_SYMBOLS[resource.action]
+    summary = (
+        f"<code>{symbol} {html.escape(resource.address)}</code> "
+        f"{RESOURCE_LABELS[resource.action]}: "
+        f"{html.escape(clip(_one_line(resource.reason), 0, 300))}"
+    )
+    header = f"{symbol} {resource.address}"
+    lines = [f"{header}  (id {resource.id})" if resource.id else header]
+    for view in resource_change_views(resource):
+        lines.extend(_change_lines(view))
+    return _fenced(summary, _cap_lines(lines, cap - len(summary) - 60))
 
 
 def _change_lines(view: ChangeView) -> list[str]:
@@ -246,16 +302,16 @@ def _tail(plan: Plan, budget: int) -> list[str]:
 def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int) -> str:
     """Join the parts; if too long, name every changed agent first, then the blocks that fit.
 
-    The index (one table row per changed agent: action, name, reason) takes at most half of the
-    budget, so a reviewer always sees which agents a plan touches even when their details do
-    not fit; the detail blocks follow in plan order while they fit, then a note says how many
-    were left out and where the full plan is.
+    The index (see the module docstring) comes right after the summary, so a reviewer always
+    sees which agents a plan touches even when their details do not fit; the detail blocks
+    follow in plan order while they fit, then a note says how many were left out and where the
+    full plan is.
     """
     full = _join([*head, *(b.text for b in blocks), *tail])
     if len(full) <= max_chars:
         return full
     fixed = len(_join([*head, *tail])) + len(_omitted_note(len(blocks), len(blocks))) + 8
-    index = _index(blocks, max(0, min(max_chars // 2, max_chars - fixed)))
+    index = _index(blocks, max(0, max_chars - fixed))
     used = fixed + len(index) + 2
     kept: list[str] = []
     for block in blocks:
@@ -271,22 +327,136 @@ def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int)
     return out
 
 
-def _index(blocks: list[_Block], budget: int) -> str:
-    """A table naming every changed agent, in at most ``budget`` characters ('' if none fit)."""
-    lines = ["**Changed agents**", "", "| action | agent | reason |", "| :-- | :-- | :-- |"]
-    used = sum(len(line) + 1 for line in lines)
-    for shown, block in enumerate(blocks):
-        rest = len(blocks) - shown
-        more = f"| … | {rest:,} more | see the full plan |"
-        last = rest == 1
-        if used + len(block.row) + 1 + (0 if last else len(more) + 1) > budget:
-            if used + len(more) + 1 > budget:
-                return "" if shown == 0 else "\n".join(lines)
-            lines.append(more)
+_INDEX_TITLE = "**Changed agents**"
+
+
+def _index(blocks: list[_Block], room: int) -> str:
+    """Every changed agent named in at most ``room`` characters: a table if it takes at most
+    half of it, else the names grouped per action, else as many names as fit and a warning
+    that says so ('' if not even that fits)."""
+    table = "\n".join(
+        [_INDEX_TITLE, "", "| action | agent | reason |", "| :-- | :-- | :-- |"]
+        + [block.row for block in blocks]
+    )
+    if len(table) <= room // 2:
+        return table
+    groups: dict[str, list[str]] = {}
+    for block in blocks:
+        groups.setdefault(block.action, []).append(_plain(block.name))
+    actions = [action for action in _TABLE_ORDER if action in groups]
+    actions += [action for action in groups if action.startswith(_RESOURCE)]
+    labels = {action: _group_label(action, len(groups[action])) for action in actions}
+    grouped = "\n".join(
+        [_INDEX_TITLE, ""] + [f"- {labels[a]} {', '.join(groups[a])}" for a in actions]
+    )
+    if len(grouped) <= room:
+        return grouped
+    ranges = {action: _ranges(groups[action]) for action in actions}
+    if any(len(ranges[a]) < len(groups[a]) for a in actions):
+        collapsed = "\n".join(
+            [_INDEX_TITLE, "", _RANGE_NOTE, ""]
+            + [f"- {labels[a]} {', '.join(ranges[a])}" for a in actions]
+        )
+        if len(collapsed) <= room:
+            return collapsed
+    warning = (
+        f"> ⚠️ **Not every changed agent is named here:** the names of all {len(blocks):,} do "
+        "not fit in one comment (GitHub's limit is 65,536 characters). The full list is in the "
+        "job log (`reconciler plan`) and in the saved plan artifact (`reconciler show FILE`)."
+    )
+    lines = [_INDEX_TITLE, "", warning, ""]
+    left = room - sum(len(line) + 1 for line in lines)
+    for position, action in enumerate(actions):
+        share = left // (len(actions) - position)  # an equal share of what is left
+        line = _group_line(labels[action], groups[action], share)
+        if len(line) + 1 > left:
             break
-        lines.append(block.row)
-        used += len(block.row) + 1
+        lines.append(line)
+        left -= len(line) + 1
+    if len(lines) == 4:
+        return ""
     return "\n".join(lines)
+
+
+def _group_label(action: str, count: int) -> str:
+    if action.startswith(_RESOURCE):
+        resource_action = action.removeprefix(_RESOURCE)
+        symbol = RESOURCE_SYMBOLS[resource_action].strip()
+        return f"**`{symbol}` {RESOURCE_LABELS[resource_action]} ({count:,}):**"
+    symbol = SYMBOLS[action].strip()
+    return f"**`{symbol}` {_ACTION_LABELS[action]} ({count:,}):**"
+
+
+def _group_line(label: str, names: list[str], budget: int) -> str:
+    """``- label a, b and 12 more``: as many names as fit in ``budget`` characters."""
+    shown: list[str] = []
+    used = len(label) + 3
+    for index, name in enumerate(names):
+        last = index == len(names) - 1
+        more = 0 if last else len(f" and {len(names) - index:,} more")
+        if used + len(name) + 2 + more > budget:
+            break
+        shown.append(name)
+        used += len(name) + 2
+    rest = len(names) - len(shown)
+    if not shown:
+        return f"- {label} (no room for the names)"
+    text = ", ".join(shown)
+    return f"- {label} {text} and {rest:,} more" if rest else f"- {label} {text}"
+
+
+_RANGE_NOTE = "<sub>`name-{0001..0500}` stands for every number of the range.</sub>"
+_NUMBERED = re.compile(r"(.*[^0-9]|)([0-9]+)([^0-9]*)")
+"""A name with its last number: ``tenant-`` ``0007`` ``-eu``."""
+
+
+def _ranges(names: list[str]) -> list[str]:
+    """``names`` (in plan order) with each run of three or more that differ only by
+    consecutive numbers of one width in the same place (``t-0007-eu, t-0008-eu, t-0009-eu``)
+    written as a range (``t-{0007..0009}-eu``)."""
+    out: list[str] = []
+    run: list[str] = []
+    key: tuple[str, int, str] = ("", 0, "")
+    last = -2
+
+    def flush() -> None:
+        if len(run) >= 3:
+            prefix, width, suffix = key
+            first = run[0][len(prefix) : len(prefix) + width]
+            final = run[-1][len(prefix) : len(prefix) + width]
+            out.append(f"{prefix}{{{first}..{final}}}{suffix}")
+        else:
+            out.extend(run)
+        run.clear()
+
+    for name in names:
+        match = _NUMBERED.fullmatch(name)
+        if match is None:
+            flush()
+            out.append(name)
+            continue
+        prefix, digits, suffix = match.groups()
+        number = int(digits)
+        if run and (prefix, len(digits), suffix) == key and number == last + 1:
+            run.append(name)
+        else:
+            flush()
+            run.append(name)
+            key = (prefix, len(digits), suffix)
+        last = number
+    flush()
+    return out
+
+
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def _plain(name: str) -> str:
+    """A name as plain markdown text: as is when it is a valid agent name, else escaped."""
+    if _PLAIN_NAME.fullmatch(name):
+        return name
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(_one_line(name)))
 
 
 def _omitted_note(count: int, total: int) -> str:

@@ -24,6 +24,7 @@ Warnings are not part of it: the CLI prints :func:`render_warnings` to stderr.
 from __future__ import annotations
 
 from reconciler.models import AgentPlan, Plan
+from reconciler.models.plan import ResourcePlan
 from reconciler.render.common import (
     FORCES_RESTART,
     LEGEND,
@@ -38,6 +39,14 @@ from reconciler.render.common import (
     scope_notes,
     target_line,
 )
+from reconciler.render.resources import (
+    FORCES_REPLACEMENT,
+    changed_resources,
+    resource_change_views,
+    resources_summary_line,
+)
+from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
+from reconciler.render.resources import VERBS as RESOURCE_VERBS
 
 _RESET = "\x1b[0m"
 _COLORS: dict[str, str] = {
@@ -81,6 +90,11 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     for agent in agents:
         lines.append("")
         lines.extend(_agent_block(agent, paint))
+    if plan.resources:
+        lines.extend(["", paint(resources_summary_line(plan), "bold")])
+    for resource in changed_resources(plan):
+        lines.append("")
+        lines.extend(_resource_block(resource, paint))
     lines.extend(["", summary])
     return "\n".join(lines)
 
@@ -128,9 +142,25 @@ def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
     return out
 
 
+def _resource_block(resource: ResourcePlan, paint: _Painter) -> list[str]:
+    symbol = RESOURCE_SYMBOLS[resource.action]
+    pad = " " * (3 - len(symbol))
+    header = f"{pad}{paint.sign(symbol)} {paint(resource.address, 'bold')}"
+    if resource.id:
+        header += f"  (id {resource.id})"
+    out = [
+        paint(f"  # {resource.address} {RESOURCE_VERBS[resource.action]}", "dim"),
+        paint(f"  #   {_printable(resource.reason)}", "dim"),
+        header,
+    ]
+    for view in resource_change_views(resource):
+        out.extend(_change_lines(view, paint))
+    return out
+
+
 def _change_lines(view: ChangeView, paint: _Painter) -> list[str]:
     marker = view.marker
-    if marker == FORCES_RESTART:
+    if marker in (FORCES_RESTART, FORCES_REPLACEMENT):
         marker = paint(marker, "magenta")
     head = f"{_FIELD_INDENT}{paint.sign(view.sign)} {view.path}"
     if view.diff:

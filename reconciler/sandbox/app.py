@@ -2,7 +2,8 @@
 
 Usable in-process (`httpx.AsyncClient(transport=httpx.ASGITransport(app=app))`, which is what
 `engine: sandbox` does) or served by uvicorn (`server.serve`). The `Sandbox` behind the app is
-`app.state.sandbox`; call its `close()` when done with an in-process app.
+`app.state.sandbox`; call its `close()` when done with an in-process app. The app also serves
+the Conversational AI Platform API (`platform/`) on the same store, clock and faults.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from starlette.responses import Response
 from .config import SandboxConfig
 from .core import Sandbox
 from .errors import no_route_response
+from .platform.context import Platform
+from .platform.control import platform_control_routes
+from .platform.routes import platform_routes
 from .routes_control import control_routes
 from .routes_engine import engine_routes
 
@@ -29,8 +33,15 @@ def create_app(
 ) -> Starlette:
     """Build a sandbox engine app; `time_source` replaces `time.time` (for tests)."""
     sandbox = Sandbox(config, time_source)
+    platform = Platform(sandbox)
+    sandbox.on_reset.append(platform.reset)
     app = Starlette(
-        routes=[*engine_routes(sandbox), *control_routes(sandbox)],
+        routes=[
+            *engine_routes(sandbox),
+            *control_routes(sandbox),
+            *platform_control_routes(platform),
+            *platform_routes(platform),
+        ],
         exception_handlers={404: _no_route, 405: _no_route},
     )
     # Starlette would answer a path with a stray trailing slash with a 307 redirect to the

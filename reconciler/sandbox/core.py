@@ -62,6 +62,8 @@ class Sandbox:
         self._ids = self._id_generator()
         self.epoch = 0
         """Incremented by :meth:`reset`; a request that began in an earlier epoch is dropped."""
+        self.on_reset: list[Callable[[], None]] = []
+        """Called by :meth:`reset` (the Platform API restarts its id sequence)."""
 
     def _id_generator(self) -> random.Random:
         seed = self.config.seed
@@ -247,6 +249,8 @@ class Sandbox:
         self.requests.clear()
         self._request_seq = 0
         self._ids = self._id_generator()
+        for hook in self.on_reset:
+            hook()
 
 
 def _loads(text: str) -> Any:

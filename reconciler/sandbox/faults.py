@@ -1,4 +1,4 @@
-"""Seeded, reproducible fault injection for the engine routes.
+"""Seeded, reproducible fault injection for the engine routes and the Platform routes.
 
 Two kinds of faults:
 
@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from .config import ERROR_REASONS, SandboxConfig
 from .errors import ApiFailure
+from .platform.rules import OPERATIONS as PLATFORM_ROUTES
 
 ENGINE_ROUTES = (
     "join",
@@ -41,6 +42,8 @@ ENGINE_ROUTES = (
     "interrupt",
     "think",
 )
+ROUTES = ENGINE_ROUTES + PLATFORM_ROUTES
+"""Every route a rule or the ``routes`` scope may name: the engine's and the Platform's."""
 ACTIONS = ("error", "drop", "drop_after", "delay")
 DEFAULT_REASONS: dict[int, str] = {
     400: "InvalidRequestBody",
@@ -137,8 +140,8 @@ def _rule_from(data: dict[str, Any], rule_id: int) -> Rule:
     if unknown:
         raise ValueError(f"unknown rule keys: {', '.join(sorted(unknown))}")
     rule = Rule(id=rule_id, **data)
-    if rule.route != "*" and rule.route not in ENGINE_ROUTES:
-        raise ValueError(f"route must be '*' or one of {', '.join(ENGINE_ROUTES)}")
+    if rule.route != "*" and rule.route not in ROUTES:
+        raise ValueError(f"route must be '*' or one of {', '.join(ROUTES)}")
     if rule.action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
     if not isinstance(rule.status, int) or not 400 <= rule.status <= 599:
@@ -199,9 +202,9 @@ class FaultInjector:
             raise ValueError("seed must be an integer or null")
         routes = changes.get("routes", self.routes)
         if routes is not None and (
-            not isinstance(routes, list) or any(r not in ENGINE_ROUTES for r in routes)
+            not isinstance(routes, list) or any(r not in ROUTES for r in routes)
         ):
-            raise ValueError(f"routes must be null or a list of {', '.join(ENGINE_ROUTES)}")
+            raise ValueError(f"routes must be null or a list of {', '.join(ROUTES)}")
         new_rules = None
         if "rules" in changes:
             if not isinstance(changes["rules"], list):

@@ -16,7 +16,8 @@ A second table, `meta`, keeps small values such as the clock offset, so they sur
 `presence` lists the remote users present in each channel (per App ID; the App ID `*` stands for
 every App ID) and `channels` remembers the channels agents have joined (a channel not in it is
 new, and gets the default presence). Databases written by an older sandbox gain the newer
-columns on open.
+columns on open. Other parts of the sandbox (the Platform API) add their own tables with
+`add_tables` and use them through `rows`; `reset` empties those too.
 
 One connection is shared by all threads and guarded by a re-entrant lock; `transaction()` wraps
 compound operations in `BEGIN IMMEDIATE` so that they are atomic even when another process uses
@@ -265,6 +266,7 @@ class Store:
         )
         self._conn.row_factory = sqlite3.Row
         self._depth = 0
+        self._extra_tables: list[str] = []
         with self._lock:
             if path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -329,6 +331,19 @@ class Store:
                 record.token_verified = bool(record.token_verified)
             record.remote_seen = bool(record.remote_seen)
         return records
+
+    # -- tables of other parts of the sandbox --------------------------------------------------
+
+    def add_tables(self, script: str, tables: Collection[str]) -> None:
+        """Create tables (``script``: idempotent DDL) that `reset` empties with the others."""
+        with self._lock:
+            self._conn.executescript(script)
+            self._extra_tables.extend(t for t in tables if t not in self._extra_tables)
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Run one statement on the shared connection; the rows it gives (if any)."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     # -- meta -----------------------------------------------------------------------------
 
@@ -640,4 +655,6 @@ class Store:
             self._conn.execute("DELETE FROM active_count")
             self._conn.execute("DELETE FROM presence")
             self._conn.execute("DELETE FROM channels")
+            for table in self._extra_tables:
+                self._conn.execute(f"DELETE FROM {table}")
             self._conn.execute("DELETE FROM meta WHERE key != 'schema_version'")

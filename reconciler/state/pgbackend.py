@@ -28,6 +28,7 @@ class PostgresBackend:
             settings.effective_state_key,
             settings.state_shown,
             environ,
+            {k: v.get_secret_value() for k, v in settings.state_secret_params.items()},
         )
         self._store = PostgresStateStore(self.session)
 

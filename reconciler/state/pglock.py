@@ -115,6 +115,7 @@ class PostgresStateLock:
             raise RuntimeError(f"{self!r} is already held by this object")
         import psycopg
 
+        self.session.ensure_tables()  # the lock is taken to write: a writer creates the tables
         conn = self.session.connection()
         start = time.monotonic()
         deadline = start + max(timeout, 0.0)
@@ -243,7 +244,7 @@ def force_unlock_postgres(session: PgSession, lock_id: str, wait_s: float = 10.0
     where = f"state key {session.state_key!r} in {session.shown}"
     try:
         conn = session.connection()
-        found = _holder_row(conn, session.state_key)
+        found = _holder_row(conn, session.state_key) if session.has_tables() else None
         if found is None:
             raise StateError(f"{where} is not locked (no holder recorded)")
         info, backend_pid = found

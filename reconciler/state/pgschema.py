@@ -1,9 +1,13 @@
 """The tables of the PostgreSQL state backend, created on first use and migrated by version.
 
-``reconciler_schema`` holds one row: the schema version. Opening a session reads it; when it is
-older than :data:`SCHEMA_VERSION` the missing migrations of :data:`MIGRATIONS` run in order, in
-one transaction under a transaction-scoped advisory lock (so two first runs cannot both create the
-tables); a version newer than this tool knows is a :class:`~reconciler.errors.StateError`.
+``reconciler_schema`` holds one row: the schema version. Opening a session reads it
+(:func:`schema_version`, a query that writes nothing); a version newer than this tool knows is a
+:class:`~reconciler.errors.StateError`. Only a command that writes the state creates or migrates
+the tables (:func:`ensure_schema`): when the version is older than :data:`SCHEMA_VERSION` the
+missing migrations of :data:`MIGRATIONS` run in order, in one transaction under a
+transaction-scoped advisory lock (so two first runs cannot both create the tables). A command that
+only reads never runs DDL: a database without the tables holds no state yet, and a role that may
+only read (``SELECT``, no ``CREATE``) can run every read-only command.
 
 Version 1:
 
@@ -26,7 +30,7 @@ from reconciler.errors import StateError
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ensure_schema"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_not_newer", "ensure_schema", "schema_version"]
 
 SCHEMA_VERSION = 1
 _MIGRATION_LOCK = 0x5245434F4E43  # "RECONC": serialises schema creation across processes
@@ -71,7 +75,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 """The statements that bring the schema from version ``n - 1`` to ``n``."""
 
 
-def _current(conn: psycopg.Connection[Any]) -> int:
+def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The schema version of the database (0: no tables yet), read without writing anything."""
     row = conn.execute("SELECT to_regclass('reconciler_schema') IS NOT NULL").fetchone()
     if row is None or not row[0]:
         return 0
@@ -79,7 +84,8 @@ def _current(conn: psycopg.Connection[Any]) -> int:
     return int(version[0]) if version is not None and version[0] is not None else 0
 
 
-def _check_not_newer(version: int, shown: str) -> None:
+def check_not_newer(version: int, shown: str) -> None:
+    """Refuse a schema made by a newer reconciler (:class:`StateError`)."""
     if version > SCHEMA_VERSION:
         raise StateError(
             f"the state database {shown} has schema version {version}, made by a newer "
@@ -88,9 +94,12 @@ def _check_not_newer(version: int, shown: str) -> None:
 
 
 def ensure_schema(conn: psycopg.Connection[Any], shown: str) -> None:
-    """Create or migrate the tables to :data:`SCHEMA_VERSION`; refuse a newer schema."""
-    version = _current(conn)
-    _check_not_newer(version, shown)
+    """Create or migrate the tables to :data:`SCHEMA_VERSION`; refuse a newer schema.
+
+    DDL: only for a command that writes the state.
+    """
+    version = schema_version(conn)
+    check_not_newer(version, shown)
     if version == SCHEMA_VERSION:
         return
     with conn.transaction():
@@ -98,8 +107,8 @@ def ensure_schema(conn: psycopg.Connection[Any], shown: str) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS reconciler_schema (version integer NOT NULL)",
         )
-        version = _current(conn)  # another process may have migrated meanwhile
-        _check_not_newer(version, shown)
+        version = schema_version(conn)  # another process may have migrated meanwhile
+        check_not_newer(version, shown)
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target]:
                 conn.execute(statement)

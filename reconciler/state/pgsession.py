@@ -1,10 +1,14 @@
 """One database session of the PostgreSQL state backend: connecting, the schema, clean errors.
 
 A :class:`PgSession` opens its connection on first use (``psycopg`` is imported only then, so
-commands on the local backend never load it), creates or migrates the schema (see
-:mod:`reconciler.state.pgschema`) and turns every database failure into a
-:class:`~reconciler.errors.StateError` whose message holds no password: libpq messages may echo
-connection parameters, so the URL's password, ``PGPASSWORD`` and any ``password=`` are scrubbed.
+commands on the local backend never load it), reads the schema version without writing anything
+(:meth:`PgSession.has_tables`: a database without the tables holds no state yet), creates or
+migrates the tables only for a writer (:meth:`PgSession.ensure_tables`; see
+:mod:`reconciler.state.pgschema`), and turns every database failure into a
+:class:`~reconciler.errors.StateError` whose message holds no secret: libpq messages may echo
+connection parameters, so every secret of the connection (the password, ``PGPASSWORD``, the
+secret parameters such as ``sslpassword``, in any encoding and any ``name=value`` form) is masked
+by :func:`reconciler.models.stateurl.mask_connection_text`.
 
 The store and the lock of a project share the session: the advisory lock belongs to the
 connection, so when that connection is lost while the lock is held, the session refuses to open a
@@ -14,13 +18,12 @@ new one (which would write without the lock) and every later write fails.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import StateError
-from reconciler.models.stateurl import MASK, quote_password, split_postgres_url, tls_defaults
+from reconciler.models.stateurl import mask_connection_text, split_postgres_url, tls_defaults
 
 if TYPE_CHECKING:
     import psycopg
@@ -28,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["PgSession"]
 
 CONNECT_TIMEOUT_S = 10
-_PASSWORD_PARAM = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
 
 
 class PgSession:
@@ -42,15 +43,21 @@ class PgSession:
         state_key: str,
         shown: str,
         environ: Mapping[str, str],
+        secret_params: Mapping[str, str] | None = None,
     ) -> None:
         self.url = url
         self.state_key = state_key
         self.shown = shown
-        """The URL as shown to people (password masked)."""
+        """The URL as shown to people (secrets masked)."""
         self._password = password
+        self._secret_params = dict(secret_params or {})
         self._params = tls_defaults(split_postgres_url(url), environ)
-        self._secrets = [s for s in (password, environ.get("PGPASSWORD")) if s]
+        self._secrets = [
+            s for s in (password, environ.get("PGPASSWORD"), *self._secret_params.values()) if s
+        ]
         self._conn: psycopg.Connection[Any] | None = None
+        self._version = 0
+        """The schema version last read or made (0: no tables when last looked)."""
         self._guard = threading.RLock()
         self.lock_held = False
         """Set by the lock while it holds the advisory lock on this session's connection."""
@@ -59,11 +66,8 @@ class PgSession:
         return f"PgSession({self.shown!r}, state_key={self.state_key!r})"
 
     def scrub(self, text: str) -> str:
-        """``text`` without any password (the URL's, ``PGPASSWORD``, ``password=...``)."""
-        for secret in self._secrets:
-            text = text.replace(secret, MASK).replace(quote_password(secret), MASK)
-        text = _PASSWORD_PARAM.sub(lambda m: m.group(1) + MASK, text)
-        return _USERINFO.sub(lambda m: m.group(1) + ":" + MASK + "@", text)
+        """``text`` without any secret of the connection (see the module docstring)."""
+        return mask_connection_text(text, self._secrets)
 
     def failure(self, doing: str, exc: BaseException) -> StateError:
         """A clean, password-free error for a database failure while ``doing`` something."""
@@ -87,6 +91,44 @@ class PgSession:
             self._conn = self._open()
             return self._conn
 
+    def has_tables(self) -> bool:
+        """Whether the state tables exist, read without writing (no tables: no state yet).
+
+        A schema older than this reconciler's is refused here: only a writing command may
+        migrate it.
+        """
+        from reconciler.state.pgschema import SCHEMA_VERSION, check_not_newer, schema_version
+
+        with self._guard:
+            conn = self.connection()
+            if self._version == 0:  # looked again: another run may have made them meanwhile
+                try:
+                    self._version = schema_version(conn)
+                except _psycopg_error() as exc:
+                    raise self.failure("read the state", exc) from None
+                check_not_newer(self._version, self.shown)
+            if 0 < self._version < SCHEMA_VERSION:
+                raise StateError(
+                    f"the state database {self.shown} has schema version {self._version}, older "
+                    f"than this reconciler's ({SCHEMA_VERSION}); a command that writes the state "
+                    "(apply) upgrades it"
+                )
+            return self._version > 0
+
+    def ensure_tables(self) -> None:
+        """Create or migrate the state tables (DDL): for commands that write the state."""
+        from reconciler.state.pgschema import SCHEMA_VERSION, ensure_schema
+
+        with self._guard:
+            conn = self.connection()
+            if self._version == SCHEMA_VERSION:
+                return
+            try:
+                ensure_schema(conn, self.shown)
+            except _psycopg_error() as exc:
+                raise self.failure("set up its tables", exc) from None
+            self._version = SCHEMA_VERSION
+
     def _lost_lock(self, detail: str) -> StateError:
         return StateError(
             f"lost the connection to the state database {self.shown} that held the state "
@@ -101,13 +143,14 @@ class PgSession:
             raise StateError(
                 "a postgresql:// state needs the psycopg package: pip install 'psycopg[binary]'"
             ) from None
-        from reconciler.state.pgschema import ensure_schema
+        from reconciler.state.pgschema import check_not_newer, schema_version
 
         params: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT_S,
             "application_name": "reconciler",
             **self._params,
         }
+        params.update(self._secret_params)
         if self._password is not None:
             params["password"] = self._password
         try:
@@ -115,10 +158,11 @@ class PgSession:
         except psycopg.Error as exc:
             raise self.failure("connect", exc) from None
         try:
-            ensure_schema(conn, self.shown)
+            self._version = schema_version(conn)
+            check_not_newer(self._version, self.shown)
         except psycopg.Error as exc:
             conn.close()
-            raise self.failure("set up its tables", exc) from None
+            raise self.failure("read the state", exc) from None
         except BaseException:
             conn.close()
             raise
@@ -137,3 +181,9 @@ class PgSession:
         if conn is not None:
             with contextlib.suppress(Exception):  # at shutdown anything may be gone
                 conn.close()
+
+
+def _psycopg_error() -> type[Exception]:
+    import psycopg
+
+    return psycopg.Error

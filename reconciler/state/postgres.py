@@ -78,6 +78,8 @@ class PostgresStateStore:
             return self._exists()
 
     def _exists(self) -> bool:
+        if not self.session.has_tables():  # read-only: no tables is no state yet
+            return False
         try:
             row = (
                 self.session.connection()
@@ -96,6 +98,9 @@ class PostgresStateStore:
             return self._load()
 
     def _load(self) -> StateDoc:
+        if not self.session.has_tables():  # read-only: no tables is no state yet, no DDL
+            self._base, self._looked, self._positions = None, True, {}
+            return new_state()
         conn = self.session.connection()
         try:
             with conn.transaction():
@@ -169,7 +174,15 @@ class PostgresStateStore:
         return self._write(doc, replace=True)
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
+        if doc.resources:
+            # The tables hold agent records only (schema version 1); refusing is better than
+            # a write that silently drops the other kinds' records.
+            raise StateError(
+                f"refusing to write the state ({self.where}): resources of kinds other than "
+                "Agent are not stored in a PostgreSQL state yet; use a local state"
+            )
         with self._lock:
+            self.session.ensure_tables()  # only writers create the tables
             if not self._looked:
                 self.load()
             base = self._base

@@ -175,6 +175,9 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
         for entry in new.journal
     ]
     parts.append('"pending":[' + ",".join(items) + "]")
+    if new.resources or base.resources:  # resources of other kinds: few, written whole
+        whole = ",".join(f"{json.dumps(k)}:{r.model_dump_json()}" for k, r in new.resources.items())
+        parts.append('"resources":{' + whole + "}")
     return "{" + ",".join(parts) + "}"
 
 
@@ -203,6 +206,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
     """
     agents = dict(doc.agents)
     journal = list(doc.journal)
+    resources: dict[str, Any] = dict(doc.resources)
     header: dict[str, Any] = {}
     serial = doc.serial
     for number, raw in enumerate(lines, start=1):
@@ -221,6 +225,10 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
             )
         try:
             _apply(line, agents, journal)
+            if "resources" in line:
+                if not isinstance(line["resources"], dict):
+                    raise TypeError("resources is not an object")
+                resources = dict(line["resources"])
         except (PydanticValidationError, TypeError, KeyError, ValueError) as exc:
             raise _corrupt(where, number, _why(exc)) from None
         header = {key: line.get(key) for key in ("version", "salt")}
@@ -236,6 +244,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
         return StateDoc.model_validate(
             {**header, "lineage": doc.lineage, "serial": serial}
             | {"agents": agents, "pending": journal}
+            | ({"resources": resources} if resources else {})
         )
     except PydanticValidationError as exc:
         raise _corrupt(where, len(lines), _why(exc)) from None

@@ -25,6 +25,8 @@ ACTION = ROOT / "action.yml"
 WORKFLOWS = sorted((ROOT / "examples" / "github").glob("*.yml"))
 GITHUB_BASH = ("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c")
 """How the GitHub runner runs a ``shell: bash`` step."""
+LOCAL = {"require_database_state": "false"}
+"""These runs keep the example project's local state file (the runner here is not thrown away)."""
 _EXPR = re.compile(r"\$\{\{\s*(inputs|github)\.([\w-]+)\s*\}\}")
 
 
@@ -48,6 +50,24 @@ def test_example_workflows_pass_actionlint() -> None:
         capture_output=True,
         text=True,
         env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_workflows_init_writes_pass_actionlint(tmp_path: Path) -> None:
+    from reconciler.project.scaffold import scaffold
+
+    scaffold(tmp_path, "example-org/reconciler@v0.1.0")
+    written = sorted((tmp_path / ".github" / "workflows").glob("*.yml"))
+    assert len(written) == 3
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(
+        [_tool("actionlint"), "-no-color", *map(str, written)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -144,7 +164,7 @@ def test_action_plans_then_applies_the_reviewed_plan_then_finds_no_changes(
 
     reviewed = tmp_path / "reviewed.plan"
     shutil.copy(saved, reviewed)
-    code, out = run(command="apply", directory=str(project), plan_file=str(reviewed))
+    code, out = run(command="apply", directory=str(project), plan_file=str(reviewed), **LOCAL)
     assert code == 0, out
     assert out["exit_code"] == "0"
     assert out["has_changes"] == "true"
@@ -153,7 +173,7 @@ def test_action_plans_then_applies_the_reviewed_plan_then_finds_no_changes(
     assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "false")
 
     # the reviewed plan is stale now: applying it again plans anew, finds nothing, succeeds
-    code, out = run(command="apply", directory=str(project), plan_file=str(reviewed))
+    code, out = run(command="apply", directory=str(project), plan_file=str(reviewed), **LOCAL)
     assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "false")
 
 
@@ -180,8 +200,27 @@ def test_action_drift_passes_on_a_project_that_runs_as_recorded(
 ) -> None:
     run = ActionRun(tmp_path / "runner")
     code, out = run(command="plan", directory=str(project))
-    code, out = run(command="apply", directory=str(project), plan_file=out["plan_path"])
+    code, out = run(command="apply", directory=str(project), plan_file=out["plan_path"], **LOCAL)
     assert code == 0
     code, out = run(command="drift", directory=str(project))
     assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "false")
     assert Path(out["markdown_path"]).read_text().strip()
+
+
+def test_action_refuses_to_apply_with_a_local_state_file_by_default(
+    project: Path, tmp_path: Path
+) -> None:
+    """A CI job's files are lost when it ends: an apply there must write a shared state."""
+    run = ActionRun(tmp_path / "runner")
+    code, out = run(command="apply", directory=str(project))
+    assert (code, out["exit_code"], out["has_changes"], out["plan_path"]) == (1, "1", "false", "")
+    assert not (project / "state").exists()
+
+
+def test_action_validates_without_secrets_for_a_fork(project: Path, tmp_path: Path) -> None:
+    run = ActionRun(tmp_path / "runner")
+    code, out = run(command="validate", directory=str(project))
+    assert (code, out["exit_code"]) == (0, "0")
+    (project / "agents.d" / "broken.yaml").write_text("name: Broken Name\nproperties: {}\n")
+    code, out = run(command="validate", directory=str(project))
+    assert (code, out["exit_code"]) == (1, "1")

@@ -26,7 +26,15 @@ BASE_ARGS: dict[tuple[str, ...], tuple[str, ...]] = {
 """Arguments a command needs to run unattended at all."""
 APPLIED_FIRST = {("destroy",), ("state", "show")}
 """Commands that need agents in state to have anything to act on."""
-NAME_VALUES = {"--target": AGENT, "--replace": AGENT, "--listen": "127.0.0.1:0"}
+NAME_VALUES = {
+    "--target": AGENT,
+    "--replace": AGENT,
+    "--listen": "127.0.0.1:0",
+    "--action": "example-org/reconciler@v0.1.0",
+}
+REFUSES_HERE = {("state", "where", "--require-database"): "the state is a local file"}
+"""Options that make a command refuse, by design, on the example project (local state): the
+option is accepted, and the refusal is the one it exists for."""
 
 
 def _cases() -> list[Any]:
@@ -114,6 +122,9 @@ def test_every_option_shown_in_help_is_accepted(
     base = [*path, *BASE_ARGS.get(path, ()), *_required_args(path, command, project)]
     args = [*base, *_value(command, opt, tmp_path, project)]
     result: CliResult = run_cli("-C", str(project), *args)
+    if (*path, opt) in REFUSES_HERE:
+        assert result.code == 1 and REFUSES_HERE[(*path, opt)] in result.stderr, result
+        return
     accepted_codes = (0, 2) if opt == "--detailed-exitcode" else (0,)
     if result.code not in accepted_codes:
         # Refused: only acceptable if the command refuses the same way without the option

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from reconciler.diff import (
     field_changes,
-    forces_restart,
     is_redacted,
     normalize_spec,
     redact,
     spec_digest,
 )
+from reconciler.kinds.agent import forces_restart
 from reconciler.models import FieldPath
 
 API_KEY = [FieldPath.parse("properties.llm.api_key")]

@@ -11,6 +11,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -257,3 +258,82 @@ def test_a_signal_while_planning_exits_at_once_and_leaves_no_lock_held(
         assert lock_file.read_text() == ""  # released, holder info cleared
     sandbox.reset()
     assert "Apply complete: 3 started." in project.apply().stdout
+
+
+KEYED_MANIFEST = """\
+name: keyed
+token: auto
+properties:
+  channel: keyed
+  agent_rtc_uid: "1001"
+  remote_rtc_uids: ["*"]
+  idle_timeout: 0
+  llm:
+    url: https://llm.example/v1/chat?key=${URL_KEY}
+    headers: {Authorization: "Bearer ${BEARER_TOKEN}"}
+    system_messages: [{role: system, content: You are helpful.}]
+  tts:
+    vendor: microsoft
+    params: {key: "${AZURE_TTS_KEY}", region: eastus}
+"""
+
+
+def test_a_secret_inside_a_larger_value_is_scrubbed_from_engine_errors_in_any_encoding(
+    project: Project, sandbox: Sandbox
+) -> None:
+    """Regression: a key inside a URL (or a Bearer header) was printed when the engine's error
+    quoted the URL percent-encoded: the whole value was scrubbed, not the key inside it."""
+    p = project
+    url_key = "uk/LIVE+key=42 ab"  # percent-encoding changes '/', '+', '=' and the space
+    bearer = "bearer-LIVE-token-7788"
+    p.env.update(URL_KEY=url_key, BEARER_TOKEN=bearer)
+    p.manifest("keyed").write_text(KEYED_MANIFEST, encoding="utf-8")
+    url = f"https://llm.example/v1/chat?key={url_key}"
+    echo = " ".join(
+        [
+            quote(url, safe=""),
+            quote_plus(url),
+            url.replace("/", "%2F"),  # encoded in part
+            quote(f"Bearer {bearer}"),
+            bearer.encode().hex().upper(),
+            SECRETS["AGORA_CUSTOMER_SECRET"].encode().hex(),
+        ]
+    )
+    sandbox.add_fault(
+        route="join", name="keyed-1", status=400, reason="InvalidRequestBody", detail=echo
+    )
+    failed = p.ok("apply", "--auto-approve", "--format", "json", code=1)
+    assert "InvalidRequestBody" in failed.stdout
+    p.ok("-v", "apply", "--auto-approve", code=1)
+    p.ok("plan", "--format", "json", code=0)
+    logs = watch_until(p, "reconcile.failed")  # the watch loop's JSON logs
+    sandbox.control("DELETE", "/faults/rules")
+    p.ok("apply", "--auto-approve")
+    (keyed,) = [a for a in sandbox.agents(status="RUNNING") if a["name"].startswith("keyed")]
+    assert keyed["join_body"]["properties"]["llm"]["url"] == url  # the key reached the engine
+
+    texts = [(f"output of {r.args}", r.output) for r in p.results]
+    texts += [("watch --log-format json", logs)]
+    state_files = sorted(p.state_file.parent.iterdir())
+    texts += [(path.name, path.read_text(encoding="utf-8")) for path in state_files]
+    secrets = {**SECRETS, "URL_KEY": url_key, "BEARER_TOKEN": bearer}
+    found = leaks(texts, secrets)
+    assert found == [], "\n".join(found)
+
+
+def watch_until(project: Project, needle: str, timeout: float = 60.0) -> str:
+    """Run ``watch --log-format json`` until a log line holds ``needle``; its whole output."""
+    proc = project.popen("watch", "--interval", "1s", "--log-format", "json")
+    assert proc.stderr is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if needle in line or time.monotonic() > deadline:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert any(needle in line for line in lines), "".join(lines)
+    return "".join(lines) + err + out

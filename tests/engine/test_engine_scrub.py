@@ -1,11 +1,13 @@
 """Engine text is scrubbed of every known secret in every form before it reaches an exception:
-raw, base64 and base64url (padded or not, at any alignment), and the Basic header's
-``id:secret``."""
+raw, base64 and base64url (padded or not, at any alignment), the Basic header's ``id:secret``,
+hex, JSON-escaped, and percent-encoded in whole or in part (as an engine quotes a URL)."""
 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -42,15 +44,32 @@ def encodings(secret: str) -> dict[str, str]:
         "base64 after 1 byte": b64("x" + secret),
         "base64url after 2 bytes": b64url("xy" + secret).rstrip("="),
         "Basic id:secret": b64(f"{CUSTOMER_ID}:{secret}"),
+        "hex": secret.encode().hex(),
+        "HEX": secret.encode().hex().upper(),
+        "JSON-escaped": json.dumps(secret)[1:-1],
+        "percent-encoded": quote(secret, safe=""),
+        "percent-encoded, lower-case hex": quote(secret, safe="").lower(),
+        "form-encoded": quote_plus(secret),
+        "percent-encoded in part": partly_encoded(secret),
+        "percent-encoded twice": quote(quote(secret, safe=""), safe=""),
+        "in a percent-encoded URL": quote(f"https://llm.example/v1?key={secret}", safe=""),
+        "base64, percent-encoded": quote(b64(secret), safe=""),
     }
+
+
+def partly_encoded(secret: str) -> str:
+    """Every other character percent-encoded (as a server that encodes only some)."""
+    return "".join(quote(char, safe="") if index % 2 else char for index, char in enumerate(secret))
 
 
 # A secret whose base64 and base64url differ (bytes that encode to '+' and '/').
 AWKWARD = "k>>>?secret?~~~"
+# A secret that percent-encoding changes in every way: '/', a space, '+', '&', '=' and non-ASCII.
+URLISH = "k3y/with sp+ce&x=é"
 
 
 ALIGNED = ["raw", "base64", "base64 unpadded", "base64url", "base64url unpadded"]
-CASES = [(secret, form) for secret in (SECRET, AWKWARD) for form in encodings(secret)]
+CASES = [(secret, form) for secret in (SECRET, AWKWARD, URLISH) for form in encodings(secret)]
 # A 4-character secret is too short for a fragment at another alignment to be distinctive.
 CASES += [("abcd", form) for form in ALIGNED]
 

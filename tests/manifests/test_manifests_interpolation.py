@@ -117,6 +117,33 @@ def test_interpolated_values_are_sensitive_unless_plain_and_real(project: Projec
     )
 
 
+def test_a_value_interpolated_into_a_sensitive_field_is_a_secret_of_its_own(
+    project: Project,
+) -> None:
+    """A key inside a URL or a header is scrubbed by itself from any text that could quote it
+    (an engine error quotes the URL percent-encoded, so the whole value would not match)."""
+    project.write(
+        "agents.d/x.yaml",
+        """\
+        name: x
+        properties:
+          channel: ${CHANNEL}
+          agent_rtc_uid: "1"
+          remote_rtc_uids: ["2"]
+          llm:
+            url: https://llm.example/v1?key=${URL_KEY}
+            headers: {Authorization: "Bearer ${BEARER}", X-Org: "${ORG:-acme-org-default}"}
+            system_messages: [{role: system, content: "hi"}]
+          tts: {vendor: microsoft, params: {region: "${REGION}", key: "k-${TTS:-fallback-key}"}}
+        """,
+    )
+    environ = {"CHANNEL": "room-1", "URL_KEY": "url-KEY-1234", "BEARER": "bear-5678"}
+    agent = project.load({**environ, "REGION": "eastus"}).agents["x"]
+    assert agent.secrets == {"url-KEY-1234", "bear-5678", "acme-org-default", "fallback-key"}
+    # Values interpolated into plain fields (channel, region) are shown, not secrets.
+    assert agent.channel == "room-1"
+
+
 def test_an_interpolated_list_item_is_sensitive_at_its_index_alone(project: Project) -> None:
     project.write(
         "agents.d/x.yaml",

@@ -226,3 +226,36 @@ def test_rotate_before_cap_is_its_own_window_shorter_than_the_runtime_cap(tmp_pa
     assert (settings.rotate_before_cap_s, settings.token_renewal_window_s) == (3600, 600)
     write(tmp_path, "rotate_before_cap_s: 259200\n")
     assert errors(tmp_path) == ["reconciler.yaml:1: rotate_before_cap_s: must be < 259200"]
+
+
+def test_the_platform_defaults_to_the_sandbox_and_is_set_in_the_file(tmp_path: Path) -> None:
+    assert load_settings(tmp_path, None, {}).platform == "sandbox"
+    write(tmp_path, "platform: preview\n")
+    assert load_settings(tmp_path, None, {}).platform == "preview"
+
+
+def test_reconciler_platform_overrides_the_file_with_a_served_sandbox(tmp_path: Path) -> None:
+    write(tmp_path, "platform: preview\n")
+    served = {"RECONCILER_PLATFORM": "http://127.0.0.1:8787"}
+    assert load_settings(tmp_path, None, served).platform == "http://127.0.0.1:8787"
+    assert load_settings(tmp_path, None, {"RECONCILER_PLATFORM": ""}).platform == "preview"
+
+
+def test_a_bad_platform_is_named_where_it_was_set(tmp_path: Path) -> None:
+    assert errors(tmp_path, {"RECONCILER_PLATFORM": "http://10.0.0.5:8787"}) == [
+        "RECONCILER_PLATFORM: platform: plain http:// is allowed only on the loopback interface "
+        "(127.0.0.0/8, localhost, [::1]); use https://"
+    ]
+    write(tmp_path, "platform: mars\n")
+    assert errors(tmp_path) == [
+        "reconciler.yaml:1: platform must be sandbox, preview or an https:// URL"
+    ]
+
+
+def test_a_real_platform_never_gets_the_sandbox_credentials(tmp_path: Path) -> None:
+    write(tmp_path, "platform: preview\n")
+    settings = load_settings(tmp_path, None, {})
+    assert settings.customer_id is None and settings.customer_secret is None
+    given = {"AGORA_CUSTOMER_ID": "cid", "AGORA_CUSTOMER_SECRET": "secret"}
+    settings = load_settings(tmp_path, None, given)
+    assert settings.customer_id is not None and settings.customer_id.get_secret_value() == "cid"

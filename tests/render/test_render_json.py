@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from reconciler.diff.restart import forces_restart
+from reconciler.kinds.agent import forces_restart
 from reconciler.models import AgentPlan, DesiredAgent, FieldChange, FieldPath
 from reconciler.models.plan import ReasonCode
 from reconciler.render import JSON_FORMAT_VERSION, render_json, render_json_text

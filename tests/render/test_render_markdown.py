@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -179,6 +180,39 @@ def test_markdown_of_a_small_plan_is_not_truncated() -> None:
     assert "omitted" not in render_markdown(one_of_each())
 
 
+def index_of(markdown: str) -> str:
+    """The index of changed agents: from its title to the first details block or note."""
+    start = markdown.index("**Changed agents**")
+    ends = [markdown.find(mark, start) for mark in ("<details>", "> … details of")]
+    return markdown[start : min(end for end in ends if end >= 0)]
+
+
+_GROUP = re.compile(r"^- \*\*`[^`]*` ([a-z -]+) \(([\d,]+)\):\*\* (.*)$", re.M)
+_ROW = re.compile(r"^\| `[^`]*` ([a-z -]+) \| `([^`]+)` \|", re.M)
+
+
+def grouped_names(markdown: str) -> dict[str, list[str]]:
+    """The index's names per action label (``start``, ``update in place``, ...), whether it
+    is a table or names grouped per action."""
+    index = index_of(markdown)
+    groups: dict[str, list[str]] = {}
+    for label, name in _ROW.findall(index):
+        groups.setdefault(label, []).append(name)
+    for label, _, names in _GROUP.findall(index):
+        groups.setdefault(label, []).extend(n for item in names.split(", ") for n in expand(item))
+    return groups
+
+
+def expand(item: str) -> list[str]:
+    """``t-{0008..0010}`` as the shell expands it (``t-0008 t-0009 t-0010``); a name as is."""
+    match = re.fullmatch(r"(.*)\{(\d+)\.\.(\d+)\}", item)
+    if match is None:
+        return [item]
+    prefix, first, last = match.groups()
+    width = len(first) if first.startswith("0") else 0
+    return [f"{prefix}{n:0{width}d}" for n in range(int(first), int(last) + 1)]
+
+
 def test_markdown_over_the_limit_names_changed_agents_first_then_the_details_that_fit() -> None:
     plan = _big_plan(2000)
     markdown = render_markdown(plan)
@@ -189,9 +223,12 @@ def test_markdown_over_the_limit_names_changed_agents_first_then_the_details_tha
     assert "| action | count |" in markdown
     assert "⚠️ **Running agents will be interrupted:**" in markdown
     changed = [a.name for a in plan.agents if a.action != "no-op"]
-    indexed = re.findall(r"^\| `[^`]*` [^|]+ \| `(agent-\d+)` \|", markdown, re.M)
-    assert indexed == changed[: len(indexed)]
-    assert f"| … | {len(changed) - len(indexed):,} more | see the full plan |" in markdown
+    # A table of 1,667 rows would take most of the room: the names are grouped per action.
+    groups = grouped_names(markdown)
+    assert list(groups) == ["start", "update in place", "restart", "stop", "renew token"]
+    assert sorted(name for names in groups.values() for name in names) == changed
+    assert groups["stop"] == [a.name for a in plan.agents if a.action == "stop"]
+    assert "Not every changed agent is named" not in markdown
     kept = re.findall(r"<summary><code>\S+ (agent-\d+)</code>", markdown)
     assert kept == changed[: len(kept)]
     omitted = len(changed) - len(kept)
@@ -202,6 +239,59 @@ def test_markdown_over_the_limit_names_changed_agents_first_then_the_details_tha
         "saved plan artifact (`reconciler show FILE`)."
     ) in markdown
     assert markdown.index("**Changed agents**") < markdown.index("<details>")
+
+
+def new_agent(name: str) -> AgentPlan:
+    """A new agent with the attributes a start shows (about 120 characters of details)."""
+    changes = (
+        FieldChange(path="properties.channel", after=name),
+        FieldChange(path="properties.llm.params.model", after="gpt-4o-mini"),
+        FieldChange(path="properties.tts.vendor", after="microsoft"),
+    )
+    return start(name).model_copy(update={"changes": changes})
+
+
+@pytest.mark.parametrize("count", [503, 3_000])
+def test_markdown_names_every_one_of_thousands_of_new_agents_before_any_detail(
+    count: int,
+) -> None:
+    """Regression: with 503 new agents the index ended "… 94 more" while 30 detail blocks were
+    kept; every name comes first, the details take the room left."""
+    plan = make_plan(*(new_agent(f"voice-support-agent-europe-{i:04d}") for i in range(count)))
+    assert len(render_markdown(plan, max_chars=10_000_000)) > 60_000  # over the limit
+    markdown = render_markdown(plan)
+    assert len(markdown) <= 60_000
+    assert grouped_names(markdown) == {"start": [a.name for a in plan.agents]}
+    assert "more" not in index_of(markdown)
+    assert "<details>" in markdown  # the room left still holds details
+
+
+def test_markdown_writes_numbered_runs_of_names_as_ranges_when_that_makes_them_fit() -> None:
+    names = [f"eu-customer-support-agent-{i:04d}" for i in range(2_990)]
+    names += ["eu-customer-support-agent-3000", "lonely", "tenant-7", "tenant-8"]
+    plan = make_plan(*(start(name) for name in names))
+    markdown = render_markdown(plan)
+    assert len(markdown) <= 60_000
+    index = index_of(markdown)
+    assert "`name-{0001..0500}` stands for every number of the range" in index
+    assert "eu-customer-support-agent-{0000..2989}, eu-customer-support-agent-3000" in index
+    assert grouped_names(markdown) == {"start": sorted(names)}
+
+
+def test_markdown_says_so_when_not_even_the_names_fit() -> None:
+    # 48 characters each, no numbered runs
+    names = [f"{hashlib.sha256(str(i).encode()).hexdigest()[:40]}-support" for i in range(3_000)]
+    names.sort()
+    plan = make_plan(*(start(name) for name in names))
+    markdown = render_markdown(plan)
+    assert len(markdown) <= 60_000
+    index = index_of(markdown)
+    assert "> ⚠️ **Not every changed agent is named here:** the names of all 3,000 do not fit" in (
+        index
+    )
+    (shown,) = grouped_names(markdown).values()
+    assert shown[:-1] == names[: len(shown) - 1]
+    assert shown[-1] == f"{names[len(shown) - 1]} and {3_000 - len(shown):,} more"
 
 
 def test_markdown_over_the_limit_still_names_every_agent_of_a_300_agent_plan() -> None:

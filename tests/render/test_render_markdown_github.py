@@ -8,7 +8,9 @@ block), no raw HTML from plan content, and never more than GitHub's 65,536 chara
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
 import pytest
@@ -154,3 +156,66 @@ def test_github_renders_an_over_cap_plan_with_its_error_above_the_summary() -> N
     assert "This plan cannot be applied:" in caution.group(1)
     assert f"<li>{error}</li>" in caution.group(1)
     assert html.index("<blockquote>") < html.index("<strong>Plan: 3 to start")
+
+
+def _new_agent(name: str) -> AgentPlan:
+    changes = (
+        FieldChange(path="properties.channel", after=name),
+        FieldChange(path="properties.llm.params.model", after="gpt-4o-mini"),
+    )
+    return start(name).model_copy(update={"changes": changes})
+
+
+def _index_text(html: str) -> str:
+    """The rendered text of the index of changed agents (up to the first details block)."""
+    begin = html.index("<strong>Changed agents</strong>")
+    return re.sub(r"<[^>]+>", "", html[begin : html.find("<details>", begin) % len(html)])
+
+
+def _expand(item: str) -> list[str]:
+    """``t-{0008..0010}-eu`` as a shell expands it; any other word as is."""
+    match = re.fullmatch(r"(.*)\{(\d+)\.\.(\d+)\}(.*)", item)
+    if match is None:
+        return [item]
+    prefix, first, last, suffix = match.groups()
+    width = len(first)
+    return [f"{prefix}{n:0{width}d}{suffix}" for n in range(int(first), int(last) + 1)]
+
+
+def _short_name(i: int) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()[:12]
+
+
+@pytest.mark.parametrize(
+    ("count", "name_of"),
+    [
+        (503, lambda i: f"voice-support-agent-europe-{i:04d}"),
+        (3_000, _short_name),
+        (3_000, lambda i: f"tenant-{i:04d}-voice-support-agent-for-europe"),
+    ],
+    ids=["503-new-agents", "3000-short-names", "3000-numbered-long-names"],
+)
+def test_github_shows_the_name_of_every_changed_agent_before_the_details(
+    count: int, name_of: Callable[[int], str]
+) -> None:
+    plan = make_plan(*(_new_agent(name_of(i)) for i in range(count)))
+    markdown = render_markdown(plan)
+    assert "omitted" in markdown  # the details do not all fit
+    tags = _assert_well_formed(markdown, plan)
+    html = github_html(markdown)
+    index = _index_text(html)
+    shown = set(index.replace(",", " ").split())
+    named = {name for item in shown for name in _expand(item)}
+    assert {agent.name for agent in plan.agents} <= named
+    assert "Not every changed agent is named" not in index
+    assert tags.tags.count("details") > 0
+
+
+def test_github_shows_the_warning_when_not_even_the_names_fit() -> None:
+    digests = (hashlib.sha256(str(i).encode()).hexdigest() for i in range(3_000))
+    names = sorted(f"{digest[:40]}-support" for digest in digests)  # 48 characters, no runs
+    plan = make_plan(*(start(name) for name in names))
+    markdown = render_markdown(plan)
+    _assert_well_formed(markdown, plan)
+    html = github_html(markdown)
+    assert "<strong>Not every changed agent is named here:</strong> the names of all 3,000" in html

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import psycopg
 import pytest
 
 from reconciler.errors import EXIT_ERROR, StateError
+from reconciler.models.resources import ResourceRecord
 from reconciler.models.settings import Settings
 from reconciler.state import open_backend
 from reconciler.state.pgbackend import PostgresBackend
 from reconciler.state.pgschema import MIGRATIONS, SCHEMA_VERSION
+from tests.secret_scan import find_leaks
 from tests.served import free_port
 from tests.state.conftest import make_doc, make_record
 
@@ -77,8 +80,17 @@ def test_each_state_key_is_its_own_state(pg_url: str, tmp_path: Path) -> None:
     assert sorted(pg_backend(pg_url, tmp_path, state_key="team-a").store.load().agents) == ["a"]
 
 
-def test_the_schema_is_created_on_first_use_and_versioned(pg_url: str, tmp_path: Path) -> None:
-    pg_backend(pg_url, tmp_path).store.load()
+def table_names(url: str) -> set[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'reconciler_%'")
+        return {row[0] for row in rows}
+
+
+def test_the_schema_is_created_on_first_write_and_versioned(pg_url: str, tmp_path: Path) -> None:
+    store = pg_backend(pg_url, tmp_path).store
+    assert (store.exists, store.load().agents) == (False, {})
+    assert table_names(pg_url) == set()  # a read runs no DDL
+    store.write(make_doc("a"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         (version,) = conn.execute("SELECT version FROM reconciler_schema").fetchone() or (0,)
         tables = {
@@ -99,7 +111,7 @@ def test_the_schema_is_created_on_first_use_and_versioned(pg_url: str, tmp_path:
 
 
 def test_a_schema_from_a_newer_version_is_refused(pg_url: str, tmp_path: Path) -> None:
-    pg_backend(pg_url, tmp_path).store.load()
+    pg_backend(pg_url, tmp_path).store.write(make_doc("a"))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("UPDATE reconciler_schema SET version = %s", (SCHEMA_VERSION + 1,))
     with pytest.raises(StateError, match="newer reconciler") as refused:
@@ -163,6 +175,47 @@ def test_pgpassword_and_password_parameters_are_scrubbed_from_messages(tmp_path:
     assert PASSWORD not in scrubbed and "a b" not in scrubbed
 
 
+SSL_PASSWORD = "ssl-Key-Passphrase-42/+="
+
+
+@pytest.mark.parametrize("database", ["down", "missing"])
+def test_every_secret_connection_parameter_is_masked_in_database_errors(
+    pg_url: str, tmp_path: Path, database: str
+) -> None:
+    """Regression: ``sslpassword=`` (the client key's passphrase) was printed verbatim in every
+    database error, as part of the URL shown, while the password was masked."""
+    secret = quote(SSL_PASSWORD, safe="")
+    if database == "down":
+        url = f"postgresql://postgres@127.0.0.1:{free_port()}/state"
+    else:
+        url = pg_url.rsplit("/", 1)[0] + "/reconciler_no_such_database"
+    url += f"?sslpassword={secret}&password={PASSWORD}&application_name=masked"
+    settings = Settings(project_dir=tmp_path, state=url)
+    assert settings.state == url.split("?")[0] + "?application_name=masked"
+    assert settings.state_shown.endswith("?application_name=masked&sslpassword=***")
+    with pytest.raises(StateError) as failed:
+        pg_backend(url, tmp_path).store.load()
+    message = str(failed.value)
+    assert "cannot connect" in message and "sslpassword=***" in message
+    secrets = {"sslpassword": SSL_PASSWORD, "password": PASSWORD}
+    texts = [("message", message), ("repr", repr(failed.value)), ("settings", repr(settings))]
+    assert find_leaks(texts, secrets, basic_credential=PASSWORD) == []
+
+
+def test_a_connection_string_in_any_form_is_masked_in_one_place(tmp_path: Path) -> None:
+    url = f"postgresql://u@127.0.0.1:{free_port()}/db?sslpassword={quote(SSL_PASSWORD, safe='')}"
+    backend = pg_backend(url, tmp_path)
+    text = backend.session.scrub(
+        "host=h password='it\\'s a secret' sslpassword = plain-Pass oauth_client_secret=c1ient "
+        f"postgresql://u:pw-in-url@h/db?sslmode=require&sslpassword=other-Pass&x=1 "
+        f"echo {quote_plus(SSL_PASSWORD)} {SSL_PASSWORD.encode().hex()}"
+    )
+    assert text == (
+        "host=h password=*** sslpassword = *** oauth_client_secret=*** "
+        "postgresql://u:***@h/db?sslmode=require&sslpassword=***&x=1 echo *** ***"
+    )
+
+
 def test_a_write_to_a_state_deleted_behind_the_store_is_refused(
     pg_url: str, tmp_path: Path
 ) -> None:
@@ -175,13 +228,14 @@ def test_a_write_to_a_state_deleted_behind_the_store_is_refused(
     assert not pg_backend(pg_url, tmp_path).store.exists
 
 
-def test_sessions_opening_a_fresh_database_at_once_create_the_schema_once(
+def test_sessions_writing_to_a_fresh_database_at_once_create_the_schema_once(
     pg_url: str, tmp_path: Path
 ) -> None:
     stores = [pg_backend(pg_url, tmp_path).store for _ in range(4)]
     with ThreadPoolExecutor(len(stores)) as pool:
         found = list(pool.map(lambda store: store.exists, stores))
-    assert found == [False] * len(stores)
+        assert found == [False] * len(stores)
+        list(pool.map(lambda store: store.session.ensure_tables(), stores))
     with psycopg.connect(pg_url, autocommit=True) as conn:
         rows = conn.execute("SELECT version FROM reconciler_schema").fetchall()
     assert rows == [(SCHEMA_VERSION,)]
@@ -189,3 +243,18 @@ def test_sessions_opening_a_fresh_database_at_once_create_the_schema_once(
 
 def test_every_schema_version_has_its_migration() -> None:
     assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_state_with_resources_of_other_kinds_is_refused_rather_than_partly_written(
+    pg_url: str, tmp_path: Path
+) -> None:
+    store = pg_backend(pg_url, tmp_path).store
+    doc = store.write(make_doc("agent-1"))
+    record = ResourceRecord(
+        kind="Widget", name="base", id="w-1", spec={}, spec_digest="sha256:0", created_at=1.0
+    )
+
+    with pytest.raises(StateError, match="resources of kinds other than Agent are not stored"):
+        store.write(doc.model_copy(update={"resources": {record.address: record}}))
+
+    assert pg_backend(pg_url, tmp_path).store.load() == doc

@@ -129,3 +129,27 @@ def test_the_local_backend_never_imports_psycopg(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_state_where_names_the_state_and_requires_a_database_when_asked(tmp_path: Path) -> None:
+    from tests.reliability.inproc import run_cli
+
+    (tmp_path / "reconciler.yaml").write_text("state: ${STATE}\n", encoding="utf-8")
+    local = run_cli("-C", str(tmp_path), "state", "where", env={"STATE": "state/agents.json"})
+    assert (local.code, local.stdout) == (0, f"{tmp_path / 'state' / 'agents.json'}\n")
+    required = run_cli(
+        "-C", str(tmp_path), "state", "where", "--require-database", env={"STATE": "s.json"}
+    )
+    assert required.code == 1
+    assert "the state is a local file" in required.stderr and "lost when this job ends" in (
+        required.stderr
+    )
+    url = f"postgresql://ci:{QUOTED}@db.internal/infra?sslpassword={QUOTED}&sslmode=require"
+    database = run_cli(
+        "-C", str(tmp_path), "state", "where", "--require-database", env={"STATE": url}
+    )
+    assert database.code == 0, str(database)
+    assert database.stdout == (
+        "postgresql://ci:***@db.internal/infra?sslmode=require&sslpassword=*** "
+        "(state key 0123456789abcdef0123456789abcdef)\n"
+    )

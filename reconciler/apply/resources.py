@@ -1,0 +1,273 @@
+"""Apply the resources of kinds other than ``Agent``: by their kind's engine calls, in the
+order of the reference graph.
+
+Three passes, one call at a time, each outcome written to state before the next call begins:
+
+1. the resources the plan *replaces* are deleted (a replace deletes, then creates), in the
+   plan's order reversed (a resource before what it references);
+2. creates, updates and the create half of each replace run in the plan's order (a resource
+   after what it references), each with the ids of what it references as state records them at
+   that moment: a reference to a resource created earlier in this run is sent as its new id;
+3. the resources the plan *deletes* are deleted, in the plan's order reversed: after the
+   updates, since an update may drop the last reference to one of them.
+
+A resource whose reference failed is not attempted, nor is the create half of a replace whose
+delete failed, nor the delete of a resource still referenced by one whose action failed. A
+replace of a resource that another one keeps referencing deletes it while it is referenced: an
+engine that refuses that (in use) fails the replace, cleanly; nothing else is attempted for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+from reconciler.apply.events import ActionResult, ApplyEvent, Phase
+from reconciler.apply.run import Run, as_reconciler_error
+from reconciler.diff import spec_digest
+from reconciler.engine.wire import scrub
+from reconciler.errors import ApplyError, EngineError, StateError
+from reconciler.kinds import resolve_references
+from reconciler.kinds.base import Created, Held
+from reconciler.kinds.references import is_known_after_apply
+from reconciler.models import StateDoc
+from reconciler.models.plan import ResourcePlan
+from reconciler.models.resources import ResourceRecord
+from reconciler.plan import resource_view
+
+
+async def delete_replaced(run: Run, failed: set[str]) -> None:
+    """Delete the resources the plan replaces (their create follows), referencing ones first."""
+    await _deletes(run, failed, "replace")
+
+
+async def delete_removed(run: Run, failed: set[str]) -> None:
+    """Delete the resources the plan deletes, referencing ones first, once every create and
+    update ran (an update may drop the last reference to one of them)."""
+    await _deletes(run, failed, "delete")
+
+
+async def _deletes(run: Run, failed: set[str], which: str) -> None:
+    for action in reversed(run.plan.resources):
+        if action.action != which:
+            continue
+        if run.stopping():
+            return
+        holders = sorted(a for a in failed if action.address in _recorded_references(run, a))
+        if holders:
+            _skip(run, action, f"{', '.join(holders)} still references it")
+            failed.add(action.address)
+            continue
+        if not await _attempt(run, action, _delete_one(run, action), "delete"):
+            failed.add(action.address)
+
+
+def _recorded_references(run: Run, address: str) -> list[str]:
+    record = run.doc.resources.get(address)
+    return record.references if record is not None else []
+
+
+async def create_resources(run: Run, failed: set[str]) -> None:
+    """Create and update every resource the plan creates, updates or replaces, referenced
+    ones first."""
+    for action in run.plan.resources:
+        if action.action not in ("create", "update", "replace") or action.address in failed:
+            continue
+        if run.stopping():
+            return
+        missing = [d for d in action.depends_on if d in failed]
+        if missing:
+            _skip(run, action, f"{', '.join(missing)} failed")
+            failed.add(action.address)
+            continue
+        if not await _attempt(run, action, _put_one(run, action), "create"):
+            failed.add(action.address)
+
+
+def not_attempted(run: Run) -> list[str]:
+    """Addresses of the planned resource actions with no result (the run stopped first)."""
+    reported = {r.name for r in run.result.results}
+    planned = [r.address for r in run.plan.resources if r.action != "no-op"]
+    return [address for address in planned if address not in reported]
+
+
+async def _attempt(run: Run, action: ResourcePlan, work: Awaitable[bool], phase: str) -> bool:
+    """Await ``work``; anything it raises fails the action (a defect also halts the run)."""
+    started = run.ctx.clock()
+    try:
+        return await work
+    except Exception as exc:
+        _failed(run, action, exc, started, phase, action.id)
+        return False
+
+
+async def _delete_one(run: Run, action: ResourcePlan) -> bool:
+    ctx, address = run.ctx, action.address
+    started = ctx.clock()
+    record = run.doc.resources.get(address)
+    if record is None:  # only what state records is ever deleted (a saved plan can be edited)
+        return True
+    run.emit(ApplyEvent(address, action.action, "stop", "begin", record.id))
+    kind = ctx.kinds.kind(record.kind)
+    try:
+        await run.call(lambda: kind.delete(Held(record.id, record.version)))
+    except Exception as exc:
+        _failed(run, action, exc, started, "delete", record.id)
+        return False
+    removed = await run.save_or_halt(lambda d: _without(d, address))
+    duration = ctx.clock() - started
+    if not removed:
+        _failed(run, action, StateError(str(run.halted)), started, "delete", record.id, True)
+        return False
+    run.emit(ApplyEvent(address, action.action, "stop", "done", record.id, duration))
+    if action.action == "delete":
+        run.result.results.append(
+            ActionResult(address, "delete", True, agent_id=record.id, duration_s=duration)
+        )
+    return True
+
+
+async def _put_one(run: Run, action: ResourcePlan) -> bool:
+    ctx, address = run.ctx, action.address
+    started = ctx.clock()
+    resource = run.desired.resources[address]
+    kind = ctx.kinds.kind(resource.kind)
+    ids: dict[str, str | None] = {a: r.id for a, r in run.doc.resources.items()}
+    body: dict[str, Any] = resolve_references(resource.spec, ids)
+    unknown = [d for d in action.depends_on if ids.get(d) is None]
+    if unknown or _has_unknown(body):
+        why = f"{address} references {', '.join(unknown)}, which state does not record"
+        _failed(run, action, ApplyError(why), started, "create", None)
+        return False
+    record = run.doc.resources.get(address)
+    phase: Phase = "update" if action.action == "update" and record is not None else "start"
+    run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
+    try:
+        if phase == "update" and record is not None:
+            changed = tuple(str(c.path) for c in action.changes)
+            held = Held(record.id, record.version)
+            version = await run.call(lambda: kind.update(held, body, changed))
+            resource_id = record.id
+        else:
+            created: Created = await run.call(lambda: kind.create(resource.name, body))
+            resource_id, version = created
+    except Exception as exc:
+        _failed(run, action, exc, started, phase, record.id if record else None)
+        return False
+    spec = resource_view(resource, run.doc.salt, ids)
+    new = ResourceRecord(
+        kind=resource.kind,
+        name=resource.name,
+        id=resource_id,
+        version=version,
+        spec=spec,
+        spec_digest=spec_digest(spec),
+        created_at=record.created_at if record is not None and phase == "update" else started,
+        references=list(kind.references(resource.spec)),
+    )
+    if not await run.save_or_halt(lambda d: _with(d, new)):
+        _failed(run, action, StateError(str(run.halted)), started, phase, resource_id, True)
+        return False
+    duration = ctx.clock() - started
+    run.emit(ApplyEvent(address, action.action, phase, "done", resource_id, duration))
+    run.result.results.append(
+        ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
+    )
+    return True
+
+
+def _has_unknown(value: Any) -> bool:
+    if is_known_after_apply(value):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return False
+
+
+def _secrets(run: Run, address: str) -> set[str]:
+    """Every string under a sensitive path of the desired resource at ``address``."""
+    resource = run.desired.resources.get(address)
+    if resource is None:
+        return set()
+    found: set[str] = set()
+    for path in resource.sensitive:
+        stack = [path.get_in(resource.spec)]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                found.add(node)
+            elif isinstance(node, dict):
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    return found
+
+
+def _with(doc: StateDoc, record: ResourceRecord) -> StateDoc:
+    return doc.model_copy(update={"resources": {**doc.resources, record.address: record}})
+
+
+def _without(doc: StateDoc, address: str) -> StateDoc:
+    kept = {a: r for a, r in doc.resources.items() if a != address}
+    return doc.model_copy(update={"resources": kept})
+
+
+def _skip(run: Run, action: ResourcePlan, why: str) -> None:
+    run.result.results.append(
+        ActionResult(
+            action.address,
+            action.action,
+            False,
+            action.id,
+            reason="Skipped",
+            detail=f"not attempted: {why}",
+        )
+    )
+
+
+def _failed(
+    run: Run,
+    action: ResourcePlan,
+    exc: Exception,
+    started: float,
+    phase: str,
+    resource_id: str | None,
+    reached_engine: bool = False,
+) -> None:
+    error = as_reconciler_error(exc)
+    if error is not exc:
+        run.halt(error)
+    reason = error.reason if isinstance(error, EngineError) else type(error).__name__
+    if reached_engine:
+        reason = "StateWriteFailed"
+    detail = error.detail if isinstance(error, EngineError) and error.detail else str(error)
+    detail = scrub(detail, _secrets(run, action.address))  # an engine may echo what it was sent
+    if isinstance(error, EngineError):
+        reason = scrub(reason, _secrets(run, action.address))
+    duration = run.ctx.clock() - started
+    run.result.results.append(
+        ActionResult(
+            name=action.address,
+            action=action.action,
+            ok=False,
+            agent_id=resource_id,
+            duration_s=duration,
+            reason=reason,
+            detail=f"{phase}: {detail}",
+            reached_engine=reached_engine,
+        )
+    )
+    event_phase: Phase = "update" if phase == "update" else "stop" if phase == "delete" else "start"
+    run.emit(
+        ApplyEvent(
+            action.address,
+            action.action,
+            event_phase,
+            "failed",
+            resource_id,
+            duration,
+            f"{phase} failed: {reason} {detail}",
+        )
+    )

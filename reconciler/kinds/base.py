@@ -1,0 +1,75 @@
+"""What a kind is: the rules every kind states (:class:`KindRules`) and, for a kind that the
+generic plan and executor carry, its engine calls (:class:`Kind`).
+
+A kind's module implements these protocols in one place; the core finds it through the
+:class:`~reconciler.kinds.registry.KindRegistry` and never names a kind. A kind's engine calls
+are bound to their engine when the kind is built (the project's wiring gives it its client), so
+the executor only says *what* to do: create this spec, update that id, delete it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+
+from pydantic import BaseModel
+
+from reconciler.models.fieldpath import FieldPath
+
+
+class Created(NamedTuple):
+    """What a create answered: the engine's id of the new resource and its version."""
+
+    id: str
+    version: str | None = None
+    """The engine's version of it (an ``ETag``), when the engine versions resources; state
+    records it, and updates and deletes send it back (``If-Match``)."""
+
+
+class Held(NamedTuple):
+    """A resource the state records, as a kind's engine calls see it."""
+
+    id: str
+    version: str | None = None
+
+
+class KindRules(Protocol):
+    """What every kind states about itself."""
+
+    @property
+    def name(self) -> str:
+        """The manifest's ``kind:`` (``Agent``, ``SecretSet``), the first half of an address."""
+
+    @property
+    def manifest_model(self) -> type[BaseModel]:
+        """The pydantic model a manifest of this kind validates against (``reconciler schema``)."""
+
+    def forces_replacement(self, path: FieldPath) -> bool:
+        """True when a change at ``path`` cannot be made in place: the resource is replaced."""
+
+    def references(self, spec: dict[str, Any]) -> tuple[str, ...]:
+        """The addresses (``KIND/NAME``) the spec references, sorted; usually
+        :func:`reconciler.kinds.references.find_references`."""
+
+
+class Kind(KindRules, Protocol):
+    """A kind that the generic plan and executor carry: its rules and its engine calls."""
+
+    def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
+        """Paths of ``spec`` that are secret or write-only: recorded and shown as digests only."""
+
+    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+        """Create the resource (references already resolved to ids): the id the engine gave it
+        and its version."""
+
+    async def update(
+        self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
+    ) -> str | None:
+        """Bring ``resource`` to ``spec`` in place; ``changed`` lists the paths that differ
+        (written as text), so a kind can send only those. Returns the new version. A kind whose
+        engine versions its resources sends ``resource.version`` as its precondition."""
+
+    async def delete(self, resource: Held) -> None:
+        """Delete the resource; one that is already gone is not an error."""
+
+    async def read(self, resource_id: str) -> dict[str, Any] | None:
+        """The resource as the engine holds it now (its live status), or None when it is gone."""

@@ -1,0 +1,69 @@
+"""Resources of any kind: what a manifest declares, what state records, what the plan does.
+
+The v2 running agent (``kind: Agent``) keeps its own, richer models (:class:`DesiredAgent`,
+:class:`AgentRecord`, :class:`AgentPlan`), which the golden outputs are made of. Every other kind
+is carried by the three kind-agnostic models here, which name a resource by its *address*
+``KIND/NAME`` (``SecretSet/llm_keys``) and leave what its spec means to its kind's module
+(:mod:`reconciler.kinds`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+
+from reconciler.models.fieldpath import FieldPath
+
+ResourceAction = Literal["create", "update", "replace", "delete", "no-op"]
+"""What the plan does to a resource: ``replace`` deletes it and creates it again (a change of a
+field its kind cannot change in place)."""
+
+
+def address(kind: str, name: str) -> str:
+    """The address of a resource: ``KIND/NAME``, the form ``{ref: ...}`` and ``--target`` use."""
+    return f"{kind}/{name}"
+
+
+class DesiredResource(BaseModel):
+    """One resource as its manifest declares it (real values: in memory only, like an agent)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    """The manifest's ``kind:`` (a key of the kind registry)."""
+    name: str
+    path: str = ""
+    """Manifest file, relative to the project directory."""
+    line: int = 0
+    spec: dict[str, Any]
+    """What is diffed and sent, references (``{ref: KIND/NAME}``) still unresolved."""
+    sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
+    """Paths in ``spec`` whose values are secret (recorded and shown only as digests)."""
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.name)
+
+
+class ResourceRecord(BaseModel):
+    """One resource the tool created: the id the engine gave it and the spec it was given."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: str
+    name: str
+    id: str
+    """What the engine calls it (the id its create answered with)."""
+    version: str | None = None
+    """The engine's version of it (an ``ETag``) as last answered, when the engine has them."""
+    spec: dict[str, Any]
+    """Redacted spec as applied, references resolved to the ids they named."""
+    spec_digest: str
+    created_at: FiniteFloat
+    references: list[str] = Field(default_factory=list)
+    """The addresses its spec referenced when applied: it is deleted before them."""
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.name)

@@ -1,0 +1,163 @@
+"""What every renderer shows of the resources of kinds other than ``Agent``.
+
+A plan with no such resource renders exactly as before: each renderer adds its resources part
+only when :attr:`Plan.resources` is not empty. Resources are shown by address (``KIND/NAME``),
+in the plan's order (what is referenced first), with the same field views as an agent's changes;
+an id that only apply will learn is shown as ``(known after apply)``, a change that cannot be
+made in place is marked ``# forces replacement``. Nothing here names a kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler.kinds import KNOWN_AFTER_APPLY, is_known_after_apply
+from reconciler.models import Plan
+from reconciler.models.plan import ResourcePlan
+from reconciler.render.common import (
+    FORCES_RESTART,
+    ChangeView,
+    change_kind,
+    change_view,
+    created_view,
+    is_sensitive,
+)
+from reconciler.render.created import created_fields
+
+SYMBOLS: dict[str, str] = {
+    "create": "+",
+    "update": "~",
+    "replace": "-/+",
+    "delete": "-",
+    "no-op": " ",
+}
+"""Terraform's symbol of each resource action."""
+
+VERBS: dict[str, str] = {
+    "create": "will be created",
+    "update": "will be updated in place",
+    "replace": "will be replaced (deleted, then created again)",
+    "delete": "will be deleted",
+    "no-op": "is unchanged",
+}
+
+LABELS: dict[str, str] = {
+    "create": "create",
+    "update": "update in place",
+    "replace": "replace",
+    "delete": "delete",
+    "no-op": "unchanged",
+}
+
+FORCES_REPLACEMENT = "# forces replacement"
+
+
+class _Known:
+    """Stands for an id known only after apply while a new resource's spec is listed."""
+
+
+_KNOWN = _Known()
+
+
+def changed_resources(plan: Plan) -> list[ResourcePlan]:
+    """The resources the plan acts on, in plan order."""
+    return [r for r in plan.resources if r.action != "no-op"]
+
+
+def resources_summary_line(plan: Plan) -> str:
+    """``Resources: 1 to create, 1 to replace; 2 unchanged.`` (zero counts left out)."""
+    counts = dict.fromkeys(SYMBOLS, 0)
+    for resource in plan.resources:
+        counts[resource.action] += 1
+    parts = [
+        f"{counts[a]} to {LABELS[a]}"
+        for a in ("create", "update", "replace", "delete")
+        if counts[a]
+    ]
+    unchanged = f"{counts['no-op']} unchanged"
+    if not parts:
+        return f"Resources: no changes; {unchanged}."
+    return f"Resources: {', '.join(parts)}; {unchanged}."
+
+
+def resource_change_views(resource: ResourcePlan) -> Iterator[ChangeView]:
+    """What a reviewer sees of ``resource``: every attribute of a new one, else its changes."""
+    if resource.create_spec is not None:
+        for field in created_fields(_with_known(resource.create_spec)):
+            if field.value is _KNOWN:
+                yield ChangeView(path=field.text, kind="add", marker="", after=KNOWN_AFTER_APPLY)
+            else:
+                yield created_view(field)
+        return
+    for change in resource.changes:
+        if not is_sensitive(change) and is_known_after_apply(change.after):
+            before = change_view(change.model_copy(update={"after": None}), "update").before
+            marker = FORCES_REPLACEMENT if change.forces_restart else ""
+            kind = change_kind(change)
+            yield ChangeView(
+                change.path.format(), kind, marker, before=before, after=KNOWN_AFTER_APPLY
+            )
+            continue
+        view = change_view(change, "update")
+        if view.marker == FORCES_RESTART:
+            view = dataclasses.replace(view, marker=FORCES_REPLACEMENT)
+        yield view
+
+
+def resource_json(resource: ResourcePlan) -> dict[str, Any]:
+    """One resource's entry of the JSON plan (known-after-apply values as that text)."""
+    if resource.create_spec is not None:
+        changes = [
+            {
+                "path": field.text,
+                "kind": "add",
+                "before": None,
+                "after": _json_value(field.value),
+                "sensitive": field.sensitive,
+                "forces_replacement": False,
+            }
+            for field in created_fields(_with_known(resource.create_spec))
+        ]
+    else:
+        changes = []
+        for change in resource.changes:
+            sensitive = is_sensitive(change)
+            changes.append(
+                {
+                    "path": str(change.path),
+                    "kind": change_kind(change),
+                    "before": None if sensitive else _json_value(change.before),
+                    "after": None if sensitive else _json_value(change.after),
+                    "sensitive": sensitive,
+                    "forces_replacement": change.forces_restart,
+                }
+            )
+    return {
+        "address": resource.address,
+        "kind": resource.kind,
+        "name": resource.name,
+        "action": resource.action,
+        "reason": resource.reason,
+        "id": resource.id,
+        "depends_on": list(resource.depends_on),
+        "changes": changes,
+    }
+
+
+def _json_value(value: Any) -> Any:
+    if value is _KNOWN or is_known_after_apply(value):
+        return KNOWN_AFTER_APPLY
+    return value
+
+
+def _with_known(value: Any) -> Any:
+    """``value`` with every known-after-apply marker replaced by :data:`_KNOWN` (a leaf)."""
+    if is_known_after_apply(value):
+        return _KNOWN
+    if isinstance(value, dict):
+        return {k: _with_known(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_known(v) for v in value]
+    return value

@@ -1,0 +1,110 @@
+"""List endpoints: ``limit``/``cursor``/``order`` and the envelope
+``{"data": {"count", "list"}, "has_more", "next_cursor"}`` (documented).
+
+The cursor is opaque to clients: base64url of the kind, the order, the position (the last item's
+creation sequence) and the filters of the first page, so that later pages keep the filters the
+first one resolved (for sessions, "the last two hours" is fixed when the first page is read).
+A cursor of another kind or order, or one that does not decode, is a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import invalid
+from .rules import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
+from .store import PlatformStore, Resource
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A validated list query."""
+
+    kind: str
+    limit: int
+    ascending: bool
+    order: str
+    after: int | None
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+def page_request(
+    kind: str, query: Mapping[str, str], filters: Callable[[], dict[str, Any]] | None = None
+) -> PageRequest:
+    """Read ``limit``, ``order`` and ``cursor``; ``filters`` gives a first page's filters."""
+    top = MAX_LIMIT[kind]
+    raw_limit = query.get("limit")
+    limit = DEFAULT_LIMIT
+    if raw_limit is not None:
+        if not raw_limit.strip().isdigit() or not 1 <= int(raw_limit) <= top:
+            raise invalid("limit", f"must be an integer from 1 to {top}")
+        limit = int(raw_limit)
+    order = query.get("order", ORDERS[0])
+    if order not in ORDERS:
+        raise invalid("order", f"must be one of {', '.join(ORDERS)}")
+    cursor = query.get("cursor")
+    if cursor:
+        data = _decode(cursor)
+        if data.get("k") != kind or not isinstance(data.get("s"), int):
+            raise invalid("cursor", "is not a cursor of this list")
+        if data.get("o") != order:
+            raise invalid("cursor", "was made for another order; pass the same order")
+        saved = data.get("f")
+        return PageRequest(
+            kind, limit, order.endswith(".asc"), order, data["s"], saved if saved else {}
+        )
+    return PageRequest(
+        kind, limit, order.endswith(".asc"), order, None, filters() if filters else {}
+    )
+
+
+def _decode(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise invalid("cursor", "is not a valid cursor; pass next_cursor unchanged") from None
+    if not isinstance(value, dict):
+        raise invalid("cursor", "is not a valid cursor; pass next_cursor unchanged")
+    return value
+
+
+def _encode(request: PageRequest, seq: int) -> str:
+    data: dict[str, Any] = {"k": request.kind, "o": request.order, "s": seq}
+    if request.filters:
+        data["f"] = request.filters
+    raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def page(
+    store: PlatformStore,
+    app_id: str,
+    request: PageRequest,
+    view: Callable[[Resource], dict[str, Any] | None],
+) -> dict[str, Any]:
+    """One page of the envelope; ``view`` gives an item's JSON, or None to leave it out."""
+    items: list[tuple[int, dict[str, Any]]] = []
+    more = False
+    resources: Iterable[Resource] = store.scan(
+        app_id, request.kind, after=request.after, ascending=request.ascending
+    )
+    for resource in resources:
+        shown = view(resource)
+        if shown is None:
+            continue
+        if len(items) == request.limit:
+            more = True
+            break
+        items.append((resource.seq, shown))
+    next_cursor = _encode(request, items[-1][0]) if more else None
+    return {
+        "data": {"count": len(items), "list": [item for _, item in items]},
+        "has_more": more,
+        "next_cursor": next_cursor,
+    }

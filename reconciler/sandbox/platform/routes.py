@@ -1,0 +1,191 @@
+"""HTTP routes of the Platform API under ``/conversational-ai/v1/projects/{appid}``.
+
+Every request goes through the pipeline of the engine routes: request log -> random faults
+(before authentication) -> authentication (401 ``InvalidPermission``) -> targeted fault rules
+-> the operation -> its JSON answer. Every answer, errors included, carries an
+``Agora-Request-Id``; resources that have versions also carry ``ETag``. Fault rules match a
+route by its operation id (``rules.OPERATIONS``), ``name`` by a secret set's name and
+``agent_id`` by the id in the path (agent, number, session or campaign).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..auth import authenticate
+from ..errors import ApiFailure
+from ..faults import Decision, DroppedResponse
+from . import agents, campaigns, numbers, secret_sets, sessions
+from .context import Answer, Platform, Req
+from .errors import failure
+from .rules import PREFIX, REQUEST_ID_HEADER
+
+Operation = Callable[[Req], Answer]
+Endpoint = Callable[[Request], Awaitable[Response | DroppedResponse]]
+_ID_PARAMS = ("agent_id", "number_id", "session_id", "campaign_id", "campaign_action")
+
+
+class _Answer(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _with_id(response: Response, request_id: str) -> Response:
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _act(decision: Decision, entry: dict[str, Any]) -> DroppedResponse | None:
+    if decision.source is not None:
+        entry["fault"] = decision.source
+    if decision.kind == "error" and decision.failure is not None:
+        raise decision.failure
+    if decision.kind == "drop":
+        entry["status"] = "dropped"
+        return DroppedResponse()
+    return None
+
+
+def _endpoint(platform: Platform, operation_id: str, operation: Operation) -> Endpoint:
+    sb = platform.sandbox
+
+    async def endpoint(request: Request) -> Response | DroppedResponse:
+        request_id = secrets.token_hex(16)
+        params = {k: str(v) for k, v in request.path_params.items()}
+        app_id = params.pop("appid")
+        ident = next((params[k] for k in _ID_PARAMS if k in params), None)
+        if ident is not None and operation_id == "campaign-action":
+            ident = ident.rpartition(":")[0] or ident
+        entry = sb.log_request(
+            method=request.method,
+            path=request.url.path,
+            route=operation_id,
+            app_id=app_id,
+            agent_id=ident,
+            name=params.get("name"),
+            auth=None,
+            status=None,
+            fault=None,
+            request_id=request_id,
+        )
+        epoch = sb.epoch
+        sb.clock.refresh()
+        decision = sb.faults.draw(operation_id)
+        if decision.delay_s > 0:
+            await asyncio.sleep(decision.delay_s)
+        try:
+            early = _act(decision, entry)
+            if early is not None:
+                return early
+            entry["auth"] = authenticate(
+                request.headers.get("authorization"),
+                app_id=app_id,
+                customer_id=sb.config.customer_id,
+                customer_secret=sb.config.customer_secret,
+                app_certificate=sb.config.app_certificate,
+                now=sb.clock.real(),
+            )
+            raw = await request.body() if request.method in ("POST", "PUT", "PATCH") else b""
+            rule = sb.faults.match(operation_id, app_id, params.get("name"), ident)
+            if rule.delay_s > 0:
+                await asyncio.sleep(rule.delay_s)
+            early = _act(rule, entry)
+            if early is not None:
+                return early
+            if sb.epoch != epoch:  # reset while this request waited: it is not carried out
+                entry["status"] = "dropped"
+                return DroppedResponse()
+            req = Req(
+                platform,
+                app_id,
+                params,
+                dict(request.query_params),
+                {k.lower(): v for k, v in request.headers.items()},
+                raw,
+                operation_id,
+            )
+            answer = operation(req)
+            if rule.kind == "drop_after":
+                entry["status"] = "dropped"
+                return DroppedResponse()
+            entry["status"] = answer.status
+            response = _Answer(answer.body, status_code=answer.status, headers=answer.headers)
+            return _with_id(response, request_id)
+        except ApiFailure as exc:
+            entry["status"] = exc.status
+            return _with_id(exc.response(), request_id)
+
+    return endpoint
+
+
+_SECRETS = "/secrets"
+_SET = "/secrets/{name}"
+_KEY = "/secrets/{name}/keys/{key}"
+_AGENT = "/agents/{agent_id}"
+_NUMBER = "/numbers/{number_id}"
+_SESSION = "/sessions/{session_id}"
+TABLE: tuple[tuple[str, str, str, Operation], ...] = (
+    ("create-secret-set", "POST", _SECRETS, secret_sets.create),
+    ("list-secret-sets", "GET", _SECRETS, secret_sets.list_sets),
+    ("retrieve-secret-set", "GET", _SET, secret_sets.retrieve),
+    ("replace-secret-set", "PUT", _SET, secret_sets.replace),
+    ("update-secret-set", "PATCH", _SET, secret_sets.update),
+    ("delete-secret-set", "DELETE", _SET, secret_sets.delete),
+    ("set-secret-key", "PUT", _KEY, secret_sets.set_key),
+    ("delete-secret-key", "DELETE", _KEY, secret_sets.delete_key),
+    ("create-agent", "POST", "/agents", agents.create),
+    ("list-agents", "GET", "/agents", agents.list_agents),
+    ("retrieve-agent", "GET", _AGENT, agents.retrieve),
+    ("update-agent", "PATCH", _AGENT, agents.update),
+    ("delete-agent", "DELETE", _AGENT, agents.delete),
+    ("create-number", "POST", "/numbers", numbers.create),
+    ("list-numbers", "GET", "/numbers", numbers.list_numbers),
+    ("retrieve-number", "GET", _NUMBER, numbers.retrieve),
+    ("update-number", "PATCH", _NUMBER, numbers.update),
+    ("delete-number", "DELETE", _NUMBER, numbers.delete),
+    ("start-session", "POST", "/sessions", sessions.start),
+    ("start-ephemeral-session", "POST", "/sessions/ephemeral", sessions.start_ephemeral),
+    ("list-sessions", "GET", "/sessions", sessions.list_sessions),
+    ("retrieve-session", "GET", _SESSION, sessions.retrieve),
+    ("update-session", "PATCH", _SESSION, sessions.update),
+    ("stop-session", "POST", _SESSION + "/stop", sessions.stop),
+    ("create-campaign", "POST", "/campaigns", campaigns.create),
+    ("list-campaigns", "GET", "/campaigns", campaigns.list_campaigns),
+    ("retrieve-campaign", "GET", "/campaigns/{campaign_id}", campaigns.retrieve),
+    ("campaign-action", "POST", "/campaigns/{campaign_action}", campaigns.action),
+    ("delete-campaign", "DELETE", "/campaigns/{campaign_id}", campaigns.delete),
+)
+"""Operation id, method, path under ``rules.PREFIX``, handler."""
+
+
+def platform_routes(platform: Platform) -> list[BaseRoute]:
+    """The Platform routes, then one catch-all under ``/conversational-ai/`` that answers an
+    unknown path (404 ``NotFound``) or method (405 ``MethodNotAllowed``) in the Platform's
+    error shape, with its request id."""
+    routes: list[Route] = [
+        Route(PREFIX + path, _endpoint(platform, op, handler), methods=[method], name=op)
+        for op, method, path, handler in TABLE
+    ]
+
+    async def unmatched(request: Request) -> Response:
+        path = request.url.path
+        known = any(route.path_regex.match(path) for route in routes)
+        if known:
+            error = failure("MethodNotAllowed", f"{request.method} is not allowed on {path}.")
+        else:
+            error = failure("NotFound", f"No endpoint {request.method} {path}.")
+        return _with_id(error.response(), secrets.token_hex(16))
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    catch_all = Route("/conversational-ai/{rest:path}", unmatched, methods=methods)
+    return [*routes, catch_all]

@@ -1,0 +1,256 @@
+"""Secret sets: create, list, retrieve, replace (PUT), update (PATCH), delete, set one key and
+delete one key. A set is addressed by its name; values are write-only (never returned, and
+never stored: a key keeps a salted digest and its size)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from . import checks
+from .context import Answer, Req
+from .errors import failure, invalid, not_found
+from .listing import page, page_request
+from .preconditions import check_if_match, check_if_none_match
+from .rules import (
+    CREATED,
+    KEY_IN_USE_REASON,
+    LAST_KEY_REASON,
+    MAX_SECRET_SET_BYTES,
+    NAME_RE,
+    SECRET_VALUE_MIN_CHARS,
+    UNCHANGED_WRITE_KEEPS_ETAG,
+)
+from .store import PlatformStore, Resource, new_etag
+
+KIND = "secret_set"
+DELETED = {"deleted": True}
+
+
+def view(resource: Resource) -> dict[str, Any]:
+    """The set as the API shows it: its name and key names, never a value."""
+    return {
+        "name": resource.id,
+        "keys": sorted(resource.body["keys"]),
+        "create_ts": int(resource.create_ts),
+        "update_ts": int(resource.update_ts),
+    }
+
+
+def _answer(resource: Resource, status: int = 200) -> Answer:
+    return Answer(view(resource), status, {"ETag": resource.etag})
+
+
+def digest_of(store: PlatformStore, value: str) -> str:
+    """The salted digest a key keeps of its value."""
+    salt = store.salt().encode()
+    return hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _key_entry(
+    req: Req, key: str, value: Any, fields: tuple[str, str], old: dict[str, Any] | None
+) -> Any:
+    """The stored entry of a key set to ``value`` (``old`` when the value is unchanged);
+    ``fields`` names the key and the value in error details."""
+    if not NAME_RE.fullmatch(key):
+        raise invalid(fields[0], "a key is 1 to 64 characters from A-Z, a-z, 0-9 and _")
+    if not isinstance(value, str) or len(value) < SECRET_VALUE_MIN_CHARS:
+        raise invalid(
+            fields[1], f"must be a string of at least {SECRET_VALUE_MIN_CHARS} characters"
+        )
+    now = req.platform.now()
+    value_digest = digest_of(req.platform.store, value)
+    if UNCHANGED_WRITE_KEEPS_ETAG and old is not None and old["digest"] == value_digest:
+        return old
+    size = len(json.dumps(key).encode()) + 1 + len(json.dumps(value, ensure_ascii=False).encode())
+    return {
+        "digest": value_digest,
+        "size": size,
+        "etag": new_etag(),
+        "create_ts": old["create_ts"] if old is not None else now,
+        "update_ts": now,
+    }
+
+
+def _check_size(keys: dict[str, Any]) -> None:
+    total = 2 + sum(entry["size"] for entry in keys.values()) + max(len(keys) - 1, 0)
+    if total > MAX_SECRET_SET_BYTES:
+        raise invalid("secrets", f"the set would hold {total} bytes; at most 64 KiB is allowed")
+
+
+def _secrets(body: dict[str, Any], *, nulls: bool) -> dict[str, Any]:
+    secrets = body.get("secrets")
+    if secrets is None:
+        raise invalid("secrets", "field required")
+    if not isinstance(secrets, dict):
+        raise invalid("secrets", "must be an object of key names to values")
+    checks.no_unknown(body, ("name", "secrets"), "")
+    if not nulls and not secrets:
+        raise invalid("secrets", "a secret set needs at least one key")
+    return secrets
+
+
+def _load(req: Req, name: str) -> Resource:
+    resource = req.platform.store.get(req.app_id, KIND, name)
+    if resource is None:
+        raise not_found("Secret set", name)
+    return resource
+
+
+def _refuse_removal(req: Req, name: str, removed: list[str]) -> None:
+    """SecretSetInUse when an agent references one of the ``removed`` keys of set ``name``."""
+    targets = [f"secret_key:{name}.{key}" for key in removed]
+    users = req.platform.store.referrers(req.app_id, targets)
+    if users:
+        _, agent_id, target = users[0]
+        key = target.partition(".")[2]
+        raise failure(
+            KEY_IN_USE_REASON,
+            f"Key {key} of secret set {name} is referenced by agent {agent_id}. Remove the "
+            "reference first.",
+        )
+
+
+def _save(req: Req, resource: Resource, keys: dict[str, Any], changed: bool) -> Resource:
+    if not keys:
+        raise failure(
+            LAST_KEY_REASON,
+            f"secrets: secret set {resource.id} must keep at least one key; delete the set "
+            "instead.",
+        )
+    _check_size(keys)
+    if changed or not UNCHANGED_WRITE_KEEPS_ETAG:
+        resource.body = {"keys": keys}
+        resource.etag = new_etag()
+        resource.update_ts = req.platform.now()
+        req.platform.store.put(resource)
+    return resource
+
+
+def create(req: Req) -> Answer:
+    """POST /secrets."""
+    body = req.json_object()
+    name = body.get("name")
+    if name is None:
+        raise invalid("name", "field required")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise invalid("name", "use 1 to 64 characters from A-Z, a-z, 0-9 and _")
+    secrets = _secrets(body, nulls=False)
+    keys = {k: _key_entry(req, k, v, ("secrets", f"secrets.{k}"), None) for k, v in secrets.items()}
+    _check_size(keys)
+    store = req.platform.store
+    with store.store.transaction():
+        if store.get(req.app_id, KIND, name) is not None:
+            raise failure("SecretSetAlreadyExists", f"A secret set named {name} already exists.")
+        now = req.platform.now()
+        resource = Resource(req.app_id, KIND, name, new_etag(), now, now, {"keys": keys})
+        store.put(resource, ())
+    return _answer(resource, CREATED)
+
+
+def list_sets(req: Req) -> Answer:
+    """GET /secrets."""
+    request = page_request(KIND, req.query)
+    return Answer(page(req.platform.store, req.app_id, request, view))
+
+
+def retrieve(req: Req) -> Answer:
+    """GET /secrets/{name}."""
+    return _answer(_load(req, req.params["name"]))
+
+
+def replace(req: Req) -> Answer:
+    """PUT /secrets/{name}: the set holds exactly the keys given (If-Match required)."""
+    name = req.params["name"]
+    body = req.json_object()
+    secrets = _secrets(body, nulls=False)
+    with req.platform.store.store.transaction():
+        resource = _load(req, name)
+        check_if_match(req, resource.etag, f"Secret set {name}")
+        old = resource.body["keys"]
+        keys = {
+            k: _key_entry(req, k, v, ("secrets", f"secrets.{k}"), old.get(k))
+            for k, v in secrets.items()
+        }
+        _refuse_removal(req, name, sorted(set(old) - set(keys)))
+        return _answer(_save(req, resource, keys, keys != old))
+
+
+def update(req: Req) -> Answer:
+    """PATCH /secrets/{name}: a string sets a key, null removes it, omitted keys stay."""
+    name = req.params["name"]
+    secrets = _secrets(req.json_object(), nulls=True)
+    with req.platform.store.store.transaction():
+        resource = _load(req, name)
+        check_if_match(req, resource.etag, f"Secret set {name}")
+        old = resource.body["keys"]
+        keys = dict(old)
+        removed = []
+        for key, value in secrets.items():
+            if value is None:
+                if keys.pop(key, None) is not None:
+                    removed.append(key)
+            else:
+                keys[key] = _key_entry(req, key, value, ("secrets", f"secrets.{key}"), old.get(key))
+        _refuse_removal(req, name, removed)
+        return _answer(_save(req, resource, keys, keys != old))
+
+
+def delete(req: Req) -> Answer:
+    """DELETE /secrets/{name} (If-Match required; refused while an agent references it)."""
+    name = req.params["name"]
+    store = req.platform.store
+    with store.store.transaction():
+        resource = _load(req, name)
+        check_if_match(req, resource.etag, f"Secret set {name}")
+        users = store.referrers(req.app_id, [f"secret_set:{name}"])
+        if users:
+            raise failure(
+                "SecretSetInUse",
+                f"Secret set {name} is referenced by agent {users[0][1]}. Remove the reference "
+                "before deleting the set.",
+            )
+        store.delete(req.app_id, KIND, name)
+    return Answer(DELETED)
+
+
+def set_key(req: Req) -> Answer:
+    """PUT /secrets/{name}/keys/{key}: 201 for a new key, 200 when it replaces a value.
+
+    ``If-Match`` is the key's ETag, ``If-None-Match: *`` creates only; the answer's ``ETag`` is
+    the key's (UNCONFIRMED: the body is the set).
+    """
+    name, key = req.params["name"], req.params["key"]
+    body = req.json_object()
+    checks.no_unknown(body, ("value",), "")
+    if "value" not in body:
+        raise invalid("value", "field required")
+    with req.platform.store.store.transaction():
+        resource = _load(req, name)
+        old = resource.body["keys"]
+        entry = old.get(key)
+        what = f"Key {key} of secret set {name}"
+        check_if_none_match(req, entry is not None, what)
+        check_if_match(req, entry["etag"] if entry is not None else None, what)
+        new = _key_entry(req, key, body["value"], ("key", "value"), entry)
+        keys = {**old, key: new}
+        _save(req, resource, keys, new is not entry)
+    return Answer(view(resource), CREATED if entry is None else 200, {"ETag": new["etag"]})
+
+
+def delete_key(req: Req) -> Answer:
+    """DELETE /secrets/{name}/keys/{key} (refused while referenced, or for the last key)."""
+    name, key = req.params["name"], req.params["key"]
+    with req.platform.store.store.transaction():
+        resource = _load(req, name)
+        old = resource.body["keys"]
+        entry = old.get(key)
+        if entry is None:
+            raise not_found(f"Key of secret set {name}:", key)
+        check_if_match(req, entry["etag"], f"Key {key} of secret set {name}")
+        _refuse_removal(req, name, [key])
+        keys = {k: v for k, v in old.items() if k != key}
+        _save(req, resource, keys, True)
+    return Answer(DELETED)

@@ -1,0 +1,139 @@
+"""Read-only commands on a PostgreSQL state never run DDL nor write: they work with a role that
+may only read, and a database without the state tables means "no state recorded yet".
+
+Each test makes a real role with ``SELECT`` only (no ``CREATE`` on the schema) in a throwaway
+database and runs the CLI in this process against the in-process sandbox engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from reconciler.errors import EXIT_ERROR
+from tests.apply.harness import MANIFEST_TEMPLATE
+from tests.reliability.inproc import CliResult, run_cli
+from tests.state.pg import admin
+
+READ_ONLY_COMMANDS = [
+    ("plan",),
+    ("plan", "--no-refresh"),
+    ("plan", "--format", "json"),
+    ("state", "list"),
+    ("state", "show"),
+    ("state", "pull"),
+    ("state", "where"),
+    ("drift",),
+]
+TABLES = ("reconciler_schema", "reconciler_states", "reconciler_records", "reconciler_locks")
+
+
+def as_role(url: str, role: str) -> str:
+    parts = urlsplit(url)
+    netloc = f"{role}@{parts.netloc.rpartition('@')[2]}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+@pytest.fixture
+def reader(pg_url: str) -> Iterator[str]:
+    """A login role of the throwaway database that may read and nothing else."""
+    role = f"reconciler_reader_{secrets.token_hex(5)}"
+    database = urlsplit(pg_url).path.lstrip("/")
+    with admin() as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
+        conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        conn.execute(f'REVOKE CREATE ON SCHEMA public FROM "{role}"')
+        conn.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        # Tables the owner creates later (the first apply) may be read by the role, not written.
+        grant = f'GRANT SELECT ON TABLES TO "{role}"'
+        conn.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public {grant}")
+    try:
+        yield role
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP OWNED BY "{role}"')
+        with admin() as conn:
+            conn.execute(f'REVOKE ALL ON DATABASE "{database}" FROM "{role}"')
+            conn.execute(f'DROP ROLE "{role}"')
+
+
+class Checkout:
+    """A project whose state is the throwaway database, reached as a given role."""
+
+    def __init__(self, directory: Path, pg_url: str) -> None:
+        self.dir = directory
+        self.pg_url = pg_url
+        (directory / "agents.d").mkdir(parents=True)
+        (directory / "reconciler.yaml").write_text(
+            "engine: sandbox\nstate: ${STATE_URL}\n", encoding="utf-8"
+        )
+        for name in ("alpha", "beta"):
+            (directory / "agents.d" / f"{name}.yaml").write_text(
+                MANIFEST_TEMPLATE.format(name=name), encoding="utf-8"
+            )
+
+    def run(self, *args: str, role: str = "postgres") -> CliResult:
+        env = {"STATE_URL": as_role(self.pg_url, role)}
+        return run_cli("-C", str(self.dir), *args, env=env)
+
+    def tables(self) -> list[str]:
+        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+            return [
+                name
+                for name in TABLES
+                if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() != (None,)
+            ]
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, pg_url: str) -> Checkout:
+    return Checkout(tmp_path / "project", pg_url)
+
+
+@pytest.mark.parametrize("role", ["reader", "owner"])
+def test_read_only_commands_on_a_fresh_database_see_no_state_and_create_no_table(
+    checkout: Checkout, reader: str, role: str
+) -> None:
+    """Regression: the first ``plan`` created the tables, so with a role that may only read,
+    ``plan``, ``state list``, ``drift``... failed; with any role a read created them."""
+    who = reader if role == "reader" else "postgres"
+    for command in READ_ONLY_COMMANDS:
+        result = checkout.run(*command, role=who)
+        if command in (("state", "show"), ("state", "pull")):  # as for a local file not written
+            assert result.code == EXIT_ERROR, str(result)
+            assert "no state recorded yet" in result.stderr
+        else:
+            assert result.code == 0, (command, str(result))
+        assert "Traceback" not in result.output
+    assert "+ alpha" in checkout.run("plan", role=who).stdout
+    assert checkout.tables() == []
+
+
+def test_read_only_commands_read_a_recorded_state_with_a_role_that_may_only_read(
+    checkout: Checkout, reader: str
+) -> None:
+    applied = checkout.run("apply", "--auto-approve")
+    assert applied.code == 0, str(applied)
+    assert checkout.tables() == list(TABLES)
+    for command in READ_ONLY_COMMANDS:
+        result = checkout.run(*command, role=reader)
+        assert result.code == 0, (command, str(result))
+    assert "No changes" in checkout.run("plan", role=reader).stdout
+    listed = checkout.run("state", "list", role=reader).stdout
+    assert "alpha" in listed and "beta" in listed
+
+
+def test_a_writing_command_with_a_role_that_may_only_read_fails_cleanly(
+    checkout: Checkout, reader: str
+) -> None:
+    refused = checkout.run("apply", "--auto-approve", role=reader)
+    assert refused.code == EXIT_ERROR, str(refused)
+    assert "permission denied" in refused.stderr and "Traceback" not in refused.output
+    assert checkout.tables() == []
