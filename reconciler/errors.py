@@ -4,6 +4,12 @@ Every error the tool raises on purpose derives from :class:`ReconcilerError`. Th
 place that catches them, prints ``str(error)`` and exits with ``error.exit_code``. Messages must
 never contain a secret value: code that builds a message from user data passes only names, paths
 and locations, never values that may be sensitive.
+
+Text from the user (a file name, an agent name, a key) is shown through :func:`printable`, the
+one place where control characters are escaped, so a file named ``"a\\nb.yaml"`` or one holding
+an ANSI escape cannot forge a line or colour of any text output. :class:`Location` and
+:class:`Problem` apply it when written as text; renderers and the CLI apply it to the names and
+paths they print. Machine formats (JSON) carry the raw text, escaped by their own encoding.
 """
 
 from __future__ import annotations
@@ -18,6 +24,30 @@ EXIT_CONFLICT = 3
 EXIT_DEADLINE = 124
 """The command's deadline (``--timeout``) ran out: the code GNU ``timeout`` uses."""
 
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` as one line a terminal shows as written: non-printable characters escaped.
+
+    Line breaks, carriage returns, tabs, ANSI escapes and every other character that is not
+    printable (C0 and C1 controls, Unicode line separators, bidirectional overrides, ...) become
+    ``\\n``, ``\\r``, ``\\t``, ``\\x1b``, ``\\u2028`` and the like; all else is kept.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    known = _ESCAPES.get(ch)
+    if known is not None:
+        return known
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
 
 @dataclass(frozen=True)
 class Location:
@@ -27,7 +57,8 @@ class Location:
     line: int = 0
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}" if self.line else self.path
+        path = printable(self.path)
+        return f"{path}:{self.line}" if self.line else path
 
 
 @dataclass(frozen=True)
@@ -38,7 +69,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
+        return f"{self.location}: {printable(self.message)}"
 
 
 class ReconcilerError(Exception):
@@ -54,7 +85,7 @@ class ValidationError(ReconcilerError):
         self.problems = tuple(problems)
         self.what = what
         n = len(self.problems)
-        lines = [f"{n} problem{'s' if n != 1 else ''} in {what}:"]
+        lines = [f"{n} problem{'s' if n != 1 else ''} in {printable(what)}:"]
         lines.extend(f"  {p}" for p in self.problems)
         super().__init__("\n".join(lines))
 
@@ -105,7 +136,9 @@ class NameConflictError(EngineError):
     ``resent`` is True when an earlier attempt of the same join may have reached the engine
     (it timed out, lost its connection after sending, or got a 5xx), so the holder may be the
     agent that attempt started; False when the first attempt already met the conflict, so the
-    name was held by someone else before this join was sent.
+    name was held by someone else before this join was sent. ``holder`` is the agent id the
+    answer names as holding the name, if it names one: fit to report, never evidence by itself
+    that the holder is ours.
     """
 
     def __init__(
@@ -116,8 +149,10 @@ class NameConflictError(EngineError):
         reason: str = "TaskConflict",
         detail: str = "",
         resent: bool = False,
+        holder: str | None = None,
     ) -> None:
         self.resent = resent
+        self.holder = holder
         super().__init__(message, status=status, reason=reason, detail=detail)
 
 

@@ -23,7 +23,7 @@ from reconciler.diff import (
     unknown_names,
 )
 from reconciler.diff.normalize import drop_nulls
-from reconciler.errors import Location, PlanError, Problem, ValidationError
+from reconciler.errors import Location, PlanError, Problem, ValidationError, printable
 from reconciler.kinds import (
     AGENT,
     KindRegistry,
@@ -154,11 +154,13 @@ def build_plan(
     resource_universe = set(desired.resources) | set(state.resources)
     unknown = sorted(set(options.targets) - set(universe) - resource_universe)
     if unknown:
-        raise PlanError(f"--target names no agent in the manifests or state: {', '.join(unknown)}")
+        shown = ", ".join(printable(name) for name in unknown)
+        raise PlanError(f"--target names no agent in the manifests or state: {shown}")
     resource_wanted = set() if options.destroy else set(desired.resources)
     bad_replace = sorted(set(options.replace) - set(wanted) - resource_wanted)
     if bad_replace:
-        raise PlanError(f"--replace names no agent in the manifests: {', '.join(bad_replace)}")
+        shown = ", ".join(printable(name) for name in bad_replace)
+        raise PlanError(f"--replace names no agent in the manifests: {shown}")
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
 
     # One agent at a time: its normalized, redacted view lives only while it is planned, so

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from reconciler.apply.records import agent_record
 from reconciler.diff import spec_digest
 from reconciler.engine import find_conflicting
-from reconciler.errors import OperationError
+from reconciler.errors import OperationError, printable
 from reconciler.models import AgentRecord, DesiredSet, StateDoc
 from reconciler.plan import desired_view
 
@@ -88,7 +88,7 @@ async def import_record(
     if agent_id not in {a.agent_id for a in in_channel}:
         raise OperationError(
             f"cannot import {agent_id} as {name}: the engine does not list it among the active "
-            f"agents of channel {agent.channel!r}, the channel of {agent.path}"
+            f"agents of channel {agent.channel!r}, the channel of {printable(agent.path)}"
         )
     if assume_matches:
         view = desired_view(agent, state.salt)

@@ -271,7 +271,9 @@ async def _adopt(run: Run, agent: DesiredAgent, wire_name: str, conflict: NameCo
         search = None  # not listed or not identified: no evidence either way
     holder = search.match.agent_id if search is not None and search.match else None
     if not conflict.resent:
-        held_by = f"agent {holder}" if holder else "an agent"
+        # The 409's own naming of the holder only reports who it is; it is never evidence.
+        named = holder or conflict.holder
+        held_by = f"agent {named}" if named else "an agent"
         raise EngineError(
             f"join of {agent.name} conflicted: the name {wire_name} is held by {held_by} "
             "that this state does not record",

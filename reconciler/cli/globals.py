@@ -26,6 +26,8 @@ Environment:
   RECONCILER_WORKERS=N   processes that read a large agents.d/ (1: a single one)
   RECONCILER_STATE_LOG_FROM_BYTES=N
                          local state size from which apply writes a log (0: always)
+  RECONCILER_NCS_SECRET  secret of Agora's notification events (watch --listen, sandbox
+                         serve --webhook)
   NO_COLOR, FORCE_COLOR  turn colour off, or on without a terminal (also --no-color)"""
 
 _MARK = "_reconciler_globals"

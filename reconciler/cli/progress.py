@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.errors import printable
 from reconciler.models.plan import STATE_ONLY_ACTIONS
 
 if TYPE_CHECKING:
@@ -138,6 +139,7 @@ class TextProgress:
 
     def _line(self, text: str, fg: str | None = None) -> None:
         self._clear()
+        text = printable(text)
         click.echo(click.style(text, fg=fg) if self.color and fg else text)
         self._draw()
 

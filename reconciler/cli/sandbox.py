@@ -10,10 +10,16 @@ certificate, `agora token=` authentication is rejected (401); Basic works.
 Fidelity options: `--presence` (who is in a channel agents first join: nobody by default, so an
 agent's idle timeout runs out unless a user joins through `/_sandbox/channels/...`),
 `--idle-before-join/--no-idle-before-join`, `--token-check strict|lenient` (strict by default:
-with a certificate, agents with a bad token fail) and `--name-scope app|channel`.
+with a certificate, agents with a bad token fail) and `--name-scope channel|app`.
+
+`--webhook URL` (repeatable) sends the notification events (NCS) of every agent lifecycle change
+there, signed with the secret in RECONCILER_NCS_SECRET (or the variable `--webhook-secret-env`
+names), as Agora's notification service would.
 """
 
 from __future__ import annotations
+
+import os
 
 import click
 
@@ -21,6 +27,7 @@ from reconciler.cli.globals import SuggestingGroup
 from reconciler.models.hosts import is_loopback_host
 from reconciler.sandbox import serve
 from reconciler.sandbox.config import NAME_SCOPES, PRESENCE_MODES, TOKEN_CHECKS, config_from_env
+from reconciler.sandbox.ncs import check_webhook
 
 
 @click.group("sandbox", cls=SuggestingGroup)
@@ -91,12 +98,27 @@ def sandbox_group() -> None:
 )
 @click.option(
     "--name-scope",
-    default="app",
+    default="channel",
     show_default=True,
     type=click.Choice(NAME_SCOPES),
     help="Where a join name must be unique among active agents: the App ID or the channel.",
 )
 @click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help="Send notification events (NCS) there, signed with the secret in --webhook-secret-env "
+    "(repeatable; POST /_sandbox/webhooks adds more at run time).",
+)
+@click.option(
+    "--webhook-secret-env",
+    default="RECONCILER_NCS_SECRET",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the secret that signs the notification events.",
+)
 @click.option(
     "--customer-id",
     default=None,
@@ -132,6 +154,8 @@ def serve_command(
     token_check: str,
     name_scope: str,
     seed: int | None,
+    webhooks: tuple[str, ...],
+    webhook_secret_env: str,
     customer_id: str | None,
     customer_secret_env: str,
     app_certificate_env: str,
@@ -139,15 +163,24 @@ def serve_command(
     """Serve the sandbox engine over HTTP until interrupted.
 
     Secrets come from the environment only (AGORA_CUSTOMER_SECRET and AGORA_APP_CERTIFICATE,
-    or the variables named by --customer-secret-env / --app-certificate-env).
+    or the variables named by --customer-secret-env / --app-certificate-env; the webhook secret
+    from RECONCILER_NCS_SECRET or --webhook-secret-env).
 
     \b
     Examples:
       reconciler sandbox serve --port 8787
       reconciler sandbox serve --latency-ms 100 --error-rate 0.05
+      RECONCILER_NCS_SECRET=... reconciler sandbox serve --webhook http://127.0.0.1:9108/ncs
 
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 cannot start (port in use, bad option).
     """
+    secret = os.environ.get(webhook_secret_env) or ""
+    if webhooks and not secret:
+        raise click.UsageError(f"--webhook needs a secret: set {webhook_secret_env}")
+    try:
+        hooks = tuple(check_webhook(url, secret) for url in webhooks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook") from None
     config = config_from_env(
         certificate_env=app_certificate_env,
         secret_env=customer_secret_env,
@@ -164,6 +197,7 @@ def serve_command(
         token_check=token_check,
         name_scope=name_scope,
         seed=seed,
+        webhooks=hooks,
     )
     if not is_loopback_host(host):
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
@@ -172,4 +206,6 @@ def serve_command(
     click.echo(
         f"Sandbox engine on http://{host}:{port} (db: {where}, token auth: {token})", err=True
     )
+    for url in webhooks:
+        click.echo(f"Notification events to {url}", err=True)
     serve(config, host, port)

@@ -21,7 +21,7 @@ import click
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option
-from reconciler.errors import SettingsError, StateError
+from reconciler.errors import SettingsError, StateError, printable
 from reconciler.models.state import AgentRecord, StateDoc
 from reconciler.state import LocalStateStore, StateBackend, dump_state, open_backend
 
@@ -228,10 +228,10 @@ def _row(record: AgentRecord) -> tuple[str, str, str, str, str]:
     except (OverflowError, ValueError, OSError):  # a timestamp no calendar date matches
         when = f"{record.started_at:g} (not a date)"
     return (
-        record.name,
-        record.agent_id,
+        printable(record.name),
+        printable(record.agent_id),
         str(record.generation),
-        record.channel,
+        printable(record.channel),
         when,
     )
 

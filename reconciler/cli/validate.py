@@ -18,7 +18,7 @@ import click
 
 from reconciler.cli.common import desired_agents, project_settings
 from reconciler.cli.output import note
-from reconciler.errors import EXIT_ERROR, EXIT_OK, ValidationError
+from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, ValidationError, printable
 from reconciler.manifests import manifest_schema
 from reconciler.models import DesiredSet
 from reconciler.render.problems import github_annotations, validation_json
@@ -111,7 +111,7 @@ def _validate_text(ctx: click.Context) -> None:
     _note_unset(desired)
     if ctx.find_root().obj and ctx.find_root().obj.get("verbose"):
         for name, agent in desired.agents.items():
-            click.echo(f"  {name}  {agent.path}:{agent.line}")
+            click.echo(f"  {printable(name)}  {Location(agent.path, agent.line)}")
 
 
 @click.command("schema")

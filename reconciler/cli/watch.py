@@ -35,6 +35,14 @@ LOG_FORMATS = ("text", "json")
     help="Serve /healthz, /readyz and /metrics there (e.g. 127.0.0.1:9108).",
 )
 @click.option(
+    "--ncs-path",
+    default="/ncs",
+    show_default=True,
+    metavar="PATH",
+    help="Where --listen accepts Agora's notification events (signed with the secret in "
+    "RECONCILER_NCS_SECRET); an agent that left or failed is reconciled at once.",
+)
+@click.option(
     "--log-format",
     type=click.Choice(LOG_FORMATS),
     default="text",
@@ -43,7 +51,12 @@ LOG_FORMATS = ("text", "json")
 )
 @click.pass_context
 def watch_cmd(
-    ctx: click.Context, interval: str, heal_only: bool, listen: str | None, log_format: str
+    ctx: click.Context,
+    interval: str,
+    heal_only: bool,
+    listen: str | None,
+    ncs_path: str,
+    log_format: str,
 ) -> int:
     """Keep the engine matching the manifests: plan and apply on every interval.
 
@@ -55,6 +68,11 @@ def watch_cmd(
     3). With PostgreSQL state several replicas may run: the one holding the state key's lock
     leads, the others stand by and take over when it goes away.
 
+    With --listen it also accepts Agora's notification events (NCS webhooks) at POST /ncs:
+    signed with the secret in RECONCILER_NCS_SECRET (401 otherwise), deduplicated, and for an
+    agent of this state that left or failed, the leader reconciles at once instead of at the
+    next interval (a standby answers 200 and leaves it to the leader).
+
     SIGTERM: the calls in flight finish and are recorded, the lock is released, exit 0.
 
     \b
@@ -62,6 +80,7 @@ def watch_cmd(
       reconciler watch
       reconciler watch --interval 1m --listen 127.0.0.1:9108 --log-format json
       reconciler watch --heal-only
+      RECONCILER_NCS_SECRET=... reconciler watch --interval 5m --listen 0.0.0.0:9108
 
     \b
     Exit codes:
@@ -71,13 +90,20 @@ def watch_cmd(
     """
     from reconciler.watch import parse_duration, parse_listen
     from reconciler.watch.controller import Watcher, WatchOptions
-    from reconciler.watch.endpoint import Endpoint
-    from reconciler.watch.logs import LOGGER, make_formatter
+    from reconciler.watch.endpoint import PATHS, Endpoint
+    from reconciler.watch.interval import WatchOptionError
+    from reconciler.watch.logs import LOGGER, log, make_formatter
     from reconciler.watch.metrics import WatchMetrics
+    from reconciler.watch.receiver import SECRET_ENV, EventReceiver
     from reconciler.watch.status import WatchStatus
 
     seconds = parse_duration(interval)
     address = parse_listen(listen) if listen is not None else None
+    if not ncs_path.startswith("/") or ncs_path in PATHS or "?" in ncs_path:
+        raise WatchOptionError(
+            f"--ncs-path: {ncs_path!r} must be a path starting with / other than "
+            + ", ".join(PATHS)
+        )
     _configure_logging(LOGGER, make_formatter(log_format), ctx)
     project = project_from_context(ctx)
     project.require_credentials("watch")
@@ -88,7 +114,25 @@ def watch_cmd(
     metrics = WatchMetrics()
     status = WatchStatus()
     watcher = Watcher(project, options, metrics=metrics, status=status)
-    endpoint = Endpoint(*address, status, metrics) if address is not None else None
+    endpoint = None
+    if address is not None:
+        secret = project.environ.get(SECRET_ENV) or None
+        receiver = EventReceiver(
+            secret=secret,
+            metrics=metrics,
+            is_leader=lambda: watcher.lease.held,
+            owned=lambda: watcher.owned,
+            on_notice=watcher.notice,
+            path=ncs_path,
+        )
+        if secret is None:
+            log(
+                logging.WARNING,
+                "events.disabled",
+                f"{SECRET_ENV} is not set: notification events at {ncs_path} are refused (401); "
+                "polling alone heals",
+            )
+        endpoint = Endpoint(*address, status, metrics, receiver)
     # SIGHUP means "reconcile now"; until the loop handles it (the first run comes at once
     # anyway) it must not end the process, as its default action would.
     previous_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -48,7 +48,7 @@ from reconciler.engine.platform.rules import (
     IN_USE_REASONS,
     PRECONDITION_FAILED,
 )
-from reconciler.engine.wire import error_fields, host_of
+from reconciler.engine.wire import conflict_holder, error_fields, host_of
 from reconciler.errors import (
     DeadlineExceededError,
     EngineError,
@@ -120,7 +120,16 @@ def error_for_status(response: httpx.Response, call: Call) -> EngineError:
             )
     else:
         text = f"{service} refused {call.what}: {answered}" + (f": {detail}" if detail else "")
-    if rule.error is NameConflictError or rule.error is PreconditionFailedError:
+    if rule.error is NameConflictError:
+        return NameConflictError(
+            text,
+            status=status,
+            reason=reason,
+            detail=detail,
+            resent=call.maybe_delivered,
+            holder=conflict_holder(response),
+        )
+    if rule.error is PreconditionFailedError:
         return rule.error(
             text, status=status, reason=reason, detail=detail, resent=call.maybe_delivered
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -151,6 +152,26 @@ def error_fields(response: httpx.Response) -> tuple[str, str]:
     except (UnicodeDecodeError, LookupError):
         raw = ""
     return "", " ".join(raw.split())
+
+
+_AGENT_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+
+def conflict_holder(response: httpx.Response) -> str | None:
+    """The agent id a 409 answer names as holding the name (``agent_id``, or the legacy
+    ``taskId``), when it is one; None otherwise. Who holds a name, never evidence that it is ours.
+    """
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    for key in ("agent_id", "taskId"):
+        value = body.get(key)
+        if isinstance(value, str) and _AGENT_ID.fullmatch(value):
+            return value
+    return None
 
 
 def _text(value: Any) -> str:

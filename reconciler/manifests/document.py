@@ -5,6 +5,8 @@ The steps, each collecting every problem it finds rather than stopping at the fi
 0. ``kind:`` is ``Agent`` or absent (the default);
 1. ``extends`` is resolved (the partial's keys keep their own locations);
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
+   with any engine but the sandbox, a ``${VAR:-default}`` default taken for a sensitive value
+   is refused (:mod:`reconciler.manifests.defaults`);
 3. unknown keys are reported with a suggestion, unless the document says ``strict: false``;
 4. the typed models validate the core fields, then the cross-field rules run;
 5. the token mode is decided: ``token: auto`` (minted at apply, absent from the spec; needs an
@@ -27,6 +29,7 @@ from typing import Any
 import pydantic
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.defaults import refused_defaults, sensitive_spec_value
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
@@ -36,7 +39,7 @@ from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
 from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
-from reconciler.models.rules import RuleViolation, check_rules
+from reconciler.models.rules import RuleViolation, check_rules, token_required
 
 LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
 """Top-level keys that are never interpolated."""
@@ -67,8 +70,13 @@ def load_document(
     *,
     has_certificate: bool,
     allow_unset: bool = False,
+    sandbox: bool = False,
 ) -> LoadedDocument:
-    """Validate one document of manifest file ``path`` and build its agent."""
+    """Validate one document of manifest file ``path`` and build its agent.
+
+    ``sandbox``: the engine is the embedded sandbox, the only one a ``${VAR:-default}`` default
+    of a sensitive value may reach (:mod:`reconciler.manifests.defaults`).
+    """
     root = Location(path, document.line)
     loaded = LoadedDocument()
     raw = document.value
@@ -95,6 +103,16 @@ def load_document(
         return loaded  # the resolver reported why
     values = interpolate_tree(merged, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
     loaded.problems.extend(values.problems)
+    if values.defaulted:
+        loaded.problems.extend(
+            refused_defaults(
+                values,
+                root,
+                sandbox=sandbox,
+                sensitive=sensitive_spec_value,
+                allow_unset=allow_unset,
+            )
+        )
     data = values.value
     if not isinstance(data, dict):
         return loaded
@@ -201,6 +219,10 @@ def _agent(
         properties["token"] = token
     else:
         mode = "none"
+        missing = token_required(has_token=False, has_certificate=has_certificate)
+        if missing is not None:
+            where = values.locations.get("token") or values.locations.get("properties.token")
+            problems.append(Problem(where or Location(path, line), missing.message))
     spec: dict[str, Any] = {"properties": properties}
     if manifest.preset is not None:
         spec["preset"] = manifest.preset

@@ -5,7 +5,9 @@ Only string *values* are interpolated, never keys. The rules, as in a POSIX shel
 - ``${VAR}`` is the value of ``VAR``; an unset variable is a problem naming the variable (a set
   but empty variable gives the empty string);
 - ``${VAR:-default}`` is the value of ``VAR`` if it is set and not empty, else ``default`` (the
-  default is taken literally, up to the first ``}``);
+  default is taken literally, up to the first ``}``); the paths where a default was taken are
+  recorded (:attr:`Interpolated.defaulted`), since a default is a placeholder that only the
+  sandbox may receive in a sensitive value (:mod:`reconciler.manifests.defaults`);
 - ``$${`` is a literal ``${``; any other ``$`` is literal;
 - a ``${`` without its ``}``, or with something other than a variable name in it, is a problem.
 
@@ -43,6 +45,7 @@ def interpolate_string(
     environ: Mapping[str, str],
     unset: list[str] | None = None,
     pieces: list[str] | None = None,
+    defaulted: list[str] | None = None,
 ) -> tuple[str, bool]:
     """Resolve every reference in ``text``; return the result and whether any was resolved.
 
@@ -50,7 +53,8 @@ def interpolate_string(
     unless ``unset`` is given: then its name is appended there and the reference is kept as
     written (the value is unknown, as in a plan made without secrets). ``pieces``, if given,
     receives each value a reference was replaced with (a variable's value or a default): inside
-    a sensitive value these are secrets of their own (``https://x.example/v1?key=${KEY}``).
+    a sensitive value these are secrets of their own (``https://x.example/v1?key=${KEY}``). The
+    name of each variable whose ``:-default`` was taken is appended to ``defaulted`` when given.
     """
     if "$" not in text:
         return text, False
@@ -75,6 +79,8 @@ def interpolate_string(
             )
         value = environ.get(name)
         if sep:
+            if not value and defaulted is not None:
+                defaulted.append(name)
             value = value if value else default
         elif value is None:
             if unset is None:
@@ -105,6 +111,8 @@ class Interpolated:
     """For each path in :attr:`interpolated`: the values its references were replaced with."""
     unknown: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """With unset variables allowed: paths whose value is unknown, and the variables not set."""
+    defaulted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Paths whose value took a ``${VAR:-default}`` default, and the variables (unset or empty)."""
     locations: dict[str, Location] = field(default_factory=dict)
     """Source location of every path (mappings, sequences and scalars)."""
     problems: list[Problem] = field(default_factory=list)
@@ -146,8 +154,9 @@ class _Walker:
                 return value
             unset: list[str] | None = [] if self.allow_unset else None
             pieces: list[str] = []
+            defaulted: list[str] = []
             try:
-                text, changed = interpolate_string(value, self.environ, unset, pieces)
+                text, changed = interpolate_string(value, self.environ, unset, pieces, defaulted)
             except InterpolationError as exc:
                 self.result.failed.add(path)
                 self.result.problems.append(Problem(where, f"{exc} (in {path or 'document'})"))
@@ -158,6 +167,8 @@ class _Walker:
                     self.result.pieces[path] = tuple(pieces)
             if unset:
                 self.result.unknown[path] = tuple(dict.fromkeys(unset))
+            if defaulted:
+                self.result.defaulted[path] = tuple(dict.fromkeys(defaulted))
             return text
         if isinstance(value, bool) or value is None or isinstance(value, int):
             return value

@@ -9,6 +9,11 @@ Only regular files of at most :data:`MAX_FILE_BYTES` are read; a FIFO, socket or
 refused without being opened, and so is a file whose real path (after symbolic links) is outside
 the agents directory.
 
+Whatever cannot be read is a located problem that stops the command before it plans: a
+directory that cannot be listed, a file or link target that cannot be opened, a dangling link,
+a link to a directory. A manifest is never taken as removed because it could not be read (its
+agent would be stopped).
+
 It reports every problem of every file at once: a :class:`~reconciler.errors.ValidationError`
 whose problems are ``path:line: message`` with paths relative to the project directory, sorted by
 file and line, each reported once. Agent names must be unique across all files, and so must each
@@ -19,7 +24,9 @@ place it is used.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.errors import Location, Problem, SettingsError, ValidationError
@@ -47,19 +54,72 @@ def display_path(path: Path, project_dir: Path) -> str:
         return Path(os.path.relpath(path, project_dir)).as_posix()
 
 
-def discover(agents_dir: Path) -> list[str]:
-    """Manifest files under ``agents_dir``, as sorted POSIX paths relative to it."""
-    found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(agents_dir):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        base = Path(dirpath).relative_to(agents_dir).as_posix()
-        prefix = "" if base == "." else base + "/"  # by string: pathlib per file costs more
-        found.extend(
-            prefix + filename
-            for filename in filenames
-            if not filename.startswith(".") and filename.endswith(MANIFEST_SUFFIXES)
-        )
-    return sorted(found)
+@dataclass(frozen=True)
+class Unreadable:
+    """An entry under the agents directory that could not be listed or looked at."""
+
+    relative: str
+    """POSIX path relative to the agents directory (``""``: the directory itself)."""
+    reason: str
+
+
+@dataclass
+class Discovered:
+    """What :func:`discover` found: manifest files, and what it could not read."""
+
+    files: list[str] = field(default_factory=list)
+    """Sorted POSIX paths relative to the agents directory."""
+    unreadable: list[Unreadable] = field(default_factory=list)
+
+
+def discover(agents_dir: Path) -> Discovered:
+    """Manifest files under ``agents_dir``, and every directory that could not be read.
+
+    Nothing is skipped in silence: a directory that cannot be listed (no permission, an I/O
+    error) or a link to a directory (never followed) is :class:`Unreadable`, since its
+    manifests would otherwise count as removed and their agents be stopped. Hidden entries
+    (``.git``, ``.swp``) are the only ones left out on purpose.
+    """
+    found = Discovered()
+    pending = [""]
+    while pending:
+        base = pending.pop()
+        try:
+            with os.scandir(os.path.join(agents_dir, base) if base else agents_dir) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            found.unreadable.append(Unreadable(base, _reason(exc, "cannot read directory")))
+            continue
+        prefix = base + "/" if base else ""  # by string: pathlib per file costs more
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(prefix + name)
+                    continue
+                if entry.is_symlink() and entry.is_dir():
+                    found.unreadable.append(Unreadable(prefix + name, _LINKED_DIRECTORY))
+                    continue
+            except OSError as exc:
+                found.unreadable.append(Unreadable(prefix + name, _reason(exc, "cannot read")))
+                continue
+            if name.endswith(MANIFEST_SUFFIXES):
+                found.files.append(prefix + name)
+    found.files.sort()
+    found.unreadable.sort(key=lambda u: u.relative)
+    return found
+
+
+_LINKED_DIRECTORY = (
+    "refused: a link to a directory is not followed (move the directory into the agents "
+    "directory, or link its files one by one)"
+)
+
+
+def _reason(exc: OSError, what: str) -> str:
+    return f"{what}: {exc.strerror or type(exc).__name__}"
 
 
 def read_file(path: Path, shown: str) -> ParsedFile:
@@ -105,16 +165,28 @@ def load_desired(
     project = settings.project_dir
     agents_dir = settings.agents_path
     shown_dir = display_path(agents_dir, project)
-    if not agents_dir.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(os.stat(agents_dir).st_mode)
+    except FileNotFoundError:
+        is_dir = False
+    except OSError as exc:  # never "no manifests": that would stop every agent
+        problem = Problem(Location(shown_dir), _reason(exc, "cannot read agents directory"))
+        raise ValidationError([problem], what=shown_dir) from None
+    if not is_dir:
         problem = Problem(Location(shown_dir), "agents directory not found")
         raise ValidationError([problem], what=shown_dir)
 
-    relatives = discover(agents_dir)
+    discovered = discover(agents_dir)
+    relatives = discovered.files
     # Display paths by string: the agents directory's own, then "/" and the POSIX relative path
     # (pathlib per file cost more than parsing some of them).
     prefix = "" if shown_dir == "." else shown_dir + "/"
     shown = {rel: prefix + rel for rel in relatives}
     refused, problems = _outside(agents_dir, relatives, shown, shown_dir)
+    problems.extend(
+        Problem(Location(prefix + u.relative if u.relative else shown_dir), u.reason)
+        for u in discovered.unreadable
+    )
     partials: dict[str, LineDict | None] = {}
     agent_files: list[str] = []
     for rel in relatives:
@@ -135,6 +207,7 @@ def load_desired(
     resolver.prepare()
     problems.extend(resolver.problems)
     has_certificate = settings.app_certificate is not None
+    sandbox = settings.engine == "sandbox"
 
     def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
         # One file at a time: each file's parse tree is dropped once its agents are built, so
@@ -152,6 +225,7 @@ def load_desired(
                     environ,
                     has_certificate=has_certificate,
                     allow_unset=allow_unset,
+                    sandbox=sandbox,
                 )
                 loaded.problems.extend(one.problems)
                 if one.agent is not None:

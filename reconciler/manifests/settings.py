@@ -4,7 +4,10 @@
   A missing default file means "all defaults" (the embedded sandbox); a missing ``--config`` file
   is an error. Only a regular file is read (a FIFO, device or directory there is an error), of
   at most 16 MiB.
-- String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``).
+- String values are interpolated like manifests (``${VAR}``, ``${VAR:-default}``, ``$${``). With
+  any engine but ``sandbox``, the default of a secret-like key (``app_certificate``) is a
+  placeholder for the sandbox (:mod:`reconciler.manifests.defaults`): it is kept in
+  :attr:`Settings.placeholders`, and every command that reaches the engine refuses it.
 - Unknown keys are errors, with a suggestion. ``customer_id``/``customer_secret`` are never read
   from the file: they come from ``AGORA_CUSTOMER_ID``/``AGORA_CUSTOMER_SECRET``; with
   ``engine: sandbox``, ``platform: sandbox`` and those unset, both default to ``sandbox``.
@@ -35,7 +38,8 @@ from urllib.parse import urlsplit
 import pydantic
 
 from reconciler.errors import Location, Problem, ValidationError
-from reconciler.manifests.interpolate import interpolate_tree
+from reconciler.manifests.defaults import refused_defaults, secret_setting
+from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.loader import finish, read_file
 from reconciler.manifests.validation import translate, unknown_key_message
 from reconciler.manifests.yamlfile import LineDict
@@ -55,7 +59,14 @@ REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
 _NOT_KEYS = frozenset(
-    {"project_dir", "config_path", "state_password", "state_secret_params", *_NOT_IN_FILE}
+    {
+        "project_dir",
+        "config_path",
+        "state_password",
+        "state_secret_params",
+        "placeholders",
+        *_NOT_IN_FILE,
+    }
 )
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
 """Keys ``reconciler.yaml`` may set."""
@@ -110,11 +121,19 @@ def load_settings(
     values: dict[str, Any] = {}
     locations: dict[str, Location] = {}
     root = Location(shown)
+    interpolated: Interpolated | None = None
     if os.path.lexists(path):  # anything there is read: a FIFO or a device is refused
-        values, locations, root = _read(path, shown, environ, problems)
+        values, interpolated, root = _read(path, shown, environ, problems)
+        locations = interpolated.locations if interpolated is not None else {}
     elif config_path is not None:
         problems.append(Problem(root, "settings file not found"))
     _environment(values, environ, problems)
+    if interpolated is not None and interpolated.defaulted:
+        # Settings' secrets may serve the Platform too: a placeholder only where both are sandboxes.
+        sandbox = values.get("engine", SANDBOX) == values.get("platform", SANDBOX) == SANDBOX
+        refused = refused_defaults(interpolated, root, sandbox=sandbox, sensitive=secret_setting)
+        if refused:  # refused where the engine is reached: Settings.refuse_placeholders
+            values["placeholders"] = tuple(finish(refused))
     problems.extend(_cross_checks(values, locations, root))
     settings: Settings | None = None
     try:
@@ -143,17 +162,17 @@ def _shown(config_path: Path | None, project_dir: Path) -> str:
 
 def _read(
     path: Path, shown: str, environ: Mapping[str, str], problems: list[Problem]
-) -> tuple[dict[str, Any], dict[str, Location], Location]:
+) -> tuple[dict[str, Any], Interpolated | None, Location]:
     parsed = read_file(path, shown)
     problems.extend(parsed.problems)
     root = Location(shown)
     if not parsed.documents:
-        return {}, {}, root
+        return {}, None, root
     document = parsed.documents[0]
     root = Location(shown, document.line)
     if len(parsed.documents) > 1 or not isinstance(document.value, LineDict):
         problems.append(Problem(root, "the settings file must hold one mapping"))
-        return {}, {}, root
+        return {}, None, root
     interpolated = interpolate_tree(document.value, environ, root)
     problems.extend(interpolated.problems)
     data = interpolated.value if isinstance(interpolated.value, dict) else {}
@@ -171,7 +190,7 @@ def _read(
             values[key] = value
     if values.get("app_certificate") == "":
         del values["app_certificate"]
-    return values, interpolated.locations, root
+    return values, interpolated, root
 
 
 def _environment(

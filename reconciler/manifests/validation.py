@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 
-from reconciler.errors import Location, Problem
+from reconciler.errors import Location, Problem, printable
 from reconciler.manifests.interpolate import child_path, item_path
 
 Describe = Callable[[str, dict[str, Any]], str | None]
@@ -78,7 +78,7 @@ def unknown_key_message(key: str, parent: str, known: Iterable[str], where: str)
     The key is shown on one line (control characters escaped) and cut to 60 characters, so a
     key can neither forge extra lines of output nor flood it.
     """
-    shown = key if key.isprintable() else key.encode("unicode_escape").decode("ascii")
+    shown = printable(key)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"unknown key '{shown}' in {parent or where}{suggest(key, known)}"

@@ -1,14 +1,16 @@
 """Manifest models of how the agent converses: turn detection, interruption and filler words.
 
 Part of :class:`~reconciler.models.manifest.Properties` (``turn_detection``, ``interruption``,
-``filler_words``), as the engine's join body defines them.
+``filler_words``), as the engine's join body defines them, with the ranges and values Agora
+documents for them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from reconciler.models.block import Block, Params
 
@@ -16,30 +18,37 @@ from reconciler.models.block import Block, Params
 
 
 class StartOfSpeechVad(Block):
-    interrupt_duration_ms: int | None = Field(default=None, ge=0)
+    interrupt_duration_ms: int | None = Field(default=None, ge=120, le=1200)
     speaking_interrupt_duration_ms: int | None = Field(default=None, ge=0)
-    prefix_padding_ms: int | None = Field(default=None, ge=0)
+    prefix_padding_ms: int | None = Field(default=None, ge=0, le=5000)
 
 
 class StartOfSpeech(Block):
-    mode: str | None = Field(default=None, description="vad, keywords, disabled or manual")
+    mode: Literal["vad", "keywords", "disabled", "manual"] | None = None
     vad_config: StartOfSpeechVad | None = None
     keywords_config: dict[str, Any] | None = None
     disabled_config: dict[str, Any] | None = None
 
 
 class EndOfSpeechVad(Block):
-    silence_duration_ms: int | None = Field(default=None, ge=0)
+    silence_duration_ms: int | None = Field(default=None, ge=120, le=2000)
 
 
 class EndOfSpeechSemantic(Block):
     silence_duration_ms: int | None = Field(default=None, ge=0)
-    max_wait_ms: int | None = None
+    max_wait_ms: int | None = Field(default=None, description="-1 (no limit) or 500 to 10000")
     pause_state_enabled: bool | None = None
+
+    @field_validator("max_wait_ms")
+    @classmethod
+    def _max_wait(cls, value: int | None) -> int | None:
+        if value is not None and value != -1 and not 500 <= value <= 10000:
+            raise PydanticCustomError("max_wait", "must be -1 (no limit) or 500 to 10000")
+        return value
 
 
 class EndOfSpeech(Block):
-    mode: str | None = Field(default=None, description="vad, semantic or manual")
+    mode: Literal["vad", "semantic", "manual"] | None = None
     vad_config: EndOfSpeechVad | None = None
     semantic_config: EndOfSpeechSemantic | None = None
 
@@ -69,16 +78,16 @@ class TurnDetection(Block):
 
 
 class KeywordsConfig(Block):
-    trigger_keywords: list[str] | None = None
+    trigger_keywords: list[str] | None = Field(default=None, max_length=128)
 
 
 class DisabledConfig(Block):
-    strategy: str | None = Field(default=None, description="append or ignore")
+    strategy: Literal["append", "ignore"] | None = None
 
 
 class Interruption(Block):
     enable: bool | None = None
-    mode: str | None = Field(default=None, description="start_of_speech or keywords")
+    mode: Literal["start_of_speech", "keywords"] | None = None
     keywords_config: KeywordsConfig | None = None
     disabled_config: DisabledConfig | None = None
 
@@ -87,17 +96,17 @@ class Interruption(Block):
 
 
 class FixedTimeConfig(Block):
-    response_wait_ms: int | None = Field(default=None, ge=0)
+    response_wait_ms: int | None = Field(default=None, ge=100, le=10000)
 
 
 class FillerTrigger(Block):
-    mode: str | None = None
+    mode: Literal["fixed_time"] | None = None
     fixed_time_config: FixedTimeConfig | None = None
 
 
 class StaticConfig(Block):
-    phrases: list[str] | None = None
-    selection_rule: str | None = Field(default=None, description="shuffle or round_robin")
+    phrases: list[str] | None = Field(default=None, max_length=100)
+    selection_rule: Literal["shuffle", "round_robin"] | None = None
 
 
 class LlmProvider(Block):
@@ -109,13 +118,13 @@ class LlmProvider(Block):
 class GeneratedConfig(Block):
     llm_provider: LlmProvider | None = None
     prompt: str | None = None
-    fallback_strategy: str | None = None
+    fallback_strategy: Literal["static"] | None = None
     context_message_limit: int | None = Field(default=None, ge=0)
     history_character_limit: int | None = Field(default=None, ge=0)
 
 
 class FillerContent(Block):
-    mode: str | None = Field(default=None, description="static or generated")
+    mode: Literal["static", "generated"] | None = None
     static_config: StaticConfig | None = None
     generated_config: GeneratedConfig | None = None
 

@@ -1,8 +1,11 @@
 """Typed models of a manifest document (one agent in ``agents.d/``) and its core properties.
 
 These models are used to validate manifests and to generate their JSON Schema. They describe the
-keys the engine documents for a join; vendor ``params`` and a few blocks whose
-shape is not documented pass through as free-form mappings.
+keys the engine documents for a join, with the ranges and the values it documents (the engine
+refuses a join outside them with 400 ``InvalidFieldValue``, and a restart would then have stopped
+the running agent); vendor ``params`` and a few blocks whose shape is not documented pass
+through as free-form mappings. ``docs/manifest-rules.md`` lists what is checked and what cannot
+be.
 
 The base class is in :mod:`reconciler.models.block` (unknown keys kept for ``strict: false``,
 forbidden in the JSON Schema); turn taking and filler words in
@@ -12,7 +15,7 @@ the rules that tie several fields together, in :mod:`reconciler.models.rules`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -23,6 +26,8 @@ from reconciler.models.rules import CHANNEL_CHARACTERS, CHANNEL_PATTERN, check_r
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
 """An agent's name: its key across the project."""
+MAX_HISTORY = 1024
+"""Most messages an LLM's context cache may keep (``max_history``)."""
 
 # --- llm -----------------------------------------------------------------------------------
 
@@ -38,8 +43,8 @@ class Message(Block):
 
 
 class GreetingConfigs(Block):
-    mode: str | None = Field(default=None, description="single_every or single_first")
-    delay_ms: int | None = Field(default=None, ge=0)
+    mode: Literal["single_every", "single_first"] | None = None
+    delay_ms: int | None = Field(default=None, ge=0, le=5000)
     audio_download_timeout_ms: int | None = Field(default=None, ge=0)
     audio_pcm_sample_rate: int | None = Field(default=None, ge=0)
     uninterruptible_asr_policy: Any = None
@@ -58,7 +63,7 @@ class Llm(Block):
     style: str | None = Field(default=None, description="openai, gemini, anthropic, dify, bedrock")
     system_messages: list[Message] | None = None
     params: Params | None = Field(default=None, description="Vendor parameters, e.g. model.")
-    max_history: int | None = Field(default=None, ge=1)
+    max_history: int | None = Field(default=None, ge=1, le=MAX_HISTORY)
     input_modalities: list[str] | None = None
     output_modalities: list[str] | None = None
     greeting_message: str | None = None
@@ -89,7 +94,9 @@ class Tts(Block):
 
     vendor: str | None = Field(default=None, description="microsoft, elevenlabs, minimax, ...")
     params: Params | None = None
-    skip_patterns: list[int] | None = None
+    skip_patterns: list[Annotated[int, Field(ge=1, le=5)]] | None = Field(
+        default=None, description="Bracket styles to skip (1 to 5)."
+    )
     credential_mode: str | None = None
     url: str | None = None
     headers: dict[str, str] | None = None
@@ -107,7 +114,7 @@ class Mllm(Block):
     location: str | None = None
     messages: list[dict[str, Any]] | None = None
     params: Params | None = None
-    max_history: int | None = Field(default=None, ge=1)
+    max_history: int | None = Field(default=None, ge=1, le=MAX_HISTORY)
     input_modalities: list[str] | None = None
     output_modalities: list[str] | None = None
     greeting_message: str | None = None
@@ -128,29 +135,29 @@ class Avatar(Block):
 
 
 class SilenceConfig(Block):
-    timeout_ms: int | None = Field(default=None, ge=0)
-    action: str | None = Field(default=None, description="speak or think")
+    timeout_ms: int | None = Field(default=None, ge=0, le=60000)
+    action: Literal["speak", "think"] | None = None
     content: str | None = None
 
 
 class FarewellConfig(Block):
     graceful_enabled: bool | None = None
-    graceful_timeout_seconds: int | None = Field(default=None, ge=0)
+    graceful_timeout_seconds: int | None = Field(default=None, ge=0, le=120)
 
 
 class Parameters(Block):
     silence_config: SilenceConfig | None = None
     farewell_config: FarewellConfig | None = None
-    data_channel: str | None = Field(default=None, description="rtm or datastream")
+    data_channel: Literal["rtm", "datastream"] | None = None
     enable_metrics: bool | None = None
     enable_error_message: bool | None = None
-    audio_scenario: str | None = None
+    audio_scenario: Literal["default", "chorus", "aiserver"] | None = None
     opt_out: bool | None = None
     transcript: Any = None
 
 
 class Geofence(Block):
-    area: str | None = Field(default=None, description="GLOBAL, NORTH_AMERICA, EUROPE, ...")
+    area: Literal["GLOBAL", "NORTH_AMERICA", "EUROPE", "ASIA", "INDIA", "JAPAN"] | None = None
     exclude_area: Any = None
 
 
@@ -170,7 +177,7 @@ class Rtc(Block):
 
 
 class Sal(Block):
-    sal_mode: str | None = Field(default=None, description="locking or recognition")
+    sal_mode: Literal["locking", "recognition"] | None = None
     sample_urls: dict[str, str] | None = None
 
 

@@ -21,7 +21,11 @@ And the rules that tie several fields together:
 - the token is set at the top level or in ``properties``, not both;
 - ``token: auto`` needs a numeric ``agent_rtc_uid``: tokens are minted with the official SDK's
   builders, which sign numeric uids only, so a string account (``enable_string_uid``) cannot
-  get one (an account written in digits can: the token carries the uid as its decimal text).
+  get one (an account written in digits can: the token carries the uid as its decimal text);
+- a token is required when the settings give an App Certificate (:func:`token_required`): the
+  engine refuses a join without one (400 ``MissingRequiredField`` ``properties.token``), so a
+  restart would have stopped the running agent and never started the new one. Whether the
+  engine's app has a certificate the settings do not name cannot be known here.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ __all__ = [
     "channel_problem",
     "check_rules",
     "is_numeric_uid",
+    "token_required",
 ]
 
 MAX_UID = 2**32 - 1
@@ -180,6 +185,18 @@ def _token(doc: dict[str, Any], props: dict[str, Any]) -> list[RuleViolation]:
             )
         ]
     return []
+
+
+def token_required(has_token: bool, has_certificate: bool) -> RuleViolation | None:
+    """The violation of a manifest without a token (none, null or empty) under a certificate."""
+    if has_token or not has_certificate:
+        return None
+    return RuleViolation(
+        "token",
+        "token is required: the settings give an App Certificate, so the engine refuses a join "
+        "without a token (MissingRequiredField properties.token); write token: auto, or a "
+        "literal token",
+    )
 
 
 def check_rules(doc: Any) -> list[RuleViolation]:

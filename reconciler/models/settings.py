@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from reconciler.errors import Problem, ValidationError
 from reconciler.models.rollout import (
     DEFAULT_MAX_UNAVAILABLE,
     as_max_unavailable,
@@ -68,6 +69,16 @@ class Settings(BaseModel):
     max_unavailable: int | str = DEFAULT_MAX_UNAVAILABLE
     """How many managed agents an apply may have down at once for restarts: a count, or a
     percentage of the agents in the manifests (``"25%"``, rounded down, at least 1)."""
+    placeholders: tuple[Problem, ...] = ()
+    """Secrets (``app_certificate``) that took a ``${VAR:-default}`` placeholder although the
+    engine is not the sandbox, each as a located problem: nothing may reach the engine with
+    them (:meth:`refuse_placeholders`), while commands that never call it (``validate``,
+    ``plan --no-refresh``) still work, as with any secret left unset."""
+
+    def refuse_placeholders(self) -> None:
+        """Raise a :class:`ValidationError` if a secret is a placeholder (see ``placeholders``)."""
+        if self.placeholders:
+            raise ValidationError(self.placeholders, what="settings")
 
     @field_validator("max_unavailable", mode="before")
     @classmethod

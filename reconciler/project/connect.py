@@ -57,6 +57,7 @@ async def engine_client(
     ``secrets`` (and the settings' own credentials) are scrubbed from any engine text the client
     quotes in an error, whichever call it answers.
     """
+    settings.refuse_placeholders()  # a sandbox placeholder never reaches another engine
     transport: httpx.AsyncBaseTransport | None = None
     close: Callable[[], None] = _nothing
     if settings.engine == "sandbox":

@@ -202,7 +202,7 @@ def _load_beside(project: Project, recorded: int) -> bool:
     if not agents_dir.is_dir():
         return True  # the load reports it at once
     try:
-        files = len(discover(agents_dir))
+        files = len(discover(agents_dir).files)
     except (OSError, ReconcilerError):  # the load reports it
         return True
     return parallel.worker_count(files) <= 1 or 2 * recorded >= files

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler.drift import build_drift, managed_channels
-from reconciler.errors import OperationError
+from reconciler.errors import OperationError, printable
 from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
 from reconciler.models.liveness import unmanaged_agents
@@ -113,8 +113,8 @@ async def import_agent(
         if assume_matches
         else [
             f"the engine does not say what {agent_id} runs, so the next plan restarts {name} "
-            f"onto {desired.agents[name].path}; pass --assume-matches to import it as running "
-            "that manifest already"
+            f"onto {printable(desired.agents[name].path)}; pass --assume-matches to import it "
+            "as running that manifest already"
         ]
     )
     return EditOutcome(record=record, serial=written.serial, warnings=warnings)
@@ -146,8 +146,8 @@ def forget_agent(
         risks: list[str] = []
         if name in desired.agents:
             risks.append(
-                f"{desired.agents[name].path} still declares {name}, so the next plan starts a "
-                "second agent for it while this one keeps running"
+                f"{printable(desired.agents[name].path)} still declares {name}, so the next plan "
+                "starts a second agent for it while this one keeps running"
             )
         if risks and not force:
             raise OperationError(
@@ -171,7 +171,8 @@ def unprotect_agent(project: Project, name: str, *, lock_timeout: float = 0.0) -
     agent = desired.agents.get(name)
     if agent is not None and agent.protect:
         warnings.append(
-            f"{agent.path} still says protect: true, so the next apply protects {name} again"
+            f"{printable(agent.path)} still says protect: true, so the next apply protects "
+            f"{name} again"
         )
     return EditOutcome(record=record, serial=written.serial, warnings=warnings)
 
@@ -182,7 +183,7 @@ def _move_risks(desired: DesiredSet, old: str, new: str) -> list[str]:
         risks.append(f"no manifest declares {new}, so the next plan stops the agent")
     if old in desired.agents:
         risks.append(
-            f"{desired.agents[old].path} still declares {old}, so the next plan starts a "
-            "second agent for it"
+            f"{printable(desired.agents[old].path)} still declares {old}, so the next plan "
+            "starts a second agent for it"
         )
     return risks

@@ -104,6 +104,7 @@ class Project:
                 f"{why} needs the credentials of the engine {self.settings.engine_label}: "
                 f"{needed} not set"
             )
+        self.settings.refuse_placeholders()
 
     def should_refresh(self, refresh: bool | None) -> bool:
         """Refresh unless told not to; a refresh without credentials is an error, never skipped."""

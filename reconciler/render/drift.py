@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.errors import printable
 from reconciler.models.drift import DriftItem, DriftReport
 from reconciler.render.json_format import iso_utc
 
@@ -32,7 +33,8 @@ def drift_summary_line(report: DriftReport) -> str:
 
 def render_drift_text(report: DriftReport) -> str:
     """The report for a terminal: a header, unexpected then expected items, the summary."""
-    lines = [f"Drift of app {report.app_id or '(unset)'} on {report.engine or '(unset)'}"]
+    header = f"Drift of app {report.app_id or '(unset)'} on {report.engine or '(unset)'}"
+    lines = [printable(header)]
     for title, items in (
         ("Unexpected drift", report.unexpected),
         ("Expected drift", report.expected),
@@ -42,8 +44,9 @@ def render_drift_text(report: DriftReport) -> str:
         lines += ["", f"{title} ({len(items)}):"]
         for item in items:
             sign = "!" if not item.expected else "~"
-            lines.append(f"  {sign} {_subject(item)} [{drift_label(item)}]: {item.reason}")
-            lines.append(f"      {item.why}")
+            subject = printable(f"{_subject(item)} [{drift_label(item)}]: {item.reason}")
+            lines.append(f"  {sign} {subject}")
+            lines.append(f"      {printable(item.why)}")
     lines += ["", drift_summary_line(report)]
     if report.journal_entries:
         lines.append(_journal_note(report.journal_entries))

@@ -23,6 +23,7 @@ Warnings are not part of it: the CLI prints :func:`render_warnings` to stderr.
 
 from __future__ import annotations
 
+from reconciler.errors import printable
 from reconciler.models import AgentPlan, Plan
 from reconciler.models.plan import ResourcePlan
 from reconciler.render.common import (
@@ -105,14 +106,14 @@ def _error_banner(plan: Plan, paint: _Painter) -> list[str]:
         return []
     return [
         paint("Error: this plan cannot be applied:", "red"),
-        *(f"  - {error}" for error in plan.errors),
+        *(f"  - {printable(error)}" for error in plan.errors),
         "",
     ]
 
 
 def render_warnings(plan: Plan) -> list[str]:
     """The plan's warnings as lines for stderr (``Warning: …``), in plan order."""
-    return [f"Warning: {warning}" for warning in plan.warnings]
+    return [f"Warning: {printable(warning)}" for warning in plan.warnings]
 
 
 def _legend(agents: list[AgentPlan], paint: _Painter) -> list[str]:
@@ -128,13 +129,14 @@ def _legend(agents: list[AgentPlan], paint: _Painter) -> list[str]:
 def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
     symbol = SYMBOLS[agent.action]
     pad = " " * (3 - len(symbol))
-    header = f"{pad}{paint.sign(symbol)} {paint(agent.name, 'bold')}"
+    name = printable(agent.name)
+    header = f"{pad}{paint.sign(symbol)} {paint(name, 'bold')}"
     extra = details(agent)
     if extra:
-        header += "  " + extra
+        header += "  " + printable(extra)
     out = [
-        paint(f"  # {agent.name} {VERBS[agent.action]}", "dim"),
-        paint(f"  #   {_printable(agent.reason)}", "dim"),
+        paint(f"  # {name} {VERBS[agent.action]}", "dim"),
+        paint(f"  #   {printable(agent.reason)}", "dim"),
         header,
     ]
     for view in agent_change_views(agent):
@@ -145,12 +147,13 @@ def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
 def _resource_block(resource: ResourcePlan, paint: _Painter) -> list[str]:
     symbol = RESOURCE_SYMBOLS[resource.action]
     pad = " " * (3 - len(symbol))
-    header = f"{pad}{paint.sign(symbol)} {paint(resource.address, 'bold')}"
+    address = printable(resource.address)
+    header = f"{pad}{paint.sign(symbol)} {paint(address, 'bold')}"
     if resource.id:
-        header += f"  (id {resource.id})"
+        header += f"  (id {printable(resource.id)})"
     out = [
-        paint(f"  # {resource.address} {RESOURCE_VERBS[resource.action]}", "dim"),
-        paint(f"  #   {_printable(resource.reason)}", "dim"),
+        paint(f"  # {address} {RESOURCE_VERBS[resource.action]}", "dim"),
+        paint(f"  #   {printable(resource.reason)}", "dim"),
         header,
     ]
     for view in resource_change_views(resource):
@@ -162,7 +165,7 @@ def _change_lines(view: ChangeView, paint: _Painter) -> list[str]:
     marker = view.marker
     if marker in (FORCES_RESTART, FORCES_REPLACEMENT):
         marker = paint(marker, "magenta")
-    head = f"{_FIELD_INDENT}{paint.sign(view.sign)} {view.path}"
+    head = f"{_FIELD_INDENT}{paint.sign(view.sign)} {printable(view.path)}"
     if view.diff:
         return [_join(head, marker), *(_diff_line(line, paint) for line in view.diff)]
     if view.note is not None:
@@ -173,18 +176,13 @@ def _change_lines(view: ChangeView, paint: _Painter) -> list[str]:
         value = str(view.before)
     else:
         value = f"{view.before} -> {view.after}"
-    return [_join(f"{head} = {value}", marker)]
+    return [_join(f"{head} = {printable(value)}", marker)]
 
 
 def _diff_line(line: str, paint: _Painter) -> str:
     color = {"+": "green", "-": "red", "@": "dim", "\\": "dim"}.get(line[:1])
-    line = _printable(line)
+    line = printable(line)
     return _DIFF_INDENT + (paint(line, color) if color else line)
-
-
-def _printable(text: str) -> str:
-    """``text`` on one line, without control characters (an engine message could hold some)."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def _join(text: str, marker: str) -> str:

@@ -26,6 +26,8 @@ DEFAULT_IDLE_TIMEOUT_S = 30
 LIST_DEFAULT_WINDOW_S = 2 * 3600.0
 #: Default `list` page size.
 LIST_DEFAULT_LIMIT = 20
+#: Default `list` state filter: RUNNING (2) only.
+LIST_DEFAULT_STATES = frozenset({2})
 #: Who is in a channel the sandbox has never seen before an agent joins it.
 PRESENCE_MODES = ("empty", "occupied")
 #: How agent tokens are checked: `strict` (signature, App ID, channel, uid, expiry) or `lenient`
@@ -59,8 +61,8 @@ class SandboxConfig:
             (the joining agent's remote users).
         idle_before_join: whether the idle countdown runs from the join when none of the
             agent's remote users has been present yet (the real engine's behaviour is unknown).
-        name_scope: `app` (default): a name is unique among the App ID's active agents;
-            `channel`: only among the active agents of the same channel.
+        name_scope: `channel` (default, as documented): a name is unique among the active
+            agents of its channel; `app`: among the App ID's active agents.
         latency_ms / jitter_ms: added latency of every engine request (jitter is seeded).
         error_rate: probability of an injected `error_status` answer (503 ServiceUnavailable).
         rate_limit: probability of an injected 429 with `Retry-After: retry_after_s`.
@@ -70,6 +72,7 @@ class SandboxConfig:
         max_runtime_s: the hard cap on one agent's runtime (72 h).
         get_retention_s: an ended agent answers GET (and appears in list) for this long after it
             stopped; afterwards GET answers 404 TaskNotFound.
+        webhooks: `(url, secret)` pairs that receive the notification events (`ncs.py`).
     """
 
     customer_id: str = "sandbox"
@@ -84,7 +87,7 @@ class SandboxConfig:
     token_failure_delay_s: float = 1.0
     presence: str = "empty"
     idle_before_join: bool = True
-    name_scope: str = "app"
+    name_scope: str = "channel"
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     error_rate: float = 0.0
@@ -96,6 +99,7 @@ class SandboxConfig:
     db_path: str | None = None
     max_runtime_s: float = MAX_RUNTIME_S
     get_retention_s: float = RETENTION_S
+    webhooks: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.pcu_limit < 0:

@@ -4,9 +4,11 @@ None for leave's empty body), raising `ApiFailure` for engine errors.
 
 Decisions where the real behaviour is unconfirmed (docs/engine-api.md lists them):
 
-* Name uniqueness is among *active* agents, per App ID (`name_scope: app`, the default) or per
-  channel (`name_scope: channel`): 409 `TaskConflict`. A name is free again once its agent is
-  STOPPED or FAILED.
+* Name uniqueness is among *active* agents of a channel (`name_scope: channel`, the default, as
+  documented) or of the App ID (`name_scope: app`): 409 `TaskConflict`, whose body names the
+  holder (`agent_id`). A name is free again once its agent is STOPPED or FAILED.
+* `pipeline_id`: the registered pipeline's properties under the join's own (`pipelines.py`);
+  an unknown one is 400 `InvalidFieldValue`.
 * update changes only what the engine changes live (token, llm.system_messages, llm.params,
   mllm.params); any other key under `properties` is refused with 400 `InvalidRequestBody`, and
   a token that the strict check refuses with 400 `InvalidFieldValue`.
@@ -14,8 +16,8 @@ Decisions where the real behaviour is unconfirmed (docs/engine-api.md lists them
 * leave, update: 404 unless STARTING, RUNNING, RECOVERING or IDLE; speak, interrupt, think,
   history: 404 unless RUNNING; speak on an MLLM agent: 400 `InvalidRequestBody`.
 * GET and list keep an ended agent for `get_retention_s` (7 days) after it stopped, then 404.
-* list: default window the last 2 hours, all states, order of creation, `limit` 20; the cursor
-  is the agent id the next page starts at, "" on the last page; an unknown cursor is 400.
+* list: default window the last 2 hours, `state` 2 (RUNNING), order of creation, `limit` 20;
+  the cursor is the agent id the next page starts at, "" on the last page; an unknown cursor is 400.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .config import DEFAULT_IDLE_TIMEOUT_S
 from .core import Sandbox
 from .errors import ApiFailure, invalid, not_found
 from .lifecycle import CODE_STATUSES, expired, refresh, view
+from .pipelines import apply_pipeline
 from .presence import occupied_uids
 from .store import AgentRecord, dumps
 from .validation import (
@@ -47,15 +50,19 @@ TURNS_DEFAULT_PAGE_SIZE = 20
 
 def join(sb: Sandbox, app_id: str, raw: bytes) -> dict[str, Any]:
     """POST /join: 200 `{agent_id, create_ts, status}`."""
-    body = parse_body(raw)
+    body = apply_pipeline(sb, app_id, parse_body(raw))
     request = validate_join(body, require_token=sb.require_token())
     settings = sb.settings
     with sb.store.transaction():
         now = sb.now()
         scope = request.channel if settings.name_scope == "channel" else None
-        if sb.store.active_with_name(app_id, request.name, now, scope):
+        holders = sb.store.active_with_name(app_id, request.name, now, scope)
+        if holders:
             raise ApiFailure(
-                409, "TaskConflict", "create agent failed: agent with same name exists"
+                409,
+                "TaskConflict",
+                "create agent failed: agent with same name exists",
+                extra={"agent_id": holders[0].agent_id},
             )
         if sb.store.count_active(app_id, now) >= settings.pcu_limit:
             raise ApiFailure(
@@ -174,7 +181,7 @@ def update(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any
 
 
 def get(sb: Sandbox, app_id: str, agent_id: str) -> dict[str, Any]:
-    """GET /agents/{id}: `{message, start_ts, stop_ts, status, agent_id}`."""
+    """GET /agents/{id}: `{message, start_ts, stop_ts, status, agent_id, name}`."""
     record = sb.store.get(app_id, agent_id)
     now = sb.now()
     if record is None or expired(record, now, sb.settings.get_retention_s):
@@ -186,6 +193,7 @@ def get(sb: Sandbox, app_id: str, agent_id: str) -> dict[str, Any]:
         "stop_ts": int(state.stop_at) if state.stop_at is not None else 0,
         "status": state.status,
         "agent_id": record.agent_id,
+        "name": record.name,
     }
 
 

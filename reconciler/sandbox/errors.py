@@ -17,18 +17,25 @@ class ApiFailure(Exception):
     """An engine error to answer with."""
 
     def __init__(
-        self, status: int, reason: str, detail: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        reason: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         super().__init__(f"{status} {reason}: {detail}")
         self.status = status
         self.reason = reason
         self.detail = detail
         self.headers = headers or {}
+        self.extra = extra or {}
+        """More members of the body (409 names the agent that holds the name)."""
 
     def response(self) -> JSONResponse:
         """The JSON answer."""
         return JSONResponse(
-            {"detail": self.detail, "reason": self.reason},
+            {"detail": self.detail, "reason": self.reason, **self.extra},
             status_code=self.status,
             headers=self.headers or None,
         )

@@ -590,6 +590,16 @@ class Store:
             ).fetchall()
         return [(str(r[0]), float(r[1]), int(r[2])) for r in rows]
 
+    def lifecycle_between(self, after: float, upto: float, token_lead: float) -> list[AgentRecord]:
+        """Agents (light rows, every App ID) that start running, end, or reach `token_lead`
+        seconds before their token's expiry within (after, upto] (for notifications)."""
+        return self._query(
+            f"SELECT {_LIST_SELECT} FROM agents"
+            " WHERE (running_at > ? AND running_at <= ?) OR (terminal_at > ? AND terminal_at <= ?)"
+            " OR (token_expires_at - ? > ? AND token_expires_at - ? <= ?) ORDER BY seq",
+            (after, upto, after, upto, token_lead, after, token_lead, upto),
+        )
+
     def all(self, app_id: str | None = None) -> list[AgentRecord]:
         """Every agent (of one App ID, or of all), in creation order."""
         if app_id is None:

@@ -8,7 +8,8 @@
   `enable_string_uid`, bad channel name, unknown enum value, ...).
 
 Lenient as the engine must be with real clients: JSON `null` counts as absent, and unknown keys
-are accepted and kept as sent. Only the fields named above are checked; vendor blocks are not.
+are accepted and kept as sent. Only the fields named above are checked, and the documented
+shapes of the newer blocks (`blocks.py`); vendor blocks are not.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import LIST_DEFAULT_LIMIT, LIST_DEFAULT_WINDOW_S
+from .blocks import validate_blocks
+from .config import LIST_DEFAULT_LIMIT, LIST_DEFAULT_STATES, LIST_DEFAULT_WINDOW_S
 from .errors import bad_body, invalid, missing
 from .lifecycle import CODE_STATUSES
 
@@ -138,6 +140,7 @@ def validate_join(body: dict[str, Any], *, require_token: bool) -> JoinRequest:
     llm = props.get("llm") or {}
     _typed(llm, "params", "properties.llm.params", dict)
     _typed(llm, "system_messages", "properties.llm.system_messages", list)
+    validate_blocks(props)
     return JoinRequest(
         name=name,
         properties=props,
@@ -273,12 +276,13 @@ def _number(params: Mapping[str, str], key: str) -> float | None:
 
 
 def parse_list_query(params: Mapping[str, str], now: float) -> ListQuery:
-    """Parse channel, from_time/to_time (default: the last 2 hours), state, limit, cursor."""
+    """Parse channel, from_time/to_time (default: the last 2 hours), state (default 2,
+    RUNNING), limit (default 20), cursor."""
     to_time = _number(params, "to_time")
     from_time = _number(params, "from_time")
     to_time = now if to_time is None else to_time
     from_time = now - LIST_DEFAULT_WINDOW_S if from_time is None else from_time
-    states: frozenset[int] | None = None
+    states: frozenset[int] | None = LIST_DEFAULT_STATES
     raw_state = params.get("state")
     if raw_state:
         codes: set[int] = set()

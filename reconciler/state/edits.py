@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.errors import OperationError
+from reconciler.errors import OperationError, printable
 from reconciler.models.manifest import NAME_PATTERN
 from reconciler.models.state import AgentRecord, StateDoc
 
@@ -60,7 +60,7 @@ def _recorded(doc: StateDoc, name: str, verb: str) -> AgentRecord:
     record = doc.agents.get(name)
     if record is None:
         raise OperationError(
-            f"cannot {verb} {name}: state records no agent {name!r} "
+            f"cannot {verb} {printable(name)}: state records no agent {name!r} "
             "(`reconciler state list` shows the recorded ones)"
         )
     _no_journal_entry(doc, name, verb)

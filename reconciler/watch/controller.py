@@ -1,7 +1,10 @@
 """The controller loop of ``reconciler watch``.
 
-Every interval, and at once on SIGHUP, the leader re-reads the settings and the manifests
-(a git-sync sidecar or a ``git pull`` changes what it applies), refreshes, plans with the
+Every interval, at once on SIGHUP, and at once when a notification event says that one of its
+agents left or failed (:meth:`Watcher.notice`, called by the listener of
+:mod:`reconciler.watch.receiver`; polling stays the safety net), the leader re-reads the
+settings and the manifests (a git-sync sidecar or a ``git pull`` changes what it applies),
+refreshes, plans with the
 journal settled (``Project.plan(resolve=True)``), and applies under the same rules as
 ``apply`` (``ensure_applicable``: errors such as a capacity overrun refuse the whole plan;
 the journal, the channel locks and the capacity check of the executor). A standby polls the
@@ -44,6 +47,8 @@ from reconciler.watch.heal import HealSplit, heal_only
 from reconciler.watch.lease import Lease
 from reconciler.watch.logs import log
 from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.ncs import ACTIONABLE, Notice
+from reconciler.watch.receiver import HealTimer
 from reconciler.watch.status import WatchStatus
 
 __all__ = ["WatchOptions", "Watcher", "failure_reason"]
@@ -108,6 +113,11 @@ class Watcher:
         self.phase = "idle"
         self.runs = 0
         """Reconcile runs finished (successfully or not) while leading."""
+        self.owned: frozenset[str] = frozenset()
+        """The agent ids the state recorded at the end of the last run (events about others
+        are not ours)."""
+        self.heal_timer = HealTimer(metrics)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- control -------------------------------------------------------------------------------
 
@@ -119,6 +129,25 @@ class Watcher:
     def wake(self) -> None:
         """Reconcile now (SIGHUP) instead of at the end of the interval."""
         log(logging.INFO, "watch.wake", "reconciling now (SIGHUP)")
+        self._wake.set()
+
+    def notice(self, notice: Notice) -> None:
+        """An event that may need healing arrived (any thread): reconcile now."""
+        loop, at = self._loop, time.monotonic()
+        if loop is not None:
+            loop.call_soon_threadsafe(self._on_notice, notice, at)
+
+    def _on_notice(self, notice: Notice, at: float) -> None:
+        if notice.agent_id is not None:
+            self.heal_timer.event(notice.agent_id, at)
+        what = ACTIONABLE.get(notice.event_type, str(notice.event_type))
+        log(
+            logging.INFO,
+            "event.received",
+            f"reconciling now ({what}: event {notice.event_type})",
+            agent_id=notice.agent_id,
+            notice_id=notice.notice_id,
+        )
         self._wake.set()
 
     @property
@@ -144,6 +173,7 @@ class Watcher:
         """Lead or stand by until :meth:`request_stop`; never returns on an error."""
         failures = 0
         leading = False
+        self._loop = asyncio.get_running_loop()
         try:
             while not self._stop.is_set():
                 delay = self.options.interval
@@ -302,6 +332,7 @@ class Watcher:
         try:
             await self._reconcile()
             ok = True
+            self.heal_timer.run_succeeded(began, time.monotonic())
         finally:
             self.phase = "idle"
             self.runs += 1
@@ -320,6 +351,7 @@ class Watcher:
         outcome = await project.plan(refresh=True, resolve=True, hooks=hooks)
         for note in outcome.notes:
             log(logging.INFO, "journal.settled", note)
+        self.owned = frozenset(record.agent_id for record in outcome.state.agents.values())
         ensure_applicable(outcome.plan)
         self.metrics.observed(outcome.state, outcome.live)
         plan, desired = outcome.plan, outcome.desired
@@ -347,6 +379,7 @@ class Watcher:
                 forget=summary.forget,
             )
             result, state = await project.apply(plan, desired, state, hooks=hooks)
+            self.owned = frozenset(record.agent_id for record in state.agents.values())
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)
             failed = [r for r in result.results if not r.ok]

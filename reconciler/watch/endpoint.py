@@ -8,6 +8,10 @@ event loop is busy (a plan of thousands of agents), and needs no second web fram
   answered) or a standby that reaches the database; 503 otherwise, with the role and a short
   reason (never an error message).
 * ``/metrics``: the Prometheus text format (:class:`~reconciler.watch.metrics.WatchMetrics`).
+* ``/leaderz``: 200 on the leader, 503 otherwise (a load balancer's health check that sends
+  notification events to the leader only).
+* ``POST /ncs`` (the path is configurable): notification events, handed to the
+  :class:`~reconciler.watch.receiver.EventReceiver` when one is given.
 """
 
 from __future__ import annotations
@@ -19,24 +23,30 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.watch.metrics import CONTENT_TYPE, WatchMetrics
+from reconciler.watch.receiver import MAX_BODY_BYTES, EventReceiver
 from reconciler.watch.status import WatchStatus
 
 __all__ = ["PATHS", "Endpoint"]
 
-PATHS = ("/healthz", "/readyz", "/metrics")
+PATHS = ("/healthz", "/readyz", "/metrics", "/leaderz")
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], status: WatchStatus, metrics: WatchMetrics
+        self,
+        address: tuple[str, int],
+        status: WatchStatus,
+        metrics: WatchMetrics,
+        receiver: EventReceiver | None,
     ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.status = status
         self.metrics = metrics
+        self.receiver = receiver
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,8 +65,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200 if readiness.ready else 503, (text + "\n").encode())
         elif path == "/metrics":
             self._send(200, self.server.metrics.exposition(), CONTENT_TYPE)
+        elif path == "/leaderz":
+            leader = self.server.status.is_leader
+            self._send(200 if leader else 503, b"leader\n" if leader else b"not leader\n")
         else:
             self._send(404, b"not found; try /healthz, /readyz or /metrics\n")
+
+    def do_POST(self) -> None:  # the name http.server calls
+        receiver = self.server.receiver
+        if receiver is None or self.path.split("?", 1)[0] != receiver.path:
+            self._send(404, b"not found\n")
+            return
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            self._send(411, b"length required\n")
+            return
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True  # the body is not read
+            reply = receiver.refuse_oversized()
+        else:
+            body = self.rfile.read(length)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            reply = receiver.handle(body, headers)
+        self._send(reply.status, reply.body, "application/json")
 
     def _send(
         self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
@@ -74,9 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
 class Endpoint:
     """The server, started on :meth:`start` and stopped on :meth:`stop`."""
 
-    def __init__(self, host: str, port: int, status: WatchStatus, metrics: WatchMetrics) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        status: WatchStatus,
+        metrics: WatchMetrics,
+        receiver: EventReceiver | None = None,
+    ) -> None:
         try:
-            self._server = _Server((host, port), status, metrics)
+            self._server = _Server((host, port), status, metrics, receiver)
         except OSError as exc:
             raise ReconcilerError(
                 f"--listen {host}:{port}: cannot listen there ({exc.strerror or exc})"

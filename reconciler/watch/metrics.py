@@ -81,8 +81,42 @@ class WatchMetrics:
             "Unix time of the end of the last successful reconcile run.",
             registry=self.registry,
         )
+        self.events_received = Counter(
+            "reconciler_watch_events_received",
+            "Notification events (NCS webhooks) with a valid signature, by event type.",
+            ["event_type"],
+            registry=self.registry,
+        )
+        self.events_refused = Counter(
+            "reconciler_watch_events_refused",
+            "Notification events refused, by reason (missing_signature, bad_signature, "
+            "no_secret, malformed, too_large); never acted on.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.events_acted = Counter(
+            "reconciler_watch_events_acted",
+            "Notification events that made the leader reconcile at once, by event type.",
+            ["event_type"],
+            registry=self.registry,
+        )
+        self.events_ignored = Counter(
+            "reconciler_watch_events_ignored",
+            "Verified notification events not acted on, by reason (duplicate, standby, "
+            "not_actionable, foreign).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.event_heal = Histogram(
+            "reconciler_watch_event_to_healed_seconds",
+            "From an event acted on to the end of the successful reconcile run that followed.",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=self.registry,
+        )
         for outcome in ("ok", "error"):
             self.runs.labels(outcome=outcome)
+        for reason in ("missing_signature", "bad_signature"):
+            self.events_refused.labels(reason=reason)
 
     def run_finished(self, ok: bool, seconds: float, now: float) -> None:
         self.runs.labels(outcome="ok" if ok else "error").inc()
@@ -121,6 +155,21 @@ class WatchMetrics:
         self.agents.clear()
         for status, count in tally.items():
             self.agents.labels(status=status).set(count)
+
+    def event_received(self, event_type: int) -> None:
+        self.events_received.labels(event_type=str(event_type)).inc()
+
+    def event_refused(self, reason: str) -> None:
+        self.events_refused.labels(reason=reason).inc()
+
+    def event_acted(self, event_type: int) -> None:
+        self.events_acted.labels(event_type=str(event_type)).inc()
+
+    def event_ignored(self, reason: str) -> None:
+        self.events_ignored.labels(reason=reason).inc()
+
+    def event_healed(self, seconds: float) -> None:
+        self.event_heal.observe(seconds)
 
     def exposition(self) -> bytes:
         """The text format of every metric (what ``/metrics`` answers)."""

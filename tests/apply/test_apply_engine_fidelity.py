@@ -95,8 +95,9 @@ def test_a_renewed_token_for_the_wrong_channel_fails_the_update(world: World) ->
 
 
 def test_with_app_name_scope_a_name_held_in_another_channel_fails_the_agent(
-    world: World,
+    tmp_path: Path,
 ) -> None:
+    world = make_world(tmp_path, name_scope="app")
     foreign = world.start_directly("alpha-1", channel="elsewhere")
     _, result, state = world.apply(desired(agent("alpha")))
     (failed,) = result.failed

@@ -188,6 +188,18 @@ def test_join_conflict_on_the_first_attempt_fails_and_adopts_nothing(world: Worl
     assert [a["agent_id"] for a in world.agents("RUNNING")] == [holder]
 
 
+def test_join_conflict_names_the_holder_the_409_reports_even_without_other_evidence(
+    world: World,
+) -> None:
+    holder = world.start_directly("alpha-1", channel="alpha")
+    block_turns(world)
+    _, result, state = world.apply(desired(agent("alpha")))
+    (failure,) = result.failed
+    assert f"held by agent {holder}" in failure.detail and "nothing was adopted" in failure.detail
+    assert state.agents == {} and state.journal == []
+    world.control("DELETE", "/_sandbox/faults/rules")
+
+
 def test_retried_join_conflict_adopts_the_agent_its_lost_attempt_started(world: World) -> None:
     world.start_directly("someone-else", channel="alpha", uid="7777")
     world.control(

@@ -30,6 +30,7 @@ NAME_VALUES = {
     "--target": AGENT,
     "--replace": AGENT,
     "--listen": "127.0.0.1:0",
+    "--webhook": "http://127.0.0.1:9108/ncs",
     "--action": "example-org/reconciler@v0.1.0",
 }
 REFUSES_HERE = {("state", "where", "--require-database"): "the state is a local file"}
@@ -102,6 +103,7 @@ def test_every_option_shown_in_help_is_accepted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: tuple[str, ...], opt: str
 ) -> None:
     served: list[object] = []
+    monkeypatch.setenv("RECONCILER_NCS_SECRET", "cli-options-test")  # what --webhook signs with
     # `sandbox serve` serves until interrupted: record what it would serve instead.
     monkeypatch.setattr("reconciler.cli.sandbox.serve", lambda *a, **k: served.append(a))
     # `watch` runs until stopped: its loop only records that it was reached.

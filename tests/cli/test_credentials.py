@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 def us_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("AGORA_CUSTOMER_ID", "AGORA_CUSTOMER_SECRET", "RECONCILER_ENGINE"):
         monkeypatch.delenv(name, raising=False)
+    # The manifests' secrets are set: their sandbox placeholders never go to a real engine.
+    for name in ("OPENAI_API_KEY", "AZURE_TTS_KEY", "DEEPGRAM_API_KEY", "ELEVENLABS_API_KEY"):
+        monkeypatch.setenv(name, f"{name.lower()}-for-the-test")
     copy_example(tmp_path)
     settings = tmp_path / "reconciler.yaml"
     settings.write_text(settings.read_text().replace("engine: sandbox", "engine: us"))

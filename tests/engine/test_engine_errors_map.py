@@ -111,3 +111,21 @@ def test_every_operation_raises_through_the_table(
     with pytest.raises(EngineError) as info:
         asyncio.run(main())
     assert type(info.value) is error and info.value.status == status
+
+
+@pytest.mark.parametrize(
+    ("body", "holder"),
+    [
+        ({"detail": "d", "reason": "TaskConflict", "agent_id": "A1B2C3"}, "A1B2C3"),
+        ({"message": "task conflict", "statusCode": "TaskConflict", "taskId": "X9"}, "X9"),
+        ({"detail": "d", "reason": "TaskConflict"}, None),
+        ({"detail": "d", "reason": "TaskConflict", "agent_id": "not an id!"}, None),
+        ({"detail": "d", "reason": "TaskConflict", "agent_id": 7}, None),
+    ],
+)
+def test_a_409_reports_the_holder_it_names_and_nothing_else(
+    body: dict[str, Any], holder: str | None
+) -> None:
+    raised = error_for_status(httpx.Response(409, json=body), _call("join"))
+    assert isinstance(raised, NameConflictError)
+    assert raised.holder == holder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -152,6 +153,7 @@ def test_409_conflict_is_found_for_adoption(recorder: Recorder) -> None:
             await env.client.join("support-en-1", props("support"))
         assert (info.value.status, info.value.reason) == (409, "TaskConflict")
         assert not info.value.resent  # the first attempt met the conflict: held by someone else
+        assert info.value.holder == first.agent_id  # the 409 names the holder (a report only)
         found = await find_conflicting(env.client, "support", ())
         assert [(a.agent_id, a.channel) for a in found] == [(first.agent_id, "support")]
         assert await find_conflicting(env.client, "support", {first.agent_id}) == []
@@ -416,3 +418,25 @@ def test_build_client_for_the_sandbox(recorder: Recorder) -> None:
         assert asyncio.run(main()) == "RUNNING"
     finally:
         app.state.sandbox.close()
+
+
+def test_refresh_asks_for_every_state_so_the_engine_default_of_running_only_hides_nothing(
+    recorder: Recorder,
+) -> None:
+    async def scenario(env: Env) -> None:
+        running = (await env.client.join("r-1", props("r"))).agent_id
+        stopped = (await env.client.join("s-1", props("s"))).agent_id
+        await env.client.leave(stopped)
+        await env.client.wait_stopped(stopped, timeout=5, poll_interval=0.01)
+        plain = await env.control.get(  # no state, no limit: the engine's defaults
+            f"/api/conversational-ai-agent/v2/projects/{APP_ID}/agents",
+            headers={"Authorization": "Basic " + base64.b64encode(b"sandbox:sandbox").decode()},
+        )
+        assert [a["agent_id"] for a in plain.json()["data"]["list"]] == [running]
+        env.wire.requests.clear()
+        live = await refresh(env.client, {}, time.time(), exit_details=False)
+        assert live.agents[stopped].status == "STOPPED" and live.agents[running].status == "RUNNING"
+        (query,) = [q for _, _, q in env.wire.requests]
+        assert query["state"] == "0,1,2,3,4,5,6" and query["limit"] == "100"
+
+    run(scenario, recorder)

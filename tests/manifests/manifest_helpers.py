@@ -57,7 +57,7 @@ class Project:
         return self.write(f"agents.d/{relative}", body + more)
 
     def settings(self, **changes: object) -> Settings:
-        values: dict[str, object] = {"project_dir": self.root, "app_certificate": CERTIFICATE}
+        values: dict[str, object] = {"project_dir": self.root}
         values.update(changes)
         return Settings.model_validate(values)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.models import FieldPath
-from tests.manifests.manifest_helpers import Project
+from tests.manifests.manifest_helpers import CERTIFICATE, Project
 
 BASE = """\
 token: auto
@@ -35,7 +35,7 @@ def test_extends_deep_merges_maps_and_replaces_lists_and_scalars(project: Projec
             params: {max_tokens: 256}
         """,
     )
-    agent = project.load().agents["support"]
+    agent = project.load(app_certificate=CERTIFICATE).agents["support"]
     props = agent.spec["properties"]
     assert agent.token_mode == "auto"
     assert props["remote_rtc_uids"] == ["1002"]
@@ -52,7 +52,10 @@ def test_extends_deep_merges_maps_and_replaces_lists_and_scalars(project: Projec
 def test_a_null_removes_an_inherited_key(project: Project) -> None:
     project.write("agents.d/_base/openai.yaml", BASE)
     project.agent("x.yaml", "x", extra="extends: _base/openai.yaml\n", props="idle_timeout: null\n")
-    assert project.load().agents["x"].spec["properties"]["idle_timeout"] is None
+    assert (
+        project.load(app_certificate=CERTIFICATE).agents["x"].spec["properties"]["idle_timeout"]
+        is None
+    )
 
 
 def test_partials_chain(project: Project) -> None:
@@ -66,7 +69,7 @@ def test_partials_chain(project: Project) -> None:
         "name: a\nextends: _base/support.yaml\n"
         "properties: {channel: a, agent_rtc_uid: '1', remote_rtc_uids: ['2']}\n",
     )
-    props = project.load().agents["a"].spec["properties"]
+    props = project.load(app_certificate=CERTIFICATE).agents["a"].spec["properties"]
     assert (props["labels"], props["idle_timeout"]) == ({"team": "support"}, 120)
 
 

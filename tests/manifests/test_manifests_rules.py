@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.models import FieldPath
-from tests.manifests.manifest_helpers import Project
+from tests.manifests.manifest_helpers import CERTIFICATE, Project
 
 
 def test_a_valid_manifest_loads_as_one_agent(project: Project) -> None:
@@ -264,7 +264,7 @@ def test_several_documents_per_file_are_several_agents(project: Project) -> None
 
 def test_token_auto_is_minted_later_and_absent_from_the_spec(project: Project) -> None:
     project.agent("x.yaml", "x", extra="token: auto\n")
-    agent = project.load().agents["x"]
+    agent = project.load(app_certificate=CERTIFICATE).agents["x"]
     assert agent.token_mode == "auto"
     assert "token" not in agent.spec["properties"]
 

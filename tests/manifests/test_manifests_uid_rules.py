@@ -177,7 +177,7 @@ def test_token_auto_with_an_account_written_in_digits_is_minted_for_that_uid(
           remote_rtc_uids: ["alice"]
         """,
     )
-    desired = project.load().agents["a"]
+    desired = project.load(app_certificate=CERTIFICATE).agents["a"]
     assert desired.token_mode == "auto"
     now = time.time()
     token, _ = mint_agent_token(

@@ -152,7 +152,8 @@ class AgentSpec:
     name: str
     prompt: str = "You answer questions."
     vendor: str = "microsoft"
-    token: str | None = None
+    token: str | None = "auto"
+    """``auto`` (the settings name a certificate, so the engine would refuse a join without one)."""
 
     @property
     def channel(self) -> str:

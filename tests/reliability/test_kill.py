@@ -133,7 +133,7 @@ def test_sigterm_and_ctrl_c_finish_the_calls_in_flight_save_state_and_release_th
     text = "".join(stdout)
 
     assert code == 130, f"exit {code}\n{text}\n{stderr}"
-    assert "Interrupt received: finishing the calls in flight and saving state" in stderr
+    assert "Interrupt received: apply finishes the calls in flight and saves state" in stderr
     assert "Apply interrupted: " in text and "State is saved." in text
     started = text.count(": started [")
     assert 0 < started < N_AGENTS, text  # the rest was not attempted

@@ -56,7 +56,8 @@ NOT_LOOPBACK = [
 
 def project(tmp_path: Path, engine: str) -> Path:
     (tmp_path / "agents.d").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "agents.d" / "a.yaml").write_text(AgentSpec("a").yaml(), encoding="utf-8")
+    manifest = AgentSpec("a", token=None).yaml()  # no certificate in these settings
+    (tmp_path / "agents.d" / "a.yaml").write_text(manifest, encoding="utf-8")
     (tmp_path / "reconciler.yaml").write_text(
         f"engine: {engine}\nmax_attempts: 2\nrequest_timeout_s: 2\n", encoding="utf-8"
     )
@@ -109,6 +110,7 @@ CREDENTIAL_WORDS = re.compile(
 ALLOWED = {
     "--app-certificate-env",
     "--customer-secret-env",
+    "--webhook-secret-env",
     "--customer-id",
     "--token-check",  # strict | lenient: how the sandbox checks agent tokens, not a credential
 }

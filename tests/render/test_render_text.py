@@ -277,7 +277,7 @@ def test_text_and_markdown_leave_the_final_newline_to_the_caller() -> None:
     assert not render_markdown(one_of_each()).endswith("\n")
 
 
-def test_text_strips_control_characters_from_reasons() -> None:
+def test_text_escapes_control_characters_in_reasons() -> None:
     agent = AgentPlan(
         name="a",
         action="start",
@@ -287,7 +287,7 @@ def test_text_strips_control_characters_from_reasons() -> None:
     )
     text = render_text(make_plan(agent))
     assert "\x1b" not in text
-    assert "#   failed:  [2Jboom next" in text
+    assert "#   failed: \\x1b[2Jboom\\nnext" in text
 
 
 def test_text_plan_names_the_engine_and_app_under_its_summary() -> None:

@@ -59,11 +59,11 @@ def test_leave_sets_stopping_then_stopped_after_the_stop_delay(engine: Client) -
     assert body["stop_ts"] >= body["start_ts"]
 
 
-def test_get_answers_message_start_ts_stop_ts_status_agent_id(engine: Client) -> None:
-    agent_id = engine.start()
+def test_get_answers_message_start_ts_stop_ts_status_agent_id_and_name(engine: Client) -> None:
+    agent_id = engine.start("named-agent")
     body = engine.get(agent_id).json()
-    assert set(body) == {"message", "start_ts", "stop_ts", "status", "agent_id"}
-    assert body["agent_id"] == agent_id
+    assert set(body) == {"message", "start_ts", "stop_ts", "status", "agent_id", "name"}
+    assert (body["agent_id"], body["name"]) == (agent_id, "named-agent")
 
 
 def test_stop_delay_zero_stops_at_once(make_engine: MakeEngine) -> None:
@@ -185,26 +185,40 @@ def test_names_are_per_app_id(engine: Client) -> None:
     assert engine.join("same", APP_ID_2).status_code == 200
 
 
-def test_by_default_a_name_is_unique_across_the_channels_of_an_app_id(engine: Client) -> None:
+def test_with_app_name_scope_a_name_is_unique_across_the_channels_of_an_app_id(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine(name_scope="app")
     engine.start("same", channel="room-1")
     response = engine.join("same", channel="room-2")
     assert (response.status_code, response.json()["reason"]) == (409, "TaskConflict")
 
 
-def test_with_channel_name_scope_a_name_is_unique_only_within_its_channel(
-    make_engine: MakeEngine,
+def test_by_default_a_name_is_unique_only_within_its_channel_as_documented(
+    engine: Client,
 ) -> None:
-    engine = make_engine(name_scope="channel")
     engine.start("same", channel="room-1")
     assert engine.join("same", channel="room-2").status_code == 200
     response = engine.join("same", channel="room-1")
     assert (response.status_code, response.json()["reason"]) == (409, "TaskConflict")
 
 
+def test_the_409_body_names_the_agent_that_holds_the_name(engine: Client) -> None:
+    holder = engine.start("same", channel="room-1")
+    response = engine.join("same", channel="room-1")
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "create agent failed: agent with same name exists",
+        "reason": "TaskConflict",
+        "agent_id": holder,
+    }
+
+
 def test_the_name_scope_can_change_while_the_sandbox_runs(engine: Client) -> None:
     engine.start("same", channel="room-1")
-    engine.control("POST", "/settings", {"name_scope": "channel"})
-    assert engine.join("same", channel="room-2").status_code == 200
+    engine.control("POST", "/settings", {"name_scope": "app"})
+    response = engine.join("same", channel="room-2")
+    assert (response.status_code, response.json()["reason"]) == (409, "TaskConflict")
 
 
 def test_join_beyond_the_pcu_limit_returns_422_concurrency_limit_exceeded(

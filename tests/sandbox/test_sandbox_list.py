@@ -5,11 +5,14 @@ page starts at, "" on the last page; stable creation order; several App IDs side
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.sandbox.sandbox_helpers import APP_ID, APP_ID_2, Client
+
+MakeEngine = Callable[..., Client]
 
 
 def _ids(body: dict[str, Any]) -> list[str]:
@@ -79,6 +82,19 @@ def test_list_filters_by_channel(engine: Client) -> None:
     assert _ids(engine.list(channel="room-a").json()) == [a]
 
 
+def test_list_without_state_answers_running_agents_and_pages_of_20_as_documented(
+    make_engine: MakeEngine,
+) -> None:
+    engine = make_engine(pcu_limit=30)
+    running = [engine.start(f"run-{i}", idle_timeout=0) for i in range(21)]
+    stopping = engine.start("leaving", idle_timeout=0)
+    engine.post(stopping, "leave")
+    body = engine.list().json()
+    assert _ids(body) == running[:20]
+    assert (body["data"]["count"], body["meta"]["total"]) == (20, 21)
+    assert body["meta"]["cursor"] == running[20]
+
+
 def test_list_filters_by_comma_separated_state_codes(engine: Client) -> None:
     running = engine.start("running")
     stopping = engine.start("stopping")
@@ -124,7 +140,7 @@ def test_default_window_is_the_last_two_hours(engine: Client) -> None:
 
 
 def test_to_time_excludes_later_agents(engine: Client) -> None:
-    first = engine.start("first")
+    first = engine.start("first", idle_timeout=0)
     cut = engine.control("GET", "/clock")["now"]
     engine.advance(60)
     engine.start("second")

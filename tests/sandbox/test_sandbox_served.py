@@ -95,20 +95,20 @@ def test_cli_serve_defaults_to_loopback_port_8787_and_sandbox_credentials(
     assert config.db_path == ".sandbox/engine.db"
     assert config.pcu_limit == 20
     assert (config.presence, config.idle_before_join) == ("empty", True)
-    assert (config.token_check, config.name_scope) == ("strict", "app")
+    assert (config.token_check, config.name_scope) == ("strict", "channel")
     assert "token auth: off" in result.output
 
 
 def test_cli_serve_takes_the_fidelity_choices(captured: dict[str, Any]) -> None:
     args = [
         "serve", "--presence", "occupied", "--no-idle-before-join", "--token-check", "lenient",
-        "--name-scope", "channel",
+        "--name-scope", "app",
     ]  # fmt: skip
     result = CliRunner().invoke(cli.sandbox_group, args)
     assert result.exit_code == 0, result.output
     config: SandboxConfig = captured["config"]
     assert (config.presence, config.idle_before_join) == ("occupied", False)
-    assert (config.token_check, config.name_scope) == ("lenient", "channel")
+    assert (config.token_check, config.name_scope) == ("lenient", "app")
 
 
 @pytest.mark.parametrize(
@@ -188,3 +188,30 @@ def test_cli_serve_does_not_warn_on_any_loopback_host(captured: dict[str, Any], 
     assert result.exit_code == 0
     assert "warning" not in result.output
     assert captured["host"] == host
+
+
+def test_cli_serve_webhook_flag_takes_the_secret_from_the_environment_only(
+    captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILER_NCS_SECRET", "whsec-from-env")
+    args = ["serve", "--webhook", "http://127.0.0.1:9108/ncs", "--webhook", "https://a.example/n"]
+    result = CliRunner().invoke(cli.sandbox_group, args)
+    assert result.exit_code == 0, result.output
+    config: SandboxConfig = captured["config"]
+    assert config.webhooks == (
+        ("http://127.0.0.1:9108/ncs", "whsec-from-env"),
+        ("https://a.example/n", "whsec-from-env"),
+    )
+    assert "whsec-from-env" not in result.output and "whsec-from-env" not in repr(config)
+
+
+def test_cli_serve_webhook_without_a_secret_or_with_a_bad_url_exits_2(
+    captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECONCILER_NCS_SECRET", raising=False)
+    result = CliRunner().invoke(cli.sandbox_group, ["serve", "--webhook", "http://x/ncs"])
+    assert result.exit_code == 2 and "RECONCILER_NCS_SECRET" in result.output
+    monkeypatch.setenv("RECONCILER_NCS_SECRET", "s")
+    result = CliRunner().invoke(cli.sandbox_group, ["serve", "--webhook", "ftp://x/ncs"])
+    assert result.exit_code == 2 and "--webhook" in result.output
+    assert "config" not in captured

@@ -37,12 +37,16 @@ def _parse_command_line(args: list[str]) -> dict[str, Any]:
     return params
 
 
-def _deployment() -> dict[str, Any]:
+def _kind(kind: str) -> dict[str, Any]:
     docs = list(yaml.safe_load_all((EXAMPLES / "kubernetes" / "deployment.yaml").read_text()))
-    found = [d for d in docs if d and d.get("kind") == "Deployment"]
+    found = [d for d in docs if d and d.get("kind") == kind]
     assert len(found) == 1
-    deployment: dict[str, Any] = found[0]
-    return deployment
+    document: dict[str, Any] = found[0]
+    return document
+
+
+def _deployment() -> dict[str, Any]:
+    return _kind("Deployment")
 
 
 def test_kubernetes_deployment_runs_two_replicas_with_a_git_sync_sidecar() -> None:
@@ -97,3 +101,22 @@ def test_systemd_unit_is_valid_and_runs_a_command_the_cli_accepts() -> None:
 def test_the_command_line_check_refuses_an_unknown_option() -> None:
     with pytest.raises(click.UsageError):
         _parse_command_line(["reconciler", "watch", "--intervall", "30s"])
+
+
+def test_kubernetes_ingress_sends_ncs_over_tls_to_the_listener_checked_on_leaderz() -> None:
+    container = next(
+        c
+        for c in _deployment()["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "reconciler"
+    )
+    params = _parse_command_line(container["command"])
+    _, port = parse_listen(params["listen"])
+    service, ingress = _kind("Service"), _kind("Ingress")
+    assert service["spec"]["selector"] == _deployment()["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == port
+    assert ingress["spec"]["tls"], "NCS posts only to HTTPS"
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == params["ncs_path"] == "/ncs"
+    assert path["backend"]["service"]["name"] == service["metadata"]["name"]
+    assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] in PATHS

@@ -1,0 +1,137 @@
+"""The event listener of ``watch --listen``: what happens to a POST on the NCS path.
+
+In order, for every request (the HTTP endpoint's threads call :meth:`EventReceiver.handle`):
+
+1. The body is read whole (at most ``MAX_BODY_BYTES``) and its signature checked with the secret
+   of ``RECONCILER_NCS_SECRET`` (the environment only). A missing or bad signature, or no secret
+   configured, is refused with 401, counted, and nothing else is done with the body.
+2. A verified body that is not a notification envelope is refused with 400 (counted).
+3. Every verified notice is counted as received and answered 200 (NCS then stops resending).
+   It is acted on only when it is the first delivery of its ``noticeId`` (a bounded memory), this
+   replica leads, the event may need healing (:data:`~reconciler.watch.ncs.ACTIONABLE`: agent
+   left, token expiring) and its agent is one the state records (an agent id of ours):
+   then the controller is told (``on_notice``), which reconciles at once. Otherwise it is
+   counted as ignored with the reason (``duplicate``, ``standby``, ``not_actionable``,
+   ``foreign``).
+
+A standby answers 200 and leaves the event to the leader: NCS would not resend it anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.ncs import Notice, NoticeError, NoticeMemory, parse_notice, signature_problem
+
+__all__ = ["DEFAULT_PATH", "MAX_BODY_BYTES", "SECRET_ENV", "EventReceiver", "HealTimer", "Reply"]
+
+SECRET_ENV = "RECONCILER_NCS_SECRET"
+DEFAULT_PATH = "/ncs"
+MAX_BODY_BYTES = 1 << 20
+NOTICE_MEMORY = 10_000
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The HTTP answer to one event."""
+
+    status: int
+    outcome: str
+
+    @property
+    def body(self) -> bytes:
+        return json.dumps({"outcome": self.outcome}).encode() + b"\n"
+
+
+class EventReceiver:
+    """Verifies, deduplicates and routes notification events (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        secret: str | None,
+        metrics: WatchMetrics,
+        is_leader: Callable[[], bool],
+        owned: Callable[[], frozenset[str]],
+        on_notice: Callable[[Notice], None],
+        path: str = DEFAULT_PATH,
+        memory: int = NOTICE_MEMORY,
+    ) -> None:
+        self._secret = secret or None
+        self.metrics = metrics
+        self.path = path
+        self._is_leader = is_leader
+        self._owned = owned
+        self._on_notice = on_notice
+        self._memory = NoticeMemory(memory)
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a secret is configured (without one every event is refused)."""
+        return self._secret is not None
+
+    def refuse_oversized(self) -> Reply:
+        """A body longer than ``MAX_BODY_BYTES`` (not read)."""
+        self.metrics.event_refused("too_large")
+        return Reply(413, "refused")
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> Reply:
+        """Answer one POST (``headers`` keyed in lower case); see the module docstring."""
+        if self._secret is None:
+            self.metrics.event_refused("no_secret")
+            return Reply(401, "refused")
+        problem = signature_problem(self._secret, body, headers)
+        if problem is not None:
+            self.metrics.event_refused(problem)
+            return Reply(401, "refused")
+        try:
+            notice = parse_notice(body)
+        except NoticeError:
+            self.metrics.event_refused("malformed")
+            return Reply(400, "refused")
+        self.metrics.event_received(notice.event_type)
+        with self._lock:
+            first = self._memory.first_time(notice.notice_id)
+        outcome = self._route(notice, first)
+        if outcome == "acted":
+            self.metrics.event_acted(notice.event_type)
+            self._on_notice(notice)
+        else:
+            self.metrics.event_ignored(outcome)
+        return Reply(200, outcome)
+
+    def _route(self, notice: Notice, first: bool) -> str:
+        if not first:
+            return "duplicate"
+        if not self._is_leader():
+            return "standby"
+        if not notice.actionable:
+            return "not_actionable"
+        if notice.agent_id is None or notice.agent_id not in self._owned():
+            return "foreign"
+        return "acted"
+
+
+class HealTimer:
+    """Event-to-healed time: from an event acted on to the end of the first successful reconcile
+    run that began after it (the run that saw what the event announced)."""
+
+    def __init__(self, metrics: WatchMetrics) -> None:
+        self.metrics = metrics
+        self._pending: dict[str, float] = {}
+
+    def event(self, agent_id: str, at: float) -> None:
+        """An event about ``agent_id`` was acted on at ``at`` (monotonic seconds)."""
+        self._pending.setdefault(agent_id, at)
+
+    def run_succeeded(self, began: float, ended: float) -> None:
+        """A reconcile run from ``began`` to ``ended`` succeeded."""
+        for agent_id, at in list(self._pending.items()):
+            if at <= began:
+                self.metrics.event_healed(ended - at)
+                del self._pending[agent_id]

@@ -1,0 +1,241 @@
+"""The event listener of `watch --listen`: signatures checked as documented (vectors computed here
+with the hmac module), forged events refused and counted, a replayed noticeId acted on once,
+foreign agents and standbys leave an event alone, and the HTTP path that carries them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.watch.endpoint import Endpoint
+from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.ncs import Notice, NoticeMemory, parse_notice, signature_problem
+from reconciler.watch.receiver import MAX_BODY_BYTES, EventReceiver, HealTimer
+from reconciler.watch.status import WatchStatus
+
+SECRET = "ncs-secret"
+OURS = "OURAGENT0000000000000000000000001"
+
+
+def event(notice_id: str = "n-1", event_type: int = 102, agent_id: str = OURS) -> bytes:
+    body = {
+        "noticeId": notice_id,
+        "productId": 17,
+        "eventType": event_type,
+        "notifyMs": 1_700_000_000_000,
+        "sid": agent_id,
+        "payload": {"agent_id": agent_id, "status": "FAILED", "reason": "failed"},
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
+    key = secret.encode()
+    return {
+        "agora-signature": hmac.new(key, body, hashlib.sha1).hexdigest(),
+        "agora-signature-v2": hmac.new(key, body, hashlib.sha256).hexdigest(),
+    }
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.leader = True
+        self.owned = frozenset({OURS})
+        self.notices: list[Notice] = []
+
+
+def receiver(
+    recorder: Recorder, metrics: WatchMetrics, secret: str | None = SECRET
+) -> EventReceiver:
+    return EventReceiver(
+        secret=secret,
+        metrics=metrics,
+        is_leader=lambda: recorder.leader,
+        owned=lambda: recorder.owned,
+        on_notice=recorder.notices.append,
+    )
+
+
+def metric(metrics: WatchMetrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+# -- the signature ----------------------------------------------------------------------------
+
+
+def test_the_documented_vector_verifies_with_either_header() -> None:
+    body = (
+        b'{"eventMs":1560408533119,"eventType":10,"noticeId":"4eb720f0-8da7-11e9-a43e-'
+        b'53f411c2761f","notifyMs":1560408533119,"payload":{"a":"1","b":2},"productId":1}'
+    )
+    v1 = "033c62f40f687675f17f0f41f91a40c71c0f134c"
+    v2 = "6d3320c60b11101395b7fc8f9068748808a0aa1bfa064438e39d1bc2c7d74d99"
+    assert hmac.new(b"secret", body, hashlib.sha1).hexdigest() == v1
+    assert signature_problem("secret", body, {"agora-signature": v1}) is None
+    assert signature_problem("secret", body, {"agora-signature-v2": v2}) is None
+    assert signature_problem("secret", body, {"agora-signature-v2": v2.upper()}) is None
+
+
+def test_a_signature_over_other_bytes_or_with_another_secret_is_bad() -> None:
+    body = event()
+    assert signature_problem(SECRET, body, signed(body)) is None
+    assert signature_problem(SECRET, body + b" ", signed(body)) == "bad_signature"
+    assert signature_problem(SECRET, body, signed(body, "other")) == "bad_signature"
+    assert signature_problem(SECRET, body, {}) == "missing_signature"
+    forged_v2 = {**signed(body), "agora-signature-v2": "00" * 32}
+    assert signature_problem(SECRET, body, forged_v2) == "bad_signature", "V2 wins when present"
+
+
+def test_parse_notice_reads_the_envelope_and_the_agent() -> None:
+    notice = parse_notice(event("n-9", 102))
+    assert (notice.notice_id, notice.event_type, notice.agent_id) == ("n-9", 102, OURS)
+    assert notice.actionable and parse_notice(event(event_type=104)).actionable
+    assert not parse_notice(event(event_type=101)).actionable
+    assert not parse_notice(event(event_type=110)).actionable, "an error alone ends no agent"
+    for bad in (b"[]", b"not json", b'{"eventType": 102}', b'{"noticeId": "x"}'):
+        with pytest.raises(ValueError):
+            parse_notice(bad)
+
+
+def test_the_notice_memory_is_bounded() -> None:
+    memory = NoticeMemory(size=3)
+    assert all(memory.first_time(f"n-{i}") for i in range(5))
+    assert len(memory) == 3
+    assert not memory.first_time("n-4")
+    assert memory.first_time("n-0"), "the oldest were forgotten"
+
+
+# -- the receiver -------------------------------------------------------------------------------
+
+
+def test_a_forged_or_unsigned_event_is_refused_401_counted_and_never_acted_on() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    body = event()
+    assert events.handle(body, {}).status == 401
+    assert events.handle(body, signed(body, "guessed")).status == 401
+    assert events.handle(body, {"agora-signature-v2": "zz"}).status == 401
+    assert recorder.notices == []
+    assert metric(metrics, "reconciler_watch_events_refused_total", reason="missing_signature") == 1
+    assert metric(metrics, "reconciler_watch_events_refused_total", reason="bad_signature") == 2
+    assert metric(metrics, "reconciler_watch_events_received_total", event_type="102") == 0
+    assert events.handle(body, signed(body)).outcome == "acted", "the forgeries did not poison it"
+
+
+def test_without_a_secret_every_event_is_refused() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics, secret=None)
+    body = event()
+    assert events.handle(body, signed(body)).status == 401
+    assert recorder.notices == []
+    assert metric(metrics, "reconciler_watch_events_refused_total", reason="no_secret") == 1
+
+
+def test_a_replayed_notice_id_is_acted_on_once() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    first, retry = event("n-1"), event("n-1").replace(b"1700000000000", b"1700000001000")
+    replies = [events.handle(first, signed(first)), events.handle(retry, signed(retry))]
+    assert [(r.status, r.outcome) for r in replies] == [(200, "acted"), (200, "duplicate")]
+    assert [n.notice_id for n in recorder.notices] == ["n-1"]
+    assert metric(metrics, "reconciler_watch_events_received_total", event_type="102") == 2
+    assert metric(metrics, "reconciler_watch_events_acted_total", event_type="102") == 1
+    assert metric(metrics, "reconciler_watch_events_ignored_total", reason="duplicate") == 1
+
+
+def test_an_event_about_an_agent_that_is_not_ours_is_answered_200_and_ignored() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    body = event(agent_id="SOMEONEELSE")
+    assert (events.handle(body, signed(body)).status, recorder.notices) == (200, [])
+    assert metric(metrics, "reconciler_watch_events_ignored_total", reason="foreign") == 1
+
+
+def test_a_standby_answers_200_and_leaves_the_event_to_the_leader() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    recorder.leader = False
+    events = receiver(recorder, metrics)
+    body = event()
+    reply = events.handle(body, signed(body))
+    assert (reply.status, reply.outcome, recorder.notices) == (200, "standby", [])
+
+
+def test_an_event_that_needs_no_healing_is_not_acted_on() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    body = event(event_type=101)
+    assert events.handle(body, signed(body)).outcome == "not_actionable"
+    assert recorder.notices == []
+
+
+def test_a_signed_body_that_is_no_envelope_is_refused_400() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    body = b'{"hello": "world"}'
+    assert receiver(recorder, metrics).handle(body, signed(body)).status == 400
+    assert metric(metrics, "reconciler_watch_events_refused_total", reason="malformed") == 1
+
+
+def test_event_to_healed_time_is_observed_for_runs_that_began_after_the_event() -> None:
+    metrics = WatchMetrics()
+    timer = HealTimer(metrics)
+    timer.event(OURS, at=10.0)
+    timer.run_succeeded(began=9.0, ended=10.5)
+    assert metric(metrics, "reconciler_watch_event_to_healed_seconds_count") == 0
+    timer.run_succeeded(began=10.2, ended=11.0)
+    assert metric(metrics, "reconciler_watch_event_to_healed_seconds_count") == 1
+    assert metric(metrics, "reconciler_watch_event_to_healed_seconds_sum") == pytest.approx(1.0)
+
+
+# -- over HTTP ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served() -> Any:
+    recorder, metrics = Recorder(), WatchMetrics()
+    endpoint = Endpoint("127.0.0.1", 0, WatchStatus(), metrics, receiver(recorder, metrics))
+    endpoint.start()
+    host, port = endpoint.address
+    try:
+        with httpx.Client(base_url=f"http://{host}:{port}", timeout=5) as http:
+            yield http, recorder
+    finally:
+        endpoint.stop()
+
+
+def test_events_are_posted_to_the_ncs_path_and_nowhere_else(served: Any) -> None:
+    http, recorder = served
+    body = event()
+    assert http.post("/ncs", content=body, headers=signed(body)).status_code == 200
+    assert http.post("/ncs", content=body, headers={"Agora-Signature": "0"}).status_code == 401
+    assert http.post("/other", content=body, headers=signed(body)).status_code == 404
+    assert http.post("/metrics", content=body, headers=signed(body)).status_code == 404
+    assert [n.notice_id for n in recorder.notices] == ["n-1"]
+
+
+def test_an_oversized_body_is_refused_413_unread(served: Any) -> None:
+    http, recorder = served
+    big = b"x" * (MAX_BODY_BYTES + 1)
+    assert http.post("/ncs", content=big).status_code == 413
+    assert recorder.notices == []
+
+
+def test_leaderz_answers_200_only_on_the_leader() -> None:
+    status, metrics = WatchStatus(), WatchMetrics()
+    endpoint = Endpoint("127.0.0.1", 0, status, metrics)
+    endpoint.start()
+    host, port = endpoint.address
+    try:
+        with httpx.Client(base_url=f"http://{host}:{port}", timeout=5) as http:
+            status.standing_by(True, "another replica leads")
+            assert http.get("/leaderz").status_code == 503
+            status.leading(True)
+            assert http.get("/leaderz").status_code == 200
+            assert http.post("/ncs", content=b"{}").status_code == 404, "no receiver, no path"
+    finally:
+        endpoint.stop()
