@@ -156,7 +156,10 @@ class ServedSandbox(_ServedSandbox):
     """``reconciler sandbox serve`` on a free loopback port with its own SQLite file."""
 
     def __init__(self, db: Path, *, latency_ms: float, pcu_limit: int, stop_delay: float = 0.2):
-        args = ["--pcu-limit", str(pcu_limit), "--latency-ms", str(latency_ms)]
+        # Each channel starts with its agent's remote users present, so that agents started
+        # early in a long run are still running (not idled out) when the run is checked.
+        args = ["--pcu-limit", str(pcu_limit), "--latency-ms", str(latency_ms),
+                "--presence", "occupied"]  # fmt: skip
         super().__init__(db=str(db), args=[*args, "--stop-delay", str(stop_delay)], env=bench_env())
 
     @property
