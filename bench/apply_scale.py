@@ -100,18 +100,19 @@ def project(directory: Path, sandbox: b.ServedSandbox, n: int) -> None:
     b.write_project(directory, n, engine=sandbox.engine_url, parallelism=None, cap=max(1000, 4 * n))
 
 
-def recorded(directory: Path, state_url: str | None) -> dict[str, Any]:
-    """The state the apply left, through the product's own store (file or database)."""
+def recorded(directory: Path, state_url: str | None, engine: str) -> dict[str, Any]:
+    """The state the apply left, through the product's own store (file or database), opened
+    with the project's App ID and engine (a store refuses a state of another)."""
     from reconciler.models.settings import Settings
     from reconciler.state import open_backend
 
     state = state_url or "state/agents.json"
-    settings = Settings(project_dir=directory, state=state, app_id=b.APP_ID)
+    settings = Settings(project_dir=directory, state=state, app_id=b.APP_ID, engine=engine)
     return open_backend(settings, {}).store.load().model_dump(mode="json", by_alias=True)
 
 
 def check(directory: Path, sandbox: b.ServedSandbox, n: int, state_url: str | None) -> None:
-    state = recorded(directory, state_url)
+    state = recorded(directory, state_url, sandbox.engine_url)
     running = sandbox.control("GET", f"agents?app_id={b.APP_ID}&status=RUNNING")["agents"]
     starting = sandbox.control("GET", f"agents?app_id={b.APP_ID}&status=STARTING")["agents"]
     if len(state["agents"]) != n or state["pending"] or len(running) + len(starting) != n:

@@ -12,6 +12,13 @@ a project of N agents pointed at it, and runs:
 3. **Faults**: rounds of random changes applied while the engine answers 30% 503s, 20% 429s
    with Retry-After, drops 5% of connections and adds 10-40 ms of latency.
 
+4. **Two states on one App ID**: project A runs its agents; project B (the same manifests, its
+   own state: a second team, a staging copy) applies on the same engine while the engine drops
+   B's first join before processing it, or processes it and drops the answer, or delays B's joins
+   while B is killed with ``kill -9`` (then B plans and applies again); then B destroys. A
+   *foreign action* is any agent of A that B records, plans to adopt, or stops. Prints
+   ``two states: N trials, foreign actions: 0`` (the bound is 0).
+
 After every trial: the active agents on the engine equal the manifests exactly (no duplicate,
 no orphan, none missing), the state agrees with the engine, and the journal is empty.
 Prints ``kill trials: N, converged: N, orphans: 0, duplicates: 0`` per section, with timings.
@@ -23,6 +30,7 @@ or ``postgresql://postgres@127.0.0.1:5432/postgres``; dropped at the end): every
 tests that the advisory lock dies with the killed run's session (no trial unlocks anything).
 
 Usage: python bench/chaos.py [--trials 200] [--change-trials 100] [--fault-rounds 5]
+                             [--two-state-trials 30] [--two-state-agents 3]
                              [--agents 50] [--latency-ms 30] [--parallelism 5] [--seed 1]
                              [--state local|postgres] [--pg-url URL]
 """
@@ -35,6 +43,7 @@ import random
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +57,7 @@ from benchlib import PG_SERVER_URL, throwaway_database  # noqa: E402
 
 from tests.reliability.chaos_harness import (  # noqa: E402
     APP_ID,
+    ENGINE_ACTIVE,
     FLAKY_FAULTS,
     ChaosProject,
     Figures,
@@ -69,7 +79,9 @@ class PgChaosProject(ChaosProject):
         from reconciler.models.settings import Settings
         from reconciler.state import open_backend
 
-        self._settings = Settings(project_dir=directory, state=state_url, app_id=APP_ID)
+        self._settings = Settings(
+            project_dir=directory, state=state_url, app_id=APP_ID, engine=engine.url
+        )
         self._open = open_backend
 
     def state(self) -> dict[str, Any] | None:
@@ -173,6 +185,92 @@ def fault_rounds(project: ChaosProject, n_agents: int, rounds: int, rng: random.
     return not problems
 
 
+TWO_STATE_MODES = ("drop", "drop_after", "delay+kill -9")
+
+
+def two_state_trial(
+    a: ChaosProject, b: ChaosProject, mode: str, rng: random.Random
+) -> tuple[int, list[str]]:
+    """One trial of section 4: (foreign actions, problems). Both projects start from no state."""
+    engine = a.engine
+    engine.reset()
+    a.forget_state()
+    b.forget_state()
+    problems: list[str] = []
+    first = a.apply()
+    state_a = a.state() or {}
+    theirs = {r["agent_id"] for r in state_a.get("agents", {}).values()}
+    if first.code != 0 or len(theirs) != len(a.specs):
+        return 0, [f"A's apply did not start its agents: {first}"]
+    foreign = 0
+    plan_text = ""
+    if mode == "delay+kill -9":
+        engine.add_rule(route="join", action="delay", delay_ms=1500)
+        process = b.popen("apply", "--auto-approve")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=rng.uniform(0.3, 1.4))
+        process.kill()
+        process.communicate()
+        engine.calm()
+        plan = b.run("plan")
+        plan_text = plan.stdout + plan.stderr
+        result = b.apply()
+    else:
+        engine.add_rule(route="join", action=mode, times=1)  # B's first join
+        result = b.apply()
+        engine.calm()
+    if result.code != 0:
+        problems.append(f"B's apply failed: {result}")
+    state_b = b.state() or {}
+    ours = {r["agent_id"] for r in state_b.get("agents", {}).values()}
+    foreign += len(ours & theirs)  # A's agents recorded by B
+    adoptions = [line for line in plan_text.splitlines() if "adopt" in line]
+    foreign += sum(1 for i in theirs if any(i in line for line in adoptions))  # or would adopt
+    destroyed = b.run("destroy", "--auto-approve")
+    if destroyed.code != 0:
+        problems.append(f"B's destroy failed: {destroyed}")
+    engine.settle()
+    active = {x["agent_id"] for x in engine.agents() if x["status"] in ENGINE_ACTIVE}
+    foreign += len(theirs - active)  # A's agents stopped by B
+    if active != theirs:
+        problems.append(f"after B's destroy the engine runs {len(active)} agents, A has {theirs}")
+    return foreign, problems
+
+
+def two_states(work: Path, engine: Any, trials: int, n_agents: int, rng: random.Random) -> bool:
+    """Section 4 (see the module docstring); prints its figures, returns whether all held."""
+    specs = agent_specs(n_agents, prefix="support")
+    a = ChaosProject(work / "team-a", engine)
+    b = ChaosProject(work / "team-b", engine)
+    a.set_agents(specs)
+    b.set_agents(specs)
+    started = time.monotonic()
+    foreign = 0
+    problems: list[str] = []
+    by_mode = dict.fromkeys(TWO_STATE_MODES, 0)
+    for index in range(trials):
+        mode = TWO_STATE_MODES[index % len(TWO_STATE_MODES)]
+        by_mode[mode] += 1
+        found, trouble = two_state_trial(a, b, mode, rng)
+        foreign += found
+        problems += [f"trial {index} ({mode}): {p}" for p in trouble]
+        print("." if not found and not trouble else "X", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    print(
+        f"two states on one App ID ({n_agents} agents each, same manifests; B's first join "
+        "dropped, its answer dropped, or B's joins delayed and B killed with kill -9):"
+    )
+    print(
+        f"  two states: {trials} trials ("
+        + ", ".join(f"{mode} {n}" for mode, n in by_mode.items())
+        + f"), foreign actions: {foreign} (bound 0); {time.monotonic() - started:.0f}s"
+    )
+    for problem in problems:
+        print("  PROBLEM: " + problem.replace("\n", "\n    "))
+    sys.stdout.flush()
+    return foreign == 0 and not problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200, help="fresh-start kill trials")
@@ -183,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         help="kill trials with random changes between them",
     )
     parser.add_argument("--fault-rounds", type=int, default=5)
+    parser.add_argument(
+        "--two-state-trials", type=int, default=30, help="trials of two states on one App ID"
+    )
+    parser.add_argument("--two-state-agents", type=int, default=3)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--parallelism", type=int, default=5)
@@ -261,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
                 ok &= figures.converged == len(figures.trials)
             if args.fault_rounds:
                 ok &= fault_rounds(project, min(args.agents, 20), args.fault_rounds, rng)
+            if args.two_state_trials:
+                engine.reset()
+                ok &= two_states(work, engine, args.two_state_trials, args.two_state_agents, rng)
         finally:
             engine.stop()
     print(f"total: {time.monotonic() - began:.0f}s; {'OK' if ok else 'FAILED'}")

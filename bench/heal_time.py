@@ -33,25 +33,36 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from benchlib import RECONCILER, ServedSandbox, bench_env, verdict, write_project  # noqa: E402
 
-from tests.served import free_port  # noqa: E402
+from tests.served import wait_until, watch_port  # noqa: E402
 
 SECRET = "bench-ncs-secret"
 BOUND_S = 2.0
 
 
 class Watch:
-    """``reconciler watch`` with its listener on a free port."""
+    """``reconciler watch`` with its listener on a port the system chooses (``--listen
+    127.0.0.1:0``), read from the ``endpoint.listening`` line of its log."""
 
     def __init__(self, project: Path, interval: str, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = bench_env(RECONCILER_NCS_SECRET=SECRET)
         command = [*RECONCILER, "-C", str(project), "watch", "--interval", interval,
-                   "--listen", f"127.0.0.1:{self.port}"]  # fmt: skip
+                   "--listen", "127.0.0.1:0"]  # fmt: skip
+        offset = log.stat().st_size if log.exists() else 0
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
             )
+        found: list[int] = []
+
+        def listening() -> bool:
+            port = watch_port(log, offset)
+            if port is not None:
+                found.append(port)
+            return bool(found)
+
+        wait_until("watch listening", listening, timeout=120)
+        self.port = found[0]
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def metric(self, name: str) -> float:
         try:

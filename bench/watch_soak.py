@@ -48,24 +48,33 @@ from benchlib import (  # noqa: E402
     write_project,
 )
 
-from tests.served import free_port  # noqa: E402
+from tests.served import watch_port  # noqa: E402
 
 ACTIVE = ("STARTING", "RUNNING", "RECOVERING", "IDLE")
 
 
 class Replica:
     def __init__(self, project: Path, interval: str, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        self._offset = log.stat().st_size if log.exists() else 0  # the log is appended to
+        self._port: int | None = None
         command = [*RECONCILER, "-C", str(project), "watch", "--interval", interval,
-                   "--listen", f"127.0.0.1:{self.port}", "--log-format", "json"]  # fmt: skip
+                   "--listen", "127.0.0.1:0", "--log-format", "json"]  # fmt: skip
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
             )
 
+    @property
+    def url(self) -> str | None:
+        """The endpoint, once the replica has logged the port it serves on."""
+        if self._port is None:
+            self._port = watch_port(self.log, self._offset)
+        return None if self._port is None else f"http://127.0.0.1:{self._port}"
+
     def leader(self) -> bool:
+        if self.url is None:
+            return False
         try:
             text = httpx.get(self.url + "/metrics", timeout=2).text
         except httpx.HTTPError:

@@ -1,4 +1,4 @@
-"""The exception hierarchy: one root, typed subclasses, each with a distinct exit code.
+"""The exception hierarchy: one root, typed subclasses, each with its exit code.
 
 Every error the tool raises on purpose derives from :class:`ReconcilerError`. The CLI is the only
 place that catches them, prints ``str(error)`` and exits with ``error.exit_code``. Messages must
@@ -10,6 +10,21 @@ one place where control characters are escaped, so a file named ``"a\\nb.yaml"``
 an ANSI escape cannot forge a line or colour of any text output. :class:`Location` and
 :class:`Problem` apply it when written as text; renderers and the CLI apply it to the names and
 paths they print. Machine formats (JSON) carry the raw text, escaped by their own encoding.
+
+The class says what failed (and its message names where); the exit code says what a script or
+a CI job should do about it, so classes that call for the same response share it:
+
+| exit | constant | meaning | classes |
+|---|---|---|---|
+| 0 | ``EXIT_OK`` | success | |
+| 1 | ``EXIT_ERROR`` | fix something (input, settings, state, engine, an action) | all others |
+| 2 | ``EXIT_CHANGES`` | no error: ``--detailed-exitcode`` found changes | |
+| 3 | ``EXIT_CONFLICT`` | another run is in the way | ``LockHeldError``, ``StalePlanError`` |
+| 124 | ``EXIT_DEADLINE`` | the deadline (``--timeout``) ran out | ``DeadlineExceededError`` |
+| 130 | ``EXIT_INTERRUPTED`` | interrupted; the calls in flight finished first | |
+
+A held lock calls for waiting (``--lock-timeout``), a stale saved plan for planning again.
+``tests/test_errors.py`` holds every class of the package to this table.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ EXIT_CHANGES = 2
 EXIT_CONFLICT = 3
 EXIT_DEADLINE = 124
 """The command's deadline (``--timeout``) ran out: the code GNU ``timeout`` uses."""
+EXIT_INTERRUPTED = 130
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -96,6 +112,10 @@ class SettingsError(ReconcilerError):
 
 class StateError(ReconcilerError):
     """The recorded state cannot be read or written (corrupt, newer version, IO failure)."""
+
+
+class StateBindingError(StateError):
+    """The state belongs to another App ID or engine than the project's settings name."""
 
 
 class LockHeldError(ReconcilerError):

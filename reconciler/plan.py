@@ -136,6 +136,10 @@ def _digest_of_digests(digests: dict[str, str]) -> str:
     return "sha256:" + h.hexdigest()
 
 
+RECORDING_ACTIONS = frozenset({"start", "restart", "update", "renew-token"})
+"""Actions whose apply records the agent's view (its redacted spec and digest) in state."""
+
+
 def build_plan(
     desired: DesiredSet,
     state: StateDoc,
@@ -148,6 +152,21 @@ def build_plan(
 
     A plan that would exceed the engine's concurrency cap is still returned, so it can be
     rendered and reviewed, but with the overrun in :attr:`Plan.errors`: nothing applies it.
+    """
+    return build_plan_with_views(desired, state, live, now=now, options=options)[0]
+
+
+def build_plan_with_views(
+    desired: DesiredSet,
+    state: StateDoc,
+    live: LiveStatus,
+    *,
+    now: float,
+    options: PlanOptions,
+) -> tuple[Plan, dict[str, DesiredView]]:
+    """:func:`build_plan`, and the view of each agent the plan starts, restarts or updates
+    (:data:`RECORDING_ACTIONS`): what the apply records for it, handed over so that the apply
+    never computes it again. The views of the other agents are dropped once each is planned.
     """
     wanted = set() if options.destroy else set(desired.agents)
     universe = sorted(wanted | set(state.agents))
@@ -170,6 +189,7 @@ def build_plan(
     moved = {old: new for new, old in renames.items()}
     digests: dict[str, str] = {}
     plans: list[AgentPlan] = []
+    kept: dict[str, DesiredView] = {}
     for name in sorted(set(desired.agents) | set(state.agents)):
         agent = desired.agents.get(name)
         record = state.agents.get(name)
@@ -186,7 +206,10 @@ def build_plan(
         )
         if name in renames and record is not None:
             planned_agent = _as_rename(planned_agent, renames[name], record.generation)
-        plans.append(_as_adoption(planned_agent, dict(options.adopted)))
+        planned_agent = _as_adoption(planned_agent, dict(options.adopted))
+        if view is not None and planned_agent.action in RECORDING_ACTIONS:
+            kept[name] = view
+        plans.append(planned_agent)
 
     resources = _plan_resources(desired, state, live, options, digests)
 
@@ -217,7 +240,7 @@ def build_plan(
             f"{options.app_id or '(unset)'} is {options.max_concurrent_agents} "
             "(max_concurrent_agents in reconciler.yaml)"
         )
-    return Plan(
+    plan = Plan(
         app_id=options.app_id,
         engine=options.engine,
         lineage=state.lineage,
@@ -238,6 +261,7 @@ def build_plan(
         max_unavailable=resolve_max_unavailable(options.max_unavailable, len(desired.agents)),
         resources=resources,
     )
+    return plan, kept
 
 
 def _renames(desired: DesiredSet, state: StateDoc) -> dict[str, str]:

@@ -1,51 +1,72 @@
-"""The layer rule of docs/architecture.md: imports point down only, siblings don't import each
-other, third-party packages stay in the module that owns them, and the sandbox is an island."""
+"""What docs/architecture.md claims, checked against the code: the layer table (read from the doc)
+holds (imports point down only, siblings don't import each other, third-party packages stay in
+the packages whose row names them, the sandbox is an island), no module imports itself through
+a circle, nothing below the CLI prints, and docstrings stand where they belong."""
 
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import tomllib
 
-PACKAGE = Path(__file__).resolve().parent.parent / "reconciler"
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "reconciler"
+DOC = ROOT / "docs" / "architecture.md"
 
-LAYERS: dict[str, int] = {
-    "errors": 0,
-    "models": 0,
-    "safefile": 0,
-    "manifests": 1,
-    "state": 1,
-    "engine": 1,
-    "diff": 1,
-    "kinds": 1,
-    "plan": 2,
-    "drift": 2,
-    "apply": 3,
-    "render": 4,
-    "project": 4,
-    "watch": 4,
-    "cli": 5,
+
+def _layer_table() -> list[tuple[str, str, str]]:
+    """``(layer, package, third-party cell)`` of each row of the doc's layer table."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[1].startswith("`"):
+            rows.append((cells[0], cells[1].strip("`"), cells[3]))
+    return rows
+
+
+def _names(cell: str) -> set[str]:
+    """The package names a third-party cell mentions, normalized (``prometheus-client``)."""
+    return {_normal(word) for word in re.findall(r"[A-Za-z][A-Za-z0-9_.-]*", cell)}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+TABLE = _layer_table()
+ISLAND = "sandbox"
+LAYERS: dict[str, int] = {package: int(layer) for layer, package, _ in TABLE if layer.isdigit()} | {
     "__main__": 6,
     "__init__": 0,
 }
-ISLAND = "sandbox"
 # Which top-level units may import the island (to run it in-process or serve it).
 ISLAND_USERS = {"project", "cli"}
-# Third-party packages and the units allowed to import them.
-THIRD_PARTY_OWNERS: dict[str, set[str]] = {
-    "pydantic": {"models", "manifests", "state", "engine", "kinds", "project", "sandbox"},
-    "yaml": {"manifests"},
-    "httpx": {"engine", "project", "sandbox"},
-    "click": {"cli"},
-    "starlette": {"sandbox"},
-    "uvicorn": {"sandbox"},
-    "agora_agent": {"engine"},
-    "psycopg": {"state"},
-    "prometheus_client": {"watch"},
-}
+# Third-party packages (as the table names them) each unit may import: the doc's column.
+THIRD_PARTY: dict[str, set[str]] = {package: _names(cell) for _, package, cell in TABLE}
 # Siblings that build on each other: models use errors' types; watch drives a project.
 ALLOWED_SIBLINGS = {("models", "errors"), ("watch", "project")}
+DISTRIBUTIONS = importlib.metadata.packages_distributions()
+
+
+def test_the_layer_table_is_read_from_the_doc() -> None:
+    assert LAYERS["models"] == 0 and LAYERS["cli"] == 5 and LAYERS["plan"] == 2
+    assert "deepdiff" in THIRD_PARTY["diff"] and "prometheus-client" in THIRD_PARTY["watch"]
+    assert [p for layer, p, _ in TABLE if not layer.isdigit()] == [ISLAND]
+
+
+def _third_party_allowed(unit: str, top: str) -> bool:
+    """Whether the doc's table lets ``unit`` import the third-party module ``top`` (named by
+    its import name or by its distribution's)."""
+    names = {_normal(top), *(_normal(d) for d in DISTRIBUTIONS.get(top, []))}
+    return bool(names & THIRD_PARTY.get(unit, set()))
 
 
 def _unit(path: Path) -> str:
@@ -125,9 +146,33 @@ def test_imports_follow_the_layer_rule(path: Path) -> None:
                 problems.append(f"{where}: layer {mine} '{unit}' imports layer {theirs} '{target}'")
             elif theirs == mine and (unit, target) not in ALLOWED_SIBLINGS:
                 problems.append(f"{where}: siblings '{unit}' and '{target}' (layer {mine})")
-        elif top in THIRD_PARTY_OWNERS and unit not in THIRD_PARTY_OWNERS[top]:
-            problems.append(f"{where}: '{top}' belongs to {sorted(THIRD_PARTY_OWNERS[top])}")
+        elif top not in sys.stdlib_module_names and not _third_party_allowed(unit, top):
+            owners = sorted(u for u in THIRD_PARTY if _third_party_allowed(u, top))
+            problems.append(
+                f"{where}: '{top}' is not in the third-party column of '{unit}' in "
+                f"docs/architecture.md (Layers); it is in that of {owners or 'no package'}"
+            )
     assert not problems, "\n".join(problems)
+
+
+def test_every_dependency_has_an_owner_in_the_layer_table() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {
+        _normal(re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0])
+        for requirement in project["dependencies"]
+    }
+    owned = set().union(*THIRD_PARTY.values())
+    unowned = {
+        dist
+        for dist in declared
+        if dist not in owned
+        and not any(
+            _normal(module) in owned
+            for module, dists in DISTRIBUTIONS.items()
+            if dist in {_normal(d) for d in dists}
+        )
+    }
+    assert unowned == set(), "add them to the third-party column of the packages using them"
 
 
 def test_nothing_below_the_cli_prints() -> None:
@@ -154,3 +199,97 @@ def test_every_module_has_a_docstring() -> None:
         if ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) is None
     ]
     assert not missing, missing
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the modules of ``reconciler`` it imports, wherever the import stands (top
+    level, inside a function, under ``TYPE_CHECKING``); ``from package import module`` counts
+    as importing that module, ``from package import name`` as importing the package."""
+    modules = {_module_name(p): p for p in SOURCES}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                for base in _absolute(path, node) if node.module else []:
+                    for alias in node.names:
+                        child = f"{base}.{alias.name}"
+                        targets.append(child if child in modules else base)
+                if not node.module:
+                    targets = _absolute(path, node)
+            graph[name].update(t for t in targets if t in modules and t != name)
+    return graph
+
+
+def circles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_circle_finder_finds_circles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert circles(graph) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_itself_through_a_circle() -> None:
+    assert circles(import_graph()) == []
+
+
+def test_an_import_inside_a_function_counts_in_the_graph() -> None:
+    graph = import_graph()
+    assert "reconciler.project.connect" in graph["reconciler.project.operations"]
+
+
+def test_every_attribute_docstring_stands_right_under_its_attribute() -> None:
+    """A string statement in a module or class body documents the assignment just above it;
+    one that follows anything else (another docstring, a function) documents nothing, or the
+    wrong attribute."""
+    stray = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.Module, ast.ClassDef)):
+                continue
+            for before, statement in zip(node.body, node.body[1:], strict=False):
+                if (
+                    isinstance(statement, ast.Expr)
+                    and isinstance(statement.value, ast.Constant)
+                    and isinstance(statement.value.value, str)
+                    and not isinstance(before, (ast.Assign, ast.AnnAssign))
+                ):
+                    stray.append(f"{path.relative_to(PACKAGE.parent)}:{statement.lineno}")
+    assert not stray, stray

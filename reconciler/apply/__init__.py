@@ -9,16 +9,19 @@ from reconciler.apply.context import ApplyContext, EngineOps, StateWriter
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.executor import apply_plan
 from reconciler.apply.journal import Settlement, preview_journal, resolve_journal, settle
+from reconciler.apply.verdict import ApplyVerdict, apply_verdict
 
 __all__ = [
     "ActionResult",
     "ApplyContext",
     "ApplyEvent",
     "ApplyResult",
+    "ApplyVerdict",
     "EngineOps",
     "Settlement",
     "StateWriter",
     "apply_plan",
+    "apply_verdict",
     "preview_journal",
     "resolve_journal",
     "settle",

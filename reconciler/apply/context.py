@@ -53,7 +53,7 @@ class StateWriter(Protocol):
 
 @dataclass(frozen=True)
 class ActiveListing:
-    """The agents the engine listed as active (STARTING, RUNNING, RECOVERING) in this run's
+    """The agents the engine listed as active (``models.live.ACTIVE_STATUSES``) in this run's
     refresh, and when (``time.monotonic()``): the capacity check may count them instead of
     listing again (see ``reconciler.apply.starts.check_capacity``)."""
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
@@ -37,15 +37,23 @@ from reconciler.errors import ApplyError, EngineError
 from reconciler.models import AgentPlan, DesiredSet, JournalEntry, Plan, StateDoc
 from reconciler.models.live import ENDED_STATUSES
 from reconciler.models.plan import STATE_ONLY_ACTIONS
-from reconciler.plan import desired_view
+from reconciler.plan import DesiredView
 from reconciler.state.edits import drop_record, move_record
 
 
 async def apply_plan(
-    plan: Plan, desired: DesiredSet, state: StateDoc, ctx: ApplyContext
+    plan: Plan,
+    desired: DesiredSet,
+    state: StateDoc,
+    ctx: ApplyContext,
+    views: Mapping[str, DesiredView] | None = None,
 ) -> tuple[ApplyResult, StateDoc]:
-    """Carry out ``plan``; return what happened and the final state (already written)."""
-    run = Run(plan=plan, desired=desired, ctx=ctx, doc=state)
+    """Carry out ``plan``; return what happened and the final state (already written).
+
+    ``views``: what the plan computed of the agents it starts, restarts or updates
+    (:func:`reconciler.plan.build_plan_with_views`), recorded as they are.
+    """
+    run = Run(plan=plan, desired=desired, ctx=ctx, doc=state, views=views or {})
     edits = [a for a in plan.agents if a.action in STATE_ONLY_ACTIONS]
     stops = [a for a in plan.agents if a.action == "stop"]
     updates = [a for a in plan.agents if a.action in ("update", "renew-token")]
@@ -276,7 +284,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
         except Exception as exc:
             fail(run, action, exc, started, "update")
             return
-    view = desired_view(agent, run.doc.salt)
+    view = run.view(action.name)
     new_record = record.model_copy(
         update={
             "spec": view.spec,

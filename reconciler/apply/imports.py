@@ -99,6 +99,9 @@ async def import_record(
     return agent_record(
         agent,
         agent_id=agent_id,
+        # Not a name this state sent (the agent was joined by someone else): generation 0
+        # without the lineage tag, a name no start of this state ever uses.
+        wire_name=f"{name}-{IMPORTED_GENERATION}",
         generation=IMPORTED_GENERATION,
         started_at=float(live.start_ts) if live.start_ts else now,
         token_expires_at=expires,

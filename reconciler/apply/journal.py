@@ -3,8 +3,10 @@
 A ``join`` entry means a run sent (or was about to send) a join and died before recording the
 answer. Being in the entry's channel proves nothing (anyone can start an agent there), so each
 unrecorded active agent of the channel is asked its join name (the engine's ``turns``
-answer): the one carrying the entry's wire name is the agent that run started, and it is
-adopted, however many strangers share the channel. When every such agent answers with another
+answer): the one carrying the entry's wire name (unique to this state), in the entry's channel,
+created by the engine after the entry was written (less the allowed clock skew, see
+:mod:`reconciler.engine.adopt`) is the agent that run started, and it is adopted, however many
+strangers share the channel. When every such agent answers with another
 name (or there is none), the join never took effect and the entry is forgotten. When some
 agent cannot be identified there is no evidence either way: the entry is kept, nothing more is
 started in its channel, and apply fails until the engine can tell (or those agents are gone).
@@ -134,6 +136,7 @@ async def preview_journal(
             entry.channel,
             entry.wire_name,
             recorded,
+            sent_after=entry.created_at,
             candidates=active_by_channel.get(entry.channel, ()),
         )
         if search.match is not None:

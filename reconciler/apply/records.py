@@ -18,6 +18,7 @@ def agent_record(
     agent: DesiredAgent,
     *,
     agent_id: str,
+    wire_name: str,
     generation: int,
     started_at: float,
     token_expires_at: float | None,
@@ -28,7 +29,7 @@ def agent_record(
     return AgentRecord(
         name=agent.name,
         agent_id=agent_id,
-        wire_name=wire_name(agent.name, generation),
+        wire_name=wire_name,
         generation=generation,
         channel=agent.channel,
         started_at=started_at,

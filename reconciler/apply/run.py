@@ -11,7 +11,7 @@ result says what reached the engine. Nothing escapes as an exception except canc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase
 from reconciler.errors import ApplyError, EngineError, ReconcilerError, StateError
 from reconciler.models import AgentPlan, DesiredSet, Plan, StateDoc
+from reconciler.plan import DesiredView, desired_view
 
 T = TypeVar("T")
 
@@ -39,6 +40,9 @@ class Run:
     ctx: ApplyContext
     doc: StateDoc
     """The state as last written."""
+    views: Mapping[str, DesiredView] = field(default_factory=dict)
+    """The views the plan computed of the agents it starts, restarts or updates (see
+    :meth:`view`)."""
     result: ApplyResult = field(default_factory=ApplyResult)
     in_flight: asyncio.Semaphore = field(init=False)
     """Bounds the engine calls in flight to ``ctx.parallelism`` (at least 1)."""
@@ -96,6 +100,13 @@ class Run:
             and action.name in self.stopped_ok
             and self.ctx.clock() - self.stop_seen_at < self.ctx.interrupt_grace_s
         )
+
+    def view(self, name: str) -> DesiredView:
+        """The view of the desired agent ``name``: what its record holds (redacted spec and
+        digest). The one the plan handed over; computed here only for a plan that came without
+        its views."""
+        view = self.views.get(name)
+        return view if view is not None else desired_view(self.desired.agents[name], self.doc.salt)
 
     def channel_lock(self, channel: str) -> asyncio.Lock:
         lock = self.channel_locks.get(channel)

@@ -6,7 +6,8 @@ with an unsettled entry left by an earlier run gets no start at all until it is 
 
 A 409 ``TaskConflict`` means an active agent already holds the wire name. It is adopted only
 when this very join was sent before (an earlier attempt may have reached the engine) and the
-engine names that agent with the wire name in the channel asked for. A 409 on the first
+engine names that agent with the wire name (unique to this state) in the channel asked for, and
+created it after the join's journal entry (see :mod:`reconciler.engine.adopt`). A 409 on the first
 attempt means the name was held before this run sent anything (another project, or a copy of
 this one's state, manages that agent): the start fails and nothing is adopted.
 """
@@ -33,7 +34,6 @@ from reconciler.engine import (
 )
 from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
 from reconciler.models import AgentPlan, AgentRecord, DesiredAgent, JournalEntry, StateDoc
-from reconciler.plan import desired_view
 
 
 async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
@@ -121,14 +121,14 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
     agent = run.desired.agents[action.name]
     previous = run.doc.agents.get(action.name)
     generation = max(action.generation, (previous.generation + 1) if previous else 1)
-    wire_name = record_wire_name(agent.name, generation)
+    wire_name = record_wire_name(agent.name, generation, run.doc.lineage)
     properties = dict(agent.spec.get("properties", {}))
     expires: float | None = None
     if agent.token_mode == "auto":
         if ctx.mint_token is None:
             raise RuntimeError("token: auto needs a token minter")
         properties["token"], expires = ctx.mint_token(agent, started)
-    view = desired_view(agent, run.doc.salt)
+    view = run.view(action.name)
     lock = run.channel_lock(agent.channel)
     await lock.acquire()
     if agent.channel in run.unresolved_channels:
@@ -193,7 +193,7 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
             agent_id = answer.agent_id
             run.joined.add(agent_id)
         except NameConflictError as exc:
-            agent_id = await _adopt(run, agent, wire_name, exc)
+            agent_id = await _adopt(run, agent, entry, exc)
             run.joined.add(agent_id)
             note = (
                 f"adopted the running agent after 409 TaskConflict (a retried join; the "
@@ -218,6 +218,7 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
     record = agent_record(
         agent,
         agent_id=agent_id,
+        wire_name=wire_name,
         generation=entry.generation,
         started_at=started,
         token_expires_at=entry.token_expires_at,
@@ -258,13 +259,25 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
     run.finishing.append(asyncio.ensure_future(finish()))
 
 
-async def _adopt(run: Run, agent: DesiredAgent, wire_name: str, conflict: NameConflictError) -> str:
-    """The agent to record after a 409, or an EngineError saying why none is adopted."""
+async def _adopt(
+    run: Run, agent: DesiredAgent, entry: JournalEntry, conflict: NameConflictError
+) -> str:
+    """The agent to record after a 409, or an EngineError saying why none is adopted.
+
+    The evidence is that of journal resolution (:mod:`reconciler.engine.adopt`): the wire name
+    unique to this state, the channel, and a creation after this join's journal entry.
+    """
+    wire_name = entry.wire_name
     recorded = {r.agent_id for r in run.doc.agents.values()} | run.joined
     try:
         search: NameSearch | None = await run.call(
             lambda: find_by_name(
-                run.ctx.client, agent.channel, wire_name, recorded, now=run.ctx.clock()
+                run.ctx.client,
+                agent.channel,
+                wire_name,
+                recorded,
+                sent_after=entry.created_at,
+                now=run.ctx.clock(),
             )
         )
     except EngineError:

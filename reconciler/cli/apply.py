@@ -6,13 +6,14 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.apply import ApplyResult
-from reconciler.apply.context import INTERRUPT_GRACE_S
+from reconciler.apply import ApplyResult, apply_verdict
+from reconciler.apply.context import INTERRUPT_GRACE_S, ActiveListing
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
     lock_timeout_option,
@@ -22,18 +23,17 @@ from reconciler.cli.options import (
     target_option,
     timeout_option,
 )
-from reconciler.cli.output import failure_lines, note, retry_reporter, summary_line, use_color
+from reconciler.cli.output import note, retry_reporter, summary_line, use_color
 from reconciler.cli.plan import make_plan, render
 from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
 from reconciler.cli.runner import run_async
-from reconciler.errors import EXIT_ERROR, EXIT_OK, ApplyError, DeadlineExceededError, PlanError
+from reconciler.errors import EXIT_ERROR, EXIT_OK, DeadlineExceededError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
 from reconciler.models.deadline import current_deadline, deadline_scope, extend_current
+from reconciler.plan import DesiredView
 from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
-
-EXIT_INTERRUPTED = 130
 
 
 def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
@@ -85,7 +85,9 @@ def _plan_and_confirm(
         click.echo(render(outcome.plan, "text"))
     ensure_applicable(outcome.plan)
     if not outcome.plan.has_changes:
-        _refuse_unsettled(outcome.state)
+        verdict = apply_verdict(ApplyResult(), outcome.state)
+        if verdict.error is not None:
+            raise verdict.error
         _nothing_to_do(outcome.plan, fmt)
         return None
     _confirm(outcome.plan, auto_approve, verb)
@@ -101,6 +103,8 @@ def _execute(
     fmt: str = "text",
     *,
     saved: bool = False,
+    listing: ActiveListing | None = None,
+    views: Mapping[str, DesiredView] | None = None,
 ) -> int:
     """Carry out ``plan`` and report it; every message names ``plan.operation``."""
     began = time.monotonic()
@@ -142,7 +146,7 @@ def _execute(
             await asyncio.sleep(1.0)
             printer.tick()
 
-    async def run() -> ApplyResult:
+    async def run() -> tuple[ApplyResult, StateDoc]:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_stop)
@@ -150,16 +154,22 @@ def _execute(
         try:
             hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=should_stop)
             with deadline_scope(finishing):
-                result, _ = await project.apply(
-                    plan, desired, state, parallelism=parallelism, hooks=hooks, saved=saved
+                return await project.apply(
+                    plan,
+                    desired,
+                    state,
+                    parallelism=parallelism,
+                    hooks=hooks,
+                    saved=saved,
+                    listing=listing,
+                    views=views,
                 )
-            return result
         finally:
             ticker.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    result = run_async(run())
+    result, applied = run_async(run())
     printer.finish(result, summary_line(result, operation), time.monotonic() - began)
     if deadline is not None and deadline.expired() and not stop_requested and not result.ok:
         raise DeadlineExceededError(
@@ -167,14 +177,10 @@ def _execute(
             f"flight were finished and recorded (see the summary above); run reconciler "
             f"{operation} again to carry out the rest, with a longer --timeout if needed"
         )
-    if result.failed:
-        raise ApplyError("\n".join(["these actions failed:", *failure_lines(result)]))
-    if result.aborted:
-        raise ApplyError(result.aborted)
-    if result.interrupted:
-        return EXIT_INTERRUPTED
-    _refuse_unsettled(state)
-    return EXIT_OK
+    verdict = apply_verdict(result, applied)
+    if verdict.error is not None:
+        raise verdict.error
+    return verdict.exit_code
 
 
 def _nothing_to_do(plan: Plan, fmt: str, *, said: bool = True) -> None:
@@ -191,16 +197,6 @@ def _is_tty(stream: Any) -> bool:
     """A live progress bar only on a terminal (``NO_COLOR`` removes colour, not progress)."""
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
-
-
-def _refuse_unsettled(state: StateDoc) -> None:
-    """Fail when the journal holds starts that could not be settled (the notes say why)."""
-    names = sorted({p.name for p in state.journal if p.op == "join"})
-    if names:
-        raise ApplyError(
-            f"interrupted start(s) of {', '.join(names)} could not be settled (see the notes "
-            "above); nothing more is started in their channels until they are"
-        )
 
 
 @click.command("apply")
@@ -261,12 +257,14 @@ def apply_cmd(
     with project.lock("apply", lock_timeout):
         if planfile is not None:
             saved = load_plan_file(planfile)
-            desired, state = project.check_saved_plan(saved)
+            desired, state, views = project.check_saved_plan(saved)
             plan = saved.plan
             if not plan.has_changes:
                 _nothing_to_do(plan, fmt, said=False)
                 return EXIT_OK
-            return _execute(project, plan, desired, state, parallelism, fmt, saved=True)
+            return _execute(
+                project, plan, desired, state, parallelism, fmt, saved=True, views=views
+            )
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
             replace=replace, parallelism=parallelism,
@@ -274,7 +272,16 @@ def apply_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt)
+        return _execute(
+            project,
+            plan,
+            desired,
+            state,
+            parallelism,
+            fmt,
+            listing=outcome.listing,
+            views=outcome.views,
+        )
 
 
 @click.command("destroy")
@@ -326,7 +333,16 @@ def destroy_cmd(
         if outcome is None:
             return EXIT_OK
         plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(project, plan, desired, state, parallelism, fmt)
+        return _execute(
+            project,
+            plan,
+            desired,
+            state,
+            parallelism,
+            fmt,
+            listing=outcome.listing,
+            views=outcome.views,
+        )
 
 
 __all__ = ["EXIT_ERROR", "apply_cmd", "destroy_cmd"]

@@ -136,11 +136,3 @@ def summary_line(result: ApplyResult, operation: Operation) -> str:
     if left:
         return f"{run} failed: {body}{tail}."
     return f"{run} complete: {body}."
-
-
-def failure_lines(result: ApplyResult) -> list[str]:
-    lines = []
-    for r in result.failed:
-        reason = f" ({r.reason})" if r.reason else ""
-        lines.append(f"  - {r.name} {r.action}{reason}: {r.detail}")
-    return lines

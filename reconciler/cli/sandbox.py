@@ -37,7 +37,13 @@ def sandbox_group() -> None:
 
 @sandbox_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=8787, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port",
+    default=8787,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to bind; 0 lets the system choose one (the line on stderr names it).",
+)
 @click.option(
     "--db",
     "db_path",
@@ -203,9 +209,13 @@ def serve_command(
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
     where = db_path or "memory"
     token = "on" if config.app_certificate else f"off (set {app_certificate_env})"
-    click.echo(
-        f"Sandbox engine on http://{host}:{port} (db: {where}, token auth: {token})", err=True
-    )
-    for url in webhooks:
-        click.echo(f"Notification events to {url}", err=True)
-    serve(config, host, port)
+
+    def listening(bound: int) -> None:
+        click.echo(
+            f"Sandbox engine on http://{host}:{bound} (db: {where}, token auth: {token})",
+            err=True,
+        )
+        for url in webhooks:
+            click.echo(f"Notification events to {url}", err=True)
+
+    serve(config, host, port, on_listening=listening)

@@ -1,4 +1,4 @@
-"""``reconciler state show|list|where|push|pull|mv|rm|unprotect`` and ``reconciler force-unlock``.
+"""``reconciler state show|list|where|push|pull|mv|rm|unprotect|rebind`` and ``force-unlock``.
 
 The state document holds no secret by design (sensitive values are salted digests), so ``state
 show`` prints it whole, exactly as stored (for a database, in the local file's format).
@@ -7,7 +7,8 @@ file (into a PostgreSQL database and back); push refuses another lineage or a lo
 unless ``--force``, and holds the lock while it writes. ``state mv``, ``state rm`` and
 ``state unprotect`` edit records by hand and leave the agents running. ``state where`` says where
 the state lives; with ``--require-database`` it fails on a local file (a CI job's files are lost
-when it ends, so an apply there must write to a database).
+when it ends, so an apply there must write to a database). ``state rebind`` moves a state to the
+App ID and engine the settings name, on purpose.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from reconciler.cli.options import lock_timeout_option
 from reconciler.errors import SettingsError, StateError, printable
 from reconciler.models.state import AgentRecord, StateDoc
 from reconciler.state import LocalStateStore, StateBackend, dump_state, open_backend
+from reconciler.state.binding import StateBinding, rebind
 
 
 def _backend(ctx: click.Context) -> StateBackend:
@@ -204,6 +206,43 @@ def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -
             _check_push(doc, current, store.where)
         written = store.replace(doc)
     click.echo(f"Pushed {file} to {store.where} (serial {written.serial}).", err=True)
+
+
+@state_group.command("rebind")
+@lock_timeout_option
+@click.pass_context
+def rebind_cmd(ctx: click.Context, lock_timeout: float) -> None:
+    """Record the project's App ID and engine in its state, whatever the state records now.
+
+    Every command refuses a state recorded for another App ID or engine than the settings name
+    (exit 1): used there, it would describe agents that are not there. Run this only to move a
+    state on purpose (the app or the engine really changed). The agents it records are then
+    looked for on the new App ID and engine: those missing there are started again by the next
+    apply, and the old app's agents keep running unmanaged. Holds the state lock while it writes.
+
+    \b
+    Example:
+      reconciler state rebind
+
+    Exit codes: 0 rebound, 1 no state or unreadable state, 3 state lock held.
+    """
+    settings = project_settings(ctx)
+    backend = open_backend(settings, os.environ)
+    with backend.lock("state rebind", lock_timeout):
+        store = backend.store
+        if not store.exists:
+            raise StateError(f"no state recorded yet: {store.where} does not exist")
+        before, after = rebind(store, StateBinding.of(settings))
+    was = (
+        f"App ID {before.app_id} on engine {before.engine}"
+        if before.app_id is not None
+        else "no App ID or engine (an older state)"
+    )
+    click.echo(
+        f"Rebound the state ({store.where}, serial {after.serial}): it recorded {was}, it now "
+        f"records App ID {after.app_id} on engine {after.engine}.",
+        err=True,
+    )
 
 
 def _check_push(doc: StateDoc, current: StateDoc, where: str) -> None:

@@ -143,6 +143,14 @@ def watch_cmd(
             watcher.lease.try_acquire()
         if endpoint is not None:
             endpoint.start()
+            host, port = endpoint.address
+            log(
+                logging.INFO,
+                "endpoint.listening",
+                f"serving /healthz, /readyz and /metrics on {host}:{port}",
+                host=host,
+                port=port,
+            )
         run_async(watcher.run_with_signals())
     finally:
         if endpoint is not None:

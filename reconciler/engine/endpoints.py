@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import SettingsError
 from reconciler.models.hosts import LOOPBACK_EXAMPLES, is_loopback_host
+from reconciler.models.settings import is_sandbox
 
 GLOBAL_API_PATH = "/api/conversational-ai-agent"
 """Path of the engine's REST API under a global gateway host."""
@@ -125,7 +126,7 @@ def resolve_endpoints(engine: str) -> list[str]:
     value = engine.strip()
     if not value:
         raise SettingsError("engine is empty: expected sandbox, a region name or an https:// URL")
-    if value.lower() == "sandbox":
+    if is_sandbox(value):
         raise SettingsError(
             "engine 'sandbox' is served in-process: build its ASGI transport and use "
             "SANDBOX_BASE_URL instead of resolving it"

@@ -36,7 +36,7 @@ def build_client(
     on_response: Callable[[str, int], None] | None = None,
 ) -> EngineClient:
     """An engine client for ``settings`` (see the module docstring); close it after use."""
-    if settings.engine.strip().lower() == "sandbox":
+    if settings.uses_sandbox:
         if transport is None:
             raise SettingsError("engine: sandbox needs the sandbox's in-process transport")
         base_urls = [SANDBOX_BASE_URL]

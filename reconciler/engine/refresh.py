@@ -20,13 +20,13 @@ import asyncio
 from collections.abc import Collection, Mapping
 
 from reconciler.engine.client import ALL_STATES, EngineClient
-from reconciler.models.live import ENDED_STATUSES, LiveAgent, LiveStatus
+from reconciler.models.live import ACTIVE_STATE_CODES, ENDED_STATUSES, LiveAgent, LiveStatus
 from reconciler.models.state import AgentRecord
+
+__all__ = ["ACTIVE_STATE_CODES", "REFRESH_WINDOW_S", "refresh"]  # the first: models.live's
 
 REFRESH_WINDOW_S = 73 * 3600
 """How far back the list looks: the 72 h runtime cap plus one hour."""
-ACTIVE_STATE_CODES: tuple[int, ...] = (1, 2, 5)
-"""STARTING, RUNNING, RECOVERING: the states of an agent that holds its name and its channel."""
 DEFAULT_GET_CONCURRENCY = 10
 
 

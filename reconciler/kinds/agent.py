@@ -5,9 +5,9 @@ Everything that is true of this kind alone and that the rest of the code asks ab
 * **manifest model**: :class:`~reconciler.models.manifest.Manifest` (a manifest without a
   ``kind:`` line, or with ``kind: Agent``);
 * **identity**: state files an agent under its manifest ``name``; the engine knows it by the
-  ``agent_id`` its join answered with, and by the *wire name* ``<name>-<generation>`` sent in the
-  join (:func:`wire_name`: a new generation for every start, so a restart never collides with the
-  agent it replaces);
+  ``agent_id`` its join answered with, and by the *wire name* ``<name>-<generation>-<lineage
+  tag>`` sent in the join (:func:`wire_name`: a new generation for every start, so a restart
+  never collides with the agent it replaces; the tag makes it unique to the state);
 * **in place vs replace**: which fields ``update`` changes on a running agent
   (:data:`IN_PLACE_PATHS`, per docs/engine-api.md "What update changes live": ``token``,
   ``llm.system_messages``, ``llm.params`` (sent whole) and ``mllm.params``); any other change
@@ -28,6 +28,7 @@ from typing import Any
 
 from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
+from reconciler.models.state import lineage_tag
 
 KIND = "Agent"
 """The kind's name in a manifest (``kind: Agent``) and in an address (``Agent/support-en``)."""
@@ -56,9 +57,15 @@ def in_place_root(path: FieldPath) -> FieldPath | None:
     return None
 
 
-def wire_name(name: str, generation: int) -> str:
-    """The ``name`` sent to the engine's join: ``<name>-<generation>``."""
-    return f"{name}-{generation}"
+def wire_name(name: str, generation: int, lineage: str) -> str:
+    """The ``name`` sent to the engine's join: ``<name>-<generation>-<lineage tag>``.
+
+    The tag (the first 8 hexadecimal digits of the state's lineage) makes the name unique to
+    the state: two states that manage an agent of the same name on one App ID (a second team,
+    a staging copy with its own state key) never send the same name, so neither mistakes the
+    other's agent for its own. At most 48 + 1 + 6 + 1 + 8 = 64 characters of ``[a-z0-9-]``.
+    """
+    return f"{name}-{generation}-{lineage_tag(lineage)}"
 
 
 class AgentKind:

@@ -207,7 +207,7 @@ def load_desired(
     resolver.prepare()
     problems.extend(resolver.problems)
     has_certificate = settings.app_certificate is not None
-    sandbox = settings.engine == "sandbox"
+    sandbox = settings.uses_sandbox
 
     def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
         # One file at a time: each file's parse tree is dropped once its agents are built, so

@@ -21,9 +21,9 @@ from reconciler.models.resources import DesiredResource
 
 TokenMode = Literal["auto", "literal", "none"]
 RestartPolicy = Literal["always", "on-failure", "never"]
+"""A manifest's ``restart_policy``: which exits the next apply heals by starting the agent."""
 OnDelete = Literal["stop", "forget"]
 """``lifecycle.on_delete``: stop the agent when its manifest is removed, or forget it."""
-"""A manifest's ``restart_policy``: which exits the next apply heals by starting the agent."""
 
 
 class DesiredAgent(BaseModel):
@@ -47,11 +47,11 @@ class DesiredAgent(BaseModel):
     restart_policy: RestartPolicy = "always"
     """Which exits the next apply heals (see :func:`reconciler.models.liveness.exit_expected`)."""
     desired: Literal["running", "stopped"] = "running"
+    """``stopped``: the manifest is kept, the agent is stopped (or not started)."""
     renamed_from: str | None = None
     """The name state recorded the agent under before a rename (moved, not restarted)."""
     on_delete: OnDelete = "stop"
     """``lifecycle.on_delete``: what removing the manifest does (recorded in state)."""
-    """``stopped``: the manifest is kept, the agent is stopped (or not started)."""
     sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
     :mod:`reconciler.models.secrets`."""

@@ -10,9 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ACTIVE_STATUSES = frozenset({"IDLE", "STARTING", "RUNNING", "RECOVERING"})
-"""Statuses of an agent that is (or is about to be) in its channel."""
-ENDED_STATUSES = frozenset({"STOPPED", "FAILED"})
 STATUS_CODES = {
     "IDLE": 0,
     "STARTING": 1,
@@ -22,6 +19,15 @@ STATUS_CODES = {
     "RECOVERING": 5,
     "FAILED": 6,
 }
+"""Each status the engine names in a body, and the number its ``state`` filter takes."""
+ACTIVE_STATUSES = frozenset({"IDLE", "STARTING", "RUNNING", "RECOVERING"})
+"""Statuses of an agent that is (or is about to be) in its channel, holding its name there:
+the one definition of "active" (``docs/engine-api.md``, Agent status). IDLE counts: what it
+means for an agent of this API is undocumented, and an agent that may still hold its name and
+channel must never be taken for gone (that would start a second one beside it)."""
+ACTIVE_STATE_CODES: tuple[int, ...] = tuple(sorted(STATUS_CODES[s] for s in ACTIVE_STATUSES))
+"""The ``state`` filter of a list of the active agents: ``0,1,2,5``."""
+ENDED_STATUSES = frozenset({"STOPPED", "FAILED"})
 
 
 class LiveAgent(BaseModel):

@@ -64,6 +64,19 @@ EXIT_REASON_CODES: dict[ExitCause, ReasonCode] = {
 }
 """The code of a start that brings back an agent that exited, by the cause of its exit."""
 
+HEALING_CODES = frozenset(
+    {
+        *EXIT_REASON_CODES.values(),
+        ReasonCode.ROTATION,
+        ReasonCode.TOKEN_EXPIRING,
+        ReasonCode.ADOPTED,
+    }
+)
+"""The codes of actions that put back what the state already records: the start of a recorded
+agent that exited or is missing, the restart before the runtime cap, a token renewal, the
+adoption of an agent an interrupted run started. Such an action heals drift as long as no
+field of the agent changed (``watch --heal-only`` applies only those)."""
+
 STATE_ONLY_ACTIONS = frozenset({"rename", "forget", "adopt"})
 """Actions that edit the state only: no engine call (the agent keeps running, with its id)."""
 PLAN_FORMAT_VERSION = 2

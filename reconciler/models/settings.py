@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -24,6 +25,14 @@ from reconciler.models.stateurl import INVALID_URL, is_postgres_url, shown_url, 
 
 SANDBOX_APP_ID = "0123456789abcdef0123456789abcdef"
 """App id the example project uses against the sandbox."""
+SANDBOX_ENGINE = "sandbox"
+"""The ``engine:`` value that names the in-process sandbox."""
+
+
+def is_sandbox(engine: str) -> bool:
+    """Whether ``engine`` (an ``engine:`` value) names the in-process sandbox: the one test of
+    it (case and surrounding spaces do not matter)."""
+    return engine.strip().lower() == SANDBOX_ENGINE
 
 
 class Settings(BaseModel):
@@ -150,9 +159,14 @@ class Settings(BaseModel):
         return self.project_dir / self.sandbox_db
 
     @property
+    def uses_sandbox(self) -> bool:
+        """Whether the engine is the in-process sandbox (``engine: sandbox``)."""
+        return is_sandbox(self.engine)
+
+    @property
     def engine_label(self) -> str:
         """The engine as a plan names it: ``sandbox (local emulator)``, ``us``, or its URL."""
-        if self.engine == "sandbox":
+        if self.uses_sandbox:
             return "sandbox (local emulator)"
         if "://" in self.engine:
             scheme, _, rest = self.engine.partition("://")
@@ -160,9 +174,44 @@ class Settings(BaseModel):
         return self.engine
 
     @property
+    def engine_identity(self) -> str:
+        """Which engine this is, as a state records it (see :func:`engine_identity`)."""
+        return engine_identity(self.engine)
+
+    @property
     def has_credentials(self) -> bool:
-        if self.engine == "sandbox":
+        if self.uses_sandbox:
             return True
         if self.auth == "token":
             return self.app_certificate is not None
         return self.customer_id is not None and self.customer_secret is not None
+
+
+_API_PATHS = ("/api/conversational-ai-agent", "/cn/api/conversational-ai-agent")
+
+
+def engine_identity(engine: str) -> str:
+    """The identity of ``settings.engine``: which engine's agents a state describes.
+
+    ``sandbox`` for the in-process sandbox; a region name (``us``, ``eu``, ``ap``, ``cn``) as
+    itself, lower case (a region is a set of gateways the client fails over between); a URL as
+    ``scheme://host[:port][/path]``, lower case, without a trailing slash or the global API
+    path (so ``https://h`` and ``https://h/api/conversational-ai-agent`` are one engine; the
+    mainland path ``/cn/...`` stays, it is another deployment). Never any user-info.
+    """
+    text = engine.strip()
+    if "://" not in text:
+        return text.lower()
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return text.lower()
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    path = parts.path.rstrip("/")
+    if path.endswith(_API_PATHS[0]) and not path.endswith(_API_PATHS[1]):
+        path = path[: -len(_API_PATHS[0])]
+    return f"{parts.scheme.lower()}://{netloc}{path}"

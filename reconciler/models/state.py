@@ -5,8 +5,17 @@ digest ``{"$sensitive": "sha256:<hex>"}``, so a changed secret is detected but n
 
 Validation is strict: a value of the wrong JSON type is an error, never converted (a
 ``"version": "2"`` read as the number 2 would be written back as a version this tool refuses),
-the lineage is a UUID, serial and generations are non-negative integers, and every agent record
-carries the name it is filed under.
+the lineage is a UUID, serial and generations are non-negative integers (generations at most
+:data:`MAX_GENERATION`), and every agent record carries the name it is filed under. Whatever a
+later request would carry is held to the engine's rules here, so a hand-edited state cannot
+make an invalid request: names are manifest names, channels follow the engine's channel rules,
+wire names are at most :data:`MAX_WIRE_NAME_CHARS` characters of ``[a-z0-9-]``, agent ids are
+1 to 128 URL-safe characters. One agent id recorded under two names, or one wire name recorded
+twice, is refused: the state would manage one agent twice.
+
+Version 2 records the App ID and the engine the state belongs to (``app_id``, ``engine``; see
+:mod:`reconciler.state.binding`). A version 1 document has neither: it is read as it is, and
+takes the project's App ID and engine at its next write.
 """
 
 from __future__ import annotations
@@ -22,12 +31,24 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from reconciler.models.desired import OnDelete, TokenMode
+from reconciler.models.manifest import NAME_PATTERN
 from reconciler.models.resources import ResourceRecord
+from reconciler.models.rules import CHANNEL_PATTERN
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""The format this tool writes; it reads versions 1 (no App ID, no engine) and 2."""
+MAX_GENERATION = 999_999
+"""Largest generation a state may record (a million restarts of one agent): with the longest
+name and the lineage tag, the wire name stays within :data:`MAX_WIRE_NAME_CHARS`."""
+MAX_WIRE_NAME_CHARS = 64
+"""Longest wire name sent to the engine (see docs/engine-api.md, "Names")."""
+WIRE_NAME_PATTERN = rf"^[a-z0-9][a-z0-9-]{{0,{MAX_WIRE_NAME_CHARS - 1}}}$"
+AGENT_ID_PATTERN = r"^[A-Za-z0-9._~:-]{1,128}$"
+"""An agent id as the engine hands them out; anything else cannot go into a request path."""
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -37,12 +58,13 @@ class AgentRecord(BaseModel):
 
     model_config = _STRICT
 
-    name: str
-    agent_id: str
-    wire_name: str
-    """The ``name`` sent to the engine's join: ``<name>-<generation>``."""
-    generation: int = Field(ge=0)
-    channel: str
+    name: str = Field(pattern=NAME_PATTERN)
+    agent_id: str = Field(pattern=AGENT_ID_PATTERN)
+    wire_name: str = Field(pattern=WIRE_NAME_PATTERN)
+    """The ``name`` sent to the engine's join: ``<name>-<generation>-<lineage tag>`` (before
+    version 2 of the format: ``<name>-<generation>``, kept until the agent's next restart)."""
+    generation: int = Field(ge=0, le=MAX_GENERATION)
+    channel: str = Field(pattern=CHANNEL_PATTERN)
     started_at: FiniteFloat
     token_mode: TokenMode = "none"
     token_expires_at: FiniteFloat | None = None
@@ -62,13 +84,13 @@ class JournalEntry(BaseModel):
 
     model_config = _STRICT
 
-    id: str
+    id: str = Field(min_length=1, max_length=64)
     op: Literal["join", "leave"]
-    name: str
-    wire_name: str
-    generation: int = Field(ge=0)
-    channel: str
-    agent_id: str | None = None
+    name: str = Field(pattern=NAME_PATTERN)
+    wire_name: str = Field(pattern=WIRE_NAME_PATTERN)
+    generation: int = Field(ge=0, le=MAX_GENERATION)
+    channel: str = Field(pattern=CHANNEL_PATTERN)
+    agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN)
     """Known for a leave; for a join, only once the engine answered."""
     created_at: FiniteFloat
     spec: dict[str, Any] = Field(default_factory=dict)
@@ -94,6 +116,11 @@ class StateDoc(BaseModel):
     """A UUID, fixed when the document is created."""
     serial: int = Field(default=0, ge=0)
     salt: str = Field(min_length=1)
+    app_id: str | None = Field(default=None, min_length=1)
+    """The App ID the state belongs to (None: a version 1 state, not yet bound)."""
+    engine: str | None = Field(default=None, min_length=1)
+    """The engine's identity (:attr:`~reconciler.models.settings.Settings.engine_identity`);
+    None as for ``app_id``."""
     agents: dict[str, AgentRecord] = Field(default_factory=dict)
     journal: list[JournalEntry] = Field(default_factory=list, alias="pending")
     """The write-ahead journal, in the order its entries were written; stored under
@@ -138,3 +165,27 @@ class StateDoc(BaseModel):
             if record.address != key:
                 raise ValueError(f"the resource under {key!r} is {record.address!r}")
         return resources
+
+    @model_validator(mode="after")
+    def _one_name_per_agent(self) -> StateDoc:
+        """One agent id, and one wire name, is recorded under one name only."""
+        for field, key in (("agent_id", "agent id"), ("wire_name", "wire name")):
+            seen: dict[str, str] = {}
+            for name, record in self.agents.items():
+                value = getattr(record, field)
+                other = seen.setdefault(value, name)
+                if other != name:
+                    raise ValueError(
+                        f"agents.{other}.{field} and agents.{name}.{field}: the {key} {value} "
+                        "is recorded under two names (one agent would be managed twice)"
+                    )
+        return self
+
+
+def lineage_tag(lineage: str) -> str:
+    """The part of a lineage that goes into wire names: its first 8 hexadecimal digits."""
+    return lineage.replace("-", "")[:LINEAGE_TAG_CHARS].lower()
+
+
+LINEAGE_TAG_CHARS = 8
+"""Length of :func:`lineage_tag` (32 bits: two states' tags collide once in 4 billion pairs)."""

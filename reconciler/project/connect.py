@@ -60,7 +60,7 @@ async def engine_client(
     settings.refuse_placeholders()  # a sandbox placeholder never reaches another engine
     transport: httpx.AsyncBaseTransport | None = None
     close: Callable[[], None] = _nothing
-    if settings.engine == "sandbox":
+    if settings.uses_sandbox:
         transport, close = sandbox_transport(settings)
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
     try:

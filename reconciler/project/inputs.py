@@ -24,6 +24,10 @@ in flight, then settles the journal and finishes the refresh. In order:
 Under the state lock (``resolve``), the agents the refresh saw active are kept as an
 :class:`~reconciler.apply.context.ActiveListing` for the capacity check of the apply that
 follows (see ``reconciler.apply.starts.check_capacity`` for when it is fresh enough).
+
+Whether to refresh at all is decided once, by :func:`refresh_decision`. :func:`read_inputs`
+takes what it reads from as explicit collaborators (:class:`Sources`), not the whole project,
+and returns everything it learned as one value (:class:`Inputs`).
 """
 
 from __future__ import annotations
@@ -32,27 +36,79 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reconciler.errors import ReconcilerError, StateError
+from reconciler.errors import ReconcilerError, SettingsError, StateError
 from reconciler.manifests import parallel
 from reconciler.manifests.loader import ENV_WORKERS, discover
-from reconciler.models import DesiredSet, LiveStatus, StateDoc
-from reconciler.models.live import STATUS_CODES
+from reconciler.models import DesiredSet, LiveStatus, Settings, StateDoc
+from reconciler.models.live import ACTIVE_STATUSES
+from reconciler.project.credentials import credentials_error, secret_values
+from reconciler.state import StateStore
 
 if TYPE_CHECKING:
     from reconciler.apply.context import ActiveListing
     from reconciler.engine import EngineClient
-    from reconciler.project.project import Hooks, Project
 
-__all__ = ["Inputs", "adoptions", "gc_paused", "read_inputs"]
+__all__ = [
+    "Inputs",
+    "RefreshDecision",
+    "Sources",
+    "adoptions",
+    "gc_paused",
+    "read_inputs",
+    "refresh_decision",
+]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a plan's inputs are read from: the collaborators :func:`read_inputs` uses."""
+
+    settings: Settings
+    environ: Mapping[str, str]
+    store: StateStore
+    clock: Callable[[], float]
+    load_desired: Callable[[bool], DesiredSet]
+    """Load the manifests; the argument: accept unset variables (``allow_unset``)."""
+    open_client: Callable[[], contextlib.AbstractAsyncContextManager[EngineClient]]
+    """Open the engine client (the manifests' secrets are added once they are loaded)."""
+
+
+@dataclass(frozen=True)
+class RefreshDecision:
+    """Whether a plan asks the engine, decided once (see :func:`refresh_decision`)."""
+
+    refresh: bool
+    refusal: ReconcilerError | None = None
+    """Why a refresh that was asked for cannot be made (no credentials): raised once the
+    manifests are loaded, so that a manifest error still wins."""
+
+
+def refresh_decision(settings: Settings, refresh: bool | None) -> RefreshDecision:
+    """Refresh unless told not to; a refresh without credentials is an error, never skipped."""
+    if refresh is False:
+        return RefreshDecision(refresh=False)
+    missing = credentials_error(settings, "reading the engine's live status")
+    if missing is None:
+        try:
+            settings.refuse_placeholders()
+        except ReconcilerError as exc:  # a placeholder secret: refused as it is
+            return RefreshDecision(refresh=True, refusal=exc)
+        return RefreshDecision(refresh=True)
+    hint = (
+        "; export them, or plan against the recorded state only with --no-refresh "
+        "(as in a fork's pull request, which has no secrets)"
+    )
+    return RefreshDecision(refresh=True, refusal=SettingsError(f"{missing}{hint}"))
 
 
 @dataclass
 class Inputs:
-    """The manifests, the (settled) state and the live status a plan is made from."""
+    """The manifests, the (settled) state and the live status a plan is made from, and what
+    reading them learned that the apply after the plan needs."""
 
     desired: DesiredSet
     state: StateDoc
@@ -63,91 +119,92 @@ class Inputs:
     journal: list[str] = field(default_factory=list)
     """Each journal entry's fate, previewed (plan without ``resolve``)."""
     adopted: tuple[tuple[str, str], ...] = ()
+    """``(name, agent_id)`` of each agent settling the journal took into state (the evidence)."""
     listing: ActiveListing | None = None
+    """The agents the refresh saw active under the state lock (``resolve``), for the capacity
+    check of the apply that follows."""
 
 
 async def read_inputs(
-    project: Project,
+    sources: Sources,
     *,
     refresh: bool | None,
     allow_unset: bool,
     resolve: bool,
-    parallelism: int | None,
-    hooks: Hooks,
 ) -> Inputs:
     """Read what a plan is made from (see the module docstring)."""
     with gc_paused():
         try:
-            recorded, state, held = project.store.exists, project.store.load(), None
+            recorded, state, held = sources.store.exists, sources.store.load(), None
         except StateError as exc:
             recorded, state, held = False, None, exc
 
     def load() -> DesiredSet:
         with gc_paused():
-            return project.load_desired(allow_unset=allow_unset and refresh is False)
+            return sources.load_desired(allow_unset and refresh is False)
 
-    settings = project.settings
+    decision = refresh_decision(sources.settings, refresh)
     early = (
         state is not None
         and not state.journal
-        and refresh is not False
-        and settings.has_credentials
-        and settings.engine != "sandbox"
+        and decision.refresh
+        and decision.refusal is None
+        and not sources.settings.uses_sandbox
     )
     if early and state is not None:
         async with contextlib.AsyncExitStack() as stack:
             try:
-                client = await stack.enter_async_context(_client(project, hooks, parallelism))
+                client = await stack.enter_async_context(sources.open_client())
             except Exception:  # raised again below, after the manifests (as it always was)
                 client = None
             if client is not None:
-                return await _beside(project, client, state, recorded, load, refresh, resolve)
+                return await _beside(sources, client, state, recorded, load, resolve)
     desired = load()
     if held is not None:
         raise held
     assert state is not None
     inputs = Inputs(desired, state, recorded)
-    if project.should_refresh(refresh):
-        async with _client(project, hooks, parallelism) as client:
-            client.add_secrets(_secrets(desired))
-            await _settle_and_refresh(project, client, inputs, resolve, None)
+    if decision.refusal is not None:
+        raise decision.refusal
+    if decision.refresh:
+        async with sources.open_client() as client:
+            client.add_secrets(secret_values(desired))
+            await _settle_and_refresh(sources, client, inputs, resolve, None)
     return inputs
 
 
 async def _beside(
-    project: Project,
+    sources: Sources,
     client: EngineClient,
     state: StateDoc,
     recorded: bool,
     load: Callable[[], DesiredSet],
-    refresh: bool | None,
     resolve: bool,
 ) -> Inputs:
     """Load the manifests while the refresh is in flight (steps 2 and 3 of the docstring)."""
     from reconciler.engine import refresh as refresh_live
 
     listed_at = time.monotonic()
-    task = asyncio.ensure_future(refresh_live(client, state.agents, project.clock()))
+    task = asyncio.ensure_future(refresh_live(client, state.agents, sources.clock()))
     try:
-        beside = _load_beside(project, len(state.agents))
+        beside = _load_beside(sources, len(state.agents))
         desired = await asyncio.to_thread(load) if beside else load()
     except BaseException:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         raise
-    client.add_secrets(_secrets(desired))
-    project.should_refresh(refresh)  # the credentials are set: this cannot refuse
+    client.add_secrets(secret_values(desired))
     inputs = Inputs(desired, state, recorded)
     early = (await asyncio.gather(task, return_exceptions=True))[0]
     if isinstance(early, BaseException) and not isinstance(early, Exception):
         raise early  # cancelled or interrupted, not a failed call
     live = early if isinstance(early, LiveStatus) else None  # failed: refreshed again, scrubbed
-    await _settle_and_refresh(project, client, inputs, resolve, live, listed_at)
+    await _settle_and_refresh(sources, client, inputs, resolve, live, listed_at)
     return inputs
 
 
 async def _settle_and_refresh(
-    project: Project,
+    sources: Sources,
     client: EngineClient,
     inputs: Inputs,
     resolve: bool,
@@ -160,33 +217,29 @@ async def _settle_and_refresh(
 
     state = before = inputs.state
     if state.journal and resolve:
-        state, inputs.notes = await resolve_journal(state, client, project.store, project.clock)
+        state, inputs.notes = await resolve_journal(state, client, sources.store, sources.clock)
     elif state.journal:
-        settlements = await preview_journal(state, client, project.clock)
+        settlements = await preview_journal(state, client, sources.clock)
         inputs.journal = [s.preview() for s in settlements]
         state = settle(state, settlements)
     inputs.state, inputs.adopted = state, adoptions(before, state)
     if live is None:
         listed_at = time.monotonic()
-        live = await refresh_live(client, state.agents, project.clock())
+        live = await refresh_live(client, state.agents, sources.clock())
     inputs.live = live
     if resolve and listed_at is not None:
         inputs.listing = _active_listing(live, listed_at)
 
 
-_ACTIVE_LISTED = frozenset(
-    status for status, code in STATUS_CODES.items() if code in (1, 2, 5)
-)  # STARTING, RUNNING, RECOVERING: what the capacity check's own list asks for
-
-
 def _active_listing(live: LiveStatus, listed_at: float) -> ActiveListing:
+    """The active agents of the refresh: those the capacity check's own list would return."""
     from reconciler.apply.context import ActiveListing
 
-    active = frozenset(a.agent_id for a in live.agents.values() if a.status in _ACTIVE_LISTED)
+    active = frozenset(a.agent_id for a in live.agents.values() if a.status in ACTIVE_STATUSES)
     return ActiveListing(agent_ids=active, listed_at=listed_at)
 
 
-def _load_beside(project: Project, recorded: int) -> bool:
+def _load_beside(sources: Sources, recorded: int) -> bool:
     """Whether to load the manifests in a thread, beside the refresh (else in this thread).
 
     Yes when they load in this process anyway. When they would load in forked workers (which
@@ -196,9 +249,9 @@ def _load_beside(project: Project, recorded: int) -> bool:
     manifests load in 1.1 s forked and 1.3 s in one process; their 20 pages take 2 s or more).
     Plans of mostly new agents (one short list) keep the workers.
     """
-    if project.environ.get(ENV_WORKERS, "").strip() == "1":
+    if sources.environ.get(ENV_WORKERS, "").strip() == "1":
         return True
-    agents_dir = project.settings.agents_path
+    agents_dir = sources.settings.agents_path
     if not agents_dir.is_dir():
         return True  # the load reports it at once
     try:
@@ -206,26 +259,6 @@ def _load_beside(project: Project, recorded: int) -> bool:
     except (OSError, ReconcilerError):  # the load reports it
         return True
     return parallel.worker_count(files) <= 1 or 2 * recorded >= files
-
-
-def _client(
-    project: Project, hooks: Hooks, parallelism: int | None
-) -> contextlib.AbstractAsyncContextManager[EngineClient]:
-    """The engine client; the manifests' secrets are added once they are loaded."""
-    from reconciler.project.connect import engine_client
-
-    return engine_client(
-        project.settings,
-        on_retry=hooks.on_retry,
-        parallelism=parallelism,
-        on_response=hooks.on_engine_call,
-    )
-
-
-def _secrets(desired: DesiredSet) -> set[str]:
-    from reconciler.project.project import secret_values  # project.py imports this module
-
-    return secret_values(desired)
 
 
 def adoptions(before: StateDoc, after: StateDoc) -> tuple[tuple[str, str], ...]:

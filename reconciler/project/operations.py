@@ -18,7 +18,8 @@ from reconciler.errors import OperationError, printable
 from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
 from reconciler.models.liveness import unmanaged_agents
-from reconciler.project.project import Project, secret_values
+from reconciler.project.credentials import secret_values
+from reconciler.project.project import Project
 from reconciler.state.edits import drop_record, move_record, unprotect_record
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from reconciler.diff import spec_digest
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.models import AgentPlan, DesiredSet, LiveStatus, Plan, StateDoc
 from reconciler.models.state import AgentRecord
-from reconciler.plan import desired_view, manifests_digest
+from reconciler.plan import DesiredView, desired_view, manifests_digest
 
 _ALLOWED_IN_DESTROY = frozenset({"stop", "no-op"})
 
@@ -52,8 +52,13 @@ def check_same_state(plan: Plan, state: StateDoc) -> None:
         )
 
 
-def check_same_manifests(plan: Plan, state: StateDoc, desired: DesiredSet) -> None:
-    """Raise :class:`StalePlanError` saying which manifests moved on since ``plan`` was made."""
+def check_same_manifests(
+    plan: Plan, state: StateDoc, desired: DesiredSet
+) -> dict[str, DesiredView]:
+    """Raise :class:`StalePlanError` saying which manifests moved on since ``plan`` was made.
+
+    Returns the view of every desired agent (the apply of the plan records them as they are).
+    """
     views = {name: desired_view(agent, state.salt) for name, agent in desired.agents.items()}
     changed: list[str] = []
     for agent in plan.agents:
@@ -75,6 +80,7 @@ def check_same_manifests(plan: Plan, state: StateDoc, desired: DesiredSet) -> No
             "stale plan: the manifests changed since it was made (agents added or edited); "
             "plan again"
         )
+    return views
 
 
 def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_options
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.errors import PlanError, SettingsError, StalePlanError
 from reconciler.manifests import load_desired, load_settings
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
-from reconciler.plan import PlanOptions, build_plan
-from reconciler.project.inputs import gc_paused, read_inputs
+from reconciler.models.settings import is_sandbox
+from reconciler.plan import DesiredView, PlanOptions, build_plan_with_views
+from reconciler.project.credentials import credentials_error, secret_values
+from reconciler.project.inputs import Sources, gc_paused, read_inputs
 from reconciler.project.locate import require_project
 from reconciler.project.planchecks import (
     check_actions,
@@ -30,7 +33,7 @@ from reconciler.state import StateLocker, open_backend
 if TYPE_CHECKING:
     from reconciler.apply import ApplyEvent, ApplyResult
     from reconciler.apply.context import ActiveListing
-    from reconciler.engine import RetryEvent
+    from reconciler.engine import EngineClient, RetryEvent
 
 # The engine client (httpx) and the apply executor are imported where they are used, so that
 # commands that never talk to the engine (plan --no-refresh, validate, show) start faster.
@@ -48,6 +51,11 @@ class PlanOutcome:
     """What happened on the way (journal entries resolved, ...)."""
     state_recorded: bool = True
     """Whether the state was read from its file (False: none yet, ``state`` is a fresh one)."""
+    listing: ActiveListing | None = None
+    """The agents the refresh saw active under the state lock (a plan with ``resolve``): the
+    apply of this plan may count them for its capacity check instead of listing again."""
+    views: Mapping[str, DesiredView] = field(default_factory=dict)
+    """The plan's view of each agent it starts, restarts or updates: what the apply records."""
 
 
 @dataclass
@@ -77,8 +85,6 @@ class Project:
         self.clock = clock
         self.backend = open_backend(settings, environ)
         self.store = self.backend.store
-        self._listing: ActiveListing | None = None
-        """The active agents the last plan's refresh saw under the lock, for the next apply."""
 
     @classmethod
     def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
@@ -94,31 +100,10 @@ class Project:
 
     def require_credentials(self, why: str) -> None:
         """Raise :class:`SettingsError` naming what is missing if the engine cannot be reached."""
-        if not self.settings.has_credentials:
-            needed = (
-                "app_certificate (usually ${AGORA_APP_CERTIFICATE}) for auth: token"
-                if self.settings.auth == "token"
-                else "AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET"
-            )
-            raise SettingsError(
-                f"{why} needs the credentials of the engine {self.settings.engine_label}: "
-                f"{needed} not set"
-            )
+        missing = credentials_error(self.settings, why)
+        if missing is not None:
+            raise missing
         self.settings.refuse_placeholders()
-
-    def should_refresh(self, refresh: bool | None) -> bool:
-        """Refresh unless told not to; a refresh without credentials is an error, never skipped."""
-        if refresh is False:
-            return False
-        try:
-            self.require_credentials("reading the engine's live status")
-        except SettingsError as exc:
-            hint = (
-                "; export them, or plan against the recorded state only with --no-refresh "
-                "(as in a fork's pull request, which has no secrets)"
-            )
-            raise SettingsError(f"{exc}{hint}") from None
-        return True
 
     def _options(
         self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool, force: bool
@@ -164,15 +149,30 @@ class Project:
         plan is made against a fresh document that exists only in memory
         (``PlanOutcome.state_recorded`` is then False).
         """
-        inputs = await read_inputs(
-            self,
-            refresh=refresh,
-            allow_unset=allow_unset,
-            resolve=resolve,
-            parallelism=parallelism,
-            hooks=hooks or Hooks(),
+        hooks = hooks or Hooks()
+        settings = self.settings
+
+        def open_client() -> contextlib.AbstractAsyncContextManager[EngineClient]:
+            from reconciler.project.connect import engine_client
+
+            return engine_client(
+                settings,
+                on_retry=hooks.on_retry,
+                parallelism=parallelism,
+                on_response=hooks.on_engine_call,
+            )
+
+        sources = Sources(
+            settings=settings,
+            environ=self.environ,
+            store=self.store,
+            clock=self.clock,
+            load_desired=lambda allow: self.load_desired(allow_unset=allow),
+            open_client=open_client,
         )
-        self._listing = inputs.listing
+        inputs = await read_inputs(
+            sources, refresh=refresh, allow_unset=allow_unset, resolve=resolve
+        )
         desired, state, live = inputs.desired, inputs.state, inputs.live
         journal, adopted = inputs.journal, inputs.adopted
         options = self._options(targets, replace, destroy, force)
@@ -181,7 +181,9 @@ class Project:
                 options, warnings=(*options.warnings, *journal), adopted=adopted
             )
         with gc_paused():
-            plan = build_plan(desired, state, live, now=self.clock(), options=options)
+            plan, views = build_plan_with_views(
+                desired, state, live, now=self.clock(), options=options
+            )
         return PlanOutcome(
             plan=plan,
             desired=desired,
@@ -189,18 +191,28 @@ class Project:
             live=live,
             notes=inputs.notes,
             state_recorded=inputs.recorded,
+            listing=inputs.listing,
+            views=views,
         )
 
-    def check_saved_plan(self, saved: SavedPlan) -> tuple[DesiredSet, StateDoc]:
+    def check_saved_plan(
+        self, saved: SavedPlan
+    ) -> tuple[DesiredSet, StateDoc, Mapping[str, DesiredView]]:
         """Load manifests and state; refuse ``saved`` if either moved on or an action is unfit.
 
-        Returns the manifests and the state to apply it to: the recorded state, or the fresh
-        (empty) state the plan was made for when none was recorded then.
+        Returns the manifests and the state to apply it to (the recorded state, or the fresh
+        (empty) state the plan was made for when none was recorded then), and the view of each
+        desired agent the check computed (for :meth:`apply`).
         """
         plan = saved.plan
         if plan.app_id and plan.app_id != self.settings.app_id:
             raise PlanError(
                 f"the plan was made for app {plan.app_id}, this project uses {self.settings.app_id}"
+            )
+        if plan.engine and plan.engine != self.settings.engine_label:
+            raise PlanError(
+                f"the plan was made for engine {plan.engine}, this project uses engine "
+                f"{self.settings.engine_label}"
             )
         with gc_paused():
             desired = self.load_desired()
@@ -229,8 +241,8 @@ class Project:
                 "to settle them, then plan again"
             )
         check_actions(plan, state, saved.path)
-        check_same_manifests(plan, state, desired)
-        return desired, state
+        views = check_same_manifests(plan, state, desired)
+        return desired, state, views
 
     async def apply(
         self,
@@ -241,6 +253,8 @@ class Project:
         parallelism: int | None = None,
         hooks: Hooks | None = None,
         saved: bool = False,
+        listing: ActiveListing | None = None,
+        views: Mapping[str, DesiredView] | None = None,
     ) -> tuple[ApplyResult, StateDoc]:
         """Carry out ``plan`` (the caller holds the lock).
 
@@ -249,8 +263,11 @@ class Project:
         starts is still active, and the plan is refused (stale) if one is.
 
         State is written through the store's write log (O(changed records) per write),
-        folded into the state when the apply ends. The capacity check may count the agents
-        the preceding :meth:`plan` (with ``resolve``) saw active instead of listing again.
+        folded into the state when the apply ends. ``listing`` (the plan's
+        :attr:`PlanOutcome.listing`, made under the same lock) lets the capacity check count
+        the agents the plan's refresh saw active instead of listing again; ``views`` (the
+        plan's :attr:`PlanOutcome.views`, or those of :meth:`check_saved_plan`) are recorded as
+        they are, not computed again.
         """
         from reconciler.apply import ApplyContext, apply_plan
         from reconciler.engine import refresh as refresh_live
@@ -259,7 +276,6 @@ class Project:
         ensure_applicable(plan)
         hooks = hooks or Hooks()
         parallelism = parallelism or self.settings.parallelism
-        listing, self._listing = (None if saved else self._listing), None
         async with engine_client(
             self.settings,
             on_retry=hooks.on_retry,
@@ -285,7 +301,7 @@ class Project:
                 active_listing=listing,
             )
             with self.store.write_log():
-                return await apply_plan(plan, desired, state, ctx)
+                return await apply_plan(plan, desired, state, ctx, views)
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token
@@ -312,27 +328,6 @@ class Project:
         return mint
 
 
-def secret_values(desired: DesiredSet) -> set[str]:
-    """Every string under a sensitive path of any desired agent (interpolated values, keys),
-    and each value interpolated into one (:attr:`DesiredAgent.secrets`), to scrub from text."""
-    found: set[str] = set()
-    for agent in desired.agents.values():
-        for path in agent.sensitive:
-            found |= _strings(path.get_in(agent.spec))
-        found |= agent.secrets
-    return found
-
-
-def _strings(node: Any) -> set[str]:
-    if isinstance(node, str):
-        return {node}
-    if isinstance(node, dict):
-        return set().union(*(_strings(v) for v in node.values())) if node else set()
-    if isinstance(node, list):
-        return set().union(*(_strings(v) for v in node)) if node else set()
-    return set()
-
-
 def _needs_tokens(plan: Plan, desired: DesiredSet) -> bool:
     for action in plan.agents:
         agent = desired.agents.get(action.name)
@@ -344,4 +339,4 @@ def _needs_tokens(plan: Plan, desired: DesiredSet) -> bool:
 def poll_interval_for(engine: str) -> float:
     """Seconds between polls while waiting for a stop: 0.25 on the in-process sandbox or an
     engine on loopback (a served sandbox), 1 elsewhere."""
-    return 0.25 if engine == "sandbox" or is_loopback_url(engine) else 1.0
+    return 0.25 if is_sandbox(engine) or is_loopback_url(engine) else 1.0

@@ -16,6 +16,7 @@ from typing import Protocol
 from reconciler.errors import SettingsError
 from reconciler.models.settings import Settings
 from reconciler.models.state import StateDoc
+from reconciler.state.binding import StateBinding
 from reconciler.state.holder import LockInfo
 from reconciler.state.lock import StateLock, force_unlock
 from reconciler.state.store import LOG_FROM_BYTES, LocalStateStore
@@ -27,6 +28,9 @@ __all__ = ["LocalBackend", "StateBackend", "StateLocker", "StateStore", "open_ba
 
 class StateStore(Protocol):
     """What every state store does (see :class:`~reconciler.state.store.LocalStateStore`)."""
+
+    binding: StateBinding | None
+    """The App ID and engine its state must belong to (see :mod:`reconciler.state.binding`)."""
 
     @property
     def where(self) -> str: ...
@@ -76,7 +80,9 @@ class LocalBackend:
 
     def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
         self.path = settings.state_path
-        self._store = LocalStateStore(self.path, log_from_bytes=log_threshold(environ))
+        self._store = LocalStateStore(
+            self.path, log_from_bytes=log_threshold(environ), binding=StateBinding.of(settings)
+        )
 
     @property
     def store(self) -> LocalStateStore:

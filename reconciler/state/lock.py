@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import secrets
 import socket
@@ -49,6 +50,7 @@ from uuid import uuid4
 
 from reconciler.errors import LockHeldError, StateError
 from reconciler.state.holder import LockInfo, ci_run_from_env, now_iso, who
+from reconciler.state.lockwait import Busy, wait_for_lock
 
 __all__ = ["LockInfo", "StateLock", "ci_run_from_env", "force_unlock", "lock_path_for"]
 
@@ -197,44 +199,13 @@ class StateLock:
         # Everything but the start time is computed before locking, so that the holder info
         # follows the flock as closely as possible.
         user_host, ci_run = who(), ci_run_from_env(os.environ)
-        start = time.monotonic()
-        deadline = start + max(timeout, 0.0)
-        grace_deadline = start + HOLDER_WRITE_GRACE_S
-        directory = self.lock_path.parent
-        while True:
-            dir_fd = _open_dir(directory)
-            fd: int | None = None
-            try:
-                if _try_flock(dir_fd, directory):
-                    if not _is_current(dir_fd, directory):
-                        _close(dir_fd)
-                        continue  # the directory was replaced: lock the new one
-                    fd = _open(self.lock_path)
-                    if _try_flock(fd, self.lock_path):
-                        if _is_current(fd, self.lock_path):
-                            break
-                        _close(fd, dir_fd)
-                        continue  # the file was replaced: lock the new one
-                    # The file is locked by a process outside this protocol (it did not take the
-                    # directory): held all the same.
-                    file_missing = False
-                else:
-                    fd = _open_existing(self.lock_path)
-                    file_missing = fd is None
-                now = time.monotonic()
-                if now >= deadline:
-                    holder = _read_info(fd) if fd is not None else None
-                    if holder is not None or now >= grace_deadline:
-                        raise LockHeldError(self._refusal(holder, timeout, file_missing))
-                    # The holder took the lock and has not written its info yet: wait a little
-                    # for it (or for the lock to come free) rather than refuse without saying
-                    # who holds the lock.
-                _close(fd, dir_fd)
-                time.sleep(max(min(_POLL_INTERVAL_S, deadline - now), 0.01))
-            except BaseException:
-                _close(fd, dir_fd)
-                raise
-        assert fd is not None  # the loop ends only with both locks taken
+        fd, dir_fd = wait_for_lock(
+            self._attempt,
+            timeout=timeout,
+            interval=_POLL_INTERVAL_S,
+            min_sleep=0.01,
+            grace=HOLDER_WRITE_GRACE_S,
+        )
         info = LockInfo(
             id=str(uuid4()),
             who=user_host,
@@ -252,11 +223,40 @@ class StateLock:
         _HELD.add(self)
         return info
 
-    def _refusal(self, holder: LockInfo | None, timeout: float, file_missing: bool) -> str:
-        message = _held_message(self.lock_path, holder, file_missing=file_missing)
-        if timeout > 0:
-            message = f"timed out after {timeout:g}s waiting for the state lock: {message}"
-        return message
+    def _attempt(self) -> tuple[int, int] | Busy:
+        """Take both locks once: their descriptors, or :class:`Busy` naming who holds them."""
+        directory = self.lock_path.parent
+        while True:
+            dir_fd = _open_dir(directory)
+            fd: int | None = None
+            try:
+                if _try_flock(dir_fd, directory):
+                    if not _is_current(dir_fd, directory):
+                        _close(dir_fd)
+                        continue  # the directory was replaced: lock the new one
+                    fd = _open(self.lock_path)
+                    if _try_flock(fd, self.lock_path):
+                        if _is_current(fd, self.lock_path):
+                            return fd, dir_fd
+                        _close(fd, dir_fd)
+                        continue  # the file was replaced: lock the new one
+                    # The file is locked by a process outside this protocol (it did not take the
+                    # directory): held all the same.
+                    file_missing = False
+                else:
+                    fd = _open_existing(self.lock_path)
+                    file_missing = fd is None
+            except BaseException:
+                _close(fd, dir_fd)
+                raise
+            return Busy(
+                describe=functools.partial(self._describe, fd, file_missing),
+                release=functools.partial(_close, fd, dir_fd),
+            )
+
+    def _describe(self, fd: int | None, file_missing: bool) -> tuple[bool, str]:
+        holder = _read_info(fd) if fd is not None else None
+        return holder is not None, _held_message(self.lock_path, holder, file_missing=file_missing)
 
     def check(self) -> None:
         """Raise :class:`StateError` unless this object holds the lock (an OS lock held through

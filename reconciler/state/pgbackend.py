@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconciler.models.settings import Settings
+from reconciler.state.binding import StateBinding
 from reconciler.state.holder import LockInfo
 from reconciler.state.pglock import PostgresStateLock, force_unlock_postgres
 from reconciler.state.pgsession import PgSession
@@ -30,7 +31,7 @@ class PostgresBackend:
             environ,
             {k: v.get_secret_value() for k, v in settings.state_secret_params.items()},
         )
-        self._store = PostgresStateStore(self.session)
+        self._store = PostgresStateStore(self.session, StateBinding.of(settings))
 
     def __repr__(self) -> str:
         return f"PostgresBackend({self.session!r})"

@@ -25,6 +25,7 @@ from uuid import uuid4
 
 from reconciler.errors import LockHeldError, StateError
 from reconciler.state.holder import LockInfo, ci_run_from_env, now_iso, who
+from reconciler.state.lockwait import Busy, wait_for_lock
 from reconciler.state.pgsession import PgSession
 
 if TYPE_CHECKING:
@@ -117,25 +118,21 @@ class PostgresStateLock:
 
         self.session.ensure_tables()  # the lock is taken to write: a writer creates the tables
         conn = self.session.connection()
-        start = time.monotonic()
-        deadline = start + max(timeout, 0.0)
+
+        def attempt() -> bool | Busy:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
+            if row is not None and row[0]:
+                return True
+            return Busy(describe=lambda: self._describe(conn))
+
         try:
-            while True:
-                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-                if row is not None and row[0]:
-                    break
-                now = time.monotonic()
-                if now >= deadline:
-                    holder = self._current_holder(conn)
-                    if holder[0] is not None or now >= start + HOLDER_WRITE_GRACE_S:
-                        message = _held_message(self.session, *holder)
-                        if timeout > 0:
-                            message = (
-                                f"timed out after {timeout:g}s waiting for the state lock: "
-                                + message
-                            )
-                        raise LockHeldError(message)
-                time.sleep(max(min(POLL_INTERVAL_S, deadline - now), 0.05))
+            wait_for_lock(
+                attempt,
+                timeout=timeout,
+                interval=POLL_INTERVAL_S,
+                min_sleep=0.05,
+                grace=HOLDER_WRITE_GRACE_S,
+            )
             self.session.lock_held = True
             info = LockInfo(
                 id=str(uuid4()),
@@ -168,6 +165,10 @@ class PostgresStateLock:
             raise self.session.failure("take the state lock", exc) from None
         self._info = info
         return info
+
+    def _describe(self, conn: psycopg.Connection[Any]) -> tuple[bool, str]:
+        info, backend_pid = self._current_holder(conn)
+        return info is not None, _held_message(self.session, info, backend_pid)
 
     def _current_holder(self, conn: psycopg.Connection[Any]) -> tuple[LockInfo | None, int | None]:
         backend_pid = _holder_pid(conn, self.key)
@@ -219,7 +220,11 @@ class PostgresStateLock:
     def __enter__(self) -> LockInfo:
         if self._info is not None:
             return self._info
-        return self.acquire(self.timeout, self.command)
+        try:
+            return self.acquire(self.timeout, self.command)
+        except BaseException:
+            self.session.close()  # no __exit__ follows a refused __enter__ to close it
+            raise
 
     def __exit__(
         self,

@@ -17,6 +17,9 @@ Version 1:
   ``position``;
 * ``reconciler_locks``: who holds the lock of a state key (the lock itself is an advisory lock).
 
+Version 2 adds ``app_id`` and ``engine`` to ``reconciler_states`` (null in a state written
+before: it takes the project's at its next write; see :mod:`reconciler.state.binding`).
+
 Records and entries are ``json`` (not ``jsonb``): the text is kept exactly as written, and every
 string the models allow, ``\\u0000`` included, is accepted.
 """
@@ -30,9 +33,19 @@ from reconciler.errors import StateError
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_not_newer", "ensure_schema", "schema_version"]
+__all__ = [
+    "MIGRATIONS",
+    "OLDEST_READABLE",
+    "SCHEMA_VERSION",
+    "check_not_newer",
+    "ensure_schema",
+    "schema_version",
+]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+OLDEST_READABLE = 1
+"""The oldest schema a read-only command reads as it is (version 1: no ``app_id``/``engine``
+columns, read as null); an older one must first be migrated by a command that writes."""
 _MIGRATION_LOCK = 0x5245434F4E43  # "RECONC": serialises schema creation across processes
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -71,6 +84,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             backend_pid integer NOT NULL
         )""",
     ),
+    2: ("ALTER TABLE reconciler_states ADD COLUMN app_id text, ADD COLUMN engine text",),
 }
 """The statements that bring the schema from version ``n - 1`` to ``n``."""
 

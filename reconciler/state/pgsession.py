@@ -94,10 +94,10 @@ class PgSession:
     def has_tables(self) -> bool:
         """Whether the state tables exist, read without writing (no tables: no state yet).
 
-        A schema older than this reconciler's is refused here: only a writing command may
-        migrate it.
+        A schema older than this reconciler reads (:data:`~reconciler.state.pgschema.
+        OLDEST_READABLE`) is refused here: only a writing command may migrate it.
         """
-        from reconciler.state.pgschema import SCHEMA_VERSION, check_not_newer, schema_version
+        from reconciler.state.pgschema import OLDEST_READABLE, check_not_newer, schema_version
 
         with self._guard:
             conn = self.connection()
@@ -107,13 +107,18 @@ class PgSession:
                 except _psycopg_error() as exc:
                     raise self.failure("read the state", exc) from None
                 check_not_newer(self._version, self.shown)
-            if 0 < self._version < SCHEMA_VERSION:
+            if 0 < self._version < OLDEST_READABLE:
                 raise StateError(
                     f"the state database {self.shown} has schema version {self._version}, older "
-                    f"than this reconciler's ({SCHEMA_VERSION}); a command that writes the state "
-                    "(apply) upgrades it"
+                    f"than this reconciler reads ({OLDEST_READABLE}); a command that writes the "
+                    "state (apply) upgrades it"
                 )
             return self._version > 0
+
+    @property
+    def schema(self) -> int:
+        """The schema version of the database as last read (0: no tables yet)."""
+        return self._version
 
     def ensure_tables(self) -> None:
         """Create or migrate the state tables (DDL): for commands that write the state."""

@@ -26,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
+from reconciler.state.binding import StateBinding
 from reconciler.state.pgsession import PgSession
 from reconciler.state.store import _describe_validation as describe_validation
 from reconciler.state.store import new_state
@@ -52,8 +53,10 @@ def _json(model: AgentRecord | JournalEntry) -> str:
 class PostgresStateStore:
     """State kept in PostgreSQL under one state key."""
 
-    def __init__(self, session: PgSession) -> None:
+    def __init__(self, session: PgSession, binding: StateBinding | None = None) -> None:
         self.session = session
+        self.binding = binding
+        """The App ID and engine this store's state must belong to (None: any)."""
         self.key = session.state_key
         self._base: StateDoc | None = None
         """The document as in the database when this store last loaded or wrote it."""
@@ -93,9 +96,16 @@ class PostgresStateStore:
     # -- reading -------------------------------------------------------------------------------
 
     def load(self) -> StateDoc:
-        """Read and validate the state; a fresh document (not yet written) if there is none."""
+        """Read and validate the state; a fresh document (not yet written) if there is none.
+
+        A state of another App ID or engine than :attr:`binding` is refused
+        (:class:`~reconciler.errors.StateBindingError`).
+        """
         with self._lock:
-            return self._load()
+            doc = self._load()
+        if self.binding is not None:
+            self.binding.check(doc, self.where)
+        return doc
 
     def _load(self) -> StateDoc:
         if not self.session.has_tables():  # read-only: no tables is no state yet, no DDL
@@ -105,8 +115,10 @@ class PostgresStateStore:
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                # Schema 1 (before the App ID and engine were recorded) is read as it is.
+                bound = "app_id, engine" if self.session.schema >= 2 else "NULL, NULL"
                 header = conn.execute(
-                    "SELECT version, lineage, serial, salt FROM reconciler_states "
+                    f"SELECT version, lineage, serial, salt, {bound} FROM reconciler_states "
                     "WHERE state_key = %s",
                     (self.key,),
                 ).fetchone()
@@ -127,7 +139,7 @@ class PostgresStateStore:
         if header is None:
             self._base, self._looked, self._positions = None, True, {}
             return new_state()
-        version, lineage, serial, salt = header
+        version, lineage, serial, salt, app_id, engine = header
         if version > STATE_VERSION:
             raise StateError(
                 f"the state ({self.where}) was written by a newer reconciler (version {version}; "
@@ -138,6 +150,8 @@ class PostgresStateStore:
             "lineage": lineage,
             "serial": serial,
             "salt": salt,
+            "app_id": app_id,
+            "engine": engine,
             "agents": {name: record for name, record in records},
             "pending": [entry for _, _, entry in entries],
         }
@@ -145,8 +159,9 @@ class PostgresStateStore:
             doc = StateDoc.model_validate(data)
         except PydanticValidationError as exc:
             raise StateError(
-                f"the state ({self.where}) is corrupt: {describe_validation(exc)}; it was left "
-                "unchanged"
+                f"the state ({self.where}) is corrupt: {describe_validation(exc)} (the rows of "
+                "reconciler_records and reconciler_pending are keyed by agent name and entry "
+                "id); it was left unchanged"
             ) from None
         self._base, self._looked = doc, True
         self._positions = {entry_id: position for entry_id, position, _ in entries}
@@ -175,16 +190,18 @@ class PostgresStateStore:
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
         if doc.resources:
-            # The tables hold agent records only (schema version 1); refusing is better than
+            # The tables hold agent records only (schema version 2); refusing is better than
             # a write that silently drops the other kinds' records.
             raise StateError(
                 f"refusing to write the state ({self.where}): resources of kinds other than "
                 "Agent are not stored in a PostgreSQL state yet; use a local state"
             )
+        if self.binding is not None:
+            doc = self.binding.stamp(doc, self.where)
         with self._lock:
             self.session.ensure_tables()  # only writers create the tables
             if not self._looked:
-                self.load()
+                self._load()
             base = self._base
             if base is not None and base.lineage != doc.lineage and not replace:
                 raise StateError(
@@ -218,9 +235,10 @@ class PostgresStateStore:
 
     def _insert_header(self, conn: psycopg.Connection[Any], new: StateDoc) -> psycopg.Cursor[Any]:
         return conn.execute(
-            "INSERT INTO reconciler_states (state_key, version, lineage, serial, salt) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
-            (self.key, new.version, new.lineage, new.serial, new.salt),
+            "INSERT INTO reconciler_states "
+            "(state_key, version, lineage, serial, salt, app_id, engine) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
+            (self.key, new.version, new.lineage, new.serial, new.salt, new.app_id, new.engine),
         )
 
     def _update_header(
@@ -228,8 +246,19 @@ class PostgresStateStore:
     ) -> psycopg.Cursor[Any]:
         return conn.execute(
             "UPDATE reconciler_states SET version = %s, lineage = %s, serial = %s, salt = %s, "
-            "updated_at = now() WHERE state_key = %s AND serial = %s AND lineage = %s",
-            (new.version, new.lineage, new.serial, new.salt, self.key, base.serial, base.lineage),
+            "app_id = %s, engine = %s, updated_at = now() "
+            "WHERE state_key = %s AND serial = %s AND lineage = %s",
+            (
+                new.version,
+                new.lineage,
+                new.serial,
+                new.salt,
+                new.app_id,
+                new.engine,
+                self.key,
+                base.serial,
+                base.lineage,
+            ),
         )
 
     def _refusal(self, conn: psycopg.Connection[Any], base: StateDoc | None) -> StateError:

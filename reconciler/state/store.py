@@ -25,6 +25,10 @@ A store refuses to overwrite a file that belongs to another project (different `
 that it cannot read. It remembers what it last read or wrote (by inode, size and mtime of both
 files) and only re-reads the state when something else changed it.
 
+A store opened with a :class:`~reconciler.state.binding.StateBinding` (every project's store)
+refuses a state recorded for another App ID or engine, on read and on write, and records its
+own in a state that has none yet at the next write.
+
 A store is not a lock: callers that write hold a :class:`~reconciler.state.lock.StateLock`.
 """
 
@@ -48,6 +52,7 @@ from pydantic import ValidationError as PydanticValidationError
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.safefile import read_regular
+from reconciler.state.binding import StateBinding
 from reconciler.state.wal import LogGap, WriteLog, change_line, file_stamp, fsync_dir, replay
 
 __all__ = ["LocalStateStore", "dump_state", "new_state"]
@@ -56,11 +61,11 @@ _MAX_LISTED_PROBLEMS = 10
 MAX_STATE_BYTES = 256 << 20
 """Largest state file read (256 MiB: about 100,000 agents); a larger one is refused."""
 LOG_BOUND = 8 << 20
+"""A write log longer than this and than the state file is compacted at the next write."""
 LOG_FROM_BYTES = 256 << 10
 """Within :meth:`LocalStateStore.write_log`, a state file at least this large is written through
 the write log; a smaller one is rewritten whole (a few milliseconds), so the file itself stays
 current after every action. ``RECONCILER_STATE_LOG_FROM_BYTES`` overrides it (0: always log)."""
-"""A write log longer than this and than the state file is compacted at the next write."""
 _READ_ATTEMPTS = 3
 
 
@@ -201,8 +206,16 @@ class _DiskStamp:
 class LocalStateStore:
     """State kept in one JSON file (``state/agents.json`` by default) and its write log."""
 
-    def __init__(self, path: Path, *, log_from_bytes: int = LOG_FROM_BYTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        log_from_bytes: int = LOG_FROM_BYTES,
+        binding: StateBinding | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.binding = binding
+        """The App ID and engine this store's state must belong to (None: any)."""
         self.log_from_bytes = log_from_bytes
         """Write through the log (within :meth:`write_log`) once the state file is this large."""
         self.backup_path = self.path.with_name(self.path.name + ".backup")
@@ -236,8 +249,17 @@ class LocalStateStore:
 
         The write log, if any, is replayed onto the document in memory. Raises
         :class:`StateError` for an unreadable, corrupt, truncated or invalid file or log and for
-        a file written by a newer version of the tool. Neither file is ever modified.
+        a file written by a newer version of the tool, and
+        :class:`~reconciler.errors.StateBindingError` for a state of another App ID or engine
+        than :attr:`binding`. Neither file is ever modified.
         """
+        doc = self._load()
+        if self.binding is not None:
+            self.binding.check(doc, self.where)
+        return doc
+
+    def _load(self) -> StateDoc:
+        """:meth:`load` without the binding check."""
         for attempt in range(_READ_ATTEMPTS):
             try:
                 with self._write_lock:
@@ -350,6 +372,7 @@ class LocalStateStore:
         on an IO failure (the previous state is then intact).
         """
         with self._write_lock:
+            doc = self._stamped(doc)
             disk_serial = self._check_disk(doc)
             new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
             disk, base = self._disk, self._base
@@ -376,7 +399,7 @@ class LocalStateStore:
         with self._write_lock:
             if self._log_size == 0 and self.log.stamp() is None:
                 return
-            self._check_disk(self._base if self._base is not None else self.load())
+            self._check_disk(self._base if self._base is not None else self._load())
             base, disk = self._base, self._disk
             if base is None or disk is None:
                 return
@@ -391,13 +414,18 @@ class LocalStateStore:
         The serial still increases past the one on disk (when that file can be read).
         """
         with self._write_lock:
+            doc = self._stamped(doc)
             try:
-                disk_serial = self.load().serial if self.exists else 0
+                disk_serial = self._load().serial if self.exists else 0
             except StateError:
                 disk_serial = 0
             new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
             self._write_document(new)
             return new
+
+    def _stamped(self, doc: StateDoc) -> StateDoc:
+        """``doc`` carrying :attr:`binding` (refused if it records another)."""
+        return doc if self.binding is None else self.binding.stamp(doc, self.where)
 
     def _log_pays(self) -> bool:
         """Whether the next write goes to the log: the state file is large (or a log is
@@ -442,14 +470,14 @@ class LocalStateStore:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
-            self.load()  # refuses a write log without its state file
+            self._load()  # refuses a write log without its state file
             return 0
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         disk = self._disk
         if disk is None or not disk.same(st, self.log.stamp()):
             try:
-                self.load()
+                self._load()
             except StateError as exc:
                 raise StateError(f"refusing to overwrite: {exc}") from None
             disk = self._disk

@@ -159,6 +159,8 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
         f'"serial":{new.serial}',
         f'"version":{new.version}',
         f'"salt":{json.dumps(new.salt)}',
+        f'"app_id":{json.dumps(new.app_id)}',
+        f'"engine":{json.dumps(new.engine)}',
     ]
     changed: list[str] = []
     if new.agents is not base.agents:
@@ -232,6 +234,8 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
         except (PydanticValidationError, TypeError, KeyError, ValueError) as exc:
             raise _corrupt(where, number, _why(exc)) from None
         header = {key: line.get(key) for key in ("version", "salt")}
+        # A line of an older log has no App ID and engine: the document's stay.
+        header |= {key: line[key] for key in ("app_id", "engine") if key in line}
         serial = line_serial
     if serial == doc.serial:
         return doc
@@ -242,7 +246,9 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
         )
     try:
         return StateDoc.model_validate(
-            {**header, "lineage": doc.lineage, "serial": serial}
+            {"app_id": doc.app_id, "engine": doc.engine}
+            | header
+            | {"lineage": doc.lineage, "serial": serial}
             | {"agents": agents, "pending": journal}
             | ({"resources": resources} if resources else {})
         )

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.errors import (
     ApplyError,
     EngineError,
@@ -43,6 +44,7 @@ from reconciler.manifests import load_settings
 from reconciler.project import Project
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
+from reconciler.state.binding import StateBinding
 from reconciler.watch.heal import HealSplit, heal_only
 from reconciler.watch.lease import Lease
 from reconciler.watch.logs import log
@@ -286,13 +288,19 @@ class Watcher:
         project = self.project
         fresh = load_settings(self.options.directory, self.options.config, project.environ)
         old = project.settings
-        if (fresh.state, fresh.effective_state_key) != (old.state, old.effective_state_key):
+        moved = fresh.state != old.state or (
+            old.state_is_database and fresh.effective_state_key != old.effective_state_key
+        )  # a local state has no key: only a database state moves with it
+        if moved:
             raise SettingsError(
                 f"the state location changed in the settings (now {fresh.state_shown}, key "
                 f"{fresh.effective_state_key}); this watch keeps {old.state_shown} (key "
                 f"{old.effective_state_key}): restart it to use the new one"
             )
         project.settings = fresh
+        # The App ID or the engine may have changed: the state is checked against the new ones
+        # (a state of another App ID or engine is refused, as by every command).
+        project.store.binding = StateBinding.of(fresh)
 
     def _log_heal_only(self, split: HealSplit) -> None:
         """Log and count what --heal-only held back; log what it healed with a recorded spec."""
@@ -354,11 +362,12 @@ class Watcher:
         self.owned = frozenset(record.agent_id for record in outcome.state.agents.values())
         ensure_applicable(outcome.plan)
         self.metrics.observed(outcome.state, outcome.live)
-        plan, desired = outcome.plan, outcome.desired
+        plan, desired, views = outcome.plan, outcome.desired, outcome.views
         if self.options.heal_only:
             split = heal_only(plan, desired, outcome.state)
             plan = split.plan
             desired = split.desired or desired
+            views = {**views, **split.views}  # agents started with their recorded spec
             self._log_heal_only(split)
         state = outcome.state
         if plan.has_changes:
@@ -378,7 +387,9 @@ class Watcher:
                 rename=summary.rename,
                 forget=summary.forget,
             )
-            result, state = await project.apply(plan, desired, state, hooks=hooks)
+            result, state = await project.apply(
+                plan, desired, state, hooks=hooks, listing=outcome.listing, views=views
+            )
             self.owned = frozenset(record.agent_id for record in state.agents.values())
             self.metrics.applied(plan, result)
             done = sum(1 for r in result.results if r.ok)
@@ -391,19 +402,11 @@ class Watcher:
                 failed=len(failed),
                 interrupted=result.interrupted,
             )
-            if failed:
-                raise ApplyError(
-                    "these actions failed: "
-                    + "; ".join(f"{r.action} {r.name}: {r.detail or r.reason}" for r in failed)
-                )
-            if result.aborted:
-                raise ApplyError(result.aborted)
-        unsettled = sorted({p.name for p in state.journal if p.op == "join"})
-        if unsettled:
-            raise ApplyError(
-                f"interrupted start(s) of {', '.join(unsettled)} could not be settled; nothing "
-                "more is started in their channels until they are"
-            )
+        else:
+            result = ApplyResult()
+        verdict = apply_verdict(result, state)
+        if verdict.error is not None:
+            raise ApplyError(verdict.one_line)
         changes = plan.summary.changes
         log(
             logging.INFO if changes else logging.DEBUG,

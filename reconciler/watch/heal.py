@@ -5,8 +5,9 @@ agent that exited or is missing (its spec unchanged), a restart forced by the en
 cap (no field changed), a token renewal, and the adoption of an agent an interrupted run
 started (recording what already runs). Everything else is a manifest change somebody has
 to review first (a new agent, a changed spec, a removal, a replacement) and is held back.
-The decision is structural (the action, whether the agent is recorded, whether fields changed),
-so it does not depend on how a reason is worded.
+The decision is the plan's own: the action's ``reason_code`` (one of
+:data:`~reconciler.models.plan.HEALING_CODES`) and whether a field changed, never how a reason
+is worded nor a second reading of what the plan already decided.
 
 A recorded agent that exited while its manifest holds such a change is healed all the same, with
 the spec it was last applied with (:mod:`reconciler.watch.recorded`): an always-on agent does
@@ -16,10 +17,11 @@ plan shows it, held, as a restart).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.models import AgentPlan, DesiredSet, Plan, StateDoc
-from reconciler.plan import desired_view
+from reconciler.models.plan import EXIT_REASON_CODES, HEALING_CODES
+from reconciler.plan import DesiredView, desired_view
 from reconciler.watch.recorded import NotRebuildable, recorded_agent
 
 __all__ = ["HealSplit", "Healed", "heal_only", "heals_drift"]
@@ -27,19 +29,12 @@ __all__ = ["HealSplit", "Healed", "heal_only", "heals_drift"]
 
 def heals_drift(action: AgentPlan) -> bool:
     """Whether ``action`` only puts back what the state records (see the module docstring)."""
-    recorded = action.agent_id is not None
-    if action.action in ("renew-token", "adopt"):
-        return True
-    if action.action == "start":
-        return recorded and not action.changes
-    if action.action == "restart":
-        return recorded and not action.changes
-    return False
+    return action.reason_code in HEALING_CODES and not action.changes
 
 
 def _down_with_a_pending_change(action: AgentPlan) -> bool:
     """A recorded agent that is not running, whose manifest changed since it was applied."""
-    return action.action == "start" and action.agent_id is not None and bool(action.changes)
+    return action.reason_code in EXIT_REASON_CODES.values() and bool(action.changes)
 
 
 @dataclass(frozen=True)
@@ -56,8 +51,9 @@ class HealSplit:
     """A plan cut down to its healing actions, and the actions held back for review.
 
     ``desired`` is the desired set to apply ``plan`` with: the manifests' agents, except that
-    each agent in ``recorded`` has its last-applied spec. ``unhealed`` says, per held agent that
-    is down, why its recorded spec could not be rebuilt.
+    each agent in ``recorded`` has its last-applied spec, whose view is in ``views`` (the apply
+    records it instead of the plan's view of the manifest). ``unhealed`` says, per held agent
+    that is down, why its recorded spec could not be rebuilt.
     """
 
     plan: Plan
@@ -65,6 +61,7 @@ class HealSplit:
     desired: DesiredSet | None = None
     recorded: tuple[Healed, ...] = ()
     unhealed: tuple[tuple[str, str], ...] = ()
+    views: dict[str, DesiredView] = field(default_factory=dict)
 
 
 def heal_only(
@@ -83,6 +80,7 @@ def heal_only(
     agents = dict(desired.agents) if desired is not None else {}
     recorded: list[Healed] = []
     unhealed: list[tuple[str, str]] = []
+    views: dict[str, DesiredView] = {}
     for action in plan.agents:
         if action.action == "no-op" or heals_drift(action):
             kept.append(action)
@@ -101,7 +99,7 @@ def heal_only(
                 unhealed.append((action.name, str(exc)))
             else:
                 agents[action.name] = rebuilt.agent
-                view = desired_view(rebuilt.agent, state.salt)
+                view = views[action.name] = desired_view(rebuilt.agent, state.salt)
                 kept.append(
                     action.model_copy(
                         update={
@@ -121,4 +119,5 @@ def heal_only(
         desired=desired.model_copy(update={"agents": agents}) if desired is not None else None,
         recorded=tuple(recorded),
         unhealed=tuple(unhealed),
+        views=views,
     )

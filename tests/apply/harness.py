@@ -13,6 +13,7 @@ import httpx
 
 from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult, StateWriter, apply_plan
 from reconciler.apply.context import ActiveListing
+from reconciler.apply.records import wire_name
 from reconciler.engine import BasicAuth, EngineClient, RetryPolicy, mint_agent_token, refresh
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, StateDoc
 from reconciler.plan import PlanOptions, build_plan
@@ -106,6 +107,13 @@ class World:
                 return r.json() if r.content else None
 
         return asyncio.run(go())
+
+    def wire(self, name: str, generation: int = 1) -> str:
+        """The wire name this world's state gives ``name`` at ``generation`` (the state is
+        written first if there is none, so that its lineage is fixed)."""
+        if not self.store.exists:
+            self.store.write(self.store.load())
+        return wire_name(name, generation, self.store.load().lineage)
 
     def start_directly(self, wire_name: str, *, channel: str, uid: str = "1001") -> str:
         """Join an agent behind the tool's back (a stray, or one a killed run started)."""

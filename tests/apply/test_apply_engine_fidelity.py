@@ -98,7 +98,7 @@ def test_with_app_name_scope_a_name_held_in_another_channel_fails_the_agent(
     tmp_path: Path,
 ) -> None:
     world = make_world(tmp_path, name_scope="app")
-    foreign = world.start_directly("alpha-1", channel="elsewhere")
+    foreign = world.start_directly(world.wire("alpha"), channel="elsewhere")
     _, result, state = world.apply(desired(agent("alpha")))
     (failed,) = result.failed
     assert (failed.name, failed.reason) == ("alpha", "TaskConflict")
@@ -110,7 +110,7 @@ def test_with_channel_name_scope_a_name_held_in_another_channel_does_not_conflic
     tmp_path: Path,
 ) -> None:
     world = make_world(tmp_path, name_scope="channel")
-    foreign = world.start_directly("alpha-1", channel="elsewhere")
+    foreign = world.start_directly(world.wire("alpha"), channel="elsewhere")
     _, result, state = world.apply(desired(agent("alpha")))
     assert result.ok, result.failed
     assert state.agents["alpha"].agent_id != foreign
@@ -123,7 +123,7 @@ def test_a_name_held_by_someone_else_in_the_same_channel_fails_the_agent_under_e
     tmp_path: Path, scope: str
 ) -> None:
     world = make_world(tmp_path, name_scope=scope)
-    foreign = world.start_directly("alpha-1", channel="alpha", uid="4242")
+    foreign = world.start_directly(world.wire("alpha"), channel="alpha", uid="4242")
     _, result, state = world.apply(desired(agent("alpha")))
     (failed,) = result.failed
     assert (failed.name, failed.reason) == ("alpha", "TaskConflict")

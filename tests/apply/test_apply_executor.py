@@ -29,7 +29,11 @@ def test_apply_starts_new_agents_and_records_each_in_state(world: World) -> None
     assert result.ok and result.count("start") == 3
     assert sorted(state.agents) == ["alpha", "beta", "gamma"]
     running = world.agents("RUNNING")
-    assert sorted(a["name"] for a in running) == ["alpha-1", "beta-1", "gamma-1"]
+    assert sorted(a["name"] for a in running) == [
+        world.wire("alpha"),
+        world.wire("beta"),
+        world.wire("gamma"),
+    ]
     assert {a["agent_id"] for a in running} == {r.agent_id for r in state.agents.values()}
     assert state.journal == []
 
@@ -63,7 +67,11 @@ def test_state_is_written_after_every_engine_action(
     world.events = DurableEvents()
     world.apply(desired(agent("alpha"), agent("beta"), agent("gamma")))
     # every join went out only once its write-ahead entry was on disk
-    assert sorted(name for name, _ in sent) == ["alpha-1", "beta-1", "gamma-1"]
+    assert sorted(name for name, _ in sent) == [
+        world.wire("alpha"),
+        world.wire("beta"),
+        world.wire("gamma"),
+    ]
     assert all(name in pending for name, pending in sent)
     assert len([e for e in world.events if e.status == "done"]) == 3
     state = world.store.load()
@@ -94,7 +102,7 @@ def test_tts_vendor_change_restarts_with_a_new_agent_and_stops_the_old(world: Wo
     assert result.ok and result.count("restart") == 1
     old, new = before.agents["alpha"], after.agents["alpha"]
     assert new.agent_id != old.agent_id
-    assert new.generation == 2 and new.wire_name == "alpha-2"
+    assert new.generation == 2 and new.wire_name == world.wire("alpha", 2)
     statuses = {a["agent_id"]: a["status"] for a in world.agents()}
     assert statuses[old.agent_id] == "STOPPED"
     assert statuses[new.agent_id] == "RUNNING"
@@ -106,7 +114,7 @@ def test_agent_removed_from_manifests_is_stopped_and_forgotten(world: World) -> 
     assert [(a.name, a.action) for a in plan.agents] == [("alpha", "no-op"), ("beta", "stop")]
     assert result.ok and result.count("stop") == 1
     assert sorted(state.agents) == ["alpha"]
-    assert [a["name"] for a in world.agents("RUNNING")] == ["alpha-1"]
+    assert [a["name"] for a in world.agents("RUNNING")] == [world.wire("alpha")]
 
 
 def test_agent_that_exited_on_the_engine_is_started_again(world: World) -> None:
@@ -128,7 +136,7 @@ def test_a_failing_agent_does_not_stop_the_others(world: World) -> None:
     world.control(
         "POST",
         "/_sandbox/faults/rules",
-        {"route": "join", "name": "beta-1", "status": 400, "reason": "InvalidFieldValue"},
+        {"route": "join", "name": world.wire("beta"), "status": 400, "reason": "InvalidFieldValue"},
     )
     _, result, state = world.apply(desired(agent("alpha"), agent("beta"), agent("gamma")))
     assert not result.ok
@@ -142,12 +150,12 @@ def test_retries_through_injected_503s_and_429s(world: World) -> None:
     world.control(
         "POST",
         "/_sandbox/faults/rules",
-        {"route": "join", "name": "alpha-1", "status": 503, "times": 2},
+        {"route": "join", "name": world.wire("alpha"), "status": 503, "times": 2},
     )
     world.control(
         "POST",
         "/_sandbox/faults/rules",
-        {"route": "join", "name": "beta-1", "status": 429, "times": 1},
+        {"route": "join", "name": world.wire("beta"), "status": 429, "times": 1},
     )
     _, result, state = world.apply(desired(agent("alpha"), agent("beta")), max_attempts=4)
     assert result.ok
@@ -179,7 +187,7 @@ def test_a_plan_over_the_capacity_cap_carries_the_overrun_and_cannot_be_applied(
 
 def test_the_capacity_check_counts_agents_running_outside_the_project(tmp_path: Path) -> None:
     world = make_world(tmp_path, pcu_limit=50)
-    world.start_directly("stray-1", channel="x", uid="1")
+    world.start_directly(world.wire("stray"), channel="x", uid="1")
     plan, _ = world.plan(desired(agent("a0")), max_concurrent_agents=1)
     assert plan.errors and plan.errors[0].startswith(
         "2 agents would run (including 1 not managed by this project)"
@@ -251,7 +259,7 @@ def test_starts_into_one_channel_never_leave_two_joins_unresolved(world: World) 
 
 def test_a_join_with_unknown_outcome_stops_further_starts_in_that_channel(world: World) -> None:
     world.control(
-        "POST", "/_sandbox/faults/rules", {"route": "join", "name": "a0-1", "status": 503}
+        "POST", "/_sandbox/faults/rules", {"route": "join", "name": world.wire("a0"), "status": 503}
     )
     want = desired(
         agent("a0", channel="shared"), agent("a1", channel="shared"), agent("b0", channel="b")

@@ -9,7 +9,7 @@ import errno
 import gc
 import logging
 import os
-import time
+import threading
 from typing import Any
 
 import pytest
@@ -134,9 +134,12 @@ def test_a_change_cancelled_during_a_failing_write_leaves_the_others_their_own_e
     """The group commit hands each waiter its own outcome; one whose waiter was cancelled while
     the write failed must not turn the others' error into an ``InvalidStateError``."""
 
+    writing, fail_now = threading.Event(), threading.Event()
+
     class SlowFullDisk:
         def write(self, doc: StateDoc) -> StateDoc:
-            time.sleep(0.05)
+            writing.set()
+            assert fail_now.wait(timeout=60), "the test never let the write fail"
             raise StateError("cannot write state: No space left on device")
 
     plan, state = world.plan(desired())
@@ -150,8 +153,10 @@ def test_a_change_cancelled_during_a_failing_write_leaves_the_others_their_own_e
     async def go() -> list[BaseException | None]:
         first = asyncio.ensure_future(run.save(lambda d: d))
         second = asyncio.ensure_future(run.save(lambda d: d))
-        await asyncio.sleep(0.02)  # both are in the batch being written
+        # Both are in the batch once it is being written.
+        assert await asyncio.to_thread(writing.wait, 60), "the batch was never written"
         second.cancel()
+        fail_now.set()
         outcomes = await asyncio.gather(first, second, return_exceptions=True)
         return [o if isinstance(o, BaseException) else None for o in outcomes]
 

@@ -27,13 +27,16 @@ def write_manifests(directory: Path, names: list[str]) -> None:
 
 
 def plan_and_apply(project: Project, calls: list[str]) -> tuple[int, int]:
-    """Plan under the lock and apply; the number of ``list`` calls of each and of starts."""
+    """Plan under the lock and apply the plan with what it learned (its outcome's listing);
+    the number of ``list`` calls of the plan, and of starts."""
     hooks = Hooks(on_engine_call=lambda operation, _status: calls.append(operation))
 
     async def go() -> tuple[int, int]:
         outcome = await project.plan(resolve=True, hooks=hooks)
         planned = calls.count("list")
-        result, _ = await project.apply(outcome.plan, outcome.desired, outcome.state, hooks=hooks)
+        result, _ = await project.apply(
+            outcome.plan, outcome.desired, outcome.state, hooks=hooks, listing=outcome.listing
+        )
         return planned, result.count("start")
 
     with project.lock("apply", 0):
@@ -47,6 +50,25 @@ def test_an_apply_of_new_agents_lists_the_engine_once(tmp_path: Path) -> None:
     planned, started = plan_and_apply(project, calls)
     assert started == 3
     assert planned == 1 and calls.count("list") == 1  # the capacity check counted the refresh
+
+
+def test_the_listing_travels_in_the_plan_outcome_not_in_the_project(tmp_path: Path) -> None:
+    """The plan's refresh is handed to the apply as a value: an apply given no listing lists
+    again, whatever plan the project made before."""
+    write_manifests(tmp_path, ["a"])
+    project = Project(Settings(project_dir=tmp_path, max_concurrent_agents=10), {})
+    calls: list[str] = []
+    hooks = Hooks(on_engine_call=lambda operation, _status: calls.append(operation))
+
+    async def go() -> None:
+        outcome = await project.plan(resolve=True, hooks=hooks)
+        assert outcome.listing is not None and outcome.listing.agent_ids == frozenset()
+        await project.apply(outcome.plan, outcome.desired, outcome.state, hooks=hooks)
+
+    with project.lock("apply", 0):
+        asyncio.run(go())
+    assert calls.count("list") == 2
+    assert not any(isinstance(v, ActiveListing) for v in vars(project).values())
 
 
 @pytest.mark.parametrize("fresh", [True, False])

@@ -28,7 +28,7 @@ def interrupted_start(world: World, name: str = "alpha", generation: int = 1) ->
         id=str(uuid.uuid4()),
         op="join",
         name=name,
-        wire_name=f"{name}-{generation}",
+        wire_name=world.wire(name, generation),
         generation=generation,
         channel=name,
         created_at=0.0,
@@ -66,7 +66,9 @@ def test_interrupted_start_with_no_agent_in_its_channel_is_forgotten(world: Worl
     doc, notes = resolve(world, interrupted_start(world))
     assert doc.agents == {} and doc.journal == []
     assert world.store.load().journal == []  # written
-    assert notes == ["alpha: an interrupted start of alpha-1 never took effect; forgotten"]
+    assert notes == [
+        f"alpha: an interrupted start of {world.wire('alpha')} never took effect; forgotten"
+    ]
 
 
 def test_interrupted_start_is_not_adopted_from_the_one_foreign_agent_in_its_channel(
@@ -94,20 +96,20 @@ def test_interrupted_start_is_not_adopted_when_several_foreign_agents_share_its_
 def test_interrupted_start_adopts_the_agent_with_its_wire_name_among_strangers(
     world: World,
 ) -> None:
-    world.start_directly("someone-0", channel="alpha", uid="7770")
-    ours = world.start_directly("alpha-1", channel="alpha")
-    world.start_directly("someone-1", channel="alpha", uid="7771")
+    world.start_directly(world.wire("someone", 0), channel="alpha", uid="7770")
+    ours = world.start_directly(world.wire("alpha"), channel="alpha")
+    world.start_directly(world.wire("someone"), channel="alpha", uid="7771")
     doc, notes = resolve(world, interrupted_start(world))
     assert doc.journal == []
     assert doc.agents["alpha"].agent_id == ours
-    assert doc.agents["alpha"].wire_name == "alpha-1"
-    assert f"adopted agent {ours}" in notes[0] and "names it alpha-1" in notes[0]
+    assert doc.agents["alpha"].wire_name == world.wire("alpha")
+    assert f"adopted agent {ours}" in notes[0] and f"names it {world.wire('alpha')}" in notes[0]
 
 
 def test_interrupted_start_ignores_an_agent_with_its_name_in_another_channel(
     world: World,
 ) -> None:
-    world.start_directly("alpha-1", channel="elsewhere")
+    world.start_directly(world.wire("alpha"), channel="elsewhere")
     doc, notes = resolve(world, interrupted_start(world))
     assert doc.agents == {} and doc.journal == []
     assert "never took effect" in notes[0]
@@ -115,7 +117,7 @@ def test_interrupted_start_ignores_an_agent_with_its_name_in_another_channel(
 
 def test_interrupted_start_adopts_an_agent_that_is_still_starting(tmp_path: Path) -> None:
     world = make_world(tmp_path, start_delay_s=30.0)
-    ours = world.start_directly("alpha-1", channel="alpha")
+    ours = world.start_directly(world.wire("alpha"), channel="alpha")
     assert world.agents("STARTING")
     doc, _ = resolve(world, interrupted_start(world))
     assert doc.agents["alpha"].agent_id == ours
@@ -126,7 +128,7 @@ def test_interrupted_start_adopts_an_agent_started_longer_ago_than_the_engines_d
 ) -> None:
     """The engine's list covers the last 2 hours unless told otherwise; resolution must look
     back over the whole 72 h an agent can run."""
-    ours = world.start_directly("alpha-1", channel="alpha")
+    ours = world.start_directly(world.wire("alpha"), channel="alpha")
     world.control("POST", "/_sandbox/clock/advance", {"seconds": 3 * 3600})
     doc, _ = resolve(world, interrupted_start(world))
     assert doc.agents["alpha"].agent_id == ours
@@ -140,7 +142,7 @@ def test_interrupted_start_is_kept_when_the_engine_cannot_say_who_shares_its_cha
     state = interrupted_start(world)
     doc, notes = resolve(world, state)
     assert doc.agents == {}
-    assert [p.wire_name for p in doc.journal] == ["alpha-1"]
+    assert [p.wire_name for p in doc.journal] == [world.wire("alpha")]
     assert "cannot be settled" in notes[0] and stranger in notes[0]
     assert "reconciler state show" in notes[0]
 
@@ -152,14 +154,14 @@ def test_a_kept_entry_blocks_starts_in_its_channel_and_fails_them(world: World) 
     _, result, state = world.apply(desired(agent("alpha"), agent("beta")))
     reasons = {r.name: r.reason for r in result.failed}
     assert reasons == {"alpha": "UnresolvedJoin"}
-    assert "alpha-1" in result.failed[0].detail
+    assert world.wire("alpha") in result.failed[0].detail
     assert sorted(state.agents) == ["beta"]
-    assert [p.wire_name for p in state.journal] == ["alpha-1"]
+    assert [p.wire_name for p in state.journal] == [world.wire("alpha")]
     assert len(world.agents("RUNNING")) == 2  # the stranger and beta; no second alpha
 
 
 def test_preview_decides_like_resolution_and_writes_nothing(world: World) -> None:
-    ours = world.start_directly("alpha-1", channel="alpha")
+    ours = world.start_directly(world.wire("alpha"), channel="alpha")
     world.start_directly("someone-else", channel="beta", uid="7777")
     state = interrupted_start(world, "alpha")
     state = interrupted_start(world, "beta")
@@ -178,8 +180,8 @@ def test_preview_decides_like_resolution_and_writes_nothing(world: World) -> Non
 
 
 def test_join_conflict_on_the_first_attempt_fails_and_adopts_nothing(world: World) -> None:
-    """Another state (a copy of this project) runs alpha-1: the name is not ours to take."""
-    holder = world.start_directly("alpha-1", channel="alpha")
+    """Another state (a copy of this project) runs our wire name: it is not ours to take."""
+    holder = world.start_directly(world.wire("alpha"), channel="alpha")
     _, result, state = world.apply(desired(agent("alpha")))
     (failure,) = result.failed
     assert failure.reason == "TaskConflict"
@@ -191,7 +193,7 @@ def test_join_conflict_on_the_first_attempt_fails_and_adopts_nothing(world: Worl
 def test_join_conflict_names_the_holder_the_409_reports_even_without_other_evidence(
     world: World,
 ) -> None:
-    holder = world.start_directly("alpha-1", channel="alpha")
+    holder = world.start_directly(world.wire("alpha"), channel="alpha")
     block_turns(world)
     _, result, state = world.apply(desired(agent("alpha")))
     (failure,) = result.failed
@@ -205,13 +207,13 @@ def test_retried_join_conflict_adopts_the_agent_its_lost_attempt_started(world: 
     world.control(
         "POST",
         "/_sandbox/faults/rules",
-        {"route": "join", "name": "alpha-1", "action": "drop_after", "times": 1},
+        {"route": "join", "name": world.wire("alpha"), "action": "drop_after", "times": 1},
     )
     _, result, state = world.apply(desired(agent("alpha")))
     assert result.ok, result.failed
     (started,) = result.results
     assert "adopted the running agent after 409 TaskConflict" in started.detail
-    ours = [a for a in world.agents("RUNNING") if a["name"] == "alpha-1"]
+    ours = [a for a in world.agents("RUNNING") if a["name"] == world.wire("alpha")]
     assert [state.agents["alpha"].agent_id] == [a["agent_id"] for a in ours]
 
 
@@ -220,16 +222,16 @@ def test_retried_join_conflict_without_evidence_adopts_nothing(world: World) -> 
     world.control(
         "POST",
         "/_sandbox/faults/rules",
-        {"route": "join", "name": "alpha-1", "action": "drop_after", "times": 1},
+        {"route": "join", "name": world.wire("alpha"), "action": "drop_after", "times": 1},
     )
     block_turns(world)
     _, result, state = world.apply(desired(agent("alpha")))
     (failure,) = result.failed
     assert failure.reason == "TaskConflict" and "nothing was adopted" in failure.detail
     assert state.agents == {}
-    # The lost attempt may have started alpha-1: the journal keeps it for the next run.
-    assert [p.wire_name for p in state.journal] == ["alpha-1"]
+    # The lost attempt may have started alpha: the journal keeps it for the next run.
+    assert [p.wire_name for p in state.journal] == [world.wire("alpha")]
     world.control("DELETE", "/_sandbox/faults/rules")
     doc, _ = resolve(world, state)
-    ours = [a for a in world.agents("RUNNING") if a["name"] == "alpha-1"]
+    ours = [a for a in world.agents("RUNNING") if a["name"] == world.wire("alpha")]
     assert [doc.agents["alpha"].agent_id] == [a["agent_id"] for a in ours]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.cli.ops_project import OpsProject
 from tests.reliability.inproc import CliResult, run_cli
-from tests.served import free_port
+from tests.served import refused_port
 from tests.state.conftest import HolderFactory, holder  # noqa: F401  (a fixture)
 
 
@@ -81,7 +81,7 @@ def test_drift_reports_an_unrecorded_agent_in_a_managed_channel(applied: OpsProj
 def test_drift_exits_1_when_the_engine_cannot_be_reached(project: OpsProject) -> None:
     settings = project.dir / "reconciler.yaml"
     text = settings.read_text(encoding="utf-8").replace(
-        "engine: sandbox", f"engine: http://127.0.0.1:{free_port()}"
+        "engine: sandbox", f"engine: http://127.0.0.1:{refused_port()}"
     )
     settings.write_text(text + "max_attempts: 1\nrequest_timeout_s: 2\n", encoding="utf-8")
     result = run_with_credentials(project, "drift")
@@ -93,7 +93,7 @@ def test_drift_exits_1_when_the_engine_cannot_be_reached(project: OpsProject) ->
 def test_drift_without_engine_credentials_is_an_error(project: OpsProject) -> None:
     settings = project.dir / "reconciler.yaml"
     text = settings.read_text(encoding="utf-8").replace(
-        "engine: sandbox", f"engine: http://127.0.0.1:{free_port()}"
+        "engine: sandbox", f"engine: http://127.0.0.1:{refused_port()}"
     )
     settings.write_text(text, encoding="utf-8")
     result = project.run("drift")

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.errors import EXIT_CONFLICT
 from tests.cli.ops_project import OpsProject
-from tests.served import free_port
+from tests.served import refused_port
 from tests.state.conftest import HolderFactory, holder  # noqa: F401  (a fixture)
 
 
@@ -103,7 +103,7 @@ def test_import_without_engine_credentials_is_an_error_before_anything_is_read(
 ) -> None:
     settings = project.dir / "reconciler.yaml"
     text = settings.read_text(encoding="utf-8").replace(
-        "engine: sandbox", f"engine: http://127.0.0.1:{free_port()}"
+        "engine: sandbox", f"engine: http://127.0.0.1:{refused_port()}"
     )
     settings.write_text(text, encoding="utf-8")
     result = project.ok("import", "support-en", "SOMEAGENT", code=1)

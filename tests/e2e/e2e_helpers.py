@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from reconciler.apply.records import wire_name
 from reconciler.engine import mint_agent_token
 from reconciler.state import LocalStateStore
 from tests.secret_scan import find_leaks
@@ -87,6 +88,10 @@ class Sandbox:
     def faults(self) -> dict[str, Any]:
         faults: dict[str, Any] = self.control("GET", "/faults")
         return faults
+
+    def fault_hits(self) -> int:
+        """How many requests the fault rules have matched so far (a delayed one counts at once)."""
+        return sum(int(rule["hits"]) for rule in self.faults()["rules"])
 
     def requests(self, route: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.control("GET", f"/requests?route={route}")["requests"]
@@ -162,6 +167,21 @@ class Result:
         )
 
 
+_WIRE_SUFFIX = re.compile(r"-([0-9]+)(?:-[0-9a-f]{8})?$")
+
+
+def agent_name(wire: str) -> str:
+    """The manifest name in a wire name (``support-en-1-3f2a9c1e`` or older ``support-en-1``)."""
+    return _WIRE_SUFFIX.sub("", wire)
+
+
+def generation(wire: str) -> int:
+    """The generation in a wire name."""
+    found = _WIRE_SUFFIX.search(wire)
+    assert found is not None, wire
+    return int(found.group(1))
+
+
 class Project:
     """A copy of the example project in a temporary directory, pointed at a served sandbox."""
 
@@ -186,6 +206,14 @@ class Project:
 
     def manifest(self, name: str) -> Path:
         return self.dir / "agents.d" / f"{name}.yaml"
+
+    def wire(self, name: str, generation: int = 1) -> str:
+        """The wire name this project's state gives ``name`` at ``generation`` (an empty state
+        is written first if there is none, so that its lineage is fixed)."""
+        store = LocalStateStore(self.state_file)
+        if not store.exists:
+            store.write(store.load())
+        return wire_name(name, generation, store.load().lineage)
 
     def set_setting(self, key: str, value: object) -> None:
         """Set a top-level key of reconciler.yaml (replacing its line, or appending one)."""

@@ -56,7 +56,7 @@ def test_a_channel_the_engine_would_refuse_never_stops_the_running_agent(
 ) -> None:
     project.ok("apply", "--auto-approve")
     running = sorted(sandbox.running())
-    assert "sales-en-1" in running
+    assert project.wire("sales-en") in running
     project.edit("sales-en", "channel: sales-en", "channel: " + "s" * 65)
 
     result = project.run("apply", "--auto-approve", timeout=TIMEOUT_S)

@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from tests.e2e.e2e_helpers import SECRETS, Project, Sandbox, join_directly
-from tests.served import free_port
+from tests.served import refused_port
 
 pytestmark = pytest.mark.slow
 
@@ -22,12 +22,14 @@ def test_a_409_conflict_on_a_name_held_outside_state_fails_and_adopts_nothing(
 ) -> None:
     # An agent that this state does not record already runs under the wire name apply is about
     # to use (another project, or a copy of this one, started it): it is not ours to take.
-    holder = join_directly(sandbox, "support-en-1", "support-en", "1001")
+    holder = join_directly(sandbox, project.wire("support-en"), "support-en", "1001")
 
     applied = project.ok("apply", "--auto-approve", code=1)
 
     assert "Apply failed: 2 started; 1 failed." in applied.stdout
-    assert f"the name support-en-1 is already held by agent {holder}" in applied.stdout
+    assert (
+        f"the name {project.wire('support-en')} is already held by agent {holder}" in applied.stdout
+    )
     assert "nothing was adopted" in applied.stdout
     assert "support-en" not in project.state()["agents"]
     assert project.state()["pending"] == []
@@ -68,14 +70,20 @@ def test_apply_retries_through_injected_503s_and_429s_and_converges(
     project: Project, sandbox: Sandbox
 ) -> None:
     sandbox.add_fault(route="list", status=503, times=1)
-    sandbox.add_fault(route="join", name="support-en-1", status=503, times=2)
-    sandbox.add_fault(route="join", name="sales-en-1", status=429, times=2, retry_after_s=1)
+    sandbox.add_fault(route="join", name=project.wire("support-en"), status=503, times=2)
+    sandbox.add_fault(
+        route="join", name=project.wire("sales-en"), status=429, times=2, retry_after_s=1
+    )
 
     applied = project.ok("-v", "apply", "--auto-approve")
 
     assert "Apply complete: 3 started." in applied.stdout
     assert [rule["hits"] for rule in sandbox.faults()["rules"]] == [1, 2, 2]
-    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-1", "support-en-1"]
+    assert sorted(sandbox.running()) == [
+        project.wire("concierge"),
+        project.wire("sales-en"),
+        project.wire("support-en"),
+    ]
     assert len(sandbox.agents()) == 3  # retried joins never started a duplicate
     # -v reports every retry, the refresh's included.
     assert applied.stderr.count("retry: ") == 5, applied.stderr
@@ -91,7 +99,7 @@ def test_apply_retries_through_injected_503s_and_429s_and_converges(
         in applied.stderr
     )
     # Retry-After: 1 was honoured between the 429s and the next attempt.
-    sales = [r["at"] for r in sandbox.requests("join") if r.get("name") == "sales-en-1"]
+    sales = [r["at"] for r in sandbox.requests("join") if r.get("name") == project.wire("sales-en")]
     assert len(sales) == 3
     assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(sales))
     assert project.ok("plan", "--detailed-exitcode", code=0)
@@ -103,12 +111,12 @@ def test_a_persistent_failure_fails_that_agent_only_and_the_next_apply_finishes(
     project.set_setting("max_attempts", 2)
     sandbox.add_fault(
         route="join",
-        name="sales-en-1",
+        name=project.wire("sales-en"),
         status=400,
         reason="InvalidRequestBody",
         detail=f"llm.api_key {SECRETS['OPENAI_API_KEY']} is not accepted",
     )
-    sandbox.add_fault(route="join", name="support-en-1", status=503)
+    sandbox.add_fault(route="join", name=project.wire("support-en"), status=503)
 
     failed = project.ok("apply", "--auto-approve", code=1)
 
@@ -120,14 +128,18 @@ def test_a_persistent_failure_fails_that_agent_only_and_the_next_apply_finishes(
     assert "sales-en start (InvalidRequestBody)" in failed.stderr
     assert "support-en start (ServiceUnavailable)" in failed.stderr
     assert SECRETS["OPENAI_API_KEY"] not in failed.output
-    assert sorted(sandbox.running()) == ["concierge-1"]
+    assert sorted(sandbox.running()) == [project.wire("concierge")]
     assert sorted(project.state()["agents"]) == ["concierge"]
 
     sandbox.control("DELETE", "/faults/rules")
     finished = project.apply()
 
     assert "Apply complete: 2 started." in finished.stdout
-    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-1", "support-en-1"]
+    assert sorted(sandbox.running()) == [
+        project.wire("concierge"),
+        project.wire("sales-en"),
+        project.wire("support-en"),
+    ]
     assert project.state()["pending"] == []
     assert project.ok("plan", "--detailed-exitcode", code=0)
 
@@ -136,7 +148,7 @@ def test_an_unreachable_engine_fails_cleanly_and_the_journal_is_resolved_later(
     project: Project, sandbox: Sandbox
 ) -> None:
     project.set_setting("max_attempts", 2)
-    project.set_setting("engine", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    project.set_setting("engine", f"http://127.0.0.1:{refused_port()}")  # nothing listens there
 
     refused = project.ok("apply", "--auto-approve", code=1)
     assert "engine unavailable: list of agents failed after 2 attempts (connection error" in (
@@ -145,13 +157,18 @@ def test_an_unreachable_engine_fails_cleanly_and_the_journal_is_resolved_later(
     project.ok("plan", "--no-refresh", "--out", "offline.json")
     failed = project.ok("apply", "offline.json", code=1)
     assert "Apply failed: nothing changed; 3 failed." in failed.stdout
-    assert "support-en: FAILED: join failed: engine unavailable: join of 'support-en-1'" in (
+    wire = project.wire("support-en")
+    assert f"support-en: FAILED: join failed: engine unavailable: join of '{wire}'" in (
         failed.stdout
     )
     # The outcome of those joins is unknown: the journal keeps them for the next run.
     assert len(project.state()["pending"]) == 3
 
+    # The state now belongs to the unreachable engine: used with another, it is refused until
+    # it is moved on purpose (here: the same agents' engine, back on another port).
     project.set_setting("engine", sandbox.url)
+    assert "reconciler state rebind" in project.ok("plan", code=1).stderr
+    project.ok("state", "rebind")
     planned = project.ok("plan")
     assert planned.stderr.count("is unresolved; apply will forget it") == 3, planned.stderr
     assert len(project.state()["pending"]) == 3  # plan only shows what apply will do

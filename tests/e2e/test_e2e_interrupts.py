@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.e2e.e2e_helpers import Project, Sandbox, write_numbered_agents
+from tests.e2e.e2e_helpers import Project, Sandbox, generation, write_numbered_agents
 
 N = 40
 
@@ -53,6 +53,6 @@ def test_sigterm_during_restart_stops_leaves_every_agent_running(
     )
     running = sandbox.running()
     assert len(running) == N  # nothing left down
-    assert sum(name.endswith("-2") for name in running) == restarted
+    assert sum(generation(name) == 2 for name in running) == restarted
     finished = project.apply()  # the rest is done by the next run
     assert f"Apply complete: {N - restarted} restarted." in finished.stdout

@@ -32,7 +32,7 @@ def test_example_project_apply_starts_three_agents_then_nothing_is_left_to_do(
 
     assert "Apply complete: 3 started." in first.stdout
     running = sandbox.running()
-    assert sorted(running) == [f"{name}-1" for name in EXAMPLE]
+    assert sorted(running) == [project.wire(name) for name in EXAMPLE]
     recorded = project.state()["agents"]
     assert {r["agent_id"] for r in recorded.values()} == {a["agent_id"] for a in running.values()}
     for name in EXAMPLE:
@@ -67,7 +67,7 @@ def test_editing_a_prompt_updates_the_agent_in_place_with_the_same_agent_id(
     sent = view["updates"][0]["body"]["properties"]
     assert NEW_PROMPT in sent["llm"]["system_messages"][0]["content"]
     assert NEW_PROMPT in view["properties"]["llm"]["system_messages"][0]["content"]
-    assert sorted(sandbox.running()) == [f"{name}-1" for name in EXAMPLE]
+    assert sorted(sandbox.running()) == [project.wire(name) for name in EXAMPLE]
     assert project.ok("plan", "--detailed-exitcode", code=0)
 
 
@@ -86,11 +86,11 @@ def test_changing_the_tts_vendor_restarts_the_agent_under_a_new_id(
     assert "Apply complete: 1 restarted." in applied.stdout
     record = project.state()["agents"]["support-en"]
     assert record["agent_id"] != ids["support-en"]
-    assert record["wire_name"] == "support-en-2"
+    assert record["wire_name"] == project.wire("support-en", 2)
     assert sandbox.agent(ids["support-en"])["status"] == "STOPPED"
     new = sandbox.agent(record["agent_id"])
     assert new["status"] == "RUNNING"
-    assert new["name"] == "support-en-2"
+    assert new["name"] == project.wire("support-en", 2)
     assert new["join_body"]["properties"]["tts"]["vendor"] == "elevenlabs"
     assert len(sandbox.agents(channel="support-en", status="RUNNING")) == 1
     assert project.ok("plan", "--detailed-exitcode", code=0)
@@ -110,7 +110,7 @@ def test_deleting_a_manifest_stops_its_agent_and_destroy_stops_everything(
     assert "Apply complete: 1 stopped." in applied.stdout
     assert sandbox.agent(ids["sales-en"])["status"] == "STOPPED"
     assert sorted(project.state()["agents"]) == ["concierge", "support-en"]
-    assert sorted(sandbox.running()) == ["concierge-1", "support-en-1"]
+    assert sorted(sandbox.running()) == [project.wire("concierge"), project.wire("support-en")]
 
     destroyed = project.ok("destroy", "--auto-approve")
 
@@ -134,5 +134,5 @@ def test_reconciler_engine_in_the_environment_overrides_the_settings_file(
     applied = project.ok("apply", "--auto-approve", env=env)
 
     assert "Apply complete: 3 started." in applied.stdout
-    assert sorted(sandbox.running()) == [f"{name}-1" for name in EXAMPLE]
+    assert sorted(sandbox.running()) == [project.wire(name) for name in EXAMPLE]
     assert not (project.dir / ".sandbox").exists()  # the embedded sandbox was not used

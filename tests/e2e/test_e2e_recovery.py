@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_a_join_whose_answer_was_lost_is_retried_and_adopted_not_duplicated(
     project: Project, sandbox: Sandbox
 ) -> None:
-    sandbox.add_fault(route="join", name="support-en-1", action="drop_after", times=1)
+    sandbox.add_fault(route="join", name=project.wire("support-en"), action="drop_after", times=1)
 
     applied = project.apply()
 
@@ -86,6 +86,10 @@ def test_a_crashed_agent_is_started_again(project: Project, sandbox: Sandbox) ->
     assert "Apply complete: 1 started." in applied.stdout
     record = project.state()["agents"]["sales-en"]
     assert record["agent_id"] != crashed
-    assert record["wire_name"] == "sales-en-2"
-    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-2", "support-en-1"]
+    assert record["wire_name"] == project.wire("sales-en", 2)
+    assert sorted(sandbox.running()) == [
+        project.wire("concierge"),
+        project.wire("sales-en", 2),
+        project.wire("support-en"),
+    ]
     project.ok("plan", "--detailed-exitcode", code=0)

@@ -9,14 +9,14 @@ import time
 
 import pytest
 
-from tests.e2e.e2e_helpers import Project, Sandbox, write_numbered_agents
+from tests.e2e.e2e_helpers import Project, Sandbox, agent_name, write_numbered_agents
 
 N = 12
 
 
 def _managed_down(sandbox: Sandbox, names: list[str]) -> int:
     """How many of ``names`` have no RUNNING agent on the engine right now."""
-    up = {wire.rsplit("-", 1)[0] for wire in sandbox.running()}
+    up = {agent_name(wire) for wire in sandbox.running()}
     return sum(name not in up for name in names)
 
 
@@ -49,4 +49,4 @@ def test_twelve_restarts_roll_three_at_a_time_and_all_are_restarted(
     assert len(samples) > 20  # the engine was sampled all along the rollout
     assert f"Apply complete: {N} restarted." in out
     running = sandbox.running()
-    assert sorted(running) == [f"{name}-2" for name in names]
+    assert sorted(running) == sorted(project.wire(name, 2) for name in names)

@@ -39,7 +39,7 @@ def test_a_stale_saved_plan_is_refused_and_a_fresh_one_applies_exactly(
     project.ok("apply", "--auto-approve", "--target", "concierge")
     refused = project.ok("apply", "moved.json", code=EXIT_CONFLICT)
     assert "stale plan: it was made before any state was recorded" in refused.stderr
-    assert sorted(sandbox.running()) == ["concierge-1"]
+    assert sorted(sandbox.running()) == [project.wire("concierge")]
 
     # A secret the manifests reference has another value now than when the plan was made.
     fresh = project.ok("plan", "--out", "fresh.json")
@@ -50,18 +50,22 @@ def test_a_stale_saved_plan_is_refused_and_a_fresh_one_applies_exactly(
     assert "stale plan" in refused.stderr
     assert "sales-en (manifest or a secret it references changed)" in refused.stderr
     assert "sk-e2e-rotated-key-0000" not in refused.output
-    assert sorted(sandbox.running()) == ["concierge-1"]
+    assert sorted(sandbox.running()) == [project.wire("concierge")]
 
     # The fresh plan, with the environment it was made with, applies exactly.
     applied = project.ok("apply", "fresh.json")
     assert "Apply complete: 2 started." in applied.stdout
-    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-1", "support-en-1"]
+    assert sorted(sandbox.running()) == [
+        project.wire("concierge"),
+        project.wire("sales-en"),
+        project.wire("support-en"),
+    ]
     assert len(sandbox.agents()) == 3
     assert (
         "very briefly"
-        in sandbox.running()["support-en-1"]["join_body"]["properties"]["llm"]["system_messages"][
-            0
-        ]["content"]
+        in sandbox.running()[project.wire("support-en")]["join_body"]["properties"]["llm"][
+            "system_messages"
+        ][0]["content"]
     )
     # ... once: the state it was made for is gone now.
     assert "stale plan" in project.ok("apply", "fresh.json", code=EXIT_CONFLICT).stderr
@@ -300,7 +304,7 @@ def test_a_secret_inside_a_larger_value_is_scrubbed_from_engine_errors_in_any_en
         ]
     )
     sandbox.add_fault(
-        route="join", name="keyed-1", status=400, reason="InvalidRequestBody", detail=echo
+        route="join", name=p.wire("keyed"), status=400, reason="InvalidRequestBody", detail=echo
     )
     failed = p.ok("apply", "--auto-approve", "--format", "json", code=1)
     assert "InvalidRequestBody" in failed.stdout

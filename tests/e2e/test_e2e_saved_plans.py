@@ -141,7 +141,11 @@ def test_a_plan_that_starts_a_recorded_agent_still_running_is_refused(
     refused = project.ok("apply", "p.json", code=EXIT_ERROR)
     assert "start of concierge is at generation 1; the state implies 2" in refused.stderr
 
-    assert sorted(sandbox.running()) == ["concierge-1", "sales-en-1", "support-en-1"]
+    assert sorted(sandbox.running()) == [
+        project.wire("concierge"),
+        project.wire("sales-en"),
+        project.wire("support-en"),
+    ]
     assert len(sandbox.agents()) == 3
     assert project.state_file.read_bytes() == state_before
 
@@ -170,7 +174,7 @@ def test_a_first_plan_is_stale_once_another_apply_created_the_state(
     refused = project.ok("apply", "first.json", code=EXIT_CONFLICT)
 
     assert "stale plan: it was made before any state was recorded" in refused.stderr
-    assert sorted(sandbox.running()) == ["concierge-1"]
+    assert sorted(sandbox.running()) == [project.wire("concierge")]
 
 
 def test_a_plan_is_stale_once_its_state_file_is_gone(project: Project, sandbox: Sandbox) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from reconciler.engine import (
+    ACTIVE_STATE_CODES,
     SANDBOX_BASE_URL,
     AuthProvider,
     BasicAuth,
@@ -23,6 +24,7 @@ from reconciler.engine import (
     mint_agent_token,
     refresh,
 )
+from reconciler.engine.adopt import CLOCK_SKEW_S
 from reconciler.errors import EngineError, EngineUnavailableError, NameConflictError
 from reconciler.models.live import LiveAgent
 from reconciler.models.settings import Settings
@@ -158,10 +160,29 @@ def test_409_conflict_is_found_for_adoption(recorder: Recorder) -> None:
         assert [(a.agent_id, a.channel) for a in found] == [(first.agent_id, "support")]
         assert await find_conflicting(env.client, "support", {first.agent_id}) == []
         query = env.wire.requests[-1][2]
-        assert query["state"] == "1,2,5" and int(query["from_time"]) < time.time() - 72 * 3600
+        assert query["state"] == "0,1,2,5" and int(query["from_time"]) < time.time() - 72 * 3600
 
     run(scenario, recorder)
     assert recorder.sleeps == []  # 409 is never retried
+
+
+@pytest.mark.parametrize("status", ["IDLE", "RECOVERING"])
+def test_an_idle_or_recovering_agent_is_active_wherever_the_reconciler_asks(
+    recorder: Recorder, status: str
+) -> None:
+    """One definition of "active" (models.live.ACTIVE_STATUSES): an agent the engine shows
+    IDLE holds its name and channel, so adoption's list of a channel finds it, and a refresh
+    shows it running (regression: the list filter left IDLE out while the refresh counted it)."""
+
+    async def scenario(env: Env) -> None:
+        held = await env.client.join("support-en-1", props("support"))
+        await env.ctl("POST", f"agents/{held.agent_id}/status", {"status": status})
+        found = await find_conflicting(env.client, "support", ())
+        assert [a.agent_id for a in found] == [held.agent_id]
+        (live,) = await env.client.list_agents(channel="support", states=ACTIVE_STATE_CODES)
+        assert live.status == status and live.active
+
+    run(scenario, recorder)
 
 
 def test_lost_join_answer_then_retry_gives_409_and_adoption_finds_it(recorder: Recorder) -> None:
@@ -172,7 +193,7 @@ def test_lost_join_answer_then_retry_gives_409_and_adoption_finds_it(recorder: R
         assert info.value.reason == "TaskConflict"
         assert info.value.resent  # the dropped attempt may have started the holder
         (holder,) = await find_conflicting(env.client, "support")
-        search = await find_by_name(env.client, "support", "support-en-1")
+        search = await find_by_name(env.client, "support", "support-en-1", sent_after=0.0)
         assert search.match is not None and search.match.agent_id == holder.agent_id
 
     run(scenario, recorder)
@@ -216,14 +237,16 @@ def test_find_by_name_ignores_a_stranger_in_the_channel(recorder: Recorder) -> N
 
     async def scenario(env: Env) -> None:
         stranger = await env.client.join("someone-else", props("sales-en", agent_rtc_uid="7777"))
-        search = await find_by_name(env.client, "sales-en", "sales-en-2")
+        search = await find_by_name(env.client, "sales-en", "sales-en-2", sent_after=0.0)
         assert search.match is None and search.absent
         assert search.others == (stranger.agent_id,)
         ours = await env.client.join("sales-en-2", props("sales-en"))
-        search = await find_by_name(env.client, "sales-en", "sales-en-2")
+        search = await find_by_name(env.client, "sales-en", "sales-en-2", sent_after=0.0)
         assert search.match is not None and search.match.agent_id == ours.agent_id
         assert search.others == (stranger.agent_id,)
-        excluded = await find_by_name(env.client, "sales-en", "sales-en-2", {ours.agent_id})
+        excluded = await find_by_name(
+            env.client, "sales-en", "sales-en-2", {ours.agent_id}, sent_after=0.0
+        )
         assert excluded.match is None
 
     run(scenario, recorder)
@@ -236,8 +259,42 @@ def test_find_by_name_needs_the_channel_to_match_as_well_as_the_name(recorder: R
     async def scenario(env: Env) -> None:
         elsewhere = await env.client.join("sales-en-2", props("elsewhere"))
         listed = [LiveAgent(agent_id=elsewhere.agent_id, status="RUNNING", channel="sales-en")]
-        search = await find_by_name(env.client, "sales-en", "sales-en-2", candidates=listed)
+        search = await find_by_name(
+            env.client, "sales-en", "sales-en-2", sent_after=0.0, candidates=listed
+        )
         assert search.match is None and search.others == (elsewhere.agent_id,)
+
+    run(scenario, recorder)
+
+
+def test_find_by_name_refuses_an_agent_created_before_the_join_was_sent(recorder: Recorder) -> None:
+    """The name alone is not evidence: an agent that already ran when our journal entry was
+    written (less the allowed clock skew) cannot be the answer to our join."""
+
+    async def scenario(env: Env) -> None:
+        earlier = await env.client.join("sales-en-2", props("sales-en"))
+        (listed,) = await find_conflicting(env.client, "sales-en")
+        assert listed.start_ts is not None
+        entry_written = listed.start_ts + CLOCK_SKEW_S + 2
+        search = await find_by_name(env.client, "sales-en", "sales-en-2", sent_after=entry_written)
+        assert search.match is None and search.absent
+        assert search.others == (earlier.agent_id,)
+        within_skew = listed.start_ts + CLOCK_SKEW_S - 2
+        search = await find_by_name(env.client, "sales-en", "sales-en-2", sent_after=within_skew)
+        assert search.match is not None and search.match.agent_id == earlier.agent_id
+
+    run(scenario, recorder)
+
+
+def test_find_by_name_cannot_identify_an_agent_without_a_creation_time(recorder: Recorder) -> None:
+    async def scenario(env: Env) -> None:
+        ours = await env.client.join("sales-en-2", props("sales-en"))
+        listed = [LiveAgent(agent_id=ours.agent_id, status="RUNNING", channel="sales-en")]
+        search = await find_by_name(
+            env.client, "sales-en", "sales-en-2", sent_after=0.0, candidates=listed
+        )
+        assert search.match is None and not search.absent
+        assert "when it was created" in search.why_unknown()
 
     run(scenario, recorder)
 
@@ -246,7 +303,7 @@ def test_find_by_name_is_inconclusive_when_turns_fails(recorder: Recorder) -> No
     async def scenario(env: Env) -> None:
         stranger = await env.client.join("someone-else", props("sales-en", agent_rtc_uid="7777"))
         await env.ctl("POST", "faults/rules", {"route": "turns", "status": 400, "reason": "Nope"})
-        search = await find_by_name(env.client, "sales-en", "sales-en-2")
+        search = await find_by_name(env.client, "sales-en", "sales-en-2", sent_after=0.0)
         assert search.match is None and not search.absent
         assert [agent_id for agent_id, _ in search.unknown] == [stranger.agent_id]
         assert stranger.agent_id in search.why_unknown()

@@ -4,10 +4,11 @@ never an internal error and never a hang."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.errors import ValidationError
 from reconciler.manifests import load_settings
@@ -47,10 +48,20 @@ def test_an_integer_with_a_huge_value_is_refused_however_it_is_written(
     assert project.errors() == [f"agents.d/a.yaml:12: properties.labels.n: {TOO_LARGE}"]
 
 
-def test_a_long_base_60_integer_is_refused_quickly() -> None:
-    started = time.monotonic()
+def test_a_long_base_60_integer_is_refused_before_it_is_converted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its conversion takes time quadratic in its length: it must never begin."""
+    converted: list[int] = []
+    convert = yaml.constructor.SafeConstructor.construct_yaml_int
+
+    def spy(loader: Any, node: Any) -> Any:
+        converted.append(len(str(node.value)))
+        return convert(loader, node)
+
+    monkeypatch.setattr(yaml.constructor.SafeConstructor, "construct_yaml_int", spy)
     parsed = parse_yaml("n: 1" + ":0" * 20_000 + "\n", "f.yaml")
-    assert time.monotonic() - started < 2.0
+    assert converted == []
     assert parsed.problems == []  # reported, with its path, where the value is used
     assert parsed.documents[0].value["n"].problem() == TOO_LARGE
 
@@ -115,9 +126,7 @@ def test_a_billion_laughs_manifest_is_refused_quickly(project: Project) -> None:
         "a",
         props="labels:\n" + "\n".join("  " + line for line in LAUGHS.splitlines()) + "\n",
     )
-    started = time.monotonic()
-    (error,) = project.errors()
-    assert time.monotonic() - started < 5.0
+    (error,) = project.errors()  # the budget stops the expansion (unbounded without it)
     assert error == "agents.d/a.yaml:1: document too large (more than 200000 values)"
 
 
@@ -132,9 +141,7 @@ def test_alias_bombs_merged_through_extends_are_refused_quickly(project: Project
     bomb = _mapping_bomb(7)  # 9**7 paths: half a minute to merge without the budget
     project.write("agents.d/_base.yaml", "properties:\n" + "  " + bomb.replace("\n  ", "\n    "))
     project.agent("a.yaml", "a", extra="extends: _base.yaml\n", props=bomb)
-    started = time.monotonic()
-    (error,) = project.errors()
-    assert time.monotonic() - started < 5.0
+    (error,) = project.errors()  # the budget stops the merge (half a minute without it)
     assert error == "agents.d/a.yaml:1: document too large with its extends (more than 200000 keys)"
 
 

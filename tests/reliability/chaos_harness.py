@@ -25,8 +25,10 @@ from typing import Any
 
 import httpx
 
+from reconciler.apply.records import wire_name
 from reconciler.sandbox.faults import TUNABLES
 from reconciler.state import LocalStateStore
+from tests.e2e.e2e_helpers import agent_name
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -270,6 +272,14 @@ class ChaosProject:
             if not path.is_file() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
 
+    def wire(self, name: str, generation: int = 1) -> str:
+        """The wire name this project's state gives ``name`` at ``generation`` (an empty local
+        state is written first if there is none, so that its lineage is fixed)."""
+        store = LocalStateStore(self.state_file)
+        if not store.exists:
+            store.write(store.load())
+        return wire_name(name, generation, store.load().lineage)
+
     def forget_state(self) -> None:
         wal = self.state_file.with_name(self.state_file.name + ".wal")
         for path in (self.state_file, self.backup_file, wal):
@@ -354,7 +364,7 @@ def check_converged(project: ChaosProject) -> Check:
         check.problems.append(f"journal not empty: {state['pending']}")
     active = [a for a in project.engine.agents() if a["status"] in ENGINE_ACTIVE]
     by_channel = Counter(a["channel"] for a in active)
-    by_name = Counter(a["name"].rpartition("-")[0] for a in active)
+    by_name = Counter(agent_name(a["name"]) for a in active)
     recorded_ids = {r["agent_id"]: name for name, r in records.items()}
     for spec in project.specs.values():
         n = max(by_channel[spec.channel], by_name[spec.name])

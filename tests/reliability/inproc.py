@@ -15,7 +15,6 @@ import uvicorn
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from tests.served import free_port
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,11 +60,12 @@ class ThreadServer:
     """``app`` served by uvicorn on 127.0.0.1 from a daemon thread."""
 
     def __init__(self, app: ASGIApp, **options: Any) -> None:
-        self.port = free_port()
+        self.port = 0
+        """The port the server listens on: chosen by the system when it binds (0 until then)."""
         config = uvicorn.Config(
             app,
             host="127.0.0.1",
-            port=self.port,
+            port=0,
             log_level="critical",
             access_log=False,
             lifespan="off",
@@ -82,11 +82,12 @@ class ThreadServer:
 
     def __enter__(self) -> ThreadServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the test server did not start")
             time.sleep(0.01)
+        self.port = int(self.server.servers[0].sockets[0].getsockname()[1])
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -25,10 +25,11 @@ N_AGENTS = 10
 
 @pytest.fixture
 def project(tmp_path: Path, engine: Engine) -> ChaosProject:
-    # The holder's apply lasts at least 2.5 s: one join is held back by the engine.
-    engine.add_rule(route="join", name="agent-000-1", action="delay", delay_ms=2500, times=1)
     project = ChaosProject(tmp_path / "project", engine)
     project.set_agents(agent_specs(N_AGENTS))
+    # The holder's apply lasts at least 2.5 s: one join is held back by the engine.
+    name = project.wire("agent-000")
+    engine.add_rule(route="join", name=name, action="delay", delay_ms=2500, times=1)
     return project
 
 

@@ -171,8 +171,8 @@ def converge(project: ChaosProject, wrapper: Misbehaving) -> None:
 JOIN_ERRORS = {
     "not-json": "engine answered 200 to join with a body that is not JSON",
     "wrong-shape": "engine answered 200 to join with JSON of the wrong shape",
-    "hang-after": "engine unavailable: join of 'b-1' failed after 2 attempts (timeout",
-    "hang-before": "engine unavailable: join of 'b-1' failed after 2 attempts (timeout",
+    "hang-after": "engine unavailable: join of '{b}' failed after 2 attempts (timeout",
+    "hang-before": "engine unavailable: join of '{b}' failed after 2 attempts (timeout",
 }
 
 
@@ -182,14 +182,14 @@ def test_a_join_answered_badly_is_reported_never_recorded_as_done_and_resolved_n
 ) -> None:
     project, wrapper = world
     wrapper.faults["join"] = mode
-    wrapper.join_name = "b-1"
+    wrapper.join_name = project.wire("b")
 
     failed = cli(project, "apply", "--auto-approve")
 
     assert failed.code == 1, failed
     assert "Internal error" not in failed.output
     assert "b: FAILED: join failed" in failed.stdout
-    assert JOIN_ERRORS[mode] in failed.output, failed
+    assert JOIN_ERRORS[mode].format(b=project.wire("b")) in failed.output, failed
     state = project.state()
     assert state is not None
     assert sorted(state["agents"]) == ["a", "c"]  # b is not recorded as started
@@ -200,7 +200,7 @@ def test_a_join_answered_badly_is_reported_never_recorded_as_done_and_resolved_n
     # and refuse (4 would run), nor start a second copy.
     converge(project, wrapper)
     running = [a for a in project.engine.agents() if a["status"] == "RUNNING"]
-    assert sorted(a["name"] for a in running) == ["a-1", "b-1", "c-1"]
+    assert sorted(a["name"] for a in running) == [project.wire(n) for n in "abc"]
 
 
 @pytest.mark.parametrize("mode", ["not-json", "wrong-shape", "hang-after"])
@@ -280,7 +280,7 @@ def test_a_refresh_answered_badly_fails_plan_and_apply_and_touches_nothing(
         }[mode]
         assert expected in failed.stderr, failed
     assert project.state_file.read_bytes() == before
-    assert sorted(a["name"] for a in project.engine.agents()) == ["a-1", "b-1", "c-1"]
+    assert sorted(a["name"] for a in project.engine.agents()) == [project.wire(n) for n in "abc"]
     converge(project, wrapper)
 
 

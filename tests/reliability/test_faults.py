@@ -77,14 +77,16 @@ def test_a_permanently_failing_agent_is_reported_while_the_others_converge(
     engine.faults(latency_ms=10, jitter_ms=30, seed=12)
     engine.add_rule(
         route="join",
-        name="agent-003-1",
+        name=project.wire("agent-003"),
         status=400,
         reason="InvalidRequestBody",
         detail="tts.params.voice_name is not supported in region eastus",
     )
-    engine.add_rule(route="join", name="agent-005-1", status=503, times=2)
-    engine.add_rule(route="join", name="agent-007-1", status=429, retry_after_s=1, times=1)
-    engine.add_rule(route="join", name="agent-009-1", action="drop", times=1)
+    engine.add_rule(route="join", name=project.wire("agent-005"), status=503, times=2)
+    engine.add_rule(
+        route="join", name=project.wire("agent-007"), status=429, retry_after_s=1, times=1
+    )
+    engine.add_rule(route="join", name=project.wire("agent-009"), action="drop", times=1)
 
     failed = project.apply()
 

@@ -18,7 +18,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +37,7 @@ from tests.reliability.chaos_harness import (
     base_env,
 )
 from tests.reliability.inproc import CliResult, ThreadServer, run_cli
-from tests.served import free_port
+from tests.served import ServedSandbox
 
 NOT_LOOPBACK = [
     "http://engine.example.com",
@@ -278,20 +277,13 @@ def test_the_sandbox_binds_to_loopback_by_default(tmp_path: Path) -> None:
     assert inspect.signature(serve).parameters["host"].default == "127.0.0.1"
     if not Path("/proc/net/tcp").exists():
         pytest.skip("listening addresses are read from /proc/net/tcp (Linux)")
-    port = free_port()
     env = {**os.environ, "AGORA_CUSTOMER_ID": CUSTOMER_ID, "AGORA_CUSTOMER_SECRET": CUSTOMER_SECRET}
-    for command in (
-        [sys.executable, "-m", "reconciler", "sandbox", "serve", "--port", str(port), "--db", ""],
-    ):
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        try:
-            listening = _wait_listening(port, process)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-        assert listening == {"127.0.0.1"}, (command, listening)
+    served = ServedSandbox(db="", env=env, cwd=tmp_path)  # no --host: the default
+    try:
+        listening = _wait_listening(served.port, served.process)
+    finally:
+        served.stop()
+    assert listening == {"127.0.0.1"}, listening
 
 
 def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> set[str]:

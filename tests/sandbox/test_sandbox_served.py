@@ -3,7 +3,7 @@ points that start it (credentials from the environment only)."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from reconciler.cli import sandbox as cli
 from reconciler.sandbox import SandboxConfig
 from tests.sandbox.sandbox_helpers import CUSTOMER_ID, CUSTOMER_SECRET, Client, api, join_body
+from tests.served import wait_until
 
 
 @pytest.mark.slow
@@ -49,7 +50,10 @@ def test_a_request_held_back_across_a_reset_is_dropped_not_carried_out(
     with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=served.url, timeout=10) as http:
         held = pool.submit(http.post, api("/join"), json=join_body("stale", token="t"),
                            auth=(CUSTOMER_ID, CUSTOMER_SECRET))  # fmt: skip
-        time.sleep(0.3)
+        wait_until(
+            "the join to reach the engine and be held back",
+            lambda: served_client.control("GET", "/faults")["rules"][0]["hits"] == 1,
+        )
         served_client.control("POST", "/reset")
         with pytest.raises(httpx.TransportError):
             held.result(timeout=10)
@@ -74,8 +78,11 @@ def test_served_sandbox_rejects_token_auth_without_a_certificate(
 def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     seen: dict[str, Any] = {}
 
-    def fake_serve(config: SandboxConfig, host: str, port: int) -> None:
+    def fake_serve(
+        config: SandboxConfig, host: str, port: int, *, on_listening: Callable[[int], None]
+    ) -> None:
         seen.update(config=config, host=host, port=port)
+        on_listening(port or 49152)
 
     monkeypatch.setattr(cli, "serve", fake_serve)
     for name in ("AGORA_CUSTOMER_ID", "AGORA_CUSTOMER_SECRET", "AGORA_APP_CERTIFICATE"):

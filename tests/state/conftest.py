@@ -101,3 +101,31 @@ def holder(tmp_path: Path) -> Iterator[HolderFactory]:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=10)
+
+
+class FakeWait:
+    """The clock and sleep of the state locks' polling loop, made instant: each sleep is
+    recorded and moves the clock on by as much, so a test sees how long a lock waited without
+    waiting (or depending on how fast the machine is)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def waited(monkeypatch: pytest.MonkeyPatch) -> FakeWait:
+    """The state locks wait on a :class:`FakeWait` during the test."""
+    from reconciler.state import lockwait
+
+    fake = FakeWait()
+    monkeypatch.setattr(lockwait, "clock", fake.clock)
+    monkeypatch.setattr(lockwait, "sleep", fake.sleep)
+    return fake

@@ -16,7 +16,7 @@ from reconciler.state import open_backend
 from reconciler.state.pgbackend import PostgresBackend
 from reconciler.state.pgschema import MIGRATIONS, SCHEMA_VERSION
 from tests.secret_scan import find_leaks
-from tests.served import free_port
+from tests.served import refused_port
 from tests.state.conftest import make_doc, make_record
 
 PASSWORD = "pg-Secret-pw-7f3e1a"
@@ -144,7 +144,7 @@ def test_strings_jsonb_would_refuse_still_round_trip(pg_url: str, tmp_path: Path
 
 
 def test_a_database_that_is_down_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
-    url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{free_port()}/state"
+    url = f"postgresql://postgres:{PASSWORD}@127.0.0.1:{refused_port()}/state"
     with pytest.raises(StateError) as failed:
         pg_backend(url, tmp_path).store.load()
     message = str(failed.value)
@@ -164,7 +164,7 @@ def test_a_missing_database_is_a_clear_error_without_the_password(
 
 
 def test_pgpassword_and_password_parameters_are_scrubbed_from_messages(tmp_path: Path) -> None:
-    url = f"postgresql://u@127.0.0.1:{free_port()}/db?password={PASSWORD}"
+    url = f"postgresql://u@127.0.0.1:{refused_port()}/db?password={PASSWORD}"
     settings = Settings(project_dir=tmp_path, state=url)
     assert PASSWORD not in repr(settings) and PASSWORD not in settings.state_shown
     backend = open_backend(settings, {"PGPASSWORD": "env-" + PASSWORD})
@@ -186,7 +186,7 @@ def test_every_secret_connection_parameter_is_masked_in_database_errors(
     database error, as part of the URL shown, while the password was masked."""
     secret = quote(SSL_PASSWORD, safe="")
     if database == "down":
-        url = f"postgresql://postgres@127.0.0.1:{free_port()}/state"
+        url = f"postgresql://postgres@127.0.0.1:{refused_port()}/state"
     else:
         url = pg_url.rsplit("/", 1)[0] + "/reconciler_no_such_database"
     url += f"?sslpassword={secret}&password={PASSWORD}&application_name=masked"
@@ -203,7 +203,7 @@ def test_every_secret_connection_parameter_is_masked_in_database_errors(
 
 
 def test_a_connection_string_in_any_form_is_masked_in_one_place(tmp_path: Path) -> None:
-    url = f"postgresql://u@127.0.0.1:{free_port()}/db?sslpassword={quote(SSL_PASSWORD, safe='')}"
+    url = f"postgresql://u@127.0.0.1:{refused_port()}/db?sslpassword={quote(SSL_PASSWORD, safe='')}"
     backend = pg_backend(url, tmp_path)
     text = backend.session.scrub(
         "host=h password='it\\'s a secret' sslpassword = plain-Pass oauth_client_secret=c1ient "

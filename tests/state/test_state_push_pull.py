@@ -59,7 +59,10 @@ def test_push_moves_a_local_state_into_the_database_and_pull_gives_it_back(
     pulled = json.loads(out)
     original = json.loads(source.read_text(encoding="utf-8"))
     assert pulled["serial"] == original["serial"] + 1
-    assert {**pulled, "serial": 0} == {**original, "serial": 0}
+    # The state takes the project's App ID and engine as it enters the project's backend.
+    assert (pulled["app_id"], pulled["engine"]) == ("0123456789abcdef0123456789abcdef", "sandbox")
+    bound = {"serial": 0, "app_id": None, "engine": None, "version": 0}
+    assert {**pulled, **bound} == {**original, **bound}
     assert out == stored(pg_url, project)
     code, out, err = run(capsys, project, "state", "list")
     assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["a", "b"]

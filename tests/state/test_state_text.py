@@ -26,13 +26,14 @@ _json = st.recursive(
     ),
     max_leaves=12,
 )
-_names = st.text(min_size=1, max_size=6)
+_names = st.from_regex(r"[a-z0-9][a-z0-9-]{0,5}", fullmatch=True)  # the state's name rule
+# Keys and strings that need escaping are in the specs (names and channels may hold none).
 
 
 def _record(name: str, spec: Any, generation: int) -> AgentRecord:
     return AgentRecord(
         name=name, agent_id=f"id-{name}", wire_name=f"{name}-{generation}", generation=generation,
-        channel="c\n\"é", started_at=1.5, token_mode="auto", token_expires_at=2.0,
+        channel="c ~{}", started_at=1.5, token_mode="auto", token_expires_at=2.0,
         spec={"properties": spec}, spec_digest="sha256:00",
     )  # fmt: skip
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import LockHeldError, SettingsError, StateError
+from reconciler.errors import LockHeldError, SettingsError, StateBindingError, StateError
 from reconciler.project import Project
 from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
@@ -143,3 +143,19 @@ def test_a_changed_state_location_is_refused_until_restart(directory: Path) -> N
     with pytest.raises(SettingsError, match="restart it"):
         asyncio.run(watcher.reconcile())
     assert _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") == 1
+
+
+def test_a_changed_app_id_is_refused_by_the_next_run_and_nothing_is_started(
+    directory: Path,
+) -> None:
+    settings = directory / "reconciler.yaml"
+    watcher = _watcher(directory)
+    asyncio.run(watcher.reconcile())
+    text = settings.read_text(encoding="utf-8")
+    other = "fedcba9876543210fedcba9876543210"
+    settings.write_text(
+        text.replace("${AGORA_APP_ID:-0123456789abcdef0123456789abcdef}", other), encoding="utf-8"
+    )
+    with pytest.raises(StateBindingError, match=f"App ID {other}"):
+        asyncio.run(watcher.reconcile())
+    assert _sample(watcher, "reconciler_watch_actions_total", action="start", outcome="ok") == 3

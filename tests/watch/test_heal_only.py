@@ -27,17 +27,25 @@ _CODES = {
     "renew-token": ReasonCode.TOKEN_EXPIRING,
     "adopt": ReasonCode.ADOPTED,
     "stop": ReasonCode.REMOVED,
+    "rename": ReasonCode.RENAMED,
+    "forget": ReasonCode.FORGOTTEN,
+    "no-op": ReasonCode.UP_TO_DATE,
 }
 
 
 def _action(
-    action: str, *, recorded: bool = True, changes: bool = False, reason: str = "x"
+    action: str,
+    *,
+    recorded: bool = True,
+    changes: bool = False,
+    reason: str = "x",
+    code: ReasonCode | None = None,
 ) -> AgentPlan:
     return AgentPlan(
         name=f"{action}-{'rec' if recorded else 'new'}-{'chg' if changes else 'same'}",
         action=action,  # type: ignore[arg-type]
         reason=reason,
-        reason_code=_CODES.get(action, ReasonCode.UPDATED_IN_PLACE),
+        reason_code=code or _CODES.get(action, ReasonCode.UPDATED_IN_PLACE),
         agent_id="A1" if recorded else None,
         changes=(CHANGE,) if changes else (),
     )
@@ -48,7 +56,9 @@ def test_start_of_a_recorded_agent_that_exited_heals() -> None:
 
 
 def test_start_of_a_new_agent_is_held() -> None:
-    assert not heals_drift(_action("start", recorded=False, reason="new agent"))
+    assert not heals_drift(
+        _action("start", recorded=False, reason="new agent", code=ReasonCode.NEW)
+    )
 
 
 def test_start_of_an_exited_agent_whose_manifest_changed_is_held() -> None:
@@ -56,7 +66,7 @@ def test_start_of_an_exited_agent_whose_manifest_changed_is_held() -> None:
 
 
 def test_restart_for_the_runtime_cap_heals() -> None:
-    assert heals_drift(_action("restart", reason="reaches the engine's 72 h runtime cap in 2h"))
+    assert heals_drift(_action("restart", code=ReasonCode.ROTATION))
 
 
 def test_restart_forced_by_a_spec_change_is_held() -> None:
@@ -79,17 +89,19 @@ def test_in_place_update_and_removal_are_held() -> None:
 def test_rename_forget_and_desired_stopped_are_manifest_changes_and_held() -> None:
     assert not heals_drift(_action("rename"))
     assert not heals_drift(_action("forget"))
-    assert not heals_drift(_action("stop", reason="desired: stopped"))
+    assert not heals_drift(_action("stop", code=ReasonCode.DESIRED_STOPPED))
 
 
 def test_rotation_before_the_runtime_cap_heals() -> None:
-    assert heals_drift(_action("restart", reason="rotate (reaches the 72 h cap in 1h)"))
+    assert heals_drift(
+        _action("restart", reason="rotate (reaches the 72 h cap in 1h)", code=ReasonCode.ROTATION)
+    )
 
 
 def test_heal_only_keeps_healing_actions_and_no_ops_in_order_and_lists_the_held() -> None:
     healing = _action("start")
     noop = _action("no-op")
-    new = _action("start", recorded=False)
+    new = _action("start", recorded=False, code=ReasonCode.NEW)
     removal = _action("stop")
     renewal = _action("renew-token")
     split = heal_only(_plan(healing, new, noop, removal, renewal))
@@ -101,3 +113,26 @@ def test_heal_only_keeps_healing_actions_and_no_ops_in_order_and_lists_the_held(
 def test_heal_only_of_a_plan_without_changes_holds_nothing() -> None:
     split = heal_only(_plan(_action("no-op")))
     assert split.held == () and not split.plan.has_changes
+
+
+def test_every_reason_code_is_a_heal_or_held_by_decision() -> None:
+    """Adding a reason code means deciding whether --heal-only applies it: the code alone says
+    (with "no field changed"), so watch never works it out again from the action."""
+    heals = {
+        ReasonCode.EXITED,
+        ReasonCode.EXITED_IDLE,
+        ReasonCode.EXITED_RUNTIME_CAP,
+        ReasonCode.EXITED_TOKEN_EXPIRED,
+        ReasonCode.FAILED,
+        ReasonCode.MISSING,
+        ReasonCode.ROTATION,
+        ReasonCode.TOKEN_EXPIRING,
+        ReasonCode.ADOPTED,
+    }
+    for code in ReasonCode:
+        assert heals_drift(_action("start", code=code)) == (code in heals), code
+        assert not heals_drift(_action("start", code=code, changes=True)), code
+
+
+def test_a_replacement_requested_by_hand_is_held_even_without_changes() -> None:
+    assert not heals_drift(_action("restart", code=ReasonCode.REPLACE_REQUESTED))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -38,6 +37,14 @@ def _healed(sandbox: Sandbox, name: str, crashed_id: str) -> bool:
     return now is not None and now != crashed_id
 
 
+def _runs(watch: WatchProcess) -> float:
+    """How many reconcile runs of ``watch`` have ended."""
+    return sum(
+        watch.metric(f'reconciler_watch_reconcile_runs_total{{outcome="{outcome}"}}') or 0
+        for outcome in ("ok", "error")
+    )
+
+
 def _no_duplicate_joins(sandbox: Sandbox) -> None:
     names = join_names(sandbox)
     assert len(names) == len(set(names)), f"a join was sent twice: {sorted(names)}"
@@ -62,13 +69,16 @@ def test_watch_restarts_a_crashed_agent_within_two_intervals(
         wait_for("readiness", watch.is_ready, 10, watch)
         crashed = running_names(sandbox)["support-en"]
         crash(sandbox, crashed)
-        took = wait_for(
+        # Counted in runs, not seconds: the run under way at the crash may have refreshed
+        # before it; the next one starts after it and must heal.
+        runs_at_crash = _runs(watch)
+        wait_for(
             "the crashed agent to be restarted",
             lambda: _healed(sandbox, "support-en", crashed),
-            2.5,
+            60,
             watch,
         )
-        assert took <= 2.5
+        assert _runs(watch) <= runs_at_crash + 2, "healed by the second run after the crash"
         _no_duplicate_joins(sandbox)
         assert watch.metric('reconciler_watch_agents{status="RUNNING"}') is not None
         _no_leaks(watch)
@@ -237,11 +247,9 @@ def test_sigterm_mid_apply_finishes_the_calls_in_flight_records_them_and_exits_0
     watch = WatchProcess(project, log=tmp_path / "watch.log")
     try:
         wait_for("the apply to begin", lambda: "apply.begin" in watch.log_text(), 20, watch)
-        time.sleep(0.3)  # the joins are on their way, held back by the engine
-        began = time.monotonic()
-        watch.signal(SIGTERM)
-        assert watch.wait_exit(15) == 0, watch.log_text()
-        assert time.monotonic() - began < 10
+        wait_for("the joins to reach the engine", lambda: sandbox.fault_hits() == 3, 60, watch)
+        watch.signal(SIGTERM)  # the joins are on their way, held back by the engine
+        assert watch.wait_exit(60) == 0, watch.log_text()
     finally:
         watch.stop()
     state = project.state()
@@ -258,7 +266,7 @@ def test_a_failed_action_is_logged_as_json_without_secrets_and_the_next_run_heal
     project.set_setting("max_attempts", 2)
     sandbox.add_fault(
         route="join",
-        name="sales-en-1",
+        name=project.wire("sales-en"),
         status=400,
         reason="InvalidRequestBody",
         detail=f"llm.api_key {SECRETS['OPENAI_API_KEY']} is not accepted",

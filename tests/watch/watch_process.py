@@ -1,4 +1,5 @@
-"""A `reconciler watch` run as a real process, with its HTTP endpoint on a free port."""
+"""A `reconciler watch` run as a real process, with its HTTP endpoint on a port the system
+chooses (`--listen 127.0.0.1:0`; the process logs which)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,17 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.e2e_helpers import Project, Sandbox
-from tests.served import free_port
+from tests.e2e.e2e_helpers import Project, Sandbox, agent_name
+from tests.served import watch_port
 
 
 class WatchProcess:
-    """``reconciler -C <project> watch --interval <i> --listen 127.0.0.1:<free> *args``."""
+    """``reconciler -C <project> watch --interval <i> --listen 127.0.0.1:0 *args``."""
 
     def __init__(self, project: Project, *args: str, interval: str = "1s", log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        command = project.command(
-            "watch", "--interval", interval, "--listen", f"127.0.0.1:{self.port}", *args
-        )
+        self._port: int | None = None
+        command = project.command("watch", "--interval", interval, "--listen", "127.0.0.1:0", *args)
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 command,
@@ -38,9 +36,24 @@ class WatchProcess:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
+    @property
+    def port(self) -> int | None:
+        """The endpoint's port, once the process has logged it (None until then)."""
+        if self._port is None:
+            self._port = watch_port(self.log)
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The endpoint's base URL (the port shows as ``?`` until it is logged)."""
+        return f"http://127.0.0.1:{self.port if self.port is not None else '?'}"
+
     def get(self, path: str) -> httpx.Response | None:
+        """``GET path`` of the endpoint; None while it does not listen (yet) or does not answer."""
+        if self.port is None:
+            return None
         try:
-            return httpx.get(self.url + path, timeout=2.0)
+            return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=2.0)
         except httpx.TransportError:
             return None
 
@@ -86,7 +99,7 @@ def wait_for(what: str, check: Any, timeout: float, *logs: WatchProcess) -> floa
 
 def running_names(sandbox: Sandbox) -> dict[str, str]:
     """Agent id by reconciler name (the wire name without its generation) of RUNNING agents."""
-    return {wire.rsplit("-", 1)[0]: view["agent_id"] for wire, view in sandbox.running().items()}
+    return {agent_name(wire): view["agent_id"] for wire, view in sandbox.running().items()}
 
 
 def crash(sandbox: Sandbox, agent_id: str) -> None:

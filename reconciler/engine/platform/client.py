@@ -44,7 +44,7 @@ from reconciler.engine.scrubbing import Scrubber
 from reconciler.engine.transport import ResponseHook, RetryTransport
 from reconciler.errors import EngineProtocolError, SettingsError
 from reconciler.models.secrets import secret_strings
-from reconciler.models.settings import Settings
+from reconciler.models.settings import Settings, is_sandbox
 
 SANDBOX_DEFAULT_CREDENTIALS = ("sandbox", "sandbox")
 """Customer id and secret a sandbox accepts when it was started without its own."""
@@ -414,7 +414,7 @@ def build_platform_client(
     """A Platform client for ``settings.platform``: ``sandbox`` through the caller's in-process
     transport (Basic auth from the settings, or the sandbox's default credentials), otherwise
     the resolved URL with the settings' auth (Basic, or a token from the App Certificate)."""
-    if settings.platform.strip().lower() == "sandbox":
+    if is_sandbox(settings.platform):
         if transport is None:
             raise SettingsError("platform: sandbox needs the sandbox's in-process transport")
         base_url = SANDBOX_BASE_URL

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from reconciler.engine.platform.rules import API_PATH, PREVIEW_BASE_URL
 from reconciler.errors import SettingsError
 from reconciler.models.hosts import LOOPBACK_EXAMPLES, is_loopback_host
+from reconciler.models.settings import is_sandbox
 
 
 def resolve_platform(platform: str) -> str:
@@ -22,7 +23,7 @@ def resolve_platform(platform: str) -> str:
     value = platform.strip()
     if value.lower() == "preview":
         return PREVIEW_BASE_URL
-    if value.lower() == "sandbox":
+    if is_sandbox(value):
         raise SettingsError(
             "platform 'sandbox' is served in-process: use its ASGI transport and "
             "SANDBOX_BASE_URL instead of resolving it"
