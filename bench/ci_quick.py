@@ -32,7 +32,7 @@ import apply_scale
 import benchlib as b
 import plan_scale
 
-JOIN_SAMPLE = 100
+JOIN_SAMPLE = 300
 PAGES = 20
 
 
