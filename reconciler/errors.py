@@ -118,6 +118,14 @@ class SettingsError(ReconcilerError):
     """The project settings (reconciler.yaml, environment, options) are unusable."""
 
 
+class EnvironmentChoiceError(SettingsError):
+    """No environment, or one the project does not declare, was chosen (``--env``)."""
+
+    def __init__(self, message: str, declared: Sequence[str]) -> None:
+        self.declared = tuple(declared)
+        super().__init__(message)
+
+
 class StateError(ReconcilerError):
     """The recorded state cannot be read or written (corrupt, newer version, IO failure)."""
 

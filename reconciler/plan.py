@@ -62,6 +62,7 @@ class PlanOptions:
 
     app_id: str = ""
     engine: str = ""
+    environment: str = ""
     max_concurrent_agents: int = 20
     token_renewal_window_s: int = 7200
     rotate_before_cap_s: int = 7200
@@ -247,6 +248,7 @@ def build_plan_with_views(
     plan = Plan(
         app_id=options.app_id,
         engine=options.engine,
+        environment=options.environment,
         lineage=state.lineage,
         serial=state.serial,
         manifests_digest=_digest_of_digests(digests),

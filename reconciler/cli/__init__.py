@@ -90,13 +90,26 @@ class LazyGroup(SuggestingGroup):
     default=None,
     help="Settings file (default: reconciler.yaml in the project directory).",
 )
+@click.option(
+    "--env",
+    "env",
+    metavar="NAME",
+    default=None,
+    help="Environment of reconciler.yaml to work on (plan and validate: `all` for every one; "
+    "default: RECONCILER_ENV).",
+)
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (repeatable).")
 @click.option(
     "--no-color", "no_color", is_flag=True, help="No colour in the output (as NO_COLOR=1)."
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, directory: Path | None, config: Path | None, verbose: int, no_color: bool
+    ctx: click.Context,
+    directory: Path | None,
+    config: Path | None,
+    env: str | None,
+    verbose: int,
+    no_color: bool,
 ) -> None:
     """Declarative infrastructure for Agora Conversational AI agents.
 
@@ -106,6 +119,8 @@ def cli(
     ctx.ensure_object(dict)
     ctx.obj["directory"] = directory if directory is not None else Path.cwd()
     ctx.obj["config"] = config
+    if env is not None:
+        ctx.obj["env"] = env
     ctx.obj["verbose"] = verbose
     ctx.obj["no_color"] = no_color
 

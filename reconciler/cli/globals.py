@@ -68,6 +68,7 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "Platform to use instead of `platform:` in reconciler.yaml",
         _SETTINGS,
     ),
+    Variable("RECONCILER_ENV=NAME", "the environment to work on (--env)", _SETTINGS),
     Variable("RECONCILER_LOG=1", "print retries on stderr (like -v)", _ENGINE),
     Variable("RECONCILER_TIMEOUT=D", "deadline of a command's waits on the engine (--timeout)",
              _DEADLINE),
@@ -147,6 +148,14 @@ def global_options() -> list[click.Option]:
             expose_value=False,
             callback=_store("config"),
             help="Settings file (default: reconciler.yaml in the project directory).",
+        ),
+        click.Option(
+            ["--env", "_global_env"],
+            metavar="NAME",
+            expose_value=False,
+            callback=_store("env"),
+            help="Environment of reconciler.yaml to work on (plan and validate: `all` for every "
+            "one; default: RECONCILER_ENV).",
         ),
         click.Option(
             ["-v", "--verbose", "_global_verbose"],

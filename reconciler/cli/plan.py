@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import environments_to_plan, project_dir, project_from_context
 from reconciler.cli.options import (
     compact_option,
     exclude_option,
@@ -22,6 +23,7 @@ from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
+from reconciler.project.environments import open_environments, plan_environments
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
 from reconciler.render import (
@@ -31,9 +33,16 @@ from reconciler.render import (
     render_text,
     render_warnings,
 )
+from reconciler.render.environments import (
+    render_json_environments_chunks,
+    render_markdown_environments,
+    render_text_environments,
+)
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
 FORMATS = ("text", "markdown", "json")
+ENV_FIELD = "{env}"
+"""In ``plan --env all --out``: replaced by each environment's name (one saved plan each)."""
 
 format_option = click.option(
     "--format",
@@ -101,7 +110,8 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Save the plan for `reconciler apply FILE`.",
+    help="Save the plan for `reconciler apply FILE` (--env all: a path holding {env}, one "
+    "plan per environment).",
 )
 @format_option
 @max_chars_option
@@ -136,6 +146,7 @@ def plan_cmd(
       reconciler plan
       reconciler plan --out reviewed.plan --format markdown > comment.md
       reconciler plan --no-refresh --target support-en
+      reconciler plan --env all --format markdown > comment.md   # every environment
 
     \b
     Exit codes:
@@ -146,6 +157,17 @@ def plan_cmd(
          resolved first)
       124  the deadline (--timeout) ran out while waiting on the engine
     """
+    environments = environments_to_plan(ctx)
+    if environments is not None:
+        if out is not None and ENV_FIELD not in str(out):
+            raise click.UsageError(
+                f"a saved plan covers one environment: with --env all, --out names one file per "
+                f"environment with {ENV_FIELD} (e.g. --out 'plans/{ENV_FIELD}.plan')"
+            )
+        return _plan_environments(
+            ctx, environments, fmt, max_chars, detailed_exitcode, out,
+            refresh=refresh, targets=targets, replace=replace, destroy=destroy,
+        )  # fmt: skip
     project = project_from_context(ctx)
     outcome = make_plan(
         ctx,
@@ -165,6 +187,55 @@ def plan_cmd(
         save_plan_file(plan, out, fresh_state=None if outcome.state_recorded else outcome.state)
         note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
     if detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _plan_environments(
+    ctx: click.Context,
+    environments: tuple[str, ...],
+    fmt: str,
+    max_chars: int,
+    detailed_exitcode: bool,
+    out: Path | None,
+    **options: Any,
+) -> int:
+    """``plan --env all``: every environment planned concurrently, rendered together."""
+    directory, config = project_dir(ctx)
+    projects = open_environments(directory, config, os.environ, environments)
+
+    def hooks_for(project: Project) -> Hooks:
+        return Hooks(on_retry=retry_reporter(ctx, project.environ))
+
+    planned = run_async(
+        plan_environments(projects, hooks_for, allow_unset=options["refresh"] is False, **options)
+    )
+    for name, outcome in planned:
+        for line in [*outcome.notes, *render_warnings(outcome.plan)]:
+            note(f"[{name}] {line}")
+    plans = [(name, outcome.plan) for name, outcome in planned]
+    if fmt == "markdown":
+        click.echo(render_markdown_environments(plans, max_chars=max_chars))
+    elif fmt == "json":
+        for chunk in render_json_environments_chunks(plans):
+            click.echo(chunk, nl=False)
+        click.echo()
+    else:
+        click.echo(render_text_environments(plans, color=use_color(sys.stdout)))
+    for _name, plan in plans:
+        if plan.errors or (out is not None and plan.unknown_variables):
+            ensure_applicable(plan)
+    if out is not None:
+        for name, outcome in planned:
+            path = Path(str(out).replace(ENV_FIELD, name))
+            fresh = None if outcome.state_recorded else outcome.state
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_plan_file(outcome.plan, path, fresh_state=fresh)
+            note(
+                f"Saved the plan of {name} to {path}; apply it with: "
+                f"reconciler --env {name} apply {path}"
+            )
+    if detailed_exitcode and any(plan.has_changes for _name, plan in plans):
         return EXIT_CHANGES
     return EXIT_OK
 

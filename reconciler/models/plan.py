@@ -218,6 +218,8 @@ class Plan(BaseModel):
     app_id: str = ""
     engine: str = ""
     """The engine the plan targets, as shown to a reviewer (``sandbox (local emulator)``, ...)."""
+    environment: str = ""
+    """The environment of ``reconciler.yaml`` the plan is for (empty: the project has none)."""
     lineage: str
     serial: int
     manifests_digest: str

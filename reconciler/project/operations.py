@@ -57,6 +57,7 @@ async def check_drift(
         now=project.clock(),
         app_id=settings.app_id,
         engine=settings.engine_label,
+        environment=settings.environment or "",
     )
 
 

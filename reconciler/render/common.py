@@ -101,7 +101,10 @@ def target_line(plan: Plan) -> list[str]:
     parts = [f"Engine: {plan.engine or '(unknown)'}"]
     if plan.app_id:
         parts.append(f"app {plan.app_id}")
-    return [", ".join(parts)]
+    line = ", ".join(parts)
+    if plan.environment:
+        line = f"Environment: {plan.environment}; {line[0].lower()}{line[1:]}"
+    return [line]
 
 
 def refresh_note(plan: Plan) -> str:

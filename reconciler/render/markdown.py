@@ -91,6 +91,8 @@ _RESOURCE = "resource:"
 def plan_marker(plan: Plan) -> str:
     """The hidden first line that identifies this project's plan comment."""
     key = plan.app_id or plan.lineage
+    if plan.environment:
+        key = f"{plan.environment}:{key}"
     return f"{MARKER_PREFIX}{_one_line(key)} -->"
 
 
@@ -135,6 +137,8 @@ def _index_row(agent: AgentPlan) -> str:
 
 def _head(plan: Plan, budget: int) -> list[str]:
     title = "### Reconciler plan"
+    if plan.environment:
+        title += f" of environment `{_one_line(plan.environment)}`"
     if plan.app_id:
         title += f" for app `{_one_line(plan.app_id)}`"
     if plan.engine:

@@ -8,6 +8,7 @@ must succeed (or, for a command that cannot succeed here, be refused exactly as 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ NAME_VALUES = {
     "--listen": "127.0.0.1:0",
     "--webhook": "http://127.0.0.1:9108/ncs",
     "--action": "example-org/reconciler@v0.1.0",
+    "--env": "staging",
 }
+ROOT = Path(__file__).resolve().parents[2]
 REFUSES_HERE = {("state", "where", "--require-database"): "the state is a local file"}
 """Options that make a command refuse, by design, on the example project (local state): the
 option is accepted, and the refusal is the one it exists for."""
@@ -121,6 +124,10 @@ def test_every_option_shown_in_help_is_accepted(
 
     monkeypatch.setattr("reconciler.cli.status.pause", interrupted)
     project = example_project(tmp_path / "project")
+    if opt == "--env":  # the example's own settings, which declare staging and prod; the
+        # runs without the option choose the same environment by RECONCILER_ENV
+        shutil.copy(ROOT / "reconciler.yaml", project / "reconciler.yaml")
+        monkeypatch.setenv("RECONCILER_ENV", "staging")
     monkeypatch.chdir(project)
     command = dict(commands())[path]
     if path in APPLIED_FIRST:
