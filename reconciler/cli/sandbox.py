@@ -27,7 +27,6 @@ from pathlib import Path
 import click
 
 from reconciler.cli.globals import SuggestingGroup
-from reconciler.manifests import load_settings
 from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
 from reconciler.sandbox import serve
@@ -269,15 +268,26 @@ def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str
 
 
 def _project_settings(ctx: click.Context) -> Settings | None:
-    """The settings of the project serve runs in (-C DIR / --config), None outside a project."""
+    """The settings of the project serve runs in (-C DIR / --config, --env), None outside a
+    project. Without --env in a project of several environments: the first one declared."""
+    from reconciler.cli.common import project_settings
+    from reconciler.errors import EnvironmentChoiceError
+
     obj = ctx.find_root().obj
     options = obj if isinstance(obj, dict) else {}
     directory = Path(options.get("directory") or Path.cwd())
-    config = options.get("config")
-    config_path = Path(config) if config is not None else None
-    if config_path is None and not (directory / "reconciler.yaml").is_file():
+    if options.get("config") is None and not (directory / "reconciler.yaml").is_file():
         return None
-    return load_settings(directory, config_path, os.environ)
+    try:
+        return project_settings(ctx)
+    except EnvironmentChoiceError as exc:
+        if not exc.declared:
+            raise
+        click.echo(
+            f"Environment {exc.declared[0]} (the first declared; --env NAME for another).",
+            err=True,
+        )
+        return project_settings(ctx, exc.declared[0])
 
 
 def _shown_config(settings: Settings) -> str:

@@ -3,7 +3,6 @@ its own channel, for the CLI tests that need more than three agents."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -13,10 +12,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def many_agents_project(directory: Path, count: int) -> Path:
     """The example's settings and partials, and ``count`` agents; the cap raised to fit."""
     directory.mkdir(parents=True, exist_ok=True)
-    settings = (ROOT / "reconciler.yaml").read_text(encoding="utf-8")
-    settings = re.sub(r"(?m)^max_concurrent_agents: .*$", f"max_concurrent_agents: {count}",
-                      settings)  # fmt: skip
-    (directory / "reconciler.yaml").write_text(settings, encoding="utf-8")
+    (directory / "reconciler.yaml").write_text(
+        "engine: sandbox\n"
+        "app_id: 0123456789abcdef0123456789abcdef\n"
+        "app_certificate: ${AGORA_APP_CERTIFICATE:-5a4d1c3b2e6f708192a3b4c5d6e7f809}\n"
+        "state: state/agents.json\n"
+        f"max_concurrent_agents: {count}\n"
+        "parallelism: 10\n",
+        encoding="utf-8",
+    )
     agents = directory / "agents.d"
     shutil.copytree(ROOT / "agents.d" / "_base", agents / "_base")
     template = (ROOT / "agents.d" / "support-en.yaml").read_text(encoding="utf-8")
