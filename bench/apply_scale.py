@@ -159,18 +159,33 @@ def _apply_run(
         env = b.bench_env() if workers == "auto" else b.bench_env(RECONCILER_WORKERS=workers)
         sandbox.control("DELETE", "requests")
         argv = [*b.RECONCILER, "apply", "--auto-approve", "--parallelism", str(parallelism)]
+        sandbox_cpu = sandbox.cpu()
         run = b.run_child(argv, cwd=directory, env=env)
+        sandbox_cpu = sandbox.cpu() - sandbox_cpu
         check(directory, sandbox, n, state_url)
         log = sandbox.requests()
     routes: dict[str, int] = {}
     for entry in log:
         route = str(entry.get("route") or entry.get("operation") or entry.get("path"))
         routes[route] = routes.get(route, 0) + 1
-    return {"wall": run.wall, "routes": routes, "calls": len(log)}
+    return {
+        "wall": run.wall,
+        "routes": routes,
+        "calls": len(log),
+        "cpu": run.cpu,
+        "sandbox_cpu": sandbox_cpu,
+    }
 
 
 def client_run(tmp: Path, n: int, latency_ms: float, parallelism: int | None = None) -> float:
     """Seconds the SDK loop (``parallelism`` None) or the bare httpx floor takes for the joins."""
+    return client_run_cpu(tmp, n, latency_ms, parallelism)[0]
+
+
+def client_run_cpu(
+    tmp: Path, n: int, latency_ms: float, parallelism: int | None = None
+) -> tuple[float, float, float]:
+    """:func:`client_run`'s seconds, the client's CPU seconds and the sandbox's CPU seconds."""
     kind = "sdk" if parallelism is None else f"floor-{parallelism}"
     directory = tmp / f"{kind}-{n}"
     with b.ServedSandbox(tmp / f"engine-{kind}-{time.monotonic_ns()}.db",
@@ -183,8 +198,10 @@ def client_run(tmp: Path, n: int, latency_ms: float, parallelism: int | None = N
                 sandbox.engine_url, b.APP_ID, b.BASIC, str(bodies)]  # fmt: skip
         if parallelism is not None:
             argv.append(str(parallelism))
+        sandbox_cpu = sandbox.cpu()
         run = b.run_child(argv, cwd=directory, env=b.bench_env())
-        return float(run.stdout.split()[-1])
+        sandbox_cpu = sandbox.cpu() - sandbox_cpu
+        return float(run.stdout.split()[-1]), run.cpu, sandbox_cpu
 
 
 def measure(tmp: Path, args: argparse.Namespace, n: int, parallelism: int, start: float) -> bool:

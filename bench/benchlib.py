@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import secrets
 import shutil
 import statistics
@@ -85,22 +86,39 @@ class ChildRun:
     returncode: int
     stdout: bytes
     stderr: bytes
+    cpu: float = 0.0
+    """User + system CPU seconds of the child (and its own children): unlike the wall time, not
+    stretched by other work on a shared machine."""
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's reaped children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds a running process has used (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_child(
     argv: Sequence[str], *, cwd: Path, env: dict[str, str], ok_codes: Sequence[int] = (0,)
 ) -> ChildRun:
     """Run a child to completion and time it (``maxrss_kb`` is 0: see :func:`run_child_rss`)."""
+    cpu_before = children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(
         list(argv), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     out, err = proc.communicate()
     wall = time.perf_counter() - started
+    cpu = children_cpu() - cpu_before
     if proc.returncode not in ok_codes:
         sys.stderr.write(err.decode(errors="replace")[-4000:])
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}")
-    return ChildRun(wall, 0, proc.returncode, out, err)
+    return ChildRun(wall, 0, proc.returncode, out, err, cpu)
 
 
 def run_child_rss(
@@ -138,7 +156,10 @@ class ServedSandbox(_ServedSandbox):
     """``reconciler sandbox serve`` on a free loopback port with its own SQLite file."""
 
     def __init__(self, db: Path, *, latency_ms: float, pcu_limit: int, stop_delay: float = 0.2):
-        args = ["--pcu-limit", str(pcu_limit), "--latency-ms", str(latency_ms)]
+        # Each channel starts with its agent's remote users present, so that agents started
+        # early in a long run are still running (not idled out) when the run is checked.
+        args = ["--pcu-limit", str(pcu_limit), "--latency-ms", str(latency_ms),
+                "--presence", "occupied"]  # fmt: skip
         super().__init__(db=str(db), args=[*args, "--stop-delay", str(stop_delay)], env=bench_env())
 
     @property
@@ -151,6 +172,10 @@ class ServedSandbox(_ServedSandbox):
         response = httpx.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=60)
         response.raise_for_status()
         return response.json() if response.content else None
+
+    def cpu(self) -> float:
+        """CPU seconds the sandbox server has used so far."""
+        return process_cpu(self.process.pid)
 
     def requests(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.control("GET", "requests")["requests"]

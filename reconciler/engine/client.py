@@ -39,7 +39,7 @@ from reconciler.engine.auth import AuthProvider, EngineAuth
 from reconciler.engine.call import Call
 from reconciler.engine.endpoints import Endpoints
 from reconciler.engine.errors_map import error_for_status
-from reconciler.engine.pools import PooledTransport
+from reconciler.engine.pools import PooledTransport, needs_tls
 from reconciler.engine.retry import RetryPolicy
 from reconciler.engine.scrubbing import Scrubber
 from reconciler.engine.transport import ResponseHook, RetryTransport
@@ -128,7 +128,10 @@ class EngineClient:
         self._sleep = sleep
         self._clock = clock
         self._secrets = Scrubber()
-        network = transport if transport is not None else PooledTransport(max_connections)
+        if transport is not None:
+            network = transport
+        else:
+            network = PooledTransport(max_connections, tls=needs_tls(base_urls))
         self._http = httpx.AsyncClient(
             auth=EngineAuth(auth, self._secrets.remember),
             transport=RetryTransport(

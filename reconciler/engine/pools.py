@@ -9,21 +9,27 @@ connections: a request goes to the first pool with a free connection, and the po
 in any of them). A pool counts as busy until the answer's body has been read, which this
 transport does before returning it (engine answers are small JSON documents).
 
-The TLS context is built once and shared: building one loads the trust store, which took
-longer than the rest of a plan's set-up when every pool built its own. Verification is always
-on; ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` may add CAs.
+The TLS context is built once per process and shared: building one loads the trust store
+(about 35 ms of CPU here), which took longer than the rest of a plan's set-up when every pool
+built its own, and an apply builds two clients (refresh, then the changes). When no request can
+use TLS (every engine URL and every proxy named by the environment is ``http://``), no trust
+store is loaded: the pools get a context that trusts nothing, so a TLS connection, should one
+ever be made, fails verification instead of going unchecked. Verification is always on;
+``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` may add CAs.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import httpx
 
 from reconciler.errors import SettingsError
 
-__all__ = ["POOL_SIZE", "PooledTransport", "pool_sizes"]
+__all__ = ["POOL_SIZE", "PooledTransport", "needs_tls", "pool_sizes"]
 
 POOL_SIZE = 10
 """Connections per HTTP connection pool."""
@@ -40,9 +46,26 @@ def pool_sizes(max_connections: int) -> list[int]:
     return [len(range(i, max_connections, count)) for i in range(count)]
 
 
+_PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+
+
+def needs_tls(urls: Iterable[str]) -> bool:
+    """Whether a request to one of ``urls`` may use TLS: one of them, or a proxy the
+    environment names (as httpx reads it), is not plain ``http://``."""
+    proxies = [os.environ.get(n) or os.environ.get(n.lower()) for n in _PROXY_VARIABLES]
+    wanted = [*urls, *(p for p in proxies if p)]
+    return any(not url.lower().startswith("http://") for url in wanted)
+
+
 def verifying_context() -> ssl.SSLContext:
     """A TLS context that verifies certificates, or :class:`SettingsError` when it cannot be
-    built (an unreadable ``SSL_CERT_FILE``, for instance)."""
+    built (an unreadable ``SSL_CERT_FILE``, for instance). One per process for the same
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``."""
+    return _verifying_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _verifying_context(_cert_file: str | None, _cert_dir: str | None) -> ssl.SSLContext:
     try:
         return httpx.create_ssl_context()
     except (ssl.SSLError, OSError) as exc:
@@ -52,18 +75,30 @@ def verifying_context() -> ssl.SSLContext:
         ) from None
 
 
+def trusting_nothing() -> ssl.SSLContext:
+    """A TLS context that verifies certificates and host names against no CA at all: every
+    TLS connection fails verification. For pools that are never meant to use TLS."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    return context
+
+
 class PooledTransport(httpx.AsyncBaseTransport):
     """``max_connections`` connections over pools of at most :data:`POOL_SIZE`, made lazily.
 
     ``make_pool`` replaces the network pools (tests); by default each pool is an httpx
-    client over the shared verifying TLS context, which is built
-    at once so that a broken trust store fails before any request.
+    client over the shared verifying TLS context, which is built at once so that a broken
+    trust store fails before any request; ``tls=False`` (no request can use TLS, see
+    :func:`needs_tls`) gives them :func:`trusting_nothing` instead.
     """
 
-    def __init__(self, max_connections: int, *, make_pool: PoolFactory | None = None) -> None:
+    def __init__(
+        self, max_connections: int, *, make_pool: PoolFactory | None = None, tls: bool = True
+    ) -> None:
         self._sizes = pool_sizes(max_connections)
         if make_pool is None:
-            make_pool = _network_pools(verifying_context())
+            make_pool = _network_pools(verifying_context() if tls else trusting_nothing())
         self._make_pool = make_pool
         self._pools: list[httpx.AsyncBaseTransport] = []
         self._busy: list[int] = []

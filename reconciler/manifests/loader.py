@@ -34,6 +34,7 @@ from reconciler.manifests import parallel
 from reconciler.manifests.checks import duplicate_resources, undeclared_references
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import load_document
+from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
@@ -230,6 +231,8 @@ def load_desired(
                     allow_unset=allow_unset,
                     sandbox=sandbox,
                     platform_sandbox=platform_sandbox,
+                    environment=settings.environment,
+                    declared=settings.environments,
                 )
                 loaded.problems.extend(one.problems)
                 if one.agent is not None:
@@ -255,13 +258,20 @@ def load_desired(
     problems.extend(duplicate_resources(resources))
     problems.extend(undeclared_references(resources, settings.unmanaged))
     if problems:
-        raise ValidationError(finish(problems), what=shown_dir)
+        if settings.environment is not None:
+            problems = [tagged(p, settings.environment) for p in problems]
+        raise ValidationError(with_excerpts(finish(problems), project), what=shown_dir)
     return DesiredSet(
         agents={agent.name: agent for agent in sorted(agents, key=lambda a: a.name)},
         files=tuple(sorted(shown.values())),
         resources={address: found[0] for address, found in sorted(resources.items())},
         unmanaged=tuple(sorted(settings.unmanaged)),
     )
+
+
+def tagged(problem: Problem, environment: str) -> Problem:
+    """``problem`` as found in ``environment``: ``agents.d/x.yaml:12: [prod] ...``."""
+    return Problem(problem.location, f"[{environment}] {problem.message}")
 
 
 def _workers_from(environ: Mapping[str, str]) -> int | None:

@@ -29,7 +29,7 @@ from typing import Any
 from .config import DEFAULT_IDLE_TIMEOUT_S
 from .core import Sandbox
 from .errors import ApiFailure, invalid, not_found
-from .lifecycle import expired, refresh, view
+from .lifecycle import CODE_STATUSES, expired, refresh, view
 from .pipelines import apply_pipeline
 from .presence import occupied_uids
 from .store import AgentRecord, dumps
@@ -198,36 +198,40 @@ def get(sb: Sandbox, app_id: str, agent_id: str) -> dict[str, Any]:
 
 
 def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str, Any]:
-    """GET /agents: one page of `{start_ts, status, agent_id}` with `meta.cursor`/`meta.total`."""
+    """GET /agents: one page of `{start_ts, status, agent_id}` with `meta.cursor`/`meta.total`.
+
+    The store filters, counts and pages (`Store.list_page`): a page reads only its own agents
+    from the cursor on, whatever the number of agents in the window.
+    """
     now = sb.now()
     query = parse_list_query(params, now)
-    retention = sb.settings.get_retention_s
-    from_time = max(query.from_time, now - LIST_SCOPE_S)
-    rows = sb.store.window(app_id, query.channel, from_time, query.to_time)
-    matches: list[tuple[AgentRecord, str]] = []
-    for record in rows:
-        if expired(record, now, retention):
-            continue
-        state = view(record, now)
-        if query.states is None or state.code in query.states:
-            matches.append((record, state.status))
-    start = 0
+    from_seq = 0
     if query.cursor is not None:
         anchor = sb.store.get(app_id, query.cursor)
         if anchor is None:
             raise invalid("cursor", "unknown cursor")
-        start = next((i for i, (r, _) in enumerate(matches) if r.seq >= anchor.seq), len(matches))
-    page = matches[start : start + query.limit]
-    rest = matches[start + query.limit :]
+        from_seq = anchor.seq
+    total, rows = sb.store.list_page(
+        app_id,
+        now,
+        channel=query.channel,
+        from_time=max(query.from_time, now - LIST_SCOPE_S),
+        to_time=query.to_time,
+        retention_s=sb.settings.get_retention_s,
+        states=query.states,
+        from_seq=from_seq,
+        limit=query.limit,
+    )
+    page = rows[: query.limit]
     return {
         "data": {
             "count": len(page),
             "list": [
-                {"start_ts": int(r.created_at), "status": status, "agent_id": r.agent_id}
-                for r, status in page
+                {"start_ts": int(created_at), "status": CODE_STATUSES[code], "agent_id": agent_id}
+                for agent_id, created_at, code in page
             ],
         },
-        "meta": {"cursor": rest[0][0].agent_id if rest else "", "total": len(matches)},
+        "meta": {"cursor": rows[query.limit][0] if len(rows) > query.limit else "", "total": total},
         "status": "ok",
     }
 

@@ -11,6 +11,11 @@ import uvicorn
 from .app import create_app
 from .config import SandboxConfig
 
+KEEP_ALIVE_S = 75
+"""How long an idle client connection is kept open. uvicorn's default of 5 s let a busy client
+(thousands of joins on a loaded machine) reuse a connection the server was closing that very
+moment, and fail with a read error that no real engine's load balancer would cause."""
+
 STARTUP_FAILURE = 3
 """The exit status when the server cannot start (e.g. the port is taken), as uvicorn's."""
 
@@ -44,7 +49,14 @@ def serve(
     """
     app = create_app(config)
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False),
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_S,
+        ),
         on_listening,
     )
     try:

@@ -209,7 +209,7 @@ class Project:
         shutil.copytree(ROOT / "agents.d", directory / "agents.d")
         if not with_platform:  # the running agents only, unless a test is about the Platform
             (directory / "agents.d" / "platform.yaml").unlink()
-        shutil.copy(ROOT / "reconciler.yaml", directory / "reconciler.yaml")
+        shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
         self.set_setting("engine", sandbox.url)
         self.set_setting("platform", sandbox.url)
 

@@ -10,9 +10,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.engine import pools
 from reconciler.engine.auth import BasicAuth
 from reconciler.engine.client import EngineClient
-from reconciler.engine.pools import POOL_SIZE, PooledTransport, pool_sizes, verifying_context
+from reconciler.engine.pools import (
+    POOL_SIZE,
+    PooledTransport,
+    needs_tls,
+    pool_sizes,
+    trusting_nothing,
+    verifying_context,
+)
 from reconciler.errors import SettingsError
 from tests.engine.engine_helpers import APP_ID
 
@@ -150,3 +158,60 @@ def test_the_network_pools_go_through_the_proxy_the_environment_names(
 
     path = f"/api/conversational-ai-agent/v2/projects/{APP_ID}/agents/A1"
     assert asyncio.run(main()) == [f"GET http://engine.test{path} HTTP/1.1\r\n".encode()]
+
+
+def test_one_trust_store_is_loaded_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: each client (refresh, then apply) loaded the trust store again."""
+    loads: list[int] = []
+    real = httpx.create_ssl_context
+
+    def counting() -> ssl.SSLContext:
+        loads.append(1)
+        return real()
+
+    monkeypatch.setattr(pools.httpx, "create_ssl_context", counting)
+    monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent/one-trust-store-per-process")
+    PooledTransport(5, tls=True)
+    PooledTransport(20, tls=True)
+    assert len(loads) == 1
+
+
+def test_no_trust_store_is_loaded_when_no_request_can_use_tls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: an apply against an http:// engine loaded the trust store twice."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    assert not needs_tls(["http://127.0.0.1:8787/api/conversational-ai-agent"])
+    assert needs_tls(["http://127.0.0.1:1", "https://api.agora.io/api/conversational-ai-agent"])
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.example:3128")
+    assert needs_tls(["http://127.0.0.1:8787"])
+    monkeypatch.delenv("HTTPS_PROXY")
+
+    def refuse() -> ssl.SSLContext:
+        raise AssertionError("the trust store was loaded")
+
+    monkeypatch.setattr(pools.httpx, "create_ssl_context", refuse)
+    client = EngineClient(APP_ID, ["http://127.0.0.1:9"], BasicAuth("id", "secret"))
+    asyncio.run(client.aclose())
+
+
+def test_the_context_of_plain_http_pools_verifies_and_trusts_nothing() -> None:
+    context = trusting_nothing()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() == []
+
+
+def test_httpcore_learns_the_async_library_without_searching_for_a_module() -> None:
+    """Regression: without sniffio, httpcore's every request tried `import sniffio` several
+    times, each a search of sys.path that failed (17% of an apply's CPU)."""
+    import sys
+
+    from httpcore._synchronization import current_async_library
+
+    async def ask() -> str:
+        return current_async_library()
+
+    assert asyncio.run(ask()) == "asyncio"
+    assert sys.modules.get("sniffio") is not None
