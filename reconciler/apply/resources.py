@@ -1,13 +1,16 @@
 """Apply the resources of kinds other than ``Agent``: by their kind's engine calls, in the
 order of the reference graph.
 
-Three passes, one call at a time, each outcome written to state before the next call begins:
+Three passes; each runs the reference graph level by level, the actions of one level
+concurrently with at most ``parallelism`` of them in progress (the in-flight bound of the
+engine calls), and each outcome is written to state as it lands:
 
 1. the resources the plan *replaces* are deleted (a replace deletes, then creates), in the
    plan's order reversed (a resource before what it references);
 2. creates, updates and the create half of each replace run in the plan's order (a resource
    after what it references), each with the ids of what it references as state records them at
-   that moment: a reference to a resource created earlier in this run is sent as its new id;
+   that moment: a reference to a resource created earlier in this run is sent as its new id
+   (a level starts once every level before it, holding what it references, has finished);
 3. the resources the plan *deletes* are deleted, in the plan's order reversed: after the
    updates, since an update may drop the last reference to one of them.
 
@@ -19,8 +22,9 @@ engine that refuses that (in use) fails the replace, cleanly; nothing else is at
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from reconciler.apply.events import ActionResult, ApplyEvent, Phase
@@ -49,18 +53,57 @@ async def delete_removed(run: Run, failed: set[str]) -> None:
 
 
 async def _deletes(run: Run, failed: set[str], which: str) -> None:
-    for action in reversed(run.plan.resources):
-        if action.action != which:
-            continue
-        if run.stopping():
-            return
+    actions = [a for a in reversed(run.plan.resources) if a.action == which]
+    references = {
+        a.address: set(a.depends_on) | set(_recorded_references(run, a.address)) for a in actions
+    }
+    level: dict[str, int] = {a.address: 0 for a in actions}
+    changed, passes = True, 0
+    while changed and passes <= len(actions):  # usually one pass (the graph has no cycle)
+        changed, passes = False, passes + 1
+        for action in actions:
+            for target in references[action.address] & level.keys():
+                if level[target] <= level[action.address]:
+                    level[target] = level[action.address] + 1
+                    changed = True
+
+    async def one(action: ResourcePlan) -> None:
         holders = sorted(a for a in failed if action.address in _recorded_references(run, a))
         if holders:
             _skip(run, action, f"{', '.join(holders)} still references it")
             failed.add(action.address)
-            continue
+            return
         if not await _attempt(run, action, _delete_one(run, action), "delete"):
             failed.add(action.address)
+
+    await _by_level(run, actions, level, one)
+
+
+async def _by_level(
+    run: Run,
+    actions: list[ResourcePlan],
+    level: dict[str, int],
+    one: Callable[[ResourcePlan], Awaitable[None]],
+) -> None:
+    """Run ``one`` over ``actions`` level by level (a level after every lower one finished),
+    the actions of a level concurrently, at most ``parallelism`` in progress; once the run is
+    stopping, no new action begins."""
+    levels: dict[int, list[ResourcePlan]] = {}
+    for action in actions:
+        levels.setdefault(level[action.address], []).append(action)
+    for depth in sorted(levels):
+        queue = iter(levels[depth])
+
+        async def drain(queue: Any = queue) -> None:
+            for action in queue:  # shared by the workers: each action is taken once
+                if run.stopping():
+                    return
+                await one(action)
+
+        if run.stopping():
+            return
+        workers = min(len(levels[depth]), max(1, run.ctx.parallelism))
+        await asyncio.gather(*(drain() for _ in range(workers)))
 
 
 def _recorded_references(run: Run, address: str) -> list[str]:
@@ -71,18 +114,26 @@ def _recorded_references(run: Run, address: str) -> list[str]:
 async def create_resources(run: Run, failed: set[str]) -> None:
     """Create and update every resource the plan creates, updates or replaces, referenced
     ones first."""
-    for action in run.plan.resources:
-        if action.action not in ("create", "update", "replace") or action.address in failed:
-            continue
-        if run.stopping():
-            return
+    actions = [
+        a
+        for a in run.plan.resources
+        if a.action in ("create", "update", "replace") and a.address not in failed
+    ]
+    level: dict[str, int] = {}
+    for action in actions:  # the plan's order puts a resource after what it references
+        below = [level[d] + 1 for d in action.depends_on if d in level]
+        level[action.address] = max(below, default=0)
+
+    async def one(action: ResourcePlan) -> None:
         missing = [d for d in action.depends_on if d in failed]
         if missing:
             _skip(run, action, f"{', '.join(missing)} failed")
             failed.add(action.address)
-            continue
+            return
         if not await _attempt(run, action, _put_one(run, action), "create"):
             failed.add(action.address)
+
+    await _by_level(run, actions, level, one)
 
 
 def not_attempted(run: Run) -> list[str]:

@@ -33,6 +33,7 @@ class Toy:
         self.world: World = make_world(tmp)
         self.engine = WidgetEngine()
         self.kinds: KindRegistry = default_registry().with_kind(WidgetKind(self.engine))
+        self.parallelism = 10
 
     def plan(self, want: DesiredSet, **options: Any) -> Plan:
         return self.world.plan(want, kinds=self.kinds, **options)[0]
@@ -48,6 +49,7 @@ class Toy:
                     mint_token=_mint,
                     poll_interval_s=0.01,
                     kinds=self.kinds,
+                    parallelism=self.parallelism,
                 )
                 return await apply_plan(plan, want, state, ctx)
 
@@ -111,6 +113,40 @@ def test_apply_creates_the_referenced_resource_first_and_sends_its_id(toy: Toy) 
     again = toy.plan(want(widget("child", parent="base"), widget("base")))
     assert [r.action for r in again.resources] == ["no-op", "no-op"]
     assert not again.has_changes
+
+
+def test_independent_creates_are_in_flight_at_once(toy: Toy) -> None:
+    toy.engine.gate = 4  # each create waits until four are in flight: one at a time fails
+
+    _, result, _ = toy.apply(want(*(widget(f"w{i}") for i in range(4))))
+
+    assert result.ok, result.failed
+    assert toy.engine.peak == 4
+    assert sorted(toy.reloaded().resources) == [f"Widget/w{i}" for i in range(4)]
+
+
+def test_concurrent_creates_still_wait_for_what_they_reference(toy: Toy) -> None:
+    toy.engine.gate = 2  # the two parents together, then the two children together
+    wanted = want(widget("c1", parent="p1"), widget("c2", parent="p2"), widget("p1"), widget("p2"))
+
+    _, result, _ = toy.apply(wanted)
+
+    assert result.ok, result.failed  # the engine refuses a child whose parent it does not hold
+    assert sorted(toy.engine.calls[:2]) == [("create", "p1"), ("create", "p2")]
+    assert sorted(toy.engine.calls[2:]) == [("create", "c1"), ("create", "c2")]
+    assert toy.engine.by_name("c1")["parent"] == toy.engine.id_of("p1")
+    assert toy.reloaded().creating == {}
+
+
+def test_creates_in_flight_never_exceed_the_parallelism(toy: Toy) -> None:
+    toy.parallelism = 2
+    toy.engine.gate = 2
+
+    _, result, _ = toy.apply(want(*(widget(f"w{i}") for i in range(7))))
+
+    assert result.ok, result.failed
+    assert toy.engine.peak == 2
+    assert len(toy.reloaded().resources) == 7
 
 
 def test_deletes_run_before_what_they_reference(toy: Toy) -> None:

@@ -14,6 +14,7 @@ version it changes (``If-Match``: 412 ``PreconditionFailed`` otherwise).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 from typing import Any
@@ -47,6 +48,12 @@ class WidgetEngine:
         self.calls: list[tuple[str, str]] = []
         self.markers: dict[str, str] = {}
         self._next = 0
+        self.in_flight = 0
+        self.peak = 0
+        self.gate: int | None = None
+        """When set, a create waits until this many creates are in flight at once (so creates
+        made one at a time fail: the wait gives up after a generous timeout)."""
+        self._gate_open = asyncio.Event()
 
     def _check_parent(self, spec: dict[str, Any]) -> None:
         parent = spec.get("parent")
@@ -54,6 +61,21 @@ class WidgetEngine:
             raise EngineError(f"parent {parent!r} not found", reason="NotFound")
 
     async def create(self, name: str, spec: dict[str, Any]) -> str:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.gate is not None:
+                if self.in_flight >= self.gate:
+                    self._gate_open.set()
+                try:
+                    await asyncio.wait_for(self._gate_open.wait(), 30)
+                except TimeoutError:
+                    raise EngineError(f"{self.gate} creates never were in flight at once") from None
+            return self._create(name, spec)
+        finally:
+            self.in_flight -= 1
+
+    def _create(self, name: str, spec: dict[str, Any]) -> str:
         self._check_parent(spec)
         if spec.get("color") == "invalid":  # a careless API that echoes what it was sent
             raise EngineError(f"invalid widget {spec}", reason="BadRequest", detail=f"{spec}")
