@@ -1,17 +1,21 @@
 """Plan and apply of the Platform's kinds at scale, through the CLI, against a served sandbox.
 
-Workload: a project of S secret sets (one key each, ``${VAR}``) and A saved agents, agent i
-referencing ``$secrets.set_<i % S>.key``; no running agents. Steps, each one CLI process:
+Workload: a project of S secret sets (one key each, ``${VAR}``), A saved agents, agent i
+referencing ``$secrets.set_<i % S>.key``, and P phone numbers, number j routing its inbound
+calls to agent ``j * A // P`` (a SIP trunk password from ``${SIP_PASSWORD}``); no running
+agents. Steps, each one CLI process:
 
-1. ``plan`` (nothing recorded yet); 2. ``apply`` (S + A creates);
-3. ``plan --detailed-exitcode`` (no changes); 4. new instructions for A/10 agents and a new
-value for every key: ``apply`` (A/10 merge patches, S key updates); 5. ``plan`` again.
+1. ``plan`` (nothing recorded yet); 2. ``apply`` (S + A + P creates, by reference level:
+sets, then agents, then numbers, each level concurrently);
+3. ``plan --detailed-exitcode`` (no changes); 4. new instructions for A/10 agents, a new
+description for P/10 numbers and a new value for every key: ``apply`` (A/10 + P/10 merge
+patches, S key updates); 5. ``plan`` again.
 
 Printed per step: wall time and the Platform calls the sandbox logged, beside the bound
 **calls = changes + list pages** (a refresh lists each kind, 200 per page; a create, update or
 delete is one call; nothing is read one by one unless it drifted).
 
-Usage: python bench/platform_kinds.py [--sets 50] [--agents 500] [--latency-ms 0]
+Usage: python bench/platform_kinds.py [--sets 50] [--agents 500] [--numbers 50] [--latency-ms 0]
 """
 
 from __future__ import annotations
@@ -26,12 +30,11 @@ import benchlib as b
 
 sys.path.insert(0, str(b.ROOT))
 
+from reconciler.engine.platform.rules import PAGE_SIZE
 from reconciler.sandbox.platform.rules import OPERATIONS
 
-PAGE = 200
 
-
-def write(directory: Path, sets: int, agents: int, variant: int) -> None:
+def write(directory: Path, sets: int, agents: int, numbers: int, variant: int) -> None:
     (directory / "agents.d").mkdir(parents=True, exist_ok=True)
     docs = []
     for s in range(sets):
@@ -43,6 +46,17 @@ def write(directory: Path, sets: int, agents: int, variant: int) -> None:
             f"  instructions: You are agent {i}. Answer {words}.\n"
             f"  llm:\n    vendor: openai\n"
             f"    credential: {{mode: byok, fields: {{api_key: $secrets.set_{i % sets}.key}}}}\n"
+        )
+    for j in range(numbers):
+        line = "support" if variant == 0 or j % 10 else "after-hours support"
+        docs.append(
+            f"kind: PhoneNumber\nname: line-{j}\nspec:\n"
+            f'  number: "+1415{j:07d}"\n  description: {line} line {j}\n'
+            f"  sip_trunk:\n    name: trunk-{j}\n    hostname: pstn.example.com\n"
+            f"    transport: tls\n"
+            f'    auth: {{username: bench, password: "${{SIP_PASSWORD}}"}}\n'
+            f"  inbound:\n    agent: {{ref: SavedAgent/agent-{j * agents // numbers}}}\n"
+            "    call_policy: {max_call_duration_seconds: 1800}\n"
         )
     (directory / "agents.d" / "platform.yaml").write_text("---\n".join(docs), encoding="utf-8")
 
@@ -57,11 +71,16 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", type=int, default=50)
     parser.add_argument("--agents", type=int, default=500)
+    parser.add_argument("--numbers", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
-    sets, agents = args.sets, args.agents
-    pages = b.ceil_div(sets, PAGE) + b.ceil_div(agents, PAGE)
-    changed = agents // 10
+    sets, agents, numbers = args.sets, args.agents, args.numbers
+    pages = (
+        b.ceil_div(sets, PAGE_SIZE["secrets"])
+        + b.ceil_div(agents, PAGE_SIZE["agents"])
+        + b.ceil_div(numbers, PAGE_SIZE["numbers"])
+    )
+    changed = b.ceil_div(agents, 10) + b.ceil_div(numbers, 10)  # i % 10 == 0 changes
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -70,12 +89,13 @@ def main() -> int:
             project.mkdir()
             settings = b.settings_text(f"{sb.url}") + f"platform: {sb.url}\n"
             (project / "reconciler.yaml").write_text(settings, encoding="utf-8")
-            write(project, sets, agents, 0)
-            env = b.bench_env(**{f"SET_KEY_{s}": f"bench-key-{s}-a" for s in range(sets)})
+            write(project, sets, agents, numbers, 0)
+            keys = {f"SET_KEY_{s}": f"bench-key-{s}-a" for s in range(sets)}
+            env = b.bench_env(SIP_PASSWORD="bench-sip-secret", **keys)
             cli = [*b.RECONCILER, "-C", str(project)]
             steps = [
                 ("plan (nothing recorded)", ["plan"], 0, 0),
-                ("apply (creates)", ["apply", "--auto-approve"], sets + agents, 0),
+                ("apply (creates)", ["apply", "--auto-approve"], sets + agents + numbers, 0),
                 ("plan (no changes)", ["plan", "--detailed-exitcode"], 0, pages),
             ]
             for label, argv, changes, listed in steps:
@@ -85,7 +105,7 @@ def main() -> int:
                 bound = changes + listed
                 print(f"{label}: {run.wall:.2f} s, {total} calls {dict(seen)}")
                 ok &= b.verdict(f"{label}: Platform calls", total, bound, f"{total}")
-            write(project, sets, agents, 1)
+            write(project, sets, agents, numbers, 1)
             env.update({f"SET_KEY_{s}": f"bench-key-{s}-b" for s in range(sets)})
             run = b.run_child([*cli, "apply", "--auto-approve"], cwd=project, env=env)
             seen = calls(sb)
