@@ -1,5 +1,4 @@
-"""``plan --env all`` of 3 environments against three single-environment plans run one after
-another.
+"""``plan --env all`` of 3 environments against the slowest single-environment plan.
 
 A served sandbox (fresh SQLite file) and a project of N generated agents (one manifest file
 each) declaring three environments, ``staging``, ``prod`` and ``eu``, each on its own App ID of
@@ -10,11 +9,13 @@ sandbox's latency is set to L ms per call, standing in for a remote engine.
 Measured, as subprocesses (start-up included), runs alternating, medians:
 
 - ``plan --env all`` (the three environments planned concurrently, rendered together);
-- ``plan --env staging``, then ``--env prod``, then ``--env eu``: the sum of the three walls.
+- ``plan --env staging``, then ``--env prod``, then ``--env eu``: the slowest of the three
+  walls (and, for reference, their sum).
 
 Both with the engine refresh (the default) and with ``--no-refresh`` (manifests and state only,
-all CPU). Bound: with refresh, wall(all) <= 0.8 x the sequential sum (the environments' engine
-calls overlap; the manifests are read once per environment either way).
+all CPU). Bound: with refresh, wall(all) <= 1.2 x the slowest single-environment plan (the
+environments are independent and planned concurrently, so all three should cost little more
+than the slowest one; on 2 cores the CPU part of three plans cannot fully overlap).
 
 Usage: python bench/environments.py [--n 1000] [--latency-ms 100] [--runs 3]
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import benchlib as b
 
-BOUND = 0.8
+BOUND = 1.2
 ENVIRONMENTS = {
     "staging": "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
     "prod": "9b9b9b9b9b9b9b9b9b9b9b9b9b9b9b9b",
@@ -97,23 +98,27 @@ def main() -> int:
             sandbox.control("POST", "faults", {"latency_ms": args.latency_ms})
             check(directory, n)  # also warms the page cache and the .pyc files
             for refresh in (True, False):
-                together, apart = [], []
+                together, apart, slowest_runs = [], [], []
                 for _ in range(args.runs):
                     together.append(plan(directory, "all", refresh))
-                    apart.append(sum(plan(directory, name, refresh) for name in ENVIRONMENTS))
+                    walls = [plan(directory, name, refresh) for name in ENVIRONMENTS]
+                    apart.append(sum(walls))
+                    slowest_runs.append(max(walls))
                 wall, sequential = b.median(together), b.median(apart)
+                slowest = b.median(slowest_runs)
                 what = "refresh" if refresh else "--no-refresh"
                 print(
                     f"{len(ENVIRONMENTS)} environments x {n:,} agents, {what} (L = "
                     f"{args.latency_ms:g} ms): plan --env all {wall:.2f} s "
-                    f"{b.runs_text(together)}; three plans one after another {sequential:.2f} s "
-                    f"{b.runs_text(apart)}; ratio {wall / sequential:.2f}",
+                    f"{b.runs_text(together)}; slowest single plan {slowest:.2f} s "
+                    f"{b.runs_text(slowest_runs)}; ratio {wall / slowest:.2f} (three one after "
+                    f"another {sequential:.2f} s, ratio {wall / sequential:.2f})",
                     flush=True,
                 )
                 if refresh:
                     ok &= b.verdict(
-                        "plan --env all / three sequential plans (refresh)", wall / sequential,
-                        BOUND, f"{wall:.2f} s / {sequential:.2f} s",
+                        "plan --env all / slowest single-environment plan (refresh)",
+                        wall / slowest, BOUND, f"{wall:.2f} s / {slowest:.2f} s",
                     )  # fmt: skip
     return 0 if ok else 1
 
