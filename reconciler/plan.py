@@ -722,11 +722,10 @@ def _import_problem(agent_id: str, channel: str, live: LiveStatus) -> str | None
             f"import: {agent_id}: the agent is {seen.status}, not running (remove the entry: "
             "apply starts a new agent for the manifest)"
         )
-    if seen.channel != channel:
-        where = f"in channel {seen.channel!r}" if seen.channel else "in another channel"
+    if seen.channel != channel:  # the refresh lists the channel of every pending import
         return (
-            f"import: {agent_id}: the engine lists it {where}, not in this manifest's channel "
-            f"{channel!r}"
+            f"import: {agent_id}: the engine does not list it among the active agents of this "
+            f"manifest's channel {channel!r}"
         )
     return None
 
