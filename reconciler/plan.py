@@ -676,11 +676,20 @@ def _imports(
     if destroy:
         return planned, notes
     owners = {record.agent_id: name for name, record in state.agents.items()}
-    for name, agent in desired.agents.items():
+    claimed: dict[str, str] = {}
+    for name, agent in sorted(desired.agents.items()):
         agent_id = agent.import_id
-        if agent_id is None or agent.desired == "stopped" or name not in selected:
+        if agent_id is None or name not in selected:
             continue  # --target and --exclude leave an entry out as they leave its agent
         where = Location(agent.path, agent.import_line or agent.line)
+        if agent_id in claimed:
+            problems.append(
+                Problem(
+                    where, f"import: {agent_id}: the manifest of {claimed[agent_id]} imports it too"
+                )
+            )
+            continue
+        claimed[agent_id] = name
         recorded = state.agents.get(name)
         if recorded is not None or agent.renamed_from in state.agents:
             held = recorded.agent_id if recorded is not None else None
@@ -689,6 +698,15 @@ def _imports(
                 f"{name}: import: {agent_id} is a no-op, the state already records {name}"
                 + ("" if same or held is None else f" (as agent {held})")
                 + f"; the entry can be removed from {printable(agent.path)}"
+            )
+            continue
+        if agent.desired == "stopped":
+            problems.append(
+                Problem(
+                    where,
+                    f"import: {agent_id}: the manifest says desired: stopped, so there is nothing "
+                    "to import the agent into (remove one of the two)",
+                )
             )
             continue
         owner = owners.get(agent_id)

@@ -214,3 +214,30 @@ def test_exclude_and_target_leave_an_import_entry_out_like_its_agent(project: Op
     targeted = _agents(_json_plan(project, "--target", "sales-en"))
     assert set(targeted) == {"sales-en"}
     project.ok("plan", "--target", "support-en", code=1)  # targeted: checked
+
+
+def test_two_manifests_importing_one_agent_is_a_located_error_at_the_later_name(
+    project: OpsProject,
+) -> None:
+    agent_id = project.engine.start_directly("started-by-hand", channel="support-en")
+    later = _declare_import(project, "support-en", agent_id)
+    _declare_import(project, "sales-en", agent_id)  # sales-en < support-en: it claims first
+    result = project.ok("plan", code=1)
+    assert (
+        f"agents.d/support-en.yaml:{_import_line(later)}: import: {agent_id}: the manifest of "
+        "sales-en imports it too" in result.stderr
+    )
+    assert not project.state_file.exists()
+
+
+def test_import_entry_in_a_manifest_that_says_desired_stopped_is_a_located_error(
+    project: OpsProject,
+) -> None:
+    agent_id = project.engine.start_directly("started-by-hand", channel="support-en")
+    path = _declare_import(project, "support-en", agent_id)
+    path.write_text(path.read_text(encoding="utf-8") + "desired: stopped\n", encoding="utf-8")
+    result = project.ok("plan", code=1)
+    assert (
+        f"agents.d/support-en.yaml:{_import_line(path)}: import: {agent_id}: the manifest says "
+        "desired: stopped" in result.stderr
+    )
