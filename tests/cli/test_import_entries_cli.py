@@ -5,11 +5,12 @@ in-process sandbox: the plan shows the import, apply records it, the next plan l
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from reconciler.project.planfile import plan_digest
-from tests.cli.ops_project import OpsProject
+from tests.cli.ops_project import ROOT, OpsProject
 
 
 def _declare_import(project: OpsProject, name: str, agent_id: str) -> Path:
@@ -241,3 +242,16 @@ def test_import_entry_in_a_manifest_that_says_desired_stopped_is_a_located_error
         f"agents.d/support-en.yaml:{_import_line(path)}: import: {agent_id}: the manifest says "
         "desired: stopped" in result.stderr
     )
+
+
+def test_an_environments_import_entry_goes_under_its_overrides(project: OpsProject) -> None:
+    """The agent started by hand runs on staging's App ID: only staging's plan imports it."""
+    shutil.copy(ROOT / "reconciler.yaml", project.dir / "reconciler.yaml")
+    agent_id = project.engine.start_directly("started-by-hand", channel="support-en")
+    path = project.dir / "agents.d" / "support-en.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text + f"overrides:\n  staging:\n    import: {agent_id}\n", encoding="utf-8")
+    staging = _agents(_json_plan(project, "--env", "staging"))["support-en"]
+    assert (staging["action"], staging["agent_id"]) == ("adopt", agent_id)
+    prod = _agents(_json_plan(project, "--env", "prod"))["support-en"]
+    assert prod["action"] == "start"
