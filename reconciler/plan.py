@@ -690,14 +690,13 @@ def _imports(
             )
             continue
         claimed[agent_id] = name
-        recorded = state.agents.get(name)
-        if recorded is not None or agent.renamed_from in state.agents:
-            held = recorded.agent_id if recorded is not None else None
-            same = held == agent_id
+        recorded_as = name if name in state.agents else agent.renamed_from
+        recorded = state.agents.get(recorded_as) if recorded_as is not None else None
+        if recorded is not None:
+            other = "" if recorded.agent_id == agent_id else f" (as agent {recorded.agent_id})"
             notes.append(
-                f"{name}: import: {agent_id} is a no-op, the state already records {name}"
-                + ("" if same or held is None else f" (as agent {held})")
-                + f"; the entry can be removed from {printable(agent.path)}"
+                f"{name}: import: {agent_id} is a no-op, the state already records "
+                f"{recorded_as}{other}; the entry can be removed from {printable(agent.path)}"
             )
             continue
         if agent.desired == "stopped":
