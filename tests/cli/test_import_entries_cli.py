@@ -47,7 +47,9 @@ def test_import_entry_is_planned_as_an_import_applied_as_a_record_and_then_left_
     assert f"import agent {agent_id}: recorded as running agents.d/support-en.yaml" in text
     assert "+ support-en" not in text  # no second agent for the manifest
 
-    planned = _agents(_json_plan(project))["support-en"]
+    whole = _json_plan(project)
+    assert whole["capacity"]["running_after"] == 3  # the imported agent counted once
+    planned = _agents(whole)["support-en"]
     assert (planned["action"], planned["actions"], planned["reason_code"]) == (
         "adopt",
         ["import"],
