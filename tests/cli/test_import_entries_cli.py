@@ -257,3 +257,11 @@ def test_an_environments_import_entry_goes_under_its_overrides(project: OpsProje
     assert (staging["action"], staging["agent_id"]) == ("adopt", agent_id)
     prod = _agents(_json_plan(project, "--env", "prod"))["support-en"]
     assert prod["action"] == "start"
+
+
+def test_validate_refuses_an_import_entry_that_cannot_be_an_id(project: OpsProject) -> None:
+    path = _declare_import(project, "support-en", "'bad id'")
+    result = project.ok("validate", code=1)
+    assert f"agents.d/support-en.yaml:{_import_line(path)}: import: string should match" in (
+        result.stderr
+    )
