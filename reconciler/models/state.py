@@ -36,7 +36,7 @@ from pydantic import (
 
 from reconciler.models.desired import OnDelete, TokenMode
 from reconciler.models.manifest import NAME_PATTERN
-from reconciler.models.resources import ResourceRecord
+from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.models.rules import CHANNEL_PATTERN
 
 STATE_VERSION = 2
@@ -130,11 +130,16 @@ class StateDoc(BaseModel):
     document when empty, so a state of agents only is written byte for byte as before (and an
     older reconciler, which does not know the key, refuses a state that has some)."""
 
+    creating: dict[str, PendingCreate] = Field(default_factory=dict)
+    """The write-ahead entries of resources' creates, by address; left out when empty."""
+
     @model_serializer(mode="wrap")
     def _omit_no_resources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if not self.resources:
             data.pop("resources", None)
+        if not self.creating:
+            data.pop("creating", None)
         return data
 
     @field_validator("lineage")

@@ -22,6 +22,7 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
@@ -46,7 +47,7 @@ _UPSERT_ENTRY = (
 )
 
 
-def _json(model: AgentRecord | JournalEntry) -> str:
+def _json(model: BaseModel) -> str:
     return json.dumps(model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
 
 
@@ -124,6 +125,7 @@ class PostgresStateStore:
                 ).fetchone()
                 records: list[tuple[Any, ...]] = []
                 entries: list[tuple[Any, ...]] = []
+                resources: list[tuple[Any, ...]] = []
                 if header is not None:
                     records = conn.execute(
                         "SELECT name, record FROM reconciler_records WHERE state_key = %s",
@@ -134,6 +136,12 @@ class PostgresStateStore:
                         "WHERE state_key = %s ORDER BY position, id",
                         (self.key,),
                     ).fetchall()
+                    if self.session.schema >= 3:
+                        resources = conn.execute(
+                            "SELECT section, address, body FROM reconciler_resources "
+                            "WHERE state_key = %s",
+                            (self.key,),
+                        ).fetchall()
         except _psycopg_error() as exc:
             raise self.session.failure("read the state", exc) from None
         if header is None:
@@ -155,6 +163,12 @@ class PostgresStateStore:
             "agents": {name: record for name, record in records},
             "pending": [entry for _, _, entry in entries],
         }
+        held = {a: b for section, a, b in resources if section == _RESOURCE}
+        creating = {a: b for section, a, b in resources if section == _CREATING}
+        if held:
+            data["resources"] = held
+        if creating:
+            data["creating"] = creating
         try:
             doc = StateDoc.model_validate(data)
         except PydanticValidationError as exc:
@@ -189,13 +203,6 @@ class PostgresStateStore:
         return self._write(doc, replace=True)
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
-        if doc.resources:
-            # The tables hold agent records only (schema version 2); refusing is better than
-            # a write that silently drops the other kinds' records.
-            raise StateError(
-                f"refusing to write the state ({self.where}): resources of kinds other than "
-                "Agent are not stored in a PostgreSQL state yet; use a local state"
-            )
         if self.binding is not None:
             doc = self.binding.stamp(doc, self.where)
         with self._lock:
@@ -324,7 +331,34 @@ class PostgresStateStore:
                 )
             if entry_rows:
                 cur.executemany(_UPSERT_ENTRY, entry_rows)
+            self._write_resources(cur, new, base)
         return positions
+
+    def _write_resources(
+        self, cur: psycopg.Cursor[Any], new: StateDoc, base: StateDoc | None
+    ) -> None:
+        """Upsert and delete the resources' rows (records and create entries) that differ."""
+        key = self.key
+        if base is None:
+            cur.execute("DELETE FROM reconciler_resources WHERE state_key = %s", (key,))
+        for section, now, before in (
+            (_RESOURCE, new.resources, base.resources if base is not None else {}),
+            (_CREATING, new.creating, base.creating if base is not None else {}),
+        ):
+            gone = [address for address in before if address not in now]
+            if gone:
+                cur.execute(
+                    "DELETE FROM reconciler_resources WHERE state_key = %s AND section = %s "
+                    "AND address = ANY(%s)",
+                    (key, section, gone),
+                )
+            rows = [
+                (key, section, address, _json(item))
+                for address, item in now.items()
+                if (old := before.get(address)) is not item and old != item
+            ]
+            if rows:
+                cur.executemany(_UPSERT_RESOURCE, rows)
 
 
 def _positions(journal: list[JournalEntry], old: dict[str, int]) -> dict[str, int]:
@@ -352,3 +386,12 @@ def _psycopg_error() -> type[Exception]:
     import psycopg
 
     return psycopg.Error
+
+
+_RESOURCE = "resource"
+_CREATING = "creating"
+_UPSERT_RESOURCE = (
+    "INSERT INTO reconciler_resources (state_key, section, address, body) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (state_key, section, address) "
+    "DO UPDATE SET body = EXCLUDED.body"
+)

@@ -180,6 +180,9 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
     if new.resources or base.resources:  # resources of other kinds: few, written whole
         whole = ",".join(f"{json.dumps(k)}:{r.model_dump_json()}" for k, r in new.resources.items())
         parts.append('"resources":{' + whole + "}")
+    if new.creating or base.creating:  # write-ahead entries of resources: few, written whole
+        whole = ",".join(f"{json.dumps(k)}:{r.model_dump_json()}" for k, r in new.creating.items())
+        parts.append('"creating":{' + whole + "}")
     return "{" + ",".join(parts) + "}"
 
 
@@ -209,6 +212,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
     agents = dict(doc.agents)
     journal = list(doc.journal)
     resources: dict[str, Any] = dict(doc.resources)
+    creating: dict[str, Any] = dict(doc.creating)
     header: dict[str, Any] = {}
     serial = doc.serial
     for number, raw in enumerate(lines, start=1):
@@ -231,6 +235,10 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
                 if not isinstance(line["resources"], dict):
                     raise TypeError("resources is not an object")
                 resources = dict(line["resources"])
+            if "creating" in line:
+                if not isinstance(line["creating"], dict):
+                    raise TypeError("creating is not an object")
+                creating = dict(line["creating"])
         except (PydanticValidationError, TypeError, KeyError, ValueError) as exc:
             raise _corrupt(where, number, _why(exc)) from None
         header = {key: line.get(key) for key in ("version", "salt")}
@@ -251,6 +259,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
             | {"lineage": doc.lineage, "serial": serial}
             | {"agents": agents, "pending": journal}
             | ({"resources": resources} if resources else {})
+            | ({"creating": creating} if creating else {})
         )
     except PydanticValidationError as exc:
         raise _corrupt(where, len(lines), _why(exc)) from None
