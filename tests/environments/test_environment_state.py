@@ -195,3 +195,12 @@ def test_state_rebind_moves_a_database_state_to_another_environment(database: Pr
     database.ok("--env", "prod", "state", "rebind")
     assert database.state("--env", "prod")["environment"] == "prod"
     assert "No changes" in database.ok("--env", "prod", "plan").stdout
+
+
+def test_state_push_refuses_a_state_of_staging_into_prod_even_with_force(local: Project) -> None:
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    pulled = local.dir / "staging-copy.json"
+    local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    result = local.run("--env", "prod", "state", "push", str(pulled), "--force")
+    assert_refused_as_staging(result)
+    assert not (local.dir / "state" / "prod.json").exists()
