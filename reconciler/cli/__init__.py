@@ -21,7 +21,7 @@ import click
 from reconciler import __version__
 from reconciler.cli.globals import ENVIRONMENT_HELP, SuggestingGroup, with_globals
 from reconciler.cli.runner import Terminated, install_sigterm, restore_sigint
-from reconciler.errors import EXIT_ERROR, ReconcilerError
+from reconciler.errors import EXIT_ERROR, ReconcilerError, ValidationError
 
 # command name -> (module, attribute)
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -39,6 +39,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "state": ("reconciler.cli.state", "state_group"),
     "sandbox": ("reconciler.cli.sandbox", "sandbox_group"),
     "watch": ("reconciler.cli.watch", "watch_cmd"),
+    "status": ("reconciler.cli.status", "status_cmd"),
+    "help": ("reconciler.cli.helptopics", "help_cmd"),
 }
 
 
@@ -60,7 +62,7 @@ class LazyGroup(SuggestingGroup):
                 return None
             raise
         command = getattr(module, attr, None)
-        return with_globals(command) if isinstance(command, click.Command) else None
+        return with_globals(command, cmd_name) if isinstance(command, click.Command) else None
 
     @staticmethod
     def _available(name: str) -> bool:
@@ -134,6 +136,11 @@ def main(argv: list[str] | None = None) -> None:
         # entry point's start-up handler exits 130 itself (see reconciler/__main__.py).
         restore_sigint()
         result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except ValidationError as exc:
+        from reconciler.render.problems import problems_text
+
+        click.echo(f"Error: {problems_text(exc)}", err=True)
+        sys.exit(exc.exit_code)
     except ReconcilerError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)

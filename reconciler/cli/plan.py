@@ -10,7 +10,14 @@ from typing import Any
 import click
 
 from reconciler.cli.context import environments_to_plan, project_dir, project_from_context
-from reconciler.cli.options import refresh_option, replace_option, target_option, timeout_option
+from reconciler.cli.options import (
+    compact_option,
+    exclude_option,
+    refresh_option,
+    replace_option,
+    target_option,
+    timeout_option,
+)
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
@@ -63,7 +70,13 @@ def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         return render_markdown(plan, max_chars=max_chars)
     if fmt == "json":
         return render_json_text(plan)
-    return render_text(plan, color=use_color(sys.stdout))
+    ctx = click.get_current_context(silent=True)
+    verbose, compact = False, None
+    if ctx is not None:
+        obj = ctx.find_root().obj
+        verbose = bool(isinstance(obj, dict) and obj.get("verbose"))
+        compact = ctx.params.get("compact")
+    return render_text(plan, color=use_color(sys.stdout), verbose=verbose, compact=compact)
 
 
 def echo_plan(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> None:
@@ -90,6 +103,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 @click.command("plan")
 @refresh_option
 @target_option
+@exclude_option
 @replace_option
 @click.option(
     "--out",
@@ -106,17 +120,20 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error)."
 )
 @timeout_option
+@compact_option
 @click.pass_context
 def plan_cmd(
     ctx: click.Context,
     refresh: bool | None,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     replace: tuple[str, ...],
     out: Path | None,
     fmt: str,
     max_chars: int,
     destroy: bool,
     detailed_exitcode: bool,
+    compact: bool | None,
 ) -> int:
     """Show what apply would change on the engine, and why.
 
@@ -157,6 +174,7 @@ def plan_cmd(
         project,
         refresh=refresh,
         targets=targets,
+        excludes=excludes,
         replace=replace,
         destroy=destroy,
         allow_unset=refresh is False,
@@ -226,7 +244,8 @@ def _plan_environments(
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
 @format_option
 @max_chars_option
-def show_cmd(planfile: Path, fmt: str, max_chars: int) -> int:
+@compact_option
+def show_cmd(planfile: Path, fmt: str, max_chars: int, compact: bool | None) -> int:
     """Render a saved plan.
 
     \b

@@ -34,6 +34,7 @@ from reconciler.manifests import parallel
 from reconciler.manifests.checks import duplicate_resources, undeclared_references
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import load_document
+from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
@@ -259,7 +260,7 @@ def load_desired(
     if problems:
         if settings.environment is not None:
             problems = [tagged(p, settings.environment) for p in problems]
-        raise ValidationError(finish(problems), what=shown_dir)
+        raise ValidationError(with_excerpts(finish(problems), project), what=shown_dir)
     return DesiredSet(
         agents={agent.name: agent for agent in sorted(agents, key=lambda a: a.name)},
         files=tuple(sorted(shown.values())),

@@ -47,6 +47,7 @@ import pydantic
 from reconciler.errors import EnvironmentChoiceError, Location, Problem, ValidationError
 from reconciler.manifests.defaults import refused_defaults, secret_setting
 from reconciler.manifests.environments import name_problem, overlay
+from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.loader import finish, read_file
 from reconciler.manifests.validation import translate, unknown_key_message
@@ -203,7 +204,7 @@ def load_settings(
     except pydantic.ValidationError as exc:
         problems.extend(translate(exc, locations, root, where=_WHERE))
     if problems or settings is None:
-        raise ValidationError(finish(problems), what=_WHERE)
+        raise ValidationError(with_excerpts(finish(problems), project_dir), what=_WHERE)
     return settings
 
 

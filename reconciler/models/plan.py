@@ -242,6 +242,8 @@ class Plan(BaseModel):
     """Variables that were not set when planning (``plan --no-refresh`` without secrets): the
     plan is shown but can be neither saved nor applied."""
     targets: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    """Agents ``--exclude`` left out: neither planned nor touched."""
     max_concurrent_agents: int = 20
     running_after: int = 0
     """Agents that will be running once the plan is applied."""

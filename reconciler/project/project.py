@@ -127,7 +127,12 @@ class Project:
         self.settings.refuse_placeholders()
 
     def _options(
-        self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool, force: bool
+        self,
+        targets: tuple[str, ...],
+        replace: tuple[str, ...],
+        destroy: bool,
+        force: bool,
+        excludes: tuple[str, ...] = (),
     ) -> PlanOptions:
         return PlanOptions(
             app_id=self.settings.app_id,
@@ -137,6 +142,7 @@ class Project:
             token_renewal_window_s=self.settings.token_renewal_window_s,
             rotate_before_cap_s=self.settings.rotate_before_cap_s,
             targets=targets,
+            excludes=excludes,
             replace=replace,
             destroy=destroy,
             force=force,
@@ -149,6 +155,7 @@ class Project:
         *,
         refresh: bool | None = None,
         targets: tuple[str, ...] = (),
+        excludes: tuple[str, ...] = (),
         replace: tuple[str, ...] = (),
         destroy: bool = False,
         force: bool = False,
@@ -209,7 +216,7 @@ class Project:
             )
         desired, state, live = inputs.desired, inputs.state, inputs.live
         journal, adopted = inputs.journal, inputs.adopted
-        options = self._options(targets, replace, destroy, force)
+        options = self._options(targets, replace, destroy, force, excludes)
         if journal or adopted:
             options = replace_options(
                 options, warnings=(*options.warnings, *journal), adopted=adopted
@@ -297,8 +304,13 @@ class Project:
         saved: bool = False,
         listing: ActiveListing | None = None,
         views: Mapping[str, DesiredView] | None = None,
+        wait_s: float | None = None,
     ) -> tuple[ApplyResult, StateDoc]:
         """Carry out ``plan`` (the caller holds the lock).
+
+        ``wait_s``: then wait up to that long until every agent started is up, read from the
+        engine's list (:func:`reconciler.apply.readiness.wait_until_up`); None: the join's
+        answer is enough.
 
         ``saved``: the plan comes from a file (checked with :meth:`check_saved_plan`); before
         anything is done, the engine is asked whether the recorded agent of every name it
@@ -354,7 +366,12 @@ class Project:
                         )
                     )
                 with self.store.write_log():
-                    return await apply_plan(plan, desired, state, ctx, views)
+                    result, doc = await apply_plan(plan, desired, state, ctx, views)
+            if wait_s is not None and not result.interrupted:
+                from reconciler.apply.readiness import wait_until_up
+
+                await wait_until_up(ctx, result, wait_s)
+            return result, doc
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token

@@ -80,6 +80,7 @@ def _head(plan: Plan) -> dict[str, Any]:
         "created_at": iso_utc(plan.created_at),
         "destroy": plan.destroy,
         "targets": list(plan.targets),
+        **({"excluded": list(plan.excluded)} if plan.excluded else {}),
         "has_changes": plan.has_changes,
         "errors": list(plan.errors),
         "unknown_variables": list(plan.unknown_variables),

@@ -168,10 +168,12 @@ def _table(plan: Plan) -> str:
         counts[agent.action] += 1
     rows = ["| action | count |", "| :-- | --: |"]
     for action in _TABLE_ORDER:
+        if not counts[action]:
+            continue  # a row per action the plan has: no column of zeros to read past
         symbol = SYMBOLS[action].strip()
         label = f"`{symbol}` {_ACTION_LABELS[action]}" if symbol else _ACTION_LABELS[action]
         rows.append(f"| {label} | {counts[action]} |")
-    return "\n".join(rows)
+    return "\n".join(rows) if len(rows) > 2 else "_No agents declared or recorded._"
 
 
 def _interruption_line(plan: Plan, budget: int) -> str:

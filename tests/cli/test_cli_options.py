@@ -29,6 +29,7 @@ APPLIED_FIRST = {("destroy",), ("state", "show")}
 """Commands that need agents in state to have anything to act on."""
 NAME_VALUES = {
     "--target": AGENT,
+    "--exclude": AGENT,
     "--replace": AGENT,
     "--listen": "127.0.0.1:0",
     "--webhook": "http://127.0.0.1:9108/ncs",
@@ -118,6 +119,13 @@ def test_every_option_shown_in_help_is_accepted(
         served.append(watcher)
 
     monkeypatch.setattr("reconciler.watch.controller.Watcher.run_with_signals", one_watch)
+
+    # `status --watch` refreshes until Ctrl-C: the first pause is interrupted.
+    def interrupted(_seconds: float) -> None:
+        served.append("status")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reconciler.cli.status.pause", interrupted)
     project = example_project(tmp_path / "project")
     if opt == "--env":  # the example's own settings, which declare staging and prod; the
         # runs without the option choose the same environment by RECONCILER_ENV
@@ -147,6 +155,7 @@ def test_every_option_shown_in_help_is_accepted(
     else:
         assert "Error" not in result.stderr, result
     assert path not in (("sandbox", "serve"), ("watch",)) or served
+    assert (path, opt) != (("status",), "--watch") or served
 
 
 def test_destroy_shows_no_replace_option() -> None:
