@@ -76,7 +76,8 @@ def test_state_drift_and_destroy_work_on_the_chosen_environment_only(example: Pa
         return result.stdout
 
     def names(*args: str) -> list[str]:
-        return sorted(line.split()[0] for line in cli(*args).splitlines() if line.strip())
+        rows = [line.split()[0] for line in cli(*args).splitlines() if line.strip()]
+        return sorted(rows[1:] if rows[:1] == ["NAME"] else rows)  # below the table's header
 
     cli("--env", "staging", "apply", "--auto-approve")
     cli("--env", "prod", "apply", "--auto-approve")
