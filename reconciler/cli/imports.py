@@ -27,11 +27,11 @@ from reconciler.project.operations import import_agent
 def import_cmd(
     ctx: click.Context, name: str, agent_id: str, assume_matches: bool, lock_timeout: float
 ) -> int:
-    """Record the running agent AGENT_ID (or a Platform resource) in state under NAME.
+    """Record the running agent AGENT_ID in state under manifest NAME.
 
     With NAME written KIND/NAME (SecretSet/llm_keys, SavedAgent/support, PhoneNumber/line),
-    AGENT_ID is the id of that Platform resource (a set's name, an agent_id, a number_id),
-    recorded under that manifest.
+    the Platform resource of that id (a set's name, an agent_id, a number_id) is recorded under
+    that manifest instead.
 
     Nothing is started or stopped. Refused unless agents.d declares NAME, the state records
     neither NAME nor AGENT_ID, and the engine reports AGENT_ID active in NAME's channel.

@@ -29,9 +29,9 @@ from reconciler.project.pull import pull
 def pull_cmd(
     ctx: click.Context, out: Path | None, record: bool, auto_approve: bool, lock_timeout: float
 ) -> int:
-    """Write manifests for the Platform's secret sets, saved agents and phone numbers that
-    state does not record (made in the console, say).
+    """Write manifests for the Platform resources state lacks.
 
+    Secret sets, saved agents and phone numbers made elsewhere (in the console, say).
     Secret sets get ${VAR} placeholders (values are never returned); saved agents their
     configuration (credentials show only their mode: add credential.fields); numbers their
     trunk and route, the routed agent as {ref: SavedAgent/NAME}. With --record they are

@@ -101,8 +101,12 @@ def load_document(
         return loaded
     kind = raw.get("kind", MANIFEST_KIND)
     if is_resource_kind(kind):
+        chosen = select_environment(raw, environment, declared)
+        loaded.problems.extend(chosen.problems)
+        if chosen.document is None:
+            return loaded  # absent in this environment, or its selection failed (reported)
         found = load_resource(
-            raw,
+            chosen.document,
             kind,
             path,
             document.line,

@@ -201,12 +201,14 @@ def generation(wire: str) -> int:
 class Project:
     """A copy of the example project in a temporary directory, pointed at a served sandbox."""
 
-    def __init__(self, directory: Path, sandbox: Sandbox) -> None:
+    def __init__(self, directory: Path, sandbox: Sandbox, *, with_platform: bool = False) -> None:
         self.dir = directory
         self.sandbox = sandbox
         self.env: dict[str, str] = base_env()
         self.results: list[Result] = []
         shutil.copytree(ROOT / "agents.d", directory / "agents.d")
+        if not with_platform:  # the running agents only, unless a test is about the Platform
+            (directory / "agents.d" / "platform.yaml").unlink()
         shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
         self.set_setting("engine", sandbox.url)
         self.set_setting("platform", sandbox.url)

@@ -8,9 +8,13 @@ Platform) is checked from outside through its control routes and request log.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.e2e_helpers import SECRETS, Project, Sandbox, leaks
+from tests.e2e.e2e_helpers import Project as _Project
 
 WRITES = (
     "create-secret-set",
@@ -26,6 +30,14 @@ WRITES = (
     "update-number",
     "delete-number",
 )
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: Sandbox) -> _Project:
+    """The example project with its Platform resources (agents.d/platform.yaml)."""
+    directory = tmp_path / "project"
+    directory.mkdir()
+    return _Project(directory, sandbox, with_platform=True)
 
 
 def platform_writes(sandbox: Sandbox) -> list[tuple[str, Any]]:

@@ -8,10 +8,12 @@ import random
 import shutil
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.e2e_helpers import Project, Sandbox
+from tests.e2e.e2e_helpers import Project as _Project
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +27,14 @@ spec:
     vendor: openai
     credential: {mode: byok, fields: {api_key: $secrets.llm_keys.openai}}
 """
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: Sandbox) -> _Project:
+    """The example project with its Platform resources (agents.d/platform.yaml)."""
+    directory = tmp_path / "project"
+    directory.mkdir()
+    return _Project(directory, sandbox, with_platform=True)
 
 
 def mixed_change(project: Project) -> None:

@@ -21,15 +21,13 @@ CLEAN_ENV: dict[str, str | None] = {
 }
 
 
-EXAMPLE_VALID = (
-    "3 agents and 3 resources valid in staging\n3 agents and 3 resources valid in prod\n"
-)
-
-
 def test_validate_prints_the_number_of_valid_agents() -> None:
     result = CliRunner().invoke(cli, ["-C", str(REPO), "validate"], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
-    assert result.output == EXAMPLE_VALID
+    assert (
+        result.output
+        == "3 agents and 3 resources valid in staging\n3 agents and 3 resources valid in prod\n"
+    )
 
 
 def test_validate_fails_with_the_validation_error() -> None:
@@ -59,7 +57,10 @@ def test_main_validate_exits_0_on_the_example(
     with pytest.raises(SystemExit) as exited:
         main(["-C", str(REPO), "validate"])
     assert exited.value.code == 0
-    assert capsys.readouterr() == (EXAMPLE_VALID, "")
+    assert capsys.readouterr() == (
+        "3 agents and 3 resources valid in staging\n3 agents and 3 resources valid in prod\n",
+        "",
+    )
 
 
 def test_validate_reports_settings_problems_too(tmp_path: Path) -> None:
