@@ -244,7 +244,7 @@ def test_filtered_totals_equal_a_count_from_scratch_as_records_change_and_the_cl
     now = start
     records: list[AgentRecord] = []
     codes = [0, 1, 2, 3, 4, 5, 6]
-    for step in range(600):
+    for step in range(800):
         action = rng.random()
         if action < 0.35 or not records:
             record = _random_record(rng, step, now)
@@ -268,12 +268,39 @@ def test_filtered_totals_equal_a_count_from_scratch_as_records_change_and_the_cl
             records = []
         # time-driven transitions that nothing writes: forward, sometimes far, rarely back
         now += rng.choice([0.0, 0.5, 1.0, 3.0, 30.0, 200.0, 5_000.0, -100.0])
-        states = set(rng.sample(codes, rng.choice([1, 1, 2, 3])))
         channel = rng.choice([None, None, None, "room-1"])
         window = rng.choice([(now - 7200, now), (now - 7 * 86400.0, now), (now - 150, now - 2)])
         keep = rng.choice([7 * 86400.0, 100.0, 0.0])
-        total, _ = store.list_page(
-            APP_ID, now, channel=channel, from_time=window[0], to_time=window[1],
-            retention_s=keep, states=states, from_seq=0, limit=5,
-        )  # fmt: skip
-        assert total == _brute_total(records, now, window, channel, states, keep), step
+        active = {rng.choice([0, 1, 2, 3, 5])}  # the kept-count path, one active status
+        for states in (set(rng.sample(codes, rng.choice([1, 2, 3]))), active):
+            total, _ = store.list_page(
+                APP_ID, now, channel=channel, from_time=window[0], to_time=window[1],
+                retention_s=keep, states=states, from_seq=0, limit=5,
+            )  # fmt: skip
+            assert total == _brute_total(records, now, window, channel, states, keep), step
+
+
+def test_lifecycle_instants_found_through_indexes_are_those_of_a_scan() -> None:
+    rng = random.Random(30)
+    store = Store(None)
+    now = 1_800_000_000.0
+    records = [_random_record(rng, i, now) for i in range(500)]
+    for record in records:
+        store.insert(record)
+    lead = 30.0
+
+    def between(at: float | None, after: float, upto: float) -> bool:
+        return at is not None and after < at <= upto
+
+    for _ in range(200):
+        after = now + rng.choice([-400_000.0, -3_700.0, -100.0, -5.0, 0.0, 1.0, 60.0])
+        upto = after + rng.choice([0.0, 0.2, 5.0, 120.0, 10_000.0])
+        expected = [
+            r.agent_id
+            for r in records
+            if between(r.running_at, after, upto)
+            or between(r.terminal_at, after, upto)
+            or (r.token_expires_at is not None and between(r.token_expires_at - lead, after, upto))
+        ]
+        found = [r.agent_id for r in store.lifecycle_between(after, upto, lead)]
+        assert found == expected, (after, upto)
