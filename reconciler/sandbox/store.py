@@ -91,9 +91,6 @@ CREATE INDEX IF NOT EXISTS agents_seq ON agents (app_id, seq);
 CREATE INDEX IF NOT EXISTS agents_window ON agents (app_id, created_at, terminal_at);
 CREATE INDEX IF NOT EXISTS agents_terminal ON agents (app_id, terminal_at);
 CREATE INDEX IF NOT EXISTS agents_id ON agents (agent_id);
-CREATE INDEX IF NOT EXISTS agents_running_at ON agents (running_at);
-CREATE INDEX IF NOT EXISTS agents_terminal_at ON agents (terminal_at);
-CREATE INDEX IF NOT EXISTS agents_token_at ON agents (token_expires_at);
 CREATE INDEX IF NOT EXISTS agents_state_due ON agents (app_id, state_until);
 CREATE INDEX IF NOT EXISTS agents_state ON agents (app_id, state_code, created_at, terminal_at);
 CREATE TABLE IF NOT EXISTS state_count (
@@ -140,6 +137,15 @@ CREATE TRIGGER IF NOT EXISTS agents_count_delete AFTER DELETE ON agents BEGIN
     UPDATE active_count SET n = n - (OLD.terminal_at > at) WHERE app_id = OLD.app_id;
 END;
 """
+
+#: The indexes of the notifier's sweep (`Store.lifecycle_between`), one per kind of instant,
+#: across App IDs. Created by the first sweep, so that a sandbox without webhooks does not pay
+#: for them on every join.
+_LIFECYCLE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS agents_running_at ON agents (running_at)",
+    "CREATE INDEX IF NOT EXISTS agents_terminal_at ON agents (terminal_at)",
+    "CREATE INDEX IF NOT EXISTS agents_token_at ON agents (token_expires_at)",
+)
 
 #: `next_end` of an App ID none of whose active agents ever ends (no agent is active).
 _NEVER = 1e300
@@ -309,6 +315,7 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._depth = 0
         self._extra_tables: list[str] = []
+        self._lifecycle_indexed = False
         with self._lock:
             if path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -728,23 +735,33 @@ class Store:
             ).fetchall()
         return [(str(r[0]), float(r[1]), int(r[2])) for r in rows]
 
-    def lifecycle_between(self, after: float, upto: float, token_lead: float) -> list[AgentRecord]:
-        """Agents (light rows, every App ID) that start running, end, or reach `token_lead`
-        seconds before their token's expiry within (after, upto] (for notifications)."""
-        # One indexed range query per instant (`agents_running_at`, `agents_terminal_at`,
-        # `agents_token_at`), so a sweep reads the agents that changed, not every agent. The
-        # token's range is widened by a second for the index and then checked exactly.
-        return self._query(
-            f"SELECT {_LIST_SELECT} FROM agents WHERE seq IN ("
-            " SELECT seq FROM agents WHERE running_at > :after AND running_at <= :upto"
-            " UNION SELECT seq FROM agents WHERE terminal_at > :after AND terminal_at <= :upto"
-            " UNION SELECT seq FROM agents"
-            " WHERE token_expires_at > :after + :lead - 1.0"
-            " AND token_expires_at <= :upto + :lead + 1.0"
-            " AND token_expires_at - :lead > :after AND token_expires_at - :lead <= :upto"
-            ") ORDER BY seq",
-            {"after": after, "upto": upto, "lead": token_lead},
-        )
+    def lifecycle_between(
+        self, after: float, upto: float, token_lead: float
+    ) -> list[tuple[str, str, float, float, float | None]]:
+        """Agents (every App ID) that start running, end, or reach `token_lead` seconds before
+        their token's expiry within (after, upto] (for notifications), in creation order:
+        `(app_id, agent_id, running_at, terminal_at, token_expires_at)`."""
+        # One indexed range query per instant (`_LIFECYCLE_INDEXES`), so a sweep reads the
+        # agents whose instants fall in the range, not every agent. The token's range is
+        # widened by a second for the index and then checked exactly.
+        with self._lock:
+            if not self._lifecycle_indexed:
+                for statement in _LIFECYCLE_INDEXES:
+                    self._conn.execute(statement)
+                self._lifecycle_indexed = True
+            rows = self._conn.execute(
+                "SELECT app_id, agent_id, running_at, terminal_at, token_expires_at FROM agents"
+                " WHERE seq IN ("
+                " SELECT seq FROM agents WHERE running_at > :after AND running_at <= :upto"
+                " UNION SELECT seq FROM agents WHERE terminal_at > :after AND terminal_at <= :upto"
+                " UNION SELECT seq FROM agents"
+                " WHERE token_expires_at > :after + :lead - 1.0"
+                " AND token_expires_at <= :upto + :lead + 1.0"
+                " AND token_expires_at - :lead > :after AND token_expires_at - :lead <= :upto"
+                ") ORDER BY seq",
+                {"after": after, "upto": upto, "lead": token_lead},
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), float(r[2]), float(r[3]), r[4]) for r in rows]
 
     def all(self, app_id: str | None = None) -> list[AgentRecord]:
         """Every agent (of one App ID, or of all), in creation order."""

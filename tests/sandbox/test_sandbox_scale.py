@@ -302,5 +302,5 @@ def test_lifecycle_instants_found_through_indexes_are_those_of_a_scan() -> None:
             or between(r.terminal_at, after, upto)
             or (r.token_expires_at is not None and between(r.token_expires_at - lead, after, upto))
         ]
-        found = [r.agent_id for r in store.lifecycle_between(after, upto, lead)]
+        found = [row[1] for row in store.lifecycle_between(after, upto, lead)]
         assert found == expected, (after, upto)
