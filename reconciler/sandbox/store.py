@@ -9,8 +9,11 @@ effective properties and the list of updates applied.
 Work per request does not grow with the number of agents (the sandbox must not be what a
 benchmark of 20,000 agents measures): each query names its index's leading columns; the count
 of active agents (the PCU check of every join) is kept by triggers in `active_count`, valid
-until the next instant an agent ends; and a list page is read in sequence order from its cursor
-and stops when full, the status of each agent computed inside SQLite (`STATUS_CODE_SQL`).
+until the next instant an agent ends; a list page is read in sequence order from its cursor
+and stops when full, the status of each agent computed inside SQLite (`STATUS_CODE_SQL`); the
+total of a list under a state filter comes from counts per status (`state_count`, kept by
+triggers) of statuses materialised in `state_code` for the agents due (`materialise_states`);
+and the notifier's sweep reads ranges of lifecycle instants through one index each.
 
 A second table, `meta`, keeps small values such as the clock offset, so they survive restarts.
 `presence` lists the remote users present in each channel (per App ID; the App ID `*` stands for
@@ -722,8 +725,8 @@ class Store:
 
         Read in sequence order from `from_seq` (index `agents_seq`) and stopped after `limit`
         + 1 matches: a page costs what it returns, not what the App ID holds. (The total of
-        `list_page` is one COUNT inside SQLite over the window's index range: linear, in C,
-        about 0.2 µs an agent without a state filter.)
+        `list_page` without a state filter is one COUNT inside SQLite over the window's index
+        range: linear, in C, about 0.2 µs an agent; with one, see `count_in_states`.)
         """
         where, params = _list_filter(app_id, now, channel, from_time, to_time, retention_s, states)
         params.update(seq=from_seq, limit=limit + 1)
