@@ -678,7 +678,7 @@ class Store:
         checked agent by agent) the matching agents are counted through the same index.
         """
         codes = sorted({int(code) for code in states})
-        if not codes:
+        if not codes or from_time > to_time:  # (the two sides outside would overlap)
             return 0
         marks = ", ".join("?" for _ in codes)
         with self.transaction():

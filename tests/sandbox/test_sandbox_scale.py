@@ -269,7 +269,9 @@ def test_filtered_totals_equal_a_count_from_scratch_as_records_change_and_the_cl
         # time-driven transitions that nothing writes: forward, sometimes far, rarely back
         now += rng.choice([0.0, 0.5, 1.0, 3.0, 30.0, 200.0, 5_000.0, -100.0])
         channel = rng.choice([None, None, None, "room-1"])
-        window = rng.choice([(now - 7200, now), (now - 7 * 86400.0, now), (now - 150, now - 2)])
+        window = rng.choice(
+            [(now - 7200, now), (now - 7 * 86400.0, now), (now - 150, now - 2), (now, now - 100)]
+        )
         keep = rng.choice([7 * 86400.0, 100.0, 0.0])
         active = {rng.choice([0, 1, 2, 3, 5])}  # the kept-count path, one active status
         for states in (set(rng.sample(codes, rng.choice([1, 2, 3]))), active):
