@@ -81,6 +81,7 @@ def build_drift(
     now: float,
     app_id: str = "",
     engine: str = "",
+    environment: str = "",
 ) -> DriftReport:
     """The drift report. Raises :class:`PlanError` when ``live`` was not read from the engine."""
     if not live.refreshed:
@@ -114,6 +115,7 @@ def build_drift(
     return DriftReport(
         app_id=app_id,
         engine=engine,
+        environment=environment,
         lineage=state.lineage,
         serial=state.serial,
         checked_at=now,

@@ -30,7 +30,7 @@ A held lock calls for waiting (``--lock-timeout``), a stale saved plan for plann
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -67,10 +67,15 @@ def _escape(ch: str) -> str:
 
 @dataclass(frozen=True)
 class Location:
-    """A place in a user's file: ``path:line`` (line is 1-based; 0 when unknown)."""
+    """A place in a user's file: ``path:line`` (line and column are 1-based; 0 when unknown).
+
+    The column is not part of the text form (messages name files and lines); excerpts and the
+    machine formats of ``validate`` show it.
+    """
 
     path: str
     line: int = 0
+    column: int = 0
 
     def __str__(self) -> str:
         path = printable(self.path)
@@ -83,6 +88,9 @@ class Problem:
 
     location: Location
     message: str
+    source: str = field(default="", compare=False)
+    """The line of the file the problem is on, as written (a secret-like value hidden); empty
+    when unknown. Text output shows it with a caret under the column."""
 
     def __str__(self) -> str:
         return f"{self.location}: {printable(self.message)}"
@@ -108,6 +116,14 @@ class ValidationError(ReconcilerError):
 
 class SettingsError(ReconcilerError):
     """The project settings (reconciler.yaml, environment, options) are unusable."""
+
+
+class EnvironmentChoiceError(SettingsError):
+    """No environment, or one the project does not declare, was chosen (``--env``)."""
+
+    def __init__(self, message: str, declared: Sequence[str]) -> None:
+        self.declared = tuple(declared)
+        super().__init__(message)
 
 
 class StateError(ReconcilerError):

@@ -62,11 +62,15 @@ class PlanOptions:
 
     app_id: str = ""
     engine: str = ""
+    environment: str = ""
     max_concurrent_agents: int = 20
     token_renewal_window_s: int = 7200
     rotate_before_cap_s: int = 7200
     """Restart agents that reach the 72 h runtime cap within this window (its own setting)."""
     targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    """``--exclude``: agents and resources (``KIND/NAME``) left out of the plan, with the
+    resources that depend on them (the negation of ``targets``)."""
     replace: tuple[str, ...] = ()
     destroy: bool = False
     force: bool = False
@@ -181,6 +185,7 @@ def build_plan_with_views(
         shown = ", ".join(printable(name) for name in bad_replace)
         raise PlanError(f"--replace names no agent in the manifests: {shown}")
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
+    selected -= _checked_excludes(options, [*universe, *sorted(resource_universe)])
 
     # One agent at a time: its normalized, redacted view lives only while it is planned, so
     # memory does not hold a second copy of every spec (only the digests are kept).
@@ -243,6 +248,7 @@ def build_plan_with_views(
     plan = Plan(
         app_id=options.app_id,
         engine=options.engine,
+        environment=options.environment,
         lineage=state.lineage,
         serial=state.serial,
         manifests_digest=_digest_of_digests(digests),
@@ -255,6 +261,7 @@ def build_plan_with_views(
         targets=tuple(sorted(set(options.targets) | set(options.replace)))
         if options.targets
         else (),
+        excluded=tuple(sorted(set(options.excludes))),
         max_concurrent_agents=options.max_concurrent_agents,
         running_after=running_after,
         destroy=options.destroy,
@@ -262,6 +269,21 @@ def build_plan_with_views(
         resources=resources,
     )
     return plan, kept
+
+
+def _checked_excludes(options: PlanOptions, universe: list[str]) -> set[str]:
+    """The names ``--exclude`` leaves out; a name no agent has, or one also asked for by
+    ``--target`` or ``--replace``, is a :class:`PlanError` (a typo must not go unnoticed)."""
+    excludes = set(options.excludes)
+    unknown = sorted(excludes - set(universe))
+    if unknown:
+        raise PlanError(f"--exclude names no agent in the manifests or state: {', '.join(unknown)}")
+    both = sorted(excludes & (set(options.targets) | set(options.replace)))
+    if both:
+        raise PlanError(
+            f"{', '.join(both)}: both excluded (--exclude) and asked for (--target/--replace)"
+        )
+    return excludes
 
 
 def _renames(desired: DesiredSet, state: StateDoc) -> dict[str, str]:
@@ -640,6 +662,7 @@ def _plan_resources(
     edges, where = _resource_edges(wanted, state.resources, options.kinds)
     order = creation_order(edges, where)
     selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
+    selected -= _excluded_resources(options, edges, set(wanted))
     ids: dict[str, str | None] = {}
     plans: list[ResourcePlan] = []
     for address in order:
@@ -676,6 +699,25 @@ def _plan_resources(
         if address in selected:
             plans.append(planned)
     return tuple(plans)
+
+
+def _excluded_resources(
+    options: PlanOptions, edges: dict[str, tuple[str, ...]], wanted: set[str]
+) -> set[str]:
+    """What ``--exclude`` leaves alone: an excluded resource that is kept, with whatever
+    references it (its id may change only with it), and an excluded one that would be deleted,
+    with whatever it references (it still needs them)."""
+    excluded = set(options.excludes) & set(edges)
+    if not excluded:
+        return set()
+    referrers: dict[str, list[str]] = {address: [] for address in edges}
+    for address, references in edges.items():
+        for reference in references:
+            if reference in referrers:
+                referrers[reference].append(address)
+    kept = closure((e for e in excluded if e in wanted), referrers)
+    gone = closure((e for e in excluded if e not in wanted), edges)
+    return kept | gone
 
 
 def _selected_resources(

@@ -49,6 +49,19 @@ def test_golden_plan(case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_verbose_text_lists_every_attribute_of_a_new_agent_as_before(case: Case) -> None:
+    """``-v``: the full plan, defaults included (``expected-verbose.txt``, where it differs)."""
+    verbose = case.path / "expected-verbose.txt"
+    if not verbose.exists():
+        return
+    state = recorded_for(case)
+    plan = build_plan(
+        desired_for(case), state, live_for(case, state), now=NOW, options=case.options()
+    )
+    _check(verbose, render_text(plan, verbose=True) + "\n")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_golden_outputs_hold_no_secret(case: Case) -> None:
     if (case.path / "expected_error.txt").exists():
         return

@@ -44,6 +44,8 @@ class EngineOps(AgentFinder, Protocol):
         self, agent_id: str, timeout: float, poll_interval: float = 1.0
     ) -> LiveAgent: ...
 
+    async def get(self, agent_id: str) -> LiveAgent: ...
+
 
 class StateWriter(Protocol):
     """Where state goes after every step (``reconciler.state.LocalStateStore``)."""

@@ -10,12 +10,17 @@ Phase = Literal["stop", "wait", "update", "start", "resolve"]
 
 @dataclass(frozen=True)
 class ApplyEvent:
-    """One step of one agent: begun, finished, retried or failed."""
+    """One step of one agent: begun, answered by the engine, finished (recorded), or failed.
+
+    ``answered`` comes when the step's engine call returned, ``done`` once its outcome is
+    recorded in state: a start's record is written while its worker already sends the next
+    join, so ``answered`` is what tells that the call is no longer in flight.
+    """
 
     name: str
     action: str
     phase: Phase
-    status: Literal["begin", "done", "failed", "note"]
+    status: Literal["begin", "answered", "done", "failed", "note"]
     agent_id: str | None = None
     duration_s: float = 0.0
     message: str = ""

@@ -239,6 +239,7 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
         fail(run, action, exc, started, "leave")
         await run.save_or_halt(lambda d: drop_journal_entry(d, entry.id))
         return
+    run.emit(ApplyEvent(action.name, action.action, "stop", "answered", agent_id))
 
     def done(d: StateDoc) -> StateDoc:
         d = drop_journal_entry(d, entry.id)
@@ -284,6 +285,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
         except Exception as exc:
             fail(run, action, exc, started, "update")
             return
+        run.emit(ApplyEvent(action.name, action.action, "update", "answered", record.agent_id))
     view = run.view(action.name)
     new_record = record.model_copy(
         update={

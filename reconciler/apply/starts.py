@@ -215,6 +215,7 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
                 prepared.lock.release()
         fail(run, action, exc, started, "join")
         return
+    run.emit(ApplyEvent(action.name, action.action, "start", "answered", agent_id))
     record = agent_record(
         agent,
         agent_id=agent_id,

@@ -21,7 +21,7 @@ import click
 from reconciler import __version__
 from reconciler.cli.globals import ENVIRONMENT_HELP, SuggestingGroup, with_globals
 from reconciler.cli.runner import Terminated, install_sigterm, restore_sigint
-from reconciler.errors import EXIT_ERROR, ReconcilerError
+from reconciler.errors import EXIT_ERROR, ReconcilerError, ValidationError
 
 # command name -> (module, attribute)
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -38,6 +38,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "state": ("reconciler.cli.state", "state_group"),
     "sandbox": ("reconciler.cli.sandbox", "sandbox_group"),
     "watch": ("reconciler.cli.watch", "watch_cmd"),
+    "status": ("reconciler.cli.status", "status_cmd"),
+    "help": ("reconciler.cli.helptopics", "help_cmd"),
 }
 
 
@@ -59,7 +61,7 @@ class LazyGroup(SuggestingGroup):
                 return None
             raise
         command = getattr(module, attr, None)
-        return with_globals(command) if isinstance(command, click.Command) else None
+        return with_globals(command, cmd_name) if isinstance(command, click.Command) else None
 
     @staticmethod
     def _available(name: str) -> bool:
@@ -88,13 +90,26 @@ class LazyGroup(SuggestingGroup):
     default=None,
     help="Settings file (default: reconciler.yaml in the project directory).",
 )
+@click.option(
+    "--env",
+    "env",
+    metavar="NAME",
+    default=None,
+    help="Environment of reconciler.yaml to work on (plan and validate: `all` for every one; "
+    "default: RECONCILER_ENV).",
+)
 @click.option("-v", "--verbose", count=True, help="More detail on stderr (repeatable).")
 @click.option(
     "--no-color", "no_color", is_flag=True, help="No colour in the output (as NO_COLOR=1)."
 )
 @click.pass_context
 def cli(
-    ctx: click.Context, directory: Path | None, config: Path | None, verbose: int, no_color: bool
+    ctx: click.Context,
+    directory: Path | None,
+    config: Path | None,
+    env: str | None,
+    verbose: int,
+    no_color: bool,
 ) -> None:
     """Declarative infrastructure for Agora Conversational AI agents.
 
@@ -104,6 +119,8 @@ def cli(
     ctx.ensure_object(dict)
     ctx.obj["directory"] = directory if directory is not None else Path.cwd()
     ctx.obj["config"] = config
+    if env is not None:
+        ctx.obj["env"] = env
     ctx.obj["verbose"] = verbose
     ctx.obj["no_color"] = no_color
 
@@ -118,6 +135,11 @@ def main(argv: list[str] | None = None) -> None:
         # entry point's start-up handler exits 130 itself (see reconciler/__main__.py).
         restore_sigint()
         result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except ValidationError as exc:
+        from reconciler.render.problems import problems_text
+
+        click.echo(f"Error: {problems_text(exc)}", err=True)
+        sys.exit(exc.exit_code)
     except ReconcilerError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)

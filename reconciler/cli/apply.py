@@ -16,6 +16,8 @@ from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.apply.context import INTERRUPT_GRACE_S, ActiveListing
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import (
+    compact_option,
+    exclude_option,
     lock_timeout_option,
     parallelism_option,
     refresh_option,
@@ -25,8 +27,9 @@ from reconciler.cli.options import (
 )
 from reconciler.cli.output import note, retry_reporter, summary_line, use_color
 from reconciler.cli.plan import make_plan, render
-from reconciler.cli.progress import JsonEvents, TextProgress, engine_steps
+from reconciler.cli.progress import JsonEvents, TextProgress, engine_actions
 from reconciler.cli.runner import run_async
+from reconciler.engine import RetryEvent
 from reconciler.errors import EXIT_ERROR, EXIT_OK, DeadlineExceededError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
 from reconciler.models.deadline import current_deadline, deadline_scope, extend_current
@@ -103,6 +106,7 @@ def _execute(
     fmt: str = "text",
     *,
     saved: bool = False,
+    wait_s: float | None = None,
     listing: ActiveListing | None = None,
     views: Mapping[str, DesiredView] | None = None,
 ) -> int:
@@ -114,7 +118,10 @@ def _execute(
         printer = JsonEvents(plan, operation)
     else:
         printer = TextProgress(
-            engine_steps(plan), color=use_color(sys.stdout), bar=_is_tty(sys.stderr)
+            engine_actions(plan),
+            color=use_color(sys.stdout),
+            bar=_is_tty(sys.stderr),
+            wait=wait_s is not None,
         )
     stop_requested = False
     # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start
@@ -139,7 +146,10 @@ def _execute(
             )
         stop_requested = True
 
-    on_retry = retry_reporter(click.get_current_context(), project.environ)
+    report_retry = retry_reporter(click.get_current_context(), project.environ)
+
+    def on_retry(event: RetryEvent) -> None:
+        printer.retry(event, report_retry)
 
     async def tick() -> None:
         while True:
@@ -163,6 +173,7 @@ def _execute(
                     saved=saved,
                     listing=listing,
                     views=views,
+                    wait_s=wait_s,
                 )
         finally:
             ticker.cancel()
@@ -203,29 +214,53 @@ def _is_tty(stream: Any) -> bool:
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @refresh_option
 @target_option
+@exclude_option
 @replace_option
 @lock_timeout_option
 @timeout_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @format_option
 @parallelism_option
+@compact_option
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until every agent started is RUNNING (read from the engine's list); "
+    "--no-wait: done when the engine answers the start.",
+)
+@click.option(
+    "--wait-timeout",
+    default="5m",
+    show_default=True,
+    metavar="DURATION",
+    help="How long to wait for the agents started to be RUNNING; past it, their action fails.",
+)
 @click.pass_context
 def apply_cmd(
     ctx: click.Context,
     planfile: Path | None,
     refresh: bool | None,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     replace: tuple[str, ...],
     lock_timeout: float,
     auto_approve: bool,
     fmt: str,
     parallelism: int | None,
+    compact: bool | None,
+    wait: bool,
+    wait_timeout: str,
 ) -> int:
     """Make the engine match the manifests (or apply exactly a saved PLANFILE).
 
     Without PLANFILE it plans, shows the plan and asks for confirmation (--auto-approve skips
     the question); with PLANFILE it applies exactly that plan if state and manifests have not
     moved on since it was made.
+
+    An agent is up when the engine reports it RUNNING, not when it answers the start: apply
+    waits for that (--wait-timeout), and fails the action of an agent that fails to start or
+    is still STARTING at the timeout, with the engine's reason; --no-wait does not wait.
 
     A saved plan is checked before anything is done: it must be unaltered (its digest), of a
     format this version reads, made for the current state and manifests, and every action in
@@ -248,10 +283,14 @@ def apply_cmd(
       124  the deadline (--timeout) ran out (calls in flight finish and are recorded first)
       130  interrupted (calls in flight finish and are recorded first)
     """
+    from reconciler.watch.interval import parse_duration
+
+    wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
     project = project_from_context(ctx)
-    if planfile is not None and (targets or replace or refresh is not None):
+    if planfile is not None and (targets or excludes or replace or refresh is not None):
         raise PlanError(
-            "--target, --replace and --refresh/--no-refresh belong to the plan, not to `apply FILE`"
+            "--target, --exclude, --replace and --refresh/--no-refresh belong to the plan, "
+            "not to `apply FILE`"
         )
     project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
@@ -263,11 +302,19 @@ def apply_cmd(
                 _nothing_to_do(plan, fmt, said=False)
                 return EXIT_OK
             return _execute(
-                project, plan, desired, state, parallelism, fmt, saved=True, views=views
+                project,
+                plan,
+                desired,
+                state,
+                parallelism,
+                fmt,
+                saved=True,
+                views=views,
+                wait_s=wait_s,
             )
         outcome = _plan_and_confirm(
             ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
-            replace=replace, parallelism=parallelism,
+            excludes=excludes, replace=replace, parallelism=parallelism,
         )  # fmt: skip
         if outcome is None:
             return EXIT_OK
@@ -281,28 +328,33 @@ def apply_cmd(
             fmt,
             listing=outcome.listing,
             views=outcome.views,
+            wait_s=wait_s,
         )
 
 
 @click.command("destroy")
 @refresh_option
 @target_option
+@exclude_option
 @lock_timeout_option
 @timeout_option
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
 @format_option
 @parallelism_option
 @click.option("--force", is_flag=True, help="Destroy protected agents (protect: true) too.")
+@compact_option
 @click.pass_context
 def destroy_cmd(
     ctx: click.Context,
     refresh: bool | None,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     lock_timeout: float,
     auto_approve: bool,
     fmt: str,
     parallelism: int | None,
     force: bool,
+    compact: bool | None,
 ) -> int:
     """Stop every agent recorded in state.
 
@@ -328,7 +380,7 @@ def destroy_cmd(
     with project.lock("destroy", lock_timeout):
         outcome = _plan_and_confirm(
             ctx, project, "destroy", auto_approve, fmt, refresh=refresh, targets=targets,
-            destroy=True, force=force, parallelism=parallelism,
+            excludes=excludes, destroy=True, force=force, parallelism=parallelism,
         )  # fmt: skip
         if outcome is None:
             return EXIT_OK

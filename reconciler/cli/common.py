@@ -8,25 +8,23 @@ raise :class:`~reconciler.errors.ValidationError`; :func:`reconciler.cli.main` p
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
 from reconciler.manifests import load_desired, load_settings
+from reconciler.manifests.settings import environ_for
 from reconciler.models import DesiredSet, Settings
 from reconciler.project import require_project
 
 
-def project_settings(ctx: click.Context) -> Settings:
-    """The settings of the project named by the global options (default: the current directory)."""
-    obj = ctx.find_root().obj
-    options = obj if isinstance(obj, dict) else {}
-    directory = options.get("directory")
-    config = options.get("config")
-    project_dir = Path(directory) if directory is not None else Path.cwd()
-    config_path = Path(config) if config is not None else None
-    require_project(project_dir, config_path)
-    return load_settings(project_dir, config_path, os.environ)
+def project_settings(ctx: click.Context, environment: str | None = None) -> Settings:
+    """The settings of the project named by the global options (default: the current
+    directory), as ``environment`` (default: the chosen one) sees them."""
+    from reconciler.cli.context import one_environment, project_dir
+
+    directory, config_path = project_dir(ctx)
+    require_project(directory, config_path)
+    return load_settings(directory, config_path, os.environ, environment or one_environment(ctx))
 
 
 def desired_agents(settings: Settings) -> DesiredSet:
@@ -35,4 +33,5 @@ def desired_agents(settings: Settings) -> DesiredSet:
     Unset variables are no problem here (``validate`` runs without secrets, e.g. in a fork's
     pull request or a pre-commit hook): their values are unknown, not wrong.
     """
-    return load_desired(settings, os.environ, allow_unset=True)
+    environ = environ_for(settings.variables, os.environ)
+    return load_desired(settings, environ, allow_unset=True)

@@ -39,6 +39,18 @@ def target_option(func: FC) -> FC:
     )(func)
 
 
+def exclude_option(func: FC) -> FC:
+    return click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="NAME",
+        shell_complete=complete_agent_names,
+        help="Leave these agents out of the plan, untouched (repeatable; the negation of "
+        "--target).",
+    )(func)
+
+
 def replace_option(func: FC) -> FC:
     return click.option(
         "--replace",
@@ -47,6 +59,18 @@ def replace_option(func: FC) -> FC:
         metavar="NAME",
         shell_complete=complete_agent_names,
         help="Force a restart of these agents (repeatable).",
+    )(func)
+
+
+def compact_option(func: FC) -> FC:
+    """``--compact/--full``: one line an agent, or every change in full (default: compact only
+    past a threshold of agents; ``-v`` shows everything)."""
+    return click.option(
+        "--compact/--full",
+        "compact",
+        default=None,
+        help="Text plan: one line an agent (action, name, channel, reason), or every change "
+        "in full [default: one line an agent past 20 agents; -v: in full, with defaults].",
     )(func)
 
 

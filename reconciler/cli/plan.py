@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.cli.context import project_from_context
-from reconciler.cli.options import refresh_option, replace_option, target_option, timeout_option
+from reconciler.cli.context import environments_to_plan, project_dir, project_from_context
+from reconciler.cli.options import (
+    compact_option,
+    exclude_option,
+    refresh_option,
+    replace_option,
+    target_option,
+    timeout_option,
+)
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
+from reconciler.project.environments import open_environments, plan_environments
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
 from reconciler.render import (
@@ -24,9 +33,16 @@ from reconciler.render import (
     render_text,
     render_warnings,
 )
+from reconciler.render.environments import (
+    render_json_environments_chunks,
+    render_markdown_environments,
+    render_text_environments,
+)
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
 
 FORMATS = ("text", "markdown", "json")
+ENV_FIELD = "{env}"
+"""In ``plan --env all --out``: replaced by each environment's name (one saved plan each)."""
 
 format_option = click.option(
     "--format",
@@ -54,7 +70,13 @@ def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         return render_markdown(plan, max_chars=max_chars)
     if fmt == "json":
         return render_json_text(plan)
-    return render_text(plan, color=use_color(sys.stdout))
+    ctx = click.get_current_context(silent=True)
+    verbose, compact = False, None
+    if ctx is not None:
+        obj = ctx.find_root().obj
+        verbose = bool(isinstance(obj, dict) and obj.get("verbose"))
+        compact = ctx.params.get("compact")
+    return render_text(plan, color=use_color(sys.stdout), verbose=verbose, compact=compact)
 
 
 def echo_plan(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> None:
@@ -81,13 +103,15 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 @click.command("plan")
 @refresh_option
 @target_option
+@exclude_option
 @replace_option
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Save the plan for `reconciler apply FILE`.",
+    help="Save the plan for `reconciler apply FILE` (--env all: a path holding {env}, one "
+    "plan per environment).",
 )
 @format_option
 @max_chars_option
@@ -96,17 +120,20 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error)."
 )
 @timeout_option
+@compact_option
 @click.pass_context
 def plan_cmd(
     ctx: click.Context,
     refresh: bool | None,
     targets: tuple[str, ...],
+    excludes: tuple[str, ...],
     replace: tuple[str, ...],
     out: Path | None,
     fmt: str,
     max_chars: int,
     destroy: bool,
     detailed_exitcode: bool,
+    compact: bool | None,
 ) -> int:
     """Show what apply would change on the engine, and why.
 
@@ -119,6 +146,7 @@ def plan_cmd(
       reconciler plan
       reconciler plan --out reviewed.plan --format markdown > comment.md
       reconciler plan --no-refresh --target support-en
+      reconciler plan --env all --format markdown > comment.md   # every environment
 
     \b
     Exit codes:
@@ -129,12 +157,24 @@ def plan_cmd(
          resolved first)
       124  the deadline (--timeout) ran out while waiting on the engine
     """
+    environments = environments_to_plan(ctx)
+    if environments is not None:
+        if out is not None and ENV_FIELD not in str(out):
+            raise click.UsageError(
+                f"a saved plan covers one environment: with --env all, --out names one file per "
+                f"environment with {ENV_FIELD} (e.g. --out 'plans/{ENV_FIELD}.plan')"
+            )
+        return _plan_environments(
+            ctx, environments, fmt, max_chars, detailed_exitcode, out,
+            refresh=refresh, targets=targets, replace=replace, destroy=destroy,
+        )  # fmt: skip
     project = project_from_context(ctx)
     outcome = make_plan(
         ctx,
         project,
         refresh=refresh,
         targets=targets,
+        excludes=excludes,
         replace=replace,
         destroy=destroy,
         allow_unset=refresh is False,
@@ -151,11 +191,61 @@ def plan_cmd(
     return EXIT_OK
 
 
+def _plan_environments(
+    ctx: click.Context,
+    environments: tuple[str, ...],
+    fmt: str,
+    max_chars: int,
+    detailed_exitcode: bool,
+    out: Path | None,
+    **options: Any,
+) -> int:
+    """``plan --env all``: every environment planned concurrently, rendered together."""
+    directory, config = project_dir(ctx)
+    projects = open_environments(directory, config, os.environ, environments)
+
+    def hooks_for(project: Project) -> Hooks:
+        return Hooks(on_retry=retry_reporter(ctx, project.environ))
+
+    planned = run_async(
+        plan_environments(projects, hooks_for, allow_unset=options["refresh"] is False, **options)
+    )
+    for name, outcome in planned:
+        for line in [*outcome.notes, *render_warnings(outcome.plan)]:
+            note(f"[{name}] {line}")
+    plans = [(name, outcome.plan) for name, outcome in planned]
+    if fmt == "markdown":
+        click.echo(render_markdown_environments(plans, max_chars=max_chars))
+    elif fmt == "json":
+        for chunk in render_json_environments_chunks(plans):
+            click.echo(chunk, nl=False)
+        click.echo()
+    else:
+        click.echo(render_text_environments(plans, color=use_color(sys.stdout)))
+    for _name, plan in plans:
+        if plan.errors or (out is not None and plan.unknown_variables):
+            ensure_applicable(plan)
+    if out is not None:
+        for name, outcome in planned:
+            path = Path(str(out).replace(ENV_FIELD, name))
+            fresh = None if outcome.state_recorded else outcome.state
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_plan_file(outcome.plan, path, fresh_state=fresh)
+            note(
+                f"Saved the plan of {name} to {path}; apply it with: "
+                f"reconciler --env {name} apply {path}"
+            )
+    if detailed_exitcode and any(plan.has_changes for _name, plan in plans):
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
 @click.command("show")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
 @format_option
 @max_chars_option
-def show_cmd(planfile: Path, fmt: str, max_chars: int) -> int:
+@compact_option
+def show_cmd(planfile: Path, fmt: str, max_chars: int, compact: bool | None) -> int:
     """Render a saved plan.
 
     \b

@@ -6,10 +6,13 @@ Both reporters take the executor's :class:`~reconciler.apply.ApplyEvent` stream 
 - :class:`TextProgress` prints a line when an action begins (``sales-en: stopping...``), a
   ``still stopping... [10s elapsed]`` line every 10 s while it runs (a CI log shows that the run
   is alive), and the completion line with its duration. On a terminal, a progress bar on stderr
-  moves with every finished engine call (a restart is two: its stop and its start).
+  counts actions (a restart is one action, done when its new agent is recorded) and shows the
+  calls in flight, the calls waiting to retry and why (``2 retrying: HTTP 503``), the elapsed
+  time and an estimate of the time left; it is redrawn every second.
 - :class:`JsonEvents` prints one JSON object per line (``docs/apply-events.md``): ``apply_start``,
-  ``action_begin``, ``action_progress``, ``action_complete``, ``action_failed``, ``note`` and
-  ``summary``, each with a UTC timestamp, like Terraform's ``-json`` output.
+  ``action_begin``, ``action_answered``, ``action_progress``, ``action_complete``,
+  ``action_failed``, ``retry``, ``note`` and ``summary``, each with a UTC timestamp, like
+  Terraform's ``-json`` output, in the order things happen.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from reconciler.models.plan import STATE_ONLY_ACTIONS
 
 if TYPE_CHECKING:
     from reconciler.apply import ApplyEvent, ApplyResult
+    from reconciler.engine import RetryEvent
     from reconciler.models import Plan
 
-EVENTS_FORMAT_VERSION = "1.0"
+EVENTS_FORMAT_VERSION = "1.1"
 """Version of the ``--format json`` event stream; the major part changes on a break."""
 _COUNTED = ("start", "update", "renew-token", "restart", "stop", "rename", "forget", "adopt")
 """The actions the summary event counts."""
@@ -55,6 +59,11 @@ _BEGIN_VERB = {
 }
 
 
+def engine_actions(plan: Plan) -> int:
+    """Actions the plan carries out on the engine: the progress bar's unit (a restart is one)."""
+    return sum(1 for a in plan.agents if a.action != "no-op" and a.action not in STATE_ONLY_ACTIONS)
+
+
 def engine_steps(plan: Plan) -> int:
     """Engine calls the plan makes: one per action, two for a restart (its stop and start)."""
     return sum(
@@ -77,6 +86,9 @@ class _Running:
     def end(self, event: ApplyEvent) -> None:
         self.since.pop((event.name, event.phase), None)
 
+    def __len__(self) -> int:
+        return len(self.since)
+
     def due(self) -> list[tuple[str, str, str, float]]:
         """(name, action, phase, elapsed) of each action due for a still-running report."""
         now = self.clock()
@@ -89,48 +101,119 @@ class _Running:
         return out
 
 
+def finishes_action(event: ApplyEvent, *, wait: bool = False) -> bool:
+    """Whether ``event`` ends its action: a failure, or the success of its last phase (a
+    restart's start; the stop of a restart is half of it; with ``wait``, a start ends when its
+    agent is up)."""
+    if event.status == "failed":
+        return True
+    if event.status != "done" or (event.action == "restart" and event.phase == "stop"):
+        return False
+    return not (wait and event.phase == "start" and event.action in ("start", "restart"))
+
+
+def clock_text(seconds: float) -> str:
+    """``0:07``, ``12:30``, ``1:02:03``."""
+    s = max(0, int(seconds))
+    hours, rest = divmod(s, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class _Retries:
+    """The calls waiting to retry now (a retry's wait ends when its next attempt is sent)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.waits: list[tuple[float, str]] = []
+        self.total = 0
+
+    def add(self, event: RetryEvent) -> None:
+        self.total += 1
+        self.waits.append((self.clock() + event.delay_s, _short_cause(event)))
+
+    def now(self) -> tuple[int, str]:
+        """How many calls wait to retry, and the most frequent cause among them."""
+        at = self.clock()
+        self.waits = [(until, cause) for until, cause in self.waits if until > at]
+        if not self.waits:
+            return 0, ""
+        causes = [cause for _, cause in self.waits]
+        return len(causes), max(sorted(set(causes)), key=causes.count)
+
+
+def _short_cause(event: RetryEvent) -> str:
+    return f"HTTP {event.status}" if event.status else event.cause
+
+
 class TextProgress:
     """Lines on stdout per action; a progress bar on stderr when ``bar`` (a terminal)."""
 
     def __init__(
         self,
-        total_steps: int,
+        total_actions: int,
         *,
         color: bool,
         bar: bool,
+        wait: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.total = max(total_steps, 1)
+        self.total = max(total_actions, 1)
+        self.wait = wait
+        self.waiting = 0
         self.done = 0
+        self.failed = 0
         self.color = color
         self.bar = bar
+        self.clock = clock
+        self.began = clock()
         self.running = _Running(clock)
+        self.retries = _Retries(clock)
 
     def __call__(self, event: ApplyEvent) -> None:
+        if event.status == "answered":
+            self.running.end(event)
+            self._draw()
+            return
+        if event.phase == "wait":
+            self.waiting += {"begin": 1, "done": -1, "failed": -1}.get(event.status, 0)
+        if event.status == "begin" and event.phase == "wait":
+            self._draw()  # the bar says that the run waits; no line per agent
+            return
         if event.status == "begin":
             self.running.begin(event)
             verb = _BEGIN_VERB.get((event.action, event.phase), event.phase)
             self._line(f"{event.name}: {verb}...")
             return
+        if finishes_action(event, wait=self.wait):
+            self.done += 1
         if event.status == "failed":
             self.running.end(event)
-            self.done += 1
+            self.failed += 1
             self._line(f"{event.name}: FAILED: {event.message}", "red")
+        elif event.status == "done" and event.phase == "wait":
+            self._line(f"{event.name}: {event.message} (waited {event.duration_s:.1f}s)", "green")
         elif event.status == "done":
             self.running.end(event)
             verb = _DONE_VERB.get((event.action, event.phase), event.phase)
             agent = f" [{event.agent_id}]" if event.agent_id else ""
             extra = f"; {event.message}" if event.message else ""
-            self.done += 1
             self._line(f"{event.name}: {verb}{agent} after {event.duration_s:.1f}s{extra}", "green")
         else:
             self._line(f"{event.name}: {event.message}")
 
+    def retry(self, event: RetryEvent, report: Callable[[RetryEvent], None]) -> None:
+        """A call is about to be retried: counted on the bar; ``report`` may print a line."""
+        self.retries.add(event)
+        self._clear()
+        report(event)
+        self._draw()
+
     def tick(self) -> None:
-        """Report actions that have been running for another ``PROGRESS_EVERY_S``."""
+        """Report actions that have been running for another ``PROGRESS_EVERY_S``; redraw."""
         for name, action, phase, elapsed in self.running.due():
             verb = _BEGIN_VERB.get((action, phase), phase)
             self._line(f"{name}: still {verb}... [{int(elapsed)}s elapsed]")
+        self._draw()
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
         self._clear()
@@ -148,13 +231,31 @@ class TextProgress:
             sys.stderr.write("\r\033[K")
             sys.stderr.flush()
 
+    def status_line(self) -> str:
+        """The bar: actions done of all, calls in flight, retries waiting, elapsed, ETA."""
+        width = 24
+        done = min(self.done, self.total)
+        filled = int(width * done / self.total)
+        elapsed = self.clock() - self.began
+        parts = [f"[{'#' * filled}{'-' * (width - filled)}] {done}/{self.total} actions"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if len(self.running):
+            parts.append(f"{len(self.running)} in flight")
+        if self.waiting:
+            parts.append(f"{self.waiting} starting (not yet RUNNING)")
+        waiting, cause = self.retries.now()
+        if waiting:
+            parts.append(f"{waiting} retrying: {cause}")
+        parts.append(f"elapsed {clock_text(elapsed)}")
+        if 0 < done < self.total:
+            parts.append(f"ETA {clock_text(elapsed / done * (self.total - done))}")
+        return "  ".join(parts)
+
     def _draw(self) -> None:
         if not self.bar:
             return
-        width = 30
-        done = min(self.done, self.total)
-        filled = int(width * done / self.total)
-        sys.stderr.write(f"\r[{'#' * filled}{'-' * (width - filled)}] {done}/{self.total} calls")
+        sys.stderr.write("\r\033[K" + self.status_line())
         sys.stderr.flush()
 
 
@@ -199,12 +300,28 @@ class JsonEvents:
         if event.status == "begin":
             self.running.begin(event)
             self._emit("action_begin", **base)
+        elif event.status == "answered":
+            self.running.end(event)
+            self._emit("action_answered", **base)
         elif event.status in ("done", "failed"):
             self.running.end(event)
             kind = "action_complete" if event.status == "done" else "action_failed"
             self._emit(kind, **base, duration_s=round(event.duration_s, 3), message=event.message)
         else:
             self._emit("note", **base, message=event.message)
+
+    def retry(self, event: RetryEvent, report: Callable[[RetryEvent], None]) -> None:
+        """A call is about to be retried: a ``retry`` event (``report`` prints on stderr)."""
+        report(event)
+        self._emit(
+            "retry",
+            operation=event.operation,
+            attempt=event.attempt,
+            max_attempts=event.max_attempts,
+            delay_s=round(event.delay_s, 3),
+            cause=event.cause,
+            status=event.status or None,
+        )
 
     def tick(self) -> None:
         for name, action, phase, elapsed in self.running.due():

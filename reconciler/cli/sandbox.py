@@ -20,13 +20,23 @@ names), as Agora's notification service would.
 from __future__ import annotations
 
 import os
+import shlex
+from dataclasses import replace
+from pathlib import Path
 
 import click
 
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
 from reconciler.sandbox import serve
-from reconciler.sandbox.config import NAME_SCOPES, PRESENCE_MODES, TOKEN_CHECKS, config_from_env
+from reconciler.sandbox.config import (
+    NAME_SCOPES,
+    PRESENCE_MODES,
+    TOKEN_CHECKS,
+    SandboxConfig,
+    config_from_env,
+)
 from reconciler.sandbox.ncs import check_webhook
 
 
@@ -143,9 +153,11 @@ def sandbox_group() -> None:
     default="AGORA_APP_CERTIFICATE",
     show_default=True,
     metavar="VAR",
-    help="Environment variable holding the App Certificate.",
+    help="Environment variable holding the App Certificate [default: else the project's].",
 )
+@click.pass_context
 def serve_command(
+    ctx: click.Context,
     host: str,
     port: int,
     db_path: str,
@@ -170,7 +182,10 @@ def serve_command(
 
     Secrets come from the environment only (AGORA_CUSTOMER_SECRET and AGORA_APP_CERTIFICATE,
     or the variables named by --customer-secret-env / --app-certificate-env; the webhook secret
-    from RECONCILER_NCS_SECRET or --webhook-secret-env).
+    from RECONCILER_NCS_SECRET or --webhook-secret-env). Run inside a project (or with -C DIR /
+    --config), it reads reconciler.yaml: without the certificate variable set, the project's
+    app_certificate (its default included) checks tokens, as the embedded sandbox does. It
+    prints the lines that point a project at it.
 
     \b
     Examples:
@@ -180,6 +195,8 @@ def serve_command(
 
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 cannot start (port in use, bad option).
     """
+    project = _project_settings(ctx)
+    certificate_from = app_certificate_env if os.environ.get(app_certificate_env) else ""
     secret = os.environ.get(webhook_secret_env) or ""
     if webhooks and not secret:
         raise click.UsageError(f"--webhook needs a secret: set {webhook_secret_env}")
@@ -205,17 +222,88 @@ def serve_command(
         seed=seed,
         webhooks=hooks,
     )
+    if not certificate_from and project is not None and project.app_certificate is not None:
+        certificate_from = _shown_config(project)
+        config = replace(config, app_certificate=project.app_certificate.get_secret_value())
     if not is_loopback_host(host):
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
     where = db_path or "memory"
-    token = "on" if config.app_certificate else f"off (set {app_certificate_env})"
+    token = (
+        f"on, certificate from {certificate_from}"
+        if config.app_certificate
+        else f"off (set {app_certificate_env})"
+    )
 
     def listening(bound: int) -> None:
-        click.echo(
-            f"Sandbox engine on http://{host}:{bound} (db: {where}, token auth: {token})",
-            err=True,
-        )
-        for url in webhooks:
-            click.echo(f"Notification events to {url}", err=True)
+        url = f"http://{_reachable(host)}:{bound}"
+        click.echo(f"Sandbox engine on {url} (db: {where}, token auth: {token})", err=True)
+        if project is not None:
+            shown = _shown_config(project)
+            click.echo(f"Read {shown} (project {project.project_dir}).", err=True)
+        click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
+        for hook in webhooks:
+            click.echo(f"Notification events to {hook}", err=True)
 
     serve(config, host, port, on_listening=listening)
+
+
+def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:
+    """The shell lines that point a project at the served sandbox (no secret is printed: a
+    secret from the environment is named, not shown)."""
+    secret = (
+        f'export AGORA_CUSTOMER_SECRET="${secret_env}"  # the value this sandbox was given'
+        if os.environ.get(secret_env)
+        else "export AGORA_CUSTOMER_SECRET=sandbox"
+    )
+    return [
+        "To point a project at it (then reconciler plan / apply as usual):",
+        f"  export RECONCILER_ENGINE={url}",
+        f"  export RECONCILER_PLATFORM={url}",
+        f"  export AGORA_CUSTOMER_ID={shlex.quote(config.customer_id)}",
+        f"  {secret}",
+        "  # and export the variables your manifests read for secrets (AGORA_APP_CERTIFICATE",
+        "  # too): a sensitive ${VAR:-default} is a placeholder for engine: sandbox only;",
+        "  # `reconciler validate` lists the ones not set",
+    ]
+
+
+def _project_settings(ctx: click.Context) -> Settings | None:
+    """The settings of the project serve runs in (-C DIR / --config, --env), None outside a
+    project. Without --env in a project of several environments: the first one declared."""
+    from reconciler.cli.common import project_settings
+    from reconciler.errors import EnvironmentChoiceError
+
+    obj = ctx.find_root().obj
+    options = obj if isinstance(obj, dict) else {}
+    directory = Path(options.get("directory") or Path.cwd())
+    if options.get("config") is None and not (directory / "reconciler.yaml").is_file():
+        return None
+    try:
+        return project_settings(ctx)
+    except EnvironmentChoiceError as exc:
+        if not exc.declared:
+            raise
+        click.echo(
+            f"Environment {exc.declared[0]} (the first declared; --env NAME for another).",
+            err=True,
+        )
+        return project_settings(ctx, exc.declared[0])
+
+
+def _shown_config(settings: Settings) -> str:
+    path = settings.config_path
+    if path is None:
+        return "reconciler.yaml"
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def _reachable(host: str) -> str:
+    """The address a client on this machine uses for ``host`` (a wildcard: loopback)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

@@ -13,8 +13,8 @@ App ID and engine the settings name, on purpose.
 
 from __future__ import annotations
 
+import json
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -22,8 +22,14 @@ import click
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option
-from reconciler.errors import SettingsError, StateError, printable
-from reconciler.models.state import AgentRecord, StateDoc
+from reconciler.errors import SettingsError, StateError
+from reconciler.models.state import StateDoc
+from reconciler.render.status import (
+    STATE_LIST_HEADER,
+    state_list_json,
+    state_list_rows,
+    table,
+)
 from reconciler.state import LocalStateStore, StateBackend, dump_state, open_backend
 from reconciler.state.binding import StateBinding, rebind
 
@@ -110,27 +116,42 @@ def where_cmd(ctx: click.Context, require_database: bool) -> None:
 
 
 @state_group.command("list")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="text: a table with a header; json: one document (docs/status-format.md).",
+)
 @click.pass_context
-def list_cmd(ctx: click.Context) -> None:
-    """Print one line per recorded agent: name, agent id, generation, channel, start time.
+def list_cmd(ctx: click.Context, fmt: str) -> None:
+    """Print one row per recorded agent: name, agent id, generation, channel, start time.
+
+    Reads the state only (no engine): `reconciler status` adds what the engine reports now.
 
     \b
-    Example:
+    Examples:
       reconciler state list
+      reconciler state list --format json | jq -r '.resources[].id'
 
     Exit codes: 0 printed, 1 unreadable state.
     """
     store = _backend(ctx).store
     if not store.exists:
+        if fmt == "json":
+            click.echo(json.dumps(state_list_json([], 0), indent=2))
         click.echo(f"No state recorded yet ({store.where} does not exist).", err=True)
         return
     doc = store.load()
-    rows = [_row(record) for _, record in sorted(doc.agents.items())]
-    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(4)]
-        click.echo("  ".join([*cells, row[4]]))
-    if doc.journal:
+    records = [record for _, record in sorted(doc.agents.items())]
+    if fmt == "json":
+        click.echo(json.dumps(state_list_json(records, len(doc.journal)), indent=2))
+    elif records:
+        click.echo(table(STATE_LIST_HEADER, state_list_rows(records)))
+    else:
+        click.echo("No agents recorded.", err=True)
+    if doc.journal and fmt == "text":
         n = len(doc.journal)
         click.echo(
             f"{n} engine call{'s' if n != 1 else ''} in flight when a run stopped "
@@ -258,21 +279,6 @@ def _check_push(doc: StateDoc, current: StateDoc, where: str) -> None:
             f"the file ({doc.serial}); it changed since the file was made - pull it again, or "
             "use --force to replace it anyway"
         )
-
-
-def _row(record: AgentRecord) -> tuple[str, str, str, str, str]:
-    try:
-        started = datetime.fromtimestamp(record.started_at, timezone.utc)
-        when = started.strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, ValueError, OSError):  # a timestamp no calendar date matches
-        when = f"{record.started_at:g} (not a date)"
-    return (
-        printable(record.name),
-        printable(record.agent_id),
-        str(record.generation),
-        printable(record.channel),
-        when,
-    )
 
 
 # -- state mv / state rm: edit records by hand (the agents keep running) ---------------------

@@ -17,10 +17,14 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import desired_agents, project_settings
+from reconciler.cli.context import chosen_environment, project_dir
 from reconciler.cli.output import note
-from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, ValidationError, printable
+from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, Problem, ValidationError, printable
 from reconciler.manifests import manifest_schema
-from reconciler.models import DesiredSet
+from reconciler.manifests.environments import ALL
+from reconciler.manifests.loader import finish, tagged
+from reconciler.manifests.settings import declared_environments
+from reconciler.models import DesiredAgent, DesiredSet
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -40,7 +44,8 @@ VALIDATE_FORMATS = ("text", "json", "github")
 def validate_cmd(ctx: click.Context, fmt: str) -> int:
     """Check reconciler.yaml and every manifest in agents.d/; report every problem at once.
 
-    Needs no engine and no credentials; writes nothing.
+    Needs no engine and no credentials; writes nothing. A project with environments is
+    checked in every one of them (--env NAME: in that one only).
 
     \b
     Examples:
@@ -54,8 +59,8 @@ def validate_cmd(ctx: click.Context, fmt: str) -> int:
         _validate_text(ctx)
         return EXIT_OK
     try:
-        settings = project_settings(ctx)
-        desired = desired_agents(settings)
+        loaded = _load(ctx)
+        desired = _union(loaded)
     except ValidationError as exc:
         if fmt == "json":
             click.echo(json.dumps(validation_json([], exc.problems), indent=2))
@@ -103,11 +108,63 @@ def _repo_path(project_dir: Path, path: str) -> str:
         return str(full)
 
 
+def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
+    """Each environment's agents (every environment unless one is chosen); a ValidationError
+    with every problem of every environment: a problem found in all of them once, as is; one
+    found in some only with their names (``[prod] ...``)."""
+    chosen = chosen_environment(ctx)
+    if chosen is not None and chosen != ALL:
+        return [(chosen, desired_agents(project_settings(ctx)))]
+    directory, config = project_dir(ctx)
+    declared = declared_environments(directory, config)
+    if not declared:
+        return [(None, desired_agents(project_settings(ctx)))]
+    loaded: list[tuple[str | None, DesiredSet]] = []
+    found: dict[Problem, list[str]] = {}
+    for name in declared:
+        try:
+            loaded.append((name, desired_agents(project_settings(ctx, name))))
+        except ValidationError as exc:
+            for problem in exc.problems:
+                found.setdefault(_untagged(problem, name), []).append(name)
+    if found:
+        problems = [
+            problem if len(names) == len(declared) else tagged(problem, ",".join(names))
+            for problem, names in found.items()
+        ]
+        raise ValidationError(finish(problems), what=f"{len(declared)} environments")
+    return loaded
+
+
+def _untagged(problem: Problem, name: str) -> Problem:
+    prefix = f"[{name}] "
+    if problem.message.startswith(prefix):
+        return Problem(problem.location, problem.message[len(prefix) :])
+    return problem
+
+
+def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:
+    """Every environment's agents in one set (an agent's first environment's version)."""
+    if len(loaded) == 1:
+        return loaded[0][1]
+    agents: dict[str, DesiredAgent] = {}
+    for _name, desired in loaded:
+        for key, agent in desired.agents.items():
+            agents.setdefault(key, agent)
+    files = tuple(sorted({f for _name, desired in loaded for f in desired.files}))
+    return DesiredSet(agents=dict(sorted(agents.items())), files=files)
+
+
 def _validate_text(ctx: click.Context) -> None:
-    settings = project_settings(ctx)
-    desired = desired_agents(settings)
-    count = len(desired.agents)
-    click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+    loaded = _load(ctx)
+    if len(loaded) == 1 and loaded[0][0] is None:
+        count = len(loaded[0][1].agents)
+        click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+    else:
+        for name, one in loaded:
+            count = len(one.agents)
+            click.echo(f"{count} agent{'s' if count != 1 else ''} valid in {name}")
+    desired = _union(loaded)
     _note_unset(desired)
     if ctx.find_root().obj and ctx.find_root().obj.get("verbose"):
         for name, agent in desired.agents.items():

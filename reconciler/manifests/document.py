@@ -3,7 +3,8 @@
 The steps, each collecting every problem it finds rather than stopping at the first:
 
 0. ``kind:`` is ``Agent`` or absent (the default);
-1. ``extends`` is resolved (the partial's keys keep their own locations);
+1. ``extends`` is resolved (the partial's keys keep their own locations), then the document is
+   taken as the selected environment sees it (:mod:`reconciler.manifests.environments`);
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
    with any engine but the sandbox, a ``${VAR:-default}`` default taken for a sensitive value
    is refused (:mod:`reconciler.manifests.defaults`);
@@ -30,6 +31,7 @@ import pydantic
 
 from reconciler.errors import Location, Problem
 from reconciler.manifests.defaults import refused_defaults, sensitive_spec_value
+from reconciler.manifests.environments import select_environment
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
@@ -71,8 +73,11 @@ def load_document(
     has_certificate: bool,
     allow_unset: bool = False,
     sandbox: bool = False,
+    environment: str | None = None,
+    declared: tuple[str, ...] = (),
 ) -> LoadedDocument:
-    """Validate one document of manifest file ``path`` and build its agent.
+    """Validate one document of manifest file ``path`` and build its agent, as ``environment``
+    (one of ``declared``; ``None``: a project without environments) sees it.
 
     ``sandbox``: the engine is the embedded sandbox, the only one a ``${VAR:-default}`` default
     of a sensitive value may reach (:mod:`reconciler.manifests.defaults`).
@@ -95,12 +100,17 @@ def load_document(
             message = f"kind: must be the name of a kind ({MANIFEST_KIND}), not a {_type(kind)}"
         loaded.problems.append(Problem(where, message))
         return loaded
-    name = raw.get("name")
-    if isinstance(name, str):
-        loaded.name, loaded.name_location = name, raw.key_location("name")
-    merged = resolver.resolve(raw)
-    if merged is None:
+    resolved = resolver.resolve(raw)
+    if resolved is None:
         return loaded  # the resolver reported why
+    selected = select_environment(resolved, environment, declared)
+    loaded.problems.extend(selected.problems)
+    name = raw.get("name")
+    if isinstance(name, str) and selected.present:
+        loaded.name, loaded.name_location = name, raw.key_location("name")
+    merged = selected.document
+    if merged is None:
+        return loaded  # absent in this environment, or its selection failed (reported)
     values = interpolate_tree(merged, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
     loaded.problems.extend(values.problems)
     if values.defaulted:

@@ -33,6 +33,7 @@ from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import load_document
+from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
@@ -226,6 +227,8 @@ def load_desired(
                     has_certificate=has_certificate,
                     allow_unset=allow_unset,
                     sandbox=sandbox,
+                    environment=settings.environment,
+                    declared=settings.environments,
                 )
                 loaded.problems.extend(one.problems)
                 if one.agent is not None:
@@ -244,11 +247,18 @@ def load_desired(
     problems.extend(duplicate_names(names))
     problems.extend(duplicate_uids(agents))
     if problems:
-        raise ValidationError(finish(problems), what=shown_dir)
+        if settings.environment is not None:
+            problems = [tagged(p, settings.environment) for p in problems]
+        raise ValidationError(with_excerpts(finish(problems), project), what=shown_dir)
     return DesiredSet(
         agents={agent.name: agent for agent in sorted(agents, key=lambda a: a.name)},
         files=tuple(sorted(shown.values())),
     )
+
+
+def tagged(problem: Problem, environment: str) -> Problem:
+    """``problem`` as found in ``environment``: ``agents.d/x.yaml:12: [prod] ...``."""
+    return Problem(problem.location, f"[{environment}] {problem.message}")
 
 
 def _workers_from(environ: Mapping[str, str]) -> int | None:

@@ -22,6 +22,23 @@ SCHEMA_ID = "urn:reconciler:schema:manifest:1"
 """``$id`` of the manifest schema (``...:partial:1`` for partials), stable within a major."""
 
 
+_ENVIRONMENT_KEYS: dict[str, Any] = {
+    "environments": {
+        "description": "The environments of reconciler.yaml this manifest exists in "
+        "(default: every one); see docs/environments.md.",
+        "type": "array",
+        "items": {"type": "string"},
+    },
+    "overrides": {
+        "description": "Per environment, what differs there: merged onto this manifest "
+        "(maps merge, lists and scalars replace, null removes).",
+        "type": "object",
+        "additionalProperties": {"type": "object"},
+    },
+}
+"""Keys read before the manifest's model (:mod:`reconciler.manifests.environments`)."""
+
+
 def manifest_schema(partial: bool = False) -> dict[str, Any]:
     """The JSON Schema of one manifest document (of a partial when ``partial`` is true)."""
     schema = Manifest.model_json_schema()
@@ -36,6 +53,7 @@ def manifest_schema(partial: bool = False) -> dict[str, Any]:
         ),
     }
     body.update((k, v) for k, v in schema.items() if k not in body)
+    body["properties"] = {**body.get("properties", {}), **_ENVIRONMENT_KEYS}
     if partial:
         return dict(_without_required(body))
     body["required"] = ["name"]

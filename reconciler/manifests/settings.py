@@ -23,6 +23,12 @@
   password is split off into ``state_password`` at once, so no message can show it.
   ``state_key`` names the project's state in the database (default: the App ID).
 
+- ``environments`` names the project's environments, each a block of the keys above that
+  differ there (merged onto the file like a manifest's overrides: see
+  :mod:`reconciler.manifests.environments`), plus ``variables`` (which variable holds
+  ``AGORA_CUSTOMER_ID``, ... there). Each environment sets its own ``state`` or ``state_key``.
+  A project with environments needs one chosen (``--env``, ``RECONCILER_ENV``).
+
 Every problem is reported at once, located in the settings file, as a
 :class:`~reconciler.errors.ValidationError`.
 """
@@ -30,6 +36,7 @@ Every problem is reported at once, located in the settings file, as a
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,8 +44,10 @@ from urllib.parse import urlsplit
 
 import pydantic
 
-from reconciler.errors import Location, Problem, ValidationError
+from reconciler.errors import EnvironmentChoiceError, Location, Problem, ValidationError
 from reconciler.manifests.defaults import refused_defaults, secret_setting
+from reconciler.manifests.environments import name_problem, overlay
+from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.loader import finish, read_file
 from reconciler.manifests.validation import translate, unknown_key_message
@@ -64,12 +73,24 @@ _NOT_KEYS = frozenset(
         "config_path",
         "state_password",
         "state_secret_params",
+        "environment",
+        "environments",
+        "variables",
         "placeholders",
         *_NOT_IN_FILE,
     }
 )
 FILE_KEYS: tuple[str, ...] = tuple(k for k in Settings.model_fields if k not in _NOT_KEYS)
 """Keys ``reconciler.yaml`` may set."""
+ENVIRONMENTS_KEY = "environments"
+VARIABLES_KEY = "variables"
+ENV_ENVIRONMENT = "RECONCILER_ENV"
+ENVIRONMENT_KEYS: tuple[str, ...] = (
+    *(k for k in FILE_KEYS if k not in ("agents_dir", "sandbox_db")),
+    VARIABLES_KEY,
+)
+"""Keys an environment's block may set (one ``agents.d/`` and one sandbox serve them all)."""
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WHERE = "settings"
 
 
@@ -107,10 +128,41 @@ def platform_problem(platform: str) -> str | None:
     return "platform must be sandbox, preview or an https:// URL"
 
 
+def environ_for(variables: Mapping[str, str], environ: Mapping[str, str]) -> Mapping[str, str]:
+    """``environ`` as an environment with renamed ``variables`` sees it: each name reads its
+    variable's value, and is unset when that variable is (never the plain one's value)."""
+    if not variables:
+        return environ
+    view = dict(environ)
+    for name, source in variables.items():
+        if source in environ:
+            view[name] = environ[source]
+        else:
+            view.pop(name, None)
+    return view
+
+
+def declared_environments(project_dir: Path, config_path: Path | None) -> tuple[str, ...]:
+    """The names of the environments the settings file declares (none if it cannot be read:
+    :func:`load_settings` then says why)."""
+    path = config_path if config_path is not None else project_dir / SETTINGS_FILE
+    if not path.is_file():
+        return ()
+    parsed = read_file(path, _shown(config_path, project_dir))
+    document = parsed.documents[0].value if len(parsed.documents) == 1 else None
+    blocks = document.get(ENVIRONMENTS_KEY) if isinstance(document, dict) else None
+    return tuple(n for n in blocks if isinstance(n, str)) if isinstance(blocks, dict) else ()
+
+
 def load_settings(
-    project_dir: Path, config_path: Path | None, environ: Mapping[str, str]
+    project_dir: Path,
+    config_path: Path | None,
+    environ: Mapping[str, str],
+    environment: str | None = None,
 ) -> Settings:
-    """The project's settings, or a ValidationError carrying every problem found."""
+    """The project's settings (as ``environment`` sees them), or a ValidationError carrying
+    every problem found; :class:`EnvironmentChoiceError` if the choice of environment does not
+    fit the environments the file declares."""
     if not project_dir.is_dir():
         raise ValidationError(
             [Problem(Location(str(project_dir)), "project directory not found")], what=_WHERE
@@ -121,12 +173,16 @@ def load_settings(
     values: dict[str, Any] = {}
     locations: dict[str, Location] = {}
     root = Location(shown)
+    chosen = _Chosen(environment)
     interpolated: Interpolated | None = None
     if os.path.lexists(path):  # anything there is read: a FIFO or a device is refused
-        values, interpolated, root = _read(path, shown, environ, problems)
+        values, interpolated, root = _read(path, shown, environ, problems, chosen)
         locations = interpolated.locations if interpolated is not None else {}
     elif config_path is not None:
         problems.append(Problem(root, "settings file not found"))
+    if not problems:
+        chosen.check(shown)
+    environ = environ_for(chosen.variables, environ)
     _environment(values, environ, problems)
     if interpolated is not None and interpolated.defaulted:
         # Settings' secrets may serve the Platform too: a placeholder only where both are sandboxes.
@@ -140,12 +196,15 @@ def load_settings(
         settings = Settings(
             project_dir=project_dir,
             config_path=path if path.is_file() else None,
+            environment=environment,
+            environments=chosen.declared,
+            variables=chosen.variables,
             **values,
         )
     except pydantic.ValidationError as exc:
         problems.extend(translate(exc, locations, root, where=_WHERE))
     if problems or settings is None:
-        raise ValidationError(finish(problems), what=_WHERE)
+        raise ValidationError(with_excerpts(finish(problems), project_dir), what=_WHERE)
     return settings
 
 
@@ -160,8 +219,116 @@ def _shown(config_path: Path | None, project_dir: Path) -> str:
         return config_path.as_posix()
 
 
+class _Chosen:
+    """The environment asked for, and what the settings file declares."""
+
+    def __init__(self, environment: str | None) -> None:
+        self.environment = environment
+        self.declared: tuple[str, ...] = ()
+        self.variables: dict[str, str] = {}
+        self.read = False
+
+    def check(self, shown: str) -> None:
+        """Refuse a choice that does not fit the declared environments."""
+        declared, environment = self.declared, self.environment
+        if declared and environment is None:
+            raise EnvironmentChoiceError(
+                f"{shown} declares the environments {', '.join(declared)}: choose one with "
+                f"--env NAME (or {ENV_ENVIRONMENT}=NAME)",
+                declared,
+            )
+        if environment is not None and environment not in declared:
+            which = (
+                f"declares the environments {', '.join(declared)}"
+                if declared
+                else "declares no environments"
+            )
+            raise EnvironmentChoiceError(f"--env {environment}: {shown} {which}", declared)
+
+
+def _environment_block(document: LineDict, chosen: _Chosen, problems: list[Problem]) -> LineDict:
+    """The settings file as the chosen environment sees it (its block merged in)."""
+    where = document.key_location(ENVIRONMENTS_KEY)
+    blocks = document[ENVIRONMENTS_KEY]
+    base = LineDict(document.path, document.line)
+    base.lines, base.paths = document.lines, document.paths
+    base.update((k, v) for k, v in document.items() if k != ENVIRONMENTS_KEY)
+    if not isinstance(blocks, LineDict) or not blocks:
+        message = "environments must map each environment's name to the settings that differ"
+        problems.append(Problem(where, message))
+        return base
+    chosen.declared = tuple(str(name) for name in blocks)
+    selected: LineDict | None = None
+    for name, block in blocks.items():
+        at = blocks.key_location(name)
+        reason = name_problem(name)
+        if reason is not None:
+            problems.append(Problem(at, reason))
+            continue
+        if block is None:
+            block = LineDict(at.path, at.line)
+        if not isinstance(block, LineDict):
+            problems.append(Problem(at, f"environments.{name} must be a mapping of settings"))
+            continue
+        for key in block:
+            if key not in ENVIRONMENT_KEYS:
+                problems.append(
+                    Problem(
+                        block.key_location(key),
+                        unknown_key_message(key, f"environments.{name}", ENVIRONMENT_KEYS, _WHERE),
+                    )
+                )
+        if "state" not in block and "state_key" not in block:
+            message = (
+                f"environments.{name} needs a state of its own: set state (a file or a "
+                "postgresql:// URL) or state_key"
+            )
+            problems.append(Problem(at, message))
+        if name == chosen.environment:
+            selected = block
+    if selected is None:
+        return base
+    own = LineDict(selected.path, selected.line)
+    own.lines, own.paths = selected.lines, selected.paths
+    own.update(  # keys it may not set were reported above
+        (k, v) for k, v in selected.items() if k in ENVIRONMENT_KEYS and k != VARIABLES_KEY
+    )
+    chosen.variables = _variables(selected, chosen.environment or "", problems)
+    merged: LineDict = overlay(base, own)
+    return merged
+
+
+def _variables(block: LineDict, name: str, problems: list[Problem]) -> dict[str, str]:
+    raw = block.get(VARIABLES_KEY)
+    if raw is None:
+        return {}
+    where = block.key_location(VARIABLES_KEY)
+    if not isinstance(raw, dict):
+        message = f"environments.{name}.variables must map a variable to the one holding it there"
+        problems.append(Problem(where, message))
+        return {}
+    variables: dict[str, str] = {}
+    for key, value in raw.items():
+        if not (isinstance(key, str) and isinstance(value, str)) or not all(
+            _VARIABLE.match(v) for v in (key, value)
+        ):
+            at = raw.key_location(key) if isinstance(raw, LineDict) else where
+            message = (
+                f"environments.{name}.variables: {key!r}: {value!r} must name two variables "
+                "(letters, digits and '_')"
+            )
+            problems.append(Problem(at, message))
+            continue
+        variables[key] = value
+    return variables
+
+
 def _read(
-    path: Path, shown: str, environ: Mapping[str, str], problems: list[Problem]
+    path: Path,
+    shown: str,
+    environ: Mapping[str, str],
+    problems: list[Problem],
+    chosen: _Chosen,
 ) -> tuple[dict[str, Any], Interpolated | None, Location]:
     parsed = read_file(path, shown)
     problems.extend(parsed.problems)
@@ -173,7 +340,13 @@ def _read(
     if len(parsed.documents) > 1 or not isinstance(document.value, LineDict):
         problems.append(Problem(root, "the settings file must hold one mapping"))
         return {}, None, root
-    interpolated = interpolate_tree(document.value, environ, root)
+    source = document.value
+    if ENVIRONMENTS_KEY in source:
+        source = _environment_block(source, chosen, problems)
+    if chosen.declared:
+        chosen.check(shown)  # before interpolation: another environment's variables are unset
+    environ = environ_for(chosen.variables, environ)
+    interpolated = interpolate_tree(source, environ, root)
     problems.extend(interpolated.problems)
     data = interpolated.value if isinstance(interpolated.value, dict) else {}
     values: dict[str, Any] = {}

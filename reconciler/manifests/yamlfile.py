@@ -177,7 +177,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[
         else:
             loader.problems.append(
                 Problem(
-                    Location(loader.source, line),
+                    Location(loader.source, line, key_node.start_mark.column + 1),
                     f"duplicate key {_describe_key(key)} (first at line {previous})",
                 )
             )
@@ -221,6 +221,13 @@ def _line_of(exc: yaml.YAMLError, text: str) -> int:
     if isinstance(position, int) and 0 <= position <= len(text):
         return text.count("\n", 0, position) + 1
     return 0
+
+
+def _column_of(exc: yaml.YAMLError) -> int:
+    """The 1-based column a YAML error points at (0 when it has no mark)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    column = getattr(mark, "column", None) if mark is not None else None
+    return int(column) + 1 if isinstance(column, int) else 0
 
 
 def _message_of(exc: yaml.YAMLError) -> str:
@@ -408,7 +415,7 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
             else:
                 problems.append(
                     Problem(
-                        Location(source, line),
+                        Location(source, line, key_node.start_mark.column + 1),
                         f"duplicate key {_describe_key(key)} (first at line {previous})",
                     )
                 )
@@ -460,7 +467,9 @@ def parse_yaml(text: str, source: str) -> ParsedFile:
             if value is not None:
                 parsed.documents.append(Document(value, node.start_mark.line + 1))
     except yaml.YAMLError as exc:
-        parsed.problems.append(Problem(Location(source, _line_of(exc, text)), _message_of(exc)))
+        parsed.problems.append(
+            Problem(Location(source, _line_of(exc, text), _column_of(exc)), _message_of(exc))
+        )
     except RecursionError:
         parsed.problems.append(Problem(Location(source), "invalid YAML: nested too deeply"))
     except (ValueError, TypeError, IndexError, KeyError, OverflowError):

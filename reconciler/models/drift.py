@@ -53,6 +53,8 @@ class DriftReport(BaseModel):
 
     app_id: str = ""
     engine: str = ""
+    environment: str = ""
+    """The environment of ``reconciler.yaml`` checked (empty: the project has none)."""
     lineage: str = ""
     serial: int = 0
     checked_at: float

@@ -218,6 +218,8 @@ class Plan(BaseModel):
     app_id: str = ""
     engine: str = ""
     """The engine the plan targets, as shown to a reviewer (``sandbox (local emulator)``, ...)."""
+    environment: str = ""
+    """The environment of ``reconciler.yaml`` the plan is for (empty: the project has none)."""
     lineage: str
     serial: int
     manifests_digest: str
@@ -233,6 +235,8 @@ class Plan(BaseModel):
     """Variables that were not set when planning (``plan --no-refresh`` without secrets): the
     plan is shown but can be neither saved nor applied."""
     targets: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    """Agents ``--exclude`` left out: neither planned nor touched."""
     max_concurrent_agents: int = 20
     running_after: int = 0
     """Agents that will be running once the plan is applied."""

@@ -42,6 +42,13 @@ class Settings(BaseModel):
 
     project_dir: Path
     config_path: Path | None = None
+    environment: str | None = None
+    """The environment these settings are of (``None``: the project declares none)."""
+    environments: tuple[str, ...] = ()
+    """Every environment the project declares, in the order written."""
+    variables: dict[str, str] = Field(default_factory=dict)
+    """The environment's renamed variables: ``AGORA_CUSTOMER_ID`` is read from the variable
+    named here (names only, never values)."""
     engine: str = "sandbox"
     """``sandbox`` (in-process), an ``https://`` URL, ``http://`` on loopback, or a region
     (``us``, ``eu``, ``ap``, ``cn``)."""

@@ -1,5 +1,6 @@
 """Operations beside plan and apply: ``drift``, ``import``, ``state mv|rm|unprotect``.
 
+* :func:`check_status` (``reconciler status``) is read-only too.
 * :func:`check_drift` is read-only: it reads manifests and state, asks the engine, and writes
   nothing (no state, no lock file, no journal resolution).
 * :func:`import_agent`, :func:`move_agent`, :func:`forget_agent` and
@@ -21,6 +22,7 @@ from reconciler.models.liveness import unmanaged_agents
 from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 from reconciler.state.edits import drop_record, move_record, unprotect_record
+from reconciler.status import StatusReport, build_status
 
 if TYPE_CHECKING:
     from reconciler.engine import EngineClient, RetryEvent
@@ -52,6 +54,29 @@ async def check_drift(
         desired,
         state,
         live,
+        now=project.clock(),
+        app_id=settings.app_id,
+        engine=settings.engine_label,
+        environment=settings.environment or "",
+    )
+
+
+async def check_status(
+    project: Project, *, on_retry: Callable[[RetryEvent], None] | None = None
+) -> StatusReport:
+    """The live status of every managed resource (read-only, like :func:`check_drift`)."""
+    from reconciler.project.connect import engine_client
+
+    settings = project.settings
+    project.require_credentials("status (asking the engine)")
+    desired = project.load_desired(allow_unset=True)
+    state = project.store.load()
+    async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
+        live = await drift_live(c, desired, state, project.clock())
+    return build_status(
+        state,
+        live,
+        managed_channels(desired, state),
         now=project.clock(),
         app_id=settings.app_id,
         engine=settings.engine_label,

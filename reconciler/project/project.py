@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.errors import PlanError, SettingsError, StalePlanError
 from reconciler.manifests import load_desired, load_settings
+from reconciler.manifests.settings import environ_for
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
 from reconciler.models.settings import is_sandbox
@@ -81,16 +82,31 @@ class Project:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
-        self.environ = environ
+        self.process_environ = environ
+        """The process environment as given."""
+        self.environ = environ_for(settings.variables, environ)
+        """The process environment as the project's environment sees it (its variables)."""
         self.clock = clock
         self.backend = open_backend(settings, environ)
         self.store = self.backend.store
 
     @classmethod
-    def open(cls, directory: Path, config: Path | None, environ: Mapping[str, str]) -> Project:
-        """The project in ``directory``; refuses (writing nothing) a directory that is not one."""
+    def open(
+        cls,
+        directory: Path,
+        config: Path | None,
+        environ: Mapping[str, str],
+        environment: str | None = None,
+    ) -> Project:
+        """The project in ``directory`` as ``environment`` sees it; refuses (writing nothing) a
+        directory that is not one."""
         require_project(directory, config)
-        return cls(load_settings(directory, config, environ), environ)
+        return cls(load_settings(directory, config, environ, environment), environ)
+
+    def use_settings(self, settings: Settings) -> None:
+        """Work with ``settings`` from now on (re-read ones: a watch's next run)."""
+        self.settings = settings
+        self.environ = environ_for(settings.variables, self.process_environ)
 
     def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
         return load_desired(self.settings, self.environ, allow_unset=allow_unset)
@@ -106,15 +122,22 @@ class Project:
         self.settings.refuse_placeholders()
 
     def _options(
-        self, targets: tuple[str, ...], replace: tuple[str, ...], destroy: bool, force: bool
+        self,
+        targets: tuple[str, ...],
+        replace: tuple[str, ...],
+        destroy: bool,
+        force: bool,
+        excludes: tuple[str, ...] = (),
     ) -> PlanOptions:
         return PlanOptions(
             app_id=self.settings.app_id,
             engine=self.settings.engine_label,
+            environment=self.settings.environment or "",
             max_concurrent_agents=self.settings.max_concurrent_agents,
             token_renewal_window_s=self.settings.token_renewal_window_s,
             rotate_before_cap_s=self.settings.rotate_before_cap_s,
             targets=targets,
+            excludes=excludes,
             replace=replace,
             destroy=destroy,
             force=force,
@@ -126,6 +149,7 @@ class Project:
         *,
         refresh: bool | None = None,
         targets: tuple[str, ...] = (),
+        excludes: tuple[str, ...] = (),
         replace: tuple[str, ...] = (),
         destroy: bool = False,
         force: bool = False,
@@ -175,7 +199,7 @@ class Project:
         )
         desired, state, live = inputs.desired, inputs.state, inputs.live
         journal, adopted = inputs.journal, inputs.adopted
-        options = self._options(targets, replace, destroy, force)
+        options = self._options(targets, replace, destroy, force, excludes)
         if journal or adopted:
             options = replace_options(
                 options, warnings=(*options.warnings, *journal), adopted=adopted
@@ -205,6 +229,14 @@ class Project:
         desired agent the check computed (for :meth:`apply`).
         """
         plan = saved.plan
+        environment = self.settings.environment or ""
+        if plan.environment != environment:
+            made = f"environment {plan.environment}" if plan.environment else "no environment"
+            used = f"--env {environment}" if environment else "no environment"
+            raise PlanError(
+                f"the plan was made for {made} (app {plan.app_id}), this run uses {used} "
+                f"(app {self.settings.app_id}); plan again with the environment to apply"
+            )
         if plan.app_id and plan.app_id != self.settings.app_id:
             raise PlanError(
                 f"the plan was made for app {plan.app_id}, this project uses {self.settings.app_id}"
@@ -255,8 +287,13 @@ class Project:
         saved: bool = False,
         listing: ActiveListing | None = None,
         views: Mapping[str, DesiredView] | None = None,
+        wait_s: float | None = None,
     ) -> tuple[ApplyResult, StateDoc]:
         """Carry out ``plan`` (the caller holds the lock).
+
+        ``wait_s``: then wait up to that long until every agent started is up, read from the
+        engine's list (:func:`reconciler.apply.readiness.wait_until_up`); None: the join's
+        answer is enough.
 
         ``saved``: the plan comes from a file (checked with :meth:`check_saved_plan`); before
         anything is done, the engine is asked whether the recorded agent of every name it
@@ -301,7 +338,12 @@ class Project:
                 active_listing=listing,
             )
             with self.store.write_log():
-                return await apply_plan(plan, desired, state, ctx, views)
+                result, doc = await apply_plan(plan, desired, state, ctx, views)
+            if wait_s is not None and not result.interrupted:
+                from reconciler.apply.readiness import wait_until_up
+
+                await wait_until_up(ctx, result, wait_s)
+            return result, doc
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from reconciler.diff.normalize import PROPERTY_DEFAULTS
 from reconciler.models import AgentPlan, FieldChange, Plan
 from reconciler.render.created import CreatedField, created_fields
 from reconciler.render.values import clip_pair, compact, has_multiline, line_diff
@@ -100,7 +101,10 @@ def target_line(plan: Plan) -> list[str]:
     parts = [f"Engine: {plan.engine or '(unknown)'}"]
     if plan.app_id:
         parts.append(f"app {plan.app_id}")
-    return [", ".join(parts)]
+    line = ", ".join(parts)
+    if plan.environment:
+        line = f"Environment: {plan.environment}; {line[0].lower()}{line[1:]}"
+    return [line]
 
 
 def refresh_note(plan: Plan) -> str:
@@ -122,6 +126,11 @@ def scope_notes(plan: Plan) -> list[str]:
         notes.append(
             "Targeted plan: only " + ", ".join(plan.targets) + " considered; "
             "other agents are left as they are."
+        )
+    if plan.excluded:
+        notes.append(
+            "Excluded: " + ", ".join(plan.excluded) + " (--exclude), with the resources that "
+            "depend on them; left as they are."
         )
     if plan.summary.restart > 1:
         width = min(plan.max_unavailable, plan.summary.restart)
@@ -224,15 +233,32 @@ def change_view(change: FieldChange, action: str) -> ChangeView:
     )
 
 
-def agent_change_views(agent: AgentPlan) -> Iterator[ChangeView]:
+def agent_change_views(agent: AgentPlan, *, defaults: bool = True) -> Iterator[ChangeView]:
     """What a reviewer sees of ``agent``, ready to lay out: its changes, or every attribute of a
-    new agent (listed from its spec, with no :class:`FieldChange` per attribute)."""
+    new agent (listed from its spec, with no :class:`FieldChange` per attribute); without
+    ``defaults``, a new agent's attributes that hold the engine's default are left out."""
     if agent.create_spec is None:
         for change in agent.changes:
             yield change_view(change, agent.action)
         return
+    hidden = set() if defaults else default_paths(agent)
     for field in created_fields(agent.create_spec):
-        yield created_view(field)
+        if field.text not in hidden:
+            yield created_view(field)
+
+
+def default_paths(agent: AgentPlan) -> set[str]:
+    """The attributes of a new agent that hold the value the engine fills in when a manifest
+    leaves them out (``properties.enable_string_uid = false``): not what the manifest says."""
+    spec = agent.create_spec or {}
+    props = spec.get("properties")
+    if not isinstance(props, dict):
+        return set()
+    return {
+        f"properties.{key}"
+        for key, default in PROPERTY_DEFAULTS.items()
+        if key in props and props[key] == default and type(props[key]) is type(default)
+    }
 
 
 def created_view(field: CreatedField) -> ChangeView:

@@ -34,6 +34,8 @@ def drift_summary_line(report: DriftReport) -> str:
 def render_drift_text(report: DriftReport) -> str:
     """The report for a terminal: a header, unexpected then expected items, the summary."""
     header = f"Drift of app {report.app_id or '(unset)'} on {report.engine or '(unset)'}"
+    if report.environment:
+        header = f"Drift of environment {report.environment}: {header[len('Drift of ') :]}"
     lines = [printable(header)]
     for title, items in (
         ("Unexpected drift", report.unexpected),
@@ -57,7 +59,9 @@ def render_drift_markdown(report: DriftReport) -> str:
     """The report as GitHub-flavoured markdown (an issue body or a job's step summary)."""
     title = "Unexpected drift" if report.has_unexpected else "No unexpected drift"
     out = [
-        f"## {title} in app `{report.app_id or '(unset)'}`",
+        f"## {title} in "
+        + (f"environment `{report.environment}`, " if report.environment else "")
+        + f"app `{report.app_id or '(unset)'}`",
         "",
         f"{drift_summary_line(report)} Engine: `{report.engine or '(unset)'}`, checked "
         f"{iso_utc(report.checked_at)}.",
@@ -102,6 +106,7 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
         "format_version": DRIFT_FORMAT_VERSION,
         "app_id": report.app_id,
         "engine": report.engine,
+        **({"environment": report.environment} if report.environment else {}),
         "lineage": report.lineage,
         "serial": report.serial,
         "checked_at": iso_utc(report.checked_at),

@@ -91,6 +91,8 @@ _RESOURCE = "resource:"
 def plan_marker(plan: Plan) -> str:
     """The hidden first line that identifies this project's plan comment."""
     key = plan.app_id or plan.lineage
+    if plan.environment:
+        key = f"{plan.environment}:{key}"
     return f"{MARKER_PREFIX}{_one_line(key)} -->"
 
 
@@ -135,6 +137,8 @@ def _index_row(agent: AgentPlan) -> str:
 
 def _head(plan: Plan, budget: int) -> list[str]:
     title = "### Reconciler plan"
+    if plan.environment:
+        title += f" of environment `{_one_line(plan.environment)}`"
     if plan.app_id:
         title += f" for app `{_one_line(plan.app_id)}`"
     if plan.engine:
@@ -164,10 +168,12 @@ def _table(plan: Plan) -> str:
         counts[agent.action] += 1
     rows = ["| action | count |", "| :-- | --: |"]
     for action in _TABLE_ORDER:
+        if not counts[action]:
+            continue  # a row per action the plan has: no column of zeros to read past
         symbol = SYMBOLS[action].strip()
         label = f"`{symbol}` {_ACTION_LABELS[action]}" if symbol else _ACTION_LABELS[action]
         rows.append(f"| {label} | {counts[action]} |")
-    return "\n".join(rows)
+    return "\n".join(rows) if len(rows) > 2 else "_No agents declared or recorded._"
 
 
 def _interruption_line(plan: Plan, budget: int) -> str:

@@ -34,6 +34,7 @@ from reconciler.render.common import (
     ChangeView,
     agent_change_views,
     changed_agents,
+    default_paths,
     details,
     plan_summary_line,
     refresh_note,
@@ -79,18 +80,42 @@ class _Painter:
         return self(sign, color) if color else sign
 
 
-def render_text(plan: Plan, *, color: bool = False) -> str:
-    """The plan as terminal text, without a trailing newline. ANSI colour only when ``color``."""
+COMPACT_FROM = 20
+"""Plans acting on more agents than this are summarised (one line an agent) unless verbose."""
+
+
+def render_text(
+    plan: Plan, *, color: bool = False, verbose: bool = False, compact: bool | None = None
+) -> str:
+    """The plan as terminal text, without a trailing newline. ANSI colour only when ``color``.
+
+    By default a new agent lists what its manifest sets (the attributes that hold the engine's
+    default are left out), and a plan acting on more than :data:`COMPACT_FROM` agents (or any
+    plan with ``compact``) shows one line an agent: its action, name, channel and reason.
+    ``verbose`` shows everything, every agent in full.
+    """
     paint = _Painter(color)
     summary = paint(plan_summary_line(plan), "bold")
     lines = [*_error_banner(plan, paint), summary, "", *target_line(plan), refresh_note(plan)]
     lines.extend(scope_notes(plan))
     agents = changed_agents(plan)
+    short = not verbose and (compact if compact is not None else len(agents) > COMPACT_FROM)
     if agents:
         lines.extend(["", *_legend(agents, paint)])
-    for agent in agents:
+    if short and agents:
         lines.append("")
-        lines.extend(_agent_block(agent, paint))
+        lines.extend(_agent_line(agent, paint) for agent in agents)
+        lines.extend(["", f"({len(agents)} agents summarised: reconciler plan -v shows each "
+                          "change in full)"])  # fmt: skip
+    else:
+        hidden = 0
+        for agent in agents:
+            lines.append("")
+            lines.extend(_agent_block(agent, paint, defaults=verbose))
+            hidden += 0 if verbose else len(default_paths(agent))
+        if hidden:
+            lines.extend(["", "(new agents list what their manifests set; -v also lists the "
+                              "engine's defaults)"])  # fmt: skip
     if plan.resources:
         lines.extend(["", paint(resources_summary_line(plan), "bold")])
     for resource in changed_resources(plan):
@@ -98,6 +123,16 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.extend(_resource_block(resource, paint))
     lines.extend(["", summary])
     return "\n".join(lines)
+
+
+def _agent_line(agent: AgentPlan, paint: _Painter) -> str:
+    """One line of a summarised plan: symbol, name, details, reason."""
+    symbol = SYMBOLS[agent.action]
+    pad = " " * (3 - len(symbol))
+    extra = printable(details(agent))
+    reason = paint(f"# {printable(agent.reason)}", "dim")
+    name = printable(agent.name)
+    return "  ".join(part for part in (f"{pad}{paint.sign(symbol)} {name}", extra, reason) if part)
 
 
 def _error_banner(plan: Plan, paint: _Painter) -> list[str]:
@@ -126,7 +161,7 @@ def _legend(agents: list[AgentPlan], paint: _Painter) -> list[str]:
     return out
 
 
-def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
+def _agent_block(agent: AgentPlan, paint: _Painter, *, defaults: bool = True) -> list[str]:
     symbol = SYMBOLS[agent.action]
     pad = " " * (3 - len(symbol))
     name = printable(agent.name)
@@ -139,7 +174,7 @@ def _agent_block(agent: AgentPlan, paint: _Painter) -> list[str]:
         paint(f"  #   {printable(agent.reason)}", "dim"),
         header,
     ]
-    for view in agent_change_views(agent):
+    for view in agent_change_views(agent, defaults=defaults):
         out.extend(_change_lines(view, paint))
     return out
 

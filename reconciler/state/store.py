@@ -49,7 +49,7 @@ from uuid import uuid4
 
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, printable
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.safefile import read_regular
 from reconciler.state.binding import StateBinding
@@ -565,7 +565,7 @@ def _describe_validation(exc: PydanticValidationError) -> str:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     parts = []
     for err in errors[:_MAX_LISTED_PROBLEMS]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(document)"
+        loc = printable(".".join(str(p) for p in err["loc"])) or "(document)"
         parts.append(f"{loc}: {err['msg']}")
     more = len(errors) - _MAX_LISTED_PROBLEMS
     if more > 0:

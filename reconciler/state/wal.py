@@ -37,7 +37,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, printable
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.safefile import read_regular
 
@@ -297,7 +297,7 @@ def _apply(
 def _why(exc: Exception) -> str:
     if isinstance(exc, PydanticValidationError):
         first = exc.errors(include_url=False, include_input=False, include_context=False)[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(line)"
+        loc = printable(".".join(str(p) for p in first["loc"])) or "(line)"
         return f"not a valid change ({loc}: {first['msg']})"
     if isinstance(exc, KeyError):
         return f"refers to {exc.args[0]!r}, which is not there"

@@ -34,6 +34,7 @@ from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.errors import (
     ApplyError,
     EngineError,
+    EnvironmentChoiceError,
     PlanError,
     ReconcilerError,
     SettingsError,
@@ -41,6 +42,7 @@ from reconciler.errors import (
     ValidationError,
 )
 from reconciler.manifests import load_settings
+from reconciler.models import Settings
 from reconciler.project import Project
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
@@ -286,8 +288,18 @@ class Watcher:
 
     def _reload_settings(self) -> None:
         project = self.project
-        fresh = load_settings(self.options.directory, self.options.config, project.environ)
         old = project.settings
+        try:
+            fresh = load_settings(
+                self.options.directory,
+                self.options.config,
+                project.process_environ,
+                old.environment,
+            )
+        except EnvironmentChoiceError as exc:
+            if old.environment is not None or not exc.declared:
+                raise
+            fresh = self._same_environment(exc.declared)
         moved = fresh.state != old.state or (
             old.state_is_database and fresh.effective_state_key != old.effective_state_key
         )  # a local state has no key: only a database state moves with it
@@ -297,10 +309,41 @@ class Watcher:
                 f"{fresh.effective_state_key}); this watch keeps {old.state_shown} (key "
                 f"{old.effective_state_key}): restart it to use the new one"
             )
-        project.settings = fresh
+        project.use_settings(fresh)
         # The App ID or the engine may have changed: the state is checked against the new ones
         # (a state of another App ID or engine is refused, as by every command).
         project.store.binding = StateBinding.of(fresh)
+
+    def _same_environment(self, declared: tuple[str, ...]) -> Settings:
+        """The declared environment that is what this watch works on (same engine, App ID and
+        state), once environments were added to the settings while it ran (see
+        docs/environments.md): it keeps working, on that environment, without a restart."""
+        project, old = self.project, self.project.settings
+        options = self.options
+        for name in declared:
+            try:
+                fresh = load_settings(
+                    options.directory, options.config, project.process_environ, name
+                )
+            except ReconcilerError:
+                continue
+            if (fresh.engine, fresh.app_id, fresh.state, fresh.effective_state_key) == (
+                old.engine,
+                old.app_id,
+                old.state,
+                old.effective_state_key,
+            ):
+                log(
+                    logging.INFO,
+                    "settings.environment",
+                    f"the settings declare environments now; this watch works on {name} "
+                    "(the same engine, App ID and state)",
+                )
+                return fresh
+        raise SettingsError(
+            f"the settings declare the environments {', '.join(declared)} now, none of them with "
+            f"this watch's engine, App ID and state ({old.state_shown}); restart it with --env"
+        )
 
     def _log_heal_only(self, split: HealSplit) -> None:
         """Log and count what --heal-only held back; log what it healed with a recorded spec."""

@@ -23,7 +23,7 @@ MANIFEST = MANIFEST_TEMPLATE.replace("properties:", "token: auto\nproperties:", 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
+    shutil.copy(ROOT / "tests" / "single_environment.yaml", tmp_path / "reconciler.yaml")
     (tmp_path / "agents.d").mkdir()
     for i in range(N):
         name = f"agent-{i}"

@@ -140,7 +140,7 @@ class ActionRun:
 def project(tmp_path: Path) -> Path:
     directory = tmp_path / "project"
     directory.mkdir()
-    shutil.copy(ROOT / "reconciler.yaml", directory)
+    shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
     shutil.copytree(ROOT / "agents.d", directory / "agents.d")
     return directory
 
@@ -224,3 +224,40 @@ def test_action_validates_without_secrets_for_a_fork(project: Path, tmp_path: Pa
     (project / "agents.d" / "broken.yaml").write_text("name: Broken Name\nproperties: {}\n")
     code, out = run(command="validate", directory=str(project))
     assert (code, out["exit_code"]) == (1, "1")
+
+
+@pytest.mark.slow
+def test_action_plans_every_environment_then_promotes_staging_then_production(
+    project: Path, tmp_path: Path
+) -> None:
+    shutil.copy(ROOT / "reconciler.yaml", project / "reconciler.yaml")  # staging and prod
+    run = ActionRun(tmp_path / "runner")
+
+    code, out = run(command="plan", environment="all", directory=str(project))
+    assert (code, out["exit_code"], out["has_changes"]) == (0, "2", "true")
+    plans = Path(out["plan_path"])
+    assert sorted(p.name for p in plans.iterdir()) == ["prod.plan", "staging.plan"]
+    comment = Path(out["markdown_path"]).read_text()
+    assert comment.startswith("<!-- reconciler-plan:environments:staging,prod -->")
+    assert comment.count("<summary><b>") == 2
+
+    reviewed = tmp_path / "reviewed"
+    shutil.copytree(plans, reviewed)
+    code, out = run(
+        command="apply", environment="staging", directory=str(project),
+        plan_file=str(reviewed), **LOCAL,
+    )  # fmt: skip
+    assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "true")
+    assert not (project / "state" / "prod.json").exists()
+
+    code, out = run(command="plan", environment="all", directory=str(project))
+    assert (code, out["exit_code"]) == (0, "2")  # prod still to do
+    code, out = run(
+        command="apply", environment="prod", directory=str(project),
+        plan_file=str(reviewed), **LOCAL,
+    )  # fmt: skip
+    assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "true")
+    code, out = run(command="plan", environment="all", directory=str(project))
+    assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "false")
+    code, out = run(command="drift", environment="prod", directory=str(project))
+    assert (code, out["exit_code"]) == (0, "0")

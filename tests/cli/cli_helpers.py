@@ -31,7 +31,7 @@ def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 
 def copy_example(directory: Path) -> Path:
     """The example project (reconciler.yaml and agents.d/) copied into ``directory``."""
-    shutil.copy(REPO / "reconciler.yaml", directory)
+    shutil.copy(REPO / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
     shutil.copytree(REPO / "agents.d", directory / "agents.d")
     return directory
 

@@ -26,7 +26,7 @@ class OpsProject:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
         shutil.copytree(ROOT / "agents.d", directory / "agents.d")
-        shutil.copy(ROOT / "reconciler.yaml", directory / "reconciler.yaml")
+        shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
         self._world: World | None = None
 
     @property

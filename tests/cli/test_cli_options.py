@@ -8,6 +8,7 @@ must succeed (or, for a command that cannot succeed here, be refused exactly as 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,14 @@ APPLIED_FIRST = {("destroy",), ("state", "show")}
 """Commands that need agents in state to have anything to act on."""
 NAME_VALUES = {
     "--target": AGENT,
+    "--exclude": AGENT,
     "--replace": AGENT,
     "--listen": "127.0.0.1:0",
     "--webhook": "http://127.0.0.1:9108/ncs",
     "--action": "example-org/reconciler@v0.1.0",
+    "--env": "staging",
 }
+ROOT = Path(__file__).resolve().parents[2]
 REFUSES_HERE = {("state", "where", "--require-database"): "the state is a local file"}
 """Options that make a command refuse, by design, on the example project (local state): the
 option is accepted, and the refusal is the one it exists for."""
@@ -112,7 +116,18 @@ def test_every_option_shown_in_help_is_accepted(
         served.append(watcher)
 
     monkeypatch.setattr("reconciler.watch.controller.Watcher.run_with_signals", one_watch)
+
+    # `status --watch` refreshes until Ctrl-C: the first pause is interrupted.
+    def interrupted(_seconds: float) -> None:
+        served.append("status")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("reconciler.cli.status.pause", interrupted)
     project = example_project(tmp_path / "project")
+    if opt == "--env":  # the example's own settings, which declare staging and prod; the
+        # runs without the option choose the same environment by RECONCILER_ENV
+        shutil.copy(ROOT / "reconciler.yaml", project / "reconciler.yaml")
+        monkeypatch.setenv("RECONCILER_ENV", "staging")
     monkeypatch.chdir(project)
     command = dict(commands())[path]
     if path in APPLIED_FIRST:
@@ -137,6 +152,7 @@ def test_every_option_shown_in_help_is_accepted(
     else:
         assert "Error" not in result.stderr, result
     assert path not in (("sandbox", "serve"), ("watch",)) or served
+    assert (path, opt) != (("status",), "--watch") or served
 
 
 def test_destroy_shows_no_replace_option() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def test_every_command_help_has_examples_exit_codes_and_the_environment(path: li
     assert result.exit_code == 0, result.output
     assert "Example" in result.output
     assert "Exit codes:" in result.output
-    for variable in ("RECONCILER_ENGINE", "RECONCILER_LOG", "RECONCILER_DEBUG", "NO_COLOR"):
+    for variable in ("RECONCILER_DEBUG", "NO_COLOR", "reconciler help environment"):
         assert variable in result.output
     for option in ("-C, --directory", "-v, --verbose", "--no-color"):
         assert option in result.output
@@ -129,3 +130,42 @@ def test_target_and_replace_complete_agent_names_from_the_manifests(
         [sys.executable, "-m", "reconciler"], env=env, capture_output=True, text=True, check=False
     )
     assert result.stdout.split() == ["plain,sales-en", "plain,support-en"]
+
+
+@pytest.mark.parametrize(
+    ("path", "reads", "does_not_read"),
+    [
+        (["plan"], ["AGORA_CUSTOMER_SECRET", "RECONCILER_LOG", "RECONCILER_TIMEOUT"], []),
+        (["state", "list"], ["RECONCILER_ENGINE"], ["AGORA_CUSTOMER_SECRET", "RECONCILER_LOG"]),
+        (["validate"], ["RECONCILER_WORKERS"], ["AGORA_CUSTOMER_SECRET", "RECONCILER_TIMEOUT"]),
+        (["schema"], [], ["RECONCILER_ENGINE", "AGORA_APP_ID", "RECONCILER_WORKERS"]),
+    ],
+)
+def test_a_command_help_lists_only_the_environment_it_reads(
+    path: list[str], reads: list[str], does_not_read: list[str]
+) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    environment = result.output.split("Environment:")[1]
+    for variable in reads:
+        assert variable in environment
+    for variable in does_not_read:
+        assert variable not in environment
+
+
+def test_help_environment_lists_every_variable_the_tool_reads() -> None:
+    result = CliRunner().invoke(cli, ["help", "environment"])
+    assert result.exit_code == 0
+    source = "\n".join(p.read_text() for p in (REPO / "reconciler").rglob("*.py"))
+    # RECONCILER_ACTION_REF is a placeholder `reconciler init` fills in a workflow, not a variable
+    not_variables = {"AGORA_API", "RECONCILER_ACTION_REF"}
+    read = set(re.findall(r'"((?:RECONCILER|AGORA)_[A-Z_]+)"', source)) - not_variables
+    assert read, "the scan found no variable"
+    for variable in sorted(read):
+        assert variable in result.output
+
+
+def test_help_of_a_command_is_its_own_help() -> None:
+    assert (
+        CliRunner().invoke(cli, ["help", "validate"]).output.splitlines()[2:]
+        == CliRunner().invoke(cli, ["validate", "--help"]).output.splitlines()[2:]
+    )

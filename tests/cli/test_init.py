@@ -55,13 +55,17 @@ def test_init_in_an_empty_directory_gives_a_project_that_plans_and_applies_unedi
         assert (project / path).is_file(), path
         assert f"created  {path}" in created.stdout
 
-    assert _reconciler("validate", cwd=project).stdout == "1 agent valid\n"
-    plan = _reconciler("plan", "--detailed-exitcode", cwd=project)
+    assert _reconciler("validate", cwd=project).stdout == (
+        "1 agent valid in staging\n1 agent valid in production\n"
+    )
+    plan = _reconciler("plan", "--env", "all", "--detailed-exitcode", cwd=project)
     assert plan.returncode == 2, plan.stderr
-    assert "Plan: 1 to start; 0 unchanged." in plan.stdout
-    applied = _reconciler("apply", "--auto-approve", cwd=project)
-    assert applied.returncode == 0, applied.stderr
-    assert _reconciler("plan", "--detailed-exitcode", cwd=project).returncode == 0
+    assert plan.stdout.count("Plan: 1 to start; 0 unchanged.") == 4  # head and foot of each
+    for environment in ("staging", "production"):
+        applied = _reconciler("--env", environment, "apply", "--auto-approve", cwd=project)
+        assert applied.returncode == 0, applied.stderr
+    again = _reconciler("plan", "--env", "all", "--detailed-exitcode", cwd=project)
+    assert again.returncode == 0, again.stdout
 
 
 def test_init_never_overwrites_an_existing_file(tmp_path: Path) -> None:

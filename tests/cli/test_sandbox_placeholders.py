@@ -74,7 +74,7 @@ def _environment(url: str, **changes: str | None) -> dict[str, str | None]:
 
 def _example(directory: Path) -> Path:
     directory.mkdir()
-    shutil.copy(REPO / "reconciler.yaml", directory)
+    shutil.copy(REPO / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
     shutil.copytree(REPO / "agents.d", directory / "agents.d")
     return directory
 
@@ -127,13 +127,13 @@ def test_the_scaffold_against_a_real_engine_names_each_unset_secret_before_any_c
     served, counting = engine
     project = _scaffold(tmp_path / "project")
     env = _environment(served.url, **{missing: None})
-    result = run_cli("-C", str(project), "apply", "--auto-approve", env=env)
+    result = run_cli("-C", str(project), "--env", "staging", "apply", "--auto-approve", env=env)
     assert result.code == 1, str(result)
     assert f"environment variable '{missing}' is not set" in result.stderr, str(result)
     file = "reconciler.yaml:" if missing == "AGORA_APP_CERTIFICATE" else "agents.d/assistant.yaml:"
     assert file in result.stderr
     assert counting.requests == 0
-    assert not (project / "state" / "agents.json").exists()
+    assert not (project / "state" / "staging.json").exists()
 
 
 def test_the_scaffold_against_a_real_engine_works_with_its_secrets_set(
@@ -141,6 +141,7 @@ def test_the_scaffold_against_a_real_engine_works_with_its_secrets_set(
 ) -> None:
     served, _ = engine
     project = _scaffold(tmp_path / "project")
-    result = run_cli("-C", str(project), "apply", "--auto-approve", env=_environment(served.url))
+    env = _environment(served.url)
+    result = run_cli("-C", str(project), "--env", "staging", "apply", "--auto-approve", env=env)
     assert result.code == 0, str(result)
     assert "1 started" in result.stdout

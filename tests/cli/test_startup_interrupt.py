@@ -74,7 +74,7 @@ def project(tmp_path: Path) -> Path:
     directory = tmp_path / "project"
     directory.mkdir()
     shutil.copytree(ROOT / "agents.d", directory / "agents.d")
-    shutil.copy(ROOT / "reconciler.yaml", directory / "reconciler.yaml")
+    shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
     return directory
 
 

@@ -191,7 +191,7 @@ class Project:
         self.env: dict[str, str] = base_env()
         self.results: list[Result] = []
         shutil.copytree(ROOT / "agents.d", directory / "agents.d")
-        shutil.copy(ROOT / "reconciler.yaml", directory / "reconciler.yaml")
+        shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
         self.set_setting("engine", sandbox.url)
 
     # files

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import time
@@ -19,6 +20,7 @@ import jsonschema
 import pytest
 
 from tests.e2e.e2e_helpers import SECRETS, Project, Sandbox, leaks
+from tests.terminal import EXITED, Terminal
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "docs" / "apply-events.schema.json").read_text()
@@ -52,7 +54,7 @@ def test_a_long_stop_prints_begin_still_running_and_done_lines_in_a_ci_log(
     assert "\x1b[" not in result.stdout + result.stderr  # no bar or colour in a pipe
 
 
-def test_on_a_terminal_a_progress_bar_moves_with_the_engine_calls(
+def test_on_a_terminal_a_progress_bar_counts_actions_a_restart_being_one(
     project: Project, sandbox: Sandbox
 ) -> None:
     _applied_with_slow_stops(project, sandbox)
@@ -86,9 +88,9 @@ def test_on_a_terminal_a_progress_bar_moves_with_the_engine_calls(
     assert process.returncode == 0, text
     assert "concierge: stopping for restart..." in text
     assert "concierge: still stopping for restart... [10s elapsed]" in text
-    assert "[------------------------------] 0/2 calls" in text
-    assert "[###############---------------] 1/2 calls" in text  # the stop half of the restart
-    assert "[##############################] 2/2 calls" in text
+    assert "[------------------------] 0/1 actions  1 in flight" in text
+    assert "1/2" not in text  # the stop half of the restart is not an action of its own
+    assert "[########################] 1/1 actions" in text
     assert "\x1b[3" not in text  # NO_COLOR removes colour, not progress
 
 
@@ -103,7 +105,7 @@ def test_apply_format_json_is_one_schema_valid_event_per_line(
         jsonschema.validate(event, SCHEMA)
     kinds = [e["type"] for e in events]
     assert kinds[0] == "apply_start" and kinds[-1] == "summary"
-    assert {"action_begin", "action_progress", "action_complete"} <= set(kinds)
+    assert {"action_begin", "action_answered", "action_progress", "action_complete"} <= set(kinds)
     start = events[0]
     assert {(a["name"], a["action"]) for a in start["actions"]} == {
         ("concierge", "restart"),
@@ -125,3 +127,28 @@ def test_apply_format_json_needs_auto_approve(project: Project, sandbox: Sandbox
     refused = project.ok("apply", "--format", "json", code=1)
     assert "--format json needs --auto-approve" in refused.stderr
     assert refused.stdout == ""
+
+
+def test_the_bar_shows_retries_as_they_happen_elapsed_time_and_an_eta(
+    project: Project, sandbox: Sandbox
+) -> None:
+    # The first three joins are answered 503 with Retry-After: 2 (waits of 2 s each).
+    sandbox.add_fault(route="join", status=503, retry_after_s=2, times=3)
+    terminal = Terminal(
+        # --no-wait: an action is done when its start is recorded (with the wait, it is done
+        # once RUNNING, after every join, so none would be done while sales-en retries)
+        project.command("apply", "--auto-approve", "--no-wait"),
+        cwd=project.dir,
+        env={**project.env, "NO_COLOR": "1"},
+    )
+    try:
+        during = terminal.wait_for(lambda s: "retrying: HTTP 503" in s)
+        bar = during.splitlines()[-1]
+        assert re.match(r"^\[[#-]{24}\] [0-2]/3 actions  [1-3] in flight  [1-3] retrying: "
+                        r"HTTP 503  elapsed \d:\d\d(  ETA \d:\d\d)?$", bar), bar  # fmt: skip
+        after = terminal.wait_for(lambda s: EXITED in s)
+        assert "[exit 0]" in after
+        assert "Apply complete: 3 started." in after
+        assert "actions" not in after  # the bar is gone once the run ends
+    finally:
+        terminal.close()

@@ -73,6 +73,9 @@ def test_validate_reports_every_broken_manifest_as_file_line_message(
         "(while parsing a flow sequence)",
         "  agents.d/sales-en.yaml:8: unknown key 'idle_timout' in properties, "
         "did you mean 'idle_timeout'?",
+        "      |",
+        "    8 |   idle_timout: 5",
+        "      |   ^",
     ]
     # plan and apply refuse the same way, before touching the engine.
     assert project.ok("apply", "--auto-approve", code=1).stderr == result.stderr

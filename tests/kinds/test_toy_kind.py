@@ -295,6 +295,34 @@ def test_target_of_a_delete_pulls_in_what_references_it_not_what_it_references(
     assert [(r.address, r.action) for r in child.resources] == [("Widget/child", "delete")]
 
 
+def test_exclude_leaves_out_a_resource_and_what_references_it(toy: Toy) -> None:
+    family = want(
+        widget("child", parent="parent"),
+        widget("parent", parent="root"),
+        widget("root"),
+        widget("other"),
+    )
+
+    plan = toy.plan(family, excludes=("Widget/parent",))
+
+    assert [r.address for r in plan.resources] == ["Widget/other", "Widget/root"]
+    assert plan.excluded == ("Widget/parent",)
+
+
+def test_exclude_of_a_delete_keeps_what_it_references(toy: Toy) -> None:
+    toy.apply(want(widget("child", parent="base"), widget("base"), widget("other")))
+
+    plan = toy.plan(want(widget("other")), excludes=("Widget/child",))
+
+    # child references base: base stays with it, neither is deleted
+    assert [(r.address, r.action) for r in plan.resources] == [("Widget/other", "no-op")]
+
+
+def test_exclude_of_a_name_no_resource_has_is_an_error(toy: Toy) -> None:
+    with pytest.raises(PlanError, match="--exclude names no agent in the manifests or state: "):
+        toy.plan(want(widget("other")), excludes=("Widget/nope",))
+
+
 def test_the_apply_summary_counts_resources_by_what_was_done(toy: Toy) -> None:
     toy.apply(want(widget("child", parent="base"), widget("base"), widget("gone")))
 

@@ -24,7 +24,7 @@ CLEAN_ENV: dict[str, str | None] = {
 def test_validate_prints_the_number_of_valid_agents() -> None:
     result = CliRunner().invoke(cli, ["-C", str(REPO), "validate"], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
-    assert result.output == "3 agents valid\n"
+    assert result.output == "3 agents valid in staging\n3 agents valid in prod\n"
 
 
 def test_validate_fails_with_the_validation_error() -> None:
@@ -54,7 +54,7 @@ def test_main_validate_exits_0_on_the_example(
     with pytest.raises(SystemExit) as exited:
         main(["-C", str(REPO), "validate"])
     assert exited.value.code == 0
-    assert capsys.readouterr() == ("3 agents valid\n", "")
+    assert capsys.readouterr() == ("3 agents valid in staging\n3 agents valid in prod\n", "")
 
 
 def test_validate_reports_settings_problems_too(tmp_path: Path) -> None:
@@ -113,8 +113,9 @@ def test_every_example_manifest_points_editors_at_the_schema() -> None:
 
 def test_the_example_project_needs_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     environ = {k: v for k, v in os.environ.items() if k not in (*EXAMPLE_VARS, *CLEAN_ENV)}
-    settings = load_settings(REPO, None, environ)
-    assert settings.engine == "sandbox"
+    for environment in ("staging", "prod"):
+        assert load_settings(REPO, None, environ, environment).engine == "sandbox"
+    settings = load_settings(REPO, None, environ, "staging")
     desired = load_desired(settings, environ)
     assert sorted(desired.agents) == ["concierge", "sales-en", "support-en"]
     assert {a.token_mode for a in desired.agents.values()} == {"auto"}

@@ -240,7 +240,7 @@ def test_a_chmod_000_directory_stops_validate_and_plan_without_root(tmp_path: Pa
     try:
         os.chmod(base, 0o755)
         project.mkdir()
-        shutil.copy(REPO / "reconciler.yaml", project)
+        shutil.copy(REPO / "tests" / "single_environment.yaml", project / "reconciler.yaml")
         shutil.copytree(REPO / "agents.d", project / "agents.d")
         team = project / "agents.d" / "team"
         team.mkdir()

@@ -26,7 +26,7 @@ def test_a_duplicate_key_is_an_error_at_its_second_line(project: Project) -> Non
 def test_a_duplicate_key_in_a_flow_mapping_is_found_too() -> None:
     parsed = parse_yaml("a: {b: 1, b: 2}\n", "f.yaml")
     assert parsed.problems == [
-        Problem(Location("f.yaml", 1), "duplicate key 'b' (first at line 1)")
+        Problem(Location("f.yaml", 1, 11), "duplicate key 'b' (first at line 1)")
     ]
 
 

@@ -89,9 +89,9 @@ def test_json_lists_every_attribute_of_a_new_agent_as_added_secrets_without_valu
     assert SECRET not in render_json_text(plan_of(new_agent()))
 
 
-def test_a_new_agent_lists_the_same_attributes_in_text_and_json() -> None:
+def test_a_new_agent_lists_the_same_attributes_in_verbose_text_and_json() -> None:
     plan = plan_of(new_agent())
-    text = render_text(plan)
+    text = render_text(plan, verbose=True)
     for change in render_json(plan)["agents"][0]["changes"]:
         assert f"+ {change['path']} = " in text
     assert "+ properties.llm.api_key = (sensitive)" in text

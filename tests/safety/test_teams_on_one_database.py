@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def team(tmp_path: Path, key: str) -> Path:
     directory = tmp_path / key
     shutil.copytree(ROOT / "agents.d", directory / "agents.d")
-    settings = (ROOT / "reconciler.yaml").read_text(encoding="utf-8")
+    settings = (ROOT / "tests" / "single_environment.yaml").read_text(encoding="utf-8")
     settings = settings.replace("state: state/agents.json", "state: ${RECONCILER_STATE_URL}")
     shared = tmp_path / "engine.db"  # one engine for both teams
     settings += f"state_key: {key}\nsandbox_db: {shared}\n"

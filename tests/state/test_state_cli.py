@@ -87,7 +87,9 @@ def test_state_show_of_a_corrupt_file(project: Path, capsys: pytest.CaptureFixtu
     assert "is corrupt" in err
 
 
-def test_state_list(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_state_list_prints_a_header_row_and_one_row_per_record(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     doc = make_doc("support-en", "a")
     doc.agents["support-en"] = make_record("support-en", generation=12, started_at=1_795_000_000)
     doc.journal.append(
@@ -99,10 +101,27 @@ def test_state_list(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "-C", str(project), "state", "list")
     assert code == 0, err
     assert out.splitlines() == [
-        "a           AA          1   a           2026-09-21T14:13:20Z",
-        "support-en  ASUPPORTEN  12  support-en  2026-11-18T11:06:40Z",
+        "NAME        ID          GENERATION  CHANNEL     STARTED",
+        "a           AA          1           a           2026-09-21T14:13:20Z",
+        "support-en  ASUPPORTEN  12          support-en  2026-11-18T11:06:40Z",
     ]
     assert "1 engine call in flight" in err
+
+
+def test_state_list_format_json_lists_every_record(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = make_doc("support-en", "a")
+    LocalStateStore(_state_path(project)).write(doc)
+    code, out, err = run(capsys, "-C", str(project), "state", "list", "--format", "json")
+    assert code == 0, err
+    listed = json.loads(out)
+    assert listed["format_version"] == "1.0"
+    assert [(r["name"], r["kind"], r["id"]) for r in listed["resources"]] == [
+        ("a", "Agent", doc.agents["a"].agent_id),
+        ("support-en", "Agent", doc.agents["support-en"].agent_id),
+    ]
+    assert listed["journal_entries"] == 0
 
 
 def test_state_list_without_state(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -240,7 +240,9 @@ def test_read_only_commands_replay_a_killed_runs_log_and_write_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = Path(__file__).resolve().parents[2]
-    (tmp_path / "reconciler.yaml").write_bytes((root / "reconciler.yaml").read_bytes())
+    (tmp_path / "reconciler.yaml").write_bytes(
+        (root / "tests" / "single_environment.yaml").read_bytes()
+    )
     (tmp_path / "agents.d").mkdir()
     store = LocalStateStore(tmp_path / "state" / "agents.json", log_from_bytes=0)
     doc = store.write(make_doc("a"))

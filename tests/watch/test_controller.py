@@ -22,7 +22,7 @@ ENV = {"OPENAI_API_KEY": "sk-watch-test"}
 @pytest.fixture
 def directory(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "agents.d", tmp_path / "agents.d")
-    shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
+    shutil.copy(ROOT / "tests" / "single_environment.yaml", tmp_path / "reconciler.yaml")
     return tmp_path
 
 
@@ -143,6 +143,49 @@ def test_a_changed_state_location_is_refused_until_restart(directory: Path) -> N
     with pytest.raises(SettingsError, match="restart it"):
         asyncio.run(watcher.reconcile())
     assert _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") == 1
+
+
+def test_a_running_watch_keeps_working_when_environments_are_added(directory: Path) -> None:
+    """docs/environments.md: the running App ID and state become one environment unchanged;
+    a watch started before keeps healing it, as that environment, without a restart."""
+    watcher = _watcher(directory)
+    asyncio.run(watcher.reconcile())
+    before = {n: r.agent_id for n, r in watcher.project.store.load().agents.items()}
+    settings = directory / "reconciler.yaml"
+    text = settings.read_text(encoding="utf-8")
+    text = text.replace("app_id: ", "# app_id: ").replace("state: ", "# state: ")
+    settings.write_text(
+        text
+        + "environments:\n"
+        + "  staging:\n"
+        + '    app_id: "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"\n'
+        + "    state: state/staging.json\n"
+        + "  prod:\n"
+        + "    app_id: ${AGORA_APP_ID:-0123456789abcdef0123456789abcdef}\n"
+        + "    state: state/agents.json\n",
+        encoding="utf-8",
+    )
+    _add_manifest(directory, "support-de")
+    asyncio.run(watcher.reconcile())
+    assert watcher.project.settings.environment == "prod"
+    after = watcher.project.store.load().agents
+    assert {n: after[n].agent_id for n in before} == before
+    assert "support-de" in after
+    assert not (directory / "state" / "staging.json").exists()
+
+
+def test_a_running_watch_refuses_environments_none_of_which_is_its_own(directory: Path) -> None:
+    watcher = _watcher(directory)
+    asyncio.run(watcher.reconcile())
+    settings = directory / "reconciler.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8")
+        + "environments:\n  other:\n    app_id: '5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a'\n"
+        + "    state: state/other.json\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SettingsError, match="none of them with this watch's"):
+        asyncio.run(watcher.reconcile())
 
 
 def test_a_changed_app_id_is_refused_by_the_next_run_and_nothing_is_started(

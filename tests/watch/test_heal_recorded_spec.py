@@ -31,7 +31,7 @@ NEW_GREETING = "Hello from Acme support, what can I do for you?"
 @pytest.fixture
 def directory(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "agents.d", tmp_path / "agents.d")
-    shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
+    shutil.copy(ROOT / "tests" / "single_environment.yaml", tmp_path / "reconciler.yaml")
     return tmp_path
 
 

@@ -27,7 +27,7 @@ ENV = {"OPENAI_API_KEY": "sk-watch-test"}
 def _project_dir(tmp_path: Path, url: str, key: str = "") -> Path:
     directory = tmp_path / f"project{key}"
     shutil.copytree(ROOT / "agents.d", directory / "agents.d")
-    text = (ROOT / "reconciler.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "tests" / "single_environment.yaml").read_text(encoding="utf-8")
     text = text.replace("state: state/agents.json", f"state: {url}")
     if key:
         text += f"state_key: {key}\n"

@@ -1,0 +1,124 @@
+"""The source line of each located problem, for excerpts with a caret (as rustc prints them).
+
+:func:`with_excerpts` is called once, when a load fails: it reads each file a problem names
+(through :func:`reconciler.safefile.read_regular`, as the loader does), keeps the problem's line
+in :attr:`~reconciler.errors.Problem.source` and fills in a missing column: the first character
+of what the line declares (its key, or its item after ``- ``), where every problem about a key
+points.
+
+A secret written in a manifest must not reach an error message through its excerpt: the value of
+a secret-like key (:func:`reconciler.models.secrets.is_secret_key`) is replaced by
+:data:`HIDDEN`, and so is every line nested under one (a block scalar's lines, a list's items).
+Control characters are shown escaped, never sent to the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from reconciler.errors import Problem
+from reconciler.models.secrets import is_secret_key
+from reconciler.safefile import read_regular
+
+HIDDEN = "<hidden>"
+"""What an excerpt shows in place of a secret-like value."""
+MAX_EXCERPT_FILE_BYTES = 4 * 1024 * 1024
+"""Files larger than this get no excerpt (the problem is still reported)."""
+
+_KEY_LINE = re.compile(r"^(?P<lead>\s*(?:-\s+)*)(?P<key>[^\s#:][^:#]*?)\s*:(?:\s|$)")
+_ANY_KEY = re.compile(r"(?P<key>[\w.\-]+)[\"']?\s*:(?:\s|$)")
+_PATH_AT_START = re.compile(r"^(?:[\w\-]+(?:\[\d+\])?\.)*([\w\-]+)(?:\[\d+\])?:")
+_QUOTED = re.compile(r"'([\w\-]+)'")
+_LEAD = re.compile(r"^\s*(?:-(?:\s+|$))*")
+
+
+def with_excerpts(problems: Sequence[Problem], base: Path) -> list[Problem]:
+    """``problems`` with their source line (and a column where none was known); paths are
+    relative to ``base`` (the project directory) unless absolute."""
+    texts: dict[str, list[str] | None] = {}
+    out: list[Problem] = []
+    for problem in problems:
+        where = problem.location
+        if where.line <= 0:
+            out.append(problem)
+            continue
+        if where.path not in texts:
+            texts[where.path] = _lines(base / where.path)
+        lines = texts[where.path]
+        if lines is None or where.line > len(lines):
+            out.append(problem)
+            continue
+        raw = lines[where.line - 1]
+        column = where.column or _key_column(raw, problem.message) or _declared_column(raw)
+        shown = _masked(lines, where.line - 1)
+        out.append(replace(problem, location=replace(where, column=column), source=shown))
+    return out
+
+
+def _lines(path: Path) -> list[str] | None:
+    try:
+        raw, _ = read_regular(path, MAX_EXCERPT_FILE_BYTES)
+    except OSError:
+        return None
+    return raw.decode("utf-8", errors="replace").splitlines()
+
+
+def _key_column(line: str, message: str) -> int:
+    """1-based column of the key a message names (``properties.idle_timeout: ...``, ``'x'``)
+    when the line holds it, e.g. inside a flow mapping; 0 otherwise."""
+    named = [*_PATH_AT_START.findall(message), *_QUOTED.findall(message)]
+    for key in named:
+        found = re.search(rf"(?<![\w\-]){re.escape(key)}[\"']?\s*:(?:\s|$)", line)
+        if found:
+            return found.start() + 1
+    return 0
+
+
+def _declared_column(line: str) -> int:
+    """1-based column of what a line declares: after its indentation and any ``- `` marks."""
+    lead = _LEAD.match(line)
+    start = lead.end() if lead else 0
+    return start + 1 if start < len(line) else 0
+
+
+def _masked(lines: list[str], index: int) -> str:
+    """Line ``index``, its value hidden if it is under (or is) a secret-like key."""
+    line = lines[index]
+    for match in _ANY_KEY.finditer(line):  # a flow mapping may hold a secret mid-line
+        if is_secret_key(match.group("key")):
+            return line[: match.end()].rstrip() + " " + HIDDEN
+    if _under_secret(lines, index):
+        lead = _LEAD.match(line)
+        return (line[: lead.end()] if lead else "") + HIDDEN
+    return line
+
+
+def _under_secret(lines: list[str], index: int) -> bool:
+    """Whether line ``index`` is nested under a secret-like key (scanning up by indentation)."""
+    indent = _indent(lines[index])
+    for above in range(index - 1, -1, -1):
+        text = lines[above]
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        depth = _indent(text)
+        if depth >= indent:
+            continue
+        match = _KEY_LINE.match(text)
+        if match is None:
+            continue
+        if is_secret_key(match.group("key").strip("'\"")):
+            return True
+        indent = min(indent, depth)
+        if depth == 0:
+            return False
+    return False
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+__all__ = ["HIDDEN", "with_excerpts"]

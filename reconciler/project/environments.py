@@ -1,0 +1,43 @@
+"""Every environment of a project at once: ``plan --env all``.
+
+Environments are independent (each has its own settings, state and engine or App ID), so their
+plans are made concurrently, each exactly as ``plan --env NAME`` makes it; their engine calls
+overlap. The results keep the order in which ``reconciler.yaml`` declares the environments.
+A failure in one environment fails the whole (its problems name the environment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reconciler.project.project import Hooks, PlanOutcome, Project
+
+__all__ = ["open_environments", "plan_environments"]
+
+
+def open_environments(
+    directory: Path, config: Path | None, environ: Mapping[str, str], names: Sequence[str]
+) -> list[Project]:
+    """The project as each of ``names`` sees it (settings problems of every one raised)."""
+    return [Project.open(directory, config, environ, name) for name in names]
+
+
+async def plan_environments(
+    projects: Sequence[Project],
+    hooks_for: Callable[[Project], Hooks] | None = None,
+    **options: Any,
+) -> list[tuple[str, PlanOutcome]]:
+    """Plan every project concurrently (``options`` as :meth:`Project.plan` takes them)."""
+    outcomes = await asyncio.gather(
+        *(
+            project.plan(hooks=hooks_for(project) if hooks_for else None, **options)
+            for project in projects
+        )
+    )
+    return [
+        (project.settings.environment or "", outcome)
+        for project, outcome in zip(projects, outcomes, strict=True)
+    ]

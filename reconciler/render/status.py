@@ -1,0 +1,156 @@
+"""Renderers of ``reconciler status`` and ``state list``: a table with a header, and JSON.
+
+Names, ids, channels and the engine's words go through :func:`reconciler.errors.printable` (a
+control character in a name never reaches the terminal). Pure: text and dicts from a
+:class:`~reconciler.status.StatusReport` (or the state's records) and ``now``. Times in the
+table are relative (``2h03m`` up, token ``in 21h``); JSON gives them as UTC timestamps
+(``docs/status-format.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler.errors import printable
+from reconciler.models import AgentRecord
+from reconciler.status import StatusReport, StatusRow
+
+STATUS_FORMAT_VERSION = "1.0"
+"""Version of ``status --format json`` and ``state list --format json``."""
+
+STATUS_HEADER = ("NAME", "KIND", "ID", "CHANNEL", "STATUS", "UPTIME", "TOKEN", "REASON")
+STATE_LIST_HEADER = ("NAME", "ID", "GENERATION", "CHANNEL", "STARTED")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns aligned under a header; the last column is not padded."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [row[i].ljust(widths[i]) for i in range(len(widths))]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def duration(seconds: float) -> str:
+    """``45s``, ``12m05s``, ``3h07m``, ``2d04h``."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def status_text(report: StatusReport) -> str:
+    """The status table, and a line counting what is not running."""
+    now = report.checked_at
+    rows = [_cells(row, now) for row in report.rows]
+    if not rows:
+        return "No managed resources recorded in state."
+    down = sum(1 for row in report.rows if row.managed and row.reason)
+    unmanaged = sum(1 for row in report.rows if not row.managed)
+    managed = len(report.rows) - unmanaged
+    summary = f"{managed} managed, {managed - down} active, {down} not running"
+    if unmanaged:
+        summary += f", {unmanaged} unmanaged in managed channels"
+    return f"{table(STATUS_HEADER, rows)}\n\n{summary}."
+
+
+def _cells(row: StatusRow, now: float) -> tuple[str, ...]:
+    uptime = row.uptime_s(now)
+    return (
+        printable(row.name) if row.name else "-",
+        row.kind,
+        printable(row.id),
+        printable(row.channel),
+        printable(row.status),
+        duration(uptime) if uptime is not None else "-",
+        _token(row.token_expires_at, now),
+        printable(row.reason),
+    )
+
+
+def _token(expires_at: float | None, now: float) -> str:
+    if expires_at is None:
+        return "-"
+    left = expires_at - now
+    return f"in {duration(left)}" if left > 0 else "expired"
+
+
+def status_json(report: StatusReport) -> dict[str, Any]:
+    """``status --format json``: every row, times as UTC timestamps."""
+    return {
+        "format_version": STATUS_FORMAT_VERSION,
+        "checked_at": stamp(report.checked_at),
+        "app_id": report.app_id,
+        "engine": report.engine,
+        "resources": [
+            {
+                "name": row.name or None,
+                "kind": row.kind,
+                "id": row.id,
+                "channel": row.channel,
+                "status": row.status,
+                "reason": row.reason or None,
+                "managed": row.managed,
+                "started_at": stamp(row.started_at),
+                "uptime_s": _rounded(row.uptime_s(report.checked_at)),
+                "token_expires_at": stamp(row.token_expires_at),
+            }
+            for row in report.rows
+        ],
+    }
+
+
+def state_list_rows(records: Sequence[AgentRecord]) -> list[tuple[str, ...]]:
+    """The cells of ``state list``, one row a record."""
+    return [
+        (
+            printable(r.name),
+            printable(r.agent_id),
+            str(r.generation),
+            printable(r.channel),
+            stamp(r.started_at) or "-",
+        )
+        for r in records
+    ]
+
+
+def state_list_json(records: Sequence[AgentRecord], journal_entries: int) -> dict[str, Any]:
+    """``state list --format json``."""
+    return {
+        "format_version": STATUS_FORMAT_VERSION,
+        "resources": [
+            {
+                "name": r.name,
+                "kind": "Agent",
+                "id": r.agent_id,
+                "generation": r.generation,
+                "channel": r.channel,
+                "started_at": stamp(r.started_at),
+                "token_expires_at": stamp(r.token_expires_at),
+                "protect": r.protect,
+            }
+            for r in records
+        ],
+        "journal_entries": journal_entries,
+    }
+
+
+def stamp(when: float | None) -> str | None:
+    """A UTC timestamp (``2026-12-07T03:10:00Z``), ``<n> (not a date)`` if none matches."""
+    if when is None:
+        return None
+    try:
+        return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{when:g} (not a date)"
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

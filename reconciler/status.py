@@ -1,0 +1,100 @@
+"""``build_status``: the live view of every managed resource, pure (``reconciler status``).
+
+One row per record of the state, with what the engine reports for it now (``RUNNING``,
+``STARTING``, ``IDLE``, ``FAILED``, an exit with its reason, ``MISSING``), its uptime and its
+token's expiry, plus one row per active agent that nothing records in a managed channel
+(unmanaged). The exit reason comes from :mod:`reconciler.models.liveness`, as the plan and drift
+word it. No clock and no engine here: the caller passes the live status and ``now``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from reconciler.models import LiveStatus, StateDoc
+from reconciler.models.liveness import agent_exit, unmanaged_agents
+
+AGENT_KIND = "Agent"
+"""The kind of the resources the state records today (a running agent of the v2 engine)."""
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One resource as the engine reports it now."""
+
+    name: str
+    """The manifest's name; empty for an unmanaged agent."""
+    kind: str
+    id: str
+    channel: str
+    status: str
+    """The engine's status (``RUNNING``, ``STOPPED``, ...; ``MISSING`` when it does not know it)."""
+    reason: str = ""
+    """Why it is not running (``exited: idle timeout``), or ``unmanaged``."""
+    started_at: float | None = None
+    """When it started (the engine's start time, else the recorded one); None if unknown."""
+    token_expires_at: float | None = None
+    managed: bool = True
+
+    def uptime_s(self, now: float) -> float | None:
+        """Seconds it has been up at ``now`` (None unless it is active and its start known)."""
+        if self.started_at is None or self.reason:
+            return None
+        return max(0.0, now - self.started_at)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Every row, managed ones first by name, then the unmanaged ones by id."""
+
+    checked_at: float
+    rows: tuple[StatusRow, ...]
+    app_id: str = ""
+    engine: str = ""
+
+
+def build_status(
+    state: StateDoc,
+    live: LiveStatus,
+    channels: Collection[str],
+    *,
+    now: float,
+    app_id: str = "",
+    engine: str = "",
+) -> StatusReport:
+    """The status of every recorded resource and of the unmanaged agents in ``channels``."""
+    rows: list[StatusRow] = []
+    for name, record in sorted(state.agents.items()):
+        agent = live.agents.get(record.agent_id)
+        ended = agent_exit(record.agent_id, live)
+        started = float(agent.start_ts) if agent is not None and agent.start_ts else None
+        rows.append(
+            StatusRow(
+                name=name,
+                kind=AGENT_KIND,
+                id=record.agent_id,
+                channel=record.channel,
+                status=ended.status if ended else (agent.status if agent else "UNKNOWN"),
+                reason=ended.reason if ended else "",
+                started_at=started if started is not None else record.started_at,
+                token_expires_at=record.token_expires_at,
+            )
+        )
+    wanted = set(channels)
+    for agent in unmanaged_agents(state, live):
+        if agent.channel is None or agent.channel not in wanted:
+            continue
+        rows.append(
+            StatusRow(
+                name="",
+                kind=AGENT_KIND,
+                id=agent.agent_id,
+                channel=agent.channel,
+                status=agent.status,
+                reason="unmanaged: in a managed channel, recorded nowhere",
+                started_at=float(agent.start_ts) if agent.start_ts else None,
+                managed=False,
+            )
+        )
+    return StatusReport(checked_at=now, rows=tuple(rows), app_id=app_id, engine=engine)

@@ -1,0 +1,71 @@
+"""`reconciler sandbox serve` in a project: it reads reconciler.yaml and says how to reach it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.cli_helpers import example_project
+from tests.served import ServedSandbox
+
+pytestmark = pytest.mark.slow
+
+KEYS = {
+    "AGORA_APP_CERTIFICATE": "5a4d1c3b2e6f708192a3b4c5d6e7f809",
+    "OPENAI_API_KEY": "sk-test-openai",
+    "DEEPGRAM_API_KEY": "dg-test-deepgram",
+    "ELEVENLABS_API_KEY": "el-test-eleven",
+    "AZURE_TTS_KEY": "az-test-azure",
+}
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AGORA_", "RECONCILER_"))}
+
+
+def test_serve_in_a_project_prints_the_exports_that_make_plan_work_against_it(
+    tmp_path: Path,
+) -> None:
+    project = example_project(tmp_path / "proj")
+    log = tmp_path / "serve.log"
+    served = ServedSandbox(db="", env=_clean_env(), log=log, cwd=project)
+    try:
+        text = log.read_text()
+        assert "token auth: on, certificate from reconciler.yaml" in text
+        assert "Read reconciler.yaml" in text
+        exports = dict(re.findall(r"^  export (\w+)=(\S+)", text, re.MULTILINE))
+        assert exports["RECONCILER_ENGINE"] == served.url
+        # a sensitive ${VAR:-default} is a placeholder for engine: sandbox only: the secrets are
+        # exported for a served sandbox, as its printed note says
+        assert "export the variables your manifests read" in text
+        env = {**_clean_env(), **exports, **KEYS}
+        plan = subprocess.run(
+            [sys.executable, "-m", "reconciler", "plan", "--detailed-exitcode"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert plan.returncode == 2, plan.stderr  # changes: it reached the served engine
+        assert served.url in plan.stdout
+    finally:
+        served.stop()
+
+
+def test_serve_never_prints_a_customer_secret_taken_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    secret = "s3cr3t-value-never-shown"
+    env = {**_clean_env(), "AGORA_CUSTOMER_SECRET": secret}
+    log = tmp_path / "serve.log"
+    served = ServedSandbox(db="", env=env, log=log, cwd=tmp_path)
+    try:
+        text = log.read_text()
+        assert secret not in text
+        assert 'export AGORA_CUSTOMER_SECRET="$AGORA_CUSTOMER_SECRET"' in text
+        assert "token auth: off" in text  # outside a project, no certificate without the variable
+        assert "Read " not in text
+    finally:
+        served.stop()

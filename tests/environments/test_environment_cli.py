@@ -1,0 +1,107 @@
+"""The CLI's choice of environment, and ``validate`` across every environment at once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.inproc import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """The example project as committed: staging and prod on the embedded sandbox."""
+    shutil.copy(ROOT / "reconciler.yaml", tmp_path / "reconciler.yaml")
+    shutil.copytree(ROOT / "agents.d", tmp_path / "agents.d")
+    return tmp_path
+
+
+def test_validate_checks_every_environment(example: Path) -> None:
+    result = run_cli("-C", str(example), "validate")
+    assert result.code == 0, result
+    assert result.stdout.splitlines() == ["3 agents valid in staging", "3 agents valid in prod"]
+
+
+def test_validate_reports_a_problem_of_every_environment_once_and_one_of_some_tagged(
+    example: Path,
+) -> None:
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    support = example / "agents.d" / "concierge.yaml"
+    support.write_text(
+        support.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
+        encoding="utf-8",
+    )
+    result = run_cli("-C", str(example), "validate")
+    assert result.code == 1
+    lines = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert any(line.startswith("agents.d/sales-en.yaml:") and "[prod] " in line for line in lines)
+    support_lines = [line for line in lines if line.startswith("agents.d/concierge.yaml")]
+    assert len(support_lines) == 1 and "[" not in support_lines[0]
+    only_prod = run_cli("-C", str(example), "--env", "staging", "validate")
+    assert only_prod.code == 1 and "sales-en" not in only_prod.stderr
+
+
+def test_env_all_is_refused_by_a_command_that_works_on_one_environment(example: Path) -> None:
+    result = run_cli("-C", str(example), "--env", "all", "apply", "--auto-approve")
+    assert result.code == 1
+    assert "--env all is for plan and validate" in result.stderr
+    assert not (example / "state").exists()
+
+
+def test_a_saved_plan_covers_one_environment(example: Path, tmp_path: Path) -> None:
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--out", str(tmp_path / "p"))
+    assert result.code == 1 and "a saved plan covers one environment" in result.stderr
+    assert not (tmp_path / "p").exists()
+
+
+def test_reconciler_env_chooses_the_environment(example: Path) -> None:
+    result = run_cli("-C", str(example), "plan", "--no-refresh", env={"RECONCILER_ENV": "prod"})
+    assert result.code == 0, result
+    assert "Environment: prod; engine: sandbox (local emulator), app fedcba98" in result.stdout
+
+
+def test_state_drift_and_destroy_work_on_the_chosen_environment_only(example: Path) -> None:
+    def cli(*args: str) -> str:
+        result = run_cli("-C", str(example), *args)
+        assert result.code == 0, result
+        return result.stdout
+
+    def names(*args: str) -> list[str]:
+        return sorted(line.split()[0] for line in cli(*args).splitlines() if line.strip())
+
+    cli("--env", "staging", "apply", "--auto-approve")
+    cli("--env", "prod", "apply", "--auto-approve")
+    staging = names("--env", "staging", "state", "list")
+    assert staging == ["concierge", "sales-en", "support-en"]
+    assert names("state", "list", "--env", "prod") == staging
+    drift = cli("--env", "prod", "drift")
+    assert drift.startswith("Drift of environment prod: app fedcba9876543210fedcba9876543210")
+    assert "No drift" in drift
+    cli("--env", "staging", "destroy", "--auto-approve")
+    assert names("--env", "staging", "state", "list") == []
+    assert names("--env", "prod", "state", "list") == staging
+    assert run_cli("-C", str(example), "plan", "--env", "all", "--detailed-exitcode").code == 2
+    assert run_cli("-C", str(example), "--env", "prod", "plan", "--detailed-exitcode").code == 0
+
+
+def test_a_state_of_staging_used_by_prod_is_refused(example: Path) -> None:
+    """prod's settings pointed at staging's state by mistake: the state records staging's App
+    ID, so every command of prod refuses it and writes nothing."""
+    assert run_cli("-C", str(example), "--env", "staging", "apply", "--auto-approve").code == 0
+    settings = example / "reconciler.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(
+        text.replace("state: state/prod.json", "state: state/staging.json"), encoding="utf-8"
+    )
+    recorded = (example / "state" / "staging.json").read_bytes()
+    for command in (("plan",), ("apply", "--auto-approve"), ("drift",), ("state", "list")):
+        result = run_cli("-C", str(example), "--env", "prod", *command)
+        assert result.code != 0, result
+        assert "belongs to App ID 0123456789abcdef0123456789abcdef" in result.stderr, result
+    assert (example / "state" / "staging.json").read_bytes() == recorded

@@ -1,0 +1,109 @@
+"""The pull-request comment of several environments, as GitHub shows it (cmark-gfm): a summary
+table of environments x actions first, a collapsed section per environment, every changed agent
+of every environment named, within GitHub's 65,536 characters."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from reconciler.models import FieldChange, Plan
+from reconciler.render.environments import (
+    environments_marker,
+    render_json_environments_chunks,
+    render_markdown_environments,
+    render_text_environments,
+)
+from tests.render.render_plans import make_plan, restart, start, stop, update
+from tests.render.test_render_markdown_github import (
+    GITHUB_COMMENT_LIMIT,
+    _expand,
+    github_html,
+    tags_of,
+)
+
+pytest.importorskip("cmarkgfm", reason="pip install -e '.[test]' installs cmarkgfm")
+
+APPS = {
+    "staging": "5aa9e1a9e1a9e1a9e1a9e1a9e1a9e1a9",
+    "prod": "9d0d0d0d0d0d0d0d0d0d0d0d0d0d0d0d",
+    "eu": "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+}
+
+
+def _plan(environment: str, count: int, prompt_lines: int = 30) -> Plan:
+    agents = []
+    for i in range(count):
+        agent = (start, update, restart, stop)[i % 4](f"{environment}-voice-agent-{i:04d}")
+        if agent.action in ("update", "restart"):
+            old = "\n".join(f"rule {j}: answer politely" for j in range(prompt_lines))
+            change = FieldChange(
+                path="properties.llm.system_messages[0].content", before=old, after=old + "\nnew"
+            )
+            agent = agent.model_copy(update={"changes": (*agent.changes, change)})
+        agents.append(agent)
+    plan = make_plan(*agents, app_id=APPS[environment])
+    return plan.model_copy(update={"environment": environment})
+
+
+def _named(html: str) -> set[str]:
+    text = re.sub(r"<[^>]+>", " ", html)
+    words = set(text.replace(",", " ").replace(":", " ").split())
+    return {name for word in words for name in _expand(word)}
+
+
+def test_comment_of_3_environments_x_200_changed_agents_fits_and_names_every_agent() -> None:
+    plans = [(name, _plan(name, 200)) for name in ("staging", "prod", "eu")]
+    markdown = render_markdown_environments(plans)
+    assert len(markdown) < GITHUB_COMMENT_LIMIT
+    html = github_html(markdown)
+    tags = tags_of(html)
+    named = _named(html)
+    for _name, plan in plans:
+        assert {agent.name for agent in plan.agents} <= named
+    # one outer section per environment (each holding its own agents' blocks)
+    outer = re.findall(r"<summary><b>(\w+)</b>", html)
+    assert outer == ["staging", "prod", "eu"]
+    assert tags.tags.count("details") == tags.tags.count("summary")
+    assert tags.tags.count("pre") == tags.tags.count("details") - 3  # every fence closed
+
+
+def test_comment_starts_with_one_marker_and_the_table_of_environments_x_actions() -> None:
+    plans = [("staging", _plan("staging", 4)), ("prod", _plan("prod", 1))]
+    markdown = render_markdown_environments(plans)
+    assert markdown.splitlines()[0] == environments_marker(["staging", "prod"])
+    assert markdown.count("<!-- reconciler-plan:") == 1
+    html = github_html(markdown)
+    assert html.index("<table>") < html.index("<details>")
+    rows = re.findall(r"<tr>\s*<td[^>]*><strong>(\w+)</strong></td>(.*?)</tr>", html, re.S)
+    cells = {name: re.findall(r"<td[^>]*>([^<]*)</td>", rest) for name, rest in rows}
+    # staging: 1 start, 1 update, 1 restart, 1 stop; prod: 1 start
+    assert cells["staging"][:4] == ["1", "1", "1", "1"]
+    assert cells["prod"][:4] == ["1", "0", "0", "0"]
+    assert f"<code>{APPS['prod']}</code>" in html
+
+
+def test_a_small_environment_leaves_its_room_to_a_large_one() -> None:
+    small, large = _plan("staging", 1), _plan("prod", 300, prompt_lines=40)
+    together = render_markdown_environments([("staging", small), ("prod", large)])
+    alone = render_markdown_environments([("prod", large)])
+    assert len(together) <= 60_000
+    assert together.count("<details><summary><code>") > 0.8 * alone.count(
+        "<details><summary><code>"
+    )
+
+
+def test_text_and_json_name_every_environment_and_app() -> None:
+    import json
+
+    plans = [("staging", _plan("staging", 2)), ("prod", _plan("prod", 1))]
+    text = render_text_environments(plans)
+    assert "== Environment staging ==" in text and "== Environment prod ==" in text
+    assert f"Environment: prod; engine: (unknown), app {APPS['prod']}" in text
+    document = json.loads("".join(render_json_environments_chunks(plans)))
+    assert [(e["name"], e["plan"]["environment"], e["plan"]["app_id"]) for e in
+            document["environments"]] == [
+        ("staging", "staging", APPS["staging"]),
+        ("prod", "prod", APPS["prod"]),
+    ]  # fmt: skip
