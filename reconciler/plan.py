@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import (
+    SENSITIVE_MARKER,
+    digest_value,
     field_changes,
+    is_redacted,
     normalize_spec,
     redact_in_place,
     settle_unknown,
@@ -115,10 +118,10 @@ def desired_view(
 
 def manifests_digest(views: Iterable[DesiredView]) -> str:
     """Digest of the whole desired set (names and redacted specs): moves when any manifest does."""
-    return _digest_of_digests({view.agent.name: _reviewed_digest(view) for view in views})
+    return digest_of_digests({view.agent.name: reviewed_digest(view) for view in views})
 
 
-def _reviewed_digest(view: DesiredView) -> str:
+def reviewed_digest(view: DesiredView) -> str:
     """The spec digest, plus the lifecycle fields that differ from their defaults (so a saved
     plan goes stale when one of them changes)."""
     agent = view.agent
@@ -133,7 +136,7 @@ def _reviewed_digest(view: DesiredView) -> str:
     return "+".join([view.digest, *(m for m in marks if m)])
 
 
-def _digest_of_digests(digests: dict[str, str]) -> str:
+def digest_of_digests(digests: dict[str, str]) -> str:
     """:func:`manifests_digest` from each agent's name and digest."""
     h = hashlib.sha256()
     for name in sorted(digests):
@@ -206,7 +209,7 @@ def build_plan_with_views(
         recorded = record.spec if record is not None else None
         view = desired_view(agent, state.salt, recorded) if agent is not None else None
         if view is not None:
-            digests[name] = _reviewed_digest(view)
+            digests[name] = reviewed_digest(view)
         if name not in planned or (name in moved and moved[name] in planned):
             continue  # a renamed agent is planned under its new name only
         if name in imports and view is not None:
@@ -227,7 +230,10 @@ def build_plan_with_views(
     resources = _plan_resources(desired, state, live, options, digests)
 
     warnings = list(options.warnings)
-    unknown = sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
+    unknown = sorted(
+        {n for a in desired.agents.values() for ns in a.unknown.values() for n in ns}
+        | {n for r in desired.resources.values() for ns in r.unknown.values() for n in ns}
+    )
     if unknown:
         warnings.append(
             f"{_count(len(unknown), 'variable')} not set ({', '.join(unknown)}): "
@@ -237,6 +243,11 @@ def build_plan_with_views(
     warnings.extend(import_notes)
     warnings.extend(_unmanaged_warnings(state, live, set(imports.values())))
     warnings.extend(_left_stopped_warnings(plans, desired, state, live))
+    if not live.refreshed and state.creating:
+        warnings.append(
+            f"{len(state.creating)} interrupted create(s) recorded in state are unresolved; "
+            "plan with --refresh to see what apply will do about them"
+        )
     if not live.refreshed and state.journal:
         warnings.append(
             f"{len(state.journal)} interrupted engine call(s) recorded in state are unresolved; "
@@ -244,6 +255,13 @@ def build_plan_with_views(
         )
     running_after = _running_after(plans, state, live, selected, set(imports.values()))
     errors = _protection_errors(plans, state, set(desired.agents), options)
+    errors.extend(_resource_protection_errors(resources, options))
+    errors.extend(
+        f"the interrupted create of {address} is unresolved: {address} is not created again "
+        "until it is (see the warnings)"
+        for address in sorted(state.creating)
+        if any(r.address == address and r.action in ("create", "replace") for r in resources)
+    )
     if running_after > options.max_concurrent_agents and any(
         p.action in ("start", "restart") for p in plans
     ):
@@ -260,7 +278,7 @@ def build_plan_with_views(
         environment=options.environment,
         lineage=state.lineage,
         serial=state.serial,
-        manifests_digest=_digest_of_digests(digests),
+        manifests_digest=digest_of_digests(digests),
         created_at=now,
         refreshed=live.refreshed,
         agents=tuple(plans),
@@ -784,7 +802,7 @@ def _plan_resources(
     if not desired.resources and not state.resources:
         return ()
     wanted = {} if options.destroy else desired.resources
-    edges, where = _resource_edges(wanted, state.resources, options.kinds)
+    edges, where = _resource_edges(wanted, state.resources, options.kinds, desired.unmanaged)
     order = creation_order(edges, where)
     selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
     selected -= _excluded_resources(options, edges, set(wanted))
@@ -793,15 +811,19 @@ def _plan_resources(
     for address in order:
         resource, record = wanted.get(address), state.resources.get(address)
         gone = live.refreshed and address in live.resources and live.resources[address] is None
+        drift, observed, live_version = _drift(record, live, options, state.salt)
         if resource is None:
             assert record is not None
             ids[address] = None
             if address in selected:
-                plans.append(_resource_delete(record, options))
+                plans.append(_resource_delete(record, options, drift, live_version))
             continue
         spec = resource_view(resource, state.salt, ids)
+        if resource.unknown:
+            recorded = record.spec if record is not None else None
+            settle_unknown(spec, resource.unknown, resource.sensitive, recorded)
         digest = spec_digest(spec)
-        digests[address] = digest
+        digests[address] = reviewed_resource_digest(resource, state.salt)
         if gone and record is not None:  # deleted outside: created again, with a new id
             ids[address] = None
             spec = resource_view(resource, state.salt, ids)
@@ -819,6 +841,13 @@ def _plan_resources(
                 plans.append(planned)
             continue
         planned = _plan_resource(resource, record, spec, digest, edges[address], options)
+        if drift and record is not None and observed is not None:
+            planned = _with_drift(planned, resource, record, observed, spec, drift, live_version)
+            planned = planned.model_copy(update={"protect": resource.protect})
+        elif resource.protect:
+            planned = planned.model_copy(update={"protect": True})
+        if record is not None and record.version is None and live_version is not None:
+            planned = planned.model_copy(update={"live_version": live_version})  # imported
         stays = planned.action in ("update", "no-op") or address not in selected
         ids[address] = record.id if record is not None and stays else None
         if address in selected:
@@ -861,6 +890,13 @@ def _selected_resources(
     return (kept & wanted) | gone
 
 
+def reviewed_resource_digest(resource: DesiredResource, salt: str) -> str:
+    """What a saved plan's manifests digest covers of a resource: its manifest's spec as
+    written (references unresolved), redacted, and ``protect``."""
+    spec = redact_in_place(drop_nulls(resource.spec), resource.sensitive, salt)
+    return spec_digest(spec) + ("+protect" if resource.protect else "")
+
+
 def resource_view(
     resource: DesiredResource, salt: str, ids: dict[str, str | None]
 ) -> dict[str, Any]:
@@ -874,6 +910,7 @@ def _resource_edges(
     wanted: dict[str, DesiredResource],
     recorded: dict[str, ResourceRecord],
     kinds: KindRegistry,
+    unmanaged: tuple[str, ...] = (),
 ) -> tuple[dict[str, tuple[str, ...]], dict[str, Location]]:
     """The reference graph (what each resource references) and where each is declared.
 
@@ -887,7 +924,7 @@ def _resource_edges(
         edges[address] = kinds.kind(resource.kind).references(resource.spec)
         where[address] = Location(resource.path or "agents.d", resource.line)
         for target in edges[address]:
-            if target not in wanted:
+            if target not in wanted and target not in unmanaged:
                 problems.append(
                     Problem(
                         where[address], f"{address} references {target}, which no manifest declares"
@@ -947,12 +984,132 @@ def _plan_resource(
     return ResourcePlan(action="update", reason=reason, changes=changes, **common)
 
 
-def _resource_delete(record: ResourceRecord, options: PlanOptions) -> ResourcePlan:
+def _resource_protection_errors(
+    resources: tuple[ResourcePlan, ...], options: PlanOptions
+) -> list[str]:
+    """Why the plan must not delete or replace protected resources (one sentence each)."""
+    errors: list[str] = []
+    for planned in resources:
+        if not planned.protect or planned.action not in ("delete", "replace"):
+            continue
+        if options.destroy and options.force:
+            continue
+        how = (
+            "pass --force to destroy it anyway"
+            if options.destroy
+            else "remove protect: true from its manifest first (apply it), or keep it"
+        )
+        errors.append(
+            f"{planned.address} is protected (protect: true) and the plan would "
+            f"{planned.action} it; {how}"
+        )
+    return errors
+
+
+def _resource_delete(
+    record: ResourceRecord,
+    options: PlanOptions,
+    drift: tuple[FieldChange, ...] = (),
+    live_version: str | None = None,
+) -> ResourcePlan:
+    reason = "destroy requested" if options.destroy else "removed from the manifests"
+    if drift:
+        reason += "; changed outside: " + ", ".join(str(c.path) for c in drift)
     return ResourcePlan(
         kind=record.kind,
         name=record.name,
         action="delete",
-        reason="destroy requested" if options.destroy else "removed from the manifests",
+        reason=reason,
         id=record.id,
         depends_on=tuple(record.references),
+        drift=drift,
+        live_version=live_version if drift else None,
+        protect=record.protect,
+    )
+
+
+def _drift(
+    record: ResourceRecord | None, live: LiveStatus, options: PlanOptions, salt: str
+) -> tuple[tuple[FieldChange, ...], dict[str, Any] | None, str | None]:
+    """What was changed outside in a recorded resource (state's spec against the engine's,
+    field by field), the resource as the engine holds it (in state's terms) and its version."""
+    if record is None or not live.refreshed:
+        return (), None, None
+    held = live.resources.get(record.address)
+    if held is None:
+        return (), None, None
+    observed = _redacted_like(
+        options.kinds.kind(record.kind).observe(held, record.spec), record.spec, salt
+    )
+    if observed == record.spec:
+        return (), observed, held.version
+    drift = tuple(
+        FieldChange(
+            path=c.path,
+            before=None if c.sensitive else c.before,
+            after=None if c.sensitive else c.after,
+            before_present=c.before_present,
+            after_present=c.after_present,
+            sensitive=c.sensitive,
+        )
+        for c in field_changes(record.spec, observed)
+    )
+    return drift, observed, held.version
+
+
+def _redacted_like(observed: Any, recorded: Any, salt: str) -> Any:
+    """``observed`` with each value that ``recorded`` holds as a digest (a sensitive value the
+    engine shows, such as an interpolated instruction) replaced by its digest, so that the two
+    compare; changes ``observed`` in place and returns it."""
+    if is_redacted(recorded):
+        return (
+            observed if is_redacted(observed) else {SENSITIVE_MARKER: digest_value(observed, salt)}
+        )
+    if isinstance(recorded, dict) and isinstance(observed, dict):
+        for key, value in recorded.items():
+            if key in observed:
+                observed[key] = _redacted_like(observed[key], value, salt)
+    elif isinstance(recorded, list) and isinstance(observed, list):
+        for index, value in enumerate(recorded[: len(observed)]):
+            observed[index] = _redacted_like(observed[index], value, salt)
+    return observed
+
+
+def _with_drift(
+    planned: ResourcePlan,
+    resource: DesiredResource,
+    record: ResourceRecord,
+    observed: dict[str, Any],
+    spec: dict[str, Any],
+    drift: tuple[FieldChange, ...],
+    live_version: str | None,
+) -> ResourcePlan:
+    """The plan of a resource changed outside: what brings the engine's version (not state's)
+    to the manifest, sent with the version read (the reviewer sees the drift it overwrites)."""
+    outside = "changed outside: " + ", ".join(str(c.path) for c in drift)
+    if planned.action == "replace":
+        return planned.model_copy(update={"drift": drift, "reason": f"{outside}; {planned.reason}"})
+    changes = tuple(
+        FieldChange(
+            path=c.path,
+            before=None if c.sensitive else c.before,
+            after=None if c.sensitive else c.after,
+            before_present=c.before_present,
+            after_present=c.after_present,
+            sensitive=c.sensitive,
+        )
+        for c in field_changes(observed, spec)
+    )
+    if not changes:
+        reason = f"{outside}; the manifest agrees with the engine: state is brought up to date"
+    else:
+        reason = f"{outside}; in-place update of " + ", ".join(str(c.path) for c in changes)
+    return planned.model_copy(
+        update={
+            "action": "update",
+            "reason": reason,
+            "changes": changes,
+            "drift": drift,
+            "live_version": live_version,
+        }
     )

@@ -19,6 +19,7 @@ engine that refuses that (in use) fails the replace, cleanly; nothing else is at
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable
 from typing import Any
 
@@ -26,13 +27,13 @@ from reconciler.apply.events import ActionResult, ApplyEvent, Phase
 from reconciler.apply.run import Run, as_reconciler_error
 from reconciler.diff import spec_digest
 from reconciler.engine.wire import scrub
-from reconciler.errors import ApplyError, EngineError, StateError
+from reconciler.errors import ApplyError, EngineError, EngineUnavailableError, StateError
 from reconciler.kinds import resolve_references
 from reconciler.kinds.base import Created, Held
 from reconciler.kinds.references import is_known_after_apply
 from reconciler.models import StateDoc
 from reconciler.models.plan import ResourcePlan
-from reconciler.models.resources import ResourceRecord
+from reconciler.models.resources import DesiredResource, PendingCreate, ResourceRecord
 from reconciler.plan import resource_view
 
 
@@ -110,7 +111,7 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     run.emit(ApplyEvent(address, action.action, "stop", "begin", record.id))
     kind = ctx.kinds.kind(record.kind)
     try:
-        await run.call(lambda: kind.delete(Held(record.id, record.version)))
+        await run.call(lambda: kind.delete(Held(record.id, action.live_version or record.version)))
     except Exception as exc:
         _failed(run, action, exc, started, "delete", record.id)
         return False
@@ -142,19 +143,21 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
     record = run.doc.resources.get(address)
     phase: Phase = "update" if action.action == "update" and record is not None else "start"
     run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
+    spec = resource_view(resource, run.doc.salt, ids)
     try:
         if phase == "update" and record is not None:
             changed = tuple(str(c.path) for c in action.changes)
-            held = Held(record.id, record.version)
+            held = Held(record.id, action.live_version or record.version)
             version = await run.call(lambda: kind.update(held, body, changed))
             resource_id = record.id
         else:
-            created: Created = await run.call(lambda: kind.create(resource.name, body))
+            created = await _create(run, action, resource, body, spec, started)
+            if created is None:
+                return False
             resource_id, version = created
     except Exception as exc:
         _failed(run, action, exc, started, phase, record.id if record else None)
         return False
-    spec = resource_view(resource, run.doc.salt, ids)
     new = ResourceRecord(
         kind=resource.kind,
         name=resource.name,
@@ -164,8 +167,9 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
         spec_digest=spec_digest(spec),
         created_at=record.created_at if record is not None and phase == "update" else started,
         references=list(kind.references(resource.spec)),
+        protect=resource.protect,
     )
-    if not await run.save_or_halt(lambda d: _with(d, new)):
+    if not await run.save_or_halt(lambda d: _with(_settled(d, address), new)):
         _failed(run, action, StateError(str(run.halted)), started, phase, resource_id, True)
         return False
     duration = ctx.clock() - started
@@ -174,6 +178,59 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
         ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
     )
     return True
+
+
+async def _create(
+    run: Run,
+    action: ResourcePlan,
+    resource: DesiredResource,
+    body: dict[str, Any],
+    spec: dict[str, Any],
+    started: float,
+) -> Created | None:
+    """Create one resource under a write-ahead entry (:class:`PendingCreate`), written before
+    the call: a create whose answer is lost (or a run killed meanwhile) leaves the entry, which
+    the next run settles by looking for the resource with evidence (``Kind.find``). A refusal
+    removes the entry; an outcome that is unknown keeps it. None: failed (reported)."""
+    address, kind = action.address, run.ctx.kinds.kind(resource.kind)
+    entry = PendingCreate(
+        kind=resource.kind,
+        name=resource.name,
+        marker=f"{run.doc.lineage}:{address}:{uuid.uuid4().hex[:16]}",
+        started_at=started,
+        spec=spec,
+        spec_digest=spec_digest(spec),
+        references=list(kind.references(resource.spec)),
+        protect=resource.protect,
+    )
+    if not await run.save_or_halt(lambda d: _pending(d, entry)):
+        _failed(run, action, StateError(str(run.halted)), started, "create", None)
+        return None
+    try:
+        created: Created = await run.call(lambda: kind.create(resource.name, body, entry.marker))
+    except EngineUnavailableError as exc:  # it may have taken effect: the entry stays
+        unknown = EngineUnavailableError(
+            f"{exc} (whether the create took effect is unknown: the next apply or plan looks "
+            "for the resource by its evidence before creating anything)"
+        )
+        _failed(run, action, unknown, started, "create", None)
+        return None
+    except Exception as exc:  # refused: nothing was created
+        await run.save_or_halt(lambda d: _settled(d, address))
+        _failed(run, action, exc, started, "create", None)
+        return None
+    return created
+
+
+def _pending(doc: StateDoc, entry: PendingCreate) -> StateDoc:
+    return doc.model_copy(update={"creating": {**doc.creating, entry.address: entry}})
+
+
+def _settled(doc: StateDoc, address: str) -> StateDoc:
+    if address not in doc.creating:
+        return doc
+    kept = {a: e for a, e in doc.creating.items() if a != address}
+    return doc.model_copy(update={"creating": kept})
 
 
 def _has_unknown(value: Any) -> bool:
@@ -191,7 +248,7 @@ def _secrets(run: Run, address: str) -> set[str]:
     resource = run.desired.resources.get(address)
     if resource is None:
         return set()
-    found: set[str] = set()
+    found: set[str] = set(resource.secrets)
     for path in resource.sensitive:
         stack = [path.get_in(resource.spec)]
         while stack:

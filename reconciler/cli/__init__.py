@@ -34,6 +34,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("reconciler.cli.plan", "show_cmd"),
     "drift": ("reconciler.cli.drift", "drift_cmd"),
     "import": ("reconciler.cli.imports", "import_cmd"),
+    "pull": ("reconciler.cli.pull", "pull_cmd"),
     "force-unlock": ("reconciler.cli.state", "force_unlock_cmd"),
     "state": ("reconciler.cli.state", "state_group"),
     "sandbox": ("reconciler.cli.sandbox", "sandbox_group"),

@@ -29,6 +29,10 @@ def import_cmd(
 ) -> int:
     """Record the running agent AGENT_ID in state under manifest NAME.
 
+    With NAME written KIND/NAME (SecretSet/llm_keys, SavedAgent/support, PhoneNumber/line),
+    the Platform resource of that id (a set's name, an agent_id, a number_id) is recorded under
+    that manifest instead.
+
     Nothing is started or stopped. Refused unless agents.d declares NAME, the state records
     neither NAME nor AGENT_ID, and the engine reports AGENT_ID active in NAME's channel.
 
@@ -41,10 +45,20 @@ def import_cmd(
     Examples:
       reconciler import support-en 1NT29X11GQSxxxxxNU80BEIN56XF
       reconciler import --assume-matches support-en 1NT29X11GQSxxxxxNU80BEIN56XF
+      reconciler import SavedAgent/support 3f6c2a9e-8d1b-4e7a-9c55-0b2f7d1e4a10
 
     Exit codes: 0 imported, 1 refused (nothing changed) or engine error, 3 state lock held.
     """
     project = project_from_context(ctx)
+    if "/" in name:  # KIND/NAME: a Platform resource
+        from reconciler.project.pull import import_resource
+
+        imported = run_async(import_resource(project, name, agent_id, lock_timeout=lock_timeout))
+        click.echo(
+            f"Imported {imported.record.id} as {imported.record.address}; "
+            f"state serial {imported.serial}."
+        )
+        return EXIT_OK
     outcome = run_async(
         import_agent(
             project,

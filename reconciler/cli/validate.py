@@ -25,6 +25,7 @@ from reconciler.manifests.environments import ALL
 from reconciler.manifests.loader import finish, tagged
 from reconciler.manifests.settings import declared_environments
 from reconciler.models import DesiredAgent, DesiredSet
+from reconciler.models.resources import DesiredResource
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -73,15 +74,26 @@ def validate_cmd(ctx: click.Context, fmt: str) -> int:
         doc = validation_json(found, (), unset_variables(desired))
         click.echo(json.dumps(doc, indent=2))
     else:
-        count = len(desired.agents)
-        click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+        click.echo(valid_line(desired))
         _note_unset(desired)
     return EXIT_OK
 
 
+def valid_line(desired: DesiredSet) -> str:
+    """``3 agents valid``, or with Platform resources ``3 agents and 3 resources valid``."""
+    count, resources = len(desired.agents), len(desired.resources)
+    agents = f"{count} agent{'s' if count != 1 else ''}"
+    if not resources:
+        return f"{agents} valid"
+    return f"{agents} and {resources} resource{'s' if resources != 1 else ''} valid"
+
+
 def unset_variables(desired: DesiredSet) -> list[str]:
     """The variables the manifests use that are not set (fine for validate, not for apply)."""
-    return sorted({n for a in desired.agents.values() for ns in a.unknown.values() for n in ns})
+    return sorted(
+        {n for a in desired.agents.values() for ns in a.unknown.values() for n in ns}
+        | {n for r in desired.resources.values() for ns in r.unknown.values() for n in ns}
+    )
 
 
 def _note_unset(desired: DesiredSet) -> None:
@@ -144,26 +156,33 @@ def _untagged(problem: Problem, name: str) -> Problem:
 
 
 def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:
-    """Every environment's agents in one set (an agent's first environment's version)."""
+    """Every environment's agents and resources in one set (each one's first environment's
+    version)."""
     if len(loaded) == 1:
         return loaded[0][1]
     agents: dict[str, DesiredAgent] = {}
+    resources: dict[str, DesiredResource] = {}
     for _name, desired in loaded:
         for key, agent in desired.agents.items():
             agents.setdefault(key, agent)
+        for address, resource in desired.resources.items():
+            resources.setdefault(address, resource)
     files = tuple(sorted({f for _name, desired in loaded for f in desired.files}))
-    return DesiredSet(agents=dict(sorted(agents.items())), files=files)
+    return DesiredSet(
+        agents=dict(sorted(agents.items())),
+        files=files,
+        resources=dict(sorted(resources.items())),
+        unmanaged=tuple(sorted({u for _name, desired in loaded for u in desired.unmanaged})),
+    )
 
 
 def _validate_text(ctx: click.Context) -> None:
     loaded = _load(ctx)
     if len(loaded) == 1 and loaded[0][0] is None:
-        count = len(loaded[0][1].agents)
-        click.echo(f"{count} agent{'s' if count != 1 else ''} valid")
+        click.echo(valid_line(loaded[0][1]))
     else:
         for name, one in loaded:
-            count = len(one.agents)
-            click.echo(f"{count} agent{'s' if count != 1 else ''} valid in {name}")
+            click.echo(f"{valid_line(one)} in {name}")
     desired = _union(loaded)
     _note_unset(desired)
     if ctx.find_root().obj and ctx.find_root().obj.get("verbose"):

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, Protocol
 from pydantic import BaseModel
 
 from reconciler.models.fieldpath import FieldPath
+from reconciler.models.live import LiveResource
 
 
 class Created(NamedTuple):
@@ -57,9 +58,18 @@ class Kind(KindRules, Protocol):
     def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
         """Paths of ``spec`` that are secret or write-only: recorded and shown as digests only."""
 
-    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+    async def create(self, name: str, spec: dict[str, Any], marker: str) -> Created:
         """Create the resource (references already resolved to ids): the id the engine gave it
-        and its version."""
+        and its version. ``marker`` is unique to this create (its write-ahead entry's): a kind
+        whose engine keeps some field of the body sends it there, as evidence."""
+
+    async def find(
+        self, name: str, recorded: dict[str, Any], marker: str, since: float
+    ) -> list[Created]:
+        """What the engine holds that *this* create made, if it took effect: the resources
+        whose evidence matches (``marker``, or for a kind whose body cannot carry it, an
+        identity the engine keeps unique, the recorded spec's visible fields and a creation
+        time not before ``since``). A name alone is never evidence. Empty: it did not."""
 
     async def update(
         self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
@@ -71,5 +81,16 @@ class Kind(KindRules, Protocol):
     async def delete(self, resource: Held) -> None:
         """Delete the resource; one that is already gone is not an error."""
 
-    async def read(self, resource_id: str) -> dict[str, Any] | None:
-        """The resource as the engine holds it now (its live status), or None when it is gone."""
+    def observe(self, live: LiveResource, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The live resource in the terms of the ``recorded`` spec: what the engine takes but
+        never shows (credentials, secret values) taken from the record, defaults the engine
+        fills in that the record did not set left out. Where it differs from the record, the
+        resource was changed outside (drift)."""
+
+    async def read_many(self, resource_ids: list[str]) -> dict[str, LiveResource | None]:
+        """Several resources at once (a list of the kind, page by page, where the engine has
+        one); the versions may be unknown (None: a list carries no ``ETag``)."""
+
+    async def read(self, resource_id: str) -> LiveResource | None:
+        """The resource as the engine holds it now (its live status, in the recorded spec's
+        form, write-only fields absent), or None when it is gone."""

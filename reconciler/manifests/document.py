@@ -2,7 +2,8 @@
 
 The steps, each collecting every problem it finds rather than stopping at the first:
 
-0. ``kind:`` is ``Agent`` or absent (the default);
+0. ``kind:`` is ``Agent`` or absent (the default); a Platform kind (``SecretSet``,
+   ``SavedAgent``, ``PhoneNumber``) is loaded by :mod:`reconciler.manifests.resources`;
 1. ``extends`` is resolved (the partial's keys keep their own locations), then the document is
    taken as the selected environment sees it (:mod:`reconciler.manifests.environments`);
 2. string values are interpolated (``name``, ``extends`` and ``strict`` are taken literally);
@@ -22,6 +23,7 @@ through as written.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -35,12 +37,15 @@ from reconciler.manifests.environments import select_environment
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
+from reconciler.manifests.resources import is_resource_kind, load_resource
 from reconciler.manifests.sensitive import minimal, sensitive_paths
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
 from reconciler.models.fieldpath import FieldPath
 from reconciler.models.manifest import Manifest
+from reconciler.models.platform import PLATFORM_KINDS
+from reconciler.models.resources import DesiredResource
 from reconciler.models.rules import RuleViolation, check_rules, token_required
 
 LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
@@ -50,6 +55,7 @@ SPEC_KEYS = ("preset", "pipeline_id")
 AUTO = "auto"
 MANIFEST_KIND = "Agent"
 """The kind this loader builds (``kind: Agent``, or no ``kind:`` line)."""
+_KINDS = ", ".join((MANIFEST_KIND, *PLATFORM_KINDS))
 _WHERE = "the manifest"
 _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
 
@@ -59,6 +65,8 @@ class LoadedDocument:
     """What one document gave: an agent (when it has no problem) and its name's location."""
 
     agent: DesiredAgent | None = None
+    resource: DesiredResource | None = None
+    """A document of a Platform kind gives a resource instead of an agent."""
     name: str | None = None
     name_location: Location | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -73,6 +81,7 @@ def load_document(
     has_certificate: bool,
     allow_unset: bool = False,
     sandbox: bool = False,
+    platform_sandbox: bool = False,
     environment: str | None = None,
     declared: tuple[str, ...] = (),
 ) -> LoadedDocument:
@@ -91,13 +100,33 @@ def load_document(
         )
         return loaded
     kind = raw.get("kind", MANIFEST_KIND)
+    if is_resource_kind(kind):
+        chosen = select_environment(raw, environment, declared)
+        loaded.problems.extend(chosen.problems)
+        if chosen.document is None:
+            return loaded  # absent in this environment, or its selection failed (reported)
+        found = load_resource(
+            chosen.document,
+            kind,
+            path,
+            document.line,
+            environ,
+            allow_unset=allow_unset,
+            sandbox=platform_sandbox,
+        )
+        loaded.problems.extend(found.problems)
+        loaded.resource = found.resource
+        return loaded
     if kind != MANIFEST_KIND:
         where = raw.key_location("kind")
         if isinstance(kind, str):
             shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
-            message = f"unknown kind '{shown[:60]}': agents.d declares kind {MANIFEST_KIND}"
+            message = f"unknown kind '{shown[:60]}': agents.d declares kinds {_KINDS}"
+            close = difflib.get_close_matches(kind, (MANIFEST_KIND, *PLATFORM_KINDS), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
         else:
-            message = f"kind: must be the name of a kind ({MANIFEST_KIND}), not a {_type(kind)}"
+            message = f"kind: must be the name of a kind ({_KINDS}), not a {_type(kind)}"
         loaded.problems.append(Problem(where, message))
         return loaded
     resolved = resolver.resolve(raw)

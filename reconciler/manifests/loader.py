@@ -31,12 +31,14 @@ from pathlib import Path
 
 from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
+from reconciler.manifests.checks import duplicate_resources, undeclared_references
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import load_document
 from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
+from reconciler.models.resources import DesiredResource
 from reconciler.models.settings import Settings
 from reconciler.safefile import read_regular
 
@@ -209,6 +211,7 @@ def load_desired(
     problems.extend(resolver.problems)
     has_certificate = settings.app_certificate is not None
     sandbox = settings.uses_sandbox
+    platform_sandbox = settings.platform.strip().lower() == "sandbox"
 
     def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
         # One file at a time: each file's parse tree is dropped once its agents are built, so
@@ -227,12 +230,15 @@ def load_desired(
                     has_certificate=has_certificate,
                     allow_unset=allow_unset,
                     sandbox=sandbox,
+                    platform_sandbox=platform_sandbox,
                     environment=settings.environment,
                     declared=settings.environments,
                 )
                 loaded.problems.extend(one.problems)
                 if one.agent is not None:
                     loaded.agents.append(one.agent)
+                if one.resource is not None:
+                    loaded.resources.append(one.resource)
                 if one.name is not None and one.name_location is not None:
                     loaded.names.append((one.name, one.name_location))
         loaded.problems.extend(resolver.problems[known:])
@@ -246,6 +252,11 @@ def load_desired(
         names.setdefault(name, []).append(where)
     problems.extend(duplicate_names(names))
     problems.extend(duplicate_uids(agents))
+    resources: dict[str, list[DesiredResource]] = {}
+    for resource in loaded.resources:
+        resources.setdefault(resource.address, []).append(resource)
+    problems.extend(duplicate_resources(resources))
+    problems.extend(undeclared_references(resources, settings.unmanaged))
     if problems:
         if settings.environment is not None:
             problems = [tagged(p, settings.environment) for p in problems]
@@ -253,6 +264,8 @@ def load_desired(
     return DesiredSet(
         agents={agent.name: agent for agent in sorted(agents, key=lambda a: a.name)},
         files=tuple(sorted(shown.values())),
+        resources={address: found[0] for address, found in sorted(resources.items())},
+        unmanaged=tuple(sorted(settings.unmanaged)),
     )
 
 

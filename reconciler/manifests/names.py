@@ -11,12 +11,14 @@ from pathlib import Path
 import yaml
 
 from reconciler.manifests.loader import MANIFEST_SUFFIXES
+from reconciler.models.platform import PLATFORM_KINDS
 
 _MAX_BYTES = 1_000_000
 
 
 def declared_names(agents_dir: Path) -> list[str]:
-    """Sorted names of the agents the manifests under ``agents_dir`` declare (partials skipped)."""
+    """Sorted names of the agents the manifests under ``agents_dir`` declare (partials skipped),
+    and the addresses (``KIND/NAME``) of the Platform resources they declare."""
     names: set[str] = set()
     if not agents_dir.is_dir():
         return []
@@ -34,4 +36,12 @@ def _names_in(path: Path) -> list[str]:
         documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []
-    return [d["name"] for d in documents if isinstance(d, dict) and isinstance(d.get("name"), str)]
+    return [
+        _address(d) for d in documents if isinstance(d, dict) and isinstance(d.get("name"), str)
+    ]
+
+
+def _address(document: dict[str, object]) -> str:
+    """An agent's name, or a resource's address ``KIND/NAME`` (what ``--target`` takes)."""
+    kind, name = document.get("kind"), str(document["name"])
+    return f"{kind}/{name}" if isinstance(kind, str) and kind in PLATFORM_KINDS else name

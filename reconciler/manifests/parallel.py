@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import Location, Problem
 from reconciler.models.desired import DesiredAgent
+from reconciler.models.resources import DesiredResource
 
 __all__ = ["PARALLEL_MIN_FILES", "LoadedBatch", "load_files", "worker_count"]
 
@@ -42,6 +43,7 @@ class LoadedBatch:
     """What loading a batch of agent files gave: agents, problems and names (in file order)."""
 
     agents: list[DesiredAgent] = field(default_factory=list)
+    resources: list[DesiredResource] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     names: list[tuple[str, Location]] = field(default_factory=list)
 
@@ -134,6 +136,7 @@ def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None
     joined = LoadedBatch()
     for part in parts:
         joined.agents.extend(part.agents)
+        joined.resources.extend(part.resources)
         joined.problems.extend(part.problems)
         joined.names.extend(part.names)
     return joined

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.models.manifest import Manifest
+from reconciler.models.platform import MANIFEST_MODELS
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:reconciler:schema:manifest:1"
@@ -60,6 +61,48 @@ def manifest_schema(partial: bool = False) -> dict[str, Any]:
     for definition in body.get("$defs", {}).values():
         if definition.get("title") == "Properties":
             definition.pop("required", None)
+    return _with_platform_kinds(body)
+
+
+_SHARED = ("Ref",)
+"""Definitions that several Platform kinds share (one model)."""
+
+
+def _with_platform_kinds(agent: dict[str, Any]) -> dict[str, Any]:
+    """The schema of every kind: a document whose ``kind`` names a Platform kind validates
+    against that kind's model, any other against the agent's schema (``if``/``then``/``else``,
+    which yaml-language-server follows)."""
+    head = ("$schema", "$id", "title", "description")
+    defs: dict[str, Any] = dict(agent.get("$defs", {}))
+    branches = []
+    for kind, model in MANIFEST_MODELS.items():
+        schema = model.model_json_schema(ref_template="#/$defs/{model}")
+        extra = schema.pop("$defs", {})
+        clash = sorted(set(extra) & set(defs) - set(_SHARED))
+        if clash:  # two models of one name would share one definition
+            raise ValueError(f"schema definitions named twice: {', '.join(clash)}")
+        defs.update(extra)
+        defs[f"{kind}Manifest"] = schema
+        branches.append(
+            {
+                "if": {"required": ["kind"], "properties": {"kind": {"const": kind}}},
+                "then": {"$ref": f"#/$defs/{kind}Manifest"},
+            }
+        )
+    body = {k: agent[k] for k in head if k in agent}
+    body["title"] = "Manifest (Agent, SecretSet, SavedAgent or PhoneNumber)"
+    body["description"] = (
+        "One document of agents.d/: a running agent of the v2 engine (no kind, or kind: Agent), "
+        "or a resource of the Conversational AI Platform (kind: SecretSet, SavedAgent, "
+        "PhoneNumber)."
+    )
+    kinds = list(MANIFEST_MODELS)
+    platform = {"required": ["kind"], "properties": {"kind": {"enum": kinds}}}
+    agent_body = {k: v for k, v in agent.items() if k not in (*head, "$defs")}
+    body["$defs"] = {**defs, "AgentManifest": agent_body}
+    body["if"] = platform
+    body["then"] = {"allOf": branches}
+    body["else"] = {"$ref": "#/$defs/AgentManifest"}
     return body
 
 

@@ -99,3 +99,6 @@ class DesiredSet(BaseModel):
     """Manifest files read (relative paths, sorted), partials included."""
     resources: dict[str, DesiredResource] = Field(default_factory=dict)
     """Resources of the kinds other than ``Agent``, by address (``KIND/NAME``)."""
+    unmanaged: tuple[str, ...] = ()
+    """Addresses the resources may reference without declaring them (the settings'
+    ``unmanaged``): made outside this project, never planned."""

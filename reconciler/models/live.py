@@ -50,6 +50,18 @@ class LiveAgent(BaseModel):
         return self.status in ACTIVE_STATUSES
 
 
+class LiveResource(BaseModel):
+    """A resource of another kind as the engine holds it now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str | None = None
+    """Its version (``ETag``) as read."""
+    spec: dict[str, Any]
+    """What the engine shows of it, in the form of the spec its kind records (write-only
+    fields, which the engine never returns, are absent)."""
+
+
 class LiveStatus(BaseModel):
     """The engine's view, keyed by agent id."""
 
@@ -58,6 +70,6 @@ class LiveStatus(BaseModel):
     refreshed: bool = False
     agents: dict[str, LiveAgent] = Field(default_factory=dict)
     fetched_at: float = 0.0
-    resources: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    resources: dict[str, LiveResource | None] = Field(default_factory=dict)
     """Recorded resources of other kinds as their kind read them, by address (``None``: the
     engine no longer holds it; an address left out was not read)."""

@@ -183,6 +183,13 @@ class ResourcePlan(BaseModel):
     before them."""
     desired_digest: str | None = None
     path: str | None = None
+    drift: tuple[FieldChange, ...] = ()
+    """What was changed outside since the last apply (the engine's view against state's):
+    ``before`` is what state recorded, ``after`` what the engine holds now."""
+    live_version: str | None = None
+    """The version the refresh read, sent as the precondition of an update or delete that
+    overwrites drift this plan shows (reviewed); otherwise state's version is sent."""
+    protect: bool = False
 
     @property
     def address(self) -> str:

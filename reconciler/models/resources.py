@@ -40,6 +40,13 @@ class DesiredResource(BaseModel):
     """What is diffed and sent, references (``{ref: KIND/NAME}``) still unresolved."""
     sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values are secret (recorded and shown only as digests)."""
+    secrets: frozenset[str] = Field(default_factory=frozenset)
+    """Each value interpolated into a sensitive path (scrubbed from every text)."""
+    protect: bool = False
+    """Never deleted (nor replaced) unless ``destroy --force``."""
+    unknown: dict[FieldPath, tuple[str, ...]] = Field(default_factory=dict)
+    """With unset variables allowed (``plan --no-refresh``): paths whose value is unknown and
+    the variables not set."""
 
     @property
     def address(self) -> str:
@@ -63,6 +70,35 @@ class ResourceRecord(BaseModel):
     created_at: FiniteFloat
     references: list[str] = Field(default_factory=list)
     """The addresses its spec referenced when applied: it is deleted before them."""
+    protect: bool = False
+    """Its manifest said ``protect: true`` when it was applied (kept after the manifest is
+    removed, so a removed protected resource is not deleted either)."""
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.name)
+
+
+class PendingCreate(BaseModel):
+    """A create sent (or about to be) whose outcome state does not know yet: the write-ahead
+    entry of a resource. The Platform has no idempotency key for creates, so an entry left by a
+    run that died (or lost the answer) is settled by looking for the resource with evidence
+    (see docs/architecture.md, "Evidence"): adopted, forgotten, or kept when unclear."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: str
+    name: str
+    marker: str
+    """Unique to this create (the state's lineage, the address and a nonce): the kinds whose
+    body can carry it send it, and look for it."""
+    started_at: FiniteFloat
+    """Written before the call: the resource, if created, was created after it."""
+    spec: dict[str, Any]
+    """The redacted spec sent (references resolved): what the record will hold."""
+    spec_digest: str
+    references: list[str] = Field(default_factory=list)
+    protect: bool = False
 
     @property
     def address(self) -> str:

@@ -56,6 +56,9 @@ class Settings(BaseModel):
     """Where the Conversational AI Platform is: ``sandbox`` (in-process), ``preview``, an
     ``https://`` URL, or ``http://`` on loopback (a served sandbox's ``http://HOST:PORT``)."""
     app_id: str = SANDBOX_APP_ID
+    unmanaged: tuple[str, ...] = ()
+    """Resources the manifests may reference without declaring them (``SecretSet/NAME``: a
+    secret set made outside this project, referenced as ``$secrets.NAME.<key>``)."""
     auth: Literal["basic", "token"] = "basic"
     app_certificate: SecretStr | None = None
     customer_id: SecretStr | None = None

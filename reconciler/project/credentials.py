@@ -37,6 +37,10 @@ def secret_values(desired: DesiredSet) -> set[str]:
         for path in agent.sensitive:
             found |= _strings(path.get_in(agent.spec))
         found |= agent.secrets
+    for resource in desired.resources.values():
+        for path in resource.sensitive:
+            found |= _strings(path.get_in(resource.spec))
+        found |= resource.secrets
     return found
 
 

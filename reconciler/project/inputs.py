@@ -50,7 +50,9 @@ from reconciler.state import StateStore
 
 if TYPE_CHECKING:
     from reconciler.apply.context import ActiveListing
-    from reconciler.engine import EngineClient
+    from reconciler.engine import EngineClient, RetryEvent
+    from reconciler.kinds import KindRegistry
+    from reconciler.project.platform import PlatformSession
 
 __all__ = [
     "Inputs",
@@ -60,6 +62,7 @@ __all__ = [
     "gc_paused",
     "import_channels",
     "read_inputs",
+    "read_resources_into",
     "refresh_decision",
 ]
 
@@ -310,3 +313,39 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+async def read_resources_into(
+    inputs: Inputs,
+    *,
+    platform: PlatformSession,
+    kinds: KindRegistry,
+    store: StateStore,
+    resolve: bool,
+    on_retry: Callable[[RetryEvent], None] | None = None,
+    on_response: Callable[[str, int], None] | None = None,
+    parallelism: int | None = None,
+) -> None:
+    """Settle the write-ahead entries of resources' creates (written with ``resolve``,
+    previewed without: :mod:`reconciler.apply.creates`), then read every recorded resource
+    through its kind into ``inputs.live.resources``."""
+    from reconciler.apply.creates import look_for_creates, settle_creates
+    from reconciler.kinds import read_resources
+
+    async with platform.connect(
+        secrets=secret_values(inputs.desired),
+        on_retry=on_retry,
+        on_response=on_response,
+        parallelism=parallelism,
+    ):
+        if inputs.state.creating:
+            settlements = await look_for_creates(inputs.state, kinds)
+            settled = settle_creates(inputs.state, settlements)
+            if resolve:
+                inputs.state = store.write(settled)
+                inputs.notes.extend(s.done() for s in settlements)
+            else:
+                inputs.state = settled
+                inputs.journal.extend(s.preview() for s in settlements)
+        found = await read_resources(kinds, inputs.state.resources)
+    inputs.live = inputs.live.model_copy(update={"resources": found})

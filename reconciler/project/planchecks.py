@@ -34,7 +34,13 @@ from reconciler.errors import PlanError, StalePlanError
 from reconciler.models import AgentPlan, DesiredSet, LiveStatus, Plan, StateDoc
 from reconciler.models.plan import ReasonCode
 from reconciler.models.state import AgentRecord
-from reconciler.plan import DesiredView, desired_view, manifests_digest
+from reconciler.plan import (
+    DesiredView,
+    desired_view,
+    digest_of_digests,
+    reviewed_digest,
+    reviewed_resource_digest,
+)
 
 _ALLOWED_IN_DESTROY = frozenset({"stop", "no-op"})
 
@@ -76,7 +82,12 @@ def check_same_manifests(
             changed.append(f"{agent.name} (manifest or a secret it references changed)")
     if changed:
         raise StalePlanError("stale plan: since it was made, " + "; ".join(changed))
-    if not plan.destroy and manifests_digest(views.values()) != plan.manifests_digest:
+    digests = {name: reviewed_digest(view) for name, view in views.items()}
+    digests.update(
+        (address, reviewed_resource_digest(resource, state.salt))
+        for address, resource in desired.resources.items()
+    )
+    if not plan.destroy and digest_of_digests(digests) != plan.manifests_digest:
         raise StalePlanError(
             "stale plan: the manifests changed since it was made (agents added or edited); "
             "plan again"

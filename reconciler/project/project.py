@@ -19,7 +19,7 @@ from reconciler.models.hosts import is_loopback_url
 from reconciler.models.settings import is_sandbox
 from reconciler.plan import DesiredView, PlanOptions, build_plan_with_views
 from reconciler.project.credentials import credentials_error, secret_values
-from reconciler.project.inputs import Sources, gc_paused, read_inputs
+from reconciler.project.inputs import Sources, gc_paused, read_inputs, read_resources_into
 from reconciler.project.locate import require_project
 from reconciler.project.planchecks import (
     check_actions,
@@ -30,6 +30,7 @@ from reconciler.project.planchecks import (
     recorded_starts,
 )
 from reconciler.project.planfile import SavedPlan
+from reconciler.project.platform import PlatformSession, project_kinds
 from reconciler.state import StateLocker, open_backend
 
 if TYPE_CHECKING:
@@ -90,6 +91,10 @@ class Project:
         self.clock = clock
         self.backend = open_backend(settings, environ)
         self.store = self.backend.store
+        self.platform = PlatformSession(settings)
+        """The Conversational AI Platform, for the resources of its kinds."""
+        self.kinds = project_kinds(self.platform)
+        """Every kind the manifests may declare, bound to :attr:`platform`."""
 
     @classmethod
     def open(
@@ -143,6 +148,7 @@ class Project:
             destroy=destroy,
             force=force,
             max_unavailable=self.settings.max_unavailable,
+            kinds=self.kinds,
         )
 
     async def plan(
@@ -198,6 +204,17 @@ class Project:
         inputs = await read_inputs(
             sources, refresh=refresh, allow_unset=allow_unset, resolve=resolve
         )
+        if inputs.live.refreshed and (inputs.state.resources or inputs.state.creating):
+            await read_resources_into(
+                inputs,
+                platform=self.platform,
+                kinds=self.kinds,
+                store=self.store,
+                resolve=resolve,
+                on_retry=hooks.on_retry,
+                on_response=hooks.on_engine_call,
+                parallelism=parallelism,
+            )
         desired, state, live = inputs.desired, inputs.state, inputs.live
         journal, adopted = inputs.journal, inputs.adopted
         options = self._options(targets, replace, destroy, force, excludes)
@@ -341,9 +358,20 @@ class Project:
                 on_event=hooks.on_event or (lambda _e: None),
                 should_stop=hooks.should_stop or (lambda: False),
                 active_listing=listing,
+                kinds=self.kinds,
             )
-            with self.store.write_log():
-                result, doc = await apply_plan(plan, desired, state, ctx, views)
+            async with contextlib.AsyncExitStack() as stack:
+                if any(r.action != "no-op" for r in plan.resources):
+                    await stack.enter_async_context(
+                        self.platform.connect(
+                            secrets=secret_values(desired),
+                            on_retry=hooks.on_retry,
+                            on_response=hooks.on_engine_call,
+                            parallelism=parallelism,
+                        )
+                    )
+                with self.store.write_log():
+                    result, doc = await apply_plan(plan, desired, state, ctx, views)
             if wait_s is not None and not result.interrupted:
                 from reconciler.apply.readiness import wait_until_up
 

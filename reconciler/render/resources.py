@@ -134,7 +134,7 @@ def resource_json(resource: ResourcePlan) -> dict[str, Any]:
                     "forces_replacement": change.forces_restart,
                 }
             )
-    return {
+    entry: dict[str, Any] = {
         "address": resource.address,
         "kind": resource.kind,
         "name": resource.name,
@@ -144,6 +144,20 @@ def resource_json(resource: ResourcePlan) -> dict[str, Any]:
         "depends_on": list(resource.depends_on),
         "changes": changes,
     }
+    if resource.drift:  # changed outside: state's value (before) and the engine's (after)
+        entry["drift"] = [
+            {
+                "path": str(change.path),
+                "kind": change_kind(change),
+                "recorded": None if is_sensitive(change) else _json_value(change.before),
+                "outside": None if is_sensitive(change) else _json_value(change.after),
+                "sensitive": is_sensitive(change),
+            }
+            for change in resource.drift
+        ]
+    if resource.protect:
+        entry["protect"] = True
+    return entry
 
 
 def _json_value(value: Any) -> Any:

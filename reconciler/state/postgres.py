@@ -22,6 +22,7 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
@@ -46,7 +47,7 @@ _UPSERT_ENTRY = (
 )
 
 
-def _json(model: AgentRecord | JournalEntry) -> str:
+def _json(model: BaseModel) -> str:
     return json.dumps(model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
 
 
@@ -115,8 +116,10 @@ class PostgresStateStore:
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                # Schema 1 (before the App ID and engine were recorded) is read as it is.
+                # Schema 1 (before the App ID and engine were recorded) and schemas before 4
+                # (before the environment was) are read as they are: no DDL to read.
                 bound = "app_id, engine" if self.session.schema >= 2 else "NULL, NULL"
+                bound += ", environment" if self.session.schema >= 4 else ", NULL"
                 header = conn.execute(
                     f"SELECT version, lineage, serial, salt, {bound} FROM reconciler_states "
                     "WHERE state_key = %s",
@@ -124,6 +127,7 @@ class PostgresStateStore:
                 ).fetchone()
                 records: list[tuple[Any, ...]] = []
                 entries: list[tuple[Any, ...]] = []
+                resources: list[tuple[Any, ...]] = []
                 if header is not None:
                     records = conn.execute(
                         "SELECT name, record FROM reconciler_records WHERE state_key = %s",
@@ -134,12 +138,18 @@ class PostgresStateStore:
                         "WHERE state_key = %s ORDER BY position, id",
                         (self.key,),
                     ).fetchall()
+                    if self.session.schema >= 3:
+                        resources = conn.execute(
+                            "SELECT section, address, body FROM reconciler_resources "
+                            "WHERE state_key = %s",
+                            (self.key,),
+                        ).fetchall()
         except _psycopg_error() as exc:
             raise self.session.failure("read the state", exc) from None
         if header is None:
             self._base, self._looked, self._positions = None, True, {}
             return new_state()
-        version, lineage, serial, salt, app_id, engine = header
+        version, lineage, serial, salt, app_id, engine, environment = header
         if version > STATE_VERSION:
             raise StateError(
                 f"the state ({self.where}) was written by a newer reconciler (version {version}; "
@@ -152,9 +162,16 @@ class PostgresStateStore:
             "salt": salt,
             "app_id": app_id,
             "engine": engine,
+            "environment": environment,
             "agents": {name: record for name, record in records},
             "pending": [entry for _, _, entry in entries],
         }
+        held = {a: b for section, a, b in resources if section == _RESOURCE}
+        creating = {a: b for section, a, b in resources if section == _CREATING}
+        if held:
+            data["resources"] = held
+        if creating:
+            data["creating"] = creating
         try:
             doc = StateDoc.model_validate(data)
         except PydanticValidationError as exc:
@@ -189,13 +206,6 @@ class PostgresStateStore:
         return self._write(doc, replace=True)
 
     def _write(self, doc: StateDoc, *, replace: bool) -> StateDoc:
-        if doc.resources:
-            # The tables hold agent records only (schema version 2); refusing is better than
-            # a write that silently drops the other kinds' records.
-            raise StateError(
-                f"refusing to write the state ({self.where}): resources of kinds other than "
-                "Agent are not stored in a PostgreSQL state yet; use a local state"
-            )
         if self.binding is not None:
             doc = self.binding.stamp(doc, self.where)
         with self._lock:
@@ -236,9 +246,18 @@ class PostgresStateStore:
     def _insert_header(self, conn: psycopg.Connection[Any], new: StateDoc) -> psycopg.Cursor[Any]:
         return conn.execute(
             "INSERT INTO reconciler_states "
-            "(state_key, version, lineage, serial, salt, app_id, engine) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
-            (self.key, new.version, new.lineage, new.serial, new.salt, new.app_id, new.engine),
+            "(state_key, version, lineage, serial, salt, app_id, engine, environment) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
+            (
+                self.key,
+                new.version,
+                new.lineage,
+                new.serial,
+                new.salt,
+                new.app_id,
+                new.engine,
+                new.environment,
+            ),
         )
 
     def _update_header(
@@ -246,7 +265,7 @@ class PostgresStateStore:
     ) -> psycopg.Cursor[Any]:
         return conn.execute(
             "UPDATE reconciler_states SET version = %s, lineage = %s, serial = %s, salt = %s, "
-            "app_id = %s, engine = %s, updated_at = now() "
+            "app_id = %s, engine = %s, environment = %s, updated_at = now() "
             "WHERE state_key = %s AND serial = %s AND lineage = %s",
             (
                 new.version,
@@ -255,6 +274,7 @@ class PostgresStateStore:
                 new.salt,
                 new.app_id,
                 new.engine,
+                new.environment,
                 self.key,
                 base.serial,
                 base.lineage,
@@ -324,7 +344,34 @@ class PostgresStateStore:
                 )
             if entry_rows:
                 cur.executemany(_UPSERT_ENTRY, entry_rows)
+            self._write_resources(cur, new, base)
         return positions
+
+    def _write_resources(
+        self, cur: psycopg.Cursor[Any], new: StateDoc, base: StateDoc | None
+    ) -> None:
+        """Upsert and delete the resources' rows (records and create entries) that differ."""
+        key = self.key
+        if base is None:
+            cur.execute("DELETE FROM reconciler_resources WHERE state_key = %s", (key,))
+        for section, now, before in (
+            (_RESOURCE, new.resources, base.resources if base is not None else {}),
+            (_CREATING, new.creating, base.creating if base is not None else {}),
+        ):
+            gone = [address for address in before if address not in now]
+            if gone:
+                cur.execute(
+                    "DELETE FROM reconciler_resources WHERE state_key = %s AND section = %s "
+                    "AND address = ANY(%s)",
+                    (key, section, gone),
+                )
+            rows = [
+                (key, section, address, _json(item))
+                for address, item in now.items()
+                if (old := before.get(address)) is not item and old != item
+            ]
+            if rows:
+                cur.executemany(_UPSERT_RESOURCE, rows)
 
 
 def _positions(journal: list[JournalEntry], old: dict[str, int]) -> dict[str, int]:
@@ -352,3 +399,12 @@ def _psycopg_error() -> type[Exception]:
     import psycopg
 
     return psycopg.Error
+
+
+_RESOURCE = "resource"
+_CREATING = "creating"
+_UPSERT_RESOURCE = (
+    "INSERT INTO reconciler_resources (state_key, section, address, body) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (state_key, section, address) "
+    "DO UPDATE SET body = EXCLUDED.body"
+)

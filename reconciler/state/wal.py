@@ -161,6 +161,7 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
         f'"salt":{json.dumps(new.salt)}',
         f'"app_id":{json.dumps(new.app_id)}',
         f'"engine":{json.dumps(new.engine)}',
+        f'"environment":{json.dumps(new.environment)}',
     ]
     changed: list[str] = []
     if new.agents is not base.agents:
@@ -180,6 +181,9 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
     if new.resources or base.resources:  # resources of other kinds: few, written whole
         whole = ",".join(f"{json.dumps(k)}:{r.model_dump_json()}" for k, r in new.resources.items())
         parts.append('"resources":{' + whole + "}")
+    if new.creating or base.creating:  # write-ahead entries of resources: few, written whole
+        whole = ",".join(f"{json.dumps(k)}:{r.model_dump_json()}" for k, r in new.creating.items())
+        parts.append('"creating":{' + whole + "}")
     return "{" + ",".join(parts) + "}"
 
 
@@ -209,6 +213,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
     agents = dict(doc.agents)
     journal = list(doc.journal)
     resources: dict[str, Any] = dict(doc.resources)
+    creating: dict[str, Any] = dict(doc.creating)
     header: dict[str, Any] = {}
     serial = doc.serial
     for number, raw in enumerate(lines, start=1):
@@ -231,11 +236,15 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
                 if not isinstance(line["resources"], dict):
                     raise TypeError("resources is not an object")
                 resources = dict(line["resources"])
+            if "creating" in line:
+                if not isinstance(line["creating"], dict):
+                    raise TypeError("creating is not an object")
+                creating = dict(line["creating"])
         except (PydanticValidationError, TypeError, KeyError, ValueError) as exc:
             raise _corrupt(where, number, _why(exc)) from None
         header = {key: line.get(key) for key in ("version", "salt")}
-        # A line of an older log has no App ID and engine: the document's stay.
-        header |= {key: line[key] for key in ("app_id", "engine") if key in line}
+        # A line of an older log has no App ID, engine or environment: the document's stay.
+        header |= {key: line[key] for key in ("app_id", "engine", "environment") if key in line}
         serial = line_serial
     if serial == doc.serial:
         return doc
@@ -246,11 +255,12 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
         )
     try:
         return StateDoc.model_validate(
-            {"app_id": doc.app_id, "engine": doc.engine}
+            {"app_id": doc.app_id, "engine": doc.engine, "environment": doc.environment}
             | header
             | {"lineage": doc.lineage, "serial": serial}
             | {"agents": agents, "pending": journal}
             | ({"resources": resources} if resources else {})
+            | ({"creating": creating} if creating else {})
         )
     except PydanticValidationError as exc:
         raise _corrupt(where, len(lines), _why(exc)) from None

@@ -25,6 +25,7 @@ KEYS = {
     "DEEPGRAM_API_KEY": "dg-test-deepgram",
     "ELEVENLABS_API_KEY": "el-test-eleven",
     "AZURE_TTS_KEY": "az-test-azure",
+    "SIP_PASSWORD": "sip-test-password",
 }
 """The manifests' keys: a sensitive ${VAR:-default} is a placeholder for engine: sandbox only."""
 
@@ -64,7 +65,8 @@ def test_apply_waits_until_every_agent_started_is_running_reading_the_list(
         assert done.returncode == 0, done.stderr
         for name in ("concierge", "sales-en", "support-en"):
             assert f"{name}: RUNNING (waited " in done.stdout
-        assert done.stdout.rstrip().splitlines()[-1].startswith("Apply complete: 3 started.")
+        last = done.stdout.rstrip().splitlines()[-1]
+        assert last.startswith("Apply complete: 3 started, 3 created.")
         running = httpx.get(f"{served.url}/_sandbox/agents", timeout=10).json()["agents"]
         assert sorted(a["status"] for a in running) == ["RUNNING"] * 3
         assert _requests(served, "get") == 0  # readiness came from the list, not a GET each

@@ -132,6 +132,19 @@ def test_target_and_replace_complete_agent_names_from_the_manifests(
     assert result.stdout.split() == ["plain,sales-en", "plain,support-en"]
 
 
+def test_target_completes_the_addresses_of_platform_resources() -> None:
+    env = {
+        **os.environ,
+        "COMP_WORDS": f"reconciler -C {REPO} apply --target S",
+        "COMP_CWORD": "5",
+        "_RECONCILER_COMPLETE": "bash_complete",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.split() == ["plain,SavedAgent/support", "plain,SecretSet/llm_keys"]
+
+
 @pytest.mark.parametrize(
     ("path", "reads", "does_not_read"),
     [

@@ -25,6 +25,7 @@ CERTIFICATE = "0123456789abcdef0123456789abcdef"
 SECRETS = {
     "OPENAI_API_KEY": "sk-real-openai-key",
     "AZURE_TTS_KEY": "azure-real-key",
+    "SIP_PASSWORD": "sip-real-password",
     "DEEPGRAM_API_KEY": "dg-real-key",
     "ELEVENLABS_API_KEY": "el-real-key",
 }

@@ -21,6 +21,7 @@ KEYS = {
     "DEEPGRAM_API_KEY": "dg-test-deepgram",
     "ELEVENLABS_API_KEY": "el-test-eleven",
     "AZURE_TTS_KEY": "az-test-azure",
+    "SIP_PASSWORD": "sip-test-password",
 }
 
 

@@ -39,8 +39,10 @@ SECRETS: dict[str, str] = {
     "DEEPGRAM_API_KEY": "dg-e2e-DEEPGRAM-key-7b3a9e1f",
     "ELEVENLABS_API_KEY": "el-e2e-ELEVEN-key-2c6d8f0b4a",
     "AZURE_TTS_KEY": "az-e2e-AZURE-key-1e5f9c3d7b",
+    "SIP_PASSWORD": "sip-e2e-PASSWORD-8d2b6f0e",
 }
 ENGINE_PATH = f"/api/conversational-ai-agent/v2/projects/{APP_ID}"
+PLATFORM_PATH = f"/conversational-ai/v1/projects/{APP_ID}"
 BASIC_CREDENTIAL = base64.b64encode(f"{CUSTOMER_ID}:{CUSTOMER_SECRET}".encode()).decode()
 
 
@@ -99,6 +101,20 @@ class Sandbox:
 
     def reset(self) -> None:
         self.control("POST", "/reset")
+
+    def platform(self, kind: str) -> list[dict[str, Any]]:
+        """Every Platform resource of ``kind`` the sandbox holds (``secret_sets``, ``agents``,
+        ``numbers``, ...), as its control view shows it (never a secret value)."""
+        found = self.control("GET", f"/platform/{kind}?app_id={APP_ID}")
+        items: list[dict[str, Any]] = found[kind] if isinstance(found, dict) else found
+        return items
+
+    def platform_call(
+        self, method: str, path: str, body: Any = None, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """A Platform request made directly (as the console would), with Basic auth."""
+        auth = {"Authorization": f"Basic {BASIC_CREDENTIAL}", **(headers or {})}
+        return self.http.request(method, f"{PLATFORM_PATH}/{path}", json=body, headers=auth)
 
     def stop(self) -> None:
         self.http.close()
@@ -185,14 +201,17 @@ def generation(wire: str) -> int:
 class Project:
     """A copy of the example project in a temporary directory, pointed at a served sandbox."""
 
-    def __init__(self, directory: Path, sandbox: Sandbox) -> None:
+    def __init__(self, directory: Path, sandbox: Sandbox, *, with_platform: bool = False) -> None:
         self.dir = directory
         self.sandbox = sandbox
         self.env: dict[str, str] = base_env()
         self.results: list[Result] = []
         shutil.copytree(ROOT / "agents.d", directory / "agents.d")
+        if not with_platform:  # the running agents only, unless a test is about the Platform
+            (directory / "agents.d" / "platform.yaml").unlink()
         shutil.copy(ROOT / "tests" / "single_environment.yaml", directory / "reconciler.yaml")
         self.set_setting("engine", sandbox.url)
+        self.set_setting("platform", sandbox.url)
 
     # files
 

@@ -234,7 +234,8 @@ def test_a_resource_deleted_outside_is_created_again_and_what_references_it_foll
     stale = build_plan(desired, state, LiveStatus(), now=0.0, options=PlanOptions(kinds=toy.kinds))
 
     assert live.resources["Widget/other"] is None
-    assert live.resources["Widget/base"] == {"color": "red", "size": 1}
+    base = live.resources["Widget/base"]
+    assert base is not None and base.spec == {"color": "red", "size": 1}
     assert {r.address: r.action for r in plan.resources} == {
         "Widget/base": "no-op",
         "Widget/child": "no-op",

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from reconciler.errors import EngineError
 from reconciler.kinds import Created, Held, find_references
 from reconciler.models import FieldPath
+from reconciler.models.live import LiveResource
 from reconciler.models.resources import DesiredResource
 
 KIND = "Widget"
@@ -44,6 +45,7 @@ class WidgetEngine:
         self.widgets: dict[str, dict[str, Any]] = {}
         self.names: dict[str, str] = {}
         self.calls: list[tuple[str, str]] = []
+        self.markers: dict[str, str] = {}
         self._next = 0
 
     def _check_parent(self, spec: dict[str, Any]) -> None:
@@ -111,9 +113,19 @@ class WidgetKind:
     def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
         return frozenset({PASSWORD}) if "password" in spec else frozenset()
 
-    async def create(self, name: str, spec: dict[str, Any]) -> Created:
+    async def create(self, name: str, spec: dict[str, Any], marker: str) -> Created:
         widget_id = await self.engine.create(name, spec)
+        self.engine.markers[widget_id] = marker
         return Created(widget_id, self.engine.version(widget_id))
+
+    async def find(
+        self, name: str, recorded: dict[str, Any], marker: str, since: float
+    ) -> list[Created]:
+        return [
+            Created(i, self.engine.version(i))
+            for i, m in self.engine.markers.items()
+            if m == marker and i in self.engine.widgets
+        ]
 
     async def update(
         self, resource: Held, spec: dict[str, Any], changed: tuple[str, ...]
@@ -124,8 +136,20 @@ class WidgetKind:
     async def delete(self, resource: Held) -> None:
         await self.engine.delete(resource.id)
 
-    async def read(self, resource_id: str) -> dict[str, Any] | None:
-        return self.engine.widgets.get(resource_id)
+    def observe(self, live: LiveResource, recorded: dict[str, Any]) -> dict[str, Any]:
+        observed = copy.deepcopy(live.spec)
+        if "password" in recorded:  # write-only: never shown (the toy engine keeps it)
+            observed["password"] = recorded["password"]
+        return observed
+
+    async def read_many(self, resource_ids: list[str]) -> dict[str, LiveResource | None]:
+        return {i: await self.read(i) for i in resource_ids}
+
+    async def read(self, resource_id: str) -> LiveResource | None:
+        held = self.engine.widgets.get(resource_id)
+        if held is None:
+            return None
+        return LiveResource(version=self.engine.version(resource_id), spec=copy.deepcopy(held))
 
 
 def widget(name: str, *, parent: str | None = None, **spec: Any) -> DesiredResource:

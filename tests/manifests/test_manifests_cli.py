@@ -24,7 +24,10 @@ CLEAN_ENV: dict[str, str | None] = {
 def test_validate_prints_the_number_of_valid_agents() -> None:
     result = CliRunner().invoke(cli, ["-C", str(REPO), "validate"], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
-    assert result.output == "3 agents valid in staging\n3 agents valid in prod\n"
+    assert (
+        result.output
+        == "3 agents and 3 resources valid in staging\n3 agents and 3 resources valid in prod\n"
+    )
 
 
 def test_validate_fails_with_the_validation_error() -> None:
@@ -54,7 +57,10 @@ def test_main_validate_exits_0_on_the_example(
     with pytest.raises(SystemExit) as exited:
         main(["-C", str(REPO), "validate"])
     assert exited.value.code == 0
-    assert capsys.readouterr() == ("3 agents valid in staging\n3 agents valid in prod\n", "")
+    assert capsys.readouterr() == (
+        "3 agents and 3 resources valid in staging\n3 agents and 3 resources valid in prod\n",
+        "",
+    )
 
 
 def test_validate_reports_settings_problems_too(tmp_path: Path) -> None:
@@ -81,9 +87,41 @@ def test_schema_prints_the_json_schema() -> None:
     assert result.exit_code == 0
     schema = json.loads(result.output)
     assert schema == manifest_schema()
-    assert schema["required"] == ["name"]  # the rest may come from a partial
-    assert schema["additionalProperties"] is False
+    agent = schema["$defs"]["AgentManifest"]  # a document without a Platform kind
+    assert schema["else"] == {"$ref": "#/$defs/AgentManifest"}
+    assert agent["required"] == ["name"]  # the rest may come from a partial
+    assert agent["additionalProperties"] is False
     assert "idle_timeout" in schema["$defs"]["Properties"]["properties"]
+
+
+def test_schema_covers_every_kind() -> None:
+    import jsonschema
+
+    schema = json.loads(CliRunner().invoke(cli, ["schema"]).output)
+    check = jsonschema.Draft202012Validator(schema)
+    good = [
+        {"kind": "SecretSet", "name": "llm_keys", "keys": {"openai": "${OPENAI_API_KEY}"}},
+        {"kind": "SavedAgent", "name": "support", "spec": {"instructions": "Be brief."}},
+        {
+            "kind": "PhoneNumber",
+            "name": "line",
+            "spec": {
+                "number": "+14155550100",
+                "sip_trunk": {"hostname": "pstn.example.com"},
+                "inbound": {"agent": {"ref": "SavedAgent/support"}},
+            },
+        },
+        {"name": "plain-agent", "properties": {"channel": "c"}},
+    ]
+    for document in good:
+        assert list(check.iter_errors(document)) == [], document
+    bad = [
+        {"kind": "SecretSet", "name": "llm-keys", "keys": {"k": "v"}},  # hyphen: refused
+        {"kind": "SavedAgent", "name": "support", "spec": {}, "typo": 1},
+        {"kind": "PhoneNumber", "name": "line", "spec": {"number": "+1415", "sip_trunk": {}}},
+    ]
+    for document in bad:
+        assert list(check.iter_errors(document)) != [], document
 
 
 def test_schema_of_a_partial_requires_nothing() -> None:

@@ -24,12 +24,14 @@ def test_an_unknown_kind_is_a_located_error_naming_it(project: Project) -> None:
     project.agent("x.yaml", "x", extra="kind: SavedAgnet\n")
     errors = project.errors()
     assert errors == [
-        "agents.d/x.yaml:2: unknown kind 'SavedAgnet': agents.d declares kind Agent"
+        "agents.d/x.yaml:2: unknown kind 'SavedAgnet': agents.d declares kinds Agent, "
+        "SecretSet, SavedAgent, PhoneNumber (did you mean SavedAgent?)"
     ], errors
 
 
 def test_a_kind_that_is_not_text_is_a_located_error(project: Project) -> None:
     project.agent("x.yaml", "x", extra="kind: [Agent]\n")
     assert project.errors() == [
-        "agents.d/x.yaml:2: kind: must be the name of a kind (Agent), not a list"
+        "agents.d/x.yaml:2: kind: must be the name of a kind (Agent, SecretSet, SavedAgent, "
+        "PhoneNumber), not a list"
     ]

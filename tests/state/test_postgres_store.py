@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from reconciler.errors import EXIT_ERROR, StateError
-from reconciler.models.resources import ResourceRecord
+from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.models.settings import Settings
 from reconciler.state import open_backend
 from reconciler.state.pgbackend import PostgresBackend
@@ -106,6 +106,7 @@ def test_the_schema_is_created_on_first_write_and_versioned(pg_url: str, tmp_pat
         "reconciler_records",
         "reconciler_pending",
         "reconciler_locks",
+        "reconciler_resources",
     }
     pg_backend(pg_url, tmp_path).store.load()  # a second session finds it in place
 
@@ -245,16 +246,25 @@ def test_every_schema_version_has_its_migration() -> None:
     assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
 
 
-def test_a_state_with_resources_of_other_kinds_is_refused_rather_than_partly_written(
+def test_resources_and_their_create_entries_are_stored_row_by_row(
     pg_url: str, tmp_path: Path
 ) -> None:
     store = pg_backend(pg_url, tmp_path).store
     doc = store.write(make_doc("agent-1"))
-    record = ResourceRecord(
+    base = ResourceRecord(
         kind="Widget", name="base", id="w-1", spec={}, spec_digest="sha256:0", created_at=1.0
     )
-
-    with pytest.raises(StateError, match="resources of kinds other than Agent are not stored"):
-        store.write(doc.model_copy(update={"resources": {record.address: record}}))
-
+    other = base.model_copy(update={"name": "other", "id": "w-2"})
+    entry = PendingCreate(
+        kind="Widget", name="next", marker="m-1", started_at=2.0, spec={}, spec_digest="sha256:0"
+    )
+    update = {"resources": {base.address: base, other.address: other}}
+    doc = store.write(doc.model_copy(update={**update, "creating": {entry.address: entry}}))
     assert pg_backend(pg_url, tmp_path).store.load() == doc
+    before = row_versions(pg_url, "reconciler_resources", "address")
+    changed = base.model_copy(update={"version": '"v2"'})
+    doc = store.write(doc.model_copy(update={"resources": {base.address: changed}, "creating": {}}))
+    assert pg_backend(pg_url, tmp_path).store.load() == doc
+    after = row_versions(pg_url, "reconciler_resources", "address")
+    assert set(after) == {"Widget/base"}  # the other record and the entry: rows deleted
+    assert after["Widget/base"] != before["Widget/base"]

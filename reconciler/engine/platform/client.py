@@ -15,7 +15,7 @@ passwords) are added to the client's scrubber before they are sent, so no error 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
@@ -116,6 +116,10 @@ class PlatformClient:
     async def aclose(self) -> None:
         """Close the HTTP client (and the transport)."""
         await self._http.aclose()
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Values to scrub from every text the client quotes (the manifests' secrets)."""
+        self._secrets.add(values)
 
     @property
     def endpoint(self) -> str:

@@ -1,0 +1,64 @@
+"""``reconciler pull``: manifests for the Platform resources state does not record."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.context import project_from_context
+from reconciler.cli.options import lock_timeout_option, timeout_option
+from reconciler.cli.output import note
+from reconciler.cli.runner import run_async
+from reconciler.errors import EXIT_ERROR, EXIT_OK
+from reconciler.project.pull import pull
+
+
+@click.command("pull")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the manifests to this file (e.g. agents.d/pulled.yaml) instead of stdout.",
+)
+@click.option("--record", is_flag=True, help="Also record the pulled resources in state.")
+@click.option("--auto-approve", is_flag=True, help="Record without asking (with --record).")
+@lock_timeout_option
+@timeout_option
+@click.pass_context
+def pull_cmd(
+    ctx: click.Context, out: Path | None, record: bool, auto_approve: bool, lock_timeout: float
+) -> int:
+    """Write manifests for the Platform resources state lacks.
+
+    Secret sets, saved agents and phone numbers made elsewhere (in the console, say).
+    Secret sets get ${VAR} placeholders (values are never returned); saved agents their
+    configuration (credentials show only their mode: add credential.fields); numbers their
+    trunk and route, the routed agent as {ref: SavedAgent/NAME}. With --record they are
+    recorded in state too, so the next plan manages them instead of creating them again.
+
+    \b
+    Examples:
+      reconciler pull --out agents.d/pulled.yaml
+      reconciler pull --out agents.d/pulled.yaml --record --auto-approve
+
+    Exit codes: 0 done, 1 refused or Platform error, 3 state lock held.
+    """
+    project = project_from_context(ctx)
+    if record and not auto_approve:
+        if not sys.stdin.isatty():
+            note("Error: --record without a terminal needs --auto-approve")
+            return EXIT_ERROR
+        if not click.confirm("Record the pulled resources in state?", default=False):
+            return EXIT_ERROR
+    pulled = run_async(pull(project, record=record, lock_timeout=lock_timeout))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(pulled.text, encoding="utf-8")
+    elif pulled.text:
+        click.echo(pulled.text, nl=False)
+    for line in pulled.notes:
+        note(f"Note: {line}")
+    done = "recorded in state" if record else "not recorded (--record records them)"
+    note(f"Pulled {len(pulled.records)} resource(s); {done}.")
+    return EXIT_OK

@@ -1,0 +1,179 @@
+"""One manifest document of a Platform kind (``SecretSet``, ``SavedAgent``, ``PhoneNumber``) ->
+one :class:`~reconciler.models.resources.DesiredResource`.
+
+The document is interpolated (``kind`` and ``name`` taken literally), validated against its
+kind's model (:mod:`reconciler.models.platform`: unknown keys are problems with their line),
+and turned into the spec that is diffed and sent:
+
+* ``SecretSet``: ``{"keys": {key: value}}``; every key's value is sensitive (a salted digest in
+  state and plans), and must come from the environment (a literal value in git is refused);
+* ``SavedAgent``: the ``spec`` as written, ``agent_name`` defaulting to the manifest's name;
+* ``PhoneNumber``: the ``spec`` as written; ``sip_trunk.auth`` is write-only (sensitive).
+
+Values interpolated from the environment are sensitive as an agent's are (secret-like keys and
+interpolated values, :mod:`reconciler.manifests.sensitive`); a ``$secrets.<set>.<key>``
+reference is not (it is a name, not a secret).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from reconciler.errors import Location, Problem
+from reconciler.manifests.defaults import mapping_keys, refused_defaults
+from reconciler.manifests.interpolate import Interpolated, interpolate_tree
+from reconciler.manifests.sensitive import minimal, sensitive_paths
+from reconciler.manifests.validation import translate
+from reconciler.manifests.yamlfile import LineDict
+from reconciler.models.fieldpath import ABSENT, FieldPath
+from reconciler.models.platform import (
+    MANIFEST_MODELS,
+    PHONE_NUMBER,
+    SAVED_AGENT,
+    SECRET_SET,
+)
+from reconciler.models.resources import DesiredResource
+from reconciler.models.secrets import is_sensitive
+
+LITERAL_KEYS = frozenset({"kind", "name", "protect"})
+SIP_AUTH = FieldPath(("sip_trunk", "auth"))
+_REFERENCE_PREFIX = "$secrets."
+
+
+@dataclass
+class LoadedResource:
+    """What one document of a Platform kind gave."""
+
+    resource: DesiredResource | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def is_resource_kind(kind: object) -> bool:
+    """True for the ``kind:`` of a Platform kind."""
+    return isinstance(kind, str) and kind in MANIFEST_MODELS
+
+
+def load_resource(
+    raw: LineDict,
+    kind: str,
+    path: str,
+    line: int,
+    environ: Mapping[str, str],
+    *,
+    allow_unset: bool = False,
+    sandbox: bool = False,
+) -> LoadedResource:
+    """Validate one document of kind ``kind`` of manifest file ``path`` and build its resource.
+
+    ``sandbox``: the Platform is the embedded sandbox, the only one a ``${VAR:-default}``
+    default of a sensitive value may reach (:mod:`reconciler.manifests.defaults`).
+    """
+    root = Location(path, line)
+    loaded = LoadedResource()
+    values = interpolate_tree(raw, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
+    loaded.problems.extend(values.problems)
+    if values.defaulted:
+        loaded.problems.extend(
+            refused_defaults(
+                values, root, sandbox=sandbox, sensitive=_sensitive, allow_unset=allow_unset
+            )
+        )
+    data = values.value
+    if not isinstance(data, dict) or values.problems:
+        return loaded
+    model = MANIFEST_MODELS[kind]
+    try:
+        manifest = model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        where = f"the {kind} manifest"
+        loaded.problems.extend(translate(exc, values.locations, root, where=where))
+        return loaded
+    name: str = getattr(manifest, "name")  # noqa: B009 (every Platform model has a name)
+    protect: bool = getattr(manifest, "protect")  # noqa: B009
+    if kind == SECRET_SET:
+        spec: dict[str, Any] = {"keys": dict(data["keys"])}
+        literal = sorted(k for k in spec["keys"] if f"keys.{k}" not in values.interpolated)
+        literal = [k for k in literal if f"keys.{k}" not in values.unknown]
+        for key in literal:
+            at = values.locations.get(f"keys.{key}", root)
+            loaded.problems.append(
+                Problem(
+                    at,
+                    f"keys.{key}: a secret value must come from the environment "
+                    f"(write ${{VARIABLE}}), never from the manifest itself",
+                )
+            )
+        sensitive = frozenset(FieldPath(("keys", k)) for k in spec["keys"])
+        prefix = ""
+    else:
+        spec = dict(data["spec"])
+        if kind == SAVED_AGENT and not spec.get("agent_name"):
+            spec["agent_name"] = name
+        prefix = "spec."
+        interpolated = {
+            FieldPath.parse(p[len(prefix) :]) for p in values.interpolated if p.startswith(prefix)
+        }
+        found = {
+            p
+            for p in sensitive_paths(spec, interpolated)
+            if not _only_references(p.get_in(spec)) or any(i.is_within(p) for i in interpolated)
+        }
+        if kind == PHONE_NUMBER and SIP_AUTH.get_in(spec) not in (ABSENT, None):
+            found.add(SIP_AUTH)
+        sensitive = minimal(found)
+    if loaded.problems:
+        return loaded
+    loaded.resource = DesiredResource(
+        kind=kind,
+        name=name,
+        path=path,
+        line=line,
+        spec=spec,
+        sensitive=sensitive,
+        secrets=_secrets(values, prefix, sensitive),
+        protect=protect,
+        unknown={
+            FieldPath.parse(p[len(prefix) :]): names
+            for p, names in values.unknown.items()
+            if p.startswith(prefix)
+        },
+    )
+    return loaded
+
+
+def _sensitive(path: str) -> bool:
+    """Whether an interpolated value at document ``path`` is sensitive: a secret set's value,
+    or a value of a ``spec`` under a key that is not plain."""
+    keys = mapping_keys(path)
+    if len(keys) >= 2 and keys[0] == "keys":
+        return True
+    return len(keys) >= 2 and keys[0] == "spec" and is_sensitive(keys[1:], interpolated=True)
+
+
+def _only_references(value: Any, key: str = "") -> bool:
+    """True when every value under ``value`` is a ``$secrets`` reference (a name, not a
+    secret) or a credential's ``mode``: a secret-like key (``credential``, ``api_key``) that
+    holds only those is not sensitive."""
+    if isinstance(value, dict):
+        return all(_only_references(v, str(k)) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_only_references(v) for v in value)
+    if isinstance(value, str):
+        return value.startswith(_REFERENCE_PREFIX) or key == "mode"
+    return value is None
+
+
+def _secrets(values: Interpolated, prefix: str, sensitive: frozenset[FieldPath]) -> frozenset[str]:
+    """Each value interpolated under a sensitive path (to scrub from any text)."""
+    found: set[str] = set()
+    for doc_path, pieces in values.pieces.items():
+        if not doc_path.startswith(prefix):
+            continue
+        path = FieldPath.parse(doc_path[len(prefix) :])
+        if any(path.is_within(s) for s in sensitive):
+            found.update(p for p in pieces if p)
+    return frozenset(found)

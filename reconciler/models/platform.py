@@ -1,0 +1,150 @@
+"""Manifest models of the Conversational AI Platform's kinds: ``SecretSet``, ``SavedAgent`` and
+``PhoneNumber`` (docs/platform-api.md; the kinds' modules are in :mod:`reconciler.kinds`).
+
+The surface is fixed::
+
+    kind: SecretSet        # name: the set's name on the Platform; keys: key -> value
+    kind: SavedAgent       # name: ours (agent_name defaults to it); spec: the create-agent body
+    kind: PhoneNumber      # name: ours; spec: the create-number body
+
+Beside it, every kind takes ``protect: true`` (the resource is never deleted, not even by
+``destroy`` without ``--force``). A ``{ref: KIND/NAME}`` stands wherever the Platform takes an
+id (a number's ``inbound.agent``), ``$secrets.<set>.<key>`` wherever it takes a secret
+reference (an agent's ``credential.fields``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SECRET_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+"""A secret set's name and its keys' names, as the Platform takes them."""
+RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""Our name of a saved agent or a number (the second half of its address ``KIND/NAME``)."""
+
+SECRET_SET = "SecretSet"
+SAVED_AGENT = "SavedAgent"
+PHONE_NUMBER = "PhoneNumber"
+PLATFORM_KINDS = (SECRET_SET, SAVED_AGENT, PHONE_NUMBER)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    """A body the Platform defines further than this project checks: other keys pass."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Ref(_Strict):
+    """``{ref: KIND/NAME}``: the id of another resource of the manifests."""
+
+    ref: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*/[A-Za-z0-9_.-]+$")
+
+
+class SecretSetManifest(_Strict):
+    """A Platform secret set: write-only values, from the environment (``${VAR}``) only."""
+
+    kind: Literal["SecretSet"]
+    name: str = Field(pattern=SECRET_NAME_PATTERN, description="The set's name on the Platform.")
+    keys: dict[str, str] = Field(
+        min_length=1,
+        description="Key name -> value (write it as ${VAR}: values come from the environment).",
+    )
+    protect: bool = False
+
+
+class SavedAgentMessage(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Credential(_Open):
+    mode: Literal["managed", "byok"]
+    fields: dict[str, str] | None = Field(
+        default=None, description="Provider fields, each a $secrets.<set>.<key> reference."
+    )
+
+
+class Stage(_Open):
+    """A pipeline stage (``asr``, ``llm``, ``tts``): vendor, model, params, credential."""
+
+    vendor: str | None = None
+    model: str | None = None
+    params: dict[str, Any] | None = None
+    credential: Credential | None = None
+
+
+class Greeting(_Open):
+    text: str | None = None
+
+
+class SavedAgentSpec(_Open):
+    """The create-agent body, 1:1 (``agent_name`` defaults to the manifest's ``name``)."""
+
+    agent_name: str | None = Field(default=None, min_length=1, max_length=255)
+    instructions: str | None = None
+    messages: list[SavedAgentMessage] | None = None
+    variables: dict[str, dict[str, Any]] | None = None
+    greeting: Greeting | None = None
+    asr: Stage | None = None
+    llm: Stage | None = None
+    tts: Stage | None = None
+
+
+class SavedAgentManifest(_Strict):
+    """A Platform agent (a saved configuration that sessions and numbers run)."""
+
+    kind: Literal["SavedAgent"]
+    name: str = Field(pattern=RESOURCE_NAME_PATTERN)
+    spec: SavedAgentSpec
+    protect: bool = False
+
+
+class SipAuth(_Strict):
+    username: str
+    password: str
+
+
+class SipTrunk(_Strict):
+    name: str | None = None
+    hostname: str
+    port: int | None = Field(default=None, ge=1, le=65535)
+    transport: Literal["tls", "udp", "tcp"] | None = None
+    auth: SipAuth | None = Field(default=None, description="Write-only: never read back.")
+    allowed_ips: list[str] | None = None
+
+
+class Inbound(_Strict):
+    agent: Ref | None = Field(description="{ref: SavedAgent/NAME}, or null to reject calls.")
+    call_policy: dict[str, Any] | None = None
+
+
+class PhoneNumberSpec(_Strict):
+    """The create-number body, 1:1."""
+
+    number: str = Field(pattern=r"^\+[1-9][0-9]{1,14}$", description="E.164; immutable.")
+    description: str | None = None
+    sip_trunk: SipTrunk
+    inbound: Inbound | None = None
+
+
+class PhoneNumberManifest(_Strict):
+    """A Platform phone number: its SIP trunk and which saved agent answers it."""
+
+    kind: Literal["PhoneNumber"]
+    name: str = Field(pattern=RESOURCE_NAME_PATTERN)
+    spec: PhoneNumberSpec
+    protect: bool = False
+
+
+MANIFEST_MODELS: dict[str, type[BaseModel]] = {
+    SECRET_SET: SecretSetManifest,
+    SAVED_AGENT: SavedAgentManifest,
+    PHONE_NUMBER: PhoneNumberManifest,
+}
+"""The manifest model of each Platform kind."""

@@ -1,0 +1,197 @@
+"""``reconciler pull``: manifests for the Platform resources that state does not record.
+
+A team that built agents in the console moves to git in one step: :func:`pull` lists the
+project's secret sets, saved agents and phone numbers, leaves out those state records, and
+writes one manifest document for each:
+
+* a secret set with a ``${SETNAME_KEY}`` placeholder per key (values are never returned);
+* a saved agent with its configuration as the Platform returns it (ids and timestamps left
+  out; credentials show only their ``mode``, so ``credential.fields`` must be filled in);
+* a number with its trunk and route, ``inbound.agent`` as ``{ref: SavedAgent/NAME}`` when that
+  agent is pulled or recorded (the SIP password is never returned: ``auth`` is left out).
+
+With ``record`` (the CLI asks first) the pulled resources are recorded in state under the lock,
+so the next plan updates them in place instead of creating duplicates. A secret set's values
+are recorded as not verified: the next apply writes them from the environment.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.diff import spec_digest
+from reconciler.errors import PlanError
+from reconciler.kinds.phone_number import READ_ONLY as NUMBER_READ_ONLY
+from reconciler.kinds.platform_api import UNVERIFIED, drop_nulls
+from reconciler.kinds.saved_agent import live_spec
+from reconciler.manifests.dump import dump_documents
+from reconciler.models.platform import PHONE_NUMBER, SAVED_AGENT, SECRET_SET
+from reconciler.models.resources import ResourceRecord
+from reconciler.project.credentials import secret_values
+from reconciler.project.project import Project
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass
+class Pulled:
+    """What :func:`pull` found: the manifests' text and the records it would write."""
+
+    text: str = ""
+    records: list[ResourceRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+async def pull(project: Project, *, record: bool, lock_timeout: float = 0.0) -> Pulled:
+    """Manifests for every Platform resource state does not record; with ``record``, record
+    them (holding the state lock)."""
+    state = project.store.load()
+    known = {(r.kind, r.id) for r in state.resources.values()}
+    names = {r.id: r.name for r in state.resources.values() if r.kind == SAVED_AGENT}
+    taken = {r.address for r in state.resources.values()}
+    pulled = Pulled()
+    documents: list[dict[str, Any]] = []
+    async with project.platform.connect() as api:
+        sets = await api.list_secret_sets()
+        agents = await api.list_agents()
+        numbers = await api.list_numbers()
+    now = project.clock()
+    for item in sets:
+        name = str(item.get("name"))
+        if (SECRET_SET, name) in known:
+            continue
+        keys = sorted(k for k in item.get("keys") or [] if isinstance(k, str))
+        spec = {"keys": {k: f"${{{_var(name, k)}}}" for k in keys}}
+        documents.append({"kind": SECRET_SET, "name": name, **spec})
+        recorded = {"keys": dict.fromkeys(keys, UNVERIFIED)}
+        pulled.records.append(_record(SECRET_SET, name, name, recorded, now))
+        pulled.notes.append(
+            f"SecretSet/{name}: export {', '.join(_var(name, k) for k in keys)} before apply"
+        )
+    for item in agents:
+        agent_id = str(item.get("agent_id"))
+        if (SAVED_AGENT, agent_id) in known:
+            continue
+        name = _unique(_slug(str(item.get("agent_name") or "agent")), SAVED_AGENT, taken)
+        names[agent_id] = name
+        spec = live_spec(item)
+        documents.append({"kind": SAVED_AGENT, "name": name, "spec": spec})
+        pulled.records.append(_record(SAVED_AGENT, name, agent_id, spec, now))
+        if any(isinstance(v, dict) and "credential" in v for v in spec.values()):
+            pulled.notes.append(
+                f"SavedAgent/{name}: credentials are never returned; add credential.fields "
+                "($secrets.<set>.<key>) where the mode is byok"
+            )
+    for item in numbers:
+        number_id = str(item.get("number_id"))
+        if (PHONE_NUMBER, number_id) in known:
+            continue
+        body = drop_nulls({k: v for k, v in item.items() if k not in NUMBER_READ_ONLY})
+        label = str(body.get("description") or body.get("number") or "number")
+        name = _unique(_slug(label), PHONE_NUMBER, taken)
+        manifest_spec, references = dict(body), []
+        inbound = body.get("inbound")
+        if isinstance(inbound, dict) and isinstance(inbound.get("agent"), str):
+            agent_name = names.get(inbound["agent"])
+            if agent_name is not None:
+                manifest_spec["inbound"] = {**inbound, "agent": {"ref": f"SavedAgent/{agent_name}"}}
+                references.append(f"SavedAgent/{agent_name}")
+            else:
+                pulled.notes.append(
+                    f"PhoneNumber/{name}: routes to agent {inbound['agent']}, which is neither "
+                    "pulled nor recorded; its id is kept as written"
+                )
+        documents.append({"kind": PHONE_NUMBER, "name": name, "spec": manifest_spec})
+        pulled.records.append(_record(PHONE_NUMBER, name, number_id, body, now, references))
+    pulled.text = dump_documents(documents)
+    if record and pulled.records:
+        with project.lock("pull", lock_timeout):
+            doc = project.store.load()
+            fresh = {r.address: r for r in pulled.records if r.address not in doc.resources}
+            project.store.write(doc.model_copy(update={"resources": {**doc.resources, **fresh}}))
+    return pulled
+
+
+def _record(
+    kind: str,
+    name: str,
+    ident: str,
+    spec: dict[str, Any],
+    now: float,
+    refs: list[str] | None = None,
+) -> ResourceRecord:
+    return ResourceRecord(
+        kind=kind,
+        name=name,
+        id=ident,
+        spec=spec,
+        spec_digest=spec_digest(spec),
+        created_at=now or time.time(),
+        references=refs or [],
+    )
+
+
+def _var(set_name: str, key: str) -> str:
+    """The environment variable a pulled secret set's key reads (``LLM_KEYS_OPENAI``)."""
+    return re.sub(r"[^A-Z0-9_]", "_", f"{set_name}_{key}".upper())
+
+
+def _slug(text: str) -> str:
+    slug = _SLUG.sub("-", text.lower()).strip("-")[:48]
+    return slug or "resource"
+
+
+def _unique(name: str, kind: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while f"{kind}/{candidate}" in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(f"{kind}/{candidate}")
+    return candidate
+
+
+@dataclass
+class ImportedResource:
+    """What ``reconciler import KIND/NAME ID`` recorded."""
+
+    record: ResourceRecord
+    serial: int
+
+
+async def import_resource(
+    project: Project, address: str, ident: str, *, lock_timeout: float = 0.0
+) -> ImportedResource:
+    """Record the Platform resource ``ident`` in state under ``address`` (``KIND/NAME``), which
+    a manifest must declare. Nothing on the Platform changes. Refused when state records the
+    address or the id already, or the Platform does not hold ``ident``. What the Platform does
+    not show (secret values, credentials, SIP passwords) is recorded as unknown, so the next
+    plan sends it."""
+    desired = project.load_desired()
+    resource = desired.resources.get(address)
+    if resource is None:
+        raise PlanError(f"import: no manifest in agents.d declares {address}")
+    kind = project.kinds.kind(resource.kind)
+    async with project.platform.connect(secrets=secret_values(desired)):
+        live = await kind.read(ident)
+    if live is None:
+        raise PlanError(f"import: the Platform holds no {resource.kind} {ident!r}")
+    spec = dict(live.spec)
+    if resource.kind == SECRET_SET:
+        spec = {"keys": dict.fromkeys(spec.get("keys", {}), UNVERIFIED)}
+    with project.lock("import", lock_timeout):
+        doc = project.store.load()
+        if address in doc.resources:
+            raise PlanError(f"import: state already records {address}")
+        if any(r.kind == resource.kind and r.id == ident for r in doc.resources.values()):
+            raise PlanError(f"import: state already records {resource.kind} {ident!r}")
+        record = _record(
+            resource.kind, resource.name, ident, spec, project.clock(),
+            list(kind.references(resource.spec)),
+        )  # fmt: skip
+        record = record.model_copy(update={"version": live.version})
+        written = project.store.write(
+            doc.model_copy(update={"resources": {**doc.resources, address: record}})
+        )
+    return ImportedResource(record, written.serial)
