@@ -265,3 +265,16 @@ def test_validate_refuses_an_import_entry_that_cannot_be_an_id(project: OpsProje
     assert f"agents.d/support-en.yaml:{_import_line(path)}: import: string should match" in (
         result.stderr
     )
+
+
+def test_import_entry_of_a_platform_kind_is_refused_naming_the_import_command(
+    project: OpsProject,
+) -> None:
+    path = project.dir / "agents.d" / "platform.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("name: support\n", "name: support\nimport: 3f6c2a9e\n", 1))
+    result = project.ok("validate", code=1)
+    assert (
+        f"agents.d/platform.yaml:{_import_line(path)}: import: is not supported for kind "
+        "SavedAgent yet; take the resource in with `reconciler import SavedAgent/NAME ID`"
+    ) in result.stderr
