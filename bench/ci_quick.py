@@ -7,8 +7,9 @@ other scripts of ``bench/`` (README, "Performance").
 
 Figures, each small enough to take about a second:
 
-- sandbox: CPU time of a join and of a list page with 200 and with 2,000 agents in one App ID,
-  in process (no HTTP); bound: the 2,000-agent figure within 1.2 x the 200-agent one (the
+- sandbox: CPU time of a join, of a list page (RUNNING, with its total) and of a join with a
+  webhook registered (the notifier sweeps after it) with 200 and with 2,000 agents in one App
+  ID, in process (no HTTP); bound: the 2,000-agent figure within 1.2 x the 200-agent one (the
   sandbox's work per request does not grow with the number of agents);
 - plan: ``reconciler plan --no-refresh`` of 300 manifests, 10% changed, one process, against
   PyYAML's C loader reading the same files; the bound 1.5 x is the one of 5,000 manifests,
@@ -36,11 +37,14 @@ JOIN_SAMPLE = 300
 PAGES = 20
 
 
-def _sandbox_figures(size: int) -> tuple[float, float]:
-    """CPU ms of a join and of a list page (limit 100, from a cursor) with `size` agents."""
+def _sandbox_figures(size: int) -> tuple[float, float, float]:
+    """CPU ms of a join, of a list page (limit 100, from a cursor, RUNNING: the default state
+    filter, with its total) and of a join followed by the notifier's sweep with a webhook
+    registered (nothing is delivered: no event loop runs), with `size` agents."""
     from reconciler.sandbox import engine_ops as ops
     from reconciler.sandbox.config import SandboxConfig
     from reconciler.sandbox.core import Sandbox
+    from reconciler.sandbox.ncs import Notifier
 
     sb = Sandbox(SandboxConfig(pcu_limit=10**9))
 
@@ -63,14 +67,23 @@ def _sandbox_figures(size: int) -> tuple[float, float]:
     for _ in range(PAGES):
         ops.list_agents(sb, b.APP_ID, {"limit": "100", "cursor": cursor})
     per_page = (time.process_time() - started) / PAGES
+    notifier = Notifier(sb, (("http://127.0.0.1:9/hook", "secret"),))
+    sb.clock.advance(60.0)  # the joins above fall behind the sweep's slack
+    notifier.sweep()
+    first = size + JOIN_SAMPLE
+    started = time.process_time()
+    for i in range(first, first + JOIN_SAMPLE):
+        join(i)
+        notifier.sweep()
+    per_hooked = (time.process_time() - started) / JOIN_SAMPLE
     sb.close()
-    return 1000 * per_join, 1000 * per_page
+    return 1000 * per_join, 1000 * per_page, 1000 * per_hooked
 
 
 def sandbox() -> None:
     small = _sandbox_figures(200)
     large = _sandbox_figures(2_000)
-    for index, what in enumerate(("join", "list page of 100")):
+    for index, what in enumerate(("join", "list page of 100", "join + sweep with a webhook")):
         ratio = large[index] / small[index]
         b.verdict(f"ci sandbox {what}, CPU at 2,000 agents / at 200", ratio, 1.2,
                   f"{large[index]:.3f} ms / {small[index]:.3f} ms = {ratio:.2f}")  # fmt: skip

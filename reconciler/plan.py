@@ -131,6 +131,7 @@ def reviewed_digest(view: DesiredView) -> str:
         f"desired={agent.desired}" if agent.desired != "running" else "",
         f"renamed_from={agent.renamed_from}" if agent.renamed_from else "",
         f"on_delete={agent.on_delete}" if agent.on_delete != "stop" else "",
+        f"import={agent.import_id}" if agent.import_id else "",
     ]
     return "+".join([view.digest, *(m for m in marks if m)])
 
@@ -144,7 +145,8 @@ def digest_of_digests(digests: dict[str, str]) -> str:
 
 
 RECORDING_ACTIONS = frozenset({"start", "restart", "update", "renew-token"})
-"""Actions whose apply records the agent's view (its redacted spec and digest) in state."""
+"""Actions whose apply records the agent's view (its redacted spec and digest) in state (and
+the ``adopt`` of an ``import:`` entry, :data:`ReasonCode.IMPORTED`)."""
 
 
 def build_plan(
@@ -190,6 +192,7 @@ def build_plan_with_views(
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
     selected -= _checked_excludes(options, [*universe, *sorted(resource_universe)])
 
+    imports, import_notes = _imports(desired, state, live, selected, options.destroy)
     # One agent at a time: its normalized, redacted view lives only while it is planned, so
     # memory does not hold a second copy of every spec (only the digests are kept).
     planned = set(universe) & selected
@@ -209,6 +212,11 @@ def build_plan_with_views(
             digests[name] = reviewed_digest(view)
         if name not in planned or (name in moved and moved[name] in planned):
             continue  # a renamed agent is planned under its new name only
+        if name in imports and view is not None:
+            planned_agent = _planned_import(view, imports[name], live)
+            kept[name] = view
+            plans.append(planned_agent)
+            continue
         planned_agent = _plan_agent(
             name, None if options.destroy else view, record, live, now, options
         )
@@ -232,7 +240,8 @@ def build_plan_with_views(
             "their values are unknown, so a change of them cannot be detected; "
             "this plan cannot be saved or applied"
         )
-    warnings.extend(_unmanaged_warnings(state, live))
+    warnings.extend(import_notes)
+    warnings.extend(_unmanaged_warnings(state, live, set(imports.values())))
     warnings.extend(_left_stopped_warnings(plans, desired, state, live))
     if not live.refreshed and state.creating:
         warnings.append(
@@ -244,7 +253,7 @@ def build_plan_with_views(
             f"{len(state.journal)} interrupted engine call(s) recorded in state are unresolved; "
             "plan with --refresh to see what apply will do about them"
         )
-    running_after = _running_after(plans, state, live, selected)
+    running_after = _running_after(plans, state, live, selected, set(imports.values()))
     errors = _protection_errors(plans, state, set(desired.agents), options)
     errors.extend(_resource_protection_errors(resources, options))
     errors.extend(
@@ -600,21 +609,27 @@ def _left_stopped_warnings(
     return out
 
 
-def _unmanaged_warnings(state: StateDoc, live: LiveStatus) -> list[str]:
+def _unmanaged_warnings(state: StateDoc, live: LiveStatus, imported: set[str]) -> list[str]:
     out: list[str] = []
     for agent in unmanaged_agents(state, live):
+        if agent.agent_id in imported:
+            continue  # planned as an import
         where = f" in channel {agent.channel}" if agent.channel else ""
         out.append(f"unmanaged agent {agent.agent_id}{where} is {agent.status} (not in state)")
     return out
 
 
 def _running_after(
-    plans: list[AgentPlan], state: StateDoc, live: LiveStatus, selected: set[str]
+    plans: list[AgentPlan],
+    state: StateDoc,
+    live: LiveStatus,
+    selected: set[str],
+    imported: set[str],
 ) -> int:
     count = 0
     for plan in plans:
-        if plan.action == "stop":
-            continue
+        if plan.action == "stop" or (plan.action == "adopt" and plan.agent_id in imported):
+            continue  # an import is counted among the engine's agents (below), as it is now
         if plan.action == "no-op":  # left as it is: counts only if it runs now
             record = state.agents.get(plan.name)
             if record is None or agent_exit(record.agent_id, live) is not None:
@@ -659,6 +674,116 @@ def _as_adoption(planned: AgentPlan, adopted: dict[str, str]) -> AgentPlan:
             update={"action": "adopt", "reason": why, "reason_code": ReasonCode.ADOPTED}
         )
     return planned.model_copy(update={"reason": f"{why}; then {planned.reason}"})
+
+
+def _imports(
+    desired: DesiredSet, state: StateDoc, live: LiveStatus, selected: set[str], destroy: bool
+) -> tuple[dict[str, str], list[str]]:
+    """The ``import:`` entries to plan (name -> agent id), and a note per entry that is a no-op.
+
+    An entry is a no-op once the state records its name (Terraform's "already managed"): the
+    record governs, the entry is only noted. Otherwise the id must not be recorded under
+    another name, and, when the engine was refreshed, it must be an agent the engine lists
+    active in the manifest's channel; each failed check is a problem located at the entry.
+    Without a refresh nothing can be checked: the import is planned as unverified (a plan that
+    cannot be saved; ``apply`` refreshes, so it checks before it records).
+    """
+    planned: dict[str, str] = {}
+    notes: list[str] = []
+    problems: list[Problem] = []
+    if destroy:
+        return planned, notes
+    owners = {record.agent_id: name for name, record in state.agents.items()}
+    claimed: dict[str, str] = {}
+    for name, agent in sorted(desired.agents.items()):
+        agent_id = agent.import_id
+        if agent_id is None or name not in selected:
+            continue  # --target and --exclude leave an entry out as they leave its agent
+        where = Location(agent.path, agent.import_line or agent.line)
+        if agent_id in claimed:
+            problems.append(
+                Problem(
+                    where, f"import: {agent_id}: the manifest of {claimed[agent_id]} imports it too"
+                )
+            )
+            continue
+        claimed[agent_id] = name
+        recorded_as = name if name in state.agents else agent.renamed_from
+        recorded = state.agents.get(recorded_as) if recorded_as is not None else None
+        if recorded is not None:
+            other = "" if recorded.agent_id == agent_id else f" (as agent {recorded.agent_id})"
+            notes.append(
+                f"{name}: import: {agent_id} is a no-op, the state already records "
+                f"{recorded_as}{other}; the entry can be removed from {printable(agent.path)}"
+            )
+            continue
+        if agent.desired == "stopped":
+            problems.append(
+                Problem(
+                    where,
+                    f"import: {agent_id}: the manifest says desired: stopped, so there is nothing "
+                    "to import the agent into (remove one of the two)",
+                )
+            )
+            continue
+        owner = owners.get(agent_id)
+        if owner is not None:
+            problems.append(
+                Problem(
+                    where,
+                    f"import: {agent_id}: the state already records it as {owner} (use "
+                    f"`reconciler state mv {owner} {name}` to rename it)",
+                )
+            )
+            continue
+        if live.refreshed:
+            problem = _import_problem(agent_id, agent.channel, live)
+            if problem is not None:
+                problems.append(Problem(where, problem))
+                continue
+        planned[name] = agent_id
+    if problems:
+        raise ValidationError(problems, "the import entries")
+    return planned, notes
+
+
+def _import_problem(agent_id: str, channel: str, live: LiveStatus) -> str | None:
+    """Why the engine's listing rules out importing ``agent_id`` in ``channel`` (None: fine)."""
+    seen = live.agents.get(agent_id)
+    if seen is None or seen.status == "MISSING":
+        return f"import: {agent_id}: the engine lists no such agent"
+    if not seen.active:
+        return (
+            f"import: {agent_id}: the agent is {seen.status}, not running (remove the entry: "
+            "apply starts a new agent for the manifest)"
+        )
+    if seen.channel != channel:  # the refresh lists the channel of every pending import
+        return (
+            f"import: {agent_id}: the engine does not list it among the active agents of this "
+            f"manifest's channel {channel!r}"
+        )
+    return None
+
+
+def _planned_import(view: DesiredView, agent_id: str, live: LiveStatus) -> AgentPlan:
+    """The ``adopt`` of an ``import:`` entry: a state edit, the agent recorded as running its
+    manifest (the engine does not say what an agent runs, so nothing else can be diffed)."""
+    agent = view.agent
+    unverified = "" if live.refreshed else " (unverified: engine not refreshed)"
+    why = f"import agent {agent_id}{unverified}: recorded as running {printable(agent.path)}"
+    if agent.token_mode == "auto":
+        why += "; its token is unknown, so the next plan renews it"
+    return AgentPlan(
+        name=agent.name,
+        action="adopt",
+        reason=why,
+        reason_code=ReasonCode.IMPORTED,
+        agent_id=agent_id,
+        channel=agent.channel,
+        generation=0,
+        desired_digest=view.digest,
+        path=agent.path,
+    )
 
 
 def _plan_resources(

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
+from reconciler.apply.imports import imported_record
 from reconciler.apply.payload import update_properties
 from reconciler.apply.resources import create_resources, delete_removed, delete_replaced
 from reconciler.apply.resources import not_attempted as resources_not_attempted
@@ -36,7 +37,7 @@ from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import ApplyError, EngineError
 from reconciler.models import AgentPlan, DesiredSet, JournalEntry, Plan, StateDoc
 from reconciler.models.live import ENDED_STATUSES
-from reconciler.models.plan import STATE_ONLY_ACTIONS
+from reconciler.models.plan import STATE_ONLY_ACTIONS, ReasonCode
 from reconciler.plan import DesiredView
 from reconciler.state.edits import drop_record, move_record
 
@@ -173,6 +174,9 @@ async def _edit_one(run: Run, action: AgentPlan) -> None:
     """
     started = run.ctx.clock()
     old = action.renamed_from
+    if action.action == "adopt" and action.reason_code == ReasonCode.IMPORTED:
+        await _import_one(run, action)
+        return
     if action.action == "adopt":
         record = run.doc.agents.get(action.name)
         if record is None or record.agent_id != action.agent_id:
@@ -197,6 +201,49 @@ async def _edit_one(run: Run, action: AgentPlan) -> None:
             action.action,
             True,
             agent_id=action.agent_id,
+            duration_s=run.ctx.clock() - started,
+        )
+    )
+
+
+async def _import_one(run: Run, action: AgentPlan) -> None:
+    """Record the agent of a manifest's ``import:`` entry (see :mod:`reconciler.apply.imports`).
+
+    No journal entry and no engine call but one read: the engine is asked once more that the
+    agent is active (a saved plan may be old) and when it started (for the runtime cap).
+    """
+    started = run.ctx.clock()
+    agent = run.desired.agents.get(action.name)
+    agent_id = action.agent_id
+    if agent is None or agent_id is None or agent.import_id != agent_id:
+        # A plan's agent id is not evidence (a saved plan can be edited): the manifest's is.
+        raise ApplyError(
+            f"{action.name}: import of {agent_id}: the manifest does not name that agent in "
+            f"import: (plan and {run.plan.operation} again)"
+        )
+    recorded = [n for n, r in run.doc.agents.items() if n == action.name or r.agent_id == agent_id]
+    if recorded:
+        raise ApplyError(
+            f"{action.name}: import of {agent_id}: the state records {recorded[0]} already "
+            f"(plan and {run.plan.operation} again)"
+        )
+    live = await run.ctx.client.get(agent_id)
+    if not live.active:
+        raise ApplyError(f"{action.name}: import of {agent_id}: the agent is {live.status}")
+    record = imported_record(
+        agent, run.view(action.name), agent_id, started_at=live.start_ts, now=started
+    )
+
+    def add(doc: StateDoc) -> StateDoc:
+        return doc.model_copy(update={"agents": {**doc.agents, agent.name: record}})
+
+    await run.save(add)
+    run.result.results.append(
+        ActionResult(
+            action.name,
+            "adopt",
+            True,
+            agent_id=agent_id,
             duration_s=run.ctx.clock() - started,
         )
     )

@@ -22,13 +22,41 @@ from reconciler.apply.records import agent_record
 from reconciler.diff import spec_digest
 from reconciler.engine import find_conflicting
 from reconciler.errors import OperationError, printable
-from reconciler.models import AgentRecord, DesiredSet, StateDoc
-from reconciler.plan import desired_view
+from reconciler.models import AgentRecord, DesiredAgent, DesiredSet, StateDoc
+from reconciler.plan import DesiredView, desired_view
 
 if TYPE_CHECKING:
     from reconciler.engine import EngineClient
 
 IMPORTED_GENERATION = 0
+
+
+def imported_record(
+    agent: DesiredAgent,
+    view: DesiredView,
+    agent_id: str,
+    *,
+    started_at: int | None,
+    now: float,
+) -> AgentRecord:
+    """The record of ``agent_id`` taken into state as running ``agent``'s manifest (``view``).
+
+    Used by ``import --assume-matches`` and by a manifest's ``import:`` entry. With ``token:
+    auto`` the token the agent holds is unknown: its expiry is recorded as ``now``, so the next
+    plan renews it in place.
+    """
+    return agent_record(
+        agent,
+        agent_id=agent_id,
+        # Not a name this state sent (the agent was joined by someone else): generation 0
+        # without the lineage tag, a name no start of this state ever uses.
+        wire_name=f"{agent.name}-{IMPORTED_GENERATION}",
+        generation=IMPORTED_GENERATION,
+        started_at=float(started_at) if started_at else now,
+        token_expires_at=now if agent.token_mode == "auto" else None,
+        spec=view.spec,
+        spec_digest=view.digest,
+    )
 
 
 def check_importable(desired: DesiredSet, state: StateDoc, name: str, agent_id: str) -> None:
@@ -91,11 +119,11 @@ async def import_record(
             f"agents of channel {agent.channel!r}, the channel of {printable(agent.path)}"
         )
     if assume_matches:
-        view = desired_view(agent, state.salt)
-        spec, digest = view.spec, view.digest
-        expires = now if agent.token_mode == "auto" else None
-    else:
-        spec, digest, expires = {}, spec_digest({}), None
+        return imported_record(
+            agent, desired_view(agent, state.salt), agent_id, started_at=live.start_ts, now=now
+        )
+    spec: dict[str, object] = {}
+    digest, expires = spec_digest({}), None
     return agent_record(
         agent,
         agent_id=agent_id,

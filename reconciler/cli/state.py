@@ -22,7 +22,7 @@ import click
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option
-from reconciler.errors import SettingsError, StateError
+from reconciler.errors import SettingsError, StateError, printable
 from reconciler.models.state import StateDoc
 from reconciler.render.status import (
     STATE_LIST_HEADER,
@@ -233,11 +233,13 @@ def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -
 @lock_timeout_option
 @click.pass_context
 def rebind_cmd(ctx: click.Context, lock_timeout: float) -> None:
-    """Record the project's App ID and engine in its state, whatever the state records now.
+    """Record the project's App ID, engine and environment in its state, whatever it records now.
 
-    Every command refuses a state recorded for another App ID or engine than the settings name
-    (exit 1): used there, it would describe agents that are not there. Run this only to move a
-    state on purpose (the app or the engine really changed). The agents it records are then
+    Every command refuses a state recorded for another App ID or engine than the settings name,
+    or (in a project with environments) for another environment than --env (exit 1): used
+    there, it would describe agents that are not there. Run this only to move a state on
+    purpose (the app, the engine or the environment really changed; with --env NAME the state
+    is recorded for environment NAME). The agents it records are then
     looked for on the new App ID and engine: those missing there are started again by the next
     apply, and the old app's agents keep running unmanaged. Holds the state lock while it writes.
 
@@ -259,11 +261,19 @@ def rebind_cmd(ctx: click.Context, lock_timeout: float) -> None:
         if before.app_id is not None
         else "no App ID or engine (an older state)"
     )
+    now = f"App ID {after.app_id} on engine {after.engine}"
+    if before.environment is not None or after.environment is not None:
+        was = f"environment {_shown_environment(before)}, {was}"
+        now = f"environment {_shown_environment(after)}, {now}"
     click.echo(
         f"Rebound the state ({store.where}, serial {after.serial}): it recorded {was}, it now "
-        f"records App ID {after.app_id} on engine {after.engine}.",
+        f"records {now}.",
         err=True,
     )
+
+
+def _shown_environment(doc: StateDoc) -> str:
+    return "none" if doc.environment is None else printable(doc.environment)
 
 
 def _check_push(doc: StateDoc, current: StateDoc, where: str) -> None:

@@ -25,6 +25,7 @@ from reconciler.manifests.environments import ALL
 from reconciler.manifests.loader import finish, tagged
 from reconciler.manifests.settings import declared_environments
 from reconciler.models import DesiredAgent, DesiredSet
+from reconciler.models.resources import DesiredResource
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -155,15 +156,24 @@ def _untagged(problem: Problem, name: str) -> Problem:
 
 
 def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:
-    """Every environment's agents in one set (an agent's first environment's version)."""
+    """Every environment's agents and resources in one set (each one's first environment's
+    version)."""
     if len(loaded) == 1:
         return loaded[0][1]
     agents: dict[str, DesiredAgent] = {}
+    resources: dict[str, DesiredResource] = {}
     for _name, desired in loaded:
         for key, agent in desired.agents.items():
             agents.setdefault(key, agent)
+        for address, resource in desired.resources.items():
+            resources.setdefault(address, resource)
     files = tuple(sorted({f for _name, desired in loaded for f in desired.files}))
-    return DesiredSet(agents=dict(sorted(agents.items())), files=files)
+    return DesiredSet(
+        agents=dict(sorted(agents.items())),
+        files=files,
+        resources=dict(sorted(resources.items())),
+        unmanaged=tuple(sorted({u for _name, desired in loaded for u in desired.unmanaged})),
+    )
 
 
 def _validate_text(ctx: click.Context) -> None:

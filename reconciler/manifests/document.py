@@ -301,6 +301,8 @@ def _agent(
         restart_policy=manifest.restart_policy,
         desired=manifest.desired,
         renamed_from=manifest.renamed_from,
+        import_id=manifest.import_,
+        import_line=_line_of(values.locations.get("import"), path, line),
         on_delete=manifest.lifecycle.on_delete if manifest.lifecycle is not None else "stop",
         sensitive=covered,
         secrets=secrets,
@@ -308,6 +310,11 @@ def _agent(
         unknown={_spec_field_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
     )
     return agent, problems
+
+
+def _line_of(where: Location | None, path: str, line: int) -> int:
+    """The line of ``where`` when it is in this manifest's file, else the document's line."""
+    return where.line if where is not None and where.path == path else line
 
 
 _SPEC_ROOTS = ("properties", *SPEC_KEYS)

@@ -51,7 +51,9 @@ def _shape(annotation: Any) -> _Shape:
 
 @cache
 def _fields(model: type[BaseModel]) -> dict[str, _Shape]:
-    return {name: _shape(info.annotation) for name, info in model.model_fields.items()}
+    return {
+        info.alias or name: _shape(info.annotation) for name, info in model.model_fields.items()
+    }
 
 
 def unknown_keys(data: Any, model: type[BaseModel] = Manifest) -> list[UnknownKey]:

@@ -85,6 +85,15 @@ def load_resource(
     data = values.value
     if not isinstance(data, dict) or values.problems:
         return loaded
+    if "import" in data:  # the manifest's import: entry is built for agents only, so far
+        loaded.problems.append(
+            Problem(
+                values.locations.get("import", root),
+                f"import: is not supported for kind {kind} yet; take the resource in with "
+                f"`reconciler import {kind}/NAME ID`",
+            )
+        )
+        return loaded
     model = MANIFEST_MODELS[kind]
     try:
         manifest = model.model_validate(data)

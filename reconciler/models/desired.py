@@ -52,6 +52,10 @@ class DesiredAgent(BaseModel):
     """The name state recorded the agent under before a rename (moved, not restarted)."""
     on_delete: OnDelete = "stop"
     """``lifecycle.on_delete``: what removing the manifest does (recorded in state)."""
+    import_id: str | None = None
+    """``import:``: the id of a running agent to take into state (planned as an import)."""
+    import_line: int = 0
+    """The source line of ``import:`` (for its validation errors)."""
     sensitive: frozenset[FieldPath] = Field(default_factory=frozenset)
     """Paths in ``spec`` whose values (whole subtrees) are secret, by the rule of
     :mod:`reconciler.models.secrets`."""

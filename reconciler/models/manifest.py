@@ -264,6 +264,15 @@ class Manifest(Block):
         pattern=NAME_PATTERN,
         description="The agent's previous name: state's record moves here, no restart.",
     )
+    import_: str | None = Field(
+        default=None,
+        alias="import",
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The id of an agent already running in this manifest's channel, to take "
+        "into state (reviewed like any change; a no-op once the state records the agent).",
+    )
     lifecycle: Lifecycle | None = None
     restart_policy: Literal["always", "on-failure", "never"] = Field(
         default="always",

@@ -51,6 +51,7 @@ class ReasonCode(str, Enum):
     RENAMED = "renamed"
     FORGOTTEN = "forgotten"
     ADOPTED = "adopted"
+    IMPORTED = "imported"
     UP_TO_DATE = "up_to_date"
 
 
@@ -78,7 +79,9 @@ adoption of an agent an interrupted run started. Such an action heals drift as l
 field of the agent changed (``watch --heal-only`` applies only those)."""
 
 STATE_ONLY_ACTIONS = frozenset({"rename", "forget", "adopt"})
-"""Actions that edit the state only: no engine call (the agent keeps running, with its id)."""
+"""Actions that edit the state only: no engine call (the agent keeps running, with its id).
+An ``adopt`` is either the adoption of an interrupted run's agent (``adopted``) or a manifest's
+``import:`` entry (``imported``)."""
 PLAN_FORMAT_VERSION = 2
 """Version of the saved plan file (2 added ``reason_code`` and ``create_spec``)."""
 

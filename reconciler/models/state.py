@@ -15,7 +15,9 @@ twice, is refused: the state would manage one agent twice.
 
 Version 2 records the App ID and the engine the state belongs to (``app_id``, ``engine``; see
 :mod:`reconciler.state.binding`). A version 1 document has neither: it is read as it is, and
-takes the project's App ID and engine at its next write.
+takes the project's App ID and engine at its next write. Version 3 adds the name of the
+environment the state belongs to (``environment``, null for a project without environments);
+a version 1 or 2 document has none and takes it at its next write in an environment.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from reconciler.models.manifest import NAME_PATTERN
 from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.models.rules import CHANNEL_PATTERN
 
-STATE_VERSION = 2
-"""The format this tool writes; it reads versions 1 (no App ID, no engine) and 2."""
+STATE_VERSION = 3
+"""The format this tool writes; it reads versions 1 (no App ID, no engine), 2 (no environment)
+and 3."""
 MAX_GENERATION = 999_999
 """Largest generation a state may record (a million restarts of one agent): with the longest
 name and the lineage tag, the wire name stays within :data:`MAX_WIRE_NAME_CHARS`."""
@@ -121,6 +124,10 @@ class StateDoc(BaseModel):
     engine: str | None = Field(default=None, min_length=1)
     """The engine's identity (:attr:`~reconciler.models.settings.Settings.engine_identity`);
     None as for ``app_id``."""
+    environment: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    """The name of the environment the state belongs to (``reconciler.yaml`` ``environments:``);
+    None for a project without environments, or a state written before version 3. Held to the
+    rule of environment names (:data:`reconciler.manifests.environments.NAME_PATTERN`)."""
     agents: dict[str, AgentRecord] = Field(default_factory=dict)
     journal: list[JournalEntry] = Field(default_factory=list, alias="pending")
     """The write-ahead journal, in the order its entries were written; stored under

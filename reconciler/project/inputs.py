@@ -60,6 +60,7 @@ __all__ = [
     "Sources",
     "adoptions",
     "gc_paused",
+    "import_channels",
     "read_inputs",
     "read_resources_into",
     "refresh_decision",
@@ -229,6 +230,10 @@ async def _settle_and_refresh(
     if live is None:
         listed_at = time.monotonic()
         live = await refresh_live(client, state.agents, sources.clock())
+    channels = import_channels(inputs.desired, state)
+    if channels:  # an agent's channel is learned only from a channel-filtered list
+        listed_at = time.monotonic()
+        live = await refresh_live(client, state.agents, sources.clock(), channels=channels)
     inputs.live = live
     if resolve and listed_at is not None:
         inputs.listing = _active_listing(live, listed_at)
@@ -262,6 +267,16 @@ def _load_beside(sources: Sources, recorded: int) -> bool:
     except (OSError, ReconcilerError):  # the load reports it
         return True
     return parallel.worker_count(files) <= 1 or 2 * recorded >= files
+
+
+def import_channels(desired: DesiredSet, state: StateDoc) -> set[str]:
+    """The channels of the manifests whose ``import:`` entry the state does not record yet:
+    the refresh lists them, so that the plan can check each entry's agent is in its channel."""
+    return {
+        agent.channel
+        for name, agent in desired.agents.items()
+        if agent.import_id is not None and name not in state.agents
+    }
 
 
 def adoptions(before: StateDoc, after: StateDoc) -> tuple[tuple[str, str], ...]:

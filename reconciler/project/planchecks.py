@@ -32,6 +32,7 @@ from pathlib import Path
 from reconciler.diff import spec_digest
 from reconciler.errors import PlanError, StalePlanError
 from reconciler.models import AgentPlan, DesiredSet, LiveStatus, Plan, StateDoc
+from reconciler.models.plan import ReasonCode
 from reconciler.models.state import AgentRecord
 from reconciler.plan import (
     DesiredView,
@@ -119,6 +120,8 @@ def _action_problem(plan: Plan, action: AgentPlan, record: AgentRecord | None) -
             return f"{what} lists the spec of a new agent, which only the start of one does"
         if spec_digest(action.create_spec) != action.desired_digest:
             return f"{what} lists a spec that its desired_digest does not name"
+    if action.reason_code == ReasonCode.IMPORTED:
+        return _import_problem(plan, action, record)
     if record is None:
         if action.action == "no-op" and action.agent_id is None:
             return None  # declared but meant to be stopped (desired: stopped), never started
@@ -143,6 +146,21 @@ def _action_problem(plan: Plan, action: AgentPlan, record: AgentRecord | None) -
     expected = record.generation + 1 if bumps else record.generation
     if action.generation != expected:
         return f"{what} is at generation {action.generation}; the state implies {expected}"
+    return None
+
+
+def _import_problem(plan: Plan, action: AgentPlan, record: AgentRecord | None) -> str | None:
+    """Why a saved plan's ``import:`` entry cannot be applied (None: it can)."""
+    what = f"import of {action.name}"
+    if action.action != "adopt" or action.agent_id is None or action.generation != 0:
+        return f"{what} is not an adopt of an agent at generation 0"
+    if record is not None:
+        return f"{what}: the state records {action.name} already"
+    if not plan.refreshed:
+        return (
+            f"{what}: a plan made without refreshing did not check agent {action.agent_id} on "
+            "the engine; plan again with refresh"
+        )
     return None
 
 

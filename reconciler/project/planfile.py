@@ -28,9 +28,9 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.errors import Location, Problem, ValidationError
+from reconciler.errors import Location, PlanError, Problem, ValidationError
 from reconciler.models import Plan, StateDoc
-from reconciler.models.plan import PLAN_FORMAT_VERSION
+from reconciler.models.plan import PLAN_FORMAT_VERSION, ReasonCode
 
 PLAN_KIND = "reconciler.plan"
 _KEYS = frozenset({"kind", "digest", "plan", "new_state"})
@@ -54,7 +54,16 @@ def plan_digest(envelope: dict[str, Any]) -> str:
 
 
 def save_plan_file(plan: Plan, path: Path, *, fresh_state: StateDoc | None = None) -> None:
-    """Write ``plan`` to ``path`` atomically; ``fresh_state``: the unrecorded state it used."""
+    """Write ``plan`` to ``path`` atomically; ``fresh_state``: the unrecorded state it used.
+
+    Refused (:class:`PlanError`) for a plan made without refreshing that imports an agent: its
+    ``import:`` entries were not checked on the engine."""
+    unchecked = [a.name for a in plan.agents if a.reason_code == ReasonCode.IMPORTED]
+    if unchecked and not plan.refreshed:
+        raise PlanError(
+            f"cannot save the plan: the import of {', '.join(unchecked)} was not checked on the "
+            "engine (a plan made without refreshing); plan with refresh to save it"
+        )
     envelope: dict[str, Any] = {"kind": PLAN_KIND, "plan": plan.model_dump(mode="json")}
     if fresh_state is not None:
         envelope["new_state"] = {"salt": fresh_state.salt}

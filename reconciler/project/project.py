@@ -10,8 +10,9 @@ from dataclasses import replace as replace_options
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import PlanError, SettingsError, StalePlanError
+from reconciler.errors import PlanError, SettingsError, StalePlanError, ValidationError
 from reconciler.manifests import load_desired, load_settings
+from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.settings import environ_for
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
@@ -222,9 +223,13 @@ class Project:
                 options, warnings=(*options.warnings, *journal), adopted=adopted
             )
         with gc_paused():
-            plan, views = build_plan_with_views(
-                desired, state, live, now=self.clock(), options=options
-            )
+            try:
+                plan, views = build_plan_with_views(
+                    desired, state, live, now=self.clock(), options=options
+                )
+            except ValidationError as exc:  # located in the manifests: show their lines
+                problems = with_excerpts(exc.problems, settings.project_dir)
+                raise ValidationError(problems, exc.what) from None
         return PlanOutcome(
             plan=plan,
             desired=desired,

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from reconciler.diff.normalize import PROPERTY_DEFAULTS
 from reconciler.models import AgentPlan, FieldChange, Plan
+from reconciler.models.plan import ReasonCode
 from reconciler.render.created import CreatedField, created_fields
 from reconciler.render.values import clip_pair, compact, has_multiline, line_diff
 
@@ -49,9 +50,23 @@ LEGEND: tuple[tuple[str, str], ...] = (
     ("stop", "stop"),
     ("rename", "rename (state only, keeps running)"),
     ("forget", "forget (state only, keeps running)"),
-    ("adopt", "adopt (state only: an agent an interrupted run started)"),
+    ("adopt", "adopt or import (state only: a running agent is recorded)"),
 )
 """Legend entries, in display order."""
+
+IMPORT_VERB = "will be imported into state (its manifest's import: entry; no engine call)"
+
+
+def verb(agent: AgentPlan) -> str:
+    """How the header of an agent block says what happens to it (an ``import:`` entry's adopt
+    reads as an import)."""
+    return IMPORT_VERB if agent.reason_code == ReasonCode.IMPORTED else VERBS[agent.action]
+
+
+def imports_of(plan: Plan) -> int:
+    """How many of the plan's adopts are ``import:`` entries (the rest: interrupted runs')."""
+    return sum(1 for a in plan.agents if a.reason_code == ReasonCode.IMPORTED)
+
 
 SENSITIVE = "(sensitive)"
 SENSITIVE_CHANGED = "(sensitive, changed)"
@@ -89,8 +104,11 @@ def plan_summary_line(plan: Plan) -> str:
         parts.append(f"{s.rename} to rename")
     if s.forget:
         parts.append(f"{s.forget} to forget")
-    if s.adopt:
-        parts.append(f"{s.adopt} to adopt")
+    imports = imports_of(plan)
+    if imports:
+        parts.append(f"{imports} to import")
+    if s.adopt - imports:
+        parts.append(f"{s.adopt - imports} to adopt")
     return "Plan: " + ", ".join(parts) + f"; {s.unchanged} unchanged."
 
 

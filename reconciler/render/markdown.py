@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from reconciler.models import AgentPlan, Plan
-from reconciler.models.plan import ResourcePlan
+from reconciler.models.plan import ReasonCode, ResourcePlan
 from reconciler.render.common import (
     SYMBOLS,
     ChangeView,
@@ -132,7 +132,12 @@ def _index_row(agent: AgentPlan) -> str:
     symbol = SYMBOLS[agent.action].strip()
     reason = html.escape(clip(_one_line(agent.reason), 0, 120)).replace("|", "\\|")
     name = _one_line(agent.name).replace("|", "\\|")
-    return f"| `{symbol}` {_ACTION_LABELS[agent.action]} | `{name}` | {reason} |"
+    return f"| `{symbol}` {_label(agent)} | `{name}` | {reason} |"
+
+
+def _label(agent: AgentPlan) -> str:
+    """The action as the comment names it (an ``import:`` entry's adopt: ``import``)."""
+    return "import" if agent.reason_code == ReasonCode.IMPORTED else _ACTION_LABELS[agent.action]
 
 
 def _head(plan: Plan, budget: int) -> list[str]:
@@ -163,16 +168,16 @@ def _head(plan: Plan, budget: int) -> list[str]:
 
 
 def _table(plan: Plan) -> str:
-    counts: dict[str, int] = dict.fromkeys(_TABLE_ORDER, 0)
+    counts: dict[tuple[str, str], int] = {}
     for agent in plan.agents:
-        counts[agent.action] += 1
+        key = (agent.action, _label(agent))
+        counts[key] = counts.get(key, 0) + 1
     rows = ["| action | count |", "| :-- | --: |"]
-    for action in _TABLE_ORDER:
-        if not counts[action]:
-            continue  # a row per action the plan has: no column of zeros to read past
+    # A row per action the plan has (no column of zeros to read past); imports beside adopts.
+    for (action, name), count in sorted(counts.items(), key=lambda i: _TABLE_ORDER.index(i[0][0])):
         symbol = SYMBOLS[action].strip()
-        label = f"`{symbol}` {_ACTION_LABELS[action]}" if symbol else _ACTION_LABELS[action]
-        rows.append(f"| {label} | {counts[action]} |")
+        label = f"`{symbol}` {name}" if symbol else name
+        rows.append(f"| {label} | {count} |")
     return "\n".join(rows) if len(rows) > 2 else "_No agents declared or recorded._"
 
 
@@ -216,7 +221,7 @@ def _agent_block(agent: AgentPlan, cap: int) -> str:
     symbol = SYMBOLS[agent.action]
     summary = (
         f"<code>{symbol} {html.escape(agent.name)}</code> "
-        f"{_ACTION_LABELS[agent.action]}: {html.escape(clip(_one_line(agent.reason), 0, 300))}"
+        f"{_label(agent)}: {html.escape(clip(_one_line(agent.reason), 0, 300))}"
     )
     header = f"{symbol} {agent.name}"
     extra = details(agent)

@@ -30,7 +30,6 @@ from reconciler.render.common import (
     FORCES_RESTART,
     LEGEND,
     SYMBOLS,
-    VERBS,
     ChangeView,
     agent_change_views,
     changed_agents,
@@ -40,6 +39,7 @@ from reconciler.render.common import (
     refresh_note,
     scope_notes,
     target_line,
+    verb,
 )
 from reconciler.render.resources import (
     FORCES_REPLACEMENT,
@@ -170,7 +170,7 @@ def _agent_block(agent: AgentPlan, paint: _Painter, *, defaults: bool = True) ->
     if extra:
         header += "  " + printable(extra)
     out = [
-        paint(f"  # {name} {VERBS[agent.action]}", "dim"),
+        paint(f"  # {name} {verb(agent)}", "dim"),
         paint(f"  #   {printable(agent.reason)}", "dim"),
         header,
     ]

@@ -267,8 +267,24 @@ class Notifier:
             return low < instant <= now and instant >= self._floor
 
         found: list[tuple[float, int, AgentRecord]] = []
-        for light in sb.store.lifecycle_between(low, now, TOKEN_WARNING_S):
-            record = sb.store.get(light.app_id, light.agent_id)
+        for app_id, agent_id, running_at, terminal_at, token_at in sb.store.lifecycle_between(
+            low, now, TOKEN_WARNING_S
+        ):
+            # the slack reads instants of earlier sweeps again: skip an agent whose instants
+            # in range were all sent, without reading its record
+            ident = f"{app_id}/{agent_id}"
+            pending = [
+                (ident, kind, at)
+                for kind, at in (
+                    (EVENT_JOINED, running_at),
+                    (EVENT_LEFT, terminal_at),
+                    (EVENT_EXPIRE, None if token_at is None else token_at - TOKEN_WARNING_S),
+                )
+                if at is not None and due(at)
+            ]
+            if all(key in self._emitted for key in pending):
+                continue
+            record = sb.store.get(app_id, agent_id)
             if record is None:
                 continue
             if due(record.running_at) and view(record, record.running_at).active:

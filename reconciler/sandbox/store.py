@@ -9,8 +9,11 @@ effective properties and the list of updates applied.
 Work per request does not grow with the number of agents (the sandbox must not be what a
 benchmark of 20,000 agents measures): each query names its index's leading columns; the count
 of active agents (the PCU check of every join) is kept by triggers in `active_count`, valid
-until the next instant an agent ends; and a list page is read in sequence order from its cursor
-and stops when full, the status of each agent computed inside SQLite (`STATUS_CODE_SQL`).
+until the next instant an agent ends; a list page is read in sequence order from its cursor
+and stops when full, the status of each agent computed inside SQLite (`STATUS_CODE_SQL`); the
+total of a list under a state filter comes from counts per status (`state_count`, kept by
+triggers) of statuses materialised in `state_code` for the agents due (`materialise_states`);
+and the notifier's sweep reads ranges of lifecycle instants through one index each.
 
 A second table, `meta`, keeps small values such as the clock offset, so they survive restarts.
 `presence` lists the remote users present in each channel (per App ID; the App ID `*` stands for
@@ -68,6 +71,8 @@ CREATE TABLE IF NOT EXISTS agents (
     remote_seen INTEGER NOT NULL DEFAULT 0,
     status_override TEXT,
     override_until REAL,
+    state_code INTEGER NOT NULL DEFAULT -1,
+    state_until REAL NOT NULL DEFAULT -1e300,
     UNIQUE (app_id, agent_id)
 );
 CREATE TABLE IF NOT EXISTS presence (
@@ -89,6 +94,28 @@ CREATE INDEX IF NOT EXISTS agents_seq ON agents (app_id, seq);
 CREATE INDEX IF NOT EXISTS agents_window ON agents (app_id, created_at, terminal_at);
 CREATE INDEX IF NOT EXISTS agents_terminal ON agents (app_id, terminal_at);
 CREATE INDEX IF NOT EXISTS agents_id ON agents (agent_id);
+CREATE INDEX IF NOT EXISTS agents_state_due ON agents (app_id, state_until);
+CREATE INDEX IF NOT EXISTS agents_state ON agents (app_id, state_code, created_at, terminal_at);
+CREATE TABLE IF NOT EXISTS state_count (
+    app_id TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (app_id, code)
+);
+CREATE TABLE IF NOT EXISTS state_mark (app_id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TRIGGER IF NOT EXISTS agents_state_insert AFTER INSERT ON agents BEGIN
+    INSERT INTO state_count (app_id, code, n) VALUES (NEW.app_id, NEW.state_code, 1)
+        ON CONFLICT (app_id, code) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS agents_state_update AFTER UPDATE OF state_code ON agents
+WHEN OLD.state_code != NEW.state_code BEGIN
+    UPDATE state_count SET n = n - 1 WHERE app_id = OLD.app_id AND code = OLD.state_code;
+    INSERT INTO state_count (app_id, code, n) VALUES (NEW.app_id, NEW.state_code, 1)
+        ON CONFLICT (app_id, code) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS agents_state_delete AFTER DELETE ON agents BEGIN
+    UPDATE state_count SET n = n - 1 WHERE app_id = OLD.app_id AND code = OLD.state_code;
+END;
 CREATE TABLE IF NOT EXISTS active_count (
     app_id TEXT PRIMARY KEY,
     n INTEGER NOT NULL,
@@ -114,6 +141,15 @@ CREATE TRIGGER IF NOT EXISTS agents_count_delete AFTER DELETE ON agents BEGIN
 END;
 """
 
+#: The indexes of the notifier's sweep (`Store.lifecycle_between`), one per kind of instant,
+#: across App IDs. Created by the first sweep, so that a sandbox without webhooks does not pay
+#: for them on every join.
+_LIFECYCLE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS agents_running_at ON agents (running_at)",
+    "CREATE INDEX IF NOT EXISTS agents_terminal_at ON agents (terminal_at)",
+    "CREATE INDEX IF NOT EXISTS agents_token_at ON agents (token_expires_at)",
+)
+
 #: `next_end` of an App ID none of whose active agents ever ends (no agent is active).
 _NEVER = 1e300
 
@@ -138,6 +174,19 @@ STATUS_CODE_SQL = f"""CASE
          AND (override_until IS NULL OR :now < override_until)
          THEN CASE status_override WHEN 'IDLE' THEN 0 ELSE 5 END
     ELSE 2 END"""
+
+#: The first instant after `:now` at which `STATUS_CODE_SQL` may give another answer (1e300:
+#: never): the least of the thresholds it compares `:now` with that are still ahead. The status
+#: is constant from `:now` until then, so a materialised `state_code` holds until `state_until`.
+_STATE_UNTIL_SQL = f"""min(
+    CASE WHEN running_at > :now THEN running_at ELSE 1e300 END,
+    CASE WHEN ({_EXIT_AT}) > :now THEN ({_EXIT_AT}) ELSE 1e300 END,
+    CASE WHEN ({_EXIT_AT}) + stop_delay_s > :now THEN ({_EXIT_AT}) + stop_delay_s ELSE 1e300 END,
+    CASE WHEN failed_at > :now THEN failed_at ELSE 1e300 END,
+    CASE WHEN override_until > :now THEN override_until ELSE 1e300 END)"""
+
+#: Status codes of ended agents (STOPPED, FAILED): only these can be hidden by the retention.
+_ENDED_CODES = frozenset({4, 6})
 
 
 @dataclass
@@ -206,6 +255,8 @@ _ADDED_COLUMNS = {
     "remote_seen": "INTEGER NOT NULL DEFAULT 0",
     "status_override": "TEXT",
     "override_until": "REAL",
+    "state_code": "INTEGER NOT NULL DEFAULT -1",
+    "state_until": "REAL NOT NULL DEFAULT -1e300",
 }
 _LIST_SELECT = ", ".join(f"'' AS {c}" if c in _TEXT_COLUMNS else c for c in _COLUMNS)
 
@@ -267,6 +318,7 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._depth = 0
         self._extra_tables: list[str] = []
+        self._lifecycle_indexed = False
         with self._lock:
             if path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -274,6 +326,12 @@ class Store:
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._migrate()
             self._conn.executescript(_SCHEMA)
+            with self.transaction():  # rows written before the per-state counts existed
+                self._conn.execute("DELETE FROM state_count")
+                self._conn.execute(
+                    "INSERT INTO state_count (app_id, code, n)"
+                    " SELECT app_id, state_code, COUNT(*) FROM agents GROUP BY app_id, state_code"
+                )
             self._conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (SCHEMA_VERSION,),
@@ -322,7 +380,7 @@ class Store:
             if outer:
                 self._conn.execute("COMMIT")
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[AgentRecord]:
+    def _query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[AgentRecord]:
         with self._lock:
             rows = self._conn.execute(sql, params).fetchall()
         records = [AgentRecord(**{k: row[k] for k in _COLUMNS}) for row in rows]
@@ -380,7 +438,8 @@ class Store:
     def save(self, record: AgentRecord) -> None:
         """Write back every mutable column of an existing agent."""
         columns = [c for c in _INSERT_COLUMNS if c not in ("app_id", "agent_id")]
-        assignments = ", ".join(f"{c} = ?" for c in columns)
+        # any change of timestamps may change the status: materialised again at the next count
+        assignments = ", ".join([*(f"{c} = ?" for c in columns), "state_until = -1e300"])
         values = (*(getattr(record, c) for c in columns), record.app_id, record.agent_id)
         with self._lock:
             self._conn.execute(
@@ -468,8 +527,8 @@ class Store:
         """Write back only the idle countdown columns (and the `terminal_at` they move)."""
         with self._lock:
             self._conn.execute(
-                "UPDATE agents SET users_left_at = ?, remote_seen = ?, terminal_at = ?"
-                " WHERE app_id = ? AND agent_id = ?",
+                "UPDATE agents SET users_left_at = ?, remote_seen = ?, terminal_at = ?,"
+                " state_until = -1e300 WHERE app_id = ? AND agent_id = ?",
                 (
                     record.users_left_at,
                     record.remote_seen,
@@ -542,11 +601,18 @@ class Store:
         code)` of the first `limit` + 1 (`page_rows`; the last one, if any, is where the next
         page starts).
         """
-        where, params = _list_filter(app_id, now, channel, from_time, to_time, retention_s, states)
-        with self._lock:
-            total = self._conn.execute(
-                f"SELECT COUNT(*) FROM agents WHERE {where}", params
-            ).fetchone()[0]
+        if states is None:
+            window = (from_time, to_time)
+            where, params = _list_filter(app_id, now, channel, *window, retention_s, None)
+            with self._lock:
+                total = self._conn.execute(
+                    f"SELECT COUNT(*) FROM agents WHERE {where}", params
+                ).fetchone()[0]
+        else:
+            total = self.count_in_states(
+                app_id, now, channel=channel, from_time=from_time, to_time=to_time,
+                retention_s=retention_s, states=states,
+            )  # fmt: skip
         rows = self.page_rows(
             app_id,
             now,
@@ -559,6 +625,88 @@ class Store:
             limit=limit,
         )
         return int(total), rows
+
+    def materialise_states(self, app_id: str, now: float) -> None:
+        """Bring `state_code` of every agent of `app_id` to its status at `now`.
+
+        Only the agents whose status may have changed are rewritten: those written since
+        (`save` sets `state_until` to -1e300) and those a time-driven transition reached
+        (`state_until` <= `now`), found with the index `agents_state_due`, so the work is the
+        number of due agents. Triggers keep `state_count` (agents per App ID and code) current.
+        If the clock went back since the last call (`state_mark`), every agent is due, once.
+        """
+        params = {"app": app_id, "now": now}
+        with self.transaction():
+            mark = self._conn.execute(
+                "SELECT at FROM state_mark WHERE app_id = ?", (app_id,)
+            ).fetchone()
+            if mark is not None and now < mark[0]:
+                self._conn.execute(
+                    "UPDATE agents SET state_until = -1e300 WHERE app_id = ?", (app_id,)
+                )
+            self._conn.execute(
+                f"UPDATE agents SET state_code = {STATUS_CODE_SQL},"
+                f" state_until = {_STATE_UNTIL_SQL}"
+                " WHERE app_id = :app AND state_until <= :now",
+                params,
+            )
+            self._conn.execute(
+                "INSERT INTO state_mark (app_id, at) VALUES (:app, :now)"
+                " ON CONFLICT (app_id) DO UPDATE SET at = excluded.at",
+                params,
+            )
+
+    def count_in_states(
+        self,
+        app_id: str,
+        now: float,
+        *,
+        channel: str | None,
+        from_time: float,
+        to_time: float,
+        retention_s: float,
+        states: Collection[int],
+    ) -> int:
+        """The total of a list filtered by status (`list_page`'s filter, counted).
+
+        The statuses are materialised first (`materialise_states`: work per due agent). Then,
+        for active statuses without a channel, the kept count per code less the agents of those
+        codes created outside [from_time, to_time] (index `agents_state`: work per agent
+        outside the window, none when the window holds them all, as the default 2 hours does
+        for a fleet younger than that). An active agent is never hidden by the retention
+        (`terminal_at` > `now`). Otherwise (a channel, or STOPPED/FAILED, whose retention is
+        checked agent by agent) the matching agents are counted through the same index.
+        """
+        codes = sorted({int(code) for code in states})
+        if not codes or from_time > to_time:  # (the two sides outside would overlap)
+            return 0
+        marks = ", ".join("?" for _ in codes)
+        with self.transaction():
+            self.materialise_states(app_id, now)
+            if channel is None and retention_s >= 0 and _ENDED_CODES.isdisjoint(codes):
+                kept = self._conn.execute(
+                    f"SELECT coalesce(SUM(n), 0) FROM state_count"
+                    f" WHERE app_id = ? AND code IN ({marks})",
+                    (app_id, *codes),
+                ).fetchone()[0]
+                side = (
+                    f"SELECT COUNT(*) FROM agents INDEXED BY agents_state"
+                    f" WHERE app_id = ? AND state_code IN ({marks}) AND created_at"
+                )
+                outside = self._conn.execute(
+                    f"SELECT ({side} < ?) + ({side} > ?)",
+                    (app_id, *codes, from_time, app_id, *codes, to_time),
+                ).fetchone()[0]
+                return int(kept) - int(outside)
+            window = (from_time, to_time)
+            where, params = _list_filter(app_id, now, channel, *window, retention_s, None)
+            codes_sql = ", ".join(str(code) for code in codes)
+            counted = self._conn.execute(
+                f"SELECT COUNT(*) FROM agents INDEXED BY agents_state"
+                f" WHERE {where} AND state_code IN ({codes_sql})",
+                params,
+            ).fetchone()[0]
+        return int(counted)
 
     def page_rows(
         self,
@@ -577,8 +725,8 @@ class Store:
 
         Read in sequence order from `from_seq` (index `agents_seq`) and stopped after `limit`
         + 1 matches: a page costs what it returns, not what the App ID holds. (The total of
-        `list_page` is one COUNT inside SQLite over the window's index range: linear, in C,
-        about 0.2 µs an agent without a state filter.)
+        `list_page` without a state filter is one COUNT inside SQLite over the window's index
+        range: linear, in C, about 0.2 µs an agent; with one, see `count_in_states`.)
         """
         where, params = _list_filter(app_id, now, channel, from_time, to_time, retention_s, states)
         params.update(seq=from_seq, limit=limit + 1)
@@ -590,15 +738,33 @@ class Store:
             ).fetchall()
         return [(str(r[0]), float(r[1]), int(r[2])) for r in rows]
 
-    def lifecycle_between(self, after: float, upto: float, token_lead: float) -> list[AgentRecord]:
-        """Agents (light rows, every App ID) that start running, end, or reach `token_lead`
-        seconds before their token's expiry within (after, upto] (for notifications)."""
-        return self._query(
-            f"SELECT {_LIST_SELECT} FROM agents"
-            " WHERE (running_at > ? AND running_at <= ?) OR (terminal_at > ? AND terminal_at <= ?)"
-            " OR (token_expires_at - ? > ? AND token_expires_at - ? <= ?) ORDER BY seq",
-            (after, upto, after, upto, token_lead, after, token_lead, upto),
-        )
+    def lifecycle_between(
+        self, after: float, upto: float, token_lead: float
+    ) -> list[tuple[str, str, float, float, float | None]]:
+        """Agents (every App ID) that start running, end, or reach `token_lead` seconds before
+        their token's expiry within (after, upto] (for notifications), in creation order:
+        `(app_id, agent_id, running_at, terminal_at, token_expires_at)`."""
+        # One indexed range query per instant (`_LIFECYCLE_INDEXES`), so a sweep reads the
+        # agents whose instants fall in the range, not every agent. The token's range is
+        # widened by a second for the index and then checked exactly.
+        with self._lock:
+            if not self._lifecycle_indexed:
+                for statement in _LIFECYCLE_INDEXES:
+                    self._conn.execute(statement)
+                self._lifecycle_indexed = True
+            rows = self._conn.execute(
+                "SELECT app_id, agent_id, running_at, terminal_at, token_expires_at FROM agents"
+                " WHERE seq IN ("
+                " SELECT seq FROM agents WHERE running_at > :after AND running_at <= :upto"
+                " UNION SELECT seq FROM agents WHERE terminal_at > :after AND terminal_at <= :upto"
+                " UNION SELECT seq FROM agents"
+                " WHERE token_expires_at > :after + :lead - 1.0"
+                " AND token_expires_at <= :upto + :lead + 1.0"
+                " AND token_expires_at - :lead > :after AND token_expires_at - :lead <= :upto"
+                ") ORDER BY seq",
+                {"after": after, "upto": upto, "lead": token_lead},
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), float(r[2]), float(r[3]), r[4]) for r in rows]
 
     def all(self, app_id: str | None = None) -> list[AgentRecord]:
         """Every agent (of one App ID, or of all), in creation order."""
@@ -663,6 +829,8 @@ class Store:
         with self.transaction():
             self._conn.execute("DELETE FROM agents")
             self._conn.execute("DELETE FROM active_count")
+            self._conn.execute("DELETE FROM state_count")
+            self._conn.execute("DELETE FROM state_mark")
             self._conn.execute("DELETE FROM presence")
             self._conn.execute("DELETE FROM channels")
             for table in self._extra_tables:

@@ -1,4 +1,4 @@
-"""Which App ID and engine a state belongs to, and the check every command makes against it.
+"""Which environment, App ID and engine a state belongs to, and the check every command makes.
 
 A state describes agents of one App ID on one engine. Used with another (``AGORA_APP_ID``
 changed, ``engine:`` switched), it would describe agents that are not there: apply would start
@@ -7,9 +7,17 @@ engine "unchanged". So a state records both (format version 2) when it is first 
 store opened with a :class:`StateBinding` refuses to read or write a state recorded for another
 (:class:`~reconciler.errors.StateBindingError`, exit 1), naming both sides.
 
-A state without them (format version 1, written before this rule) is read as it is and takes the
-project's App ID and engine at its next write. :func:`rebind` is the deliberate way to move a
-state to another App ID or engine (``reconciler state rebind``).
+A project with environments (``reconciler.yaml`` ``environments:``) also records the name of the
+environment (format version 3): a state of ``staging`` used by ``--env prod`` is refused the same
+way, even when both environments share an App ID and an engine (a state per environment is what
+keeps them apart). A project without environments has no name to check: its binding's
+``environment`` is ``None``, and it neither checks nor changes what a state records.
+
+A state without them (written before these rules, or before the project adopted environments)
+is read as it is and takes the project's App ID, engine and environment at its next write, so
+adding environments to a running project refuses nothing and restarts nothing. :func:`rebind`
+is the deliberate way to move a state to another App ID, engine or environment
+(``reconciler state rebind``).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.errors import StateBindingError
+from reconciler.errors import StateBindingError, printable
 from reconciler.models.settings import Settings
 from reconciler.models.state import STATE_VERSION, StateDoc
 
@@ -26,49 +34,98 @@ __all__ = ["Bindable", "StateBinding", "rebind"]
 
 @dataclass(frozen=True)
 class StateBinding:
-    """An App ID and an engine identity (never a credential)."""
+    """An environment, an App ID and an engine identity (never a credential).
+
+    ``environment`` is ``None`` for a project without environments: not checked, not recorded.
+    """
 
     app_id: str
     engine: str
+    environment: str | None = None
 
     @classmethod
     def of(cls, settings: Settings) -> StateBinding:
-        """The App ID and engine identity ``settings`` name."""
-        return cls(app_id=settings.app_id, engine=settings.engine_identity)
+        """The environment, App ID and engine identity ``settings`` name."""
+        return cls(
+            app_id=settings.app_id,
+            engine=settings.engine_identity,
+            environment=settings.environment,
+        )
 
     def describe(self) -> str:
-        return f"App ID {self.app_id} on engine {self.engine}"
+        where = f"App ID {self.app_id} on engine {self.engine}"
+        if self.environment is None:
+            return where
+        return f"environment {printable(self.environment)} ({where})"
+
+    def _recorded(self, doc: StateDoc) -> StateBinding:
+        """What ``doc`` records, a missing part read as this binding's (it takes it at its
+        next write); the environment only where this binding has one to check."""
+        return StateBinding(
+            app_id=doc.app_id if doc.app_id is not None else self.app_id,
+            engine=doc.engine if doc.engine is not None else self.engine,
+            environment=(
+                doc.environment
+                if doc.environment is not None and self.environment is not None
+                else self.environment
+            ),
+        )
 
     def check(self, doc: StateDoc, where: str) -> None:
-        """Raise :class:`StateBindingError` if ``doc`` records another App ID or engine."""
-        app_id = doc.app_id if doc.app_id is not None else self.app_id
-        engine = doc.engine if doc.engine is not None else self.engine
-        if (app_id, engine) == (self.app_id, self.engine):
+        """Raise :class:`StateBindingError` if ``doc`` records another environment, App ID or
+        engine."""
+        recorded = self._recorded(doc)
+        if recorded == self:
             return
-        recorded = StateBinding(app_id, engine)
-        what = " and ".join(
+        differs = [
             word
-            for word, differs in (
-                ("App ID", app_id != self.app_id),
-                ("engine", engine != self.engine),
+            for word, other in (
+                ("environment", recorded.environment != self.environment),
+                ("App ID", recorded.app_id != self.app_id),
+                ("engine", recorded.engine != self.engine),
             )
-            if differs
-        )
+            if other
+        ]
+        what = " and ".join(differs)
+        if differs == ["environment"]:
+            why = (
+                f"each environment has a state of its own; with this one, a plan of "
+                f"{printable(self.environment or '')} would be made against the agents of "
+                f"{printable(recorded.environment or '')}"
+            )
+            back = (
+                "Choose the state's environment (--env), or give this environment a state of "
+                "its own (state: or state_key:)"
+            )
+        else:
+            why = (
+                f"another {what} would not hold the agents it records; apply would start them "
+                "again there and leave these running"
+            )
+            back = "Point the settings back at the state's " + (
+                "environment, App ID and engine" if recorded.environment else "App ID and engine"
+            )
         raise StateBindingError(
             f"the state ({where}) belongs to {recorded.describe()}, and this project now uses "
-            f"{self.describe()}: refusing to use it (another {what} would not hold the agents "
-            "it records; apply would start them again there and leave these running). Point "
-            "the settings back at the state's App ID and engine, or, to move the state on "
+            f"{self.describe()}: refusing to use it ({why}). {back}, or, to move the state on "
             "purpose, run `reconciler state rebind`"
         )
 
     def stamp(self, doc: StateDoc, where: str) -> StateDoc:
-        """``doc`` checked, and carrying this App ID, engine and the current format version."""
+        """``doc`` checked, and carrying this App ID, engine, environment (if any) and the
+        current format version."""
         self.check(doc, where)
-        if (doc.app_id, doc.engine, doc.version) == (self.app_id, self.engine, STATE_VERSION):
+        environment = self.environment if self.environment is not None else doc.environment
+        now = (doc.app_id, doc.engine, doc.environment, doc.version)
+        if now == (self.app_id, self.engine, environment, STATE_VERSION):
             return doc
         return doc.model_copy(
-            update={"app_id": self.app_id, "engine": self.engine, "version": STATE_VERSION}
+            update={
+                "app_id": self.app_id,
+                "engine": self.engine,
+                "environment": environment,
+                "version": STATE_VERSION,
+            }
         )
 
 
@@ -87,7 +144,9 @@ class Bindable(Protocol):
 
 def rebind(store: Bindable, binding: StateBinding) -> tuple[StateDoc, StateDoc]:
     """Record ``binding`` in the state of ``store`` whatever it records now (the caller holds
-    the lock). Returns the state before and after; agents and journal are left as they are."""
+    the lock): its App ID, engine and environment (a project without environments leaves the
+    recorded environment as it is). Returns the state before and after; agents and journal are left
+    as they are."""
     kept = store.binding
     store.binding = None
     try:
@@ -101,6 +160,11 @@ def rebind(store: Bindable, binding: StateBinding) -> tuple[StateDoc, StateDoc]:
                 update={
                     "app_id": binding.app_id,
                     "engine": binding.engine,
+                    "environment": (
+                        binding.environment
+                        if binding.environment is not None
+                        else before.environment
+                    ),
                     "version": STATE_VERSION,
                 }
             )

@@ -24,6 +24,11 @@ Version 3 adds ``reconciler_resources``: one row per resource of a kind other th
 (section ``resource``) and per write-ahead entry of a resource's create (section ``creating``),
 keyed by ``(state_key, section, address)``.
 
+Version 4 adds ``environment`` to ``reconciler_states``: the name of the environment the state
+belongs to (null for a project without environments, and in a state written before: it takes
+the project's at its next write; see :mod:`reconciler.state.binding`). A read-only command on a
+version 3 database reads it as null.
+
 Records and entries are ``json`` (not ``jsonb``): the text is kept exactly as written, and every
 string the models allow, ``\\u0000`` included, is accepted.
 """
@@ -46,10 +51,11 @@ __all__ = [
     "schema_version",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 OLDEST_READABLE = 1
 """The oldest schema a read-only command reads as it is (version 1: no ``app_id``/``engine``
-columns, read as null); an older one must first be migrated by a command that writes."""
+columns, and before version 4 no ``environment`` column, read as null); an older one must first
+be migrated by a command that writes."""
 _MIGRATION_LOCK = 0x5245434F4E43  # "RECONC": serialises schema creation across processes
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -99,6 +105,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (state_key, section, address)
         )""",
     ),
+    4: ("ALTER TABLE reconciler_states ADD COLUMN environment text",),
 }
 """The statements that bring the schema from version ``n - 1`` to ``n``."""
 

@@ -116,8 +116,10 @@ class PostgresStateStore:
         try:
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                # Schema 1 (before the App ID and engine were recorded) is read as it is.
+                # Schema 1 (before the App ID and engine were recorded) and schemas before 4
+                # (before the environment was) are read as they are: no DDL to read.
                 bound = "app_id, engine" if self.session.schema >= 2 else "NULL, NULL"
+                bound += ", environment" if self.session.schema >= 4 else ", NULL"
                 header = conn.execute(
                     f"SELECT version, lineage, serial, salt, {bound} FROM reconciler_states "
                     "WHERE state_key = %s",
@@ -147,7 +149,7 @@ class PostgresStateStore:
         if header is None:
             self._base, self._looked, self._positions = None, True, {}
             return new_state()
-        version, lineage, serial, salt, app_id, engine = header
+        version, lineage, serial, salt, app_id, engine, environment = header
         if version > STATE_VERSION:
             raise StateError(
                 f"the state ({self.where}) was written by a newer reconciler (version {version}; "
@@ -160,6 +162,7 @@ class PostgresStateStore:
             "salt": salt,
             "app_id": app_id,
             "engine": engine,
+            "environment": environment,
             "agents": {name: record for name, record in records},
             "pending": [entry for _, _, entry in entries],
         }
@@ -243,9 +246,18 @@ class PostgresStateStore:
     def _insert_header(self, conn: psycopg.Connection[Any], new: StateDoc) -> psycopg.Cursor[Any]:
         return conn.execute(
             "INSERT INTO reconciler_states "
-            "(state_key, version, lineage, serial, salt, app_id, engine) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
-            (self.key, new.version, new.lineage, new.serial, new.salt, new.app_id, new.engine),
+            "(state_key, version, lineage, serial, salt, app_id, engine, environment) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
+            (
+                self.key,
+                new.version,
+                new.lineage,
+                new.serial,
+                new.salt,
+                new.app_id,
+                new.engine,
+                new.environment,
+            ),
         )
 
     def _update_header(
@@ -253,7 +265,7 @@ class PostgresStateStore:
     ) -> psycopg.Cursor[Any]:
         return conn.execute(
             "UPDATE reconciler_states SET version = %s, lineage = %s, serial = %s, salt = %s, "
-            "app_id = %s, engine = %s, updated_at = now() "
+            "app_id = %s, engine = %s, environment = %s, updated_at = now() "
             "WHERE state_key = %s AND serial = %s AND lineage = %s",
             (
                 new.version,
@@ -262,6 +274,7 @@ class PostgresStateStore:
                 new.salt,
                 new.app_id,
                 new.engine,
+                new.environment,
                 self.key,
                 base.serial,
                 base.lineage,

@@ -161,6 +161,7 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
         f'"salt":{json.dumps(new.salt)}',
         f'"app_id":{json.dumps(new.app_id)}',
         f'"engine":{json.dumps(new.engine)}',
+        f'"environment":{json.dumps(new.environment)}',
     ]
     changed: list[str] = []
     if new.agents is not base.agents:
@@ -242,8 +243,8 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
         except (PydanticValidationError, TypeError, KeyError, ValueError) as exc:
             raise _corrupt(where, number, _why(exc)) from None
         header = {key: line.get(key) for key in ("version", "salt")}
-        # A line of an older log has no App ID and engine: the document's stay.
-        header |= {key: line[key] for key in ("app_id", "engine") if key in line}
+        # A line of an older log has no App ID, engine or environment: the document's stay.
+        header |= {key: line[key] for key in ("app_id", "engine", "environment") if key in line}
         serial = line_serial
     if serial == doc.serial:
         return doc
@@ -254,7 +255,7 @@ def replay(doc: StateDoc, lines: list[bytes], where: Path) -> StateDoc:
         )
     try:
         return StateDoc.model_validate(
-            {"app_id": doc.app_id, "engine": doc.engine}
+            {"app_id": doc.app_id, "engine": doc.engine, "environment": doc.environment}
             | header
             | {"lineage": doc.lineage, "serial": serial}
             | {"agents": agents, "pending": journal}

@@ -87,16 +87,19 @@ def test_apply_is_refused_with_exit_3_while_another_process_holds_the_lock(
     assert "Apply complete: 3 started." in project.apply().stdout
 
 
+@pytest.mark.slow
 def test_a_second_concurrent_apply_is_refused_while_the_first_runs(
     project: Project, sandbox: Sandbox
 ) -> None:
-    sandbox.add_fault(route="join", action="delay", delay_ms=1000)
+    # The first apply holds the lock while its joins wait 15 s: long enough for a second process
+    # to start and be refused on a loaded machine (this bounds the test, it times nothing).
+    sandbox.add_fault(route="join", action="delay", delay_ms=15000)
     lock_file = project.state_file.with_name("agents.json.lock")
     first = project.popen("apply", "--auto-approve")
     try:
         holder = _wait_for_holder(lock_file, first.pid)
         second = project.ok("apply", "--auto-approve", code=EXIT_CONFLICT)
-        out, err = first.communicate(timeout=30)
+        out, err = first.communicate(timeout=120)
     finally:
         if first.poll() is None:
             first.kill()

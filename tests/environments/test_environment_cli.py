@@ -23,7 +23,10 @@ def example(tmp_path: Path) -> Path:
 def test_validate_checks_every_environment(example: Path) -> None:
     result = run_cli("-C", str(example), "validate")
     assert result.code == 0, result
-    assert result.stdout.splitlines() == ["3 agents valid in staging", "3 agents valid in prod"]
+    assert result.stdout.splitlines() == [
+        "3 agents and 3 resources valid in staging",
+        "3 agents and 3 resources valid in prod",
+    ]
 
 
 def test_validate_reports_a_problem_of_every_environment_once_and_one_of_some_tagged(
@@ -73,7 +76,8 @@ def test_state_drift_and_destroy_work_on_the_chosen_environment_only(example: Pa
         return result.stdout
 
     def names(*args: str) -> list[str]:
-        return sorted(line.split()[0] for line in cli(*args).splitlines() if line.strip())
+        rows = [line.split()[0] for line in cli(*args).splitlines() if line.strip()]
+        return sorted(rows[1:] if rows[:1] == ["NAME"] else rows)  # below the table's header
 
     cli("--env", "staging", "apply", "--auto-approve")
     cli("--env", "prod", "apply", "--auto-approve")
@@ -103,5 +107,7 @@ def test_a_state_of_staging_used_by_prod_is_refused(example: Path) -> None:
     for command in (("plan",), ("apply", "--auto-approve"), ("drift",), ("state", "list")):
         result = run_cli("-C", str(example), "--env", "prod", *command)
         assert result.code != 0, result
-        assert "belongs to App ID 0123456789abcdef0123456789abcdef" in result.stderr, result
+        assert "belongs to environment staging (App ID 0123456789abcdef0123456789abcdef" in (
+            result.stderr
+        ), result
     assert (example / "state" / "staging.json").read_bytes() == recorded

@@ -46,7 +46,7 @@ def engine_agents(project: OpsProject) -> list[tuple[str, str, str]]:
 
 def test_apply_records_the_app_id_and_engine_in_the_state(applied: OpsProject) -> None:
     state = applied.state()
-    assert (state["version"], state["app_id"], state["engine"]) == (2, SANDBOX_APP_ID, "sandbox")
+    assert (state["version"], state["app_id"], state["engine"]) == (3, SANDBOX_APP_ID, "sandbox")
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,7 @@ def test_a_version_1_state_takes_the_project_app_id_and_engine_at_its_next_write
     assert applied.state()["version"] == 1  # a read-only command writes nothing
     applied.ok("state", "rm", "sales-en", "--force")
     state = applied.state()
-    assert (state["version"], state["app_id"], state["engine"]) == (2, SANDBOX_APP_ID, "sandbox")
+    assert (state["version"], state["app_id"], state["engine"]) == (3, SANDBOX_APP_ID, "sandbox")
 
 
 def test_state_rebind_moves_a_state_to_the_project_app_id_on_purpose(

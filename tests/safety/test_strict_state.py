@@ -158,12 +158,16 @@ def test_a_schema_1_database_is_read_as_it_is_and_bound_at_the_next_write(
     it without DDL; the next write migrates the schema and records the project's identity."""
     settings = pg_state(tmp_path, pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("ALTER TABLE reconciler_states DROP COLUMN app_id, DROP COLUMN engine")
+        conn.execute(
+            "ALTER TABLE reconciler_states DROP COLUMN app_id, DROP COLUMN engine, "
+            "DROP COLUMN environment"
+        )
+        conn.execute("DROP TABLE reconciler_resources")  # schema version 3
         conn.execute("UPDATE reconciler_schema SET version = 1")
         conn.execute("UPDATE reconciler_states SET version = 1")
     doc = open_backend(settings, {}).store.load()
     assert (doc.version, doc.app_id, doc.engine) == (1, None, None)
     written = open_backend(settings, {}).store.write(doc)
     again = open_backend(settings, {}).store.load()
-    assert (again.version, again.app_id, again.engine) == (2, settings.app_id, "sandbox")
+    assert (again.version, again.app_id, again.engine) == (3, settings.app_id, "sandbox")
     assert again.serial == written.serial and sorted(again.agents) == ["a", "b"]

@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def team(tmp_path: Path, key: str) -> Path:
     directory = tmp_path / key
-    shutil.copytree(ROOT / "agents.d", directory / "agents.d")
+    # Agents only: the example's Platform resources (a secret set, ...) are named per App ID,
+    # and two teams declaring the same one on one App ID is a conflict by design.
+    ignore = shutil.ignore_patterns("platform.yaml")
+    shutil.copytree(ROOT / "agents.d", directory / "agents.d", ignore=ignore)
     settings = (ROOT / "tests" / "single_environment.yaml").read_text(encoding="utf-8")
     settings = settings.replace("state: state/agents.json", "state: ${RECONCILER_STATE_URL}")
     shared = tmp_path / "engine.db"  # one engine for both teams

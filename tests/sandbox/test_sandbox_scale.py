@@ -14,10 +14,13 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from reconciler.sandbox import engine_ops as ops
 from reconciler.sandbox.config import SandboxConfig
 from reconciler.sandbox.core import Sandbox
 from reconciler.sandbox.lifecycle import refresh, view
+from reconciler.sandbox.ncs import Notifier
 from reconciler.sandbox.store import STATUS_CODE_SQL, AgentRecord, Store
 from tests.sandbox.sandbox_helpers import APP_ID, FakeTime, join_body
 
@@ -167,3 +170,139 @@ def test_kept_active_count_equals_a_count_from_scratch() -> None:
             records = []
         expected = sum(1 for r in records if r.terminal_at > at)
         assert store.count_active(APP_ID, at) == expected, step
+
+
+def _webhook_join_work(size: int) -> int:
+    """VM steps of the notifier's sweep after one join, with `size` agents and a webhook."""
+    time = FakeTime()
+    sb = Sandbox(SandboxConfig(pcu_limit=10**9), time_source=time)
+    notifier = Notifier(sb, (("http://127.0.0.1:9/hook", "secret"),))
+    for i in range(size):
+        _join(sb, i)
+    time.tick(60.0)
+    notifier.sweep()  # the joins above are notified; the watermark moves past their slack
+    time.tick(60.0)
+    _join(sb, size)
+    emitted = notifier.stats["emitted"]
+    with _steps(sb.store) as steps:
+        notifier.sweep()
+    assert notifier.stats["emitted"] == emitted + 1  # the new agent's 101, nothing else
+    return steps[0]
+
+
+@pytest.mark.slow
+def test_a_join_notified_to_a_webhook_costs_the_same_with_ten_times_the_agents() -> None:
+    small = _webhook_join_work(1_000)
+    large = _webhook_join_work(10_000)
+    # the sweep reads the instants between two sweeps through one index per kind of instant
+    # (start, end, token warning), never every agent
+    assert large < 1.3 * small, (small, large)
+
+
+def _filtered_page_work(size: int) -> int:
+    """VM steps of a RUNNING list page (with its total), with `size` agents, after one join."""
+    time = FakeTime()
+    sb = Sandbox(SandboxConfig(pcu_limit=10**9), time_source=time)
+    for i in range(size):
+        _join(sb, i)
+    ops.list_agents(sb, APP_ID, {"state": "2"})  # every new agent's status materialised once
+    time.tick(1.0)
+    _join(sb, size)
+    with _steps(sb.store) as steps:
+        page = ops.list_agents(sb, APP_ID, {"state": "2", "limit": "20"})
+    assert page["meta"]["total"] == size + 1
+    return steps[0]
+
+
+@pytest.mark.slow
+def test_the_total_of_a_filtered_list_costs_the_same_with_ten_times_the_agents() -> None:
+    small = _filtered_page_work(1_000)
+    large = _filtered_page_work(10_000)
+    # the total is the kept count of RUNNING agents less those created outside the window;
+    # only the agent written since the last list has its status computed again
+    assert large < 1.3 * small, (small, large)
+
+
+def _brute_total(
+    records: list[AgentRecord], now: float, window: tuple[float, float], channel: str | None,
+    states: set[int], keep: float,
+) -> int:  # fmt: skip
+    return sum(
+        1
+        for r in records
+        if window[0] <= r.created_at <= window[1]
+        and now < r.terminal_at + keep
+        and (channel is None or r.channel == channel)
+        and view(r, now).code in states
+    )
+
+
+def test_filtered_totals_equal_a_count_from_scratch_as_records_change_and_the_clock_moves() -> None:
+    rng = random.Random(29)
+    store = Store(None)
+    start = 1_800_000_000.0
+    now = start
+    records: list[AgentRecord] = []
+    codes = [0, 1, 2, 3, 4, 5, 6]
+    for step in range(800):
+        action = rng.random()
+        if action < 0.35 or not records:
+            record = _random_record(rng, step, now)
+            store.insert(record)
+            records.append(record)
+        elif action < 0.55:
+            record = rng.choice(records)
+            record.stop_requested_at = now + rng.choice([-5.0, 0.0, 5.0, 40.0])
+            if rng.random() < 0.3:
+                record.override_until = now + rng.choice([1.0, 30.0])
+                record.status_override = "IDLE"
+            refresh(record)
+            store.save(record)
+        elif action < 0.6:
+            record = rng.choice(records)
+            record.users_left_at = now
+            refresh(record)
+            store.save_countdown(record)
+        elif action < 0.62:
+            store.reset()
+            records = []
+        # time-driven transitions that nothing writes: forward, sometimes far, rarely back
+        now += rng.choice([0.0, 0.5, 1.0, 3.0, 30.0, 200.0, 5_000.0, -100.0])
+        channel = rng.choice([None, None, None, "room-1"])
+        window = rng.choice(
+            [(now - 7200, now), (now - 7 * 86400.0, now), (now - 150, now - 2), (now, now - 100)]
+        )
+        keep = rng.choice([7 * 86400.0, 100.0, 0.0])
+        active = {rng.choice([0, 1, 2, 3, 5])}  # the kept-count path, one active status
+        for states in (set(rng.sample(codes, rng.choice([1, 2, 3]))), active):
+            total, _ = store.list_page(
+                APP_ID, now, channel=channel, from_time=window[0], to_time=window[1],
+                retention_s=keep, states=states, from_seq=0, limit=5,
+            )  # fmt: skip
+            assert total == _brute_total(records, now, window, channel, states, keep), step
+
+
+def test_lifecycle_instants_found_through_indexes_are_those_of_a_scan() -> None:
+    rng = random.Random(30)
+    store = Store(None)
+    now = 1_800_000_000.0
+    records = [_random_record(rng, i, now) for i in range(500)]
+    for record in records:
+        store.insert(record)
+    lead = 30.0
+
+    def between(at: float | None, after: float, upto: float) -> bool:
+        return at is not None and after < at <= upto
+
+    for _ in range(200):
+        after = now + rng.choice([-400_000.0, -3_700.0, -100.0, -5.0, 0.0, 1.0, 60.0])
+        upto = after + rng.choice([0.0, 0.2, 5.0, 120.0, 10_000.0])
+        expected = [
+            r.agent_id
+            for r in records
+            if between(r.running_at, after, upto)
+            or between(r.terminal_at, after, upto)
+            or (r.token_expires_at is not None and between(r.token_expires_at - lead, after, upto))
+        ]
+        found = [row[1] for row in store.lifecycle_between(after, upto, lead)]
+        assert found == expected, (after, upto)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -75,8 +76,11 @@ def test_served_sandbox_rejects_token_auth_without_a_certificate(
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def captured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
+    """``sandbox serve`` with its server replaced, run outside any project (serve reads the
+    ``reconciler.yaml`` of the directory it runs in, and the repository has one)."""
     seen: dict[str, Any] = {}
+    monkeypatch.chdir(tmp_path)
 
     def fake_serve(
         config: SandboxConfig, host: str, port: int, *, on_listening: Callable[[int], None]

@@ -7,6 +7,7 @@ database and runs the CLI in this process against the in-process sandbox engine.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +138,45 @@ def test_a_writing_command_with_a_role_that_may_only_read_fails_cleanly(
     assert refused.code == EXIT_ERROR, str(refused)
     assert "permission denied" in refused.stderr and "Traceback" not in refused.output
     assert checkout.tables() == []
+
+
+def schema(pg_url: str) -> tuple[int, bool]:
+    """The schema version, and whether ``reconciler_states`` has the ``environment`` column."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        version = conn.execute("SELECT max(version) FROM reconciler_schema").fetchone()
+        column = conn.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'reconciler_states' AND column_name = 'environment'"
+        ).fetchone()
+    assert version is not None and column is not None
+    return int(version[0]), bool(column[0])
+
+
+def test_read_only_commands_read_a_schema_3_database_as_it_is(
+    checkout: Checkout, reader: str
+) -> None:
+    """A database of schema version 3 (before the environment was recorded): the read-only
+    commands of an environment read it with a role that may only read, and leave it at version
+    3; the next write (as the owner) migrates it to version 4 and records the environment."""
+    (checkout.dir / "reconciler.yaml").write_text(
+        "engine: sandbox\nstate: ${STATE_URL}\nenvironments:\n  staging: {state_key: staging}\n"
+        "  prod: {state_key: prod}\n",
+        encoding="utf-8",
+    )
+    assert checkout.run("--env", "staging", "apply", "--auto-approve").code == 0
+    with psycopg.connect(checkout.pg_url, autocommit=True) as conn:  # as written by version 3
+        conn.execute("ALTER TABLE reconciler_states DROP COLUMN environment")
+        conn.execute("UPDATE reconciler_schema SET version = 3")
+    for command in READ_ONLY_COMMANDS:
+        result = checkout.run("--env", "staging", *command, role=reader)
+        assert result.code == 0, (command, str(result))
+    assert "No changes" in checkout.run("--env", "staging", "plan", role=reader).stdout
+    assert schema(checkout.pg_url) == (3, False)
+
+    (checkout.dir / "agents.d" / "gamma.yaml").write_text(
+        MANIFEST_TEMPLATE.format(name="gamma"), encoding="utf-8"
+    )
+    assert checkout.run("--env", "staging", "apply", "--auto-approve").code == 0
+    assert schema(checkout.pg_url) == (4, True)
+    pulled = checkout.run("--env", "staging", "state", "pull", role=reader)
+    assert json.loads(pulled.stdout)["environment"] == "staging"

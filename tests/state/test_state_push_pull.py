@@ -65,7 +65,7 @@ def test_push_moves_a_local_state_into_the_database_and_pull_gives_it_back(
     assert {**pulled, **bound} == {**original, **bound}
     assert out == stored(pg_url, project)
     code, out, err = run(capsys, project, "state", "list")
-    assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["a", "b"]
+    assert code == 0 and [line.split()[0] for line in out.splitlines()] == ["NAME", "a", "b"]
 
 
 def test_pull_out_writes_a_local_state_file_with_the_same_serial(
