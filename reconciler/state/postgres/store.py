@@ -1,9 +1,9 @@
 """The PostgreSQL state store: the state document as rows, written by compare-and-set.
 
-:class:`PostgresStateStore` has the contract of :class:`~reconciler.state.store.LocalStateStore`
-(``load``, ``write``, ``replace``, ``exists``; lineage, serial and salt; records and journal
-entries), for the state named by a *state key* inside one database (see
-:mod:`reconciler.state.pgschema` for the tables).
+:class:`PostgresStateStore` has the contract of
+:class:`~reconciler.state.local.store.LocalStateStore` (``load``, ``write``, ``replace``,
+``exists``; lineage, serial and salt; records and journal entries), for the state named by a
+*state key* inside one database (see :mod:`reconciler.state.postgres.schema` for the tables).
 
 A write costs O(changed records): the store remembers the document it last loaded or wrote and
 sends only the difference (upserted and deleted record rows and journal rows), with the new
@@ -28,9 +28,8 @@ from pydantic import ValidationError as PydanticValidationError
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.state.binding import StateBinding
-from reconciler.state.pgsession import PgSession
-from reconciler.state.store import _describe_validation as describe_validation
-from reconciler.state.store import new_state
+from reconciler.state.document import describe_validation, new_state
+from reconciler.state.postgres.session import PgSession
 
 if TYPE_CHECKING:
     import psycopg
