@@ -46,6 +46,12 @@ _UPSERT_ENTRY = (
 )
 
 
+def _header(doc: StateDoc) -> tuple[object, ...]:
+    """The header columns of ``reconciler_states`` for ``doc``, in the order the statements
+    name them: version, lineage, serial, salt, app_id, engine, environment."""
+    return (doc.version, doc.lineage, doc.serial, doc.salt, doc.app_id, doc.engine, doc.environment)
+
+
 def _json(model: BaseModel) -> str:
     return json.dumps(model.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
 
@@ -247,16 +253,7 @@ class PostgresStateStore:
             "INSERT INTO reconciler_states "
             "(state_key, version, lineage, serial, salt, app_id, engine, environment) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
-            (
-                self.key,
-                new.version,
-                new.lineage,
-                new.serial,
-                new.salt,
-                new.app_id,
-                new.engine,
-                new.environment,
-            ),
+            (self.key, *_header(new)),
         )
 
     def _update_header(
@@ -266,18 +263,7 @@ class PostgresStateStore:
             "UPDATE reconciler_states SET version = %s, lineage = %s, serial = %s, salt = %s, "
             "app_id = %s, engine = %s, environment = %s, updated_at = now() "
             "WHERE state_key = %s AND serial = %s AND lineage = %s",
-            (
-                new.version,
-                new.lineage,
-                new.serial,
-                new.salt,
-                new.app_id,
-                new.engine,
-                new.environment,
-                self.key,
-                base.serial,
-                base.lineage,
-            ),
+            (*_header(new), self.key, base.serial, base.lineage),
         )
 
     def _refusal(self, conn: psycopg.Connection[Any], base: StateDoc | None) -> StateError:
