@@ -9,7 +9,13 @@ points.
 A secret written in a manifest must not reach an error message through its excerpt: the value of
 a secret-like key (:func:`reconciler.models.secrets.is_secret_key`) is replaced by
 :data:`HIDDEN`, and so is every line nested under one (a block scalar's lines, a list's items).
-Control characters are shown escaped, never sent to the terminal.
+In a ``SecretSet`` document every value is a secret whatever its key's name, so there the
+``keys:`` mapping (also inside ``overrides:``) is hidden the same way. Control characters are
+shown escaped, never sent to the terminal.
+
+Lines are cut to :data:`MAX_LINE_CHARS` before anything is matched on them: an excerpt shows far
+less (``render/problems.py``), and a megabyte-long line must not make the patterns' scans (which
+may backtrack) take quadratic time.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reconciler.errors import Problem
+from reconciler.models.platform import SECRET_SET
 from reconciler.models.secrets import is_secret_key
 from reconciler.safefile import read_regular
 
@@ -27,18 +34,26 @@ HIDDEN = "<hidden>"
 """What an excerpt shows in place of a secret-like value."""
 MAX_EXCERPT_FILE_BYTES = 4 * 1024 * 1024
 """Files larger than this get no excerpt (the problem is still reported)."""
+MAX_LINE_CHARS = 1000
+"""Characters of a line kept for its excerpt (and scanned for keys)."""
+SECRET_SET_VALUES = "keys"
+"""The key of a ``SecretSet`` manifest whose values are all secret
+(:class:`~reconciler.models.platform.SecretSetManifest`)."""
 
 _KEY_LINE = re.compile(r"^(?P<lead>\s*(?:-\s+)*)(?P<key>[^\s#:][^:#]*?)\s*:(?:\s|$)")
 _ANY_KEY = re.compile(r"(?P<key>[\w.\-]+)[\"']?\s*:(?:\s|$)")
 _PATH_AT_START = re.compile(r"^(?:[\w\-]+(?:\[\d+\])?\.)*([\w\-]+)(?:\[\d+\])?:")
 _QUOTED = re.compile(r"'([\w\-]+)'")
 _LEAD = re.compile(r"^\s*(?:-(?:\s+|$))*")
+_DOCUMENT_START = re.compile(r"^---(?:\s|$)")
+_SECRET_SET_KIND = re.compile(rf"^kind\s*:\s*[\"']?{SECRET_SET}[\"']?\s*(?:#.*)?$")
 
 
 def with_excerpts(problems: Sequence[Problem], base: Path) -> list[Problem]:
     """``problems`` with their source line (and a column where none was known); paths are
     relative to ``base`` (the project directory) unless absolute."""
     texts: dict[str, list[str] | None] = {}
+    secret_sets: dict[str, list[bool]] = {}
     out: list[Problem] = []
     for problem in problems:
         where = problem.location
@@ -53,7 +68,10 @@ def with_excerpts(problems: Sequence[Problem], base: Path) -> list[Problem]:
             continue
         raw = lines[where.line - 1]
         column = where.column or _key_column(raw, problem.message) or _declared_column(raw)
-        shown = _masked(lines, where.line - 1)
+        if where.path not in secret_sets:
+            secret_sets[where.path] = _in_secret_set(lines)
+        secret_set = secret_sets[where.path][where.line - 1]
+        shown = _masked(lines, where.line - 1, secret_set)
         out.append(replace(problem, location=replace(where, column=column), source=shown))
     return out
 
@@ -63,7 +81,19 @@ def _lines(path: Path) -> list[str] | None:
         raw, _ = read_regular(path, MAX_EXCERPT_FILE_BYTES)
     except OSError:
         return None
-    return raw.decode("utf-8", errors="replace").splitlines()
+    return [line[:MAX_LINE_CHARS] for line in raw.decode("utf-8", errors="replace").splitlines()]
+
+
+def _in_secret_set(lines: list[str]) -> list[bool]:
+    """For each line, whether the YAML document holding it declares ``kind: SecretSet``."""
+    flags: list[bool] = []
+    start = 0
+    for index in range(len(lines) + 1):
+        if index == len(lines) or (index > start and _DOCUMENT_START.match(lines[index])):
+            found = any(_SECRET_SET_KIND.match(line) for line in lines[start:index])
+            flags.extend([found] * (index - start))
+            start = index
+    return flags
 
 
 def _key_column(line: str, message: str) -> int:
@@ -84,20 +114,27 @@ def _declared_column(line: str) -> int:
     return start + 1 if start < len(line) else 0
 
 
-def _masked(lines: list[str], index: int) -> str:
-    """Line ``index``, its value hidden if it is under (or is) a secret-like key."""
+def _masked(lines: list[str], index: int, secret_set: bool = False) -> str:
+    """Line ``index``, its value hidden if it is under (or is) a secret-like key, or, in a
+    ``SecretSet`` document (``secret_set``), under (or is) its ``keys:``."""
     line = lines[index]
     for match in _ANY_KEY.finditer(line):  # a flow mapping may hold a secret mid-line
-        if is_secret_key(match.group("key")):
+        if _hides(match.group("key"), secret_set):
             return line[: match.end()].rstrip() + " " + HIDDEN
-    if _under_secret(lines, index):
+    if _under_secret(lines, index, secret_set):
         lead = _LEAD.match(line)
         return (line[: lead.end()] if lead else "") + HIDDEN
     return line
 
 
-def _under_secret(lines: list[str], index: int) -> bool:
-    """Whether line ``index`` is nested under a secret-like key (scanning up by indentation)."""
+def _hides(key: str, secret_set: bool) -> bool:
+    """Whether the value of ``key`` is hidden (in a ``SecretSet`` document: ``secret_set``)."""
+    return is_secret_key(key) or (secret_set and key == SECRET_SET_VALUES)
+
+
+def _under_secret(lines: list[str], index: int, secret_set: bool = False) -> bool:
+    """Whether line ``index`` is nested under a key whose value is hidden (:func:`_hides`),
+    scanning up by indentation."""
     indent = _indent(lines[index])
     for above in range(index - 1, -1, -1):
         text = lines[above]
@@ -109,7 +146,7 @@ def _under_secret(lines: list[str], index: int) -> bool:
         match = _KEY_LINE.match(text)
         if match is None:
             continue
-        if is_secret_key(match.group("key").strip("'\"")):
+        if _hides(match.group("key").strip("'\""), secret_set):
             return True
         indent = min(indent, depth)
         if depth == 0:
@@ -121,4 +158,4 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-__all__ = ["HIDDEN", "with_excerpts"]
+__all__ = ["HIDDEN", "MAX_LINE_CHARS", "with_excerpts"]

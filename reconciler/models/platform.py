@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 SECRET_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 """A secret set's name and its keys' names, as the Platform takes them."""
@@ -44,6 +45,35 @@ class Ref(_Strict):
     """``{ref: KIND/NAME}``: the id of another resource of the manifests."""
 
     ref: str = Field(pattern=r"^[A-Z][A-Za-z0-9]*/[A-Za-z0-9_.-]+$")
+
+
+class SavedAgentRef(Ref):
+    """``{ref: SavedAgent/NAME}``: a reference that only a saved agent may answer (a number's
+    ``inbound.agent``); any other kind would send that resource's id where an agent id goes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "properties": {
+                "ref": {
+                    "pattern": rf"^{SAVED_AGENT}/[A-Za-z0-9_.-]+$",
+                    "title": "Ref",
+                    "type": "string",
+                }
+            }
+        },
+    )
+
+    @field_validator("ref")
+    @classmethod
+    def _names_a_saved_agent(cls, ref: str) -> str:
+        if not ref.startswith(f"{SAVED_AGENT}/"):
+            raise PydanticCustomError(
+                "wrong_kind",
+                "must name a saved agent ({kind}/NAME), not {ref}",
+                {"kind": SAVED_AGENT, "ref": ref},
+            )
+        return ref
 
 
 class SecretSetManifest(_Strict):
@@ -120,7 +150,9 @@ class SipTrunk(_Strict):
 
 
 class Inbound(_Strict):
-    agent: Ref | None = Field(description="{ref: SavedAgent/NAME}, or null to reject calls.")
+    agent: SavedAgentRef | None = Field(
+        description="{ref: SavedAgent/NAME}, or null to reject calls."
+    )
     call_policy: dict[str, Any] | None = None
 
 

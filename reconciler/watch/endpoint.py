@@ -12,11 +12,17 @@ event loop is busy (a plan of thousands of agents), and needs no second web fram
   notification events to the leader only).
 * ``POST /ncs`` (the path is configurable): notification events, handed to the
   :class:`~reconciler.watch.receiver.EventReceiver` when one is given.
+
+A client that stops sending (a body shorter than its ``Content-Length``) is dropped after
+:data:`READ_TIMEOUT_S`, and one that goes away before its answer is simply gone: neither holds a
+thread for ever nor writes a traceback into the watch's logs (``socketserver`` prints one for any
+error of a request unless told otherwise).
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +35,8 @@ from reconciler.watch.status import WatchStatus
 __all__ = ["PATHS", "Endpoint"]
 
 PATHS = ("/healthz", "/readyz", "/metrics", "/leaderz")
+READ_TIMEOUT_S = 10.0
+"""How long a connection may take to send its next request line, header or body."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -48,9 +56,17 @@ class _Server(ThreadingHTTPServer):
         self.metrics = metrics
         self.receiver = receiver
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection error (reset, broken pipe, read timeout) ends that request quietly;
+        anything else is a bug and is reported as ``socketserver`` does."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    timeout = READ_TIMEOUT_S
 
     def do_GET(self) -> None:  # the name http.server calls
         path = self.path.split("?", 1)[0]

@@ -81,6 +81,8 @@ def parse_notice(body: bytes) -> Notice:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise NoticeError("not JSON") from None
+    except RecursionError:  # nested deeper than the JSON decoder recurses
+        raise NoticeError("nested too deeply") from None
     if not isinstance(value, dict):
         raise NoticeError("not a JSON object")
     notice_id, event_type = value.get("noticeId"), value.get("eventType")
