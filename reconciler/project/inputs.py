@@ -79,6 +79,9 @@ class Sources:
     """Load the manifests; the argument: accept unset variables (``allow_unset``)."""
     open_client: Callable[[], contextlib.AbstractAsyncContextManager[EngineClient]]
     """Open the engine client (the manifests' secrets are added once they are loaded)."""
+    workers: int | None = None
+    """How many processes ``load_desired`` reads the manifests with (``None``: as
+    ``RECONCILER_WORKERS`` in :attr:`environ` says, else the loader's choice)."""
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,10 @@ def _load_beside(sources: Sources, recorded: int) -> bool:
     manifests load in 1.1 s forked and 1.3 s in one process; their 20 pages take 2 s or more).
     Plans of mostly new agents (one short list) keep the workers.
     """
-    if sources.environ.get(ENV_WORKERS, "").strip() == "1":
+    workers = sources.workers
+    if workers is None and sources.environ.get(ENV_WORKERS, "").strip() == "1":
+        workers = 1
+    if workers == 1:
         return True
     agents_dir = sources.settings.agents_path
     if not agents_dir.is_dir():
