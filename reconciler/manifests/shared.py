@@ -16,7 +16,9 @@ keeps, for the loads of one command in one process:
 
 A document is thus loaded once per distinct set of inputs; every environment gets exactly
 what loading it alone gives (problems are tagged with the environment afterwards, by the
-loader). Nothing is kept beyond the object's life: the command drops it with its projects.
+loader). A file's parse tree is dropped once every load that shares it has read it, so memory
+holds each file's tree only until the last environment is done with it, as a single load
+does; the loaded documents are the environments' agents themselves.
 """
 
 from __future__ import annotations
@@ -46,8 +48,11 @@ class _Loaded:
 class SharedLoads:
     """Parsed files and loaded documents, shared by the loads of several environments."""
 
-    def __init__(self) -> None:
+    def __init__(self, loads: int) -> None:
+        """For ``loads`` loads (one per environment); use them one at a time (:meth:`turn`)."""
+        self._loads = loads
         self._files: dict[str, ParsedFile] = {}
+        self._reads: dict[str, int] = {}
         self._documents: dict[Hashable, _Loaded] = {}
         self._contexts: dict[Hashable, int] = {}
         self._lock = threading.Lock()
@@ -67,10 +72,14 @@ class SharedLoads:
         return self._contexts.setdefault(key, len(self._contexts))
 
     def parsed(self, relative: str, parse: Callable[[], ParsedFile]) -> ParsedFile:
-        """The file ``relative`` (to the agents directory) as ``parse`` gives it, parsed once."""
+        """The file ``relative`` (to the agents directory) as ``parse`` gives it, parsed once
+        (each load asks once for each file; the last one takes the tree with it)."""
         found = self._files.get(relative)
         if found is None:
             found = self._files[relative] = parse()
+        reads = self._reads[relative] = self._reads.get(relative, 0) + 1
+        if reads >= self._loads:
+            del self._files[relative]
         return found
 
     def document(

@@ -40,15 +40,19 @@ async def plan_environments(
 ) -> list[tuple[str, PlanOutcome]]:
     """Plan every project concurrently (``options`` as :meth:`Project.plan` takes them), their
     manifests' loads sharing what they have in common."""
-    shared = SharedLoads()
+    shared = SharedLoads(len(projects))
     for project in projects:
         project.shared_loads = shared
-    outcomes = await asyncio.gather(
-        *(
-            project.plan(hooks=hooks_for(project) if hooks_for else None, **options)
-            for project in projects
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                project.plan(hooks=hooks_for(project) if hooks_for else None, **options)
+                for project in projects
+            )
         )
-    )
+    finally:
+        for project in projects:
+            project.shared_loads = None
     return [
         (project.settings.environment or "", outcome)
         for project, outcome in zip(projects, outcomes, strict=True)

@@ -46,7 +46,7 @@ def _errors(project: Project, environment: str, shared: SharedLoads | None, **kw
 def test_environments_that_see_a_manifest_alike_share_its_agent(project: Project) -> None:
     project.agent("a.yaml", "same")
     project.agent("b.yaml", "differs", extra="overrides:\n  prod:\n    protect: true\n")
-    shared = SharedLoads()
+    shared = SharedLoads(2)
     staging = _load(project, "staging", shared)
     prod = _load(project, "prod", shared)
     assert prod.agents["same"] is staging.agents["same"]
@@ -56,7 +56,7 @@ def test_environments_that_see_a_manifest_alike_share_its_agent(project: Project
     assert prod == _load(project, "prod", None)
 
 
-def test_each_manifest_file_is_parsed_once_for_every_environment(
+def test_each_manifest_file_is_parsed_once_for_every_environment_then_dropped(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project.agent("a.yaml", "support")
@@ -69,17 +69,19 @@ def test_each_manifest_file_is_parsed_once_for_every_environment(
         return original(path, shown)
 
     monkeypatch.setattr(loader, "read_file", counting)
-    shared = SharedLoads()
+    shared = SharedLoads(2)
     for environment in ENVIRONMENTS:
         _load(project, environment, shared)
     assert read == {"agents.d/a.yaml": 1, "agents.d/b.yaml": 1}
+    _load(project, "staging", shared)  # a load more than announced: the trees are gone
+    assert read == {"agents.d/a.yaml": 2, "agents.d/b.yaml": 2}
 
 
 def test_an_environment_s_variables_are_its_own_never_another_s(project: Project) -> None:
     project.agent(
         "a.yaml", "support", extra="token: '${AGENT_TOKEN}'\n", props="labels: {team: '${TEAM}'}\n"
     )
-    shared = SharedLoads()
+    shared = SharedLoads(2)
     staging = _load(project, "staging", shared, {"TEAM": "blue", "AGENT_TOKEN": "tok-staging"})
     prod = _load(project, "prod", shared, {"TEAM": "red", "AGENT_TOKEN": "tok-prod"})
     for desired, team, token in ((staging, "blue", "tok-staging"), (prod, "red", "tok-prod")):
@@ -101,7 +103,7 @@ def test_a_partial_with_overrides_is_merged_for_each_environment(project: Projec
         """,
     )
     project.agent("a.yaml", "support", extra="extends: _base.yaml\n")
-    shared = SharedLoads()
+    shared = SharedLoads(3)
     for environment, idle in (("prod", 30), ("staging", 5), ("prod", 30)):
         agent = _load(project, environment, shared).agents["support"]
         assert agent.spec["properties"]["idle_timeout"] == idle
@@ -117,7 +119,7 @@ def test_every_environment_reports_the_problems_it_reports_alone(
         "c.yaml", "desk", extra="overrides:\n  prod:\n    properties: {idle_timeout: -2}\n"
     )
     project.agent("d.yaml", "desk")  # a duplicate name in every environment
-    shared = SharedLoads()
+    shared = SharedLoads(2)
     for environment in order:
         alone = _errors(project, environment, None)
         assert _errors(project, environment, shared) == alone
