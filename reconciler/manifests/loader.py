@@ -265,7 +265,7 @@ def load_desired(
             if shared is None:
                 parsed = read_file(agents_dir / rel, shown[rel])
             else:
-                parsed = shared.parsed(rel, partial(read_file, agents_dir / rel, shown[rel]))
+                parsed = shared.parsed(shown[rel], partial(read_file, agents_dir / rel, shown[rel]))
             loaded.problems.extend(parsed.problems)
             for index, document in enumerate(parsed.documents):
                 if shared is None:

@@ -72,7 +72,7 @@ class SharedLoads:
         return self._contexts.setdefault(key, len(self._contexts))
 
     def parsed(self, relative: str, parse: Callable[[], ParsedFile]) -> ParsedFile:
-        """The file ``relative`` (to the agents directory) as ``parse`` gives it, parsed once
+        """The file ``relative`` (to the project directory) as ``parse`` gives it, parsed once
         (each load asks once for each file; the last one takes the tree with it)."""
         found = self._files.get(relative)
         if found is None:
