@@ -36,7 +36,7 @@ from reconciler.manifests.checks import duplicate_resources, undeclared_referenc
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import LoadedDocument, load_document
 from reconciler.manifests.excerpt import with_excerpts
-from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
+from reconciler.manifests.extends import EXTENDS_KEY, ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.shared import SharedLoads, differs_by_environment
 from reconciler.manifests.yamlfile import Document, LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
@@ -220,7 +220,7 @@ def load_desired(
     has_certificate = settings.app_certificate is not None
     sandbox = settings.uses_sandbox
     platform_sandbox = settings.platform.strip().lower() == "sandbox"
-    context = 0
+    context, partials_differ = 0, False
     if shared is not None:
         flags = (shown_dir, has_certificate, sandbox, platform_sandbox, allow_unset)
         context = shared.context(environ, *flags, settings.environments)
@@ -245,7 +245,7 @@ def load_desired(
     ) -> LoadedDocument:
         raw = document.value
         differs = differs_by_environment(raw) or (
-            partials_differ and isinstance(raw, LineDict) and "extends" in raw
+            partials_differ and isinstance(raw, LineDict) and EXTENDS_KEY in raw
         )
         key = (rel, index, context, settings.environment if differs else None)
         known = len(resolver.problems)
