@@ -270,3 +270,30 @@ def test_an_update_that_never_reached_the_platform_is_forgotten_and_planned_agai
     record = project.record(case.address)
     assert "updating" not in record and record["version"] != before
     project.ok("plan", "--detailed-exitcode")
+
+
+def test_a_resource_deleted_outside_after_a_lost_answer_is_created_again(
+    project: PlatformProject,
+) -> None:
+    lose_the_answer(project, PHONE_NUMBER)
+    ident = PHONE_NUMBER.ident(project)
+    assert project.call("DELETE", f"{PLATFORM}/numbers/{ident}").status_code == 200
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "found it gone" in plan.output and "missing" in plan.output
+    project.ok("apply", "--auto-approve")
+    record = project.record(PHONE_NUMBER.address)
+    assert "updating" not in record and record["id"] != ident
+    assert "600" in str(project.held("numbers", record["id"]).json())
+    project.ok("plan", "--detailed-exitcode")
+
+
+def test_a_saved_plan_is_refused_while_an_interrupted_update_is_unsettled(
+    project: PlatformProject,
+) -> None:
+    lose_the_answer(project, SAVED_AGENT)
+    project.ok("plan", "--out", "made-before.plan")  # a preview: the entry is still in state
+    refused = project.ok("apply", "made-before.plan", "--auto-approve", code=3)  # stale
+    assert "interrupted update(s) (SavedAgent/support)" in refused.output
+    assert "updating" in project.record(SAVED_AGENT.address)
+    project.ok("apply", "--auto-approve")  # settles it
+    assert "updating" not in project.record(SAVED_AGENT.address)
