@@ -312,7 +312,7 @@ async def _update(
     try:
         version: str | None = await run.call(lambda: kind.update(held, body, changed))
     except EngineUnavailableError as exc:  # it may have taken effect: the entry stays
-        unknown = EngineUnavailableError(
+        unknown = type(exc)(  # of its class: a deadline keeps its exit code
             f"{exc} (whether the update took effect is unknown: the next apply or plan "
             "compares the resource with what was sent before sending anything)",
             status=exc.status,
