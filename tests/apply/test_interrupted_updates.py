@@ -297,3 +297,11 @@ def test_a_saved_plan_is_refused_while_an_interrupted_update_is_unsettled(
     assert "updating" in project.record(SAVED_AGENT.address)
     project.ok("apply", "--auto-approve")  # settles it
     assert "updating" not in project.record(SAVED_AGENT.address)
+
+
+def test_a_plan_without_refresh_says_an_interrupted_update_is_unresolved(
+    project: PlatformProject,
+) -> None:
+    lose_the_answer(project, SAVED_AGENT)
+    plan = project.ok("plan", "--no-refresh")
+    assert "1 interrupted update(s) recorded in state are unresolved" in plan.output
