@@ -11,9 +11,10 @@ answer was lost) is settled from the resource as the engine holds it now (``Kind
   ``observe``, redacted like state): the update took effect; it is **recorded** (the entry's spec,
   the version read), so the plan is a no-op where the manifest did not change since;
 * its version moved and the engine shows something else: it was **changed outside** (after the
-  update, or instead of it); the entry is dropped and the record kept as it was (or, when the
-  engine shows every field the update changed as sent, given the entry's spec, with state's
-  version), so the plan shows the drift for review and sends its update with the version it
+  update, or instead of it); the entry is dropped and the record kept as it was, or given the
+  entry's spec (with state's version) when the engine shows every field the update changed as
+  sent, or shows exactly what state recorded (a revert: compared with state nothing would
+  differ), so the plan shows the drift for review and sends its update with the version it
   read, never a blind one;
 * the engine no longer holds it: the entry is dropped (the plan creates it again).
 
@@ -49,8 +50,11 @@ class UpdateSettlement:
     live: LiveResource | None
     fate: Fate
     unchanged: bool = False
-    """For ``outside``: what the engine shows is what state records (only values it never
-    shows can differ), so the plan shows no drift."""
+    """For ``outside``: what the engine shows is what state records, not what the update sent
+    (it was reverted, or something the engine never shows changed first and the update was
+    refused): compared with state there would be no drift to review and an update with state's
+    version would be refused (412) again and again, so the entry's spec is recorded (with
+    state's version) and the plan shows the update's fields as changed outside."""
     took: bool = False
     """For ``outside``: the engine shows every field the update changed as it sent them (it
     took effect; other fields were changed outside since): the entry's spec is recorded, with
@@ -112,9 +116,10 @@ class UpdateSettlement:
         if self.unchanged:
             text = (
                 f"an interrupted update of {address} meets a resource changed outside (version "
-                f"{self._version()}; what the engine shows is what state records, so only "
-                "values it never shows can differ): nothing is sent to it without review; an "
-                "update with state's version is refused (412)"
+                f"{self._version()}): the engine shows what state recorded before the update, "
+                "not what it sent (reverted, or changed where the engine shows nothing): "
+                "nothing is sent to it without review; the plan shows the update's fields as "
+                "drift"
             )
         return text
 
@@ -179,7 +184,7 @@ def settle_updates(state: StateDoc, settlements: list[UpdateSettlement]) -> Stat
                     "updating": None,
                 }
             )
-        elif settlement.fate == "outside" and settlement.took:
+        elif settlement.fate == "outside" and (settlement.took or settlement.unchanged):
             resources[record.address] = record.model_copy(
                 update={
                     "spec": entry.spec,

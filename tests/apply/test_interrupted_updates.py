@@ -305,3 +305,28 @@ def test_a_plan_without_refresh_says_an_interrupted_update_is_unresolved(
     lose_the_answer(project, SAVED_AGENT)
     plan = project.ok("plan", "--no-refresh")
     assert "1 interrupted update(s) recorded in state are unresolved" in plan.output
+
+
+def test_an_update_reverted_outside_after_a_lost_answer_is_drift_not_a_412_loop(
+    project: PlatformProject,
+) -> None:
+    lose_the_answer(project, SAVED_AGENT)
+    ident = SAVED_AGENT.ident(project)
+    live = project.held("agents", ident)
+    reverted = live.json()["instructions"].replace(SAVED_AGENT.new, SAVED_AGENT.old)
+    console = project.call(
+        "PATCH",
+        f"{PLATFORM}/agents/{ident}",
+        {"instructions": reverted},
+        {"If-Match": live.headers["ETag"]},
+    )
+    assert console.status_code == 200, console.text
+
+    plan = project.ok("plan", "--detailed-exitcode", code=2)
+    assert "changed outside: instructions;" in plan.output
+    assert "nothing is sent to it without review" in plan.output
+    sent = len(project.requests("update-agent"))
+    project.ok("apply", "--auto-approve")
+    assert [r["status"] for r in project.requests("update-agent")][sent:] == [200]
+    assert SAVED_AGENT.new in project.held("agents", ident).json()["instructions"]
+    project.ok("plan", "--detailed-exitcode")
