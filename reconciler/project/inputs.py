@@ -332,10 +332,12 @@ async def read_resources_into(
     on_response: Callable[[str, int], None] | None = None,
     parallelism: int | None = None,
 ) -> None:
-    """Settle the write-ahead entries of resources' creates (written with ``resolve``,
-    previewed without: :mod:`reconciler.apply.creates`), then read every recorded resource
+    """Settle the write-ahead entries of resources' creates and updates (written with
+    ``resolve``, previewed without: :mod:`reconciler.apply.creates`,
+    :mod:`reconciler.apply.updates`), then read every recorded resource
     through its kind into ``inputs.live.resources``."""
     from reconciler.apply.creates import look_for_creates, settle_creates
+    from reconciler.apply.updates import look_for_updates, settle_updates
     from reconciler.kinds import read_resources
 
     async with platform.connect(
@@ -353,5 +355,14 @@ async def read_resources_into(
             else:
                 inputs.state = settled
                 inputs.journal.extend(s.preview() for s in settlements)
+        updates = await look_for_updates(inputs.state, kinds)
+        if updates:
+            settled = settle_updates(inputs.state, updates)
+            if resolve:
+                inputs.state = store.write(settled)
+                inputs.notes.extend(u.done() for u in updates)
+            else:
+                inputs.state = settled
+                inputs.journal.extend(u.preview() for u in updates)
         found = await read_resources(kinds, inputs.state.resources)
     inputs.live = inputs.live.model_copy(update={"resources": found})

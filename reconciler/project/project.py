@@ -304,6 +304,13 @@ class Project:
                 "that a saved plan cannot settle; run `reconciler apply` without a plan file "
                 "to settle them, then plan again"
             )
+        updating = sorted(a for a, r in state.resources.items() if r.updating is not None)
+        if updating:
+            raise StalePlanError(
+                f"state holds {len(updating)} interrupted update(s) ({', '.join(updating)}) "
+                "that a saved plan cannot settle; run `reconciler apply` without a plan file "
+                "to settle them, then plan again"
+            )
         check_actions(plan, state, saved.path)
         views = check_same_manifests(plan, state, desired)
         return desired, state, views
