@@ -235,6 +235,8 @@ def test_state_rm_with_force_removes_a_referenced_resource_and_warns_which_refer
     assert SAVED not in state.resources
     assert state.resources[NUMBER].references == [SAVED]  # the number's record is untouched
     assert applied.held("agents", saved_id) == 200
+    planned = applied.plan()  # the manifest still declares it: a second one is created
+    assert planned[SAVED] == "create"
 
 
 @pytest.mark.parametrize(
