@@ -255,18 +255,23 @@ def test_state_rm_of_a_bare_name_points_at_the_resource_with_that_name(applied: 
     assert "for a resource, name its address: PhoneNumber/support-line" in result.stderr
 
 
-def test_state_rm_waits_for_no_one_and_refuses_while_the_lock_is_held(
+@pytest.mark.parametrize(
+    "args",
+    [("state", "rm", NUMBER), ("state", "mv", "--force", NUMBER, "PhoneNumber/main-line")],
+)
+def test_state_rm_and_mv_of_a_resource_refuse_while_the_lock_is_held(
     applied: Platform,
     holder: HolderFactory,  # noqa: F811  (the fixture imported above)
+    args: tuple[str, ...],
 ) -> None:
     applied.drop_number_manifest()
     held = holder(applied.dir / "state" / "agents.json")
     try:
-        result = _unchanged(applied, "state", "rm", NUMBER, code=EXIT_CONFLICT)
+        result = _unchanged(applied, *args, code=EXIT_CONFLICT)
     finally:
         held.release()
     assert "lock" in result.stderr.lower()
-    applied.ok("state", "rm", NUMBER)
+    applied.ok(*args)
 
 
 # -- state mv -----------------------------------------------------------------------------------
