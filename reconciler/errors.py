@@ -212,6 +212,49 @@ class EngineProtocolError(EngineError):
     """The engine answered with something that does not follow its API (bad JSON, wrong shape)."""
 
 
+class PreconditionFailedError(EngineError):
+    """The Platform answered 412 ``PreconditionFailed``: the resource changed since the ETag
+    sent in ``If-Match`` (someone else changed it: read it again, never overwrite blindly).
+
+    ``resent`` is True when an earlier attempt of the same request may have reached the
+    Platform: the change that moved the ETag may then be this request's own.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 412,
+        reason: str = "PreconditionFailed",
+        detail: str = "",
+        resent: bool = False,
+    ) -> None:
+        self.resent = resent
+        super().__init__(message, status=status, reason=reason, detail=detail)
+
+
+class ResourceInUseError(EngineError):
+    """The Platform answered 409: the resource is referenced (an agent uses the secret set, a
+    number routes to the agent, an unfinished campaign uses the agent or number); remove the
+    reference first."""
+
+
+class AlreadyExistsError(EngineError):
+    """The Platform answered 409: a secret set with this name, or this phone number, already
+    exists."""
+
+
+class IdempotencyConflictError(EngineError):
+    """The Platform answered 409 ``IdempotencyKeyConflict``: a session was already started
+    with this key."""
+
+
+class OutcomeUnknownError(EngineUnavailableError):
+    """A request that must not be sent twice (a create) failed after it may have reached the
+    Platform: whether it was carried out is unknown. Look for its effect (list and match)
+    before trying again."""
+
+
 class ApplyError(ReconcilerError):
     """One or more actions of an apply failed; the others were carried out and recorded."""
 

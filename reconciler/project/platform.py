@@ -53,7 +53,7 @@ class PlatformSession:
             yield self._client
             return
         from reconciler.engine import RetryPolicy
-        from reconciler.engine.platform.client import build_platform_client
+        from reconciler.engine.factory import build_platform_client
         from reconciler.project.connect import sandbox_transport
 
         transport = None

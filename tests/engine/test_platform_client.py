@@ -18,14 +18,15 @@ from reconciler.engine import (
     build_platform_client,
 )
 from reconciler.engine.platform.endpoints import resolve_platform
-from reconciler.engine.platform.errors import (
+from reconciler.engine.platform.rules import SANDBOX_BASE_URL
+from reconciler.errors import (
     AlreadyExistsError,
+    EngineError,
     OutcomeUnknownError,
     PreconditionFailedError,
     ResourceInUseError,
+    SettingsError,
 )
-from reconciler.engine.platform.rules import SANDBOX_BASE_URL
-from reconciler.errors import EngineError, SettingsError
 from reconciler.manifests import load_settings
 from reconciler.sandbox import SandboxConfig, create_app
 from tests.engine.engine_helpers import APP_ID, CERT, CountingTransport, Recorder
@@ -86,7 +87,7 @@ def run(
         wire = CountingTransport(httpx.ASGITransport(app=app))
         client = PlatformClient(
             APP_ID,
-            SANDBOX_BASE_URL,
+            [SANDBOX_BASE_URL],
             auth or BasicAuth("sandbox", "sandbox"),
             transport=wire,
             retry=recorder.policy(4),
