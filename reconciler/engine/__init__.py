@@ -12,7 +12,7 @@ from reconciler.engine.endpoints import (
     region_base_urls,
     resolve_endpoints,
 )
-from reconciler.engine.factory import build_client, build_platform_client
+from reconciler.engine.factory import ClientOptions, build_client, build_platform_client
 from reconciler.engine.layered import USER_AGENT
 from reconciler.engine.platform.client import KeyWrite, PlatformClient, Versioned
 from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, refresh
@@ -29,6 +29,7 @@ __all__ = [
     "AgentIdentity",
     "AuthProvider",
     "BasicAuth",
+    "ClientOptions",
     "EngineClient",
     "JoinResult",
     "KeyWrite",

@@ -12,6 +12,7 @@ client's in-flight limit is ``settings.parallelism`` unless the caller passes it
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
@@ -33,65 +34,27 @@ SANDBOX_DEFAULT_CREDENTIALS = ("sandbox", "sandbox")
 _Client = TypeVar("_Client", bound=LayeredClient)
 
 
-def build_client(
-    settings: Settings,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    auth: AuthProvider | None = None,
-    retry: RetryPolicy | None = None,
-    max_connections: int | None = None,
-    on_response: Callable[[str, int], None] | None = None,
-) -> EngineClient:
-    """An engine client for ``settings`` (see the module docstring); close it after use."""
-    sandbox = settings.uses_sandbox
-    base_urls = [SANDBOX_BASE_URL] if sandbox else resolve_endpoints(settings.engine)
-    options = _Options(transport, auth, retry, max_connections, on_response)
-    return options.build(EngineClient, settings, "engine", base_urls, sandbox=sandbox)
+@dataclass(frozen=True)
+class ClientOptions:
+    """What a caller sets on a client instead of taking it from the settings."""
 
-
-def build_platform_client(
-    settings: Settings,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    auth: AuthProvider | None = None,
-    retry: RetryPolicy | None = None,
-    max_connections: int | None = None,
-    on_response: Callable[[str, int], None] | None = None,
-) -> PlatformClient:
-    """A Platform client for ``settings.platform`` (see the module docstring)."""
-    sandbox = is_sandbox(settings.platform)
-    base_url = PLATFORM_SANDBOX_BASE_URL if sandbox else resolve_platform(settings.platform)
-    options = _Options(transport, auth, retry, max_connections, on_response)
-    return options.build(PlatformClient, settings, "platform", [base_url], sandbox=sandbox)
-
-
-class _Options:
-    """What a caller may set on a client instead of the settings."""
-
-    def __init__(
-        self,
-        transport: httpx.AsyncBaseTransport | None,
-        auth: AuthProvider | None,
-        retry: RetryPolicy | None,
-        max_connections: int | None,
-        on_response: Callable[[str, int], None] | None,
-    ) -> None:
-        self.transport = transport
-        self.auth = auth
-        self.retry = retry
-        self.max_connections = max_connections
-        self.on_response = on_response
+    transport: httpx.AsyncBaseTransport | None = None
+    """Replaces the network (the in-process sandbox's ASGI transport)."""
+    auth: AuthProvider | None = None
+    """Replaces the settings' auth."""
+    retry: RetryPolicy | None = None
+    """Replaces ``RetryPolicy(settings.max_attempts)``."""
+    max_connections: int | None = None
+    """Replaces ``settings.parallelism`` as the in-flight limit."""
+    on_response: Callable[[str, int], None] | None = None
+    """Hears of every attempt (operation, HTTP status; 0 without an answer)."""
 
     def build(
-        self,
-        cls: type[_Client],
-        settings: Settings,
-        service: str,
-        base_urls: Sequence[str],
-        *,
-        sandbox: bool,
+        self, cls: type[_Client], settings: Settings, base_urls: Sequence[str], *, sandbox: bool
     ) -> _Client:
+        """A ``cls`` client for ``settings`` at ``base_urls`` (a sandbox's when ``sandbox``)."""
         if sandbox and self.transport is None:
+            service = "engine" if cls is EngineClient else "platform"
             raise SettingsError(f"{service}: sandbox needs the sandbox's in-process transport")
         return cls(
             settings.app_id,
@@ -103,6 +66,22 @@ class _Options:
             max_connections=max(self.max_connections or settings.parallelism, 1),
             on_response=self.on_response,
         )
+
+
+def build_client(settings: Settings, options: ClientOptions | None = None) -> EngineClient:
+    """An engine client for ``settings`` (see the module docstring); close it after use."""
+    sandbox = settings.uses_sandbox
+    base_urls = [SANDBOX_BASE_URL] if sandbox else resolve_endpoints(settings.engine)
+    return (options or ClientOptions()).build(EngineClient, settings, base_urls, sandbox=sandbox)
+
+
+def build_platform_client(
+    settings: Settings, options: ClientOptions | None = None
+) -> PlatformClient:
+    """A Platform client for ``settings.platform`` (see the module docstring)."""
+    sandbox = is_sandbox(settings.platform)
+    base_url = PLATFORM_SANDBOX_BASE_URL if sandbox else resolve_platform(settings.platform)
+    return (options or ClientOptions()).build(PlatformClient, settings, [base_url], sandbox=sandbox)
 
 
 def _auth(settings: Settings, *, sandbox: bool) -> AuthProvider:

@@ -33,6 +33,21 @@ class JsonAnswer(Response):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def log_entry(
+    sb: Sandbox, request: Request, route: str, app_id: str, ident: str | None, **more: Any
+) -> dict[str, Any]:
+    """Log a request as it arrives (``ident``: the id its path names; ``more``: the name and
+    what else the route records); the entry is completed on the way."""
+    return sb.log_request(
+        method=request.method,
+        path=request.url.path,
+        route=route,
+        app_id=app_id,
+        agent_id=ident,
+        **{"name": None, "auth": None, "status": None, "fault": None, **more},
+    )
+
+
 @dataclass(frozen=True)
 class Admitted:
     """A request that passed the prelude: its body (empty without one) and the rule it met."""

@@ -182,21 +182,8 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Settings:
-        """The runtime settings a fresh sandbox starts with."""
-        return cls(
-            pcu_limit=config.pcu_limit,
-            concurrency_reason=config.concurrency_reason,
-            start_delay_s=config.start_delay_s,
-            stop_delay_s=config.stop_delay_s,
-            require_token=config.require_token,
-            token_check=config.token_check,
-            token_failure_delay_s=config.token_failure_delay_s,
-            presence=config.presence,
-            idle_before_join=config.idle_before_join,
-            name_scope=config.name_scope,
-            max_runtime_s=config.max_runtime_s,
-            get_retention_s=config.get_retention_s,
-        )
+        """The runtime settings a fresh sandbox starts with: the config's values of them."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view of the settings."""

@@ -6,15 +6,18 @@ status, and the sandbox clock refreshed before each call. Control routes have no
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from .clock import Clock
 
 Handler = Callable[[Request], Awaitable[Response]]
+Call = Callable[[Request], Awaitable[Any]]
+"""A control: the request in, the value to answer as JSON out."""
 
 
 class ControlError(Exception):
@@ -40,7 +43,7 @@ async def read_body(request: Request) -> dict[str, Any]:
     return value
 
 
-def json_handler(clock: Clock, call: Callable[[Request], Awaitable[Any]]) -> Handler:
+def json_handler(clock: Clock, call: Call) -> Handler:
     """A route handler answering ``call``'s value as JSON, a :class:`ControlError` with its
     status and a ``ValueError`` (a refused setting or rule) with 400."""
 
@@ -54,3 +57,14 @@ def json_handler(clock: Clock, call: Callable[[Request], Awaitable[Any]]) -> Han
             return JSONResponse({"error": str(exc)}, status_code=400)
 
     return handler
+
+
+def control_routes_of(
+    clock: Clock, table: Iterable[tuple[str, str, Call]], name: str
+) -> list[BaseRoute]:
+    """One route per ``(method, path, call)`` of ``table``, each a :func:`json_handler`, named
+    ``<name>:<method>:<path>`` (a path served with several methods gets one route per method)."""
+    return [
+        Route(path, json_handler(clock, call), methods=[method], name=f"{name}:{method}:{path}")
+        for method, path, call in table
+    ]

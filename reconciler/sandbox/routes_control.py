@@ -44,18 +44,14 @@ from functools import partial
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from .control_http import ControlError, Handler, json_handler, read_body
+from .control_http import ControlError, control_routes_of, read_body
 from .core import Sandbox
 from .lifecycle import MSG_CRASH, OVERRIDES, STATUS_CODES, view
 from .presence import WILDCARD
 
 _Control = Callable[[Sandbox, Request], Awaitable[Any]]
-
-
-def _wrap(func: _Control, sb: Sandbox) -> Handler:
-    return json_handler(sb.clock, partial(func, sb))
 
 
 async def health(sb: Sandbox, _: Request) -> Any:
@@ -182,13 +178,14 @@ async def get_channel(sb: Sandbox, request: Request) -> Any:
     return _channel_view(sb, request.path_params["channel"], _app_id({}, request), sb.now())
 
 
-async def users_join(sb: Sandbox, request: Request) -> Any:
+async def _presence_change(request: Request) -> tuple[str, str | None, list[str] | None]:
+    """The channel, App ID (None: every one) and uids (None: the default) of a join or leave."""
     body = await read_body(request)
-    channel, app_id, uids = (
-        request.path_params["channel"],
-        _app_id(body, request),
-        _uids(body.get("uids")),
-    )
+    return request.path_params["channel"], _app_id(body, request), _uids(body.get("uids"))
+
+
+async def users_join(sb: Sandbox, request: Request) -> Any:
+    channel, app_id, uids = await _presence_change(request)
     with sb.store.transaction():
         now = sb.now()
         if uids is None:
@@ -207,12 +204,7 @@ async def users_join(sb: Sandbox, request: Request) -> Any:
 
 
 async def users_leave(sb: Sandbox, request: Request) -> Any:
-    body = await read_body(request)
-    channel, app_id, uids = (
-        request.path_params["channel"],
-        _app_id(body, request),
-        _uids(body.get("uids")),
-    )
+    channel, app_id, uids = await _presence_change(request)
     with sb.store.transaction():
         now = sb.now()
         sb.store.remove_present(app_id, channel, uids)
@@ -317,7 +309,5 @@ _TABLE: tuple[tuple[str, str, _Control], ...] = (
 
 def control_routes(sb: Sandbox) -> list[BaseRoute]:
     """The `/_sandbox/` routes. Paths served with several methods get one route per method."""
-    return [
-        Route(path, _wrap(func, sb), methods=[method], name=f"control:{method}:{path}")
-        for method, path, func in _TABLE
-    ]
+    table = [(method, path, partial(func, sb)) for method, path, func in _TABLE]
+    return control_routes_of(sb.clock, table, "control")

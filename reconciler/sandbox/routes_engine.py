@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from . import engine_ops as ops
-from .admission import JsonAnswer, admit, dropped_after
+from .admission import JsonAnswer, admit, dropped_after, log_entry
 from .core import Sandbox
 from .errors import ApiFailure
 from .faults import DroppedResponse
@@ -62,17 +62,7 @@ def _endpoint(sb: Sandbox, route: str, operation: Operation) -> Endpoint:
     async def endpoint(request: Request) -> Response | DroppedResponse:
         app_id: str = request.path_params["appid"]
         agent_id: str | None = request.path_params.get("agent_id")
-        entry = sb.log_request(
-            method=request.method,
-            path=request.url.path,
-            route=route,
-            app_id=app_id,
-            agent_id=agent_id,
-            name=None,
-            auth=None,
-            status=None,
-            fault=None,
-        )
+        entry = log_entry(sb, request, route, app_id, agent_id)
         try:
             admitted = await admit(
                 sb,

@@ -13,6 +13,7 @@ import pytest
 
 from reconciler.engine import (
     BasicAuth,
+    ClientOptions,
     PlatformClient,
     TokenAuth,
     build_platform_client,
@@ -286,7 +287,7 @@ def test_build_from_settings_for_the_sandbox_preview_and_a_served_sandbox(tmp_pa
         build_platform_client(settings)
     app = create_app(SandboxConfig())
     try:
-        client = build_platform_client(settings, transport=httpx.ASGITransport(app=app))
+        client = build_platform_client(settings, ClientOptions(httpx.ASGITransport(app=app)))
         assert client.endpoint == SANDBOX_BASE_URL
         asyncio.run(client.aclose())
     finally:

@@ -15,10 +15,8 @@ from . import checks, mergepatch
 from .collection import Referrers, VersionedCollection
 from .context import Answer, Req
 from .errors import bad_reference, failure, invalid
-from .preconditions import check_if_match
 from .rules import (
     AGENT_NAME_MAX,
-    CREATED,
     CREDENTIAL_MODES,
     MESSAGE_ROLES,
     PIPELINE_STAGES,
@@ -167,19 +165,7 @@ def create(req: Req) -> Answer:
     store = req.platform.store
     with store.store.transaction():
         links = check_config(req, config, saved=True)
-        resource = AGENTS.new(req, config)
-        store.put(resource, links)
-    return AGENTS.answer(resource, CREATED)
-
-
-def list_agents(req: Req) -> Answer:
-    """GET /agents."""
-    return AGENTS.list(req)
-
-
-def retrieve(req: Req) -> Answer:
-    """GET /agents/{agent_id}."""
-    return AGENTS.retrieve(req)
+        return AGENTS.create(req, config, links)
 
 
 def update(req: Req) -> Answer:
@@ -188,8 +174,7 @@ def update(req: Req) -> Answer:
     _refuse_read_only(patch)
     store = req.platform.store
     with store.store.transaction():
-        resource = AGENTS.load(req)
-        check_if_match(req, resource.etag, f"Agent {resource.id}")
+        resource = AGENTS.load_current(req)
         config = mergepatch.apply(resource.body, patch)
         links = check_config(req, config, saved=True)
         AGENTS.write(req, resource, config, links)

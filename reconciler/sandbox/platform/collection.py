@@ -19,7 +19,7 @@ from .context import Answer, Req
 from .errors import not_found
 from .listing import page, page_request
 from .preconditions import check_if_match
-from .rules import UNCHANGED_WRITE_KEEPS_ETAG
+from .rules import CREATED, UNCHANGED_WRITE_KEEPS_ETAG
 from .store import Resource, new_etag
 
 DELETED = {"deleted": True}
@@ -96,6 +96,21 @@ class VersionedCollection(Collection):
             req.platform.store.put(resource, links)
         return resource
 
+    def create(
+        self, req: Req, body: dict[str, Any], links: Iterable[str], ident: str | None = None
+    ) -> Answer:
+        """Store a new resource (``ident``, or a fresh UUID) holding ``body`` and referencing
+        ``links``; 201 with its view."""
+        resource = self.new(req, body, ident)
+        req.platform.store.put(resource, links)
+        return self.answer(resource, CREATED)
+
+    def load_current(self, req: Req, ident: str | None = None) -> Resource:
+        """:meth:`load`, then the request's ``If-Match`` checked against its ETag."""
+        resource = self.load(req, ident)
+        check_if_match(req, resource.etag, f"{self.label} {resource.id}")
+        return resource
+
     def delete(
         self,
         req: Req,
@@ -106,8 +121,7 @@ class VersionedCollection(Collection):
         while another resource references it."""
         store = req.platform.store
         with store.store.transaction():
-            resource = self.load(req, ident)
-            check_if_match(req, resource.etag, f"{self.label} {resource.id}")
+            resource = self.load_current(req, ident)
             users = store.referrers(req.app_id, [f"{self.kind}:{resource.id}"])
             if users:
                 raise in_use(resource, users)

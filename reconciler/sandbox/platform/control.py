@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
-from ..control_http import ControlError, json_handler, read_body
+from ..control_http import ControlError, control_routes_of, read_body
 from . import campaigns, numbers, secret_sets, sessions
 from .context import Platform
 from .store import Resource
@@ -177,12 +177,4 @@ def _routes(platform: Platform) -> list[tuple[str, str, Callable[[Request], Awai
 
 def platform_control_routes(platform: Platform) -> list[BaseRoute]:
     """The ``/_sandbox/platform`` routes."""
-    return [
-        Route(
-            path,
-            json_handler(platform.sandbox.clock, func),
-            methods=[method],
-            name=f"platform-control:{method}:{path}",
-        )
-        for method, path, func in _routes(platform)
-    ]
+    return control_routes_of(platform.sandbox.clock, _routes(platform), "platform-control")

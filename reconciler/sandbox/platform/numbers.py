@@ -16,9 +16,7 @@ from . import checks
 from .collection import Referrers, VersionedCollection
 from .context import Answer, Req
 from .errors import bad_reference, failure, invalid
-from .preconditions import check_if_match
 from .rules import (
-    CREATED,
     NUMBERS_UNIQUE,
     SIP_DEFAULT_PORTS,
     SIP_DEFAULT_TRANSPORT,
@@ -137,19 +135,7 @@ def create(req: Req) -> Answer:
         }
         if body.get("description") is not None:
             stored["description"] = body["description"]
-        resource = NUMBERS.new(req, stored)
-        store.put(resource, links)
-    return NUMBERS.answer(resource, CREATED)
-
-
-def list_numbers(req: Req) -> Answer:
-    """GET /numbers."""
-    return NUMBERS.list(req)
-
-
-def retrieve(req: Req) -> Answer:
-    """GET /numbers/{number_id}."""
-    return NUMBERS.retrieve(req)
+        return NUMBERS.create(req, stored, links)
 
 
 def update(req: Req) -> Answer:
@@ -161,8 +147,7 @@ def update(req: Req) -> Answer:
             raise invalid(key, "can't be null")
     store = req.platform.store
     with store.store.transaction():
-        resource = NUMBERS.load(req)
-        check_if_match(req, resource.etag, f"Phone number {resource.id}")
+        resource = NUMBERS.load_current(req)
         body = copy.deepcopy(resource.body)
         links: list[str] | None = None
         if "number" in patch:

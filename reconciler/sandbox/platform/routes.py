@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..admission import JsonAnswer, admit, dropped_after
+from ..admission import JsonAnswer, admit, dropped_after, log_entry
 from ..errors import ApiFailure
 from ..faults import DroppedResponse
 from . import agents, campaigns, numbers, secret_sets, sessions
@@ -45,17 +45,9 @@ def _endpoint(platform: Platform, operation_id: str, operation: Operation) -> En
         ident = next((params[k] for k in _ID_PARAMS if k in params), None)
         if ident is not None and operation_id == "campaign-action":
             ident = ident.rpartition(":")[0] or ident
-        entry = sb.log_request(
-            method=request.method,
-            path=request.url.path,
-            route=operation_id,
-            app_id=app_id,
-            agent_id=ident,
-            name=params.get("name"),
-            auth=None,
-            status=None,
-            fault=None,
-            request_id=request_id,
+        name = params.get("name")
+        entry = log_entry(
+            sb, request, operation_id, app_id, ident, name=name, request_id=request_id
         )
         try:
             admitted = await admit(
@@ -101,21 +93,21 @@ _NUMBER = "/numbers/{number_id}"
 _SESSION = "/sessions/{session_id}"
 TABLE: tuple[tuple[str, str, str, Operation], ...] = (
     ("create-secret-set", "POST", _SECRETS, secret_sets.create),
-    ("list-secret-sets", "GET", _SECRETS, secret_sets.list_sets),
-    ("retrieve-secret-set", "GET", _SET, secret_sets.retrieve),
+    ("list-secret-sets", "GET", _SECRETS, secret_sets.SECRET_SETS.list),
+    ("retrieve-secret-set", "GET", _SET, secret_sets.SECRET_SETS.retrieve),
     ("replace-secret-set", "PUT", _SET, secret_sets.replace),
     ("update-secret-set", "PATCH", _SET, secret_sets.update),
     ("delete-secret-set", "DELETE", _SET, secret_sets.delete),
     ("set-secret-key", "PUT", _KEY, secret_sets.set_key),
     ("delete-secret-key", "DELETE", _KEY, secret_sets.delete_key),
     ("create-agent", "POST", "/agents", agents.create),
-    ("list-agents", "GET", "/agents", agents.list_agents),
-    ("retrieve-agent", "GET", _AGENT, agents.retrieve),
+    ("list-agents", "GET", "/agents", agents.AGENTS.list),
+    ("retrieve-agent", "GET", _AGENT, agents.AGENTS.retrieve),
     ("update-agent", "PATCH", _AGENT, agents.update),
     ("delete-agent", "DELETE", _AGENT, agents.delete),
     ("create-number", "POST", "/numbers", numbers.create),
-    ("list-numbers", "GET", "/numbers", numbers.list_numbers),
-    ("retrieve-number", "GET", _NUMBER, numbers.retrieve),
+    ("list-numbers", "GET", "/numbers", numbers.NUMBERS.list),
+    ("retrieve-number", "GET", _NUMBER, numbers.NUMBERS.retrieve),
     ("update-number", "PATCH", _NUMBER, numbers.update),
     ("delete-number", "DELETE", _NUMBER, numbers.delete),
     ("start-session", "POST", "/sessions", sessions.start),

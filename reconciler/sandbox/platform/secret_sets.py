@@ -132,19 +132,7 @@ def create(req: Req) -> Answer:
     with store.store.transaction():
         if store.get(req.app_id, KIND, name) is not None:
             raise failure("SecretSetAlreadyExists", f"A secret set named {name} already exists.")
-        resource = SECRET_SETS.new(req, {"keys": keys}, name)
-        store.put(resource, ())
-    return SECRET_SETS.answer(resource, CREATED)
-
-
-def list_sets(req: Req) -> Answer:
-    """GET /secrets."""
-    return SECRET_SETS.list(req)
-
-
-def retrieve(req: Req) -> Answer:
-    """GET /secrets/{name}."""
-    return SECRET_SETS.retrieve(req)
+        return SECRET_SETS.create(req, {"keys": keys}, (), name)
 
 
 def replace(req: Req) -> Answer:
@@ -153,8 +141,7 @@ def replace(req: Req) -> Answer:
     body = req.json_object()
     secrets = _secrets(body, nulls=False)
     with req.platform.store.store.transaction():
-        resource = SECRET_SETS.load(req, name)
-        check_if_match(req, resource.etag, f"Secret set {name}")
+        resource = SECRET_SETS.load_current(req, name)
         old = resource.body["keys"]
         keys = {
             k: _key_entry(req, k, v, ("secrets", f"secrets.{k}"), old.get(k))
@@ -169,8 +156,7 @@ def update(req: Req) -> Answer:
     name = req.params["name"]
     secrets = _secrets(req.json_object(), nulls=True)
     with req.platform.store.store.transaction():
-        resource = SECRET_SETS.load(req, name)
-        check_if_match(req, resource.etag, f"Secret set {name}")
+        resource = SECRET_SETS.load_current(req, name)
         old = resource.body["keys"]
         keys = dict(old)
         removed = []
