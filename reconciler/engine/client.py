@@ -19,15 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from reconciler.engine.call import Call
-from reconciler.engine.errors_map import error_for_status
-from reconciler.engine.layered import LayeredClient
+from reconciler.engine.layered import LayeredClient, path_segment
 from reconciler.engine.wire import (
     GetBody,
     ListBody,
@@ -104,7 +100,7 @@ class EngineClient(LayeredClient):
     async def leave(self, agent_id: str) -> bool:
         """Stop an agent; True if the engine accepted, False if it was already gone (404)."""
         what = f"leave of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}/leave"
+        path = f"agents/{path_segment(agent_id)}/leave"
         response = await self._send("leave", "POST", path, what=what, not_found_ok=True)
         return response.status_code != 404
 
@@ -112,7 +108,7 @@ class EngineClient(LayeredClient):
         """Change an agent in place (token, llm.system_messages, llm.params, mllm.params)."""
         body: dict[str, Any] = {"properties": dict(properties)}
         what = f"update of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}/update"
+        path = f"agents/{path_segment(agent_id)}/update"
         response = await self._send("update", "POST", path, what=what, body=body)
         if response.content.strip():
             parse_body(response, StatusBody, "update")
@@ -120,7 +116,7 @@ class EngineClient(LayeredClient):
     async def get(self, agent_id: str) -> LiveAgent:
         """One agent's status; ``LiveAgent(status="MISSING")`` when the engine does not know it."""
         what = f"get of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}"
+        path = f"agents/{path_segment(agent_id)}"
         response = await self._send("get", "GET", path, what=what, not_found_ok=True)
         if response.status_code == 404:
             return LiveAgent(agent_id=agent_id, status="MISSING")
@@ -147,7 +143,7 @@ class EngineClient(LayeredClient):
         unknown agent (404) or any other failure raises like every call of this client.
         """
         what = f"turns of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}/turns"
+        path = f"agents/{path_segment(agent_id)}/turns"
         params = {"page_index": "1", "page_size": "1"}
         response = await self._send("turns", "GET", path, what=what, params=params)
         parsed = parse_body(response, TurnsBody, "turns")
@@ -231,40 +227,6 @@ class EngineClient(LayeredClient):
                 )
             await self._sleep(min(poll_interval, remaining))
 
-    # ------------------------------------------------------------------------------ sending
-
-    async def _send(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
-        not_found_ok: bool = False,
-    ) -> httpx.Response:
-        """Send one operation (the transport retries it) and give its 2xx answer.
-
-        Any other answer raises the exception :mod:`~reconciler.engine.errors_map` gives it,
-        except, with ``not_found_ok``, a 404 that means "no such agent", which is returned.
-        """
-        call = Call(
-            operation,
-            what,
-            f"v2/projects/{_seg(self.app_id)}/{path}",
-            scrub=partial(self._secrets.scrub, body=body),
-        )
-        url = f"{self._endpoints.current}/{call.path}"
-        request = self._http.build_request(method, url, json=body, params=params)
-        response = await self._http.send(call.attach(request))
-        if 200 <= response.status_code < 300:
-            return response
-        if not_found_ok and response.status_code == 404 and is_not_found(response):
-            return response
-        raise error_for_status(response, call)
-
-
-def _seg(value: str) -> str:
-    """One URL path segment, percent-encoded."""
-    return quote(value, safe="")
+    def _no_such_resource(self, response: httpx.Response) -> bool:
+        """A 404 that means "no such agent" (an answer to get and leave)."""
+        return is_not_found(response)

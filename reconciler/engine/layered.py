@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from importlib import metadata
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
 
 import httpx
 
 from reconciler.engine.auth import AuthProvider, EngineAuth
+from reconciler.engine.call import Call
 from reconciler.engine.endpoints import Endpoints
+from reconciler.engine.errors_map import error_for_status
 from reconciler.engine.pools import PooledTransport, needs_tls
 from reconciler.engine.retry import RetryPolicy
 from reconciler.engine.scrubbing import Scrubber
@@ -58,6 +62,11 @@ class LayeredClient:
     ``on_response`` hears of every attempt: the operation and the HTTP status, 0 when no answer
     came (for metrics; it must not raise).
     """
+
+    SERVICE: ClassVar[str] = "engine"
+    """Who is called, in messages (``engine`` or ``platform``)."""
+    API_ROOT: ClassVar[str] = "v2/projects"
+    """The path, under a base URL, of the projects (App IDs)."""
 
     def __init__(
         self,
@@ -128,3 +137,56 @@ class LayeredClient:
     def endpoint(self) -> str:
         """The base URL the next request goes to."""
         return self._endpoints.current
+
+    def _no_such_resource(self, response: httpx.Response) -> bool:
+        """Whether a 404 means the resource does not exist (not a wrong path)."""
+        raise NotImplementedError
+
+    def _remember_body_secrets(self, body: Mapping[str, Any]) -> None:
+        """Hook: what a request body tells the client to scrub from later answers too."""
+
+    async def _send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        not_found_ok: bool = False,
+        resend_safe: bool = True,
+    ) -> httpx.Response:
+        """Send one operation (the transport retries it) and give its 2xx answer.
+
+        ``path`` is under the project's root (``<API root>/<app id>/``). Any other answer raises
+        the exception :mod:`~reconciler.engine.errors_map` gives it, except, with
+        ``not_found_ok``, a 404 that means the resource does not exist, which is returned.
+        ``resend_safe`` False: never sent again once an attempt may have been delivered.
+        """
+        if body is not None:
+            self._remember_body_secrets(body)
+        call = Call(
+            operation,
+            what,
+            f"{self.API_ROOT}/{path_segment(self.app_id)}/{path}",
+            scrub=partial(self._secrets.scrub, body=body),
+            service=self.SERVICE,
+            resend_safe=resend_safe,
+        )
+        url = f"{self._endpoints.current}/{call.path}"
+        request = self._http.build_request(
+            method, url, json=body, params=params, headers=headers or None
+        )
+        response = await self._http.send(call.attach(request))
+        if 200 <= response.status_code < 300:
+            return response
+        if not_found_ok and response.status_code == 404 and self._no_such_resource(response):
+            return response
+        raise error_for_status(response, call)
+
+
+def path_segment(value: str) -> str:
+    """One URL path segment, percent-encoded."""
+    return quote(value, safe="")

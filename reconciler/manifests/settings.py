@@ -369,20 +369,16 @@ def _read(
 def _environment(
     values: dict[str, Any], environ: Mapping[str, str], problems: list[Problem]
 ) -> None:
-    override = environ.get(ENV_ENGINE, "")
-    if override:
-        reason = engine_problem(override)
+    for key, variable, problem in (
+        ("engine", ENV_ENGINE, engine_problem),
+        ("platform", ENV_PLATFORM, platform_problem),
+    ):
+        override = environ.get(variable, "")
+        reason = problem(override) if override else None
         if reason is not None:
-            problems.append(Problem(Location(ENV_ENGINE), reason))
-        else:
-            values["engine"] = override
-    platform = environ.get(ENV_PLATFORM, "")
-    if platform:
-        reason = platform_problem(platform)
-        if reason is not None:
-            problems.append(Problem(Location(ENV_PLATFORM), reason))
-        else:
-            values["platform"] = platform
+            problems.append(Problem(Location(variable), reason))
+        elif override:
+            values[key] = override
     engine = values.get("engine", SANDBOX)
     # The sandbox's own credentials stand in only when nothing else is called: a real Platform
     # (or engine) must get the credentials from the environment, never ``sandbox``.

@@ -17,15 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from reconciler.engine.call import Call
-from reconciler.engine.errors_map import error_for_status
-from reconciler.engine.layered import LayeredClient
+from reconciler.engine.layered import LayeredClient, path_segment
 from reconciler.engine.platform.rules import (
     MAX_PAGES,
     NOT_FOUND_REASON,
@@ -54,7 +50,7 @@ class _Kind:
 
     def item(self, ident: str) -> str:
         """The path of one resource."""
-        return f"{self.path}/{_seg(ident)}"
+        return f"{self.path}/{path_segment(ident)}"
 
     def what(self, verb: str, ident: str) -> str:
         """What a call does, for its messages: ``update of agent 1f2e...``."""
@@ -83,6 +79,9 @@ class PlatformClient(LayeredClient):
     :class:`~reconciler.engine.layered.LayeredClient`'s (``on_response`` hears the operation
     ids, ``create-agent``, ...).
     """
+
+    SERVICE = "platform"
+    API_ROOT = VERSION_PATH
 
     # ------------------------------------------------------------------------- secret sets
 
@@ -139,11 +138,10 @@ class PlatformClient(LayeredClient):
         response = await self._send(
             "set-secret-key",
             "PUT",
-            f"secrets/{_seg(name)}/keys/{_seg(key)}",
+            f"secrets/{path_segment(name)}/keys/{path_segment(key)}",
             what=f"write of key {key!r} of secret set {name!r}",
             body={"value": value},
-            if_match=if_match,
-            headers=headers,
+            headers=_if_match(if_match, headers),
         )
         answer = resource(response, "set-secret-key", "name")
         return KeyWrite(response.status_code == 201, answer.etag, answer.body)
@@ -153,9 +151,9 @@ class PlatformClient(LayeredClient):
         response = await self._send(
             "delete-secret-key",
             "DELETE",
-            f"secrets/{_seg(name)}/keys/{_seg(key)}",
+            f"secrets/{path_segment(name)}/keys/{path_segment(key)}",
             what=f"delete of key {key!r} of secret set {name!r}",
-            if_match=if_match,
+            headers=_if_match(if_match),
             not_found_ok=True,
         )
         return response.status_code != 404
@@ -250,7 +248,7 @@ class PlatformClient(LayeredClient):
             kind.item(ident),
             what=kind.what(verb, ident),
             body=body,
-            if_match=if_match,
+            headers=_if_match(if_match),
         )
         return resource(response, operation, kind.id_field)
 
@@ -260,7 +258,7 @@ class PlatformClient(LayeredClient):
             "DELETE",
             kind.item(ident),
             what=kind.what("delete", ident),
-            if_match=if_match,
+            headers=_if_match(if_match),
             not_found_ok=True,
         )
         return response.status_code != 404
@@ -292,50 +290,22 @@ class PlatformClient(LayeredClient):
             seen.add(cursor)
         raise EngineProtocolError(f"platform's list of {what} did not end after {MAX_PAGES} pages")
 
-    async def _send(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
-        if_match: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        not_found_ok: bool = False,
-        resend_safe: bool = True,
-    ) -> httpx.Response:
-        """Send one operation (the transport retries it) and give its 2xx answer; with
-        ``not_found_ok``, a 404 ``NotFound`` (the resource does not exist) is returned too."""
-        if body is not None:
-            self._secrets.add(secret_strings(body))
-        call = Call(
-            operation,
-            what,
-            f"{VERSION_PATH}/{_seg(self.app_id)}/{path}",
-            scrub=partial(self._secrets.scrub, body=body),
-            service="platform",
-            resend_safe=resend_safe,
-        )
-        extra = dict(headers or {})
-        if if_match is not None:
-            extra["If-Match"] = if_match
-        url = f"{self._endpoints.current}/{call.path}"
-        request = self._http.build_request(
-            method, url, json=body, params=params, headers=extra or None
-        )
-        response = await self._http.send(call.attach(request))
-        if 200 <= response.status_code < 300:
-            return response
-        if not_found_ok and response.status_code == 404 and reason_of(response) == NOT_FOUND_REASON:
-            return response
-        raise error_for_status(response, call)
+    def _no_such_resource(self, response: httpx.Response) -> bool:
+        """A 404 ``NotFound``: the resource does not exist (not a wrong path)."""
+        return reason_of(response) == NOT_FOUND_REASON
+
+    def _remember_body_secrets(self, body: Mapping[str, Any]) -> None:
+        """A body's secret values (a secret set's, a SIP password) are scrubbed from every
+        later answer too."""
+        self._secrets.add(secret_strings(body))
 
 
-def _seg(value: str) -> str:
-    """One URL path segment, percent-encoded."""
-    return quote(value, safe="")
+def _if_match(etag: str | None, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``headers`` with ``If-Match: etag`` when an ETag is given."""
+    extra = dict(headers or {})
+    if etag is not None:
+        extra["If-Match"] = etag
+    return extra
 
 
 __all__: Sequence[str] = ("KeyWrite", "PlatformClient", "Versioned")
