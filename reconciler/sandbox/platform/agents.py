@@ -50,7 +50,7 @@ def view(resource: Resource) -> dict[str, Any]:
 
 
 AGENTS = VersionedCollection(KIND, "Agent", "agent_id", view)
-"""The collection's shared routes (load, answer, list, retrieve, write, delete)."""
+"""The shared shape: load, create, answer, list, retrieve, write, delete."""
 
 
 def check_config(req: Req, config: dict[str, Any], *, saved: bool) -> list[str]:

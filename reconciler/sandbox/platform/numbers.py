@@ -48,7 +48,7 @@ def view(resource: Resource) -> dict[str, Any]:
 
 
 NUMBERS = VersionedCollection(KIND, "Phone number", "number_id", view)
-"""The collection's shared routes (load, answer, list, retrieve, write, delete)."""
+"""The shared shape: load, create, answer, list, retrieve, write, delete."""
 
 
 def _trunk(value: Any) -> dict[str, Any]:

@@ -40,7 +40,7 @@ def view(resource: Resource) -> dict[str, Any]:
 
 
 SECRET_SETS = VersionedCollection(KIND, "Secret set", "name", view)
-"""The collection's shared routes (load, answer, list, retrieve, write, delete)."""
+"""The shared shape: load, create, answer, list, retrieve, write, delete."""
 
 
 def digest_of(store: PlatformStore, value: str) -> str:
