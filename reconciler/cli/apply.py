@@ -19,6 +19,7 @@ from reconciler.cli.options import (
     compact_option,
     exclude_option,
     lock_timeout_option,
+    output_format_option,
     parallelism_option,
     refresh_option,
     replace_option,
@@ -61,13 +62,9 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
 
 EVENT_FORMATS = ("text", "json")
 
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(EVENT_FORMATS),
-    default="text",
-    show_default=True,
-    help="text for people; json: one event per line for machines (docs/apply-events.md; "
+format_option = output_format_option(
+    EVENT_FORMATS,
+    "text for people; json: one event per line for machines (docs/apply-events.md; "
     "needs --auto-approve or a plan file).",
 )
 
