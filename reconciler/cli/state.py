@@ -21,7 +21,7 @@ import click
 
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
-from reconciler.cli.options import lock_timeout_option
+from reconciler.cli.options import lock_timeout_option, output_format_option
 from reconciler.errors import OperationError, SettingsError, StateError, printable
 from reconciler.models.state import StateDoc
 from reconciler.render.status import (
@@ -118,13 +118,9 @@ def where_cmd(ctx: click.Context, require_database: bool) -> None:
 
 
 @state_group.command("list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="text: a table with a header; json: one document (docs/status-format.md).",
+@output_format_option(
+    ("text", "json"),
+    "text: a table with a header; json: one document (docs/status-format.md).",
 )
 @click.pass_context
 def list_cmd(ctx: click.Context, fmt: str) -> None:
