@@ -15,15 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import (
-    SENSITIVE_MARKER,
-    digest_value,
-    field_changes,
-    is_redacted,
     normalize_spec,
+    outside_changes,
     redact_in_place,
     settle_unknown,
+    shown_changes,
     spec_digest,
-    unknown_names,
 )
 from reconciler.diff.normalize import drop_nulls
 from reconciler.errors import Location, PlanError, Problem, ValidationError, printable
@@ -571,19 +568,7 @@ def _shown(value: Any) -> str:
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
-    return tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-            forces_restart=AGENT.forces_replacement(c.path),
-            unknown=unknown_names(c.after),
-        )
-        for c in field_changes(before, after)
-    )
+    return shown_changes(before, after, AGENT.forces_replacement, with_unknown=True)
 
 
 def _exit_reason(record: AgentRecord, live: LiveStatus) -> str | None:
@@ -962,18 +947,7 @@ def _plan_resource(
             return ResourcePlan(action="replace", reason="replacement requested", **common)
         return ResourcePlan(action="no-op", reason="up to date", **common)
     rules = options.kinds.rules(resource.kind)
-    changes = tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-            forces_restart=rules.forces_replacement(c.path),
-        )
-        for c in field_changes(record.spec, spec)
-    )
+    changes = shown_changes(record.spec, spec, rules.forces_replacement)
     fixed = [str(c.path) for c in changes if c.forces_restart]
     if fixed or resource.address in options.replace:
         why = "replacement requested"
@@ -1038,41 +1012,9 @@ def _drift(
     held = live.resources.get(record.address)
     if held is None:
         return (), None, None
-    observed = _redacted_like(
-        options.kinds.kind(record.kind).observe(held, record.spec), record.spec, salt
-    )
-    if observed == record.spec:
-        return (), observed, held.version
-    drift = tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-        )
-        for c in field_changes(record.spec, observed)
-    )
+    observe = options.kinds.kind(record.kind).observe
+    drift, observed = outside_changes(record.spec, observe(held, record.spec), salt)
     return drift, observed, held.version
-
-
-def _redacted_like(observed: Any, recorded: Any, salt: str) -> Any:
-    """``observed`` with each value that ``recorded`` holds as a digest (a sensitive value the
-    engine shows, such as an interpolated instruction) replaced by its digest, so that the two
-    compare; changes ``observed`` in place and returns it."""
-    if is_redacted(recorded):
-        return (
-            observed if is_redacted(observed) else {SENSITIVE_MARKER: digest_value(observed, salt)}
-        )
-    if isinstance(recorded, dict) and isinstance(observed, dict):
-        for key, value in recorded.items():
-            if key in observed:
-                observed[key] = _redacted_like(observed[key], value, salt)
-    elif isinstance(recorded, list) and isinstance(observed, list):
-        for index, value in enumerate(recorded[: len(observed)]):
-            observed[index] = _redacted_like(observed[index], value, salt)
-    return observed
 
 
 def _with_drift(
@@ -1089,17 +1031,7 @@ def _with_drift(
     outside = "changed outside: " + ", ".join(str(c.path) for c in drift)
     if planned.action == "replace":
         return planned.model_copy(update={"drift": drift, "reason": f"{outside}; {planned.reason}"})
-    changes = tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-        )
-        for c in field_changes(observed, spec)
-    )
+    changes = shown_changes(observed, spec)
     if not changes:
         reason = f"{outside}; the manifest agrees with the engine: state is brought up to date"
     else:
