@@ -9,6 +9,7 @@ with the state's salt before they are compared.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -177,17 +178,17 @@ def build_plan_with_views(
     wanted = set() if options.destroy else set(desired.agents)
     universe = sorted(wanted | set(state.agents))
     resource_universe = set(desired.resources) | set(state.resources)
-    unknown = sorted(set(options.targets) - set(universe) - resource_universe)
+    known = [*universe, *sorted(resource_universe)]
+    unknown = sorted(set(options.targets) - set(known))
     if unknown:
-        shown = ", ".join(printable(name) for name in unknown)
-        raise PlanError(f"--target names no agent in the manifests or state: {shown}")
+        raise PlanError(_names_nothing("--target", unknown, known, "in the manifests or state"))
     resource_wanted = set() if options.destroy else set(desired.resources)
     bad_replace = sorted(set(options.replace) - set(wanted) - resource_wanted)
     if bad_replace:
-        shown = ", ".join(printable(name) for name in bad_replace)
-        raise PlanError(f"--replace names no agent in the manifests: {shown}")
+        declared = sorted(wanted | resource_wanted)
+        raise PlanError(_names_nothing("--replace", bad_replace, declared, "in the manifests"))
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
-    selected -= _checked_excludes(options, [*universe, *sorted(resource_universe)])
+    selected -= _checked_excludes(options, known)
 
     imports, import_notes = _imports(desired, state, live, selected, options.destroy)
     # One agent at a time: its normalized, redacted view lives only while it is planned, so
@@ -224,9 +225,11 @@ def build_plan_with_views(
             kept[name] = view
         plans.append(planned_agent)
 
-    resources = _plan_resources(desired, state, live, options, digests)
+    exclusion_notes: list[str] = []
+    resources = _plan_resources(desired, state, live, options, digests, exclusion_notes)
 
     warnings = list(options.warnings)
+    warnings.extend(exclusion_notes)
     unknown = sorted(
         {n for a in desired.agents.values() for ns in a.unknown.values() for n in ns}
         | {n for r in desired.resources.values() for ns in r.unknown.values() for n in ns}
@@ -301,13 +304,32 @@ def _checked_excludes(options: PlanOptions, universe: list[str]) -> set[str]:
     excludes = set(options.excludes)
     unknown = sorted(excludes - set(universe))
     if unknown:
-        raise PlanError(f"--exclude names no agent in the manifests or state: {', '.join(unknown)}")
+        raise PlanError(_names_nothing("--exclude", unknown, universe, "in the manifests or state"))
     both = sorted(excludes & (set(options.targets) | set(options.replace)))
     if both:
         raise PlanError(
             f"{', '.join(both)}: both excluded (--exclude) and asked for (--target/--replace)"
         )
     return excludes
+
+
+def _names_nothing(flag: str, names: list[str], known: list[str], where: str) -> str:
+    """Why ``flag`` refuses ``names``: agent names as before; for a resource's address
+    (``KIND/NAME``) the message says so and suggests the addresses it may have meant."""
+    shown = ", ".join(printable(name) for name in names)
+    if not any("/" in name for name in names):
+        return f"{flag} names no agent {where}: {shown}"
+    message = f"{flag} names no agent or resource (KIND/NAME) {where}: {shown}"
+    hints = sorted(
+        {
+            hint
+            for name in names
+            for hint in difflib.get_close_matches(name, [k for k in known if "/" in k], 2, 0.8)
+        }
+    )
+    if hints:
+        message += f" (did you mean {', '.join(printable(h) for h in hints)}?)"
+    return message
 
 
 def _renames(desired: DesiredSet, state: StateDoc) -> dict[str, str]:
@@ -777,12 +799,14 @@ def _plan_resources(
     live: LiveStatus,
     options: PlanOptions,
     digests: dict[str, str],
+    notes: list[str],
 ) -> tuple[ResourcePlan, ...]:
     """The plan of every resource of a kind other than ``Agent``, in creation order.
 
     Resources are planned in the order of the reference graph, so that each one knows whether
     the ids it references stay (recorded, not replaced) or will be known only after apply.
-    Adds each desired resource's digest to ``digests`` (the manifests' digest covers them).
+    Adds each desired resource's digest to ``digests`` (the manifests' digest covers them) and
+    to ``notes`` what ``--exclude`` leaves out besides what it names.
     """
     if not desired.resources and not state.resources:
         return ()
@@ -790,7 +814,9 @@ def _plan_resources(
     edges, where = _resource_edges(wanted, state.resources, options.kinds, desired.unmanaged)
     order = creation_order(edges, where)
     selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
-    selected -= _excluded_resources(options, edges, set(wanted))
+    excluded = _excluded_resources(options, edges, set(wanted))
+    notes.extend(_exclusion_notes(options, edges, set(wanted), excluded, selected))
+    selected -= excluded
     ids: dict[str, str | None] = {}
     plans: list[ResourcePlan] = []
     for address in order:
@@ -857,6 +883,42 @@ def _excluded_resources(
     kept = closure((e for e in excluded if e in wanted), referrers)
     gone = closure((e for e in excluded if e not in wanted), edges)
     return kept | gone
+
+
+def _exclusion_notes(
+    options: PlanOptions,
+    edges: dict[str, tuple[str, ...]],
+    wanted: set[str],
+    excluded: set[str],
+    selected: set[str],
+) -> list[str]:
+    """Why each resource ``--exclude`` leaves out without naming it is left out (one sentence
+    each); a resource ``--target`` or ``--replace`` asks for is a :class:`PlanError` instead."""
+    asked = set(options.targets) | set(options.replace)
+    notes: list[str] = []
+    conflicts: list[str] = []
+    for address in sorted((excluded & selected) - set(options.excludes)):
+        kept = sorted(e for e in edges[address] if e in excluded and e in wanted)
+        gone = sorted(e for e in excluded - wanted if address in edges.get(e, ()))
+        if kept:
+            why = (
+                f"it references {', '.join(printable(e) for e in kept)}, which --exclude leaves out"
+            )
+        else:
+            why = (
+                f"{', '.join(printable(e) for e in gone)}, whose delete --exclude leaves out, "
+                "references it"
+            )
+        if address in asked:
+            conflicts.append(
+                f"{printable(address)} is asked for (--target/--replace) but --exclude leaves it "
+                f"out: {why}"
+            )
+        else:
+            notes.append(f"--exclude also leaves out {printable(address)}: {why}")
+    if conflicts:
+        raise PlanError("; ".join(conflicts) + "; drop one of the two options")
+    return notes
 
 
 def _selected_resources(
