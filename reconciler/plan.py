@@ -63,6 +63,8 @@ class PlanOptions:
 
     app_id: str = ""
     engine: str = ""
+    platform: str = ""
+    """The Platform, as the plan names it when it has resources (``Plan.platform``)."""
     environment: str = ""
     max_concurrent_agents: int = 20
     token_renewal_window_s: int = 7200
@@ -275,6 +277,7 @@ def build_plan_with_views(
     plan = Plan(
         app_id=options.app_id,
         engine=options.engine,
+        platform=options.platform if resources else "",
         environment=options.environment,
         lineage=state.lineage,
         serial=state.serial,

@@ -138,6 +138,7 @@ class Project:
         return PlanOptions(
             app_id=self.settings.app_id,
             engine=self.settings.engine_label,
+            platform=self.settings.platform_label,
             environment=self.settings.environment or "",
             max_concurrent_agents=self.settings.max_concurrent_agents,
             token_renewal_window_s=self.settings.token_renewal_window_s,
@@ -267,6 +268,11 @@ class Project:
             raise PlanError(
                 f"the plan was made for engine {plan.engine}, this project uses engine "
                 f"{self.settings.engine_label}"
+            )
+        if plan.platform and plan.platform != self.settings.platform_label:
+            raise PlanError(
+                f"the plan was made for the Platform {plan.platform}, this project uses "
+                f"{self.settings.platform_label}"
             )
         with gc_paused():
             desired = self.load_desired()
