@@ -5,48 +5,22 @@ nothing sent), as a start of a still-running agent does."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.manifests import load_settings
 from reconciler.project.planfile import plan_digest
-from reconciler.project.platform import PlatformSession
-from tests.cli.cli_helpers import example_project, run_main
+from tests.cli.cli_helpers import run_main
+from tests.cli.platform_project import console, platform_project, recorded_id
 
 STALE, EDITED = 3, 1
-
-
-def platform_project(tmp_path: Path) -> Path:
-    project = example_project(tmp_path / "p")
-    for manifest in (project / "agents.d").glob("*.yaml"):
-        if manifest.name != "platform.yaml":
-            manifest.unlink()
-    return project
 
 
 def cli(project: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     code, out, err = run_main(["-C", str(project), *args], capsys)
     return code, out + err
-
-
-def console(project: Path, call: str, *args: Any) -> Any:
-    """A call to the project's (in-process) Platform, as someone in the console makes it."""
-
-    async def go() -> Any:
-        session = PlatformSession(load_settings(project, None, {}))
-        async with session.connect() as api:
-            return await getattr(api, call)(*args)
-
-    return asyncio.run(go())
-
-
-def recorded_id(project: Path, address: str) -> str:
-    state = json.loads((project / "state" / "agents.json").read_text(encoding="utf-8"))
-    return str(state["resources"][address]["id"])
 
 
 def edit_instructions(project: Path) -> None:
