@@ -39,7 +39,7 @@ def test_a_plan_with_resources_names_the_platform_in_text_markdown_and_json(
     markdown = plan(project, capsys, "--format", "markdown")
     document = json.loads(plan(project, capsys, "--format", "json"))
 
-    assert f"Engine: {SANDBOX}, platform {SANDBOX}, app {APP}" in text.splitlines()
+    assert f"Engine: {SANDBOX}, app {APP}, platform {SANDBOX}" in text.splitlines()
     assert f"on {SANDBOX} and Platform {SANDBOX}" in markdown
     assert (document["engine"], document["platform"]) == (SANDBOX, SANDBOX)
 
