@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from reconciler.diff import outside_changes
 from reconciler.errors import PlanError, printable
 from reconciler.kinds import KindRegistry, default_registry
-from reconciler.models import AgentRecord, DesiredAgent, DesiredSet, LiveStatus, StateDoc
+from reconciler.models import (
+    AgentRecord,
+    DesiredAgent,
+    DesiredSet,
+    FieldChange,
+    LiveStatus,
+    StateDoc,
+)
 from reconciler.models.desired import RestartPolicy
 from reconciler.models.drift import (
     DriftItem,
@@ -199,21 +206,36 @@ def resource_drift(
         used = tuple(sorted({owners[ref] for ref in use.references if ref in owners}))
         if not used:
             continue
-        verdict = resource_expectation("unmanaged", wanted=False, uses=", ".join(used))
         label = f" ({printable(use.label)})" if use.label else ""
-        items.append(
-            ResourceDriftItem(
-                kind="unmanaged",
-                resource_kind=use.resource_kind,
-                name=None,
-                id=use.id,
-                reason=f"not in state{label}, uses {', '.join(used)}",
-                expected=verdict.expected,
-                why=verdict.why,
-                uses=used,
-            )
-        )
+        reason = f"not in state{label}, uses {', '.join(used)}"
+        items.append(_judged("unmanaged", use.resource_kind, None, use.id, reason, uses=used))
     return tuple(items)
+
+
+def _judged(
+    kind: ResourceDriftKind,
+    resource_kind: str,
+    name: str | None,
+    ident: str,
+    reason: str,
+    *,
+    wanted: bool = False,
+    changes: tuple[FieldChange, ...] = (),
+    uses: tuple[str, ...] = (),
+) -> ResourceDriftItem:
+    """One resource's drift item, judged by :func:`resource_expectation`."""
+    verdict = resource_expectation(kind, wanted, ", ".join(uses))
+    return ResourceDriftItem(
+        kind=kind,
+        resource_kind=resource_kind,
+        name=name,
+        id=ident,
+        reason=reason,
+        expected=verdict.expected,
+        why=verdict.why,
+        changes=changes,
+        uses=uses,
+    )
 
 
 def _resource_item(
@@ -226,30 +248,15 @@ def _resource_item(
     wanted = record.address in desired.resources
     held = live.resources.get(record.address)
     if held is None:
-        verdict = resource_expectation("missing", wanted)
-        return ResourceDriftItem(
-            kind="missing",
-            resource_kind=record.kind,
-            name=record.name,
-            id=record.id,
-            reason=f"recorded, but the Platform no longer holds {record.id}",
-            expected=verdict.expected,
-            why=verdict.why,
-        )
+        reason = f"recorded, but the Platform no longer holds {record.id}"
+        return _judged("missing", record.kind, record.name, record.id, reason, wanted=wanted)
     observed = kinds.kind(record.kind).observe(held, record.spec)
     changes, _ = outside_changes(record.spec, observed, salt)
     if not changes:
         return None
-    verdict = resource_expectation("changed", wanted)
-    return ResourceDriftItem(
-        kind="changed",
-        resource_kind=record.kind,
-        name=record.name,
-        id=record.id,
-        reason="changed outside: " + ", ".join(str(c.path) for c in changes),
-        expected=verdict.expected,
-        why=verdict.why,
-        changes=changes,
+    reason = "changed outside: " + ", ".join(str(c.path) for c in changes)
+    return _judged(
+        "changed", record.kind, record.name, record.id, reason, wanted=wanted, changes=changes
     )
 
 

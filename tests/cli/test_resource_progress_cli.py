@@ -11,18 +11,8 @@ import pytest
 
 from reconciler.apply import ApplyEvent
 from reconciler.cli.progress import TextProgress
-from tests.cli.cli_helpers import example_project, run_main
-
-PLATFORM_ONLY = ("platform.yaml",)
-
-
-def platform_project(tmp_path: Path) -> Path:
-    """The example project with its Platform manifests only."""
-    project = example_project(tmp_path / "p")
-    for manifest in (project / "agents.d").glob("*.yaml"):
-        if manifest.name not in PLATFORM_ONLY:
-            manifest.unlink()
-    return project
+from tests.cli.cli_helpers import run_main
+from tests.cli.platform_project import platform_project
 
 
 def apply_lines(project: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
