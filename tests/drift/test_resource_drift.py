@@ -172,3 +172,28 @@ def test_drift_writes_nothing(applied: Path, capsys: pytest.CaptureFixture[str])
     drift(applied, capsys)
 
     assert state.read_bytes() == before
+
+
+def test_a_number_an_interrupted_create_may_have_made_is_pending_not_unmanaged(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = applied / "state" / "agents.json"
+    state = json.loads(path.read_text(encoding="utf-8"))
+    record = state["resources"].pop("PhoneNumber/support-line")  # as if its answer was lost
+    state["creating"] = {
+        "PhoneNumber/support-line": {
+            "kind": "PhoneNumber",
+            "name": "support-line",
+            "marker": "lineage/PhoneNumber/support-line/nonce",
+            "started_at": record["created_at"] - 1,
+            "spec": record["spec"],
+            "spec_digest": record["spec_digest"],
+            "references": record["references"],
+        }
+    }
+    path.write_text(json.dumps(state), encoding="utf-8")
+
+    code, report = drift_json(applied, capsys)
+
+    assert code == CLEAN, report
+    assert report["resources"]["items"] == [] and report["summary"]["pending"] == 1
