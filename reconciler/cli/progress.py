@@ -38,6 +38,8 @@ EVENTS_FORMAT_VERSION = "1.1"
 """Version of the ``--format json`` event stream; the major part changes on a break."""
 _COUNTED = ("start", "update", "renew-token", "restart", "stop", "rename", "forget", "adopt")
 """The actions the summary event counts."""
+_RESOURCE_COUNTED = ("create", "replace", "delete")
+"""Counted too when the plan has resources (their updates are among ``update``)."""
 PROGRESS_EVERY_S = 10.0
 """How often a still-running action is reported."""
 
@@ -301,6 +303,7 @@ class JsonEvents:
         self.running = _Running(clock)
         self.reasons = {a.name: a.reason for a in plan.agents}
         self.reasons.update((r.address, r.reason) for r in plan.resources)
+        self.counted = _COUNTED + (_RESOURCE_COUNTED if plan.resources else ())
         self._emit(
             "apply_start",
             format_version=EVENTS_FORMAT_VERSION,
@@ -370,7 +373,7 @@ class JsonEvents:
             )
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
-        counts = {action: result.count(action) for action in _COUNTED}
+        counts = {action: result.count(action) for action in self.counted}
         self._emit(
             "summary",
             ok=result.ok,

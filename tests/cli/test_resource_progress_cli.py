@@ -93,6 +93,9 @@ def test_the_json_stream_lists_and_counts_resource_actions(
     ]
     begun = [json.loads(line) for line in out.splitlines() if '"action_begin"' in line]
     assert {e["reason"] for e in begun} == {"new resource"}
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["type"] == "summary"
+    assert (summary["counts"]["create"], summary["counts"]["delete"]) == (3, 0)
 
 
 def test_the_bar_counts_a_replace_as_one_action(capsys: pytest.CaptureFixture[str]) -> None:
