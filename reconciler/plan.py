@@ -1116,10 +1116,3 @@ def _with_drift(
             "live_version": live_version,
         }
     )
-
-
-def redacted_like(observed: Any, recorded: Any, salt: str) -> Any:
-    """``observed`` (a live resource in state's terms, its kind's ``observe``) redacted like
-    ``recorded``, as drift compares them; changes ``observed`` in place. Also used to settle an
-    interrupted update against what it sent (:mod:`reconciler.apply.updates`)."""
-    return _redacted_like(observed, recorded, salt)
