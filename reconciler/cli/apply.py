@@ -122,6 +122,7 @@ def _execute(
             color=use_color(sys.stdout),
             bar=_is_tty(sys.stderr),
             wait=wait_s is not None,
+            buffered=not _is_tty(sys.stdout),
         )
     stop_requested = False
     # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start

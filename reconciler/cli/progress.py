@@ -156,8 +156,13 @@ class TextProgress:
         bar: bool,
         wait: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        buffered: bool = False,
     ) -> None:
         self.total = max(total_actions, 1)
+        self.buffered = buffered
+        """Lines go out with the next tick (at most a second later) or at the end, not one write
+        each: for output that is not a terminal (a CI log, a pipe), where a write per line woke
+        the reader twice per agent."""
         self.wait = wait
         self.waiting = 0
         self.done = 0
@@ -205,6 +210,8 @@ class TextProgress:
         """A call is about to be retried: counted on the bar; ``report`` may print a line."""
         self.retries.add(event)
         self._clear()
+        if self.buffered:  # the lines before it first, should both streams go to one log
+            sys.stdout.flush()
         report(event)
         self._draw()
 
@@ -213,6 +220,8 @@ class TextProgress:
         for name, action, phase, elapsed in self.running.due():
             verb = _BEGIN_VERB.get((action, phase), phase)
             self._line(f"{name}: still {verb}... [{int(elapsed)}s elapsed]")
+        if self.buffered:
+            sys.stdout.flush()
         self._draw()
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
@@ -223,7 +232,10 @@ class TextProgress:
     def _line(self, text: str, fg: str | None = None) -> None:
         self._clear()
         text = printable(text)
-        click.echo(click.style(text, fg=fg) if self.color and fg else text)
+        if self.buffered:  # as click.echo writes it to a stream that is not a terminal
+            sys.stdout.write(text + "\n")
+        else:
+            click.echo(click.style(text, fg=fg) if self.color and fg else text)
         self._draw()
 
     def _clear(self) -> None:
