@@ -31,9 +31,7 @@ it is not taken: the call fails at once with
 from __future__ import annotations
 
 import asyncio
-import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable
 
 import httpx
 
@@ -171,7 +169,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
         async with self._slots:
             if deadline is not None:  # the time left, once a slot is free
                 timeout = max(0.0, min(timeout, deadline.remaining()))
-            return await _within(self._exchange(aimed), timeout)
+            return await asyncio.wait_for(self._exchange(aimed), timeout=timeout)
 
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
@@ -189,21 +187,6 @@ class RetryTransport(httpx.AsyncBaseTransport):
     def _heard(self, call: Call, status: int) -> None:
         if self._on_response is not None:
             self._on_response(call.operation, status)
-
-
-T = TypeVar("T")
-
-
-async def _within(work: Awaitable[T], timeout: float) -> T:
-    """``await work``, cancelled with :class:`TimeoutError` after ``timeout`` seconds.
-
-    On Python 3.11 and later in the calling task (``asyncio.timeout``); ``asyncio.wait_for``
-    before, which runs it in a task of its own (one more task per attempt).
-    """
-    if sys.version_info >= (3, 11):
-        async with asyncio.timeout(timeout):
-            return await work
-    return await asyncio.wait_for(work, timeout=timeout)
 
 
 def _aimed(request: httpx.Request, url: str) -> httpx.Request:
