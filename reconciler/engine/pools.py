@@ -4,7 +4,10 @@ httpcore's connection pool does work quadratic in its size on every request (eac
 pass checks every connection against every queued request; encode/httpcore#1035), which at 50
 connections cost more CPU than the rest of an apply. :class:`PooledTransport` therefore spreads
 requests over several httpx connection pools of at most :data:`POOL_SIZE`
-connections: a request goes to the first pool with a free connection, and the pools hold
+connections (one: even at ten, the pool's checks of its idle connections, each asking the
+socket for its peer, cost about as much CPU as the rest of a request; one connection a pool
+halved the CPU of a request at 50 in flight): a request goes to the first pool with a free
+connection, and the pools hold
 ``max_connections`` together (the retry transport's in-flight limit keeps requests from queuing
 in any of them). A pool counts as busy until the answer's body has been read, which this
 transport does before returning it (engine answers are small JSON documents).
@@ -31,8 +34,8 @@ from reconciler.errors import SettingsError
 
 __all__ = ["POOL_SIZE", "PooledTransport", "needs_tls", "pool_sizes"]
 
-POOL_SIZE = 10
-"""Connections per HTTP connection pool."""
+POOL_SIZE = 1
+"""Connections per HTTP connection pool (see the module docstring)."""
 
 PoolFactory = Callable[[int], httpx.AsyncBaseTransport]
 """Makes one pool of the given number of connections."""
