@@ -180,6 +180,8 @@ def _execute(
             ticker.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            if isinstance(printer, TextProgress):
+                printer.flush()  # the lines held back, whatever ended the run
 
     result, applied = run_async(run())
     printer.finish(result, summary_line(result, operation), time.monotonic() - began)

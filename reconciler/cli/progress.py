@@ -40,6 +40,8 @@ _COUNTED = ("start", "update", "renew-token", "restart", "stop", "rename", "forg
 """The actions the summary event counts."""
 PROGRESS_EVERY_S = 10.0
 """How often a still-running action is reported."""
+_MOST_PENDING = 1000
+"""Lines held back for the next tick at most (see ``TextProgress.buffered``)."""
 
 _DONE_VERB = {
     ("stop", "stop"): "stopped",
@@ -160,9 +162,10 @@ class TextProgress:
     ) -> None:
         self.total = max(total_actions, 1)
         self.buffered = buffered
-        """Lines go out with the next tick (at most a second later) or at the end, not one write
-        each: for output that is not a terminal (a CI log, a pipe), where a write per line woke
-        the reader twice per agent."""
+        """Lines go out together with the next tick (at most a second later) or at the end, not
+        in a write each: for output that is not a terminal (a CI log, a pipe), where a write per
+        line (unbuffered, as under ``PYTHONUNBUFFERED``) woke the reader twice per agent."""
+        self._pending: list[str] = []
         self.wait = wait
         self.waiting = 0
         self.done = 0
@@ -210,8 +213,7 @@ class TextProgress:
         """A call is about to be retried: counted on the bar; ``report`` may print a line."""
         self.retries.add(event)
         self._clear()
-        if self.buffered:  # the lines before it first, should both streams go to one log
-            sys.stdout.flush()
+        self.flush()  # the lines before it first, should both streams go to one log
         report(event)
         self._draw()
 
@@ -220,12 +222,12 @@ class TextProgress:
         for name, action, phase, elapsed in self.running.due():
             verb = _BEGIN_VERB.get((action, phase), phase)
             self._line(f"{name}: still {verb}... [{int(elapsed)}s elapsed]")
-        if self.buffered:
-            sys.stdout.flush()
+        self.flush()
         self._draw()
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
         self._clear()
+        self.flush()
         click.echo("")
         click.echo(f"{summary} ({elapsed_s:.1f}s)")
 
@@ -233,10 +235,19 @@ class TextProgress:
         self._clear()
         text = printable(text)
         if self.buffered:  # as click.echo writes it to a stream that is not a terminal
-            sys.stdout.write(text + "\n")
+            self._pending.append(text + "\n")
+            if len(self._pending) >= _MOST_PENDING:
+                self.flush()
         else:
             click.echo(click.style(text, fg=fg) if self.color and fg else text)
         self._draw()
+
+    def flush(self) -> None:
+        """Write the lines held back (see :attr:`buffered`), in one write."""
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
     def _clear(self) -> None:
         if self.bar:
