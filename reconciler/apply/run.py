@@ -50,13 +50,11 @@ class AgentChange:
 def apply_agent_changes(doc: StateDoc, changes: list[AgentChange]) -> StateDoc:
     """``doc`` after ``changes`` one after the other; unchanged parts stay the same objects."""
     update: dict[str, Any] = {}
-    if any(c.settle or c.add for c in changes):
-        journal = list(doc.journal)
-        for change in changes:
-            if change.settle:
-                journal = [e for e in journal if e.id not in change.settle]
-            journal.extend(change.add)
-        update["journal"] = journal
+    settled = frozenset().union(*(c.settle for c in changes))
+    added = [entry for c in changes for entry in c.add]
+    if settled or added:
+        # Entry ids are unique: one settled is never added again, so one pass does it all.
+        update["journal"] = [e for e in (*doc.journal, *added) if e.id not in settled]
     if any(c.put or c.drop for c in changes):
         agents = dict(doc.agents)
         for change in changes:
