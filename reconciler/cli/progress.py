@@ -42,6 +42,8 @@ _RESOURCE_COUNTED = ("create", "replace", "delete")
 """Counted too when the plan has resources (their updates are among ``update``)."""
 PROGRESS_EVERY_S = 10.0
 """How often a still-running action is reported."""
+_MOST_PENDING = 1000
+"""Lines held back for the next tick at most (see ``TextProgress.buffered``)."""
 
 _DONE_VERB = {
     ("stop", "stop"): "stopped",
@@ -185,8 +187,14 @@ class TextProgress:
         bar: bool,
         wait: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        buffered: bool = False,
     ) -> None:
         self.total = max(total_actions, 1)
+        self.buffered = buffered
+        """Lines go out together with the next tick (at most a second later) or at the end, not
+        in a write each: for output that is not a terminal (a CI log, a pipe), where a write per
+        line (unbuffered, as under ``PYTHONUNBUFFERED``) woke the reader twice per agent."""
+        self._pending: list[str] = []
         self.wait = wait
         self.waiting = 0
         self.done = 0
@@ -234,6 +242,7 @@ class TextProgress:
         """A call is about to be retried: counted on the bar; ``report`` may print a line."""
         self.retries.add(event)
         self._clear()
+        self.flush()  # the lines before it first, should both streams go to one log
         report(event)
         self._draw()
 
@@ -242,18 +251,32 @@ class TextProgress:
         for name, action, phase, elapsed in self.running.due():
             verb = _verb(_BEGIN_VERB, action, phase)
             self._line(f"{name}: still {verb}... [{int(elapsed)}s elapsed]")
+        self.flush()
         self._draw()
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
         self._clear()
+        self.flush()
         click.echo("")
         click.echo(f"{summary} ({elapsed_s:.1f}s)")
 
     def _line(self, text: str, fg: str | None = None) -> None:
         self._clear()
         text = printable(text)
-        click.echo(click.style(text, fg=fg) if self.color and fg else text)
+        if self.buffered:  # as click.echo writes it to a stream that is not a terminal
+            self._pending.append(text + "\n")
+            if len(self._pending) >= _MOST_PENDING:
+                self.flush()
+        else:
+            click.echo(click.style(text, fg=fg) if self.color and fg else text)
         self._draw()
+
+    def flush(self) -> None:
+        """Write the lines held back (see :attr:`buffered`), in one write."""
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
     def _clear(self) -> None:
         if self.bar:
