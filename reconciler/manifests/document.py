@@ -280,9 +280,9 @@ def _agent(
         for piece in pieces
     )
     lines = {
-        p: where.line
-        for p, where in values.locations.items()
-        if where.path == path and (p.startswith(_SPEC_PREFIXES) or p in _SPEC_ROOTS)
+        p: at
+        for p, at in values.locations.lines_in(path).items()
+        if p.startswith(_SPEC_PREFIXES) or p in _SPEC_ROOTS
     }
     token_at = values.locations.get("token")
     if token_at is not None and token_at.path == path:
