@@ -248,6 +248,12 @@ def build_plan_with_views(
             f"{len(state.creating)} interrupted create(s) recorded in state are unresolved; "
             "plan with --refresh to see what apply will do about them"
         )
+    interrupted = sum(1 for r in state.resources.values() if r.updating is not None)
+    if not live.refreshed and interrupted:
+        warnings.append(
+            f"{interrupted} interrupted update(s) recorded in state are unresolved; "
+            "plan with --refresh to see what apply will do about them"
+        )
     if not live.refreshed and state.journal:
         warnings.append(
             f"{len(state.journal)} interrupted engine call(s) recorded in state are unresolved; "
@@ -1113,3 +1119,10 @@ def _with_drift(
             "live_version": live_version,
         }
     )
+
+
+def redacted_like(observed: Any, recorded: Any, salt: str) -> Any:
+    """``observed`` (a live resource in state's terms, its kind's ``observe``) redacted like
+    ``recorded``, as drift compares them; changes ``observed`` in place. Also used to settle an
+    interrupted update against what it sent (:mod:`reconciler.apply.updates`)."""
+    return _redacted_like(observed, recorded, salt)

@@ -1,8 +1,14 @@
-"""Suite-wide test configuration: deterministic hypothesis runs (CI must not flake)."""
+"""Suite-wide test configuration: deterministic hypothesis runs (CI must not flake), and every
+piped child process a test opened reaped at its end (``tests/processes.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.processes import reap_opened
 
 settings.register_profile(
     "reconciler",
@@ -12,3 +18,10 @@ settings.register_profile(
     database=None,
 )
 settings.load_profile("reconciler")
+
+
+@pytest.fixture(autouse=True)
+def _reap_opened_processes() -> Iterator[None]:
+    """Reap the piped children this test opened, so none is left to the garbage collector."""
+    yield
+    reap_opened()

@@ -1,7 +1,8 @@
 """What docs/architecture.md claims, checked against the code: the layer table (read from the doc)
 holds (imports point down only, siblings don't import each other, third-party packages stay in
 the packages whose row names them, the sandbox is an island), no module imports itself through
-a circle, nothing below the CLI prints, and docstrings stand where they belong."""
+a circle, the state backends stay apart (``psycopg`` only in the PostgreSQL one, loaded lazily),
+nothing below the CLI prints, and docstrings stand where they belong."""
 
 from __future__ import annotations
 
@@ -293,3 +294,71 @@ def test_every_attribute_docstring_stands_right_under_its_attribute() -> None:
                 ):
                     stray.append(f"{path.relative_to(PACKAGE.parent)}:{statement.lineno}")
     assert not stray, stray
+
+
+def test_the_circle_finder_sees_inside_the_state_backend_packages() -> None:
+    """The state backends are sub-packages: their modules and ``__init__`` are in the graph the
+    circle test reads, an import inside a function included."""
+    graph = import_graph()
+    assert {"reconciler.state.local", "reconciler.state.postgres"} <= set(graph)
+    assert "reconciler.state.local.wal" in graph["reconciler.state.local.store"]
+    assert "reconciler.state.postgres.session" in graph["reconciler.state.postgres.lock"]
+    assert "reconciler.state.postgres.schema" in graph["reconciler.state.postgres.session"]
+    assert "reconciler.state.postgres.backend" in graph["reconciler.state.backend"]
+
+
+def _imports_run_on_import(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements a module runs when it is imported (not those inside a function
+    or under ``if TYPE_CHECKING:``)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        elif isinstance(node, ast.If):
+            if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                pending.extend([*node.body, *node.orelse])
+        elif isinstance(node, (ast.Try, ast.With, ast.ClassDef)):
+            pending.extend(node.body)
+    return found
+
+
+POSTGRES = PACKAGE / "state" / "postgres"
+
+
+def test_psycopg_stays_inside_the_postgres_backend_and_is_imported_lazily() -> None:
+    """``psycopg`` is imported by the modules of ``state/postgres/`` only, inside the functions
+    that talk to the database; those modules are imported from outside their package only
+    inside a function (``open_backend``), so that a local state never loads them."""
+    problems = []
+    for path in SOURCES:
+        where = path.relative_to(PACKAGE.parent)
+        inside = path.is_relative_to(POSTGRES)
+        for module, line in _imports(path):
+            if module.split(".")[0] == "psycopg" and not inside:
+                problems.append(f"{where}:{line}: psycopg outside reconciler/state/postgres/")
+        for node in _imports_run_on_import(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                names = _absolute(path, node)
+            for name in names:
+                if name.split(".")[0] == "psycopg" or (
+                    name.startswith("reconciler.state.postgres") and not inside
+                ):
+                    problems.append(f"{where}:{node.lineno}: {name} imported with the module")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_state_backends_do_not_import_each_other() -> None:
+    """``state/local/`` and ``state/postgres/`` share only what stands in ``state/`` itself."""
+    packages = {"local": PACKAGE / "state" / "local", "postgres": POSTGRES}
+    problems = []
+    for name, folder in packages.items():
+        other = "reconciler.state." + ({"local", "postgres"} - {name}).pop()
+        for path in sorted(folder.rglob("*.py")):
+            for module, line in _imports(path):
+                if module == other or module.startswith(other + "."):
+                    problems.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {module}")
+    assert not problems, "\n".join(problems)

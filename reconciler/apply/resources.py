@@ -37,7 +37,12 @@ from reconciler.kinds.base import Created, Held
 from reconciler.kinds.references import is_known_after_apply
 from reconciler.models import StateDoc
 from reconciler.models.plan import ResourcePlan
-from reconciler.models.resources import DesiredResource, PendingCreate, ResourceRecord
+from reconciler.models.resources import (
+    DesiredResource,
+    PendingCreate,
+    PendingUpdate,
+    ResourceRecord,
+)
 from reconciler.plan import resource_view
 
 
@@ -197,9 +202,10 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
     spec = resource_view(resource, run.doc.salt, ids)
     try:
         if phase == "update" and record is not None:
-            changed = tuple(str(c.path) for c in action.changes)
-            held = Held(record.id, action.live_version or record.version)
-            version = await run.call(lambda: kind.update(held, body, changed))
+            updated = await _update(run, action, resource, record, body, spec, started)
+            if updated is None:
+                return False
+            (version,) = updated
             resource_id = record.id
         else:
             created = await _create(run, action, resource, body, spec, started)
@@ -271,6 +277,54 @@ async def _create(
         _failed(run, action, exc, started, "create", None)
         return None
     return created
+
+
+async def _update(
+    run: Run,
+    action: ResourcePlan,
+    resource: DesiredResource,
+    record: ResourceRecord,
+    body: dict[str, Any],
+    spec: dict[str, Any],
+    started: float,
+) -> tuple[str | None] | None:
+    """Update one resource under a write-ahead entry (:class:`PendingUpdate`, in its record),
+    written before the call: an update whose answer is lost (or a run killed meanwhile) leaves
+    the entry, which the next run settles from what the engine holds
+    (:mod:`reconciler.apply.updates`). A refusal puts the record back as it was; an outcome
+    that is unknown keeps the entry. Returns the new version (in a tuple: a version may be
+    None); None: failed (reported)."""
+    kind = run.ctx.kinds.kind(resource.kind)
+    held = Held(record.id, action.live_version or record.version)
+    entry = PendingUpdate(
+        base_version=held.version,
+        started_at=started,
+        spec=spec,
+        spec_digest=spec_digest(spec),
+        references=list(kind.references(resource.spec)),
+        protect=resource.protect,
+    )
+    pending = record.model_copy(update={"updating": entry})
+    if not await run.save_or_halt(lambda d: _with(d, pending)):
+        _failed(run, action, StateError(str(run.halted)), started, "update", record.id)
+        return None
+    changed = tuple(str(c.path) for c in action.changes)
+    try:
+        version: str | None = await run.call(lambda: kind.update(held, body, changed))
+    except EngineUnavailableError as exc:  # it may have taken effect: the entry stays
+        unknown = type(exc)(  # of its class: a deadline keeps its exit code
+            f"{exc} (whether the update took effect is unknown: the next apply or plan "
+            "compares the resource with what was sent before sending anything)",
+            status=exc.status,
+            reason=exc.reason,
+        )
+        _failed(run, action, unknown, started, "update", record.id)
+        return None
+    except Exception as exc:  # refused: nothing changed, the record is as it was
+        await run.save_or_halt(lambda d: _with(d, record))
+        _failed(run, action, exc, started, "update", record.id)
+        return None
+    return (version,)
 
 
 def _pending(doc: StateDoc, entry: PendingCreate) -> StateDoc:

@@ -13,11 +13,13 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn, Protocol
 
-from reconciler.errors import EngineError
+from reconciler.errors import EngineError, EngineUnavailableError
 from reconciler.models.fieldpath import ABSENT, FieldPath
 
 PRECONDITION_FAILED = "PreconditionFailed"
 """The reason of a 412: the version sent in ``If-Match`` is not the current one."""
+OUTCOME_UNKNOWN = "OutcomeUnknown"
+"""The reason given to a write whose outcome is unknown (a resent attempt met 412)."""
 OUTSIDE_MARKER = {"$sensitive": "set outside"}
 """How a write-only value the state did not record (a key added outside) is shown."""
 CLOCK_SKEW_S = 60.0
@@ -124,7 +126,22 @@ def _covered(patch: dict[str, Any], path: FieldPath) -> bool:
 
 def stale(what: str, error: EngineError) -> NoReturn:
     """Raise a 412 again in words that say what to do: someone changed the resource outside
-    since the version state records; nothing was overwritten."""
+    since the version state records; nothing was overwritten.
+
+    A 412 met by a resent attempt (the client's ``resent``: an earlier attempt whose answer was
+    lost may have reached the Platform) may be the request's own change: its outcome is unknown
+    (:class:`~reconciler.errors.EngineUnavailableError`), so the write-ahead entry of an update
+    stays for the next plan to settle from what the Platform holds."""
+    if getattr(error, "resent", False):
+        message = (
+            f"{what}: the answer to an attempt was lost and the attempt resent was refused (412, "
+            "as it would be if the first one had taken effect); whether the change took effect "
+            "is unknown: the next plan or apply reads the resource and compares it with what "
+            "was sent before sending anything else"
+        )
+        raise EngineUnavailableError(
+            message, status=error.status, reason=OUTCOME_UNKNOWN, detail=message
+        ) from error
     message = (
         f"{what} was changed outside this project since it was last applied (its version is "
         "not the one state records); nothing was overwritten: run `reconciler plan` to see the "

@@ -27,16 +27,18 @@ import os
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
 from reconciler.manifests.checks import duplicate_resources, undeclared_references
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
-from reconciler.manifests.document import load_document
+from reconciler.manifests.document import LoadedDocument, load_document
 from reconciler.manifests.excerpt import with_excerpts
-from reconciler.manifests.extends import ExtendsResolver, check_partial, is_partial
-from reconciler.manifests.yamlfile import LineDict, ParsedFile, decode, parse_yaml
+from reconciler.manifests.extends import EXTENDS_KEY, ExtendsResolver, check_partial, is_partial
+from reconciler.manifests.shared import SharedLoads, differs_by_environment
+from reconciler.manifests.yamlfile import Document, LineDict, ParsedFile, decode, parse_yaml
 from reconciler.models.desired import DesiredSet
 from reconciler.models.resources import DesiredResource
 from reconciler.models.settings import Settings
@@ -154,6 +156,7 @@ def load_desired(
     *,
     workers: int | None = None,
     allow_unset: bool = False,
+    shared: SharedLoads | None = None,
 ) -> DesiredSet:
     """Every agent the manifests declare, or a ValidationError carrying every problem found.
 
@@ -162,9 +165,14 @@ def load_desired(
 
     Large agents directories are read by several processes (:mod:`.parallel`); ``workers``, or
     else ``RECONCILER_WORKERS`` in ``environ``, sets how many (1: this process only).
+
+    ``shared``: files and documents shared with the loads of other environments in this process
+    (:mod:`.shared`); the load then runs in this process only.
     """
     if workers is None:
         workers = _workers_from(environ)
+    if shared is not None:
+        workers = 1
     project = settings.project_dir
     agents_dir = settings.agents_path
     shown_dir = display_path(agents_dir, project)
@@ -212,6 +220,41 @@ def load_desired(
     has_certificate = settings.app_certificate is not None
     sandbox = settings.uses_sandbox
     platform_sandbox = settings.platform.strip().lower() == "sandbox"
+    context, partials_differ = 0, False
+    if shared is not None:
+        flags = (shown_dir, has_certificate, sandbox, platform_sandbox, allow_unset)
+        context = shared.context(environ, *flags, settings.environments)
+        partials_differ = any(differs_by_environment(doc) for doc in partials.values())
+
+    def load_one(document: Document, rel: str) -> LoadedDocument:
+        return load_document(
+            document,
+            shown[rel],
+            resolver,
+            environ,
+            has_certificate=has_certificate,
+            allow_unset=allow_unset,
+            sandbox=sandbox,
+            platform_sandbox=platform_sandbox,
+            environment=settings.environment,
+            declared=settings.environments,
+        )
+
+    def load_shared(
+        shared: SharedLoads, document: Document, rel: str, index: int
+    ) -> LoadedDocument:
+        raw = document.value
+        differs = differs_by_environment(raw) or (
+            partials_differ and isinstance(raw, LineDict) and EXTENDS_KEY in raw
+        )
+        key = (rel, index, context, settings.environment if differs else None)
+        known = len(resolver.problems)
+        one, extends_problems = shared.document(
+            key, lambda: load_one(document, rel), lambda: resolver.problems[known:]
+        )
+        if len(resolver.problems) == known:  # loaded before: its extends problems as found then
+            resolver.problems.extend(extends_problems)
+        return one
 
     def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
         # One file at a time: each file's parse tree is dropped once its agents are built, so
@@ -219,21 +262,16 @@ def load_desired(
         loaded = parallel.LoadedBatch()
         known = len(resolver.problems)
         for rel in files:
-            parsed = read_file(agents_dir / rel, shown[rel])
+            if shared is None:
+                parsed = read_file(agents_dir / rel, shown[rel])
+            else:
+                parsed = shared.parsed(shown[rel], partial(read_file, agents_dir / rel, shown[rel]))
             loaded.problems.extend(parsed.problems)
-            for document in parsed.documents:
-                one = load_document(
-                    document,
-                    shown[rel],
-                    resolver,
-                    environ,
-                    has_certificate=has_certificate,
-                    allow_unset=allow_unset,
-                    sandbox=sandbox,
-                    platform_sandbox=platform_sandbox,
-                    environment=settings.environment,
-                    declared=settings.environments,
-                )
+            for index, document in enumerate(parsed.documents):
+                if shared is None:
+                    one = load_one(document, rel)
+                else:
+                    one = load_shared(shared, document, rel, index)
                 loaded.problems.extend(one.problems)
                 if one.agent is not None:
                     loaded.agents.append(one.agent)

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from reconciler.models.fieldpath import FieldPath
 
@@ -53,6 +60,33 @@ class DesiredResource(BaseModel):
         return address(self.kind, self.name)
 
 
+class PendingUpdate(BaseModel):
+    """An update sent (or about to be) whose answer state does not know yet: the write-ahead
+    entry of a recorded resource's update, held by its record (:attr:`ResourceRecord.updating`).
+
+    Written before the call and replaced by the new record when the answer lands. An entry left
+    by a run that died (or lost the answer) is settled by the next plan or apply
+    (:mod:`reconciler.apply.updates`) from the resource as the engine holds it: its version is
+    still ``base_version`` (the update never took effect: forgotten), or it moved and what the
+    engine shows is ``spec`` (it took effect: recorded), or it moved and the engine shows
+    something else (changed outside: the plan shows the drift for review)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    base_version: str | None
+    """The version the update sends as its precondition (``If-Match``): the one state recorded,
+    or the one the plan read when it showed drift."""
+    started_at: FiniteFloat
+    """Written before the call."""
+    spec: dict[str, Any]
+    """The redacted spec the update brings the resource to (references resolved): what the
+    record holds once it took effect."""
+    spec_digest: str
+    """Digest of :attr:`spec`: what was sent, as the engine should show it."""
+    references: list[str] = Field(default_factory=list)
+    protect: bool = False
+
+
 class ResourceRecord(BaseModel):
     """One resource the tool created: the id the engine gave it and the spec it was given."""
 
@@ -73,6 +107,17 @@ class ResourceRecord(BaseModel):
     protect: bool = False
     """Its manifest said ``protect: true`` when it was applied (kept after the manifest is
     removed, so a removed protected resource is not deleted either)."""
+    updating: PendingUpdate | None = None
+    """The write-ahead entry of an update in flight (or interrupted); left out of the document
+    when None, so a record without one is written byte for byte as before. It lives in the
+    record, which every state backend stores whole, so no backend needs a new key or table."""
+
+    @model_serializer(mode="wrap")
+    def _omit_no_update(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.updating is None:
+            data.pop("updating", None)
+        return data
 
     @property
     def address(self) -> str:

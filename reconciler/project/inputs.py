@@ -79,6 +79,9 @@ class Sources:
     """Load the manifests; the argument: accept unset variables (``allow_unset``)."""
     open_client: Callable[[], contextlib.AbstractAsyncContextManager[EngineClient]]
     """Open the engine client (the manifests' secrets are added once they are loaded)."""
+    workers: int | None = None
+    """How many processes ``load_desired`` reads the manifests with (``None``: as
+    ``RECONCILER_WORKERS`` in :attr:`environ` says, else the loader's choice)."""
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,10 @@ def _load_beside(sources: Sources, recorded: int) -> bool:
     manifests load in 1.1 s forked and 1.3 s in one process; their 20 pages take 2 s or more).
     Plans of mostly new agents (one short list) keep the workers.
     """
-    if sources.environ.get(ENV_WORKERS, "").strip() == "1":
+    workers = sources.workers
+    if workers is None and sources.environ.get(ENV_WORKERS, "").strip() == "1":
+        workers = 1
+    if workers == 1:
         return True
     agents_dir = sources.settings.agents_path
     if not agents_dir.is_dir():
@@ -334,10 +340,12 @@ async def read_resources_into(
     on_response: Callable[[str, int], None] | None = None,
     parallelism: int | None = None,
 ) -> None:
-    """Settle the write-ahead entries of resources' creates (written with ``resolve``,
-    previewed without: :mod:`reconciler.apply.creates`), then read every recorded resource
+    """Settle the write-ahead entries of resources' creates and updates (written with
+    ``resolve``, previewed without: :mod:`reconciler.apply.creates`,
+    :mod:`reconciler.apply.updates`), then read every recorded resource
     through its kind into ``inputs.live.resources``."""
     from reconciler.apply.creates import look_for_creates, settle_creates
+    from reconciler.apply.updates import look_for_updates, settle_updates
     from reconciler.kinds import read_resources
 
     async with platform.connect(
@@ -355,5 +363,14 @@ async def read_resources_into(
             else:
                 inputs.state = settled
                 inputs.journal.extend(s.preview() for s in settlements)
+        updates = await look_for_updates(inputs.state, kinds)
+        if updates:
+            settled = settle_updates(inputs.state, updates)
+            if resolve:
+                inputs.state = store.write(settled)
+                inputs.notes.extend(u.done() for u in updates)
+            else:
+                inputs.state = settled
+                inputs.journal.extend(u.preview() for u in updates)
         found = await read_resources(kinds, inputs.state.resources)
     inputs.live = inputs.live.model_copy(update={"resources": found})

@@ -14,6 +14,7 @@ from reconciler.errors import PlanError, SettingsError, StalePlanError, Validati
 from reconciler.manifests import load_desired, load_settings
 from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.settings import environ_for
+from reconciler.manifests.shared import SharedLoads
 from reconciler.models import DesiredAgent, DesiredSet, LiveStatus, Plan, Settings, StateDoc
 from reconciler.models.hosts import is_loopback_url
 from reconciler.models.settings import is_sandbox
@@ -95,6 +96,10 @@ class Project:
         """The Conversational AI Platform, for the resources of its kinds."""
         self.kinds = project_kinds(self.platform)
         """Every kind the manifests may declare, bound to :attr:`platform`."""
+        self.shared_loads: SharedLoads | None = None
+        """Files and documents shared with the other environments' projects of this process
+        (``plan --env all``); the manifests are then read in this process, one load at a
+        time."""
 
     @classmethod
     def open(
@@ -115,7 +120,11 @@ class Project:
         self.environ = environ_for(settings.variables, self.process_environ)
 
     def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
-        return load_desired(self.settings, self.environ, allow_unset=allow_unset)
+        shared = self.shared_loads
+        if shared is None:
+            return load_desired(self.settings, self.environ, allow_unset=allow_unset)
+        with shared.turn():
+            return load_desired(self.settings, self.environ, allow_unset=allow_unset, shared=shared)
 
     def lock(self, command: str, timeout: float) -> StateLocker:
         return self.backend.lock(command, timeout)
@@ -200,6 +209,7 @@ class Project:
             clock=self.clock,
             load_desired=lambda allow: self.load_desired(allow_unset=allow),
             open_client=open_client,
+            workers=1 if self.shared_loads is not None else None,
         )
         inputs = await read_inputs(
             sources, refresh=refresh, allow_unset=allow_unset, resolve=resolve
@@ -291,6 +301,13 @@ class Project:
         if unsettled:
             raise StalePlanError(
                 f"state holds {len(unsettled)} interrupted start(s) ({', '.join(unsettled)}) "
+                "that a saved plan cannot settle; run `reconciler apply` without a plan file "
+                "to settle them, then plan again"
+            )
+        updating = sorted(a for a, r in state.resources.items() if r.updating is not None)
+        if updating:
+            raise StalePlanError(
+                f"state holds {len(updating)} interrupted update(s) ({', '.join(updating)}) "
                 "that a saved plan cannot settle; run `reconciler apply` without a plan file "
                 "to settle them, then plan again"
             )

@@ -1,10 +1,11 @@
-"""Choosing the state backend from the settings: a local file or a PostgreSQL database.
+"""What a state backend is, and choosing one from the settings: a local file or a database.
 
 :func:`open_backend` gives a :class:`StateBackend`: the store every command reads and writes
-through, a factory for the lock that serialises writers, and ``force-unlock``. The local backend
-(``state: state/agents.json``) is :class:`~reconciler.state.store.LocalStateStore` with
-:class:`~reconciler.state.lock.StateLock`; a ``postgresql://`` URL gives the PostgreSQL backend,
-whose modules (and ``psycopg``) are imported only then.
+through (:class:`StateStore`), a factory for the lock that serialises writers
+(:class:`StateLocker`), and ``force-unlock``. Each backend is a package below this one: the local
+backend (``state: state/agents.json``, :mod:`reconciler.state.local`) and the PostgreSQL backend
+(a ``postgresql://`` URL, :mod:`reconciler.state.postgres`), whose modules (and ``psycopg``) are
+imported only when it is chosen.
 """
 
 from __future__ import annotations
@@ -13,21 +14,17 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from reconciler.errors import SettingsError
 from reconciler.models.settings import Settings
 from reconciler.models.state import StateDoc
 from reconciler.state.binding import StateBinding
 from reconciler.state.holder import LockInfo
-from reconciler.state.lock import StateLock, force_unlock
-from reconciler.state.store import LOG_FROM_BYTES, LocalStateStore
+from reconciler.state.local.backend import LocalBackend
 
-LOG_FROM_ENV = "RECONCILER_STATE_LOG_FROM_BYTES"
-
-__all__ = ["LocalBackend", "StateBackend", "StateLocker", "StateStore", "open_backend"]
+__all__ = ["StateBackend", "StateLocker", "StateStore", "open_backend"]
 
 
 class StateStore(Protocol):
-    """What every state store does (see :class:`~reconciler.state.store.LocalStateStore`)."""
+    """What every state store does (see :class:`~reconciler.state.local.store.LocalStateStore`)."""
 
     binding: StateBinding | None
     """The App ID and engine its state must belong to (see :mod:`reconciler.state.binding`)."""
@@ -75,45 +72,10 @@ class StateBackend(Protocol):
     def force_unlock(self, lock_id: str) -> LockInfo: ...
 
 
-class LocalBackend:
-    """``state/agents.json`` and its OS lock."""
-
-    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
-        self.path = settings.state_path
-        self._store = LocalStateStore(
-            self.path, log_from_bytes=log_threshold(environ), binding=StateBinding.of(settings)
-        )
-
-    @property
-    def store(self) -> LocalStateStore:
-        return self._store
-
-    def lock(self, command: str, timeout: float) -> StateLock:
-        return StateLock(self.path, timeout=timeout, command=command)
-
-    def force_unlock(self, lock_id: str) -> LockInfo:
-        return force_unlock(self.path, lock_id)
-
-
 def open_backend(settings: Settings, environ: Mapping[str, str]) -> StateBackend:
     """The backend ``settings.state`` names (nothing is opened or connected yet)."""
     if settings.state_is_database:
-        from reconciler.state.pgbackend import PostgresBackend
+        from reconciler.state.postgres.backend import PostgresBackend
 
         return PostgresBackend(settings, environ)
     return LocalBackend(settings, environ)
-
-
-def log_threshold(environ: Mapping[str, str]) -> int:
-    """The state file size from which an apply writes through the write log: the environment's
-    ``RECONCILER_STATE_LOG_FROM_BYTES`` (a tuning knob), else :data:`LOG_FROM_BYTES`."""
-    text = environ.get(LOG_FROM_ENV, "").strip()
-    if not text:
-        return LOG_FROM_BYTES
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise SettingsError(f"{LOG_FROM_ENV}={text!r}: expected a number of bytes (0 or more)")
-    return value

@@ -1,8 +1,8 @@
-"""Who holds the state lock: the holder info written into the lock file, and the CI run.
+"""Who holds the state lock: the holder info a lock records, and the CI run.
 
-The holder of :class:`~reconciler.state.lock.StateLock` writes a :class:`LockInfo` (id,
-user@host, pid, command, start time, CI run) into the lock file, so that a refused acquirer can
-say who holds the lock and ``force-unlock`` can check it is clearing the right one.
+The holder of a state lock records a :class:`LockInfo` (id, user@host, pid, command, start time,
+CI run): the local backend in its lock file, the PostgreSQL backend in a row, so that a refused
+acquirer can say who holds the lock and ``force-unlock`` can check it is clearing the right one.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.state import LocalStateStore
-from reconciler.state.wal import WriteLog
+from reconciler.state.local.wal import WriteLog
 from tests.apply.harness import MANIFEST_TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,6 +21,7 @@ import httpx
 from reconciler.apply.records import wire_name
 from reconciler.engine import mint_agent_token
 from reconciler.state import LocalStateStore
+from tests.processes import opened
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -280,14 +281,16 @@ class Project:
         return result
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args),
-            cwd=self.dir,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        return opened(
+            subprocess.Popen(
+                self.command(*args),
+                cwd=self.dir,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
 
     def apply(self) -> Result:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +63,40 @@ def test_a_saved_plan_covers_one_environment(example: Path, tmp_path: Path) -> N
     result = run_cli("-C", str(example), "plan", "--env", "all", "--out", str(tmp_path / "p"))
     assert result.code == 1 and "a saved plan covers one environment" in result.stderr
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("refresh", [(), ("--no-refresh",)], ids=["refresh", "no-refresh"])
+def test_plan_all_holds_each_environment_s_plan_as_planning_it_alone_gives(
+    example: Path, refresh: tuple[str, ...]
+) -> None:
+    """Every environment's manifests read once, what they share loaded once: each plan is still
+    the one ``--env NAME`` makes (staging sets another model for sales-en, prod a higher cap)."""
+    for name in ("staging", "prod"):
+        assert run_cli("-C", str(example), "--env", name, "apply", "--auto-approve").code == 0
+    (example / "agents.d" / "concierge.yaml").write_text(
+        (example / "agents.d" / "concierge.yaml")
+        .read_text(encoding="utf-8")
+        .replace("idle_timeout: 0", "idle_timeout: 9"),
+        encoding="utf-8",
+    )
+
+    def plan_json(*args: str) -> Any:
+        result = run_cli("-C", str(example), *args, "plan", *refresh, "--format", "json")
+        assert result.code == 0, result
+        document = json.loads(result.stdout)
+        return document
+
+    def without_time(plan: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in plan.items() if key != "created_at"}
+
+    together = plan_json("--env", "all")
+    assert [entry["name"] for entry in together["environments"]] == ["staging", "prod"]
+    for entry in together["environments"]:
+        alone = plan_json("--env", entry["name"])
+        assert without_time(entry["plan"]) == without_time(alone)
+    staging, prod = (entry["plan"] for entry in together["environments"])
+    assert staging["has_changes"] and prod["has_changes"]
+    assert staging["app_id"] != prod["app_id"] and staging["lineage"] != prod["lineage"]
 
 
 def test_reconciler_env_chooses_the_environment(example: Path) -> None:

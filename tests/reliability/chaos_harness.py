@@ -29,6 +29,7 @@ from reconciler.apply.records import wire_name
 from reconciler.sandbox.faults import TUNABLES
 from reconciler.state import LocalStateStore
 from tests.e2e.e2e_helpers import agent_name
+from tests.processes import opened
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -311,14 +312,16 @@ class ChaosProject:
         return Result(args, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
     def popen(self, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args),
-            cwd=self.dir,
-            env=dict(env or self.env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        return opened(
+            subprocess.Popen(
+                self.command(*args),
+                cwd=self.dir,
+                env=dict(env or self.env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
 
     def apply(self, *extra: str, timeout: float = 120) -> Result:

@@ -15,7 +15,7 @@ from tests.state.pg import pg_url as pg_url
 HOLDER = """
 import sys, time
 from pathlib import Path
-from reconciler.state.lock import StateLock
+from reconciler.state.local.lock import StateLock
 
 lock = StateLock(Path(sys.argv[1]))
 info = lock.acquire(command="apply")

@@ -12,7 +12,7 @@ import pytest
 from reconciler.errors import LockHeldError, StateError
 from reconciler.models.settings import Settings
 from reconciler.state import open_backend
-from reconciler.state.pgbackend import PostgresBackend
+from reconciler.state.postgres.backend import PostgresBackend
 from tests.state.conftest import make_doc
 
 HOLDER = """

@@ -13,8 +13,8 @@ from reconciler.errors import EXIT_ERROR, StateError
 from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.models.settings import Settings
 from reconciler.state import open_backend
-from reconciler.state.pgbackend import PostgresBackend
-from reconciler.state.pgschema import MIGRATIONS, SCHEMA_VERSION
+from reconciler.state.postgres.backend import PostgresBackend
+from reconciler.state.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.secret_scan import find_leaks
 from tests.served import refused_port
 from tests.state.conftest import make_doc, make_record

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.errors import StateError
 from reconciler.state import LocalStateStore
-from reconciler.state import store as store_module
+from reconciler.state.local import store as store_module
 from tests.blocking import unblock_fifos, within_deadline
 from tests.state.conftest import make_doc
 

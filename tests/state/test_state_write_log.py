@@ -17,8 +17,8 @@ from reconciler.cli import main
 from reconciler.errors import SettingsError, StateError
 from reconciler.models.state import JournalEntry, StateDoc
 from reconciler.state import LocalStateStore, dump_state
-from reconciler.state import store as store_module
-from reconciler.state import wal as wal_module
+from reconciler.state.local import store as store_module
+from reconciler.state.local import wal as wal_module
 from tests.state.conftest import make_doc, make_record
 
 
@@ -280,7 +280,7 @@ def test_a_state_file_past_the_threshold_is_written_through_the_log(path: Path) 
 
 @pytest.mark.parametrize("value", ["-1", "lots", "1.5"])
 def test_a_bad_log_threshold_in_the_environment_is_a_settings_error(value: str) -> None:
-    from reconciler.state.backend import LOG_FROM_ENV, log_threshold
+    from reconciler.state.local.backend import LOG_FROM_ENV, log_threshold
 
     with pytest.raises(SettingsError, match=LOG_FROM_ENV):
         log_threshold({LOG_FROM_ENV: value})

@@ -1,7 +1,7 @@
 """The write log of the local state: the records each write changed, one JSON line per write.
 
 Rewriting the whole state document after every group commit of an apply costs O(state) per
-write. Within :meth:`~reconciler.state.store.LocalStateStore.write_log`, a write instead
+write. Within :meth:`~reconciler.state.local.store.LocalStateStore.write_log`, a write instead
 appends one line to ``<state file>.wal`` (``state/agents.json.wal``) holding only what changed
 since the previous write, and fsyncs it; the document itself is rewritten (*compacted*) once,
 when the run ends or the log has grown past a bound.

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from reconciler.models.settings import Settings
 from reconciler.state.binding import StateBinding
 from reconciler.state.holder import LockInfo
-from reconciler.state.pglock import PostgresStateLock, force_unlock_postgres
-from reconciler.state.pgsession import PgSession
-from reconciler.state.postgres import PostgresStateStore
+from reconciler.state.postgres.lock import PostgresStateLock, force_unlock_postgres
+from reconciler.state.postgres.session import PgSession
+from reconciler.state.postgres.store import PostgresStateStore
 
 __all__ = ["PostgresBackend"]
 

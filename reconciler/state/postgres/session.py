@@ -4,7 +4,7 @@ A :class:`PgSession` opens its connection on first use (``psycopg`` is imported 
 commands on the local backend never load it), reads the schema version without writing anything
 (:meth:`PgSession.has_tables`: a database without the tables holds no state yet), creates or
 migrates the tables only for a writer (:meth:`PgSession.ensure_tables`; see
-:mod:`reconciler.state.pgschema`), and turns every database failure into a
+:mod:`reconciler.state.postgres.schema`), and turns every database failure into a
 :class:`~reconciler.errors.StateError` whose message holds no secret: libpq messages may echo
 connection parameters, so every secret of the connection (the password, ``PGPASSWORD``, the
 secret parameters such as ``sslpassword``, in any encoding and any ``name=value`` form) is masked
@@ -94,10 +94,14 @@ class PgSession:
     def has_tables(self) -> bool:
         """Whether the state tables exist, read without writing (no tables: no state yet).
 
-        A schema older than this reconciler reads (:data:`~reconciler.state.pgschema.
+        A schema older than this reconciler reads (:data:`~reconciler.state.postgres.schema.
         OLDEST_READABLE`) is refused here: only a writing command may migrate it.
         """
-        from reconciler.state.pgschema import OLDEST_READABLE, check_not_newer, schema_version
+        from reconciler.state.postgres.schema import (
+            OLDEST_READABLE,
+            check_not_newer,
+            schema_version,
+        )
 
         with self._guard:
             conn = self.connection()
@@ -122,7 +126,7 @@ class PgSession:
 
     def ensure_tables(self) -> None:
         """Create or migrate the state tables (DDL): for commands that write the state."""
-        from reconciler.state.pgschema import SCHEMA_VERSION, ensure_schema
+        from reconciler.state.postgres.schema import SCHEMA_VERSION, ensure_schema
 
         with self._guard:
             conn = self.connection()
@@ -148,7 +152,7 @@ class PgSession:
             raise StateError(
                 "a postgresql:// state needs the psycopg package: pip install 'psycopg[binary]'"
             ) from None
-        from reconciler.state.pgschema import check_not_newer, schema_version
+        from reconciler.state.postgres.schema import check_not_newer, schema_version
 
         params: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT_S,

@@ -44,15 +44,15 @@ import secrets
 import socket
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from uuid import uuid4
 
 from reconciler.errors import LockHeldError, StateError
-from reconciler.state.holder import LockInfo, ci_run_from_env, now_iso, who
+from reconciler.state.heldlock import HeldLock
+from reconciler.state.holder import LockInfo
 from reconciler.state.lockwait import Busy, wait_for_lock
 
-__all__ = ["LockInfo", "StateLock", "ci_run_from_env", "force_unlock", "lock_path_for"]
+__all__ = ["StateLock", "force_unlock", "lock_path_for"]
 
 _POLL_INTERVAL_S = 0.05
 HOLDER_WRITE_GRACE_S = 1.0
@@ -158,7 +158,7 @@ def _write_info(fd: int, info: LockInfo | None) -> None:
         os.pwrite(fd, info.to_json().encode("utf-8"), 0)
 
 
-class StateLock:
+class StateLock(HeldLock):
     """An exclusive lock on one state file, held by at most one process (and object) at a time.
 
     ``timeout`` and ``command`` set the defaults used when the lock is entered as a context
@@ -166,39 +166,17 @@ class StateLock:
     """
 
     def __init__(self, state_path: Path, *, timeout: float = 0.0, command: str = "") -> None:
+        super().__init__(timeout=timeout, command=command)
         self.state_path = Path(state_path)
         self.lock_path = lock_path_for(self.state_path)
-        self.timeout = timeout
-        self.command = command
         self._fd: int | None = None
         self._dir_fd: int | None = None
-        self._info: LockInfo | None = None
 
     def __repr__(self) -> str:
         state = "held" if self.held else "free"
         return f"StateLock({str(self.lock_path)!r}, {state})"
 
-    @property
-    def held(self) -> bool:
-        """Whether this object holds the lock."""
-        return self._fd is not None
-
-    @property
-    def info(self) -> LockInfo | None:
-        """The holder info written by this object while it holds the lock."""
-        return self._info
-
-    def acquire(self, timeout: float = 0.0, command: str = "") -> LockInfo:
-        """Take the lock and record this process as its holder.
-
-        With ``timeout`` 0 a held lock fails at once; otherwise the lock is polled until it is
-        free or ``timeout`` seconds have passed. Raises :class:`LockHeldError` naming the holder.
-        """
-        if self._fd is not None:
-            raise RuntimeError(f"{self!r} is already held by this object")
-        # Everything but the start time is computed before locking, so that the holder info
-        # follows the flock as closely as possible.
-        user_host, ci_run = who(), ci_run_from_env(os.environ)
+    def _take(self, timeout: float, holder: Callable[[], LockInfo]) -> LockInfo:
         fd, dir_fd = wait_for_lock(
             self._attempt,
             timeout=timeout,
@@ -206,20 +184,13 @@ class StateLock:
             min_sleep=0.01,
             grace=HOLDER_WRITE_GRACE_S,
         )
-        info = LockInfo(
-            id=str(uuid4()),
-            who=user_host,
-            pid=os.getpid(),
-            command=command,
-            started_at=now_iso(),
-            ci_run=ci_run,
-        )
+        info = holder()
         try:
             _write_info(fd, info)
         except OSError as exc:
             _close(fd, dir_fd)
             raise StateError(f"cannot write lock file {self.lock_path}: {exc.strerror}") from exc
-        self._fd, self._dir_fd, self._info = fd, dir_fd, info
+        self._fd, self._dir_fd = fd, dir_fd
         _HELD.add(self)
         return info
 
@@ -282,19 +253,6 @@ class StateLock:
         if getattr(self, "_fd", None) is not None:
             with contextlib.suppress(Exception):  # at shutdown, os may be gone already
                 self.release()
-
-    def __enter__(self) -> LockInfo:
-        if self._info is not None:  # acquired explicitly before the with-statement
-            return self._info
-        return self.acquire(self.timeout, self.command)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 _HELD: weakref.WeakSet[StateLock] = weakref.WeakSet()

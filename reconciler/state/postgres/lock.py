@@ -17,16 +17,15 @@ when the lock is already free it only deletes the stale holder row.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-from types import TracebackType
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 from reconciler.errors import LockHeldError, StateError
-from reconciler.state.holder import LockInfo, ci_run_from_env, now_iso, who
+from reconciler.state.heldlock import HeldLock
+from reconciler.state.holder import LockInfo
 from reconciler.state.lockwait import Busy, wait_for_lock
-from reconciler.state.pgsession import PgSession
+from reconciler.state.postgres.session import PgSession
 
 if TYPE_CHECKING:
     import psycopg
@@ -89,31 +88,18 @@ def _held_message(session: PgSession, info: LockInfo | None, backend_pid: int | 
     )
 
 
-class PostgresStateLock:
+class PostgresStateLock(HeldLock):
     """The lock of one state key, held on the session of a :class:`PgSession`."""
 
     def __init__(self, session: PgSession, *, timeout: float = 0.0, command: str = "") -> None:
+        super().__init__(timeout=timeout, command=command)
         self.session = session
         self.key = advisory_key(session.state_key)
-        self.timeout = timeout
-        self.command = command
-        self._info: LockInfo | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStateLock({self.session!r}, {'held' if self.held else 'free'})"
 
-    @property
-    def held(self) -> bool:
-        return self._info is not None
-
-    @property
-    def info(self) -> LockInfo | None:
-        return self._info
-
-    def acquire(self, timeout: float = 0.0, command: str = "") -> LockInfo:
-        """Take the lock and record this process as its holder (see the module docstring)."""
-        if self._info is not None:
-            raise RuntimeError(f"{self!r} is already held by this object")
+    def _take(self, timeout: float, holder: Callable[[], LockInfo]) -> LockInfo:
         import psycopg
 
         self.session.ensure_tables()  # the lock is taken to write: a writer creates the tables
@@ -134,14 +120,7 @@ class PostgresStateLock:
                 grace=HOLDER_WRITE_GRACE_S,
             )
             self.session.lock_held = True
-            info = LockInfo(
-                id=str(uuid4()),
-                who=who(),
-                pid=os.getpid(),
-                command=command,
-                started_at=now_iso(),
-                ci_run=ci_run_from_env(os.environ),
-            )
+            info = holder()
             conn.execute(
                 f"INSERT INTO reconciler_locks (state_key, {_HOLDER_COLUMNS}) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, pg_backend_pid()) "
@@ -163,7 +142,6 @@ class PostgresStateLock:
             self.session.lock_held = False
             self.session.close()
             raise self.session.failure("take the state lock", exc) from None
-        self._info = info
         return info
 
     def _describe(self, conn: psycopg.Connection[Any]) -> tuple[bool, str]:
@@ -217,22 +195,8 @@ class PostgresStateLock:
             self.session.lock_held = False
             self.session.close()
 
-    def __enter__(self) -> LockInfo:
-        if self._info is not None:
-            return self._info
-        try:
-            return self.acquire(self.timeout, self.command)
-        except BaseException:
-            self.session.close()  # no __exit__ follows a refused __enter__ to close it
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
+    def _refused(self) -> None:
+        self.session.close()
 
 
 def force_unlock_postgres(session: PgSession, lock_id: str, wait_s: float = 10.0) -> LockInfo:

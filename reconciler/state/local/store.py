@@ -10,12 +10,12 @@ to a copy), the temporary file is renamed over the state file and the directory 
 at any point leaves either the old or the new document in place, never a mix.
 
 The format is stable so that git diffs of state stay small: sorted keys, two-space indent, UTF-8,
-trailing newline (see :func:`dump_state`).
+trailing newline (see :func:`~reconciler.state.document.dump_state`).
 
 Within :meth:`LocalStateStore.write_log` (an apply), once the state file is large enough that
 rewriting it costs more than a few milliseconds (:data:`LOG_FROM_BYTES`, about 150 agents), a
 write costs O(changed records) instead: it appends what changed to the write log ``<name>.wal``
-and fsyncs it (see :mod:`reconciler.state.wal`); the document is rewritten once, when the run
+and fsyncs it (see :mod:`reconciler.state.local.wal`); the document is rewritten once, when the run
 ends (or the log has grown past a bound). A smaller state file is rewritten whole on every
 write, so it alone says what every action did. Every read replays the log in memory and never
 writes, so a crash at any point loses no write that returned, and a read-only command of a
@@ -29,7 +29,7 @@ A store opened with a :class:`~reconciler.state.binding.StateBinding` (every pro
 refuses a state recorded for another App ID or engine, on read and on write, and records its
 own in a state that has none yet at the next write.
 
-A store is not a lock: callers that write hold a :class:`~reconciler.state.lock.StateLock`.
+A store is not a lock: callers that write hold a :class:`~reconciler.state.local.lock.StateLock`.
 """
 
 from __future__ import annotations
@@ -45,19 +45,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 from pydantic import ValidationError as PydanticValidationError
 
-from reconciler.errors import StateError, printable
-from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
+from reconciler.errors import StateError
+from reconciler.models.state import STATE_VERSION, StateDoc
 from reconciler.safefile import read_regular
 from reconciler.state.binding import StateBinding
-from reconciler.state.wal import LogGap, WriteLog, change_line, file_stamp, fsync_dir, replay
+from reconciler.state.document import StateText, describe_validation, new_state
+from reconciler.state.local.wal import LogGap, WriteLog, change_line, file_stamp, fsync_dir, replay
 
-__all__ = ["LocalStateStore", "dump_state", "new_state"]
+__all__ = ["LocalStateStore"]
 
-_MAX_LISTED_PROBLEMS = 10
 MAX_STATE_BYTES = 256 << 20
 """Largest state file read (256 MiB: about 100,000 agents); a larger one is refused."""
 LOG_BOUND = 8 << 20
@@ -69,128 +68,12 @@ current after every action. ``RECONCILER_STATE_LOG_FROM_BYTES`` overrides it (0:
 _READ_ATTEMPTS = 3
 
 
-def new_state() -> StateDoc:
-    """A fresh, empty state document with a new lineage and a new random salt."""
-    return StateDoc(lineage=str(uuid4()), serial=0, salt=secrets.token_hex(16))
-
-
-def dump_state(doc: StateDoc) -> str:
-    """The canonical text of a state document: sorted keys, indent 2, trailing newline."""
-    return _StateText().dump(doc)
-
-
-def _pretty(value: Any) -> str:
-    """``json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)``, several times faster.
-
-    With ``indent`` the standard library encodes in pure Python, generator by generator; this
-    builds the same text directly for the JSON types a state holds (strings through the C
-    string encoder), and leaves anything else to ``json.dumps``.
-    """
-    try:
-        return _indented(value, "\n")
-    except _Unusual:
-        return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False)
-
-
-class _Unusual(Exception):
-    """A value :func:`_indented` leaves to ``json.dumps`` (a non-string key, another type)."""
-
-
-_encode_str = json.encoder.encode_basestring  # C when available; as with ensure_ascii=False
-
-
-def _indented(value: Any, newline: str) -> str:
-    """The indented JSON of ``value`` whose lines start with ``newline`` (a line break, spaces)."""
-    if isinstance(value, str):
-        return _encode_str(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    kind = type(value)
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float:
-        if value != value:
-            return "NaN"
-        if value in (_INFINITY, -_INFINITY):
-            return "Infinity" if value > 0 else "-Infinity"
-        return float.__repr__(value)
-    inner = newline + "  "
-    if kind is dict:
-        if not value:
-            return "{}"
-        if any(type(key) is not str for key in value):
-            raise _Unusual
-        parts = [_encode_str(key) + ": " + _indented(value[key], inner) for key in sorted(value)]
-        return "{" + inner + ("," + inner).join(parts) + newline + "}"
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        return "[" + inner + ("," + inner).join(_indented(v, inner) for v in value) + newline + "]"
-    raise _Unusual
-
-
-_INFINITY = float("inf")
-
-
-class _StateText:
-    """:func:`dump_state`, remembering the text of every agent record and journal entry.
-
-    ``json.dumps`` with ``indent`` runs in pure Python (the C encoder has no indent), and apply
-    writes the whole state after every action: re-encoding every record each time made a
-    500-agent apply spend minutes in the encoder. Records and entries are immutable models that
-    are replaced, never changed, so the text of each is computed once (kept while the object is
-    in the document, keyed by identity) and the document is assembled from the pieces, byte for
-    byte what ``json.dumps(doc.model_dump(mode="json"), sort_keys=True, indent=2)`` gives: a
-    value nested at depth d is its own indented text with every line break followed by 2 x d
-    more spaces (JSON strings hold no raw line breaks).
-    """
-
-    _Key = tuple[int, str]
-
-    def __init__(self) -> None:
-        self._lines: dict[_StateText._Key, tuple[object, str]] = {}
-
-    def _line(
-        self,
-        item: AgentRecord | JournalEntry,
-        name: str | None,
-        used: dict[_StateText._Key, tuple[object, str]],
-    ) -> str:
-        """One line of the document, four spaces deep: ``"name": {...}`` or an item ``{...}``."""
-        key = (id(item), name or "")
-        known = self._lines.get(key)
-        if known is not None and known[0] is item:
-            line = known[1]
-        else:
-            text = _pretty(item.model_dump(mode="json")).replace("\n", "\n    ")
-            line = f"    {_pretty(name)}: {text}" if name is not None else f"    {text}"
-        used[key] = (item, line)
-        return line
-
-    def dump(self, doc: StateDoc) -> str:
-        used: dict[_StateText._Key, tuple[object, str]] = {}
-        parts: dict[str, str] = {}
-        for key, value in doc.model_dump(mode="json", exclude={"agents", "journal"}).items():
-            parts[key] = _pretty(value).replace("\n", "\n  ")
-        records = [self._line(doc.agents[name], name, used) for name in sorted(doc.agents)]
-        parts["agents"] = "{\n" + ",\n".join(records) + "\n  }" if records else "{}"
-        entries = [self._line(entry, None, used) for entry in doc.journal]
-        parts["pending"] = "[\n" + ",\n".join(entries) + "\n  ]" if entries else "[]"
-        self._lines = used  # forget what the document no longer holds
-        body = ",\n".join(f"  {_pretty(key)}: {parts[key]}" for key in sorted(parts))
-        return "{\n" + body + "\n}\n"
-
-
 @dataclass(frozen=True)
 class _DiskStamp:
     """What the store knows about the state on disk, valid while both files are unchanged."""
 
     file: tuple[int, int, int, int]
-    """:func:`~reconciler.state.wal.file_stamp` of the state file."""
+    """:func:`~reconciler.state.local.wal.file_stamp` of the state file."""
     log: tuple[int, int, int, int] | None
     """The same of its write log (None: there is none)."""
     lineage: str
@@ -227,7 +110,7 @@ class LocalStateStore:
         self._logging = 0
         self._write_lock = threading.RLock()
         """Held by every read and write: what the store remembers changes with each."""
-        self._text = _StateText()
+        self._text = StateText()
 
     def __repr__(self) -> str:
         return f"LocalStateStore({str(self.path)!r})"
@@ -307,7 +190,7 @@ class LocalStateStore:
         try:
             return StateDoc.model_validate(data)
         except PydanticValidationError as exc:
-            raise self._corrupt(_describe_validation(exc)) from None
+            raise self._corrupt(describe_validation(exc)) from None
 
     def _decode(self, raw: bytes) -> dict[str, Any]:
         if not raw.strip():
@@ -558,16 +441,3 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise _DuplicateKey(key)
             seen.add(key)
     return obj
-
-
-def _describe_validation(exc: PydanticValidationError) -> str:
-    """A short, value-free account of what does not fit the model."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    parts = []
-    for err in errors[:_MAX_LISTED_PROBLEMS]:
-        loc = printable(".".join(str(p) for p in err["loc"])) or "(document)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = len(errors) - _MAX_LISTED_PROBLEMS
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "not a valid state document (" + "; ".join(parts) + ")"

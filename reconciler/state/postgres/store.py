@@ -1,9 +1,9 @@
 """The PostgreSQL state store: the state document as rows, written by compare-and-set.
 
-:class:`PostgresStateStore` has the contract of :class:`~reconciler.state.store.LocalStateStore`
-(``load``, ``write``, ``replace``, ``exists``; lineage, serial and salt; records and journal
-entries), for the state named by a *state key* inside one database (see
-:mod:`reconciler.state.pgschema` for the tables).
+:class:`PostgresStateStore` has the contract of
+:class:`~reconciler.state.local.store.LocalStateStore` (``load``, ``write``, ``replace``,
+``exists``; lineage, serial and salt; records and journal entries), for the state named by a
+*state key* inside one database (see :mod:`reconciler.state.postgres.schema` for the tables).
 
 A write costs O(changed records): the store remembers the document it last loaded or wrote and
 sends only the difference (upserted and deleted record rows and journal rows), with the new
@@ -28,9 +28,8 @@ from pydantic import ValidationError as PydanticValidationError
 from reconciler.errors import StateError
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.state.binding import StateBinding
-from reconciler.state.pgsession import PgSession
-from reconciler.state.store import _describe_validation as describe_validation
-from reconciler.state.store import new_state
+from reconciler.state.document import describe_validation, new_state
+from reconciler.state.postgres.session import PgSession
 
 if TYPE_CHECKING:
     import psycopg
@@ -45,6 +44,12 @@ _UPSERT_ENTRY = (
     "INSERT INTO reconciler_pending (state_key, id, position, entry) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (state_key, id) DO UPDATE SET position = EXCLUDED.position, entry = EXCLUDED.entry"
 )
+
+
+def _header(doc: StateDoc) -> tuple[object, ...]:
+    """The header columns of ``reconciler_states`` for ``doc``, in the order the statements
+    name them: version, lineage, serial, salt, app_id, engine, environment."""
+    return (doc.version, doc.lineage, doc.serial, doc.salt, doc.app_id, doc.engine, doc.environment)
 
 
 def _json(model: BaseModel) -> str:
@@ -248,16 +253,7 @@ class PostgresStateStore:
             "INSERT INTO reconciler_states "
             "(state_key, version, lineage, serial, salt, app_id, engine, environment) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (state_key) DO NOTHING",
-            (
-                self.key,
-                new.version,
-                new.lineage,
-                new.serial,
-                new.salt,
-                new.app_id,
-                new.engine,
-                new.environment,
-            ),
+            (self.key, *_header(new)),
         )
 
     def _update_header(
@@ -267,18 +263,7 @@ class PostgresStateStore:
             "UPDATE reconciler_states SET version = %s, lineage = %s, serial = %s, salt = %s, "
             "app_id = %s, engine = %s, environment = %s, updated_at = now() "
             "WHERE state_key = %s AND serial = %s AND lineage = %s",
-            (
-                new.version,
-                new.lineage,
-                new.serial,
-                new.salt,
-                new.app_id,
-                new.engine,
-                new.environment,
-                self.key,
-                base.serial,
-                base.lineage,
-            ),
+            (*_header(new), self.key, base.serial, base.lineage),
         )
 
     def _refusal(self, conn: psycopg.Connection[Any], base: StateDoc | None) -> StateError:
