@@ -67,7 +67,7 @@ async def gather(parallelism: int, jobs: list[Callable[[], Awaitable[Any]]]) -> 
 
 async def with_client(url: str, sets: int, agents: int, parallelism: int) -> float:
     client = PlatformClient(
-        b.APP_ID, f"{url}/conversational-ai", BasicAuth(*b.CUSTOMER), max_connections=parallelism
+        b.APP_ID, [f"{url}/conversational-ai"], BasicAuth(*b.CUSTOMER), max_connections=parallelism
     )
     async with client:
         started = time.perf_counter()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -166,30 +167,34 @@ class EngineError(ReconcilerError):
         super().__init__(message)
 
 
-class NameConflictError(EngineError):
-    """A join answered 409 ``TaskConflict``: an active agent already holds the name.
+class ResendAwareError(EngineError):
+    """A refusal (of the engine or the Platform) that an earlier attempt of the same request may
+    have caused.
 
-    ``resent`` is True when an earlier attempt of the same join may have reached the engine
-    (it timed out, lost its connection after sending, or got a 5xx), so the holder may be the
-    agent that attempt started; False when the first attempt already met the conflict, so the
-    name was held by someone else before this join was sent. ``holder`` is the agent id the
-    answer names as holding the name, if it names one: fit to report, never evidence by itself
-    that the holder is ours.
+    ``resent`` is True when an earlier attempt of the same request may have reached the service
+    (it timed out, lost its connection after sending, or got a 5xx), so what refused it may be
+    that attempt's own doing; False when the first attempt already met the refusal.
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        status: int = 409,
-        reason: str = "TaskConflict",
-        detail: str = "",
-        resent: bool = False,
-        holder: str | None = None,
+        self, message: str, *, status: int, reason: str, detail: str = "", resent: bool = False
     ) -> None:
         self.resent = resent
-        self.holder = holder
         super().__init__(message, status=status, reason=reason, detail=detail)
+
+
+class NameConflictError(ResendAwareError):
+    """A join answered 409 ``TaskConflict``: an active agent already holds the name.
+
+    With ``resent`` the holder may be the agent an earlier attempt of this join started; without
+    it the name was held by someone else before this join was sent. ``holder`` is the agent id
+    the answer names as holding the name, if it names one: fit to report, never evidence by
+    itself that the holder is ours.
+    """
+
+    def __init__(self, message: str, *, holder: str | None = None, **answer: Any) -> None:
+        self.holder = holder
+        super().__init__(message, **answer)
 
 
 class EngineUnavailableError(EngineError):
@@ -210,6 +215,36 @@ class DeadlineExceededError(EngineUnavailableError):
 
 class EngineProtocolError(EngineError):
     """The engine answered with something that does not follow its API (bad JSON, wrong shape)."""
+
+
+class PreconditionFailedError(ResendAwareError):
+    """The Platform answered 412 ``PreconditionFailed``: the resource changed since the ETag
+    sent in ``If-Match`` (someone else changed it: read it again, never overwrite blindly).
+
+    With ``resent`` the change that moved the ETag may be this request's own.
+    """
+
+
+class ResourceInUseError(EngineError):
+    """The Platform answered 409: the resource is referenced (an agent uses the secret set, a
+    number routes to the agent, an unfinished campaign uses the agent or number); remove the
+    reference first."""
+
+
+class AlreadyExistsError(EngineError):
+    """The Platform answered 409: a secret set with this name, or this phone number, already
+    exists."""
+
+
+class IdempotencyConflictError(EngineError):
+    """The Platform answered 409 ``IdempotencyKeyConflict``: a session was already started
+    with this key."""
+
+
+class OutcomeUnknownError(EngineUnavailableError):
+    """A request that must not be sent twice (a create) failed after it may have reached the
+    Platform: whether it was carried out is unknown. Look for its effect (list and match)
+    before trying again."""
 
 
 class ApplyError(ReconcilerError):

@@ -408,18 +408,14 @@ def _failed(
     detail = scrub(detail, _secrets(run, action.address))  # an engine may echo what it was sent
     if isinstance(error, EngineError):
         reason = scrub(reason, _secrets(run, action.address))
-    duration = run.ctx.clock() - started
-    run.result.results.append(
-        ActionResult(
-            name=action.address,
-            action=action.action,
-            ok=False,
-            agent_id=resource_id,
-            duration_s=duration,
-            reason=reason,
-            detail=f"{phase}: {detail}",
-            reached_engine=reached_engine,
-        )
+    duration = run.record_failure(
+        action.address,
+        action.action,
+        started,
+        agent_id=resource_id,
+        reason=reason,
+        detail=f"{phase}: {detail}",
+        reached_engine=reached_engine,
     )
     event_phase: Phase = "update" if phase == "update" else "stop" if phase == "delete" else "start"
     run.emit(

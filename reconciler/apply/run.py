@@ -117,6 +117,33 @@ class Run:
     def emit(self, event: ApplyEvent) -> None:
         self.ctx.on_event(event)
 
+    def record_failure(
+        self,
+        name: str,
+        action: str,
+        started: float,
+        *,
+        agent_id: str | None,
+        reason: str,
+        detail: str,
+        reached_engine: bool = False,
+    ) -> float:
+        """Record the failed result of an action begun at ``started``; its duration."""
+        duration = self.ctx.clock() - started
+        self.result.results.append(
+            ActionResult(
+                name,
+                action,
+                False,
+                agent_id=agent_id,
+                duration_s=duration,
+                reason=reason,
+                detail=detail,
+                reached_engine=reached_engine,
+            )
+        )
+        return duration
+
     async def save(self, mutate: Callable[[StateDoc], StateDoc]) -> None:
         """Apply ``mutate`` to the state and return once the result is on disk.
 
@@ -220,18 +247,14 @@ def unrecorded(run: Run, action: AgentPlan, agent_id: str, started: float, what:
         f"the journal in state covers it: run reconciler {run.plan.operation} again once state "
         "can be written"
     )
-    duration = run.ctx.clock() - started
-    run.result.results.append(
-        ActionResult(
-            name=action.name,
-            action=action.action,
-            ok=False,
-            agent_id=agent_id,
-            duration_s=duration,
-            reason="StateWriteFailed",
-            detail=detail,
-            reached_engine=True,
-        )
+    duration = run.record_failure(
+        action.name,
+        action.action,
+        started,
+        agent_id=agent_id,
+        reason="StateWriteFailed",
+        detail=detail,
+        reached_engine=True,
     )
     phase: Phase = "start" if what == "started" else "update" if what == "updated" else "stop"
     run.emit(ApplyEvent(action.name, action.action, phase, "failed", agent_id, duration, detail))
@@ -246,17 +269,13 @@ def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str
         else type(exc).__name__
     )
     detail = exc.detail if isinstance(exc, EngineError) and exc.detail else str(exc)
-    duration = run.ctx.clock() - started
-    run.result.results.append(
-        ActionResult(
-            name=action.name,
-            action=action.action,
-            ok=False,
-            agent_id=action.agent_id,
-            duration_s=duration,
-            reason=reason,
-            detail=f"{phase}: {detail}",
-        )
+    duration = run.record_failure(
+        action.name,
+        action.action,
+        started,
+        agent_id=action.agent_id,
+        reason=reason,
+        detail=f"{phase}: {detail}",
     )
     event_phase: Phase = "start" if phase == "join" else "update" if phase == "update" else "stop"
     why = " ".join(part for part in (reason, detail) if part)

@@ -13,8 +13,9 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +23,8 @@ from reconciler import __version__
 from reconciler.cli.globals import ENVIRONMENT_HELP, SuggestingGroup, with_globals
 from reconciler.cli.runner import Terminated, install_sigterm, restore_sigint
 from reconciler.errors import EXIT_ERROR, ReconcilerError, ValidationError
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 # command name -> (module, attribute)
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,26 +73,29 @@ class LazyGroup(SuggestingGroup):
         return importlib.util.find_spec(module_name) is not None
 
 
+def _path_option(
+    decls: tuple[str, ...], text: str, *, directory: bool
+) -> Callable[[_Command], _Command]:
+    """An option naming a directory (or a file) as a :class:`Path`, None when not given."""
+    kind = click.Path(file_okay=not directory, dir_okay=directory, path_type=Path)
+    return click.option(*decls, type=kind, default=None, help=text)
+
+
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=ENVIRONMENT_HELP,
 )
 @click.version_option(__version__, "--version", prog_name="reconciler")
-@click.option(
-    "-C",
-    "--directory",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Project directory (default: the current directory).",
+@_path_option(
+    ("-C", "--directory", "directory"),
+    "Project directory (default: the current directory).",
+    directory=True,
 )
-@click.option(
-    "--config",
-    "config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Settings file (default: reconciler.yaml in the project directory).",
+@_path_option(
+    ("--config", "config"),
+    "Settings file (default: reconciler.yaml in the project directory).",
+    directory=False,
 )
 @click.option(
     "--env",

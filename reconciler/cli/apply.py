@@ -19,6 +19,7 @@ from reconciler.cli.options import (
     compact_option,
     exclude_option,
     lock_timeout_option,
+    output_format_option,
     parallelism_option,
     refresh_option,
     replace_option,
@@ -61,13 +62,9 @@ def _confirm(plan: Plan, auto_approve: bool, verb: str) -> None:
 
 EVENT_FORMATS = ("text", "json")
 
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(EVENT_FORMATS),
-    default="text",
-    show_default=True,
-    help="text for people; json: one event per line for machines (docs/apply-events.md; "
+format_option = output_format_option(
+    EVENT_FORMATS,
+    "text for people; json: one event per line for machines (docs/apply-events.md; "
     "needs --auto-approve or a plan file).",
 )
 
@@ -95,6 +92,33 @@ def _plan_and_confirm(
         return None
     _confirm(outcome.plan, auto_approve, verb)
     return outcome
+
+
+def _plan_and_execute(
+    ctx: click.Context,
+    project: Project,
+    verb: str,
+    auto_approve: bool,
+    fmt: str,
+    wait_s: float | None,
+    **options: Any,
+) -> int:
+    """Plan, show, confirm and carry out (``apply`` or ``destroy``); ``options`` go to the
+    plan, its ``parallelism`` to the run too."""
+    outcome = _plan_and_confirm(ctx, project, verb, auto_approve, fmt, **options)
+    if outcome is None:
+        return EXIT_OK
+    return _execute(
+        project,
+        outcome.plan,
+        outcome.desired,
+        outcome.state,
+        options.get("parallelism"),
+        fmt,
+        listing=outcome.listing,
+        views=outcome.views,
+        wait_s=wait_s,
+    )
 
 
 def _execute(
@@ -312,24 +336,10 @@ def apply_cmd(
                 views=views,
                 wait_s=wait_s,
             )
-        outcome = _plan_and_confirm(
-            ctx, project, "apply", auto_approve, fmt, refresh=refresh, targets=targets,
+        return _plan_and_execute(
+            ctx, project, "apply", auto_approve, fmt, wait_s, refresh=refresh, targets=targets,
             excludes=excludes, replace=replace, parallelism=parallelism,
         )  # fmt: skip
-        if outcome is None:
-            return EXIT_OK
-        plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(
-            project,
-            plan,
-            desired,
-            state,
-            parallelism,
-            fmt,
-            listing=outcome.listing,
-            views=outcome.views,
-            wait_s=wait_s,
-        )
 
 
 @click.command("destroy")
@@ -378,23 +388,10 @@ def destroy_cmd(
     project = project_from_context(ctx)
     project.require_credentials("destroy")
     with project.lock("destroy", lock_timeout):
-        outcome = _plan_and_confirm(
-            ctx, project, "destroy", auto_approve, fmt, refresh=refresh, targets=targets,
+        return _plan_and_execute(
+            ctx, project, "destroy", auto_approve, fmt, None, refresh=refresh, targets=targets,
             excludes=excludes, destroy=True, force=force, parallelism=parallelism,
         )  # fmt: skip
-        if outcome is None:
-            return EXIT_OK
-        plan, desired, state = outcome.plan, outcome.desired, outcome.state
-        return _execute(
-            project,
-            plan,
-            desired,
-            state,
-            parallelism,
-            fmt,
-            listing=outcome.listing,
-            views=outcome.views,
-        )
 
 
 __all__ = ["EXIT_ERROR", "apply_cmd", "destroy_cmd"]

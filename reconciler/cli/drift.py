@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.context import project_from_context
-from reconciler.cli.options import timeout_option
+from reconciler.cli.options import output_format_option, timeout_option
 from reconciler.cli.output import retry_reporter
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
@@ -25,13 +25,9 @@ FORMATS = ("text", "markdown", "json")
 
 
 @click.command("drift")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text for a terminal, markdown for a GitHub issue or step summary, json for machines "
+@output_format_option(
+    FORMATS,
+    "text for a terminal, markdown for a GitHub issue or step summary, json for machines "
     "(docs/drift-format.md).",
 )
 @timeout_option

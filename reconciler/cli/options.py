@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import click
@@ -18,6 +18,14 @@ from click.decorators import FC
 
 from reconciler.cli.completion import complete_agent_names
 from reconciler.models.deadline import DEFAULT_TIMEOUT_S, Deadline, deadline_scope
+
+
+def output_format_option(formats: Sequence[str], text: str) -> Callable[[FC], FC]:
+    """``--format`` (the parameter ``fmt``): one of ``formats``, ``text`` by default; ``text``
+    is its help."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(formats), default="text", show_default=True, help=text
+    )
 
 
 def refresh_option(func: FC) -> FC:

@@ -13,6 +13,7 @@ from reconciler.cli.context import environments_to_plan, project_dir, project_fr
 from reconciler.cli.options import (
     compact_option,
     exclude_option,
+    output_format_option,
     refresh_option,
     replace_option,
     target_option,
@@ -44,13 +45,9 @@ FORMATS = ("text", "markdown", "json")
 ENV_FIELD = "{env}"
 """In ``plan --env all --out``: replaced by each environment's name (one saved plan each)."""
 
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text for a terminal, markdown for a pull-request comment, json for machines "
+format_option = output_format_option(
+    FORMATS,
+    "text for a terminal, markdown for a pull-request comment, json for machines "
     "(docs/plan-format.md).",
 )
 max_chars_option = click.option(

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -38,6 +40,59 @@ from reconciler.sandbox.config import (
     config_from_env,
 )
 from reconciler.sandbox.ncs import check_webhook
+
+_SHARE = click.FloatRange(0, 1)
+_SECONDS = click.FloatRange(min=0)
+_TUNING: tuple[tuple[str, object, click.ParamType[Any] | None, str | None], ...] = (
+    ("--pcu-limit", 20, click.IntRange(min=0), None),
+    ("--latency-ms", 0.0, _SECONDS, None),
+    ("--error-rate", 0.0, _SHARE, "Share of requests answered 503 ServiceUnavailable."),
+    ("--rate-limit", 0.0, _SHARE, "Share of requests answered 429 with Retry-After."),
+    ("--stop-delay", 1.0, _SECONDS, "Seconds an agent stays STOPPING before STOPPED."),
+    ("--start-delay", 0.0, _SECONDS, "Seconds an agent stays STARTING (0: RUNNING at once)."),
+    (
+        "--presence",
+        "empty",
+        click.Choice(PRESENCE_MODES),
+        "Who is in a channel when the first agent joins it: nobody, or its remote users.",
+    ),
+    (
+        "--idle-before-join/--no-idle-before-join",
+        True,
+        None,
+        "Whether the idle timeout counts down before any remote user has joined.",
+    ),
+    (
+        "--token-check",
+        "strict",
+        click.Choice(TOKEN_CHECKS),
+        "strict: agents whose token is bad (signature, app id, channel, uid, expiry) fail.",
+    ),
+    (
+        "--name-scope",
+        "channel",
+        click.Choice(NAME_SCOPES),
+        "Where a join name must be unique among active agents: the App ID or the channel.",
+    ),
+)
+"""The sandbox's tunings, each shown with its default: flag, default, type, help. Each sets
+the config field its flag names (``--stop-delay`` and ``--start-delay`` set ``*_s``)."""
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _tuning_options(command: _Command) -> _Command:
+    """Add the options of :data:`_TUNING`, in its order."""
+    for flag, default, kind, text in reversed(_TUNING):
+        option = click.option(flag, default=default, show_default=True, type=kind, help=text)
+        command = option(command)
+    return command
+
+
+def _tuning_fields(tuning: dict[str, Any]) -> dict[str, Any]:
+    """The config fields the tuning options set, by the options' names."""
+    renamed = {"stop_delay": "stop_delay_s", "start_delay": "start_delay_s"}
+    return {renamed.get(name, name): value for name, value in tuning.items()}
 
 
 @click.group("sandbox", cls=SuggestingGroup)
@@ -62,63 +117,7 @@ def sandbox_group() -> None:
     type=click.Path(dir_okay=False),
     help='SQLite file the agents live in ("" keeps them in memory).',
 )
-@click.option("--pcu-limit", default=20, show_default=True, type=click.IntRange(min=0))
-@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0))
-@click.option(
-    "--error-rate",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Share of requests answered 503 ServiceUnavailable.",
-)
-@click.option(
-    "--rate-limit",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="Share of requests answered 429 with Retry-After.",
-)
-@click.option(
-    "--stop-delay",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds an agent stays STOPPING before STOPPED.",
-)
-@click.option(
-    "--start-delay",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds an agent stays STARTING (0: RUNNING at once).",
-)
-@click.option(
-    "--presence",
-    default="empty",
-    show_default=True,
-    type=click.Choice(PRESENCE_MODES),
-    help="Who is in a channel when the first agent joins it: nobody, or its remote users.",
-)
-@click.option(
-    "--idle-before-join/--no-idle-before-join",
-    default=True,
-    show_default=True,
-    help="Whether the idle timeout counts down before any remote user has joined.",
-)
-@click.option(
-    "--token-check",
-    default="strict",
-    show_default=True,
-    type=click.Choice(TOKEN_CHECKS),
-    help="strict: agents whose token is bad (signature, app id, channel, uid, expiry) fail.",
-)
-@click.option(
-    "--name-scope",
-    default="channel",
-    show_default=True,
-    type=click.Choice(NAME_SCOPES),
-    help="Where a join name must be unique among active agents: the App ID or the channel.",
-)
+@_tuning_options
 @click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
 @click.option(
     "--webhook",
@@ -158,25 +157,17 @@ def sandbox_group() -> None:
 @click.pass_context
 def serve_command(
     ctx: click.Context,
+    /,
     host: str,
     port: int,
     db_path: str,
-    pcu_limit: int,
-    latency_ms: float,
-    error_rate: float,
-    rate_limit: float,
-    stop_delay: float,
-    start_delay: float,
-    presence: str,
-    idle_before_join: bool,
-    token_check: str,
-    name_scope: str,
     seed: int | None,
     webhooks: tuple[str, ...],
     webhook_secret_env: str,
     customer_id: str | None,
     customer_secret_env: str,
     app_certificate_env: str,
+    **tuning: Any,
 ) -> None:
     """Serve the sandbox engine over HTTP until interrupted.
 
@@ -209,18 +200,9 @@ def serve_command(
         secret_env=customer_secret_env,
         customer_id=customer_id,
         db_path=db_path or None,
-        pcu_limit=pcu_limit,
-        latency_ms=latency_ms,
-        error_rate=error_rate,
-        rate_limit=rate_limit,
-        stop_delay_s=stop_delay,
-        start_delay_s=start_delay,
-        presence=presence,
-        idle_before_join=idle_before_join,
-        token_check=token_check,
-        name_scope=name_scope,
         seed=seed,
         webhooks=hooks,
+        **_tuning_fields(tuning),
     )
     if not certificate_from and project is not None and project.app_certificate is not None:
         certificate_from = _shown_config(project)

@@ -21,11 +21,13 @@ import click
 
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
-from reconciler.cli.options import lock_timeout_option
-from reconciler.errors import SettingsError, StateError, printable
+from reconciler.cli.options import lock_timeout_option, output_format_option
+from reconciler.errors import OperationError, SettingsError, StateError, printable
 from reconciler.models.state import StateDoc
 from reconciler.render.status import (
+    RESOURCE_LIST_HEADER,
     STATE_LIST_HEADER,
+    resource_list_rows,
     state_list_json,
     state_list_rows,
     table,
@@ -116,17 +118,17 @@ def where_cmd(ctx: click.Context, require_database: bool) -> None:
 
 
 @state_group.command("list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(("text", "json")),
-    default="text",
-    show_default=True,
-    help="text: a table with a header; json: one document (docs/status-format.md).",
+@output_format_option(
+    ("text", "json"),
+    "text: a table with a header; json: one document (docs/status-format.md).",
 )
 @click.pass_context
 def list_cmd(ctx: click.Context, fmt: str) -> None:
     """Print one row per recorded agent: name, agent id, generation, channel, start time.
+
+    Resources of other kinds follow in a second table: address (KIND/NAME, what state mv and
+    state rm take), id, creation time, and a note (protected, an interrupted update, or an
+    interrupted create that has no id yet).
 
     Reads the state only (no engine): `reconciler status` adds what the engine reports now.
 
@@ -145,12 +147,20 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
         return
     doc = store.load()
     records = [record for _, record in sorted(doc.agents.items())]
+    resources = [record for _, record in sorted(doc.resources.items())]
+    creating = [entry for _, entry in sorted(doc.creating.items())]
     if fmt == "json":
-        click.echo(json.dumps(state_list_json(records, len(doc.journal)), indent=2))
-    elif records:
-        click.echo(table(STATE_LIST_HEADER, state_list_rows(records)))
+        listed = state_list_json(records, len(doc.journal), resources, creating)
+        click.echo(json.dumps(listed, indent=2))
     else:
-        click.echo("No agents recorded.", err=True)
+        if records:
+            click.echo(table(STATE_LIST_HEADER, state_list_rows(records)))
+        if resources or creating:
+            if records:
+                click.echo()
+            click.echo(table(RESOURCE_LIST_HEADER, resource_list_rows(resources, creating)))
+        if not (records or resources or creating):
+            click.echo("No agents recorded.", err=True)
     if doc.journal and fmt == "text":
         n = len(doc.journal)
         click.echo(
@@ -301,62 +311,123 @@ def _check_push(doc: StateDoc, current: StateDoc, where: str) -> None:
 @lock_timeout_option
 @click.pass_context
 def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: float) -> None:
-    """Move the record of agent OLD to the name NEW; the agent keeps running and its id.
+    """Move the record of OLD to NEW; the agent or resource keeps running, with its id.
 
-    For a rename without a restart: rename the manifest to NEW, then run this. Refused when the
-    next plan would stop the agent (no manifest declares NEW) or start a second one (a manifest
-    still declares OLD), unless --force.
+    OLD and NEW are agent names, or addresses KIND/NAME of the same kind for a resource of
+    another kind (SavedAgent/support, the form --target takes; Agent/NAME is the agent NAME).
+    For a rename without a restart or a new create: rename it in its manifest, then run this.
+    Refused when the next plan would stop or delete it (no manifest declares NEW) or start or
+    create a second one (a manifest still declares OLD), or the engine knows the resource by
+    its name, unless --force. Always refused: an unknown OLD, a NEW that state records, a move
+    to another kind, and an interrupted engine call or create of a previous run (apply settles
+    it first); an interrupted update of a resource moves with its record. Records that
+    reference OLD are changed to reference NEW.
 
     \b
-    Example:
+    Examples:
       git mv agents.d/support.yaml agents.d/support-en.yaml  # and set name: support-en
       reconciler state mv support support-en
+      reconciler state mv SavedAgent/support SavedAgent/helpdesk
 
-    Exit codes: 0 moved, 1 refused (nothing changed), 3 state lock held.
+    Exit codes: 0 moved, 1 refused or unknown (nothing changed), 3 state lock held.
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
-    from reconciler.project.operations import move_agent
+    from reconciler.project.operations import (
+        agent_name,
+        edit_target,
+        move_agent,
+        move_resource_record,
+    )
 
-    outcome = move_agent(
-        project_from_context(ctx), old, new, force=force, lock_timeout=lock_timeout
-    )
-    click.echo(
-        f"Moved {old} to {new} (agent {outcome.record.agent_id} keeps running); "
-        f"state serial {outcome.serial}."
-    )
-    for warning in outcome.warnings:
+    project = project_from_context(ctx)
+    if edit_target(old) is not None:
+        moved = move_resource_record(project, old, new, force=force, lock_timeout=lock_timeout)
+        click.echo(
+            f"Moved {old} to {new} ({printable(moved.record.id)} stays on the engine); "
+            f"state serial {moved.serial}."
+        )
+        warnings = moved.warnings
+    else:
+        old_name = agent_name(old)
+        new_name = _agent_destination(old_name, new)
+        outcome = move_agent(project, old_name, new_name, force=force, lock_timeout=lock_timeout)
+        click.echo(
+            f"Moved {old_name} to {new_name} (agent {outcome.record.agent_id} keeps running); "
+            f"state serial {outcome.serial}."
+        )
+        warnings = outcome.warnings
+    for warning in warnings:
         note(f"Warning: {warning}")
+
+
+def _agent_destination(old: str, new: str) -> str:
+    """The agent name an agent moves to: ``new``, or ``NAME`` for ``Agent/NAME``; a resource's
+    address is refused (a move keeps the kind)."""
+    from reconciler.project.operations import agent_name, edit_target
+
+    if edit_target(new) is not None:
+        raise OperationError(
+            f"cannot move {printable(old)} to {printable(new)}: a move keeps the kind (an Agent "
+            "record cannot describe another kind)"
+        )
+    return agent_name(new)
 
 
 @state_group.command("rm")
 @click.argument("name")
-@click.option("--force", is_flag=True, help="Remove even though a manifest still declares NAME.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove even though a manifest still declares NAME or recorded resources reference it.",
+)
 @lock_timeout_option
 @click.pass_context
 def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> None:
-    """Stop managing agent NAME: drop its record; the agent keeps running on the engine.
+    """Stop managing NAME: drop its record; the agent or resource stays on the engine.
 
-    Refused while a manifest still declares NAME (the next plan would start a second agent
-    beside the one left running), unless --force. Delete the manifest first.
+    NAME is an agent name, or an address KIND/NAME for a resource of another kind
+    (SavedAgent/support, the form --target takes; Agent/NAME is the agent NAME). Refused while
+    a manifest still declares it (the next plan would start or create a second one beside the
+    one left), while recorded resources reference it (they are named), or while an update of
+    it was interrupted and is unsettled, unless --force (which drops that update's entry too).
+    Always refused: an unknown NAME, and an interrupted engine call or create of a previous
+    run (apply settles it first).
 
     \b
-    Example:
+    Examples:
       git rm agents.d/legacy-bot.yaml
       reconciler state rm legacy-bot
+      reconciler state rm PhoneNumber/old-line
 
-    Exit codes: 0 removed, 1 refused (nothing changed), 3 state lock held.
+    Exit codes: 0 removed, 1 refused or unknown (nothing changed), 3 state lock held.
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
-    from reconciler.project.operations import forget_agent
-
-    outcome = forget_agent(project_from_context(ctx), name, force=force, lock_timeout=lock_timeout)
-    click.echo(
-        f"Removed {name} from state; agent {outcome.record.agent_id} keeps running in channel "
-        f"{outcome.record.channel}, no longer managed; state serial {outcome.serial}."
+    from reconciler.project.operations import (
+        agent_name,
+        edit_target,
+        forget_agent,
+        forget_resource,
     )
-    for warning in outcome.warnings:
+
+    project = project_from_context(ctx)
+    if edit_target(name) is not None:
+        dropped = forget_resource(project, name, force=force, lock_timeout=lock_timeout)
+        click.echo(
+            f"Removed {name} from state; {printable(dropped.record.id)} stays on the engine, no "
+            f"longer managed; state serial {dropped.serial}."
+        )
+        warnings = dropped.warnings
+    else:
+        agent = agent_name(name)
+        outcome = forget_agent(project, agent, force=force, lock_timeout=lock_timeout)
+        click.echo(
+            f"Removed {agent} from state; agent {outcome.record.agent_id} keeps running in "
+            f"channel {outcome.record.channel}, no longer managed; state serial {outcome.serial}."
+        )
+        warnings = outcome.warnings
+    for warning in warnings:
         note(f"Warning: {warning}")
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 import click
 
 from reconciler.cli.context import project_from_context
+from reconciler.cli.options import output_format_option
 from reconciler.cli.output import retry_reporter
 from reconciler.cli.runner import run_async
 from reconciler.engine import RetryEvent
@@ -31,13 +32,9 @@ CLEAR_SCREEN = "\033[H\033[2J"
 
 
 @click.command("status")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text: a table; json: one document (one per refresh with --watch, a line each).",
+@output_format_option(
+    FORMATS,
+    "text: a table; json: one document (one per refresh with --watch, a line each).",
 )
 @click.option("--watch", "-w", "watch", is_flag=True, help="Refresh until interrupted.")
 @click.option(

@@ -18,6 +18,7 @@ import click
 
 from reconciler.cli.common import desired_agents, project_settings
 from reconciler.cli.context import chosen_environment, project_dir
+from reconciler.cli.options import output_format_option
 from reconciler.cli.output import note
 from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, Problem, ValidationError, printable
 from reconciler.manifests import manifest_schema
@@ -32,13 +33,9 @@ VALIDATE_FORMATS = ("text", "json", "github")
 
 
 @click.command("validate")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(VALIDATE_FORMATS),
-    default="text",
-    show_default=True,
-    help="text: a line per problem on stderr; json: one document on stdout "
+@output_format_option(
+    VALIDATE_FORMATS,
+    "text: a line per problem on stderr; json: one document on stdout "
     "(docs/validate-format.md); github: ::error annotations for GitHub Actions.",
 )
 @click.pass_context

@@ -6,25 +6,15 @@ official SDK's token builders (``agora_agent``).
 
 from reconciler.engine.adopt import NameSearch, find_by_name, find_conflicting
 from reconciler.engine.auth import AuthProvider, BasicAuth, TokenAuth, auth_from_settings
-from reconciler.engine.client import (
-    ALL_STATES,
-    USER_AGENT,
-    AgentIdentity,
-    EngineClient,
-    JoinResult,
-)
+from reconciler.engine.client import ALL_STATES, AgentIdentity, EngineClient, JoinResult
 from reconciler.engine.endpoints import (
     SANDBOX_BASE_URL,
     region_base_urls,
     resolve_endpoints,
 )
-from reconciler.engine.factory import build_client
-from reconciler.engine.platform.client import (
-    KeyWrite,
-    PlatformClient,
-    Versioned,
-    build_platform_client,
-)
+from reconciler.engine.factory import ClientOptions, build_client, build_platform_client
+from reconciler.engine.layered import USER_AGENT
+from reconciler.engine.platform.client import KeyWrite, PlatformClient, Versioned
 from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, refresh
 from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status, parse_retry_after
 from reconciler.engine.tokens import MAX_TOKEN_TTL_S, mint_agent_token, mint_rest_token
@@ -39,6 +29,7 @@ __all__ = [
     "AgentIdentity",
     "AuthProvider",
     "BasicAuth",
+    "ClientOptions",
     "EngineClient",
     "JoinResult",
     "KeyWrite",

@@ -1,14 +1,8 @@
 """The async REST client of the engine (docs/engine-api.md): the engine's operations.
 
-:class:`EngineClient` is an :class:`httpx.AsyncClient` layered as httpx layers its own
-concerns, and the operations on top:
-
-* :class:`~reconciler.engine.auth.EngineAuth`, the auth flow, sets the ``Authorization``
-  header (and remembers its credential for scrubbing);
-* :class:`~reconciler.engine.transport.RetryTransport` makes the attempts: retries with
-  backoff, endpoint fail-over, timeouts, the in-flight limit, retry events and metrics;
-* :class:`~reconciler.engine.pools.PooledTransport` (or the caller's transport, e.g. the
-  in-process sandbox) talks to the network.
+:class:`EngineClient` is the engine's operations on the HTTP layers of
+:class:`~reconciler.engine.layered.LayeredClient` (the auth flow, the retry transport, the
+pooled network transport).
 
 Failures become exceptions in one place, :mod:`reconciler.engine.errors_map`: non-2xx answers
 through its table (:class:`~reconciler.errors.EngineError` and subclasses with ``status``,
@@ -23,26 +17,13 @@ engine-supplied text is scrubbed of every secret known to the client before it i
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
-from importlib import metadata
-from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from reconciler.engine.auth import AuthProvider, EngineAuth
-from reconciler.engine.call import Call
-from reconciler.engine.endpoints import Endpoints
-from reconciler.engine.errors_map import error_for_status
-from reconciler.engine.pools import PooledTransport, needs_tls
-from reconciler.engine.retry import RetryPolicy
-from reconciler.engine.scrubbing import Scrubber
-from reconciler.engine.transport import ResponseHook, RetryTransport
+from reconciler.engine.layered import LayeredClient, path_segment
 from reconciler.engine.wire import (
     GetBody,
     ListBody,
@@ -60,17 +41,6 @@ ALL_STATES: tuple[int, ...] = tuple(sorted(STATUS_CODES.values()))
 """Every status code (0..6), sent explicitly because the engine's default filter is unknown."""
 MAX_LIST_PAGES = 10_000
 """Guard against an engine whose cursors never end."""
-
-
-def _user_agent() -> str:
-    try:
-        version = metadata.version("reconciler")
-    except metadata.PackageNotFoundError:
-        version = "0"
-    return f"reconciler/{version}"
-
-
-USER_AGENT = _user_agent()
 
 
 @dataclass(frozen=True)
@@ -91,86 +61,13 @@ class AgentIdentity:
     channel: str
 
 
-class EngineClient:
+class EngineClient(LayeredClient):
     """Async client of the engine's v2 REST API for one App ID; use as ``async with``.
 
-    ``base_urls`` are tried in order, moving to the next on a connection failure (and staying
-    there for later calls). ``transport`` replaces the network (the in-process sandbox's ASGI
-    transport, or a mock in tests). ``timeout`` bounds each attempt as a whole. At most
-    ``max_connections`` requests are in flight at once; give at least the apply parallelism.
-    ``sleep`` and ``clock`` (monotonic seconds) drive :meth:`wait_stopped`'s polling.
-    ``on_response`` hears of every attempt: the operation (``join``, ``list``, ...) and the HTTP
-    status, 0 when no answer came (for metrics; it must not raise).
+    Its layers, fail-over, limits and hooks are :class:`~reconciler.engine.layered.LayeredClient`'s
+    (``on_response`` hears ``join``, ``list``, ...); ``sleep`` and ``clock`` drive
+    :meth:`wait_stopped`'s polling.
     """
-
-    def __init__(
-        self,
-        app_id: str,
-        base_urls: Sequence[str],
-        auth: AuthProvider,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        max_connections: int = 10,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        on_response: ResponseHook | None = None,
-    ) -> None:
-        if not base_urls:
-            raise ValueError("EngineClient needs at least one base URL")
-        if not app_id:
-            raise ValueError("EngineClient needs an app_id")
-        if max_connections < 1 or timeout <= 0:
-            raise ValueError("max_connections must be >= 1 and timeout > 0")
-        self.app_id = app_id
-        self._endpoints = Endpoints(base_urls)
-        self._sleep = sleep
-        self._clock = clock
-        self._secrets = Scrubber()
-        if transport is not None:
-            network = transport
-        else:
-            network = PooledTransport(max_connections, tls=needs_tls(base_urls))
-        self._http = httpx.AsyncClient(
-            auth=EngineAuth(auth, self._secrets.remember),
-            transport=RetryTransport(
-                network,
-                self._endpoints,
-                retry if retry is not None else RetryPolicy(),
-                timeout=timeout,
-                max_in_flight=max_connections,
-                on_response=on_response,
-            ),
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            follow_redirects=False,
-        )
-
-    async def __aenter__(self) -> EngineClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client (and the transport)."""
-        await self._http.aclose()
-
-    def add_secrets(self, values: Iterable[str]) -> None:
-        """Also scrub these values from engine text (secrets the project knows, e.g. vendor keys
-        sent at join that an error about a later call could quote)."""
-        self._secrets.add(values)
-
-    @property
-    def endpoint(self) -> str:
-        """The base URL the next request goes to."""
-        return self._endpoints.current
 
     # ----------------------------------------------------------------------------- operations
 
@@ -203,7 +100,7 @@ class EngineClient:
     async def leave(self, agent_id: str) -> bool:
         """Stop an agent; True if the engine accepted, False if it was already gone (404)."""
         what = f"leave of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}/leave"
+        path = f"agents/{path_segment(agent_id)}/leave"
         response = await self._send("leave", "POST", path, what=what, not_found_ok=True)
         return response.status_code != 404
 
@@ -211,7 +108,7 @@ class EngineClient:
         """Change an agent in place (token, llm.system_messages, llm.params, mllm.params)."""
         body: dict[str, Any] = {"properties": dict(properties)}
         what = f"update of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}/update"
+        path = f"agents/{path_segment(agent_id)}/update"
         response = await self._send("update", "POST", path, what=what, body=body)
         if response.content.strip():
             parse_body(response, StatusBody, "update")
@@ -219,7 +116,7 @@ class EngineClient:
     async def get(self, agent_id: str) -> LiveAgent:
         """One agent's status; ``LiveAgent(status="MISSING")`` when the engine does not know it."""
         what = f"get of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}"
+        path = f"agents/{path_segment(agent_id)}"
         response = await self._send("get", "GET", path, what=what, not_found_ok=True)
         if response.status_code == 404:
             return LiveAgent(agent_id=agent_id, status="MISSING")
@@ -246,7 +143,7 @@ class EngineClient:
         unknown agent (404) or any other failure raises like every call of this client.
         """
         what = f"turns of agent {agent_id}"
-        path = f"agents/{_seg(agent_id)}/turns"
+        path = f"agents/{path_segment(agent_id)}/turns"
         params = {"page_index": "1", "page_size": "1"}
         response = await self._send("turns", "GET", path, what=what, params=params)
         parsed = parse_body(response, TurnsBody, "turns")
@@ -330,40 +227,6 @@ class EngineClient:
                 )
             await self._sleep(min(poll_interval, remaining))
 
-    # ------------------------------------------------------------------------------ sending
-
-    async def _send(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
-        not_found_ok: bool = False,
-    ) -> httpx.Response:
-        """Send one operation (the transport retries it) and give its 2xx answer.
-
-        Any other answer raises the exception :mod:`~reconciler.engine.errors_map` gives it,
-        except, with ``not_found_ok``, a 404 that means "no such agent", which is returned.
-        """
-        call = Call(
-            operation,
-            what,
-            f"v2/projects/{_seg(self.app_id)}/{path}",
-            scrub=partial(self._secrets.scrub, body=body),
-        )
-        url = f"{self._endpoints.current}/{call.path}"
-        request = self._http.build_request(method, url, json=body, params=params)
-        response = await self._http.send(call.attach(request))
-        if 200 <= response.status_code < 300:
-            return response
-        if not_found_ok and response.status_code == 404 and is_not_found(response):
-            return response
-        raise error_for_status(response, call)
-
-
-def _seg(value: str) -> str:
-    """One URL path segment, percent-encoded."""
-    return quote(value, safe="")
+    def _no_such_resource(self, response: httpx.Response) -> bool:
+        """A 404 that means "no such agent" (an answer to get and leave)."""
+        return is_not_found(response)

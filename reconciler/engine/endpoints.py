@@ -75,42 +75,52 @@ def region_base_urls(region: str) -> list[str]:
 
 
 def normalize_base_url(url: str) -> str:
-    """Check an ``https://`` (or loopback ``http://``) engine URL and give its API base URL.
+    """Check an ``https://`` (or loopback ``http://``) engine URL and give its API base URL
+    (see :func:`service_base_url`)."""
+    return service_base_url(
+        url,
+        "engine",
+        "engine must be 'sandbox', a region name (us, eu, ap, cn) or an https:// URL",
+        (GLOBAL_API_PATH, CN_API_PATH),
+    )
 
-    The API path is appended unless the URL already ends in it; a trailing slash is dropped.
-    Userinfo, query strings and fragments are refused (a password in a URL would leak into
-    logs), and error messages never echo the URL's userinfo.
+
+def service_base_url(url: str, service: str, expected: str, api_paths: Sequence[str]) -> str:
+    """Check an ``https://`` (or loopback ``http://``) URL of ``service`` (``engine``,
+    ``platform``) and give its API base URL.
+
+    The first of ``api_paths`` is appended unless the URL already ends in one of them; a
+    trailing slash is dropped. Userinfo, query strings and fragments are refused (a password in
+    a URL would leak into logs), and error messages never echo the URL's userinfo. ``expected``
+    says what the setting may be, for a URL of another scheme.
     """
     text = url.strip()
     try:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
-        raise SettingsError(f"engine URL is not a valid URL: {exc}") from None
+        raise SettingsError(f"{service} URL is not a valid URL: {exc}") from None
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
     if scheme not in ("http", "https"):
-        raise SettingsError(
-            "engine must be 'sandbox', a region name (us, eu, ap, cn) or an https:// URL; "
-            f"got a URL with scheme {scheme!r}"
-        )
+        raise SettingsError(f"{expected}; got a URL with scheme {scheme!r}")
     if parts.username is not None or parts.password is not None:
         raise SettingsError(
-            "engine URL must not contain credentials; use auth: basic with "
+            f"{service} URL must not contain credentials; use auth: basic with "
             "AGORA_CUSTOMER_ID / AGORA_CUSTOMER_SECRET"
         )
     if not host:
-        raise SettingsError("engine URL has no host")
+        raise SettingsError(f"{service} URL has no host")
     if parts.query or parts.fragment:
-        raise SettingsError(f"engine URL must not have a query or fragment: {host}")
+        raise SettingsError(f"{service} URL must not have a query or fragment: {host}")
     if scheme == "http" and not is_loopback_host(host):
         raise SettingsError(
-            f"engine URL http://{host} is not on this machine: plain http is allowed only on "
+            f"{service} URL http://{host} is not on this machine: plain http is allowed only on "
             f"loopback ({LOOPBACK_EXAMPLES}); use https://"
         )
     path = parts.path.rstrip("/")
-    if not (path.endswith(GLOBAL_API_PATH) or path.endswith(CN_API_PATH)):
-        path += GLOBAL_API_PATH
+    if not path.endswith(tuple(api_paths)):
+        path += api_paths[0]
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"

@@ -35,13 +35,6 @@ from dataclasses import dataclass
 import httpx
 
 from reconciler.engine.call import Call
-from reconciler.engine.platform.errors import (
-    AlreadyExistsError,
-    IdempotencyConflictError,
-    OutcomeUnknownError,
-    PreconditionFailedError,
-    ResourceInUseError,
-)
 from reconciler.engine.platform.rules import (
     EXISTS_REASONS,
     IDEMPOTENCY_CONFLICT,
@@ -50,10 +43,15 @@ from reconciler.engine.platform.rules import (
 )
 from reconciler.engine.wire import conflict_holder, error_fields, host_of
 from reconciler.errors import (
+    AlreadyExistsError,
     DeadlineExceededError,
     EngineError,
     EngineUnavailableError,
+    IdempotencyConflictError,
     NameConflictError,
+    OutcomeUnknownError,
+    PreconditionFailedError,
+    ResourceInUseError,
 )
 from reconciler.models.deadline import Deadline
 

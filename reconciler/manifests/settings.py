@@ -98,34 +98,34 @@ def engine_problem(engine: str) -> str | None:
     """Why ``engine`` is not a usable engine, or ``None``."""
     if engine == SANDBOX or engine in REGIONS:
         return None
-    parts = urlsplit(engine)
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname:
-        if is_loopback_host(parts.hostname):
-            return None
-        return (
-            "engine: plain http:// is allowed only on the loopback interface "
-            f"({LOOPBACK_EXAMPLES}); use https://"
-        )
-    return "engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
+    return _url_problem(
+        "engine", engine, "engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
+    )
 
 
 def platform_problem(platform: str) -> str | None:
     """Why ``platform`` is not a usable Platform location, or ``None``."""
     if platform in (SANDBOX, PREVIEW):
         return None
-    parts = urlsplit(platform)
+    return _url_problem(
+        "platform", platform, "platform must be sandbox, preview or an https:// URL"
+    )
+
+
+def _url_problem(key: str, url: str, otherwise: str) -> str | None:
+    """Why ``url`` (the value of ``key``) is not a usable service URL: https://, or http:// on
+    the loopback interface only; ``otherwise`` when it is no such URL at all."""
+    parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return None
     if parts.scheme == "http" and parts.hostname:
         if is_loopback_host(parts.hostname):
             return None
         return (
-            "platform: plain http:// is allowed only on the loopback interface "
+            f"{key}: plain http:// is allowed only on the loopback interface "
             f"({LOOPBACK_EXAMPLES}); use https://"
         )
-    return "platform must be sandbox, preview or an https:// URL"
+    return otherwise
 
 
 def environ_for(variables: Mapping[str, str], environ: Mapping[str, str]) -> Mapping[str, str]:
@@ -369,20 +369,16 @@ def _read(
 def _environment(
     values: dict[str, Any], environ: Mapping[str, str], problems: list[Problem]
 ) -> None:
-    override = environ.get(ENV_ENGINE, "")
-    if override:
-        reason = engine_problem(override)
+    for key, variable, problem in (
+        ("engine", ENV_ENGINE, engine_problem),
+        ("platform", ENV_PLATFORM, platform_problem),
+    ):
+        override = environ.get(variable, "")
+        reason = problem(override) if override else None
         if reason is not None:
-            problems.append(Problem(Location(ENV_ENGINE), reason))
-        else:
-            values["engine"] = override
-    platform = environ.get(ENV_PLATFORM, "")
-    if platform:
-        reason = platform_problem(platform)
-        if reason is not None:
-            problems.append(Problem(Location(ENV_PLATFORM), reason))
-        else:
-            values["platform"] = platform
+            problems.append(Problem(Location(variable), reason))
+        elif override:
+            values[key] = override
     engine = values.get("engine", SANDBOX)
     # The sandbox's own credentials stand in only when nothing else is called: a real Platform
     # (or engine) must get the credentials from the environment, never ``sandbox``.

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from reconciler.engine import EngineClient, RetryEvent, RetryPolicy, build_client
+from reconciler.engine import ClientOptions, EngineClient, RetryEvent, RetryPolicy, build_client
 from reconciler.models import Settings
 
 
@@ -64,13 +64,8 @@ async def engine_client(
         transport, close = sandbox_transport(settings)
     retry = RetryPolicy(settings.max_attempts, on_retry=on_retry)
     try:
-        client = build_client(
-            settings,
-            transport=transport,
-            retry=retry,
-            max_connections=parallelism,
-            on_response=on_response,
-        )
+        options = ClientOptions(transport, None, retry, parallelism, on_response)
+        client = build_client(settings, options)
         client.add_secrets(secrets)
         if transport is None:  # the in-process sandbox's default credentials are no secret
             client.add_secrets(settings.credentials())

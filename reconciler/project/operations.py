@@ -6,22 +6,36 @@
 * :func:`import_agent`, :func:`move_agent`, :func:`forget_agent` and
   :func:`unprotect_agent` hold the state lock, check
   everything first and then write the state exactly once. None of them starts or stops an agent.
+* :func:`move_resource` and :func:`forget_resource` do the same for a resource of another kind,
+  named by its address ``KIND/NAME`` (:mod:`reconciler.state.resource_edits`); none of them
+  creates, changes or deletes anything on the engine. :func:`edit_target` tells an agent's name
+  from a resource's address (``Agent/NAME`` names the agent ``NAME``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler.drift import build_drift, managed_channels
-from reconciler.errors import OperationError, printable
+from reconciler.errors import OperationError, PlanError, printable
 from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
 from reconciler.models.liveness import unmanaged_agents
+from reconciler.models.resources import ResourceRecord
 from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 from reconciler.state.edits import drop_record, move_record, unprotect_record
+from reconciler.state.resource_edits import (
+    AGENT_KIND,
+    drop_resource,
+    move_resource,
+    recorded_resource,
+    referrers,
+    split_address,
+)
 from reconciler.status import StatusReport, build_status
 
 if TYPE_CHECKING:
@@ -36,6 +50,30 @@ class EditOutcome:
     serial: int
     """The state's serial after the write."""
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ResourceEditOutcome:
+    """What a state edit of a resource did: its record (as written, or as dropped)."""
+
+    record: ResourceRecord
+    serial: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def edit_target(text: str) -> str | None:
+    """The address ``text`` names a resource by (``KIND/NAME``), or None for an agent's name
+    (a bare ``NAME``, or ``Agent/NAME``: see :func:`agent_name`)."""
+    parts = split_address(text)
+    if parts is None or parts[0] == AGENT_KIND:
+        return None
+    return text
+
+
+def agent_name(text: str) -> str:
+    """The agent name ``text`` names: ``NAME`` for ``Agent/NAME``, else ``text`` itself."""
+    parts = split_address(text)
+    return parts[1] if parts is not None and parts[0] == AGENT_KIND else text
 
 
 async def check_drift(
@@ -212,4 +250,106 @@ def _move_risks(desired: DesiredSet, old: str, new: str) -> list[str]:
             f"{printable(desired.agents[old].path)} still declares {old}, so the next plan "
             "starts a second agent for it"
         )
+    return risks
+
+
+def move_resource_record(
+    project: Project, old: str, new: str, *, force: bool = False, lock_timeout: float = 0.0
+) -> ResourceEditOutcome:
+    """Move the record of the resource ``old`` to the address ``new`` (same kind); the resource
+    keeps its id on the engine. Refused (nothing written) when the next plan would act on it,
+    unless ``force``."""
+    desired = project.load_desired()
+    with project.lock("state mv", lock_timeout):
+        state = project.store.load()
+        doc, record, rewritten = move_resource(state, old, new)
+        _check_resource_name(project, record.kind, new)
+        risks = _resource_move_risks(desired, state.resources[old], old, new)
+        if risks and not force:
+            raise OperationError(
+                f"refusing to move {old} to {new}: {'; '.join(risks)} (--force moves it anyway)"
+            )
+        written = project.store.write(doc)
+    notes = list(risks)
+    if rewritten:
+        notes.append(
+            f"the recorded references of {', '.join(rewritten)} to {old} now name {new}; "
+            f"their manifests must reference {new} too"
+        )
+    if record.updating is not None:
+        notes.append(
+            f"the interrupted update of {old} moved with its record to {new}; the next plan "
+            "or apply settles it"
+        )
+    return ResourceEditOutcome(record=record, serial=written.serial, warnings=notes)
+
+
+def forget_resource(
+    project: Project, target: str, *, force: bool = False, lock_timeout: float = 0.0
+) -> ResourceEditOutcome:
+    """Drop the record of the resource ``target``; it stays on the engine, no longer managed.
+    Refused (nothing written) while a manifest declares it, recorded resources reference it, or
+    an update of it is unsettled, unless ``force``."""
+    desired = project.load_desired()
+    with project.lock("state rm", lock_timeout):
+        state = project.store.load()
+        recorded_resource(state, target, "remove")  # refuses an unknown address first
+        risks: list[str] = []
+        declared = desired.resources.get(target)
+        if declared is not None:
+            risks.append(
+                f"{printable(declared.path)} still declares {target}, so the next plan creates "
+                "a second one while this one stays"
+            )
+        using = referrers(state, target)
+        if using:
+            risks.append(
+                f"{', '.join(using)} reference{'s' if len(using) == 1 else ''} it, and the "
+                "next plan would no longer know what they use"
+            )
+        if risks and not force:
+            raise OperationError(
+                f"refusing to remove {target} from state: {'; '.join(risks)}; delete the "
+                "manifests first, or pass --force"
+            )
+        doc, record = drop_resource(state, target, drop_update=force)
+        written = project.store.write(doc)
+    if record.updating is not None:
+        risks.append(
+            f"the interrupted update of {target} was dropped with its record; what the engine "
+            "holds for it is unknown"
+        )
+    return ResourceEditOutcome(record=record, serial=written.serial, warnings=risks)
+
+
+def _check_resource_name(project: Project, kind: str, new: str) -> None:
+    """Refuse a name the kind's manifests cannot declare (the record could never be matched)."""
+    name = new.split("/", 1)[1]
+    try:
+        model = project.kinds.rules(kind).manifest_model
+    except PlanError:
+        return  # a kind this project does not register: the address form is all there is
+    info = model.model_fields.get("name")
+    patterns = [getattr(m, "pattern", None) for m in (info.metadata if info else [])]
+    for pattern in (p for p in patterns if isinstance(p, str)):
+        if re.match(pattern, name) is None:
+            raise OperationError(
+                f"cannot move to {printable(new)}: {printable(name)} is not a {kind} name "
+                f"(it must match {pattern})"
+            )
+
+
+def _resource_move_risks(
+    desired: DesiredSet, record: ResourceRecord, old: str, new: str
+) -> list[str]:
+    risks: list[str] = []
+    if new not in desired.resources:
+        risks.append(f"no manifest declares {new}, so the next plan deletes it")
+    if old in desired.resources:
+        risks.append(
+            f"{printable(desired.resources[old].path)} still declares {old}, so the next plan "
+            "creates a second one"
+        )
+    if record.id == record.name:
+        risks.append(f"the engine knows it by its name ({record.id}), which a move does not change")
     return risks

@@ -53,7 +53,7 @@ class PlatformSession:
             yield self._client
             return
         from reconciler.engine import RetryPolicy
-        from reconciler.engine.platform.client import build_platform_client
+        from reconciler.engine.factory import ClientOptions, build_platform_client
         from reconciler.project.connect import sandbox_transport
 
         transport = None
@@ -67,13 +67,9 @@ class PlatformSession:
                 on_response(operation, status)
 
         try:
-            client = build_platform_client(
-                self.settings,
-                transport=transport,
-                retry=RetryPolicy(self.settings.max_attempts, on_retry=on_retry),
-                max_connections=parallelism,
-                on_response=heard,
-            )
+            retry = RetryPolicy(self.settings.max_attempts, on_retry=on_retry)
+            options = ClientOptions(transport, None, retry, parallelism, heard)
+            client = build_platform_client(self.settings, options)
             client.add_secrets(secrets)
             async with client:
                 self._client = client

@@ -311,6 +311,14 @@ class Project:
                 "that a saved plan cannot settle; run `reconciler apply` without a plan file "
                 "to settle them, then plan again"
             )
+        creating = sorted(state.creating)
+        if creating:
+            raise StalePlanError(
+                f"state holds {len(creating)} interrupted create(s) ({', '.join(creating)}): the "
+                "saved plan was reviewed without knowing whether they landed, and cannot settle "
+                "them; run `reconciler apply` without a plan file to settle them, then run "
+                "`reconciler plan` again"
+            )
         check_actions(plan, state, saved.path)
         views = check_same_manifests(plan, state, desired)
         return desired, state, views

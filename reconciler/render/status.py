@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.errors import printable
 from reconciler.models import AgentRecord
+from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.status import StatusReport, StatusRow
 
 STATUS_FORMAT_VERSION = "1.0"
@@ -22,6 +23,8 @@ STATUS_FORMAT_VERSION = "1.0"
 
 STATUS_HEADER = ("NAME", "KIND", "ID", "CHANNEL", "STATUS", "UPTIME", "TOKEN", "REASON")
 STATE_LIST_HEADER = ("NAME", "ID", "GENERATION", "CHANNEL", "STARTED")
+RESOURCE_LIST_HEADER = ("ADDRESS", "ID", "CREATED", "NOTE")
+"""``state list``'s second table: the resources of other kinds (shown only when there are)."""
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -121,9 +124,40 @@ def state_list_rows(records: Sequence[AgentRecord]) -> list[tuple[str, ...]]:
     ]
 
 
-def state_list_json(records: Sequence[AgentRecord], journal_entries: int) -> dict[str, Any]:
-    """``state list --format json``."""
-    return {
+def resource_list_rows(
+    records: Sequence[ResourceRecord], creating: Sequence[PendingCreate]
+) -> list[tuple[str, ...]]:
+    """The cells of ``state list``'s resource table: one row a record, then one row an
+    interrupted create (not settled: no id yet)."""
+    rows: list[tuple[str, ...]] = [
+        (
+            printable(r.address),
+            printable(r.id),
+            stamp(r.created_at) or "-",
+            _resource_note(r),
+        )
+        for r in records
+    ]
+    rows.extend((printable(c.address), "-", "-", "create interrupted") for c in creating)
+    return rows
+
+
+def _resource_note(record: ResourceRecord) -> str:
+    notes = ["protected"] if record.protect else []
+    if record.updating is not None:
+        notes.append("update interrupted")
+    return ", ".join(notes) or "-"
+
+
+def state_list_json(
+    records: Sequence[AgentRecord],
+    journal_entries: int,
+    resources: Sequence[ResourceRecord] = (),
+    creating: Sequence[PendingCreate] = (),
+) -> dict[str, Any]:
+    """``state list --format json``: agents first, then the resources of other kinds (each with
+    its ``address``), then the addresses whose create was interrupted (``creating``)."""
+    listed: dict[str, Any] = {
         "format_version": STATUS_FORMAT_VERSION,
         "resources": [
             {
@@ -140,6 +174,22 @@ def state_list_json(records: Sequence[AgentRecord], journal_entries: int) -> dic
         ],
         "journal_entries": journal_entries,
     }
+    listed["resources"].extend(
+        {
+            "name": r.name,
+            "kind": r.kind,
+            "address": r.address,
+            "id": r.id,
+            "created_at": stamp(r.created_at),
+            "references": list(r.references),
+            "protect": r.protect,
+            "update_interrupted": r.updating is not None,
+        }
+        for r in resources
+    )
+    if creating:
+        listed["creating"] = [c.address for c in creating]
+    return listed
 
 
 def stamp(when: float | None) -> str | None:

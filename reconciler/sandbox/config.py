@@ -38,7 +38,42 @@ NAME_SCOPES = ("app", "channel")
 
 
 @dataclass(frozen=True)
-class SandboxConfig:
+class FaultRates:
+    """The random-fault settings: what a sandbox starts with (part of :class:`SandboxConfig`)
+    and what ``/_sandbox/faults`` changes while it runs (the fault injector's, ``faults.py``).
+    Each is checked by :func:`check_fault_setting`."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 503
+    rate_limit: float = 0.0
+    retry_after_s: int = 1
+    drop_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in FAULT_SETTINGS:
+            check_fault_setting(name, getattr(self, name))
+
+
+FAULT_SETTINGS = tuple(f.name for f in dataclasses.fields(FaultRates))
+"""The names of the random-fault settings, in order."""
+
+
+def check_fault_setting(key: str, value: Any) -> None:
+    """Raise ValueError unless ``value`` is a valid value of the random-fault setting ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{key} must be a number >= 0")
+    if key in ("error_rate", "rate_limit", "drop_rate") and value > 1:
+        raise ValueError(f"{key} must be between 0 and 1")
+    if key == "error_status" and value not in ERROR_REASONS:
+        raise ValueError(f"error_status must be one of {sorted(ERROR_REASONS)}")
+    if key == "retry_after_s" and not isinstance(value, int):
+        raise ValueError("retry_after_s must be an integer")
+
+
+@dataclass(frozen=True)
+class SandboxConfig(FaultRates):
     """Start-up configuration of one sandbox engine.
 
     Attributes:
@@ -88,13 +123,6 @@ class SandboxConfig:
     presence: str = "empty"
     idle_before_join: bool = True
     name_scope: str = "channel"
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    error_rate: float = 0.0
-    error_status: int = 503
-    rate_limit: float = 0.0
-    retry_after_s: int = 1
-    drop_rate: float = 0.0
     seed: int | None = None
     db_path: str | None = None
     max_runtime_s: float = MAX_RUNTIME_S
@@ -102,23 +130,12 @@ class SandboxConfig:
     webhooks: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.pcu_limit < 0:
             raise ValueError("pcu_limit must be >= 0")
-        for name in (
-            "start_delay_s",
-            "stop_delay_s",
-            "latency_ms",
-            "jitter_ms",
-            "token_failure_delay_s",
-        ):
+        for name in ("start_delay_s", "stop_delay_s", "token_failure_delay_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
-        for name in ("error_rate", "rate_limit", "drop_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-        if self.error_status not in ERROR_REASONS:
-            raise ValueError(f"error_status must be one of {sorted(ERROR_REASONS)}")
         if self.max_runtime_s <= 0:
             raise ValueError("max_runtime_s must be > 0")
         for name, allowed in _CHOICES.items():
@@ -165,21 +182,8 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: SandboxConfig) -> Settings:
-        """The runtime settings a fresh sandbox starts with."""
-        return cls(
-            pcu_limit=config.pcu_limit,
-            concurrency_reason=config.concurrency_reason,
-            start_delay_s=config.start_delay_s,
-            stop_delay_s=config.stop_delay_s,
-            require_token=config.require_token,
-            token_check=config.token_check,
-            token_failure_delay_s=config.token_failure_delay_s,
-            presence=config.presence,
-            idle_before_join=config.idle_before_join,
-            name_scope=config.name_scope,
-            max_runtime_s=config.max_runtime_s,
-            get_retention_s=config.get_retention_s,
-        )
+        """The runtime settings a fresh sandbox starts with: the config's values of them."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view of the settings."""

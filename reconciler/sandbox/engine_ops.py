@@ -32,7 +32,7 @@ from .errors import ApiFailure, invalid, not_found
 from .lifecycle import CODE_STATUSES, expired, refresh, view
 from .pipelines import apply_pipeline
 from .presence import occupied_uids
-from .store import AgentRecord, dumps
+from .store import AgentRecord, ListWindow, dumps
 from .validation import (
     parse_body,
     parse_list_query,
@@ -211,7 +211,7 @@ def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str
         if anchor is None:
             raise invalid("cursor", "unknown cursor")
         from_seq = anchor.seq
-    total, rows = sb.store.list_page(
+    window = ListWindow(
         app_id,
         now,
         channel=query.channel,
@@ -219,9 +219,8 @@ def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str
         to_time=query.to_time,
         retention_s=sb.settings.get_retention_s,
         states=query.states,
-        from_seq=from_seq,
-        limit=query.limit,
     )
+    total, rows = sb.store.list_page(window, from_seq=from_seq, limit=query.limit)
     page = rows[: query.limit]
     return {
         "data": {

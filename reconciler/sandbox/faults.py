@@ -21,12 +21,12 @@ connection error); through `httpx.ASGITransport` the client sees the exception i
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from .config import ERROR_REASONS, SandboxConfig
+from .config import ERROR_REASONS, FAULT_SETTINGS, FaultRates, SandboxConfig
 from .errors import ApiFailure
 from .platform.rules import OPERATIONS as PLATFORM_ROUTES
 
@@ -57,16 +57,6 @@ DEFAULT_REASONS: dict[int, str] = {
     429: "ResourceQuotaLimitExceeded",
     **ERROR_REASONS,
 }
-TUNABLES = (
-    "latency_ms",
-    "jitter_ms",
-    "error_rate",
-    "error_status",
-    "rate_limit",
-    "retry_after_s",
-    "drop_rate",
-)
-"""The random-fault settings (``POST /_sandbox/faults`` also takes seed, routes and rules)."""
 
 
 class ConnectionDropped(ConnectionResetError):
@@ -157,13 +147,7 @@ def _rule_from(data: dict[str, Any], rule_id: int) -> Rule:
 class FaultInjector:
     """The fault configuration of a running sandbox and its seeded generator."""
 
-    latency_ms: float = 0.0
-    jitter_ms: float = 0.0
-    error_rate: float = 0.0
-    error_status: int = 503
-    rate_limit: float = 0.0
-    retry_after_s: int = 1
-    drop_rate: float = 0.0
+    rates: FaultRates = field(default_factory=FaultRates)
     seed: int | None = None
     routes: list[str] | None = None
     rules: list[Rule] = field(default_factory=list)
@@ -173,7 +157,8 @@ class FaultInjector:
     @classmethod
     def from_config(cls, config: SandboxConfig) -> FaultInjector:
         """The injector a fresh sandbox starts with."""
-        injector = cls(**{k: getattr(config, k) for k in TUNABLES}, seed=config.seed)
+        rates = FaultRates(**{k: getattr(config, k) for k in FAULT_SETTINGS})
+        injector = cls(rates, seed=config.seed)
         injector.reseed(config.seed)
         return injector
 
@@ -184,19 +169,17 @@ class FaultInjector:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON view (GET /_sandbox/faults)."""
-        data = {k: getattr(self, k) for k in (*TUNABLES, "seed", "routes")}
+        data = {**asdict(self.rates), "seed": self.seed, "routes": self.routes}
         data["rules"] = [asdict(rule) for rule in self.rules]
         return data
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial update of the random-fault settings, `seed`, `routes` or `rules`."""
-        allowed = {*TUNABLES, "seed", "routes", "rules"}
+        allowed = {*FAULT_SETTINGS, "seed", "routes", "rules"}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
-        for key in TUNABLES:
-            if key in changes:
-                _check_tunable(key, changes[key])
+        rates = replace(self.rates, **{k: changes[k] for k in FAULT_SETTINGS if k in changes})
         seed = changes.get("seed", self.seed)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError("seed must be an integer or null")
@@ -210,9 +193,7 @@ class FaultInjector:
             if not isinstance(changes["rules"], list):
                 raise ValueError("rules must be a list")
             new_rules = [self._make_rule(r) for r in changes["rules"]]
-        for key in TUNABLES:
-            if key in changes:
-                setattr(self, key, changes[key])
+        self.rates = rates
         self.routes = routes
         if new_rules is not None:
             self.rules = new_rules
@@ -241,22 +222,22 @@ class FaultInjector:
         if self.routes is not None and route not in self.routes:
             return Decision()
         jitter, r429, rerr, rdrop = (self._rng.random() for _ in range(4))
-        delay = (self.latency_ms + jitter * self.jitter_ms) / 1000.0
-        if r429 < self.rate_limit:
+        delay = (self.rates.latency_ms + jitter * self.rates.jitter_ms) / 1000.0
+        if r429 < self.rates.rate_limit:
             failure = ApiFailure(
                 429,
                 DEFAULT_REASONS[429],
                 "too many requests (sandbox fault injection)",
-                {"Retry-After": str(self.retry_after_s)},
+                {"Retry-After": str(self.rates.retry_after_s)},
             )
             return Decision("error", delay, failure, "rate_limit")
-        if rerr < self.error_rate:
-            status = self.error_status
+        if rerr < self.rates.error_rate:
+            status = self.rates.error_status
             failure = ApiFailure(
                 status, DEFAULT_REASONS[status], "sandbox fault injection: server error"
             )
             return Decision("error", delay, failure, "error_rate")
-        if rdrop < self.drop_rate:
+        if rdrop < self.rates.drop_rate:
             return Decision("drop", delay, None, "drop_rate")
         return Decision("pass", delay)
 
@@ -273,14 +254,3 @@ class FaultInjector:
                     return Decision("pass", delay, None, source)
                 return Decision(rule.action, delay, None, source)
         return Decision()
-
-
-def _check_tunable(key: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{key} must be a number >= 0")
-    if key in ("error_rate", "rate_limit", "drop_rate") and value > 1:
-        raise ValueError(f"{key} must be between 0 and 1")
-    if key == "error_status" and value not in ERROR_REASONS:
-        raise ValueError(f"error_status must be one of {sorted(ERROR_REASONS)}")
-    if key == "retry_after_s" and not isinstance(value, int):
-        raise ValueError("retry_after_s must be an integer")

@@ -40,52 +40,18 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from .control_http import ControlError, control_routes_of, read_body
 from .core import Sandbox
 from .lifecycle import MSG_CRASH, OVERRIDES, STATUS_CODES, view
 from .presence import WILDCARD
 
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-class ControlError(Exception):
-    """A control-route error answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise ControlError(400, "body is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise ControlError(400, "body must be a JSON object")
-    return value
-
-
-def _wrap(func: Callable[[Sandbox, Request], Awaitable[Any]], sb: Sandbox) -> Handler:
-    async def handler(request: Request) -> Response:
-        sb.clock.refresh()
-        try:
-            return JSONResponse(await func(sb, request))
-        except ControlError as exc:
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-
-    return handler
+_Control = Callable[[Sandbox, Request], Awaitable[Any]]
 
 
 async def health(sb: Sandbox, _: Request) -> Any:
@@ -122,7 +88,7 @@ async def get_agent(sb: Sandbox, request: Request) -> Any:
 
 
 async def crash(sb: Sandbox, request: Request) -> Any:
-    body = await _body(request)
+    body = await read_body(request)
     message = body.get("message") or MSG_CRASH
     if not isinstance(message, str):
         raise ControlError(400, "message must be a string")
@@ -139,7 +105,7 @@ async def crash(sb: Sandbox, request: Request) -> Any:
 
 
 async def hold_status(sb: Sandbox, request: Request) -> Any:
-    body = await _body(request)
+    body = await read_body(request)
     status, seconds = body.get("status"), body.get("seconds")
     if status not in (*sorted(OVERRIDES), "RUNNING"):
         raise ControlError(400, "status must be RECOVERING, IDLE or RUNNING")
@@ -159,7 +125,7 @@ async def hold_status(sb: Sandbox, request: Request) -> Any:
 
 
 async def add_history(sb: Sandbox, request: Request) -> Any:
-    body = await _body(request)
+    body = await read_body(request)
     role, content = body.get("role"), body.get("content")
     if role not in ("user", "assistant") or not isinstance(content, str):
         raise ControlError(400, "expected {'role': 'user'|'assistant', 'content': str}")
@@ -212,13 +178,14 @@ async def get_channel(sb: Sandbox, request: Request) -> Any:
     return _channel_view(sb, request.path_params["channel"], _app_id({}, request), sb.now())
 
 
+async def _presence_change(request: Request) -> tuple[str, str | None, list[str] | None]:
+    """The channel, App ID (None: every one) and uids (None: the default) of a join or leave."""
+    body = await read_body(request)
+    return request.path_params["channel"], _app_id(body, request), _uids(body.get("uids"))
+
+
 async def users_join(sb: Sandbox, request: Request) -> Any:
-    body = await _body(request)
-    channel, app_id, uids = (
-        request.path_params["channel"],
-        _app_id(body, request),
-        _uids(body.get("uids")),
-    )
+    channel, app_id, uids = await _presence_change(request)
     with sb.store.transaction():
         now = sb.now()
         if uids is None:
@@ -237,12 +204,7 @@ async def users_join(sb: Sandbox, request: Request) -> Any:
 
 
 async def users_leave(sb: Sandbox, request: Request) -> Any:
-    body = await _body(request)
-    channel, app_id, uids = (
-        request.path_params["channel"],
-        _app_id(body, request),
-        _uids(body.get("uids")),
-    )
+    channel, app_id, uids = await _presence_change(request)
     with sb.store.transaction():
         now = sb.now()
         sb.store.remove_present(app_id, channel, uids)
@@ -259,24 +221,38 @@ async def get_clock(sb: Sandbox, _: Request) -> Any:
 
 
 async def advance_clock(sb: Sandbox, request: Request) -> Any:
-    seconds = (await _body(request)).get("seconds")
+    seconds = (await read_body(request)).get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
         raise ControlError(400, "seconds must be a number >= 0")
     sb.clock.advance(float(seconds))
     return _clock(sb)
 
 
-async def get_faults(sb: Sandbox, _: Request) -> Any:
-    return sb.faults.as_dict()
+class _Tunable(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+    def update(self, changes: dict[str, Any]) -> None: ...
 
 
-async def set_faults(sb: Sandbox, request: Request) -> Any:
-    sb.faults.update(await _body(request))
-    return sb.faults.as_dict()
+def _tunable(pick: Callable[[Sandbox], _Tunable]) -> tuple[_Control, _Control]:
+    """The GET and POST controls of a group of settings (faults, lifecycle settings): show
+    them; change those the body names and show them all."""
+
+    async def show(sb: Sandbox, _: Request) -> Any:
+        return pick(sb).as_dict()
+
+    async def change(sb: Sandbox, request: Request) -> Any:
+        pick(sb).update(await read_body(request))
+        return pick(sb).as_dict()
+
+    return show, change
+
+
+get_faults, set_faults = _tunable(lambda sb: sb.faults)
 
 
 async def add_rule(sb: Sandbox, request: Request) -> Any:
-    return asdict(sb.faults.add_rule(await _body(request)))
+    return asdict(sb.faults.add_rule(await read_body(request)))
 
 
 async def clear_rules(sb: Sandbox, _: Request) -> Any:
@@ -284,13 +260,7 @@ async def clear_rules(sb: Sandbox, _: Request) -> Any:
     return sb.faults.as_dict()
 
 
-async def get_settings(sb: Sandbox, _: Request) -> Any:
-    return sb.settings.as_dict()
-
-
-async def set_settings(sb: Sandbox, request: Request) -> Any:
-    sb.settings.update(await _body(request))
-    return sb.settings.as_dict()
+get_settings, set_settings = _tunable(lambda sb: sb.settings)
 
 
 async def get_requests(sb: Sandbox, request: Request) -> Any:
@@ -313,7 +283,7 @@ async def reset(sb: Sandbox, _: Request) -> Any:
     return {"ok": True}
 
 
-_TABLE: tuple[tuple[str, str, Callable[[Sandbox, Request], Awaitable[Any]]], ...] = (
+_TABLE: tuple[tuple[str, str, _Control], ...] = (
     ("GET", "/_sandbox/health", health),
     ("GET", "/_sandbox/agents", list_agents),
     ("GET", "/_sandbox/agents/{agent_id}", get_agent),
@@ -339,7 +309,5 @@ _TABLE: tuple[tuple[str, str, Callable[[Sandbox, Request], Awaitable[Any]]], ...
 
 def control_routes(sb: Sandbox) -> list[BaseRoute]:
     """The `/_sandbox/` routes. Paths served with several methods get one route per method."""
-    return [
-        Route(path, _wrap(func, sb), methods=[method], name=f"control:{method}:{path}")
-        for method, path, func in _TABLE
-    ]
+    table = [(method, path, partial(func, sb)) for method, path, func in _TABLE]
+    return control_routes_of(sb.clock, table, "control")

@@ -7,7 +7,6 @@ Every engine request goes through the same pipeline: request log → random faul
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from . import engine_ops as ops
-from .auth import authenticate
+from .admission import JsonAnswer, admit, dropped_after, log_entry
 from .core import Sandbox
 from .errors import ApiFailure
-from .faults import Decision, DroppedResponse
+from .faults import DroppedResponse
 
 PREFIXES = ("/api/conversational-ai-agent", "/cn/api/conversational-ai-agent")
 
@@ -39,15 +38,6 @@ class Call:
 
 Operation = Callable[[Call], Any]
 Endpoint = Callable[[Request], Awaitable[Response | DroppedResponse]]
-
-
-class _Answer(Response):
-    """A JSON answer rendered once with compact separators."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _name_for_rules(
@@ -72,73 +62,36 @@ def _endpoint(sb: Sandbox, route: str, operation: Operation) -> Endpoint:
     async def endpoint(request: Request) -> Response | DroppedResponse:
         app_id: str = request.path_params["appid"]
         agent_id: str | None = request.path_params.get("agent_id")
-        entry = sb.log_request(
-            method=request.method,
-            path=request.url.path,
-            route=route,
-            app_id=app_id,
-            agent_id=agent_id,
-            name=None,
-            auth=None,
-            status=None,
-            fault=None,
-        )
-        epoch = sb.epoch
-        sb.clock.refresh()
-        decision = sb.faults.draw(route)
-        if decision.delay_s > 0:
-            await asyncio.sleep(decision.delay_s)
+        entry = log_entry(sb, request, route, app_id, agent_id)
         try:
-            early = _act(decision, entry)
-            if early is not None:
-                return early
-            entry["auth"] = authenticate(
-                request.headers.get("authorization"),
+            admitted = await admit(
+                sb,
+                request,
+                entry,
+                route=route,
                 app_id=app_id,
-                customer_id=sb.config.customer_id,
-                customer_secret=sb.config.customer_secret,
-                app_certificate=sb.config.app_certificate,
-                now=sb.clock.real(),
+                ident=agent_id,
+                body_methods=("POST",),
+                name_of=lambda raw: _name_for_rules(sb, route, app_id, agent_id, raw),
             )
-            raw = await request.body() if request.method == "POST" else b""
-            name = _name_for_rules(sb, route, app_id, agent_id, raw)
-            entry["name"] = name
-            rule = sb.faults.match(route, app_id, name, agent_id)
-            if rule.delay_s > 0:
-                await asyncio.sleep(rule.delay_s)
-            early = _act(rule, entry)
-            if early is not None:
-                return early
-            if sb.epoch != epoch:  # reset while this request waited: it is not carried out
-                entry["status"] = "dropped"
-                return DroppedResponse()
-            call = Call(sb, app_id, agent_id or "", raw, dict(request.query_params))
+            if isinstance(admitted, DroppedResponse):
+                return admitted
+            call = Call(sb, app_id, agent_id or "", admitted.raw, dict(request.query_params))
             result = operation(call)
             if isinstance(result, dict) and route == "join":
                 entry["agent_id"] = result.get("agent_id")
-            if rule.kind == "drop_after":
-                entry["status"] = "dropped"
-                return DroppedResponse()
+            lost = dropped_after(admitted, entry)
+            if lost is not None:
+                return lost
             entry["status"] = 200
             if result is None:
                 return Response(status_code=200)
-            return _Answer(result)
+            return JsonAnswer(result)
         except ApiFailure as failure:
             entry["status"] = failure.status
             return failure.response()
 
     return endpoint
-
-
-def _act(decision: Decision, entry: dict[str, Any]) -> Response | DroppedResponse | None:
-    if decision.source is not None:
-        entry["fault"] = decision.source
-    if decision.kind == "error" and decision.failure is not None:
-        raise decision.failure
-    if decision.kind == "drop":
-        entry["status"] = "dropped"
-        return DroppedResponse()
-    return None
 
 
 _AGENT = "/v2/projects/{appid}/agents/{agent_id}"

@@ -35,7 +35,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 SCHEMA_VERSION = "2"
@@ -271,27 +271,38 @@ def _like_literal(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
-def _list_filter(
-    app_id: str,
-    now: float,
-    channel: str | None,
-    from_time: float,
-    to_time: float,
-    retention_s: float,
-    states: Collection[int] | None,
-) -> tuple[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class ListWindow:
+    """The agents a list query takes: those of `app_id` created within [`from_time`,
+    `to_time`] (in `channel`, if given), not expired (`now` < `terminal_at` + `retention_s`)
+    and, when `states` is given, in one of those status codes at `now`."""
+
+    app_id: str
+    now: float
+    channel: str | None
+    from_time: float
+    to_time: float
+    retention_s: float
+    states: Collection[int] | None = None
+
+
+def _list_filter(window: ListWindow) -> tuple[str, dict[str, Any]]:
     """The WHERE clause and parameters of a list query (see `Store.list_page`)."""
     where = (
         "app_id = :app AND created_at >= :from AND created_at <= :to AND :now < terminal_at + :keep"
     )
     params: dict[str, Any] = {
-        "app": app_id, "from": from_time, "to": to_time, "now": now, "keep": retention_s
-    }  # fmt: skip
-    if channel is not None:
+        "app": window.app_id,
+        "from": window.from_time,
+        "to": window.to_time,
+        "now": window.now,
+        "keep": window.retention_s,
+    }
+    if window.channel is not None:
         where += " AND channel = :channel"
-        params["channel"] = channel
-    if states is not None:
-        codes = ", ".join(str(int(code)) for code in sorted(states))
+        params["channel"] = window.channel
+    if window.states is not None:
+        codes = ", ".join(str(int(code)) for code in sorted(window.states))
         where += f" AND ({STATUS_CODE_SQL}) IN ({codes})"
     return where, params
 
@@ -580,50 +591,24 @@ class Store:
         )
 
     def list_page(
-        self,
-        app_id: str,
-        now: float,
-        *,
-        channel: str | None,
-        from_time: float,
-        to_time: float,
-        retention_s: float,
-        states: Collection[int] | None,
-        from_seq: int,
-        limit: int,
+        self, window: ListWindow, *, from_seq: int, limit: int
     ) -> tuple[int, list[tuple[str, float, int]]]:
         """One page of the engine's list: the total and up to `limit` + 1 agents.
 
-        Agents of `app_id` created within [from_time, to_time] (in `channel`, if given), not
-        expired (`now` < `terminal_at` + retention) and, when `states` is given, in one of
-        those status codes at `now`. Returns how many there are (`count_listed`) and, in
+        The agents of `window`: returns how many there are (`count_listed`) and, in
         creation order from sequence number `from_seq` on, `(agent_id, created_at, status
         code)` of the first `limit` + 1 (`page_rows`; the last one, if any, is where the next
         page starts).
         """
-        if states is None:
-            window = (from_time, to_time)
-            where, params = _list_filter(app_id, now, channel, *window, retention_s, None)
+        if window.states is None:
+            where, params = _list_filter(window)
             with self._lock:
                 total = self._conn.execute(
                     f"SELECT COUNT(*) FROM agents WHERE {where}", params
                 ).fetchone()[0]
         else:
-            total = self.count_in_states(
-                app_id, now, channel=channel, from_time=from_time, to_time=to_time,
-                retention_s=retention_s, states=states,
-            )  # fmt: skip
-        rows = self.page_rows(
-            app_id,
-            now,
-            channel=channel,
-            from_time=from_time,
-            to_time=to_time,
-            retention_s=retention_s,
-            states=states,
-            from_seq=from_seq,
-            limit=limit,
-        )
+            total = self.count_in_states(window)
+        rows = self.page_rows(window, from_seq=from_seq, limit=limit)
         return int(total), rows
 
     def materialise_states(self, app_id: str, now: float) -> None:
@@ -656,17 +641,7 @@ class Store:
                 params,
             )
 
-    def count_in_states(
-        self,
-        app_id: str,
-        now: float,
-        *,
-        channel: str | None,
-        from_time: float,
-        to_time: float,
-        retention_s: float,
-        states: Collection[int],
-    ) -> int:
+    def count_in_states(self, window: ListWindow) -> int:
         """The total of a list filtered by status (`list_page`'s filter, counted).
 
         The statuses are materialised first (`materialise_states`: work per due agent). Then,
@@ -677,13 +652,18 @@ class Store:
         (`terminal_at` > `now`). Otherwise (a channel, or STOPPED/FAILED, whose retention is
         checked agent by agent) the matching agents are counted through the same index.
         """
-        codes = sorted({int(code) for code in states})
-        if not codes or from_time > to_time:  # (the two sides outside would overlap)
+        app_id, now = window.app_id, window.now
+        codes = sorted({int(code) for code in window.states or ()})
+        if not codes or window.from_time > window.to_time:  # (the sides outside would overlap)
             return 0
         marks = ", ".join("?" for _ in codes)
         with self.transaction():
             self.materialise_states(app_id, now)
-            if channel is None and retention_s >= 0 and _ENDED_CODES.isdisjoint(codes):
+            if (
+                window.channel is None
+                and window.retention_s >= 0
+                and _ENDED_CODES.isdisjoint(codes)
+            ):
                 kept = self._conn.execute(
                     f"SELECT coalesce(SUM(n), 0) FROM state_count"
                     f" WHERE app_id = ? AND code IN ({marks})",
@@ -695,11 +675,10 @@ class Store:
                 )
                 outside = self._conn.execute(
                     f"SELECT ({side} < ?) + ({side} > ?)",
-                    (app_id, *codes, from_time, app_id, *codes, to_time),
+                    (app_id, *codes, window.from_time, app_id, *codes, window.to_time),
                 ).fetchone()[0]
                 return int(kept) - int(outside)
-            window = (from_time, to_time)
-            where, params = _list_filter(app_id, now, channel, *window, retention_s, None)
+            where, params = _list_filter(replace(window, states=None))
             codes_sql = ", ".join(str(code) for code in codes)
             counted = self._conn.execute(
                 f"SELECT COUNT(*) FROM agents INDEXED BY agents_state"
@@ -709,17 +688,7 @@ class Store:
         return int(counted)
 
     def page_rows(
-        self,
-        app_id: str,
-        now: float,
-        *,
-        channel: str | None,
-        from_time: float,
-        to_time: float,
-        retention_s: float,
-        states: Collection[int] | None,
-        from_seq: int,
-        limit: int,
+        self, window: ListWindow, *, from_seq: int, limit: int
     ) -> list[tuple[str, float, int]]:
         """The rows of `list_page` without the total.
 
@@ -728,7 +697,7 @@ class Store:
         `list_page` without a state filter is one COUNT inside SQLite over the window's index
         range: linear, in C, about 0.2 µs an agent; with one, see `count_in_states`.)
         """
-        where, params = _list_filter(app_id, now, channel, from_time, to_time, retention_s, states)
+        where, params = _list_filter(window)
         params.update(seq=from_seq, limit=limit + 1)
         with self._lock:
             rows = self._conn.execute(

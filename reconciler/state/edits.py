@@ -59,9 +59,11 @@ def unprotect_record(doc: StateDoc, name: str) -> tuple[StateDoc, AgentRecord]:
 def _recorded(doc: StateDoc, name: str, verb: str) -> AgentRecord:
     record = doc.agents.get(name)
     if record is None:
+        same = sorted(a for a, r in doc.resources.items() if r.name == name)
+        hint = f"; for a resource, name its address: {', '.join(same)}" if same else ""
         raise OperationError(
             f"cannot {verb} {printable(name)}: state records no agent {name!r} "
-            "(`reconciler state list` shows the recorded ones)"
+            f"(`reconciler state list` shows the recorded ones){hint}"
         )
     _no_journal_entry(doc, name, verb)
     return record

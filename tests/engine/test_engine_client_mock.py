@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.engine.client import USER_AGENT, EngineClient
+from reconciler.engine.client import EngineClient
+from reconciler.engine.layered import USER_AGENT
 from reconciler.errors import (
     EngineError,
     EngineProtocolError,

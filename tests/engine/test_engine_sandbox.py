@@ -16,6 +16,7 @@ from reconciler.engine import (
     SANDBOX_BASE_URL,
     AuthProvider,
     BasicAuth,
+    ClientOptions,
     EngineClient,
     TokenAuth,
     build_client,
@@ -467,7 +468,7 @@ def test_build_client_for_the_sandbox(recorder: Recorder) -> None:
 
     async def main() -> str:
         settings = Settings.model_validate({"project_dir": ".", "engine": "sandbox"})
-        async with build_client(settings, transport=httpx.ASGITransport(app=app)) as client:
+        async with build_client(settings, ClientOptions(httpx.ASGITransport(app=app))) as client:
             assert client.endpoint == SANDBOX_BASE_URL
             return (await client.join("a-1", props())).status
 

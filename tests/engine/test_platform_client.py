@@ -13,19 +13,21 @@ import pytest
 
 from reconciler.engine import (
     BasicAuth,
+    ClientOptions,
     PlatformClient,
     TokenAuth,
     build_platform_client,
 )
 from reconciler.engine.platform.endpoints import resolve_platform
-from reconciler.engine.platform.errors import (
+from reconciler.engine.platform.rules import SANDBOX_BASE_URL
+from reconciler.errors import (
     AlreadyExistsError,
+    EngineError,
     OutcomeUnknownError,
     PreconditionFailedError,
     ResourceInUseError,
+    SettingsError,
 )
-from reconciler.engine.platform.rules import SANDBOX_BASE_URL
-from reconciler.errors import EngineError, SettingsError
 from reconciler.manifests import load_settings
 from reconciler.sandbox import SandboxConfig, create_app
 from tests.engine.engine_helpers import APP_ID, CERT, CountingTransport, Recorder
@@ -86,7 +88,7 @@ def run(
         wire = CountingTransport(httpx.ASGITransport(app=app))
         client = PlatformClient(
             APP_ID,
-            SANDBOX_BASE_URL,
+            [SANDBOX_BASE_URL],
             auth or BasicAuth("sandbox", "sandbox"),
             transport=wire,
             retry=recorder.policy(4),
@@ -285,7 +287,7 @@ def test_build_from_settings_for_the_sandbox_preview_and_a_served_sandbox(tmp_pa
         build_platform_client(settings)
     app = create_app(SandboxConfig())
     try:
-        client = build_platform_client(settings, transport=httpx.ASGITransport(app=app))
+        client = build_platform_client(settings, ClientOptions(httpx.ASGITransport(app=app)))
         assert client.endpoint == SANDBOX_BASE_URL
         asyncio.run(client.aclose())
     finally:

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from reconciler.apply.records import wire_name
-from reconciler.sandbox.faults import TUNABLES
+from reconciler.sandbox.config import FAULT_SETTINGS
 from reconciler.state import LocalStateStore
 from tests.e2e.e2e_helpers import agent_name
 from tests.processes import opened
@@ -122,7 +122,7 @@ class Engine(EngineControls):
         self.server.stop()
 
 
-_FAULT_KEYS = {*TUNABLES, "seed", "routes"}
+_FAULT_KEYS = {*FAULT_SETTINGS, "seed", "routes"}
 
 
 def start_engine(

@@ -21,7 +21,7 @@ from reconciler.sandbox.config import SandboxConfig
 from reconciler.sandbox.core import Sandbox
 from reconciler.sandbox.lifecycle import refresh, view
 from reconciler.sandbox.ncs import Notifier
-from reconciler.sandbox.store import STATUS_CODE_SQL, AgentRecord, Store
+from reconciler.sandbox.store import STATUS_CODE_SQL, AgentRecord, ListWindow, Store
 from tests.sandbox.sandbox_helpers import APP_ID, FakeTime, join_body
 
 
@@ -47,10 +47,8 @@ def _steps(store: Store) -> Iterator[list[int]]:
 
 
 def _page_query(store: Store, now: float, from_seq: int, states: set[int] | None) -> None:
-    store.page_rows(
-        APP_ID, now, channel=None, from_time=now - 7200, to_time=now, retention_s=7 * 86400.0,
-        states=states, from_seq=from_seq, limit=20,
-    )  # fmt: skip
+    window = ListWindow(APP_ID, now, None, now - 7200, now, 7 * 86400.0, states)
+    store.page_rows(window, from_seq=from_seq, limit=20)
 
 
 def _work_at(size: int) -> tuple[int, int, int]:
@@ -275,10 +273,8 @@ def test_filtered_totals_equal_a_count_from_scratch_as_records_change_and_the_cl
         keep = rng.choice([7 * 86400.0, 100.0, 0.0])
         active = {rng.choice([0, 1, 2, 3, 5])}  # the kept-count path, one active status
         for states in (set(rng.sample(codes, rng.choice([1, 2, 3]))), active):
-            total, _ = store.list_page(
-                APP_ID, now, channel=channel, from_time=window[0], to_time=window[1],
-                retention_s=keep, states=states, from_seq=0, limit=5,
-            )  # fmt: skip
+            listed = ListWindow(APP_ID, now, channel, *window, keep, states)
+            total, _ = store.list_page(listed, from_seq=0, limit=5)
             assert total == _brute_total(records, now, window, channel, states, keep), step
 
 

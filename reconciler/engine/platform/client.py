@@ -8,46 +8,59 @@ sandbox's ASGI transport. Non-2xx answers become exceptions in the one error tab
 
 Creates have no idempotency key on the Platform, so a create is never sent a second time once
 an attempt may have reached it: it fails with
-:class:`~reconciler.engine.platform.errors.OutcomeUnknownError` and the caller looks for the
+:class:`~reconciler.errors.OutcomeUnknownError` and the caller looks for the
 resource (list and match) before trying again. Secret values (secret sets' values, SIP
 passwords) are added to the client's scrubber before they are sent, so no error quotes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
-from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from reconciler.engine.auth import AuthProvider, BasicAuth, EngineAuth, auth_from_settings
-from reconciler.engine.call import Call
-from reconciler.engine.client import USER_AGENT
-from reconciler.engine.endpoints import Endpoints
-from reconciler.engine.errors_map import error_for_status
-from reconciler.engine.platform.endpoints import resolve_platform
+from reconciler.engine.layered import LayeredClient, path_segment
 from reconciler.engine.platform.rules import (
     MAX_PAGES,
     NOT_FOUND_REASON,
     PAGE_SIZE,
-    SANDBOX_BASE_URL,
     VERSION_PATH,
 )
 from reconciler.engine.platform.wire import Versioned, page, reason_of, resource
-from reconciler.engine.pools import PooledTransport
-from reconciler.engine.retry import RetryPolicy
-from reconciler.engine.scrubbing import Scrubber
-from reconciler.engine.transport import ResponseHook, RetryTransport
-from reconciler.errors import EngineProtocolError, SettingsError
+from reconciler.errors import EngineProtocolError
 from reconciler.models.secrets import secret_strings
-from reconciler.models.settings import Settings, is_sandbox
 
-SANDBOX_DEFAULT_CREDENTIALS = ("sandbox", "sandbox")
-"""Customer id and secret a sandbox accepts when it was started without its own."""
+
+@dataclass(frozen=True)
+class _Kind:
+    """One kind of Platform resource as the client addresses it."""
+
+    slug: str
+    """Its part of the operation ids (``create-<slug>``, ``list-<slug>s``)."""
+    noun: str
+    """How messages name one (``phone number``)."""
+    path: str
+    """The collection's path under the project."""
+    id_field: str
+    """The field of an answer that holds the resource's id."""
+    quoted: bool = False
+    """Whether messages quote the id (a user's name, not a generated id)."""
+
+    def item(self, ident: str) -> str:
+        """The path of one resource."""
+        return f"{self.path}/{path_segment(ident)}"
+
+    def what(self, verb: str, ident: str) -> str:
+        """What a call does, for its messages: ``update of agent 1f2e...``."""
+        shown = repr(ident) if self.quoted else ident
+        return f"{verb} of {self.noun} {shown}"
+
+
+_SECRET_SETS = _Kind("secret-set", "secret set", "secrets", "name", quoted=True)
+_AGENTS = _Kind("agent", "agent", "agents", "agent_id")
+_NUMBERS = _Kind("number", "phone number", "numbers", "number_id")
 
 
 @dataclass(frozen=True)
@@ -59,137 +72,52 @@ class KeyWrite:
     secret_set: dict[str, Any]
 
 
-class PlatformClient:
+class PlatformClient(LayeredClient):
     """Async client of the Platform's REST API for one project (App ID); ``async with``.
 
-    ``base_url`` ends in ``/conversational-ai``. ``transport`` replaces the network (the
-    sandbox's ASGI transport). At most ``max_connections`` requests are in flight at once.
-    ``on_response`` hears of every attempt (operation, HTTP status; 0 without an answer).
+    Its base URLs end in ``/conversational-ai``; its layers, limits and hooks are
+    :class:`~reconciler.engine.layered.LayeredClient`'s (``on_response`` hears the operation
+    ids, ``create-agent``, ...).
     """
 
-    def __init__(
-        self,
-        app_id: str,
-        base_url: str,
-        auth: AuthProvider,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        max_connections: int = 10,
-        on_response: ResponseHook | None = None,
-    ) -> None:
-        if not app_id:
-            raise ValueError("PlatformClient needs an app_id")
-        if max_connections < 1 or timeout <= 0:
-            raise ValueError("max_connections must be >= 1 and timeout > 0")
-        self.app_id = app_id
-        self._endpoints = Endpoints([base_url])
-        self._secrets = Scrubber()
-        network = transport if transport is not None else PooledTransport(max_connections)
-        self._http = httpx.AsyncClient(
-            auth=EngineAuth(auth, self._secrets.remember),
-            transport=RetryTransport(
-                network,
-                self._endpoints,
-                retry if retry is not None else RetryPolicy(),
-                timeout=timeout,
-                max_in_flight=max_connections,
-                on_response=on_response,
-            ),
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            follow_redirects=False,
-        )
-
-    async def __aenter__(self) -> PlatformClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client (and the transport)."""
-        await self._http.aclose()
-
-    def add_secrets(self, values: Iterable[str]) -> None:
-        """Values to scrub from every text the client quotes (the manifests' secrets)."""
-        self._secrets.add(values)
-
-    @property
-    def endpoint(self) -> str:
-        """The base URL requests go to."""
-        return self._endpoints.current
+    SERVICE = "platform"
+    API_ROOT = VERSION_PATH
 
     # ------------------------------------------------------------------------- secret sets
 
     async def create_secret_set(self, name: str, secrets: Mapping[str, str]) -> Versioned:
-        """``POST /secrets``; :class:`AlreadyExistsError` when the name is taken."""
+        """``POST /secrets``; :class:`~reconciler.errors.AlreadyExistsError` when the name is
+        taken."""
         self._secrets.add(secrets.values())
-        body = {"name": name, "secrets": dict(secrets)}
-        response = await self._send(
-            "create-secret-set",
-            "POST",
-            "secrets",
-            what=f"create of secret set {name!r}",
-            body=body,
-            resend_safe=False,
-        )
-        return resource(response, "create-secret-set", "name")
+        return await self._create(_SECRET_SETS, name, {"name": name, "secrets": dict(secrets)})
 
     async def get_secret_set(self, name: str) -> Versioned | None:
         """``GET /secrets/{name}``: its key names and ETag, or None when it does not exist."""
-        return await self._get(
-            "retrieve-secret-set",
-            f"secrets/{_seg(name)}",
-            "name",
-            f"retrieve of secret set {name!r}",
-        )
+        return await self._get(_SECRET_SETS, name)
 
     async def list_secret_sets(self) -> list[dict[str, Any]]:
         """Every secret set (names and key names), oldest first, across pages."""
-        return await self._list("list-secret-sets", "secrets", "secret sets")
+        return await self._list_all(_SECRET_SETS)
 
     async def replace_secret_set(
         self, name: str, secrets: Mapping[str, str], if_match: str
     ) -> Versioned:
         """``PUT /secrets/{name}``: the set holds exactly ``secrets`` afterwards."""
         self._secrets.add(secrets.values())
-        response = await self._send(
-            "replace-secret-set",
-            "PUT",
-            f"secrets/{_seg(name)}",
-            what=f"replace of secret set {name!r}",
-            body={"secrets": dict(secrets)},
-            if_match=if_match,
-        )
-        return resource(response, "replace-secret-set", "name")
+        body = {"secrets": dict(secrets)}
+        return await self._write(_SECRET_SETS, "replace", "PUT", name, body, if_match)
 
     async def update_secret_set(
         self, name: str, changes: Mapping[str, str | None], if_match: str | None = None
     ) -> Versioned:
         """``PATCH /secrets/{name}``: a string sets a key, None removes it."""
         self._secrets.add(v for v in changes.values() if v is not None)
-        response = await self._send(
-            "update-secret-set",
-            "PATCH",
-            f"secrets/{_seg(name)}",
-            what=f"update of secret set {name!r}",
-            body={"secrets": dict(changes)},
-            if_match=if_match,
-        )
-        return resource(response, "update-secret-set", "name")
+        body = {"secrets": dict(changes)}
+        return await self._write(_SECRET_SETS, "update", "PATCH", name, body, if_match)
 
     async def delete_secret_set(self, name: str, if_match: str) -> bool:
         """``DELETE /secrets/{name}``; False when it did not exist (any more)."""
-        return await self._delete(
-            "delete-secret-set", f"secrets/{_seg(name)}", f"delete of secret set {name!r}", if_match
-        )
+        return await self._delete(_SECRET_SETS, name, if_match)
 
     async def set_secret_key(
         self,
@@ -210,136 +138,133 @@ class PlatformClient:
         response = await self._send(
             "set-secret-key",
             "PUT",
-            f"secrets/{_seg(name)}/keys/{_seg(key)}",
+            f"secrets/{path_segment(name)}/keys/{path_segment(key)}",
             what=f"write of key {key!r} of secret set {name!r}",
             body={"value": value},
-            if_match=if_match,
-            headers=headers,
+            headers=_if_match(if_match, headers),
         )
         answer = resource(response, "set-secret-key", "name")
         return KeyWrite(response.status_code == 201, answer.etag, answer.body)
 
     async def delete_secret_key(self, name: str, key: str, if_match: str | None = None) -> bool:
         """``DELETE /secrets/{name}/keys/{key}``; False when the key did not exist."""
-        return await self._delete(
+        response = await self._send(
             "delete-secret-key",
-            f"secrets/{_seg(name)}/keys/{_seg(key)}",
-            f"delete of key {key!r} of secret set {name!r}",
-            if_match,
+            "DELETE",
+            f"secrets/{path_segment(name)}/keys/{path_segment(key)}",
+            what=f"delete of key {key!r} of secret set {name!r}",
+            headers=_if_match(if_match),
+            not_found_ok=True,
         )
+        return response.status_code != 404
 
     # ------------------------------------------------------------------------------ agents
 
     async def create_agent(self, config: Mapping[str, Any]) -> Versioned:
         """``POST /agents`` (never resent: see the module)."""
-        name = config.get("agent_name")
-        response = await self._send(
-            "create-agent",
-            "POST",
-            "agents",
-            what=f"create of agent {name!r}",
-            body=dict(config),
-            resend_safe=False,
-        )
-        return resource(response, "create-agent", "agent_id")
+        return await self._create(_AGENTS, config.get("agent_name"), dict(config))
 
     async def get_agent(self, agent_id: str) -> Versioned | None:
         """``GET /agents/{agent_id}``, or None when it does not exist."""
-        return await self._get(
-            "retrieve-agent",
-            f"agents/{_seg(agent_id)}",
-            "agent_id",
-            f"retrieve of agent {agent_id}",
-        )
+        return await self._get(_AGENTS, agent_id)
 
     async def list_agents(self) -> list[dict[str, Any]]:
         """Every saved agent, oldest first, across pages."""
-        return await self._list("list-agents", "agents", "agents")
+        return await self._list_all(_AGENTS)
 
     async def update_agent(
         self, agent_id: str, patch: Mapping[str, Any], if_match: str
     ) -> Versioned:
         """``PATCH /agents/{agent_id}`` with a JSON merge patch; 412 ->
-        :class:`PreconditionFailedError`."""
-        response = await self._send(
-            "update-agent",
-            "PATCH",
-            f"agents/{_seg(agent_id)}",
-            what=f"update of agent {agent_id}",
-            body=dict(patch),
-            if_match=if_match,
-        )
-        return resource(response, "update-agent", "agent_id")
+        :class:`~reconciler.errors.PreconditionFailedError`."""
+        return await self._write(_AGENTS, "update", "PATCH", agent_id, dict(patch), if_match)
 
     async def delete_agent(self, agent_id: str, if_match: str | None = None) -> bool:
         """``DELETE /agents/{agent_id}``; False when it did not exist (any more)."""
-        return await self._delete(
-            "delete-agent", f"agents/{_seg(agent_id)}", f"delete of agent {agent_id}", if_match
-        )
+        return await self._delete(_AGENTS, agent_id, if_match)
 
     # ------------------------------------------------------------------------------ numbers
 
     async def create_number(self, spec: Mapping[str, Any]) -> Versioned:
         """``POST /numbers`` (never resent: see the module)."""
-        response = await self._send(
-            "create-number",
-            "POST",
-            "numbers",
-            what=f"create of phone number {spec.get('number')!r}",
-            body=dict(spec),
-            resend_safe=False,
-        )
-        return resource(response, "create-number", "number_id")
+        return await self._create(_NUMBERS, spec.get("number"), dict(spec))
 
     async def get_number(self, number_id: str) -> Versioned | None:
         """``GET /numbers/{number_id}``, or None when it does not exist."""
-        return await self._get(
-            "retrieve-number",
-            f"numbers/{_seg(number_id)}",
-            "number_id",
-            f"retrieve of phone number {number_id}",
-        )
+        return await self._get(_NUMBERS, number_id)
 
     async def list_numbers(self) -> list[dict[str, Any]]:
         """Every phone number, oldest first, across pages."""
-        return await self._list("list-numbers", "numbers", "phone numbers")
+        return await self._list_all(_NUMBERS)
 
     async def update_number(
         self, number_id: str, patch: Mapping[str, Any], if_match: str
     ) -> Versioned:
         """``PATCH /numbers/{number_id}`` (``sip_trunk`` and ``inbound`` replace whole)."""
-        response = await self._send(
-            "update-number",
-            "PATCH",
-            f"numbers/{_seg(number_id)}",
-            what=f"update of phone number {number_id}",
-            body=dict(patch),
-            if_match=if_match,
-        )
-        return resource(response, "update-number", "number_id")
+        return await self._write(_NUMBERS, "update", "PATCH", number_id, dict(patch), if_match)
 
     async def delete_number(self, number_id: str, if_match: str | None = None) -> bool:
         """``DELETE /numbers/{number_id}``; False when it did not exist (any more)."""
-        return await self._delete(
-            "delete-number",
-            f"numbers/{_seg(number_id)}",
-            f"delete of phone number {number_id}",
-            if_match,
-        )
+        return await self._delete(_NUMBERS, number_id, if_match)
 
     # ------------------------------------------------------------------------------ helpers
 
-    async def _get(self, operation: str, path: str, id_field: str, what: str) -> Versioned | None:
-        response = await self._send(operation, "GET", path, what=what, not_found_ok=True)
+    async def _create(self, kind: _Kind, label: object, body: Mapping[str, Any]) -> Versioned:
+        """``POST`` a new resource, never resent; ``label`` names it in messages."""
+        operation = f"create-{kind.slug}"
+        response = await self._send(
+            operation,
+            "POST",
+            kind.path,
+            what=f"create of {kind.noun} {label!r}",
+            body=body,
+            resend_safe=False,
+        )
+        return resource(response, operation, kind.id_field)
+
+    async def _get(self, kind: _Kind, ident: str) -> Versioned | None:
+        operation = f"retrieve-{kind.slug}"
+        response = await self._send(
+            operation, "GET", kind.item(ident), what=kind.what("retrieve", ident), not_found_ok=True
+        )
         if response.status_code == 404:
             return None
-        return resource(response, operation, id_field)
+        return resource(response, operation, kind.id_field)
 
-    async def _delete(self, operation: str, path: str, what: str, if_match: str | None) -> bool:
+    async def _write(
+        self,
+        kind: _Kind,
+        verb: str,
+        method: str,
+        ident: str,
+        body: Mapping[str, Any],
+        if_match: str | None,
+    ) -> Versioned:
+        """``PUT`` (``replace``) or ``PATCH`` (``update``) one resource."""
+        operation = f"{verb}-{kind.slug}"
         response = await self._send(
-            operation, "DELETE", path, what=what, if_match=if_match, not_found_ok=True
+            operation,
+            method,
+            kind.item(ident),
+            what=kind.what(verb, ident),
+            body=body,
+            headers=_if_match(if_match),
+        )
+        return resource(response, operation, kind.id_field)
+
+    async def _delete(self, kind: _Kind, ident: str, if_match: str | None) -> bool:
+        response = await self._send(
+            f"delete-{kind.slug}",
+            "DELETE",
+            kind.item(ident),
+            what=kind.what("delete", ident),
+            headers=_if_match(if_match),
+            not_found_ok=True,
         )
         return response.status_code != 404
+
+    async def _list_all(self, kind: _Kind) -> list[dict[str, Any]]:
+        return await self._list(f"list-{kind.slug}s", kind.path, f"{kind.noun}s")
 
     async def _list(self, operation: str, path: str, what: str) -> list[dict[str, Any]]:
         """Every item of a list, following ``next_cursor`` (oldest first, each once)."""
@@ -365,90 +290,22 @@ class PlatformClient:
             seen.add(cursor)
         raise EngineProtocolError(f"platform's list of {what} did not end after {MAX_PAGES} pages")
 
-    async def _send(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, str] | None = None,
-        if_match: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        not_found_ok: bool = False,
-        resend_safe: bool = True,
-    ) -> httpx.Response:
-        """Send one operation (the transport retries it) and give its 2xx answer; with
-        ``not_found_ok``, a 404 ``NotFound`` (the resource does not exist) is returned too."""
-        if body is not None:
-            self._secrets.add(secret_strings(body))
-        call = Call(
-            operation,
-            what,
-            f"{VERSION_PATH}/{_seg(self.app_id)}/{path}",
-            scrub=partial(self._secrets.scrub, body=body),
-            service="platform",
-            resend_safe=resend_safe,
-        )
-        extra = dict(headers or {})
-        if if_match is not None:
-            extra["If-Match"] = if_match
-        url = f"{self._endpoints.current}/{call.path}"
-        request = self._http.build_request(
-            method, url, json=body, params=params, headers=extra or None
-        )
-        response = await self._http.send(call.attach(request))
-        if 200 <= response.status_code < 300:
-            return response
-        if not_found_ok and response.status_code == 404 and reason_of(response) == NOT_FOUND_REASON:
-            return response
-        raise error_for_status(response, call)
+    def _no_such_resource(self, response: httpx.Response) -> bool:
+        """A 404 ``NotFound``: the resource does not exist (not a wrong path)."""
+        return reason_of(response) == NOT_FOUND_REASON
+
+    def _remember_body_secrets(self, body: Mapping[str, Any]) -> None:
+        """A body's secret values (a secret set's, a SIP password) are scrubbed from every
+        later answer too."""
+        self._secrets.add(secret_strings(body))
 
 
-def build_platform_client(
-    settings: Settings,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    auth: AuthProvider | None = None,
-    retry: RetryPolicy | None = None,
-    max_connections: int | None = None,
-    on_response: Callable[[str, int], None] | None = None,
-) -> PlatformClient:
-    """A Platform client for ``settings.platform``: ``sandbox`` through the caller's in-process
-    transport (Basic auth from the settings, or the sandbox's default credentials), otherwise
-    the resolved URL with the settings' auth (Basic, or a token from the App Certificate)."""
-    if is_sandbox(settings.platform):
-        if transport is None:
-            raise SettingsError("platform: sandbox needs the sandbox's in-process transport")
-        base_url = SANDBOX_BASE_URL
-        if auth is None:
-            has_basic = settings.customer_id is not None and settings.customer_secret is not None
-            uses_token = settings.auth == "token" and settings.app_certificate is not None
-            auth = (
-                auth_from_settings(settings)
-                if has_basic or uses_token
-                else BasicAuth(*SANDBOX_DEFAULT_CREDENTIALS)
-            )
-    else:
-        base_url = resolve_platform(settings.platform)
-        if auth is None:
-            auth = auth_from_settings(settings)
-    return PlatformClient(
-        settings.app_id,
-        base_url,
-        auth,
-        transport=transport,
-        timeout=settings.request_timeout_s,
-        retry=retry if retry is not None else RetryPolicy(settings.max_attempts),
-        max_connections=max(max_connections or settings.parallelism, 1),
-        on_response=on_response,
-    )
+def _if_match(etag: str | None, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``headers`` with ``If-Match: etag`` when an ETag is given."""
+    extra = dict(headers or {})
+    if etag is not None:
+        extra["If-Match"] = etag
+    return extra
 
 
-def _seg(value: str) -> str:
-    """One URL path segment, percent-encoded."""
-    return quote(value, safe="")
-
-
-__all__: Sequence[str] = ("KeyWrite", "PlatformClient", "Versioned", "build_platform_client")
+__all__: Sequence[str] = ("KeyWrite", "PlatformClient", "Versioned")

@@ -10,29 +10,26 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..errors import ApiFailure
 from . import checks, mergepatch
+from .collection import Referrers, VersionedCollection
 from .context import Answer, Req
-from .errors import bad_reference, failure, invalid, not_found
-from .listing import page, page_request
-from .preconditions import check_if_match
+from .errors import bad_reference, failure, invalid
 from .rules import (
     AGENT_NAME_MAX,
-    CREATED,
     CREDENTIAL_MODES,
     MESSAGE_ROLES,
     PIPELINE_STAGES,
     REFS_ONLY_IN_CREDENTIAL_FIELDS,
     SAVED_AGENTS_REFS_ONLY,
     SECRET_REF_RE,
-    UNCHANGED_WRITE_KEEPS_ETAG,
     UNKNOWN_AGENT_FIELDS_KEPT,
     VARIABLE_RE,
 )
-from .store import Resource, new_etag
+from .store import Resource
 
 KIND = "agent"
 READ_ONLY = ("agent_id", "create_ts", "update_ts")
-DELETED = {"deleted": True}
 
 
 def view(resource: Resource) -> dict[str, Any]:
@@ -50,6 +47,10 @@ def view(resource: Resource) -> dict[str, Any]:
         "create_ts": int(resource.create_ts),
         "update_ts": int(resource.update_ts),
     }
+
+
+AGENTS = VersionedCollection(KIND, "Agent", "agent_id", view)
+"""The shared shape: load, create, answer, list, retrieve, write, delete."""
 
 
 def check_config(req: Req, config: dict[str, Any], *, saved: bool) -> list[str]:
@@ -150,18 +151,6 @@ def _check_stage(
     return links
 
 
-def _load(req: Req) -> Resource:
-    agent_id = req.params["agent_id"]
-    resource = req.platform.store.get(req.app_id, KIND, agent_id)
-    if resource is None:
-        raise not_found("Agent", agent_id)
-    return resource
-
-
-def _answer(resource: Resource, status: int = 200) -> Answer:
-    return Answer(view(resource), status, {"ETag": resource.etag})
-
-
 def _refuse_read_only(body: dict[str, Any]) -> None:
     for key in READ_ONLY:
         if key in body:
@@ -176,20 +165,7 @@ def create(req: Req) -> Answer:
     store = req.platform.store
     with store.store.transaction():
         links = check_config(req, config, saved=True)
-        now = req.platform.now()
-        resource = Resource(req.app_id, KIND, req.platform.new_uuid(), new_etag(), now, now, config)
-        store.put(resource, links)
-    return _answer(resource, CREATED)
-
-
-def list_agents(req: Req) -> Answer:
-    """GET /agents."""
-    return Answer(page(req.platform.store, req.app_id, page_request(KIND, req.query), view))
-
-
-def retrieve(req: Req) -> Answer:
-    """GET /agents/{agent_id}."""
-    return _answer(_load(req))
+        return AGENTS.create(req, config, links)
 
 
 def update(req: Req) -> Answer:
@@ -198,33 +174,24 @@ def update(req: Req) -> Answer:
     _refuse_read_only(patch)
     store = req.platform.store
     with store.store.transaction():
-        resource = _load(req)
-        check_if_match(req, resource.etag, f"Agent {resource.id}")
+        resource = AGENTS.load_current(req)
         config = mergepatch.apply(resource.body, patch)
         links = check_config(req, config, saved=True)
-        if config != resource.body or not UNCHANGED_WRITE_KEEPS_ETAG:
-            resource.body = config
-            resource.etag = new_etag()
-            resource.update_ts = req.platform.now()
-            store.put(resource, links)
-    return _answer(resource)
+        AGENTS.write(req, resource, config, links)
+    return AGENTS.answer(resource)
 
 
 def delete(req: Req) -> Answer:
     """DELETE /agents/{agent_id}: refused while a number routes to it or an unfinished
     campaign uses it."""
-    store = req.platform.store
-    with store.store.transaction():
-        resource = _load(req)
-        check_if_match(req, resource.etag, f"Agent {resource.id}")
-        users = store.referrers(req.app_id, [f"agent:{resource.id}"])
-        if users:
-            kind, ident, _ = users[0]
-            what = "phone number" if kind == "number" else "unfinished campaign"
-            raise failure(
-                "AgentInUse",
-                f"Agent {resource.id} is used by {what} {ident}. Remove the reference before "
-                "deleting the agent.",
-            )
-        store.delete(req.app_id, KIND, resource.id)
-    return Answer(DELETED)
+    return AGENTS.delete(req, _in_use)
+
+
+def _in_use(resource: Resource, users: Referrers) -> ApiFailure:
+    kind, ident, _ = users[0]
+    what = "phone number" if kind == "number" else "unfinished campaign"
+    return failure(
+        "AgentInUse",
+        f"Agent {resource.id} is used by {what} {ident}. Remove the reference before "
+        "deleting the agent.",
+    )

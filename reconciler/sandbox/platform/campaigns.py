@@ -13,8 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import checks
+from .collection import DELETED, Collection
 from .context import Answer, Req
-from .errors import bad_reference, failure, invalid, not_found
+from .errors import bad_reference, failure, invalid
 from .listing import page, page_request
 from .rules import (
     CAMPAIGN_FINISHED,
@@ -28,8 +29,9 @@ from .rules import (
 from .store import PlatformStore, Resource, new_etag
 
 KIND = "campaign"
+CAMPAIGNS = Collection(KIND, "Campaign", "campaign_id")
+"""Loads a campaign by the id in the path."""
 FIELDS = ("name", "agent_id", "transport", "schedule", "contacts")
-DELETED = {"deleted": True}
 
 
 def status_of(resource: Resource, now: float) -> str:
@@ -160,17 +162,9 @@ def list_campaigns(req: Req) -> Answer:
     return Answer(page(req.platform.store, req.app_id, request, shown))
 
 
-def _load(req: Req) -> Resource:
-    ident = req.params["campaign_id"]
-    resource = req.platform.store.get(req.app_id, KIND, ident)
-    if resource is None:
-        raise not_found("Campaign", ident)
-    return resource
-
-
 def retrieve(req: Req) -> Answer:
     """GET /campaigns/{campaign_id} (UNCONFIRMED: the endpoint was not captured)."""
-    return Answer(view_at(_load(req), req.platform.now()))
+    return Answer(view_at(CAMPAIGNS.load(req), req.platform.now()))
 
 
 def finish(store: PlatformStore, resource: Resource, final: str, now: float) -> None:
@@ -198,7 +192,7 @@ def action(req: Req) -> Answer:
     )
     store = req.platform.store
     with store.store.transaction():
-        resource = _load(req)
+        resource = CAMPAIGNS.load(req)
         now = req.platform.now()
         status = status_of(resource, now)
         if status in CAMPAIGN_FINISHED:
@@ -218,7 +212,7 @@ def delete(req: Req) -> Answer:
     """DELETE /campaigns/{campaign_id}: only a finished campaign."""
     store = req.platform.store
     with store.store.transaction():
-        resource = _load(req)
+        resource = CAMPAIGNS.load(req)
         status = status_of(resource, req.platform.now())
         if status not in CAMPAIGN_FINISHED:
             raise failure(

@@ -21,14 +21,13 @@ password. Errors are ``{"error": "..."}`` with 400 or 404.
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from ..control_http import ControlError, control_routes_of, read_body
 from . import campaigns, numbers, secret_sets, sessions
 from .context import Platform
 from .store import Resource
@@ -40,12 +39,6 @@ KINDS = {
     "sessions": "session",
     "campaigns": "campaign",
 }
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _base(resource: Resource) -> dict[str, Any]:
@@ -101,24 +94,11 @@ def _show(platform: Platform, resource: Resource) -> dict[str, Any]:
     return shown
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise _Refused(400, "body is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise _Refused(400, "body must be a JSON object")
-    return value
-
-
 def _find(platform: Platform, kind: str, ident: str) -> Resource:
     for resource in platform.store.scan(None, kind):
         if resource.id == ident:
             return resource
-    raise _Refused(404, f"unknown {kind} {ident}")
+    raise ControlError(404, f"unknown {kind} {ident}")
 
 
 def _routes(platform: Platform) -> list[tuple[str, str, Callable[[Request], Awaitable[Any]]]]:
@@ -134,26 +114,26 @@ def _routes(platform: Platform) -> list[tuple[str, str, Callable[[Request], Awai
     async def one_kind(request: Request) -> Any:
         name = request.path_params["kind"]
         if name not in KINDS:
-            raise _Refused(404, f"kind must be one of {', '.join(KINDS)}")
+            raise ControlError(404, f"kind must be one of {', '.join(KINDS)}")
         return {name: listing(KINDS[name], request.query_params.get("app_id") or None)}
 
     async def check_secret(request: Request) -> Any:
-        body = await _body(request)
+        body = await read_body(request)
         fields = [body.get(k) for k in ("app_id", "set", "key", "value")]
         app_id, set_name, key, value = (v if isinstance(v, str) else "" for v in fields)
         if not (app_id and set_name and key and value):
-            raise _Refused(400, "expected app_id, set, key and value (non-empty strings)")
+            raise ControlError(400, "expected app_id, set, key and value (non-empty strings)")
         resource = store.get(app_id, "secret_set", set_name)
         entry = resource.body["keys"].get(key) if resource is not None else None
         if entry is None:
-            raise _Refused(404, "no such secret set or key")
+            raise ControlError(404, "no such secret set or key")
         given = secret_sets.digest_of(store, value)
         return {"matches": hmac.compare_digest(given, entry["digest"])}
 
     async def runtime_changes(request: Request) -> Any:
-        supported = (await _body(request)).get("supported")
+        supported = (await read_body(request)).get("supported")
         if not isinstance(supported, bool):
-            raise _Refused(400, "supported must be true or false")
+            raise ControlError(400, "supported must be true or false")
         with store.store.transaction():
             session = _find(platform, "session", request.path_params["id"])
             session.body["runtime_changes"] = supported
@@ -161,9 +141,9 @@ def _routes(platform: Platform) -> list[tuple[str, str, Callable[[Request], Awai
         return _show(platform, session)
 
     async def fail_session(request: Request) -> Any:
-        message = (await _body(request)).get("message") or "The session failed (sandbox)."
+        message = (await read_body(request)).get("message") or "The session failed (sandbox)."
         if not isinstance(message, str):
-            raise _Refused(400, "message must be a string")
+            raise ControlError(400, "message must be a string")
         with store.store.transaction():
             session = _find(platform, "session", request.path_params["id"])
             session.body["failed_at"] = platform.now()
@@ -172,14 +152,14 @@ def _routes(platform: Platform) -> list[tuple[str, str, Callable[[Request], Awai
         return _show(platform, session)
 
     async def finish_campaign(request: Request) -> Any:
-        body = await _body(request)
+        body = await read_body(request)
         status = body.get("status")
         if status not in ("completed", "failed"):
-            raise _Refused(400, "status must be completed or failed")
+            raise ControlError(400, "status must be completed or failed")
         with store.store.transaction():
             campaign = _find(platform, "campaign", request.path_params["id"])
             if campaigns.status_of(campaign, platform.now()) in ("completed", "canceled", "failed"):
-                raise _Refused(400, "campaign has finished already")
+                raise ControlError(400, "campaign has finished already")
             if status == "failed":
                 campaign.body["failure"] = body.get("failure") or {"detail": "sandbox"}
             campaigns.finish(store, campaign, status, platform.now())
@@ -197,18 +177,4 @@ def _routes(platform: Platform) -> list[tuple[str, str, Callable[[Request], Awai
 
 def platform_control_routes(platform: Platform) -> list[BaseRoute]:
     """The ``/_sandbox/platform`` routes."""
-
-    def wrap(func: Callable[[Request], Awaitable[Any]]) -> Callable[[Request], Awaitable[Response]]:
-        async def handler(request: Request) -> Response:
-            platform.sandbox.clock.refresh()
-            try:
-                return JSONResponse(await func(request))
-            except _Refused as exc:
-                return JSONResponse({"error": str(exc)}, status_code=exc.status)
-
-        return handler
-
-    return [
-        Route(path, wrap(func), methods=[method], name=f"platform-control:{method}:{path}")
-        for method, path, func in _routes(platform)
-    ]
+    return control_routes_of(platform.sandbox.clock, _routes(platform), "platform-control")

@@ -11,26 +11,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..errors import ApiFailure
 from . import checks
+from .collection import Referrers, VersionedCollection
 from .context import Answer, Req
-from .errors import bad_reference, failure, invalid, not_found
-from .listing import page, page_request
-from .preconditions import check_if_match
+from .errors import bad_reference, failure, invalid
 from .rules import (
-    CREATED,
     NUMBERS_UNIQUE,
     SIP_DEFAULT_PORTS,
     SIP_DEFAULT_TRANSPORT,
     SIP_TRANSPORTS,
     TRUNK_NAME_MAX,
-    UNCHANGED_WRITE_KEEPS_ETAG,
 )
-from .store import Resource, new_etag
+from .store import Resource
 
 KIND = "number"
 FIELDS = ("number", "description", "sip_trunk", "inbound")
 TRUNK_FIELDS = ("name", "hostname", "port", "transport", "auth", "allowed_ips")
-DELETED = {"deleted": True}
 
 
 def view(resource: Resource) -> dict[str, Any]:
@@ -48,6 +45,10 @@ def view(resource: Resource) -> dict[str, Any]:
         "create_ts": int(resource.create_ts),
         "update_ts": int(resource.update_ts),
     }
+
+
+NUMBERS = VersionedCollection(KIND, "Phone number", "number_id", view)
+"""The shared shape: load, create, answer, list, retrieve, write, delete."""
 
 
 def _trunk(value: Any) -> dict[str, Any]:
@@ -102,18 +103,6 @@ def _inbound(req: Req, value: Any) -> tuple[dict[str, Any] | None, list[str]]:
     return inbound, [f"agent:{agent}"]
 
 
-def _load(req: Req) -> Resource:
-    number_id = req.params["number_id"]
-    resource = req.platform.store.get(req.app_id, KIND, number_id)
-    if resource is None:
-        raise not_found("Phone number", number_id)
-    return resource
-
-
-def _answer(resource: Resource, status: int = 200) -> Answer:
-    return Answer(view(resource), status, {"ETag": resource.etag})
-
-
 def _refuse_duplicate(req: Req, digits: str, own: str | None) -> None:
     if not NUMBERS_UNIQUE:
         return
@@ -138,7 +127,6 @@ def create(req: Req) -> Answer:
     with store.store.transaction():
         inbound, links = _inbound(req, body.get("inbound"))
         _refuse_duplicate(req, digits, None)
-        now = req.platform.now()
         stored = {
             "number": body["number"],
             "digits": digits,
@@ -147,19 +135,7 @@ def create(req: Req) -> Answer:
         }
         if body.get("description") is not None:
             stored["description"] = body["description"]
-        resource = Resource(req.app_id, KIND, req.platform.new_uuid(), new_etag(), now, now, stored)
-        store.put(resource, links)
-    return _answer(resource, CREATED)
-
-
-def list_numbers(req: Req) -> Answer:
-    """GET /numbers."""
-    return Answer(page(req.platform.store, req.app_id, page_request(KIND, req.query), view))
-
-
-def retrieve(req: Req) -> Answer:
-    """GET /numbers/{number_id}."""
-    return _answer(_load(req))
+        return NUMBERS.create(req, stored, links)
 
 
 def update(req: Req) -> Answer:
@@ -171,8 +147,7 @@ def update(req: Req) -> Answer:
             raise invalid(key, "can't be null")
     store = req.platform.store
     with store.store.transaction():
-        resource = _load(req)
-        check_if_match(req, resource.etag, f"Phone number {resource.id}")
+        resource = NUMBERS.load_current(req)
         body = copy.deepcopy(resource.body)
         links: list[str] | None = None
         if "number" in patch:
@@ -187,25 +162,17 @@ def update(req: Req) -> Answer:
             body["sip_trunk"] = _trunk(patch["sip_trunk"])
         if "inbound" in patch:
             body["inbound"], links = _inbound(req, patch["inbound"])
-        if body != resource.body or not UNCHANGED_WRITE_KEEPS_ETAG:
-            resource.body = body
-            resource.etag = new_etag()
-            resource.update_ts = req.platform.now()
-            store.put(resource, links)
-    return _answer(resource)
+        NUMBERS.write(req, resource, body, links)
+    return NUMBERS.answer(resource)
 
 
 def delete(req: Req) -> Answer:
     """DELETE /numbers/{number_id}: refused while an unfinished campaign calls from it."""
-    store = req.platform.store
-    with store.store.transaction():
-        resource = _load(req)
-        check_if_match(req, resource.etag, f"Phone number {resource.id}")
-        users = store.referrers(req.app_id, [f"number:{resource.id}"])
-        if users:
-            raise failure(
-                "NumberInUse",
-                f"Phone number {resource.id} is used by unfinished campaign {users[0][1]}.",
-            )
-        store.delete(req.app_id, KIND, resource.id)
-    return Answer(DELETED)
+    return NUMBERS.delete(req, _in_use)
+
+
+def _in_use(resource: Resource, users: Referrers) -> ApiFailure:
+    return failure(
+        "NumberInUse",
+        f"Phone number {resource.id} is used by unfinished campaign {users[0][1]}.",
+    )

@@ -10,19 +10,16 @@ route by its operation id (``rules.OPERATIONS``), ``name`` by a secret set's nam
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..auth import authenticate
+from ..admission import JsonAnswer, admit, dropped_after, log_entry
 from ..errors import ApiFailure
-from ..faults import Decision, DroppedResponse
+from ..faults import DroppedResponse
 from . import agents, campaigns, numbers, secret_sets, sessions
 from .context import Answer, Platform, Req
 from .errors import failure
@@ -33,27 +30,9 @@ Endpoint = Callable[[Request], Awaitable[Response | DroppedResponse]]
 _ID_PARAMS = ("agent_id", "number_id", "session_id", "campaign_id", "campaign_action")
 
 
-class _Answer(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 def _with_id(response: Response, request_id: str) -> Response:
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
-
-
-def _act(decision: Decision, entry: dict[str, Any]) -> DroppedResponse | None:
-    if decision.source is not None:
-        entry["fault"] = decision.source
-    if decision.kind == "error" and decision.failure is not None:
-        raise decision.failure
-    if decision.kind == "drop":
-        entry["status"] = "dropped"
-        return DroppedResponse()
-    return None
 
 
 def _endpoint(platform: Platform, operation_id: str, operation: Operation) -> Endpoint:
@@ -66,60 +45,38 @@ def _endpoint(platform: Platform, operation_id: str, operation: Operation) -> En
         ident = next((params[k] for k in _ID_PARAMS if k in params), None)
         if ident is not None and operation_id == "campaign-action":
             ident = ident.rpartition(":")[0] or ident
-        entry = sb.log_request(
-            method=request.method,
-            path=request.url.path,
-            route=operation_id,
-            app_id=app_id,
-            agent_id=ident,
-            name=params.get("name"),
-            auth=None,
-            status=None,
-            fault=None,
-            request_id=request_id,
+        name = params.get("name")
+        entry = log_entry(
+            sb, request, operation_id, app_id, ident, name=name, request_id=request_id
         )
-        epoch = sb.epoch
-        sb.clock.refresh()
-        decision = sb.faults.draw(operation_id)
-        if decision.delay_s > 0:
-            await asyncio.sleep(decision.delay_s)
         try:
-            early = _act(decision, entry)
-            if early is not None:
-                return early
-            entry["auth"] = authenticate(
-                request.headers.get("authorization"),
+            admitted = await admit(
+                sb,
+                request,
+                entry,
+                route=operation_id,
                 app_id=app_id,
-                customer_id=sb.config.customer_id,
-                customer_secret=sb.config.customer_secret,
-                app_certificate=sb.config.app_certificate,
-                now=sb.clock.real(),
+                ident=ident,
+                body_methods=("POST", "PUT", "PATCH"),
+                name_of=lambda _raw: params.get("name"),
             )
-            raw = await request.body() if request.method in ("POST", "PUT", "PATCH") else b""
-            rule = sb.faults.match(operation_id, app_id, params.get("name"), ident)
-            if rule.delay_s > 0:
-                await asyncio.sleep(rule.delay_s)
-            early = _act(rule, entry)
-            if early is not None:
-                return early
-            if sb.epoch != epoch:  # reset while this request waited: it is not carried out
-                entry["status"] = "dropped"
-                return DroppedResponse()
+            if isinstance(admitted, DroppedResponse):
+                return admitted
             req = Req(
                 platform,
                 app_id,
                 params,
                 dict(request.query_params),
                 {k.lower(): v for k, v in request.headers.items()},
-                raw,
+                admitted.raw,
                 operation_id,
             )
             answer = operation(req)
-            if rule.kind == "drop_after":
-                entry["status"] = "dropped"
-                return DroppedResponse()
+            lost = dropped_after(admitted, entry)
+            if lost is not None:
+                return lost
             entry["status"] = answer.status
-            response = _Answer(answer.body, status_code=answer.status, headers=answer.headers)
+            response = JsonAnswer(answer.body, status_code=answer.status, headers=answer.headers)
             return _with_id(response, request_id)
         except ApiFailure as exc:
             entry["status"] = exc.status
@@ -136,21 +93,21 @@ _NUMBER = "/numbers/{number_id}"
 _SESSION = "/sessions/{session_id}"
 TABLE: tuple[tuple[str, str, str, Operation], ...] = (
     ("create-secret-set", "POST", _SECRETS, secret_sets.create),
-    ("list-secret-sets", "GET", _SECRETS, secret_sets.list_sets),
-    ("retrieve-secret-set", "GET", _SET, secret_sets.retrieve),
+    ("list-secret-sets", "GET", _SECRETS, secret_sets.SECRET_SETS.list),
+    ("retrieve-secret-set", "GET", _SET, secret_sets.SECRET_SETS.retrieve),
     ("replace-secret-set", "PUT", _SET, secret_sets.replace),
     ("update-secret-set", "PATCH", _SET, secret_sets.update),
     ("delete-secret-set", "DELETE", _SET, secret_sets.delete),
     ("set-secret-key", "PUT", _KEY, secret_sets.set_key),
     ("delete-secret-key", "DELETE", _KEY, secret_sets.delete_key),
     ("create-agent", "POST", "/agents", agents.create),
-    ("list-agents", "GET", "/agents", agents.list_agents),
-    ("retrieve-agent", "GET", _AGENT, agents.retrieve),
+    ("list-agents", "GET", "/agents", agents.AGENTS.list),
+    ("retrieve-agent", "GET", _AGENT, agents.AGENTS.retrieve),
     ("update-agent", "PATCH", _AGENT, agents.update),
     ("delete-agent", "DELETE", _AGENT, agents.delete),
     ("create-number", "POST", "/numbers", numbers.create),
-    ("list-numbers", "GET", "/numbers", numbers.list_numbers),
-    ("retrieve-number", "GET", _NUMBER, numbers.retrieve),
+    ("list-numbers", "GET", "/numbers", numbers.NUMBERS.list),
+    ("retrieve-number", "GET", _NUMBER, numbers.NUMBERS.retrieve),
     ("update-number", "PATCH", _NUMBER, numbers.update),
     ("delete-number", "DELETE", _NUMBER, numbers.delete),
     ("start-session", "POST", "/sessions", sessions.start),

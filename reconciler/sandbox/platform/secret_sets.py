@@ -9,10 +9,11 @@ import hmac
 import json
 from typing import Any
 
+from ..errors import ApiFailure
 from . import checks
+from .collection import DELETED, Referrers, VersionedCollection
 from .context import Answer, Req
 from .errors import failure, invalid, not_found
-from .listing import page, page_request
 from .preconditions import check_if_match, check_if_none_match
 from .rules import (
     CREATED,
@@ -26,7 +27,6 @@ from .rules import (
 from .store import PlatformStore, Resource, new_etag
 
 KIND = "secret_set"
-DELETED = {"deleted": True}
 
 
 def view(resource: Resource) -> dict[str, Any]:
@@ -39,8 +39,8 @@ def view(resource: Resource) -> dict[str, Any]:
     }
 
 
-def _answer(resource: Resource, status: int = 200) -> Answer:
-    return Answer(view(resource), status, {"ETag": resource.etag})
+SECRET_SETS = VersionedCollection(KIND, "Secret set", "name", view)
+"""The shared shape: load, create, answer, list, retrieve, write, delete."""
 
 
 def digest_of(store: PlatformStore, value: str) -> str:
@@ -92,13 +92,6 @@ def _secrets(body: dict[str, Any], *, nulls: bool) -> dict[str, Any]:
     return secrets
 
 
-def _load(req: Req, name: str) -> Resource:
-    resource = req.platform.store.get(req.app_id, KIND, name)
-    if resource is None:
-        raise not_found("Secret set", name)
-    return resource
-
-
 def _refuse_removal(req: Req, name: str, removed: list[str]) -> None:
     """SecretSetInUse when an agent references one of the ``removed`` keys of set ``name``."""
     targets = [f"secret_key:{name}.{key}" for key in removed]
@@ -121,12 +114,7 @@ def _save(req: Req, resource: Resource, keys: dict[str, Any], changed: bool) -> 
             "instead.",
         )
     _check_size(keys)
-    if changed or not UNCHANGED_WRITE_KEEPS_ETAG:
-        resource.body = {"keys": keys}
-        resource.etag = new_etag()
-        resource.update_ts = req.platform.now()
-        req.platform.store.put(resource)
-    return resource
+    return SECRET_SETS.write(req, resource, {"keys": keys}, changed=changed)
 
 
 def create(req: Req) -> Answer:
@@ -144,21 +132,7 @@ def create(req: Req) -> Answer:
     with store.store.transaction():
         if store.get(req.app_id, KIND, name) is not None:
             raise failure("SecretSetAlreadyExists", f"A secret set named {name} already exists.")
-        now = req.platform.now()
-        resource = Resource(req.app_id, KIND, name, new_etag(), now, now, {"keys": keys})
-        store.put(resource, ())
-    return _answer(resource, CREATED)
-
-
-def list_sets(req: Req) -> Answer:
-    """GET /secrets."""
-    request = page_request(KIND, req.query)
-    return Answer(page(req.platform.store, req.app_id, request, view))
-
-
-def retrieve(req: Req) -> Answer:
-    """GET /secrets/{name}."""
-    return _answer(_load(req, req.params["name"]))
+        return SECRET_SETS.create(req, {"keys": keys}, (), name)
 
 
 def replace(req: Req) -> Answer:
@@ -167,15 +141,14 @@ def replace(req: Req) -> Answer:
     body = req.json_object()
     secrets = _secrets(body, nulls=False)
     with req.platform.store.store.transaction():
-        resource = _load(req, name)
-        check_if_match(req, resource.etag, f"Secret set {name}")
+        resource = SECRET_SETS.load_current(req, name)
         old = resource.body["keys"]
         keys = {
             k: _key_entry(req, k, v, ("secrets", f"secrets.{k}"), old.get(k))
             for k, v in secrets.items()
         }
         _refuse_removal(req, name, sorted(set(old) - set(keys)))
-        return _answer(_save(req, resource, keys, keys != old))
+        return SECRET_SETS.answer(_save(req, resource, keys, keys != old))
 
 
 def update(req: Req) -> Answer:
@@ -183,8 +156,7 @@ def update(req: Req) -> Answer:
     name = req.params["name"]
     secrets = _secrets(req.json_object(), nulls=True)
     with req.platform.store.store.transaction():
-        resource = _load(req, name)
-        check_if_match(req, resource.etag, f"Secret set {name}")
+        resource = SECRET_SETS.load_current(req, name)
         old = resource.body["keys"]
         keys = dict(old)
         removed = []
@@ -195,25 +167,20 @@ def update(req: Req) -> Answer:
             else:
                 keys[key] = _key_entry(req, key, value, ("secrets", f"secrets.{key}"), old.get(key))
         _refuse_removal(req, name, removed)
-        return _answer(_save(req, resource, keys, keys != old))
+        return SECRET_SETS.answer(_save(req, resource, keys, keys != old))
 
 
 def delete(req: Req) -> Answer:
     """DELETE /secrets/{name} (If-Match required; refused while an agent references it)."""
-    name = req.params["name"]
-    store = req.platform.store
-    with store.store.transaction():
-        resource = _load(req, name)
-        check_if_match(req, resource.etag, f"Secret set {name}")
-        users = store.referrers(req.app_id, [f"secret_set:{name}"])
-        if users:
-            raise failure(
-                "SecretSetInUse",
-                f"Secret set {name} is referenced by agent {users[0][1]}. Remove the reference "
-                "before deleting the set.",
-            )
-        store.delete(req.app_id, KIND, name)
-    return Answer(DELETED)
+    return SECRET_SETS.delete(req, _in_use)
+
+
+def _in_use(resource: Resource, users: Referrers) -> ApiFailure:
+    return failure(
+        "SecretSetInUse",
+        f"Secret set {resource.id} is referenced by agent {users[0][1]}. Remove the reference "
+        "before deleting the set.",
+    )
 
 
 def set_key(req: Req) -> Answer:
@@ -228,7 +195,7 @@ def set_key(req: Req) -> Answer:
     if "value" not in body:
         raise invalid("value", "field required")
     with req.platform.store.store.transaction():
-        resource = _load(req, name)
+        resource = SECRET_SETS.load(req, name)
         old = resource.body["keys"]
         entry = old.get(key)
         what = f"Key {key} of secret set {name}"
@@ -244,7 +211,7 @@ def delete_key(req: Req) -> Answer:
     """DELETE /secrets/{name}/keys/{key} (refused while referenced, or for the last key)."""
     name, key = req.params["name"], req.params["key"]
     with req.platform.store.store.transaction():
-        resource = _load(req, name)
+        resource = SECRET_SETS.load(req, name)
         old = resource.body["keys"]
         entry = old.get(key)
         if entry is None:

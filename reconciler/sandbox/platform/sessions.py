@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import agents, checks
+from .collection import Collection
 from .context import Answer, Req
-from .errors import bad_reference, failure, invalid, not_found
+from .errors import bad_reference, failure, invalid
 from .listing import page, page_request
 from .rules import (
     CHANNEL_MAX,
@@ -30,6 +31,8 @@ from .rules import (
 from .store import Resource, new_etag
 
 KIND = "session"
+SESSIONS = Collection(KIND, "Session", "session_id")
+"""Loads a session by the id in the path."""
 IDEMPOTENCY = "idempotency_key"
 ACTIVE = ("STARTING", "RUNNING")
 
@@ -207,17 +210,9 @@ def start_ephemeral(req: Req) -> Answer:
     return _start(req, body, config, None)
 
 
-def _load(req: Req) -> Resource:
-    ident = req.params["session_id"]
-    resource = req.platform.store.get(req.app_id, KIND, ident)
-    if resource is None:
-        raise not_found("Session", ident)
-    return resource
-
-
 def retrieve(req: Req) -> Answer:
     """GET /sessions/{agent_session_id}."""
-    return Answer(view_at(req, _load(req)))
+    return Answer(view_at(req, SESSIONS.load(req)))
 
 
 def _filters(req: Req) -> dict[str, Any]:
@@ -263,7 +258,7 @@ def update(req: Req) -> Answer:
     checks.no_unknown(patch, ("transport", "agent"), "")
     store = req.platform.store
     with store.store.transaction():
-        resource = _load(req)
+        resource = SESSIONS.load(req)
         if _status(req, resource)[0] not in ACTIVE:
             raise failure("SessionNotActive", f"Session {resource.id} is not running.")
         body = resource.body
@@ -304,7 +299,7 @@ def stop(req: Req) -> Answer:
     no-op, UNCONFIRMED)."""
     store = req.platform.store
     with store.store.transaction():
-        resource = _load(req)
+        resource = SESSIONS.load(req)
         if _status(req, resource)[0] not in ACTIVE:
             if not STOP_OF_STOPPED_IS_NOOP:
                 raise failure("SessionNotActive", f"Session {resource.id} is not running.")
