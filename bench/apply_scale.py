@@ -9,9 +9,11 @@ with credentials). The run is checked: N agents running on the sandbox, N record
 an empty journal.
 
 Floor, in the same run (interleaved with the applies): the same joins (same bodies, freshly
-minted tokens, P in flight, pools of 10 connections as ours) sent by a bare httpx client with no
-plan, state or journal, against a fresh sandbox of the same latency: what the sandbox and this
-machine allow at all.
+minted tokens, P in flight, spread over httpx clients of 10 connections each) sent by a bare
+httpx script with no plan, state or journal, against a fresh sandbox of the same latency: what
+the sandbox and this machine allow at all. (The engine client's own pools hold one connection
+each, which costs less CPU per request than pools of 10; the floor is left as a plain script
+would be written.)
 
 - Start-up: the median wall of ``reconciler --version`` (the interpreter and the CLI).
 - Figure: (median apply wall - start-up) / median floor wall.

@@ -13,6 +13,7 @@
 
 Usage: python bench/growth.py [--plan-sizes 100,500,1000,2000,5000] [--apply-sizes 1000,20000]
        [--parallelism 50] [--latency-ms 100] [--runs 3]
+(``--plan-sizes ''``: the apply table only.)
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="growth-") as tmp_name:
         tmp = Path(tmp_name)
-        print("plan --no-refresh (10% changed)")
-        print("      N   wall (s)   ms per agent   runs")
-        for n in [int(s) for s in args.plan_sizes.split(",")]:
+        plan_sizes = [int(s) for s in args.plan_sizes.split(",") if s.strip()]
+        if plan_sizes:
+            print("plan --no-refresh (10% changed)")
+            print("      N   wall (s)   ms per agent   runs")
+        for n in plan_sizes:
             directory = tmp / f"plan-{n}"
             plan_scale.make(directory, n)
             plan_scale.plan_once(directory)  # warm-up

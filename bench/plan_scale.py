@@ -1,4 +1,4 @@
-"""Plan at scale: ``reconciler plan --no-refresh`` on generated projects of 100 to 10,000 agents.
+"""Plan at scale: ``reconciler plan --no-refresh`` on generated projects of 100 to 20,000 agents.
 
 Each project has one manifest file per agent (~40 lines: ``extends`` of a shared partial, two
 ``${VAR}`` interpolations, a multi-line prompt, labels, asr, tts) and a recorded state in which
@@ -16,14 +16,16 @@ up to 4; 2 on the reference machine); the same plan read by one process
 (``RECONCILER_WORKERS=1``) is printed beside the bound for reference.
 
 Bounds: wall(5,000) <= 1.5 x floor(5,000); wall(5,000) / wall(1,000) <= 6; peak RSS of
-the plan process at 10,000 manifests <= 300 MB (``ru_maxrss`` of that child, from ``wait4``).
+the plan at 20,000 manifests (``--rss-size``) <= 300 MB. The peak is ``ru_maxrss`` of the plan's
+process from ``wait4``: the largest of that process and of the worker processes it forked and
+waited for (each counted alone, not summed), not the sum of them.
 
 ``--new N[,N...]`` measures plans of new agents instead: a project of N manifests and no
 recorded state (every agent is a ``start``), planned with ``plan --no-refresh --format json``.
-Bounds: wall(2,000) <= 2.0 x floor(2,000); peak RSS at 10,000 new agents <= 300 MB.
+Bounds: wall(2,000) <= 2.0 x floor(2,000); peak RSS at 20,000 new agents <= 300 MB.
 
-Usage: python bench/plan_scale.py [--runs 5] [--sizes 100,1000,5000] [--rss-size 10000]
-       python bench/plan_scale.py --new 2000,10000 [--runs 5]
+Usage: python bench/plan_scale.py [--runs 5] [--sizes 100,1000,5000] [--rss-size 20000]
+       python bench/plan_scale.py --new 2000,20000 [--runs 5]
 """
 
 from __future__ import annotations
@@ -149,9 +151,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", default="100,1000,5000")
-    parser.add_argument("--rss-size", type=int, default=10_000)
+    parser.add_argument("--rss-size", type=int, default=20_000)
     parser.add_argument("--rss-runs", type=int, default=3)
-    parser.add_argument("--new", help="sizes of a plan of new agents, JSON output (2000,10000)")
+    parser.add_argument("--new", help="sizes of a plan of new agents, JSON output (2000,20000)")
     parser.add_argument("--make", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.make:

@@ -14,18 +14,36 @@ manifest is gone, are expected (the next apply stops or forgets it anyway).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reconciler.errors import PlanError
-from reconciler.models import AgentRecord, DesiredAgent, DesiredSet, LiveStatus, StateDoc
+from reconciler.diff import outside_changes
+from reconciler.errors import PlanError, printable
+from reconciler.kinds import KindRegistry, default_registry
+from reconciler.models import (
+    AgentRecord,
+    DesiredAgent,
+    DesiredSet,
+    FieldChange,
+    LiveStatus,
+    StateDoc,
+)
 from reconciler.models.desired import RestartPolicy
-from reconciler.models.drift import DriftItem, DriftKind, DriftReport
+from reconciler.models.drift import (
+    DriftItem,
+    DriftKind,
+    DriftReport,
+    ResourceDriftItem,
+    ResourceDriftKind,
+    ResourceUse,
+)
 from reconciler.models.liveness import (
     ExitCause,
     agent_exit,
     exit_expected,
     unmanaged_agents,
 )
+from reconciler.models.resources import ResourceRecord
 
 
 @dataclass(frozen=True)
@@ -82,8 +100,15 @@ def build_drift(
     app_id: str = "",
     engine: str = "",
     environment: str = "",
+    platform: str = "",
+    kinds: KindRegistry | None = None,
+    uses: Sequence[ResourceUse] = (),
 ) -> DriftReport:
-    """The drift report. Raises :class:`PlanError` when ``live`` was not read from the engine."""
+    """The drift report. Raises :class:`PlanError` when ``live`` was not read from the engine.
+
+    ``kinds`` observes each recorded resource of ``live.resources`` (the project's registry);
+    ``uses``: the Platform resources state does not record and what they reference.
+    """
     if not live.refreshed:
         raise PlanError("drift needs the engine's live status (no refresh was made)")
     items: list[DriftItem] = []
@@ -112,6 +137,7 @@ def build_drift(
                 why=verdict.why,
             )
         )
+    resources = resource_drift(desired, state, live, kinds or default_registry(), uses)
     return DriftReport(
         app_id=app_id,
         engine=engine,
@@ -121,8 +147,116 @@ def build_drift(
         checked_at=now,
         recorded=len(state.agents),
         in_sync=in_sync,
-        journal_entries=len(state.journal),
+        journal_entries=len(state.journal) + len(state.creating),
         items=tuple(items),
+        platform=platform if state.resources or resources else "",
+        resources_recorded=len(state.resources),
+        resources_in_sync=len(state.resources) - sum(1 for r in resources if r.name is not None),
+        resources=resources,
+    )
+
+
+def resource_expectation(kind: ResourceDriftKind, wanted: bool, uses: str = "") -> Expectation:
+    """The one rule deciding whether the drift of a Platform resource is expected.
+
+    ``wanted``: a manifest still declares it; ``uses``: for an unmanaged resource, what
+    recorded resources it references (shown in the sentence).
+    """
+    if kind == "unmanaged":
+        return Expectation(
+            False,
+            f"a Platform resource this project does not record uses {uses}: it depends on it "
+            "and keeps it from being deleted; delete it, or take it in with `reconciler import "
+            "KIND/NAME ID` (or `reconciler pull`)",
+        )
+    if not wanted:
+        return Expectation(True, "its manifest is gone; the next apply deletes it anyway")
+    if kind == "missing":
+        return Expectation(
+            False, "the manifests still declare it; the next apply creates it again (a new id)"
+        )
+    return Expectation(
+        False,
+        "changed outside this project; the next apply brings it back to its manifest (the "
+        "plan shows what it overwrites)",
+    )
+
+
+def resource_drift(
+    desired: DesiredSet,
+    state: StateDoc,
+    live: LiveStatus,
+    kinds: KindRegistry,
+    uses: Sequence[ResourceUse] = (),
+) -> tuple[ResourceDriftItem, ...]:
+    """The drift of every recorded Platform resource the refresh read (by address), then each
+    unrecorded one in use (by kind and id)."""
+    items: list[ResourceDriftItem] = []
+    for address in sorted(state.resources):
+        if address not in live.resources:
+            continue  # not read (none was asked for): nothing to judge
+        item = _resource_item(state.resources[address], live, kinds, state.salt, desired)
+        if item is not None:
+            items.append(item)
+    owners = {record.id: address for address, record in state.resources.items()}
+    recorded = {(record.kind, record.id) for record in state.resources.values()}
+    for use in sorted(uses, key=lambda u: (u.resource_kind, u.id)):
+        if (use.resource_kind, use.id) in recorded:
+            continue
+        used = tuple(sorted({owners[ref] for ref in use.references if ref in owners}))
+        if not used:
+            continue
+        label = f" ({printable(use.label)})" if use.label else ""
+        reason = f"not in state{label}, uses {', '.join(used)}"
+        items.append(_judged("unmanaged", use.resource_kind, None, use.id, reason, uses=used))
+    return tuple(items)
+
+
+def _judged(
+    kind: ResourceDriftKind,
+    resource_kind: str,
+    name: str | None,
+    ident: str,
+    reason: str,
+    *,
+    wanted: bool = False,
+    changes: tuple[FieldChange, ...] = (),
+    uses: tuple[str, ...] = (),
+) -> ResourceDriftItem:
+    """One resource's drift item, judged by :func:`resource_expectation`."""
+    verdict = resource_expectation(kind, wanted, ", ".join(uses))
+    return ResourceDriftItem(
+        kind=kind,
+        resource_kind=resource_kind,
+        name=name,
+        id=ident,
+        reason=reason,
+        expected=verdict.expected,
+        why=verdict.why,
+        changes=changes,
+        uses=uses,
+    )
+
+
+def _resource_item(
+    record: ResourceRecord,
+    live: LiveStatus,
+    kinds: KindRegistry,
+    salt: str,
+    desired: DesiredSet,
+) -> ResourceDriftItem | None:
+    wanted = record.address in desired.resources
+    held = live.resources.get(record.address)
+    if held is None:
+        reason = f"recorded, but the Platform no longer holds {record.id}"
+        return _judged("missing", record.kind, record.name, record.id, reason, wanted=wanted)
+    observed = kinds.kind(record.kind).observe(held, record.spec)
+    changes, _ = outside_changes(record.spec, observed, salt)
+    if not changes:
+        return None
+    reason = "changed outside: " + ", ".join(str(c.path) for c in changes)
+    return _judged(
+        "changed", record.kind, record.name, record.id, reason, wanted=wanted, changes=changes
     )
 
 

@@ -9,21 +9,19 @@ with the state's salt before they are compared.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import (
-    SENSITIVE_MARKER,
-    digest_value,
-    field_changes,
-    is_redacted,
     normalize_spec,
+    outside_changes,
     redact_in_place,
     settle_unknown,
+    shown_changes,
     spec_digest,
-    unknown_names,
 )
 from reconciler.diff.normalize import drop_nulls
 from reconciler.errors import Location, PlanError, Problem, ValidationError, printable
@@ -65,6 +63,8 @@ class PlanOptions:
 
     app_id: str = ""
     engine: str = ""
+    platform: str = ""
+    """The Platform, as the plan names it when it has resources (``Plan.platform``)."""
     environment: str = ""
     max_concurrent_agents: int = 20
     token_renewal_window_s: int = 7200
@@ -180,17 +180,17 @@ def build_plan_with_views(
     wanted = set() if options.destroy else set(desired.agents)
     universe = sorted(wanted | set(state.agents))
     resource_universe = set(desired.resources) | set(state.resources)
-    unknown = sorted(set(options.targets) - set(universe) - resource_universe)
+    known = [*universe, *sorted(resource_universe)]
+    unknown = sorted(set(options.targets) - set(known))
     if unknown:
-        shown = ", ".join(printable(name) for name in unknown)
-        raise PlanError(f"--target names no agent in the manifests or state: {shown}")
+        raise PlanError(_names_nothing("--target", unknown, known, "in the manifests or state"))
     resource_wanted = set() if options.destroy else set(desired.resources)
     bad_replace = sorted(set(options.replace) - set(wanted) - resource_wanted)
     if bad_replace:
-        shown = ", ".join(printable(name) for name in bad_replace)
-        raise PlanError(f"--replace names no agent in the manifests: {shown}")
+        declared = sorted(wanted | resource_wanted)
+        raise PlanError(_names_nothing("--replace", bad_replace, declared, "in the manifests"))
     selected = set(options.targets) | set(options.replace) if options.targets else set(universe)
-    selected -= _checked_excludes(options, [*universe, *sorted(resource_universe)])
+    selected -= _checked_excludes(options, known)
 
     imports, import_notes = _imports(desired, state, live, selected, options.destroy)
     # One agent at a time: its normalized, redacted view lives only while it is planned, so
@@ -227,9 +227,11 @@ def build_plan_with_views(
             kept[name] = view
         plans.append(planned_agent)
 
-    resources = _plan_resources(desired, state, live, options, digests)
+    exclusion_notes: list[str] = []
+    resources = _plan_resources(desired, state, live, options, digests, exclusion_notes)
 
     warnings = list(options.warnings)
+    warnings.extend(exclusion_notes)
     unknown = sorted(
         {n for a in desired.agents.values() for ns in a.unknown.values() for n in ns}
         | {n for r in desired.resources.values() for ns in r.unknown.values() for n in ns}
@@ -281,6 +283,7 @@ def build_plan_with_views(
     plan = Plan(
         app_id=options.app_id,
         engine=options.engine,
+        platform=options.platform if resources else "",
         environment=options.environment,
         lineage=state.lineage,
         serial=state.serial,
@@ -310,13 +313,32 @@ def _checked_excludes(options: PlanOptions, universe: list[str]) -> set[str]:
     excludes = set(options.excludes)
     unknown = sorted(excludes - set(universe))
     if unknown:
-        raise PlanError(f"--exclude names no agent in the manifests or state: {', '.join(unknown)}")
+        raise PlanError(_names_nothing("--exclude", unknown, universe, "in the manifests or state"))
     both = sorted(excludes & (set(options.targets) | set(options.replace)))
     if both:
         raise PlanError(
             f"{', '.join(both)}: both excluded (--exclude) and asked for (--target/--replace)"
         )
     return excludes
+
+
+def _names_nothing(flag: str, names: list[str], known: list[str], where: str) -> str:
+    """Why ``flag`` refuses ``names``: agent names as before; for a resource's address
+    (``KIND/NAME``) the message says so and suggests the addresses it may have meant."""
+    shown = ", ".join(printable(name) for name in names)
+    if not any("/" in name for name in names):
+        return f"{flag} names no agent {where}: {shown}"
+    message = f"{flag} names no agent or resource (KIND/NAME) {where}: {shown}"
+    hints = sorted(
+        {
+            hint
+            for name in names
+            for hint in difflib.get_close_matches(name, [k for k in known if "/" in k], 2, 0.8)
+        }
+    )
+    if hints:
+        message += f" (did you mean {', '.join(printable(h) for h in hints)}?)"
+    return message
 
 
 def _renames(desired: DesiredSet, state: StateDoc) -> dict[str, str]:
@@ -577,19 +599,7 @@ def _shown(value: Any) -> str:
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[FieldChange, ...]:
-    return tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-            forces_restart=AGENT.forces_replacement(c.path),
-            unknown=unknown_names(c.after),
-        )
-        for c in field_changes(before, after)
-    )
+    return shown_changes(before, after, AGENT.forces_replacement, with_unknown=True)
 
 
 def _exit_reason(record: AgentRecord, live: LiveStatus) -> str | None:
@@ -798,12 +808,14 @@ def _plan_resources(
     live: LiveStatus,
     options: PlanOptions,
     digests: dict[str, str],
+    notes: list[str],
 ) -> tuple[ResourcePlan, ...]:
     """The plan of every resource of a kind other than ``Agent``, in creation order.
 
     Resources are planned in the order of the reference graph, so that each one knows whether
     the ids it references stay (recorded, not replaced) or will be known only after apply.
-    Adds each desired resource's digest to ``digests`` (the manifests' digest covers them).
+    Adds each desired resource's digest to ``digests`` (the manifests' digest covers them) and
+    to ``notes`` what ``--exclude`` leaves out besides what it names.
     """
     if not desired.resources and not state.resources:
         return ()
@@ -811,7 +823,9 @@ def _plan_resources(
     edges, where = _resource_edges(wanted, state.resources, options.kinds, desired.unmanaged)
     order = creation_order(edges, where)
     selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
-    selected -= _excluded_resources(options, edges, set(wanted))
+    excluded = _excluded_resources(options, edges, set(wanted))
+    notes.extend(_exclusion_notes(options, edges, set(wanted), excluded, selected))
+    selected -= excluded
     ids: dict[str, str | None] = {}
     plans: list[ResourcePlan] = []
     for address in order:
@@ -878,6 +892,42 @@ def _excluded_resources(
     kept = closure((e for e in excluded if e in wanted), referrers)
     gone = closure((e for e in excluded if e not in wanted), edges)
     return kept | gone
+
+
+def _exclusion_notes(
+    options: PlanOptions,
+    edges: dict[str, tuple[str, ...]],
+    wanted: set[str],
+    excluded: set[str],
+    selected: set[str],
+) -> list[str]:
+    """Why each resource ``--exclude`` leaves out without naming it is left out (one sentence
+    each); a resource ``--target`` or ``--replace`` asks for is a :class:`PlanError` instead."""
+    asked = set(options.targets) | set(options.replace)
+    notes: list[str] = []
+    conflicts: list[str] = []
+    for address in sorted((excluded & selected) - set(options.excludes)):
+        kept = sorted(e for e in edges[address] if e in excluded and e in wanted)
+        gone = sorted(e for e in excluded - wanted if address in edges.get(e, ()))
+        if kept:
+            why = (
+                f"it references {', '.join(printable(e) for e in kept)}, which --exclude leaves out"
+            )
+        else:
+            why = (
+                f"{', '.join(printable(e) for e in gone)}, whose delete --exclude leaves out, "
+                "references it"
+            )
+        if address in asked:
+            conflicts.append(
+                f"{printable(address)} is asked for (--target/--replace) but --exclude leaves it "
+                f"out: {why}"
+            )
+        else:
+            notes.append(f"--exclude also leaves out {printable(address)}: {why}")
+    if conflicts:
+        raise PlanError("; ".join(conflicts) + "; drop one of the two options")
+    return notes
 
 
 def _selected_resources(
@@ -968,18 +1018,7 @@ def _plan_resource(
             return ResourcePlan(action="replace", reason="replacement requested", **common)
         return ResourcePlan(action="no-op", reason="up to date", **common)
     rules = options.kinds.rules(resource.kind)
-    changes = tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-            forces_restart=rules.forces_replacement(c.path),
-        )
-        for c in field_changes(record.spec, spec)
-    )
+    changes = shown_changes(record.spec, spec, rules.forces_replacement)
     fixed = [str(c.path) for c in changes if c.forces_restart]
     if fixed or resource.address in options.replace:
         why = "replacement requested"
@@ -1044,41 +1083,9 @@ def _drift(
     held = live.resources.get(record.address)
     if held is None:
         return (), None, None
-    observed = _redacted_like(
-        options.kinds.kind(record.kind).observe(held, record.spec), record.spec, salt
-    )
-    if observed == record.spec:
-        return (), observed, held.version
-    drift = tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-        )
-        for c in field_changes(record.spec, observed)
-    )
+    observe = options.kinds.kind(record.kind).observe
+    drift, observed = outside_changes(record.spec, observe(held, record.spec), salt)
     return drift, observed, held.version
-
-
-def _redacted_like(observed: Any, recorded: Any, salt: str) -> Any:
-    """``observed`` with each value that ``recorded`` holds as a digest (a sensitive value the
-    engine shows, such as an interpolated instruction) replaced by its digest, so that the two
-    compare; changes ``observed`` in place and returns it."""
-    if is_redacted(recorded):
-        return (
-            observed if is_redacted(observed) else {SENSITIVE_MARKER: digest_value(observed, salt)}
-        )
-    if isinstance(recorded, dict) and isinstance(observed, dict):
-        for key, value in recorded.items():
-            if key in observed:
-                observed[key] = _redacted_like(observed[key], value, salt)
-    elif isinstance(recorded, list) and isinstance(observed, list):
-        for index, value in enumerate(recorded[: len(observed)]):
-            observed[index] = _redacted_like(observed[index], value, salt)
-    return observed
 
 
 def _with_drift(
@@ -1095,17 +1102,7 @@ def _with_drift(
     outside = "changed outside: " + ", ".join(str(c.path) for c in drift)
     if planned.action == "replace":
         return planned.model_copy(update={"drift": drift, "reason": f"{outside}; {planned.reason}"})
-    changes = tuple(
-        FieldChange(
-            path=c.path,
-            before=None if c.sensitive else c.before,
-            after=None if c.sensitive else c.after,
-            before_present=c.before_present,
-            after_present=c.after_present,
-            sensitive=c.sensitive,
-        )
-        for c in field_changes(observed, spec)
-    )
+    changes = shown_changes(observed, spec)
     if not changes:
         reason = f"{outside}; the manifest agrees with the engine: state is brought up to date"
     else:
@@ -1119,10 +1116,3 @@ def _with_drift(
             "live_version": live_version,
         }
     )
-
-
-def redacted_like(observed: Any, recorded: Any, salt: str) -> Any:
-    """``observed`` (a live resource in state's terms, its kind's ``observe``) redacted like
-    ``recorded``, as drift compares them; changes ``observed`` in place. Also used to settle an
-    interrupted update against what it sent (:mod:`reconciler.apply.updates`)."""
-    return _redacted_like(observed, recorded, salt)

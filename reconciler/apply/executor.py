@@ -32,7 +32,7 @@ from reconciler.apply.imports import imported_record
 from reconciler.apply.payload import update_properties
 from reconciler.apply.resources import create_resources, delete_removed, delete_replaced
 from reconciler.apply.resources import not_attempted as resources_not_attempted
-from reconciler.apply.run import Run, drop_journal_entry, fail, guarded, unrecorded
+from reconciler.apply.run import AgentChange, Run, fail, guarded, settled, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import ApplyError, EngineError
 from reconciler.models import AgentPlan, DesiredSet, JournalEntry, Plan, StateDoc
@@ -270,7 +270,7 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
         created_at=started,
     )
     run.emit(ApplyEvent(action.name, action.action, "stop", "begin", agent_id))
-    await run.save(lambda d: d.model_copy(update={"journal": [*d.journal, entry]}))
+    await run.save(AgentChange(add=(entry,)))
     try:
         await run.call(lambda: ctx.client.leave(agent_id))
         final = await run.call(
@@ -284,18 +284,12 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
             )
     except Exception as exc:
         fail(run, action, exc, started, "leave")
-        await run.save_or_halt(lambda d: drop_journal_entry(d, entry.id))
+        await run.save_or_halt(settled(entry.id))
         return
     run.emit(ApplyEvent(action.name, action.action, "stop", "answered", agent_id))
 
-    def done(d: StateDoc) -> StateDoc:
-        d = drop_journal_entry(d, entry.id)
-        if action.action == "stop":
-            agents = {k: v for k, v in d.agents.items() if k != action.name}
-            d = d.model_copy(update={"agents": agents})
-        return d
-
-    recorded = await run.save_or_halt(done)
+    dropped = frozenset((action.name,)) if action.action == "stop" else frozenset()
+    recorded = await run.save_or_halt(AgentChange(settle=frozenset((entry.id,)), drop=dropped))
     run.stopped_ok.add(action.name)
     if not recorded:
         if action.action == "stop":
@@ -344,9 +338,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
             "on_delete": agent.on_delete,
         }
     )
-    if not await run.save_or_halt(
-        lambda d: d.model_copy(update={"agents": {**d.agents, action.name: new_record}})
-    ):
+    if not await run.save_or_halt(AgentChange(put=(new_record,))):
         unrecorded(run, action, record.agent_id, started, "updated")
         return
     duration = ctx.clock() - started

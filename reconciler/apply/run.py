@@ -18,10 +18,52 @@ from typing import Any, TypeVar
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase
 from reconciler.errors import ApplyError, EngineError, ReconcilerError, StateError
-from reconciler.models import AgentPlan, DesiredSet, Plan, StateDoc
+from reconciler.models import AgentPlan, AgentRecord, DesiredSet, JournalEntry, Plan, StateDoc
 from reconciler.plan import DesiredView, desired_view
 
 T = TypeVar("T")
+StateChange = Callable[[StateDoc], StateDoc]
+"""A change of the state document, applied by the next group write (see :meth:`Run.save`)."""
+
+
+@dataclass(frozen=True)
+class AgentChange:
+    """A state change of journal entries and agent records, in this order: ``settle`` (journal
+    entry ids) leave the journal, ``add`` joins it, ``put`` records are set (by name) and
+    ``drop`` records (names) removed.
+
+    Applied alone it is a :data:`StateChange` like any other; the changes of this kind that
+    follow each other in one group write are applied together, with one copy of the records
+    and of the journal for all of them instead of one each (a copy of every record per agent
+    made a large apply quadratic in its agents).
+    """
+
+    settle: frozenset[str] = frozenset()
+    add: tuple[JournalEntry, ...] = ()
+    put: tuple[AgentRecord, ...] = ()
+    drop: frozenset[str] = frozenset()
+
+    def __call__(self, doc: StateDoc) -> StateDoc:
+        return apply_agent_changes(doc, [self])
+
+
+def apply_agent_changes(doc: StateDoc, changes: list[AgentChange]) -> StateDoc:
+    """``doc`` after ``changes`` one after the other; unchanged parts stay the same objects."""
+    update: dict[str, Any] = {}
+    settled = frozenset().union(*(c.settle for c in changes))
+    added = [entry for c in changes for entry in c.add]
+    if settled or added:
+        # Entry ids are unique: one settled is never added again, so one pass does it all.
+        update["journal"] = [e for e in (*doc.journal, *added) if e.id not in settled]
+    if any(c.put or c.drop for c in changes):
+        agents = dict(doc.agents)
+        for change in changes:
+            for record in change.put:
+                agents[record.name] = record
+            for name in change.drop:
+                agents.pop(name, None)
+        update["agents"] = agents
+    return doc.model_copy(update=update) if update else doc
 
 
 @dataclass
@@ -48,9 +90,7 @@ class Run:
     """Bounds the engine calls in flight to ``ctx.parallelism`` (at least 1)."""
     stopped_ok: set[str] = field(default_factory=set)
     """Names whose stop (of a stop, or the first half of a restart) went through."""
-    queued: list[tuple[Callable[[StateDoc], StateDoc], asyncio.Future[None]]] = field(
-        default_factory=list
-    )
+    queued: list[tuple[StateChange, asyncio.Future[None]]] = field(default_factory=list)
     """State changes waiting for the next group write, each with its caller's future."""
     flushing: bool = False
     """Whether a group write is under way (see :meth:`save`)."""
@@ -144,7 +184,7 @@ class Run:
         )
         return duration
 
-    async def save(self, mutate: Callable[[StateDoc], StateDoc]) -> None:
+    async def save(self, mutate: StateChange) -> None:
         """Apply ``mutate`` to the state and return once the result is on disk.
 
         Group commit: the changes of every action that reaches this point while a write is
@@ -157,7 +197,7 @@ class Run:
         self.queued.append((mutate, done))
         if not self.flushing:
             self.flushing = True
-            batch: list[tuple[Callable[[StateDoc], StateDoc], asyncio.Future[None]]] = []
+            batch: list[tuple[StateChange, asyncio.Future[None]]] = []
             try:
                 await asyncio.sleep(0)  # let actions that finished at the same moment join in
                 while self.queued:
@@ -172,7 +212,7 @@ class Run:
                 self.flushing = False
         await done
 
-    async def save_or_halt(self, mutate: Callable[[StateDoc], StateDoc]) -> bool:
+    async def save_or_halt(self, mutate: StateChange) -> bool:
         """:meth:`save`, turning a failure into a halt of the run; whether the change is durable.
 
         For writes that follow an engine call: the call is done either way, and the caller
@@ -185,14 +225,10 @@ class Run:
             return False
         return True
 
-    async def _write(
-        self, batch: list[tuple[Callable[[StateDoc], StateDoc], asyncio.Future[None]]]
-    ) -> None:
+    async def _write(self, batch: list[tuple[StateChange, asyncio.Future[None]]]) -> None:
         """One write for the whole batch; on failure, one write per change, as if unbatched."""
-        doc = self.doc
         try:
-            for mutate, _ in batch:
-                doc = mutate(doc)
+            doc = _changed(self.doc, [mutate for mutate, _ in batch])
             written = await asyncio.to_thread(self.ctx.store.write, doc)
         except Exception:
             for mutate, waiting in batch:
@@ -214,6 +250,19 @@ class Run:
         """``await fn()`` once fewer than ``ctx.parallelism`` engine calls are in flight."""
         async with self.in_flight:
             return await fn()
+
+
+def _changed(doc: StateDoc, changes: list[StateChange]) -> StateDoc:
+    """``doc`` after ``changes`` in order, each run of :class:`AgentChange` applied at once."""
+    run: list[AgentChange] = []
+    for change in changes:
+        if isinstance(change, AgentChange):
+            run.append(change)
+            continue
+        if run:
+            doc, run = apply_agent_changes(doc, run), []
+        doc = change(doc)
+    return apply_agent_changes(doc, run) if run else doc
 
 
 def as_reconciler_error(exc: Exception) -> ReconcilerError:
@@ -294,3 +343,8 @@ def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str
 
 def drop_journal_entry(doc: StateDoc, entry_id: str) -> StateDoc:
     return doc.model_copy(update={"journal": [p for p in doc.journal if p.id != entry_id]})
+
+
+def settled(entry_id: str) -> AgentChange:
+    """The change that removes the journal entry ``entry_id``."""
+    return AgentChange(settle=frozenset((entry_id,)))

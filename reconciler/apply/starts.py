@@ -15,7 +15,6 @@ this one's state, manages that agent): the start fails and nothing is adopted.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 import uuid
 from collections.abc import Collection
@@ -25,7 +24,7 @@ from typing import Any
 from reconciler.apply.events import ActionResult, ApplyEvent
 from reconciler.apply.records import agent_record
 from reconciler.apply.records import wire_name as record_wire_name
-from reconciler.apply.run import Run, drop_journal_entry, fail, guarded, unrecorded
+from reconciler.apply.run import AgentChange, Run, fail, guarded, settled, unrecorded
 from reconciler.engine import (
     ACTIVE_STATE_CODES,
     REFRESH_WINDOW_S,
@@ -74,9 +73,7 @@ async def start_phase(run: Run, actions: list[AgentPlan]) -> None:
                     continue
                 if not run.may_start(prepared.action):
                     try:
-                        await run.save_or_halt(
-                            functools.partial(drop_journal_entry, entry_id=prepared.entry.id)
-                        )
+                        await run.save_or_halt(settled(prepared.entry.id))
                     finally:
                         prepared.lock.release()
                     continue
@@ -161,7 +158,7 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
         token_expires_at=expires,
     )
     try:
-        await run.save(lambda d: d.model_copy(update={"journal": [*d.journal, entry]}))
+        await run.save(AgentChange(add=(entry,)))
     except BaseException:
         lock.release()
         raise
@@ -210,7 +207,7 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
             prepared.lock.release()
         else:
             try:
-                await run.save_or_halt(lambda d: drop_journal_entry(d, entry.id))
+                await run.save_or_halt(settled(entry.id))
             finally:
                 prepared.lock.release()
         fail(run, action, exc, started, "join")
@@ -227,9 +224,7 @@ async def _send_start(run: Run, prepared: _Prepared) -> None:
         spec_digest=entry.spec_digest,
     )
 
-    def done(d: StateDoc) -> StateDoc:
-        d = drop_journal_entry(d, entry.id)
-        return d.model_copy(update={"agents": {**d.agents, agent.name: record}})
+    done = AgentChange(settle=frozenset((entry.id,)), put=(record,))
 
     async def finish() -> None:
         try:

@@ -31,12 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from reconciler.diff import field_changes
+from reconciler.diff import field_changes, redacted_like
 from reconciler.kinds import KindRegistry
 from reconciler.models import StateDoc
 from reconciler.models.live import LiveResource
 from reconciler.models.resources import PendingUpdate, ResourceRecord
-from reconciler.plan import redacted_like
 
 Fate = Literal["record", "forget", "outside", "gone"]
 

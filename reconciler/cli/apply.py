@@ -146,6 +146,7 @@ def _execute(
             color=use_color(sys.stdout),
             bar=_is_tty(sys.stderr),
             wait=wait_s is not None,
+            buffered=not _is_tty(sys.stdout),
         )
     stop_requested = False
     # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start
@@ -203,6 +204,8 @@ def _execute(
             ticker.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            if isinstance(printer, TextProgress):
+                printer.flush()  # the lines held back, whatever ended the run
 
     result, applied = run_async(run())
     printer.finish(result, summary_line(result, operation), time.monotonic() - began)

@@ -1,6 +1,7 @@
 """``reconciler drift``: how the engine differs from the recorded state (read-only).
 
-Made to run on a schedule in CI: exit 0 when there is no unexpected drift, 2 when there is, 1 on
+Made to run on a schedule in CI: exit 0 when there is no unexpected drift (of agents or of
+Platform resources), 2 when there is, 1 on
 an error (engine unreachable, bad manifests or settings). It never writes state, takes the
 state lock, resolves the journal or creates a file, and it produces nothing that can be applied.
 """
@@ -37,9 +38,11 @@ def drift_cmd(ctx: click.Context, fmt: str) -> int:
 
     Reports, per agent: exited (idle timeout, runtime cap, token expired, failed with the
     engine's message), missing (recorded, unknown to the engine), running unrecorded in a managed
-    channel, and running in another channel than recorded. Drift is expected when it needs no
-    repair (the agent's manifest is gone, so apply stops it anyway); all other drift is
-    unexpected. Needs engine credentials; never writes anything.
+    channel, and running in another channel than recorded. Per Platform resource (secret sets,
+    saved agents, phone numbers): missing, changed outside (field by field), and unmanaged in
+    use (a number state does not record, routed to a managed agent). Drift is expected when it
+    needs no repair (the manifest is gone, so apply stops or deletes it anyway); all other drift
+    is unexpected. Needs engine credentials; never writes anything.
 
     \b
     Examples:

@@ -43,7 +43,8 @@ def target_option(func: FC) -> FC:
         multiple=True,
         metavar="NAME",
         shell_complete=complete_agent_names,
-        help="Limit the plan to these agents (repeatable).",
+        help="Limit the plan to these agents (NAME) and resources (KIND/NAME, with what they "
+        "reference) (repeatable).",
     )(func)
 
 
@@ -54,8 +55,8 @@ def exclude_option(func: FC) -> FC:
         multiple=True,
         metavar="NAME",
         shell_complete=complete_agent_names,
-        help="Leave these agents out of the plan, untouched (repeatable; the negation of "
-        "--target).",
+        help="Leave these agents (NAME) and resources (KIND/NAME, with what references them) "
+        "out of the plan, untouched (repeatable; the negation of --target).",
     )(func)
 
 

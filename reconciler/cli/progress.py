@@ -38,8 +38,12 @@ EVENTS_FORMAT_VERSION = "1.1"
 """Version of the ``--format json`` event stream; the major part changes on a break."""
 _COUNTED = ("start", "update", "renew-token", "restart", "stop", "rename", "forget", "adopt")
 """The actions the summary event counts."""
+_RESOURCE_COUNTED = ("create", "replace", "delete")
+"""Counted too when the plan has resources (their updates are among ``update``)."""
 PROGRESS_EVERY_S = 10.0
 """How often a still-running action is reported."""
+_MOST_PENDING = 1000
+"""Lines held back for the next tick at most (see ``TextProgress.buffered``)."""
 
 _DONE_VERB = {
     ("stop", "stop"): "stopped",
@@ -48,6 +52,11 @@ _DONE_VERB = {
     ("renew-token", "update"): "token renewed",
     ("start", "start"): "started",
     ("restart", "start"): "started (restart)",
+    # Resources of other kinds (KIND/NAME): created, updated in place, replaced, deleted.
+    ("create", "start"): "created",
+    ("replace", "stop"): "deleted (replace)",
+    ("replace", "start"): "created (replace)",
+    ("delete", "stop"): "deleted",
 }
 _BEGIN_VERB = {
     ("stop", "stop"): "stopping",
@@ -56,21 +65,43 @@ _BEGIN_VERB = {
     ("renew-token", "update"): "renewing token",
     ("start", "start"): "starting",
     ("restart", "start"): "starting (restart)",
+    ("create", "start"): "creating",
+    ("replace", "stop"): "deleting for replace",
+    ("replace", "start"): "creating (replace)",
+    ("delete", "stop"): "deleting",
 }
+_TWO_STEPS = ("restart", "replace")
+"""Actions made of two engine calls (a stop or delete, then a start or create): one action,
+done when its second call is."""
 
 
 def engine_actions(plan: Plan) -> int:
-    """Actions the plan carries out on the engine: the progress bar's unit (a restart is one)."""
-    return sum(1 for a in plan.agents if a.action != "no-op" and a.action not in STATE_ONLY_ACTIONS)
+    """Actions the plan carries out on the engine, resources' included: the progress bar's
+    unit (a restart or a replace is one)."""
+    return len(_engine_actions(plan))
 
 
 def engine_steps(plan: Plan) -> int:
-    """Engine calls the plan makes: one per action, two for a restart (its stop and start)."""
-    return sum(
-        2 if a.action == "restart" else 1
+    """Engine calls the plan makes: one per action, two for a restart (its stop and start) or
+    a replace (its delete and create)."""
+    return sum(2 if action in _TWO_STEPS else 1 for _, action, _ in _engine_actions(plan))
+
+
+def _engine_actions(plan: Plan) -> list[tuple[str, str, str]]:
+    """``(name, action, reason)`` of each action that calls the engine: agents, then
+    resources (by address)."""
+    agents: list[tuple[str, str, str]] = [
+        (a.name, a.action, a.reason)
         for a in plan.agents
         if a.action != "no-op" and a.action not in STATE_ONLY_ACTIONS
-    )
+    ]
+    agents.extend((r.address, r.action, r.reason) for r in plan.resources if r.action != "no-op")
+    return agents
+
+
+def _verb(table: dict[tuple[str, str], str], action: str, phase: str) -> str:
+    """The words of a step: by its action and phase; an action of its own words otherwise."""
+    return table.get((action, phase), action)
 
 
 class _Running:
@@ -107,7 +138,7 @@ def finishes_action(event: ApplyEvent, *, wait: bool = False) -> bool:
     agent is up)."""
     if event.status == "failed":
         return True
-    if event.status != "done" or (event.action == "restart" and event.phase == "stop"):
+    if event.status != "done" or (event.action in _TWO_STEPS and event.phase == "stop"):
         return False
     return not (wait and event.phase == "start" and event.action in ("start", "restart"))
 
@@ -156,8 +187,14 @@ class TextProgress:
         bar: bool,
         wait: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        buffered: bool = False,
     ) -> None:
         self.total = max(total_actions, 1)
+        self.buffered = buffered
+        """Lines go out together with the next tick (at most a second later) or at the end, not
+        in a write each: for output that is not a terminal (a CI log, a pipe), where a write per
+        line (unbuffered, as under ``PYTHONUNBUFFERED``) woke the reader twice per agent."""
+        self._pending: list[str] = []
         self.wait = wait
         self.waiting = 0
         self.done = 0
@@ -181,7 +218,7 @@ class TextProgress:
             return
         if event.status == "begin":
             self.running.begin(event)
-            verb = _BEGIN_VERB.get((event.action, event.phase), event.phase)
+            verb = _verb(_BEGIN_VERB, event.action, event.phase)
             self._line(f"{event.name}: {verb}...")
             return
         if finishes_action(event, wait=self.wait):
@@ -194,7 +231,7 @@ class TextProgress:
             self._line(f"{event.name}: {event.message} (waited {event.duration_s:.1f}s)", "green")
         elif event.status == "done":
             self.running.end(event)
-            verb = _DONE_VERB.get((event.action, event.phase), event.phase)
+            verb = _verb(_DONE_VERB, event.action, event.phase)
             agent = f" [{event.agent_id}]" if event.agent_id else ""
             extra = f"; {event.message}" if event.message else ""
             self._line(f"{event.name}: {verb}{agent} after {event.duration_s:.1f}s{extra}", "green")
@@ -205,26 +242,41 @@ class TextProgress:
         """A call is about to be retried: counted on the bar; ``report`` may print a line."""
         self.retries.add(event)
         self._clear()
+        self.flush()  # the lines before it first, should both streams go to one log
         report(event)
         self._draw()
 
     def tick(self) -> None:
         """Report actions that have been running for another ``PROGRESS_EVERY_S``; redraw."""
         for name, action, phase, elapsed in self.running.due():
-            verb = _BEGIN_VERB.get((action, phase), phase)
+            verb = _verb(_BEGIN_VERB, action, phase)
             self._line(f"{name}: still {verb}... [{int(elapsed)}s elapsed]")
+        self.flush()
         self._draw()
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
         self._clear()
+        self.flush()
         click.echo("")
         click.echo(f"{summary} ({elapsed_s:.1f}s)")
 
     def _line(self, text: str, fg: str | None = None) -> None:
         self._clear()
         text = printable(text)
-        click.echo(click.style(text, fg=fg) if self.color and fg else text)
+        if self.buffered:  # as click.echo writes it to a stream that is not a terminal
+            self._pending.append(text + "\n")
+            if len(self._pending) >= _MOST_PENDING:
+                self.flush()
+        else:
+            click.echo(click.style(text, fg=fg) if self.color and fg else text)
         self._draw()
+
+    def flush(self) -> None:
+        """Write the lines held back (see :attr:`buffered`), in one write."""
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
     def _clear(self) -> None:
         if self.bar:
@@ -273,6 +325,8 @@ class JsonEvents:
         self.wall = wall
         self.running = _Running(clock)
         self.reasons = {a.name: a.reason for a in plan.agents}
+        self.reasons.update((r.address, r.reason) for r in plan.resources)
+        self.counted = _COUNTED + (_RESOURCE_COUNTED if plan.resources else ())
         self._emit(
             "apply_start",
             format_version=EVENTS_FORMAT_VERSION,
@@ -283,9 +337,16 @@ class JsonEvents:
             serial=plan.serial,
             steps=engine_steps(plan),
             actions=[
-                {"name": a.name, "action": a.action, "reason": a.reason}
-                for a in plan.agents
-                if a.action != "no-op"
+                *(
+                    {"name": a.name, "action": a.action, "reason": a.reason}
+                    for a in plan.agents
+                    if a.action != "no-op"
+                ),
+                *(
+                    {"name": r.address, "action": r.action, "reason": r.reason}
+                    for r in plan.resources
+                    if r.action != "no-op"
+                ),
             ],
         )
 
@@ -335,7 +396,7 @@ class JsonEvents:
             )
 
     def finish(self, result: ApplyResult, summary: str, elapsed_s: float) -> None:
-        counts = {action: result.count(action) for action in _COUNTED}
+        counts = {action: result.count(action) for action in self.counted}
         self._emit(
             "summary",
             ok=result.ok,

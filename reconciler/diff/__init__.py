@@ -18,6 +18,7 @@ from reconciler.diff.redact import (
     spec_digest,
     unknown_names,
 )
+from reconciler.diff.shown import outside_changes, redacted_like, shown_changes
 
 __all__ = [
     "SENSITIVE_MARKER",
@@ -26,9 +27,12 @@ __all__ = [
     "field_changes",
     "is_redacted",
     "normalize_spec",
+    "outside_changes",
     "redact",
     "redact_in_place",
+    "redacted_like",
     "settle_unknown",
+    "shown_changes",
     "spec_digest",
     "unknown_names",
 ]

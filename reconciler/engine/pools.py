@@ -4,7 +4,10 @@ httpcore's connection pool does work quadratic in its size on every request (eac
 pass checks every connection against every queued request; encode/httpcore#1035), which at 50
 connections cost more CPU than the rest of an apply. :class:`PooledTransport` therefore spreads
 requests over several httpx connection pools of at most :data:`POOL_SIZE`
-connections: a request goes to the first pool with a free connection, and the pools hold
+connections (one: even at ten, the pool's checks of its idle connections, each asking the
+socket for its peer, cost about as much CPU as the rest of a request; one connection a pool
+halved the CPU of a request at 50 in flight): a request goes to the first pool with a free
+connection, and the pools hold
 ``max_connections`` together (the retry transport's in-flight limit keeps requests from queuing
 in any of them). A pool counts as busy until the answer's body has been read, which this
 transport does before returning it (engine answers are small JSON documents).
@@ -31,8 +34,8 @@ from reconciler.errors import SettingsError
 
 __all__ = ["POOL_SIZE", "PooledTransport", "needs_tls", "pool_sizes"]
 
-POOL_SIZE = 10
-"""Connections per HTTP connection pool."""
+POOL_SIZE = 1
+"""Connections per HTTP connection pool (see the module docstring)."""
 
 PoolFactory = Callable[[int], httpx.AsyncBaseTransport]
 """Makes one pool of the given number of connections."""
@@ -52,8 +55,7 @@ _PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
 def needs_tls(urls: Iterable[str]) -> bool:
     """Whether a request to one of ``urls`` may use TLS: one of them, or a proxy the
     environment names (as httpx reads it), is not plain ``http://``."""
-    proxies = [os.environ.get(n) or os.environ.get(n.lower()) for n in _PROXY_VARIABLES]
-    wanted = [*urls, *(p for p in proxies if p)]
+    wanted = [*urls, *_proxies()]
     return any(not url.lower().startswith("http://") for url in wanted)
 
 
@@ -148,24 +150,44 @@ class PooledTransport(httpx.AsyncBaseTransport):
         return min(range(len(self._busy)), key=self._busy.__getitem__)
 
 
+def _proxies() -> list[str]:
+    """The proxies the environment names (as httpx reads them)."""
+    found = [os.environ.get(n) or os.environ.get(n.lower()) for n in _PROXY_VARIABLES]
+    return [p for p in found if p]
+
+
+def names_proxy() -> bool:
+    """Whether the environment names a proxy for any request."""
+    return bool(_proxies())
+
+
 class _NetworkPool(httpx.AsyncBaseTransport):
-    """One pool of ``size`` connections: an httpx client without auth or redirects, so that the
-    environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``) apply as to any httpx client."""
+    """One pool of ``size`` connections.
+
+    When the environment names a proxy, an httpx client without auth or redirects, so that the
+    proxy settings (``HTTPS_PROXY``, ``NO_PROXY``) apply as to any httpx client. Otherwise
+    that client would only hand each request to its connection pool, after a second pass
+    through httpx's client machinery (cookies, redirects, auth, URL checks) per request, the
+    outer client having done it all already: the pool is then used directly.
+    """
 
     def __init__(self, size: int, context: ssl.SSLContext) -> None:
-        self._client = httpx.AsyncClient(
-            verify=context,
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            follow_redirects=False,
-        )
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._pool: httpx.AsyncClient | httpx.AsyncHTTPTransport
+        if names_proxy():
+            self._pool = httpx.AsyncClient(verify=context, limits=limits, follow_redirects=False)
+        else:
+            self._pool = httpx.AsyncHTTPTransport(verify=context, limits=limits)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` as it is (headers, timeouts and all), answer unread."""
-        return await self._client.send(request, stream=True)
+        if isinstance(self._pool, httpx.AsyncClient):
+            return await self._pool.send(request, stream=True)
+        return await self._pool.handle_async_request(request)
 
     async def aclose(self) -> None:
         """Close the pool's connections."""
-        await self._client.aclose()
+        await self._pool.aclose()
 
 
 def _network_pools(context: ssl.SSLContext) -> PoolFactory:

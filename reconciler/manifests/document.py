@@ -272,7 +272,7 @@ def _agent(
     sensitive = sensitive_paths(spec, interpolated)
     if mode != "literal":
         sensitive.discard(FieldPath(("properties", "token")))
-    covered = minimal(sensitive)
+    covered = _shared_paths(minimal(sensitive))
     secrets = frozenset(
         piece
         for doc_path, pieces in values.pieces.items()
@@ -280,9 +280,9 @@ def _agent(
         for piece in pieces
     )
     lines = {
-        p: where.line
-        for p, where in values.locations.items()
-        if where.path == path and (p.startswith(_SPEC_PREFIXES) or p in _SPEC_ROOTS)
+        p: at
+        for p, at in values.locations.lines_in(path).items()
+        if p.startswith(_SPEC_PREFIXES) or p in _SPEC_ROOTS
     }
     token_at = values.locations.get("token")
     if token_at is not None and token_at.path == path:
@@ -291,7 +291,7 @@ def _agent(
         lines.pop("properties.token", None)
     # Every value below is already validated (the manifest model) or built here with the
     # declared types: construct without validating again.
-    agent = DesiredAgent.model_construct(
+    fields: dict[str, Any] = dict(
         name=manifest.name,
         path=path,
         line=line,
@@ -309,7 +309,36 @@ def _agent(
         lines=lines,
         unknown={_spec_field_path(p): names for p, names in values.unknown.items() if _in_spec(p)},
     )
+    agent = DesiredAgent.model_construct(_fields_set_of(fields), **fields)
     return agent, problems
+
+
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def _fields_set_of(fields: dict[str, Any]) -> set[str]:
+    """The names of ``fields``, one set object shared by every agent built with those names.
+
+    Pydantic keeps a set of the fields given per instance (``model_fields_set``); an agent is
+    frozen, so its set is never added to (``model_copy`` copies it first), and sharing it
+    spares each agent its own (about 500 bytes an agent, once per batch a worker sends back).
+    """
+    names = frozenset(fields)
+    found = _FIELDS_SETS.get(names)
+    if found is None:
+        found = _FIELDS_SETS[names] = set(names)
+    return found
+
+
+_PATH_SETS: dict[frozenset[FieldPath], frozenset[FieldPath]] = {}
+_PATH_SETS_SIZE = 4096
+
+
+def _shared_paths(paths: frozenset[FieldPath]) -> frozenset[FieldPath]:
+    """One object per distinct set of sensitive paths: agents of one project share theirs."""
+    if len(_PATH_SETS) >= _PATH_SETS_SIZE:
+        return paths
+    return _PATH_SETS.setdefault(paths, paths)
 
 
 def _line_of(where: Location | None, path: str, line: int) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -97,6 +97,45 @@ def interpolate_string(
     return "".join(parts), changed
 
 
+class Locations(Mapping[str, Location]):
+    """Source location of every path of a tree, by path text.
+
+    Kept as ``(file, line)`` pairs (or the :class:`~reconciler.errors.Location` of a value
+    that has no lines of its own) and made locations only when one is asked for: a manifest
+    has a location per key, and most are never looked at (only those of a problem, or the
+    lines a plan shows: :meth:`lines_in`).
+    """
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self) -> None:
+        self._pairs: dict[str, tuple[str, int] | Location] = {}
+
+    def __getitem__(self, path: str) -> Location:
+        found = self._pairs[path]
+        return found if isinstance(found, Location) else Location(*found)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._pairs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def lines_in(self, source: str) -> dict[str, int]:
+        """The line of every path written in file ``source``."""
+        found: dict[str, int] = {}
+        for path, pair in self._pairs.items():
+            if isinstance(pair, Location):
+                if pair.path == source:
+                    found[path] = pair.line
+            elif pair[0] == source:
+                found[path] = pair[1]
+        return found
+
+
 @dataclass
 class Interpolated:
     """A tree after interpolation, with where each path came from."""
@@ -113,7 +152,7 @@ class Interpolated:
     """With unset variables allowed: paths whose value is unknown, and the variables not set."""
     defaulted: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Paths whose value took a ``${VAR:-default}`` default, and the variables (unset or empty)."""
-    locations: dict[str, Location] = field(default_factory=dict)
+    locations: Locations = field(default_factory=Locations)
     """Source location of every path (mappings, sequences and scalars)."""
     problems: list[Problem] = field(default_factory=list)
 
@@ -205,27 +244,30 @@ class _Walker:
         if not self._enter(value, path, where):
             return None
         out: dict[str, Any] = {}
-        locations = self.result.locations
-        # LineDict.key_location, inlined: this loop runs for every key of every manifest.
+        pairs = self.result.locations._pairs
+        # LineDict.key_location, inlined: this loop runs for every key of every manifest. A
+        # key's location is kept as a (file, line) pair; a Location is made only when a nested
+        # value needs one to report a problem at.
         located = isinstance(value, LineDict)
         lines: dict[Any, int] = value.lines if isinstance(value, LineDict) else {}
         paths = value.paths if isinstance(value, LineDict) else None
         source = value.path if isinstance(value, LineDict) else where.path
         line = value.line if isinstance(value, LineDict) else where.line
+        literal = self.literal
         for key, item in value.items():
-            if located:
-                at = Location(
-                    source if paths is None else paths.get(key, source), lines.get(key, line)
-                )
-            else:
-                at = where
+            at_pair: tuple[str, int] | Location = (
+                (source if paths is None else paths.get(key, source), lines.get(key, line))
+                if located
+                else where
+            )
             if not isinstance(key, str):
+                at = Location(*at_pair) if isinstance(at_pair, tuple) else at_pair
                 self.result.problems.append(
                     Problem(at, f"key {key!r} in {path or 'document'} must be a string (quote it)")
                 )
                 continue
             sub = child_path(path, key)
-            locations[sub] = at
+            pairs[sub] = at_pair
             kind = type(item)
             if (
                 (kind is str and "$" not in item)
@@ -239,15 +281,15 @@ class _Walker:
                 if self.nodes > MAX_NODES:
                     raise _TooLarge
                 out[key] = item
-            elif kind is LineDict:  # walk()'s dispatch skipped for the common nested mapping
+                continue
+            at = Location(*at_pair) if isinstance(at_pair, tuple) else at_pair
+            if kind is LineDict:  # walk()'s dispatch skipped for the common nested mapping
                 self.nodes += 1
                 if self.nodes > MAX_NODES:
                     raise _TooLarge
-                out[key] = self._walk_mapping(
-                    item, sub, at, interpolate and sub not in self.literal
-                )
+                out[key] = self._walk_mapping(item, sub, at, interpolate and sub not in literal)
             else:
-                out[key] = self.walk(item, sub, at, interpolate and sub not in self.literal)
+                out[key] = self.walk(item, sub, at, interpolate and sub not in literal)
         self.active.discard(id(value))
         return out
 
@@ -257,11 +299,12 @@ class _Walker:
         if not self._enter(value, path, where):
             return None
         out: list[Any] = []
+        pairs = self.result.locations._pairs
         locate = value.item_location if isinstance(value, LineList) else None
         for index, item in enumerate(value):
             at = locate(index) if locate is not None else where
             sub = item_path(path, index)
-            self.result.locations[sub] = at
+            pairs[sub] = at
             out.append(self.walk(item, sub, at, interpolate))
         self.active.discard(id(value))
         return out

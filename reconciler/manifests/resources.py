@@ -86,11 +86,15 @@ def load_resource(
     if not isinstance(data, dict) or values.problems:
         return loaded
     if "import" in data:  # the manifest's import: entry is built for agents only, so far
+        named, ident = data.get("name"), data.get("import")
+        named = named if isinstance(named, str) and named else "NAME"
+        ident = ident if isinstance(ident, str) and ident else "ID"
         loaded.problems.append(
             Problem(
                 values.locations.get("import", root),
                 f"import: is not supported for kind {kind} yet; take the resource in with "
-                f"`reconciler import {kind}/NAME ID`",
+                f"`reconciler import {kind}/{named} {ident}` (or `reconciler pull --record` for "
+                "everything the Platform holds that state lacks), then remove this entry",
             )
         )
         return loaded

@@ -14,6 +14,9 @@ from typing import Any
 from reconciler.models.fieldpath import FieldPath, PathPart
 from reconciler.models.secrets import is_secret_key, is_sensitive
 
+_is_secret_key = lru_cache(maxsize=8192)(is_secret_key)
+""":func:`is_secret_key`, remembered: agents share their keys (this runs for every key)."""
+
 
 def sensitive_paths(spec: Any, interpolated: Collection[FieldPath] = frozenset()) -> set[FieldPath]:
     """Paths of the sensitive values of ``spec``.
@@ -42,7 +45,7 @@ def _collect(
     # only where needed: one FieldPath per distinct path found (this runs for every agent).
     if isinstance(value, dict):
         for key, item in value.items():
-            if is_secret_key(key):
+            if _is_secret_key(key):
                 found.add(_field_path((*path, key)))
             elif isinstance(item, (dict, list)):
                 _collect(item, (*path, key), (*keys, key), interpolated, ends, found)

@@ -171,7 +171,7 @@ def load_settings(
     shown = _shown(config_path, project_dir)
     problems: list[Problem] = []
     values: dict[str, Any] = {}
-    locations: dict[str, Location] = {}
+    locations: Mapping[str, Location] = {}
     root = Location(shown)
     chosen = _Chosen(environment)
     interpolated: Interpolated | None = None

@@ -230,6 +230,9 @@ class Plan(BaseModel):
     """The engine the plan targets, as shown to a reviewer (``sandbox (local emulator)``, ...)."""
     environment: str = ""
     """The environment of ``reconciler.yaml`` the plan is for (empty: the project has none)."""
+    platform: str = ""
+    """The Conversational AI Platform the plan's resources are on, shown like ``engine``; set
+    only when the plan has resources (left out of the saved plan otherwise)."""
     lineage: str
     serial: int
     manifests_digest: str
@@ -264,6 +267,8 @@ class Plan(BaseModel):
         data: dict[str, Any] = handler(self)
         if not self.resources:
             data.pop("resources", None)
+        if not self.platform:
+            data.pop("platform", None)
         return data
 
     @property

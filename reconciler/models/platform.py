@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 SECRET_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -150,10 +150,49 @@ class SipTrunk(_Strict):
 
 
 class Inbound(_Strict):
+    """Which saved agent answers the number's calls, and how (the Platform's rule: a
+    ``call_policy`` is required when ``agent`` is set; its ``*_seconds`` and ``*_ms`` limits
+    are positive integers)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["agent"], "properties": {"agent": {"type": "object"}}},
+            "then": {
+                "required": ["call_policy"],
+                "properties": {"call_policy": {"type": "object"}},
+            },
+        },
+    )
+
     agent: SavedAgentRef | None = Field(
         description="{ref: SavedAgent/NAME}, or null to reject calls."
     )
-    call_policy: dict[str, Any] | None = None
+    call_policy: dict[str, Any] | None = Field(
+        default=None, description="Required when agent is set ({} takes the Platform's defaults)."
+    )
+
+    @field_validator("call_policy")
+    @classmethod
+    def _positive_limits(cls, policy: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key, value in (policy or {}).items():
+            limit = key.endswith(("_seconds", "_ms"))
+            if limit and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise PydanticCustomError(
+                    "platform_rule", "{key} must be a positive whole number", {"key": key}
+                )
+        return policy
+
+    @model_validator(mode="after")
+    def _policy_with_agent(self) -> Inbound:
+        if self.agent is not None and self.call_policy is None:
+            raise PydanticCustomError(
+                "platform_rule",
+                "call_policy is required when agent is set (the Platform refuses the number "
+                "without one); write call_policy: {empty} for the Platform's defaults",
+                {"empty": "{}"},
+            )
+        return self
 
 
 class PhoneNumberSpec(_Strict):

@@ -184,6 +184,17 @@ class Settings(BaseModel):
         return self.engine
 
     @property
+    def platform_label(self) -> str:
+        """The Platform as a plan with resources names it: ``sandbox (local emulator)``,
+        ``preview``, or its URL (never credentials)."""
+        if is_sandbox(self.platform):
+            return "sandbox (local emulator)"
+        if "://" in self.platform:
+            scheme, _, rest = self.platform.partition("://")
+            return f"{scheme}://{rest.rpartition('@')[2]}"
+        return self.platform
+
+    @property
     def engine_identity(self) -> str:
         """Which engine this is, as a state records it (see :func:`engine_identity`)."""
         return engine_identity(self.engine)

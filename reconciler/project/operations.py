@@ -80,7 +80,9 @@ async def check_drift(
     project: Project, *, on_retry: Callable[[RetryEvent], None] | None = None
 ) -> DriftReport:
     """Compare the recorded state with the engine's live status (read-only)."""
+    from reconciler.kinds import read_resources
     from reconciler.project.connect import engine_client
+    from reconciler.project.platform_uses import unrecorded_uses
 
     settings = project.settings
     project.require_credentials("drift (comparing the state with the engine)")
@@ -88,6 +90,12 @@ async def check_drift(
     state = project.store.load()
     async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
         live = await drift_live(c, desired, state, project.clock())
+    uses = []
+    if state.resources:  # the Platform's side: each recorded resource, and who uses them
+        async with project.platform.connect(secrets=secret_values(desired), on_retry=on_retry):
+            found = await read_resources(project.kinds, state.resources)
+            uses = await unrecorded_uses(project.platform, state)
+        live = live.model_copy(update={"resources": found})
     return build_drift(
         desired,
         state,
@@ -96,6 +104,9 @@ async def check_drift(
         app_id=settings.app_id,
         engine=settings.engine_label,
         environment=settings.environment or "",
+        platform=settings.platform_label,
+        kinds=project.kinds,
+        uses=uses,
     )
 
 

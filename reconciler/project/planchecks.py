@@ -16,7 +16,13 @@ does not support:
   its digest names (what a reviewer of the file saw is what apply checks the manifests
   against). Failing it means the file asks for something no plan of this state can contain (it
   was edited, and its digest recomputed):
-  :class:`~reconciler.errors.PlanError`, exit 1.
+  :class:`~reconciler.errors.PlanError`, exit 1. Resources likewise: an address once, a
+  destroy plan only deletes, a create names no id (a recorded one only from a refreshed plan)
+  and lists the spec its digest names, every other action names the id state records.
+- :func:`check_resources_unmoved`: at apply time, each recorded resource the plan changes (or
+  creates again) is read from the Platform: one changed or deleted outside since the plan (its
+  version moved, or its drift is not the one the plan showed), or one that is back, refuses
+  the plan (stale, exit 3), as a start of a running agent does.
 - :func:`check_starts_not_running`: at apply time, with the engine's live status, a start of a
   recorded name is refused while the recorded agent is still active, so no second copy is
   started (stale, exit 3).
@@ -27,12 +33,16 @@ errors or unknown values (such a plan is shown, never applied).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
-from reconciler.diff import spec_digest
+from reconciler.diff import outside_changes, spec_digest
 from reconciler.errors import PlanError, StalePlanError
+from reconciler.kinds import KindRegistry
 from reconciler.models import AgentPlan, DesiredSet, LiveStatus, Plan, StateDoc
-from reconciler.models.plan import ReasonCode
+from reconciler.models.live import LiveResource
+from reconciler.models.plan import ReasonCode, ResourcePlan
+from reconciler.models.resources import ResourceRecord
 from reconciler.models.state import AgentRecord
 from reconciler.plan import (
     DesiredView,
@@ -43,6 +53,7 @@ from reconciler.plan import (
 )
 
 _ALLOWED_IN_DESTROY = frozenset({"stop", "no-op"})
+_RESOURCE_ALLOWED_IN_DESTROY = frozenset({"delete", "no-op"})
 
 
 def check_same_state(plan: Plan, state: StateDoc) -> None:
@@ -111,6 +122,101 @@ def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:
         problem = _action_problem(plan, action, state.agents.get(recorded_as or action.name))
         if problem is not None:
             raise _unfit(path, problem)
+    for resource in plan.resources:
+        if resource.address in seen:
+            raise _unfit(path, f"it lists {resource.address} twice")
+        seen.add(resource.address)
+        if plan.destroy and resource.action not in _RESOURCE_ALLOWED_IN_DESTROY:
+            raise _unfit(path, f"a destroy plan cannot {resource.action} {resource.address}")
+        problem = _resource_problem(plan, resource, state.resources.get(resource.address))
+        if problem is not None:
+            raise _unfit(path, problem)
+
+
+def _resource_problem(
+    plan: Plan, action: ResourcePlan, record: ResourceRecord | None
+) -> str | None:
+    """Why the state the plan was made for cannot hold ``action`` (None: it can)."""
+    what = f"{action.action} of {action.address}"
+    if action.create_spec is not None:
+        if action.action != "create":
+            return f"{what} lists the spec of a new resource, which only its create does"
+        if spec_digest(action.create_spec) != action.desired_digest:
+            return f"{what} lists a spec that its desired_digest does not name"
+    if action.action == "create":
+        if action.create_spec is None:
+            return f"{what} lists no spec to create"
+        if action.id is not None:
+            return f"{what} names id {action.id}, which only the Platform can give"
+        if record is not None and not plan.refreshed:
+            return (
+                f"{what}: the state records {record.id} for it, and a plan made without "
+                "refreshing cannot have seen it gone"
+            )
+        return None
+    if record is None:
+        return f"{what}: the state records no {action.address}"
+    if action.id != record.id:
+        return (
+            f"{what} names id {action.id or '(none)'}, but the state records {record.id} for "
+            f"{action.address}"
+        )
+    if action.live_version is not None and not plan.refreshed:
+        return f"{what} carries a version read from the Platform by a plan that read nothing"
+    return None
+
+
+def resources_to_recheck(plan: Plan, state: StateDoc) -> dict[str, ResourceRecord]:
+    """The recorded resources whose planned action depends on what the Platform held when the
+    plan was made: each one it updates, replaces or deletes, or creates again (it was gone)."""
+    return {
+        r.address: state.resources[r.address]
+        for r in plan.resources
+        if r.action != "no-op" and r.address in state.resources
+    }
+
+
+def check_resources_unmoved(
+    plan: Plan,
+    state: StateDoc,
+    live: Mapping[str, LiveResource | None],
+    kinds: KindRegistry,
+) -> None:
+    """Refuse (stale) a saved plan whose resource actions no longer match the Platform: a
+    resource it changes was changed or deleted outside since it was made, or one it creates
+    again (it was gone) is back. ``live``: each of :func:`resources_to_recheck` read now."""
+    moved: list[str] = []
+    for action in plan.resources:
+        record = state.resources.get(action.address)
+        if record is None or action.address not in live:
+            continue
+        held = live[action.address]
+        if action.action == "create":
+            if held is not None:
+                moved.append(
+                    f"{action.address} (the plan creates it again, but the Platform holds "
+                    f"{record.id} again)"
+                )
+            continue
+        if held is None:
+            moved.append(f"{action.address} ({record.id} was deleted outside)")
+            continue
+        expected = action.live_version or record.version
+        if held.version is not None and expected is not None:
+            if held.version != expected:
+                moved.append(f"{action.address} (changed outside: its version moved)")
+            continue
+        observed = kinds.kind(record.kind).observe(held, record.spec)
+        drift, _ = outside_changes(record.spec, observed, state.salt)
+        if drift != action.drift:
+            paths = ", ".join(str(c.path) for c in drift) or "back as recorded"
+            moved.append(f"{action.address} (changed outside: {paths})")
+    if moved:
+        raise StalePlanError(
+            "stale plan: Platform resources it changes moved since it was made: "
+            + "; ".join(moved)
+            + "; plan again to review what the Platform holds now"
+        )
 
 
 def _action_problem(plan: Plan, action: AgentPlan, record: AgentRecord | None) -> str | None:

@@ -24,11 +24,13 @@ from reconciler.project.inputs import Sources, gc_paused, read_inputs, read_reso
 from reconciler.project.locate import require_project
 from reconciler.project.planchecks import (
     check_actions,
+    check_resources_unmoved,
     check_same_manifests,
     check_same_state,
     check_starts_not_running,
     ensure_applicable,
     recorded_starts,
+    resources_to_recheck,
 )
 from reconciler.project.planfile import SavedPlan
 from reconciler.project.platform import PlatformSession, project_kinds
@@ -147,6 +149,7 @@ class Project:
         return PlanOptions(
             app_id=self.settings.app_id,
             engine=self.settings.engine_label,
+            platform=self.settings.platform_label,
             environment=self.settings.environment or "",
             max_concurrent_agents=self.settings.max_concurrent_agents,
             token_renewal_window_s=self.settings.token_renewal_window_s,
@@ -278,6 +281,11 @@ class Project:
                 f"the plan was made for engine {plan.engine}, this project uses engine "
                 f"{self.settings.engine_label}"
             )
+        if plan.platform and plan.platform != self.settings.platform_label:
+            raise PlanError(
+                f"the plan was made for the Platform {plan.platform}, this project uses "
+                f"{self.settings.platform_label}"
+            )
         with gc_paused():
             desired = self.load_desired()
             recorded = self.store.exists
@@ -395,6 +403,8 @@ class Project:
                             parallelism=parallelism,
                         )
                     )
+                    if saved:
+                        await self._check_resources_unmoved(plan, state)
                 with self.store.write_log():
                     result, doc = await apply_plan(plan, desired, state, ctx, views)
             if wait_s is not None and not result.interrupted:
@@ -402,6 +412,15 @@ class Project:
 
                 await wait_until_up(ctx, result, wait_s)
             return result, doc
+
+    async def _check_resources_unmoved(self, plan: Plan, state: StateDoc) -> None:
+        """Read each recorded resource a saved plan changes; refuse the plan if one moved."""
+        records = resources_to_recheck(plan, state)
+        live = {
+            address: await self.kinds.kind(record.kind).read(record.id)
+            for address, record in sorted(records.items())
+        }
+        check_resources_unmoved(plan, state, live, self.kinds)
 
     def _token_minter(self) -> Callable[[DesiredAgent, float], tuple[str, float]]:
         from reconciler.engine import mint_agent_token

@@ -113,12 +113,15 @@ def plan_summary_line(plan: Plan) -> str:
 
 
 def target_line(plan: Plan) -> list[str]:
-    """``Engine: sandbox (local emulator), app 0123...`` (no line for a plan made without one)."""
+    """``Engine: sandbox (local emulator), app 0123...`` (no line for a plan made without one);
+    a plan with resources names the Platform too (``..., app 0123..., platform preview``)."""
     if not plan.engine and not plan.app_id:
         return []
     parts = [f"Engine: {plan.engine or '(unknown)'}"]
     if plan.app_id:
         parts.append(f"app {plan.app_id}")
+    if plan.platform:  # the plan has resources: where they are
+        parts.append(f"platform {plan.platform}")
     line = ", ".join(parts)
     if plan.environment:
         line = f"Environment: {plan.environment}; {line[0].lower()}{line[1:]}"

@@ -5,6 +5,9 @@
 - :func:`render_drift_json`: the versioned document described in ``docs/drift-format.md``
   (:data:`DRIFT_FORMAT_VERSION`; additive changes keep the major version).
 
+Platform resources are shown only when the state records some (or one is unmanaged in use): a
+report of agents only renders exactly as before.
+
 Pure functions returning strings or dicts; nothing prints.
 """
 
@@ -14,41 +17,67 @@ import json
 from typing import Any
 
 from reconciler.errors import printable
-from reconciler.models.drift import DriftItem, DriftReport
+from reconciler.models.drift import DriftItem, DriftReport, ResourceDriftItem
 from reconciler.render.json_format import iso_utc
+from reconciler.render.resources import drift_json, drift_lines
 
 DRIFT_FORMAT_VERSION = "1.0"
 """``major.minor`` of the JSON drift schema."""
 
 
 def drift_summary_line(report: DriftReport) -> str:
-    """One line: ``Drift: 2 unexpected, 1 expected; 3 of 6 recorded agents in sync.``"""
-    if not report.items:
-        return f"No drift: {_count(report.in_sync, 'recorded agent')} in sync with the engine."
-    return (
-        f"Drift: {len(report.unexpected)} unexpected, {len(report.expected)} expected; "
-        f"{report.in_sync} of {_count(report.recorded, 'recorded agent')} in sync."
+    """One line: ``Drift: 2 unexpected, 1 expected; 3 of 6 recorded agents in sync.``; with
+    Platform resources, ``...; 2 of 3 recorded resources in sync with the Platform.``"""
+    resources = _has_resources(report)
+    if not report.items and not report.resources:
+        line = f"No drift: {_count(report.in_sync, 'recorded agent')} in sync with the engine"
+        if resources:
+            line += f", {_count(report.resources_in_sync, 'recorded resource')} with the Platform"
+        return line + "."
+    unexpected = len(report.unexpected) + len(report.unexpected_resources)
+    expected = len(report.expected) + len(report.expected_resources)
+    line = (
+        f"Drift: {unexpected} unexpected, {expected} expected; "
+        f"{report.in_sync} of {_count(report.recorded, 'recorded agent')} in sync"
     )
+    if resources:
+        line += (
+            f", {report.resources_in_sync} of "
+            f"{_count(report.resources_recorded, 'recorded resource')} with the Platform"
+        )
+    return line + "."
+
+
+def _has_resources(report: DriftReport) -> bool:
+    return bool(report.resources_recorded or report.resources)
 
 
 def render_drift_text(report: DriftReport) -> str:
     """The report for a terminal: a header, unexpected then expected items, the summary."""
     header = f"Drift of app {report.app_id or '(unset)'} on {report.engine or '(unset)'}"
+    if report.platform:
+        header += f" and Platform {report.platform}"
     if report.environment:
         header = f"Drift of environment {report.environment}: {header[len('Drift of ') :]}"
     lines = [printable(header)]
-    for title, items in (
-        ("Unexpected drift", report.unexpected),
-        ("Expected drift", report.expected),
+    for title, items, resources in (
+        ("Unexpected drift", report.unexpected, report.unexpected_resources),
+        ("Expected drift", report.expected, report.expected_resources),
     ):
-        if not items:
+        if not items and not resources:
             continue
-        lines += ["", f"{title} ({len(items)}):"]
+        lines += ["", f"{title} ({len(items) + len(resources)}):"]
         for item in items:
             sign = "!" if not item.expected else "~"
             subject = printable(f"{_subject(item)} [{drift_label(item)}]: {item.reason}")
             lines.append(f"  {sign} {subject}")
             lines.append(f"      {printable(item.why)}")
+        for resource in resources:
+            sign = "!" if not resource.expected else "~"
+            subject = f"{_resource_subject(resource)} [{resource.kind}]: {resource.reason}"
+            lines.append(f"  {sign} {printable(subject)}")
+            lines.extend(f"      {printable(line)}" for line in drift_lines(resource.changes))
+            lines.append(f"      {printable(resource.why)}")
     lines += ["", drift_summary_line(report)]
     if report.journal_entries:
         lines.append(_journal_note(report.journal_entries))
@@ -58,13 +87,14 @@ def render_drift_text(report: DriftReport) -> str:
 def render_drift_markdown(report: DriftReport) -> str:
     """The report as GitHub-flavoured markdown (an issue body or a job's step summary)."""
     title = "Unexpected drift" if report.has_unexpected else "No unexpected drift"
+    platform = f", Platform: `{_cell(report.platform)}`" if report.platform else ""
     out = [
         f"## {title} in "
         + (f"environment `{report.environment}`, " if report.environment else "")
         + f"app `{report.app_id or '(unset)'}`",
         "",
-        f"{drift_summary_line(report)} Engine: `{report.engine or '(unset)'}`, checked "
-        f"{iso_utc(report.checked_at)}.",
+        f"{drift_summary_line(report)} Engine: `{report.engine or '(unset)'}`{platform}, "
+        f"checked {iso_utc(report.checked_at)}.",
     ]
     for heading, items in (
         ("Unexpected", report.unexpected),
@@ -95,6 +125,34 @@ def render_drift_markdown(report: DriftReport) -> str:
             + " |"
             for item in items
         ]
+    for heading, resources in (
+        ("Unexpected, Platform resources", report.unexpected_resources),
+        ("Expected, Platform resources", report.expected_resources),
+    ):
+        if not resources:
+            continue
+        out += [
+            "",
+            f"### {heading} ({len(resources)})",
+            "",
+            "| resource | id | drift | details | next apply |",
+            "|---|---|---|---|---|",
+        ]
+        out += [
+            "| "
+            + " | ".join(
+                _cell(value)
+                for value in (
+                    _resource_subject(item),
+                    item.id,
+                    item.kind,
+                    "; ".join(drift_lines(item.changes)) or item.reason,
+                    item.why,
+                )
+            )
+            + " |"
+            for item in resources
+        ]
     if report.journal_entries:
         out += ["", _journal_note(report.journal_entries)]
     return "\n".join(out) + "\n"
@@ -119,7 +177,41 @@ def render_drift_json(report: DriftReport) -> dict[str, Any]:
             "pending": report.journal_entries,
         },
         "items": [_item(item) for item in report.items],
+        **({"resources": _resources_json(report)} if _has_resources(report) else {}),
     }
+
+
+def _resources_json(report: DriftReport) -> dict[str, Any]:
+    """The Platform's part of the JSON report (present only when it has one)."""
+    return {
+        "platform": report.platform,
+        "recorded": report.resources_recorded,
+        "in_sync": report.resources_in_sync,
+        "expected": len(report.expected_resources),
+        "unexpected": len(report.unexpected_resources),
+        "items": [_resource_item(item) for item in report.resources],
+    }
+
+
+def _resource_item(item: ResourceDriftItem) -> dict[str, Any]:
+    return {
+        "kind": item.kind,
+        "resource_kind": item.resource_kind,
+        "name": item.name,
+        "address": None if item.name is None else item.address,
+        "id": item.id,
+        "reason": item.reason,
+        "expected": item.expected,
+        "why": item.why,
+        "changes": drift_json(item.changes),
+        "uses": list(item.uses),
+    }
+
+
+def _resource_subject(item: ResourceDriftItem) -> str:
+    if item.name is None:
+        return f"unmanaged {item.address}"
+    return f"{item.address} ({item.id})"
 
 
 def render_drift_json_text(report: DriftReport) -> str:

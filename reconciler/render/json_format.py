@@ -72,6 +72,7 @@ def _head(plan: Plan) -> dict[str, Any]:
         "format_version": JSON_FORMAT_VERSION,
         "app_id": plan.app_id,
         "engine": plan.engine,
+        **({"platform": plan.platform} if plan.platform else {}),
         **({"environment": plan.environment} if plan.environment else {}),
         "lineage": plan.lineage,
         "serial": plan.serial,

@@ -148,6 +148,8 @@ def _head(plan: Plan, budget: int) -> list[str]:
         title += f" for app `{_one_line(plan.app_id)}`"
     if plan.engine:
         title += f" on {html.escape(_one_line(plan.engine))}"
+    if plan.platform:  # the plan has resources: where they are
+        title += f" and Platform {html.escape(_one_line(plan.platform))}"
     parts = [f"{plan_marker(plan)}\n{title}"]
     if plan.errors:
         parts.append(

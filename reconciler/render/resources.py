@@ -10,12 +10,12 @@ made in place is marked ``# forces replacement``. Nothing here names a kind.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from reconciler.kinds import KNOWN_AFTER_APPLY, is_known_after_apply
 from reconciler.models import Plan
-from reconciler.models.plan import ResourcePlan
+from reconciler.models.plan import FieldChange, ResourcePlan
 from reconciler.render.common import (
     FORCES_RESTART,
     ChangeView,
@@ -25,6 +25,7 @@ from reconciler.render.common import (
     is_sensitive,
 )
 from reconciler.render.created import created_fields
+from reconciler.render.values import clip, compact
 
 SYMBOLS: dict[str, str] = {
     "create": "+",
@@ -144,20 +145,40 @@ def resource_json(resource: ResourcePlan) -> dict[str, Any]:
         "depends_on": list(resource.depends_on),
         "changes": changes,
     }
-    if resource.drift:  # changed outside: state's value (before) and the engine's (after)
-        entry["drift"] = [
-            {
-                "path": str(change.path),
-                "kind": change_kind(change),
-                "recorded": None if is_sensitive(change) else _json_value(change.before),
-                "outside": None if is_sensitive(change) else _json_value(change.after),
-                "sensitive": is_sensitive(change),
-            }
-            for change in resource.drift
-        ]
+    if resource.drift:
+        entry["drift"] = drift_json(resource.drift)
     if resource.protect:
         entry["protect"] = True
     return entry
+
+
+def drift_json(changes: Iterable[FieldChange]) -> list[dict[str, Any]]:
+    """Fields changed outside, as the JSON plan and the JSON drift report list them: state's
+    value (``recorded``) and the engine's (``outside``); a sensitive field's values are null."""
+    return [
+        {
+            "path": str(change.path),
+            "kind": change_kind(change),
+            "recorded": None if is_sensitive(change) else _json_value(change.before),
+            "outside": None if is_sensitive(change) else _json_value(change.after),
+            "sensitive": is_sensitive(change),
+        }
+        for change in changes
+    ]
+
+
+def drift_lines(changes: Iterable[FieldChange]) -> list[str]:
+    """Fields changed outside, one line each: ``path: recorded -> outside`` (values clipped to
+    one line; ``(sensitive)`` for a secret; ``(absent)`` for a side without the field)."""
+    lines = []
+    for change in changes:
+        if is_sensitive(change):
+            lines.append(f"{change.path.format()}: (sensitive) changed")
+            continue
+        before = clip(compact(change.before)) if change.before_present else "(absent)"
+        after = clip(compact(change.after)) if change.after_present else "(absent)"
+        lines.append(f"{change.path.format()}: {before} -> {after}")
+    return lines
 
 
 def _json_value(value: Any) -> Any:

@@ -23,7 +23,10 @@ def _files(directory: Path) -> dict[str, tuple[int, int]]:
 
 def test_drift_exits_0_when_every_recorded_agent_runs(applied: OpsProject) -> None:
     result = applied.ok("drift")
-    assert "No drift: 3 recorded agents in sync with the engine." in result.stdout
+    assert (
+        "No drift: 3 recorded agents in sync with the engine, 3 recorded resources with the "
+        "Platform." in result.stdout
+    )
 
 
 def test_drift_exits_2_and_names_a_crashed_agent_with_the_engines_message(
@@ -36,7 +39,10 @@ def test_drift_exits_2_and_names_a_crashed_agent_with_the_engines_message(
         f"! sales-en ({crashed}) [failed]: failed: agent exits with reason: LLM request error"
         in result.stdout
     )
-    assert "Drift: 1 unexpected, 0 expected; 2 of 3 recorded agents in sync." in result.stdout
+    assert (
+        "Drift: 1 unexpected, 0 expected; 2 of 3 recorded agents in sync, 3 of 3 recorded "
+        "resources with the Platform." in result.stdout
+    )
 
 
 def test_drift_reports_an_idle_timeout_exit_as_unexpected(project: OpsProject) -> None:

@@ -276,5 +276,7 @@ def test_import_entry_of_a_platform_kind_is_refused_naming_the_import_command(
     result = project.ok("validate", code=1)
     assert (
         f"agents.d/platform.yaml:{_import_line(path)}: import: is not supported for kind "
-        "SavedAgent yet; take the resource in with `reconciler import SavedAgent/NAME ID`"
+        "SavedAgent yet; take the resource in with `reconciler import SavedAgent/support "
+        "3f6c2a9e` (or `reconciler pull --record` for everything the Platform holds that state "
+        "lacks), then remove this entry"
     ) in result.stderr

@@ -133,7 +133,7 @@ def test_new_instructions_are_one_merge_patch_and_nothing_else(
     project.ok("plan", "--detailed-exitcode")
 
 
-def test_a_console_edit_fails_a_saved_plan_with_412_then_plan_shows_the_drift(
+def test_a_console_edit_refuses_a_saved_plan_as_stale_then_plan_shows_the_drift(
     project: Project, sandbox: Sandbox
 ) -> None:
     project.apply()
@@ -148,9 +148,9 @@ def test_a_console_edit_fails_a_saved_plan_with_412_then_plan_shows_the_drift(
     )
     assert console.status_code == 200, console.text
     clear_log(sandbox)
-    refused = project.ok("apply", "tfplan", "--auto-approve", code=1)
+    refused = project.ok("apply", "tfplan", "--auto-approve", code=3)  # stale, as for agents
     assert "changed outside" in refused.output and "Traceback" not in refused.output
-    assert [entry["status"] for entry in sandbox.requests("update-agent")] == [412]
+    assert sandbox.requests("update-agent") == []  # refused before anything is sent
     assert the_agent(sandbox)["config"]["greeting"]["text"] == "Edited in the console"
     plan = project.ok("plan", "--detailed-exitcode", code=2)
     assert "changed outside: greeting.text" in plan.stdout

@@ -14,7 +14,6 @@ from reconciler.engine import pools
 from reconciler.engine.auth import BasicAuth
 from reconciler.engine.client import EngineClient
 from reconciler.engine.pools import (
-    POOL_SIZE,
     PooledTransport,
     needs_tls,
     pool_sizes,
@@ -23,6 +22,17 @@ from reconciler.engine.pools import (
 )
 from reconciler.errors import SettingsError
 from tests.engine.engine_helpers import APP_ID
+
+
+@pytest.fixture
+def ten_a_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pools of up to ten connections, so that a test can fill one and see the next opened."""
+    monkeypatch.setattr(pools, "POOL_SIZE", 10)
+
+
+def test_every_connection_is_a_pool_of_its_own_by_default() -> None:
+    assert pool_sizes(5) == [1] * 5
+    assert PooledTransport(3, make_pool=HeldPools()).sizes == [1, 1, 1]
 
 
 class HeldPools:
@@ -61,6 +71,7 @@ async def _hold(
     return tasks
 
 
+@pytest.mark.usefixtures("ten_a_pool")
 @pytest.mark.parametrize(
     ("connections", "sizes"),
     [(1, [1]), (10, [10]), (11, [6, 5]), (50, [10] * 5), (55, [10, 9, 9, 9, 9, 9])],
@@ -70,9 +81,10 @@ def test_pools_hold_max_connections_together_in_pools_of_at_most_pool_size(
 ) -> None:
     assert pool_sizes(connections) == sizes
     assert PooledTransport(connections, make_pool=HeldPools()).sizes == sizes
-    assert sum(sizes) == connections and max(sizes) <= POOL_SIZE
+    assert sum(sizes) == connections and max(sizes) <= pools.POOL_SIZE
 
 
+@pytest.mark.usefixtures("ten_a_pool")
 def test_pools_are_made_only_when_the_ones_made_are_busy() -> None:
     async def main() -> None:
         pools = HeldPools()
@@ -92,6 +104,7 @@ def test_pools_are_made_only_when_the_ones_made_are_busy() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.usefixtures("ten_a_pool")
 def test_busy_pools_take_requests_beyond_their_size_on_the_least_busy() -> None:
     async def main() -> list[int]:
         pools = HeldPools()

@@ -139,3 +139,25 @@ def test_the_sdk_token_module_is_the_sdks_own_file_loaded_without_the_whole_sdk(
             )
         )
     assert minted[0] == minted[1]
+
+
+def test_minting_many_tokens_searches_the_import_path_at_most_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK's builders import an optional package on every call; when it is absent, that
+    failed import must not cost a search of the whole import path per token."""
+    import importlib.machinery
+
+    mint_agent_token(APP_ID, CERT, "room", "42", 600, time.time(), True)  # the SDK is loaded
+    searches: list[str] = []
+    find_spec = importlib.machinery.PathFinder.find_spec
+
+    def counting(name: str, *args: object, **kwargs: object) -> object:
+        searches.append(name)
+        return find_spec(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.machinery.PathFinder, "find_spec", counting)
+    for number in range(20):
+        token, _ = mint_agent_token(APP_ID, CERT, f"room-{number}", "42", 600, time.time(), True)
+        assert _verify(token).services[0].strings == (f"room-{number}", "42")
+    assert searches == []

@@ -112,7 +112,8 @@ def test_state_drift_and_destroy_work_on_the_chosen_environment_only(example: Pa
         return result.stdout
 
     def names(*args: str) -> list[str]:
-        rows = [line.split()[0] for line in cli(*args).splitlines() if line.strip()]
+        agents_table = cli(*args).split("\n\n")[0]  # the resources' table follows a blank line
+        rows = [line.split()[0] for line in agents_table.splitlines() if line.strip()]
         return sorted(rows[1:] if rows[:1] == ["NAME"] else rows)  # below the table's header
 
     cli("--env", "staging", "apply", "--auto-approve")

@@ -356,7 +356,7 @@ def test_exclude_of_a_delete_keeps_what_it_references(toy: Toy) -> None:
 
 
 def test_exclude_of_a_name_no_resource_has_is_an_error(toy: Toy) -> None:
-    with pytest.raises(PlanError, match="--exclude names no agent in the manifests or state: "):
+    with pytest.raises(PlanError, match="--exclude names no agent or resource"):
         toy.plan(want(widget("other")), excludes=("Widget/nope",))
 
 

@@ -108,7 +108,7 @@ def test_schema_covers_every_kind() -> None:
             "spec": {
                 "number": "+14155550100",
                 "sip_trunk": {"hostname": "pstn.example.com"},
-                "inbound": {"agent": {"ref": "SavedAgent/support"}},
+                "inbound": {"agent": {"ref": "SavedAgent/support"}, "call_policy": {}},
             },
         },
         {"name": "plain-agent", "properties": {"channel": "c"}},
@@ -119,6 +119,15 @@ def test_schema_covers_every_kind() -> None:
         {"kind": "SecretSet", "name": "llm-keys", "keys": {"k": "v"}},  # hyphen: refused
         {"kind": "SavedAgent", "name": "support", "spec": {}, "typo": 1},
         {"kind": "PhoneNumber", "name": "line", "spec": {"number": "+1415", "sip_trunk": {}}},
+        {
+            "kind": "PhoneNumber",
+            "name": "line",
+            "spec": {
+                "number": "+14155550100",
+                "sip_trunk": {"hostname": "pstn.example.com"},
+                "inbound": {"agent": {"ref": "SavedAgent/support"}},  # no call_policy
+            },
+        },
     ]
     for document in bad:
         assert list(check.iter_errors(document)) != [], document
