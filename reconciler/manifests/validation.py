@@ -116,6 +116,9 @@ def translate(
     problems: list[Problem] = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = tuple(error["loc"])
+        named = bool(loc) and loc[-1] == "[key]"  # pydantic's mark of an invalid key name
+        if named:
+            loc = loc[:-1]
         path = path_of(loc)
         err = dict(error)
         if skip is not None and skip(path, err):
@@ -127,6 +130,6 @@ def translate(
                 parent = path_of(loc[:-1])
                 message = f"missing required key '{loc[-1]}' in {parent or where}"
             else:
-                message = f"{path or where}: {describe(err)}"
+                message = f"{path or where}: {'key name: ' if named else ''}{describe(err)}"
         problems.append(Problem(at, message))
     return problems

@@ -15,9 +15,16 @@ reference (an agent's ``credential.fields``).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 SECRET_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
@@ -81,7 +88,7 @@ class SecretSetManifest(_Strict):
 
     kind: Literal["SecretSet"]
     name: str = Field(pattern=SECRET_NAME_PATTERN, description="The set's name on the Platform.")
-    keys: dict[str, str] = Field(
+    keys: dict[Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN)], str] = Field(
         min_length=1,
         description="Key name -> value (write it as ${VAR}: values come from the environment).",
     )

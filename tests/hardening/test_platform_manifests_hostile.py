@@ -27,6 +27,14 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
         {"a.yaml": SECRET_SET.replace("${HARDENING_KEY}", "12")},
         "agents.d/a.yaml:4: keys.openai: expected a string",
     ),
+    "a secret set's key name the Platform refuses": (
+        {"a.yaml": SECRET_SET.replace("openai:", '"open ai":')},
+        'agents.d/a.yaml:4: keys["open ai"]: key name: string should match pattern',
+    ),
+    "a secret set's key name with a dash": (
+        {"a.yaml": SECRET_SET.replace("openai:", "open-ai:")},
+        "agents.d/a.yaml:4: keys.open-ai: key name: string should match pattern",
+    ),
     "an unknown field of a secret set": (
         {"a.yaml": SECRET_SET + "colour: red\n"},
         "agents.d/a.yaml:5: colour: extra inputs are not permitted",
