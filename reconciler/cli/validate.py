@@ -20,13 +20,22 @@ from reconciler.cli.common import desired_agents, project_settings
 from reconciler.cli.context import chosen_environment, project_dir
 from reconciler.cli.options import output_format_option
 from reconciler.cli.output import note
-from reconciler.errors import EXIT_ERROR, EXIT_OK, Location, Problem, ValidationError, printable
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    Location,
+    Problem,
+    SettingsError,
+    ValidationError,
+    printable,
+)
 from reconciler.manifests import manifest_schema
 from reconciler.manifests.environments import ALL
 from reconciler.manifests.loader import finish, tagged
 from reconciler.manifests.settings import declared_environments
 from reconciler.models import DesiredAgent, DesiredSet
 from reconciler.models.resources import DesiredResource
+from reconciler.models.settings import Settings, shared_states
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -130,19 +139,32 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
         return [(None, desired_agents(project_settings(ctx)))]
     loaded: list[tuple[str | None, DesiredSet]] = []
     found: dict[Problem, list[str]] = {}
+    named: list[tuple[str, Settings]] = []
     for name in declared:
         try:
-            loaded.append((name, desired_agents(project_settings(ctx, name))))
+            settings = project_settings(ctx, name)
+            named.append((name, settings))
+            loaded.append((name, desired_agents(settings)))
         except ValidationError as exc:
             for problem in exc.problems:
                 found.setdefault(_untagged(problem, name), []).append(name)
+    shared = shared_states(named)
+    if shared:
+        raise SettingsError(f"{_settings_file(named[0][1])}: " + "; ".join(shared))
     if found:
         problems = [
             problem if len(names) == len(declared) else tagged(problem, ",".join(names))
             for problem, names in found.items()
         ]
-        raise ValidationError(finish(problems), what=f"{len(declared)} environments")
+        raise ValidationError(
+            finish(problems), what=f"{len(declared)} environment{'' if len(declared) == 1 else 's'}"
+        )
     return loaded
+
+
+def _settings_file(settings: Settings) -> str:
+    """The settings file, as the user may type it."""
+    return os.path.relpath(settings.config_path or settings.project_dir / "reconciler.yaml")
 
 
 def _untagged(problem: Problem, name: str) -> Problem:

@@ -157,6 +157,14 @@ class Settings(BaseModel):
         return self.state_key or self.app_id
 
     @property
+    def state_identity(self) -> tuple[str, ...]:
+        """What names this state among others: its database (as shown, no secret) and key, or
+        its file. Two environments with the same identity would read and write one state."""
+        if self.state_is_database:
+            return ("postgresql", self.state_shown, self.effective_state_key)
+        return ("file", str(self.state_path.resolve()))
+
+    @property
     def state_path(self) -> Path:
         return self.project_dir / self.state
 
@@ -236,3 +244,24 @@ def engine_identity(engine: str) -> str:
     if path.endswith(_API_PATHS[0]) and not path.endswith(_API_PATHS[1]):
         path = path[: -len(_API_PATHS[0])]
     return f"{parts.scheme.lower()}://{netloc}{path}"
+
+
+def shared_states(named: list[tuple[str, Settings]]) -> list[str]:
+    """A message for each pair of environments whose settings name one state (``state`` and, for
+    a database, ``state_key``): each environment must keep its own state."""
+    first: dict[tuple[str, ...], str] = {}
+    messages: list[str] = []
+    for name, settings in named:
+        seen = first.setdefault(settings.state_identity, name)
+        if seen != name:
+            key = (
+                f" with state_key {settings.effective_state_key!r}"
+                if settings.state_is_database
+                else ""
+            )
+            messages.append(
+                f"environments {seen!r} and {name!r} share one state ({settings.state_shown}"
+                f"{key}): give each environment its own state (or, in one database, its own "
+                "state_key)"
+            )
+    return messages

@@ -20,7 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import SettingsError
 from reconciler.manifests.shared import SharedLoads
+from reconciler.models.settings import shared_states
 from reconciler.project.project import Hooks, PlanOutcome, Project
 
 __all__ = ["open_environments", "plan_environments"]
@@ -29,8 +31,13 @@ __all__ = ["open_environments", "plan_environments"]
 def open_environments(
     directory: Path, config: Path | None, environ: Mapping[str, str], names: Sequence[str]
 ) -> list[Project]:
-    """The project as each of ``names`` sees it (settings problems of every one raised)."""
-    return [Project.open(directory, config, environ, name) for name in names]
+    """The project as each of ``names`` sees it (settings problems of every one raised; two
+    environments naming one state refused)."""
+    projects = [Project.open(directory, config, environ, name) for name in names]
+    shared = shared_states([(name, p.settings) for name, p in zip(names, projects, strict=True)])
+    if shared:
+        raise SettingsError("; ".join(shared))
+    return projects
 
 
 async def plan_environments(
