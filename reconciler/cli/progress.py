@@ -17,6 +17,7 @@ Both reporters take the executor's :class:`~reconciler.apply.ApplyEvent` stream 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -43,7 +44,7 @@ _RESOURCE_COUNTED = ("create", "replace", "delete")
 PROGRESS_EVERY_S = 10.0
 """How often a still-running action is reported."""
 _MOST_PENDING = 1000
-"""Lines held back for the next tick at most (see ``TextProgress.buffered``)."""
+"""Lines held back at most (see ``TextProgress.buffered``)."""
 
 _DONE_VERB = {
     ("stop", "stop"): "stopped",
@@ -191,9 +192,11 @@ class TextProgress:
     ) -> None:
         self.total = max(total_actions, 1)
         self.buffered = buffered
-        """Lines go out together with the next tick (at most a second later) or at the end, not
-        in a write each: for output that is not a terminal (a CI log, a pipe), where a write per
-        line (unbuffered, as under ``PYTHONUNBUFFERED``) woke the reader twice per agent."""
+        """Lines written in one turn of the event loop go out together at its end, in one
+        write, not in a write each: for output that is not a terminal (a CI log, a pipe), where
+        a write per line (unbuffered, as under ``PYTHONUNBUFFERED``) woke the reader twice per
+        agent. No line waits longer than the turn that printed it (a script reading the output
+        acts on it as it happens)."""
         self._pending: list[str] = []
         self.wait = wait
         self.waiting = 0
@@ -265,7 +268,9 @@ class TextProgress:
         text = printable(text)
         if self.buffered:  # as click.echo writes it to a stream that is not a terminal
             self._pending.append(text + "\n")
-            if len(self._pending) >= _MOST_PENDING:
+            if len(self._pending) == 1:
+                _at_end_of_turn(self.flush)
+            elif len(self._pending) >= _MOST_PENDING:
                 self.flush()
         else:
             click.echo(click.style(text, fg=fg) if self.color and fg else text)
@@ -309,6 +314,14 @@ class TextProgress:
             return
         sys.stderr.write("\r\033[K" + self.status_line())
         sys.stderr.flush()
+
+
+def _at_end_of_turn(work: Callable[[], None]) -> None:
+    """Run ``work`` once the event loop's current turn is over (at once outside a loop)."""
+    try:
+        asyncio.get_running_loop().call_soon(work)
+    except RuntimeError:  # no running loop
+        work()
 
 
 class JsonEvents:

@@ -3,6 +3,7 @@ bar's figures (its unit is the action; calls in flight, retries waiting, elapsed
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -89,23 +90,41 @@ def test_the_bar_shows_the_calls_waiting_to_retry_while_they_wait(
     capsys.readouterr()
 
 
-def test_lines_to_a_log_go_out_together_at_the_next_tick_in_their_order(
+def test_lines_to_a_log_go_out_together_at_the_end_of_the_loop_turn_in_their_order(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     progress = TextProgress(2, color=False, bar=False, clock=_Clock(), buffered=True)
+
+    async def run() -> None:
+        progress(_event("a", "start", "start", "begin"))
+        progress(_event("b", "start", "start", "begin"))
+        assert capsys.readouterr().out == ""  # held back: not a write per line
+        await asyncio.sleep(0)  # the turn that printed them is over
+        assert capsys.readouterr().out == "a: starting...\nb: starting...\n"
+        progress(_event("a", "start", "start", "failed"))
+        progress.flush()  # what the CLI does however the run ends
+        assert capsys.readouterr().out == "a: FAILED: \n"
+        await asyncio.sleep(0)
+        assert capsys.readouterr().out == ""  # written once
+
+    asyncio.run(run())
+
+
+def test_outside_an_event_loop_a_buffered_line_is_written_at_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    progress = TextProgress(1, color=False, bar=False, clock=_Clock(), buffered=True)
     progress(_event("a", "start", "start", "begin"))
-    progress(_event("b", "start", "start", "begin"))
-    assert capsys.readouterr().out == ""  # held back: not a write per line
-    progress.tick()
-    assert capsys.readouterr().out == "a: starting...\nb: starting...\n"
-    progress(_event("a", "start", "start", "failed"))
-    progress.flush()  # what the CLI does however the run ends
-    assert capsys.readouterr().out == "a: FAILED: \n"
+    assert capsys.readouterr().out == "a: starting...\n"
 
 
 def test_a_retry_note_comes_after_the_lines_before_it(capsys: pytest.CaptureFixture[str]) -> None:
     progress = TextProgress(1, color=False, bar=False, clock=_Clock(), buffered=True)
-    progress(_event("a", "start", "start", "begin"))
-    retry = RetryEvent("join", 1, 6, 2.0, "HTTP 503 ServiceUnavailable", 503)
-    progress.retry(retry, lambda _e: print("retrying join"))
-    assert capsys.readouterr().out == "a: starting...\nretrying join\n"
+
+    async def run() -> None:
+        progress(_event("a", "start", "start", "begin"))
+        retry = RetryEvent("join", 1, 6, 2.0, "HTTP 503 ServiceUnavailable", 503)
+        progress.retry(retry, lambda _e: print("retrying join"))
+        assert capsys.readouterr().out == "a: starting...\nretrying join\n"
+
+    asyncio.run(run())
