@@ -1,4 +1,4 @@
-"""Two environments may not name one state: each keeps its own (``validate``, ``plan --env all``)."""
+"""Two environments may not name one state: each keeps its own (validate, plan --env all)."""
 
 from __future__ import annotations
 
