@@ -3,7 +3,8 @@
 An apply writes state after every group commit (N = 1,000 at P = 50: about 150 writes, each
 recording the starts just answered and journaling the next ones). This replays such a sequence
 in process with the product's own store, on the records of N generated agents: 2 x N / B
-writes of B agents each (``--batch``, default 7), once rewriting the whole document per write
+writes of B agents each (``--batch``, default 7; each change made as apply makes it,
+``apply_agent_changes``), once rewriting the whole document per write
 (a store outside ``write_log()``), once through the write log (as apply writes), whose
 compaction at the end is timed apart. No engine involved.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import benchlib as b
 
+from reconciler.apply.run import AgentChange, apply_agent_changes
 from reconciler.models.state import AgentRecord, JournalEntry, StateDoc
 from reconciler.state import LocalStateStore
 
@@ -60,16 +62,9 @@ def writes(
     for first in range(0, len(made), batch):
         group = made[first : first + batch]
         entries = [entry(r) for r in group]
-        doc = store.write(doc.model_copy(update={"journal": [*doc.journal, *entries]}))
-        done = {e.id for e in entries}
-        doc = store.write(
-            doc.model_copy(
-                update={
-                    "agents": {**doc.agents, **{r.name: r for r in group}},
-                    "journal": [p for p in doc.journal if p.id not in done],
-                }
-            )
-        )
+        doc = store.write(apply_agent_changes(doc, [AgentChange(add=tuple(entries))]))
+        done = frozenset(e.id for e in entries)
+        doc = store.write(apply_agent_changes(doc, [AgentChange(settle=done, put=tuple(group))]))
         count += 2
     figures = {
         "writes": count,

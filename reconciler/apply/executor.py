@@ -36,6 +36,7 @@ from reconciler.apply.run import AgentChange, Run, fail, guarded, settled, unrec
 from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import ApplyError, EngineError
 from reconciler.models import AgentPlan, DesiredSet, JournalEntry, Plan, StateDoc
+from reconciler.models.agent_table import AgentTable
 from reconciler.models.live import ENDED_STATUSES
 from reconciler.models.plan import STATE_ONLY_ACTIONS, ReasonCode
 from reconciler.plan import DesiredView
@@ -235,7 +236,7 @@ async def _import_one(run: Run, action: AgentPlan) -> None:
     )
 
     def add(doc: StateDoc) -> StateDoc:
-        return doc.model_copy(update={"agents": {**doc.agents, agent.name: record}})
+        return doc.model_copy(update={"agents": AgentTable.derive(doc.agents, put=(record,))})
 
     await run.save(add)
     run.result.results.append(

@@ -31,6 +31,7 @@ from typing import Literal
 from reconciler.apply.context import EngineOps, StateWriter
 from reconciler.engine import NameSearch, find_by_name, find_conflicting
 from reconciler.models import AgentRecord, JournalEntry, LiveAgent, StateDoc
+from reconciler.models.agent_table import AgentTable
 
 Outcome = Literal["adopt", "forget", "keep", "drop"]
 
@@ -151,14 +152,14 @@ async def preview_journal(
 
 def settle(doc: StateDoc, settlements: Sequence[Settlement]) -> StateDoc:
     """``doc`` with the settlements carried out (in memory)."""
-    agents = dict(doc.agents)
+    adopted: dict[str, AgentRecord] = {}
     keep: list[JournalEntry] = []
     for item in settlements:
         entry, found = item.entry, item.agent
         if item.outcome == "keep":
             keep.append(entry)
         elif item.outcome == "adopt" and found is not None:
-            agents[entry.name] = AgentRecord(
+            adopted[entry.name] = AgentRecord(
                 name=entry.name,
                 agent_id=found.agent_id,
                 wire_name=entry.wire_name,
@@ -170,6 +171,7 @@ def settle(doc: StateDoc, settlements: Sequence[Settlement]) -> StateDoc:
                 spec=entry.spec,
                 spec_digest=entry.spec_digest,
             )
+    agents = AgentTable.derive(doc.agents, put=adopted.values())
     return doc.model_copy(update={"agents": agents, "journal": keep})
 
 

@@ -19,6 +19,7 @@ from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase
 from reconciler.errors import ApplyError, EngineError, ReconcilerError, StateError
 from reconciler.models import AgentPlan, AgentRecord, DesiredSet, JournalEntry, Plan, StateDoc
+from reconciler.models.agent_table import AgentTable
 from reconciler.plan import DesiredView, desired_view
 
 T = TypeVar("T")
@@ -56,13 +57,17 @@ def apply_agent_changes(doc: StateDoc, changes: list[AgentChange]) -> StateDoc:
         # Entry ids are unique: one settled is never added again, so one pass does it all.
         update["journal"] = [e for e in (*doc.journal, *added) if e.id not in settled]
     if any(c.put or c.drop for c in changes):
-        agents = dict(doc.agents)
+        final: dict[str, AgentRecord | None] = {}  # the last change of each name wins
         for change in changes:
-            for record in change.put:
-                agents[record.name] = record
-            for name in change.drop:
-                agents.pop(name, None)
-        update["agents"] = agents
+            final.update((record.name, record) for record in change.put)
+            final.update(dict.fromkeys(change.drop))
+        # One copy of the records, as a table that knows its changes: the store then writes
+        # just those (O(changed) per write, not O(recorded agents)).
+        update["agents"] = AgentTable.derive(
+            doc.agents,
+            put=[record for record in final.values() if record is not None],
+            drop=[name for name, record in final.items() if record is None],
+        )
     return doc.model_copy(update=update) if update else doc
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError, printable
+from reconciler.models.agent_table import changed_names
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.safefile import read_regular
 
@@ -151,8 +152,11 @@ def fsync_dir(directory: Path) -> None:
 def change_line(base: StateDoc, new: StateDoc) -> str:
     """The log line that turns ``base`` into ``new``: only new, replaced or removed records.
 
-    Records and journal entries are immutable and replaced, never changed, so an unchanged one
-    is usually the same object (checked first, before comparing values).
+    O(changed records) when ``new.agents`` was derived from ``base.agents`` as an
+    :class:`~reconciler.models.agent_table.AgentTable` (as apply derives them); otherwise the
+    records are compared (see :func:`~reconciler.models.agent_table.changed_names`). Journal
+    entries are immutable and replaced, never changed, so an unchanged one is usually the same
+    object (checked first, before comparing values).
     """
     parts = [
         f'"lineage":{json.dumps(new.lineage)}',
@@ -163,14 +167,11 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
         f'"engine":{json.dumps(new.engine)}',
         f'"environment":{json.dumps(new.environment)}',
     ]
-    changed: list[str] = []
-    if new.agents is not base.agents:
-        old_agents = base.agents
-        for name, record in new.agents.items():
-            old = old_agents.get(name)
-            if old is not record and old != record:
-                changed.append(f"{json.dumps(name)}:{record.model_dump_json()}")
-        changed.extend(f"{json.dumps(name)}:null" for name in old_agents if name not in new.agents)
+    changed = [
+        f"{json.dumps(name)}:{record.model_dump_json() if record is not None else 'null'}"
+        for name in changed_names(base.agents, new.agents)
+        for record in (new.agents.get(name),)
+    ]
     parts.append('"agents":{' + ",".join(changed) + "}")
     known = _by_id(base.journal)
     items = [

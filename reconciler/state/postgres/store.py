@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
+from reconciler.models.agent_table import changed_names
 from reconciler.models.state import STATE_VERSION, AgentRecord, JournalEntry, StateDoc
 from reconciler.state.binding import StateBinding
 from reconciler.state.document import describe_validation, new_state
@@ -298,12 +299,13 @@ class PostgresStateStore:
             old_agents = base.agents
             old_entries = {entry.id: entry for entry in base.journal}
             old_positions = self._positions
+        changed = changed_names(old_agents, new.agents)  # O(changed) for an apply's tables
         upserts = [
             (key, name, _json(record))
-            for name, record in new.agents.items()
-            if (old := old_agents.get(name)) is not record and old != record
+            for name in changed
+            if (record := new.agents.get(name)) is not None
         ]
-        gone = [name for name in old_agents if name not in new.agents]
+        gone = [name for name in changed if name not in new.agents]
         positions = _positions(new.journal, old_positions)
         entry_rows = [
             (key, entry.id, positions[entry.id], _json(entry))
