@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.apply.run import AgentChange, apply_agent_changes
 from reconciler.cli import main
 from reconciler.errors import SettingsError, StateError
 from reconciler.models.state import JournalEntry, StateDoc
@@ -68,6 +69,39 @@ def test_a_write_in_a_write_log_appends_only_the_records_it_changed(path: Path) 
         growth = [b - a for a, b in zip([0, *sizes], sizes, strict=False)]
         assert all(one_record < step < one_record + 300 for step in growth)
         assert LocalStateStore(path).load() == doc  # what a reader sees meanwhile
+
+
+def test_an_applys_changes_are_logged_from_what_it_changed_not_by_comparing_records(
+    path: Path,
+) -> None:
+    store = LocalStateStore(path, log_from_bytes=0)
+    doc = store.write(make_doc(*(f"agent-{i:03d}" for i in range(50))))
+    with store.write_log():
+        # As apply changes the state: records put and dropped, a journal entry settled.
+        doc = store.write(apply_agent_changes(doc, [AgentChange(add=(entry("new", 1),))]))
+        derived = apply_agent_changes(doc, [AgentChange(put=(make_record("agent-001", 2),))])
+        doc = store.write(derived)
+        # The written tables are what the next change is derived from: only its names are
+        # looked at (a record altered behind the table's back is not, as no code does that).
+        dict.__setitem__(doc.agents, "agent-040", make_record("agent-040", 7))
+        doc = store.write(
+            apply_agent_changes(
+                doc,
+                [AgentChange(settle=frozenset({"new-1"}), put=(make_record("new"),)),
+                 AgentChange(drop=frozenset({"agent-002"}))],
+            )
+        )  # fmt: skip
+        lines = [json.loads(line) for line in wal_of(path).read_text("utf-8").splitlines()]
+        assert [sorted(line["agents"]) for line in lines] == [
+            [],
+            ["agent-001"],
+            ["agent-002", "new"],
+        ]
+        assert lines[2]["agents"]["agent-002"] is None
+        assert lines[2]["pending"] == []
+        replayed = LocalStateStore(path).load()
+        assert replayed.agents["agent-040"].generation == 1
+        assert sorted(replayed.agents) == sorted(doc.agents)
 
 
 def test_the_state_file_is_rewritten_once_when_the_write_log_ends(path: Path) -> None:
