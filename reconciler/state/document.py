@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import uuid4
 
@@ -128,6 +129,14 @@ class StateText:
             line = f"    {_pretty(name)}: {text}" if name is not None else f"    {text}"
         used[key] = (item, line)
         return line
+
+    def prepare(self, agents: Mapping[str, AgentRecord], names: Iterable[str]) -> None:
+        """Make ahead the text of the records ``names`` of ``agents`` (those a write just
+        logged), kept until the next :meth:`dump`, which then only joins it."""
+        for name in names:
+            record = agents.get(name)
+            if record is not None:
+                self._line(record, name, self._lines)
 
     def dump(self, doc: StateDoc) -> str:
         used: dict[StateText._Key, tuple[object, str]] = {}

@@ -18,6 +18,7 @@ from reconciler.cli import main
 from reconciler.errors import SettingsError, StateError
 from reconciler.models.state import JournalEntry, StateDoc
 from reconciler.state import LocalStateStore, dump_state
+from reconciler.state import document as document_module
 from reconciler.state.local import store as store_module
 from reconciler.state.local import wal as wal_module
 from tests.state.conftest import make_doc, make_record
@@ -116,6 +117,28 @@ def test_the_state_file_is_rewritten_once_when_the_write_log_ends(path: Path) ->
     assert path.with_name("agents.json.backup").read_text(encoding="utf-8") == dump_state(first)
     assert LocalStateStore(path).load() == doc
     assert doc.serial == first.serial + 3
+
+
+def test_records_logged_during_a_run_are_not_rendered_again_when_it_ends(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalStateStore(path, log_from_bytes=0)
+    doc = store.write(make_doc("a"))
+    rendered: list[object] = []
+    real = document_module._pretty
+
+    def counting(value: object) -> str:
+        rendered.append(value)
+        return real(value)
+
+    monkeypatch.setattr(document_module, "_pretty", counting)
+    with store.write_log():
+        for name in ("b", "c", "d"):
+            doc = store.write(apply_agent_changes(doc, [AgentChange(put=(make_record(name),))]))
+        during = len(rendered)
+        assert during > 0  # each record's text is made as it is logged
+    assert [v for v in rendered[during:] if isinstance(v, dict) and "agent_id" in v] == []
+    assert path.read_text(encoding="utf-8") == dump_state(doc)
 
 
 def test_unchanged_journal_entries_are_logged_by_their_id_only(path: Path) -> None:

@@ -49,6 +49,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from reconciler.errors import StateError
+from reconciler.models.agent_table import changed_names
 from reconciler.models.state import STATE_VERSION, StateDoc
 from reconciler.safefile import read_regular
 from reconciler.state.binding import StateBinding
@@ -266,8 +267,9 @@ class LocalStateStore:
             new = doc.model_copy(update={"serial": max(doc.serial, disk_serial) + 1})
             disk, base = self._disk, self._base
             if self._logging and disk is not None and base is not None and self._log_pays():
+                names = changed_names(base.agents, new.agents)
                 try:
-                    log = self.log.append(change_line(base, new), self._log_size)
+                    log = self.log.append(change_line(base, new, names), self._log_size)
                 except OSError as exc:
                     raise StateError(
                         f"cannot write {self.log.path}: {exc.strerror or exc}; the previous "
@@ -276,6 +278,9 @@ class LocalStateStore:
                 self._disk = replace(disk, log=log, serial=new.serial)
                 self._log_size = log[2]
                 self._base = new
+                # The compaction at the end of the run then only joins lines: each record's
+                # text is made now, while the run waits on the engine, not after its last call.
+                self._text.prepare(new.agents, names)
             else:
                 self._write_document(new)
             return new

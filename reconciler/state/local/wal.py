@@ -149,12 +149,13 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def change_line(base: StateDoc, new: StateDoc) -> str:
+def change_line(base: StateDoc, new: StateDoc, names: list[str] | None = None) -> str:
     """The log line that turns ``base`` into ``new``: only new, replaced or removed records.
 
     O(changed records) when ``new.agents`` was derived from ``base.agents`` as an
     :class:`~reconciler.models.agent_table.AgentTable` (as apply derives them); otherwise the
-    records are compared (see :func:`~reconciler.models.agent_table.changed_names`). Journal
+    records are compared (see :func:`~reconciler.models.agent_table.changed_names`; ``names``:
+    the caller's answer of it, so as not to ask twice). Journal
     entries are immutable and replaced, never changed, so an unchanged one is usually the same
     object (checked first, before comparing values).
     """
@@ -169,7 +170,7 @@ def change_line(base: StateDoc, new: StateDoc) -> str:
     ]
     changed = [
         f"{json.dumps(name)}:{record.model_dump_json() if record is not None else 'null'}"
-        for name in changed_names(base.agents, new.agents)
+        for name in (changed_names(base.agents, new.agents) if names is None else names)
         for record in (new.agents.get(name),)
     ]
     parts.append('"agents":{' + ",".join(changed) + "}")
