@@ -42,6 +42,12 @@ class AgentTable(dict[str, AgentRecord]):
     since: tuple[tuple[int, frozenset[str]], ...]
     """(an ancestor's :attr:`number`, the names put or dropped since it), nearest first."""
 
+    def __init__(self, agents: Mapping[str, AgentRecord] | None = None) -> None:
+        """A table of ``agents`` that knows no ancestor (see :meth:`derive`)."""
+        dict.__init__(self, agents or {})
+        self.number = next(_numbers)
+        self.since = ()
+
     @classmethod
     def derive(
         cls,
@@ -58,13 +64,10 @@ class AgentTable(dict[str, AgentRecord]):
         for name in drop:
             if dict.pop(table, name, None) is not None:
                 changed.add(name)
-        table.number = next(_numbers)
-        names = frozenset(changed)
         if isinstance(agents, AgentTable):
+            names = frozenset(changed)
             older = tuple((number, names | since) for number, since in agents.since)
             table.since = ((agents.number, names), *older)[:ANCESTRY]
-        else:
-            table.since = ()
         return table
 
     def _read_only(self, *_args: Any, **_kwargs: Any) -> NoReturn:

@@ -116,3 +116,11 @@ def test_a_state_document_with_a_table_dumps_and_validates_as_with_a_dict() -> N
     derived = doc.model_copy(update={"agents": AgentTable.derive(doc.agents)})
     assert derived.model_dump_json() == doc.model_dump_json()
     assert StateDoc.model_validate_json(derived.model_dump_json()) == doc
+
+
+def test_a_table_made_directly_knows_no_ancestor() -> None:
+    base = AgentTable.derive({"a": make_record("a")})
+    direct = AgentTable({"a": make_record("a", 2)})
+    assert direct.since == ()
+    assert changed_names(base, direct) == ["a"]
+    assert changed_names(direct, AgentTable.derive(direct, drop=["a"])) == ["a"]
