@@ -71,6 +71,7 @@ class AgentTable(dict[str, AgentRecord]):
         return table
 
     def _read_only(self, *_args: Any, **_kwargs: Any) -> NoReturn:
+        """Every mutating method: refused (the changes a table knows would be wrong after)."""
         raise TypeError("an AgentTable is read-only: make another with AgentTable.derive")
 
     __setitem__ = __delitem__ = __ior__ = _read_only
@@ -81,6 +82,7 @@ class AgentTable(dict[str, AgentRecord]):
         return dict, (dict(self),)
 
     def __copy__(self) -> dict[str, AgentRecord]:
+        """A plain ``dict`` of the same records, free to change."""
         return dict(self)
 
 

@@ -455,6 +455,7 @@ class _Objects:
         self._strings: dict[str, str] = {}
 
     def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        """The object of ``pairs``; :class:`_DuplicateKey` for a key named twice."""
         shared = self._strings.setdefault
         obj = {key: shared(value, value) if type(value) is str else value for key, value in pairs}
         if len(obj) != len(pairs):
