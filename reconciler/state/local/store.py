@@ -198,7 +198,7 @@ class LocalStateStore:
 
     def _file_text(self, raw: bytes) -> str:
         """The file's text (it must be UTF-8 and not blank)."""
-        if not raw.strip():
+        if not raw or raw.isspace():  # (not raw.strip(), which copies the whole file)
             raise self._corrupt("the file is empty (truncated?)")
         try:
             return raw.decode("utf-8")
