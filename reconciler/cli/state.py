@@ -436,28 +436,47 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
 @lock_timeout_option
 @click.pass_context
 def unprotect_cmd(ctx: click.Context, name: str, lock_timeout: float) -> None:
-    """Clear the protection recorded for agent NAME, so a plan may stop it.
+    """Clear the protection recorded for NAME, so a plan may stop or delete it.
 
-    An agent whose manifest says protect: true is recorded as protected: a plan that would stop
-    it because its manifest was removed fails, and destroy refuses it without --force. This
-    clears that record (the agent keeps running); the next plan may then stop it.
+    NAME is an agent name, or an address KIND/NAME for a resource of another kind
+    (PhoneNumber/support-line). An agent or resource whose manifest says protect: true is
+    recorded as protected: a plan that would stop or delete it because its manifest was removed
+    fails, and destroy refuses it without --force. This clears that record (the agent keeps
+    running, the resource stays); the next plan may then stop or delete it.
 
     \b
-    Example:
+    Examples:
       git rm agents.d/legacy-bot.yaml
       reconciler state unprotect legacy-bot
+      reconciler state unprotect PhoneNumber/old-line
       reconciler apply
 
     Exit codes: 0 unprotected, 1 refused (not recorded, or not protected), 3 state lock held.
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
-    from reconciler.project.operations import unprotect_agent
-
-    outcome = unprotect_agent(project_from_context(ctx), name, lock_timeout=lock_timeout)
-    click.echo(
-        f"Unprotected {name} (agent {outcome.record.agent_id}); a plan may now stop it; "
-        f"state serial {outcome.serial}."
+    from reconciler.project.operations import (
+        agent_name,
+        edit_target,
+        unprotect_agent,
+        unprotect_resource_record,
     )
-    for warning in outcome.warnings:
+
+    project = project_from_context(ctx)
+    if edit_target(name) is not None:
+        done = unprotect_resource_record(project, name, lock_timeout=lock_timeout)
+        click.echo(
+            f"Unprotected {name} ({printable(done.record.id)}); a plan may now delete it; "
+            f"state serial {done.serial}."
+        )
+        warnings = done.warnings
+    else:
+        agent = agent_name(name)
+        outcome = unprotect_agent(project, agent, lock_timeout=lock_timeout)
+        click.echo(
+            f"Unprotected {agent} (agent {outcome.record.agent_id}); a plan may now stop it; "
+            f"state serial {outcome.serial}."
+        )
+        warnings = outcome.warnings
+    for warning in warnings:
         note(f"Warning: {warning}")

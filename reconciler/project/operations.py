@@ -35,6 +35,7 @@ from reconciler.state.resource_edits import (
     recorded_resource,
     referrers,
     split_address,
+    unprotect_resource,
 )
 from reconciler.status import StatusReport, build_status
 
@@ -250,6 +251,25 @@ def unprotect_agent(project: Project, name: str, *, lock_timeout: float = 0.0) -
             f"{name} again"
         )
     return EditOutcome(record=record, serial=written.serial, warnings=warnings)
+
+
+def unprotect_resource_record(
+    project: Project, target: str, *, lock_timeout: float = 0.0
+) -> ResourceEditOutcome:
+    """Clear the protection recorded for the resource ``target``, so a plan may delete it; the
+    engine is untouched. A manifest that still says ``protect: true`` records it again."""
+    desired = project.load_desired()
+    with project.lock("state unprotect", lock_timeout):
+        doc, record = unprotect_resource(project.store.load(), target)
+        written = project.store.write(doc)
+    warnings: list[str] = []
+    declared = desired.resources.get(target)
+    if declared is not None and declared.protect:
+        warnings.append(
+            f"{printable(declared.path)} still says protect: true, so the next apply protects "
+            f"{target} again"
+        )
+    return ResourceEditOutcome(record=record, serial=written.serial, warnings=warnings)
 
 
 def _move_risks(desired: DesiredSet, old: str, new: str) -> list[str]:

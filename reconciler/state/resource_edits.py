@@ -1,9 +1,10 @@
 """Edits of the state document by hand for resources of kinds other than ``Agent``.
 
-What ``state mv`` and ``state rm`` do to a :class:`~reconciler.models.resources.ResourceRecord`
-(an address ``KIND/NAME``). Like :mod:`reconciler.state.edits` for agents, they leave the engine
-alone (the resource keeps its id), are pure (a new document is returned; the caller writes it
-under the lock) and refuse with :class:`~reconciler.errors.OperationError`:
+What ``state mv``, ``state rm`` and ``state unprotect`` do to a
+:class:`~reconciler.models.resources.ResourceRecord` (an address ``KIND/NAME``). Like
+:mod:`reconciler.state.edits` for agents, they leave the engine alone (the resource keeps its
+id), are pure (a new document is returned; the caller writes it under the lock) and refuse
+with :class:`~reconciler.errors.OperationError`:
 
 * an address the state does not record, and one whose create was interrupted and is not
   settled yet (``creating``): what the engine holds for it is unknown until a plan or apply
@@ -114,6 +115,15 @@ def drop_resource(
         )
     resources = {a: r for a, r in doc.resources.items() if a != target}
     return doc.model_copy(update={"resources": resources}), record
+
+
+def unprotect_resource(doc: StateDoc, target: str) -> tuple[StateDoc, ResourceRecord]:
+    """``doc`` with the record of ``target`` no longer protected; also the updated record."""
+    record = recorded_resource(doc, target, "unprotect")
+    if not record.protect:
+        raise OperationError(f"cannot unprotect {target}: its record is not protected")
+    updated = record.model_copy(update={"protect": False})
+    return doc.model_copy(update={"resources": {**doc.resources, target: updated}}), updated
 
 
 def recorded_resource(doc: StateDoc, target: str, verb: str) -> ResourceRecord:
