@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 from reconciler.models import LiveStatus, StateDoc
 from reconciler.models.liveness import agent_exit, unmanaged_agents
-
-AGENT_KIND = "Agent"
-"""The kind of the resources the state records today (a running agent of the v2 engine)."""
+from reconciler.models.manifest import AGENT_KIND
 
 
 @dataclass(frozen=True)

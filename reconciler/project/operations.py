@@ -24,12 +24,12 @@ from reconciler.errors import OperationError, PlanError, printable
 from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
 from reconciler.models.liveness import unmanaged_agents
+from reconciler.models.manifest import AGENT_KIND
 from reconciler.models.resources import ResourceRecord
 from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 from reconciler.state.edits import drop_record, move_record, unprotect_record
 from reconciler.state.resource_edits import (
-    AGENT_KIND,
     drop_resource,
     move_resource,
     recorded_resource,

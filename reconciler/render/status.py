@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.errors import printable
 from reconciler.models import AgentRecord
+from reconciler.models.manifest import AGENT_KIND
 from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.status import StatusReport, StatusRow
 
@@ -162,7 +163,7 @@ def state_list_json(
         "resources": [
             {
                 "name": r.name,
-                "kind": "Agent",
+                "kind": AGENT_KIND,
                 "id": r.agent_id,
                 "generation": r.generation,
                 "channel": r.channel,

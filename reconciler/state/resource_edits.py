@@ -28,9 +28,6 @@ from reconciler.errors import OperationError, printable
 from reconciler.models.resources import PendingCreate, ResourceRecord, address
 from reconciler.models.state import StateDoc
 
-AGENT_KIND = "Agent"
-"""The kind whose records live in ``StateDoc.agents`` (an address ``Agent/NAME`` is the agent
-``NAME``)."""
 _ADDRESS = re.compile(r"^([A-Z][A-Za-z0-9]*)/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 """The address a ``{ref: KIND/NAME}`` and ``plan --target`` name a resource by."""
 
