@@ -1,7 +1,10 @@
-"""Checks across the manifests of Platform kinds: each address is declared once, and every
-reference names something declared.
+"""Checks across the manifests of Platform kinds: each address is declared once, each value the
+Platform holds once per project is declared once, and every reference names something declared.
 
 * A resource's address (``KIND/NAME``) is its key: declared twice, it is reported at every place.
+* A field of :data:`~reconciler.models.platform.UNIQUE_FIELDS` (a phone number's ``number``)
+  with one value in two manifests is reported at each: apply would create the first and the
+  Platform would refuse the second.
 * ``{ref: KIND/NAME}`` must name a resource some manifest declares; ``$secrets.<set>.<key>`` a
   declared ``SecretSet`` that has that key, unless the settings name the set as unmanaged
   (``unmanaged: [SecretSet/<set>]``: made outside this project, which then checks nothing of it).
@@ -15,10 +18,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import Location, Problem
-from reconciler.models.platform import SECRET_SET
+from reconciler.models.fieldpath import FieldPath
+from reconciler.models.platform import SECRET_SET, UNIQUE_FIELDS
 from reconciler.models.resources import DesiredResource
 
-__all__ = ["duplicate_resources", "undeclared_references"]
+__all__ = ["duplicate_resources", "duplicate_values", "undeclared_references"]
 
 _SECRET = re.compile(r"^\$secrets\.([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)$")
 
@@ -36,6 +40,32 @@ def duplicate_resources(found: Mapping[str, list[DesiredResource]]) -> list[Prob
                         f"duplicate {address} (also declared at {', '.join(others)})",
                     )
                 )
+    return problems
+
+
+def duplicate_values(found: Mapping[str, list[DesiredResource]]) -> list[Problem]:
+    """A problem at every resource that declares a value of :data:`UNIQUE_FIELDS` another one
+    declares too (values not known yet, from unset variables, are not compared)."""
+    groups: dict[tuple[str, str, str], list[DesiredResource]] = {}
+    for resources in found.values():
+        resource = resources[0]
+        for field in UNIQUE_FIELDS.get(resource.kind, ()):
+            value = resource.spec.get(field)
+            if isinstance(value, str) and FieldPath((field,)) not in resource.unknown:
+                groups.setdefault((resource.kind, field, value), []).append(resource)
+    problems: list[Problem] = []
+    for (kind, field, value), group in sorted(groups.items()):
+        for resource in group if len(group) > 1 else ():
+            others = ", ".join(
+                f"{o.address} ({o.path}:{o.line})" for o in group if o is not resource
+            )
+            problems.append(
+                Problem(
+                    Location(resource.path, resource.line),
+                    f"{resource.address}: {field} {value!r} is declared by {others} too; the "
+                    f"Platform holds one {kind} of each {field} in a project",
+                )
+            )
     return problems
 
 

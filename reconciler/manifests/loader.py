@@ -32,7 +32,11 @@ from pathlib import Path
 
 from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
-from reconciler.manifests.checks import duplicate_resources, undeclared_references
+from reconciler.manifests.checks import (
+    duplicate_resources,
+    duplicate_values,
+    undeclared_references,
+)
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import LoadedDocument, load_document
 from reconciler.manifests.excerpt import with_excerpts
@@ -294,6 +298,7 @@ def load_desired(
     for resource in loaded.resources:
         resources.setdefault(resource.address, []).append(resource)
     problems.extend(duplicate_resources(resources))
+    problems.extend(duplicate_values(resources))
     problems.extend(undeclared_references(resources, settings.unmanaged))
     if problems:
         if settings.environment is not None:

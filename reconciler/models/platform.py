@@ -36,6 +36,10 @@ SECRET_SET = "SecretSet"
 SAVED_AGENT = "SavedAgent"
 PHONE_NUMBER = "PhoneNumber"
 PLATFORM_KINDS = (SECRET_SET, SAVED_AGENT, PHONE_NUMBER)
+UNIQUE_FIELDS: dict[str, tuple[str, ...]] = {PHONE_NUMBER: ("number",)}
+"""Top-level fields of a kind's spec whose value the Platform holds once per project (a second
+create with it is refused): two manifests may not declare one value. A set's name is its
+address already; a saved agent's ``agent_name`` need not be unique."""
 
 
 class _Strict(BaseModel):
