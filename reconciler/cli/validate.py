@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -170,7 +171,7 @@ def _settings_file(settings: Settings) -> str:
 def _untagged(problem: Problem, name: str) -> Problem:
     prefix = f"[{name}] "
     if problem.message.startswith(prefix):
-        return Problem(problem.location, problem.message[len(prefix) :])
+        return replace(problem, message=problem.message[len(prefix) :])
     return problem
 
 

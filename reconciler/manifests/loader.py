@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -313,8 +313,9 @@ def load_desired(
 
 
 def tagged(problem: Problem, environment: str) -> Problem:
-    """``problem`` as found in ``environment``: ``agents.d/x.yaml:12: [prod] ...``."""
-    return Problem(problem.location, f"[{environment}] {problem.message}")
+    """``problem`` as found in ``environment``: ``agents.d/x.yaml:12: [prod] ...`` (its excerpt
+    kept)."""
+    return replace(problem, message=f"[{environment}] {problem.message}")
 
 
 def _workers_from(environ: Mapping[str, str]) -> int | None:
