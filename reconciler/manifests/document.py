@@ -65,6 +65,8 @@ class LoadedDocument:
     agent: DesiredAgent | None = None
     resource: DesiredResource | None = None
     """A document of a Platform kind gives a resource instead of an agent."""
+    invalid: str | None = None
+    """The address of a document of a Platform kind that was refused (when it names one)."""
     name: str | None = None
     name_location: Location | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -114,6 +116,8 @@ def load_document(
         )
         loaded.problems.extend(found.problems)
         loaded.resource = found.resource
+        if found.resource is None:
+            loaded.invalid = found.address
         return loaded
     if kind != AGENT_KIND:
         where = raw.key_location("kind")

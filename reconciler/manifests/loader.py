@@ -281,6 +281,8 @@ def load_desired(
                     loaded.agents.append(one.agent)
                 if one.resource is not None:
                     loaded.resources.append(one.resource)
+                if one.invalid is not None:
+                    loaded.invalid.append(one.invalid)
                 if one.name is not None and one.name_location is not None:
                     loaded.names.append((one.name, one.name_location))
         loaded.problems.extend(resolver.problems[known:])
@@ -299,7 +301,7 @@ def load_desired(
         resources.setdefault(resource.address, []).append(resource)
     problems.extend(duplicate_resources(resources))
     problems.extend(duplicate_values(resources))
-    problems.extend(undeclared_references(resources, settings.unmanaged))
+    problems.extend(undeclared_references(resources, settings.unmanaged, loaded.invalid))
     if problems:
         if settings.environment is not None:
             problems = [tagged(p, settings.environment) for p in problems]
