@@ -88,6 +88,15 @@ class SavedAgentRef(Ref):
         return ref
 
 
+def _key_names_schema(schema: dict[str, Any]) -> None:
+    """The schema of a set's ``keys``: every key name must match :data:`SECRET_NAME_PATTERN`
+    (``propertyNames``, so that an editor flags a key the Platform refuses, as ``validate``
+    does; pydantic's ``patternProperties`` alone lets any other name through)."""
+    schema.pop("patternProperties", None)
+    schema["propertyNames"] = {"pattern": SECRET_NAME_PATTERN}
+    schema["additionalProperties"] = {"type": "string"}
+
+
 class SecretSetManifest(_Strict):
     """A Platform secret set: write-only values, from the environment (``${VAR}``) only."""
 
@@ -96,6 +105,7 @@ class SecretSetManifest(_Strict):
     keys: dict[Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN)], str] = Field(
         min_length=1,
         description="Key name -> value (write it as ${VAR}: values come from the environment).",
+        json_schema_extra=_key_names_schema,
     )
     protect: bool = False
 
