@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 from reconciler.state.edits import drop_record, move_record, unprotect_record
 from reconciler.state.resource_edits import (
+    address_problem,
     drop_resource,
     move_resource,
     recorded_resource,
@@ -62,9 +63,15 @@ class ResourceEditOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def edit_target(text: str) -> str | None:
+def edit_target(text: str, kinds: Iterable[str]) -> str | None:
     """The address ``text`` names a resource by (``KIND/NAME``), or None for an agent's name
-    (a bare ``NAME``, or ``Agent/NAME``: see :func:`agent_name`)."""
+    (a bare ``NAME``, or ``Agent/NAME``: see :func:`agent_name`). Text with a ``/`` is meant as
+    an address (no agent's name has one): :class:`OperationError` when it is not one of a kind
+    in ``kinds`` (the project's), saying why and naming the known kinds."""
+    if "/" in text:
+        problem = address_problem(text, kinds)
+        if problem is not None:
+            raise OperationError(f"'{printable(text)}' is not an address: {problem}")
     parts = split_address(text)
     if parts is None or parts[0] == AGENT_KIND:
         return None
