@@ -14,6 +14,7 @@ from reconciler.project import Project
 from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
 from reconciler.watch.metrics import WatchMetrics
+from tests.watch.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"OPENAI_API_KEY": "sk-watch-test"}
@@ -90,19 +91,15 @@ def test_an_invalid_manifest_never_stops_the_loop_and_it_recovers_when_fixed(
 
     async def scenario() -> None:
         loop = asyncio.create_task(watcher.run())
-        for _ in range(200):
-            if _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") >= 2:
-                break
-            await asyncio.sleep(0.02)
+        await until(
+            "two failed runs",
+            lambda: _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") >= 2,
+        )
         readiness = watcher.status.readiness()
         assert not readiness.ready and readiness.reason == "manifests or settings invalid"
         assert not loop.done()
         manifest.write_text(good, encoding="utf-8")
-        for _ in range(200):
-            if watcher.status.readiness().ready:
-                break
-            await asyncio.sleep(0.02)
-        assert watcher.status.readiness().ready
+        await until("readiness", lambda: watcher.status.readiness().ready)
         watcher.request_stop()
         await asyncio.wait_for(loop, 5)
 
