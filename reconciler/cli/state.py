@@ -322,7 +322,8 @@ def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: fl
     its name, unless --force. Always refused: an unknown OLD, a NEW that state records, a move
     to another kind, and an interrupted engine call or create of a previous run (apply settles
     it first); an interrupted update of a resource moves with its record. Records that
-    reference OLD are changed to reference NEW.
+    reference OLD are changed to reference NEW. An argument with a '/' is an address: one of an
+    unknown kind, or not of the form KIND/NAME, is a usage error.
 
     \b
     Examples:
@@ -401,7 +402,8 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
     one left), while recorded resources reference it (they are named), or while an update of
     it was interrupted and is unsettled, unless --force (which drops that update's entry too).
     Always refused: an unknown NAME, and an interrupted engine call or create of a previous
-    run (apply settles it first).
+    run (apply settles it first). A NAME with a '/' is an address: one of an unknown kind, or
+    not of the form KIND/NAME, is a usage error.
 
     \b
     Examples:
