@@ -130,6 +130,12 @@ async def check_status(
     state = project.store.load()
     async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
         live = await drift_live(c, desired, state, project.clock())
+    if state.resources:  # the Platform's side: is each recorded resource still there?
+        from reconciler.kinds import read_resources
+
+        async with project.platform.connect(secrets=secret_values(desired), on_retry=on_retry):
+            found = await read_resources(project.kinds, state.resources)
+        live = live.model_copy(update={"resources": found})
     return build_status(
         state,
         live,
