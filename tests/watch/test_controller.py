@@ -81,6 +81,23 @@ def test_heal_only_keeps_a_removed_manifest_running(directory: Path) -> None:
     assert "sales-en" in watcher.project.store.load().agents
 
 
+def test_heal_only_never_changes_a_platform_resource(directory: Path) -> None:
+    asyncio.run(_watcher(directory).reconcile())
+    before = _watcher(directory).project.store.load().resources
+    assert set(before) == {"SecretSet/llm_keys", "SavedAgent/support", "PhoneNumber/support-line"}
+    manifest = directory / "agents.d" / "platform.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    text = text.replace("Answer briefly and in plain words.", "Answer in one sentence.")
+    manifest.write_text(text[: text.index("---\nkind: PhoneNumber")], encoding="utf-8")
+    watcher = _watcher(directory, heal_only=True)
+    asyncio.run(watcher.reconcile())
+    assert watcher.project.store.load().resources == before
+    held = "reconciler_watch_actions_total"
+    assert _sample(watcher, held, action="update", outcome="held") == 1
+    assert _sample(watcher, held, action="delete", outcome="held") == 1
+    assert _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="ok") == 1
+
+
 def test_an_invalid_manifest_never_stops_the_loop_and_it_recovers_when_fixed(
     directory: Path,
 ) -> None:
