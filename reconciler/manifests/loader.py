@@ -320,6 +320,32 @@ def tagged(problem: Problem, environment: str) -> Problem:
     return replace(problem, message=f"[{environment}] {problem.message}")
 
 
+def untagged(problem: Problem, environment: str) -> Problem:
+    """``problem`` without the ``[environment]`` mark :func:`tagged` gave it (if it has one)."""
+    prefix = f"[{environment}] "
+    if problem.message.startswith(prefix):
+        return replace(problem, message=problem.message[len(prefix) :])
+    return problem
+
+
+def merged_problems(
+    found: Sequence[tuple[str, Sequence[Problem]]], environments: int
+) -> list[Problem]:
+    """The problems of several environments (``found``: each one's name and problems, of the
+    ``environments`` checked) as one list: a problem found in every environment once, as is; one
+    found in some only, tagged with their names (``[prod] ...``, ``[staging,prod] ...``)."""
+    where: dict[Problem, list[str]] = {}
+    for name, problems in found:
+        for problem in problems:
+            where.setdefault(untagged(problem, name), []).append(name)
+    return finish(
+        [
+            problem if len(names) == environments else tagged(problem, ",".join(names))
+            for problem, names in where.items()
+        ]
+    )
+
+
 def _workers_from(environ: Mapping[str, str]) -> int | None:
     raw = environ.get(ENV_WORKERS, "").strip()
     if not raw:
