@@ -174,7 +174,10 @@ def scope_notes(plan: Plan) -> list[str]:
     """Sentences about a targeted or destroy plan (empty for an ordinary plan)."""
     notes = []
     if plan.destroy:
-        notes.append("Destroy plan: every recorded agent is stopped.")
+        notes.append(
+            "Destroy plan: every recorded agent is stopped"
+            + (", every recorded resource deleted." if plan.resources else ".")
+        )
     if plan.targets:
         notes.append(
             "Targeted plan: only " + ", ".join(plan.targets) + " considered; "
