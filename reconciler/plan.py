@@ -1013,12 +1013,24 @@ def _plan_resource(
     if record is None:
         return ResourcePlan(action="create", reason="new resource", create_spec=spec, **common)
     common["id"] = record.id
+    protect = (
+        (_state_change("protect", record.protect, resource.protect),)
+        if record.protect != resource.protect
+        else ()
+    )
     if record.spec_digest == digest and record.spec == spec:
         if resource.address in options.replace:
             return ResourcePlan(action="replace", reason="replacement requested", **common)
+        if protect:
+            return ResourcePlan(
+                action="update",
+                reason=f"protect: {_shown(resource.protect)} recorded in state (no engine call)",
+                changes=protect,
+                **common,
+            )
         return ResourcePlan(action="no-op", reason="up to date", **common)
     rules = options.kinds.rules(resource.kind)
-    changes = shown_changes(record.spec, spec, rules.forces_replacement)
+    changes = (*shown_changes(record.spec, spec, rules.forces_replacement), *protect)
     fixed = [str(c.path) for c in changes if c.forces_restart]
     if fixed or resource.address in options.replace:
         why = "replacement requested"

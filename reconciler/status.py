@@ -1,10 +1,14 @@
 """``build_status``: the live view of every managed resource, pure (``reconciler status``).
 
-One row per record of the state, with what the engine reports for it now (``RUNNING``,
+One row per agent record of the state, with what the engine reports for it now (``RUNNING``,
 ``STARTING``, ``IDLE``, ``FAILED``, an exit with its reason, ``MISSING``), its uptime and its
-token's expiry, plus one row per active agent that nothing records in a managed channel
-(unmanaged). The exit reason comes from :mod:`reconciler.models.liveness`, as the plan and drift
-word it. No clock and no engine here: the caller passes the live status and ``now``.
+token's expiry; one row per recorded resource of the Platform's kinds (:data:`PRESENT`, or
+:data:`MISSING` when the Platform no longer holds it; a note when an update of it was
+interrupted) and per interrupted create (:data:`CREATING`); then one row per active agent that
+nothing records in a managed channel (unmanaged). The exit reason comes from
+:mod:`reconciler.models.liveness`, as the plan and drift word it. No clock and no engine here:
+the caller passes the live status (with ``resources`` read when state records some) and
+``now``.
 """
 
 from __future__ import annotations
@@ -14,9 +18,16 @@ from dataclasses import dataclass
 
 from reconciler.models import LiveStatus, StateDoc
 from reconciler.models.liveness import agent_exit, unmanaged_agents
+from reconciler.models.manifest import AGENT_KIND
 
-AGENT_KIND = "Agent"
-"""The kind of the resources the state records today (a running agent of the v2 engine)."""
+PRESENT = "PRESENT"
+"""A recorded resource the Platform holds."""
+MISSING = "MISSING"
+"""A recorded agent or resource the engine or the Platform no longer knows."""
+CREATING = "CREATING"
+"""A resource whose create was interrupted: whether the Platform holds it is not settled yet."""
+UNKNOWN = "UNKNOWN"
+"""Not read (the engine's or the Platform's answer did not cover it)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ def build_status(
                 token_expires_at=record.token_expires_at,
             )
         )
+    rows.extend(_resource_rows(state, live))
     wanted = set(channels)
     for agent in unmanaged_agents(state, live):
         if agent.channel is None or agent.channel not in wanted:
@@ -98,3 +110,37 @@ def build_status(
             )
         )
     return StatusReport(checked_at=now, rows=tuple(rows), app_id=app_id, engine=engine)
+
+
+def _resource_rows(state: StateDoc, live: LiveStatus) -> list[StatusRow]:
+    """A row per recorded resource of the Platform's kinds, by address, then per interrupted
+    create."""
+    rows: list[StatusRow] = []
+    for address, record in sorted(state.resources.items()):
+        if address not in live.resources:
+            status, reason = UNKNOWN, "not read"
+        elif live.resources[address] is None:
+            status, reason = MISSING, "deleted outside: the next plan creates it again"
+        else:
+            status, reason = PRESENT, ""
+        if record.updating is not None:
+            note = "update interrupted: the next plan or apply settles it"
+            reason = f"{reason}; {note}" if reason else note
+        rows.append(
+            StatusRow(
+                name=record.name, kind=record.kind, id=record.id, channel="", status=status,
+                reason=reason,
+            )
+        )  # fmt: skip
+    for entry in (state.creating[address] for address in sorted(state.creating)):
+        rows.append(
+            StatusRow(
+                name=entry.name,
+                kind=entry.kind,
+                id="",
+                channel="",
+                status=CREATING,
+                reason="create interrupted: the next plan or apply looks for it",
+            )
+        )
+    return rows

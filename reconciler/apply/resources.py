@@ -43,7 +43,7 @@ from reconciler.models.resources import (
     PendingUpdate,
     ResourceRecord,
 )
-from reconciler.plan import resource_view
+from reconciler.plan import STATE_FIELDS, resource_view
 
 
 async def delete_replaced(run: Run, failed: set[str]) -> None:
@@ -201,7 +201,9 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
     run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
     spec = resource_view(resource, run.doc.salt, ids)
     try:
-        if phase == "update" and record is not None:
+        if phase == "update" and record is not None and not _engine_paths(action):
+            version, resource_id = record.version, record.id  # protect only: state, no call
+        elif phase == "update" and record is not None:
             updated = await _update(run, action, resource, record, body, spec, started)
             if updated is None:
                 return False
@@ -308,7 +310,7 @@ async def _update(
     if not await run.save_or_halt(lambda d: _with(d, pending)):
         _failed(run, action, StateError(str(run.halted)), started, "update", record.id)
         return None
-    changed = tuple(str(c.path) for c in action.changes)
+    changed = _engine_paths(action)
     try:
         version: str | None = await run.call(lambda: kind.update(held, body, changed))
     except EngineUnavailableError as exc:  # it may have taken effect: the entry stays
@@ -325,6 +327,12 @@ async def _update(
         _failed(run, action, exc, started, "update", record.id)
         return None
     return (version,)
+
+
+def _engine_paths(action: ResourcePlan) -> tuple[str, ...]:
+    """The paths an update changes on the engine: its changes but the state-only fields
+    (:data:`~reconciler.plan.STATE_FIELDS`, such as ``protect``)."""
+    return tuple(str(c.path) for c in action.changes if str(c.path) not in STATE_FIELDS)
 
 
 def _pending(doc: StateDoc, entry: PendingCreate) -> StateDoc:

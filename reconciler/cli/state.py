@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -321,7 +322,8 @@ def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: fl
     its name, unless --force. Always refused: an unknown OLD, a NEW that state records, a move
     to another kind, and an interrupted engine call or create of a previous run (apply settles
     it first); an interrupted update of a resource moves with its record. Records that
-    reference OLD are changed to reference NEW.
+    reference OLD are changed to reference NEW. An argument with a '/' is an address: one of an
+    unknown kind, or not of the form KIND/NAME, is a usage error.
 
     \b
     Examples:
@@ -333,15 +335,12 @@ def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: fl
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
-    from reconciler.project.operations import (
-        agent_name,
-        edit_target,
-        move_agent,
-        move_resource_record,
-    )
+    from reconciler.project.operations import agent_name, move_agent, move_resource_record
 
     project = project_from_context(ctx)
-    if edit_target(old) is not None:
+    target = _edit_target(old, project.kinds, "OLD")
+    _edit_target(new, project.kinds, "NEW")
+    if target is not None:
         moved = move_resource_record(project, old, new, force=force, lock_timeout=lock_timeout)
         click.echo(
             f"Moved {old} to {new} ({printable(moved.record.id)} stays on the engine); "
@@ -350,7 +349,7 @@ def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: fl
         warnings = moved.warnings
     else:
         old_name = agent_name(old)
-        new_name = _agent_destination(old_name, new)
+        new_name = _agent_destination(old_name, new, project.kinds)
         outcome = move_agent(project, old_name, new_name, force=force, lock_timeout=lock_timeout)
         click.echo(
             f"Moved {old_name} to {new_name} (agent {outcome.record.agent_id} keeps running); "
@@ -361,17 +360,28 @@ def mv_cmd(ctx: click.Context, old: str, new: str, force: bool, lock_timeout: fl
         note(f"Warning: {warning}")
 
 
-def _agent_destination(old: str, new: str) -> str:
+def _agent_destination(old: str, new: str, kinds: Iterable[str]) -> str:
     """The agent name an agent moves to: ``new``, or ``NAME`` for ``Agent/NAME``; a resource's
     address is refused (a move keeps the kind)."""
     from reconciler.project.operations import agent_name, edit_target
 
-    if edit_target(new) is not None:
+    if edit_target(new, kinds) is not None:
         raise OperationError(
             f"cannot move {printable(old)} to {printable(new)}: a move keeps the kind (an Agent "
             "record cannot describe another kind)"
         )
     return agent_name(new)
+
+
+def _edit_target(text: str, kinds: Iterable[str], param: str) -> str | None:
+    """:func:`~reconciler.project.operations.edit_target` of argument ``param``: text that is
+    not a well-formed address of a known kind is a usage error (exit 1, as every usage error)."""
+    from reconciler.project.operations import edit_target
+
+    try:
+        return edit_target(text, kinds)
+    except OperationError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'{param}'") from None
 
 
 @state_group.command("rm")
@@ -392,7 +402,8 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
     one left), while recorded resources reference it (they are named), or while an update of
     it was interrupted and is unsettled, unless --force (which drops that update's entry too).
     Always refused: an unknown NAME, and an interrupted engine call or create of a previous
-    run (apply settles it first).
+    run (apply settles it first). A NAME with a '/' is an address: one of an unknown kind, or
+    not of the form KIND/NAME, is a usage error.
 
     \b
     Examples:
@@ -404,15 +415,10 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
-    from reconciler.project.operations import (
-        agent_name,
-        edit_target,
-        forget_agent,
-        forget_resource,
-    )
+    from reconciler.project.operations import agent_name, forget_agent, forget_resource
 
     project = project_from_context(ctx)
-    if edit_target(name) is not None:
+    if _edit_target(name, project.kinds, "NAME") is not None:
         dropped = forget_resource(project, name, force=force, lock_timeout=lock_timeout)
         click.echo(
             f"Removed {name} from state; {printable(dropped.record.id)} stays on the engine, no "
@@ -436,28 +442,47 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
 @lock_timeout_option
 @click.pass_context
 def unprotect_cmd(ctx: click.Context, name: str, lock_timeout: float) -> None:
-    """Clear the protection recorded for agent NAME, so a plan may stop it.
+    """Clear the protection recorded for NAME, so a plan may stop or delete it.
 
-    An agent whose manifest says protect: true is recorded as protected: a plan that would stop
-    it because its manifest was removed fails, and destroy refuses it without --force. This
-    clears that record (the agent keeps running); the next plan may then stop it.
+    NAME is an agent name, or an address KIND/NAME for a resource of another kind
+    (PhoneNumber/support-line). An agent or resource whose manifest says protect: true is
+    recorded as protected: a plan that would stop or delete it because its manifest was removed
+    fails, and destroy refuses it without --force. This clears that record (the agent keeps
+    running, the resource stays); the next plan may then stop or delete it. A NAME with a '/'
+    is an address: one of an unknown kind, or not of the form KIND/NAME, is a usage error.
 
     \b
-    Example:
+    Examples:
       git rm agents.d/legacy-bot.yaml
       reconciler state unprotect legacy-bot
+      reconciler state unprotect PhoneNumber/old-line
       reconciler apply
 
     Exit codes: 0 unprotected, 1 refused (not recorded, or not protected), 3 state lock held.
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
-    from reconciler.project.operations import unprotect_agent
-
-    outcome = unprotect_agent(project_from_context(ctx), name, lock_timeout=lock_timeout)
-    click.echo(
-        f"Unprotected {name} (agent {outcome.record.agent_id}); a plan may now stop it; "
-        f"state serial {outcome.serial}."
+    from reconciler.project.operations import (
+        agent_name,
+        unprotect_agent,
+        unprotect_resource_record,
     )
-    for warning in outcome.warnings:
+
+    project = project_from_context(ctx)
+    if _edit_target(name, project.kinds, "NAME") is not None:
+        done = unprotect_resource_record(project, name, lock_timeout=lock_timeout)
+        click.echo(
+            f"Unprotected {name} ({printable(done.record.id)}); a plan may now delete it; "
+            f"state serial {done.serial}."
+        )
+        warnings = done.warnings
+    else:
+        agent = agent_name(name)
+        outcome = unprotect_agent(project, agent, lock_timeout=lock_timeout)
+        click.echo(
+            f"Unprotected {agent} (agent {outcome.record.agent_id}); a plan may now stop it; "
+            f"state serial {outcome.serial}."
+        )
+        warnings = outcome.warnings
+    for warning in warnings:
         note(f"Warning: {warning}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -31,7 +32,7 @@ from reconciler.errors import (
 )
 from reconciler.manifests import manifest_schema
 from reconciler.manifests.environments import ALL
-from reconciler.manifests.loader import finish, tagged
+from reconciler.manifests.loader import merged_problems
 from reconciler.manifests.settings import declared_environments
 from reconciler.models import DesiredAgent, DesiredSet
 from reconciler.models.resources import DesiredResource
@@ -138,7 +139,7 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
     if not declared:
         return [(None, desired_agents(project_settings(ctx)))]
     loaded: list[tuple[str | None, DesiredSet]] = []
-    found: dict[Problem, list[str]] = {}
+    found: list[tuple[str, Sequence[Problem]]] = []
     named: list[tuple[str, Settings]] = []
     for name in declared:
         try:
@@ -146,18 +147,14 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
             named.append((name, settings))
             loaded.append((name, desired_agents(settings)))
         except ValidationError as exc:
-            for problem in exc.problems:
-                found.setdefault(_untagged(problem, name), []).append(name)
+            found.append((name, exc.problems))
     shared = shared_states(named)
     if shared:
         raise SettingsError(f"{_settings_file(named[0][1])}: " + "; ".join(shared))
     if found:
-        problems = [
-            problem if len(names) == len(declared) else tagged(problem, ",".join(names))
-            for problem, names in found.items()
-        ]
         raise ValidationError(
-            finish(problems), what=f"{len(declared)} environment{'' if len(declared) == 1 else 's'}"
+            merged_problems(found, len(declared)),
+            what=f"{len(declared)} environment{'' if len(declared) == 1 else 's'}",
         )
     return loaded
 
@@ -165,13 +162,6 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
 def _settings_file(settings: Settings) -> str:
     """The settings file, as the user may type it."""
     return os.path.relpath(settings.config_path or settings.project_dir / "reconciler.yaml")
-
-
-def _untagged(problem: Problem, name: str) -> Problem:
-    prefix = f"[{name}] "
-    if problem.message.startswith(prefix):
-        return Problem(problem.location, problem.message[len(prefix) :])
-    return problem
 
 
 def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:

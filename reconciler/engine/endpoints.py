@@ -22,10 +22,10 @@ fail-over order: the client moves to the next URL when it cannot connect to the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlunsplit
 
 from reconciler.errors import SettingsError
-from reconciler.models.hosts import LOOPBACK_EXAMPLES, is_loopback_host
+from reconciler.models.serviceurl import checked_service_url
 from reconciler.models.settings import is_sandbox
 
 GLOBAL_API_PATH = "/api/conversational-ai-agent"
@@ -94,37 +94,17 @@ def service_base_url(url: str, service: str, expected: str, api_paths: Sequence[
     a URL would leak into logs), and error messages never echo the URL's userinfo. ``expected``
     says what the setting may be, for a URL of another scheme.
     """
-    text = url.strip()
-    try:
-        parts = urlsplit(text)
-        port = parts.port  # raises ValueError on a bad port
-    except ValueError as exc:
-        raise SettingsError(f"{service} URL is not a valid URL: {exc}") from None
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    if scheme not in ("http", "https"):
-        raise SettingsError(f"{expected}; got a URL with scheme {scheme!r}")
-    if parts.username is not None or parts.password is not None:
-        raise SettingsError(
-            f"{service} URL must not contain credentials; use auth: basic with "
-            "AGORA_CUSTOMER_ID / AGORA_CUSTOMER_SECRET"
-        )
-    if not host:
-        raise SettingsError(f"{service} URL has no host")
-    if parts.query or parts.fragment:
-        raise SettingsError(f"{service} URL must not have a query or fragment: {host}")
-    if scheme == "http" and not is_loopback_host(host):
-        raise SettingsError(
-            f"{service} URL http://{host} is not on this machine: plain http is allowed only on "
-            f"loopback ({LOOPBACK_EXAMPLES}); use https://"
-        )
-    path = parts.path.rstrip("/")
+    checked = checked_service_url(service, url, expected)
+    if isinstance(checked, str):
+        raise SettingsError(checked)
+    host, port = checked.host, checked.port
+    path = checked.path.rstrip("/")
     if not path.endswith(tuple(api_paths)):
         path += api_paths[0]
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
-    return urlunsplit((scheme, netloc, path, "", ""))
+    return urlunsplit((checked.scheme, netloc, path, "", ""))
 
 
 def resolve_endpoints(engine: str) -> list[str]:

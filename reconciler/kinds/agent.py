@@ -27,10 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.models.fieldpath import FieldPath
-from reconciler.models.manifest import Manifest
+from reconciler.models.manifest import AGENT_KIND, Manifest
 from reconciler.models.state import lineage_tag
 
-KIND = "Agent"
+KIND = AGENT_KIND
 """The kind's name in a manifest (``kind: Agent``) and in an address (``Agent/support-en``)."""
 
 IN_PLACE_PATHS: tuple[FieldPath, ...] = (

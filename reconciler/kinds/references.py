@@ -4,8 +4,10 @@ Two forms name another resource whose engine id may be known only once it is cre
 
 * ``{ref: KIND/NAME}``: a mapping with the one key ``ref`` (``{ref: SavedAgent/support}``);
   apply sends the referenced resource's id in its place (:func:`resolve_references`);
-* ``$secrets.<set>.<key>``: a whole string naming a key of a secret set; it is sent as written
-  (the engine resolves it) but still orders the plan after ``SecretSet/<set>``.
+* ``$secrets.<set>.<key>``: a whole string naming a key of a secret set
+  (:mod:`reconciler.models.secretref`, whose grammar the manifests' checks hold every such string
+  to); it is sent as written (the engine resolves it) but still orders the plan after
+  ``SecretSet/<set>``.
 
 Until the referenced resource exists, the plan shows its id as :data:`KNOWN_AFTER_APPLY`.
 """
@@ -16,13 +18,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.models.secretref import parse_secret_reference
+
 REF_KEY = "ref"
 SECRET_SET_KIND = "SecretSet"
 KNOWN_AFTER_APPLY = "(known after apply)"
 """How a plan shows an id that only apply will learn (Terraform's wording)."""
 _UNKNOWN_KEY = "$known_after_apply"
 _ADDRESS = re.compile(r"^[A-Z][A-Za-z0-9]*/[A-Za-z0-9_.-]+$")
-_SECRET = re.compile(r"^\$secrets\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$")
 
 
 def is_reference(value: Any) -> bool:
@@ -48,10 +51,10 @@ def find_references(spec: Any) -> tuple[str, ...]:
                 stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
-        elif isinstance(value, str) and value.startswith("$secrets."):
-            match = _SECRET.match(value)
-            if match is not None:
-                found.add(f"{SECRET_SET_KIND}/{match.group(1)}")
+        elif isinstance(value, str):
+            secret = parse_secret_reference(value)
+            if secret is not None:
+                found.add(f"{SECRET_SET_KIND}/{secret[0]}")
     return tuple(sorted(found))
 
 

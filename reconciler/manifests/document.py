@@ -43,7 +43,7 @@ from reconciler.manifests.validation import path_of, translate, unknown_key_mess
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
 from reconciler.models.fieldpath import FieldPath
-from reconciler.models.manifest import Manifest
+from reconciler.models.manifest import AGENT_KIND, Manifest
 from reconciler.models.platform import PLATFORM_KINDS
 from reconciler.models.resources import DesiredResource
 from reconciler.models.rules import RuleViolation, check_rules, token_required
@@ -53,9 +53,7 @@ LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
 SPEC_KEYS = ("preset", "pipeline_id")
 """Top-level keys sent beside ``properties``."""
 AUTO = "auto"
-MANIFEST_KIND = "Agent"
-"""The kind this loader builds (``kind: Agent``, or no ``kind:`` line)."""
-_KINDS = ", ".join((MANIFEST_KIND, *PLATFORM_KINDS))
+_KINDS = ", ".join((AGENT_KIND, *PLATFORM_KINDS))
 _WHERE = "the manifest"
 _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
 
@@ -67,6 +65,8 @@ class LoadedDocument:
     agent: DesiredAgent | None = None
     resource: DesiredResource | None = None
     """A document of a Platform kind gives a resource instead of an agent."""
+    invalid: str | None = None
+    """The address of a document of a Platform kind that was refused (when it names one)."""
     name: str | None = None
     name_location: Location | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -99,7 +99,7 @@ def load_document(
             Problem(root, "a manifest must be a mapping (name, properties, ...)")
         )
         return loaded
-    kind = raw.get("kind", MANIFEST_KIND)
+    kind = raw.get("kind", AGENT_KIND)
     if is_resource_kind(kind):
         chosen = select_environment(raw, environment, declared)
         loaded.problems.extend(chosen.problems)
@@ -116,13 +116,15 @@ def load_document(
         )
         loaded.problems.extend(found.problems)
         loaded.resource = found.resource
+        if found.resource is None:
+            loaded.invalid = found.address
         return loaded
-    if kind != MANIFEST_KIND:
+    if kind != AGENT_KIND:
         where = raw.key_location("kind")
         if isinstance(kind, str):
             shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
             message = f"unknown kind '{shown[:60]}': agents.d declares kinds {_KINDS}"
-            close = difflib.get_close_matches(kind, (MANIFEST_KIND, *PLATFORM_KINDS), n=1)
+            close = difflib.get_close_matches(kind, (AGENT_KIND, *PLATFORM_KINDS), n=1)
             if close:
                 message += f" (did you mean {close[0]}?)"
         else:

@@ -10,7 +10,9 @@ A secret written in a manifest must not reach an error message through its excer
 a secret-like key (:func:`reconciler.models.secrets.is_secret_key`) is replaced by
 :data:`HIDDEN`, and so is every line nested under one (a block scalar's lines, a list's items).
 In a ``SecretSet`` document every value is a secret whatever its key's name, so there the
-``keys:`` mapping (also inside ``overrides:``) is hidden the same way. Control characters are
+``keys:`` mapping (also inside ``overrides:``) is hidden the same way. The userinfo of a URL
+(``https://user:password@host``, ``postgresql://app:pw@db/...``) is hidden on any line: such a
+URL is refused, and the excerpt that says so must not show the password. Control characters are
 shown escaped, never sent to the terminal.
 
 Lines are cut to :data:`MAX_LINE_CHARS` before anything is matched on them: an excerpt shows far
@@ -46,6 +48,7 @@ _PATH_AT_START = re.compile(r"^(?:[\w\-]+(?:\[\d+\])?\.)*([\w\-]+)(?:\[\d+\])?:"
 _QUOTED = re.compile(r"'([\w\-]+)'")
 _LEAD = re.compile(r"^\s*(?:-(?:\s+|$))*")
 _DOCUMENT_START = re.compile(r"^---(?:\s|$)")
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s]+@")
 _SECRET_SET_KIND = re.compile(rf"^kind\s*:\s*[\"']?{SECRET_SET}[\"']?\s*(?:#.*)?$")
 
 
@@ -124,7 +127,7 @@ def _masked(lines: list[str], index: int, secret_set: bool = False) -> str:
     if _under_secret(lines, index, secret_set):
         lead = _LEAD.match(line)
         return (line[: lead.end()] if lead else "") + HIDDEN
-    return line
+    return _USERINFO.sub(rf"\g<scheme>{HIDDEN}@", line)
 
 
 def _hides(key: str, secret_set: bool) -> bool:

@@ -26,13 +26,17 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 from reconciler.errors import Location, Problem, SettingsError, ValidationError
 from reconciler.manifests import parallel
-from reconciler.manifests.checks import duplicate_resources, undeclared_references
+from reconciler.manifests.checks import (
+    duplicate_resources,
+    duplicate_values,
+    undeclared_references,
+)
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
 from reconciler.manifests.document import LoadedDocument, load_document
 from reconciler.manifests.excerpt import with_excerpts
@@ -277,6 +281,8 @@ def load_desired(
                     loaded.agents.append(one.agent)
                 if one.resource is not None:
                     loaded.resources.append(one.resource)
+                if one.invalid is not None:
+                    loaded.invalid.append(one.invalid)
                 if one.name is not None and one.name_location is not None:
                     loaded.names.append((one.name, one.name_location))
         loaded.problems.extend(resolver.problems[known:])
@@ -294,7 +300,8 @@ def load_desired(
     for resource in loaded.resources:
         resources.setdefault(resource.address, []).append(resource)
     problems.extend(duplicate_resources(resources))
-    problems.extend(undeclared_references(resources, settings.unmanaged))
+    problems.extend(duplicate_values(resources))
+    problems.extend(undeclared_references(resources, settings.unmanaged, loaded.invalid))
     if problems:
         if settings.environment is not None:
             problems = [tagged(p, settings.environment) for p in problems]
@@ -308,8 +315,35 @@ def load_desired(
 
 
 def tagged(problem: Problem, environment: str) -> Problem:
-    """``problem`` as found in ``environment``: ``agents.d/x.yaml:12: [prod] ...``."""
-    return Problem(problem.location, f"[{environment}] {problem.message}")
+    """``problem`` as found in ``environment``: ``agents.d/x.yaml:12: [prod] ...`` (its excerpt
+    kept)."""
+    return replace(problem, message=f"[{environment}] {problem.message}")
+
+
+def untagged(problem: Problem, environment: str) -> Problem:
+    """``problem`` without the ``[environment]`` mark :func:`tagged` gave it (if it has one)."""
+    prefix = f"[{environment}] "
+    if problem.message.startswith(prefix):
+        return replace(problem, message=problem.message[len(prefix) :])
+    return problem
+
+
+def merged_problems(
+    found: Sequence[tuple[str, Sequence[Problem]]], environments: int
+) -> list[Problem]:
+    """The problems of several environments (``found``: each one's name and problems, of the
+    ``environments`` checked) as one list: a problem found in every environment once, as is; one
+    found in some only, tagged with their names (``[prod] ...``, ``[staging,prod] ...``)."""
+    where: dict[Problem, list[str]] = {}
+    for name, problems in found:
+        for problem in problems:
+            where.setdefault(untagged(problem, name), []).append(name)
+    return finish(
+        [
+            problem if len(names) == environments else tagged(problem, ",".join(names))
+            for problem, names in where.items()
+        ]
+    )
 
 
 def _workers_from(environ: Mapping[str, str]) -> int | None:

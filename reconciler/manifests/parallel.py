@@ -46,6 +46,8 @@ class LoadedBatch:
     resources: list[DesiredResource] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     names: list[tuple[str, Location]] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    """Addresses of Platform resources whose documents were refused (declared, but not built)."""
 
 
 LoadFiles = Callable[[Sequence[str]], LoadedBatch]
@@ -139,4 +141,5 @@ def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None
         joined.resources.extend(part.resources)
         joined.problems.extend(part.problems)
         joined.names.extend(part.names)
+        joined.invalid.extend(part.invalid)
     return joined

@@ -26,6 +26,7 @@ import pydantic
 from reconciler.errors import Location, Problem
 from reconciler.manifests.defaults import mapping_keys, refused_defaults
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
+from reconciler.manifests.secretrefs import secret_reference_problems
 from reconciler.manifests.sensitive import minimal, sensitive_paths
 from reconciler.manifests.validation import translate
 from reconciler.manifests.yamlfile import LineDict
@@ -35,13 +36,14 @@ from reconciler.models.platform import (
     PHONE_NUMBER,
     SAVED_AGENT,
     SECRET_SET,
+    SavedAgentManifest,
 )
 from reconciler.models.resources import DesiredResource
+from reconciler.models.secretref import looks_like_secret_reference
 from reconciler.models.secrets import is_sensitive
 
 LITERAL_KEYS = frozenset({"kind", "name", "protect"})
 SIP_AUTH = FieldPath(("sip_trunk", "auth"))
-_REFERENCE_PREFIX = "$secrets."
 
 
 @dataclass
@@ -50,6 +52,9 @@ class LoadedResource:
 
     resource: DesiredResource | None = None
     problems: list[Problem] = field(default_factory=list)
+    address: str | None = None
+    """``KIND/NAME`` of the document when its ``name`` is a string, even if it was refused (a
+    reference to it is then not reported as a reference to nothing)."""
 
 
 def is_resource_kind(kind: object) -> bool:
@@ -73,7 +78,8 @@ def load_resource(
     default of a sensitive value may reach (:mod:`reconciler.manifests.defaults`).
     """
     root = Location(path, line)
-    loaded = LoadedResource()
+    named = raw.get("name")
+    loaded = LoadedResource(address=f"{kind}/{named}" if isinstance(named, str) else None)
     values = interpolate_tree(raw, environ, root, LITERAL_KEYS, allow_unset=allow_unset)
     loaded.problems.extend(values.problems)
     if values.defaulted:
@@ -105,6 +111,11 @@ def load_resource(
         where = f"the {kind} manifest"
         loaded.problems.extend(translate(exc, values.locations, root, where=where))
         return loaded
+    if kind != SECRET_SET:
+        only = manifest.spec.credential_fields() if isinstance(manifest, SavedAgentManifest) else {}
+        loaded.problems.extend(
+            secret_reference_problems(data["spec"], values, root, references_only=only)
+        )
     name: str = getattr(manifest, "name")  # noqa: B009 (every Platform model has a name)
     protect: bool = getattr(manifest, "protect")  # noqa: B009
     if kind == SECRET_SET:
@@ -154,6 +165,11 @@ def load_resource(
             for p, names in values.unknown.items()
             if p.startswith(prefix)
         },
+        lines={
+            p[len(prefix) :]: at
+            for p, at in values.locations.lines_in(path).items()
+            if p.startswith("keys" if kind == SECRET_SET else prefix)
+        },
     )
     return loaded
 
@@ -176,7 +192,7 @@ def _only_references(value: Any, key: str = "") -> bool:
     if isinstance(value, list):
         return all(_only_references(v) for v in value)
     if isinstance(value, str):
-        return value.startswith(_REFERENCE_PREFIX) or key == "mode"
+        return looks_like_secret_reference(value) or key == "mode"
     return value is None
 
 

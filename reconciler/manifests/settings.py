@@ -40,7 +40,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pydantic
 
@@ -52,7 +51,7 @@ from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.loader import finish, read_file
 from reconciler.manifests.validation import translate, unknown_key_message
 from reconciler.manifests.yamlfile import LineDict
-from reconciler.models.hosts import LOOPBACK_EXAMPLES, is_loopback_host
+from reconciler.models.serviceurl import service_url_problem
 from reconciler.models.settings import Settings
 from reconciler.models.stateurl import is_postgres_url, split_postgres_url
 
@@ -98,7 +97,7 @@ def engine_problem(engine: str) -> str | None:
     """Why ``engine`` is not a usable engine, or ``None``."""
     if engine == SANDBOX or engine in REGIONS:
         return None
-    return _url_problem(
+    return service_url_problem(
         "engine", engine, "engine must be sandbox, a region (us, eu, ap, cn) or an https:// URL"
     )
 
@@ -107,25 +106,9 @@ def platform_problem(platform: str) -> str | None:
     """Why ``platform`` is not a usable Platform location, or ``None``."""
     if platform in (SANDBOX, PREVIEW):
         return None
-    return _url_problem(
+    return service_url_problem(
         "platform", platform, "platform must be sandbox, preview or an https:// URL"
     )
-
-
-def _url_problem(key: str, url: str, otherwise: str) -> str | None:
-    """Why ``url`` (the value of ``key``) is not a usable service URL: https://, or http:// on
-    the loopback interface only; ``otherwise`` when it is no such URL at all."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname:
-        if is_loopback_host(parts.hostname):
-            return None
-        return (
-            f"{key}: plain http:// is allowed only on the loopback interface "
-            f"({LOOPBACK_EXAMPLES}); use https://"
-        )
-    return otherwise
 
 
 def environ_for(variables: Mapping[str, str], environ: Mapping[str, str]) -> Mapping[str, str]:

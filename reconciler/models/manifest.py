@@ -227,6 +227,11 @@ class Lifecycle(Block):
     )
 
 
+AGENT_KIND = "Agent"
+"""The kind of a running agent of the v2 engine: ``kind: Agent`` (the default, so a manifest may
+leave it out), ``Agent/NAME`` in an address. Every module that names the kind reads it here."""
+
+
 class Manifest(Block):
     """One agent: a YAML document in ``agents.d/``."""
 

@@ -219,6 +219,22 @@ class PlanSummary(BaseModel):
         )  # fmt: skip
 
 
+class ResourceSummary(BaseModel):
+    """Counts per action of the resources of kinds other than ``Agent``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    create: int = 0
+    update: int = 0
+    replace: int = 0
+    delete: int = 0
+    unchanged: int = 0
+
+    @property
+    def changes(self) -> int:
+        return self.create + self.update + self.replace + self.delete
+
+
 class Plan(BaseModel):
     """The whole plan."""
 
@@ -289,8 +305,23 @@ class Plan(BaseModel):
         )
 
     @property
+    def resource_summary(self) -> ResourceSummary:
+        """Counts per action of :attr:`resources`."""
+        counts = dict.fromkeys(("create", "update", "replace", "delete", "no-op"), 0)
+        for resource in self.resources:
+            counts[resource.action] += 1
+        return ResourceSummary(
+            create=counts["create"],
+            update=counts["update"],
+            replace=counts["replace"],
+            delete=counts["delete"],
+            unchanged=counts["no-op"],
+        )
+
+    @property
     def has_changes(self) -> bool:
-        return self.summary.changes > 0 or any(r.action != "no-op" for r in self.resources)
+        """Whether anything changes: an agent or a resource of another kind."""
+        return self.summary.changes > 0 or self.resource_summary.changes > 0
 
     @property
     def operation(self) -> Operation:

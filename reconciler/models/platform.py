@@ -22,13 +22,14 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-SECRET_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
-"""A secret set's name and its keys' names, as the Platform takes them."""
+from reconciler.models.secretref import SECRET_NAME_PATTERN, SECRET_REFERENCE_PATTERN
+
 RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 """Our name of a saved agent or a number (the second half of its address ``KIND/NAME``)."""
 
@@ -36,6 +37,10 @@ SECRET_SET = "SecretSet"
 SAVED_AGENT = "SavedAgent"
 PHONE_NUMBER = "PhoneNumber"
 PLATFORM_KINDS = (SECRET_SET, SAVED_AGENT, PHONE_NUMBER)
+UNIQUE_FIELDS: dict[str, tuple[str, ...]] = {PHONE_NUMBER: ("number",)}
+"""Top-level fields of a kind's spec whose value the Platform holds once per project (a second
+create with it is refused): two manifests may not declare one value. A set's name is its
+address already; a saved agent's ``agent_name`` need not be unique."""
 
 
 class _Strict(BaseModel):
@@ -83,6 +88,15 @@ class SavedAgentRef(Ref):
         return ref
 
 
+def _key_names_schema(schema: dict[str, Any]) -> None:
+    """The schema of a set's ``keys``: every key name must match :data:`SECRET_NAME_PATTERN`
+    (``propertyNames``, so that an editor flags a key the Platform refuses, as ``validate``
+    does; pydantic's ``patternProperties`` alone lets any other name through)."""
+    schema.pop("patternProperties", None)
+    schema["propertyNames"] = {"pattern": SECRET_NAME_PATTERN}
+    schema["additionalProperties"] = {"type": "string"}
+
+
 class SecretSetManifest(_Strict):
     """A Platform secret set: write-only values, from the environment (``${VAR}``) only."""
 
@@ -91,6 +105,7 @@ class SecretSetManifest(_Strict):
     keys: dict[Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN)], str] = Field(
         min_length=1,
         description="Key name -> value (write it as ${VAR}: values come from the environment).",
+        json_schema_extra=_key_names_schema,
     )
     protect: bool = False
 
@@ -100,9 +115,20 @@ class SavedAgentMessage(_Strict):
     content: str
 
 
+SecretReference = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": SECRET_REFERENCE_PATTERN})
+]
+"""A string that must be a whole ``$secrets.<set>.<key>`` reference: the schema says so; the
+manifests' check (:mod:`reconciler.manifests.secretrefs`) refuses any other value, with its
+line, after interpolation (a value still unknown, as in ``plan --no-refresh``, is not judged)."""
+
+
 class Credential(_Open):
+    """A stage's credential: ``managed`` (the Platform's keys) or ``byok`` (``fields``: the
+    provider's fields, each a reference to a key of a SecretSet; the Platform takes no keys)."""
+
     mode: Literal["managed", "byok"]
-    fields: dict[str, str] | None = Field(
+    fields: dict[str, SecretReference] | None = Field(
         default=None, description="Provider fields, each a $secrets.<set>.<key> reference."
     )
 
@@ -120,6 +146,10 @@ class Greeting(_Open):
     text: str | None = None
 
 
+STAGES = ("asr", "llm", "tts")
+"""A saved agent's pipeline stages (UNCONFIRMED, docs/platform-api.md)."""
+
+
 class SavedAgentSpec(_Open):
     """The create-agent body, 1:1 (``agent_name`` defaults to the manifest's ``name``)."""
 
@@ -131,6 +161,17 @@ class SavedAgentSpec(_Open):
     asr: Stage | None = None
     llm: Stage | None = None
     tts: Stage | None = None
+
+    def credential_fields(self) -> dict[tuple[str, ...], str]:
+        """Each provider field of the stages' credentials, by its path in the spec
+        (``("llm", "credential", "fields", "api_key")``): each must be a secret reference."""
+        found: dict[tuple[str, ...], str] = {}
+        for name in STAGES:
+            stage: Stage | None = getattr(self, name)
+            fields = stage.credential.fields if stage and stage.credential else None
+            for key, value in (fields or {}).items():
+                found[(name, "credential", "fields", key)] = value
+        return found
 
 
 class SavedAgentManifest(_Strict):

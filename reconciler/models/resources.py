@@ -54,6 +54,9 @@ class DesiredResource(BaseModel):
     unknown: dict[FieldPath, tuple[str, ...]] = Field(default_factory=dict)
     """With unset variables allowed (``plan --no-refresh``): paths whose value is unknown and
     the variables not set."""
+    lines: dict[str, int] = Field(default_factory=dict)
+    """Source line (in :attr:`path`) of each path in ``spec`` written there, by path text (for
+    the messages of checks across manifests, such as a reference to an undeclared resource)."""
 
     @property
     def address(self) -> str:

@@ -10,7 +10,9 @@ Each environment still loads with its own variables (a secret renamed by its ``v
 is never another environment's) and plans against its own state and engine.
 
 The results keep the order in which ``reconciler.yaml`` declares the environments. A failure in
-one environment fails the whole (its problems name the environment).
+one environment fails the whole. When the manifests are invalid, every environment's problems
+are reported at once, as ``validate`` reports them (a problem of every environment once, one of
+some tagged with their names); any other failure is the first environment's that failed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import SettingsError
+from reconciler.errors import SettingsError, ValidationError
+from reconciler.manifests.loader import merged_problems
 from reconciler.manifests.shared import SharedLoads
 from reconciler.models.settings import shared_states
 from reconciler.project.project import Hooks, PlanOutcome, Project
@@ -51,16 +54,38 @@ async def plan_environments(
     for project in projects:
         project.shared_loads = shared
     try:
-        outcomes = await asyncio.gather(
+        results = await asyncio.gather(
             *(
                 project.plan(hooks=hooks_for(project) if hooks_for else None, **options)
                 for project in projects
-            )
+            ),
+            return_exceptions=True,
         )
     finally:
         for project in projects:
             project.shared_loads = None
+    outcomes = [r for r in results if isinstance(r, PlanOutcome)]
+    if len(outcomes) < len(results):
+        raise _failure(projects, results)
     return [
         (project.settings.environment or "", outcome)
         for project, outcome in zip(projects, outcomes, strict=True)
     ]
+
+
+def _failure(projects: Sequence[Project], results: Sequence[object]) -> BaseException:
+    """What fails a plan of every environment: an interruption or an unexpected error as it
+    came; invalid manifests of several environments as one error with all their problems."""
+    failed = [r for r in results if isinstance(r, BaseException)]
+    for failure in failed:
+        if not isinstance(failure, Exception):  # Ctrl-C, cancellation: as they came
+            return failure
+    invalid = [
+        (project.settings.environment or "", result)
+        for project, result in zip(projects, results, strict=True)
+        if isinstance(result, ValidationError)
+    ]
+    if len(invalid) < 2 or len(invalid) < len(failed):
+        return failed[0]
+    problems = merged_problems([(name, e.problems) for name, e in invalid], len(projects))
+    return ValidationError(problems, what=invalid[0][1].what)

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,17 +24,19 @@ from reconciler.errors import OperationError, PlanError, printable
 from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
 from reconciler.models.liveness import unmanaged_agents
+from reconciler.models.manifest import AGENT_KIND
 from reconciler.models.resources import ResourceRecord
 from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 from reconciler.state.edits import drop_record, move_record, unprotect_record
 from reconciler.state.resource_edits import (
-    AGENT_KIND,
+    address_problem,
     drop_resource,
     move_resource,
     recorded_resource,
     referrers,
     split_address,
+    unprotect_resource,
 )
 from reconciler.status import StatusReport, build_status
 
@@ -61,9 +63,15 @@ class ResourceEditOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def edit_target(text: str) -> str | None:
+def edit_target(text: str, kinds: Iterable[str]) -> str | None:
     """The address ``text`` names a resource by (``KIND/NAME``), or None for an agent's name
-    (a bare ``NAME``, or ``Agent/NAME``: see :func:`agent_name`)."""
+    (a bare ``NAME``, or ``Agent/NAME``: see :func:`agent_name`). Text with a ``/`` is meant as
+    an address (no agent's name has one): :class:`OperationError` when it is not one of a kind
+    in ``kinds`` (the project's), saying why and naming the known kinds."""
+    if "/" in text:
+        problem = address_problem(text, kinds)
+        if problem is not None:
+            raise OperationError(f"'{printable(text)}' is not an address: {problem}")
     parts = split_address(text)
     if parts is None or parts[0] == AGENT_KIND:
         return None
@@ -122,6 +130,12 @@ async def check_status(
     state = project.store.load()
     async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
         live = await drift_live(c, desired, state, project.clock())
+    if state.resources:  # the Platform's side: is each recorded resource still there?
+        from reconciler.kinds import read_resources
+
+        async with project.platform.connect(secrets=secret_values(desired), on_retry=on_retry):
+            found = await read_resources(project.kinds, state.resources)
+        live = live.model_copy(update={"resources": found})
     return build_status(
         state,
         live,
@@ -250,6 +264,25 @@ def unprotect_agent(project: Project, name: str, *, lock_timeout: float = 0.0) -
             f"{name} again"
         )
     return EditOutcome(record=record, serial=written.serial, warnings=warnings)
+
+
+def unprotect_resource_record(
+    project: Project, target: str, *, lock_timeout: float = 0.0
+) -> ResourceEditOutcome:
+    """Clear the protection recorded for the resource ``target``, so a plan may delete it; the
+    engine is untouched. A manifest that still says ``protect: true`` records it again."""
+    desired = project.load_desired()
+    with project.lock("state unprotect", lock_timeout):
+        doc, record = unprotect_resource(project.store.load(), target)
+        written = project.store.write(doc)
+    warnings: list[str] = []
+    declared = desired.resources.get(target)
+    if declared is not None and declared.protect:
+        warnings.append(
+            f"{printable(declared.path)} still says protect: true, so the next apply protects "
+            f"{target} again"
+        )
+    return ResourceEditOutcome(record=record, serial=written.serial, warnings=warnings)
 
 
 def _move_risks(desired: DesiredSet, old: str, new: str) -> list[str]:

@@ -77,13 +77,45 @@ _MARKER_KEY = "$sensitive"
 ChangeKind = Literal["add", "remove", "change"]
 
 
+RESOURCE_LABELS: dict[str, str] = {
+    "create": "create",
+    "update": "update in place",
+    "replace": "replace",
+    "delete": "delete",
+    "no-op": "unchanged",
+}
+"""How text and markdown name each action of a resource of another kind."""
+
+
 def plan_summary_line(plan: Plan) -> str:
     """The one-line summary that opens and closes every rendering.
 
     ``Plan: 2 to start, 1 to update in place, 1 to restart, 1 to stop, 1 token renewal;
     4 unchanged.`` (zero counts left out, the unchanged count always there), or
     ``No changes. 3 agents up to date.`` A restart counts once, not as a stop and a start.
+    When resources of other kinds change, their :func:`resources_summary_line` follows
+    (``Plan: no agent changes; 3 agents up to date. Resources: 1 to create; 2 unchanged.``):
+    a plan that changes anything never reads as one that changes nothing.
     """
+    agents = _agents_summary(plan)
+    if plan.resource_summary.changes:
+        return f"{agents} {resources_summary_line(plan)}"
+    return agents
+
+
+def resources_summary_line(plan: Plan) -> str:
+    """``Resources: 1 to create, 1 to replace; 2 unchanged.`` (zero counts left out)."""
+    s = plan.resource_summary
+    counts = {"create": s.create, "update": s.update, "replace": s.replace, "delete": s.delete}
+    parts = [f"{count} to {RESOURCE_LABELS[action]}" for action, count in counts.items() if count]
+    unchanged = f"{s.unchanged} unchanged"
+    if not parts:
+        return f"Resources: no changes; {unchanged}."
+    return f"Resources: {', '.join(parts)}; {unchanged}."
+
+
+def _agents_summary(plan: Plan) -> str:
+    """The agents' part of :func:`plan_summary_line`."""
     s = plan.summary
     if s.changes == 0 and plan.has_changes:  # only resources of other kinds change
         return f"Plan: no agent changes; {_plural(s.unchanged, 'agent')} up to date."
@@ -142,7 +174,10 @@ def scope_notes(plan: Plan) -> list[str]:
     """Sentences about a targeted or destroy plan (empty for an ordinary plan)."""
     notes = []
     if plan.destroy:
-        notes.append("Destroy plan: every recorded agent is stopped.")
+        notes.append(
+            "Destroy plan: every recorded agent is stopped"
+            + (", every recorded resource deleted." if plan.resources else ".")
+        )
     if plan.targets:
         notes.append(
             "Targeted plan: only " + ", ".join(plan.targets) + " considered; "

@@ -103,7 +103,20 @@ def _head(plan: Plan) -> dict[str, Any]:
         },
         "warnings": list(plan.warnings),
         # Only when there are resources of other kinds: a plan of agents only is as before.
+        **({"resources_summary": _resources_summary(plan)} if plan.resources else {}),
         **({"resources": [resource_json(r) for r in plan.resources]} if plan.resources else {}),
+    }
+
+
+def _resources_summary(plan: Plan) -> dict[str, int]:
+    """Counts per action of the resources of other kinds (``summary`` counts agents only)."""
+    r = plan.resource_summary
+    return {
+        "create": r.create,
+        "update": r.update,
+        "replace": r.replace,
+        "delete": r.delete,
+        "unchanged": r.unchanged,
     }
 
 

@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from reconciler.models import AgentPlan, Plan
 from reconciler.models.plan import ReasonCode, ResourcePlan
 from reconciler.render.common import (
+    RESOURCE_LABELS,
     SYMBOLS,
     ChangeView,
     agent_change_views,
@@ -46,15 +47,14 @@ from reconciler.render.common import (
     details,
     plan_summary_line,
     refresh_note,
+    resources_summary_line,
     scope_notes,
     unchanged_agents,
 )
-from reconciler.render.resources import LABELS as RESOURCE_LABELS
 from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.resources import (
     changed_resources,
     resource_change_views,
-    resources_summary_line,
 )
 from reconciler.render.values import clip
 

@@ -44,14 +44,6 @@ VERBS: dict[str, str] = {
     "no-op": "is unchanged",
 }
 
-LABELS: dict[str, str] = {
-    "create": "create",
-    "update": "update in place",
-    "replace": "replace",
-    "delete": "delete",
-    "no-op": "unchanged",
-}
-
 FORCES_REPLACEMENT = "# forces replacement"
 
 
@@ -65,22 +57,6 @@ _KNOWN = _Known()
 def changed_resources(plan: Plan) -> list[ResourcePlan]:
     """The resources the plan acts on, in plan order."""
     return [r for r in plan.resources if r.action != "no-op"]
-
-
-def resources_summary_line(plan: Plan) -> str:
-    """``Resources: 1 to create, 1 to replace; 2 unchanged.`` (zero counts left out)."""
-    counts = dict.fromkeys(SYMBOLS, 0)
-    for resource in plan.resources:
-        counts[resource.action] += 1
-    parts = [
-        f"{counts[a]} to {LABELS[a]}"
-        for a in ("create", "update", "replace", "delete")
-        if counts[a]
-    ]
-    unchanged = f"{counts['no-op']} unchanged"
-    if not parts:
-        return f"Resources: no changes; {unchanged}."
-    return f"Resources: {', '.join(parts)}; {unchanged}."
 
 
 def resource_change_views(resource: ResourcePlan) -> Iterator[ChangeView]:

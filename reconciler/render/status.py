@@ -9,12 +9,14 @@ table are relative (``2h03m`` up, token ``in 21h``); JSON gives them as UTC time
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.errors import printable
 from reconciler.models import AgentRecord
+from reconciler.models.manifest import AGENT_KIND
 from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.status import StatusReport, StatusRow
 
@@ -55,12 +57,22 @@ def status_text(report: StatusReport) -> str:
     rows = [_cells(row, now) for row in report.rows]
     if not rows:
         return "No managed resources recorded in state."
-    down = sum(1 for row in report.rows if row.managed and row.reason)
-    unmanaged = sum(1 for row in report.rows if not row.managed)
-    managed = len(report.rows) - unmanaged
-    summary = f"{managed} managed, {managed - down} active, {down} not running"
-    if unmanaged:
-        summary += f", {unmanaged} unmanaged in managed channels"
+    agents = [row for row in report.rows if row.kind == AGENT_KIND]
+    down = sum(1 for row in agents if row.managed and row.reason)
+    unmanaged = sum(1 for row in agents if not row.managed)
+    managed = len(agents) - unmanaged
+    parts: list[str] = []
+    if agents:
+        agent_part = f"{managed} managed, {managed - down} active, {down} not running"
+        if unmanaged:
+            agent_part += f", {unmanaged} unmanaged in managed channels"
+        parts.append(agent_part)
+    others = [row for row in report.rows if row.kind != AGENT_KIND]
+    if others:  # the Platform's resources: counted by status (present, missing, creating)
+        counts = Counter(row.status for row in others)
+        shown = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
+        parts.append(f"{len(others)} resource{'' if len(others) == 1 else 's'}: {shown}")
+    summary = "; ".join(parts)
     return f"{table(STATUS_HEADER, rows)}\n\n{summary}."
 
 
@@ -70,7 +82,7 @@ def _cells(row: StatusRow, now: float) -> tuple[str, ...]:
         printable(row.name) if row.name else "-",
         row.kind,
         printable(row.id),
-        printable(row.channel),
+        printable(row.channel) if row.channel else "-",
         printable(row.status),
         duration(uptime) if uptime is not None else "-",
         _token(row.token_expires_at, now),
@@ -97,7 +109,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
                 "name": row.name or None,
                 "kind": row.kind,
                 "id": row.id,
-                "channel": row.channel,
+                "channel": row.channel or None,
                 "status": row.status,
                 "reason": row.reason or None,
                 "managed": row.managed,
@@ -162,7 +174,7 @@ def state_list_json(
         "resources": [
             {
                 "name": r.name,
-                "kind": "Agent",
+                "kind": AGENT_KIND,
                 "id": r.agent_id,
                 "generation": r.generation,
                 "channel": r.channel,

@@ -37,6 +37,7 @@ from reconciler.render.common import (
     details,
     plan_summary_line,
     refresh_note,
+    resources_summary_line,
     scope_notes,
     target_line,
     verb,
@@ -45,7 +46,6 @@ from reconciler.render.resources import (
     FORCES_REPLACEMENT,
     changed_resources,
     resource_change_views,
-    resources_summary_line,
 )
 from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.resources import VERBS as RESOURCE_VERBS

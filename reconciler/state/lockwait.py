@@ -20,9 +20,15 @@ from typing import TypeVar
 
 from reconciler.errors import LockHeldError
 
-__all__ = ["Busy", "wait_for_lock"]
+__all__ = ["HOLDER_WRITE_GRACE_S", "Busy", "wait_for_lock"]
 
 T = TypeVar("T")
+
+HOLDER_WRITE_GRACE_S = 1.0
+"""How long a refused acquirer waits for a holder that has the lock but no record written yet.
+
+The holder records itself right after taking the lock; on a loaded machine that gap can exceed a
+few milliseconds, and a refusal should still say who holds the lock."""
 
 clock: Callable[[], float] = time.monotonic
 sleep: Callable[[float], None] = time.sleep
@@ -48,14 +54,17 @@ def wait_for_lock(
     timeout: float,
     interval: float,
     min_sleep: float,
-    grace: float,
+    grace: float | None = None,
 ) -> T:
     """What ``attempt`` returns once it takes the lock (see the module docstring).
 
     With ``timeout`` 0 a held lock is refused at once (after the ``grace`` for an unrecorded
     holder); otherwise the lock is tried every ``interval`` seconds (never less than
-    ``min_sleep`` apart) until it is free or ``timeout`` has passed.
+    ``min_sleep`` apart) until it is free or ``timeout`` has passed. ``grace`` defaults to
+    :data:`HOLDER_WRITE_GRACE_S`, read at each call.
     """
+    if grace is None:
+        grace = HOLDER_WRITE_GRACE_S
     start = clock()
     deadline = start + max(timeout, 0.0)
     while True:

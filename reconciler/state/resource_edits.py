@@ -1,9 +1,10 @@
 """Edits of the state document by hand for resources of kinds other than ``Agent``.
 
-What ``state mv`` and ``state rm`` do to a :class:`~reconciler.models.resources.ResourceRecord`
-(an address ``KIND/NAME``). Like :mod:`reconciler.state.edits` for agents, they leave the engine
-alone (the resource keeps its id), are pure (a new document is returned; the caller writes it
-under the lock) and refuse with :class:`~reconciler.errors.OperationError`:
+What ``state mv``, ``state rm`` and ``state unprotect`` do to a
+:class:`~reconciler.models.resources.ResourceRecord` (an address ``KIND/NAME``). Like
+:mod:`reconciler.state.edits` for agents, they leave the engine alone (the resource keeps its
+id), are pure (a new document is returned; the caller writes it under the lock) and refuse
+with :class:`~reconciler.errors.OperationError`:
 
 * an address the state does not record, and one whose create was interrupted and is not
   settled yet (``creating``): what the engine holds for it is unknown until a plan or apply
@@ -21,23 +22,52 @@ right; :func:`referrers` says which reference an address (a remove leaves them d
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 from reconciler.errors import OperationError, printable
 from reconciler.models.resources import PendingCreate, ResourceRecord, address
 from reconciler.models.state import StateDoc
 
-AGENT_KIND = "Agent"
-"""The kind whose records live in ``StateDoc.agents`` (an address ``Agent/NAME`` is the agent
-``NAME``)."""
-_ADDRESS = re.compile(r"^([A-Z][A-Za-z0-9]*)/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
-"""The address a ``{ref: KIND/NAME}`` and ``plan --target`` name a resource by."""
+_ADDRESS = re.compile(r"^([A-Z][A-Za-z0-9]*)/([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})$")
+"""The address a ``{ref: KIND/NAME}`` and ``plan --target`` name a resource by (the name: any a
+kind's manifests take: a secret set's may start with ``_``)."""
+_KIND = re.compile(r"[A-Z][A-Za-z0-9]*")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+ADDRESS_FORM = (
+    "KIND/NAME (NAME: 1 to 64 letters, digits, '_', '.' and '-', not starting with '.' or '-')"
+)
 
 
 def split_address(text: str) -> tuple[str, str] | None:
     """``(KIND, NAME)`` for an address ``KIND/NAME``; None for anything else (a bare name)."""
-    match = _ADDRESS.match(text)
+    match = _ADDRESS.fullmatch(text)
     return None if match is None else (match.group(1), match.group(2))
+
+
+def address_problem(text: str, kinds: Iterable[str]) -> str | None:
+    """Why ``text``, which holds a ``/`` (an agent's name never does), is not the address of a
+    kind in ``kinds``; None when it is one. Says what is wrong and the form to write."""
+    known = sorted(kinds)
+    listed = ", ".join(known)
+    kind, _, name = text.partition("/")
+    if "/" in name:
+        return f"an address has one '/': {ADDRESS_FORM}, KIND one of {listed}"
+    if not kind:
+        return f"it names no kind: write {ADDRESS_FORM}, KIND one of {listed}"
+    if not name:
+        return f"it names no {kind if kind in known else 'resource'}: write {ADDRESS_FORM}"
+    if kind not in known:
+        close = difflib.get_close_matches(kind, known, n=1, cutoff=0.6)
+        if not close:
+            close = [k for k in known if k.lower() == kind.lower()]
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        shown = kind if _KIND.fullmatch(kind) else f"'{printable(kind)}'"
+        return f"unknown kind {shown}{hint}: the kinds are {listed}"
+    if _NAME.fullmatch(name) is None:
+        return f"'{printable(name)}' is not a name: write {ADDRESS_FORM}"
+    return None
 
 
 def referrers(doc: StateDoc, target: str) -> list[str]:
@@ -114,6 +144,15 @@ def drop_resource(
         )
     resources = {a: r for a, r in doc.resources.items() if a != target}
     return doc.model_copy(update={"resources": resources}), record
+
+
+def unprotect_resource(doc: StateDoc, target: str) -> tuple[StateDoc, ResourceRecord]:
+    """``doc`` with the record of ``target`` no longer protected; also the updated record."""
+    record = recorded_resource(doc, target, "unprotect")
+    if not record.protect:
+        raise OperationError(f"cannot unprotect {target}: its record is not protected")
+    updated = record.model_copy(update={"protect": False})
+    return doc.model_copy(update={"resources": {**doc.resources, target: updated}}), updated
 
 
 def recorded_resource(doc: StateDoc, target: str, verb: str) -> ResourceRecord:

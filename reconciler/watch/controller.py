@@ -361,6 +361,16 @@ class Watcher:
                 f"was last applied with; the change waits for review (--heal-only){rotated}",
                 agent=healed.name,
             )
+        if split.held_resources:
+            self.metrics.held([r.action for r in split.held_resources])
+            log(
+                logging.WARNING,
+                "heal_only.held",
+                f"{len(split.held_resources)} change(s) of the Platform's resources held for "
+                "review (--heal-only): "
+                + ", ".join(f"{r.action} {r.address}" for r in split.held_resources),
+                held=len(split.held_resources),
+            )
         if split.held:
             why = dict(split.unhealed)
             self.metrics.held([a.action for a in split.held])

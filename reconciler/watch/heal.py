@@ -9,6 +9,11 @@ The decision is the plan's own: the action's ``reason_code`` (one of
 :data:`~reconciler.models.plan.HEALING_CODES`) and whether a field changed, never how a reason
 is worded nor a second reading of what the plan already decided.
 
+The Platform's resources (``SecretSet``, ``SavedAgent``, ``PhoneNumber``) are never changed by a
+heal-only run: each of their actions but a no-op is held (``held_resources``). A resource deleted
+outside comes back with a new id, which the resources referencing it must then be updated to:
+a change of the reviewed graph, not a heal.
+
 A recorded agent that exited while its manifest holds such a change is healed all the same, with
 the spec it was last applied with (:mod:`reconciler.watch.recorded`): an always-on agent does
 not stay down until someone merges, and the unreviewed change is still not applied (the next
@@ -20,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from reconciler.models import AgentPlan, DesiredSet, Plan, StateDoc
-from reconciler.models.plan import EXIT_REASON_CODES, HEALING_CODES
+from reconciler.models.plan import EXIT_REASON_CODES, HEALING_CODES, ResourcePlan
 from reconciler.plan import DesiredView, desired_view
 from reconciler.watch.recorded import NotRebuildable, recorded_agent
 
@@ -59,6 +64,8 @@ class HealSplit:
     plan: Plan
     held: tuple[AgentPlan, ...]
     desired: DesiredSet | None = None
+    held_resources: tuple[ResourcePlan, ...] = ()
+    """The resource actions left out (every one but a no-op: see the module docstring)."""
     recorded: tuple[Healed, ...] = ()
     unhealed: tuple[tuple[str, str], ...] = ()
     views: dict[str, DesiredView] = field(default_factory=dict)
@@ -113,9 +120,11 @@ def heal_only(
                 recorded.append(Healed(action.name, tuple(str(p) for p in rebuilt.rotated)))
                 continue
         held.append(action)
+    resources = tuple(r for r in plan.resources if r.action == "no-op")
     return HealSplit(
-        plan=plan.model_copy(update={"agents": tuple(kept)}),
+        plan=plan.model_copy(update={"agents": tuple(kept), "resources": resources}),
         held=tuple(held),
+        held_resources=tuple(r for r in plan.resources if r.action != "no-op"),
         desired=desired.model_copy(update={"agents": agents}) if desired is not None else None,
         recorded=tuple(recorded),
         unhealed=tuple(unhealed),

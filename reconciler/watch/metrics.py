@@ -2,8 +2,10 @@
 
 Every name starts with ``reconciler_watch_``; labels carry only action kinds, outcomes and
 engine statuses, never an agent's spec or any value from the manifests, so nothing secret can
-reach them. ``prometheus-client`` is imported here only (the ``watch`` command is the only one
-that loads this module).
+reach them. An event's type is a label value only when Agora documents it
+(:data:`~reconciler.watch.ncs.EVENT_TYPES`); any other number a signed body carries counts as
+``other``, so a sender cannot make a series per integer. ``prometheus-client`` is imported here
+only (the ``watch`` command is the only one that loads this module).
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from reconciler.apply import ApplyResult
 from reconciler.engine import RetryEvent
 from reconciler.models import LiveStatus, Plan, StateDoc
+from reconciler.watch.ncs import EVENT_TYPES
 
 __all__ = ["WatchMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MISSING = "MISSING"
 """The status of a recorded agent the engine does not know (any more)."""
+OTHER_EVENT = "other"
+"""The ``event_type`` label of every event type Agora does not document."""
+
+
+def event_type_label(event_type: int) -> str:
+    """The ``event_type`` label of ``event_type``: its number when it is a documented type,
+    else :data:`OTHER_EVENT` (the label's values stay bounded whatever a sender puts there)."""
+    return str(event_type) if event_type in EVENT_TYPES else OTHER_EVENT
 
 
 class WatchMetrics:
@@ -83,7 +94,8 @@ class WatchMetrics:
         )
         self.events_received = Counter(
             "reconciler_watch_events_received",
-            "Notification events (NCS webhooks) with a valid signature, by event type.",
+            "Notification events (NCS webhooks) with a valid signature, by event type (other: "
+            "a type Agora does not document).",
             ["event_type"],
             registry=self.registry,
         )
@@ -96,7 +108,8 @@ class WatchMetrics:
         )
         self.events_acted = Counter(
             "reconciler_watch_events_acted",
-            "Notification events that made the leader reconcile at once, by event type.",
+            "Notification events that made the leader reconcile at once, by event type (other: "
+            "a type Agora does not document).",
             ["event_type"],
             registry=self.registry,
         )
@@ -157,13 +170,15 @@ class WatchMetrics:
             self.agents.labels(status=status).set(count)
 
     def event_received(self, event_type: int) -> None:
-        self.events_received.labels(event_type=str(event_type)).inc()
+        """A verified event of ``event_type`` arrived."""
+        self.events_received.labels(event_type=event_type_label(event_type)).inc()
 
     def event_refused(self, reason: str) -> None:
         self.events_refused.labels(reason=reason).inc()
 
     def event_acted(self, event_type: int) -> None:
-        self.events_acted.labels(event_type=str(event_type)).inc()
+        """A verified event of ``event_type`` made the leader reconcile at once."""
+        self.events_acted.labels(event_type=event_type_label(event_type)).inc()
 
     def event_ignored(self, reason: str) -> None:
         self.events_ignored.labels(reason=reason).inc()

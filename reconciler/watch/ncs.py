@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ACTIONABLE",
+    "EVENT_TYPES",
     "Notice",
     "NoticeError",
     "NoticeMemory",
@@ -28,6 +29,24 @@ __all__ = [
 
 SIGNATURE_V1 = "agora-signature"
 SIGNATURE_V2 = "agora-signature-v2"
+EVENT_TYPES: dict[int, str] = {
+    101: "agent joined",
+    102: "agent left",
+    103: "agent history",
+    104: "agent token expiring",
+    110: "agent error",
+    111: "agent metrics",
+    201: "inbound call state",
+    202: "outbound call state",
+    1001: "session state changed",
+    1002: "session transcripts",
+    1003: "session error",
+    1004: "turns finished",
+    1101: "RTC token expiring",
+    1201: "telephony state",
+}
+"""Every event type Agora documents for the Conversational AI Engine and Platform
+(docs/engine-api.md, "Notification events"): the ones ``watch``'s metrics count by number."""
 ACTIONABLE: dict[int, str] = {
     102: "agent left",
     104: "agent token expiring",

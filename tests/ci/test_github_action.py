@@ -159,7 +159,7 @@ def test_action_plans_then_applies_the_reviewed_plan_then_finds_no_changes(
     assert saved.is_file()
     summary = run.summary.read_text()
     assert summary.startswith("<!-- reconciler-plan:")
-    assert "**Plan: 3 to start; 0 unchanged.**" in summary
+    assert "**Plan: 3 to start; 0 unchanged. Resources: 3 to create; 0 unchanged.**" in summary
     assert Path(out["markdown_path"]).read_text() in summary
 
     reviewed = tmp_path / "reviewed.plan"

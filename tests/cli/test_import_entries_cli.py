@@ -205,7 +205,7 @@ def test_markdown_plan_shows_the_import_in_its_table_and_block(project: OpsProje
     agent_id = project.engine.start_directly("started-by-hand", channel="support-en")
     _declare_import(project, "support-en", agent_id)
     text = project.ok("plan", "--format", "markdown").stdout
-    assert "**Plan: 2 to start, 1 to import; 0 unchanged.**" in text
+    assert "**Plan: 2 to start, 1 to import; 0 unchanged. Resources: 3 to create; " in text
     assert "| `<=` import | 1 |" in text
     assert f"<code><= support-en</code> import: import agent {agent_id}" in text
 

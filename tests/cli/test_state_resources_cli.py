@@ -241,12 +241,76 @@ def test_state_rm_with_force_removes_a_referenced_resource_and_warns_which_refer
 
 @pytest.mark.parametrize(
     "address",
-    ["SavedAgent/nobody", "Widget/support", "PhoneNumber/support"],
+    ["SavedAgent/nobody", "SecretSet/_spare", "PhoneNumber/support"],
 )
 def test_state_rm_refuses_an_address_state_does_not_record(applied: Platform, address: str) -> None:
     result = _unchanged(applied, "state", "rm", address)
     assert f"cannot remove {address}: state records no resource '{address}'" in result.stderr
     assert "reconciler state list" in result.stderr
+
+
+KINDS = "the kinds are Agent, PhoneNumber, SavedAgent, SecretSet"
+FORM = "KIND/NAME (NAME: 1 to 64 letters, digits, '_', '.' and '-', not starting with '.' or '-')"
+
+
+@pytest.mark.parametrize(
+    ("args", "param", "expected"),
+    [
+        (
+            ("state", "rm", "Nope/x"),
+            "NAME",
+            f"'Nope/x' is not an address: unknown kind Nope: {KINDS}",
+        ),
+        (
+            ("state", "rm", "secretset/llm_keys"),
+            "NAME",
+            "'secretset/llm_keys' is not an address: unknown kind 'secretset' (did you mean "
+            f"SecretSet?): {KINDS}",
+        ),
+        (
+            ("state", "unprotect", "Nope/x"),
+            "NAME",
+            f"'Nope/x' is not an address: unknown kind Nope: {KINDS}",
+        ),
+        (
+            ("state", "mv", "Nope/x", "Nope/y"),
+            "OLD",
+            f"'Nope/x' is not an address: unknown kind Nope: {KINDS}",
+        ),
+        (
+            ("state", "mv", "--force", NUMBER, "Phonenumber/main-line"),
+            "NEW",
+            "'Phonenumber/main-line' is not an address: unknown kind Phonenumber (did you mean "
+            f"PhoneNumber?): {KINDS}",
+        ),
+        (
+            ("state", "rm", "SavedAgent/"),
+            "NAME",
+            f"'SavedAgent/' is not an address: it names no SavedAgent: write {FORM}",
+        ),
+        (
+            ("state", "rm", "/support"),
+            "NAME",
+            f"'/support' is not an address: it names no kind: write {FORM}, KIND one of Agent",
+        ),
+        (
+            ("state", "rm", "SavedAgent/support/x"),
+            "NAME",
+            f"'SavedAgent/support/x' is not an address: an address has one '/': {FORM}",
+        ),
+        (
+            ("state", "mv", SAVED, "SavedAgent/help desk"),
+            "NEW",
+            f"'SavedAgent/help desk' is not an address: 'help desk' is not a name: write {FORM}",
+        ),
+    ],
+)
+def test_state_rm_mv_unprotect_of_an_unknown_kind_or_a_malformed_address_is_a_usage_error(
+    applied: Platform, args: tuple[str, ...], param: str, expected: str
+) -> None:
+    result = _unchanged(applied, *args)
+    assert result.stderr.startswith(f"Usage: reconciler state {args[1]} "), result.stderr
+    assert f"Error: Invalid value for '{param}': {expected}" in result.stderr
 
 
 def test_state_rm_of_a_bare_name_points_at_the_resource_with_that_name(applied: Platform) -> None:
@@ -354,7 +418,7 @@ def test_state_mv_refuses_a_secret_set_the_platform_knows_by_its_name(applied: P
     [
         (SAVED, SAVED, "cannot move SavedAgent/support to itself"),
         (KEYS, "SecretSet/bad-name", "is not a SecretSet name"),
-        (SAVED, "SavedAgent/", "a resource moves to an address SavedAgent/NAME"),
+        (SAVED, "SavedAgent/", "'SavedAgent/' is not an address: it names no SavedAgent"),
         ("SavedAgent/nobody", "SavedAgent/x", "state records no resource 'SavedAgent/nobody'"),
     ],
 )

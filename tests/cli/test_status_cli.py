@@ -32,7 +32,7 @@ def test_status_prints_a_header_and_every_managed_agent_running(applied: OpsProj
     sales = rows["sales-en"]
     assert sales[1:5] == ["Agent", applied.agent_id("sales-en"), "sales-en", "RUNNING"]
     assert sales[6] == "in" and sales[7].endswith("m")  # the token expires in about 24 h
-    assert "3 managed, 3 active, 0 not running." in result.stdout
+    assert "3 managed, 3 active, 0 not running; 3 resources: 3 present." in result.stdout
 
 
 def test_status_shows_a_failed_agent_with_the_engines_reason(applied: OpsProject) -> None:
@@ -42,7 +42,7 @@ def test_status_shows_a_failed_agent_with_the_engines_reason(applied: OpsProject
     row = next(line for line in result.stdout.splitlines() if line.startswith("sales-en"))
     assert "FAILED" in row
     assert row.endswith("failed: agent exits with reason: LLM request error")
-    assert "3 managed, 2 active, 1 not running." in result.stdout
+    assert "3 managed, 2 active, 1 not running; 3 resources: 3 present." in result.stdout
 
 
 def test_status_lists_an_unmanaged_agent_in_a_managed_channel(applied: OpsProject) -> None:
@@ -51,7 +51,7 @@ def test_status_lists_an_unmanaged_agent_in_a_managed_channel(applied: OpsProjec
     row = next(line for line in result.stdout.splitlines() if stray in line)
     assert row.startswith("-  ")
     assert "support-en" in row and "unmanaged" in row
-    assert ", 1 unmanaged in managed channels." in result.stdout
+    assert ", 1 unmanaged in managed channels; 3 resources: 3 present." in result.stdout
 
 
 def test_status_format_json_gives_kind_id_status_uptime_and_token_expiry(

@@ -32,20 +32,21 @@ def test_a_join_whose_answer_was_lost_is_retried_and_adopted_not_duplicated(
 def test_an_apply_killed_mid_join_is_resolved_by_the_next_run(
     project: Project, sandbox: Sandbox
 ) -> None:
-    sandbox.add_fault(route="join", action="delay", delay_ms=800)
+    # The joins are held 5 s on the engine: a window the kill below lands in however loaded
+    # the machine (it waits for a condition, the joins' arrival, not for a time).
+    sandbox.add_fault(route="join", action="delay", delay_ms=5000)
     running = project.popen("apply", "--auto-approve")
     # Kill it once the three joins (journaled first) have reached the engine, before answers.
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if len(sandbox.requests("join")) == 3:
-            break
+    deadline = time.monotonic() + 30
+    while len(sandbox.requests("join")) < 3:
+        assert time.monotonic() < deadline, "the three joins never reached the engine"
         time.sleep(0.02)
     running.send_signal(signal.SIGKILL)
     running.communicate(timeout=10)
     assert len(project.state()["pending"]) == 3
     assert project.state()["agents"] == {}
     # The joins the killed run sent complete on the engine all the same.
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while len(sandbox.running()) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     sandbox.control("DELETE", "/faults/rules")

@@ -175,8 +175,8 @@ def test_no_secret_reaches_output_state_lock_or_saved_plans(
     assert "(sensitive, changed)" in changed.stdout
     p.ok("show", "change.json", "--format", "json")
     p.ok("show", "change.json", "--format", "markdown")
-    # Hold the lock file open mid-apply (slow join) to read the holder info.
-    sandbox.add_fault(route="join", action="delay", delay_ms=800)
+    # Hold the lock file open mid-apply (slow join: a generous window) to read the holder info.
+    sandbox.add_fault(route="join", action="delay", delay_ms=3000)
     running = p.popen("-v", "apply", "change.json")
     lock_text = json.dumps(
         _wait_for_holder(p.state_file.with_name("agents.json.lock"), running.pid)

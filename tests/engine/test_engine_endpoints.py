@@ -59,7 +59,7 @@ def test_plain_http_off_loopback_is_refused(engine: str) -> None:
 @pytest.mark.parametrize(
     ("engine", "match"),
     [
-        ("ftp://host", "scheme"),
+        ("ftp://host", "https:// URL"),
         ("https://host?x=1", "query"),
         ("https://host#frag", "query"),
         ("https://:8080", "no host"),

@@ -52,6 +52,48 @@ def test_validate_reports_a_problem_of_every_environment_once_and_one_of_some_ta
     assert only_prod.code == 1 and "sales-en" not in only_prod.stderr
 
 
+def test_validate_of_every_environment_shows_each_problem_with_its_excerpt(
+    example: Path,
+) -> None:
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    concierge = example / "agents.d" / "concierge.yaml"
+    concierge.write_text(
+        concierge.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
+        encoding="utf-8",
+    )
+    result = run_cli("-C", str(example), "validate")
+    assert result.code == 1
+    lines = result.stderr.splitlines()
+    for file, value in (("concierge.yaml", "-2"), ("sales-en.yaml", "-1")):
+        at = next(i for i, line in enumerate(lines) if f"agents.d/{file}:" in line)
+        assert lines[at + 1].strip() == "|"
+        assert lines[at + 2].rstrip().endswith(f"idle_timeout: {value}")
+        assert lines[at + 3].strip().endswith("^")
+
+
+def test_plan_of_every_environment_reports_every_environments_problems_at_once(
+    example: Path,
+) -> None:
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    concierge = example / "agents.d" / "concierge.yaml"
+    concierge.write_text(
+        concierge.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
+        encoding="utf-8",
+    )
+    result = run_cli("-C", str(example), "plan", "--env", "all")
+    assert result.code == 1
+    lines = [line.strip() for line in result.stderr.splitlines() if "agents.d/" in line]
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith("agents.d/concierge.yaml:") and "[" not in lines[0]
+    assert lines[1].startswith("agents.d/sales-en.yaml:") and "[prod] " in lines[1]
+    assert "idle_timeout: -1" in result.stderr  # each with its excerpt
+    assert not (example / "state").exists()
+
+
 def test_env_all_is_refused_by_a_command_that_works_on_one_environment(example: Path) -> None:
     result = run_cli("-C", str(example), "--env", "all", "apply", "--auto-approve")
     assert result.code == 1

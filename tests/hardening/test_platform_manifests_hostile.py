@@ -10,11 +10,15 @@ import pytest
 
 from tests.hardening.hostile import (
     ALL_THREE,
+    ENV,
     PHONE_NUMBER,
     SAVED_AGENT,
     SECRET_SET,
+    SECRET_VALUE,
+    SIP_VALUE,
     HostileProject,
 )
+from tests.reliability.inproc import run_cli
 
 BOMB = "".join(f"x{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else 'a'] * 10)}]\n" for i in range(9))
 
@@ -65,11 +69,75 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     ),
     "a reference to an undeclared saved agent": (
         {"a.yaml": PHONE_NUMBER},
-        "agents.d/a.yaml:1: PhoneNumber/line references SavedAgent/support, which no manifest",
+        "agents.d/a.yaml:9: spec.inbound.agent: PhoneNumber/line references SavedAgent/support, "
+        "which no manifest declares",
     ),
     "a secret reference to a key the set does not have": (
         {"a.yaml": SECRET_SET + "---\n" + SAVED_AGENT.replace(".openai}", ".anthropic}")},
-        "SecretSet/llm_keys (agents.d/a.yaml:1) has no key 'anthropic'",
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: SavedAgent/support references "
+        "$secrets.llm_keys.anthropic: SecretSet/llm_keys (agents.d/a.yaml:1) has no key "
+        "'anthropic' (its keys: openai)",
+    ),
+    "a secret reference to an undeclared set": (
+        {"a.yaml": SAVED_AGENT},
+        "agents.d/a.yaml:8: spec.llm.credential.fields.api_key: SavedAgent/support references "
+        "SecretSet/llm_keys, which no manifest declares",
+    ),
+    "a secret reference without a key": (
+        {"a.yaml": SECRET_SET + "---\n" + SAVED_AGENT.replace(".openai}", "}")},
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference: it "
+        "names no key; write $secrets.<set>.<key>",
+    ),
+    "a secret reference of three parts": (
+        {"a.yaml": SECRET_SET + "---\n" + SAVED_AGENT.replace(".openai}", ".openai.v2}")},
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference: it "
+        "has more parts than a set and a key",
+    ),
+    "a secret reference with an empty set name": (
+        {"a.yaml": SECRET_SET + "---\n" + SAVED_AGENT.replace(".llm_keys.", "..")},
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference: its "
+        "set name is empty",
+    ),
+    "a secret reference with a set name the Platform refuses": (
+        {"a.yaml": SECRET_SET + "---\n" + SAVED_AGENT.replace(".llm_keys.", ".llm-keys.")},
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference: its "
+        "set name has a character other than A-Z, a-z, 0-9 and _",
+    ),
+    "a secret reference with a key name the Platform refuses": (
+        {"a.yaml": SECRET_SET + "---\n" + SAVED_AGENT.replace(".openai}", ".open-ai}")},
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference: its "
+        "key name has a character other than A-Z, a-z, 0-9 and _",
+    ),
+    "a secret reference with a key name longer than the Platform takes": (
+        {"a.yaml": SECRET_SET + "---\n" + SAVED_AGENT.replace(".openai}", "." + "k" * 65 + "}")},
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference: its "
+        "key name is longer than 64 characters",
+    ),
+    "a secret reference with a space after it": (
+        {
+            "a.yaml": SECRET_SET
+            + "---\n"
+            + SAVED_AGENT.replace("$secrets.llm_keys.openai}", '"$secrets.llm_keys.openai "}')
+        },
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference: a "
+        "reference is the whole value",
+    ),
+    "a key in place of a saved agent's secret reference": (
+        {
+            "a.yaml": SECRET_SET
+            + "---\n"
+            + SAVED_AGENT.replace("$secrets.llm_keys.openai", '"${HARDENING_KEY}"')
+        },
+        "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: must be a $secrets.<set>.<key> "
+        "reference: a saved agent takes no keys",
+    ),
+    "a malformed secret reference outside the credential": (
+        {
+            "a.yaml": SECRET_SET
+            + "---\n"
+            + SAVED_AGENT.replace("Answer briefly.", "$secrets.llm_keys")
+        },
+        "agents.d/a.yaml:9: spec.instructions: not a secret reference: it names no key",
     ),
     "a number answered by a secret set (a reference to the wrong kind)": (
         {"a.yaml": ALL_THREE.replace("{ref: SavedAgent/support}", "{ref: SecretSet/llm_keys}")},
@@ -109,6 +177,41 @@ def test_a_hostile_platform_manifest_is_refused_with_its_file_line_and_field(
     project.write(files)
     refused = project.refused(command)
     assert expected in refused.stderr, str(refused)
+    assert SECRET_VALUE not in refused.output and SIP_VALUE not in refused.output
+
+
+def test_a_reference_to_a_refused_resource_is_not_reported_as_a_reference_to_nothing(
+    tmp_path: Path,
+) -> None:
+    # The saved agent is declared but refused (a malformed reference): the number that it
+    # answers gets no second, misleading "which no manifest declares".
+    project = HostileProject(tmp_path / "project")
+    project.write({"a.yaml": ALL_THREE.replace(".openai}", "}")})
+    refused = project.refused("validate")
+    assert "1 problem in agents.d" in refused.stderr, str(refused)
+    assert "spec.llm.credential.fields.api_key: not a secret reference" in refused.stderr
+    assert "no manifest declares" not in refused.stderr
+
+
+def test_a_secret_reference_from_an_unset_variable_is_judged_only_once_set(
+    tmp_path: Path,
+) -> None:
+    project = HostileProject(tmp_path / "project")
+    saved_agent = SAVED_AGENT.replace("$secrets.llm_keys.openai", '"${HARDENING_REF}"')
+    project.write({"a.yaml": SECRET_SET + "---\n" + saved_agent})
+    unset = project.run("validate")
+    assert unset.code == 0, str(unset)  # its value is unknown: validate does not guess it
+    good = run_cli(
+        "-C", str(project.dir), "validate", env={**ENV, "HARDENING_REF": "$secrets.llm_keys.openai"}
+    )
+    assert good.code == 0, str(good)
+    bad = run_cli(
+        "-C", str(project.dir), "validate", env={**ENV, "HARDENING_REF": "$secrets.llm_keys"}
+    )
+    assert bad.code == 1, str(bad)
+    assert "agents.d/a.yaml:13: spec.llm.credential.fields.api_key: not a secret reference" in (
+        bad.stderr
+    )
 
 
 def test_a_megabyte_long_line_is_refused_at_once_not_after_a_quadratic_scan(

@@ -88,7 +88,9 @@ def test_a_kind_declared_in_a_test_module_plans_creates_after_what_it_references
     assert plan.resources[1].depends_on == ("Widget/base",)
     assert plan.has_changes
     text = render_text(plan)
-    assert text.startswith("Plan: no agent changes; 0 agents up to date.\n")
+    assert text.startswith(
+        "Plan: no agent changes; 0 agents up to date. Resources: 2 to create; 0 unchanged.\n"
+    )
     assert "Resources: 2 to create; 0 unchanged." in text
     assert f"+ parent = {KNOWN_AFTER_APPLY}" in text
     assert "  + Widget/child" in text

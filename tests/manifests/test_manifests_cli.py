@@ -133,6 +133,46 @@ def test_schema_covers_every_kind() -> None:
         assert list(check.iter_errors(document)) != [], document
 
 
+NAMES = ["openai", "OPENAI_2", "k" * 64, "k" * 65, "open-ai", "open ai", "a.b", "ключ", ""]
+"""Key names and reference parts the Platform takes (the first three) and refuses."""
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_schema_refuses_a_secret_key_name_exactly_when_validate_does(name: str) -> None:
+    import jsonschema
+    from pydantic import ValidationError as PydanticError
+
+    from reconciler.models.platform import SecretSetManifest
+
+    document = {"kind": "SecretSet", "name": "llm_keys", "keys": {name: "${OPENAI_API_KEY}"}}
+    editor = list(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(document))
+    try:
+        SecretSetManifest.model_validate(document)
+        validated = True
+    except PydanticError:
+        validated = False
+    assert validated == (name in NAMES[:3])
+    assert (editor == []) == validated, editor
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_schema_refuses_a_credential_reference_exactly_when_validate_does(name: str) -> None:
+    import jsonschema
+
+    from reconciler.models.secretref import secret_reference_problem
+
+    reference = f"$secrets.llm_keys.{name}"
+    document = {
+        "kind": "SavedAgent",
+        "name": "support",
+        "spec": {"llm": {"credential": {"mode": "byok", "fields": {"api_key": reference}}}},
+    }
+    editor = list(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(document))
+    validated = secret_reference_problem(reference) is None
+    assert validated == (name in NAMES[:3])
+    assert (editor == []) == validated, editor
+
+
 def test_schema_of_a_partial_requires_nothing() -> None:
     result = CliRunner().invoke(cli, ["schema", "--partial"])
     assert result.exit_code == 0

@@ -66,3 +66,27 @@ def test_validate_reports_the_missing_call_policy_with_file_line_and_field(
     (problem,) = json.loads(capsys.readouterr().out)["problems"]
     assert (problem["path"], problem["line"]) == ("agents.d/p.yaml", 10)
     assert problem["message"].startswith("spec.inbound: call_policy is required")
+
+
+def test_two_numbers_declaring_one_e164_number_are_refused_at_each_manifest(
+    project: Project,
+) -> None:
+    project.write("agents.d/p.yaml", number("  inbound: null\n"))
+    other = number("  inbound: null\n").replace(AGENT, "").replace("name: line", "name: l2")
+    project.write("agents.d/q.yaml", other)
+    problems = project.errors()
+    assert problems == [
+        "agents.d/p.yaml:5: PhoneNumber/line: number '+14155550100' is declared by "
+        "PhoneNumber/l2 (agents.d/q.yaml:1) too; the Platform holds one PhoneNumber of each "
+        "number in a project",
+        "agents.d/q.yaml:1: PhoneNumber/l2: number '+14155550100' is declared by "
+        "PhoneNumber/line (agents.d/p.yaml:5) too; the Platform holds one PhoneNumber of each "
+        "number in a project",
+    ]
+
+
+def test_two_numbers_with_different_e164_numbers_are_valid(project: Project) -> None:
+    project.write("agents.d/p.yaml", number("  inbound: null\n"))
+    other = number("  inbound: null\n").replace(AGENT, "").replace("name: line", "name: l2")
+    project.write("agents.d/q.yaml", other.replace("0100", "0199"))
+    assert {"PhoneNumber/line", "PhoneNumber/l2"} <= set(project.load().resources)

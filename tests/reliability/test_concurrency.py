@@ -140,7 +140,7 @@ def test_regression_garbage_in_a_held_lock_file_still_names_the_lock_as_held(
     from reconciler.state import StateLock
     from tests.reliability.inproc import run_cli
 
-    monkeypatch.setattr("reconciler.state.local.lock.HOLDER_WRITE_GRACE_S", 0.1)
+    monkeypatch.setattr("reconciler.state.lockwait.HOLDER_WRITE_GRACE_S", 0.1)
     (tmp_path / "agents.d").mkdir()
     (tmp_path / "reconciler.yaml").write_text("engine: sandbox\n", encoding="utf-8")
     lock = StateLock(tmp_path / "state" / "agents.json")

@@ -4,16 +4,18 @@ log, reset)."""
 
 from __future__ import annotations
 
-import time
+import asyncio
+import contextlib
 import typing
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from agora_agent.types.agent_error_response_reason import AgentErrorResponseReason
 
 from reconciler.sandbox.faults import DEFAULT_REASONS, ConnectionDropped
-from tests.sandbox.sandbox_helpers import APP_ID, Client
+from tests.sandbox.sandbox_helpers import APP_ID, BASIC, Client, api
 
 MakeEngine = Callable[..., Client]
 
@@ -76,11 +78,33 @@ def test_error_status_500_answers_internal_error(make_engine: MakeEngine) -> Non
     assert (response.status_code, response.json()["reason"]) == (500, "InternalError")
 
 
-def test_latency_delays_engine_requests(make_engine: MakeEngine) -> None:
-    engine = make_engine(latency_ms=60)
-    started = time.perf_counter()
-    engine.list()
-    assert time.perf_counter() - started >= 0.06
+def test_latency_holds_an_engine_request_before_it_is_answered(make_engine: MakeEngine) -> None:
+    # An hour of latency: whenever the test looks, the request is still held. No clock is read:
+    # the request log shows it arrived, and it is neither authenticated nor answered. (Without
+    # latency nothing between its logging and its authentication awaits, so it would be.)
+    engine = make_engine(latency_ms=3_600_000)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=engine.app), base_url="http://x")
+
+    async def scenario() -> dict[str, Any]:
+        headers = {"Authorization": BASIC}
+        held = asyncio.create_task(http.get(api("/agents"), headers=headers))
+        try:
+            for _ in range(100_000):  # a condition, not a time: the event loop turns until then
+                await asyncio.sleep(0)
+                log = (await http.get("/_sandbox/requests")).json()["requests"]
+                if log:
+                    assert not held.done()
+                    entry: dict[str, Any] = log[0]
+                    return entry
+            raise AssertionError("the request never reached the sandbox")
+        finally:
+            held.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await held
+            await http.aclose()
+
+    entry = asyncio.run(scenario())
+    assert (entry["route"], entry["auth"], entry["status"]) == ("list", None, None)
 
 
 def test_faults_can_be_limited_to_some_routes(engine: Client) -> None:

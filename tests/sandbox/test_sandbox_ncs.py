@@ -166,13 +166,16 @@ def test_a_crash_sends_110_and_102_failed_and_a_leave_sends_102_leave_after_the_
 ) -> None:
     crashed = sb.start("crashed", idle_timeout=0)
     left = sb.start("left", idle_timeout=0, channel="room-2")
+    # Deliveries run concurrently: wait for every event expected so far, not for some of them.
+    sb.wait("the join of the agent that will leave", lambda: _types(sink, left) == [101])
     sb.control("POST", f"/agents/{crashed}/crash", {"message": "boom"})
     sb.wait("the crash events", lambda: _types(sink, crashed) == [101, 102, 110])
     failed = sink.of_type(102)[0]["payload"]
     assert (failed["status"], failed["reason"], failed["message"]) == ("FAILED", "failed", "boom")
     assert sb.request("POST", api(f"/agents/{left}/leave")).status_code == 200
-    sb.tick(0.5)
-    assert _types(sink, left) == [101], "still STOPPING: it has not left yet"
+    sb.tick(0.5)  # half the stop delay, on the sandbox's clock
+    assert sb.request("GET", api(f"/agents/{left}")).json()["status"] == "STOPPING"
+    assert 102 not in _types(sink, left), "still STOPPING: it has not left yet"
     sb.tick(1.0)
     sb.wait("the leave event", lambda: _types(sink, left) == [101, 102])
     payload = next(e for e in sink.of_type(102) if e["payload"]["agent_id"] == left)["payload"]

@@ -24,7 +24,7 @@ def state_path(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("reconciler.state.local.lock.HOLDER_WRITE_GRACE_S", 0.1)
+    monkeypatch.setattr("reconciler.state.lockwait.HOLDER_WRITE_GRACE_S", 0.1)
 
 
 @pytest.fixture

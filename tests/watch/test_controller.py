@@ -14,6 +14,7 @@ from reconciler.project import Project
 from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
 from reconciler.watch.metrics import WatchMetrics
+from tests.watch.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"OPENAI_API_KEY": "sk-watch-test"}
@@ -80,6 +81,23 @@ def test_heal_only_keeps_a_removed_manifest_running(directory: Path) -> None:
     assert "sales-en" in watcher.project.store.load().agents
 
 
+def test_heal_only_never_changes_a_platform_resource(directory: Path) -> None:
+    asyncio.run(_watcher(directory).reconcile())
+    before = _watcher(directory).project.store.load().resources
+    assert set(before) == {"SecretSet/llm_keys", "SavedAgent/support", "PhoneNumber/support-line"}
+    manifest = directory / "agents.d" / "platform.yaml"
+    text = manifest.read_text(encoding="utf-8")
+    text = text.replace("Answer briefly and in plain words.", "Answer in one sentence.")
+    manifest.write_text(text[: text.index("---\nkind: PhoneNumber")], encoding="utf-8")
+    watcher = _watcher(directory, heal_only=True)
+    asyncio.run(watcher.reconcile())
+    assert watcher.project.store.load().resources == before
+    held = "reconciler_watch_actions_total"
+    assert _sample(watcher, held, action="update", outcome="held") == 1
+    assert _sample(watcher, held, action="delete", outcome="held") == 1
+    assert _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="ok") == 1
+
+
 def test_an_invalid_manifest_never_stops_the_loop_and_it_recovers_when_fixed(
     directory: Path,
 ) -> None:
@@ -90,19 +108,15 @@ def test_an_invalid_manifest_never_stops_the_loop_and_it_recovers_when_fixed(
 
     async def scenario() -> None:
         loop = asyncio.create_task(watcher.run())
-        for _ in range(200):
-            if _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") >= 2:
-                break
-            await asyncio.sleep(0.02)
+        await until(
+            "two failed runs",
+            lambda: _sample(watcher, "reconciler_watch_reconcile_runs_total", outcome="error") >= 2,
+        )
         readiness = watcher.status.readiness()
         assert not readiness.ready and readiness.reason == "manifests or settings invalid"
         assert not loop.done()
         manifest.write_text(good, encoding="utf-8")
-        for _ in range(200):
-            if watcher.status.readiness().ready:
-                break
-            await asyncio.sleep(0.02)
-        assert watcher.status.readiness().ready
+        await until("readiness", lambda: watcher.status.readiness().ready)
         watcher.request_stop()
         await asyncio.wait_for(loop, 5)
 

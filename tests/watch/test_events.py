@@ -14,7 +14,14 @@ import pytest
 
 from reconciler.watch.endpoint import Endpoint
 from reconciler.watch.metrics import WatchMetrics
-from reconciler.watch.ncs import Notice, NoticeMemory, parse_notice, signature_problem
+from reconciler.watch.ncs import (
+    ACTIONABLE,
+    EVENT_TYPES,
+    Notice,
+    NoticeMemory,
+    parse_notice,
+    signature_problem,
+)
 from reconciler.watch.receiver import MAX_BODY_BYTES, EventReceiver, HealTimer
 from reconciler.watch.status import WatchStatus
 
@@ -147,6 +154,42 @@ def test_a_replayed_notice_id_is_acted_on_once() -> None:
     assert metric(metrics, "reconciler_watch_events_received_total", event_type="102") == 2
     assert metric(metrics, "reconciler_watch_events_acted_total", event_type="102") == 1
     assert metric(metrics, "reconciler_watch_events_ignored_total", reason="duplicate") == 1
+
+
+def test_an_event_type_agora_does_not_document_is_counted_as_other_not_by_its_number() -> None:
+    # Any integer a signed body carries would otherwise be a series of its own, for ever.
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    undocumented = [0, -1, 7, 105, 99_999, 2**63, 10**30]
+    for index, event_type in enumerate(undocumented):
+        body = event(f"u-{index}", event_type)
+        assert events.handle(body, signed(body)).status == 200
+    received = "reconciler_watch_events_received_total"
+    assert metric(metrics, received, event_type="other") == len(undocumented)
+    labels = {
+        sample.labels["event_type"]
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if "event_type" in sample.labels
+    }
+    assert labels == {"other"}
+
+
+def test_a_documented_event_type_is_counted_by_its_number() -> None:
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    for index, event_type in enumerate((101, 102, 110, 1001, 1201)):
+        body = event(f"d-{index}", event_type)
+        events.handle(body, signed(body))
+    received = "reconciler_watch_events_received_total"
+    for event_type in ("101", "102", "110", "1001", "1201"):
+        assert metric(metrics, received, event_type=event_type) == 1
+    assert metric(metrics, "reconciler_watch_events_acted_total", event_type="102") == 1
+    assert metric(metrics, received, event_type="other") == 0
+
+
+def test_every_event_type_acted_on_is_a_documented_one() -> None:
+    assert set(ACTIONABLE) <= set(EVENT_TYPES)
 
 
 def test_an_event_about_an_agent_that_is_not_ours_is_answered_200_and_ignored() -> None:

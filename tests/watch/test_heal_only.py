@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.models import AgentPlan, FieldChange, Plan
-from reconciler.models.plan import ReasonCode
+from reconciler.models.plan import ReasonCode, ResourcePlan
 from reconciler.watch import heal_only
 from reconciler.watch.heal import heals_drift
 
@@ -136,3 +136,32 @@ def test_every_reason_code_is_a_heal_or_held_by_decision() -> None:
 
 def test_a_replacement_requested_by_hand_is_held_even_without_changes() -> None:
     assert not heals_drift(_action("restart", code=ReasonCode.REPLACE_REQUESTED))
+
+
+def _resource(action: str, name: str) -> ResourcePlan:
+    return ResourcePlan(
+        kind="PhoneNumber",
+        name=name,
+        action=action,  # type: ignore[arg-type]
+        reason="x",
+        id=None if action == "create" else "n-1",
+    )
+
+
+def test_every_change_of_a_platform_resource_is_held_and_its_no_ops_kept() -> None:
+    changes = [_resource(a, a) for a in ("create", "update", "replace", "delete")]
+    unchanged = _resource("no-op", "same")
+    plan = _plan(_action("start")).model_copy(update={"resources": (*changes, unchanged)})
+    split = heal_only(plan)
+    assert split.plan.resources == (unchanged,)
+    assert split.held_resources == tuple(changes)
+    assert split.plan.resource_summary.changes == 0
+    assert split.plan.agents == (_action("start"),)
+
+
+def test_a_plan_whose_only_changes_are_resources_has_none_left_to_heal() -> None:
+    plan = _plan(_action("no-op")).model_copy(
+        update={"resources": (_resource("create", "missing"),)}
+    )
+    assert plan.has_changes
+    assert not heal_only(plan).plan.has_changes

@@ -17,6 +17,7 @@ from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
 from reconciler.watch.metrics import WatchMetrics
 from tests.state.pg import admin, pg_url
+from tests.watch.waiting import until
 
 __all__ = ["pg_url"]
 
@@ -94,22 +95,15 @@ def test_a_leader_notices_a_lost_lease_between_runs_not_at_its_next_run(
 
     async def scenario() -> None:
         loop = asyncio.create_task(watcher.run())
-        for _ in range(300):
-            if watcher.runs >= 1 and watcher.status.is_leader:
-                break
-            await asyncio.sleep(0.02)
-        assert watcher.status.is_leader
+        await until("the first run", lambda: watcher.runs >= 1 and watcher.status.is_leader)
         _terminate_sessions(pg_url)
-        for _ in range(100):  # the rival wins the freed lock before the watcher competes again
-            if rival.try_acquire():
-                break
-            await asyncio.sleep(0.01)
-        assert rival.held
-        for _ in range(200):
-            if watcher.status.readiness().role == "standby":
-                break
-            await asyncio.sleep(0.02)
-        assert watcher.status.readiness().role == "standby", "stepped down within a check"
+        # The rival takes the freed lock before the watcher can compete again: it polls without
+        # yielding to the event loop, so the watcher (a task of this loop) does not run meanwhile.
+        deadline = time.monotonic() + 30
+        while not rival.try_acquire():
+            assert time.monotonic() < deadline, "the server did not release the lock"
+            time.sleep(0.01)
+        await until("the watcher to stand by", lambda: watcher.status.readiness().role == "standby")
         assert watcher.metrics.registry.get_sample_value("reconciler_watch_leader") == 0
         watcher.request_stop()
         await asyncio.wait_for(loop, 5)

@@ -127,12 +127,14 @@ def test_heal_only_watch_does_not_start_a_new_manifest(
         )
         crashed = running_names(sandbox)["sales-en"]
         crash(sandbox, crashed)
+        runs_at_crash = _runs(watch)  # counted in runs, not seconds (see the first test)
         wait_for(
             "the crashed agent to be restarted",
             lambda: _healed(sandbox, "sales-en", crashed),
-            5,
+            60,
             watch,
         )
+        assert _runs(watch) <= runs_at_crash + 2, "healed by the second run after the crash"
         assert "support-de" not in running_names(sandbox)
         watch.signal(SIGTERM)
         assert watch.wait_exit(15) == 0, watch.log_text()
@@ -159,12 +161,14 @@ def test_replicas_on_postgresql_have_one_leader_and_hand_over_on_kill_and_sigter
         # kill -9: the server drops the leader's session and with it the advisory lock
         leader.signal(SIGKILL)
         leader.wait_exit(10)
-        wait_for("the standby to lead", standby.is_leader, 8, standby)
+        wait_for("the standby to lead", standby.is_leader, 60, standby)
         crashed = running_names(sandbox)["concierge"]
         crash(sandbox, crashed)
+        runs_at_crash = _runs(standby)
         wait_for(
-            "the new leader to heal", lambda: _healed(sandbox, "concierge", crashed), 6, standby
+            "the new leader to heal", lambda: _healed(sandbox, "concierge", crashed), 60, standby
         )
+        assert _runs(standby) <= runs_at_crash + 2, "healed by the second run after the crash"
 
         # SIGTERM: exit 0 and the lease is released at once
         c = WatchProcess(project, log=tmp_path / "c.log")
@@ -172,7 +176,7 @@ def test_replicas_on_postgresql_have_one_leader_and_hand_over_on_kill_and_sigter
         assert not c.is_leader()
         standby.signal(SIGTERM)
         assert standby.wait_exit(15) == 0, standby.log_text()
-        wait_for("the third replica to lead", c.is_leader, 4, c)
+        wait_for("the third replica to lead", c.is_leader, 60, c)
         _no_duplicate_joins(sandbox)
         assert _all_running(sandbox)
         _no_leaks(a, b, c)

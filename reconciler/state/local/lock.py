@@ -55,11 +55,6 @@ from reconciler.state.lockwait import Busy, wait_for_lock
 __all__ = ["StateLock", "force_unlock", "lock_path_for"]
 
 _POLL_INTERVAL_S = 0.05
-HOLDER_WRITE_GRACE_S = 1.0
-"""How long a refused acquirer waits for a holder that has the flock but no info written yet.
-
-The holder writes its info right after taking the flock; on a loaded machine that gap can exceed
-a few milliseconds, and a refusal should still say who holds the lock."""
 _O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY: int = getattr(os, "O_DIRECTORY", 0)
 
@@ -182,7 +177,6 @@ class StateLock(HeldLock):
             timeout=timeout,
             interval=_POLL_INTERVAL_S,
             min_sleep=0.01,
-            grace=HOLDER_WRITE_GRACE_S,
         )
         info = holder()
         try:

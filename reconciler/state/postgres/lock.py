@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStateLock", "advisory_key", "force_unlock_postgres"]
 
 POLL_INTERVAL_S = 0.2
-HOLDER_WRITE_GRACE_S = 1.0
-"""How long a refused acquirer waits for a holder that has the lock but no row written yet."""
 
 _HOLDER_COLUMNS = "lock_id, who, pid, command, started_at, ci_run, backend_pid"
 
@@ -117,7 +115,6 @@ class PostgresStateLock(HeldLock):
                 timeout=timeout,
                 interval=POLL_INTERVAL_S,
                 min_sleep=0.05,
-                grace=HOLDER_WRITE_GRACE_S,
             )
             self.session.lock_held = True
             info = holder()
