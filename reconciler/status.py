@@ -128,10 +128,14 @@ def _resource_rows(state: StateDoc, live: LiveStatus) -> list[StatusRow]:
             reason = f"{reason}; {note}" if reason else note
         rows.append(
             StatusRow(
-                name=record.name, kind=record.kind, id=record.id, channel="", status=status,
+                name=record.name,
+                kind=record.kind,
+                id=record.id,
+                channel="",
+                status=status,
                 reason=reason,
             )
-        )  # fmt: skip
+        )
     for entry in (state.creating[address] for address in sorted(state.creating)):
         rows.append(
             StatusRow(
