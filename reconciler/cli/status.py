@@ -50,8 +50,10 @@ def status_cmd(ctx: click.Context, fmt: str, watch: bool, interval: str) -> int:
 
     For each resource recorded in state: its kind, id, channel, the engine's status (RUNNING,
     STARTING, IDLE, FAILED, STOPPED, MISSING) with the reason it is not running, its uptime
-    and when its token expires; then the active agents no record names in a managed channel
-    (unmanaged). Needs engine credentials; writes nothing.
+    and when its token expires; for each recorded Platform resource (SecretSet, SavedAgent,
+    PhoneNumber): PRESENT, MISSING (deleted outside) or CREATING (an interrupted create not
+    settled yet); then the active agents no record names in a managed channel (unmanaged).
+    Needs engine credentials; writes nothing.
 
     \b
     Examples:
@@ -59,8 +61,8 @@ def status_cmd(ctx: click.Context, fmt: str, watch: bool, interval: str) -> int:
       reconciler status --watch --interval 5s
       reconciler status --format json | jq '.resources[] | select(.status != "RUNNING")'
 
-    Exit codes: 0 shown (also after Ctrl-C ends --watch), 1 error (engine unreachable, no
-    credentials, bad settings or state).
+    Exit codes: 0 shown (also after Ctrl-C ends --watch), 1 error (engine or Platform
+    unreachable, no credentials, bad settings or state).
     """
     from reconciler.watch.interval import parse_duration
 
