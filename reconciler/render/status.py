@@ -20,8 +20,9 @@ from reconciler.models.manifest import AGENT_KIND
 from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.status import StatusReport, StatusRow
 
-STATUS_FORMAT_VERSION = "1.0"
-"""Version of ``status --format json`` and ``state list --format json``."""
+STATUS_FORMAT_VERSION = "1.1"
+"""Version of ``status --format json`` and ``state list --format json`` (1.1: the Platform's
+resources are listed too)."""
 
 STATUS_HEADER = ("NAME", "KIND", "ID", "CHANNEL", "STATUS", "UPTIME", "TOKEN", "REASON")
 STATE_LIST_HEADER = ("NAME", "ID", "GENERATION", "CHANNEL", "STARTED")

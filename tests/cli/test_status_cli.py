@@ -58,7 +58,7 @@ def test_status_format_json_gives_kind_id_status_uptime_and_token_expiry(
     applied: OpsProject,
 ) -> None:
     doc = json.loads(applied.ok("status", "--format", "json").stdout)
-    assert doc["format_version"] == "1.0"
+    assert doc["format_version"] == "1.1"
     by_name = {r["name"]: r for r in doc["resources"]}
     concierge = by_name["concierge"]
     assert concierge["kind"] == "Agent"

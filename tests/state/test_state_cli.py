@@ -116,7 +116,7 @@ def test_state_list_format_json_lists_every_record(
     code, out, err = run(capsys, "-C", str(project), "state", "list", "--format", "json")
     assert code == 0, err
     listed = json.loads(out)
-    assert listed["format_version"] == "1.0"
+    assert listed["format_version"] == "1.1"
     assert [(r["name"], r["kind"], r["id"]) for r in listed["resources"]] == [
         ("a", "Agent", doc.agents["a"].agent_id),
         ("support-en", "Agent", doc.agents["support-en"].agent_id),
