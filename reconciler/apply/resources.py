@@ -31,7 +31,13 @@ from reconciler.apply.events import ActionResult, ApplyEvent, Phase
 from reconciler.apply.run import Run, as_reconciler_error
 from reconciler.diff import spec_digest
 from reconciler.engine.wire import scrub
-from reconciler.errors import ApplyError, EngineError, EngineUnavailableError, StateError
+from reconciler.errors import (
+    AlreadyExistsError,
+    ApplyError,
+    EngineError,
+    EngineUnavailableError,
+    StateError,
+)
 from reconciler.kinds import resolve_references
 from reconciler.kinds.base import Created, Held
 from reconciler.kinds.references import is_known_after_apply
@@ -276,9 +282,23 @@ async def _create(
         return None
     except Exception as exc:  # refused: nothing was created
         await run.save_or_halt(lambda d: _settled(d, address))
-        _failed(run, action, exc, started, "create", None)
+        _failed(run, action, _with_import_hint(exc, address), started, "create", None)
         return None
     return created
+
+
+def _with_import_hint(exc: Exception, address: str) -> Exception:
+    """A create refused because the Platform holds it already (made outside this state, or
+    recorded by another one), worded with the way to manage it; any other error as it is."""
+    if not isinstance(exc, AlreadyExistsError):
+        return exc
+    said = exc.detail or str(exc)
+    hint = (
+        f"{said.rstrip('.')}: the Platform holds it outside this state; to manage it here, "
+        f"record it with `reconciler import {address} ID` (a secret set's ID is its name; "
+        "`reconciler pull` writes manifests of what the Platform holds and state lacks)"
+    )
+    return AlreadyExistsError(hint, status=exc.status, reason=exc.reason, detail=hint)
 
 
 async def _update(
