@@ -289,14 +289,16 @@ async def _create(
 
 def _with_import_hint(exc: Exception, address: str) -> Exception:
     """A create refused because the Platform holds it already (made outside this state, or
-    recorded by another one), worded with the way to manage it; any other error as it is."""
+    another project's), worded with the way to manage it if it is this project's; any other
+    error as it is. Nothing is adopted here: the name alone is no evidence of ours."""
     if not isinstance(exc, AlreadyExistsError):
         return exc
     said = exc.detail or str(exc)
     hint = (
-        f"{said.rstrip('.')}: the Platform holds it outside this state; to manage it here, "
-        f"record it with `reconciler import {address} ID` (a secret set's ID is its name; "
-        "`reconciler pull` writes manifests of what the Platform holds and state lacks)"
+        f"{said.rstrip('.')}: the Platform holds one outside this state (made by hand, or "
+        f"another project's); if it is this project's, record it with `reconciler import "
+        f"{address} ID` (a secret set's ID is its name; `reconciler pull` writes manifests of "
+        "what the Platform holds and state lacks), otherwise rename this manifest"
     )
     return AlreadyExistsError(hint, status=exc.status, reason=exc.reason, detail=hint)
 

@@ -462,27 +462,15 @@ def unprotect_cmd(ctx: click.Context, name: str, lock_timeout: float) -> None:
     """
     from reconciler.cli.context import project_from_context
     from reconciler.cli.output import note
-    from reconciler.project.operations import (
-        agent_name,
-        unprotect_agent,
-        unprotect_resource_record,
-    )
+    from reconciler.project.operations import agent_name, unprotect
 
     project = project_from_context(ctx)
-    if _edit_target(name, project.kinds, "NAME") is not None:
-        done = unprotect_resource_record(project, name, lock_timeout=lock_timeout)
-        click.echo(
-            f"Unprotected {name} ({printable(done.record.id)}); a plan may now delete it; "
-            f"state serial {done.serial}."
-        )
-        warnings = done.warnings
-    else:
-        agent = agent_name(name)
-        outcome = unprotect_agent(project, agent, lock_timeout=lock_timeout)
-        click.echo(
-            f"Unprotected {agent} (agent {outcome.record.agent_id}); a plan may now stop it; "
-            f"state serial {outcome.serial}."
-        )
-        warnings = outcome.warnings
-    for warning in warnings:
+    resource = _edit_target(name, project.kinds, "NAME") is not None
+    target = name if resource else agent_name(name)
+    done = unprotect(project, target, resource=resource, lock_timeout=lock_timeout)
+    what, may = (printable(done.id), "delete") if resource else (f"agent {done.id}", "stop")
+    click.echo(
+        f"Unprotected {target} ({what}); a plan may now {may} it; state serial {done.serial}."
+    )
+    for warning in done.warnings:
         note(f"Warning: {warning}")

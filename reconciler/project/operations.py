@@ -247,42 +247,44 @@ def forget_agent(
     return EditOutcome(record=record, serial=written.serial, warnings=risks)
 
 
-def unprotect_agent(project: Project, name: str, *, lock_timeout: float = 0.0) -> EditOutcome:
-    """Clear the protection recorded for ``name``, so a plan may stop it; the engine is untouched.
+@dataclass(frozen=True)
+class Unprotected:
+    """What ``state unprotect`` did: its target (an agent's name or a resource's address), the
+    target's id on the engine or the Platform, the state's serial after the write, and what the
+    user should know."""
 
-    A manifest that still says ``protect: true`` records it again at the next apply.
+    target: str
+    id: str
+    serial: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def unprotect(
+    project: Project, target: str, *, resource: bool, lock_timeout: float = 0.0
+) -> Unprotected:
+    """Clear the protection recorded for ``target`` (a resource's address with ``resource``, else
+    an agent's name), so a plan may stop or delete it; the engine and the Platform are untouched.
+
+    A manifest that still says ``protect: true`` records it again at the next apply (warned).
     """
     desired = project.load_desired()
     with project.lock("state unprotect", lock_timeout):
-        doc, record = unprotect_record(project.store.load(), name)
+        doc = project.store.load()
+        if resource:
+            doc, record = unprotect_resource(doc, target)
+            ident = record.id
+        else:
+            doc, agent = unprotect_record(doc, target)
+            ident = agent.agent_id
         written = project.store.write(doc)
+    declared = desired.resources.get(target) if resource else desired.agents.get(target)
     warnings: list[str] = []
-    agent = desired.agents.get(name)
-    if agent is not None and agent.protect:
-        warnings.append(
-            f"{printable(agent.path)} still says protect: true, so the next apply protects "
-            f"{name} again"
-        )
-    return EditOutcome(record=record, serial=written.serial, warnings=warnings)
-
-
-def unprotect_resource_record(
-    project: Project, target: str, *, lock_timeout: float = 0.0
-) -> ResourceEditOutcome:
-    """Clear the protection recorded for the resource ``target``, so a plan may delete it; the
-    engine is untouched. A manifest that still says ``protect: true`` records it again."""
-    desired = project.load_desired()
-    with project.lock("state unprotect", lock_timeout):
-        doc, record = unprotect_resource(project.store.load(), target)
-        written = project.store.write(doc)
-    warnings: list[str] = []
-    declared = desired.resources.get(target)
     if declared is not None and declared.protect:
         warnings.append(
             f"{printable(declared.path)} still says protect: true, so the next apply protects "
             f"{target} again"
         )
-    return ResourceEditOutcome(record=record, serial=written.serial, warnings=warnings)
+    return Unprotected(target=target, id=ident, serial=written.serial, warnings=warnings)
 
 
 def _move_risks(desired: DesiredSet, old: str, new: str) -> list[str]:

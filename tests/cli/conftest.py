@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.ops_project import OpsProject
+from tests.cli.platform_project import KEYS, NUMBER, SAVED, Platform, platform_on
 
 
 @pytest.fixture
@@ -23,3 +24,18 @@ def applied(project: OpsProject) -> OpsProject:
     """:func:`project`, applied."""
     project.ok("apply", "--auto-approve")
     return project
+
+
+@pytest.fixture
+def fresh_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    """The example's Platform manifests only, on their own in-process sandbox app, with a local
+    state file; nothing applied yet."""
+    yield from platform_on(tmp_path, monkeypatch, "state/agents.json")
+
+
+@pytest.fixture
+def applied_platform(fresh_platform: Platform) -> Platform:
+    """:func:`fresh_platform`, applied: the three resources are created and recorded."""
+    fresh_platform.ok("apply", "--auto-approve")
+    assert set(fresh_platform.state().resources) == {KEYS, SAVED, NUMBER}
+    return fresh_platform

@@ -6,32 +6,21 @@ in-process sandbox, with the example project's Platform manifests."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from reconciler.errors import EXIT_ERROR
-from tests.cli.test_state_resources_cli import NUMBER, SAVED, Platform
+from tests.cli.platform_project import NUMBER, SAVED, Platform
 
 NUMBER_HEAD = "kind: PhoneNumber\nname: support-line\n"
 
 
 @pytest.fixture
-def applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
-    """The example's Platform manifests, applied with a local state file."""
-    project = Platform(tmp_path / "project", monkeypatch, "state/agents.json")
-    project.ok("apply", "--auto-approve")
-    yield project
-    project.app.state.sandbox.close()
-
-
-@pytest.fixture
-def protected(applied: Platform) -> Platform:
-    """:func:`applied`, then ``protect: true`` added to the phone number and applied."""
-    applied.edit(NUMBER_HEAD, NUMBER_HEAD + "protect: true\n")
-    applied.ok("apply", "--auto-approve")
-    return applied
+def protected(applied_platform: Platform) -> Platform:
+    """:func:`applied_platform`, then ``protect: true`` added to the phone number and applied."""
+    applied_platform.edit(NUMBER_HEAD, NUMBER_HEAD + "protect: true\n")
+    applied_platform.ok("apply", "--auto-approve")
+    return applied_platform
 
 
 def _resources(project: Platform) -> dict[str, dict[str, object]]:
@@ -39,20 +28,24 @@ def _resources(project: Platform) -> dict[str, dict[str, object]]:
     return {r["address"]: r for r in plan.get("resources", [])}
 
 
-def test_protect_added_to_a_recorded_resource_is_a_state_only_update(applied: Platform) -> None:
-    before = applied.state().resources[NUMBER]
-    applied.edit(NUMBER_HEAD, NUMBER_HEAD + "protect: true\n")
-    number = _resources(applied)[NUMBER]
+def test_protect_added_to_a_recorded_resource_is_a_state_only_update(
+    applied_platform: Platform,
+) -> None:
+    before = applied_platform.state().resources[NUMBER]
+    applied_platform.edit(NUMBER_HEAD, NUMBER_HEAD + "protect: true\n")
+    number = _resources(applied_platform)[NUMBER]
     assert number["action"] == "update"
     assert number["reason"] == "protect: true recorded in state (no engine call)"
     assert [(c["path"], c["before"], c["after"]) for c in number["changes"]] == [  # type: ignore[attr-defined]
         ("protect", False, True)
     ]
-    applied.ok("apply", "--auto-approve")
-    after = applied.state().resources[NUMBER]
+    applied_platform.control("DELETE", "/requests")
+    applied_platform.ok("apply", "--auto-approve")
+    after = applied_platform.state().resources[NUMBER]
     assert after.protect is True
     assert (after.id, after.version, after.spec) == (before.id, before.version, before.spec)
-    assert _resources(applied)[NUMBER]["action"] == "no-op"
+    assert applied_platform.control("GET", "/requests?route=update-number")["requests"] == []
+    assert _resources(applied_platform)[NUMBER]["action"] == "no-op"
 
 
 def test_a_resource_protected_after_its_create_is_not_deleted_when_its_manifest_goes(

@@ -8,132 +8,37 @@ uses the set) and ``PhoneNumber/support-line`` (answered by the saved agent).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-import reconciler.project.connect as connect
 from reconciler.errors import EXIT_CONFLICT, EXIT_ERROR
-from reconciler.models import Settings
-from reconciler.models.state import StateDoc
-from reconciler.sandbox import SandboxConfig, create_app
-from reconciler.state import open_backend
-from tests.reliability.inproc import CliResult, run_cli
+from tests.cli.platform_project import (
+    KEYS,
+    NUMBER,
+    ROOT,
+    SAVED,
+    Platform,
+    platform_on,
+)
+from tests.reliability.inproc import CliResult
 from tests.state.conftest import HolderFactory, holder  # noqa: F401  (a fixture)
 from tests.state.pg import pg_url  # noqa: F401  (a fixture)
 
-ROOT = Path(__file__).resolve().parents[2]
-APP_ID = "0123456789abcdef0123456789abcdef"
-PLATFORM = f"/conversational-ai/v1/projects/{APP_ID}"
-NUMBER = "PhoneNumber/support-line"
-SAVED = "SavedAgent/support"
-KEYS = "SecretSet/llm_keys"
-
-
-class Platform:
-    """The example project's Platform manifests on one in-process sandbox app the test holds."""
-
-    def __init__(self, directory: Path, monkeypatch: pytest.MonkeyPatch, state: str) -> None:
-        self.dir = directory
-        (directory / "agents.d").mkdir(parents=True)
-        shutil.copy(ROOT / "agents.d" / "platform.yaml", directory / "agents.d")
-        settings = (ROOT / "tests" / "single_environment.yaml").read_text(encoding="utf-8")
-        assert "state: state/agents.json\n" in settings
-        (directory / "reconciler.yaml").write_text(
-            settings.replace("state: state/agents.json\n", f"state: {state}\n"),
-            encoding="utf-8",
-        )
-        self.state_setting = state
-        db = directory / ".sandbox" / "engine.db"
-        db.parent.mkdir()
-        self.app = create_app(
-            SandboxConfig(customer_id="sandbox", customer_secret="sandbox", db_path=str(db))
-        )
-
-        def shared(_settings: Settings) -> tuple[httpx.AsyncBaseTransport, Any]:
-            return httpx.ASGITransport(app=self.app), lambda: None
-
-        monkeypatch.setattr(connect, "sandbox_transport", shared)
-
-    def run(self, *args: str) -> CliResult:
-        return run_cli("-C", str(self.dir), *args)
-
-    def ok(self, *args: str, code: int = 0) -> CliResult:
-        result = self.run(*args)
-        assert result.code == code, str(result)
-        assert "Traceback" not in result.output, str(result)
-        return result
-
-    def state(self) -> StateDoc:
-        """The state as the next process reads it (a new store: the write is durable)."""
-        settings = Settings(project_dir=self.dir, state=self.state_setting)
-        return open_backend(settings, {}).store.load()
-
-    def edit(self, old: str, new: str) -> None:
-        path = self.dir / "agents.d" / "platform.yaml"
-        text = path.read_text(encoding="utf-8")
-        assert old in text, old
-        path.write_text(text.replace(old, new), encoding="utf-8")
-
-    def drop_number_manifest(self) -> None:
-        path = self.dir / "agents.d" / "platform.yaml"
-        text = path.read_text(encoding="utf-8")
-        path.write_text(text[: text.index("---\nkind: PhoneNumber")], encoding="utf-8")
-
-    def plan(self, *args: str) -> dict[str, str]:
-        """Each resource's planned action, by address."""
-        plan = json.loads(self.ok("plan", "--format", "json", *args).stdout)
-        return {r["address"]: r["action"] for r in plan.get("resources", [])}
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:
-                return await c.request(method, f"/_sandbox{path}", json=body)
-
-        response = asyncio.run(go())
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def fault(self, **rule: Any) -> None:
-        self.control("POST", "/faults/rules", rule)
-
-    def held(self, collection: str, ident: str) -> int:
-        """The status the Platform answers a GET of the resource with."""
-
-        async def go() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as c:
-                auth = httpx.BasicAuth("sandbox", "sandbox")
-                return await c.get(f"{PLATFORM}/{collection}/{ident}", auth=auth)
-
-        return asyncio.run(go()).status_code
-
-
-def _make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str) -> Iterator[Platform]:
-    made = Platform(tmp_path / "project", monkeypatch, state)
-    yield made
-    made.app.state.sandbox.close()
-
 
 @pytest.fixture
-def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+def fresh(fresh_platform: Platform) -> Platform:
     """The project with a local state file, nothing applied yet."""
-    yield from _make(tmp_path, monkeypatch, "state/agents.json")
+    return fresh_platform
 
 
 @pytest.fixture
-def applied(fresh: Platform) -> Platform:
+def applied(applied_platform: Platform) -> Platform:
     """:func:`fresh`, applied: the three resources are created and recorded."""
-    fresh.ok("apply", "--auto-approve")
-    assert set(fresh.state().resources) == {KEYS, SAVED, NUMBER}
-    return fresh
+    return applied_platform
 
 
 @pytest.fixture
@@ -143,7 +48,7 @@ def on_postgres(
     pg_url: str,  # noqa: F811  (the fixture imported above)
 ) -> Iterator[Platform]:
     """The project with its state in a throwaway PostgreSQL database, applied."""
-    for made in _make(tmp_path, monkeypatch, pg_url):
+    for made in platform_on(tmp_path, monkeypatch, pg_url):
         made.ok("apply", "--auto-approve")
         yield made
 

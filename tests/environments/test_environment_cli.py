@@ -31,17 +31,23 @@ def test_validate_checks_every_environment(example: Path) -> None:
     ]
 
 
-def test_validate_reports_a_problem_of_every_environment_once_and_one_of_some_tagged(
-    example: Path,
-) -> None:
+def _break_both_environments_and_prod(example: Path) -> None:
+    """An invalid ``idle_timeout`` in every environment (concierge.yaml, -2) and one in prod
+    only (an override of sales-en.yaml, -1)."""
     sales = example / "agents.d" / "sales-en.yaml"
     with sales.open("a", encoding="utf-8") as manifest:
         manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
-    support = example / "agents.d" / "concierge.yaml"
-    support.write_text(
-        support.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
+    concierge = example / "agents.d" / "concierge.yaml"
+    concierge.write_text(
+        concierge.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
         encoding="utf-8",
     )
+
+
+def test_validate_reports_a_problem_of_every_environment_once_and_one_of_some_tagged(
+    example: Path,
+) -> None:
+    _break_both_environments_and_prod(example)
     result = run_cli("-C", str(example), "validate")
     assert result.code == 1
     lines = [line.strip() for line in result.stderr.splitlines()[1:]]
@@ -55,14 +61,7 @@ def test_validate_reports_a_problem_of_every_environment_once_and_one_of_some_ta
 def test_validate_of_every_environment_shows_each_problem_with_its_excerpt(
     example: Path,
 ) -> None:
-    sales = example / "agents.d" / "sales-en.yaml"
-    with sales.open("a", encoding="utf-8") as manifest:
-        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
-    concierge = example / "agents.d" / "concierge.yaml"
-    concierge.write_text(
-        concierge.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
-        encoding="utf-8",
-    )
+    _break_both_environments_and_prod(example)
     result = run_cli("-C", str(example), "validate")
     assert result.code == 1
     lines = result.stderr.splitlines()
@@ -76,14 +75,7 @@ def test_validate_of_every_environment_shows_each_problem_with_its_excerpt(
 def test_plan_of_every_environment_reports_every_environments_problems_at_once(
     example: Path,
 ) -> None:
-    sales = example / "agents.d" / "sales-en.yaml"
-    with sales.open("a", encoding="utf-8") as manifest:
-        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
-    concierge = example / "agents.d" / "concierge.yaml"
-    concierge.write_text(
-        concierge.read_text(encoding="utf-8").replace("idle_timeout: 0", "idle_timeout: -2"),
-        encoding="utf-8",
-    )
+    _break_both_environments_and_prod(example)
     result = run_cli("-C", str(example), "plan", "--env", "all")
     assert result.code == 1
     lines = [line.strip() for line in result.stderr.splitlines() if "agents.d/" in line]
