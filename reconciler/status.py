@@ -63,6 +63,9 @@ class StatusReport:
     rows: tuple[StatusRow, ...]
     app_id: str = ""
     engine: str = ""
+    unread: tuple[str, ...] = ()
+    """What could not be read, one sentence each (``platform unavailable: ...``): the rows it
+    covers are :data:`UNKNOWN`, the rest is shown, and the command fails after showing it."""
 
 
 def build_status(
@@ -73,8 +76,10 @@ def build_status(
     now: float,
     app_id: str = "",
     engine: str = "",
+    unread: tuple[str, ...] = (),
 ) -> StatusReport:
-    """The status of every recorded resource and of the unmanaged agents in ``channels``."""
+    """The status of every recorded resource and of the unmanaged agents in ``channels``;
+    ``unread`` says what could not be read (its rows are :data:`UNKNOWN`)."""
     rows: list[StatusRow] = []
     for name, record in sorted(state.agents.items()):
         agent = live.agents.get(record.agent_id)
@@ -109,7 +114,9 @@ def build_status(
                 managed=False,
             )
         )
-    return StatusReport(checked_at=now, rows=tuple(rows), app_id=app_id, engine=engine)
+    return StatusReport(
+        checked_at=now, rows=tuple(rows), app_id=app_id, engine=engine, unread=unread
+    )
 
 
 def _resource_rows(state: StateDoc, live: LiveStatus) -> list[StatusRow]:

@@ -50,10 +50,11 @@ NOTICE_WAIT_S = 5.0
 def waiting_line(event: RetryEvent) -> str:
     """``waiting: the engine answered HTTP 503 ServiceUnavailable to list; retrying in 30s
     (attempt 2 of 6)``: why the command is silent, and for how long."""
+    who = "the Platform" if event.service == "platform" else "the engine"
     why = (
-        f"the engine answered {event.cause} to {event.operation}"
+        f"{who} answered {event.cause} to {event.operation}"
         if event.status
-        else f"{event.operation} got no answer from the engine ({event.cause})"
+        else f"{event.operation} got no answer from {who} ({event.cause})"
     )
     return (
         f"waiting: {why}; retrying in {event.delay_s:.0f}s "

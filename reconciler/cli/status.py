@@ -21,10 +21,11 @@ from reconciler.cli.options import output_format_option
 from reconciler.cli.output import retry_reporter
 from reconciler.cli.runner import run_async
 from reconciler.engine import RetryEvent
-from reconciler.errors import EXIT_OK
+from reconciler.errors import EXIT_OK, EngineUnavailableError
 from reconciler.project import Project
 from reconciler.project.operations import check_status
 from reconciler.render.status import status_json, status_text
+from reconciler.status import StatusReport
 
 FORMATS = ("text", "json")
 CLEAR_SCREEN = "\033[H\033[2J"
@@ -61,8 +62,11 @@ def status_cmd(ctx: click.Context, fmt: str, watch: bool, interval: str) -> int:
       reconciler status --watch --interval 5s
       reconciler status --format json | jq '.resources[] | select(.status != "RUNNING")'
 
-    Exit codes: 0 shown (also after Ctrl-C ends --watch), 1 error (engine or Platform
-    unreachable, no credentials, bad settings or state).
+    When the Platform cannot be read, the agents are still shown and the Platform's rows are
+    UNKNOWN; the command then exits 1 (with --watch it keeps refreshing).
+
+    Exit codes: 0 shown (also after Ctrl-C ends --watch), 1 error (engine unreachable, the
+    Platform unreachable after showing the rest, no credentials, bad settings or state).
     """
     from reconciler.watch.interval import parse_duration
 
@@ -70,7 +74,9 @@ def status_cmd(ctx: click.Context, fmt: str, watch: bool, interval: str) -> int:
     project = project_from_context(ctx)
     on_retry = retry_reporter(ctx, project.environ)
     if not watch:
-        _show(project, fmt, on_retry, redraw=False)
+        report = _show(project, fmt, on_retry, redraw=False)
+        if report.unread:  # shown what was read; fail for what was not
+            raise EngineUnavailableError("status incomplete: " + "; ".join(report.unread))
         return EXIT_OK
     redraw = fmt == "text" and _is_tty()
     try:
@@ -93,12 +99,12 @@ def _show(
     *,
     redraw: bool,
     every: str = "",
-) -> None:
+) -> StatusReport:
     report = run_async(check_status(project, on_retry=on_retry))
     if fmt == "json":
         click.echo(json.dumps(status_json(report), separators=(",", ":") if every else None,
                               indent=None if every else 2))  # fmt: skip
-        return
+        return report
     text = status_text(report)
     if every:
         when = datetime.fromtimestamp(report.checked_at, timezone.utc).strftime("%H:%M:%SZ")
@@ -109,6 +115,7 @@ def _show(
         click.echo(text + "\n")
     else:
         click.echo(text)
+    return report
 
 
 def _is_tty() -> bool:

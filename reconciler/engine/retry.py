@@ -32,7 +32,8 @@ class RetryEvent:
 
     ``attempt`` is the attempt that just failed (1-based); ``cause`` is a short description
     (``"HTTP 503 ServiceUnavailable"``, ``"timeout"``, ``"connection error"``); ``status`` is the
-    HTTP status (0 when no answer came); ``endpoint`` the base URL the failed attempt used.
+    HTTP status (0 when no answer came); ``endpoint`` the base URL the failed attempt used;
+    ``service`` which service it was.
     """
 
     operation: str
@@ -42,6 +43,9 @@ class RetryEvent:
     cause: str
     status: int = 0
     endpoint: str = ""
+    service: str = "engine"
+    """Who was asked: ``engine`` (the v2 engine) or ``platform`` (the Conversational AI
+    Platform), as the lines that report a retry name it."""
 
 
 def is_retryable_status(status: int) -> bool:

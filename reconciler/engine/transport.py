@@ -181,7 +181,9 @@ class RetryTransport(httpx.AsyncBaseTransport):
 
     async def _pause(self, call: Call, delay: float, cause: str, status: int, base: str) -> None:
         limit = self._policy.max_attempts
-        event = RetryEvent(call.operation, call.attempts, limit, delay, cause, status, base)
+        event = RetryEvent(
+            call.operation, call.attempts, limit, delay, cause, status, base, call.service
+        )
         await self._policy.pause(event)
 
     def _heard(self, call: Call, status: int) -> None:

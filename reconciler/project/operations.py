@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler.drift import build_drift, managed_channels
-from reconciler.errors import OperationError, PlanError, printable
+from reconciler.errors import (
+    DeadlineExceededError,
+    EngineError,
+    OperationError,
+    PlanError,
+    printable,
+)
 from reconciler.models import AgentRecord, DesiredSet, LiveStatus, StateDoc
 from reconciler.models.drift import DriftReport
 from reconciler.models.liveness import unmanaged_agents
@@ -130,12 +136,19 @@ async def check_status(
     state = project.store.load()
     async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
         live = await drift_live(c, desired, state, project.clock())
+    unread: tuple[str, ...] = ()
     if state.resources:  # the Platform's side: is each recorded resource still there?
         from reconciler.kinds import read_resources
 
-        async with project.platform.connect(secrets=secret_values(desired), on_retry=on_retry):
-            found = await read_resources(project.kinds, state.resources)
-        live = live.model_copy(update={"resources": found})
+        try:
+            async with project.platform.connect(secrets=secret_values(desired), on_retry=on_retry):
+                found = await read_resources(project.kinds, state.resources)
+        except DeadlineExceededError:
+            raise
+        except EngineError as exc:  # the agents are still worth showing: kubectl get's way
+            unread = (str(exc),)
+        else:
+            live = live.model_copy(update={"resources": found})
     return build_status(
         state,
         live,
@@ -143,6 +156,7 @@ async def check_status(
         now=project.clock(),
         app_id=settings.app_id,
         engine=settings.engine_label,
+        unread=unread,
     )
 
 

@@ -74,7 +74,8 @@ def status_text(report: StatusReport) -> str:
         shown = ", ".join(f"{n} {status.lower()}" for status, n in sorted(counts.items()))
         parts.append(f"{len(others)} resource{'' if len(others) == 1 else 's'}: {shown}")
     summary = "; ".join(parts)
-    return f"{table(STATUS_HEADER, rows)}\n\n{summary}."
+    unread = "".join(f"\nNot read (shown UNKNOWN): {printable(why)}" for why in report.unread)
+    return f"{table(STATUS_HEADER, rows)}\n\n{summary}.{unread}"
 
 
 def _cells(row: StatusRow, now: float) -> tuple[str, ...]:
@@ -120,6 +121,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             }
             for row in report.rows
         ],
+        **({"unread": list(report.unread)} if report.unread else {}),
     }
 
 

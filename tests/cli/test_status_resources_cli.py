@@ -87,3 +87,28 @@ def test_status_of_resources_writes_nothing(applied_platform: Platform) -> None:
     applied_platform.ok("status")
     applied_platform.ok("status", "--format", "json")
     assert {p.name: p.read_bytes() for p in state_dir.iterdir()} == before
+
+
+def test_status_shows_what_it_read_and_fails_when_the_platform_is_down(
+    applied_platform: Platform,
+) -> None:
+    applied_platform.fault(route="list-numbers", status=503)
+    settings = applied_platform.dir / "reconciler.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "max_attempts: 1\n", "utf-8")
+    result = applied_platform.ok("status", code=EXIT_ERROR)
+    lines = result.stdout.splitlines()
+    for address in (KEYS, SAVED, NUMBER):
+        name = address.split("/")[1]
+        row = next(line for line in lines if line.startswith(f"{name} "))
+        assert row.split()[4:] == ["UNKNOWN", "-", "-", "not", "read"]
+    assert "3 resources: 3 unknown." in result.stdout
+    assert "Not read (shown UNKNOWN): platform unavailable" in result.stdout
+    assert "Error: status incomplete: platform unavailable" in result.stderr
+    report = json.loads(applied_platform.ok("status", "--format", "json", code=EXIT_ERROR).stdout)
+    assert {r["status"] for r in report["resources"]} == {"UNKNOWN"}
+    assert len(report["unread"]) == 1 and "503" in report["unread"][0]
+
+
+def test_status_json_has_no_unread_when_everything_was_read(applied_platform: Platform) -> None:
+    report = json.loads(applied_platform.ok("status", "--format", "json").stdout)
+    assert "unread" not in report

@@ -60,3 +60,15 @@ def test_the_deadline_says_where_it_came_from() -> None:
     default = command_deadline("30m", ParameterSource.DEFAULT, {})
     assert str(default) == "the command's deadline (the default --timeout 30m)"
     assert 1799 < default.remaining() <= 1800
+
+
+def test_a_wait_on_the_platform_names_the_platform(capsys: pytest.CaptureFixture[str]) -> None:
+    report = retry_reporter(_context(0), {})
+    report(RetryEvent("list-numbers", 1, 6, 7.0, "connection error", 0, "http://p", "platform"))
+    report(RetryEvent("create-agent", 1, 6, 9.0, "HTTP 503 X", 503, "http://p", "platform"))
+    assert capsys.readouterr().err.splitlines() == [
+        "waiting: list-numbers got no answer from the Platform (connection error); "
+        "retrying in 7s (attempt 2 of 6)",
+        "waiting: the Platform answered HTTP 503 X to create-agent; retrying in 9s "
+        "(attempt 2 of 6)",
+    ]
