@@ -369,10 +369,12 @@ def destroy_cmd(
     force: bool,
     compact: bool | None,
 ) -> int:
-    """Stop every agent recorded in state.
+    """Stop every agent and delete every Platform resource recorded in state.
 
-    Refuses (exit 1, nothing stopped) while any agent to stop is protected (protect: true in
-    its manifest when last applied), unless --force.
+    Resources are deleted before what they reference (a number before the saved agent it
+    routes to, the agent before its secret set). Refuses (exit 1, nothing stopped or deleted)
+    while anything to stop or delete is protected (protect: true in its manifest when last
+    applied), unless --force.
 
     \b
     Examples:
@@ -382,8 +384,8 @@ def destroy_cmd(
 
     \b
     Exit codes:
-      0    every agent stopped (or nothing recorded)
-      1    error, or a stop failed
+      0    everything stopped and deleted (or nothing recorded)
+      1    error, or a stop or delete failed
       3    the state is locked by another run
       124  the deadline (--timeout) ran out
       130  interrupted

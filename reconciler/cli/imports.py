@@ -1,4 +1,5 @@
-"""``reconciler import NAME AGENT_ID``: take a running engine agent into state, on purpose."""
+"""``reconciler import NAME ID``: take a running engine agent, or a Platform resource, into state
+on purpose."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from reconciler.project.operations import import_agent
 
 @click.command("import")
 @click.argument("name")
-@click.argument("agent_id")
+@click.argument("agent_id", metavar="ID")
 @click.option(
     "--assume-matches",
     is_flag=True,
@@ -27,14 +28,14 @@ from reconciler.project.operations import import_agent
 def import_cmd(
     ctx: click.Context, name: str, agent_id: str, assume_matches: bool, lock_timeout: float
 ) -> int:
-    """Record the running agent AGENT_ID in state under manifest NAME.
+    """Record the running agent ID (or Platform resource ID) in state under manifest NAME.
 
     With NAME written KIND/NAME (SecretSet/llm_keys, SavedAgent/support, PhoneNumber/line),
     the Platform resource of that id (a set's name, an agent_id, a number_id) is recorded under
     that manifest instead.
 
     Nothing is started or stopped. Refused unless agents.d declares NAME, the state records
-    neither NAME nor AGENT_ID, and the engine reports AGENT_ID active in NAME's channel.
+    neither NAME nor ID, and the engine reports the agent ID active in NAME's channel.
 
     The engine does not say what an agent was started with, so by default the next plan
     restarts the agent onto its manifest (shown for review before anything happens). With
