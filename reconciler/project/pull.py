@@ -172,6 +172,15 @@ async def import_resource(
     resource = desired.resources.get(address)
     if resource is None:
         raise PlanError(f"import: no manifest in agents.d declares {address}")
+    if resource.kind == SECRET_SET and ident != resource.name:
+        # A set's id is its name: recorded under another, every write and every reference
+        # would name a set the Platform does not hold (and the one imported would be changed
+        # under a name no manifest gives it).
+        raise PlanError(
+            f"import: a secret set's ID is its name, so {address} can only be the set "
+            f"{resource.name!r}, not {ident!r}; to manage {ident!r}, declare it as "
+            f"SecretSet/{ident} and run `reconciler import SecretSet/{ident} {ident}`"
+        )
     kind = project.kinds.kind(resource.kind)
     async with project.platform.connect(secrets=secret_values(desired)):
         live = await kind.read(ident)

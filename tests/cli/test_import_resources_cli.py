@@ -1,0 +1,29 @@
+"""``reconciler import KIND/NAME ID`` records only a resource its manifest can describe: a secret
+set's id is its name, so a set is imported only under a manifest of that name (another set would
+be written to, and referenced by, a name the Platform does not hold)."""
+
+from __future__ import annotations
+
+from reconciler.errors import EXIT_ERROR
+from tests.cli.platform_project import KEYS, Platform
+
+
+def test_import_refuses_a_secret_set_under_a_manifest_of_another_name(
+    applied_platform: Platform,
+) -> None:
+    applied_platform.ok("state", "rm", "--force", KEYS)
+    applied_platform.edit("name: llm_keys", "name: other_keys")
+    applied_platform.edit("$secrets.llm_keys.openai", "$secrets.other_keys.openai")
+    before = applied_platform.state()
+    result = applied_platform.ok("import", "SecretSet/other_keys", "llm_keys", code=EXIT_ERROR)
+    assert "SecretSet/other_keys" in result.stderr and "llm_keys" in result.stderr, result
+    assert "its name" in result.stderr, result
+    assert applied_platform.state() == before  # nothing recorded
+
+
+def test_import_records_a_secret_set_under_the_manifest_of_its_name(
+    applied_platform: Platform,
+) -> None:
+    applied_platform.ok("state", "rm", "--force", KEYS)
+    applied_platform.ok("import", KEYS, "llm_keys")
+    assert applied_platform.state().resources[KEYS].id == "llm_keys"
