@@ -30,6 +30,7 @@ from reconciler.kinds.saved_agent import live_spec
 from reconciler.manifests.dump import dump_documents
 from reconciler.models.platform import PHONE_NUMBER, SAVED_AGENT, SECRET_SET
 from reconciler.models.resources import ResourceRecord
+from reconciler.models.state import StateDoc
 from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 
@@ -181,6 +182,7 @@ async def import_resource(
             f"{resource.name!r}, not {ident!r}; to manage {ident!r}, declare it as "
             f"SecretSet/{ident} and run `reconciler import SecretSet/{ident} {ident}`"
         )
+    _check_importable(project.store.load(), resource.kind, address, ident)  # before any call
     kind = project.kinds.kind(resource.kind)
     async with project.platform.connect(secrets=secret_values(desired)):
         live = await kind.read(ident)
@@ -191,10 +193,7 @@ async def import_resource(
         spec = {"keys": dict.fromkeys(spec.get("keys", {}), UNVERIFIED)}
     with project.lock("import", lock_timeout):
         doc = project.store.load()
-        if address in doc.resources:
-            raise PlanError(f"import: state already records {address}")
-        if any(r.kind == resource.kind and r.id == ident for r in doc.resources.values()):
-            raise PlanError(f"import: state already records {resource.kind} {ident!r}")
+        _check_importable(doc, resource.kind, address, ident)
         record = _record(
             resource.kind, resource.name, ident, spec, project.clock(),
             list(kind.references(resource.spec)),
@@ -204,3 +203,11 @@ async def import_resource(
             doc.model_copy(update={"resources": {**doc.resources, address: record}})
         )
     return ImportedResource(record, written.serial)
+
+
+def _check_importable(doc: StateDoc, kind: str, address: str, ident: str) -> None:
+    """Refuse an import of an address or an id that ``doc`` records already."""
+    if address in doc.resources:
+        raise PlanError(f"import: state already records {address}")
+    if any(r.kind == kind and r.id == ident for r in doc.resources.values()):
+        raise PlanError(f"import: state already records {kind} {ident!r}")
