@@ -10,6 +10,10 @@ writes one manifest document for each:
 * a number with its trunk and route, ``inbound.agent`` as ``{ref: SavedAgent/NAME}`` when that
   agent is pulled or recorded (the SIP password is never returned: ``auth`` is left out).
 
+A saved agent that carries the create marker of another state (another project on this App
+ID, see :func:`~reconciler.kinds.saved_agent.creator_lineage`) is that project's: it is left
+out, with a note (``import`` takes it on purpose).
+
 With ``record`` (the CLI asks first) the pulled resources are recorded in state under the lock,
 so the next plan updates them in place instead of creating duplicates. A secret set's values
 are recorded as not verified: the next apply writes them from the environment.
@@ -23,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import spec_digest
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, printable
 from reconciler.kinds.phone_number import READ_ONLY as NUMBER_READ_ONLY
 from reconciler.kinds.platform_api import UNVERIFIED, drop_nulls
-from reconciler.kinds.saved_agent import live_spec
+from reconciler.kinds.saved_agent import creator_lineage, live_spec
 from reconciler.manifests.dump import dump_documents
 from reconciler.models.platform import PHONE_NUMBER, SAVED_AGENT, SECRET_SET
 from reconciler.models.resources import ResourceRecord
@@ -75,6 +79,15 @@ async def pull(project: Project, *, record: bool, lock_timeout: float = 0.0) -> 
     for item in agents:
         agent_id = str(item.get("agent_id"))
         if (SAVED_AGENT, agent_id) in known:
+            continue
+        creator = creator_lineage(item)
+        if creator is not None and creator != state.lineage.lower():
+            # Made by another reconciler state (another project on this App ID): its own.
+            pulled.notes.append(
+                f"SavedAgent {printable(agent_id)} ({printable(str(item.get('agent_name')))}) "
+                f"was created by another reconciler state (lineage {printable(creator)}): left "
+                "to it; `reconciler import SavedAgent/NAME ID` takes it on purpose"
+            )
             continue
         name = _unique(_slug(str(item.get("agent_name") or "agent")), SAVED_AGENT, taken)
         names[agent_id] = name

@@ -5,7 +5,7 @@ be written to, and referenced by, a name the Platform does not hold)."""
 from __future__ import annotations
 
 from reconciler.errors import EXIT_ERROR
-from tests.cli.platform_project import KEYS, Platform
+from tests.cli.platform_project import KEYS, Platform, console
 
 
 def test_import_refuses_a_secret_set_under_a_manifest_of_another_name(
@@ -27,3 +27,29 @@ def test_import_records_a_secret_set_under_the_manifest_of_its_name(
     applied_platform.ok("state", "rm", "--force", KEYS)
     applied_platform.ok("import", KEYS, "llm_keys")
     assert applied_platform.state().resources[KEYS].id == "llm_keys"
+
+
+OTHER_LINEAGE = "7d2b9c41-5e6f-4a3b-8c9d-0e1f2a3b4c5d"
+
+
+def test_pull_leaves_out_a_saved_agent_another_state_created(applied_platform: Platform) -> None:
+    """A saved agent carrying the create marker of another state (another project on this App
+    ID) is that project's: pull neither writes a manifest for it nor records it."""
+    theirs = console(
+        applied_platform.dir,
+        "create_agent",
+        {
+            "agent_name": "support",
+            "instructions": "Another project's agent.",
+            "metadata": {"reconciler": f"{OTHER_LINEAGE}:SavedAgent/support:0123456789abcdef"},
+        },
+    ).body["agent_id"]
+    mine = console(applied_platform.dir, "create_agent", {"agent_name": "console-made"}).body[
+        "agent_id"
+    ]
+    result = applied_platform.ok("pull", "--record", "--auto-approve")
+    assert "Another project's agent" not in result.stdout
+    assert "name: console-made" in result.stdout
+    assert theirs in result.stderr and "another reconciler state" in result.stderr, result
+    recorded = {r.id for r in applied_platform.state().resources.values()}
+    assert mine in recorded and theirs not in recorded
