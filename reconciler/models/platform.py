@@ -15,6 +15,7 @@ reference (an agent's ``credential.fields``).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -184,17 +185,51 @@ class SavedAgentManifest(_Strict):
 
 
 class SipAuth(_Strict):
-    username: str
-    password: str
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
+HOSTNAME_REFUSED = ":/@ "
+"""Characters the Platform refuses in a trunk's ``hostname`` (documented: no scheme or port)."""
 
 
 class SipTrunk(_Strict):
-    name: str | None = None
-    hostname: str
+    """The trunk, checked as the Platform checks it (docs/platform-api.md, "Phone numbers"): a
+    number the Platform would refuse is refused by ``validate``, before a replacement deletes the
+    number it replaces."""
+
+    name: str | None = Field(default=None, min_length=1)
+    hostname: str = Field(min_length=1, max_length=253)
     port: int | None = Field(default=None, ge=1, le=65535)
     transport: Literal["tls", "udp", "tcp"] | None = None
     auth: SipAuth | None = Field(default=None, description="Write-only: never read back.")
-    allowed_ips: list[str] | None = None
+    allowed_ips: list[str] | None = Field(
+        default=None, description="IPv4 addresses or CIDR blocks."
+    )
+
+    @field_validator("hostname")
+    @classmethod
+    def _bare_hostname(cls, hostname: str) -> str:
+        if any(ch in hostname for ch in HOSTNAME_REFUSED):
+            raise PydanticCustomError(
+                "platform_rule",
+                "a hostname without a scheme or port (pstn.example.com; the port goes in port:)",
+            )
+        return hostname
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _ipv4(cls, addresses: list[str] | None) -> list[str] | None:
+        for text in addresses or []:
+            try:
+                ipaddress.IPv4Network(text, strict=False)
+            except ValueError:
+                raise PydanticCustomError(
+                    "platform_rule",
+                    "'{text}' is not an IPv4 address or CIDR block (10.0.0.0/8)",
+                    {"text": text},
+                ) from None
+        return addresses
 
 
 class Inbound(_Strict):
