@@ -133,12 +133,22 @@ class Credential(_Open):
         default=None, description="Provider fields, each a $secrets.<set>.<key> reference."
     )
 
+    @model_validator(mode="after")
+    def _fields_fit_the_mode(self) -> Credential:
+        if self.mode == "managed" and self.fields:
+            raise PydanticCustomError(
+                "platform_rule", "managed mode takes no provider keys: remove fields (or use byok)"
+            )
+        # byok without fields is not refused: a pulled agent's manifest has none (the Platform
+        # never returns them) and its updates do not send them (docs/platform-api.md).
+        return self
+
 
 class Stage(_Open):
     """A pipeline stage (``asr``, ``llm``, ``tts``): vendor, model, params, credential."""
 
-    vendor: str | None = None
-    model: str | None = None
+    vendor: str | None = Field(default=None, min_length=1)
+    model: str | None = Field(default=None, min_length=1)
     params: dict[str, Any] | None = None
     credential: Credential | None = None
 
@@ -146,6 +156,14 @@ class Stage(_Open):
 class Greeting(_Open):
     text: str | None = None
 
+
+VARIABLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+"""A saved agent's variable name (documented: a lowercase letter, then up to 63 lowercase
+letters, digits and ``_``)."""
+SAVED_AGENT_READ_ONLY = ("agent_id", "create_ts", "update_ts")
+"""Fields of an agent's answer that a body may not carry (UNCONFIRMED, docs/platform-api.md)."""
+
+_ReadOnly = Annotated[Any, WithJsonSchema({"not": {}, "description": "Read-only: never sent."})]
 
 STAGES = ("asr", "llm", "tts")
 """A saved agent's pipeline stages (UNCONFIRMED, docs/platform-api.md)."""
@@ -157,11 +175,25 @@ class SavedAgentSpec(_Open):
     agent_name: str | None = Field(default=None, min_length=1, max_length=255)
     instructions: str | None = None
     messages: list[SavedAgentMessage] | None = None
-    variables: dict[str, dict[str, Any]] | None = None
+    variables: (
+        dict[Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN)], dict[str, Any]]
+        | None
+    ) = None
     greeting: Greeting | None = None
     asr: Stage | None = None
     llm: Stage | None = None
     tts: Stage | None = None
+
+    agent_id: _ReadOnly = None
+    create_ts: _ReadOnly = None
+    update_ts: _ReadOnly = None
+
+    @field_validator(*SAVED_AGENT_READ_ONLY, mode="before")
+    @classmethod
+    def _read_only(cls, value: Any) -> Any:
+        raise PydanticCustomError(
+            "platform_rule", "read-only: the Platform sets it (remove it from spec)"
+        )
 
     def credential_fields(self) -> dict[tuple[str, ...], str]:
         """Each provider field of the stages' credentials, by its path in the spec
