@@ -252,14 +252,15 @@ class SipTrunk(_Strict):
     @field_validator("allowed_ips")
     @classmethod
     def _ipv4(cls, addresses: list[str] | None) -> list[str] | None:
-        for text in addresses or []:
+        for index, text in enumerate(addresses or []):
             try:
                 ipaddress.IPv4Network(text, strict=False)
             except ValueError:
+                # The value is not quoted: an interpolated one is sensitive (docs/secrets.md).
                 raise PydanticCustomError(
                     "platform_rule",
-                    "'{text}' is not an IPv4 address or CIDR block (10.0.0.0/8)",
-                    {"text": text},
+                    "entry {index} is not an IPv4 address or CIDR block (10.0.0.0/8)",
+                    {"index": index},
                 ) from None
         return addresses
 

@@ -148,3 +148,16 @@ def test_a_trunk_of_ipv4_addresses_and_blocks_is_valid(project: Project) -> None
     fields = "{hostname: pstn.example.com, port: 5061, allowed_ips: [192.0.2.10, 10.0.0.0/8]}"
     project.write("agents.d/p.yaml", trunk(fields))
     assert "PhoneNumber/line" in project.load().resources
+
+
+def test_a_refused_trunk_value_from_the_environment_is_never_quoted(project: Project) -> None:
+    """An interpolated value is sensitive: the problem names the field, never the value."""
+    environ = {"TRUNK_IPS": "s3cret-not-an-ip", "TRUNK_HOST": "s3cret-host:5061"}
+    fields = "{hostname: '${TRUNK_HOST}', allowed_ips: ['${TRUNK_IPS}']}"
+    project.write("agents.d/p.yaml", trunk(fields))
+    problems = project.errors(environ)
+    assert [p.split(": ")[1] for p in problems] == [
+        "spec.sip_trunk.hostname",
+        "spec.sip_trunk.allowed_ips",
+    ], problems
+    assert not [p for p in problems if "s3cret" in p], problems
