@@ -56,6 +56,9 @@ class ApplyResult:
     """Why the run stopped beginning actions on its own (the state could not be written)."""
     left_stopped: list[str] = field(default_factory=list)
     """Restarts whose old agent was stopped and whose new one is not running."""
+    left_deleted: list[str] = field(default_factory=list)
+    """Replacements (addresses) whose old resource was deleted and whose new one state does not
+    record: the resource is gone until an apply creates it."""
     not_attempted: list[str] = field(default_factory=list)
     """Planned actions never begun (after an interrupt, an abort, or a capacity refusal)."""
     notes: list[str] = field(default_factory=list)

@@ -132,6 +132,11 @@ def _account(run: Run) -> None:
         for a in run.plan.agents
         if a.action == "restart" and a.name in run.stopped_ok and a.name not in running
     ]
+    replaced = {r.name for r in result.results if r.action == "replace" and r.ok}
+    replaced.update(run.doc.resources)  # what state records was not deleted, or was created
+    result.left_deleted = [
+        a.address for a in run.plan.resources if a.action == "replace" and a.address not in replaced
+    ]
     reported = {r.name for r in result.results} | set(result.left_stopped)
     reported |= {a.name for a in run.plan.agents if a.action == "stop" and a.name in run.stopped_ok}
     result.not_attempted = [

@@ -114,6 +114,11 @@ def summary_line(result: ApplyResult, operation: Operation) -> str:
             f"{len(result.left_stopped)} stopped for restart, not started: "
             + ", ".join(result.left_stopped)
         )
+    if result.left_deleted:
+        left.append(
+            f"{len(result.left_deleted)} deleted for replacement, not created again: "
+            + ", ".join(result.left_deleted)
+        )
     unrecorded = result.unrecorded
     if unrecorded:
         left.append(

@@ -247,7 +247,8 @@ def rebind_cmd(ctx: click.Context, lock_timeout: float) -> None:
     """Record the project's App ID, engine and environment in its state, whatever it records now.
 
     Every command refuses a state recorded for another App ID or engine than the settings name,
-    or (in a project with environments) for another environment than --env (exit 1): used
+    whose Platform resources live on another Platform (platform:), or (in a project with
+    environments) for another environment than --env (exit 1): used
     there, it would describe agents that are not there. Run this only to move a state on
     purpose (the app, the engine or the environment really changed; with --env NAME the state
     is recorded for environment NAME). The agents it records are then

@@ -138,6 +138,18 @@ def with_marker(spec: dict[str, Any], marker: str) -> dict[str, Any]:
     return {**spec, field: {**(kept if isinstance(kept, dict) else {}), key: marker}}
 
 
+def creator_lineage(body: dict[str, Any]) -> str | None:
+    """The lineage of the state whose create made this agent, from the marker it carries
+    (``<lineage>:<address>:<nonce>``, see :class:`~reconciler.models.resources.PendingCreate`);
+    None for an agent made elsewhere (the console), which carries none."""
+    field, key = EVIDENCE_FIELD
+    carried = body.get(field)
+    marker = carried.get(key) if isinstance(carried, dict) else None
+    if not isinstance(marker, str) or ":" not in marker:
+        return None
+    return marker.split(":", 1)[0].lower()
+
+
 def live_spec(body: dict[str, Any]) -> dict[str, Any]:
     """An agent's answer in the form of its spec: no ids or timestamps, no nulls, no marker."""
     spec: dict[str, Any] = drop_nulls({k: v for k, v in body.items() if k not in READ_ONLY})

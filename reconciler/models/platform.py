@@ -15,6 +15,7 @@ reference (an agent's ``credential.fields``).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -132,12 +133,22 @@ class Credential(_Open):
         default=None, description="Provider fields, each a $secrets.<set>.<key> reference."
     )
 
+    @model_validator(mode="after")
+    def _fields_fit_the_mode(self) -> Credential:
+        if self.mode == "managed" and self.fields:
+            raise PydanticCustomError(
+                "platform_rule", "managed mode takes no provider keys: remove fields (or use byok)"
+            )
+        # byok without fields is not refused: a pulled agent's manifest has none (the Platform
+        # never returns them) and its updates do not send them (docs/platform-api.md).
+        return self
+
 
 class Stage(_Open):
     """A pipeline stage (``asr``, ``llm``, ``tts``): vendor, model, params, credential."""
 
-    vendor: str | None = None
-    model: str | None = None
+    vendor: str | None = Field(default=None, min_length=1)
+    model: str | None = Field(default=None, min_length=1)
     params: dict[str, Any] | None = None
     credential: Credential | None = None
 
@@ -145,6 +156,14 @@ class Stage(_Open):
 class Greeting(_Open):
     text: str | None = None
 
+
+VARIABLE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+"""A saved agent's variable name (documented: a lowercase letter, then up to 63 lowercase
+letters, digits and ``_``)."""
+SAVED_AGENT_READ_ONLY = ("agent_id", "create_ts", "update_ts")
+"""Fields of an agent's answer that a body may not carry (UNCONFIRMED, docs/platform-api.md)."""
+
+_ReadOnly = Annotated[Any, WithJsonSchema({"not": {}, "description": "Read-only: never sent."})]
 
 STAGES = ("asr", "llm", "tts")
 """A saved agent's pipeline stages (UNCONFIRMED, docs/platform-api.md)."""
@@ -156,11 +175,25 @@ class SavedAgentSpec(_Open):
     agent_name: str | None = Field(default=None, min_length=1, max_length=255)
     instructions: str | None = None
     messages: list[SavedAgentMessage] | None = None
-    variables: dict[str, dict[str, Any]] | None = None
+    variables: (
+        dict[Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN)], dict[str, Any]]
+        | None
+    ) = None
     greeting: Greeting | None = None
     asr: Stage | None = None
     llm: Stage | None = None
     tts: Stage | None = None
+
+    agent_id: _ReadOnly = None
+    create_ts: _ReadOnly = None
+    update_ts: _ReadOnly = None
+
+    @field_validator(*SAVED_AGENT_READ_ONLY, mode="before")
+    @classmethod
+    def _read_only(cls, value: Any) -> Any:
+        raise PydanticCustomError(
+            "platform_rule", "read-only: the Platform sets it (remove it from spec)"
+        )
 
     def credential_fields(self) -> dict[tuple[str, ...], str]:
         """Each provider field of the stages' credentials, by its path in the spec
@@ -184,17 +217,52 @@ class SavedAgentManifest(_Strict):
 
 
 class SipAuth(_Strict):
-    username: str
-    password: str
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
+HOSTNAME_REFUSED = ":/@ "
+"""Characters the Platform refuses in a trunk's ``hostname`` (documented: no scheme or port)."""
 
 
 class SipTrunk(_Strict):
-    name: str | None = None
-    hostname: str
+    """The trunk, checked as the Platform checks it (docs/platform-api.md, "Phone numbers"): a
+    number the Platform would refuse is refused by ``validate``, before a replacement deletes the
+    number it replaces."""
+
+    name: str | None = Field(default=None, min_length=1)
+    hostname: str = Field(min_length=1, max_length=253)
     port: int | None = Field(default=None, ge=1, le=65535)
     transport: Literal["tls", "udp", "tcp"] | None = None
     auth: SipAuth | None = Field(default=None, description="Write-only: never read back.")
-    allowed_ips: list[str] | None = None
+    allowed_ips: list[str] | None = Field(
+        default=None, description="IPv4 addresses or CIDR blocks."
+    )
+
+    @field_validator("hostname")
+    @classmethod
+    def _bare_hostname(cls, hostname: str) -> str:
+        if any(ch in hostname for ch in HOSTNAME_REFUSED):
+            raise PydanticCustomError(
+                "platform_rule",
+                "a hostname without a scheme or port (pstn.example.com; the port goes in port:)",
+            )
+        return hostname
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _ipv4(cls, addresses: list[str] | None) -> list[str] | None:
+        for index, text in enumerate(addresses or []):
+            try:
+                ipaddress.IPv4Network(text, strict=False)
+            except ValueError:
+                # The value is not quoted: an interpolated one is sensitive (docs/secrets.md).
+                raise PydanticCustomError(
+                    "platform_rule",
+                    "entry {index} is not an IPv4 address or CIDR block (10.0.0.0/8)",
+                    {"index": index},
+                ) from None
+        return addresses
 
 
 class Inbound(_Strict):

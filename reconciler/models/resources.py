@@ -114,12 +114,19 @@ class ResourceRecord(BaseModel):
     """The write-ahead entry of an update in flight (or interrupted); left out of the document
     when None, so a record without one is written byte for byte as before. It lives in the
     record, which every state backend stores whole, so no backend needs a new key or table."""
+    platform: str | None = Field(default=None, min_length=1)
+    """The identity of the Platform the resource lives on
+    (:attr:`~reconciler.models.settings.Settings.platform_identity`), stamped by the state's
+    binding at its write (:mod:`reconciler.state.binding`); None in a record written before it
+    was recorded (left out of the document, so such a record is written as before)."""
 
     @model_serializer(mode="wrap")
     def _omit_no_update(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if self.updating is None:
             data.pop("updating", None)
+        if self.platform is None:
+            data.pop("platform", None)
         return data
 
     @property
@@ -147,6 +154,15 @@ class PendingCreate(BaseModel):
     spec_digest: str
     references: list[str] = Field(default_factory=list)
     protect: bool = False
+    platform: str | None = Field(default=None, min_length=1)
+    """The Platform the create was sent to, as :attr:`ResourceRecord.platform`."""
+
+    @model_serializer(mode="wrap")
+    def _omit_no_platform(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.platform is None:
+            data.pop("platform", None)
+        return data
 
     @property
     def address(self) -> str:

@@ -208,6 +208,12 @@ class Settings(BaseModel):
         return engine_identity(self.engine)
 
     @property
+    def platform_identity(self) -> str:
+        """Which Platform this is, as a state's resource records record it: ``sandbox``,
+        ``preview``, or its URL in the form of :func:`engine_identity` (never credentials)."""
+        return engine_identity(self.platform)
+
+    @property
     def has_credentials(self) -> bool:
         if self.uses_sandbox:
             return True

@@ -10,6 +10,10 @@ writes one manifest document for each:
 * a number with its trunk and route, ``inbound.agent`` as ``{ref: SavedAgent/NAME}`` when that
   agent is pulled or recorded (the SIP password is never returned: ``auth`` is left out).
 
+A saved agent that carries the create marker of another state (another project on this App
+ID, see :func:`~reconciler.kinds.saved_agent.creator_lineage`) is that project's: it is left
+out, with a note (``import`` takes it on purpose).
+
 With ``record`` (the CLI asks first) the pulled resources are recorded in state under the lock,
 so the next plan updates them in place instead of creating duplicates. A secret set's values
 are recorded as not verified: the next apply writes them from the environment.
@@ -23,13 +27,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.diff import spec_digest
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, printable
 from reconciler.kinds.phone_number import READ_ONLY as NUMBER_READ_ONLY
 from reconciler.kinds.platform_api import UNVERIFIED, drop_nulls
-from reconciler.kinds.saved_agent import live_spec
+from reconciler.kinds.saved_agent import creator_lineage, live_spec
 from reconciler.manifests.dump import dump_documents
 from reconciler.models.platform import PHONE_NUMBER, SAVED_AGENT, SECRET_SET
 from reconciler.models.resources import ResourceRecord
+from reconciler.models.state import StateDoc
 from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
 
@@ -74,6 +79,15 @@ async def pull(project: Project, *, record: bool, lock_timeout: float = 0.0) -> 
     for item in agents:
         agent_id = str(item.get("agent_id"))
         if (SAVED_AGENT, agent_id) in known:
+            continue
+        creator = creator_lineage(item)
+        if creator is not None and creator != state.lineage.lower():
+            # Made by another reconciler state (another project on this App ID): its own.
+            pulled.notes.append(
+                f"SavedAgent {printable(agent_id)} ({printable(str(item.get('agent_name')))}) "
+                f"was created by another reconciler state (lineage {printable(creator)}): left "
+                "to it; `reconciler import SavedAgent/NAME ID` takes it on purpose"
+            )
             continue
         name = _unique(_slug(str(item.get("agent_name") or "agent")), SAVED_AGENT, taken)
         names[agent_id] = name
@@ -172,6 +186,16 @@ async def import_resource(
     resource = desired.resources.get(address)
     if resource is None:
         raise PlanError(f"import: no manifest in agents.d declares {address}")
+    if resource.kind == SECRET_SET and ident != resource.name:
+        # A set's id is its name: recorded under another, every write and every reference
+        # would name a set the Platform does not hold (and the one imported would be changed
+        # under a name no manifest gives it).
+        raise PlanError(
+            f"import: a secret set's ID is its name, so {address} can only be the set "
+            f"{resource.name!r}, not {ident!r}; to manage {ident!r}, declare it as "
+            f"SecretSet/{ident} and run `reconciler import SecretSet/{ident} {ident}`"
+        )
+    _check_importable(project.store.load(), resource.kind, address, ident)  # before any call
     kind = project.kinds.kind(resource.kind)
     async with project.platform.connect(secrets=secret_values(desired)):
         live = await kind.read(ident)
@@ -182,10 +206,7 @@ async def import_resource(
         spec = {"keys": dict.fromkeys(spec.get("keys", {}), UNVERIFIED)}
     with project.lock("import", lock_timeout):
         doc = project.store.load()
-        if address in doc.resources:
-            raise PlanError(f"import: state already records {address}")
-        if any(r.kind == resource.kind and r.id == ident for r in doc.resources.values()):
-            raise PlanError(f"import: state already records {resource.kind} {ident!r}")
+        _check_importable(doc, resource.kind, address, ident)
         record = _record(
             resource.kind, resource.name, ident, spec, project.clock(),
             list(kind.references(resource.spec)),
@@ -195,3 +216,11 @@ async def import_resource(
             doc.model_copy(update={"resources": {**doc.resources, address: record}})
         )
     return ImportedResource(record, written.serial)
+
+
+def _check_importable(doc: StateDoc, kind: str, address: str, ident: str) -> None:
+    """Refuse an import of an address or an id that ``doc`` records already."""
+    if address in doc.resources:
+        raise PlanError(f"import: state already records {address}")
+    if any(r.kind == kind and r.id == ident for r in doc.resources.values()):
+        raise PlanError(f"import: state already records {kind} {ident!r}")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.errors import StateBindingError, printable
+from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.models.settings import Settings
 from reconciler.models.state import STATE_VERSION, StateDoc
 
@@ -42,14 +43,18 @@ class StateBinding:
     app_id: str
     engine: str
     environment: str | None = None
+    platform: str | None = None
+    """The Platform's identity: every resource record names the Platform it lives on, and one
+    naming another is refused (None: not checked, not recorded)."""
 
     @classmethod
     def of(cls, settings: Settings) -> StateBinding:
-        """The environment, App ID and engine identity ``settings`` name."""
+        """The environment, App ID, engine and Platform identity ``settings`` name."""
         return cls(
             app_id=settings.app_id,
             engine=settings.engine_identity,
             environment=settings.environment,
+            platform=settings.platform_identity,
         )
 
     def describe(self) -> str:
@@ -69,13 +74,26 @@ class StateBinding:
                 if doc.environment is not None and self.environment is not None
                 else self.environment
             ),
+            platform=self.platform,
         )
 
+    def _other_platform(self, doc: StateDoc) -> str | None:
+        """The other Platform a resource record (or create entry) of ``doc`` names, if any."""
+        if self.platform is None:
+            return None
+        records: list[ResourceRecord | PendingCreate] = [*doc.resources.values()]
+        records.extend(doc.creating.values())
+        for record in records:
+            if record.platform is not None and record.platform != self.platform:
+                return record.platform
+        return None
+
     def check(self, doc: StateDoc, where: str) -> None:
-        """Raise :class:`StateBindingError` if ``doc`` records another environment, App ID or
-        engine."""
+        """Raise :class:`StateBindingError` if ``doc`` records another environment, App ID,
+        engine or (in a resource's record) Platform."""
         recorded = self._recorded(doc)
         if recorded == self:
+            self._check_platform(doc, where)
             return
         differs = [
             word
@@ -111,10 +129,25 @@ class StateBinding:
             "purpose, run `reconciler state rebind`"
         )
 
+    def _check_platform(self, doc: StateDoc, where: str) -> None:
+        other = self._other_platform(doc)
+        if other is None:
+            return
+        raise StateBindingError(
+            f"the state ({where}) records Platform resources of platform {printable(other)}, "
+            f"and this project now uses platform {printable(self.platform or '')}: refusing to "
+            "use it (another Platform does not hold the resources it records; apply would "
+            "create them again there, leave these behind, and could write to resources of the "
+            "same name that are not this project's). Point the settings (platform:, "
+            "RECONCILER_PLATFORM) back at the state's Platform, or, to move the state on "
+            "purpose, run `reconciler state rebind`"
+        )
+
     def stamp(self, doc: StateDoc, where: str) -> StateDoc:
-        """``doc`` checked, and carrying this App ID, engine, environment (if any) and the
-        current format version."""
+        """``doc`` checked, and carrying this App ID, engine, environment (if any), Platform
+        (in every resource record and create entry) and the current format version."""
         self.check(doc, where)
+        doc = self.stamp_platform(doc)
         environment = self.environment if self.environment is not None else doc.environment
         now = (doc.app_id, doc.engine, doc.environment, doc.version)
         if now == (self.app_id, self.engine, environment, STATE_VERSION):
@@ -127,6 +160,25 @@ class StateBinding:
                 "version": STATE_VERSION,
             }
         )
+
+    def stamp_platform(self, doc: StateDoc, *, every: bool = False) -> StateDoc:
+        """``doc`` with this Platform in each resource record and create entry that records
+        none (``every``: in all of them); ``doc`` itself when none changes."""
+        platform = self.platform
+        if platform is None:
+            return doc
+
+        def needs(record: ResourceRecord | PendingCreate) -> bool:
+            return record.platform != platform if every else record.platform is None
+
+        update: dict[str, object] = {}
+        for field, records in (("resources", doc.resources), ("creating", doc.creating)):
+            if any(needs(r) for r in records.values()):
+                update[field] = {
+                    a: r.model_copy(update={"platform": platform}) if needs(r) else r
+                    for a, r in records.items()
+                }
+        return doc.model_copy(update=update) if update else doc
 
 
 class Bindable(Protocol):
@@ -145,8 +197,8 @@ class Bindable(Protocol):
 def rebind(store: Bindable, binding: StateBinding) -> tuple[StateDoc, StateDoc]:
     """Record ``binding`` in the state of ``store`` whatever it records now (the caller holds
     the lock): its App ID, engine and environment (a project without environments leaves the
-    recorded environment as it is). Returns the state before and after; agents and journal are left
-    as they are."""
+    recorded environment as it is), and its Platform in every resource record. Returns the state
+    before and after; agents and journal are left as they are."""
     kept = store.binding
     store.binding = None
     try:
@@ -156,7 +208,7 @@ def rebind(store: Bindable, binding: StateBinding) -> tuple[StateDoc, StateDoc]:
     store.binding = binding
     try:
         after = store.write(
-            before.model_copy(
+            binding.stamp_platform(before, every=True).model_copy(
                 update={
                     "app_id": binding.app_id,
                     "engine": binding.engine,

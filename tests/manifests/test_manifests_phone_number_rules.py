@@ -90,3 +90,74 @@ def test_two_numbers_with_different_e164_numbers_are_valid(project: Project) -> 
     other = number("  inbound: null\n").replace(AGENT, "").replace("name: line", "name: l2")
     project.write("agents.d/q.yaml", other.replace("0100", "0199"))
     assert {"PhoneNumber/line", "PhoneNumber/l2"} <= set(project.load().resources)
+
+
+def trunk(fields: str) -> str:
+    return number("  inbound: null\n").replace("{hostname: pstn.example.com}", fields)
+
+
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "sip:pstn.example.com",
+        "pstn.example.com:5061",
+        "sips://pstn.example.com",
+        "u@pstn.example.com",
+    ],
+)
+def test_a_trunk_hostname_with_a_scheme_port_or_user_is_refused_at_its_line(
+    project: Project, hostname: str
+) -> None:
+    """The Platform refuses it (no scheme or port), and a replacement deletes the old number
+    before the create that would be refused: validate refuses it first."""
+    project.write("agents.d/p.yaml", trunk(f"{{hostname: '{hostname}'}}"))
+    (problem,) = project.errors()
+    assert problem.startswith("agents.d/p.yaml:9: spec.sip_trunk.hostname: "), problem
+    assert "without a scheme or port" in problem
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ("{hostname: ''}", "spec.sip_trunk.hostname"),
+        ("{hostname: pstn.example.com, name: ''}", "spec.sip_trunk.name"),
+        (
+            "{hostname: pstn.example.com, allowed_ips: [10.0.0.0/8, not-an-ip]}",
+            "spec.sip_trunk.allowed_ips",
+        ),
+        (
+            "{hostname: pstn.example.com, allowed_ips: ['2001:db8::/32']}",
+            "spec.sip_trunk.allowed_ips",
+        ),
+        (
+            "{hostname: pstn.example.com, auth: {username: '', password: x}}",
+            "spec.sip_trunk.auth.username",
+        ),
+    ],
+)
+def test_a_trunk_field_the_platform_refuses_is_refused_at_its_line(
+    project: Project, fields: str, field: str
+) -> None:
+    project.write("agents.d/p.yaml", trunk(fields))
+    (problem,) = project.errors()
+    assert problem.startswith(f"agents.d/p.yaml:9: {field}"), problem
+    assert "{" not in problem.split(": ", 2)[2], problem  # a message, not a template
+
+
+def test_a_trunk_of_ipv4_addresses_and_blocks_is_valid(project: Project) -> None:
+    fields = "{hostname: pstn.example.com, port: 5061, allowed_ips: [192.0.2.10, 10.0.0.0/8]}"
+    project.write("agents.d/p.yaml", trunk(fields))
+    assert "PhoneNumber/line" in project.load().resources
+
+
+def test_a_refused_trunk_value_from_the_environment_is_never_quoted(project: Project) -> None:
+    """An interpolated value is sensitive: the problem names the field, never the value."""
+    environ = {"TRUNK_IPS": "s3cret-not-an-ip", "TRUNK_HOST": "s3cret-host:5061"}
+    fields = "{hostname: '${TRUNK_HOST}', allowed_ips: ['${TRUNK_IPS}']}"
+    project.write("agents.d/p.yaml", trunk(fields))
+    problems = project.errors(environ)
+    assert [p.split(": ")[1] for p in problems] == [
+        "spec.sip_trunk.hostname",
+        "spec.sip_trunk.allowed_ips",
+    ], problems
+    assert not [p for p in problems if "s3cret" in p], problems
