@@ -851,7 +851,7 @@ def _plan_resources(
                 kind=resource.kind,
                 name=resource.name,
                 action="create",
-                reason=f"missing: the engine no longer holds {record.id}",
+                reason=f"missing: {record.id} was deleted outside",
                 create_spec=spec,
                 depends_on=edges[address],
                 desired_digest=spec_digest(spec),

@@ -279,7 +279,8 @@ def test_a_resource_deleted_outside_is_created_again_and_what_references_it_foll
         "Widget/child": "no-op",
         "Widget/other": "create",
     }
-    assert plan.resources[-1].reason.startswith("missing: the engine no longer holds w-")
+    assert plan.resources[-1].reason.startswith("missing: w-")
+    assert plan.resources[-1].reason.endswith(" was deleted outside")
     assert all(r.action == "no-op" for r in stale.resources)  # not refreshed: not noticed
 
 
