@@ -65,6 +65,8 @@ SANDBOX = "sandbox"
 SANDBOX_CREDENTIAL = "sandbox"
 REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+"""A value that starts like a URL (``scheme://``): never a state file path."""
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
 _NOT_KEYS = frozenset(
     {
@@ -393,6 +395,15 @@ def _cross_checks(
             split_postgres_url(state)
         except ValueError as exc:
             problems.append(Problem(locations.get("state", root), f"state: {exc}"))
+    elif isinstance(state, str) and _URL_SCHEME.match(state):
+        # A mistyped database URL (postgress://, mysql://) is no file path: taken for one, it
+        # would create directories named after its user-info, password included.
+        scheme = state.partition("://")[0]
+        message = (
+            f"state: a URL of scheme {scheme!r} is neither a file path nor a database this "
+            "tool supports; write postgresql://USER@HOST/DB (or a file path)"
+        )
+        problems.append(Problem(locations.get("state", root), message))
     elif values.get("state_key") is not None:
         message = "state_key names a state inside a database; it needs state: postgresql://..."
         problems.append(Problem(locations.get("state_key", root), message))
