@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.apply import ApplyResult, apply_verdict
+from reconciler.apply import ApplyEvent, ApplyResult, apply_verdict
 from reconciler.errors import (
     ApplyError,
     EngineError,
@@ -118,8 +118,8 @@ class Watcher:
         self.runs = 0
         """Reconcile runs finished (successfully or not) while leading."""
         self.owned: frozenset[str] = frozenset()
-        """The agent ids the state recorded at the end of the last run (events about others
-        are not ours)."""
+        """The agent ids the state recorded at the end of the last run, and those the run in
+        progress started (events about others are not ours)."""
         self.heal_timer = HealTimer(metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -400,11 +400,22 @@ class Watcher:
             seconds = time.monotonic() - began
             self.metrics.run_finished(ok, seconds, time.time())
 
+    def _applied(self, event: ApplyEvent) -> None:
+        """An apply step: an agent this run started is ours from the engine's answer on, so an
+        event about it (it left while the run still applies) is acted on, not taken for
+        another's."""
+        agent_id = event.agent_id
+        started = event.phase == "start" and event.status in ("answered", "done")
+        is_agent = "/" not in event.name  # a resource of another kind is named KIND/NAME
+        if started and is_agent and agent_id and agent_id not in self.owned:
+            self.owned = self.owned | {agent_id}
+
     async def _reconcile(self) -> None:
         self.phase = "plan"
         self._reload_settings()
         project = self.project
         hooks = Hooks(
+            on_event=self._applied,
             on_retry=self.metrics.retried,
             on_engine_call=self.metrics.called,
             should_stop=self._stop.is_set,

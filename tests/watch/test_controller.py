@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconciler.apply import ApplyEvent
 from reconciler.errors import LockHeldError, SettingsError, StateBindingError, StateError
 from reconciler.project import Project
+from reconciler.project.project import Hooks
 from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
 from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.receiver import EventReceiver
+from tests.watch.test_events import SECRET, signed
+from tests.watch.test_events import event as ncs_event
 from tests.watch.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -216,3 +223,37 @@ def test_a_changed_app_id_is_refused_by_the_next_run_and_nothing_is_started(
     with pytest.raises(StateBindingError, match=f"App ID {other}"):
         asyncio.run(watcher.reconcile())
     assert _sample(watcher, "reconciler_watch_actions_total", action="start", outcome="ok") == 3
+
+
+def test_an_event_about_an_agent_the_run_in_progress_started_is_acted_on(
+    directory: Path,
+) -> None:
+    """The agent a run just started is ours from the engine's answer on: an event saying it
+    left, arriving while the run still applies (other starts, the wait for RUNNING), makes the
+    leader reconcile again at once instead of being ignored as foreign."""
+    watcher = _watcher(directory)
+    outcomes: dict[str, str] = {}
+    apply = watcher.project.apply
+
+    async def apply_receiving_events(*args: Any, hooks: Hooks, **kwargs: Any) -> Any:
+        reported = hooks.on_event
+
+        def on_event(event: ApplyEvent) -> None:
+            if reported is not None:
+                reported(event)
+            if event.status == "answered" and event.phase == "start" and event.agent_id:
+                body = ncs_event(notice_id=event.name, agent_id=event.agent_id)
+                outcomes[event.name] = receiver.handle(body, signed(body)).outcome
+
+        return await apply(*args, hooks=replace(hooks, on_event=on_event), **kwargs)
+
+    receiver = EventReceiver(
+        secret=SECRET,
+        metrics=watcher.metrics,
+        is_leader=lambda: True,
+        owned=lambda: watcher.owned,
+        on_notice=lambda _notice: None,
+    )
+    watcher.project.apply = apply_receiving_events  # type: ignore[method-assign]
+    asyncio.run(watcher.reconcile())
+    assert outcomes == {"concierge": "acted", "sales-en": "acted", "support-en": "acted"}
