@@ -138,8 +138,12 @@ class Watcher:
     def notice(self, notice: Notice) -> None:
         """An event that may need healing arrived (any thread): reconcile now."""
         loop, at = self._loop, time.monotonic()
-        if loop is not None:
+        if loop is None:
+            return  # not running (any more): the next watch polls
+        try:
             loop.call_soon_threadsafe(self._on_notice, notice, at)
+        except RuntimeError:  # the loop closed meanwhile (the watch is stopping)
+            return
 
     def _on_notice(self, notice: Notice, at: float) -> None:
         if notice.agent_id is not None:
@@ -208,6 +212,7 @@ class Watcher:
                 else:
                     await self._sleep(delay)
         finally:
+            self._loop = None  # events from now on are left to polling
             self.status.stopping()
             self.lease.release()
             self.metrics.leader.set(0)

@@ -18,6 +18,7 @@ from reconciler.project.project import Hooks
 from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
 from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.ncs import Notice
 from reconciler.watch.receiver import EventReceiver
 from tests.watch.test_events import SECRET, signed
 from tests.watch.test_events import event as ncs_event
@@ -257,3 +258,13 @@ def test_an_event_about_an_agent_the_run_in_progress_started_is_acted_on(
     watcher.project.apply = apply_receiving_events  # type: ignore[method-assign]
     asyncio.run(watcher.reconcile())
     assert outcomes == {"concierge": "acted", "sales-en": "acted", "support-en": "acted"}
+
+
+def test_an_event_arriving_once_the_loop_has_stopped_is_dropped_quietly(directory: Path) -> None:
+    """The listener answers until it is shut down, after the loop ended: an event then is left
+    to the next watch (it polls), never an error in the listener's thread."""
+    watcher = _watcher(directory)
+    watcher.request_stop()
+    asyncio.run(watcher.run())
+    watcher.notice(Notice(notice_id="late", event_type=102, agent_id="AGENT"))
+    assert not watcher.lease.held
