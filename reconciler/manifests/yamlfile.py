@@ -248,7 +248,8 @@ def _flow_hint(exc: yaml.YAMLError, text: str) -> str:
     the ``{`` of an unquoted variable (only when the lines of the error hold ``${``)."""
     context = getattr(exc, "context", None) or ""
     marks = [getattr(exc, name, None) for name in ("context_mark", "problem_mark")]
-    lines = [int(mark.line) for mark in marks if isinstance(getattr(mark, "line", None), int)]
+    found = [getattr(mark, "line", None) for mark in marks]
+    lines = [line for line in found if isinstance(line, int)]
     if "flow" not in context or not lines:
         return ""
     spanned = text.splitlines()[min(lines) : max(lines) + 1]
