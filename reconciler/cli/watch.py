@@ -32,7 +32,8 @@ LOG_FORMATS = ("text", "json")
     "--listen",
     default=None,
     metavar="HOST:PORT",
-    help="Serve /healthz, /readyz and /metrics there (e.g. 127.0.0.1:9108).",
+    help="Serve /healthz, /readyz, /metrics, /leaderz and the notification events (POST /ncs, "
+    "see --ncs-path) there (e.g. 127.0.0.1:9108).",
 )
 @click.option(
     "--ncs-path",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.project import Project
+from reconciler.watch.endpoint import PATHS
 from reconciler.watch.lease import Lease
 from tests.cli.cli_helpers import example_project, run_main
 
@@ -43,3 +44,13 @@ def test_a_listen_address_in_use_is_a_clean_error_and_leaves_the_state_unlocked(
     lease = Lease(Project.open(directory, None, {}))
     assert lease.try_acquire(), "the state lock was left held"
     lease.release()
+
+
+def test_the_help_of_listen_names_every_path_it_serves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(["watch", "--help"], capsys)
+    listen = " ".join(out.split("--listen HOST:PORT", 1)[1].split("--ncs-path", 1)[0].split())
+    assert code == 0
+    for path in (*PATHS, "POST /ncs"):
+        assert path in listen, path
