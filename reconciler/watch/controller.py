@@ -406,14 +406,17 @@ class Watcher:
             self.metrics.run_finished(ok, seconds, time.time())
 
     def _applied(self, event: ApplyEvent) -> None:
-        """An apply step: an agent this run started is ours from the engine's answer on, so an
-        event about it (it left while the run still applies) is acted on, not taken for
-        another's."""
+        """An apply step, as the engine answers it: an agent this run started is ours from then
+        on, so an event about it (it left while the run still applies) is acted on, not taken
+        for another's; one it stopped is not any more (that it left is what was asked)."""
         agent_id = event.agent_id
-        started = event.phase == "start" and event.status in ("answered", "done")
-        is_agent = "/" not in event.name  # a resource of another kind is named KIND/NAME
-        if started and is_agent and agent_id and agent_id not in self.owned:
+        answered = event.status in ("answered", "done")
+        if not answered or not agent_id or "/" in event.name:  # KIND/NAME: not an agent
+            return
+        if event.phase == "start" and agent_id not in self.owned:
             self.owned = self.owned | {agent_id}
+        elif event.phase == "stop" and agent_id in self.owned:
+            self.owned = self.owned - {agent_id}
 
     async def _reconcile(self) -> None:
         self.phase = "plan"
