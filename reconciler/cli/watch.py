@@ -100,10 +100,15 @@ def watch_cmd(
 
     seconds = parse_duration(interval)
     address = parse_listen(listen) if listen is not None else None
-    if not ncs_path.startswith("/") or ncs_path in PATHS or "?" in ncs_path:
+    if (
+        not ncs_path.startswith("/")
+        or ncs_path in PATHS
+        or any(c in ncs_path for c in "?#")
+        or any(c.isspace() for c in ncs_path)
+    ):  # a request's path never holds a space, ? or #: such a path would match no event
         raise WatchOptionError(
-            f"--ncs-path: {ncs_path!r} must be a path starting with / other than "
-            + ", ".join(PATHS)
+            f"--ncs-path: {ncs_path!r} must be a path starting with / (without spaces, ? or #) "
+            "other than " + ", ".join(PATHS)
         )
     _configure_logging(LOGGER, make_formatter(log_format), ctx)
     project = project_from_context(ctx)

@@ -17,7 +17,10 @@ from tests.cli.cli_helpers import example_project, run_main
     ("option", "value", "message"),
     [("--interval", "soon", "--interval: 'soon' is not a duration"),
      ("--interval", "0s", "must be more than 0"),
-     ("--listen", "9108", "--listen: '9108' is not HOST:PORT")],
+     ("--listen", "9108", "--listen: '9108' is not HOST:PORT"),
+     ("--ncs-path", "/a b", "--ncs-path: '/a b' must be a path"),
+     ("--ncs-path", "/ncs#x", "--ncs-path: '/ncs#x' must be a path"),
+     ("--ncs-path", "/metrics", "--ncs-path: '/metrics' must be a path")],
 )  # fmt: skip
 def test_a_bad_option_value_is_a_clean_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
