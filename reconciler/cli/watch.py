@@ -153,7 +153,8 @@ def watch_cmd(
             log(
                 logging.INFO,
                 "endpoint.listening",
-                f"serving /healthz, /readyz and /metrics on {host}:{port}",
+                f"serving /healthz, /readyz, /metrics, /leaderz and POST {ncs_path} on "
+                f"{host}:{port}",
                 host=host,
                 port=port,
             )
