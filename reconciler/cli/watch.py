@@ -41,7 +41,8 @@ LOG_FORMATS = ("text", "json")
     show_default=True,
     metavar="PATH",
     help="Where --listen accepts Agora's notification events (signed with the secret in "
-    "RECONCILER_NCS_SECRET); an agent that left or failed is reconciled at once.",
+    "RECONCILER_NCS_SECRET); an agent of this state that left (event 102) or whose token "
+    "expires soon (104) is reconciled at once.",
 )
 @click.option(
     "--log-format",
@@ -71,8 +72,9 @@ def watch_cmd(
 
     With --listen it also accepts Agora's notification events (NCS webhooks) at POST /ncs:
     signed with the secret in RECONCILER_NCS_SECRET (401 otherwise), deduplicated, and for an
-    agent of this state that left or failed, the leader reconciles at once instead of at the
-    next interval (a standby answers 200 and leaves it to the leader).
+    agent of this state that left (event 102, however it ended) or whose token expires soon
+    (104), the leader reconciles at once instead of at the next interval (a standby answers 200
+    and leaves it to the leader; other events are only counted).
 
     SIGTERM: the calls in flight finish and are recorded, the lock is released, exit 0.
 
