@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -11,8 +13,9 @@ from reconciler.cli.context import project_from_context
 from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note
 from reconciler.cli.runner import run_async
-from reconciler.errors import EXIT_ERROR, EXIT_OK
+from reconciler.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from reconciler.project.pull import pull
+from reconciler.safefile import write_target_problem
 
 
 @click.command("pull")
@@ -44,6 +47,9 @@ def pull_cmd(
 
     Exit codes: 0 done, 1 refused or Platform error, 3 state lock held.
     """
+    problem = write_target_problem(out) if out is not None else None
+    if problem is not None:
+        raise ReconcilerError(f"--out {out}: {problem}")
     project = project_from_context(ctx)
     if record and not auto_approve:
         if not sys.stdin.isatty():
@@ -53,8 +59,10 @@ def pull_cmd(
             return EXIT_ERROR
     pulled = run_async(pull(project, record=record, lock_timeout=lock_timeout))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(pulled.text, encoding="utf-8")
+        try:
+            write_whole(out, pulled.text)
+        except OSError as exc:
+            raise ReconcilerError(f"--out {out}: cannot write there ({exc.strerror})") from None
     elif pulled.text:
         click.echo(pulled.text, nl=False)
     for line in pulled.notes:
@@ -62,3 +70,17 @@ def pull_cmd(
     done = "recorded in state" if record else "not recorded (--record records them)"
     note(f"Pulled {len(pulled.records)} resource(s); {done}.")
     return EXIT_OK
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole: a temporary file beside it, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
