@@ -49,7 +49,7 @@ from reconciler.models.plan import EXIT_REASON_CODES, ReasonCode, ResourcePlan
 from reconciler.models.resources import DesiredResource, ResourceRecord
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
-STATE_FIELDS = ("protect", "lifecycle.on_delete")
+STATE_FIELDS = ("protect", "lifecycle.on_delete", "restart_policy")
 """Manifest fields recorded in state only (not in the spec, never sent to the engine): their
 change alone is an ``update`` without an engine call."""
 
@@ -475,6 +475,11 @@ def _plan_agent(
         changes = (
             *changes,
             _state_change("lifecycle.on_delete", record.on_delete, view.agent.on_delete),
+        )
+    if record.restart_policy not in (None, view.agent.restart_policy):
+        changes = (
+            *changes,
+            _state_change("restart_policy", record.restart_policy, view.agent.restart_policy),
         )
     common.update(agent_id=record.agent_id)
     exit = agent_exit(record.agent_id, live)
