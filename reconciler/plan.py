@@ -323,17 +323,20 @@ def _checked_excludes(options: PlanOptions, universe: list[str]) -> set[str]:
 
 
 def _names_nothing(flag: str, names: list[str], known: list[str], where: str) -> str:
-    """Why ``flag`` refuses ``names``: agent names as before; for a resource's address
-    (``KIND/NAME``) the message says so and suggests the addresses it may have meant."""
-    shown = ", ".join(printable(name) for name in names)
+    """Why ``flag`` refuses ``names`` (an agent's name, or a resource's address ``KIND/NAME``),
+    with the names or addresses it may have meant."""
+    shown = ", ".join(printable(name) if name else "'' (an empty name)" for name in names)
     if not any("/" in name for name in names):
-        return f"{flag} names no agent {where}: {shown}"
-    message = f"{flag} names no agent or resource (KIND/NAME) {where}: {shown}"
+        message = f"{flag} names no agent {where}: {shown}"
+    else:
+        message = f"{flag} names no agent or resource (KIND/NAME) {where}: {shown}"
     hints = sorted(
         {
             hint
             for name in names
-            for hint in difflib.get_close_matches(name, [k for k in known if "/" in k], 2, 0.8)
+            for hint in difflib.get_close_matches(
+                name, [k for k in known if ("/" in k) == ("/" in name)], 2, 0.8
+            )
         }
     )
     if hints:

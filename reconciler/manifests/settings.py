@@ -35,6 +35,7 @@ Every problem is reported at once, located in the settings file, as a
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -43,7 +44,13 @@ from typing import Any
 
 import pydantic
 
-from reconciler.errors import EnvironmentChoiceError, Location, Problem, ValidationError
+from reconciler.errors import (
+    EnvironmentChoiceError,
+    Location,
+    Problem,
+    ValidationError,
+    printable,
+)
 from reconciler.manifests.defaults import refused_defaults, secret_setting
 from reconciler.manifests.environments import name_problem, overlay
 from reconciler.manifests.excerpt import with_excerpts
@@ -230,7 +237,11 @@ class _Chosen:
                 if declared
                 else "declares no environments"
             )
-            raise EnvironmentChoiceError(f"--env {environment}: {shown} {which}", declared)
+            close = difflib.get_close_matches(environment, declared, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise EnvironmentChoiceError(
+                f"--env {printable(environment)}: {shown} {which}{hint}", declared
+            )
 
 
 def _environment_block(document: LineDict, chosen: _Chosen, problems: list[Problem]) -> LineDict:
