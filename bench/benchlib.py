@@ -121,28 +121,42 @@ def run_child(
     return ChildRun(wall, 0, proc.returncode, out, err, cpu)
 
 
+RSS_HELPER = """
+import os, subprocess, sys, time
+with open(sys.argv[1], "wb") as out, open(sys.argv[2], "wb") as err:
+    started = time.perf_counter()
+    proc = subprocess.Popen(sys.argv[3:], stdout=out, stderr=err)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss, wall)
+"""
+"""Runs a command and prints its exit code, peak RSS (KiB) and wall time: a small process, so
+that the command starts from its small resident size (see :func:`run_child_rss`)."""
+
+
 def run_child_rss(
     argv: Sequence[str], *, cwd: Path, env: dict[str, str], ok_codes: Sequence[int] = (0,)
 ) -> ChildRun:
     """Like :func:`run_child`, with the child's own peak RSS from ``os.wait4``.
 
+    The child is started by a small helper process (:data:`RSS_HELPER`), not by this one:
+    Linux counts in a process's ``ru_maxrss`` the peak resident size of the process it was
+    forked from (the memory it shared until ``exec``), so a child of this process, once this
+    process has held a large plan's output, would report this process's peak as its own.
     Output goes to temporary files (not pipes) so that waiting on the pid is all it takes.
     """
     out_path = cwd / ".bench-stdout"
     err_path = cwd / ".bench-stderr"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    helper = [sys.executable, "-c", RSS_HELPER, str(out_path), str(err_path), *argv]
+    done = subprocess.run(helper, cwd=cwd, env=env, capture_output=True, check=True)
+    code, maxrss_kb, wall = done.stdout.split()
     stdout, stderr = out_path.read_bytes(), err_path.read_bytes()
     out_path.unlink()
     err_path.unlink()
-    if proc.returncode not in ok_codes:
+    if int(code) not in ok_codes:
         sys.stderr.write(stderr.decode(errors="replace")[-4000:])
-        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}")
-    return ChildRun(wall, int(usage.ru_maxrss), proc.returncode, stdout, stderr)
+        raise SystemExit(f"{' '.join(argv)} exited {int(code)}")
+    return ChildRun(float(wall), int(maxrss_kb), int(code), stdout, stderr)
 
 
 def startup_time(runs: int = 5) -> float:

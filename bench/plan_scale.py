@@ -18,7 +18,8 @@ up to 4; 2 on the reference machine); the same plan read by one process
 Bounds: wall(5,000) <= 1.5 x floor(5,000); wall(5,000) / wall(1,000) <= 6; peak RSS of
 the plan at 20,000 manifests (``--rss-size``) <= 300 MB. The peak is ``ru_maxrss`` of the plan's
 process from ``wait4``: the largest of that process and of the worker processes it forked and
-waited for (each counted alone, not summed), not the sum of them.
+waited for (each counted alone, not summed), not the sum of them; the plan is started by a
+small helper process, so that this script's own size is not counted in (``benchlib.run_child_rss``).
 
 ``--new N[,N...]`` measures plans of new agents instead: a project of N manifests and no
 recorded state (every agent is a ``start``), planned with ``plan --no-refresh --format json``.

@@ -17,7 +17,9 @@ from typing import Any
 
 from reconciler.diff import (
     normalize_spec,
+    normalize_spec_sharing,
     outside_changes,
+    redact_copying,
     redact_in_place,
     settle_unknown,
     shown_changes,
@@ -109,10 +111,14 @@ def desired_view(
     spec = dict(agent.spec)
     if agent.token_mode == "auto":
         spec["token"] = "auto"
-    # normalize_spec returns a fresh tree (new dicts and lists), so redacting it in place is safe.
-    redacted = redact_in_place(normalize_spec(spec), agent.sensitive, salt)
-    if agent.unknown:
+    if agent.unknown:  # settled in place below: a tree of its own
+        redacted = redact_in_place(normalize_spec(spec), agent.sensitive, salt)
         settle_unknown(redacted, agent.unknown, agent.sensitive, recorded)
+    else:
+        # The view shares every subtree that neither normalization nor redaction changes with
+        # the manifest's spec (never changed in place, neither of them): one copy of those in
+        # memory, not two, for every agent a plan starts or records.
+        redacted = redact_copying(normalize_spec_sharing(spec), agent.sensitive, salt)
     return DesiredView(agent=agent, spec=redacted, digest=spec_digest(redacted))
 
 

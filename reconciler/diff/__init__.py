@@ -7,12 +7,13 @@ kind's rule (:mod:`reconciler.kinds`).
 """
 
 from reconciler.diff.changes import RawChange, field_changes
-from reconciler.diff.normalize import normalize_spec
+from reconciler.diff.normalize import normalize_spec, normalize_spec_sharing
 from reconciler.diff.redact import (
     SENSITIVE_MARKER,
     digest_value,
     is_redacted,
     redact,
+    redact_copying,
     redact_in_place,
     settle_unknown,
     spec_digest,
@@ -27,8 +28,10 @@ __all__ = [
     "field_changes",
     "is_redacted",
     "normalize_spec",
+    "normalize_spec_sharing",
     "outside_changes",
     "redact",
+    "redact_copying",
     "redact_in_place",
     "redacted_like",
     "settle_unknown",

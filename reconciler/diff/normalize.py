@@ -50,7 +50,48 @@ def _drop_in_list(value: list[Any]) -> list[Any]:
 
 def normalize_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Canonical copy of a spec (``{"properties": ..., "preset"?, "pipeline_id"?, "token"?}``)."""
-    out: dict[str, Any] = drop_nulls(spec)
+    return _with_defaults(drop_nulls(spec))
+
+
+def normalize_spec_sharing(spec: dict[str, Any]) -> dict[str, Any]:
+    """:func:`normalize_spec`, sharing with ``spec`` every subtree normalization leaves as it is.
+
+    The result's top-level mapping and its ``properties`` are new; below them, a spec without a
+    null anywhere (the common case) keeps ``spec``'s own dicts and lists rather than copies (a
+    spec holding a null is copied whole, as :func:`normalize_spec` does). Neither tree may then
+    be changed in place: a plan's view of an agent shares its manifest's values this way, which
+    halves what a plan of new agents holds (the view is what state records and the plan shows).
+    Change the result only through copies, as
+    :func:`~reconciler.diff.redact.redact_copying` does.
+    """
+    if _holds_null(spec):
+        return normalize_spec(spec)
+    out = dict(spec)
+    props = out.get("properties")
+    if isinstance(props, dict):
+        out["properties"] = dict(props)
+    return _with_defaults(out)
+
+
+def _holds_null(value: Any) -> bool:
+    """Whether a ``None`` is anywhere in ``value`` (a mapping's value or a list's item)."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return False
+    for item in items:
+        if item is None:
+            return True
+        if type(item) not in _LEAVES and _holds_null(item):
+            return True
+    return False
+
+
+def _with_defaults(out: dict[str, Any]) -> dict[str, Any]:
+    """Fill in the documented defaults and the uids' string form in ``out``'s own
+    ``properties`` (which the caller owns: replaced, never changed below it)."""
     props = out.get("properties")
     if isinstance(props, dict):
         for key, default in PROPERTY_DEFAULTS.items():

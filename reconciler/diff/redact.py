@@ -63,6 +63,45 @@ def redact_in_place(
     return tree
 
 
+def redact_copying(
+    tree: dict[str, Any], sensitive: Iterable[FieldPath], salt: str
+) -> dict[str, Any]:
+    """Like :func:`redact_in_place` for a tree whose top-level mapping the caller owns but whose
+    subtrees may be shared (:func:`~reconciler.diff.normalize.normalize_spec_sharing`).
+
+    Every dict and list on the way down to a sensitive value is copied before the marker is put
+    in the copy, so a shared subtree is never written to; the rest stays shared.
+    """
+    fresh = {id(tree)}
+    for path in sorted(sensitive, key=len):
+        _replace_copying(tree, path, salt, fresh)
+    return tree
+
+
+def _replace_copying(tree: dict[str, Any], path: FieldPath, salt: str, fresh: set[int]) -> None:
+    """:func:`_replace`, copying each container on the path that is not in ``fresh`` (the ids
+    of the containers this redaction made, or owns) before writing to it."""
+    if not path:
+        return
+    chain: list[Any] = [tree]
+    for part in path[:-1]:
+        child = _child(chain[-1], part)
+        if child is ABSENT or is_redacted(child):
+            return
+        chain.append(child)
+    value = _child(chain[-1], path[-1])
+    if value is ABSENT or is_redacted(value):
+        return
+    parent: Any = tree
+    for part, child in zip(path[:-1], chain[1:], strict=True):
+        if id(child) not in fresh:
+            child = dict(child) if isinstance(child, dict) else list(child)
+            fresh.add(id(child))
+            parent[part] = child
+        parent = child
+    parent[path[-1]] = {SENSITIVE_MARKER: digest_value(value, salt)}
+
+
 def _replace(tree: dict[str, Any], path: FieldPath, salt: str) -> None:
     """Replace the value at ``path`` by its marker, unless it (or a parent) is one already."""
     if not path:

@@ -24,7 +24,7 @@ through as written.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -264,7 +264,7 @@ def _agent(
         if missing is not None:
             where = values.locations.get("token") or values.locations.get("properties.token")
             problems.append(Problem(where or Location(path, line), missing.message))
-    spec: dict[str, Any] = {"properties": properties}
+    spec: dict[str, Any] = {"properties": _shared_values(properties)}
     if manifest.preset is not None:
         spec["preset"] = manifest.preset
     if manifest.pipeline_id is not None:
@@ -275,7 +275,7 @@ def _agent(
     if mode != "literal":
         sensitive.discard(FieldPath(("properties", "token")))
     covered = _shared_paths(minimal(sensitive))
-    secrets = frozenset(
+    secrets = _shared_secrets(
         piece
         for doc_path, pieces in values.pieces.items()
         if _in_spec(doc_path) and _is_under(_spec_field_path(doc_path), covered)
@@ -341,6 +341,67 @@ def _shared_paths(paths: frozenset[FieldPath]) -> frozenset[FieldPath]:
     if len(_PATH_SETS) >= _PATH_SETS_SIZE:
         return paths
     return _PATH_SETS.setdefault(paths, paths)
+
+
+_SECRET_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared_secrets(pieces: Iterable[str]) -> frozenset[str]:
+    """One object per distinct set of secrets: agents of one project mostly share theirs."""
+    found = frozenset(pieces)
+    if len(_SECRET_SETS) >= _PATH_SETS_SIZE:
+        return found
+    return _SECRET_SETS.setdefault(found, found)
+
+
+_SHARED_MAPPINGS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_SHARED_MAPPINGS_SIZE = 16384
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _shared_values(tree: dict[str, Any]) -> dict[str, Any]:
+    """``tree`` with each mapping of scalars below it replaced by one object per distinct
+    mapping (``{"mode": "semantic"}``, an LLM's ``params``) that every agent shares.
+
+    Agents of one project repeat the same small mappings (from a shared partial, most of
+    them); one object each rather than one per agent, here in the process that reads the file
+    and then once per batch a worker sends back, is about a fifth of what the agents of a large
+    project hold. An agent's spec is never changed in place (see
+    :func:`reconciler.diff.normalize.normalize_spec_sharing`), so sharing is safe; ``tree``
+    itself, the ``properties`` mapping the caller owns, is changed here and kept.
+    """
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            tree[key] = _shared_mapping(value)
+        elif isinstance(value, list):
+            _share_items(value)
+    return tree
+
+
+def _shared_mapping(mapping: dict[str, Any]) -> dict[str, Any]:
+    signature: list[Any] = []
+    scalars = True
+    for key, value in mapping.items():
+        kind = type(value)
+        if kind in _SCALARS:
+            signature += (key, kind, value)  # the type too: 1, 1.0 and True are equal
+            continue
+        scalars = False
+        if kind is dict:
+            mapping[key] = _shared_mapping(value)
+        elif kind is list:
+            _share_items(value)
+    if not scalars or not mapping or len(_SHARED_MAPPINGS) >= _SHARED_MAPPINGS_SIZE:
+        return mapping
+    return _SHARED_MAPPINGS.setdefault(tuple(signature), mapping)
+
+
+def _share_items(items: list[Any]) -> None:
+    for index, value in enumerate(items):
+        if type(value) is dict:
+            items[index] = _shared_mapping(value)
+        elif type(value) is list:
+            _share_items(value)
 
 
 def _line_of(where: Location | None, path: str, line: int) -> int:

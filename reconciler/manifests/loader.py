@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -161,6 +161,7 @@ def load_desired(
     workers: int | None = None,
     allow_unset: bool = False,
     shared: SharedLoads | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> DesiredSet:
     """Every agent the manifests declare, or a ValidationError carrying every problem found.
 
@@ -172,6 +173,10 @@ def load_desired(
 
     ``shared``: files and documents shared with the loads of other environments in this process
     (:mod:`.shared`); the load then runs in this process only.
+
+    ``meanwhile``: work for this process while worker processes read the files (see
+    :func:`.parallel.load_files`); it runs at most once, and not at all when the load fails
+    before the agent files are read (no agents directory, say).
     """
     if workers is None:
         workers = _workers_from(environ)
@@ -291,7 +296,7 @@ def load_desired(
         loaded.problems.extend(resolver.problems[known:])
         return loaded
 
-    loaded = parallel.load_files(agent_files, load_files, workers)
+    loaded = parallel.load_files(agent_files, load_files, workers, meanwhile=meanwhile)
     problems.extend(loaded.problems)
     agents = loaded.agents
     names: dict[str, list[Location]] = {}

@@ -110,13 +110,23 @@ def _run(chunk: Sequence[str]) -> LoadedBatch:
     return _job(chunk)
 
 
-def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None) -> LoadedBatch:
+def load_files(
+    files: Sequence[str],
+    load: LoadFiles,
+    workers: int | None = None,
+    *,
+    meanwhile: Callable[[], None] | None = None,
+) -> LoadedBatch:
     """``load(files)``, split over ``workers`` forked processes (default: :func:`worker_count`).
 
     Even an explicit ``workers`` stays in this process where forking is not possible or safe.
+    ``meanwhile`` runs once in this process: while the workers load (after they are forked, so
+    that they do not inherit what it reads), or first when the files load here.
     """
     count = worker_count(len(files)) if workers is None else workers
     if count <= 1 or len(files) < 2 or not _can_fork():
+        if meanwhile is not None:
+            meanwhile()
         return load(files)
     global _job
     from concurrent.futures import ProcessPoolExecutor
@@ -126,12 +136,18 @@ def load_files(files: Sequence[str], load: LoadFiles, workers: int | None = None
     size = -(-len(files) // (count * CHUNKS_PER_WORKER))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     _job = load
+    pending = [meanwhile] if meanwhile is not None else []
     try:
         with ProcessPoolExecutor(
             count, mp_context=get_context("fork"), initializer=_die_with, initargs=(os.getpid(),)
         ) as pool:
-            parts = list(pool.map(_run, chunks))
+            results = pool.map(_run, chunks)  # forks the workers and hands them every chunk
+            while pending:
+                pending.pop()()
+            parts = list(results)
     except (BrokenProcessPool, OSError):  # no fork possible, or a worker died: do it here
+        while pending:
+            pending.pop()()
         return load(files)
     finally:
         _job = None

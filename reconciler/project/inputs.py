@@ -3,9 +3,11 @@
 :func:`read_inputs` loads the state, then the manifests while the refresh's engine calls are
 in flight, then settles the journal and finishes the refresh. In order:
 
-1. The state is read first (it is small) so that the refresh can start at once; a state error
-   is held back until the manifests are loaded, so that a manifest error still wins as it did
-   when manifests were read first.
+1. The state is read first (it is small) so that the refresh can start at once, when there is
+   one to start (see 2); otherwise it is read while worker processes read the manifests (forked
+   first, so that they do not copy it), or before the manifests when those load in this
+   process. A state error is held back until the manifests are loaded, so that a manifest error
+   still wins as it did when manifests were read first.
 2. The refresh starts as a task before the manifests load, when it can: refresh is on, the
    engine's credentials are set, the engine is not the in-process sandbox (nothing to wait
    for there, and building it writes ``.sandbox/``), and the state holds no journal entries
@@ -38,7 +40,7 @@ import gc
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from reconciler.errors import ReconcilerError, SettingsError, StateError
 from reconciler.manifests import parallel
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Inputs",
+    "LoadDesired",
     "RefreshDecision",
     "Sources",
     "adoptions",
@@ -67,6 +70,17 @@ __all__ = [
 ]
 
 
+class LoadDesired(Protocol):
+    """How :func:`read_inputs` loads the manifests."""
+
+    def __call__(
+        self, allow_unset: bool, meanwhile: Callable[[], None] | None = None
+    ) -> DesiredSet:
+        """The manifests' agents; ``allow_unset``: accept unset variables; ``meanwhile``: run
+        it while worker processes read the files (first when there are none), at most once."""
+        ...
+
+
 @dataclass(frozen=True)
 class Sources:
     """What a plan's inputs are read from: the collaborators :func:`read_inputs` uses."""
@@ -75,8 +89,8 @@ class Sources:
     environ: Mapping[str, str]
     store: StateStore
     clock: Callable[[], float]
-    load_desired: Callable[[bool], DesiredSet]
-    """Load the manifests; the argument: accept unset variables (``allow_unset``)."""
+    load_desired: LoadDesired
+    """Load the manifests (see :class:`LoadDesired`)."""
     open_client: Callable[[], contextlib.AbstractAsyncContextManager[EngineClient]]
     """Open the engine client (the manifests' secrets are added once they are loaded)."""
     workers: int | None = None
@@ -140,37 +154,31 @@ async def read_inputs(
     resolve: bool,
 ) -> Inputs:
     """Read what a plan is made from (see the module docstring)."""
-    with gc_paused():
-        try:
-            recorded, state, held = sources.store.exists, sources.store.load(), None
-        except StateError as exc:
-            recorded, state, held = False, None, exc
-
-    def load() -> DesiredSet:
-        with gc_paused():
-            return sources.load_desired(allow_unset and refresh is False)
-
     decision = refresh_decision(sources.settings, refresh)
-    early = (
-        state is not None
-        and not state.journal
-        and decision.refresh
-        and decision.refusal is None
-        and not sources.settings.uses_sandbox
-    )
-    if early and state is not None:
+    remote = decision.refresh and decision.refusal is None and not sources.settings.uses_sandbox
+    read = _StateRead(sources.store)
+    if remote:  # an early refresh needs the state first
+        read()
+
+    def load(meanwhile: Callable[[], None] | None = None) -> DesiredSet:
+        with gc_paused():
+            return sources.load_desired(allow_unset and refresh is False, meanwhile)
+
+    if remote and read.state is not None and not read.state.journal:
         async with contextlib.AsyncExitStack() as stack:
             try:
                 client = await stack.enter_async_context(sources.open_client())
             except Exception:  # raised again below, after the manifests (as it always was)
                 client = None
             if client is not None:
-                return await _beside(sources, client, state, recorded, load, resolve)
-    desired = load()
-    if held is not None:
-        raise held
-    assert state is not None
-    inputs = Inputs(desired, state, recorded)
+                return await _beside(sources, client, read.state, read.recorded, load, resolve)
+    # Otherwise the state is read while worker processes read the manifests (if they do).
+    desired = load(read)
+    read()
+    if read.held is not None:
+        raise read.held
+    assert read.state is not None
+    inputs = Inputs(desired, read.state, read.recorded)
     if decision.refusal is not None:
         raise decision.refusal
     if decision.refresh:
@@ -178,6 +186,28 @@ async def read_inputs(
             client.add_secrets(secret_values(desired))
             await _settle_and_refresh(sources, client, inputs, resolve, None)
     return inputs
+
+
+class _StateRead:
+    """Reads the state once, when called; a state error is held back (raised once the
+    manifests are loaded, so that a manifest error still wins)."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.done = False
+        self.recorded = False
+        self.state: StateDoc | None = None
+        self.held: StateError | None = None
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        with gc_paused():
+            try:
+                self.recorded, self.state = self.store.exists, self.store.load()
+            except StateError as exc:
+                self.held = exc
 
 
 async def _beside(

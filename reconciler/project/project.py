@@ -121,12 +121,29 @@ class Project:
         self.settings = settings
         self.environ = environ_for(settings.variables, self.process_environ)
 
-    def load_desired(self, *, allow_unset: bool = False) -> DesiredSet:
+    def load_desired(
+        self, *, allow_unset: bool = False, meanwhile: Callable[[], None] | None = None
+    ) -> DesiredSet:
+        """The manifests' agents; ``meanwhile`` runs while worker processes read them (see
+        :func:`reconciler.manifests.load_desired`)."""
         shared = self.shared_loads
         if shared is None:
-            return load_desired(self.settings, self.environ, allow_unset=allow_unset)
+            return load_desired(
+                self.settings, self.environ, allow_unset=allow_unset, meanwhile=meanwhile
+            )
         with shared.turn():
-            return load_desired(self.settings, self.environ, allow_unset=allow_unset, shared=shared)
+            return load_desired(
+                self.settings,
+                self.environ,
+                allow_unset=allow_unset,
+                shared=shared,
+                meanwhile=meanwhile,
+            )
+
+    def _load_for_inputs(
+        self, allow_unset: bool, meanwhile: Callable[[], None] | None = None
+    ) -> DesiredSet:
+        return self.load_desired(allow_unset=allow_unset, meanwhile=meanwhile)
 
     def lock(self, command: str, timeout: float) -> StateLocker:
         return self.backend.lock(command, timeout)
@@ -210,7 +227,7 @@ class Project:
             environ=self.environ,
             store=self.store,
             clock=self.clock,
-            load_desired=lambda allow: self.load_desired(allow_unset=allow),
+            load_desired=self._load_for_inputs,
             open_client=open_client,
             workers=1 if self.shared_loads is not None else None,
         )

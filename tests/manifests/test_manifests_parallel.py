@@ -140,9 +140,11 @@ def test_reconciler_workers_sets_how_many_processes_read_the_manifests(
     asked: list[int | None] = []
     real = load_files
 
-    def spy(files: Sequence[str], load: Any, workers: int | None = None) -> LoadedBatch:
+    def spy(
+        files: Sequence[str], load: Any, workers: int | None = None, *, meanwhile: Any = None
+    ) -> LoadedBatch:
         asked.append(workers)
-        return real(files, load, workers)
+        return real(files, load, workers, meanwhile=meanwhile)
 
     monkeypatch.setattr("reconciler.manifests.parallel.load_files", spy)
     load_desired(project.settings(), {**ENV, "RECONCILER_WORKERS": "1"})
@@ -183,3 +185,50 @@ load_files([f"f{{i}}" for i in range(8)], load, workers=2)
     parent.wait(timeout=5)
     for pid in workers:
         assert wait_gone(pid, 5), f"worker {pid} outlived its parent"
+
+
+def test_meanwhile_runs_once_in_this_process_after_the_workers_are_forked(
+    project: Project,
+) -> None:
+    ran: list[int] = []
+
+    def meanwhile() -> None:
+        ran.append(os.getpid())
+        _SEEN["meanwhile"] = True  # a worker forked after this would see it
+
+    def load(files: Sequence[str]) -> LoadedBatch:
+        # Each chunk's result says which process loaded it and what that process saw.
+        return LoadedBatch(invalid=[f"{os.getpid()} {_SEEN.get('meanwhile', False)}"])
+
+    _SEEN.clear()
+    try:
+        seen = load_files([f"f{i}" for i in range(12)], load, 2, meanwhile=meanwhile).invalid
+    finally:
+        _SEEN.clear()
+    assert ran == [os.getpid()]
+    assert len(seen) > 1
+    assert all(not pid.startswith(f"{os.getpid()} ") for pid in seen)  # loaded in workers
+    assert all(entry.endswith(" False") for entry in seen)
+
+
+def test_meanwhile_gives_the_same_agents_with_workers_or_without(project: Project) -> None:
+    fill(project, 12, broken=False)
+    calls: list[str] = []
+    serial = load_desired(project.settings(), ENV, workers=1, meanwhile=lambda: calls.append("1"))
+    forked = load_desired(project.settings(), ENV, workers=2, meanwhile=lambda: calls.append("2"))
+    assert forked == serial and calls == ["1", "2"]
+
+
+def test_meanwhile_runs_first_when_the_files_load_in_this_process(project: Project) -> None:
+    fill(project, 3, broken=False)
+    order: list[str] = []
+
+    def load(files: Sequence[str]) -> LoadedBatch:
+        order.append("load")
+        return LoadedBatch()
+
+    load_files(["a", "b", "c"], load, 1, meanwhile=lambda: order.append("meanwhile"))
+    assert order == ["meanwhile", "load"]
+
+
+_SEEN: dict[str, bool] = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def test_read_inputs_reads_from_the_collaborators_it_is_given_not_from_a_project
     loads: list[bool] = []
     desired = DesiredSet()
 
-    def load(allow_unset: bool) -> DesiredSet:
+    def load(allow_unset: bool, meanwhile: Callable[[], None] | None = None) -> DesiredSet:
         loads.append(allow_unset)
         return desired
 
@@ -60,6 +60,44 @@ def test_read_inputs_reads_from_the_collaborators_it_is_given_not_from_a_project
     inputs = asyncio.run(read_inputs(sources, refresh=False, allow_unset=True, resolve=False))
     assert inputs.desired is desired and loads == [True]
     assert not inputs.recorded and not inputs.live.refreshed and inputs.listing is None
+
+
+def test_without_an_early_refresh_the_state_is_read_while_the_manifests_load(
+    tmp_path: Path,
+) -> None:
+    events: list[str] = []
+
+    class Store(LocalStateStore):
+        def load(self) -> StateDoc:
+            events.append("state")
+            return super().load()
+
+    store = Store(tmp_path / "state" / "agents.json")
+    store.write(store.load())
+    events.clear()
+
+    def load(allow_unset: bool, meanwhile: Callable[[], None] | None = None) -> DesiredSet:
+        events.append("manifests")
+        assert meanwhile is not None  # (worker processes would be reading them now)
+        meanwhile()
+        return DesiredSet()
+
+    @contextlib.asynccontextmanager
+    async def no_engine() -> AsyncIterator[Any]:
+        raise AssertionError("--no-refresh opens no engine client")
+        yield
+
+    sources = Sources(
+        settings=Settings(project_dir=tmp_path),
+        environ={},
+        store=store,
+        clock=lambda: 1_800_000_000.0,
+        load_desired=load,
+        open_client=no_engine,
+    )
+    inputs = asyncio.run(read_inputs(sources, refresh=False, allow_unset=True, resolve=False))
+    assert events == ["manifests", "state"]
+    assert inputs.recorded and inputs.state.serial == 1
 
 
 def test_may_we_refresh_is_decided_once_by_refresh_decision(tmp_path: Path) -> None:

@@ -444,15 +444,21 @@ class _DuplicateKey(ValueError):
 
 class _Objects:
     """``json.loads`` object hook of a state file: an object naming a key twice is refused, not
-    last-one-wins, and equal string values share one object.
+    last-one-wins, equal string values share one object, and so do equal objects of scalars.
 
     A state repeats the same values in every record (a model name, a URL, the digest of a
-    secret every agent uses): one string each instead of one per record is about a sixth of
-    the memory of a loaded state (20,000 agents: 169 MB instead of 198 MB).
+    secret every agent uses, whole mappings such as ``{"mode": "semantic"}`` or an LLM's
+    ``params``): one object each instead of one per record. A process that has read a state of
+    20,000 agents holds 143 MB of memory (174 MB with strings alone shared).
+
+    Shared objects are never changed in place: the records' specs are only read, compared and
+    copied (``tests/apply/test_shared_specs.py`` plans, applies and renders on shared ones and
+    checks them unchanged). An empty object is never shared (a caller might fill it in).
     """
 
     def __init__(self) -> None:
         self._strings: dict[str, str] = {}
+        self._objects: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         """The object of ``pairs``; :class:`_DuplicateKey` for a key named twice."""
@@ -464,4 +470,16 @@ class _Objects:
                 if key in seen:
                     raise _DuplicateKey(key)
                 seen.add(key)
-        return obj
+        if not obj:
+            return obj
+        # The type is part of the key: 1, 1.0 and true are equal in Python, not in JSON.
+        signature: list[Any] = []
+        for key, value in obj.items():
+            kind = type(value)
+            if kind not in _SCALARS:
+                return obj
+            signature += (key, kind, value)
+        return self._objects.setdefault(tuple(signature), obj)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
