@@ -118,8 +118,10 @@ class LocalStateStore:
 
     @property
     def exists(self) -> bool:
-        """Whether something is at :attr:`path` (anything but a regular file fails to load)."""
-        return self.path.exists()
+        """Whether something is at :attr:`path` or its write log (anything but a regular file,
+        or a log without its state file, fails to load): a command that skips :meth:`load` when
+        nothing exists must not take a killed run's log for "no state yet"."""
+        return self.path.exists() or self.log.stamp() is not None
 
     @property
     def where(self) -> str:

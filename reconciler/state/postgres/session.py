@@ -18,6 +18,7 @@ new one (which would write without the lock) and every later write fails.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -154,6 +155,7 @@ class PgSession:
             ) from None
         from reconciler.state.postgres.schema import check_not_newer, schema_version
 
+        _quiet_psycopg()
         params: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT_S,
             "application_name": "reconciler",
@@ -190,6 +192,17 @@ class PgSession:
         if conn is not None:
             with contextlib.suppress(Exception):  # at shutdown anything may be gone
                 conn.close()
+
+
+def _quiet_psycopg() -> None:
+    """Keep the log records of psycopg (and of its child loggers) off stderr: logging's last
+    resort would print them (``error ignored terminating <Pipeline>`` when a lost connection ends
+    a write), unmasked and beside the :class:`StateError` that already reports that failure
+    without a secret."""
+    logger = logging.getLogger("psycopg")
+    if logger.propagate or not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 def _psycopg_error() -> type[Exception]:
