@@ -58,6 +58,22 @@ def _pending_with_string_generation(data: dict[str, Any]) -> None:
     ]
 
 
+def _set_resource_id(value: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        data["resources"] = {
+            "PhoneNumber/line": {
+                "kind": "PhoneNumber",
+                "name": "line",
+                "id": value,
+                "spec": {"number": "+14155550100"},
+                "spec_digest": "sha256:1",
+                "created_at": 1.0,
+            }
+        }
+
+    return change
+
+
 BAD = {
     "version-as-string": (_set("version", "2"), r"version: Input should be a valid integer"),
     "version-as-bool": (_set("version", True), r"version: Input should be a valid integer"),
@@ -66,6 +82,13 @@ BAD = {
     "serial-negative": (_set("serial", -1), r"serial: Input should be greater than or equal to 0"),
     "serial-as-float": (_set("serial", 7.0), r"serial: Input should be a valid integer"),
     "lineage-not-a-uuid": (_set("lineage", "my-project"), r"lineage: .*must be a UUID"),
+    # an empty lineage tags no wire name: two such states would take each other's agents
+    "lineage-empty": (_set("lineage", ""), r"lineage: .*must be a UUID"),
+    # a resource id is a URL path segment: empty or a dot segment, it names the collection or
+    # its parent (DELETE .../phone-numbers/), never the resource recorded
+    "resource-id-empty": (_set_resource_id(""), r"resources\.PhoneNumber/line\.id: "),
+    "resource-id-dot": (_set_resource_id("."), r"resources\.PhoneNumber/line\.id: "),
+    "resource-id-dot-dot": (_set_resource_id(".."), r"resources\.PhoneNumber/line\.id: "),
     "salt-as-number": (_set("salt", 12), r"salt: Input should be a valid string"),
     "record-generation-as-string": (
         _set_record("generation", "1"),
