@@ -196,7 +196,7 @@ class LocalStateStore:
         try:
             return StateDoc.model_validate(data)
         except PydanticValidationError as exc:
-            raise self._corrupt(describe_validation(exc)) from None
+            raise self._corrupt(describe_validation(exc, text)) from None
 
     def _file_text(self, raw: bytes) -> str:
         """The file's text (it must be UTF-8 and not blank)."""
