@@ -189,6 +189,9 @@ def test_state_where_names_the_state_and_requires_a_database_when_asked(tmp_path
         f"postgress://ci:{QUOTED}@db.internal/infra",
         f"mysql://ci:{QUOTED}@db.internal/infra",
         f"https://ci:{QUOTED}@db.internal/infra",
+        # a database URL missing a slash is no file path either
+        f"postgresql:/infra?host=db.internal&password={QUOTED}",
+        f"Postgres:infra?password={QUOTED}",
     ],
 )
 def test_a_state_url_of_another_scheme_is_refused_not_taken_for_a_file(
@@ -217,3 +220,25 @@ def test_an_app_id_that_cannot_be_one_is_a_settings_error_at_its_line(
 def test_an_app_id_of_letters_digits_dashes_and_underscores_is_accepted(tmp_path: Path) -> None:
     for app_id in ("0123456789abcdef0123456789abcdef", "x", "team_a-1"):
         assert settings_from(tmp_path, "app_id: ${APP}\n", APP=app_id).app_id == app_id
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"mysql://db.internal/infra?password={QUOTED}",
+        f"postgresql:/infra?sslpassword={QUOTED}",
+        f"postgresql://[::1/infra?password={QUOTED}",
+    ],
+)
+def test_the_excerpt_of_a_refused_state_url_hides_its_secret_parameters(
+    tmp_path: Path, url: str
+) -> None:
+    from tests.reliability.inproc import run_cli
+
+    (tmp_path / "reconciler.yaml").write_text(f'state: "{url}"\n', encoding="utf-8")
+    refused = run_cli("-C", str(tmp_path), "validate")
+    assert refused.code != 0
+    assert "reconciler.yaml:1: state:" in refused.stderr  # the problem, with its excerpt
+    assert 'state: "' in refused.stderr
+    output = refused.stdout + refused.stderr
+    assert PASSWORD not in output and QUOTED not in output
