@@ -83,20 +83,13 @@ def compact_option(func: FC) -> FC:
     )(func)
 
 
-class _Seconds(click.ParamType[float]):
+class _Seconds(click.types.FloatParamType):
     """A number of seconds to wait: 0 or more (``inf``: as long as it takes), never ``nan``."""
-
-    name = "seconds"
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
-        if isinstance(value, float) and value >= 0:
-            return value
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        seconds: float = super().convert(value, param, ctx)
         if not seconds >= 0:  # also false for nan, which no wait could ever reach
             self.fail(f"{value!r} is not a number of seconds (0 or more)", param, ctx)
         return seconds
