@@ -102,7 +102,7 @@ class StateBinding:
         else:
             what, now = recorded.describe(), self.describe()
         raise StateBindingError(
-            f"refusing to push {path}: the state file belongs to {what}, and this project uses "
+            f"refusing to push {path}: the state file belongs to {what}, and this project now uses "
             f"{now}. Push it with the settings it belongs to (--env); once there, `reconciler "
             "state rebind` moves a state on purpose"
         )
