@@ -33,7 +33,7 @@ _WRITERS = frozenset(
      "state unprotect", "state rebind", "pull"}
 )  # fmt: skip
 """Commands that write the state."""
-_DEADLINE = frozenset({"plan", "apply", "destroy", "drift", "import", "status", "pull"})
+_DEADLINE = frozenset({"plan", "apply", "destroy", "drift", "import", "pull"})
 """Commands with a deadline (``--timeout``)."""
 _EVERY: frozenset[str] = frozenset({"*"})
 

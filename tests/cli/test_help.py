@@ -156,6 +156,7 @@ def test_target_completes_the_addresses_of_platform_resources() -> None:
         (["state", "rebind"], ["AGORA_APP_ID", "RECONCILER_ENGINE", "PGPASSWORD"], []),
         (["state", "where"], ["RECONCILER_ENV", "PGHOST"], []),
         (["apply"], ["SSL_CERT_FILE", "HTTPS_PROXY"], []),
+        (["status"], ["AGORA_CUSTOMER_SECRET"], []),
     ],
 )
 def test_a_command_help_lists_only_the_environment_it_reads(
@@ -167,6 +168,15 @@ def test_a_command_help_lists_only_the_environment_it_reads(
         assert variable in environment
     for variable in does_not_read:
         assert variable not in environment
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=lambda p: " ".join(p))
+def test_a_command_lists_the_deadline_variable_exactly_when_it_takes_timeout(
+    path: list[str],
+) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    options, environment = result.output.split("Environment:")
+    assert ("--timeout DURATION" in options) == ("RECONCILER_TIMEOUT" in environment)
 
 
 def test_help_environment_lists_every_variable_the_tool_reads() -> None:
