@@ -42,8 +42,20 @@ def pull_cmd(
       reconciler pull --out agents.d/pulled.yaml
       reconciler pull --out agents.d/pulled.yaml --record --auto-approve
 
-    Exit codes: 0 done, 1 refused or Platform error, 3 state lock held.
+    --out never replaces a file (it may hold the manifests of an earlier pull, which state now
+    records: without them the next plan would delete those resources), and is not written when
+    nothing is pulled.
+
+    Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
+    held.
     """
+    if out is not None and (out.exists() or out.is_symlink()):
+        note(
+            f"Error: {out} exists; pull writes a new file and never replaces one (it may hold "
+            "the manifests of an earlier pull, which the next plan would delete without them): "
+            "name another file, e.g. agents.d/pulled-2.yaml"
+        )
+        return EXIT_ERROR
     project = project_from_context(ctx)
     if record and not auto_approve:
         if not sys.stdin.isatty():
@@ -52,10 +64,11 @@ def pull_cmd(
         if not click.confirm("Record the pulled resources in state?", default=False):
             return EXIT_ERROR
     pulled = run_async(pull(project, record=record, lock_timeout=lock_timeout))
-    if out is not None:
+    if out is not None and pulled.text:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(pulled.text, encoding="utf-8")
-    elif pulled.text:
+        with out.open("x", encoding="utf-8") as stream:  # never over a file made meanwhile
+            stream.write(pulled.text)
+    elif out is None and pulled.text:
         click.echo(pulled.text, nl=False)
     for line in pulled.notes:
         note(f"Note: {line}")
