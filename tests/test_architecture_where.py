@@ -1,7 +1,7 @@
-"""docs/architecture.md's "Where to find" table names modules and names that exist: every
-backticked ``path.py`` (or ``dir/``) in its module column is a file (or folder) of the package,
-and every name in the parentheses right after a path (``plan.py`` (``_plan_agent``), dotted
-``Plan.operation`` too) is defined in that module."""
+"""docs/architecture.md's "Where to find" and "Rules with one home" tables name modules and names
+that exist: every backticked ``path.py`` (or ``dir/``) in them is a file (or folder) of the
+package, and every name in the parentheses right after a path in their module column
+(``plan.py`` (``_plan_agent``), dotted ``Plan.operation`` too) is defined in that module."""
 
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ _ENTRY = re.compile(r"`([A-Za-z0-9_/]+(?:\.py|/))`(?:\s*\(([^)]*)\))?")
 _NAME = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)`")
 
 
-def _rows() -> list[str]:
-    """The module column of each row of the "Where to find" table."""
-    section = DOC.read_text(encoding="utf-8").split("## Where to find", 1)[1].split("\n## ", 1)[0]
+def _cells(section: str, column: int) -> list[str]:
+    """One column of each row of the table under the doc's heading ``section``."""
+    text = DOC.read_text(encoding="utf-8").split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     cells = []
-    for line in section.splitlines():
+    for line in text.splitlines():
         parts = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(parts) == 2 and parts[1] not in ("module", "---"):
-            cells.append(parts[1])
-    return cells
+        if line.startswith("|") and len(parts) > column and set(parts[0]) - {"-"}:
+            cells.append(parts[column])
+    return cells[1:]  # the header's
 
 
 def entries(cell: str) -> list[tuple[Path, list[str]]]:
@@ -80,15 +80,22 @@ def _defined(path: Path) -> dict[str, set[str]]:
     return names
 
 
-CELLS = _rows()
+# "Where to find": the module column, names included; "Rules with one home": the module column,
+# names included, and the paths of its "used by" column (whose names are not all of one path).
+CELLS = _cells("Where to find", 1) + _cells("Rules with one home", 1)
+USERS = _cells("Rules with one home", 2)
 ENTRIES = sorted(
     {(path, name) for cell in CELLS for path, names in entries(cell) for name in ["", *names]}
+    | {(path, "") for cell in USERS for path, _ in entries(cell)}
 )
 
 
-def test_the_table_is_read_from_the_doc() -> None:
-    assert len(CELLS) >= 40
-    assert any(path == PACKAGE / "plan.py" and name == "_plan_agent" for path, name in ENTRIES)
+def test_the_tables_are_read_from_the_doc() -> None:
+    assert len(CELLS) >= 50 and len(USERS) >= 8
+    assert (PACKAGE / "plan.py", "_plan_agent") in ENTRIES
+    assert (PACKAGE / "models/live.py", "ACTIVE_STATES") not in ENTRIES
+    assert (PACKAGE / "models/live.py", "ACTIVE_STATUSES") in ENTRIES
+    assert (PACKAGE / "engine/scrubbing.py", "") in ENTRIES
 
 
 def test_a_bare_file_name_lives_beside_the_last_folder_named() -> None:
