@@ -47,7 +47,7 @@ def pull_cmd(
     nothing is pulled.
 
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
-    held.
+    held, 124 the deadline (--timeout) ran out.
     """
     if out is not None and (out.exists() or out.is_symlink()):
         note(

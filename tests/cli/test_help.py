@@ -171,12 +171,14 @@ def test_a_command_help_lists_only_the_environment_it_reads(
 
 
 @pytest.mark.parametrize("path", _leaf_commands(), ids=lambda p: " ".join(p))
-def test_a_command_lists_the_deadline_variable_exactly_when_it_takes_timeout(
+def test_a_command_lists_the_deadline_variable_and_exit_124_exactly_when_it_takes_timeout(
     path: list[str],
 ) -> None:
     result = CliRunner().invoke(cli, [*path, "--help"])
     options, environment = result.output.split("Environment:")
     assert ("--timeout DURATION" in options) == ("RECONCILER_TIMEOUT" in environment)
+    exit_codes = " ".join(options.split("Exit codes:")[1].split("Options:")[0].split())
+    assert ("--timeout DURATION" in options) == ("124" in exit_codes), exit_codes
 
 
 def test_help_environment_lists_every_variable_the_tool_reads() -> None:
