@@ -59,7 +59,7 @@ ENVIRONMENT: tuple[Variable, ...] = (
     ),
     Variable(
         "AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET",
-        "REST credentials of the engine (never on the command line)",
+        "REST credentials of the engine and the Platform (never on the command line)",
         _ENGINE | {"sandbox serve"},
     ),
     Variable("RECONCILER_ENGINE", "engine to use instead of `engine:` in reconciler.yaml",
