@@ -49,7 +49,7 @@ from reconciler.models.plan import EXIT_REASON_CODES, ReasonCode, ResourcePlan
 from reconciler.models.resources import DesiredResource, ResourceRecord
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
-STATE_FIELDS = ("protect", "lifecycle.on_delete")
+STATE_FIELDS = ("protect", "lifecycle.on_delete", "restart_policy")
 """Manifest fields recorded in state only (not in the spec, never sent to the engine): their
 change alone is an ``update`` without an engine call."""
 
@@ -323,17 +323,20 @@ def _checked_excludes(options: PlanOptions, universe: list[str]) -> set[str]:
 
 
 def _names_nothing(flag: str, names: list[str], known: list[str], where: str) -> str:
-    """Why ``flag`` refuses ``names``: agent names as before; for a resource's address
-    (``KIND/NAME``) the message says so and suggests the addresses it may have meant."""
-    shown = ", ".join(printable(name) for name in names)
+    """Why ``flag`` refuses ``names`` (an agent's name, or a resource's address ``KIND/NAME``),
+    with the names or addresses it may have meant."""
+    shown = ", ".join(printable(name) if name else "'' (an empty name)" for name in names)
     if not any("/" in name for name in names):
-        return f"{flag} names no agent {where}: {shown}"
-    message = f"{flag} names no agent or resource (KIND/NAME) {where}: {shown}"
+        message = f"{flag} names no agent {where}: {shown}"
+    else:
+        message = f"{flag} names no agent or resource (KIND/NAME) {where}: {shown}"
     hints = sorted(
         {
             hint
             for name in names
-            for hint in difflib.get_close_matches(name, [k for k in known if "/" in k], 2, 0.8)
+            for hint in difflib.get_close_matches(
+                name, [k for k in known if ("/" in k) == ("/" in name)], 2, 0.8
+            )
         }
     )
     if hints:
@@ -475,6 +478,11 @@ def _plan_agent(
         changes = (
             *changes,
             _state_change("lifecycle.on_delete", record.on_delete, view.agent.on_delete),
+        )
+    if record.restart_policy not in (None, view.agent.restart_policy):
+        changes = (
+            *changes,
+            _state_change("restart_policy", record.restart_policy, view.agent.restart_policy),
         )
     common.update(agent_id=record.agent_id)
     exit = agent_exit(record.agent_id, live)

@@ -21,7 +21,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["FileTooLarge", "NotRegularFile", "read_regular"]
+__all__ = ["FileTooLarge", "NotRegularFile", "read_regular", "write_target_problem"]
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -97,3 +97,28 @@ def read_regular(path: Path | str, limit: int) -> tuple[bytes, os.stat_result]:
         return b"".join(chunks), st
     finally:
         os.close(fd)
+
+
+def write_target_problem(path: Path) -> str | None:
+    """Why a file cannot be written (whole, by replacing it) at ``path``, or None: it exists and
+    is not a regular file (opening a FIFO for writing waits for a reader), or what should be its
+    directory is not one."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # a parent is a file (ENOTDIR), a loop of links, ...
+        return f"cannot write there ({exc.strerror})"
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            return "is a directory, not a file"
+        if not stat.S_ISREG(mode):
+            kind = _kind(mode)
+            return kind if kind.startswith("not") else f"is {kind}, not a regular file"
+        return None
+    parent = Path(path).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot write there ({parent} is not a directory)"
+    return None

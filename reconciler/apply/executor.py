@@ -342,6 +342,7 @@ async def _update_one(run: Run, action: AgentPlan) -> None:
             "token_expires_at": expires if agent.token_mode == "auto" else None,
             "protect": agent.protect,
             "on_delete": agent.on_delete,
+            "restart_policy": agent.restart_policy,
         }
     )
     if not await run.save_or_halt(AgentChange(put=(new_record,))):

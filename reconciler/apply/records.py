@@ -39,4 +39,5 @@ def agent_record(
         spec_digest=spec_digest,
         protect=agent.protect,
         on_delete=agent.on_delete,
+        restart_policy=agent.restart_policy,
     )

@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -171,13 +171,25 @@ def main(argv: list[str] | None = None) -> None:
     except Terminated:
         click.echo("Terminated.", err=True)
         sys.exit(143)
-    except Exception as exc:
-        if os.environ.get("RECONCILER_DEBUG"):
-            raise
-        click.echo(
-            f"Internal error ({type(exc).__name__}): {exc}\n"
-            "This is a bug in reconciler; rerun with RECONCILER_DEBUG=1 for a traceback.",
-            err=True,
-        )
+    except OSError as exc:
+        # A file or directory the command could not use (a path under a file, a full disk, a
+        # permission): the user's environment, not a bug, when the error names the path.
+        if exc.filename is None or os.environ.get("RECONCILER_DEBUG"):
+            _internal_error(exc)
+        click.echo(f"Error: cannot use {exc.filename}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_ERROR)
+    except Exception as exc:
+        _internal_error(exc)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _internal_error(exc: Exception) -> NoReturn:
+    """A bug: its type and message (a traceback with ``RECONCILER_DEBUG=1``), exit 1."""
+    if os.environ.get("RECONCILER_DEBUG"):
+        raise exc
+    click.echo(
+        f"Internal error ({type(exc).__name__}): {exc}\n"
+        "This is a bug in reconciler; rerun with RECONCILER_DEBUG=1 for a traceback.",
+        err=True,
+    )
+    sys.exit(EXIT_ERROR)

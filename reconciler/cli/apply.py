@@ -69,6 +69,13 @@ format_option = output_format_option(
 )
 
 
+def _check_json_consent(verb: str, auto_approve: bool, fmt: str) -> None:
+    """``--format json`` leaves no one to ask: it needs ``--auto-approve`` (a usage error, said
+    before the state lock is taken or the engine asked)."""
+    if fmt == "json" and not auto_approve:
+        raise PlanError(f"--format json needs --auto-approve (there is no one to ask to {verb})")
+
+
 def _plan_and_confirm(
     ctx: click.Context,
     project: Project,
@@ -78,8 +85,7 @@ def _plan_and_confirm(
     **options: Any,
 ) -> PlanOutcome | None:
     """Plan (settling the journal), show it, and get consent; None when there is nothing to do."""
-    if fmt == "json" and not auto_approve:
-        raise PlanError(f"--format json needs --auto-approve (there is no one to ask to {verb})")
+    _check_json_consent(verb, auto_approve, fmt)
     outcome = make_plan(ctx, project, resolve=True, **options)
     if fmt == "text":
         click.echo(render(outcome.plan, "text"))
@@ -319,6 +325,8 @@ def apply_cmd(
             "--target, --exclude, --replace and --refresh/--no-refresh belong to the plan, "
             "not to `apply FILE`"
         )
+    if planfile is None:
+        _check_json_consent("apply", auto_approve, fmt)
     project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
         if planfile is not None:
@@ -391,6 +399,7 @@ def destroy_cmd(
       130  interrupted
     """
     project = project_from_context(ctx)
+    _check_json_consent("destroy", auto_approve, fmt)
     project.require_credentials("destroy")
     with project.lock("destroy", lock_timeout):
         return _plan_and_execute(

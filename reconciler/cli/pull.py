@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -11,8 +13,9 @@ from reconciler.cli.context import project_from_context
 from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note
 from reconciler.cli.runner import run_async
-from reconciler.errors import EXIT_ERROR, EXIT_OK
+from reconciler.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from reconciler.project.pull import pull
+from reconciler.safefile import write_target_problem
 
 
 @click.command("pull")
@@ -42,20 +45,21 @@ def pull_cmd(
       reconciler pull --out agents.d/pulled.yaml
       reconciler pull --out agents.d/pulled.yaml --record --auto-approve
 
-    --out never replaces a file (it may hold the manifests of an earlier pull, which state now
-    records: without them the next plan would delete those resources), and is not written when
-    nothing is pulled.
+    --out never replaces a file: it may hold the manifests of an earlier pull, which state now
+    records (without them the next plan would delete those resources).
 
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
     held, 124 the deadline (--timeout) ran out.
     """
+    problem = write_target_problem(out) if out is not None else None
+    if problem is not None:
+        raise ReconcilerError(f"--out {out}: {problem}")
     if out is not None and (out.exists() or out.is_symlink()):
-        note(
-            f"Error: {out} exists; pull writes a new file and never replaces one (it may hold "
-            "the manifests of an earlier pull, which the next plan would delete without them): "
+        raise ReconcilerError(
+            f"{out} exists; pull writes a new file and never replaces one (it may hold the "
+            "manifests of an earlier pull, which the next plan would delete without them): "
             "name another file, e.g. agents.d/pulled-2.yaml"
         )
-        return EXIT_ERROR
     project = project_from_context(ctx)
     if record and not auto_approve:
         if not sys.stdin.isatty():
@@ -64,14 +68,31 @@ def pull_cmd(
         if not click.confirm("Record the pulled resources in state?", default=False):
             return EXIT_ERROR
     pulled = run_async(pull(project, record=record, lock_timeout=lock_timeout))
-    if out is not None and pulled.text:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("x", encoding="utf-8") as stream:  # never over a file made meanwhile
-            stream.write(pulled.text)
-    elif out is None and pulled.text:
+    if out is not None:
+        try:
+            write_new(out, pulled.text)
+        except FileExistsError:
+            raise ReconcilerError(f"{out} exists (made meanwhile); nothing written there") from None
+        except OSError as exc:
+            raise ReconcilerError(f"--out {out}: cannot write there ({exc.strerror})") from None
+    elif pulled.text:
         click.echo(pulled.text, nl=False)
     for line in pulled.notes:
         note(f"Note: {line}")
     done = "recorded in state" if record else "not recorded (--record records them)"
     note(f"Pulled {len(pulled.records)} resource(s); {done}.")
     return EXIT_OK
+
+
+def write_new(path: Path, text: str) -> None:
+    """Write ``text`` to the new file ``path`` whole: a temporary file beside it, then linked
+    at ``path`` (:class:`FileExistsError` if a file is there: never replaced), then removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.errors import ReconcilerError
 from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
 from reconciler.sandbox import serve
@@ -40,6 +41,7 @@ from reconciler.sandbox.config import (
     config_from_env,
 )
 from reconciler.sandbox.ncs import check_webhook
+from reconciler.sandbox.server import ServeError
 
 _SHARE = click.FloatRange(0, 1)
 _SECONDS = click.FloatRange(min=0)
@@ -226,7 +228,10 @@ def serve_command(
         for hook in webhooks:
             click.echo(f"Notification events to {hook}", err=True)
 
-    serve(config, host, port, on_listening=listening)
+    try:
+        serve(config, host, port, on_listening=listening)
+    except ServeError as exc:
+        raise ReconcilerError(str(exc)) from None
 
 
 def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:

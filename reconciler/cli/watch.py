@@ -32,7 +32,8 @@ LOG_FORMATS = ("text", "json")
     "--listen",
     default=None,
     metavar="HOST:PORT",
-    help="Serve /healthz, /readyz and /metrics there (e.g. 127.0.0.1:9108).",
+    help="Serve /healthz, /readyz, /metrics, /leaderz and the notification events (POST /ncs, "
+    "see --ncs-path) there (e.g. 127.0.0.1:9108).",
 )
 @click.option(
     "--ncs-path",
@@ -40,7 +41,8 @@ LOG_FORMATS = ("text", "json")
     show_default=True,
     metavar="PATH",
     help="Where --listen accepts Agora's notification events (signed with the secret in "
-    "RECONCILER_NCS_SECRET); an agent that left or failed is reconciled at once.",
+    "RECONCILER_NCS_SECRET); an agent of this state that left (event 102) or whose token "
+    "expires soon (104) is reconciled at once.",
 )
 @click.option(
     "--log-format",
@@ -70,8 +72,9 @@ def watch_cmd(
 
     With --listen it also accepts Agora's notification events (NCS webhooks) at POST /ncs:
     signed with the secret in RECONCILER_NCS_SECRET (401 otherwise), deduplicated, and for an
-    agent of this state that left or failed, the leader reconciles at once instead of at the
-    next interval (a standby answers 200 and leaves it to the leader).
+    agent of this state that left (event 102, however it ended) or whose token expires soon
+    (104), the leader reconciles at once instead of at the next interval (a standby answers 200
+    and leaves it to the leader; other events are only counted).
 
     SIGTERM: the calls in flight finish and are recorded, the lock is released, exit 0.
 
@@ -99,10 +102,15 @@ def watch_cmd(
 
     seconds = parse_duration(interval)
     address = parse_listen(listen) if listen is not None else None
-    if not ncs_path.startswith("/") or ncs_path in PATHS or "?" in ncs_path:
+    if (
+        not ncs_path.startswith("/")
+        or ncs_path in PATHS
+        or any(c in ncs_path for c in "?#")
+        or any(c.isspace() for c in ncs_path)
+    ):  # a request's path never holds a space, ? or #: such a path would match no event
         raise WatchOptionError(
-            f"--ncs-path: {ncs_path!r} must be a path starting with / other than "
-            + ", ".join(PATHS)
+            f"--ncs-path: {ncs_path!r} must be a path starting with / (without spaces, ? or #) "
+            "other than " + ", ".join(PATHS)
         )
     _configure_logging(LOGGER, make_formatter(log_format), ctx)
     project = project_from_context(ctx)
@@ -147,7 +155,8 @@ def watch_cmd(
             log(
                 logging.INFO,
                 "endpoint.listening",
-                f"serving /healthz, /readyz and /metrics on {host}:{port}",
+                f"serving /healthz, /readyz, /metrics, /leaderz and POST {ncs_path} on "
+                f"{host}:{port}",
                 host=host,
                 port=port,
             )

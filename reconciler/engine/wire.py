@@ -198,10 +198,21 @@ def scrub(
     :data:`~reconciler.models.secrets.MIN_SECRET_CHARS` are left alone. ``forms`` are the
     forms of more secrets, computed beforehand (:func:`reconciler.models.masking.forms_of`).
     """
-    text = mask_forms(text, [forms_of(secrets), forms or Forms()], SCRUBBED)
+    text = one_line(mask_forms(text, [forms_of(secrets), forms or Forms()], SCRUBBED))
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: every control character (newline, carriage return, tab, escape,
+    bell) and line or paragraph separator becomes a space, and runs of spaces one. Engine text
+    is quoted in messages and log lines, where a newline would forge a line of output and an
+    escape sequence reach the terminal. Applied after scrubbing (a secret may hold newlines)."""
+    if text.isprintable():
+        return text
+    cleaned = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(cleaned.split())
 
 
 def parse_body(response: httpx.Response, model: type[_M], operation: str) -> _M:

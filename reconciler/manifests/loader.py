@@ -181,15 +181,18 @@ def load_desired(
     agents_dir = settings.agents_path
     shown_dir = display_path(agents_dir, project)
     try:
-        is_dir = stat.S_ISDIR(os.stat(agents_dir).st_mode)
+        is_dir: bool | None = stat.S_ISDIR(os.stat(agents_dir).st_mode)
     except FileNotFoundError:
-        is_dir = False
+        is_dir = None
     except OSError as exc:  # never "no manifests": that would stop every agent
         problem = Problem(Location(shown_dir), _reason(exc, "cannot read agents directory"))
         raise ValidationError([problem], what=shown_dir) from None
     if not is_dir:
-        problem = Problem(Location(shown_dir), "agents directory not found")
-        raise ValidationError([problem], what=shown_dir)
+        missing = is_dir is None
+        message = (
+            "agents directory not found" if missing else "not a directory (the agents directory)"
+        )
+        raise ValidationError([Problem(Location(shown_dir), message)], what=shown_dir)
 
     discovered = discover(agents_dir)
     relatives = discovered.files

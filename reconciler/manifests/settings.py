@@ -35,6 +35,7 @@ Every problem is reported at once, located in the settings file, as a
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -43,7 +44,13 @@ from typing import Any
 
 import pydantic
 
-from reconciler.errors import EnvironmentChoiceError, Location, Problem, ValidationError
+from reconciler.errors import (
+    EnvironmentChoiceError,
+    Location,
+    Problem,
+    ValidationError,
+    printable,
+)
 from reconciler.manifests.defaults import refused_defaults, secret_setting
 from reconciler.manifests.environments import name_problem, overlay
 from reconciler.manifests.excerpt import with_excerpts
@@ -65,6 +72,10 @@ SANDBOX = "sandbox"
 SANDBOX_CREDENTIAL = "sandbox"
 REGIONS = ("us", "eu", "ap", "cn")
 CERTIFICATE_LENGTH = 32
+_APP_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What an App ID may be: it is a path segment of every engine call and keys the state."""
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+"""A value that starts like a URL (``scheme://``): never a state file path."""
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
 _NOT_KEYS = frozenset(
     {
@@ -226,7 +237,11 @@ class _Chosen:
                 if declared
                 else "declares no environments"
             )
-            raise EnvironmentChoiceError(f"--env {environment}: {shown} {which}", declared)
+            close = difflib.get_close_matches(environment, declared, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise EnvironmentChoiceError(
+                f"--env {printable(environment)}: {shown} {which}{hint}", declared
+            )
 
 
 def _environment_block(document: LineDict, chosen: _Chosen, problems: list[Problem]) -> LineDict:
@@ -387,12 +402,30 @@ def _cross_checks(
     reason = platform_problem(platform) if isinstance(platform, str) else None
     if reason is not None:
         problems.append(Problem(locations.get("platform", root), reason))
+    app_id = values.get("app_id")
+    if isinstance(app_id, str) and not _APP_ID.fullmatch(app_id):
+        message = (
+            "app_id: must not be empty"
+            if not app_id.strip()
+            else "app_id: must be 1 to 64 letters, digits, '-' or '_' (an Agora App ID is 32 "
+            "hexadecimal characters)"
+        )
+        problems.append(Problem(locations.get("app_id", root), message))
     state = values.get("state")
     if isinstance(state, str) and is_postgres_url(state):
         try:
             split_postgres_url(state)
         except ValueError as exc:
             problems.append(Problem(locations.get("state", root), f"state: {exc}"))
+    elif isinstance(state, str) and _URL_SCHEME.match(state):
+        # A mistyped database URL (postgress://, mysql://) is no file path: taken for one, it
+        # would create directories named after its user-info, password included.
+        scheme = state.partition("://")[0]
+        message = (
+            f"state: a URL of scheme {scheme!r} is neither a file path nor a database this "
+            "tool supports; write postgresql://USER@HOST/DB (or a file path)"
+        )
+        problems.append(Problem(locations.get("state", root), message))
     elif values.get("state_key") is not None:
         message = "state_key names a state inside a database; it needs state: postgresql://..."
         problems.append(Problem(locations.get("state_key", root), message))

@@ -240,6 +240,22 @@ def _message_of(exc: yaml.YAMLError) -> str:
     return "invalid YAML"
 
 
+FLOW_HINT = '; quote a ${VAR} written inside {...} or [...]: "${VAR}"'
+
+
+def _flow_hint(exc: yaml.YAMLError, text: str) -> str:
+    """A hint for the commonest flow error: ``{key: ${KEY}}``, where a plain value cannot hold
+    the ``{`` of an unquoted variable (only when the lines of the error hold ``${``)."""
+    context = getattr(exc, "context", None) or ""
+    marks = [getattr(exc, name, None) for name in ("context_mark", "problem_mark")]
+    found = [getattr(mark, "line", None) for mark in marks]
+    lines = [line for line in found if isinstance(line, int)]
+    if "flow" not in context or not lines:
+        return ""
+    spanned = text.splitlines()[min(lines) : max(lines) + 1]
+    return FLOW_HINT if any("${" in line for line in spanned) else ""
+
+
 def _too_deep(text: str) -> int | None:
     """The line where collections nest deeper than :data:`MAX_NESTING`, else None.
 
@@ -486,8 +502,9 @@ def parse_yaml(text: str, source: str) -> ParsedFile:
             if value is not None:
                 parsed.documents.append(Document(value, node.start_mark.line + 1))
     except yaml.YAMLError as exc:
+        message = _message_of(exc) + _flow_hint(exc, text)
         parsed.problems.append(
-            Problem(Location(source, _line_of(exc, text), _column_of(exc)), _message_of(exc))
+            Problem(Location(source, _line_of(exc, text), _column_of(exc)), message)
         )
     except RecursionError:
         parsed.problems.append(Problem(Location(source), "invalid YAML: nested too deeply"))

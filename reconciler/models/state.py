@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from reconciler.models.desired import OnDelete, TokenMode
+from reconciler.models.desired import OnDelete, RestartPolicy, TokenMode
 from reconciler.models.manifest import NAME_PATTERN
 from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.models.rules import CHANNEL_PATTERN
@@ -80,6 +80,17 @@ class AgentRecord(BaseModel):
     on_delete: OnDelete = "stop"
     """The manifest's ``lifecycle.on_delete`` as last applied: ``forget`` drops the record and
     leaves the agent running when the manifest is removed."""
+    restart_policy: RestartPolicy | None = None
+    """The manifest's ``restart_policy`` as last applied, which ``watch --heal-only`` heals by
+    (a change of it in the manifest waits for review); None in a record written before it was
+    recorded (then the manifest's is taken). Written only when not None."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unrecorded_policy(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.restart_policy is None:  # older records stay byte-identical when rewritten
+            data.pop("restart_policy", None)
+        return data
 
 
 class JournalEntry(BaseModel):

@@ -31,8 +31,12 @@ from pydantic import ValidationError as PydanticValidationError
 from reconciler.errors import Location, PlanError, Problem, ValidationError
 from reconciler.models import Plan, StateDoc
 from reconciler.models.plan import PLAN_FORMAT_VERSION, ReasonCode
+from reconciler.safefile import read_regular
 
 PLAN_KIND = "reconciler.plan"
+MAX_PLAN_BYTES = 512 << 20
+"""The largest saved plan read: it holds the state it leads to (a local state file is read up to
+256 MiB) and the plan. Only a regular file is read (never a FIFO or a device)."""
 _KEYS = frozenset({"kind", "digest", "plan", "new_state"})
 
 
@@ -91,7 +95,7 @@ def load_plan_file(path: Path) -> SavedPlan:
         return _refusal(path, message, line)
 
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = read_regular(path, MAX_PLAN_BYTES)[0].decode("utf-8")
     except OSError as exc:
         raise refuse(f"cannot read plan file: {exc.strerror}") from None
     except UnicodeDecodeError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable
 
@@ -16,8 +17,12 @@ KEEP_ALIVE_S = 75
 (thousands of joins on a loaded machine) reuse a connection the server was closing that very
 moment, and fail with a read error that no real engine's load balancer would cause."""
 
-STARTUP_FAILURE = 3
-"""The exit status when the server cannot start (e.g. the port is taken), as uvicorn's."""
+STARTUP_FAILURE = 1
+"""The exit status when the server does not start for a reason uvicorn alone reports."""
+
+
+class ServeError(Exception):
+    """The sandbox cannot be served: its address cannot be bound, or its database opened."""
 
 
 class _Server(uvicorn.Server):
@@ -47,7 +52,17 @@ def serve(
     ``on_listening`` is called with the port once the server listens (with ``port`` 0, the
     one the system chose).
     """
-    app = create_app(config)
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        raise ServeError(f"cannot serve on {host}:{port} ({exc.strerror or exc})") from None
+    try:
+        app = create_app(config)
+    except sqlite3.DatabaseError as exc:
+        sock.close()
+        raise ServeError(
+            f"--db {config.db_path}: cannot use it as the sandbox's database ({exc})"
+        ) from None
     server = _Server(
         uvicorn.Config(
             app,
@@ -60,10 +75,27 @@ def serve(
         on_listening,
     )
     try:
-        server.run()  # what uvicorn.run does for one worker without reload
+        server.run(sockets=[sock])  # what uvicorn.run does for one worker without reload
     except KeyboardInterrupt:
         pass
     finally:
+        sock.close()
         app.state.sandbox.close()
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port``, bound here so that a refusal (the port in use,
+    an address not of this machine) is an error of its own rather than a log line of uvicorn."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock

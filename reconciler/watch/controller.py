@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.apply import ApplyResult, apply_verdict
+from reconciler.apply import ApplyEvent, ApplyResult, apply_verdict
 from reconciler.errors import (
     ApplyError,
     EngineError,
@@ -118,8 +118,8 @@ class Watcher:
         self.runs = 0
         """Reconcile runs finished (successfully or not) while leading."""
         self.owned: frozenset[str] = frozenset()
-        """The agent ids the state recorded at the end of the last run (events about others
-        are not ours)."""
+        """The agent ids the state recorded at the end of the last run, and those the run in
+        progress started (events about others are not ours)."""
         self.heal_timer = HealTimer(metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -138,8 +138,12 @@ class Watcher:
     def notice(self, notice: Notice) -> None:
         """An event that may need healing arrived (any thread): reconcile now."""
         loop, at = self._loop, time.monotonic()
-        if loop is not None:
+        if loop is None:
+            return  # not running (any more): the next watch polls
+        try:
             loop.call_soon_threadsafe(self._on_notice, notice, at)
+        except RuntimeError:  # the loop closed meanwhile (the watch is stopping)
+            return
 
     def _on_notice(self, notice: Notice, at: float) -> None:
         if notice.agent_id is not None:
@@ -208,6 +212,7 @@ class Watcher:
                 else:
                     await self._sleep(delay)
         finally:
+            self._loop = None  # events from now on are left to polling
             self.status.stopping()
             self.lease.release()
             self.metrics.leader.set(0)
@@ -400,11 +405,25 @@ class Watcher:
             seconds = time.monotonic() - began
             self.metrics.run_finished(ok, seconds, time.time())
 
+    def _applied(self, event: ApplyEvent) -> None:
+        """An apply step, as the engine answers it: an agent this run started is ours from then
+        on, so an event about it (it left while the run still applies) is acted on, not taken
+        for another's; one it stopped is not any more (that it left is what was asked)."""
+        agent_id = event.agent_id
+        answered = event.status in ("answered", "done")
+        if not answered or not agent_id or "/" in event.name:  # KIND/NAME: not an agent
+            return
+        if event.phase == "start" and agent_id not in self.owned:
+            self.owned = self.owned | {agent_id}
+        elif event.phase == "stop" and agent_id in self.owned:
+            self.owned = self.owned - {agent_id}
+
     async def _reconcile(self) -> None:
         self.phase = "plan"
         self._reload_settings()
         project = self.project
         hooks = Hooks(
+            on_event=self._applied,
             on_retry=self.metrics.retried,
             on_engine_call=self.metrics.called,
             should_stop=self._stop.is_set,

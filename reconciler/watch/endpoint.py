@@ -14,9 +14,10 @@ event loop is busy (a plan of thousands of agents), and needs no second web fram
   :class:`~reconciler.watch.receiver.EventReceiver` when one is given.
 
 A client that stops sending (a body shorter than its ``Content-Length``) is dropped after
-:data:`READ_TIMEOUT_S`, and one that goes away before its answer is simply gone: neither holds a
-thread for ever nor writes a traceback into the watch's logs (``socketserver`` prints one for any
-error of a request unless told otherwise).
+:data:`READ_TIMEOUT_S`, and so is one whose body takes longer than that in all (a byte now and
+then); one that goes away before its answer is simply gone: none holds a thread for ever nor
+writes a traceback into the watch's logs (``socketserver`` prints one for any error of a request
+unless told otherwise).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from time import monotonic
 from typing import Any
 
 from reconciler.errors import ReconcilerError
@@ -102,10 +104,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body is not read
             reply = receiver.refuse_oversized()
         else:
-            body = self.rfile.read(length)
+            body = self._read_body(length)
+            if body is None:  # too slow in all, or closed: dropped unanswered
+                self.close_connection = True
+                return
             headers = {name.lower(): value for name, value in self.headers.items()}
             reply = receiver.handle(body, headers)
         self._send(reply.status, reply.body, "application/json")
+
+    def _read_body(self, length: int) -> bytes | None:
+        """The body, if it arrives whole within :data:`READ_TIMEOUT_S` in all (each read also
+        waits at most that long): a client trickling a byte now and then holds no thread."""
+        deadline = monotonic() + READ_TIMEOUT_S
+        chunks: list[bytes] = []
+        left = length
+        while left > 0:
+            chunk = self.rfile.read1(min(left, 1 << 16))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            left -= len(chunk)
+            if left > 0 and monotonic() > deadline:
+                return None
+        return b"".join(chunks)
 
     def _send(
         self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8"

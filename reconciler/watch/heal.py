@@ -14,6 +14,10 @@ heal-only run: each of their actions but a no-op is held (``held_resources``). A
 outside comes back with a new id, which the resources referencing it must then be updated to:
 a change of the reviewed graph, not a heal.
 
+An exited agent is healed by the ``restart_policy`` it was last applied with (recorded in
+state): one that policy leaves stopped stays stopped, held, even when the manifest's policy now
+says to heal it.
+
 A recorded agent that exited while its manifest holds such a change is healed all the same, with
 the spec it was last applied with (:mod:`reconciler.watch.recorded`): an always-on agent does
 not stay down until someone merges, and the unreviewed change is still not applied (the next
@@ -24,7 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reconciler.models import AgentPlan, DesiredSet, Plan, StateDoc
+from reconciler.models import AgentPlan, AgentRecord, DesiredSet, Plan, StateDoc
+from reconciler.models.liveness import exit_expected
 from reconciler.models.plan import EXIT_REASON_CODES, HEALING_CODES, ResourcePlan
 from reconciler.plan import DesiredView, desired_view
 from reconciler.watch.recorded import NotRebuildable, recorded_agent
@@ -35,6 +40,18 @@ __all__ = ["HealSplit", "Healed", "heal_only", "heals_drift"]
 def heals_drift(action: AgentPlan) -> bool:
     """Whether ``action`` only puts back what the state records (see the module docstring)."""
     return action.reason_code in HEALING_CODES and not action.changes
+
+
+_EXIT_CAUSES = {code: cause for cause, code in EXIT_REASON_CODES.items()}
+
+
+def _left_down_as_reviewed(action: AgentPlan, record: AgentRecord | None) -> bool:
+    """A start of an exited agent that the ``restart_policy`` it was last applied with leaves
+    stopped: the manifest's new policy heals it, a change that waits for review."""
+    cause = _EXIT_CAUSES.get(action.reason_code)
+    if cause is None or record is None or record.restart_policy is None:
+        return False
+    return exit_expected(record.restart_policy, cause)
 
 
 def _down_with_a_pending_change(action: AgentPlan) -> bool:
@@ -89,10 +106,13 @@ def heal_only(
     unhealed: list[tuple[str, str]] = []
     views: dict[str, DesiredView] = {}
     for action in plan.agents:
+        record = state.agents.get(action.name) if state is not None else None
+        if _left_down_as_reviewed(action, record):
+            held.append(action)
+            continue
         if action.action == "no-op" or heals_drift(action):
             kept.append(action)
             continue
-        record = state.agents.get(action.name) if state is not None else None
         current = agents.get(action.name)
         if (
             state is not None

@@ -49,7 +49,10 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``2026-12-01T22:00:00.000Z info reconcile.done: message key=value ...``"""
+    """``2026-12-01T22:00:00.000Z info reconcile.done: message key=value ...``
+
+    A message of several lines (a list of problems) continues on lines indented by two spaces,
+    so that only an event starts a line: no text in a message or a field can forge one."""
 
     def format(self, record: logging.LogRecord) -> str:
         parts = [
@@ -59,7 +62,8 @@ class TextFormatter(logging.Formatter):
             record.getMessage(),
         ]
         parts += [f"{key}={value}" for key, value in fields_of(record).items()]
-        return " ".join(parts)
+        lines = " ".join(parts).splitlines()
+        return "\n".join([lines[0], *(f"  {line}" for line in lines[1:])]) if lines else ""
 
 
 def make_formatter(kind: str) -> logging.Formatter:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from reconciler.apply import ApplyResult
 from reconciler.engine import RetryEvent
 from reconciler.models import LiveStatus, Plan, StateDoc
+from reconciler.models.live import STATUS_CODES
 from reconciler.watch.ncs import EVENT_TYPES
 
 __all__ = ["WatchMetrics"]
@@ -25,13 +26,20 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MISSING = "MISSING"
 """The status of a recorded agent the engine does not know (any more)."""
 OTHER_EVENT = "other"
-"""The ``event_type`` label of every event type Agora does not document."""
+"""The ``event_type`` label of every event type Agora does not document, and the ``status``
+label of every engine status it does not document."""
 
 
 def event_type_label(event_type: int) -> str:
     """The ``event_type`` label of ``event_type``: its number when it is a documented type,
     else :data:`OTHER_EVENT` (the label's values stay bounded whatever a sender puts there)."""
     return str(event_type) if event_type in EVENT_TYPES else OTHER_EVENT
+
+
+def status_label(status: str) -> str:
+    """The ``status`` label of an engine status: its name when the engine documents it (or
+    ``MISSING``), else ``other`` (whatever text an engine sends cannot grow the label)."""
+    return status if status in STATUS_CODES or status == MISSING else OTHER_EVENT
 
 
 class WatchMetrics:
@@ -61,7 +69,7 @@ class WatchMetrics:
         self.agents = Gauge(
             "reconciler_watch_agents",
             "Recorded agents by the engine's status at the last refresh (MISSING: unknown to "
-            "the engine).",
+            "the engine; other: a status the engine does not document).",
             ["status"],
             registry=self.registry,
         )
@@ -164,7 +172,7 @@ class WatchMetrics:
         tally: Tally[str] = Tally()
         for record in state.agents.values():
             seen = live.agents.get(record.agent_id)
-            tally[seen.status if seen is not None else MISSING] += 1
+            tally[status_label(seen.status) if seen is not None else MISSING] += 1
         self.agents.clear()
         for status, count in tally.items():
             self.agents.labels(status=status).set(count)

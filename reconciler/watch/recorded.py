@@ -76,6 +76,7 @@ def recorded_agent(current: DesiredAgent, record: AgentRecord, salt: str) -> Reb
             "sensitive": frozenset(sensitive),
             "protect": record.protect,
             "on_delete": record.on_delete,
+            "restart_policy": record.restart_policy or current.restart_policy,
             "desired": "running",
             "renamed_from": None,
             "lines": {},

@@ -50,3 +50,16 @@ def test_plan_json_lists_the_excluded_agents(project: OpsProject) -> None:
     )
     assert doc["excluded"] == ["sales-en"]
     assert "sales-en" not in {a["name"] for a in doc["agents"]}
+
+
+def test_a_misspelt_agent_name_suggests_the_one_it_may_mean(project: OpsProject) -> None:
+    for flag in ("--target", "--exclude", "--replace"):
+        result = project.ok("plan", "--no-refresh", flag, "suport-en", code=1)
+        assert "suport-en (did you mean support-en?)" in result.stderr, flag
+
+
+def test_an_empty_name_is_named_as_such(project: OpsProject) -> None:
+    result = project.ok("plan", "--no-refresh", "--target", "", code=1)
+    assert result.stderr.rstrip().endswith(
+        "--target names no agent in the manifests or state: '' (an empty name)"
+    )

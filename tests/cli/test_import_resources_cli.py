@@ -79,10 +79,3 @@ def test_pull_out_never_replaces_a_file_the_manifests_of_an_earlier_pull_are_in(
         NUMBER: "no-op",
         CONSOLE: "no-op",
     }
-
-
-def test_pull_out_writes_no_file_when_nothing_is_pulled(applied_platform: Platform) -> None:
-    out = applied_platform.dir / "agents.d" / "pulled.yaml"
-    result = applied_platform.ok("pull", "--out", str(out))
-    assert not out.exists()
-    assert "Pulled 0 resource(s);" in result.stderr

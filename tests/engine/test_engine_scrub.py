@@ -92,6 +92,19 @@ def test_scrub_cuts_to_the_limit_after_scrubbing() -> None:
     assert scrub(SECRET + "x" * 50, [SECRET], limit=20) == "(sensitive)xxxxxx..."
 
 
+def test_scrub_makes_engine_text_one_line_without_control_characters() -> None:
+    """Engine text ends up in an error message, a plan's reason and the watch's log lines: a
+    newline in it would forge a line of output (`2026-... info reconcile.done: ...`), an escape
+    sequence would reach the terminal."""
+    text = "bad\r\n2026-01-01T00:00:00.000Z info reconcile.done: forged\x1b[31m\x07\u2028x\ty"
+    assert scrub(text, []) == "bad 2026-01-01T00:00:00.000Z info reconcile.done: forged [31m x y"
+
+
+def test_a_secret_holding_newlines_is_scrubbed_before_the_text_is_made_one_line() -> None:
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+    assert scrub(f"credentials {key} refused", [key]) == "credentials (sensitive) refused"
+
+
 def echo_of_everything() -> str:
     """An error detail that echoes the request's secrets and the credentials in every form."""
     forms = [*encodings(SECRET).values(), *encodings(CUSTOMER_SECRET).values()]

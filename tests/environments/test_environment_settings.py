@@ -95,6 +95,11 @@ def test_an_unknown_environment_is_refused_naming_the_declared_ones(project: Pat
         load_settings(project, None, ENVIRON, "qa")
 
 
+def test_a_misspelt_environment_suggests_the_one_it_may_mean(project: Path) -> None:
+    with pytest.raises(EnvironmentChoiceError, match=r"\(did you mean staging\?\)$"):
+        load_settings(project, None, ENVIRON, "stagin")
+
+
 def test_a_project_without_environments_refuses_env(tmp_path: Path) -> None:
     (tmp_path / "reconciler.yaml").write_text("engine: sandbox\n", encoding="utf-8")
     assert load_settings(tmp_path, None, {}).environment is None

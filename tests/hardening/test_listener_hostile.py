@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -95,4 +96,24 @@ def test_a_signed_body_nested_too_deeply_is_refused_400_as_malformed(
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {"outcome": "refused"}
     assert metric(metrics, "reconciler_watch_events_refused_total", reason="malformed") == 1
     assert recorder.notices == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_body_trickled_in_past_the_read_timeout_in_all_is_dropped_unanswered(
+    served: Served, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A client that sends a byte now and then never waits 10 s between two, yet must not
+    hold a thread for ever: the whole body has the read timeout in all. The listener's clock
+    moves an hour per reading here, so the first part of the body is already too late."""
+    address, recorder, _ = served
+    monkeypatch.setattr(endpoint_module._Handler, "timeout", 60.0)  # no single read times out
+    readings = iter(range(0, 10**9, 3600))
+    monkeypatch.setattr(endpoint_module, "monotonic", lambda: float(next(readings)))
+    body = event()
+    with socket.create_connection(address, timeout=10) as conn:
+        conn.sendall(post(body[:10], signed(body), length=len(body)))
+        assert conn.recv(65536) == b"", "closed unanswered, while the client could go on"
+    assert recorder.notices == []
+    monkeypatch.setattr(endpoint_module, "monotonic", time.monotonic)
+    assert b"200 OK" in exchange(address, post(body, signed(body)))
     assert "Traceback" not in capfd.readouterr().err

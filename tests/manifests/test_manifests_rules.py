@@ -318,6 +318,11 @@ def test_a_missing_agents_directory_is_an_error(project: Project) -> None:
     assert project.errors(agents_dir="nowhere.d") == ["nowhere.d: agents directory not found"]
 
 
+def test_an_agents_directory_that_is_a_file_is_an_error_saying_so(project: Project) -> None:
+    project.write("file.d", "name: x\n")
+    assert project.errors(agents_dir="file.d") == ["file.d: not a directory (the agents directory)"]
+
+
 def test_hidden_files_and_other_suffixes_are_ignored(project: Project) -> None:
     project.write("agents.d/.draft.yaml", "not: [valid")
     project.write("agents.d/README.md", "# notes")

@@ -44,6 +44,21 @@ def test_a_syntax_error_is_located(project: Project) -> None:
     ]
 
 
+def test_an_unquoted_variable_inside_braces_gets_the_hint_to_quote_it() -> None:
+    """``{key: ${KEY}}`` is not YAML (a plain value in a flow mapping cannot hold ``{``): the
+    error says to quote it, as ``key: "${KEY}"``."""
+    parsed = parse_yaml("tts:\n  params: {key: ${AZURE_TTS_KEY}, region: eastus}\n", "f.yaml")
+    [problem] = parsed.problems
+    assert problem.location.line == 2
+    assert problem.message.startswith("invalid YAML: did not find expected ',' or '}'")
+    assert 'quote a ${VAR} written inside {...} or [...]: "${VAR}"' in problem.message
+
+
+def test_a_flow_syntax_error_without_a_variable_gets_no_hint() -> None:
+    [problem] = parse_yaml("a: {b: [1, 2}\n", "f.yaml").problems
+    assert "quote" not in problem.message
+
+
 def test_bad_indentation_is_located(project: Project) -> None:
     project.write("agents.d/x.yaml", "name: x\nproperties:\n  channel: c\n bad: 1\n")
     assert project.errors() == [

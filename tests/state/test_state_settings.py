@@ -153,3 +153,39 @@ def test_state_where_names_the_state_and_requires_a_database_when_asked(tmp_path
         "postgresql://ci:***@db.internal/infra?sslmode=require&sslpassword=*** "
         "(state key 0123456789abcdef0123456789abcdef)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgress://ci:{QUOTED}@db.internal/infra",
+        f"mysql://ci:{QUOTED}@db.internal/infra",
+        f"https://ci:{QUOTED}@db.internal/infra",
+    ],
+)
+def test_a_state_url_of_another_scheme_is_refused_not_taken_for_a_file(
+    tmp_path: Path, url: str
+) -> None:
+    """A mistyped database URL would otherwise become a local path holding the password."""
+    with pytest.raises(ValidationError) as caught:
+        settings_from(tmp_path, "state: ${RECONCILER_STATE_URL}\n", RECONCILER_STATE_URL=url)
+    message = str(caught.value)
+    assert "reconciler.yaml:1: state:" in message
+    assert "postgresql://" in message
+    assert PASSWORD not in message and QUOTED not in message
+    assert [path.name for path in tmp_path.iterdir()] == ["reconciler.yaml"]
+
+
+@pytest.mark.parametrize("app_id", ["", "   ", "../other-app", "a b", "id?x=1", "x" * 65])
+def test_an_app_id_that_cannot_be_one_is_a_settings_error_at_its_line(
+    tmp_path: Path, app_id: str
+) -> None:
+    """The App ID goes into every engine path (`/projects/{app_id}/...`) and keys the state: an
+    empty one ended in an internal error, one with a `/` reached another path of the engine."""
+    with pytest.raises(ValidationError, match=r"reconciler.yaml:1: app_id: "):
+        settings_from(tmp_path, "app_id: ${APP}\n", APP=app_id)
+
+
+def test_an_app_id_of_letters_digits_dashes_and_underscores_is_accepted(tmp_path: Path) -> None:
+    for app_id in ("0123456789abcdef0123456789abcdef", "x", "team_a-1"):
+        assert settings_from(tmp_path, "app_id: ${APP}\n", APP=app_id).app_id == app_id

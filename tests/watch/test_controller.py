@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconciler.apply import ApplyEvent
 from reconciler.errors import LockHeldError, SettingsError, StateBindingError, StateError
 from reconciler.project import Project
+from reconciler.project.project import Hooks
 from reconciler.watch.controller import Watcher, WatchOptions
 from reconciler.watch.lease import Lease
 from reconciler.watch.metrics import WatchMetrics
+from reconciler.watch.ncs import Notice
+from reconciler.watch.receiver import EventReceiver
+from tests.watch.test_events import SECRET, signed
+from tests.watch.test_events import event as ncs_event
 from tests.watch.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -216,3 +224,67 @@ def test_a_changed_app_id_is_refused_by_the_next_run_and_nothing_is_started(
     with pytest.raises(StateBindingError, match=f"App ID {other}"):
         asyncio.run(watcher.reconcile())
     assert _sample(watcher, "reconciler_watch_actions_total", action="start", outcome="ok") == 3
+
+
+def _receive_events_when_answered(watcher: Watcher, phase: str) -> dict[str, str]:
+    """Deliver to ``watcher``'s listener, while it applies, an event saying that the agent of
+    each ``phase`` call the engine just answered left; the outcomes by agent name."""
+    outcomes: dict[str, str] = {}
+    apply = watcher.project.apply
+    receiver = EventReceiver(
+        secret=SECRET,
+        metrics=watcher.metrics,
+        is_leader=lambda: True,
+        owned=lambda: watcher.owned,
+        on_notice=lambda _notice: None,
+    )
+
+    async def apply_receiving_events(*args: Any, hooks: Hooks, **kwargs: Any) -> Any:
+        reported = hooks.on_event
+
+        def on_event(event: ApplyEvent) -> None:
+            if reported is not None:
+                reported(event)
+            if event.status == "answered" and event.phase == phase and event.agent_id:
+                body = ncs_event(notice_id=f"{phase}-{event.name}", agent_id=event.agent_id)
+                outcomes[event.name] = receiver.handle(body, signed(body)).outcome
+
+        return await apply(*args, hooks=replace(hooks, on_event=on_event), **kwargs)
+
+    watcher.project.apply = apply_receiving_events  # type: ignore[method-assign]
+    return outcomes
+
+
+def test_an_event_about_an_agent_the_run_in_progress_started_is_acted_on(
+    directory: Path,
+) -> None:
+    """The agent a run just started is ours from the engine's answer on: an event saying it
+    left, arriving while the run still applies (other starts, the wait for RUNNING), makes the
+    leader reconcile again at once instead of being ignored as foreign."""
+    watcher = _watcher(directory)
+    outcomes = _receive_events_when_answered(watcher, "start")
+    asyncio.run(watcher.reconcile())
+    assert outcomes == {"concierge": "acted", "sales-en": "acted", "support-en": "acted"}
+
+
+def test_an_event_about_an_agent_the_run_in_progress_stopped_is_not_acted_on(
+    directory: Path,
+) -> None:
+    """The agent a run stops is no longer one the state records: that it left is what the run
+    asked for, not a reason to reconcile again."""
+    asyncio.run(_watcher(directory).reconcile())
+    (directory / "agents.d" / "concierge.yaml").unlink()
+    watcher = _watcher(directory)
+    outcomes = _receive_events_when_answered(watcher, "stop")
+    asyncio.run(watcher.reconcile())
+    assert outcomes == {"concierge": "foreign"}
+
+
+def test_an_event_arriving_once_the_loop_has_stopped_is_dropped_quietly(directory: Path) -> None:
+    """The listener answers until it is shut down, after the loop ended: an event then is left
+    to the next watch (it polls), never an error in the listener's thread."""
+    watcher = _watcher(directory)
+    watcher.request_stop()
+    asyncio.run(watcher.run())
+    watcher.notice(Notice(notice_id="late", event_type=102, agent_id="AGENT"))
+    assert not watcher.lease.held

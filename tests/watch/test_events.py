@@ -24,6 +24,7 @@ from reconciler.watch.ncs import (
 )
 from reconciler.watch.receiver import MAX_BODY_BYTES, EventReceiver, HealTimer
 from reconciler.watch.status import WatchStatus
+from tests.secret_scan import find_leaks
 
 SECRET = "ncs-secret"
 OURS = "OURAGENT0000000000000000000000001"
@@ -282,3 +283,27 @@ def test_leaderz_answers_200_only_on_the_leader() -> None:
             assert http.post("/ncs", content=b"{}").status_code == 404, "no receiver, no path"
     finally:
         endpoint.stop()
+
+
+def test_no_answer_log_or_metric_of_the_listener_shows_the_secret_or_a_valid_signature(
+    served: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever is sent (forged, unsigned, malformed, valid, replayed), what the listener gives
+    back (answers, metrics, probes, logs) never holds the NCS secret in any encoding, nor the
+    signature a forged body should have carried (an oracle for forging)."""
+    http, _ = served
+    body = event(notice_id="scan")
+    expected = signed(body)
+    answers = [
+        http.post("/ncs", content=body, headers={"Agora-Signature-V2": "0" * 64}),
+        http.post("/ncs", content=body, headers={"Agora-Signature": "0" * 40}),
+        http.post("/ncs", content=body),
+        http.post("/ncs", content=b"{]", headers=signed(b"{]")),
+        http.post("/ncs", content=body, headers=expected),
+        http.post("/ncs", content=body, headers=expected),
+    ]
+    texts = [(f"answer {n}", str(a.headers) + a.text) for n, a in enumerate(answers)]
+    texts += [(path, http.get(path).text) for path in ("/metrics", "/readyz", "/healthz")]
+    texts.append(("log", caplog.text))
+    secrets = {"NCS secret": SECRET, **{f"expected {k}": v for k, v in expected.items()}}
+    assert find_leaks(texts, secrets, basic_credential=SECRET) == []

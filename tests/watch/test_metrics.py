@@ -92,6 +92,22 @@ def test_agents_gauge_counts_recorded_agents_by_live_status_and_missing() -> Non
     assert _sample(metrics, gauge, status="MISSING") == 3
 
 
+def test_a_status_the_engine_does_not_document_is_counted_as_other_not_by_its_text() -> None:
+    """The engine's status is a label value only when it is a documented one: whatever else an
+    engine sends (a new status, a long text per agent) cannot grow the label's values."""
+    metrics = WatchMetrics()
+    names = [f"a{i}" for i in range(50)]
+    state = StateDoc(lineage=LINEAGE, salt="s", agents={n: _record(n, n.upper()) for n in names})
+    weird = {n.upper(): LiveAgent(agent_id=n.upper(), status=f"WEIRD-{n}" * 20) for n in names}
+    weird["A0"] = LiveAgent(agent_id="A0", status="RUNNING")
+    metrics.observed(state, LiveStatus(refreshed=True, agents=weird))
+    gauge = "reconciler_watch_agents"
+    assert _sample(metrics, gauge, status="RUNNING") == 1
+    assert _sample(metrics, gauge, status="other") == 49
+    exposition = metrics.exposition().decode()
+    assert "WEIRD" not in exposition
+
+
 def test_a_run_sets_the_last_success_time_only_when_it_succeeds() -> None:
     metrics = WatchMetrics()
     metrics.run_finished(True, 0.5, 1000.0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.project import Project
+from reconciler.watch.endpoint import PATHS
 from reconciler.watch.lease import Lease
 from tests.cli.cli_helpers import example_project, run_main
 
@@ -16,7 +17,10 @@ from tests.cli.cli_helpers import example_project, run_main
     ("option", "value", "message"),
     [("--interval", "soon", "--interval: 'soon' is not a duration"),
      ("--interval", "0s", "must be more than 0"),
-     ("--listen", "9108", "--listen: '9108' is not HOST:PORT")],
+     ("--listen", "9108", "--listen: '9108' is not HOST:PORT"),
+     ("--ncs-path", "/a b", "--ncs-path: '/a b' must be a path"),
+     ("--ncs-path", "/ncs#x", "--ncs-path: '/ncs#x' must be a path"),
+     ("--ncs-path", "/metrics", "--ncs-path: '/metrics' must be a path")],
 )  # fmt: skip
 def test_a_bad_option_value_is_a_clean_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
@@ -43,3 +47,13 @@ def test_a_listen_address_in_use_is_a_clean_error_and_leaves_the_state_unlocked(
     lease = Lease(Project.open(directory, None, {}))
     assert lease.try_acquire(), "the state lock was left held"
     lease.release()
+
+
+def test_the_help_of_listen_names_every_path_it_serves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(["watch", "--help"], capsys)
+    listen = " ".join(out.split("--listen HOST:PORT", 1)[1].split("--ncs-path", 1)[0].split())
+    assert code == 0
+    for path in (*PATHS, "POST /ncs"):
+        assert path in listen, path
