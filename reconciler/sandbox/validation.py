@@ -14,13 +14,12 @@ shapes of the newer blocks (`blocks.py`); vendor blocks are not.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import wire
 from .blocks import validate_blocks
 from .config import LIST_DEFAULT_LIMIT, LIST_DEFAULT_STATES, LIST_DEFAULT_WINDOW_S
 from .errors import bad_body, invalid, missing
@@ -51,8 +50,8 @@ def parse_body(raw: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
             return {}
         raise bad_body("request body is empty; a JSON object is expected")
     try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        value = wire.loads(raw)
+    except wire.NotJson:
         raise bad_body("request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise bad_body("request body must be a JSON object")
@@ -266,11 +265,8 @@ def _number(params: Mapping[str, str], key: str) -> float | None:
     raw = params.get(key)
     if raw is None or raw == "":
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise invalid(key, "must be a Unix timestamp in seconds") from None
-    if not math.isfinite(value) or value < 0:
+    value = wire.number(raw.strip())
+    if value is None or value < 0:
         raise invalid(key, "must be a Unix timestamp in seconds")
     return value
 
@@ -288,19 +284,17 @@ def parse_list_query(params: Mapping[str, str], now: float) -> ListQuery:
         codes: set[int] = set()
         for part in raw_state.split(","):
             part = part.strip()
-            if not part.isdigit() or int(part) not in CODE_STATUSES:
+            if wire.integer(part) not in CODE_STATUSES:
                 raise invalid("state", "must be comma-separated status codes (0-6)")
             codes.add(int(part))
         states = frozenset(codes)
     limit = LIST_DEFAULT_LIMIT
     raw_limit = params.get("limit")
     if raw_limit:
-        try:
-            limit = int(float(raw_limit))
-        except ValueError:
-            raise invalid("limit", "must be a positive integer") from None
-        if limit < 1:
+        value = wire.number(raw_limit.strip())
+        if value is None or value < 1:
             raise invalid("limit", "must be a positive integer")
+        limit = int(value)
     return ListQuery(
         channel=params.get("channel") or None,
         from_time=from_time,

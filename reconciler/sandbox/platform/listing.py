@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import wire
 from .errors import invalid
 from .rules import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
 from .store import PlatformStore, Resource
@@ -41,9 +42,10 @@ def page_request(
     raw_limit = query.get("limit")
     limit = DEFAULT_LIMIT
     if raw_limit is not None:
-        if not raw_limit.strip().isdigit() or not 1 <= int(raw_limit) <= top:
+        value = wire.integer(raw_limit.strip())
+        if value is None or not 1 <= value <= top:
             raise invalid("limit", f"must be an integer from 1 to {top}")
-        limit = int(raw_limit)
+        limit = value
     order = query.get("order", ORDERS[0])
     if order not in ORDERS:
         raise invalid("order", f"must be one of {', '.join(ORDERS)}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import wire
 from . import agents, checks
 from .collection import Collection
 from .context import Answer, Req
@@ -224,11 +225,12 @@ def _filters(req: Req) -> dict[str, Any]:
         if status not in SESSION_STATUSES:
             raise invalid("status", f"unknown status {status}")
     after = query.get("started_after")
-    if after is not None and not after.strip().lstrip("-").isdigit():
-        raise invalid("started_after", "must be Unix seconds")
-    started_after = (
-        int(after) if after is not None else int(req.platform.now()) - SESSION_LIST_WINDOW_S
-    )
+    started_after = int(req.platform.now()) - SESSION_LIST_WINDOW_S
+    if after is not None:
+        value = wire.integer(after.strip(), signed=True)
+        if value is None:
+            raise invalid("started_after", "must be Unix seconds")
+        started_after = value
     filters: dict[str, Any] = {"status": statuses, "started_after": started_after}
     if query.get("channel"):
         filters["channel"] = query["channel"]
