@@ -138,6 +138,10 @@ def _resolved(req: Req, config: dict[str, Any]) -> dict[str, str]:
     return versions
 
 
+START_FIELDS = ("transport", "values", "lifecycle")
+"""The fields of a start body beside its agent (``agent_id``, or ``agent`` when ephemeral)."""
+
+
 def _start(req: Req, body: dict[str, Any], config: dict[str, Any], agent_id: str | None) -> Answer:
     if "transport" not in body:
         raise invalid("transport", "field required")
@@ -193,6 +197,7 @@ def start(req: Req) -> Answer:
     if "agent_id" not in body:
         raise invalid("agent_id", "field required")
     agent_id = checks.string(body["agent_id"], "agent_id", low=1)
+    checks.no_unknown(body, ("agent_id", *START_FIELDS), "")
     agent = req.platform.store.get(req.app_id, "agent", agent_id)
     if agent is None:
         raise bad_reference("agent_id", f"agent {agent_id} does not exist")
@@ -206,6 +211,7 @@ def start_ephemeral(req: Req) -> Answer:
         raise invalid("agent_id", "an ephemeral session takes agent, not agent_id")
     if "agent" not in body:
         raise invalid("agent", "field required")
+    checks.no_unknown(body, ("agent", *START_FIELDS), "")
     config = checks.obj(body["agent"], "agent")
     agents.check_config(req, config, saved=False)
     return _start(req, body, config, None)
