@@ -25,6 +25,8 @@ from .config import LIST_DEFAULT_LIMIT, LIST_DEFAULT_STATES, LIST_DEFAULT_WINDOW
 from .errors import bad_body, invalid, missing
 from .lifecycle import CODE_STATUSES
 
+#: The largest integer a 64-bit field (the engine's, and the sandbox's SQLite column) holds.
+_MAX_INT64 = 2**63 - 1
 #: Characters Agora allows in a channel name (at most 64 bytes).
 _CHANNEL_RE = re.compile(r"^[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,64}$")
 _MAX_UID = 2**32 - 1
@@ -129,8 +131,8 @@ def validate_join(body: dict[str, Any], *, require_token: bool) -> JoinRequest:
             raise bad_body(f"{path}: wrong type")
         _uid(uid, path, string_uid, wildcard=True)
     idle = _typed(props, "idle_timeout", "properties.idle_timeout", int)
-    if idle is not None and idle < 0:
-        raise invalid("properties.idle_timeout", "must be >= 0")
+    if idle is not None and not 0 <= idle <= _MAX_INT64:
+        raise invalid("properties.idle_timeout", f"must be from 0 to {_MAX_INT64}")
     token = _typed(props, "token", "properties.token", str)
     if require_token and not token:
         raise missing("properties.token")

@@ -320,6 +320,8 @@ def test_campaigns_list_by_status(engine: Client, ids: tuple[str, str]) -> None:
             "schedule.time_zone",
         ),
         ({"transport": {"type": "telephony", "from": []}}, "transport.from"),
+        ({"transport": {"type": "telephony", "from": [["n"]]}}, "transport.from[0]"),
+        ({"transport": {"type": "telephony", "from": [{"number_id": "n"}]}}, "transport.from[0]"),
     ],
 )
 def test_invalid_campaigns_are_refused_naming_the_field(

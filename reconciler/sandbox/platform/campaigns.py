@@ -63,10 +63,11 @@ def view_at(resource: Resource, now: float) -> dict[str, Any]:
 
 def _from(req: Req, value: Any) -> list[str]:
     ids = [value] if isinstance(value, str) else checks.array(value, "transport.from")
+    for index, number_id in enumerate(ids):
+        checks.string(number_id, f"transport.from[{index}]", low=1)
     if not 1 <= len(ids) <= MAX_CAMPAIGN_FROM or len(set(ids)) != len(ids):
         raise invalid("transport.from", f"1 to {MAX_CAMPAIGN_FROM} unique number_id values")
     for index, number_id in enumerate(ids):
-        checks.string(number_id, f"transport.from[{index}]", low=1)
         if req.platform.store.get(req.app_id, "number", number_id) is None:
             raise bad_reference(
                 f"transport.from[{index}]", f"phone number {number_id} does not exist"
