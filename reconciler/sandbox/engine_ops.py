@@ -47,6 +47,9 @@ DEFAULT_MAX_HISTORY = 32
 #: list only covers agents created within the last 7 days.
 LIST_SCOPE_S = 7 * 86400.0
 TURNS_DEFAULT_PAGE_SIZE = 20
+#: A list `limit` beyond this pages as this would (no store holds that many agents); the store
+#: asks SQLite for `limit` + 1 rows, which must fit its 64-bit integers.
+LIST_LIMIT_CAP = 2**62
 
 
 def join(sb: Sandbox, app_id: str, raw: bytes) -> dict[str, Any]:
@@ -221,8 +224,9 @@ def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str
         retention_s=sb.settings.get_retention_s,
         states=query.states,
     )
-    total, rows = sb.store.list_page(window, from_seq=from_seq, limit=query.limit)
-    page = rows[: query.limit]
+    limit = min(query.limit, LIST_LIMIT_CAP)
+    total, rows = sb.store.list_page(window, from_seq=from_seq, limit=limit)
+    page = rows[:limit]
     return {
         "data": {
             "count": len(page),
@@ -231,7 +235,7 @@ def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str
                 for agent_id, created_at, code in page
             ],
         },
-        "meta": {"cursor": rows[query.limit][0] if len(rows) > query.limit else "", "total": total},
+        "meta": {"cursor": rows[limit][0] if len(rows) > limit else "", "total": total},
         "status": "ok",
     }
 

@@ -293,10 +293,14 @@ def parse_list_query(params: Mapping[str, str], now: float) -> ListQuery:
     limit = LIST_DEFAULT_LIMIT
     raw_limit = params.get("limit")
     if raw_limit:
-        value = wire.number(raw_limit.strip())
-        if value is None or value < 1:
-            raise invalid("limit", "must be a positive integer")
-        limit = int(value)
+        text = raw_limit.strip()
+        value = wire.integer(text)
+        if value is None:
+            number = wire.number(text)
+            value = None if number is None else int(number)
+        if value is None or not 1 <= value <= _MAX_INT64:
+            raise invalid("limit", f"must be an integer from 1 to {_MAX_INT64}")
+        limit = value
     return ListQuery(
         channel=params.get("channel") or None,
         from_time=from_time,

@@ -59,6 +59,8 @@ def test_an_update_with_a_non_finite_number_changes_nothing(engine: Client) -> N
         {"state": "\u0663"},
         {"from_time": "\u0661\u0667" + "\u0660" * 8},
         {"to_time": "1_700_000_000"},
+        {"limit": str(2**63)},
+        {"limit": "99999999999999999999999"},
     ],
 )
 def test_engine_list_parameters_take_only_ascii_finite_numbers(
@@ -67,6 +69,13 @@ def test_engine_list_parameters_take_only_ascii_finite_numbers(
     engine.start()
     (field,) = params
     _engine_refused(engine.list(**params), "InvalidFieldValue", field)
+
+
+def test_the_largest_64_bit_list_limit_answers_every_agent_in_one_page(engine: Client) -> None:
+    ids = [engine.start(f"agent-{i}") for i in range(3)]
+    body = engine.list(limit=str(2**63 - 1)).json()
+    assert [item["agent_id"] for item in body["data"]["list"]] == ids
+    assert body["meta"] == {"cursor": "", "total": 3}
 
 
 @pytest.mark.parametrize("field", ["page_index", "page_size"])
