@@ -1,11 +1,13 @@
 """Reading what clients send as strictly as JSON (RFC 8259) and a query string define it.
 
 Python reads both more loosely than the real API's servers do: `json.loads` takes `NaN`,
-`Infinity` and `-Infinity`, turns `1e400` into infinity and overflows the stack on a deeply
-nested body (`RecursionError`); `int()`, `float()` and `str.isdigit()` take digits other than
-0-9 (a superscript two, an Arabic-Indic three) and underscores ("1_0"). Each route refuses such
-input as the bad input it is (a 400 in its API's shape), never with a 500, and never stores a
-value that its answers could not render as JSON.
+`Infinity` and `-Infinity`, turns `1e400` into infinity, overflows the stack on a deeply
+nested body (`RecursionError`) and takes a string escaping half a surrogate pair
+(`"\\ud800"`: no Unicode text, which I-JSON, RFC 7493, forbids, and which no answer or store
+could encode); `int()`, `float()` and `str.isdigit()` take digits other than 0-9 (a
+superscript two, an Arabic-Indic three) and underscores ("1_0"). Each route refuses such input
+as the bad input it is (a 400 in its API's shape), never with a 500, and never stores a value
+that its answers could not render as JSON.
 """
 
 from __future__ import annotations
@@ -38,11 +40,30 @@ def loads(raw: bytes | str) -> Any:
     """Decode one JSON text (UTF-8 when bytes); `NotJson` when it is not one."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except NotJson:
         raise
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise NotJson(str(exc)) from None
+    _check_strings(value)
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    """`NotJson` when a string (key or value) is no Unicode text (an unpaired surrogate)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise NotJson("a string holds half a surrogate pair") from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def integer(text: str, *, signed: bool = False) -> int | None:

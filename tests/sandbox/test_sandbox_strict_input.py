@@ -1,7 +1,8 @@
 """Input that Python reads more loosely than JSON (RFC 8259) and a query string do is bad input,
 on the engine and on the Platform: a 400 in each API's error shape, never a 500, a crash or an
-answer that is not JSON. `NaN`, `Infinity`, a number too large for a double and a body nested
-deeper than the parser goes are not JSON; a digit other than 0-9 (a superscript two, an
+answer that is not JSON. `NaN`, `Infinity`, a number too large for a double, a body nested
+deeper than the parser goes and a string escaping half a surrogate pair (no Unicode text; I-JSON,
+RFC 7493, forbids it) are not JSON; a digit other than 0-9 (a superscript two, an
 Arabic-Indic three) or an underscore makes no number."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from tests.sandbox.platform_helpers import papi, refused
 from tests.sandbox.sandbox_helpers import DEFAULT_PROPERTIES, Client, api, join_body
 
-NOT_JSON = ["NaN", "-Infinity", "1e400", "deep"]
+NOT_JSON = ["NaN", "-Infinity", "1e400", "deep", '"\\ud800"', '"a\\udfff"']
 
 
 def _not_json(body: dict[str, object], token: str) -> bytes:
