@@ -321,6 +321,14 @@ def test_campaigns_list_by_status(engine: Client, ids: tuple[str, str]) -> None:
         ),
         ({"transport": {"type": "telephony", "from": []}}, "transport.from"),
         ({"transport": {"type": "telephony", "from": [["n"]]}}, "transport.from[0]"),
+        (
+            {"contacts": [{"number": "+14155550111", "values": {"nickname": "Ada"}}]},
+            "contacts[0].values.nickname",
+        ),
+        (
+            {"contacts": [{"number": "+14155550111", "values": {"customer_name": ["Ada"]}}]},
+            "contacts[0].values.customer_name",
+        ),
         ({"transport": {"type": "telephony", "from": [{"number_id": "n"}]}}, "transport.from[0]"),
     ],
 )

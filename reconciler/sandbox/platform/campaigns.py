@@ -109,7 +109,8 @@ def create(req: Req) -> Answer:
     name = checks.string(body["name"], "name", low=1, high=CAMPAIGN_NAME_MAX)
     agent_id = checks.string(body["agent_id"], "agent_id", low=1)
     store = req.platform.store
-    if store.get(req.app_id, "agent", agent_id) is None:
+    agent = store.get(req.app_id, "agent", agent_id)
+    if agent is None:
         raise bad_reference("agent_id", f"agent {agent_id} does not exist")
     transport = checks.obj(body["transport"], "transport")
     checks.no_unknown(transport, ("type", "from", "call_policy"), "transport.")
@@ -129,7 +130,7 @@ def create(req: Req) -> Answer:
         checks.no_unknown(contact, ("number", "values"), f"contacts[{index}].")
         checks.e164_digits(contact.get("number"), f"contacts[{index}].number")
         if "values" in contact:
-            checks.obj(contact["values"], f"contacts[{index}].values")
+            checks.variable_values(contact["values"], agent.body, f"contacts[{index}].values")
     with store.store.transaction():
         now = req.platform.now()
         stored = {

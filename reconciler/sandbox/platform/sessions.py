@@ -27,7 +27,6 @@ from .rules import (
     SESSION_LIST_WINDOW_S,
     SESSION_STATUSES,
     STOP_OF_STOPPED_IS_NOOP,
-    VALUES_ONLY_DECLARED,
 )
 from .store import Resource, new_etag
 
@@ -106,17 +105,6 @@ def _transport(req: Req, value: Any) -> dict[str, Any]:
     raise invalid("transport.type", "must be rtc or telephony")
 
 
-def _values(value: Any, config: dict[str, Any]) -> dict[str, Any]:
-    values = checks.obj(value, "values")
-    declared = config.get("variables") or {}
-    for name, item in values.items():
-        if VALUES_ONLY_DECLARED and name not in declared:
-            raise invalid(f"values.{name}", "the agent declares no such variable")
-        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-            raise invalid(f"values.{name}", "must be a string or a number")
-    return values
-
-
 def _resolved(req: Req, config: dict[str, Any]) -> dict[str, str]:
     """The key ETag of every secret reference the configuration resolves now."""
     versions: dict[str, str] = {}
@@ -146,7 +134,7 @@ def _start(req: Req, body: dict[str, Any], config: dict[str, Any], agent_id: str
     if "transport" not in body:
         raise invalid("transport", "field required")
     transport = _transport(req, body["transport"])
-    values = _values(body.get("values", {}), config)
+    values = checks.variable_values(body.get("values", {}), config, "values")
     if "lifecycle" in body:
         checks.obj(body["lifecycle"], "lifecycle")
     store = req.platform.store
