@@ -160,7 +160,9 @@ def list_campaigns(req: Req) -> Answer:
         item = view_at(resource, now)
         return item if status is None or item["status"] == status else None
 
-    request = page_request(KIND, req.query, lambda: {"status": status} if status else {})
+    request = page_request(
+        req.platform.store, KIND, req.query, lambda: {"status": status} if status else {}
+    )
     return Answer(page(req.platform.store, req.app_id, request, shown))
 
 

@@ -234,7 +234,7 @@ def _filters(req: Req) -> dict[str, Any]:
 def list_sessions(req: Req) -> Answer:
     """GET /sessions: filters ``channel``, ``status`` (default RUNNING) and ``started_after``
     (default: two hours ago); later pages keep the first page's filters."""
-    request = page_request(KIND, req.query, lambda: _filters(req))
+    request = page_request(req.platform.store, KIND, req.query, lambda: _filters(req))
     wanted = request.filters
 
     def shown(resource: Resource) -> dict[str, Any] | None:
