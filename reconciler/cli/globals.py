@@ -18,21 +18,22 @@ import click
 _SETTINGS = frozenset(
     {"validate", "plan", "apply", "destroy", "show", "drift", "import", "force-unlock", "watch",
      "status", "state show", "state list", "state pull", "state push", "state mv", "state rm",
-     "state unprotect", "sandbox serve"}
+     "state unprotect", "state rebind", "state where", "pull", "sandbox serve"}
 )  # fmt: skip
 """Commands that read reconciler.yaml (and the variables its ``${...}`` name)."""
-_ENGINE = frozenset({"plan", "apply", "destroy", "drift", "import", "watch", "status"})
+_ENGINE = frozenset({"plan", "apply", "destroy", "drift", "import", "watch", "status", "pull"})
 """Commands that call the engine."""
 _MANIFESTS = frozenset(
-    {"validate", "plan", "apply", "destroy", "drift", "import", "watch", "state mv", "state rm"}
-)
+    {"validate", "plan", "apply", "destroy", "drift", "import", "watch", "state mv", "state rm",
+     "pull"}
+)  # fmt: skip
 """Commands that read agents.d/."""
 _WRITERS = frozenset(
     {"apply", "destroy", "import", "watch", "state push", "state mv", "state rm",
-     "state unprotect"}
+     "state unprotect", "state rebind", "pull"}
 )  # fmt: skip
 """Commands that write the state."""
-_DEADLINE = frozenset({"plan", "apply", "destroy", "drift", "import", "status"})
+_DEADLINE = frozenset({"plan", "apply", "destroy", "drift", "import", "pull"})
 """Commands with a deadline (``--timeout``)."""
 _EVERY: frozenset[str] = frozenset({"*"})
 
@@ -58,7 +59,7 @@ ENVIRONMENT: tuple[Variable, ...] = (
     ),
     Variable(
         "AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET",
-        "REST credentials of the engine (never on the command line)",
+        "REST credentials of the engine and the Platform (never on the command line)",
         _ENGINE | {"sandbox serve"},
     ),
     Variable("RECONCILER_ENGINE", "engine to use instead of `engine:` in reconciler.yaml",
@@ -83,6 +84,16 @@ ENVIRONMENT: tuple[Variable, ...] = (
         "PGHOST, PGPASSWORD, PGSSLROOTCERT",
         "libpq's defaults for a PostgreSQL state (state: postgresql://...)",
         _SETTINGS - {"validate", "sandbox serve"},
+    ),
+    Variable(
+        "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY",
+        "a proxy for the engine and Platform calls (as any httpx client reads them)",
+        _ENGINE,
+    ),
+    Variable(
+        "SSL_CERT_FILE, SSL_CERT_DIR",
+        "certificate authorities to trust for an https:// engine or Platform",
+        _ENGINE,
     ),
     Variable(
         "RECONCILER_NCS_SECRET",

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.errors import EXIT_OK
+from reconciler.errors import EXIT_OK, ReconcilerError
+from reconciler.manifests.settings import declared_environments
 from reconciler.project.scaffold import scaffold
 
 
@@ -33,7 +34,7 @@ def init_cmd(ctx: click.Context, directory: Path | None, action: str | None) -> 
 
     \b
     Examples:
-      reconciler init my-agents && cd my-agents && reconciler plan
+      reconciler init my-agents && cd my-agents && reconciler plan --env all
       reconciler init --action example-org/reconciler@v0.1.0
       reconciler init            # in an existing repository: adds what is missing
 
@@ -50,8 +51,21 @@ def init_cmd(ctx: click.Context, directory: Path | None, action: str | None) -> 
             click.echo(f"  skipped  {item.path} ({item.note})")
         else:
             click.echo(f"  kept     {item.path} (exists, not changed)")
-    where = "" if target.resolve() == Path.cwd().resolve() else f" -C {target}"
-    click.echo(
-        f"\nNext: reconciler{where} validate && reconciler{where} plan && reconciler{where} apply"
-    )
+    click.echo(f"\nNext: {_next_steps(target)}")
     return EXIT_OK
+
+
+def _next_steps(target: Path) -> str:
+    """The commands that validate, plan and apply the project as it now stands: with
+    environments (the scaffold's), plan all of them and apply the first."""
+    where = "" if target.resolve() == Path.cwd().resolve() else f" -C {target}"
+    try:
+        environments = declared_environments(target, None)
+    except ReconcilerError:  # an unreadable kept file: validate says why
+        environments = ()
+    if not environments:
+        return f"reconciler{where} validate && reconciler{where} plan && reconciler{where} apply"
+    return (
+        f"reconciler{where} validate && reconciler{where} plan --env all"
+        f" && reconciler{where} --env {environments[0]} apply"
+    )

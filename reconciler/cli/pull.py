@@ -45,11 +45,21 @@ def pull_cmd(
       reconciler pull --out agents.d/pulled.yaml
       reconciler pull --out agents.d/pulled.yaml --record --auto-approve
 
-    Exit codes: 0 done, 1 refused or Platform error, 3 state lock held.
+    --out never replaces a file: it may hold the manifests of an earlier pull, which state now
+    records (without them the next plan would delete those resources).
+
+    Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
+    held, 124 the deadline (--timeout) ran out.
     """
     problem = write_target_problem(out) if out is not None else None
     if problem is not None:
         raise ReconcilerError(f"--out {out}: {problem}")
+    if out is not None and (out.exists() or out.is_symlink()):
+        raise ReconcilerError(
+            f"{out} exists; pull writes a new file and never replaces one (it may hold the "
+            "manifests of an earlier pull, which the next plan would delete without them): "
+            "name another file, e.g. agents.d/pulled-2.yaml"
+        )
     project = project_from_context(ctx)
     if record and not auto_approve:
         if not sys.stdin.isatty():
@@ -60,7 +70,9 @@ def pull_cmd(
     pulled = run_async(pull(project, record=record, lock_timeout=lock_timeout))
     if out is not None:
         try:
-            write_whole(out, pulled.text)
+            write_new(out, pulled.text)
+        except FileExistsError:
+            raise ReconcilerError(f"{out} exists (made meanwhile); nothing written there") from None
         except OSError as exc:
             raise ReconcilerError(f"--out {out}: cannot write there ({exc.strerror})") from None
     elif pulled.text:
@@ -72,15 +84,15 @@ def pull_cmd(
     return EXIT_OK
 
 
-def write_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole: a temporary file beside it, then renamed over it."""
+def write_new(path: Path, text: str) -> None:
+    """Write ``text`` to the new file ``path`` whole: a temporary file beside it, then linked
+    at ``path`` (:class:`FileExistsError` if a file is there: never replaced), then removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
+        os.link(tmp, path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise

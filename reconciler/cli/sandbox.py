@@ -99,7 +99,7 @@ def _tuning_fields(tuning: dict[str, Any]) -> dict[str, Any]:
 
 @click.group("sandbox", cls=SuggestingGroup)
 def sandbox_group() -> None:
-    """Run the local emulator of Agora's Conversational AI Engine."""
+    """Run the local emulator of Agora's Conversational AI Engine and Platform APIs."""
 
 
 @sandbox_group.command("serve")

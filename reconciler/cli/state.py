@@ -65,7 +65,7 @@ def force_unlock_cmd(ctx: click.Context, lock_id: str) -> None:
 
 @click.group("state", cls=SuggestingGroup)
 def state_group() -> None:
-    """Inspect the recorded state (what the tool started, and with what)."""
+    """Inspect, locate, edit and move the recorded state (what the tool started and created)."""
 
 
 @state_group.command("show")

@@ -5,7 +5,6 @@ status, and the sandbox clock refreshed before each call. Control routes have no
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from . import wire
 from .clock import Clock
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -35,8 +35,8 @@ async def read_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = json.loads(raw)
-    except ValueError:
+        value = wire.loads(raw)
+    except wire.NotJson:
         raise ControlError(400, "body is not valid JSON") from None
     if not isinstance(value, dict):
         raise ControlError(400, "body must be a JSON object")

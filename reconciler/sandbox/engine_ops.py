@@ -26,6 +26,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from . import wire
 from .config import DEFAULT_IDLE_TIMEOUT_S
 from .core import Sandbox
 from .errors import ApiFailure, invalid, not_found
@@ -46,6 +47,9 @@ DEFAULT_MAX_HISTORY = 32
 #: list only covers agents created within the last 7 days.
 LIST_SCOPE_S = 7 * 86400.0
 TURNS_DEFAULT_PAGE_SIZE = 20
+#: A list `limit` beyond this pages as this would (no store holds that many agents); the store
+#: asks SQLite for `limit` + 1 rows, which must fit its 64-bit integers.
+LIST_LIMIT_CAP = 2**62
 
 
 def join(sb: Sandbox, app_id: str, raw: bytes) -> dict[str, Any]:
@@ -220,8 +224,9 @@ def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str
         retention_s=sb.settings.get_retention_s,
         states=query.states,
     )
-    total, rows = sb.store.list_page(window, from_seq=from_seq, limit=query.limit)
-    page = rows[: query.limit]
+    limit = min(query.limit, LIST_LIMIT_CAP)
+    total, rows = sb.store.list_page(window, from_seq=from_seq, limit=limit)
+    page = rows[:limit]
     return {
         "data": {
             "count": len(page),
@@ -230,7 +235,7 @@ def list_agents(sb: Sandbox, app_id: str, params: Mapping[str, str]) -> dict[str
                 for agent_id, created_at, code in page
             ],
         },
-        "meta": {"cursor": rows[query.limit][0] if len(rows) > query.limit else "", "total": total},
+        "meta": {"cursor": rows[limit][0] if len(rows) > limit else "", "total": total},
         "status": "ok",
     }
 
@@ -292,18 +297,23 @@ def think(sb: Sandbox, app_id: str, agent_id: str, raw: bytes) -> dict[str, Any]
     return {"agent_id": record.agent_id, "channel": record.channel, "start_ts": int(now)}
 
 
+def _page_param(params: Mapping[str, str], key: str, default: int) -> int:
+    raw = params.get(key)
+    if not raw:
+        return default
+    value = wire.integer(raw.strip())
+    if value is None or value < 1:
+        raise invalid(key, "must be an integer >= 1")
+    return value
+
+
 def turns(sb: Sandbox, app_id: str, agent_id: str, params: Mapping[str, str]) -> dict[str, Any]:
     """GET /agents/{id}/turns: the agent's greeting and speak turns, paged (1-based)."""
     record = sb.store.get(app_id, agent_id)
     if record is None or expired(record, sb.now(), sb.settings.get_retention_s):
         raise not_found()
-    try:
-        page_index = int(params.get("page_index") or 1)
-        page_size = int(params.get("page_size") or TURNS_DEFAULT_PAGE_SIZE)
-    except ValueError:
-        raise invalid("page_index", "page_index and page_size must be integers") from None
-    if page_index < 1 or page_size < 1:
-        raise invalid("page_index", "page_index and page_size must be >= 1")
+    page_index = _page_param(params, "page_index", 1)
+    page_size = _page_param(params, "page_size", TURNS_DEFAULT_PAGE_SIZE)
     all_turns: list[dict[str, Any]] = []
     for item in record.history_list():
         kind = item.get("kind")

@@ -7,7 +7,6 @@ Every engine request goes through the same pipeline: request log → random faul
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from . import engine_ops as ops
+from . import wire
 from .admission import JsonAnswer, admit, dropped_after, log_entry
 from .core import Sandbox
 from .errors import ApiFailure
@@ -47,8 +47,8 @@ def _name_for_rules(
         return None
     if route == "join":
         try:
-            body = json.loads(raw)
-        except ValueError:
+            body = wire.loads(raw)
+        except wire.NotJson:
             return None
         name = body.get("name") if isinstance(body, dict) else None
         return name if isinstance(name, str) else None

@@ -12,7 +12,6 @@ Errors are `{"error": "..."}` with 400, as on the other control routes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from . import wire
 from .ncs import Notifier, check_webhook
 from .pipelines import register
 
@@ -27,8 +27,8 @@ from .pipelines import register
 async def _object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
-        value = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+        value = wire.loads(raw) if raw.strip() else {}
+    except wire.NotJson:
         raise ValueError("body is not valid JSON") from None
     if not isinstance(value, dict):
         raise ValueError("body must be a JSON object")

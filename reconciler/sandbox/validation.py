@@ -14,18 +14,19 @@ shapes of the newer blocks (`blocks.py`); vendor blocks are not.
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import wire
 from .blocks import validate_blocks
 from .config import LIST_DEFAULT_LIMIT, LIST_DEFAULT_STATES, LIST_DEFAULT_WINDOW_S
 from .errors import bad_body, invalid, missing
 from .lifecycle import CODE_STATUSES
 
+#: The largest integer a 64-bit field (the engine's, and the sandbox's SQLite column) holds.
+_MAX_INT64 = 2**63 - 1
 #: Characters Agora allows in a channel name (at most 64 bytes).
 _CHANNEL_RE = re.compile(r"^[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,64}$")
 _MAX_UID = 2**32 - 1
@@ -51,8 +52,8 @@ def parse_body(raw: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
             return {}
         raise bad_body("request body is empty; a JSON object is expected")
     try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        value = wire.loads(raw)
+    except wire.NotJson:
         raise bad_body("request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise bad_body("request body must be a JSON object")
@@ -130,8 +131,8 @@ def validate_join(body: dict[str, Any], *, require_token: bool) -> JoinRequest:
             raise bad_body(f"{path}: wrong type")
         _uid(uid, path, string_uid, wildcard=True)
     idle = _typed(props, "idle_timeout", "properties.idle_timeout", int)
-    if idle is not None and idle < 0:
-        raise invalid("properties.idle_timeout", "must be >= 0")
+    if idle is not None and not 0 <= idle <= _MAX_INT64:
+        raise invalid("properties.idle_timeout", f"must be from 0 to {_MAX_INT64}")
     token = _typed(props, "token", "properties.token", str)
     if require_token and not token:
         raise missing("properties.token")
@@ -266,11 +267,8 @@ def _number(params: Mapping[str, str], key: str) -> float | None:
     raw = params.get(key)
     if raw is None or raw == "":
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise invalid(key, "must be a Unix timestamp in seconds") from None
-    if not math.isfinite(value) or value < 0:
+    value = wire.number(raw.strip())
+    if value is None or value < 0:
         raise invalid(key, "must be a Unix timestamp in seconds")
     return value
 
@@ -288,19 +286,21 @@ def parse_list_query(params: Mapping[str, str], now: float) -> ListQuery:
         codes: set[int] = set()
         for part in raw_state.split(","):
             part = part.strip()
-            if not part.isdigit() or int(part) not in CODE_STATUSES:
+            if wire.integer(part) not in CODE_STATUSES:
                 raise invalid("state", "must be comma-separated status codes (0-6)")
             codes.add(int(part))
         states = frozenset(codes)
     limit = LIST_DEFAULT_LIMIT
     raw_limit = params.get("limit")
     if raw_limit:
-        try:
-            limit = int(float(raw_limit))
-        except ValueError:
-            raise invalid("limit", "must be a positive integer") from None
-        if limit < 1:
-            raise invalid("limit", "must be a positive integer")
+        text = raw_limit.strip()
+        value = wire.integer(text)
+        if value is None:
+            number = wire.number(text)
+            value = None if number is None else int(number)
+        if value is None or not 1 <= value <= _MAX_INT64:
+            raise invalid("limit", f"must be an integer from 1 to {_MAX_INT64}")
+        limit = value
     return ListQuery(
         channel=params.get("channel") or None,
         from_time=from_time,

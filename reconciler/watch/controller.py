@@ -118,8 +118,9 @@ class Watcher:
         self.runs = 0
         """Reconcile runs finished (successfully or not) while leading."""
         self.owned: frozenset[str] = frozenset()
-        """The agent ids the state recorded at the end of the last run, and those the run in
-        progress started (events about others are not ours)."""
+        """The agent ids the state recorded at the end of the last run (before the first run
+        ends: when it began), and those the run in progress started (events about others are
+        not ours)."""
         self.heal_timer = HealTimer(metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -422,6 +423,8 @@ class Watcher:
         self.phase = "plan"
         self._reload_settings()
         project = self.project
+        if not self.owned:  # a first run: what the state records is ours while it plans
+            self.owned = frozenset(r.agent_id for r in project.store.load().agents.values())
         hooks = Hooks(
             on_event=self._applied,
             on_retry=self.metrics.retried,

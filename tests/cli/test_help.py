@@ -152,6 +152,11 @@ def test_target_completes_the_addresses_of_platform_resources() -> None:
         (["state", "list"], ["RECONCILER_ENGINE"], ["AGORA_CUSTOMER_SECRET", "RECONCILER_LOG"]),
         (["validate"], ["RECONCILER_WORKERS"], ["AGORA_CUSTOMER_SECRET", "RECONCILER_TIMEOUT"]),
         (["schema"], [], ["RECONCILER_ENGINE", "AGORA_APP_ID", "RECONCILER_WORKERS"]),
+        (["pull"], ["AGORA_CUSTOMER_SECRET", "RECONCILER_PLATFORM", "HTTPS_PROXY"], []),
+        (["state", "rebind"], ["AGORA_APP_ID", "RECONCILER_ENGINE", "PGPASSWORD"], []),
+        (["state", "where"], ["RECONCILER_ENV", "PGHOST"], []),
+        (["apply"], ["SSL_CERT_FILE", "HTTPS_PROXY"], []),
+        (["status"], ["AGORA_CUSTOMER_SECRET"], []),
     ],
 )
 def test_a_command_help_lists_only_the_environment_it_reads(
@@ -165,6 +170,17 @@ def test_a_command_help_lists_only_the_environment_it_reads(
         assert variable not in environment
 
 
+@pytest.mark.parametrize("path", _leaf_commands(), ids=lambda p: " ".join(p))
+def test_a_command_lists_the_deadline_variable_and_exit_124_exactly_when_it_takes_timeout(
+    path: list[str],
+) -> None:
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    options, environment = result.output.split("Environment:")
+    assert ("--timeout DURATION" in options) == ("RECONCILER_TIMEOUT" in environment)
+    exit_codes = " ".join(options.split("Exit codes:")[1].split("Options:")[0].split())
+    assert ("--timeout DURATION" in options) == ("124" in exit_codes), exit_codes
+
+
 def test_help_environment_lists_every_variable_the_tool_reads() -> None:
     result = CliRunner().invoke(cli, ["help", "environment"])
     assert result.exit_code == 0
@@ -172,6 +188,9 @@ def test_help_environment_lists_every_variable_the_tool_reads() -> None:
     # RECONCILER_ACTION_REF is a placeholder `reconciler init` fills in a workflow, not a variable
     not_variables = {"AGORA_API", "RECONCILER_ACTION_REF"}
     read = set(re.findall(r'"((?:RECONCILER|AGORA)_[A-Z_]+)"', source)) - not_variables
+    # and whatever else is read by name: environ.get("SSL_CERT_FILE"), environ["PGHOST"], ...
+    read |= set(re.findall(r'environ(?:\.get\(|\[)"([A-Z][A-Z0-9_]+)"', source))
+    read |= set(re.findall(r'"([A-Z]+_PROXY)"', source))
     assert read, "the scan found no variable"
     for variable in sorted(read):
         assert variable in result.output

@@ -5,7 +5,9 @@ be written to, and referenced by, a name the Platform does not hold)."""
 from __future__ import annotations
 
 from reconciler.errors import EXIT_ERROR
-from tests.cli.platform_project import KEYS, Platform, console
+from tests.cli.platform_project import KEYS, NUMBER, SAVED, Platform, console
+
+CONSOLE = "SavedAgent/console-made"
 
 
 def test_import_refuses_a_secret_set_under_a_manifest_of_another_name(
@@ -53,3 +55,27 @@ def test_pull_leaves_out_a_saved_agent_another_state_created(applied_platform: P
     assert theirs in result.stderr and "another reconciler state" in result.stderr, result
     recorded = {r.id for r in applied_platform.state().resources.values()}
     assert mine in recorded and theirs not in recorded
+
+
+def test_pull_out_never_replaces_a_file_the_manifests_of_an_earlier_pull_are_in(
+    applied_platform: Platform,
+) -> None:
+    """Run twice as documented (``pull --out agents.d/pulled.yaml``), the second pull finds
+    nothing new: it must not empty the first pull's file, whose resources state now records
+    (the next plan would delete them)."""
+    console(applied_platform.dir, "create_agent", {"agent_name": "console-made"})
+    out = applied_platform.dir / "agents.d" / "pulled.yaml"
+    applied_platform.ok("pull", "--out", str(out), "--record", "--auto-approve")
+    first = out.read_text(encoding="utf-8")
+    assert "name: console-made" in first
+    before = applied_platform.state()
+    again = applied_platform.ok("pull", "--out", str(out), "--record", "--auto-approve", code=1)
+    assert f"{out} exists" in again.stderr, again
+    assert out.read_text(encoding="utf-8") == first
+    assert applied_platform.state() == before  # refused before anything is recorded
+    assert applied_platform.plan() == {
+        KEYS: "no-op",
+        SAVED: "no-op",
+        NUMBER: "no-op",
+        CONSOLE: "no-op",
+    }

@@ -184,3 +184,33 @@ def test_init_pins_the_repository_and_commit_reconciler_was_installed_from(
     text = None if direct_url is None else json.dumps(direct_url)
     monkeypatch.setattr(module.metadata, "distribution", lambda name: _Installed(text))
     assert module.installed_action_ref() == expected
+
+
+def _next_commands(output: str) -> list[list[str]]:
+    """The commands of init's ``Next:`` line, each as its arguments after ``reconciler``."""
+    line = next(x for x in output.splitlines() if x.startswith("Next: "))
+    return [part.split()[1:] for part in line.removeprefix("Next: ").split(" && ")]
+
+
+def test_init_names_next_commands_that_run_as_printed_in_the_project_it_wrote(
+    tmp_path: Path,
+) -> None:
+    created = _reconciler("init", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    steps = _next_commands(created.stdout)
+    assert steps == [["validate"], ["plan", "--env", "all"], ["--env", "staging", "apply"]]
+    for step in steps:
+        args = [*step, "--auto-approve"] if step[-1] == "apply" else step
+        result = _reconciler(*args, cwd=tmp_path)
+        assert result.returncode == 0, (step, result.stderr)
+
+
+def test_init_beside_kept_settings_without_environments_names_the_plain_commands(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "reconciler.yaml").write_text(
+        f"engine: sandbox\napp_id: {'a' * 32}\napp_certificate: {'b' * 32}\n"
+    )
+    created = _reconciler("init", cwd=tmp_path)
+    assert _next_commands(created.stdout) == [["validate"], ["plan"], ["apply"]]
+    assert _reconciler("plan", cwd=tmp_path).returncode == 0

@@ -163,6 +163,30 @@ def test_sdk_history_speak_interrupt_think_on_a_running_agent(raw: FernAgora) ->
     ]
 
 
+def test_sdk_turns_pages_and_bad_paging_is_an_api_error_naming_the_parameter(
+    raw: FernAgora,
+) -> None:
+    props = _properties(llm={"url": "u", "params": {}, "greeting_message": "Hello there"})
+    agent_id = raw.agents.start(APP_ID, name="turns", properties=props).agent_id
+    for line in range(4):
+        raw.agents.speak(APP_ID, agent_id, text=f"line {line}")
+    first = raw.agents.get_turns(APP_ID, agent_id, page_index=1, page_size=2)
+    assert first.total_turn_count == 5 and first.pagination is not None
+    assert (first.pagination.total_pages, first.pagination.is_last_page) == (3, False)
+    last = raw.agents.get_turns(APP_ID, agent_id, page_index=3, page_size=2)
+    assert last.turns is not None and last.pagination is not None
+    assert [t.start.type for t in last.turns if t.start] == ["api_speak"]
+    assert last.pagination.is_last_page is True
+
+    for params in ({"page_size": 0}, {"page_index": -1}):
+        bad = _api_error(lambda p=params: raw.agents.get_turns(APP_ID, agent_id, **p))
+        (field,) = params
+        assert (bad.status_code, bad.body["reason"]) == (400, "InvalidFieldValue")
+        assert bad.body["detail"].startswith(f"{field}:")
+    huge = _api_error(lambda: raw.agents.list(APP_ID, limit=2**63))
+    assert (huge.status_code, huge.body["reason"]) == (400, "InvalidFieldValue")
+
+
 def test_sdk_errors_surface_as_api_error_with_status_and_reason(
     raw: FernAgora, served: Served, served_client: Client, http: httpx.Client
 ) -> None:
@@ -302,6 +326,25 @@ def test_agentkit_session_in_app_credentials_mode_is_verified_by_the_sandbox(
     ]  # fmt: skip
     assert [e["status"] for e in sdk_calls][-1] == 404
     assert [e["auth"] for e in log if e not in sdk_calls] == ["basic"]  # our own status check
+
+
+def test_agentkit_think_and_get_all_turns_walk_every_page(
+    base_url_env: str, served_client: Client, http: httpx.Client
+) -> None:
+    client = Agora(area=Area.US, app_id=APP_ID, app_certificate=CERT, httpx_client=http)
+    session = _agentkit_agent(client).create_session(
+        channel="room-kit", agent_uid="1001", remote_uids=["2002"], name="kit-turns"
+    )
+    session.start()
+    for line in range(3):
+        session.say(f"line {line}")
+    thought = session.think("Offer help.", on_listening_action="inject", metadata={"k": "v"})
+    assert thought.channel == "room-kit"
+    turns = session.get_all_turns(page_size=1)
+    assert turns.turns is not None and [t.turn_id for t in turns.turns] == [1, 2, 3]
+    assert [c.content for c in session.get_history().contents][-1] == "Offer help."
+    pages = served_client.control("GET", "/requests?route=turns")["requests"]
+    assert [e["status"] for e in pages] == [200, 200, 200]
 
 
 def test_agentkit_session_with_a_wrong_certificate_gets_401(

@@ -3,12 +3,22 @@ walk every item once, and cursors that are refused."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.sandbox.platform_helpers import create_number, create_set, number_body, ok, papi, refused
+from tests.sandbox.platform_helpers import (
+    create_number,
+    create_set,
+    number_body,
+    ok,
+    papi,
+    refused,
+    setup_agent,
+)
 from tests.sandbox.sandbox_helpers import Client
 
 Maker = Callable[[Client, int], str]
@@ -110,3 +120,47 @@ def test_bad_orders_and_cursors_are_refused(engine: Client) -> None:
     refused(
         engine.request("GET", papi("/numbers"), params={"cursor": cursor}), 400, "InvalidRequest"
     )
+
+
+def _forged(cursor: str, **changes: Any) -> str:
+    """``cursor`` (base64url of a JSON object, perhaps followed by more) with ``changes``."""
+    payload = cursor.split(".")[0]
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    data.update(changes)
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("path", "changes"),
+    [
+        ("/agents", {}),
+        ("/agents", {"s": 10**30}),
+        ("/agents", {"s": True}),
+        ("/sessions", {"f": {"status": 5, "started_after": 0}}),
+        ("/sessions", {"f": {"status": ["RUNNING"], "started_after": "yesterday"}}),
+        ("/campaigns", {"f": {"status": ["running"]}}),
+    ],
+)
+def test_a_cursor_the_sandbox_did_not_make_is_refused(
+    engine: Client, path: str, changes: dict[str, Any]
+) -> None:
+    agent_id = setup_agent(engine)
+    number_id = create_number(engine, number_body()).json()["number_id"]
+    for i in range(2):
+        _agent(engine, i)
+        transport = {"type": "rtc", "channel": "room-1"}
+        engine.request(
+            "POST", papi("/sessions"), json={"agent_id": agent_id, "transport": transport}
+        )
+        campaign = {
+            "name": f"c{i}",
+            "agent_id": agent_id,
+            "transport": {"type": "telephony", "from": number_id},
+            "schedule": {"mode": "immediate"},
+            "contacts": [{"number": "+14155550111"}],
+        }
+        ok(engine.request("POST", papi("/campaigns"), json=campaign), 201)
+    cursor = ok(engine.request("GET", papi(path), params={"limit": 1}))["next_cursor"]
+    forged = _forged(cursor, **changes)
+    response = engine.request("GET", papi(path), params={"limit": 1, "cursor": forged})
+    assert "cursor" in refused(response, 400, "InvalidRequest")

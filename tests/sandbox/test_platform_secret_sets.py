@@ -77,6 +77,18 @@ def test_invalid_create_bodies_are_400_naming_the_field(
     assert detail.startswith(f"{field}:")
 
 
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+@pytest.mark.parametrize("field", ["name", "keys"])
+def test_a_replace_or_update_body_takes_only_secrets(
+    engine: Client, method: str, field: str
+) -> None:
+    current = create_set(engine, "s", {"a": "1"}).headers["etag"]
+    body = {"secrets": {"a": "2"}, field: "renamed" if field == "name" else ["a"]}
+    response = engine.request(method, papi("/secrets/s"), json=body, headers={"If-Match": current})
+    assert refused(response, 400, "InvalidRequest").startswith(f"{field}:")
+    assert etag(engine, "/secrets/s") == current
+
+
 def test_a_body_that_is_not_a_json_object_is_400(engine: Client) -> None:
     for content in (b"not json", b"[1]", b""):
         response = engine.request("POST", papi("/secrets"), content=content)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from agora_agent.agentkit.token import generate_convo_ai_token
 
 from reconciler.sandbox import SandboxConfig, create_app
@@ -65,6 +66,16 @@ def test_unknown_paths_and_methods_answer_in_the_platforms_error_shape(engine: C
     refused(engine.request("GET", papi("/widgets")), 404, "NotFound")
     refused(engine.request("PUT", papi("/agents")), 405, "MethodNotAllowed")
     refused(engine.request("POST", papi("/campaigns/abc:explode")), 405, "MethodNotAllowed")
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PURGE"])
+def test_any_other_method_on_a_platform_path_is_405_in_the_platforms_shape(
+    engine: Client, method: str
+) -> None:
+    response = engine.request(method, papi("/agents"))
+    refused(response, 405, "MethodNotAllowed")
+    assert response.headers["allow"] == "GET, POST"
+    refused(engine.request(method, papi("/widgets")), 404, "NotFound")
 
 
 def test_a_fault_rule_on_a_platform_route_answers_its_error_once(engine: Client) -> None:

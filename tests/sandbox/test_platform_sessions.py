@@ -52,6 +52,22 @@ def test_start_refuses_unknown_agents_transports_and_variables(engine: Client) -
     refused(_start(engine, agent_id, transport=phone), 400, "InvalidReference")
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/sessions", "agent"), ("/sessions", "overrides"), ("/sessions/ephemeral", "agnet_name")],
+)
+def test_a_start_body_field_the_api_does_not_have_is_refused_and_starts_nothing(
+    engine: Client, path: str, field: str
+) -> None:
+    agent_id = setup_agent(engine)
+    body: dict[str, Any] = {"transport": RTC, field: {"instructions": "Be someone else."}}
+    body.update({"agent_id": agent_id} if path == "/sessions" else {"agent": {}})
+    detail = refused(engine.request("POST", papi(path), json=body), 400, "InvalidRequest")
+    assert detail.startswith(f"{field}:")
+    listed = ok(engine.request("GET", papi("/sessions"), params={"status": "STARTING,RUNNING"}))
+    assert listed["data"]["count"] == 0
+
+
 def test_with_an_app_certificate_an_rtc_session_needs_a_token(make_engine: Any) -> None:
     engine = make_engine(app_certificate=CERT)
     agent_id = setup_agent(engine)
@@ -304,6 +320,16 @@ def test_campaigns_list_by_status(engine: Client, ids: tuple[str, str]) -> None:
             "schedule.time_zone",
         ),
         ({"transport": {"type": "telephony", "from": []}}, "transport.from"),
+        ({"transport": {"type": "telephony", "from": [["n"]]}}, "transport.from[0]"),
+        (
+            {"contacts": [{"number": "+14155550111", "values": {"nickname": "Ada"}}]},
+            "contacts[0].values.nickname",
+        ),
+        (
+            {"contacts": [{"number": "+14155550111", "values": {"customer_name": ["Ada"]}}]},
+            "contacts[0].values.customer_name",
+        ),
+        ({"transport": {"type": "telephony", "from": [{"number_id": "n"}]}}, "transport.from[0]"),
     ],
 )
 def test_invalid_campaigns_are_refused_naming_the_field(

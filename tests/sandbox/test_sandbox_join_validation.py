@@ -109,6 +109,8 @@ def test_field_of_the_wrong_type_returns_400_invalid_request_body(
         {"agent_rtc_uid": "-1"},
         {"agent_rtc_uid": "4294967296"},
         {"idle_timeout": -1},
+        {"idle_timeout": 2**63},
+        {"idle_timeout": 10**30},
         {"channel": "a/b"},
         {"channel": "x" * 65},
     ],

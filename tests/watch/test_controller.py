@@ -288,3 +288,32 @@ def test_an_event_arriving_once_the_loop_has_stopped_is_dropped_quietly(director
     asyncio.run(watcher.run())
     watcher.notice(Notice(notice_id="late", event_type=102, agent_id="AGENT"))
     assert not watcher.lease.held
+
+
+def test_an_event_during_the_first_runs_plan_about_a_recorded_agent_is_acted_on(
+    directory: Path,
+) -> None:
+    """A watch that has just started knows its agents from the state before its first run has
+    planned: an event saying one of them left, arriving while that run plans, makes the leader
+    reconcile again at once instead of being ignored as foreign until the next interval."""
+    asyncio.run(_watcher(directory).reconcile())  # an earlier apply recorded the agents
+    recorded = _watcher(directory).project.store.load().agents["support-en"].agent_id
+    watcher = _watcher(directory)
+    receiver = EventReceiver(
+        secret=SECRET,
+        metrics=watcher.metrics,
+        is_leader=lambda: True,
+        owned=lambda: watcher.owned,
+        on_notice=lambda _notice: None,
+    )
+    outcomes: list[str] = []
+    plan = watcher.project.plan
+
+    async def plan_receiving_an_event(*args: Any, **kwargs: Any) -> Any:
+        body = ncs_event(notice_id="first-run", agent_id=recorded)
+        outcomes.append(receiver.handle(body, signed(body)).outcome)
+        return await plan(*args, **kwargs)
+
+    watcher.project.plan = plan_receiving_an_event  # type: ignore[method-assign]
+    asyncio.run(watcher.reconcile())
+    assert outcomes == ["acted"]

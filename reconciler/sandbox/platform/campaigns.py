@@ -63,10 +63,11 @@ def view_at(resource: Resource, now: float) -> dict[str, Any]:
 
 def _from(req: Req, value: Any) -> list[str]:
     ids = [value] if isinstance(value, str) else checks.array(value, "transport.from")
+    for index, number_id in enumerate(ids):
+        checks.string(number_id, f"transport.from[{index}]", low=1)
     if not 1 <= len(ids) <= MAX_CAMPAIGN_FROM or len(set(ids)) != len(ids):
         raise invalid("transport.from", f"1 to {MAX_CAMPAIGN_FROM} unique number_id values")
     for index, number_id in enumerate(ids):
-        checks.string(number_id, f"transport.from[{index}]", low=1)
         if req.platform.store.get(req.app_id, "number", number_id) is None:
             raise bad_reference(
                 f"transport.from[{index}]", f"phone number {number_id} does not exist"
@@ -108,7 +109,8 @@ def create(req: Req) -> Answer:
     name = checks.string(body["name"], "name", low=1, high=CAMPAIGN_NAME_MAX)
     agent_id = checks.string(body["agent_id"], "agent_id", low=1)
     store = req.platform.store
-    if store.get(req.app_id, "agent", agent_id) is None:
+    agent = store.get(req.app_id, "agent", agent_id)
+    if agent is None:
         raise bad_reference("agent_id", f"agent {agent_id} does not exist")
     transport = checks.obj(body["transport"], "transport")
     checks.no_unknown(transport, ("type", "from", "call_policy"), "transport.")
@@ -128,7 +130,7 @@ def create(req: Req) -> Answer:
         checks.no_unknown(contact, ("number", "values"), f"contacts[{index}].")
         checks.e164_digits(contact.get("number"), f"contacts[{index}].number")
         if "values" in contact:
-            checks.obj(contact["values"], f"contacts[{index}].values")
+            checks.variable_values(contact["values"], agent.body, f"contacts[{index}].values")
     with store.store.transaction():
         now = req.platform.now()
         stored = {
@@ -158,7 +160,9 @@ def list_campaigns(req: Req) -> Answer:
         item = view_at(resource, now)
         return item if status is None or item["status"] == status else None
 
-    request = page_request(KIND, req.query, lambda: {"status": status} if status else {})
+    request = page_request(
+        req.platform.store, KIND, req.query, lambda: {"status": status} if status else {}
+    )
     return Answer(page(req.platform.store, req.app_id, request, shown))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .errors import invalid
-from .rules import E164_RE, NUMBER_FORMATTING, UNKNOWN_FIELDS_REFUSED
+from .rules import E164_RE, NUMBER_FORMATTING, UNKNOWN_FIELDS_REFUSED, VALUES_ONLY_DECLARED
 
 
 def string(value: Any, field: str, *, low: int = 0, high: int | None = None) -> str:
@@ -51,6 +51,19 @@ def no_unknown(value: dict[str, Any], allowed: tuple[str, ...], prefix: str) -> 
     for key in value:
         if key not in allowed:
             raise invalid(f"{prefix}{key}", "unknown field")
+
+
+def variable_values(value: Any, config: dict[str, Any], field: str) -> dict[str, Any]:
+    """Values of an agent's variables (a session's ``values``, a campaign contact's): strings
+    or numbers, for variables ``config`` declares (``VALUES_ONLY_DECLARED``)."""
+    values = obj(value, field)
+    declared = config.get("variables") or {}
+    for name, item in values.items():
+        if VALUES_ONLY_DECLARED and name not in declared:
+            raise invalid(f"{field}.{name}", "the agent declares no such variable")
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
+            raise invalid(f"{field}.{name}", "must be a string or a number")
+    return values
 
 
 def e164_digits(value: Any, field: str) -> str:

@@ -68,7 +68,7 @@ class VersionedCollection(Collection):
 
     def list(self, req: Req) -> Answer:
         """One page of the collection, oldest or newest first as asked."""
-        request = page_request(self.kind, req.query)
+        request = page_request(req.platform.store, self.kind, req.query)
         return Answer(page(req.platform.store, req.app_id, request, self.view))
 
     def retrieve(self, req: Req) -> Answer:

@@ -3,13 +3,13 @@ the Platform's state on top of the sandbox (``Platform``: store, clock, ids)."""
 
 from __future__ import annotations
 
-import json
 import random
 import string
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import wire
 from ..core import Sandbox
 from .errors import invalid
 from .store import PlatformStore
@@ -63,8 +63,8 @@ class Req:
         if not self.raw.strip():
             raise invalid("", "the request needs a JSON object body")
         try:
-            value = json.loads(self.raw)
-        except ValueError:
+            value = wire.loads(self.raw)
+        except wire.NotJson:
             raise invalid("", "the body is not valid JSON") from None
         if not isinstance(value, dict):
             raise invalid("", "the body must be a JSON object")

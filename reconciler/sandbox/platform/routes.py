@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from ..admission import JsonAnswer, admit, dropped_after, log_entry
 from ..errors import ApiFailure
@@ -126,23 +127,38 @@ TABLE: tuple[tuple[str, str, str, Operation], ...] = (
 
 
 def platform_routes(platform: Platform) -> list[BaseRoute]:
-    """The Platform routes, then one catch-all under ``/conversational-ai/`` that answers an
-    unknown path (404 ``NotFound``) or method (405 ``MethodNotAllowed``) in the Platform's
-    error shape, with its request id."""
+    """The Platform routes, then one catch-all under ``/conversational-ai/``, for every method
+    (a mount matches paths only), that answers an unknown path (404 ``NotFound``) or method
+    (405 ``MethodNotAllowed``, with ``Allow``) in the Platform's error shape, with its request
+    id."""
     routes: list[Route] = [
         Route(PREFIX + path, _endpoint(platform, op, handler), methods=[method], name=op)
         for op, method, path, handler in TABLE
     ]
 
     async def unmatched(request: Request) -> Response:
-        path = request.url.path
-        known = any(route.path_regex.match(path) for route in routes)
-        if known:
+        path: str = request.scope["path"]  # the full path (a mount only sets root_path)
+        allowed = sorted(
+            {
+                method
+                for route in routes
+                if route.path_regex.match(path)
+                for method in route.methods or ()
+            }
+            - {"HEAD"}
+        )
+        headers = {}
+        if allowed:
             error = failure("MethodNotAllowed", f"{request.method} is not allowed on {path}.")
+            headers["Allow"] = ", ".join(allowed)
         else:
             error = failure("NotFound", f"No endpoint {request.method} {path}.")
-        return _with_id(error.response(), secrets.token_hex(16))
+        response = _with_id(error.response(), secrets.token_hex(16))
+        response.headers.update(headers)
+        return response
 
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-    catch_all = Route("/conversational-ai/{rest:path}", unmatched, methods=methods)
-    return [*routes, catch_all]
+    async def catch_all(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await unmatched(Request(scope, receive))
+        await response(scope, receive, send)
+
+    return [*routes, Mount("/conversational-ai", app=catch_all)]

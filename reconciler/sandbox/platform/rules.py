@@ -179,7 +179,8 @@ IDEMPOTENCY_KEY_TTL_S = 24 * 3600
 IDEMPOTENCY_KEY_MAX = 255
 """UNCONFIRMED: the longest ``Idempotency-Key``."""
 VALUES_ONLY_DECLARED = True
-"""UNCONFIRMED: a session's ``values`` may name only variables its agent declares."""
+"""UNCONFIRMED: a session's ``values`` (and a campaign contact's) may name only variables its
+agent declares."""
 STOP_OF_STOPPED_IS_NOOP = True
 """UNCONFIRMED: stopping a session that is not running answers ``{}`` (else 409
 ``SessionNotActive``)."""

@@ -80,13 +80,15 @@ def _check_size(keys: dict[str, Any]) -> None:
         raise invalid("secrets", f"the set would hold {total} bytes; at most 64 KiB is allowed")
 
 
-def _secrets(body: dict[str, Any], *, nulls: bool) -> dict[str, Any]:
+def _secrets(body: dict[str, Any], *, nulls: bool, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The ``secrets`` of a body whose fields are ``fields`` (the set's name only on create:
+    a replace or update names its set in the path)."""
     secrets = body.get("secrets")
     if secrets is None:
         raise invalid("secrets", "field required")
     if not isinstance(secrets, dict):
         raise invalid("secrets", "must be an object of key names to values")
-    checks.no_unknown(body, ("name", "secrets"), "")
+    checks.no_unknown(body, fields, "")
     if not nulls and not secrets:
         raise invalid("secrets", "a secret set needs at least one key")
     return secrets
@@ -125,7 +127,7 @@ def create(req: Req) -> Answer:
         raise invalid("name", "field required")
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise invalid("name", "use 1 to 64 characters from A-Z, a-z, 0-9 and _")
-    secrets = _secrets(body, nulls=False)
+    secrets = _secrets(body, nulls=False, fields=("name", "secrets"))
     keys = {k: _key_entry(req, k, v, ("secrets", f"secrets.{k}"), None) for k, v in secrets.items()}
     _check_size(keys)
     store = req.platform.store
@@ -139,7 +141,7 @@ def replace(req: Req) -> Answer:
     """PUT /secrets/{name}: the set holds exactly the keys given (If-Match required)."""
     name = req.params["name"]
     body = req.json_object()
-    secrets = _secrets(body, nulls=False)
+    secrets = _secrets(body, nulls=False, fields=("secrets",))
     with req.platform.store.store.transaction():
         resource = SECRET_SETS.load_current(req, name)
         old = resource.body["keys"]
@@ -154,7 +156,7 @@ def replace(req: Req) -> Answer:
 def update(req: Req) -> Answer:
     """PATCH /secrets/{name}: a string sets a key, null removes it, omitted keys stay."""
     name = req.params["name"]
-    secrets = _secrets(req.json_object(), nulls=True)
+    secrets = _secrets(req.json_object(), nulls=True, fields=("secrets",))
     with req.platform.store.store.transaction():
         resource = SECRET_SETS.load_current(req, name)
         old = resource.body["keys"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import wire
 from . import agents, checks
 from .collection import Collection
 from .context import Answer, Req
@@ -26,7 +27,6 @@ from .rules import (
     SESSION_LIST_WINDOW_S,
     SESSION_STATUSES,
     STOP_OF_STOPPED_IS_NOOP,
-    VALUES_ONLY_DECLARED,
 )
 from .store import Resource, new_etag
 
@@ -105,17 +105,6 @@ def _transport(req: Req, value: Any) -> dict[str, Any]:
     raise invalid("transport.type", "must be rtc or telephony")
 
 
-def _values(value: Any, config: dict[str, Any]) -> dict[str, Any]:
-    values = checks.obj(value, "values")
-    declared = config.get("variables") or {}
-    for name, item in values.items():
-        if VALUES_ONLY_DECLARED and name not in declared:
-            raise invalid(f"values.{name}", "the agent declares no such variable")
-        if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-            raise invalid(f"values.{name}", "must be a string or a number")
-    return values
-
-
 def _resolved(req: Req, config: dict[str, Any]) -> dict[str, str]:
     """The key ETag of every secret reference the configuration resolves now."""
     versions: dict[str, str] = {}
@@ -137,11 +126,15 @@ def _resolved(req: Req, config: dict[str, Any]) -> dict[str, str]:
     return versions
 
 
+START_FIELDS = ("transport", "values", "lifecycle")
+"""The fields of a start body beside its agent (``agent_id``, or ``agent`` when ephemeral)."""
+
+
 def _start(req: Req, body: dict[str, Any], config: dict[str, Any], agent_id: str | None) -> Answer:
     if "transport" not in body:
         raise invalid("transport", "field required")
     transport = _transport(req, body["transport"])
-    values = _values(body.get("values", {}), config)
+    values = checks.variable_values(body.get("values", {}), config, "values")
     if "lifecycle" in body:
         checks.obj(body["lifecycle"], "lifecycle")
     store = req.platform.store
@@ -192,6 +185,7 @@ def start(req: Req) -> Answer:
     if "agent_id" not in body:
         raise invalid("agent_id", "field required")
     agent_id = checks.string(body["agent_id"], "agent_id", low=1)
+    checks.no_unknown(body, ("agent_id", *START_FIELDS), "")
     agent = req.platform.store.get(req.app_id, "agent", agent_id)
     if agent is None:
         raise bad_reference("agent_id", f"agent {agent_id} does not exist")
@@ -205,6 +199,7 @@ def start_ephemeral(req: Req) -> Answer:
         raise invalid("agent_id", "an ephemeral session takes agent, not agent_id")
     if "agent" not in body:
         raise invalid("agent", "field required")
+    checks.no_unknown(body, ("agent", *START_FIELDS), "")
     config = checks.obj(body["agent"], "agent")
     agents.check_config(req, config, saved=False)
     return _start(req, body, config, None)
@@ -224,11 +219,12 @@ def _filters(req: Req) -> dict[str, Any]:
         if status not in SESSION_STATUSES:
             raise invalid("status", f"unknown status {status}")
     after = query.get("started_after")
-    if after is not None and not after.strip().lstrip("-").isdigit():
-        raise invalid("started_after", "must be Unix seconds")
-    started_after = (
-        int(after) if after is not None else int(req.platform.now()) - SESSION_LIST_WINDOW_S
-    )
+    started_after = int(req.platform.now()) - SESSION_LIST_WINDOW_S
+    if after is not None:
+        value = wire.integer(after.strip(), signed=True)
+        if value is None:
+            raise invalid("started_after", "must be Unix seconds")
+        started_after = value
     filters: dict[str, Any] = {"status": statuses, "started_after": started_after}
     if query.get("channel"):
         filters["channel"] = query["channel"]
@@ -238,7 +234,7 @@ def _filters(req: Req) -> dict[str, Any]:
 def list_sessions(req: Req) -> Answer:
     """GET /sessions: filters ``channel``, ``status`` (default RUNNING) and ``started_after``
     (default: two hours ago); later pages keep the first page's filters."""
-    request = page_request(KIND, req.query, lambda: _filters(req))
+    request = page_request(req.platform.store, KIND, req.query, lambda: _filters(req))
     wanted = request.filters
 
     def shown(resource: Resource) -> dict[str, Any] | None:
