@@ -33,7 +33,10 @@ from tests.served import ServedSandbox  # noqa: E402
 def _start(db: str) -> ServedSandbox:
     env = {**os.environ, "AGORA_CUSTOMER_ID": "bench", "AGORA_CUSTOMER_SECRET": "bench"}
     env.pop("AGORA_APP_CERTIFICATE", None)
-    return ServedSandbox(db=db, args=["--pcu-limit", "1000000000"], env=env)
+    # Served outside the repository: in it, `serve` reads the example reconciler.yaml, whose
+    # App Certificate makes the sandbox require a token in every join.
+    where = Path(db).parent
+    return ServedSandbox(db=db, args=["--pcu-limit", "1000000000"], env=env, cwd=where)
 
 
 async def _worker(url: str, worker: int, pairs: int, run: int) -> int:
