@@ -163,7 +163,8 @@ def plan_cmd(
             )
         return _plan_environments(
             ctx, environments, fmt, max_chars, detailed_exitcode, out,
-            refresh=refresh, targets=targets, replace=replace, destroy=destroy,
+            refresh=refresh, targets=targets, excludes=excludes, replace=replace,
+            destroy=destroy,
         )  # fmt: skip
     project = project_from_context(ctx)
     outcome = make_plan(

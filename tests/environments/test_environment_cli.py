@@ -182,3 +182,25 @@ def test_a_state_of_staging_used_by_prod_is_refused(example: Path) -> None:
             result.stderr
         ), result
     assert (example / "state" / "staging.json").read_bytes() == recorded
+
+
+def test_plan_all_leaves_out_what_exclude_names_in_every_environment(
+    example: Path, tmp_path: Path
+) -> None:
+    """``--exclude`` means in ``plan --env all`` what it means in ``plan --env NAME``: the
+    excluded agent is neither shown nor saved for apply, in any environment."""
+    result = run_cli(
+        "-C", str(example), "plan", "--env", "all", "--exclude", "sales-en", "--format", "json"
+    )
+    assert result.code == 0, result
+    for entry in json.loads(result.stdout)["environments"]:
+        assert entry["plan"]["excluded"] == ["sales-en"]
+        assert "sales-en" not in [agent["name"] for agent in entry["plan"]["agents"]]
+    out = str(tmp_path / "plans" / "{env}.plan")
+    saved = run_cli(
+        "-C", str(example), "plan", "--env", "all", "--exclude", "sales-en", "--out", out
+    )
+    assert saved.code == 0, saved
+    shown = run_cli("-C", str(example), "show", str(tmp_path / "plans" / "prod.plan"))
+    assert "Excluded: sales-en (--exclude)" in shown.stdout
+    assert "+ sales-en" not in shown.stdout and "+ concierge" in shown.stdout
