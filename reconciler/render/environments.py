@@ -9,13 +9,21 @@
   The whole stays within ``max_chars``: each environment's section gets an equal share of the
   room, and a section that needs less leaves the rest to the others (smallest first), so every
   changed agent is still named by each section's index.
+
+An environment that could not be planned (its engine unreachable, its manifests invalid there
+only, ...) is a :class:`FailedEnvironment`: each format shows it as such, with its error, in
+its place among the others, which still render. An environment whose plan cannot be applied
+(``Plan.errors``) or could not be made is named again above the sections of the comment, which
+are collapsed: a reviewer sees it without opening them.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from reconciler.models import Plan
 from reconciler.render.common import SYMBOLS, plan_summary_line
@@ -27,9 +35,23 @@ from reconciler.render.markdown import (
     render_markdown,
 )
 from reconciler.render.text import render_text
+from reconciler.render.values import clip
 
-EnvironmentPlans = Sequence[tuple[str, Plan]]
-"""``(environment, plan)`` pairs, in the order the settings file declares the environments."""
+
+@dataclass(frozen=True)
+class FailedEnvironment:
+    """An environment that could not be planned, and why (its error as the CLI prints it)."""
+
+    message: str
+
+
+EnvironmentPlans = Sequence[tuple[str, Plan | FailedEnvironment]]
+"""``(environment, plan)`` pairs, in the order the settings file declares the environments; an
+environment that could not be planned has a :class:`FailedEnvironment` in place of its plan."""
+
+_FAILED_ROOM = 4_000
+"""Most characters of a failed environment's error in the comment (the job log has it all)."""
+_BACKTICKS = re.compile(r"`+")
 
 _COLUMNS = ("start", "update", "restart", "stop", "renew-token", "rename", "forget", "adopt")
 
@@ -37,16 +59,31 @@ _COLUMNS = ("start", "update", "restart", "stop", "renew-token", "rename", "forg
 def render_text_environments(plans: EnvironmentPlans, *, color: bool = False) -> str:
     """A section per environment, headed ``== Environment NAME ==``."""
     sections = [
-        f"== Environment {name} ==\n\n{render_text(plan, color=color)}" for name, plan in plans
+        f"== Environment {name} ==\n\n"
+        + (
+            f"Error: environment {name} could not be planned:\n{_indented(plan.message)}"
+            if isinstance(plan, FailedEnvironment)
+            else render_text(plan, color=color)
+        )
+        for name, plan in plans
     ]
     return "\n\n".join(sections)
 
 
+def _indented(message: str) -> str:
+    return "\n".join(f"  {line}" for line in message.splitlines())
+
+
 def render_json_environments_chunks(plans: EnvironmentPlans) -> Iterator[str]:
-    """The JSON document of every environment's plan, in pieces (one per agent)."""
+    """The JSON document of every environment's plan, in pieces (one per agent); an
+    environment that could not be planned has ``error`` (its message) in place of ``plan``."""
     yield '{"format_version":' + _json_string(JSON_FORMAT_VERSION) + ',"environments":['
     for number, (name, plan) in enumerate(plans):
-        yield ("," if number else "") + '{"name":' + _json_string(name) + ',"plan":'
+        yield ("," if number else "") + '{"name":' + _json_string(name)
+        if isinstance(plan, FailedEnvironment):
+            yield ',"error":' + _json_string(plan.message) + "}"
+            continue
+        yield ',"plan":'
         yield from render_json_chunks(plan)
         yield "}"
     yield "]}"
@@ -66,17 +103,20 @@ def render_markdown_environments(
         [
             f"{environments_marker(names)}\n### Reconciler plan of {len(plans)} environments",
             _summary_table(plans),
+            *_blocked(plans),
         ]
     )
     room = max_chars - len(head) - 2
-    per_section = 40 + sum(len(name) + len(plan_summary_line(plan)) for name, plan in plans)
-    if room - per_section < MIN_MAX_CHARS * len(plans):
-        raise ValueError(
-            f"max_chars must be at least {len(head) + per_section + MIN_MAX_CHARS * len(plans)} "
-            f"for {len(plans)} environments"
-        )
-    sections: dict[str, str] = {}
-    waiting = list(plans)
+    per_section = 40 + sum(len(name) + len(_section_summary(name, plan)) for name, plan in plans)
+    sections = {
+        name: _failed_body(plan) for name, plan in plans if isinstance(plan, FailedEnvironment)
+    }
+    room -= sum(len(body) + 2 for body in sections.values())
+    planned = [(name, plan) for name, plan in plans if isinstance(plan, Plan)]
+    if room - per_section < MIN_MAX_CHARS * len(planned):
+        least = max_chars - room + per_section + MIN_MAX_CHARS * len(planned)
+        raise ValueError(f"max_chars must be at least {least} for {len(plans)} environments")
+    waiting = list(planned)
     room -= per_section
     # Smallest first: a section that needs less than its share leaves the rest to the others.
     full = {name: _body(plan, max(room, MIN_MAX_CHARS)) for name, plan in waiting}
@@ -87,11 +127,49 @@ def render_markdown_environments(
         sections[name] = body
         room -= len(body)
     parts = [head]
-    for name, plan in plans:
-        summary = f"<b>{html.escape(name)}</b>: {html.escape(plan_summary_line(plan))}"
+    for name, entry in plans:
+        summary = _section_summary(name, entry)
         section = sections[name]
         parts.append(f"<details><summary>{summary}</summary>\n\n{section}\n\n</details>")
     return "\n\n".join(parts)
+
+
+def _section_summary(name: str, plan: Plan | FailedEnvironment) -> str:
+    """What a collapsed section says of its environment: a failure or an unappliable plan
+    first, then the plan's summary line."""
+    label = f"<b>{html.escape(name)}</b>"
+    if isinstance(plan, FailedEnvironment):
+        return f"{label}: ⛔ could not be planned"
+    blocked = "⛔ cannot be applied · " if plan.errors else ""
+    return f"{label}: {blocked}{html.escape(plan_summary_line(plan))}"
+
+
+def _blocked(plans: EnvironmentPlans) -> list[str]:
+    """A caution naming every environment that could not be planned or whose plan cannot be
+    applied (nothing when there is none): the sections below are collapsed."""
+    lines = []
+    for name, plan in plans:
+        if isinstance(plan, FailedEnvironment):
+            first = plan.message.splitlines()[0] if plan.message else ""
+            why = html.escape(clip(" ".join(first.split()), 0, 300))
+            lines.append(f"> - **{html.escape(name)}** could not be planned: {why}")
+        elif plan.errors:
+            why = html.escape(clip(" ".join(plan.errors[0].split()), 0, 300))
+            more = f" (and {len(plan.errors) - 1} more)" if len(plan.errors) > 1 else ""
+            lines.append(f"> - **{html.escape(name)}**: this plan cannot be applied: {why}{more}")
+    if not lines:
+        return []
+    return ["> [!CAUTION]\n> **Not every environment can be applied:**\n" + "\n".join(lines)]
+
+
+def _failed_body(failed: FailedEnvironment) -> str:
+    """A failed environment's section: its error in a code block (clipped; the log has it)."""
+    message = failed.message
+    if len(message) > _FAILED_ROOM:
+        message = message[:_FAILED_ROOM] + "\n… (the rest is in the job log)"
+    longest = max((len(m) for m in _BACKTICKS.findall(message)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"**This environment could not be planned:**\n\n{fence}text\n{message}\n{fence}"
 
 
 def _body(plan: Plan, max_chars: int) -> str:
@@ -104,11 +182,15 @@ def _body(plan: Plan, max_chars: int) -> str:
 def _summary_table(plans: EnvironmentPlans) -> str:
     """Environments x actions: how many agents each environment's plan acts on, per action."""
     labels = [f"`{SYMBOLS[action].strip()}` {action}" for action in _COLUMNS]
-    others = any(plan.resources for _name, plan in plans)
+    others = any(isinstance(plan, Plan) and plan.resources for _name, plan in plans)
     extra = ["other resources changed"] if others else []
     header = "| environment | app | " + " | ".join([*labels, "unchanged", *extra]) + " |"
     rows = [header, "| :-- | :-- |" + " --: |" * (len(_COLUMNS) + 1 + len(extra))]
     for name, plan in plans:
+        if isinstance(plan, FailedEnvironment):
+            empty = " | ".join(["-"] * (len(_COLUMNS) + 1 + len(extra)))
+            rows.append(f"| **{html.escape(name)}** | ⛔ could not be planned | {empty} |")
+            continue
         counts = dict.fromkeys([*_COLUMNS, "no-op"], 0)
         for agent in plan.agents:
             counts[agent.action] += 1

@@ -204,3 +204,26 @@ def test_plan_all_leaves_out_what_exclude_names_in_every_environment(
     shown = run_cli("-C", str(example), "show", str(tmp_path / "plans" / "prod.plan"))
     assert "Excluded: sales-en (--exclude)" in shown.stdout
     assert "+ sales-en" not in shown.stdout and "+ concierge" in shown.stdout
+
+
+def test_plan_all_shows_the_other_environments_when_one_cannot_be_planned(
+    example: Path, tmp_path: Path
+) -> None:
+    """A manifest invalid in prod only: staging's plan is still shown, prod's section says why
+    it could not be planned, the command fails (exit 1) and saves no plan."""
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    out = str(tmp_path / "plans" / "{env}.plan")
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--out", out)
+    assert result.code == 1, result
+    staging, prod = result.stdout.split("== Environment prod ==")
+    assert "+ sales-en" in staging
+    assert prod.lstrip().startswith("Error: environment prod could not be planned:")
+    assert "agents.d/sales-en.yaml:" in prod and "idle_timeout: -1" in prod
+    assert "Error: environment prod could not be planned" in result.stderr
+    assert not (tmp_path / "plans").exists()
+    document = run_cli("-C", str(example), "plan", "--env", "all", "--format", "json")
+    assert document.code == 1
+    entries = json.loads(document.stdout)["environments"]
+    assert entries[0]["plan"]["environment"] == "staging" and "sales-en.yaml" in entries[1]["error"]
