@@ -51,11 +51,14 @@ from reconciler.render.common import (
     scope_notes,
     unchanged_agents,
 )
-from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.resources import (
+    DRIFT_TITLE,
     changed_resources,
+    drift_lines,
     resource_change_views,
+    resource_details,
 )
+from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.values import clip
 
 DEFAULT_MAX_CHARS = 60_000
@@ -255,7 +258,11 @@ def _resource_block(resource: ResourcePlan, cap: int) -> str:
         f"{html.escape(clip(_one_line(resource.reason), 0, 300))}"
     )
     header = f"{symbol} {resource.address}"
-    lines = [f"{header}  (id {resource.id})" if resource.id else header]
+    extra = resource_details(resource)
+    lines = [f"{header}  {extra}" if extra else header]
+    if resource.drift:
+        lines.append(f"# {DRIFT_TITLE}")
+        lines.extend(f"#   {_one_line(line)}" for line in drift_lines(resource.drift))
     for view in resource_change_views(resource):
         lines.extend(_change_lines(view))
     return _fenced(summary, _cap_lines(lines, cap - len(summary) - 60))
