@@ -100,8 +100,8 @@ def check_same_manifests(
     )
     if not plan.destroy and digest_of_digests(digests) != plan.manifests_digest:
         raise StalePlanError(
-            "stale plan: the manifests changed since it was made (agents added or edited); "
-            "plan again"
+            "stale plan: the manifests changed since it was made (an agent the plan does not "
+            "act on, or a resource of another kind, was added, removed or edited); plan again"
         )
     return views
 

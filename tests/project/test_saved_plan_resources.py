@@ -165,3 +165,19 @@ def test_a_saved_plan_whose_resource_actions_were_edited_is_refused(
     assert code == EDITED, output
     assert "the saved plan does not fit the state it was made for" in output
     assert problem in output
+
+
+def test_a_saved_plan_whose_resource_manifest_was_edited_is_stale_and_says_so(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a Platform resource's manifest changed after the plan was saved: the plan is
+    stale, and the message does not blame agents."""
+    saved = save_plan(applied, capsys)
+    edit_instructions(applied)
+
+    code, output = cli(applied, capsys, "apply", str(saved))
+
+    assert code == STALE, output
+    assert "stale plan: the manifests changed since it was made" in output
+    assert "a resource of another kind" in output
+    assert "agents added or edited" not in output
