@@ -50,3 +50,24 @@ def test_every_format_shows_what_was_changed_outside_and_that_the_resource_is_pr
         assert 'description: "Support line" -> "Edited in the console"' in rendered
         assert "sip_trunk.auth.password: (sensitive) changed" in rendered
         assert "protected" in rendered
+
+
+def test_a_comment_over_its_limit_names_its_resources_as_resources_not_as_agents() -> None:
+    numbers = tuple(
+        ResourcePlan(
+            kind="PhoneNumber",
+            name=f"line-{i:03d}",
+            action="update",
+            reason="in-place update of description",
+            changes=(FieldChange(path="description", before="x" * 300, after="y" * 300),),
+            id=f"pn-{i}",
+        )
+        for i in range(40)
+    )
+    plan = make_plan(*(start(f"agent-{i:03d}") for i in range(40))).model_copy(
+        update={"resources": numbers, "resource_summary": ResourceSummary(update=40)}
+    )
+    markdown = render_markdown(plan, max_chars=6_000)
+    assert "**Changed agents and resources**" in markdown
+    assert "PhoneNumber/line\\-039" in markdown or "`PhoneNumber/line-039`" in markdown
+    assert "of 80 changed agents and resources omitted" in markdown
