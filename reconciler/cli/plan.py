@@ -36,6 +36,7 @@ from reconciler.render import (
 )
 from reconciler.render.environments import (
     FailedEnvironment,
+    least_max_chars,
     render_json_environments_chunks,
     render_markdown_environments,
     render_text_environments,
@@ -221,6 +222,12 @@ def _plan_environments(
         for name, o in everything
     ]
     if fmt == "markdown":
+        least = least_max_chars(plans)
+        if max_chars < least:
+            raise click.UsageError(
+                f"--max-chars {max_chars} is too small for the comment of {len(plans)} "
+                f"environments: it needs at least {least}"
+            )
         click.echo(render_markdown_environments(plans, max_chars=max_chars))
     elif fmt == "json":
         for chunk in render_json_environments_chunks(plans):

@@ -97,27 +97,18 @@ def environments_marker(names: Sequence[str]) -> str:
 def render_markdown_environments(
     plans: EnvironmentPlans, *, max_chars: int = DEFAULT_MAX_CHARS
 ) -> str:
-    """The pull-request comment of every environment's plan, at most ``max_chars`` characters."""
-    names = [name for name, _ in plans]
-    head = "\n\n".join(
-        [
-            f"{environments_marker(names)}\n### Reconciler plan of {len(plans)} environments",
-            _summary_table(plans),
-            *_blocked(plans),
-        ]
-    )
-    room = max_chars - len(head) - 2
-    per_section = 40 + sum(len(name) + len(_section_summary(name, plan)) for name, plan in plans)
+    """The pull-request comment of every environment's plan, at most ``max_chars`` characters
+    (:func:`least_max_chars` at least: ``ValueError`` below it)."""
+    head = _head(plans)
     sections = {
         name: _failed_body(plan) for name, plan in plans if isinstance(plan, FailedEnvironment)
     }
-    room -= sum(len(body) + 2 for body in sections.values())
-    planned = [(name, plan) for name, plan in plans if isinstance(plan, Plan)]
-    if room - per_section < MIN_MAX_CHARS * len(planned):
-        least = max_chars - room + per_section + MIN_MAX_CHARS * len(planned)
+    least = least_max_chars(plans)
+    if max_chars < least:
         raise ValueError(f"max_chars must be at least {least} for {len(plans)} environments")
-    waiting = list(planned)
-    room -= per_section
+    room = max_chars - len(head) - 2 - sum(len(body) + 2 for body in sections.values())
+    room -= _per_section(plans)
+    waiting = [(name, plan) for name, plan in plans if isinstance(plan, Plan)]
     # Smallest first: a section that needs less than its share leaves the rest to the others.
     full = {name: _body(plan, max(room, MIN_MAX_CHARS)) for name, plan in waiting}
     waiting.sort(key=lambda pair: len(full[pair[0]]))
@@ -132,6 +123,32 @@ def render_markdown_environments(
         section = sections[name]
         parts.append(f"<details><summary>{summary}</summary>\n\n{section}\n\n</details>")
     return "\n\n".join(parts)
+
+
+def least_max_chars(plans: EnvironmentPlans) -> int:
+    """The smallest ``max_chars`` the comment of ``plans`` fits in: its head, the sections'
+    frames, failed environments' errors and the smallest comment of each planned one."""
+    failed = sum(
+        len(_failed_body(plan)) + 2 for _name, plan in plans if isinstance(plan, FailedEnvironment)
+    )
+    planned = sum(1 for _name, plan in plans if isinstance(plan, Plan))
+    return len(_head(plans)) + 2 + failed + _per_section(plans) + MIN_MAX_CHARS * planned
+
+
+def _head(plans: EnvironmentPlans) -> str:
+    names = [name for name, _ in plans]
+    return "\n\n".join(
+        [
+            f"{environments_marker(names)}\n### Reconciler plan of {len(plans)} environments",
+            _summary_table(plans),
+            *_blocked(plans),
+        ]
+    )
+
+
+def _per_section(plans: EnvironmentPlans) -> int:
+    """What each section takes besides its body: ``<details>``, its summary, blank lines."""
+    return 40 + sum(len(name) + len(_section_summary(name, plan)) for name, plan in plans)
 
 
 def _section_summary(name: str, plan: Plan | FailedEnvironment) -> str:

@@ -227,3 +227,14 @@ def test_plan_all_shows_the_other_environments_when_one_cannot_be_planned(
     assert document.code == 1
     entries = json.loads(document.stdout)["environments"]
     assert entries[0]["plan"]["environment"] == "staging" and "sales-en.yaml" in entries[1]["error"]
+
+
+def test_plan_all_refuses_a_max_chars_too_small_for_every_environment_as_a_usage_error(
+    example: Path,
+) -> None:
+    result = run_cli(
+        "-C", str(example), "plan", "--env", "all", "--format", "markdown", "--max-chars", "2000"
+    )
+    assert result.code == 1
+    assert "--max-chars 2000 is too small for the comment of 2 environments" in result.stderr
+    assert "Internal error" not in result.stderr and result.stdout == ""
