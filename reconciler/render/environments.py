@@ -166,8 +166,9 @@ def _blocked(plans: EnvironmentPlans) -> list[str]:
     applied (nothing when there is none): the sections below are collapsed."""
     lines = []
     for name, plan in plans:
-        if isinstance(plan, FailedEnvironment):
-            first = plan.message.splitlines()[0] if plan.message else ""
+        if isinstance(plan, FailedEnvironment):  # its first line, and what a "...:" announces
+            lines_of = plan.message.splitlines() or [""]
+            first = " ".join(lines_of[:2] if lines_of[0].endswith(":") else lines_of[:1])
             why = html.escape(clip(" ".join(first.split()), 0, 300))
             lines.append(f"> - **{html.escape(name)}** could not be planned: {why}")
         elif plan.errors:

@@ -238,3 +238,18 @@ def test_plan_all_refuses_a_max_chars_too_small_for_every_environment_as_a_usage
     assert result.code == 1
     assert "--max-chars 2000 is too small for the comment of 2 environments" in result.stderr
     assert "Internal error" not in result.stderr and result.stdout == ""
+
+
+def test_the_comment_names_the_first_problem_of_an_environment_that_cannot_be_planned(
+    example: Path,
+) -> None:
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--format", "markdown")
+    assert result.code == 1
+    head = result.stdout.split("<details>")[0]
+    assert "> - **prod** could not be planned: 1 problem in agents.d: agents.d/sales-en.yaml:" in (
+        head
+    )
+    assert "| **prod** | ⛔ could not be planned |" in head
