@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from reconciler.models import Plan
-from reconciler.render.common import SYMBOLS, plan_summary_line
+from reconciler.render.common import RESOURCE_LABELS, SYMBOLS, plan_summary_line
 from reconciler.render.json_format import JSON_FORMAT_VERSION, render_json_chunks
 from reconciler.render.markdown import (
     DEFAULT_MAX_CHARS,
@@ -198,10 +198,11 @@ def _body(plan: Plan, max_chars: int) -> str:
 
 
 def _summary_table(plans: EnvironmentPlans) -> str:
-    """Environments x actions: how many agents each environment's plan acts on, per action."""
+    """Environments x actions: how many agents each environment's plan acts on, per action, and
+    (when any environment has resources of other kinds) their changes per action."""
     labels = [f"`{SYMBOLS[action].strip()}` {action}" for action in _COLUMNS]
     others = any(isinstance(plan, Plan) and plan.resources for _name, plan in plans)
-    extra = ["other resources changed"] if others else []
+    extra = ["other resources"] if others else []
     header = "| environment | app | " + " | ".join([*labels, "unchanged", *extra]) + " |"
     rows = [header, "| :-- | :-- |" + " --: |" * (len(_COLUMNS) + 1 + len(extra))]
     for name, plan in plans:
@@ -214,10 +215,18 @@ def _summary_table(plans: EnvironmentPlans) -> str:
             counts[agent.action] += 1
         cells = " | ".join(str(counts[action]) for action in [*_COLUMNS, "no-op"])
         if others:
-            cells += f" | {sum(1 for r in plan.resources if r.action != 'no-op')}"
+            cells += f" | {_resource_counts(plan)}"
         app = html.escape(plan.app_id.replace("|", "")) or "-"
         rows.append(f"| **{html.escape(name)}** | `{app}` | {cells} |")
     return "\n".join(rows)
+
+
+def _resource_counts(plan: Plan) -> str:
+    """``2 to create, 1 to delete`` (actions without resources left out), ``0`` for none."""
+    s = plan.resource_summary
+    counts = {"create": s.create, "update": s.update, "replace": s.replace, "delete": s.delete}
+    parts = [f"{n} to {RESOURCE_LABELS[action]}" for action, n in counts.items() if n]
+    return ", ".join(parts) or "0"
 
 
 def _json_string(text: str) -> str:

@@ -163,3 +163,28 @@ def test_text_and_json_show_an_environment_that_could_not_be_planned_in_its_plac
     assert [sorted(e) for e in entries] == [["name", "plan"], ["name", "plan"], ["error", "name"]]
     assert entries[2]["error"].startswith("engine unavailable: list of agents failed")
     assert entries[1]["plan"]["errors"] == list(plans[1][1].errors)  # type: ignore[union-attr]
+
+
+def test_the_table_of_environments_counts_resources_per_action() -> None:
+    """A reviewer reads from the table alone that prod deletes a phone number while staging
+    only updates one: a bare count of changed resources would not say so."""
+    from reconciler.models.plan import ResourcePlan, ResourceSummary
+
+    def with_resources(plan: Plan, *actions: str) -> Plan:
+        resources = tuple(
+            ResourcePlan(kind="PhoneNumber", name=f"line-{i}", action=action, reason="r")
+            for i, action in enumerate(actions)
+        )
+        counts = {a: actions.count(a) for a in ("create", "update", "replace", "delete")}
+        summary = ResourceSummary(**counts, unchanged=actions.count("no-op"))
+        return plan.model_copy(update={"resources": resources, "resource_summary": summary})
+
+    plans = [
+        ("staging", with_resources(_plan("staging", 1), "update", "no-op")),
+        ("prod", with_resources(_plan("prod", 1), "delete", "create", "create")),
+    ]
+    html = github_html(render_markdown_environments(plans))
+    table = html[: html.index("</table>")]
+    rows = re.findall(r"<tr>\s*<td[^>]*><strong>(\w+)</strong></td>(.*?)</tr>", table, re.S)
+    last = {name: re.findall(r"<td[^>]*>([^<]*)</td>", rest)[-1] for name, rest in rows}
+    assert last == {"staging": "1 to update in place", "prod": "2 to create, 1 to delete"}
