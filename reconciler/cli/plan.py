@@ -70,13 +70,19 @@ def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         return render_markdown(plan, max_chars=max_chars)
     if fmt == "json":
         return render_json_text(plan)
-    ctx = click.get_current_context(silent=True)
-    verbose, compact = False, None
-    if ctx is not None:
-        obj = ctx.find_root().obj
-        verbose = bool(isinstance(obj, dict) and obj.get("verbose"))
-        compact = ctx.params.get("compact")
+    verbose, compact = _text_options()
     return render_text(plan, color=use_color(sys.stdout), verbose=verbose, compact=compact)
+
+
+def _text_options() -> tuple[bool, bool | None]:
+    """``-v`` and ``--compact`` of the running command, as :func:`render_text` takes them."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False, None
+    obj = ctx.find_root().obj
+    verbose = bool(isinstance(obj, dict) and obj.get("verbose"))
+    compact: bool | None = ctx.params.get("compact")
+    return verbose, compact
 
 
 def echo_plan(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> None:
@@ -234,7 +240,11 @@ def _plan_environments(
             click.echo(chunk, nl=False)
         click.echo()
     else:
-        click.echo(render_text_environments(plans, color=use_color(sys.stdout)))
+        verbose, compact = _text_options()
+        text = render_text_environments(
+            plans, color=use_color(sys.stdout), verbose=verbose, compact=compact
+        )
+        click.echo(text)
     for name, error in failed:  # the others are shown; nothing is saved; the exit code says so
         note(f"Error: environment {name} could not be planned: {_error_text(error)}")
     if failed:

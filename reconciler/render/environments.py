@@ -56,14 +56,21 @@ _BACKTICKS = re.compile(r"`+")
 _COLUMNS = ("start", "update", "restart", "stop", "renew-token", "rename", "forget", "adopt")
 
 
-def render_text_environments(plans: EnvironmentPlans, *, color: bool = False) -> str:
-    """A section per environment, headed ``== Environment NAME ==``."""
+def render_text_environments(
+    plans: EnvironmentPlans,
+    *,
+    color: bool = False,
+    verbose: bool = False,
+    compact: bool | None = None,
+) -> str:
+    """A section per environment, headed ``== Environment NAME ==`` (each plan rendered as
+    :func:`render_text` renders it with ``color``, ``verbose`` and ``compact``)."""
     sections = [
         f"== Environment {name} ==\n\n"
         + (
             f"Error: environment {name} could not be planned:\n{_indented(plan.message)}"
             if isinstance(plan, FailedEnvironment)
-            else render_text(plan, color=color)
+            else render_text(plan, color=color, verbose=verbose, compact=compact)
         )
         for name, plan in plans
     ]

@@ -253,3 +253,21 @@ def test_the_comment_names_the_first_problem_of_an_environment_that_cannot_be_pl
         head
     )
     assert "| **prod** | ⛔ could not be planned |" in head
+
+
+def test_plan_all_takes_compact_and_verbose_as_plan_of_one_environment_does(
+    example: Path,
+) -> None:
+    def text(*args: str) -> str:
+        result = run_cli("-C", str(example), *args)
+        assert result.code == 0, result
+        return result.stdout
+
+    for name in ("staging", "prod"):
+        alone = text("--env", name, "plan", "--no-refresh", "--compact")
+        together = text("plan", "--env", "all", "--no-refresh", "--compact")
+        section = together.split(f"== Environment {name} ==\n\n")[1].split("\n\n== Environment")[0]
+        assert section.rstrip("\n") == alone.rstrip("\n")
+        assert "summarised" in section
+    verbose = text("-v", "plan", "--env", "all", "--no-refresh")
+    assert verbose.count("properties.enable_string_uid") > 0  # the engine's defaults listed
