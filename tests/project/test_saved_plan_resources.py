@@ -178,6 +178,19 @@ def test_a_saved_plan_whose_resource_manifest_was_edited_is_stale_and_says_so(
     code, output = cli(applied, capsys, "apply", str(saved))
 
     assert code == STALE, output
-    assert "stale plan: the manifests changed since it was made" in output
-    assert "a resource of another kind" in output
+    assert "stale plan: since it was made, SavedAgent/support (manifest or a secret it " in output
     assert "agents added or edited" not in output
+
+
+def test_a_saved_plan_whose_resource_manifest_was_removed_is_stale_and_names_it(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = save_plan(applied, capsys)  # no changes: every resource a no-op
+    manifest = applied / "agents.d" / "platform.yaml"
+    documents = manifest.read_text(encoding="utf-8").split("\n---\n")
+    manifest.write_text("\n---\n".join(documents[:-1]) + "\n", "utf-8")  # the number goes
+
+    code, output = cli(applied, capsys, "apply", str(saved))
+
+    assert code == STALE, output
+    assert "PhoneNumber/support-line (removed from the manifests)" in output
