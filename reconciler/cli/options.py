@@ -83,10 +83,22 @@ def compact_option(func: FC) -> FC:
     )(func)
 
 
+class _Seconds(click.types.FloatParamType):
+    """A number of seconds to wait: 0 or more (``inf``: as long as it takes), never ``nan``."""
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        seconds: float = super().convert(value, param, ctx)
+        if not seconds >= 0:  # also false for nan, which no wait could ever reach
+            self.fail(f"{value!r} is not a number of seconds (0 or more)", param, ctx)
+        return seconds
+
+
 def lock_timeout_option(func: FC) -> FC:
     return click.option(
         "--lock-timeout",
-        type=float,
+        type=_Seconds(),
         default=0.0,
         show_default=True,
         metavar="SECONDS",

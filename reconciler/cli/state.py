@@ -231,6 +231,8 @@ def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -
         raise StateError(f"{file} is not a state file (it does not exist)")
     doc = source.load()
     backend = _backend(ctx)
+    if backend.store.binding is not None:
+        backend.store.binding.check_pushed(doc, str(file))
     with backend.lock("state push", lock_timeout):
         store = backend.store
         current = store.load() if store.exists else None

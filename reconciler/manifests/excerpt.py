@@ -11,8 +11,9 @@ a secret-like key (:func:`reconciler.models.secrets.is_secret_key`) is replaced 
 :data:`HIDDEN`, and so is every line nested under one (a block scalar's lines, a list's items).
 In a ``SecretSet`` document every value is a secret whatever its key's name, so there the
 ``keys:`` mapping (also inside ``overrides:``) is hidden the same way. The userinfo of a URL
-(``https://user:password@host``, ``postgresql://app:pw@db/...``) is hidden on any line: such a
-URL is refused, and the excerpt that says so must not show the password. Control characters are
+(``https://user:password@host``, ``postgresql://app:pw@db/...``) is hidden on any line, and so
+is the value of a secret-like query parameter (``?password=``, ``&sslpassword=``): such a URL is
+refused, and the excerpt that says so must not show the password. Control characters are
 shown escaped, never sent to the terminal.
 
 Lines are cut to :data:`MAX_LINE_CHARS` before anything is matched on them: an excerpt shows far
@@ -49,6 +50,10 @@ _QUOTED = re.compile(r"'([\w\-]+)'")
 _LEAD = re.compile(r"^\s*(?:-(?:\s+|$))*")
 _DOCUMENT_START = re.compile(r"^---(?:\s|$)")
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/?#@\s]+@")
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&](?:[a-z0-9_]*(?:password|passwd|passphrase|secret|token|key))=)[^&#\s\"']*",
+    re.IGNORECASE,
+)
 _SECRET_SET_KIND = re.compile(rf"^kind\s*:\s*[\"']?{SECRET_SET}[\"']?\s*(?:#.*)?$")
 
 
@@ -127,7 +132,8 @@ def _masked(lines: list[str], index: int, secret_set: bool = False) -> str:
     if _under_secret(lines, index, secret_set):
         lead = _LEAD.match(line)
         return (line[: lead.end()] if lead else "") + HIDDEN
-    return _USERINFO.sub(rf"\g<scheme>{HIDDEN}@", line)
+    line = _USERINFO.sub(rf"\g<scheme>{HIDDEN}@", line)
+    return _SECRET_PARAM.sub(rf"\g<name>{HIDDEN}", line)
 
 
 def _hides(key: str, secret_set: bool) -> bool:

@@ -76,6 +76,8 @@ _APP_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What an App ID may be: it is a path segment of every engine call and keys the state."""
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 """A value that starts like a URL (``scheme://``): never a state file path."""
+_DATABASE_SCHEME = re.compile(r"^(?:postgresql|postgres):", re.IGNORECASE)
+"""A value that starts like a database URL (``postgresql:/db``, a slash short): no file path."""
 _NOT_IN_FILE = {"customer_id": ENV_CUSTOMER_ID, "customer_secret": ENV_CUSTOMER_SECRET}
 _NOT_KEYS = frozenset(
     {
@@ -417,6 +419,12 @@ def _cross_checks(
             split_postgres_url(state)
         except ValueError as exc:
             problems.append(Problem(locations.get("state", root), f"state: {exc}"))
+    elif isinstance(state, str) and _DATABASE_SCHEME.match(state):
+        message = (
+            "state: a database URL starts with postgresql:// (two slashes; "
+            "postgresql:///DB for a local socket); write postgresql://USER@HOST/DB"
+        )
+        problems.append(Problem(locations.get("state", root), message))
     elif isinstance(state, str) and _URL_SCHEME.match(state):
         # A mistyped database URL (postgress://, mysql://) is no file path: taken for one, it
         # would create directories named after its user-info, password included.

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     FiniteFloat,
     SerializerFunctionWrapHandler,
+    field_validator,
     model_serializer,
 )
 
@@ -97,8 +98,10 @@ class ResourceRecord(BaseModel):
 
     kind: str
     name: str
-    id: str
-    """What the engine calls it (the id its create answered with)."""
+    id: str = Field(min_length=1)
+    """What the engine calls it (the id its create answered with). A URL path segment of every
+    call about it: never empty, ``.`` or ``..`` (those name its collection or the collection's
+    parent)."""
     version: str | None = None
     """The engine's version of it (an ``ETag``) as last answered, when the engine has them."""
     spec: dict[str, Any]
@@ -119,6 +122,13 @@ class ResourceRecord(BaseModel):
     (:attr:`~reconciler.models.settings.Settings.platform_identity`), stamped by the state's
     binding at its write (:mod:`reconciler.state.binding`); None in a record written before it
     was recorded (left out of the document, so such a record is written as before)."""
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_one_path_segment(cls, value: str) -> str:
+        if value in (".", ".."):
+            raise ValueError(f"{value!r} is not an id (a dot segment of a URL path)")
+        return value
 
     @model_serializer(mode="wrap")
     def _omit_no_update(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

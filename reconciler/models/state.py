@@ -167,7 +167,7 @@ class StateDoc(BaseModel):
             canonical = str(uuid.UUID(value))
         except ValueError:
             canonical = ""
-        if canonical != value.lower():
+        if not canonical or canonical != value.lower():
             raise ValueError("must be a UUID (8-4-4-4-12 hexadecimal digits)")
         return value
 

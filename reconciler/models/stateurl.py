@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from reconciler.models.hosts import is_loopback_host
 from reconciler.models.masking import mask_secrets
@@ -107,9 +107,13 @@ def split_postgres_url(value: str) -> PostgresUrl:
         else:
             query[key] = item
             kept.append((key, item))
-    hosts = tuple(_host(part) for part in hostinfo.split(",") if _host(part))
+    # libpq also takes the hosts as query parameters (postgresql:///db?host=db.example.com)
+    named = [hostinfo, query.get("host", ""), query.get("hostaddr", "")]
+    hosts = tuple(_host(part) for text in named for part in text.split(",") if _host(part))
     netloc = (f"{user}@" if user else "") + hostinfo
-    url = urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept, quote_via=quote), ""))
+    kept_query = urlencode(kept, quote_via=quote)
+    # not urlunsplit: it writes a URL without a host as postgresql:/db, which is not a URL
+    url = f"{parts.scheme}://{netloc}{parts.path}" + (f"?{kept_query}" if kept_query else "")
     return PostgresUrl(
         url=url, password=password or None, hosts=hosts, query=query, secret_params=secrets
     )
@@ -141,7 +145,7 @@ def shown_url(url: str, has_password: bool, secret_params: Iterable[str] = ()) -
         netloc = f"{user}:{MASK}@{hostinfo}" if user else f":{MASK}@{hostinfo}"
     if names:
         query = "&".join([*([query] if query else []), *(f"{quote(n)}={MASK}" for n in names)])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 _NAMES = "|".join(sorted(SECRET_PARAMS))

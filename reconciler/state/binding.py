@@ -88,6 +88,25 @@ class StateBinding:
                 return record.platform
         return None
 
+    def check_pushed(self, doc: StateDoc, path: str) -> None:
+        """Raise :class:`StateBindingError` if the state file ``path`` (``doc``, about to be
+        pushed) records another environment, App ID, engine or Platform: named as the file,
+        since the state it would replace is not the one that differs."""
+        recorded = self._recorded(doc)
+        other_platform = self._other_platform(doc)
+        if recorded == self and other_platform is None:
+            return
+        if recorded == self:
+            what = f"platform {printable(other_platform or '')}"
+            now = f"platform {printable(self.platform or '')}"
+        else:
+            what, now = recorded.describe(), self.describe()
+        raise StateBindingError(
+            f"refusing to push {path}: the state file belongs to {what}, and this project now uses "
+            f"{now}. Push it with the settings it belongs to (--env); once there, `reconciler "
+            "state rebind` moves a state on purpose"
+        )
+
     def check(self, doc: StateDoc, where: str) -> None:
         """Raise :class:`StateBindingError` if ``doc`` records another environment, App ID,
         engine or (in a resource's record) Platform."""

@@ -7,7 +7,7 @@ trailing newline, so that git diffs of a local state file stay small; ``state sh
 ``state pull`` print it, whatever the backend. :class:`StateText` gives the same text while
 remembering each record's, for a store that rewrites a large document after every action.
 :func:`describe_validation` says what in a stored document does not fit the model, without the
-values (a state holds digests of secrets).
+values (a state holds digests of secrets), and, given the document's text, on which line.
 """
 
 from __future__ import annotations
@@ -152,14 +152,71 @@ class StateText:
         return "{\n" + body + "\n}\n"
 
 
-def describe_validation(exc: PydanticValidationError) -> str:
-    """A short, value-free account of what does not fit the model."""
+def describe_validation(exc: PydanticValidationError, text: str | None = None) -> str:
+    """A short, value-free account of what does not fit the model; with the document's
+    ``text`` (a local state file), each problem also names the line its field is on."""
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     parts = []
     for err in errors[:_MAX_LISTED_PROBLEMS]:
         loc = printable(".".join(str(p) for p in err["loc"])) or "(document)"
-        parts.append(f"{loc}: {err['msg']}")
+        line = _line_of(text, err["loc"]) if text is not None and err["loc"] else None
+        parts.append(f"{'' if line is None else f'line {line}: '}{loc}: {err['msg']}")
     more = len(errors) - _MAX_LISTED_PROBLEMS
     if more > 0:
         parts.append(f"and {more} more")
     return "not a valid state document (" + "; ".join(parts) + ")"
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = " \t\n\r"
+
+
+def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
+    """The line (from 1) of the value at ``loc`` (object keys and array indexes) in the JSON
+    ``text``, or None where the path leaves it. Only for an error: it decodes the values it
+    steps over (at most the whole text once)."""
+    pos = 0
+    try:
+        for step in loc:
+            pos = _skip_space(text, pos)
+            if isinstance(step, int) and text[pos] == "[":
+                pos = _member(text, pos + 1, "]", step)
+            elif text[pos] == "{":
+                pos = _member(text, pos + 1, "}", str(step))
+            else:
+                return None
+        return text.count("\n", 0, _skip_space(text, pos)) + 1
+    except (IndexError, ValueError, LookupError, RecursionError):
+        return None
+
+
+def _member(text: str, pos: int, close: str, step: int | str) -> int:
+    """Where the value of member ``step`` (a key, or an index) of the object or array opened
+    before ``pos`` begins (LookupError: there is none)."""
+    index = 0
+    while True:
+        pos = _skip_space(text, pos)
+        if text[pos] == close:
+            raise LookupError(index)
+        key: str | None = None
+        if close == "}":
+            if text[pos] != '"':
+                raise ValueError(pos)
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip_space(text, pos)
+            if text[pos] != ":":
+                raise ValueError(pos)
+            pos += 1
+        if (key if close == "}" else index) == step:
+            return pos
+        _, pos = _DECODER.raw_decode(text, _skip_space(text, pos))
+        pos = _skip_space(text, pos)
+        if text[pos] == ",":
+            pos += 1
+        index += 1
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while text[pos] in _SPACE:
+        pos += 1
+    return pos

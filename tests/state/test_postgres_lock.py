@@ -62,6 +62,46 @@ def test_the_lock_is_released_when_the_holders_connection_is_terminated(
     assert pg_backend(pg_url, tmp_path).store.load().serial == 1
 
 
+LOSE_CONNECTION = """
+import sys
+from pathlib import Path
+import psycopg
+from reconciler.errors import StateError
+from reconciler.models.settings import Settings
+from reconciler.state import open_backend
+from tests.state.conftest import make_doc
+url = sys.argv[1]
+backend = open_backend(Settings(project_dir=Path(sys.argv[2]), state=url), {})
+doc = backend.store.write(make_doc("a"))
+lock = backend.lock("apply", 0.0)
+lock.acquire(command="apply")
+pid = backend.session.connection().execute("SELECT pg_backend_pid()").fetchone()[0]
+with psycopg.connect(url, autocommit=True) as conn:
+    conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+try:
+    backend.store.write(make_doc("a", "b").model_copy(update={"lineage": doc.lineage}))
+except StateError as exc:
+    print(exc)
+"""
+
+
+def test_a_write_on_a_terminated_connection_fails_with_one_error_and_prints_nothing_else(
+    pg_url: str, tmp_path: Path
+) -> None:
+    # psycopg notes the failure in its own log ("error ignored terminating <Pipeline>"), which
+    # logging's last resort prints on stderr, unmasked: the StateError is the one report
+    done = subprocess.run(
+        [sys.executable, "-c", LOSE_CONNECTION, pg_url, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert "lost the connection" in done.stdout
+    assert done.stderr == ""
+    assert pg_backend(pg_url, tmp_path).store.load().serial == 1
+
+
 def test_a_holder_in_another_process_is_named_with_its_ci_run(pg_url: str, tmp_path: Path) -> None:
     env = {
         "PATH": "/usr/bin:/bin",

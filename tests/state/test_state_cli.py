@@ -167,3 +167,34 @@ def test_state_show_output_matches_dump_state(
     written = LocalStateStore(_state_path(project)).write(make_doc("x"))
     _, out, _ = run(capsys, "-C", str(project), "state", "show")
     assert out == dump_state(written)
+
+
+def _real_project(project: Path) -> Path:
+    root = Path(__file__).resolve().parents[2]
+    (project / "reconciler.yaml").write_bytes(
+        (root / "tests" / "single_environment.yaml").read_bytes()
+    )
+    (project / "agents.d").mkdir()
+    return project
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "-0.5"])
+def test_a_lock_timeout_that_is_no_number_of_seconds_is_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    # Regression: nan waited for ever for a held lock (no comparison with nan is true), and a
+    # negative wait was taken for none
+    _real_project(project)
+    code, _, err = run(capsys, "-C", str(project), "state", "rm", "gone", "--lock-timeout", value)
+    assert code == EXIT_ERROR
+    assert "--lock-timeout" in err and value in err
+    assert not (project / "state").exists()
+
+
+def test_an_infinite_lock_timeout_is_accepted(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    LocalStateStore(_state_path(_real_project(project))).write(make_doc("a"))
+    code, _, err = run(capsys, "-C", str(project), "state", "rm", "gone", "--lock-timeout", "inf")
+    assert code == EXIT_ERROR
+    assert "state records no agent 'gone'" in err

@@ -11,6 +11,7 @@ from reconciler.cli import main
 from reconciler.errors import EXIT_CONFLICT, EXIT_ERROR
 from reconciler.models.settings import Settings
 from reconciler.state import LocalStateStore, dump_state, open_backend
+from reconciler.state.postgres.backend import PostgresBackend
 from tests.state.conftest import make_doc
 
 PASSWORD = "push-Pull-pw-93be"
@@ -138,3 +139,21 @@ def test_force_unlock_through_the_cli_ends_a_stuck_holder(
     assert info.id in out
     with open_backend(Settings(project_dir=project, state=pg_url), {}).lock("apply", 0.0):
         pass
+
+
+def test_push_of_a_file_of_another_app_id_is_refused_naming_the_file_not_the_database(
+    project: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = project / "other" / "agents.json"
+    doc = make_doc("a").model_copy(update={"app_id": "f" * 32, "engine": "sandbox"})
+    LocalStateStore(other).replace(doc)
+    code, _, err = run(capsys, project, "state", "push", str(other))
+    assert code == EXIT_ERROR
+    assert f"refusing to push {other}: the state file belongs to App ID {'f' * 32}" in err
+    assert "state key" not in err  # the database's state is not the one that differs
+    backend = open_backend(Settings(project_dir=project, state=pg_url), {})
+    assert isinstance(backend, PostgresBackend)
+    try:
+        assert not backend.store.exists
+    finally:
+        backend.session.close()

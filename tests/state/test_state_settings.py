@@ -43,6 +43,23 @@ def test_a_password_query_parameter_is_kept_apart_too(tmp_path: Path) -> None:
     assert settings.state_password.get_secret_value() == PASSWORD
 
 
+def test_a_url_without_a_host_stays_a_database_url_once_its_password_is_split_off(
+    tmp_path: Path,
+) -> None:
+    # Regression: "postgresql:///db?..." became "postgresql:/db?..." without its password: a
+    # local file path, so apply wrote the state to p/postgresql:/db?host=... instead of the database
+    settings = Settings(
+        project_dir=tmp_path, state=f"postgresql:///infra?host=127.0.0.1&password={QUOTED}"
+    )
+    assert settings.state_is_database
+    assert settings.state == "postgresql:///infra?host=127.0.0.1"
+    assert settings.state_password is not None
+    assert settings.state_password.get_secret_value() == PASSWORD
+    assert settings.state_shown == "postgresql://:***@/infra?host=127.0.0.1"
+    bare = Settings(project_dir=tmp_path, state="postgres:///infra")
+    assert (bare.state_is_database, bare.state) == (True, "postgres:///infra")
+
+
 def test_state_key_defaults_to_the_app_id(tmp_path: Path) -> None:
     settings = settings_from(tmp_path, "state: postgresql://127.0.0.1/db\napp_id: abc\n")
     assert settings.effective_state_key == "abc"
@@ -102,6 +119,17 @@ def test_a_password_that_should_have_been_percent_encoded_is_refused_not_leaked(
         ("postgresql://127.example.com/x", {"sslmode": "verify-full", "sslrootcert": "system"}),
         ("postgresql:///x", {}),
         ("postgresql:///x?host=/var/run/postgresql", {}),
+        # the host as a query parameter (libpq's form for a URL without a host) counts too
+        (
+            "postgresql:///x?host=db.example.com",
+            {"sslmode": "verify-full", "sslrootcert": "system"},
+        ),
+        (
+            "postgresql:///x?host=127.0.0.1,db.example.com",
+            {"sslmode": "verify-full", "sslrootcert": "system"},
+        ),
+        ("postgresql:///x?hostaddr=10.1.2.3", {"sslmode": "verify-full", "sslrootcert": "system"}),
+        ("postgresql:///x?host=localhost&hostaddr=127.0.0.1", {}),
     ],
 )
 def test_a_remote_database_is_reached_over_verified_tls_unless_sslmode_says(
@@ -161,6 +189,9 @@ def test_state_where_names_the_state_and_requires_a_database_when_asked(tmp_path
         f"postgress://ci:{QUOTED}@db.internal/infra",
         f"mysql://ci:{QUOTED}@db.internal/infra",
         f"https://ci:{QUOTED}@db.internal/infra",
+        # a database URL missing a slash is no file path either
+        f"postgresql:/infra?host=db.internal&password={QUOTED}",
+        f"Postgres:infra?password={QUOTED}",
     ],
 )
 def test_a_state_url_of_another_scheme_is_refused_not_taken_for_a_file(
@@ -189,3 +220,25 @@ def test_an_app_id_that_cannot_be_one_is_a_settings_error_at_its_line(
 def test_an_app_id_of_letters_digits_dashes_and_underscores_is_accepted(tmp_path: Path) -> None:
     for app_id in ("0123456789abcdef0123456789abcdef", "x", "team_a-1"):
         assert settings_from(tmp_path, "app_id: ${APP}\n", APP=app_id).app_id == app_id
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"mysql://db.internal/infra?password={QUOTED}",
+        f"postgresql:/infra?sslpassword={QUOTED}",
+        f"postgresql://[::1/infra?password={QUOTED}",
+    ],
+)
+def test_the_excerpt_of_a_refused_state_url_hides_its_secret_parameters(
+    tmp_path: Path, url: str
+) -> None:
+    from tests.reliability.inproc import run_cli
+
+    (tmp_path / "reconciler.yaml").write_text(f'state: "{url}"\n', encoding="utf-8")
+    refused = run_cli("-C", str(tmp_path), "validate")
+    assert refused.code != 0
+    assert "reconciler.yaml:1: state:" in refused.stderr  # the problem, with its excerpt
+    assert 'state: "' in refused.stderr
+    output = refused.stdout + refused.stderr
+    assert PASSWORD not in output and QUOTED not in output

@@ -58,6 +58,22 @@ def _pending_with_string_generation(data: dict[str, Any]) -> None:
     ]
 
 
+def _set_resource_id(value: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        data["resources"] = {
+            "PhoneNumber/line": {
+                "kind": "PhoneNumber",
+                "name": "line",
+                "id": value,
+                "spec": {"number": "+14155550100"},
+                "spec_digest": "sha256:1",
+                "created_at": 1.0,
+            }
+        }
+
+    return change
+
+
 BAD = {
     "version-as-string": (_set("version", "2"), r"version: Input should be a valid integer"),
     "version-as-bool": (_set("version", True), r"version: Input should be a valid integer"),
@@ -66,6 +82,13 @@ BAD = {
     "serial-negative": (_set("serial", -1), r"serial: Input should be greater than or equal to 0"),
     "serial-as-float": (_set("serial", 7.0), r"serial: Input should be a valid integer"),
     "lineage-not-a-uuid": (_set("lineage", "my-project"), r"lineage: .*must be a UUID"),
+    # an empty lineage tags no wire name: two such states would take each other's agents
+    "lineage-empty": (_set("lineage", ""), r"lineage: .*must be a UUID"),
+    # a resource id is a URL path segment: empty or a dot segment, it names the collection or
+    # its parent (DELETE .../phone-numbers/), never the resource recorded
+    "resource-id-empty": (_set_resource_id(""), r"resources\.PhoneNumber/line\.id: "),
+    "resource-id-dot": (_set_resource_id("."), r"resources\.PhoneNumber/line\.id: "),
+    "resource-id-dot-dot": (_set_resource_id(".."), r"resources\.PhoneNumber/line\.id: "),
     "salt-as-number": (_set("salt", 12), r"salt: Input should be a valid string"),
     "record-generation-as-string": (
         _set_record("generation", "1"),
@@ -152,3 +175,32 @@ def test_equal_values_of_a_loaded_state_share_one_string(path: Path) -> None:
     assert first.token_mode == second.token_mode == "auto"
     assert first.token_mode is second.token_mode  # one string for every record, not one each
     assert first.spec_digest is second.spec_digest
+
+
+def _line_of(text: str, needle: str, after: str) -> int:
+    """The line (from 1) of the first ``needle`` after the first ``after`` in ``text``."""
+    return text.count("\n", 0, text.index(needle, text.index(after))) + 1
+
+
+def test_a_wrong_value_is_named_with_its_line_in_the_state_file(path: Path) -> None:
+    data = _valid()
+    data["agents"]["b"]["generation"] = "1"
+    text = json.dumps(data, indent=2, sort_keys=True)
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    line = _line_of(text, '"generation"', '"b": {')
+    assert line > _line_of(text, '"generation"', '"a": {')  # the line of b's, not a's
+    with pytest.raises(StateError) as info:
+        LocalStateStore(path).load()
+    assert f"line {line}: agents.b.generation: Input should be a valid integer" in str(info.value)
+
+
+def test_a_wrong_value_in_a_hand_written_state_file_is_named_with_its_line(path: Path) -> None:
+    data = _valid()
+    data["serial"] = -1
+    text = json.dumps(data, separators=(",", ":")).replace('"serial"', '\n\n  "serial" ')
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(StateError) as info:
+        LocalStateStore(path).load()
+    assert "line 3: serial: Input should be greater than or equal to 0" in str(info.value)

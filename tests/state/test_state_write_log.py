@@ -303,14 +303,56 @@ def test_read_only_commands_replay_a_killed_runs_log_and_write_nothing(
     (tmp_path / "agents.d").mkdir()
     store = LocalStateStore(tmp_path / "state" / "agents.json", log_from_bytes=0)
     doc = store.write(make_doc("a"))
-    store.write_log().__enter__()  # killed before the log is compacted
+    log = store.write_log()  # kept: a dropped one would compact when collected
+    log.__enter__()  # killed before the log is compacted
     store.write(renamed(doc, "logged-only", 1))
+    assert wal_of(store.path).exists()
     before = snapshot(tmp_path / "state")
     for args in (["state", "list"], ["plan", "--no-refresh"], ["state", "show"]):
         with pytest.raises(SystemExit):
             main(["-C", str(tmp_path), *args])
         assert "logged-only" in capsys.readouterr().out
     assert snapshot(tmp_path / "state") == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["state", "list"],
+        ["state", "list", "--format", "json"],
+        ["state", "show"],
+        ["state", "pull"],
+        ["state", "rebind"],
+        ["state", "push", "{tmp}/other.json"],
+        ["plan", "--no-refresh"],
+    ],
+)
+def test_every_state_command_refuses_a_log_whose_state_file_was_deleted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "reconciler.yaml").write_bytes(
+        (root / "tests" / "single_environment.yaml").read_bytes()
+    )
+    (tmp_path / "agents.d").mkdir()
+    LocalStateStore(tmp_path / "other.json").write(make_doc("other"))
+    store = LocalStateStore(tmp_path / "state" / "agents.json", log_from_bytes=0)
+    doc = store.write(make_doc("a"))
+    log = store.write_log()  # kept: a dropped one would compact when collected
+    log.__enter__()  # killed before the log is compacted
+    store.write(renamed(doc, "logged-only", 1))
+    assert wal_of(store.path).exists()
+    (tmp_path / "state" / "agents.json").unlink()
+    before = snapshot(tmp_path / "state")
+    with pytest.raises(SystemExit) as exited:
+        main(["-C", str(tmp_path), *(a.format(tmp=tmp_path) for a in args)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 1
+    assert "is missing but its write log" in err
+    assert "logged-only" not in out and "no state recorded yet" not in (out + err).lower()
+    after = snapshot(tmp_path / "state")
+    after.pop("agents.json.lock", None)  # what a writing command locks: empty once released
+    assert after == before
 
 
 def test_a_small_state_file_is_rewritten_whole_even_within_a_write_log(path: Path) -> None:

@@ -118,8 +118,10 @@ class LocalStateStore:
 
     @property
     def exists(self) -> bool:
-        """Whether something is at :attr:`path` (anything but a regular file fails to load)."""
-        return self.path.exists()
+        """Whether something is at :attr:`path` or its write log (anything but a regular file,
+        or a log without its state file, fails to load): a command that skips :meth:`load` when
+        nothing exists must not take a killed run's log for "no state yet"."""
+        return self.path.exists() or self.log.stamp() is not None
 
     @property
     def where(self) -> str:
@@ -194,7 +196,7 @@ class LocalStateStore:
         try:
             return StateDoc.model_validate(data)
         except PydanticValidationError as exc:
-            raise self._corrupt(describe_validation(exc)) from None
+            raise self._corrupt(describe_validation(exc, text)) from None
 
     def _file_text(self, raw: bytes) -> str:
         """The file's text (it must be UTF-8 and not blank)."""

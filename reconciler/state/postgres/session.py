@@ -18,6 +18,7 @@ new one (which would write without the lock) and every later write fails.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,21 @@ if TYPE_CHECKING:
 __all__ = ["PgSession"]
 
 CONNECT_TIMEOUT_S = 10
+CONNECTION_DEFAULTS = {
+    "connect_timeout": str(CONNECT_TIMEOUT_S),
+    "application_name": "reconciler",
+    # A server host that vanishes (no reset) would leave a query waiting until the system's
+    # keepalive, after 2 hours: probes after 30 s idle, 3 unanswered 10 s apart, end the
+    # session, and so does data unacknowledged for 60 s. The run then stops as for any lost
+    # connection (its lock went with the session).
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",
+}
+"""Connection parameters of every state session, each unless the URL sets it."""
+_PARAMETER_ENV = {"connect_timeout": "PGCONNECT_TIMEOUT", "application_name": "PGAPPNAME"}
 
 
 class PgSession:
@@ -51,7 +67,13 @@ class PgSession:
         """The URL as shown to people (secrets masked)."""
         self._password = password
         self._secret_params = dict(secret_params or {})
-        self._params = tls_defaults(split_postgres_url(url), environ)
+        split = split_postgres_url(url)
+        self._params: dict[str, str] = {
+            key: value
+            for key, value in CONNECTION_DEFAULTS.items()
+            if key not in split.query and not environ.get(_PARAMETER_ENV.get(key, ""))
+        }
+        self._params.update(tls_defaults(split, environ))
         self._secrets = [
             s for s in (password, environ.get("PGPASSWORD"), *self._secret_params.values()) if s
         ]
@@ -154,11 +176,8 @@ class PgSession:
             ) from None
         from reconciler.state.postgres.schema import check_not_newer, schema_version
 
-        params: dict[str, Any] = {
-            "connect_timeout": CONNECT_TIMEOUT_S,
-            "application_name": "reconciler",
-            **self._params,
-        }
+        _quiet_psycopg()
+        params: dict[str, Any] = dict(self._params)
         params.update(self._secret_params)
         if self._password is not None:
             params["password"] = self._password
@@ -190,6 +209,17 @@ class PgSession:
         if conn is not None:
             with contextlib.suppress(Exception):  # at shutdown anything may be gone
                 conn.close()
+
+
+def _quiet_psycopg() -> None:
+    """Keep the log records of psycopg (and of its child loggers) off stderr: logging's last
+    resort would print them (``error ignored terminating <Pipeline>`` when a lost connection ends
+    a write), unmasked and beside the :class:`StateError` that already reports that failure
+    without a secret."""
+    logger = logging.getLogger("psycopg")
+    if logger.propagate or not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 def _psycopg_error() -> type[Exception]:
