@@ -870,6 +870,7 @@ def _plan_resources(
                 depends_on=edges[address],
                 desired_digest=spec_digest(spec),
                 path=resource.path,
+                reviewed_digest=digests[address],
             )
             if address in selected:
                 plans.append(planned)
@@ -885,7 +886,7 @@ def _plan_resources(
         stays = planned.action in ("update", "no-op") or address not in selected
         ids[address] = record.id if record is not None and stays else None
         if address in selected:
-            plans.append(planned)
+            plans.append(planned.model_copy(update={"reviewed_digest": digests[address]}))
     return tuple(plans)
 
 

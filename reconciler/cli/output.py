@@ -62,21 +62,24 @@ def waiting_line(event: RetryEvent) -> str:
     )
 
 
-def retry_reporter(ctx: click.Context, environ: Mapping[str, str]) -> Callable[[RetryEvent], None]:
+def retry_reporter(
+    ctx: click.Context, environ: Mapping[str, str], prefix: str = ""
+) -> Callable[[RetryEvent], None]:
     """A retry callback for stderr: every retry (:func:`retry_line`) with ``-v`` or
     ``RECONCILER_LOG``; otherwise only the waits of :data:`NOTICE_WAIT_S` or more
-    (:func:`waiting_line`), so a command never waits long in silence."""
+    (:func:`waiting_line`), so a command never waits long in silence. Each line starts with
+    ``prefix`` (``plan --env all``: ``[prod] ``, which environment waits)."""
     verbose = (ctx.find_root().obj or {}).get("verbose", 0)
     if verbose or environ.get("RECONCILER_LOG"):
 
         def report(event: RetryEvent) -> None:
-            note(retry_line(event))
+            note(prefix + retry_line(event))
 
         return report
 
     def notice(event: RetryEvent) -> None:
         if event.delay_s >= NOTICE_WAIT_S:
-            note(waiting_line(event))
+            note(prefix + waiting_line(event))
 
     return notice
 

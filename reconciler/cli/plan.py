@@ -21,7 +21,7 @@ from reconciler.cli.options import (
 )
 from reconciler.cli.output import note, retry_reporter, use_color
 from reconciler.cli.runner import run_async
-from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, ReconcilerError, ValidationError
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
 from reconciler.project.environments import open_environments, plan_environments
@@ -35,11 +35,14 @@ from reconciler.render import (
     render_warnings,
 )
 from reconciler.render.environments import (
+    FailedEnvironment,
+    least_max_chars,
     render_json_environments_chunks,
     render_markdown_environments,
     render_text_environments,
 )
 from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
+from reconciler.render.problems import problems_text
 
 FORMATS = ("text", "markdown", "json")
 ENV_FIELD = "{env}"
@@ -67,13 +70,19 @@ def render(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
         return render_markdown(plan, max_chars=max_chars)
     if fmt == "json":
         return render_json_text(plan)
-    ctx = click.get_current_context(silent=True)
-    verbose, compact = False, None
-    if ctx is not None:
-        obj = ctx.find_root().obj
-        verbose = bool(isinstance(obj, dict) and obj.get("verbose"))
-        compact = ctx.params.get("compact")
+    verbose, compact = _text_options()
     return render_text(plan, color=use_color(sys.stdout), verbose=verbose, compact=compact)
+
+
+def _text_options() -> tuple[bool, bool | None]:
+    """``-v`` and ``--compact`` of the running command, as :func:`render_text` takes them."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False, None
+    obj = ctx.find_root().obj
+    verbose = bool(isinstance(obj, dict) and obj.get("verbose"))
+    compact: bool | None = ctx.params.get("compact")
+    return verbose, compact
 
 
 def echo_plan(plan: Plan, fmt: str, max_chars: int = DEFAULT_MAX_CHARS) -> None:
@@ -163,7 +172,8 @@ def plan_cmd(
             )
         return _plan_environments(
             ctx, environments, fmt, max_chars, detailed_exitcode, out,
-            refresh=refresh, targets=targets, replace=replace, destroy=destroy,
+            refresh=refresh, targets=targets, excludes=excludes, replace=replace,
+            destroy=destroy,
         )  # fmt: skip
     project = project_from_context(ctx)
     outcome = make_plan(
@@ -202,24 +212,45 @@ def _plan_environments(
     projects = open_environments(directory, config, os.environ, environments)
 
     def hooks_for(project: Project) -> Hooks:
-        return Hooks(on_retry=retry_reporter(ctx, project.environ))
+        prefix = f"[{project.settings.environment}] "
+        return Hooks(on_retry=retry_reporter(ctx, project.environ, prefix))
 
-    planned = run_async(
+    everything = run_async(
         plan_environments(projects, hooks_for, allow_unset=options["refresh"] is False, **options)
     )
+    planned = [(name, o) for name, o in everything if isinstance(o, PlanOutcome)]
+    failed = [(name, o) for name, o in everything if isinstance(o, ReconcilerError)]
     for name, outcome in planned:
         for line in [*outcome.notes, *render_warnings(outcome.plan)]:
             note(f"[{name}] {line}")
-    plans = [(name, outcome.plan) for name, outcome in planned]
+    plans: list[tuple[str, Plan | FailedEnvironment]] = [
+        (name, o.plan if isinstance(o, PlanOutcome) else FailedEnvironment(_error_text(o)))
+        for name, o in everything
+    ]
     if fmt == "markdown":
+        least = least_max_chars(plans)
+        if max_chars < least:
+            raise click.UsageError(
+                f"--max-chars {max_chars} is too small for the comment of {len(plans)} "
+                f"environments: it needs at least {least}"
+            )
         click.echo(render_markdown_environments(plans, max_chars=max_chars))
     elif fmt == "json":
         for chunk in render_json_environments_chunks(plans):
             click.echo(chunk, nl=False)
         click.echo()
     else:
-        click.echo(render_text_environments(plans, color=use_color(sys.stdout)))
-    for _name, plan in plans:
+        verbose, compact = _text_options()
+        text = render_text_environments(
+            plans, color=use_color(sys.stdout), verbose=verbose, compact=compact
+        )
+        click.echo(text)
+    for name, error in failed:  # the others are shown; nothing is saved; the exit code says so
+        note(f"Error: environment {name} could not be planned: {_error_text(error)}")
+    if failed:
+        return failed[0][1].exit_code
+    for _name, outcome in planned:
+        plan = outcome.plan
         if plan.errors or (out is not None and plan.unknown_variables):
             ensure_applicable(plan)
     if out is not None:
@@ -232,9 +263,14 @@ def _plan_environments(
                 f"Saved the plan of {name} to {path}; apply it with: "
                 f"reconciler --env {name} apply {path}"
             )
-    if detailed_exitcode and any(plan.has_changes for _name, plan in plans):
+    if detailed_exitcode and any(outcome.plan.has_changes for _name, outcome in planned):
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _error_text(error: ReconcilerError) -> str:
+    """An error as ``main`` prints it (a validation error with each problem's excerpt)."""
+    return problems_text(error) if isinstance(error, ValidationError) else str(error)
 
 
 @click.command("show")

@@ -190,6 +190,10 @@ class ResourcePlan(BaseModel):
     """The version the refresh read, sent as the precondition of an update or delete that
     overwrites drift this plan shows (reviewed); otherwise state's version is sent."""
     protect: bool = False
+    reviewed_digest: str | None = None
+    """What the manifests' digest covers of this resource's manifest when the plan was made
+    (``None`` for a delete, and in plans saved before it was kept): a saved plan made stale by
+    an edit of it names it."""
 
     @property
     def address(self) -> str:

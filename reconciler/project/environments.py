@@ -9,10 +9,15 @@ environments' CPU work (parsing, validating) is done once rather than once per e
 Each environment still loads with its own variables (a secret renamed by its ``variables:``
 is never another environment's) and plans against its own state and engine.
 
-The results keep the order in which ``reconciler.yaml`` declares the environments. A failure in
-one environment fails the whole. When the manifests are invalid, every environment's problems
-are reported at once, as ``validate`` reports them (a problem of every environment once, one of
-some tagged with their names); any other failure is the first environment's that failed.
+The results keep the order in which ``reconciler.yaml`` declares the environments. An
+environment that fails (its engine unreachable, its manifests invalid there only, ...) does not
+hide the others: its result is its error, in its place, and the others' plans are rendered
+beside it (the reviewer sees what was planned and what could not be). When every environment
+fails, that is raised: invalid manifests of several environments as one error with every
+environment's problems, as ``validate`` reports them (a problem of every environment once, one
+of some tagged with their names); any other failure is the first environment's that failed.
+An interruption, or an error that is not a :class:`ReconcilerError` (a bug), is raised as it
+came, whatever the other environments did.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import SettingsError, ValidationError
+from reconciler.errors import ReconcilerError, SettingsError, ValidationError
 from reconciler.manifests.loader import merged_problems
 from reconciler.manifests.shared import SharedLoads
 from reconciler.models.settings import shared_states
 from reconciler.project.project import Hooks, PlanOutcome, Project
 
-__all__ = ["open_environments", "plan_environments"]
+__all__ = ["EnvironmentOutcome", "open_environments", "plan_environments"]
+
+EnvironmentOutcome = PlanOutcome | ReconcilerError
+"""An environment's plan, or why it could not be made."""
 
 
 def open_environments(
@@ -47,9 +55,10 @@ async def plan_environments(
     projects: Sequence[Project],
     hooks_for: Callable[[Project], Hooks] | None = None,
     **options: Any,
-) -> list[tuple[str, PlanOutcome]]:
+) -> list[tuple[str, EnvironmentOutcome]]:
     """Plan every project concurrently (``options`` as :meth:`Project.plan` takes them), their
-    manifests' loads sharing what they have in common."""
+    manifests' loads sharing what they have in common: each environment's plan, or its error
+    when some other environment could be planned (see the module's docstring)."""
     shared = SharedLoads(len(projects))
     for project in projects:
         project.shared_loads = shared
@@ -64,13 +73,16 @@ async def plan_environments(
     finally:
         for project in projects:
             project.shared_loads = None
-    outcomes = [r for r in results if isinstance(r, PlanOutcome)]
-    if len(outcomes) < len(results):
-        raise _failure(projects, results)
-    return [
-        (project.settings.environment or "", outcome)
-        for project, outcome in zip(projects, outcomes, strict=True)
+    outcomes: list[tuple[str, EnvironmentOutcome]] = [
+        (project.settings.environment or "", result)
+        for project, result in zip(projects, results, strict=True)
+        if isinstance(result, (PlanOutcome, ReconcilerError))
     ]
+    if len(outcomes) < len(results) or not any(
+        isinstance(outcome, PlanOutcome) for _name, outcome in outcomes
+    ):
+        raise _failure(projects, results)
+    return outcomes
 
 
 def _failure(projects: Sequence[Project], results: Sequence[object]) -> BaseException:
@@ -79,6 +91,9 @@ def _failure(projects: Sequence[Project], results: Sequence[object]) -> BaseExce
     failed = [r for r in results if isinstance(r, BaseException)]
     for failure in failed:
         if not isinstance(failure, Exception):  # Ctrl-C, cancellation: as they came
+            return failure
+    for failure in failed:
+        if not isinstance(failure, ReconcilerError):  # a bug: as it came
             return failure
     invalid = [
         (project.settings.environment or "", result)

@@ -91,6 +91,8 @@ def check_same_manifests(
             changed.append(f"{agent.name} (removed from the manifests)")
         elif view.digest != agent.desired_digest:
             changed.append(f"{agent.name} (manifest or a secret it references changed)")
+    if not plan.destroy:
+        changed.extend(_moved_resources(plan, state, desired))
     if changed:
         raise StalePlanError("stale plan: since it was made, " + "; ".join(changed))
     digests = {name: reviewed_digest(view) for name, view in views.items()}
@@ -100,10 +102,25 @@ def check_same_manifests(
     )
     if not plan.destroy and digest_of_digests(digests) != plan.manifests_digest:
         raise StalePlanError(
-            "stale plan: the manifests changed since it was made (agents added or edited); "
-            "plan again"
+            "stale plan: the manifests changed since it was made (an agent the plan does not "
+            "act on, or a resource of another kind, was added, removed or edited); plan again"
         )
     return views
+
+
+def _moved_resources(plan: Plan, state: StateDoc, desired: DesiredSet) -> list[str]:
+    """The resources of ``plan`` whose manifests moved on since it was made, each with how."""
+    changed = []
+    for resource in plan.resources:
+        wanted = desired.resources.get(resource.address)
+        if resource.action == "delete":
+            if wanted is not None:
+                changed.append(f"{resource.address} (added back to the manifests)")
+        elif wanted is None:
+            changed.append(f"{resource.address} (removed from the manifests)")
+        elif resource.reviewed_digest not in (None, reviewed_resource_digest(wanted, state.salt)):
+            changed.append(f"{resource.address} (manifest or a secret it references changed)")
+    return changed
 
 
 def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:

@@ -51,11 +51,14 @@ from reconciler.render.common import (
     scope_notes,
     unchanged_agents,
 )
-from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.resources import (
+    DRIFT_TITLE,
     changed_resources,
+    drift_lines,
     resource_change_views,
+    resource_details,
 )
+from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.values import clip
 
 DEFAULT_MAX_CHARS = 60_000
@@ -255,7 +258,11 @@ def _resource_block(resource: ResourcePlan, cap: int) -> str:
         f"{html.escape(clip(_one_line(resource.reason), 0, 300))}"
     )
     header = f"{symbol} {resource.address}"
-    lines = [f"{header}  (id {resource.id})" if resource.id else header]
+    extra = resource_details(resource)
+    lines = [f"{header}  {extra}" if extra else header]
+    if resource.drift:
+        lines.append(f"# {DRIFT_TITLE}")
+        lines.extend(f"#   {_one_line(line)}" for line in drift_lines(resource.drift))
     for view in resource_change_views(resource):
         lines.extend(_change_lines(view))
     return _fenced(summary, _cap_lines(lines, cap - len(summary) - 60))
@@ -323,7 +330,8 @@ def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int)
     full = _join([*head, *(b.text for b in blocks), *tail])
     if len(full) <= max_chars:
         return full
-    fixed = len(_join([*head, *tail])) + len(_omitted_note(len(blocks), len(blocks))) + 8
+    noun = _noun(blocks)
+    fixed = len(_join([*head, *tail])) + len(_omitted_note(len(blocks), len(blocks), noun)) + 8
     index = _index(blocks, max(0, max_chars - fixed))
     used = fixed + len(index) + 2
     kept: list[str] = []
@@ -332,7 +340,7 @@ def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int)
             break
         kept.append(block.text)
         used += len(block.text) + 2
-    note = _omitted_note(len(blocks) - len(kept), len(blocks))
+    note = _omitted_note(len(blocks) - len(kept), len(blocks), noun)
     out = _join([*head, *([index] if index else []), *kept, note, *tail])
     if len(out) > max_chars:  # only with absurd inputs: never exceed the limit
         cut = "\n\n… cut to stay under the comment limit; run `reconciler plan`"
@@ -340,15 +348,22 @@ def _fit(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int)
     return out
 
 
-_INDEX_TITLE = "**Changed agents**"
+def _noun(blocks: list[_Block]) -> tuple[str, str]:
+    """What the blocks are, singular and plural: agents, or agents and resources of other
+    kinds (named by address) when there are any."""
+    if any(block.action.startswith(_RESOURCE) for block in blocks):
+        return "agent or resource", "agents and resources"
+    return "agent", "agents"
 
 
 def _index(blocks: list[_Block], room: int) -> str:
     """Every changed agent named in at most ``room`` characters: a table if it takes at most
     half of it, else the names grouped per action, else as many names as fit and a warning
     that says so ('' if not even that fits)."""
+    one, many = _noun(blocks)
+    title = f"**Changed {many}**"
     table = "\n".join(
-        [_INDEX_TITLE, "", "| action | agent | reason |", "| :-- | :-- | :-- |"]
+        [title, "", f"| action | {one} | reason |", "| :-- | :-- | :-- |"]
         + [block.row for block in blocks]
     )
     if len(table) <= room // 2:
@@ -359,25 +374,23 @@ def _index(blocks: list[_Block], room: int) -> str:
     actions = [action for action in _TABLE_ORDER if action in groups]
     actions += [action for action in groups if action.startswith(_RESOURCE)]
     labels = {action: _group_label(action, len(groups[action])) for action in actions}
-    grouped = "\n".join(
-        [_INDEX_TITLE, ""] + [f"- {labels[a]} {', '.join(groups[a])}" for a in actions]
-    )
+    grouped = "\n".join([title, ""] + [f"- {labels[a]} {', '.join(groups[a])}" for a in actions])
     if len(grouped) <= room:
         return grouped
     ranges = {action: _ranges(groups[action]) for action in actions}
     if any(len(ranges[a]) < len(groups[a]) for a in actions):
         collapsed = "\n".join(
-            [_INDEX_TITLE, "", _RANGE_NOTE, ""]
+            [title, "", _RANGE_NOTE, ""]
             + [f"- {labels[a]} {', '.join(ranges[a])}" for a in actions]
         )
         if len(collapsed) <= room:
             return collapsed
     warning = (
-        f"> ⚠️ **Not every changed agent is named here:** the names of all {len(blocks):,} do "
+        f"> ⚠️ **Not every changed {one} is named here:** the names of all {len(blocks):,} do "
         "not fit in one comment (GitHub's limit is 65,536 characters). The full list is in the "
         "job log (`reconciler plan`) and in the saved plan artifact (`reconciler show FILE`)."
     )
-    lines = [_INDEX_TITLE, "", warning, ""]
+    lines = [title, "", warning, ""]
     left = room - sum(len(line) + 1 for line in lines)
     for position, action in enumerate(actions):
         share = left // (len(actions) - position)  # an equal share of what is left
@@ -472,9 +485,9 @@ def _plain(name: str) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(_one_line(name)))
 
 
-def _omitted_note(count: int, total: int) -> str:
+def _omitted_note(count: int, total: int, noun: tuple[str, str]) -> str:
     return (
-        f"> … details of {count:,} of {total:,} changed agent{'s' if total != 1 else ''} "
+        f"> … details of {count:,} of {total:,} changed {noun[0] if total == 1 else noun[1]} "
         "omitted to stay under GitHub's comment limit. The full plan is in the job log "
         "(`reconciler plan`) and in the saved plan artifact (`reconciler show FILE`)."
     )

@@ -54,6 +54,19 @@ class _Known:
 _KNOWN = _Known()
 
 
+DRIFT_TITLE = "changed outside since the last apply (state's value -> the Platform's):"
+"""Heads a resource's drift in text and markdown (JSON: its ``drift``, ``recorded`` and
+``outside``)."""
+
+
+def resource_details(resource: ResourcePlan) -> str:
+    """``(id pn-1, protected)`` for a resource's header line (empty when neither applies)."""
+    parts = [f"id {resource.id}"] if resource.id else []
+    if resource.protect:
+        parts.append("protected")
+    return f"({', '.join(parts)})" if parts else ""
+
+
 def changed_resources(plan: Plan) -> list[ResourcePlan]:
     """The resources the plan acts on, in plan order."""
     return [r for r in plan.resources if r.action != "no-op"]

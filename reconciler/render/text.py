@@ -43,9 +43,12 @@ from reconciler.render.common import (
     verb,
 )
 from reconciler.render.resources import (
+    DRIFT_TITLE,
     FORCES_REPLACEMENT,
     changed_resources,
+    drift_lines,
     resource_change_views,
+    resource_details,
 )
 from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.resources import VERBS as RESOURCE_VERBS
@@ -184,13 +187,19 @@ def _resource_block(resource: ResourcePlan, paint: _Painter) -> list[str]:
     pad = " " * (3 - len(symbol))
     address = printable(resource.address)
     header = f"{pad}{paint.sign(symbol)} {paint(address, 'bold')}"
-    if resource.id:
-        header += f"  (id {printable(resource.id)})"
+    extra = resource_details(resource)
+    if extra:
+        header += f"  {printable(extra)}"
     out = [
         paint(f"  # {address} {RESOURCE_VERBS[resource.action]}", "dim"),
         paint(f"  #   {printable(resource.reason)}", "dim"),
-        header,
     ]
+    if resource.drift:
+        out.append(paint(f"  #   {DRIFT_TITLE}", "dim"))
+        out.extend(
+            paint(f"  #     {printable(line)}", "dim") for line in drift_lines(resource.drift)
+        )
+    out.append(header)
     for view in resource_change_views(resource):
         out.extend(_change_lines(view, paint))
     return out

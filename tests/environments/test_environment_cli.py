@@ -182,3 +182,92 @@ def test_a_state_of_staging_used_by_prod_is_refused(example: Path) -> None:
             result.stderr
         ), result
     assert (example / "state" / "staging.json").read_bytes() == recorded
+
+
+def test_plan_all_leaves_out_what_exclude_names_in_every_environment(
+    example: Path, tmp_path: Path
+) -> None:
+    """``--exclude`` means in ``plan --env all`` what it means in ``plan --env NAME``: the
+    excluded agent is neither shown nor saved for apply, in any environment."""
+    result = run_cli(
+        "-C", str(example), "plan", "--env", "all", "--exclude", "sales-en", "--format", "json"
+    )
+    assert result.code == 0, result
+    for entry in json.loads(result.stdout)["environments"]:
+        assert entry["plan"]["excluded"] == ["sales-en"]
+        assert "sales-en" not in [agent["name"] for agent in entry["plan"]["agents"]]
+    out = str(tmp_path / "plans" / "{env}.plan")
+    saved = run_cli(
+        "-C", str(example), "plan", "--env", "all", "--exclude", "sales-en", "--out", out
+    )
+    assert saved.code == 0, saved
+    shown = run_cli("-C", str(example), "show", str(tmp_path / "plans" / "prod.plan"))
+    assert "Excluded: sales-en (--exclude)" in shown.stdout
+    assert "+ sales-en" not in shown.stdout and "+ concierge" in shown.stdout
+
+
+def test_plan_all_shows_the_other_environments_when_one_cannot_be_planned(
+    example: Path, tmp_path: Path
+) -> None:
+    """A manifest invalid in prod only: staging's plan is still shown, prod's section says why
+    it could not be planned, the command fails (exit 1) and saves no plan."""
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    out = str(tmp_path / "plans" / "{env}.plan")
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--out", out)
+    assert result.code == 1, result
+    staging, prod = result.stdout.split("== Environment prod ==")
+    assert "+ sales-en" in staging
+    assert prod.lstrip().startswith("Error: environment prod could not be planned:")
+    assert "agents.d/sales-en.yaml:" in prod and "idle_timeout: -1" in prod
+    assert "Error: environment prod could not be planned" in result.stderr
+    assert not (tmp_path / "plans").exists()
+    document = run_cli("-C", str(example), "plan", "--env", "all", "--format", "json")
+    assert document.code == 1
+    entries = json.loads(document.stdout)["environments"]
+    assert entries[0]["plan"]["environment"] == "staging" and "sales-en.yaml" in entries[1]["error"]
+
+
+def test_plan_all_refuses_a_max_chars_too_small_for_every_environment_as_a_usage_error(
+    example: Path,
+) -> None:
+    result = run_cli(
+        "-C", str(example), "plan", "--env", "all", "--format", "markdown", "--max-chars", "2000"
+    )
+    assert result.code == 1
+    assert "--max-chars 2000 is too small for the comment of 2 environments" in result.stderr
+    assert "Internal error" not in result.stderr and result.stdout == ""
+
+
+def test_the_comment_names_the_first_problem_of_an_environment_that_cannot_be_planned(
+    example: Path,
+) -> None:
+    sales = example / "agents.d" / "sales-en.yaml"
+    with sales.open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  prod:\n    properties:\n      idle_timeout: -1\n")
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--format", "markdown")
+    assert result.code == 1
+    head = result.stdout.split("<details>")[0]
+    assert "> - **prod** could not be planned: 1 problem in agents.d: agents.d/sales-en.yaml:" in (
+        head
+    )
+    assert "| **prod** | ⛔ could not be planned |" in head
+
+
+def test_plan_all_takes_compact_and_verbose_as_plan_of_one_environment_does(
+    example: Path,
+) -> None:
+    def text(*args: str) -> str:
+        result = run_cli("-C", str(example), *args)
+        assert result.code == 0, result
+        return result.stdout
+
+    for name in ("staging", "prod"):
+        alone = text("--env", name, "plan", "--no-refresh", "--compact")
+        together = text("plan", "--env", "all", "--no-refresh", "--compact")
+        section = together.split(f"== Environment {name} ==\n\n")[1].split("\n\n== Environment")[0]
+        assert section.rstrip("\n") == alone.rstrip("\n")
+        assert "summarised" in section
+    verbose = text("-v", "plan", "--env", "all", "--no-refresh")
+    assert verbose.count("properties.enable_string_uid") > 0  # the engine's defaults listed

@@ -165,3 +165,32 @@ def test_a_saved_plan_whose_resource_actions_were_edited_is_refused(
     assert code == EDITED, output
     assert "the saved plan does not fit the state it was made for" in output
     assert problem in output
+
+
+def test_a_saved_plan_whose_resource_manifest_was_edited_is_stale_and_says_so(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a Platform resource's manifest changed after the plan was saved: the plan is
+    stale, and the message does not blame agents."""
+    saved = save_plan(applied, capsys)
+    edit_instructions(applied)
+
+    code, output = cli(applied, capsys, "apply", str(saved))
+
+    assert code == STALE, output
+    assert "stale plan: since it was made, SavedAgent/support (manifest or a secret it " in output
+    assert "agents added or edited" not in output
+
+
+def test_a_saved_plan_whose_resource_manifest_was_removed_is_stale_and_names_it(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = save_plan(applied, capsys)  # no changes: every resource a no-op
+    manifest = applied / "agents.d" / "platform.yaml"
+    documents = manifest.read_text(encoding="utf-8").split("\n---\n")
+    manifest.write_text("\n---\n".join(documents[:-1]) + "\n", "utf-8")  # the number goes
+
+    code, output = cli(applied, capsys, "apply", str(saved))
+
+    assert code == STALE, output
+    assert "PhoneNumber/support-line (removed from the manifests)" in output
