@@ -163,8 +163,9 @@ def test_two_locks_in_one_process_exclude_each_other(state_path: Path, lock: Sta
     assert caught.value.exit_code == EXIT_CONFLICT
     assert message == (
         f"state is locked by {first.who} (pid {os.getpid()}) running 'apply' since "
-        f"{first.started_at}, lock id {first.id}; wait with --lock-timeout or, if that process is "
-        f"gone on a backend without OS locks, run `reconciler force-unlock {first.id}`"
+        f"{first.started_at}, lock id {first.id} (lock file {state_path}.lock); wait with "
+        "--lock-timeout or, if that process is gone on a backend without OS locks, run "
+        f"`reconciler force-unlock {first.id}`"
     )
     assert not second.held
     assert _recorded(state_path) == first  # the refused acquirer changed nothing

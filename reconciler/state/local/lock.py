@@ -76,8 +76,8 @@ def _held_message(lock_path: Path, info: LockInfo | None, *, file_missing: bool 
             "wait with --lock-timeout"
         )
     return (
-        f"state is locked by {info.describe()}, lock id {info.id}; wait with --lock-timeout or, "
-        "if that process is gone on a backend without OS locks, run "
+        f"state is locked by {info.describe()}, lock id {info.id} (lock file {lock_path}); wait "
+        "with --lock-timeout or, if that process is gone on a backend without OS locks, run "
         f"`reconciler force-unlock {info.id}`"
     )
 
