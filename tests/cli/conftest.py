@@ -9,6 +9,7 @@ import pytest
 
 from tests.cli.ops_project import OpsProject
 from tests.cli.platform_project import KEYS, NUMBER, SAVED, Platform, platform_on
+from tests.state.pg import pg_url  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
@@ -39,3 +40,15 @@ def applied_platform(fresh_platform: Platform) -> Platform:
     fresh_platform.ok("apply", "--auto-approve")
     assert set(fresh_platform.state().resources) == {KEYS, SAVED, NUMBER}
     return fresh_platform
+
+
+@pytest.fixture
+def on_postgres(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pg_url: str,  # noqa: F811  (the fixture imported above)
+) -> Iterator[Platform]:
+    """The Platform project with its state in a throwaway PostgreSQL database, applied."""
+    for made in platform_on(tmp_path, monkeypatch, pg_url):
+        made.ok("apply", "--auto-approve")
+        yield made

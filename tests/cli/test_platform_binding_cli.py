@@ -11,15 +11,12 @@ an address nobody listens on here).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from reconciler.errors import EXIT_ERROR
-from tests.cli.platform_project import KEYS, NUMBER, SAVED, Platform, platform_on
+from tests.cli.platform_project import KEYS, NUMBER, SAVED, Platform
 from tests.reliability.inproc import run_cli
-from tests.state.pg import pg_url  # noqa: F401  (a fixture)
 
 ELSEWHERE = "http://127.0.0.1:9"
 """Another Platform: the refusal must come before anything asks it."""
@@ -77,18 +74,6 @@ def test_state_rebind_moves_the_resources_to_the_platform_of_the_settings(
     assert result.code == 0, result
     state = json.loads((applied_platform.dir / "state" / "agents.json").read_text("utf-8"))
     assert {r["platform"] for r in state["resources"].values()} == {ELSEWHERE}
-
-
-@pytest.fixture
-def on_postgres(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    pg_url: str,  # noqa: F811  (the fixture imported above)
-) -> Iterator[Platform]:
-    """The Platform project with its state in a throwaway PostgreSQL database, applied."""
-    for made in platform_on(tmp_path, monkeypatch, pg_url):
-        made.ok("apply", "--auto-approve")
-        yield made
 
 
 def test_a_database_state_of_another_platform_is_refused_too(on_postgres: Platform) -> None:

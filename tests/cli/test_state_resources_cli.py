@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,11 +20,9 @@ from tests.cli.platform_project import (
     ROOT,
     SAVED,
     Platform,
-    platform_on,
 )
 from tests.reliability.inproc import CliResult
 from tests.state.conftest import HolderFactory, holder  # noqa: F401  (a fixture)
-from tests.state.pg import pg_url  # noqa: F401  (a fixture)
 
 
 @pytest.fixture
@@ -39,18 +35,6 @@ def fresh(fresh_platform: Platform) -> Platform:
 def applied(applied_platform: Platform) -> Platform:
     """:func:`fresh`, applied: the three resources are created and recorded."""
     return applied_platform
-
-
-@pytest.fixture
-def on_postgres(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    pg_url: str,  # noqa: F811  (the fixture imported above)
-) -> Iterator[Platform]:
-    """The project with its state in a throwaway PostgreSQL database, applied."""
-    for made in platform_on(tmp_path, monkeypatch, pg_url):
-        made.ok("apply", "--auto-approve")
-        yield made
 
 
 def _unchanged(project: Platform, *args: str, code: int = EXIT_ERROR) -> CliResult:

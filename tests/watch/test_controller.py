@@ -226,18 +226,24 @@ def test_a_changed_app_id_is_refused_by_the_next_run_and_nothing_is_started(
     assert _sample(watcher, "reconciler_watch_actions_total", action="start", outcome="ok") == 3
 
 
-def _receive_events_when_answered(watcher: Watcher, phase: str) -> dict[str, str]:
-    """Deliver to ``watcher``'s listener, while it applies, an event saying that the agent of
-    each ``phase`` call the engine just answered left; the outcomes by agent name."""
-    outcomes: dict[str, str] = {}
-    apply = watcher.project.apply
-    receiver = EventReceiver(
+def _leader_receiver(watcher: Watcher) -> EventReceiver:
+    """The event listener of ``watcher`` as the leader's: events about the agents it owns are
+    acted on (nothing is woken: the test reads the outcome)."""
+    return EventReceiver(
         secret=SECRET,
         metrics=watcher.metrics,
         is_leader=lambda: True,
         owned=lambda: watcher.owned,
         on_notice=lambda _notice: None,
     )
+
+
+def _receive_events_when_answered(watcher: Watcher, phase: str) -> dict[str, str]:
+    """Deliver to ``watcher``'s listener, while it applies, an event saying that the agent of
+    each ``phase`` call the engine just answered left; the outcomes by agent name."""
+    outcomes: dict[str, str] = {}
+    apply = watcher.project.apply
+    receiver = _leader_receiver(watcher)
 
     async def apply_receiving_events(*args: Any, hooks: Hooks, **kwargs: Any) -> Any:
         reported = hooks.on_event
@@ -299,13 +305,7 @@ def test_an_event_during_the_first_runs_plan_about_a_recorded_agent_is_acted_on(
     asyncio.run(_watcher(directory).reconcile())  # an earlier apply recorded the agents
     recorded = _watcher(directory).project.store.load().agents["support-en"].agent_id
     watcher = _watcher(directory)
-    receiver = EventReceiver(
-        secret=SECRET,
-        metrics=watcher.metrics,
-        is_leader=lambda: True,
-        owned=lambda: watcher.owned,
-        on_notice=lambda _notice: None,
-    )
+    receiver = _leader_receiver(watcher)
     outcomes: list[str] = []
     plan = watcher.project.plan
 
