@@ -4,7 +4,13 @@ A server's error text may quote a value we sent in another form than we sent it:
 carries a key is quoted percent-encoded (``https%3A%2F%2Fllm.example%2Fv1%3Fkey%3D...``), a
 header as base64, a body as hex. :func:`mask_secrets` finds each secret as
 
-- the raw text, and the text escaped inside a JSON string;
+- the raw text, also behind any escaping a server quotes a string with: backslash escapes (JSON
+  of any encoder, ``\\"``, ``\\/``, ``\\u00e9`` or ``\\u00E9``, Go's ``\\u0026``, a surrogate pair;
+  Python's ``\\'``, ``\\xe9``, ``\\U0001f600``; YAML's double-quoted scalars), HTML and XML
+  character references (``&quot;``, ``&#39;``, ``&#x27;``), and either escaped twice (JSON inside
+  JSON);
+- each line of a secret that holds several (a PEM key, a credentials file), by itself, when it is
+  long enough to be distinctive: a server may quote a value up to its first line break;
 - base64 and base64url, padded or not, also at byte offset 1 or 2 of a longer encoded value
   (``id:secret`` in a Basic header): the characters that depend only on the secret;
 - hex, lower or upper case;
@@ -12,8 +18,9 @@ header as base64, a body as hex. :func:`mask_secrets` finds each secret as
   space, a ``%2F`` here and a raw ``/`` there), or percent-encoded twice (``%252F``); each of the
   other forms is found percent-encoded too.
 
-Percent-encoding is undone on a copy of the text that remembers where each byte came from, so a
-secret found in the decoded copy masks exactly the characters that spelled it in the original.
+Percent-encoding and escapes are undone on copies of the text that remember where each byte came
+from, so a secret found in a decoded copy masks exactly the characters that spelled it in the
+original.
 Secrets shorter than :data:`~reconciler.models.secrets.MIN_SECRET_CHARS` are left alone (they
 would match anywhere).
 """
@@ -21,9 +28,10 @@ would match anywhere).
 from __future__ import annotations
 
 import base64
-import json
+import re
 from collections.abc import Iterable
 from functools import lru_cache
+from html.entities import html5
 
 from reconciler.models.secrets import MIN_SECRET_CHARS
 
@@ -37,19 +45,22 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 def secret_forms(secret: str) -> frozenset[bytes]:
     """The byte strings that give ``secret`` away in a text (before percent-decoding).
 
-    Raw (UTF-8), JSON-escaped, hex (lower and upper), and base64 / base64url with or without
-    padding; besides the whole encodings, the characters that depend only on ``secret`` when it
-    sits at byte offset 1 or 2 of a longer encoded value, when they are long enough to be
-    distinctive. Empty for a secret shorter than
+    Raw (UTF-8), hex (lower and upper), and base64 / base64url with or without padding; besides
+    the whole encodings, the characters that depend only on ``secret`` when it sits at byte
+    offset 1 or 2 of a longer encoded value, when they are long enough to be distinctive; and
+    the forms of each line of a secret of several lines, each line of at least that length.
+    Escaped forms (JSON, HTML, ...) need none of their own: the text is searched with its
+    escapes undone too. Empty for a secret shorter than
     :data:`~reconciler.models.secrets.MIN_SECRET_CHARS`.
     """
     if len(secret) < MIN_SECRET_CHARS:
         return frozenset()
     raw = secret.encode("utf-8", "surrogatepass")
     forms = {raw, raw.hex().encode(), raw.hex().upper().encode()}
-    for ascii_only in (True, False):
-        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
-        forms.add(escaped.encode("utf-8", "surrogatepass"))
+    lines = [line.strip() for line in secret.splitlines()]
+    for line in lines if len(lines) > 1 else []:
+        if len(line) >= _MIN_FRAGMENT_CHARS:
+            forms |= secret_forms(line)
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         whole = encode(raw)
         forms |= {whole, whole.rstrip(b"=")}
@@ -64,6 +75,8 @@ def secret_forms(secret: str) -> frozenset[bytes]:
 
 
 def _views(text: str) -> list[_View]:
+    """The text as written, percent-decoded (once, twice, ``+`` as a space), and each of these
+    with its escapes undone once and twice (where that changes anything)."""
     view = _View.of(text)
     views = [view]
     if "%" in text:
@@ -73,7 +86,45 @@ def _views(text: str) -> list[_View]:
             views.append(once.percent_decoded(plus_is_space=False))
     if "+" in text:
         views.append(view.percent_decoded(plus_is_space=True))
+    for decoded in list(views):
+        for _ in range(2):
+            if not _ESCAPE.search(decoded.data):
+                break
+            decoded = decoded.unescaped()
+            views.append(decoded)
     return views
+
+
+_ESCAPE = re.compile(
+    rb"\\(?:[\"\\/'bfnrtv0]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2})"
+    rb"|&(?:#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)"
+)
+"""A backslash escape (JSON, Python, YAML, C) or an HTML/XML character reference."""
+_SIMPLE_ESCAPES = {
+    ord("b"): "\b",
+    ord("f"): "\f",
+    ord("n"): "\n",
+    ord("r"): "\r",
+    ord("t"): "\t",
+    ord("v"): "\v",
+    ord("0"): "\0",
+}
+
+
+def _escape_value(match: re.Match[bytes]) -> str | None:
+    """The character an escape or a character reference stands for (None: not one)."""
+    token = match.group()
+    if token[:1] == b"\\":
+        kind = token[1]
+        if kind in (0x75, 0x55, 0x78):  # u, U, x: a code point (a UTF-16 unit for u)
+            code = int(token[2:], 16)
+            return chr(code) if code <= 0x10FFFF else None
+        return _SIMPLE_ESCAPES.get(kind, chr(kind))
+    if token[1:2] == b"#":
+        number = token[2:-1]
+        code = int(number[1:], 16) if number[:1] in (b"x", b"X") else int(number)
+        return chr(code) if code <= 0x10FFFF else None
+    return html5.get(token[1:].decode("ascii"))
 
 
 _KEY_BYTES = 4
@@ -155,6 +206,58 @@ class _View:
             out_starts.append(starts[index])
             out_ends.append(ends[index])
             index += 1
+        return _View(bytes(out), out_starts, out_ends)
+
+    def unescaped(self) -> _View:
+        """This view with its backslash escapes and character references undone; a UTF-16
+        surrogate pair (``\\ud83d\\ude00``) becomes the one character it spells."""
+        data, starts, ends = self.data, self.starts, self.ends
+        out = bytearray()
+        out_starts: list[int] = []
+        out_ends: list[int] = []
+        position = 0
+        pending: tuple[str, int, int] | None = None
+        """A high surrogate not yet written: it may pair with the next escape."""
+
+        def put(chunk: bytes, start: int, end: int) -> None:
+            out.extend(chunk)
+            out_starts.extend([start] * len(chunk))
+            out_ends.extend([end] * len(chunk))
+
+        def flush() -> None:
+            nonlocal pending
+            if pending is not None:
+                put(pending[0].encode("utf-8", "surrogatepass"), pending[1], pending[2])
+                pending = None
+
+        for match in _ESCAPE.finditer(data):
+            at, until = match.span()
+            if at > position:
+                flush()
+                out.extend(data[position:at])
+                out_starts.extend(starts[position:at])
+                out_ends.extend(ends[position:at])
+            position = until
+            char = _escape_value(match)
+            start, end = starts[at], ends[until - 1]
+            if char is None:
+                flush()
+                put(match.group(), start, end)
+                continue
+            if pending is not None and "\udc00" <= char <= "\udfff":
+                pair = (pending[0] + char).encode("utf-16", "surrogatepass").decode("utf-16")
+                put(pair.encode("utf-8"), pending[1], end)
+                pending = None
+                continue
+            flush()
+            if "\ud800" <= char <= "\udbff":
+                pending = (char, start, end)
+                continue
+            put(char.encode("utf-8", "surrogatepass"), start, end)
+        flush()
+        out.extend(data[position:])
+        out_starts.extend(starts[position:])
+        out_ends.extend(ends[position:])
         return _View(bytes(out), out_starts, out_ends)
 
     def spans(self, forms: Forms) -> list[tuple[int, int]]:

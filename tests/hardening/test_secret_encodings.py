@@ -1,0 +1,92 @@
+"""An engine or Platform error that echoes a secret never shows it, whatever encoding the server
+quoted it in: each hostile secret (quotes, a backslash, `%`, `+`, `/`, `=`, `<&>`, non-ASCII, an
+emoji, line breaks), echoed in each encoding a real server uses (an HTML error page, JSON from
+any encoder, a Python or YAML quoting, a value cut at its first line break), in the detail and
+the reason of a 400 to the SecretSet's create, is absent from everything `apply` prints, in text
+and JSON. The scan (`tests/secret_scan.py`) decodes what was printed; it does not encode the
+secret the way the scrubber does."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import yaml
+
+from tests.cli.platform_project import Platform, platform_on
+from tests.secret_scan import find_leaks
+
+SECRETS = {
+    "hostile": "sk-\"q\\uo'te é%+/=😀<&>tail",
+    "multi-line": "-----BEGIN KEY-----\nMIIEvQIBAD+ANBgk/qhkiG9w0=\n-----END KEY-----",
+}
+
+
+def go_json(secret: str) -> str:
+    """As Go's encoding/json writes a string: `<`, `>` and `&` as `\\u003c`, `\\u003e`, `\\u0026`."""
+    text = json.dumps(secret, ensure_ascii=False)[1:-1]
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def upper_escape(char: str) -> str:
+    """``char`` as ``\\uXXXX`` in upper-case hex (a surrogate pair beyond the BMP), as Java's
+    and some other JSON encoders write every character outside ASCII."""
+    units = char.encode("utf-16-be")
+    return "".join(f"\\u{units[i]:02X}{units[i + 1]:02X}" for i in range(0, len(units), 2))
+
+
+ENCODINGS: dict[str, Callable[[str], str]] = {
+    "an HTML error page": lambda s: f"<html><body><pre>{html.escape(s)}</pre></body></html>",
+    "HTML with numeric references": lambda s: "".join(
+        c if c.isalnum() else f"&#{ord(c)};" for c in s
+    ),
+    "XML with hex references": lambda s: "".join(c if c.isalnum() else f"&#x{ord(c):X};" for c in s),
+    "JSON with escaped slashes": lambda s: json.dumps(s)[1:-1].replace("/", "\\/"),
+    "JSON from Go": go_json,
+    "JSON with upper-case \\u escapes": lambda s: "".join(
+        c if c.isascii() and c.isalnum() else upper_escape(c) for c in s
+    ),
+    "JSON inside JSON": lambda s: json.dumps(json.dumps({"key": s}))[1:-1],
+    "a Python repr": lambda s: repr(s),
+    "a Python ascii()": lambda s: ascii(s),
+    "a YAML double-quoted scalar": lambda s: yaml.safe_dump(s, default_style='"', width=10_000),
+    "HTML-escaped, percent-encoded": lambda s: quote(html.escape(s), safe=""),
+    "JSON from Go, percent-encoded": lambda s: quote(go_json(s), safe=""),
+    "up to its first line break": lambda s: s.splitlines()[0] + " ...",
+    "its last line": lambda s: "... " + s.splitlines()[-1],
+}
+CASES = [
+    (secret, encoding)
+    for secret in SECRETS
+    for encoding in ENCODINGS
+    if secret == "multi-line" or "line" not in encoding
+]
+
+
+@pytest.fixture
+def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    """The example's Platform manifests on an in-process sandbox, nothing applied."""
+    yield from platform_on(tmp_path, monkeypatch, "state/agents.json")
+
+
+@pytest.mark.parametrize(("secret", "encoding"), CASES)
+def test_an_error_echoing_a_secret_in_any_encoding_never_shows_it(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, secret: str, encoding: str
+) -> None:
+    value = SECRETS[secret]
+    monkeypatch.setenv("OPENAI_API_KEY", value)
+    echoed = ENCODINGS[encoding](value)
+    platform.fault(
+        route="create-secret-set", status=400, reason=f"Bad {echoed}", detail=f"you sent {echoed}"
+    )
+    texts = []
+    for args in (["apply", "--auto-approve"], ["apply", "--auto-approve", "--format", "json"]):
+        result = platform.run(*args)
+        assert "Traceback" not in result.output, str(result)
+        assert "you sent" in result.output, str(result)  # the error was shown, scrubbed
+        texts.append((" ".join(args), result.output))
+    assert find_leaks(texts, {secret: value}, "\0") == []
