@@ -27,7 +27,7 @@ SECRETS = {
 
 
 def go_json(secret: str) -> str:
-    """As Go's encoding/json writes a string: `<`, `>` and `&` as `\\u003c`, `\\u003e`, `\\u0026`."""
+    """As Go's encoding/json writes a string: `<`, `>`, `&` as `\\u003c`, `\\u003e`, `\\u0026`."""
     text = json.dumps(secret, ensure_ascii=False)[1:-1]
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
@@ -44,7 +44,9 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "HTML with numeric references": lambda s: "".join(
         c if c.isalnum() else f"&#{ord(c)};" for c in s
     ),
-    "XML with hex references": lambda s: "".join(c if c.isalnum() else f"&#x{ord(c):X};" for c in s),
+    "XML with hex references": lambda s: "".join(
+        c if c.isalnum() else f"&#x{ord(c):X};" for c in s
+    ),
     "JSON with escaped slashes": lambda s: json.dumps(s)[1:-1].replace("/", "\\/"),
     "JSON from Go": go_json,
     "JSON with upper-case \\u escapes": lambda s: "".join(
