@@ -76,7 +76,9 @@ def secret_forms(secret: str) -> frozenset[bytes]:
 
 def _views(text: str) -> list[_View]:
     """The text as written, percent-decoded (once, twice, ``+`` as a space), and each of these
-    with its escapes undone once and twice (where that changes anything)."""
+    with its escapes undone: backslash escapes or character references, then either again
+    (JSON inside JSON, JSON in an HTML page); each scheme alone, since a secret may hold what
+    reads as an escape of the other (a ``\\/`` in a secret quoted in HTML)."""
     view = _View.of(text)
     views = [view]
     if "%" in text:
@@ -86,20 +88,21 @@ def _views(text: str) -> list[_View]:
             views.append(once.percent_decoded(plus_is_space=False))
     if "+" in text:
         views.append(view.percent_decoded(plus_is_space=True))
-    for decoded in list(views):
-        for _ in range(2):
-            if not _ESCAPE.search(decoded.data):
-                break
-            decoded = decoded.unescaped()
-            views.append(decoded)
+    for view in list(views):
+        for first in _ESCAPES:
+            if not first.search(view.data):
+                continue
+            once = view.unescaped(first)
+            views.append(once)
+            views += [once.unescaped(then) for then in _ESCAPES if then.search(once.data)]
     return views
 
 
-_ESCAPE = re.compile(
-    rb"\\(?:[\"\\/'bfnrtv0]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2})"
-    rb"|&(?:#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)"
-)
-"""A backslash escape (JSON, Python, YAML, C) or an HTML/XML character reference."""
+_BACKSLASH = re.compile(rb"\\(?:[\"\\/'bfnrtv0]|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|x[0-9A-Fa-f]{2})")
+"""A backslash escape (JSON, Python, YAML, C)."""
+_REFERENCE = re.compile(rb"&(?:#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
+"""An HTML or XML character reference."""
+_ESCAPES = (_BACKSLASH, _REFERENCE)
 _SIMPLE_ESCAPES = {
     ord("b"): "\b",
     ord("f"): "\f",
@@ -208,9 +211,10 @@ class _View:
             index += 1
         return _View(bytes(out), out_starts, out_ends)
 
-    def unescaped(self) -> _View:
-        """This view with its backslash escapes and character references undone; a UTF-16
-        surrogate pair (``\\ud83d\\ude00``) becomes the one character it spells."""
+    def unescaped(self, escape: re.Pattern[bytes]) -> _View:
+        """This view with the escapes ``escape`` finds undone (:data:`_BACKSLASH` or
+        :data:`_REFERENCE`); a UTF-16 surrogate pair (``\\ud83d\\ude00``) becomes the one
+        character it spells."""
         data, starts, ends = self.data, self.starts, self.ends
         out = bytearray()
         out_starts: list[int] = []
@@ -230,7 +234,7 @@ class _View:
                 put(pending[0].encode("utf-8", "surrogatepass"), pending[1], pending[2])
                 pending = None
 
-        for match in _ESCAPE.finditer(data):
+        for match in escape.finditer(data):
             at, until = match.span()
             if at > position:
                 flush()

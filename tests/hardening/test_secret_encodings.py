@@ -1,10 +1,10 @@
 """An engine or Platform error that echoes a secret never shows it, whatever encoding the server
 quoted it in: each hostile secret (quotes, a backslash, `%`, `+`, `/`, `=`, `<&>`, non-ASCII, an
-emoji, line breaks), echoed in each encoding a real server uses (an HTML error page, JSON from
-any encoder, a Python or YAML quoting, a value cut at its first line break), in the detail and
-the reason of a 400 to the SecretSet's create, is absent from everything `apply` prints, in text
-and JSON. The scan (`tests/secret_scan.py`) decodes what was printed; it does not encode the
-secret the way the scrubber does."""
+emoji, line breaks, text that reads as an escape: `\\/`, `&amp;`), echoed in each encoding a real
+server uses (an HTML error page, JSON from any encoder, a Python or YAML quoting, a value cut at
+its first line break), in the detail and the reason of a 400 to the SecretSet's create, is absent
+from everything `apply` prints, in text and JSON. The scan (`tests/secret_scan.py`) decodes what
+was printed; it does not encode the secret the way the scrubber does."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.secret_scan import find_leaks
 
 SECRETS = {
     "hostile": "sk-\"q\\uo'te é%+/=😀<&>tail",
+    "escape-like": 'tok\\/en&amp;\\u0041"<x>',
     "multi-line": "-----BEGIN KEY-----\nMIIEvQIBAD+ANBgk/qhkiG9w0=\n-----END KEY-----",
 }
 
