@@ -32,6 +32,7 @@ from reconciler.cli.globals import SuggestingGroup
 from reconciler.errors import ReconcilerError
 from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
+from reconciler.models.masking import mask_url_credentials
 from reconciler.sandbox import serve
 from reconciler.sandbox.config import (
     NAME_SCOPES,
@@ -226,7 +227,7 @@ def serve_command(
             click.echo(f"Read {shown} (project {project.project_dir}).", err=True)
         click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
         for hook in webhooks:
-            click.echo(f"Notification events to {hook}", err=True)
+            click.echo(f"Notification events to {mask_url_credentials(hook)}", err=True)
 
     try:
         serve(config, host, port, on_listening=listening)

@@ -32,10 +32,18 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 from html.entities import html5
+from urllib.parse import unquote_plus, urlsplit
 
-from reconciler.models.secrets import MIN_SECRET_CHARS
+from reconciler.models.secrets import MIN_SECRET_CHARS, is_secret_key
 
-__all__ = ["Forms", "forms_of", "mask_forms", "mask_secrets", "secret_forms"]
+__all__ = [
+    "Forms",
+    "forms_of",
+    "mask_forms",
+    "mask_secrets",
+    "mask_url_credentials",
+    "secret_forms",
+]
 
 _MIN_FRAGMENT_CHARS = 8
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -312,3 +320,27 @@ def mask_forms(text: str, form_sets: Iterable[Forms], mask: str) -> str:
         position, start, end = end, next_start, next_end
     parts += [text[position:start], mask, text[end:]]
     return "".join(parts)
+
+
+def mask_url_credentials(url: str, mask: str = "***") -> str:
+    """``url`` as shown to people: the password of its userinfo and the value of each query
+    parameter whose name is secret-like (``token``, ``key``, ``password``, ``signature``, ...)
+    replaced by ``mask``; the rest as written (``https://u:***@host/ncs?token=***&a=1``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unbalanced [ ] around an IPv6 address: no part of it is shown
+        return mask
+    userinfo, at, hostinfo = parts.netloc.rpartition("@")
+    netloc = parts.netloc
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}:{mask}@{hostinfo}"
+    params = []
+    for param in parts.query.split("&") if parts.query else []:
+        name, equals, _value = param.partition("=")
+        params.append(f"{name}={mask}" if equals and is_secret_key(unquote_plus(name)) else param)
+    query = "&".join(params)
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{mask}" if parts.fragment else "")
+    )
