@@ -96,13 +96,17 @@ def _views(text: str) -> list[_View]:
             views.append(once.percent_decoded(plus_is_space=False))
     if "+" in text:
         views.append(view.percent_decoded(plus_is_space=True))
+    seen = {view.data for view in views}
     for view in list(views):
         for first in _ESCAPES:
             if not first.search(view.data):
                 continue
             once = view.unescaped(first)
-            views.append(once)
-            views += [once.unescaped(then) for then in _ESCAPES if then.search(once.data)]
+            decoded = [once, *(once.unescaped(then) for then in _ESCAPES if then.search(once.data))]
+            for candidate in decoded:  # the same bytes reached another way need no second scan
+                if candidate.data not in seen:
+                    seen.add(candidate.data)
+                    views.append(candidate)
     return views
 
 
