@@ -1,10 +1,12 @@
 """Engine text is scrubbed of every known secret in every form before it reaches an exception:
 raw, base64 and base64url (padded or not, at any alignment), the Basic header's ``id:secret``,
-hex, JSON-escaped, and percent-encoded in whole or in part (as an engine quotes a URL)."""
+hex, escaped (JSON of any encoder, HTML, a Python repr), and percent-encoded in whole or in part
+(as an engine quotes a URL)."""
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -47,6 +49,11 @@ def encodings(secret: str) -> dict[str, str]:
         "hex": secret.encode().hex(),
         "HEX": secret.encode().hex().upper(),
         "JSON-escaped": json.dumps(secret)[1:-1],
+        "JSON-escaped, ASCII only, escaped slashes": json.dumps(secret)[1:-1].replace("/", "\\/"),
+        "HTML-escaped": html.escape(secret),
+        "in JSON inside JSON": json.dumps(json.dumps({"key": secret})),
+        "a Python repr": repr(secret),
+        "HTML-escaped, percent-encoded": quote(html.escape(secret), safe=""),
         "percent-encoded": quote(secret, safe=""),
         "percent-encoded, lower-case hex": quote(secret, safe="").lower(),
         "form-encoded": quote_plus(secret),
