@@ -11,6 +11,8 @@ header as base64, a body as hex. :func:`mask_secrets` finds each secret as
   JSON);
 - each line of a secret that holds several (a PEM key, a credentials file), by itself, when it is
   long enough to be distinctive: a server may quote a value up to its first line break;
+- any of these forms cut short, when at least 16 bytes of it end the text or come before an
+  ellipsis (``...``, ``…``): a server may truncate a long value it quotes;
 - base64 and base64url, padded or not, also at byte offset 1 or 2 of a longer encoded value
   (``id:secret`` in a Basic header): the characters that depend only on the secret;
 - hex, lower or upper case;
@@ -288,7 +290,32 @@ class _View:
             for form in bucket:
                 if data.startswith(form, at):
                     found.append((self.starts[at], self.ends[at + len(form) - 1]))
+                    continue
+                cut = _cut_short(data, at, form)
+                if cut:
+                    found.append((self.starts[at], self.ends[at + cut - 1]))
         return found
+
+
+_MIN_CUT_BYTES = 16
+"""The least of a form a text must hold, cut short, for it to be masked (distinctive)."""
+_AFTER_CUT = b" \t\r\n\"'`)]}>"
+"""What may follow a value a server cut short at the end of its text (closing quotes)."""
+_CUT_MARKS = (b"...", "\u2026".encode())
+
+
+def _cut_short(data: bytes, at: int, form: bytes) -> int:
+    """How many bytes of ``form`` start at ``at`` when the text holds the form cut short (at
+    least :data:`_MIN_CUT_BYTES`, then the text's end or an ellipsis, as a server that truncates
+    a long value writes it); 0 otherwise."""
+    limit = min(len(form), len(data) - at)
+    if limit < _MIN_CUT_BYTES or data[at : at + _MIN_CUT_BYTES] != form[:_MIN_CUT_BYTES]:
+        return 0
+    length = _MIN_CUT_BYTES
+    while length < limit and data[at + length] == form[length]:
+        length += 1
+    rest = data[at + length :]
+    return length if not rest.strip(_AFTER_CUT) or rest.startswith(_CUT_MARKS) else 0
 
 
 def mask_secrets(text: str, secrets: Iterable[str], mask: str) -> str:

@@ -180,3 +180,18 @@ def test_the_engine_message_of_a_failed_agent_is_scrubbed(recorder: Recorder) ->
     )
     assert agent.status == "FAILED"
     assert agent.message == "vendor refused key (sensitive) ((sensitive))"
+
+
+def test_a_secret_the_engine_cut_short_is_scrubbed_where_the_cut_shows() -> None:
+    """A server that truncates a long value it quotes ends the text with it, or an ellipsis;
+    16 bytes of the secret or more are masked there. Elsewhere a shared prefix is left alone
+    (a URL secret's scheme and host in an unrelated message)."""
+    key = "sk-" + "0123456789abcdef" * 4
+    assert (
+        scrub(f'body: {{"api_key": "{key[:30]}..."}}', [key])
+        == 'body: {"api_key": "(sensitive)..."}'
+    )
+    assert scrub(f"request: {key[:20]}", [key]) == "request: (sensitive)"
+    assert scrub(f'request: "{key[:20]}"', [key]) == 'request: "(sensitive)"'
+    assert scrub(f"{key[:20]} is a prefix, then more", [key]).startswith(key[:20])
+    assert scrub(f"request: {key[:15]}", [key]) == f"request: {key[:15]}"

@@ -2,9 +2,10 @@
 quoted it in: each hostile secret (quotes, a backslash, `%`, `+`, `/`, `=`, `<&>`, non-ASCII, an
 emoji, line breaks, text that reads as an escape: `\\/`, `&amp;`), echoed in each encoding a real
 server uses (an HTML error page, JSON from any encoder, a Python or YAML quoting, a value cut at
-its first line break), in the detail and the reason of a 400 to the SecretSet's create, is absent
-from everything `apply` prints, in text and JSON. The scan (`tests/secret_scan.py`) decodes what
-was printed; it does not encode the secret the way the scrubber does."""
+its first line break or cut short), in the detail and the reason of a 400 to the SecretSet's
+create, is absent from everything `apply` prints, in text and JSON. The scan
+(`tests/secret_scan.py`) decodes what was printed; it does not encode the secret the way the
+scrubber does."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def go_json(secret: str) -> str:
     """As Go's encoding/json writes a string: `<`, `>`, `&` as `\\u003c`, `\\u003e`, `\\u0026`."""
     text = json.dumps(secret, ensure_ascii=False)[1:-1]
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def cut(secret: str) -> str:
+    """The first two thirds of ``secret``: what a server that truncates long values quotes."""
+    return secret[: 2 * len(secret) // 3]
 
 
 def upper_escape(char: str) -> str:
@@ -61,12 +67,15 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "JSON from Go, percent-encoded": lambda s: quote(go_json(s), safe=""),
     "up to its first line break": lambda s: s.splitlines()[0] + " ...",
     "its last line": lambda s: "... " + s.splitlines()[-1],
+    "cut short by the server": lambda s: f'{{"body": "{cut(s)}..."}}',
+    "cut short at the end of the text": lambda s: f"request was: {cut(s)}",
 }
 CASES = [
     (secret, encoding)
     for secret in SECRETS
     for encoding in ENCODINGS
-    if secret == "multi-line" or "line" not in encoding
+    if (secret == "multi-line" or "line" not in encoding)
+    and ("cut short" not in encoding or len(cut(SECRETS[secret]).encode()) >= 16)
 ]
 
 
@@ -92,4 +101,4 @@ def test_an_error_echoing_a_secret_in_any_encoding_never_shows_it(
         assert "Traceback" not in result.output, str(result)
         assert "you sent" in result.output, str(result)  # the error was shown, scrubbed
         texts.append((" ".join(args), result.output))
-    assert find_leaks(texts, {secret: value}, "\0") == []
+    assert find_leaks(texts, {secret: value, f"{secret}, cut short": cut(value)}, "\0") == []
