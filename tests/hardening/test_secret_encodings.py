@@ -102,3 +102,39 @@ def test_an_error_echoing_a_secret_in_any_encoding_never_shows_it(
         assert "you sent" in result.output, str(result)  # the error was shown, scrubbed
         texts.append((" ".join(args), result.output))
     assert find_leaks(texts, {secret: value, f"{secret}, cut short": cut(value)}, "\0") == []
+
+
+AGENT = """\
+name: echoed
+token: auto
+properties:
+  channel: echoed
+  agent_rtc_uid: "1"
+  remote_rtc_uids: ["*"]
+  llm: {url: "https://llm.example/v1?key=${OPENAI_API_KEY}", api_key: "${OPENAI_API_KEY}"}
+  asr: {vendor: ares, language: en-US}
+  tts: {vendor: microsoft, params: {key: "${SIP_PASSWORD}", region: eastus, voice_name: v}}
+"""
+
+
+@pytest.mark.parametrize("route", ["join", "create-secret-set", "create-number"])
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_an_error_quoting_the_whole_request_never_shows_a_secret(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, route: str, secret: str
+) -> None:
+    """The sandbox's `echo` fault quotes the request as it received it (the JSON body with its
+    escapes, the Authorization header): the engine's join of an agent whose key sits in its
+    URL too, the secret set's keys, the number's SIP password."""
+    value = SECRETS[secret]
+    monkeypatch.setenv("OPENAI_API_KEY", value)
+    monkeypatch.setenv("SIP_PASSWORD", value[::-1])
+    (platform.dir / "agents.d" / "echoed.yaml").write_text(AGENT, encoding="utf-8")
+    platform.fault(route=route, status=400, echo=True)
+    texts = []
+    for args in (["apply", "--auto-approve"], ["apply", "--auto-approve", "--format", "json"]):
+        result = platform.run(*args)
+        assert "Traceback" not in result.output, str(result)
+        assert "request body: " in result.output, str(result)  # the error was shown, scrubbed
+        texts.append((" ".join(args), result.output))
+    secrets = {secret: value, "the SIP password": value[::-1]}
+    assert find_leaks(texts, secrets, "\0") == []
