@@ -296,7 +296,10 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
         created_at=started,
     )
     run.emit(ApplyEvent(action.name, action.action, "stop", "begin", agent_id))
-    await run.save(AgentChange(add=(entry,)))
+    # A restart marks its record ahead of the stop: if the new agent is never started (its join
+    # fails, the run is killed), the next plan knows the exit is ours and finishes the restart.
+    marked = (record.model_copy(update={"restarting": True}),) if action.action == "restart" else ()
+    await run.save(AgentChange(add=(entry,), put=marked))
     try:
         await run.call(lambda: ctx.client.leave(agent_id))
         final = await run.call(
@@ -310,7 +313,8 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
             )
     except Exception as exc:
         fail(run, action, exc, started, "leave")
-        await run.save_or_halt(settled(entry.id))
+        unmarked = (record,) if marked else ()
+        await run.save_or_halt(AgentChange(settle=frozenset((entry.id,)), put=unmarked))
         return
     run.emit(ApplyEvent(action.name, action.action, "stop", "answered", agent_id))
 
