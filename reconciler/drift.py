@@ -39,8 +39,8 @@ from reconciler.models.drift import (
 )
 from reconciler.models.liveness import (
     ExitCause,
-    record_exit,
     exit_expected,
+    record_exit,
     unmanaged_agents,
 )
 from reconciler.models.resources import ResourceRecord

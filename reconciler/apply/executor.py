@@ -30,11 +30,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.imports import imported_record
-from reconciler.apply.readiness import wait_until_up
 from reconciler.apply.payload import update_properties
+from reconciler.apply.readiness import wait_until_up
 from reconciler.apply.resources import create_resources, delete_removed, delete_replaced
 from reconciler.apply.resources import not_attempted as resources_not_attempted
-from reconciler.apply.run import AgentChange, Run, fail, guarded, settled, unrecorded
+from reconciler.apply.run import AgentChange, Run, fail, guarded, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import ApplyError, EngineError
 from reconciler.models import AgentPlan, DesiredSet, JournalEntry, Plan, StateDoc
@@ -281,17 +281,17 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
     record = run.doc.agents.get(action.name)
     # Only what the state records is ever stopped: a plan's agent id is not evidence (a saved
     # plan can be edited), so an action without a record has nothing of ours to stop.
-    agent_id = record.agent_id if record else None
-    if agent_id is None:
+    if record is None:
         run.stopped_ok.add(action.name)
         return
+    agent_id = record.agent_id
     entry = JournalEntry(
         id=str(uuid.uuid4()),
         op="leave",
         name=action.name,
-        wire_name=record.wire_name if record else action.name,
-        generation=record.generation if record else action.generation,
-        channel=record.channel if record else (action.channel or ""),
+        wire_name=record.wire_name,
+        generation=record.generation,
+        channel=record.channel,
         agent_id=agent_id,
         created_at=started,
     )

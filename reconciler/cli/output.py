@@ -134,7 +134,8 @@ def summary_line(result: ApplyResult, operation: Operation) -> str:
     if result.not_attempted:
         why = ""
         if result.rollout_halted_by:
-            why = f" (the rolling restart ended at the failed {', '.join(result.rollout_halted_by)})"
+            at = ", ".join(result.rollout_halted_by)
+            why = f" (the rolling restart ended at the failed {at})"
         left.append(f"{len(result.not_attempted)} not attempted{why}")
     tail = "".join(f"; {part}" for part in left)
     if result.aborted:
