@@ -60,7 +60,14 @@ class ApplyResult:
     """Replacements (addresses) whose old resource was deleted and whose new one state does not
     record: the resource is gone until an apply creates it."""
     not_attempted: list[str] = field(default_factory=list)
-    """Planned actions never begun (after an interrupt, an abort, or a capacity refusal)."""
+    """Planned actions never begun (after an interrupt, an abort, a capacity refusal, or a
+    rollout ended by a failed restart)."""
+    rollout_halted_by: list[str] = field(default_factory=list)
+    """The restarts whose failure (stop, start, or not up in time) ended the rolling restart:
+    no later wave was begun."""
+    waited: set[str] = field(default_factory=set)
+    """Names whose readiness was waited for already (each wave of a rollout is, before the
+    next is stopped): the wait after the apply does not wait for them again."""
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -132,7 +132,11 @@ def summary_line(result: ApplyResult, operation: Operation) -> str:
     if failed:
         left.append(f"{failed} failed")
     if result.not_attempted:
-        left.append(f"{len(result.not_attempted)} not attempted")
+        why = ""
+        if result.rollout_halted_by:
+            at = ", ".join(result.rollout_halted_by)
+            why = f" (the rolling restart ended at the failed {at})"
+        left.append(f"{len(result.not_attempted)} not attempted{why}")
     tail = "".join(f"; {part}" for part in left)
     if result.aborted:
         return (

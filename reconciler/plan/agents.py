@@ -23,7 +23,7 @@ from reconciler.models import (
     LiveStatus,
     StateDoc,
 )
-from reconciler.models.liveness import agent_exit, exit_expected, unmanaged_agents
+from reconciler.models.liveness import agent_exit, exit_expected, record_exit, unmanaged_agents
 from reconciler.models.plan import EXIT_REASON_CODES, ReasonCode
 from reconciler.plan.options import PlanOptions
 from reconciler.plan.state_fields import STATE_FIELDS, state_change
@@ -180,7 +180,7 @@ def plan_agent(
             state_change("restart_policy", record.restart_policy, view.agent.restart_policy),
         )
     common.update(agent_id=record.agent_id)
-    exit = agent_exit(record.agent_id, live)
+    exit = record_exit(record, live)
     policy = view.agent.restart_policy
     if exit is not None and exit_expected(policy, exit.cause):
         return AgentPlan(
@@ -311,7 +311,7 @@ def left_stopped_warnings(
         agent, record = desired.agents.get(plan.name), state.agents.get(plan.name)
         if plan.action != "no-op" or agent is None or record is None:
             continue
-        exit = agent_exit(record.agent_id, live)
+        exit = record_exit(record, live)
         if exit is not None and exit_expected(agent.restart_policy, exit.cause):
             out.append(
                 f"{plan.name} {exit.reason}; left stopped (restart_policy {agent.restart_policy})"

@@ -403,6 +403,7 @@ class Project:
                 parallelism=parallelism,
                 max_concurrent_agents=self.settings.max_concurrent_agents,
                 stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
+                ready_timeout_s=wait_s,
                 poll_interval_s=poll_interval_for(self.settings.engine),
                 clock=self.clock,
                 on_event=hooks.on_event or (lambda _e: None),
