@@ -117,32 +117,11 @@ def plan_agent(
     now: float,
     options: PlanOptions,
 ) -> AgentPlan:
+    """The decision for one agent: its manifest's ``view`` (None: removed, or a destroy)
+    against its ``record`` (None: never started) and what the engine reports of it."""
     if view is None:
         assert record is not None
-        if not options.destroy and record.on_delete == "forget":
-            return AgentPlan(
-                name=name,
-                action="forget",
-                reason="removed from the manifests; lifecycle.on_delete: forget leaves it "
-                "running, no longer managed",
-                reason_code=ReasonCode.FORGOTTEN,
-                agent_id=record.agent_id,
-                channel=record.channel,
-                generation=record.generation,
-            )
-        reason = "destroy requested" if options.destroy else "removed from the manifests"
-        exited = _exit_reason(record, live)
-        if exited is not None:
-            reason += f" (already {exited})"
-        return AgentPlan(
-            name=name,
-            action="stop",
-            reason=reason,
-            reason_code=ReasonCode.DESTROY_REQUESTED if options.destroy else ReasonCode.REMOVED,
-            agent_id=record.agent_id,
-            channel=record.channel,
-            generation=record.generation,
-        )
+        return _planned_removal(name, record, live, options)
     common: dict[str, Any] = {
         "name": name,
         "channel": view.agent.channel,
@@ -162,24 +141,8 @@ def plan_agent(
             generation=1,
             **common,
         )
-
-    # Digests first: an unchanged agent (the common case) is not walked field by field. The
-    # equality check keeps a record whose digest does not match its spec from hiding a change.
-    unchanged = record.spec_digest == view.digest and record.spec == view.spec
-    changes = () if unchanged else _changes(record.spec, view.spec)
-    if record.protect != view.agent.protect:
-        changes = (*changes, state_change("protect", record.protect, view.agent.protect))
-    if record.on_delete != view.agent.on_delete:
-        changes = (
-            *changes,
-            state_change("lifecycle.on_delete", record.on_delete, view.agent.on_delete),
-        )
-    if record.restart_policy not in (None, view.agent.restart_policy):
-        changes = (
-            *changes,
-            state_change("restart_policy", record.restart_policy, view.agent.restart_policy),
-        )
     common.update(agent_id=record.agent_id)
+    changes = _recorded_changes(view, record)
     exit = record_exit(record, live)
     policy = view.agent.restart_policy
     if exit is not None and exit_expected(policy, exit.cause):
@@ -199,6 +162,73 @@ def plan_agent(
             generation=record.generation + 1,
             **common,
         )
+    changed = _planned_change(name, changes, record, options, common)
+    if changed is not None:
+        return changed
+    return _planned_upkeep(record, live, now, options, common)
+
+
+def _planned_removal(
+    name: str, record: AgentRecord, live: LiveStatus, options: PlanOptions
+) -> AgentPlan:
+    """A recorded agent no manifest declares (or a destroy): stopped, or forgotten."""
+    if not options.destroy and record.on_delete == "forget":
+        return AgentPlan(
+            name=name,
+            action="forget",
+            reason="removed from the manifests; lifecycle.on_delete: forget leaves it "
+            "running, no longer managed",
+            reason_code=ReasonCode.FORGOTTEN,
+            agent_id=record.agent_id,
+            channel=record.channel,
+            generation=record.generation,
+        )
+    reason = "destroy requested" if options.destroy else "removed from the manifests"
+    exited = _exit_reason(record, live)
+    if exited is not None:
+        reason += f" (already {exited})"
+    return AgentPlan(
+        name=name,
+        action="stop",
+        reason=reason,
+        reason_code=ReasonCode.DESTROY_REQUESTED if options.destroy else ReasonCode.REMOVED,
+        agent_id=record.agent_id,
+        channel=record.channel,
+        generation=record.generation,
+    )
+
+
+def _recorded_changes(view: DesiredView, record: AgentRecord) -> tuple[FieldChange, ...]:
+    """What differs between the record and the manifest: the spec's fields, then the
+    state-only fields (:data:`STATE_FIELDS`)."""
+    # Digests first: an unchanged agent (the common case) is not walked field by field. The
+    # equality check keeps a record whose digest does not match its spec from hiding a change.
+    unchanged = record.spec_digest == view.digest and record.spec == view.spec
+    changes = () if unchanged else _changes(record.spec, view.spec)
+    if record.protect != view.agent.protect:
+        changes = (*changes, state_change("protect", record.protect, view.agent.protect))
+    if record.on_delete != view.agent.on_delete:
+        changes = (
+            *changes,
+            state_change("lifecycle.on_delete", record.on_delete, view.agent.on_delete),
+        )
+    if record.restart_policy not in (None, view.agent.restart_policy):
+        changes = (
+            *changes,
+            state_change("restart_policy", record.restart_policy, view.agent.restart_policy),
+        )
+    return changes
+
+
+def _planned_change(
+    name: str,
+    changes: tuple[FieldChange, ...],
+    record: AgentRecord,
+    options: PlanOptions,
+    common: dict[str, Any],
+) -> AgentPlan | None:
+    """The restart or update a running agent's ``changes`` (or ``--replace``) call for;
+    None when there is none."""
     if name in options.replace:
         return AgentPlan(
             action="restart",
@@ -237,6 +267,18 @@ def plan_agent(
             generation=record.generation,
             **common,
         )
+    return None
+
+
+def _planned_upkeep(
+    record: AgentRecord,
+    live: LiveStatus,
+    now: float,
+    options: PlanOptions,
+    common: dict[str, Any],
+) -> AgentPlan:
+    """A running agent its manifest agrees with: rotated before the runtime cap, its token
+    renewed before it expires, else left as it is."""
     runtime_left = record.started_at + MAX_RUNTIME_S - now
     if live.refreshed and runtime_left < options.rotate_before_cap_s:
         return AgentPlan(
