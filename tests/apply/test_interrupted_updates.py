@@ -50,7 +50,7 @@ class PlatformProject:
         )
         self.env: dict[str, str | None] = {"OPENAI_API_KEY": KEY}
 
-        def shared(_settings: Settings) -> tuple[httpx.AsyncBaseTransport, Any]:
+        def shared(_settings: Settings, **_: bool) -> tuple[httpx.AsyncBaseTransport, Any]:
             return httpx.ASGITransport(app=self.app), lambda: None
 
         monkeypatch.setattr(connect, "sandbox_transport", shared)
