@@ -23,7 +23,7 @@ import click
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option, output_format_option
-from reconciler.cli.readonly import read_only
+from reconciler.cli.readonly import read_only, runs_read_only
 from reconciler.errors import OperationError, SettingsError, StateError, printable
 from reconciler.models.state import StateDoc
 from reconciler.render.status import (
@@ -39,7 +39,7 @@ from reconciler.state.binding import StateBinding, rebind
 
 
 def _backend(ctx: click.Context) -> StateBackend:
-    return open_backend(project_settings(ctx), os.environ)
+    return open_backend(project_settings(ctx), os.environ, read_only=runs_read_only(ctx))
 
 
 @click.command("force-unlock")

@@ -103,7 +103,7 @@ class Project:
         self.environ = environ_for(settings.variables, environ)
         """The process environment as the project's environment sees it (its variables)."""
         self.clock = clock
-        self.backend = open_backend(settings, environ)
+        self.backend = open_backend(settings, environ, read_only=read_only)
         self.store = self.backend.store
         self.platform = PlatformSession(settings, read_only=read_only)
         """The Conversational AI Platform, for the resources of its kinds."""
@@ -161,8 +161,7 @@ class Project:
 
     def lock(self, command: str, timeout: float) -> StateLocker:
         """The state lock every write of the state takes first (refused when read-only)."""
-        self.refuse_if_read_only(command)
-        return self.backend.lock(command, timeout)
+        return self.backend.lock(command, timeout)  # refused when read-only
 
     def refuse_if_read_only(self, doing: str) -> None:
         """Raise :class:`StateError` if the project was opened for a read-only command: a write
