@@ -20,7 +20,9 @@ then rewrote) the embedded sandbox's ``.sandbox/engine.db``, ``.sandbox/.gitigno
 
 from __future__ import annotations
 
+import json
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,7 @@ import pytest
 
 from reconciler.cli.readonly import declared_read_only
 from reconciler.sandbox import SandboxConfig, create_app
+from reconciler.sandbox.store import Store
 from reconciler.state import StateLock
 from tests.cli.cli_helpers import Snapshot, commands, example_project, snapshot
 from tests.reliability.inproc import CliResult, ThreadServer, run_cli
@@ -327,6 +330,47 @@ def test_a_read_only_command_against_a_served_sandbox_writes_nothing(
         _ran(result, command, state)
     assert _everything([project, *outside]) == before
     assert not (project / ".sandbox").exists()
+
+
+def _sandbox_agents(project: Path) -> dict[str, float]:
+    """Each agent of the embedded sandbox's database: its id and when it stops being active."""
+    store = Store(str(project / ".sandbox" / "engine.db"), read_only=True)
+    try:
+        return {record.agent_id: record.terminal_at for record in store.all()}
+    finally:
+        store.close()
+
+
+def _recorded(project: Path) -> dict[str, str]:
+    state = json.loads(run_cli("-C", str(project), "state", "show").stdout)
+    return {name: record["agent_id"] for name, record in state["agents"].items()}
+
+
+def test_the_writers_still_write_the_sandbox_database(tmp_path: Path) -> None:
+    """apply starts agents in ``.sandbox/engine.db`` for the next process to see, import
+    records one (state rm forgot it), destroy stops them there; a plan in between changes
+    none of it."""
+    project = example_project(tmp_path / "project")
+    assert run_cli("-C", str(project), "apply", "--auto-approve").code == 0
+    started = _sandbox_agents(project)
+    recorded = _recorded(project)
+    assert set(started) == set(recorded.values()) and len(started) == 3
+    assert all(ends > time.time() for ends in started.values())
+    assert run_cli("-C", str(project), "state", "rm", "concierge", "--force").code == 0
+    assert "concierge" not in _recorded(project)
+
+    assert run_cli("-C", str(project), "plan").code == 0
+    assert _sandbox_agents(project) == started
+    imported = run_cli(
+        "-C", str(project), "import", "concierge", recorded["concierge"], "--assume-matches"
+    )
+    assert imported.code == 0, imported
+    assert _recorded(project) == recorded
+    assert run_cli("-C", str(project), "destroy", "--auto-approve").code == 0
+
+    stopped = _sandbox_agents(project)
+    assert set(stopped) == set(started)
+    assert all(ends < started[agent] for agent, ends in stopped.items())
 
 
 def test_plan_reads_state_while_another_process_holds_the_lock(tmp_path: Path) -> None:
