@@ -21,6 +21,7 @@ then rewrote) the embedded sandbox's ``.sandbox/engine.db``, ``.sandbox/.gitigno
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from reconciler.cli.readonly import declared_read_only
 from reconciler.sandbox import SandboxConfig, create_app
 from reconciler.sandbox.store import Store
 from reconciler.state import StateLock
-from tests.cli.cli_helpers import Snapshot, commands, example_project, snapshot
+from tests.cli.cli_helpers import REPO, Snapshot, commands, example_project, snapshot
 from tests.reliability.inproc import CliResult, ThreadServer, run_cli
 
 READ_ONLY: list[tuple[str, ...]] = [
@@ -173,6 +174,32 @@ def test_a_read_only_command_writes_nothing(
     assert _everything([project, *outside]) == before
     assert ("{out}" in command) == out.is_file()
     assert ("{pulled}" in command) == pulled.is_file()
+
+
+@pytest.mark.parametrize("state", ["fresh", "applied"])
+@pytest.mark.parametrize(
+    "command",
+    [("plan",), ("plan", "--format", "json"), ("validate",), ("status",), ("drift",)],
+    ids=" ".join,
+)
+def test_every_environment_of_a_read_only_command_writes_nothing(
+    tmp_path: Path, outside: list[Path], command: tuple[str, ...], state: str
+) -> None:
+    """The example project's environments: ``--env all`` (plan, validate), or each one."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "reconciler.yaml", project / "reconciler.yaml")
+    shutil.copytree(REPO / "agents.d", project / "agents.d")
+    if state == "applied":
+        assert run_cli("-C", str(project), "--env", "staging", "apply", "--auto-approve").code == 0
+    chosen = ["all"] if command[0] in {"plan", "validate"} else ["staging", "prod"]
+    before = _everything([project, *outside])
+
+    for env in chosen:
+        result = run_cli("-C", str(project), "--env", env, *command)
+        assert result.code in (0, 2), result
+
+    assert _everything([project, *outside]) == before
 
 
 @pytest.mark.parametrize("path", [(), *(p for p, _ in commands())], ids=" ".join)
