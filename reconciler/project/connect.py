@@ -13,12 +13,14 @@ neither ``.sandbox/`` nor its files are created or changed.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 import httpx
 
 from reconciler.engine import ClientOptions, EngineClient, RetryEvent, RetryPolicy, build_client
+from reconciler.errors import SettingsError
 from reconciler.models import Settings
 
 
@@ -47,7 +49,13 @@ def sandbox_transport(
         db_path=str(db),
         db_read_only=read_only,
     )
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except sqlite3.DatabaseError as exc:  # a stray file, a truncated copy
+        raise SettingsError(
+            f"{db}: cannot use it as the embedded sandbox's database ({exc}); move it away "
+            "to start an empty sandbox"
+        ) from None
     return httpx.ASGITransport(app=app), app.state.sandbox.close
 
 
