@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.readonly import runs_read_only
 from reconciler.errors import EnvironmentChoiceError
 from reconciler.manifests.environments import ALL
 from reconciler.manifests.settings import ENV_ENVIRONMENT, declared_environments
@@ -62,7 +63,18 @@ def one_environment(ctx: click.Context) -> str | None:
 
 def project_from_context(ctx: click.Context, environment: str | None = None) -> Project:
     """Open the project named by the global options, as ``environment`` (default: the chosen
-    one) sees it."""
+    one) sees it; read-only when the running command is (:func:`runs_read_only`)."""
     chosen = environment or one_environment(ctx)
     directory, config = project_dir(ctx)
-    return Project.open(directory, config, os.environ, chosen)
+    return Project.open(directory, config, os.environ, chosen, read_only=runs_read_only(ctx))
+
+
+def projects_from_context(ctx: click.Context, environments: tuple[str, ...]) -> list[Project]:
+    """The project as each of ``environments`` sees it (``plan --env all``), read-only when
+    the running command is, as :func:`project_from_context` opens one."""
+    from reconciler.project.environments import open_environments
+
+    directory, config = project_dir(ctx)
+    return open_environments(
+        directory, config, os.environ, environments, read_only=runs_read_only(ctx)
+    )

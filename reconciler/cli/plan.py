@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.cli.context import environments_to_plan, project_dir, project_from_context
+from reconciler.cli.context import environments_to_plan, project_from_context, projects_from_context
 from reconciler.cli.options import (
     compact_option,
     exclude_option,
@@ -20,11 +19,12 @@ from reconciler.cli.options import (
     timeout_option,
 )
 from reconciler.cli.output import note, retry_reporter, use_color
+from reconciler.cli.readonly import read_only
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, ReconcilerError, ValidationError
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
-from reconciler.project.environments import open_environments, plan_environments
+from reconciler.project.environments import plan_environments
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
 from reconciler.render import (
@@ -106,6 +106,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     return outcome
 
 
+@read_only()
 @click.command("plan")
 @refresh_option
 @target_option
@@ -208,8 +209,7 @@ def _plan_environments(
     **options: Any,
 ) -> int:
     """``plan --env all``: every environment planned concurrently, rendered together."""
-    directory, config = project_dir(ctx)
-    projects = open_environments(directory, config, os.environ, environments)
+    projects = projects_from_context(ctx, environments)
 
     def hooks_for(project: Project) -> Hooks:
         prefix = f"[{project.settings.environment}] "
@@ -273,6 +273,7 @@ def _error_text(error: ReconcilerError) -> str:
     return problems_text(error) if isinstance(error, ValidationError) else str(error)
 
 
+@read_only()
 @click.command("show")
 @click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
 @format_option

@@ -12,12 +12,14 @@ import click
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note
+from reconciler.cli.readonly import read_only
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from reconciler.project.pull import pull
 from reconciler.safefile import write_target_problem
 
 
+@read_only(unless="record")
 @click.command("pull")
 @click.option(
     "--out",

@@ -23,6 +23,7 @@ import click
 from reconciler.cli.common import project_settings
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option, output_format_option
+from reconciler.cli.readonly import read_only, runs_read_only
 from reconciler.errors import OperationError, SettingsError, StateError, printable
 from reconciler.models.state import StateDoc
 from reconciler.render.status import (
@@ -38,7 +39,7 @@ from reconciler.state.binding import StateBinding, rebind
 
 
 def _backend(ctx: click.Context) -> StateBackend:
-    return open_backend(project_settings(ctx), os.environ)
+    return open_backend(project_settings(ctx), os.environ, read_only=runs_read_only(ctx))
 
 
 @click.command("force-unlock")
@@ -68,6 +69,7 @@ def state_group() -> None:
     """Inspect, locate, edit and move the recorded state (what the tool started and created)."""
 
 
+@read_only()
 @state_group.command("show")
 @click.pass_context
 def show_cmd(ctx: click.Context) -> None:
@@ -85,6 +87,7 @@ def show_cmd(ctx: click.Context) -> None:
     click.echo(dump_state(store.load()), nl=False)
 
 
+@read_only()
 @state_group.command("where")
 @click.option(
     "--require-database",
@@ -118,6 +121,7 @@ def where_cmd(ctx: click.Context, require_database: bool) -> None:
         )
 
 
+@read_only()
 @state_group.command("list")
 @output_format_option(
     ("text", "json"),
@@ -172,6 +176,7 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
         )
 
 
+@read_only()
 @state_group.command("pull")
 @click.option(
     "--out",

@@ -40,11 +40,18 @@ EnvironmentOutcome = PlanOutcome | ReconcilerError
 
 
 def open_environments(
-    directory: Path, config: Path | None, environ: Mapping[str, str], names: Sequence[str]
+    directory: Path,
+    config: Path | None,
+    environ: Mapping[str, str],
+    names: Sequence[str],
+    *,
+    read_only: bool,
 ) -> list[Project]:
     """The project as each of ``names`` sees it (settings problems of every one raised; two
-    environments naming one state refused)."""
-    projects = [Project.open(directory, config, environ, name) for name in names]
+    environments naming one state refused), ``read_only`` as :meth:`Project.open` takes it."""
+    projects = [
+        Project.open(directory, config, environ, name, read_only=read_only) for name in names
+    ]
     shared = shared_states([(name, p.settings) for name, p in zip(names, projects, strict=True)])
     if shared:
         raise SettingsError("; ".join(shared))

@@ -33,8 +33,10 @@ class PlatformSession:
     """The Platform client of a project, open only inside :meth:`connect`; every call of the
     kinds goes through it (see :class:`reconciler.kinds.platform_api.PlatformApi`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, read_only: bool) -> None:
         self.settings = settings
+        self.read_only = read_only
+        """Whether an embedded sandbox Platform is opened read-only (a read-only command)."""
         self._client: PlatformClient | None = None
         self.calls = 0
         """Requests answered (every attempt), for the summary and the benchmarks."""
@@ -59,7 +61,7 @@ class PlatformSession:
         transport = None
         close: Callable[[], None] = _nothing
         if self.settings.platform.strip().lower() == "sandbox":
-            transport, close = sandbox_transport(self.settings)
+            transport, close = sandbox_transport(self.settings, read_only=self.read_only)
 
         def heard(operation: str, status: int) -> None:
             self.calls += 1

@@ -104,6 +104,8 @@ class SandboxConfig(FaultRates):
         drop_rate: probability that the connection is dropped before the request is handled.
         seed: seeds agent ids and fault draws; None = unseeded (system randomness).
         db_path: SQLite file; None keeps everything in memory (lost when the app goes away).
+        db_read_only: `db_path` is read, never written: the sandbox works on an in-memory copy
+            of it (empty without the file), discarded when it closes (read-only commands).
         max_runtime_s: the hard cap on one agent's runtime (72 h).
         get_retention_s: an ended agent answers GET (and appears in list) for this long after it
             stopped; afterwards GET answers 404 TaskNotFound.
@@ -125,6 +127,7 @@ class SandboxConfig(FaultRates):
     name_scope: str = "channel"
     seed: int | None = None
     db_path: str | None = None
+    db_read_only: bool = False
     max_runtime_s: float = MAX_RUNTIME_S
     get_retention_s: float = RETENTION_S
     webhooks: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
