@@ -11,7 +11,8 @@ In order, for every request (the HTTP endpoint's threads call :meth:`EventReceiv
    replica leads, the event may need healing (:data:`~reconciler.watch.ncs.ACTIONABLE`: agent
    left, token expiring) and its agent is one the state records (an agent id of ours):
    then the controller is told (``on_notice``), which reconciles at once. Otherwise it is
-   counted as ignored with the reason (``duplicate``, ``standby``, ``not_actionable``,
+   counted as ignored with the reason (``duplicate``, ``standby``, ``other_product``: not a
+   Conversational AI notification (``productId`` other than 17), ``not_actionable``,
    ``foreign``).
 
 A standby answers 200 and leaves the event to the leader: NCS would not resend it anyway.
@@ -94,12 +95,12 @@ class EventReceiver:
         except NoticeError:
             self.metrics.event_refused("malformed")
             return Reply(400, "refused")
-        self.metrics.event_received(notice.event_type)
+        self.metrics.event_received(notice.documented_type)
         with self._lock:
             first = self._memory.first_time(notice.notice_id)
         outcome = self._route(notice, first)
         if outcome == "acted":
-            self.metrics.event_acted(notice.event_type)
+            self.metrics.event_acted(notice.documented_type)
             self._on_notice(notice)
         else:
             self.metrics.event_ignored(outcome)
@@ -110,6 +111,8 @@ class EventReceiver:
             return "duplicate"
         if not self._is_leader():
             return "standby"
+        if not notice.conversational_ai:
+            return "other_product"
         if not notice.actionable:
             return "not_actionable"
         if notice.agent_id is None or notice.agent_id not in self._owned():

@@ -30,10 +30,12 @@ SECRET = "ncs-secret"
 OURS = "OURAGENT0000000000000000000000001"
 
 
-def event(notice_id: str = "n-1", event_type: int = 102, agent_id: str = OURS) -> bytes:
+def event(
+    notice_id: str = "n-1", event_type: int = 102, agent_id: str = OURS, product_id: object = 17
+) -> bytes:
     body = {
         "noticeId": notice_id,
-        "productId": 17,
+        "productId": product_id,
         "eventType": event_type,
         "notifyMs": 1_700_000_000_000,
         "sid": agent_id,
@@ -208,6 +210,29 @@ def test_a_standby_answers_200_and_leaves_the_event_to_the_leader() -> None:
     body = event()
     reply = events.handle(body, signed(body))
     assert (reply.status, reply.outcome, recorder.notices) == (200, "standby", [])
+
+
+def test_an_event_of_another_agora_product_is_never_acted_on_nor_counted_as_an_agent_event() -> (
+    None
+):
+    # A project's NCS also notifies other products with the same envelope, signatures and
+    # numbers: RTC's channel events are productId 1, where 102 is "channel destroy" and 104
+    # "broadcaster leave channel". Only productId 17 is the Conversational AI Engine.
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    for index, product in enumerate((1, 3, "17", None, True)):
+        for event_type in (102, 104):
+            body = event(f"p-{index}-{event_type}", event_type, OURS, product)
+            reply = events.handle(body, signed(body))
+            assert (reply.status, reply.outcome) == (200, "other_product"), (product, event_type)
+    assert recorder.notices == []
+    received = "reconciler_watch_events_received_total"
+    assert metric(metrics, received, event_type="other") == 10
+    assert metric(metrics, received, event_type="102") == 0
+    assert metric(metrics, received, event_type="104") == 0
+    assert metric(metrics, "reconciler_watch_events_ignored_total", reason="other_product") == 10
+    body = event("p-ours", 102, OURS, 17)
+    assert events.handle(body, signed(body)).outcome == "acted"
 
 
 def test_an_event_that_needs_no_healing_is_not_acted_on() -> None:
