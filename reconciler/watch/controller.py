@@ -119,8 +119,8 @@ class Watcher:
         """Reconcile runs finished (successfully or not) while leading."""
         self.owned: frozenset[str] = frozenset()
         """The agent ids the state recorded at the end of the last run (before the first run
-        ends: when it began), and those the run in progress started (events about others are
-        not ours)."""
+        since this replica took the lease ends: when it began), and those the run in progress
+        started (events about others are not ours)."""
         self.heal_timer = HealTimer(metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -190,6 +190,9 @@ class Watcher:
                     if self.lease.try_acquire():
                         if not leading:
                             log(logging.INFO, "lease.acquired", "leading: this replica reconciles")
+                            # another leader may have started or stopped agents meanwhile: the
+                            # first run reads them from the state, not from this one's last run
+                            self.owned = frozenset()
                         leading = True
                         self.metrics.leader.set(1)
                         await self._reconcile_until_stopped()
