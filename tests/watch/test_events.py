@@ -283,8 +283,29 @@ def test_events_are_posted_to_the_ncs_path_and_nowhere_else(served: Any) -> None
     assert http.post("/ncs", content=body, headers=signed(body)).status_code == 200
     assert http.post("/ncs", content=body, headers={"Agora-Signature": "0"}).status_code == 401
     assert http.post("/other", content=body, headers=signed(body)).status_code == 404
-    assert http.post("/metrics", content=body, headers=signed(body)).status_code == 404
     assert [n.notice_id for n in recorder.notices] == ["n-1"]
+
+
+def test_a_method_a_path_does_not_take_is_answered_405_naming_the_ones_it_does(
+    served: Any,
+) -> None:
+    # A misconfigured sender (or a probe) learns what is wrong: 405 with Allow, not a 404 that
+    # says the path does not exist, nor 501 as if the server knew no such method.
+    http, recorder = served
+    body = event()
+    for method in ("GET", "HEAD", "PUT", "DELETE", "PATCH"):
+        answer = http.request(method, "/ncs", content=body, headers=signed(body))
+        assert (answer.status_code, answer.headers.get("allow")) == (405, "POST"), method
+    for path in ("/healthz", "/readyz", "/metrics", "/leaderz"):
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            answer = http.request(method, path, content=body, headers=signed(body))
+            assert (answer.status_code, answer.headers.get("allow")) == (405, "GET, HEAD")
+        head, get = http.head(path), http.get(path)
+        assert (head.status_code, head.content) == (get.status_code, b"")
+        assert head.headers["content-type"] == get.headers["content-type"]
+    assert http.put("/other", content=body).status_code == 404
+    assert http.head("/other").status_code == 404
+    assert recorder.notices == []
 
 
 def test_an_oversized_body_is_refused_413_unread(served: Any) -> None:
