@@ -73,8 +73,8 @@ def watch_cmd(
     With --listen it also accepts Agora's notification events (NCS webhooks) at POST /ncs:
     signed with the secret in RECONCILER_NCS_SECRET (401 otherwise), deduplicated, and for an
     agent of this state that left (event 102, however it ended) or whose token expires soon
-    (104), the leader reconciles at once instead of at the next interval (a standby answers 200
-    and leaves it to the leader; other events are only counted).
+    (104), the leader reconciles at once instead of at the next interval (a standby answers 503,
+    so that NCS resends the event and the leader acts on it; other events are only counted).
 
     SIGTERM: the calls in flight finish and are recorded, the lock is released, exit 0.
 

@@ -6,16 +6,17 @@ In order, for every request (the HTTP endpoint's threads call :meth:`EventReceiv
    of ``RECONCILER_NCS_SECRET`` (the environment only). A missing or bad signature, or no secret
    configured, is refused with 401, counted, and nothing else is done with the body.
 2. A verified body that is not a notification envelope is refused with 400 (counted).
-3. Every verified notice is counted as received and answered 200 (NCS then stops resending).
-   It is acted on only when it is the first delivery of its ``noticeId`` (a bounded memory), this
-   replica leads, the event may need healing (:data:`~reconciler.watch.ncs.ACTIONABLE`: agent
-   left, token expiring) and its agent is one the state records (an agent id of ours):
-   then the controller is told (``on_notice``), which reconciles at once. Otherwise it is
-   counted as ignored with the reason (``duplicate``, ``standby``, ``other_product``: not a
-   Conversational AI notification (``productId`` other than 17), ``not_actionable``,
-   ``foreign``).
-
-A standby answers 200 and leaves the event to the leader: NCS would not resend it anyway.
+3. Every verified notice is counted as received. A standby answers it 503 without remembering
+   it (counted as ignored, ``standby``): NCS resends a notice until it gets a 200, and a resend
+   that reaches the leader (or this replica once it leads) is acted on at once, where a 200
+   would have left the event to polling.
+4. The leader answers 200 (NCS then stops resending). It acts on the notice only when it is the
+   first delivery of its ``noticeId`` (a bounded memory), the event may need healing
+   (:data:`~reconciler.watch.ncs.ACTIONABLE`: agent left, token expiring) and its agent is one
+   the state records (an agent id of ours): then the controller is told (``on_notice``), which
+   reconciles at once. Otherwise it is counted as ignored with the reason (``duplicate``,
+   ``other_product``: not a Conversational AI notification (``productId`` other than 17),
+   ``not_actionable``, ``foreign``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class EventReceiver:
             self.metrics.event_refused("malformed")
             return Reply(400, "refused")
         self.metrics.event_received(notice.documented_type)
+        if not self._is_leader():  # not remembered: NCS resends it, the leader acts on that
+            self.metrics.event_ignored("standby")
+            return Reply(503, "standby")
         with self._lock:
             first = self._memory.first_time(notice.notice_id)
         outcome = self._route(notice, first)
@@ -109,8 +113,6 @@ class EventReceiver:
     def _route(self, notice: Notice, first: bool) -> str:
         if not first:
             return "duplicate"
-        if not self._is_leader():
-            return "standby"
         if not notice.conversational_ai:
             return "other_product"
         if not notice.actionable:

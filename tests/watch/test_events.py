@@ -203,13 +203,22 @@ def test_an_event_about_an_agent_that_is_not_ours_is_answered_200_and_ignored() 
     assert metric(metrics, "reconciler_watch_events_ignored_total", reason="foreign") == 1
 
 
-def test_a_standby_answers_200_and_leaves_the_event_to_the_leader() -> None:
+def test_a_standby_answers_503_so_that_ncs_resends_and_acts_on_the_resend_once_it_leads() -> None:
+    # NCS resends a notice answered with anything but 200: a standby (one a load balancer still
+    # routes to during a hand-over, or one of a round-robin Service) must not swallow the
+    # event with a 200, nor remember its noticeId, so that a resend reaching the leader (or
+    # this replica once it leads) heals at once instead of at the next interval.
     recorder, metrics = Recorder(), WatchMetrics()
     recorder.leader = False
     events = receiver(recorder, metrics)
     body = event()
     reply = events.handle(body, signed(body))
-    assert (reply.status, reply.outcome, recorder.notices) == (200, "standby", [])
+    assert (reply.status, reply.outcome, recorder.notices) == (503, "standby", [])
+    assert metric(metrics, "reconciler_watch_events_ignored_total", reason="standby") == 1
+    recorder.leader = True
+    resent = event().replace(b"1700000000000", b"1700000009000")
+    assert events.handle(resent, signed(resent)).outcome == "acted"
+    assert [n.notice_id for n in recorder.notices] == ["n-1"]
 
 
 def test_an_event_of_another_agora_product_is_never_acted_on_nor_counted_as_an_agent_event() -> (
