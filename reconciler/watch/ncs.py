@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "ACTIONABLE",
-    "PRODUCT_ID",
     "EVENT_TYPES",
+    "PRODUCT_ID",
     "Notice",
     "NoticeError",
     "NoticeMemory",
@@ -31,8 +31,8 @@ __all__ = [
 PRODUCT_ID = 17
 """``productId`` of Conversational AI notifications. A project's NCS notifies other products too,
 with the same envelope, signatures and overlapping numbers (RTC's channel events are productId
-1, where 102 is "channel destroy" and 104 "broadcaster leave channel"): an event type means
-what :data:`EVENT_TYPES` says only under this product."""
+1, numbered from 101 up too: a channel created or destroyed, a user joining or leaving): an
+event type means what :data:`EVENT_TYPES` says only under this product."""
 SIGNATURE_V1 = "agora-signature"
 SIGNATURE_V2 = "agora-signature-v2"
 EVENT_TYPES: dict[int, str] = {

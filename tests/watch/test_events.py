@@ -225,8 +225,8 @@ def test_an_event_of_another_agora_product_is_never_acted_on_nor_counted_as_an_a
     None
 ):
     # A project's NCS also notifies other products with the same envelope, signatures and
-    # numbers: RTC's channel events are productId 1, where 102 is "channel destroy" and 104
-    # "broadcaster leave channel". Only productId 17 is the Conversational AI Engine.
+    # overlapping numbers: RTC's channel events are productId 1, numbered from 101 up too (a
+    # channel destroyed, a user leaving). Only productId 17 is Conversational AI.
     recorder, metrics = Recorder(), WatchMetrics()
     events = receiver(recorder, metrics)
     for index, product in enumerate((1, 3, "17", None, True)):
