@@ -24,6 +24,7 @@ unless told otherwise).
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
@@ -39,6 +40,8 @@ from reconciler.watch.status import WatchStatus
 __all__ = ["PATHS", "Endpoint"]
 
 PATHS = ("/healthz", "/readyz", "/metrics", "/leaderz")
+_DIGITS = re.compile(r"[0-9]+")
+"""A ``Content-Length`` (RFC 9110: one or more digits; anything else is a broken request)."""
 READ_TIMEOUT_S = 10.0
 """How long a connection may take to send its next request line, header or body."""
 
@@ -125,17 +128,20 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._wrong_method(path):
                 self._send(404, b"not found\n")
             return
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
+        declared = self.headers.get("Content-Length")
+        if declared is None:  # chunked, or no body at all: not read
             self.close_connection = True
             self._send(411, b"length required\n")
             return
-        if length < 0 or length > MAX_BODY_BYTES:
+        if not _DIGITS.fullmatch(declared.strip()):
+            self.close_connection = True  # no length to read a body by
+            reply = receiver.refuse_malformed()
+        elif len(declared.strip().lstrip("0")) > 18 or int(declared) > MAX_BODY_BYTES:
+            # (int() of thousands of digits raises: a length that long is over it anyway)
             self.close_connection = True  # the body is not read
             reply = receiver.refuse_oversized()
         else:
-            body = self._read_body(length)
+            body = self._read_body(int(declared))
             if body is None:  # too slow in all, or closed: dropped unanswered
                 self.close_connection = True
                 return

@@ -77,6 +77,11 @@ class EventReceiver:
         """Whether a secret is configured (without one every event is refused)."""
         return self._secret is not None
 
+    def refuse_malformed(self) -> Reply:
+        """A request whose ``Content-Length`` is no length (not read)."""
+        self.metrics.event_refused("malformed")
+        return Reply(400, "refused")
+
     def refuse_oversized(self) -> Reply:
         """A body longer than ``MAX_BODY_BYTES`` (not read)."""
         self.metrics.event_refused("too_large")
