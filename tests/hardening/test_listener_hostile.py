@@ -138,7 +138,7 @@ def test_a_content_length_that_is_no_length_is_refused_400_as_malformed_not_as_t
 def test_a_content_length_over_the_limit_however_written_is_refused_413_unread(
     served: Served, length: str
 ) -> None:
-    address, recorder, metrics = served
+    address, _, metrics = served
     lines = ["POST /ncs HTTP/1.1", "Host: watch", "Connection: close", f"Content-Length: {length}"]
     answer = exchange(address, ("\r\n".join(lines) + "\r\n\r\n").encode())
     assert answer.startswith(b"HTTP/1.0 413 "), answer
@@ -150,3 +150,4 @@ def test_a_post_without_content_length_is_answered_411(served: Served) -> None:
     lines = ["POST /ncs HTTP/1.1", "Host: watch", "Connection: close"]
     answer = exchange(address, ("\r\n".join(lines) + "\r\n\r\n").encode())
     assert answer.startswith(b"HTTP/1.0 411 "), answer
+    assert recorder.notices == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -136,6 +137,40 @@ def test_a_forged_or_unsigned_event_is_refused_401_counted_and_never_acted_on() 
     assert metric(metrics, "reconciler_watch_events_refused_total", reason="bad_signature") == 2
     assert metric(metrics, "reconciler_watch_events_received_total", event_type="102") == 0
     assert events.handle(body, signed(body)).outcome == "acted", "the forgeries did not poison it"
+
+
+def test_refused_events_are_logged_naming_why_at_most_once_a_minute_per_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A wrong RECONCILER_NCS_SECRET refuses every event: without a log line the watch would
+    # only heal by polling, with nothing but a counter to say why. A flood of forgeries must
+    # not flood the log either: one line a minute per reason, with how many came meanwhile.
+    caplog.set_level(logging.INFO, logger="reconciler.watch")
+    now = [1000.0]
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = EventReceiver(
+        secret=SECRET,
+        metrics=metrics,
+        is_leader=lambda: True,
+        owned=lambda: recorder.owned,
+        on_notice=recorder.notices.append,
+        clock=lambda: now[0],
+    )
+    body = event()
+    for _ in range(5):
+        events.handle(body, signed(body, "another-secret"))
+    events.handle(body, {})
+    now[0] += 61
+    events.handle(body, signed(body, "another-secret"))
+    lines = [r for r in caplog.records if getattr(r, "event", "") == "event.refused"]
+    assert [r.levelno for r in lines] == [logging.WARNING] * 3
+    first, unsigned, later = (r.getMessage() for r in lines)
+    assert "401" in first and "RECONCILER_NCS_SECRET" in first
+    assert "Agora-Signature" in unsigned
+    assert "4 more since" in later, later
+    assert SECRET not in caplog.text and "another-secret" not in caplog.text
+    for value in signed(body, "another-secret").values():
+        assert value not in caplog.text
 
 
 def test_without_a_secret_every_event_is_refused() -> None:
