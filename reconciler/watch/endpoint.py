@@ -75,6 +75,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = READ_TIMEOUT_S
 
+    def version_string(self) -> str:
+        """The ``Server`` header: the tool, not the interpreter's version (``/ncs`` faces the
+        internet)."""
+        return "reconciler-watch"
+
     def _ncs_path(self) -> str | None:
         receiver = self.server.receiver
         return None if receiver is None else receiver.path

@@ -352,6 +352,15 @@ def test_a_method_a_path_does_not_take_is_answered_405_naming_the_ones_it_does(
     assert recorder.notices == []
 
 
+def test_the_listener_does_not_name_its_python_version(served: Any) -> None:
+    # /ncs faces the internet (NCS posts from outside): the Server header says what answers,
+    # not which interpreter (and so which vulnerabilities) runs it.
+    http, _ = served
+    for answer in (http.get("/healthz"), http.post("/ncs", content=b"{}")):
+        server = answer.headers.get("server", "")
+        assert "Python" not in server and "BaseHTTP" not in server, server
+
+
 def test_an_oversized_body_is_refused_413_unread(served: Any) -> None:
     http, recorder = served
     big = b"x" * (MAX_BODY_BYTES + 1)
