@@ -144,7 +144,7 @@ def _watch(
         receiver = EventReceiver(
             secret=secret,
             metrics=metrics,
-            is_leader=lambda: watcher.lease.held,
+            is_leader=lambda: watcher.leads,
             owned=lambda: watcher.owned,
             on_notice=watcher.notice,
             path=ncs_path,

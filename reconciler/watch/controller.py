@@ -163,6 +163,13 @@ class Watcher:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def leads(self) -> bool:
+        """Whether an event is this replica's to act on: it holds the lease and is not stopping
+        (a stopping leader runs no reconcile any more; its listener answers as a standby, so
+        that NCS resends the event to whoever leads next)."""
+        return self.lease.held and not self._stop.is_set()
+
     async def run_with_signals(self) -> None:
         """:meth:`run`, with SIGTERM/SIGINT stopping it and SIGHUP waking it."""
         loop = asyncio.get_running_loop()

@@ -379,3 +379,28 @@ def test_a_replica_that_leads_again_knows_the_agents_another_leader_started_mean
     watcher.project.plan = plan_receiving_an_event  # type: ignore[method-assign]
     asyncio.run(watcher.run())
     assert outcomes == ["acted"]
+
+
+def test_a_leader_that_is_stopping_answers_events_as_a_standby_so_that_ncs_resends_them(
+    directory: Path,
+) -> None:
+    """A leader told to stop runs no reconcile any more: an event it answered 200 would be
+    lost (NCS does not resend it). It answers 503 instead, so a resend reaches the replica
+    that leads next (or this watch once restarted)."""
+    watcher = _watcher(directory)
+    assert watcher.lease.try_acquire()
+    try:
+        receiver = EventReceiver(
+            secret=SECRET,
+            metrics=watcher.metrics,
+            is_leader=lambda: watcher.leads,
+            owned=lambda: frozenset({"AGENT"}),
+            on_notice=watcher.notice,
+        )
+        assert watcher.leads
+        watcher.request_stop()
+        body = ncs_event(notice_id="while-stopping", agent_id="AGENT")
+        reply = receiver.handle(body, signed(body))
+        assert (reply.status, reply.outcome) == (503, "standby")
+    finally:
+        watcher.lease.release()
