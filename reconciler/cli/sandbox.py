@@ -14,7 +14,8 @@ with a certificate, agents with a bad token fail) and `--name-scope channel|app`
 
 `--webhook URL` (repeatable) sends the notification events (NCS) of every agent lifecycle change
 there, signed with the secret in RECONCILER_NCS_SECRET (or the variable `--webhook-secret-env`
-names), as Agora's notification service would.
+names), as Agora's notification service would; `--webhook-app-id` sends them one App ID's events
+only, as a real project's webhook.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from reconciler.sandbox.config import (
     SandboxConfig,
     config_from_env,
 )
-from reconciler.sandbox.ncs import check_webhook
+from reconciler.sandbox.ncs import check_app_id, check_webhook
 from reconciler.sandbox.server import ServeError
 
 _SHARE = click.FloatRange(0, 1)
@@ -130,6 +131,13 @@ def sandbox_group() -> None:
     "(repeatable; POST /_sandbox/webhooks adds more at run time).",
 )
 @click.option(
+    "--webhook-app-id",
+    default=None,
+    metavar="APP_ID",
+    help="Send the --webhook URLs the events of this App ID only, as a real project's webhook "
+    "(default: those of every App ID).",
+)
+@click.option(
     "--webhook-secret-env",
     default="RECONCILER_NCS_SECRET",
     show_default=True,
@@ -165,6 +173,7 @@ def serve_command(
     db_path: str,
     seed: int | None,
     webhooks: tuple[str, ...],
+    webhook_app_id: str | None,
     webhook_secret_env: str,
     customer_id: str | None,
     customer_secret_env: str,
@@ -197,6 +206,10 @@ def serve_command(
         hooks = tuple(check_webhook(url, secret) for url in webhooks)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--webhook") from None
+    try:
+        webhook_app_id = check_app_id(webhook_app_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-app-id") from None
     config = config_from_env(
         certificate_env=app_certificate_env,
         secret_env=customer_secret_env,
@@ -204,6 +217,7 @@ def serve_command(
         db_path=db_path or None,
         seed=seed,
         webhooks=hooks,
+        webhook_app_id=webhook_app_id,
         **_tuning_fields(tuning),
     )
     if not certificate_from and project is not None and project.app_certificate is not None:
@@ -225,8 +239,9 @@ def serve_command(
             shown = _shown_config(project)
             click.echo(f"Read {shown} (project {project.project_dir}).", err=True)
         click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
+        of = f" of App ID {webhook_app_id}" if webhook_app_id else ""
         for hook in webhooks:
-            click.echo(f"Notification events to {hook}", err=True)
+            click.echo(f"Notification events{of} to {hook}", err=True)
 
     try:
         serve(config, host, port, on_listening=listening)

@@ -110,6 +110,8 @@ class SandboxConfig(FaultRates):
         get_retention_s: an ended agent answers GET (and appears in list) for this long after it
             stopped; afterwards GET answers 404 TaskNotFound.
         webhooks: `(url, secret)` pairs that receive the notification events (`ncs.py`).
+        webhook_app_id: when set, `webhooks` receive the events of this App ID only (as a real
+            project's webhook does); None: those of every App ID.
     """
 
     customer_id: str = "sandbox"
@@ -131,6 +133,7 @@ class SandboxConfig(FaultRates):
     max_runtime_s: float = MAX_RUNTIME_S
     get_retention_s: float = RETENTION_S
     webhooks: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
+    webhook_app_id: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
