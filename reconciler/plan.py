@@ -270,6 +270,7 @@ def build_plan_with_views(
     running_after = _running_after(plans, state, live, selected, set(imports.values()))
     errors = _protection_errors(plans, state, set(desired.agents), options)
     errors.extend(_resource_protection_errors(resources, options))
+    errors.extend(_replaced_in_use_errors(resources, state))
     errors.extend(
         f"the interrupted create of {address} is unresolved: {address} is not created again "
         "until it is (see the warnings)"
@@ -1075,6 +1076,30 @@ def _resource_protection_errors(
             f"{planned.address} is protected (protect: true) and the plan would "
             f"{planned.action} it; {how}"
         )
+    return errors
+
+
+def _replaced_in_use_errors(resources: tuple[ResourcePlan, ...], state: StateDoc) -> list[str]:
+    """Why the plan must not replace a resource that another one, not replaced along with it,
+    references as state records it (one sentence each). A replace deletes the resource before it
+    creates it again, and the engine refuses to delete a resource in use (the Platform: a
+    number routed to the agent, an agent using the set), so the apply could only fail; replaced
+    too, the referrers are deleted before it and created after it."""
+    replaced = {r.address for r in resources if r.action == "replace"}
+    errors: list[str] = []
+    for address in sorted(replaced):
+        holders = sorted(
+            a for a, r in state.resources.items() if address in r.references and a not in replaced
+        )
+        if holders:
+            them = "it" if len(holders) == 1 else "them"
+            errors.append(
+                f"{printable(address)} cannot be replaced while "
+                f"{', '.join(printable(h) for h in holders)} "
+                f"{'references' if len(holders) == 1 else 'reference'} it: a replace deletes it "
+                "first, and a resource in use is not deleted (the Platform refuses); replace "
+                f"{them} too (--replace), or apply a change that drops the reference first"
+            )
     return errors
 
 

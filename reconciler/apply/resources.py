@@ -16,8 +16,10 @@ engine calls), and each outcome is written to state as it lands:
 
 A resource whose reference failed is not attempted, nor is the create half of a replace whose
 delete failed, nor the delete of a resource still referenced by one whose action failed. A
-replace of a resource that another one keeps referencing deletes it while it is referenced: an
-engine that refuses that (in use) fails the replace, cleanly; nothing else is attempted for it.
+replace of a resource that another one keeps referencing would delete it while it is referenced:
+the plan refuses it (``plan._replaced_in_use_errors``); a plan that holds one all the same (an
+engine that refuses the delete as in use) fails the replace, cleanly; nothing else is attempted
+for it.
 """
 
 from __future__ import annotations
