@@ -838,9 +838,9 @@ def _plan_resources(
     edges, where = _resource_edges(wanted, state.resources, options.kinds, desired.unmanaged)
     order = creation_order(edges, where)
     selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
-    excluded = _excluded_resources(options, edges, set(wanted))
-    notes.extend(_exclusion_notes(options, edges, set(wanted), excluded, selected))
-    selected -= excluded
+    held_with, held_for = _excluded_resources(options, edges, set(wanted))
+    notes.extend(_exclusion_notes(options, edges, set(wanted), held_with, held_for, selected))
+    selected -= held_with | held_for
     ids: dict[str, str | None] = {}
     plans: list[ResourcePlan] = []
     for address in order:
@@ -893,13 +893,13 @@ def _plan_resources(
 
 def _excluded_resources(
     options: PlanOptions, edges: dict[str, tuple[str, ...]], wanted: set[str]
-) -> set[str]:
-    """What ``--exclude`` leaves alone: an excluded resource that is kept, with whatever
-    references it (its id may change only with it), and an excluded one that would be deleted,
-    with whatever it references (it still needs them)."""
+) -> tuple[set[str], set[str]]:
+    """What ``--exclude`` leaves alone, in two parts: an excluded resource that is kept, with
+    whatever references it (its id may change only with it); and an excluded one that would be
+    deleted, with whatever it references (it still needs them)."""
     excluded = set(options.excludes) & set(edges)
     if not excluded:
-        return set()
+        return set(), set()
     referrers: dict[str, list[str]] = {address: [] for address in edges}
     for address, references in edges.items():
         for reference in references:
@@ -907,32 +907,37 @@ def _excluded_resources(
                 referrers[reference].append(address)
     kept = closure((e for e in excluded if e in wanted), referrers)
     gone = closure((e for e in excluded if e not in wanted), edges)
-    return kept | gone
+    return kept, gone
 
 
 def _exclusion_notes(
     options: PlanOptions,
     edges: dict[str, tuple[str, ...]],
     wanted: set[str],
-    excluded: set[str],
+    held_with: set[str],
+    held_for: set[str],
     selected: set[str],
 ) -> list[str]:
     """Why each resource ``--exclude`` leaves out without naming it is left out (one sentence
-    each); a resource ``--target`` or ``--replace`` asks for is a :class:`PlanError` instead."""
+    each), by the part of :func:`_excluded_resources` that holds it: it references a resource
+    left out that stays (``held_with``), or one left out that would be deleted references it
+    (``held_for``). A resource ``--target`` or ``--replace`` asks for is a :class:`PlanError`
+    instead."""
     asked = set(options.targets) | set(options.replace)
     notes: list[str] = []
     conflicts: list[str] = []
-    for address in sorted((excluded & selected) - set(options.excludes)):
-        kept = sorted(e for e in edges[address] if e in excluded and e in wanted)
-        gone = sorted(e for e in excluded - wanted if address in edges.get(e, ()))
-        if kept:
+    for address in sorted(((held_with | held_for) & selected) - set(options.excludes)):
+        kept = sorted(e for e in edges[address] if e in held_with and e in wanted)
+        if address in held_with and kept:
             why = (
                 f"it references {', '.join(printable(e) for e in kept)}, which --exclude leaves out"
             )
         else:
+            holders = sorted(e for e in held_for if address in edges.get(e, ()))
+            deleted = all(e not in wanted for e in holders)
             why = (
-                f"{', '.join(printable(e) for e in gone)}, whose delete --exclude leaves out, "
-                "references it"
+                f"{', '.join(printable(e) for e in holders)}, "
+                f"{'whose delete' if deleted else 'which'} --exclude leaves out, references it"
             )
         if address in asked:
             conflicts.append(
