@@ -36,7 +36,7 @@ spec:
   instructions: You are the sales agent of Acme Cloud.
   llm:
     vendor: openai
-    credential: {mode: byok, fields: {api_key: $secrets.llm_keys.openai}}
+    credential: {mode: byok, fields: {api_key: $secrets.llm_keys.primary}}
 """
 NEW_NUMBER = "+14155550102"
 HELD_MS = 1500.0
@@ -57,8 +57,10 @@ def project(tmp_path: Path, sandbox: Sandbox) -> Project:
 
 
 def every_kind_of_call(project: Project) -> None:
-    """A change whose apply makes each kind of call: sales created, the key rotated, the number
-    replaced (a new number) and routed to sales, support and old_keys deleted."""
+    """A change whose apply makes each kind of call: sales created, the key renamed (and
+    rotated: the new key is added before sales is created, the old one removed once support,
+    which uses it, is deleted), the number replaced (a new number) and routed to sales, support
+    and old_keys deleted."""
     path = project.manifest("platform")
     text = path.read_text(encoding="utf-8")
     text = text.replace(OLD_KEYS, "")
@@ -67,6 +69,7 @@ def every_kind_of_call(project: Project) -> None:
     text = text[:start] + text[end:] + SALES
     text = text.replace("{ref: SavedAgent/support}", "{ref: SavedAgent/sales}")
     text = text.replace('number: "+14155550100"', f'number: "{NEW_NUMBER}"')
+    text = text.replace("  openai: ${OPENAI_API_KEY", "  primary: ${OPENAI_API_KEY", 1)
     path.write_text(text, encoding="utf-8")
     project.env["OPENAI_API_KEY"] = "sk-e2e-ROTATED-points-5c1a9e7d"
 
@@ -114,7 +117,9 @@ def test_kill_9_while_a_platform_call_is_in_flight_then_apply_settles_it(
     (number,) = sandbox.platform("numbers")  # no duplicate, the old number gone
     assert number["view"]["number"] == NEW_NUMBER
     assert number["view"]["inbound"]["agent"] == agents[0]["id"]
-    assert [s["id"] for s in sandbox.platform("secret_sets")] == ["llm_keys"]
+    (keys,) = sandbox.platform("secret_sets")
+    assert keys["id"] == "llm_keys"
+    assert sorted(keys["keys"]) == ["primary"], keys
     state = project.state()
     assert not state.get("creating"), state
     assert sorted(state["resources"]) == [
