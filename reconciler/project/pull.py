@@ -17,8 +17,9 @@ out, with a note (``import`` takes it on purpose), and so is a number routed to 
 :func:`record_pulled` (``--record``; the CLI asks first) records the pulled resources in state
 under the lock, so the next plan updates them in place instead of creating duplicates. It runs
 only once their manifests are written to a manifest file of the agents directory
-(:func:`record_target_problem`): recorded without them, the next plan would delete them all. A secret set's values
-are recorded as not verified: the next apply writes them from the environment.
+(:func:`record_target_problem`): recorded without them, the next plan would delete them all.
+A secret set's values are recorded as not verified: the next apply writes them from the
+environment.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def record_target_problem(out: Path | None, agents_dir: Path) -> str | None:
     a partial or a hidden file), so the next plan would delete every resource recorded."""
     why = "the next plan would delete every resource it records"
     if out is None:
-        return f"--record needs --out FILE in {agents_dir.name}/ (without its manifests there, {why})"
+        return (
+            f"--record needs --out FILE in {agents_dir.name}/ (without its manifests there, {why})"
+        )
     try:
         relative = out.resolve().relative_to(agents_dir.resolve()).as_posix()
     except ValueError:
