@@ -48,6 +48,7 @@ from reconciler.models import (
 )
 from reconciler.models.liveness import agent_exit, exit_expected, unmanaged_agents
 from reconciler.models.plan import EXIT_REASON_CODES, ReasonCode, ResourcePlan
+from reconciler.models.platform import UNIQUE_FIELDS
 from reconciler.models.resources import DesiredResource, ResourceRecord
 from reconciler.models.rollout import DEFAULT_MAX_UNAVAILABLE, resolve_max_unavailable
 
@@ -271,6 +272,7 @@ def build_plan_with_views(
     errors = _protection_errors(plans, state, set(desired.agents), options)
     errors.extend(_resource_protection_errors(resources, options))
     errors.extend(_replaced_in_use_errors(resources, state))
+    errors.extend(_unique_value_errors(resources, desired, state))
     errors.extend(
         f"the interrupted create of {address} is unresolved: {address} is not created again "
         "until it is (see the warnings)"
@@ -1105,6 +1107,54 @@ def _replaced_in_use_errors(resources: tuple[ResourcePlan, ...], state: StateDoc
                 "first, and a resource in use is not deleted (the Platform refuses); replace "
                 f"{them} too (--replace), or apply a change that drops the reference first"
             )
+    return errors
+
+
+def _unique_value_errors(
+    resources: tuple[ResourcePlan, ...], desired: DesiredSet, state: StateDoc
+) -> list[str]:
+    """Why the plan must not create a resource with a value the engine holds once per project
+    (:data:`~reconciler.models.platform.UNIQUE_FIELDS`, a phone number's ``number``) that
+    another record holds and keeps until after the create (its delete comes after the creates;
+    only a replace deletes first): the engine would refuse the create, and the apply would then
+    delete the other one anyway. Usually a renamed manifest: ``state mv`` renames the record."""
+    replaced_first = {r.address for r in resources if r.action == "replace"}
+    errors: list[str] = []
+    for planned in resources:
+        resource = desired.resources.get(planned.address)
+        if planned.action not in ("create", "replace") or resource is None:
+            continue
+        for name in UNIQUE_FIELDS.get(resource.kind, ()):
+            value = resource.spec.get(name)
+            if not isinstance(value, str) or FieldPath((name,)) in resource.unknown:
+                continue
+            holders = sorted(
+                a
+                for a, r in state.resources.items()
+                if r.kind == resource.kind
+                and a != planned.address
+                and a not in replaced_first
+                and r.spec.get(name) == value
+            )
+            for holder in holders:
+                gone = holder not in desired.resources
+                errors.append(
+                    f"{printable(planned.address)} declares {name} {printable(repr(value))}, "
+                    f"which {printable(holder)} holds (recorded"
+                    + (
+                        "; its manifest is gone, and its delete comes after the creates"
+                        if gone
+                        else ""
+                    )
+                    + f"): the Platform holds one {resource.kind} of each {name} in a project, "
+                    "so the create would be refused"
+                    + (
+                        f"; if the manifest was renamed, move the record: `reconciler state mv "
+                        f"{holder} {planned.address}`"
+                        if gone
+                        else ""
+                    )
+                )
     return errors
 
 
