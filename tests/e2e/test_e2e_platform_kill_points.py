@@ -10,14 +10,17 @@ duplicate, no orphan and no 412, and the plan after it must be clean.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.e2e_helpers import Project, Sandbox
+from tests.state.pg import pg_url  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +47,15 @@ HELD_MS = 1500.0
 request is seen; the wait is for the request, never for time to pass)."""
 
 
-@pytest.fixture
-def project(tmp_path: Path, sandbox: Sandbox) -> Project:
-    """The example project with its Platform resources and a second secret set, applied."""
+@pytest.fixture(params=["local", "postgresql"])
+def project(tmp_path: Path, sandbox: Sandbox, request: pytest.FixtureRequest) -> Project:
+    """The example project with its Platform resources and a second secret set, applied; its
+    state in a local file or in a throwaway PostgreSQL database."""
     directory = tmp_path / "project"
     directory.mkdir()
     made = Project(directory, sandbox, with_platform=True)
+    if request.param == "postgresql":
+        made.set_setting("state", request.getfixturevalue("pg_url"))
     path = made.manifest("platform")
     path.write_text(path.read_text(encoding="utf-8") + OLD_KEYS, encoding="utf-8")
     made.apply()
@@ -80,6 +86,12 @@ def wait_until(done: Callable[[], bool], what: str, within: float = 60.0) -> Non
     while not done():
         assert time.monotonic() < deadline, f"timed out waiting until {what}"
         time.sleep(0.02)
+
+
+def recorded_state(project: Project) -> dict[str, Any]:
+    """The state as the next process reads it, from whichever backend the project uses."""
+    loaded: dict[str, Any] = json.loads(project.ok("state", "pull").stdout)
+    return loaded
 
 
 @pytest.mark.parametrize(
@@ -120,7 +132,7 @@ def test_kill_9_while_a_platform_call_is_in_flight_then_apply_settles_it(
     (keys,) = sandbox.platform("secret_sets")
     assert keys["id"] == "llm_keys"
     assert sorted(keys["keys"]) == ["primary"], keys
-    state = project.state()
+    state = recorded_state(project)
     assert not state.get("creating"), state
     assert sorted(state["resources"]) == [
         "PhoneNumber/support-line",
