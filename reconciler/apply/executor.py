@@ -32,7 +32,12 @@ from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.imports import imported_record
 from reconciler.apply.payload import update_properties
 from reconciler.apply.readiness import wait_until_up
-from reconciler.apply.resources import create_resources, delete_removed, delete_replaced
+from reconciler.apply.resources import (
+    create_resources,
+    delete_removed,
+    delete_replaced,
+    remove_held,
+)
 from reconciler.apply.resources import not_attempted as resources_not_attempted
 from reconciler.apply.run import AgentChange, Run, fail, guarded, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
@@ -69,6 +74,7 @@ async def apply_plan(
     await delete_replaced(run, failed)
     await create_resources(run, failed)
     await delete_removed(run, failed)
+    await remove_held(run, failed)
     await _phase(run, stops, _stop_one, "leave")
     if updates and not run.stopping():
         await _phase(run, updates, _update_one, "update")

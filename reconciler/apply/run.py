@@ -107,6 +107,10 @@ class Run:
     """Channels with a join whose outcome is unknown: nothing more is started there."""
     channel_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     """Held from a join's write-ahead entry until its outcome is recorded (see ``starts``)."""
+    held_removals: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
+    """Resource updates whose removed paths wait until what references the resource has
+    changed (``apply/resources.py``, :func:`~reconciler.apply.resources.remove_held`): by
+    address, those paths and whether the rest of the update was sent already."""
     halted: ReconcilerError | None = None
     """The failure that stopped this run from beginning more actions (see :meth:`halt`)."""
     stop_seen_at: float | None = None

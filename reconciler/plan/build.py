@@ -28,7 +28,12 @@ from reconciler.plan.agents import (
 )
 from reconciler.plan.imports import planned_import, planned_imports
 from reconciler.plan.options import PlanOptions
-from reconciler.plan.resources import plan_resources, resource_protection_errors
+from reconciler.plan.resources import (
+    plan_resources,
+    replaced_in_use_errors,
+    resource_protection_errors,
+    unique_value_errors,
+)
 from reconciler.plan.views import DesiredView, desired_view, digest_of_digests, reviewed_digest
 from reconciler.plan.wording import plural
 
@@ -148,6 +153,8 @@ def build_plan_with_views(
     running_after = agents_running_after(plans, state, live, selected, set(imports.values()))
     errors = protection_errors(plans, state, set(desired.agents), options)
     errors.extend(resource_protection_errors(resources, options))
+    errors.extend(replaced_in_use_errors(resources, state))
+    errors.extend(unique_value_errors(resources, desired, state))
     errors.extend(
         f"the interrupted create of {address} is unresolved: {address} is not created again "
         "until it is (see the warnings)"

@@ -23,10 +23,12 @@ from reconciler.kinds import (
 from reconciler.models import (
     DesiredSet,
     FieldChange,
+    FieldPath,
     LiveStatus,
     StateDoc,
 )
 from reconciler.models.plan import ResourcePlan
+from reconciler.models.platform import UNIQUE_FIELDS
 from reconciler.models.resources import DesiredResource, ResourceRecord
 from reconciler.plan.options import PlanOptions
 from reconciler.plan.state_fields import state_change
@@ -54,9 +56,9 @@ def plan_resources(
     edges, where = _resource_edges(wanted, state.resources, options.kinds, desired.unmanaged)
     order = creation_order(edges, where)
     selected = _selected_resources(options, edges, set(wanted)) if options.targets else set(edges)
-    excluded = _excluded_resources(options, edges, set(wanted))
-    notes.extend(_exclusion_notes(options, edges, set(wanted), excluded, selected))
-    selected -= excluded
+    held_with, held_for = _excluded_resources(options, edges, set(wanted))
+    notes.extend(_exclusion_notes(options, edges, set(wanted), held_with, held_for, selected))
+    selected -= held_with | held_for
     ids: dict[str, str | None] = {}
     plans: list[ResourcePlan] = []
     for address in order:
@@ -109,13 +111,13 @@ def plan_resources(
 
 def _excluded_resources(
     options: PlanOptions, edges: dict[str, tuple[str, ...]], wanted: set[str]
-) -> set[str]:
-    """What ``--exclude`` leaves alone: an excluded resource that is kept, with whatever
-    references it (its id may change only with it), and an excluded one that would be deleted,
-    with whatever it references (it still needs them)."""
+) -> tuple[set[str], set[str]]:
+    """What ``--exclude`` leaves alone, in two parts: an excluded resource that is kept, with
+    whatever references it (its id may change only with it); and an excluded one that would be
+    deleted, with whatever it references (it still needs them)."""
     excluded = set(options.excludes) & set(edges)
     if not excluded:
-        return set()
+        return set(), set()
     referrers: dict[str, list[str]] = {address: [] for address in edges}
     for address, references in edges.items():
         for reference in references:
@@ -123,32 +125,37 @@ def _excluded_resources(
                 referrers[reference].append(address)
     kept = closure((e for e in excluded if e in wanted), referrers)
     gone = closure((e for e in excluded if e not in wanted), edges)
-    return kept | gone
+    return kept, gone
 
 
 def _exclusion_notes(
     options: PlanOptions,
     edges: dict[str, tuple[str, ...]],
     wanted: set[str],
-    excluded: set[str],
+    held_with: set[str],
+    held_for: set[str],
     selected: set[str],
 ) -> list[str]:
     """Why each resource ``--exclude`` leaves out without naming it is left out (one sentence
-    each); a resource ``--target`` or ``--replace`` asks for is a :class:`PlanError` instead."""
+    each), by the part of :func:`_excluded_resources` that holds it: it references a resource
+    left out that stays (``held_with``), or one left out that would be deleted references it
+    (``held_for``). A resource ``--target`` or ``--replace`` asks for is a :class:`PlanError`
+    instead."""
     asked = set(options.targets) | set(options.replace)
     notes: list[str] = []
     conflicts: list[str] = []
-    for address in sorted((excluded & selected) - set(options.excludes)):
-        kept = sorted(e for e in edges[address] if e in excluded and e in wanted)
-        gone = sorted(e for e in excluded - wanted if address in edges.get(e, ()))
-        if kept:
+    for address in sorted(((held_with | held_for) & selected) - set(options.excludes)):
+        kept = sorted(e for e in edges[address] if e in held_with and e in wanted)
+        if address in held_with and kept:
             why = (
                 f"it references {', '.join(printable(e) for e in kept)}, which --exclude leaves out"
             )
         else:
+            holders = sorted(e for e in held_for if address in edges.get(e, ()))
+            deleted = all(e not in wanted for e in holders)
             why = (
-                f"{', '.join(printable(e) for e in gone)}, whose delete --exclude leaves out, "
-                "references it"
+                f"{', '.join(printable(e) for e in holders)}, "
+                f"{'whose delete' if deleted else 'which'} --exclude leaves out, references it"
             )
         if address in asked:
             conflicts.append(
@@ -293,6 +300,78 @@ def resource_protection_errors(
             f"{planned.address} is protected (protect: true) and the plan would "
             f"{planned.action} it; {how}"
         )
+    return errors
+
+
+def replaced_in_use_errors(resources: tuple[ResourcePlan, ...], state: StateDoc) -> list[str]:
+    """Why the plan must not replace a resource that another one, not replaced along with it,
+    references as state records it (one sentence each). A replace deletes the resource before it
+    creates it again, and the engine refuses to delete a resource in use (the Platform: a
+    number routed to the agent, an agent using the set), so the apply could only fail; replaced
+    too, the referrers are deleted before it and created after it."""
+    replaced = {r.address for r in resources if r.action == "replace"}
+    errors: list[str] = []
+    for address in sorted(replaced):
+        holders = sorted(
+            a for a, r in state.resources.items() if address in r.references and a not in replaced
+        )
+        if holders:
+            them = "it" if len(holders) == 1 else "them"
+            errors.append(
+                f"{printable(address)} cannot be replaced while "
+                f"{', '.join(printable(h) for h in holders)} "
+                f"{'references' if len(holders) == 1 else 'reference'} it: a replace deletes it "
+                "first, and a resource in use is not deleted (the Platform refuses); replace "
+                f"{them} too (--replace), or apply a change that drops the reference first"
+            )
+    return errors
+
+
+def unique_value_errors(
+    resources: tuple[ResourcePlan, ...], desired: DesiredSet, state: StateDoc
+) -> list[str]:
+    """Why the plan must not create a resource with a value the engine holds once per project
+    (:data:`~reconciler.models.platform.UNIQUE_FIELDS`, a phone number's ``number``) that
+    another record holds and keeps until after the create (its delete comes after the creates;
+    only a replace deletes first): the engine would refuse the create, and the apply would then
+    delete the other one anyway. Usually a renamed manifest: ``state mv`` renames the record."""
+    replaced_first = {r.address for r in resources if r.action == "replace"}
+    errors: list[str] = []
+    for planned in resources:
+        resource = desired.resources.get(planned.address)
+        if planned.action not in ("create", "replace") or resource is None:
+            continue
+        for name in UNIQUE_FIELDS.get(resource.kind, ()):
+            value = resource.spec.get(name)
+            if not isinstance(value, str) or FieldPath((name,)) in resource.unknown:
+                continue
+            holders = sorted(
+                a
+                for a, r in state.resources.items()
+                if r.kind == resource.kind
+                and a != planned.address
+                and a not in replaced_first
+                and r.spec.get(name) == value
+            )
+            for holder in holders:
+                gone = holder not in desired.resources
+                errors.append(
+                    f"{printable(planned.address)} declares {name} {printable(repr(value))}, "
+                    f"which {printable(holder)} holds (recorded"
+                    + (
+                        "; its manifest is gone, and its delete comes after the creates"
+                        if gone
+                        else ""
+                    )
+                    + f"): the Platform holds one {resource.kind} of each {name} in a project, "
+                    "so the create would be refused"
+                    + (
+                        f"; if the manifest was renamed, move the record: `reconciler state mv "
+                        f"{holder} {planned.address}`"
+                        if gone
+                        else ""
+                    )
+                )
     return errors
 
 

@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import SettingsError
-from reconciler.kinds import KindRegistry, default_registry
+from reconciler.errors import Location, SettingsError, ValidationError
+from reconciler.kinds import KindRegistry, creation_order, default_registry
 from reconciler.kinds.phone_number import PhoneNumberKind
 from reconciler.kinds.saved_agent import SavedAgentKind
 from reconciler.kinds.secret_set import SecretSetKind
-from reconciler.models import Settings
+from reconciler.manifests.excerpt import with_excerpts
+from reconciler.models import DesiredSet, Settings
 
 if TYPE_CHECKING:  # the client (httpx) is imported when a command connects
     from reconciler.engine import RetryEvent
@@ -150,6 +151,19 @@ def project_kinds(session: PlatformSession) -> KindRegistry:
         .with_kind(SavedAgentKind(session))
         .with_kind(PhoneNumberKind(session))
     )
+
+
+def check_reference_cycles(desired: DesiredSet, settings: Settings) -> None:
+    """Raise the :class:`~reconciler.errors.ValidationError` the plan raises for a reference
+    cycle among the manifests' resources (naming every resource on it), so that ``validate``
+    refuses what ``plan`` refuses; nothing is connected."""
+    kinds = project_kinds(PlatformSession(settings, read_only=True))
+    edges = {a: kinds.kind(r.kind).references(r.spec) for a, r in desired.resources.items()}
+    where = {a: Location(r.path or "agents.d", r.line) for a, r in desired.resources.items()}
+    try:
+        creation_order(edges, where)
+    except ValidationError as exc:  # located in the manifests: show their lines
+        raise ValidationError(with_excerpts(exc.problems, settings.project_dir), exc.what) from None
 
 
 def _nothing() -> None:
