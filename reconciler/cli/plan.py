@@ -24,7 +24,11 @@ from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, ReconcilerError, ValidationError
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
-from reconciler.project.environments import open_environments, plan_environments
+from reconciler.project.environments import (
+    failure_of_every,
+    open_environments,
+    plan_environments,
+)
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
 from reconciler.render import (
@@ -41,7 +45,11 @@ from reconciler.render.environments import (
     render_markdown_environments,
     render_text_environments,
 )
-from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
+from reconciler.render.markdown import (
+    DEFAULT_MAX_CHARS,
+    MIN_MAX_CHARS,
+    render_markdown_failure,
+)
 from reconciler.render.problems import problems_text
 
 FORMATS = ("text", "markdown", "json")
@@ -176,16 +184,24 @@ def plan_cmd(
             destroy=destroy,
         )  # fmt: skip
     project = project_from_context(ctx)
-    outcome = make_plan(
-        ctx,
-        project,
-        refresh=refresh,
-        targets=targets,
-        excludes=excludes,
-        replace=replace,
-        destroy=destroy,
-        allow_unset=refresh is False,
-    )
+    try:
+        outcome = make_plan(
+            ctx,
+            project,
+            refresh=refresh,
+            targets=targets,
+            excludes=excludes,
+            replace=replace,
+            destroy=destroy,
+            allow_unset=refresh is False,
+        )
+    except ReconcilerError as error:
+        if fmt == "markdown":  # the comment says the plan failed, and why
+            settings = project.settings
+            click.echo(render_markdown_failure(
+                    settings.environment, settings.app_id, _error_text(error)
+                ))
+        raise
     plan = outcome.plan
     echo_plan(plan, fmt, max_chars)
     if plan.errors or (out is not None and plan.unknown_variables):
@@ -207,7 +223,8 @@ def _plan_environments(
     out: Path | None,
     **options: Any,
 ) -> int:
-    """``plan --env all``: every environment planned concurrently, rendered together."""
+    """``plan --env all``: every environment planned concurrently, rendered together (also
+    when none could be planned: the comment says why, per environment)."""
     directory, config = project_dir(ctx)
     projects = open_environments(directory, config, os.environ, environments)
 
@@ -245,6 +262,9 @@ def _plan_environments(
             plans, color=use_color(sys.stdout), verbose=verbose, compact=compact
         )
         click.echo(text)
+    every = failure_of_every(everything)
+    if every is not None:  # each environment's error is shown above; this one is the command's
+        raise every
     for name, error in failed:  # the others are shown; nothing is saved; the exit code says so
         note(f"Error: environment {name} could not be planned: {_error_text(error)}")
     if failed:
