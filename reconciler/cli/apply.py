@@ -14,7 +14,7 @@ import click
 
 from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.apply.context import INTERRUPT_GRACE_S, ActiveListing
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import given_path, project_from_context
 from reconciler.cli.options import (
     compact_option,
     exclude_option,
@@ -287,6 +287,8 @@ def apply_cmd(
 ) -> int:
     """Make the engine match the manifests (or apply exactly a saved PLANFILE).
 
+    PLANFILE, like every path given on the command line, is relative to -C DIR.
+
     Without PLANFILE it plans, shows the plan and asks for confirmation (--auto-approve skips
     the question); with PLANFILE it applies exactly that plan if state and manifests have not
     moved on since it was made.
@@ -330,7 +332,7 @@ def apply_cmd(
     project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
         if planfile is not None:
-            saved = load_plan_file(planfile)
+            saved = load_plan_file(given_path(ctx, planfile))
             desired, state, views = project.check_saved_plan(saved)
             plan = saved.plan
             if not plan.has_changes:

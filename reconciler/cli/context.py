@@ -4,6 +4,7 @@ environment."""
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import click
@@ -22,14 +23,40 @@ def chosen_environment(ctx: click.Context) -> str | None:
 
 
 def project_dir(ctx: click.Context) -> tuple[Path, Path | None]:
-    """The project directory and the ``--config`` file named by the global options."""
+    """The project directory and the ``--config`` file named by the global options (a relative
+    ``--config`` is relative to ``-C DIR``, as every path given on the command line)."""
     obj = ctx.find_root().obj or {}
     directory = obj.get("directory")
     config = obj.get("config")
     return (
         Path(directory) if directory is not None else Path.cwd(),
-        Path(config) if config is not None else None,
+        given_path(ctx, Path(config)) if config is not None else None,
     )
+
+
+def given_path(ctx: click.Context, path: Path) -> Path:
+    """A path given on the command line (``--out``, ``--config``, a plan or state file, ...) as
+    the command uses it: relative to ``-C DIR`` when one is given, as ``terraform -chdir`` and
+    ``git -C`` take paths ("as if started in DIR"); an absolute path, or any path without
+    ``-C``, as given."""
+    obj = ctx.find_root().obj or {}
+    directory = obj.get("directory")
+    if directory is None or path.is_absolute():
+        return path
+    base = Path(directory)
+    if base.resolve() == Path.cwd().resolve():  # no -C (or -C .): the path as the user wrote it
+        return path
+    return base / path
+
+
+def command_prefix(ctx: click.Context) -> str:
+    """``reconciler`` with the ``-C DIR`` this run was given (if any): the start of a command
+    line a message suggests, so that the paths it names (as given) resolve the same."""
+    obj = ctx.find_root().obj or {}
+    directory = obj.get("directory")
+    if directory is None or Path(directory).resolve() == Path.cwd().resolve():
+        return "reconciler"
+    return f"reconciler -C {shlex.quote(str(directory))}"
 
 
 def environments_to_plan(ctx: click.Context) -> tuple[str, ...] | None:

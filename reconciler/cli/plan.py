@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from reconciler.cli.context import environments_to_plan, project_dir, project_from_context
+from reconciler.cli.context import (
+    command_prefix,
+    environments_to_plan,
+    given_path,
+    project_dir,
+    project_from_context,
+)
 from reconciler.cli.options import (
     compact_option,
     exclude_option,
@@ -125,7 +131,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Save the plan for `reconciler apply FILE` (--env all: a path holding {env}, one "
-    "plan per environment).",
+    "plan per environment). Relative to -C DIR, as every path option.",
 )
 @format_option
 @max_chars_option
@@ -198,17 +204,18 @@ def plan_cmd(
     except ReconcilerError as error:
         if fmt == "markdown":  # the comment says the plan failed, and why
             settings = project.settings
-            click.echo(render_markdown_failure(
-                    settings.environment, settings.app_id, _error_text(error)
-                ))
+            click.echo(
+                render_markdown_failure(settings.environment, settings.app_id, _error_text(error))
+            )
         raise
     plan = outcome.plan
     echo_plan(plan, fmt, max_chars)
     if plan.errors or (out is not None and plan.unknown_variables):
         ensure_applicable(plan)
     if out is not None:
-        save_plan_file(plan, out, fresh_state=None if outcome.state_recorded else outcome.state)
-        note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
+        path = given_path(ctx, out)
+        save_plan_file(plan, path, fresh_state=None if outcome.state_recorded else outcome.state)
+        note(f"Saved the plan to {path}; apply it with: {command_prefix(ctx)} apply {out}")
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -275,13 +282,14 @@ def _plan_environments(
             ensure_applicable(plan)
     if out is not None:
         for name, outcome in planned:
-            path = Path(str(out).replace(ENV_FIELD, name))
+            given = Path(str(out).replace(ENV_FIELD, name))
+            path = given_path(ctx, given)
             fresh = None if outcome.state_recorded else outcome.state
             path.parent.mkdir(parents=True, exist_ok=True)
             save_plan_file(outcome.plan, path, fresh_state=fresh)
             note(
                 f"Saved the plan of {name} to {path}; apply it with: "
-                f"reconciler --env {name} apply {path}"
+                f"{command_prefix(ctx)} --env {name} apply {given}"
             )
     if detailed_exitcode and any(outcome.plan.has_changes for _name, outcome in planned):
         return EXIT_CHANGES
@@ -298,8 +306,11 @@ def _error_text(error: ReconcilerError) -> str:
 @format_option
 @max_chars_option
 @compact_option
-def show_cmd(planfile: Path, fmt: str, max_chars: int, compact: bool | None) -> int:
-    """Render a saved plan.
+@click.pass_context
+def show_cmd(
+    ctx: click.Context, planfile: Path, fmt: str, max_chars: int, compact: bool | None
+) -> int:
+    """Render a saved plan (PLANFILE: relative to -C DIR, as every path).
 
     \b
     Examples:
@@ -308,5 +319,5 @@ def show_cmd(planfile: Path, fmt: str, max_chars: int, compact: bool | None) -> 
 
     Exit codes: 0 shown, 1 not a readable plan file.
     """
-    echo_plan(load_plan_file(planfile).plan, fmt, max_chars)
+    echo_plan(load_plan_file(given_path(ctx, planfile)).plan, fmt, max_chars)
     return EXIT_OK

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import given_path, project_from_context
 from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note
 from reconciler.cli.runner import run_async
@@ -22,7 +22,8 @@ from reconciler.safefile import write_target_problem
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the manifests to this file (e.g. agents.d/pulled.yaml) instead of stdout.",
+    help="Write the manifests to this file (e.g. agents.d/pulled.yaml; relative to -C DIR) "
+    "instead of stdout.",
 )
 @click.option("--record", is_flag=True, help="Also record the pulled resources in state.")
 @click.option("--auto-approve", is_flag=True, help="Record without asking (with --record).")
@@ -51,6 +52,7 @@ def pull_cmd(
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
     held, 124 the deadline (--timeout) ran out.
     """
+    out = given_path(ctx, out) if out is not None else None
     problem = write_target_problem(out) if out is not None else None
     if problem is not None:
         raise ReconcilerError(f"--out {out}: {problem}")

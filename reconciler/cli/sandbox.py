@@ -117,7 +117,8 @@ def sandbox_group() -> None:
     default=".sandbox/engine.db",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help='SQLite file the agents live in ("" keeps them in memory).',
+    help="SQLite file the agents live in, relative to -C DIR as every path (the embedded "
+    'sandbox\'s file: serve finds the agents apply started there; "" keeps them in memory).',
 )
 @_tuning_options
 @click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
@@ -189,6 +190,10 @@ def serve_command(
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 cannot start (port in use, bad option).
     """
     project = _project_settings(ctx)
+    if db_path:
+        from reconciler.cli.context import given_path
+
+        db_path = str(given_path(ctx, Path(db_path)))
     certificate_from = app_certificate_env if os.environ.get(app_certificate_env) else ""
     secret = os.environ.get(webhook_secret_env) or ""
     if webhooks and not secret:

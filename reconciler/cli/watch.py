@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import project_dir, project_from_context
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_OK
 
@@ -115,9 +115,9 @@ def watch_cmd(
     _configure_logging(LOGGER, make_formatter(log_format), ctx)
     project = project_from_context(ctx)
     project.require_credentials("watch")
-    obj = ctx.find_root().obj or {}
+    directory, config = project_dir(ctx)
     options = WatchOptions(
-        directory=obj["directory"], config=obj.get("config"), interval=seconds, heal_only=heal_only
+        directory=directory, config=config, interval=seconds, heal_only=heal_only
     )
     metrics = WatchMetrics()
     status = WatchStatus()
