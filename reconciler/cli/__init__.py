@@ -96,7 +96,8 @@ def _path_option(
 @click.version_option(__version__, "--version", prog_name="reconciler")
 @_path_option(
     ("-C", "--directory", "directory"),
-    "Project directory (default: the current directory).",
+    "Project directory (default: the current directory); relative paths given on the "
+    "command line (--out, --config, a plan file, ...) are relative to it.",
     directory=True,
 )
 @_path_option(

@@ -244,7 +244,7 @@ def _is_tty(stream: Any) -> bool:
 
 
 @click.command("apply")
-@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("planfile", required=False, type=click.Path(path_type=Path))
 @refresh_option
 @target_option
 @exclude_option

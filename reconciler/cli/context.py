@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
-from reconciler.errors import EnvironmentChoiceError
+from reconciler.errors import EnvironmentChoiceError, ReconcilerError, printable
 from reconciler.manifests.environments import ALL
 from reconciler.manifests.settings import ENV_ENVIRONMENT, declared_environments
 from reconciler.project import Project
+from reconciler.safefile import write_target_problem
 
 
 def chosen_environment(ctx: click.Context) -> str | None:
@@ -47,6 +48,16 @@ def given_path(ctx: click.Context, path: Path) -> Path:
     if base.resolve() == Path.cwd().resolve():  # no -C (or -C .): the path as the user wrote it
         return path
     return base / path
+
+
+def writable_path(ctx: click.Context, path: Path, option: str = "--out") -> Path:
+    """:func:`given_path` of a file the command will write, checked first (before any work):
+    a directory, a FIFO, a path under a file is refused naming ``option`` (exit 1)."""
+    resolved = given_path(ctx, path)
+    problem = write_target_problem(resolved)
+    if problem is not None:
+        raise ReconcilerError(f"{option} {printable(str(path))}: {problem}")
+    return resolved
 
 
 def command_prefix(ctx: click.Context) -> str:

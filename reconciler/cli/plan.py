@@ -15,6 +15,7 @@ from reconciler.cli.context import (
     given_path,
     project_dir,
     project_from_context,
+    writable_path,
 )
 from reconciler.cli.options import (
     compact_option,
@@ -128,7 +129,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Save the plan for `reconciler apply FILE` (--env all: a path holding {env}, one "
     "plan per environment). Relative to -C DIR, as every path option.",
@@ -189,6 +190,7 @@ def plan_cmd(
             refresh=refresh, targets=targets, excludes=excludes, replace=replace,
             destroy=destroy,
         )  # fmt: skip
+    saved_to = writable_path(ctx, out) if out is not None else None
     project = project_from_context(ctx)
     try:
         outcome = make_plan(
@@ -212,10 +214,11 @@ def plan_cmd(
     echo_plan(plan, fmt, max_chars)
     if plan.errors or (out is not None and plan.unknown_variables):
         ensure_applicable(plan)
-    if out is not None:
-        path = given_path(ctx, out)
-        save_plan_file(plan, path, fresh_state=None if outcome.state_recorded else outcome.state)
-        note(f"Saved the plan to {path}; apply it with: {command_prefix(ctx)} apply {out}")
+    if out is not None and saved_to is not None:
+        save_plan_file(
+            plan, saved_to, fresh_state=None if outcome.state_recorded else outcome.state
+        )
+        note(f"Saved the plan to {saved_to}; apply it with: {command_prefix(ctx)} apply {out}")
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -232,6 +235,8 @@ def _plan_environments(
 ) -> int:
     """``plan --env all``: every environment planned concurrently, rendered together (also
     when none could be planned: the comment says why, per environment)."""
+    for name in environments if out is not None else ():  # refused before any work
+        writable_path(ctx, Path(str(out).replace(ENV_FIELD, name)))
     directory, config = project_dir(ctx)
     projects = open_environments(directory, config, os.environ, environments)
 
@@ -302,7 +307,7 @@ def _error_text(error: ReconcilerError) -> str:
 
 
 @click.command("show")
-@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("planfile", type=click.Path(path_type=Path))
 @format_option
 @max_chars_option
 @compact_option

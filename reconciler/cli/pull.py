@@ -9,19 +9,18 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.context import given_path, project_from_context
+from reconciler.cli.context import project_from_context, writable_path
 from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from reconciler.project.pull import pull
-from reconciler.safefile import write_target_problem
 
 
 @click.command("pull")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="Write the manifests to this file (e.g. agents.d/pulled.yaml; relative to -C DIR) "
     "instead of stdout.",
 )
@@ -52,10 +51,7 @@ def pull_cmd(
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
     held, 124 the deadline (--timeout) ran out.
     """
-    out = given_path(ctx, out) if out is not None else None
-    problem = write_target_problem(out) if out is not None else None
-    if problem is not None:
-        raise ReconcilerError(f"--out {out}: {problem}")
+    out = writable_path(ctx, out) if out is not None else None
     if out is not None and (out.exists() or out.is_symlink()):
         raise ReconcilerError(
             f"{out} exists; pull writes a new file and never replaces one (it may hold the "

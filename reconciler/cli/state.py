@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import project_settings
-from reconciler.cli.context import given_path
+from reconciler.cli.context import given_path, writable_path
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option, output_format_option
 from reconciler.errors import OperationError, SettingsError, StateError, printable
@@ -176,7 +176,7 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
 @state_group.command("pull")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Write the state to this file (a local state file; relative to -C DIR) instead of stdout.",
 )
@@ -198,7 +198,7 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
     if out is None:
         click.echo(dump_state(doc), nl=False)
         return
-    out = given_path(ctx, out)
+    out = writable_path(ctx, out)
     local = LocalStateStore(out)
     if local.exists:
         raise StateError(f"{out} exists already; pull into a new file")
@@ -207,7 +207,7 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
 
 
 @state_group.command("push")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--force",
     is_flag=True,

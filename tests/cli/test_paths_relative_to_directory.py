@@ -51,7 +51,9 @@ def test_plan_of_every_environment_saves_its_plans_under_the_project_directory(
 ) -> None:
     project = tmp_path / "p"
     shutil.copy(Path(__file__).resolve().parents[2] / "reconciler.yaml", project)
-    code, _, err = run_main(["-C", "../p", "plan", "--env", "all", "--out", "plans/{env}.plan"], capsys)
+    code, _, err = run_main(
+        ["-C", "../p", "plan", "--env", "all", "--out", "plans/{env}.plan"], capsys
+    )
     assert code == 0, err
     assert sorted(p.name for p in (project / "plans").iterdir()) == ["prod.plan", "staging.plan"]
     assert not (elsewhere / "plans").exists()
