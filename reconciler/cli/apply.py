@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.apply.context import INTERRUPT_GRACE_S, ActiveListing
@@ -73,7 +74,9 @@ def _check_json_consent(verb: str, auto_approve: bool, fmt: str) -> None:
     """``--format json`` leaves no one to ask: it needs ``--auto-approve`` (a usage error, said
     before the state lock is taken or the engine asked)."""
     if fmt == "json" and not auto_approve:
-        raise PlanError(f"--format json needs --auto-approve (there is no one to ask to {verb})")
+        raise click.UsageError(
+            f"--format json needs --auto-approve (there is no one to ask to {verb})"
+        )
 
 
 def _plan_and_confirm(
@@ -320,15 +323,17 @@ def apply_cmd(
     """
     from reconciler.watch.interval import parse_duration
 
-    wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
-    project = project_from_context(ctx)
     if planfile is not None and (targets or excludes or replace or refresh is not None):
-        raise PlanError(
+        raise click.UsageError(
             "--target, --exclude, --replace and --refresh/--no-refresh belong to the plan, "
             "not to `apply FILE`"
         )
+    if not wait and ctx.get_parameter_source("wait_timeout") != ParameterSource.DEFAULT:
+        raise click.UsageError("--wait-timeout is how long to wait: it has no use with --no-wait")
     if planfile is None:
         _check_json_consent("apply", auto_approve, fmt)
+    wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
+    project = project_from_context(ctx)
     project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
         if planfile is not None:
@@ -400,8 +405,8 @@ def destroy_cmd(
       124  the deadline (--timeout) ran out
       130  interrupted
     """
-    project = project_from_context(ctx)
     _check_json_consent("destroy", auto_approve, fmt)
+    project = project_from_context(ctx)
     project.require_credentials("destroy")
     with project.lock("destroy", lock_timeout):
         return _plan_and_execute(
