@@ -194,6 +194,8 @@ def _execute(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_stop)
+        if isinstance(printer, JsonEvents):  # from here on, a Ctrl-C ends it with its summary
+            printer.start()
         ticker = asyncio.create_task(tick())
         try:
             hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=should_stop)
@@ -235,7 +237,9 @@ def _nothing_to_do(plan: Plan, fmt: str, *, said: bool = True) -> None:
     already), a start and a summary event for machines."""
     message = f"No changes. Nothing to {plan.operation}."
     if fmt == "json":
-        JsonEvents(plan, plan.operation).finish(ApplyResult(), message, 0.0)
+        events = JsonEvents(plan, plan.operation)
+        events.start()
+        events.finish(ApplyResult(), message, 0.0)
     elif not said:
         click.echo(message)
 

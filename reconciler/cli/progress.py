@@ -342,6 +342,13 @@ class JsonEvents:
         self.reasons = {a.name: a.reason for a in plan.agents}
         self.reasons.update((r.address, r.reason) for r in plan.resources)
         self.counted = _COUNTED + (_RESOURCE_COUNTED if plan.resources else ())
+        self.plan = plan
+        self.command = command
+
+    def start(self) -> None:
+        """The ``apply_start`` event: said once the run handles Ctrl-C itself, so a stream
+        that has begun always ends with its ``summary``."""
+        plan, command = self.plan, self.command
         self._emit(
             "apply_start",
             format_version=EVENTS_FORMAT_VERSION,
