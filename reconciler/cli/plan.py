@@ -177,6 +177,7 @@ def plan_cmd(
       3  the state is locked by another run (only when interrupted engine calls must be
          resolved first)
       124  the deadline (--timeout) ran out while waiting on the engine
+      130  interrupted (Ctrl-C); an --out file is written whole or not at all
     """
     environments = environments_to_plan(ctx)
     if environments is not None:

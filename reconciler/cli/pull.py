@@ -49,7 +49,7 @@ def pull_cmd(
     records (without them the next plan would delete those resources).
 
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
-    held, 124 the deadline (--timeout) ran out.
+    held, 124 the deadline (--timeout) ran out, 130 interrupted (Ctrl-C).
     """
     out = writable_path(ctx, out) if out is not None else None
     if out is not None and (out.exists() or out.is_symlink()):

@@ -234,3 +234,13 @@ def test_a_plan_piped_out_is_coloured_only_when_forced(
     code, out, err = run_main(["-C", str(project), "plan", *args], capsys)
     assert code == 0, err
     assert ("\x1b[" in out) is coloured
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=lambda p: " ".join(p))
+def test_a_command_that_waits_on_the_engine_lists_exit_130_for_ctrl_c(path: list[str]) -> None:
+    """Ctrl-C ends every such command with 130 (docs: README "Exit codes"): its help says so."""
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    options = result.output.split("Environment:")[0]
+    exit_codes = " ".join(options.split("Exit codes:")[1].split("Options:")[0].split())
+    if "--timeout DURATION" in options:
+        assert "130 interrupted" in exit_codes, exit_codes
