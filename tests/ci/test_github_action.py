@@ -318,3 +318,16 @@ def test_action_writes_a_comment_saying_why_when_the_plan_of_one_environment_fai
     assert comment.startswith("<!-- reconciler-plan:0123456789abcdef0123456789abcdef -->\n")
     assert "**The plan could not be made:**" in comment and "state/agents.json" in comment
     assert "pre" in tags_of(github_html(comment)).tags
+
+
+def test_action_apply_whose_plan_fails_reports_no_changes_and_no_plan(
+    project: Path, tmp_path: Path
+) -> None:
+    """The comment file says why the plan failed; the outputs still say nothing was planned
+    or changed (a failure comment is no plan)."""
+    state = project / "state"
+    state.mkdir()
+    (state / "agents.json").write_text("{not json")
+    code, out = ActionRun(tmp_path / "runner")(command="apply", directory=str(project), **LOCAL)
+    assert (code, out["exit_code"], out["has_changes"], out["plan_path"]) == (1, "1", "false", "")
+    assert "**The plan could not be made:**" in Path(out["markdown_path"]).read_text()
