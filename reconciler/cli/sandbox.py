@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.cli.runner import Terminated
 from reconciler.errors import ReconcilerError
 from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
@@ -237,6 +238,8 @@ def serve_command(
         serve(config, host, port, on_listening=listening)
     except ServeError as exc:
         raise ReconcilerError(str(exc)) from None
+    except Terminated:  # uvicorn stops on SIGTERM, then raises it again: a clean stop, exit 0
+        return
 
 
 def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:
