@@ -239,15 +239,23 @@ def _plan_environments(
     for name in environments if out is not None else ():  # refused before any work
         writable_path(ctx, Path(str(out).replace(ENV_FIELD, name)))
     directory, config = project_dir(ctx)
-    projects = open_environments(directory, config, os.environ, environments)
+    opened = open_environments(directory, config, os.environ, environments)
+    projects = [project for _name, project in opened if isinstance(project, Project)]
 
     def hooks_for(project: Project) -> Hooks:
         prefix = f"[{project.settings.environment}] "
         return Hooks(on_retry=retry_reporter(ctx, project.environ, prefix))
 
-    everything = run_async(
-        plan_environments(projects, hooks_for, allow_unset=options["refresh"] is False, **options)
+    allow_unset = options["refresh"] is False
+    made = (
+        dict(run_async(plan_environments(projects, hooks_for, allow_unset=allow_unset, **options)))
+        if projects
+        else {}
     )
+    everything = [
+        (name, made[name] if isinstance(opened_as, Project) else opened_as)
+        for name, opened_as in opened
+    ]
     planned = [(name, o) for name, o in everything if isinstance(o, PlanOutcome)]
     failed = [(name, o) for name, o in everything if isinstance(o, ReconcilerError)]
     for name, outcome in planned:

@@ -10,7 +10,8 @@ Each environment still loads with its own variables (a secret renamed by its ``v
 is never another environment's) and plans against its own state and engine.
 
 The results keep the order in which ``reconciler.yaml`` declares the environments. An
-environment that fails (its engine unreachable, its manifests invalid there only, ...) does not
+environment that fails (its engine unreachable, its manifests invalid there only, a variable
+only its settings read unset, ...) does not
 hide the others: its result is its error, in its place, and the others' plans are rendered
 beside it (the reviewer sees what was planned and what could not be). When every environment
 fails, each result is still its error (a pull-request comment says, per environment, why the
@@ -43,14 +44,20 @@ EnvironmentOutcome = PlanOutcome | ReconcilerError
 
 def open_environments(
     directory: Path, config: Path | None, environ: Mapping[str, str], names: Sequence[str]
-) -> list[Project]:
-    """The project as each of ``names`` sees it (settings problems of every one raised; two
-    environments naming one state refused)."""
-    projects = [Project.open(directory, config, environ, name) for name in names]
-    shared = shared_states([(name, p.settings) for name, p in zip(names, projects, strict=True)])
+) -> list[tuple[str, Project | ReconcilerError]]:
+    """The project as each of ``names`` sees it, or why its settings cannot be read (a variable
+    only that environment reads is unset, ...): that environment's outcome, beside the others'.
+    Two environments naming one state are refused (a mistake of the settings as a whole)."""
+    opened: list[tuple[str, Project | ReconcilerError]] = []
+    for name in names:
+        try:
+            opened.append((name, Project.open(directory, config, environ, name)))
+        except ReconcilerError as error:
+            opened.append((name, error))
+    shared = shared_states([(n, p.settings) for n, p in opened if isinstance(p, Project)])
     if shared:
         raise SettingsError("; ".join(shared))
-    return projects
+    return opened
 
 
 async def plan_environments(
@@ -103,6 +110,8 @@ def failure_of_every(outcomes: Sequence[tuple[str, EnvironmentOutcome]]) -> Reco
         return None
     invalid = [(name, error) for name, error in failed if isinstance(error, ValidationError)]
     if len(invalid) < 2 or len(invalid) < len(failed):
+        return failed[0][1]
+    if len({error.what for _name, error in invalid}) > 1:  # settings of one, manifests of another
         return failed[0][1]
     problems = merged_problems([(name, e.problems) for name, e in invalid], len(outcomes))
     return ValidationError(problems, what=invalid[0][1].what)
