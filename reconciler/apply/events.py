@@ -5,7 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Phase = Literal["stop", "wait", "update", "start", "resolve"]
+Phase = Literal["stop", "wait", "update", "start", "resolve", "create", "delete", "state"]
+"""What a step attempts: an agent's ``stop``, ``update`` (in place) or ``start`` and the
+``wait`` for it to run; a resource's ``create``, ``update`` or ``delete`` (a replace is a
+delete, then a create); ``state``: a state-only edit (rename, forget, adopt)."""
+
+_CALL_PHASES: dict[str, Phase] = {
+    "join": "start",
+    "leave": "stop",
+    "update": "update",
+    "create": "create",
+    "delete": "delete",
+    "state": "state",
+}
+
+
+def phase_of(call: str) -> Phase:
+    """The event phase of a step named by its call (``join``, ``leave``, ``update``,
+    ``create``, ``delete``, ``state``): a failure names the step that was attempted."""
+    return _CALL_PHASES[call]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reconciler.apply.events import ActionResult, ApplyEvent, Phase
+from reconciler.apply.events import ActionResult, ApplyEvent, Phase, phase_of
 from reconciler.apply.run import Run, as_reconciler_error
 from reconciler.diff import spec_digest
 from reconciler.engine.wire import scrub
@@ -161,7 +161,8 @@ async def create_resources(run: Run, failed: set[str]) -> None:
             else:
                 failed.add(action.address)
             return
-        if not await _attempt(run, action, _put_one(run, action), "create"):
+        call = "update" if action.action == "update" else "create"
+        if not await _attempt(run, action, _put_one(run, action), call):
             failed.add(action.address)
 
     await _by_level(run, actions, level, one)
@@ -229,7 +230,7 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     record = run.doc.resources.get(address)
     if record is None:  # only what state records is ever deleted (a saved plan can be edited)
         return True
-    run.emit(ApplyEvent(address, action.action, "stop", "begin", record.id))
+    run.emit(ApplyEvent(address, action.action, "delete", "begin", record.id))
     kind = ctx.kinds.kind(record.kind)
     try:
         await run.call(lambda: kind.delete(Held(record.id, action.live_version or record.version)))
@@ -241,7 +242,7 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     if not removed:
         _failed(run, action, StateError(str(run.halted)), started, "delete", record.id, True)
         return False
-    run.emit(ApplyEvent(address, action.action, "stop", "done", record.id, duration))
+    run.emit(ApplyEvent(address, action.action, "delete", "done", record.id, duration))
     if action.action == "delete":
         run.result.results.append(
             ActionResult(address, "delete", True, agent_id=record.id, duration_s=duration)
@@ -273,7 +274,7 @@ async def _put_one(
         _failed(run, action, ApplyError(why), started, "create", None)
         return False
     record = run.doc.resources.get(address)
-    phase: Phase = "update" if action.action == "update" and record is not None else "start"
+    phase: Phase = "update" if action.action == "update" and record is not None else "create"
     if only is None:  # a held second half continues the first half's action
         run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
     spec = resource_view(resource, run.doc.salt, ids)
@@ -546,7 +547,7 @@ def _failed(
         detail=f"{phase}: {detail}",
         reached_engine=reached_engine,
     )
-    event_phase: Phase = "update" if phase == "update" else "stop" if phase == "delete" else "start"
+    event_phase = phase_of(phase)
     run.emit(
         ApplyEvent(
             action.address,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reconciler.apply.context import ApplyContext
-from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase
+from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase, phase_of
 from reconciler.errors import ApplyError, EngineError, ReconcilerError, StateError
 from reconciler.models import AgentPlan, AgentRecord, DesiredSet, JournalEntry, Plan, StateDoc
 from reconciler.models.agent_table import AgentTable
@@ -335,7 +335,7 @@ def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str
         reason=reason,
         detail=f"{phase}: {detail}",
     )
-    event_phase: Phase = "start" if phase == "join" else "update" if phase == "update" else "stop"
+    event_phase = phase_of(phase)
     why = " ".join(part for part in (reason, detail) if part)
     run.emit(
         ApplyEvent(

@@ -53,7 +53,8 @@ def drift_cmd(ctx: click.Context, fmt: str) -> int:
       reconciler drift --format json | jq '.items[] | select(.expected | not)'
 
     Exit codes: 0 no unexpected drift, 2 unexpected drift, 1 error (engine unreachable,
-    no credentials, bad settings, manifests or state), 124 the deadline (--timeout) ran out.
+    no credentials, bad settings, manifests or state), 124 the deadline (--timeout) ran out,
+    130 interrupted (Ctrl-C).
     """
     project = project_from_context(ctx)
     report = run_async(check_drift(project, on_retry=retry_reporter(ctx, project.environ)))

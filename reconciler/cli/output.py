@@ -24,10 +24,17 @@ def use_color(stream: TextIO) -> bool:
         return False
     if os.environ.get("NO_COLOR", "") != "":
         return False
-    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+    if color_forced():
         return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def color_forced() -> bool:
+    """Whether ``FORCE_COLOR`` asks for colour without a terminal. The root command then tells
+    click not to strip colour from what it echoes to a pipe (its default), so the colour
+    :func:`use_color` allows reaches a CI log."""
+    return os.environ.get("FORCE_COLOR", "") not in ("", "0", "false")
 
 
 def note(message: str) -> None:

@@ -9,22 +9,22 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import project_from_context, writable_path
 from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note
 from reconciler.cli.readonly import read_only
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
 from reconciler.project.pull import pull, record_pulled, record_target_problem
-from reconciler.safefile import write_target_problem
 
 
 @read_only(unless="record")
 @click.command("pull")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the manifests to this file (e.g. agents.d/pulled.yaml) instead of stdout.",
+    type=click.Path(path_type=Path),
+    help="Write the manifests to this file (e.g. agents.d/pulled.yaml; relative to -C DIR) "
+    "instead of stdout.",
 )
 @click.option("--record", is_flag=True, help="Also record the pulled resources in state.")
 @click.option("--auto-approve", is_flag=True, help="Record without asking (with --record).")
@@ -52,11 +52,9 @@ def pull_cmd(
     naming a manifest file in agents.d, written before anything is recorded.
 
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
-    held, 124 the deadline (--timeout) ran out.
+    held, 124 the deadline (--timeout) ran out, 130 interrupted (Ctrl-C).
     """
-    problem = write_target_problem(out) if out is not None else None
-    if problem is not None:
-        raise ReconcilerError(f"--out {out}: {problem}")
+    out = writable_path(ctx, out) if out is not None else None
     if out is not None and (out.exists() or out.is_symlink()):
         raise ReconcilerError(
             f"{out} exists; pull writes a new file and never replaces one (it may hold the "

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.cli.runner import Terminated
 from reconciler.errors import ReconcilerError
 from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
@@ -118,7 +119,8 @@ def sandbox_group() -> None:
     default=".sandbox/engine.db",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help='SQLite file the agents live in ("" keeps them in memory).',
+    help="SQLite file the agents live in, relative to -C DIR as every path (the embedded "
+    'sandbox\'s file: serve finds the agents apply started there; "" keeps them in memory).',
 )
 @_tuning_options
 @click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
@@ -198,6 +200,10 @@ def serve_command(
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 cannot start (port in use, bad option).
     """
     project = _project_settings(ctx)
+    if db_path:
+        from reconciler.cli.context import given_path
+
+        db_path = str(given_path(ctx, Path(db_path)))
     certificate_from = app_certificate_env if os.environ.get(app_certificate_env) else ""
     secret = os.environ.get(webhook_secret_env) or ""
     if webhooks and not secret:
@@ -247,6 +253,8 @@ def serve_command(
         serve(config, host, port, on_listening=listening)
     except ServeError as exc:
         raise ReconcilerError(str(exc)) from None
+    except Terminated:  # uvicorn stops on SIGTERM, then raises it again: a clean stop, exit 0
+        return
 
 
 def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:

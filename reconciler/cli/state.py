@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import project_settings
+from reconciler.cli.context import given_path, writable_path
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option, output_format_option
 from reconciler.cli.readonly import read_only, runs_read_only
@@ -180,9 +181,9 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
 @state_group.command("pull")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Write the state to this file (a local state file) instead of stdout.",
+    help="Write the state to this file (a local state file; relative to -C DIR) instead of stdout.",
 )
 @click.pass_context
 def pull_cmd(ctx: click.Context, out: Path | None) -> None:
@@ -202,6 +203,7 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
     if out is None:
         click.echo(dump_state(doc), nl=False)
         return
+    out = writable_path(ctx, out)
     local = LocalStateStore(out)
     if local.exists:
         raise StateError(f"{out} exists already; pull into a new file")
@@ -210,7 +212,7 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
 
 
 @state_group.command("push")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--force",
     is_flag=True,
@@ -229,8 +231,11 @@ def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -
     Example (move a local state into the database named by state:):
       reconciler state push state/agents.json
 
+    FILE is relative to -C DIR, as every path given on the command line.
+
     Exit codes: 0 pushed, 1 refused or unreadable FILE, 3 state lock held.
     """
+    file = given_path(ctx, file)
     source = LocalStateStore(file)
     if not source.exists:
         raise StateError(f"{file} is not a state file (it does not exist)")

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import project_dir, project_from_context
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_OK
 
@@ -131,9 +131,9 @@ def _watch(
 
     project = project_from_context(ctx)
     project.require_credentials("watch")
-    obj = ctx.find_root().obj or {}
+    directory, config = project_dir(ctx)
     options = WatchOptions(
-        directory=obj["directory"], config=obj.get("config"), interval=seconds, heal_only=heal_only
+        directory=directory, config=config, interval=seconds, heal_only=heal_only
     )
     metrics = WatchMetrics()
     status = WatchStatus()
