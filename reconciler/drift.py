@@ -39,8 +39,8 @@ from reconciler.models.drift import (
 )
 from reconciler.models.liveness import (
     ExitCause,
-    agent_exit,
     exit_expected,
+    record_exit,
     unmanaged_agents,
 )
 from reconciler.models.resources import ResourceRecord
@@ -269,7 +269,7 @@ def _recorded_drift(
     record: AgentRecord, live: LiveStatus, agent: DesiredAgent | None
 ) -> DriftItem | None:
     wanted = agent is not None
-    exited = agent_exit(record.agent_id, live)
+    exited = record_exit(record, live)
     if exited is not None:
         kind: DriftKind = "missing" if exited.cause == "missing" else "exited"
         verdict = expectation(

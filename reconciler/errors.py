@@ -18,10 +18,15 @@ a CI job should do about it, so classes that call for the same response share it
 |---|---|---|---|
 | 0 | ``EXIT_OK`` | success | |
 | 1 | ``EXIT_ERROR`` | fix something (input, settings, state, engine, an action) | all others |
-| 2 | ``EXIT_CHANGES`` | no error: ``--detailed-exitcode`` found changes | |
+| 2 | ``EXIT_CHANGES`` | no error: ``--detailed-exitcode`` found changes, ``drift`` found drift | |
 | 3 | ``EXIT_CONFLICT`` | another run is in the way | ``LockHeldError``, ``StalePlanError`` |
 | 124 | ``EXIT_DEADLINE`` | the deadline (``--timeout``) ran out | ``DeadlineExceededError`` |
 | 130 | ``EXIT_INTERRUPTED`` | interrupted; the calls in flight finished first | |
+| 143 | ``EXIT_TERMINATED`` | SIGTERM outside apply (apply treats it as an interruption: 130) | |
+
+A usage error (an unknown option, a bad option value, a missing argument, conflicting options)
+exits 1, not click's 2: 2 means "changes present", so CI would read a typo as a plan with
+changes (terraform, too, exits 1 on a usage error).
 
 A held lock calls for waiting (``--lock-timeout``), a stale saved plan for planning again.
 ``tests/test_errors.py`` holds every class of the package to this table.
@@ -40,6 +45,8 @@ EXIT_CONFLICT = 3
 EXIT_DEADLINE = 124
 """The command's deadline (``--timeout``) ran out: the code GNU ``timeout`` uses."""
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+"""SIGTERM outside apply: 128 + 15, as a shell reports a process the signal ended."""
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from reconciler.models import LiveStatus, StateDoc
-from reconciler.models.liveness import agent_exit, unmanaged_agents
+from reconciler.models.liveness import record_exit, unmanaged_agents
 from reconciler.models.manifest import AGENT_KIND
 
 PRESENT = "PRESENT"
@@ -83,7 +83,7 @@ def build_status(
     rows: list[StatusRow] = []
     for name, record in sorted(state.agents.items()):
         agent = live.agents.get(record.agent_id)
-        ended = agent_exit(record.agent_id, live)
+        ended = record_exit(record, live)
         started = float(agent.start_ts) if agent is not None and agent.start_ts else None
         rows.append(
             StatusRow(

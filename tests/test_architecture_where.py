@@ -1,7 +1,7 @@
 """docs/architecture.md's "Where to find" and "Rules with one home" tables name modules and names
 that exist: every backticked ``path.py`` (or ``dir/``) in them is a file (or folder) of the
 package, and every name in the parentheses right after a path in their module column
-(``plan.py`` (``_plan_agent``), dotted ``Plan.operation`` too) is defined in that module."""
+(``plan/agents.py`` (``plan_agent``), dotted ``Plan.operation`` too) is defined in that module."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ ENTRIES = sorted(
 
 def test_the_tables_are_read_from_the_doc() -> None:
     assert len(CELLS) >= 50 and len(USERS) >= 8
-    assert (PACKAGE / "plan.py", "_plan_agent") in ENTRIES
+    assert (PACKAGE / "plan" / "agents.py", "plan_agent") in ENTRIES
     assert (PACKAGE / "models/live.py", "ACTIVE_STATES") not in ENTRIES
     assert (PACKAGE / "models/live.py", "ACTIVE_STATUSES") in ENTRIES
     assert (PACKAGE / "engine/scrubbing.py", "") in ENTRIES
@@ -108,7 +108,7 @@ def test_a_bare_file_name_lives_beside_the_last_folder_named() -> None:
 
 
 def test_a_missing_name_is_found_missing() -> None:
-    assert "no_such_function" not in _defined(PACKAGE / "plan.py")
+    assert "no_such_function" not in _defined(PACKAGE / "plan" / "agents.py")
     assert "wire_name" not in _defined(PACKAGE / "apply/records.py")  # imported there, not defined
 
 

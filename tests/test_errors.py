@@ -64,3 +64,18 @@ def test_each_error_class_exits_as_the_table_says(cls: type[ReconcilerError]) ->
 def test_only_the_classes_the_table_names_leave_the_default_exit_code() -> None:
     named = {name for _, cell in TABLE.values() for name in re.findall(r"``(\w+)``", cell)}
     assert named == {cls.__name__ for cls in _every_error_class() if cls.exit_code != EXIT_ERROR}
+
+
+def test_the_cli_exits_only_with_the_table_s_codes() -> None:
+    """Every code the CLI exits with is a constant of the table (a literal ``sys.exit(143)``
+    would be an exit code no table documents)."""
+    from pathlib import Path
+
+    cli = Path(reconciler.__file__).parent / "cli"
+    literals = [
+        f"{path.name}: sys.exit({code})"
+        for path in sorted(cli.glob("*.py"))
+        for code in re.findall(r"sys\.exit\((\d+)\)", path.read_text(encoding="utf-8"))
+    ]
+    assert literals == []
+    assert {130, 143} <= set(TABLE)

@@ -94,6 +94,10 @@ class ApplyContext:
     """After a stop request, restarts whose old agent was already stopped are still started
     (their new agent) for up to this many seconds, so an interrupt leaves nothing down that it
     could bring back; anything else not begun yet is left for the next run."""
+    ready_timeout_s: float | None = None
+    """How long each wave of a rolling restart waits for its new agents to be up (``RUNNING``,
+    ``IDLE``, ``RECOVERING``) before the next wave is stopped (``apply --wait-timeout``); None
+    (``--no-wait``): the join's answer is enough."""
     check_capacity: bool = True
     active_listing: ActiveListing | None = None
     """The refresh's listing of active agents, when it was made under this run's state lock."""

@@ -5,7 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Phase = Literal["stop", "wait", "update", "start", "resolve"]
+Phase = Literal["stop", "wait", "update", "start", "resolve", "create", "delete", "state"]
+"""What a step attempts: an agent's ``stop``, ``update`` (in place) or ``start`` and the
+``wait`` for it to run; a resource's ``create``, ``update`` or ``delete`` (a replace is a
+delete, then a create); ``state``: a state-only edit (rename, forget, adopt)."""
+
+_CALL_PHASES: dict[str, Phase] = {
+    "join": "start",
+    "leave": "stop",
+    "update": "update",
+    "create": "create",
+    "delete": "delete",
+    "state": "state",
+}
+
+
+def phase_of(call: str) -> Phase:
+    """The event phase of a step named by its call (``join``, ``leave``, ``update``,
+    ``create``, ``delete``, ``state``): a failure names the step that was attempted."""
+    return _CALL_PHASES[call]
 
 
 @dataclass(frozen=True)
@@ -60,7 +78,14 @@ class ApplyResult:
     """Replacements (addresses) whose old resource was deleted and whose new one state does not
     record: the resource is gone until an apply creates it."""
     not_attempted: list[str] = field(default_factory=list)
-    """Planned actions never begun (after an interrupt, an abort, or a capacity refusal)."""
+    """Planned actions never begun (after an interrupt, an abort, a capacity refusal, or a
+    rollout ended by a failed restart)."""
+    rollout_halted_by: list[str] = field(default_factory=list)
+    """The restarts whose failure (stop, start, or not up in time) ended the rolling restart:
+    no later wave was begun."""
+    waited: set[str] = field(default_factory=set)
+    """Names whose readiness was waited for already (each wave of a rollout is, before the
+    next is stopped): the wait after the apply does not wait for them again."""
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -9,9 +9,10 @@ agents, each wave stopped, waited for until STOPPED or gone, then started again 
 wave begins, so no more than that many managed agents are ever down because of this apply. The
 capacity cap is checked before every batch of starts (each wave, then the new agents), after
 the agents it replaces are stopped. A failure
-of one agent never stops the others; a restart whose stop failed does not start a
-second copy; a wave whose starts are refused for capacity ends the rollout (no further agent
-is taken down).
+of one agent never stops the others, except in a rollout: a wave with a failed restart (or, with
+``ready_timeout_s``, one not up in time) ends it, as a wave whose starts are refused for
+capacity does (no further agent is taken down); a restart whose stop failed does not start a
+second copy.
 
 A stop request (SIGTERM, Ctrl-C) lets the actions in progress finish and begins no new one,
 except the start half of every restart whose stop went through (for a bounded time), so that an
@@ -30,9 +31,15 @@ from reconciler.apply.context import ApplyContext
 from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
 from reconciler.apply.imports import imported_record
 from reconciler.apply.payload import update_properties
-from reconciler.apply.resources import create_resources, delete_removed, delete_replaced
+from reconciler.apply.readiness import wait_until_up
+from reconciler.apply.resources import (
+    create_resources,
+    delete_removed,
+    delete_replaced,
+    remove_held,
+)
 from reconciler.apply.resources import not_attempted as resources_not_attempted
-from reconciler.apply.run import AgentChange, Run, fail, guarded, settled, unrecorded
+from reconciler.apply.run import AgentChange, Run, fail, guarded, unrecorded
 from reconciler.apply.starts import check_capacity, start_phase
 from reconciler.errors import ApplyError, EngineError
 from reconciler.models import AgentPlan, DesiredSet, JournalEntry, Plan, StateDoc
@@ -67,6 +74,7 @@ async def apply_plan(
     await delete_replaced(run, failed)
     await create_resources(run, failed)
     await delete_removed(run, failed)
+    await remove_held(run, failed)
     await _phase(run, stops, _stop_one, "leave")
     if updates and not run.stopping():
         await _phase(run, updates, _update_one, "update")
@@ -91,7 +99,15 @@ def _rollout_order(run: Run, restarts: list[AgentPlan]) -> list[AgentPlan]:
 
 
 async def _roll(run: Run, restarts: list[AgentPlan]) -> None:
-    """Restart ``restarts`` in waves of at most ``max_unavailable`` (stop, wait, start)."""
+    """Restart ``restarts`` in waves of at most ``max_unavailable`` (stop, wait, start, wait
+    until up).
+
+    The next wave is stopped only once every agent of this one is up again: started and, with
+    ``ctx.ready_timeout_s``, reported up by the engine. A restart of the wave that failed (its
+    stop, its start, or its readiness) ends the rollout: the later waves keep running their old
+    agents and are reported not attempted (the next plan shows them again), so a bad change
+    takes down at most one wave.
+    """
     width = max(1, run.plan.max_unavailable)
     for first in range(0, len(restarts), width):
         if run.stopping():
@@ -100,6 +116,16 @@ async def _roll(run: Run, restarts: list[AgentPlan]) -> None:
         await _phase(run, wave, _stop_one, "leave")
         ready = [a for a in wave if a.name in run.stopped_ok and run.may_start(a)]
         if ready and not await _start_batch(run, ready):
+            return
+        if first + width >= len(restarts) or run.stopping():
+            return
+        if run.ctx.ready_timeout_s is not None:
+            names = frozenset(a.name for a in wave)
+            await wait_until_up(run.ctx, run.result, run.ctx.ready_timeout_s, names)
+        restarted = {r.name for r in run.result.results if r.action == "restart" and r.ok}
+        failed = [a.name for a in wave if a.name not in restarted]
+        if failed and not run.stopping():
+            run.result.rollout_halted_by = failed
             return
 
 
@@ -261,22 +287,25 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
     record = run.doc.agents.get(action.name)
     # Only what the state records is ever stopped: a plan's agent id is not evidence (a saved
     # plan can be edited), so an action without a record has nothing of ours to stop.
-    agent_id = record.agent_id if record else None
-    if agent_id is None:
+    if record is None:
         run.stopped_ok.add(action.name)
         return
+    agent_id = record.agent_id
     entry = JournalEntry(
         id=str(uuid.uuid4()),
         op="leave",
         name=action.name,
-        wire_name=record.wire_name if record else action.name,
-        generation=record.generation if record else action.generation,
-        channel=record.channel if record else (action.channel or ""),
+        wire_name=record.wire_name,
+        generation=record.generation,
+        channel=record.channel,
         agent_id=agent_id,
         created_at=started,
     )
     run.emit(ApplyEvent(action.name, action.action, "stop", "begin", agent_id))
-    await run.save(AgentChange(add=(entry,)))
+    # A restart marks its record ahead of the stop: if the new agent is never started (its join
+    # fails, the run is killed), the next plan knows the exit is ours and finishes the restart.
+    marked = (record.model_copy(update={"restarting": True}),) if action.action == "restart" else ()
+    await run.save(AgentChange(add=(entry,), put=marked))
     try:
         await run.call(lambda: ctx.client.leave(agent_id))
         final = await run.call(
@@ -290,7 +319,8 @@ async def _stop_one(run: Run, action: AgentPlan) -> None:
             )
     except Exception as exc:
         fail(run, action, exc, started, "leave")
-        await run.save_or_halt(settled(entry.id))
+        unmarked = (record,) if marked else ()
+        await run.save_or_halt(AgentChange(settle=frozenset((entry.id,)), put=unmarked))
         return
     run.emit(ApplyEvent(action.name, action.action, "stop", "answered", agent_id))
 

@@ -28,13 +28,33 @@ WAITED_ACTIONS = frozenset({"start", "restart"})
 """The actions that have a readiness to wait for: they start an agent."""
 
 
-async def wait_until_up(ctx: ApplyContext, result: ApplyResult, timeout_s: float) -> None:
-    """Wait for the agents ``result`` started; a failed wait turns its action into a failure."""
+async def wait_until_up(
+    ctx: ApplyContext,
+    result: ApplyResult,
+    timeout_s: float,
+    names: frozenset[str] | None = None,
+) -> None:
+    """Wait for the agents ``result`` started; a failed wait turns its action into a failure.
+
+    ``names``: only those (a wave of a rolling restart, waited for before the next wave is
+    stopped). An agent waited for once (:attr:`ApplyResult.waited`) is not waited for again. A
+    stop request ends a wave's wait without failing anyone (the wait after the apply is skipped
+    then too: the agents were started, their readiness is unknown).
+    """
     waiting = {
-        r.name: r for r in result.results if r.ok and r.action in WAITED_ACTIONS and r.agent_id
+        r.name: r
+        for r in result.results
+        if r.ok
+        and r.action in WAITED_ACTIONS
+        and r.agent_id
+        and r.name not in result.waited
+        and (names is None or r.name in names)
     }
     if not waiting:
         return
+    if names is not None and ctx.should_stop():
+        return
+    result.waited.update(waiting)
     began = ctx.clock()
     for r in waiting.values():
         ctx.on_event(ApplyEvent(r.name, r.action, "wait", "begin", r.agent_id))
@@ -60,6 +80,9 @@ async def wait_until_up(ctx: ApplyContext, result: ApplyResult, timeout_s: float
                 outcome[name] = _failed(ctx, r, began, now, await _why(ctx, str(r.agent_id), now))
                 del waiting[name]
         if not waiting:
+            break
+        if names is not None and ctx.should_stop():
+            result.waited.difference_update(waiting)
             break
         if ctx.clock() - began >= timeout_s or ctx.should_stop():
             why = "the wait was interrupted" if ctx.should_stop() else f"after {timeout_s:g}s"

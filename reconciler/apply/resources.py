@@ -12,22 +12,31 @@ engine calls), and each outcome is written to state as it lands:
    that moment: a reference to a resource created earlier in this run is sent as its new id
    (a level starts once every level before it, holding what it references, has finished);
 3. the resources the plan *deletes* are deleted, in the plan's order reversed: after the
-   updates, since an update may drop the last reference to one of them.
+   updates, since an update may drop the last reference to one of them;
+4. the removals an update held back (:func:`remove_held`): an update that removes fields of a
+   resource that others, which this plan updates or deletes, reference (a secret set's key
+   renamed with the agents that use it) sends the rest in pass 2 (the new key, before the
+   agents that will reference it) and the removals once those referrers changed (the engine
+   refuses to remove what is still referenced); the record holds the removed fields between
+   the two, so a run stopped there leaves an update of them for the next plan.
 
 A resource whose reference failed is not attempted, nor is the create half of a replace whose
 delete failed, nor the delete of a resource still referenced by one whose action failed. A
-replace of a resource that another one keeps referencing deletes it while it is referenced: an
-engine that refuses that (in use) fails the replace, cleanly; nothing else is attempted for it.
+replace of a resource that another one keeps referencing would delete it while it is referenced:
+the plan refuses it (``plan._replaced_in_use_errors``); a plan that holds one all the same (an
+engine that refuses the delete as in use) fails the replace, cleanly; nothing else is attempted
+for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reconciler.apply.events import ActionResult, ApplyEvent, Phase
+from reconciler.apply.events import ActionResult, ApplyEvent, Phase, phase_of
 from reconciler.apply.run import Run, as_reconciler_error
 from reconciler.diff import spec_digest
 from reconciler.engine.wire import scrub
@@ -42,6 +51,7 @@ from reconciler.kinds import resolve_references
 from reconciler.kinds.base import Created, Held
 from reconciler.kinds.references import is_known_after_apply
 from reconciler.models import StateDoc
+from reconciler.models.fieldpath import ABSENT, FieldPath
 from reconciler.models.plan import ResourcePlan
 from reconciler.models.resources import (
     DesiredResource,
@@ -125,7 +135,8 @@ def _recorded_references(run: Run, address: str) -> list[str]:
 
 async def create_resources(run: Run, failed: set[str]) -> None:
     """Create and update every resource the plan creates, updates or replaces, referenced
-    ones first."""
+    ones first (an update's removals that referrers changed by this plan may still need are
+    held back for :func:`remove_held`)."""
     actions = [
         a
         for a in run.plan.resources
@@ -135,6 +146,7 @@ async def create_resources(run: Run, failed: set[str]) -> None:
     for action in actions:  # the plan's order puts a resource after what it references
         below = [level[d] + 1 for d in action.depends_on if d in level]
         level[action.address] = max(below, default=0)
+    held = {a.address: _removals_to_hold(run, a) for a in actions}
 
     async def one(action: ResourcePlan) -> None:
         missing = [d for d in action.depends_on if d in failed]
@@ -142,10 +154,58 @@ async def create_resources(run: Run, failed: set[str]) -> None:
             _skip(run, action, f"{', '.join(missing)} failed")
             failed.add(action.address)
             return
-        if not await _attempt(run, action, _put_one(run, action), "create"):
+        later = held[action.address]
+        if later:
+            if await _attempt(run, action, _put_one(run, action, hold=later), "update"):
+                sent = bool(_engine_paths(action, without=later))
+                run.held_removals[action.address] = (later, sent)
+            else:
+                failed.add(action.address)
+            return
+        call = "update" if action.action == "update" else "create"
+        if not await _attempt(run, action, _put_one(run, action), call):
             failed.add(action.address)
 
     await _by_level(run, actions, level, one)
+
+
+async def remove_held(run: Run, failed: set[str]) -> None:
+    """Send the removals :func:`create_resources` held back, once every create, update and
+    delete ran; one whose referrer's action failed is not attempted (they may still need what
+    it removes: the next plan removes it)."""
+    actions = [a for a in run.plan.resources if a.address in run.held_removals]
+
+    async def one(action: ResourcePlan) -> None:
+        paths, sent = run.held_removals[action.address]
+        holders = sorted(a for a in failed if action.address in _recorded_references(run, a))
+        if holders:
+            _skip(run, action, f"{', '.join(holders)} still references it")
+            failed.add(action.address)
+            return
+        work = _put_one(run, action, only=paths, after_first=sent)
+        if not await _attempt(run, action, work, "update"):
+            failed.add(action.address)
+
+    await _by_level(run, actions, dict.fromkeys((a.address for a in actions), 0), one)
+
+
+def _removals_to_hold(run: Run, action: ResourcePlan) -> tuple[str, ...]:
+    """The paths an update removes, when a resource this plan updates, replaces or deletes
+    references the updated one (as state records it): it may reference what they remove
+    until its own action ran."""
+    if action.action != "update" or action.address not in run.doc.resources:
+        return ()
+    removed = tuple(p for p in _engine_paths(action) if p in _removed_paths(action))
+    changing = (
+        a.address for a in run.plan.resources if a.action in ("update", "replace", "delete")
+    )
+    if removed and any(action.address in _recorded_references(run, a) for a in changing):
+        return removed
+    return ()
+
+
+def _removed_paths(action: ResourcePlan) -> set[str]:
+    return {str(c.path) for c in action.changes if not c.after_present}
 
 
 def not_attempted(run: Run) -> list[str]:
@@ -171,7 +231,7 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     record = run.doc.resources.get(address)
     if record is None:  # only what state records is ever deleted (a saved plan can be edited)
         return True
-    run.emit(ApplyEvent(address, action.action, "stop", "begin", record.id))
+    run.emit(ApplyEvent(address, action.action, "delete", "begin", record.id))
     kind = ctx.kinds.kind(record.kind)
     try:
         await run.call(lambda: kind.delete(Held(record.id, action.live_version or record.version)))
@@ -183,7 +243,7 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     if not removed:
         _failed(run, action, StateError(str(run.halted)), started, "delete", record.id, True)
         return False
-    run.emit(ApplyEvent(address, action.action, "stop", "done", record.id, duration))
+    run.emit(ApplyEvent(address, action.action, "delete", "done", record.id, duration))
     if action.action == "delete":
         run.result.results.append(
             ActionResult(address, "delete", True, agent_id=record.id, duration_s=duration)
@@ -191,7 +251,18 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     return True
 
 
-async def _put_one(run: Run, action: ResourcePlan) -> bool:
+async def _put_one(
+    run: Run,
+    action: ResourcePlan,
+    *,
+    hold: tuple[str, ...] = (),
+    only: tuple[str, ...] | None = None,
+    after_first: bool = False,
+) -> bool:
+    """Create, update or replace one resource and record it. An update sends every changed
+    path but those in ``hold`` (recorded as they were: they are sent later), or only the paths
+    in ``only`` (the held ones; ``after_first``: the rest was sent, so the record's version is
+    the one to send); a held first half reports no result (the second half does)."""
     ctx, address = run.ctx, action.address
     started = ctx.clock()
     resource = run.desired.resources[address]
@@ -204,14 +275,21 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
         _failed(run, action, ApplyError(why), started, "create", None)
         return False
     record = run.doc.resources.get(address)
-    phase: Phase = "update" if action.action == "update" and record is not None else "start"
-    run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
+    phase: Phase = "update" if action.action == "update" and record is not None else "create"
+    if only is None:  # a held second half continues the first half's action
+        run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
     spec = resource_view(resource, run.doc.salt, ids)
+    changed = _engine_paths(action, without=hold) if only is None else only
+    if hold and record is not None:
+        spec = _with_paths_of(spec, record.spec, hold)
     try:
-        if phase == "update" and record is not None and not _engine_paths(action):
+        if phase == "update" and record is not None and not changed:
             version, resource_id = record.version, record.id  # protect only: state, no call
         elif phase == "update" and record is not None:
-            updated = await _update(run, action, resource, record, body, spec, started)
+            version_sent = record.version if after_first else None
+            updated = await _update(
+                run, action, resource, record, body, spec, started, changed, version_sent
+            )
             if updated is None:
                 return False
             (version,) = updated
@@ -238,12 +316,28 @@ async def _put_one(run: Run, action: ResourcePlan) -> bool:
     if not await run.save_or_halt(lambda d: _with(_settled(d, address), new)):
         _failed(run, action, StateError(str(run.halted)), started, phase, resource_id, True)
         return False
+    if hold:
+        return True  # the held paths follow (remove_held), which reports the update
     duration = ctx.clock() - started
     run.emit(ApplyEvent(address, action.action, phase, "done", resource_id, duration))
     run.result.results.append(
         ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
     )
     return True
+
+
+def _with_paths_of(
+    spec: dict[str, Any], recorded: dict[str, Any], paths: tuple[str, ...]
+) -> dict[str, Any]:
+    """``spec`` with each of ``paths`` as ``recorded`` has it (the fields an update removes
+    only later, so the record says what the engine still holds)."""
+    kept = copy.deepcopy(spec)
+    for text in paths:
+        path = FieldPath.parse(text)
+        value = path.get_in(recorded)
+        if value is not ABSENT:
+            path.set_in(kept, copy.deepcopy(value))
+    return kept
 
 
 async def _create(
@@ -312,15 +406,18 @@ async def _update(
     body: dict[str, Any],
     spec: dict[str, Any],
     started: float,
+    changed: tuple[str, ...],
+    version_sent: str | None = None,
 ) -> tuple[str | None] | None:
     """Update one resource under a write-ahead entry (:class:`PendingUpdate`, in its record),
     written before the call: an update whose answer is lost (or a run killed meanwhile) leaves
     the entry, which the next run settles from what the engine holds
     (:mod:`reconciler.apply.updates`). A refusal puts the record back as it was; an outcome
     that is unknown keeps the entry. Returns the new version (in a tuple: a version may be
-    None); None: failed (reported)."""
+    None); None: failed (reported). ``changed``: the paths to send; ``version_sent``: the
+    version to send instead of the plan's (a second call of one update)."""
     kind = run.ctx.kinds.kind(resource.kind)
-    held = Held(record.id, action.live_version or record.version)
+    held = Held(record.id, version_sent or action.live_version or record.version)
     entry = PendingUpdate(
         base_version=held.version,
         started_at=started,
@@ -333,7 +430,6 @@ async def _update(
     if not await run.save_or_halt(lambda d: _with(d, pending)):
         _failed(run, action, StateError(str(run.halted)), started, "update", record.id)
         return None
-    changed = _engine_paths(action)
     try:
         version: str | None = await run.call(lambda: kind.update(held, body, changed))
     except EngineUnavailableError as exc:  # it may have taken effect: the entry stays
@@ -352,10 +448,14 @@ async def _update(
     return (version,)
 
 
-def _engine_paths(action: ResourcePlan) -> tuple[str, ...]:
+def _engine_paths(action: ResourcePlan, without: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The paths an update changes on the engine: its changes but the state-only fields
-    (:data:`~reconciler.plan.STATE_FIELDS`, such as ``protect``)."""
-    return tuple(str(c.path) for c in action.changes if str(c.path) not in STATE_FIELDS)
+    (:data:`~reconciler.plan.STATE_FIELDS`, such as ``protect``) and those in ``without``."""
+    return tuple(
+        str(c.path)
+        for c in action.changes
+        if str(c.path) not in STATE_FIELDS and str(c.path) not in without
+    )
 
 
 def _pending(doc: StateDoc, entry: PendingCreate) -> StateDoc:
@@ -437,7 +537,7 @@ def _failed(
         detail=f"{phase}: {detail}",
         reached_engine=reached_engine,
     )
-    event_phase: Phase = "update" if phase == "update" else "stop" if phase == "delete" else "start"
+    event_phase = phase_of(phase)
     run.emit(
         ApplyEvent(
             action.address,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reconciler.apply.context import ApplyContext
-from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase
+from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase, phase_of
 from reconciler.errors import ApplyError, EngineError, ReconcilerError, StateError
 from reconciler.models import AgentPlan, AgentRecord, DesiredSet, JournalEntry, Plan, StateDoc
 from reconciler.models.agent_table import AgentTable
@@ -107,6 +107,10 @@ class Run:
     """Channels with a join whose outcome is unknown: nothing more is started there."""
     channel_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     """Held from a join's write-ahead entry until its outcome is recorded (see ``starts``)."""
+    held_removals: dict[str, tuple[tuple[str, ...], bool]] = field(default_factory=dict)
+    """Resource updates whose removed paths wait until what references the resource has
+    changed (``apply/resources.py``, :func:`~reconciler.apply.resources.remove_held`): by
+    address, those paths and whether the rest of the update was sent already."""
     halted: ReconcilerError | None = None
     """The failure that stopped this run from beginning more actions (see :meth:`halt`)."""
     stop_seen_at: float | None = None
@@ -331,7 +335,7 @@ def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str
         reason=reason,
         detail=f"{phase}: {detail}",
     )
-    event_phase: Phase = "start" if phase == "join" else "update" if phase == "update" else "stop"
+    event_phase = phase_of(phase)
     why = " ".join(part for part in (reason, detail) if part)
     run.emit(
         ApplyEvent(

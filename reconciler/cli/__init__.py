@@ -21,8 +21,15 @@ import click
 
 from reconciler import __version__
 from reconciler.cli.globals import ENVIRONMENT_HELP, SuggestingGroup, with_globals
+from reconciler.cli.output import color_forced
 from reconciler.cli.runner import Terminated, install_sigterm, restore_sigint
-from reconciler.errors import EXIT_ERROR, ReconcilerError, ValidationError
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ReconcilerError,
+    ValidationError,
+)
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -89,7 +96,8 @@ def _path_option(
 @click.version_option(__version__, "--version", prog_name="reconciler")
 @_path_option(
     ("-C", "--directory", "directory"),
-    "Project directory (default: the current directory).",
+    "Project directory (default: the current directory); relative paths given on the "
+    "command line (--out, --config, a plan file, ...) are relative to it.",
     directory=True,
 )
 @_path_option(
@@ -130,6 +138,8 @@ def cli(
         ctx.obj["env"] = env
     ctx.obj["verbose"] = verbose
     ctx.obj["no_color"] = no_color
+    if color_forced():  # what use_color paints reaches a pipe unstripped (CI logs)
+        ctx.color = True
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -153,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         click.echo("Aborted.", err=True)  # e.g. end of input at a prompt
         sys.exit(EXIT_ERROR)
     except click.UsageError as exc:
@@ -167,10 +177,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Terminated:
         click.echo("Terminated.", err=True)
-        sys.exit(143)
+        sys.exit(EXIT_TERMINATED)
     except OSError as exc:
         # A file or directory the command could not use (a path under a file, a full disk, a
         # permission): the user's environment, not a bug, when the error names the path.

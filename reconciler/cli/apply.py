@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from reconciler.apply import ApplyResult, apply_verdict
 from reconciler.apply.context import INTERRUPT_GRACE_S, ActiveListing
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import given_path, project_from_context
 from reconciler.cli.options import (
     compact_option,
     exclude_option,
@@ -73,7 +74,9 @@ def _check_json_consent(verb: str, auto_approve: bool, fmt: str) -> None:
     """``--format json`` leaves no one to ask: it needs ``--auto-approve`` (a usage error, said
     before the state lock is taken or the engine asked)."""
     if fmt == "json" and not auto_approve:
-        raise PlanError(f"--format json needs --auto-approve (there is no one to ask to {verb})")
+        raise click.UsageError(
+            f"--format json needs --auto-approve (there is no one to ask to {verb})"
+        )
 
 
 def _plan_and_confirm(
@@ -191,6 +194,8 @@ def _execute(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, request_stop)
+        if isinstance(printer, JsonEvents):  # from here on, a Ctrl-C ends it with its summary
+            printer.start()
         ticker = asyncio.create_task(tick())
         try:
             hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=should_stop)
@@ -232,7 +237,9 @@ def _nothing_to_do(plan: Plan, fmt: str, *, said: bool = True) -> None:
     already), a start and a summary event for machines."""
     message = f"No changes. Nothing to {plan.operation}."
     if fmt == "json":
-        JsonEvents(plan, plan.operation).finish(ApplyResult(), message, 0.0)
+        events = JsonEvents(plan, plan.operation)
+        events.start()
+        events.finish(ApplyResult(), message, 0.0)
     elif not said:
         click.echo(message)
 
@@ -244,7 +251,7 @@ def _is_tty(stream: Any) -> bool:
 
 
 @click.command("apply")
-@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("planfile", required=False, type=click.Path(path_type=Path))
 @refresh_option
 @target_option
 @exclude_option
@@ -287,6 +294,8 @@ def apply_cmd(
 ) -> int:
     """Make the engine match the manifests (or apply exactly a saved PLANFILE).
 
+    PLANFILE, like every path given on the command line, is relative to -C DIR.
+
     Without PLANFILE it plans, shows the plan and asks for confirmation (--auto-approve skips
     the question); with PLANFILE it applies exactly that plan if state and manifests have not
     moved on since it was made.
@@ -318,19 +327,21 @@ def apply_cmd(
     """
     from reconciler.watch.interval import parse_duration
 
-    wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
-    project = project_from_context(ctx)
     if planfile is not None and (targets or excludes or replace or refresh is not None):
-        raise PlanError(
+        raise click.UsageError(
             "--target, --exclude, --replace and --refresh/--no-refresh belong to the plan, "
             "not to `apply FILE`"
         )
+    if not wait and ctx.get_parameter_source("wait_timeout") != ParameterSource.DEFAULT:
+        raise click.UsageError("--wait-timeout is how long to wait: it has no use with --no-wait")
     if planfile is None:
         _check_json_consent("apply", auto_approve, fmt)
+    wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
+    project = project_from_context(ctx)
     project.require_credentials("apply")
     with project.lock("apply", lock_timeout):
         if planfile is not None:
-            saved = load_plan_file(planfile)
+            saved = load_plan_file(given_path(ctx, planfile))
             desired, state, views = project.check_saved_plan(saved)
             plan = saved.plan
             if not plan.has_changes:
@@ -398,8 +409,8 @@ def destroy_cmd(
       124  the deadline (--timeout) ran out
       130  interrupted
     """
-    project = project_from_context(ctx)
     _check_json_consent("destroy", auto_approve, fmt)
+    project = project_from_context(ctx)
     project.require_credentials("destroy")
     with project.lock("destroy", lock_timeout):
         return _plan_and_execute(

@@ -15,6 +15,7 @@ from reconciler.manifests import load_desired, load_settings
 from reconciler.manifests.settings import environ_for
 from reconciler.models import DesiredSet, Settings
 from reconciler.project import require_project
+from reconciler.project.platform import check_reference_cycles
 
 
 def project_settings(ctx: click.Context, environment: str | None = None) -> Settings:
@@ -34,4 +35,6 @@ def desired_agents(settings: Settings) -> DesiredSet:
     pull request or a pre-commit hook): their values are unknown, not wrong.
     """
     environ = environ_for(settings.variables, os.environ)
-    return load_desired(settings, environ, allow_unset=True)
+    desired = load_desired(settings, environ, allow_unset=True)
+    check_reference_cycles(desired, settings)  # what plan refuses as invalid, validate does
+    return desired

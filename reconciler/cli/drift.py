@@ -13,6 +13,7 @@ import click
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import output_format_option, timeout_option
 from reconciler.cli.output import retry_reporter
+from reconciler.cli.readonly import read_only
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.project.operations import check_drift
@@ -25,6 +26,7 @@ from reconciler.render.drift import (
 FORMATS = ("text", "markdown", "json")
 
 
+@read_only()
 @click.command("drift")
 @output_format_option(
     FORMATS,
@@ -51,7 +53,8 @@ def drift_cmd(ctx: click.Context, fmt: str) -> int:
       reconciler drift --format json | jq '.items[] | select(.expected | not)'
 
     Exit codes: 0 no unexpected drift, 2 unexpected drift, 1 error (engine unreachable,
-    no credentials, bad settings, manifests or state), 124 the deadline (--timeout) ran out.
+    no credentials, bad settings, manifests or state), 124 the deadline (--timeout) ran out,
+    130 interrupted (Ctrl-C).
     """
     project = project_from_context(ctx)
     report = run_async(check_drift(project, on_retry=retry_reporter(ctx, project.environ)))

@@ -151,7 +151,8 @@ def global_options() -> list[click.Option]:
             type=click.Path(file_okay=False, path_type=Path),
             expose_value=False,
             callback=_store("directory"),
-            help="Project directory (default: the current directory).",
+            help="Project directory (default: the current directory); relative paths given on "
+            "the command line (--out, --config, a plan file, ...) are relative to it.",
         ),
         click.Option(
             ["--config", "_global_config"],

@@ -9,11 +9,13 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.globals import ENVIRONMENT_HELP
+from reconciler.cli.readonly import read_only
 
 TOPICS = {"environment": ENVIRONMENT_HELP.replace("\b\n", "", 1)}
 """Topic name -> its text."""
 
 
+@read_only()
 @click.command("help")
 @click.argument("topic", required=False, metavar="[TOPIC|COMMAND]")
 @click.pass_context

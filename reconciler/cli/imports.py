@@ -49,7 +49,7 @@ def import_cmd(
       reconciler import SavedAgent/support 3f6c2a9e-8d1b-4e7a-9c55-0b2f7d1e4a10
 
     Exit codes: 0 imported, 1 refused (nothing changed) or engine error, 3 state lock held,
-    124 the deadline (--timeout) ran out.
+    124 the deadline (--timeout) ran out, 130 interrupted (Ctrl-C).
     """
     project = project_from_context(ctx)
     if "/" in name:  # KIND/NAME: a Platform resource

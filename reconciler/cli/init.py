@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.context import given_path
 from reconciler.errors import EXIT_OK, ReconcilerError
 from reconciler.manifests.settings import declared_environments
 from reconciler.project.scaffold import scaffold
@@ -25,8 +26,9 @@ from reconciler.project.scaffold import scaffold
 def init_cmd(ctx: click.Context, directory: Path | None, action: str | None) -> int:
     """Create reconciler.yaml, agents.d/ with an example agent, .gitignore and CI workflows.
 
-    DIRECTORY defaults to the project directory (-C) or the current one. Existing files are
-    never overwritten: they are kept and listed. The new project works as written against the
+    DIRECTORY defaults to the project directory (-C) or the current one (a relative DIRECTORY
+    is relative to -C DIR, as every path). Existing files are never overwritten: they are
+    kept and listed. The new project works as written against the
     embedded sandbox. The workflows (plan, apply, drift) work as written once reconciler.yaml
     names the real engine and a PostgreSQL state (their comments say what to change for a
     local state file); they run reconciler's GitHub Action from --action, which installs the
@@ -42,7 +44,8 @@ def init_cmd(ctx: click.Context, directory: Path | None, action: str | None) -> 
     """
     obj = ctx.find_root().obj
     base = obj.get("directory") if isinstance(obj, dict) else None
-    target = directory if directory is not None else Path(base or Path.cwd())
+    # DIRECTORY is relative to -C DIR, as every path given on the command line
+    target = given_path(ctx, directory) if directory is not None else Path(base or Path.cwd())
     results = scaffold(target, action)
     for item in results:
         if item.outcome == "created":

@@ -24,10 +24,17 @@ def use_color(stream: TextIO) -> bool:
         return False
     if os.environ.get("NO_COLOR", "") != "":
         return False
-    if os.environ.get("FORCE_COLOR", "") not in ("", "0", "false"):
+    if color_forced():
         return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+def color_forced() -> bool:
+    """Whether ``FORCE_COLOR`` asks for colour without a terminal. The root command then tells
+    click not to strip colour from what it echoes to a pipe (its default), so the colour
+    :func:`use_color` allows reaches a CI log."""
+    return os.environ.get("FORCE_COLOR", "") not in ("", "0", "false")
 
 
 def note(message: str) -> None:
@@ -132,7 +139,11 @@ def summary_line(result: ApplyResult, operation: Operation) -> str:
     if failed:
         left.append(f"{failed} failed")
     if result.not_attempted:
-        left.append(f"{len(result.not_attempted)} not attempted")
+        why = ""
+        if result.rollout_halted_by:
+            at = ", ".join(result.rollout_halted_by)
+            why = f" (the rolling restart ended at the failed {at})"
+        left.append(f"{len(result.not_attempted)} not attempted{why}")
     tail = "".join(f"; {part}" for part in left)
     if result.aborted:
         return (

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from reconciler.cli.context import environments_to_plan, project_dir, project_from_context
+from reconciler.cli.context import (
+    command_prefix,
+    environments_to_plan,
+    given_path,
+    project_from_context,
+    projects_from_context,
+    writable_path,
+)
 from reconciler.cli.options import (
     compact_option,
     exclude_option,
@@ -20,11 +26,12 @@ from reconciler.cli.options import (
     timeout_option,
 )
 from reconciler.cli.output import note, retry_reporter, use_color
+from reconciler.cli.readonly import read_only
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, ReconcilerError, ValidationError
 from reconciler.models import Plan
 from reconciler.project import PlanOutcome, Project, load_plan_file, save_plan_file
-from reconciler.project.environments import open_environments, plan_environments
+from reconciler.project.environments import failure_of_every, plan_environments
 from reconciler.project.planchecks import ensure_applicable
 from reconciler.project.project import Hooks
 from reconciler.render import (
@@ -41,7 +48,11 @@ from reconciler.render.environments import (
     render_markdown_environments,
     render_text_environments,
 )
-from reconciler.render.markdown import DEFAULT_MAX_CHARS, MIN_MAX_CHARS
+from reconciler.render.markdown import (
+    DEFAULT_MAX_CHARS,
+    MIN_MAX_CHARS,
+    render_markdown_failure,
+)
 from reconciler.render.problems import problems_text
 
 FORMATS = ("text", "markdown", "json")
@@ -106,6 +117,7 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
     return outcome
 
 
+@read_only()
 @click.command("plan")
 @refresh_option
 @target_option
@@ -114,10 +126,10 @@ def make_plan(ctx: click.Context, project: Project, **options: Any) -> PlanOutco
 @click.option(
     "--out",
     "out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Save the plan for `reconciler apply FILE` (--env all: a path holding {env}, one "
-    "plan per environment).",
+    "plan per environment). Relative to -C DIR, as every path option.",
 )
 @format_option
 @max_chars_option
@@ -162,6 +174,7 @@ def plan_cmd(
       3  the state is locked by another run (only when interrupted engine calls must be
          resolved first)
       124  the deadline (--timeout) ran out while waiting on the engine
+      130  interrupted (Ctrl-C); an --out file is written whole or not at all
     """
     environments = environments_to_plan(ctx)
     if environments is not None:
@@ -175,24 +188,35 @@ def plan_cmd(
             refresh=refresh, targets=targets, excludes=excludes, replace=replace,
             destroy=destroy,
         )  # fmt: skip
+    saved_to = writable_path(ctx, out) if out is not None else None
     project = project_from_context(ctx)
-    outcome = make_plan(
-        ctx,
-        project,
-        refresh=refresh,
-        targets=targets,
-        excludes=excludes,
-        replace=replace,
-        destroy=destroy,
-        allow_unset=refresh is False,
-    )
+    try:
+        outcome = make_plan(
+            ctx,
+            project,
+            refresh=refresh,
+            targets=targets,
+            excludes=excludes,
+            replace=replace,
+            destroy=destroy,
+            allow_unset=refresh is False,
+        )
+    except ReconcilerError as error:
+        if fmt == "markdown":  # the comment says the plan failed, and why
+            settings = project.settings
+            click.echo(
+                render_markdown_failure(settings.environment, settings.app_id, _error_text(error))
+            )
+        raise
     plan = outcome.plan
     echo_plan(plan, fmt, max_chars)
     if plan.errors or (out is not None and plan.unknown_variables):
         ensure_applicable(plan)
-    if out is not None:
-        save_plan_file(plan, out, fresh_state=None if outcome.state_recorded else outcome.state)
-        note(f"Saved the plan to {out}; apply it with: reconciler apply {out}")
+    if out is not None and saved_to is not None:
+        save_plan_file(
+            plan, saved_to, fresh_state=None if outcome.state_recorded else outcome.state
+        )
+        note(f"Saved the plan to {saved_to}; apply it with: {command_prefix(ctx)} apply {out}")
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -207,17 +231,27 @@ def _plan_environments(
     out: Path | None,
     **options: Any,
 ) -> int:
-    """``plan --env all``: every environment planned concurrently, rendered together."""
-    directory, config = project_dir(ctx)
-    projects = open_environments(directory, config, os.environ, environments)
+    """``plan --env all``: every environment planned concurrently, rendered together (also
+    when none could be planned: the comment says why, per environment)."""
+    for name in environments if out is not None else ():  # refused before any work
+        writable_path(ctx, Path(str(out).replace(ENV_FIELD, name)))
+    opened = projects_from_context(ctx, environments)
+    projects = [project for _name, project in opened if isinstance(project, Project)]
 
     def hooks_for(project: Project) -> Hooks:
         prefix = f"[{project.settings.environment}] "
         return Hooks(on_retry=retry_reporter(ctx, project.environ, prefix))
 
-    everything = run_async(
-        plan_environments(projects, hooks_for, allow_unset=options["refresh"] is False, **options)
+    allow_unset = options["refresh"] is False
+    made = (
+        dict(run_async(plan_environments(projects, hooks_for, allow_unset=allow_unset, **options)))
+        if projects
+        else {}
     )
+    everything = [
+        (name, made[name] if isinstance(opened_as, Project) else opened_as)
+        for name, opened_as in opened
+    ]
     planned = [(name, o) for name, o in everything if isinstance(o, PlanOutcome)]
     failed = [(name, o) for name, o in everything if isinstance(o, ReconcilerError)]
     for name, outcome in planned:
@@ -245,6 +279,9 @@ def _plan_environments(
             plans, color=use_color(sys.stdout), verbose=verbose, compact=compact
         )
         click.echo(text)
+    every = failure_of_every(everything)
+    if every is not None:  # each environment's error is shown above; this one is the command's
+        raise every
     for name, error in failed:  # the others are shown; nothing is saved; the exit code says so
         note(f"Error: environment {name} could not be planned: {_error_text(error)}")
     if failed:
@@ -255,13 +292,14 @@ def _plan_environments(
             ensure_applicable(plan)
     if out is not None:
         for name, outcome in planned:
-            path = Path(str(out).replace(ENV_FIELD, name))
+            given = Path(str(out).replace(ENV_FIELD, name))
+            path = given_path(ctx, given)
             fresh = None if outcome.state_recorded else outcome.state
             path.parent.mkdir(parents=True, exist_ok=True)
             save_plan_file(outcome.plan, path, fresh_state=fresh)
             note(
                 f"Saved the plan of {name} to {path}; apply it with: "
-                f"reconciler --env {name} apply {path}"
+                f"{command_prefix(ctx)} --env {name} apply {given}"
             )
     if detailed_exitcode and any(outcome.plan.has_changes for _name, outcome in planned):
         return EXIT_CHANGES
@@ -273,13 +311,17 @@ def _error_text(error: ReconcilerError) -> str:
     return problems_text(error) if isinstance(error, ValidationError) else str(error)
 
 
+@read_only()
 @click.command("show")
-@click.argument("planfile", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("planfile", type=click.Path(path_type=Path))
 @format_option
 @max_chars_option
 @compact_option
-def show_cmd(planfile: Path, fmt: str, max_chars: int, compact: bool | None) -> int:
-    """Render a saved plan.
+@click.pass_context
+def show_cmd(
+    ctx: click.Context, planfile: Path, fmt: str, max_chars: int, compact: bool | None
+) -> int:
+    """Render a saved plan (PLANFILE: relative to -C DIR, as every path).
 
     \b
     Examples:
@@ -288,5 +330,5 @@ def show_cmd(planfile: Path, fmt: str, max_chars: int, compact: bool | None) -> 
 
     Exit codes: 0 shown, 1 not a readable plan file.
     """
-    echo_plan(load_plan_file(planfile).plan, fmt, max_chars)
+    echo_plan(load_plan_file(given_path(ctx, planfile)).plan, fmt, max_chars)
     return EXIT_OK

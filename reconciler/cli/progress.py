@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from reconciler.engine import RetryEvent
     from reconciler.models import Plan
 
-EVENTS_FORMAT_VERSION = "1.1"
+EVENTS_FORMAT_VERSION = "2.0"
 """Version of the ``--format json`` event stream; the major part changes on a break."""
 _COUNTED = ("start", "update", "renew-token", "restart", "stop", "rename", "forget", "adopt")
 """The actions the summary event counts."""
@@ -54,10 +54,10 @@ _DONE_VERB = {
     ("start", "start"): "started",
     ("restart", "start"): "started (restart)",
     # Resources of other kinds (KIND/NAME): created, updated in place, replaced, deleted.
-    ("create", "start"): "created",
-    ("replace", "stop"): "deleted (replace)",
-    ("replace", "start"): "created (replace)",
-    ("delete", "stop"): "deleted",
+    ("create", "create"): "created",
+    ("replace", "delete"): "deleted (replace)",
+    ("replace", "create"): "created (replace)",
+    ("delete", "delete"): "deleted",
 }
 _BEGIN_VERB = {
     ("stop", "stop"): "stopping",
@@ -66,14 +66,16 @@ _BEGIN_VERB = {
     ("renew-token", "update"): "renewing token",
     ("start", "start"): "starting",
     ("restart", "start"): "starting (restart)",
-    ("create", "start"): "creating",
-    ("replace", "stop"): "deleting for replace",
-    ("replace", "start"): "creating (replace)",
-    ("delete", "stop"): "deleting",
+    ("create", "create"): "creating",
+    ("replace", "delete"): "deleting for replace",
+    ("replace", "create"): "creating (replace)",
+    ("delete", "delete"): "deleting",
 }
 _TWO_STEPS = ("restart", "replace")
 """Actions made of two engine calls (a stop or delete, then a start or create): one action,
 done when its second call is."""
+_FIRST_STEPS = ("stop", "delete")
+"""The phases of the first call of a two-step action."""
 
 
 def engine_actions(plan: Plan) -> int:
@@ -139,7 +141,7 @@ def finishes_action(event: ApplyEvent, *, wait: bool = False) -> bool:
     agent is up)."""
     if event.status == "failed":
         return True
-    if event.status != "done" or (event.action in _TWO_STEPS and event.phase == "stop"):
+    if event.status != "done" or (event.action in _TWO_STEPS and event.phase in _FIRST_STEPS):
         return False
     return not (wait and event.phase == "start" and event.action in ("start", "restart"))
 
@@ -340,6 +342,13 @@ class JsonEvents:
         self.reasons = {a.name: a.reason for a in plan.agents}
         self.reasons.update((r.address, r.reason) for r in plan.resources)
         self.counted = _COUNTED + (_RESOURCE_COUNTED if plan.resources else ())
+        self.plan = plan
+        self.command = command
+
+    def start(self) -> None:
+        """The ``apply_start`` event: said once the run handles Ctrl-C itself, so a stream
+        that has begun always ends with its ``summary``."""
+        plan, command = self.plan, self.command
         self._emit(
             "apply_start",
             format_version=EVENTS_FORMAT_VERSION,

@@ -9,20 +9,22 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import project_from_context, writable_path
 from reconciler.cli.options import lock_timeout_option, timeout_option
 from reconciler.cli.output import note
+from reconciler.cli.readonly import read_only
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_ERROR, EXIT_OK, ReconcilerError
-from reconciler.project.pull import pull
-from reconciler.safefile import write_target_problem
+from reconciler.project.pull import pull, record_pulled, record_target_problem
 
 
+@read_only(unless="record")
 @click.command("pull")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the manifests to this file (e.g. agents.d/pulled.yaml) instead of stdout.",
+    type=click.Path(path_type=Path),
+    help="Write the manifests to this file (e.g. agents.d/pulled.yaml; relative to -C DIR) "
+    "instead of stdout.",
 )
 @click.option("--record", is_flag=True, help="Also record the pulled resources in state.")
 @click.option("--auto-approve", is_flag=True, help="Record without asking (with --record).")
@@ -46,14 +48,13 @@ def pull_cmd(
       reconciler pull --out agents.d/pulled.yaml --record --auto-approve
 
     --out never replaces a file: it may hold the manifests of an earlier pull, which state now
-    records (without them the next plan would delete those resources).
+    records (without them the next plan would delete those resources). --record needs --out
+    naming a manifest file in agents.d, written before anything is recorded.
 
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
-    held, 124 the deadline (--timeout) ran out.
+    held, 124 the deadline (--timeout) ran out, 130 interrupted (Ctrl-C).
     """
-    problem = write_target_problem(out) if out is not None else None
-    if problem is not None:
-        raise ReconcilerError(f"--out {out}: {problem}")
+    out = writable_path(ctx, out) if out is not None else None
     if out is not None and (out.exists() or out.is_symlink()):
         raise ReconcilerError(
             f"{out} exists; pull writes a new file and never replaces one (it may hold the "
@@ -61,20 +62,24 @@ def pull_cmd(
             "name another file, e.g. agents.d/pulled-2.yaml"
         )
     project = project_from_context(ctx)
+    target_problem = record_target_problem(out, project.settings.agents_path) if record else None
+    if target_problem is not None:
+        raise ReconcilerError(target_problem)
     if record and not auto_approve:
         if not sys.stdin.isatty():
             note("Error: --record without a terminal needs --auto-approve")
             return EXIT_ERROR
         if not click.confirm("Record the pulled resources in state?", default=False):
             return EXIT_ERROR
-    pulled = run_async(pull(project, record=record, lock_timeout=lock_timeout))
-    if out is not None:
-        try:
-            write_new(out, pulled.text)
-        except FileExistsError:
-            raise ReconcilerError(f"{out} exists (made meanwhile); nothing written there") from None
-        except OSError as exc:
-            raise ReconcilerError(f"--out {out}: cannot write there ({exc.strerror})") from None
+    pulled = run_async(pull(project))
+    if out is not None and record:
+        # Under the lock, the manifests first: recorded without them, the next plan would
+        # delete what was recorded.
+        with project.lock("pull", lock_timeout):
+            _write(out, pulled.text)
+            record_pulled(project, pulled)
+    elif out is not None:
+        _write(out, pulled.text)
     elif pulled.text:
         click.echo(pulled.text, nl=False)
     for line in pulled.notes:
@@ -82,6 +87,16 @@ def pull_cmd(
     done = "recorded in state" if record else "not recorded (--record records them)"
     note(f"Pulled {len(pulled.records)} resource(s); {done}.")
     return EXIT_OK
+
+
+def _write(out: Path, text: str) -> None:
+    """:func:`write_new`, its failures as errors naming ``out``."""
+    try:
+        write_new(out, text)
+    except FileExistsError:
+        raise ReconcilerError(f"{out} exists (made meanwhile); nothing written there") from None
+    except OSError as exc:
+        raise ReconcilerError(f"--out {out}: cannot write there ({exc.strerror})") from None
 
 
 def write_new(path: Path, text: str) -> None:

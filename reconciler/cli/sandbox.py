@@ -14,7 +14,8 @@ with a certificate, agents with a bad token fail) and `--name-scope channel|app`
 
 `--webhook URL` (repeatable) sends the notification events (NCS) of every agent lifecycle change
 there, signed with the secret in RECONCILER_NCS_SECRET (or the variable `--webhook-secret-env`
-names), as Agora's notification service would.
+names), as Agora's notification service would; `--webhook-app-id` sends them one App ID's events
+only, as a real project's webhook.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.cli.globals import SuggestingGroup
+from reconciler.cli.runner import Terminated
 from reconciler.errors import ReconcilerError
 from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
@@ -41,7 +43,7 @@ from reconciler.sandbox.config import (
     SandboxConfig,
     config_from_env,
 )
-from reconciler.sandbox.ncs import check_webhook
+from reconciler.sandbox.ncs import check_app_id, check_webhook
 from reconciler.sandbox.server import ServeError
 
 _SHARE = click.FloatRange(0, 1)
@@ -118,7 +120,8 @@ def sandbox_group() -> None:
     default=".sandbox/engine.db",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help='SQLite file the agents live in ("" keeps them in memory).',
+    help="SQLite file the agents live in, relative to -C DIR as every path (the embedded "
+    'sandbox\'s file: serve finds the agents apply started there; "" keeps them in memory).',
 )
 @_tuning_options
 @click.option("--seed", default=None, type=int, help="Seed of agent ids and injected faults.")
@@ -129,6 +132,13 @@ def sandbox_group() -> None:
     metavar="URL",
     help="Send notification events (NCS) there, signed with the secret in --webhook-secret-env "
     "(repeatable; POST /_sandbox/webhooks adds more at run time).",
+)
+@click.option(
+    "--webhook-app-id",
+    default=None,
+    metavar="APP_ID",
+    help="Send the --webhook URLs the events of this App ID only, as a real project's webhook "
+    "(default: those of every App ID).",
 )
 @click.option(
     "--webhook-secret-env",
@@ -166,6 +176,7 @@ def serve_command(
     db_path: str,
     seed: int | None,
     webhooks: tuple[str, ...],
+    webhook_app_id: str | None,
     webhook_secret_env: str,
     customer_id: str | None,
     customer_secret_env: str,
@@ -190,6 +201,10 @@ def serve_command(
     Exit codes: 0 stopped by Ctrl-C or SIGTERM, 1 cannot start (port in use, bad option).
     """
     project = _project_settings(ctx)
+    if db_path:
+        from reconciler.cli.context import given_path
+
+        db_path = str(given_path(ctx, Path(db_path)))
     certificate_from = app_certificate_env if os.environ.get(app_certificate_env) else ""
     secret = os.environ.get(webhook_secret_env) or ""
     if webhooks and not secret:
@@ -198,6 +213,10 @@ def serve_command(
         hooks = tuple(check_webhook(url, secret) for url in webhooks)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--webhook") from None
+    try:
+        webhook_app_id = check_app_id(webhook_app_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-app-id") from None
     config = config_from_env(
         certificate_env=app_certificate_env,
         secret_env=customer_secret_env,
@@ -205,6 +224,7 @@ def serve_command(
         db_path=db_path or None,
         seed=seed,
         webhooks=hooks,
+        webhook_app_id=webhook_app_id,
         **_tuning_fields(tuning),
     )
     if not certificate_from and project is not None and project.app_certificate is not None:
@@ -226,13 +246,16 @@ def serve_command(
             shown = _shown_config(project)
             click.echo(f"Read {shown} (project {project.project_dir}).", err=True)
         click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
+        of = f" of App ID {webhook_app_id}" if webhook_app_id else ""
         for hook in webhooks:
-            click.echo(f"Notification events to {mask_url_credentials(hook)}", err=True)
+            click.echo(f"Notification events{of} to {mask_url_credentials(hook)}", err=True)
 
     try:
         serve(config, host, port, on_listening=listening)
     except ServeError as exc:
         raise ReconcilerError(str(exc)) from None
+    except Terminated:  # uvicorn stops on SIGTERM, then raises it again: a clean stop, exit 0
+        return
 
 
 def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:

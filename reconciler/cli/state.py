@@ -21,8 +21,10 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import project_settings
+from reconciler.cli.context import given_path, writable_path
 from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option, output_format_option
+from reconciler.cli.readonly import read_only, runs_read_only
 from reconciler.errors import OperationError, SettingsError, StateError, printable
 from reconciler.models.state import StateDoc
 from reconciler.render.status import (
@@ -38,7 +40,7 @@ from reconciler.state.binding import StateBinding, rebind
 
 
 def _backend(ctx: click.Context) -> StateBackend:
-    return open_backend(project_settings(ctx), os.environ)
+    return open_backend(project_settings(ctx), os.environ, read_only=runs_read_only(ctx))
 
 
 @click.command("force-unlock")
@@ -68,6 +70,7 @@ def state_group() -> None:
     """Inspect, locate, edit and move the recorded state (what the tool started and created)."""
 
 
+@read_only()
 @state_group.command("show")
 @click.pass_context
 def show_cmd(ctx: click.Context) -> None:
@@ -85,6 +88,7 @@ def show_cmd(ctx: click.Context) -> None:
     click.echo(dump_state(store.load()), nl=False)
 
 
+@read_only()
 @state_group.command("where")
 @click.option(
     "--require-database",
@@ -118,6 +122,7 @@ def where_cmd(ctx: click.Context, require_database: bool) -> None:
         )
 
 
+@read_only()
 @state_group.command("list")
 @output_format_option(
     ("text", "json"),
@@ -172,12 +177,13 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
         )
 
 
+@read_only()
 @state_group.command("pull")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
-    help="Write the state to this file (a local state file) instead of stdout.",
+    help="Write the state to this file (a local state file; relative to -C DIR) instead of stdout.",
 )
 @click.pass_context
 def pull_cmd(ctx: click.Context, out: Path | None) -> None:
@@ -197,6 +203,7 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
     if out is None:
         click.echo(dump_state(doc), nl=False)
         return
+    out = writable_path(ctx, out)
     local = LocalStateStore(out)
     if local.exists:
         raise StateError(f"{out} exists already; pull into a new file")
@@ -205,7 +212,7 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
 
 
 @state_group.command("push")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--force",
     is_flag=True,
@@ -224,8 +231,11 @@ def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -
     Example (move a local state into the database named by state:):
       reconciler state push state/agents.json
 
+    FILE is relative to -C DIR, as every path given on the command line.
+
     Exit codes: 0 pushed, 1 refused or unreadable FILE, 3 state lock held.
     """
+    file = given_path(ctx, file)
     source = LocalStateStore(file)
     if not source.exists:
         raise StateError(f"{file} is not a state file (it does not exist)")

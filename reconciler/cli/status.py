@@ -19,6 +19,7 @@ import click
 from reconciler.cli.context import project_from_context
 from reconciler.cli.options import output_format_option
 from reconciler.cli.output import retry_reporter
+from reconciler.cli.readonly import read_only
 from reconciler.cli.runner import run_async
 from reconciler.engine import RetryEvent
 from reconciler.errors import EXIT_OK, EngineUnavailableError
@@ -32,6 +33,7 @@ CLEAR_SCREEN = "\033[H\033[2J"
 """Cursor home and clear the screen: how ``--watch`` redraws on a terminal."""
 
 
+@read_only()
 @click.command("status")
 @output_format_option(
     FORMATS,

@@ -21,6 +21,7 @@ from reconciler.cli.common import desired_agents, project_settings
 from reconciler.cli.context import chosen_environment, project_dir
 from reconciler.cli.options import output_format_option
 from reconciler.cli.output import note
+from reconciler.cli.readonly import read_only
 from reconciler.errors import (
     EXIT_ERROR,
     EXIT_OK,
@@ -42,6 +43,7 @@ from reconciler.render.problems import github_annotations, validation_json
 VALIDATE_FORMATS = ("text", "json", "github")
 
 
+@read_only()
 @click.command("validate")
 @output_format_option(
     VALIDATE_FORMATS,
@@ -199,6 +201,7 @@ def _validate_text(ctx: click.Context) -> None:
             click.echo(f"  {printable(name)}  {Location(agent.path, agent.line)}")
 
 
+@read_only()
 @click.command("schema")
 @click.option(
     "--partial", is_flag=True, help="Schema of a partial (agents.d/_*): nothing required."

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 
-from reconciler.cli.context import project_from_context
+from reconciler.cli.context import project_dir, project_from_context
 from reconciler.cli.runner import run_async
 from reconciler.errors import EXIT_OK
 
@@ -73,8 +75,8 @@ def watch_cmd(
     With --listen it also accepts Agora's notification events (NCS webhooks) at POST /ncs:
     signed with the secret in RECONCILER_NCS_SECRET (401 otherwise), deduplicated, and for an
     agent of this state that left (event 102, however it ended) or whose token expires soon
-    (104), the leader reconciles at once instead of at the next interval (a standby answers 200
-    and leaves it to the leader; other events are only counted).
+    (104), the leader reconciles at once instead of at the next interval (a standby answers 503,
+    so that NCS resends the event and the leader acts on it; other events are only counted).
 
     SIGTERM: the calls in flight finish and are recorded, the lock is released, exit 0.
 
@@ -92,13 +94,9 @@ def watch_cmd(
       3    local state locked by another run
     """
     from reconciler.watch import parse_duration, parse_listen
-    from reconciler.watch.controller import Watcher, WatchOptions
-    from reconciler.watch.endpoint import PATHS, Endpoint
+    from reconciler.watch.endpoint import PATHS
     from reconciler.watch.interval import WatchOptionError
-    from reconciler.watch.logs import LOGGER, log, make_formatter
-    from reconciler.watch.metrics import WatchMetrics
-    from reconciler.watch.receiver import SECRET_ENV, EventReceiver
-    from reconciler.watch.status import WatchStatus
+    from reconciler.watch.logs import LOGGER, make_formatter
 
     seconds = parse_duration(interval)
     address = parse_listen(listen) if listen is not None else None
@@ -112,12 +110,30 @@ def watch_cmd(
             f"--ncs-path: {ncs_path!r} must be a path starting with / (without spaces, ? or #) "
             "other than " + ", ".join(PATHS)
         )
-    _configure_logging(LOGGER, make_formatter(log_format), ctx)
+    with _logging_to_stderr(LOGGER, make_formatter(log_format), ctx):
+        return _watch(ctx, seconds, address, heal_only, ncs_path)
+
+
+def _watch(
+    ctx: click.Context,
+    seconds: float,
+    address: tuple[str, int] | None,
+    heal_only: bool,
+    ncs_path: str,
+) -> int:
+    """The watch itself, once its options are checked (its log lines go to stderr)."""
+    from reconciler.watch.controller import Watcher, WatchOptions
+    from reconciler.watch.endpoint import Endpoint
+    from reconciler.watch.logs import log
+    from reconciler.watch.metrics import WatchMetrics
+    from reconciler.watch.receiver import SECRET_ENV, EventReceiver
+    from reconciler.watch.status import WatchStatus
+
     project = project_from_context(ctx)
     project.require_credentials("watch")
-    obj = ctx.find_root().obj or {}
+    directory, config = project_dir(ctx)
     options = WatchOptions(
-        directory=obj["directory"], config=obj.get("config"), interval=seconds, heal_only=heal_only
+        directory=directory, config=config, interval=seconds, heal_only=heal_only
     )
     metrics = WatchMetrics()
     status = WatchStatus()
@@ -128,7 +144,7 @@ def watch_cmd(
         receiver = EventReceiver(
             secret=secret,
             metrics=metrics,
-            is_leader=lambda: watcher.lease.held,
+            is_leader=lambda: watcher.leads,
             owned=lambda: watcher.owned,
             on_notice=watcher.notice,
             path=ncs_path,
@@ -169,12 +185,21 @@ def watch_cmd(
     return EXIT_OK
 
 
-def _configure_logging(
+@contextmanager
+def _logging_to_stderr(
     logger: logging.Logger, formatter: logging.Formatter, ctx: click.Context
-) -> None:
+) -> Iterator[None]:
+    """Send ``logger``'s lines to this run's stderr while it runs; then put back what was there
+    (run in-process, a handler left on a stream its caller closed fails every later line)."""
+    saved = (list(logger.handlers), logger.propagate, logger.level)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     logger.handlers[:] = [handler]
     logger.propagate = False
     verbose = (ctx.find_root().obj or {}).get("verbose", 0)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])

@@ -96,12 +96,15 @@ def merge_patch(
 ) -> dict[str, Any]:
     """The JSON merge patch (RFC 7396) that brings a resource to ``body``, touching only the
     ``changed`` paths: a path present in ``body`` is sent with its value, one absent as
-    ``null`` (removed). ``depth`` cuts every path to that many parts (1: whole top-level
-    fields, for an API that replaces its objects whole)."""
+    ``null`` (removed) at its first part ``body`` lacks (nulling only the leaf of an object
+    ``body`` has no trace of would leave that object behind, empty). ``depth`` cuts every path
+    to that many parts (1: whole top-level fields, for an API that replaces its objects
+    whole)."""
     patch: dict[str, Any] = {}
     for path in sorted(set(changed_paths(changed)), key=len):
         if depth is not None:
             path = FieldPath(path[:depth])
+        path = _up_to_absent(body, path)
         if not path or _covered(patch, path):
             continue
         value = path.get_in(body)
@@ -110,6 +113,15 @@ def merge_patch(
             node = node.setdefault(str(part), {})
         node[str(path[-1])] = None if value is ABSENT else copy.deepcopy(value)
     return patch
+
+
+def _up_to_absent(body: dict[str, Any], path: FieldPath) -> FieldPath:
+    """``path`` cut after its first part that ``body`` does not hold (``path`` itself when
+    ``body`` holds every part but perhaps the last)."""
+    for end in range(1, len(path)):
+        if FieldPath(path[:end]).get_in(body) is ABSENT:
+            return FieldPath(path[:end])
+    return path
 
 
 def _covered(patch: dict[str, Any], path: FieldPath) -> bool:

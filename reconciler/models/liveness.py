@@ -19,15 +19,25 @@ from typing import Literal
 
 from reconciler.models.desired import RestartPolicy
 from reconciler.models.live import ACTIVE_STATUSES, LiveAgent, LiveStatus
-from reconciler.models.state import StateDoc
+from reconciler.models.state import AgentRecord, StateDoc
 
 ROUTINE_EXITS: frozenset[str] = frozenset({"idle-timeout", "runtime-cap"})
 """Exits that are the engine working as designed (``on-failure`` leaves them alone)."""
 
-ExitCause = Literal["missing", "failed", "idle-timeout", "runtime-cap", "token-expired", "exited"]
-"""Why an agent is no longer running: unknown to the engine, failed, or one of the known exits."""
+ExitCause = Literal[
+    "missing",
+    "failed",
+    "idle-timeout",
+    "runtime-cap",
+    "token-expired",
+    "exited",
+    "restart-unfinished",
+]
+"""Why an agent is no longer running: unknown to the engine, failed, one of the known exits, or
+stopped by an apply that restarted it and did not start its new agent."""
 
 MISSING_TEXT = "the engine does not know the agent"
+UNFINISHED_TEXT = "an apply stopped it to restart it and did not start it again"
 
 # Keywords of the engine's exit message, checked in this order (a message naming two causes
 # is attributed to the first).
@@ -53,6 +63,8 @@ class AgentExit:
         """The one-line reason the plan and drift show (``failed: <engine message>``)."""
         if self.cause == "missing":
             return f"missing: {MISSING_TEXT}"
+        if self.cause == "restart-unfinished":
+            return f"restart unfinished: {UNFINISHED_TEXT} ({self.status.lower()})"
         if self.status == "FAILED":
             return f"failed: {self.message or 'no message from the engine'}"
         if self.status in ("STOPPED", "STOPPING"):
@@ -73,6 +85,19 @@ def agent_exit(agent_id: str, live: LiveStatus) -> AgentExit | None:
     return AgentExit(cause=_cause(agent.status, message), status=agent.status, message=message)
 
 
+def record_exit(record: AgentRecord, live: LiveStatus) -> AgentExit | None:
+    """Why the agent of ``record`` no longer runs (:func:`agent_exit`), or None if it does.
+
+    A record marked ``restarting`` whose agent is not running was stopped by an apply's restart
+    that did not start the new agent: its cause is ``restart-unfinished`` whatever the engine
+    says (``missing`` too: a stopped agent leaves the engine's list in time).
+    """
+    exited = agent_exit(record.agent_id, live)
+    if exited is None or not record.restarting:
+        return exited
+    return AgentExit(cause="restart-unfinished", status=exited.status, message=exited.message)
+
+
 def _cause(status: str, message: str) -> ExitCause:
     if status == "FAILED":
         return "failed"
@@ -87,8 +112,11 @@ def exit_expected(policy: RestartPolicy, cause: ExitCause) -> bool:
     """Whether an agent with ``policy`` that exited with ``cause`` is meant to stay down.
 
     ``always`` heals every exit; ``on-failure`` heals all but the routine ones (idle timeout,
-    the runtime cap); ``never`` heals none (drift only reports it).
+    the runtime cap); ``never`` heals none (drift only reports it). A restart left unfinished is
+    no exit of the agent's own: every policy heals it.
     """
+    if cause == "restart-unfinished":
+        return False
     if policy == "never":
         return True
     if policy == "on-failure":

@@ -43,6 +43,7 @@ class ReasonCode(str, Enum):
     EXITED_RUNTIME_CAP = "exited_runtime_cap"
     EXITED_TOKEN_EXPIRED = "exited_token_expired"
     FAILED = "failed"
+    RESTART_UNFINISHED = "restart_unfinished"
     MISSING = "missing"
     EXITED_EXPECTED = "exited_expected"
     TOKEN_EXPIRING = "token_expiring"
@@ -62,6 +63,7 @@ EXIT_REASON_CODES: dict[ExitCause, ReasonCode] = {
     "runtime-cap": ReasonCode.EXITED_RUNTIME_CAP,
     "token-expired": ReasonCode.EXITED_TOKEN_EXPIRED,
     "exited": ReasonCode.EXITED,
+    "restart-unfinished": ReasonCode.RESTART_UNFINISHED,
 }
 """The code of a start that brings back an agent that exited, by the cause of its exit."""
 

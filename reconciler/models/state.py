@@ -84,12 +84,19 @@ class AgentRecord(BaseModel):
     """The manifest's ``restart_policy`` as last applied, which ``watch --heal-only`` heals by
     (a change of it in the manifest waits for review); None in a record written before it was
     recorded (then the manifest's is taken). Written only when not None."""
+    restarting: bool = False
+    """An apply is restarting this agent: written ahead of the stop of its restart, cleared when
+    the stop fails or the new agent is recorded. While it is set and the agent is not running,
+    the exit is the apply's own (its restart was left half done), so the next plan starts the
+    agent whatever its ``restart_policy``. Written only when true."""
 
     @model_serializer(mode="wrap")
     def _omit_unrecorded_policy(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if self.restart_policy is None:  # older records stay byte-identical when rewritten
             data.pop("restart_policy", None)
+        if not self.restarting:
+            data.pop("restarting", None)
         return data
 
 

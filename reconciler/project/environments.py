@@ -10,14 +10,17 @@ Each environment still loads with its own variables (a secret renamed by its ``v
 is never another environment's) and plans against its own state and engine.
 
 The results keep the order in which ``reconciler.yaml`` declares the environments. An
-environment that fails (its engine unreachable, its manifests invalid there only, ...) does not
+environment that fails (its engine unreachable, its manifests invalid there only, a variable
+only its settings read unset, ...) does not
 hide the others: its result is its error, in its place, and the others' plans are rendered
 beside it (the reviewer sees what was planned and what could not be). When every environment
-fails, that is raised: invalid manifests of several environments as one error with every
-environment's problems, as ``validate`` reports them (a problem of every environment once, one
-of some tagged with their names); any other failure is the first environment's that failed.
-An interruption, or an error that is not a :class:`ReconcilerError` (a bug), is raised as it
-came, whatever the other environments did.
+fails, each result is still its error (a pull-request comment says, per environment, why the
+plan failed); :func:`failure_of_every` is the one error the command then fails with: invalid
+manifests of several environments as one error with every environment's problems, as
+``validate`` reports them (a problem of every environment once, one of some tagged with their
+names); any other failure is the first environment's that failed. An interruption, or an error
+that is not a :class:`ReconcilerError` (a bug), is raised as it came, whatever the other
+environments did.
 """
 
 from __future__ import annotations
@@ -33,22 +36,36 @@ from reconciler.manifests.shared import SharedLoads
 from reconciler.models.settings import shared_states
 from reconciler.project.project import Hooks, PlanOutcome, Project
 
-__all__ = ["EnvironmentOutcome", "open_environments", "plan_environments"]
+__all__ = ["EnvironmentOutcome", "failure_of_every", "open_environments", "plan_environments"]
 
 EnvironmentOutcome = PlanOutcome | ReconcilerError
 """An environment's plan, or why it could not be made."""
 
 
 def open_environments(
-    directory: Path, config: Path | None, environ: Mapping[str, str], names: Sequence[str]
-) -> list[Project]:
-    """The project as each of ``names`` sees it (settings problems of every one raised; two
-    environments naming one state refused)."""
-    projects = [Project.open(directory, config, environ, name) for name in names]
-    shared = shared_states([(name, p.settings) for name, p in zip(names, projects, strict=True)])
+    directory: Path,
+    config: Path | None,
+    environ: Mapping[str, str],
+    names: Sequence[str],
+    *,
+    read_only: bool,
+) -> list[tuple[str, Project | ReconcilerError]]:
+    """The project as each of ``names`` sees it, or why its settings cannot be read (a variable
+    only that environment reads is unset, ...): that environment's outcome, beside the others'.
+    Two environments naming one state are refused (a mistake of the settings as a whole).
+    ``read_only`` as :meth:`Project.open` takes it."""
+    opened: list[tuple[str, Project | ReconcilerError]] = []
+    for name in names:
+        try:
+            opened.append(
+                (name, Project.open(directory, config, environ, name, read_only=read_only))
+            )
+        except ReconcilerError as error:
+            opened.append((name, error))
+    shared = shared_states([(n, p.settings) for n, p in opened if isinstance(p, Project)])
     if shared:
         raise SettingsError("; ".join(shared))
-    return projects
+    return opened
 
 
 async def plan_environments(
@@ -58,7 +75,7 @@ async def plan_environments(
 ) -> list[tuple[str, EnvironmentOutcome]]:
     """Plan every project concurrently (``options`` as :meth:`Project.plan` takes them), their
     manifests' loads sharing what they have in common: each environment's plan, or its error
-    when some other environment could be planned (see the module's docstring)."""
+    (see the module's docstring; an interruption or a bug is raised)."""
     shared = SharedLoads(len(projects))
     for project in projects:
         project.shared_loads = shared
@@ -78,29 +95,31 @@ async def plan_environments(
         for project, result in zip(projects, results, strict=True)
         if isinstance(result, (PlanOutcome, ReconcilerError))
     ]
-    if len(outcomes) < len(results) or not any(
-        isinstance(outcome, PlanOutcome) for _name, outcome in outcomes
-    ):
-        raise _failure(projects, results)
+    if len(outcomes) < len(results):
+        raise _unexpected(results)
     return outcomes
 
 
-def _failure(projects: Sequence[Project], results: Sequence[object]) -> BaseException:
-    """What fails a plan of every environment: an interruption or an unexpected error as it
-    came; invalid manifests of several environments as one error with all their problems."""
+def _unexpected(results: Sequence[object]) -> BaseException:
+    """What is raised as it came: an interruption first, else an unexpected error (a bug)."""
     failed = [r for r in results if isinstance(r, BaseException)]
     for failure in failed:
         if not isinstance(failure, Exception):  # Ctrl-C, cancellation: as they came
             return failure
-    for failure in failed:
-        if not isinstance(failure, ReconcilerError):  # a bug: as it came
-            return failure
-    invalid = [
-        (project.settings.environment or "", result)
-        for project, result in zip(projects, results, strict=True)
-        if isinstance(result, ValidationError)
-    ]
+    return next(f for f in failed if not isinstance(f, ReconcilerError))
+
+
+def failure_of_every(outcomes: Sequence[tuple[str, EnvironmentOutcome]]) -> ReconcilerError | None:
+    """The error a plan of every environment fails with when none could be planned (``None``
+    when one was): invalid manifests of several environments as one error with all their
+    problems, else the first environment's error."""
+    failed = [(name, o) for name, o in outcomes if isinstance(o, ReconcilerError)]
+    if not failed or len(failed) < len(outcomes):
+        return None
+    invalid = [(name, error) for name, error in failed if isinstance(error, ValidationError)]
     if len(invalid) < 2 or len(invalid) < len(failed):
-        return failed[0]
-    problems = merged_problems([(name, e.problems) for name, e in invalid], len(projects))
+        return failed[0][1]
+    if len({error.what for _name, error in invalid}) > 1:  # settings of one, manifests of another
+        return failed[0][1]
+    problems = merged_problems([(name, e.problems) for name, e in invalid], len(outcomes))
     return ValidationError(problems, what=invalid[0][1].what)

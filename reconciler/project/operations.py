@@ -95,14 +95,13 @@ async def check_drift(
 ) -> DriftReport:
     """Compare the recorded state with the engine's live status (read-only)."""
     from reconciler.kinds import read_resources
-    from reconciler.project.connect import engine_client
     from reconciler.project.platform_uses import unrecorded_uses
 
     settings = project.settings
     project.require_credentials("drift (comparing the state with the engine)")
     desired = project.load_desired()
     state = project.store.load()
-    async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
+    async with project.engine_client(on_retry=on_retry, secrets=secret_values(desired)) as c:
         live = await drift_live(c, desired, state, project.clock())
     uses = []
     if state.resources:  # the Platform's side: each recorded resource, and who uses them
@@ -128,13 +127,11 @@ async def check_status(
     project: Project, *, on_retry: Callable[[RetryEvent], None] | None = None
 ) -> StatusReport:
     """The live status of every managed resource (read-only, like :func:`check_drift`)."""
-    from reconciler.project.connect import engine_client
-
     settings = project.settings
     project.require_credentials("status (asking the engine)")
     desired = project.load_desired(allow_unset=True)
     state = project.store.load()
-    async with engine_client(settings, on_retry=on_retry, secrets=secret_values(desired)) as c:
+    async with project.engine_client(on_retry=on_retry, secrets=secret_values(desired)) as c:
         live = await drift_live(c, desired, state, project.clock())
     unread: tuple[str, ...] = ()
     if state.resources:  # the Platform's side: is each recorded resource still there?
@@ -189,15 +186,14 @@ async def import_agent(
 ) -> EditOutcome:
     """Record the running agent ``agent_id`` as ``name`` (see :mod:`reconciler.apply.imports`)."""
     from reconciler.apply.imports import check_importable, import_record
-    from reconciler.project.connect import engine_client
 
     project.require_credentials("import (checking the agent on the engine)")
     desired = project.load_desired()
     with project.lock("import", lock_timeout):
         state = project.store.load()
         check_importable(desired, state, name, agent_id)  # before any engine call
-        async with engine_client(
-            project.settings, on_retry=on_retry, secrets=secret_values(desired)
+        async with project.engine_client(
+            on_retry=on_retry, secrets=secret_values(desired)
         ) as client:
             record = await import_record(
                 client,

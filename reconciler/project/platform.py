@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import SettingsError
-from reconciler.kinds import KindRegistry, default_registry
+from reconciler.errors import Location, SettingsError, ValidationError
+from reconciler.kinds import KindRegistry, creation_order, default_registry
 from reconciler.kinds.phone_number import PhoneNumberKind
 from reconciler.kinds.saved_agent import SavedAgentKind
 from reconciler.kinds.secret_set import SecretSetKind
-from reconciler.models import Settings
+from reconciler.manifests.excerpt import with_excerpts
+from reconciler.models import DesiredSet, Settings
 
 if TYPE_CHECKING:  # the client (httpx) is imported when a command connects
     from reconciler.engine import RetryEvent
@@ -33,8 +34,10 @@ class PlatformSession:
     """The Platform client of a project, open only inside :meth:`connect`; every call of the
     kinds goes through it (see :class:`reconciler.kinds.platform_api.PlatformApi`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, read_only: bool) -> None:
         self.settings = settings
+        self.read_only = read_only
+        """Whether an embedded sandbox Platform is opened read-only (a read-only command)."""
         self._client: PlatformClient | None = None
         self.calls = 0
         """Requests answered (every attempt), for the summary and the benchmarks."""
@@ -59,7 +62,7 @@ class PlatformSession:
         transport = None
         close: Callable[[], None] = _nothing
         if self.settings.platform.strip().lower() == "sandbox":
-            transport, close = sandbox_transport(self.settings)
+            transport, close = sandbox_transport(self.settings, read_only=self.read_only)
 
         def heard(operation: str, status: int) -> None:
             self.calls += 1
@@ -148,6 +151,19 @@ def project_kinds(session: PlatformSession) -> KindRegistry:
         .with_kind(SavedAgentKind(session))
         .with_kind(PhoneNumberKind(session))
     )
+
+
+def check_reference_cycles(desired: DesiredSet, settings: Settings) -> None:
+    """Raise the :class:`~reconciler.errors.ValidationError` the plan raises for a reference
+    cycle among the manifests' resources (naming every resource on it), so that ``validate``
+    refuses what ``plan`` refuses; nothing is connected."""
+    kinds = project_kinds(PlatformSession(settings, read_only=True))
+    edges = {a: kinds.kind(r.kind).references(r.spec) for a, r in desired.resources.items()}
+    where = {a: Location(r.path or "agents.d", r.line) for a, r in desired.resources.items()}
+    try:
+        creation_order(edges, where)
+    except ValidationError as exc:  # located in the manifests: show their lines
+        raise ValidationError(with_excerpts(exc.problems, settings.project_dir), exc.what) from None
 
 
 def _nothing() -> None:

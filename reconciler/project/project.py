@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from dataclasses import replace as replace_options
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import PlanError, SettingsError, StalePlanError, ValidationError
+from reconciler.errors import (
+    PlanError,
+    SettingsError,
+    StalePlanError,
+    StateError,
+    ValidationError,
+)
 from reconciler.manifests import load_desired, load_settings
 from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.settings import environ_for
@@ -85,16 +91,21 @@ class Project:
         environ: Mapping[str, str],
         *,
         clock: Callable[[], float] = time.time,
+        read_only: bool = False,
     ) -> None:
         self.settings = settings
+        self.read_only = read_only
+        """Opened for a read-only command (:mod:`reconciler.cli.readonly`): nothing is written,
+        not even the embedded sandbox's database (each client it opens is read-only), and
+        taking the state lock (what every write does first) is refused as a defect."""
         self.process_environ = environ
         """The process environment as given."""
         self.environ = environ_for(settings.variables, environ)
         """The process environment as the project's environment sees it (its variables)."""
         self.clock = clock
-        self.backend = open_backend(settings, environ)
+        self.backend = open_backend(settings, environ, read_only=read_only)
         self.store = self.backend.store
-        self.platform = PlatformSession(settings)
+        self.platform = PlatformSession(settings, read_only=read_only)
         """The Conversational AI Platform, for the resources of its kinds."""
         self.kinds = project_kinds(self.platform)
         """Every kind the manifests may declare, bound to :attr:`platform`."""
@@ -110,11 +121,14 @@ class Project:
         config: Path | None,
         environ: Mapping[str, str],
         environment: str | None = None,
+        *,
+        read_only: bool = False,
     ) -> Project:
-        """The project in ``directory`` as ``environment`` sees it; refuses (writing nothing) a
-        directory that is not one."""
+        """The project in ``directory`` as ``environment`` sees it (``read_only``: for a
+        read-only command); refuses (writing nothing) a directory that is not one."""
         require_project(directory, config)
-        return cls(load_settings(directory, config, environ, environment), environ)
+        settings = load_settings(directory, config, environ, environment)
+        return cls(settings, environ, read_only=read_only)
 
     def use_settings(self, settings: Settings) -> None:
         """Work with ``settings`` from now on (re-read ones: a watch's next run)."""
@@ -146,7 +160,38 @@ class Project:
         return self.load_desired(allow_unset=allow_unset, meanwhile=meanwhile)
 
     def lock(self, command: str, timeout: float) -> StateLocker:
-        return self.backend.lock(command, timeout)
+        """The state lock every write of the state takes first (refused when read-only)."""
+        return self.backend.lock(command, timeout)  # refused when read-only
+
+    def refuse_if_read_only(self, doing: str) -> None:
+        """Raise :class:`StateError` if the project was opened for a read-only command: a write
+        (``doing``) there is a defect, refused before anything is written."""
+        if self.read_only:
+            raise StateError(
+                f"{doing} would write, but the project was opened for a read-only command "
+                "(a defect in reconciler)"
+            )
+
+    def engine_client(
+        self,
+        *,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+        secrets: Iterable[str] = (),
+        parallelism: int | None = None,
+        on_response: Callable[[str, int], None] | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[EngineClient]:
+        """A client of the project's engine (see :func:`reconciler.project.connect.engine_client`),
+        read-only when the project is."""
+        from reconciler.project.connect import engine_client
+
+        return engine_client(
+            self.settings,
+            read_only=self.read_only,
+            on_retry=on_retry,
+            secrets=secrets,
+            parallelism=parallelism,
+            on_response=on_response,
+        )
 
     def require_credentials(self, why: str) -> None:
         """Raise :class:`SettingsError` naming what is missing if the engine cannot be reached."""
@@ -213,13 +258,8 @@ class Project:
         settings = self.settings
 
         def open_client() -> contextlib.AbstractAsyncContextManager[EngineClient]:
-            from reconciler.project.connect import engine_client
-
-            return engine_client(
-                settings,
-                on_retry=hooks.on_retry,
-                parallelism=parallelism,
-                on_response=hooks.on_engine_call,
+            return self.engine_client(
+                on_retry=hooks.on_retry, parallelism=parallelism, on_response=hooks.on_engine_call
             )
 
         sources = Sources(
@@ -380,13 +420,12 @@ class Project:
         """
         from reconciler.apply import ApplyContext, apply_plan
         from reconciler.engine import refresh as refresh_live
-        from reconciler.project.connect import engine_client
 
+        self.refuse_if_read_only("apply")
         ensure_applicable(plan)
         hooks = hooks or Hooks()
         parallelism = parallelism or self.settings.parallelism
-        async with engine_client(
-            self.settings,
+        async with self.engine_client(
             on_retry=hooks.on_retry,
             secrets=secret_values(desired),
             parallelism=parallelism,
@@ -403,6 +442,7 @@ class Project:
                 parallelism=parallelism,
                 max_concurrent_agents=self.settings.max_concurrent_agents,
                 stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
+                ready_timeout_s=wait_s,
                 poll_interval_s=poll_interval_for(self.settings.engine),
                 clock=self.clock,
                 on_event=hooks.on_event or (lambda _e: None),

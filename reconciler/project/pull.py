@@ -18,11 +18,14 @@ variable's value. ``import`` records it the same way.
 
 A saved agent that carries the create marker of another state (another project on this App
 ID, see :func:`~reconciler.kinds.saved_agent.creator_lineage`) is that project's: it is left
-out, with a note (``import`` takes it on purpose).
+out, with a note (``import`` takes it on purpose), and so is a number routed to such an agent.
 
-With ``record`` (the CLI asks first) the pulled resources are recorded in state under the lock,
-so the next plan updates them in place instead of creating duplicates. A secret set's values
-are recorded as not verified: the next apply writes them from the environment.
+:func:`record_pulled` (``--record``; the CLI asks first) records the pulled resources in state
+under the lock, so the next plan updates them in place instead of creating duplicates. It runs
+only once their manifests are written to a manifest file of the agents directory
+(:func:`record_target_problem`): recorded without them, the next plan would delete them all.
+A secret set's values are recorded as not verified: the next apply writes them from the
+environment.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import copy
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from reconciler.diff import spec_digest
@@ -39,6 +43,8 @@ from reconciler.kinds.phone_number import READ_ONLY as NUMBER_READ_ONLY
 from reconciler.kinds.platform_api import UNVERIFIED, drop_nulls
 from reconciler.kinds.saved_agent import creator_lineage, live_spec
 from reconciler.manifests.dump import dump_documents
+from reconciler.manifests.extends import is_partial
+from reconciler.manifests.loader import MANIFEST_SUFFIXES
 from reconciler.models.platform import PHONE_NUMBER, SAVED_AGENT, SECRET_SET
 from reconciler.models.resources import ResourceRecord
 from reconciler.models.secrets import is_secret_key
@@ -58,13 +64,40 @@ class Pulled:
     notes: list[str] = field(default_factory=list)
 
 
-async def pull(project: Project, *, record: bool, lock_timeout: float = 0.0) -> Pulled:
-    """Manifests for every Platform resource state does not record; with ``record``, record
-    them (holding the state lock)."""
+def record_target_problem(out: Path | None, agents_dir: Path) -> str | None:
+    """Why ``pull --record --out OUT`` must not record: the pulled manifests would not be
+    manifests of the project (no ``--out``, a file outside ``agents_dir``, not ``.yaml``/``.yml``,
+    a partial or a hidden file), so the next plan would delete every resource recorded."""
+    why = "the next plan would delete every resource it records"
+    if out is None:
+        return (
+            f"--record needs --out FILE in {agents_dir.name}/ (without its manifests there, {why})"
+        )
+    try:
+        relative = out.resolve().relative_to(agents_dir.resolve()).as_posix()
+    except ValueError:
+        relative = None
+    if (
+        relative is None
+        or not relative.endswith(MANIFEST_SUFFIXES)
+        or is_partial(relative)
+        or any(part.startswith(".") for part in relative.split("/"))
+    ):
+        return (
+            f"--record writes the pulled manifests to {out}, which is no manifest file of "
+            f"{agents_dir.name}/ (a .yaml file there, not a partial '_' or hidden '.' one): {why}"
+        )
+    return None
+
+
+async def pull(project: Project) -> Pulled:
+    """Manifests for every Platform resource state does not record, and the records
+    :func:`record_pulled` would write."""
     state = project.store.load()
     known = {(r.kind, r.id) for r in state.resources.values()}
     names = {r.id: r.name for r in state.resources.values() if r.kind == SAVED_AGENT}
     taken = {r.address for r in state.resources.values()}
+    theirs: set[str] = set()  # saved agents another state created
     pulled = Pulled()
     documents: list[dict[str, Any]] = []
     async with project.platform.connect() as api:
@@ -91,6 +124,7 @@ async def pull(project: Project, *, record: bool, lock_timeout: float = 0.0) -> 
         creator = creator_lineage(item)
         if creator is not None and creator != state.lineage.lower():
             # Made by another reconciler state (another project on this App ID): its own.
+            theirs.add(agent_id)
             pulled.notes.append(
                 f"SavedAgent {printable(agent_id)} ({printable(str(item.get('agent_name')))}) "
                 f"was created by another reconciler state (lineage {printable(creator)}): left "
@@ -112,6 +146,17 @@ async def pull(project: Project, *, record: bool, lock_timeout: float = 0.0) -> 
         number_id = str(item.get("number_id"))
         if (PHONE_NUMBER, number_id) in known:
             continue
+        inbound = item.get("inbound")
+        routed = inbound.get("agent") if isinstance(inbound, dict) else None
+        if isinstance(routed, str) and routed in theirs:
+            # Its calls go to another project's agent: that project's number (recorded here,
+            # a removed manifest or a destroy would delete that project's line).
+            pulled.notes.append(
+                f"PhoneNumber {printable(number_id)} ({printable(str(item.get('number')))}) "
+                f"routes to agent {printable(routed)}, which another reconciler state created: "
+                "left to it; `reconciler import PhoneNumber/NAME ID` takes it on purpose"
+            )
+            continue
         held = drop_nulls({k: v for k, v in item.items() if k not in NUMBER_READ_ONLY})
         label = str(held.get("description") or held.get("number") or "number")
         name = _unique(_slug(label), PHONE_NUMBER, taken)
@@ -132,12 +177,17 @@ async def pull(project: Project, *, record: bool, lock_timeout: float = 0.0) -> 
         documents.append({"kind": PHONE_NUMBER, "name": name, "spec": manifest_spec})
         pulled.records.append(_record(PHONE_NUMBER, name, number_id, body, now, references))
     pulled.text = dump_documents(documents)
-    if record and pulled.records:
-        with project.lock("pull", lock_timeout):
-            doc = project.store.load()
-            fresh = {r.address: r for r in pulled.records if r.address not in doc.resources}
-            project.store.write(doc.model_copy(update={"resources": {**doc.resources, **fresh}}))
     return pulled
+
+
+def record_pulled(project: Project, pulled: Pulled) -> None:
+    """Record what :func:`pull` found in state, once its manifests are in the agents directory
+    (the caller holds the state lock); an address state records meanwhile is left as it is."""
+    if not pulled.records:
+        return
+    doc = project.store.load()
+    fresh = {r.address: r for r in pulled.records if r.address not in doc.resources}
+    project.store.write(doc.model_copy(update={"resources": {**doc.resources, **fresh}}))
 
 
 def _record(

@@ -173,7 +173,12 @@ def refresh_note(plan: Plan) -> str:
 def scope_notes(plan: Plan) -> list[str]:
     """Sentences about a targeted or destroy plan (empty for an ordinary plan)."""
     notes = []
-    if plan.destroy:
+    if plan.destroy and (plan.targets or plan.excluded):  # the notes below say which
+        notes.append(
+            "Destroy plan: every recorded agent considered is stopped"
+            + (", every recorded resource considered deleted." if plan.resources else ".")
+        )
+    elif plan.destroy:
         notes.append(
             "Destroy plan: every recorded agent is stopped"
             + (", every recorded resource deleted." if plan.resources else ".")

@@ -232,6 +232,7 @@ _CAUSE_LABELS = {
     "idle-timeout": "idle timeout",
     "runtime-cap": "runtime cap",
     "token-expired": "token expired",
+    "restart-unfinished": "restart unfinished",
 }
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from reconciler.render.markdown import (
     DEFAULT_MAX_CHARS,
     MARKER_PREFIX,
     MIN_MAX_CHARS,
+    error_block,
     render_markdown,
 )
 from reconciler.render.text import render_text
@@ -49,9 +49,6 @@ EnvironmentPlans = Sequence[tuple[str, Plan | FailedEnvironment]]
 """``(environment, plan)`` pairs, in the order the settings file declares the environments; an
 environment that could not be planned has a :class:`FailedEnvironment` in place of its plan."""
 
-_FAILED_ROOM = 4_000
-"""Most characters of a failed environment's error in the comment (the job log has it all)."""
-_BACKTICKS = re.compile(r"`+")
 
 _COLUMNS = ("start", "update", "restart", "stop", "renew-token", "rename", "forget", "adopt")
 
@@ -184,17 +181,14 @@ def _blocked(plans: EnvironmentPlans) -> list[str]:
             lines.append(f"> - **{html.escape(name)}**: this plan cannot be applied: {why}{more}")
     if not lines:
         return []
-    return ["> [!CAUTION]\n> **Not every environment can be applied:**\n" + "\n".join(lines)]
+    none = all(isinstance(plan, FailedEnvironment) for _name, plan in plans)
+    title = "No environment could be planned" if none else "Not every environment can be applied"
+    return [f"> [!CAUTION]\n> **{title}:**\n" + "\n".join(lines)]
 
 
 def _failed_body(failed: FailedEnvironment) -> str:
     """A failed environment's section: its error in a code block (clipped; the log has it)."""
-    message = failed.message
-    if len(message) > _FAILED_ROOM:
-        message = message[:_FAILED_ROOM] + "\n… (the rest is in the job log)"
-    longest = max((len(m) for m in _BACKTICKS.findall(message)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"**This environment could not be planned:**\n\n{fence}text\n{message}\n{fence}"
+    return f"**This environment could not be planned:**\n\n{error_block(failed.message)}"
 
 
 def _body(plan: Plan, max_chars: int) -> str:

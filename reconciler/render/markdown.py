@@ -93,10 +93,43 @@ _RESOURCE = "resource:"
 
 def plan_marker(plan: Plan) -> str:
     """The hidden first line that identifies this project's plan comment."""
-    key = plan.app_id or plan.lineage
-    if plan.environment:
-        key = f"{plan.environment}:{key}"
+    return marker_of(plan.environment, plan.app_id or plan.lineage)
+
+
+def marker_of(environment: str | None, key: str) -> str:
+    """The marker line of the comment of ``environment``'s plan for ``key`` (its App ID)."""
+    if environment:
+        key = f"{environment}:{key}"
     return f"{MARKER_PREFIX}{_one_line(key)} -->"
+
+
+_FAILED_ROOM = 4_000
+"""Most characters of an error in a comment (the job log has it all)."""
+
+
+def error_block(message: str) -> str:
+    """An error as the CLI prints it, in a code block of a comment (clipped; never breaks out
+    of its fence)."""
+    if len(message) > _FAILED_ROOM:
+        message = message[:_FAILED_ROOM] + "\n… (the rest is in the job log)"
+    longest = max((len(m) for m in _BACKTICKS.findall(message)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{message}\n{fence}"
+
+
+def render_markdown_failure(environment: str | None, app_id: str, message: str) -> str:
+    """The comment of a plan that could not be made, and why (``message``: the error as the CLI
+    prints it, which holds no secret); its marker is the one the plan's comment would have, so
+    a CI job updates the same comment."""
+    title = "### Reconciler plan"
+    if environment:
+        title += f" of environment `{_one_line(environment)}`"
+    if app_id:
+        title += f" for app `{_one_line(app_id)}`"
+    return (
+        f"{marker_of(environment, app_id)}\n{title}\n\n"
+        f"> [!CAUTION]\n> **The plan could not be made:**\n\n{error_block(message)}"
+    )
 
 
 def render_markdown(plan: Plan, *, max_chars: int = DEFAULT_MAX_CHARS) -> str:

@@ -87,7 +87,7 @@ def _cells(row: StatusRow, now: float) -> tuple[str, ...]:
         printable(row.channel) if row.channel else "-",
         printable(row.status),
         duration(uptime) if uptime is not None else "-",
-        _token(row.token_expires_at, now),
+        _token(row.token_expires_at, now) if uptime is not None else "-",
         printable(row.reason),
     )
 

@@ -54,7 +54,7 @@ def create_app(
 ) -> Starlette:
     """Build a sandbox engine app; `time_source` replaces `time.time` (for tests)."""
     sandbox = Sandbox(config, time_source)
-    notifier = Notifier(sandbox, config.webhooks)
+    notifier = Notifier(sandbox, config.webhooks, config.webhook_app_id)
     platform = Platform(sandbox)
     sandbox.on_reset.append(platform.reset)
 

@@ -104,10 +104,14 @@ class SandboxConfig(FaultRates):
         drop_rate: probability that the connection is dropped before the request is handled.
         seed: seeds agent ids and fault draws; None = unseeded (system randomness).
         db_path: SQLite file; None keeps everything in memory (lost when the app goes away).
+        db_read_only: `db_path` is read, never written: the sandbox works on an in-memory copy
+            of it (empty without the file), discarded when it closes (read-only commands).
         max_runtime_s: the hard cap on one agent's runtime (72 h).
         get_retention_s: an ended agent answers GET (and appears in list) for this long after it
             stopped; afterwards GET answers 404 TaskNotFound.
         webhooks: `(url, secret)` pairs that receive the notification events (`ncs.py`).
+        webhook_app_id: when set, `webhooks` receive the events of this App ID only (as a real
+            project's webhook does); None: those of every App ID.
     """
 
     customer_id: str = "sandbox"
@@ -125,9 +129,11 @@ class SandboxConfig(FaultRates):
     name_scope: str = "channel"
     seed: int | None = None
     db_path: str | None = None
+    db_read_only: bool = False
     max_runtime_s: float = MAX_RUNTIME_S
     get_retention_s: float = RETENTION_S
     webhooks: tuple[tuple[str, str], ...] = dataclasses.field(default=(), repr=False)
+    webhook_app_id: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()

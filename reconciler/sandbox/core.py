@@ -53,7 +53,7 @@ class Sandbox:
         self, config: SandboxConfig, time_source: Callable[[], float] | None = None
     ) -> None:
         self.config = config
-        self.store = Store(config.db_path)
+        self.store = Store(config.db_path, read_only=config.db_read_only)
         self.clock = Clock(self.store, time_source)
         self.settings = Settings.from_config(config)
         self.faults = FaultInjector.from_config(config)

@@ -22,7 +22,7 @@ it), emits one event per instant, and delivers each to every webhook. The task a
 `SWEEP_TICK_S` to notice what time alone changed. An instant is keyed by agent, kind and time,
 so overlapping sweeps never emit it twice.
 
-Delivery is at-least-once: an answer other than 2xx (or none within `ATTEMPT_TIMEOUT_S`) is
+Delivery is at-least-once: an answer other than 200 (or none within `ATTEMPT_TIMEOUT_S`) is
 retried, at once and then after `RETRY_DELAYS_S`, with the same `noticeId` (a receiver
 deduplicates on it) and a fresh `notifyMs`, hence a fresh signature, as the real service does.
 After the last attempt the delivery is dropped and counted. Webhooks given at start-up
@@ -98,6 +98,15 @@ def signature_headers(secret: str, body: bytes) -> dict[str, str]:
     }
 
 
+def check_app_id(app_id: Any) -> str | None:
+    """Validate a webhook's App ID (absent: every App ID's events; else a non-empty string)."""
+    if app_id is None:
+        return None
+    if not isinstance(app_id, str) or not app_id:
+        raise ValueError("app_id must be a non-empty string (or absent: every App ID)")
+    return app_id
+
+
 def check_webhook(url: Any, secret: Any) -> tuple[str, str]:
     """Validate a webhook's URL (http or https, with a host) and secret (a non-empty string)."""
     if not isinstance(url, str) or not url:
@@ -112,16 +121,24 @@ def check_webhook(url: Any, secret: Any) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Webhook:
-    """A receiver of notifications; `fixed` ones came with the start-up configuration."""
+    """A receiver of notifications; `fixed` ones came with the start-up configuration.
+
+    A real webhook is a project's: it receives the events of one App ID. One with `app_id`
+    None receives those of every App ID the sandbox serves."""
 
     id: int
     url: str
     secret: str = field(repr=False)
     fixed: bool = False
+    app_id: str | None = None
+
+    def wants(self, app_id: str) -> bool:
+        """Whether the events of `app_id` go to this webhook."""
+        return self.app_id is None or self.app_id == app_id
 
     def public(self) -> dict[str, Any]:
         """What the control route shows (never the secret)."""
-        return {"id": self.id, "url": self.url, "fixed": self.fixed}
+        return {"id": self.id, "url": self.url, "fixed": self.fixed, "app_id": self.app_id}
 
 
 @dataclass
@@ -170,7 +187,12 @@ def _exit_reason(record: AgentRecord, status: str) -> str:
 class Notifier:
     """Detects lifecycle changes of a sandbox and delivers them to its webhooks."""
 
-    def __init__(self, sb: Sandbox, webhooks: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(
+        self,
+        sb: Sandbox,
+        webhooks: tuple[tuple[str, str], ...] = (),
+        webhooks_app_id: str | None = None,
+    ) -> None:
         self.sb = sb
         self._next_id = 0
         self.webhooks: list[Webhook] = []
@@ -189,7 +211,7 @@ class Notifier:
         self._client: httpx.AsyncClient | None = None
         self._closing = False
         for url, secret in webhooks:
-            self.add(url, secret, fixed=True)
+            self.add(url, secret, fixed=True, app_id=webhooks_app_id)
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -204,14 +226,18 @@ class Notifier:
         self._watermark = self._floor = self.sb.now()
         return True
 
-    def add(self, url: str, secret: str, *, fixed: bool = False) -> Webhook:
-        """Deliver every later event to `url` too, signed with `secret`."""
+    def add(
+        self, url: str, secret: str, *, fixed: bool = False, app_id: str | None = None
+    ) -> Webhook:
+        """Deliver every later event (of `app_id` only, when given) to `url` too, signed with
+        `secret`."""
         url, secret = check_webhook(url, secret)
+        app_id = check_app_id(app_id)
         self._sync_epoch()
         if not self.webhooks:  # nothing from before the first webhook is sent
             self._watermark = self._floor = self.sb.now()
         self._next_id += 1
-        hook = Webhook(self._next_id, url, secret, fixed)
+        hook = Webhook(self._next_id, url, secret, fixed, app_id)
         self.webhooks.append(hook)
         return hook
 
@@ -230,9 +256,13 @@ class Notifier:
 
     # -- events --------------------------------------------------------------------------------
 
-    def emit(self, event_type: int, payload: dict[str, Any], *, sid: str = "") -> str | None:
-        """Queue one event for every webhook; returns its noticeId (None without webhooks)."""
-        if not self.webhooks:
+    def emit(
+        self, event_type: int, payload: dict[str, Any], *, sid: str = "", app_id: str | None = None
+    ) -> str | None:
+        """Queue one event for every webhook of `app_id` (None: for every webhook); returns its
+        noticeId (None when no webhook wants it)."""
+        hooks = [h for h in self.webhooks if app_id is None or h.wants(app_id)]
+        if not hooks:
             return None
         notice_id = f"{uuid.uuid4()}"
         envelope = {
@@ -244,7 +274,7 @@ class Notifier:
             "payload": payload,
         }
         self.stats["emitted"] += 1
-        for hook in self.webhooks:
+        for hook in hooks:
             delivery = Delivery(hook, envelope)
             self._queue.append(delivery)
             self.log.append(delivery)
@@ -311,7 +341,8 @@ class Notifier:
             if (ident, kind, at) in self._emitted:
                 continue
             self._emitted[(ident, kind, at)] = at
-            self.emit(kind, payload, sid=sid)
+            app_id = ident.split("/", 1)[0]  # every key starts with its App ID
+            self.emit(kind, payload, sid=sid, app_id=app_id)
         self._watermark = max(self._watermark, now)
         horizon = self._watermark - 2 * SWEEP_SLACK_S
         for key in [k for k, at in self._emitted.items() if at < horizon]:
@@ -452,7 +483,7 @@ class Notifier:
         try:
             response = await client.post(delivery.webhook.url, content=body, headers=headers)
             delivery.last_status = response.status_code
-            ok = 200 <= response.status_code < 300
+            ok = response.status_code == 200  # NCS takes a notice as received on 200 only
         except httpx.HTTPError as exc:
             delivery.last_status = type(exc).__name__
             ok = False

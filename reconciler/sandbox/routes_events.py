@@ -1,7 +1,8 @@
 """Control routes of notification webhooks and published pipelines (under `/_sandbox/`).
 
-* `POST /_sandbox/webhooks` `{"url": str, "secret": str}`: deliver events there too; answers
-  `{"id", "url", "fixed"}` (never the secret).
+* `POST /_sandbox/webhooks` `{"url": str, "secret": str, "app_id"?: str}`: deliver events
+  there too (only those of `app_id` when given, as a real project's webhook; else every App
+  ID's); answers `{"id", "url", "fixed", "app_id"}` (never the secret).
 * `GET /_sandbox/webhooks`: `{"webhooks", "stats", "deliveries"}` (the recent deliveries).
 * `DELETE /_sandbox/webhooks`: forget the webhooks added at run time; answers as GET.
 * `POST /_sandbox/pipelines` `{"pipeline_id": str, "properties": {...}, "app_id"?: str}`:
@@ -51,7 +52,7 @@ def event_routes(notifier: Notifier) -> list[BaseRoute]:
     async def add_webhook(request: Request) -> Any:
         body = await _object(request)
         url, secret = check_webhook(body.get("url"), body.get("secret"))
-        return notifier.add(url, secret).public()
+        return notifier.add(url, secret, app_id=body.get("app_id")).public()
 
     async def list_webhooks(_: Request) -> Any:
         return notifier.view()

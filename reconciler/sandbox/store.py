@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator
@@ -307,21 +308,48 @@ def _list_filter(window: ListWindow) -> tuple[str, dict[str, Any]]:
     return where, params
 
 
+def copy_into(path: str, target: sqlite3.Connection) -> None:
+    """Copy the database at `path` (if there is one) into `target`, writing nothing at `path`.
+
+    No other process has the file open when no write-ahead log lies beside it (the last
+    connection to close removes it): the file is then opened `immutable`, which creates no
+    `-wal` or `-shm` file (a read-only connection to a WAL database would, and leave them
+    behind). With a log beside it (a served sandbox has the file open), a read-only connection
+    shares that process's log and index, and sees what it committed.
+    """
+    if not os.path.isfile(path):
+        return
+    mode = "ro" if os.path.exists(f"{path}-wal") else "ro&immutable=1"
+    uri = f"{pathlib.Path(os.path.abspath(path)).as_uri()}?mode={mode}"
+    source = sqlite3.connect(uri, uri=True, timeout=30.0)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+
+
 def dumps(value: Any) -> str:
     """Compact JSON encoding used for every JSON column."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class Store:
-    """Thread-safe SQLite store; `path=None` keeps the database in memory."""
+    """Thread-safe SQLite store; `path=None` keeps the database in memory.
 
-    def __init__(self, path: str | None) -> None:
+    `read_only`: the file at `path` is read, never written: the store is an in-memory copy of
+    it (sqlite's backup API; empty when there is no file), so that what the sandbox does as
+    time passes (statuses materialised, counts kept) happens in memory and is discarded at
+    `close`. No directory, database, journal or lock file is created, and none is changed.
+    """
+
+    def __init__(self, path: str | None, *, read_only: bool = False) -> None:
         self.path = path
-        if path is not None and os.path.dirname(path):
+        self.read_only = read_only
+        if path is not None and not read_only and os.path.dirname(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(
-            path if path is not None else ":memory:",
+            path if path is not None and not read_only else ":memory:",
             check_same_thread=False,
             isolation_level=None,
             timeout=30.0,
@@ -331,7 +359,9 @@ class Store:
         self._extra_tables: list[str] = []
         self._lifecycle_indexed = False
         with self._lock:
-            if path is not None:
+            if path is not None and read_only:
+                copy_into(path, self._conn)
+            elif path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")

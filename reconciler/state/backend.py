@@ -72,10 +72,17 @@ class StateBackend(Protocol):
     def force_unlock(self, lock_id: str) -> LockInfo: ...
 
 
-def open_backend(settings: Settings, environ: Mapping[str, str]) -> StateBackend:
-    """The backend ``settings.state`` names (nothing is opened or connected yet)."""
+def open_backend(
+    settings: Settings, environ: Mapping[str, str], *, read_only: bool = False
+) -> StateBackend:
+    """The backend ``settings.state`` names (nothing is opened or connected yet).
+
+    ``read_only`` (a read-only command): its lock is refused (every write takes it first), and
+    a database session is read-only (``default_transaction_read_only``), so that the database
+    itself refuses any write.
+    """
     if settings.state_is_database:
         from reconciler.state.postgres.backend import PostgresBackend
 
-        return PostgresBackend(settings, environ)
-    return LocalBackend(settings, environ)
+        return PostgresBackend(settings, environ, read_only=read_only)
+    return LocalBackend(settings, environ, read_only=read_only)

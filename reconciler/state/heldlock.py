@@ -18,9 +18,20 @@ from collections.abc import Callable
 from types import TracebackType
 from uuid import uuid4
 
+from reconciler.errors import StateError
 from reconciler.state.holder import LockInfo, ci_run_from_env, now_iso, who
 
-__all__ = ["HeldLock"]
+__all__ = ["HeldLock", "refuse_if_read_only"]
+
+
+def refuse_if_read_only(command: str, read_only: bool) -> None:
+    """Raise :class:`StateError` when the backend of a read-only command is asked for its lock:
+    every write of the state takes it first, so a read-only command asking is a defect."""
+    if read_only:
+        raise StateError(
+            f"{command} would write the state, but it was opened for a read-only command "
+            "(a defect in reconciler)"
+        )
 
 
 class HeldLock(ABC):

@@ -119,8 +119,8 @@ class Watcher:
         """Reconcile runs finished (successfully or not) while leading."""
         self.owned: frozenset[str] = frozenset()
         """The agent ids the state recorded at the end of the last run (before the first run
-        ends: when it began), and those the run in progress started (events about others are
-        not ours)."""
+        since this replica took the lease ends: when it began), and those the run in progress
+        started (events about others are not ours)."""
         self.heal_timer = HealTimer(metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -163,6 +163,13 @@ class Watcher:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def leads(self) -> bool:
+        """Whether an event is this replica's to act on: it holds the lease and is not stopping
+        (a stopping leader runs no reconcile any more; its listener answers as a standby, so
+        that NCS resends the event to whoever leads next)."""
+        return self.lease.held and not self._stop.is_set()
+
     async def run_with_signals(self) -> None:
         """:meth:`run`, with SIGTERM/SIGINT stopping it and SIGHUP waking it."""
         loop = asyncio.get_running_loop()
@@ -190,6 +197,9 @@ class Watcher:
                     if self.lease.try_acquire():
                         if not leading:
                             log(logging.INFO, "lease.acquired", "leading: this replica reconciles")
+                            # another leader may have started or stopped agents meanwhile: the
+                            # first run reads them from the state, not from this one's last run
+                            self.owned = frozenset()
                         leading = True
                         self.metrics.leader.set(1)
                         await self._reconcile_until_stopped()

@@ -12,6 +12,8 @@ event loop is busy (a plan of thousands of agents), and needs no second web fram
   notification events to the leader only).
 * ``POST /ncs`` (the path is configurable): notification events, handed to the
   :class:`~reconciler.watch.receiver.EventReceiver` when one is given.
+* ``HEAD`` answers as ``GET`` without the body; any other method on one of these paths is
+  answered 405 with ``Allow`` naming the methods it takes, and on any other path 404.
 
 A client that stops sending (a body shorter than its ``Content-Length``) is dropped after
 :data:`READ_TIMEOUT_S`, and so is one whose body takes longer than that in all (a byte now and
@@ -22,6 +24,7 @@ unless told otherwise).
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
@@ -37,6 +40,8 @@ from reconciler.watch.status import WatchStatus
 __all__ = ["PATHS", "Endpoint"]
 
 PATHS = ("/healthz", "/readyz", "/metrics", "/leaderz")
+_DIGITS = re.compile(r"[0-9]+")
+"""A ``Content-Length`` (RFC 9110: one or more digits; anything else is a broken request)."""
 READ_TIMEOUT_S = 10.0
 """How long a connection may take to send its next request line, header or body."""
 
@@ -70,7 +75,39 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = READ_TIMEOUT_S
 
-    def do_GET(self) -> None:  # the name http.server calls
+    def version_string(self) -> str:
+        """The ``Server`` header: the tool, not the interpreter's version (``/ncs`` faces the
+        internet)."""
+        return "reconciler-watch"
+
+    def _ncs_path(self) -> str | None:
+        receiver = self.server.receiver
+        return None if receiver is None else receiver.path
+
+    def _wrong_method(self, path: str) -> bool:
+        """Answer 405 naming the methods ``path`` takes, when it is one of ours (True then)."""
+        if path in PATHS:
+            allow = "GET, HEAD"
+        elif path == self._ncs_path():
+            allow = "POST"
+        else:
+            return False
+        self.close_connection = True  # a body, if any, is not read
+        self._send(405, f"method not allowed; {path} takes {allow}\n".encode(), allow=allow)
+        return True
+
+    def do_HEAD(self) -> None:  # the name http.server calls
+        self.do_GET()
+
+    def do_PUT(self) -> None:  # the name http.server calls
+        path = self.path.split("?", 1)[0]
+        if not self._wrong_method(path):
+            self.close_connection = True
+            self._send(404, b"not found\n")
+
+    do_DELETE = do_PATCH = do_PUT
+
+    def do_GET(self) -> None:  # the name http.server calls (HEAD too: the same without a body)
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
             self._send(200, b"ok\n")
@@ -86,25 +123,30 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/leaderz":
             leader = self.server.status.is_leader
             self._send(200 if leader else 503, b"leader\n" if leader else b"not leader\n")
-        else:
+        elif not self._wrong_method(path):
             self._send(404, b"not found; try /healthz, /readyz or /metrics\n")
 
     def do_POST(self) -> None:  # the name http.server calls
         receiver = self.server.receiver
-        if receiver is None or self.path.split("?", 1)[0] != receiver.path:
-            self._send(404, b"not found\n")
+        path = self.path.split("?", 1)[0]
+        if receiver is None or path != receiver.path:
+            if not self._wrong_method(path):
+                self._send(404, b"not found\n")
             return
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
+        declared = self.headers.get("Content-Length")
+        if declared is None:  # chunked, or no body at all: not read
             self.close_connection = True
             self._send(411, b"length required\n")
             return
-        if length < 0 or length > MAX_BODY_BYTES:
+        if not _DIGITS.fullmatch(declared.strip()):
+            self.close_connection = True  # no length to read a body by
+            reply = receiver.refuse_malformed()
+        elif len(declared.strip().lstrip("0")) > 18 or int(declared) > MAX_BODY_BYTES:
+            # (int() of thousands of digits raises: a length that long is over it anyway)
             self.close_connection = True  # the body is not read
             reply = receiver.refuse_oversized()
         else:
-            body = self._read_body(length)
+            body = self._read_body(int(declared))
             if body is None:  # too slow in all, or closed: dropped unanswered
                 self.close_connection = True
                 return
@@ -129,13 +171,21 @@ class _Handler(BaseHTTPRequestHandler):
         return b"".join(chunks)
 
     def _send(
-        self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        allow: str | None = None,
     ) -> None:
+        """Answer ``code`` with ``body`` (its headers only to a HEAD request)."""
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if allow is not None:
+            self.send_header("Allow", allow)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Probes every few seconds are not worth a log line."""

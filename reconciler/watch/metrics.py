@@ -30,9 +30,10 @@ OTHER_EVENT = "other"
 label of every engine status it does not document."""
 
 
-def event_type_label(event_type: int) -> str:
+def event_type_label(event_type: int | None) -> str:
     """The ``event_type`` label of ``event_type``: its number when it is a documented type,
-    else :data:`OTHER_EVENT` (the label's values stay bounded whatever a sender puts there)."""
+    else :data:`OTHER_EVENT` (the label's values stay bounded whatever a sender puts there).
+    None (an event of another Agora product) is :data:`OTHER_EVENT` too."""
     return str(event_type) if event_type in EVENT_TYPES else OTHER_EVENT
 
 
@@ -124,7 +125,7 @@ class WatchMetrics:
         self.events_ignored = Counter(
             "reconciler_watch_events_ignored",
             "Verified notification events not acted on, by reason (duplicate, standby, "
-            "not_actionable, foreign).",
+            "other_product, not_actionable, foreign).",
             ["reason"],
             registry=self.registry,
         )
@@ -177,14 +178,14 @@ class WatchMetrics:
         for status, count in tally.items():
             self.agents.labels(status=status).set(count)
 
-    def event_received(self, event_type: int) -> None:
-        """A verified event of ``event_type`` arrived."""
+    def event_received(self, event_type: int | None) -> None:
+        """A verified event of ``event_type`` arrived (None: of another Agora product)."""
         self.events_received.labels(event_type=event_type_label(event_type)).inc()
 
     def event_refused(self, reason: str) -> None:
         self.events_refused.labels(reason=reason).inc()
 
-    def event_acted(self, event_type: int) -> None:
+    def event_acted(self, event_type: int | None) -> None:
         """A verified event of ``event_type`` made the leader reconcile at once."""
         self.events_acted.labels(event_type=event_type_label(event_type)).inc()
 

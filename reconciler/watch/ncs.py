@@ -20,6 +20,7 @@ from dataclasses import dataclass
 __all__ = [
     "ACTIONABLE",
     "EVENT_TYPES",
+    "PRODUCT_ID",
     "Notice",
     "NoticeError",
     "NoticeMemory",
@@ -27,6 +28,11 @@ __all__ = [
     "signature_problem",
 ]
 
+PRODUCT_ID = 17
+"""``productId`` of Conversational AI notifications. A project's NCS notifies other products too,
+with the same envelope, signatures and overlapping numbers (RTC's channel events are productId
+1, numbered from 101 up too: a channel created or destroyed, a user joining or leaving): an
+event type means what :data:`EVENT_TYPES` says only under this product."""
 SIGNATURE_V1 = "agora-signature"
 SIGNATURE_V2 = "agora-signature-v2"
 EVENT_TYPES: dict[int, str] = {
@@ -88,10 +94,25 @@ class Notice:
     event_type: int
     agent_id: str | None
     """The engine agent the event is about (``payload.agent_id``), if any."""
+    product_id: int | None = PRODUCT_ID
+    """``productId`` (None when absent or not an integer)."""
+
+    @property
+    def conversational_ai(self) -> bool:
+        """Whether it is a Conversational AI notification (``productId`` 17); only then does its
+        event type mean what :data:`EVENT_TYPES` says."""
+        return self.product_id == PRODUCT_ID
+
+    @property
+    def documented_type(self) -> int | None:
+        """Its event type when Agora documents it for Conversational AI, else None."""
+        if self.conversational_ai and self.event_type in EVENT_TYPES:
+            return self.event_type
+        return None
 
     @property
     def actionable(self) -> bool:
-        return self.event_type in ACTIONABLE
+        return self.conversational_ai and self.event_type in ACTIONABLE
 
 
 def parse_notice(body: bytes) -> Notice:
@@ -109,12 +130,17 @@ def parse_notice(body: bytes) -> Notice:
         raise NoticeError("no noticeId")
     if isinstance(event_type, bool) or not isinstance(event_type, int):
         raise NoticeError("no eventType")
+    product_id = value.get("productId")
+    if isinstance(product_id, bool) or not isinstance(product_id, int):
+        product_id = None
     payload = value.get("payload")
     agent_id = None
     if isinstance(payload, dict):
         found = payload.get("agent_id", payload.get("agentId"))
         agent_id = found if isinstance(found, str) and found else None
-    return Notice(notice_id=notice_id, event_type=event_type, agent_id=agent_id)
+    return Notice(
+        notice_id=notice_id, event_type=event_type, agent_id=agent_id, product_id=product_id
+    )
 
 
 class NoticeMemory:

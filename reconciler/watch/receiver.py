@@ -4,26 +4,33 @@ In order, for every request (the HTTP endpoint's threads call :meth:`EventReceiv
 
 1. The body is read whole (at most ``MAX_BODY_BYTES``) and its signature checked with the secret
    of ``RECONCILER_NCS_SECRET`` (the environment only). A missing or bad signature, or no secret
-   configured, is refused with 401, counted, and nothing else is done with the body.
+   configured, is refused with 401, counted, logged (at most once a minute per reason, so that a
+   wrong secret shows and a flood of forgeries does not flood the log), and nothing else is
+   done with the body.
 2. A verified body that is not a notification envelope is refused with 400 (counted).
-3. Every verified notice is counted as received and answered 200 (NCS then stops resending).
-   It is acted on only when it is the first delivery of its ``noticeId`` (a bounded memory), this
-   replica leads, the event may need healing (:data:`~reconciler.watch.ncs.ACTIONABLE`: agent
-   left, token expiring) and its agent is one the state records (an agent id of ours):
-   then the controller is told (``on_notice``), which reconciles at once. Otherwise it is
-   counted as ignored with the reason (``duplicate``, ``standby``, ``not_actionable``,
-   ``foreign``).
-
-A standby answers 200 and leaves the event to the leader: NCS would not resend it anyway.
+3. Every verified notice is counted as received. A standby answers it 503 without remembering
+   it (counted as ignored, ``standby``): NCS resends a notice until it gets a 200, and a resend
+   that reaches the leader (or this replica once it leads) is acted on at once, where a 200
+   would have left the event to polling.
+4. The leader answers 200 (NCS then stops resending). It acts on the notice only when it is the
+   first delivery of its ``noticeId`` (a bounded memory), the event may need healing
+   (:data:`~reconciler.watch.ncs.ACTIONABLE`: agent left, token expiring) and its agent is one
+   the state records (an agent id of ours): then the controller is told (``on_notice``), which
+   reconciles at once. Otherwise it is counted as ignored with the reason (``duplicate``,
+   ``other_product``: not a Conversational AI notification (``productId`` other than 17),
+   ``not_actionable``, ``foreign``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from reconciler.watch.logs import log
 from reconciler.watch.metrics import WatchMetrics
 from reconciler.watch.ncs import Notice, NoticeError, NoticeMemory, parse_notice, signature_problem
 
@@ -33,6 +40,18 @@ SECRET_ENV = "RECONCILER_NCS_SECRET"
 DEFAULT_PATH = "/ncs"
 MAX_BODY_BYTES = 1 << 20
 NOTICE_MEMORY = 10_000
+REFUSAL_LOG_EVERY_S = 60.0
+"""A refused event is logged at most this often per reason (the others are counted meanwhile):
+a wrong secret shows in the log, a flood of forgeries does not flood it."""
+WHY_REFUSED = {
+    "no_secret": f"{SECRET_ENV} is not set",
+    "missing_signature": "it carries neither Agora-Signature nor Agora-Signature-V2",
+    "bad_signature": f"its signature does not match the secret in {SECRET_ENV} (is it the one "
+    "Agora Console shows for this project?)",
+    "malformed": "it is not a notification (a JSON object with noticeId and eventType, and a "
+    "Content-Length)",
+    "too_large": f"its body is over {MAX_BODY_BYTES} bytes",
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,7 @@ class EventReceiver:
         on_notice: Callable[[Notice], None],
         path: str = DEFAULT_PATH,
         memory: int = NOTICE_MEMORY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._secret = secret or None
         self.metrics = metrics
@@ -69,37 +89,68 @@ class EventReceiver:
         self._on_notice = on_notice
         self._memory = NoticeMemory(memory)
         self._lock = threading.Lock()
+        self._clock = clock
+        self._logged: dict[str, float] = {}
+        """When a refusal was last logged, by reason."""
+        self._unlogged: dict[str, int] = {}
+        """Refusals counted but not logged since, by reason."""
 
     @property
     def enabled(self) -> bool:
         """Whether a secret is configured (without one every event is refused)."""
         return self._secret is not None
 
+    def refuse_malformed(self) -> Reply:
+        """A request whose ``Content-Length`` is no length (not read)."""
+        return self._refuse("malformed", 400)
+
     def refuse_oversized(self) -> Reply:
         """A body longer than ``MAX_BODY_BYTES`` (not read)."""
-        self.metrics.event_refused("too_large")
-        return Reply(413, "refused")
+        return self._refuse("too_large", 413)
+
+    def _refuse(self, reason: str, status: int) -> Reply:
+        """Count a refusal, log it unless one of ``reason`` was logged less than
+        :data:`REFUSAL_LOG_EVERY_S` ago, and answer ``status``."""
+        self.metrics.event_refused(reason)
+        now = self._clock()
+        with self._lock:
+            last = self._logged.get(reason)
+            if last is not None and now - last < REFUSAL_LOG_EVERY_S:
+                self._unlogged[reason] = self._unlogged.get(reason, 0) + 1
+                return Reply(status, "refused")
+            self._logged[reason] = now
+            more = self._unlogged.pop(reason, 0)
+        since = f" ({more} more since the last such line)" if more else ""
+        log(
+            logging.WARNING,
+            "event.refused",
+            f"a notification event was refused with {status}: {WHY_REFUSED[reason]}{since}; "
+            "until events are accepted, polling alone heals",
+            reason=reason,
+            status=status,
+        )
+        return Reply(status, "refused")
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> Reply:
         """Answer one POST (``headers`` keyed in lower case); see the module docstring."""
         if self._secret is None:
-            self.metrics.event_refused("no_secret")
-            return Reply(401, "refused")
+            return self._refuse("no_secret", 401)
         problem = signature_problem(self._secret, body, headers)
         if problem is not None:
-            self.metrics.event_refused(problem)
-            return Reply(401, "refused")
+            return self._refuse(problem, 401)
         try:
             notice = parse_notice(body)
         except NoticeError:
-            self.metrics.event_refused("malformed")
-            return Reply(400, "refused")
-        self.metrics.event_received(notice.event_type)
+            return self._refuse("malformed", 400)
+        self.metrics.event_received(notice.documented_type)
+        if not self._is_leader():  # not remembered: NCS resends it, the leader acts on that
+            self.metrics.event_ignored("standby")
+            return Reply(503, "standby")
         with self._lock:
             first = self._memory.first_time(notice.notice_id)
         outcome = self._route(notice, first)
         if outcome == "acted":
-            self.metrics.event_acted(notice.event_type)
+            self.metrics.event_acted(notice.documented_type)
             self._on_notice(notice)
         else:
             self.metrics.event_ignored(outcome)
@@ -108,8 +159,8 @@ class EventReceiver:
     def _route(self, notice: Notice, first: bool) -> str:
         if not first:
             return "duplicate"
-        if not self._is_leader():
-            return "standby"
+        if not notice.conversational_ai:
+            return "other_product"
         if not notice.actionable:
             return "not_actionable"
         if notice.agent_id is None or notice.agent_id not in self._owned():

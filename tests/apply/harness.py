@@ -165,6 +165,7 @@ class World:
         parallelism: int = 4,
         interrupt_grace_s: float = 60.0,
         active_listing: ActiveListing | None = None,
+        ready_timeout_s: float | None = None,
         **options: Any,
     ) -> tuple[Plan, ApplyResult, StateDoc]:
         """Plan and apply ``want``; ``store`` replaces the world's store as the state writer."""
@@ -193,6 +194,7 @@ class World:
                     should_stop=should_stop or (lambda: False),
                     interrupt_grace_s=interrupt_grace_s,
                     active_listing=active_listing,
+                    ready_timeout_s=ready_timeout_s,
                 )
                 return await apply_plan(plan, want, state, ctx)
 

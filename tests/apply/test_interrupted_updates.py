@@ -50,7 +50,7 @@ class PlatformProject:
         )
         self.env: dict[str, str | None] = {"OPENAI_API_KEY": KEY}
 
-        def shared(_settings: Settings) -> tuple[httpx.AsyncBaseTransport, Any]:
+        def shared(_settings: Settings, **_: bool) -> tuple[httpx.AsyncBaseTransport, Any]:
             return httpx.ASGITransport(app=self.app), lambda: None
 
         monkeypatch.setattr(connect, "sandbox_transport", shared)
@@ -291,8 +291,9 @@ def test_a_saved_plan_is_refused_while_an_interrupted_update_is_unsettled(
     project: PlatformProject,
 ) -> None:
     lose_the_answer(project, SAVED_AGENT)
-    project.ok("plan", "--out", "made-before.plan")  # a preview: the entry is still in state
-    refused = project.ok("apply", "made-before.plan", "--auto-approve", code=3)  # stale
+    saved = str(project.dir.parent / "made-before.plan")  # not in the current directory
+    project.ok("plan", "--out", saved)  # a preview: the entry is still in state
+    refused = project.ok("apply", saved, "--auto-approve", code=3)  # stale
     assert "interrupted update(s) (SavedAgent/support)" in refused.output
     assert "updating" in project.record(SAVED_AGENT.address)
     project.ok("apply", "--auto-approve")  # settles it

@@ -46,8 +46,10 @@ def counter(monkeypatch: pytest.MonkeyPatch) -> list[OverlapCounter]:
     made: list[OverlapCounter] = []
     real = connect_module.sandbox_transport
 
-    def counting(settings: Settings) -> tuple[httpx.AsyncBaseTransport, Callable[[], None]]:
-        transport, close = real(settings)
+    def counting(
+        settings: Settings, *, read_only: bool
+    ) -> tuple[httpx.AsyncBaseTransport, Callable[[], None]]:
+        transport, close = real(settings, read_only=read_only)
         made.append(OverlapCounter(transport, hold_s=0.05))
         return made[-1], close
 

@@ -149,3 +149,86 @@ def test_rotations_ahead_of_the_runtime_cap_roll_oldest_agent_first(world: World
     stopped = [e.name for e in world.events if e.phase == "stop" and e.status == "begin"]
     assert stopped == [NAMES[2], NAMES[0], NAMES[1]]  # oldest first
     assert most_restarts_down(world.events) == 1
+
+
+def test_a_failed_restart_ends_the_rollout_and_later_waves_keep_running_their_old_agents(
+    world: World,
+) -> None:
+    names = NAMES[:6]
+    world.apply(desired(*(agent(n) for n in names)))
+    old = {r.name: r.agent_id for r in world.store.load().agents.values()}
+    failing = names[2]
+    world.control(
+        "POST",
+        "/_sandbox/faults/rules",
+        {"route": "join", "name": world.wire(failing, 2), "status": 400},
+    )
+    world.events.clear()
+    changed = desired(*(agent(n, tts_vendor="cartesia") for n in names))
+
+    _, result, state = world.apply(changed, max_unavailable=2)
+
+    assert not result.ok
+    assert sorted(r.name for r in result.results if r.action == "restart" and r.ok) == [
+        names[0],
+        names[1],
+        names[3],
+    ]
+    assert [r.name for r in result.failed] == [failing]
+    assert result.left_stopped == [failing]
+    assert result.not_attempted == names[4:]  # the wave after the failure never began
+    assert result.rollout_halted_by == [failing]
+    for name in names[4:]:
+        assert state.agents[name].agent_id == old[name]
+    running = {a["agent_id"] for a in world.agents("RUNNING")}
+    assert {old[n] for n in names[4:]} <= running
+    assert world.store.load() == state
+
+    world.control("DELETE", "/_sandbox/faults/rules")
+    plan, _ = world.plan(changed)
+    assert {a.name: a.action for a in plan.agents if a.action != "no-op"} == {
+        failing: "start",
+        names[4]: "restart",
+        names[5]: "restart",
+    }
+
+
+def test_each_wave_is_up_on_the_engine_before_the_next_wave_is_stopped(tmp_path: Path) -> None:
+    world = make_world(tmp_path, stop_delay_s=0.02, start_delay_s=0.05)
+    names = NAMES[:4]
+    world.apply(desired(*(agent(n) for n in names)), ready_timeout_s=30)
+    world.events.clear()
+
+    _, result, _ = world.apply(
+        desired(*(agent(n, tts_vendor="cartesia") for n in names)),
+        max_unavailable=2,
+        ready_timeout_s=30,
+    )
+
+    assert result.ok and result.count("restart") == 4
+    steps = [(e.name, e.phase, e.status) for e in world.events]
+    first_wave_up = max(steps.index((n, "wait", "done")) for n in names[:2])
+    second_wave_down = min(steps.index((n, "stop", "begin")) for n in names[2:])
+    assert first_wave_up < second_wave_down
+    assert len(world.agents("RUNNING")) + len(world.agents("STARTING")) == 4
+
+
+def test_a_restart_that_never_comes_up_ends_the_rollout(tmp_path: Path) -> None:
+    world = make_world(tmp_path, stop_delay_s=0.02)
+    names = NAMES[:4]
+    world.apply(desired(*(agent(n) for n in names)))
+    old = {r.name: r.agent_id for r in world.store.load().agents.values()}
+    world.events.clear()
+    world.control("POST", "/_sandbox/settings", {"start_delay_s": 3600})
+
+    _, result, state = world.apply(
+        desired(*(agent(n, tts_vendor="cartesia") for n in names)),
+        max_unavailable=2,
+        ready_timeout_s=0.2,
+    )
+
+    assert sorted(r.name for r in result.failed) == names[:2]
+    assert {r.reason for r in result.failed} == {"NotReady"}
+    assert result.not_attempted == names[2:]
+    for name in names[2:]:
+        assert state.agents[name].agent_id == old[name]

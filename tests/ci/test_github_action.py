@@ -261,3 +261,73 @@ def test_action_plans_every_environment_then_promotes_staging_then_production(
     assert (code, out["exit_code"], out["has_changes"]) == (0, "0", "false")
     code, out = run(command="drift", environment="prod", directory=str(project))
     assert (code, out["exit_code"]) == (0, "0")
+
+
+def test_action_writes_a_comment_saying_why_when_every_environment_fails_to_plan(
+    project: Path, tmp_path: Path
+) -> None:
+    """Every environment failing is when a reviewer most needs the comment: it says, per
+    environment, that the plan failed and why (masked: no secret of the run in it), so the
+    workflow posts it (it skips an empty body)."""
+    from tests.render.test_render_markdown_github import github_html, tags_of
+
+    shutil.copy(ROOT / "reconciler.yaml", project / "reconciler.yaml")  # staging and prod
+    state = project / "state"
+    state.mkdir()
+    (state / "staging.json").write_text("{not json")
+    (state / "prod.json").write_text('{"version": 999}')
+    secret = "sk-qa-every-env-fails-0123456789"
+    os.environ["OPENAI_API_KEY"] = secret
+    try:
+        code, out = ActionRun(tmp_path / "runner")(
+            command="plan", environment="all", directory=str(project)
+        )
+    finally:
+        del os.environ["OPENAI_API_KEY"]
+    assert (code, out["exit_code"], out["has_changes"]) == (1, "1", "false")
+    comment = Path(out["markdown_path"]).read_text()
+    assert comment.startswith("<!-- reconciler-plan:environments:staging,prod -->\n")
+    assert "> **No environment could be planned:**" in comment
+    assert "> - **staging** could not be planned:" in comment
+    assert "> - **prod** could not be planned:" in comment
+    assert "state/staging.json" in comment and "state/prod.json" in comment
+    assert secret not in comment
+    tags = tags_of(github_html(comment))
+    assert tags.tags.count("details") == 2 and "table" in tags.tags
+    assert comment in run_summary(tmp_path / "runner")
+
+
+def run_summary(runner: Path) -> str:
+    """What the action appended to the job's step summary."""
+    return (runner / "summary.md").read_text()
+
+
+def test_action_writes_a_comment_saying_why_when_the_plan_of_one_environment_fails(
+    project: Path, tmp_path: Path
+) -> None:
+    """The same for a project of one environment: the comment, under the marker the plan's
+    comment has (so the workflow updates it), says the plan could not be made and why."""
+    from tests.render.test_render_markdown_github import github_html, tags_of
+
+    state = project / "state"
+    state.mkdir()
+    (state / "agents.json").write_text("{not json")
+    code, out = ActionRun(tmp_path / "runner")(command="plan", directory=str(project))
+    assert (code, out["exit_code"], out["has_changes"]) == (1, "1", "false")
+    comment = Path(out["markdown_path"]).read_text()
+    assert comment.startswith("<!-- reconciler-plan:0123456789abcdef0123456789abcdef -->\n")
+    assert "**The plan could not be made:**" in comment and "state/agents.json" in comment
+    assert "pre" in tags_of(github_html(comment)).tags
+
+
+def test_action_apply_whose_plan_fails_reports_no_changes_and_no_plan(
+    project: Path, tmp_path: Path
+) -> None:
+    """The comment file says why the plan failed; the outputs still say nothing was planned
+    or changed (a failure comment is no plan)."""
+    state = project / "state"
+    state.mkdir()
+    (state / "agents.json").write_text("{not json")
+    code, out = ActionRun(tmp_path / "runner")(command="apply", directory=str(project), **LOCAL)
+    assert (code, out["exit_code"], out["has_changes"], out["plan_path"]) == (1, "1", "false", "")
+    assert "**The plan could not be made:**" in Path(out["markdown_path"]).read_text()

@@ -4,8 +4,10 @@ a directory tree to prove a command wrote nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +17,8 @@ import pytest
 from reconciler.cli import cli, main
 
 REPO = Path(__file__).resolve().parents[2]
-IGNORED = ".sandbox"
-"""The embedded sandbox engine's own database: the engine's files, not the project's."""
 
-Snapshot = dict[str, tuple[int, int]]
+Snapshot = dict[str, tuple[int, int, str]]
 
 
 def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -46,14 +46,16 @@ def example_project(directory: Path) -> Path:
 
 
 def snapshot(root: Path) -> Snapshot:
-    """Every path under ``root`` (directories too) with its size and mtime, ``.sandbox`` aside."""
+    """Every path under ``root`` (directories too, the embedded sandbox's ``.sandbox/`` and lock
+    files included) with its size, mtime and (a file's) SHA-256 of its contents."""
     found: Snapshot = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != IGNORED]
         for name in [*dirnames, *filenames]:
             path = Path(dirpath) / name
             st = path.lstat()
-            found[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+            regular = stat.S_ISREG(st.st_mode)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if regular else ""
+            found[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns, digest)
     return found
 
 

@@ -43,7 +43,7 @@ def console(project: Path, call: str, *args: Any) -> Any:
     Platform (``get_agent``, ``update_agent``, ``delete_number``, ...)."""
 
     async def go() -> Any:
-        session = PlatformSession(load_settings(project, None, {}))
+        session = PlatformSession(load_settings(project, None, {}), read_only=False)
         async with session.connect() as api:
             return await getattr(api, call)(*args)
 
@@ -84,7 +84,7 @@ class Platform:
             SandboxConfig(customer_id="sandbox", customer_secret="sandbox", db_path=str(db))
         )
 
-        def shared(_settings: Settings) -> tuple[httpx.AsyncBaseTransport, Any]:
+        def shared(_settings: Settings, **_: bool) -> tuple[httpx.AsyncBaseTransport, Any]:
             return httpx.ASGITransport(app=self.app), lambda: None
 
         monkeypatch.setattr(connect, "sandbox_transport", shared)

@@ -39,7 +39,7 @@ NAME_VALUES = {
 ROOT = Path(__file__).resolve().parents[2]
 REFUSES_HERE = {
     ("state", "where", "--require-database"): "the state is a local file",
-    ("pull", "--record"): "--record without a terminal needs --auto-approve",
+    ("pull", "--record"): "--record needs --out FILE in agents.d/",
 }
 """Options that make a command refuse, by design, on the example project (local state): the
 option is accepted, and the refusal is the one it exists for."""

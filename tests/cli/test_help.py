@@ -201,3 +201,46 @@ def test_help_of_a_command_is_its_own_help() -> None:
         CliRunner().invoke(cli, ["help", "validate"]).output.splitlines()[2:]
         == CliRunner().invoke(cli, ["validate", "--help"]).output.splitlines()[2:]
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "coloured"),
+    [
+        ({"FORCE_COLOR": "1"}, [], True),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, [], False),
+        ({"FORCE_COLOR": "1"}, ["--no-color"], False),
+        ({}, [], False),
+    ],
+    ids=["force", "no-color-wins", "flag-wins", "not-a-terminal"],
+)
+def test_a_plan_piped_out_is_coloured_only_when_forced(
+    env: dict[str, str],
+    args: list[str],
+    coloured: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``FORCE_COLOR=1`` colours output that is not a terminal (a CI log): the colour the
+    renderer paints reaches stdout, not stripped on the way; ``NO_COLOR`` and ``--no-color``
+    win over it."""
+    from tests.cli.cli_helpers import example_project, run_main
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    project = example_project(tmp_path / "p")
+    code, out, err = run_main(["-C", str(project), "plan", *args], capsys)
+    assert code == 0, err
+    assert ("\x1b[" in out) is coloured
+
+
+@pytest.mark.parametrize("path", _leaf_commands(), ids=lambda p: " ".join(p))
+def test_a_command_that_waits_on_the_engine_lists_exit_130_for_ctrl_c(path: list[str]) -> None:
+    """Ctrl-C ends every such command with 130 (docs: README "Exit codes"): its help says so."""
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    options = result.output.split("Environment:")[0]
+    exit_codes = " ".join(options.split("Exit codes:")[1].split("Options:")[0].split())
+    if "--timeout DURATION" in options:
+        assert "130 interrupted" in exit_codes, exit_codes

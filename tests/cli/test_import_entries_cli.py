@@ -280,3 +280,19 @@ def test_import_entry_of_a_platform_kind_is_refused_naming_the_import_command(
         "3f6c2a9e` (or `reconciler pull --record` for everything the Platform holds that state "
         "lacks), then remove this entry"
     ) in result.stderr
+
+
+def test_a_failed_import_entry_reports_phase_state_in_the_event_stream(
+    project: OpsProject,
+) -> None:
+    """An import is a state edit (no engine call but a read): its failure names that step,
+    ``phase: state``, not another phase's name (it said ``stop``)."""
+    agent_id = project.engine.start_directly("started-by-hand", channel="support-en")
+    _declare_import(project, "support-en", agent_id)
+    plan_file = project.dir / "import.plan"
+    project.ok("plan", "--target", "support-en", "--out", str(plan_file))
+    project.crash(agent_id, "agent exits with reason: crashed")
+    result = project.ok("apply", str(plan_file), "--format", "json", code=1)
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    failed = [(e["name"], e["action"], e["phase"]) for e in events if e["type"] == "action_failed"]
+    assert failed == [("support-en", "adopt", "state")]

@@ -53,9 +53,11 @@ def test_pull_leaves_out_a_saved_agent_another_state_created(applied_platform: P
     mine = console(applied_platform.dir, "create_agent", {"agent_name": "console-made"}).body[
         "agent_id"
     ]
-    result = applied_platform.ok("pull", "--record", "--auto-approve")
-    assert "Another project's agent" not in result.stdout
-    assert "name: console-made" in result.stdout
+    out = applied_platform.dir / "agents.d" / "pulled.yaml"
+    result = applied_platform.ok("pull", "--out", str(out), "--record", "--auto-approve")
+    written = out.read_text(encoding="utf-8")
+    assert "Another project's agent" not in written
+    assert "name: console-made" in written
     assert theirs in result.stderr and "another reconciler state" in result.stderr, result
     recorded = {r.id for r in applied_platform.state().resources.values()}
     assert mine in recorded and theirs not in recorded
@@ -136,3 +138,56 @@ def test_import_never_records_a_key_the_platform_returns(
     state = (applied_platform.dir / "state" / "agents.json").read_text(encoding="utf-8")
     assert find_leaks([("state", state)], {"the key": LITERAL_KEY}, "\0") == []
     assert applied_platform.state().resources[CONSOLE].spec["tts"]["params"]["key"] == UNVERIFIED
+
+
+def test_pull_leaves_out_a_number_routed_to_an_agent_another_state_created(
+    applied_platform: Platform,
+) -> None:
+    """A number whose calls go to another project's saved agent is that project's line: pull
+    neither writes nor records it (recorded here, a destroy would delete the other project's
+    number)."""
+    theirs = console(
+        applied_platform.dir,
+        "create_agent",
+        {
+            "agent_name": "theirs",
+            "metadata": {"reconciler": f"{OTHER_LINEAGE}:SavedAgent/theirs:0123456789abcdef"},
+        },
+    ).body["agent_id"]
+    line = console(
+        applied_platform.dir,
+        "create_number",
+        {
+            "number": "+14155550199",
+            "description": "their line",
+            "sip_trunk": {"name": "theirs", "hostname": "theirs.example.com"},
+            "inbound": {"agent": theirs, "call_policy": {}},
+        },
+    ).body["number_id"]
+    out = applied_platform.dir / "agents.d" / "pulled.yaml"
+    result = applied_platform.ok("pull", "--out", str(out), "--record", "--auto-approve")
+    assert "+14155550199" not in out.read_text(encoding="utf-8")
+    assert line in result.stderr and "another reconciler state" in result.stderr, result
+    assert line not in {r.id for r in applied_platform.state().resources.values()}
+    assert applied_platform.plan() == {KEYS: "no-op", SAVED: "no-op", NUMBER: "no-op"}
+
+
+@pytest.mark.parametrize(
+    "out",
+    [None, "pulled.yaml", "agents.d/pulled.txt", "agents.d/_pulled.yaml", "agents.d/.pulled.yaml"],
+)
+def test_pull_record_refuses_to_record_unless_the_manifests_go_to_agents_d(
+    applied_platform: Platform, out: str | None
+) -> None:
+    """Recorded in state without their manifests in agents.d (stdout, a file elsewhere, a
+    partial, a hidden or non-YAML file), the pulled resources would all be deleted by the next
+    plan: refused before anything is written or recorded."""
+    console(applied_platform.dir, "create_agent", {"agent_name": "console-made"})
+    before = applied_platform.state()
+    args = [] if out is None else ["--out", str(applied_platform.dir / out)]
+    result = applied_platform.ok("pull", *args, "--record", "--auto-approve", code=EXIT_ERROR)
+    assert "--record" in result.stderr and "delete" in result.stderr, result
+    assert "Traceback" not in result.output
+    assert applied_platform.state() == before
+    assert out is None or not (applied_platform.dir / out).exists()
+    assert CONSOLE not in applied_platform.plan()

@@ -55,7 +55,7 @@ def test_plan_out_under_a_file_is_a_clean_error_naming_the_path(
     out = tmp_path / "afile" / "x.plan"
     code, _, err = run_main(["-C", str(directory), "plan", "--out", str(out)], capsys)
     assert code == 1
-    assert f"Error: cannot use {tmp_path / 'afile'}: File exists" in err
+    assert f"Error: --out {out}: cannot write there (Not a directory)" in err
     assert "Internal error" not in err and "Traceback" not in err
 
 
@@ -67,3 +67,25 @@ def test_init_where_agents_d_is_a_file_is_a_clean_error_naming_it(
     assert code == 1
     assert f"Error: cannot use {tmp_path / 'agents.d'}: File exists" in err
     assert "Internal error" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("out", ["", ".", "state"], ids=["empty", "dot", "a-directory"])
+def test_plan_out_naming_a_directory_is_refused_naming_the_option_before_planning(
+    out: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = example_project(tmp_path / "p")
+    code, stdout, err = run_main(["-C", str(directory), "plan", "--out", out], capsys)
+    assert code == 1
+    assert err.startswith(f"Error: --out {out or '.'}: is a directory, not a file"), err
+    assert stdout == ""  # refused before planning
+    assert sorted(p.name for p in directory.iterdir()) == ["agents.d", "reconciler.yaml", "state"]
+
+
+def test_state_pull_out_naming_a_directory_is_refused_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = example_project(tmp_path / "p")
+    assert run_main(["-C", str(directory), "apply", "--auto-approve"], capsys)[0] == 0
+    code, _, err = run_main(["-C", str(directory), "state", "pull", "--out", "agents.d"], capsys)
+    assert code == 1
+    assert "--out agents.d: is a directory, not a file" in err, err

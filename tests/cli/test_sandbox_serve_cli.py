@@ -90,3 +90,19 @@ def test_serve_never_prints_the_credentials_of_a_webhook_url(tmp_path: Path) -> 
         assert "Notification events to http://hook:***@127.0.0.1:9/ncs?token=***&a=1" in text
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGINT"])
+def test_serve_stopped_by_sigterm_or_ctrl_c_exits_0_as_its_help_says(
+    tmp_path: Path, stop: str
+) -> None:
+    """`sandbox serve` runs until stopped: SIGTERM (a service manager, a test) and Ctrl-C are how
+    it ends, exit 0 ("Exit codes: 0 stopped by Ctrl-C or SIGTERM"), not 143 "Terminated."."""
+    import signal
+
+    log = tmp_path / "serve.log"
+    served = ServedSandbox(db="", env=_clean_env(), log=log, cwd=tmp_path)
+    served.process.send_signal(getattr(signal, stop))
+    assert served.process.wait(timeout=60) == 0, log.read_text()
+    assert "Terminated." not in log.read_text()
+    served.stop()

@@ -45,6 +45,17 @@ def test_status_shows_a_failed_agent_with_the_engines_reason(applied: OpsProject
     assert "3 managed, 2 active, 1 not running; 3 resources: 3 present." in result.stdout
 
 
+def test_status_shows_no_token_expiry_for_an_agent_that_is_not_running(
+    applied: OpsProject,
+) -> None:
+    applied.crash(applied.agent_id("sales-en"), "agent exits with reason: LLM request error")
+    result = applied.ok("status")
+    row = next(line for line in result.stdout.splitlines() if line.startswith("sales-en"))
+    assert row.split()[5:7] == ["-", "-"]  # no uptime, no token: it does not run
+    running = next(line for line in result.stdout.splitlines() if line.startswith("concierge"))
+    assert running.split()[6] == "in"
+
+
 def test_status_lists_an_unmanaged_agent_in_a_managed_channel(applied: OpsProject) -> None:
     stray = applied.engine.start_directly("stray-1", channel="support-en", uid="4242")
     result = applied.ok("status")

@@ -271,3 +271,27 @@ def test_plan_all_takes_compact_and_verbose_as_plan_of_one_environment_does(
         assert "summarised" in section
     verbose = text("-v", "plan", "--env", "all", "--no-refresh")
     assert verbose.count("properties.enable_string_uid") > 0  # the engine's defaults listed
+
+
+def test_plan_all_shows_the_other_environments_when_the_settings_of_one_cannot_be_read(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variable prod's settings read is unset (its secrets not given to this job): staging is
+    still planned and shown, prod is shown with its settings problem, the command fails; the
+    comment says so (a pull request gets a comment, never none)."""
+    monkeypatch.delenv("PROD_ONLY_APP_ID", raising=False)
+    settings = example / "reconciler.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace(
+            "app_id: ${AGORA_APP_ID:-fedcba9876543210fedcba9876543210}",
+            "app_id: ${PROD_ONLY_APP_ID}",
+        ),
+        encoding="utf-8",
+    )
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--format", "markdown")
+    assert result.code == 1, result
+    head = result.stdout.split("<details>")[0]
+    assert result.stdout.startswith("<!-- reconciler-plan:environments:staging,prod -->")
+    assert "| **staging** | `0123456789abcdef0123456789abcdef` |" in head
+    assert "> - **prod** could not be planned: 1 problem in settings:" in head
+    assert "PROD_ONLY_APP_ID" in result.stdout and "PROD_ONLY_APP_ID" in result.stderr

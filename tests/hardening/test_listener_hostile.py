@@ -117,3 +117,37 @@ def test_a_body_trickled_in_past_the_read_timeout_in_all_is_dropped_unanswered(
     monkeypatch.setattr(endpoint_module, "monotonic", time.monotonic)
     assert b"200 OK" in exchange(address, post(body, signed(body)))
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "1e3", "12, 12", ""])
+def test_a_content_length_that_is_no_length_is_refused_400_as_malformed_not_as_too_large(
+    served: Served, length: str
+) -> None:
+    # A Content-Length that is not a non-negative integer is a broken request (400): not a body
+    # over the limit (413) nor a missing length (411, which a sender fixes by sending one).
+    address, recorder, metrics = served
+    lines = ["POST /ncs HTTP/1.1", "Host: watch", "Connection: close", f"Content-Length: {length}"]
+    answer = exchange(address, ("\r\n".join(lines) + "\r\n\r\n").encode() + b"{}")
+    assert answer.startswith(b"HTTP/1.0 400 "), answer
+    assert recorder.notices == []
+    assert metric(metrics, "reconciler_watch_events_refused_total", reason="too_large") == 0
+    assert metric(metrics, "reconciler_watch_events_refused_total", reason="malformed") == 1
+
+
+@pytest.mark.parametrize("length", [str(1 << 21), "9" * 5000])
+def test_a_content_length_over_the_limit_however_written_is_refused_413_unread(
+    served: Served, length: str
+) -> None:
+    address, _, metrics = served
+    lines = ["POST /ncs HTTP/1.1", "Host: watch", "Connection: close", f"Content-Length: {length}"]
+    answer = exchange(address, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    assert answer.startswith(b"HTTP/1.0 413 "), answer
+    assert metric(metrics, "reconciler_watch_events_refused_total", reason="too_large") == 1
+
+
+def test_a_post_without_content_length_is_answered_411(served: Served) -> None:
+    address, recorder, _ = served
+    lines = ["POST /ncs HTTP/1.1", "Host: watch", "Connection: close"]
+    answer = exchange(address, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    assert answer.startswith(b"HTTP/1.0 411 "), answer
+    assert recorder.notices == []

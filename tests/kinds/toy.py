@@ -1,8 +1,8 @@
 """A toy kind that exists only in the tests: ``Widget``, and the engine that holds widgets.
 
 It is declared here and registered with :meth:`KindRegistry.with_kind`, the way a new kind's
-module is: plan.py, the executor and the renderers know nothing of it. A widget has a ``color``
-(changed in place), a ``size`` (a change replaces the widget), an optional ``password``
+module is: the plan package, the executor and the renderers know nothing of it. A widget has a
+``color`` (changed in place), a ``size`` (a change replaces the widget), an optional ``password``
 (write-only: recorded and shown as a digest only) and an optional ``parent``, a reference
 ``{ref: Widget/NAME}`` that the engine receives as the parent's id.
 

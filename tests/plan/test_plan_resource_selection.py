@@ -75,3 +75,19 @@ def test_an_exclusion_nothing_depends_on_adds_no_warning(toy: Toy) -> None:
 
     assert [r.address for r in plan.resources] == ["Widget/root", "Widget/parent", "Widget/child"]
     assert not [w for w in plan.warnings if "--exclude" in w]
+
+
+def test_excluding_a_delete_explains_each_resource_it_holds_by_what_holds_it(toy: Toy) -> None:
+    """child's delete is excluded: parent's delete waits because child references it, and root
+    because parent does; neither is left out because of what *it* references."""
+    toy.apply(want(*FAMILY))
+
+    plan = toy.plan(want(widget("root")), excludes=("Widget/child",))
+
+    assert plan.resources == ()
+    assert [w for w in plan.warnings if "--exclude" in w] == [
+        "--exclude also leaves out Widget/parent: Widget/child, whose delete --exclude leaves "
+        "out, references it",
+        "--exclude also leaves out Widget/root: Widget/parent, whose delete --exclude leaves "
+        "out, references it",
+    ]

@@ -295,3 +295,20 @@ def test_text_plan_names_the_engine_and_app_under_its_summary() -> None:
 
     plan = one_of_each().model_copy(update={"engine": "us"})
     assert render_text(plan).splitlines()[2] == ("Engine: us, app 0123456789abcdef0123456789abcdef")
+
+
+def test_a_targeted_destroy_does_not_say_every_recorded_agent_is_stopped() -> None:
+    destroy = make_plan(stop("a1")).model_copy(update={"destroy": True, "targets": ("a1",)})
+    text = render_text(destroy)
+    assert "every recorded agent is stopped" not in text
+    assert "Destroy plan: every recorded agent considered is stopped." in text
+    assert "Targeted plan: only a1 considered" in text
+    whole = make_plan(stop("a1")).model_copy(update={"destroy": True})
+    assert "Destroy plan: every recorded agent is stopped." in render_text(whole)
+
+
+def test_a_destroy_with_exclusions_does_not_say_every_recorded_agent_is_stopped() -> None:
+    destroy = make_plan(stop("a1")).model_copy(update={"destroy": True, "excluded": ("a2",)})
+    text = render_text(destroy)
+    assert "every recorded agent is stopped" not in text
+    assert "Excluded: a2 (--exclude)" in text

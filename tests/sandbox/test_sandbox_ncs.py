@@ -19,6 +19,7 @@ from reconciler.sandbox.ncs import PRODUCT_ID, signature_headers
 from tests.sandbox.platform_helpers import papi
 from tests.sandbox.sandbox_helpers import (
     APP_ID,
+    APP_ID_2,
     BASIC,
     CUSTOMER_ID,
     CUSTOMER_SECRET,
@@ -244,6 +245,66 @@ def test_a_receiver_that_never_answers_200_gets_four_attempts_then_the_event_is_
         assert harness.control("GET", "/webhooks").json()["deliveries"][0]["dropped"] is True
     finally:
         sink.close()
+
+
+@pytest.mark.parametrize("status", [201, 202, 204])
+def test_only_a_200_answer_delivers_a_notice_as_with_the_real_service(
+    make: Callable[..., Harness], status: int
+) -> None:
+    # Agora's NCS takes a notice as received on 200 OK only, and resends it otherwise: a
+    # receiver that answers another 2xx must see the retries here too, not only in production.
+    sink = WebhookSink(fail_first=1, fail_status=status)
+    try:
+        harness = make(sink)
+        harness.control("POST", "/webhooks", {"url": sink.url, "secret": SECRET})
+        harness.start("answered")
+        stats = harness.app.state.notifier.stats
+        harness.wait("the delivery on a 200", lambda: stats["delivered"] == 1, 15)
+        assert [r.status for r in sink.received] == [status, 200]
+        assert stats["failed_attempts"] == 1
+    finally:
+        sink.close()
+
+
+def test_a_webhook_of_one_app_id_gets_only_that_projects_events(
+    make: Callable[..., Harness], sink: WebhookSink
+) -> None:
+    # A real project's webhook URL receives that project's notifications only; one added
+    # without an App ID receives every App ID's (the sandbox serves several at once).
+    everything = WebhookSink()
+    try:
+        harness = make(sink)
+        added = harness.control(
+            "POST", "/webhooks", {"url": sink.url, "secret": SECRET, "app_id": APP_ID}
+        )
+        assert added.status_code == 200 and added.json()["app_id"] == APP_ID
+        harness.control("POST", "/webhooks", {"url": everything.url, "secret": SECRET})
+        ours = harness.start("ours")
+        response = harness.request("POST", api("/join", APP_ID_2), json=join_body("theirs"))
+        assert response.status_code == 200, response.text
+        theirs = response.json()["agent_id"]
+        harness.wait(
+            "both join events at the webhook of every App ID",
+            lambda: {*_types(everything, ours), *_types(everything, theirs)} == {101},
+        )
+        harness.wait("our join event", lambda: _types(sink, ours) == [101])
+        assert _types(sink, theirs) == []
+        for bad in ("", 7, ["x"]):
+            body = {"url": sink.url, "secret": SECRET, "app_id": bad}
+            assert harness.control("POST", "/webhooks", body).status_code == 400, bad
+    finally:
+        everything.close()
+
+
+def test_the_configured_webhooks_of_one_app_id_get_only_that_projects_events(
+    make: Callable[..., Harness], sink: WebhookSink
+) -> None:
+    harness = make(sink, webhooks=((sink.url, SECRET),), webhook_app_id=APP_ID_2)
+    ours = harness.request("POST", api("/join", APP_ID_2), json=join_body("ours")).json()
+    theirs = harness.start("theirs")
+    harness.wait("our join event", lambda: _types(sink, ours["agent_id"]) == [101])
+    assert _types(sink, theirs) == []
+    assert harness.control("GET", "/webhooks").json()["webhooks"][0]["app_id"] == APP_ID_2
 
 
 def test_a_webhook_that_hangs_never_holds_up_engine_requests(

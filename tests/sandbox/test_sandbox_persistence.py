@@ -174,3 +174,61 @@ def test_concurrent_joins_never_exceed_the_pcu_limit(make_engine: Callable[..., 
 
     statuses = asyncio.run(burst())
     assert (statuses.count(200), statuses.count(422)) == (5, 15)
+
+
+def _files(directory: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir()}
+
+
+def test_a_read_only_sandbox_works_on_a_copy_and_leaves_the_file_as_it_was(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """The read-only sandbox (read-only commands) answers from the file's agents; what it does
+    meanwhile (here a time-driven stop, and even a join) is discarded with it."""
+    db = tmp_path / "engine.db"
+    client, app = _in_process(db, fake_time)
+    running = client.start("running")
+    _close(client, app)
+    files = _files(tmp_path)
+    content = db.read_bytes()
+
+    client, app = _in_process(db, fake_time, db_read_only=True)
+    assert client.status(running) == "RUNNING"
+    fake_time.tick(4 * 24 * 3600)  # past the runtime cap: stopped, in memory
+    assert client.status(running) == "STOPPED"
+    client.start("meanwhile")
+    _close(client, app)
+
+    assert _files(tmp_path) == files
+    assert db.read_bytes() == content
+
+
+def test_a_read_only_sandbox_without_its_file_is_empty_and_creates_nothing(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    db = tmp_path / "missing" / "engine.db"
+    client, app = _in_process(db, fake_time, db_read_only=True)
+    assert client.list().json()["data"]["count"] == 0
+    _close(client, app)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_sandbox_reads_what_a_serving_process_committed(
+    tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """With the file open elsewhere (its write-ahead log beside it), the copy holds what that
+    process committed, and the log and index files are left to it."""
+    db = tmp_path / "engine.db"
+    serving, serving_app = _in_process(db, fake_time)
+    running = serving.start("running")
+    assert (tmp_path / "engine.db-wal").exists()
+    names = {p.name for p in tmp_path.iterdir()}
+
+    client, app = _in_process(db, fake_time, db_read_only=True)
+    assert client.status(running) == "RUNNING"
+    _close(client, app)
+
+    assert {p.name for p in tmp_path.iterdir()} == names
+    serving.start("after")  # the serving process goes on writing
+    _close(serving, serving_app)

@@ -226,3 +226,18 @@ def test_cli_serve_webhook_without_a_secret_or_with_a_bad_url_exits_2(
     result = CliRunner().invoke(cli.sandbox_group, ["serve", "--webhook", "ftp://x/ncs"])
     assert result.exit_code == 2 and "--webhook" in result.output
     assert "config" not in captured
+
+
+def test_cli_serve_webhook_app_id_sends_the_webhooks_one_projects_events(
+    captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILER_NCS_SECRET", "whsec-from-env")
+    app_id = "0123456789abcdef0123456789abcdef"
+    args = ["serve", "--webhook", "http://127.0.0.1:9108/ncs", "--webhook-app-id", app_id]
+    result = CliRunner().invoke(cli.sandbox_group, args)
+    assert result.exit_code == 0, result.output
+    config: SandboxConfig = captured["config"]
+    assert config.webhook_app_id == app_id
+    assert f"Notification events of App ID {app_id} to http://127.0.0.1:9108/ncs" in result.output
+    result = CliRunner().invoke(cli.sandbox_group, [*args[:3], "--webhook-app-id", ""])
+    assert result.exit_code == 2 and "--webhook-app-id" in result.output

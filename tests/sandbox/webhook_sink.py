@@ -25,11 +25,13 @@ class Received:
 
 
 class WebhookSink:
-    """Records POSTs; `fail_first` answers 500 to that many, `hold` blocks them until released."""
+    """Records POSTs; `fail_first` answers `fail_status` (500) to that many, `hold` blocks them
+    until released."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, fail_status: int = 500) -> None:
         self.received: list[Received] = []
         self.fail_first = fail_first
+        self.fail_status = fail_status
         self.hold = threading.Event()
         self.hold.set()
         self.arrived = threading.Event()
@@ -43,15 +45,16 @@ class WebhookSink:
                 sink.arrived.set()
                 sink.hold.wait(30)
                 with sink._lock:
-                    status = 500 if sink.fail_first > 0 else 200
+                    status = sink.fail_status if sink.fail_first > 0 else 200
                     sink.fail_first = max(0, sink.fail_first - 1)
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     sink.received.append(Received(headers, body, status))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", "0" if status == 204 else "2")
                 self.end_headers()
-                self.wfile.write(b"{}")
+                if status != 204:
+                    self.wfile.write(b"{}")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

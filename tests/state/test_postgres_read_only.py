@@ -16,9 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from reconciler.errors import EXIT_ERROR
+from reconciler.errors import EXIT_ERROR, StateError
+from reconciler.models.settings import Settings
+from reconciler.state import open_backend
 from tests.apply.harness import MANIFEST_TEMPLATE
 from tests.reliability.inproc import CliResult, run_cli
+from tests.state.conftest import make_doc, make_record
 from tests.state.pg import admin
 
 READ_ONLY_COMMANDS = [
@@ -180,3 +183,30 @@ def test_read_only_commands_read_a_schema_3_database_as_it_is(
     assert schema(checkout.pg_url) == (4, True)
     pulled = checkout.run("--env", "staging", "state", "pull", role=reader)
     assert json.loads(pulled.stdout)["environment"] == "staging"
+
+
+def _rows(url: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT name, xmin::text FROM reconciler_records ORDER BY name"
+        ).fetchall()
+
+
+def test_the_backend_of_a_read_only_command_reads_and_the_database_refuses_its_writes(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Defence in depth: the session of a read-only command is read-only in the database
+    itself, and its lock (which every write takes first) is refused."""
+    settings = Settings(project_dir=tmp_path, state=pg_url)
+    written = open_backend(settings, {}).store.write(make_doc("a"))
+    before = _rows(pg_url)
+    backend = open_backend(settings, {}, read_only=True)
+
+    assert backend.store.load().agents == written.agents
+    with pytest.raises(StateError, match="read-only"):
+        backend.store.write(
+            written.model_copy(update={"agents": {**written.agents, "b": make_record("b")}})
+        )
+    with pytest.raises(StateError, match="read-only command"):
+        backend.lock("apply", 0.0)
+    assert _rows(pg_url) == before

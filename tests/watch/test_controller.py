@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,89 @@ def test_an_event_during_the_first_runs_plan_about_a_recorded_agent_is_acted_on(
     watcher.project.plan = plan_receiving_an_event  # type: ignore[method-assign]
     asyncio.run(watcher.reconcile())
     assert outcomes == ["acted"]
+
+
+class _HandedOverLease:
+    """A PostgreSQL-like lease that this replica holds, then loses to another replica (which
+    runs ``meanwhile`` while it leads), then holds again."""
+
+    shared = True
+
+    def __init__(self, meanwhile: Any) -> None:
+        self._answers = [True, False, True]
+        self._meanwhile = meanwhile
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        self.held = self._answers.pop(0) if self._answers else True
+        if not self.held:
+            worker = threading.Thread(target=self._meanwhile)
+            worker.start()
+            worker.join()
+        return self.held
+
+    def check(self) -> None:
+        return None
+
+    def lost(self) -> None:
+        self.held = False
+
+    def release(self) -> None:
+        self.held = False
+
+
+def test_a_replica_that_leads_again_knows_the_agents_another_leader_started_meanwhile(
+    directory: Path,
+) -> None:
+    """A replica that stood by while another led, and leads again, reads the agents the state
+    records now, not those of its own last run: an event saying an agent the other leader
+    started left, arriving while its first run as leader again plans, is acted on, not taken
+    for another's (it would then wait for the next interval)."""
+    other = _watcher(directory)
+
+    def other_leader_starts_an_agent() -> None:
+        _add_manifest(directory, "support-de")
+        asyncio.run(other.reconcile())
+
+    watcher = _watcher(directory, interval=0.01)
+    watcher.lease = _HandedOverLease(other_leader_starts_an_agent)  # type: ignore[assignment]
+    receiver = _leader_receiver(watcher)
+    outcomes: list[str] = []
+    plan = watcher.project.plan
+
+    async def plan_receiving_an_event(*args: Any, **kwargs: Any) -> Any:
+        if watcher.runs == 1:  # the first run after the hand-over and back
+            started = watcher.project.store.load().agents["support-de"].agent_id
+            body = ncs_event(notice_id="back", agent_id=started)
+            outcomes.append(receiver.handle(body, signed(body)).outcome)
+            watcher.request_stop()
+        return await plan(*args, **kwargs)
+
+    watcher.project.plan = plan_receiving_an_event  # type: ignore[method-assign]
+    asyncio.run(watcher.run())
+    assert outcomes == ["acted"]
+
+
+def test_a_leader_that_is_stopping_answers_events_as_a_standby_so_that_ncs_resends_them(
+    directory: Path,
+) -> None:
+    """A leader told to stop runs no reconcile any more: an event it answered 200 would be
+    lost (NCS does not resend it). It answers 503 instead, so a resend reaches the replica
+    that leads next (or this watch once restarted)."""
+    watcher = _watcher(directory)
+    assert watcher.lease.try_acquire()
+    try:
+        receiver = EventReceiver(
+            secret=SECRET,
+            metrics=watcher.metrics,
+            is_leader=lambda: watcher.leads,
+            owned=lambda: frozenset({"AGENT"}),
+            on_notice=watcher.notice,
+        )
+        assert watcher.leads
+        watcher.request_stop()
+        body = ncs_event(notice_id="while-stopping", agent_id="AGENT")
+        reply = receiver.handle(body, signed(body))
+        assert (reply.status, reply.outcome) == (503, "standby")
+    finally:
+        watcher.lease.release()

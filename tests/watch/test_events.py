@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -30,10 +31,12 @@ SECRET = "ncs-secret"
 OURS = "OURAGENT0000000000000000000000001"
 
 
-def event(notice_id: str = "n-1", event_type: int = 102, agent_id: str = OURS) -> bytes:
+def event(
+    notice_id: str = "n-1", event_type: int = 102, agent_id: str = OURS, product_id: object = 17
+) -> bytes:
     body = {
         "noticeId": notice_id,
-        "productId": 17,
+        "productId": product_id,
         "eventType": event_type,
         "notifyMs": 1_700_000_000_000,
         "sid": agent_id,
@@ -136,6 +139,40 @@ def test_a_forged_or_unsigned_event_is_refused_401_counted_and_never_acted_on() 
     assert events.handle(body, signed(body)).outcome == "acted", "the forgeries did not poison it"
 
 
+def test_refused_events_are_logged_naming_why_at_most_once_a_minute_per_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A wrong RECONCILER_NCS_SECRET refuses every event: without a log line the watch would
+    # only heal by polling, with nothing but a counter to say why. A flood of forgeries must
+    # not flood the log either: one line a minute per reason, with how many came meanwhile.
+    caplog.set_level(logging.INFO, logger="reconciler.watch")
+    now = [1000.0]
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = EventReceiver(
+        secret=SECRET,
+        metrics=metrics,
+        is_leader=lambda: True,
+        owned=lambda: recorder.owned,
+        on_notice=recorder.notices.append,
+        clock=lambda: now[0],
+    )
+    body = event()
+    for _ in range(5):
+        events.handle(body, signed(body, "another-secret"))
+    events.handle(body, {})
+    now[0] += 61
+    events.handle(body, signed(body, "another-secret"))
+    lines = [r for r in caplog.records if getattr(r, "event", "") == "event.refused"]
+    assert [r.levelno for r in lines] == [logging.WARNING] * 3
+    first, unsigned, later = (r.getMessage() for r in lines)
+    assert "401" in first and "RECONCILER_NCS_SECRET" in first
+    assert "Agora-Signature" in unsigned
+    assert "4 more since" in later, later
+    assert SECRET not in caplog.text and "another-secret" not in caplog.text
+    for value in signed(body, "another-secret").values():
+        assert value not in caplog.text
+
+
 def test_without_a_secret_every_event_is_refused() -> None:
     recorder, metrics = Recorder(), WatchMetrics()
     events = receiver(recorder, metrics, secret=None)
@@ -201,13 +238,45 @@ def test_an_event_about_an_agent_that_is_not_ours_is_answered_200_and_ignored() 
     assert metric(metrics, "reconciler_watch_events_ignored_total", reason="foreign") == 1
 
 
-def test_a_standby_answers_200_and_leaves_the_event_to_the_leader() -> None:
+def test_a_standby_answers_503_so_that_ncs_resends_and_acts_on_the_resend_once_it_leads() -> None:
+    # NCS resends a notice answered with anything but 200: a standby (one a load balancer still
+    # routes to during a hand-over, or one of a round-robin Service) must not swallow the
+    # event with a 200, nor remember its noticeId, so that a resend reaching the leader (or
+    # this replica once it leads) heals at once instead of at the next interval.
     recorder, metrics = Recorder(), WatchMetrics()
     recorder.leader = False
     events = receiver(recorder, metrics)
     body = event()
     reply = events.handle(body, signed(body))
-    assert (reply.status, reply.outcome, recorder.notices) == (200, "standby", [])
+    assert (reply.status, reply.outcome, recorder.notices) == (503, "standby", [])
+    assert metric(metrics, "reconciler_watch_events_ignored_total", reason="standby") == 1
+    recorder.leader = True
+    resent = event().replace(b"1700000000000", b"1700000009000")
+    assert events.handle(resent, signed(resent)).outcome == "acted"
+    assert [n.notice_id for n in recorder.notices] == ["n-1"]
+
+
+def test_an_event_of_another_agora_product_is_never_acted_on_nor_counted_as_an_agent_event() -> (
+    None
+):
+    # A project's NCS also notifies other products with the same envelope, signatures and
+    # overlapping numbers: RTC's channel events are productId 1, numbered from 101 up too (a
+    # channel destroyed, a user leaving). Only productId 17 is Conversational AI.
+    recorder, metrics = Recorder(), WatchMetrics()
+    events = receiver(recorder, metrics)
+    for index, product in enumerate((1, 3, "17", None, True)):
+        for event_type in (102, 104):
+            body = event(f"p-{index}-{event_type}", event_type, OURS, product)
+            reply = events.handle(body, signed(body))
+            assert (reply.status, reply.outcome) == (200, "other_product"), (product, event_type)
+    assert recorder.notices == []
+    received = "reconciler_watch_events_received_total"
+    assert metric(metrics, received, event_type="other") == 10
+    assert metric(metrics, received, event_type="102") == 0
+    assert metric(metrics, received, event_type="104") == 0
+    assert metric(metrics, "reconciler_watch_events_ignored_total", reason="other_product") == 10
+    body = event("p-ours", 102, OURS, 17)
+    assert events.handle(body, signed(body)).outcome == "acted"
 
 
 def test_an_event_that_needs_no_healing_is_not_acted_on() -> None:
@@ -258,8 +327,38 @@ def test_events_are_posted_to_the_ncs_path_and_nowhere_else(served: Any) -> None
     assert http.post("/ncs", content=body, headers=signed(body)).status_code == 200
     assert http.post("/ncs", content=body, headers={"Agora-Signature": "0"}).status_code == 401
     assert http.post("/other", content=body, headers=signed(body)).status_code == 404
-    assert http.post("/metrics", content=body, headers=signed(body)).status_code == 404
     assert [n.notice_id for n in recorder.notices] == ["n-1"]
+
+
+def test_a_method_a_path_does_not_take_is_answered_405_naming_the_ones_it_does(
+    served: Any,
+) -> None:
+    # A misconfigured sender (or a probe) learns what is wrong: 405 with Allow, not a 404 that
+    # says the path does not exist, nor 501 as if the server knew no such method.
+    http, recorder = served
+    body = event()
+    for method in ("GET", "HEAD", "PUT", "DELETE", "PATCH"):
+        answer = http.request(method, "/ncs", content=body, headers=signed(body))
+        assert (answer.status_code, answer.headers.get("allow")) == (405, "POST"), method
+    for path in ("/healthz", "/readyz", "/metrics", "/leaderz"):
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            answer = http.request(method, path, content=body, headers=signed(body))
+            assert (answer.status_code, answer.headers.get("allow")) == (405, "GET, HEAD")
+        head, get = http.head(path), http.get(path)
+        assert (head.status_code, head.content) == (get.status_code, b"")
+        assert head.headers["content-type"] == get.headers["content-type"]
+    assert http.put("/other", content=body).status_code == 404
+    assert http.head("/other").status_code == 404
+    assert recorder.notices == []
+
+
+def test_the_listener_does_not_name_its_python_version(served: Any) -> None:
+    # /ncs faces the internet (NCS posts from outside): the Server header says what answers,
+    # not which interpreter (and so which vulnerabilities) runs it.
+    http, _ = served
+    for answer in (http.get("/healthz"), http.post("/ncs", content=b"{}")):
+        server = answer.headers.get("server", "")
+        assert "Python" not in server and "BaseHTTP" not in server, server
 
 
 def test_an_oversized_body_is_refused_413_unread(served: Any) -> None:

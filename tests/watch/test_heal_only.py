@@ -125,6 +125,7 @@ def test_every_reason_code_is_a_heal_or_held_by_decision() -> None:
         ReasonCode.EXITED_TOKEN_EXPIRED,
         ReasonCode.FAILED,
         ReasonCode.MISSING,
+        ReasonCode.RESTART_UNFINISHED,
         ReasonCode.ROTATION,
         ReasonCode.TOKEN_EXPIRING,
         ReasonCode.ADOPTED,

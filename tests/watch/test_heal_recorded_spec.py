@@ -44,7 +44,7 @@ def _watcher(directory: Path, env: dict[str, str], *, heal_only: bool) -> Watche
 def _control(directory: Path, method: str, path: str, body: Any = None) -> Any:
     """A call to the sandbox's control routes (``/_sandbox/...``), in process."""
     settings = Project.open(directory, None, ENV).settings
-    transport, close = sandbox_transport(settings)
+    transport, close = sandbox_transport(settings, read_only=False)
 
     async def go() -> Any:
         async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:

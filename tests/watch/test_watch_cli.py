@@ -10,6 +10,7 @@ import pytest
 from reconciler.project import Project
 from reconciler.watch.endpoint import PATHS
 from reconciler.watch.lease import Lease
+from reconciler.watch.logs import LOGGER
 from tests.cli.cli_helpers import example_project, run_main
 
 
@@ -57,3 +58,22 @@ def test_the_help_of_listen_names_every_path_it_serves(
     assert code == 0
     for path in (*PATHS, "POST /ncs"):
         assert path in listen, path
+
+
+def test_a_watch_run_in_process_leaves_the_logging_as_it_found_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command sends its log lines to the stderr of its run: once it returns, a line logged
+    later (by the event listener of another watch in the same process) must not go to a stream
+    that run's caller has closed since ("--- Logging error ---" and a traceback on stderr)."""
+    before = (list(LOGGER.handlers), LOGGER.propagate, LOGGER.level)
+    directory = example_project(tmp_path / "p")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, _ = run_main(
+            ["-C", str(directory), "watch", "--listen", f"127.0.0.1:{port}"], capsys
+        )
+    assert code == 1
+    assert (list(LOGGER.handlers), LOGGER.propagate, LOGGER.level) == before

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from reconciler.errors import SettingsError
 from reconciler.models.settings import Settings
 from reconciler.state.binding import StateBinding
+from reconciler.state.heldlock import refuse_if_read_only
 from reconciler.state.holder import LockInfo
 from reconciler.state.local.lock import StateLock, force_unlock
 from reconciler.state.local.store import LOG_FROM_BYTES, LocalStateStore
@@ -25,8 +26,13 @@ __all__ = ["LOG_FROM_ENV", "LocalBackend", "log_threshold"]
 class LocalBackend:
     """``state/agents.json`` and its OS lock."""
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, settings: Settings, environ: Mapping[str, str], *, read_only: bool = False
+    ) -> None:
         self.path = settings.state_path
+        self.read_only = read_only
+        """Opened for a read-only command: the lock is refused (see
+        :func:`~reconciler.state.backend.open_backend`)."""
         self._store = LocalStateStore(
             self.path, log_from_bytes=log_threshold(environ), binding=StateBinding.of(settings)
         )
@@ -36,6 +42,7 @@ class LocalBackend:
         return self._store
 
     def lock(self, command: str, timeout: float) -> StateLock:
+        refuse_if_read_only(command, self.read_only)
         return StateLock(self.path, timeout=timeout, command=command)
 
     def force_unlock(self, lock_id: str) -> LockInfo:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from reconciler.models.settings import Settings
 from reconciler.state.binding import StateBinding
+from reconciler.state.heldlock import refuse_if_read_only
 from reconciler.state.holder import LockInfo
 from reconciler.state.postgres.lock import PostgresStateLock, force_unlock_postgres
 from reconciler.state.postgres.session import PgSession
@@ -21,8 +22,13 @@ __all__ = ["PostgresBackend"]
 class PostgresBackend:
     """The store, lock and ``force-unlock`` of one state key in one database."""
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, settings: Settings, environ: Mapping[str, str], *, read_only: bool = False
+    ) -> None:
         password = settings.state_password
+        self.read_only = read_only
+        """Opened for a read-only command: the lock is refused and the session is read-only
+        (see :func:`~reconciler.state.backend.open_backend`)."""
         self.session = PgSession(
             settings.state,
             None if password is None else password.get_secret_value(),
@@ -30,6 +36,7 @@ class PostgresBackend:
             settings.state_shown,
             environ,
             {k: v.get_secret_value() for k, v in settings.state_secret_params.items()},
+            read_only=read_only,
         )
         self._store = PostgresStateStore(self.session, StateBinding.of(settings))
 
@@ -41,6 +48,7 @@ class PostgresBackend:
         return self._store
 
     def lock(self, command: str, timeout: float) -> PostgresStateLock:
+        refuse_if_read_only(command, self.read_only)
         return PostgresStateLock(self.session, timeout=timeout, command=command)
 
     def force_unlock(self, lock_id: str) -> LockInfo:

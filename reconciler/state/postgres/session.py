@@ -60,8 +60,13 @@ class PgSession:
         shown: str,
         environ: Mapping[str, str],
         secret_params: Mapping[str, str] | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self.url = url
+        self.read_only = read_only
+        """Every transaction of the connection is read-only (``default_transaction_read_only``):
+        the database refuses any write of a read-only command."""
         self.state_key = state_key
         self.shown = shown
         """The URL as shown to people (secrets masked)."""
@@ -186,6 +191,8 @@ class PgSession:
         except psycopg.Error as exc:
             raise self.failure("connect", exc) from None
         try:
+            if self.read_only:
+                conn.execute("SET SESSION default_transaction_read_only = on")
             self._version = schema_version(conn)
             check_not_newer(self._version, self.shown)
         except psycopg.Error as exc:
