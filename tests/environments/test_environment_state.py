@@ -202,5 +202,60 @@ def test_state_push_refuses_a_state_of_staging_into_prod_even_with_force(local: 
     pulled = local.dir / "staging-copy.json"
     local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
     result = local.run("--env", "prod", "state", "push", str(pulled), "--force")
-    assert_refused_as_staging(result)
+    assert result.code == EXIT_ERROR, result
+    assert "belongs to environment staging" in result.stderr, result
+    assert "now uses environment prod" in result.stderr, result
+    assert "reconciler --env prod state push --rebind" in result.stderr, result
     assert not (local.dir / "state" / "prod.json").exists()
+
+
+def test_state_push_refusal_names_the_way_to_give_the_state_to_another_environment(
+    local: Project,
+) -> None:
+    """The refusal's remedy must work: `state rebind --env prod` acts on prod's own state, which
+    does not hold the pushed file, so the way out is `state push --rebind`."""
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    pulled = local.dir / "staging-copy.json"
+    local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    result = local.run("--env", "prod", "state", "push", str(pulled))
+    assert result.code == EXIT_ERROR, result
+    assert "belongs to environment staging" in result.stderr, result
+    assert "state push --rebind" in result.stderr, result
+    assert not (local.dir / "state" / "prod.json").exists()
+
+
+def test_state_push_rebind_moves_a_state_into_another_environment(local: Project) -> None:
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    running = local.agent_ids("--env", "staging")
+    pulled = local.dir / "staging-copy.json"
+    local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    result = local.ok("--env", "prod", "state", "push", "--rebind", str(pulled))
+    assert "environment staging" in result.stderr and "environment prod" in result.stderr
+    assert "both environments now manage them" in result.stderr, result  # one App ID
+    state = local.state("--env", "prod")
+    assert (state["environment"], state["app_id"]) == ("prod", SANDBOX_APP_ID)
+    assert local.agent_ids("--env", "prod") == running
+    assert "No changes" in local.ok("--env", "prod", "plan").stdout
+
+
+def test_state_push_rebind_still_refuses_another_lineage_without_force(local: Project) -> None:
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    local.ok("--env", "prod", "apply", "--auto-approve")
+    prod_before = local.state("--env", "prod")
+    pulled = local.dir / "staging-copy.json"
+    local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    result = local.run("--env", "prod", "state", "push", "--rebind", str(pulled))
+    assert result.code == EXIT_ERROR and "another lineage" in result.stderr, result
+    assert local.state("--env", "prod") == prod_before
+
+
+def test_state_push_rebind_moves_a_database_state_into_another_environment(
+    database: Project,
+) -> None:
+    database.ok("--env", "staging", "apply", "--auto-approve")
+    pulled = database.dir / "staging-copy.json"
+    database.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    assert database.run("--env", "prod", "state", "push", str(pulled)).code == EXIT_ERROR
+    database.ok("--env", "prod", "state", "push", "--rebind", str(pulled))
+    assert database.state("--env", "prod")["environment"] == "prod"
+    assert "No changes" in database.ok("--env", "prod", "plan").stdout
