@@ -4,6 +4,10 @@ Nothing is started or stopped. The agent is taken only after every check passes:
 declare the name, the state records neither the name nor the agent, no interrupted call of a
 previous run concerns the name, the engine knows the agent and it is active, and the engine lists
 it in the manifest's channel (an agent's channel is learned only from a channel-filtered list).
+An agent the engine names with another state's wire name (``<name>-<generation>-<tag>``, the
+tag of another lineage: another environment or project on the same App ID started it) is
+refused unless ``force``: that state manages it, and both would then stop and restart it. When
+the engine cannot say who the agent is (its ``turns`` answer fails), the other checks decide.
 
 The engine does not say what an agent was started with, so by default the record gets an
 *unknown* (empty) spec: the next plan then shows a restart onto the manifest, for review, rather
@@ -16,19 +20,23 @@ agent is generation 1.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from reconciler.apply.records import agent_record
 from reconciler.diff import spec_digest
 from reconciler.engine import find_conflicting
-from reconciler.errors import OperationError, printable
+from reconciler.errors import EngineError, OperationError, printable
 from reconciler.models import AgentRecord, DesiredAgent, DesiredSet, StateDoc
+from reconciler.models.state import LINEAGE_TAG_CHARS, lineage_tag
 from reconciler.plan import DesiredView, desired_view
 
 if TYPE_CHECKING:
     from reconciler.engine import EngineClient
 
 IMPORTED_GENERATION = 0
+_TAGGED = re.compile(rf"^.+-[0-9]+-(?P<tag>[0-9a-f]{{{LINEAGE_TAG_CHARS}}})$")
+"""A wire name a state of this tool sent: ``<name>-<generation>-<lineage tag>``."""
 
 
 def imported_record(
@@ -95,8 +103,10 @@ async def import_record(
     *,
     now: float,
     assume_matches: bool = False,
+    force: bool = False,
 ) -> AgentRecord:
-    """The record that takes ``agent_id`` into state as ``name``, after every check passes.
+    """The record that takes ``agent_id`` into state as ``name``, after every check passes
+    (``force``: even an agent another state started).
 
     Raises :class:`OperationError` when a check fails (nothing is changed), and the client's
     :class:`~reconciler.errors.EngineError` when the engine cannot answer.
@@ -118,6 +128,8 @@ async def import_record(
             f"cannot import {agent_id} as {name}: the engine does not list it among the active "
             f"agents of channel {agent.channel!r}, the channel of {printable(agent.path)}"
         )
+    if not force:
+        await _refuse_another_states(client, state, name, agent_id)
     if assume_matches:
         return imported_record(
             agent, desired_view(agent, state.salt), agent_id, started_at=live.start_ts, now=now
@@ -135,4 +147,24 @@ async def import_record(
         token_expires_at=expires,
         spec=spec,
         spec_digest=digest,
+    )
+
+
+async def _refuse_another_states(
+    client: EngineClient, state: StateDoc, name: str, agent_id: str
+) -> None:
+    """Refuse ``agent_id`` if the engine names it with a wire name of another state."""
+    try:
+        identity = await client.identify(agent_id)
+    except EngineError:
+        return  # who it is cannot be told: the channel check above decides
+    match = _TAGGED.match(identity.name)
+    if match is None or match["tag"] == lineage_tag(state.lineage):
+        return
+    raise OperationError(
+        f"cannot import {agent_id} as {name}: the engine names it {printable(identity.name)}, "
+        f"a name another state of reconciler sent (tag {match['tag']}; another environment or "
+        "project on this App ID): that state manages it, and its apply or destroy would stop "
+        "it too. Import it only once that state no longer records it (`reconciler state rm "
+        "NAME` with that state's settings, e.g. its --env), then pass --force"
     )

@@ -259,3 +259,29 @@ def test_state_push_rebind_moves_a_database_state_into_another_environment(
     database.ok("--env", "prod", "state", "push", "--rebind", str(pulled))
     assert database.state("--env", "prod")["environment"] == "prod"
     assert "No changes" in database.ok("--env", "prod", "plan").stdout
+
+
+def test_import_refuses_an_agent_another_environment_started_on_the_same_app_id(
+    local: Project,
+) -> None:
+    """On one App ID, prod's import of staging's running agent would make prod's apply and
+    destroy act on it: the engine names the agent with staging's state tag, so it is refused."""
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    staging = local.agent_ids("--env", "staging")
+    local.ok("--env", "prod", "state", "list")
+    result = local.run("--env", "prod", "import", "alpha", staging["alpha"])
+    assert result.code == EXIT_ERROR, result
+    assert "another state" in result.stderr, result
+    assert "--force" in result.stderr, result
+    assert not (local.dir / "state" / "prod.json").exists() or not local.agent_ids("--env", "prod")
+    local.ok("--env", "prod", "destroy", "--auto-approve")
+    assert local.agent_ids("--env", "staging") == staging
+    assert "No changes" in local.ok("--env", "staging", "plan").stdout
+
+
+def test_import_force_takes_an_agent_another_state_started(local: Project) -> None:
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    staging = local.agent_ids("--env", "staging")
+    local.ok("--env", "staging", "state", "rm", "alpha", "--force")
+    local.ok("--env", "prod", "import", "--force", "alpha", staging["alpha"])
+    assert local.agent_ids("--env", "prod")["alpha"] == staging["alpha"]
