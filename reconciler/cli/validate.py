@@ -31,6 +31,7 @@ from reconciler.errors import (
     printable,
 )
 from reconciler.manifests import manifest_schema
+from reconciler.manifests.conflicts import shared_rooms
 from reconciler.manifests.environments import ALL
 from reconciler.manifests.loader import merged_problems
 from reconciler.manifests.settings import declared_environments
@@ -151,11 +152,17 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
     shared = shared_states(named)
     if shared:
         raise SettingsError(f"{_settings_file(named[0][1])}: " + "; ".join(shared))
+    what = f"{len(declared)} environment{'' if len(declared) == 1 else 's'}"
     if found:
-        raise ValidationError(
-            merged_problems(found, len(declared)),
-            what=f"{len(declared)} environment{'' if len(declared) == 1 else 's'}",
-        )
+        raise ValidationError(merged_problems(found, len(declared)), what=what)
+    clashes = shared_rooms(
+        [
+            (name, settings, one)
+            for (name, settings), (_name, one) in zip(named, loaded, strict=True)
+        ]
+    )
+    if clashes:
+        raise ValidationError(clashes, what=what)
     return loaded
 
 

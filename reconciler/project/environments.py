@@ -17,7 +17,9 @@ fails, that is raised: invalid manifests of several environments as one error wi
 environment's problems, as ``validate`` reports them (a problem of every environment once, one
 of some tagged with their names); any other failure is the first environment's that failed.
 An interruption, or an error that is not a :class:`ReconcilerError` (a bug), is raised as it
-came, whatever the other environments did.
+came, whatever the other environments did. Environments on one App ID and engine whose agents
+would meet in one channel with one uid are refused as invalid manifests (``validate`` reports
+the same: :func:`~reconciler.manifests.conflicts.shared_rooms`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError, SettingsError, ValidationError
+from reconciler.manifests.conflicts import shared_rooms
 from reconciler.manifests.loader import merged_problems
 from reconciler.manifests.shared import SharedLoads
 from reconciler.models.settings import shared_states
@@ -82,6 +85,15 @@ async def plan_environments(
         isinstance(outcome, PlanOutcome) for _name, outcome in outcomes
     ):
         raise _failure(projects, results)
+    clashes = shared_rooms(
+        [
+            (name, project.settings, outcome.desired)
+            for project, (name, outcome) in zip(projects, outcomes, strict=True)
+            if isinstance(outcome, PlanOutcome)
+        ]
+    )
+    if clashes:
+        raise ValidationError(clashes, what=f"{len(projects)} environments")
     return outcomes
 
 

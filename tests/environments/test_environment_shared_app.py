@@ -1,0 +1,71 @@
+"""Two environments on one App ID and engine must not put agents into one channel with one uid.
+
+On one App ID a channel is one room: staging's agent joining prod's channel with prod's uid
+knocks prod's agent out (two clients with one uid clash), so staging's apply would alter
+prod's agents. Sharing an App ID is allowed (each environment keeps its own state); the clash
+is reported by ``validate`` and ``plan --env all``, at the manifest, once, with both names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import EXIT_ERROR
+from tests.apply.harness import MANIFEST_TEMPLATE
+from tests.reliability.inproc import run_cli
+
+SETTINGS = """\
+engine: sandbox
+environments:
+  staging:
+    app_id: {staging}
+    state: state/staging.json
+  prod:
+    app_id: {prod}
+    state: state/prod.json
+"""
+SAME = "0123456789abcdef0123456789abcdef"
+OTHER = "fedcba9876543210fedcba9876543210"
+COMMANDS = [("validate",), ("plan", "--env", "all")]
+
+
+def project(tmp_path: Path, staging: str, prod: str) -> Path:
+    (tmp_path / "agents.d").mkdir()
+    (tmp_path / "agents.d" / "alpha.yaml").write_text(
+        MANIFEST_TEMPLATE.format(name="alpha"), encoding="utf-8"
+    )
+    settings = SETTINGS.format(staging=staging, prod=prod)
+    (tmp_path / "reconciler.yaml").write_text(settings, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_environments_on_one_app_id_sharing_a_channel_and_uid_are_refused(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    directory = project(tmp_path, SAME, SAME)
+    result = run_cli("-C", str(directory), *command)
+    assert result.code == EXIT_ERROR, result
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if "channel 'alpha'" in line]
+    assert len(lines) == 1, result.stderr  # once, at the manifest
+    assert lines[0].strip().startswith("agents.d/alpha.yaml:"), lines
+    assert "[staging,prod]" in lines[0] and SAME in lines[0], lines
+    assert not (directory / "state").exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_environments_on_one_app_id_with_their_own_channels_are_valid(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    directory = project(tmp_path, SAME, SAME)
+    with (directory / "agents.d" / "alpha.yaml").open("a", encoding="utf-8") as manifest:
+        manifest.write("overrides:\n  staging:\n    properties: {channel: alpha-staging}\n")
+    result = run_cli("-C", str(directory), *command)
+    assert result.code == 0, result
+
+
+def test_environments_on_their_own_app_ids_may_use_one_channel(tmp_path: Path) -> None:
+    assert run_cli("-C", str(project(tmp_path, SAME, OTHER)), "validate").code == 0
