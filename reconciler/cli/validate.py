@@ -26,7 +26,6 @@ from reconciler.errors import (
     EXIT_OK,
     Location,
     Problem,
-    SettingsError,
     ValidationError,
     printable,
 )
@@ -34,10 +33,10 @@ from reconciler.manifests import manifest_schema
 from reconciler.manifests.conflicts import shared_rooms
 from reconciler.manifests.environments import ALL
 from reconciler.manifests.loader import merged_problems
-from reconciler.manifests.settings import declared_environments
+from reconciler.manifests.settings import declared_environments, shared_states
 from reconciler.models import DesiredAgent, DesiredSet
 from reconciler.models.resources import DesiredResource
-from reconciler.models.settings import Settings, shared_states
+from reconciler.models.settings import Settings
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -149,12 +148,10 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
             loaded.append((name, desired_agents(settings)))
         except ValidationError as exc:
             found.append((name, exc.problems))
-    shared = shared_states(named)
-    if shared:
-        raise SettingsError(f"{_settings_file(named[0][1])}: " + "; ".join(shared))
     what = f"{len(declared)} environment{'' if len(declared) == 1 else 's'}"
-    if found:
-        raise ValidationError(merged_problems(found, len(declared)), what=what)
+    problems = [*merged_problems(found, len(declared)), *shared_states(named)]
+    if problems:
+        raise ValidationError(problems, what=what)
     clashes = shared_rooms(
         [
             (name, settings, one)
@@ -164,11 +161,6 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
     if clashes:
         raise ValidationError(clashes, what=what)
     return loaded
-
-
-def _settings_file(settings: Settings) -> str:
-    """The settings file, as the user may type it."""
-    return os.path.relpath(settings.config_path or settings.project_dir / "reconciler.yaml")
 
 
 def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:

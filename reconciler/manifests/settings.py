@@ -150,6 +150,55 @@ def declared_environments(project_dir: Path, config_path: Path | None) -> tuple[
     return tuple(n for n in blocks if isinstance(n, str)) if isinstance(blocks, dict) else ()
 
 
+def shared_states(named: list[tuple[str, Settings]]) -> list[Problem]:
+    """A problem for each environment whose settings name the state an environment before it
+    names (its ``state`` and, for a database, ``state_key``, however the URL is spelled): each
+    environment must keep its own state. Located at the environment's ``state_key`` (a
+    database) or ``state`` in the settings file, else at its name."""
+    first: dict[tuple[str, ...], str] = {}
+    problems: list[Problem] = []
+    for name, settings in named:
+        seen = first.setdefault(settings.state_identity, name)
+        if seen == name:
+            continue
+        key = (
+            f" with state_key {settings.effective_state_key!r}"
+            if settings.state_is_database
+            else ""
+        )
+        message = (
+            f"environments {seen!r} and {name!r} share one state ({settings.state_shown}{key}): "
+            "give each environment its own state (or, in one database, its own state_key)"
+        )
+        keys = ("state_key", "state") if settings.state_is_database else ("state",)
+        problems.append(Problem(_block_location(settings, name, keys), message))
+    if not problems:
+        return []
+    return with_excerpts(finish(problems), named[0][1].project_dir)
+
+
+def _block_location(settings: Settings, name: str, keys: tuple[str, ...]) -> Location:
+    """Where environment ``name``'s block sets the first of ``keys`` (else its name; else the
+    file) in the settings file ``settings`` were read from."""
+    config = settings.config_path
+    shown = _shown(
+        config if config != settings.project_dir / SETTINGS_FILE else None, settings.project_dir
+    )
+    where = Location(shown)
+    if config is None or not config.is_file():
+        return where
+    parsed = read_file(config, shown)
+    document = parsed.documents[0].value if len(parsed.documents) == 1 else None
+    blocks = document.get(ENVIRONMENTS_KEY) if isinstance(document, LineDict) else None
+    if not isinstance(blocks, LineDict) or name not in blocks:
+        return where
+    block = blocks[name]
+    for key in keys:
+        if isinstance(block, LineDict) and key in block:
+            return block.key_location(key)
+    return blocks.key_location(name)
+
+
 def load_settings(
     project_dir: Path,
     config_path: Path | None,

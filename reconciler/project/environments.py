@@ -29,11 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ReconcilerError, SettingsError, ValidationError
+from reconciler.errors import ReconcilerError, ValidationError
 from reconciler.manifests.conflicts import shared_rooms
 from reconciler.manifests.loader import merged_problems
+from reconciler.manifests.settings import shared_states
 from reconciler.manifests.shared import SharedLoads
-from reconciler.models.settings import shared_states
 from reconciler.project.project import Hooks, PlanOutcome, Project
 
 __all__ = ["EnvironmentOutcome", "open_environments", "plan_environments"]
@@ -50,7 +50,7 @@ def open_environments(
     projects = [Project.open(directory, config, environ, name) for name in names]
     shared = shared_states([(name, p.settings) for name, p in zip(names, projects, strict=True)])
     if shared:
-        raise SettingsError("; ".join(shared))
+        raise ValidationError(shared, what="settings")
     return projects
 
 
