@@ -327,7 +327,7 @@ def _environment_block(document: LineDict, chosen: _Chosen, problems: list[Probl
                         unknown_key_message(key, f"environments.{name}", ENVIRONMENT_KEYS, _WHERE),
                     )
                 )
-        if "state" not in block and "state_key" not in block:
+        if block.get("state") is None and block.get("state_key") is None:  # null: unset
             message = (
                 f"environments.{name} needs a state of its own: set state (a file or a "
                 "postgresql:// URL) or state_key"
@@ -440,6 +440,43 @@ def _environment(
             values[key] = SANDBOX_CREDENTIAL
 
 
+_PATHS = {
+    "state": ("a file or a postgresql:// URL", True),
+    "agents_dir": ("a directory", False),
+    "sandbox_db": ("a file", True),
+}
+"""The settings that name a path: what they name, and whether it is a file (so a value that
+names a directory, ``state/`` or ``.``, is refused rather than written as a file)."""
+
+
+def _path_problems(
+    values: Mapping[str, Any], locations: Mapping[str, Location], root: Location
+) -> list[Problem]:
+    """Blank paths (an empty ``state`` would be the project directory, a blank one a file named
+    by spaces, an empty ``agents_dir`` would read reconciler.yaml as a manifest), files named
+    as directories, and a blank ``state_key``."""
+    problems: list[Problem] = []
+    for key, (what, is_file) in _PATHS.items():
+        value = values.get(key)
+        if not isinstance(value, str):
+            continue
+        where = locations.get(key, root)
+        if not value.strip():
+            problems.append(Problem(where, f"{key}: must name {what}, not be empty"))
+        elif is_file and not _URL_SCHEME.match(value) and _names_directory(value):
+            problems.append(Problem(where, f"{key}: names a directory; name a file in it"))
+    key = values.get("state_key")
+    if isinstance(key, str) and key and not key.strip():
+        problems.append(Problem(locations.get("state_key", root), "state_key: must not be blank"))
+    return problems
+
+
+def _names_directory(path: str) -> bool:
+    """Whether ``path`` can only name a directory: it ends with a separator, or in ``.`` or
+    ``..``."""
+    return path.endswith(("/", "\\")) or Path(path).name in ("", ".", "..")
+
+
 def _cross_checks(
     values: Mapping[str, Any], locations: Mapping[str, Location], root: Location
 ) -> list[Problem]:
@@ -462,8 +499,11 @@ def _cross_checks(
             "hexadecimal characters)"
         )
         problems.append(Problem(locations.get("app_id", root), message))
+    problems.extend(_path_problems(values, locations, root))
     state = values.get("state")
-    if isinstance(state, str) and is_postgres_url(state):
+    if isinstance(state, str) and not state.strip():
+        pass  # reported by _path_problems
+    elif isinstance(state, str) and is_postgres_url(state):
         try:
             split_postgres_url(state)
         except ValueError as exc:

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from reconciler.errors import Problem, ValidationError
@@ -104,6 +112,25 @@ class Settings(BaseModel):
         """Raise a :class:`ValidationError` if a secret is a placeholder (see ``placeholders``)."""
         if self.placeholders:
             raise ValidationError(self.placeholders, what="settings")
+
+    @field_validator(
+        "max_concurrent_agents",
+        "parallelism",
+        "token_ttl_s",
+        "token_renewal_window_s",
+        "max_attempts",
+        "rotate_before_cap_s",
+        "request_timeout_s",
+        "stop_wait_timeout_s",
+        mode="before",
+    )
+    @classmethod
+    def _refuse_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """``parallelism: true`` is no number (pydantic would take it as 1)."""
+        if isinstance(value, bool):
+            kind = "int" if cls.model_fields[info.field_name or ""].annotation is int else "float"
+            raise PydanticCustomError(f"{kind}_type", "expected a number")
+        return value
 
     @field_validator("max_unavailable", mode="before")
     @classmethod

@@ -8,12 +8,14 @@ strict token checks, and a token required at join when the project has an App Ce
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 import httpx
 
 from reconciler.engine import ClientOptions, EngineClient, RetryEvent, RetryPolicy, build_client
+from reconciler.errors import SettingsError
 from reconciler.models import Settings
 
 
@@ -22,10 +24,17 @@ def sandbox_transport(settings: Settings) -> tuple[httpx.AsyncBaseTransport, Cal
     from reconciler.sandbox import SandboxConfig, create_app
 
     db = settings.sandbox_db_path
-    db.parent.mkdir(parents=True, exist_ok=True)
-    ignore = db.parent / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
+    if db.exists() and not db.is_file():
+        raise SettingsError(f"sandbox_db: {db} is not a file; name a file (.sandbox/engine.db)")
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        ignore = db.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(
+            f"sandbox_db: cannot make the directory of {db}: {exc.strerror or exc}"
+        ) from None
     cert = settings.app_certificate.get_secret_value() if settings.app_certificate else None
     config = SandboxConfig(
         customer_id=settings.customer_id.get_secret_value() if settings.customer_id else "sandbox",
@@ -37,7 +46,10 @@ def sandbox_transport(settings: Settings) -> tuple[httpx.AsyncBaseTransport, Cal
         stop_delay_s=0.5,
         db_path=str(db),
     )
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except sqlite3.Error as exc:
+        raise SettingsError(f"sandbox_db: cannot open the sandbox's database {db}: {exc}") from None
     return httpx.ASGITransport(app=app), app.state.sandbox.close
 
 
