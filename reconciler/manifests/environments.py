@@ -106,11 +106,18 @@ def select_environment(
             message = "environments must be a list of environment names"
             selected.problems.append(Problem(where, message))
         else:
+            first: dict[str, int] = {}
             for index, name in enumerate(presence):
+                line = presence.lines[index] if isinstance(presence, LineList) else where.line
                 if name not in declared:
-                    line = presence.lines[index] if isinstance(presence, LineList) else where.line
                     message = f"environments: no environment {name!r} ({_declared(declared)})"
                     selected.problems.append(Problem(Location(where.path, line), message))
+                elif name in first:
+                    message = (
+                        f"environments: {name!r} is listed twice (first at line {first[name]})"
+                    )
+                    selected.problems.append(Problem(Location(where.path, line), message))
+                first.setdefault(name, line)
     overrides = document.get(OVERRIDES_KEY)
     chosen: Any = None
     if has_overrides:
