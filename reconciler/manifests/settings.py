@@ -465,8 +465,8 @@ def _path_problems(
             problems.append(Problem(where, f"{key}: must name {what}, not be empty"))
         elif is_file and not _URL_SCHEME.match(value) and _names_directory(value):
             problems.append(Problem(where, f"{key}: names a directory; name a file in it"))
-    key = values.get("state_key")
-    if isinstance(key, str) and key and not key.strip():
+    state_key = values.get("state_key")
+    if isinstance(state_key, str) and state_key and not state_key.strip():
         problems.append(Problem(locations.get("state_key", root), "state_key: must not be blank"))
     return problems
 

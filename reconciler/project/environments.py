@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ReconcilerError, ValidationError
+from reconciler.errors import Problem, ReconcilerError, ValidationError
 from reconciler.manifests.conflicts import shared_rooms
 from reconciler.manifests.loader import merged_problems
 from reconciler.manifests.settings import shared_states
@@ -45,12 +45,20 @@ EnvironmentOutcome = PlanOutcome | ReconcilerError
 def open_environments(
     directory: Path, config: Path | None, environ: Mapping[str, str], names: Sequence[str]
 ) -> list[Project]:
-    """The project as each of ``names`` sees it (settings problems of every one raised; two
-    environments naming one state refused)."""
-    projects = [Project.open(directory, config, environ, name) for name in names]
-    shared = shared_states([(name, p.settings) for name, p in zip(names, projects, strict=True)])
-    if shared:
-        raise ValidationError(shared, what="settings")
+    """The project as each of ``names`` sees it; the settings problems of every one raised at
+    once as ``validate`` reports them (one of some environments only tagged with their names),
+    with two environments naming one state."""
+    projects: list[Project] = []
+    found: list[tuple[str, Sequence[Problem]]] = []
+    for name in names:
+        try:
+            projects.append(Project.open(directory, config, environ, name))
+        except ValidationError as exc:
+            found.append((name, exc.problems))
+    opened = [(p.settings.environment or "", p.settings) for p in projects]
+    problems = [*merged_problems(found, len(names)), *shared_states(opened)]
+    if problems:
+        raise ValidationError(problems, what=f"{len(names)} environments")
     return projects
 
 

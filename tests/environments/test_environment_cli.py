@@ -271,3 +271,20 @@ def test_plan_all_takes_compact_and_verbose_as_plan_of_one_environment_does(
         assert "summarised" in section
     verbose = text("-v", "plan", "--env", "all", "--no-refresh")
     assert verbose.count("properties.enable_string_uid") > 0  # the engine's defaults listed
+
+
+def test_plan_all_reports_a_settings_problem_of_one_environment_tagged_as_validate_does(
+    example: Path,
+) -> None:
+    settings = example / "reconciler.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("max_concurrent_agents: 50", "max_concurrent_agents: -5"))
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("state: state/staging.json", "state: state/\n"))
+    validate = run_cli("-C", str(example), "validate")
+    plan = run_cli("-C", str(example), "plan", "--env", "all")
+    assert validate.code == plan.code == 1, (validate, plan)
+    problems = [line for line in plan.stderr.splitlines() if "reconciler.yaml:" in line]
+    assert problems == [line for line in validate.stderr.splitlines() if "reconciler.yaml:" in line]
+    assert len(problems) == 2 and "[staging] state:" in problems[0], problems
+    assert "[prod] max_concurrent_agents: must be >= 1" in problems[1], problems
