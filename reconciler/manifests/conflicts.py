@@ -72,9 +72,12 @@ def duplicate_uids(agents: Iterable[DesiredAgent]) -> list[Problem]:
     return problems
 
 
-def shared_rooms(environments: Sequence[tuple[str, Settings, DesiredSet]]) -> list[Problem]:
+def shared_rooms(
+    environments: Sequence[tuple[str, Settings, DesiredSet]], involving: str | None = None
+) -> list[Problem]:
     """A problem at each manifest whose agent joins a channel with a uid that an agent of
-    another environment on the same App ID and engine joins too.
+    another environment on the same App ID and engine joins too (``involving``: only where
+    that environment's agents are among them).
 
     ``environments``: each environment's name, settings and agents. A manifest seen the same
     in several environments is reported once, tagged with their names.
@@ -89,7 +92,7 @@ def shared_rooms(environments: Sequence[tuple[str, Settings, DesiredSet]]) -> li
     found: dict[Location, tuple[list[str], str]] = {}
     for ((engine, app_id), (channel, _uid)), members in rooms.items():
         names = list(dict.fromkeys(name for name, _agent in members))
-        if len(names) < 2:
+        if len(names) < 2 or (involving is not None and involving not in names):
             continue
         for name, agent in members:
             place = Location(agent.path, agent.lines.get("properties.channel", agent.line))

@@ -69,3 +69,38 @@ def test_environments_on_one_app_id_with_their_own_channels_are_valid(
 
 def test_environments_on_their_own_app_ids_may_use_one_channel(tmp_path: Path) -> None:
     assert run_cli("-C", str(project(tmp_path, SAME, OTHER)), "validate").code == 0
+
+
+@pytest.mark.parametrize(
+    "command", [("plan",), ("plan", "--no-refresh"), ("apply", "--auto-approve")], ids=" ".join
+)
+def test_one_environment_s_plan_refuses_to_join_the_room_of_another_on_its_app_id(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    directory = project(tmp_path, SAME, SAME)
+    result = run_cli("-C", str(directory), "--env", "staging", *command)
+    assert result.code == EXIT_ERROR, result
+    assert "[staging,prod] channel 'alpha'" in result.stderr, result
+    assert not (directory / "state" / "staging.json").exists()
+
+
+def test_another_environment_whose_app_id_cannot_be_read_here_is_not_compared(
+    tmp_path: Path,
+) -> None:
+    """A job that holds staging's secrets only cannot read prod's App ID: nothing to compare."""
+    directory = project(tmp_path, SAME, "${PROD_AGORA_APP_ID}")
+    result = run_cli("-C", str(directory), "--env", "staging", "plan")
+    assert result.code == 0, result
+
+
+def test_destroy_of_one_environment_is_not_held_back_by_a_clash_with_another(
+    tmp_path: Path,
+) -> None:
+    """Destroying starts nothing: it must stay the way out of a clash."""
+    directory = project(tmp_path, SAME, OTHER)
+    assert run_cli("-C", str(directory), "--env", "staging", "apply", "--auto-approve").code == 0
+    settings = directory / "reconciler.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(OTHER, SAME), "utf-8")
+    result = run_cli("-C", str(directory), "--env", "staging", "destroy", "--auto-approve")
+    assert result.code == 0, result
+    assert "1 stopped" in result.stdout + result.stderr, result

@@ -36,6 +36,10 @@ environments:
 """
 """Two environments on the sandbox's one App ID and engine; only their states differ."""
 
+ANY_UID = MANIFEST_TEMPLATE.replace('agent_rtc_uid: "1001"', 'agent_rtc_uid: "0"')
+"""An agent the engine gives a uid of its own: both environments' agents share an App ID and a
+channel here, and two agents with one uid in one channel would clash (refused by every plan)."""
+
 READ_ONLY = (("plan",), ("plan", "--no-refresh"), ("drift",), ("state", "list"))
 WRITING = (("apply", "--auto-approve"), ("state", "rm", "alpha", "--force"))
 
@@ -52,7 +56,7 @@ class Project:
 
     def add(self, name: str) -> None:
         path = self.dir / "agents.d" / f"{name}.yaml"
-        path.write_text(MANIFEST_TEMPLATE.format(name=name), encoding="utf-8")
+        path.write_text(ANY_UID.format(name=name), encoding="utf-8")
 
     def settings(self, text: str) -> None:
         (self.dir / "reconciler.yaml").write_text(text, encoding="utf-8")
