@@ -108,6 +108,10 @@ def split_postgres_url(value: str) -> PostgresUrl:
         else:
             query[key] = item
             kept.append((key, item))
+    ports = [_host_port(unquote(part.strip()))[1] for part in hostinfo.split(",")]
+    ports.extend(query.get("port", "").split(","))
+    if not all(_is_port(port) for port in ports if port):
+        raise ValueError("not a valid URL (a port must be a number from 1 to 65535)")
     # libpq also takes the hosts as query parameters (postgresql:///db?host=db.example.com)
     named = [hostinfo, query.get("host", ""), query.get("hostaddr", "")]
     hosts = tuple(_host(part) for text in named for part in text.split(",") if _host(part))
@@ -151,6 +155,11 @@ def database_identity(url: str) -> tuple[str, str, str, str]:
         hosts.append(f"{host}:{port or default_port}")
     database = query.get("dbname") or unquote(parts.path.lstrip("/")) or user
     return user, ",".join(hosts), database, query.get("options", "")
+
+
+def _is_port(text: str) -> bool:
+    """Whether ``text`` is a TCP port: a number from 1 to 65535."""
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
 
 
 def _host_port(part: str) -> tuple[str, str]:

@@ -23,6 +23,7 @@ is the deliberate way to move a state to another App ID, engine or environment
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -103,9 +104,10 @@ class StateBinding:
         else:
             what, now = recorded.describe(), self.describe()
         raise StateBindingError(
-            f"refusing to push {path}: the state file belongs to {what}, and this project now uses "
-            f"{now}. Push it with the settings it belongs to, or, to move it here on purpose, "
-            f"run `reconciler{self._env_option()} state push --rebind {path}` (it then records "
+            f"refusing to push {printable(path)}: the state file belongs to {what}, and this "
+            f"project now uses {now}. Push it with the settings it belongs to, or, to move it "
+            f"here on purpose, run `reconciler{self._env_option()} state push --rebind "
+            f"{printable(shlex.quote(path))}` (it then records "
             "this project's environment, App ID and engine, and no longer belongs to its own)"
         )
 
