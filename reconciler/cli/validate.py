@@ -37,6 +37,7 @@ from reconciler.manifests.settings import declared_environments, shared_states
 from reconciler.models import DesiredAgent, DesiredSet
 from reconciler.models.resources import DesiredResource
 from reconciler.models.settings import Settings
+from reconciler.project.rooms import check_other_rooms
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -133,7 +134,10 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
     found in some only with their names (``[prod] ...``)."""
     chosen = chosen_environment(ctx)
     if chosen is not None and chosen != ALL:
-        return [(chosen, desired_agents(project_settings(ctx)))]
+        settings = project_settings(ctx)
+        desired = desired_agents(settings)
+        check_other_rooms(settings, os.environ, desired)  # as its plan checks them
+        return [(chosen, desired)]
     directory, config = project_dir(ctx)
     declared = declared_environments(directory, config)
     if not declared:

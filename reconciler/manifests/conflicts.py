@@ -80,8 +80,12 @@ def shared_rooms(
     that environment's agents are among them).
 
     ``environments``: each environment's name, settings and agents. A manifest seen the same
-    in several environments is reported once, tagged with their names.
+    in several environments is reported once, tagged with their names in the order the
+    settings declare them.
     """
+    declared = environments[0][1].environments if environments else ()
+    order = {name: index for index, name in enumerate(declared)}
+    environments = sorted(environments, key=lambda one: order.get(one[0], len(order)))
     rooms: dict[tuple[tuple[str, str], tuple[str, str]], list[tuple[str, DesiredAgent]]] = {}
     for name, settings, desired in environments:
         app = (settings.engine_identity, settings.app_id)

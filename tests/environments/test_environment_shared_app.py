@@ -104,3 +104,10 @@ def test_destroy_of_one_environment_is_not_held_back_by_a_clash_with_another(
     result = run_cli("-C", str(directory), "--env", "staging", "destroy", "--auto-approve")
     assert result.code == 0, result
     assert "1 stopped" in result.stdout + result.stderr, result
+
+
+def test_validate_of_one_environment_checks_its_rooms_as_its_plan_does(tmp_path: Path) -> None:
+    directory = project(tmp_path, SAME, SAME)
+    result = run_cli("-C", str(directory), "--env", "prod", "validate")
+    assert result.code == EXIT_ERROR, result
+    assert "[staging,prod] channel 'alpha'" in result.stderr, result
