@@ -10,7 +10,7 @@ import click
 
 from reconciler.errors import EnvironmentChoiceError
 from reconciler.manifests.environments import ALL
-from reconciler.manifests.settings import ENV_ENVIRONMENT, declared_environments
+from reconciler.manifests.settings import ENV_ENVIRONMENT, declared_environments, load_settings
 from reconciler.project import Project
 
 
@@ -39,6 +39,7 @@ def environments_to_plan(ctx: click.Context) -> tuple[str, ...] | None:
     directory, config = project_dir(ctx)
     declared = declared_environments(directory, config)
     if not declared:
+        load_settings(directory, config, os.environ)  # a file that cannot be read says why
         raise EnvironmentChoiceError(
             f"--env {ALL}: the settings file declares no environments", declared
         )

@@ -392,7 +392,7 @@ def _read(
     source = document.value
     if ENVIRONMENTS_KEY in source:
         source = _environment_block(source, chosen, problems)
-    if chosen.declared:
+    if chosen.declared and not problems:  # a malformed block first: it may be the one asked
         chosen.check(shown)  # before interpolation: another environment's variables are unset
     environ = environ_for(chosen.variables, environ)
     interpolated = interpolate_tree(source, environ, root)
