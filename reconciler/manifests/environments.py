@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.extends import EXTENDS_KEY
 from reconciler.manifests.yamlfile import LineDict, LineList
 
 ENVIRONMENTS_KEY = "environments"
@@ -141,7 +142,7 @@ def select_environment(
                 message = f"overrides.{environment} must be a mapping"
                 selected.problems.append(Problem(at, message))
             elif isinstance(chosen, dict):
-                for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name"):
+                for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name", EXTENDS_KEY):
                     if key in chosen:
                         at = _at(chosen, key, where)
                         message = f"overrides.{environment} cannot set {key!r}"

@@ -129,3 +129,11 @@ def test_an_environment_listed_twice_is_a_problem_at_its_second_place(project: P
     assert project.errors(**_in("prod")) == [
         "agents.d/a.yaml:5: [prod] environments: 'prod' is listed twice (first at line 3)"
     ]
+
+
+def test_an_override_may_not_choose_another_partial(project: Project) -> None:
+    """``extends:`` is resolved before the environment is chosen: an override's was ignored."""
+    project.agent("a.yaml", "support", extra="overrides:\n  prod:\n    extends: _base/x.yaml\n")
+    assert project.errors(**_in("prod")) == [
+        "agents.d/a.yaml:4: [prod] overrides.prod cannot set 'extends'"
+    ]
