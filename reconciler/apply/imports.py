@@ -20,7 +20,6 @@ agent is generation 1.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from reconciler.apply.records import agent_record
@@ -28,15 +27,13 @@ from reconciler.diff import spec_digest
 from reconciler.engine import find_conflicting
 from reconciler.errors import EngineError, OperationError, printable
 from reconciler.models import AgentRecord, DesiredAgent, DesiredSet, StateDoc
-from reconciler.models.state import LINEAGE_TAG_CHARS, lineage_tag
+from reconciler.models.state import another_states, foreign_tag
 from reconciler.plan import DesiredView, desired_view
 
 if TYPE_CHECKING:
     from reconciler.engine import EngineClient
 
 IMPORTED_GENERATION = 0
-_TAGGED = re.compile(rf"^.+-[0-9]+-(?P<tag>[0-9a-f]{{{LINEAGE_TAG_CHARS}}})$")
-"""A wire name a state of this tool sent: ``<name>-<generation>-<lineage tag>``."""
 
 
 def imported_record(
@@ -158,13 +155,11 @@ async def _refuse_another_states(
         identity = await client.identify(agent_id)
     except EngineError:
         return  # who it is cannot be told: the channel check above decides
-    match = _TAGGED.match(identity.name)
-    if match is None or match["tag"] == lineage_tag(state.lineage):
+    tag = foreign_tag(identity.name, state.lineage)
+    if tag is None:
         return
     raise OperationError(
-        f"cannot import {agent_id} as {name}: the engine names it {printable(identity.name)}, "
-        f"a name another state of reconciler sent (tag {match['tag']}; another environment or "
-        "project on this App ID): that state manages it, and its apply or destroy would stop "
-        "it too. Import it only once that state no longer records it (`reconciler state rm "
-        "NAME` with that state's settings, e.g. its --env), then pass --force"
+        f"cannot import {agent_id} as {name}: {another_states(identity.name, tag)}. Import it "
+        "only once that state no longer records it (`reconciler state rm NAME` with that "
+        "state's settings, e.g. its --env), then pass --force"
     )

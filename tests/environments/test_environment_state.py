@@ -289,3 +289,21 @@ def test_import_force_takes_an_agent_another_state_started(local: Project) -> No
     local.ok("--env", "staging", "state", "rm", "alpha", "--force")
     local.ok("--env", "prod", "import", "--force", "alpha", staging["alpha"])
     assert local.agent_ids("--env", "prod")["alpha"] == staging["alpha"]
+
+
+def test_an_import_entry_refuses_an_agent_another_environment_started_on_the_same_app_id(
+    local: Project,
+) -> None:
+    """The `import:` entry is import in review: it must refuse what `import` refuses."""
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    staging = local.agent_ids("--env", "staging")
+    with (local.dir / "agents.d" / "alpha.yaml").open("a", encoding="utf-8") as manifest:
+        manifest.write(f"import: {staging['alpha']}\n")
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = local.run("--env", "prod", *command)
+        assert result.code == EXIT_ERROR, result
+        assert "agents.d/alpha.yaml:" in result.stderr and "another state" in result.stderr
+    assert not (local.dir / "state" / "prod.json").exists() or "alpha" not in local.agent_ids(
+        "--env", "prod"
+    )
+    assert "No changes" in local.ok("--env", "staging", "plan").stdout
