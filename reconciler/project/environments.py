@@ -22,12 +22,15 @@ names); any other failure is the first environment's that failed. An interruptio
 that is not a :class:`ReconcilerError` (a bug), is raised as it came, whatever the other
 environments did. Environments on one App ID and engine whose agents
 would meet in one channel with one uid are refused as invalid manifests (``validate`` reports
-the same: :func:`~reconciler.manifests.conflicts.shared_rooms`).
+the same: :func:`~reconciler.manifests.conflicts.shared_rooms`): each such environment's
+result is that error, in its place, as ``plan --env NAME`` fails there. Two environments naming
+one state are refused the same way: each one's result is the settings problem.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,8 +58,8 @@ def open_environments(
 ) -> list[tuple[str, Project | ReconcilerError]]:
     """The project as each of ``names`` sees it, or why its settings cannot be read (a variable
     only that environment reads is unset, ...): that environment's outcome, beside the others'.
-    Two environments naming one state are refused (a mistake of the settings as a whole,
-    located at the second one's line). ``read_only`` as :meth:`Project.open` takes it."""
+    Environments naming one state are each refused with the problem (located at the second
+    one's line), in their places. ``read_only`` as :meth:`Project.open` takes it."""
     opened: list[tuple[str, Project | ReconcilerError]] = []
     for name in names:
         try:
@@ -65,12 +68,16 @@ def open_environments(
             )
         except ReconcilerError as error:
             opened.append((name, error))
-    shared = shared_states(
-        [(p.settings.environment or "", p.settings) for _n, p in opened if isinstance(p, Project)]
-    )
-    if shared:
-        raise ValidationError(shared, what=f"{len(names)} environments")
-    return opened
+    projects = [(n, p) for n, p in opened if isinstance(p, Project)]
+    shared = shared_states([(n, p.settings) for n, p in projects])
+    if not shared:
+        return opened
+    users = Counter(p.settings.state_identity for _n, p in projects)
+    error = ValidationError(shared, what=f"{len(names)} environments")
+    return [
+        (name, error if isinstance(p, Project) and users[p.settings.state_identity] > 1 else p)
+        for name, p in opened
+    ]
 
 
 async def plan_environments(
@@ -102,16 +109,26 @@ async def plan_environments(
     ]
     if len(outcomes) < len(results):
         raise _unexpected(results)
-    clashes = shared_rooms(
-        [
-            (name, project.settings, outcome.desired)
-            for project, (name, outcome) in zip(projects, outcomes, strict=True)
-            if isinstance(outcome, PlanOutcome)
-        ]
-    )
-    if clashes:
-        raise ValidationError(clashes, what=f"{len(projects)} environments")
-    return outcomes
+    return _with_clashes(outcomes, projects)
+
+
+def _with_clashes(
+    outcomes: list[tuple[str, EnvironmentOutcome]], projects: Sequence[Project]
+) -> list[tuple[str, EnvironmentOutcome]]:
+    """``outcomes`` with the plan of each environment whose agents would meet another's in one
+    channel with one uid (same App ID and engine) replaced by that error, in its place: as
+    ``plan --env NAME`` fails (:func:`~reconciler.project.rooms.check_other_rooms`)."""
+    planned = [
+        (name, project.settings, outcome.desired)
+        for project, (name, outcome) in zip(projects, outcomes, strict=True)
+        if isinstance(outcome, PlanOutcome)
+    ]
+    what = f"{len(projects)} environments"
+    checked: list[tuple[str, EnvironmentOutcome]] = []
+    for name, outcome in outcomes:
+        clashes = shared_rooms(planned, involving=name) if isinstance(outcome, PlanOutcome) else []
+        checked.append((name, ValidationError(clashes, what=what) if clashes else outcome))
+    return checked
 
 
 def _unexpected(results: Sequence[object]) -> BaseException:

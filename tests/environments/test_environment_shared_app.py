@@ -111,3 +111,39 @@ def test_validate_of_one_environment_checks_its_rooms_as_its_plan_does(tmp_path:
     result = run_cli("-C", str(directory), "--env", "prod", "validate")
     assert result.code == EXIT_ERROR, result
     assert "[staging,prod] channel 'alpha'" in result.stderr, result
+
+
+THREE = SETTINGS + """\
+  dev:
+    app_id: {dev}
+    state: state/dev.json
+"""
+
+
+def test_plan_of_every_environment_shows_a_clash_in_place_in_the_pull_request_comment(
+    tmp_path: Path,
+) -> None:
+    """As ``plan --env staging`` fails with the clash and writes a comment saying why, ``plan
+    --env all`` shows each clashing environment's error in its place (the comment is written)
+    and still plans an environment with an App ID of its own."""
+    directory = project(tmp_path, SAME, SAME)
+    settings = THREE.format(staging=SAME, prod=SAME, dev=OTHER)
+    (directory / "reconciler.yaml").write_text(settings, encoding="utf-8")
+    result = run_cli("-C", str(directory), "plan", "--env", "all", "--format", "markdown")
+    assert result.code == EXIT_ERROR, result
+    assert "Traceback" not in result.output
+    assert result.stdout.count("| ⛔ could not be planned |") == 2, result.stdout
+    assert "[staging,prod] channel 'alpha'" in result.stdout, result.stdout
+    assert "| **dev** | `fedcba" in result.stdout, result.stdout
+    assert "environment staging could not be planned" in result.stderr, result.stderr
+
+
+def test_plan_of_every_environment_writes_a_comment_when_every_environment_clashes(
+    tmp_path: Path,
+) -> None:
+    directory = project(tmp_path, SAME, SAME)
+    result = run_cli("-C", str(directory), "plan", "--env", "all", "--format", "markdown")
+    assert result.code == EXIT_ERROR, result
+    assert result.stdout.count("| ⛔ could not be planned |") == 2, result.stdout
+    lines = [line for line in result.stderr.splitlines() if "channel 'alpha'" in line]
+    assert len(lines) == 1, result.stderr  # the command's error: once, at the manifest

@@ -106,3 +106,16 @@ def test_one_database_with_two_state_keys_is_fine(tmp_path: Path) -> None:
     ).replace("state_key: one\n", "state_key: two\n", 1)
     (tmp_path / "reconciler.yaml").write_text(settings, encoding="utf-8")
     assert run_cli("-C", str(tmp_path), "validate").code == 0
+
+
+def test_plan_of_every_environment_writes_a_comment_when_two_share_one_state(
+    example: Path,
+) -> None:
+    """The pull-request comment says why, per environment, as for any other failure."""
+    _point_prod_at(example, "state/staging.json")
+    result = run_cli("-C", str(example), "plan", "--env", "all", "--format", "markdown")
+    assert result.code == 1, result
+    assert result.stdout.count("| ⛔ could not be planned |") == 2, result.stdout
+    assert "share one state" in result.stdout, result.stdout
+    assert result.stderr.count("share one state") == 1, result.stderr
+    assert not (example / "state").exists()
