@@ -10,7 +10,10 @@ Phase = Literal["stop", "wait", "update", "start", "resolve", "create", "delete"
 ``wait`` for it to run; a resource's ``create``, ``update`` or ``delete`` (a replace is a
 delete, then a create); ``state``: a state-only edit (rename, forget, adopt)."""
 
-_CALL_PHASES: dict[str, Phase] = {
+StepCall = Literal["join", "leave", "update", "create", "delete", "state"]
+"""The call a step makes, as a failure's ``detail`` names it (``join: ...``)."""
+
+_CALL_PHASES: dict[StepCall, Phase] = {
     "join": "start",
     "leave": "stop",
     "update": "update",
@@ -20,7 +23,7 @@ _CALL_PHASES: dict[str, Phase] = {
 }
 
 
-def phase_of(call: str) -> Phase:
+def phase_of(call: StepCall) -> Phase:
     """The event phase of a step named by its call (``join``, ``leave``, ``update``,
     ``create``, ``delete``, ``state``): a failure names the step that was attempted."""
     return _CALL_PHASES[call]

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from reconciler.apply.context import ApplyContext
-from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult
+from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, StepCall
 from reconciler.apply.imports import imported_record
 from reconciler.apply.payload import update_properties
 from reconciler.apply.readiness import wait_until_up
@@ -174,7 +174,7 @@ async def _phase(
     run: Run,
     actions: list[AgentPlan],
     worker: Callable[[Run, AgentPlan], Awaitable[None]],
-    call: str,
+    call: StepCall,
 ) -> None:
     """Run ``worker`` over ``actions`` with at most ``parallelism`` agents in progress.
 

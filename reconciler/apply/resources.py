@@ -23,9 +23,9 @@ engine calls), and each outcome is written to state as it lands:
 A resource whose reference failed is not attempted, nor is the create half of a replace whose
 delete failed, nor the delete of a resource still referenced by one whose action failed. A
 replace of a resource that another one keeps referencing would delete it while it is referenced:
-the plan refuses it (``plan._replaced_in_use_errors``); a plan that holds one all the same (an
-engine that refuses the delete as in use) fails the replace, cleanly; nothing else is attempted
-for it.
+the plan refuses it (:func:`~reconciler.plan.resources.replaced_in_use_errors`); a plan that
+holds one all the same (an engine that refuses the delete as in use) fails the replace, cleanly;
+nothing else is attempted for it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from reconciler.apply.events import ActionResult, ApplyEvent, Phase, phase_of
+from reconciler.apply.events import ActionResult, ApplyEvent, StepCall, phase_of
 from reconciler.apply.run import Run, as_reconciler_error
 from reconciler.diff import spec_digest
 from reconciler.engine.wire import scrub
@@ -162,7 +162,7 @@ async def create_resources(run: Run, failed: set[str]) -> None:
             else:
                 failed.add(action.address)
             return
-        call = "update" if action.action == "update" else "create"
+        call: StepCall = "update" if action.action == "update" else "create"
         if not await _attempt(run, action, _put_one(run, action), call):
             failed.add(action.address)
 
@@ -172,14 +172,22 @@ async def create_resources(run: Run, failed: set[str]) -> None:
 async def remove_held(run: Run, failed: set[str]) -> None:
     """Send the removals :func:`create_resources` held back, once every create, update and
     delete ran; one whose referrer's action failed is not attempted (they may still need what
-    it removes: the next plan removes it)."""
+    it removes: the next plan removes it), and the call its first half began is reported
+    failed (each ``begin`` event ends in ``done`` or ``failed``)."""
     actions = [a for a in run.plan.resources if a.address in run.held_removals]
 
     async def one(action: ResourcePlan) -> None:
         paths, sent = run.held_removals[action.address]
         holders = sorted(a for a in failed if action.address in _recorded_references(run, a))
-        if holders:
-            _skip(run, action, f"{', '.join(holders)} still references it")
+        if holders:  # its first half was sent: its begun call ends here, as failed
+            why = f"{', '.join(holders)} still references it; the rest of the update was sent"
+            message = f"update failed: the removal of {', '.join(paths)} not attempted: {why}"
+            run.emit(
+                ApplyEvent(
+                    action.address, action.action, "update", "failed", action.id, 0.0, message
+                )
+            )
+            _skip(run, action, why)
             failed.add(action.address)
             return
         work = _put_one(run, action, only=paths, after_first=sent)
@@ -215,7 +223,7 @@ def not_attempted(run: Run) -> list[str]:
     return [address for address in planned if address not in reported]
 
 
-async def _attempt(run: Run, action: ResourcePlan, work: Awaitable[bool], phase: str) -> bool:
+async def _attempt(run: Run, action: ResourcePlan, work: Awaitable[bool], phase: StepCall) -> bool:
     """Await ``work``; anything it raises fails the action (a defect also halts the run)."""
     started = run.ctx.clock()
     try:
@@ -275,17 +283,18 @@ async def _put_one(
         _failed(run, action, ApplyError(why), started, "create", None)
         return False
     record = run.doc.resources.get(address)
-    phase: Phase = "update" if action.action == "update" and record is not None else "create"
+    call: StepCall = "update" if action.action == "update" and record is not None else "create"
     if only is None:  # a held second half continues the first half's action
-        run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
+        held_id = record.id if record else None
+        run.emit(ApplyEvent(address, action.action, phase_of(call), "begin", held_id))
     spec = resource_view(resource, run.doc.salt, ids)
     changed = _engine_paths(action, without=hold) if only is None else only
     if hold and record is not None:
         spec = _with_paths_of(spec, record.spec, hold)
     try:
-        if phase == "update" and record is not None and not changed:
+        if call == "update" and record is not None and not changed:
             version, resource_id = record.version, record.id  # protect only: state, no call
-        elif phase == "update" and record is not None:
+        elif call == "update" and record is not None:
             version_sent = record.version if after_first else None
             updated = await _update(
                 run, action, resource, record, body, spec, started, changed, version_sent
@@ -300,7 +309,7 @@ async def _put_one(
                 return False
             resource_id, version = created
     except Exception as exc:
-        _failed(run, action, exc, started, phase, record.id if record else None)
+        _failed(run, action, exc, started, call, record.id if record else None)
         return False
     new = ResourceRecord(
         kind=resource.kind,
@@ -309,17 +318,17 @@ async def _put_one(
         version=version,
         spec=spec,
         spec_digest=spec_digest(spec),
-        created_at=record.created_at if record is not None and phase == "update" else started,
+        created_at=record.created_at if record is not None and call == "update" else started,
         references=list(kind.references(resource.spec)),
         protect=resource.protect,
     )
     if not await run.save_or_halt(lambda d: _with(_settled(d, address), new)):
-        _failed(run, action, StateError(str(run.halted)), started, phase, resource_id, True)
+        _failed(run, action, StateError(str(run.halted)), started, call, resource_id, True)
         return False
     if hold:
         return True  # the held paths follow (remove_held), which reports the update
     duration = ctx.clock() - started
-    run.emit(ApplyEvent(address, action.action, phase, "done", resource_id, duration))
+    run.emit(ApplyEvent(address, action.action, phase_of(call), "done", resource_id, duration))
     run.result.results.append(
         ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
     )
@@ -514,7 +523,7 @@ def _failed(
     action: ResourcePlan,
     exc: Exception,
     started: float,
-    phase: str,
+    phase: StepCall,
     resource_id: str | None,
     reached_engine: bool = False,
 ) -> None:

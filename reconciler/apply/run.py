@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from reconciler.apply.context import ApplyContext
-from reconciler.apply.events import ActionResult, ApplyEvent, ApplyResult, Phase, phase_of
+from reconciler.apply.events import (
+    ActionResult,
+    ApplyEvent,
+    ApplyResult,
+    Phase,
+    StepCall,
+    phase_of,
+)
 from reconciler.errors import ApplyError, EngineError, ReconcilerError, StateError
 from reconciler.models import AgentPlan, AgentRecord, DesiredSet, JournalEntry, Plan, StateDoc
 from reconciler.models.agent_table import AgentTable
@@ -281,7 +288,7 @@ def as_reconciler_error(exc: Exception) -> ReconcilerError:
     return ApplyError(f"internal error ({type(exc).__name__}); please report it")
 
 
-async def guarded(run: Run, action: AgentPlan, phase: str, work: Awaitable[T]) -> T | None:
+async def guarded(run: Run, action: AgentPlan, phase: StepCall, work: Awaitable[T]) -> T | None:
     """Await ``work`` for ``action``; a failure fails the action (None), never escapes.
 
     A state write failure or a defect also halts the run (see the module docstring).
@@ -318,7 +325,7 @@ def unrecorded(run: Run, action: AgentPlan, agent_id: str, started: float, what:
     run.emit(ApplyEvent(action.name, action.action, phase, "failed", agent_id, duration, detail))
 
 
-def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: str) -> None:
+def fail(run: Run, action: AgentPlan, exc: Exception, started: float, phase: StepCall) -> None:
     reason = (
         exc.reason
         if isinstance(exc, EngineError)

@@ -73,9 +73,9 @@ def open_environments(
     if not shared:
         return opened
     users = Counter(p.settings.state_identity for _n, p in projects)
-    error = ValidationError(shared, what=f"{len(names)} environments")
+    refused = ValidationError(shared, what=f"{len(names)} environments")
     return [
-        (name, error if isinstance(p, Project) and users[p.settings.state_identity] > 1 else p)
+        (name, refused if isinstance(p, Project) and users[p.settings.state_identity] > 1 else p)
         for name, p in opened
     ]
 

@@ -41,3 +41,37 @@ def test_a_failed_agent_update_leaves_the_old_key_and_the_next_apply_finishes(
     keys = console(applied_platform.dir, "get_secret_set", "llm_keys").body["keys"]
     assert keys == ["primary"]
     applied_platform.ok("plan", "--detailed-exitcode")
+
+
+def _unclosed_calls(stream: str) -> list[str]:
+    """The calls of an ``apply --format json`` stream begun and never ended (each
+    ``action_begin`` is closed by ``action_complete`` or ``action_failed``)."""
+    import json
+
+    open_calls: list[str] = []
+    for line in stream.splitlines():
+        event = json.loads(line)
+        if event["type"] == "action_begin":
+            open_calls.append(event["name"])
+        elif event["type"] in ("action_complete", "action_failed"):
+            open_calls.remove(event["name"])
+    return open_calls
+
+
+def test_the_event_stream_closes_each_call_of_an_update_whose_removals_are_held(
+    applied_platform: Platform,
+) -> None:
+    rename_the_key(applied_platform)
+    done = applied_platform.ok("apply", "--auto-approve", "--format", "json")
+    assert _unclosed_calls(done.stdout) == [], done.stdout
+
+
+def test_the_event_stream_closes_the_first_half_of_a_held_update_whose_removal_is_skipped(
+    applied_platform: Platform,
+) -> None:
+    rename_the_key(applied_platform)
+    applied_platform.fault(route="update-agent", status=400, reason="InvalidRequest", times=1)
+    failed = applied_platform.ok("apply", "--auto-approve", "--format", "json", code=1)
+    assert _unclosed_calls(failed.stdout) == [], failed.stdout
+    summary = failed.stdout.splitlines()[-1]
+    assert "the rest of the update was sent" in summary, summary
