@@ -261,6 +261,30 @@ def _plan_environments(
         (name, o.plan if isinstance(o, PlanOutcome) else FailedEnvironment(_error_text(o)))
         for name, o in everything
     ]
+    _echo_environments(plans, fmt, max_chars)
+    every = failure_of_every(everything)
+    if every is not None:  # each environment's error is shown above; this one is the command's
+        raise every
+    for name, error in failed:  # the others are shown; nothing is saved; the exit code says so
+        note(f"Error: environment {name} could not be planned: {_error_text(error)}")
+    if failed:
+        return failed[0][1].exit_code
+    for _name, outcome in planned:
+        plan = outcome.plan
+        if plan.errors or (out is not None and plan.unknown_variables):
+            ensure_applicable(plan)
+    if out is not None:
+        _save_environments(ctx, planned, out)
+    if detailed_exitcode and any(outcome.plan.has_changes for _name, outcome in planned):
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _echo_environments(
+    plans: list[tuple[str, Plan | FailedEnvironment]], fmt: str, max_chars: int
+) -> None:
+    """Print every environment's plan (or error, in its place) in ``fmt`` on stdout; a
+    ``--max-chars`` too small for the comment of them all is a usage error."""
     if fmt == "markdown":
         least = least_max_chars(plans)
         if max_chars < least:
@@ -279,31 +303,22 @@ def _plan_environments(
             plans, color=use_color(sys.stdout), verbose=verbose, compact=compact
         )
         click.echo(text)
-    every = failure_of_every(everything)
-    if every is not None:  # each environment's error is shown above; this one is the command's
-        raise every
-    for name, error in failed:  # the others are shown; nothing is saved; the exit code says so
-        note(f"Error: environment {name} could not be planned: {_error_text(error)}")
-    if failed:
-        return failed[0][1].exit_code
-    for _name, outcome in planned:
-        plan = outcome.plan
-        if plan.errors or (out is not None and plan.unknown_variables):
-            ensure_applicable(plan)
-    if out is not None:
-        for name, outcome in planned:
-            given = Path(str(out).replace(ENV_FIELD, name))
-            path = given_path(ctx, given)
-            fresh = None if outcome.state_recorded else outcome.state
-            path.parent.mkdir(parents=True, exist_ok=True)
-            save_plan_file(outcome.plan, path, fresh_state=fresh)
-            note(
-                f"Saved the plan of {name} to {path}; apply it with: "
-                f"{command_prefix(ctx)} --env {name} apply {given}"
-            )
-    if detailed_exitcode and any(outcome.plan.has_changes for _name, outcome in planned):
-        return EXIT_CHANGES
-    return EXIT_OK
+
+
+def _save_environments(
+    ctx: click.Context, planned: list[tuple[str, PlanOutcome]], out: Path
+) -> None:
+    """Save each environment's plan at ``out`` with ``{env}`` replaced by its name."""
+    for name, outcome in planned:
+        given = Path(str(out).replace(ENV_FIELD, name))
+        path = given_path(ctx, given)
+        fresh = None if outcome.state_recorded else outcome.state
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_plan_file(outcome.plan, path, fresh_state=fresh)
+        note(
+            f"Saved the plan of {name} to {path}; apply it with: "
+            f"{command_prefix(ctx)} --env {name} apply {given}"
+        )
 
 
 def _error_text(error: ReconcilerError) -> str:
