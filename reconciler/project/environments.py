@@ -123,11 +123,14 @@ def _with_clashes(
         for project, (name, outcome) in zip(projects, outcomes, strict=True)
         if isinstance(outcome, PlanOutcome)
     ]
-    what = f"{len(projects)} environments"
+    apps = {name: (settings.engine_identity, settings.app_id) for name, settings, _d in planned}
     checked: list[tuple[str, EnvironmentOutcome]] = []
     for name, outcome in outcomes:
         clashes = shared_rooms(planned, involving=name) if isinstance(outcome, PlanOutcome) else []
-        checked.append((name, ValidationError(clashes, what=what) if clashes else outcome))
+        if clashes:  # counted as check_other_rooms counts them: the environments on its App ID
+            sharing = sum(1 for app in apps.values() if app == apps[name])
+            outcome = ValidationError(clashes, what=f"{sharing} environments")
+        checked.append((name, outcome))
     return checked
 
 

@@ -113,11 +113,14 @@ def test_validate_of_one_environment_checks_its_rooms_as_its_plan_does(tmp_path:
     assert "[staging,prod] channel 'alpha'" in result.stderr, result
 
 
-THREE = SETTINGS + """\
+THREE = (
+    SETTINGS
+    + """\
   dev:
     app_id: {dev}
     state: state/dev.json
 """
+)
 
 
 def test_plan_of_every_environment_shows_a_clash_in_place_in_the_pull_request_comment(
@@ -136,6 +139,8 @@ def test_plan_of_every_environment_shows_a_clash_in_place_in_the_pull_request_co
     assert "[staging,prod] channel 'alpha'" in result.stdout, result.stdout
     assert "| **dev** | `fedcba" in result.stdout, result.stdout
     assert "environment staging could not be planned" in result.stderr, result.stderr
+    alone = run_cli("-C", str(directory), "--env", "staging", "plan")
+    assert alone.stderr.splitlines()[0].split(": ", 1)[1] in result.stderr, (alone, result)
 
 
 def test_plan_of_every_environment_writes_a_comment_when_every_environment_clashes(
