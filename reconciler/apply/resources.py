@@ -90,7 +90,7 @@ async def _deletes(run: Run, failed: set[str], which: str) -> None:
                     changed = True
 
     async def one(action: ResourcePlan) -> None:
-        holders = sorted(a for a in failed if action.address in _recorded_references(run, a))
+        holders = _failed_referrers(run, failed, action.address)
         if holders:
             _skip(run, action, f"{', '.join(holders)} still references it")
             failed.add(action.address)
@@ -126,6 +126,12 @@ async def _by_level(
             return
         workers = min(len(levels[depth]), max(1, run.ctx.parallelism))
         await asyncio.gather(*(drain() for _ in range(workers)))
+
+
+def _failed_referrers(run: Run, failed: set[str], address: str) -> list[str]:
+    """The resources of ``failed`` that still reference ``address`` (as state records them):
+    what it holds, or what an update of it removes, may still be needed."""
+    return sorted(a for a in failed if address in _recorded_references(run, a))
 
 
 def _recorded_references(run: Run, address: str) -> list[str]:
@@ -178,7 +184,7 @@ async def remove_held(run: Run, failed: set[str]) -> None:
 
     async def one(action: ResourcePlan) -> None:
         paths, sent = run.held_removals[action.address]
-        holders = sorted(a for a in failed if action.address in _recorded_references(run, a))
+        holders = _failed_referrers(run, failed, action.address)
         if holders:  # its first half was sent: its begun call ends here, as failed
             why = f"{', '.join(holders)} still references it; the rest of the update was sent"
             message = f"update failed: the removal of {', '.join(paths)} not attempted: {why}"
