@@ -163,7 +163,7 @@ async def pull(project: Project) -> Pulled:
         manifest_spec, body, variables = withhold_secrets(held, name)
         _note_variables(pulled, f"{PHONE_NUMBER}/{name}", variables)
         references: list[str] = []
-        inbound = body.get("inbound")
+        inbound = manifest_spec.get("inbound")  # the manifest's: its secrets withheld
         if isinstance(inbound, dict) and isinstance(inbound.get("agent"), str):
             agent_name = names.get(inbound["agent"])
             if agent_name is not None:

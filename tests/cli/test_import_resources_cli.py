@@ -191,3 +191,30 @@ def test_pull_record_refuses_to_record_unless_the_manifests_go_to_agents_d(
     assert applied_platform.state() == before
     assert out is None or not (applied_platform.dir / out).exists()
     assert CONSOLE not in applied_platform.plan()
+
+
+def test_pull_writes_a_variable_for_a_secret_like_key_of_a_number_routed_to_a_pulled_agent(
+    applied_platform: Platform,
+) -> None:
+    """The manifest of a number whose calls go to an agent pulled with it reads a value under
+    a secret-like key of its ``inbound`` from a variable, as any other such value (it read the
+    recorded spec's not-verified marker there, which no apply can send)."""
+    agent_id = console_agent_with_a_key(applied_platform)
+    console(
+        applied_platform.dir,
+        "create_number",
+        {
+            "number": "+14155550177",
+            "description": "console line",
+            "sip_trunk": {"name": "console", "hostname": "console.example.com"},
+            "inbound": {"agent": agent_id, "call_policy": {"transfer_token": LITERAL_KEY}},
+        },
+    )
+    out = applied_platform.dir / "agents.d" / "pulled.yaml"
+    result = applied_platform.ok("pull", "--out", str(out))
+    written = out.read_text(encoding="utf-8")
+    texts = [("manifest", written), ("output", result.output)]
+    assert find_leaks(texts, {"the key": LITERAL_KEY}, "\0") == []
+    assert "$sensitive" not in written, written
+    assert "transfer_token: ${CONSOLE_LINE_INBOUND_CALL_POLICY_TRANSFER_TOKEN}" in written, written
+    assert "ref: SavedAgent/console-made" in written, written
