@@ -23,7 +23,8 @@ that is not a :class:`ReconcilerError` (a bug), is raised as it came, whatever t
 environments did. Environments on one App ID and engine whose agents
 would meet in one channel with one uid are refused as invalid manifests (``validate`` reports
 the same: :func:`~reconciler.manifests.conflicts.shared_rooms`): each such environment's
-result is that error, in its place, as ``plan --env NAME`` fails there. Two environments naming
+result is that error, in its place, as ``plan --env NAME`` fails there (not in a destroy plan:
+it starts nothing, so it stays the way out of a clash). Two environments naming
 one state are refused the same way: each one's result is the settings problem.
 """
 
@@ -109,6 +110,8 @@ async def plan_environments(
     ]
     if len(outcomes) < len(results):
         raise _unexpected(results)
+    if options.get("destroy"):  # starts nothing: stays the way out of a clash, as alone
+        return outcomes
     return _with_clashes(outcomes, projects)
 
 

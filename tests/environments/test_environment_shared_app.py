@@ -152,3 +152,11 @@ def test_plan_of_every_environment_writes_a_comment_when_every_environment_clash
     assert result.stdout.count("| ⛔ could not be planned |") == 2, result.stdout
     lines = [line for line in result.stderr.splitlines() if "channel 'alpha'" in line]
     assert len(lines) == 1, result.stderr  # the command's error: once, at the manifest
+
+
+def test_a_destroy_plan_of_every_environment_is_not_held_back_by_a_clash(tmp_path: Path) -> None:
+    """As a destroy of one environment: it starts nothing, so it stays the way out."""
+    directory = project(tmp_path, SAME, SAME)
+    result = run_cli("-C", str(directory), "plan", "--env", "all", "--destroy")
+    assert result.code == 0, result
+    assert "could not be planned" not in result.output, result
