@@ -49,7 +49,7 @@ __all__ = [
     "mint_rest_token",
     "parse_retry_after",
     "refresh",
-    "with_channels",
     "region_base_urls",
     "resolve_endpoints",
+    "with_channels",
 ]

@@ -24,7 +24,8 @@ from reconciler.engine.client import ALL_STATES, EngineClient
 from reconciler.models.live import ACTIVE_STATE_CODES, ENDED_STATUSES, LiveAgent, LiveStatus
 from reconciler.models.state import AgentRecord
 
-__all__ = ["ACTIVE_STATE_CODES", "REFRESH_WINDOW_S", "refresh", "with_channels"]  # the first: models.live's
+# ACTIVE_STATE_CODES is models.live's
+__all__ = ["ACTIVE_STATE_CODES", "REFRESH_WINDOW_S", "refresh", "with_channels"]
 
 REFRESH_WINDOW_S = 73 * 3600
 """How far back the list looks: the 72 h runtime cap plus one hour."""

@@ -16,8 +16,9 @@ def test_plan_warning_names_the_managed_channel_of_an_unmanaged_agent(
     stray = applied.engine.start_directly("stray-1", channel="support-en", uid="4242")
     elsewhere = applied.engine.start_directly("stray-2", channel="elsewhere", uid="4243")
     plan = json.loads(applied.ok("plan", "--format", "json").stdout)
-    assert f"unmanaged agent {stray} in channel support-en is RUNNING (not in state)" in (
-        plan["warnings"]
+    assert (
+        f"unmanaged agent {stray} in channel support-en is RUNNING (not in state)"
+        in (plan["warnings"])
     )
     assert f"unmanaged agent {elsewhere} is RUNNING (not in state)" in plan["warnings"]
     text = applied.ok("plan").output
