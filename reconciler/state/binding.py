@@ -145,7 +145,7 @@ class StateBinding:
         raise StateBindingError(
             f"the state ({where}) belongs to {recorded.describe()}, and this project now uses "
             f"{self.describe()}: refusing to use it ({why}). {back}, or, to move the state on "
-            "purpose, run `reconciler state rebind`"
+            f"purpose, run `{self.rebind_command}`"
         )
 
     def _check_platform(self, doc: StateDoc, where: str) -> None:
@@ -159,8 +159,15 @@ class StateBinding:
             "create them again there, leave these behind, and could write to resources of the "
             "same name that are not this project's). Point the settings (platform:, "
             "RECONCILER_PLATFORM) back at the state's Platform, or, to move the state on "
-            "purpose, run `reconciler state rebind`"
+            f"purpose, run `{self.rebind_command}`"
         )
+
+    @property
+    def rebind_command(self) -> str:
+        """The command that records this binding in the state (with ``--env`` in a project of
+        environments, where ``state rebind`` alone is refused)."""
+        env = f" --env {printable(self.environment)}" if self.environment else ""
+        return f"reconciler{env} state rebind"
 
     def stamp(self, doc: StateDoc, where: str) -> StateDoc:
         """``doc`` checked, and carrying this App ID, engine, environment (if any), Platform
