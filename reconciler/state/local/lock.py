@@ -266,6 +266,7 @@ class StateLock(HeldLock):
         try:
             with contextlib.suppress(OSError):
                 _write_info(fd, None)
+            # Last under the lock: once the directory is gone, a waiter takes a new one.
             _remove_created(fd, self.lock_path, created)
         finally:
             _close(fd, dir_fd)  # closing the last descriptor releases the flock
