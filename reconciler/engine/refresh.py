@@ -89,11 +89,17 @@ async def _learn_channels(
     client: EngineClient, agents: dict[str, LiveAgent], channels: Collection[str], from_time: int
 ) -> None:
     """Set in ``agents`` the channel of each active agent that a channel-filtered list shows
-    (list items carry no channel: only the filter tells it), adding those not there yet."""
-    for channel in sorted(set(channels)):
-        in_channel = await client.list_agents(
-            channel=channel, states=ACTIVE_STATE_CODES, from_time=from_time
+    (list items carry no channel: only the filter tells it), adding those not there yet. The
+    lists are asked concurrently (the client bounds the calls in flight) and merged in channel
+    order."""
+    ordered = sorted(set(channels))
+    lists = await asyncio.gather(
+        *(
+            client.list_agents(channel=channel, states=ACTIVE_STATE_CODES, from_time=from_time)
+            for channel in ordered
         )
+    )
+    for channel, in_channel in zip(ordered, lists, strict=True):
         for agent in in_channel:
             known = agents.get(agent.agent_id)
             agents[agent.agent_id] = (
