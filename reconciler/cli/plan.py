@@ -216,7 +216,9 @@ def plan_cmd(
         save_plan_file(
             plan, saved_to, fresh_state=None if outcome.state_recorded else outcome.state
         )
-        note(f"Saved the plan to {saved_to}; apply it with: {command_prefix(ctx)} apply {out}")
+        environment = plan.environment
+        env = f" --env {environment}" if environment else ""
+        note(f"Saved the plan to {saved_to}; apply it with: {command_prefix(ctx)}{env} apply {out}")
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK

@@ -49,7 +49,8 @@ def pull_cmd(
 
     --out never replaces a file: it may hold the manifests of an earlier pull, which state now
     records (without them the next plan would delete those resources). --record needs --out
-    naming a manifest file in agents.d, written before anything is recorded.
+    naming a manifest file in agents.d, written before anything is recorded. When nothing is
+    pulled, no file is written (and nothing recorded).
 
     Exit codes: 0 done, 1 refused (--out names an existing file) or Platform error, 3 state lock
     held, 124 the deadline (--timeout) ran out, 130 interrupted (Ctrl-C).
@@ -72,6 +73,13 @@ def pull_cmd(
         if not click.confirm("Record the pulled resources in state?", default=False):
             return EXIT_ERROR
     pulled = run_async(pull(project))
+    if not pulled.records:
+        # An empty file would only make the next pull to that name be refused.
+        for line in pulled.notes:
+            note(f"Note: {line}")
+        unwritten = f"; {out} not written" if out is not None else ""
+        note(f"Nothing to pull{unwritten}.")
+        return EXIT_OK
     if out is not None and record:
         # Under the lock, the manifests first: recorded without them, the next plan would
         # delete what was recorded.

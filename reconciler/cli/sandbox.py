@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -245,7 +245,9 @@ def serve_command(
         if project is not None:
             shown = _shown_config(project)
             click.echo(f"Read {shown} (project {project.project_dir}).", err=True)
-        click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
+        variables = project.variables if project is not None else {}
+        lines = pointing_lines(url, config, customer_secret_env, variables)
+        click.echo("\n".join(lines) + "\n", err=True)
         of = f" of App ID {webhook_app_id}" if webhook_app_id else ""
         for hook in webhooks:
             click.echo(f"Notification events{of} to {mask_url_credentials(hook)}", err=True)
@@ -258,23 +260,30 @@ def serve_command(
         return
 
 
-def pointing_lines(url: str, config: SandboxConfig, secret_env: str) -> list[str]:
+def pointing_lines(
+    url: str, config: SandboxConfig, secret_env: str, variables: Mapping[str, str] | None = None
+) -> list[str]:
     """The shell lines that point a project at the served sandbox (no secret is printed: a
-    secret from the environment is named, not shown)."""
+    secret from the environment is named, not shown). ``variables``: the environment's renamed
+    variables (``AGORA_CUSTOMER_ID: PROD_AGORA_CUSTOMER_ID``), whose names the lines use."""
+    names = variables or {}
+    customer_id = names.get("AGORA_CUSTOMER_ID", "AGORA_CUSTOMER_ID")
+    customer_secret = names.get("AGORA_CUSTOMER_SECRET", "AGORA_CUSTOMER_SECRET")
+    certificate = names.get("AGORA_APP_CERTIFICATE", "AGORA_APP_CERTIFICATE")
     secret = (
-        f'export AGORA_CUSTOMER_SECRET="${secret_env}"  # the value this sandbox was given'
+        f'export {customer_secret}="${secret_env}"  # the value this sandbox was given'
         if os.environ.get(secret_env)
-        else "export AGORA_CUSTOMER_SECRET=sandbox"
+        else f"export {customer_secret}=sandbox"
     )
     return [
         "To point a project at it (then reconciler plan / apply as usual):",
         f"  export RECONCILER_ENGINE={url}",
         f"  export RECONCILER_PLATFORM={url}",
-        f"  export AGORA_CUSTOMER_ID={shlex.quote(config.customer_id)}",
+        f"  export {customer_id}={shlex.quote(config.customer_id)}",
         f"  {secret}",
-        "  # and export the variables your manifests read for secrets (AGORA_APP_CERTIFICATE",
+        f"  # and export the variables your manifests read for secrets ({certificate}",
         "  # too): a sensitive ${VAR:-default} is a placeholder for engine: sandbox only;",
-        "  # `reconciler validate` lists the ones not set",
+        "  # `reconciler validate` lists those of the manifests that are not set",
     ]
 
 

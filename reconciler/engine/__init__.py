@@ -15,7 +15,7 @@ from reconciler.engine.endpoints import (
 from reconciler.engine.factory import ClientOptions, build_client, build_platform_client
 from reconciler.engine.layered import USER_AGENT
 from reconciler.engine.platform.client import KeyWrite, PlatformClient, Versioned
-from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, refresh
+from reconciler.engine.refresh import ACTIVE_STATE_CODES, REFRESH_WINDOW_S, refresh, with_channels
 from reconciler.engine.retry import RetryEvent, RetryPolicy, is_retryable_status, parse_retry_after
 from reconciler.engine.tokens import MAX_TOKEN_TTL_S, mint_agent_token, mint_rest_token
 
@@ -51,4 +51,5 @@ __all__ = [
     "refresh",
     "region_base_urls",
     "resolve_endpoints",
+    "with_channels",
 ]

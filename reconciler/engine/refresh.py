@@ -11,7 +11,8 @@ need more are fetched with GET, concurrently (bounded):
 
 In the steady state (every recorded agent running) that is one list call set and no GET.
 Optionally, ``channels`` adds one list set per channel (active states only) so that agents in
-managed channels carry their channel, which the plan uses to report unmanaged agents.
+managed channels carry their channel, which the plan uses to report unmanaged agents;
+:func:`with_channels` adds them to a refresh already made (when it shows an unmanaged agent).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from reconciler.engine.client import ALL_STATES, EngineClient
 from reconciler.models.live import ACTIVE_STATE_CODES, ENDED_STATUSES, LiveAgent, LiveStatus
 from reconciler.models.state import AgentRecord
 
-__all__ = ["ACTIVE_STATE_CODES", "REFRESH_WINDOW_S", "refresh"]  # the first: models.live's
+# ACTIVE_STATE_CODES is models.live's
+__all__ = ["ACTIVE_STATE_CODES", "REFRESH_WINDOW_S", "refresh", "with_channels"]
 
 REFRESH_WINDOW_S = 73 * 3600
 """How far back the list looks: the 72 h runtime cap plus one hour."""
@@ -49,15 +51,7 @@ async def refresh(
     from_time = int(now - REFRESH_WINDOW_S)
     listed = await client.list_agents(states=ALL_STATES, from_time=from_time)
     agents: dict[str, LiveAgent] = {agent.agent_id: agent for agent in listed}
-    for channel in sorted(set(channels)):
-        in_channel = await client.list_agents(
-            channel=channel, states=ACTIVE_STATE_CODES, from_time=from_time
-        )
-        for agent in in_channel:
-            known = agents.get(agent.agent_id)
-            agents[agent.agent_id] = (
-                known.model_copy(update={"channel": channel}) if known is not None else agent
-            )
+    await _learn_channels(client, agents, channels, from_time)
     wanted = sorted(
         {
             record.agent_id
@@ -77,6 +71,40 @@ async def refresh(
             agent = agent.model_copy(update={"channel": known.channel})
         agents[agent.agent_id] = agent
     return LiveStatus(refreshed=True, agents=agents, fetched_at=now)
+
+
+async def with_channels(
+    client: EngineClient, live: LiveStatus, channels: Collection[str]
+) -> LiveStatus:
+    """``live`` (a :func:`refresh`) with the channel of every active agent that one of
+    ``channels`` lists: one channel-filtered list set per channel, and nothing else asked."""
+    if not live.refreshed or not channels:
+        return live
+    agents = dict(live.agents)
+    await _learn_channels(client, agents, channels, int(live.fetched_at - REFRESH_WINDOW_S))
+    return live.model_copy(update={"agents": agents})
+
+
+async def _learn_channels(
+    client: EngineClient, agents: dict[str, LiveAgent], channels: Collection[str], from_time: int
+) -> None:
+    """Set in ``agents`` the channel of each active agent that a channel-filtered list shows
+    (list items carry no channel: only the filter tells it), adding those not there yet. The
+    lists are asked concurrently (the client bounds the calls in flight) and merged in channel
+    order."""
+    ordered = sorted(set(channels))
+    lists = await asyncio.gather(
+        *(
+            client.list_agents(channel=channel, states=ACTIVE_STATE_CODES, from_time=from_time)
+            for channel in ordered
+        )
+    )
+    for channel, in_channel in zip(ordered, lists, strict=True):
+        for agent in in_channel:
+            known = agents.get(agent.agent_id)
+            agents[agent.agent_id] = (
+                known.model_copy(update={"channel": channel}) if known is not None else agent
+            )
 
 
 def _needs_get(listed: LiveAgent | None, exit_details: bool) -> bool:

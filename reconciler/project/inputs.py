@@ -250,7 +250,10 @@ async def _settle_and_refresh(
 ) -> None:
     """Settle journal entries, then refresh (unless ``live`` is the refresh already made)."""
     from reconciler.apply import preview_journal, resolve_journal, settle
+    from reconciler.drift import managed_channels
     from reconciler.engine import refresh as refresh_live
+    from reconciler.engine import with_channels
+    from reconciler.models.liveness import unmanaged_agents
 
     state = before = inputs.state
     if state.journal and resolve:
@@ -263,11 +266,14 @@ async def _settle_and_refresh(
     if live is None:
         listed_at = time.monotonic()
         live = await refresh_live(client, state.agents, sources.clock())
+    # An agent's channel is learned only from a channel-filtered list: those of the import
+    # entries (each checked in its channel), and every managed channel when the refresh shows
+    # an active agent nothing records (its warning names the channel, as status does).
     channels = import_channels(inputs.desired, state)
-    if channels:  # an agent's channel is learned only from a channel-filtered list
-        listed_at = time.monotonic()
-        live = await refresh_live(client, state.agents, sources.clock(), channels=channels)
-        live = await identify_imports(client, inputs.desired, state, live)
+    if unmanaged_agents(state, live):
+        channels |= managed_channels(inputs.desired, state)
+    live = await with_channels(client, live, channels)
+    live = await identify_imports(client, inputs.desired, state, live)
     inputs.live = live
     if resolve and listed_at is not None:
         inputs.listing = _active_listing(live, listed_at)

@@ -167,11 +167,11 @@ async def drift_live(
     (then they tell whether it sits in one of this project's channels, and whether a recorded
     agent is listed in another channel than its record); a clean engine costs what a plan costs.
     """
-    from reconciler.engine import refresh
+    from reconciler.engine import refresh, with_channels
 
     live = await refresh(client, state.agents, now)
     if unmanaged_agents(state, live):
-        live = await refresh(client, state.agents, now, channels=managed_channels(desired, state))
+        live = await with_channels(client, live, managed_channels(desired, state))
     return live
 
 

@@ -153,7 +153,7 @@ class StateBinding:
         raise StateBindingError(
             f"the state ({where}) belongs to {recorded.describe()}, and this project now uses "
             f"{self.describe()}: refusing to use it ({why}). {back}, or, to move the state on "
-            "purpose, run `reconciler state rebind`"
+            f"purpose, run `reconciler{self._env_option()} state rebind`"
         )
 
     def _check_platform(self, doc: StateDoc, where: str) -> None:
@@ -167,7 +167,7 @@ class StateBinding:
             "create them again there, leave these behind, and could write to resources of the "
             "same name that are not this project's). Point the settings (platform:, "
             "RECONCILER_PLATFORM) back at the state's Platform, or, to move the state on "
-            "purpose, run `reconciler state rebind`"
+            f"purpose, run `reconciler{self._env_option()} state rebind`"
         )
 
     def stamp(self, doc: StateDoc, where: str) -> StateDoc:

@@ -166,7 +166,7 @@ def test_pull_leaves_out_a_number_routed_to_an_agent_another_state_created(
     ).body["number_id"]
     out = applied_platform.dir / "agents.d" / "pulled.yaml"
     result = applied_platform.ok("pull", "--out", str(out), "--record", "--auto-approve")
-    assert "+14155550199" not in out.read_text(encoding="utf-8")
+    assert not out.exists()  # nothing else to pull: no file
     assert line in result.stderr and "another reconciler state" in result.stderr, result
     assert line not in {r.id for r in applied_platform.state().resources.values()}
     assert applied_platform.plan() == {KEYS: "no-op", SAVED: "no-op", NUMBER: "no-op"}
@@ -218,3 +218,23 @@ def test_pull_writes_a_variable_for_a_secret_like_key_of_a_number_routed_to_a_pu
     assert "$sensitive" not in written, written
     assert "transfer_token: ${CONSOLE_LINE_INBOUND_CALL_POLICY_TRANSFER_TOKEN}" in written, written
     assert "ref: SavedAgent/console-made" in written, written
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_pull_out_with_nothing_to_pull_writes_no_file_and_says_so(
+    applied_platform: Platform, record: bool
+) -> None:
+    """State records every Platform resource: nothing is pulled, so no file is written (an
+    empty one would only make the next pull to that name be refused) and the note says so; a
+    later pull that finds something writes the file."""
+    out = applied_platform.dir / "agents.d" / "sub" / "pulled.yaml"
+    args = ["--record", "--auto-approve"] if record else []
+    state = applied_platform.dir / "state"
+    before = {p.name: p.read_bytes() for p in state.iterdir()}
+    result = applied_platform.ok("pull", "--out", str(out), *args)
+    assert not out.exists() and not out.parent.exists()
+    assert f"Nothing to pull; {out} not written." in result.stderr, result
+    assert {p.name: p.read_bytes() for p in state.iterdir()} == before
+    console(applied_platform.dir, "create_agent", {"agent_name": "console-made"})
+    applied_platform.ok("pull", "--out", str(out), *args)
+    assert "name: console-made" in out.read_text(encoding="utf-8")

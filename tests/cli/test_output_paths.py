@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.cli_helpers import example_project, run_main
+from tests.cli.platform_project import console
 
 
 def test_pull_refuses_a_fifo_as_out_before_pulling_without_waiting_for_a_reader(
@@ -42,6 +43,7 @@ def test_pull_writes_out_into_a_new_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     directory = example_project(tmp_path / "p")
+    console(directory, "create_agent", {"agent_name": "console-made"})  # something to pull
     out = tmp_path / "new" / "pulled.yaml"
     code, _, err = run_main(["-C", str(directory), "pull", "--out", str(out)], capsys)
     assert (code, out.is_file()) == (0, True), err

@@ -35,6 +35,7 @@ from reconciler.sandbox import SandboxConfig, create_app
 from reconciler.sandbox.store import Store
 from reconciler.state import StateLock
 from tests.cli.cli_helpers import REPO, Snapshot, commands, example_project, snapshot
+from tests.cli.platform_project import console
 from tests.reliability.inproc import CliResult, ThreadServer, run_cli
 
 READ_ONLY: list[tuple[str, ...]] = [
@@ -173,7 +174,7 @@ def test_a_read_only_command_writes_nothing(
     _ran(result, command, state)
     assert _everything([project, *outside]) == before
     assert ("{out}" in command) == out.is_file()
-    assert ("{pulled}" in command) == pulled.is_file()
+    assert not pulled.is_file()  # nothing to pull (nothing made outside): nothing written
 
 
 @pytest.mark.parametrize("state", ["fresh", "applied"])
@@ -244,9 +245,11 @@ def test_out_writes_that_file_and_nothing_else(
     tmp_path: Path, outside: list[Path], command: tuple[str, ...], written: str
 ) -> None:
     """``--out`` inside the project: the file (and the mtime of its directory) is all that
-    changes (pull of nothing the state lacks writes an empty file)."""
+    changes (pull of a saved agent made outside; with nothing to pull it writes nothing)."""
     project = example_project(tmp_path / "project")
     assert run_cli("-C", str(project), "apply", "--auto-approve").code == 0
+    if command[0] == "pull":
+        console(project, "create_agent", {"agent_name": "console-made"})
     before = _everything([project, *outside])
 
     result = run_cli("-C", str(project), command[0], command[1], str(project / command[2]))

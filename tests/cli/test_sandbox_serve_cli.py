@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.cli.cli_helpers import example_project
+from tests.cli.cli_helpers import REPO, example_project
 from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
@@ -106,3 +107,34 @@ def test_serve_stopped_by_sigterm_or_ctrl_c_exits_0_as_its_help_says(
     assert served.process.wait(timeout=60) == 0, log.read_text()
     assert "Terminated." not in log.read_text()
     served.stop()
+
+
+def test_serve_for_an_environment_prints_the_names_that_environment_reads(
+    tmp_path: Path,
+) -> None:
+    """The example's prod reads its credentials under other names (`variables:`): the printed
+    exports use them, so exporting them makes `--env prod plan` reach the served sandbox."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "reconciler.yaml").write_bytes((REPO / "reconciler.yaml").read_bytes())
+    shutil.copytree(REPO / "agents.d", project / "agents.d")
+    log = tmp_path / "serve.log"
+    served = ServedSandbox(db="", args=["--env", "prod"], env=_clean_env(), log=log, cwd=project)
+    try:
+        text = log.read_text()
+        exports = dict(re.findall(r"^  export (\w+)=(\S+)", text, re.MULTILINE))
+        assert exports.get("PROD_AGORA_CUSTOMER_ID") == "sandbox", text
+        assert exports.get("PROD_AGORA_CUSTOMER_SECRET") == "sandbox", text
+        assert "AGORA_CUSTOMER_ID" not in exports
+        assert "PROD_AGORA_APP_CERTIFICATE" in text
+        keys = {**KEYS, "PROD_AGORA_APP_CERTIFICATE": KEYS["AGORA_APP_CERTIFICATE"]}
+        del keys["AGORA_APP_CERTIFICATE"]
+        env = {**_clean_env(), **exports, **keys}
+        plan = subprocess.run(
+            [sys.executable, "-m", "reconciler", "--env", "prod", "plan", "--detailed-exitcode"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert plan.returncode == 2, plan.stderr
+        assert served.url in plan.stdout
+    finally:
+        served.stop()

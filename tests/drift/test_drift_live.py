@@ -40,7 +40,7 @@ def test_an_unrecorded_active_agent_makes_drift_list_the_managed_channels(tmp_pa
     _, _, state = world.apply(want)
     stray = world.start_directly("stray-1", channel="support", uid="4242")
     live, lists = _live(world, want, state)
-    assert lists == 1 + 1 + 2  # the app-wide list, then again with one list per channel
+    assert lists == 1 + 2  # the app-wide list, then one list per managed channel (not again)
     report = build_drift(want, state, live, now=time.time())
     assert [(i.kind, i.agent_id, i.channel) for i in report.items] == [
         ("unmanaged", stray, "support")

@@ -85,7 +85,7 @@ def assert_refused_as_staging(result: CliResult) -> None:
     assert result.code == EXIT_ERROR, result
     assert "belongs to environment staging" in result.stderr, result
     assert "now uses environment prod" in result.stderr, result
-    assert "reconciler state rebind" in result.stderr, result
+    assert "state rebind`" in result.stderr, result  # `reconciler --env prod state rebind`
 
 
 @pytest.fixture

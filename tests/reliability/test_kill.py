@@ -146,7 +146,7 @@ def test_sigterm_and_ctrl_c_finish_the_calls_in_flight_save_state_and_release_th
     lock = StateLock(project.state_file)
     lock.acquire(timeout=0)  # released: no wait, no force-unlock
     lock.release()
-    assert project.lock_file.read_text(encoding="utf-8") == ""
+    assert not project.lock_file.exists()  # each release removed the lock file it created
 
     finished = project.apply()
     assert finished.code == 0, finished

@@ -139,17 +139,20 @@ def test_a_refused_lock_leaves_no_database_connection_open(pg_url: str, tmp_path
 def test_lock_timeout_waits_for_the_holder_to_release(settings: Settings) -> None:
     first = backend(settings).lock("apply", 0.0)
     first.acquire(command="apply")
-    released = threading.Event()
+    releasing = threading.Event()
 
     def release() -> None:
+        # The holder's work ends when it releases; a local lock removes the lock file and the
+        # state directory it created within its release, so a waiter may get in before the
+        # release returns, never before it begins.
+        releasing.set()
         first.release()
-        released.set()
 
     timer = threading.Timer(0.4, release)
     timer.start()
     try:
         with backend(settings).lock("plan", 120.0):  # generous: only a hang reaches it
-            assert released.is_set(), "the lock was taken while the holder still held it"
+            assert releasing.is_set(), "the lock was taken while the holder still held it"
     finally:
         timer.join()
 

@@ -110,13 +110,32 @@ def test_ci_run_from_env(env: dict[str, str], expected: str | None) -> None:
     assert ci_run_from_env(env) == expected
 
 
-def test_release_clears_the_info_and_keeps_the_file(lock: StateLock) -> None:
+def test_release_clears_the_info_and_keeps_a_lock_file_it_found(lock: StateLock) -> None:
+    lock.lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock.lock_path.write_bytes(b"")
     lock.acquire()
     lock.release()
     assert not lock.held and lock.info is None
     assert lock.lock_path.exists()
     assert lock.lock_path.read_bytes() == b""
     lock.release()  # idempotent
+
+
+def test_release_removes_the_lock_file_and_directories_it_created(tmp_path: Path) -> None:
+    lock = StateLock(tmp_path / "a" / "state" / "agents.json")
+    lock.acquire()
+    assert lock.lock_path.exists()
+    lock.release()
+    assert not (tmp_path / "a").exists()
+
+
+def test_release_keeps_the_directory_once_the_state_was_written(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "agents.json"
+    lock = StateLock(state)
+    lock.acquire()
+    state.write_text("{}", encoding="utf-8")
+    lock.release()
+    assert state.exists() and not lock.lock_path.exists()
 
 
 def test_context_manager(state_path: Path) -> None:

@@ -13,8 +13,11 @@ replaced while it is held (a user cleaning up, a script), and a second acquirer 
 and lock a fresh file at the same path and run beside the first; a directory cannot be removed
 while it holds the state. The lock file carries the holder info: after acquiring, the holder writes
 a JSON :class:`LockInfo` into it (id, user@host, pid, command, start time, CI run) so that a
-refused acquirer can say who holds it. Releasing truncates the file and closes both descriptors.
-The tool never deletes the lock file itself. After each ``flock`` the acquirer checks that the
+refused acquirer can say who holds it. Releasing truncates the file and closes both descriptors;
+what the acquisition created (the lock file, the state directory and its missing parents) is
+removed first, while both locks are still held, unless something else now lives in it: a command
+that wrote no state (an apply refused after planning) leaves no file it did not find, and one that
+wrote it leaves the state file and no lock file. After each ``flock`` the acquirer checks that the
 descriptor it locked is still the one at its path (``fstat`` against ``stat``) and starts again
 if not, so a directory or file replaced meanwhile is followed, never locked stale. State files
 that share a directory share its lock.
@@ -114,10 +117,14 @@ def _is_current(fd: int, path: Path) -> bool:
     return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
 
 
-def _open(path: Path) -> int:
+def _open(path: Path) -> tuple[int, bool]:
+    """The lock file, opened read-write, and whether this call created it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o666)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666), True
+        except FileExistsError:
+            return os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o666), False
     except OSError as exc:
         raise StateError(f"cannot open lock file {path}: {exc.strerror or exc}") from exc
 
@@ -132,12 +139,29 @@ def _open_existing(path: Path) -> int | None:
         raise StateError(f"cannot open lock file {path}: {exc.strerror or exc}") from exc
 
 
-def _open_dir(directory: Path) -> int:
+def _open_dir(directory: Path) -> tuple[int, list[Path]]:
+    """The state directory, opened (made first if missing), and the directories this call made,
+    deepest first."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        return os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+        return os.open(directory, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC), missing
     except OSError as exc:
         raise StateError(f"cannot open state directory {directory}: {exc.strerror or exc}") from exc
+
+
+def _remove_created(fd: int, lock_path: Path, created: list[Path]) -> None:
+    """Remove what taking the lock created: the lock file (if it is still the one ``fd`` holds),
+    then each directory that is empty again, deepest first. Called while both locks are held:
+    an acquirer waiting on the directory finds it replaced and starts again."""
+    for path in created:
+        try:
+            if path != lock_path:
+                os.rmdir(path)
+            elif _is_current(fd, lock_path):
+                os.unlink(lock_path)
+        except OSError:
+            return  # not empty (the state was written), or gone: its parents stay too
 
 
 def _close(*fds: int | None) -> None:
@@ -166,6 +190,8 @@ class StateLock(HeldLock):
         self.lock_path = lock_path_for(self.state_path)
         self._fd: int | None = None
         self._dir_fd: int | None = None
+        self._created: list[Path] = []
+        """What taking the lock created (see :func:`_remove_created`), removed on release."""
 
     def __repr__(self) -> str:
         state = "held" if self.held else "free"
@@ -192,16 +218,17 @@ class StateLock(HeldLock):
         """Take both locks once: their descriptors, or :class:`Busy` naming who holds them."""
         directory = self.lock_path.parent
         while True:
-            dir_fd = _open_dir(directory)
+            dir_fd, created = _open_dir(directory)
             fd: int | None = None
             try:
                 if _try_flock(dir_fd, directory):
                     if not _is_current(dir_fd, directory):
                         _close(dir_fd)
                         continue  # the directory was replaced: lock the new one
-                    fd = _open(self.lock_path)
+                    fd, made = _open(self.lock_path)
                     if _try_flock(fd, self.lock_path):
                         if _is_current(fd, self.lock_path):
+                            self._created = [self.lock_path] * made + created
                             return fd, dir_fd
                         _close(fd, dir_fd)
                         continue  # the file was replaced: lock the new one
@@ -231,14 +258,16 @@ class StateLock(HeldLock):
 
     def release(self) -> None:
         """Clear the holder info and release the lock; nothing happens if it is not held."""
-        fd, dir_fd = self._fd, self._dir_fd
-        self._fd, self._dir_fd, self._info = None, None, None
+        fd, dir_fd, created = self._fd, self._dir_fd, self._created
+        self._fd, self._dir_fd, self._info, self._created = None, None, None, []
         _HELD.discard(self)
         if fd is None:
             return
         try:
             with contextlib.suppress(OSError):
                 _write_info(fd, None)
+            # Last under the lock: once the directory is gone, a waiter takes a new one.
+            _remove_created(fd, self.lock_path, created)
         finally:
             _close(fd, dir_fd)  # closing the last descriptor releases the flock
 
@@ -263,7 +292,7 @@ def _forget_in_child() -> None:
     """
     for lock in list(_HELD):
         fds = (lock._fd, lock._dir_fd)
-        lock._fd, lock._dir_fd, lock._info = None, None, None
+        lock._fd, lock._dir_fd, lock._info, lock._created = None, None, None, []
         _close(*fds)
     _HELD.clear()
 
@@ -338,7 +367,7 @@ def _check_id(lock_path: Path, info: LockInfo | None, lock_id: str) -> None:
 
 def _check_directory_free(directory: Path, info: LockInfo) -> None:
     """Refuse to break a lock while some process holds the state directory's lock."""
-    dir_fd = _open_dir(directory)
+    dir_fd, _ = _open_dir(directory)  # it exists: it holds the lock file
     try:
         if not _try_flock(dir_fd, directory):
             raise LockHeldError(
