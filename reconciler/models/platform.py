@@ -45,13 +45,13 @@ address already; a saved agent's ``agent_name`` need not be unique."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class _Open(BaseModel):
     """A body the Platform defines further than this project checks: other keys pass."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
 
 class Ref(_Strict):
@@ -65,6 +65,7 @@ class SavedAgentRef(Ref):
     ``inbound.agent``); any other kind would send that resource's id where an agent id goes."""
 
     model_config = ConfigDict(
+        defer_build=True,
         extra="forbid",
         json_schema_extra={
             "properties": {
@@ -271,6 +272,7 @@ class Inbound(_Strict):
     are positive integers)."""
 
     model_config = ConfigDict(
+        defer_build=True,
         extra="forbid",
         json_schema_extra={
             "if": {"required": ["agent"], "properties": {"agent": {"type": "object"}}},

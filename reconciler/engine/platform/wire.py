@@ -27,7 +27,7 @@ class Versioned:
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     items: list[dict[str, Any]] = Field(alias="list")
     count: int | None = None
@@ -36,7 +36,7 @@ class _Data(BaseModel):
 class Page(BaseModel):
     """One page of a list."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     data: _Data
     has_more: bool = False
