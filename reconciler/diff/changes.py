@@ -100,6 +100,13 @@ def _compare_entry(path: FieldPath, old: Any, new: Any, out: list[RawChange]) ->
 
 def _compare_lists(path: FieldPath, old: list[Any], new: list[Any], out: list[RawChange]) -> None:
     """DeepDiff's changes between two lists, item by item, at paths under ``path``."""
+    if _pairwise(old, new):
+        # What DeepDiff does with two lists of as many mappings (unhashable items are paired by
+        # index, then compared as mappings), without its per-call cost (0.2 to 0.5 ms a list, a
+        # tenth of that here): a changed prompt in each of hundreds of agents.
+        for index, (old_item, new_item) in enumerate(zip(old, new, strict=True)):
+            _compare(path.child(index), old_item, new_item, out)
+        return
     # Imported on first use: about 0.1 s of start-up that a plan without list changes never needs.
     from deepdiff import DeepDiff
     from deepdiff.helper import notpresent
@@ -118,6 +125,14 @@ def _compare_lists(path: FieldPath, old: list[Any], new: list[Any], out: list[Ra
             before = ABSENT if level.t1 is notpresent else level.t1
             after = ABSENT if level.t2 is notpresent else level.t2
             _collect(at, before, after, out)
+
+
+def _pairwise(old: list[Any], new: list[Any]) -> bool:
+    """Whether two lists are of as many items, each a mapping that is not a secret marker (the
+    lists DeepDiff compares item by item at the same index, as :func:`_compare` does)."""
+    return len(old) == len(new) and all(
+        type(item) is dict and not is_redacted(item) for items in (old, new) for item in items
+    )
 
 
 def _identical(old: Any, new: Any) -> bool:
