@@ -38,7 +38,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
 class StatusBody(_Lenient):

@@ -175,15 +175,6 @@ def _type(value: Any) -> str:
     return "number" if isinstance(value, (int, float)) else type(value).__name__
 
 
-def build_manifest_model() -> None:
-    """Build now the manifest model's validator and serializer, built on first use otherwise.
-
-    The models are declared with ``defer_build`` so that a command builds only what it uses;
-    worker processes that each read manifests share this one, built once before they fork.
-    """
-    Manifest.model_rebuild()
-
-
 def _validate(
     data: dict[str, Any], values: Interpolated, root: Location, problems: list[Problem]
 ) -> Manifest | None:
@@ -250,9 +241,7 @@ def _agent(
     has_certificate: bool,
 ) -> tuple[DesiredAgent, list[Problem]]:
     problems: list[Problem] = []
-    # Through the manifest's serializer (built with its validator): the properties model's own
-    # would be built a second time for this alone (the models are built on first use).
-    properties = manifest.model_dump(include={"properties"}, exclude_unset=True)["properties"]
+    properties = manifest.properties.model_dump(exclude_unset=True)
     token = manifest.token if manifest.token is not None else manifest.properties.token
     mode: TokenMode
     properties.pop("token", None)

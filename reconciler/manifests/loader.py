@@ -38,7 +38,7 @@ from reconciler.manifests.checks import (
     undeclared_references,
 )
 from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
-from reconciler.manifests.document import LoadedDocument, build_manifest_model, load_document
+from reconciler.manifests.document import LoadedDocument, load_document
 from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.extends import EXTENDS_KEY, ExtendsResolver, check_partial, is_partial
 from reconciler.manifests.shared import SharedLoads, differs_by_environment
@@ -296,9 +296,7 @@ def load_desired(
         loaded.problems.extend(resolver.problems[known:])
         return loaded
 
-    loaded = parallel.load_files(
-        agent_files, load_files, workers, meanwhile=meanwhile, before_fork=build_manifest_model
-    )
+    loaded = parallel.load_files(agent_files, load_files, workers, meanwhile=meanwhile)
     problems.extend(loaded.problems)
     agents = loaded.agents
     names: dict[str, list[Location]] = {}

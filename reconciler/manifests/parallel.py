@@ -116,16 +116,12 @@ def load_files(
     workers: int | None = None,
     *,
     meanwhile: Callable[[], None] | None = None,
-    before_fork: Callable[[], None] | None = None,
 ) -> LoadedBatch:
     """``load(files)``, split over ``workers`` forked processes (default: :func:`worker_count`).
 
     Even an explicit ``workers`` stays in this process where forking is not possible or safe.
     ``meanwhile`` runs once in this process: while the workers load (after they are forked, so
     that they do not inherit what it reads), or first when the files load here.
-    ``before_fork`` runs in this process just before the workers are forked, and only then: for
-    what every worker would otherwise build for itself (the manifest model's validator, built on
-    first use: once here rather than once per worker).
     """
     count = worker_count(len(files)) if workers is None else workers
     if count <= 1 or len(files) < 2 or not _can_fork():
@@ -140,8 +136,6 @@ def load_files(
     size = -(-len(files) // (count * CHUNKS_PER_WORKER))
     chunks = [files[i : i + size] for i in range(0, len(files), size)]
     _job = load
-    if before_fork is not None:
-        before_fork()
     pending = [meanwhile] if meanwhile is not None else []
     try:
         with ProcessPoolExecutor(

@@ -4,12 +4,6 @@ Desired agents, settings, state, live status and the plan; and the rules several
 alike: which values are secret (:mod:`reconciler.models.secrets`) and which hosts are this
 machine (:mod:`reconciler.models.hosts`); and :class:`FieldPath`, the one form of a path into a
 spec (:mod:`reconciler.models.fieldpath`).
-
-Every model is declared with ``defer_build=True``: its validator and serializer are built on
-first use, not when its module is imported, so a command builds only those it uses (an apply of
-agents never builds the Platform kinds' models, nor a nested manifest model's own validator apart
-from the one inside its document's). What forked workers all use is built before they fork
-(:func:`reconciler.manifests.document.build_manifest_model`).
 """
 
 from reconciler.models.desired import DesiredAgent, DesiredSet, TokenMode

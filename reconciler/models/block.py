@@ -17,9 +17,7 @@ __all__ = ["Block", "Params"]
 class Block(BaseModel):
     """Base of every manifest model: unknown keys kept (strict mode is the loader's job)."""
 
-    model_config = ConfigDict(
-        defer_build=True, extra="allow", json_schema_extra={"additionalProperties": False}
-    )
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
 
 Params = dict[str, Any]

@@ -29,7 +29,7 @@ OnDelete = Literal["stop", "forget"]
 class DesiredAgent(BaseModel):
     """One agent as its manifest declares it."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     name: str
     """The key of the agent across the project (``[a-z0-9][a-z0-9-]{0,47}``)."""
@@ -92,7 +92,7 @@ class DesiredAgent(BaseModel):
 class DesiredSet(BaseModel):
     """Every agent the manifests declare, keyed by name, in name order."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     agents: dict[str, DesiredAgent] = Field(default_factory=dict)
     files: tuple[str, ...] = ()

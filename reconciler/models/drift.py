@@ -25,7 +25,7 @@ active in a managed channel, recorded nowhere; changed: recorded, shown differen
 class DriftItem(BaseModel):
     """One difference between the state and the engine."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     kind: DriftKind
     name: str | None
@@ -57,7 +57,7 @@ ResourceDriftKind = Literal["missing", "changed", "unmanaged"]
 class ResourceDriftItem(BaseModel):
     """One difference between the state and the Platform, for a resource of a Platform kind."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     kind: ResourceDriftKind
     resource_kind: str
@@ -87,7 +87,7 @@ class ResourceUse(BaseModel):
     """A Platform resource state does not record, and the ids it references (the Platform's
     lists show them): what ``drift`` judges as unmanaged in use."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     resource_kind: str
     id: str
@@ -99,7 +99,7 @@ class ResourceUse(BaseModel):
 class DriftReport(BaseModel):
     """Every drifted agent, in a fixed order (recorded agents by name, then unmanaged by id)."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     app_id: str = ""
     engine: str = ""

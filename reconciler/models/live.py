@@ -33,7 +33,7 @@ ENDED_STATUSES = frozenset({"STOPPED", "FAILED"})
 class LiveAgent(BaseModel):
     """One agent as the engine reports it (list item or GET)."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     agent_id: str
     status: str
@@ -53,7 +53,7 @@ class LiveAgent(BaseModel):
 class LiveResource(BaseModel):
     """A resource of another kind as the engine holds it now."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     version: str | None = None
     """Its version (``ETag``) as read."""
@@ -65,7 +65,7 @@ class LiveResource(BaseModel):
 class LiveStatus(BaseModel):
     """The engine's view, keyed by agent id."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     refreshed: bool = False
     agents: dict[str, LiveAgent] = Field(default_factory=dict)

@@ -236,7 +236,6 @@ class Manifest(Block):
     """One agent: a YAML document in ``agents.d/``."""
 
     model_config = ConfigDict(
-        defer_build=True,
         title="Agent manifest",
         json_schema_extra={"additionalProperties": False},
     )

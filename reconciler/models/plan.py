@@ -107,7 +107,7 @@ class FieldChange(BaseModel):
     when ``sensitive`` (then ``changed`` says whether the secret differs).
     """
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     path: FieldPath
     """Where the field is in the spec; written as its text (``properties.llm.params.model``)."""
@@ -125,7 +125,7 @@ class FieldChange(BaseModel):
 class AgentPlan(BaseModel):
     """What the plan does to one agent, and why."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     name: str
     action: ActionKind
@@ -168,7 +168,7 @@ class AgentPlan(BaseModel):
 class ResourcePlan(BaseModel):
     """What the plan does to one resource of a kind other than ``Agent``, and why."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     kind: str
     name: str
@@ -205,7 +205,7 @@ class ResourcePlan(BaseModel):
 class PlanSummary(BaseModel):
     """Counts per action."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     start: int = 0
     update: int = 0
@@ -228,7 +228,7 @@ class PlanSummary(BaseModel):
 class ResourceSummary(BaseModel):
     """Counts per action of the resources of kinds other than ``Agent``."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     create: int = 0
     update: int = 0
@@ -244,7 +244,7 @@ class ResourceSummary(BaseModel):
 class Plan(BaseModel):
     """The whole plan."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     format_version: int = PLAN_FORMAT_VERSION
     app_id: str = ""

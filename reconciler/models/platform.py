@@ -11,6 +11,10 @@ Beside it, every kind takes ``protect: true`` (the resource is never deleted, no
 ``destroy`` without ``--force``). A ``{ref: KIND/NAME}`` stands wherever the Platform takes an
 id (a number's ``inbound.agent``), ``$secrets.<set>.<key>`` wherever it takes a secret
 reference (an agent's ``credential.fields``).
+
+The models are declared with ``defer_build=True``: a kind's validator is built when a manifest
+of that kind is first validated, not when this module is imported (every plan and apply imports
+it, most projects declare none of these kinds).
 """
 
 from __future__ import annotations

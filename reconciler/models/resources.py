@@ -36,7 +36,7 @@ def address(kind: str, name: str) -> str:
 class DesiredResource(BaseModel):
     """One resource as its manifest declares it (real values: in memory only, like an agent)."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     kind: str
     """The manifest's ``kind:`` (a key of the kind registry)."""
@@ -75,7 +75,7 @@ class PendingUpdate(BaseModel):
     engine shows is ``spec`` (it took effect: recorded), or it moved and the engine shows
     something else (changed outside: the plan shows the drift for review)."""
 
-    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     base_version: str | None
     """The version the update sends as its precondition (``If-Match``): the one state recorded,
@@ -94,7 +94,7 @@ class PendingUpdate(BaseModel):
 class ResourceRecord(BaseModel):
     """One resource the tool created: the id the engine gave it and the spec it was given."""
 
-    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: str
     name: str
@@ -150,7 +150,7 @@ class PendingCreate(BaseModel):
     run that died (or lost the answer) is settled by looking for the resource with evidence
     (see docs/architecture.md, "Evidence"): adopted, forgotten, or kept when unclear."""
 
-    model_config = ConfigDict(defer_build=True, extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: str
     name: str

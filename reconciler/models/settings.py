@@ -38,7 +38,7 @@ def is_sandbox(engine: str) -> bool:
 class Settings(BaseModel):
     """Everything a command needs to know about the project."""
 
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     project_dir: Path
     config_path: Path | None = None

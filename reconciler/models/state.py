@@ -53,7 +53,7 @@ WIRE_NAME_PATTERN = rf"^[a-z0-9][a-z0-9-]{{0,{MAX_WIRE_NAME_CHARS - 1}}}$"
 AGENT_ID_PATTERN = r"^[A-Za-z0-9._~:-]{1,128}$"
 """An agent id as the engine hands them out; anything else cannot go into a request path."""
 
-_STRICT = ConfigDict(defer_build=True, extra="forbid", strict=True)
+_STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 class AgentRecord(BaseModel):
@@ -125,7 +125,6 @@ class StateDoc(BaseModel):
     """The whole state document."""
 
     model_config = ConfigDict(
-        defer_build=True,
         extra="forbid",
         strict=True,
         validate_by_name=True,

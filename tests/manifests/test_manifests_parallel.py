@@ -141,10 +141,10 @@ def test_reconciler_workers_sets_how_many_processes_read_the_manifests(
     real = load_files
 
     def spy(
-        files: Sequence[str], load: Any, workers: int | None = None, **hooks: Any
+        files: Sequence[str], load: Any, workers: int | None = None, *, meanwhile: Any = None
     ) -> LoadedBatch:
         asked.append(workers)
-        return real(files, load, workers, **hooks)
+        return real(files, load, workers, meanwhile=meanwhile)
 
     monkeypatch.setattr("reconciler.manifests.parallel.load_files", spy)
     load_desired(project.settings(), {**ENV, "RECONCILER_WORKERS": "1"})

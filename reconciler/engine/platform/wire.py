@@ -3,7 +3,8 @@ its ``ETag``, and list pages (``{"data": {"count", "list"}, "has_more", "next_cu
 
 A 2xx answer that is not JSON or lacks what the client needs is an
 :class:`~reconciler.errors.EngineProtocolError` naming the operation and the field, never the
-values it carried.
+values it carried. The page models are built on first use (``defer_build``): a project
+without Platform resources never reads a page.
 """
 
 from __future__ import annotations
