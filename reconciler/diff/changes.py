@@ -62,6 +62,9 @@ class _Atoms:
 
 _OPERATORS = [_Atoms()]
 
+_SCALARS = frozenset({str, int, float, bool})
+"""Values equal exactly when ``==`` says so, given the same type (:func:`_compare`'s last case)."""
+
 
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[RawChange]:
     """Every difference between ``before`` and ``after``, in path order.
@@ -83,7 +86,10 @@ def _compare(path: FieldPath, old: Any, new: Any, out: list[RawChange]) -> None:
                 _collect(path, old, new, out)
             return
         for key in old.keys() | new.keys():
-            _compare_entry(path.child(key), old.get(key, ABSENT), new.get(key, ABSENT), out)
+            before, after = old.get(key, ABSENT), new.get(key, ABSENT)
+            if type(before) is type(after) in _SCALARS and before == after:
+                continue  # no change, and no path made for it (most keys of a changed spec)
+            _compare_entry(path.child(key), before, after, out)
     elif isinstance(old, list) and isinstance(new, list):
         if not _identical(old, new):
             _compare_lists(path, old, new, out)
