@@ -58,8 +58,7 @@ def prepare(tmp: Path, scenario: str) -> Path:
 
 def run(tree: Path, scenario: str, project: Path, tmp: Path) -> b.ChildRun:
     """One timed run of ``scenario`` with the package at ``tree``."""
-    env = b.bench_env(PYTHONPATH=str(tree))
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # both sides keep their .pyc files
+    env = b.bench_env(PYTHONPATH=str(tree))  # .pyc files written and used on both sides
     if scenario.startswith("apply"):
         n, parallelism = (int(x) for x in scenario.removeprefix("apply").split("-"))
         db = tmp / f"engine-{time.monotonic_ns()}.db"
