@@ -11,6 +11,10 @@ Beside it, every kind takes ``protect: true`` (the resource is never deleted, no
 ``destroy`` without ``--force``). A ``{ref: KIND/NAME}`` stands wherever the Platform takes an
 id (a number's ``inbound.agent``), ``$secrets.<set>.<key>`` wherever it takes a secret
 reference (an agent's ``credential.fields``).
+
+The models are declared with ``defer_build=True``: a kind's validator is built when a manifest
+of that kind is first validated, not when this module is imported (every plan and apply imports
+it, most projects declare none of these kinds).
 """
 
 from __future__ import annotations
@@ -45,13 +49,13 @@ address already; a saved agent's ``agent_name`` need not be unique."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
 
 class _Open(BaseModel):
     """A body the Platform defines further than this project checks: other keys pass."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
 
 class Ref(_Strict):
@@ -65,6 +69,7 @@ class SavedAgentRef(Ref):
     ``inbound.agent``); any other kind would send that resource's id where an agent id goes."""
 
     model_config = ConfigDict(
+        defer_build=True,
         extra="forbid",
         json_schema_extra={
             "properties": {
@@ -271,6 +276,7 @@ class Inbound(_Strict):
     are positive integers)."""
 
     model_config = ConfigDict(
+        defer_build=True,
         extra="forbid",
         json_schema_extra={
             "if": {"required": ["agent"], "properties": {"agent": {"type": "object"}}},

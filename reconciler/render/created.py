@@ -14,17 +14,20 @@ text and markdown renderers into change views (``render.common.agent_change_view
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.diff import is_redacted, unknown_names
 from reconciler.models import FieldPath
 
 
-@dataclass(frozen=True, slots=True)
-class CreatedField:
-    """One attribute of a new agent: its path and text, its value (``None`` when sensitive)."""
+class CreatedField(NamedTuple):
+    """One attribute of a new agent: its path and text, its value (``None`` when sensitive).
+
+    A named tuple: made once per attribute of every new agent a plan shows (64,000 for a JSON
+    plan of 2,000 new agents of ``bench/plan_scale.py``), it is built in less than half the time
+    of a frozen dataclass.
+    """
 
     path: FieldPath
     text: str
@@ -45,12 +48,17 @@ def _walk(parts: tuple[str, ...], node: dict[str, Any], out: list[CreatedField])
     for key in sorted(node):
         value = node[key]
         here = (*parts, key)
-        if isinstance(value, dict) and value and not is_redacted(value):
+        if type(value) in _LEAVES:  # the common case, before the checks of containers below
+            out.append(CreatedField(*_path(here), value, False, ()))
+        elif isinstance(value, dict) and value and not is_redacted(value):
             _walk(here, value, out)
         elif isinstance(value, (dict, list)) and _holds_marker(value):
             out.append(CreatedField(*_path(here), None, True, unknown_names(value)))
         else:
             out.append(CreatedField(*_path(here), value, False, ()))
+
+
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 @lru_cache(maxsize=4096)

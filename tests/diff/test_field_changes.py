@@ -172,3 +172,29 @@ def test_specs_have_changes_exactly_when_they_differ(
     assert (changes == []) == (canonical_json(before) == canonical_json(after))
     assert changes == sorted(changes, key=lambda c: [(isinstance(p, int), p) for p in c.path])
     assert len({(c.path, c.before_present, c.after_present) for c in changes}) == len(changes)
+
+
+markers = st.sampled_from([{"$sensitive": "sha256:1"}, {"$sensitive": "sha256:2"}])
+mappings = st.dictionaries(
+    st.sampled_from("xyz"), st.one_of(trees, markers, st.floats(-1, 1)), max_size=3
+)
+
+
+@given(st.integers(0, 4).flatmap(lambda n: st.tuples(*[st.tuples(mappings, mappings)] * n)))
+def test_lists_of_as_many_mappings_change_as_deepdiff_aligns_them(
+    pairs: tuple[tuple[dict[str, Any], dict[str, Any]], ...],
+) -> None:
+    """Two lists of as many mappings (the messages of a changed prompt) are compared item by
+    item without DeepDiff; the changes are exactly those DeepDiff's alignment gives."""
+    import pytest
+
+    before = {"messages": [old for old, _ in pairs]}
+    after = {"messages": [new for _, new in pairs]}
+    direct = field_changes(before, after)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("reconciler.diff.changes._pairwise", lambda old, new: False)
+        through_deepdiff = field_changes(before, after)
+    assert direct == through_deepdiff
+    assert [canonical_json([c.before, c.after]) for c in direct] == [
+        canonical_json([c.before, c.after]) for c in through_deepdiff
+    ]

@@ -3,7 +3,8 @@ its ``ETag``, and list pages (``{"data": {"count", "list"}, "has_more", "next_cu
 
 A 2xx answer that is not JSON or lacks what the client needs is an
 :class:`~reconciler.errors.EngineProtocolError` naming the operation and the field, never the
-values it carried.
+values it carried. The page models are built on first use (``defer_build``): a project
+without Platform resources never reads a page.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Versioned:
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     items: list[dict[str, Any]] = Field(alias="list")
     count: int | None = None
@@ -36,7 +37,7 @@ class _Data(BaseModel):
 class Page(BaseModel):
     """One page of a list."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     data: _Data
     has_more: bool = False
