@@ -39,6 +39,7 @@ from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
 from reconciler.manifests.resources import is_resource_kind, load_resource
 from reconciler.manifests.sensitive import minimal, sensitive_paths
+from reconciler.manifests.unknown import Loc, put_back, set_aside, unknown_errors
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
@@ -53,6 +54,8 @@ LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
 SPEC_KEYS = ("preset", "pipeline_id")
 """Top-level keys sent beside ``properties``."""
 AUTO = "auto"
+_SPEC_ROOT = "properties"
+"""The key of the spec: the only values that may stay unknown (an unset variable) in it."""
 _KINDS = ", ".join((AGENT_KIND, *PLATFORM_KINDS))
 _WHERE = "the manifest"
 _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
@@ -157,10 +160,10 @@ def load_document(
     data = values.value
     if not isinstance(data, dict):
         return loaded
-    manifest = _validate(data, values, root, loaded.problems)
+    manifest, aside = _validate(data, values, root, loaded.problems)
     if manifest is None or loaded.problems:
         return loaded
-    agent, problems = _agent(manifest, data, values, path, document.line, has_certificate)
+    agent, problems = _agent(manifest, data, values, path, document.line, has_certificate, aside)
     loaded.problems.extend(problems)
     loaded.agent = None if problems else agent
     return loaded
@@ -177,7 +180,9 @@ def _type(value: Any) -> str:
 
 def _validate(
     data: dict[str, Any], values: Interpolated, root: Location, problems: list[Problem]
-) -> Manifest | None:
+) -> tuple[Manifest | None, tuple[Loc, ...]]:
+    """The manifest model of ``data``, and the paths of the unknown values set aside while
+    checking it (:func:`_model`); ``None`` and every problem found added to ``problems``."""
     failed = values.failed
 
     def under_failed(path: str) -> bool:
@@ -190,7 +195,7 @@ def _validate(
             message = unknown_key_message(unknown.key, parent, unknown.known, _WHERE)
             problems.append(Problem(where, message))
     try:
-        return Manifest.model_validate(data)
+        return _model(data, values)
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         rules = [e for e in errors if e["type"] == "manifest_rule"]
@@ -201,10 +206,15 @@ def _validate(
                 for path, message in (error.get("ctx") or {}).get("violations", [])
             ]
         else:  # field errors stopped the model before its rule check: run it on the raw data
-            violations = check_rules(data)
+            violations = [v for v in check_rules(data) if v.path not in values.unknown]
+        aside = unknown_errors(errors, values.unknown, _SPEC_ROOT)
 
         def skip(path: str, error: dict[str, Any]) -> bool:
-            return error["type"] == "manifest_rule" or under_failed(path)
+            return (
+                error["type"] == "manifest_rule"
+                or under_failed(path)
+                or _under(tuple(error["loc"]), aside)
+            )
 
         def custom(path: str, error: dict[str, Any]) -> str | None:
             if path == "name" and error["type"] == "string_pattern_mismatch":
@@ -220,7 +230,35 @@ def _validate(
         if not found and not problems:
             found.append(Problem(root, "invalid manifest"))
         problems.extend(found)
-        return None
+        return None, ()
+
+
+def _model(data: dict[str, Any], values: Interpolated) -> tuple[Manifest, tuple[Loc, ...]]:
+    """The manifest model of ``data``, its unknown values (unset variables) set aside while
+    checked and put back into its properties (:mod:`.unknown`)."""
+    if not values.unknown:
+        return Manifest.model_validate(data), ()
+    context = {"unknown": values.unknown}
+    aside: list[Loc] = []
+    while True:
+        try:
+            manifest = Manifest.model_validate(set_aside(data, aside), context=context)
+            break
+        except pydantic.ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            more = [
+                loc
+                for loc in unknown_errors(errors, values.unknown, _SPEC_ROOT)
+                if loc not in aside
+            ]
+            if not more or any(not _under(tuple(e["loc"]), aside + more) for e in errors):
+                raise
+            aside.extend(more)
+    return manifest, tuple(aside)
+
+
+def _under(loc: tuple[Any, ...], prefixes: Iterable[Loc]) -> bool:
+    return any(loc[: len(prefix)] == prefix for prefix in prefixes)
 
 
 def _locate(path: str, values: Interpolated, root: Location) -> Location:
@@ -239,9 +277,11 @@ def _agent(
     path: str,
     line: int,
     has_certificate: bool,
+    aside: tuple[Loc, ...] = (),
 ) -> tuple[DesiredAgent, list[Problem]]:
     problems: list[Problem] = []
     properties = manifest.properties.model_dump(exclude_unset=True)
+    put_back(properties, data["properties"], [loc[1:] for loc in aside])
     token = manifest.token if manifest.token is not None else manifest.properties.token
     mode: TokenMode
     properties.pop("token", None)

@@ -26,9 +26,10 @@ import pydantic
 from reconciler.errors import Location, Problem
 from reconciler.manifests.defaults import mapping_keys, refused_defaults
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
+from reconciler.manifests.introspect import known_keys
 from reconciler.manifests.secretrefs import secret_reference_problems
 from reconciler.manifests.sensitive import minimal, sensitive_paths
-from reconciler.manifests.validation import translate
+from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import LineDict
 from reconciler.models.fieldpath import ABSENT, FieldPath
 from reconciler.models.platform import (
@@ -109,7 +110,16 @@ def load_resource(
         manifest = model.model_validate(data)
     except pydantic.ValidationError as exc:
         where = f"the {kind} manifest"
-        loaded.problems.extend(translate(exc, values.locations, root, where=where))
+
+        def unknown_key(path: str, error: dict[str, Any]) -> str | None:
+            if error["type"] != "extra_forbidden" or not error["loc"]:
+                return None
+            *parent, key = error["loc"]
+            known = known_keys(model, tuple(parent))
+            return unknown_key_message(str(key), path_of(parent), known, where)
+
+        refused = translate(exc, values.locations, root, where=where, custom=unknown_key)
+        loaded.problems.extend(refused)
         return loaded
     if kind != SECRET_SET:
         only = manifest.spec.credential_fields() if isinstance(manifest, SavedAgentManifest) else {}
