@@ -86,8 +86,9 @@ def discover(agents_dir: Path) -> Discovered:
 
     Nothing is skipped in silence: a directory that cannot be listed (no permission, an I/O
     error) or a link to a directory (never followed) is :class:`Unreadable`, since its
-    manifests would otherwise count as removed and their agents be stopped. Hidden entries
-    (``.git``, ``.swp``) are the only ones left out on purpose.
+    manifests would otherwise count as removed and their agents be stopped; so is a file whose
+    name ends in ``.yaml``/``.yml`` in other letter cases (``x.YAML``). Hidden entries (``.git``,
+    ``.swp``) and files of other suffixes are the only ones left out on purpose.
     """
     found = Discovered()
     pending = [""]
@@ -116,11 +117,17 @@ def discover(agents_dir: Path) -> Discovered:
                 continue
             if name.endswith(MANIFEST_SUFFIXES):
                 found.files.append(prefix + name)
+            elif name.lower().endswith(MANIFEST_SUFFIXES):
+                found.unreadable.append(Unreadable(prefix + name, _CAPITAL_SUFFIX))
     found.files.sort()
     found.unreadable.sort(key=lambda u: u.relative)
     return found
 
 
+_CAPITAL_SUFFIX = (
+    "not read: a manifest's file name ends in .yaml or .yml, in lowercase (rename it)"
+)
+"""For ``x.YAML``: skipped, a renamed manifest would count as removed and its agent stop."""
 _LINKED_DIRECTORY = (
     "refused: a link to a directory is not followed (move the directory into the agents "
     "directory, or link its files one by one)"
