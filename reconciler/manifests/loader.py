@@ -124,9 +124,7 @@ def discover(agents_dir: Path) -> Discovered:
     return found
 
 
-_CAPITAL_SUFFIX = (
-    "not read: a manifest's file name ends in .yaml or .yml, in lowercase (rename it)"
-)
+_CAPITAL_SUFFIX = "not read: a manifest's file name ends in .yaml or .yml, in lowercase (rename it)"
 """For ``x.YAML``: skipped, a renamed manifest would count as removed and its agent stop."""
 _LINKED_DIRECTORY = (
     "refused: a link to a directory is not followed (move the directory into the agents "
