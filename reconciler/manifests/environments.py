@@ -23,10 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.extends import EXTENDS_KEY
 from reconciler.manifests.yamlfile import LineDict, LineList
 
 ENVIRONMENTS_KEY = "environments"
 OVERRIDES_KEY = "overrides"
+FIXED_KEYS = (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name", "kind", EXTENDS_KEY)
+"""Keys an override may not set: the document's identity, and what was read before the
+overrides are merged (its kind, its ``extends``)."""
 ALL = "all"
 """``--env all``: every environment (never an environment's name)."""
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -134,7 +138,7 @@ def select_environment(
                 message = f"overrides.{environment} must be a mapping"
                 selected.problems.append(Problem(at, message))
             elif isinstance(chosen, dict):
-                for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name"):
+                for key in FIXED_KEYS:
                     if key in chosen:
                         at = _at(chosen, key, where)
                         message = f"overrides.{environment} cannot set {key!r}"
