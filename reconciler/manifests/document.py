@@ -72,6 +72,8 @@ class LoadedDocument:
     """The address of a document of a Platform kind that was refused (when it names one)."""
     name: str | None = None
     name_location: Location | None = None
+    renamed_from: tuple[str, Location] | None = None
+    """An agent's ``renamed_from`` (when it names another agent) and where it is written."""
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -166,6 +168,9 @@ def load_document(
     agent, problems = _agent(manifest, data, values, path, document.line, has_certificate, aside)
     loaded.problems.extend(problems)
     loaded.agent = None if problems else agent
+    if agent.renamed_from and agent.renamed_from != agent.name:
+        where = values.locations.get("renamed_from", root)
+        loaded.renamed_from = (agent.renamed_from, where)
     return loaded
 
 

@@ -37,7 +37,7 @@ from reconciler.manifests.checks import (
     duplicate_values,
     undeclared_references,
 )
-from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
+from reconciler.manifests.conflicts import duplicate_names, duplicate_renames, duplicate_uids
 from reconciler.manifests.document import LoadedDocument, load_document
 from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.extends import EXTENDS_KEY, ExtendsResolver, check_partial, is_partial
@@ -298,6 +298,8 @@ def load_desired(
                     loaded.invalid.append(one.invalid)
                 if one.name is not None and one.name_location is not None:
                     loaded.names.append((one.name, one.name_location))
+                if one.renamed_from is not None:
+                    loaded.renames.append(one.renamed_from)
         loaded.problems.extend(resolver.problems[known:])
         return loaded
 
@@ -308,6 +310,10 @@ def load_desired(
     for name, where in loaded.names:
         names.setdefault(name, []).append(where)
     problems.extend(duplicate_names(names))
+    renames: dict[str, list[Location]] = {}
+    for old, where in loaded.renames:
+        renames.setdefault(old, []).append(where)
+    problems.extend(duplicate_renames(renames))
     problems.extend(duplicate_uids(agents))
     resources: dict[str, list[DesiredResource]] = {}
     for resource in loaded.resources:
