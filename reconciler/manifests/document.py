@@ -39,7 +39,7 @@ from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
 from reconciler.manifests.resources import is_resource_kind, load_resource
 from reconciler.manifests.sensitive import minimal, sensitive_paths
-from reconciler.manifests.unknown import Loc, put_back, set_aside, unknown_errors
+from reconciler.manifests.unknown import Loc, is_under, put_back, unknown_errors, validate_known
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
@@ -187,7 +187,8 @@ def _validate(
     data: dict[str, Any], values: Interpolated, root: Location, problems: list[Problem]
 ) -> tuple[Manifest | None, tuple[Loc, ...]]:
     """The manifest model of ``data``, and the paths of the unknown values set aside while
-    checking it (:func:`_model`); ``None`` and every problem found added to ``problems``."""
+    checking it (:func:`.unknown.validate_known`); ``None`` and every problem found added to
+    ``problems``."""
     failed = values.failed
 
     def under_failed(path: str) -> bool:
@@ -200,7 +201,7 @@ def _validate(
             message = unknown_key_message(unknown.key, parent, unknown.known, _WHERE)
             problems.append(Problem(where, message))
     try:
-        return _model(data, values)
+        return validate_known(Manifest, data, values.unknown, _SPEC_ROOT)
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         rules = [e for e in errors if e["type"] == "manifest_rule"]
@@ -218,7 +219,7 @@ def _validate(
             return (
                 error["type"] == "manifest_rule"
                 or under_failed(path)
-                or _under(tuple(error["loc"]), aside)
+                or is_under(tuple(error["loc"]), aside)
             )
 
         def custom(path: str, error: dict[str, Any]) -> str | None:
@@ -236,34 +237,6 @@ def _validate(
             found.append(Problem(root, "invalid manifest"))
         problems.extend(found)
         return None, ()
-
-
-def _model(data: dict[str, Any], values: Interpolated) -> tuple[Manifest, tuple[Loc, ...]]:
-    """The manifest model of ``data``, its unknown values (unset variables) set aside while
-    checked and put back into its properties (:mod:`.unknown`)."""
-    if not values.unknown:
-        return Manifest.model_validate(data), ()
-    context = {"unknown": values.unknown}
-    aside: list[Loc] = []
-    while True:
-        try:
-            manifest = Manifest.model_validate(set_aside(data, aside), context=context)
-            break
-        except pydantic.ValidationError as exc:
-            errors = exc.errors(include_url=False, include_input=False)
-            more = [
-                loc
-                for loc in unknown_errors(errors, values.unknown, _SPEC_ROOT)
-                if loc not in aside
-            ]
-            if not more or any(not _under(tuple(e["loc"]), aside + more) for e in errors):
-                raise
-            aside.extend(more)
-    return manifest, tuple(aside)
-
-
-def _under(loc: tuple[Any, ...], prefixes: Iterable[Loc]) -> bool:
-    return any(loc[: len(prefix)] == prefix for prefix in prefixes)
 
 
 def _locate(path: str, values: Interpolated, root: Location) -> Location:

@@ -4,18 +4,22 @@ With unset variables allowed (``validate``, ``plan --no-refresh``), ``${IDLE}`` 
 and its value is unknown (:attr:`~reconciler.manifests.interpolate.Interpolated.unknown`). In a
 string field that is no problem; where an integer, a boolean, a choice or a uid goes, the text
 ``${IDLE}`` would fail the field's check although the value, once set, may well pass it. Such a
-value is set aside for the models' checks (:func:`set_aside`) and put back, still unknown, into
-the spec they produce (:func:`put_back`); the checks run on it once the variable is set.
+value is set aside for the models' checks (:func:`validate_known`) and put back, still unknown,
+into the spec they produce (:func:`put_back`); the checks run on it once the variable is set.
 
 Where a list or a mapping goes, no variable can ever give one: that error stands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import pydantic
 
 from reconciler.manifests.validation import path_of
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 Loc = tuple[str | int, ...]
 """A path as pydantic gives it: keys and indexes from the document's root."""
@@ -82,3 +86,30 @@ def put_back(target: dict[str, Any], source: Mapping[str, Any], locs: Collection
                 into[part] = {} if isinstance(value, dict) else list(value)
             into = into[part]
         into[loc[-1]] = value[loc[-1]]
+
+
+def validate_known(
+    model: type[Model], data: dict[str, Any], unknown: Collection[str], within: str
+) -> tuple[Model, tuple[Loc, ...]]:
+    """``model`` validated from ``data``, the unknown values under ``within`` that fail a check
+    set aside (and the paths set aside), or the :class:`pydantic.ValidationError` of what else
+    fails. The validation context's ``unknown`` names the unknown paths, for the model's checks
+    across fields to pass over."""
+    if not unknown:
+        return model.model_validate(data), ()
+    context = {"unknown": unknown}
+    aside: list[Loc] = []
+    while True:
+        try:
+            return model.model_validate(set_aside(data, aside), context=context), tuple(aside)
+        except pydantic.ValidationError as exc:
+            errors = exc.errors(include_url=False, include_input=False)
+            more = [loc for loc in unknown_errors(errors, unknown, within) if loc not in aside]
+            if not more or any(not is_under(tuple(e["loc"]), aside + more) for e in errors):
+                raise
+            aside.extend(more)
+
+
+def is_under(loc: tuple[Any, ...], prefixes: Iterable[Loc]) -> bool:
+    """Whether ``loc`` is one of ``prefixes`` or lies under one."""
+    return any(loc[: len(prefix)] == prefix for prefix in prefixes)

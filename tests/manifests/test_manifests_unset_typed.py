@@ -83,3 +83,23 @@ def test_other_problems_of_the_manifest_are_still_reported(project: Project) -> 
     assert _unset_errors(project) == [
         "agents.d/a.yaml:13: properties.silence_timeout: must be >= 0"
     ]
+
+
+def test_validate_accepts_an_unset_variable_in_a_typed_field_of_a_platform_kind(
+    project: Project,
+) -> None:
+    project.write(
+        "agents.d/line.yaml",
+        """\
+        kind: PhoneNumber
+        name: line
+        spec:
+          number: "+14155550100"
+          sip_trunk: {name: acme, hostname: sip.example.com, port: "${PORT}", transport: "${TR}"}
+          inbound: {agent: null}
+        """,
+    )
+    assert _unset_errors(project) == []
+    assert project.errors({"PORT": "x", "TR": "tls"}) == [
+        "agents.d/line.yaml:5: spec.sip_trunk.port: expected an integer"
+    ]
