@@ -24,7 +24,7 @@ from typing import Any
 
 from reconciler.errors import Location, Problem
 from reconciler.manifests.extends import EXTENDS_KEY
-from reconciler.manifests.yamlfile import LineDict, LineList
+from reconciler.manifests.yamlfile import LineDict, LineList, describe_key
 
 ENVIRONMENTS_KEY = "environments"
 OVERRIDES_KEY = "overrides"
@@ -126,7 +126,9 @@ def select_environment(
             for name in overrides:
                 if name not in declared:
                     at = _at(overrides, name, where)
-                    message = f"overrides: no environment {name!r} ({_declared(declared)})"
+                    written = overrides.written if isinstance(overrides, LineDict) else None
+                    shown = describe_key(name, written.get(name) if written else None)
+                    message = f"overrides: no environment {shown} ({_declared(declared)})"
                     selected.problems.append(Problem(at, message))
             chosen = overrides.get(environment)
             if chosen is not None and not isinstance(chosen, dict):

@@ -110,6 +110,14 @@ def test_an_override_may_not_rename_or_move_the_manifest(project: Project) -> No
     ]
 
 
+def test_an_override_key_yaml_reads_as_a_boolean_is_named_as_written(project: Project) -> None:
+    project.agent("a.yaml", "support", extra="overrides:\n  on: {protect: true}\n")
+    assert project.errors(**_in("prod")) == [
+        "agents.d/a.yaml:3: [prod] overrides: no environment 'on' (read as true) "
+        "(declared: staging, prod)"
+    ]
+
+
 @pytest.mark.parametrize("key", ["extends", "kind"])
 def test_an_override_may_not_change_what_was_read_before_it(project: Project, key: str) -> None:
     # extends is resolved and kind chosen before the environment's overrides are merged: set
