@@ -1,6 +1,7 @@
 """Checks across manifests: what must be unique among all the agents of a project.
 
 - An agent's **name** is its key: a name used twice is reported at every place it is used.
+- An old name in ``renamed_from`` moves one record: named by two agents, it is reported at both.
 - Two agents must not join one **channel with one RTC uid**: the engine would start both, and on
   a real channel two clients with the same uid clash (the second one knocks the first one out).
   Each clash is reported at every agent involved, naming the others' files and lines.
@@ -24,7 +25,7 @@ from reconciler.models.desired import DesiredAgent, DesiredSet
 from reconciler.models.rules import RANDOM_UID, is_numeric_uid
 from reconciler.models.settings import Settings
 
-__all__ = ["duplicate_names", "duplicate_uids", "shared_rooms"]
+__all__ = ["duplicate_names", "duplicate_renames", "duplicate_uids", "shared_rooms"]
 
 
 def duplicate_names(names: Mapping[str, list[Location]]) -> list[Problem]:
@@ -32,6 +33,16 @@ def duplicate_names(names: Mapping[str, list[Location]]) -> list[Problem]:
     problems: list[Problem] = []
     for name, places in names.items():
         problems.extend(_everywhere(places, f"duplicate agent name '{name}'"))
+    return problems
+
+
+def duplicate_renames(renames: Mapping[str, list[Location]]) -> list[Problem]:
+    """A problem at every ``renamed_from`` that names an old name another agent names too:
+    only one agent can take the old agent's record (the plan would pick one in silence)."""
+    problems: list[Problem] = []
+    for old, places in renames.items():
+        message = f"renamed_from '{old}': two agents cannot take the one agent's record"
+        problems.extend(_everywhere(places, message))
     return problems
 
 

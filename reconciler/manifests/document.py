@@ -39,6 +39,7 @@ from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
 from reconciler.manifests.resources import is_resource_kind, load_resource
 from reconciler.manifests.sensitive import minimal, sensitive_paths
+from reconciler.manifests.unknown import Loc, is_under, put_back, unknown_errors, validate_known
 from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import Document, LineDict
 from reconciler.models.desired import DesiredAgent, TokenMode
@@ -53,6 +54,8 @@ LITERAL_KEYS = frozenset({"kind", "name", "extends", "strict"})
 SPEC_KEYS = ("preset", "pipeline_id")
 """Top-level keys sent beside ``properties``."""
 AUTO = "auto"
+_SPEC_ROOT = "properties"
+"""The key of the spec: the only values that may stay unknown (an unset variable) in it."""
 _KINDS = ", ".join((AGENT_KIND, *PLATFORM_KINDS))
 _WHERE = "the manifest"
 _NAME_RULE = "use 1 to 48 lowercase letters, digits and '-', starting with a letter or digit"
@@ -69,6 +72,8 @@ class LoadedDocument:
     """The address of a document of a Platform kind that was refused (when it names one)."""
     name: str | None = None
     name_location: Location | None = None
+    renamed_from: tuple[str, Location] | None = None
+    """An agent's ``renamed_from`` (when it names another agent) and where it is written."""
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -157,12 +162,15 @@ def load_document(
     data = values.value
     if not isinstance(data, dict):
         return loaded
-    manifest = _validate(data, values, root, loaded.problems)
+    manifest, aside = _validate(data, values, root, loaded.problems)
     if manifest is None or loaded.problems:
         return loaded
-    agent, problems = _agent(manifest, data, values, path, document.line, has_certificate)
+    agent, problems = _agent(manifest, data, values, path, document.line, has_certificate, aside)
     loaded.problems.extend(problems)
     loaded.agent = None if problems else agent
+    if agent.renamed_from and agent.renamed_from != agent.name:
+        where = values.locations.get("renamed_from", root)
+        loaded.renamed_from = (agent.renamed_from, where)
     return loaded
 
 
@@ -177,7 +185,10 @@ def _type(value: Any) -> str:
 
 def _validate(
     data: dict[str, Any], values: Interpolated, root: Location, problems: list[Problem]
-) -> Manifest | None:
+) -> tuple[Manifest | None, tuple[Loc, ...]]:
+    """The manifest model of ``data``, and the paths of the unknown values set aside while
+    checking it (:func:`.unknown.validate_known`); ``None`` and every problem found added to
+    ``problems``."""
     failed = values.failed
 
     def under_failed(path: str) -> bool:
@@ -190,7 +201,7 @@ def _validate(
             message = unknown_key_message(unknown.key, parent, unknown.known, _WHERE)
             problems.append(Problem(where, message))
     try:
-        return Manifest.model_validate(data)
+        return validate_known(Manifest, data, values.unknown, _SPEC_ROOT)
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         rules = [e for e in errors if e["type"] == "manifest_rule"]
@@ -201,10 +212,15 @@ def _validate(
                 for path, message in (error.get("ctx") or {}).get("violations", [])
             ]
         else:  # field errors stopped the model before its rule check: run it on the raw data
-            violations = check_rules(data)
+            violations = [v for v in check_rules(data) if v.path not in values.unknown]
+        aside = unknown_errors(errors, values.unknown, _SPEC_ROOT)
 
         def skip(path: str, error: dict[str, Any]) -> bool:
-            return error["type"] == "manifest_rule" or under_failed(path)
+            return (
+                error["type"] == "manifest_rule"
+                or under_failed(path)
+                or is_under(tuple(error["loc"]), aside)
+            )
 
         def custom(path: str, error: dict[str, Any]) -> str | None:
             if path == "name" and error["type"] == "string_pattern_mismatch":
@@ -220,7 +236,7 @@ def _validate(
         if not found and not problems:
             found.append(Problem(root, "invalid manifest"))
         problems.extend(found)
-        return None
+        return None, ()
 
 
 def _locate(path: str, values: Interpolated, root: Location) -> Location:
@@ -239,9 +255,11 @@ def _agent(
     path: str,
     line: int,
     has_certificate: bool,
+    aside: tuple[Loc, ...] = (),
 ) -> tuple[DesiredAgent, list[Problem]]:
     problems: list[Problem] = []
     properties = manifest.properties.model_dump(exclude_unset=True)
+    put_back(properties, data["properties"], [loc[1:] for loc in aside])
     token = manifest.token if manifest.token is not None else manifest.properties.token
     mode: TokenMode
     properties.pop("token", None)

@@ -24,10 +24,13 @@ from typing import Any
 
 from reconciler.errors import Location, Problem
 from reconciler.manifests.extends import EXTENDS_KEY
-from reconciler.manifests.yamlfile import LineDict, LineList
+from reconciler.manifests.yamlfile import LineDict, LineList, describe_key
 
 ENVIRONMENTS_KEY = "environments"
 OVERRIDES_KEY = "overrides"
+FIXED_KEYS = (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name", "kind", EXTENDS_KEY)
+"""Keys an override may not set: the document's identity, and what was read before the
+overrides are merged (its kind, its ``extends``)."""
 ALL = "all"
 """``--env all``: every environment (never an environment's name)."""
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
@@ -130,7 +133,9 @@ def select_environment(
             for name in overrides:
                 if name not in declared:
                     at = _at(overrides, name, where)
-                    message = f"overrides: no environment {name!r} ({_declared(declared)})"
+                    written = overrides.written if isinstance(overrides, LineDict) else None
+                    shown = describe_key(name, written.get(name) if written else None)
+                    message = f"overrides: no environment {shown} ({_declared(declared)})"
                     selected.problems.append(Problem(at, message))
             chosen = overrides.get(environment)
             if chosen is not None and not isinstance(chosen, dict):
@@ -142,7 +147,7 @@ def select_environment(
                 message = f"overrides.{environment} must be a mapping"
                 selected.problems.append(Problem(at, message))
             elif isinstance(chosen, dict):
-                for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name", EXTENDS_KEY):
+                for key in FIXED_KEYS:
                     if key in chosen:
                         at = _at(chosen, key, where)
                         message = f"overrides.{environment} cannot set {key!r}"

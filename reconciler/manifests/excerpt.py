@@ -62,6 +62,7 @@ def with_excerpts(problems: Sequence[Problem], base: Path) -> list[Problem]:
     relative to ``base`` (the project directory) unless absolute."""
     texts: dict[str, list[str] | None] = {}
     secret_sets: dict[str, list[bool]] = {}
+    under: dict[str, list[bool]] = {}
     out: list[Problem] = []
     for problem in problems:
         where = problem.location
@@ -78,8 +79,10 @@ def with_excerpts(problems: Sequence[Problem], base: Path) -> list[Problem]:
         column = where.column or _key_column(raw, problem.message) or _declared_column(raw)
         if where.path not in secret_sets:
             secret_sets[where.path] = _in_secret_set(lines)
+        if where.path not in under:
+            under[where.path] = _under_secrets(lines, secret_sets[where.path])
         secret_set = secret_sets[where.path][where.line - 1]
-        shown = _masked(lines, where.line - 1, secret_set)
+        shown = _masked(lines, where.line - 1, secret_set, under[where.path][where.line - 1])
         out.append(replace(problem, location=replace(where, column=column), source=shown))
     return out
 
@@ -122,14 +125,15 @@ def _declared_column(line: str) -> int:
     return start + 1 if start < len(line) else 0
 
 
-def _masked(lines: list[str], index: int, secret_set: bool = False) -> str:
-    """Line ``index``, its value hidden if it is under (or is) a secret-like key, or, in a
-    ``SecretSet`` document (``secret_set``), under (or is) its ``keys:``."""
+def _masked(lines: list[str], index: int, secret_set: bool, under_secret: bool) -> str:
+    """Line ``index``, its value hidden if it is under (``under_secret``, from
+    :func:`_under_secrets`) or is a secret-like key, or, in a ``SecretSet`` document
+    (``secret_set``), under or is its ``keys:``."""
     line = lines[index]
     for match in _ANY_KEY.finditer(line):  # a flow mapping may hold a secret mid-line
         if _hides(match.group("key"), secret_set):
             return line[: match.end()].rstrip() + " " + HIDDEN
-    if _under_secret(lines, index, secret_set):
+    if under_secret:
         lead = _LEAD.match(line)
         return (line[: lead.end()] if lead else "") + HIDDEN
     line = _USERINFO.sub(rf"\g<scheme>{HIDDEN}@", line)
@@ -141,25 +145,42 @@ def _hides(key: str, secret_set: bool) -> bool:
     return is_secret_key(key) or (secret_set and key == SECRET_SET_VALUES)
 
 
-def _under_secret(lines: list[str], index: int, secret_set: bool = False) -> bool:
-    """Whether line ``index`` is nested under a key whose value is hidden (:func:`_hides`),
-    scanning up by indentation."""
-    indent = _indent(lines[index])
-    for above in range(index - 1, -1, -1):
-        text = lines[above]
-        if not text.strip() or text.lstrip().startswith("#"):
+def _under_secrets(lines: list[str], secret_sets: list[bool]) -> list[bool]:
+    """For each line, whether it is nested under a key whose value is hidden (:func:`_hides`;
+    ``secret_sets``: whether the line's document is a ``SecretSet``), by indentation.
+
+    One pass over the file: the key lines that enclose the current line are kept as a stack
+    (shallowest first), each with whether it or a key above it hides its value, for both kinds
+    of document. Scanning up from every line with a problem took time quadratic in the file's
+    length (a file of 500,000 one-line documents, each a problem, did not finish).
+    """
+    # (depth, hidden in a document of another kind, hidden in a SecretSet document)
+    stack: list[tuple[int, bool, bool]] = []
+    found: list[bool] = []
+    for index, text in enumerate(lines):
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            found.append(_enclosed(stack, _indent(text), secret_sets[index]))
             continue
         depth = _indent(text)
-        if depth >= indent:
-            continue
+        found.append(_enclosed(stack, depth, secret_sets[index]))
         match = _KEY_LINE.match(text)
         if match is None:
             continue
-        if _hides(match.group("key").strip("'\""), secret_set):
-            return True
-        indent = min(indent, depth)
-        if depth == 0:
-            return False
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        key = match.group("key").strip("'\"")
+        above = stack[-1] if stack else (0, False, False)
+        stack.append((depth, above[1] or _hides(key, False), above[2] or _hides(key, True)))
+    return found
+
+
+def _enclosed(stack: list[tuple[int, bool, bool]], depth: int, secret_set: bool) -> bool:
+    """Whether a line at ``depth`` lies under a hiding key of ``stack``: the deepest key line
+    above it that is shallower than it decides (its flag covers the keys above it)."""
+    for entry in reversed(stack):
+        if entry[0] < depth:
+            return entry[2] if secret_set else entry[1]
     return False
 
 

@@ -51,6 +51,10 @@ MAX_MERGED_KEYS = 200_000
 times over; merging two such files visits every path, exponentially many."""
 
 
+_SHOWN = 60
+"""Most characters of an ``extends`` value a message shows."""
+
+
 class MergeTooLarge(Exception):
     """A merge visited more than :data:`MAX_MERGED_KEYS` keys."""
 
@@ -150,6 +154,7 @@ class ExtendsResolver:
             )
             return None
         target = posixpath.normpath(value.strip())
+        value = value if len(value) <= _SHOWN else value[: _SHOWN - 3] + "..."
         if target.startswith(("/", "../")) or target in ("..", "."):
             self.problems.append(
                 Problem(where, f"extends '{value}' must be a path inside {self._agents_dir}")

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from reconciler.errors import Location, Problem
-from reconciler.manifests.yamlfile import LineDict, LineList, UnreadableNumber
+from reconciler.manifests.yamlfile import LineDict, LineList, UnreadableNumber, describe_key
 from reconciler.models.fieldpath import child_text
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
@@ -262,8 +262,10 @@ class _Walker:
             )
             if not isinstance(key, str):
                 at = Location(*at_pair) if isinstance(at_pair, tuple) else at_pair
+                written = value.written if isinstance(value, LineDict) else None
+                shown = describe_key(key, written.get(key) if written else None)
                 self.result.problems.append(
-                    Problem(at, f"key {key!r} in {path or 'document'} must be a string (quote it)")
+                    Problem(at, f"key {shown} in {path or 'document'} must be a string (quote it)")
                 )
                 continue
             sub = child_path(path, key)

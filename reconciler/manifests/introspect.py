@@ -82,3 +82,19 @@ def _walk(data: Any, shape: _Shape, at: tuple[str | int, ...], found: list[Unkno
     elif kind == "dict" and isinstance(data, dict):
         for key, value in data.items():
             _walk(value, inner, (*at, key), found)
+
+
+def known_keys(model: type[BaseModel], parent: tuple[str | int, ...]) -> tuple[str, ...]:
+    """The keys the model at ``parent`` (keys and indexes from ``model``'s root) knows; empty
+    when ``parent`` leads to no model."""
+    shape: _Shape = ("model", model)
+    for part in parent:
+        kind, inner = shape
+        if kind == "model" and isinstance(part, str):
+            shape = _fields(inner).get(part, ("leaf", None))
+        elif kind in ("list", "dict"):
+            shape = inner
+        else:
+            return ()
+    kind, inner = shape
+    return tuple(_fields(inner)) if kind == "model" else ()

@@ -37,7 +37,7 @@ from reconciler.manifests.checks import (
     duplicate_values,
     undeclared_references,
 )
-from reconciler.manifests.conflicts import duplicate_names, duplicate_uids
+from reconciler.manifests.conflicts import duplicate_names, duplicate_renames, duplicate_uids
 from reconciler.manifests.document import LoadedDocument, load_document
 from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.extends import EXTENDS_KEY, ExtendsResolver, check_partial, is_partial
@@ -86,8 +86,9 @@ def discover(agents_dir: Path) -> Discovered:
 
     Nothing is skipped in silence: a directory that cannot be listed (no permission, an I/O
     error) or a link to a directory (never followed) is :class:`Unreadable`, since its
-    manifests would otherwise count as removed and their agents be stopped. Hidden entries
-    (``.git``, ``.swp``) are the only ones left out on purpose.
+    manifests would otherwise count as removed and their agents be stopped; so is a file whose
+    name ends in ``.yaml``/``.yml`` in other letter cases (``x.YAML``). Hidden entries (``.git``,
+    ``.swp``) and files of other suffixes are the only ones left out on purpose.
     """
     found = Discovered()
     pending = [""]
@@ -116,11 +117,15 @@ def discover(agents_dir: Path) -> Discovered:
                 continue
             if name.endswith(MANIFEST_SUFFIXES):
                 found.files.append(prefix + name)
+            elif name.lower().endswith(MANIFEST_SUFFIXES):
+                found.unreadable.append(Unreadable(prefix + name, _CAPITAL_SUFFIX))
     found.files.sort()
     found.unreadable.sort(key=lambda u: u.relative)
     return found
 
 
+_CAPITAL_SUFFIX = "not read: a manifest's file name ends in .yaml or .yml, in lowercase (rename it)"
+"""For ``x.YAML``: skipped, a renamed manifest would count as removed and its agent stop."""
 _LINKED_DIRECTORY = (
     "refused: a link to a directory is not followed (move the directory into the agents "
     "directory, or link its files one by one)"
@@ -293,6 +298,8 @@ def load_desired(
                     loaded.invalid.append(one.invalid)
                 if one.name is not None and one.name_location is not None:
                     loaded.names.append((one.name, one.name_location))
+                if one.renamed_from is not None:
+                    loaded.renames.append(one.renamed_from)
         loaded.problems.extend(resolver.problems[known:])
         return loaded
 
@@ -303,6 +310,10 @@ def load_desired(
     for name, where in loaded.names:
         names.setdefault(name, []).append(where)
     problems.extend(duplicate_names(names))
+    renames: dict[str, list[Location]] = {}
+    for old, where in loaded.renames:
+        renames.setdefault(old, []).append(where)
+    problems.extend(duplicate_renames(renames))
     problems.extend(duplicate_uids(agents))
     resources: dict[str, list[DesiredResource]] = {}
     for resource in loaded.resources:

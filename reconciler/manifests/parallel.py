@@ -46,6 +46,8 @@ class LoadedBatch:
     resources: list[DesiredResource] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     names: list[tuple[str, Location]] = field(default_factory=list)
+    renames: list[tuple[str, Location]] = field(default_factory=list)
+    """Each agent's ``renamed_from`` and where it is written."""
     invalid: list[str] = field(default_factory=list)
     """Addresses of Platform resources whose documents were refused (declared, but not built)."""
 
@@ -157,5 +159,6 @@ def load_files(
         joined.resources.extend(part.resources)
         joined.problems.extend(part.problems)
         joined.names.extend(part.names)
+        joined.renames.extend(part.renames)
         joined.invalid.extend(part.invalid)
     return joined

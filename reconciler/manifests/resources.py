@@ -26,9 +26,11 @@ import pydantic
 from reconciler.errors import Location, Problem
 from reconciler.manifests.defaults import mapping_keys, refused_defaults
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
+from reconciler.manifests.introspect import known_keys
 from reconciler.manifests.secretrefs import secret_reference_problems
 from reconciler.manifests.sensitive import minimal, sensitive_paths
-from reconciler.manifests.validation import translate
+from reconciler.manifests.unknown import is_under, unknown_errors, validate_known
+from reconciler.manifests.validation import path_of, translate, unknown_key_message
 from reconciler.manifests.yamlfile import LineDict
 from reconciler.models.fieldpath import ABSENT, FieldPath
 from reconciler.models.platform import (
@@ -43,6 +45,8 @@ from reconciler.models.secretref import looks_like_secret_reference
 from reconciler.models.secrets import is_sensitive
 
 LITERAL_KEYS = frozenset({"kind", "name", "protect"})
+_SPEC = "spec"
+"""The key of a resource's spec: the only values that may stay unknown (an unset variable)."""
 SIP_AUTH = FieldPath(("sip_trunk", "auth"))
 
 
@@ -106,10 +110,25 @@ def load_resource(
         return loaded
     model = MANIFEST_MODELS[kind]
     try:
-        manifest = model.model_validate(data)
+        manifest, _ = validate_known(model, data, values.unknown, _SPEC)
     except pydantic.ValidationError as exc:
         where = f"the {kind} manifest"
-        loaded.problems.extend(translate(exc, values.locations, root, where=where))
+        aside = unknown_errors(
+            exc.errors(include_url=False, include_input=False), values.unknown, _SPEC
+        )
+
+        def unknown_key(path: str, error: dict[str, Any]) -> str | None:
+            if error["type"] != "extra_forbidden" or not error["loc"]:
+                return None
+            *parent, key = error["loc"]
+            known = known_keys(model, tuple(parent))
+            return unknown_key_message(str(key), path_of(parent), known, where)
+
+        def skip(path: str, error: dict[str, Any]) -> bool:
+            return is_under(tuple(error["loc"]), aside)
+
+        refused = translate(exc, values.locations, root, where=where, skip=skip, custom=unknown_key)
+        loaded.problems.extend(refused)
         return loaded
     if kind != SECRET_SET:
         only = manifest.spec.credential_fields() if isinstance(manifest, SavedAgentManifest) else {}

@@ -53,7 +53,7 @@ class LineDict(dict[Any, Any]):
     records, per key, the file that key came from.
     """
 
-    __slots__ = ("line", "lines", "path", "paths")
+    __slots__ = ("line", "lines", "path", "paths", "written")
 
     def __init__(self, path: str = "", line: int = 0) -> None:
         super().__init__()
@@ -61,6 +61,9 @@ class LineDict(dict[Any, Any]):
         self.line = line
         self.lines: dict[Any, int] = {}
         self.paths: dict[Any, str] | None = None
+        self.written: dict[Any, str] | None = None
+        """The text of each key YAML read as no string (``no``: false), as written; ``None``
+        when every key is a string."""
 
     def key_location(self, key: Any) -> Location:
         """Where ``key`` was written (falls back to the mapping itself)."""
@@ -150,19 +153,40 @@ _LineLoader.yaml_implicit_resolvers = {
 }
 
 
-def _describe_key(key: Any) -> str:
-    return repr(key) if isinstance(key, str) else str(key)
+def describe_key(key: Any, written: str | None = None) -> str:
+    """A key for a message: ``'name'``; one YAML read as no string as written and as read,
+    ``'no' (read as false)`` (``written``: its text, when known)."""
+    if isinstance(key, str):
+        return repr(key)
+    read = "true" if key is True else "false" if key is False else "null" if key is None else None
+    read = read or repr(key)
+    if written is None or written == read or len(written) > 60 or isinstance(key, UnreadableNumber):
+        return read
+    return f"'{written}' (read as {read})"
+
+
+MERGE_HINT = "; merge several mappings with one <<: [*a, *b]"
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
     data = LineDict(loader.source, node.start_mark.line + 1)
     yield data
     first_seen: dict[Any, int] = {}
+    merge_line = 0
     for key_node, _ in node.value:
+        line = key_node.start_mark.line + 1
         if key_node.tag == _MERGE_TAG:
+            if merge_line:
+                where = Location(loader.source, line, key_node.start_mark.column + 1)
+                message = f"duplicate key '<<' (first at line {merge_line}){MERGE_HINT}"
+                loader.problems.append(Problem(where, message))
+            merge_line = merge_line or line
             continue
         key = loader.construct_object(key_node, deep=False)
-        line = key_node.start_mark.line + 1
+        if not isinstance(key, str) and isinstance(key_node, yaml.ScalarNode):
+            if data.written is None:
+                data.written = {}
+            data.written[key] = str(key_node.value)
         try:
             previous = first_seen.get(key)
         except TypeError:
@@ -178,7 +202,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[
             loader.problems.append(
                 Problem(
                     Location(loader.source, line, key_node.start_mark.column + 1),
-                    f"duplicate key {_describe_key(key)} (first at line {previous})",
+                    _duplicate(key, key_node, previous),
                 )
             )
     loader.flatten_mapping(node)
@@ -195,6 +219,15 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[
                 key_node.start_mark,
             ) from None
         lines[key] = key_node.start_mark.line + 1
+
+
+def _duplicate(key: Any, key_node: yaml.Node, previous: int) -> str:
+    if isinstance(key, str) or not isinstance(key_node, yaml.ScalarNode):
+        return f"duplicate key {describe_key(key)} (first at line {previous})"
+    shown = describe_key(key, str(key_node.value))
+    if shown.endswith(")"):  # 'on' (read as true) -> 'on' (read as true; first at line 3)
+        return f"duplicate key {shown[:-1]}; first at line {previous})"
+    return f"duplicate key {shown} (first at line {previous})"
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[LineList]:
@@ -454,6 +487,9 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
                 raise _Unusual
             else:
                 key = _fast(loader, key_node, seen, problems)
+                if data.written is None:
+                    data.written = {}
+                data.written[key] = str(key_node.value)
             line = key_node.start_mark.line + 1
             previous = first_seen.get(key)  # TypeError (unhashable): the generic path says so
             if previous is None:
@@ -462,7 +498,7 @@ def _fast(loader: _LineLoader, node: yaml.Node, seen: set[int], problems: list[P
                 problems.append(
                     Problem(
                         Location(source, line, key_node.start_mark.column + 1),
-                        f"duplicate key {_describe_key(key)} (first at line {previous})",
+                        _duplicate(key, key_node, previous),
                     )
                 )
             keys.append(key)

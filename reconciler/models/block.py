@@ -7,11 +7,19 @@ forbids them (``additionalProperties: false``), so editors flag a typo as you ty
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Block", "Params"]
+__all__ = ["MAX_INT64", "Block", "Int64", "Params"]
+
+MAX_INT64 = 2**63 - 1
+"""The largest integer the engine's fields hold; it refuses a larger one (400
+``InvalidFieldValue``, docs/engine-api.md)."""
+
+Int64 = Annotated[int, Field(ge=-MAX_INT64 - 1, le=MAX_INT64)]
+"""An integer field of a join whose documented range leaves a bound open: still a 64-bit
+integer (those with a documented range have it as their bounds)."""
 
 
 class Block(BaseModel):

@@ -12,14 +12,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.models.block import Block, Params
+from reconciler.models.block import Block, Int64, Params
 
 # --- turn taking ---------------------------------------------------------------------------
 
 
 class StartOfSpeechVad(Block):
     interrupt_duration_ms: int | None = Field(default=None, ge=120, le=1200)
-    speaking_interrupt_duration_ms: int | None = Field(default=None, ge=0)
+    speaking_interrupt_duration_ms: Int64 | None = Field(default=None, ge=0)
     prefix_padding_ms: int | None = Field(default=None, ge=0, le=5000)
 
 
@@ -35,7 +35,7 @@ class EndOfSpeechVad(Block):
 
 
 class EndOfSpeechSemantic(Block):
-    silence_duration_ms: int | None = Field(default=None, ge=0)
+    silence_duration_ms: Int64 | None = Field(default=None, ge=0)
     max_wait_ms: int | None = Field(default=None, description="-1 (no limit) or 500 to 10000")
     pause_state_enabled: bool | None = None
 
@@ -67,10 +67,10 @@ class TurnDetection(Block):
     language: str | None = None
     type: str | None = None
     interrupt_mode: str | None = None
-    interrupt_duration_ms: int | None = None
+    interrupt_duration_ms: Int64 | None = None
     interrupt_keywords: Any = None
-    prefix_padding_ms: int | None = None
-    silence_duration_ms: int | None = None
+    prefix_padding_ms: Int64 | None = None
+    silence_duration_ms: Int64 | None = None
     threshold: float | None = None
     create_response: bool | None = None
     interrupt_response: bool | None = None
@@ -119,8 +119,8 @@ class GeneratedConfig(Block):
     llm_provider: LlmProvider | None = None
     prompt: str | None = None
     fallback_strategy: Literal["static"] | None = None
-    context_message_limit: int | None = Field(default=None, ge=0)
-    history_character_limit: int | None = Field(default=None, ge=0)
+    context_message_limit: Int64 | None = Field(default=None, ge=0)
+    history_character_limit: Int64 | None = Field(default=None, ge=0)
 
 
 class FillerContent(Block):

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from reconciler.models.block import Block, Params
+from reconciler.models.block import Block, Int64, Params
 from reconciler.models.conversation import FillerWords, Interruption, TurnDetection
 from reconciler.models.rules import CHANNEL_CHARACTERS, CHANNEL_PATTERN, check_rules
 
@@ -45,8 +45,8 @@ class Message(Block):
 class GreetingConfigs(Block):
     mode: Literal["single_every", "single_first"] | None = None
     delay_ms: int | None = Field(default=None, ge=0, le=5000)
-    audio_download_timeout_ms: int | None = Field(default=None, ge=0)
-    audio_pcm_sample_rate: int | None = Field(default=None, ge=0)
+    audio_download_timeout_ms: Int64 | None = Field(default=None, ge=0)
+    audio_pcm_sample_rate: Int64 | None = Field(default=None, ge=0)
     uninterruptible_asr_policy: Any = None
 
 
@@ -197,7 +197,7 @@ class Properties(Block):
     )
     agent_rtc_uid: str = Field(description='The agent\'s uid, a string ("0": random).')
     remote_rtc_uids: list[str] = Field(description='Users the agent talks with; ["*"]: anyone.')
-    idle_timeout: int | None = Field(default=None, ge=0, description="Seconds; 0: never idle.")
+    idle_timeout: Int64 | None = Field(default=None, ge=0, description="Seconds; 0: never idle.")
     geofence: Geofence | None = None
     advanced_features: AdvancedFeatures | None = None
     asr: Asr | None = None
@@ -214,7 +214,7 @@ class Properties(Block):
     labels: dict[str, str] | None = Field(default=None, description="Echoed in webhooks.")
     vad: Any = None
     agent_rtm_uid: str | None = None
-    silence_timeout: int | None = Field(default=None, ge=0)
+    silence_timeout: Int64 | None = Field(default=None, ge=0)
 
 
 class Lifecycle(Block):
@@ -293,8 +293,13 @@ class Manifest(Block):
     properties: Properties
 
     @model_validator(mode="after")
-    def _rules(self) -> Manifest:
+    def _rules(self, info: ValidationInfo) -> Manifest:
+        """The rules across fields (:func:`check_rules`). A context's ``unknown`` names paths
+        whose value is unknown (an unset variable): no rule is checked there."""
         violations = check_rules(self._rules_view())
+        unknown = (info.context or {}).get("unknown") if info is not None else None
+        if unknown:
+            violations = [v for v in violations if v.path not in unknown]
         if violations:
             more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
             raise PydanticCustomError(

@@ -33,6 +33,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from reconciler.models.block import MAX_INT64
 from reconciler.models.secretref import SECRET_NAME_PATTERN, SECRET_REFERENCE_PATTERN
 
 RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -299,9 +300,12 @@ class Inbound(_Strict):
     def _positive_limits(cls, policy: dict[str, Any] | None) -> dict[str, Any] | None:
         for key, value in (policy or {}).items():
             limit = key.endswith(("_seconds", "_ms"))
-            if limit and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if limit and (not whole or not 1 <= value <= MAX_INT64):
                 raise PydanticCustomError(
-                    "platform_rule", "{key} must be a positive whole number", {"key": key}
+                    "platform_rule",
+                    "{key} must be a positive whole number (at most {most})",
+                    {"key": key, "most": MAX_INT64},
                 )
         return policy
 

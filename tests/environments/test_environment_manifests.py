@@ -110,6 +110,26 @@ def test_an_override_may_not_rename_or_move_the_manifest(project: Project) -> No
     ]
 
 
+def test_an_override_key_yaml_reads_as_a_boolean_is_named_as_written(project: Project) -> None:
+    project.agent("a.yaml", "support", extra="overrides:\n  on: {protect: true}\n")
+    assert project.errors(**_in("prod")) == [
+        "agents.d/a.yaml:3: [prod] overrides: no environment 'on' (read as true) "
+        "(declared: staging, prod)"
+    ]
+
+
+@pytest.mark.parametrize("key", ["extends", "kind"])
+def test_an_override_may_not_change_what_was_read_before_it(project: Project, key: str) -> None:
+    # extends is resolved and kind chosen before the environment's overrides are merged: set
+    # there, they were taken silently (extends: a missing partial passed) or refused obliquely.
+    project.write("agents.d/_base.yaml", "properties: {idle_timeout: 5}\n")
+    project.agent("a.yaml", "support", extra=f"overrides:\n  prod:\n    {key}: _base.yaml\n")
+    assert project.errors(**_in("prod")) == [
+        f"agents.d/a.yaml:4: [prod] overrides.prod cannot set '{key}'"
+    ]
+    assert "support" in project.load(**_in("staging")).agents
+
+
 def test_a_project_without_environments_refuses_per_environment_keys(project: Project) -> None:
     project.agent("a.yaml", "support", extra="environments: [prod]\n")
     found = project.errors()

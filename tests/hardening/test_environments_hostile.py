@@ -46,7 +46,7 @@ def test_env_all_is_refused_by_a_command_that_works_on_one_environment(
 OVERRIDES: dict[str, tuple[str, str]] = {
     "a field the kind does not have": (
         "overrides:\n  prod:\n    colour: red\n",
-        "agents.d/a.yaml:7: [prod] colour: extra inputs are not permitted",
+        "agents.d/a.yaml:7: [prod] unknown key 'colour' in the SecretSet manifest",
     ),
     "a field of the wrong type": (
         "overrides:\n  prod:\n    keys: [a]\n",

@@ -41,7 +41,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     ),
     "an unknown field of a secret set": (
         {"a.yaml": SECRET_SET + "colour: red\n"},
-        "agents.d/a.yaml:5: colour: extra inputs are not permitted",
+        "agents.d/a.yaml:5: unknown key 'colour' in the SecretSet manifest",
     ),
     "a secret set without keys": (
         {"a.yaml": "kind: SecretSet\nname: llm_keys\n"},
@@ -61,7 +61,7 @@ CASES: dict[str, tuple[dict[str, str | bytes], str]] = {
     ),
     "an unknown field of a phone number's trunk": (
         {"a.yaml": ALL_THREE.replace("acme.pstn.example.com", "acme.pstn.example.com\n    pin: 1")},
-        "agents.d/a.yaml:21: spec.sip_trunk.pin: extra inputs are not permitted",
+        "agents.d/a.yaml:21: unknown key 'pin' in spec.sip_trunk",
     ),
     "a misspelled kind": (
         {"a.yaml": SECRET_SET.replace("SecretSet", "SecretSett")},

@@ -134,3 +134,10 @@ def test_an_unused_partial_is_still_read(project: Project) -> None:
     desired = project.load()
     assert list(desired.agents) == ["x"]
     assert desired.files == ("agents.d/_base/unused.yaml", "agents.d/x.yaml")
+
+
+def test_a_very_long_extends_path_is_cut_in_the_message(project: Project) -> None:
+    # The message named the whole value: 40,000 characters on one line of output.
+    project.agent("a.yaml", "a", extra="extends: " + "_x" * 20_000 + "\n")
+    [problem] = project.errors()
+    assert problem == "agents.d/a.yaml:2: extends '" + "_x" * 28 + "_...': no such file in agents.d"

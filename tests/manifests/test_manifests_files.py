@@ -144,3 +144,15 @@ def test_a_link_loop_and_a_dangling_link_are_located_problems(project: Project) 
         "agents.d/b.yaml: cannot read: Too many levels of symbolic links",
         "agents.d/c.yaml: cannot read: No such file or directory",
     ]
+
+
+def test_a_manifest_suffix_in_capitals_is_an_error_not_a_removed_agent(project: Project) -> None:
+    # Renamed to x.YAML, the file would be skipped and its agent planned for a stop; it is
+    # named instead (hidden files and other suffixes are still skipped).
+    project.agent("x.YAML", "x")
+    project.agent("y.Yml", "y")
+    project.write("agents.d/notes.txt", "not: [yaml")
+    project.write("agents.d/x.yaml.bak", "not: [yaml")
+    project.write("agents.d/.x.YAML", "not: [yaml")
+    message = "not read: a manifest's file name ends in .yaml or .yml, in lowercase (rename it)"
+    assert project.errors() == [f"agents.d/x.YAML: {message}", f"agents.d/y.Yml: {message}"]

@@ -29,3 +29,16 @@ def test_an_unknown_restart_policy_or_desired_state_is_a_located_error(project: 
         for e in errors
     ), errors
     assert any("desired: input should be 'running' or 'stopped'" in e for e in errors), errors
+
+
+def test_two_agents_renamed_from_one_name_is_an_error_at_both(project: Project) -> None:
+    # Only one of them can take the old agent's record; the plan took the first by name and
+    # started the other as a new agent, without a word.
+    project.agent("a.yaml", "first", extra="renamed_from: old\n")
+    project.agent("b.yaml", "second", extra="renamed_from: old\n")
+    project.agent("c.yaml", "third", extra="renamed_from: other\n")
+    message = "renamed_from 'old': two agents cannot take the one agent's record"
+    assert project.errors() == [
+        f"agents.d/a.yaml:2: {message} (also at agents.d/b.yaml:2)",
+        f"agents.d/b.yaml:2: {message} (also at agents.d/a.yaml:2)",
+    ]

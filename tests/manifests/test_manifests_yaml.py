@@ -128,3 +128,33 @@ def test_a_tab_that_indents_a_line_is_named_as_such() -> None:
 def test_a_tab_inside_a_value_gets_no_tab_hint() -> None:
     parsed = parse_yaml("a: [unclosed\tx\n", "f.yaml")
     assert parsed.problems and "tab" not in parsed.problems[0].message
+
+
+def test_a_second_merge_key_in_one_mapping_is_a_duplicate() -> None:
+    # YAML merges several mappings as one list (<<: [*a, *b]); a second << is a repeated key,
+    # which other YAML readers refuse or read as the last one only.
+    parsed = parse_yaml("a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: *a\n  <<: *b\n", "f.yaml")
+    assert [str(p) for p in parsed.problems] == [
+        "f.yaml:5: duplicate key '<<' (first at line 4); merge several mappings with one "
+        "<<: [*a, *b]"
+    ]
+
+
+def test_keys_yaml_reads_as_booleans_are_named_as_written(project: Project) -> None:
+    # YAML 1.1 reads yes, no, on and off as booleans: "no" (Norway) is false.
+    project.agent("x.yaml", "x", props="labels:\n  yes: a\n  on: b\n  no: c\n")
+    assert project.errors() == [
+        "agents.d/x.yaml:14: duplicate key 'on' (read as true; first at line 13)",
+        "agents.d/x.yaml:14: key 'on' (read as true) in properties.labels must be a string "
+        "(quote it)",
+        "agents.d/x.yaml:15: key 'no' (read as false) in properties.labels must be a string "
+        "(quote it)",
+    ]
+
+
+def test_a_number_key_is_named_as_written(project: Project) -> None:
+    project.agent("x.yaml", "x", props="labels:\n  0x1F: a\n")
+    assert project.errors() == [
+        "agents.d/x.yaml:13: key '0x1F' (read as 31) in properties.labels must be a string "
+        "(quote it)"
+    ]

@@ -165,3 +165,18 @@ def test_5000_digits_from_the_environment_are_located_problems(project: Project)
         "agents.d/a.yaml:6: properties.idle_timeout: unable to parse input string as an integer,"
         " exceeded maximum size",
     ]
+
+
+def test_a_file_of_many_one_line_documents_reports_each_without_hanging(
+    project: Project,
+) -> None:
+    # Each document is a problem; the excerpt of each scanned the file up from its line, so
+    # the time grew with the square of the file (500,000 documents did not finish).
+    count = 60_000
+    project.write("agents.d/a.yaml", "--- x\n" * count)
+    problems = project.errors()
+    assert len(problems) == count
+    assert (
+        problems[-1]
+        == f"agents.d/a.yaml:{count}: a manifest must be a mapping (name, properties, ...)"
+    )
