@@ -63,29 +63,50 @@ from reconciler.plan import STATE_FIELDS, resource_view
 
 
 async def delete_replaced(run: Run, failed: set[str]) -> None:
-    """Delete the resources the plan replaces (their create follows), referencing ones first."""
-    await _deletes(run, failed, "replace")
+    """Delete the resources the plan replaces deleting first (their create follows),
+    referencing ones first."""
+    actions = [
+        a
+        for a in reversed(run.plan.resources)
+        if a.action == "replace" and not a.create_before_delete
+    ]
+    await _deletes(run, failed, actions)
 
 
 async def delete_removed(run: Run, failed: set[str]) -> None:
-    """Delete the resources the plan deletes, referencing ones first, once every create and
-    update ran (an update may drop the last reference to one of them)."""
-    await _deletes(run, failed, "delete")
+    """Delete the resources the plan deletes, and the old resources of the replaces that
+    created first (deposed: recorded with their successor) once that create succeeded,
+    referencing ones first, once every create and update ran (an update may drop the last
+    reference to one of them, or point it at the successor)."""
+    actions = [a for a in reversed(run.plan.resources) if a.action == "delete"]
+    for action in reversed(run.plan.resources):
+        record = run.doc.resources.get(action.address)
+        replaced = action.action == "replace" and action.create_before_delete
+        deposed = record.deposed if record is not None else []
+        if replaced and action.address not in failed and any(d.id == action.id for d in deposed):
+            actions.append(action.model_copy(update={"deposed": action.id}))
+    await _deletes(run, failed, actions)
 
 
-async def _deletes(run: Run, failed: set[str], which: str) -> None:
-    actions = [a for a in reversed(run.plan.resources) if a.action == which]
-    references = {
-        a.address: set(a.depends_on) | set(_recorded_references(run, a.address)) for a in actions
-    }
-    level: dict[str, int] = {a.address: 0 for a in actions}
+async def _deletes(run: Run, failed: set[str], actions: list[ResourcePlan]) -> None:
+    keys: dict[str, list[str]] = {}
+    for action in actions:
+        keys.setdefault(action.address, []).append(action.key)
+    references: dict[str, set[str]] = {}
+    for action in actions:
+        targets = set(action.depends_on) | set(_references_of(run, action))
+        found = {k for t in targets for k in keys.get(t, ())}
+        if action.deposed:  # before the resource recorded at its address, if deleted too
+            found.add(action.address)
+        references[action.key] = found - {action.key}
+    level: dict[str, int] = {a.key: 0 for a in actions}
     changed, passes = True, 0
     while changed and passes <= len(actions):  # usually one pass (the graph has no cycle)
         changed, passes = False, passes + 1
         for action in actions:
-            for target in references[action.address] & level.keys():
-                if level[target] <= level[action.address]:
-                    level[target] = level[action.address] + 1
+            for target in references[action.key] & level.keys():
+                if target != action.key and level[target] <= level[action.key]:
+                    level[target] = level[action.key] + 1
                     changed = True
 
     async def one(action: ResourcePlan) -> None:
@@ -111,7 +132,7 @@ async def _by_level(
     stopping, no new action begins."""
     levels: dict[int, list[ResourcePlan]] = {}
     for action in actions:
-        levels.setdefault(level[action.address], []).append(action)
+        levels.setdefault(level[action.key], []).append(action)
     for depth in sorted(levels):
         queue = iter(levels[depth])
 
@@ -130,6 +151,22 @@ async def _by_level(
 def _recorded_references(run: Run, address: str) -> list[str]:
     record = run.doc.resources.get(address)
     return record.references if record is not None else []
+
+
+def _references_of(run: Run, action: ResourcePlan) -> list[str]:
+    """What the resource ``action`` deletes references as state records it (for a deposed
+    object's delete, the object's own references)."""
+    if action.deposed is None:
+        return _recorded_references(run, action.address)
+    old = _deposed_record(run, action)
+    return old.references if old is not None else []
+
+
+def _deposed_record(run: Run, action: ResourcePlan) -> ResourceRecord | None:
+    """The deposed object ``action`` deletes, as the record at its address holds it."""
+    record = run.doc.resources.get(action.address)
+    found = [d for d in record.deposed if d.id == action.deposed] if record is not None else []
+    return found[0] if found else None
 
 
 async def create_resources(run: Run, failed: set[str]) -> None:
@@ -226,10 +263,18 @@ async def _attempt(run: Run, action: ResourcePlan, work: Awaitable[bool], phase:
 
 async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     ctx, address = run.ctx, action.address
+    if action.deposed is not None:
+        return await _delete_deposed(run, action)
     started = ctx.clock()
     record = run.doc.resources.get(address)
     if record is None:  # only what state records is ever deleted (a saved plan can be edited)
         return True
+    if record.deposed:  # its record is their only trace: removing it would orphan them
+        why = f"{address} still has deposed (old) resources to delete first: " + ", ".join(
+            d.id for d in record.deposed
+        )
+        _failed(run, action, ApplyError(why), started, "delete", record.id)
+        return False
     run.emit(ApplyEvent(address, action.action, "delete", "begin", record.id))
     kind = ctx.kinds.kind(record.kind)
     try:
@@ -248,6 +293,44 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
             ActionResult(address, "delete", True, agent_id=record.id, duration_s=duration)
         )
     return True
+
+
+async def _delete_deposed(run: Run, action: ResourcePlan) -> bool:
+    """Delete a deposed object (the old resource of a replacement that created first) and
+    drop it from its successor's record. Reports the delete a plan listed, or for the
+    replacement that deposed it in this run, the replacement (now complete)."""
+    ctx, address = run.ctx, action.address
+    started = ctx.clock()
+    old = _deposed_record(run, action)
+    if old is None:  # only what state records is ever deleted (a saved plan can be edited)
+        return True
+    run.emit(ApplyEvent(address, action.action, "delete", "begin", old.id))
+    kind = ctx.kinds.kind(old.kind)
+    try:
+        await run.call(lambda: kind.delete(Held(old.id, old.version)))
+    except Exception as exc:
+        _failed(run, action, exc, started, "delete", old.id)
+        return False
+    removed = await run.save_or_halt(lambda d: _without_deposed(d, address, old.id))
+    duration = ctx.clock() - started
+    if not removed:
+        _failed(run, action, StateError(str(run.halted)), started, "delete", old.id, True)
+        return False
+    run.emit(ApplyEvent(address, action.action, "delete", "done", old.id, duration))
+    record = run.doc.resources.get(address)
+    resource_id = record.id if action.action == "replace" and record is not None else old.id
+    run.result.results.append(
+        ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
+    )
+    return True
+
+
+def _without_deposed(doc: StateDoc, address: str, old_id: str) -> StateDoc:
+    record = doc.resources.get(address)
+    if record is None:
+        return doc
+    kept = [d for d in record.deposed if d.id != old_id]
+    return _with(doc, record.model_copy(update={"deposed": kept}))
 
 
 async def _put_one(
@@ -294,7 +377,8 @@ async def _put_one(
             (version,) = updated
             resource_id = record.id
         else:
-            created = await _create(run, action, resource, body, spec, started)
+            replacing = record.id if _creates_first(action, record) and record else None
+            created = await _create(run, action, resource, body, spec, started, replacing)
             if created is None:
                 return False
             resource_id, version = created
@@ -311,6 +395,7 @@ async def _put_one(
         created_at=record.created_at if record is not None and phase == "update" else started,
         references=list(kind.references(resource.spec)),
         protect=resource.protect,
+        deposed=_deposing(action, record),
     )
     if not await run.save_or_halt(lambda d: _with(_settled(d, address), new)):
         _failed(run, action, StateError(str(run.halted)), started, phase, resource_id, True)
@@ -319,10 +404,28 @@ async def _put_one(
         return True  # the held paths follow (remove_held), which reports the update
     duration = ctx.clock() - started
     run.emit(ApplyEvent(address, action.action, phase, "done", resource_id, duration))
+    if _creates_first(action, record):
+        return True  # the old one's delete (delete_removed) reports the replacement
     run.result.results.append(
         ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
     )
     return True
+
+
+def _creates_first(action: ResourcePlan, record: ResourceRecord | None) -> bool:
+    """Whether ``action`` is a replace that creates the new resource while ``record``, the old
+    one, still exists (and is kept, deposed, until delete_removed deletes it)."""
+    return action.action == "replace" and action.create_before_delete and record is not None
+
+
+def _deposing(action: ResourcePlan, record: ResourceRecord | None) -> list[ResourceRecord]:
+    """The deposed objects of the record that replaces ``record``: its own, and for a replace
+    that creates first, ``record`` itself (deleted once the new one is recorded)."""
+    if record is None:
+        return []
+    if _creates_first(action, record):
+        return [*record.deposed, record.model_copy(update={"deposed": [], "updating": None})]
+    return list(record.deposed)
 
 
 def _with_paths_of(
@@ -346,6 +449,7 @@ async def _create(
     body: dict[str, Any],
     spec: dict[str, Any],
     started: float,
+    replacing: str | None = None,
 ) -> Created | None:
     """Create one resource under a write-ahead entry (:class:`PendingCreate`), written before
     the call: a create whose answer is lost (or a run killed meanwhile) leaves the entry, which
@@ -361,6 +465,7 @@ async def _create(
         spec_digest=spec_digest(spec),
         references=list(kind.references(resource.spec)),
         protect=resource.protect,
+        replacing=replacing,
     )
     if not await run.save_or_halt(lambda d: _pending(d, entry)):
         _failed(run, action, StateError(str(run.halted)), started, "create", None)
