@@ -161,6 +161,7 @@ def _resource_note(record: ResourceRecord) -> str:
     notes = ["protected"] if record.protect else []
     if record.updating is not None:
         notes.append("update interrupted")
+    notes.extend(f"deposed {printable(d.id)} not deleted" for d in record.deposed)
     return ", ".join(notes) or "-"
 
 
