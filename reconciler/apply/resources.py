@@ -5,14 +5,17 @@ Three passes; each runs the reference graph level by level, the actions of one l
 concurrently with at most ``parallelism`` of them in progress (the in-flight bound of the
 engine calls), and each outcome is written to state as it lands:
 
-1. the resources the plan *replaces* are deleted (a replace deletes, then creates), in the
-   plan's order reversed (a resource before what it references);
+1. the resources the plan *replaces* deleting first are deleted (such a replace deletes, then
+   creates), in the plan's order reversed (a resource before what it references);
 2. creates, updates and the create half of each replace run in the plan's order (a resource
    after what it references), each with the ids of what it references as state records them at
    that moment: a reference to a resource created earlier in this run is sent as its new id
-   (a level starts once every level before it, holding what it references, has finished);
-3. the resources the plan *deletes* are deleted, in the plan's order reversed: after the
-   updates, since an update may drop the last reference to one of them;
+   (a level starts once every level before it, holding what it references, has finished); a
+   replace that creates first (``ResourcePlan.create_before_delete``) records the new resource
+   with the old one *deposed* in its record, in one write;
+3. the resources the plan *deletes*, deposed ones included, and the old resources of the
+   replaces that created first are deleted, in the plan's order reversed: after the updates,
+   since an update may drop the last reference to one of them (or point it at the new one);
 4. the removals an update held back (:func:`remove_held`): an update that removes fields of a
    resource that others, which this plan updates or deletes, reference (a secret set's key
    renamed with the agents that use it) sends the rest in pass 2 (the new key, before the
@@ -23,7 +26,7 @@ engine calls), and each outcome is written to state as it lands:
 A resource whose reference failed is not attempted, nor is the create half of a replace whose
 delete failed, nor the delete of a resource still referenced by one whose action failed. A
 replace of a resource that another one keeps referencing would delete it while it is referenced:
-the plan refuses it (``plan._replaced_in_use_errors``); a plan that holds one all the same (an
+the plan refuses it (``plan.replaced_in_use_errors``); a plan that holds one all the same (an
 engine that refuses the delete as in use) fails the replace, cleanly; nothing else is attempted
 for it.
 """
