@@ -362,7 +362,8 @@ async def _put_one(
     record = run.doc.resources.get(address)
     phase: Phase = "update" if action.action == "update" and record is not None else "create"
     if only is None:  # a held second half continues the first half's action
-        run.emit(ApplyEvent(address, action.action, phase, "begin", record.id if record else None))
+        shown = record.id if record is not None and not _creates_first(action, record) else None
+        run.emit(ApplyEvent(address, action.action, phase, "begin", shown))
     spec = resource_view(resource, run.doc.salt, ids)
     changed = _engine_paths(action, without=hold) if only is None else only
     if hold and record is not None:
@@ -427,7 +428,9 @@ def _deposing(action: ResourcePlan, record: ResourceRecord | None) -> list[Resou
     if record is None:
         return []
     if _creates_first(action, record):
-        return [*record.deposed, record.model_copy(update={"deposed": [], "updating": None})]
+        version = action.live_version or record.version  # the one the plan read, if it did
+        old = record.model_copy(update={"deposed": [], "updating": None, "version": version})
+        return [*record.deposed, old]
     return list(record.deposed)
 
 
