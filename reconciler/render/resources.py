@@ -53,6 +53,17 @@ CREATE_FIRST_VERB = "will be replaced (created, then the old one deleted)"
 DEPOSED_VERB = "will be deleted (deposed: the old one of a replacement)"
 
 
+CREATE_FIRST_SYMBOL = "+/-"
+"""Terraform's symbol of a replacement that creates first (``-/+``: deletes first)."""
+
+
+def resource_symbol(resource: ResourcePlan) -> str:
+    """The action's symbol (:data:`SYMBOLS`; ``+/-`` for a replace that creates first)."""
+    if resource.action == "replace" and resource.create_before_delete:
+        return CREATE_FIRST_SYMBOL
+    return SYMBOLS[resource.action]
+
+
 def resource_verb(resource: ResourcePlan) -> str:
     """What happens to ``resource``, in the order apply does it (text)."""
     if resource.action == "replace" and resource.create_before_delete:

@@ -37,8 +37,10 @@ def test_a_replace_of_a_kind_that_creates_first_creates_then_deletes_the_old_one
 
     (lone,) = plan.resources
     assert (lone.action, lone.create_before_delete) == ("replace", True)
-    assert "Widget/lone will be replaced (created, then the old one deleted)" in render_text(plan)
-    assert "replace (create first)" in render_markdown(plan)
+    text = render_text(plan)
+    assert "Widget/lone will be replaced (created, then the old one deleted)" in text
+    assert "+/- Widget/lone" in text  # Terraform's symbol (-/+: deleted first)
+    assert "<code>+/- Widget/lone</code> replace (create first)" in render_markdown(plan)
     assert render_json(plan)["resources"][0]["create_before_delete"] is True
     assert result.ok, result.failed
     assert toy.engine.calls == [("create", "lone"), ("delete", "lone")]
@@ -57,6 +59,7 @@ def test_a_kind_that_cannot_create_first_still_deletes_first(tmp_path: Path) -> 
 
     assert not plan.resources[0].create_before_delete
     assert "will be replaced (deleted, then created again)" in render_text(plan)
+    assert "-/+ Widget/lone" in render_text(plan)
     assert "create_before_delete" not in render_json(plan)["resources"][0]
     assert "create_before_delete" not in plan.model_dump_json()  # saved plans as before
     assert toy.engine.calls == [("delete", "lone"), ("create", "lone")]
