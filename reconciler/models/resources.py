@@ -19,6 +19,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from reconciler.models.fieldpath import FieldPath
@@ -137,6 +138,17 @@ class ResourceRecord(BaseModel):
         if value in (".", ".."):
             raise ValueError(f"{value!r} is not an id (a dot segment of a URL path)")
         return value
+
+    @model_validator(mode="after")
+    def _deposed_are_old_copies(self) -> ResourceRecord:
+        for old in self.deposed:
+            if (old.kind, old.name) != (self.kind, self.name):
+                raise ValueError(f"a deposed resource of {self.address} is {old.address}")
+            if old.deposed:
+                raise ValueError(f"a deposed resource of {self.address} holds deposed ones")
+            if old.id == self.id:
+                raise ValueError(f"a deposed resource of {self.address} has its id {self.id}")
+        return self
 
     @model_serializer(mode="wrap")
     def _omit_no_update(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

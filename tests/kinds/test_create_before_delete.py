@@ -214,3 +214,18 @@ def test_a_create_that_took_effect_unrecorded_is_adopted_with_the_old_one_depose
     assert not settled.creating
     plain = entry.model_copy(update={"replacing": None})
     assert "replacing" not in plain.model_dump()  # an entry of any other create: as before
+
+
+def test_a_state_whose_deposed_resource_is_not_an_old_copy_of_its_record_is_refused(
+    toy: Toy,
+) -> None:
+    toy.apply(want(widget("lone"), widget("other")))
+    state = toy.reloaded()
+    lone, other = state.resources["Widget/lone"], state.resources["Widget/other"]
+    for bad, problem in [
+        (other, "is Widget/other"),
+        (lone, "has its id"),
+        (lone.model_copy(update={"id": "w-9", "deposed": [other]}), "holds deposed ones"),
+    ]:
+        with pytest.raises(ValueError, match=problem):
+            type(lone).model_validate({**lone.model_dump(), "deposed": [bad.model_dump()]})
