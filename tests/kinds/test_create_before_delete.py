@@ -225,7 +225,12 @@ def test_a_state_whose_deposed_resource_is_not_an_old_copy_of_its_record_is_refu
     for bad, problem in [
         (other, "is Widget/other"),
         (lone, "has its id"),
-        (lone.model_copy(update={"id": "w-9", "deposed": [other]}), "holds deposed ones"),
+        (
+            lone.model_copy(
+                update={"id": "w-9", "deposed": [lone.model_copy(update={"id": "w-8"})]}
+            ),
+            "holds deposed ones",
+        ),
     ]:
         with pytest.raises(ValueError, match=problem):
             type(lone).model_validate({**lone.model_dump(), "deposed": [bad.model_dump()]})
