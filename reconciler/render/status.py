@@ -200,6 +200,7 @@ def state_list_json(
             "references": list(r.references),
             "protect": r.protect,
             "update_interrupted": r.updating is not None,
+            **({"deposed": [d.id for d in r.deposed]} if r.deposed else {}),
         }
         for r in resources
     )

@@ -453,6 +453,9 @@ def test_state_list_names_a_deposed_resource_not_deleted_yet(applied: Platform) 
     old_id = _leave_old_number_deposed(applied)
     listed = applied.ok("state", "list")
     assert f"deposed {old_id} not deleted" in listed.stdout
+    as_json = json.loads(applied.ok("state", "list", "--format", "json").stdout)
+    (number,) = [r for r in as_json["resources"] if r.get("address") == NUMBER]
+    assert number["deposed"] == [old_id]
 
 
 def test_state_rm_refuses_a_resource_with_a_deposed_one_unless_forced(applied: Platform) -> None:
