@@ -250,7 +250,7 @@ def _removed_paths(action: ResourcePlan) -> set[str]:
 def not_attempted(run: Run) -> list[str]:
     """Addresses of the planned resource actions with no result (the run stopped first)."""
     reported = {r.name for r in run.result.results}
-    planned = [r.address for r in run.plan.resources if r.action != "no-op"]
+    planned = list(dict.fromkeys(r.address for r in run.plan.resources if r.action != "no-op"))
     return [address for address in planned if address not in reported]
 
 

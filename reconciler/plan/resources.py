@@ -361,7 +361,7 @@ def replaced_in_use_errors(resources: tuple[ResourcePlan, ...], state: StateDoc)
         r.address for r in resources if r.action == "replace" and not r.create_before_delete
     }
     creating_first = {r.address for r in resources if r.action == "replace"} - deleting_first
-    acted_on = {r.address for r in resources if r.action != "no-op"}
+    acted_on = {r.address for r in resources if r.action != "no-op" and r.deposed is None}
     errors: list[str] = []
     for address in sorted(deleting_first | creating_first):
         first = address in deleting_first
