@@ -75,8 +75,7 @@ class CreateSettlement:
 
 async def look_for_creates(state: StateDoc, kinds: KindRegistry) -> list[CreateSettlement]:
     """The evidence of every write-ahead entry of ``state`` (reads only)."""
-    recorded = {(r.kind, r.id) for r in state.resources.values()}
-    recorded |= {(d.kind, d.id) for r in state.resources.values() for d in r.deposed}
+    recorded = {(r.kind, r.id) for r in state.held_resources()}
     settlements: list[CreateSettlement] = []
     for address in sorted(state.creating):
         entry = state.creating[address]

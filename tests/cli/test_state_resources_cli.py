@@ -478,3 +478,9 @@ def test_state_mv_carries_the_deposed_resource_and_apply_then_deletes_it(
     applied.ok("apply", "--auto-approve")
     assert not applied.state().resources["PhoneNumber/hotline"].deposed
     assert applied.held("numbers", old_id) == 404
+
+
+def test_pull_counts_a_deposed_number_as_recorded(applied: Platform) -> None:
+    _leave_old_number_deposed(applied)
+    pulled = applied.ok("pull")
+    assert "+14155550100" not in pulled.stdout, pulled  # ours, deposed: not offered as unmanaged
