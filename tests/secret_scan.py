@@ -1,5 +1,8 @@
 """Finding secrets in what the tool wrote: plain, inside base64 text at any alignment, in hex
-(either case), JSON-escaped, or percent-encoded in whole or in part (once or twice).
+(either case), JSON-escaped, or percent-encoded in whole or in part (once or twice); also behind
+any backslash escape (JSON of any encoder: ``\\u00e9``, ``\\/``, Go's ``\\u0026``; Python's
+``\\'`` and ``\\xe9``; YAML's ``\\U0001f600``), behind HTML character references
+(``&quot;``, ``&#x27;``), and each line of a secret that holds several, by itself.
 
 Shared by the end-to-end and reliability suites (each passes its own secrets and the Basic
 credential it authenticates with). Written apart from the code under test: it decodes the text
@@ -9,7 +12,10 @@ credential it authenticates with). Written apart from the code under test: it de
 from __future__ import annotations
 
 import base64
+import codecs
+import html
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, unquote_plus
 
@@ -39,11 +45,39 @@ def other_forms(secret: str) -> dict[str, str]:
     }
 
 
+def unescaped(text: str) -> str:
+    """``text`` with its backslash escapes undone as Python reads them (``\\/`` as ``/``, a
+    surrogate pair as the character it spells); ``text`` itself where they do not read."""
+    ascii_text = text.replace("\\/", "/").encode("latin-1", "backslashreplace")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an unknown escape is kept as written
+            decoded_text = codecs.decode(ascii_text, "unicode_escape")
+        return decoded_text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeError:
+        return text
+
+
 def decoded(text: str) -> dict[str, str]:
-    """``text`` percent-decoded once, twice, and with ``+`` as a space (where it changes)."""
+    """``text`` percent-decoded once, twice, and with ``+`` as a space, with its backslash
+    escapes or HTML character references undone (where it changes)."""
     views = {"percent-decoded": unquote(text), "percent-decoded twice": unquote(unquote(text))}
     views["form-decoded"] = unquote_plus(text)
+    for kind, view in [("", text), *views.items()]:
+        views[f"{kind}{', ' if kind else ''}unescaped"] = unescaped(view)
+        views[f"{kind}{', ' if kind else ''}HTML-unescaped"] = html.unescape(view)
     return {kind: view for kind, view in views.items() if view != text}
+
+
+def lines_of(secrets: Mapping[str, str]) -> dict[str, str]:
+    """``secrets``, plus each line of 8 characters or more of a secret that holds several (a
+    server may quote a value up to its first line break)."""
+    found = dict(secrets)
+    for name, value in secrets.items():
+        lines = [line.strip() for line in value.splitlines()]
+        if len(lines) > 1:
+            found |= {f"{name} (line {n})": line for n, line in enumerate(lines) if len(line) >= 8}
+    return found
 
 
 def find_leaks(
@@ -52,6 +86,7 @@ def find_leaks(
     """Where any secret (in any form of the module docstring), or the Basic credential, appears
     in ``(where, text)`` pairs; one line per hit, e.g. ``"OPENAI_API_KEY (base64) in state"``."""
     found = []
+    secrets = lines_of(secrets)
     forms = {name: b64_forms(value) for name, value in secrets.items()}
     others = {name: other_forms(value) for name, value in secrets.items()}
     for where, text in texts:

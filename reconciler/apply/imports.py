@@ -4,6 +4,10 @@ Nothing is started or stopped. The agent is taken only after every check passes:
 declare the name, the state records neither the name nor the agent, no interrupted call of a
 previous run concerns the name, the engine knows the agent and it is active, and the engine lists
 it in the manifest's channel (an agent's channel is learned only from a channel-filtered list).
+An agent the engine names with another state's wire name (``<name>-<generation>-<tag>``, the
+tag of another lineage: another environment or project on the same App ID started it) is
+refused unless ``force``: that state manages it, and both would then stop and restart it. When
+the engine cannot say who the agent is (its ``turns`` answer fails), the other checks decide.
 
 The engine does not say what an agent was started with, so by default the record gets an
 *unknown* (empty) spec: the next plan then shows a restart onto the manifest, for review, rather
@@ -21,8 +25,9 @@ from typing import TYPE_CHECKING
 from reconciler.apply.records import agent_record
 from reconciler.diff import spec_digest
 from reconciler.engine import find_conflicting
-from reconciler.errors import OperationError, printable
+from reconciler.errors import EngineError, OperationError, printable
 from reconciler.models import AgentRecord, DesiredAgent, DesiredSet, StateDoc
+from reconciler.models.state import another_states, foreign_tag
 from reconciler.plan import DesiredView, desired_view
 
 if TYPE_CHECKING:
@@ -95,8 +100,10 @@ async def import_record(
     *,
     now: float,
     assume_matches: bool = False,
+    force: bool = False,
 ) -> AgentRecord:
-    """The record that takes ``agent_id`` into state as ``name``, after every check passes.
+    """The record that takes ``agent_id`` into state as ``name``, after every check passes
+    (``force``: even an agent another state started).
 
     Raises :class:`OperationError` when a check fails (nothing is changed), and the client's
     :class:`~reconciler.errors.EngineError` when the engine cannot answer.
@@ -118,6 +125,8 @@ async def import_record(
             f"cannot import {agent_id} as {name}: the engine does not list it among the active "
             f"agents of channel {agent.channel!r}, the channel of {printable(agent.path)}"
         )
+    if not force:
+        await _refuse_another_states(client, state, name, agent_id)
     if assume_matches:
         return imported_record(
             agent, desired_view(agent, state.salt), agent_id, started_at=live.start_ts, now=now
@@ -135,4 +144,22 @@ async def import_record(
         token_expires_at=expires,
         spec=spec,
         spec_digest=digest,
+    )
+
+
+async def _refuse_another_states(
+    client: EngineClient, state: StateDoc, name: str, agent_id: str
+) -> None:
+    """Refuse ``agent_id`` if the engine names it with a wire name of another state."""
+    try:
+        identity = await client.identify(agent_id)
+    except EngineError:
+        return  # who it is cannot be told: the channel check above decides
+    tag = foreign_tag(identity.name, state.lineage)
+    if tag is None:
+        return
+    raise OperationError(
+        f"cannot import {agent_id} as {name}: {another_states(identity.name, tag)}. Import it "
+        "only once that state no longer records it (`reconciler state rm NAME` with that "
+        "state's settings, e.g. its --env), then pass --force"
     )

@@ -62,6 +62,7 @@ from reconciler.models.resources import (
     PendingUpdate,
     ResourceRecord,
 )
+from reconciler.models.secrets import values_under
 from reconciler.plan import STATE_FIELDS, resource_view
 
 
@@ -594,18 +595,7 @@ def _secrets(run: Run, address: str) -> set[str]:
     resource = run.desired.resources.get(address)
     if resource is None:
         return set()
-    found: set[str] = set(resource.secrets)
-    for path in resource.sensitive:
-        stack = [path.get_in(resource.spec)]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, str):
-                found.add(node)
-            elif isinstance(node, dict):
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
-    return found
+    return values_under(resource.spec, resource.sensitive) | resource.secrets
 
 
 def _with(doc: StateDoc, record: ResourceRecord) -> StateDoc:

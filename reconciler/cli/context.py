@@ -12,7 +12,7 @@ import click
 from reconciler.cli.readonly import runs_read_only
 from reconciler.errors import EnvironmentChoiceError, ReconcilerError, printable
 from reconciler.manifests.environments import ALL
-from reconciler.manifests.settings import ENV_ENVIRONMENT, declared_environments
+from reconciler.manifests.settings import ENV_ENVIRONMENT, declared_environments, load_settings
 from reconciler.project import Project
 from reconciler.safefile import write_target_problem
 
@@ -78,6 +78,7 @@ def environments_to_plan(ctx: click.Context) -> tuple[str, ...] | None:
     directory, config = project_dir(ctx)
     declared = declared_environments(directory, config)
     if not declared:
+        load_settings(directory, config, os.environ)  # a file that cannot be read says why
         raise EnvironmentChoiceError(
             f"--env {ALL}: the settings file declares no environments", declared
         )

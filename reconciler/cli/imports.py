@@ -22,11 +22,22 @@ from reconciler.project.operations import import_agent
     help="Record the agent as running its manifest already, so the next plan shows no change "
     "(and, with token: auto, renews its token in place).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Import an agent that another state (another environment or project on this App ID) "
+    "started, once that state no longer records it.",
+)
 @lock_timeout_option
 @timeout_option
 @click.pass_context
 def import_cmd(
-    ctx: click.Context, name: str, agent_id: str, assume_matches: bool, lock_timeout: float
+    ctx: click.Context,
+    name: str,
+    agent_id: str,
+    assume_matches: bool,
+    force: bool,
+    lock_timeout: float,
 ) -> int:
     """Record the running agent ID (or Platform resource ID) in state under manifest NAME.
 
@@ -35,7 +46,9 @@ def import_cmd(
     that manifest instead.
 
     Nothing is started or stopped. Refused unless agents.d declares NAME, the state records
-    neither NAME nor ID, and the engine reports the agent ID active in NAME's channel.
+    neither NAME nor ID, and the engine reports the agent ID active in NAME's channel. An agent
+    the engine names with another state's tag (another environment or project on this App ID
+    started it) is refused unless --force: that state's apply or destroy would stop it too.
 
     The engine does not say what an agent was started with, so by default the next plan
     restarts the agent onto its manifest (shown for review before anything happens). With
@@ -67,6 +80,7 @@ def import_cmd(
             name,
             agent_id,
             assume_matches=assume_matches,
+            force=force,
             lock_timeout=lock_timeout,
             on_retry=retry_reporter(ctx, project.environ),
         )

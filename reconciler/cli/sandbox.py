@@ -34,6 +34,7 @@ from reconciler.cli.runner import Terminated
 from reconciler.errors import ReconcilerError
 from reconciler.models import Settings
 from reconciler.models.hosts import is_loopback_host
+from reconciler.models.masking import mask_url_credentials
 from reconciler.sandbox import serve
 from reconciler.sandbox.config import (
     NAME_SCOPES,
@@ -247,7 +248,7 @@ def serve_command(
         click.echo("\n".join(pointing_lines(url, config, customer_secret_env)) + "\n", err=True)
         of = f" of App ID {webhook_app_id}" if webhook_app_id else ""
         for hook in webhooks:
-            click.echo(f"Notification events{of} to {hook}", err=True)
+            click.echo(f"Notification events{of} to {mask_url_credentials(hook)}", err=True)
 
     try:
         serve(config, host, port, on_listening=listening)

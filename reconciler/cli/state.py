@@ -4,7 +4,9 @@ The state document holds no secret by design (sensitive values are salted digest
 show`` prints it whole, exactly as stored (for a database, in the local file's format).
 ``state pull`` and ``state push FILE`` move a state between the project's backend and a local
 file (into a PostgreSQL database and back); push refuses another lineage or a lower serial
-unless ``--force``, and holds the lock while it writes. ``state mv``, ``state rm`` and
+unless ``--force``, a state of another environment, App ID or engine unless ``--rebind`` (which
+records this project's in it: the way to move a state into another environment), and holds the
+lock while it writes. ``state mv``, ``state rm`` and
 ``state unprotect`` edit records by hand and leave the agents running. ``state where`` says where
 the state lives; with ``--require-database`` it fails on a local file (a CI job's files are lost
 when it ends, so an apply there must write to a database). ``state rebind`` moves a state to the
@@ -26,6 +28,7 @@ from reconciler.cli.globals import SuggestingGroup
 from reconciler.cli.options import lock_timeout_option, output_format_option
 from reconciler.cli.readonly import read_only, runs_read_only
 from reconciler.errors import OperationError, SettingsError, StateError, printable
+from reconciler.models.settings import Settings
 from reconciler.models.state import StateDoc
 from reconciler.render.status import (
     RESOURCE_LIST_HEADER,
@@ -36,7 +39,7 @@ from reconciler.render.status import (
     table,
 )
 from reconciler.state import LocalStateStore, StateBackend, dump_state, open_backend
-from reconciler.state.binding import StateBinding, rebind
+from reconciler.state.binding import StateBinding, rebind, rebound
 
 
 def _backend(ctx: click.Context) -> StateBackend:
@@ -218,18 +221,30 @@ def pull_cmd(ctx: click.Context, out: Path | None) -> None:
     is_flag=True,
     help="Replace the state even if it has another lineage or a higher serial.",
 )
+@click.option(
+    "--rebind",
+    is_flag=True,
+    help="Push a state of another environment, App ID or engine, recording this project's "
+    "(--env) in it: the state moves here.",
+)
 @lock_timeout_option
 @click.pass_context
-def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -> None:
+def push_cmd(
+    ctx: click.Context, file: Path, force: bool, rebind: bool, lock_timeout: float
+) -> None:
     """Replace the project's state with the state file FILE (into a database, say).
 
     Like ``terraform state push``: refused when the state already recorded belongs to another
     lineage (another project) or has a higher serial (it moved on since FILE was pulled),
-    unless --force. Holds the state lock while it writes.
+    unless --force. A FILE of another environment, App ID or engine is refused even with
+    --force; --rebind pushes it and records this project's environment (--env), App ID and
+    engine in it, as ``state rebind`` does (the agents it records are then looked for there).
+    Holds the state lock while it writes.
 
     \b
-    Example (move a local state into the database named by state:):
-      reconciler state push state/agents.json
+    Examples:
+      reconciler state push state/agents.json       # a local state into the database of state:
+      reconciler --env prod state push --rebind staging.json   # staging's state becomes prod's
 
     FILE is relative to -C DIR, as every path given on the command line.
 
@@ -241,15 +256,41 @@ def push_cmd(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -
         raise StateError(f"{file} is not a state file (it does not exist)")
     doc = source.load()
     backend = _backend(ctx)
-    if backend.store.binding is not None:
-        backend.store.binding.check_pushed(doc, str(file))
+    binding = backend.store.binding
+    was = doc
+    if binding is not None:
+        if rebind:
+            doc = rebound(doc, binding)
+        else:
+            binding.check_pushed(doc, str(file))
     with backend.lock("state push", lock_timeout):
         store = backend.store
         current = store.load() if store.exists else None
         if current is not None and not force:
             _check_push(doc, current, store.where)
         written = store.replace(doc)
-    click.echo(f"Pushed {file} to {store.where} (serial {written.serial}).", err=True)
+    moved = ""
+    if (was.environment, was.app_id, was.engine) != (doc.environment, doc.app_id, doc.engine):
+        moved = f"; it recorded {_bound(was, doc)}, it now records {_bound(written, was)}"
+    click.echo(f"Pushed {file} to {store.where} (serial {written.serial}{moved}).", err=True)
+    _note_still_declared(project_settings(ctx), was, written)
+
+
+def _note_still_declared(settings: Settings, was: StateDoc, now: StateDoc) -> None:
+    """A note when a state pushed with --rebind stays on its App ID and engine while the
+    environment it came from is still declared: both environments may manage its agents."""
+    source = was.environment
+    if source is None or source == now.environment or source not in settings.environments:
+        return
+    if (was.app_id or now.app_id, was.engine or now.engine) != (now.app_id, now.engine):
+        return  # another App ID or engine: its agents are not where this state looks
+    click.echo(
+        f"Note: environment {printable(source)} is still declared on this App ID and engine: "
+        "if its own state still records these agents, both environments now manage them; "
+        f"take them out of it (`reconciler --env {printable(source)} state rm NAME`) before "
+        "the next apply of either.",
+        err=True,
+    )
 
 
 @state_group.command("rebind")
@@ -280,20 +321,25 @@ def rebind_cmd(ctx: click.Context, lock_timeout: float) -> None:
         if not store.exists:
             raise StateError(f"no state recorded yet: {store.where} does not exist")
         before, after = rebind(store, StateBinding.of(settings))
-    was = (
-        f"App ID {before.app_id} on engine {before.engine}"
-        if before.app_id is not None
-        else "no App ID or engine (an older state)"
-    )
-    now = f"App ID {after.app_id} on engine {after.engine}"
-    if before.environment is not None or after.environment is not None:
-        was = f"environment {_shown_environment(before)}, {was}"
-        now = f"environment {_shown_environment(after)}, {now}"
     click.echo(
-        f"Rebound the state ({store.where}, serial {after.serial}): it recorded {was}, it now "
-        f"records {now}.",
+        f"Rebound the state ({store.where}, serial {after.serial}): it recorded "
+        f"{_bound(before, after)}, it now records {_bound(after, before)}.",
         err=True,
     )
+
+
+def _bound(doc: StateDoc, other: StateDoc | None = None) -> str:
+    """What ``doc`` records it belongs to, as a sentence part (its environment when it or
+    ``other`` records one)."""
+    where = (
+        f"App ID {doc.app_id} on engine {doc.engine}"
+        if doc.app_id is not None
+        else "no App ID or engine (an older state)"
+    )
+    environments = (doc.environment, other.environment if other is not None else None)
+    if any(e is not None for e in environments):
+        return f"environment {_shown_environment(doc)}, {where}"
+    return where
 
 
 def _shown_environment(doc: StateDoc) -> str:

@@ -27,17 +27,18 @@ from reconciler.errors import (
     EXIT_OK,
     Location,
     Problem,
-    SettingsError,
     ValidationError,
     printable,
 )
 from reconciler.manifests import manifest_schema
+from reconciler.manifests.conflicts import shared_rooms
 from reconciler.manifests.environments import ALL
 from reconciler.manifests.loader import merged_problems
-from reconciler.manifests.settings import declared_environments
+from reconciler.manifests.settings import declared_environments, shared_states
 from reconciler.models import DesiredAgent, DesiredSet
 from reconciler.models.resources import DesiredResource
-from reconciler.models.settings import Settings, shared_states
+from reconciler.models.settings import Settings
+from reconciler.project.rooms import check_other_rooms
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -135,7 +136,10 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
     found in some only with their names (``[prod] ...``)."""
     chosen = chosen_environment(ctx)
     if chosen is not None and chosen != ALL:
-        return [(chosen, desired_agents(project_settings(ctx)))]
+        settings = project_settings(ctx)
+        desired = desired_agents(settings)
+        check_other_rooms(settings, os.environ, desired)  # as its plan checks them
+        return [(chosen, desired)]
     directory, config = project_dir(ctx)
     declared = declared_environments(directory, config)
     if not declared:
@@ -150,20 +154,19 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
             loaded.append((name, desired_agents(settings)))
         except ValidationError as exc:
             found.append((name, exc.problems))
-    shared = shared_states(named)
-    if shared:
-        raise SettingsError(f"{_settings_file(named[0][1])}: " + "; ".join(shared))
-    if found:
-        raise ValidationError(
-            merged_problems(found, len(declared)),
-            what=f"{len(declared)} environment{'' if len(declared) == 1 else 's'}",
-        )
+    what = f"{len(declared)} environment{'' if len(declared) == 1 else 's'}"
+    problems = [*merged_problems(found, len(declared)), *shared_states(named)]
+    if problems:
+        raise ValidationError(problems, what=what)
+    clashes = shared_rooms(
+        [
+            (name, settings, one)
+            for (name, settings), (_name, one) in zip(named, loaded, strict=True)
+        ]
+    )
+    if clashes:
+        raise ValidationError(clashes, what=what)
     return loaded
-
-
-def _settings_file(settings: Settings) -> str:
-    """The settings file, as the user may type it."""
-    return os.path.relpath(settings.config_path or settings.project_dir / "reconciler.yaml")
 
 
 def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:

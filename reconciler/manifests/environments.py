@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.extends import EXTENDS_KEY
 from reconciler.manifests.yamlfile import LineDict, LineList
 
 ENVIRONMENTS_KEY = "environments"
@@ -106,11 +107,18 @@ def select_environment(
             message = "environments must be a list of environment names"
             selected.problems.append(Problem(where, message))
         else:
+            first: dict[str, int] = {}
             for index, name in enumerate(presence):
+                line = presence.lines[index] if isinstance(presence, LineList) else where.line
                 if name not in declared:
-                    line = presence.lines[index] if isinstance(presence, LineList) else where.line
                     message = f"environments: no environment {name!r} ({_declared(declared)})"
                     selected.problems.append(Problem(Location(where.path, line), message))
+                elif name in first:
+                    message = (
+                        f"environments: {name!r} is listed twice (first at line {first[name]})"
+                    )
+                    selected.problems.append(Problem(Location(where.path, line), message))
+                first.setdefault(name, line)
     overrides = document.get(OVERRIDES_KEY)
     chosen: Any = None
     if has_overrides:
@@ -134,7 +142,7 @@ def select_environment(
                 message = f"overrides.{environment} must be a mapping"
                 selected.problems.append(Problem(at, message))
             elif isinstance(chosen, dict):
-                for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name"):
+                for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY, "name", EXTENDS_KEY):
                     if key in chosen:
                         at = _at(chosen, key, where)
                         message = f"overrides.{environment} cannot set {key!r}"

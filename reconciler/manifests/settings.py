@@ -150,6 +150,55 @@ def declared_environments(project_dir: Path, config_path: Path | None) -> tuple[
     return tuple(n for n in blocks if isinstance(n, str)) if isinstance(blocks, dict) else ()
 
 
+def shared_states(named: list[tuple[str, Settings]]) -> list[Problem]:
+    """A problem for each environment whose settings name the state an environment before it
+    names (its ``state`` and, for a database, ``state_key``, however the URL is spelled): each
+    environment must keep its own state. Located at the environment's ``state_key`` (a
+    database) or ``state`` in the settings file, else at its name."""
+    first: dict[tuple[str, ...], str] = {}
+    problems: list[Problem] = []
+    for name, settings in named:
+        seen = first.setdefault(settings.state_identity, name)
+        if seen == name:
+            continue
+        key = (
+            f" with state_key {settings.effective_state_key!r}"
+            if settings.state_is_database
+            else ""
+        )
+        message = (
+            f"environments {seen!r} and {name!r} share one state ({settings.state_shown}{key}): "
+            "give each environment its own state (or, in one database, its own state_key)"
+        )
+        keys = ("state_key", "state") if settings.state_is_database else ("state",)
+        problems.append(Problem(_block_location(settings, name, keys), message))
+    if not problems:
+        return []
+    return with_excerpts(finish(problems), named[0][1].project_dir)
+
+
+def _block_location(settings: Settings, name: str, keys: tuple[str, ...]) -> Location:
+    """Where environment ``name``'s block sets the first of ``keys`` (else its name; else the
+    file) in the settings file ``settings`` were read from."""
+    config = settings.config_path
+    shown = _shown(
+        config if config != settings.project_dir / SETTINGS_FILE else None, settings.project_dir
+    )
+    where = Location(shown)
+    if config is None or not config.is_file():
+        return where
+    parsed = read_file(config, shown)
+    document = parsed.documents[0].value if len(parsed.documents) == 1 else None
+    blocks = document.get(ENVIRONMENTS_KEY) if isinstance(document, LineDict) else None
+    if not isinstance(blocks, LineDict) or name not in blocks:
+        return where
+    block = blocks[name]
+    for key in keys:
+        if isinstance(block, LineDict) and key in block:
+            return block.key_location(key)
+    return blocks.key_location(name)
+
+
 def load_settings(
     project_dir: Path,
     config_path: Path | None,
@@ -278,7 +327,7 @@ def _environment_block(document: LineDict, chosen: _Chosen, problems: list[Probl
                         unknown_key_message(key, f"environments.{name}", ENVIRONMENT_KEYS, _WHERE),
                     )
                 )
-        if "state" not in block and "state_key" not in block:
+        if block.get("state") is None and block.get("state_key") is None:  # null: unset
             message = (
                 f"environments.{name} needs a state of its own: set state (a file or a "
                 "postgresql:// URL) or state_key"
@@ -343,7 +392,7 @@ def _read(
     source = document.value
     if ENVIRONMENTS_KEY in source:
         source = _environment_block(source, chosen, problems)
-    if chosen.declared:
+    if chosen.declared and not problems:  # a malformed block first: it may be the one asked
         chosen.check(shown)  # before interpolation: another environment's variables are unset
     environ = environ_for(chosen.variables, environ)
     interpolated = interpolate_tree(source, environ, root)
@@ -391,6 +440,43 @@ def _environment(
             values[key] = SANDBOX_CREDENTIAL
 
 
+_PATHS = {
+    "state": ("a file or a postgresql:// URL", True),
+    "agents_dir": ("a directory", False),
+    "sandbox_db": ("a file", True),
+}
+"""The settings that name a path: what they name, and whether it is a file (so a value that
+names a directory, ``state/`` or ``.``, is refused rather than written as a file)."""
+
+
+def _path_problems(
+    values: Mapping[str, Any], locations: Mapping[str, Location], root: Location
+) -> list[Problem]:
+    """Blank paths (an empty ``state`` would be the project directory, a blank one a file named
+    by spaces, an empty ``agents_dir`` would read reconciler.yaml as a manifest), files named
+    as directories, and a blank ``state_key``."""
+    problems: list[Problem] = []
+    for key, (what, is_file) in _PATHS.items():
+        value = values.get(key)
+        if not isinstance(value, str):
+            continue
+        where = locations.get(key, root)
+        if not value.strip():
+            problems.append(Problem(where, f"{key}: must name {what}, not be empty"))
+        elif is_file and not _URL_SCHEME.match(value) and _names_directory(value):
+            problems.append(Problem(where, f"{key}: names a directory; name a file in it"))
+    state_key = values.get("state_key")
+    if isinstance(state_key, str) and state_key and not state_key.strip():
+        problems.append(Problem(locations.get("state_key", root), "state_key: must not be blank"))
+    return problems
+
+
+def _names_directory(path: str) -> bool:
+    """Whether ``path`` can only name a directory: it ends with a separator, or in ``.`` or
+    ``..``."""
+    return path.endswith(("/", "\\")) or Path(path).name in ("", ".", "..")
+
+
 def _cross_checks(
     values: Mapping[str, Any], locations: Mapping[str, Location], root: Location
 ) -> list[Problem]:
@@ -413,8 +499,11 @@ def _cross_checks(
             "hexadecimal characters)"
         )
         problems.append(Problem(locations.get("app_id", root), message))
+    problems.extend(_path_problems(values, locations, root))
     state = values.get("state")
-    if isinstance(state, str) and is_postgres_url(state):
+    if isinstance(state, str) and not state.strip():
+        pass  # reported by _path_problems
+    elif isinstance(state, str) and is_postgres_url(state):
         try:
             split_postgres_url(state)
         except ValueError as exc:

@@ -256,6 +256,20 @@ def _flow_hint(exc: yaml.YAMLError, text: str) -> str:
     return FLOW_HINT if any("${" in line for line in spanned) else ""
 
 
+TAB_HINT = "; a tab indents this line: YAML indents with spaces only"
+
+
+def _tab_hint(exc: yaml.YAMLError, text: str) -> str:
+    """A hint when the line of the error is indented with a tab (PyYAML names it only as "a
+    character that cannot start any token", or as a tab that "violates indentation")."""
+    line = _line_of(exc, text)
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return ""
+    indent = lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip(" \t"))]
+    return TAB_HINT if "\t" in indent else ""
+
+
 def _too_deep(text: str) -> int | None:
     """The line where collections nest deeper than :data:`MAX_NESTING`, else None.
 
@@ -502,7 +516,7 @@ def parse_yaml(text: str, source: str) -> ParsedFile:
             if value is not None:
                 parsed.documents.append(Document(value, node.start_mark.line + 1))
     except yaml.YAMLError as exc:
-        message = _message_of(exc) + _flow_hint(exc, text)
+        message = _message_of(exc) + _flow_hint(exc, text) + _tab_hint(exc, text)
         parsed.problems.append(
             Problem(Location(source, _line_of(exc, text), _column_of(exc)), message)
         )

@@ -44,6 +44,9 @@ class LiveAgent(BaseModel):
     """Exit reason from GET, when the agent ended."""
     channel: str | None = None
     """Known only when the agent was found by a channel-filtered list."""
+    join_name: str | None = None
+    """The name it was joined with (the engine's ``turns`` answer), asked only for the agent of
+    an ``import:`` entry the state does not record yet."""
 
     @property
     def active(self) -> bool:

@@ -31,9 +31,11 @@ text that echoes them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
+
+from reconciler.models.fieldpath import FieldPath
 
 SECRET_KEYS: frozenset[str] = frozenset(
     {
@@ -142,3 +144,21 @@ def _collect(value: Any, secret: bool, found: set[str]) -> None:
             _collect(item, secret, found)
     elif secret and isinstance(value, str) and len(value) >= MIN_SECRET_CHARS:
         found.add(value)
+
+
+def values_under(spec: Any, paths: Iterable[FieldPath]) -> set[str]:
+    """Every string at or under each of ``paths`` in ``spec`` (a spec's sensitive values, to
+    scrub from any text that could quote one; empty strings left out)."""
+    found: set[str] = set()
+    for path in paths:
+        stack = [path.get_in(spec)]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                found.add(node)
+            elif isinstance(node, dict):
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    found.discard("")
+    return found

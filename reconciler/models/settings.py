@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from reconciler.errors import Problem, ValidationError
@@ -21,7 +29,13 @@ from reconciler.models.rollout import (
     as_max_unavailable,
     max_unavailable_problem,
 )
-from reconciler.models.stateurl import INVALID_URL, is_postgres_url, shown_url, split_postgres_url
+from reconciler.models.stateurl import (
+    INVALID_URL,
+    database_identity,
+    is_postgres_url,
+    shown_url,
+    split_postgres_url,
+)
 
 SANDBOX_APP_ID = "0123456789abcdef0123456789abcdef"
 """App id the example project uses against the sandbox."""
@@ -99,6 +113,25 @@ class Settings(BaseModel):
         if self.placeholders:
             raise ValidationError(self.placeholders, what="settings")
 
+    @field_validator(
+        "max_concurrent_agents",
+        "parallelism",
+        "token_ttl_s",
+        "token_renewal_window_s",
+        "max_attempts",
+        "rotate_before_cap_s",
+        "request_timeout_s",
+        "stop_wait_timeout_s",
+        mode="before",
+    )
+    @classmethod
+    def _refuse_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        """``parallelism: true`` is no number (pydantic would take it as 1)."""
+        if isinstance(value, bool):
+            kind = "int" if cls.model_fields[info.field_name or ""].annotation is int else "float"
+            raise PydanticCustomError(f"{kind}_type", "expected a number")
+        return value
+
     @field_validator("max_unavailable", mode="before")
     @classmethod
     def _check_max_unavailable(cls, value: Any) -> Any:
@@ -158,10 +191,11 @@ class Settings(BaseModel):
 
     @property
     def state_identity(self) -> tuple[str, ...]:
-        """What names this state among others: its database (as shown, no secret) and key, or
-        its file. Two environments with the same identity would read and write one state."""
+        """What names this state among others: its database (however its URL is spelled,
+        :func:`~reconciler.models.stateurl.database_identity`) and key, or its file. Two
+        environments with the same identity would read and write one state."""
         if self.state_is_database:
-            return ("postgresql", self.state_shown, self.effective_state_key)
+            return ("postgresql", *database_identity(self.state), self.effective_state_key)
         return ("file", str(self.state_path.resolve()))
 
     @property
@@ -250,24 +284,3 @@ def engine_identity(engine: str) -> str:
     if path.endswith(_API_PATHS[0]) and not path.endswith(_API_PATHS[1]):
         path = path[: -len(_API_PATHS[0])]
     return f"{parts.scheme.lower()}://{netloc}{path}"
-
-
-def shared_states(named: list[tuple[str, Settings]]) -> list[str]:
-    """A message for each pair of environments whose settings name one state (``state`` and, for
-    a database, ``state_key``): each environment must keep its own state."""
-    first: dict[tuple[str, ...], str] = {}
-    messages: list[str] = []
-    for name, settings in named:
-        seen = first.setdefault(settings.state_identity, name)
-        if seen != name:
-            key = (
-                f" with state_key {settings.effective_state_key!r}"
-                if settings.state_is_database
-                else ""
-            )
-            messages.append(
-                f"environments {seen!r} and {name!r} share one state ({settings.state_shown}"
-                f"{key}): give each environment its own state (or, in one database, its own "
-                "state_key)"
-            )
-    return messages

@@ -22,6 +22,7 @@ a version 1 or 2 document has none and takes it at its next write in an environm
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.errors import printable
 from reconciler.models.desired import OnDelete, RestartPolicy, TokenMode
 from reconciler.models.manifest import NAME_PATTERN
 from reconciler.models.resources import PendingCreate, ResourceRecord
@@ -224,3 +226,26 @@ def lineage_tag(lineage: str) -> str:
 
 LINEAGE_TAG_CHARS = 8
 """Length of :func:`lineage_tag` (32 bits: two states' tags collide once in 4 billion pairs)."""
+_TAGGED = re.compile(rf"^.+-[0-9]+-(?P<tag>[0-9a-f]{{{LINEAGE_TAG_CHARS}}})$")
+"""A wire name a state of this tool sent: ``<name>-<generation>-<lineage tag>``."""
+
+
+def foreign_tag(join_name: str, lineage: str) -> str | None:
+    """The lineage tag of another state in ``join_name`` (the name an agent was joined with),
+    or ``None`` when it is no wire name of this tool or one of the state of ``lineage``. An
+    agent joined with another state's wire name is that state's: another environment or
+    project on the App ID manages it."""
+    match = _TAGGED.match(join_name)
+    if match is None or match["tag"] == lineage_tag(lineage):
+        return None
+    return match["tag"]
+
+
+def another_states(join_name: str, tag: str) -> str:
+    """Why an agent joined as ``join_name`` (carrying the lineage tag ``tag`` of another state)
+    is not this state's to take: the words of ``import`` and of an ``import:`` entry."""
+    return (
+        f"the engine names it {printable(join_name)}, a name another state of reconciler sent "
+        f"(tag {tag}; another environment or project on this App ID): that state manages it, "
+        "and its apply or destroy would stop it too"
+    )

@@ -32,6 +32,7 @@ from reconciler.models.secrets import is_secret_key
 __all__ = [
     "POSTGRES_SCHEMES",
     "PostgresUrl",
+    "database_identity",
     "is_postgres_url",
     "is_secret_param",
     "mask_connection_text",
@@ -107,6 +108,10 @@ def split_postgres_url(value: str) -> PostgresUrl:
         else:
             query[key] = item
             kept.append((key, item))
+    ports = [_host_port(unquote(part.strip()))[1] for part in hostinfo.split(",")]
+    ports.extend(query.get("port", "").split(","))
+    if not all(_is_port(port) for port in ports if port):
+        raise ValueError("not a valid URL (a port must be a number from 1 to 65535)")
     # libpq also takes the hosts as query parameters (postgresql:///db?host=db.example.com)
     named = [hostinfo, query.get("host", ""), query.get("hostaddr", "")]
     hosts = tuple(_host(part) for text in named for part in text.split(",") if _host(part))
@@ -121,6 +126,51 @@ def split_postgres_url(value: str) -> PostgresUrl:
 
 INVALID_URL = "postgresql://invalid-url"
 """What ``state`` holds when a URL could not be split (its problem is reported with its line)."""
+
+
+DEFAULT_PORT = "5432"
+
+
+def database_identity(url: str) -> tuple[str, str, str, str]:
+    """Which database (and schema search path) ``url`` (a PostgreSQL URL without its secrets)
+    connects to, however it is spelled: ``(user, hosts with ports, database, options)``.
+
+    ``postgres://`` and ``postgresql://``, host names in any case, the default port written or
+    not, and connection parameters that choose nothing (``application_name``,
+    ``connect_timeout``, ``sslmode``, ...) in any order name one database; the ``host``,
+    ``port``, ``dbname``, ``user`` and ``options`` parameters are read as libpq reads them
+    (``options`` may set ``search_path``: another schema holds other tables). The database
+    defaults to the user's name, as in libpq.
+    """
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    userinfo, at, hostinfo = parts.netloc.rpartition("@")
+    if not at:
+        userinfo, hostinfo = "", parts.netloc
+    user = query.get("user") or unquote(userinfo.partition(":")[0])
+    default_port = query.get("port") or DEFAULT_PORT
+    hosts = []
+    for part in (query.get("host") or query.get("hostaddr") or hostinfo).split(","):
+        host, port = _host_port(unquote(part.strip()).lower())
+        hosts.append(f"{host}:{port or default_port}")
+    database = query.get("dbname") or unquote(parts.path.lstrip("/")) or user
+    return user, ",".join(hosts), database, query.get("options", "")
+
+
+def _is_port(text: str) -> bool:
+    """Whether ``text`` is a TCP port: a number from 1 to 65535."""
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= 65535
+
+
+def _host_port(part: str) -> tuple[str, str]:
+    """``host[:port]`` (``[v6]:port`` for IPv6) as host and port (empty: none written)."""
+    if part.startswith("["):
+        host, _, rest = part.partition("]")
+        return host + "]", rest.lstrip(":")
+    if part.count(":") == 1:
+        host, _, port = part.partition(":")
+        return host, port
+    return part, ""
 
 
 def _host(part: str) -> str:

@@ -11,6 +11,7 @@ from reconciler.models import (
     StateDoc,
 )
 from reconciler.models.plan import ReasonCode
+from reconciler.models.state import another_states, foreign_tag
 from reconciler.plan.views import DesiredView
 
 
@@ -75,7 +76,7 @@ def planned_imports(
             )
             continue
         if live.refreshed:
-            problem = _import_problem(agent_id, agent.channel, live)
+            problem = _import_problem(agent_id, agent.channel, live, state.lineage)
             if problem is not None:
                 problems.append(Problem(where, problem))
                 continue
@@ -85,8 +86,9 @@ def planned_imports(
     return planned, notes
 
 
-def _import_problem(agent_id: str, channel: str, live: LiveStatus) -> str | None:
-    """Why the engine's listing rules out importing ``agent_id`` in ``channel`` (None: fine)."""
+def _import_problem(agent_id: str, channel: str, live: LiveStatus, lineage: str) -> str | None:
+    """Why the engine's listing rules out importing ``agent_id`` in ``channel`` (None: fine):
+    among them, a join name that carries another state's tag (``lineage``: this state's)."""
     seen = live.agents.get(agent_id)
     if seen is None or seen.status == "MISSING":
         return f"import: {agent_id}: the engine lists no such agent"
@@ -99,6 +101,12 @@ def _import_problem(agent_id: str, channel: str, live: LiveStatus) -> str | None
         return (
             f"import: {agent_id}: the engine does not list it among the active agents of this "
             f"manifest's channel {channel!r}"
+        )
+    tag = foreign_tag(seen.join_name, lineage) if seen.join_name is not None else None
+    if tag is not None:
+        return (
+            f"import: {agent_id}: {another_states(seen.join_name or '', tag)} (once that state "
+            "no longer records it, take it with `reconciler import --force NAME ID`)"
         )
     return None
 

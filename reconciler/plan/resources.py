@@ -161,11 +161,7 @@ def _excluded_resources(
     excluded = set(options.excludes) & set(edges)
     if not excluded:
         return set(), set()
-    referrers: dict[str, list[str]] = {address: [] for address in edges}
-    for address, references in edges.items():
-        for reference in references:
-            if reference in referrers:
-                referrers[reference].append(address)
+    referrers = _referrers(edges)
     kept = closure((e for e in excluded if e in wanted), referrers)
     gone = closure((e for e in excluded if e not in wanted), edges)
     return kept, gone
@@ -212,17 +208,23 @@ def _exclusion_notes(
     return notes
 
 
+def _referrers(edges: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """The reference graph turned around: what references each resource."""
+    referrers: dict[str, list[str]] = {address: [] for address in edges}
+    for address, references in edges.items():
+        for reference in references:
+            if reference in referrers:
+                referrers[reference].append(address)
+    return referrers
+
+
 def _selected_resources(
     options: PlanOptions, edges: dict[str, tuple[str, ...]], wanted: set[str]
 ) -> set[str]:
     """What ``--target`` plans: a kept target and what it references (created or updated
     first), and a target to delete and whatever references it (deleted first)."""
     targets = (set(options.targets) | set(options.replace)) & set(edges)
-    referrers: dict[str, list[str]] = {address: [] for address in edges}
-    for address, references in edges.items():
-        for reference in references:
-            if reference in referrers:
-                referrers[reference].append(address)
+    referrers = _referrers(edges)
     kept = closure((t for t in targets if t in wanted), edges)
     gone = closure((t for t in targets if t not in wanted), referrers)
     return (kept & wanted) | gone

@@ -32,11 +32,18 @@ def sandbox_transport(
     from reconciler.sandbox import SandboxConfig, create_app
 
     db = settings.sandbox_db_path
+    if db.exists() and not db.is_file():
+        raise SettingsError(f"sandbox_db: {db} is not a file; name a file (.sandbox/engine.db)")
     if not read_only:
-        db.parent.mkdir(parents=True, exist_ok=True)
-        ignore = db.parent / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("*\n", encoding="utf-8")
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            ignore = db.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("*\n", encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(
+                f"sandbox_db: cannot make the directory of {db}: {exc.strerror or exc}"
+            ) from None
     cert = settings.app_certificate.get_secret_value() if settings.app_certificate else None
     config = SandboxConfig(
         customer_id=settings.customer_id.get_secret_value() if settings.customer_id else "sandbox",
@@ -56,6 +63,8 @@ def sandbox_transport(
             f"{db}: cannot use it as the embedded sandbox's database ({exc}); move it away "
             "to start an empty sandbox"
         ) from None
+    except sqlite3.Error as exc:
+        raise SettingsError(f"sandbox_db: cannot open the sandbox's database {db}: {exc}") from None
     return httpx.ASGITransport(app=app), app.state.sandbox.close
 
 

@@ -6,10 +6,9 @@ so that the commands that never talk to the engine do not load them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from reconciler.errors import SettingsError
 from reconciler.models import DesiredSet, Settings
+from reconciler.models.secrets import values_under
 
 __all__ = ["credentials_error", "secret_values"]
 
@@ -34,21 +33,7 @@ def secret_values(desired: DesiredSet) -> set[str]:
     client scrubs from the engine's texts."""
     found: set[str] = set()
     for agent in desired.agents.values():
-        for path in agent.sensitive:
-            found |= _strings(path.get_in(agent.spec))
-        found |= agent.secrets
+        found |= values_under(agent.spec, agent.sensitive) | agent.secrets
     for resource in desired.resources.values():
-        for path in resource.sensitive:
-            found |= _strings(path.get_in(resource.spec))
-        found |= resource.secrets
+        found |= values_under(resource.spec, resource.sensitive) | resource.secrets
     return found
-
-
-def _strings(node: Any) -> set[str]:
-    if isinstance(node, str):
-        return {node}
-    if isinstance(node, dict):
-        return set().union(*(_strings(v) for v in node.values())) if node else set()
-    if isinstance(node, list):
-        return set().union(*(_strings(v) for v in node)) if node else set()
-    return set()

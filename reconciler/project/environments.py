@@ -20,7 +20,9 @@ manifests of several environments as one error with every environment's problems
 ``validate`` reports them (a problem of every environment once, one of some tagged with their
 names); any other failure is the first environment's that failed. An interruption, or an error
 that is not a :class:`ReconcilerError` (a bug), is raised as it came, whatever the other
-environments did.
+environments did. Environments on one App ID and engine whose agents
+would meet in one channel with one uid are refused as invalid manifests (``validate`` reports
+the same: :func:`~reconciler.manifests.conflicts.shared_rooms`).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ReconcilerError, SettingsError, ValidationError
+from reconciler.errors import ReconcilerError, ValidationError
+from reconciler.manifests.conflicts import shared_rooms
 from reconciler.manifests.loader import merged_problems
+from reconciler.manifests.settings import shared_states
 from reconciler.manifests.shared import SharedLoads
-from reconciler.models.settings import shared_states
 from reconciler.project.project import Hooks, PlanOutcome, Project
 
 __all__ = ["EnvironmentOutcome", "failure_of_every", "open_environments", "plan_environments"]
@@ -52,8 +55,8 @@ def open_environments(
 ) -> list[tuple[str, Project | ReconcilerError]]:
     """The project as each of ``names`` sees it, or why its settings cannot be read (a variable
     only that environment reads is unset, ...): that environment's outcome, beside the others'.
-    Two environments naming one state are refused (a mistake of the settings as a whole).
-    ``read_only`` as :meth:`Project.open` takes it."""
+    Two environments naming one state are refused (a mistake of the settings as a whole,
+    located at the second one's line). ``read_only`` as :meth:`Project.open` takes it."""
     opened: list[tuple[str, Project | ReconcilerError]] = []
     for name in names:
         try:
@@ -62,9 +65,11 @@ def open_environments(
             )
         except ReconcilerError as error:
             opened.append((name, error))
-    shared = shared_states([(n, p.settings) for n, p in opened if isinstance(p, Project)])
+    shared = shared_states(
+        [(p.settings.environment or "", p.settings) for _n, p in opened if isinstance(p, Project)]
+    )
     if shared:
-        raise SettingsError("; ".join(shared))
+        raise ValidationError(shared, what=f"{len(names)} environments")
     return opened
 
 
@@ -97,6 +102,15 @@ async def plan_environments(
     ]
     if len(outcomes) < len(results):
         raise _unexpected(results)
+    clashes = shared_rooms(
+        [
+            (name, project.settings, outcome.desired)
+            for project, (name, outcome) in zip(projects, outcomes, strict=True)
+            if isinstance(outcome, PlanOutcome)
+        ]
+    )
+    if clashes:
+        raise ValidationError(clashes, what=f"{len(projects)} environments")
     return outcomes
 
 

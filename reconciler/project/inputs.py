@@ -42,11 +42,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from reconciler.errors import ReconcilerError, SettingsError, StateError
+from reconciler.errors import EngineError, ReconcilerError, SettingsError, StateError
 from reconciler.manifests import parallel
 from reconciler.manifests.loader import ENV_WORKERS, discover
 from reconciler.models import DesiredSet, LiveStatus, Settings, StateDoc
-from reconciler.models.live import ACTIVE_STATUSES
+from reconciler.models.live import ACTIVE_STATUSES, LiveAgent
 from reconciler.project.credentials import credentials_error, secret_values
 from reconciler.state import StateStore
 
@@ -267,6 +267,7 @@ async def _settle_and_refresh(
     if channels:  # an agent's channel is learned only from a channel-filtered list
         listed_at = time.monotonic()
         live = await refresh_live(client, state.agents, sources.clock(), channels=channels)
+        live = await identify_imports(client, inputs.desired, state, live)
     inputs.live = live
     if resolve and listed_at is not None:
         inputs.listing = _active_listing(live, listed_at)
@@ -313,6 +314,33 @@ def import_channels(desired: DesiredSet, state: StateDoc) -> set[str]:
         for name, agent in desired.agents.items()
         if agent.import_id is not None and name not in state.agents
     }
+
+
+async def identify_imports(
+    client: EngineClient, desired: DesiredSet, state: StateDoc, live: LiveStatus
+) -> LiveStatus:
+    """``live`` with the name each active agent of a pending ``import:`` entry was joined with
+    (its ``turns`` answer), so that the plan refuses one another state started; an agent the
+    engine cannot name keeps none (the other checks decide)."""
+    ids = {
+        agent.import_id
+        for name, agent in desired.agents.items()
+        if agent.import_id is not None and name not in state.agents
+    }
+    found = [live.agents[i] for i in sorted(ids) if i in live.agents and live.agents[i].active]
+    if not found:
+        return live
+
+    async def named(agent: LiveAgent) -> LiveAgent:
+        try:
+            identity = await client.identify(agent.agent_id)
+        except EngineError:
+            return agent
+        return agent.model_copy(update={"join_name": identity.name})
+
+    identified = await asyncio.gather(*(named(agent) for agent in found))
+    agents = {**live.agents, **{agent.agent_id: agent for agent in identified}}
+    return live.model_copy(update={"agents": agents})
 
 
 def adoptions(before: StateDoc, after: StateDoc) -> tuple[tuple[str, str], ...]:

@@ -181,10 +181,12 @@ async def import_agent(
     agent_id: str,
     *,
     assume_matches: bool = False,
+    force: bool = False,
     lock_timeout: float = 0.0,
     on_retry: Callable[[RetryEvent], None] | None = None,
 ) -> EditOutcome:
-    """Record the running agent ``agent_id`` as ``name`` (see :mod:`reconciler.apply.imports`)."""
+    """Record the running agent ``agent_id`` as ``name`` (see :mod:`reconciler.apply.imports`;
+    ``force``: even one another state started)."""
     from reconciler.apply.imports import check_importable, import_record
 
     project.require_credentials("import (checking the agent on the engine)")
@@ -203,6 +205,7 @@ async def import_agent(
                 agent_id,
                 now=project.clock(),
                 assume_matches=assume_matches,
+                force=force,
             )
         written = project.store.write(
             state.model_copy(update={"agents": {**state.agents, name: record}})

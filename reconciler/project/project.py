@@ -40,6 +40,7 @@ from reconciler.project.planchecks import (
 )
 from reconciler.project.planfile import SavedPlan
 from reconciler.project.platform import PlatformSession, project_kinds
+from reconciler.project.rooms import check_other_rooms
 from reconciler.state import StateLocker, open_backend
 
 if TYPE_CHECKING:
@@ -157,6 +158,18 @@ class Project:
     def _load_for_inputs(
         self, allow_unset: bool, meanwhile: Callable[[], None] | None = None
     ) -> DesiredSet:
+        """The manifests a plan is made from; one environment's (``plan --env all`` checks
+        every environment together) checked against the rooms of the others on its App ID."""
+        desired = self._load_plain(allow_unset, meanwhile)
+        if self.shared_loads is None:
+            check_other_rooms(self.settings, self.process_environ, desired)
+        return desired
+
+    def _load_plain(
+        self, allow_unset: bool, meanwhile: Callable[[], None] | None = None
+    ) -> DesiredSet:
+        """The manifests a destroy plan is made from: it starts nothing, so no room is checked
+        (it stays the way out of a clash)."""
         return self.load_desired(allow_unset=allow_unset, meanwhile=meanwhile)
 
     def lock(self, command: str, timeout: float) -> StateLocker:
@@ -267,7 +280,7 @@ class Project:
             environ=self.environ,
             store=self.store,
             clock=self.clock,
-            load_desired=self._load_for_inputs,
+            load_desired=self._load_for_inputs if not destroy else self._load_plain,
             open_client=open_client,
             workers=1 if self.shared_loads is not None else None,
         )

@@ -10,6 +10,12 @@ writes one manifest document for each:
 * a number with its trunk and route, ``inbound.agent`` as ``{ref: SavedAgent/NAME}`` when that
   agent is pulled or recorded (the SIP password is never returned: ``auth`` is left out).
 
+Whatever the Platform does return under a secret-like key (a key typed into a stage's ``params``
+in the console) is withheld like a secret set's values (:func:`withhold_secrets`): the manifest
+reads it from a variable (``${AGENTNAME_TTS_PARAMS_KEY}``, named in a note) and state records it
+as not verified, so it is never written, recorded or printed; the next apply sends the
+variable's value. ``import`` records it the same way.
+
 A saved agent that carries the create marker of another state (another project on this App
 ID, see :func:`~reconciler.kinds.saved_agent.creator_lineage`) is that project's: it is left
 out, with a note (``import`` takes it on purpose), and so is a number routed to such an agent.
@@ -24,6 +30,7 @@ environment.
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from dataclasses import dataclass, field
@@ -40,6 +47,7 @@ from reconciler.manifests.extends import is_partial
 from reconciler.manifests.loader import MANIFEST_SUFFIXES
 from reconciler.models.platform import PHONE_NUMBER, SAVED_AGENT, SECRET_SET
 from reconciler.models.resources import ResourceRecord
+from reconciler.models.secrets import is_secret_key
 from reconciler.models.state import StateDoc
 from reconciler.project.credentials import secret_values
 from reconciler.project.project import Project
@@ -125,9 +133,10 @@ async def pull(project: Project) -> Pulled:
             continue
         name = _unique(_slug(str(item.get("agent_name") or "agent")), SAVED_AGENT, taken)
         names[agent_id] = name
-        spec = live_spec(item)
+        spec, recorded_spec, variables = withhold_secrets(live_spec(item), name)
         documents.append({"kind": SAVED_AGENT, "name": name, "spec": spec})
-        pulled.records.append(_record(SAVED_AGENT, name, agent_id, spec, now))
+        pulled.records.append(_record(SAVED_AGENT, name, agent_id, recorded_spec, now))
+        _note_variables(pulled, f"{SAVED_AGENT}/{name}", variables)
         if any(isinstance(v, dict) and "credential" in v for v in spec.values()):
             pulled.notes.append(
                 f"SavedAgent/{name}: credentials are never returned; add credential.fields "
@@ -148,10 +157,12 @@ async def pull(project: Project) -> Pulled:
                 "left to it; `reconciler import PhoneNumber/NAME ID` takes it on purpose"
             )
             continue
-        body = drop_nulls({k: v for k, v in item.items() if k not in NUMBER_READ_ONLY})
-        label = str(body.get("description") or body.get("number") or "number")
+        held = drop_nulls({k: v for k, v in item.items() if k not in NUMBER_READ_ONLY})
+        label = str(held.get("description") or held.get("number") or "number")
         name = _unique(_slug(label), PHONE_NUMBER, taken)
-        manifest_spec, references = dict(body), []
+        manifest_spec, body, variables = withhold_secrets(held, name)
+        _note_variables(pulled, f"{PHONE_NUMBER}/{name}", variables)
+        references: list[str] = []
         inbound = body.get("inbound")
         if isinstance(inbound, dict) and isinstance(inbound.get("agent"), str):
             agent_name = names.get(inbound["agent"])
@@ -196,6 +207,46 @@ def _record(
         created_at=now or time.time(),
         references=refs or [],
     )
+
+
+def withhold_secrets(
+    spec: dict[str, Any], name: str
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """``spec`` (as the Platform returned it) with every string whose key is secret-like
+    (:func:`~reconciler.models.secrets.is_secret_key`: ``key``, ``api_key``, ``password``,
+    ``authorization``; an item of a list under such a key too) withheld: the spec for a
+    manifest, with ``${NAME_PATH}`` in its place; the spec to record, with
+    :data:`~reconciler.kinds.platform_api.UNVERIFIED`; and the variables named, in order.
+
+    The value's own key decides, not its parents': the Platform shows ``credential.mode`` and a
+    trunk's ``username`` on purpose. A ``$secrets.`` reference is no secret and is kept."""
+    variables: list[str] = []
+
+    def walk(node: Any, path: tuple[str, ...], secret: bool) -> tuple[Any, Any]:
+        if isinstance(node, dict):
+            pairs = {k: walk(v, (*path, str(k)), is_secret_key(str(k))) for k, v in node.items()}
+            return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+        if isinstance(node, list):
+            items = [walk(v, (*path, str(i)), secret) for i, v in enumerate(node)]
+            return [p[0] for p in items], [p[1] for p in items]
+        if secret and isinstance(node, str) and node and not node.startswith("$secrets."):
+            variable = _var(name, "_".join(path))
+            variables.append(variable)
+            return f"${{{variable}}}", copy.deepcopy(UNVERIFIED)
+        return node, copy.deepcopy(node)
+
+    manifest, recorded = walk(spec, (), False)
+    return manifest, recorded, variables
+
+
+def _note_variables(pulled: Pulled, address: str, variables: list[str]) -> None:
+    """Tell which variables a pulled manifest reads for the values the Platform returned under
+    secret-like keys (withheld, never written)."""
+    if variables:
+        pulled.notes.append(
+            f"{address}: export {', '.join(variables)} before apply (values the Platform "
+            "returned under secret-like keys are never written; the next apply sends these)"
+        )
 
 
 def _var(set_name: str, key: str) -> str:
@@ -251,7 +302,7 @@ async def import_resource(
         live = await kind.read(ident)
     if live is None:
         raise PlanError(f"import: the Platform holds no {resource.kind} {ident!r}")
-    spec = dict(live.spec)
+    spec = withhold_secrets(dict(live.spec), resource.name)[1]
     if resource.kind == SECRET_SET:
         spec = {"keys": dict.fromkeys(spec.get("keys", {}), UNVERIFIED)}
     with project.lock("import", lock_timeout):

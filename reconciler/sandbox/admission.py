@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from .auth import authenticate
 from .core import Sandbox
-from .faults import Decision, DroppedResponse
+from .faults import Decision, DroppedResponse, echoing
 
 
 class JsonAnswer(Response):
@@ -93,6 +93,9 @@ async def admit(
     name = name_of(raw)
     entry["name"] = name
     rule = sb.faults.match(route, app_id, name, ident)
+    if rule.echo and rule.failure is not None:
+        quoted = echoing(rule.failure, raw, request.headers.get("authorization"))
+        rule = replace(rule, failure=quoted)
     if rule.delay_s > 0:
         await asyncio.sleep(rule.delay_s)
     early = _act(rule, entry)

@@ -12,6 +12,9 @@ Two kinds of faults:
   connection before the request is applied (`drop`), applies it and then drops the connection so
   the answer is lost (`drop_after`), or adds a delay. `times` limits how often it fires; null
   means forever. Example: `{"route": "join", "name": "x", "status": 503}` fails every join of x.
+  With `"echo": true` an error's detail also quotes the request as the sandbox received it (its
+  body and its `Authorization` header), as a careless server or gateway does: what a client
+  must scrub from an error before showing it.
 
 A dropped connection raises `ConnectionDropped` (a `ConnectionResetError`) inside the app after
 the response has started: a real server closes the socket (the client sees a protocol or
@@ -93,6 +96,7 @@ class Rule:
     retry_after_s: int | None = None
     delay_ms: float = 0.0
     times: int | None = None
+    echo: bool = False
     hits: int = 0
 
     def matches(self, route: str, app_id: str, name: str | None, agent_id: str | None) -> bool:
@@ -122,6 +126,16 @@ class Decision:
     delay_s: float = 0.0
     failure: ApiFailure | None = None
     source: str | None = None
+    echo: bool = False
+    """The error quotes the request (:func:`echoing`)."""
+
+
+def echoing(failure: ApiFailure, body: bytes, authorization: str | None) -> ApiFailure:
+    """``failure`` whose detail also quotes the request: its body as received and its
+    ``Authorization`` header."""
+    quoted = body.decode("utf-8", "replace")
+    detail = f"{failure.detail}; request body: {quoted}; Authorization: {authorization or '-'}"
+    return ApiFailure(failure.status, failure.reason, detail, failure.headers, failure.extra)
 
 
 def _rule_from(data: dict[str, Any], rule_id: int) -> Rule:
@@ -136,6 +150,8 @@ def _rule_from(data: dict[str, Any], rule_id: int) -> Rule:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
     if not isinstance(rule.status, int) or not 400 <= rule.status <= 599:
         raise ValueError("status must be an HTTP error status (400-599)")
+    if not isinstance(rule.echo, bool):
+        raise ValueError("echo must be true or false")
     if rule.times is not None and (not isinstance(rule.times, int) or rule.times < 1):
         raise ValueError("times must be a positive integer or null")
     if not isinstance(rule.delay_ms, (int, float)) or rule.delay_ms < 0:
@@ -249,7 +265,7 @@ class FaultInjector:
                 source = f"rule:{rule.id}"
                 delay = rule.delay_ms / 1000.0
                 if rule.action == "error":
-                    return Decision("error", delay, rule.failure(), source)
+                    return Decision("error", delay, rule.failure(), source, rule.echo)
                 if rule.action == "delay":
                     return Decision("pass", delay, None, source)
                 return Decision(rule.action, delay, None, source)

@@ -15,7 +15,7 @@
 | GET  /_sandbox/clock | | `{"now", "offset_s", "real"}` |
 | POST /_sandbox/clock/advance | `{"seconds": N}` | same as GET |
 | GET / POST /_sandbox/faults | partial settings | the fault settings and rules |
-| POST /_sandbox/faults/rules | one rule | the rule with its `id` |
+| POST /_sandbox/faults/rules | one rule (`faults.py`; `echo`) | the rule with its `id` |
 | DELETE /_sandbox/faults/rules | | the fault settings |
 | GET / POST /_sandbox/settings | partial settings | lifecycle settings (pcu_limit, delays, ...) |
 | GET / DELETE /_sandbox/requests?route=&app_id= | | `{"requests": [...]}` (engine request log) |

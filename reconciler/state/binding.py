@@ -17,11 +17,13 @@ A state without them (written before these rules, or before the project adopted 
 is read as it is and takes the project's App ID, engine and environment at its next write, so
 adding environments to a running project refuses nothing and restarts nothing. :func:`rebind`
 is the deliberate way to move a state to another App ID, engine or environment
-(``reconciler state rebind``).
+(``reconciler state rebind``); :func:`rebound` is what it records, which ``state push
+--rebind`` also records in a state file it pushes into another environment's state.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,7 +32,7 @@ from reconciler.models.resources import PendingCreate, ResourceRecord
 from reconciler.models.settings import Settings
 from reconciler.models.state import STATE_VERSION, StateDoc
 
-__all__ = ["Bindable", "StateBinding", "rebind"]
+__all__ = ["Bindable", "StateBinding", "rebind", "rebound"]
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,16 @@ class StateBinding:
         else:
             what, now = recorded.describe(), self.describe()
         raise StateBindingError(
-            f"refusing to push {path}: the state file belongs to {what}, and this project now uses "
-            f"{now}. Push it with the settings it belongs to (--env); once there, `reconciler "
-            "state rebind` moves a state on purpose"
+            f"refusing to push {printable(path)}: the state file belongs to {what}, and this "
+            f"project now uses {now}. Push it with the settings it belongs to, or, to move it "
+            f"here on purpose, run `reconciler{self._env_option()} state push --rebind "
+            f"{printable(shlex.quote(path))}` (it then records "
+            "this project's environment, App ID and engine, and no longer belongs to its own)"
         )
+
+    def _env_option(self) -> str:
+        """`` --env NAME`` for a command of this binding's environment (empty without one)."""
+        return "" if self.environment is None else f" --env {printable(self.environment)}"
 
     def check(self, doc: StateDoc, where: str) -> None:
         """Raise :class:`StateBindingError` if ``doc`` records another environment, App ID,
@@ -226,20 +234,23 @@ def rebind(store: Bindable, binding: StateBinding) -> tuple[StateDoc, StateDoc]:
         store.binding = kept
     store.binding = binding
     try:
-        after = store.write(
-            binding.stamp_platform(before, every=True).model_copy(
-                update={
-                    "app_id": binding.app_id,
-                    "engine": binding.engine,
-                    "environment": (
-                        binding.environment
-                        if binding.environment is not None
-                        else before.environment
-                    ),
-                    "version": STATE_VERSION,
-                }
-            )
-        )
+        after = store.write(rebound(before, binding))
     finally:
         store.binding = kept
     return before, after
+
+
+def rebound(doc: StateDoc, binding: StateBinding) -> StateDoc:
+    """``doc`` recording ``binding`` whatever it records now: its App ID, engine and
+    environment (a binding without one leaves the recorded environment as it is), and its
+    Platform in every resource record. Agents and journal are left as they are."""
+    return binding.stamp_platform(doc, every=True).model_copy(
+        update={
+            "app_id": binding.app_id,
+            "engine": binding.engine,
+            "environment": (
+                binding.environment if binding.environment is not None else doc.environment
+            ),
+            "version": STATE_VERSION,
+        }
+    )

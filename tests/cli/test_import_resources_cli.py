@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import EXIT_ERROR
+from reconciler.kinds.platform_api import UNVERIFIED
 from tests.cli.platform_project import KEYS, NUMBER, SAVED, Platform, console
+from tests.secret_scan import find_leaks
 
 CONSOLE = "SavedAgent/console-made"
 
@@ -83,6 +85,59 @@ def test_pull_out_never_replaces_a_file_the_manifests_of_an_earlier_pull_are_in(
         NUMBER: "no-op",
         CONSOLE: "no-op",
     }
+
+
+LITERAL_KEY = "console-LITERAL-key-4d7a2c"
+"""A key someone typed into a saved agent in the console, outside ``credential.fields``."""
+
+
+def console_agent_with_a_key(project: Platform) -> str:
+    """A saved agent made in the console whose TTS stage holds a key the Platform returns."""
+    config = {
+        "agent_name": "console-made",
+        "tts": {"vendor": "microsoft", "params": {"key": LITERAL_KEY, "region": "eastus"}},
+    }
+    return str(console(project.dir, "create_agent", config).body["agent_id"])
+
+
+def test_pull_never_writes_nor_records_a_key_the_platform_returns(
+    applied_platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest reads such a value from a variable (as a secret set's keys), the note says
+    which to export, and state records it as not verified (the next apply writes it)."""
+    console_agent_with_a_key(applied_platform)
+    out = applied_platform.dir / "agents.d" / "pulled.yaml"
+    result = applied_platform.ok("pull", "--out", str(out), "--record", "--auto-approve")
+    written = out.read_text(encoding="utf-8")
+    state = (applied_platform.dir / "state" / "agents.json").read_text(encoding="utf-8")
+    texts = [("output", result.output), ("manifest", written), ("state", state)]
+    assert find_leaks(texts, {"the key": LITERAL_KEY}, "\0") == []
+    assert "key: ${CONSOLE_MADE_TTS_PARAMS_KEY}" in written
+    assert "export CONSOLE_MADE_TTS_PARAMS_KEY" in result.stderr, result
+    assert "region: eastus" in written
+    recorded = applied_platform.state().resources[CONSOLE].spec
+    assert recorded["tts"]["params"]["key"] == UNVERIFIED
+    monkeypatch.setenv("CONSOLE_MADE_TTS_PARAMS_KEY", LITERAL_KEY)
+    assert applied_platform.plan()[CONSOLE] == "update"  # not verified: written once
+    applied_platform.ok("apply", "--auto-approve")
+    assert applied_platform.plan()[CONSOLE] == "no-op"
+
+
+def test_import_never_records_a_key_the_platform_returns(
+    applied_platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONSOLE_KEY", "the-key-the-manifest-reads-1f")
+    agent_id = console_agent_with_a_key(applied_platform)
+    manifest = applied_platform.dir / "agents.d" / "console.yaml"
+    manifest.write_text(
+        "kind: SavedAgent\nname: console-made\nspec:\n  tts:\n    vendor: microsoft\n"
+        "    params: {key: '${CONSOLE_KEY}', region: eastus}\n",
+        encoding="utf-8",
+    )
+    applied_platform.ok("import", CONSOLE, agent_id)
+    state = (applied_platform.dir / "state" / "agents.json").read_text(encoding="utf-8")
+    assert find_leaks([("state", state)], {"the key": LITERAL_KEY}, "\0") == []
+    assert applied_platform.state().resources[CONSOLE].spec["tts"]["params"]["key"] == UNVERIFIED
 
 
 def test_pull_leaves_out_a_number_routed_to_an_agent_another_state_created(

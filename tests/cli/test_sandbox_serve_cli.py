@@ -7,10 +7,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from tests.cli.cli_helpers import example_project
+from tests.secret_scan import find_leaks
 from tests.served import ServedSandbox
 
 pytestmark = pytest.mark.slow
@@ -68,6 +70,24 @@ def test_serve_never_prints_a_customer_secret_taken_from_the_environment(
         assert 'export AGORA_CUSTOMER_SECRET="$AGORA_CUSTOMER_SECRET"' in text
         assert "token auth: off" in text  # outside a project, no certificate without the variable
         assert "Read " not in text
+    finally:
+        served.stop()
+
+
+def test_serve_never_prints_the_credentials_of_a_webhook_url(tmp_path: Path) -> None:
+    """A webhook URL may carry a password or a token (``https://user:pass@host/ncs?token=``):
+    the console names the receiver with them masked. The sandbox still sends to the URL as
+    given, and its control route ``/_sandbox/webhooks`` (test inspection, like the join bodies
+    of ``/_sandbox/agents``) shows what it holds."""
+    password, token = "Hook/Pass-77é", "QueryTok+88="
+    url = f"http://hook:{quote(password, safe='')}@127.0.0.1:9/ncs?token={quote(token)}&a=1"
+    env = {**_clean_env(), "RECONCILER_NCS_SECRET": "ncs-secret-value"}
+    log = tmp_path / "serve.log"
+    served = ServedSandbox(db="", env=env, log=log, cwd=tmp_path, args=["--webhook", url])
+    try:
+        text = log.read_text()
+        assert find_leaks([("console", text)], {"password": password, "token": token}, "\0") == []
+        assert "Notification events to http://hook:***@127.0.0.1:9/ncs?token=***&a=1" in text
     finally:
         served.stop()
 

@@ -1,10 +1,12 @@
 """Engine text is scrubbed of every known secret in every form before it reaches an exception:
 raw, base64 and base64url (padded or not, at any alignment), the Basic header's ``id:secret``,
-hex, JSON-escaped, and percent-encoded in whole or in part (as an engine quotes a URL)."""
+hex, escaped (JSON of any encoder, HTML, a Python repr), and percent-encoded in whole or in part
+(as an engine quotes a URL)."""
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -47,6 +49,11 @@ def encodings(secret: str) -> dict[str, str]:
         "hex": secret.encode().hex(),
         "HEX": secret.encode().hex().upper(),
         "JSON-escaped": json.dumps(secret)[1:-1],
+        "JSON-escaped, ASCII only, escaped slashes": json.dumps(secret)[1:-1].replace("/", "\\/"),
+        "HTML-escaped": html.escape(secret),
+        "in JSON inside JSON": json.dumps(json.dumps({"key": secret})),
+        "a Python repr": repr(secret),
+        "HTML-escaped, percent-encoded": quote(html.escape(secret), safe=""),
         "percent-encoded": quote(secret, safe=""),
         "percent-encoded, lower-case hex": quote(secret, safe="").lower(),
         "form-encoded": quote_plus(secret),
@@ -173,3 +180,18 @@ def test_the_engine_message_of_a_failed_agent_is_scrubbed(recorder: Recorder) ->
     )
     assert agent.status == "FAILED"
     assert agent.message == "vendor refused key (sensitive) ((sensitive))"
+
+
+def test_a_secret_the_engine_cut_short_is_scrubbed_where_the_cut_shows() -> None:
+    """A server that truncates a long value it quotes ends the text with it, or an ellipsis;
+    16 bytes of the secret or more are masked there. Elsewhere a shared prefix is left alone
+    (a URL secret's scheme and host in an unrelated message)."""
+    key = "sk-" + "0123456789abcdef" * 4
+    assert (
+        scrub(f'body: {{"api_key": "{key[:30]}..."}}', [key])
+        == 'body: {"api_key": "(sensitive)..."}'
+    )
+    assert scrub(f"request: {key[:20]}", [key]) == "request: (sensitive)"
+    assert scrub(f'request: "{key[:20]}"', [key]) == 'request: "(sensitive)"'
+    assert scrub(f"{key[:20]} is a prefix, then more", [key]).startswith(key[:20])
+    assert scrub(f"request: {key[:15]}", [key]) == f"request: {key[:15]}"

@@ -295,3 +295,20 @@ def test_plan_all_shows_the_other_environments_when_the_settings_of_one_cannot_b
     assert "| **staging** | `0123456789abcdef0123456789abcdef` |" in head
     assert "> - **prod** could not be planned: 1 problem in settings:" in head
     assert "PROD_ONLY_APP_ID" in result.stdout and "PROD_ONLY_APP_ID" in result.stderr
+
+
+def test_plan_all_reports_a_settings_problem_of_one_environment_tagged_as_validate_does(
+    example: Path,
+) -> None:
+    settings = example / "reconciler.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("max_concurrent_agents: 50", "max_concurrent_agents: -5"))
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("state: state/staging.json", "state: state/\n"))
+    validate = run_cli("-C", str(example), "validate")
+    plan = run_cli("-C", str(example), "plan", "--env", "all")
+    assert validate.code == plan.code == 1, (validate, plan)
+    problems = [line for line in plan.stderr.splitlines() if "reconciler.yaml:" in line]
+    assert problems == [line for line in validate.stderr.splitlines() if "reconciler.yaml:" in line]
+    assert len(problems) == 2 and "[staging] state:" in problems[0], problems
+    assert "[prod] max_concurrent_agents: must be >= 1" in problems[1], problems

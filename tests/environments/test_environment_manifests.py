@@ -122,3 +122,18 @@ def test_the_same_name_in_two_environments_is_no_duplicate(project: Project) -> 
     project.agent("b.yaml", "desk", extra="environments: [prod]\n", props="labels: {p: '1'}\n")
     assert project.load(**_in("staging")).agents["desk"].path == "agents.d/a.yaml"
     assert project.load(**_in("prod")).agents["desk"].path == "agents.d/b.yaml"
+
+
+def test_an_environment_listed_twice_is_a_problem_at_its_second_place(project: Project) -> None:
+    project.agent("a.yaml", "support", extra="environments:\n  - prod\n  - staging\n  - prod\n")
+    assert project.errors(**_in("prod")) == [
+        "agents.d/a.yaml:5: [prod] environments: 'prod' is listed twice (first at line 3)"
+    ]
+
+
+def test_an_override_may_not_choose_another_partial(project: Project) -> None:
+    """``extends:`` is resolved before the environment is chosen: an override's was ignored."""
+    project.agent("a.yaml", "support", extra="overrides:\n  prod:\n    extends: _base/x.yaml\n")
+    assert project.errors(**_in("prod")) == [
+        "agents.d/a.yaml:4: [prod] overrides.prod cannot set 'extends'"
+    ]

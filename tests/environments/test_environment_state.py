@@ -36,6 +36,10 @@ environments:
 """
 """Two environments on the sandbox's one App ID and engine; only their states differ."""
 
+ANY_UID = MANIFEST_TEMPLATE.replace('agent_rtc_uid: "1001"', 'agent_rtc_uid: "0"')
+"""An agent the engine gives a uid of its own: both environments' agents share an App ID and a
+channel here, and two agents with one uid in one channel would clash (refused by every plan)."""
+
 READ_ONLY = (("plan",), ("plan", "--no-refresh"), ("drift",), ("state", "list"))
 WRITING = (("apply", "--auto-approve"), ("state", "rm", "alpha", "--force"))
 
@@ -52,7 +56,7 @@ class Project:
 
     def add(self, name: str) -> None:
         path = self.dir / "agents.d" / f"{name}.yaml"
-        path.write_text(MANIFEST_TEMPLATE.format(name=name), encoding="utf-8")
+        path.write_text(ANY_UID.format(name=name), encoding="utf-8")
 
     def settings(self, text: str) -> None:
         (self.dir / "reconciler.yaml").write_text(text, encoding="utf-8")
@@ -202,5 +206,104 @@ def test_state_push_refuses_a_state_of_staging_into_prod_even_with_force(local: 
     pulled = local.dir / "staging-copy.json"
     local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
     result = local.run("--env", "prod", "state", "push", str(pulled), "--force")
-    assert_refused_as_staging(result)
+    assert result.code == EXIT_ERROR, result
+    assert "belongs to environment staging" in result.stderr, result
+    assert "now uses environment prod" in result.stderr, result
+    assert "reconciler --env prod state push --rebind" in result.stderr, result
     assert not (local.dir / "state" / "prod.json").exists()
+
+
+def test_state_push_refusal_names_the_way_to_give_the_state_to_another_environment(
+    local: Project,
+) -> None:
+    """The refusal's remedy must work: `state rebind --env prod` acts on prod's own state, which
+    does not hold the pushed file, so the way out is `state push --rebind`."""
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    pulled = local.dir / "staging-copy.json"
+    local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    result = local.run("--env", "prod", "state", "push", str(pulled))
+    assert result.code == EXIT_ERROR, result
+    assert "belongs to environment staging" in result.stderr, result
+    assert "state push --rebind" in result.stderr, result
+    assert not (local.dir / "state" / "prod.json").exists()
+
+
+def test_state_push_rebind_moves_a_state_into_another_environment(local: Project) -> None:
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    running = local.agent_ids("--env", "staging")
+    pulled = local.dir / "staging-copy.json"
+    local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    result = local.ok("--env", "prod", "state", "push", "--rebind", str(pulled))
+    assert "environment staging" in result.stderr and "environment prod" in result.stderr
+    assert "both environments now manage them" in result.stderr, result  # one App ID
+    state = local.state("--env", "prod")
+    assert (state["environment"], state["app_id"]) == ("prod", SANDBOX_APP_ID)
+    assert local.agent_ids("--env", "prod") == running
+    assert "No changes" in local.ok("--env", "prod", "plan").stdout
+
+
+def test_state_push_rebind_still_refuses_another_lineage_without_force(local: Project) -> None:
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    local.ok("--env", "prod", "apply", "--auto-approve")
+    prod_before = local.state("--env", "prod")
+    pulled = local.dir / "staging-copy.json"
+    local.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    result = local.run("--env", "prod", "state", "push", "--rebind", str(pulled))
+    assert result.code == EXIT_ERROR and "another lineage" in result.stderr, result
+    assert local.state("--env", "prod") == prod_before
+
+
+def test_state_push_rebind_moves_a_database_state_into_another_environment(
+    database: Project,
+) -> None:
+    database.ok("--env", "staging", "apply", "--auto-approve")
+    pulled = database.dir / "staging-copy.json"
+    database.ok("--env", "staging", "state", "pull", "--out", str(pulled))
+    assert database.run("--env", "prod", "state", "push", str(pulled)).code == EXIT_ERROR
+    database.ok("--env", "prod", "state", "push", "--rebind", str(pulled))
+    assert database.state("--env", "prod")["environment"] == "prod"
+    assert "No changes" in database.ok("--env", "prod", "plan").stdout
+
+
+def test_import_refuses_an_agent_another_environment_started_on_the_same_app_id(
+    local: Project,
+) -> None:
+    """On one App ID, prod's import of staging's running agent would make prod's apply and
+    destroy act on it: the engine names the agent with staging's state tag, so it is refused."""
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    staging = local.agent_ids("--env", "staging")
+    local.ok("--env", "prod", "state", "list")
+    result = local.run("--env", "prod", "import", "alpha", staging["alpha"])
+    assert result.code == EXIT_ERROR, result
+    assert "another state" in result.stderr, result
+    assert "--force" in result.stderr, result
+    assert not (local.dir / "state" / "prod.json").exists() or not local.agent_ids("--env", "prod")
+    local.ok("--env", "prod", "destroy", "--auto-approve")
+    assert local.agent_ids("--env", "staging") == staging
+    assert "No changes" in local.ok("--env", "staging", "plan").stdout
+
+
+def test_import_force_takes_an_agent_another_state_started(local: Project) -> None:
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    staging = local.agent_ids("--env", "staging")
+    local.ok("--env", "staging", "state", "rm", "alpha", "--force")
+    local.ok("--env", "prod", "import", "--force", "alpha", staging["alpha"])
+    assert local.agent_ids("--env", "prod")["alpha"] == staging["alpha"]
+
+
+def test_an_import_entry_refuses_an_agent_another_environment_started_on_the_same_app_id(
+    local: Project,
+) -> None:
+    """The `import:` entry is import in review: it must refuse what `import` refuses."""
+    local.ok("--env", "staging", "apply", "--auto-approve")
+    staging = local.agent_ids("--env", "staging")
+    with (local.dir / "agents.d" / "alpha.yaml").open("a", encoding="utf-8") as manifest:
+        manifest.write(f"import: {staging['alpha']}\n")
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = local.run("--env", "prod", *command)
+        assert result.code == EXIT_ERROR, result
+        assert "agents.d/alpha.yaml:" in result.stderr and "another state" in result.stderr
+    assert not (local.dir / "state" / "prod.json").exists() or "alpha" not in local.agent_ids(
+        "--env", "prod"
+    )
+    assert "No changes" in local.ok("--env", "staging", "plan").stdout

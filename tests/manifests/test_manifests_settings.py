@@ -259,3 +259,42 @@ def test_a_real_platform_never_gets_the_sandbox_credentials(tmp_path: Path) -> N
     given = {"AGORA_CUSTOMER_ID": "cid", "AGORA_CUSTOMER_SECRET": "secret"}
     settings = load_settings(tmp_path, None, given)
     assert settings.customer_id is not None and settings.customer_id.get_secret_value() == "cid"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('state: ""', "state: must name a file or a postgresql:// URL, not be empty"),
+        ('state: "   "', "state: must name a file or a postgresql:// URL, not be empty"),
+        ("state: state/", "state: names a directory; name a file in it"),
+        ("state: .", "state: names a directory; name a file in it"),
+        ('agents_dir: ""', "agents_dir: must name a directory, not be empty"),
+        ('agents_dir: "  "', "agents_dir: must name a directory, not be empty"),
+        ('sandbox_db: ""', "sandbox_db: must name a file, not be empty"),
+        ("sandbox_db: .sandbox/", "sandbox_db: names a directory; name a file in it"),
+        ('state_key: "  "', "state_key: must not be blank"),
+        ("parallelism: true", "parallelism: expected an integer"),
+        ("max_concurrent_agents: yes", "max_concurrent_agents: expected an integer"),
+    ],
+)
+def test_blank_paths_directories_and_booleans_are_located_settings_problems(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    """An empty ``state:`` read the project directory as the state file, a blank one wrote a
+    file named by spaces, ``agents_dir: ""`` read reconciler.yaml as a manifest, an empty
+    ``sandbox_db`` crashed, ``parallelism: true`` was taken as 1."""
+    text = line + "\n"
+    if line.startswith("state_key"):
+        text += "state: postgresql://postgres@127.0.0.1/db\n"
+    write(tmp_path, text)
+    assert errors(tmp_path) == [f"reconciler.yaml:1: {message}"]
+
+
+def test_a_null_state_in_an_environment_is_no_state_of_its_own(tmp_path: Path) -> None:
+    write(tmp_path, "environments:\n  staging:\n    state: null\n  prod:\n    state: b.json\n")
+    with pytest.raises(ValidationError) as caught:
+        load_settings(tmp_path, None, {}, "prod")
+    assert [str(p) for p in caught.value.problems] == [
+        "reconciler.yaml:2: environments.staging needs a state of its own: set state (a file "
+        "or a postgresql:// URL) or state_key"
+    ]

@@ -108,3 +108,23 @@ def test_a_file_that_is_not_utf8_is_an_error(project: Project) -> None:
 def test_a_recursive_alias_is_an_error(project: Project) -> None:
     project.write("agents.d/x.yaml", "name: x\nproperties: &p\n  self: *p\n")
     assert "agents.d/x.yaml:3: properties.self: recursive YAML alias" in project.errors()
+
+
+def test_a_tab_that_indents_a_line_is_named_as_such() -> None:
+    """PyYAML says "found character that cannot start any token" for a tab at the start of a
+    line; the message says it is a tab and what to use instead, at the tab's line."""
+    for text in (
+        "environments:\n  staging:\n\tstate: a.json\n",
+        "environments:\n  staging:\n    state: a.json\n\tapp_id: x\n",
+        "name: x\n  \tproperties: {}\n",
+    ):
+        parsed = parse_yaml(text, "f.yaml")
+        [problem] = parsed.problems
+        line = next(i for i, t in enumerate(text.splitlines(), 1) if "\t" in t)
+        assert problem.location.line == line, (text, problem)
+        assert "a tab indents this line: YAML indents with spaces only" in problem.message
+
+
+def test_a_tab_inside_a_value_gets_no_tab_hint() -> None:
+    parsed = parse_yaml("a: [unclosed\tx\n", "f.yaml")
+    assert parsed.problems and "tab" not in parsed.problems[0].message

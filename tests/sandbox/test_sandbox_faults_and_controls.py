@@ -154,6 +154,22 @@ def test_rule_can_target_an_agent_by_name_on_agent_routes(engine: Client) -> Non
     assert engine.leave(other).status_code == 200
 
 
+def test_an_echo_rule_quotes_the_request_in_its_error(engine: Client) -> None:
+    """What a careless server does, for the tests of the client's scrubbing: the detail quotes
+    the body as received and the Authorization header."""
+    engine.control("POST", "/faults/rules", {"route": "join", "status": 400, "echo": True})
+    response = engine.join("echoed", llm={"api_key": "k-echo-1234"})
+    detail = response.json()["detail"]
+    assert response.status_code == 400
+    assert '"name":"echoed"' in detail and '"api_key":"k-echo-1234"' in detail
+    assert detail.endswith(f"; Authorization: {BASIC}")  # the body as sent, then the header
+
+
+def test_an_echo_rule_must_say_true_or_false(engine: Client) -> None:
+    response = engine.request("POST", "/_sandbox/faults/rules", json={"echo": "yes"})
+    assert response.status_code == 400 and "echo" in response.json()["error"]
+
+
 def test_rule_can_target_an_agent_id(engine: Client) -> None:
     agent_id = engine.start()
     engine.control("POST", "/faults/rules", {"route": "get", "agent_id": agent_id, "status": 500})

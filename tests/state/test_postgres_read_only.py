@@ -163,7 +163,7 @@ def test_read_only_commands_read_a_schema_3_database_as_it_is(
     3; the next write (as the owner) migrates it to version 4 and records the environment."""
     (checkout.dir / "reconciler.yaml").write_text(
         "engine: sandbox\nstate: ${STATE_URL}\nenvironments:\n  staging: {state_key: staging}\n"
-        "  prod: {state_key: prod}\n",
+        "  prod: {state_key: prod, app_id: fedcba9876543210fedcba9876543210}\n",
         encoding="utf-8",
     )
     assert checkout.run("--env", "staging", "apply", "--auto-approve").code == 0

@@ -242,3 +242,36 @@ def test_the_excerpt_of_a_refused_state_url_hides_its_secret_parameters(
     assert 'state: "' in refused.stderr
     output = refused.stdout + refused.stderr
     assert PASSWORD not in output and QUOTED not in output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://u:{QUOTED}@db.example.com:notaport/db",
+        f"postgresql://u:{QUOTED}@db.example.com:70000/db",
+        f"postgresql://u:{QUOTED}@db.example.com:0/db",
+        f"postgresql://u:{QUOTED}@a.example.com:5432,b.example.com:x/db",
+        f"postgresql://u:{QUOTED}@[::1]:abc/db",
+        "postgresql://u@/db?port=abc",
+    ],
+)
+def test_a_state_url_with_a_bad_port_is_located_not_left_to_the_connection(
+    tmp_path: Path, url: str
+) -> None:
+    """A port that is no number from 1 to 65535 failed only at the connection, unlocated."""
+    with pytest.raises(ValidationError) as failed:
+        settings_from(tmp_path, f"app_id: x\nstate: {url}\n")
+    message = str(failed.value)
+    assert "reconciler.yaml:2: state: not a valid URL (a port must be a number" in message
+    assert QUOTED not in message
+
+
+def test_state_urls_with_good_ports_are_accepted(tmp_path: Path) -> None:
+    for url in (
+        "postgresql://u@db.example.com:5433/db",
+        "postgresql://u@a.example.com:5432,b.example.com/db",
+        "postgresql://u@[::1]:5432/db",
+        "postgresql://u@/db?port=5432",
+        "postgresql:///db",
+    ):
+        assert settings_from(tmp_path, f"app_id: x\nstate: {url}\n").state_is_database
