@@ -75,7 +75,7 @@ class CreateSettlement:
 
 async def look_for_creates(state: StateDoc, kinds: KindRegistry) -> list[CreateSettlement]:
     """The evidence of every write-ahead entry of ``state`` (reads only)."""
-    recorded = {(r.kind, r.id) for r in state.resources.values()}
+    recorded = {(r.kind, r.id) for r in state.held_resources()}
     settlements: list[CreateSettlement] = []
     for address in sorted(state.creating):
         entry = state.creating[address]
@@ -97,15 +97,28 @@ def settle_creates(state: StateDoc, settlements: list[CreateSettlement]) -> Stat
         creating.pop(entry.address, None)
         if settlement.fate == "adopt":
             found = settlement.found[0]
-            resources[entry.address] = ResourceRecord(
-                kind=entry.kind,
-                name=entry.name,
-                id=found.id,
-                version=found.version,
-                spec=entry.spec,
-                spec_digest=entry.spec_digest,
-                created_at=entry.started_at,
-                references=list(entry.references),
-                protect=entry.protect,
-            )
+            resources[entry.address] = _adopted(entry, found, resources.get(entry.address))
     return state.model_copy(update={"resources": resources, "creating": creating})
+
+
+def _adopted(entry: PendingCreate, found: Created, old: ResourceRecord | None) -> ResourceRecord:
+    """The record of a create that took effect. The create of a replacement that creates first
+    (``entry.replacing``) keeps the old resource, still recorded at its address, as a deposed
+    object (the plan then deletes it); any other record there is overwritten, as before."""
+    deposed: list[ResourceRecord] = []
+    if old is not None:
+        deposed = list(old.deposed)
+        if entry.replacing is not None and old.id == entry.replacing:
+            deposed.append(old.model_copy(update={"deposed": [], "updating": None}))
+    return ResourceRecord(
+        kind=entry.kind,
+        name=entry.name,
+        id=found.id,
+        version=found.version,
+        spec=entry.spec,
+        spec_digest=entry.spec_digest,
+        created_at=entry.started_at,
+        references=list(entry.references),
+        protect=entry.protect,
+        deposed=deposed,
+    )

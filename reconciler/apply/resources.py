@@ -5,14 +5,17 @@ Three passes; each runs the reference graph level by level, the actions of one l
 concurrently with at most ``parallelism`` of them in progress (the in-flight bound of the
 engine calls), and each outcome is written to state as it lands:
 
-1. the resources the plan *replaces* are deleted (a replace deletes, then creates), in the
-   plan's order reversed (a resource before what it references);
+1. the resources the plan *replaces* deleting first are deleted (such a replace deletes, then
+   creates), in the plan's order reversed (a resource before what it references);
 2. creates, updates and the create half of each replace run in the plan's order (a resource
    after what it references), each with the ids of what it references as state records them at
    that moment: a reference to a resource created earlier in this run is sent as its new id
-   (a level starts once every level before it, holding what it references, has finished);
-3. the resources the plan *deletes* are deleted, in the plan's order reversed: after the
-   updates, since an update may drop the last reference to one of them;
+   (a level starts once every level before it, holding what it references, has finished); a
+   replace that creates first (``ResourcePlan.create_before_delete``) records the new resource
+   with the old one *deposed* in its record, in one write;
+3. the resources the plan *deletes*, deposed ones included, and the old resources of the
+   replaces that created first are deleted, in the plan's order reversed: after the updates,
+   since an update may drop the last reference to one of them (or point it at the new one);
 4. the removals an update held back (:func:`remove_held`): an update that removes fields of a
    resource that others, which this plan updates or deletes, reference (a secret set's key
    renamed with the agents that use it) sends the rest in pass 2 (the new key, before the
@@ -64,29 +67,50 @@ from reconciler.plan import STATE_FIELDS, resource_view
 
 
 async def delete_replaced(run: Run, failed: set[str]) -> None:
-    """Delete the resources the plan replaces (their create follows), referencing ones first."""
-    await _deletes(run, failed, "replace")
+    """Delete the resources the plan replaces deleting first (their create follows),
+    referencing ones first."""
+    actions = [
+        a
+        for a in reversed(run.plan.resources)
+        if a.action == "replace" and not a.create_before_delete
+    ]
+    await _deletes(run, failed, actions)
 
 
 async def delete_removed(run: Run, failed: set[str]) -> None:
-    """Delete the resources the plan deletes, referencing ones first, once every create and
-    update ran (an update may drop the last reference to one of them)."""
-    await _deletes(run, failed, "delete")
+    """Delete the resources the plan deletes, and the old resources of the replaces that
+    created first (deposed: recorded with their successor) once that create succeeded,
+    referencing ones first, once every create and update ran (an update may drop the last
+    reference to one of them, or point it at the successor)."""
+    actions = [a for a in reversed(run.plan.resources) if a.action == "delete"]
+    for action in reversed(run.plan.resources):
+        record = run.doc.resources.get(action.address)
+        replaced = action.action == "replace" and action.create_before_delete
+        deposed = record.deposed if record is not None else []
+        if replaced and action.address not in failed and any(d.id == action.id for d in deposed):
+            actions.append(action.model_copy(update={"deposed": action.id}))
+    await _deletes(run, failed, actions)
 
 
-async def _deletes(run: Run, failed: set[str], which: str) -> None:
-    actions = [a for a in reversed(run.plan.resources) if a.action == which]
-    references = {
-        a.address: set(a.depends_on) | set(_recorded_references(run, a.address)) for a in actions
-    }
-    level: dict[str, int] = {a.address: 0 for a in actions}
+async def _deletes(run: Run, failed: set[str], actions: list[ResourcePlan]) -> None:
+    keys: dict[str, list[str]] = {}
+    for action in actions:
+        keys.setdefault(action.address, []).append(action.key)
+    references: dict[str, set[str]] = {}
+    for action in actions:
+        targets = set(action.depends_on) | set(_references_of(run, action))
+        found = {k for t in targets for k in keys.get(t, ())}
+        if action.deposed:  # before the resource recorded at its address, if deleted too
+            found.add(action.address)
+        references[action.key] = found - {action.key}
+    level: dict[str, int] = {a.key: 0 for a in actions}
     changed, passes = True, 0
     while changed and passes <= len(actions):  # usually one pass (the graph has no cycle)
         changed, passes = False, passes + 1
         for action in actions:
-            for target in references[action.address] & level.keys():
-                if level[target] <= level[action.address]:
-                    level[target] = level[action.address] + 1
+            for target in references[action.key] & level.keys():
+                if target != action.key and level[target] <= level[action.key]:
+                    level[target] = level[action.key] + 1
                     changed = True
 
     async def one(action: ResourcePlan) -> None:
@@ -112,7 +136,7 @@ async def _by_level(
     stopping, no new action begins."""
     levels: dict[int, list[ResourcePlan]] = {}
     for action in actions:
-        levels.setdefault(level[action.address], []).append(action)
+        levels.setdefault(level[action.key], []).append(action)
     for depth in sorted(levels):
         queue = iter(levels[depth])
 
@@ -137,6 +161,22 @@ def _failed_referrers(run: Run, failed: set[str], address: str) -> list[str]:
 def _recorded_references(run: Run, address: str) -> list[str]:
     record = run.doc.resources.get(address)
     return record.references if record is not None else []
+
+
+def _references_of(run: Run, action: ResourcePlan) -> list[str]:
+    """What the resource ``action`` deletes references as state records it (for a deposed
+    object's delete, the object's own references)."""
+    if action.deposed is None:
+        return _recorded_references(run, action.address)
+    old = _deposed_record(run, action)
+    return old.references if old is not None else []
+
+
+def _deposed_record(run: Run, action: ResourcePlan) -> ResourceRecord | None:
+    """The deposed object ``action`` deletes, as the record at its address holds it."""
+    record = run.doc.resources.get(action.address)
+    found = [d for d in record.deposed if d.id == action.deposed] if record is not None else []
+    return found[0] if found else None
 
 
 async def create_resources(run: Run, failed: set[str]) -> None:
@@ -225,7 +265,7 @@ def _removed_paths(action: ResourcePlan) -> set[str]:
 def not_attempted(run: Run) -> list[str]:
     """Addresses of the planned resource actions with no result (the run stopped first)."""
     reported = {r.name for r in run.result.results}
-    planned = [r.address for r in run.plan.resources if r.action != "no-op"]
+    planned = list(dict.fromkeys(r.address for r in run.plan.resources if r.action != "no-op"))
     return [address for address in planned if address not in reported]
 
 
@@ -241,10 +281,18 @@ async def _attempt(run: Run, action: ResourcePlan, work: Awaitable[bool], phase:
 
 async def _delete_one(run: Run, action: ResourcePlan) -> bool:
     ctx, address = run.ctx, action.address
+    if action.deposed is not None:
+        return await _delete_deposed(run, action)
     started = ctx.clock()
     record = run.doc.resources.get(address)
     if record is None:  # only what state records is ever deleted (a saved plan can be edited)
         return True
+    if record.deposed:  # its record is their only trace: removing it would orphan them
+        why = f"{address} still has deposed (old) resources to delete first: " + ", ".join(
+            d.id for d in record.deposed
+        )
+        _failed(run, action, ApplyError(why), started, "delete", record.id)
+        return False
     run.emit(ApplyEvent(address, action.action, "delete", "begin", record.id))
     kind = ctx.kinds.kind(record.kind)
     try:
@@ -263,6 +311,44 @@ async def _delete_one(run: Run, action: ResourcePlan) -> bool:
             ActionResult(address, "delete", True, agent_id=record.id, duration_s=duration)
         )
     return True
+
+
+async def _delete_deposed(run: Run, action: ResourcePlan) -> bool:
+    """Delete a deposed object (the old resource of a replacement that created first) and
+    drop it from its successor's record. Reports the delete a plan listed, or for the
+    replacement that deposed it in this run, the replacement (now complete)."""
+    ctx, address = run.ctx, action.address
+    started = ctx.clock()
+    old = _deposed_record(run, action)
+    if old is None:  # only what state records is ever deleted (a saved plan can be edited)
+        return True
+    run.emit(ApplyEvent(address, action.action, "delete", "begin", old.id))
+    kind = ctx.kinds.kind(old.kind)
+    try:
+        await run.call(lambda: kind.delete(Held(old.id, old.version)))
+    except Exception as exc:
+        _failed(run, action, exc, started, "delete", old.id)
+        return False
+    removed = await run.save_or_halt(lambda d: _without_deposed(d, address, old.id))
+    duration = ctx.clock() - started
+    if not removed:
+        _failed(run, action, StateError(str(run.halted)), started, "delete", old.id, True)
+        return False
+    run.emit(ApplyEvent(address, action.action, "delete", "done", old.id, duration))
+    record = run.doc.resources.get(address)
+    resource_id = record.id if action.action == "replace" and record is not None else old.id
+    run.result.results.append(
+        ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
+    )
+    return True
+
+
+def _without_deposed(doc: StateDoc, address: str, old_id: str) -> StateDoc:
+    record = doc.resources.get(address)
+    if record is None:
+        return doc
+    kept = [d for d in record.deposed if d.id != old_id]
+    return _with(doc, record.model_copy(update={"deposed": kept}))
 
 
 async def _put_one(
@@ -291,8 +377,8 @@ async def _put_one(
     record = run.doc.resources.get(address)
     call: StepCall = "update" if action.action == "update" and record is not None else "create"
     if only is None:  # a held second half continues the first half's action
-        held_id = record.id if record else None
-        run.emit(ApplyEvent(address, action.action, phase_of(call), "begin", held_id))
+        shown = record.id if record is not None and not _creates_first(action, record) else None
+        run.emit(ApplyEvent(address, action.action, phase_of(call), "begin", shown))
     spec = resource_view(resource, run.doc.salt, ids)
     changed = _engine_paths(action, without=hold) if only is None else only
     if hold and record is not None:
@@ -310,7 +396,8 @@ async def _put_one(
             (version,) = updated
             resource_id = record.id
         else:
-            created = await _create(run, action, resource, body, spec, started)
+            replacing = record.id if _creates_first(action, record) and record else None
+            created = await _create(run, action, resource, body, spec, started, replacing)
             if created is None:
                 return False
             resource_id, version = created
@@ -327,6 +414,7 @@ async def _put_one(
         created_at=record.created_at if record is not None and call == "update" else started,
         references=list(kind.references(resource.spec)),
         protect=resource.protect,
+        deposed=_deposing(action, record),
     )
     if not await run.save_or_halt(lambda d: _with(_settled(d, address), new)):
         _failed(run, action, StateError(str(run.halted)), started, call, resource_id, True)
@@ -335,10 +423,30 @@ async def _put_one(
         return True  # the held paths follow (remove_held), which reports the update
     duration = ctx.clock() - started
     run.emit(ApplyEvent(address, action.action, phase_of(call), "done", resource_id, duration))
+    if _creates_first(action, record):
+        return True  # the old one's delete (delete_removed) reports the replacement
     run.result.results.append(
         ActionResult(address, action.action, True, agent_id=resource_id, duration_s=duration)
     )
     return True
+
+
+def _creates_first(action: ResourcePlan, record: ResourceRecord | None) -> bool:
+    """Whether ``action`` is a replace that creates the new resource while ``record``, the old
+    one, still exists (and is kept, deposed, until delete_removed deletes it)."""
+    return action.action == "replace" and action.create_before_delete and record is not None
+
+
+def _deposing(action: ResourcePlan, record: ResourceRecord | None) -> list[ResourceRecord]:
+    """The deposed objects of the record that replaces ``record``: its own, and for a replace
+    that creates first, ``record`` itself (deleted once the new one is recorded)."""
+    if record is None:
+        return []
+    if _creates_first(action, record):
+        version = action.live_version or record.version  # the one the plan read, if it did
+        old = record.model_copy(update={"deposed": [], "updating": None, "version": version})
+        return [*record.deposed, old]
+    return list(record.deposed)
 
 
 def _with_paths_of(
@@ -362,6 +470,7 @@ async def _create(
     body: dict[str, Any],
     spec: dict[str, Any],
     started: float,
+    replacing: str | None = None,
 ) -> Created | None:
     """Create one resource under a write-ahead entry (:class:`PendingCreate`), written before
     the call: a create whose answer is lost (or a run killed meanwhile) leaves the entry, which
@@ -377,6 +486,7 @@ async def _create(
         spec_digest=spec_digest(spec),
         references=list(kind.references(resource.spec)),
         protect=resource.protect,
+        replacing=replacing,
     )
     if not await run.save_or_halt(lambda d: _pending(d, entry)):
         _failed(run, action, StateError(str(run.halted)), started, "create", None)

@@ -458,8 +458,9 @@ def rm_cmd(ctx: click.Context, name: str, force: bool, lock_timeout: float) -> N
     NAME is an agent name, or an address KIND/NAME for a resource of another kind
     (SavedAgent/support, the form --target takes; Agent/NAME is the agent NAME). Refused while
     a manifest still declares it (the next plan would start or create a second one beside the
-    one left), while recorded resources reference it (they are named), or while an update of
-    it was interrupted and is unsettled, unless --force (which drops that update's entry too).
+    one left), while recorded resources reference it (they are named), while an update of
+    it was interrupted and is unsettled, or while it records old resources a replacement
+    deposed and has not deleted yet, unless --force (which drops those entries too).
     Always refused: an unknown NAME, and an interrupted engine call or create of a previous
     run (apply settles it first). A NAME with a '/' is an address: one of an unknown kind, or
     not of the form KIND/NAME, is a usage error.

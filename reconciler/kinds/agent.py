@@ -78,6 +78,10 @@ class AgentKind:
         """A change at ``path`` restarts the agent (stop, then start a new generation)."""
         return forces_restart(path)
 
+    def creates_before_deleting(self, recorded: dict[str, Any], desired: dict[str, Any]) -> bool:
+        """Never asked: an agent's replacement is a restart, with its own rollout."""
+        return False
+
     def references(self, spec: dict[str, Any]) -> tuple[str, ...]:
         """An agent references nothing we manage."""
         return ()

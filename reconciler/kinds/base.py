@@ -51,6 +51,13 @@ class KindRules(Protocol):
         """The addresses (``KIND/NAME``) the spec references, sorted; usually
         :func:`reconciler.kinds.references.find_references`."""
 
+    def creates_before_deleting(self, recorded: dict[str, Any], desired: dict[str, Any]) -> bool:
+        """True when a replacement of the resource recorded as ``recorded`` by ``desired`` (both
+        redacted specs) can create the new resource while the old one still exists, then delete
+        the old one (Terraform's ``create_before_destroy``): the engine must accept two at once,
+        so nothing the engine holds once per project may be the same in both. False: the old
+        one is deleted first (a refused create then leaves nothing)."""
+
 
 class Kind(KindRules, Protocol):
     """A kind that the generic plan and executor carry: its rules and its engine calls."""

@@ -58,6 +58,14 @@ class PhoneNumberKind:
     def references(self, spec: dict[str, Any]) -> tuple[str, ...]:
         return find_references(spec)
 
+    def creates_before_deleting(self, recorded: dict[str, Any], desired: dict[str, Any]) -> bool:
+        """When the ``number`` changes (the only change that replaces a number): the Platform
+        holds each number once per project, and the old and new ones differ, so the new number
+        is created while the old one still answers calls, and the old one is deleted only once
+        the new one exists (a refused create leaves the old line in place). A ``--replace`` that
+        keeps the number must delete first: the create of the same number would be refused."""
+        return _digits(recorded.get("number")) != _digits(desired.get("number"))
+
     def sensitive_paths(self, spec: dict[str, Any]) -> frozenset[FieldPath]:
         trunk = spec.get("sip_trunk")
         has_auth = isinstance(trunk, dict) and trunk.get("auth") is not None

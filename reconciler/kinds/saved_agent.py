@@ -56,6 +56,13 @@ class SavedAgentKind:
     def forces_replacement(self, path: FieldPath) -> bool:
         return False
 
+    def creates_before_deleting(self, recorded: dict[str, Any], desired: dict[str, Any]) -> bool:
+        """Not yet: possible on the Platform (``agent_name`` is not unique and a create's marker
+        is its evidence), but no change replaces a saved agent (only ``--replace``), and its
+        referrers (numbers) would route calls to the new agent mid-apply; kept delete-first
+        until that is reviewed (docs/architecture.md, "Create before delete")."""
+        return False
+
     def references(self, spec: dict[str, Any]) -> tuple[str, ...]:
         return find_references(spec)
 

@@ -50,6 +50,11 @@ class SecretSetKind:
     def forces_replacement(self, path: FieldPath) -> bool:
         return False  # every key can be set or removed in place
 
+    def creates_before_deleting(self, recorded: dict[str, Any], desired: dict[str, Any]) -> bool:
+        """Never: a set's name is its id on the Platform, so the new set (same name) would be
+        refused while the old one exists (only ``--replace`` replaces a set)."""
+        return False
+
     def references(self, spec: dict[str, Any]) -> tuple[str, ...]:
         return ()
 

@@ -196,10 +196,35 @@ class ResourcePlan(BaseModel):
     """What the manifests' digest covers of this resource's manifest when the plan was made
     (``None`` for a delete, and in plans saved before it was kept): a saved plan made stale by
     an edit of it names it."""
+    create_before_delete: bool = False
+    """For a replace: the new resource is created (and recorded) first, the old one, kept in
+    state as a deposed object meanwhile, deleted after every create and update (its kind says
+    the engine takes both at once); False: the old one is deleted first. A saved plan of before
+    it has none: applied as it was reviewed, deleting first. Left out of a saved plan when
+    False."""
+    deposed: str | None = None
+    """For a delete: the id of the deposed object it deletes (the old resource of a
+    create-before-delete replacement that a run stopped before deleting), not the resource
+    recorded at this address, which the plan keeps. Left out of a saved plan when None."""
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.create_before_delete:
+            data.pop("create_before_delete", None)
+        if self.deposed is None:
+            data.pop("deposed", None)
+        return data
 
     @property
     def address(self) -> str:
         return address(self.kind, self.name)
+
+    @property
+    def key(self) -> str:
+        """What names this action among the plan's: its address, and for a deposed object's
+        delete the object's id too (an address may have both)."""
+        return f"{self.address}~{self.deposed}" if self.deposed else self.address
 
 
 class PlanSummary(BaseModel):

@@ -19,13 +19,15 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from reconciler.models.fieldpath import FieldPath
 
 ResourceAction = Literal["create", "update", "replace", "delete", "no-op"]
 """What the plan does to a resource: ``replace`` deletes it and creates it again (a change of a
-field its kind cannot change in place)."""
+field its kind cannot change in place), or creates the new one first and then deletes the old
+one (:attr:`~reconciler.models.plan.ResourcePlan.create_before_delete`)."""
 
 
 def address(kind: str, name: str) -> str:
@@ -122,6 +124,13 @@ class ResourceRecord(BaseModel):
     (:attr:`~reconciler.models.settings.Settings.platform_identity`), stamped by the state's
     binding at its write (:mod:`reconciler.state.binding`); None in a record written before it
     was recorded (left out of the document, so such a record is written as before)."""
+    deposed: list[ResourceRecord] = Field(default_factory=list)
+    """The old resources of a create-before-delete replacement (Terraform's *deposed*
+    objects) that are not deleted yet: the replacement created this one and recorded it with
+    the old one here, in one write, then deletes the old one and drops it from here. A run
+    killed between the two leaves it: the next plan deletes it (docs/architecture.md, "Create
+    before delete"). Left out of the document when empty, so a record is written as before;
+    it lives in the record, which every state backend stores whole."""
 
     @field_validator("id")
     @classmethod
@@ -130,6 +139,17 @@ class ResourceRecord(BaseModel):
             raise ValueError(f"{value!r} is not an id (a dot segment of a URL path)")
         return value
 
+    @model_validator(mode="after")
+    def _deposed_are_old_copies(self) -> ResourceRecord:
+        for old in self.deposed:
+            if (old.kind, old.name) != (self.kind, self.name):
+                raise ValueError(f"a deposed resource of {self.address} is {old.address}")
+            if old.deposed:
+                raise ValueError(f"a deposed resource of {self.address} holds deposed ones")
+            if old.id == self.id:
+                raise ValueError(f"a deposed resource of {self.address} has its id {self.id}")
+        return self
+
     @model_serializer(mode="wrap")
     def _omit_no_update(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
@@ -137,6 +157,8 @@ class ResourceRecord(BaseModel):
             data.pop("updating", None)
         if self.platform is None:
             data.pop("platform", None)
+        if not self.deposed:
+            data.pop("deposed", None)
         return data
 
     @property
@@ -166,12 +188,19 @@ class PendingCreate(BaseModel):
     protect: bool = False
     platform: str | None = Field(default=None, min_length=1)
     """The Platform the create was sent to, as :attr:`ResourceRecord.platform`."""
+    replacing: str | None = Field(default=None, min_length=1)
+    """The id of the recorded resource this create replaces, created before it is deleted
+    (a create-before-delete replacement): when the create is settled as taken effect, that
+    record becomes the new one's deposed object (never overwritten: never an orphan). Left
+    out of the document when None."""
 
     @model_serializer(mode="wrap")
     def _omit_no_platform(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if self.platform is None:
             data.pop("platform", None)
+        if self.replacing is None:
+            data.pop("replacing", None)
         return data
 
     @property

@@ -160,6 +160,11 @@ class StateDoc(BaseModel):
     creating: dict[str, PendingCreate] = Field(default_factory=dict)
     """The write-ahead entries of resources' creates, by address; left out when empty."""
 
+    def held_resources(self) -> list[ResourceRecord]:
+        """Every resource state holds on the engine: each record and each of its deposed ones
+        (the old resources of replacements not deleted yet), which are ours as well."""
+        return [h for r in self.resources.values() for h in (r, *r.deposed)]
+
     @model_serializer(mode="wrap")
     def _omit_no_resources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)

@@ -61,10 +61,13 @@ def plan_resources(
     selected -= held_with | held_for
     ids: dict[str, str | None] = {}
     plans: list[ResourcePlan] = []
+    deletes_first: set[str] = set()  # the replaces that delete the old resource first
     for address in order:
         resource, record = wanted.get(address), state.resources.get(address)
         gone = live.refreshed and address in live.resources and live.resources[address] is None
         drift, observed, live_version = _drift(record, live, options, state.salt)
+        if address in selected and record is not None:
+            plans.extend(_deposed_deletes(record))
         if resource is None:
             assert record is not None
             ids[address] = None
@@ -104,9 +107,49 @@ def plan_resources(
             planned = planned.model_copy(update={"live_version": live_version})  # imported
         stays = planned.action in ("update", "no-op") or address not in selected
         ids[address] = record.id if record is not None and stays else None
+        if address in selected and planned.action == "replace" and record is not None:
+            first = _creates_first(options, record, spec, deletes_first)
+            planned = planned.model_copy(update={"create_before_delete": first})
+            if not first:
+                deletes_first.add(address)
         if address in selected:
             plans.append(planned.model_copy(update={"reviewed_digest": digests[address]}))
     return tuple(plans)
+
+
+def _creates_first(
+    options: PlanOptions, record: ResourceRecord, spec: dict[str, Any], deletes_first: set[str]
+) -> bool:
+    """Whether the replacement of ``record`` by ``spec`` creates the new resource before it
+    deletes the old one: its kind says the engine takes both at once
+    (``KindRules.creates_before_deleting``), and nothing the old one references is replaced
+    deleting first (that delete comes before every create, and the engine refuses to delete a
+    resource the old one, still there, references)."""
+    rules = options.kinds.rules(record.kind)
+    if any(r in deletes_first for r in record.references):
+        return False
+    return rules.creates_before_deleting(record.spec, spec)
+
+
+def _deposed_deletes(record: ResourceRecord) -> list[ResourcePlan]:
+    """The deletes of ``record``'s deposed objects: the old resources of a create-before-delete
+    replacement that a run stopped (or failed) before deleting. The resource recorded at the
+    address is planned on its own."""
+    return [
+        ResourcePlan(
+            kind=record.kind,
+            name=record.name,
+            action="delete",
+            reason=(
+                "deposed: the old resource of a replacement that created its successor "
+                f"({record.id}) but did not delete it"
+            ),
+            id=old.id,
+            depends_on=tuple(old.references),
+            deposed=old.id,
+        )
+        for old in record.deposed
+    ]
 
 
 def _excluded_resources(
@@ -306,25 +349,48 @@ def resource_protection_errors(
 
 
 def replaced_in_use_errors(resources: tuple[ResourcePlan, ...], state: StateDoc) -> list[str]:
-    """Why the plan must not replace a resource that another one, not replaced along with it,
-    references as state records it (one sentence each). A replace deletes the resource before it
-    creates it again, and the engine refuses to delete a resource in use (the Platform: a
-    number routed to the agent, an agent using the set), so the apply could only fail; replaced
-    too, the referrers are deleted before it and created after it."""
-    replaced = {r.address for r in resources if r.action == "replace"}
+    """Why the plan must not replace a resource that another one references as state records
+    it, where the apply would have to delete it while it is still referenced (one sentence
+    each); the engine refuses to delete a resource in use (the Platform: a number routed to the
+    agent, an agent using the set), so the apply could only fail.
+
+    A replace that deletes first deletes it before every create and update: any referrer not
+    replaced along with it (deleted before it, created after it) holds it then, and so does a
+    deposed object that references it. A replace that creates first deletes the old one after
+    every create and update: a referrer that this plan updates, replaces or deletes no longer
+    holds it then, one the plan leaves alone (``--target``, ``--exclude``) does."""
+    deleting_first = {
+        r.address for r in resources if r.action == "replace" and not r.create_before_delete
+    }
+    creating_first = {r.address for r in resources if r.action == "replace"} - deleting_first
+    acted_on = {r.address for r in resources if r.action != "no-op" and r.deposed is None}
     errors: list[str] = []
-    for address in sorted(replaced):
+    for address in sorted(deleting_first | creating_first):
+        first = address in deleting_first
         holders = sorted(
-            a for a, r in state.resources.items() if address in r.references and a not in replaced
+            a
+            for a, r in state.resources.items()
+            if (address in r.references and a not in (deleting_first if first else acted_on))
+            or (first and any(address in d.references for d in r.deposed))
         )
-        if holders:
-            them = "it" if len(holders) == 1 else "them"
+        if not holders:
+            continue
+        them = "it" if len(holders) == 1 else "them"
+        verb = "references" if len(holders) == 1 else "reference"
+        named = ", ".join(printable(h) for h in holders)
+        if first:
             errors.append(
-                f"{printable(address)} cannot be replaced while "
-                f"{', '.join(printable(h) for h in holders)} "
-                f"{'references' if len(holders) == 1 else 'reference'} it: a replace deletes it "
-                "first, and a resource in use is not deleted (the Platform refuses); replace "
-                f"{them} too (--replace), or apply a change that drops the reference first"
+                f"{printable(address)} cannot be replaced while {named} {verb} it: a replace "
+                "deletes it first, and a resource in use is not deleted (the Platform refuses); "
+                f"replace {them} too (--replace), or apply a change that drops the reference "
+                "first"
+            )
+        else:
+            errors.append(
+                f"{printable(address)} cannot be replaced while {named} {verb} it and this plan "
+                f"leaves {them} alone: the old one is deleted once the new one exists, and a "
+                "resource in use is not deleted (the Platform refuses); plan "
+                f"{them} too (--target), or drop --exclude"
             )
     return errors
 
@@ -337,7 +403,9 @@ def unique_value_errors(
     another record holds and keeps until after the create (its delete comes after the creates;
     only a replace deletes first): the engine would refuse the create, and the apply would then
     delete the other one anyway. Usually a renamed manifest: ``state mv`` renames the record."""
-    replaced_first = {r.address for r in resources if r.action == "replace"}
+    replaced_first = {
+        r.address for r in resources if r.action == "replace" and not r.create_before_delete
+    }
     errors: list[str] = []
     for planned in resources:
         resource = desired.resources.get(planned.address)
@@ -355,6 +423,19 @@ def unique_value_errors(
                 and a not in replaced_first
                 and r.spec.get(name) == value
             )
+            deposed = sorted(
+                a
+                for a, r in state.resources.items()
+                if r.kind == resource.kind and any(d.spec.get(name) == value for d in r.deposed)
+            )
+            for holder in deposed:
+                errors.append(
+                    f"{printable(planned.address)} declares {name} {printable(repr(value))}, "
+                    f"which the deposed (old, not yet deleted) resource of {printable(holder)} "
+                    f"holds: the Platform holds one {resource.kind} of each {name} in a "
+                    "project, so the create would be refused; apply once without this change "
+                    "(it deletes the deposed resource), then again with it"
+                )
             for holder in holders:
                 gone = holder not in desired.resources
                 errors.append(

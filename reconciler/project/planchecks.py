@@ -113,6 +113,8 @@ def _moved_resources(plan: Plan, state: StateDoc, desired: DesiredSet) -> list[s
     changed = []
     for resource in plan.resources:
         wanted = desired.resources.get(resource.address)
+        if resource.deposed is not None:  # the old one of a replacement: no manifest of its own
+            continue
         if resource.action == "delete":
             if wanted is not None:
                 changed.append(f"{resource.address} (added back to the manifests)")
@@ -140,9 +142,9 @@ def check_actions(plan: Plan, state: StateDoc, path: Path) -> None:
         if problem is not None:
             raise _unfit(path, problem)
     for resource in plan.resources:
-        if resource.address in seen:
+        if resource.key in seen:
             raise _unfit(path, f"it lists {resource.address} twice")
-        seen.add(resource.address)
+        seen.add(resource.key)
         if plan.destroy and resource.action not in _RESOURCE_ALLOWED_IN_DESTROY:
             raise _unfit(path, f"a destroy plan cannot {resource.action} {resource.address}")
         problem = _resource_problem(plan, resource, state.resources.get(resource.address))
@@ -155,6 +157,15 @@ def _resource_problem(
 ) -> str | None:
     """Why the state the plan was made for cannot hold ``action`` (None: it can)."""
     what = f"{action.action} of {action.address}"
+    if action.deposed is not None:
+        held = [d.id for d in record.deposed] if record is not None else []
+        if action.action != "delete" or action.id != action.deposed:
+            return f"{what} names deposed {action.deposed}, which only its delete does"
+        if action.deposed not in held:
+            return f"{what} names deposed {action.deposed}, which the state does not record"
+        return None
+    if action.create_before_delete and action.action != "replace":
+        return f"{what} says it creates before deleting, which only a replace does"
     if action.create_spec is not None:
         if action.action != "create":
             return f"{what} lists the spec of a new resource, which only its create does"
@@ -205,7 +216,7 @@ def check_resources_unmoved(
     moved: list[str] = []
     for action in plan.resources:
         record = state.resources.get(action.address)
-        if record is None or action.address not in live:
+        if record is None or action.address not in live or action.deposed is not None:
             continue
         held = live[action.address]
         if action.action == "create":

@@ -26,7 +26,7 @@ async def unrecorded_uses(platform: PlatformSession, state: StateDoc) -> list[Re
     agents = {r.id for r in state.resources.values() if r.kind == SAVED_AGENT}
     if not agents:
         return []
-    numbers = {r.id for r in state.resources.values() if r.kind == PHONE_NUMBER}
+    numbers = {r.id for r in state.held_resources() if r.kind == PHONE_NUMBER}
     pending = {_digits(c.spec.get("number")) for c in state.creating.values()}
     found: list[ResourceUse] = []
     for item in await platform.list_numbers():

@@ -94,7 +94,7 @@ async def pull(project: Project) -> Pulled:
     """Manifests for every Platform resource state does not record, and the records
     :func:`record_pulled` would write."""
     state = project.store.load()
-    known = {(r.kind, r.id) for r in state.resources.values()}
+    known = {(r.kind, r.id) for r in state.held_resources()}
     names = {r.id: r.name for r in state.resources.values() if r.kind == SAVED_AGENT}
     taken = {r.address for r in state.resources.values()}
     theirs: set[str] = set()  # saved agents another state created
@@ -323,5 +323,5 @@ def _check_importable(doc: StateDoc, kind: str, address: str, ident: str) -> Non
     """Refuse an import of an address or an id that ``doc`` records already."""
     if address in doc.resources:
         raise PlanError(f"import: state already records {address}")
-    if any(r.kind == kind and r.id == ident for r in doc.resources.values()):
+    if any(r.kind == kind and r.id == ident for r in doc.held_resources()):
         raise PlanError(f"import: state already records {kind} {ident!r}")

@@ -57,6 +57,8 @@ from reconciler.render.resources import (
     drift_lines,
     resource_change_views,
     resource_details,
+    resource_label,
+    resource_symbol,
 )
 from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
 from reconciler.render.values import clip
@@ -277,17 +279,17 @@ def _fenced(summary: str, lines: list[str]) -> str:
 
 
 def _resource_row(resource: ResourcePlan) -> str:
-    symbol = RESOURCE_SYMBOLS[resource.action].strip()
+    symbol = resource_symbol(resource).strip()
     reason = html.escape(clip(_one_line(resource.reason), 0, 120)).replace("|", "\\|")
     address = _one_line(resource.address).replace("|", "\\|")
-    return f"| `{symbol}` {RESOURCE_LABELS[resource.action]} | `{address}` | {reason} |"
+    return f"| `{symbol}` {resource_label(resource)} | `{address}` | {reason} |"
 
 
 def _resource_block(resource: ResourcePlan, cap: int) -> str:
-    symbol = RESOURCE_SYMBOLS[resource.action]
+    symbol = resource_symbol(resource)
     summary = (
         f"<code>{symbol} {html.escape(resource.address)}</code> "
-        f"{RESOURCE_LABELS[resource.action]}: "
+        f"{resource_label(resource)}: "
         f"{html.escape(clip(_one_line(resource.reason), 0, 300))}"
     )
     header = f"{symbol} {resource.address}"

@@ -18,6 +18,7 @@ from reconciler.models import Plan
 from reconciler.models.plan import FieldChange, ResourcePlan
 from reconciler.render.common import (
     FORCES_RESTART,
+    RESOURCE_LABELS,
     ChangeView,
     change_kind,
     change_view,
@@ -46,6 +47,41 @@ VERBS: dict[str, str] = {
 
 FORCES_REPLACEMENT = "# forces replacement"
 
+CREATE_FIRST_VERB = "will be replaced (created, then the old one deleted)"
+"""The verb of a replace that creates first (:attr:`ResourcePlan.create_before_delete`);
+:data:`VERBS` says the order of one that deletes first."""
+DEPOSED_VERB = "will be deleted (deposed: the old one of a replacement)"
+
+
+CREATE_FIRST_SYMBOL = "+/-"
+"""Terraform's symbol of a replacement that creates first (``-/+``: deletes first)."""
+
+
+def resource_symbol(resource: ResourcePlan) -> str:
+    """The action's symbol (:data:`SYMBOLS`; ``+/-`` for a replace that creates first)."""
+    if resource.action == "replace" and resource.create_before_delete:
+        return CREATE_FIRST_SYMBOL
+    return SYMBOLS[resource.action]
+
+
+def resource_verb(resource: ResourcePlan) -> str:
+    """What happens to ``resource``, in the order apply does it (text)."""
+    if resource.action == "replace" and resource.create_before_delete:
+        return CREATE_FIRST_VERB
+    if resource.deposed is not None:
+        return DEPOSED_VERB
+    return VERBS[resource.action]
+
+
+def resource_label(resource: ResourcePlan) -> str:
+    """The action's label in markdown (:data:`RESOURCE_LABELS`, with the order of a replace
+    that creates first and the deposed object of a delete)."""
+    if resource.action == "replace" and resource.create_before_delete:
+        return "replace (create first)"
+    if resource.deposed is not None:
+        return "delete deposed"
+    return RESOURCE_LABELS[resource.action]
+
 
 class _Known:
     """Stands for an id known only after apply while a new resource's spec is listed."""
@@ -61,7 +97,7 @@ DRIFT_TITLE = "changed outside since the last apply (state's value -> the Platfo
 
 def resource_details(resource: ResourcePlan) -> str:
     """``(id pn-1, protected)`` for a resource's header line (empty when neither applies)."""
-    parts = [f"id {resource.id}"] if resource.id else []
+    parts = [f"{'deposed ' if resource.deposed else ''}id {resource.id}"] if resource.id else []
     if resource.protect:
         parts.append("protected")
     return f"({', '.join(parts)})" if parts else ""
@@ -138,6 +174,10 @@ def resource_json(resource: ResourcePlan) -> dict[str, Any]:
         entry["drift"] = drift_json(resource.drift)
     if resource.protect:
         entry["protect"] = True
+    if resource.create_before_delete:
+        entry["create_before_delete"] = True
+    if resource.deposed is not None:
+        entry["deposed"] = resource.deposed
     return entry
 
 

@@ -161,6 +161,7 @@ def _resource_note(record: ResourceRecord) -> str:
     notes = ["protected"] if record.protect else []
     if record.updating is not None:
         notes.append("update interrupted")
+    notes.extend(f"deposed {printable(d.id)} not deleted" for d in record.deposed)
     return ", ".join(notes) or "-"
 
 
@@ -199,6 +200,7 @@ def state_list_json(
             "references": list(r.references),
             "protect": r.protect,
             "update_interrupted": r.updating is not None,
+            **({"deposed": [d.id for d in r.deposed]} if r.deposed else {}),
         }
         for r in resources
     )

@@ -49,9 +49,9 @@ from reconciler.render.resources import (
     drift_lines,
     resource_change_views,
     resource_details,
+    resource_symbol,
+    resource_verb,
 )
-from reconciler.render.resources import SYMBOLS as RESOURCE_SYMBOLS
-from reconciler.render.resources import VERBS as RESOURCE_VERBS
 
 _RESET = "\x1b[0m"
 _COLORS: dict[str, str] = {
@@ -183,7 +183,7 @@ def _agent_block(agent: AgentPlan, paint: _Painter, *, defaults: bool = True) ->
 
 
 def _resource_block(resource: ResourcePlan, paint: _Painter) -> list[str]:
-    symbol = RESOURCE_SYMBOLS[resource.action]
+    symbol = resource_symbol(resource)
     pad = " " * (3 - len(symbol))
     address = printable(resource.address)
     header = f"{pad}{paint.sign(symbol)} {paint(address, 'bold')}"
@@ -191,7 +191,7 @@ def _resource_block(resource: ResourcePlan, paint: _Painter) -> list[str]:
     if extra:
         header += f"  {printable(extra)}"
     out = [
-        paint(f"  # {address} {RESOURCE_VERBS[resource.action]}", "dim"),
+        paint(f"  # {address} {resource_verb(resource)}", "dim"),
         paint(f"  #   {printable(resource.reason)}", "dim"),
     ]
     if resource.drift:

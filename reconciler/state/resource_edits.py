@@ -15,9 +15,12 @@ with :class:`~reconciler.errors.OperationError`:
 
 An interrupted update (``ResourceRecord.updating``) lives in its record: a move carries it (it
 names the resource by its id, which the move keeps), and a remove drops it with the record
-(only when asked to, :func:`drop_resource` ``drop_update``). Records and interrupted creates that
-reference a moved address are rewritten to reference the new one, so the order of deletes stays
-right; :func:`referrers` says which reference an address (a remove leaves them dangling).
+(only when asked to, :func:`drop_resource` ``drop_update``). The deposed objects of a
+record (the old resources of a replacement that created first) move with it, and a remove
+refuses to forget them unless asked to, as an interrupted update. Records and interrupted
+creates that reference a moved address are rewritten to reference the new one, so the order of
+deletes stays right; :func:`referrers` says which reference an address (a remove leaves them
+dangling).
 """
 
 from __future__ import annotations
@@ -105,14 +108,25 @@ def move_resource(doc: StateDoc, old: str, new: str) -> tuple[StateDoc, Resource
             f"cannot move {old} to {new}: an interrupted create of {new} is not settled yet; "
             "run `reconciler apply` to settle it first"
         )
-    moved = record.model_copy(update={"name": name})
+    moved = record.model_copy(
+        update={
+            "name": name,
+            "deposed": [d.model_copy(update={"name": name}) for d in record.deposed],
+        }
+    )
     resources: dict[str, ResourceRecord] = {}
     rewritten: list[str] = []
     for key, other in doc.resources.items():
         if key == old:
             continue
-        if old in other.references:
-            other = other.model_copy(update={"references": _renamed(other.references, old, new)})
+        if old in other.references or any(old in d.references for d in other.deposed):
+            deposed = [
+                d.model_copy(update={"references": _renamed(d.references, old, new)})
+                for d in other.deposed
+            ]
+            other = other.model_copy(
+                update={"references": _renamed(other.references, old, new), "deposed": deposed}
+            )
             rewritten.append(key)
         resources[key] = other
     resources[new] = moved
@@ -141,6 +155,14 @@ def drop_resource(
             f"refusing to remove {target} from state: an interrupted update of it is not "
             "settled yet (what the engine holds is unknown); run `reconciler apply` to settle "
             "it first, or pass --force to drop the record with its unsettled update"
+        )
+    if record.deposed and not drop_update:
+        ids = ", ".join(d.id for d in record.deposed)
+        raise OperationError(
+            f"refusing to remove {target} from state: it also records the old resource(s) a "
+            f"replacement deposed and has not deleted yet ({ids}), which state would then "
+            "forget; run `reconciler apply` to delete them first, or pass --force to forget "
+            "them with the record"
         )
     resources = {a: r for a, r in doc.resources.items() if a != target}
     return doc.model_copy(update={"resources": resources}), record

@@ -55,13 +55,13 @@ def test_updates_replaces_and_deletes_use_their_own_words(
 
     lines = [line.split(" [")[0] for line in apply_lines(project, capsys)]
 
-    assert lines == [
-        "PhoneNumber/support-line: deleting for replace...",
-        "PhoneNumber/support-line: deleted (replace)",
+    assert lines == [  # a new number is created first, the old one deleted after
         "SavedAgent/support: updating...",
         "SavedAgent/support: updated",
         "PhoneNumber/support-line: creating (replace)...",
         "PhoneNumber/support-line: created (replace)",
+        "PhoneNumber/support-line: deleting for replace...",
+        "PhoneNumber/support-line: deleted (replace)",
     ]
     manifest.write_text(text.split("---\n")[0], encoding="utf-8")  # the secret set only
 

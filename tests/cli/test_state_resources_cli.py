@@ -434,3 +434,53 @@ def test_state_rm_and_mv_of_resources_on_postgres_are_durable(on_postgres: Platf
     assert planned[KEYS] == "no-op"
     assert planned["SavedAgent/helpdesk"] not in ("create", "delete", "replace")
     assert NUMBER not in planned
+
+
+# -- deposed objects (a replacement that created first, its old resource not deleted) -----------
+
+
+def _leave_old_number_deposed(project: Platform) -> str:
+    old_id = project.state().resources[NUMBER].id
+    project.edit('number: "+14155550100"', 'number: "+14155550166"')
+    project.fault(route="delete-number", status=409, reason="Conflict")
+    project.ok("apply", "--auto-approve", code=EXIT_ERROR)
+    project.control("DELETE", "/faults/rules")
+    assert [d.id for d in project.state().resources[NUMBER].deposed] == [old_id]
+    return old_id
+
+
+def test_state_list_names_a_deposed_resource_not_deleted_yet(applied: Platform) -> None:
+    old_id = _leave_old_number_deposed(applied)
+    listed = applied.ok("state", "list")
+    assert f"deposed {old_id} not deleted" in listed.stdout
+    as_json = json.loads(applied.ok("state", "list", "--format", "json").stdout)
+    (number,) = [r for r in as_json["resources"] if r.get("address") == NUMBER]
+    assert number["deposed"] == [old_id]
+
+
+def test_state_rm_refuses_a_resource_with_a_deposed_one_unless_forced(applied: Platform) -> None:
+    old_id = _leave_old_number_deposed(applied)
+    applied.drop_number_manifest()
+    result = _unchanged(applied, "state", "rm", NUMBER)
+    assert f"has not deleted yet ({old_id})" in result.stderr
+    applied.ok("state", "rm", "--force", NUMBER)
+    assert NUMBER not in applied.state().resources
+
+
+def test_state_mv_carries_the_deposed_resource_and_apply_then_deletes_it(
+    applied: Platform,
+) -> None:
+    old_id = _leave_old_number_deposed(applied)
+    applied.edit("kind: PhoneNumber\nname: support-line\n", "kind: PhoneNumber\nname: hotline\n")
+    applied.ok("state", "mv", NUMBER, "PhoneNumber/hotline")
+    (deposed,) = applied.state().resources["PhoneNumber/hotline"].deposed
+    assert (deposed.id, deposed.name) == (old_id, "hotline")
+    applied.ok("apply", "--auto-approve")
+    assert not applied.state().resources["PhoneNumber/hotline"].deposed
+    assert applied.held("numbers", old_id) == 404
+
+
+def test_pull_counts_a_deposed_number_as_recorded(applied: Platform) -> None:
+    _leave_old_number_deposed(applied)
+    pulled = applied.ok("pull")
+    assert "+14155550100" not in pulled.stdout, pulled  # ours, deposed: not offered as unmanaged

@@ -143,3 +143,71 @@ def test_kill_9_while_a_platform_call_is_in_flight_then_apply_settles_it(
     assert state["resources"]["SavedAgent/sales"]["id"] == agents[0]["id"]
     assert state["resources"]["PhoneNumber/support-line"]["id"] == number["id"]
     project.ok("plan", "--detailed-exitcode")
+
+
+def new_number_only(project: Project) -> None:
+    """A change of the number alone: a replacement that creates the new number first."""
+    path = project.manifest("platform")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('number: "+14155550100"', f'number: "{NEW_NUMBER}"'), "utf-8")
+
+
+@pytest.mark.parametrize("delete_takes_effect", [True, False])
+def test_kill_9_between_the_new_numbers_create_and_the_old_ones_delete_leaves_both_recorded(
+    project: Project, sandbox: Sandbox, delete_takes_effect: bool
+) -> None:
+    """The old number is deleted only once the new one is created and recorded, the old one
+    kept in state as a deposed object meanwhile: killed while that delete is in flight (it
+    then takes effect, or it does not), the state records both, and the next plan deletes the
+    deposed one (gone already or not): never an orphan, never a duplicate."""
+    old_id = recorded_state(project)["resources"]["PhoneNumber/support-line"]["id"]
+    new_number_only(project)
+    plan = project.ok("plan")
+    assert "will be replaced (created, then the old one deleted)" in plan.stdout, str(plan)
+    action = "delay" if delete_takes_effect else "error"
+    sandbox.add_fault(route="delete-number", action=action, delay_ms=HELD_MS, times=1)
+    running = project.popen("apply", "--auto-approve")
+    route = "delete-number"
+    wait_until(lambda: bool(sandbox.requests(route)) or running.poll() is not None, route)
+    assert running.poll() is None, running.communicate()
+    running.send_signal(signal.SIGKILL)
+    running.communicate(timeout=30)
+    wait_until(lambda: sandbox.requests(route)[-1]["status"] is not None, f"{route} finished")
+    sandbox.control("DELETE", "/faults/rules")
+
+    record = recorded_state(project)["resources"]["PhoneNumber/support-line"]
+    assert [d["id"] for d in record["deposed"]] == [old_id], record
+    held = {n["id"]: n["view"]["number"] for n in sandbox.platform("numbers")}
+    assert held[record["id"]] == NEW_NUMBER
+    assert (old_id in held) is not delete_takes_effect
+
+    shown = project.run("plan", "--detailed-exitcode")
+    assert shown.code == 2, str(shown)
+    assert f"(deposed id {old_id})" in shown.stdout, str(shown)
+    after = project.run("apply", "--auto-approve")
+    assert "Traceback" not in after.stderr, str(after)
+    assert after.code == 0, str(after)
+    (number,) = sandbox.platform("numbers")
+    assert (number["id"], number["view"]["number"]) == (record["id"], NEW_NUMBER)
+    assert "deposed" not in recorded_state(project)["resources"]["PhoneNumber/support-line"]
+    project.ok("plan", "--detailed-exitcode")
+
+
+def test_a_refused_create_of_the_new_number_keeps_the_old_number_live_and_recorded(
+    project: Project, sandbox: Sandbox
+) -> None:
+    before = recorded_state(project)["resources"]["PhoneNumber/support-line"]
+    new_number_only(project)
+    sandbox.add_fault(route="create-number", action="error", status=409, reason="AlreadyExists")
+
+    failed = project.run("apply", "--auto-approve")
+
+    assert failed.code != 0, str(failed)
+    assert "Traceback" not in failed.stderr, str(failed)
+    assert "AlreadyExists" in failed.output, str(failed)
+    assert not sandbox.requests("delete-number")  # the old line was never touched
+    (number,) = sandbox.platform("numbers")
+    assert (number["id"], number["view"]["number"]) == (before["id"], "+14155550100")
+    state = recorded_state(project)
+    assert state["resources"]["PhoneNumber/support-line"] == before
+    assert not state.get("creating"), state

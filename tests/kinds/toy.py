@@ -4,7 +4,8 @@ It is declared here and registered with :meth:`KindRegistry.with_kind`, the way 
 module is: the plan package, the executor and the renderers know nothing of it. A widget has a
 ``color`` (changed in place), a ``size`` (a change replaces the widget), an optional ``password``
 (write-only: recorded and shown as a digest only) and an optional ``parent``, a reference
-``{ref: Widget/NAME}`` that the engine receives as the parent's id.
+``{ref: Widget/NAME}`` that the engine receives as the parent's id. Whether a replacement
+creates the new widget before deleting the old one is the test's choice (``creates_first``).
 
 :class:`WidgetEngine` behaves like a careful API: a create or update naming a parent it does not
 hold is refused (404), and a widget that another one names as its parent cannot be deleted
@@ -123,11 +124,16 @@ class WidgetKind:
     name = KIND
     manifest_model = WidgetManifest
 
-    def __init__(self, engine: WidgetEngine) -> None:
+    def __init__(self, engine: WidgetEngine, *, creates_first: bool = False) -> None:
         self.engine = engine
+        self.creates_first = creates_first
 
     def forces_replacement(self, path: FieldPath) -> bool:
         return path.is_within(FieldPath(("size",)))
+
+    def creates_before_deleting(self, recorded: dict[str, Any], desired: dict[str, Any]) -> bool:
+        """As the test says (``creates_first``): the toy engine takes two widgets of a name."""
+        return self.creates_first
 
     def references(self, spec: dict[str, Any]) -> tuple[str, ...]:
         return find_references(spec)

@@ -194,3 +194,62 @@ def test_a_saved_plan_whose_resource_manifest_was_removed_is_stale_and_names_it(
 
     assert code == STALE, output
     assert "PhoneNumber/support-line (removed from the manifests)" in output
+
+
+def change_number(project: Path, old: str = "+14155550100", new: str = "+14155550177") -> None:
+    manifest = project / "agents.d" / "platform.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(old, new), "utf-8")
+
+
+def test_a_saved_plan_says_a_new_number_is_created_first_and_applies_in_that_order(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old_id = recorded_id(applied, "PhoneNumber/support-line")
+    change_number(applied)
+    saved = save_plan(applied, capsys)
+    plan = json.loads(saved.read_text(encoding="utf-8"))["plan"]
+    assert _resource(plan, "PhoneNumber/support-line")["create_before_delete"] is True
+
+    code, output = cli(applied, capsys, "apply", str(saved))
+
+    assert code == 0, output
+    new_id = recorded_id(applied, "PhoneNumber/support-line")
+    assert new_id != old_id
+    assert console(applied, "get_number", old_id) is None
+    assert console(applied, "get_number", new_id).body["number"] == "+14155550177"
+
+
+def test_a_saved_plan_deletes_a_deposed_number_beside_an_update_of_its_successor(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run stopped between a replacement's create and the old one's delete leaves the old
+    one deposed in the new one's record; a saved plan lists its delete and the successor's own
+    action under one address, and applies both."""
+    number_id = recorded_id(applied, "PhoneNumber/support-line")
+    held = console(applied, "get_number", number_id).body
+    body = {k: v for k, v in held.items() if k in ("sip_trunk", "inbound")}
+    body["sip_trunk"] = {**body["sip_trunk"], "auth": {"username": "acme", "password": "x-y-z"}}
+    old = console(applied, "create_number", {**body, "number": "+14155550199"})
+    state_path = applied / "state" / "agents.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    record = state["resources"]["PhoneNumber/support-line"]
+    deposed = {**record, "id": old.body["number_id"], "version": old.etag}
+    deposed["spec"] = {**record["spec"], "number": "+14155550199"}
+    record["deposed"] = [deposed]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    manifest = applied / "agents.d" / "platform.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("1800", "900"), "utf-8")
+    saved = save_plan(applied, capsys)
+    plan = json.loads(saved.read_text(encoding="utf-8"))["plan"]
+    assert sorted(
+        (r["action"], r.get("deposed")) for r in plan["resources"] if r["name"] == "support-line"
+    ) == [("delete", old.body["number_id"]), ("update", None)]
+
+    code, output = cli(applied, capsys, "apply", str(saved))
+
+    assert code == 0, output
+    assert console(applied, "get_number", old.body["number_id"]) is None
+    assert console(applied, "get_number", number_id) is not None
+    after = json.loads(state_path.read_text(encoding="utf-8"))
+    assert "deposed" not in after["resources"]["PhoneNumber/support-line"]
+    assert cli(applied, capsys, "plan", "--detailed-exitcode")[0] == 0
