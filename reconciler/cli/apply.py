@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from reconciler.cli.runner import run_async
 from reconciler.engine import RetryEvent
 from reconciler.errors import EXIT_ERROR, EXIT_OK, DeadlineExceededError, PlanError
 from reconciler.models import DesiredSet, Plan, StateDoc
-from reconciler.models.deadline import current_deadline, deadline_scope, extend_current
+from reconciler.models.deadline import Deadline, current_deadline, deadline_scope, extend_current
 from reconciler.plan import DesiredView
 from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.planchecks import ensure_applicable
@@ -145,91 +145,121 @@ def _execute(
 ) -> int:
     """Carry out ``plan`` and report it; every message names ``plan.operation``."""
     began = time.monotonic()
-    operation = plan.operation
-    printer: TextProgress | JsonEvents
-    if fmt == "json":
-        printer = JsonEvents(plan, operation)
-    else:
-        printer = TextProgress(
-            engine_actions(plan),
-            color=use_color(sys.stdout),
-            bar=_is_tty(sys.stderr),
-            wait=wait_s is not None,
-            buffered=not _is_tty(sys.stdout),
-        )
-    stop_requested = False
-    # At the deadline no new action begins, as after Ctrl-C; the calls in flight (and the start
-    # of a restart whose old agent is stopped) may take interrupt_grace_s more, no longer.
-    deadline = current_deadline()
-    finishing = deadline.later(INTERRUPT_GRACE_S) if deadline else None
-
-    def should_stop() -> bool:
-        return stop_requested or (deadline is not None and deadline.expired())
-
-    def request_stop() -> None:
-        nonlocal stop_requested
-        if not stop_requested:
-            restarts = (
-                " (restarts whose old agent is stopped get their new one first)"
-                if plan.summary.restart
-                else ""
-            )
-            note(
-                f"\nInterrupt received: {operation} finishes the calls in flight and saves "
-                f"state{restarts}..."
-            )
-        stop_requested = True
-
+    printer = _progress_printer(plan, fmt, wait_s)
+    stop = _StopSwitch(plan, current_deadline())
     report_retry = retry_reporter(click.get_current_context(), project.environ)
 
     def on_retry(event: RetryEvent) -> None:
         printer.retry(event, report_retry)
 
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            printer.tick()
+    hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=stop.should_stop)
 
-    async def run() -> tuple[ApplyResult, StateDoc]:
-        loop = asyncio.get_running_loop()
+    async def apply() -> tuple[ApplyResult, StateDoc]:
+        return await project.apply(
+            plan,
+            desired,
+            state,
+            parallelism=parallelism,
+            hooks=hooks,
+            saved=saved,
+            listing=listing,
+            views=views,
+            wait_s=wait_s,
+        )
+
+    result, applied = run_async(_run_interruptible(apply, printer, stop))
+    printer.finish(result, summary_line(result, plan.operation), time.monotonic() - began)
+    _raise_if_past_deadline(stop, result, plan.operation)
+    verdict = apply_verdict(result, applied)
+    if verdict.error is not None:
+        raise verdict.error
+    return verdict.exit_code
+
+
+def _progress_printer(plan: Plan, fmt: str, wait_s: float | None) -> TextProgress | JsonEvents:
+    """The progress of ``plan``'s apply: JSON events, or text lines (a bar on a terminal)."""
+    if fmt == "json":
+        return JsonEvents(plan, plan.operation)
+    return TextProgress(
+        engine_actions(plan),
+        color=use_color(sys.stdout),
+        bar=_is_tty(sys.stderr),
+        wait=wait_s is not None,
+        buffered=not _is_tty(sys.stdout),
+    )
+
+
+class _StopSwitch:
+    """When an apply stops beginning new actions: after a Ctrl-C (or SIGTERM), or at the
+    command's deadline, as after Ctrl-C; the calls in flight (and the start of a restart
+    whose old agent is stopped) may take ``INTERRUPT_GRACE_S`` more, no longer."""
+
+    def __init__(self, plan: Plan, deadline: Deadline | None) -> None:
+        self.requested = False
+        self.deadline = deadline
+        self.finishing = deadline.later(INTERRUPT_GRACE_S) if deadline else None
+        self._plan = plan
+
+    def should_stop(self) -> bool:
+        """Whether no new action may begin."""
+        return self.requested or (self.deadline is not None and self.deadline.expired())
+
+    def request(self) -> None:
+        """A signal's handler: say (once) what happens now, and stop beginning actions."""
+        if not self.requested:
+            restarts = (
+                " (restarts whose old agent is stopped get their new one first)"
+                if self._plan.summary.restart
+                else ""
+            )
+            note(
+                f"\nInterrupt received: {self._plan.operation} finishes the calls in flight "
+                f"and saves state{restarts}..."
+            )
+        self.requested = True
+
+
+async def _run_interruptible(
+    apply: Callable[[], Awaitable[tuple[ApplyResult, StateDoc]]],
+    printer: TextProgress | JsonEvents,
+    stop: _StopSwitch,
+) -> tuple[ApplyResult, StateDoc]:
+    """Run ``apply`` under the switch's finishing deadline, with SIGINT and SIGTERM turning
+    the switch and the printer ticking every second; the text lines held back are flushed
+    whatever ends the run."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.request)
+    if isinstance(printer, JsonEvents):  # from here on, a Ctrl-C ends it with its summary
+        printer.start()
+    ticker = asyncio.create_task(_tick(printer))
+    try:
+        with deadline_scope(stop.finishing):
+            return await apply()
+    finally:
+        ticker.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, request_stop)
-        if isinstance(printer, JsonEvents):  # from here on, a Ctrl-C ends it with its summary
-            printer.start()
-        ticker = asyncio.create_task(tick())
-        try:
-            hooks = Hooks(on_event=printer, on_retry=on_retry, should_stop=should_stop)
-            with deadline_scope(finishing):
-                return await project.apply(
-                    plan,
-                    desired,
-                    state,
-                    parallelism=parallelism,
-                    hooks=hooks,
-                    saved=saved,
-                    listing=listing,
-                    views=views,
-                    wait_s=wait_s,
-                )
-        finally:
-            ticker.cancel()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            if isinstance(printer, TextProgress):
-                printer.flush()  # the lines held back, whatever ended the run
+            loop.remove_signal_handler(sig)
+        if isinstance(printer, TextProgress):
+            printer.flush()
 
-    result, applied = run_async(run())
-    printer.finish(result, summary_line(result, operation), time.monotonic() - began)
-    if deadline is not None and deadline.expired() and not stop_requested and not result.ok:
+
+async def _tick(printer: TextProgress | JsonEvents) -> None:
+    """Tick the printer every second, until cancelled."""
+    while True:
+        await asyncio.sleep(1.0)
+        printer.tick()
+
+
+def _raise_if_past_deadline(stop: _StopSwitch, result: ApplyResult, operation: str) -> None:
+    """A :class:`DeadlineExceededError` when the deadline, not a Ctrl-C, left work undone."""
+    deadline = stop.deadline
+    if deadline is not None and deadline.expired() and not stop.requested and not result.ok:
         raise DeadlineExceededError(
             f"{operation} stopped at {deadline}: no action began after it, and the calls in "
             f"flight were finished and recorded (see the summary above); run reconciler "
             f"{operation} again to carry out the rest, with a longer --timeout if needed"
         )
-    verdict = apply_verdict(result, applied)
-    if verdict.error is not None:
-        raise verdict.error
-    return verdict.exit_code
 
 
 def _nothing_to_do(plan: Plan, fmt: str, *, said: bool = True) -> None:
