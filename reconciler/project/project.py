@@ -26,7 +26,7 @@ from reconciler.models.hosts import is_loopback_url
 from reconciler.models.settings import is_sandbox
 from reconciler.plan import DesiredView, PlanOptions, build_plan_with_views
 from reconciler.project.credentials import credentials_error, secret_values
-from reconciler.project.inputs import Sources, gc_paused, read_inputs, read_resources_into
+from reconciler.project.inputs import Inputs, Sources, gc_paused, read_inputs, read_resources_into
 from reconciler.project.locate import require_project
 from reconciler.project.planchecks import (
     check_actions,
@@ -44,7 +44,7 @@ from reconciler.project.rooms import check_other_rooms
 from reconciler.state import StateLocker, open_backend
 
 if TYPE_CHECKING:
-    from reconciler.apply import ApplyEvent, ApplyResult
+    from reconciler.apply import ApplyContext, ApplyEvent, ApplyResult
     from reconciler.apply.context import ActiveListing
     from reconciler.engine import EngineClient, RetryEvent
 
@@ -268,7 +268,44 @@ class Project:
         (``PlanOutcome.state_recorded`` is then False).
         """
         hooks = hooks or Hooks()
-        settings = self.settings
+        inputs = await self._read_plan_inputs(
+            hooks,
+            refresh=refresh,
+            allow_unset=allow_unset,
+            resolve=resolve,
+            destroy=destroy,
+            parallelism=parallelism,
+        )
+        options = self._options(targets, replace, destroy, force, excludes)
+        if inputs.journal or inputs.adopted:
+            options = replace_options(
+                options, warnings=(*options.warnings, *inputs.journal), adopted=inputs.adopted
+            )
+        plan, views = self._build_plan(inputs, options)
+        return PlanOutcome(
+            plan=plan,
+            desired=inputs.desired,
+            state=inputs.state,
+            live=inputs.live,
+            notes=inputs.notes,
+            state_recorded=inputs.recorded,
+            listing=inputs.listing,
+            views=views,
+        )
+
+    async def _read_plan_inputs(
+        self,
+        hooks: Hooks,
+        *,
+        refresh: bool | None,
+        allow_unset: bool,
+        resolve: bool,
+        destroy: bool,
+        parallelism: int | None,
+    ) -> Inputs:
+        """Read what :meth:`plan` is made from: the manifests (only their names and kinds when
+        destroying), the state, and, when refreshing, the engine's and the Platform's answers
+        about what state records."""
 
         def open_client() -> contextlib.AbstractAsyncContextManager[EngineClient]:
             return self.engine_client(
@@ -276,7 +313,7 @@ class Project:
             )
 
         sources = Sources(
-            settings=settings,
+            settings=self.settings,
             environ=self.environ,
             store=self.store,
             clock=self.clock,
@@ -298,31 +335,21 @@ class Project:
                 on_response=hooks.on_engine_call,
                 parallelism=parallelism,
             )
-        desired, state, live = inputs.desired, inputs.state, inputs.live
-        journal, adopted = inputs.journal, inputs.adopted
-        options = self._options(targets, replace, destroy, force, excludes)
-        if journal or adopted:
-            options = replace_options(
-                options, warnings=(*options.warnings, *journal), adopted=adopted
-            )
+        return inputs
+
+    def _build_plan(
+        self, inputs: Inputs, options: PlanOptions
+    ) -> tuple[Plan, dict[str, DesiredView]]:
+        """:func:`build_plan_with_views` of ``inputs``, with the garbage collector paused; a
+        problem located in the manifests is shown with their lines."""
         with gc_paused():
             try:
-                plan, views = build_plan_with_views(
-                    desired, state, live, now=self.clock(), options=options
+                return build_plan_with_views(
+                    inputs.desired, inputs.state, inputs.live, now=self.clock(), options=options
                 )
-            except ValidationError as exc:  # located in the manifests: show their lines
-                problems = with_excerpts(exc.problems, settings.project_dir)
+            except ValidationError as exc:
+                problems = with_excerpts(exc.problems, self.settings.project_dir)
                 raise ValidationError(problems, exc.what) from None
-        return PlanOutcome(
-            plan=plan,
-            desired=desired,
-            state=state,
-            live=live,
-            notes=inputs.notes,
-            state_recorded=inputs.recorded,
-            listing=inputs.listing,
-            views=views,
-        )
 
     def check_saved_plan(
         self, saved: SavedPlan
@@ -431,7 +458,7 @@ class Project:
         plan's :attr:`PlanOutcome.views`, or those of :meth:`check_saved_plan`) are recorded as
         they are, not computed again.
         """
-        from reconciler.apply import ApplyContext, apply_plan
+        from reconciler.apply import apply_plan
         from reconciler.engine import refresh as refresh_live
 
         self.refuse_if_read_only("apply")
@@ -448,31 +475,12 @@ class Project:
             if restarted:
                 live = await refresh_live(client, restarted, self.clock())
                 check_starts_not_running(plan, state, live)
-            ctx = ApplyContext(
-                client=client,
-                store=self.store,
-                mint_token=self._token_minter() if _needs_tokens(plan, desired) else None,
-                parallelism=parallelism,
-                max_concurrent_agents=self.settings.max_concurrent_agents,
-                stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
-                ready_timeout_s=wait_s,
-                poll_interval_s=poll_interval_for(self.settings.engine),
-                clock=self.clock,
-                on_event=hooks.on_event or (lambda _e: None),
-                should_stop=hooks.should_stop or (lambda: False),
-                active_listing=listing,
-                kinds=self.kinds,
+            ctx = self._apply_context(
+                client, plan, desired, hooks, parallelism, listing=listing, wait_s=wait_s
             )
             async with contextlib.AsyncExitStack() as stack:
                 if any(r.action != "no-op" for r in plan.resources):
-                    await stack.enter_async_context(
-                        self.platform.connect(
-                            secrets=secret_values(desired),
-                            on_retry=hooks.on_retry,
-                            on_response=hooks.on_engine_call,
-                            parallelism=parallelism,
-                        )
-                    )
+                    await self._connect_platform(stack, desired, hooks, parallelism)
                     if saved:
                         await self._check_resources_unmoved(plan, state)
                 with self.store.write_log():
@@ -482,6 +490,55 @@ class Project:
 
                 await wait_until_up(ctx, result, wait_s)
             return result, doc
+
+    def _apply_context(
+        self,
+        client: EngineClient,
+        plan: Plan,
+        desired: DesiredSet,
+        hooks: Hooks,
+        parallelism: int,
+        *,
+        listing: ActiveListing | None,
+        wait_s: float | None,
+    ) -> ApplyContext:
+        """What :meth:`apply` hands the executor: the client, the store, the settings' limits
+        and timeouts, the hooks, and a token minter when an agent needs one."""
+        from reconciler.apply import ApplyContext
+
+        return ApplyContext(
+            client=client,
+            store=self.store,
+            mint_token=self._token_minter() if _needs_tokens(plan, desired) else None,
+            parallelism=parallelism,
+            max_concurrent_agents=self.settings.max_concurrent_agents,
+            stop_wait_timeout_s=self.settings.stop_wait_timeout_s,
+            ready_timeout_s=wait_s,
+            poll_interval_s=poll_interval_for(self.settings.engine),
+            clock=self.clock,
+            on_event=hooks.on_event or (lambda _e: None),
+            should_stop=hooks.should_stop or (lambda: False),
+            active_listing=listing,
+            kinds=self.kinds,
+        )
+
+    async def _connect_platform(
+        self,
+        stack: contextlib.AsyncExitStack,
+        desired: DesiredSet,
+        hooks: Hooks,
+        parallelism: int,
+    ) -> None:
+        """Open the Platform session :meth:`apply` changes resources through, closed with
+        ``stack``."""
+        await stack.enter_async_context(
+            self.platform.connect(
+                secrets=secret_values(desired),
+                on_retry=hooks.on_retry,
+                on_response=hooks.on_engine_call,
+                parallelism=parallelism,
+            )
+        )
 
     async def _check_resources_unmoved(self, plan: Plan, state: StateDoc) -> None:
         """Read each recorded resource a saved plan changes; refuse the plan if one moved."""
