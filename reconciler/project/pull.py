@@ -93,91 +93,137 @@ def record_target_problem(out: Path | None, agents_dir: Path) -> str | None:
 async def pull(project: Project) -> Pulled:
     """Manifests for every Platform resource state does not record, and the records
     :func:`record_pulled` would write."""
-    state = project.store.load()
-    known = {(r.kind, r.id) for r in state.held_resources()}
-    names = {r.id: r.name for r in state.resources.values() if r.kind == SAVED_AGENT}
-    taken = {r.address for r in state.resources.values()}
-    theirs: set[str] = set()  # saved agents another state created
-    pulled = Pulled()
-    documents: list[dict[str, Any]] = []
+    pulling = _Pulling.of(project.store.load())
     async with project.platform.connect() as api:
         sets = await api.list_secret_sets()
         agents = await api.list_agents()
         numbers = await api.list_numbers()
-    now = project.clock()
+    pulling.now = project.clock()
     for item in sets:
+        pulling.secret_set(item)
+    for item in agents:
+        pulling.saved_agent(item)
+    for item in numbers:
+        pulling.phone_number(item)
+    pulling.pulled.text = dump_documents(pulling.documents)
+    return pulling.pulled
+
+
+@dataclass
+class _Pulling:
+    """One :func:`pull` under way: what state records, and the documents, records and notes
+    of what is pulled so far (in order: secret sets, saved agents, then the numbers, which
+    may refer to the agents)."""
+
+    lineage: str
+    known: set[tuple[str, str]]
+    """``(kind, id)`` of each resource state holds: never pulled."""
+    names: dict[str, str]
+    """Each saved agent's id -> its name, recorded or pulled (a number's route refers to it)."""
+    taken: set[str]
+    """The addresses already used: a pulled name is made unique among them."""
+    theirs: set[str] = field(default_factory=set)
+    """The ids of the saved agents another state created."""
+    now: float = 0.0
+    pulled: Pulled = field(default_factory=Pulled)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, state: StateDoc) -> _Pulling:
+        """A pull against ``state``, nothing pulled yet."""
+        return cls(
+            lineage=state.lineage.lower(),
+            known={(r.kind, r.id) for r in state.held_resources()},
+            names={r.id: r.name for r in state.resources.values() if r.kind == SAVED_AGENT},
+            taken={r.address for r in state.resources.values()},
+        )
+
+    def secret_set(self, item: dict[str, Any]) -> None:
+        """Pull a secret set: a ``${SETNAME_KEY}`` placeholder per key, its values recorded
+        as not verified."""
         name = str(item.get("name"))
-        if (SECRET_SET, name) in known:
-            continue
+        if (SECRET_SET, name) in self.known:
+            return
         keys = sorted(k for k in item.get("keys") or [] if isinstance(k, str))
         spec = {"keys": {k: f"${{{_var(name, k)}}}" for k in keys}}
-        documents.append({"kind": SECRET_SET, "name": name, **spec})
+        self.documents.append({"kind": SECRET_SET, "name": name, **spec})
         recorded = {"keys": dict.fromkeys(keys, UNVERIFIED)}
-        pulled.records.append(_record(SECRET_SET, name, name, recorded, now))
-        pulled.notes.append(
+        self.pulled.records.append(_record(SECRET_SET, name, name, recorded, self.now))
+        self.pulled.notes.append(
             f"SecretSet/{name}: export {', '.join(_var(name, k) for k in keys)} before apply"
         )
-    for item in agents:
+
+    def saved_agent(self, item: dict[str, Any]) -> None:
+        """Pull a saved agent, unless another reconciler state created it; its secret-like
+        values withheld."""
         agent_id = str(item.get("agent_id"))
-        if (SAVED_AGENT, agent_id) in known:
-            continue
+        if (SAVED_AGENT, agent_id) in self.known:
+            return
         creator = creator_lineage(item)
-        if creator is not None and creator != state.lineage.lower():
+        if creator is not None and creator != self.lineage:
             # Made by another reconciler state (another project on this App ID): its own.
-            theirs.add(agent_id)
-            pulled.notes.append(
+            self.theirs.add(agent_id)
+            self.pulled.notes.append(
                 f"SavedAgent {printable(agent_id)} ({printable(str(item.get('agent_name')))}) "
                 f"was created by another reconciler state (lineage {printable(creator)}): left "
                 "to it; `reconciler import SavedAgent/NAME ID` takes it on purpose"
             )
-            continue
-        name = _unique(_slug(str(item.get("agent_name") or "agent")), SAVED_AGENT, taken)
-        names[agent_id] = name
+            return
+        name = _unique(_slug(str(item.get("agent_name") or "agent")), SAVED_AGENT, self.taken)
+        self.names[agent_id] = name
         spec, recorded_spec, variables = withhold_secrets(live_spec(item), name)
-        documents.append({"kind": SAVED_AGENT, "name": name, "spec": spec})
-        pulled.records.append(_record(SAVED_AGENT, name, agent_id, recorded_spec, now))
-        _note_variables(pulled, f"{SAVED_AGENT}/{name}", variables)
+        self.documents.append({"kind": SAVED_AGENT, "name": name, "spec": spec})
+        self.pulled.records.append(_record(SAVED_AGENT, name, agent_id, recorded_spec, self.now))
+        _note_variables(self.pulled, f"{SAVED_AGENT}/{name}", variables)
         if any(isinstance(v, dict) and "credential" in v for v in spec.values()):
-            pulled.notes.append(
+            self.pulled.notes.append(
                 f"SavedAgent/{name}: credentials are never returned; add credential.fields "
                 "($secrets.<set>.<key>) where the mode is byok"
             )
-    for item in numbers:
+
+    def phone_number(self, item: dict[str, Any]) -> None:
+        """Pull a phone number, unless it routes to another state's agent; its route to a
+        pulled or recorded agent becomes a reference."""
         number_id = str(item.get("number_id"))
-        if (PHONE_NUMBER, number_id) in known:
-            continue
+        if (PHONE_NUMBER, number_id) in self.known:
+            return
         inbound = item.get("inbound")
         routed = inbound.get("agent") if isinstance(inbound, dict) else None
-        if isinstance(routed, str) and routed in theirs:
+        if isinstance(routed, str) and routed in self.theirs:
             # Its calls go to another project's agent: that project's number (recorded here,
             # a removed manifest or a destroy would delete that project's line).
-            pulled.notes.append(
+            self.pulled.notes.append(
                 f"PhoneNumber {printable(number_id)} ({printable(str(item.get('number')))}) "
                 f"routes to agent {printable(routed)}, which another reconciler state created: "
                 "left to it; `reconciler import PhoneNumber/NAME ID` takes it on purpose"
             )
-            continue
+            return
         held = drop_nulls({k: v for k, v in item.items() if k not in NUMBER_READ_ONLY})
         label = str(held.get("description") or held.get("number") or "number")
-        name = _unique(_slug(label), PHONE_NUMBER, taken)
+        name = _unique(_slug(label), PHONE_NUMBER, self.taken)
         manifest_spec, body, variables = withhold_secrets(held, name)
-        _note_variables(pulled, f"{PHONE_NUMBER}/{name}", variables)
-        references: list[str] = []
-        inbound = manifest_spec.get("inbound")  # the manifest's: its secrets withheld
-        if isinstance(inbound, dict) and isinstance(inbound.get("agent"), str):
-            agent_name = names.get(inbound["agent"])
-            if agent_name is not None:
-                manifest_spec["inbound"] = {**inbound, "agent": {"ref": f"SavedAgent/{agent_name}"}}
-                references.append(f"SavedAgent/{agent_name}")
-            else:
-                pulled.notes.append(
-                    f"PhoneNumber/{name}: routes to agent {inbound['agent']}, which is neither "
-                    "pulled nor recorded; its id is kept as written"
-                )
-        documents.append({"kind": PHONE_NUMBER, "name": name, "spec": manifest_spec})
-        pulled.records.append(_record(PHONE_NUMBER, name, number_id, body, now, references))
-    pulled.text = dump_documents(documents)
-    return pulled
+        _note_variables(self.pulled, f"{PHONE_NUMBER}/{name}", variables)
+        references = self._route_as_reference(name, manifest_spec)
+        self.documents.append({"kind": PHONE_NUMBER, "name": name, "spec": manifest_spec})
+        self.pulled.records.append(
+            _record(PHONE_NUMBER, name, number_id, body, self.now, references)
+        )
+
+    def _route_as_reference(self, name: str, manifest_spec: dict[str, Any]) -> list[str]:
+        """Write the manifest's ``inbound.agent`` (its secrets withheld) as a reference when
+        that agent is pulled or recorded, else note that its id is kept; the references."""
+        inbound = manifest_spec.get("inbound")
+        if not isinstance(inbound, dict) or not isinstance(inbound.get("agent"), str):
+            return []
+        agent_name = self.names.get(inbound["agent"])
+        if agent_name is None:
+            self.pulled.notes.append(
+                f"PhoneNumber/{name}: routes to agent {inbound['agent']}, which is neither "
+                "pulled nor recorded; its id is kept as written"
+            )
+            return []
+        manifest_spec["inbound"] = {**inbound, "agent": {"ref": f"SavedAgent/{agent_name}"}}
+        return [f"SavedAgent/{agent_name}"]
 
 
 def record_pulled(project: Project, pulled: Pulled) -> None:
