@@ -206,17 +206,7 @@ def serve_command(
 
         db_path = str(given_path(ctx, Path(db_path)))
     certificate_from = app_certificate_env if os.environ.get(app_certificate_env) else ""
-    secret = os.environ.get(webhook_secret_env) or ""
-    if webhooks and not secret:
-        raise click.UsageError(f"--webhook needs a secret: set {webhook_secret_env}")
-    try:
-        hooks = tuple(check_webhook(url, secret) for url in webhooks)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--webhook") from None
-    try:
-        webhook_app_id = check_app_id(webhook_app_id)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--webhook-app-id") from None
+    hooks, webhook_app_id = _checked_webhooks(webhooks, webhook_app_id, webhook_secret_env)
     config = config_from_env(
         certificate_env=app_certificate_env,
         secret_env=customer_secret_env,
@@ -232,12 +222,62 @@ def serve_command(
         config = replace(config, app_certificate=project.app_certificate.get_secret_value())
     if not is_loopback_host(host):
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
-    where = db_path or "memory"
     token = (
         f"on, certificate from {certificate_from}"
         if config.app_certificate
         else f"off (set {app_certificate_env})"
     )
+    listening = _announcer(
+        host,
+        config,
+        project,
+        where=db_path or "memory",
+        token=token,
+        customer_secret_env=customer_secret_env,
+        webhooks=webhooks,
+        webhook_app_id=webhook_app_id,
+    )
+    try:
+        serve(config, host, port, on_listening=listening)
+    except ServeError as exc:
+        raise ReconcilerError(str(exc)) from None
+    except Terminated:  # uvicorn stops on SIGTERM, then raises it again: a clean stop, exit 0
+        return
+
+
+def _checked_webhooks(
+    webhooks: tuple[str, ...], webhook_app_id: str | None, secret_env: str
+) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """The ``--webhook`` URLs, each with the secret from ``secret_env``, and the checked
+    ``--webhook-app-id``; a URL without a secret or a bad value is a usage error."""
+    secret = os.environ.get(secret_env) or ""
+    if webhooks and not secret:
+        raise click.UsageError(f"--webhook needs a secret: set {secret_env}")
+    try:
+        hooks = tuple(check_webhook(url, secret) for url in webhooks)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook") from None
+    try:
+        app_id = check_app_id(webhook_app_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-app-id") from None
+    return hooks, app_id
+
+
+def _announcer(
+    host: str,
+    config: SandboxConfig,
+    project: Settings | None,
+    *,
+    where: str,
+    token: str,
+    customer_secret_env: str,
+    webhooks: tuple[str, ...],
+    webhook_app_id: str | None,
+) -> Callable[[int], None]:
+    """What ``serve`` says on stderr once it listens on the bound port: its URL, database and
+    token auth, the project read, the lines that point a project at it, and where
+    notification events go."""
 
     def listening(bound: int) -> None:
         url = f"http://{_reachable(host)}:{bound}"
@@ -252,12 +292,7 @@ def serve_command(
         for hook in webhooks:
             click.echo(f"Notification events{of} to {mask_url_credentials(hook)}", err=True)
 
-    try:
-        serve(config, host, port, on_listening=listening)
-    except ServeError as exc:
-        raise ReconcilerError(str(exc)) from None
-    except Terminated:  # uvicorn stops on SIGTERM, then raises it again: a clean stop, exit 0
-        return
+    return listening
 
 
 def pointing_lines(
