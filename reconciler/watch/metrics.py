@@ -48,6 +48,14 @@ class WatchMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # The families are registered (and so exposed) in this order.
+        self._reconcile_families()
+        self._engine_families()
+        self._replica_families()
+        self._event_families()
+
+    def _reconcile_families(self) -> None:
+        """Reconcile runs by outcome, their duration, the actions applied, agents by status."""
         self.runs = Counter(
             "reconciler_watch_reconcile_runs",
             "Reconcile runs by outcome (ok, error).",
@@ -74,6 +82,11 @@ class WatchMetrics:
             ["status"],
             registry=self.registry,
         )
+        for outcome in ("ok", "error"):
+            self.runs.labels(outcome=outcome)
+
+    def _engine_families(self) -> None:
+        """Engine calls and retries, by route and HTTP status."""
         self.engine_calls = Counter(
             "reconciler_watch_engine_calls",
             "Engine calls (every attempt), by route (join, leave, update, get, list, turns) and "
@@ -88,6 +101,9 @@ class WatchMetrics:
             ["route", "status"],
             registry=self.registry,
         )
+
+    def _replica_families(self) -> None:
+        """This replica's leadership, readiness and last successful run."""
         self.leader = Gauge(
             "reconciler_watch_leader",
             "1 while this replica holds the lease and reconciles, 0 on standby.",
@@ -101,6 +117,10 @@ class WatchMetrics:
             "Unix time of the end of the last successful reconcile run.",
             registry=self.registry,
         )
+
+    def _event_families(self) -> None:
+        """Notification events received, refused, acted on and ignored, and the time from an
+        event acted on to the run that healed."""
         self.events_received = Counter(
             "reconciler_watch_events_received",
             "Notification events (NCS webhooks) with a valid signature, by event type (other: "
@@ -135,8 +155,6 @@ class WatchMetrics:
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=self.registry,
         )
-        for outcome in ("ok", "error"):
-            self.runs.labels(outcome=outcome)
         for reason in ("missing_signature", "bad_signature"):
             self.events_refused.labels(reason=reason)
 
