@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -190,6 +190,173 @@ def load_desired(
     project = settings.project_dir
     agents_dir = settings.agents_path
     shown_dir = display_path(agents_dir, project)
+    _require_agents_dir(agents_dir, shown_dir)
+    discovered = discover(agents_dir)
+    relatives = discovered.files
+    # Display paths by string: the agents directory's own, then "/" and the POSIX relative path
+    # (pathlib per file cost more than parsing some of them).
+    prefix = "" if shown_dir == "." else shown_dir + "/"
+    shown = {rel: prefix + rel for rel in relatives}
+    refused, problems = _outside(agents_dir, relatives, shown, shown_dir)
+    problems.extend(
+        Problem(Location(prefix + u.relative if u.relative else shown_dir), u.reason)
+        for u in discovered.unreadable
+    )
+    partials, agent_files = _partials_and_agent_files(
+        agents_dir, relatives, shown, refused, problems
+    )
+
+    resolver = ExtendsResolver(partials, frozenset(agent_files), shown_dir)
+    resolver.prepare()
+    problems.extend(resolver.problems)
+    loader = _AgentFilesLoader.of(
+        settings,
+        environ,
+        shown,
+        resolver,
+        partials,
+        shown_dir=shown_dir,
+        allow_unset=allow_unset,
+        shared=shared,
+    )
+    loaded = parallel.load_files(agent_files, loader.load_files, workers, meanwhile=meanwhile)
+    problems.extend(loaded.problems)
+    agents = loaded.agents
+    resources = _resources_by_address(loaded)
+    problems.extend(_across_files_problems(loaded, resources, settings))
+    if problems:
+        if settings.environment is not None:
+            problems = [tagged(p, settings.environment) for p in problems]
+        raise ValidationError(with_excerpts(finish(problems), project), what=shown_dir)
+    return DesiredSet(
+        agents={agent.name: agent for agent in sorted(agents, key=lambda a: a.name)},
+        files=tuple(sorted(shown.values())),
+        resources={address: found[0] for address, found in sorted(resources.items())},
+        unmanaged=tuple(sorted(settings.unmanaged)),
+    )
+
+
+@dataclass
+class _AgentFilesLoader:
+    """Loads agent files into a :class:`parallel.LoadedBatch` (in this process or in a forked
+    worker), each document on its own or, with ``shared``, once for every environment it
+    reads the same in."""
+
+    settings: Settings
+    environ: Mapping[str, str]
+    shown: Mapping[str, str]
+    """Each file's display path, by its path relative to the agents directory."""
+    resolver: ExtendsResolver
+    allow_unset: bool
+    has_certificate: bool
+    sandbox: bool
+    """Whether the engine is the sandbox."""
+    platform_sandbox: bool
+    """Whether the Platform is the sandbox."""
+    shared: SharedLoads | None
+    context: int
+    """The key of what the shared loads' environment reads (0 without ``shared``)."""
+    partials_differ: bool
+    """Whether a partial reads differently in another environment."""
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        environ: Mapping[str, str],
+        shown: Mapping[str, str],
+        resolver: ExtendsResolver,
+        partials: Mapping[str, LineDict | None],
+        *,
+        shown_dir: str,
+        allow_unset: bool,
+        shared: SharedLoads | None,
+    ) -> _AgentFilesLoader:
+        """The loader of ``settings``' agent files; with ``shared``, the key of what this
+        environment's loads read besides each document's text."""
+        has_certificate = settings.app_certificate is not None
+        sandbox = settings.uses_sandbox
+        platform_sandbox = settings.platform.strip().lower() == "sandbox"
+        context, partials_differ = 0, False
+        if shared is not None:
+            flags = (shown_dir, has_certificate, sandbox, platform_sandbox, allow_unset)
+            context = shared.context(environ, *flags, settings.environments)
+            partials_differ = any(differs_by_environment(doc) for doc in partials.values())
+        return cls(
+            settings=settings,
+            environ=environ,
+            shown=shown,
+            resolver=resolver,
+            allow_unset=allow_unset,
+            has_certificate=has_certificate,
+            sandbox=sandbox,
+            platform_sandbox=platform_sandbox,
+            shared=shared,
+            context=context,
+            partials_differ=partials_differ,
+        )
+
+    def load_files(self, files: Sequence[str]) -> parallel.LoadedBatch:
+        """Load ``files``: one file at a time, each file's parse tree dropped once its agents
+        are built, so memory holds the agents, not every file's tree at once."""
+        loaded = parallel.LoadedBatch()
+        known = len(self.resolver.problems)
+        agents_dir = self.settings.agents_path
+        for rel in files:
+            shown = self.shown[rel]
+            if self.shared is None:
+                parsed = read_file(agents_dir / rel, shown)
+            else:
+                parsed = self.shared.parsed(shown, partial(read_file, agents_dir / rel, shown))
+            loaded.problems.extend(parsed.problems)
+            for index, document in enumerate(parsed.documents):
+                if self.shared is None:
+                    one = self.load_one(document, rel)
+                else:
+                    one = self.load_shared(self.shared, document, rel, index)
+                _add_loaded(loaded, one)
+        loaded.problems.extend(self.resolver.problems[known:])
+        return loaded
+
+    def load_one(self, document: Document, rel: str) -> LoadedDocument:
+        """Load one document of the file ``rel``."""
+        settings = self.settings
+        return load_document(
+            document,
+            self.shown[rel],
+            self.resolver,
+            self.environ,
+            has_certificate=self.has_certificate,
+            allow_unset=self.allow_unset,
+            sandbox=self.sandbox,
+            platform_sandbox=self.platform_sandbox,
+            environment=settings.environment,
+            declared=settings.environments,
+        )
+
+    def load_shared(
+        self, shared: SharedLoads, document: Document, rel: str, index: int
+    ) -> LoadedDocument:
+        """Load one document, or take the load another environment made of it when it reads
+        the same there; its extends problems as found then."""
+        raw = document.value
+        differs = differs_by_environment(raw) or (
+            self.partials_differ and isinstance(raw, LineDict) and EXTENDS_KEY in raw
+        )
+        key = (rel, index, self.context, self.settings.environment if differs else None)
+        resolver = self.resolver
+        known = len(resolver.problems)
+        one, extends_problems = shared.document(
+            key, lambda: self.load_one(document, rel), lambda: resolver.problems[known:]
+        )
+        if len(resolver.problems) == known:  # loaded before: its extends problems as found then
+            resolver.problems.extend(extends_problems)
+        return one
+
+
+def _require_agents_dir(agents_dir: Path, shown_dir: str) -> None:
+    """A :class:`ValidationError` unless ``agents_dir`` is a directory: missing, not a
+    directory, or unreadable (never taken as "no manifests": that would stop every agent)."""
     try:
         is_dir: bool | None = stat.S_ISDIR(os.stat(agents_dir).st_mode)
     except FileNotFoundError:
@@ -204,17 +371,16 @@ def load_desired(
         )
         raise ValidationError([Problem(Location(shown_dir), message)], what=shown_dir)
 
-    discovered = discover(agents_dir)
-    relatives = discovered.files
-    # Display paths by string: the agents directory's own, then "/" and the POSIX relative path
-    # (pathlib per file cost more than parsing some of them).
-    prefix = "" if shown_dir == "." else shown_dir + "/"
-    shown = {rel: prefix + rel for rel in relatives}
-    refused, problems = _outside(agents_dir, relatives, shown, shown_dir)
-    problems.extend(
-        Problem(Location(prefix + u.relative if u.relative else shown_dir), u.reason)
-        for u in discovered.unreadable
-    )
+
+def _partials_and_agent_files(
+    agents_dir: Path,
+    relatives: Sequence[str],
+    shown: Mapping[str, str],
+    refused: Collection[str],
+    problems: list[Problem],
+) -> tuple[dict[str, LineDict | None], list[str]]:
+    """The partials, read and checked (None: unusable), and the agent files to load; a
+    partial's problems are added to ``problems``."""
     partials: dict[str, LineDict | None] = {}
     agent_files: list[str] = []
     for rel in relatives:
@@ -230,107 +396,53 @@ def load_desired(
             problems.extend(partial_problems)
         else:
             agent_files.append(rel)
+    return partials, agent_files
 
-    resolver = ExtendsResolver(partials, frozenset(agent_files), shown_dir)
-    resolver.prepare()
-    problems.extend(resolver.problems)
-    has_certificate = settings.app_certificate is not None
-    sandbox = settings.uses_sandbox
-    platform_sandbox = settings.platform.strip().lower() == "sandbox"
-    context, partials_differ = 0, False
-    if shared is not None:
-        flags = (shown_dir, has_certificate, sandbox, platform_sandbox, allow_unset)
-        context = shared.context(environ, *flags, settings.environments)
-        partials_differ = any(differs_by_environment(doc) for doc in partials.values())
 
-    def load_one(document: Document, rel: str) -> LoadedDocument:
-        return load_document(
-            document,
-            shown[rel],
-            resolver,
-            environ,
-            has_certificate=has_certificate,
-            allow_unset=allow_unset,
-            sandbox=sandbox,
-            platform_sandbox=platform_sandbox,
-            environment=settings.environment,
-            declared=settings.environments,
-        )
+def _add_loaded(loaded: parallel.LoadedBatch, one: LoadedDocument) -> None:
+    """Add what one document gave (its agent or resource, name, rename, problems) to
+    ``loaded``."""
+    loaded.problems.extend(one.problems)
+    if one.agent is not None:
+        loaded.agents.append(one.agent)
+    if one.resource is not None:
+        loaded.resources.append(one.resource)
+    if one.invalid is not None:
+        loaded.invalid.append(one.invalid)
+    if one.name is not None and one.name_location is not None:
+        loaded.names.append((one.name, one.name_location))
+    if one.renamed_from is not None:
+        loaded.renames.append(one.renamed_from)
 
-    def load_shared(
-        shared: SharedLoads, document: Document, rel: str, index: int
-    ) -> LoadedDocument:
-        raw = document.value
-        differs = differs_by_environment(raw) or (
-            partials_differ and isinstance(raw, LineDict) and EXTENDS_KEY in raw
-        )
-        key = (rel, index, context, settings.environment if differs else None)
-        known = len(resolver.problems)
-        one, extends_problems = shared.document(
-            key, lambda: load_one(document, rel), lambda: resolver.problems[known:]
-        )
-        if len(resolver.problems) == known:  # loaded before: its extends problems as found then
-            resolver.problems.extend(extends_problems)
-        return one
 
-    def load_files(files: Sequence[str]) -> parallel.LoadedBatch:
-        # One file at a time: each file's parse tree is dropped once its agents are built, so
-        # memory holds the agents, not every file's tree at once.
-        loaded = parallel.LoadedBatch()
-        known = len(resolver.problems)
-        for rel in files:
-            if shared is None:
-                parsed = read_file(agents_dir / rel, shown[rel])
-            else:
-                parsed = shared.parsed(shown[rel], partial(read_file, agents_dir / rel, shown[rel]))
-            loaded.problems.extend(parsed.problems)
-            for index, document in enumerate(parsed.documents):
-                if shared is None:
-                    one = load_one(document, rel)
-                else:
-                    one = load_shared(shared, document, rel, index)
-                loaded.problems.extend(one.problems)
-                if one.agent is not None:
-                    loaded.agents.append(one.agent)
-                if one.resource is not None:
-                    loaded.resources.append(one.resource)
-                if one.invalid is not None:
-                    loaded.invalid.append(one.invalid)
-                if one.name is not None and one.name_location is not None:
-                    loaded.names.append((one.name, one.name_location))
-                if one.renamed_from is not None:
-                    loaded.renames.append(one.renamed_from)
-        loaded.problems.extend(resolver.problems[known:])
-        return loaded
+def _resources_by_address(loaded: parallel.LoadedBatch) -> dict[str, list[DesiredResource]]:
+    """Every resource loaded, by address (more than one: declared twice)."""
+    resources: dict[str, list[DesiredResource]] = {}
+    for resource in loaded.resources:
+        resources.setdefault(resource.address, []).append(resource)
+    return resources
 
-    loaded = parallel.load_files(agent_files, load_files, workers, meanwhile=meanwhile)
-    problems.extend(loaded.problems)
-    agents = loaded.agents
+
+def _across_files_problems(
+    loaded: parallel.LoadedBatch,
+    resources: Mapping[str, list[DesiredResource]],
+    settings: Settings,
+) -> list[Problem]:
+    """What no single document shows: names, renames, uids, resources and unique values
+    declared twice, and references to nothing declared."""
     names: dict[str, list[Location]] = {}
     for name, where in loaded.names:
         names.setdefault(name, []).append(where)
-    problems.extend(duplicate_names(names))
+    problems = duplicate_names(names)
     renames: dict[str, list[Location]] = {}
     for old, where in loaded.renames:
         renames.setdefault(old, []).append(where)
     problems.extend(duplicate_renames(renames))
-    problems.extend(duplicate_uids(agents))
-    resources: dict[str, list[DesiredResource]] = {}
-    for resource in loaded.resources:
-        resources.setdefault(resource.address, []).append(resource)
+    problems.extend(duplicate_uids(loaded.agents))
     problems.extend(duplicate_resources(resources))
     problems.extend(duplicate_values(resources))
     problems.extend(undeclared_references(resources, settings.unmanaged, loaded.invalid))
-    if problems:
-        if settings.environment is not None:
-            problems = [tagged(p, settings.environment) for p in problems]
-        raise ValidationError(with_excerpts(finish(problems), project), what=shown_dir)
-    return DesiredSet(
-        agents={agent.name: agent for agent in sorted(agents, key=lambda a: a.name)},
-        files=tuple(sorted(shown.values())),
-        resources={address: found[0] for address, found in sorted(resources.items())},
-        unmanaged=tuple(sorted(settings.unmanaged)),
-    )
+    return problems
 
 
 def tagged(problem: Problem, environment: str) -> Problem:
