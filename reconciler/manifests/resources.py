@@ -96,78 +96,25 @@ def load_resource(
     if not isinstance(data, dict) or values.problems:
         return loaded
     if "import" in data:  # the manifest's import: entry is built for agents only, so far
-        named, ident = data.get("name"), data.get("import")
-        named = named if isinstance(named, str) and named else "NAME"
-        ident = ident if isinstance(ident, str) and ident else "ID"
-        loaded.problems.append(
-            Problem(
-                values.locations.get("import", root),
-                f"import: is not supported for kind {kind} yet; take the resource in with "
-                f"`reconciler import {kind}/{named} {ident}` (or `reconciler pull --record` for "
-                "everything the Platform holds that state lacks), then remove this entry",
-            )
-        )
+        loaded.problems.append(_import_unsupported(kind, data, values, root))
         return loaded
-    model = MANIFEST_MODELS[kind]
     try:
-        manifest, _ = validate_known(model, data, values.unknown, _SPEC)
+        manifest, _ = validate_known(MANIFEST_MODELS[kind], data, values.unknown, _SPEC)
     except pydantic.ValidationError as exc:
-        where = f"the {kind} manifest"
-        aside = unknown_errors(
-            exc.errors(include_url=False, include_input=False), values.unknown, _SPEC
-        )
-
-        def unknown_key(path: str, error: dict[str, Any]) -> str | None:
-            if error["type"] != "extra_forbidden" or not error["loc"]:
-                return None
-            *parent, key = error["loc"]
-            known = known_keys(model, tuple(parent))
-            return unknown_key_message(str(key), path_of(parent), known, where)
-
-        def skip(path: str, error: dict[str, Any]) -> bool:
-            return is_under(tuple(error["loc"]), aside)
-
-        refused = translate(exc, values.locations, root, where=where, skip=skip, custom=unknown_key)
-        loaded.problems.extend(refused)
+        loaded.problems.extend(_refused(exc, kind, values, root))
         return loaded
-    if kind != SECRET_SET:
+    name: str = getattr(manifest, "name")  # noqa: B009 (every Platform model has a name)
+    protect: bool = getattr(manifest, "protect")  # noqa: B009
+    if kind == SECRET_SET:
+        spec, sensitive = _secret_set_spec(data, values, root, loaded.problems)
+        prefix = ""
+    else:
         only = manifest.spec.credential_fields() if isinstance(manifest, SavedAgentManifest) else {}
         loaded.problems.extend(
             secret_reference_problems(data["spec"], values, root, references_only=only)
         )
-    name: str = getattr(manifest, "name")  # noqa: B009 (every Platform model has a name)
-    protect: bool = getattr(manifest, "protect")  # noqa: B009
-    if kind == SECRET_SET:
-        spec: dict[str, Any] = {"keys": dict(data["keys"])}
-        literal = sorted(k for k in spec["keys"] if f"keys.{k}" not in values.interpolated)
-        literal = [k for k in literal if f"keys.{k}" not in values.unknown]
-        for key in literal:
-            at = values.locations.get(f"keys.{key}", root)
-            loaded.problems.append(
-                Problem(
-                    at,
-                    f"keys.{key}: a secret value must come from the environment "
-                    f"(write ${{VARIABLE}}), never from the manifest itself",
-                )
-            )
-        sensitive = frozenset(FieldPath(("keys", k)) for k in spec["keys"])
-        prefix = ""
-    else:
-        spec = dict(data["spec"])
-        if kind == SAVED_AGENT and not spec.get("agent_name"):
-            spec["agent_name"] = name
         prefix = "spec."
-        interpolated = {
-            FieldPath.parse(p[len(prefix) :]) for p in values.interpolated if p.startswith(prefix)
-        }
-        found = {
-            p
-            for p in sensitive_paths(spec, interpolated)
-            if not _only_references(p.get_in(spec)) or any(i.is_within(p) for i in interpolated)
-        }
-        if kind == PHONE_NUMBER and SIP_AUTH.get_in(spec) not in (ABSENT, None):
-            found.add(SIP_AUTH)
-        sensitive = minimal(found)
+        spec, sensitive = _platform_spec(kind, name, data, values, prefix)
     if loaded.problems:
         return loaded
     loaded.resource = DesiredResource(
@@ -191,6 +138,88 @@ def load_resource(
         },
     )
     return loaded
+
+
+def _import_unsupported(
+    kind: str, data: dict[str, Any], values: Interpolated, root: Location
+) -> Problem:
+    """An ``import:`` entry in a document of a Platform kind: the commands that take the
+    resource in instead."""
+    named, ident = data.get("name"), data.get("import")
+    named = named if isinstance(named, str) and named else "NAME"
+    ident = ident if isinstance(ident, str) and ident else "ID"
+    return Problem(
+        values.locations.get("import", root),
+        f"import: is not supported for kind {kind} yet; take the resource in with "
+        f"`reconciler import {kind}/{named} {ident}` (or `reconciler pull --record` for "
+        "everything the Platform holds that state lacks), then remove this entry",
+    )
+
+
+def _refused(
+    exc: pydantic.ValidationError, kind: str, values: Interpolated, root: Location
+) -> list[Problem]:
+    """The problems of a document its kind's model refuses, located in the manifest; an
+    unknown value's failed check is not one, and an unknown key names the keys known there."""
+    model = MANIFEST_MODELS[kind]
+    where = f"the {kind} manifest"
+    aside = unknown_errors(
+        exc.errors(include_url=False, include_input=False), values.unknown, _SPEC
+    )
+
+    def unknown_key(path: str, error: dict[str, Any]) -> str | None:
+        if error["type"] != "extra_forbidden" or not error["loc"]:
+            return None
+        *parent, key = error["loc"]
+        known = known_keys(model, tuple(parent))
+        return unknown_key_message(str(key), path_of(parent), known, where)
+
+    def skip(path: str, error: dict[str, Any]) -> bool:
+        return is_under(tuple(error["loc"]), aside)
+
+    return translate(exc, values.locations, root, where=where, skip=skip, custom=unknown_key)
+
+
+def _secret_set_spec(
+    data: dict[str, Any], values: Interpolated, root: Location, problems: list[Problem]
+) -> tuple[dict[str, Any], frozenset[FieldPath]]:
+    """A secret set's spec (its keys) and sensitive paths (every key's value); a value
+    written in the manifest rather than read from the environment is added to ``problems``."""
+    spec: dict[str, Any] = {"keys": dict(data["keys"])}
+    literal = sorted(k for k in spec["keys"] if f"keys.{k}" not in values.interpolated)
+    literal = [k for k in literal if f"keys.{k}" not in values.unknown]
+    for key in literal:
+        at = values.locations.get(f"keys.{key}", root)
+        problems.append(
+            Problem(
+                at,
+                f"keys.{key}: a secret value must come from the environment "
+                f"(write ${{VARIABLE}}), never from the manifest itself",
+            )
+        )
+    return spec, frozenset(FieldPath(("keys", k)) for k in spec["keys"])
+
+
+def _platform_spec(
+    kind: str, name: str, data: dict[str, Any], values: Interpolated, prefix: str
+) -> tuple[dict[str, Any], frozenset[FieldPath]]:
+    """The ``spec`` of a saved agent or number (a saved agent's ``agent_name`` defaulting to
+    its name) and its sensitive paths: secret-like keys, interpolated sensitive values, a
+    number's SIP auth."""
+    spec = dict(data["spec"])
+    if kind == SAVED_AGENT and not spec.get("agent_name"):
+        spec["agent_name"] = name
+    interpolated = {
+        FieldPath.parse(p[len(prefix) :]) for p in values.interpolated if p.startswith(prefix)
+    }
+    found = {
+        p
+        for p in sensitive_paths(spec, interpolated)
+        if not _only_references(p.get_in(spec)) or any(i.is_within(p) for i in interpolated)
+    }
+    if kind == PHONE_NUMBER and SIP_AUTH.get_in(spec) not in (ABSENT, None):
+        found.add(SIP_AUTH)
+    return spec, minimal(found)
 
 
 def _sensitive(path: str) -> bool:
