@@ -125,16 +125,7 @@ def load_document(
             loaded.invalid = found.address
         return loaded
     if kind != AGENT_KIND:
-        where = raw.key_location("kind")
-        if isinstance(kind, str):
-            shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
-            message = f"unknown kind '{shown[:60]}': agents.d declares kinds {_KINDS}"
-            close = difflib.get_close_matches(kind, (AGENT_KIND, *PLATFORM_KINDS), n=1)
-            if close:
-                message += f" (did you mean {close[0]}?)"
-        else:
-            message = f"kind: must be the name of a kind ({_KINDS}), not a {_type(kind)}"
-        loaded.problems.append(Problem(where, message))
+        loaded.problems.append(Problem(raw.key_location("kind"), _unknown_kind_message(kind)))
         return loaded
     resolved = resolver.resolve(raw)
     if resolved is None:
@@ -172,6 +163,18 @@ def load_document(
         where = values.locations.get("renamed_from", root)
         loaded.renamed_from = (agent.renamed_from, where)
     return loaded
+
+
+def _unknown_kind_message(kind: Any) -> str:
+    """Why ``kind:`` names no kind a manifest declares (with the kind it may have meant)."""
+    if not isinstance(kind, str):
+        return f"kind: must be the name of a kind ({_KINDS}), not a {_type(kind)}"
+    shown = kind if kind.isprintable() else kind.encode("unicode_escape").decode("ascii")
+    message = f"unknown kind '{shown[:60]}': agents.d declares kinds {_KINDS}"
+    close = difflib.get_close_matches(kind, (AGENT_KIND, *PLATFORM_KINDS), n=1)
+    if close:
+        message += f" (did you mean {close[0]}?)"
+    return message
 
 
 def _type(value: Any) -> str:
@@ -257,31 +260,19 @@ def _agent(
     has_certificate: bool,
     aside: tuple[Loc, ...] = (),
 ) -> tuple[DesiredAgent, list[Problem]]:
+    """The agent ``manifest`` declares, and the problems of its token."""
     problems: list[Problem] = []
     properties = manifest.properties.model_dump(exclude_unset=True)
     put_back(properties, data["properties"], [loc[1:] for loc in aside])
     token = manifest.token if manifest.token is not None else manifest.properties.token
-    mode: TokenMode
     properties.pop("token", None)
-    if token == AUTO:
-        mode = "auto"
-        if not has_certificate:
-            where = values.locations.get("token") or values.locations.get("properties.token")
-            problems.append(
-                Problem(
-                    where or Location(path, line),
-                    "token: auto needs app_certificate in the settings (reconciler.yaml)",
-                )
-            )
-    elif token:
-        mode = "literal"
+    mode = _token_mode(token)
+    if mode == "literal":
         properties["token"] = token
-    else:
-        mode = "none"
-        missing = token_required(has_token=False, has_certificate=has_certificate)
-        if missing is not None:
-            where = values.locations.get("token") or values.locations.get("properties.token")
-            problems.append(Problem(where or Location(path, line), missing.message))
+    problem = _token_problem(mode, has_certificate)
+    if problem is not None:
+        where = values.locations.get("token") or values.locations.get("properties.token")
+        problems.append(Problem(where or Location(path, line), problem))
     spec: dict[str, Any] = {"properties": _shared_values(properties)}
     if manifest.preset is not None:
         spec["preset"] = manifest.preset
@@ -299,16 +290,7 @@ def _agent(
         if _in_spec(doc_path) and _is_under(_spec_field_path(doc_path), covered)
         for piece in pieces
     )
-    lines = {
-        p: at
-        for p, at in values.locations.lines_in(path).items()
-        if p.startswith(_SPEC_PREFIXES) or p in _SPEC_ROOTS
-    }
-    token_at = values.locations.get("token")
-    if token_at is not None and token_at.path == path:
-        lines["properties.token"] = token_at.line
-    if mode != "literal":
-        lines.pop("properties.token", None)
+    lines = _spec_lines(values, path, mode)
     # Every value below is already validated (the manifest model) or built here with the
     # declared types: construct without validating again.
     fields: dict[str, Any] = dict(
@@ -331,6 +313,41 @@ def _agent(
     )
     agent = DesiredAgent.model_construct(_fields_set_of(fields), **fields)
     return agent, problems
+
+
+def _token_mode(token: str | None) -> TokenMode:
+    """How the agent's token is had: minted (``auto``), written (``literal``), or none."""
+    if token == AUTO:
+        return "auto"
+    return "literal" if token else "none"
+
+
+def _token_problem(mode: TokenMode, has_certificate: bool) -> str | None:
+    """Why the token ``mode`` cannot work with the settings, if it cannot."""
+    if mode == "auto":
+        if has_certificate:
+            return None
+        return "token: auto needs app_certificate in the settings (reconciler.yaml)"
+    if mode == "none":
+        missing = token_required(has_token=False, has_certificate=has_certificate)
+        return missing.message if missing is not None else None
+    return None
+
+
+def _spec_lines(values: Interpolated, path: str, mode: TokenMode) -> dict[str, int]:
+    """The line in ``path`` of each spec field (a top-level ``token`` counts as
+    ``properties.token``, kept only for a literal token)."""
+    lines = {
+        p: at
+        for p, at in values.locations.lines_in(path).items()
+        if p.startswith(_SPEC_PREFIXES) or p in _SPEC_ROOTS
+    }
+    token_at = values.locations.get("token")
+    if token_at is not None and token_at.path == path:
+        lines["properties.token"] = token_at.line
+    if mode != "literal":
+        lines.pop("properties.token", None)
+    return lines
 
 
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
