@@ -33,7 +33,7 @@ import pydantic
 
 from reconciler.errors import Location, Problem
 from reconciler.manifests.defaults import refused_defaults, sensitive_spec_value
-from reconciler.manifests.environments import select_environment
+from reconciler.manifests.environments import Selected, select_environment
 from reconciler.manifests.extends import ExtendsResolver
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
 from reconciler.manifests.introspect import unknown_keys
@@ -106,24 +106,10 @@ def load_document(
         return loaded
     kind = raw.get("kind", AGENT_KIND)
     if is_resource_kind(kind):
-        chosen = select_environment(raw, environment, declared)
-        loaded.problems.extend(chosen.problems)
-        if chosen.document is None:
-            return loaded  # absent in this environment, or its selection failed (reported)
-        found = load_resource(
-            chosen.document,
-            kind,
-            path,
-            document.line,
-            environ,
-            allow_unset=allow_unset,
-            sandbox=platform_sandbox,
+        selection = select_environment(raw, environment, declared)
+        return _resource_document(
+            selection, kind, path, document.line, environ, allow_unset, platform_sandbox
         )
-        loaded.problems.extend(found.problems)
-        loaded.resource = found.resource
-        if found.resource is None:
-            loaded.invalid = found.address
-        return loaded
     if kind != AGENT_KIND:
         loaded.problems.append(Problem(raw.key_location("kind"), _unknown_kind_message(kind)))
         return loaded
@@ -162,6 +148,36 @@ def load_document(
     if agent.renamed_from and agent.renamed_from != agent.name:
         where = values.locations.get("renamed_from", root)
         loaded.renamed_from = (agent.renamed_from, where)
+    return loaded
+
+
+def _resource_document(
+    selection: Selected,
+    kind: str,
+    path: str,
+    line: int,
+    environ: Mapping[str, str],
+    allow_unset: bool,
+    platform_sandbox: bool,
+) -> LoadedDocument:
+    """A document of a Platform kind, as its environment ``selection`` left it: its resource,
+    or its address when it is refused."""
+    loaded = LoadedDocument(problems=list(selection.problems))
+    if selection.document is None:
+        return loaded  # absent in this environment, or its selection failed (reported)
+    found = load_resource(
+        selection.document,
+        kind,
+        path,
+        line,
+        environ,
+        allow_unset=allow_unset,
+        sandbox=platform_sandbox,
+    )
+    loaded.problems.extend(found.problems)
+    loaded.resource = found.resource
+    if found.resource is None:
+        loaded.invalid = found.address
     return loaded
 
 
