@@ -38,6 +38,7 @@ from reconciler.models.deadline import Deadline, current_deadline, deadline_scop
 from reconciler.plan import DesiredView
 from reconciler.project import PlanOutcome, Project, load_plan_file
 from reconciler.project.planchecks import ensure_applicable
+from reconciler.project.planfile import SavedPlan
 from reconciler.project.project import Hooks
 
 
@@ -357,13 +358,7 @@ def apply_cmd(
     """
     from reconciler.watch.interval import parse_duration
 
-    if planfile is not None and (targets or excludes or replace or refresh is not None):
-        raise click.UsageError(
-            "--target, --exclude, --replace and --refresh/--no-refresh belong to the plan, "
-            "not to `apply FILE`"
-        )
-    if not wait and ctx.get_parameter_source("wait_timeout") != ParameterSource.DEFAULT:
-        raise click.UsageError("--wait-timeout is how long to wait: it has no use with --no-wait")
+    _check_apply_flags(ctx, planfile is not None, wait, refresh, targets, excludes, replace)
     if planfile is None:
         _check_json_consent("apply", auto_approve, fmt)
     wait_s = parse_duration(wait_timeout, what="--wait-timeout") if wait else None
@@ -372,26 +367,58 @@ def apply_cmd(
     with project.lock("apply", lock_timeout):
         if planfile is not None:
             saved = load_plan_file(given_path(ctx, planfile))
-            desired, state, views = project.check_saved_plan(saved)
-            plan = saved.plan
-            if not plan.has_changes:
-                _nothing_to_do(plan, fmt, said=False)
-                return EXIT_OK
-            return _execute(
-                project,
-                plan,
-                desired,
-                state,
-                parallelism,
-                fmt,
-                saved=True,
-                views=views,
-                wait_s=wait_s,
-            )
+            return _apply_saved(project, saved, parallelism, fmt, wait_s)
         return _plan_and_execute(
             ctx, project, "apply", auto_approve, fmt, wait_s, refresh=refresh, targets=targets,
             excludes=excludes, replace=replace, parallelism=parallelism,
         )  # fmt: skip
+
+
+def _check_apply_flags(
+    ctx: click.Context,
+    planfile: bool,
+    wait: bool,
+    refresh: bool | None,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    replace: tuple[str, ...],
+) -> None:
+    """Usage errors of ``apply``: a plan's flags given with a ``planfile``, ``--wait-timeout``
+    with ``--no-wait``."""
+    if planfile and (targets or excludes or replace or refresh is not None):
+        raise click.UsageError(
+            "--target, --exclude, --replace and --refresh/--no-refresh belong to the plan, "
+            "not to `apply FILE`"
+        )
+    if not wait and ctx.get_parameter_source("wait_timeout") != ParameterSource.DEFAULT:
+        raise click.UsageError("--wait-timeout is how long to wait: it has no use with --no-wait")
+
+
+def _apply_saved(
+    project: Project,
+    saved: SavedPlan,
+    parallelism: int | None,
+    fmt: str,
+    wait_s: float | None,
+) -> int:
+    """Apply exactly the ``saved`` plan (under the lock), once checked against the current
+    state and manifests."""
+    desired, state, views = project.check_saved_plan(saved)
+    plan = saved.plan
+    if not plan.has_changes:
+        _nothing_to_do(plan, fmt, said=False)
+        return EXIT_OK
+    return _execute(
+        project,
+        plan,
+        desired,
+        state,
+        parallelism,
+        fmt,
+        saved=True,
+        views=views,
+        wait_s=wait_s,
+    )
 
 
 @click.command("destroy")
