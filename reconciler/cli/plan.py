@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +192,7 @@ def plan_cmd(
         )  # fmt: skip
     saved_to = writable_path(ctx, out) if out is not None else None
     project = project_from_context(ctx)
-    try:
+    with _failure_comment(project, fmt):
         outcome = make_plan(
             ctx,
             project,
@@ -201,27 +203,39 @@ def plan_cmd(
             destroy=destroy,
             allow_unset=refresh is False,
         )
-    except ReconcilerError as error:
-        if fmt == "markdown":  # the comment says the plan failed, and why
-            settings = project.settings
-            click.echo(
-                render_markdown_failure(settings.environment, settings.app_id, _error_text(error))
-            )
-        raise
     plan = outcome.plan
     echo_plan(plan, fmt, max_chars)
     if plan.errors or (out is not None and plan.unknown_variables):
         ensure_applicable(plan)
     if out is not None and saved_to is not None:
-        save_plan_file(
-            plan, saved_to, fresh_state=None if outcome.state_recorded else outcome.state
-        )
-        environment = plan.environment
-        env = f" --env {environment}" if environment else ""
-        note(f"Saved the plan to {saved_to}; apply it with: {command_prefix(ctx)}{env} apply {out}")
+        _save(ctx, outcome, saved_to, out)
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _failure_comment(project: Project, fmt: str) -> Iterator[None]:
+    """With ``--format markdown``, a plan that fails still prints its comment: that the plan
+    failed, and why; the error is raised on."""
+    try:
+        yield
+    except ReconcilerError as error:
+        if fmt == "markdown":
+            settings = project.settings
+            click.echo(
+                render_markdown_failure(settings.environment, settings.app_id, _error_text(error))
+            )
+        raise
+
+
+def _save(ctx: click.Context, outcome: PlanOutcome, saved_to: Path, out: Path) -> None:
+    """Write the plan to ``saved_to`` (with the fresh state it was made against, when none is
+    recorded yet), and say how to apply it (``out`` as the user wrote it)."""
+    plan = outcome.plan
+    save_plan_file(plan, saved_to, fresh_state=None if outcome.state_recorded else outcome.state)
+    env = f" --env {plan.environment}" if plan.environment else ""
+    note(f"Saved the plan to {saved_to}; apply it with: {command_prefix(ctx)}{env} apply {out}")
 
 
 def _plan_environments(
