@@ -95,74 +95,97 @@ def select_environment(
         return Selected(document)
     selected = Selected()
     if environment is None:
-        for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY):
-            if key in document:
-                message = (
-                    f"{key}: this project declares no environments (add `environments:` to "
-                    "reconciler.yaml, see docs/environments.md)"
-                )
-                selected.problems.append(Problem(document.key_location(key), message))
+        selected.problems.extend(_no_environments_problems(document))
         return selected
     presence = document.get(ENVIRONMENTS_KEY)
     if has_presence:
-        where = document.key_location(ENVIRONMENTS_KEY)
-        if not isinstance(presence, list) or not all(isinstance(n, str) for n in presence):
-            message = "environments must be a list of environment names"
-            selected.problems.append(Problem(where, message))
-        else:
-            first: dict[str, int] = {}
-            for index, name in enumerate(presence):
-                line = presence.lines[index] if isinstance(presence, LineList) else where.line
-                if name not in declared:
-                    message = f"environments: no environment {name!r} ({_declared(declared)})"
-                    selected.problems.append(Problem(Location(where.path, line), message))
-                elif name in first:
-                    message = (
-                        f"environments: {name!r} is listed twice (first at line {first[name]})"
-                    )
-                    selected.problems.append(Problem(Location(where.path, line), message))
-                first.setdefault(name, line)
-    overrides = document.get(OVERRIDES_KEY)
+        selected.problems.extend(_presence_problems(document, declared))
     chosen: Any = None
     if has_overrides:
-        where = document.key_location(OVERRIDES_KEY)
-        if not isinstance(overrides, dict):
-            message = "overrides must map environment names to what differs there"
-            selected.problems.append(Problem(where, message))
-        else:
-            for name in overrides:
-                if name not in declared:
-                    at = _at(overrides, name, where)
-                    written = overrides.written if isinstance(overrides, LineDict) else None
-                    shown = describe_key(name, written.get(name) if written else None)
-                    message = f"overrides: no environment {shown} ({_declared(declared)})"
-                    selected.problems.append(Problem(at, message))
-            chosen = overrides.get(environment)
-            if chosen is not None and not isinstance(chosen, dict):
-                at = (
-                    overrides.key_location(environment)
-                    if isinstance(overrides, LineDict)
-                    else where
-                )
-                message = f"overrides.{environment} must be a mapping"
-                selected.problems.append(Problem(at, message))
-            elif isinstance(chosen, dict):
-                for key in FIXED_KEYS:
-                    if key in chosen:
-                        at = _at(chosen, key, where)
-                        message = f"overrides.{environment} cannot set {key!r}"
-                        selected.problems.append(Problem(at, message))
+        chosen = _chosen_overrides(document, environment, declared, selected.problems)
     if selected.problems:
         return selected
     if isinstance(presence, list) and environment not in presence:
         selected.present = False
         return selected
+    base = _without_selection_keys(document)
+    selected.document = overlay(base, chosen) if isinstance(chosen, dict) else base
+    return selected
+
+
+def _no_environments_problems(document: LineDict) -> list[Problem]:
+    """In a project without environments: each of ``environments:`` and ``overrides:`` the
+    document writes."""
+    return [
+        Problem(
+            document.key_location(key),
+            f"{key}: this project declares no environments (add `environments:` to "
+            "reconciler.yaml, see docs/environments.md)",
+        )
+        for key in (ENVIRONMENTS_KEY, OVERRIDES_KEY)
+        if key in document
+    ]
+
+
+def _presence_problems(document: LineDict, declared: tuple[str, ...]) -> list[Problem]:
+    """What is wrong with the document's ``environments:`` list: not a list of names, a name
+    not declared, or a name listed twice."""
+    presence = document.get(ENVIRONMENTS_KEY)
+    where = document.key_location(ENVIRONMENTS_KEY)
+    if not isinstance(presence, list) or not all(isinstance(n, str) for n in presence):
+        return [Problem(where, "environments must be a list of environment names")]
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for index, name in enumerate(presence):
+        line = presence.lines[index] if isinstance(presence, LineList) else where.line
+        if name not in declared:
+            message = f"environments: no environment {name!r} ({_declared(declared)})"
+            problems.append(Problem(Location(where.path, line), message))
+        elif name in first:
+            message = f"environments: {name!r} is listed twice (first at line {first[name]})"
+            problems.append(Problem(Location(where.path, line), message))
+        first.setdefault(name, line)
+    return problems
+
+
+def _chosen_overrides(
+    document: LineDict, environment: str, declared: tuple[str, ...], problems: list[Problem]
+) -> Any:
+    """The document's ``overrides:`` of ``environment`` (None: none); what is wrong with its
+    ``overrides:`` (not a mapping, an environment not declared, an override that is not a
+    mapping or sets a fixed key) is added to ``problems``."""
+    overrides = document.get(OVERRIDES_KEY)
+    where = document.key_location(OVERRIDES_KEY)
+    if not isinstance(overrides, dict):
+        message = "overrides must map environment names to what differs there"
+        problems.append(Problem(where, message))
+        return None
+    for name in overrides:
+        if name not in declared:
+            at = _at(overrides, name, where)
+            written = overrides.written if isinstance(overrides, LineDict) else None
+            shown = describe_key(name, written.get(name) if written else None)
+            message = f"overrides: no environment {shown} ({_declared(declared)})"
+            problems.append(Problem(at, message))
+    chosen = overrides.get(environment)
+    if chosen is not None and not isinstance(chosen, dict):
+        at = overrides.key_location(environment) if isinstance(overrides, LineDict) else where
+        problems.append(Problem(at, f"overrides.{environment} must be a mapping"))
+    elif isinstance(chosen, dict):
+        for key in FIXED_KEYS:
+            if key in chosen:
+                at = _at(chosen, key, where)
+                problems.append(Problem(at, f"overrides.{environment} cannot set {key!r}"))
+    return chosen
+
+
+def _without_selection_keys(document: LineDict) -> LineDict:
+    """``document`` without its ``environments:`` and ``overrides:`` (its lines kept)."""
     base = LineDict(document.path, document.line)
     base.lines = document.lines
     base.paths = document.paths
     base.update((k, v) for k, v in document.items() if k not in (ENVIRONMENTS_KEY, OVERRIDES_KEY))
-    selected.document = overlay(base, chosen) if isinstance(chosen, dict) else base
-    return selected
+    return base
 
 
 def _declared(declared: tuple[str, ...]) -> str:
