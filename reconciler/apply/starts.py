@@ -173,86 +173,118 @@ async def _prepare_start(run: Run, action: AgentPlan) -> _Prepared | None:
 
 
 async def _send_start(run: Run, prepared: _Prepared) -> None:
+    """Send the join of ``prepared``; its record is written (and reported) while this worker
+    goes on (see :func:`_finish_start`)."""
     ctx = run.ctx
-    action, agent, previous = prepared.action, prepared.agent, prepared.previous
+    action = prepared.action
     started = ctx.clock()  # the join goes out now (its entry may have been written a while ago)
-    entry, properties = prepared.entry, prepared.properties
-    wire_name = entry.wire_name
     run.emit(ApplyEvent(action.name, action.action, "start", "begin"))
-    note = ""
     try:
-        try:
-            answer = await run.call(
-                lambda: ctx.client.join(
-                    wire_name, properties, agent.spec.get("preset"), agent.spec.get("pipeline_id")
-                )
-            )
-            agent_id = answer.agent_id
-            run.joined.add(agent_id)
-        except NameConflictError as exc:
-            agent_id = await _adopt(run, agent, entry, exc)
-            run.joined.add(agent_id)
-            note = (
-                f"adopted the running agent after 409 TaskConflict (a retried join; the "
-                f"engine names it {wire_name})"
-            )
+        agent_id, note = await _join(run, prepared)
     except Exception as exc:
-        from reconciler.errors import EngineProtocolError
-
-        if isinstance(exc, (EngineUnavailableError, EngineProtocolError)):
-            # Outcome unknown (no answer, or a 2xx answer that cannot be read, so the agent
-            # probably started): keep the journal entry so the next run adopts or forgets it,
-            # and start nothing else in this channel, which would make that ambiguous.
-            run.unresolved_channels.add(agent.channel)
-            prepared.lock.release()
-        else:
-            try:
-                await run.save_or_halt(settled(entry.id))
-            finally:
-                prepared.lock.release()
+        await _join_failed(run, prepared, exc)
         fail(run, action, exc, started, "join")
         return
     run.emit(ApplyEvent(action.name, action.action, "start", "answered", agent_id))
+    # The record is written, and then reported, while this worker goes on to its next agent,
+    # whose write-ahead entry then shares that write: one write per agent instead of two on
+    # the way between engine calls. Nothing waits on the record but the report (and the end
+    # of the phase, which waits for every record).
+    done = _started_change(prepared, agent_id, started)
+    run.finishing.append(
+        asyncio.ensure_future(_finish_start(run, prepared, done, agent_id, started, note))
+    )
+
+
+async def _join(run: Run, prepared: _Prepared) -> tuple[str, str]:
+    """The engine's id of the agent ``prepared`` starts, and a note when it is adopted after a
+    409 (a retried join)."""
+    agent, entry, wire_name = prepared.agent, prepared.entry, prepared.entry.wire_name
+    try:
+        answer = await run.call(
+            lambda: run.ctx.client.join(
+                wire_name,
+                prepared.properties,
+                agent.spec.get("preset"),
+                agent.spec.get("pipeline_id"),
+            )
+        )
+    except NameConflictError as exc:
+        agent_id = await _adopt(run, agent, entry, exc)
+        run.joined.add(agent_id)
+        return agent_id, (
+            f"adopted the running agent after 409 TaskConflict (a retried join; the "
+            f"engine names it {wire_name})"
+        )
+    run.joined.add(answer.agent_id)
+    return answer.agent_id, ""
+
+
+async def _join_failed(run: Run, prepared: _Prepared, exc: Exception) -> None:
+    """After a failed join: settle its journal entry, unless the outcome is unknown; the
+    channel's lock released either way."""
+    from reconciler.errors import EngineProtocolError
+
+    if isinstance(exc, (EngineUnavailableError, EngineProtocolError)):
+        # Outcome unknown (no answer, or a 2xx answer that cannot be read, so the agent
+        # probably started): keep the journal entry so the next run adopts or forgets it,
+        # and start nothing else in this channel, which would make that ambiguous.
+        run.unresolved_channels.add(prepared.agent.channel)
+        prepared.lock.release()
+        return
+    try:
+        await run.save_or_halt(settled(prepared.entry.id))
+    finally:
+        prepared.lock.release()
+
+
+def _started_change(prepared: _Prepared, agent_id: str, started: float) -> AgentChange:
+    """The state change of a started agent: its record put, its journal entry settled."""
+    entry = prepared.entry
     record = agent_record(
-        agent,
+        prepared.agent,
         agent_id=agent_id,
-        wire_name=wire_name,
+        wire_name=entry.wire_name,
         generation=entry.generation,
         started_at=started,
         token_expires_at=entry.token_expires_at,
         spec=entry.spec,
         spec_digest=entry.spec_digest,
     )
+    return AgentChange(settle=frozenset((entry.id,)), put=(record,))
 
-    done = AgentChange(settle=frozenset((entry.id,)), put=(record,))
 
-    async def finish() -> None:
-        try:
-            recorded = await run.save_or_halt(done)
-        finally:
-            prepared.lock.release()
-        if not recorded:
-            unrecorded(run, action, agent_id, started, "started")
-            return
-        duration = ctx.clock() - started
-        run.emit(ApplyEvent(action.name, action.action, "start", "done", agent_id, duration, note))
-        run.result.results.append(
-            ActionResult(
-                action.name,
-                action.action,
-                True,
-                agent_id=agent_id,
-                previous_agent_id=previous.agent_id if previous else None,
-                duration_s=duration,
-                detail=note,
-            )
+async def _finish_start(
+    run: Run,
+    prepared: _Prepared,
+    done: AgentChange,
+    agent_id: str,
+    started: float,
+    note: str,
+) -> None:
+    """Write ``done`` (the started agent's record), release its channel, and report the
+    action done (or unrecorded)."""
+    action, previous = prepared.action, prepared.previous
+    try:
+        recorded = await run.save_or_halt(done)
+    finally:
+        prepared.lock.release()
+    if not recorded:
+        unrecorded(run, action, agent_id, started, "started")
+        return
+    duration = run.ctx.clock() - started
+    run.emit(ApplyEvent(action.name, action.action, "start", "done", agent_id, duration, note))
+    run.result.results.append(
+        ActionResult(
+            action.name,
+            action.action,
+            True,
+            agent_id=agent_id,
+            previous_agent_id=previous.agent_id if previous else None,
+            duration_s=duration,
+            detail=note,
         )
-
-    # The record is written, and then reported, while this worker goes on to its next agent,
-    # whose write-ahead entry then shares that write: one write per agent instead of two on
-    # the way between engine calls. Nothing waits on the record but the report (and the end
-    # of the phase, which waits for every record).
-    run.finishing.append(asyncio.ensure_future(finish()))
+    )
 
 
 async def _adopt(
