@@ -104,3 +104,16 @@ def test_validate_json_writes_a_file_name_that_is_not_utf8_as_valid_json(
     for text in _strings(doc):
         text.encode("utf-8")  # strict: no lone surrogate escaped either
     assert "agents.d/x\\xff.yaml" in {p["path"] for p in doc["problems"]}
+
+
+def test_plan_json_with_an_invalid_manifest_prints_no_document_and_exits_1(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_OPENAI_KEY", "sk-test")
+    monkeypatch.setenv("AGORA_APP_CERTIFICATE", "0" * 32)
+    (project / "agents.d" / "bad.yaml").write_text("name: Bad Name\n")
+    code, out, err = run_main(
+        ["-C", str(project), "plan", "--no-refresh", "--format", "json"], capsys
+    )
+    assert (code, out) == (1, "")
+    assert "agents.d/bad.yaml:1: invalid name 'Bad Name'" in err
