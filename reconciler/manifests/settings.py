@@ -233,7 +233,8 @@ def load_settings(
     if os.path.lexists(path):  # anything there is read: a FIFO or a device is refused
         values, interpolated, root = _read(path, shown, environ, problems, chosen, allow_unset)
         if interpolated is not None and interpolated.unknown:
-            unset = {n for names in interpolated.unknown.values() for n in names}
+            renamed = chosen.variables  # an environment's `variables:`: the one to set
+            unset = {renamed.get(n, n) for names in interpolated.unknown.values() for n in names}
             values["unset_variables"] = tuple((name, shown) for name in sorted(unset))
         locations = interpolated.locations if interpolated is not None else {}
     elif config_path is not None:

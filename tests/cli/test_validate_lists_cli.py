@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,25 @@ def test_plan_json_with_an_invalid_manifest_prints_no_document_and_exits_1(
     )
     assert (code, out) == (1, "")
     assert "agents.d/bad.yaml:1: invalid name 'Bad Name'" in err
+
+
+def test_validate_names_the_variable_an_environment_reads_in_its_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("RECONCILER_ENV", "AGORA_APP_CERTIFICATE", "PROD_AGORA_APP_CERTIFICATE"):
+        monkeypatch.delenv(name, raising=False)
+    shutil.copytree(REPO / "agents.d", tmp_path / "agents.d")
+    text = (REPO / "reconciler.yaml").read_text().replace("engine: sandbox", "engine: us")
+    lines = [
+        "app_certificate: ${AGORA_APP_CERTIFICATE}" if line.startswith("app_certificate:") else line
+        for line in text.splitlines()
+    ]
+    (tmp_path / "reconciler.yaml").write_text("\n".join(lines) + "\n")
+    code, out, _ = run_main(["-C", str(tmp_path), "validate", "--format", "json"], capsys)
+    doc = json.loads(out)
+    assert code == 0
+    files = {(u["name"], u["path"]) for u in doc["unset_variable_files"]}
+    assert {
+        ("AGORA_APP_CERTIFICATE", "reconciler.yaml"),
+        ("PROD_AGORA_APP_CERTIFICATE", "reconciler.yaml"),
+    } <= files
