@@ -18,14 +18,18 @@ from reconciler.project import require_project
 from reconciler.project.platform import check_reference_cycles
 
 
-def project_settings(ctx: click.Context, environment: str | None = None) -> Settings:
+def project_settings(
+    ctx: click.Context, environment: str | None = None, *, allow_unset: bool = False
+) -> Settings:
     """The settings of the project named by the global options (default: the current
-    directory), as ``environment`` (default: the chosen one) sees them."""
+    directory), as ``environment`` (default: the chosen one) sees them; ``allow_unset``: an
+    unset variable is no problem (``validate`` only: see :func:`load_settings`)."""
     from reconciler.cli.context import one_environment, project_dir
 
     directory, config_path = project_dir(ctx)
     require_project(directory, config_path)
-    return load_settings(directory, config_path, os.environ, environment or one_environment(ctx))
+    chosen = environment or one_environment(ctx)
+    return load_settings(directory, config_path, os.environ, chosen, allow_unset=allow_unset)
 
 
 def desired_agents(settings: Settings) -> DesiredSet:

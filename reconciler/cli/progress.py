@@ -18,7 +18,6 @@ Both reporters take the executor's :class:`~reconciler.apply.ApplyEvent` stream 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import click
 
 from reconciler.errors import printable
 from reconciler.models.plan import STATE_ONLY_ACTIONS
+from reconciler.render.jsontext import dumps
 
 if TYPE_CHECKING:
     from reconciler.apply import ApplyEvent, ApplyResult
@@ -444,4 +444,4 @@ class JsonEvents:
         stamp = datetime.fromtimestamp(self.wall(), tz=timezone.utc)
         record = {"type": kind, "timestamp": stamp.isoformat(timespec="milliseconds"), **fields}
         record["timestamp"] = record["timestamp"].replace("+00:00", "Z")
-        click.echo(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        click.echo(dumps(record, separators=(",", ":")))

@@ -318,7 +318,7 @@ def pointing_lines(
         f"  {secret}",
         f"  # and export the variables your manifests read for secrets ({certificate}",
         "  # too): a sensitive ${VAR:-default} is a placeholder for engine: sandbox only;",
-        "  # `reconciler validate` lists those of the manifests that are not set",
+        "  # `reconciler validate` lists those not set (settings and manifests, with the file)",
     ]
 
 

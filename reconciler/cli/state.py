@@ -15,7 +15,6 @@ App ID and engine the settings name, on purpose.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -30,6 +29,7 @@ from reconciler.cli.readonly import read_only, runs_read_only
 from reconciler.errors import OperationError, SettingsError, StateError, printable
 from reconciler.models.settings import Settings
 from reconciler.models.state import StateDoc
+from reconciler.render.jsontext import dumps
 from reconciler.render.status import (
     RESOURCE_LIST_HEADER,
     STATE_LIST_HEADER,
@@ -151,7 +151,7 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
     store = _backend(ctx).store
     if not store.exists:
         if fmt == "json":
-            click.echo(json.dumps(state_list_json([], 0), indent=2))
+            click.echo(dumps(state_list_json([], 0), indent=2))
         click.echo(f"No state recorded yet ({store.where} does not exist).", err=True)
         return
     doc = store.load()
@@ -160,7 +160,7 @@ def list_cmd(ctx: click.Context, fmt: str) -> None:
     creating = [entry for _, entry in sorted(doc.creating.items())]
     if fmt == "json":
         listed = state_list_json(records, len(doc.journal), resources, creating)
-        click.echo(json.dumps(listed, indent=2))
+        click.echo(dumps(listed, indent=2))
     else:
         if records:
             click.echo(table(STATE_LIST_HEADER, state_list_rows(records)))

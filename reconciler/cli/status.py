@@ -8,7 +8,6 @@ running) plus the unmanaged agents in managed channels; ``--format json`` for ma
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from reconciler.engine import RetryEvent
 from reconciler.errors import EXIT_OK, EngineUnavailableError
 from reconciler.project import Project
 from reconciler.project.operations import check_status
+from reconciler.render.jsontext import dumps
 from reconciler.render.status import status_json, status_text
 from reconciler.status import StatusReport
 
@@ -104,8 +104,8 @@ def _show(
 ) -> StatusReport:
     report = run_async(check_status(project, on_retry=on_retry))
     if fmt == "json":
-        click.echo(json.dumps(status_json(report), separators=(",", ":") if every else None,
-                              indent=None if every else 2))  # fmt: skip
+        click.echo(dumps(status_json(report), separators=(",", ":") if every else None,
+                         indent=None if every else 2))  # fmt: skip
         return report
     text = status_text(report)
     if every:

@@ -39,6 +39,7 @@ from reconciler.models import DesiredAgent, DesiredSet
 from reconciler.models.resources import DesiredResource
 from reconciler.models.settings import Settings
 from reconciler.project.rooms import check_other_rooms
+from reconciler.render.jsontext import dumps
 from reconciler.render.problems import github_annotations, validation_json
 
 VALIDATE_FORMATS = ("text", "json", "github")
@@ -70,22 +71,23 @@ def validate_cmd(ctx: click.Context, fmt: str) -> int:
         _validate_text(ctx)
         return EXIT_OK
     try:
-        loaded = _load(ctx)
+        loaded, settings_unset = _load(ctx)
         desired = _union(loaded)
     except ValidationError as exc:
         if fmt == "json":
-            click.echo(json.dumps(validation_json([], exc.problems), indent=2))
+            click.echo(dumps(validation_json([], exc.problems), indent=2))
         else:
             base = _project_dir(ctx)
             click.echo(github_annotations(exc.problems, lambda p: _repo_path(base, p)))
         return EXIT_ERROR
+    unset = unset_variables(desired, settings_unset)
     if fmt == "json":
         found = [(a.name, a.path, a.line) for a in desired.agents.values()]
-        doc = validation_json(found, (), unset_variables(desired))
-        click.echo(json.dumps(doc, indent=2))
+        resources = [(r.kind, r.name, r.path, r.line) for r in desired.resources.values()]
+        click.echo(dumps(validation_json(found, (), unset, resources), indent=2))
     else:
         click.echo(valid_line(desired))
-        _note_unset(desired)
+        _note_unset(unset)
     return EXIT_OK
 
 
@@ -98,20 +100,33 @@ def valid_line(desired: DesiredSet) -> str:
     return f"{agents} and {resources} resource{'s' if resources != 1 else ''} valid"
 
 
-def unset_variables(desired: DesiredSet) -> list[str]:
-    """The variables the manifests use that are not set (fine for validate, not for apply)."""
-    return sorted(
-        {n for a in desired.agents.values() for ns in a.unknown.values() for n in ns}
-        | {n for r in desired.resources.values() for ns in r.unknown.values() for n in ns}
-    )
+def unset_variables(
+    desired: DesiredSet, settings_unset: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
+    """The variables the settings and the manifests read that are not set (fine for validate,
+    not for plan and apply), each with a file that reads it: ``(name, path)``, sorted."""
+    found = set(settings_unset)
+    for agent in desired.agents.values():
+        found.update((n, agent.path) for names in agent.unknown.values() for n in names)
+    for resource in desired.resources.values():
+        found.update((n, resource.path) for names in resource.unknown.values() for n in names)
+    return sorted(found)
 
 
-def _note_unset(desired: DesiredSet) -> None:
-    unset = unset_variables(desired)
-    if unset:
+def _note_unset(unset: Sequence[tuple[str, str]]) -> None:
+    """``Note: 2 variables not set (A in reconciler.yaml; B in agents.d/x.yaml, agents.d/y.yaml)``
+    on stderr, in every format (stdout keeps the document or annotations)."""
+    files: dict[str, list[str]] = {}
+    for name, path in unset:
+        files.setdefault(name, []).append(path)
+    if files:
+        listed = "; ".join(
+            f"{printable(name)} in {', '.join(printable(p) for p in paths)}"
+            for name, paths in files.items()
+        )
         note(
-            f"Note: {len(unset)} variable{'s' if len(unset) != 1 else ''} not set "
-            f"({', '.join(unset)}): fine for validate; plan and apply need them."
+            f"Note: {len(files)} variable{'s' if len(files) != 1 else ''} not set "
+            f"({listed}): fine for validate; plan and apply need them."
         )
 
 
@@ -130,26 +145,30 @@ def _repo_path(project_dir: Path, path: str) -> str:
         return str(full)
 
 
-def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
-    """Each environment's agents (every environment unless one is chosen); a ValidationError
-    with every problem of every environment: a problem found in all of them once, as is; one
-    found in some only with their names (``[prod] ...``)."""
+def _load(
+    ctx: click.Context,
+) -> tuple[list[tuple[str | None, DesiredSet]], list[tuple[str, str]]]:
+    """Each environment's agents (every environment unless one is chosen), and the variables
+    the settings read that are not set (with the file); a ValidationError with every problem
+    of every environment: a problem found in all of them once, as is; one found in some only
+    with their names (``[prod] ...``)."""
     chosen = chosen_environment(ctx)
     if chosen is not None and chosen != ALL:
-        settings = project_settings(ctx)
+        settings = project_settings(ctx, allow_unset=True)
         desired = desired_agents(settings)
         check_other_rooms(settings, os.environ, desired)  # as its plan checks them
-        return [(chosen, desired)]
+        return [(chosen, desired)], list(settings.unset_variables)
     directory, config = project_dir(ctx)
     declared = declared_environments(directory, config)
     if not declared:
-        return [(None, desired_agents(project_settings(ctx)))]
+        settings = project_settings(ctx, allow_unset=True)
+        return [(None, desired_agents(settings))], list(settings.unset_variables)
     loaded: list[tuple[str | None, DesiredSet]] = []
     found: list[tuple[str, Sequence[Problem]]] = []
     named: list[tuple[str, Settings]] = []
     for name in declared:
         try:
-            settings = project_settings(ctx, name)
+            settings = project_settings(ctx, name, allow_unset=True)
             named.append((name, settings))
             loaded.append((name, desired_agents(settings)))
         except ValidationError as exc:
@@ -166,7 +185,7 @@ def _load(ctx: click.Context) -> list[tuple[str | None, DesiredSet]]:
     )
     if clashes:
         raise ValidationError(clashes, what=what)
-    return loaded
+    return loaded, [pair for _name, settings in named for pair in settings.unset_variables]
 
 
 def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:
@@ -191,14 +210,14 @@ def _union(loaded: list[tuple[str | None, DesiredSet]]) -> DesiredSet:
 
 
 def _validate_text(ctx: click.Context) -> None:
-    loaded = _load(ctx)
+    loaded, settings_unset = _load(ctx)
     if len(loaded) == 1 and loaded[0][0] is None:
         click.echo(valid_line(loaded[0][1]))
     else:
         for name, one in loaded:
             click.echo(f"{valid_line(one)} in {name}")
     desired = _union(loaded)
-    _note_unset(desired)
+    _note_unset(unset_variables(desired, settings_unset))
     if ctx.find_root().obj and ctx.find_root().obj.get("verbose"):
         for name, agent in desired.agents.items():
             click.echo(f"  {printable(name)}  {Location(agent.path, agent.line)}")

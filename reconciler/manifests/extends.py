@@ -7,7 +7,9 @@
 - A partial is a ``.yaml``/``.yml`` file whose name starts with ``_``, or that lies in a directory
   whose name starts with ``_``. It is never an agent itself; it holds exactly one mapping, must not
   set ``name``, and may itself ``extends`` another partial (chains are allowed, cycles are an
-  error).
+  error). Its blocks must have the shape the manifest schema gives them (a mapping where a
+  mapping goes, a list where a list goes): checked on the partial itself, extended or not
+  (:mod:`reconciler.manifests.partialshape`).
 - Merging: mappings merge key by key, recursively; lists and scalars from the extending document
   replace the partial's (a ``null`` replaces too, which is how a key is removed again).
 - Every merged key keeps the location it was written at, so a problem in a partial's key is
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import Location, Problem
+from reconciler.manifests.partialshape import partial_shape_problems
 from reconciler.manifests.yamlfile import LineDict, ParsedFile
 
 EXTENDS_KEY = "extends"
@@ -43,7 +46,8 @@ def check_partial(parsed: ParsedFile) -> tuple[LineDict | None, list[Problem]]:
     doc = docs[0].value
     if "name" in doc:
         return None, [Problem(doc.key_location("name"), "a partial must not set 'name'")]
-    return doc, []
+    shape = partial_shape_problems(doc)
+    return (None, shape) if shape else (doc, [])
 
 
 MAX_MERGED_KEYS = 200_000

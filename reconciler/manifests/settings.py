@@ -51,7 +51,7 @@ from reconciler.errors import (
     ValidationError,
     printable,
 )
-from reconciler.manifests.defaults import refused_defaults, secret_setting
+from reconciler.manifests.defaults import mapping_keys, refused_defaults, secret_setting
 from reconciler.manifests.environments import name_problem, overlay
 from reconciler.manifests.excerpt import with_excerpts
 from reconciler.manifests.interpolate import Interpolated, interpolate_tree
@@ -104,6 +104,10 @@ ENVIRONMENT_KEYS: tuple[str, ...] = (
 """Keys an environment's block may set (one ``agents.d/`` and one sandbox serve them all)."""
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WHERE = "settings"
+_STAND_INS: dict[str, str] = {"app_certificate": "0" * CERTIFICATE_LENGTH}
+"""With unset variables allowed (``validate``, which never reaches the engine): what a key whose
+value reads an unset variable holds, so that the checks needing it (``auth: token``, ``token:
+auto``) see it set; any other such key takes its default."""
 
 
 def engine_problem(engine: str) -> str | None:
@@ -204,10 +208,16 @@ def load_settings(
     config_path: Path | None,
     environ: Mapping[str, str],
     environment: str | None = None,
+    *,
+    allow_unset: bool = False,
 ) -> Settings:
     """The project's settings (as ``environment`` sees them), or a ValidationError carrying
     every problem found; :class:`EnvironmentChoiceError` if the choice of environment does not
-    fit the environments the file declares."""
+    fit the environments the file declares.
+
+    ``allow_unset`` (``validate``, which runs without secrets and never reaches the engine): an
+    unset ``${VAR}`` is no problem; its key takes its default and the variable is listed in
+    :attr:`Settings.unset_variables`."""
     if not project_dir.is_dir():
         raise ValidationError(
             [Problem(Location(str(project_dir)), "project directory not found")], what=_WHERE
@@ -221,7 +231,11 @@ def load_settings(
     chosen = _Chosen(environment)
     interpolated: Interpolated | None = None
     if os.path.lexists(path):  # anything there is read: a FIFO or a device is refused
-        values, interpolated, root = _read(path, shown, environ, problems, chosen)
+        values, interpolated, root = _read(path, shown, environ, problems, chosen, allow_unset)
+        if interpolated is not None and interpolated.unknown:
+            renamed = chosen.variables  # an environment's `variables:`: the one to set
+            unset = {renamed.get(n, n) for names in interpolated.unknown.values() for n in names}
+            values["unset_variables"] = tuple((name, shown) for name in sorted(unset))
         locations = interpolated.locations if interpolated is not None else {}
     elif config_path is not None:
         problems.append(Problem(root, "settings file not found"))
@@ -378,6 +392,7 @@ def _read(
     environ: Mapping[str, str],
     problems: list[Problem],
     chosen: _Chosen,
+    allow_unset: bool = False,
 ) -> tuple[dict[str, Any], Interpolated | None, Location]:
     parsed = read_file(path, shown)
     problems.extend(parsed.problems)
@@ -395,8 +410,9 @@ def _read(
     if chosen.declared and not problems:  # a malformed block first: it may be the one asked
         chosen.check(shown)  # before interpolation: another environment's variables are unset
     environ = environ_for(chosen.variables, environ)
-    interpolated = interpolate_tree(source, environ, root)
+    interpolated = interpolate_tree(source, environ, root, allow_unset=allow_unset)
     problems.extend(interpolated.problems)
+    unknown = {mapping_keys(path)[0] for path in interpolated.unknown if mapping_keys(path)}
     data = interpolated.value if isinstance(interpolated.value, dict) else {}
     values: dict[str, Any] = {}
     for key, value in data.items():
@@ -408,6 +424,9 @@ def _read(
             problems.append(Problem(where, unknown_key_message(key, "", FILE_KEYS, _WHERE)))
         elif key in interpolated.failed:
             continue
+        elif key in unknown:  # a variable not set (validate only): its stand-in, or the default
+            if key in _STAND_INS:
+                values[key] = _STAND_INS[key]
         elif value is not None:
             values[key] = value
     if values.get("app_certificate") == "":

@@ -108,6 +108,11 @@ class Settings(BaseModel):
     them (:meth:`refuse_placeholders`), while commands that never call it (``validate``,
     ``plan --no-refresh``) still work, as with any secret left unset."""
 
+    unset_variables: tuple[tuple[str, str], ...] = ()
+    """Loaded with unset variables allowed (``validate`` only, which never reaches the engine):
+    each variable the settings file reads that is not set, with the file that reads it (as
+    shown to the user). A key whose value reads one takes its default."""
+
     def refuse_placeholders(self) -> None:
         """Raise a :class:`ValidationError` if a secret is a placeholder (see ``placeholders``)."""
         if self.placeholders:

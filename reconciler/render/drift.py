@@ -13,12 +13,12 @@ Pure functions returning strings or dicts; nothing prints.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from reconciler.errors import printable
 from reconciler.models.drift import DriftItem, DriftReport, ResourceDriftItem
 from reconciler.render.json_format import iso_utc
+from reconciler.render.jsontext import dumps
 from reconciler.render.resources import drift_json, drift_lines
 
 DRIFT_FORMAT_VERSION = "1.0"
@@ -216,7 +216,7 @@ def _resource_subject(item: ResourceDriftItem) -> str:
 
 def render_drift_json_text(report: DriftReport) -> str:
     """:func:`render_drift_json` serialized: indented, UTF-8 kept, no trailing newline."""
-    return json.dumps(render_drift_json(report), indent=2, ensure_ascii=False)
+    return dumps(render_drift_json(report), indent=2)
 
 
 def drift_label(item: DriftItem) -> str:

@@ -20,13 +20,13 @@ are collapsed: a reviewer sees it without opening them.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from reconciler.models import Plan
 from reconciler.render.common import RESOURCE_LABELS, SYMBOLS, plan_summary_line
 from reconciler.render.json_format import JSON_FORMAT_VERSION, render_json_chunks
+from reconciler.render.jsontext import dumps
 from reconciler.render.markdown import (
     DEFAULT_MAX_CHARS,
     MARKER_PREFIX,
@@ -231,4 +231,4 @@ def _resource_counts(plan: Plan) -> str:
 
 
 def _json_string(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+    return dumps(text)

@@ -21,6 +21,7 @@ from typing import Any
 from reconciler.models import AgentPlan, FieldChange, Plan
 from reconciler.render.common import change_kind, is_sensitive
 from reconciler.render.created import created_fields
+from reconciler.render.jsontext import dumps, valid_json
 from reconciler.render.resources import resource_json
 
 JSON_FORMAT_VERSION = "1.3"
@@ -46,7 +47,7 @@ def render_json_text(plan: Plan, *, indent: int | None = None) -> str:
     plan of 2,000 new agents, measured). ``indent`` is for documents people read (golden files).
     """
     if indent is not None:
-        return json.dumps(render_json(plan), indent=indent, ensure_ascii=False)
+        return dumps(render_json(plan), indent=indent)
     return "".join(render_json_chunks(plan))
 
 
@@ -58,9 +59,10 @@ def render_json_chunks(plan: Plan) -> Iterator[str]:
     320,000 attributes, 50 MB of JSON).
     """
     head = _ENCODE({**_head(plan), "agents": []})
-    yield head[: -len("[]}")] + "["  # "agents" is the last key: its list closes the document
+    # "agents" is the last key: its list closes the document
+    yield valid_json(head[: -len("[]}")] + "[")
     for number, agent in enumerate(plan.agents):
-        yield ("," if number else "") + _ENCODE(_agent(agent, copied=False))
+        yield ("," if number else "") + valid_json(_ENCODE(_agent(agent, copied=False)))
     yield "]}"
 
 

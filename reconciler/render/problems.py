@@ -15,22 +15,32 @@ from typing import Any
 
 from reconciler.errors import Problem, ValidationError
 
-VALIDATE_FORMAT_VERSION = "1.1"
+VALIDATE_FORMAT_VERSION = "1.2"
 """Version of the ``validate --format json`` document; the major part changes on a break."""
 
 
 def validation_json(
     agents: Iterable[tuple[str, str, int]],
     problems: Sequence[Problem],
-    unset_variables: Sequence[str] = (),
+    unset_variables: Sequence[tuple[str, str]] = (),
+    resources: Iterable[tuple[str, str, str, int]] = (),
 ) -> dict[str, Any]:
-    """The result of a validation: the agents found (name, path, line) or every problem."""
+    """The result of a validation: the agents (name, path, line) and Platform resources (kind,
+    name, path, line) found, and the variables not set (name, a file that reads it), or every
+    problem."""
     return {
         "format_version": VALIDATE_FORMAT_VERSION,
         "valid": not problems,
-        "unset_variables": list(unset_variables),
+        "unset_variables": sorted({name for name, _path in unset_variables}),
+        "unset_variable_files": [
+            {"name": name, "path": path} for name, path in sorted(set(unset_variables))
+        ],
         "agents": [
             {"name": name, "path": path, "line": line} for name, path, line in sorted(agents)
+        ],
+        "resources": [
+            {"kind": kind, "name": name, "path": path, "line": line}
+            for kind, name, path, line in sorted(resources)
         ],
         "problems": [
             {

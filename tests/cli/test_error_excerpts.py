@@ -60,7 +60,7 @@ def test_validate_json_and_github_give_the_column(
     project = _typo_project(tmp_path)
     _, out, _ = run_main(["-C", str(project), "validate", "--format", "json"], capsys)
     doc = json.loads(out)
-    assert doc["format_version"] == "1.1"
+    assert doc["format_version"] == "1.2"
     assert doc["problems"] == [
         {
             "path": "agents.d/support-en.yaml",

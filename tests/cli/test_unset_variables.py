@@ -34,7 +34,7 @@ def test_validate_accepts_an_unset_variable_and_notes_it(
 ) -> None:
     code, out, err = run_main(["-C", str(project), "validate"], capsys)
     assert (code, out) == (0, "3 agents and 3 resources valid\n")
-    assert "1 variable not set (MY_OPENAI_KEY)" in err
+    assert "1 variable not set (MY_OPENAI_KEY in agents.d/sales-en.yaml, " in err
     code, out, _ = run_main(["-C", str(project), "validate", "--format", "json"], capsys)
     assert json.loads(out)["unset_variables"] == ["MY_OPENAI_KEY"]
 
