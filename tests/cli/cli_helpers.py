@@ -36,6 +36,32 @@ def copy_example(directory: Path) -> Path:
     return directory
 
 
+def example_with_environments(directory: Path) -> Path:
+    """The repository's example project as shipped (``staging`` and ``prod``) in a new
+    ``directory``."""
+    directory.mkdir(parents=True)
+    shutil.copy(REPO / "reconciler.yaml", directory / "reconciler.yaml")
+    shutil.copytree(REPO / "agents.d", directory / "agents.d")
+    return directory
+
+
+def example_without_secrets(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """:func:`copy_example` as a fork's pull request sees it: no engine, App ID or certificate
+    in the environment, and the OpenAI key of the example's partial read from an unset
+    ``${MY_OPENAI_KEY}``."""
+    for name in ("RECONCILER_ENGINE", "MY_OPENAI_KEY", "AGORA_APP_ID", "AGORA_APP_CERTIFICATE"):
+        monkeypatch.delenv(name, raising=False)
+    copy_example(directory)
+    base = directory / "agents.d" / "_base" / "openai.yaml"
+    text = base.read_text(encoding="utf-8")
+    assert "${OPENAI_API_KEY:-sk-sandbox-placeholder}" in text
+    base.write_text(
+        text.replace("${OPENAI_API_KEY:-sk-sandbox-placeholder}", "${MY_OPENAI_KEY}"),
+        encoding="utf-8",
+    )
+    return directory
+
+
 def example_project(directory: Path) -> Path:
     """:func:`copy_example` into a new ``directory``, with the example's ``state/README.md``."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,6 @@ then rewrote) the embedded sandbox's ``.sandbox/engine.db``, ``.sandbox/.gitigno
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,7 +33,13 @@ from reconciler.cli.readonly import declared_read_only
 from reconciler.sandbox import SandboxConfig, create_app
 from reconciler.sandbox.store import Store
 from reconciler.state import StateLock
-from tests.cli.cli_helpers import REPO, Snapshot, commands, example_project, snapshot
+from tests.cli.cli_helpers import (
+    Snapshot,
+    commands,
+    example_project,
+    example_with_environments,
+    snapshot,
+)
 from tests.cli.platform_project import console
 from tests.reliability.inproc import CliResult, ThreadServer, run_cli
 
@@ -187,10 +192,7 @@ def test_every_environment_of_a_read_only_command_writes_nothing(
     tmp_path: Path, outside: list[Path], command: tuple[str, ...], state: str
 ) -> None:
     """The example project's environments: ``--env all`` (plan, validate), or each one."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(REPO / "reconciler.yaml", project / "reconciler.yaml")
-    shutil.copytree(REPO / "agents.d", project / "agents.d")
+    project = example_with_environments(tmp_path / "project")
     if state == "applied":
         assert run_cli("-C", str(project), "--env", "staging", "apply", "--auto-approve").code == 0
     chosen = ["all"] if command[0] in {"plan", "validate"} else ["staging", "prod"]

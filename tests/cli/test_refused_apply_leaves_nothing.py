@@ -6,12 +6,11 @@ engine's, not the project's, and is left out of the comparison)."""
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_helpers import REPO, copy_example, run_main, snapshot
+from tests.cli.cli_helpers import copy_example, example_with_environments, run_main, snapshot
 
 
 def _project_files(directory: Path) -> set[str]:
@@ -53,10 +52,7 @@ def test_apply_refused_for_want_of_a_terminal_leaves_no_lock_beside_an_existing_
 def test_saved_plan_of_another_environment_refused_leaves_no_state_directory_nor_lock(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    directory = tmp_path / "p"
-    directory.mkdir()
-    shutil.copy(REPO / "reconciler.yaml", directory / "reconciler.yaml")
-    shutil.copytree(REPO / "agents.d", directory / "agents.d")
+    directory = example_with_environments(tmp_path / "p")
     code, _, err = run_main(
         ["-C", str(directory), "--env", "staging", "plan", "--out", "s.plan"], capsys
     )

@@ -4,21 +4,17 @@ names the plan's environment (without it, apply refuses: the project declares se
 from __future__ import annotations
 
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_helpers import REPO, run_main
+from tests.cli.cli_helpers import example_with_environments, run_main
 
 
 def test_plan_out_of_one_environment_suggests_apply_with_that_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tmp_path / "p"
-    directory.mkdir()
-    shutil.copy(REPO / "reconciler.yaml", directory / "reconciler.yaml")
-    shutil.copytree(REPO / "agents.d", directory / "agents.d")
+    directory = example_with_environments(tmp_path / "p")
     monkeypatch.chdir(directory)
     code, _, err = run_main(["--env", "staging", "plan", "--out", "s.plan"], capsys)
     assert code == 0, err

@@ -12,21 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_helpers import copy_example, run_main
+from tests.cli.cli_helpers import example_without_secrets, run_main
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("RECONCILER_ENGINE", "MY_OPENAI_KEY", "AGORA_APP_ID", "AGORA_APP_CERTIFICATE"):
-        monkeypatch.delenv(name, raising=False)
-    copy_example(tmp_path)
-    base = tmp_path / "agents.d" / "_base" / "openai.yaml"
-    text = base.read_text()
-    assert "${OPENAI_API_KEY:-sk-sandbox-placeholder}" in text
-    base.write_text(text.replace("${OPENAI_API_KEY:-sk-sandbox-placeholder}", "${MY_OPENAI_KEY}"))
-    return tmp_path
+    return example_without_secrets(tmp_path, monkeypatch)
 
 
 def test_validate_accepts_an_unset_variable_and_notes_it(

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.cli.cli_helpers import copy_example, run_main
+from tests.cli.cli_helpers import example_without_secrets, run_main
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "validate-format.schema.json").read_text())
@@ -22,12 +22,7 @@ SCHEMA = json.loads((REPO / "docs" / "validate-format.schema.json").read_text())
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("RECONCILER_ENGINE", "MY_OPENAI_KEY", "AGORA_APP_ID", "AGORA_APP_CERTIFICATE"):
-        monkeypatch.delenv(name, raising=False)
-    copy_example(tmp_path)
-    base = tmp_path / "agents.d" / "_base" / "openai.yaml"
-    text = base.read_text()
-    base.write_text(text.replace("${OPENAI_API_KEY:-sk-sandbox-placeholder}", "${MY_OPENAI_KEY}"))
+    example_without_secrets(tmp_path, monkeypatch)
     settings = tmp_path / "reconciler.yaml"
     text = settings.read_text()
     assert "${AGORA_APP_CERTIFICATE:-" in text

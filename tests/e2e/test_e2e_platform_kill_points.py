@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.e2e_helpers import Project, Sandbox
+from tests.served import wait_until
 from tests.state.pg import pg_url  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
@@ -80,14 +79,6 @@ def every_kind_of_call(project: Project) -> None:
     project.env["OPENAI_API_KEY"] = "sk-e2e-ROTATED-points-5c1a9e7d"
 
 
-def wait_until(done: Callable[[], bool], what: str, within: float = 60.0) -> None:
-    """Poll ``done`` until it holds (a generous bound: a failure, never a pace)."""
-    deadline = time.monotonic() + within
-    while not done():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.02)
-
-
 def recorded_state(project: Project) -> dict[str, Any]:
     """The state as the next process reads it, from whichever backend the project uses."""
     loaded: dict[str, Any] = json.loads(project.ok("state", "pull").stdout)
@@ -111,12 +102,12 @@ def test_kill_9_while_a_platform_call_is_in_flight_then_apply_settles_it(
     every_kind_of_call(project)
     sandbox.add_fault(route=route, action="delay", delay_ms=HELD_MS, times=1)
     running = project.popen("apply", "--auto-approve")
-    wait_until(lambda: bool(sandbox.requests(route)) or running.poll() is not None, route)
+    wait_until(route, lambda: bool(sandbox.requests(route)) or running.poll() is not None)
     assert running.poll() is None, running.communicate()
     running.send_signal(signal.SIGKILL)
     running.communicate(timeout=30)
     # The call the run was killed in goes on to take effect on the Platform.
-    wait_until(lambda: sandbox.requests(route)[-1]["status"] is not None, f"{route} finished")
+    wait_until(f"{route} finished", lambda: sandbox.requests(route)[-1]["status"] is not None)
     sandbox.control("DELETE", "/faults/rules")
 
     after = project.run("apply", "--auto-approve")
@@ -168,11 +159,11 @@ def test_kill_9_between_the_new_numbers_create_and_the_old_ones_delete_leaves_bo
     sandbox.add_fault(route="delete-number", action=action, delay_ms=HELD_MS, times=1)
     running = project.popen("apply", "--auto-approve")
     route = "delete-number"
-    wait_until(lambda: bool(sandbox.requests(route)) or running.poll() is not None, route)
+    wait_until(route, lambda: bool(sandbox.requests(route)) or running.poll() is not None)
     assert running.poll() is None, running.communicate()
     running.send_signal(signal.SIGKILL)
     running.communicate(timeout=30)
-    wait_until(lambda: sandbox.requests(route)[-1]["status"] is not None, f"{route} finished")
+    wait_until(f"{route} finished", lambda: sandbox.requests(route)[-1]["status"] is not None)
     sandbox.control("DELETE", "/faults/rules")
 
     record = recorded_state(project)["resources"]["PhoneNumber/support-line"]

@@ -4,21 +4,17 @@ refused there: the project declares several)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.cli.cli_helpers import REPO, run_main
+from tests.cli.cli_helpers import example_with_environments, run_main
 
 
 def test_a_state_of_another_engine_names_rebind_with_the_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    directory = tmp_path / "p"
-    directory.mkdir()
-    shutil.copy(REPO / "reconciler.yaml", directory / "reconciler.yaml")
-    shutil.copytree(REPO / "agents.d", directory / "agents.d")
+    directory = example_with_environments(tmp_path / "p")
     code, _, err = run_main(
         ["-C", str(directory), "--env", "prod", "apply", "--auto-approve"], capsys
     )
